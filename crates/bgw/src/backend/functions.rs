@@ -1,0 +1,275 @@
+//! The backend's SQL functions, defined as SQLite scalar functions that ask the host.
+//!
+//! | function | result |
+//! |----------|--------|
+//! | `bgw_register(library, function [, main_arg [, options]])` | handle text (`slot:generation`), NULL if no free slot |
+//! | `bgw_launch(library, function [, main_arg [, options]])` | pid of the started worker |
+//! | `bgw_status(handle)` | `not_yet_started`, `started`, `stopped` or `postmaster_died` |
+//! | `bgw_pid(handle)` | pid, NULL unless started |
+//! | `bgw_wait_for_startup(handle)` | pid, NULL if not yet started |
+//! | `bgw_wait_for_shutdown(handle)` | status text |
+//! | `bgw_terminate(handle)` | true |
+//! | `bgw_type_by_pid(pid)` | worker type, NULL if none |
+//! | `pg_backend_pid()`, `pg_reload_conf()`, `pg_terminate_backend(pid)`, `current_setting(name [, missing_ok])`, `pg_postmaster_start_time()`, `version()` | as in PostgreSQL |
+//!
+//! A function given a NULL handle or pid returns NULL (PostgreSQL's strict functions). A failing function fails
+//! its statement with the host's [`SqlError`], SQLSTATE included (see [`super::context::fail`]). Some calls wait
+//! (for a worker to start or stop); they block the backend, which serves one connection only.
+
+use rusqlite::functions::{Context, FunctionFlags, SqlFnOutput};
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+
+use super::context;
+use super::host::{HandleStatus, SqlError, WorkerHandle};
+use super::options::parse_registration;
+use super::types::{float_text, parse_bool, timestamp_text, PgType};
+
+type SqlFn<T> = fn(&Context<'_>) -> Result<T, SqlError>;
+
+fn define<T: SqlFnOutput + 'static>(
+    conn: &Connection,
+    name: &str,
+    arities: &[i32],
+    f: SqlFn<T>,
+) -> rusqlite::Result<()> {
+    for &arity in arities {
+        conn.create_scalar_function(name, arity, FunctionFlags::SQLITE_UTF8, move |ctx| f(ctx).map_err(context::fail))?;
+    }
+    Ok(())
+}
+
+/// Defines the backend's functions on `conn`.
+pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
+    define(conn, "bgw_register", &[2, 3, 4], bgw_register)?;
+    define(conn, "bgw_launch", &[2, 3, 4], bgw_launch)?;
+    define(conn, "bgw_status", &[1], bgw_status)?;
+    define(conn, "bgw_pid", &[1], bgw_pid)?;
+    define(conn, "bgw_wait_for_startup", &[1], bgw_wait_for_startup)?;
+    define(conn, "bgw_wait_for_shutdown", &[1], bgw_wait_for_shutdown)?;
+    define(conn, "bgw_terminate", &[1], bgw_terminate)?;
+    define(conn, "bgw_type_by_pid", &[1], bgw_type_by_pid)?;
+    define(conn, "pg_backend_pid", &[0], pg_backend_pid)?;
+    define(conn, "pg_reload_conf", &[0], pg_reload_conf)?;
+    define(conn, "pg_terminate_backend", &[1], pg_terminate_backend)?;
+    define(conn, "current_setting", &[1, 2], current_setting)?;
+    define(conn, "pg_postmaster_start_time", &[0], pg_postmaster_start_time)?;
+    define(conn, "version", &[0], version)?;
+    Ok(())
+}
+
+/// The PostgreSQL type of what function `name` returns, for the backend's functions and SQLite's built-in
+/// functions whose result type does not depend on their arguments.
+pub(crate) fn result_type(name: &str) -> Option<PgType> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "bgw_launch" | "bgw_pid" | "bgw_wait_for_startup" | "pg_backend_pid" => PgType::Int4,
+        "bgw_terminate" | "pg_reload_conf" | "pg_terminate_backend" => PgType::Bool,
+        "bgw_register"
+        | "bgw_status"
+        | "bgw_wait_for_shutdown"
+        | "bgw_type_by_pid"
+        | "current_setting"
+        | "pg_postmaster_start_time"
+        | "version" => PgType::Text,
+        "count" | "length" | "octet_length" | "instr" | "unicode" | "random" | "changes" | "total_changes"
+        | "last_insert_rowid" | "sign" => PgType::Int8,
+        "total" | "avg" => PgType::Float8,
+        "lower" | "upper" | "trim" | "ltrim" | "rtrim" | "substr" | "substring" | "replace" | "typeof" | "printf"
+        | "format" | "quote" | "hex" | "group_concat" | "string_agg" | "sqlite_version" | "date" | "time"
+        | "datetime" | "strftime" | "char" | "concat" | "concat_ws" | "json" | "json_array" | "json_object"
+        | "json_type" => PgType::Text,
+        "randomblob" | "zeroblob" | "unhex" => PgType::Bytea,
+        _ => return None,
+    })
+}
+
+fn arg<'a>(ctx: &'a Context<'_>, index: usize) -> ValueRef<'a> {
+    if index < ctx.len() {
+        ctx.get_raw(index)
+    } else {
+        ValueRef::Null
+    }
+}
+
+fn text_arg(ctx: &Context<'_>, index: usize) -> Result<Option<String>, SqlError> {
+    Ok(match arg(ctx, index) {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(float_text(f)),
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Some(
+            std::str::from_utf8(bytes)
+                .map_err(|_| SqlError::error("22021", "invalid byte sequence for encoding \"UTF8\""))?
+                .to_owned(),
+        ),
+    })
+}
+
+fn int_arg(ctx: &Context<'_>, index: usize, what: &str) -> Result<Option<i64>, SqlError> {
+    let bad = |shown: String| {
+        SqlError::error("22P02", format!("invalid input syntax for type bigint: \"{shown}\""))
+            .with_detail(format!("The {what} must be an integer."))
+    };
+    match arg(ctx, index) {
+        ValueRef::Null => Ok(None),
+        ValueRef::Integer(i) => Ok(Some(i)),
+        ValueRef::Real(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => Ok(Some(f as i64)),
+        ValueRef::Real(f) => Err(bad(float_text(f))),
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+            let text = String::from_utf8_lossy(bytes);
+            text.trim().parse().map(Some).map_err(|_| bad(text.chars().take(100).collect()))
+        }
+    }
+}
+
+fn pid_arg(ctx: &Context<'_>, index: usize) -> Result<Option<i32>, SqlError> {
+    match int_arg(ctx, index, "pid")? {
+        None => Ok(None),
+        Some(pid) => i32::try_from(pid).map(Some).map_err(|_| SqlError::error("22003", "integer out of range")),
+    }
+}
+
+fn handle_arg(ctx: &Context<'_>, index: usize) -> Result<Option<WorkerHandle>, SqlError> {
+    text_arg(ctx, index)?.map(|text| text.parse()).transpose()
+}
+
+fn registration(ctx: &Context<'_>) -> Result<super::host::RegistrationRequest, SqlError> {
+    let library = text_arg(ctx, 0)?;
+    let function = text_arg(ctx, 1)?;
+    let main_arg = int_arg(ctx, 2, "main argument")?;
+    let options = text_arg(ctx, 3)?;
+    parse_registration(library.as_deref(), function.as_deref(), main_arg, options.as_deref())
+}
+
+fn stopped(name: &str) -> SqlError {
+    SqlError::error("55000", format!("background worker \"{name}\" stopped before it started"))
+        .with_hint("More details may be available in the server log.")
+}
+
+fn postmaster_died() -> SqlError {
+    SqlError::error("57P01", "cannot start background processes without postmaster")
+        .with_hint("Kill all remaining database processes and restart the database.")
+}
+
+/// The name of the worker `handle` refers to, for messages.
+fn worker_name(handle: WorkerHandle) -> String {
+    context::host()
+        .ok()
+        .and_then(|host| {
+            host.workers()
+                .into_iter()
+                .find(|w| w.slot == i64::from(handle.slot) && w.generation as u64 == handle.generation)
+                .map(|w| w.name)
+        })
+        .unwrap_or_else(|| handle.to_string())
+}
+
+fn bgw_register(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {
+    let req = registration(ctx)?;
+    Ok(context::host()?.register(&req)?.map(|handle| handle.to_string()))
+}
+
+fn bgw_launch(ctx: &Context<'_>) -> Result<i64, SqlError> {
+    let req = registration(ctx)?;
+    let host = context::host()?;
+    let handle = host.register(&req)?.ok_or_else(|| {
+        SqlError::error("53400", "could not register background process")
+            .with_hint("You may need to increase \"max_worker_processes\".")
+    })?;
+    let name = if req.name.is_empty() { &req.function } else { &req.name };
+    match host.wait_for_startup(handle)? {
+        HandleStatus::Started(pid) => Ok(pid.into()),
+        HandleStatus::Stopped => Err(stopped(name)),
+        HandleStatus::PostmasterDied => Err(postmaster_died()),
+        HandleStatus::NotYetStarted => {
+            Err(SqlError::error("55000", format!("background worker \"{name}\" has not started yet")))
+        }
+    }
+}
+
+fn bgw_status(ctx: &Context<'_>) -> Result<Option<&'static str>, SqlError> {
+    let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
+    Ok(Some(context::host()?.status(handle)?.as_str()))
+}
+
+fn bgw_pid(ctx: &Context<'_>) -> Result<Option<i64>, SqlError> {
+    let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
+    Ok(match context::host()?.status(handle)? {
+        HandleStatus::Started(pid) => Some(pid.into()),
+        _ => None,
+    })
+}
+
+fn bgw_wait_for_startup(ctx: &Context<'_>) -> Result<Option<i64>, SqlError> {
+    let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
+    match context::host()?.wait_for_startup(handle)? {
+        HandleStatus::Started(pid) => Ok(Some(pid.into())),
+        HandleStatus::NotYetStarted => Ok(None),
+        HandleStatus::Stopped => Err(stopped(&worker_name(handle))),
+        HandleStatus::PostmasterDied => Err(postmaster_died()),
+    }
+}
+
+fn bgw_wait_for_shutdown(ctx: &Context<'_>) -> Result<Option<&'static str>, SqlError> {
+    let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
+    Ok(Some(context::host()?.wait_for_shutdown(handle)?.as_str()))
+}
+
+fn bgw_terminate(ctx: &Context<'_>) -> Result<Option<bool>, SqlError> {
+    let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
+    context::host()?.terminate(handle)?;
+    Ok(Some(true))
+}
+
+fn bgw_type_by_pid(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {
+    match int_arg(ctx, 0, "pid")?.map(i32::try_from) {
+        Some(Ok(pid)) => Ok(context::host()?.type_by_pid(pid)),
+        _ => Ok(None),
+    }
+}
+
+fn pg_backend_pid(_ctx: &Context<'_>) -> Result<i64, SqlError> {
+    Ok(context::host()?.backend_pid().into())
+}
+
+fn pg_reload_conf(_ctx: &Context<'_>) -> Result<bool, SqlError> {
+    context::host()?.reload_conf()
+}
+
+fn pg_terminate_backend(ctx: &Context<'_>) -> Result<Option<bool>, SqlError> {
+    let Some(pid) = pid_arg(ctx, 0)? else { return Ok(None) };
+    context::host()?.terminate_backend(pid).map(Some)
+}
+
+fn current_setting(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {
+    let Some(name) = text_arg(ctx, 0)? else { return Ok(None) };
+    let missing_ok = match arg(ctx, 1) {
+        ValueRef::Null => false,
+        ValueRef::Integer(i) => i != 0,
+        _ => text_arg(ctx, 1)?.as_deref().and_then(parse_bool).unwrap_or(false),
+    };
+    match context::host()?.current_setting(&name) {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if missing_ok && err.code == "42704" => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+fn pg_postmaster_start_time(_ctx: &Context<'_>) -> Result<String, SqlError> {
+    Ok(timestamp_text(context::host()?.postmaster_start_time()))
+}
+
+fn version(_ctx: &Context<'_>) -> Result<String, SqlError> {
+    Ok(version_string())
+}
+
+/// What `version()` returns.
+pub(crate) fn version_string() -> String {
+    format!(
+        "PostgreSQL 15.0 (bgw {}) on {}-{}, SQL by SQLite {}, {}-bit",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS,
+        rusqlite::version(),
+        usize::BITS
+    )
+}

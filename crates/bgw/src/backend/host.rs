@@ -1,0 +1,219 @@
+//! What a backend needs from the host, as a trait.
+//!
+//! The backend (this module's parent) speaks the wire protocol and runs SQL on SQLite; everything it knows about
+//! workers, other processes and settings comes through [`HostServices`]. In the real host the implementation lives
+//! in `crate::backend::services` and talks to shared memory; tests can supply a fake. Runs in a backend process
+//! (forked from the postmaster), never in the postmaster.
+
+use std::fmt;
+use std::time::SystemTime;
+
+/// A PostgreSQL-style error: what a backend sends as an ErrorResponse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlError {
+    /// "ERROR" or "FATAL" (FATAL ends the session after it is sent).
+    pub severity: Severity,
+    /// Five-character SQLSTATE, for example "42501".
+    pub code: &'static str,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Notice,
+    Warning,
+    Error,
+    Fatal,
+}
+
+impl SqlError {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        SqlError { severity: Severity::Error, code, message: message.into(), detail: None, hint: None }
+    }
+    pub fn fatal(code: &'static str, message: impl Into<String>) -> Self {
+        SqlError { severity: Severity::Fatal, code, message: message.into(), detail: None, hint: None }
+    }
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        SqlError { severity: Severity::Warning, code, message: message.into(), detail: None, hint: None }
+    }
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for SqlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for SqlError {}
+
+/// A dynamic worker's handle: its slot and the slot's generation when it was registered.
+/// Its text form, as SQL functions take and return it, is `slot:generation` (for example `3:1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WorkerHandle {
+    pub slot: u32,
+    pub generation: u64,
+}
+
+impl fmt::Display for WorkerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.slot, self.generation)
+    }
+}
+
+impl std::str::FromStr for WorkerHandle {
+    type Err = SqlError;
+    fn from_str(s: &str) -> Result<Self, SqlError> {
+        let bad = || {
+            SqlError::error("22P02", format!("invalid input syntax for type bgw_handle: \"{s}\""))
+                .with_hint("A handle looks like \"slot:generation\", for example \"3:1\".")
+        };
+        let (slot, generation) = s.trim().split_once(':').ok_or_else(bad)?;
+        Ok(WorkerHandle { slot: slot.parse().map_err(|_| bad())?, generation: generation.parse().map_err(|_| bad())? })
+    }
+}
+
+/// The spec's BgwHandleStatus, with the pid where there is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleStatus {
+    NotYetStarted,
+    Started(i32),
+    Stopped,
+    PostmasterDied,
+}
+
+impl HandleStatus {
+    /// The text `bgw_status()` returns.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            HandleStatus::NotYetStarted => "not_yet_started",
+            HandleStatus::Started(_) => "started",
+            HandleStatus::Stopped => "stopped",
+            HandleStatus::PostmasterDied => "postmaster_died",
+        }
+    }
+}
+
+/// A registration as the SQL functions `bgw_register`/`bgw_launch` describe it, before the host's sanity checks.
+/// The backend fills it from the arguments and the options JSON; the host checks it and says what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationRequest {
+    pub library: String,
+    pub function: String,
+    /// The main argument (the spec's Datum); SQL passes an integer (default 0).
+    pub main_arg: i64,
+    /// Default: "<library>.<function>" is NOT used; an empty name means the host picks "<function>".
+    pub name: String,
+    /// Empty means "same as name" (the spec's rule; the host applies it).
+    pub worker_type: String,
+    /// Restart interval in seconds, or None for never-restart (the default for SQL registrations).
+    pub restart_seconds: Option<i64>,
+    pub flags: RequestFlags,
+    pub start: StartPhase,
+    /// At most 128 bytes (BGW_EXTRALEN); the host rejects more.
+    pub extra: Vec<u8>,
+    /// Whether the registering backend wants SIGUSR1 notifications (default true).
+    pub notify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RequestFlags {
+    pub shmem: bool,
+    pub database: bool,
+    pub parallel: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartPhase {
+    PostmasterStart,
+    ConsistentState,
+    RecoveryFinished,
+}
+
+impl StartPhase {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StartPhase::PostmasterStart => "postmaster_start",
+            StartPhase::ConsistentState => "consistent_state",
+            StartPhase::RecoveryFinished => "recovery_finished",
+        }
+    }
+}
+
+/// One row of `pg_stat_activity`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRow {
+    pub pid: i32,
+    /// "client backend" for backends, the worker's type for background workers.
+    pub backend_type: String,
+    pub backend_start: SystemTime,
+    pub application_name: String,
+    /// "active", "idle", ... (empty for workers that report nothing)
+    pub state: String,
+    pub query: String,
+}
+
+/// One row of `bgw_workers`: every registered worker, running or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerRow {
+    pub slot: i64,
+    pub generation: i64,
+    pub name: String,
+    pub worker_type: String,
+    pub library: String,
+    pub function: String,
+    pub main_arg: i64,
+    /// For example "shmem,database".
+    pub flags: String,
+    pub start_phase: String,
+    /// None = never restart.
+    pub restart_seconds: Option<i64>,
+    pub pid: Option<i32>,
+    /// "running", "not_yet_started", "waiting_restart", "terminating", "dropped", ...
+    pub state: String,
+    pub notify_pid: Option<i32>,
+    pub restart_count: i64,
+    pub last_exit_code: Option<i32>,
+}
+
+/// Everything a backend asks of the host. Blocking calls (the waits) block the calling backend only.
+pub trait HostServices {
+    /// The peer-authentication check for a Unix-socket connection: Ok if the OS user `uid` may connect.
+    fn authenticate_peer(&self, uid: u32, user: &str, database: &str) -> Result<(), SqlError>;
+    /// Register a dynamic worker. Ok(None) means no free slot (SQL: NULL).
+    fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError>;
+    fn status(&self, handle: WorkerHandle) -> Result<HandleStatus, SqlError>;
+    fn wait_for_startup(&self, handle: WorkerHandle) -> Result<HandleStatus, SqlError>;
+    fn wait_for_shutdown(&self, handle: WorkerHandle) -> Result<HandleStatus, SqlError>;
+    fn terminate(&self, handle: WorkerHandle) -> Result<(), SqlError>;
+    fn type_by_pid(&self, pid: i32) -> Option<String>;
+    fn backend_pid(&self) -> i32;
+    /// pg_reload_conf(): signal the postmaster to reload.
+    fn reload_conf(&self) -> Result<bool, SqlError>;
+    /// pg_terminate_backend(pid): Ok(false) with a warning already reported when pid is not one of ours.
+    fn terminate_backend(&self, pid: i32) -> Result<bool, SqlError>;
+    /// current_setting(name): error 42704 for an unknown name.
+    fn current_setting(&self, name: &str) -> Result<String, SqlError>;
+    fn postmaster_start_time(&self) -> SystemTime;
+    fn activity(&self) -> Vec<ActivityRow>;
+    fn workers(&self) -> Vec<WorkerRow>;
+    /// The backend reports its own state (shown in pg_stat_activity).
+    fn report_state(&self, state: &str, query: &str);
+    fn report_application_name(&self, name: &str);
+    /// A WARNING or NOTICE raised by a host call (for example by terminate_backend), to be sent to the client.
+    fn take_notices(&self) -> Vec<SqlError>;
+    /// Called between statements: true if the session must end (SIGTERM arrived); the backend then sends
+    /// FATAL 57P01 "terminating connection due to administrator command" and exits.
+    fn termination_requested(&self) -> bool;
+    /// Called between statements: reload configuration if SIGHUP arrived.
+    fn absorb_config_reload(&self);
+}

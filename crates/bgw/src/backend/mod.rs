@@ -1,0 +1,75 @@
+//! The backend: one client session speaking the PostgreSQL v3 wire protocol, with SQL run on SQLite.
+//!
+//! # Who runs this
+//!
+//! A backend process, forked from the postmaster for one accepted client connection, calls [`serve`] and exits
+//! with the code it returns. One connection per process: the session never serves a second client, and it runs
+//! on a tokio *current-thread* runtime that [`serve`] builds for itself (no threads are started). The postmaster
+//! itself never runs any of this.
+//!
+//! # What it does
+//!
+//! * Startup: refuses SSL/GSS encryption requests, reads the startup packet, answers with the host's rejection
+//!   (if [`serve`] was given one) as a FATAL error, otherwise authenticates the peer by its Unix-socket credentials
+//!   (`SO_PEERCRED`) through [`HostServices::authenticate_peer`], then sends the usual `ParameterStatus` messages.
+//! * Queries: the simple protocol (several statements in one string, empty queries) and the extended protocol
+//!   (Parse/Bind/Describe/Execute/Close/Flush/Sync, parameters in text or binary format, results in text or
+//!   binary format), run on a private in-memory SQLite database.
+//! * SQL functions (`bgw_register`, `bgw_launch`, `pg_backend_pid`, ...) and views (`pg_stat_activity`,
+//!   `bgw_workers`) that ask the host through [`HostServices`].
+//!
+//! # Invariants
+//!
+//! * Everything the backend knows about workers, other processes and settings comes through [`HostServices`];
+//!   this module uses nothing else of the crate.
+//! * A failing statement or a bad message is answered with an ErrorResponse and the session goes on; only FATAL
+//!   errors (termination, failed authentication, rejection, protocol violations) end it. A panic while handling a
+//!   message is caught and reported as an internal error (SQLSTATE XX000).
+//! * Before each statement the backend checks [`HostServices::termination_requested`] and absorbs configuration
+//!   reloads; it reports its state (`active`/`idle`) around each statement and forwards the host's notices
+//!   after it. A SIGTERM that arrives while the session waits for the client ends it at once (FATAL 57P01, exit
+//!   code 1). The backend installs no handler for any other signal: SIGHUP, SIGUSR1 and SIGQUIT belong to the
+//!   host. (The SIGTERM listener is tokio's; it chains to a handler the host installed before.)
+//! * The host handle is an `Rc` and stays on the backend's one thread: the SQL functions and views reach it
+//!   through a thread-local set for the duration of [`serve`].
+//!
+//! Exit codes: 0 when the client disconnects, 1 when the session ends with a FATAL error.
+
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+
+pub mod host;
+
+mod context;
+mod functions;
+mod options;
+mod session;
+mod sql;
+mod types;
+mod views;
+
+#[cfg(test)]
+mod tests;
+
+pub use host::{
+    ActivityRow, HandleStatus, HostServices, RegistrationRequest, RequestFlags, Severity, SqlError, StartPhase,
+    WorkerHandle, WorkerRow,
+};
+pub use options::parse_registration;
+
+/// Runs one client session on `stream` to completion and returns the process exit code (0: the client went
+/// away; 1: the session ended with a FATAL error).
+///
+/// If `reject` is given, the backend only reads the startup packet and answers with that error (sent as FATAL),
+/// as the host does for "sorry, too many clients already" (53300) or "the database system is starting up" (57P03).
+pub fn serve(stream: UnixStream, host: Rc<dyn HostServices>, reject: Option<SqlError>) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("bgw backend: could not build the session runtime: {err}");
+            return 1;
+        }
+    };
+    let _context = context::install(host.clone());
+    runtime.block_on(session::run(stream, host, reject))
+}

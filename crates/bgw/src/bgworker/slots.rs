@@ -1,0 +1,396 @@
+//! The shared array of background worker slots, and its hand-off protocol.
+//!
+//! Which process runs this code: the postmaster (adopting, launching, reporting, releasing slots) and every child
+//! attached to shared memory (registering, terminating, reading handles). This module is compiled twice: into the
+//! host, with the real atomics of `crate::sync`, and into the `slot-model` crate, with loom's, where the tests at
+//! the bottom of that crate explore every interleaving. It must therefore use nothing but `crate::sync` and `core`.
+//!
+//! # Who writes what, when
+//!
+//! The postmaster never takes a lock (a wedged lock must not wedge the supervisor) and never trusts what it reads:
+//! a child may have scribbled over any byte of this array. Everyone else coordinates through `header.lock`, a
+//! process-shared lock that is recovered when its holder dies.
+//!
+//! | field          | free slot (`in_use` false)           | used slot (`in_use` true)                             |
+//! |----------------|--------------------------------------|-------------------------------------------------------|
+//! | payload        | a registrant, holding the lock       | nobody (read by the postmaster and lock holders)      |
+//! | `generation`   | a registrant, holding the lock (+1)  | nobody                                                |
+//! | `pid`          | a registrant (`INVALID_PID`)         | the postmaster (started pid; 0 once stopped)          |
+//! | `terminate`    | a registrant (false)                 | any lock holder (false → true, once)                  |
+//! | `in_use`       | a registrant: false → true, last     | the postmaster: true → false, last                    |
+//!
+//! Publication: a registrant fills the slot and then stores `in_use = true` with Release; the postmaster loads
+//! `in_use` with Acquire before it reads anything else, so it sees a complete registration. Going the other way,
+//! the postmaster's last write to a slot it gives up is `in_use = false` with Release, and a registrant loads
+//! `in_use` with Acquire before reusing the slot, so the postmaster's earlier writes (`pid = 0`, the parallel
+//! terminate count) are visible to it. Because `generation` changes only while `in_use` is false and only under
+//! the lock, a handle `(slot, generation)` read under the lock names one registration forever: once the slot is
+//! recycled the handle reads as stopped.
+//!
+//! # What a reader must tolerate
+//!
+//! The postmaster copies a slot out ([`SlotArray::read_slot`]) and then sanitizes the copy: the payload type must
+//! be valid for every bit pattern ([`SlotPayload`]), strings in it may lack terminators, numbers may be absurd.
+//! Lock holders read `pid` while the postmaster may change it: the value is never torn (it is an atomic) but may be
+//! stale, which callers accept (the spec's "might be out of date by the time the caller examines it").
+//!
+//! # Finding changes without scanning
+//!
+//! A registrant or terminator that changes a slot sets the slot's bit in `changed` and the word's bit in
+//! `summary` (both with Release), then signals the postmaster. The postmaster swaps `summary` words to zero, then
+//! the `changed` words they point at, and looks only at those slots: work proportional to the changes, not to
+//! `max_worker_processes`. A bit that is set spuriously (or by a rogue child) only makes the postmaster look at a
+//! slot for nothing. A bit set after the postmaster's swap survives until the next drain, which the registrant's
+//! signal guarantees.
+//!
+//! # Parallel workers
+//!
+//! `max_parallel_workers` is enforced with two counters that wrap: `parallel_register_count` (registrants, under
+//! the lock) and `parallel_terminate_count` (postmaster only, lock-free). Active = register − terminate in
+//! wrapping arithmetic, which stays right across wrap-around.
+
+use crate::sync::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering, ProcessLock, UnsafeCell};
+
+/// `pid` of a slot whose worker has not been started yet.
+pub const INVALID_PID: i32 = -1;
+
+/// A registration stored in a slot.
+///
+/// # Safety
+/// Implementors must be plain data valid for every bit pattern (integers and byte arrays only: no enums, bools,
+/// references or padding-sensitive invariants), because the postmaster copies slots that other processes may have
+/// corrupted.
+pub unsafe trait SlotPayload: Copy {
+    fn is_parallel(&self) -> bool;
+}
+
+/// One slot. See the module docs for who may write which field.
+#[repr(C)]
+pub struct Slot<P> {
+    in_use: AtomicBool,
+    terminate: AtomicBool,
+    pid: AtomicI32,
+    generation: AtomicU64,
+    payload: UnsafeCell<P>,
+}
+
+impl<P: SlotPayload> Slot<P> {
+    /// A free slot (used by the model; the host's slots are zeroed shared memory, which is the same state).
+    pub fn new(payload: P) -> Self {
+        Slot {
+            in_use: AtomicBool::new(false),
+            terminate: AtomicBool::new(false),
+            pid: AtomicI32::new(0),
+            generation: AtomicU64::new(0),
+            payload: UnsafeCell::new(payload),
+        }
+    }
+}
+
+/// The array's shared header.
+#[repr(C)]
+pub struct ArrayHeader {
+    total_slots: AtomicU32,
+    parallel_register_count: AtomicU32,
+    parallel_terminate_count: AtomicU32,
+    lock: ProcessLock,
+}
+
+impl ArrayHeader {
+    /// A header for `total` slots (used by the model).
+    pub fn new(total: u32) -> Self {
+        let h = ArrayHeader {
+            total_slots: AtomicU32::new(total),
+            parallel_register_count: AtomicU32::new(0),
+            parallel_terminate_count: AtomicU32::new(0),
+            lock: ProcessLock::new(),
+        };
+        h.lock.init();
+        h
+    }
+
+    /// Starts the parallel counters at the given values (models use it to test wrap-around).
+    pub fn with_parallel_counts(self, registered: u32, terminated: u32) -> Self {
+        self.parallel_register_count.store(registered, Ordering::Relaxed);
+        self.parallel_terminate_count.store(terminated, Ordering::Relaxed);
+        self
+    }
+
+    /// Initializes a header in fresh (zeroed) shared memory. Postmaster only, before any child exists.
+    pub fn init_in_place(&self, total: u32) {
+        self.total_slots.store(total, Ordering::Relaxed);
+        self.parallel_register_count.store(0, Ordering::Relaxed);
+        self.parallel_terminate_count.store(0, Ordering::Relaxed);
+        self.lock.init();
+    }
+
+    /// The slot count as stored in shared memory: the postmaster compares it with its own and distrusts the array
+    /// if they differ.
+    pub fn total_slots(&self) -> u32 {
+        self.total_slots.load(Ordering::Relaxed)
+    }
+
+    /// (registered, terminated) parallel counters, read racily (for views and checks).
+    pub fn parallel_counts(&self) -> (u32, u32) {
+        (self.parallel_register_count.load(Ordering::Relaxed), self.parallel_terminate_count.load(Ordering::Acquire))
+    }
+}
+
+/// The result of [`SlotArray::register`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegisterOutcome {
+    Registered {
+        slot: u32,
+        generation: u64,
+    },
+    /// Every slot is in use.
+    NoFreeSlot,
+    /// `max_parallel_workers` parallel workers are active already.
+    ParallelLimit,
+}
+
+/// What a handle's slot says, read under the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PidState {
+    NotYetStarted,
+    Started(i32),
+    Stopped,
+}
+
+/// The postmaster's copy of a slot.
+#[derive(Clone, Copy)]
+pub struct SlotCopy<P> {
+    pub payload: P,
+    pub generation: u64,
+    pub terminate: bool,
+}
+
+/// A view of the array in some process's memory.
+pub struct SlotArray<'a, P> {
+    header: &'a ArrayHeader,
+    slots: &'a [Slot<P>],
+    changed: &'a [AtomicU64],
+    summary: &'a [AtomicU64],
+}
+
+/// How many `changed` words and `summary` words an array of `slots` slots needs.
+pub const fn bitmap_words(slots: usize) -> (usize, usize) {
+    let changed = slots.div_ceil(64);
+    (changed, changed.div_ceil(64))
+}
+
+impl<'a, P: SlotPayload> SlotArray<'a, P> {
+    /// Views the parts of an array. `changed` and `summary` must be as long as [`bitmap_words`] says.
+    pub fn new(
+        header: &'a ArrayHeader,
+        slots: &'a [Slot<P>],
+        changed: &'a [AtomicU64],
+        summary: &'a [AtomicU64],
+    ) -> Self {
+        SlotArray { header, slots, changed, summary }
+    }
+
+    pub fn header(&self) -> &'a ArrayHeader {
+        self.header
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn mark_changed(&self, slot: usize) {
+        let word = slot / 64;
+        if let Some(w) = self.changed.get(word) {
+            w.fetch_or(1u64 << (slot % 64), Ordering::Release);
+        }
+        if let Some(s) = self.summary.get(word / 64) {
+            s.fetch_or(1u64 << (word % 64), Ordering::Release);
+        }
+    }
+
+    // ----- children (registrants, terminators, handle readers): always under the lock -----
+
+    /// Registers `payload` in the first free slot. The caller then signals the postmaster.
+    pub fn register(&self, payload: &P, max_parallel_workers: u32) -> RegisterOutcome {
+        let parallel = payload.is_parallel();
+        let guard = self.header.lock.lock();
+        if parallel {
+            // Our view of the terminate count may be stale; that only means we refuse as if we had come a little
+            // earlier. The postmaster cannot take the lock, so nothing better is possible.
+            let registered = self.header.parallel_register_count.load(Ordering::Relaxed);
+            let terminated = self.header.parallel_terminate_count.load(Ordering::Acquire);
+            if registered.wrapping_sub(terminated) >= max_parallel_workers {
+                return RegisterOutcome::ParallelLimit;
+            }
+        }
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot.in_use.load(Ordering::Acquire) {
+                continue;
+            }
+            // SAFETY: the slot is free and we hold the lock: no one else writes the payload, and the postmaster
+            // reads it only after it sees `in_use` true, which we store last.
+            slot.payload.with_mut(|p| unsafe { p.write(*payload) });
+            slot.pid.store(INVALID_PID, Ordering::Relaxed);
+            let generation = slot.generation.load(Ordering::Relaxed).wrapping_add(1);
+            slot.generation.store(generation, Ordering::Relaxed);
+            slot.terminate.store(false, Ordering::Relaxed);
+            if parallel {
+                let n = self.header.parallel_register_count.load(Ordering::Relaxed);
+                self.header.parallel_register_count.store(n.wrapping_add(1), Ordering::Relaxed);
+            }
+            // Publish: everything above happens-before the postmaster's Acquire load of in_use.
+            slot.in_use.store(true, Ordering::Release);
+            drop(guard);
+            self.mark_changed(i);
+            return RegisterOutcome::Registered { slot: i as u32, generation };
+        }
+        RegisterOutcome::NoFreeSlot
+    }
+
+    /// The state of the registration `(slot, generation)`.
+    pub fn pid_state(&self, slot: u32, generation: u64) -> PidState {
+        let Some(s) = self.slots.get(slot as usize) else { return PidState::Stopped };
+        let _guard = self.header.lock.lock();
+        // generation cannot change while we hold the lock; in_use may go true → false (never back) under us.
+        if s.generation.load(Ordering::Relaxed) != generation || !s.in_use.load(Ordering::Acquire) {
+            return PidState::Stopped;
+        }
+        match s.pid.load(Ordering::Acquire) {
+            0 => PidState::Stopped,
+            INVALID_PID => PidState::NotYetStarted,
+            pid => PidState::Started(pid),
+        }
+    }
+
+    /// Asks the postmaster to terminate `(slot, generation)`. Returns whether the flag was set (false for a stale
+    /// handle, where nothing happens); the caller then signals the postmaster.
+    pub fn request_terminate(&self, slot: u32, generation: u64) -> bool {
+        let Some(s) = self.slots.get(slot as usize) else { return false };
+        let guard = self.header.lock.lock();
+        if s.generation.load(Ordering::Relaxed) != generation {
+            return false;
+        }
+        s.terminate.store(true, Ordering::Release);
+        drop(guard);
+        self.mark_changed(slot as usize);
+        true
+    }
+
+    /// Finds the running worker with `pid` and returns a copy of its payload (read under the lock).
+    pub fn find_by_pid(&self, pid: i32) -> Option<P> {
+        if pid <= 0 {
+            return None;
+        }
+        let _guard = self.header.lock.lock();
+        self.slots.iter().find(|s| s.in_use.load(Ordering::Acquire) && s.pid.load(Ordering::Relaxed) == pid).map(|s| {
+            // SAFETY: we hold the lock, so no registrant writes this payload; P is valid for every bit pattern.
+            s.payload.with(|p| unsafe { p.read_volatile() })
+        })
+    }
+
+    /// Copies slot `slot` under the lock (for views). None if the slot is free.
+    pub fn copy_locked(&self, slot: u32) -> Option<(SlotCopy<P>, i32)> {
+        let s = self.slots.get(slot as usize)?;
+        let _guard = self.header.lock.lock();
+        if !s.in_use.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: as in find_by_pid.
+        let payload = s.payload.with(|p| unsafe { p.read_volatile() });
+        Some((
+            SlotCopy {
+                payload,
+                generation: s.generation.load(Ordering::Relaxed),
+                terminate: s.terminate.load(Ordering::Relaxed),
+            },
+            s.pid.load(Ordering::Relaxed),
+        ))
+    }
+
+    // ----- the postmaster: never locks, never trusts -----
+
+    /// Postmaster: calls `f` with every slot whose change bit was set since the last drain.
+    pub fn drain_changed(&self, mut f: impl FnMut(u32)) {
+        for (si, summary) in self.summary.iter().enumerate() {
+            if summary.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            let mut words = summary.swap(0, Ordering::Acquire);
+            while words != 0 {
+                let bit = words.trailing_zeros() as usize;
+                words &= words - 1;
+                let wi = si * 64 + bit;
+                let Some(word) = self.changed.get(wi) else { continue };
+                let mut bits = word.swap(0, Ordering::Acquire);
+                while bits != 0 {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let slot = wi * 64 + b;
+                    if slot < self.slots.len() {
+                        f(slot as u32);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Postmaster: copies a used slot out (None if free). The copy must be sanitized before use.
+    pub fn read_slot(&self, slot: u32) -> Option<SlotCopy<P>> {
+        let s = self.slots.get(slot as usize)?;
+        if !s.in_use.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: in_use was true (Acquire), so the registrant's writes are visible and no registrant writes the
+        // payload until we set in_use false. A rogue child might; P is valid for every bit pattern, so a torn or
+        // corrupted copy is still a value, which the caller sanitizes.
+        let payload = s.payload.with(|p| unsafe { p.read_volatile() });
+        Some(SlotCopy {
+            payload,
+            generation: s.generation.load(Ordering::Relaxed),
+            terminate: s.terminate.load(Ordering::Acquire),
+        })
+    }
+
+    /// Postmaster: whether termination was requested for a slot it already adopted.
+    pub fn terminate_requested(&self, slot: u32) -> bool {
+        self.slots.get(slot as usize).is_some_and(|s| s.terminate.load(Ordering::Acquire))
+    }
+
+    /// Postmaster: publishes the pid of a started worker (or 0 after it exited).
+    pub fn report_pid(&self, slot: u32, pid: i32) {
+        if let Some(s) = self.slots.get(slot as usize) {
+            s.pid.store(pid, Ordering::Release);
+        }
+    }
+
+    /// Postmaster: gives a slot back. `parallel` comes from the postmaster's own sanitized copy.
+    pub fn release(&self, slot: u32, parallel: bool) {
+        let Some(s) = self.slots.get(slot as usize) else { return };
+        if parallel {
+            let n = self.header.parallel_terminate_count.load(Ordering::Relaxed);
+            self.header.parallel_terminate_count.store(n.wrapping_add(1), Ordering::Release);
+        }
+        s.pid.store(0, Ordering::Relaxed);
+        // Last: after this a registrant may reuse the slot.
+        s.in_use.store(false, Ordering::Release);
+    }
+
+    /// Postmaster, on a fresh segment before any child exists: puts a registration (static, or one surviving a
+    /// crash cycle) in a slot, or leaves it free, starting its generation where the last segment left off so that
+    /// handles stay unique across crash cycles.
+    pub fn init_slot(&self, slot: u32, payload: Option<&P>, generation: u64) {
+        let Some(s) = self.slots.get(slot as usize) else { return };
+        if let Some(payload) = payload {
+            // SAFETY: no other process exists yet that could access this segment.
+            s.payload.with_mut(|p| unsafe { p.write(*payload) });
+        }
+        s.pid.store(if payload.is_some() { INVALID_PID } else { 0 }, Ordering::Relaxed);
+        s.generation.store(generation, Ordering::Relaxed);
+        s.terminate.store(false, Ordering::Relaxed);
+        s.in_use.store(payload.is_some(), Ordering::Release);
+    }
+}

@@ -1,0 +1,442 @@
+//! The spec's vocabulary: the `BackgroundWorker` registration, its flags, start phases and restart rule.
+//!
+//! Two forms of a registration exist. [`BackgroundWorker`] is the spec's C struct, byte for byte (it is what slots
+//! in shared memory hold and what `include/bgworker.h` will declare for C modules). [`WorkerSpec`] is the safe,
+//! owned form the rest of the host works with. Converting a spec to the struct refuses strings that do not fit
+//! (no silent truncation); converting the struct to a spec ([`WorkerSpec::sanitized_from`]) is the postmaster's
+//! paranoid copy: it accepts anything, bounds every string, and keeps only printable ASCII.
+
+use std::fmt;
+
+/// Length of the name, type and function-name fields, including the terminating NUL.
+pub const BGW_MAXLEN: usize = 96;
+/// Length of the extra-data field.
+pub const BGW_EXTRALEN: usize = 128;
+/// Length of the library-name field (PostgreSQL's MAXPGPATH).
+pub const MAXPGPATH: usize = 1024;
+
+pub const BGWORKER_SHMEM_ACCESS: i32 = 0x0001;
+pub const BGWORKER_BACKEND_DATABASE_CONNECTION: i32 = 0x0002;
+pub const BGWORKER_CLASS_PARALLEL: i32 = 0x0010;
+const KNOWN_FLAGS: i32 = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION | BGWORKER_CLASS_PARALLEL;
+
+pub const BGW_DEFAULT_RESTART_INTERVAL: i32 = 60;
+pub const BGW_NEVER_RESTART: i32 = -1;
+/// The longest restart interval the spec allows: its bound is `USECS_PER_DAY / 1000`, that is 86,400,000
+/// (compared with an interval in seconds, so generous by design).
+pub const BGW_MAX_RESTART_INTERVAL: i32 = 86_400_000;
+
+/// The name of the internal library (the spec's "postgres").
+pub const INTERNAL_LIBRARY: &str = "bgw";
+
+/// The spec's `BackgroundWorker`, laid out as in C.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct BackgroundWorker {
+    pub bgw_name: [u8; BGW_MAXLEN],
+    pub bgw_type: [u8; BGW_MAXLEN],
+    pub bgw_flags: i32,
+    /// A `BgWorkerStartTime` as its C integer value.
+    pub bgw_start_time: i32,
+    pub bgw_restart_time: i32,
+    pub bgw_library_name: [u8; MAXPGPATH],
+    pub bgw_function_name: [u8; BGW_MAXLEN],
+    /// The spec's Datum.
+    pub bgw_main_arg: usize,
+    pub bgw_extra: [u8; BGW_EXTRALEN],
+    pub bgw_notify_pid: i32,
+}
+
+// SAFETY: only integers and byte arrays: every bit pattern is a valid value.
+unsafe impl super::slots::SlotPayload for BackgroundWorker {
+    fn is_parallel(&self) -> bool {
+        self.bgw_flags & BGWORKER_CLASS_PARALLEL != 0
+    }
+}
+
+impl BackgroundWorker {
+    pub fn zeroed() -> Self {
+        BackgroundWorker {
+            bgw_name: [0; BGW_MAXLEN],
+            bgw_type: [0; BGW_MAXLEN],
+            bgw_flags: 0,
+            bgw_start_time: 0,
+            bgw_restart_time: 0,
+            bgw_library_name: [0; MAXPGPATH],
+            bgw_function_name: [0; BGW_MAXLEN],
+            bgw_main_arg: 0,
+            bgw_extra: [0; BGW_EXTRALEN],
+            bgw_notify_pid: 0,
+        }
+    }
+}
+
+/// The spec's `BgWorkerStartTime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StartTime {
+    PostmasterStart = 0,
+    ConsistentState = 1,
+    RecoveryFinished = 2,
+}
+
+impl StartTime {
+    pub fn from_raw(v: i32) -> Option<StartTime> {
+        match v {
+            0 => Some(StartTime::PostmasterStart),
+            1 => Some(StartTime::ConsistentState),
+            2 => Some(StartTime::RecoveryFinished),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartTime::PostmasterStart => "postmaster_start",
+            StartTime::ConsistentState => "consistent_state",
+            StartTime::RecoveryFinished => "recovery_finished",
+        }
+    }
+    pub fn parse(s: &str) -> Option<StartTime> {
+        match s {
+            "postmaster_start" => Some(StartTime::PostmasterStart),
+            "consistent_state" => Some(StartTime::ConsistentState),
+            "recovery_finished" => Some(StartTime::RecoveryFinished),
+            _ => None,
+        }
+    }
+}
+
+/// When a worker that exited with code 1 is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    Never,
+    After { seconds: i32 },
+}
+
+impl Restart {
+    pub fn from_raw(v: i32) -> Restart {
+        if v == BGW_NEVER_RESTART {
+            Restart::Never
+        } else {
+            Restart::After { seconds: v }
+        }
+    }
+    pub fn to_raw(self) -> i32 {
+        match self {
+            Restart::Never => BGW_NEVER_RESTART,
+            Restart::After { seconds } => seconds,
+        }
+    }
+}
+
+/// A registration in safe, owned form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerSpec {
+    pub name: String,
+    pub worker_type: String,
+    pub flags: i32,
+    pub start_time: StartTime,
+    pub restart: Restart,
+    pub library: String,
+    pub function: String,
+    pub main_arg: usize,
+    pub extra: Vec<u8>,
+    pub notify_pid: i32,
+}
+
+/// Why a registration was refused, with the SQLSTATE PostgreSQL would use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RegistrationError {
+    pub sqlstate: &'static str,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl RegistrationError {
+    fn invalid(message: String) -> Self {
+        RegistrationError { sqlstate: "22023", message, detail: None, hint: None }
+    }
+}
+
+fn copy_str(dst: &mut [u8], value: &str, what: &str, name: &str) -> Result<(), RegistrationError> {
+    let bytes = value.as_bytes();
+    if bytes.len() >= dst.len() {
+        return Err(RegistrationError::invalid(format!(
+            "background worker \"{name}\": {what} is too long ({} bytes; at most {} fit)",
+            bytes.len(),
+            dst.len() - 1
+        )));
+    }
+    if bytes.contains(&0) {
+        return Err(RegistrationError::invalid(format!("background worker \"{name}\": {what} contains a NUL byte")));
+    }
+    dst[..bytes.len()].copy_from_slice(bytes);
+    dst[bytes.len()..].fill(0);
+    Ok(())
+}
+
+/// The postmaster's paranoid string copy: up to the first NUL within the field (or the whole field), keeping
+/// printable ASCII and replacing anything else with '?', as PostgreSQL's ascii_safe_strlcpy does.
+pub fn ascii_safe(field: &[u8]) -> String {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    field[..end].iter().map(|&b| if (32..127).contains(&b) { b as char } else { '?' }).collect()
+}
+
+impl WorkerSpec {
+    /// A spec with the spec's defaults: no flags, start at recovery finished, default restart interval.
+    pub fn new(name: &str, library: &str, function: &str) -> Self {
+        WorkerSpec {
+            name: name.to_string(),
+            worker_type: String::new(),
+            flags: BGWORKER_SHMEM_ACCESS,
+            start_time: StartTime::RecoveryFinished,
+            restart: Restart::After { seconds: BGW_DEFAULT_RESTART_INTERVAL },
+            library: library.to_string(),
+            function: function.to_string(),
+            main_arg: 0,
+            extra: Vec::new(),
+            notify_pid: 0,
+        }
+    }
+
+    /// The C struct for this spec; refuses any field that does not fit.
+    pub fn to_raw(&self) -> Result<BackgroundWorker, RegistrationError> {
+        let mut w = BackgroundWorker::zeroed();
+        let n = &self.name;
+        copy_str(&mut w.bgw_name, &self.name, "name", n)?;
+        copy_str(&mut w.bgw_type, &self.worker_type, "type", n)?;
+        copy_str(&mut w.bgw_library_name, &self.library, "library name", n)?;
+        copy_str(&mut w.bgw_function_name, &self.function, "function name", n)?;
+        if self.extra.len() > BGW_EXTRALEN {
+            return Err(RegistrationError::invalid(format!(
+                "background worker \"{n}\": extra data is too long ({} bytes; at most {BGW_EXTRALEN})",
+                self.extra.len()
+            )));
+        }
+        w.bgw_extra[..self.extra.len()].copy_from_slice(&self.extra);
+        w.bgw_flags = self.flags;
+        w.bgw_start_time = self.start_time as i32;
+        w.bgw_restart_time = self.restart.to_raw();
+        w.bgw_main_arg = self.main_arg;
+        w.bgw_notify_pid = self.notify_pid;
+        Ok(w)
+    }
+
+    /// The postmaster's sanitized copy of a slot's contents. Accepts any bytes; never panics. Strings are bounded
+    /// and made ASCII-safe; an unknown start time becomes "recovery finished" (the latest, hence safest, phase).
+    pub fn sanitized_from(w: &BackgroundWorker) -> WorkerSpec {
+        let extra_len = w.bgw_extra.len();
+        WorkerSpec {
+            name: ascii_safe(&w.bgw_name),
+            worker_type: ascii_safe(&w.bgw_type),
+            flags: w.bgw_flags,
+            start_time: StartTime::from_raw(w.bgw_start_time).unwrap_or(StartTime::RecoveryFinished),
+            restart: Restart::from_raw(w.bgw_restart_time),
+            library: ascii_safe(&w.bgw_library_name),
+            function: ascii_safe(&w.bgw_function_name),
+            main_arg: w.bgw_main_arg,
+            extra: w.bgw_extra[..extra_len].to_vec(),
+            notify_pid: w.bgw_notify_pid,
+        }
+    }
+
+    pub fn has_flag(&self, flag: i32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// The name the spec's log messages use for this worker's exits ("background worker \"type\"").
+    pub fn display_type(&self) -> &str {
+        if self.worker_type.is_empty() {
+            &self.name
+        } else {
+            &self.worker_type
+        }
+    }
+
+    /// The spec's sanity checks (SanityCheckBackgroundWorker), with its messages. Fills in an empty type.
+    pub fn sanity_check(&mut self) -> Result<(), RegistrationError> {
+        let name = &self.name;
+        if self.flags & !KNOWN_FLAGS != 0 {
+            return Err(RegistrationError::invalid(format!(
+                "background worker \"{name}\": invalid flags 0x{:x}",
+                self.flags
+            )));
+        }
+        if self.has_flag(BGWORKER_BACKEND_DATABASE_CONNECTION) {
+            if !self.has_flag(BGWORKER_SHMEM_ACCESS) {
+                return Err(RegistrationError::invalid(format!(
+                    "background worker \"{name}\": must attach to shared memory in order to request a database connection"
+                )));
+            }
+            if self.start_time == StartTime::PostmasterStart {
+                return Err(RegistrationError::invalid(format!(
+                    "background worker \"{name}\": cannot request database access if starting at postmaster start"
+                )));
+            }
+        }
+        if let Restart::After { seconds } = self.restart {
+            if !(0..=BGW_MAX_RESTART_INTERVAL).contains(&seconds) {
+                return Err(RegistrationError::invalid(format!(
+                    "background worker \"{name}\": invalid restart interval"
+                )));
+            }
+        }
+        if self.restart != Restart::Never && self.has_flag(BGWORKER_CLASS_PARALLEL) {
+            return Err(RegistrationError::invalid(format!(
+                "background worker \"{name}\": parallel workers may not be configured for restart"
+            )));
+        }
+        if self.worker_type.is_empty() {
+            self.worker_type = self.name.clone();
+        }
+        Ok(())
+    }
+
+    /// The flags as words ("shmem,database,parallel").
+    pub fn flags_text(&self) -> String {
+        flags_text(self.flags)
+    }
+}
+
+/// Flags as words, for views and logs.
+pub fn flags_text(flags: i32) -> String {
+    let mut words = Vec::new();
+    if flags & BGWORKER_SHMEM_ACCESS != 0 {
+        words.push("shmem".to_string());
+    }
+    if flags & BGWORKER_BACKEND_DATABASE_CONNECTION != 0 {
+        words.push("database".to_string());
+    }
+    if flags & BGWORKER_CLASS_PARALLEL != 0 {
+        words.push("parallel".to_string());
+    }
+    let unknown = flags & !KNOWN_FLAGS;
+    if unknown != 0 {
+        words.push(format!("0x{unknown:x}"));
+    }
+    words.join(",")
+}
+
+impl fmt::Debug for BackgroundWorker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackgroundWorker")
+            .field("bgw_name", &ascii_safe(&self.bgw_name))
+            .field("bgw_type", &ascii_safe(&self.bgw_type))
+            .field("bgw_flags", &self.bgw_flags)
+            .field("bgw_start_time", &self.bgw_start_time)
+            .field("bgw_restart_time", &self.bgw_restart_time)
+            .field("bgw_library_name", &ascii_safe(&self.bgw_library_name))
+            .field("bgw_function_name", &ascii_safe(&self.bgw_function_name))
+            .field("bgw_main_arg", &self.bgw_main_arg)
+            .field("bgw_notify_pid", &self.bgw_notify_pid)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> WorkerSpec {
+        WorkerSpec::new("w", "bgw", "noop")
+    }
+
+    #[test]
+    fn database_needs_shmem() {
+        let mut s = spec();
+        s.flags = BGWORKER_BACKEND_DATABASE_CONNECTION;
+        let e = s.sanity_check().unwrap_err();
+        assert_eq!(
+            e.message,
+            "background worker \"w\": must attach to shared memory in order to request a database connection"
+        );
+        assert_eq!(e.sqlstate, "22023");
+    }
+
+    #[test]
+    fn database_not_at_postmaster_start() {
+        let mut s = spec();
+        s.flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+        s.start_time = StartTime::PostmasterStart;
+        assert_eq!(
+            s.sanity_check().unwrap_err().message,
+            "background worker \"w\": cannot request database access if starting at postmaster start"
+        );
+        s.start_time = StartTime::ConsistentState;
+        assert!(s.sanity_check().is_ok());
+    }
+
+    #[test]
+    fn restart_interval_bounds() {
+        for (secs, ok) in [(-2, false), (0, true), (86_400_000, true), (86_400_001, false), (i32::MIN, false)] {
+            let mut s = spec();
+            s.restart = Restart::from_raw(secs);
+            let r = s.sanity_check();
+            assert_eq!(r.is_ok(), ok, "{secs}");
+            if !ok {
+                assert_eq!(r.unwrap_err().message, "background worker \"w\": invalid restart interval");
+            }
+        }
+        let mut s = spec();
+        s.restart = Restart::from_raw(-1);
+        assert!(s.sanity_check().is_ok());
+    }
+
+    #[test]
+    fn parallel_must_not_restart() {
+        let mut s = spec();
+        s.flags |= BGWORKER_CLASS_PARALLEL;
+        assert_eq!(
+            s.sanity_check().unwrap_err().message,
+            "background worker \"w\": parallel workers may not be configured for restart"
+        );
+        s.restart = Restart::Never;
+        assert!(s.sanity_check().is_ok());
+    }
+
+    #[test]
+    fn empty_type_defaults_to_name() {
+        let mut s = spec();
+        s.sanity_check().unwrap();
+        assert_eq!(s.worker_type, "w");
+        let mut s = spec();
+        s.worker_type = "kind".into();
+        s.sanity_check().unwrap();
+        assert_eq!(s.worker_type, "kind");
+    }
+
+    #[test]
+    fn long_names_are_refused_not_truncated() {
+        let mut s = spec();
+        s.name = "x".repeat(96);
+        assert!(s.to_raw().unwrap_err().message.contains("name is too long"));
+        s.name = "x".repeat(95);
+        assert!(s.to_raw().is_ok());
+        s.library = "l".repeat(1024);
+        assert!(s.to_raw().unwrap_err().message.contains("library name is too long"));
+    }
+
+    #[test]
+    fn raw_round_trip_and_sanitizing() {
+        let mut s = spec();
+        s.extra = b"hello".to_vec();
+        s.main_arg = 42;
+        let raw = s.to_raw().unwrap();
+        let back = WorkerSpec::sanitized_from(&raw);
+        assert_eq!(back.name, "w");
+        assert_eq!(back.main_arg, 42);
+        assert_eq!(&back.extra[..5], b"hello");
+
+        let mut junk = BackgroundWorker::zeroed();
+        junk.bgw_name = [0xff; BGW_MAXLEN];
+        junk.bgw_start_time = 77;
+        junk.bgw_restart_time = -12345;
+        let c = WorkerSpec::sanitized_from(&junk);
+        assert_eq!(c.name.len(), BGW_MAXLEN);
+        assert!(c.name.chars().all(|ch| ch == '?'));
+        assert_eq!(c.start_time, StartTime::RecoveryFinished);
+        let mut c = c;
+        assert!(c.sanity_check().is_err());
+    }
+}

@@ -1,0 +1,179 @@
+//! The `bgw` command line: server control (`initdb`, `start`, `stop`, `status`, `reload`, `promote`) and
+//! clients of the front door (`ps`, `launch`, `terminate`).
+//!
+//! Runs in the process the user starts. `start` becomes the postmaster (or, with `--detach`, starts one in the
+//! background and waits until it accepts connections); the others talk to a running postmaster through its lock
+//! file, signals, and the PostgreSQL protocol. This is the edge of the program, so errors are `anyhow` here.
+
+mod client;
+mod control;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "bgw", version, about = "A host for background workers with PostgreSQL's semantics")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct DataDirArg {
+    /// Data directory (default: $BGWDATA, then ./bgw-data)
+    #[arg(short = 'D', long = "pgdata")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataDirArg {
+    pub fn resolve(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .or_else(|| std::env::var_os("BGWDATA").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("bgw-data"))
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new data directory
+    Initdb {
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Start the host (the postmaster), in the foreground unless --detach
+    Start {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Set a configuration parameter (name=value), overriding bgworker.conf
+        #[arg(short = 'c', value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+        /// Run in the background; return once the server accepts connections
+        #[arg(long)]
+        detach: bool,
+        /// With --detach: the log file (default: <data directory>/bgw.log)
+        #[arg(short = 'l', long = "log")]
+        log_file: Option<PathBuf>,
+    },
+    /// Stop the host and wait until it has stopped
+    Stop {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Shutdown mode
+        #[arg(short = 'm', long = "mode", default_value = "fast", value_parser = ["smart", "fast", "immediate", "s", "f", "i"])]
+        mode: String,
+        /// Seconds to wait
+        #[arg(short = 't', long = "timeout", default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Tell whether the host is running
+    Status {
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Make the host reload its configuration (SIGHUP)
+    Reload {
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Leave standby: recovery-finished workers start
+    Promote {
+        #[command(flatten)]
+        dir: DataDirArg,
+        /// Seconds to wait
+        #[arg(short = 't', long = "timeout", default_value_t = 60)]
+        timeout: u64,
+    },
+    /// List every registered worker, running or not, and every other process of the host
+    Ps {
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Register a dynamic worker and wait until it has started
+    Launch {
+        #[command(flatten)]
+        dir: DataDirArg,
+        library: String,
+        function: String,
+        /// Main argument (an integer)
+        #[arg(long = "arg", default_value_t = 0)]
+        main_arg: i64,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "type")]
+        worker_type: Option<String>,
+        /// Restart interval in seconds, or "never" (default)
+        #[arg(long)]
+        restart: Option<String>,
+        /// Comma-separated flags: shmem, database, parallel (default: shmem)
+        #[arg(long)]
+        flags: Option<String>,
+        /// postmaster_start, consistent_state or recovery_finished (default)
+        #[arg(long)]
+        start: Option<String>,
+        /// Extra data (text, at most 128 bytes)
+        #[arg(long)]
+        extra: Option<String>,
+    },
+    /// Terminate a dynamic worker by its handle (slot:generation)
+    Terminate {
+        #[command(flatten)]
+        dir: DataDirArg,
+        handle: String,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bgw: {e:#}");
+            1
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Initdb { dir } => control::initdb(&dir.resolve()),
+        Command::Start { dir, settings, detach, log_file } => {
+            control::start(&dir.resolve(), &settings, detach, log_file)
+        }
+        Command::Stop { dir, mode, timeout } => control::stop(&dir.resolve(), &mode, timeout),
+        Command::Status { dir } => control::status(&dir.resolve()),
+        Command::Reload { dir } => control::reload(&dir.resolve()),
+        Command::Promote { dir, timeout } => control::promote(&dir.resolve(), timeout),
+        Command::Ps { dir } => client::ps(&dir.resolve()),
+        Command::Launch { dir, library, function, main_arg, name, worker_type, restart, flags, start, extra } => {
+            let mut options = serde_json::Map::new();
+            if let Some(n) = name {
+                options.insert("name".into(), n.into());
+            }
+            if let Some(t) = worker_type {
+                options.insert("type".into(), t.into());
+            }
+            if let Some(r) = restart {
+                options.insert(
+                    "restart".into(),
+                    r.parse::<i64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::from(r)),
+                );
+            }
+            if let Some(f) = flags {
+                let words: Vec<serde_json::Value> =
+                    f.split(',').map(|w| w.trim()).filter(|w| !w.is_empty()).map(serde_json::Value::from).collect();
+                options.insert("flags".into(), words.into());
+            }
+            if let Some(s) = start {
+                options.insert("start".into(), s.into());
+            }
+            if let Some(e) = extra {
+                options.insert("extra".into(), e.into());
+            }
+            client::launch(&dir.resolve(), &library, &function, main_arg, &serde_json::Value::Object(options))
+        }
+        Command::Terminate { dir, handle } => client::terminate(&dir.resolve(), &handle),
+    }
+}

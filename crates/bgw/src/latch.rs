@@ -1,0 +1,234 @@
+//! Latches and postmaster death, in child processes.
+//!
+//! A latch is a flag a process sleeps on. Each child has one ([`set_latch`] sets it from inside the process,
+//! [`set_latch_of`] from any other process of the host, by sending SIGUSR1). Waiting ([`wait_latch`]) sleeps in
+//! `poll(2)` on a self-pipe, which the SIGUSR1 handler writes only while the process is waiting, and on the
+//! postmaster-death pipe, whose write end only the postmaster holds: when the postmaster dies, the pipe reads as
+//! closed and every waiter wakes.
+//!
+//! The handshake that prevents lost wake-ups: the waiter stores `WAITING = true`, then checks `LATCH_SET`, then
+//! polls; the setter stores `LATCH_SET = true`, then checks `WAITING` and writes the pipe. Both sides use SeqCst,
+//! so at least one of them sees the other's store.
+//!
+//! Postmaster death also arrives as a signal (`PR_SET_PDEATHSIG`, armed at fork): its handler marks the death,
+//! wakes any wait, and arms a hard deadline ([`DEATH_GRACE_MS`]) after which the process is killed, so that no
+//! child outlives the postmaster by more than a moment even if it never waits on its latch. Backends exit at once.
+//!
+//! Runs in: every child (backends, workers, the startup process). The postmaster has its own loop.
+
+use crate::sys::signals;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+/// The spec's wait events (PostgreSQL's values).
+pub const WL_LATCH_SET: u32 = 1 << 0;
+pub const WL_SOCKET_READABLE: u32 = 1 << 1;
+pub const WL_SOCKET_WRITEABLE: u32 = 1 << 2;
+pub const WL_TIMEOUT: u32 = 1 << 3;
+pub const WL_POSTMASTER_DEATH: u32 = 1 << 4;
+pub const WL_EXIT_ON_PM_DEATH: u32 = 1 << 5;
+
+/// How long a child may go on after the postmaster died before it is killed.
+pub const DEATH_GRACE_MS: u32 = 500;
+
+static LATCH_SET: AtomicBool = AtomicBool::new(false);
+static WAITING: AtomicBool = AtomicBool::new(false);
+static PIPE_READ: AtomicI32 = AtomicI32::new(-1);
+static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+static DEATH_READ: AtomicI32 = AtomicI32::new(-1);
+static POSTMASTER_DIED: AtomicBool = AtomicBool::new(false);
+static EXIT_AT_ONCE_ON_DEATH: AtomicBool = AtomicBool::new(false);
+
+/// What a child does when the postmaster dies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnPostmasterDeath {
+    /// Wake waits (they report WL_POSTMASTER_DEATH), exit after a short grace period at the latest.
+    WakeThenExit,
+    /// Exit immediately (backends: a client session is of no use without the postmaster).
+    ExitNow,
+}
+
+extern "C" fn handle_sigusr1(_: libc::c_int) {
+    signals::preserving_errno(set_latch);
+}
+
+extern "C" fn handle_postmaster_death(_: libc::c_int) {
+    if EXIT_AT_ONCE_ON_DEATH.load(Ordering::Relaxed) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(1) };
+    }
+    POSTMASTER_DIED.store(true, Ordering::SeqCst);
+    signals::preserving_errno(|| {
+        wake();
+        signals::arm_fatal_alarm(DEATH_GRACE_MS);
+    });
+}
+
+fn wake() {
+    let fd = PIPE_WRITE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: writing one byte from a valid buffer to our own non-blocking pipe; a full pipe (EAGAIN) already
+        // guarantees a wake-up.
+        unsafe { libc::write(fd, b"x".as_ptr() as *const libc::c_void, 1) };
+    }
+}
+
+fn nonblocking_pipe() -> std::io::Result<(RawFd, RawFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((fds[0], fds[1]))
+}
+
+/// Sets up this child's latch and death handling. `death_read` is the read end of the postmaster-death pipe.
+/// Call once, right after fork, before unblocking signals.
+pub fn init_child(death_read: RawFd, policy: OnPostmasterDeath) {
+    DEATH_READ.store(death_read, Ordering::Relaxed);
+    EXIT_AT_ONCE_ON_DEATH.store(policy == OnPostmasterDeath::ExitNow, Ordering::Relaxed);
+    if let Ok((r, w)) = nonblocking_pipe() {
+        PIPE_READ.store(r, Ordering::Relaxed);
+        PIPE_WRITE.store(w, Ordering::Relaxed);
+    }
+    signals::install(libc::SIGUSR1, handle_sigusr1, &[]);
+    signals::install(crate::sys::fork::POSTMASTER_DEATH_SIGNAL, handle_postmaster_death, &[]);
+}
+
+/// Sets this process's latch (async-signal-safe).
+pub fn set_latch() {
+    LATCH_SET.store(true, Ordering::SeqCst);
+    if WAITING.load(Ordering::SeqCst) {
+        wake();
+    }
+}
+
+/// Clears this process's latch. Check for work after this, not before, or a wake-up can be lost.
+pub fn reset_latch() {
+    LATCH_SET.store(false, Ordering::SeqCst);
+}
+
+/// Sets the latch of another process of the host.
+pub fn set_latch_of(pid: i32) -> bool {
+    signals::send(pid, libc::SIGUSR1)
+}
+
+/// Whether the postmaster is alive, without waiting.
+pub fn postmaster_is_alive() -> bool {
+    if POSTMASTER_DIED.load(Ordering::SeqCst) {
+        return false;
+    }
+    let fd = DEATH_READ.load(Ordering::Relaxed);
+    if fd < 0 {
+        return true;
+    }
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if n > 0 {
+        POSTMASTER_DIED.store(true, Ordering::SeqCst);
+        return false;
+    }
+    true
+}
+
+/// Waits for any of `events` (WL_* bits); `timeout_ms` applies with WL_TIMEOUT (negative: none). `socket` is
+/// watched with WL_SOCKET_READABLE / WL_SOCKET_WRITEABLE. Returns the events that occurred. With
+/// WL_EXIT_ON_PM_DEATH, postmaster death exits the process with code 1 instead of returning.
+pub fn wait_latch_or_socket(events: u32, socket: Option<RawFd>, timeout_ms: i64) -> u32 {
+    let deadline = (events & WL_TIMEOUT != 0 && timeout_ms >= 0)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
+    let watch_death = events & (WL_POSTMASTER_DEATH | WL_EXIT_ON_PM_DEATH) != 0;
+    let mut result;
+    loop {
+        result = 0;
+        WAITING.store(true, Ordering::SeqCst);
+        if events & WL_LATCH_SET != 0 && LATCH_SET.load(Ordering::SeqCst) {
+            result |= WL_LATCH_SET;
+        }
+        if watch_death && !postmaster_is_alive() {
+            result |= WL_POSTMASTER_DEATH;
+        }
+        if result != 0 {
+            break;
+        }
+        let mut fds = [
+            libc::pollfd { fd: PIPE_READ.load(Ordering::Relaxed), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: if watch_death { DEATH_READ.load(Ordering::Relaxed) } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd { fd: -1, events: 0, revents: 0 },
+        ];
+        if let Some(s) = socket {
+            let mut ev = 0;
+            if events & WL_SOCKET_READABLE != 0 {
+                ev |= libc::POLLIN;
+            }
+            if events & WL_SOCKET_WRITEABLE != 0 {
+                ev |= libc::POLLOUT;
+            }
+            fds[2] = libc::pollfd { fd: s, events: ev, revents: 0 };
+        }
+        let timeout = match deadline {
+            Some(d) => d.saturating_duration_since(std::time::Instant::now()).as_millis().min(i32::MAX as u128) as i32,
+            None => -1,
+        };
+        // SAFETY: three valid pollfd structs (negative fds are ignored by poll).
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, timeout) };
+        if n > 0 {
+            if fds[0].revents != 0 {
+                drain_pipe();
+            }
+            if fds[1].revents != 0 {
+                POSTMASTER_DIED.store(true, Ordering::SeqCst);
+            }
+            if fds[2].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && events & WL_SOCKET_READABLE != 0
+            {
+                result |= WL_SOCKET_READABLE;
+            }
+            if fds[2].revents & (libc::POLLOUT | libc::POLLHUP | libc::POLLERR) != 0
+                && events & WL_SOCKET_WRITEABLE != 0
+            {
+                result |= WL_SOCKET_WRITEABLE;
+            }
+        }
+        if result != 0 {
+            break;
+        }
+        if let Some(d) = deadline {
+            if std::time::Instant::now() >= d {
+                result |= WL_TIMEOUT;
+                break;
+            }
+        }
+    }
+    WAITING.store(false, Ordering::SeqCst);
+    if result & WL_POSTMASTER_DEATH != 0 && events & WL_EXIT_ON_PM_DEATH != 0 {
+        // SAFETY: exiting without running the parent's destructors or atexit handlers, as PostgreSQL's
+        // proc_exit(1) on postmaster death in a child that holds nothing worth cleaning up.
+        unsafe { libc::_exit(1) };
+    }
+    if events & WL_POSTMASTER_DEATH == 0 {
+        result &= !WL_POSTMASTER_DEATH;
+    }
+    result
+}
+
+/// Waits on the latch only (see [`wait_latch_or_socket`]).
+pub fn wait_latch(events: u32, timeout_ms: i64) -> u32 {
+    wait_latch_or_socket(events, None, timeout_ms)
+}
+
+fn drain_pipe() {
+    let fd = PIPE_READ.load(Ordering::Relaxed);
+    let mut buf = [0u8; 64];
+    // SAFETY: reading into a valid buffer from our non-blocking pipe until it is empty.
+    while unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
+}
+
+/// The latch's self-pipe read end, for event loops (backends) that want to watch it themselves.
+pub fn latch_fd() -> RawFd {
+    PIPE_READ.load(Ordering::Relaxed)
+}

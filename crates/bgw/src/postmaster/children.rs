@@ -1,0 +1,107 @@
+//! The postmaster's table of its children, and the free list of process entries.
+//!
+//! Postmaster-private memory: no other process reads it. Lookups by pid are O(1), which is what reaping, notify
+//! validation ("is this pid one of my children?") and signalling need.
+
+use std::collections::HashMap;
+
+/// What a child is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildKind {
+    /// A client backend.
+    Backend,
+    /// A backend forked only to tell a client it cannot connect (too many clients, starting up, shutting down).
+    DeadEnd,
+    /// A background worker in this slot.
+    Worker { slot: u32 },
+    /// The startup (recovery) process.
+    Startup,
+}
+
+#[derive(Debug)]
+pub struct Child {
+    pub kind: ChildKind,
+    /// The child's process entry in shared memory.
+    pub proc_no: Option<u32>,
+    /// Whether the child is attached to shared memory (a crash of one that is restarts everything).
+    pub shmem: bool,
+    /// Slots whose workers notify this child; cleared when it exits (the spec's
+    /// BackgroundWorkerStopNotifications, without a scan over every worker).
+    pub notify_slots: Vec<u32>,
+}
+
+/// Children by pid, plus the free process entries.
+pub struct Children {
+    by_pid: HashMap<i32, Child>,
+    free_procs: Vec<u32>,
+    backends: usize,
+}
+
+impl Children {
+    pub fn new(max_procs: usize) -> Children {
+        Children { by_pid: HashMap::new(), free_procs: (0..max_procs as u32).rev().collect(), backends: 0 }
+    }
+
+    /// Forgets all process entries (a new segment after a crash); the table itself must be empty.
+    pub fn reset_procs(&mut self, max_procs: usize) {
+        self.free_procs = (0..max_procs as u32).rev().collect();
+    }
+
+    pub fn take_proc(&mut self) -> Option<u32> {
+        self.free_procs.pop()
+    }
+
+    pub fn give_back_proc(&mut self, proc_no: u32) {
+        self.free_procs.push(proc_no);
+    }
+
+    pub fn insert(&mut self, pid: i32, child: Child) {
+        if child.kind == ChildKind::Backend {
+            self.backends += 1;
+        }
+        self.by_pid.insert(pid, child);
+    }
+
+    pub fn remove(&mut self, pid: i32) -> Option<Child> {
+        let c = self.by_pid.remove(&pid)?;
+        if c.kind == ChildKind::Backend {
+            self.backends -= 1;
+        }
+        Some(c)
+    }
+
+    pub fn get_mut(&mut self, pid: i32) -> Option<&mut Child> {
+        self.by_pid.get_mut(&pid)
+    }
+
+    /// Whether `pid` is one of our children (the only processes the postmaster ever signals).
+    pub fn contains(&self, pid: i32) -> bool {
+        pid > 0 && self.by_pid.contains_key(&pid)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_pid.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_pid.len()
+    }
+
+    /// Client backends (not dead-end ones).
+    pub fn backend_count(&self) -> usize {
+        self.backends
+    }
+
+    /// Sends `sig` to every child matching `which`.
+    pub fn signal_all(&self, sig: libc::c_int, which: impl Fn(&Child) -> bool) {
+        for (&pid, c) in &self.by_pid {
+            if which(c) {
+                crate::sys::signals::send(pid, sig);
+            }
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&i32, &Child)> {
+        self.by_pid.iter()
+    }
+}

@@ -1,0 +1,775 @@
+//! The postmaster: the single-threaded supervisor that owns shared memory and forks, watches and restarts every
+//! other process of the host.
+//!
+//! It never takes a lock, never trusts shared memory, starts no threads, and sleeps in one `poll(2)` on three
+//! things: a signalfd (children exiting, children asking for attention, administrator signals), the listening
+//! socket, and, when a worker is waiting out its restart interval, a timeout. Every event is handled in time
+//! proportional to what changed: registrations come from the slot array's change bitmaps, exits from `waitpid`,
+//! restarts from a timer heap, launches from a queue.
+//!
+//! Files: [`datadir`] (checks, lock file, control file), [`children`] (the child table), [`workers`] (the
+//! registered-worker list and everything the spec's `bgworker.c` does on the postmaster side).
+//!
+//! Where later work plugs in: modules' `_PG_init`s run in [`Postmaster::start`] after configuration and before
+//! shared memory is sized (shared_preload_libraries); database recovery runs in the startup process
+//! ([`startup_process_main`]).
+
+pub mod children;
+pub mod datadir;
+pub mod workers;
+
+use crate::elog::{self, Level};
+use crate::shmem::{pmsignal, Segment};
+use crate::sync::Ordering;
+use crate::sys::fork::{fork_process, Forked};
+use crate::sys::signals;
+use children::{Child, ChildKind, Children};
+use datadir::{ClusterState, PidFile, PidFileContents, StartError};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use workers::Workers;
+
+/// How many workers the postmaster launches per loop iteration before it looks at its sockets and signals again.
+/// A fork costs tens of microseconds here, so 32 keeps the longest stall of the front door near a millisecond
+/// while a burst of registrations still goes out in few iterations (PostgreSQL launches one per iteration).
+pub const LAUNCHES_PER_ITERATION: usize = 32;
+
+/// How many connections the postmaster accepts per loop iteration, for the same reason.
+pub const ACCEPTS_PER_ITERATION: usize = 16;
+
+/// The postmaster's phase, published in shared memory for children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Phase {
+    /// The startup process is running recovery; only postmaster-start workers run.
+    Startup = 0,
+    /// Consistent but in recovery (standby): consistent-state workers run too; clients connect read-only.
+    HotStandby = 1,
+    /// Recovery finished: everything runs.
+    Run = 2,
+    /// Shutting down.
+    Stopping = 3,
+    /// A crash: waiting for every child to exit before reinitializing.
+    Crashed = 4,
+}
+
+/// A shutdown request, in PostgreSQL's three modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ShutdownMode {
+    /// SIGTERM: wait for clients to leave, then stop workers.
+    Smart,
+    /// SIGINT: SIGTERM everything and wait.
+    Fast,
+    /// SIGQUIT: SIGQUIT everything and exit; the next start runs recovery.
+    Immediate,
+}
+
+/// What `bgw start` passes to the postmaster.
+pub struct StartOptions {
+    pub data_dir: PathBuf,
+    pub overrides: Vec<(String, String)>,
+    /// A pipe to write "ready" to once connections are accepted (`bgw start --detach` waits on it).
+    pub ready_fd: Option<RawFd>,
+}
+
+/// The postmaster's state. Lives only in the postmaster process.
+pub struct Postmaster {
+    data_dir: PathBuf,
+    pid: i32,
+    start_time_us: i64,
+    max_workers: usize,
+    max_procs: usize,
+    max_connections: usize,
+    segment: Option<Segment>,
+    pid_file: Option<PidFile>,
+    listener: UnixListener,
+    socket_path: PathBuf,
+    signal_fd: SignalFd,
+    death_pipe: (RawFd, RawFd),
+    ready_fd: Option<RawFd>,
+    phase: Phase,
+    shutdown: Option<ShutdownMode>,
+    /// A crash is being handled (the spec's FatalError): no launches, no new connections.
+    fatal_error: bool,
+    startup_pid: Option<i32>,
+    children: Children,
+    workers: Workers,
+    standby: bool,
+}
+
+/// Runs the postmaster until it shuts down. Returns the process exit code.
+pub fn run(opts: StartOptions) -> Result<i32, StartError> {
+    let mut pm = Postmaster::start(opts)?;
+    Ok(pm.main_loop())
+}
+
+fn io_err(what: &str, e: impl std::fmt::Display) -> StartError {
+    StartError::new(format!("{what}: {e}"))
+}
+
+impl Postmaster {
+    fn start(opts: StartOptions) -> Result<Postmaster, StartError> {
+        let data_dir = std::fs::canonicalize(&opts.data_dir).unwrap_or(opts.data_dir.clone());
+        datadir::check_data_dir(&data_dir)?;
+        crate::sys::proctitle::init();
+
+        // Configuration: defaults < bgworker.conf < -c.
+        let mut settings = crate::config::Settings::new(crate::config::host_parameters(&data_dir));
+        let conf_path = data_dir.join(crate::process::CONFIG_FILE);
+        let items = crate::config::read_config_file(&conf_path).map_err(|e| StartError::new(e.to_string()))?;
+        settings.load_initial(&items, &opts.overrides).map_err(|e| {
+            let mut err = StartError::new(e.to_string());
+            if let Some(h) = e.hint() {
+                err = err.hint(h.to_string());
+            }
+            err
+        })?;
+        let max_workers = settings.get_int("max_worker_processes").unwrap_or(8).max(0) as usize;
+        let max_connections = settings.get_int("max_connections").unwrap_or(100).max(1) as usize;
+        let port = settings.get_int("port").unwrap_or(5432) as u16;
+        let socket_dir = settings.get_str("unix_socket_directories").unwrap_or_default().to_string();
+        let listen = settings.get_str("listen_addresses").unwrap_or_default().to_string();
+        if !listen.trim().is_empty() {
+            return Err(StartError::new(format!("invalid value for parameter \"listen_addresses\": \"{listen}\""))
+                .detail("TCP connections need password authentication, which this version does not have yet.")
+                .hint("Leave listen_addresses empty and connect through the Unix socket."));
+        }
+        crate::process::init(&data_dir, opts.overrides.clone(), settings);
+
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() };
+        let start_time_us = elog::now_us();
+        // Processes: backends, workers, the startup process.
+        let max_procs = max_connections + max_workers + 1;
+
+        // Static registration: declared workers (modules' _PG_init will register through the same path).
+        let mut workers = Workers::new(max_workers);
+        let declared = crate::bgworker::declared::load(&data_dir).map_err(|e| StartError::new(e.to_string()))?;
+        for spec in declared {
+            workers.register_static(spec);
+        }
+
+        let socket_dir = if socket_dir.is_empty() { data_dir.display().to_string() } else { socket_dir };
+        let pid_file = PidFile::create(
+            &data_dir,
+            PidFileContents {
+                pid,
+                data_dir: data_dir.display().to_string(),
+                start_time: start_time_us / 1_000_000,
+                port,
+                socket_dir: socket_dir.clone(),
+                listen: listen.clone(),
+                status: "starting".into(),
+            },
+        )?;
+
+        let socket_path = Path::new(&socket_dir).join(format!(".s.PGSQL.{port}"));
+        let listener = bind_socket(&socket_path, port)?;
+
+        // Signals arrive through a signalfd: blocked here, read in the loop. Children reset their mask at fork.
+        let mut mask = SigSet::empty();
+        for s in [Signal::SIGCHLD, Signal::SIGUSR1, Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT, Signal::SIGQUIT] {
+            mask.add(s);
+        }
+        mask.thread_block().map_err(|e| io_err("could not block signals", e))?;
+        signals::ignore(libc::SIGPIPE);
+        let signal_fd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| io_err("could not create signalfd", e))?;
+
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills two descriptors.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(io_err("could not create postmaster death pipe", std::io::Error::last_os_error()));
+        }
+
+        elog::log(format!("starting bgw {} (PostgreSQL-compatible background worker host)", env!("CARGO_PKG_VERSION")));
+        elog::log(format!("listening on Unix socket \"{}\"", socket_path.display()));
+
+        let standby = data_dir.join(datadir::STANDBY_SIGNAL).exists();
+        let mut pm = Postmaster {
+            data_dir,
+            pid,
+            start_time_us,
+            max_workers,
+            max_procs,
+            max_connections,
+            segment: None,
+            pid_file: Some(pid_file),
+            listener,
+            socket_path,
+            signal_fd,
+            death_pipe: (fds[0], fds[1]),
+            ready_fd: opts.ready_fd,
+            phase: Phase::Startup,
+            shutdown: None,
+            fatal_error: false,
+            startup_pid: None,
+            children: Children::new(max_procs),
+            workers,
+            standby,
+        };
+        pm.create_shared_memory()?;
+        pm.workers.enqueue_all(pm.phase);
+        pm.start_startup_process();
+        Ok(pm)
+    }
+
+    /// Creates (or, after a crash, re-creates) shared memory and puts the registered workers into its slots.
+    fn create_shared_memory(&mut self) -> Result<(), StartError> {
+        self.segment = None;
+        let seg = Segment::create(self.max_workers, self.max_procs, self.pid, self.start_time_us)
+            .map_err(|e| io_err("could not create shared memory segment", e))?;
+        let shm = seg.shmem();
+        shm.header().max_parallel_workers.store(
+            crate::process::setting_int("max_parallel_workers").clamp(0, u32::MAX as i64) as u32,
+            Ordering::Relaxed,
+        );
+        for name in self.workers.dropped_names() {
+            shm.header().record_dropped(name);
+        }
+        self.workers.install_in_segment(shm);
+        self.segment = Some(seg);
+        self.publish_phase();
+        Ok(())
+    }
+
+    fn shmem(&self) -> &'static crate::shmem::Shmem {
+        self.segment.as_ref().expect("shared memory exists while the postmaster runs").shmem()
+    }
+
+    fn publish_phase(&self) {
+        if let Some(seg) = &self.segment {
+            seg.shmem().header().phase.store(self.phase as u32, Ordering::Release);
+        }
+    }
+
+    /// Descriptors children must not keep.
+    fn postmaster_only_fds(&self) -> Vec<RawFd> {
+        let mut v = vec![self.signal_fd.as_raw_fd(), self.listener.as_raw_fd(), self.death_pipe.1];
+        if let Some(fd) = self.ready_fd {
+            v.push(fd);
+        }
+        v
+    }
+
+    /// Forks a child: `body` runs in it and never returns. Returns the pid, or None (logged) if fork failed.
+    fn fork_child(
+        &mut self,
+        kind: ChildKind,
+        shmem: bool,
+        body: impl FnOnce(Option<u32>, RawFd) -> std::convert::Infallible,
+    ) -> Option<i32> {
+        let proc_no = match kind {
+            ChildKind::DeadEnd => None,
+            _ => match self.children.take_proc() {
+                Some(p) => Some(p),
+                None => {
+                    elog::log("could not fork new process: no free process entry");
+                    return None;
+                }
+            },
+        };
+        if let Some(p) = proc_no {
+            let (pk, slot) = match kind {
+                ChildKind::Backend => (crate::shmem::procs::ProcKind::Backend, -1),
+                ChildKind::Worker { slot } => (crate::shmem::procs::ProcKind::Worker, slot as i32),
+                _ => (crate::shmem::procs::ProcKind::Startup, -1),
+            };
+            self.shmem().procs()[p as usize].prepare(pk, slot, elog::now_us());
+        }
+        let close = self.postmaster_only_fds();
+        match fork_process(&close) {
+            Ok(Forked::Child) => {
+                crate::process::set_my_proc(proc_no);
+                // The body never returns (it exits the child); Infallible says so in the type.
+                #[allow(unreachable_code)]
+                match body(proc_no, self.death_pipe.0) {}
+            }
+            Ok(Forked::Parent { pid }) => {
+                if let Some(p) = proc_no {
+                    self.shmem().procs()[p as usize].pid.store(pid, Ordering::Release);
+                }
+                self.children.insert(pid, Child { kind, proc_no, shmem, notify_slots: Vec::new() });
+                Some(pid)
+            }
+            Err(e) => {
+                if let Some(p) = proc_no {
+                    self.children.give_back_proc(p);
+                }
+                elog::log(e.to_string());
+                None
+            }
+        }
+    }
+
+    fn start_startup_process(&mut self) {
+        let standby = self.standby;
+        let data_dir = self.data_dir.clone();
+        let pid = self.fork_child(ChildKind::Startup, true, move |_, death| {
+            crate::latch::init_child(death, crate::latch::OnPostmasterDeath::ExitNow);
+            crate::sys::proctitle::set("bgw: startup");
+            startup_process_main(&data_dir, standby)
+        });
+        match pid {
+            Some(pid) => self.startup_pid = Some(pid),
+            None => {
+                elog::log("could not start startup process");
+                self.begin_shutdown(ShutdownMode::Immediate);
+            }
+        }
+    }
+
+    // ----- the loop -----
+
+    fn main_loop(&mut self) -> i32 {
+        loop {
+            let timeout_ms = if self.workers.has_pending_launches() && self.may_launch() {
+                0
+            } else {
+                self.workers.next_restart_delay_ms().unwrap_or(-1)
+            };
+            let accepting = self.shutdown.is_none() || self.shutdown == Some(ShutdownMode::Smart);
+            let mut fds = [
+                libc::pollfd { fd: self.signal_fd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd {
+                    fd: if accepting { self.listener.as_raw_fd() } else { -1 },
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: two valid pollfd structs.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms as i32) };
+            if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                elog::log(format!("poll() failed in postmaster: {}", std::io::Error::last_os_error()));
+            }
+            if fds[0].revents != 0 {
+                self.process_signals();
+            }
+            if fds[1].revents != 0 {
+                self.process_connections();
+            }
+            if self.may_launch() {
+                let now = std::time::Instant::now();
+                self.workers.process_restart_timers(now, self.phase);
+                self.launch_pending_workers();
+            }
+            if let Some(code) = self.check_state_transitions() {
+                return code;
+            }
+        }
+    }
+
+    fn may_launch(&self) -> bool {
+        !self.fatal_error && self.shutdown.is_none() && self.phase != Phase::Stopping && self.phase != Phase::Crashed
+    }
+
+    fn process_signals(&mut self) {
+        let (mut chld, mut usr1, mut hup) = (false, false, false);
+        let mut requested: Option<ShutdownMode> = None;
+        while let Ok(Some(info)) = self.signal_fd.read_signal() {
+            match info.ssi_signo as i32 {
+                libc::SIGCHLD => chld = true,
+                libc::SIGUSR1 => usr1 = true,
+                libc::SIGHUP => hup = true,
+                libc::SIGTERM => requested = requested.max(Some(ShutdownMode::Smart)),
+                libc::SIGINT => requested = requested.max(Some(ShutdownMode::Fast)),
+                libc::SIGQUIT => requested = requested.max(Some(ShutdownMode::Immediate)),
+                _ => {}
+            }
+        }
+        if let Some(mode) = requested {
+            self.process_shutdown_request(mode);
+        }
+        if chld {
+            self.process_child_exits();
+        }
+        if usr1 {
+            self.process_pm_signals();
+        }
+        if hup {
+            self.process_reload();
+        }
+    }
+
+    fn process_shutdown_request(&mut self, mode: ShutdownMode) {
+        if self.shutdown.is_some_and(|m| m >= mode) {
+            return;
+        }
+        match mode {
+            ShutdownMode::Smart => elog::log("received smart shutdown request"),
+            ShutdownMode::Fast => elog::log("received fast shutdown request"),
+            ShutdownMode::Immediate => elog::log("received immediate shutdown request"),
+        }
+        self.begin_shutdown(mode);
+    }
+
+    fn begin_shutdown(&mut self, mode: ShutdownMode) {
+        self.shutdown = Some(mode);
+        if let Some(f) = self.pid_file.as_mut() {
+            f.set_status("stopping");
+        }
+        match mode {
+            ShutdownMode::Smart => {
+                // Clients may finish; workers stop once they have (check_state_transitions).
+                if self.children.backend_count() == 0 {
+                    self.stop_all_children(libc::SIGTERM);
+                }
+            }
+            ShutdownMode::Fast => {
+                elog::log("aborting any active transactions");
+                self.stop_all_children(libc::SIGTERM);
+            }
+            ShutdownMode::Immediate => self.stop_all_children(libc::SIGQUIT),
+        }
+    }
+
+    fn stop_all_children(&mut self, sig: libc::c_int) {
+        self.phase = Phase::Stopping;
+        self.publish_phase();
+        self.workers.cancel_pending();
+        self.children.signal_all(sig, |c| c.kind != ChildKind::DeadEnd || sig == libc::SIGQUIT);
+    }
+
+    fn process_pm_signals(&mut self) {
+        let Some(seg) = &self.segment else { return };
+        let shm = seg.shmem();
+        let flags = shm.header().pm_signal_flags.swap(0, Ordering::Acquire);
+        if flags & pmsignal::BACKGROUND_WORKER_CHANGE != 0 && !self.fatal_error {
+            self.workers.process_state_change(shm, &mut self.children, self.phase);
+        }
+        // `bgw promote` cannot set shared flags (it is not our child): it leaves a file and sends SIGUSR1.
+        if self.phase == Phase::HotStandby && self.data_dir.join(datadir::PROMOTE_SIGNAL).exists() {
+            self.promote();
+        }
+    }
+
+    fn promote(&mut self) {
+        let _ = std::fs::remove_file(self.data_dir.join(datadir::PROMOTE_SIGNAL));
+        let _ = std::fs::remove_file(self.data_dir.join(datadir::STANDBY_SIGNAL));
+        elog::log("received promote request");
+        self.standby = false;
+        datadir::write_control(&self.data_dir, ClusterState::InProduction);
+        self.enter_phase(Phase::Run);
+    }
+
+    fn enter_phase(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.publish_phase();
+        match phase {
+            Phase::Run => {
+                elog::log("database system is ready to accept connections");
+                if let Some(f) = self.pid_file.as_mut() {
+                    f.set_status("ready");
+                }
+            }
+            Phase::HotStandby => {
+                elog::log("database system is ready to accept read-only connections");
+                if let Some(f) = self.pid_file.as_mut() {
+                    f.set_status("standby");
+                }
+            }
+            _ => {}
+        }
+        if matches!(phase, Phase::Run | Phase::HotStandby) {
+            self.signal_ready();
+            self.workers.phase_advanced(phase);
+        }
+    }
+
+    fn signal_ready(&mut self) {
+        if let Some(fd) = self.ready_fd.take() {
+            signals::write_all_raw(fd, b"ready\n");
+            // SAFETY: closing the descriptor we were handed and no longer use.
+            unsafe { libc::close(fd) };
+        }
+    }
+
+    fn process_reload(&mut self) {
+        elog::log("received SIGHUP, reloading configuration files");
+        crate::process::reload_config();
+        if let Some(seg) = &self.segment {
+            let mpw = crate::process::setting_int("max_parallel_workers").clamp(0, u32::MAX as i64) as u32;
+            seg.shmem().header().max_parallel_workers.store(mpw, Ordering::Relaxed);
+        }
+        self.children.signal_all(libc::SIGHUP, |c| c.kind != ChildKind::DeadEnd);
+    }
+
+    fn process_connections(&mut self) {
+        for _ in 0..ACCEPTS_PER_ITERATION {
+            let stream = match self.listener.accept() {
+                Ok((s, _)) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    elog::log(format!("could not accept new connection: {e}"));
+                    return;
+                }
+            };
+            let reject = self.connection_refusal();
+            let kind = if reject.is_some() { ChildKind::DeadEnd } else { ChildKind::Backend };
+            // The parent's copy of the stream is closed when the closure is dropped after the fork.
+            self.fork_child(kind, reject.is_none(), move |proc_no, death| {
+                crate::services::backend_main(stream, proc_no, death, reject)
+            });
+        }
+    }
+
+    /// Why a new client cannot be served now, if it cannot.
+    fn connection_refusal(&self) -> Option<crate::backend::host::SqlError> {
+        use crate::backend::host::SqlError;
+        if self.shutdown.is_some() || self.phase == Phase::Stopping {
+            return Some(SqlError::fatal("57P03", "the database system is shutting down"));
+        }
+        if self.fatal_error || self.phase == Phase::Crashed {
+            return Some(SqlError::fatal("57P03", "the database system is in recovery mode"));
+        }
+        if self.phase == Phase::Startup {
+            return Some(SqlError::fatal("57P03", "the database system is starting up"));
+        }
+        if self.children.backend_count() >= self.max_connections {
+            return Some(SqlError::fatal("53300", "sorry, too many clients already"));
+        }
+        None
+    }
+
+    fn launch_pending_workers(&mut self) {
+        for _ in 0..LAUNCHES_PER_ITERATION {
+            let Some(slot) = self.workers.next_launch(self.phase) else { return };
+            let raw = self.workers.raw(slot);
+            let shmem_flag = self.workers.has_shmem(slot);
+            let pid = self.fork_child(ChildKind::Worker { slot }, shmem_flag, move |_, death| {
+                crate::latch::init_child(death, crate::latch::OnPostmasterDeath::WakeThenExit);
+                crate::worker::start_background_worker(raw)
+            });
+            match pid {
+                Some(pid) => self.workers.started(self.shmem(), &mut self.children, slot, pid),
+                None => self.workers.start_failed(slot),
+            }
+        }
+    }
+
+    // ----- children exiting -----
+
+    fn process_child_exits(&mut self) {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid on any child with WNOHANG and a valid status pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                return;
+            }
+            let Some(child) = self.children.remove(pid) else { continue };
+            if let (Some(p), Some(seg)) = (child.proc_no, &self.segment) {
+                seg.shmem().procs()[p as usize].pid.store(0, Ordering::Release);
+            }
+            if let Some(p) = child.proc_no {
+                self.children.give_back_proc(p);
+            }
+            self.workers.stop_notifications(pid, &child.notify_slots, self.segment.as_ref().map(|s| s.shmem()));
+            let exit = ExitStatus::from_wait(status);
+            match child.kind {
+                ChildKind::Startup => self.startup_exited(pid, exit),
+                ChildKind::Backend => {
+                    if !exit.is_code(0) && !exit.is_code(1) {
+                        self.handle_child_crash("server process", pid, exit);
+                    }
+                }
+                ChildKind::DeadEnd => {}
+                ChildKind::Worker { slot } => {
+                    // A never-restart or terminated worker is forgotten; one that exited with 1 waits out its
+                    // interval on the timer heap (unless launches are off: shutdown or crash).
+                    let launching = self.may_launch();
+                    if let Some(name) = self.workers.worker_exited(self.shmem(), slot, pid, exit, launching) {
+                        self.handle_child_crash(&name, pid, exit);
+                    }
+                }
+            }
+        }
+    }
+
+    fn startup_exited(&mut self, pid: i32, exit: ExitStatus) {
+        self.startup_pid = None;
+        if self.fatal_error || self.shutdown.is_some() {
+            return;
+        }
+        if !exit.is_code(0) {
+            log_child_exit(Level::Log, "startup process", pid, exit);
+            elog::log("aborting startup due to startup process failure");
+            self.begin_shutdown(ShutdownMode::Immediate);
+            return;
+        }
+        self.enter_phase(if self.standby { Phase::HotStandby } else { Phase::Run });
+    }
+
+    /// The spec's HandleChildCrash: a process attached to shared memory died badly. SIGQUIT every other child and
+    /// reinitialize once all are gone.
+    fn handle_child_crash(&mut self, what: &str, pid: i32, exit: ExitStatus) {
+        if self.fatal_error || self.shutdown == Some(ShutdownMode::Immediate) {
+            return;
+        }
+        log_child_exit(Level::Log, what, pid, exit);
+        elog::log("terminating any other active server processes");
+        self.fatal_error = true;
+        self.phase = Phase::Crashed;
+        self.publish_phase();
+        self.workers.cancel_pending();
+        self.children.signal_all(libc::SIGQUIT, |_| true);
+    }
+
+    /// After events: finish a crash cycle, a smart shutdown's first half, or the shutdown itself.
+    fn check_state_transitions(&mut self) -> Option<i32> {
+        if self.shutdown == Some(ShutdownMode::Smart)
+            && self.phase != Phase::Stopping
+            && self.children.backend_count() == 0
+        {
+            self.stop_all_children(libc::SIGTERM);
+        }
+        if self.children.is_empty() && (self.shutdown.is_some() || self.phase == Phase::Stopping) {
+            return Some(self.finish_shutdown());
+        }
+        if self.fatal_error && self.children.is_empty() {
+            if crate::process::settings().as_ref().and_then(|s| s.get_bool("restart_after_crash")) == Some(false) {
+                elog::log("shutting down because restart_after_crash is off");
+                self.cleanup_files(false);
+                return Some(1);
+            }
+            elog::log("all server processes terminated; reinitializing");
+            self.reinitialize();
+        }
+        None
+    }
+
+    fn reinitialize(&mut self) {
+        self.workers.reset_after_crash();
+        self.children.reset_procs(self.max_procs);
+        self.fatal_error = false;
+        self.phase = Phase::Startup;
+        if let Err(e) = self.create_shared_memory() {
+            e.log_fatal();
+            self.shutdown = Some(ShutdownMode::Immediate);
+            return;
+        }
+        self.workers.enqueue_all(self.phase);
+        self.start_startup_process();
+    }
+
+    fn finish_shutdown(&mut self) -> i32 {
+        let clean = self.shutdown != Some(ShutdownMode::Immediate);
+        if clean {
+            datadir::write_control(&self.data_dir, ClusterState::ShutDown);
+        }
+        elog::log("database system is shut down");
+        self.cleanup_files(clean);
+        0
+    }
+
+    fn cleanup_files(&mut self, _clean: bool) {
+        let _ = std::fs::remove_file(&self.socket_path);
+        self.pid_file = None;
+    }
+}
+
+/// Binds the Unix socket, replacing a stale socket file and refusing one a live server answers on.
+fn bind_socket(path: &Path, port: u16) -> Result<UnixListener, StartError> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(StartError::new(format!(
+                "could not bind Unix address \"{}\": Address already in use",
+                path.display()
+            ))
+            .hint(format!("Is another postmaster already running on port {port}?")));
+        }
+        let _ = std::fs::remove_file(path);
+    }
+    let l = UnixListener::bind(path)
+        .map_err(|e| io_err(&format!("could not bind Unix address \"{}\"", path.display()), e))?;
+    l.set_nonblocking(true).map_err(|e| io_err("could not set socket to non-blocking mode", e))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777));
+    Ok(l)
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+    Other(i32),
+}
+
+impl ExitStatus {
+    pub fn from_wait(status: i32) -> ExitStatus {
+        if libc::WIFEXITED(status) {
+            ExitStatus::Code(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            ExitStatus::Signal(libc::WTERMSIG(status))
+        } else {
+            ExitStatus::Other(status)
+        }
+    }
+    pub fn is_code(self, c: i32) -> bool {
+        self == ExitStatus::Code(c)
+    }
+    /// For views: the exit code, or minus the signal number.
+    pub fn as_view_code(self) -> i32 {
+        match self {
+            ExitStatus::Code(c) => c,
+            ExitStatus::Signal(s) => -s,
+            ExitStatus::Other(s) => s,
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a static or thread-local string (or NULL); copied at once.
+    unsafe {
+        let p = libc::strsignal(sig);
+        if p.is_null() {
+            "unknown signal".to_string()
+        } else {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    }
+}
+
+/// The spec's LogChildExit wording.
+pub fn log_child_exit(level: Level, what: &str, pid: i32, exit: ExitStatus) {
+    let msg = match exit {
+        ExitStatus::Code(c) => format!("{what} (PID {pid}) exited with exit code {c}"),
+        ExitStatus::Signal(s) => format!("{what} (PID {pid}) was terminated by signal {s}: {}", signal_name(s)),
+        ExitStatus::Other(s) => format!("{what} (PID {pid}) exited with unrecognized status {s}"),
+    };
+    elog::report(level, msg);
+}
+
+/// The startup process: recovery, then exit 0 once consistent. (Database recovery plugs in here.)
+fn startup_process_main(data_dir: &Path, standby: bool) -> ! {
+    crate::process::set_panic_hook();
+    signals::install(libc::SIGQUIT, quickdie, &[]);
+    match datadir::read_control(data_dir) {
+        Some((ClusterState::ShutDown, t)) => {
+            elog::log(format!("database system was shut down at {}", datadir::format_time(t)))
+        }
+        Some((_, t)) => {
+            elog::log(format!("database system was interrupted; last known up at {}", datadir::format_time(t)));
+            elog::log("database system was not properly shut down; automatic recovery in progress");
+            elog::log("redo done; recovery complete");
+        }
+        None => elog::log("database system is new; no recovery needed"),
+    }
+    if standby {
+        elog::log("entering standby mode");
+        elog::log("consistent recovery state reached");
+        datadir::write_control(data_dir, ClusterState::InArchiveRecovery);
+    } else {
+        datadir::write_control(data_dir, ClusterState::InProduction);
+    }
+    crate::process::exit(0)
+}
+
+extern "C" fn quickdie(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(2) };
+}

@@ -1,0 +1,470 @@
+//! The postmaster's side of the background worker framework: the registered-worker list and what happens to
+//! it when workers are registered, launched, exit, crash, or are terminated.
+//!
+//! Postmaster-private memory, indexed by slot number (the spec keeps a list and searches it by slot; an index
+//! makes every lookup O(1)). A registration becomes a [`RegisteredWorker`] when the postmaster adopts its slot,
+//! and stops being one when the postmaster releases the slot ("forgets" it). Launches go through a queue, restart
+//! intervals through a timer heap, and start phases through a waiting list, so nothing here scans every slot on
+//! an event.
+//!
+//! Everything the postmaster learns from shared memory is a sanitized copy ([`WorkerSpec::sanitized_from`]),
+//! re-checked with the spec's sanity rules: a corrupted slot can make its own worker fail, never the postmaster.
+
+use super::children::Children;
+use super::{log_child_exit, ExitStatus, Phase};
+use crate::bgworker::types::{BackgroundWorker, Restart, StartTime, WorkerSpec, BGWORKER_SHMEM_ACCESS};
+use crate::elog::{self, Level};
+use crate::shmem::{Shmem, WorkerState};
+use crate::sync::Ordering;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// A worker the postmaster knows about (the spec's RegisteredBgWorker).
+pub struct RegisteredWorker {
+    pub spec: WorkerSpec,
+    /// The sanitized registration the child is started with (its MyBgworkerEntry).
+    pub raw: BackgroundWorker,
+    /// Running pid, or 0.
+    pub pid: i32,
+    /// When it last exited with a non-zero code (the spec's rw_crashed_at).
+    pub crashed_at: Option<Instant>,
+    /// Termination requested (the spec's rw_terminate).
+    pub terminate: bool,
+    /// In the launch queue or the phase-waiting list.
+    queued: bool,
+    /// Distinguishes this registration from a later one in the same slot (stale timers are ignored).
+    seq: u64,
+    launches: u32,
+}
+
+/// The registered workers, by slot.
+pub struct Workers {
+    slots: Vec<Option<RegisteredWorker>>,
+    /// Each slot's latest generation, carried into a new segment after a crash so handles stay unique.
+    generations: Vec<u64>,
+    static_count: usize,
+    dropped: Vec<String>,
+    pending: VecDeque<u32>,
+    waiting_phase: Vec<u32>,
+    timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
+    next_seq: u64,
+    shm: Option<&'static Shmem>,
+}
+
+fn eligible(start: StartTime, phase: Phase) -> bool {
+    match phase {
+        Phase::Startup => start == StartTime::PostmasterStart,
+        Phase::HotStandby => start <= StartTime::ConsistentState,
+        Phase::Run => true,
+        Phase::Stopping | Phase::Crashed => false,
+    }
+}
+
+impl Workers {
+    pub fn new(max_workers: usize) -> Workers {
+        Workers {
+            slots: (0..max_workers).map(|_| None).collect(),
+            generations: vec![0; max_workers],
+            static_count: 0,
+            dropped: Vec::new(),
+            pending: VecDeque::new(),
+            waiting_phase: Vec::new(),
+            timers: BinaryHeap::new(),
+            next_seq: 1,
+            shm: None,
+        }
+    }
+
+    fn new_registered(&mut self, spec: WorkerSpec, raw: BackgroundWorker) -> RegisteredWorker {
+        self.next_seq += 1;
+        RegisteredWorker {
+            spec,
+            raw,
+            pid: 0,
+            crashed_at: None,
+            terminate: false,
+            queued: false,
+            seq: self.next_seq,
+            launches: 0,
+        }
+    }
+
+    /// The spec's RegisterBackgroundWorker: static registration, at start-up only. Problems are logged and the
+    /// worker is not registered; a worker beyond `max_worker_processes` is remembered as dropped.
+    pub fn register_static(&mut self, mut spec: WorkerSpec) {
+        elog::debug1(format!("registering background worker \"{}\"", spec.name));
+        if let Err(e) = spec.sanity_check() {
+            elog::log(e.message);
+            return;
+        }
+        if spec.notify_pid != 0 {
+            elog::log(format!(
+                "background worker \"{}\": only dynamic background workers can request notification",
+                spec.name
+            ));
+            return;
+        }
+        let max = self.slots.len();
+        self.static_count += 1;
+        if self.static_count > max {
+            elog::Report::new(Level::Log, "too many background workers")
+                .detail(if max == 1 {
+                    format!("Up to {max} background worker can be registered with the current settings.")
+                } else {
+                    format!("Up to {max} background workers can be registered with the current settings.")
+                })
+                .hint("Consider increasing the configuration parameter \"max_worker_processes\".")
+                .emit();
+            elog::log(format!("background worker \"{}\" was not registered", spec.name));
+            self.dropped.push(spec.name);
+            return;
+        }
+        let raw = match spec.to_raw() {
+            Ok(r) => r,
+            Err(e) => {
+                elog::log(e.message);
+                self.static_count -= 1;
+                return;
+            }
+        };
+        let rw = self.new_registered(spec, raw);
+        let slot = self.slots.iter().position(|s| s.is_none()).expect("a free slot exists below the static count");
+        self.slots[slot] = Some(rw);
+    }
+
+    /// Names of static workers dropped for lack of slots.
+    pub fn dropped_names(&self) -> &[String] {
+        &self.dropped
+    }
+
+    /// Puts every registered worker into a fresh segment (at start, and after a crash).
+    pub fn install_in_segment(&mut self, shm: &'static Shmem) {
+        self.shm = Some(shm);
+        let slots = shm.slots();
+        for (i, rw) in self.slots.iter().enumerate() {
+            let generation = self.generations[i];
+            slots.init_slot(i as u32, rw.as_ref().map(|r| &r.raw), generation);
+            if let Some(rw) = rw {
+                publish_notify(shm, i as u32, rw.spec.notify_pid);
+                publish_state(shm, i as u32, WorkerState::Registered);
+            }
+        }
+    }
+
+    /// Queues every registered, not running worker (at start and after a crash).
+    pub fn enqueue_all(&mut self, phase: Phase) {
+        for slot in 0..self.slots.len() as u32 {
+            if self.slots[slot as usize].as_ref().is_some_and(|rw| rw.pid == 0) {
+                self.enqueue(slot, phase);
+            }
+        }
+    }
+
+    fn enqueue(&mut self, slot: u32, phase: Phase) {
+        let Some(rw) = self.slots[slot as usize].as_mut() else { return };
+        if rw.queued || rw.pid != 0 || rw.terminate {
+            return;
+        }
+        rw.queued = true;
+        let state = if eligible(rw.spec.start_time, phase) {
+            self.pending.push_back(slot);
+            WorkerState::Pending
+        } else {
+            self.waiting_phase.push(slot);
+            WorkerState::WaitingPhase
+        };
+        if let Some(shm) = self.shm {
+            publish_state(shm, slot, state);
+        }
+    }
+
+    /// The phase moved forward: workers waiting for it are queued.
+    pub fn phase_advanced(&mut self, phase: Phase) {
+        let waiting = std::mem::take(&mut self.waiting_phase);
+        for slot in waiting {
+            if let Some(rw) = self.slots[slot as usize].as_mut() {
+                rw.queued = false;
+            }
+            self.enqueue(slot, phase);
+        }
+    }
+
+    pub fn has_pending_launches(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The next worker to launch, if any may start in this phase.
+    pub fn next_launch(&mut self, phase: Phase) -> Option<u32> {
+        while let Some(slot) = self.pending.pop_front() {
+            let Some(rw) = self.slots[slot as usize].as_mut() else { continue };
+            rw.queued = false;
+            if rw.pid == 0 && !rw.terminate && eligible(rw.spec.start_time, phase) {
+                return Some(slot);
+            }
+        }
+        None
+    }
+
+    /// Launches are off (shutdown or crash): empty the queue and the timers.
+    pub fn cancel_pending(&mut self) {
+        for slot in self.pending.drain(..).chain(self.waiting_phase.drain(..)) {
+            if let Some(rw) = self.slots[slot as usize].as_mut() {
+                rw.queued = false;
+            }
+        }
+        self.timers.clear();
+    }
+
+    pub fn raw(&self, slot: u32) -> BackgroundWorker {
+        self.slots[slot as usize].as_ref().map(|r| r.raw).unwrap_or_else(BackgroundWorker::zeroed)
+    }
+
+    pub fn has_shmem(&self, slot: u32) -> bool {
+        self.slots[slot as usize].as_ref().is_some_and(|r| r.spec.has_flag(BGWORKER_SHMEM_ACCESS))
+    }
+
+    /// A worker was forked: publish its pid and notify its registrant (the spec's ReportBackgroundWorkerPID).
+    pub fn started(&mut self, shm: &Shmem, children: &mut Children, slot: u32, pid: i32) {
+        let Some(rw) = self.slots[slot as usize].as_mut() else { return };
+        elog::debug1(format!("starting background worker process \"{}\"", rw.spec.name));
+        rw.pid = pid;
+        rw.crashed_at = None;
+        rw.launches += 1;
+        shm.slots().report_pid(slot, pid);
+        let status = &shm.slot_status()[slot as usize];
+        status.restart_count.store(rw.launches.saturating_sub(1), Ordering::Relaxed);
+        publish_state(shm, slot, WorkerState::Running);
+        notify(children, rw.spec.notify_pid);
+    }
+
+    /// fork() failed: try again after the restart interval (or give up on a never-restart worker).
+    pub fn start_failed(&mut self, slot: u32) {
+        let Some(rw) = self.slots[slot as usize].as_mut() else { return };
+        rw.crashed_at = Some(Instant::now());
+        self.schedule_restart(slot);
+    }
+
+    /// The spec's BackgroundWorkerStateChange: adopt newly registered slots, act on termination requests.
+    pub fn process_state_change(&mut self, shm: &'static Shmem, children: &mut Children, phase: Phase) {
+        let slots = shm.slots();
+        let total = slots.header().total_slots() as usize;
+        if total != self.slots.len() {
+            elog::log(format!(
+                "inconsistent background worker state (max_worker_processes={}, total_slots={})",
+                self.slots.len(),
+                total
+            ));
+            return;
+        }
+        let mut changed = Vec::new();
+        slots.drain_changed(|s| changed.push(s));
+        for slot in changed {
+            let i = slot as usize;
+            if let Some(rw) = self.slots[i].as_mut() {
+                // The registration cannot change after adoption, but the terminate flag can be set.
+                if slots.terminate_requested(slot) && !rw.terminate {
+                    rw.terminate = true;
+                    if rw.pid != 0 {
+                        crate::sys::signals::send(rw.pid, libc::SIGTERM);
+                        publish_state(shm, slot, WorkerState::Terminating);
+                    } else {
+                        // Never started (or waiting to restart): report it gone now.
+                        let notify_pid = rw.spec.notify_pid;
+                        self.forget(slot);
+                        notify(children, notify_pid);
+                    }
+                }
+                continue;
+            }
+            let Some(copy) = slots.read_slot(slot) else { continue };
+            self.generations[i] = copy.generation;
+            let mut spec = WorkerSpec::sanitized_from(&copy.payload);
+            let notify_pid = if children.contains(spec.notify_pid) { spec.notify_pid } else { 0 };
+            if copy.terminate {
+                // Terminated before we saw it: free the slot, and tell the registrant we did.
+                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                notify(children, notify_pid);
+                continue;
+            }
+            let checked = spec.sanity_check().and_then(|_| {
+                spec.notify_pid = notify_pid;
+                spec.to_raw()
+            });
+            let raw = match checked {
+                Ok(raw) => raw,
+                Err(e) => {
+                    elog::log(format!("ignoring background worker registration in slot {slot}: {}", e.message));
+                    slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                    notify(children, notify_pid);
+                    continue;
+                }
+            };
+            let claimed = WorkerSpec::sanitized_from(&copy.payload).notify_pid;
+            if claimed != 0 && notify_pid == 0 {
+                elog::debug1(format!("worker notification PID {claimed} is not valid"));
+            }
+            elog::debug1(format!("registering background worker \"{}\"", spec.name));
+            if notify_pid != 0 {
+                if let Some(c) = children.get_mut(notify_pid) {
+                    c.notify_slots.push(slot);
+                }
+            }
+            let rw = self.new_registered(spec, raw);
+            self.slots[i] = Some(rw);
+            publish_notify(shm, slot, notify_pid);
+            publish_state(shm, slot, WorkerState::Registered);
+            self.enqueue(slot, phase);
+        }
+    }
+
+    /// A worker exited (the spec's CleanupBackgroundWorker). Returns the process description if this exit is a
+    /// crash that must restart everything.
+    pub fn worker_exited(
+        &mut self,
+        shm: &Shmem,
+        slot: u32,
+        pid: i32,
+        exit: ExitStatus,
+        launching: bool,
+    ) -> Option<String> {
+        let rw = self.slots[slot as usize].as_mut().filter(|rw| rw.pid == pid)?;
+        let name = format!("background worker \"{}\"", rw.spec.display_type());
+        shm.slot_status()[slot as usize].last_exit.store(exit.as_view_code(), Ordering::Relaxed);
+        if exit.is_code(0) {
+            // Zero exit status means terminate.
+            rw.crashed_at = None;
+            rw.terminate = true;
+        } else {
+            rw.crashed_at = Some(Instant::now());
+        }
+        rw.pid = 0;
+        if rw.spec.has_flag(BGWORKER_SHMEM_ACCESS) && !exit.is_code(0) && !exit.is_code(1) {
+            // Not reported as stopped: the crash cycle decides what happens to it.
+            return Some(name);
+        }
+        let notify_pid = rw.spec.notify_pid;
+        shm.slots().report_pid(slot, 0);
+        if rw.terminate || rw.spec.restart == Restart::Never {
+            // Unregister before notifying, so a registrant that reuses the slot at once finds it free.
+            self.forget(slot);
+        } else if launching {
+            self.schedule_restart(slot);
+        }
+        log_child_exit(if exit.is_code(0) { Level::Debug1 } else { Level::Log }, &name, pid, exit);
+        if let Some(n) = (notify_pid != 0).then_some(notify_pid) {
+            crate::sys::signals::send(n, libc::SIGUSR1);
+        }
+        None
+    }
+
+    fn schedule_restart(&mut self, slot: u32) {
+        let Some(rw) = self.slots[slot as usize].as_mut() else { return };
+        match rw.spec.restart {
+            Restart::Never => {
+                let notify_pid = rw.spec.notify_pid;
+                self.forget(slot);
+                if notify_pid != 0 {
+                    crate::sys::signals::send(notify_pid, libc::SIGUSR1);
+                }
+            }
+            Restart::After { seconds } => {
+                let due = rw.crashed_at.unwrap_or_else(Instant::now) + Duration::from_secs(seconds.max(0) as u64);
+                self.timers.push(Reverse((due, slot, rw.seq)));
+                if let Some(shm) = self.shm {
+                    publish_state(shm, slot, WorkerState::WaitingRestart);
+                }
+            }
+        }
+    }
+
+    /// Queues workers whose restart interval has passed.
+    pub fn process_restart_timers(&mut self, now: Instant, phase: Phase) {
+        while let Some(Reverse((due, slot, seq))) = self.timers.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.timers.pop();
+            if self.slots[slot as usize].as_ref().is_some_and(|rw| rw.seq == seq && rw.pid == 0) {
+                self.enqueue(slot, phase);
+            }
+        }
+    }
+
+    /// Milliseconds until the next restart is due (rounded up), if any.
+    pub fn next_restart_delay_ms(&self) -> Option<i64> {
+        self.timers.peek().map(|Reverse((due, _, _))| {
+            let left = due.saturating_duration_since(Instant::now());
+            left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i64
+        })
+    }
+
+    /// A child exited: workers it asked to be notified about stop notifying it.
+    pub fn stop_notifications(&mut self, pid: i32, notify_slots: &[u32], shm: Option<&Shmem>) {
+        for &slot in notify_slots {
+            if let Some(rw) = self.slots[slot as usize].as_mut() {
+                if rw.spec.notify_pid == pid {
+                    rw.spec.notify_pid = 0;
+                    rw.raw.bgw_notify_pid = 0;
+                    if let Some(shm) = shm {
+                        publish_notify(shm, slot, 0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Releases a slot and forgets its worker (the spec's ForgetBackgroundWorker).
+    fn forget(&mut self, slot: u32) {
+        let Some(rw) = self.slots[slot as usize].take() else { return };
+        if let Some(shm) = self.shm {
+            shm.slots().release(slot, rw.spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+            publish_state(shm, slot, WorkerState::Free);
+        }
+        elog::debug1(format!("unregistering background worker \"{}\"", rw.spec.name));
+    }
+
+    /// After every child died in a crash: forget never-restart and terminated workers; the others restart at
+    /// once in the new cycle (the spec's ResetBackgroundWorkerCrashTimes).
+    pub fn reset_after_crash(&mut self) {
+        self.shm = None;
+        self.pending.clear();
+        self.waiting_phase.clear();
+        self.timers.clear();
+        for slot in self.slots.iter_mut() {
+            let keep = slot.as_ref().is_some_and(|rw| rw.spec.restart != Restart::Never && !rw.terminate);
+            if !keep {
+                if let Some(rw) = slot.take() {
+                    elog::debug1(format!("unregistering background worker \"{}\"", rw.spec.name));
+                }
+                continue;
+            }
+            if let Some(rw) = slot.as_mut() {
+                rw.crashed_at = None;
+                rw.pid = 0;
+                rw.queued = false;
+                rw.spec.notify_pid = 0;
+                rw.raw.bgw_notify_pid = 0;
+            }
+        }
+    }
+}
+
+fn publish_state(shm: &Shmem, slot: u32, state: WorkerState) {
+    if let Some(s) = shm.slot_status().get(slot as usize) {
+        s.state.store(state as u32, Ordering::Relaxed);
+    }
+}
+
+fn publish_notify(shm: &Shmem, slot: u32, pid: i32) {
+    if let Some(s) = shm.slot_status().get(slot as usize) {
+        s.notify_pid.store(pid, Ordering::Relaxed);
+    }
+}
+
+/// Signals a registrant, only if it is one of our children.
+fn notify(children: &Children, pid: i32) {
+    if children.contains(pid) {
+        crate::sys::signals::send(pid, libc::SIGUSR1);
+    }
+}

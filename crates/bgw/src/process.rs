@@ -1,0 +1,164 @@
+//! Process-wide state every process of the host shares by inheritance: the data directory, the configuration,
+//! and how to exit.
+//!
+//! The postmaster fills this in at start and updates the settings on reload; children inherit a copy across
+//! `fork` and reload their own copy when they get SIGHUP (as PostgreSQL's processes each re-read the file).
+//! Nothing here is shared memory: it is per-process state that happens to start out the same everywhere.
+
+use crate::config::Settings;
+use crate::elog::{self, Level};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// The configuration file's name in the data directory.
+pub const CONFIG_FILE: &str = "bgworker.conf";
+
+struct Context {
+    data_dir: PathBuf,
+    overrides: Vec<(String, String)>,
+}
+
+static CONTEXT: OnceLock<Context> = OnceLock::new();
+static MY_PROC: AtomicI64 = AtomicI64::new(-1);
+static TERMINATE_PENDING: AtomicBool = AtomicBool::new(false);
+static RELOAD_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Records which process entry this child owns (set right after fork).
+pub fn set_my_proc(proc_no: Option<u32>) {
+    MY_PROC.store(proc_no.map(|p| p as i64).unwrap_or(-1), Ordering::Relaxed);
+}
+
+/// This child's process entry in shared memory, if it has one and is attached.
+pub fn my_proc() -> Option<&'static crate::shmem::procs::ProcEntry> {
+    let p = MY_PROC.load(Ordering::Relaxed);
+    if p < 0 {
+        return None;
+    }
+    crate::shmem::attached()?.procs().get(p as usize)
+}
+
+extern "C" fn handle_backend_sigterm(_: libc::c_int) {
+    TERMINATE_PENDING.store(true, Ordering::SeqCst);
+    crate::sys::signals::preserving_errno(crate::latch::set_latch);
+}
+
+extern "C" fn handle_backend_sighup(_: libc::c_int) {
+    RELOAD_PENDING.store(true, Ordering::SeqCst);
+    crate::sys::signals::preserving_errno(crate::latch::set_latch);
+}
+
+extern "C" fn handle_quickdie(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe; exit code 2 tells the postmaster this was not a clean exit.
+    unsafe { libc::_exit(2) };
+}
+
+/// Installs a client backend's signal handling: SIGTERM asks the session to end (checked between statements and
+/// inside waits), SIGHUP asks for a reload, SIGQUIT exits at once.
+pub fn install_backend_signals() {
+    use crate::sys::signals;
+    signals::install(libc::SIGTERM, handle_backend_sigterm, &[]);
+    signals::install(libc::SIGHUP, handle_backend_sighup, &[]);
+    signals::install(libc::SIGQUIT, handle_quickdie, &[]);
+    signals::ignore(libc::SIGPIPE);
+    signals::ignore(libc::SIGINT);
+}
+
+/// Whether SIGTERM asked this backend to end.
+pub fn termination_pending() -> bool {
+    TERMINATE_PENDING.load(Ordering::SeqCst)
+}
+
+/// True once per SIGHUP a backend received.
+pub fn take_reload_request() -> bool {
+    RELOAD_PENDING.swap(false, Ordering::SeqCst)
+}
+static SETTINGS: Mutex<Option<Settings>> = Mutex::new(None);
+
+/// Records the data directory, the `-c` overrides and the loaded settings. Postmaster, once, at start.
+pub fn init(data_dir: &Path, overrides: Vec<(String, String)>, settings: Settings) {
+    let _ = CONTEXT.set(Context { data_dir: data_dir.to_path_buf(), overrides });
+    apply_log_level(&settings);
+    *SETTINGS.lock().unwrap_or_else(|e| e.into_inner()) = Some(settings);
+}
+
+/// The data directory.
+pub fn data_dir() -> &'static Path {
+    CONTEXT.get().map(|c| c.data_dir.as_path()).unwrap_or(Path::new("."))
+}
+
+/// The `-c` overrides given at start.
+pub fn overrides() -> &'static [(String, String)] {
+    CONTEXT.get().map(|c| c.overrides.as_slice()).unwrap_or(&[])
+}
+
+/// The current settings of this process.
+pub fn settings() -> MutexGuard<'static, Option<Settings>> {
+    SETTINGS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An integer setting (0 if unknown).
+pub fn setting_int(name: &str) -> i64 {
+    settings().as_ref().and_then(|s| s.get_int(name)).unwrap_or(0)
+}
+
+/// A setting as `current_setting()` shows it.
+pub fn setting_text(name: &str) -> Option<String> {
+    settings().as_ref().and_then(|s| s.show(name))
+}
+
+fn apply_log_level(settings: &Settings) {
+    if let Some(level) = settings.get_str("log_min_messages").and_then(Level::parse) {
+        elog::set_min_level(level);
+    }
+}
+
+/// Re-reads the configuration file and applies what may change at reload, logging what changed and what could
+/// not. Used by the postmaster on SIGHUP and by children when they act on SIGHUP.
+pub fn reload_config() -> Vec<String> {
+    let path = data_dir().join(CONFIG_FILE);
+    let items = crate::config::read_config_file(&path);
+    let mut guard = settings();
+    let Some(settings) = guard.as_mut() else { return Vec::new() };
+    let report = settings.reload(items);
+    apply_log_level(settings);
+    let changed = report.changed.clone();
+    drop(guard);
+    for m in report.messages {
+        let level = match m.level {
+            crate::config::Level::Log => Level::Log,
+            crate::config::Level::Warning => Level::Warning,
+        };
+        let mut r = elog::Report::new(level, m.text);
+        if let Some(h) = m.hint {
+            r = r.hint(h);
+        }
+        r.emit();
+    }
+    changed
+}
+
+/// Exits the process with `code`, flushing nothing that could deadlock (standard streams are unbuffered writes
+/// here; the log uses raw writes).
+pub fn exit(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions; children must not run the parent's atexit handlers or destructors.
+    unsafe { libc::_exit(code) }
+}
+
+/// Logs panics as PostgreSQL-style ERROR messages instead of Rust's default report.
+pub fn set_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = info.payload().downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "unknown panic".to_string()
+        };
+        let mut r = elog::Report::new(Level::Error, msg);
+        if let Some(loc) = info.location() {
+            r = r.detail(format!("Panic at {}:{}.", loc.file(), loc.line()));
+        }
+        r.emit();
+    }));
+}

@@ -1,0 +1,277 @@
+//! The real [`HostServices`] for client backends, and the backend process's entry point.
+//!
+//! Runs in a backend process, forked from the postmaster for one client connection. Everything a backend asks of
+//! the host goes through shared memory (the slot array, the process entries, the published settings) or through
+//! signals to processes the host owns.
+
+use crate::backend::host::{
+    ActivityRow, HandleStatus, HostServices, RegistrationRequest, SqlError, StartPhase, WorkerHandle, WorkerRow,
+};
+use crate::bgworker::dynamic::{self, Handle, Status};
+use crate::bgworker::types::{
+    flags_text, RegistrationError, Restart, StartTime, WorkerSpec, BGWORKER_BACKEND_DATABASE_CONNECTION,
+    BGWORKER_CLASS_PARALLEL, BGWORKER_SHMEM_ACCESS,
+};
+use crate::shmem::procs::ProcKind;
+use crate::shmem::{self, WorkerState};
+use crate::sync::Ordering;
+use std::cell::RefCell;
+use std::os::fd::RawFd;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A backend process's main function: serve one client, then exit.
+pub fn backend_main(stream: UnixStream, proc_no: Option<u32>, death_read: RawFd, reject: Option<SqlError>) -> ! {
+    crate::latch::init_child(death_read, crate::latch::OnPostmasterDeath::ExitNow);
+    crate::process::install_backend_signals();
+    crate::process::set_panic_hook();
+    crate::sys::proctitle::set(if reject.is_some() { "bgw: dead-end backend" } else { "bgw: client backend" });
+    let _ = proc_no;
+    let host = Rc::new(ShmemHost::default());
+    let code = crate::backend::serve(stream, host, reject);
+    crate::process::exit(code)
+}
+
+/// Host services backed by shared memory.
+#[derive(Default)]
+pub struct ShmemHost {
+    notices: RefCell<Vec<SqlError>>,
+}
+
+fn sql_error(e: RegistrationError) -> SqlError {
+    let mut s = SqlError::error(e.sqlstate, e.message);
+    s.detail = e.detail;
+    s.hint = e.hint;
+    s
+}
+
+fn to_status(s: Status) -> HandleStatus {
+    match s {
+        Status::NotYetStarted => HandleStatus::NotYetStarted,
+        Status::Started(pid) => HandleStatus::Started(pid),
+        Status::Stopped => HandleStatus::Stopped,
+        Status::PostmasterDied => HandleStatus::PostmasterDied,
+    }
+}
+
+fn handle(h: WorkerHandle) -> Handle {
+    Handle { slot: h.slot, generation: h.generation }
+}
+
+fn time_of(us: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(us.max(0) as u64)
+}
+
+/// Builds a spec from a SQL registration request (the defaults SQL functions promise).
+pub fn spec_from_request(req: &RegistrationRequest) -> WorkerSpec {
+    let name = if req.name.is_empty() { req.function.clone() } else { req.name.clone() };
+    let mut spec = WorkerSpec::new(&name, &req.library, &req.function);
+    spec.worker_type = req.worker_type.clone();
+    spec.main_arg = req.main_arg as usize;
+    spec.restart = match req.restart_seconds {
+        None => Restart::Never,
+        Some(s) => Restart::After { seconds: s.clamp(i32::MIN as i64 + 1, i32::MAX as i64) as i32 },
+    };
+    let mut flags = 0;
+    if req.flags.shmem {
+        flags |= BGWORKER_SHMEM_ACCESS;
+    }
+    if req.flags.database {
+        flags |= BGWORKER_BACKEND_DATABASE_CONNECTION;
+    }
+    if req.flags.parallel {
+        flags |= BGWORKER_CLASS_PARALLEL;
+    }
+    spec.flags = flags;
+    spec.start_time = match req.start {
+        StartPhase::PostmasterStart => StartTime::PostmasterStart,
+        StartPhase::ConsistentState => StartTime::ConsistentState,
+        StartPhase::RecoveryFinished => StartTime::RecoveryFinished,
+    };
+    spec.extra = req.extra.clone();
+    spec.notify_pid = if req.notify { std::process::id() as i32 } else { 0 };
+    spec
+}
+
+impl HostServices for ShmemHost {
+    fn authenticate_peer(&self, uid: u32, user: &str, _database: &str) -> Result<(), SqlError> {
+        let owner = std::fs::metadata(crate::process::data_dir()).map(|m| m.uid()).ok();
+        if uid == 0 || Some(uid) == owner {
+            Ok(())
+        } else {
+            Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")))
+        }
+    }
+
+    fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError> {
+        let spec = spec_from_request(req);
+        dynamic::register_dynamic_background_worker(&spec)
+            .map(|h| h.map(|h| WorkerHandle { slot: h.slot, generation: h.generation }))
+            .map_err(sql_error)
+    }
+
+    fn status(&self, h: WorkerHandle) -> Result<HandleStatus, SqlError> {
+        dynamic::get_background_worker_pid(handle(h)).map(to_status).map_err(sql_error)
+    }
+
+    fn wait_for_startup(&self, h: WorkerHandle) -> Result<HandleStatus, SqlError> {
+        dynamic::wait_for_background_worker_startup(handle(h)).map(to_status).map_err(sql_error)
+    }
+
+    fn wait_for_shutdown(&self, h: WorkerHandle) -> Result<HandleStatus, SqlError> {
+        dynamic::wait_for_background_worker_shutdown(handle(h)).map(to_status).map_err(sql_error)
+    }
+
+    fn terminate(&self, h: WorkerHandle) -> Result<(), SqlError> {
+        dynamic::terminate_background_worker(handle(h)).map_err(sql_error)
+    }
+
+    fn type_by_pid(&self, pid: i32) -> Option<String> {
+        dynamic::get_background_worker_type_by_pid(pid)
+    }
+
+    fn backend_pid(&self) -> i32 {
+        std::process::id() as i32
+    }
+
+    fn reload_conf(&self) -> Result<bool, SqlError> {
+        let shm = shmem::attached().ok_or_else(|| SqlError::error("55000", "not attached to shared memory"))?;
+        Ok(crate::sys::signals::send(shm.header().postmaster_pid.load(Ordering::Relaxed), libc::SIGHUP))
+    }
+
+    fn terminate_backend(&self, pid: i32) -> Result<bool, SqlError> {
+        let ours = shmem::attached()
+            .map(|shm| shm.procs().iter().any(|p| p.pid.load(Ordering::Acquire) == pid && pid > 0))
+            .unwrap_or(false);
+        if !ours {
+            self.notices
+                .borrow_mut()
+                .push(SqlError::warning("01000", format!("PID {pid} is not a PostgreSQL backend process")));
+            return Ok(false);
+        }
+        Ok(crate::sys::signals::send(pid, libc::SIGTERM))
+    }
+
+    fn current_setting(&self, name: &str) -> Result<String, SqlError> {
+        crate::process::setting_text(name)
+            .ok_or_else(|| SqlError::error("42704", format!("unrecognized configuration parameter \"{name}\"")))
+    }
+
+    fn postmaster_start_time(&self) -> SystemTime {
+        time_of(shmem::attached().map(|s| s.header().start_time_us.load(Ordering::Relaxed)).unwrap_or(0))
+    }
+
+    fn activity(&self) -> Vec<ActivityRow> {
+        let Some(shm) = shmem::attached() else { return Vec::new() };
+        shm.procs()
+            .iter()
+            .filter_map(|p| p.snapshot())
+            .map(|s| {
+                let backend_type = match s.kind {
+                    ProcKind::Backend => "client backend".to_string(),
+                    ProcKind::Startup => "startup".to_string(),
+                    ProcKind::Worker => shm
+                        .slots()
+                        .copy_locked(s.worker_slot.max(0) as u32)
+                        .map(|(c, _)| WorkerSpec::sanitized_from(&c.payload).worker_type)
+                        .unwrap_or_else(|| "background worker".to_string()),
+                    ProcKind::Free => "unknown".to_string(),
+                };
+                ActivityRow {
+                    pid: s.pid,
+                    backend_type,
+                    backend_start: time_of(s.start_us),
+                    application_name: s.application_name,
+                    state: s.state,
+                    query: s.query,
+                }
+            })
+            .collect()
+    }
+
+    fn workers(&self) -> Vec<WorkerRow> {
+        let Some(shm) = shmem::attached() else { return Vec::new() };
+        let slots = shm.slots();
+        let status = shm.slot_status();
+        let mut rows = Vec::new();
+        for i in 0..slots.len() as u32 {
+            let Some((copy, pid)) = slots.copy_locked(i) else { continue };
+            let spec = WorkerSpec::sanitized_from(&copy.payload);
+            let st = &status[i as usize];
+            let mut state = WorkerState::from_u32(st.state.load(Ordering::Relaxed));
+            if state == WorkerState::Free {
+                state = WorkerState::Registered;
+            }
+            let last = st.last_exit.load(Ordering::Relaxed);
+            let notify = st.notify_pid.load(Ordering::Relaxed);
+            rows.push(WorkerRow {
+                slot: i as i64,
+                generation: copy.generation as i64,
+                name: spec.name.clone(),
+                worker_type: spec.worker_type.clone(),
+                library: spec.library.clone(),
+                function: spec.function.clone(),
+                main_arg: spec.main_arg as i64,
+                flags: flags_text(spec.flags),
+                start_phase: spec.start_time.as_str().to_string(),
+                restart_seconds: match spec.restart {
+                    Restart::Never => None,
+                    Restart::After { seconds } => Some(seconds as i64),
+                },
+                pid: (pid > 0).then_some(pid),
+                state: if copy.terminate && pid > 0 { "terminating".into() } else { state.as_str().into() },
+                notify_pid: (notify > 0).then_some(notify),
+                restart_count: st.restart_count.load(Ordering::Relaxed) as i64,
+                last_exit_code: (last != i32::MIN).then_some(last),
+            });
+        }
+        for name in shm.header().dropped() {
+            rows.push(WorkerRow {
+                slot: -1,
+                generation: 0,
+                name,
+                worker_type: String::new(),
+                library: String::new(),
+                function: String::new(),
+                main_arg: 0,
+                flags: String::new(),
+                start_phase: String::new(),
+                restart_seconds: None,
+                pid: None,
+                state: "dropped".into(),
+                notify_pid: None,
+                restart_count: 0,
+                last_exit_code: None,
+            });
+        }
+        rows
+    }
+
+    fn report_state(&self, state: &str, query: &str) {
+        if let Some(p) = crate::process::my_proc() {
+            p.report(None, Some(state), Some(query));
+        }
+    }
+
+    fn report_application_name(&self, name: &str) {
+        if let Some(p) = crate::process::my_proc() {
+            p.report(Some(name), None, None);
+        }
+    }
+
+    fn take_notices(&self) -> Vec<SqlError> {
+        std::mem::take(&mut self.notices.borrow_mut())
+    }
+
+    fn termination_requested(&self) -> bool {
+        crate::process::termination_pending()
+    }
+
+    fn absorb_config_reload(&self) {
+        if crate::process::take_reload_request() {
+            crate::process::reload_config();
+        }
+    }
+}

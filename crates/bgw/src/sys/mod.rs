@@ -1,0 +1,18 @@
+//! The only place where the host talks to the operating system through `unsafe` code.
+//!
+//! Each submodule wraps one facility behind a safe interface, and every `unsafe` block carries a `// SAFETY:`
+//! comment. Everything else in the crate is safe Rust.
+//!
+//! - [`fork`]: the one function that forks, and the reset every child goes through.
+//! - [`shm`]: the shared anonymous mapping that holds the host's shared memory.
+//! - [`robust_mutex`]: a process-shared lock that survives its holder being killed.
+//! - [`signals`]: signal masks, dispositions and async-signal-safe writes.
+//! - [`proctitle`]: the process title that `ps` shows.
+//! - [`pidfd`]: waiting for a process that is not our child to exit.
+
+pub mod fork;
+pub mod pidfd;
+pub mod proctitle;
+pub mod robust_mutex;
+pub mod shm;
+pub mod signals;

@@ -1,0 +1,112 @@
+//! A process-shared mutex that cannot wedge the system when its holder dies.
+//!
+//! It is a POSIX mutex with `PTHREAD_PROCESS_SHARED` and `PTHREAD_MUTEX_ROBUST`, placed in the shared segment. If a
+//! process is killed while it holds the lock, the next locker gets `EOWNERDEAD`, marks the mutex consistent and goes
+//! on: the data it protects must therefore be valid (if perhaps incomplete) at every point a holder can die, which
+//! the slot protocol guarantees by publishing a slot with a single `in_use` store at the end.
+//!
+//! Only children take this lock; the postmaster never does (see `crate::bgworker::slots`).
+
+use std::cell::UnsafeCell;
+
+/// A robust, process-shared mutex living in shared memory. Create it in place with [`ProcessLock::init`].
+#[repr(C)]
+pub struct ProcessLock {
+    raw: UnsafeCell<libc::pthread_mutex_t>,
+}
+
+// SAFETY: the pthread mutex is designed to be used from several threads and processes at once; all access goes
+// through pthread calls.
+unsafe impl Sync for ProcessLock {}
+// SAFETY: as above; the mutex has no thread affinity except while locked, and guards never cross threads.
+unsafe impl Send for ProcessLock {}
+
+/// Proof that the lock is held; unlocks on drop.
+pub struct ProcessLockGuard<'a> {
+    lock: &'a ProcessLock,
+}
+
+impl ProcessLock {
+    /// Initializes the mutex in place. Called once by the postmaster on freshly created shared memory, before any
+    /// child exists.
+    pub fn init(&self) {
+        // SAFETY: attr is initialized before use and destroyed after; the mutex memory is valid, writable, and not
+        // yet used by anyone (the postmaster is alone with a new segment).
+        unsafe {
+            let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
+            libc::pthread_mutexattr_init(&mut attr);
+            libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED);
+            libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST);
+            libc::pthread_mutex_init(self.raw.get(), &attr);
+            libc::pthread_mutexattr_destroy(&mut attr);
+        }
+    }
+
+    /// Takes the lock, recovering it if its previous holder died.
+    pub fn lock(&self) -> ProcessLockGuard<'_> {
+        // SAFETY: the mutex was initialized by `init` in shared memory that outlives every child.
+        let rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        if rc == libc::EOWNERDEAD {
+            // The holder died mid-update. The protected data is valid at every point a holder can die (see the
+            // module docs), so declare the mutex consistent and go on.
+            // SAFETY: we own the mutex now (EOWNERDEAD means the lock was acquired).
+            unsafe { libc::pthread_mutex_consistent(self.raw.get()) };
+        } else if rc != 0 {
+            // ENOTRECOVERABLE can only follow a holder that unlocked without making the mutex consistent, which this
+            // module never does; anything else is memory corruption. A child may die; the postmaster never locks.
+            panic!("background worker lock is unusable (error {rc})");
+        }
+        ProcessLockGuard { lock: self }
+    }
+}
+
+impl Drop for ProcessLockGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the guard exists only while this process holds the lock.
+        unsafe { libc::pthread_mutex_unlock(self.lock.raw.get()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_is_recovered_when_holder_dies() {
+        let shm = crate::sys::shm::SharedMapping::new(4096).unwrap();
+        // SAFETY: the mapping is page-aligned, zeroed and large enough for a ProcessLock.
+        let lock = unsafe { &*(shm.as_ptr() as *const ProcessLock) };
+        lock.init();
+        // SAFETY: the test process is single-threaded at this point of the test (the child only locks and dies).
+        match unsafe { libc::fork() } {
+            0 => {
+                std::mem::forget(lock.lock());
+                // SAFETY: plain exit of the test child without running the parent's destructors.
+                unsafe { libc::_exit(0) }
+            }
+            pid => {
+                let mut status = 0;
+                // SAFETY: waiting for our own child.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+            }
+        }
+        let guard = lock.lock();
+        drop(guard);
+        drop(lock.lock());
+    }
+}
+
+impl ProcessLock {
+    /// An uninitialized lock value for tests and models; real locks live in shared memory and are set up with
+    /// [`ProcessLock::init`].
+    pub fn new() -> Self {
+        // SAFETY: an all-zero pthread_mutex_t is a valid (if default) mutex object on glibc; `init` follows.
+        ProcessLock { raw: UnsafeCell::new(unsafe { std::mem::zeroed() }) }
+    }
+}
+
+impl Default for ProcessLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}

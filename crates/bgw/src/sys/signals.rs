@@ -1,0 +1,148 @@
+//! Signal masks and dispositions, and the few async-signal-safe primitives handlers use.
+//!
+//! Handlers in this crate only store to atomics and `write(2)`; the helpers here are the vocabulary for that.
+
+use std::os::fd::RawFd;
+
+/// A signal handler as the kernel calls it.
+pub type Handler = extern "C" fn(libc::c_int);
+
+fn empty_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initializes the zeroed set it is given.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        set
+    }
+}
+
+/// A set holding exactly `signals`.
+pub fn set_of(signals: &[libc::c_int]) -> libc::sigset_t {
+    let mut set = empty_set();
+    for &s in signals {
+        // SAFETY: `set` is initialized; an invalid signal number only makes sigaddset fail.
+        unsafe { libc::sigaddset(&mut set, s) };
+    }
+    set
+}
+
+/// Changes this thread's signal mask (`how` is SIG_BLOCK, SIG_UNBLOCK or SIG_SETMASK). Async-signal-safe.
+pub fn mask(how: libc::c_int, set: &libc::sigset_t) {
+    // SAFETY: `set` is a valid, initialized sigset; the old mask is not requested.
+    unsafe { libc::pthread_sigmask(how, set, std::ptr::null_mut()) };
+}
+
+/// Blocks every signal except those in `keep` (and those that cannot be blocked).
+pub fn block_all_except(keep: &[libc::c_int]) {
+    // SAFETY: sigfillset initializes the set; sigdelset on an initialized set.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for &s in keep {
+            libc::sigdelset(&mut set, s);
+        }
+        set
+    };
+    mask(libc::SIG_SETMASK, &set);
+}
+
+/// Unblocks every signal.
+pub fn unblock_all() {
+    mask(libc::SIG_SETMASK, &empty_set());
+}
+
+/// Installs `handler` for `sig` with SA_RESTART, blocking `also_block` while it runs.
+pub fn install(sig: libc::c_int, handler: Handler, also_block: &[libc::c_int]) {
+    // SAFETY: the sigaction struct is fully initialized; the handler is an `extern "C" fn(c_int)` that only uses
+    // async-signal-safe operations (a requirement on every caller of this function).
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler as usize;
+        sa.sa_mask = set_of(also_block);
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+fn set_disposition(sig: libc::c_int, disposition: libc::sighandler_t) {
+    // SAFETY: as in `install`, with SIG_DFL or SIG_IGN instead of a function.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = disposition;
+        sa.sa_mask = empty_set();
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+/// Ignores `sig`. Async-signal-safe.
+pub fn ignore(sig: libc::c_int) {
+    set_disposition(sig, libc::SIG_IGN);
+}
+
+/// Restores the default action for `sig`. Async-signal-safe.
+pub fn default(sig: libc::c_int) {
+    set_disposition(sig, libc::SIG_DFL);
+}
+
+/// Every catchable signal back to its default action, and nothing blocked: the state a forked child starts from.
+pub fn reset_all() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            default(sig);
+        }
+    }
+    unblock_all();
+}
+
+/// Writes all of `buf` to `fd`, retrying on EINTR and short writes. Async-signal-safe; errors are ignored (there is
+/// nowhere to report them from a handler).
+pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is a valid slice for its length.
+        let n = unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, buf.len()) };
+        if n < 0 {
+            // SAFETY: reading errno is async-signal-safe.
+            if unsafe { *libc::__errno_location() } == libc::EINTR {
+                continue;
+            }
+            return;
+        }
+        buf = &buf[n as usize..];
+    }
+}
+
+/// Sends `sig` to `pid`; true if it was delivered. Async-signal-safe.
+pub fn send(pid: i32, sig: libc::c_int) -> bool {
+    // Never signal process groups or "every process": only positive pids.
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid, sig) == 0 }
+}
+
+/// Preserves errno across a signal handler body.
+pub fn preserving_errno<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: errno is thread-local and always readable and writable.
+    let saved = unsafe { *libc::__errno_location() };
+    let r = f();
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved };
+    r
+}
+
+/// Arms a one-shot real-time timer that delivers SIGALRM after `ms` milliseconds, with SIGALRM's default action
+/// (termination) restored and unblocked. Async-signal-safe: used by the postmaster-death handler as a hard deadline.
+pub fn arm_fatal_alarm(ms: u32) {
+    default(libc::SIGALRM);
+    mask(libc::SIG_UNBLOCK, &set_of(&[libc::SIGALRM]));
+    let timer = libc::itimerval {
+        it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 },
+        it_value: libc::timeval {
+            tv_sec: (ms / 1000) as libc::time_t,
+            tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t,
+        },
+    };
+    // SAFETY: setitimer is a plain system call with a valid struct.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
+}

@@ -1,0 +1,34 @@
+//! Model-checks the worker slot hand-off protocol of `bgw` under loom.
+//!
+//! The protocol source, `crates/bgw/src/bgworker/slots.rs`, is compiled here a second time with this crate's
+//! [`sync`] module standing in for the host's: loom's atomics, loom's cell and a loom mutex as the process-shared
+//! lock. The tests in `tests/` drive registrants, terminators, handle readers and the postmaster as loom threads,
+//! and loom explores their interleavings (including the weak-memory outcomes the orderings allow).
+
+pub mod sync {
+    //! The loom twin of `bgw::sync`.
+    pub use loom::cell::UnsafeCell;
+    pub use loom::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
+
+    /// Stands in for the host's robust process-shared mutex.
+    pub struct ProcessLock(loom::sync::Mutex<()>);
+
+    impl ProcessLock {
+        pub fn new() -> Self {
+            ProcessLock(loom::sync::Mutex::new(()))
+        }
+        pub fn init(&self) {}
+        pub fn lock(&self) -> loom::sync::MutexGuard<'_, ()> {
+            self.0.lock().unwrap()
+        }
+    }
+
+    impl Default for ProcessLock {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+}
+
+#[path = "../../bgw/src/bgworker/slots.rs"]
+pub mod slots;
