@@ -72,3 +72,12 @@ pub(crate) fn notice(notice: SqlError) {
 pub(crate) fn take_notices() -> Vec<SqlError> {
     NOTICES.with(|slot| std::mem::take(&mut *slot.borrow_mut()))
 }
+
+/// The text of a caught panic's payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}

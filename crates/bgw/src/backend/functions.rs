@@ -16,6 +16,8 @@
 //! its statement with the host's [`SqlError`], SQLSTATE included (see [`super::context::fail`]). Some calls wait
 //! (for a worker to start or stop); they block the backend, which serves one connection only.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use rusqlite::functions::{Context, FunctionFlags, SqlFnOutput};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
@@ -27,14 +29,24 @@ use super::types::{float_text, parse_bool, timestamp_text, PgType};
 
 type SqlFn<T> = fn(&Context<'_>) -> Result<T, SqlError>;
 
+/// Defines `f` as SQL function `name` taking each of `arities` arguments. A panic in `f` fails the statement
+/// with an internal error (XX000) that names the function.
 fn define<T: SqlFnOutput + 'static>(
     conn: &Connection,
-    name: &str,
+    name: &'static str,
     arities: &[i32],
     f: SqlFn<T>,
 ) -> rusqlite::Result<()> {
     for &arity in arities {
-        conn.create_scalar_function(name, arity, FunctionFlags::SQLITE_UTF8, move |ctx| f(ctx).map_err(context::fail))?;
+        conn.create_scalar_function(name, arity, FunctionFlags::SQLITE_UTF8, move |ctx| {
+            match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+                Ok(result) => result.map_err(context::fail),
+                Err(payload) => Err(context::fail(SqlError::error(
+                    "XX000",
+                    format!("internal error in function {name}: {}", context::panic_message(&*payload)),
+                ))),
+            }
+        })?;
     }
     Ok(())
 }

@@ -49,6 +49,8 @@ mod types;
 mod views;
 
 #[cfg(test)]
+mod client_tests;
+#[cfg(test)]
 mod tests;
 
 pub use host::{

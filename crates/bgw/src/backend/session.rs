@@ -70,17 +70,8 @@ fn protocol_violation(message: impl Into<String>) -> SqlError {
     SqlError::fatal("08P01", message)
 }
 
-/// The text of a caught panic's payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
-}
-
 fn internal_error(payload: &(dyn std::any::Any + Send)) -> SqlError {
-    SqlError::error("XX000", format!("internal error in the backend: {}", panic_message(payload)))
+    SqlError::error("XX000", format!("internal error in the backend: {}", context::panic_message(payload)))
 }
 
 /// Runs one session on `stream` and returns the exit code.

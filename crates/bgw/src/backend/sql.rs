@@ -100,8 +100,17 @@ impl Engine {
     }
 
     /// Analyses the first statement of `sql` and returns it with the rest of the string, or None if `sql` holds
-    /// no statement (only blanks, comments and semicolons).
-    pub(crate) fn prepare<'a>(&self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
+    /// no statement (only blanks, comments and semicolons). An error (a syntax error, an unknown table, ...) fails
+    /// the transaction block, if there is one.
+    pub(crate) fn prepare<'a>(&mut self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
+        let result = self.prepare_first(sql);
+        if result.is_err() && !self.conn.is_autocommit() {
+            self.tx_failed = true;
+        }
+        result
+    }
+
+    fn prepare_first<'a>(&self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
         let mut rest = sql;
         loop {
             if is_blank(rest) {
@@ -660,7 +669,7 @@ mod tests {
 
     #[test]
     fn prepares_statements_one_by_one() {
-        let e = engine();
+        let mut e = engine();
         let sql = "SELECT 1 AS a, 'x'; /* c */ SELECT 2.5;  ";
         let (first, rest) = e.prepare(sql).unwrap().unwrap();
         assert_eq!(first.sql, "SELECT 1 AS a, 'x';");

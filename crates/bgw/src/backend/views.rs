@@ -8,12 +8,13 @@
 use std::borrow::Cow;
 use std::ffi::{c_int, CStr};
 use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rusqlite::vtab::{Context, Filters, IndexInfo, Module, VTab, VTabConnection, VTabCursor};
 use rusqlite::{ffi, Connection};
 
 use super::context;
-use super::host::HostServices;
+use super::host::{HostServices, SqlError};
 use super::types::{timestamp_text, Value};
 
 /// A view: its columns and how to get its rows from the host.
@@ -143,9 +144,21 @@ struct ViewCursor<'vtab> {
 unsafe impl VTabCursor for ViewCursor<'_> {
     fn filter(&mut self, _idx_num: c_int, _idx_str: Option<&str>, _args: &Filters<'_>) -> rusqlite::Result<()> {
         let host = context::host().map_err(context::fail)?;
-        self.rows = (self.fetch)(&*host);
         self.at = 0;
-        Ok(())
+        // A panic must not unwind into SQLite (rusqlite does not catch it here); it fails the scan instead.
+        match catch_unwind(AssertUnwindSafe(|| (self.fetch)(&*host))) {
+            Ok(rows) => {
+                self.rows = rows;
+                Ok(())
+            }
+            Err(payload) => {
+                self.rows = Vec::new();
+                Err(context::fail(SqlError::error(
+                    "XX000",
+                    format!("internal error while reading a view: {}", context::panic_message(&*payload)),
+                )))
+            }
+        }
     }
 
     fn next(&mut self) -> rusqlite::Result<()> {

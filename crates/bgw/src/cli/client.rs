@@ -77,13 +77,15 @@ pub fn ps(dir: &Path) -> Result<i32> {
 pub fn launch(dir: &Path, library: &str, function: &str, main_arg: i64, options: &serde_json::Value) -> Result<i32> {
     let mut c = connect(dir)?;
     let opts = options.to_string();
-    let row = c.query_one("SELECT bgw_register($1, $2, $3, $4)", &[&library, &function, &main_arg, &opts])?;
+    let main_arg = main_arg.to_string();
+    let row =
+        c.query_one("SELECT bgw_register($1, $2, CAST($3 AS INTEGER), $4)", &[&library, &function, &main_arg, &opts])?;
     let handle: Option<String> = row.get(0);
     let handle = handle.ok_or_else(|| {
         anyhow!("could not register background process\nHINT:  You may need to increase \"max_worker_processes\".")
     })?;
-    let row = c.query_one("SELECT bgw_wait_for_startup($1)", &[&handle])?;
-    let pid: Option<i64> = row.get(0);
+    let row = c.query_one("SELECT CAST(bgw_wait_for_startup($1) AS TEXT)", &[&handle])?;
+    let pid: Option<String> = row.get(0);
     match pid {
         Some(pid) => {
             println!("worker started: handle {handle}, PID {pid}");
