@@ -1,4 +1,10 @@
 //! Loom models of the slot protocol: each test is a small scenario whose every interleaving loom runs.
+//!
+//! Observers call [`yield_point`] before they look: loom only preempts a thread where it sees a race, and it misses
+//! the race between an observer's load and a registrant whose first access to the same atomic is itself a load.
+//! An explicit yield makes loom schedule the other threads ahead of the observer too. Each test counts the
+//! executions in which the interesting outcome happened, so a model that stops exploring fails instead of
+//! passing vacuously.
 
 use loom::sync::Arc;
 use loom::thread;
@@ -18,6 +24,27 @@ unsafe impl SlotPayload for Reg {
     fn is_parallel(&self) -> bool {
         self.parallel != 0
     }
+}
+
+/// Lets loom run other threads before the observer's next step (see the module docs).
+fn yield_point() {
+    loom::thread::yield_now();
+}
+
+/// Runs a model and returns how many executions reported `true`, failing if none did.
+fn explore(what: &str, f: impl Fn() -> bool + Sync + Send + 'static) {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let runs = std::sync::Arc::new(AtomicUsize::new(0));
+    let (h, r) = (hits.clone(), runs.clone());
+    loom::model(move || {
+        r.fetch_add(1, Relaxed);
+        if f() {
+            h.fetch_add(1, Relaxed);
+        }
+    });
+    let (hits, runs) = (hits.load(Relaxed), runs.load(Relaxed));
+    assert!(hits > 0 && runs > 1, "{what}: only {hits} of {runs} executions reached the interesting case");
 }
 
 const EMPTY: Reg = Reg { a: 0, b: 0, parallel: 0 };
@@ -44,43 +71,63 @@ impl Array {
     }
 }
 
-/// A registration is seen whole by the postmaster, or not at all.
+/// A registration is seen whole by the postmaster, or not at all; and its change bit is never lost.
 #[test]
 fn postmaster_sees_complete_registrations() {
-    loom::model(|| {
+    explore("postmaster adopts a registration mid-flight", || {
         let arr = Array::new(1);
         let a2 = arr.clone();
         let registrant = thread::spawn(move || {
             let out = a2.view().register(&Reg { a: 7, b: 7, parallel: 0 }, 8);
             assert_eq!(out, RegisterOutcome::Registered { slot: 0, generation: 1 });
         });
-        // The postmaster, racing with the registrant.
-        let mut seen = Vec::new();
-        arr.view().drain_changed(|slot| seen.push(slot));
-        for slot in seen {
-            if let Some(copy) = arr.view().read_slot(slot) {
+        yield_point();
+        let mut adopted = false;
+        let pm_drain = |adopted: &mut bool| {
+            let mut seen = Vec::new();
+            arr.view().drain_changed(|slot| seen.push(slot));
+            for slot in seen {
+                let copy = arr.view().read_slot(slot).expect("a flagged slot is in use");
                 assert_eq!(copy.payload, Reg { a: 7, b: 7, parallel: 0 });
                 assert_eq!(copy.generation, 1);
+                *adopted = true;
             }
-        }
+        };
+        pm_drain(&mut adopted);
+        let early = adopted;
         registrant.join().unwrap();
-        // After the registrant is done, a drain must find the slot (the change bit survives a racing drain).
-        let v = arr.view();
-        if v.read_slot(0).is_some() {
-            let mut again = Vec::new();
-            v.drain_changed(|s| again.push(s));
-            // Either the earlier drain consumed the bit (and saw the whole slot) or this one finds it.
-            let _ = again;
-        }
+        pm_drain(&mut adopted);
+        assert!(adopted, "the change bit was lost");
+        early
     });
 }
 
-/// A stale handle never reads the state of the registration that reused its slot.
+/// `in_use` alone publishes a registration: a reader that looks at a slot without the change bitmap (a full scan,
+/// as the spec's postmaster does) still sees it whole once it sees it in use.
+#[test]
+fn in_use_alone_publishes_the_registration() {
+    explore("reader sees the slot in use", || {
+        let arr = Array::new(1);
+        let a2 = arr.clone();
+        let registrant = thread::spawn(move || {
+            a2.view().register(&Reg { a: 9, b: 9, parallel: 0 }, 8);
+        });
+        yield_point();
+        let seen = arr.view().read_slot(0);
+        if let Some(copy) = seen {
+            assert_eq!(copy.payload, Reg { a: 9, b: 9, parallel: 0 });
+        }
+        registrant.join().unwrap();
+        seen.is_some()
+    });
+}
+
+/// A stale handle never reads the state of the registration that reused its slot, and a registrant reusing a
+/// slot the postmaster just released sees the release completely.
 #[test]
 fn stale_handle_never_sees_the_next_registration() {
-    loom::model(|| {
+    explore("slot reused while an old handle is read", || {
         let arr = Array::new(1);
-        // Registration 1, started and running.
         let first = arr.view().register(&Reg { a: 1, b: 1, parallel: 0 }, 8);
         assert_eq!(first, RegisterOutcome::Registered { slot: 0, generation: 1 });
         arr.view().drain_changed(|_| {});
@@ -96,6 +143,7 @@ fn stale_handle_never_sees_the_next_registration() {
         let registrant = thread::spawn(move || a_reg.view().register(&Reg { a: 2, b: 2, parallel: 0 }, 8));
 
         // A reader holding the first handle.
+        yield_point();
         let state = arr.view().pid_state(0, 1);
         assert!(matches!(state, PidState::Started(100) | PidState::Stopped), "stale handle read {state:?}");
 
@@ -107,16 +155,18 @@ fn stale_handle_never_sees_the_next_registration() {
             assert_eq!(arr.view().pid_state(0, 2), PidState::NotYetStarted);
             let copy = arr.view().read_slot(0).unwrap();
             assert_eq!(copy.payload, Reg { a: 2, b: 2, parallel: 0 });
+            true
         } else {
             assert_eq!(second, RegisterOutcome::NoFreeSlot);
+            false
         }
     });
 }
 
-/// Terminating a stale handle does nothing; terminating a live one is seen by the postmaster.
+/// Terminating a stale handle does nothing; terminating a live one is seen by the postmaster, whenever it looks.
 #[test]
 fn terminate_reaches_the_postmaster_only_for_live_handles() {
-    loom::model(|| {
+    explore("postmaster sees the request in its first drain", || {
         let arr = Array::new(2);
         let live = arr.view().register(&Reg { a: 3, b: 3, parallel: 0 }, 8);
         let RegisterOutcome::Registered { slot, generation } = live else { panic!() };
@@ -126,11 +176,14 @@ fn terminate_reaches_the_postmaster_only_for_live_handles() {
             assert!(!a2.view().request_terminate(slot, generation + 5));
             assert!(a2.view().request_terminate(slot, generation));
         });
+        yield_point();
         let mut flagged = false;
         arr.view().drain_changed(|s| flagged |= s == slot && arr.view().terminate_requested(s));
+        let early = flagged;
         terminator.join().unwrap();
         arr.view().drain_changed(|s| flagged |= s == slot && arr.view().terminate_requested(s));
         assert!(flagged, "the postmaster never saw the terminate request");
+        early
     });
 }
 
@@ -138,7 +191,7 @@ fn terminate_reaches_the_postmaster_only_for_live_handles() {
 /// the limit is enforced.
 #[test]
 fn parallel_counters_balance() {
-    loom::model(|| {
+    explore("postmaster releases the terminated worker in its first pass", || {
         let arr = Array::new(2);
         let par = Reg { a: 4, b: 4, parallel: 1 };
         let a2 = arr.clone();
@@ -154,15 +207,19 @@ fn parallel_counters_balance() {
             let v = arr.view();
             let mut found = Vec::new();
             v.drain_changed(|s| found.push(s));
+            let mut released = false;
             for s in found {
                 if let Some(copy) = v.read_slot(s) {
                     if copy.terminate {
                         v.release(s, copy.payload.is_parallel());
+                        released = true;
                     }
                 }
             }
+            released
         };
-        pm(&arr);
+        yield_point();
+        let early = pm(&arr);
         let r = registrant.join().unwrap();
         pm(&arr);
         assert!(matches!(r, RegisterOutcome::Registered { .. }));
@@ -171,6 +228,7 @@ fn parallel_counters_balance() {
         // With the limit at 1 and none active, one more fits and a second does not.
         assert!(matches!(arr.view().register(&par, 1), RegisterOutcome::Registered { .. }));
         assert_eq!(arr.view().register(&par, 1), RegisterOutcome::ParallelLimit);
+        early
     });
 }
 
@@ -197,5 +255,30 @@ fn parallel_counters_wrap() {
         let (reg, term) = arr.header.parallel_counts();
         assert!(reg < 5, "the register count wrapped");
         assert_eq!(reg.wrapping_sub(term), 0);
+    });
+}
+
+/// Two registrants racing with a drain: every registration is adopted exactly once (no change bit is lost when
+/// two processes set bits in the same word while the postmaster clears it).
+#[test]
+fn concurrent_registrations_are_each_adopted_once() {
+    explore("a drain runs between the two registrations", || {
+        let arr = Array::new(2);
+        let spawn_reg = |v: u64| {
+            let a = arr.clone();
+            thread::spawn(move || a.view().register(&Reg { a: v, b: v, parallel: 0 }, 8))
+        };
+        let r1 = spawn_reg(1);
+        let r2 = spawn_reg(2);
+        yield_point();
+        let mut adopted = Vec::new();
+        arr.view().drain_changed(|s| adopted.push(s));
+        let partial = adopted.len() == 1;
+        r1.join().unwrap();
+        r2.join().unwrap();
+        arr.view().drain_changed(|s| adopted.push(s));
+        adopted.sort();
+        assert_eq!(adopted, vec![0, 1], "each slot adopted exactly once");
+        partial
     });
 }
