@@ -24,8 +24,11 @@ static MY_PROC: AtomicI64 = AtomicI64::new(-1);
 static TERMINATE_PENDING: AtomicBool = AtomicBool::new(false);
 static RELOAD_PENDING: AtomicBool = AtomicBool::new(false);
 
-/// Records which process entry this child owns (set right after fork).
+static IS_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// Records which process entry this child owns (set right after fork, in every child).
 pub fn set_my_proc(proc_no: Option<u32>) {
+    IS_CHILD.store(true, Ordering::Relaxed);
     MY_PROC.store(proc_no.map(|p| p as i64).unwrap_or(-1), Ordering::Relaxed);
 }
 
@@ -113,9 +116,11 @@ fn apply_log_level(settings: &Settings) {
     }
 }
 
-/// Re-reads the configuration file and applies what may change at reload, logging what changed and what could
-/// not. Used by the postmaster on SIGHUP and by children when they act on SIGHUP.
+/// Re-reads the configuration file and applies what may change at reload. The postmaster logs what changed and
+/// what could not; children, which re-read the same file after it, report at DEBUG2 (as PostgreSQL does), so each
+/// change is logged once. Used by the postmaster on SIGHUP and by children when they act on SIGHUP.
 pub fn reload_config() -> Vec<String> {
+    let quiet = IS_CHILD.load(Ordering::Relaxed);
     let path = data_dir().join(CONFIG_FILE);
     let items = crate::config::read_config_file(&path);
     let mut guard = settings();
@@ -126,6 +131,7 @@ pub fn reload_config() -> Vec<String> {
     drop(guard);
     for m in report.messages {
         let level = match m.level {
+            _ if quiet => Level::Debug2,
             crate::config::Level::Log => Level::Log,
             crate::config::Level::Warning => Level::Warning,
         };

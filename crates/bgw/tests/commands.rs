@@ -194,13 +194,14 @@ fn too_many_clients_is_refused_with_53300() {
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
-    let err = loop {
+    let message = loop {
         match h.psql("SELECT 1") {
             Err(e) if e.contains("sorry, too many clients already") => break e,
             _ if start.elapsed() > DEADLINE => panic!("never refused"),
             _ => std::thread::sleep(std::time::Duration::from_millis(20)),
         }
     };
+    assert!(message.contains("FATAL:  sorry, too many clients already"), "{message}");
     // The SQLSTATE, as a driver sees it.
     let refused = postgres::Config::new()
         .host_path(h.data())

@@ -1,6 +1,6 @@
 //! Model-checks the worker slot hand-off protocol of `bgw` under loom.
 //!
-//! The protocol source, `crates/bgw/src/bgworker/slots.rs`, is compiled here a second time with this crate's
+//! The protocol sources, `crates/bgw/src/bgworker/slots.rs` and `watch.rs`, are compiled here a second time with this crate's
 //! [`sync`] module standing in for the host's: loom's atomics, loom's cell and a loom mutex as the process-shared
 //! lock. The tests in `tests/` drive registrants, terminators, handle readers and the postmaster as loom threads,
 //! and loom explores their interleavings (including the weak-memory outcomes the orderings allow).
@@ -32,3 +32,6 @@ pub mod sync {
 
 #[path = "../../bgw/src/bgworker/slots.rs"]
 pub mod slots;
+
+#[path = "../../bgw/src/bgworker/watch.rs"]
+pub mod watch;

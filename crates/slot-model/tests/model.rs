@@ -282,3 +282,30 @@ fn concurrent_registrations_are_each_adopted_once() {
         partial
     });
 }
+
+/// The watcher handshake: a process waiting on a handle it did not register either sees the worker's new state
+/// itself, or is found in the watch list by the postmaster after it published that state. Never neither.
+#[test]
+fn a_watcher_is_never_left_asleep() {
+    use slot_model::watch::WatchList;
+    explore("the postmaster finds the watcher", || {
+        let arr = Array::new(1);
+        let first = arr.view().register(&Reg { a: 1, b: 1, parallel: 0 }, 8);
+        assert!(matches!(first, RegisterOutcome::Registered { .. }));
+        let watch = Arc::new(WatchList::default());
+        let (a_pm, w_pm) = (arr.clone(), watch.clone());
+        let postmaster = thread::spawn(move || {
+            a_pm.view().report_pid(0, 77);
+            let mut found = false;
+            w_pm.for_each_after_publish(|pid| found |= pid == 5);
+            found
+        });
+        yield_point();
+        let token = watch.add(5, |_| false).expect("room in the list");
+        let saw_start = arr.view().pid_state(0, 1) == PidState::Started(77);
+        let found = postmaster.join().unwrap();
+        assert!(saw_start || found, "the watcher missed the start and was not woken");
+        watch.remove(token, 5);
+        found
+    });
+}

@@ -1,16 +1,18 @@
 //! The backend's SQL functions, defined as SQLite scalar functions that ask the host.
 //!
-//! | function | result |
-//! |----------|--------|
-//! | `bgw_register(library, function [, main_arg [, options]])` | handle text (`slot:generation`), NULL if no free slot |
-//! | `bgw_launch(library, function [, main_arg [, options]])` | pid of the started worker |
-//! | `bgw_status(handle)` | `not_yet_started`, `started`, `stopped` or `postmaster_died` |
-//! | `bgw_pid(handle)` | pid, NULL unless started |
-//! | `bgw_wait_for_startup(handle)` | pid, NULL if not yet started |
-//! | `bgw_wait_for_shutdown(handle)` | status text |
-//! | `bgw_terminate(handle)` | true |
-//! | `bgw_type_by_pid(pid)` | worker type, NULL if none |
-//! | `pg_backend_pid()`, `pg_reload_conf()`, `pg_terminate_backend(pid)`, `current_setting(name [, missing_ok])`, `pg_postmaster_start_time()`, `version()` | as in PostgreSQL |
+//! | function                                                   | result                                       |
+//! |------------------------------------------------------------|----------------------------------------------|
+//! | `bgw_register(library, function [, main_arg [, options]])` | handle (`slot:generation`); NULL: no slot    |
+//! | `bgw_launch(library, function [, main_arg [, options]])`   | pid of the started worker                    |
+//! | `bgw_status(handle)`                                       | `not_yet_started`, `started`, `stopped`, ... |
+//! | `bgw_pid(handle)`                                          | pid, NULL unless started                     |
+//! | `bgw_wait_for_startup(handle)`                             | pid, NULL if not yet started                 |
+//! | `bgw_wait_for_shutdown(handle)`                            | status text                                  |
+//! | `bgw_terminate(handle)`                                    | true                                         |
+//! | `bgw_type_by_pid(pid)`                                     | worker type, NULL if none                    |
+//!
+//! and, as in PostgreSQL: `pg_backend_pid()`, `pg_reload_conf()`, `pg_terminate_backend(pid)`,
+//! `current_setting(name [, missing_ok])`, `pg_postmaster_start_time()`, `version()`.
 //!
 //! A function given a NULL handle or pid returns NULL (PostgreSQL's strict functions). A failing function fails
 //! its statement with the host's [`SqlError`], SQLSTATE included (see [`super::context::fail`]). Some calls wait

@@ -26,14 +26,20 @@
 //!   errors (termination, failed authentication, rejection, protocol violations) end it. A panic while handling a
 //!   message is caught and reported as an internal error (SQLSTATE XX000).
 //! * Before each statement the backend checks [`HostServices::termination_requested`] and absorbs configuration
-//!   reloads; it reports its state (`active`/`idle`) around each statement and forwards the host's notices
-//!   after it. A SIGTERM that arrives while the session waits for the client ends it at once (FATAL 57P01, exit
-//!   code 1). The backend installs no handler for any other signal: SIGHUP, SIGUSR1 and SIGQUIT belong to the
-//!   host. (The SIGTERM listener is tokio's; it chains to a handler the host installed before.)
+//!   reloads; it reports its state (`active` with the query text; afterwards `idle`, or `idle in transaction`
+//!   inside a transaction block) and forwards the host's notices after it.
+//! * A SIGTERM that arrives while the session waits for the client (or between two messages) ends it at once
+//!   (FATAL 57P01, exit code 1). The backend installs no handler for any other signal: SIGHUP, SIGUSR1 and
+//!   SIGQUIT belong to the host. The SIGTERM listener is tokio's: it chains to a handler the host installed
+//!   before [`serve`], and it needs tokio's signal handling not to have been set up in the postmaster before the
+//!   fork (the postmaster must not use `tokio::signal`).
 //! * The host handle is an `Rc` and stays on the backend's one thread: the SQL functions and views reach it
 //!   through a thread-local set for the duration of [`serve`].
+//! * The session's SQL cannot touch files: `ATTACH` of a database file and `VACUUM INTO` are refused (42501),
+//!   since the backend runs with the host's privileges.
 //!
-//! Exit codes: 0 when the client disconnects, 1 when the session ends with a FATAL error.
+//! Exit codes: 0 when the client disconnects (or sends a cancel request, which is not supported), 1 when the
+//! session ends with a FATAL error or the client sends no startup packet within 60 seconds.
 
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;

@@ -16,6 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use pgwire::api::results::FieldFormat;
 use pgwire::error::ErrorInfo;
 use pgwire::messages::data::{DataRow, NoData, ParameterDescription};
@@ -44,6 +45,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The largest frontend message accepted (PostgreSQL's limit: 1 GB).
 const MAX_MESSAGE_BYTES: usize = 0x3fff_ffff;
+/// The largest startup packet accepted (PostgreSQL's MAX_STARTUP_PACKET_LENGTH).
+const MAX_STARTUP_BYTES: usize = 10_000;
 
 const SSL_REQUEST_CODE: u32 = 80_877_103;
 const GSS_REQUEST_CODE: u32 = 80_877_104;
@@ -139,6 +142,11 @@ pub(crate) async fn run(
             let _ = wire.flush().await;
             return 0;
         }
+        // A SIGTERM that arrived while the previous message was handled ends the session before the next one,
+        // even if the host has not (yet) flagged the termination.
+        if sigterm.as_mut().is_some_and(|listener| listener.recv().now_or_never().is_some()) {
+            return wire.fatal(terminating()).await;
+        }
         session.handle_caught(message);
     }
 }
@@ -174,6 +182,8 @@ impl StartupEnd {
 struct Wire {
     stream: tokio::net::UnixStream,
     input: Vec<u8>,
+    /// How much of `input` has been decoded already.
+    consumed: usize,
     output: Vec<u8>,
     decode_context: DecodeContext,
 }
@@ -188,6 +198,7 @@ impl Wire {
         Ok(Wire {
             stream: tokio::net::UnixStream::from_std(stream)?,
             input: Vec::with_capacity(8192),
+            consumed: 0,
             output: Vec::with_capacity(8192),
             decode_context,
         })
@@ -198,8 +209,15 @@ impl Wire {
         self.stream.as_raw_fd()
     }
 
+    /// The received bytes not decoded yet.
+    fn pending(&self) -> &[u8] {
+        &self.input[self.consumed..]
+    }
+
     /// Reads what the socket has (at least one byte, or 0 at end of input).
     async fn read_more(&mut self) -> std::io::Result<usize> {
+        self.input.drain(..self.consumed);
+        self.consumed = 0;
         let mut chunk = [0u8; 16 * 1024];
         let n = self.stream.read(&mut chunk).await?;
         self.input.extend_from_slice(&chunk[..n]);
@@ -208,31 +226,27 @@ impl Wire {
 
     /// Takes the next complete frontend message off the input, if there is one.
     fn decode(&mut self) -> Result<Option<PgWireFrontendMessage>, SqlError> {
-        let header = if self.decode_context.awaiting_frontend_startup { 4 } else { 5 };
-        if self.input.len() < header {
+        let startup = self.decode_context.awaiting_frontend_startup;
+        let (header, limit) = if startup { (4, MAX_STARTUP_BYTES) } else { (5, MAX_MESSAGE_BYTES) };
+        let pending = self.pending();
+        if pending.len() < header {
             return Ok(None);
         }
-        let declared = u32::from_be_bytes([
-            self.input[header - 4],
-            self.input[header - 3],
-            self.input[header - 2],
-            self.input[header - 1],
-        ]) as usize;
-        if declared < 4 {
-            return Err(protocol_violation(format!("invalid message length {declared}")));
-        }
-        if declared > MAX_MESSAGE_BYTES {
+        let declared =
+            u32::from_be_bytes([pending[header - 4], pending[header - 3], pending[header - 2], pending[header - 1]])
+                as usize;
+        if declared < 4 || declared > limit {
             return Err(protocol_violation(format!("invalid message length {declared}")));
         }
         let total = header - 4 + declared;
-        if self.input.len() < total {
+        if pending.len() < total {
             return Ok(None);
         }
         // pgwire decodes from a `bytes::BytesMut`; an empty one is taken from pgwire's own `DataRow` so that the
         // backend needs no dependency on `bytes`. One frame at a time keeps the copy to one per message.
         let mut frame = DataRow::default().data;
-        frame.extend_from_slice(&self.input[..total]);
-        self.input.drain(..total);
+        frame.extend_from_slice(&pending[..total]);
+        self.consumed += total;
         let context = &self.decode_context;
         match catch_unwind(AssertUnwindSafe(|| PgWireFrontendMessage::decode(&mut frame, context))) {
             Ok(Ok(Some(message))) => Ok(Some(message)),
@@ -245,15 +259,16 @@ impl Wire {
     /// Reads up to the startup packet, refusing SSL and GSS encryption on the way; returns its parameters.
     async fn read_startup(&mut self) -> Result<HashMap<String, String>, StartupEnd> {
         loop {
-            if self.input.len() >= 8 && self.input[..4] == 8u32.to_be_bytes() {
-                let code = u32::from_be_bytes([self.input[4], self.input[5], self.input[6], self.input[7]]);
+            let pending = self.pending();
+            if pending.len() >= 8 && pending[..4] == 8u32.to_be_bytes() {
+                let code = u32::from_be_bytes([pending[4], pending[5], pending[6], pending[7]]);
                 let refusal = match code {
                     SSL_REQUEST_CODE => Some(PgWireBackendMessage::SslResponse(SslResponse::Refuse)),
                     GSS_REQUEST_CODE => Some(PgWireBackendMessage::GssEncResponse(GssEncResponse::Refuse)),
                     _ => None,
                 };
                 if let Some(refusal) = refusal {
-                    self.input.drain(..8);
+                    self.consumed += 8;
                     self.send(refusal);
                     self.flush().await.map_err(|_| StartupEnd::Quiet)?;
                     continue;
@@ -329,15 +344,6 @@ impl Wire {
     }
 }
 
-fn severity_text(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Notice => "NOTICE",
-        Severity::Warning => "WARNING",
-        Severity::Error => "ERROR",
-        Severity::Fatal => "FATAL",
-    }
-}
-
 /// At most this many bytes of a message or detail in an error, to stay well inside libpq's limits.
 const MAX_ERROR_TEXT: usize = 8000;
 
@@ -369,7 +375,7 @@ fn error_response(err: &SqlError) -> ErrorResponse {
 
 /// A NoticeResponse for `notice`: NOTICE or WARNING.
 fn notice_response(notice: &SqlError) -> NoticeResponse {
-    let severity = if notice.severity == Severity::Notice { "NOTICE" } else { severity_text(Severity::Warning) };
+    let severity = if notice.severity == Severity::Notice { "NOTICE" } else { "WARNING" };
     error_info(notice, severity).into()
 }
 
@@ -503,6 +509,10 @@ impl Session {
     }
 
     fn handle(&mut self, message: PgWireFrontendMessage) {
+        if self.skip_until_sync && !matches!(message, PgWireFrontendMessage::Sync(_)) {
+            // After an error in the extended protocol everything up to Sync is ignored, as PostgreSQL does.
+            return;
+        }
         match message {
             PgWireFrontendMessage::Query(query) => self.simple_query(&query.query),
             PgWireFrontendMessage::Parse(parse) => self.extended(|s| s.parse(parse)),
@@ -696,7 +706,8 @@ impl Session {
             return Err(SqlError::error(
                 "08P01",
                 format!(
-                    "bind message supplies {} parameters, but prepared statement \"{statement_name}\" requires {expected}",
+                    "bind message supplies {} parameters, but prepared statement \"{statement_name}\" requires \
+                     {expected}",
                     bind.parameters.len()
                 ),
             ));

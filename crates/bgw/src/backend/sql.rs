@@ -80,6 +80,7 @@ impl Engine {
     pub(crate) fn open() -> Result<Engine, SqlError> {
         let setup = || -> rusqlite::Result<Connection> {
             let conn = Connection::open_in_memory()?;
+            forbid_files(&conn)?;
             functions::register(&conn)?;
             views::register(&conn)?;
             Ok(conn)
@@ -115,6 +116,16 @@ impl Engine {
         loop {
             if is_blank(rest) {
                 return Ok(None);
+            }
+            if let Some((canonical, kind, consumed)) = transaction_control(rest) {
+                let statement = Statement {
+                    sql: canonical.to_owned(),
+                    kind,
+                    columns: Vec::new(),
+                    param_numbers: Vec::new(),
+                    param_count: 0,
+                };
+                return Ok(Some((statement, &rest[consumed.min(rest.len())..])));
             }
             let (consumed, decltypes) = probe(&self.conn, rest).map_err(map_error)?;
             let consumed = consumed.min(rest.len());
@@ -232,6 +243,36 @@ impl Engine {
             Kind::Other(tag) => tag.clone(),
         };
         Ok(Executed { tag, rows: (width > 0).then_some(rows_out) })
+    }
+}
+
+/// Keeps the session's SQL away from the file system: attaching a database file (`ATTACH`) and writing one
+/// (`VACUUM INTO`) are refused with SQLITE_AUTH (SQLSTATE 42501), since the backend runs with the host's
+/// privileges. In-memory and temporary databases are still allowed.
+fn forbid_files(conn: &Connection) -> rusqlite::Result<()> {
+    unsafe extern "C" fn authorize(
+        _data: *mut std::ffi::c_void,
+        action: c_int,
+        file: *const c_char,
+        _arg2: *const c_char,
+        _database: *const c_char,
+        _trigger: *const c_char,
+    ) -> c_int {
+        if action != ffi::SQLITE_ATTACH || file.is_null() {
+            return ffi::SQLITE_OK;
+        }
+        // SAFETY: SQLite passes a NUL-terminated file name that lives for the duration of the call.
+        match unsafe { CStr::from_ptr(file) }.to_bytes() {
+            b"" | b":memory:" => ffi::SQLITE_OK,
+            _ => ffi::SQLITE_DENY,
+        }
+    }
+    // SAFETY: `conn.handle()` is the live connection; the callback is a plain function that uses no user data.
+    let rc = unsafe { ffi::sqlite3_set_authorizer(conn.handle(), Some(authorize), std::ptr::null_mut()) };
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), Some("could not install the authorizer".into())))
     }
 }
 
@@ -445,6 +486,7 @@ fn sqlstate(code: c_int, message: &str) -> &'static str {
         ffi::SQLITE_FULL => return "53100",
         ffi::SQLITE_INTERRUPT => return "57014",
         ffi::SQLITE_READONLY => return "25006",
+        ffi::SQLITE_AUTH => return "42501",
         _ => {}
     }
     const BY_MESSAGE: &[(&str, &str)] = &[
@@ -566,6 +608,46 @@ impl Iterator for Lexer<'_> {
     }
 }
 
+/// PostgreSQL's spellings of transaction control that SQLite does not know (`START TRANSACTION`, `BEGIN
+/// ISOLATION LEVEL ...`, `COMMIT WORK`, `ABORT`, ...): the SQLite statement to run instead, its kind, and how many
+/// bytes of `sql` the statement takes. None for anything else, SQLite's own spellings included.
+fn transaction_control(sql: &str) -> Option<(&'static str, Kind, usize)> {
+    const CONTROL: &[&str] = &["START", "BEGIN", "COMMIT", "END", "ABORT", "ROLLBACK"];
+    let mut lexer = Lexer::new(sql);
+    let mut words: Vec<String> = Vec::new();
+    let mut end = sql.len();
+    while let Some((depth, token)) = lexer.next() {
+        match token {
+            Token::Symbol(b';') if depth == 0 => {
+                end = lexer.pos;
+                break;
+            }
+            Token::Word(word) => {
+                if words.is_empty() && !CONTROL.contains(&word.as_str()) {
+                    return None;
+                }
+                words.push(word);
+            }
+            _ if words.is_empty() => return None,
+            _ => {}
+        }
+    }
+    let (first, modifiers) = words.split_first()?;
+    let only = |allowed: &[&str]| modifiers.len() <= 1 && modifiers.iter().all(|w| allowed.contains(&w.as_str()));
+    let (canonical, kind) = match first.as_str() {
+        "START" if modifiers.first().map(String::as_str) == Some("TRANSACTION") => ("BEGIN", Kind::Begin),
+        "BEGIN" if only(&["DEFERRED", "IMMEDIATE", "EXCLUSIVE", "TRANSACTION"]) => return None,
+        "BEGIN" if modifiers.len() == 2 && modifiers[1] == "TRANSACTION" && modifiers[0] != "WORK" => return None,
+        "BEGIN" => ("BEGIN", Kind::Begin),
+        "COMMIT" | "END" if only(&["TRANSACTION"]) => return None,
+        "COMMIT" | "END" => ("COMMIT", Kind::Commit),
+        "ROLLBACK" if modifiers.iter().any(|w| w == "TO") || only(&["TRANSACTION"]) => return None,
+        "ROLLBACK" | "ABORT" => ("ROLLBACK", Kind::Rollback),
+        _ => return None,
+    };
+    Some((canonical, kind, end))
+}
+
 /// True if `sql` holds no statement: only blanks, comments and semicolons.
 pub(crate) fn is_blank(sql: &str) -> bool {
     Lexer::new(sql).all(|(_, token)| token == Token::Symbol(b';'))
@@ -620,7 +702,9 @@ mod tests {
     use super::*;
 
     fn engine() -> Engine {
-        Engine { conn: Connection::open_in_memory().unwrap(), tx_failed: false }
+        let conn = Connection::open_in_memory().unwrap();
+        forbid_files(&conn).unwrap();
+        Engine { conn, tx_failed: false }
     }
 
     fn run(engine: &mut Engine, sql: &str) -> Result<Executed, SqlError> {
@@ -645,6 +729,39 @@ mod tests {
         assert_eq!(classify("rollback to savepoint a"), Kind::RollbackTo);
         assert_eq!(classify("savepoint a"), Kind::Other("SAVEPOINT".into()));
         assert_eq!(classify("pragma table_info('t')"), Kind::Other("PRAGMA".into()));
+    }
+
+    #[test]
+    fn postgres_transaction_spellings() {
+        assert_eq!(transaction_control("START TRANSACTION; SELECT 1"), Some(("BEGIN", Kind::Begin, 18)));
+        let long = "start transaction isolation level serializable, read only";
+        assert_eq!(transaction_control(long), Some(("BEGIN", Kind::Begin, long.len())));
+        assert_eq!(transaction_control("BEGIN WORK").map(|t| t.0), Some("BEGIN"));
+        assert_eq!(transaction_control("begin isolation level read committed").map(|t| t.0), Some("BEGIN"));
+        assert_eq!(transaction_control("COMMIT WORK").map(|t| t.0), Some("COMMIT"));
+        assert_eq!(transaction_control("abort").map(|t| t.0), Some("ROLLBACK"));
+        assert_eq!(transaction_control("ROLLBACK WORK").map(|t| t.0), Some("ROLLBACK"));
+        // SQLite's own spellings go to SQLite.
+        for sqlite in [
+            "BEGIN",
+            "BEGIN IMMEDIATE",
+            "BEGIN EXCLUSIVE TRANSACTION",
+            "COMMIT",
+            "END TRANSACTION",
+            "ROLLBACK",
+            "ROLLBACK TO s",
+            "SELECT 1",
+            "; BEGIN WORK",
+        ] {
+            assert_eq!(transaction_control(sqlite), None, "{sqlite}");
+        }
+        let mut e = engine();
+        run(&mut e, "CREATE TABLE t(a)").unwrap();
+        assert_eq!(run(&mut e, "START TRANSACTION ISOLATION LEVEL REPEATABLE READ").unwrap().tag, "BEGIN");
+        assert_eq!(e.tx_state(), TxState::InBlock);
+        run(&mut e, "INSERT INTO t VALUES (1)").unwrap();
+        assert_eq!(run(&mut e, "ABORT").unwrap().tag, "ROLLBACK");
+        assert_eq!(e.tx_state(), TxState::Idle);
     }
 
     #[test]
@@ -764,6 +881,13 @@ mod tests {
         assert_eq!(code(&mut e, "INSERT INTO t VALUES (2, NULL, 1)"), "23502");
         assert_eq!(code(&mut e, "INSERT INTO t VALUES (3, 'x', -1)"), "23514");
         assert_eq!(code(&mut e, "SELECT 'unterminated"), "42601");
+        // No files: neither attached nor written.
+        let dir = std::env::temp_dir().join(format!("bgw-backend-test-{}", std::process::id()));
+        assert_eq!(code(&mut e, &format!("ATTACH '{}' AS other", dir.display())), "42501");
+        assert_eq!(code(&mut e, &format!("VACUUM INTO '{}'", dir.display())), "42501");
+        assert!(!dir.exists());
+        run(&mut e, "ATTACH ':memory:' AS scratch").unwrap();
+        run(&mut e, "VACUUM").unwrap();
     }
 
     #[test]

@@ -706,7 +706,8 @@ fn types_show_like_postgres() {
 #[test]
 fn views_read_the_host() {
     let server = TestServer::start();
-    sql(&server, "SELECT bgw_register('lib', 'one', 0, '{\"name\": \"first\", \"restart\": 10, \"flags\": [\"shmem\", \"database\"]}')");
+    let first = r#"{"name": "first", "restart": 10, "flags": ["shmem", "database"]}"#;
+    sql(&server, &format!("SELECT bgw_register('lib', 'one', 0, '{first}')"));
     sql(&server, "SELECT bgw_register('lib', 'never_starts', 7, '{\"type\": \"waiter\", \"notify\": false}')");
     sql(&server, "SELECT bgw_register('lib', 'three', 0, '{\"start\": \"postmaster_start\", \"extra\": \"e\"}')");
     assert_eq!(sql(&server, "SELECT name FROM bgw_workers WHERE state = 'running' ORDER BY slot"), "first\nthree");
@@ -715,7 +716,11 @@ fn views_read_the_host() {
         format!("0|1|first|first|lib|one|0|shmem,database|recovery_finished|10|20000|running|{}|0|", FIRST_PID)
     );
     assert_eq!(
-        sql(&server, "SELECT slot, type, main_arg, restart_interval IS NULL, pid IS NULL, notify_pid IS NULL FROM bgw_workers WHERE slot = 1"),
+        sql(
+            &server,
+            "SELECT slot, type, main_arg, restart_interval IS NULL, pid IS NULL, notify_pid IS NULL \
+             FROM bgw_workers WHERE slot = 1"
+        ),
         "1|waiter|7|1|1|1"
     );
     assert_eq!(sql(&server, "SELECT start_phase FROM bgw_workers WHERE slot = 2"), "postmaster_start");
@@ -917,6 +922,11 @@ fn extended_protocol_with_binary_formats() {
     let reply = client.until_ready();
     assert_eq!(tags(&reply), "EZ");
     assert_eq!(error_code(&reply).as_deref(), Some("42P01"));
+    // A simple query before that Sync is ignored too, as PostgreSQL does.
+    client.send(b'P', &bad);
+    client.send(b'Q', &cstring("SELECT 'ignored'"));
+    client.send(b'S', &[]);
+    assert_eq!(tags(&client.until_ready()), "EZ");
 
     // Row limits: PortalSuspended, then the rest.
     let mut parse = cstring("");
@@ -1029,9 +1039,13 @@ fn sigterm_while_idle_ends_the_session() {
         assert!(Instant::now() < deadline, "the child never listened");
         std::thread::sleep(Duration::from_millis(10));
     }
+    let threads = || std::fs::read_dir(format!("/proc/{}/task", child.id())).map(|d| d.count()).unwrap_or(0);
+    let threads_before = threads();
     let mut client = RawClient::connect(&path);
     assert_eq!(ready_status(&client.startup("tester")), 'I');
     assert_eq!(ready_status(&client.query("SELECT 1")), 'I');
+    // The session runs on the thread that called serve: no runtime threads, no others.
+    assert_eq!(threads(), threads_before);
     // The backend now waits for the client; SIGTERM must end it without another query.
     // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);

@@ -7,7 +7,7 @@
 
 use super::slots::{PidState, RegisterOutcome};
 use super::types::{RegistrationError, WorkerSpec};
-use crate::latch::{self, WL_LATCH_SET, WL_POSTMASTER_DEATH};
+use crate::latch::{self, WL_LATCH_SET, WL_POSTMASTER_DEATH, WL_TIMEOUT};
 use crate::shmem::{self, pmsignal};
 use crate::sync::Ordering;
 
@@ -79,7 +79,29 @@ pub fn get_background_worker_pid(h: Handle) -> Result<Status, RegistrationError>
     })
 }
 
+/// How long a waiter that found no free watcher entry sleeps between checks.
+const UNWATCHED_RECHECK_MS: i64 = 50;
+
 fn wait_until(h: Handle, done: impl Fn(Status) -> bool) -> Result<Status, RegistrationError> {
+    let shm = check_handle(h)?;
+    let me = std::process::id() as i32;
+    let watchers = shm.watchers(h.slot);
+    let token = watchers.and_then(|w| w.add(me, |pid| !crate::postmaster::datadir::process_exists(pid)));
+    let result = wait_until_watched(h, done, token.is_some());
+    if let (Some(w), Some(t)) = (watchers, token) {
+        w.remove(t, me);
+    }
+    result
+}
+
+fn wait_until_watched(h: Handle, done: impl Fn(Status) -> bool, watched: bool) -> Result<Status, RegistrationError> {
+    // The registrant is notified by the spec's bgw_notify_pid; anyone else through the slot's watch list. Only a
+    // waiter that found the list full re-checks on a timeout.
+    let (events, timeout) = if watched {
+        (WL_LATCH_SET | WL_POSTMASTER_DEATH, -1)
+    } else {
+        (WL_LATCH_SET | WL_POSTMASTER_DEATH | WL_TIMEOUT, UNWATCHED_RECHECK_MS)
+    };
     loop {
         if crate::process::termination_pending() {
             return Err(RegistrationError {
@@ -93,7 +115,7 @@ fn wait_until(h: Handle, done: impl Fn(Status) -> bool) -> Result<Status, Regist
         if done(status) {
             return Ok(status);
         }
-        let rc = latch::wait_latch(WL_LATCH_SET | WL_POSTMASTER_DEATH, -1);
+        let rc = latch::wait_latch(events, timeout);
         if rc & WL_POSTMASTER_DEATH != 0 {
             return Ok(Status::PostmasterDied);
         }

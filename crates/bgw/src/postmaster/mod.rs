@@ -545,7 +545,10 @@ impl Postmaster {
             });
             match pid {
                 Some(pid) => self.workers.started(self.shmem(), &mut self.children, slot, pid),
-                None => self.workers.start_failed(slot),
+                None => {
+                    self.workers.start_failed(slot);
+                    workers::wake_watchers(self.shmem(), &self.children, slot);
+                }
             }
         }
     }
@@ -581,8 +584,9 @@ impl Postmaster {
                     // A never-restart or terminated worker is forgotten; one that exited with 1 waits out its
                     // interval on the timer heap (unless launches are off: shutdown or crash).
                     let launching = self.may_launch();
-                    if let Some(name) = self.workers.worker_exited(self.shmem(), slot, pid, exit, launching) {
-                        self.handle_child_crash(&name, pid, exit);
+                    match self.workers.worker_exited(self.shmem(), slot, pid, exit, launching) {
+                        Some(name) => self.handle_child_crash(&name, pid, exit),
+                        None => workers::wake_watchers(self.shmem(), &self.children, slot),
                     }
                 }
             }

@@ -236,6 +236,7 @@ impl Workers {
         status.restart_count.store(rw.launches.saturating_sub(1), Ordering::Relaxed);
         publish_state(shm, slot, WorkerState::Running);
         notify(children, rw.spec.notify_pid);
+        wake_watchers(shm, children, slot);
     }
 
     /// fork() failed: try again after the restart interval (or give up on a never-restart worker).
@@ -273,6 +274,7 @@ impl Workers {
                         let notify_pid = rw.spec.notify_pid;
                         self.forget(slot);
                         notify(children, notify_pid);
+                        wake_watchers(shm, children, slot);
                     }
                 }
                 continue;
@@ -285,6 +287,7 @@ impl Workers {
                 // Terminated before we saw it: free the slot, and tell the registrant we did.
                 slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                 notify(children, notify_pid);
+                wake_watchers(shm, children, slot);
                 continue;
             }
             let checked = spec.sanity_check().and_then(|_| {
@@ -297,6 +300,7 @@ impl Workers {
                     elog::log(format!("ignoring background worker registration in slot {slot}: {}", e.message));
                     slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                     notify(children, notify_pid);
+                    wake_watchers(shm, children, slot);
                     continue;
                 }
             };
@@ -459,6 +463,13 @@ fn publish_state(shm: &Shmem, slot: u32, state: WorkerState) {
 fn publish_notify(shm: &Shmem, slot: u32, pid: i32) {
     if let Some(s) = shm.slot_status().get(slot as usize) {
         s.notify_pid.store(pid, Ordering::Relaxed);
+    }
+}
+
+/// After a change to `slot` has been published: wake the processes watching it (only our own children).
+pub fn wake_watchers(shm: &Shmem, children: &Children, slot: u32) {
+    if let Some(w) = shm.watchers(slot) {
+        w.for_each_after_publish(|pid| notify(children, pid));
     }
 }
 

@@ -10,15 +10,17 @@
 //!    and settings, the list of static workers dropped for lack of slots.
 //! 2. The worker slot array ([`crate::bgworker::slots`]): its header, `max_worker_processes` slots, change bitmaps.
 //! 3. [`SlotStatus`] per slot: what the postmaster publishes about each registered worker for `bgw_workers`.
-//! 4. [`ProcEntry`] per child process (backends, workers, the startup process): pid, kind, activity; the data
+//! 4. A [`WatchList`] per slot: processes waiting on a handle they did not register.
+//! 5. [`ProcEntry`] per child process (backends, workers, the startup process): pid, kind, activity; the data
 //!    behind `pg_stat_activity`.
 //!
-//! Module databases' shared memory requests (issue "modules") will be appended after part 4, sized at start.
+//! Module databases' shared memory requests (issue "modules") will be appended after part 5, sized at start.
 
 pub mod procs;
 
 use crate::bgworker::slots::{bitmap_words, ArrayHeader, Slot, SlotArray};
 use crate::bgworker::types::{BackgroundWorker, BGW_MAXLEN};
+use crate::bgworker::watch::WatchList;
 use crate::sync::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use crate::sys::shm::SharedMapping;
 use procs::ProcEntry;
@@ -151,6 +153,7 @@ pub struct Layout {
     changed: usize,
     summary: usize,
     status: usize,
+    watchers: usize,
     procs: usize,
     pub total: usize,
 }
@@ -168,9 +171,10 @@ impl Layout {
         let changed = align(slots + max_workers * std::mem::size_of::<Slot<BackgroundWorker>>());
         let summary = align(changed + changed_words * 8);
         let status = align(summary + summary_words * 8);
-        let procs = align(status + max_workers * std::mem::size_of::<SlotStatus>());
+        let watchers = align(status + max_workers * std::mem::size_of::<SlotStatus>());
+        let procs = align(watchers + max_workers * std::mem::size_of::<WatchList>());
         let total = align(procs + max_procs * std::mem::size_of::<ProcEntry>());
-        Layout { max_workers, max_procs, header, array_header, slots, changed, summary, status, procs, total }
+        Layout { max_workers, max_procs, header, array_header, slots, changed, summary, status, watchers, procs, total }
     }
 }
 
@@ -219,6 +223,15 @@ impl Shmem {
     pub fn slot_status(&self) -> &[SlotStatus] {
         // SAFETY: as in `slots`; SlotStatus is all atomics.
         unsafe { std::slice::from_raw_parts(self.part::<SlotStatus>(self.layout.status), self.layout.max_workers) }
+    }
+
+    /// The watchers of a slot (see [`crate::bgworker::watch`]).
+    pub fn watchers(&self, slot: u32) -> Option<&WatchList> {
+        // SAFETY: as in `slots`; WatchList is all atomics, and zeroed memory is an empty list.
+        let all = unsafe {
+            std::slice::from_raw_parts(self.part::<WatchList>(self.layout.watchers), self.layout.max_workers)
+        };
+        all.get(slot as usize)
     }
 
     /// The per-process entries.

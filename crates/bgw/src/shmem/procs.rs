@@ -123,7 +123,7 @@ impl ProcEntry {
             let query = get(&self.query);
             let after = self.changecount.load(Ordering::Acquire);
             tries += 1;
-            if (before == after && before % 2 == 0) || tries >= 8 {
+            if (before == after && before.is_multiple_of(2)) || tries >= 8 {
                 return Some(ProcSnapshot {
                     pid,
                     kind: ProcKind::from_u32(self.kind.load(Ordering::Relaxed)),

@@ -67,6 +67,21 @@ impl Drop for ProcessLockGuard<'_> {
     }
 }
 
+impl ProcessLock {
+    /// An uninitialized lock value for tests and models; real locks live in shared memory and are set up with
+    /// [`ProcessLock::init`].
+    pub fn new() -> Self {
+        // SAFETY: an all-zero pthread_mutex_t is a valid (if default) mutex object on glibc; `init` follows.
+        ProcessLock { raw: UnsafeCell::new(unsafe { std::mem::zeroed() }) }
+    }
+}
+
+impl Default for ProcessLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,20 +108,5 @@ mod tests {
         let guard = lock.lock();
         drop(guard);
         drop(lock.lock());
-    }
-}
-
-impl ProcessLock {
-    /// An uninitialized lock value for tests and models; real locks live in shared memory and are set up with
-    /// [`ProcessLock::init`].
-    pub fn new() -> Self {
-        // SAFETY: an all-zero pthread_mutex_t is a valid (if default) mutex object on glibc; `init` follows.
-        ProcessLock { raw: UnsafeCell::new(unsafe { std::mem::zeroed() }) }
-    }
-}
-
-impl Default for ProcessLock {
-    fn default() -> Self {
-        Self::new()
     }
 }

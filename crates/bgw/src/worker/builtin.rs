@@ -7,7 +7,10 @@
 //! | `sleeper`   | —                  | waits on its latch until terminated; reloads config on SIGHUP         |
 //! | `crasher`   | milliseconds       | kills itself with SIGKILL after that long (a crash)                   |
 //! | `spawner`   | count              | registers that many `sleeper`s, waits for each to start, logs pids   |
-//! | `ticker`    | milliseconds       | logs a line every that many milliseconds                              |
+//! | `ticker`    | milliseconds       | logs a line every that many milliseconds; says when it reloads config |
+//! | `panicker`  | —                  | panics (for tests: a panic is an ERROR, exit 1)                       |
+//!
+//! `sleeper` logs, at DEBUG1, the registration it sees (`MyBgworkerEntry`): name, main argument and extra data.
 
 use super::entry::WorkerMain;
 use super::{background_worker_unblock_signals, my_spec, take_config_reload_request};
@@ -24,6 +27,7 @@ pub static INTERNAL: &[(&str, WorkerMain)] = &[
     ("crasher", crasher),
     ("spawner", spawner),
     ("ticker", ticker),
+    ("panicker", panicker),
 ];
 
 fn noop(_: usize) {
@@ -46,9 +50,22 @@ fn idle_forever() -> ! {
     }
 }
 
-fn sleeper(_: usize) {
+fn sleeper(arg: usize) {
     background_worker_unblock_signals();
+    if let Some(me) = my_spec() {
+        let extra_len = me.extra.iter().position(|&b| b == 0).unwrap_or(me.extra.len());
+        elog::debug1(format!(
+            "sleeper \"{}\" started: main argument {arg}, extra \"{}\"",
+            me.name,
+            String::from_utf8_lossy(&me.extra[..extra_len])
+        ));
+    }
     idle_forever();
+}
+
+fn panicker(_: usize) {
+    background_worker_unblock_signals();
+    panic!("panicker worker panicked on purpose");
 }
 
 fn crasher(ms: usize) {
@@ -101,6 +118,7 @@ fn ticker(ms: usize) {
         }
         if take_config_reload_request() {
             crate::process::reload_config();
+            elog::log(format!("ticker \"{me}\": configuration reloaded"));
         }
         if std::time::Instant::now() >= next {
             tick += 1;

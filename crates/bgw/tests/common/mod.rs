@@ -97,18 +97,24 @@ impl Host {
     /// Spawns the postmaster in the foreground (its own process group), logging to the log file.
     pub fn launch_postmaster(&mut self, extra: &[&str]) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_path).unwrap();
-        let child = Command::new(bgw_bin())
-            .arg("start")
+        let mut cmd = Command::new(bgw_bin());
+        cmd.arg("start")
             .arg("-D")
             .arg(self.data())
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe; if the test process dies, the postmaster (and through it every
+        // child) goes too.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+                Ok(())
+            });
+        }
+        self.child = Some(cmd.spawn().unwrap());
     }
 
     pub fn wait_ready(&self) {
@@ -147,9 +153,10 @@ impl Host {
         }
     }
 
-    /// Runs SQL with psql; Ok(stdout) or Err(stderr).
+    /// Runs SQL with psql; Ok(stdout) or Err(stderr). A psql that does not finish within the deadline is killed
+    /// and the test fails with the server log (a hang is a failure, never a stuck suite).
     pub fn psql(&self, sql: &str) -> Result<String, String> {
-        let out = Command::new("psql")
+        let mut child = Command::new("psql")
             .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-h"])
             .arg(self.data())
             .arg("-p")
@@ -159,8 +166,20 @@ impl Host {
             .arg("-c")
             .arg(sql)
             .env("PGCONNECT_TIMEOUT", "30")
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("psql did not finish within {DEADLINE:?}: {sql}\nlog:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let out = child.wait_with_output().unwrap();
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
         } else {

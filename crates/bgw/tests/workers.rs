@@ -1,0 +1,119 @@
+//! The worker-side runtime as a worker sees it: its own registration, signals (SIGHUP, SIGQUIT), panics,
+//! detaching from shared memory, notifications, and who may connect.
+
+mod common;
+use common::*;
+
+fn launch(h: &Host, function: &str, arg: i64, options: &str) -> i32 {
+    h.sql(&format!("SELECT bgw_launch('bgw', '{function}', {arg}, '{options}')")).parse().unwrap()
+}
+
+/// Whether `pid` has the host's shared segment mapped (a shared anonymous mapping shows as /dev/zero).
+fn maps_shared_segment(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap().lines().any(|l| l.contains("/dev/zero (deleted)"))
+}
+
+#[test]
+fn a_worker_sees_its_own_registration() {
+    let h = Host::start(Setup::default());
+    launch(&h, "sleeper", 42, r#"{"name":"self-aware","extra":"some extra bytes"}"#);
+    h.wait_log("sleeper \"self-aware\" started: main argument 42, extra \"some extra bytes\"");
+    let err =
+        h.psql(&format!(r#"SELECT bgw_register('bgw','sleeper',0,'{{"extra":"{}"}}')"#, "x".repeat(129))).unwrap_err();
+    assert!(err.contains("22023"), "{err}");
+}
+
+#[test]
+fn workers_act_on_sighup() {
+    let h =
+        Host::start(Setup::default().workers("[[worker]]\nname = \"t\"\nfunction = \"ticker\"\nmain_arg = 600000\n"));
+    h.wait_sql("SELECT count(*) FROM bgw_workers WHERE state = 'running'", |o| o == "1");
+    h.bgw(&["reload"]);
+    h.wait_log("ticker \"t\": configuration reloaded");
+}
+
+#[test]
+fn a_panic_is_an_error_and_exit_1() {
+    let h = Host::start(Setup::default());
+    let handle = h.sql("SELECT bgw_register('bgw', 'panicker', 0, '{\"name\":\"oops\"}')");
+    assert_eq!(h.sql(&format!("SELECT bgw_wait_for_shutdown('{handle}')")), "stopped");
+    let log = h.wait_log("background worker \"oops\" (PID");
+    assert!(log.contains("ERROR:  panicker worker panicked on purpose"), "{log}");
+    assert!(log.contains("exited with exit code 1"), "{log}");
+    assert!(!log.contains("terminating any other active server processes"));
+}
+
+#[test]
+fn sigquit_to_a_worker_is_a_crash() {
+    let h = Host::start(Setup::default());
+    let pid = launch(&h, "sleeper", 0, r#"{"name":"quitter"}"#);
+    unsafe { libc::kill(pid, libc::SIGQUIT) };
+    h.wait_log(&format!("background worker \"quitter\" (PID {pid}) exited with exit code 2"));
+    h.wait_log("terminating any other active server processes");
+    h.wait_log("all server processes terminated; reinitializing");
+}
+
+#[test]
+fn workers_without_shmem_access_detach_from_shared_memory() {
+    let h = Host::start(Setup::default());
+    let with = launch(&h, "sleeper", 0, "{}");
+    let without = launch(&h, "sleeper", 0, r#"{"flags":[]}"#);
+    assert!(maps_shared_segment(h.pid()));
+    assert!(maps_shared_segment(with));
+    // It detaches right after it starts (bgw_launch returns as soon as the pid is published).
+    wait_until("the worker to detach from shared memory", || !maps_shared_segment(without));
+    assert!(alive(without));
+    assert!(maps_shared_segment(with), "a worker with shmem access keeps the segment");
+}
+
+#[test]
+fn notifications_go_to_the_registrant_and_stop_when_it_exits() {
+    let h = Host::start(Setup::default());
+    // Registered by a backend that exits at once; a worker that restarts keeps running without notifying it.
+    let out =
+        h.sql(r#"SELECT pg_backend_pid(); SELECT bgw_register('bgw','exit_with',1,'{"name":"bouncer","restart":1}')"#);
+    let backend: i32 = out.lines().next().unwrap().parse().unwrap();
+    h.wait_sql("SELECT count(*) FROM bgw_workers WHERE name = 'bouncer' AND notify_pid IS NULL", |o| o == "1");
+    // It keeps restarting; no notification targets the departed backend.
+    h.wait_log_count("background worker \"bouncer\" (PID", 2);
+    assert!(!alive(backend));
+    // A live registrant is recorded as the notify pid while it is connected.
+    let out = h.sql(
+        r#"SELECT bgw_launch('bgw','sleeper',0,'{"name":"noted"}');
+           SELECT count(*) FROM bgw_workers WHERE name = 'noted' AND notify_pid = pg_backend_pid()"#,
+    );
+    assert_eq!(out.lines().last(), Some("1"), "{out}");
+    // Without notify, none is recorded.
+    h.sql(r#"SELECT bgw_launch('bgw','sleeper',0,'{"name":"quiet","notify":false}')"#);
+    assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'quiet' AND notify_pid IS NULL"), "1");
+}
+
+#[test]
+fn peer_authentication_admits_only_the_owner_or_root() {
+    // A socket directory everyone can reach, so the peer check itself is what refuses.
+    let sockdir = tempfile::Builder::new().prefix("bgws").tempdir_in("/tmp").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(sockdir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let h = Host::start(Setup::default().conf("unix_socket_directories", &format!("'{}'", sockdir.path().display())));
+    let port = h.port.to_string();
+    let run_as_nobody = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "psql", "-X", "-h"])
+        .arg(sockdir.path())
+        .args(["-p", &port, "-U", "nobody", "-d", "postgres", "-c", "SELECT 1"])
+        .output();
+    let Ok(out) = run_as_nobody else { return };
+    if unsafe { libc::geteuid() } != 0 {
+        return; // only root can switch users to test this
+    }
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Peer authentication failed for user \"nobody\""), "{err}");
+    // The owner gets in.
+    let ok = std::process::Command::new("psql")
+        .args(["-X", "-A", "-t", "-h"])
+        .arg(sockdir.path())
+        .args(["-p", &port, "-d", "postgres", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "1");
+}
