@@ -184,23 +184,23 @@ fn immediate_shutdown_means_recovery_next_time() {
 #[test]
 fn too_many_clients_is_refused_with_53300() {
     let h = Host::start(Setup::default().conf("max_connections", "1"));
+    // Hold the only connection, and know that we hold it: the session answers a query first.
     let mut session = Command::new("psql")
-        .args(["-X", "-h"])
+        .args(["-X", "-A", "-t", "-h"])
         .arg(h.data())
         .args(["-p", &h.port.to_string(), "-d", "postgres"])
         .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let start = std::time::Instant::now();
-    let message = loop {
-        match h.psql("SELECT 1") {
-            Err(e) if e.contains("sorry, too many clients already") => break e,
-            _ if start.elapsed() > DEADLINE => panic!("never refused"),
-            _ => std::thread::sleep(std::time::Duration::from_millis(20)),
-        }
-    };
+    use std::io::{BufRead, Write};
+    let mut stdin = session.stdin.take().unwrap();
+    writeln!(stdin, "SELECT 'connected';").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(session.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "connected");
+    let message = h.psql("SELECT 1").unwrap_err();
     assert!(message.contains("FATAL:  sorry, too many clients already"), "{message}");
     // The SQLSTATE, as a driver sees it.
     let refused = postgres::Config::new()
@@ -212,7 +212,7 @@ fn too_many_clients_is_refused_with_53300() {
         .err()
         .expect("a second client must be refused");
     assert_eq!(refused.code(), Some(&postgres::error::SqlState::TOO_MANY_CONNECTIONS), "{refused}");
-    drop(session.stdin.take());
+    drop(stdin);
     let _ = session.wait();
     h.wait_sql("SELECT 1", |o| o == "1");
 }

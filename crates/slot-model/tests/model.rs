@@ -31,13 +31,22 @@ fn yield_point() {
     loom::thread::yield_now();
 }
 
+/// The model checker's settings: at most three preemptions per execution. Every race in these protocols needs
+/// at most two context switches to show (a thread stopped between two of its steps while another runs); the bound
+/// keeps the larger models to seconds.
+fn builder() -> loom::model::Builder {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b
+}
+
 /// Runs a model and returns how many executions reported `true`, failing if none did.
 fn explore(what: &str, f: impl Fn() -> bool + Sync + Send + 'static) {
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     let hits = std::sync::Arc::new(AtomicUsize::new(0));
     let runs = std::sync::Arc::new(AtomicUsize::new(0));
     let (h, r) = (hits.clone(), runs.clone());
-    loom::model(move || {
+    builder().check(move || {
         r.fetch_add(1, Relaxed);
         if f() {
             h.fetch_add(1, Relaxed);
@@ -54,20 +63,45 @@ struct Array {
     slots: Vec<Slot<Reg>>,
     changed: Vec<AtomicU64>,
     summary: Vec<AtomicU64>,
+    free: Vec<AtomicU64>,
+    free_summary: Vec<AtomicU64>,
+}
+
+fn words(n: usize) -> Vec<AtomicU64> {
+    (0..n).map(|_| AtomicU64::new(0)).collect()
 }
 
 impl Array {
     fn new(n: usize) -> Arc<Self> {
+        Self::with_header(n, ArrayHeader::new(n as u32))
+    }
+    /// An array whose free slots are initialized (and hinted) as the postmaster does.
+    fn with_header(n: usize, header: ArrayHeader) -> Arc<Self> {
         let (c, s) = bitmap_words(n);
-        Arc::new(Array {
-            header: ArrayHeader::new(n as u32),
+        let arr = Array {
+            header,
             slots: (0..n).map(|_| Slot::new(EMPTY)).collect(),
-            changed: (0..c).map(|_| AtomicU64::new(0)).collect(),
-            summary: (0..s).map(|_| AtomicU64::new(0)).collect(),
-        })
+            changed: words(c),
+            summary: words(s),
+            free: words(c),
+            free_summary: words(s),
+        };
+        for i in 0..n as u32 {
+            arr.view().init_slot(i, None, 0);
+        }
+        Arc::new(arr)
     }
     fn view(&self) -> SlotArray<'_, Reg> {
-        SlotArray::new(&self.header, &self.slots, &self.changed, &self.summary)
+        SlotArray::new(
+            &self.header,
+            &self.slots,
+            Bitmaps {
+                changed: &self.changed,
+                summary: &self.summary,
+                free: &self.free,
+                free_summary: &self.free_summary,
+            },
+        )
     }
 }
 
@@ -235,15 +269,9 @@ fn parallel_counters_balance() {
 /// Wrap-around of the counters does not break the active count.
 #[test]
 fn parallel_counters_wrap() {
-    loom::model(|| {
+    builder().check(|| {
         // Long uptime: both counters just below u32::MAX, so the next registrations wrap the register count first.
-        let (c, s) = bitmap_words(1);
-        let arr = Arc::new(Array {
-            header: ArrayHeader::new(1).with_parallel_counts(u32::MAX - 1, u32::MAX - 1),
-            slots: vec![Slot::new(EMPTY)],
-            changed: (0..c).map(|_| AtomicU64::new(0)).collect(),
-            summary: (0..s).map(|_| AtomicU64::new(0)).collect(),
-        });
+        let arr = Array::with_header(1, ArrayHeader::new(1).with_parallel_counts(u32::MAX - 1, u32::MAX - 1));
         for _ in 0..3 {
             let r = arr.view().register(&Reg { a: 5, b: 5, parallel: 1 }, 1);
             let RegisterOutcome::Registered { slot, .. } = r else { panic!("{r:?}") };
@@ -307,5 +335,63 @@ fn a_watcher_is_never_left_asleep() {
         assert!(saw_start || found, "the watcher missed the start and was not woken");
         watch.remove(token, 5);
         found
+    });
+}
+
+/// Free-slot hints: a registrant racing with a release never takes a slot in use, and once the release is done
+/// the freed slot is found (through the hint or the fallback scan).
+#[test]
+fn free_hints_never_mislead() {
+    explore("the registrant takes the slot freed concurrently", || {
+        let arr = Array::new(2);
+        // Both slots in use; the postmaster is about to release slot 1.
+        for v in [1, 2] {
+            assert!(matches!(
+                arr.view().register(&Reg { a: v, b: v, parallel: 0 }, 8),
+                RegisterOutcome::Registered { .. }
+            ));
+        }
+        arr.view().drain_changed(|_| {});
+        let a_pm = arr.clone();
+        let postmaster = thread::spawn(move || a_pm.view().release(1, false));
+        yield_point();
+        let r = arr.view().register(&Reg { a: 3, b: 3, parallel: 0 }, 8);
+        postmaster.join().unwrap();
+        match r {
+            RegisterOutcome::Registered { slot, generation } => {
+                assert_eq!((slot, generation), (1, 2));
+                assert_eq!(arr.view().read_slot(1).unwrap().payload, Reg { a: 3, b: 3, parallel: 0 });
+                assert_eq!(arr.view().read_slot(0).unwrap().payload, Reg { a: 1, b: 1, parallel: 0 });
+                true
+            }
+            RegisterOutcome::NoFreeSlot => {
+                // Too early; now the slot must be found.
+                let again = arr.view().register(&Reg { a: 3, b: 3, parallel: 0 }, 8);
+                assert_eq!(again, RegisterOutcome::Registered { slot: 1, generation: 2 });
+                false
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+/// Corrupted hints (every bit set by a rogue process) never make a registrant take a slot in use.
+#[test]
+fn corrupted_free_hints_are_verified() {
+    builder().check(|| {
+        let arr = Array::new(3);
+        for v in [1, 2] {
+            assert!(matches!(
+                arr.view().register(&Reg { a: v, b: v, parallel: 0 }, 8),
+                RegisterOutcome::Registered { .. }
+            ));
+        }
+        for w in arr.free.iter().chain(arr.free_summary.iter()) {
+            w.store(u64::MAX, slot_model::sync::Ordering::SeqCst);
+        }
+        let r = arr.view().register(&Reg { a: 3, b: 3, parallel: 0 }, 8);
+        assert_eq!(r, RegisterOutcome::Registered { slot: 2, generation: 1 });
+        assert_eq!(arr.view().register(&Reg { a: 4, b: 4, parallel: 0 }, 8), RegisterOutcome::NoFreeSlot);
+        assert_eq!(arr.view().read_slot(0).unwrap().payload, Reg { a: 1, b: 1, parallel: 0 });
     });
 }

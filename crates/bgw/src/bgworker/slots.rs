@@ -43,6 +43,16 @@
 //! slot for nothing. A bit set after the postmaster's swap survives until the next drain, which the registrant's
 //! signal guarantees.
 //!
+//! # Finding a free slot without scanning
+//!
+//! A second pair of bitmaps, `free` and `free_summary`, hints which slots are free. The postmaster sets a slot's
+//! bit after it releases the slot (and at initialization); registrants, holding the lock, clear a bit when they
+//! take the slot or find the hint stale. The hint is never trusted: a registrant verifies `in_use` before taking a
+//! slot, and if the hints lead nowhere it falls back to scanning every slot, so a lost or corrupted hint costs
+//! time, never a wrong answer. When a registrant clears a summary bit because the word looked empty, it re-reads
+//! the word and restores the bit if the postmaster set a free bit meanwhile (both sides use SeqCst), so hints are
+//! not lost in that race either.
+//!
 //! # Parallel workers
 //!
 //! `max_parallel_workers` is enforced with two counters that wrap: `parallel_register_count` (registrants, under
@@ -171,6 +181,17 @@ pub struct SlotArray<'a, P> {
     slots: &'a [Slot<P>],
     changed: &'a [AtomicU64],
     summary: &'a [AtomicU64],
+    free: &'a [AtomicU64],
+    free_summary: &'a [AtomicU64],
+}
+
+/// The bitmaps of an array, each as long as [`bitmap_words`] says: change bits and their summary, free-slot hints
+/// and their summary.
+pub struct Bitmaps<'a> {
+    pub changed: &'a [AtomicU64],
+    pub summary: &'a [AtomicU64],
+    pub free: &'a [AtomicU64],
+    pub free_summary: &'a [AtomicU64],
 }
 
 /// How many `changed` words and `summary` words an array of `slots` slots needs.
@@ -180,14 +201,16 @@ pub const fn bitmap_words(slots: usize) -> (usize, usize) {
 }
 
 impl<'a, P: SlotPayload> SlotArray<'a, P> {
-    /// Views the parts of an array. `changed` and `summary` must be as long as [`bitmap_words`] says.
-    pub fn new(
-        header: &'a ArrayHeader,
-        slots: &'a [Slot<P>],
-        changed: &'a [AtomicU64],
-        summary: &'a [AtomicU64],
-    ) -> Self {
-        SlotArray { header, slots, changed, summary }
+    /// Views the parts of an array.
+    pub fn new(header: &'a ArrayHeader, slots: &'a [Slot<P>], maps: Bitmaps<'a>) -> Self {
+        SlotArray {
+            header,
+            slots,
+            changed: maps.changed,
+            summary: maps.summary,
+            free: maps.free,
+            free_summary: maps.free_summary,
+        }
     }
 
     pub fn header(&self) -> &'a ArrayHeader {
@@ -200,6 +223,55 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
 
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
+    }
+
+    /// Postmaster: hints that `slot` is free (after releasing it).
+    fn hint_free(&self, slot: usize) {
+        let word = slot / 64;
+        if let Some(w) = self.free.get(word) {
+            w.fetch_or(1u64 << (slot % 64), Ordering::SeqCst);
+        }
+        if let Some(s) = self.free_summary.get(word / 64) {
+            s.fetch_or(1u64 << (word % 64), Ordering::SeqCst);
+        }
+    }
+
+    /// Lock holder: clears the hint for `slot` (taken, or found in use).
+    fn clear_free_hint(&self, slot: usize) {
+        if let Some(w) = self.free.get(slot / 64) {
+            w.fetch_and(!(1u64 << (slot % 64)), Ordering::SeqCst);
+        }
+    }
+
+    /// Lock holder: a free slot, found through the hints (clearing stale ones on the way), or by scanning all
+    /// slots if the hints lead nowhere.
+    fn find_free_slot(&self) -> Option<usize> {
+        for (si, summary) in self.free_summary.iter().enumerate() {
+            let mut words = summary.load(Ordering::SeqCst);
+            while words != 0 {
+                let bit = words.trailing_zeros() as usize;
+                words &= words - 1;
+                let wi = si * 64 + bit;
+                let Some(word) = self.free.get(wi) else { continue };
+                let mut bits = word.load(Ordering::SeqCst);
+                while bits != 0 {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let slot = wi * 64 + b;
+                    match self.slots.get(slot) {
+                        Some(s) if !s.in_use.load(Ordering::Acquire) => return Some(slot),
+                        _ => self.clear_free_hint(slot),
+                    }
+                }
+                // The word looked empty: drop its summary bit, then restore it if the postmaster set a free bit
+                // in between.
+                summary.fetch_and(!(1u64 << bit), Ordering::SeqCst);
+                if word.load(Ordering::SeqCst) != 0 {
+                    summary.fetch_or(1u64 << bit, Ordering::SeqCst);
+                }
+            }
+        }
+        self.slots.iter().position(|s| !s.in_use.load(Ordering::Acquire))
     }
 
     fn mark_changed(&self, slot: usize) {
@@ -227,10 +299,9 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
                 return RegisterOutcome::ParallelLimit;
             }
         }
-        for (i, slot) in self.slots.iter().enumerate() {
-            if slot.in_use.load(Ordering::Acquire) {
-                continue;
-            }
+        if let Some(i) = self.find_free_slot() {
+            let slot = &self.slots[i];
+            self.clear_free_hint(i);
             // SAFETY: the slot is free and we hold the lock: no one else writes the payload, and the postmaster
             // reads it only after it sees `in_use` true, which we store last.
             slot.payload.with_mut(|p| unsafe { p.write(*payload) });
@@ -377,6 +448,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         s.pid.store(0, Ordering::Relaxed);
         // Last: after this a registrant may reuse the slot.
         s.in_use.store(false, Ordering::Release);
+        self.hint_free(slot as usize);
     }
 
     /// Postmaster, on a fresh segment before any child exists: puts a registration (static, or one surviving a
@@ -392,5 +464,8 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         s.generation.store(generation, Ordering::Relaxed);
         s.terminate.store(false, Ordering::Relaxed);
         s.in_use.store(payload.is_some(), Ordering::Release);
+        if payload.is_none() {
+            self.hint_free(slot as usize);
+        }
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! 1. [`ShmemHeader`]: identity, the postmaster's pid and start time, postmaster signal flags, published state
 //!    and settings, the list of static workers dropped for lack of slots.
-//! 2. The worker slot array ([`crate::bgworker::slots`]): its header, `max_worker_processes` slots, change bitmaps.
+//! 2. The worker slot array ([`crate::bgworker::slots`]): its header, `max_worker_processes` slots, change and
+//!    free-slot bitmaps.
 //! 3. [`SlotStatus`] per slot: what the postmaster publishes about each registered worker for `bgw_workers`.
 //! 4. A [`WatchList`] per slot: processes waiting on a handle they did not register.
 //! 5. [`ProcEntry`] per child process (backends, workers, the startup process): pid, kind, activity; the data
@@ -18,7 +19,7 @@
 
 pub mod procs;
 
-use crate::bgworker::slots::{bitmap_words, ArrayHeader, Slot, SlotArray};
+use crate::bgworker::slots::{bitmap_words, ArrayHeader, Bitmaps, Slot, SlotArray};
 use crate::bgworker::types::{BackgroundWorker, BGW_MAXLEN};
 use crate::bgworker::watch::WatchList;
 use crate::sync::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -152,6 +153,8 @@ pub struct Layout {
     slots: usize,
     changed: usize,
     summary: usize,
+    free: usize,
+    free_summary: usize,
     status: usize,
     watchers: usize,
     procs: usize,
@@ -170,11 +173,27 @@ impl Layout {
         let slots = align(array_header + std::mem::size_of::<ArrayHeader>());
         let changed = align(slots + max_workers * std::mem::size_of::<Slot<BackgroundWorker>>());
         let summary = align(changed + changed_words * 8);
-        let status = align(summary + summary_words * 8);
+        let free = align(summary + summary_words * 8);
+        let free_summary = align(free + changed_words * 8);
+        let status = align(free_summary + summary_words * 8);
         let watchers = align(status + max_workers * std::mem::size_of::<SlotStatus>());
         let procs = align(watchers + max_workers * std::mem::size_of::<WatchList>());
         let total = align(procs + max_procs * std::mem::size_of::<ProcEntry>());
-        Layout { max_workers, max_procs, header, array_header, slots, changed, summary, status, watchers, procs, total }
+        Layout {
+            max_workers,
+            max_procs,
+            header,
+            array_header,
+            slots,
+            changed,
+            summary,
+            free,
+            free_summary,
+            status,
+            watchers,
+            procs,
+            total,
+        }
     }
 }
 
@@ -213,8 +232,12 @@ impl Shmem {
                     self.part::<Slot<BackgroundWorker>>(self.layout.slots),
                     self.layout.max_workers,
                 ),
-                std::slice::from_raw_parts(self.part::<AtomicU64>(self.layout.changed), cw),
-                std::slice::from_raw_parts(self.part::<AtomicU64>(self.layout.summary), sw),
+                Bitmaps {
+                    changed: std::slice::from_raw_parts(self.part::<AtomicU64>(self.layout.changed), cw),
+                    summary: std::slice::from_raw_parts(self.part::<AtomicU64>(self.layout.summary), sw),
+                    free: std::slice::from_raw_parts(self.part::<AtomicU64>(self.layout.free), cw),
+                    free_summary: std::slice::from_raw_parts(self.part::<AtomicU64>(self.layout.free_summary), sw),
+                },
             )
         }
     }
