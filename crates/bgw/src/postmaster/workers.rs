@@ -479,3 +479,90 @@ fn notify(children: &Children, pid: i32) {
         crate::sys::signals::send(pid, libc::SIGUSR1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bgworker::types::{BGW_EXTRALEN, BGW_MAXLEN, MAXPGPATH};
+    use crate::shmem::Segment;
+
+    /// A segment of 4 slots in this process, and an empty child table.
+    fn setup() -> (Segment, Workers, Children) {
+        let seg = Segment::create(4, 8, std::process::id() as i32, 0).unwrap();
+        let mut workers = Workers::new(4);
+        workers.install_in_segment(seg.shmem());
+        (seg, workers, Children::new(8))
+    }
+
+    #[test]
+    fn a_corrupted_registration_fails_alone() {
+        let (seg, mut workers, mut children) = setup();
+        let shm = seg.shmem();
+        // A child scribbled garbage into a registration: no terminators, absurd flags and restart time, a notify
+        // pid that is not ours.
+        let junk = BackgroundWorker {
+            bgw_name: [0xfe; BGW_MAXLEN],
+            bgw_type: [b'x'; BGW_MAXLEN],
+            bgw_flags: -1,
+            bgw_start_time: 1234,
+            bgw_restart_time: -99,
+            bgw_library_name: [0x80; MAXPGPATH],
+            bgw_function_name: [b'f'; BGW_MAXLEN],
+            bgw_main_arg: usize::MAX,
+            bgw_extra: [0xff; BGW_EXTRALEN],
+            bgw_notify_pid: 1,
+        };
+        let good = WorkerSpec::new("fine", "bgw", "sleeper").to_raw().unwrap();
+        assert!(matches!(shm.slots().register(&junk, 8), crate::bgworker::slots::RegisterOutcome::Registered { .. }));
+        assert!(matches!(shm.slots().register(&good, 8), crate::bgworker::slots::RegisterOutcome::Registered { .. }));
+        workers.process_state_change(shm, &mut children, Phase::Run);
+        // The junk slot is refused and freed; the good one is adopted and queued.
+        assert!(shm.slots().read_slot(0).is_none(), "the corrupted slot was not released");
+        assert!(workers.slots[0].is_none());
+        let rw = workers.slots[1].as_ref().expect("the good registration was adopted");
+        assert_eq!(rw.spec.name, "fine");
+        assert_eq!(workers.next_launch(Phase::Run), Some(1));
+        assert_eq!(workers.next_launch(Phase::Run), None);
+    }
+
+    #[test]
+    fn a_foreign_notify_pid_is_never_kept() {
+        let (seg, mut workers, mut children) = setup();
+        let shm = seg.shmem();
+        let mut spec = WorkerSpec::new("n", "bgw", "sleeper");
+        spec.notify_pid = 1; // init: not one of our children
+        shm.slots().register(&spec.to_raw().unwrap(), 8);
+        workers.process_state_change(shm, &mut children, Phase::Run);
+        let rw = workers.slots[0].as_ref().unwrap();
+        assert_eq!(rw.spec.notify_pid, 0);
+        assert_eq!(rw.raw.bgw_notify_pid, 0);
+    }
+
+    #[test]
+    fn an_inconsistent_slot_count_is_logged_not_trusted() {
+        let (seg, mut workers, mut children) = setup();
+        let shm = seg.shmem();
+        shm.slots().register(&WorkerSpec::new("w", "bgw", "sleeper").to_raw().unwrap(), 8);
+        // The postmaster's own notion of the slot count differs from shared memory's.
+        let mut other = Workers::new(3);
+        other.process_state_change(shm, &mut children, Phase::Run);
+        assert!(other.slots.iter().all(|s| s.is_none()));
+        workers.process_state_change(shm, &mut children, Phase::Run);
+        assert!(workers.slots[0].is_some());
+    }
+
+    #[test]
+    fn static_registration_checks_and_limits() {
+        let mut w = Workers::new(1);
+        let mut bad = WorkerSpec::new("bad", "bgw", "sleeper");
+        bad.restart = Restart::After { seconds: -5 };
+        w.register_static(bad);
+        let mut notify = WorkerSpec::new("notify", "bgw", "sleeper");
+        notify.notify_pid = 42;
+        w.register_static(notify);
+        w.register_static(WorkerSpec::new("one", "bgw", "sleeper"));
+        w.register_static(WorkerSpec::new("two", "bgw", "sleeper"));
+        assert_eq!(w.slots[0].as_ref().map(|r| r.spec.name.as_str()), Some("one"));
+        assert_eq!(w.dropped_names(), ["two".to_string()]);
+    }
+}
