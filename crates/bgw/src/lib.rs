@@ -28,4 +28,6 @@ pub mod services;
 pub mod shmem;
 pub mod sync;
 pub mod sys;
+#[cfg(test)]
+mod testutil;
 pub mod worker;

@@ -96,9 +96,11 @@ pub fn spec_from_request(req: &RegistrationRequest) -> WorkerSpec {
 }
 
 impl HostServices for ShmemHost {
-    fn authenticate_peer(&self, uid: u32, user: &str, _database: &str) -> Result<(), SqlError> {
+    fn authenticate_peer(&self, uid: u32, user: &str, database: &str) -> Result<(), SqlError> {
         let owner = std::fs::metadata(crate::process::data_dir()).map(|m| m.uid()).ok();
         if uid == 0 || Some(uid) == owner {
+            // As PostgreSQL's backends: "postgres: user database [local]".
+            crate::sys::proctitle::set(&format!("bgw: {user} {database} [local]"));
             Ok(())
         } else {
             Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")))

@@ -141,23 +141,14 @@ fn reload_applies_what_it_can_and_says_what_needs_a_restart() {
 fn smart_shutdown_waits_for_clients_then_stops_workers() {
     let mut h = Host::start(Setup::default());
     let worker = h.sql("SELECT bgw_launch('bgw', 'sleeper')").parse::<i32>().unwrap();
-    let mut session = Command::new("psql")
-        .args(["-X", "-h"])
-        .arg(h.data())
-        .args(["-p", &h.port.to_string(), "-d", "postgres"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    h.wait_sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'", |o| o == "2");
+    let session = h.session();
     unsafe { libc::kill(h.pid(), libc::SIGTERM) };
     h.wait_log("received smart shutdown request");
     // New clients are refused; the connected one and the worker carry on.
     let err = h.psql("SELECT 1").unwrap_err();
     assert!(err.contains("the database system is shutting down"), "{err}");
     assert!(alive(worker));
-    drop(session.stdin.take());
-    let _ = session.wait();
+    session.close();
     assert_eq!(h.wait_exit(), Some(0));
     assert!(!alive(worker));
     h.child = None;
@@ -184,22 +175,8 @@ fn immediate_shutdown_means_recovery_next_time() {
 #[test]
 fn too_many_clients_is_refused_with_53300() {
     let h = Host::start(Setup::default().conf("max_connections", "1"));
-    // Hold the only connection, and know that we hold it: the session answers a query first.
-    let mut session = Command::new("psql")
-        .args(["-X", "-A", "-t", "-h"])
-        .arg(h.data())
-        .args(["-p", &h.port.to_string(), "-d", "postgres"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::{BufRead, Write};
-    let mut stdin = session.stdin.take().unwrap();
-    writeln!(stdin, "SELECT 'connected';").unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(session.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "connected");
+    // Hold the only connection (session() returns once it is connected).
+    let session = h.session();
     let message = h.psql("SELECT 1").unwrap_err();
     assert!(message.contains("FATAL:  sorry, too many clients already"), "{message}");
     // The SQLSTATE, as a driver sees it.
@@ -212,8 +189,7 @@ fn too_many_clients_is_refused_with_53300() {
         .err()
         .expect("a second client must be refused");
     assert_eq!(refused.code(), Some(&postgres::error::SqlState::TOO_MANY_CONNECTIONS), "{refused}");
-    drop(stdin);
-    let _ = session.wait();
+    session.close();
     h.wait_sql("SELECT 1", |o| o == "1");
 }
 
@@ -273,21 +249,9 @@ fn backend_functions_and_views() {
         .output()
         .unwrap();
     assert!(stderr(&warn).contains("WARNING:  PID 1 is not a PostgreSQL backend process"), "{}", stderr(&warn));
-    let mut session = Command::new("psql")
-        .args(["-X", "-h"])
-        .arg(h.data())
-        .args(["-p", &h.port.to_string(), "-d", "postgres"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let other = h.wait_sql(
-        "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
-        |o| !o.is_empty(),
-    );
+    let session = h.session();
+    let other = session.backend_pid;
     assert_eq!(h.sql(&format!("SELECT pg_terminate_backend({other})")), "t");
-    wait_until("terminated backend to exit", || !alive(other.parse().unwrap()));
-    let _ = session.kill();
-    let _ = session.wait();
+    wait_until("terminated backend to exit", || !alive(other));
+    drop(session);
 }

@@ -203,15 +203,7 @@ fn postmaster_death_takes_every_child_with_it() {
     h.wait_sql("SELECT count(*) FROM bgw_workers WHERE state = 'running'", |o| o == "2");
     launch(&h, "sleeper", 0, "{}");
     // A backend too: a psql session that stays connected.
-    let mut session = std::process::Command::new("psql")
-        .args(["-X", "-h"])
-        .arg(h.data())
-        .args(["-p", &h.port.to_string(), "-d", "postgres"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    h.wait_sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'", |o| o == "2");
+    let session = h.session();
     let children = h.group_pids();
     assert!(children.len() >= 4, "{children:?}");
     unsafe { libc::kill(h.pid(), libc::SIGKILL) };
@@ -220,8 +212,7 @@ fn postmaster_death_takes_every_child_with_it() {
     wait_until("every child to exit", || children.iter().all(|&p| !alive(p)));
     let took = killed_at.elapsed();
     assert!(took < std::time::Duration::from_secs(2), "children outlived the postmaster by {took:?}");
-    let _ = session.kill();
-    let _ = session.wait();
+    drop(session);
     // The next start recovers the stale lock file and runs recovery.
     h.launch_postmaster(&[]);
     h.wait_log("database system was interrupted");

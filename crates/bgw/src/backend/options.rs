@@ -369,22 +369,7 @@ mod tests {
         assert!(e.message.len() < 200, "{}", e.message.len());
     }
 
-    /// A tiny xorshift generator: deterministic, no dependencies.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::testutil::XorShift;
 
     /// Random text built from JSON-ish fragments, valid keys and values, and raw bytes.
     fn random_text(rng: &mut XorShift) -> String {

@@ -1978,23 +1978,7 @@ mod tests {
         }
     }
 
-    /// A small deterministic pseudo-random generator (xorshift64).
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % (n.max(1) as u64)) as usize
-        }
-    }
+    use crate::testutil::XorShift;
 
     #[test]
     fn random_values_and_files_never_panic() {

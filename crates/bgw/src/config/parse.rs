@@ -522,19 +522,7 @@ mod tests {
         assert_eq!(items[1].file, path);
     }
 
-    /// A small deterministic pseudo-random generator (xorshift64).
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-    }
+    use crate::testutil::XorShift;
 
     #[test]
     fn random_input_never_panics() {

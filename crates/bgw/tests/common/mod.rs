@@ -187,6 +187,26 @@ impl Host {
         }
     }
 
+    /// Opens a psql session that stays connected until dropped (or `close`d), and returns once it is connected.
+    pub fn session(&self) -> Session {
+        let mut child = Command::new("psql")
+            .args(["-X", "-A", "-t", "-h"])
+            .arg(self.data())
+            .args(["-p", &self.port.to_string(), "-d", "postgres"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::{BufRead, Write};
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "SELECT pg_backend_pid();").unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let backend_pid = line.trim().parse().unwrap_or_else(|_| panic!("session did not connect: {line:?}"));
+        Session { child, stdin: Some(stdin), backend_pid }
+    }
+
     /// Like psql, panicking on error.
     pub fn sql(&self, sql: &str) -> String {
         self.psql(sql).unwrap_or_else(|e| panic!("{sql}: {e}\nlog:\n{}", self.log()))
@@ -294,5 +314,28 @@ impl Drop for Host {
             }
             let _ = c.wait();
         }
+    }
+}
+
+/// A connected psql session (see [`Host::session`]).
+pub struct Session {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    /// The pid of the backend serving it.
+    pub backend_pid: i32,
+}
+
+impl Session {
+    /// Ends the session as psql does at end of input, and waits for psql to exit.
+    pub fn close(mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
