@@ -243,3 +243,22 @@ fn out_of_slots_returns_null_and_static_overflow_is_visible() {
     let err = h.psql("SELECT bgw_launch('bgw', 'sleeper')").unwrap_err();
     assert!(err.contains("could not register background process"), "{err}");
 }
+
+#[test]
+fn a_wait_reports_postmaster_death() {
+    // In standby, the spawner (a consistent-state worker) waits for sleepers that may only start after recovery.
+    let mut h = Host::start(Setup::default().standby());
+    launch(&h, "spawner", 1, r#"{"name":"hopeful","start":"consistent_state"}"#);
+    h.wait_sql("SELECT count(*) FROM bgw_workers WHERE name = 'hopeful sleeper 1'", |o| o == "1");
+    unsafe { libc::kill(h.pid(), libc::SIGKILL) };
+    h.wait_exit();
+    h.wait_log("spawner \"hopeful\": worker 1 did not start: postmaster_died");
+}
+
+#[test]
+fn bgwdata_names_the_default_data_directory() {
+    let h = Host::start(Setup::default());
+    let out = std::process::Command::new(bgw_bin()).arg("status").env("BGWDATA", h.data()).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("PID: {}", h.pid())));
+}

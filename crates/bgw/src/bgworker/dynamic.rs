@@ -27,6 +27,18 @@ pub enum Status {
     PostmasterDied,
 }
 
+impl Status {
+    /// The words `bgw_status()` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::NotYetStarted => "not_yet_started",
+            Status::Started(_) => "started",
+            Status::Stopped => "stopped",
+            Status::PostmasterDied => "postmaster_died",
+        }
+    }
+}
+
 fn not_attached() -> RegistrationError {
     RegistrationError {
         sqlstate: "55000",

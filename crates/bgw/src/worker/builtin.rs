@@ -95,7 +95,10 @@ fn spawner(count: usize) {
                 Ok(dynamic::Status::Started(pid)) => {
                     elog::log(format!("spawner \"{me}\" started worker {} with PID {pid}", i + 1))
                 }
-                other => elog::warning(format!("spawner \"{me}\": worker {} did not start: {other:?}", i + 1)),
+                Ok(other) => {
+                    elog::warning(format!("spawner \"{me}\": worker {} did not start: {}", i + 1, other.as_str()))
+                }
+                Err(e) => elog::warning(format!("spawner \"{me}\": {e}")),
             },
             Ok(None) => elog::warning(format!("spawner \"{me}\": no free background worker slot for worker {}", i + 1)),
             Err(e) => elog::warning(format!("spawner \"{me}\": {e}")),
