@@ -40,7 +40,7 @@ fn an_embedded_internal_worker_starts_with_signals_blocked() {
     unsafe { libc::kill(pm.id() as i32, libc::SIGINT) };
     let _ = pm.wait();
     let entry = text.lines().find(|l| l.contains("reporter: blocked on entry:")).unwrap();
-    let list = entry.split('[').nth(1).unwrap().trim_end_matches(']');
+    let list = entry.split("entry: [").nth(1).unwrap().trim_end_matches(']');
     let blocked: Vec<i32> = list.split(',').filter_map(|n| n.trim().parse().ok()).collect();
     for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGUSR1] {
         assert!(blocked.contains(&sig), "{sig} not blocked: {entry}");
