@@ -11,6 +11,7 @@
 //! - [`backend`]: client sessions (wire protocol, SQL on SQLite); [`services`]: what they ask of the host.
 //! - [`config`]: `bgworker.conf` and parameters; [`elog`]: PostgreSQL-style logging; [`process`]: per-process
 //!   state.
+//! - [`modules`]: loadable libraries (dlopen, `shared_preload_libraries`) and the C ABI they call.
 //! - [`sys`]: every `unsafe` call into the operating system; [`cli`]: the `bgw` command.
 //!
 //! An application can embed the host: add its own internal workers with
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod elog;
 pub mod latch;
+pub mod modules;
 pub mod postmaster;
 pub mod process;
 pub mod services;

@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub fn backend_main(stream: UnixStream, proc_no: Option<u32>, death_read: RawFd, reject: Option<SqlError>) -> ! {
     crate::latch::init_child(death_read, crate::latch::OnPostmasterDeath::ExitNow);
     crate::process::install_backend_signals();
+    crate::sys::signals::unblock_all();
     crate::process::set_panic_hook();
     crate::sys::proctitle::set(if reject.is_some() { "bgw: dead-end backend" } else { "bgw: client backend" });
     let _ = proc_no;

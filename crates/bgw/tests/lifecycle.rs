@@ -262,3 +262,19 @@ fn bgwdata_names_the_default_data_directory() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("PID: {}", h.pid())));
 }
+
+#[test]
+fn terminating_a_worker_the_moment_it_starts_is_never_a_crash() {
+    // The pid is published at fork, before the child has installed its handlers: a SIGTERM then must wait for
+    // the handler (signals start blocked), not kill the child by default action (which would be a crash).
+    let h = Host::start(Setup::default());
+    for _ in 0..30 {
+        h.sql(
+            "WITH r AS (SELECT bgw_register('bgw', 'sleeper') AS h) \
+             SELECT bgw_wait_for_startup(h), bgw_terminate(h), bgw_wait_for_shutdown(h) FROM r",
+        );
+    }
+    let log = h.log();
+    assert!(!log.contains("terminating any other active server processes"), "{log}");
+    assert!(!log.contains("was terminated by signal"), "{log}");
+}

@@ -223,6 +223,36 @@ impl WorkerSpec {
         Ok(w)
     }
 
+    /// A registration as a C caller filled it in: every string must be NUL-terminated within its field and
+    /// valid UTF-8 (a C caller's mistake is an error, not a silently shortened name).
+    pub fn from_c(w: &BackgroundWorker) -> Result<WorkerSpec, RegistrationError> {
+        fn field(bytes: &[u8], what: &str) -> Result<String, RegistrationError> {
+            let end = bytes.iter().position(|&b| b == 0).ok_or_else(|| {
+                RegistrationError::invalid(format!(
+                    "background worker {what} is not NUL-terminated within its {} bytes",
+                    bytes.len()
+                ))
+            })?;
+            String::from_utf8(bytes[..end].to_vec())
+                .map_err(|_| RegistrationError::invalid(format!("background worker {what} is not valid UTF-8")))
+        }
+        let start_time = StartTime::from_raw(w.bgw_start_time).ok_or_else(|| {
+            RegistrationError::invalid(format!("invalid background worker start time {}", w.bgw_start_time))
+        })?;
+        Ok(WorkerSpec {
+            name: field(&w.bgw_name, "name")?,
+            worker_type: field(&w.bgw_type, "type")?,
+            flags: w.bgw_flags,
+            start_time,
+            restart: Restart::from_raw(w.bgw_restart_time),
+            library: field(&w.bgw_library_name, "library name")?,
+            function: field(&w.bgw_function_name, "function name")?,
+            main_arg: w.bgw_main_arg,
+            extra: w.bgw_extra.to_vec(),
+            notify_pid: w.bgw_notify_pid,
+        })
+    }
+
     /// The postmaster's sanitized copy of a slot's contents. Accepts any bytes; never panics. Strings are bounded
     /// and made ASCII-safe; an unknown start time becomes "recovery finished" (the latest, hence safest, phase).
     pub fn sanitized_from(w: &BackgroundWorker) -> WorkerSpec {
@@ -415,6 +445,27 @@ mod tests {
         assert!(s.to_raw().is_ok());
         s.library = "l".repeat(1024);
         assert!(s.to_raw().unwrap_err().message.contains("library name is too long"));
+    }
+
+    #[test]
+    fn c_layout_matches_the_header() {
+        // include/bgworker.h asserts the same numbers on the C side.
+        assert_eq!(std::mem::size_of::<BackgroundWorker>(), 1472);
+        assert_eq!(std::mem::offset_of!(BackgroundWorker, bgw_flags), 192);
+        assert_eq!(std::mem::offset_of!(BackgroundWorker, bgw_library_name), 204);
+        assert_eq!(std::mem::offset_of!(BackgroundWorker, bgw_main_arg), 1328);
+        assert_eq!(std::mem::offset_of!(BackgroundWorker, bgw_notify_pid), 1464);
+    }
+
+    #[test]
+    fn c_registrations_must_be_terminated() {
+        let mut raw = WorkerSpec::new("w", "lib", "f").to_raw().unwrap();
+        assert_eq!(WorkerSpec::from_c(&raw).unwrap().name, "w");
+        raw.bgw_name = [b'x'; BGW_MAXLEN];
+        assert!(WorkerSpec::from_c(&raw).unwrap_err().message.contains("name is not NUL-terminated"));
+        let mut raw = WorkerSpec::new("w", "lib", "f").to_raw().unwrap();
+        raw.bgw_start_time = 9;
+        assert!(WorkerSpec::from_c(&raw).is_err());
     }
 
     #[test]

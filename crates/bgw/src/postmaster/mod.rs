@@ -10,9 +10,8 @@
 //! Files: [`datadir`] (checks, lock file, control file), [`children`] (the child table), [`workers`] (the
 //! registered-worker list and everything the spec's `bgworker.c` does on the postmaster side).
 //!
-//! Where later work plugs in: modules' `_PG_init`s run in [`Postmaster::start`] after configuration and before
-//! shared memory is sized (shared_preload_libraries); database recovery runs in the startup process
-//! ([`startup_process_main`]).
+//! Modules' `_PG_init`s run in [`Postmaster::start`] after configuration and before anything else is created
+//! (shared_preload_libraries); database recovery will run in the startup process ([`startup_process_main`]).
 
 pub mod children;
 pub mod datadir;
@@ -145,8 +144,15 @@ impl Postmaster {
         // Processes: backends, workers, the startup process.
         let max_procs = max_connections + max_workers + 1;
 
-        // Static registration: declared workers (modules' _PG_init will register through the same path).
+        // Modules first: each preloaded library's _PG_init runs once, before anything else exists, so a module
+        // that fails stops start-up cleanly. Then static registration: modules' workers, then declared ones.
+        let preload = crate::process::setting_text("shared_preload_libraries").unwrap_or_default();
+        let from_modules = crate::modules::preload::process_shared_preload_libraries(&preload)
+            .map_err(|e| StartError::new(e.to_string()))?;
         let mut workers = Workers::new(max_workers);
+        for spec in from_modules {
+            workers.register_static(spec);
+        }
         let declared = crate::bgworker::declared::load(&data_dir).map_err(|e| StartError::new(e.to_string()))?;
         for spec in declared {
             workers.register_static(spec);
@@ -752,6 +758,7 @@ pub fn log_child_exit(level: Level, what: &str, pid: i32, exit: ExitStatus) {
 fn startup_process_main(data_dir: &Path, standby: bool) -> ! {
     crate::process::set_panic_hook();
     signals::install(libc::SIGQUIT, quickdie, &[]);
+    signals::unblock_all();
     match datadir::read_control(data_dir) {
         Some((ClusterState::ShutDown, t)) => {
             elog::log(format!("database system was shut down at {}", datadir::format_time(t)))

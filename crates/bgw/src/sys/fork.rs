@@ -40,8 +40,9 @@ pub fn thread_count() -> Option<u64> {
     }
 }
 
-/// Forks. In the child, before returning: signals reset and unblocked, `close_in_child` closed, and the
-/// parent-death signal armed (if the parent died in between, the child exits at once).
+/// Forks. In the child, before returning: signal dispositions reset to default and every signal blocked but the
+/// parent-death one, `close_in_child` closed, and the parent-death signal armed (if the parent died in between,
+/// the child exits at once). The child unblocks signals once its handlers are installed.
 pub fn fork_process(close_in_child: &[RawFd]) -> Result<Forked, ForkError> {
     if let Some(n) = thread_count() {
         if n > 1 {
@@ -58,7 +59,7 @@ pub fn fork_process(close_in_child: &[RawFd]) -> Result<Forked, ForkError> {
     if pid > 0 {
         return Ok(Forked::Parent { pid });
     }
-    super::signals::reset_all();
+    super::signals::reset_all_blocked(&[POSTMASTER_DEATH_SIGNAL]);
     for &fd in close_in_child {
         // SAFETY: closing descriptors the postmaster owns; the child never uses them.
         unsafe { libc::close(fd) };

@@ -84,14 +84,16 @@ pub fn default(sig: libc::c_int) {
     set_disposition(sig, libc::SIG_DFL);
 }
 
-/// Every catchable signal back to its default action, and nothing blocked: the state a forked child starts from.
-pub fn reset_all() {
+/// Every catchable signal back to its default action, and every signal but `keep` blocked: the state a forked
+/// child starts from. A signal sent before the child has installed its handlers (a SIGTERM right after the
+/// postmaster published the pid, say) waits until the child unblocks it, instead of killing it by default action.
+pub fn reset_all_blocked(keep: &[libc::c_int]) {
+    block_all_except(keep);
     for sig in 1..libc::SIGRTMAX() {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             default(sig);
         }
     }
-    unblock_all();
 }
 
 /// Writes all of `buf` to `fd`, retrying on EINTR and short writes. Async-signal-safe; errors are ignored (there is

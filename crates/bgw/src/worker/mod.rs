@@ -83,8 +83,9 @@ pub fn start_background_worker(raw: BackgroundWorker) -> ! {
     background_worker_block_signals();
     let spec = WorkerSpec::sanitized_from(&raw);
     crate::sys::proctitle::set(&format!("bgw: {}", spec.name));
-    let entry: &'static BackgroundWorker = Box::leak(Box::new(raw));
-    MY_ENTRY.store(entry as *const _ as *mut _, Ordering::Release);
+    let entry: &'static mut BackgroundWorker = Box::leak(Box::new(raw));
+    MY_ENTRY.store(entry as *mut _, Ordering::Release);
+    crate::modules::abi::set_my_bgworker_entry(MY_ENTRY.load(Ordering::Acquire));
     crate::process::set_panic_hook();
 
     if spec.flags & BGWORKER_SHMEM_ACCESS == 0 {
@@ -111,7 +112,7 @@ pub fn start_background_worker(raw: BackgroundWorker) -> ! {
         }
     };
     let arg = raw.bgw_main_arg;
-    match std::panic::catch_unwind(move || main(arg)) {
+    match std::panic::catch_unwind(move || main.call(arg)) {
         Ok(()) => crate::process::exit(0),
         // The panic hook has logged it as an ERROR.
         Err(_) => crate::process::exit(1),

@@ -1,0 +1,499 @@
+//! The spec's API, exported by the `bgw` executable for modules (declared in `include/bgworker.h`).
+//!
+//! Every function here is `extern "C"` under the spec's name and signature (or PostgreSQL's, for the helpers a
+//! worker needs: latches, signals, logging), and is linked into the executable's dynamic symbol table (see
+//! `build.rs`). A module's undefined references resolve to these when it is loaded, so there is one copy of the
+//! host in a process, never two.
+//!
+//! Errors follow PostgreSQL's model as far as C allows without `longjmp`: `ereport(ERROR)` and `FATAL` in a
+//! worker log the message and end the process with exit code 1 (the spec's behaviour for an error in a worker);
+//! `PANIC` aborts (a crash); in the postmaster, while `shared_preload_libraries` are being loaded, an error stops
+//! start-up with a message naming the module.
+//!
+//! Runs in: the postmaster (during preload only) and any child that calls into a module.
+
+// The exported globals keep PostgreSQL's names, which are not Rust's style. The functions are C entry points:
+// their pointer arguments carry the C API's contracts (documented in include/bgworker.h), checked for NULL here;
+// Rust code uses `crate::bgworker::dynamic` instead.
+#![allow(non_upper_case_globals, non_snake_case, clippy::not_unsafe_ptr_arg_deref)]
+
+use crate::bgworker::dynamic::{self, Handle, Status};
+use crate::bgworker::types::{BackgroundWorker, RegistrationError, WorkerSpec};
+use crate::elog::{self, Level};
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_long, CStr};
+use std::sync::Mutex;
+
+/// The spec's opaque handle, as `RegisterDynamicBackgroundWorker` hands it out (allocated with malloc: C callers
+/// may `free` it).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct BackgroundWorkerHandle {
+    pub slot: c_int,
+    pub generation: u64,
+}
+
+/// The spec's BgwHandleStatus values.
+pub const BGWH_STARTED: c_int = 0;
+pub const BGWH_NOT_YET_STARTED: c_int = 1;
+pub const BGWH_STOPPED: c_int = 2;
+pub const BGWH_POSTMASTER_DIED: c_int = 3;
+
+/// PostgreSQL 15's message levels, as C modules pass them.
+pub const DEBUG5: c_int = 10;
+pub const DEBUG1: c_int = 14;
+pub const LOG: c_int = 15;
+pub const LOG_SERVER_ONLY: c_int = 16;
+pub const INFO: c_int = 17;
+pub const NOTICE: c_int = 18;
+pub const WARNING: c_int = 19;
+pub const ERROR: c_int = 21;
+pub const FATAL: c_int = 22;
+pub const PANIC: c_int = 23;
+
+/// The spec's `MyBgworkerEntry`: the running worker's registration (NULL outside workers).
+#[no_mangle]
+pub static mut MyBgworkerEntry: *mut BackgroundWorker = std::ptr::null_mut();
+
+/// PostgreSQL's `MyProcPid`.
+#[no_mangle]
+pub static mut MyProcPid: c_int = 0;
+
+/// Set by `SignalHandlerForConfigReload`; the worker clears it and calls `ProcessConfigFile`.
+#[no_mangle]
+pub static mut ConfigReloadPending: c_int = 0;
+/// Set by `SignalHandlerForShutdownRequest`.
+#[no_mangle]
+pub static mut ShutdownRequestPending: c_int = 0;
+/// Set by `die`; `CHECK_FOR_INTERRUPTS()` acts on it.
+#[no_mangle]
+pub static mut InterruptPending: c_int = 0;
+#[no_mangle]
+pub static mut ProcDiePending: c_int = 0;
+
+/// PostgreSQL's latch type; modules only ever use `MyLatch`.
+#[repr(C)]
+pub struct Latch {
+    _private: [u8; 0],
+}
+
+static mut MY_LATCH_OBJECT: [u8; 1] = [0];
+
+/// PostgreSQL's `MyLatch`: this process's latch.
+#[no_mangle]
+pub static mut MyLatch: *mut Latch = std::ptr::null_mut();
+
+/// Called in a worker at start: publishes its registration and identity to C.
+pub fn set_my_bgworker_entry(entry: *mut BackgroundWorker) {
+    // SAFETY: the worker process is single-threaded at this point (fresh from fork, before the entry point runs);
+    // nothing reads these globals concurrently.
+    unsafe {
+        std::ptr::addr_of_mut!(MyBgworkerEntry).write(entry);
+        init_process_globals();
+    }
+}
+
+/// Sets `MyProcPid` and `MyLatch` for this process.
+///
+/// # Safety
+/// Call while the process is single-threaded (at the start of a child, or in the postmaster before preload).
+pub unsafe fn init_process_globals() {
+    std::ptr::addr_of_mut!(MyProcPid).write(std::process::id() as c_int);
+    std::ptr::addr_of_mut!(MyLatch).write(std::ptr::addr_of_mut!(MY_LATCH_OBJECT) as *mut Latch);
+}
+
+fn flag_set(flag: *mut c_int, value: c_int) {
+    // SAFETY: the flag is one of the c_int globals above; a volatile store of an int is async-signal-safe.
+    unsafe { flag.write_volatile(value) };
+}
+
+// ----- errors and logging -----
+
+fn level_of(c: c_int) -> Level {
+    match c {
+        i32::MIN..=10 => Level::Debug5,
+        11 => Level::Debug4,
+        12 => Level::Debug3,
+        13 => Level::Debug2,
+        14 => Level::Debug1,
+        15 | 16 => Level::Log,
+        17 => Level::Info,
+        18 => Level::Notice,
+        19 | 20 => Level::Warning,
+        21 => Level::Error,
+        22 => Level::Fatal,
+        _ => Level::Panic,
+    }
+}
+
+/// A message being built by `ereport` (errstart .. errfinish).
+struct Pending {
+    level: c_int,
+    message: String,
+    detail: Option<String>,
+    hint: Option<String>,
+}
+
+thread_local! {
+    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+}
+
+fn text(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: C callers pass NUL-terminated strings (the header's wrappers format into a terminated buffer).
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// Emits a report and applies its level's exit behaviour.
+fn finish(level: c_int, message: String, detail: Option<String>, hint: Option<String>) {
+    let mut r = elog::Report::new(level_of(level), message.clone());
+    if let Some(d) = detail {
+        r = r.detail(d);
+    }
+    if let Some(h) = hint {
+        r = r.hint(h);
+    }
+    r.emit();
+    if level >= ERROR {
+        if let Some(module) = super::preload::loading_module() {
+            elog::Report::new(Level::Fatal, format!("could not load library \"{module}\": its _PG_init failed"))
+                .detail(message)
+                .emit();
+            crate::process::exit(1);
+        }
+        if level >= PANIC {
+            std::process::abort();
+        }
+        crate::process::exit(1);
+    }
+}
+
+fn raise(e: RegistrationError) -> ! {
+    finish(ERROR, e.message, e.detail, e.hint);
+    crate::process::exit(1)
+}
+
+/// `elog(level, ...)`: the header formats the message and calls this.
+#[no_mangle]
+pub extern "C" fn bgw_elog(level: c_int, message: *const c_char) {
+    finish(level, text(message), None, None);
+}
+
+/// `ereport(level, (errmsg(...), ...))` begins: the header's `ereport` macro calls this first.
+#[no_mangle]
+pub extern "C" fn bgw_errstart(level: c_int) {
+    PENDING.with(|p| *p.borrow_mut() = Some(Pending { level, message: String::new(), detail: None, hint: None }));
+}
+
+/// `errmsg(...)` after formatting; returns 0 so it can stand in a comma expression.
+#[no_mangle]
+pub extern "C" fn bgw_errmsg(message: *const c_char) -> c_int {
+    let m = text(message);
+    PENDING.with(|p| {
+        if let Some(p) = p.borrow_mut().as_mut() {
+            p.message = m;
+        }
+    });
+    0
+}
+
+/// `errdetail(...)` after formatting.
+#[no_mangle]
+pub extern "C" fn bgw_errdetail(detail: *const c_char) -> c_int {
+    let d = text(detail);
+    PENDING.with(|p| {
+        if let Some(p) = p.borrow_mut().as_mut() {
+            p.detail = Some(d);
+        }
+    });
+    0
+}
+
+/// `errhint(...)` after formatting.
+#[no_mangle]
+pub extern "C" fn bgw_errhint(hint: *const c_char) -> c_int {
+    let h = text(hint);
+    PENDING.with(|p| {
+        if let Some(p) = p.borrow_mut().as_mut() {
+            p.hint = Some(h);
+        }
+    });
+    0
+}
+
+/// `ereport` ends: emit (and, for ERROR and above, end the process).
+#[no_mangle]
+pub extern "C" fn bgw_errfinish() {
+    if let Some(p) = PENDING.with(|p| p.borrow_mut().take()) {
+        finish(p.level, p.message, p.detail, p.hint);
+    }
+}
+
+// ----- registration and handles -----
+
+fn spec_from_c(worker: *const BackgroundWorker) -> Result<WorkerSpec, RegistrationError> {
+    if worker.is_null() {
+        return Err(RegistrationError {
+            sqlstate: "22004",
+            message: "background worker registration is NULL".into(),
+            detail: None,
+            hint: None,
+        });
+    }
+    // SAFETY: non-null, and by the API's contract a pointer to a BackgroundWorker the caller owns; every bit
+    // pattern of the struct is valid, and we copy it before reading.
+    let raw = unsafe { worker.read() };
+    WorkerSpec::from_c(&raw)
+}
+
+/// Static registrations made by modules' `_PG_init`s, collected while preloading.
+pub(crate) static PRELOAD_REGISTRATIONS: Mutex<Vec<WorkerSpec>> = Mutex::new(Vec::new());
+
+/// The spec's `RegisterBackgroundWorker`: only while `shared_preload_libraries` are being loaded.
+#[no_mangle]
+pub extern "C" fn RegisterBackgroundWorker(worker: *mut BackgroundWorker) {
+    let spec = match spec_from_c(worker) {
+        Ok(s) => s,
+        Err(e) => {
+            elog::log(e.message);
+            return;
+        }
+    };
+    if super::preload::loading_module().is_none() {
+        elog::log(format!("background worker \"{}\": must be registered in shared_preload_libraries", spec.name));
+        return;
+    }
+    PRELOAD_REGISTRATIONS.lock().unwrap_or_else(|e| e.into_inner()).push(spec);
+}
+
+/// The spec's `RegisterDynamicBackgroundWorker`. On success stores a malloc'ed handle in `*handle` (if not
+/// NULL) and returns true; false when no slot is free. A registration the sanity checks refuse is an ERROR.
+#[no_mangle]
+pub extern "C" fn RegisterDynamicBackgroundWorker(
+    worker: *mut BackgroundWorker,
+    handle: *mut *mut BackgroundWorkerHandle,
+) -> bool {
+    let spec = spec_from_c(worker).unwrap_or_else(|e| raise(e));
+    match dynamic::register_dynamic_background_worker(&spec) {
+        Ok(Some(h)) => {
+            if !handle.is_null() {
+                // SAFETY: malloc of the handle's size; checked for NULL before the write.
+                let p = unsafe { libc::malloc(std::mem::size_of::<BackgroundWorkerHandle>()) }
+                    as *mut BackgroundWorkerHandle;
+                if p.is_null() {
+                    finish(ERROR, "out of memory".into(), None, None);
+                }
+                // SAFETY: p is a fresh allocation of the right size and alignment (malloc aligns for any type);
+                // `handle` is the caller's out-parameter, non-null.
+                unsafe {
+                    p.write(BackgroundWorkerHandle { slot: h.slot as c_int, generation: h.generation });
+                    handle.write(p);
+                }
+            }
+            true
+        }
+        Ok(None) => false,
+        Err(e) => raise(e),
+    }
+}
+
+fn handle_of(h: *const BackgroundWorkerHandle) -> Handle {
+    if h.is_null() {
+        raise(RegistrationError {
+            sqlstate: "22004",
+            message: "background worker handle is NULL".into(),
+            detail: None,
+            hint: None,
+        });
+    }
+    // SAFETY: non-null, and by the API's contract a handle from RegisterDynamicBackgroundWorker (or a copy).
+    let h = unsafe { h.read() };
+    Handle { slot: h.slot.max(0) as u32, generation: h.generation }
+}
+
+fn status_code(s: Status, pidp: *mut libc::pid_t) -> c_int {
+    match s {
+        Status::Started(pid) => {
+            if !pidp.is_null() {
+                // SAFETY: the caller's out-parameter, non-null.
+                unsafe { pidp.write(pid) };
+            }
+            BGWH_STARTED
+        }
+        Status::NotYetStarted => BGWH_NOT_YET_STARTED,
+        Status::Stopped => BGWH_STOPPED,
+        Status::PostmasterDied => BGWH_POSTMASTER_DIED,
+    }
+}
+
+/// The spec's `GetBackgroundWorkerPid`.
+#[no_mangle]
+pub extern "C" fn GetBackgroundWorkerPid(handle: *mut BackgroundWorkerHandle, pidp: *mut libc::pid_t) -> c_int {
+    let s = dynamic::get_background_worker_pid(handle_of(handle)).unwrap_or_else(|e| raise(e));
+    status_code(s, pidp)
+}
+
+/// The spec's `WaitForBackgroundWorkerStartup`.
+#[no_mangle]
+pub extern "C" fn WaitForBackgroundWorkerStartup(handle: *mut BackgroundWorkerHandle, pidp: *mut libc::pid_t) -> c_int {
+    let s = dynamic::wait_for_background_worker_startup(handle_of(handle)).unwrap_or_else(|e| raise(e));
+    status_code(s, pidp)
+}
+
+/// The spec's `WaitForBackgroundWorkerShutdown`.
+#[no_mangle]
+pub extern "C" fn WaitForBackgroundWorkerShutdown(handle: *mut BackgroundWorkerHandle) -> c_int {
+    let s = dynamic::wait_for_background_worker_shutdown(handle_of(handle)).unwrap_or_else(|e| raise(e));
+    status_code(s, std::ptr::null_mut())
+}
+
+/// The spec's `TerminateBackgroundWorker`.
+#[no_mangle]
+pub extern "C" fn TerminateBackgroundWorker(handle: *mut BackgroundWorkerHandle) {
+    dynamic::terminate_background_worker(handle_of(handle)).unwrap_or_else(|e| raise(e));
+}
+
+static TYPE_BUFFER: Mutex<[u8; crate::bgworker::types::BGW_MAXLEN]> =
+    Mutex::new([0; crate::bgworker::types::BGW_MAXLEN]);
+
+/// The spec's `GetBackgroundWorkerTypeByPid`: a pointer to a static buffer (valid until the next call), or NULL.
+#[no_mangle]
+pub extern "C" fn GetBackgroundWorkerTypeByPid(pid: libc::pid_t) -> *const c_char {
+    let Some(t) = dynamic::get_background_worker_type_by_pid(pid) else { return std::ptr::null() };
+    let mut buf = TYPE_BUFFER.lock().unwrap_or_else(|e| e.into_inner());
+    let n = t.len().min(buf.len() - 1);
+    buf[..n].copy_from_slice(&t.as_bytes()[..n]);
+    buf[n] = 0;
+    buf.as_ptr() as *const c_char
+}
+
+/// The spec's `BackgroundWorkerInitializeConnection`. Databases arrive with a later version: a clear FATAL.
+#[no_mangle]
+pub extern "C" fn BackgroundWorkerInitializeConnection(_dbname: *const c_char, _username: *const c_char, _flags: u32) {
+    no_databases_yet();
+}
+
+/// The spec's `BackgroundWorkerInitializeConnectionByOid`; see `BackgroundWorkerInitializeConnection`.
+#[no_mangle]
+pub extern "C" fn BackgroundWorkerInitializeConnectionByOid(_dboid: u32, _useroid: u32, _flags: u32) {
+    no_databases_yet();
+}
+
+fn no_databases_yet() {
+    let who = crate::worker::my_spec().map(|s| s.name).unwrap_or_default();
+    finish(
+        FATAL,
+        format!("background worker \"{who}\": database connections are not available in this version of bgw"),
+        None,
+        Some("Databases arrive with the next version; until then workers cannot connect.".into()),
+    );
+}
+
+/// The spec's `BackgroundWorkerBlockSignals`.
+#[no_mangle]
+pub extern "C" fn BackgroundWorkerBlockSignals() {
+    crate::worker::background_worker_block_signals();
+}
+
+/// The spec's `BackgroundWorkerUnblockSignals`.
+#[no_mangle]
+pub extern "C" fn BackgroundWorkerUnblockSignals() {
+    crate::worker::background_worker_unblock_signals();
+}
+
+// ----- latches and the postmaster -----
+
+/// PostgreSQL's `WaitLatch` on this process's latch (the only latch a module can name). Returns WL_* bits.
+#[no_mangle]
+pub extern "C" fn WaitLatch(_latch: *mut Latch, wake_events: c_int, timeout: c_long, _wait_event_info: u32) -> c_int {
+    #[allow(clippy::useless_conversion)] // c_long is i64 here, i32 on 32-bit targets
+    let timeout = i64::from(timeout);
+    crate::latch::wait_latch(wake_events as u32, timeout) as c_int
+}
+
+/// PostgreSQL's `SetLatch` on this process's latch.
+#[no_mangle]
+pub extern "C" fn SetLatch(_latch: *mut Latch) {
+    crate::latch::set_latch();
+}
+
+/// PostgreSQL's `ResetLatch` on this process's latch.
+#[no_mangle]
+pub extern "C" fn ResetLatch(_latch: *mut Latch) {
+    crate::latch::reset_latch();
+}
+
+/// Sets the latch of another process of the host, by pid. Returns false if no such process could be signalled.
+#[no_mangle]
+pub extern "C" fn bgw_set_latch_pid(pid: libc::pid_t) -> bool {
+    crate::latch::set_latch_of(pid)
+}
+
+/// PostgreSQL's `PostmasterIsAlive`.
+#[no_mangle]
+pub extern "C" fn PostmasterIsAlive() -> bool {
+    crate::latch::postmaster_is_alive()
+}
+
+// ----- signals -----
+
+/// PostgreSQL's `pqsignal`: installs `func` (or SIG_IGN / SIG_DFL) for `signo` with SA_RESTART; returns the
+/// previous handler.
+#[no_mangle]
+pub extern "C" fn pqsignal(signo: c_int, func: libc::sighandler_t) -> libc::sighandler_t {
+    // SAFETY: a fully initialized sigaction; the handler is the caller's, which must be async-signal-safe (the
+    // same contract as PostgreSQL's pqsignal).
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        let mut old: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = func;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = libc::SA_RESTART;
+        if libc::sigaction(signo, &sa, &mut old) != 0 {
+            return libc::SIG_ERR;
+        }
+        old.sa_sigaction
+    }
+}
+
+/// PostgreSQL's `SignalHandlerForConfigReload`: sets `ConfigReloadPending` and the latch.
+#[no_mangle]
+pub extern "C" fn SignalHandlerForConfigReload(_signo: c_int) {
+    flag_set(std::ptr::addr_of_mut!(ConfigReloadPending), 1);
+    crate::sys::signals::preserving_errno(crate::latch::set_latch);
+}
+
+/// PostgreSQL's `SignalHandlerForShutdownRequest`: sets `ShutdownRequestPending` and the latch.
+#[no_mangle]
+pub extern "C" fn SignalHandlerForShutdownRequest(_signo: c_int) {
+    flag_set(std::ptr::addr_of_mut!(ShutdownRequestPending), 1);
+    crate::sys::signals::preserving_errno(crate::latch::set_latch);
+}
+
+/// PostgreSQL's `die`: asks the process to end at its next `CHECK_FOR_INTERRUPTS()`.
+#[no_mangle]
+pub extern "C" fn die(_signo: c_int) {
+    flag_set(std::ptr::addr_of_mut!(ProcDiePending), 1);
+    flag_set(std::ptr::addr_of_mut!(InterruptPending), 1);
+    crate::sys::signals::preserving_errno(crate::latch::set_latch);
+}
+
+/// What `CHECK_FOR_INTERRUPTS()` calls when `InterruptPending` is set: ends the worker if `die` asked it to.
+#[no_mangle]
+pub extern "C" fn ProcessInterrupts() {
+    flag_set(std::ptr::addr_of_mut!(InterruptPending), 0);
+    // SAFETY: a volatile read of a c_int global.
+    if unsafe { std::ptr::addr_of!(ProcDiePending).read_volatile() } != 0 {
+        let who = crate::worker::my_spec().map(|s| s.worker_type).unwrap_or_default();
+        finish(FATAL, format!("terminating background worker \"{who}\" due to administrator command"), None, None);
+    }
+}
+
+/// PostgreSQL's `ProcessConfigFile`: re-reads the configuration file (the context argument is accepted for
+/// compatibility; a worker can only apply reloadable parameters).
+#[no_mangle]
+pub extern "C" fn ProcessConfigFile(_context: c_int) {
+    crate::process::reload_config();
+}

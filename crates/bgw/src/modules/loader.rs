@@ -1,0 +1,102 @@
+//! Finding, opening and looking into loadable libraries.
+//!
+//! A library name without a `/` is searched for along `dynamic_library_path` (a colon-separated list; `$libdir`
+//! stands for the host's library directory, `<directory of the bgw executable>/../lib/bgw`), first as given,
+//! then with `.so` appended, as PostgreSQL does. A name with a `/` is used as a path. Libraries are opened with
+//! RTLD_NOW (every symbol resolved at load, so a module missing one of the host's functions fails at once) and
+//! RTLD_GLOBAL, and never unloaded: function pointers into them may be kept for the life of the process.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Why a library or function could not be used. The messages are PostgreSQL's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    #[error("could not access file \"{0}\": No such file or directory")]
+    NotFound(String),
+    #[error("could not load library \"{path}\": {reason}")]
+    Load { path: String, reason: String },
+    #[error("could not find function \"{function}\" in file \"{path}\"")]
+    NoFunction { function: String, path: String },
+}
+
+/// The host's library directory (`$libdir`).
+pub fn libdir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("../lib/bgw")))
+        .unwrap_or_else(|| PathBuf::from("/usr/local/lib/bgw"))
+}
+
+/// The current `dynamic_library_path`, with `$libdir` expanded.
+fn search_path() -> Vec<PathBuf> {
+    let raw = crate::process::setting_text("dynamic_library_path").unwrap_or_else(|| "$libdir".into());
+    let lib = libdir();
+    raw.split(':')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| match d.strip_prefix("$libdir") {
+            Some(rest) => PathBuf::from(format!("{}{rest}", lib.display())),
+            None => PathBuf::from(d),
+        })
+        .collect()
+}
+
+/// Resolves a library name to a file.
+pub fn resolve(name: &str) -> Result<PathBuf, LoadError> {
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return if p.is_file() { Ok(p) } else { Err(LoadError::NotFound(name.to_string())) };
+    }
+    for dir in search_path() {
+        for candidate in [dir.join(name), dir.join(format!("{name}.so"))] {
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(LoadError::NotFound(name.to_string()))
+}
+
+/// Libraries this process has opened, by path: never closed.
+static OPEN: Mutex<Option<HashMap<PathBuf, &'static libloading::os::unix::Library>>> = Mutex::new(None);
+
+/// Opens (once per process) the library at `path`.
+pub fn open(path: &Path) -> Result<&'static libloading::os::unix::Library, LoadError> {
+    let mut guard = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+    let map = guard.get_or_insert_with(HashMap::new);
+    if let Some(lib) = map.get(path) {
+        return Ok(lib);
+    }
+    let flags = libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL;
+    // SAFETY: loading a library runs its initializers. That is the point of a module; the host trusts the
+    // libraries its configuration or a superuser names, as PostgreSQL does.
+    let lib = unsafe { libloading::os::unix::Library::open(Some(path), flags) }
+        .map_err(|e| LoadError::Load { path: path.display().to_string(), reason: dl_reason(&e) })?;
+    let lib: &'static libloading::os::unix::Library = Box::leak(Box::new(lib));
+    map.insert(path.to_path_buf(), lib);
+    Ok(lib)
+}
+
+/// The dlerror() text of a failed open.
+fn dl_reason(e: &libloading::Error) -> String {
+    e.to_string()
+}
+
+/// Finds `function` in `library` (resolving and opening it) and returns its address.
+pub fn lookup(library: &str, function: &str) -> Result<(PathBuf, *const std::ffi::c_void), LoadError> {
+    let path = resolve(library)?;
+    let lib = open(&path)?;
+    let mut name = function.as_bytes().to_vec();
+    name.push(0);
+    // SAFETY: we only take the symbol's address; the caller gives it a type (and is responsible for it matching,
+    // as a C caller of dlsym is).
+    let sym = unsafe { lib.get::<*const std::ffi::c_void>(&name) }
+        .map_err(|_| LoadError::NoFunction { function: function.to_string(), path: path.display().to_string() })?;
+    let addr = *sym;
+    if addr.is_null() {
+        return Err(LoadError::NoFunction { function: function.to_string(), path: path.display().to_string() });
+    }
+    Ok((path, addr))
+}

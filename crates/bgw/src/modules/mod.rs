@@ -1,0 +1,16 @@
+//! Loadable modules: shared libraries that hold worker code, and the C ABI they call back into.
+//!
+//! - [`loader`]: finds a library by name along `dynamic_library_path`, opens it (RTLD_NOW, never unloaded) and
+//!   looks up functions in it. Runs in any process: the postmaster (preloading), backends (checking a dynamic
+//!   registration), workers (finding their entry point).
+//! - [`preload`]: `shared_preload_libraries`: the postmaster loads each library before shared memory exists and
+//!   runs its `_PG_init` once; what the module registers there becomes static registrations.
+//! - [`abi`]: the spec's API, exported by the `bgw` executable under the spec's names (declared for C in
+//!   `include/bgworker.h`). Modules import these symbols from the running host; they never link a copy of it.
+//!
+//! Still to come here: custom parameters, named shared memory and SQL functions defined by modules, and the Rust
+//! SDK built on this ABI.
+
+pub mod abi;
+pub mod loader;
+pub mod preload;

@@ -1,0 +1,47 @@
+//! `shared_preload_libraries`: modules loaded into the postmaster at start, whose `_PG_init` runs once.
+//!
+//! Runs in the postmaster, after the configuration is read and before anything else is created (lock file,
+//! socket, shared memory), so a module that fails to load or whose `_PG_init` raises an error stops start-up
+//! with a message naming the module and leaves nothing behind. Workers a module registers in `_PG_init` become
+//! static registrations, ahead of the declared ones.
+
+use super::loader;
+use crate::bgworker::types::WorkerSpec;
+use std::sync::Mutex;
+
+static LOADING: Mutex<Option<String>> = Mutex::new(None);
+
+/// The module whose `_PG_init` is running, if any (the spec's process_shared_preload_libraries_in_progress).
+pub fn loading_module() -> Option<String> {
+    LOADING.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Why preloading failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PreloadError(pub String);
+
+/// Splits a library list: comma-separated names, optionally double-quoted.
+pub fn split_list(list: &str) -> Vec<String> {
+    list.split(',').map(|s| s.trim().trim_matches('"').to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+/// Loads every library in `list` and runs its `_PG_init`; returns the workers they registered.
+pub fn process_shared_preload_libraries(list: &str) -> Result<Vec<WorkerSpec>, PreloadError> {
+    // SAFETY: the postmaster is single-threaded here, before any child exists.
+    unsafe { super::abi::init_process_globals() };
+    for name in split_list(list) {
+        let path = loader::resolve(&name).map_err(|e| PreloadError(e.to_string()))?;
+        loader::open(&path).map_err(|e| PreloadError(e.to_string()))?;
+        *LOADING.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.clone());
+        if let Ok((_, init)) = loader::lookup(&name, "_PG_init") {
+            // SAFETY: `_PG_init` is the module initializer's conventional name and signature (`void _PG_init(void)`).
+            let init: unsafe extern "C" fn() = unsafe { std::mem::transmute(init) };
+            // SAFETY: calling the module's initializer, as PostgreSQL does; errors it raises end the process.
+            unsafe { init() };
+        }
+        *LOADING.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        crate::elog::debug1(format!("loaded library \"{}\"", path.display()));
+    }
+    Ok(std::mem::take(&mut *super::abi::PRELOAD_REGISTRATIONS.lock().unwrap_or_else(|e| e.into_inner())))
+}

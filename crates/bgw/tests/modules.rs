@@ -1,0 +1,171 @@
+//! Loadable modules: real shared libraries built with `cc` against `include/bgworker.h`, loaded through
+//! `shared_preload_libraries` and `dynamic_library_path`, registering and running workers through the C ABI.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Compiles a C module into `dir` as `<name>.so`, the way a module author would (no linking against the host).
+fn build_c_module(source: &Path, dir: &Path, name: &str) -> PathBuf {
+    let out = dir.join(format!("{name}.so"));
+    let st = Command::new("cc")
+        .args(["-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I"])
+        .arg(repo().join("include"))
+        .arg(source)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("a C compiler (cc) is needed to build test modules");
+    assert!(st.success(), "cc failed for {}", source.display());
+    out
+}
+
+/// A directory with all test modules built.
+fn module_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("bgwm").tempdir_in("/tmp").unwrap();
+    build_c_module(&repo().join("modules/c_hello/c_hello.c"), dir.path(), "c_hello");
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules");
+    build_c_module(&tests.join("c_broken.c"), dir.path(), "c_broken");
+    build_c_module(&tests.join("c_unresolved.c"), dir.path(), "c_unresolved");
+    dir
+}
+
+fn with_modules(dir: &Path) -> Setup {
+    Setup::default().conf("dynamic_library_path", &format!("'{}:$libdir'", dir.display()))
+}
+
+#[test]
+fn a_c_module_imports_the_host_instead_of_linking_it() {
+    let dir = module_dir();
+    let out = Command::new("nm").args(["-D", "--undefined-only"]).arg(dir.path().join("c_hello.so")).output();
+    let Ok(out) = out else { return };
+    let syms = String::from_utf8_lossy(&out.stdout);
+    for s in ["RegisterBackgroundWorker", "RegisterDynamicBackgroundWorker", "WaitLatch", "MyBgworkerEntry"] {
+        assert!(syms.contains(s), "{s} is not imported: {syms}");
+    }
+    // And the host exports them.
+    let out = Command::new("nm").args(["-D", "--defined-only", bgw_bin()]).output().unwrap();
+    let host = String::from_utf8_lossy(&out.stdout);
+    for s in ["RegisterBackgroundWorker", "WaitForBackgroundWorkerShutdown", "MyBgworkerEntry", "pqsignal"] {
+        assert!(host.contains(s), "the bgw executable does not export {s}");
+    }
+}
+
+#[test]
+fn preloaded_c_module_registers_and_runs_a_static_worker() {
+    let dir = module_dir();
+    let h = Host::start(with_modules(dir.path()).conf("shared_preload_libraries", "'c_hello'"));
+    h.wait_log("c_hello static started with naptime 200 ms");
+    h.wait_log("c_hello static: tick 1");
+    let row = h.wait_sql("SELECT library, function, type, pid FROM bgw_workers WHERE name = 'c_hello static'", |o| {
+        o.split('|').nth(3).is_some_and(|p| !p.is_empty())
+    });
+    let pid: i32 = row.split('|').nth(3).unwrap().parse().unwrap();
+    assert!(row.starts_with("c_hello|c_hello_main|c_hello|"), "{row}");
+    assert_eq!(cmdline(pid), "bgw: c_hello static");
+    // SIGHUP through the host reaches the module's handler and ProcessConfigFile.
+    h.bgw(&["reload"]);
+    h.wait_log("c_hello static: reloaded configuration");
+    // SIGTERM goes through die() and CHECK_FOR_INTERRUPTS(): FATAL, exit 1, restarted after 5 s.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    h.wait_log(&format!("background worker \"c_hello\" (PID {pid}) exited with exit code 1"));
+    assert!(h.log().contains("terminating background worker \"c_hello\" due to administrator command"));
+}
+
+#[test]
+fn c_workers_register_wait_and_terminate_dynamically() {
+    let dir = module_dir();
+    let h = Host::start(with_modules(dir.path()));
+    // From SQL.
+    let pid: i32 = h.sql(r#"SELECT bgw_launch('c_hello', 'c_hello_main', 300, '{"name":"c dyn"}')"#).parse().unwrap();
+    h.wait_log("c dyn started with naptime 300 ms");
+    assert!(alive(pid));
+    // From inside a C worker: register, wait for start-up, type by pid, terminate, wait for shutdown.
+    h.sql("SELECT bgw_launch('c_hello', 'c_hello_launcher')");
+    let log = h.wait_log("c_hello launcher saw worker");
+    assert!(log.contains("c_hello launcher started worker with PID"), "{log}");
+    assert!(log.contains("(type c_hello)"), "{log}");
+}
+
+#[test]
+fn errors_in_c_workers_are_logged_and_exit_1() {
+    let dir = module_dir();
+    let h = Host::start(with_modules(dir.path()));
+    let handle = h.sql("SELECT bgw_register('c_hello', 'c_hello_fail', 7)");
+    assert_eq!(h.sql(&format!("SELECT bgw_wait_for_shutdown('{handle}')")), "stopped");
+    let log = h.wait_log("background worker \"c_hello_fail\" (PID");
+    assert!(log.contains("ERROR:  c_hello failed on purpose"), "{log}");
+    assert!(log.contains("DETAIL:  main argument 7"), "{log}");
+    assert!(log.contains("exited with exit code 1"), "{log}");
+    assert!(!log.contains("terminating any other active server processes"));
+}
+
+#[test]
+fn dynamic_registration_checks_library_and_symbol_at_once() {
+    let dir = module_dir();
+    let h = Host::start(with_modules(dir.path()));
+    let err = h.psql("SELECT bgw_register('c_hello', 'no_such_function')").unwrap_err();
+    let so = dir.path().join("c_hello.so");
+    assert!(
+        err.contains(&format!("could not find function \"no_such_function\" in file \"{}\"", so.display())),
+        "{err}"
+    );
+    let err = h.psql("SELECT bgw_register('no_such_module', 'f')").unwrap_err();
+    assert!(err.contains("could not access file \"no_such_module\": No such file or directory"), "{err}");
+    let err = h.psql("SELECT bgw_register('c_unresolved', 'c_unresolved_main')").unwrap_err();
+    assert!(err.contains("could not load library") && err.contains("bgw_no_such_function"), "{err}");
+    // The internal library uses the same lookup.
+    assert!(h.sql("SELECT bgw_register('bgw', 'noop')").contains(':'));
+}
+
+#[test]
+fn a_missing_library_fails_in_the_worker_not_the_postmaster() {
+    let dir = module_dir();
+    let workers = "[[worker]]\nname = \"lost\"\nlibrary = \"c_unresolved\"\nfunction = \"c_unresolved_main\"\nrestart = \"never\"\n\n[[worker]]\nname = \"gone\"\nlibrary = \"vanished\"\nfunction = \"main\"\nrestart = \"never\"\n";
+    let h = Host::start(with_modules(dir.path()).workers(workers));
+    let log = h.wait_log("background worker \"gone\" (PID");
+    h.wait_log("background worker \"lost\" (PID");
+    let log = log + &h.log();
+    assert!(log.contains("ERROR:  could not access file \"vanished\": No such file or directory"), "{log}");
+    assert!(log.contains("ERROR:  could not load library \""), "{log}");
+    assert!(log.contains("undefined symbol: bgw_no_such_function"), "{log}");
+    assert!(!log.contains("terminating any other active server processes"));
+    assert_eq!(h.sql("SELECT 1"), "1");
+}
+
+#[test]
+fn a_module_that_fails_to_initialize_stops_start_up_cleanly() {
+    let dir = module_dir();
+    for (libs, expect) in [
+        ("'c_broken'", "c_broken refuses to load"),
+        ("'c_hello, nope'", "could not access file \"nope\": No such file or directory"),
+    ] {
+        let h = Host::init(&with_modules(dir.path()).conf("shared_preload_libraries", libs));
+        let out = Command::new(bgw_bin()).args(["start", "-D"]).arg(h.data()).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{err}");
+        if libs.contains("c_broken") {
+            assert!(err.contains("FATAL:  could not load library \"c_broken\": its _PG_init failed"), "{err}");
+            assert!(err.contains("HINT:  This module is broken on purpose."), "{err}");
+        }
+        assert!(!h.data().join("postmaster.pid").exists(), "a half-started host left its lock file");
+    }
+}
+
+#[test]
+fn register_background_worker_outside_preload_is_refused() {
+    // c_hello's _PG_init calls RegisterBackgroundWorker. Run as a worker (not while preloading), the spec's rule
+    // applies: the call is refused with a log message and registers nothing.
+    let dir = module_dir();
+    let h = Host::start(with_modules(dir.path()));
+    let handle = h.sql(r#"SELECT bgw_register('c_hello', '_PG_init', 0, '{"name":"late init"}')"#);
+    assert_eq!(h.sql(&format!("SELECT bgw_wait_for_shutdown('{handle}')")), "stopped");
+    h.wait_log("background worker \"c_hello static\": must be registered in shared_preload_libraries");
+    assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'c_hello static'"), "0");
+}

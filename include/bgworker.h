@@ -1,0 +1,237 @@
+/*
+ * bgworker.h: the C API of the bgw host for loadable modules.
+ *
+ * A module is a shared library the host loads by name (through dynamic_library_path, or at start through
+ * shared_preload_libraries, which also runs its _PG_init). Its workers' entry points have the signature
+ * `void main(Datum arg)`. Everything declared here is exported by the running `bgw` executable: build a module
+ * with `cc -shared -fPIC -I include mymodule.c -o mymodule.so` and do not link it against anything of the host;
+ * its references resolve when the host loads it.
+ *
+ * The background worker API keeps PostgreSQL's names, constants, struct layout and semantics (bgworker.h of
+ * PostgreSQL), so that a worker written for PostgreSQL compiles with few changes. Beside it are the helpers a
+ * worker needs (latches, signals, logging), also under PostgreSQL's names.
+ *
+ * Errors: ereport(ERROR) and ereport(FATAL) log the message and end the worker with exit code 1; PANIC aborts.
+ * There is no longjmp-based error recovery (PG_TRY) in this version.
+ */
+#ifndef BGW_BGWORKER_H
+#define BGW_BGWORKER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------- basic types ---------- */
+
+typedef uintptr_t Datum;
+typedef unsigned int Oid;
+typedef uint32_t uint32;
+typedef int32_t int32;
+
+#define Int32GetDatum(X) ((Datum) (int32) (X))
+#define DatumGetInt32(X) ((int32) (X))
+#define UInt32GetDatum(X) ((Datum) (uint32) (X))
+#define DatumGetUInt32(X) ((uint32) (X))
+#define ObjectIdGetDatum(X) ((Datum) (X))
+#define DatumGetObjectId(X) ((Oid) (X))
+#define PointerGetDatum(X) ((Datum) (X))
+
+#define PGDLLEXPORT __attribute__((visibility("default")))
+#define PGDLLIMPORT
+/* Modules need no magic block with bgw; the macro is accepted so PostgreSQL sources compile unchanged. */
+#define PG_MODULE_MAGIC extern int bgw_no_module_magic_needed
+#define MAXPGPATH 1024
+
+/* ---------- the background worker API (PostgreSQL's bgworker.h) ---------- */
+
+#define BGWORKER_SHMEM_ACCESS 0x0001
+#define BGWORKER_BACKEND_DATABASE_CONNECTION 0x0002
+#define BGWORKER_CLASS_PARALLEL 0x0010
+
+typedef void (*bgworker_main_type)(Datum main_arg);
+
+typedef enum
+{
+	BgWorkerStart_PostmasterStart,
+	BgWorkerStart_ConsistentState,
+	BgWorkerStart_RecoveryFinished,
+} BgWorkerStartTime;
+
+#define BGW_DEFAULT_RESTART_INTERVAL 60
+#define BGW_NEVER_RESTART -1
+#define BGW_MAXLEN 96
+#define BGW_EXTRALEN 128
+
+typedef struct BackgroundWorker
+{
+	char bgw_name[BGW_MAXLEN];
+	char bgw_type[BGW_MAXLEN];
+	int bgw_flags;
+	BgWorkerStartTime bgw_start_time;
+	int bgw_restart_time; /* in seconds, or BGW_NEVER_RESTART */
+	char bgw_library_name[MAXPGPATH];
+	char bgw_function_name[BGW_MAXLEN];
+	Datum bgw_main_arg;
+	char bgw_extra[BGW_EXTRALEN];
+	pid_t bgw_notify_pid; /* SIGUSR1 this backend on start/stop */
+} BackgroundWorker;
+
+/* The host's Rust side has the same layout; these catch a mismatch at compile time. */
+_Static_assert(sizeof(BackgroundWorker) == 1472, "BackgroundWorker layout differs from the host's");
+_Static_assert(offsetof(BackgroundWorker, bgw_main_arg) == 1328, "BackgroundWorker layout differs from the host's");
+
+typedef enum BgwHandleStatus
+{
+	BGWH_STARTED,         /* worker is running */
+	BGWH_NOT_YET_STARTED, /* worker hasn't been started yet */
+	BGWH_STOPPED,         /* worker has exited */
+	BGWH_POSTMASTER_DIED, /* postmaster died; worker status unclear */
+} BgwHandleStatus;
+
+struct BackgroundWorkerHandle;
+typedef struct BackgroundWorkerHandle BackgroundWorkerHandle;
+
+/* Register a worker from a module's _PG_init while it is loaded through shared_preload_libraries. */
+extern void RegisterBackgroundWorker(BackgroundWorker *worker);
+/* Register a worker from a backend or a worker; the handle is malloc'ed (free it with free()). */
+extern bool RegisterDynamicBackgroundWorker(BackgroundWorker *worker, BackgroundWorkerHandle **handle);
+extern BgwHandleStatus GetBackgroundWorkerPid(BackgroundWorkerHandle *handle, pid_t *pidp);
+extern BgwHandleStatus WaitForBackgroundWorkerStartup(BackgroundWorkerHandle *handle, pid_t *pidp);
+extern BgwHandleStatus WaitForBackgroundWorkerShutdown(BackgroundWorkerHandle *handle);
+extern const char *GetBackgroundWorkerTypeByPid(pid_t pid);
+extern void TerminateBackgroundWorker(BackgroundWorkerHandle *handle);
+
+/* Valid in a running worker. */
+extern PGDLLIMPORT BackgroundWorker *MyBgworkerEntry;
+
+/* Database connections arrive with a later version of bgw; until then these end the worker with a FATAL. */
+extern void BackgroundWorkerInitializeConnection(const char *dbname, const char *username, uint32 flags);
+extern void BackgroundWorkerInitializeConnectionByOid(Oid dboid, Oid useroid, uint32 flags);
+#define BGWORKER_BYPASS_ALLOWCONN 0x0001
+#define BGWORKER_BYPASS_ROLELOGINCHECK 0x0002
+
+extern void BackgroundWorkerBlockSignals(void);
+extern void BackgroundWorkerUnblockSignals(void);
+
+/* ---------- process, latches, postmaster ---------- */
+
+extern PGDLLIMPORT int MyProcPid;
+
+typedef struct Latch Latch;
+extern PGDLLIMPORT Latch *MyLatch;
+
+#define WL_LATCH_SET (1 << 0)
+#define WL_SOCKET_READABLE (1 << 1)
+#define WL_SOCKET_WRITEABLE (1 << 2)
+#define WL_TIMEOUT (1 << 3)
+#define WL_POSTMASTER_DEATH (1 << 4)
+#define WL_EXIT_ON_PM_DEATH (1 << 5)
+#define PG_WAIT_EXTENSION 0x07000000U
+
+/* Waits on the latch (only MyLatch can be named); timeout in ms applies with WL_TIMEOUT. Returns WL_* bits. */
+extern int WaitLatch(Latch *latch, int wakeEvents, long timeout, uint32 wait_event_info);
+extern void SetLatch(Latch *latch);
+extern void ResetLatch(Latch *latch);
+/* Sets the latch of another process of the host. */
+extern bool bgw_set_latch_pid(pid_t pid);
+extern bool PostmasterIsAlive(void);
+
+/* ---------- signals and interrupts ---------- */
+
+typedef void (*pqsigfunc)(int signo);
+extern pqsigfunc pqsignal(int signo, pqsigfunc func);
+extern void SignalHandlerForConfigReload(int signo);
+extern void SignalHandlerForShutdownRequest(int signo);
+extern void die(int signo);
+extern PGDLLIMPORT volatile sig_atomic_t ConfigReloadPending;
+extern PGDLLIMPORT volatile sig_atomic_t ShutdownRequestPending;
+extern PGDLLIMPORT volatile sig_atomic_t InterruptPending;
+extern PGDLLIMPORT volatile sig_atomic_t ProcDiePending;
+extern void ProcessInterrupts(void);
+#define CHECK_FOR_INTERRUPTS() \
+	do { \
+		if (InterruptPending) \
+			ProcessInterrupts(); \
+	} while (0)
+
+#define PGC_SIGHUP 2
+extern void ProcessConfigFile(int context);
+
+/* ---------- logging (PostgreSQL 15's levels) ---------- */
+
+#define DEBUG5 10
+#define DEBUG4 11
+#define DEBUG3 12
+#define DEBUG2 13
+#define DEBUG1 14
+#define LOG 15
+#define LOG_SERVER_ONLY 16
+#define COMMERROR LOG_SERVER_ONLY
+#define INFO 17
+#define NOTICE 18
+#define WARNING 19
+#define ERROR 21
+#define FATAL 22
+#define PANIC 23
+
+extern void bgw_elog(int elevel, const char *message);
+extern void bgw_errstart(int elevel);
+extern int bgw_errmsg(const char *message);
+extern int bgw_errdetail(const char *detail);
+extern int bgw_errhint(const char *hint);
+extern void bgw_errfinish(void);
+
+#define BGW_MESSAGE_MAX 1024
+
+static inline void
+elog(int elevel, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void
+elog(int elevel, const char *fmt, ...)
+{
+	char buf[BGW_MESSAGE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	bgw_elog(elevel, buf);
+}
+
+#define BGW_FORMAT_AND_CALL(target, fmt) \
+	char buf[BGW_MESSAGE_MAX]; \
+	va_list ap; \
+	va_start(ap, fmt); \
+	vsnprintf(buf, sizeof(buf), fmt, ap); \
+	va_end(ap); \
+	return target(buf)
+
+static inline int errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int errmsg(const char *fmt, ...) { BGW_FORMAT_AND_CALL(bgw_errmsg, fmt); }
+static inline int errdetail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int errdetail(const char *fmt, ...) { BGW_FORMAT_AND_CALL(bgw_errdetail, fmt); }
+static inline int errhint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int errhint(const char *fmt, ...) { BGW_FORMAT_AND_CALL(bgw_errhint, fmt); }
+/* SQLSTATEs are accepted for compatibility; the server log does not show them. */
+static inline int errcode(int sqlerrcode) { (void) sqlerrcode; return 0; }
+
+/* ereport(elevel, (errmsg(...), errdetail(...), errhint(...))) as in PostgreSQL. */
+#define ereport(elevel, ...) \
+	do { \
+		bgw_errstart(elevel); \
+		(void) (__VA_ARGS__); \
+		bgw_errfinish(); \
+	} while (0)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BGW_BGWORKER_H */
