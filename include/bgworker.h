@@ -162,8 +162,63 @@ extern void ProcessInterrupts(void);
 			ProcessInterrupts(); \
 	} while (0)
 
-#define PGC_SIGHUP 2
-extern void ProcessConfigFile(int context);
+extern void ProcessConfigFile(int context); /* takes a GucContext, PGC_SIGHUP in workers */
+
+/* ---------- custom parameters (PostgreSQL's DefineCustom*Variable) ---------- */
+
+/*
+ * The host stores each value in the variable whose address you pass, on definition and after every reload.
+ * Names should be qualified ("module.name"); a value given in bgworker.conf or with -c before the module was
+ * loaded applies when it is defined. Check, assign and show hooks are not supported: pass NULL. A bad value
+ * while the host starts stops start-up; later it is a WARNING and the default stays.
+ */
+typedef enum
+{
+	PGC_INTERNAL,
+	PGC_POSTMASTER, /* restart-only */
+	PGC_SIGHUP,     /* reloadable */
+	PGC_SU_BACKEND,
+	PGC_BACKEND,
+	PGC_SUSET,
+	PGC_USERSET,
+} GucContext;
+
+#define GUC_UNIT_KB 0x1000
+#define GUC_UNIT_BYTE 0x8000
+#define GUC_UNIT_MS 0x10000
+#define GUC_UNIT_S 0x20000
+#define GUC_UNIT_MIN 0x30000
+
+struct config_enum_entry
+{
+	const char *name;
+	int val;
+	bool hidden;
+};
+
+typedef void *GucCheckHook;
+typedef void *GucAssignHook;
+typedef void *GucShowHook;
+
+extern void DefineCustomBoolVariable(const char *name, const char *short_desc, const char *long_desc,
+									 bool *valueAddr, bool bootValue, GucContext context, int flags,
+									 GucCheckHook check_hook, GucAssignHook assign_hook, GucShowHook show_hook);
+extern void DefineCustomIntVariable(const char *name, const char *short_desc, const char *long_desc,
+									int *valueAddr, int bootValue, int minValue, int maxValue, GucContext context,
+									int flags, GucCheckHook check_hook, GucAssignHook assign_hook,
+									GucShowHook show_hook);
+extern void DefineCustomRealVariable(const char *name, const char *short_desc, const char *long_desc,
+									 double *valueAddr, double bootValue, double minValue, double maxValue,
+									 GucContext context, int flags, GucCheckHook check_hook,
+									 GucAssignHook assign_hook, GucShowHook show_hook);
+extern void DefineCustomStringVariable(const char *name, const char *short_desc, const char *long_desc,
+									   char **valueAddr, const char *bootValue, GucContext context, int flags,
+									   GucCheckHook check_hook, GucAssignHook assign_hook, GucShowHook show_hook);
+extern void DefineCustomEnumVariable(const char *name, const char *short_desc, const char *long_desc,
+									 int *valueAddr, int bootValue, const struct config_enum_entry *options,
+									 GucContext context, int flags, GucCheckHook check_hook,
+									 GucAssignHook assign_hook, GucShowHook show_hook);
+extern void MarkGUCPrefixReserved(const char *className);
 
 /* ---------- logging (PostgreSQL 15's levels) ---------- */
 

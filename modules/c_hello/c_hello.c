@@ -9,6 +9,11 @@
  *   c_hello_launcher(0)        registers a c_hello_main worker from inside a worker, waits for it to start,
  *                              terminates it, waits for it to stop
  *   c_hello_fail(n)            raises an ERROR with a detail (the worker logs it and exits with code 1)
+ *   c_hello_params(0)          logs its parameters at start and after each reload
+ *
+ * Parameters (defined in _PG_init, so only when preloaded): c_hello.naptime (ms, reloadable), c_hello.greeting
+ * (text, reloadable), c_hello.verbose (bool, reloadable), c_hello.ratio (real, reloadable), c_hello.mode (enum
+ * slow/fast, reloadable), c_hello.workers (integer, restart-only).
  *
  * Build: cc -shared -fPIC -I include modules/c_hello/c_hello.c -o c_hello.so
  */
@@ -23,6 +28,20 @@ void _PG_init(void);
 PGDLLEXPORT void c_hello_main(Datum main_arg);
 PGDLLEXPORT void c_hello_launcher(Datum main_arg);
 PGDLLEXPORT void c_hello_fail(Datum main_arg);
+PGDLLEXPORT void c_hello_params(Datum main_arg);
+
+static int c_hello_naptime = 1000;
+static char *c_hello_greeting = NULL;
+static bool c_hello_verbose = false;
+static double c_hello_ratio = 0.5;
+static int c_hello_mode = 0;
+static int c_hello_workers = 1;
+
+static const struct config_enum_entry mode_options[] = {
+	{"slow", 0, false},
+	{"fast", 1, false},
+	{NULL, 0, false},
+};
 
 static void
 fill_worker(BackgroundWorker *worker, const char *name, const char *function, int restart, Datum arg)
@@ -42,6 +61,20 @@ void
 _PG_init(void)
 {
 	BackgroundWorker worker;
+
+	DefineCustomIntVariable("c_hello.naptime", "Nap between ticks.", NULL, &c_hello_naptime, 1000, 1, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomStringVariable("c_hello.greeting", "What to say.", NULL, &c_hello_greeting, "hello", PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("c_hello.verbose", "Say more.", NULL, &c_hello_verbose, false, PGC_SIGHUP, 0, NULL,
+							 NULL, NULL);
+	DefineCustomRealVariable("c_hello.ratio", "A fraction.", NULL, &c_hello_ratio, 0.5, 0.0, 1.0, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomEnumVariable("c_hello.mode", "How fast.", NULL, &c_hello_mode, 0, mode_options, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("c_hello.workers", "How many.", NULL, &c_hello_workers, 1, 0, 100, PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("c_hello");
 
 	fill_worker(&worker, "c_hello static", "c_hello_main", 5, Int32GetDatum(200));
 	RegisterBackgroundWorker(&worker);
@@ -104,4 +137,32 @@ c_hello_fail(Datum main_arg)
 {
 	BackgroundWorkerUnblockSignals();
 	ereport(ERROR, (errmsg("c_hello failed on purpose"), errdetail("main argument %d", DatumGetInt32(main_arg))));
+}
+
+static void
+log_params(const char *when)
+{
+	elog(LOG, "c_hello params %s: naptime=%d greeting=%s verbose=%s ratio=%g mode=%s workers=%d", when,
+		 c_hello_naptime, c_hello_greeting ? c_hello_greeting : "(null)", c_hello_verbose ? "on" : "off",
+		 c_hello_ratio, c_hello_mode ? "fast" : "slow", c_hello_workers);
+}
+
+void
+c_hello_params(Datum main_arg)
+{
+	(void) main_arg;
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	log_params("at start");
+	for (;;)
+	{
+		WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, 0, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			log_params("after reload");
+		}
+	}
 }

@@ -129,6 +129,7 @@ pub fn reload_config() -> Vec<String> {
     apply_log_level(settings);
     let changed = report.changed.clone();
     drop(guard);
+    crate::modules::params::sync_all();
     for m in report.messages {
         let level = match m.level {
             _ if quiet => Level::Debug2,

@@ -169,3 +169,46 @@ fn register_background_worker_outside_preload_is_refused() {
     h.wait_log("background worker \"c_hello static\": must be registered in shared_preload_libraries");
     assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'c_hello static'"), "0");
 }
+
+#[test]
+fn module_parameters_come_from_the_file_and_follow_reloads() {
+    let dir = module_dir();
+    let h = Host::start(
+        with_modules(dir.path())
+            .conf("shared_preload_libraries", "'c_hello'")
+            .conf("c_hello.naptime", "'2s'")
+            .conf("c_hello.greeting", "'bonjour'")
+            .conf("c_hello.mode", "fast")
+            .conf("c_hello.typo", "1"),
+    );
+    // Defined in _PG_init: the values from the file apply (units included), and backends see them.
+    assert_eq!(h.sql("SELECT current_setting('c_hello.naptime'), current_setting('c_hello.greeting')"), "2s|bonjour");
+    let log = h.wait_log("invalid configuration parameter name \"c_hello.typo\", removing it");
+    assert!(log.contains("\"c_hello\" is now a reserved prefix."), "{log}");
+    h.sql("SELECT bgw_launch('c_hello', 'c_hello_params')");
+    h.wait_log("c_hello params at start: naptime=2000 greeting=bonjour verbose=off ratio=0.5 mode=fast workers=1");
+    // Reload: the reloadable one reaches the module's variable; the restart-only one keeps its value.
+    let conf = h.data().join("bgworker.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("c_hello.naptime = 3000\nc_hello.verbose = on\nc_hello.workers = 5\n");
+    std::fs::write(&conf, text).unwrap();
+    h.bgw(&["reload"]);
+    h.wait_log("c_hello params after reload: naptime=3000 greeting=bonjour verbose=on ratio=0.5 mode=fast workers=1");
+    assert!(h.log().contains("parameter \"c_hello.workers\" cannot be changed without restarting the server"));
+    assert_eq!(h.sql("SELECT current_setting('c_hello.workers')"), "1");
+}
+
+#[test]
+fn a_bad_value_for_a_module_parameter_stops_start_up() {
+    let dir = module_dir();
+    let h = Host::init(
+        &with_modules(dir.path()).conf("shared_preload_libraries", "'c_hello'").conf("c_hello.ratio", "2.5"),
+    );
+    let out = Command::new(bgw_bin()).args(["start", "-D"]).arg(h.data()).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2.5 is outside the valid range for parameter \"c_hello.ratio\" (0 .. 1)"), "{err}");
+    assert!(err.contains("bgworker.conf\" line"), "{err}");
+    assert!(err.contains("could not load library \"c_hello\""), "{err}");
+    assert!(!h.data().join("postmaster.pid").exists());
+}

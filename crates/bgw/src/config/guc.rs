@@ -712,6 +712,8 @@ pub struct Settings {
     placeholders: BTreeMap<String, Placeholder>,
     overrides: Vec<(String, String)>,
     config_file: Option<PathBuf>,
+    /// Prefixes modules reserved (MarkGUCPrefixReserved): undefined names under them are errors, not placeholders.
+    reserved_prefixes: Vec<String>,
 }
 
 impl Settings {
@@ -778,6 +780,21 @@ impl Settings {
         }
         self.entries.insert(key, entry);
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Removes and returns the names of placeholders under `prefix.` (PostgreSQL's MarkGUCPrefixReserved: a
+    /// module claims its prefix, and settings under it that it did not define are mistakes).
+    /// Later reloads report undefined names under the prefix instead of keeping them.
+    pub fn remove_placeholders_with_prefix(&mut self, prefix: &str) -> Vec<String> {
+        let lead = format!("{}.", prefix.to_ascii_lowercase());
+        if !self.reserved_prefixes.contains(&lead) {
+            self.reserved_prefixes.push(lead.clone());
+        }
+        let names: Vec<String> = self.placeholders.keys().filter(|k| k.starts_with(&lead)).cloned().collect();
+        for n in &names {
+            self.placeholders.remove(n);
+        }
+        names
     }
 
     /// The current value of a defined parameter (case-insensitive name).
@@ -1014,6 +1031,14 @@ impl Settings {
             }
             let overridden = self.override_for(&key).is_some();
             let Some(entry) = self.entries.get_mut(&key) else {
+                if self.reserved_prefixes.iter().any(|p| key.starts_with(p.as_str())) {
+                    report.push(
+                        Level::Warning,
+                        format!("invalid configuration parameter name \"{key}\", removing it"),
+                        None,
+                    );
+                    continue;
+                }
                 let ph = Placeholder { value: item.value.clone(), file: item.file.clone(), line: item.line };
                 let old = self.placeholders.insert(key.clone(), ph);
                 if old.is_none_or(|o| o.value != item.value) && !overridden {
@@ -1894,6 +1919,19 @@ mod tests {
         let report = s.reload(Ok(items("port = x")));
         assert!(report.has_errors());
         assert_eq!(s.get_int("port"), Some(6000));
+    }
+
+    #[test]
+    fn reserved_prefixes_refuse_unknown_names_on_reload() {
+        let mut s = Settings::new(Vec::new());
+        s.load_initial(&items("m.typo = 1\nm.ok = 2"), &[]).unwrap();
+        s.define(GucDef::int("m.ok", 0, 0, 10, Unit::None, GucContext::Sighup, "ok")).unwrap();
+        assert_eq!(s.remove_placeholders_with_prefix("m"), vec!["m.typo".to_string()]);
+        let report = s.reload(Ok(items("m.typo = 1\nm.ok = 3")));
+        let texts: Vec<&str> = report.messages.iter().map(|m| m.text.as_str()).collect();
+        assert!(texts.contains(&"invalid configuration parameter name \"m.typo\", removing it"), "{texts:?}");
+        assert_eq!(s.get_int("m.ok"), Some(3));
+        assert_eq!(s.show("m.typo"), None);
     }
 
     #[test]

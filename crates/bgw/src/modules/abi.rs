@@ -138,7 +138,7 @@ thread_local! {
     static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
 }
 
-fn text(p: *const c_char) -> String {
+pub(crate) fn text(p: *const c_char) -> String {
     if p.is_null() {
         return String::new();
     }
@@ -147,7 +147,7 @@ fn text(p: *const c_char) -> String {
 }
 
 /// Emits a report and applies its level's exit behaviour.
-fn finish(level: c_int, message: String, detail: Option<String>, hint: Option<String>) {
+pub(crate) fn finish(level: c_int, message: String, detail: Option<String>, hint: Option<String>) {
     let mut r = elog::Report::new(level_of(level), message.clone());
     if let Some(d) = detail {
         r = r.detail(d);
@@ -168,6 +168,11 @@ fn finish(level: c_int, message: String, detail: Option<String>, hint: Option<St
         }
         crate::process::exit(1);
     }
+}
+
+/// An ERROR raised by the host on a module's behalf.
+pub(crate) fn finish_error(message: String) {
+    finish(ERROR, message, None, None);
 }
 
 fn raise(e: RegistrationError) -> ! {

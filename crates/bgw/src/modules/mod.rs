@@ -8,9 +8,11 @@
 //! - [`abi`]: the spec's API, exported by the `bgw` executable under the spec's names (declared for C in
 //!   `include/bgworker.h`). Modules import these symbols from the running host; they never link a copy of it.
 //!
-//! Still to come here: custom parameters, named shared memory and SQL functions defined by modules, and the Rust
-//! SDK built on this ABI.
+//! - [`params`]: custom parameters modules define (`DefineCustom*Variable`), kept current across reloads.
+//!
+//! Still to come here: named shared memory and SQL functions defined by modules.
 
 pub mod abi;
 pub mod loader;
+pub mod params;
 pub mod preload;

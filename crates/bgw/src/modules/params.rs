@@ -1,0 +1,319 @@
+//! Custom parameters defined by modules (PostgreSQL's `DefineCustom*Variable`).
+//!
+//! A module defines a parameter with a name (qualified, as `module.name`), a type, bounds, a context (restart-
+//! only or reloadable) and the address of its own C variable. The host adds the definition to this process's
+//! settings (applying any value the configuration file or `-c` gave for it), writes the value into the module's
+//! variable, and writes it again after every reload. Definitions made in `_PG_init` during preload are inherited
+//! by every child; a child's own reload keeps its copy current.
+//!
+//! Check, assign and show hooks are not supported: a definition that passes one is an error. A bad value for a
+//! module's parameter while the host starts stops start-up (as any bad value does); later it is a WARNING and
+//! the parameter keeps its default.
+//!
+//! Runs in: the postmaster (during preload) and any child that calls into a module.
+
+#![allow(non_camel_case_types, non_snake_case, clippy::not_unsafe_ptr_arg_deref)]
+
+use super::abi::{finish_error, text, WARNING};
+use crate::config::{GucContext, GucDef, GucValue, Unit};
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::Mutex;
+
+/// PostgreSQL's GucContext values.
+pub const PGC_INTERNAL: c_int = 0;
+pub const PGC_POSTMASTER: c_int = 1;
+pub const PGC_SIGHUP: c_int = 2;
+
+/// PostgreSQL 15's unit flags.
+pub const GUC_UNIT_KB: c_int = 0x1000;
+pub const GUC_UNIT_BYTE: c_int = 0x8000;
+pub const GUC_UNIT_MEMORY: c_int = 0xF000;
+pub const GUC_UNIT_MS: c_int = 0x10000;
+pub const GUC_UNIT_S: c_int = 0x20000;
+pub const GUC_UNIT_MIN: c_int = 0x30000;
+pub const GUC_UNIT_TIME: c_int = 0xF0000;
+
+/// PostgreSQL's `struct config_enum_entry`; a list ends with a NULL name.
+#[repr(C)]
+pub struct config_enum_entry {
+    pub name: *const c_char,
+    pub val: c_int,
+    pub hidden: bool,
+}
+
+/// Where a parameter's value goes in the module.
+enum Target {
+    Bool(*mut bool),
+    Int(*mut c_int),
+    Real(*mut f64),
+    Str(*mut *mut c_char),
+    Enum(*mut c_int, Vec<(String, c_int)>),
+}
+
+struct Custom {
+    name: String,
+    target: Target,
+    /// The string the host last allocated for a string parameter (freed when replaced).
+    allocated: *mut c_char,
+}
+
+// SAFETY: the raw pointers are addresses of module globals in this process; they are only dereferenced while
+// holding the registry's mutex, from the process's main thread of control.
+unsafe impl Send for Custom {}
+
+static CUSTOM: Mutex<Vec<Custom>> = Mutex::new(Vec::new());
+
+fn context_of(c: c_int) -> GucContext {
+    if c <= PGC_POSTMASTER {
+        GucContext::Postmaster
+    } else {
+        GucContext::Sighup
+    }
+}
+
+fn unit_of(name: &str, flags: c_int) -> Result<Unit, String> {
+    Ok(match (flags & GUC_UNIT_MEMORY, flags & GUC_UNIT_TIME) {
+        (0, 0) => Unit::None,
+        (GUC_UNIT_KB, 0) => Unit::Kb,
+        (GUC_UNIT_BYTE, 0) => Unit::Bytes,
+        (0, GUC_UNIT_MS) => Unit::Ms,
+        (0, GUC_UNIT_S) => Unit::S,
+        (0, GUC_UNIT_MIN) => Unit::Min,
+        _ => return Err(format!("parameter \"{name}\": unit flags 0x{flags:x} are not supported by bgw")),
+    })
+}
+
+/// Writes the current value of `c` into the module's variable.
+fn store(c: &mut Custom, value: &GucValue) {
+    // SAFETY: each pointer is the variable address the module passed when defining the parameter, of the type
+    // the matching DefineCustom*Variable declares; modules are never unloaded, so it stays valid.
+    unsafe {
+        match (&c.target, value) {
+            (Target::Bool(p), GucValue::Bool(b)) => p.write(*b),
+            (Target::Int(p), GucValue::Int(i)) => p.write((*i).clamp(c_int::MIN as i64, c_int::MAX as i64) as c_int),
+            (Target::Real(p), GucValue::Real(r)) => p.write(*r),
+            (Target::Str(p), GucValue::String(s)) => {
+                let bytes = s.replace('\0', "");
+                let new = libc::malloc(bytes.len() + 1) as *mut c_char;
+                if new.is_null() {
+                    return;
+                }
+                std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const c_char, new, bytes.len());
+                new.add(bytes.len()).write(0);
+                p.write(new);
+                if !c.allocated.is_null() {
+                    libc::free(c.allocated as *mut c_void);
+                }
+                c.allocated = new;
+            }
+            (Target::Enum(p, options), GucValue::Enum(s)) => {
+                if let Some((_, v)) = options.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+                    p.write(*v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Writes every module parameter's current value into its variable (after loading or reloading settings).
+pub fn sync_all() {
+    let mut custom = CUSTOM.lock().unwrap_or_else(|e| e.into_inner());
+    let settings = crate::process::settings();
+    let Some(settings) = settings.as_ref() else { return };
+    for c in custom.iter_mut() {
+        if let Some(v) = settings.get(&c.name).cloned() {
+            store(c, &v);
+        }
+    }
+}
+
+fn define(def: GucDef, target: Target, hooks: [*const c_void; 3]) {
+    let name = def.name.clone();
+    if hooks.iter().any(|h| !h.is_null()) {
+        finish_error(format!("parameter \"{name}\": check, assign and show hooks are not supported by bgw"));
+        return;
+    }
+    let result = {
+        let mut guard = crate::process::settings();
+        let settings = guard.get_or_insert_with(|| crate::config::Settings::new(Vec::new()));
+        settings.define(def)
+    };
+    if let Err(e) = result {
+        if matches!(e, crate::config::ConfigError::Duplicate { .. }) || super::preload::loading_module().is_some() {
+            finish_error(e.to_string());
+            return;
+        }
+        super::abi::finish(WARNING, e.to_string(), None, e.hint().map(str::to_string));
+    }
+    let mut c = Custom { name: name.clone(), target, allocated: std::ptr::null_mut() };
+    if let Some(v) = crate::process::settings().as_ref().and_then(|s| s.get(&name).cloned()) {
+        store(&mut c, &v);
+    }
+    CUSTOM.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+}
+
+fn checked_name(name: *const c_char) -> Option<String> {
+    if name.is_null() {
+        finish_error("a custom parameter needs a name".into());
+        return None;
+    }
+    Some(text(name))
+}
+
+/// PostgreSQL's `DefineCustomBoolVariable`.
+#[no_mangle]
+pub extern "C" fn DefineCustomBoolVariable(
+    name: *const c_char,
+    short_desc: *const c_char,
+    _long_desc: *const c_char,
+    value_addr: *mut bool,
+    boot_value: bool,
+    context: c_int,
+    _flags: c_int,
+    check_hook: *const c_void,
+    assign_hook: *const c_void,
+    show_hook: *const c_void,
+) {
+    let Some(name) = checked_name(name) else { return };
+    if value_addr.is_null() {
+        return finish_error(format!("parameter \"{name}\": no variable to store its value in"));
+    }
+    let def = GucDef::bool(&name, boot_value, context_of(context), &text(short_desc));
+    define(def, Target::Bool(value_addr), [check_hook, assign_hook, show_hook]);
+}
+
+/// PostgreSQL's `DefineCustomIntVariable`.
+#[no_mangle]
+pub extern "C" fn DefineCustomIntVariable(
+    name: *const c_char,
+    short_desc: *const c_char,
+    _long_desc: *const c_char,
+    value_addr: *mut c_int,
+    boot_value: c_int,
+    min_value: c_int,
+    max_value: c_int,
+    context: c_int,
+    flags: c_int,
+    check_hook: *const c_void,
+    assign_hook: *const c_void,
+    show_hook: *const c_void,
+) {
+    let Some(name) = checked_name(name) else { return };
+    if value_addr.is_null() {
+        return finish_error(format!("parameter \"{name}\": no variable to store its value in"));
+    }
+    let unit = match unit_of(&name, flags) {
+        Ok(u) => u,
+        Err(e) => return finish_error(e),
+    };
+    let def = GucDef::int(
+        &name,
+        boot_value as i64,
+        min_value as i64,
+        max_value as i64,
+        unit,
+        context_of(context),
+        &text(short_desc),
+    );
+    define(def, Target::Int(value_addr), [check_hook, assign_hook, show_hook]);
+}
+
+/// PostgreSQL's `DefineCustomRealVariable`.
+#[no_mangle]
+pub extern "C" fn DefineCustomRealVariable(
+    name: *const c_char,
+    short_desc: *const c_char,
+    _long_desc: *const c_char,
+    value_addr: *mut f64,
+    boot_value: f64,
+    min_value: f64,
+    max_value: f64,
+    context: c_int,
+    _flags: c_int,
+    check_hook: *const c_void,
+    assign_hook: *const c_void,
+    show_hook: *const c_void,
+) {
+    let Some(name) = checked_name(name) else { return };
+    if value_addr.is_null() {
+        return finish_error(format!("parameter \"{name}\": no variable to store its value in"));
+    }
+    let def = GucDef::real(&name, boot_value, min_value, max_value, context_of(context), &text(short_desc));
+    define(def, Target::Real(value_addr), [check_hook, assign_hook, show_hook]);
+}
+
+/// PostgreSQL's `DefineCustomStringVariable`. The host owns the strings it stores (do not free them).
+#[no_mangle]
+pub extern "C" fn DefineCustomStringVariable(
+    name: *const c_char,
+    short_desc: *const c_char,
+    _long_desc: *const c_char,
+    value_addr: *mut *mut c_char,
+    boot_value: *const c_char,
+    context: c_int,
+    _flags: c_int,
+    check_hook: *const c_void,
+    assign_hook: *const c_void,
+    show_hook: *const c_void,
+) {
+    let Some(name) = checked_name(name) else { return };
+    if value_addr.is_null() {
+        return finish_error(format!("parameter \"{name}\": no variable to store its value in"));
+    }
+    let def = GucDef::string(&name, &text(boot_value), context_of(context), &text(short_desc));
+    define(def, Target::Str(value_addr), [check_hook, assign_hook, show_hook]);
+}
+
+/// PostgreSQL's `DefineCustomEnumVariable`: `options` ends with an entry whose name is NULL.
+#[no_mangle]
+pub extern "C" fn DefineCustomEnumVariable(
+    name: *const c_char,
+    short_desc: *const c_char,
+    _long_desc: *const c_char,
+    value_addr: *mut c_int,
+    boot_value: c_int,
+    options: *const config_enum_entry,
+    context: c_int,
+    _flags: c_int,
+    check_hook: *const c_void,
+    assign_hook: *const c_void,
+    show_hook: *const c_void,
+) {
+    let Some(name) = checked_name(name) else { return };
+    if value_addr.is_null() || options.is_null() {
+        return finish_error(format!("parameter \"{name}\": no variable or no options"));
+    }
+    let mut list = Vec::new();
+    for i in 0..1024 {
+        // SAFETY: by PostgreSQL's contract `options` is an array terminated by an entry with a NULL name; we
+        // stop there (or after 1024 entries, whichever comes first).
+        let e = unsafe { &*options.add(i) };
+        if e.name.is_null() {
+            break;
+        }
+        list.push((text(e.name), e.val));
+    }
+    let Some(default) = list.iter().find(|(_, v)| *v == boot_value).map(|(n, _)| n.clone()) else {
+        return finish_error(format!("parameter \"{name}\": its default {boot_value} is not one of its options"));
+    };
+    let names: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
+    let def = GucDef::enumeration(&name, &default, &names, context_of(context), &text(short_desc));
+    define(def, Target::Enum(value_addr, list), [check_hook, assign_hook, show_hook]);
+}
+
+/// PostgreSQL's `MarkGUCPrefixReserved`: settings under `prefix.` that the module did not define are mistakes,
+/// reported and removed.
+#[no_mangle]
+pub extern "C" fn MarkGUCPrefixReserved(prefix: *const c_char) {
+    let prefix = text(prefix);
+    let removed = crate::process::settings().as_mut().map(|s| s.remove_placeholders_with_prefix(&prefix));
+    for name in removed.unwrap_or_default() {
+        super::abi::finish(
+            WARNING,
+            format!("invalid configuration parameter name \"{name}\", removing it"),
+            None,
+            Some(format!("\"{prefix}\" is now a reserved prefix.")),
+        );
+    }
+}
