@@ -220,6 +220,35 @@ extern void DefineCustomEnumVariable(const char *name, const char *short_desc, c
 									 GucAssignHook assign_hook, GucShowHook show_hook);
 extern void MarkGUCPrefixReserved(const char *className);
 
+/* ---------- SQL functions for backends ---------- */
+
+/*
+ * A module defines SQL functions in _PG_init; every client session can call them. Arguments arrive as
+ * BgwSqlValues (SQL NULL is BGW_SQL_NULL); fill in *result (use bgw_sql_result_text for text) and return 0.
+ * ereport(ERROR) inside the function fails the statement with that message (SQLSTATE XX000) and the session goes
+ * on, as in PostgreSQL. BGW_SQLFN_SUPERUSER marks functions only superusers may call (every connection is a
+ * superuser until roles arrive with the databases).
+ */
+#define BGW_SQL_NULL 0
+#define BGW_SQL_INT8 1
+#define BGW_SQL_FLOAT8 2
+#define BGW_SQL_TEXT 3
+#define BGW_SQL_BOOL 4
+#define BGW_SQLFN_SUPERUSER 0x1
+
+typedef struct BgwSqlValue
+{
+	int kind;         /* BGW_SQL_* */
+	int64_t int8;     /* INT8 and BOOL (0/1); also set for FLOAT8 arguments, truncated */
+	double float8;    /* FLOAT8; also set for INT8 arguments */
+	const char *text; /* TEXT: NUL-terminated, the host's (arguments) */
+} BgwSqlValue;
+
+typedef int (*bgw_sql_function)(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
+extern void bgw_define_sql_function(const char *name, int nargs, int result_type, int flags, bgw_sql_function fn);
+/* Sets a text result; the host copies it. */
+extern void bgw_sql_result_text(BgwSqlValue *result, const char *text);
+
 /* ---------- logging (PostgreSQL 15's levels) ---------- */
 
 #define DEBUG5 10

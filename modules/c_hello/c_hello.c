@@ -11,6 +11,11 @@
  *   c_hello_fail(n)            raises an ERROR with a detail (the worker logs it and exits with code 1)
  *   c_hello_params(0)          logs its parameters at start and after each reload
  *
+ * SQL functions (defined in _PG_init, so only when preloaded):
+ *   c_hello_launch(naptime_ms) registers a c_hello_main worker from the backend, waits for it, returns its pid
+ *   c_hello_echo(text)         returns 'c_hello says: <text>'
+ *   c_hello_raise(text)        raises an ERROR with that text (the statement fails, the session goes on)
+ *
  * Parameters (defined in _PG_init, so only when preloaded): c_hello.naptime (ms, reloadable), c_hello.greeting
  * (text, reloadable), c_hello.verbose (bool, reloadable), c_hello.ratio (real, reloadable), c_hello.mode (enum
  * slow/fast, reloadable), c_hello.workers (integer, restart-only).
@@ -36,6 +41,10 @@ static bool c_hello_verbose = false;
 static double c_hello_ratio = 0.5;
 static int c_hello_mode = 0;
 static int c_hello_workers = 1;
+
+static int c_hello_launch(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
+static int c_hello_echo(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
+static int c_hello_raise(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
 
 static const struct config_enum_entry mode_options[] = {
 	{"slow", 0, false},
@@ -75,6 +84,10 @@ _PG_init(void)
 	DefineCustomIntVariable("c_hello.workers", "How many.", NULL, &c_hello_workers, 1, 0, 100, PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("c_hello");
+
+	bgw_define_sql_function("c_hello_launch", 1, BGW_SQL_INT8, BGW_SQLFN_SUPERUSER, c_hello_launch);
+	bgw_define_sql_function("c_hello_echo", 1, BGW_SQL_TEXT, 0, c_hello_echo);
+	bgw_define_sql_function("c_hello_raise", 1, BGW_SQL_TEXT, 0, c_hello_raise);
 
 	fill_worker(&worker, "c_hello static", "c_hello_main", 5, Int32GetDatum(200));
 	RegisterBackgroundWorker(&worker);
@@ -165,4 +178,46 @@ c_hello_params(Datum main_arg)
 			log_params("after reload");
 		}
 	}
+}
+
+static int
+c_hello_launch(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	pid_t pid;
+	int naptime = (nargs > 0 && args[0].kind == BGW_SQL_INT8) ? (int) args[0].int8 : 1000;
+
+	fill_worker(&worker, "c_hello launched", "c_hello_main", BGW_NEVER_RESTART, Int32GetDatum(naptime));
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR, (errmsg("could not register background process"),
+						errhint("You may need to increase max_worker_processes.")));
+	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+		ereport(ERROR, (errmsg("could not start background process")));
+	free(handle);
+	result->kind = BGW_SQL_INT8;
+	result->int8 = pid;
+	return 0;
+}
+
+static int
+c_hello_echo(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	char buf[256];
+
+	if (nargs < 1 || args[0].kind == BGW_SQL_NULL)
+		return 0; /* NULL in, NULL out */
+	snprintf(buf, sizeof(buf), "c_hello says: %s", args[0].kind == BGW_SQL_TEXT ? args[0].text : "(not text)");
+	bgw_sql_result_text(result, buf);
+	return 0;
+}
+
+static int
+c_hello_raise(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	(void) result;
+	ereport(ERROR, (errmsg("c_hello_raise: %s", nargs > 0 && args[0].text ? args[0].text : "?"),
+					errhint("This function always fails.")));
+	return 0;
 }

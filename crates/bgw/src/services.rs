@@ -277,4 +277,8 @@ impl HostServices for ShmemHost {
             crate::process::reload_config();
         }
     }
+
+    fn module_functions(&self) -> Vec<crate::backend::host::ModuleFunction> {
+        crate::modules::sqlfn::module_functions()
+    }
 }

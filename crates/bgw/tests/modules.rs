@@ -212,3 +212,44 @@ fn a_bad_value_for_a_module_parameter_stops_start_up() {
     assert!(err.contains("could not load library \"c_hello\""), "{err}");
     assert!(!h.data().join("postmaster.pid").exists());
 }
+
+#[test]
+fn sql_functions_from_a_c_module_work_and_their_errors_only_fail_the_statement() {
+    let dir = module_dir();
+    let h = Host::start(with_modules(dir.path()).conf("shared_preload_libraries", "'c_hello'"));
+    let mut c = postgres::Config::new()
+        .host_path(h.data())
+        .port(h.port)
+        .user(&std::env::var("USER").unwrap_or_else(|_| "root".into()))
+        .dbname("postgres")
+        .connect(postgres::NoTls)
+        .unwrap();
+    let row = c.query_one("SELECT c_hello_echo('hi')", &[]).unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("c_hello says: hi"));
+    // ereport(ERROR) inside the function: the statement fails with its message and hint...
+    let err = c.simple_query("SELECT c_hello_raise('boom')").unwrap_err();
+    let db = err.as_db_error().expect("a server error");
+    assert_eq!(db.message(), "c_hello_raise: boom");
+    assert_eq!(db.hint(), Some("This function always fails."));
+    assert_eq!(db.code(), &postgres::error::SqlState::INTERNAL_ERROR);
+    // ...and the same session goes on: launch a worker from the backend through the C function.
+    let rows = c.simple_query("SELECT c_hello_launch(500), pg_backend_pid()").unwrap();
+    let r = rows
+        .iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        })
+        .expect("a row");
+    let pid: i32 = r.get(0).unwrap().parse().unwrap();
+    let backend: i32 = r.get(1).unwrap().parse().unwrap();
+    assert!(alive(pid));
+    h.wait_log("c_hello launched started with naptime 500 ms");
+    let notify = h.sql("SELECT notify_pid FROM bgw_workers WHERE name = 'c_hello launched'");
+    assert_eq!(notify, backend.to_string(), "the C function registered with the backend as its notify process");
+    // Without the module preloaded the functions do not exist.
+    drop(c);
+    let plain = Host::start(with_modules(dir.path()));
+    let err = plain.psql("SELECT c_hello_echo('x')").unwrap_err();
+    assert!(err.contains("c_hello_echo"), "{err}");
+}

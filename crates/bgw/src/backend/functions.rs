@@ -25,7 +25,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 use super::context;
-use super::host::{HandleStatus, SqlError, WorkerHandle};
+use super::host::{HandleStatus, SqlArg, SqlError, SqlResultType, WorkerHandle};
 use super::options::parse_registration;
 use super::types::{float_text, parse_bool, timestamp_text, PgType};
 
@@ -53,8 +53,71 @@ fn define<T: SqlFnOutput + 'static>(
     Ok(())
 }
 
+thread_local! {
+    /// Result types of the modules' functions defined in this session (for describing result columns).
+    static MODULE_RESULT_TYPES: std::cell::RefCell<std::collections::HashMap<String, PgType>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn module_arg(v: ValueRef<'_>) -> Result<SqlArg, SqlError> {
+    Ok(match v {
+        ValueRef::Null => SqlArg::Null,
+        ValueRef::Integer(i) => SqlArg::Int(i),
+        ValueRef::Real(f) => SqlArg::Real(f),
+        ValueRef::Text(b) | ValueRef::Blob(b) => SqlArg::Text(
+            std::str::from_utf8(b)
+                .map_err(|_| SqlError::error("22021", "invalid byte sequence for encoding \"UTF8\""))?
+                .to_owned(),
+        ),
+    })
+}
+
+/// Defines the SQL functions that loaded modules declared (the host lists them) on `conn`.
+fn register_module_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let Ok(host) = context::host() else { return Ok(()) };
+    for f in host.module_functions() {
+        let pg = match f.result {
+            SqlResultType::Int8 => PgType::Int8,
+            SqlResultType::Float8 => PgType::Float8,
+            SqlResultType::Text => PgType::Text,
+            SqlResultType::Bool => PgType::Bool,
+        };
+        MODULE_RESULT_TYPES.with(|m| m.borrow_mut().insert(f.name.to_ascii_lowercase(), pg));
+        // rusqlite wants Send callbacks, and the function's `call` is an Rc: the callback looks the function up
+        // again by name (the table is this process's own, and the backend has one thread).
+        let name = f.name.clone();
+        conn.create_scalar_function(f.name.as_str(), f.nargs, FunctionFlags::SQLITE_UTF8, move |ctx| {
+            let run = || -> Result<rusqlite::types::Value, SqlError> {
+                let args = (0..ctx.len()).map(|i| module_arg(ctx.get_raw(i))).collect::<Result<Vec<_>, _>>()?;
+                let host = context::host()?;
+                let f = host
+                    .module_functions()
+                    .into_iter()
+                    .find(|m| m.name == name)
+                    .ok_or_else(|| SqlError::error("42883", format!("function {name} does not exist")))?;
+                Ok(match (f.call)(&args)? {
+                    SqlArg::Null => rusqlite::types::Value::Null,
+                    SqlArg::Int(i) => rusqlite::types::Value::Integer(i),
+                    SqlArg::Real(r) => rusqlite::types::Value::Real(r),
+                    SqlArg::Text(t) => rusqlite::types::Value::Text(t),
+                    SqlArg::Bool(b) => rusqlite::types::Value::Integer(b as i64),
+                })
+            };
+            match catch_unwind(AssertUnwindSafe(run)) {
+                Ok(result) => result.map_err(context::fail),
+                Err(payload) => Err(context::fail(SqlError::error(
+                    "XX000",
+                    format!("internal error in function {name}: {}", context::panic_message(&*payload)),
+                ))),
+            }
+        })?;
+    }
+    Ok(())
+}
+
 /// Defines the backend's functions on `conn`.
 pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
+    register_module_functions(conn)?;
     define(conn, "bgw_register", &[2, 3, 4], bgw_register)?;
     define(conn, "bgw_launch", &[2, 3, 4], bgw_launch)?;
     define(conn, "bgw_status", &[1], bgw_status)?;
@@ -75,6 +138,9 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
 /// The PostgreSQL type of what function `name` returns, for the backend's functions and SQLite's built-in
 /// functions whose result type does not depend on their arguments.
 pub(crate) fn result_type(name: &str) -> Option<PgType> {
+    if let Some(t) = MODULE_RESULT_TYPES.with(|m| m.borrow().get(&name.to_ascii_lowercase()).copied()) {
+        return Some(t);
+    }
     Some(match name.to_ascii_lowercase().as_str() {
         "bgw_launch" | "bgw_pid" | "bgw_wait_for_startup" | "pg_backend_pid" => PgType::Int4,
         "bgw_terminate" | "pg_reload_conf" | "pg_terminate_backend" => PgType::Bool,

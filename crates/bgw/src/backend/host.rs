@@ -185,6 +185,43 @@ pub struct WorkerRow {
     pub last_exit_code: Option<i32>,
 }
 
+/// A SQL value crossing into or out of a module's SQL function.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlArg {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Bool(bool),
+}
+
+/// The declared result type of a module's SQL function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlResultType {
+    Int8,
+    Float8,
+    Text,
+    Bool,
+}
+
+/// How a backend calls a module's SQL function.
+pub type ModuleCall = std::rc::Rc<dyn Fn(&[SqlArg]) -> Result<SqlArg, SqlError>>;
+
+/// A SQL function a loadable module defined: the backend makes it callable in every session.
+#[derive(Clone)]
+pub struct ModuleFunction {
+    pub name: String,
+    pub nargs: i32,
+    pub result: SqlResultType,
+    pub call: ModuleCall,
+}
+
+impl fmt::Debug for ModuleFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModuleFunction").field("name", &self.name).field("nargs", &self.nargs).finish()
+    }
+}
+
 /// Everything a backend asks of the host. Blocking calls (the waits) block the calling backend only.
 pub trait HostServices {
     /// The peer-authentication check for a Unix-socket connection: Ok if the OS user `uid` may connect.
@@ -216,4 +253,8 @@ pub trait HostServices {
     fn termination_requested(&self) -> bool;
     /// Called between statements: reload configuration if SIGHUP arrived.
     fn absorb_config_reload(&self);
+    /// SQL functions defined by loaded modules, registered in each session.
+    fn module_functions(&self) -> Vec<ModuleFunction> {
+        Vec::new()
+    }
 }

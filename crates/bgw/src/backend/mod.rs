@@ -60,8 +60,8 @@ mod client_tests;
 mod tests;
 
 pub use host::{
-    ActivityRow, HandleStatus, HostServices, RegistrationRequest, RequestFlags, Severity, SqlError, StartPhase,
-    WorkerHandle, WorkerRow,
+    ActivityRow, HandleStatus, HostServices, ModuleFunction, RegistrationRequest, RequestFlags, Severity, SqlArg,
+    SqlError, SqlResultType, StartPhase, WorkerHandle, WorkerRow,
 };
 pub use options::parse_registration;
 

@@ -146,20 +146,25 @@ pub(crate) fn text(p: *const c_char) -> String {
     unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
 }
 
-/// Emits a report and applies its level's exit behaviour.
+/// Emits a report and applies its level's exit behaviour: an ERROR inside a module's SQL function fails the
+/// statement (the session goes on); otherwise ERROR and FATAL end the process, PANIC aborts.
 pub(crate) fn finish(level: c_int, message: String, detail: Option<String>, hint: Option<String>) {
     let mut r = elog::Report::new(level_of(level), message.clone());
-    if let Some(d) = detail {
-        r = r.detail(d);
+    if let Some(d) = &detail {
+        r = r.detail(d.clone());
     }
-    if let Some(h) = hint {
-        r = r.hint(h);
+    if let Some(h) = &hint {
+        r = r.hint(h.clone());
     }
     r.emit();
+    if level == ERROR && super::sqlfn::in_call() {
+        // Everything this frame owns moves into `throw`, which jumps back to the SQL function's trap.
+        super::sqlfn::throw(message, detail, hint);
+    }
     if level >= ERROR {
         if let Some(module) = super::preload::loading_module() {
             elog::Report::new(Level::Fatal, format!("could not load library \"{module}\": its _PG_init failed"))
-                .detail(message)
+                .detail(message.clone())
                 .emit();
             crate::process::exit(1);
         }
@@ -280,8 +285,12 @@ pub extern "C" fn RegisterDynamicBackgroundWorker(
     worker: *mut BackgroundWorker,
     handle: *mut *mut BackgroundWorkerHandle,
 ) -> bool {
-    let spec = spec_from_c(worker).unwrap_or_else(|e| raise(e));
-    match dynamic::register_dynamic_background_worker(&spec) {
+    // The spec is dropped before any error is raised: an ERROR in a SQL function jumps over this frame.
+    let outcome = match spec_from_c(worker) {
+        Ok(spec) => dynamic::register_dynamic_background_worker(&spec),
+        Err(e) => Err(e),
+    };
+    match outcome {
         Ok(Some(h)) => {
             if !handle.is_null() {
                 // SAFETY: malloc of the handle's size; checked for NULL before the write.

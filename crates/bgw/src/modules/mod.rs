@@ -9,10 +9,12 @@
 //!   `include/bgworker.h`). Modules import these symbols from the running host; they never link a copy of it.
 //!
 //! - [`params`]: custom parameters modules define (`DefineCustom*Variable`), kept current across reloads.
+//! - [`sqlfn`]: SQL functions modules define for backends, with PostgreSQL's ERROR semantics inside them.
 //!
-//! Still to come here: named shared memory and SQL functions defined by modules.
+//! Still to come here: named shared memory for modules.
 
 pub mod abi;
 pub mod loader;
 pub mod params;
 pub mod preload;
+pub mod sqlfn;

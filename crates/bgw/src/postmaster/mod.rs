@@ -290,6 +290,8 @@ impl Postmaster {
         match fork_process(&close) {
             Ok(Forked::Child) => {
                 crate::process::set_my_proc(proc_no);
+                // SAFETY: the child is single-threaded, fresh from fork.
+                unsafe { crate::modules::abi::init_process_globals() };
                 // The body never returns (it exits the child); Infallible says so in the type.
                 #[allow(unreachable_code)]
                 match body(proc_no, self.death_pipe.0) {}
