@@ -220,6 +220,17 @@ extern void DefineCustomEnumVariable(const char *name, const char *short_desc, c
 									 GucAssignHook assign_hook, GucShowHook show_hook);
 extern void MarkGUCPrefixReserved(const char *className);
 
+/* ---------- named shared memory ---------- */
+
+/*
+ * In _PG_init (preloaded modules only), request space; then in any process with shared memory access, create or
+ * attach a named area: the first caller gets zeroed memory and *found = false, later callers the same address and
+ * *found = true. The memory is the module's to synchronize (C11 atomics or __atomic builtins work). All modules
+ * together may request at most 1 GiB; after a crash-and-restart cycle the areas start zeroed again.
+ */
+extern void RequestAddinShmemSpace(size_t size);
+extern void *ShmemInitStruct(const char *name, size_t size, bool *foundPtr);
+
 /* ---------- SQL functions for backends ---------- */
 
 /*

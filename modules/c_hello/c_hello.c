@@ -15,6 +15,9 @@
  *   c_hello_launch(naptime_ms) registers a c_hello_main worker from the backend, waits for it, returns its pid
  *   c_hello_echo(text)         returns 'c_hello says: <text>'
  *   c_hello_raise(text)        raises an ERROR with that text (the statement fails, the session goes on)
+ *   c_hello_count()            the shared counter (named shared memory "c_hello counter")
+ *
+ * Worker c_hello_bump(n) adds n to the shared counter and exits.
  *
  * Parameters (defined in _PG_init, so only when preloaded): c_hello.naptime (ms, reloadable), c_hello.greeting
  * (text, reloadable), c_hello.verbose (bool, reloadable), c_hello.ratio (real, reloadable), c_hello.mode (enum
@@ -34,6 +37,12 @@ PGDLLEXPORT void c_hello_main(Datum main_arg);
 PGDLLEXPORT void c_hello_launcher(Datum main_arg);
 PGDLLEXPORT void c_hello_fail(Datum main_arg);
 PGDLLEXPORT void c_hello_params(Datum main_arg);
+PGDLLEXPORT void c_hello_bump(Datum main_arg);
+
+typedef struct CHelloShared
+{
+	int64_t counter;
+} CHelloShared;
 
 static int c_hello_naptime = 1000;
 static char *c_hello_greeting = NULL;
@@ -45,6 +54,7 @@ static int c_hello_workers = 1;
 static int c_hello_launch(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
 static int c_hello_echo(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
 static int c_hello_raise(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
+static int c_hello_count(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
 
 static const struct config_enum_entry mode_options[] = {
 	{"slow", 0, false},
@@ -71,6 +81,9 @@ _PG_init(void)
 {
 	BackgroundWorker worker;
 
+	fill_worker(&worker, "c_hello static", "c_hello_main", 5, Int32GetDatum(200));
+	RegisterBackgroundWorker(&worker);
+
 	DefineCustomIntVariable("c_hello.naptime", "Nap between ticks.", NULL, &c_hello_naptime, 1000, 1, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("c_hello.greeting", "What to say.", NULL, &c_hello_greeting, "hello", PGC_SIGHUP, 0,
@@ -88,9 +101,9 @@ _PG_init(void)
 	bgw_define_sql_function("c_hello_launch", 1, BGW_SQL_INT8, BGW_SQLFN_SUPERUSER, c_hello_launch);
 	bgw_define_sql_function("c_hello_echo", 1, BGW_SQL_TEXT, 0, c_hello_echo);
 	bgw_define_sql_function("c_hello_raise", 1, BGW_SQL_TEXT, 0, c_hello_raise);
+	bgw_define_sql_function("c_hello_count", 0, BGW_SQL_INT8, 0, c_hello_count);
+	RequestAddinShmemSpace(sizeof(CHelloShared));
 
-	fill_worker(&worker, "c_hello static", "c_hello_main", 5, Int32GetDatum(200));
-	RegisterBackgroundWorker(&worker);
 }
 
 void
@@ -219,5 +232,33 @@ c_hello_raise(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
 	(void) result;
 	ereport(ERROR, (errmsg("c_hello_raise: %s", nargs > 0 && args[0].text ? args[0].text : "?"),
 					errhint("This function always fails.")));
+	return 0;
+}
+
+static CHelloShared *
+shared(void)
+{
+	bool found;
+
+	return (CHelloShared *) ShmemInitStruct("c_hello counter", sizeof(CHelloShared), &found);
+}
+
+void
+c_hello_bump(Datum main_arg)
+{
+	int64_t now;
+
+	BackgroundWorkerUnblockSignals();
+	now = __atomic_add_fetch(&shared()->counter, (int64_t) DatumGetInt32(main_arg), __ATOMIC_SEQ_CST);
+	elog(LOG, "c_hello_bump: counter is now %lld", (long long) now);
+}
+
+static int
+c_hello_count(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	(void) nargs;
+	(void) args;
+	result->kind = BGW_SQL_INT8;
+	result->int8 = __atomic_load_n(&shared()->counter, __ATOMIC_SEQ_CST);
 	return 0;
 }

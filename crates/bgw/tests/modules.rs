@@ -32,6 +32,7 @@ fn module_dir() -> tempfile::TempDir {
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules");
     build_c_module(&tests.join("c_broken.c"), dir.path(), "c_broken");
     build_c_module(&tests.join("c_unresolved.c"), dir.path(), "c_unresolved");
+    build_c_module(&tests.join("c_greedy.c"), dir.path(), "c_greedy");
     dir
 }
 
@@ -144,6 +145,7 @@ fn a_module_that_fails_to_initialize_stops_start_up_cleanly() {
     for (libs, expect) in [
         ("'c_broken'", "c_broken refuses to load"),
         ("'c_hello, nope'", "could not access file \"nope\": No such file or directory"),
+        ("'c_greedy'", "module \"c_greedy\" requested too much shared memory (1099511627776 bytes)"),
     ] {
         let h = Host::init(&with_modules(dir.path()).conf("shared_preload_libraries", libs));
         let out = Command::new(bgw_bin()).args(["start", "-D"]).arg(h.data()).output().unwrap();
@@ -252,4 +254,28 @@ fn sql_functions_from_a_c_module_work_and_their_errors_only_fail_the_statement()
     let plain = Host::start(with_modules(dir.path()));
     let err = plain.psql("SELECT c_hello_echo('x')").unwrap_err();
     assert!(err.contains("c_hello_echo"), "{err}");
+}
+
+#[test]
+fn named_shared_memory_is_shared_by_workers_and_backends_and_reset_by_a_crash() {
+    let dir = module_dir();
+    let h = Host::start(with_modules(dir.path()).conf("shared_preload_libraries", "'c_hello'"));
+    assert_eq!(h.sql("SELECT c_hello_count()"), "0");
+    for n in [5, 7] {
+        let handle = h.sql(&format!("SELECT bgw_register('c_hello', 'c_hello_bump', {n})"));
+        assert_eq!(h.sql(&format!("SELECT bgw_wait_for_shutdown('{handle}')")), "stopped");
+    }
+    h.wait_log("c_hello_bump: counter is now 12");
+    assert_eq!(h.sql("SELECT c_hello_count()"), "12");
+    // A crash-and-restart cycle creates shared memory anew.
+    let pid: i32 = h.sql("SELECT bgw_launch('bgw', 'sleeper')").parse().unwrap();
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    h.wait_log("all server processes terminated; reinitializing");
+    h.wait_log_count("database system is ready to accept connections", 2);
+    assert_eq!(h.wait_sql("SELECT c_hello_count()", |o| !o.is_empty()), "0");
+    // Without a preload request there is no space to carve from: a clear error, and the backend goes on.
+    let plain = Host::start(with_modules(dir.path()));
+    let err = plain.psql("SELECT bgw_wait_for_shutdown(bgw_register('c_hello', 'c_hello_bump', 1))");
+    assert_eq!(err.as_deref(), Ok("stopped"));
+    plain.wait_log("not enough shared memory for data structure \"c_hello counter\" (8 bytes requested)");
 }

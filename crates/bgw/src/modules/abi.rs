@@ -511,3 +511,62 @@ pub extern "C" fn ProcessInterrupts() {
 pub extern "C" fn ProcessConfigFile(_context: c_int) {
     crate::process::reload_config();
 }
+
+// ----- named shared memory -----
+
+/// The most shared memory all modules together may request (1 GiB).
+pub const MAX_ADDIN_BYTES: usize = 1 << 30;
+
+static ADDIN_REQUESTED: Mutex<usize> = Mutex::new(0);
+
+/// Bytes the preloaded modules requested.
+pub fn requested_addin_bytes() -> usize {
+    *ADDIN_REQUESTED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// PostgreSQL's `RequestAddinShmemSpace`: only while a module is being preloaded.
+#[no_mangle]
+pub extern "C" fn RequestAddinShmemSpace(size: usize) {
+    let Some(module) = super::preload::loading_module() else {
+        finish_error("cannot request additional shared memory outside shared_preload_libraries".into());
+        return;
+    };
+    let mut total = ADDIN_REQUESTED.lock().unwrap_or_else(|e| e.into_inner());
+    let rounded = size.div_ceil(crate::shmem::addin::ALIGN).saturating_mul(crate::shmem::addin::ALIGN);
+    match total.checked_add(rounded).filter(|&t| t <= MAX_ADDIN_BYTES) {
+        Some(t) => *total = t,
+        None => {
+            drop(total);
+            finish(
+                ERROR,
+                format!("module \"{module}\" requested too much shared memory ({size} bytes)"),
+                None,
+                Some(format!("All modules together may request at most {MAX_ADDIN_BYTES} bytes.")),
+            );
+        }
+    }
+}
+
+/// PostgreSQL's `ShmemInitStruct`: creates (zeroed) or attaches the named area; `*found` says which.
+#[no_mangle]
+pub extern "C" fn ShmemInitStruct(name: *const c_char, size: usize, found: *mut bool) -> *mut std::ffi::c_void {
+    let name = text(name);
+    let outcome = match crate::shmem::attached() {
+        None => Err(format!("cannot attach shared memory \"{name}\": this process has no shared memory access")),
+        Some(shm) => shm.addin().init_struct(&name, size).map_err(|e| e.to_string()),
+    };
+    drop(name);
+    match outcome {
+        Ok((p, was_found)) => {
+            if !found.is_null() {
+                // SAFETY: the caller's out-parameter, non-null.
+                unsafe { found.write(was_found) };
+            }
+            p as *mut std::ffi::c_void
+        }
+        Err(message) => {
+            finish_error(message);
+            std::ptr::null_mut()
+        }
+    }
+}

@@ -82,6 +82,8 @@ pub struct Postmaster {
     max_workers: usize,
     max_procs: usize,
     max_connections: usize,
+    /// Shared memory the preloaded modules requested.
+    addin_bytes: usize,
     segment: Option<Segment>,
     pid_file: Option<PidFile>,
     listener: UnixListener,
@@ -202,6 +204,7 @@ impl Postmaster {
             max_workers,
             max_procs,
             max_connections,
+            addin_bytes: crate::modules::abi::requested_addin_bytes(),
             segment: None,
             pid_file: Some(pid_file),
             listener,
@@ -226,7 +229,7 @@ impl Postmaster {
     /// Creates (or, after a crash, re-creates) shared memory and puts the registered workers into its slots.
     fn create_shared_memory(&mut self) -> Result<(), StartError> {
         self.segment = None;
-        let seg = Segment::create(self.max_workers, self.max_procs, self.pid, self.start_time_us)
+        let seg = Segment::create(self.max_workers, self.max_procs, self.addin_bytes, self.pid, self.start_time_us)
             .map_err(|e| io_err("could not create shared memory segment", e))?;
         let shm = seg.shmem();
         shm.header().max_parallel_workers.store(

@@ -488,7 +488,7 @@ mod tests {
 
     /// A segment of 4 slots in this process, and an empty child table.
     fn setup() -> (Segment, Workers, Children) {
-        let seg = Segment::create(4, 8, std::process::id() as i32, 0).unwrap();
+        let seg = Segment::create(4, 8, 0, std::process::id() as i32, 0).unwrap();
         let mut workers = Workers::new(4);
         workers.install_in_segment(seg.shmem());
         (seg, workers, Children::new(8))

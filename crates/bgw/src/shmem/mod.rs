@@ -15,8 +15,9 @@
 //! 5. [`ProcEntry`] per child process (backends, workers, the startup process): pid, kind, activity; the data
 //!    behind `pg_stat_activity`.
 //!
-//! Module databases' shared memory requests (issue "modules") will be appended after part 5, sized at start.
+//! 6. The modules' named areas ([`addin`]): a directory, then the space `shared_preload_libraries` requested.
 
+pub mod addin;
 pub mod procs;
 
 use crate::bgworker::slots::{bitmap_words, ArrayHeader, Bitmaps, Slot, SlotArray};
@@ -158,6 +159,9 @@ pub struct Layout {
     status: usize,
     watchers: usize,
     procs: usize,
+    addin: usize,
+    /// Bytes of data space for modules' named areas.
+    pub addin_capacity: usize,
     pub total: usize,
 }
 
@@ -166,7 +170,7 @@ fn align(x: usize) -> usize {
 }
 
 impl Layout {
-    pub fn new(max_workers: usize, max_procs: usize) -> Layout {
+    pub fn new(max_workers: usize, max_procs: usize, addin_capacity: usize) -> Layout {
         let (changed_words, summary_words) = bitmap_words(max_workers);
         let header = 0;
         let array_header = align(header + std::mem::size_of::<ShmemHeader>());
@@ -178,7 +182,8 @@ impl Layout {
         let status = align(free_summary + summary_words * 8);
         let watchers = align(status + max_workers * std::mem::size_of::<SlotStatus>());
         let procs = align(watchers + max_workers * std::mem::size_of::<WatchList>());
-        let total = align(procs + max_procs * std::mem::size_of::<ProcEntry>());
+        let addin = align(procs + max_procs * std::mem::size_of::<ProcEntry>());
+        let total = align(addin + addin::region_size(addin_capacity));
         Layout {
             max_workers,
             max_procs,
@@ -192,6 +197,8 @@ impl Layout {
             status,
             watchers,
             procs,
+            addin,
+            addin_capacity,
             total,
         }
     }
@@ -257,6 +264,13 @@ impl Shmem {
         all.get(slot as usize)
     }
 
+    /// The directory of modules' named areas.
+    pub fn addin(&self) -> &addin::AddinHeader {
+        // SAFETY: the addin region lies within the mapping at an aligned offset computed by Layout; its header is a
+        // robust lock, atomics and an UnsafeCell directory accessed under that lock.
+        unsafe { &*self.part::<addin::AddinHeader>(self.layout.addin) }
+    }
+
     /// The per-process entries.
     pub fn procs(&self) -> &[ProcEntry] {
         // SAFETY: as in `slots`; ProcEntry is atomics plus UnsafeCells under its change-count protocol.
@@ -301,10 +315,11 @@ impl Segment {
     pub fn create(
         max_workers: usize,
         max_procs: usize,
+        addin_capacity: usize,
         postmaster_pid: i32,
         start_time_us: i64,
     ) -> std::io::Result<Segment> {
-        let layout = Layout::new(max_workers, max_procs);
+        let layout = Layout::new(max_workers, max_procs, addin_capacity);
         let mapping = SharedMapping::new(layout.total)?;
         // Leaked deliberately: children and the postmaster hold &'static references; a crash cycle leaks one small
         // Shmem struct (not the mapping, which `Segment` unmaps).
@@ -314,6 +329,7 @@ impl Segment {
         h.postmaster_pid.store(postmaster_pid, Ordering::Relaxed);
         h.start_time_us.store(start_time_us, Ordering::Relaxed);
         shmem.slots().header().init_in_place(max_workers as u32);
+        shmem.addin().init_in_place(addin_capacity);
         for s in shmem.slot_status() {
             s.last_exit.store(i32::MIN, Ordering::Relaxed);
         }
