@@ -153,12 +153,18 @@ fn define(def: GucDef, target: Target, hooks: [*const c_void; 3]) {
     CUSTOM.lock().unwrap_or_else(|e| e.into_inner()).push(c);
 }
 
-fn checked_name(name: *const c_char) -> Option<String> {
+/// The checks every definition starts with: a name, and a variable to store the value in.
+fn prologue(name: *const c_char, value_addr: *const c_void) -> Option<String> {
     if name.is_null() {
         finish_error("a custom parameter needs a name".into());
         return None;
     }
-    Some(text(name))
+    let name = text(name);
+    if value_addr.is_null() {
+        finish_error(format!("parameter \"{name}\": no variable to store its value in"));
+        return None;
+    }
+    Some(name)
 }
 
 /// PostgreSQL's `DefineCustomBoolVariable`.
@@ -175,10 +181,7 @@ pub extern "C" fn DefineCustomBoolVariable(
     assign_hook: *const c_void,
     show_hook: *const c_void,
 ) {
-    let Some(name) = checked_name(name) else { return };
-    if value_addr.is_null() {
-        return finish_error(format!("parameter \"{name}\": no variable to store its value in"));
-    }
+    let Some(name) = prologue(name, value_addr as *const c_void) else { return };
     let def = GucDef::bool(&name, boot_value, context_of(context), &text(short_desc));
     define(def, Target::Bool(value_addr), [check_hook, assign_hook, show_hook]);
 }
@@ -199,10 +202,7 @@ pub extern "C" fn DefineCustomIntVariable(
     assign_hook: *const c_void,
     show_hook: *const c_void,
 ) {
-    let Some(name) = checked_name(name) else { return };
-    if value_addr.is_null() {
-        return finish_error(format!("parameter \"{name}\": no variable to store its value in"));
-    }
+    let Some(name) = prologue(name, value_addr as *const c_void) else { return };
     let unit = match unit_of(&name, flags) {
         Ok(u) => u,
         Err(e) => return finish_error(e),
@@ -235,10 +235,7 @@ pub extern "C" fn DefineCustomRealVariable(
     assign_hook: *const c_void,
     show_hook: *const c_void,
 ) {
-    let Some(name) = checked_name(name) else { return };
-    if value_addr.is_null() {
-        return finish_error(format!("parameter \"{name}\": no variable to store its value in"));
-    }
+    let Some(name) = prologue(name, value_addr as *const c_void) else { return };
     let def = GucDef::real(&name, boot_value, min_value, max_value, context_of(context), &text(short_desc));
     define(def, Target::Real(value_addr), [check_hook, assign_hook, show_hook]);
 }
@@ -257,10 +254,7 @@ pub extern "C" fn DefineCustomStringVariable(
     assign_hook: *const c_void,
     show_hook: *const c_void,
 ) {
-    let Some(name) = checked_name(name) else { return };
-    if value_addr.is_null() {
-        return finish_error(format!("parameter \"{name}\": no variable to store its value in"));
-    }
+    let Some(name) = prologue(name, value_addr as *const c_void) else { return };
     let def = GucDef::string(&name, &text(boot_value), context_of(context), &text(short_desc));
     define(def, Target::Str(value_addr), [check_hook, assign_hook, show_hook]);
 }
@@ -280,9 +274,9 @@ pub extern "C" fn DefineCustomEnumVariable(
     assign_hook: *const c_void,
     show_hook: *const c_void,
 ) {
-    let Some(name) = checked_name(name) else { return };
-    if value_addr.is_null() || options.is_null() {
-        return finish_error(format!("parameter \"{name}\": no variable or no options"));
+    let Some(name) = prologue(name, value_addr as *const c_void) else { return };
+    if options.is_null() {
+        return finish_error(format!("parameter \"{name}\": no options"));
     }
     let mut list = Vec::new();
     for i in 0..1024 {
