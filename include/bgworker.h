@@ -96,10 +96,17 @@ typedef enum BgwHandleStatus
 	BGWH_POSTMASTER_DIED, /* postmaster died; worker status unclear */
 } BgwHandleStatus;
 
-struct BackgroundWorkerHandle;
-typedef struct BackgroundWorkerHandle BackgroundWorkerHandle;
+/* Opaque in PostgreSQL; bgw fixes its layout, so a handle can be rebuilt from its (slot, generation) in any
+ * process (its text form is "slot:generation"). */
+typedef struct BackgroundWorkerHandle
+{
+	int slot;
+	uint64_t generation;
+} BackgroundWorkerHandle;
 
-/* Register a worker from a module's _PG_init while it is loaded through shared_preload_libraries. */
+/* Register a worker from a module's _PG_init while it is loaded through shared_preload_libraries (elsewhere the
+ * call is refused, with a LOG line in the postmaster). A module's _PG_init runs in every process that loads it,
+ * so guard preload-only work with process_shared_preload_libraries_in_progress, as PostgreSQL modules do. */
 extern void RegisterBackgroundWorker(BackgroundWorker *worker);
 /* Register a worker from a backend or a worker; the handle is malloc'ed (free it with free()). */
 extern bool RegisterDynamicBackgroundWorker(BackgroundWorker *worker, BackgroundWorkerHandle **handle);
@@ -124,6 +131,8 @@ extern void BackgroundWorkerUnblockSignals(void);
 /* ---------- process, latches, postmaster ---------- */
 
 extern PGDLLIMPORT int MyProcPid;
+/* True while the _PG_init of a library in shared_preload_libraries runs (in the postmaster, at start). */
+extern PGDLLIMPORT bool process_shared_preload_libraries_in_progress;
 
 typedef struct Latch Latch;
 extern PGDLLIMPORT Latch *MyLatch;

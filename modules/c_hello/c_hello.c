@@ -17,7 +17,8 @@
  *   c_hello_raise(text)        raises an ERROR with that text (the statement fails, the session goes on)
  *   c_hello_count()            the shared counter (named shared memory "c_hello counter")
  *
- * Worker c_hello_bump(n) adds n to the shared counter and exits.
+ * Worker c_hello_bump(n) adds n to the shared counter and exits; c_hello_register_late tries a static
+ * registration outside preload (refused, as the spec says).
  *
  * Parameters (defined in _PG_init, so only when preloaded): c_hello.naptime (ms, reloadable), c_hello.greeting
  * (text, reloadable), c_hello.verbose (bool, reloadable), c_hello.ratio (real, reloadable), c_hello.mode (enum
@@ -38,6 +39,7 @@ PGDLLEXPORT void c_hello_launcher(Datum main_arg);
 PGDLLEXPORT void c_hello_fail(Datum main_arg);
 PGDLLEXPORT void c_hello_params(Datum main_arg);
 PGDLLEXPORT void c_hello_bump(Datum main_arg);
+PGDLLEXPORT void c_hello_register_late(Datum main_arg);
 
 typedef struct CHelloShared
 {
@@ -81,9 +83,7 @@ _PG_init(void)
 {
 	BackgroundWorker worker;
 
-	fill_worker(&worker, "c_hello static", "c_hello_main", 5, Int32GetDatum(200));
-	RegisterBackgroundWorker(&worker);
-
+	/* Parameters in every process that loads the module; the rest only while preloaded (as worker_spi). */
 	DefineCustomIntVariable("c_hello.naptime", "Nap between ticks.", NULL, &c_hello_naptime, 1000, 1, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("c_hello.greeting", "What to say.", NULL, &c_hello_greeting, "hello", PGC_SIGHUP, 0,
@@ -97,6 +97,12 @@ _PG_init(void)
 	DefineCustomIntVariable("c_hello.workers", "How many.", NULL, &c_hello_workers, 1, 0, 100, PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("c_hello");
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	fill_worker(&worker, "c_hello static", "c_hello_main", 5, Int32GetDatum(200));
+	RegisterBackgroundWorker(&worker);
 
 	bgw_define_sql_function("c_hello_launch", 1, BGW_SQL_INT8, BGW_SQLFN_SUPERUSER, c_hello_launch);
 	bgw_define_sql_function("c_hello_echo", 1, BGW_SQL_TEXT, 0, c_hello_echo);
@@ -261,4 +267,15 @@ c_hello_count(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
 	result->kind = BGW_SQL_INT8;
 	result->int8 = __atomic_load_n(&shared()->counter, __ATOMIC_SEQ_CST);
 	return 0;
+}
+
+void
+c_hello_register_late(Datum main_arg)
+{
+	BackgroundWorker worker;
+
+	(void) main_arg;
+	BackgroundWorkerUnblockSignals();
+	fill_worker(&worker, "c_hello late", "c_hello_main", 5, Int32GetDatum(200));
+	RegisterBackgroundWorker(&worker);
 }

@@ -6,9 +6,11 @@
 //! postmaster-death pipe, whose write end only the postmaster holds: when the postmaster dies, the pipe reads as
 //! closed and every waiter wakes.
 //!
-//! The handshake that prevents lost wake-ups: the waiter stores `WAITING = true`, then checks `LATCH_SET`, then
-//! polls; the setter stores `LATCH_SET = true`, then checks `WAITING` and writes the pipe. Both sides use SeqCst,
-//! so at least one of them sees the other's store.
+//! The handshake that prevents lost wake-ups: the waiter counts itself in `WAITING`, then checks `LATCH_SET`,
+//! then polls; the setter stores `LATCH_SET = true`, then checks `WAITING` and writes the pipe. Both sides use
+//! SeqCst, so at least one of them sees the other's store. `WAITING` is a count so that a worker's helper thread
+//! and its main thread may both wait; they share one latch, so a wake-up goes to whichever polls first, and each
+//! re-checks what it waits for (as PostgreSQL's latch users do).
 //!
 //! Postmaster death also arrives as a signal (`PR_SET_PDEATHSIG`, armed at fork): its handler marks the death,
 //! wakes any wait, and arms a hard deadline ([`DEATH_GRACE_MS`]) after which the process is killed, so that no
@@ -18,7 +20,7 @@
 
 use crate::sys::signals;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 /// The spec's wait events (PostgreSQL's values).
 pub const WL_LATCH_SET: u32 = 1 << 0;
@@ -32,7 +34,8 @@ pub const WL_EXIT_ON_PM_DEATH: u32 = 1 << 5;
 pub const DEATH_GRACE_MS: u32 = 500;
 
 static LATCH_SET: AtomicBool = AtomicBool::new(false);
-static WAITING: AtomicBool = AtomicBool::new(false);
+/// How many threads of this process are inside a wait (a worker may wait from a helper thread too).
+static WAITING: AtomicU32 = AtomicU32::new(0);
 static PIPE_READ: AtomicI32 = AtomicI32::new(-1);
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 static DEATH_READ: AtomicI32 = AtomicI32::new(-1);
@@ -98,7 +101,7 @@ pub fn init_child(death_read: RawFd, policy: OnPostmasterDeath) {
 /// Sets this process's latch (async-signal-safe).
 pub fn set_latch() {
     LATCH_SET.store(true, Ordering::SeqCst);
-    if WAITING.load(Ordering::SeqCst) {
+    if WAITING.load(Ordering::SeqCst) > 0 {
         wake();
     }
 }
@@ -140,9 +143,9 @@ pub fn wait_latch_or_socket(events: u32, socket: Option<RawFd>, timeout_ms: i64)
         .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
     let watch_death = events & (WL_POSTMASTER_DEATH | WL_EXIT_ON_PM_DEATH) != 0;
     let mut result;
+    WAITING.fetch_add(1, Ordering::SeqCst);
     loop {
         result = 0;
-        WAITING.store(true, Ordering::SeqCst);
         if events & WL_LATCH_SET != 0 && LATCH_SET.load(Ordering::SeqCst) {
             result |= WL_LATCH_SET;
         }
@@ -204,7 +207,7 @@ pub fn wait_latch_or_socket(events: u32, socket: Option<RawFd>, timeout_ms: i64)
             }
         }
     }
-    WAITING.store(false, Ordering::SeqCst);
+    WAITING.fetch_sub(1, Ordering::SeqCst);
     if result & WL_POSTMASTER_DEATH != 0 && events & WL_EXIT_ON_PM_DEATH != 0 {
         // SAFETY: exiting without running the parent's destructors or atexit handlers, as PostgreSQL's
         // proc_exit(1) on postmaster death in a child that holds nothing worth cleaning up.

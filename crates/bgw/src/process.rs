@@ -26,6 +26,11 @@ static RELOAD_PENDING: AtomicBool = AtomicBool::new(false);
 
 static IS_CHILD: AtomicBool = AtomicBool::new(false);
 
+/// Whether this process is a child of the postmaster (PostgreSQL's IsUnderPostmaster).
+pub fn is_child() -> bool {
+    IS_CHILD.load(Ordering::Relaxed)
+}
+
 /// Records which process entry this child owns (set right after fork, in every child).
 pub fn set_my_proc(proc_no: Option<u32>) {
     IS_CHILD.store(true, Ordering::Relaxed);

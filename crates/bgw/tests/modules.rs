@@ -162,14 +162,28 @@ fn a_module_that_fails_to_initialize_stops_start_up_cleanly() {
 
 #[test]
 fn register_background_worker_outside_preload_is_refused() {
-    // c_hello's _PG_init calls RegisterBackgroundWorker. Run as a worker (not while preloading), the spec's rule
-    // applies: the call is refused with a log message and registers nothing.
+    // A worker calling RegisterBackgroundWorker is not preloading a library: the spec's rule refuses the call
+    // (the postmaster's children say so at DEBUG1) and nothing is registered.
     let dir = module_dir();
     let h = Host::start(with_modules(dir.path()));
-    let handle = h.sql(r#"SELECT bgw_register('c_hello', '_PG_init', 0, '{"name":"late init"}')"#);
+    let handle = h.sql("SELECT bgw_register('c_hello', 'c_hello_register_late')");
     assert_eq!(h.sql(&format!("SELECT bgw_wait_for_shutdown('{handle}')")), "stopped");
-    h.wait_log("background worker \"c_hello static\": must be registered in shared_preload_libraries");
-    assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'c_hello static'"), "0");
+    h.wait_log("background worker \"c_hello late\": must be registered in shared_preload_libraries");
+    assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'c_hello late'"), "0");
+}
+
+#[test]
+fn pg_init_runs_where_a_library_is_first_loaded_and_its_errors_fail_only_that_load() {
+    let dir = module_dir();
+    let h = Host::start(with_modules(dir.path()));
+    // c_broken's _PG_init raises an ERROR: loading it for a registration check fails that statement only.
+    let err = h.psql("SELECT bgw_register('c_broken', '_PG_init')").unwrap_err();
+    assert!(err.contains("its _PG_init failed: c_broken refuses to load"), "{err}");
+    assert_eq!(h.sql("SELECT 1"), "1");
+    // c_hello loaded outside preload defines its parameters in the loading process (a worker here), not more.
+    let handle = h.sql(r#"SELECT bgw_register('c_hello', 'c_hello_params', 0, '{"name":"late params"}')"#);
+    h.wait_log("c_hello params at start: naptime=1000 greeting=hello");
+    h.sql(&format!("SELECT bgw_terminate('{handle}')"));
 }
 
 #[test]

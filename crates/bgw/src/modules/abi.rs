@@ -55,6 +55,11 @@ pub const PANIC: c_int = 23;
 #[no_mangle]
 pub static mut MyBgworkerEntry: *mut BackgroundWorker = std::ptr::null_mut();
 
+/// PostgreSQL's `process_shared_preload_libraries_in_progress`: true while `_PG_init`s of preloaded libraries
+/// run in the postmaster (modules guard their static registrations and shared memory requests with it).
+#[no_mangle]
+pub static mut process_shared_preload_libraries_in_progress: bool = false;
+
 /// PostgreSQL's `MyProcPid`.
 #[no_mangle]
 pub static mut MyProcPid: c_int = 0;
@@ -272,7 +277,12 @@ pub extern "C" fn RegisterBackgroundWorker(worker: *mut BackgroundWorker) {
         }
     };
     if super::preload::loading_module().is_none() {
-        elog::log(format!("background worker \"{}\": must be registered in shared_preload_libraries", spec.name));
+        // As the spec: said in the postmaster's log, quietly ignored in its children.
+        let level = if crate::process::is_child() { Level::Debug1 } else { Level::Log };
+        elog::report(
+            level,
+            format!("background worker \"{}\": must be registered in shared_preload_libraries", spec.name),
+        );
         return;
     }
     PRELOAD_REGISTRATIONS.lock().unwrap_or_else(|e| e.into_inner()).push(spec);
@@ -369,18 +379,23 @@ pub extern "C" fn TerminateBackgroundWorker(handle: *mut BackgroundWorkerHandle)
     dynamic::terminate_background_worker(handle_of(handle)).unwrap_or_else(|e| raise(e));
 }
 
-static TYPE_BUFFER: Mutex<[u8; crate::bgworker::types::BGW_MAXLEN]> =
-    Mutex::new([0; crate::bgworker::types::BGW_MAXLEN]);
+thread_local! {
+    static TYPE_BUFFER: RefCell<[u8; crate::bgworker::types::BGW_MAXLEN]> =
+        const { RefCell::new([0; crate::bgworker::types::BGW_MAXLEN]) };
+}
 
-/// The spec's `GetBackgroundWorkerTypeByPid`: a pointer to a static buffer (valid until the next call), or NULL.
+/// The spec's `GetBackgroundWorkerTypeByPid`: a pointer to a buffer of the calling thread (valid until its next
+/// call), or NULL.
 #[no_mangle]
 pub extern "C" fn GetBackgroundWorkerTypeByPid(pid: libc::pid_t) -> *const c_char {
     let Some(t) = dynamic::get_background_worker_type_by_pid(pid) else { return std::ptr::null() };
-    let mut buf = TYPE_BUFFER.lock().unwrap_or_else(|e| e.into_inner());
-    let n = t.len().min(buf.len() - 1);
-    buf[..n].copy_from_slice(&t.as_bytes()[..n]);
-    buf[n] = 0;
-    buf.as_ptr() as *const c_char
+    TYPE_BUFFER.with(|b| {
+        let mut buf = b.borrow_mut();
+        let n = t.len().min(buf.len() - 1);
+        buf[..n].copy_from_slice(&t.as_bytes()[..n]);
+        buf[n] = 0;
+        buf.as_ptr() as *const c_char
+    })
 }
 
 /// The spec's `BackgroundWorkerInitializeConnection`. Databases arrive with a later version: a clear FATAL.

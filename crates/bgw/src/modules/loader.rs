@@ -4,7 +4,8 @@
 //! stands for the host's library directory, `<directory of the bgw executable>/../lib/bgw`), first as given,
 //! then with `.so` appended, as PostgreSQL does. A name with a `/` is used as a path. Libraries are opened with
 //! RTLD_NOW (every symbol resolved at load, so a module missing one of the host's functions fails at once) and
-//! RTLD_GLOBAL, and never unloaded: function pointers into them may be kept for the life of the process.
+//! RTLD_GLOBAL, and never unloaded: function pointers into them may be kept for the life of the process. A
+//! library's `_PG_init` runs when it is first loaded into a process, as in PostgreSQL.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ pub enum LoadError {
     Load { path: String, reason: String },
     #[error("could not find function \"{function}\" in file \"{path}\"")]
     NoFunction { function: String, path: String },
+    #[error("could not load library \"{path}\": its _PG_init failed: {message}")]
+    Init { path: String, message: String },
 }
 
 /// The host's library directory (`$libdir`).
@@ -75,7 +78,23 @@ pub fn open(path: &Path) -> Result<&'static libloading::os::unix::Library, LoadE
     let lib = unsafe { libloading::os::unix::Library::open(Some(path), flags) }
         .map_err(|e| LoadError::Load { path: path.display().to_string(), reason: dl_reason(&e) })?;
     let lib: &'static libloading::os::unix::Library = Box::leak(Box::new(lib));
-    map.insert(path.to_path_buf(), lib);
+    drop(guard);
+    // As PostgreSQL: a library's _PG_init runs once per process, when the library is first loaded into it
+    // (children inherit what the postmaster preloaded, and do not run it again). While preloading, an error in
+    // it stops start-up (see abi::finish); anywhere else it runs in the error trap, so that its ERROR fails the
+    // load (and the statement or worker that asked for it), not the process.
+    // SAFETY: looking up a symbol by its conventional name; used only as `void _PG_init(void)`.
+    if let Ok(init) = unsafe { lib.get::<unsafe extern "C" fn()>(b"_PG_init\0") } {
+        let init: unsafe extern "C" fn() = *init;
+        if super::preload::loading_module().is_some() {
+            // SAFETY: calling the module's initializer with its conventional signature, as PostgreSQL does.
+            unsafe { init() };
+        } else if let Err(e) = super::sqlfn::call_trapped(init) {
+            // Not recorded as open: the next load runs _PG_init again, as PostgreSQL would.
+            return Err(LoadError::Init { path: path.display().to_string(), message: e.message });
+        }
+    }
+    OPEN.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(HashMap::new).insert(path.to_path_buf(), lib);
     Ok(lib)
 }
 

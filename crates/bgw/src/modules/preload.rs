@@ -16,6 +16,13 @@ pub fn loading_module() -> Option<String> {
     LOADING.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
+fn set_loading(module: Option<String>) {
+    let in_progress = module.is_some();
+    *LOADING.lock().unwrap_or_else(|e| e.into_inner()) = module;
+    // SAFETY: the postmaster is single-threaded during preload; the exported flag is a plain bool.
+    unsafe { std::ptr::addr_of_mut!(super::abi::process_shared_preload_libraries_in_progress).write(in_progress) };
+}
+
 /// Why preloading failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -32,15 +39,11 @@ pub fn process_shared_preload_libraries(list: &str) -> Result<Vec<WorkerSpec>, P
     unsafe { super::abi::init_process_globals() };
     for name in split_list(list) {
         let path = loader::resolve(&name).map_err(|e| PreloadError(e.to_string()))?;
-        loader::open(&path).map_err(|e| PreloadError(e.to_string()))?;
-        *LOADING.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.clone());
-        if let Ok((_, init)) = loader::lookup(&name, "_PG_init") {
-            // SAFETY: `_PG_init` is the module initializer's conventional name and signature (`void _PG_init(void)`).
-            let init: unsafe extern "C" fn() = unsafe { std::mem::transmute(init) };
-            // SAFETY: calling the module's initializer, as PostgreSQL does; errors it raises end the process.
-            unsafe { init() };
-        }
-        *LOADING.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        set_loading(Some(name.clone()));
+        // Opening the library runs its _PG_init (see loader::open).
+        let opened = loader::open(&path);
+        set_loading(None);
+        opened.map_err(|e| PreloadError(e.to_string()))?;
         crate::elog::debug1(format!("loaded library \"{}\"", path.display()));
     }
     Ok(std::mem::take(&mut *super::abi::PRELOAD_REGISTRATIONS.lock().unwrap_or_else(|e| e.into_inner())))

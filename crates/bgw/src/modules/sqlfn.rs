@@ -50,6 +50,7 @@ extern "C" {
         raised: *mut c_int,
     ) -> c_int;
     fn bgw_sqlfn_trap_active() -> c_int;
+    fn bgw_trap_call_void(f: unsafe extern "C" fn()) -> c_int;
     fn bgw_sqlfn_trap_throw();
 }
 
@@ -86,6 +87,16 @@ pub fn throw(message: String, detail: Option<String>, hint: Option<String>) -> !
     // it has moved its owned values into RAISED (see the callers), so the jump skips no destructor.
     unsafe { bgw_sqlfn_trap_throw() };
     unreachable!("the SQL function trap was not active")
+}
+
+/// Calls `f` (a module's `void f(void)`) inside the error trap: an ERROR it raises comes back as `Err` instead
+/// of ending the process.
+pub fn call_trapped(f: unsafe extern "C" fn()) -> Result<(), SqlError> {
+    // SAFETY: `f` is a module function with the `void f(void)` signature; the trap restores itself.
+    if unsafe { bgw_trap_call_void(f) } == 0 {
+        return Ok(());
+    }
+    Err(RAISED.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_else(|| SqlError::error("XX000", "error")))
 }
 
 /// Copies a result text into host-owned memory (the module may then free or reuse its own buffer).

@@ -48,3 +48,21 @@ bgw_sqlfn_trap_throw(void)
 	if (current_trap != NULL)
 		siglongjmp(*current_trap, 1);
 }
+
+/* The same trap around a call without arguments (a library's _PG_init loaded outside preload). */
+int
+bgw_trap_call_void(void (*fn)(void))
+{
+	sigjmp_buf here;
+	sigjmp_buf *saved = current_trap;
+
+	if (sigsetjmp(here, 1) != 0)
+	{
+		current_trap = saved;
+		return 1;
+	}
+	current_trap = &here;
+	fn();
+	current_trap = saved;
+	return 0;
+}

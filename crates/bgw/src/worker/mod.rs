@@ -59,6 +59,9 @@ extern "C" fn handle_sigquit(_: libc::c_int) {
 
 extern "C" fn handle_sighup(_: libc::c_int) {
     GOT_SIGHUP.store(true, Ordering::SeqCst);
+    // Also the flag C modules read, so a module that keeps the default handler still sees SIGHUP.
+    // SAFETY: a volatile store to the exported c_int flag is async-signal-safe.
+    unsafe { std::ptr::addr_of_mut!(crate::modules::abi::ConfigReloadPending).write_volatile(1) };
     signals::preserving_errno(crate::latch::set_latch);
 }
 

@@ -1,0 +1,340 @@
+//! The host's C ABI, declared for Rust, and the only place in the SDK that calls it.
+//!
+//! Purpose: every function and global of `include/bgworker.h` that the SDK uses is declared here once, in an
+//! `extern "C"` block, together with the C structs it passes (`BackgroundWorker`, `BackgroundWorkerHandle`).
+//! Each declaration is wrapped by a small safe function (`pub(crate)`), so the rest of the crate has no `unsafe`.
+//!
+//! Invariants:
+//! - Nothing here is defined by the SDK. The symbols are exported by the running `bgw` executable and resolve
+//!   when the host loads the module with `dlopen`; a module never links a copy of the host. A program that links
+//!   the SDK but is not loaded by the host (a unit test, a doctest) must not reach these functions.
+//! - The struct layouts are the header's, checked at compile time (the same numbers the header asserts).
+//! - Strings passed to the host are NUL-terminated `CString`s that outlive the call; pointers the host returns
+//!   (a malloc'ed handle, a type name in a static buffer) are copied at once and, for the handle, freed.
+//!
+//! Runs in: whichever process calls into the SDK: the postmaster (only `_PG_init`, during preload), a worker,
+//! or any thread a worker starts.
+#![allow(unsafe_code)]
+
+use std::ffi::{c_char, c_int, c_long, CStr, CString};
+
+/// Length of the name, type and function-name fields, including the terminating NUL (`BGW_MAXLEN`).
+pub const BGW_MAXLEN: usize = 96;
+/// Length of the extra-data field (`BGW_EXTRALEN`).
+pub const BGW_EXTRALEN: usize = 128;
+/// Length of the library-name field (`MAXPGPATH`).
+pub const MAXPGPATH: usize = 1024;
+/// `BGW_NEVER_RESTART`.
+pub const BGW_NEVER_RESTART: c_int = -1;
+
+/// `BgwHandleStatus` values.
+pub const BGWH_STARTED: c_int = 0;
+pub const BGWH_NOT_YET_STARTED: c_int = 1;
+pub const BGWH_STOPPED: c_int = 2;
+pub const BGWH_POSTMASTER_DIED: c_int = 3;
+
+/// `WaitLatch` events.
+pub const WL_LATCH_SET: c_int = 1 << 0;
+pub const WL_TIMEOUT: c_int = 1 << 3;
+pub const WL_POSTMASTER_DEATH: c_int = 1 << 4;
+pub const WL_EXIT_ON_PM_DEATH: c_int = 1 << 5;
+/// `PG_WAIT_EXTENSION`: the wait-event class of extension code.
+const PG_WAIT_EXTENSION: u32 = 0x0700_0000;
+/// `PGC_SIGHUP`: the context `ProcessConfigFile` is called with after SIGHUP.
+const PGC_SIGHUP: c_int = 2;
+
+/// The C `BackgroundWorker` registration, laid out as in `include/bgworker.h`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct BackgroundWorker {
+    pub bgw_name: [u8; BGW_MAXLEN],
+    pub bgw_type: [u8; BGW_MAXLEN],
+    pub bgw_flags: c_int,
+    pub bgw_start_time: c_int,
+    pub bgw_restart_time: c_int,
+    pub bgw_library_name: [u8; MAXPGPATH],
+    pub bgw_function_name: [u8; BGW_MAXLEN],
+    pub bgw_main_arg: usize,
+    pub bgw_extra: [u8; BGW_EXTRALEN],
+    pub bgw_notify_pid: libc::pid_t,
+}
+
+// The header asserts the same numbers on the C side.
+const _: () = assert!(std::mem::size_of::<BackgroundWorker>() == 1472);
+const _: () = assert!(std::mem::offset_of!(BackgroundWorker, bgw_main_arg) == 1328);
+const _: () = assert!(std::mem::offset_of!(BackgroundWorker, bgw_notify_pid) == 1464);
+
+impl BackgroundWorker {
+    pub fn zeroed() -> Self {
+        BackgroundWorker {
+            bgw_name: [0; BGW_MAXLEN],
+            bgw_type: [0; BGW_MAXLEN],
+            bgw_flags: 0,
+            bgw_start_time: 0,
+            bgw_restart_time: 0,
+            bgw_library_name: [0; MAXPGPATH],
+            bgw_function_name: [0; BGW_MAXLEN],
+            bgw_main_arg: 0,
+            bgw_extra: [0; BGW_EXTRALEN],
+            bgw_notify_pid: 0,
+        }
+    }
+}
+
+/// The C handle (`struct BackgroundWorkerHandle`, opaque in the header): the host's layout.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackgroundWorkerHandle {
+    pub slot: c_int,
+    pub generation: u64,
+}
+
+/// PostgreSQL's opaque latch type; only `MyLatch` is ever named.
+#[repr(C)]
+pub struct Latch {
+    _private: [u8; 0],
+}
+
+#[allow(non_upper_case_globals, non_snake_case)]
+unsafe extern "C" {
+    fn RegisterBackgroundWorker(worker: *mut BackgroundWorker);
+    fn RegisterDynamicBackgroundWorker(worker: *mut BackgroundWorker, handle: *mut *mut BackgroundWorkerHandle)
+        -> bool;
+    fn GetBackgroundWorkerPid(handle: *mut BackgroundWorkerHandle, pidp: *mut libc::pid_t) -> c_int;
+    fn WaitForBackgroundWorkerStartup(handle: *mut BackgroundWorkerHandle, pidp: *mut libc::pid_t) -> c_int;
+    fn WaitForBackgroundWorkerShutdown(handle: *mut BackgroundWorkerHandle) -> c_int;
+    fn GetBackgroundWorkerTypeByPid(pid: libc::pid_t) -> *const c_char;
+    fn TerminateBackgroundWorker(handle: *mut BackgroundWorkerHandle);
+    static MyBgworkerEntry: *mut BackgroundWorker;
+    static process_shared_preload_libraries_in_progress: bool;
+    fn BackgroundWorkerBlockSignals();
+    fn BackgroundWorkerUnblockSignals();
+
+    static MyLatch: *mut Latch;
+    fn WaitLatch(latch: *mut Latch, wake_events: c_int, timeout: c_long, wait_event_info: u32) -> c_int;
+    fn SetLatch(latch: *mut Latch);
+    fn ResetLatch(latch: *mut Latch);
+    fn bgw_set_latch_pid(pid: libc::pid_t) -> bool;
+    fn PostmasterIsAlive() -> bool;
+
+    fn pqsignal(signo: c_int, func: libc::sighandler_t) -> libc::sighandler_t;
+    fn SignalHandlerForConfigReload(signo: c_int);
+    fn SignalHandlerForShutdownRequest(signo: c_int);
+    static mut ConfigReloadPending: c_int;
+    static mut ShutdownRequestPending: c_int;
+    fn ProcessConfigFile(context: c_int);
+
+    fn bgw_elog(elevel: c_int, message: *const c_char);
+    fn bgw_errstart(elevel: c_int);
+    fn bgw_errmsg(message: *const c_char) -> c_int;
+    fn bgw_errdetail(detail: *const c_char) -> c_int;
+    fn bgw_errhint(hint: *const c_char) -> c_int;
+    fn bgw_errfinish();
+}
+
+// ----- registration and handles -----
+
+/// `RegisterBackgroundWorker(worker)`: the host copies the registration (and only accepts it while
+/// `shared_preload_libraries` are being loaded; otherwise it logs that and ignores it).
+pub fn register_background_worker(worker: &BackgroundWorker) {
+    let mut copy = *worker;
+    // SAFETY: a valid, fully initialized registration that lives across the call; the host only reads it.
+    unsafe { RegisterBackgroundWorker(&mut copy) }
+}
+
+/// Whether the host is preloading this module (its `_PG_init` runs in the postmaster at start).
+pub fn preloading() -> bool {
+    // SAFETY: a read of the host's exported flag, which only the postmaster writes, while single-threaded.
+    unsafe { std::ptr::addr_of!(process_shared_preload_libraries_in_progress).read_volatile() }
+}
+
+/// `RegisterDynamicBackgroundWorker(worker, &handle)`: Some(handle) on success, None when no slot is free.
+/// A registration the host refuses is an ERROR in the host, which ends the calling process.
+pub fn register_dynamic_background_worker(worker: &BackgroundWorker) -> Option<BackgroundWorkerHandle> {
+    let mut copy = *worker;
+    let mut out: *mut BackgroundWorkerHandle = std::ptr::null_mut();
+    // SAFETY: a valid registration and a valid out-pointer, both live across the call.
+    let ok = unsafe { RegisterDynamicBackgroundWorker(&mut copy, &mut out) };
+    if !ok || out.is_null() {
+        return None;
+    }
+    // SAFETY: on success the host stored a malloc'ed, initialized handle in `out`; we copy it, then free it
+    // with the C allocator that made it (the header's contract: "free it with free()").
+    unsafe {
+        let handle = out.read();
+        libc::free(out as *mut libc::c_void);
+        Some(handle)
+    }
+}
+
+/// `GetBackgroundWorkerPid`: the raw status code and, when started, the pid.
+pub fn get_background_worker_pid(handle: BackgroundWorkerHandle) -> (c_int, libc::pid_t) {
+    let mut h = handle;
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: a temporary handle on the stack and an out-parameter, both valid for the call.
+    let rc = unsafe { GetBackgroundWorkerPid(&mut h, &mut pid) };
+    (rc, pid)
+}
+
+/// `WaitForBackgroundWorkerStartup`: the raw status code and, when started, the pid.
+pub fn wait_for_background_worker_startup(handle: BackgroundWorkerHandle) -> (c_int, libc::pid_t) {
+    let mut h = handle;
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: as in get_background_worker_pid.
+    let rc = unsafe { WaitForBackgroundWorkerStartup(&mut h, &mut pid) };
+    (rc, pid)
+}
+
+/// `WaitForBackgroundWorkerShutdown`: the raw status code.
+pub fn wait_for_background_worker_shutdown(handle: BackgroundWorkerHandle) -> c_int {
+    let mut h = handle;
+    // SAFETY: a temporary handle on the stack, valid for the call.
+    unsafe { WaitForBackgroundWorkerShutdown(&mut h) }
+}
+
+/// `TerminateBackgroundWorker`.
+pub fn terminate_background_worker(handle: BackgroundWorkerHandle) {
+    let mut h = handle;
+    // SAFETY: a temporary handle on the stack, valid for the call.
+    unsafe { TerminateBackgroundWorker(&mut h) }
+}
+
+/// `GetBackgroundWorkerTypeByPid`, copied out of the host's static buffer at once.
+pub fn background_worker_type_by_pid(pid: libc::pid_t) -> Option<String> {
+    // SAFETY: the host returns NULL or a NUL-terminated string in a static buffer, valid until its next call; we
+    // copy it before returning.
+    unsafe {
+        let p = GetBackgroundWorkerTypeByPid(pid);
+        (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+    }
+}
+
+/// A copy of `*MyBgworkerEntry`, or None outside a worker.
+pub fn my_bgworker_entry() -> Option<BackgroundWorker> {
+    // SAFETY: the host sets MyBgworkerEntry once, at worker start, before any module code runs, to a registration
+    // it never frees or changes; outside workers it stays NULL. Reading the pointer and copying the struct (all
+    // integers and byte arrays: every bit pattern is valid) is then sound.
+    unsafe {
+        let p = std::ptr::addr_of!(MyBgworkerEntry).read();
+        (!p.is_null()).then(|| p.read())
+    }
+}
+
+/// `BackgroundWorkerBlockSignals`.
+pub fn block_signals() {
+    // SAFETY: no arguments; changes this thread's signal mask.
+    unsafe { BackgroundWorkerBlockSignals() }
+}
+
+/// `BackgroundWorkerUnblockSignals`.
+pub fn unblock_signals() {
+    // SAFETY: no arguments; changes this thread's signal mask.
+    unsafe { BackgroundWorkerUnblockSignals() }
+}
+
+// ----- latches -----
+
+fn my_latch() -> *mut Latch {
+    // SAFETY: reading the host's pointer to this process's latch (set at process start; the host ignores the
+    // argument of the latch functions anyway).
+    unsafe { std::ptr::addr_of!(MyLatch).read() }
+}
+
+/// `WaitLatch(MyLatch, events, timeout_ms, PG_WAIT_EXTENSION)`.
+pub fn wait_latch(events: c_int, timeout_ms: c_long) -> c_int {
+    // SAFETY: MyLatch is the only latch a module may name; the other arguments are plain integers.
+    unsafe { WaitLatch(my_latch(), events, timeout_ms, PG_WAIT_EXTENSION) }
+}
+
+/// `SetLatch(MyLatch)`.
+pub fn set_latch() {
+    // SAFETY: see wait_latch.
+    unsafe { SetLatch(my_latch()) }
+}
+
+/// `ResetLatch(MyLatch)`.
+pub fn reset_latch() {
+    // SAFETY: see wait_latch.
+    unsafe { ResetLatch(my_latch()) }
+}
+
+/// `bgw_set_latch_pid(pid)`.
+pub fn set_latch_of(pid: libc::pid_t) -> bool {
+    // SAFETY: a plain integer argument.
+    unsafe { bgw_set_latch_pid(pid) }
+}
+
+/// `PostmasterIsAlive()`.
+pub fn postmaster_is_alive() -> bool {
+    // SAFETY: no arguments.
+    unsafe { PostmasterIsAlive() }
+}
+
+// ----- signals -----
+
+/// Installs the host's `SignalHandlerForConfigReload` for SIGHUP and `SignalHandlerForShutdownRequest` for
+/// SIGTERM. Returns false if the host could not install one of them.
+pub fn install_standard_handlers() -> bool {
+    let reload: unsafe extern "C" fn(c_int) = SignalHandlerForConfigReload;
+    let shutdown: unsafe extern "C" fn(c_int) = SignalHandlerForShutdownRequest;
+    // SAFETY: the handlers are the host's own, async-signal-safe (they set a flag and the latch), with the
+    // `void handler(int)` signature pqsignal expects.
+    unsafe {
+        pqsignal(libc::SIGHUP, reload as libc::sighandler_t) != libc::SIG_ERR
+            && pqsignal(libc::SIGTERM, shutdown as libc::sighandler_t) != libc::SIG_ERR
+    }
+}
+
+/// Atomically reads and clears `ConfigReloadPending`.
+pub fn take_config_reload_pending() -> bool {
+    // SAFETY: ConfigReloadPending is the host's aligned, never-moving `volatile sig_atomic_t` (a C int). Viewing it
+    // as an AtomicI32 (same size and alignment) makes the read-and-clear one indivisible step, so a SIGHUP that
+    // arrives in between is not lost.
+    let flag = unsafe { std::sync::atomic::AtomicI32::from_ptr(std::ptr::addr_of_mut!(ConfigReloadPending)) };
+    flag.swap(0, std::sync::atomic::Ordering::SeqCst) != 0
+}
+
+/// Reads `ShutdownRequestPending` (it is never cleared: a shutdown request stays requested).
+pub fn shutdown_request_pending() -> bool {
+    // SAFETY: as in take_config_reload_pending; a load only.
+    let flag = unsafe { std::sync::atomic::AtomicI32::from_ptr(std::ptr::addr_of_mut!(ShutdownRequestPending)) };
+    flag.load(std::sync::atomic::Ordering::SeqCst) != 0
+}
+
+/// `ProcessConfigFile(PGC_SIGHUP)`.
+pub fn process_config_file() {
+    // SAFETY: a plain integer argument.
+    unsafe { ProcessConfigFile(PGC_SIGHUP) }
+}
+
+// ----- logging and exiting -----
+
+/// `bgw_elog(level, message)`. For ERROR and above the host ends the process.
+pub fn elog(level: c_int, message: &CString) {
+    // SAFETY: a NUL-terminated string that outlives the call.
+    unsafe { bgw_elog(level, message.as_ptr()) }
+}
+
+/// `ereport(level, (errmsg(...), errdetail(...), errhint(...)))`. For ERROR and above the host ends the process.
+pub fn ereport(level: c_int, message: &CString, detail: Option<&CString>, hint: Option<&CString>) {
+    // SAFETY: NUL-terminated strings that outlive the calls; errstart..errfinish is the header's sequence, made on
+    // one thread (the host keeps the message being built per thread).
+    unsafe {
+        bgw_errstart(level);
+        bgw_errmsg(message.as_ptr());
+        if let Some(d) = detail {
+            bgw_errdetail(d.as_ptr());
+        }
+        if let Some(h) = hint {
+            bgw_errhint(h.as_ptr());
+        }
+        bgw_errfinish();
+    }
+}
+
+/// Ends the process at once with `code`, as the host's own exits do: no atexit handlers, no destructors, no
+/// flushing of buffers inherited from the postmaster across fork.
+pub fn exit(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions.
+    unsafe { libc::_exit(code) }
+}

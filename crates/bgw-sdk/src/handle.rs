@@ -1,0 +1,305 @@
+//! Handles of dynamic workers: status, blocking waits, awaitable waits, termination.
+//!
+//! Purpose: a [`Handle`] names one registration (slot and generation) as a plain `Copy` value. It is not tied to
+//! the process that registered the worker: format it as `slot:generation` ([`Display`](std::fmt::Display)),
+//! pass it anywhere (SQL, another worker's extra data), parse it back ([`FromStr`]) and use it there. Each call
+//! builds a temporary C handle on the stack; nothing is allocated or freed per call.
+//!
+//! Invariants:
+//! - A handle whose slot does not fit a C `int` is refused with [`Error::InvalidHandle`] before the host is
+//!   called. Other mistakes only the host can see (a slot beyond `max_worker_processes`, a caller not attached to
+//!   shared memory) are ERRORs in the host, which end the calling worker, as in C.
+//! - A stale handle (its slot reused by a later registration) reads as [`Status::Stopped`].
+//!
+//! Awaitable waits ([`Handle::startup`], [`Handle::shutdown`]) need no async runtime: the first poll starts a
+//! helper thread that makes the host's blocking wait, stores the result and wakes the task. The host keeps one
+//! latch per process and its waits sleep on it, so while such a future is pending no other thread of the worker
+//! should wait on the latch (call [`wait_latch`](crate::wait_latch) or another blocking handle wait) at the same
+//! time: the two waits would consume each other's wake-ups. Dropping a pending future does not stop its thread,
+//! which ends when the host's wait returns.
+//!
+//! Runs in: workers (and their threads). Never in the postmaster, which must not block or start threads.
+
+use crate::error::Error;
+use crate::ffi;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+/// A dynamic worker's handle: its slot and the slot's generation at registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Handle {
+    pub slot: u32,
+    pub generation: u64,
+}
+
+/// A worker's state as a handle sees it (`BgwHandleStatus`, with the pid when running).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Registered, not running yet.
+    NotYetStarted,
+    /// Running with this pid.
+    Started(i32),
+    /// Exited (or the handle is stale).
+    Stopped,
+    /// The postmaster died; the worker's state is unknown.
+    PostmasterDied,
+}
+
+impl Status {
+    /// The words the host's SQL function `bgw_status()` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::NotYetStarted => "not_yet_started",
+            Status::Started(_) => "started",
+            Status::Stopped => "stopped",
+            Status::PostmasterDied => "postmaster_died",
+        }
+    }
+
+    fn from_c(code: i32, pid: i32) -> Result<Status, Error> {
+        match code {
+            ffi::BGWH_STARTED => Ok(Status::Started(pid)),
+            ffi::BGWH_NOT_YET_STARTED => Ok(Status::NotYetStarted),
+            ffi::BGWH_STOPPED => Ok(Status::Stopped),
+            ffi::BGWH_POSTMASTER_DIED => Ok(Status::PostmasterDied),
+            other => Err(Error::UnknownStatus(other)),
+        }
+    }
+}
+
+impl Handle {
+    /// From the host's C handle.
+    pub(crate) fn from_c(h: ffi::BackgroundWorkerHandle) -> Handle {
+        Handle { slot: h.slot.max(0) as u32, generation: h.generation }
+    }
+
+    /// The C handle, or why there is none.
+    fn to_c(self) -> Result<ffi::BackgroundWorkerHandle, Error> {
+        let slot = i32::try_from(self.slot)
+            .map_err(|_| Error::InvalidHandle { text: self.to_string(), reason: "the slot number is out of range" })?;
+        Ok(ffi::BackgroundWorkerHandle { slot, generation: self.generation })
+    }
+
+    /// The worker's current state, without waiting (`GetBackgroundWorkerPid`).
+    pub fn status(self) -> Result<Status, Error> {
+        let (code, pid) = ffi::get_background_worker_pid(self.to_c()?);
+        Status::from_c(code, pid)
+    }
+
+    /// Waits until the worker has started or stopped (`WaitForBackgroundWorkerStartup`): `Started(pid)`,
+    /// `Stopped` or `PostmasterDied`, never `NotYetStarted`. Sleeps on the latch; efficient when this process is
+    /// the notify pid ([`notify_self`](crate::BackgroundWorkerBuilder::notify_self)) or the host has room to
+    /// watch the slot for it.
+    pub fn wait_for_startup(self) -> Result<Status, Error> {
+        let (code, pid) = ffi::wait_for_background_worker_startup(self.to_c()?);
+        Status::from_c(code, pid)
+    }
+
+    /// Waits until the worker has stopped (`WaitForBackgroundWorkerShutdown`): `Stopped` or `PostmasterDied`.
+    pub fn wait_for_shutdown(self) -> Result<Status, Error> {
+        let code = ffi::wait_for_background_worker_shutdown(self.to_c()?);
+        Status::from_c(code, 0)
+    }
+
+    /// Asks the postmaster to stop the worker (SIGTERM), or not to start it (`TerminateBackgroundWorker`). A
+    /// stale handle is left alone.
+    pub fn terminate(self) -> Result<(), Error> {
+        ffi::terminate_background_worker(self.to_c()?);
+        Ok(())
+    }
+
+    /// [`wait_for_startup`](Handle::wait_for_startup) as a future any executor can await.
+    pub fn startup(self) -> WaitFuture {
+        WaitFuture { handle: self, kind: WaitKind::Startup, shared: None }
+    }
+
+    /// [`wait_for_shutdown`](Handle::wait_for_shutdown) as a future any executor can await.
+    pub fn shutdown(self) -> WaitFuture {
+        WaitFuture { handle: self, kind: WaitKind::Shutdown, shared: None }
+    }
+}
+
+impl fmt::Display for Handle {
+    /// `slot:generation`, the form the host's SQL functions use.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.slot, self.generation)
+    }
+}
+
+impl FromStr for Handle {
+    type Err = Error;
+
+    /// Parses `slot:generation` (decimal; the slot at most `i32::MAX`, as C's `int`).
+    fn from_str(s: &str) -> Result<Handle, Error> {
+        let bad = |reason| Error::InvalidHandle { text: s.to_string(), reason };
+        let (slot, generation) = s.split_once(':').ok_or_else(|| bad("expected slot:generation"))?;
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(slot) || !digits(generation) {
+            return Err(bad("expected two decimal numbers"));
+        }
+        let slot: u32 = slot.parse().map_err(|_| bad("the slot number is out of range"))?;
+        if slot > i32::MAX as u32 {
+            return Err(bad("the slot number is out of range"));
+        }
+        let generation = generation.parse().map_err(|_| bad("the generation is out of range"))?;
+        Ok(Handle { slot, generation })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WaitKind {
+    Startup,
+    Shutdown,
+}
+
+/// What the helper thread and the future share.
+#[derive(Default)]
+struct Shared {
+    result: Option<Result<Status, Error>>,
+    waker: Option<Waker>,
+}
+
+/// A wait for a worker's start-up or shutdown that can be awaited ([`Handle::startup`], [`Handle::shutdown`]).
+///
+/// Output: the same as the blocking wait. The wait starts on the first poll, in a helper thread.
+#[must_use = "futures do nothing unless polled"]
+pub struct WaitFuture {
+    handle: Handle,
+    kind: WaitKind,
+    shared: Option<Arc<Mutex<Shared>>>,
+}
+
+impl WaitFuture {
+    /// The handle being waited on.
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+}
+
+impl fmt::Debug for WaitFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitFuture")
+            .field("handle", &self.handle)
+            .field("kind", &self.kind)
+            .field("started", &self.shared.is_some())
+            .finish()
+    }
+}
+
+impl Future for WaitFuture {
+    type Output = Result<Status, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Some(shared) = &this.shared {
+            let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(r) = s.result.take() {
+                return Poll::Ready(r);
+            }
+            match &s.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => s.waker = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        }
+        // First poll: check the handle here, so a bad one fails without a thread.
+        if let Err(e) = this.handle.to_c() {
+            return Poll::Ready(Err(e));
+        }
+        let shared = Arc::new(Mutex::new(Shared { result: None, waker: Some(cx.waker().clone()) }));
+        let (handle, kind, theirs) = (this.handle, this.kind, Arc::clone(&shared));
+        let spawned = std::thread::Builder::new().name("bgw-handle-wait".into()).spawn(move || {
+            let result = match kind {
+                WaitKind::Startup => handle.wait_for_startup(),
+                WaitKind::Shutdown => handle.wait_for_shutdown(),
+            };
+            let waker = {
+                let mut s = theirs.lock().unwrap_or_else(|e| e.into_inner());
+                s.result = Some(result);
+                s.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        });
+        match spawned {
+            Ok(_) => {
+                this.shared = Some(shared);
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(Error::Thread(e.to_string()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_format_and_parse() {
+        let h = Handle { slot: 3, generation: 17 };
+        assert_eq!(h.to_string(), "3:17");
+        assert_eq!("3:17".parse::<Handle>(), Ok(h));
+        let big = Handle { slot: i32::MAX as u32, generation: u64::MAX };
+        assert_eq!(big.to_string().parse::<Handle>(), Ok(big));
+        assert_eq!("0:0".parse::<Handle>(), Ok(Handle { slot: 0, generation: 0 }));
+    }
+
+    #[test]
+    fn bad_handles_are_refused() {
+        for (text, reason) in [
+            ("", "expected slot:generation"),
+            ("3", "expected slot:generation"),
+            ("3:", "expected two decimal numbers"),
+            (":3", "expected two decimal numbers"),
+            ("-1:3", "expected two decimal numbers"),
+            ("+1:3", "expected two decimal numbers"),
+            (" 1:3", "expected two decimal numbers"),
+            ("1:3:4", "expected two decimal numbers"),
+            ("a:b", "expected two decimal numbers"),
+            ("2147483648:1", "the slot number is out of range"),
+            ("99999999999:1", "the slot number is out of range"),
+            ("1:18446744073709551616", "the generation is out of range"),
+        ] {
+            assert_eq!(
+                text.parse::<Handle>(),
+                Err(Error::InvalidHandle { text: text.to_string(), reason }),
+                "{text:?}"
+            );
+        }
+        let e = "x".parse::<Handle>().unwrap_err();
+        assert_eq!(e.to_string(), "invalid background worker handle \"x\": expected slot:generation");
+    }
+
+    #[test]
+    fn handles_convert_to_c_only_when_they_fit() {
+        let c = Handle { slot: 5, generation: 9 }.to_c().unwrap();
+        assert_eq!(c, ffi::BackgroundWorkerHandle { slot: 5, generation: 9 });
+        assert_eq!(Handle::from_c(c), Handle { slot: 5, generation: 9 });
+        assert!(matches!(
+            Handle { slot: u32::MAX, generation: 0 }.to_c(),
+            Err(Error::InvalidHandle { reason: "the slot number is out of range", .. })
+        ));
+        // A bad handle fails on the first poll, without calling the host.
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut f = Handle { slot: u32::MAX, generation: 0 }.shutdown();
+        assert!(matches!(Pin::new(&mut f).poll(&mut cx), Poll::Ready(Err(Error::InvalidHandle { .. }))));
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(Status::from_c(0, 42), Ok(Status::Started(42)));
+        assert_eq!(Status::from_c(1, 0), Ok(Status::NotYetStarted));
+        assert_eq!(Status::from_c(2, 0), Ok(Status::Stopped));
+        assert_eq!(Status::from_c(3, 0), Ok(Status::PostmasterDied));
+        assert_eq!(Status::from_c(9, 0), Err(Error::UnknownStatus(9)));
+        assert_eq!(Status::Started(1).as_str(), "started");
+        assert_eq!(Status::NotYetStarted.as_str(), "not_yet_started");
+    }
+}
