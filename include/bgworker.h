@@ -268,6 +268,9 @@ typedef int (*bgw_sql_function)(int nargs, const BgwSqlValue *args, BgwSqlValue 
 extern void bgw_define_sql_function(const char *name, int nargs, int result_type, int flags, bgw_sql_function fn);
 /* Sets a text result; the host copies it. */
 extern void bgw_sql_result_text(BgwSqlValue *result, const char *text);
+/* Reports an error without jumping (for callers that must not longjmp, such as Rust): call it, then return a
+ * non-zero value from the function. sqlstate is five characters (NULL: XX000); hint may be NULL. */
+extern void bgw_sql_error(const char *sqlstate, const char *message, const char *hint);
 
 /* ---------- logging (PostgreSQL 15's levels) ---------- */
 

@@ -16,6 +16,7 @@
  *   c_hello_echo(text)         returns 'c_hello says: <text>'
  *   c_hello_raise(text)        raises an ERROR with that text (the statement fails, the session goes on)
  *   c_hello_count()            the shared counter (named shared memory "c_hello counter")
+ *   c_hello_divide(a, b)       a / b; division by zero is reported with bgw_sql_error (SQLSTATE 22012)
  *
  * Worker c_hello_bump(n) adds n to the shared counter and exits; c_hello_register_late tries a static
  * registration outside preload (refused, as the spec says).
@@ -57,6 +58,7 @@ static int c_hello_launch(int nargs, const BgwSqlValue *args, BgwSqlValue *resul
 static int c_hello_echo(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
 static int c_hello_raise(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
 static int c_hello_count(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
+static int c_hello_divide(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
 
 static const struct config_enum_entry mode_options[] = {
 	{"slow", 0, false},
@@ -108,6 +110,7 @@ _PG_init(void)
 	bgw_define_sql_function("c_hello_echo", 1, BGW_SQL_TEXT, 0, c_hello_echo);
 	bgw_define_sql_function("c_hello_raise", 1, BGW_SQL_TEXT, 0, c_hello_raise);
 	bgw_define_sql_function("c_hello_count", 0, BGW_SQL_INT8, 0, c_hello_count);
+	bgw_define_sql_function("c_hello_divide", 2, BGW_SQL_INT8, 0, c_hello_divide);
 	RequestAddinShmemSpace(sizeof(CHelloShared));
 
 }
@@ -229,6 +232,21 @@ c_hello_echo(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
 		return 0; /* NULL in, NULL out */
 	snprintf(buf, sizeof(buf), "c_hello says: %s", args[0].kind == BGW_SQL_TEXT ? args[0].text : "(not text)");
 	bgw_sql_result_text(result, buf);
+	return 0;
+}
+
+static int
+c_hello_divide(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	if (nargs < 2 || args[0].kind != BGW_SQL_INT8 || args[1].kind != BGW_SQL_INT8)
+		return 0;
+	if (args[1].int8 == 0)
+	{
+		bgw_sql_error("22012", "division by zero", "c_hello_divide reports errors by return value.");
+		return 1;
+	}
+	result->kind = BGW_SQL_INT8;
+	result->int8 = args[0].int8 / args[1].int8;
 	return 0;
 }
 

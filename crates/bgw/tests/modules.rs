@@ -248,6 +248,12 @@ fn sql_functions_from_a_c_module_work_and_their_errors_only_fail_the_statement()
     assert_eq!(db.message(), "c_hello_raise: boom");
     assert_eq!(db.hint(), Some("This function always fails."));
     assert_eq!(db.code(), &postgres::error::SqlState::INTERNAL_ERROR);
+    // An error reported by return value (no jump), with its own SQLSTATE.
+    let err = c.simple_query("SELECT c_hello_divide(1, 0)").unwrap_err();
+    let db = err.as_db_error().expect("a server error");
+    assert_eq!((db.code(), db.message()), (&postgres::error::SqlState::DIVISION_BY_ZERO, "division by zero"));
+    let row = c.query_one("SELECT CAST(c_hello_divide(84, 2) AS TEXT)", &[]).unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("42"));
     // ...and the same session goes on: launch a worker from the backend through the C function.
     let rows = c.simple_query("SELECT c_hello_launch(500), pg_backend_pid()").unwrap();
     let r = rows

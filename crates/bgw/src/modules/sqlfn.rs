@@ -99,6 +99,25 @@ pub fn call_trapped(f: unsafe extern "C" fn()) -> Result<(), SqlError> {
     Err(RAISED.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_else(|| SqlError::error("XX000", "error")))
 }
 
+/// Records the error a SQL function reports by returning non-zero (the way for code that must not jump, such as
+/// Rust: `ereport(ERROR)` jumps over the caller's frames). Outside a SQL function call it does nothing.
+#[no_mangle]
+pub extern "C" fn bgw_sql_error(sqlstate: *const c_char, message: *const c_char, hint: *const c_char) {
+    if !in_call() {
+        return;
+    }
+    let code = text(sqlstate);
+    let code: &'static str = match code.as_str() {
+        c if c.len() == 5 && c.bytes().all(|b| b.is_ascii_alphanumeric()) => Box::leak(c.to_string().into_boxed_str()),
+        _ => "XX000",
+    };
+    let mut e = SqlError::error(code, text(message));
+    if !hint.is_null() {
+        e.hint = Some(text(hint));
+    }
+    *RAISED.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+}
+
 /// Copies a result text into host-owned memory (the module may then free or reuse its own buffer).
 #[no_mangle]
 pub extern "C" fn bgw_sql_result_text(result: *mut BgwSqlValue, text: *const c_char) {
@@ -173,6 +192,7 @@ fn call(name: &str, d: Defined, args: &[SqlArg]) -> Result<SqlArg, SqlError> {
         .collect();
     let mut result = BgwSqlValue { kind: BGW_SQL_NULL, int8: 0, float8: 0.0, text: std::ptr::null() };
     let mut raised: c_int = 0;
+    RAISED.lock().unwrap_or_else(|e| e.into_inner()).take();
     // SAFETY: `d.f` is the module's function with the declared signature; `values` (and the texts they point
     // to) live until after the call; `result` and `raised` are valid out-parameters.
     let rc = unsafe { bgw_sqlfn_trap_call(d.f, values.len() as c_int, values.as_ptr(), &mut result, &mut raised) };
@@ -198,7 +218,11 @@ fn call(name: &str, d: Defined, args: &[SqlArg]) -> Result<SqlArg, SqlError> {
         _ => SqlArg::Null,
     };
     if rc != 0 {
-        return Err(SqlError::error("XX000", format!("function {name} failed (it returned {rc})")));
+        return Err(RAISED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| SqlError::error("XX000", format!("function {name} failed (it returned {rc})"))));
     }
     Ok(value)
 }
