@@ -10,6 +10,8 @@
 //!   ERROR = 21, FATAL = 22).
 //! - ERROR and FATAL end the process with exit code 1 (in a worker: a restart if its registration says so; in
 //!   `_PG_init`: start-up stops, naming the module). They never return: if the host ever did, the SDK exits.
+//!   Inside a SQL function defined with [`crate::sql`] they fail the statement instead, without calling the host
+//!   (whose ERROR would `longjmp` over Rust frames there).
 //! - A NUL byte inside a message, which C would read as its end, is written as the two characters `\0`.
 //!
 //! Runs in: any process the module runs in (the postmaster during `_PG_init`, workers, their threads).
@@ -53,23 +55,36 @@ pub(crate) fn c_text(text: &str) -> CString {
     CString::new(bytes).unwrap_or_default()
 }
 
+/// Inside a SQL function, an ERROR or FATAL fails the statement instead (see [`crate::sql`]): this unwinds to the
+/// SDK's trampoline and never calls the host, whose ERROR would jump over Rust frames.
+fn raise_in_sql(level: Level, message: &str, hint: Option<&str>) {
+    if level.ends_process() && crate::sql::in_sql_function() {
+        let mut e = crate::sql::SqlError::internal(message);
+        e.hint = hint.map(str::to_string);
+        crate::sql::raise(e);
+    }
+}
+
 /// Writes `message` at `level`. At [`Level::Error`] and [`Level::Fatal`] the process ends (exit code 1) and this
-/// does not return.
+/// does not return; inside a SQL function the statement fails instead (XX000).
 pub fn elog(level: Level, message: &str) {
+    raise_in_sql(level, message, None);
     ffi::elog(level.to_raw(), &c_text(message));
     if level.ends_process() {
         ffi::exit(1);
     }
 }
 
-/// Writes `message` as an ERROR and ends the process (exit code 1).
+/// Writes `message` as an ERROR and ends the process (exit code 1); inside a SQL function, fails the statement.
 pub fn error(message: &str) -> ! {
+    raise_in_sql(Level::Error, message, None);
     ffi::elog(Level::Error.to_raw(), &c_text(message));
     ffi::exit(1)
 }
 
-/// Writes `message` as a FATAL and ends the process (exit code 1).
+/// Writes `message` as a FATAL and ends the process (exit code 1); inside a SQL function, fails the statement.
 pub fn fatal(message: &str) -> ! {
+    raise_in_sql(Level::Fatal, message, None);
     ffi::elog(Level::Fatal.to_raw(), &c_text(message));
     ffi::exit(1)
 }
@@ -106,14 +121,27 @@ impl Report {
         self.hint = Some(hint.into());
         self
     }
-    /// Writes the report. At ERROR and FATAL the process ends (exit code 1) and this does not return.
+    /// Writes the report. At ERROR and FATAL the process ends (exit code 1) and this does not return; inside a
+    /// SQL function the statement fails with the message and hint instead (XX000; the detail is dropped).
     pub fn emit(self) {
+        raise_in_sql(self.level, &self.message, self.hint.as_deref());
         let detail = self.detail.as_deref().map(c_text);
         let hint = self.hint.as_deref().map(c_text);
         ffi::ereport(self.level.to_raw(), &c_text(&self.message), detail.as_ref(), hint.as_ref());
         if self.level.ends_process() {
             ffi::exit(1);
         }
+    }
+
+    /// Writes an ERROR or FATAL report whose strings are leaked before the host is called, for callers whose
+    /// frames the host's ERROR may `longjmp` over (a `_PG_init` loaded outside preload): nothing is left to drop.
+    pub(crate) fn emit_leaking(self) -> ! {
+        let Report { level, message, detail, hint } = self;
+        let message = c_text(&message);
+        let detail = detail.as_deref().map(c_text);
+        let hint = hint.as_deref().map(c_text);
+        ffi::ereport_leaking(level.to_raw(), message, detail, hint);
+        ffi::exit(1)
     }
 }
 

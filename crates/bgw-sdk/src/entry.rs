@@ -96,8 +96,15 @@ fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Runs `f` with panics caught; on a panic, the ERROR report for it.
-fn run_caught<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, Report> {
+/// A caught panic: its payload, message and location (when the SDK's hook saw it).
+pub(crate) struct CaughtPanic {
+    pub payload: Box<dyn std::any::Any + Send>,
+    pub message: String,
+    pub location: Option<String>,
+}
+
+/// Runs `f` with panics caught and kept out of Rust's default report.
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, CaughtPanic> {
     install_panic_hook();
     LAST_PANIC.with(|p| p.borrow_mut().take());
     let was = IN_ENTRY.with(|c| c.replace(true));
@@ -106,6 +113,13 @@ fn run_caught<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, Report> {
     result.map_err(|payload| {
         let (message, location) =
             LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| (payload_text(&*payload), None));
+        CaughtPanic { payload, message, location }
+    })
+}
+
+/// Runs `f` with panics caught; on a panic, the ERROR report for it.
+fn run_caught<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, Report> {
+    catch(f).map_err(|CaughtPanic { message, location, .. }| {
         let detail = match location {
             Some(l) => format!("Rust panic in {what} at {l}."),
             None => format!("Rust panic in {what}."),
@@ -194,16 +208,18 @@ pub fn run_worker<M, F: WorkerFn<M>>(function: &'static str, arg: usize, f: F) {
 
 /// Called by the `_PG_init` [`module_init!`](crate::module_init) exports: runs the initializer, turns a panic or
 /// an `Err` into an ERROR (in the postmaster's preload: start-up stops, naming the module).
+///
+/// Outside preload the host runs `_PG_init` inside its error trap, and its ERROR `longjmp`s back over this frame
+/// and the exported `_PG_init`: the report is therefore handed over with nothing left to drop in either frame
+/// (its strings are leaked, once per failed load).
 #[doc(hidden)]
 pub fn run_init<M, F: InitFn<M>>(f: F) {
-    match run_caught("_PG_init", || f.run_init()) {
-        Ok(Ok(())) => {}
-        Ok(Err(message)) => crate::elog::error(&message),
-        Err(report) => {
-            report.emit();
-            exit(1)
-        }
-    }
+    let report = match run_caught("_PG_init", || f.run_init()) {
+        Ok(Ok(())) => return,
+        Ok(Err(message)) => Report::new(Level::Error, message),
+        Err(report) => report,
+    };
+    report.emit_leaking()
 }
 
 /// Exports a worker entry point: a C function `void name(Datum)` the host can find by name, calling a safe Rust

@@ -81,4 +81,25 @@ pub enum Error {
     /// A helper thread for an awaitable wait could not be started.
     #[error("could not start a thread to wait for the background worker: {0}")]
     Thread(String),
+    /// A parameter, prefix, shared memory area or SQL function name the host would refuse.
+    #[error("invalid {what} name \"{name}\": {reason}")]
+    InvalidName { what: &'static str, name: String, reason: &'static str },
+    /// A parameter definition the host would refuse (range, default, options).
+    #[error("invalid definition of parameter \"{name}\": {reason}")]
+    InvalidParam { name: String, reason: String },
+    /// The parameter (or SQL function) was already defined by this module in this process.
+    #[error("{what} \"{name}\" is already defined")]
+    AlreadyDefined { what: &'static str, name: String },
+    /// `shmem::request` outside `shared_preload_libraries` (the host would refuse it).
+    #[error("shared memory can only be requested while shared_preload_libraries are loaded")]
+    ShmemNotPreloading,
+    /// The calling process is not attached to shared memory (a worker without `Flags::SHMEM`, or the postmaster).
+    #[error("this process has no shared memory access")]
+    NoShmemAccess,
+    /// The shared area's address does not suit the type (the host aligns areas to 64 bytes).
+    #[error("shared memory area \"{name}\" is not aligned to {align} bytes")]
+    ShmemAlignment { name: String, align: usize },
+    /// A SQL function definition the host would refuse.
+    #[error("invalid SQL function \"{name}\": {reason}")]
+    InvalidSqlFunction { name: String, reason: String },
 }

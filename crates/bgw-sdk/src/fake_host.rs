@@ -10,8 +10,9 @@
 //! Runs in: the unit-test process.
 #![allow(unsafe_code, non_upper_case_globals, non_snake_case)]
 
-use crate::ffi::{BackgroundWorker, BackgroundWorkerHandle, Latch};
-use std::ffi::{c_char, c_int, c_long, CStr};
+use crate::ffi::{BackgroundWorker, BackgroundWorkerHandle, BgwSqlValue, ConfigEnumEntry, Latch, SqlFunctionPtr};
+use std::ffi::{c_char, c_int, c_long, c_void, CStr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// Every registration the SDK handed over (static and dynamic).
@@ -172,9 +173,17 @@ extern "C" fn SignalHandlerForShutdownRequest(_signo: c_int) {
 #[unsafe(no_mangle)]
 static mut ConfigReloadPending: c_int = 0;
 
-/// Tests run as if preloading (static registration allowed).
+/// Tests run as if preloading (static registration allowed) unless a test holding [`PRELOAD_LOCK`] says not.
 #[unsafe(no_mangle)]
-static process_shared_preload_libraries_in_progress: bool = true;
+static process_shared_preload_libraries_in_progress: AtomicBool = AtomicBool::new(true);
+
+/// Serializes the tests that depend on the preloading flag.
+pub static PRELOAD_LOCK: Mutex<()> = Mutex::new(());
+
+/// Sets the preloading flag (hold [`PRELOAD_LOCK`]).
+pub fn set_preloading(on: bool) {
+    process_shared_preload_libraries_in_progress.store(on, Ordering::SeqCst);
+}
 
 #[unsafe(no_mangle)]
 static mut ShutdownRequestPending: c_int = 0;
@@ -242,4 +251,275 @@ pub fn raise_sighup_and_sigterm() {
 /// The recorded registration named `name`.
 pub fn registered(name: &str) -> Option<BackgroundWorker> {
     REGISTERED.lock().unwrap().iter().rev().find(|w| field(&w.bgw_name) == name).copied()
+}
+
+// ----- custom parameters -----
+
+/// A parameter's variable, as the host keeps it.
+#[derive(Debug, Clone, Copy)]
+pub enum Var {
+    Bool(*mut bool),
+    Int(*mut c_int),
+    Real(*mut f64),
+    Str(*mut *mut c_char),
+    Enum(*mut c_int),
+}
+// SAFETY: addresses of leaked, never-freed storage; the tests write them from one thread at a time.
+unsafe impl Send for Var {}
+
+/// A definition: name, description, context, flags, variable, the bounds as text, the enum options.
+#[derive(Debug, Clone)]
+pub struct Defined {
+    pub name: String,
+    pub desc: String,
+    pub context: c_int,
+    pub flags: c_int,
+    pub var: Var,
+    pub bounds: String,
+    pub options: Vec<(String, c_int)>,
+}
+
+pub static PARAMS: Mutex<Vec<Defined>> = Mutex::new(Vec::new());
+pub static RESERVED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn define(name: *const c_char, desc: *const c_char, context: c_int, flags: c_int, var: Var, bounds: String) {
+    PARAMS.lock().unwrap().push(Defined {
+        name: text(name),
+        desc: text(desc),
+        context,
+        flags,
+        var,
+        bounds,
+        options: Vec::new(),
+    });
+}
+
+/// The definition of `name`.
+pub fn param(name: &str) -> Option<Defined> {
+    PARAMS.lock().unwrap().iter().rev().find(|d| d.name == name).cloned()
+}
+
+/// Stores a value the way the host does after a reload (text for strings; the old string is leaked).
+pub fn store(name: &str, value: &str) {
+    let d = param(name).expect("defined");
+    // SAFETY: the variable the SDK handed over, leaked and of the declared type.
+    unsafe {
+        match d.var {
+            Var::Bool(p) => p.write(value == "on"),
+            Var::Int(p) | Var::Enum(p) => p.write(value.parse().unwrap()),
+            Var::Real(p) => p.write(value.parse().unwrap()),
+            Var::Str(p) => p.write(libc::strdup(std::ffi::CString::new(value).unwrap().as_ptr())),
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn DefineCustomBoolVariable(
+    name: *const c_char,
+    short_desc: *const c_char,
+    _long_desc: *const c_char,
+    value_addr: *mut bool,
+    boot_value: bool,
+    context: c_int,
+    flags: c_int,
+    hook1: *const c_void,
+    hook2: *const c_void,
+    hook3: *const c_void,
+) {
+    assert!(hook1.is_null() && hook2.is_null() && hook3.is_null());
+    // SAFETY: the SDK's variable.
+    unsafe { value_addr.write(boot_value) };
+    define(name, short_desc, context, flags, Var::Bool(value_addr), String::new());
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn DefineCustomIntVariable(
+    name: *const c_char,
+    short_desc: *const c_char,
+    _long_desc: *const c_char,
+    value_addr: *mut c_int,
+    boot_value: c_int,
+    min_value: c_int,
+    max_value: c_int,
+    context: c_int,
+    flags: c_int,
+    hook1: *const c_void,
+    hook2: *const c_void,
+    hook3: *const c_void,
+) {
+    assert!(hook1.is_null() && hook2.is_null() && hook3.is_null());
+    // SAFETY: the SDK's variable.
+    unsafe { value_addr.write(boot_value) };
+    define(name, short_desc, context, flags, Var::Int(value_addr), format!("{min_value}..={max_value}"));
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn DefineCustomRealVariable(
+    name: *const c_char,
+    short_desc: *const c_char,
+    _long_desc: *const c_char,
+    value_addr: *mut f64,
+    boot_value: f64,
+    min_value: f64,
+    max_value: f64,
+    context: c_int,
+    flags: c_int,
+    hook1: *const c_void,
+    hook2: *const c_void,
+    hook3: *const c_void,
+) {
+    assert!(hook1.is_null() && hook2.is_null() && hook3.is_null());
+    // SAFETY: the SDK's variable.
+    unsafe { value_addr.write(boot_value) };
+    define(name, short_desc, context, flags, Var::Real(value_addr), format!("{min_value}..={max_value}"));
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn DefineCustomStringVariable(
+    name: *const c_char,
+    short_desc: *const c_char,
+    _long_desc: *const c_char,
+    value_addr: *mut *mut c_char,
+    boot_value: *const c_char,
+    context: c_int,
+    flags: c_int,
+    hook1: *const c_void,
+    hook2: *const c_void,
+    hook3: *const c_void,
+) {
+    assert!(hook1.is_null() && hook2.is_null() && hook3.is_null());
+    // SAFETY: the SDK's variable and a NUL-terminated default; the host's copy, as the host makes it.
+    unsafe { value_addr.write(libc::strdup(boot_value)) };
+    define(name, short_desc, context, flags, Var::Str(value_addr), String::new());
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn DefineCustomEnumVariable(
+    name: *const c_char,
+    short_desc: *const c_char,
+    _long_desc: *const c_char,
+    value_addr: *mut c_int,
+    boot_value: c_int,
+    options: *const ConfigEnumEntry,
+    context: c_int,
+    flags: c_int,
+    hook1: *const c_void,
+    hook2: *const c_void,
+    hook3: *const c_void,
+) {
+    assert!(hook1.is_null() && hook2.is_null() && hook3.is_null());
+    let mut list = Vec::new();
+    for i in 0.. {
+        // SAFETY: a NULL-terminated array; the fields are read through the layout the SDK declares.
+        let e = unsafe { &*options.add(i) };
+        let (n, v) = e.parts();
+        if n.is_null() {
+            break;
+        }
+        list.push((text(n), v));
+    }
+    // SAFETY: the SDK's variable.
+    unsafe { value_addr.write(boot_value) };
+    define(name, short_desc, context, flags, Var::Enum(value_addr), String::new());
+    PARAMS.lock().unwrap().last_mut().unwrap().options = list;
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn MarkGUCPrefixReserved(prefix: *const c_char) {
+    RESERVED.lock().unwrap().push(text(prefix));
+}
+
+// ----- shared memory -----
+
+pub static SHMEM_REQUESTED: Mutex<usize> = Mutex::new(0);
+/// Named areas: name, address (leaked, 64-byte aligned, zeroed).
+static AREAS: Mutex<Vec<(String, usize)>> = Mutex::new(Vec::new());
+
+#[unsafe(no_mangle)]
+extern "C" fn RequestAddinShmemSpace(size: usize) {
+    *SHMEM_REQUESTED.lock().unwrap() += size;
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn ShmemInitStruct(name: *const c_char, size: usize, found: *mut bool) -> *mut c_void {
+    let name = text(name);
+    let mut areas = AREAS.lock().unwrap();
+    let (addr, was) = match areas.iter().find(|(n, _)| *n == name) {
+        Some((_, a)) => (*a, true),
+        None => {
+            let layout = std::alloc::Layout::from_size_align(size.max(1), 64).unwrap();
+            // SAFETY: a non-zero layout; leaked on purpose (shared memory lives as long as the process).
+            let p = unsafe { std::alloc::alloc_zeroed(layout) } as usize;
+            areas.push((name, p));
+            (p, false)
+        }
+    };
+    // SAFETY: the SDK's out-parameter.
+    unsafe { found.write(was) };
+    addr as *mut c_void
+}
+
+// ----- SQL functions -----
+
+/// A defined SQL function: name, nargs, result type, flags, the C function.
+pub type SqlDefined = (String, c_int, c_int, c_int, SqlFunctionPtr);
+pub static SQL_FUNCTIONS: Mutex<Vec<SqlDefined>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// The last error reported with bgw_sql_error on this thread: sqlstate, message, hint.
+    pub static SQL_ERROR: std::cell::RefCell<Option<(String, String, Option<String>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn bgw_define_sql_function(
+    name: *const c_char,
+    nargs: c_int,
+    result_type: c_int,
+    flags: c_int,
+    f: Option<SqlFunctionPtr>,
+) {
+    SQL_FUNCTIONS.lock().unwrap().push((text(name), nargs, result_type, flags, f.expect("a function")));
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn bgw_sql_result_text(result: *mut BgwSqlValue, t: *const c_char) {
+    // SAFETY: the result slot the test passed; strdup of a NUL-terminated string (the test frees it).
+    unsafe {
+        (*result).kind = crate::ffi::BGW_SQL_TEXT;
+        (*result).text = libc::strdup(t);
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn bgw_sql_error(sqlstate: *const c_char, message: *const c_char, hint: *const c_char) {
+    let hint = (!hint.is_null()).then(|| text(hint));
+    SQL_ERROR.with(|e| *e.borrow_mut() = Some((text(sqlstate), text(message), hint)));
+}
+
+/// An argument as the host builds it.
+pub fn arg(kind: c_int, int8: i64, float8: f64, text: Option<&CStr>) -> BgwSqlValue {
+    BgwSqlValue { kind, int8, float8, text: text.map_or(std::ptr::null(), CStr::as_ptr) }
+}
+
+/// What a call returned: Ok(result kind, int8, float8, text) or Err(sqlstate, message, hint).
+pub type CallOutcome = Result<(c_int, i64, f64, Option<String>), (String, String, Option<String>)>;
+
+/// Calls the defined SQL function `name` the way the host does.
+pub fn call_sql(name: &str, args: &[BgwSqlValue]) -> CallOutcome {
+    let f = SQL_FUNCTIONS.lock().unwrap().iter().rev().find(|d| d.0 == name).expect("defined").4;
+    let mut result = arg(crate::ffi::BGW_SQL_NULL, 0, 0.0, None);
+    SQL_ERROR.with(|e| e.borrow_mut().take());
+    // SAFETY: the function the SDK defined, called with valid arguments and result slot.
+    let rc = unsafe { f(args.len() as c_int, args.as_ptr(), &mut result) };
+    if rc != 0 {
+        return Err(SQL_ERROR.with(|e| e.borrow_mut().take()).expect("bgw_sql_error before a non-zero return"));
+    }
+    let t = (!result.text.is_null()).then(|| {
+        let s = text(result.text);
+        // SAFETY: strdup'ed by bgw_sql_result_text above.
+        unsafe { libc::free(result.text as *mut c_void) };
+        s
+    });
+    Ok((result.kind, result.int8, result.float8, t))
 }

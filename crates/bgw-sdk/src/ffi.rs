@@ -16,7 +16,11 @@
 //! or any thread a worker starts.
 #![allow(unsafe_code)]
 
-use std::ffi::{c_char, c_int, c_long, CStr, CString};
+use std::ffi::{c_char, c_int, c_long, c_void, CStr, CString};
+use std::sync::atomic::{
+    AtomicBool, AtomicI16, AtomicI32, AtomicI64, AtomicI8, AtomicIsize, AtomicPtr, AtomicU16, AtomicU32, AtomicU64,
+    AtomicU8, AtomicUsize, Ordering,
+};
 
 /// Length of the name, type and function-name fields, including the terminating NUL (`BGW_MAXLEN`).
 pub const BGW_MAXLEN: usize = 96;
@@ -95,6 +99,42 @@ pub struct Latch {
     _private: [u8; 0],
 }
 
+/// PostgreSQL's `struct config_enum_entry`; a list ends with an entry whose name is NULL.
+#[repr(C)]
+pub struct ConfigEnumEntry {
+    name: *const c_char,
+    val: c_int,
+    hidden: bool,
+}
+
+#[cfg(test)]
+impl ConfigEnumEntry {
+    /// Name and value (for the stand-in host).
+    pub fn parts(&self) -> (*const c_char, c_int) {
+        (self.name, self.val)
+    }
+}
+
+/// `BgwSqlValue`: a SQL function's argument or result.
+#[repr(C)]
+pub struct BgwSqlValue {
+    pub kind: c_int,
+    pub int8: i64,
+    pub float8: f64,
+    pub text: *const c_char,
+}
+
+/// `BGW_SQL_*` kinds.
+pub const BGW_SQL_NULL: c_int = 0;
+pub const BGW_SQL_INT8: c_int = 1;
+pub const BGW_SQL_FLOAT8: c_int = 2;
+pub const BGW_SQL_TEXT: c_int = 3;
+pub const BGW_SQL_BOOL: c_int = 4;
+
+/// `bgw_sql_function`.
+pub type SqlFunctionPtr =
+    unsafe extern "C" fn(nargs: c_int, args: *const BgwSqlValue, result: *mut BgwSqlValue) -> c_int;
+
 #[allow(non_upper_case_globals, non_snake_case)]
 unsafe extern "C" {
     fn RegisterBackgroundWorker(worker: *mut BackgroundWorker);
@@ -123,6 +163,86 @@ unsafe extern "C" {
     static mut ConfigReloadPending: c_int;
     static mut ShutdownRequestPending: c_int;
     fn ProcessConfigFile(context: c_int);
+
+    fn DefineCustomBoolVariable(
+        name: *const c_char,
+        short_desc: *const c_char,
+        long_desc: *const c_char,
+        value_addr: *mut bool,
+        boot_value: bool,
+        context: c_int,
+        flags: c_int,
+        check_hook: *const c_void,
+        assign_hook: *const c_void,
+        show_hook: *const c_void,
+    );
+    fn DefineCustomIntVariable(
+        name: *const c_char,
+        short_desc: *const c_char,
+        long_desc: *const c_char,
+        value_addr: *mut c_int,
+        boot_value: c_int,
+        min_value: c_int,
+        max_value: c_int,
+        context: c_int,
+        flags: c_int,
+        check_hook: *const c_void,
+        assign_hook: *const c_void,
+        show_hook: *const c_void,
+    );
+    fn DefineCustomRealVariable(
+        name: *const c_char,
+        short_desc: *const c_char,
+        long_desc: *const c_char,
+        value_addr: *mut f64,
+        boot_value: f64,
+        min_value: f64,
+        max_value: f64,
+        context: c_int,
+        flags: c_int,
+        check_hook: *const c_void,
+        assign_hook: *const c_void,
+        show_hook: *const c_void,
+    );
+    fn DefineCustomStringVariable(
+        name: *const c_char,
+        short_desc: *const c_char,
+        long_desc: *const c_char,
+        value_addr: *mut *mut c_char,
+        boot_value: *const c_char,
+        context: c_int,
+        flags: c_int,
+        check_hook: *const c_void,
+        assign_hook: *const c_void,
+        show_hook: *const c_void,
+    );
+    fn DefineCustomEnumVariable(
+        name: *const c_char,
+        short_desc: *const c_char,
+        long_desc: *const c_char,
+        value_addr: *mut c_int,
+        boot_value: c_int,
+        options: *const ConfigEnumEntry,
+        context: c_int,
+        flags: c_int,
+        check_hook: *const c_void,
+        assign_hook: *const c_void,
+        show_hook: *const c_void,
+    );
+    fn MarkGUCPrefixReserved(class_name: *const c_char);
+
+    fn RequestAddinShmemSpace(size: usize);
+    fn ShmemInitStruct(name: *const c_char, size: usize, found: *mut bool) -> *mut c_void;
+
+    fn bgw_define_sql_function(
+        name: *const c_char,
+        nargs: c_int,
+        result_type: c_int,
+        flags: c_int,
+        f: Option<SqlFunctionPtr>,
+    );
+    fn bgw_sql_result_text(result: *mut BgwSqlValue, text: *const c_char);
+    fn bgw_sql_error(sqlstate: *const c_char, message: *const c_char, hint: *const c_char);
 
     fn bgw_elog(elevel: c_int, message: *const c_char);
     fn bgw_errstart(elevel: c_int);
@@ -307,6 +427,320 @@ pub fn process_config_file() {
     unsafe { ProcessConfigFile(PGC_SIGHUP) }
 }
 
+// ----- custom parameters -----
+//
+// The host keeps a pointer to each variable for the life of the process and writes the parameter's value into
+// it at definition and after every reload in this process (from the thread that calls ProcessConfigFile). The
+// wrappers therefore only take `&'static` atomics: storage that never moves or goes away, and that Rust code can
+// read while the host may write it (an atomic has the layout of the C type it stands for).
+
+const NO_HOOK: *const c_void = std::ptr::null();
+
+/// `DefineCustomBoolVariable`.
+pub fn define_bool(name: &CStr, desc: &CStr, var: &'static AtomicBool, default: bool, context: c_int, flags: c_int) {
+    // SAFETY: NUL-terminated strings valid for the call (the host copies them); `var` is a bool-sized atomic that
+    // lives forever; no hooks.
+    unsafe {
+        DefineCustomBoolVariable(
+            name.as_ptr(),
+            desc.as_ptr(),
+            std::ptr::null(),
+            var.as_ptr(),
+            default,
+            context,
+            flags,
+            NO_HOOK,
+            NO_HOOK,
+            NO_HOOK,
+        )
+    }
+}
+
+/// `DefineCustomIntVariable`.
+#[allow(clippy::too_many_arguments)]
+pub fn define_int(
+    name: &CStr,
+    desc: &CStr,
+    var: &'static AtomicI32,
+    default: i32,
+    min: i32,
+    max: i32,
+    context: c_int,
+    flags: c_int,
+) {
+    // SAFETY: as in define_bool; AtomicI32 has the layout of a C int.
+    unsafe {
+        DefineCustomIntVariable(
+            name.as_ptr(),
+            desc.as_ptr(),
+            std::ptr::null(),
+            var.as_ptr(),
+            default,
+            min,
+            max,
+            context,
+            flags,
+            NO_HOOK,
+            NO_HOOK,
+            NO_HOOK,
+        )
+    }
+}
+
+/// `DefineCustomRealVariable`; the variable holds the bits of an f64.
+#[allow(clippy::too_many_arguments)]
+pub fn define_real(
+    name: &CStr,
+    desc: &CStr,
+    var: &'static AtomicU64,
+    default: f64,
+    min: f64,
+    max: f64,
+    context: c_int,
+    flags: c_int,
+) {
+    // SAFETY: as in define_bool; AtomicU64 has the size and alignment of a C double, and any bit pattern the host
+    // stores is a valid u64 (read back with f64::from_bits).
+    unsafe {
+        DefineCustomRealVariable(
+            name.as_ptr(),
+            desc.as_ptr(),
+            std::ptr::null(),
+            var.as_ptr() as *mut f64,
+            default,
+            min,
+            max,
+            context,
+            flags,
+            NO_HOOK,
+            NO_HOOK,
+            NO_HOOK,
+        )
+    }
+}
+
+/// `DefineCustomStringVariable`.
+pub fn define_string(
+    name: &CStr,
+    desc: &CStr,
+    var: &'static AtomicPtr<c_char>,
+    default: &CStr,
+    context: c_int,
+    flags: c_int,
+) {
+    // SAFETY: as in define_bool; AtomicPtr has the layout of a `char *`, into which the host stores strings it
+    // allocated (and frees when it stores the next one).
+    unsafe {
+        DefineCustomStringVariable(
+            name.as_ptr(),
+            desc.as_ptr(),
+            std::ptr::null(),
+            var.as_ptr(),
+            default.as_ptr(),
+            context,
+            flags,
+            NO_HOOK,
+            NO_HOOK,
+            NO_HOOK,
+        )
+    }
+}
+
+/// `DefineCustomEnumVariable`. The option list is built here and leaked: PostgreSQL's contract is that it stays
+/// valid for the life of the process (bgw copies it, but a module should not rely on that).
+pub fn define_enum(
+    name: &CStr,
+    desc: &CStr,
+    var: &'static AtomicI32,
+    default: i32,
+    options: &[(CString, i32)],
+    context: c_int,
+    flags: c_int,
+) {
+    let mut entries: Vec<ConfigEnumEntry> =
+        options.iter().map(|(n, v)| ConfigEnumEntry { name: n.clone().into_raw(), val: *v, hidden: false }).collect();
+    entries.push(ConfigEnumEntry { name: std::ptr::null(), val: 0, hidden: false });
+    let entries: &'static [ConfigEnumEntry] = Vec::leak(entries);
+    // SAFETY: as in define_bool; `entries` is a NULL-terminated array of leaked NUL-terminated names.
+    unsafe {
+        DefineCustomEnumVariable(
+            name.as_ptr(),
+            desc.as_ptr(),
+            std::ptr::null(),
+            var.as_ptr(),
+            default,
+            entries.as_ptr(),
+            context,
+            flags,
+            NO_HOOK,
+            NO_HOOK,
+            NO_HOOK,
+        )
+    }
+}
+
+/// The text a string parameter's variable points to (None while it is NULL).
+///
+/// The host frees the previous string when it stores a new one (at a reload in this process), so this must not
+/// run at the same time as `ProcessConfigFile` on another thread; the SDK documents that string parameters are
+/// read from the thread that reloads.
+pub fn read_string_var(var: &AtomicPtr<c_char>) -> Option<String> {
+    let p = var.load(Ordering::Acquire);
+    // SAFETY: NULL or a NUL-terminated string the host allocated and keeps until its next store, which (see
+    // above) does not happen during this copy.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+/// `MarkGUCPrefixReserved`.
+pub fn mark_guc_prefix_reserved(prefix: &CStr) {
+    // SAFETY: a NUL-terminated string valid for the call.
+    unsafe { MarkGUCPrefixReserved(prefix.as_ptr()) }
+}
+
+// ----- named shared memory -----
+
+/// `RequestAddinShmemSpace(size)`.
+pub fn request_addin_shmem_space(size: usize) {
+    // SAFETY: a plain integer argument.
+    unsafe { RequestAddinShmemSpace(size) }
+}
+
+/// `ShmemInitStruct(name, size, &found)`: the area's address (never NULL: the host ends the process, or jumps to
+/// an error trap, rather than return NULL) and whether it existed.
+pub fn shmem_init_struct(name: &CStr, size: usize) -> (*mut c_void, bool) {
+    let mut found = false;
+    // SAFETY: a NUL-terminated name and a valid out-parameter, both live across the call.
+    let p = unsafe { ShmemInitStruct(name.as_ptr(), size, &mut found) };
+    (p, found)
+}
+
+// The marker trait lives here with the rest of the SDK's unsafe code; `shmem` re-exports it.
+
+/// Types that may live in shared memory: every bit pattern of all-zero bytes is a valid value, all access goes
+/// through `&self` (interior mutability that works across processes, i.e. atomics), and they hold no pointers.
+///
+/// # Safety
+///
+/// Implement it only for types that are valid when all-zero, are `Sync`, hold no pointers or references
+/// (another process cannot follow them), and need no `Drop` (nothing in shared memory is dropped). Prefer
+/// [`shared_struct!`](crate::shared_struct), which checks this for structs of atomics.
+pub unsafe trait Zeroable: Sync + 'static {}
+
+macro_rules! zeroable {
+    ($($t:ty),*) => { $(
+        // SAFETY: an atomic integer is valid at zero, Sync, pointer-free, and has no Drop.
+        unsafe impl Zeroable for $t {}
+    )* };
+}
+zeroable!(
+    AtomicBool,
+    AtomicI8,
+    AtomicI16,
+    AtomicI32,
+    AtomicI64,
+    AtomicIsize,
+    AtomicU8,
+    AtomicU16,
+    AtomicU32,
+    AtomicU64,
+    AtomicUsize
+);
+// SAFETY: an array of Zeroable elements is all of the elements' properties at once.
+unsafe impl<T: Zeroable, const N: usize> Zeroable for [T; N] {}
+
+/// Views the zero-initialized shared area at `p` as a `T`.
+///
+/// The caller (`shmem::init_struct`) guarantees: `p` came from `ShmemInitStruct` with `size_of::<T>()` bytes,
+/// is aligned for `T`, and `T` is valid when all-zero and safe to share between processes (`Zeroable`).
+pub fn shared_ref<T: Zeroable>(p: *mut c_void) -> Option<&'static T> {
+    if p.is_null() || !(p as *const T).is_aligned() {
+        return None;
+    }
+    // SAFETY: see above: the memory is mapped for the life of the process, large enough, aligned, zeroed by the
+    // host at creation (or written since only through T's atomic fields), and T: Zeroable (+ Sync) promises that
+    // every such state is a valid T accessed only through shared references.
+    Some(unsafe { &*(p as *const T) })
+}
+
+// ----- SQL functions -----
+
+/// `bgw_define_sql_function(name, nargs, result_type, flags, f)`.
+pub fn define_sql_function(name: &CStr, nargs: c_int, result_type: c_int, flags: c_int, f: SqlFunctionPtr) {
+    // SAFETY: a NUL-terminated name valid for the call; `f` is an `extern "C"` function with the header's
+    // signature that lives as long as the module (which is never unloaded).
+    unsafe { bgw_define_sql_function(name.as_ptr(), nargs, result_type, flags, Some(f)) }
+}
+
+/// Reports an error from a SQL function without jumping (`bgw_sql_error`); the function then returns non-zero.
+pub fn sql_error(sqlstate: &CStr, message: &CStr, hint: Option<&CStr>) {
+    // SAFETY: NUL-terminated strings (or NULL for the hint) valid for the call; the host copies them.
+    unsafe { bgw_sql_error(sqlstate.as_ptr(), message.as_ptr(), hint.map_or(std::ptr::null(), CStr::as_ptr)) }
+}
+
+/// A SQL argument or result as Rust sees it (converted by the trampoline).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawSqlValue {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Bool(bool),
+}
+
+/// The C function the host calls for a SQL function defined with `sql::define_function::<F>`: converts the
+/// arguments, calls `crate::sql::dispatch::<F>` (which catches panics and never jumps), and writes the result or
+/// reports the error with `bgw_sql_error`.
+pub unsafe extern "C" fn sql_trampoline<F: 'static>(
+    nargs: c_int,
+    args: *const BgwSqlValue,
+    result: *mut BgwSqlValue,
+) -> c_int {
+    let mut values = Vec::with_capacity(nargs.max(0) as usize);
+    if !args.is_null() {
+        for i in 0..nargs.max(0) as usize {
+            // SAFETY: the host passes `nargs` initialized values; texts are NUL-terminated (or NULL) and valid for
+            // the call. Texts are copied at once.
+            let a = unsafe { &*args.add(i) };
+            values.push(match a.kind {
+                BGW_SQL_INT8 => RawSqlValue::Int(a.int8),
+                BGW_SQL_FLOAT8 => RawSqlValue::Real(a.float8),
+                BGW_SQL_BOOL => RawSqlValue::Bool(a.int8 != 0),
+                BGW_SQL_TEXT if !a.text.is_null() => {
+                    // SAFETY: see above.
+                    RawSqlValue::Text(unsafe { CStr::from_ptr(a.text) }.to_string_lossy().into_owned())
+                }
+                _ => RawSqlValue::Null,
+            });
+        }
+    }
+    match crate::sql::dispatch::<F>(values) {
+        Ok(value) => {
+            if result.is_null() {
+                return 0;
+            }
+            // SAFETY: `result` is the host's result slot for this call, valid and writable.
+            unsafe {
+                match value {
+                    RawSqlValue::Null => (*result).kind = BGW_SQL_NULL,
+                    RawSqlValue::Int(i) => ((*result).kind, (*result).int8) = (BGW_SQL_INT8, i),
+                    RawSqlValue::Real(r) => ((*result).kind, (*result).float8) = (BGW_SQL_FLOAT8, r),
+                    RawSqlValue::Bool(b) => ((*result).kind, (*result).int8) = (BGW_SQL_BOOL, b as i64),
+                    RawSqlValue::Text(t) => {
+                        let c = crate::elog::c_text(&t);
+                        // The host copies the text; `c` is freed when this scope ends.
+                        bgw_sql_result_text(result, c.as_ptr());
+                    }
+                }
+            }
+            0
+        }
+        Err((sqlstate, message, hint)) => {
+            sql_error(&sqlstate, &message, hint.as_deref());
+            1
+        }
+    }
+}
+
 // ----- logging and exiting -----
 
 /// `bgw_elog(level, message)`. For ERROR and above the host ends the process.
@@ -327,6 +761,26 @@ pub fn ereport(level: c_int, message: &CString, detail: Option<&CString>, hint: 
         }
         if let Some(h) = hint {
             bgw_errhint(h.as_ptr());
+        }
+        bgw_errfinish();
+    }
+}
+
+/// `ereport` with strings that are leaked before the call: for reports the host may answer with a `longjmp`
+/// (ERROR inside its trap), which skips the caller's frames. This frame owns nothing once the strings are raw.
+pub fn ereport_leaking(level: c_int, message: CString, detail: Option<CString>, hint: Option<CString>) {
+    let message = message.into_raw();
+    let detail = detail.map_or(std::ptr::null_mut(), CString::into_raw);
+    let hint = hint.map_or(std::ptr::null_mut(), CString::into_raw);
+    // SAFETY: leaked NUL-terminated strings (or NULL, not passed on), valid forever; the sequence is the header's.
+    unsafe {
+        bgw_errstart(level);
+        bgw_errmsg(message);
+        if !detail.is_null() {
+            bgw_errdetail(detail);
+        }
+        if !hint.is_null() {
+            bgw_errhint(hint);
         }
         bgw_errfinish();
     }

@@ -15,7 +15,11 @@
 //!   processes as text `slot:generation`;
 //! - [`wait_latch`] and friends sleep and wake; [`Signals`] installs PostgreSQL's flag-setting handlers;
 //! - [`log!`], [`info!`], [`warning!`], [`error!`], ... write to the server log; [`my_registration`] reads the
-//!   worker's own registration.
+//!   worker's own registration;
+//! - [`params`] defines typed custom parameters (`module.name`) kept current by the host across reloads;
+//!   [`shmem`] requests and attaches named shared memory holding [`shmem::Zeroable`] types (atomics);
+//!   [`sql`] adds SQL functions written as safe Rust functions, whose errors and panics fail the statement
+//!   through `bgw_sql_error`, never through the host's `longjmp`.
 //!
 //! The SDK does not link the host: every host function resolves when the host loads the module. Code that calls
 //! into the host therefore only works inside the host's processes (a unit test of a module can exercise its pure
@@ -105,8 +109,11 @@ mod fake_host;
 mod ffi;
 mod handle;
 mod latch;
+pub mod params;
 mod registration;
+pub mod shmem;
 mod signals;
+pub mod sql;
 
 /// Whether the host is preloading this module right now (static registration is only possible then).
 pub fn preloading() -> bool {

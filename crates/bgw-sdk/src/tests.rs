@@ -72,6 +72,7 @@ fn dynamic_registration_hands_the_host_the_c_struct_and_frees_its_handle() {
 
 #[test]
 fn static_registration() {
+    let _preload = fake_host::PRELOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     BackgroundWorkerBuilder::new("static one").library("l").function("f").register_static().unwrap();
     assert_eq!(fake_host::registered("static one").unwrap().bgw_notify_pid, 0);
     assert!(BackgroundWorkerBuilder::new("static two").library("l").function("").register_static().is_err());
@@ -202,4 +203,202 @@ fn macros_export_c_entry_points_that_call_the_rust_functions() {
     }
     assert_eq!(SEEN.load(Ordering::SeqCst), 203);
     assert!(INIT_RAN.load(Ordering::SeqCst));
+}
+
+// ----- parameters -----
+
+#[test]
+fn parameters_are_defined_with_host_owned_storage() {
+    use crate::params::*;
+    let n = IntParam::define("t_params.naptime", "Nap.", 10, 1..=3600, Unit::S, Context::Reload).unwrap();
+    assert_eq!(n.get(), 10);
+    let d = fake_host::param("t_params.naptime").unwrap();
+    assert_eq!((d.desc.as_str(), d.context, d.flags, d.bounds.as_str()), ("Nap.", 2, 0x20000, "1..=3600"));
+    fake_host::store("t_params.naptime", "42");
+    assert_eq!(n.get(), 42, "the host's store is seen");
+
+    let b = BoolParam::define("t_params.verbose", "Say more.", true, Context::Restart).unwrap();
+    assert!(b.get());
+    assert_eq!(fake_host::param("t_params.verbose").unwrap().context, 1);
+    fake_host::store("t_params.verbose", "off");
+    assert!(!b.get());
+
+    let r = RealParam::define("t_params.ratio", "A fraction.", 0.5, 0.0..=1.0, Context::Reload).unwrap();
+    assert_eq!(r.get(), 0.5);
+    fake_host::store("t_params.ratio", "0.25");
+    assert_eq!(r.get(), 0.25);
+
+    let s = StringParam::define("t_params.database", "Where.", "postgres", Context::Restart).unwrap();
+    assert_eq!(s.get(), "postgres");
+    fake_host::store("t_params.database", "other db");
+    assert_eq!(s.get(), "other db");
+
+    let e = EnumParam::define("t_params.mode", "How.", 1, &[("slow", 0), ("fast", 1)], Context::Reload).unwrap();
+    assert_eq!((e.get(), e.get_name()), (1, Some("fast")));
+    assert_eq!(fake_host::param("t_params.mode").unwrap().options, vec![("slow".into(), 0), ("fast".into(), 1)]);
+    fake_host::store("t_params.mode", "0");
+    assert_eq!(e.get_name(), Some("slow"));
+    assert_eq!(e.name(), "t_params.mode");
+
+    reserve_prefix("t_params").unwrap();
+    assert!(fake_host::RESERVED.lock().unwrap().contains(&"t_params".to_string()));
+}
+
+#[test]
+fn bad_parameters_are_refused_before_the_host_is_called() {
+    use crate::params::*;
+    let int = |name: &str, default, range| IntParam::define(name, "d", default, range, Unit::None, Context::Reload);
+    assert!(matches!(int("unqualified", 1, 0..=2), Err(Error::InvalidName { .. })));
+    assert!(matches!(int("t_bad.x y", 1, 0..=2), Err(Error::InvalidName { .. })));
+    assert!(matches!(int("t_bad.x", 5, 0..=2), Err(Error::InvalidParam { .. })));
+    #[allow(clippy::reversed_empty_ranges)]
+    let empty = int("t_bad.x", 1, 3..=2);
+    assert!(matches!(empty, Err(Error::InvalidParam { .. })));
+    assert!(matches!(
+        RealParam::define("t_bad.r", "d", f64::NAN, 0.0..=1.0, Context::Reload),
+        Err(Error::InvalidParam { .. })
+    ));
+    assert!(matches!(StringParam::define("t_bad.s", "d", "a\0b", Context::Reload), Err(Error::InvalidParam { .. })));
+    for options in [&[][..], &[("", 0)], &[("a", 0), ("A", 1)], &[("a", 1)]] {
+        assert!(
+            matches!(EnumParam::define("t_bad.e", "d", 0, options, Context::Reload), Err(Error::InvalidParam { .. })),
+            "{options:?}"
+        );
+    }
+    assert!(matches!(reserve_prefix("t bad"), Err(Error::InvalidName { .. })));
+    for name in ["t_bad.x", "t_bad.r", "t_bad.s", "t_bad.e", "unqualified"] {
+        assert!(fake_host::param(name).is_none(), "{name} reached the host");
+    }
+    // Twice in one process: refused by the SDK (the host's refusal would be an ERROR).
+    int("t_bad.twice", 1, 0..=2).unwrap();
+    assert_eq!(int("T_BAD.twice", 1, 0..=2).unwrap_err().to_string(), "parameter \"T_BAD.twice\" is already defined");
+}
+
+// ----- shared memory -----
+
+crate::shared_struct! {
+    /// A test area.
+    pub struct TestShared {
+        pub counter: std::sync::atomic::AtomicU64,
+        pub flags: [std::sync::atomic::AtomicBool; 3],
+    }
+}
+
+#[test]
+fn shared_memory_is_requested_while_preloading_and_attached_after() {
+    use std::sync::atomic::AtomicU64;
+    let _preload = fake_host::PRELOAD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    fake_host::set_preloading(true);
+    let before = *fake_host::SHMEM_REQUESTED.lock().unwrap();
+    shmem::request_for::<TestShared>().unwrap();
+    assert_eq!(*fake_host::SHMEM_REQUESTED.lock().unwrap() - before, std::mem::size_of::<TestShared>());
+    assert_eq!(shmem::init_struct::<AtomicU64>("t area").unwrap_err(), Error::NoShmemAccess);
+
+    fake_host::set_preloading(false);
+    assert_eq!(shmem::request(8), Err(Error::ShmemNotPreloading));
+    let (a, found) = shmem::init_struct::<TestShared>("t area").unwrap();
+    assert!(!found);
+    assert_eq!(a.counter.load(Ordering::SeqCst), 0, "zeroed");
+    a.counter.fetch_add(5, Ordering::SeqCst);
+    let (b, found) = shmem::init_struct::<TestShared>("t area").unwrap();
+    assert!(found);
+    assert_eq!(b.counter.load(Ordering::SeqCst), 5);
+    assert!(std::ptr::eq(a, b));
+    assert!(matches!(shmem::init_struct::<AtomicU64>(""), Err(Error::InvalidName { .. })));
+    assert!(matches!(shmem::init_struct::<AtomicU64>("a\0b"), Err(Error::InvalidName { .. })));
+    fake_host::set_preloading(true);
+}
+
+// ----- SQL functions -----
+
+use crate::sql::{FunctionFlags, ResultType, SqlError, SqlValue};
+use std::ffi::CString;
+
+fn t_divide(args: &[SqlValue]) -> Result<SqlValue, SqlError> {
+    match (args[0].as_i64(), args[1].as_i64()) {
+        (Some(_), Some(0)) => Err(SqlError::new("22012", "division by zero").with_hint("Divide by something else.")),
+        (Some(a), Some(b)) => Ok(SqlValue::Int(a / b)),
+        _ => Ok(SqlValue::Null),
+    }
+}
+
+fn t_echo(args: &[SqlValue]) -> Result<SqlValue, SqlError> {
+    Ok(match &args[0] {
+        SqlValue::Text(t) => SqlValue::Text(format!("echo: {t}")),
+        SqlValue::Real(r) => SqlValue::Text(format!("real {r}")),
+        SqlValue::Bool(b) => SqlValue::Text(format!("bool {b}")),
+        other => SqlValue::Text(format!("{other:?}")),
+    })
+}
+
+fn t_panics(_: &[SqlValue]) -> Result<SqlValue, SqlError> {
+    panic!("t_panics on purpose")
+}
+
+fn t_errors(args: &[SqlValue]) -> Result<SqlValue, SqlError> {
+    if args[0].as_i64() == Some(1) {
+        Report::new(Level::Error, "via report").hint("the hint").emit();
+    }
+    crate::error!("via error! {}", 7)
+}
+
+fn t_wrong_type(_: &[SqlValue]) -> Result<SqlValue, SqlError> {
+    Ok(SqlValue::Text("not a number".into()))
+}
+
+#[test]
+fn sql_functions_convert_values_and_report_errors_without_jumping() {
+    use crate::ffi::{BGW_SQL_BOOL, BGW_SQL_FLOAT8, BGW_SQL_INT8, BGW_SQL_NULL, BGW_SQL_TEXT};
+    use fake_host::{arg, call_sql};
+    sql::define_function("t_divide", 2, ResultType::Int, FunctionFlags::SUPERUSER, t_divide).unwrap();
+    sql::define_function("t_echo", 1, ResultType::Text, FunctionFlags::empty(), t_echo).unwrap();
+    sql::define_function("t_panics", 0, ResultType::Int, FunctionFlags::empty(), t_panics).unwrap();
+    sql::define_function("t_errors", 1, ResultType::Int, FunctionFlags::empty(), t_errors).unwrap();
+    sql::define_function("t_wrong_type", 0, ResultType::Real, FunctionFlags::empty(), t_wrong_type).unwrap();
+    sql::define_function("t_closure", 0, ResultType::Real, FunctionFlags::empty(), |_: &[SqlValue]| Ok(3.into()))
+        .unwrap();
+    let defs = fake_host::SQL_FUNCTIONS.lock().unwrap().clone();
+    let d = defs.iter().find(|d| d.0 == "t_divide").unwrap();
+    assert_eq!((d.1, d.2, d.3), (2, BGW_SQL_INT8, 1));
+
+    let int = |i| arg(BGW_SQL_INT8, i, i as f64, None);
+    assert_eq!(call_sql("t_divide", &[int(7), int(2)]), Ok((BGW_SQL_INT8, 3, 0.0, None)));
+    assert_eq!(call_sql("t_divide", &[int(7), arg(BGW_SQL_NULL, 0, 0.0, None)]).unwrap().0, BGW_SQL_NULL);
+    assert_eq!(
+        call_sql("t_divide", &[int(7), int(0)]),
+        Err(("22012".into(), "division by zero".into(), Some("Divide by something else.".into())))
+    );
+    let hello = CString::new("hello").unwrap();
+    assert_eq!(
+        call_sql("t_echo", &[arg(BGW_SQL_TEXT, 0, 0.0, Some(&hello))]),
+        Ok((BGW_SQL_TEXT, 0, 0.0, Some("echo: hello".into())))
+    );
+    assert_eq!(call_sql("t_echo", &[arg(BGW_SQL_FLOAT8, 2, 2.5, None)]).unwrap().3.unwrap(), "real 2.5");
+    assert_eq!(call_sql("t_echo", &[arg(BGW_SQL_BOOL, 1, 0.0, None)]).unwrap().3.unwrap(), "bool true");
+    assert_eq!(call_sql("t_closure", &[]), Ok((BGW_SQL_FLOAT8, 0, 3.0, None)));
+
+    // A panic fails the statement (XX000) and is logged with its location; no Rust report, no unwinding out.
+    let (state, message, _) = call_sql("t_panics", &[]).unwrap_err();
+    assert_eq!((state.as_str(), message.as_str()), ("XX000", "t_panics on purpose"));
+    let logged = fake_host::LOGGED.lock().unwrap().clone();
+    assert!(
+        logged.iter().any(|(l, m, d, _)| *l == 19
+            && m == "SQL function t_panics panicked"
+            && d.as_deref().is_some_and(|d| d.contains("src/tests.rs:") && d.ends_with("t_panics on purpose"))),
+        "{logged:?}"
+    );
+    // The SDK's ERROR logging inside a SQL function fails the statement instead of reaching the host.
+    assert_eq!(call_sql("t_errors", &[int(0)]), Err(("XX000".into(), "via error! 7".into(), None)));
+    assert_eq!(call_sql("t_errors", &[int(1)]), Err(("XX000".into(), "via report".into(), Some("the hint".into()))));
+    assert!(!fake_host::LOGGED.lock().unwrap().iter().any(|(l, _, _, _)| *l >= 21), "an ERROR reached the host");
+    assert!(!sql::in_sql_function());
+    // A result of the wrong type.
+    let (state, message, _) = call_sql("t_wrong_type", &[]).unwrap_err();
+    assert_eq!(state, "42804");
+    assert_eq!(message, "function t_wrong_type returned text but is declared to return double precision");
+
+    // Refused before the host is called.
+    assert!(sql::define_function("bad name", 0, ResultType::Int, FunctionFlags::empty(), t_divide).is_err());
+    assert!(sql::define_function("t_many", 33, ResultType::Int, FunctionFlags::empty(), t_divide).is_err());
+    assert!(!fake_host::SQL_FUNCTIONS.lock().unwrap().iter().any(|d| d.0 == "bad name" || d.0 == "t_many"));
 }
