@@ -36,9 +36,27 @@ pub fn backend_main(stream: UnixStream, proc_no: Option<u32>, death_read: RawFd,
 }
 
 /// Host services backed by shared memory.
-#[derive(Default)]
 pub struct ShmemHost {
     notices: RefCell<Vec<SqlError>>,
+    /// Whether the session's user is a superuser. Peer authentication admits only the data directory's owner
+    /// and root, both superusers; roles (and with them non-superusers) arrive with the databases.
+    superuser: std::cell::Cell<bool>,
+}
+
+impl Default for ShmemHost {
+    fn default() -> Self {
+        ShmemHost { notices: RefCell::new(Vec::new()), superuser: std::cell::Cell::new(false) }
+    }
+}
+
+/// Only superusers may name a library by path; others get what `dynamic_library_path` finds.
+pub fn check_library_privilege(library: &str, superuser: bool) -> Result<(), SqlError> {
+    if library.contains('/') && !superuser {
+        return Err(SqlError::error("42501", "permission denied to load a library by path")
+            .with_detail(format!("Library \"{library}\" names a file; only superusers may do that."))
+            .with_hint("Give a library name found on dynamic_library_path."));
+    }
+    Ok(())
 }
 
 fn sql_error(e: RegistrationError) -> SqlError {
@@ -102,6 +120,7 @@ impl HostServices for ShmemHost {
         if uid == 0 || Some(uid) == owner {
             // As PostgreSQL's backends: "postgres: user database [local]".
             crate::sys::proctitle::set(&format!("bgw: {user} {database} [local]"));
+            self.superuser.set(true);
             Ok(())
         } else {
             Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")))
@@ -109,6 +128,7 @@ impl HostServices for ShmemHost {
     }
 
     fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError> {
+        check_library_privilege(&req.library, self.superuser.get())?;
         let spec = spec_from_request(req);
         dynamic::register_dynamic_background_worker(&spec)
             .map(|h| h.map(|h| WorkerHandle { slot: h.slot, generation: h.generation }))
@@ -280,5 +300,23 @@ impl HostServices for ShmemHost {
 
     fn module_functions(&self) -> Vec<crate::backend::host::ModuleFunction> {
         crate::modules::sqlfn::module_functions()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_superusers_name_libraries_by_path() {
+        assert!(check_library_privilege("/tmp/evil.so", true).is_ok());
+        assert!(check_library_privilege("c_hello", false).is_ok());
+        let e = check_library_privilege("/tmp/evil.so", false).unwrap_err();
+        assert_eq!(e.code, "42501");
+        assert_eq!(e.message, "permission denied to load a library by path");
+        // A session starts as no one until authentication says otherwise.
+        let host = ShmemHost::default();
+        assert!(host.authenticate_peer(u32::MAX - 1, "stranger", "postgres").is_err());
+        assert!(!host.superuser.get());
     }
 }

@@ -120,6 +120,9 @@ fn dynamic_registration_checks_library_and_symbol_at_once() {
     assert!(err.contains("could not access file \"no_such_module\": No such file or directory"), "{err}");
     let err = h.psql("SELECT bgw_register('c_unresolved', 'c_unresolved_main')").unwrap_err();
     assert!(err.contains("could not load library") && err.contains("bgw_no_such_function"), "{err}");
+    // A superuser (every peer-authenticated user is one, until roles arrive) may name the library by path.
+    let pid: i32 = h.sql(&format!("SELECT bgw_launch('{}', 'c_hello_main', 300)", so.display())).parse().unwrap();
+    assert!(alive(pid));
     // The internal library uses the same lookup.
     assert!(h.sql("SELECT bgw_register('bgw', 'noop')").contains(':'));
 }
