@@ -47,15 +47,26 @@ static PARAMS: OnceLock<Params> = OnceLock::new();
 fn define_params() -> Result<Params, bgw_sdk::Error> {
     let naptime = IntParam::define(
         "worker_spi.naptime",
-        "Duration between each check (in seconds).",
+        "Seconds a worker sleeps between rounds.",
         DEFAULT_NAPTIME,
         1..=i32::MAX,
         Unit::S,
         Context::Reload,
     )?;
-    let total_workers =
-        IntParam::define("worker_spi.total_workers", "Number of workers.", 2, 1..=100, Unit::None, Context::Restart)?;
-    let database = StringParam::define("worker_spi.database", "Database to connect to.", "postgres", Context::Restart)?;
+    let total_workers = IntParam::define(
+        "worker_spi.total_workers",
+        "How many static workers to start when preloaded.",
+        2,
+        1..=100,
+        Unit::None,
+        Context::Restart,
+    )?;
+    let database = StringParam::define(
+        "worker_spi.database",
+        "The database the workers work in (used once databases exist).",
+        "postgres",
+        Context::Restart,
+    )?;
     bgw_sdk::params::reserve_prefix("worker_spi")?;
     Ok(Params { naptime, total_workers, database })
 }
