@@ -9,6 +9,7 @@
 //! - [`worker`]: the runtime inside a worker process, and the built-in workers.
 //! - [`latch`]: latches and postmaster-death detection in children.
 //! - [`backend`]: client sessions (wire protocol, SQL on SQLite); [`services`]: what they ask of the host.
+//! - [`catalog`]: roles and databases; each database is a SQLite file in the data directory.
 //! - [`config`]: `bgworker.conf` and parameters; [`elog`]: PostgreSQL-style logging; [`process`]: per-process
 //!   state.
 //! - [`modules`]: loadable libraries (dlopen, `shared_preload_libraries`) and the C ABI they call.
@@ -19,6 +20,7 @@
 
 pub mod backend;
 pub mod bgworker;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod elog;

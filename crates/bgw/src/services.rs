@@ -38,6 +38,8 @@ pub fn backend_main(stream: UnixStream, proc_no: Option<u32>, death_read: RawFd,
 /// Host services backed by shared memory.
 pub struct ShmemHost {
     notices: RefCell<Vec<SqlError>>,
+    /// The connected database's file, once the connection checks passed.
+    database_path: RefCell<Option<std::path::PathBuf>>,
     /// Whether the session's user is a superuser. Peer authentication admits only the data directory's owner
     /// and root, both superusers; roles (and with them non-superusers) arrive with the databases.
     superuser: std::cell::Cell<bool>,
@@ -45,7 +47,11 @@ pub struct ShmemHost {
 
 impl Default for ShmemHost {
     fn default() -> Self {
-        ShmemHost { notices: RefCell::new(Vec::new()), superuser: std::cell::Cell::new(false) }
+        ShmemHost {
+            notices: RefCell::new(Vec::new()),
+            database_path: RefCell::new(None),
+            superuser: std::cell::Cell::new(false),
+        }
     }
 }
 
@@ -116,15 +122,45 @@ pub fn spec_from_request(req: &RegistrationRequest) -> WorkerSpec {
 
 impl HostServices for ShmemHost {
     fn authenticate_peer(&self, uid: u32, user: &str, database: &str) -> Result<(), SqlError> {
-        let owner = std::fs::metadata(crate::process::data_dir()).map(|m| m.uid()).ok();
-        if uid == 0 || Some(uid) == owner {
-            // As PostgreSQL's backends: "postgres: user database [local]".
-            crate::sys::proctitle::set(&format!("bgw: {user} {database} [local]"));
-            self.superuser.set(true);
-            Ok(())
-        } else {
-            Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")))
+        // Peer authentication: the data directory's owner and root may connect (as any role, until password
+        // authentication and role mapping arrive).
+        let data_dir = crate::process::data_dir();
+        let owner = std::fs::metadata(data_dir).map(|m| m.uid()).ok();
+        if uid != 0 && Some(uid) != owner {
+            return Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")));
         }
+        // Then, in PostgreSQL's order: the role, then the database.
+        let internal = |e: crate::catalog::CatalogError| SqlError::fatal("XX000", e.to_string());
+        let catalog = crate::catalog::Catalog::open(data_dir).map_err(internal)?;
+        let role = catalog
+            .role(user)
+            .map_err(internal)?
+            .ok_or_else(|| SqlError::fatal("28000", format!("role \"{user}\" does not exist")))?;
+        if !role.can_login {
+            return Err(SqlError::fatal("28000", format!("role \"{user}\" is not permitted to log in")));
+        }
+        let db = catalog
+            .database(database)
+            .map_err(internal)?
+            .ok_or_else(|| SqlError::fatal("3D000", format!("database \"{database}\" does not exist")))?;
+        if !db.allow_connections {
+            return Err(SqlError::fatal(
+                "55000",
+                format!("database \"{database}\" is not currently accepting connections"),
+            ));
+        }
+        *self.database_path.borrow_mut() = Some(crate::catalog::database_path(data_dir, db.oid));
+        self.superuser.set(role.superuser);
+        if let Some(p) = crate::process::my_proc() {
+            p.report_connection(&db.name, &role.name);
+        }
+        // As PostgreSQL's backends: "postgres: user database [local]".
+        crate::sys::proctitle::set(&format!("bgw: {user} {database} [local]"));
+        Ok(())
+    }
+
+    fn database_path(&self) -> Option<std::path::PathBuf> {
+        self.database_path.borrow().clone()
     }
 
     fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError> {
@@ -206,6 +242,8 @@ impl HostServices for ShmemHost {
                     pid: s.pid,
                     backend_type,
                     backend_start: time_of(s.start_us),
+                    datname: (!s.database.is_empty()).then_some(s.database),
+                    usename: (!s.user.is_empty()).then_some(s.user),
                     application_name: s.application_name,
                     state: s.state,
                     query: s.query,

@@ -67,7 +67,11 @@ fn start_initializes_a_missing_directory_and_detach_waits_for_ready() {
     let st = Command::new(bgw_bin()).args(["status", "-D"]).arg(&d).output().unwrap();
     assert!(st.status.success());
     let pid: i32 = stdout(&st).split("PID: ").nth(1).unwrap().split(')').next().unwrap().parse().unwrap();
-    let q = Command::new("psql").args(["-X", "-A", "-t", "-h"]).arg(&d).args(["-p", &port, "-c", "SELECT 1"]).output();
+    let q = Command::new("psql")
+        .args(["-X", "-A", "-t", "-d", "postgres", "-h"])
+        .arg(&d)
+        .args(["-p", &port, "-c", "SELECT 1"])
+        .output();
     let guard = scopeguard(pid);
     assert_eq!(stdout(&q.unwrap()).trim(), "1");
     // The demo workers are at work.
@@ -183,7 +187,7 @@ fn too_many_clients_is_refused_with_53300() {
     let refused = postgres::Config::new()
         .host_path(h.data())
         .port(h.port)
-        .user(&std::env::var("USER").unwrap_or_else(|_| "root".into()))
+        .user(&os_user())
         .dbname("postgres")
         .connect(postgres::NoTls)
         .err()

@@ -239,7 +239,7 @@ fn sql_functions_from_a_c_module_work_and_their_errors_only_fail_the_statement()
     let mut c = postgres::Config::new()
         .host_path(h.data())
         .port(h.port)
-        .user(&std::env::var("USER").unwrap_or_else(|_| "root".into()))
+        .user(&os_user())
         .dbname("postgres")
         .connect(postgres::NoTls)
         .unwrap();

@@ -157,6 +157,9 @@ pub struct ActivityRow {
     pub backend_type: String,
     pub backend_start: SystemTime,
     pub application_name: String,
+    /// The database and role the process is connected as (None for processes without a connection).
+    pub datname: Option<String>,
+    pub usename: Option<String>,
     /// "active", "idle", ... (empty for workers that report nothing)
     pub state: String,
     pub query: String,
@@ -224,7 +227,8 @@ impl fmt::Debug for ModuleFunction {
 
 /// Everything a backend asks of the host. Blocking calls (the waits) block the calling backend only.
 pub trait HostServices {
-    /// The peer-authentication check for a Unix-socket connection: Ok if the OS user `uid` may connect.
+    /// The connection checks for a Unix-socket client: peer authentication of the OS user `uid`, then the role
+    /// (exists, may log in) and the database (exists, accepts connections). Ok if the session may start.
     fn authenticate_peer(&self, uid: u32, user: &str, database: &str) -> Result<(), SqlError>;
     /// Register a dynamic worker. Ok(None) means no free slot (SQL: NULL).
     fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError>;
@@ -253,6 +257,11 @@ pub trait HostServices {
     fn termination_requested(&self) -> bool;
     /// Called between statements: reload configuration if SIGHUP arrived.
     fn absorb_config_reload(&self);
+    /// The file of the database the session connected to (after `authenticate_peer` succeeded); None runs the
+    /// session on a private in-memory database.
+    fn database_path(&self) -> Option<std::path::PathBuf> {
+        None
+    }
     /// SQL functions defined by loaded modules, registered in each session.
     fn module_functions(&self) -> Vec<ModuleFunction> {
         Vec::new()

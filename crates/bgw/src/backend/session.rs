@@ -470,7 +470,7 @@ impl Session {
         host.authenticate_peer(uid, user, database)?;
         let application_name = parameters.get("application_name").map(String::as_str).unwrap_or("");
         host.report_application_name(application_name);
-        let engine = Engine::open()?;
+        let engine = Engine::open(host.database_path().as_deref())?;
 
         let mut out = vec![PgWireBackendMessage::Authentication(Authentication::Ok)];
         let status = |name: &str, value: &str| {

@@ -76,10 +76,20 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    /// A fresh in-memory database with the backend's functions and views.
-    pub(crate) fn open() -> Result<Engine, SqlError> {
+    /// The session's database (the file at `path`, or a fresh in-memory one) with the backend's functions and
+    /// views. A file is opened as every database of the host is: WAL, durable commits, writers wait for writers.
+    pub(crate) fn open(path: Option<&std::path::Path>) -> Result<Engine, SqlError> {
         let setup = || -> rusqlite::Result<Connection> {
-            let conn = Connection::open_in_memory()?;
+            let conn = match path {
+                Some(p) => {
+                    let c = Connection::open(p)?;
+                    c.pragma_update(None, "journal_mode", "wal")?;
+                    c.pragma_update(None, "synchronous", "full")?;
+                    c.busy_timeout(std::time::Duration::from_secs(60))?;
+                    c
+                }
+                None => Connection::open_in_memory()?,
+            };
             forbid_files(&conn)?;
             functions::register(&conn)?;
             views::register(&conn)?;

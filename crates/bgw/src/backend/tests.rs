@@ -199,6 +199,8 @@ impl HostServices for FakeHost {
                 application_name: s.application_name.clone(),
                 state: s.state.clone(),
                 query: s.query.clone(),
+                datname: None,
+                usename: None,
             })
             .collect();
         rows.extend(state.workers.iter().filter_map(|w| match w.status {
@@ -209,6 +211,8 @@ impl HostServices for FakeHost {
                 application_name: String::new(),
                 state: String::new(),
                 query: String::new(),
+                datname: None,
+                usename: None,
             }),
             _ => None,
         }));

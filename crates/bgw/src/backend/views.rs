@@ -27,7 +27,7 @@ struct Activity;
 
 impl View for Activity {
     const SCHEMA: &'static CStr = c"CREATE TABLE x(pid INT4, backend_type TEXT, backend_start TEXT, \
-        application_name TEXT, state TEXT, query TEXT)";
+        application_name TEXT, state TEXT, query TEXT, datname TEXT, usename TEXT)";
 
     fn rows(host: &dyn HostServices) -> Vec<Vec<Value>> {
         host.activity()
@@ -40,6 +40,8 @@ impl View for Activity {
                     Value::Text(row.application_name),
                     Value::Text(row.state),
                     Value::Text(row.query),
+                    row.datname.map_or(Value::Null, Value::Text),
+                    row.usename.map_or(Value::Null, Value::Text),
                 ]
             })
             .collect()

@@ -7,7 +7,7 @@ use std::path::Path;
 
 fn connect(dir: &Path) -> Result<postgres::Client> {
     let info = read_pid_file(dir).ok_or_else(|| anyhow!("no server running in \"{}\"", dir.display()))?;
-    let user = std::env::var("USER").unwrap_or_else(|_| "postgres".into());
+    let user = crate::sys::user::os_user_name().unwrap_or_else(|| "postgres".into());
     postgres::Config::new()
         .host_path(&info.socket_dir)
         .port(info.port)

@@ -8,21 +8,32 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `bgw initdb`: a new data directory with a commented configuration file and the demo workers.
-pub fn initdb(dir: &Path) -> Result<i32> {
+pub fn initdb(dir: &Path, username: Option<&str>) -> Result<i32> {
     if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         bail!("directory \"{}\" exists but is not empty", dir.display());
     }
-    create(dir)?;
+    create(dir, username)?;
     println!("Success. You can now start the host using:\n\n    bgw start -D {}\n", dir.display());
     Ok(0)
 }
 
-fn create(dir: &Path) -> Result<()> {
+/// The bootstrap superuser's name: given, or the OS user's.
+fn superuser_name(given: Option<&str>) -> Result<String> {
+    match given {
+        Some(u) if !u.is_empty() => Ok(u.to_string()),
+        Some(_) => bail!("superuser name must not be empty"),
+        None => crate::sys::user::os_user_name().ok_or_else(|| anyhow!("could not look up the current OS user")),
+    }
+}
+
+fn create(dir: &Path, username: Option<&str>) -> Result<()> {
+    let superuser = superuser_name(username)?;
     datadir::create_data_dir(dir).with_context(|| format!("could not create directory \"{}\"", dir.display()))?;
     let abs = std::fs::canonicalize(dir)?;
     let conf = crate::config::render_default_config(&crate::config::host_parameters(&abs));
     std::fs::write(dir.join(crate::process::CONFIG_FILE), conf)?;
     std::fs::write(dir.join(crate::bgworker::declared::FILE_NAME), crate::bgworker::declared::DEMO)?;
+    crate::catalog::create(dir, &superuser)?;
     Ok(())
 }
 
@@ -35,7 +46,7 @@ pub fn start(dir: &Path, settings: &[String], detach: bool, log_file: Option<Pat
     let overrides = parse_overrides(settings)?;
     if !dir.exists() {
         eprintln!("The data directory \"{}\" does not exist; initializing it.", dir.display());
-        create(dir)?;
+        create(dir, None)?;
     }
     if detach {
         return start_detached(dir, settings, log_file);

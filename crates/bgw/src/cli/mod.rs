@@ -41,6 +41,9 @@ enum Command {
     Initdb {
         #[command(flatten)]
         dir: DataDirArg,
+        /// Name of the bootstrap superuser (default: the OS user's name)
+        #[arg(short = 'U', long = "username")]
+        username: Option<String>,
     },
     /// Start the host (the postmaster), in the foreground unless --detach
     Start {
@@ -138,7 +141,7 @@ pub fn main() -> i32 {
 
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Initdb { dir } => control::initdb(&dir.resolve()),
+        Command::Initdb { dir, username } => control::initdb(&dir.resolve(), username.as_deref()),
         Command::Start { dir, settings, detach, log_file } => {
             control::start(&dir.resolve(), &settings, detach, log_file)
         }

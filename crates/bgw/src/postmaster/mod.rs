@@ -116,6 +116,11 @@ impl Postmaster {
         let data_dir = std::fs::canonicalize(&opts.data_dir).unwrap_or(opts.data_dir.clone());
         datadir::check_data_dir(&data_dir)?;
         crate::sys::proctitle::init();
+        if !crate::catalog::exists(&data_dir) {
+            let superuser = crate::sys::user::os_user_name().unwrap_or_else(|| "postgres".into());
+            crate::catalog::create(&data_dir, &superuser).map_err(|e| StartError::new(e.to_string()))?;
+            elog::log(format!("created the catalog, with bootstrap superuser \"{superuser}\""));
+        }
 
         // Configuration: defaults < bgworker.conf < -c.
         let mut settings = crate::config::Settings::new(crate::config::host_parameters(&data_dir));

@@ -15,6 +15,7 @@ use crate::sync::{AtomicI32, AtomicI64, AtomicU32, Ordering, UnsafeCell};
 pub const APP_NAME_LEN: usize = 64;
 pub const STATE_LEN: usize = 16;
 pub const QUERY_LEN: usize = 256;
+pub const NAME_LEN: usize = 64;
 
 /// What kind of child an entry belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,8 @@ pub struct ProcEntry {
     app_name: UnsafeCell<[u8; APP_NAME_LEN]>,
     state: UnsafeCell<[u8; STATE_LEN]>,
     query: UnsafeCell<[u8; QUERY_LEN]>,
+    database: UnsafeCell<[u8; NAME_LEN]>,
+    user: UnsafeCell<[u8; NAME_LEN]>,
 }
 
 /// A reader's copy of an entry.
@@ -60,6 +63,9 @@ pub struct ProcSnapshot {
     pub application_name: String,
     pub state: String,
     pub query: String,
+    /// Empty when the process has no database connection.
+    pub database: String,
+    pub user: String,
 }
 
 fn put(dst: &UnsafeCell<impl AsMut<[u8]>>, value: &str) {
@@ -88,6 +94,8 @@ impl ProcEntry {
         put(&self.app_name, "");
         put(&self.state, "");
         put(&self.query, "");
+        put(&self.database, "");
+        put(&self.user, "");
         self.changecount.fetch_add(1, Ordering::Release);
         self.kind.store(kind as u32, Ordering::Relaxed);
         self.worker_slot.store(worker_slot, Ordering::Relaxed);
@@ -109,6 +117,14 @@ impl ProcEntry {
         self.changecount.fetch_add(1, Ordering::Release);
     }
 
+    /// The owner: report the database and role it is connected as.
+    pub fn report_connection(&self, database: &str, user: &str) {
+        self.changecount.fetch_add(1, Ordering::AcqRel);
+        put(&self.database, database);
+        put(&self.user, user);
+        self.changecount.fetch_add(1, Ordering::Release);
+    }
+
     /// A consistent copy (or, after a few tries against a busy writer, a best-effort one). None if free.
     pub fn snapshot(&self) -> Option<ProcSnapshot> {
         let pid = self.pid.load(Ordering::Acquire);
@@ -121,6 +137,8 @@ impl ProcEntry {
             let application_name = get(&self.app_name);
             let state = get(&self.state);
             let query = get(&self.query);
+            let database = get(&self.database);
+            let user = get(&self.user);
             let after = self.changecount.load(Ordering::Acquire);
             tries += 1;
             if (before == after && before.is_multiple_of(2)) || tries >= 8 {
@@ -132,6 +150,8 @@ impl ProcEntry {
                     application_name,
                     state,
                     query,
+                    database,
+                    user,
                 });
             }
             std::hint::spin_loop();

@@ -9,6 +9,7 @@
 //! - [`signals`]: signal masks, dispositions and async-signal-safe writes.
 //! - [`proctitle`]: the process title that `ps` shows.
 //! - [`pidfd`]: waiting for a process that is not our child to exit.
+//! - [`user`]: the OS user's name.
 
 pub mod fork;
 pub mod pidfd;
@@ -16,3 +17,4 @@ pub mod proctitle;
 pub mod robust_mutex;
 pub mod shm;
 pub mod signals;
+pub mod user;

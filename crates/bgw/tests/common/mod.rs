@@ -339,3 +339,9 @@ impl Drop for Session {
         let _ = self.child.wait();
     }
 }
+
+/// The OS user's name (psql's and libpq's default role, and initdb's bootstrap superuser).
+pub fn os_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

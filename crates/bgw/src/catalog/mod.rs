@@ -1,0 +1,166 @@
+//! The catalog: roles and databases, kept in `global/catalog.db` (SQLite, WAL) in the data directory, and the
+//! database files themselves, `base/<oid>.db`.
+//!
+//! `bgw initdb` creates it with a bootstrap superuser (the OS user's name, or `--username`) and the databases
+//! `postgres` and `template1`; the postmaster creates it at start for a data directory made before the catalog
+//! existed. Backends read it when a client connects (does the role exist, may it log in, does the database exist,
+//! does it accept connections). Every query here takes its values as parameters, never by formatting SQL.
+//!
+//! Runs in: `bgw initdb`, the postmaster at start, backends at connection.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+
+/// PostgreSQL's oids for the bootstrap superuser and the two databases initdb creates.
+pub const BOOTSTRAP_SUPERUSER_OID: u32 = 10;
+pub const TEMPLATE1_OID: u32 = 1;
+pub const POSTGRES_OID: u32 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("could not access the catalog \"{path}\": {source}")]
+    Sqlite { path: String, source: rusqlite::Error },
+    #[error("could not create directory \"{path}\": {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// A role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub oid: u32,
+    pub name: String,
+    pub superuser: bool,
+    pub can_login: bool,
+}
+
+/// A database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Database {
+    pub oid: u32,
+    pub name: String,
+    pub allow_connections: bool,
+}
+
+/// `global/catalog.db` in `data_dir`.
+pub fn catalog_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("global").join("catalog.db")
+}
+
+/// The file of database `oid`.
+pub fn database_path(data_dir: &Path, oid: u32) -> PathBuf {
+    data_dir.join("base").join(format!("{oid}.db"))
+}
+
+/// Whether `data_dir` has a catalog.
+pub fn exists(data_dir: &Path) -> bool {
+    catalog_path(data_dir).is_file()
+}
+
+fn sqlite_err(path: &Path) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
+    move |source| CatalogError::Sqlite { path: path.display().to_string(), source }
+}
+
+/// Opens (creating if needed) a SQLite file the way every database of the host is used: WAL, durable commits,
+/// writers that meet a writer wait instead of failing at once.
+pub fn open_database_file(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "wal")?;
+    conn.pragma_update(None, "synchronous", "full")?;
+    conn.busy_timeout(std::time::Duration::from_secs(60))?;
+    Ok(conn)
+}
+
+/// Creates the catalog and the initial databases. `superuser` names the bootstrap superuser.
+pub fn create(data_dir: &Path, superuser: &str) -> Result<(), CatalogError> {
+    for dir in ["global", "base"] {
+        let p = data_dir.join(dir);
+        std::fs::create_dir_all(&p).map_err(|source| CatalogError::Io { path: p.display().to_string(), source })?;
+    }
+    let path = catalog_path(data_dir);
+    let err = sqlite_err(&path);
+    let mut conn = open_database_file(&path).map_err(&err)?;
+    let tx = conn.transaction().map_err(&err)?;
+    tx.execute_batch(
+        "CREATE TABLE roles (
+             oid INTEGER PRIMARY KEY,
+             name TEXT NOT NULL UNIQUE,
+             superuser INTEGER NOT NULL,
+             can_login INTEGER NOT NULL,
+             password TEXT
+         );
+         CREATE TABLE databases (
+             oid INTEGER PRIMARY KEY,
+             name TEXT NOT NULL UNIQUE,
+             allow_connections INTEGER NOT NULL
+         );",
+    )
+    .map_err(&err)?;
+    tx.execute(
+        "INSERT INTO roles (oid, name, superuser, can_login) VALUES (?1, ?2, 1, 1)",
+        params![BOOTSTRAP_SUPERUSER_OID, superuser],
+    )
+    .map_err(&err)?;
+    for (oid, name) in [(TEMPLATE1_OID, "template1"), (POSTGRES_OID, "postgres")] {
+        tx.execute("INSERT INTO databases (oid, name, allow_connections) VALUES (?1, ?2, 1)", params![oid, name])
+            .map_err(&err)?;
+    }
+    tx.commit().map_err(&err)?;
+    for oid in [TEMPLATE1_OID, POSTGRES_OID] {
+        let p = database_path(data_dir, oid);
+        open_database_file(&p).map_err(sqlite_err(&p))?;
+    }
+    Ok(())
+}
+
+/// A read connection to the catalog.
+pub struct Catalog {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Catalog {
+    pub fn open(data_dir: &Path) -> Result<Catalog, CatalogError> {
+        let path = catalog_path(data_dir);
+        let conn = open_database_file(&path).map_err(sqlite_err(&path))?;
+        Ok(Catalog { conn, path })
+    }
+
+    pub fn role(&self, name: &str) -> Result<Option<Role>, CatalogError> {
+        self.conn
+            .query_row("SELECT oid, name, superuser, can_login FROM roles WHERE name = ?1", params![name], |r| {
+                Ok(Role { oid: r.get(0)?, name: r.get(1)?, superuser: r.get(2)?, can_login: r.get(3)? })
+            })
+            .optional()
+            .map_err(sqlite_err(&self.path))
+    }
+
+    pub fn database(&self, name: &str) -> Result<Option<Database>, CatalogError> {
+        self.conn
+            .query_row("SELECT oid, name, allow_connections FROM databases WHERE name = ?1", params![name], |r| {
+                Ok(Database { oid: r.get(0)?, name: r.get(1)?, allow_connections: r.get(2)? })
+            })
+            .optional()
+            .map_err(sqlite_err(&self.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initdb_catalog_has_the_bootstrap_superuser_and_two_databases() {
+        let t = tempfile::tempdir().unwrap();
+        create(t.path(), "alice").unwrap();
+        let c = Catalog::open(t.path()).unwrap();
+        let alice = c.role("alice").unwrap().unwrap();
+        assert_eq!((alice.oid, alice.superuser, alice.can_login), (BOOTSTRAP_SUPERUSER_OID, true, true));
+        assert!(c.role("bob").unwrap().is_none());
+        assert_eq!(c.database("postgres").unwrap().unwrap().oid, POSTGRES_OID);
+        assert_eq!(c.database("template1").unwrap().unwrap().oid, TEMPLATE1_OID);
+        assert!(c.database("nope").unwrap().is_none());
+        assert!(database_path(t.path(), POSTGRES_OID).is_file());
+        // A name that looks like SQL is just a name.
+        assert!(c.role("x' OR '1'='1").unwrap().is_none());
+    }
+}
