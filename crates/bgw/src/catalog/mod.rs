@@ -134,6 +134,24 @@ impl Catalog {
             .map_err(sqlite_err(&self.path))
     }
 
+    pub fn role_by_oid(&self, oid: u32) -> Result<Option<Role>, CatalogError> {
+        self.conn
+            .query_row("SELECT oid, name, superuser, can_login FROM roles WHERE oid = ?1", params![oid], |r| {
+                Ok(Role { oid: r.get(0)?, name: r.get(1)?, superuser: r.get(2)?, can_login: r.get(3)? })
+            })
+            .optional()
+            .map_err(sqlite_err(&self.path))
+    }
+
+    pub fn database_by_oid(&self, oid: u32) -> Result<Option<Database>, CatalogError> {
+        self.conn
+            .query_row("SELECT oid, name, allow_connections FROM databases WHERE oid = ?1", params![oid], |r| {
+                Ok(Database { oid: r.get(0)?, name: r.get(1)?, allow_connections: r.get(2)? })
+            })
+            .optional()
+            .map_err(sqlite_err(&self.path))
+    }
+
     pub fn database(&self, name: &str) -> Result<Option<Database>, CatalogError> {
         self.conn
             .query_row("SELECT oid, name, allow_connections FROM databases WHERE name = ?1", params![name], |r| {
@@ -159,6 +177,9 @@ mod tests {
         assert_eq!(c.database("postgres").unwrap().unwrap().oid, POSTGRES_OID);
         assert_eq!(c.database("template1").unwrap().unwrap().oid, TEMPLATE1_OID);
         assert!(c.database("nope").unwrap().is_none());
+        assert_eq!(c.role_by_oid(BOOTSTRAP_SUPERUSER_OID).unwrap().unwrap().name, "alice");
+        assert_eq!(c.database_by_oid(POSTGRES_OID).unwrap().unwrap().name, "postgres");
+        assert!(c.database_by_oid(999).unwrap().is_none());
         assert!(database_path(t.path(), POSTGRES_OID).is_file());
         // A name that looks like SQL is just a name.
         assert!(c.role("x' OR '1'='1").unwrap().is_none());
