@@ -40,6 +40,8 @@ pub struct ShmemHost {
     notices: RefCell<Vec<SqlError>>,
     /// The connected database's file, once the connection checks passed.
     database_path: RefCell<Option<std::path::PathBuf>>,
+    /// The database and role the session connected as.
+    connected_as: RefCell<Option<(String, String)>>,
     /// Whether the session's user is a superuser. Peer authentication admits only the data directory's owner
     /// and root, both superusers; roles (and with them non-superusers) arrive with the databases.
     superuser: std::cell::Cell<bool>,
@@ -50,6 +52,7 @@ impl Default for ShmemHost {
         ShmemHost {
             notices: RefCell::new(Vec::new()),
             database_path: RefCell::new(None),
+            connected_as: RefCell::new(None),
             superuser: std::cell::Cell::new(false),
         }
     }
@@ -150,6 +153,7 @@ impl HostServices for ShmemHost {
             ));
         }
         *self.database_path.borrow_mut() = Some(crate::catalog::database_path(data_dir, db.oid));
+        *self.connected_as.borrow_mut() = Some((db.name.clone(), role.name.clone()));
         self.superuser.set(role.superuser);
         if let Some(p) = crate::process::my_proc() {
             p.report_connection(&db.name, &role.name);
@@ -163,8 +167,27 @@ impl HostServices for ShmemHost {
         self.database_path.borrow().clone()
     }
 
+    fn read_only(&self) -> bool {
+        in_standby()
+    }
+
+    fn catalog_statement_len(&self, sql: &str) -> Option<usize> {
+        crate::catalog::ddl::first_catalog_statement(sql).or_else(|| {
+            // A catalog command without a terminating semicolon is the whole rest.
+            crate::catalog::ddl::is_catalog_command(sql).then_some(sql.len())
+        })
+    }
+
+    fn catalog_command(&self, sql: &str, in_transaction_block: bool) -> Result<String, SqlError> {
+        run_catalog_command(self, sql, in_transaction_block)
+    }
+
     fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError> {
         check_library_privilege(&req.library, self.superuser.get())?;
+        if !self.superuser.get() {
+            return Err(SqlError::error("42501", "permission denied to register background workers")
+                .with_hint("Only superusers may register workers with an arbitrary library and function."));
+        }
         let spec = spec_from_request(req);
         dynamic::register_dynamic_background_worker(&spec)
             .map(|h| h.map(|h| WorkerHandle { slot: h.slot, generation: h.generation }))
@@ -184,6 +207,10 @@ impl HostServices for ShmemHost {
     }
 
     fn terminate(&self, h: WorkerHandle) -> Result<(), SqlError> {
+        if !self.superuser.get() {
+            return Err(SqlError::error("42501", "permission denied to terminate background workers")
+                .with_hint("Only superusers may terminate background workers."));
+        }
         dynamic::terminate_background_worker(handle(h)).map_err(sql_error)
     }
 
@@ -209,6 +236,18 @@ impl HostServices for ShmemHost {
                 .borrow_mut()
                 .push(SqlError::warning("01000", format!("PID {pid} is not a PostgreSQL backend process")));
             return Ok(false);
+        }
+        if !self.superuser.get() {
+            // A non-superuser may only end processes of its own role.
+            let mine = self.connected_as.borrow().as_ref().map(|(_, u)| u.clone()).unwrap_or_default();
+            let theirs = shmem::attached()
+                .and_then(|shm| shm.procs().iter().filter_map(|p| p.snapshot()).find(|s| s.pid == pid))
+                .map(|s| s.user)
+                .unwrap_or_default();
+            if theirs != mine {
+                return Err(SqlError::error("42501", "permission denied to terminate process")
+                    .with_detail("Only superusers may terminate processes of other roles."));
+            }
         }
         Ok(crate::sys::signals::send(pid, libc::SIGTERM))
     }
@@ -357,4 +396,144 @@ mod tests {
         assert!(host.authenticate_peer(u32::MAX - 1, "stranger", "postgres").is_err());
         assert!(!host.superuser.get());
     }
+}
+
+fn notice(message: String) -> SqlError {
+    let mut e = SqlError::warning("00000", message);
+    e.severity = crate::backend::host::Severity::Notice;
+    e
+}
+
+/// Other live processes connected to database `name` (this one excluded).
+fn sessions_using(name: &str) -> usize {
+    let me = std::process::id() as i32;
+    shmem::attached()
+        .map(|shm| {
+            shm.procs().iter().filter_map(|p| p.snapshot()).filter(|s| s.pid != me && s.database == name).count()
+        })
+        .unwrap_or(0)
+}
+
+/// CREATE/ALTER/DROP DATABASE and ROLE: privileges, PostgreSQL's checks and messages, then the catalog.
+fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_block: bool) -> Result<String, SqlError> {
+    use crate::catalog::ddl::{parse, CatalogCommand};
+    let cmd = parse(sql).map_err(|m| SqlError::error("42601", m))?;
+    if in_standby() {
+        return Err(SqlError::error("25006", format!("cannot execute {} in a read-only transaction", cmd.tag())));
+    }
+    if in_transaction_block
+        && matches!(cmd, CatalogCommand::CreateDatabase { .. } | CatalogCommand::DropDatabase { .. })
+    {
+        return Err(SqlError::error("25001", format!("{} cannot run inside a transaction block", cmd.tag())));
+    }
+    let data_dir = crate::process::data_dir();
+    let internal = |e: crate::catalog::CatalogError| SqlError::error("XX000", e.to_string());
+    let mut cat = crate::catalog::Catalog::open(data_dir).map_err(internal)?;
+    let superuser = host.superuser.get();
+    let (my_db, my_user) = host.connected_as.borrow().clone().unwrap_or_default();
+    let denied = |m: String| SqlError::error("42501", m);
+    match &cmd {
+        CatalogCommand::CreateDatabase { name, allow_connections } => {
+            if !superuser {
+                return Err(denied("permission denied to create database".into()));
+            }
+            if cat.database(name).map_err(internal)?.is_some() {
+                return Err(SqlError::error("42P04", format!("database \"{name}\" already exists")));
+            }
+            cat.create_database(data_dir, name, *allow_connections).map_err(internal)?;
+        }
+        CatalogCommand::AlterDatabase { name, allow_connections } => {
+            if !superuser {
+                return Err(denied(format!("must be owner of database {name}")));
+            }
+            if !cat.set_allow_connections(name, *allow_connections).map_err(internal)? {
+                return Err(SqlError::error("3D000", format!("database \"{name}\" does not exist")));
+            }
+        }
+        CatalogCommand::DropDatabase { name, if_exists } => {
+            if !superuser {
+                return Err(denied(format!("must be owner of database {name}")));
+            }
+            let Some(db) = cat.database(name).map_err(internal)? else {
+                if *if_exists {
+                    host.notices.borrow_mut().push(notice(format!("database \"{name}\" does not exist, skipping")));
+                    return Ok(cmd.tag().to_string());
+                }
+                return Err(SqlError::error("3D000", format!("database \"{name}\" does not exist")));
+            };
+            if *name == my_db {
+                return Err(SqlError::error("55006", "cannot drop the currently open database"));
+            }
+            let others = sessions_using(name);
+            if others > 0 {
+                let detail = if others == 1 {
+                    "There is 1 other session using the database.".to_string()
+                } else {
+                    format!("There are {others} other sessions using the database.")
+                };
+                return Err(SqlError::error("55006", format!("database \"{name}\" is being accessed by other users"))
+                    .with_detail(detail));
+            }
+            cat.drop_database(data_dir, &db).map_err(internal)?;
+        }
+        CatalogCommand::CreateRole { name, options } => {
+            if !superuser {
+                return Err(denied("permission denied to create role".into()));
+            }
+            if cat.role(name).map_err(internal)?.is_some() {
+                return Err(SqlError::error("42710", format!("role \"{name}\" already exists")));
+            }
+            let verifier = options.password.clone().flatten().map(|p| crate::catalog::scram::verifier(&p));
+            cat.create_role(
+                name,
+                options.superuser.unwrap_or(false),
+                options.login.unwrap_or(false),
+                verifier.as_deref(),
+            )
+            .map_err(internal)?;
+        }
+        CatalogCommand::AlterRole { name, options } => {
+            if !superuser {
+                return Err(denied("permission denied to alter role".into()));
+            }
+            let role = cat
+                .role(name)
+                .map_err(internal)?
+                .ok_or_else(|| SqlError::error("42704", format!("role \"{name}\" does not exist")))?;
+            let verifier = options.password.clone().map(|p| p.map(|p| crate::catalog::scram::verifier(&p)));
+            cat.alter_role(role.oid, options.superuser, options.login, verifier.as_ref().map(|v| v.as_deref()))
+                .map_err(internal)?;
+        }
+        CatalogCommand::DropRole { names, if_exists } => {
+            if !superuser {
+                return Err(denied("permission denied to drop role".into()));
+            }
+            for name in names {
+                let Some(role) = cat.role(name).map_err(internal)? else {
+                    if *if_exists {
+                        host.notices.borrow_mut().push(notice(format!("role \"{name}\" does not exist, skipping")));
+                        continue;
+                    }
+                    return Err(SqlError::error("42704", format!("role \"{name}\" does not exist")));
+                };
+                if *name == my_user {
+                    return Err(SqlError::error("55006", "current user cannot be dropped"));
+                }
+                if role.oid == crate::catalog::BOOTSTRAP_SUPERUSER_OID {
+                    return Err(SqlError::error(
+                        "2BP01",
+                        format!("cannot drop role {name} because it is required by the database system"),
+                    ));
+                }
+                cat.drop_role(role.oid).map_err(internal)?;
+            }
+        }
+    }
+    Ok(cmd.tag().to_string())
+}
+
+/// Whether the host is a standby that has not been promoted (sessions are then read-only).
+fn in_standby() -> bool {
+    shmem::attached()
+        .is_some_and(|s| s.header().phase.load(Ordering::Acquire) == crate::postmaster::Phase::HotStandby as u32)
 }

@@ -100,3 +100,117 @@ fn initdb_names_the_bootstrap_superuser() {
     assert_eq!(n, 2);
     assert!(d.join("base/5.db").is_file() && d.join("base/1.db").is_file());
 }
+
+fn code(e: &postgres::Error) -> String {
+    e.code().map(|c| c.code().to_string()).unwrap_or_default()
+}
+
+#[test]
+fn create_alter_drop_database() {
+    let h = Host::start(Setup::default());
+    let me = os_user();
+    assert_eq!(h.sql("CREATE DATABASE app"), "CREATE DATABASE");
+    let mut app = connect(&h, &me, "app").unwrap();
+    app.batch_execute("CREATE TABLE t (x int); INSERT INTO t VALUES (1)").unwrap();
+    // Not while someone is connected to it, and not the database one is in.
+    let mut admin = connect(&h, &me, "postgres").unwrap();
+    let e = admin.batch_execute("DROP DATABASE app").unwrap_err();
+    assert_eq!(code(&e), "55006");
+    assert_eq!(message(&e), "database \"app\" is being accessed by other users");
+    assert_eq!(e.as_db_error().unwrap().detail(), Some("There is 1 other session using the database."));
+    let e = app.batch_execute("DROP DATABASE app").unwrap_err();
+    assert_eq!(message(&e), "cannot drop the currently open database");
+    drop(app);
+    // The departed session's backend has to exit before the drop may proceed.
+    let start = std::time::Instant::now();
+    while admin.batch_execute("DROP DATABASE app").is_err() {
+        assert!(start.elapsed() < DEADLINE, "the drop never succeeded");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let e = connect(&h, &me, "app").err().unwrap();
+    assert_eq!(message(&e), "database \"app\" does not exist");
+    // ALLOW_CONNECTIONS, and the errors.
+    admin.batch_execute("CREATE DATABASE closed WITH ALLOW_CONNECTIONS false").unwrap();
+    assert_eq!(code(&connect(&h, &me, "closed").err().unwrap()), "55000");
+    admin.batch_execute("ALTER DATABASE closed ALLOW_CONNECTIONS true").unwrap();
+    assert!(connect(&h, &me, "closed").is_ok());
+    assert_eq!(code(&admin.batch_execute("CREATE DATABASE postgres").unwrap_err()), "42P04");
+    assert_eq!(code(&admin.batch_execute("DROP DATABASE nope").unwrap_err()), "3D000");
+    admin.batch_execute("DROP DATABASE IF EXISTS nope").unwrap();
+    assert_eq!(code(&admin.batch_execute("ALTER DATABASE nope ALLOW_CONNECTIONS false").unwrap_err()), "3D000");
+    assert_eq!(code(&admin.batch_execute("CREATE DATABASE x WITH OWNER me").unwrap_err()), "42601");
+    let e = admin.batch_execute("BEGIN; CREATE DATABASE inblock").unwrap_err();
+    assert_eq!(message(&e), "CREATE DATABASE cannot run inside a transaction block");
+}
+
+#[test]
+fn roles_and_privileges() {
+    let h = Host::start(Setup::default());
+    let me = os_user();
+    let mut admin = connect(&h, &me, "postgres").unwrap();
+    admin.batch_execute("CREATE ROLE bob LOGIN PASSWORD 'secret'; CREATE ROLE quiet").unwrap();
+    let verifier: String =
+        catalog(&h).query_row("SELECT password FROM roles WHERE name = 'bob'", [], |r| r.get(0)).unwrap();
+    assert!(verifier.starts_with("SCRAM-SHA-256$4096:"), "{verifier}");
+    assert!(!verifier.contains("secret"));
+    // A role without LOGIN cannot connect (CREATE ROLE defaults to NOLOGIN).
+    assert_eq!(message(&connect(&h, "quiet", "postgres").err().unwrap()), "role \"quiet\" is not permitted to log in");
+    // bob is no superuser: catalog commands, worker registration and others' processes are refused.
+    let mut bob = connect(&h, "bob", "postgres").unwrap();
+    for (sql, msg) in [
+        ("CREATE DATABASE mine", "permission denied to create database"),
+        ("CREATE ROLE eve", "permission denied to create role"),
+        ("DROP ROLE quiet", "permission denied to drop role"),
+        ("SELECT bgw_register('bgw', 'sleeper')", "permission denied to register background workers"),
+        ("SELECT bgw_register('/tmp/x.so', 'f')", "permission denied to load a library by path"),
+    ] {
+        let e = bob.batch_execute(sql).unwrap_err();
+        assert_eq!((code(&e).as_str(), message(&e).as_str()), ("42501", msg), "{sql}");
+    }
+    let admin_pid: i32 = admin.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let e = bob.batch_execute(&format!("SELECT pg_terminate_backend({admin_pid})")).unwrap_err();
+    assert_eq!(message(&e), "permission denied to terminate process");
+    // ALTER ROLE, DROP ROLE and their errors.
+    admin.batch_execute("ALTER ROLE bob NOLOGIN").unwrap();
+    drop(bob);
+    assert_eq!(code(&connect(&h, "bob", "postgres").err().unwrap()), "28000");
+    assert_eq!(code(&admin.batch_execute("CREATE ROLE bob").unwrap_err()), "42710");
+    assert_eq!(code(&admin.batch_execute("ALTER ROLE nobody_here LOGIN").unwrap_err()), "42704");
+    assert_eq!(
+        message(&admin.batch_execute(&format!("DROP ROLE \"{me}\"")).unwrap_err()),
+        "current user cannot be dropped"
+    );
+    admin.batch_execute("DROP ROLE bob, quiet; DROP ROLE IF EXISTS bob").unwrap();
+    assert_eq!(message(&connect(&h, "bob", "postgres").err().unwrap()), "role \"bob\" does not exist");
+    // A new superuser may do what the bootstrap one does, except drop it.
+    admin.batch_execute("CREATE ROLE boss SUPERUSER LOGIN").unwrap();
+    let mut boss = connect(&h, "boss", "postgres").unwrap();
+    boss.batch_execute("CREATE DATABASE bossdb").unwrap();
+    let e = boss.batch_execute(&format!("DROP ROLE \"{me}\"")).unwrap_err();
+    assert_eq!(code(&e), "2BP01");
+}
+
+#[test]
+fn a_standby_is_read_only_until_promoted() {
+    let mut h = Host::start(Setup::default());
+    h.sql("CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
+    h.stop(libc::SIGINT);
+    std::fs::write(h.data().join("standby.signal"), "").unwrap();
+    h.launch_postmaster(&[]);
+    h.wait_log("database system is ready to accept read-only connections");
+    let mut c = connect(&h, &os_user(), "postgres").unwrap();
+    let read = c.query_one("SELECT CAST(count(*) AS TEXT) FROM t", &[]).unwrap();
+    assert_eq!(read.get::<_, String>(0), "1");
+    for (sql, msg) in [
+        ("INSERT INTO t VALUES (2)", "cannot execute INSERT in a read-only transaction"),
+        ("CREATE TABLE u (y int)", "cannot execute CREATE TABLE in a read-only transaction"),
+        ("CREATE DATABASE d", "cannot execute CREATE DATABASE in a read-only transaction"),
+    ] {
+        let e = c.batch_execute(sql).unwrap_err();
+        assert_eq!((code(&e).as_str(), message(&e).as_str()), ("25006", msg), "{sql}");
+    }
+    // After promotion the same session writes.
+    assert!(h.bgw(&["promote"]).status.success());
+    c.batch_execute("INSERT INTO t VALUES (2)").unwrap();
+    assert_eq!(h.sql("SELECT count(*) FROM t"), "2");
+}

@@ -262,6 +262,20 @@ pub trait HostServices {
     fn database_path(&self) -> Option<std::path::PathBuf> {
         None
     }
+    /// Whether sessions are read-only now (the host is a standby that has not been promoted).
+    fn read_only(&self) -> bool {
+        false
+    }
+    /// If the first statement of `sql` is a catalog command the host runs itself (CREATE/ALTER/DROP DATABASE and
+    /// ROLE), its length in bytes.
+    fn catalog_statement_len(&self, _sql: &str) -> Option<usize> {
+        None
+    }
+    /// Runs a catalog command; returns its command tag. `in_transaction_block` lets the host refuse commands that
+    /// cannot run inside one.
+    fn catalog_command(&self, sql: &str, _in_transaction_block: bool) -> Result<String, SqlError> {
+        Err(SqlError::error("0A000", format!("catalog commands are not supported here: {sql}")))
+    }
     /// SQL functions defined by loaded modules, registered in each session.
     fn module_functions(&self) -> Vec<ModuleFunction> {
         Vec::new()

@@ -39,6 +39,8 @@ pub(crate) enum Kind {
     Commit,
     Rollback,
     RollbackTo,
+    /// A catalog command the host runs itself (CREATE/ALTER/DROP DATABASE and ROLE).
+    Catalog,
     /// Anything else, with its command tag (`CREATE TABLE`, `PRAGMA`, ...).
     Other(String),
 }
@@ -73,6 +75,8 @@ pub(crate) struct Executed {
 pub(crate) struct Engine {
     conn: Connection,
     tx_failed: bool,
+    /// Whether `PRAGMA query_only` is on (it follows the host's read-only state).
+    read_only: bool,
 }
 
 impl Engine {
@@ -97,7 +101,7 @@ impl Engine {
         };
         let conn =
             setup().map_err(|err| SqlError::fatal("XX000", format!("could not set up the session database: {err}")))?;
-        Ok(Engine { conn, tx_failed: false })
+        Ok(Engine { conn, tx_failed: false, read_only: false })
     }
 
     pub(crate) fn tx_state(&self) -> TxState {
@@ -126,6 +130,17 @@ impl Engine {
         loop {
             if is_blank(rest) {
                 return Ok(None);
+            }
+            if let Some(len) = context::host().ok().and_then(|h| h.catalog_statement_len(rest)) {
+                let len = len.clamp(1, rest.len());
+                let statement = Statement {
+                    sql: rest[..len].to_owned(),
+                    kind: Kind::Catalog,
+                    columns: Vec::new(),
+                    param_numbers: Vec::new(),
+                    param_count: 0,
+                };
+                return Ok(Some((statement, &rest[len..])));
             }
             if let Some((canonical, kind, consumed)) = transaction_control(rest) {
                 let statement = Statement {
@@ -205,7 +220,24 @@ impl Engine {
             }
             _ => {}
         }
-        let result = self.run(stmt, params);
+        let read_only = context::host().map(|h| h.read_only()).unwrap_or(false);
+        if read_only != self.read_only {
+            self.conn.pragma_update(None, "query_only", read_only).map_err(map_error)?;
+            self.read_only = read_only;
+        }
+        if read_only && writes(&stmt.kind) {
+            let e = SqlError::error("25006", format!("cannot execute {} in a read-only transaction", tag_of(stmt)));
+            if !self.conn.is_autocommit() {
+                self.tx_failed = true;
+            }
+            return Err(e);
+        }
+        let result = if stmt.kind == Kind::Catalog {
+            let in_block = self.tx_state() == TxState::InBlock;
+            context::host().and_then(|h| h.catalog_command(&stmt.sql, in_block)).map(|tag| Executed { tag, rows: None })
+        } else {
+            self.run(stmt, params)
+        };
         if self.conn.is_autocommit() {
             self.tx_failed = false;
         } else if result.is_err() {
@@ -250,9 +282,32 @@ impl Engine {
             Kind::Begin => "BEGIN".to_owned(),
             Kind::Commit => "COMMIT".to_owned(),
             Kind::Rollback | Kind::RollbackTo => "ROLLBACK".to_owned(),
+            // Catalog commands never reach SQLite (see execute).
+            Kind::Catalog => String::new(),
             Kind::Other(tag) => tag.clone(),
         };
         Ok(Executed { tag, rows: (width > 0).then_some(rows_out) })
+    }
+}
+
+/// Whether a statement of this kind writes (refused in a read-only session; SQLite's `query_only` backs this up
+/// for anything the classification misses).
+fn writes(kind: &Kind) -> bool {
+    match kind {
+        Kind::Insert | Kind::Update | Kind::Delete => true,
+        Kind::Other(tag) => !matches!(tag.split(' ').next(), Some("SELECT" | "EXPLAIN" | "PRAGMA" | "VALUES" | "WITH")),
+        Kind::Query | Kind::Begin | Kind::Commit | Kind::Rollback | Kind::RollbackTo | Kind::Catalog => false,
+    }
+}
+
+/// The command named in a read-only error: the statement's tag without counts.
+fn tag_of(stmt: &Statement) -> String {
+    match &stmt.kind {
+        Kind::Insert => "INSERT".into(),
+        Kind::Update => "UPDATE".into(),
+        Kind::Delete => "DELETE".into(),
+        Kind::Other(tag) => tag.clone(),
+        _ => "this command".into(),
     }
 }
 

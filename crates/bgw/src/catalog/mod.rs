@@ -8,6 +8,9 @@
 //!
 //! Runs in: `bgw initdb`, the postmaster at start, backends at connection.
 
+pub mod ddl;
+pub mod scram;
+
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 
@@ -149,6 +152,105 @@ impl Catalog {
                 Ok(Database { oid: r.get(0)?, name: r.get(1)?, allow_connections: r.get(2)? })
             })
             .optional()
+            .map_err(sqlite_err(&self.path))
+    }
+
+    /// Adds a database (its file is created too). Returns its oid. The name must be new (the caller checked;
+    /// the unique constraint guards against a race).
+    pub fn create_database(
+        &mut self,
+        data_dir: &Path,
+        name: &str,
+        allow_connections: bool,
+    ) -> Result<u32, CatalogError> {
+        let err = sqlite_err(&self.path);
+        let tx = self.conn.transaction().map_err(&err)?;
+        let oid: u32 = tx
+            .query_row("SELECT max(16384, coalesce(max(oid), 0) + 1) FROM databases", [], |r| r.get(0))
+            .map_err(&err)?;
+        tx.execute(
+            "INSERT INTO databases (oid, name, allow_connections) VALUES (?1, ?2, ?3)",
+            params![oid, name, allow_connections],
+        )
+        .map_err(&err)?;
+        let file = database_path(data_dir, oid);
+        open_database_file(&file).map_err(sqlite_err(&file))?;
+        tx.commit().map_err(&err)?;
+        Ok(oid)
+    }
+
+    pub fn set_allow_connections(&self, name: &str, allow: bool) -> Result<bool, CatalogError> {
+        let n = self
+            .conn
+            .execute("UPDATE databases SET allow_connections = ?2 WHERE name = ?1", params![name, allow])
+            .map_err(sqlite_err(&self.path))?;
+        Ok(n > 0)
+    }
+
+    /// Removes a database from the catalog and deletes its files.
+    pub fn drop_database(&self, data_dir: &Path, db: &Database) -> Result<(), CatalogError> {
+        self.conn.execute("DELETE FROM databases WHERE oid = ?1", params![db.oid]).map_err(sqlite_err(&self.path))?;
+        let file = database_path(data_dir, db.oid);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+        Ok(())
+    }
+
+    /// Adds a role; `password` is already a verifier.
+    pub fn create_role(
+        &self,
+        name: &str,
+        superuser: bool,
+        login: bool,
+        password: Option<&str>,
+    ) -> Result<u32, CatalogError> {
+        let err = sqlite_err(&self.path);
+        let oid: u32 = self
+            .conn
+            .query_row("SELECT max(16384, coalesce(max(oid), 0) + 1) FROM roles", [], |r| r.get(0))
+            .map_err(&err)?;
+        self.conn
+            .execute(
+                "INSERT INTO roles (oid, name, superuser, can_login, password) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![oid, name, superuser, login, password],
+            )
+            .map_err(&err)?;
+        Ok(oid)
+    }
+
+    /// Changes what is given of a role.
+    pub fn alter_role(
+        &self,
+        oid: u32,
+        superuser: Option<bool>,
+        login: Option<bool>,
+        password: Option<Option<&str>>,
+    ) -> Result<(), CatalogError> {
+        let err = sqlite_err(&self.path);
+        if let Some(s) = superuser {
+            self.conn.execute("UPDATE roles SET superuser = ?2 WHERE oid = ?1", params![oid, s]).map_err(&err)?;
+        }
+        if let Some(l) = login {
+            self.conn.execute("UPDATE roles SET can_login = ?2 WHERE oid = ?1", params![oid, l]).map_err(&err)?;
+        }
+        if let Some(p) = password {
+            self.conn.execute("UPDATE roles SET password = ?2 WHERE oid = ?1", params![oid, p]).map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    pub fn drop_role(&self, oid: u32) -> Result<(), CatalogError> {
+        self.conn.execute("DELETE FROM roles WHERE oid = ?1", params![oid]).map_err(sqlite_err(&self.path))?;
+        Ok(())
+    }
+
+    /// A role's stored password verifier.
+    pub fn password_verifier(&self, name: &str) -> Result<Option<String>, CatalogError> {
+        self.conn
+            .query_row("SELECT password FROM roles WHERE name = ?1", params![name], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
             .map_err(sqlite_err(&self.path))
     }
 

@@ -1,0 +1,303 @@
+//! Catalog commands: `CREATE/ALTER/DROP DATABASE` and `CREATE/ALTER/DROP ROLE` (also spelled `USER`), parsed
+//! with the `sqlparser` crate's PostgreSQL dialect. Whole statements are parsed by sqlparser where its grammar
+//! has them (roles, `CREATE DATABASE name`, `DROP`); the database options it lacks (`[WITH] ALLOW_CONNECTIONS
+//! [=] bool`) are read with its parser's own token-level primitives. Nothing here runs the commands: see
+//! `crate::services` for privileges and execution.
+//!
+//! Runs in: backends.
+
+use sqlparser::ast::{ObjectType, Password, RoleOption, Statement};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+/// A catalog command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogCommand {
+    CreateDatabase { name: String, allow_connections: bool },
+    AlterDatabase { name: String, allow_connections: bool },
+    DropDatabase { name: String, if_exists: bool },
+    CreateRole { name: String, options: RoleOptions },
+    AlterRole { name: String, options: RoleOptions },
+    DropRole { names: Vec<String>, if_exists: bool },
+}
+
+/// The role options a command gives (None: not mentioned).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleOptions {
+    pub login: Option<bool>,
+    pub superuser: Option<bool>,
+    /// Some(None) is `PASSWORD NULL`.
+    pub password: Option<Option<String>>,
+}
+
+impl CatalogCommand {
+    /// The command tag PostgreSQL sends.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            CatalogCommand::CreateDatabase { .. } => "CREATE DATABASE",
+            CatalogCommand::AlterDatabase { .. } => "ALTER DATABASE",
+            CatalogCommand::DropDatabase { .. } => "DROP DATABASE",
+            CatalogCommand::CreateRole { .. } => "CREATE ROLE",
+            CatalogCommand::AlterRole { .. } => "ALTER ROLE",
+            CatalogCommand::DropRole { .. } => "DROP ROLE",
+        }
+    }
+}
+
+fn words(sql: &str, n: usize) -> Vec<String> {
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else { return Vec::new() };
+    tokens
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .take(n)
+        .map(|t| match t {
+            Token::Word(w) => w.value.to_ascii_uppercase(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// If the first statement of `sql` is a catalog command, its length in bytes (up to and including its
+/// semicolon, if any). Cheap for every other statement: it looks at the first word before tokenizing.
+pub fn first_catalog_statement(sql: &str) -> Option<usize> {
+    if !is_catalog_command(sql) {
+        return None;
+    }
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize_with_location().ok()?;
+    let semicolon = tokens.iter().find(|t| t.token == Token::SemiColon)?;
+    // Locations are 1-based lines and columns (in characters): find the byte offset.
+    let (line, column) = (semicolon.span.start.line as usize, semicolon.span.start.column as usize);
+    let mut offset = 0;
+    for (i, l) in sql.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            let in_line: usize = l.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
+            return Some(offset + in_line + 1);
+        }
+        offset += l.len();
+    }
+    None
+}
+
+/// Whether `sql` (one statement) is a catalog command; cheap enough to ask of every statement.
+pub fn is_catalog_command(sql: &str) -> bool {
+    let head = sql.trim_start();
+    let starts = |w: &str| head.len() >= w.len() && head[..w.len()].eq_ignore_ascii_case(w);
+    if !(starts("CREATE") || starts("ALTER") || starts("DROP")) {
+        return false;
+    }
+    let w = words(sql, 2);
+    matches!(w.get(1).map(String::as_str), Some("DATABASE" | "ROLE" | "USER"))
+}
+
+fn ident_text(id: &sqlparser::ast::Ident) -> String {
+    // Unquoted identifiers fold to lower case, as in PostgreSQL.
+    if id.quote_style.is_some() {
+        id.value.clone()
+    } else {
+        id.value.to_lowercase()
+    }
+}
+
+fn object_name(name: &sqlparser::ast::ObjectName) -> Result<String, String> {
+    let parts: Vec<String> = name.0.iter().filter_map(|p| p.as_ident()).map(ident_text).collect();
+    match parts.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(format!("improper qualified name (too many dotted names): {name}")),
+    }
+}
+
+fn role_options(options: impl IntoIterator<Item = RoleOption>) -> Result<RoleOptions, String> {
+    let mut out = RoleOptions::default();
+    for o in options {
+        match o {
+            RoleOption::Login(b) => out.login = Some(b),
+            RoleOption::SuperUser(b) => out.superuser = Some(b),
+            RoleOption::Password(Password::Password(expr)) => out.password = Some(Some(string_literal(&expr)?)),
+            RoleOption::Password(Password::NullPassword) => out.password = Some(None),
+            other => return Err(format!("role option {other} is not supported")),
+        }
+    }
+    Ok(out)
+}
+
+fn string_literal(expr: &sqlparser::ast::Expr) -> Result<String, String> {
+    match expr {
+        sqlparser::ast::Expr::Value(v) => match &v.value {
+            sqlparser::ast::Value::SingleQuotedString(s) => Ok(s.clone()),
+            other => Err(format!("password must be a string literal, not {other}")),
+        },
+        other => Err(format!("password must be a string literal, not {other}")),
+    }
+}
+
+/// `[WITH] ALLOW_CONNECTIONS [=] bool` (the only database option this host has), at the parser's position.
+fn parse_allow_connections(parser: &mut Parser<'_>) -> Result<Option<bool>, String> {
+    let _ = parser.parse_keyword(Keyword::WITH);
+    if parser.peek_token().token == Token::EOF || parser.peek_token().token == Token::SemiColon {
+        return Ok(None);
+    }
+    let option = parser.parse_identifier().map_err(|e| e.to_string())?;
+    if !option.value.eq_ignore_ascii_case("allow_connections") {
+        return Err(format!("option \"{}\" not recognized", option.value.to_lowercase()));
+    }
+    let _ = parser.consume_token(&Token::Eq);
+    let value = match parser.next_token().token {
+        Token::Word(w) => match w.value.to_ascii_lowercase().as_str() {
+            "true" | "on" | "yes" => true,
+            "false" | "off" | "no" => false,
+            other => return Err(format!("allow_connections requires a Boolean value, not \"{other}\"")),
+        },
+        Token::Number(n, _) if n == "1" || n == "0" => n == "1",
+        other => return Err(format!("allow_connections requires a Boolean value, not \"{other}\"")),
+    };
+    let _ = parser.consume_token(&Token::SemiColon);
+    if parser.peek_token().token != Token::EOF {
+        return Err(format!("syntax error at or near \"{}\"", parser.peek_token().token));
+    }
+    Ok(Some(value))
+}
+
+/// Parses a catalog command (see [`is_catalog_command`]). Errors are the message of a syntax error (42601).
+pub fn parse(sql: &str) -> Result<CatalogCommand, String> {
+    let dialect = PostgreSqlDialect {};
+    let w = words(sql, 2);
+    if matches!(
+        (w.first().map(String::as_str), w.get(1).map(String::as_str)),
+        (Some("CREATE" | "ALTER"), Some("DATABASE"))
+    ) {
+        let mut parser = Parser::new(&dialect).try_with_sql(sql).map_err(|e| e.to_string())?;
+        let alter = parser.parse_keyword(Keyword::ALTER);
+        if !alter {
+            parser.expect_keyword(Keyword::CREATE).map_err(|e| e.to_string())?;
+        }
+        parser.expect_keyword(Keyword::DATABASE).map_err(|e| e.to_string())?;
+        let name = object_name(&parser.parse_object_name(false).map_err(|e| e.to_string())?)?;
+        let allow = parse_allow_connections(&mut parser)?;
+        return Ok(if alter {
+            let allow_connections = allow.ok_or("ALTER DATABASE needs an option (ALLOW_CONNECTIONS)")?;
+            CatalogCommand::AlterDatabase { name, allow_connections }
+        } else {
+            CatalogCommand::CreateDatabase { name, allow_connections: allow.unwrap_or(true) }
+        });
+    }
+    let statements = Parser::parse_sql(&dialect, sql).map_err(|e| e.to_string())?;
+    let [statement] = statements.as_slice() else { return Err("expected one statement".into()) };
+    match statement {
+        Statement::CreateRole(create) => {
+            let [name] = create.names.as_slice() else { return Err("CREATE ROLE takes one role name".into()) };
+            let mut options = Vec::new();
+            if let Some(b) = create.login {
+                options.push(RoleOption::Login(b));
+            }
+            if let Some(b) = create.superuser {
+                options.push(RoleOption::SuperUser(b));
+            }
+            if let Some(p) = create.password.clone() {
+                options.push(RoleOption::Password(p));
+            }
+            let mut opts = role_options(options)?;
+            // CREATE USER means LOGIN unless it says otherwise.
+            if w.get(1).map(String::as_str) == Some("USER") && opts.login.is_none() {
+                opts.login = Some(true);
+            }
+            Ok(CatalogCommand::CreateRole { name: object_name(name)?, options: opts })
+        }
+        Statement::AlterRole { name, operation } => match operation {
+            sqlparser::ast::AlterRoleOperation::WithOptions { options } => {
+                Ok(CatalogCommand::AlterRole { name: ident_text(name), options: role_options(options.clone())? })
+            }
+            other => Err(format!("ALTER ROLE {other} is not supported")),
+        },
+        Statement::Drop { object_type: ObjectType::Database, if_exists, names, .. } => {
+            let [name] = names.as_slice() else { return Err("DROP DATABASE takes one database name".into()) };
+            Ok(CatalogCommand::DropDatabase { name: object_name(name)?, if_exists: *if_exists })
+        }
+        Statement::Drop { object_type: ObjectType::Role | ObjectType::User, if_exists, names, .. } => {
+            Ok(CatalogCommand::DropRole {
+                names: names.iter().map(object_name).collect::<Result<_, _>>()?,
+                if_exists: *if_exists,
+            })
+        }
+        other => Err(format!("not a catalog command: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_catalog_commands_cheaply() {
+        for sql in ["CREATE DATABASE x", "  drop role y", "ALTER USER z LOGIN", "create database \"Q\""] {
+            assert!(is_catalog_command(sql), "{sql}");
+        }
+        for sql in ["CREATE TABLE t (a int)", "SELECT 'CREATE DATABASE x'", "DROP TABLE t", "", "DROP"] {
+            assert!(!is_catalog_command(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn finds_where_a_catalog_command_ends() {
+        let sql = "CREATE DATABASE \"a;b\" ; SELECT 1";
+        let n = first_catalog_statement(sql).unwrap();
+        assert_eq!(&sql[..n], "CREATE DATABASE \"a;b\" ;");
+        assert_eq!(first_catalog_statement("DROP ROLE x"), None, "no semicolon: the whole rest is the statement");
+        assert_eq!(first_catalog_statement("SELECT 1; CREATE DATABASE x;"), None);
+        let multi = "CREATE ROLE r\n  LOGIN;\nSELECT 2";
+        assert_eq!(&multi[..first_catalog_statement(multi).unwrap()], "CREATE ROLE r\n  LOGIN;");
+    }
+
+    #[test]
+    fn parses_database_commands() {
+        assert_eq!(
+            parse("CREATE DATABASE Foo").unwrap(),
+            CatalogCommand::CreateDatabase { name: "foo".into(), allow_connections: true }
+        );
+        assert_eq!(
+            parse("CREATE DATABASE \"Foo\" WITH ALLOW_CONNECTIONS false").unwrap(),
+            CatalogCommand::CreateDatabase { name: "Foo".into(), allow_connections: false }
+        );
+        assert_eq!(
+            parse("ALTER DATABASE foo ALLOW_CONNECTIONS = true;").unwrap(),
+            CatalogCommand::AlterDatabase { name: "foo".into(), allow_connections: true }
+        );
+        assert_eq!(
+            parse("DROP DATABASE IF EXISTS foo").unwrap(),
+            CatalogCommand::DropDatabase { name: "foo".into(), if_exists: true }
+        );
+        assert!(parse("CREATE DATABASE foo WITH OWNER bob").unwrap_err().contains("option \"owner\" not recognized"));
+        assert!(parse("ALTER DATABASE foo").is_err());
+        assert!(parse("CREATE DATABASE foo ALLOW_CONNECTIONS maybe").is_err());
+        assert!(parse("CREATE DATABASE a.b").is_err());
+    }
+
+    #[test]
+    fn parses_role_commands() {
+        let c = parse("CREATE ROLE Bob LOGIN SUPERUSER PASSWORD 'p''w'").unwrap();
+        assert_eq!(
+            c,
+            CatalogCommand::CreateRole {
+                name: "bob".into(),
+                options: RoleOptions { login: Some(true), superuser: Some(true), password: Some(Some("p'w".into())) }
+            }
+        );
+        let CatalogCommand::CreateRole { options, .. } = parse("CREATE USER u").unwrap() else { panic!() };
+        assert_eq!(options.login, Some(true));
+        let CatalogCommand::CreateRole { options, .. } = parse("CREATE ROLE r").unwrap() else { panic!() };
+        assert_eq!(options.login, None);
+        assert_eq!(
+            parse("ALTER ROLE bob WITH NOLOGIN PASSWORD NULL").unwrap(),
+            CatalogCommand::AlterRole {
+                name: "bob".into(),
+                options: RoleOptions { login: Some(false), superuser: None, password: Some(None) }
+            }
+        );
+        assert_eq!(
+            parse("DROP ROLE IF EXISTS a, b").unwrap(),
+            CatalogCommand::DropRole { names: vec!["a".into(), "b".into()], if_exists: true }
+        );
+        assert!(parse("CREATE ROLE r CREATEDB").is_err());
+    }
+}
