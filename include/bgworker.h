@@ -119,9 +119,19 @@ extern void TerminateBackgroundWorker(BackgroundWorkerHandle *handle);
 /* Valid in a running worker. */
 extern PGDLLIMPORT BackgroundWorker *MyBgworkerEntry;
 
-/* Database connections arrive with a later version of bgw; until then these end the worker with a FATAL. */
+/*
+ * Database connections. A worker registered with BGWORKER_BACKEND_DATABASE_CONNECTION may connect once, to one
+ * database (a SQLite file of the data directory) as one role: by name (dbname NULL or "": no database, the catalog
+ * only; username NULL: the bootstrap superuser made by initdb) or by oid (InvalidOid, 0, means the same). The
+ * checks are a client's: the role must exist and may log in (unless BGWORKER_BYPASS_ROLELOGINCHECK), the database
+ * must exist and accept connections (unless BGWORKER_BYPASS_ALLOWCONN). Every failure is FATAL: logged with
+ * PostgreSQL's message, exit code 1, the restart rules apply. So is calling these without the registration flag,
+ * or a second time. On success pg_stat_activity shows the worker's datname and usename, and SPI (below) runs on
+ * the connection.
+ */
 extern void BackgroundWorkerInitializeConnection(const char *dbname, const char *username, uint32 flags);
 extern void BackgroundWorkerInitializeConnectionByOid(Oid dboid, Oid useroid, uint32 flags);
+#define InvalidOid ((Oid) 0)
 #define BGWORKER_BYPASS_ALLOWCONN 0x0001
 #define BGWORKER_BYPASS_ROLELOGINCHECK 0x0002
 
@@ -271,6 +281,77 @@ extern void bgw_sql_result_text(BgwSqlValue *result, const char *text);
 /* Reports an error without jumping (for callers that must not longjmp, such as Rust): call it, then return a
  * non-zero value from the function. sqlstate is five characters (NULL: XX000); hint may be NULL. */
 extern void bgw_sql_error(const char *sqlstate, const char *message, const char *hint);
+
+/* ---------- SPI: SQL in a connected worker ---------- */
+
+/*
+ * PostgreSQL's SPI names and codes where they exist; results and parameters are text. SQL is SQLite's dialect,
+ * parameters are written $1, $2, ... A source string may hold several statements: they run in order and the last
+ * one's result is kept.
+ *
+ * Errors are return codes, never a jump: where PostgreSQL would raise an ERROR (a syntax error, a constraint
+ * violation, a write with read_only = true) SPI_execute returns BGW_SPI_ERROR_STATEMENT, and
+ * bgw_spi_error_message() says why. After such a failure inside a transaction the transaction is failed, as in
+ * PostgreSQL: further statements are refused until AbortCurrentTransaction (CommitTransactionCommand then rolls
+ * back, with a WARNING). SPI_connect returns SPI_ERROR_CONNECT in a process without a database connection (not
+ * connected, or connected to no database); SPI_execute before SPI_connect returns SPI_ERROR_UNCONNECTED.
+ *
+ * Transactions: StartTransactionCommand begins one (BEGIN IMMEDIATE: it takes the database's write lock at once,
+ * waiting up to 60 s for another writer, as every writer of the host does), CommitTransactionCommand commits it (a
+ * failed commit is an ERROR: the worker ends with exit code 1), AbortCurrentTransaction rolls it back. Outside a
+ * transaction each statement commits by itself. Transaction statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...)
+ * given to SPI_execute return SPI_ERROR_TRANSACTION.
+ *
+ * SetCurrentStatementStartTimestamp, GetTransactionSnapshot, PushActiveSnapshot and PopActiveSnapshot are accepted
+ * and do nothing (SQLite's transaction is the snapshot), so that worker code written for PostgreSQL compiles.
+ *
+ * Results: SPI_processed is the number of rows returned (SELECT, ... RETURNING) or affected (INSERT, UPDATE,
+ * DELETE); bgw_spi_nfields, bgw_spi_fname(col) and bgw_spi_getvalue(row, col) read the last result, with columns
+ * numbered from 1 (as SPI_fname and SPI_getvalue) and rows from 0; a value is NULL for SQL NULL. count limits the
+ * rows kept (0: all). Every pointer returned is the host's and stays valid until the next SPI call.
+ */
+#define SPI_ERROR_CONNECT (-1)
+#define SPI_ERROR_COPY (-2)
+#define SPI_ERROR_OPUNKNOWN (-3)
+#define SPI_ERROR_UNCONNECTED (-4)
+#define SPI_ERROR_ARGUMENT (-6)
+#define SPI_ERROR_PARAM (-7)
+#define SPI_ERROR_TRANSACTION (-8)
+#define BGW_SPI_ERROR_STATEMENT (-100) /* bgw: the statement failed; see bgw_spi_error_message() */
+
+#define SPI_OK_CONNECT 1
+#define SPI_OK_FINISH 2
+#define SPI_OK_UTILITY 4
+#define SPI_OK_SELECT 5
+#define SPI_OK_INSERT 7
+#define SPI_OK_DELETE 8
+#define SPI_OK_UPDATE 9
+#define SPI_OK_INSERT_RETURNING 11
+#define SPI_OK_DELETE_RETURNING 12
+#define SPI_OK_UPDATE_RETURNING 13
+
+extern PGDLLIMPORT uint64_t SPI_processed;
+extern int SPI_connect(void);
+extern int SPI_finish(void);
+extern int SPI_execute(const char *src, bool read_only, long count);
+extern int SPI_exec(const char *src, long count); /* SPI_execute(src, false, count) */
+/* values[i] is $(i+1) as text; a NULL entry is SQL NULL. */
+extern int bgw_spi_execute_params(const char *src, int nparams, const char *const *values, bool read_only,
+								  long count);
+extern int bgw_spi_nfields(void);
+extern const char *bgw_spi_fname(int col);
+extern const char *bgw_spi_getvalue(uint64_t row, int col);
+extern const char *bgw_spi_error_message(void);
+
+extern void StartTransactionCommand(void);
+extern void CommitTransactionCommand(void);
+extern void AbortCurrentTransaction(void);
+
+typedef struct SnapshotData *Snapshot;
+extern void SetCurrentStatementStartTimestamp(void);
+extern Snapshot GetTransactionSnapshot(void);
+extern void PushActiveSnapshot(Snapshot snapshot);
+extern void PopActiveSnapshot(void);
 
 /* ---------- logging (PostgreSQL 15's levels) ---------- */
 

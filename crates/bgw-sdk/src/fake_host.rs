@@ -523,3 +523,136 @@ pub fn call_sql(name: &str, args: &[BgwSqlValue]) -> CallOutcome {
     });
     Ok((result.kind, result.int8, result.float8, t))
 }
+
+// ----- database connections and SPI -----
+
+/// What the SDK asked of the stand-in's SPI, in order: "connect db user flags", "spi_connect", "execute <sql>
+/// [params] ro", "start", "commit", "abort", "finish".
+pub static SPI_CALLS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct FakeSpi {
+    connected: bool,
+    columns: Vec<std::ffi::CString>,
+    rows: Vec<Vec<Option<std::ffi::CString>>>,
+    error: Option<std::ffi::CString>,
+}
+
+static FAKE_SPI: Mutex<FakeSpi> =
+    Mutex::new(FakeSpi { connected: false, columns: Vec::new(), rows: Vec::new(), error: None });
+
+fn opt_text(p: *const c_char) -> String {
+    if p.is_null() {
+        "NULL".into()
+    } else {
+        text(p)
+    }
+}
+
+fn spi_call(s: String) {
+    SPI_CALLS.lock().unwrap().push(s);
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn BackgroundWorkerInitializeConnection(dbname: *const c_char, username: *const c_char, flags: u32) {
+    spi_call(format!("connect {} {} {flags}", opt_text(dbname), opt_text(username)));
+    FAKE_SPI.lock().unwrap().connected = true;
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn BackgroundWorkerInitializeConnectionByOid(dboid: u32, useroid: u32, flags: u32) {
+    spi_call(format!("connect {dboid} {useroid} {flags}"));
+    FAKE_SPI.lock().unwrap().connected = true;
+}
+
+/// Connected after a connect call; otherwise SPI_ERROR_CONNECT.
+#[unsafe(no_mangle)]
+extern "C" fn SPI_connect() -> c_int {
+    let mut f = FAKE_SPI.lock().unwrap();
+    if !f.connected {
+        f.error = Some(std::ffi::CString::new("no database connection").unwrap());
+        return -1;
+    }
+    spi_call("spi_connect".into());
+    1
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn SPI_finish() -> c_int {
+    spi_call("finish".into());
+    2
+}
+
+#[unsafe(no_mangle)]
+static mut SPI_processed: u64 = 0;
+
+/// A statement starting with "SELECT" returns columns (a, b) and rows (1, NULL), ($1, x); "FAIL" fails with
+/// -100; anything else is an INSERT of 3 rows.
+#[unsafe(no_mangle)]
+extern "C" fn bgw_spi_execute_params(
+    src: *const c_char,
+    nparams: c_int,
+    values: *const *const c_char,
+    read_only: bool,
+    _count: c_long,
+) -> c_int {
+    let sql = text(src);
+    // SAFETY: the SDK passes `nparams` pointers, each NULL or NUL-terminated.
+    let params: Vec<String> = (0..nparams as usize).map(|i| opt_text(unsafe { values.add(i).read() })).collect();
+    spi_call(format!("execute {sql} {params:?} {}", if read_only { "ro" } else { "rw" }));
+    let mut f = FAKE_SPI.lock().unwrap();
+    let c = |s: &str| std::ffi::CString::new(s).unwrap();
+    let (code, processed) = if sql.starts_with("FAIL") {
+        f.error = Some(c("boom"));
+        (-100, 0)
+    } else if sql.starts_with("SELECT") {
+        f.columns = vec![c("a"), c("b")];
+        let first = params.first().cloned().unwrap_or_default();
+        f.rows = vec![vec![Some(c("1")), None], vec![Some(c(&first)), Some(c("x"))]];
+        (5, 2)
+    } else {
+        f.columns.clear();
+        f.rows.clear();
+        (7, 3)
+    };
+    // SAFETY: the stand-in's own global, written under the FAKE_SPI lock.
+    unsafe { std::ptr::addr_of_mut!(SPI_processed).write(processed) };
+    code
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn bgw_spi_nfields() -> c_int {
+    FAKE_SPI.lock().unwrap().columns.len() as c_int
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn bgw_spi_fname(col: c_int) -> *const c_char {
+    let f = FAKE_SPI.lock().unwrap();
+    f.columns.get(col as usize - 1).map_or(std::ptr::null(), |c| c.as_ptr())
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn bgw_spi_getvalue(row: u64, col: c_int) -> *const c_char {
+    let f = FAKE_SPI.lock().unwrap();
+    let v = f.rows.get(row as usize).and_then(|r| r.get(col as usize - 1)).and_then(|v| v.as_ref());
+    v.map_or(std::ptr::null(), |c| c.as_ptr())
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn bgw_spi_error_message() -> *const c_char {
+    FAKE_SPI.lock().unwrap().error.as_ref().map_or(std::ptr::null(), |e| e.as_ptr())
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn StartTransactionCommand() {
+    spi_call("start".into());
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn CommitTransactionCommand() {
+    spi_call("commit".into());
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn AbortCurrentTransaction() {
+    spi_call("abort".into());
+}

@@ -244,6 +244,26 @@ unsafe extern "C" {
     fn bgw_sql_result_text(result: *mut BgwSqlValue, text: *const c_char);
     fn bgw_sql_error(sqlstate: *const c_char, message: *const c_char, hint: *const c_char);
 
+    fn BackgroundWorkerInitializeConnection(dbname: *const c_char, username: *const c_char, flags: u32);
+    fn BackgroundWorkerInitializeConnectionByOid(dboid: u32, useroid: u32, flags: u32);
+    fn SPI_connect() -> c_int;
+    fn SPI_finish() -> c_int;
+    static SPI_processed: u64;
+    fn bgw_spi_execute_params(
+        src: *const c_char,
+        nparams: c_int,
+        values: *const *const c_char,
+        read_only: bool,
+        count: c_long,
+    ) -> c_int;
+    fn bgw_spi_nfields() -> c_int;
+    fn bgw_spi_fname(col: c_int) -> *const c_char;
+    fn bgw_spi_getvalue(row: u64, col: c_int) -> *const c_char;
+    fn bgw_spi_error_message() -> *const c_char;
+    fn StartTransactionCommand();
+    fn CommitTransactionCommand();
+    fn AbortCurrentTransaction();
+
     fn bgw_elog(elevel: c_int, message: *const c_char);
     fn bgw_errstart(elevel: c_int);
     fn bgw_errmsg(message: *const c_char) -> c_int;
@@ -739,6 +759,120 @@ pub unsafe extern "C" fn sql_trampoline<F: 'static>(
             1
         }
     }
+}
+
+// ----- database connections and SPI -----
+
+/// `BackgroundWorkerInitializeConnection`: returns only on success (every failure is FATAL in the host).
+pub fn initialize_connection(database: Option<&CStr>, user: Option<&CStr>, flags: u32) {
+    let db = database.map_or(std::ptr::null(), CStr::as_ptr);
+    let user = user.map_or(std::ptr::null(), CStr::as_ptr);
+    // SAFETY: NULL or NUL-terminated strings that outlive the call; the host only reads them.
+    unsafe { BackgroundWorkerInitializeConnection(db, user, flags) }
+}
+
+/// `BackgroundWorkerInitializeConnectionByOid`: returns only on success.
+pub fn initialize_connection_by_oid(database: u32, user: u32, flags: u32) {
+    // SAFETY: plain values.
+    unsafe { BackgroundWorkerInitializeConnectionByOid(database, user, flags) }
+}
+
+/// Serializes the SPI calls of this module's threads: a result is read back with several calls, and the host's
+/// pointers stay valid only until the next SPI call.
+static SPI_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn spi_lock() -> std::sync::MutexGuard<'static, ()> {
+    SPI_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Copies a string the host returned (NULL: None).
+fn host_text(p: *const c_char) -> Option<String> {
+    // SAFETY: the host returns NULL or a NUL-terminated string valid until its next SPI call, which cannot
+    // happen while we hold the SPI lock.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+/// The last SPI error's text.
+fn spi_error_text() -> String {
+    // SAFETY: no arguments; the pointer is copied at once.
+    host_text(unsafe { bgw_spi_error_message() }).unwrap_or_default()
+}
+
+/// `SPI_connect`: Ok, or the code and the host's explanation.
+pub fn spi_connect() -> Result<(), (c_int, String)> {
+    let _g = spi_lock();
+    // SAFETY: no arguments.
+    let rc = unsafe { SPI_connect() };
+    if rc >= 0 {
+        Ok(())
+    } else {
+        Err((rc, spi_error_text()))
+    }
+}
+
+/// `SPI_finish`: the code.
+pub fn spi_finish() -> c_int {
+    let _g = spi_lock();
+    // SAFETY: no arguments.
+    unsafe { SPI_finish() }
+}
+
+/// A statement's outcome, copied out of the host.
+pub struct SpiOutcome {
+    pub code: c_int,
+    pub processed: u64,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// `bgw_spi_execute_params`, with the result copied out under the SPI lock.
+pub fn spi_execute(sql: &CStr, params: &[Option<CString>], read_only: bool) -> Result<SpiOutcome, (c_int, String)> {
+    let values: Vec<*const c_char> =
+        params.iter().map(|p| p.as_ref().map_or(std::ptr::null(), |c| c.as_ptr())).collect();
+    let Ok(nparams) = c_int::try_from(values.len()) else {
+        return Err((-6, "too many parameters".into()));
+    };
+    let _g = spi_lock();
+    // SAFETY: a NUL-terminated statement and an array of `nparams` pointers (NULL or NUL-terminated strings), all
+    // outliving the call; the host only reads them.
+    let code = unsafe { bgw_spi_execute_params(sql.as_ptr(), nparams, values.as_ptr(), read_only, 0) };
+    if code < 0 {
+        return Err((code, spi_error_text()));
+    }
+    // SAFETY: a read of the host's exported counter, written by the call above on this thread.
+    let processed = unsafe { std::ptr::addr_of!(SPI_processed).read_volatile() };
+    // SAFETY: no arguments.
+    let ncols = unsafe { bgw_spi_nfields() }.max(0);
+    // SAFETY (both closures): plain arguments; pointers copied at once.
+    let columns = (1..=ncols).map(|c| host_text(unsafe { bgw_spi_fname(c) }).unwrap_or_default()).collect();
+    let mut rows = Vec::new();
+    if ncols > 0 {
+        for r in 0..processed {
+            rows.push((1..=ncols).map(|c| host_text(unsafe { bgw_spi_getvalue(r, c) })).collect());
+        }
+    }
+    Ok(SpiOutcome { code, processed, columns, rows })
+}
+
+/// `StartTransactionCommand` (a transaction that cannot begin is an ERROR in the host).
+pub fn start_transaction() {
+    let _g = spi_lock();
+    // SAFETY: no arguments.
+    unsafe { StartTransactionCommand() }
+}
+
+/// `CommitTransactionCommand` (a failed commit is an ERROR in the host).
+pub fn commit_transaction() {
+    let _g = spi_lock();
+    // SAFETY: no arguments.
+    unsafe { CommitTransactionCommand() }
+}
+
+/// `AbortCurrentTransaction`.
+pub fn abort_transaction() {
+    let _g = spi_lock();
+    // SAFETY: no arguments.
+    unsafe { AbortCurrentTransaction() }
 }
 
 // ----- logging and exiting -----

@@ -23,8 +23,10 @@
 //!
 //! The SDK does not link the host: every host function resolves when the host loads the module. Code that calls
 //! into the host therefore only works inside the host's processes (a unit test of a module can exercise its pure
-//! logic, not these calls). Database connections are not available in this version of the host
-//! ([`ConnectionFlags`] exists for code written ahead).
+//! logic, not these calls).
+//!
+//! [`spi`] connects a worker registered with [`Flags::DATABASE`] to a database ([`spi::connect`]) and runs SQL
+//! on it ([`spi::Spi`]), with results as text and transactions that commit on `Ok` and roll back on `Err`.
 //!
 //! # The smallest module
 //!
@@ -113,6 +115,7 @@ pub mod params;
 mod registration;
 pub mod shmem;
 mod signals;
+pub mod spi;
 pub mod sql;
 
 /// Whether the host is preloading this module right now (static registration is only possible then).

@@ -118,9 +118,7 @@ impl fmt::Debug for Flags {
 
 /// The flags of a database connection (`BGWORKER_BYPASS_ALLOWCONN`, `BGWORKER_BYPASS_ROLELOGINCHECK`).
 ///
-/// Database connections are not available in this version of the host: its
-/// `BackgroundWorkerInitializeConnection` ends the worker with a FATAL. The SDK therefore offers no function to
-/// connect yet; these constants exist so that code can be written against them now.
+/// Passed to [`crate::spi::connect`] and [`crate::spi::connect_by_oid`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Debug)]
 pub struct ConnectionFlags(u32);
 

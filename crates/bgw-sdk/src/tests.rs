@@ -402,3 +402,43 @@ fn sql_functions_convert_values_and_report_errors_without_jumping() {
     assert!(sql::define_function("t_many", 33, ResultType::Int, FunctionFlags::empty(), t_divide).is_err());
     assert!(!fake_host::SQL_FUNCTIONS.lock().unwrap().iter().any(|d| d.0 == "bad name" || d.0 == "t_many"));
 }
+
+#[test]
+fn spi_connects_runs_statements_and_transactions() {
+    use crate::spi::{self, Spi, SpiError, Status};
+    // Before any connection the host refuses SPI_connect.
+    let e = Spi::connect().unwrap_err();
+    assert_eq!(e, SpiError { code: spi::SPI_ERROR_CONNECT, message: "no database connection".into() });
+    spi::connect(Some("postgres"), None, ConnectionFlags::BYPASS_ALLOWCONN);
+    spi::connect_by_oid(Some(5), None, ConnectionFlags::BYPASS_ALLOWCONN | ConnectionFlags::BYPASS_ROLELOGINCHECK);
+    let mut s = Spi::connect().unwrap();
+    let r = s.execute_read_only("SELECT a, b FROM t WHERE a = $1", &[Some("7")]).unwrap();
+    assert_eq!(r.status, Status::Select);
+    assert_eq!(r.processed, 2);
+    assert_eq!(r.columns, vec!["a", "b"]);
+    assert_eq!(r.rows, vec![vec![Some("1".to_string()), None], vec![Some("7".to_string()), Some("x".to_string())]]);
+    assert_eq!(r.value(1, 1), Some("x"));
+    assert_eq!(r.value(0, 1), None);
+    let n = s.transaction(|s| s.execute("INSERT INTO t VALUES ($1, $2)", &[None, Some("b")]).map(|r| r.processed));
+    assert_eq!(n, Ok(3));
+    let e = s.transaction(|s| s.execute("FAIL", &[])).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (spi::BGW_SPI_ERROR_STATEMENT, "boom"));
+    assert_eq!(s.execute("bad\0sql", &[]).unwrap_err().code, spi::SPI_ERROR_ARGUMENT);
+    drop(s);
+    assert_eq!(
+        fake_host::SPI_CALLS.lock().unwrap().clone(),
+        vec![
+            "connect postgres NULL 1",
+            "connect 5 0 3",
+            "spi_connect",
+            "execute SELECT a, b FROM t WHERE a = $1 [\"7\"] ro",
+            "start",
+            "execute INSERT INTO t VALUES ($1, $2) [\"NULL\", \"b\"] rw",
+            "commit",
+            "start",
+            "execute FAIL [] rw",
+            "abort",
+            "finish",
+        ]
+    );
+}

@@ -30,6 +30,7 @@ pub mod postmaster;
 pub mod process;
 pub mod services;
 pub mod shmem;
+pub mod spi;
 pub mod sync;
 pub mod sys;
 #[cfg(test)]

@@ -380,24 +380,6 @@ impl HostServices for ShmemHost {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_superusers_name_libraries_by_path() {
-        assert!(check_library_privilege("/tmp/evil.so", true).is_ok());
-        assert!(check_library_privilege("c_hello", false).is_ok());
-        let e = check_library_privilege("/tmp/evil.so", false).unwrap_err();
-        assert_eq!(e.code, "42501");
-        assert_eq!(e.message, "permission denied to load a library by path");
-        // A session starts as no one until authentication says otherwise.
-        let host = ShmemHost::default();
-        assert!(host.authenticate_peer(u32::MAX - 1, "stranger", "postgres").is_err());
-        assert!(!host.superuser.get());
-    }
-}
-
 fn notice(message: String) -> SqlError {
     let mut e = SqlError::warning("00000", message);
     e.severity = crate::backend::host::Severity::Notice;
@@ -536,4 +518,22 @@ fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_block: bool) 
 fn in_standby() -> bool {
     shmem::attached()
         .is_some_and(|s| s.header().phase.load(Ordering::Acquire) == crate::postmaster::Phase::HotStandby as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_superusers_name_libraries_by_path() {
+        assert!(check_library_privilege("/tmp/evil.so", true).is_ok());
+        assert!(check_library_privilege("c_hello", false).is_ok());
+        let e = check_library_privilege("/tmp/evil.so", false).unwrap_err();
+        assert_eq!(e.code, "42501");
+        assert_eq!(e.message, "permission denied to load a library by path");
+        // A session starts as no one until authentication says otherwise.
+        let host = ShmemHost::default();
+        assert!(host.authenticate_peer(u32::MAX - 1, "stranger", "postgres").is_err());
+        assert!(!host.superuser.get());
+    }
 }

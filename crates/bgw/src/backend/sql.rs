@@ -769,7 +769,7 @@ mod tests {
     fn engine() -> Engine {
         let conn = Connection::open_in_memory().unwrap();
         forbid_files(&conn).unwrap();
-        Engine { conn, tx_failed: false }
+        Engine { conn, tx_failed: false, read_only: false }
     }
 
     fn run(engine: &mut Engine, sql: &str) -> Result<Executed, SqlError> {

@@ -182,11 +182,50 @@ pub fn parse(sql: &str) -> Result<CatalogCommand, String> {
             CatalogCommand::CreateDatabase { name, allow_connections: allow.unwrap_or(true) }
         });
     }
+    // PostgreSQL's CREATE/ALTER USER are CREATE/ALTER ROLE (CREATE USER implying LOGIN, below); sqlparser reads
+    // them as other statements, so the keyword is replaced at the token level before parsing.
+    let as_role;
+    let sql = if matches!(
+        (w.first().map(String::as_str), w.get(1).map(String::as_str)),
+        (Some("CREATE" | "ALTER"), Some("USER"))
+    ) {
+        let tokens = Tokenizer::new(&dialect, sql).tokenize().map_err(|e| e.to_string())?;
+        let mut replaced = false;
+        as_role = tokens
+            .into_iter()
+            .map(|t| match t {
+                Token::Word(w) if !replaced && w.keyword == Keyword::USER => {
+                    replaced = true;
+                    "ROLE".to_string()
+                }
+                other => other.to_string(),
+            })
+            .collect::<String>();
+        as_role.as_str()
+    } else {
+        sql
+    };
     let statements = Parser::parse_sql(&dialect, sql).map_err(|e| e.to_string())?;
     let [statement] = statements.as_slice() else { return Err("expected one statement".into()) };
     match statement {
         Statement::CreateRole(create) => {
             let [name] = create.names.as_slice() else { return Err("CREATE ROLE takes one role name".into()) };
+            // Options this host has no use for are refused, not ignored.
+            let unsupported = [
+                ("CREATEDB", create.create_db.is_some()),
+                ("CREATEROLE", create.create_role.is_some()),
+                ("INHERIT", create.inherit.is_some()),
+                ("BYPASSRLS", create.bypassrls.is_some()),
+                ("REPLICATION", create.replication.is_some()),
+                ("CONNECTION LIMIT", create.connection_limit.is_some()),
+                ("VALID UNTIL", create.valid_until.is_some()),
+                ("IN ROLE", !create.in_role.is_empty()),
+                ("ROLE", !create.role.is_empty()),
+                ("ADMIN", !create.admin.is_empty()),
+            ];
+            if let Some((option, _)) = unsupported.iter().find(|(_, given)| *given) {
+                return Err(format!("role option {option} is not supported"));
+            }
             let mut options = Vec::new();
             if let Some(b) = create.login {
                 options.push(RoleOption::Login(b));
@@ -299,5 +338,11 @@ mod tests {
             CatalogCommand::DropRole { names: vec!["a".into(), "b".into()], if_exists: true }
         );
         assert!(parse("CREATE ROLE r CREATEDB").is_err());
+        let CatalogCommand::AlterRole { options, .. } = parse("ALTER USER u NOLOGIN").unwrap() else { panic!() };
+        assert_eq!(options.login, Some(false));
+        assert_eq!(
+            parse("DROP USER u").unwrap(),
+            CatalogCommand::DropRole { names: vec!["u".into()], if_exists: false }
+        );
     }
 }

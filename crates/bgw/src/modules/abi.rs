@@ -398,26 +398,35 @@ pub extern "C" fn GetBackgroundWorkerTypeByPid(pid: libc::pid_t) -> *const c_cha
     })
 }
 
-/// The spec's `BackgroundWorkerInitializeConnection`. Databases arrive with a later version: a clear FATAL.
+/// The spec's `BackgroundWorkerInitializeConnection`: connects the worker to database `dbname` (NULL or empty:
+/// none, the catalog only) as role `username` (NULL: the bootstrap superuser). Only for workers registered with
+/// BGWORKER_BACKEND_DATABASE_CONNECTION, only once; every failure is FATAL (see `crate::spi::connection`).
 #[no_mangle]
-pub extern "C" fn BackgroundWorkerInitializeConnection(_dbname: *const c_char, _username: *const c_char, _flags: u32) {
-    no_databases_yet();
+pub extern "C" fn BackgroundWorkerInitializeConnection(dbname: *const c_char, username: *const c_char, flags: u32) {
+    use crate::spi::connection::{DbTarget, RoleTarget};
+    let db = match text(dbname) {
+        d if d.is_empty() => DbTarget::None,
+        d => DbTarget::Name(d),
+    };
+    let user = if username.is_null() { RoleTarget::Bootstrap } else { RoleTarget::Name(text(username)) };
+    connect_or_die(crate::spi::connection::initialize_connection(db, user, flags));
 }
 
-/// The spec's `BackgroundWorkerInitializeConnectionByOid`; see `BackgroundWorkerInitializeConnection`.
+/// The spec's `BackgroundWorkerInitializeConnectionByOid`: as `BackgroundWorkerInitializeConnection`, by oid
+/// (InvalidOid, 0: no database / the bootstrap superuser).
 #[no_mangle]
-pub extern "C" fn BackgroundWorkerInitializeConnectionByOid(_dboid: u32, _useroid: u32, _flags: u32) {
-    no_databases_yet();
+pub extern "C" fn BackgroundWorkerInitializeConnectionByOid(dboid: u32, useroid: u32, flags: u32) {
+    use crate::spi::connection::{DbTarget, RoleTarget};
+    let db = if dboid == 0 { DbTarget::None } else { DbTarget::Oid(dboid) };
+    let user = if useroid == 0 { RoleTarget::Bootstrap } else { RoleTarget::Oid(useroid) };
+    connect_or_die(crate::spi::connection::initialize_connection(db, user, flags));
 }
 
-fn no_databases_yet() {
-    let who = crate::worker::my_spec().map(|s| s.name).unwrap_or_default();
-    finish(
-        FATAL,
-        format!("background worker \"{who}\": database connections are not available in this version of bgw"),
-        None,
-        Some("Databases arrive with the next version; until then workers cannot connect.".into()),
-    );
+/// A refused connection is FATAL in a worker (an ERROR where no worker is running).
+fn connect_or_die(outcome: Result<(), crate::spi::connection::ConnectError>) {
+    if let Err(e) = outcome {
+        finish(if e.fatal { FATAL } else { ERROR }, e.message, e.detail, e.hint);
+    }
 }
 
 /// The spec's `BackgroundWorkerBlockSignals`.

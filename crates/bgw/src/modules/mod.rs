@@ -17,4 +17,5 @@ pub mod abi;
 pub mod loader;
 pub mod params;
 pub mod preload;
+pub mod spi_abi;
 pub mod sqlfn;

@@ -1,0 +1,248 @@
+//! A worker's database connection: `BackgroundWorkerInitializeConnection` and `...ByOid`.
+//!
+//! A worker registered with `BGWORKER_BACKEND_DATABASE_CONNECTION` may connect once: to a database (by name or
+//! oid) or to none (catalog only), as a role (by name or oid) or as the bootstrap superuser. The checks are a
+//! client connection's, in PostgreSQL's order (the role, then the database) and with its messages; the flags
+//! `BGWORKER_BYPASS_ROLELOGINCHECK` and `BGWORKER_BYPASS_ALLOWCONN` skip the login and the allow-connections
+//! checks. Every failure is FATAL for the caller (the worker ends with exit code 1 and its restart rule
+//! applies). On success the database file is opened the host's way and the connection is reported in
+//! `pg_stat_activity`.
+//!
+//! Runs in: a background worker process.
+
+use crate::catalog::{self, Catalog, Database, Role, BOOTSTRAP_SUPERUSER_OID};
+use std::path::Path;
+
+/// `BGWORKER_BYPASS_ALLOWCONN`.
+pub const BGWORKER_BYPASS_ALLOWCONN: u32 = 0x0001;
+/// `BGWORKER_BYPASS_ROLELOGINCHECK`.
+pub const BGWORKER_BYPASS_ROLELOGINCHECK: u32 = 0x0002;
+
+/// Which database to connect to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbTarget {
+    /// None (NULL or empty name, InvalidOid): no database, the catalog only.
+    None,
+    Name(String),
+    Oid(u32),
+}
+
+/// As which role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleTarget {
+    /// The bootstrap superuser (NULL name, InvalidOid).
+    Bootstrap,
+    Name(String),
+    Oid(u32),
+}
+
+/// Why a connection was refused: a FATAL for the worker (an ERROR when not called from a worker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectError {
+    pub fatal: bool,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl ConnectError {
+    fn fatal(message: impl Into<String>) -> ConnectError {
+        ConnectError { fatal: true, message: message.into(), detail: None, hint: None }
+    }
+    fn hint(mut self, hint: impl Into<String>) -> ConnectError {
+        self.hint = Some(hint.into());
+        self
+    }
+    fn detail(mut self, detail: impl Into<String>) -> ConnectError {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// A worker's connection: who it is, where it is, and the open database file.
+pub struct Session {
+    pub role: Role,
+    pub database: Option<Database>,
+    pub conn: Option<rusqlite::Connection>,
+}
+
+/// The catalog checks: the role, then the database, as a client connection makes them, minus what `flags`
+/// bypass.
+pub fn check(
+    catalog: &Catalog,
+    db: &DbTarget,
+    user: &RoleTarget,
+    flags: u32,
+) -> Result<(Role, Option<Database>), ConnectError> {
+    let internal = |e: catalog::CatalogError| ConnectError::fatal(e.to_string());
+    let role = match user {
+        RoleTarget::Bootstrap => catalog
+            .role_by_oid(BOOTSTRAP_SUPERUSER_OID)
+            .map_err(internal)?
+            .ok_or_else(|| ConnectError::fatal(format!("role with OID {BOOTSTRAP_SUPERUSER_OID} does not exist")))?,
+        RoleTarget::Name(name) => catalog
+            .role(name)
+            .map_err(internal)?
+            .ok_or_else(|| ConnectError::fatal(format!("role \"{name}\" does not exist")))?,
+        RoleTarget::Oid(oid) => catalog
+            .role_by_oid(*oid)
+            .map_err(internal)?
+            .ok_or_else(|| ConnectError::fatal(format!("role with OID {oid} does not exist")))?,
+    };
+    if !role.can_login && flags & BGWORKER_BYPASS_ROLELOGINCHECK == 0 {
+        return Err(ConnectError::fatal(format!("role \"{}\" is not permitted to log in", role.name))
+            .hint("Pass BGWORKER_BYPASS_ROLELOGINCHECK to connect as a role without LOGIN."));
+    }
+    let database = match db {
+        DbTarget::None => None,
+        DbTarget::Name(name) => Some(
+            catalog
+                .database(name)
+                .map_err(internal)?
+                .ok_or_else(|| ConnectError::fatal(format!("database \"{name}\" does not exist")))?,
+        ),
+        DbTarget::Oid(oid) => Some(
+            catalog
+                .database_by_oid(*oid)
+                .map_err(internal)?
+                .ok_or_else(|| ConnectError::fatal(format!("database {oid} does not exist")))?,
+        ),
+    };
+    if let Some(d) = &database {
+        if !d.allow_connections && flags & BGWORKER_BYPASS_ALLOWCONN == 0 {
+            return Err(ConnectError::fatal(format!("database \"{}\" is not currently accepting connections", d.name))
+                .hint("Pass BGWORKER_BYPASS_ALLOWCONN to connect to a database that does not allow connections."));
+        }
+    }
+    Ok((role, database))
+}
+
+/// Checks and opens a connection (no registration or once-only rules: see [`initialize_connection`]).
+pub fn open(data_dir: &Path, db: &DbTarget, user: &RoleTarget, flags: u32) -> Result<Session, ConnectError> {
+    let catalog = Catalog::open(data_dir).map_err(|e| ConnectError::fatal(e.to_string()))?;
+    let (role, database) = check(&catalog, db, user, flags)?;
+    drop(catalog);
+    let conn = match &database {
+        None => None,
+        Some(d) => {
+            let path = catalog::database_path(data_dir, d.oid);
+            let conn = catalog::open_database_file(&path).map_err(|e| {
+                ConnectError::fatal(format!(
+                    "could not open database \"{}\" (file \"{}\"): {e}",
+                    d.name,
+                    path.display()
+                ))
+            })?;
+            Some(conn)
+        }
+    };
+    Ok(Session { role, database, conn })
+}
+
+/// The spec's `BackgroundWorkerInitializeConnection[ByOid]` in this process: checks that the running worker
+/// asked for a database connection at registration and has not connected yet, connects, reports the connection
+/// and keeps it for SPI.
+pub fn initialize_connection(db: DbTarget, user: RoleTarget, flags: u32) -> Result<(), ConnectError> {
+    let Some(spec) = crate::worker::my_spec() else {
+        return Err(ConnectError {
+            fatal: false,
+            message: "BackgroundWorkerInitializeConnection can only be called in a background worker".into(),
+            detail: None,
+            hint: None,
+        });
+    };
+    if spec.flags & crate::bgworker::types::BGWORKER_BACKEND_DATABASE_CONNECTION == 0 {
+        return Err(ConnectError::fatal("database connection requirement not indicated during registration")
+            .hint("Register the worker with BGWORKER_BACKEND_DATABASE_CONNECTION (flags \"database\")."));
+    }
+    let mut state = super::state();
+    if let Some(existing) = state.session() {
+        let where_ = match &existing.database {
+            Some(d) => format!("database \"{}\"", d.name),
+            None => "no database (catalog only)".to_string(),
+        };
+        return Err(ConnectError::fatal(format!(
+            "background worker \"{}\" is already connected: a worker may initialize its connection only once",
+            spec.name
+        ))
+        .detail(format!("It is connected to {where_} as role \"{}\".", existing.role.name)));
+    }
+    let session = open(crate::process::data_dir(), &db, &user, flags)?;
+    let datname = session.database.as_ref().map(|d| d.name.clone()).unwrap_or_default();
+    if let Some(p) = crate::process::my_proc() {
+        p.report_connection(&datname, &session.role.name);
+    }
+    crate::elog::report(
+        crate::elog::Level::Debug1,
+        format!(
+            "background worker \"{}\" connected to {} as role \"{}\"",
+            spec.name,
+            if datname.is_empty() { "no database".to_string() } else { format!("database \"{datname}\"") },
+            session.role.name
+        ),
+    );
+    state.set_session(session);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Catalog) {
+        let t = tempfile::tempdir().unwrap();
+        catalog::create(t.path(), "boss").unwrap();
+        let c = rusqlite::Connection::open(catalog::catalog_path(t.path())).unwrap();
+        c.execute_batch(
+            "INSERT INTO roles (oid, name, superuser, can_login) VALUES (16384, 'nologin', 0, 0);
+             UPDATE databases SET allow_connections = 0 WHERE name = 'template1';",
+        )
+        .unwrap();
+        let cat = Catalog::open(t.path()).unwrap();
+        (t, cat)
+    }
+
+    fn msg(r: Result<(Role, Option<Database>), ConnectError>) -> String {
+        r.unwrap_err().message
+    }
+
+    #[test]
+    fn checks_follow_postgres_and_the_bypass_flags() {
+        let (_t, c) = setup();
+        let name = |s: &str| DbTarget::Name(s.into());
+        let role = |s: &str| RoleTarget::Name(s.into());
+        let (r, d) = check(&c, &name("postgres"), &RoleTarget::Bootstrap, 0).unwrap();
+        assert_eq!((r.name.as_str(), d.unwrap().oid), ("boss", catalog::POSTGRES_OID));
+        let (r, d) = check(&c, &DbTarget::None, &role("boss"), 0).unwrap();
+        assert_eq!((r.oid, d), (BOOTSTRAP_SUPERUSER_OID, None));
+        assert_eq!(msg(check(&c, &name("postgres"), &role("ghost"), 0)), "role \"ghost\" does not exist");
+        assert_eq!(msg(check(&c, &name("nope"), &role("boss"), 0)), "database \"nope\" does not exist");
+        assert_eq!(msg(check(&c, &DbTarget::Oid(999), &role("boss"), 0)), "database 999 does not exist");
+        assert_eq!(msg(check(&c, &DbTarget::None, &RoleTarget::Oid(4242), 0)), "role with OID 4242 does not exist");
+        assert_eq!(
+            msg(check(&c, &name("postgres"), &role("nologin"), 0)),
+            "role \"nologin\" is not permitted to log in"
+        );
+        assert!(check(&c, &name("postgres"), &role("nologin"), BGWORKER_BYPASS_ROLELOGINCHECK).is_ok());
+        assert_eq!(
+            msg(check(&c, &DbTarget::Oid(catalog::TEMPLATE1_OID), &role("boss"), 0)),
+            "database \"template1\" is not currently accepting connections"
+        );
+        assert!(check(&c, &name("template1"), &role("boss"), BGWORKER_BYPASS_ALLOWCONN).is_ok());
+        // The role is checked first, as PostgreSQL does.
+        assert_eq!(msg(check(&c, &name("nope"), &role("ghost"), 0)), "role \"ghost\" does not exist");
+    }
+
+    #[test]
+    fn open_connects_to_the_database_file() {
+        let (t, _c) = setup();
+        let s = open(t.path(), &DbTarget::Name("postgres".into()), &RoleTarget::Bootstrap, 0).unwrap();
+        let conn = s.conn.unwrap();
+        conn.execute_batch("CREATE TABLE x (a)").unwrap();
+        let other = rusqlite::Connection::open(catalog::database_path(t.path(), catalog::POSTGRES_OID)).unwrap();
+        let n: i64 = other.query_row("SELECT count(*) FROM x", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+        let s = open(t.path(), &DbTarget::None, &RoleTarget::Bootstrap, 0).unwrap();
+        assert!(s.conn.is_none() && s.database.is_none());
+    }
+}
