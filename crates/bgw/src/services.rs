@@ -18,12 +18,16 @@ use crate::sync::Ordering;
 use std::cell::RefCell;
 use std::os::fd::RawFd;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A backend process's main function: serve one client, then exit.
-pub fn backend_main(stream: UnixStream, proc_no: Option<u32>, death_read: RawFd, reject: Option<SqlError>) -> ! {
+pub fn backend_main(
+    stream: crate::backend::ClientStream,
+    proc_no: Option<u32>,
+    death_read: RawFd,
+    reject: Option<SqlError>,
+) -> ! {
     crate::latch::init_child(death_read, crate::latch::OnPostmasterDeath::ExitNow);
     crate::process::install_backend_signals();
     crate::sys::signals::unblock_all();
@@ -31,7 +35,7 @@ pub fn backend_main(stream: UnixStream, proc_no: Option<u32>, death_read: RawFd,
     crate::sys::proctitle::set(if reject.is_some() { "bgw: dead-end backend" } else { "bgw: client backend" });
     let _ = proc_no;
     let host = Rc::new(ShmemHost::default());
-    let code = crate::backend::serve(stream, host, reject);
+    let code = crate::backend::serve_client(stream, host, reject);
     crate::process::exit(code)
 }
 
@@ -123,16 +127,11 @@ pub fn spec_from_request(req: &RegistrationRequest) -> WorkerSpec {
     spec
 }
 
-impl HostServices for ShmemHost {
-    fn authenticate_peer(&self, uid: u32, user: &str, database: &str) -> Result<(), SqlError> {
-        // Peer authentication: the data directory's owner and root may connect (as any role, until password
-        // authentication and role mapping arrive).
+impl ShmemHost {
+    /// After authentication, in PostgreSQL's order: the role (exists, may log in), then the database (exists,
+    /// accepts connections). On success the session is connected as them.
+    fn admit(&self, user: &str, database: &str) -> Result<(), SqlError> {
         let data_dir = crate::process::data_dir();
-        let owner = std::fs::metadata(data_dir).map(|m| m.uid()).ok();
-        if uid != 0 && Some(uid) != owner {
-            return Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")));
-        }
-        // Then, in PostgreSQL's order: the role, then the database.
         let internal = |e: crate::catalog::CatalogError| SqlError::fatal("XX000", e.to_string());
         let catalog = crate::catalog::Catalog::open(data_dir).map_err(internal)?;
         let role = catalog
@@ -161,6 +160,26 @@ impl HostServices for ShmemHost {
         // As PostgreSQL's backends: "postgres: user database [local]".
         crate::sys::proctitle::set(&format!("bgw: {user} {database} [local]"));
         Ok(())
+    }
+}
+
+impl HostServices for ShmemHost {
+    fn authenticate_peer(&self, uid: u32, user: &str, database: &str) -> Result<(), SqlError> {
+        // Peer authentication: the data directory's owner and root may connect (as any role; password
+        // authentication over TCP checks who one is).
+        let owner = std::fs::metadata(crate::process::data_dir()).map(|m| m.uid()).ok();
+        if uid != 0 && Some(uid) != owner {
+            return Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")));
+        }
+        self.admit(user, database)
+    }
+
+    fn password_verifier(&self, user: &str) -> Option<String> {
+        crate::catalog::Catalog::open(crate::process::data_dir()).ok()?.password_verifier(user).ok()?
+    }
+
+    fn authenticate_password(&self, user: &str, database: &str) -> Result<(), SqlError> {
+        self.admit(user, database)
     }
 
     fn database_path(&self) -> Option<std::path::PathBuf> {

@@ -214,3 +214,47 @@ fn a_standby_is_read_only_until_promoted() {
     c.batch_execute("INSERT INTO t VALUES (2)").unwrap();
     assert_eq!(h.sql("SELECT count(*) FROM t"), "2");
 }
+
+#[test]
+fn password_authentication_over_tcp() {
+    let port = free_tcp_port();
+    let h = Host::start(Setup::default().port(port).conf("listen_addresses", "'127.0.0.1'"));
+    h.wait_log(&format!("listening on IPv4 address \"127.0.0.1\", port {port}"));
+    h.sql("CREATE ROLE alice LOGIN PASSWORD 'wonder'; CREATE ROLE carol PASSWORD 'x'; CREATE ROLE dave LOGIN");
+    let tcp = |user: &str, password: &str| {
+        postgres::Config::new()
+            .host("127.0.0.1")
+            .port(port)
+            .user(user)
+            .password(password)
+            .dbname("postgres")
+            .connect(postgres::NoTls)
+    };
+    // A second real client over TCP with SCRAM-SHA-256.
+    let mut alice = tcp("alice", "wonder").unwrap();
+    let row = alice.query_one("SELECT usename FROM pg_stat_activity WHERE pid = pg_backend_pid()", &[]).unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("alice"));
+    // Wrong password, unknown role and a role without password all fail alike; NOLOGIN fails after the exchange.
+    for (user, password) in [("alice", "wrong"), ("ghost", "wonder"), ("dave", "")] {
+        let e = tcp(user, password).err().unwrap();
+        assert_eq!(code(&e), "28P01", "{user}");
+        assert_eq!(message(&e), format!("password authentication failed for user \"{user}\""));
+    }
+    assert_eq!(message(&tcp("carol", "x").err().unwrap()), "role \"carol\" is not permitted to log in");
+    // psql too.
+    let out = Command::new("psql")
+        .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string(), "-U", "alice", "-d", "postgres"])
+        .args(["-c", "SELECT 42"])
+        .env("PGPASSWORD", "wonder")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42", "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn bad_listen_addresses_refuse_to_start() {
+    let h = Host::init(&Setup::default().conf("listen_addresses", "'not-an-address'"));
+    let out = Command::new(bgw_bin()).args(["start", "-D"]).arg(h.data()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value for parameter \"listen_addresses\""));
+}

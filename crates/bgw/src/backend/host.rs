@@ -230,6 +230,15 @@ pub trait HostServices {
     /// The connection checks for a Unix-socket client: peer authentication of the OS user `uid`, then the role
     /// (exists, may log in) and the database (exists, accepts connections). Ok if the session may start.
     fn authenticate_peer(&self, uid: u32, user: &str, database: &str) -> Result<(), SqlError>;
+    /// The stored SCRAM-SHA-256 verifier of a role, for password authentication (None: no such role, or no
+    /// password).
+    fn password_verifier(&self, _user: &str) -> Option<String> {
+        None
+    }
+    /// After a successful password exchange: the role and database checks (as `authenticate_peer` makes them).
+    fn authenticate_password(&self, user: &str, _database: &str) -> Result<(), SqlError> {
+        Err(SqlError::fatal("28P01", format!("password authentication failed for user \"{user}\"")))
+    }
     /// Register a dynamic worker. Ok(None) means no free slot (SQL: NULL).
     fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError>;
     fn status(&self, handle: WorkerHandle) -> Result<HandleStatus, SqlError>;

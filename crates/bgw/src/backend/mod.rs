@@ -49,6 +49,7 @@ pub mod host;
 mod context;
 mod functions;
 mod options;
+mod scram;
 mod session;
 mod sql;
 mod types;
@@ -70,7 +71,19 @@ pub use options::parse_registration;
 ///
 /// If `reject` is given, the backend only reads the startup packet and answers with that error (sent as FATAL),
 /// as the host does for "sorry, too many clients already" (53300) or "the database system is starting up" (57P03).
+/// A client's connection: the Unix socket (peer authentication) or TCP (SCRAM-SHA-256 password authentication).
+pub enum ClientStream {
+    Unix(UnixStream),
+    Tcp(std::net::TcpStream),
+}
+
+/// Runs one client session on a Unix-socket connection (see [`serve_client`]).
 pub fn serve(stream: UnixStream, host: Rc<dyn HostServices>, reject: Option<SqlError>) -> i32 {
+    serve_client(ClientStream::Unix(stream), host, reject)
+}
+
+/// Runs one client session to completion and returns the process exit code.
+pub fn serve_client(stream: ClientStream, host: Rc<dyn HostServices>, reject: Option<SqlError>) -> i32 {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -78,11 +78,7 @@ fn internal_error(payload: &(dyn std::any::Any + Send)) -> SqlError {
 }
 
 /// Runs one session on `stream` and returns the exit code.
-pub(crate) async fn run(
-    stream: std::os::unix::net::UnixStream,
-    host: Rc<dyn HostServices>,
-    reject: Option<SqlError>,
-) -> i32 {
+pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>, reject: Option<SqlError>) -> i32 {
     let mut sigterm = match signal(SignalKind::terminate()) {
         Ok(listener) => Some(listener),
         Err(err) => {
@@ -109,6 +105,15 @@ pub(crate) async fn run(
     };
     if let Some(err) = reject {
         return wire.fatal(err).await;
+    }
+    if wire.is_tcp() {
+        let user = parameters.get("user").cloned().unwrap_or_default();
+        let exchange = tokio::time::timeout(STARTUP_TIMEOUT, scram_authenticate(&mut wire, &*host, &user)).await;
+        match exchange {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => return wire.fatal(err).await,
+            Err(_elapsed) => return 1,
+        }
     }
     let mut session = match Session::start(&wire, host, &parameters) {
         Ok(session) => session,
@@ -151,6 +156,40 @@ pub(crate) async fn run(
     }
 }
 
+/// SCRAM-SHA-256 password authentication (TCP connections): AuthenticationSASL, the client's first message, our
+/// first message, the client's proof, our signature. Unknown roles and roles without a password go through the
+/// same exchange and fail at the end with the same message, as PostgreSQL's mock authentication does.
+async fn scram_authenticate(wire: &mut Wire, host: &dyn HostServices, user: &str) -> Result<(), SqlError> {
+    let failed = || SqlError::fatal("28P01", format!("password authentication failed for user \"{user}\""));
+    let verifier = host
+        .password_verifier(user)
+        .and_then(|v| super::scram::Verifier::parse(&v))
+        .unwrap_or_else(super::scram::Verifier::impossible);
+    wire.send(PgWireBackendMessage::Authentication(Authentication::SASL(vec!["SCRAM-SHA-256".to_owned()])));
+    let initial = match wire.next_message().await? {
+        PgWireFrontendMessage::PasswordMessageFamily(p) => {
+            p.into_sasl_initial_response().map_err(|e| protocol_violation(e.to_string()))?
+        }
+        other => return Err(protocol_violation(format!("expected SASL response, got {}", message_name(&other)))),
+    };
+    if initial.auth_method != "SCRAM-SHA-256" {
+        return Err(SqlError::fatal("08P01", "client selected an invalid SASL authentication mechanism"));
+    }
+    let first = initial.data.unwrap_or_default();
+    let (exchange, server_first) =
+        super::scram::server_first(&first, &verifier).map_err(|m| SqlError::fatal("08P01", m))?;
+    wire.send(PgWireBackendMessage::Authentication(Authentication::SASLContinue(server_first.into_bytes().into())));
+    let response = match wire.next_message().await? {
+        PgWireFrontendMessage::PasswordMessageFamily(p) => {
+            p.into_sasl_response().map_err(|e| protocol_violation(e.to_string()))?
+        }
+        other => return Err(protocol_violation(format!("expected SASL response, got {}", message_name(&other)))),
+    };
+    let server_final = super::scram::server_final(&exchange, &response.data, &verifier).map_err(|_| failed())?;
+    wire.send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(server_final.into_bytes().into())));
+    Ok(())
+}
+
 /// Waits for the next SIGTERM, or forever without a listener.
 async fn next_sigterm(listener: &mut Option<Signal>) {
     match listener {
@@ -179,8 +218,37 @@ impl StartupEnd {
 }
 
 /// The client connection at the byte level.
+/// The socket under a session.
+enum Stream {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+impl Stream {
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(buf).await,
+            Stream::Tcp(s) => s.read(buf).await,
+        }
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.write_all(buf).await,
+            Stream::Tcp(s) => s.write_all(buf).await,
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.flush().await,
+            Stream::Tcp(s) => s.flush().await,
+        }
+    }
+}
+
 struct Wire {
-    stream: tokio::net::UnixStream,
+    stream: Stream,
     input: Vec<u8>,
     /// How much of `input` has been decoded already.
     consumed: usize,
@@ -189,14 +257,24 @@ struct Wire {
 }
 
 impl Wire {
-    fn new(stream: std::os::unix::net::UnixStream) -> std::io::Result<Wire> {
-        stream.set_nonblocking(true)?;
+    fn new(stream: super::ClientStream) -> std::io::Result<Wire> {
+        let stream = match stream {
+            super::ClientStream::Unix(s) => {
+                s.set_nonblocking(true)?;
+                Stream::Unix(tokio::net::UnixStream::from_std(s)?)
+            }
+            super::ClientStream::Tcp(s) => {
+                s.set_nonblocking(true)?;
+                let _ = s.set_nodelay(true);
+                Stream::Tcp(tokio::net::TcpStream::from_std(s)?)
+            }
+        };
         let mut decode_context = DecodeContext::new(ProtocolVersion::PROTOCOL3_0);
         // SSL and GSS requests are answered before pgwire sees any message (see `read_startup`).
         decode_context.awaiting_frontend_ssl = false;
         decode_context.awaiting_frontend_startup = true;
         Ok(Wire {
-            stream: tokio::net::UnixStream::from_std(stream)?,
+            stream,
             input: Vec::with_capacity(8192),
             consumed: 0,
             output: Vec::with_capacity(8192),
@@ -206,7 +284,28 @@ impl Wire {
 
     fn raw_fd(&self) -> std::os::fd::RawFd {
         use std::os::fd::AsRawFd;
-        self.stream.as_raw_fd()
+        match &self.stream {
+            Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tcp(s) => s.as_raw_fd(),
+        }
+    }
+
+    fn is_tcp(&self) -> bool {
+        matches!(self.stream, Stream::Tcp(_))
+    }
+
+    /// Waits for the next complete message (during authentication).
+    async fn next_message(&mut self) -> Result<PgWireFrontendMessage, SqlError> {
+        loop {
+            if let Some(m) = self.decode()? {
+                return Ok(m);
+            }
+            self.flush().await.map_err(|e| SqlError::fatal("08006", format!("could not send data to client: {e}")))?;
+            match self.read_more().await {
+                Ok(0) | Err(_) => return Err(SqlError::fatal("08006", "the client closed the connection")),
+                Ok(_) => {}
+            }
+        }
     }
 
     /// The received bytes not decoded yet.
@@ -460,14 +559,19 @@ impl Session {
         host: Rc<dyn HostServices>,
         parameters: &HashMap<String, String>,
     ) -> Result<Session, SqlError> {
-        let uid = peer_uid(wire.raw_fd())
-            .map_err(|err| SqlError::fatal("28000", format!("could not get peer credentials: {err}")))?;
         let user = parameters
             .get("user")
             .filter(|u| !u.is_empty())
             .ok_or_else(|| SqlError::fatal("28000", "no PostgreSQL user name specified in startup packet"))?;
         let database = parameters.get("database").filter(|d| !d.is_empty()).unwrap_or(user);
-        host.authenticate_peer(uid, user, database)?;
+        if wire.is_tcp() {
+            // The password exchange has succeeded (see `run`): the role and database checks remain.
+            host.authenticate_password(user, database)?;
+        } else {
+            let uid = peer_uid(wire.raw_fd())
+                .map_err(|err| SqlError::fatal("28000", format!("could not get peer credentials: {err}")))?;
+            host.authenticate_peer(uid, user, database)?;
+        }
         let application_name = parameters.get("application_name").map(String::as_str).unwrap_or("");
         host.report_application_name(application_name);
         let engine = Engine::open(host.database_path().as_deref())?;

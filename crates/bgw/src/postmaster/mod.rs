@@ -87,6 +87,8 @@ pub struct Postmaster {
     segment: Option<Segment>,
     pid_file: Option<PidFile>,
     listener: UnixListener,
+    /// TCP listeners for `listen_addresses` (password authentication).
+    tcp_listeners: Vec<std::net::TcpListener>,
     socket_path: PathBuf,
     signal_fd: SignalFd,
     death_pipe: (RawFd, RawFd),
@@ -138,11 +140,7 @@ impl Postmaster {
         let port = settings.get_int("port").unwrap_or(5432) as u16;
         let socket_dir = settings.get_str("unix_socket_directories").unwrap_or_default().to_string();
         let listen = settings.get_str("listen_addresses").unwrap_or_default().to_string();
-        if !listen.trim().is_empty() {
-            return Err(StartError::new(format!("invalid value for parameter \"listen_addresses\": \"{listen}\""))
-                .detail("TCP connections need password authentication, which this version does not have yet.")
-                .hint("Leave listen_addresses empty and connect through the Unix socket."));
-        }
+        let tcp_addresses = parse_listen_addresses(&listen)?;
         crate::process::init(&data_dir, opts.overrides.clone(), settings);
 
         // SAFETY: getpid has no preconditions.
@@ -181,6 +179,10 @@ impl Postmaster {
 
         let socket_path = Path::new(&socket_dir).join(format!(".s.PGSQL.{port}"));
         let listener = bind_socket(&socket_path, port)?;
+        let mut tcp_listeners = Vec::new();
+        for ip in tcp_addresses {
+            tcp_listeners.push(bind_tcp(ip, port)?);
+        }
 
         // Signals arrive through a signalfd: blocked here, read in the loop. Children reset their mask at fork.
         let mut mask = SigSet::empty();
@@ -199,6 +201,12 @@ impl Postmaster {
         }
 
         elog::log(format!("starting bgw {} (PostgreSQL-compatible background worker host)", env!("CARGO_PKG_VERSION")));
+        for l in &tcp_listeners {
+            if let Ok(a) = l.local_addr() {
+                let family = if a.is_ipv4() { "IPv4" } else { "IPv6" };
+                elog::log(format!("listening on {family} address \"{}\", port {}", a.ip(), a.port()));
+            }
+        }
         elog::log(format!("listening on Unix socket \"{}\"", socket_path.display()));
 
         let standby = data_dir.join(datadir::STANDBY_SIGNAL).exists();
@@ -213,6 +221,7 @@ impl Postmaster {
             segment: None,
             pid_file: Some(pid_file),
             listener,
+            tcp_listeners,
             socket_path,
             signal_fd,
             death_pipe: (fds[0], fds[1]),
@@ -263,6 +272,7 @@ impl Postmaster {
     /// Descriptors children must not keep.
     fn postmaster_only_fds(&self) -> Vec<RawFd> {
         let mut v = vec![self.signal_fd.as_raw_fd(), self.listener.as_raw_fd(), self.death_pipe.1];
+        v.extend(self.tcp_listeners.iter().map(|l| l.as_raw_fd()));
         if let Some(fd) = self.ready_fd {
             v.push(fd);
         }
@@ -348,16 +358,14 @@ impl Postmaster {
                 self.workers.next_restart_delay_ms().unwrap_or(-1)
             };
             let accepting = self.shutdown.is_none() || self.shutdown == Some(ShutdownMode::Smart);
-            let mut fds = [
-                libc::pollfd { fd: self.signal_fd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-                libc::pollfd {
-                    fd: if accepting { self.listener.as_raw_fd() } else { -1 },
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            // SAFETY: two valid pollfd structs.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms as i32) };
+            let listening =
+                |fd: RawFd| libc::pollfd { fd: if accepting { fd } else { -1 }, events: libc::POLLIN, revents: 0 };
+            let mut fds: Vec<libc::pollfd> = Vec::with_capacity(2 + self.tcp_listeners.len());
+            fds.push(libc::pollfd { fd: self.signal_fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            fds.push(listening(self.listener.as_raw_fd()));
+            fds.extend(self.tcp_listeners.iter().map(|l| listening(l.as_raw_fd())));
+            // SAFETY: a vector of valid pollfd structs, its length passed.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms as i32) };
             if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
                 elog::log(format!("poll() failed in postmaster: {}", std::io::Error::last_os_error()));
             }
@@ -365,7 +373,12 @@ impl Postmaster {
                 self.process_signals();
             }
             if fds[1].revents != 0 {
-                self.process_connections();
+                self.process_connections(None);
+            }
+            for (i, fd) in fds.iter().enumerate().skip(2) {
+                if fd.revents != 0 {
+                    self.process_connections(Some(i - 2));
+                }
             }
             if self.may_launch() {
                 let now = std::time::Instant::now();
@@ -513,10 +526,18 @@ impl Postmaster {
         self.children.signal_all(libc::SIGHUP, |c| c.kind != ChildKind::DeadEnd);
     }
 
-    fn process_connections(&mut self) {
+    /// Accepts waiting clients on the Unix socket (None) or TCP listener `Some(i)`, a backend for each.
+    fn process_connections(&mut self, tcp: Option<usize>) {
         for _ in 0..ACCEPTS_PER_ITERATION {
-            let stream = match self.listener.accept() {
-                Ok((s, _)) => s,
+            let accepted = match tcp {
+                None => self.listener.accept().map(|(s, _)| crate::backend::ClientStream::Unix(s)),
+                Some(i) => match self.tcp_listeners.get(i) {
+                    Some(l) => l.accept().map(|(s, _)| crate::backend::ClientStream::Tcp(s)),
+                    None => return,
+                },
+            };
+            let stream = match accepted {
+                Ok(s) => s,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     elog::log(format!("could not accept new connection: {e}"));
@@ -689,6 +710,38 @@ impl Postmaster {
         let _ = std::fs::remove_file(&self.socket_path);
         self.pid_file = None;
     }
+}
+
+/// Parses `listen_addresses`: comma-separated IP addresses, `localhost`, or `*` (all IPv4 addresses); empty means
+/// Unix socket only.
+fn parse_listen_addresses(value: &str) -> Result<Vec<std::net::IpAddr>, StartError> {
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let ip = match item {
+            "*" | "0.0.0.0" => std::net::IpAddr::from([0, 0, 0, 0]),
+            "localhost" => std::net::IpAddr::from([127, 0, 0, 1]),
+            other => other.parse().map_err(|_| {
+                StartError::new(format!("invalid value for parameter \"listen_addresses\": \"{value}\""))
+                    .detail(format!("\"{other}\" is not an IP address, \"localhost\" or \"*\"."))
+            })?,
+        };
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    Ok(out)
+}
+
+/// Binds a TCP listener, with PostgreSQL's message when the address is taken.
+fn bind_tcp(ip: std::net::IpAddr, port: u16) -> Result<std::net::TcpListener, StartError> {
+    let family = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+    let l = std::net::TcpListener::bind((ip, port)).map_err(|e| {
+        StartError::new(format!("could not bind {family} address \"{ip}\": {e}")).hint(format!(
+            "Is another postmaster already running on port {port}? If not, wait a few seconds and retry."
+        ))
+    })?;
+    l.set_nonblocking(true).map_err(|e| io_err("could not set socket to non-blocking mode", e))?;
+    Ok(l)
 }
 
 /// Binds the Unix socket, replacing a stale socket file and refusing one a live server answers on.

@@ -39,6 +39,8 @@ pub struct Setup {
     pub conf: Vec<(String, String)>,
     pub workers_toml: Option<String>,
     pub standby: bool,
+    /// A fixed port (TCP tests need one that is free); otherwise one unique to the test.
+    pub port: Option<u16>,
 }
 
 impl Setup {
@@ -48,6 +50,10 @@ impl Setup {
     }
     pub fn workers(mut self, toml: &str) -> Self {
         self.workers_toml = Some(toml.to_string());
+        self
+    }
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
         self
     }
     pub fn standby(mut self) -> Self {
@@ -71,7 +77,7 @@ impl Host {
         if setup.standby {
             std::fs::write(data.join("standby.signal"), "").unwrap();
         }
-        let port = unique_port();
+        let port = setup.port.unwrap_or_else(unique_port);
         let mut conf = std::fs::read_to_string(data.join("bgworker.conf")).unwrap();
         conf.push_str(&format!("\nport = {port}\nlog_min_messages = debug1\n"));
         for (k, v) in &setup.conf {
@@ -344,4 +350,9 @@ impl Drop for Session {
 pub fn os_user() -> String {
     let out = Command::new("id").arg("-un").output().expect("id -un");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
