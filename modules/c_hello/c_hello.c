@@ -13,7 +13,7 @@
  *
  * SQL functions (defined in _PG_init, so only when preloaded):
  *   c_hello_launch(naptime_ms) registers a c_hello_main worker from the backend, waits for it, returns its pid
- *   c_hello_echo(text)         returns 'c_hello says: <text>'
+ *   c_hello_echo(text)         returns 'c_hello says: <text>' (and c_hello_echo(a, b), another function)
  *   c_hello_raise(text)        raises an ERROR with that text (the statement fails, the session goes on)
  *   c_hello_count()            the shared counter (named shared memory "c_hello counter")
  *   c_hello_divide(a, b)       a / b; division by zero is reported with bgw_sql_error (SQLSTATE 22012)
@@ -56,6 +56,7 @@ static int c_hello_workers = 1;
 
 static int c_hello_launch(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
 static int c_hello_echo(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
+static int c_hello_echo2(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
 static int c_hello_raise(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
 static int c_hello_count(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
 static int c_hello_divide(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
@@ -108,6 +109,7 @@ _PG_init(void)
 
 	bgw_define_sql_function("c_hello_launch", 1, BGW_SQL_INT8, BGW_SQLFN_SUPERUSER, c_hello_launch);
 	bgw_define_sql_function("c_hello_echo", 1, BGW_SQL_TEXT, 0, c_hello_echo);
+	bgw_define_sql_function("c_hello_echo", 2, BGW_SQL_TEXT, 0, c_hello_echo2);
 	bgw_define_sql_function("c_hello_raise", 1, BGW_SQL_TEXT, 0, c_hello_raise);
 	bgw_define_sql_function("c_hello_count", 0, BGW_SQL_INT8, 0, c_hello_count);
 	bgw_define_sql_function("c_hello_divide", 2, BGW_SQL_INT8, 0, c_hello_divide);
@@ -231,6 +233,18 @@ c_hello_echo(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
 	if (nargs < 1 || args[0].kind == BGW_SQL_NULL)
 		return 0; /* NULL in, NULL out */
 	snprintf(buf, sizeof(buf), "c_hello says: %s", args[0].kind == BGW_SQL_TEXT ? args[0].text : "(not text)");
+	bgw_sql_result_text(result, buf);
+	return 0;
+}
+
+static int
+c_hello_echo2(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	char buf[256];
+
+	if (nargs < 2 || args[0].kind != BGW_SQL_TEXT || args[1].kind != BGW_SQL_TEXT)
+		return 0;
+	snprintf(buf, sizeof(buf), "c_hello says twice: %s %s", args[0].text, args[1].text);
 	bgw_sql_result_text(result, buf);
 	return 0;
 }

@@ -302,3 +302,14 @@ fn named_shared_memory_is_shared_by_workers_and_backends_and_reset_by_a_crash() 
     assert_eq!(err.as_deref(), Ok("stopped"));
     plain.wait_log("not enough shared memory for data structure \"c_hello counter\" (8 bytes requested)");
 }
+
+#[test]
+fn module_sql_functions_of_one_name_are_told_apart_by_argument_count() {
+    // c_hello defines c_hello_echo(text) and c_hello_echo(text, text), two different C functions.
+    let dir = module_dir();
+    let h = Host::start(with_modules(dir.path()).conf("shared_preload_libraries", "'c_hello'"));
+    assert_eq!(h.sql("SELECT c_hello_echo('a')"), "c_hello says: a");
+    assert_eq!(h.sql("SELECT c_hello_echo('a', 'b')"), "c_hello says twice: a b");
+    let err = h.psql("SELECT c_hello_echo('a', 'b', 'c')").unwrap_err();
+    assert!(err.contains("c_hello_echo"), "{err}");
+}

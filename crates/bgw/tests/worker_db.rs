@@ -36,9 +36,21 @@ fn launch(h: &Host, function: &str, name: &str, arg: i64, extra: &str) -> i32 {
     launch_with(h, function, name, arg, extra, r#"["shmem", "database"]"#)
 }
 
+/// Launches a worker and returns its pid. A worker that fails at once may be gone before `bgw_launch` sees it
+/// start (then it reports "stopped before it started", as WaitForBackgroundWorkerStartup may return STOPPED in
+/// PostgreSQL): its pid is then taken from its exit line in the log.
 fn launch_with(h: &Host, function: &str, name: &str, arg: i64, extra: &str, flags: &str) -> i32 {
     let options = format!(r#"{{"name": "{name}", "extra": "{extra}", "flags": {flags}}}"#);
-    h.sql(&format!("SELECT bgw_launch('c_spi', '{function}', {arg}, '{options}')")).parse().unwrap()
+    match h.psql(&format!("SELECT bgw_launch('c_spi', '{function}', {arg}, '{options}')")) {
+        Ok(out) => out.parse().unwrap(),
+        Err(e) if e.contains("stopped before it started") => {
+            let prefix = format!("background worker \"{name}\" (PID ");
+            let log = h.wait_log(&prefix);
+            let at = log.find(&prefix).unwrap() + prefix.len();
+            log[at..].split(')').next().unwrap().parse().unwrap()
+        }
+        Err(e) => panic!("bgw_launch of {name}: {e}\nlog:\n{}", h.log()),
+    }
 }
 
 fn exited_1(h: &Host, pid: i32) -> String {

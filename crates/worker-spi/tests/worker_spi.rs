@@ -1,6 +1,6 @@
 //! `worker_spi` loaded into the real host: static workers from `shared_preload_libraries`, the SQL function
 //! `worker_spi_launch`, its parameters across reloads, SIGTERM, postmaster death, a bad parameter at start, and
-//! loading without preload.
+//! loading without preload. The database work (counting, connection flags) is in `counting.rs`.
 
 mod common;
 use common::*;
@@ -41,7 +41,8 @@ fn static_workers_start_and_tick() {
     let log = h.log();
     assert!(
         log.contains(
-            "worker_spi worker 2 initialized with schema \"schema2\" and table \"counted\" in database \"postgres\""
+            "worker_spi worker 2 initialized with table \"schema2_counted\" (PostgreSQL's schema2.counted) in \
+             database \"postgres\""
         ),
         "{log}"
     );
@@ -56,7 +57,10 @@ fn static_workers_start_and_tick() {
         let pid = worker_pid(&h, &format!("worker_spi worker {n}"));
         assert_eq!(cmdline(pid), format!("bgw: worker_spi worker {n}"));
     }
-    assert_eq!(h.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'worker_spi'"), "3");
+    assert_eq!(
+        h.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'worker_spi' AND datname = 'postgres'"),
+        "3"
+    );
     assert_eq!(h.sql("SELECT current_setting('worker_spi.naptime')"), "1s");
     assert_eq!(h.sql("SELECT current_setting('worker_spi.total_workers')"), "3");
     assert_eq!(h.sql("SELECT current_setting('worker_spi.database')"), "postgres");
@@ -69,13 +73,16 @@ fn worker_spi_launch_starts_a_dynamic_worker_and_returns_its_pid() {
     let pid: i32 = h.sql("SELECT worker_spi_launch(3)").parse().unwrap();
     assert!(alive(pid));
     assert_eq!(cmdline(pid), "bgw: worker_spi dynamic worker 3");
-    h.wait_log("worker_spi dynamic worker 3 initialized with schema \"schema3\"");
+    h.wait_log("worker_spi dynamic worker 3 initialized with table \"schema3_counted\"");
     h.wait_log("worker_spi dynamic worker 3: tick (naptime 1 s)");
     assert_eq!(
         h.sql(&format!("SELECT name, type, main_arg, library, function FROM bgw_workers WHERE pid = {pid}")),
         "worker_spi dynamic worker 3|worker_spi dynamic|3|worker_spi|worker_spi_main"
     );
-    assert_eq!(h.sql(&format!("SELECT backend_type FROM pg_stat_activity WHERE pid = {pid}")), "worker_spi dynamic");
+    assert_eq!(
+        h.sql(&format!("SELECT backend_type, datname FROM pg_stat_activity WHERE pid = {pid}")),
+        "worker_spi dynamic|postgres"
+    );
     // NULL in, NULL out; a wrong type is a clean SQL error and the session goes on.
     assert_eq!(h.sql("SELECT coalesce(worker_spi_launch(NULL), -1)"), "-1");
     let err = h.psql_verbose("SELECT worker_spi_launch('x')").unwrap_err();
@@ -168,11 +175,16 @@ fn without_preloading_workers_load_the_module_themselves() {
     assert!(err.contains("worker_spi_launch"), "{err}");
     assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE type = 'worker_spi'"), "0");
     let pid: i32 = h
-        .sql(r#"SELECT bgw_launch('worker_spi', 'worker_spi_main', 1, '{"name":"late spi","type":"worker_spi"}')"#)
+        .sql(
+            r#"SELECT bgw_launch('worker_spi', 'worker_spi_main', 1,
+                   '{"name": "late spi", "type": "worker_spi", "flags": ["shmem", "database"]}')"#,
+        )
         .parse()
         .unwrap();
     assert!(alive(pid));
-    h.wait_log("late spi initialized with schema \"schema1\" and table \"counted\" in database \"postgres\"");
+    h.wait_log(
+        "late spi initialized with table \"schema1_counted\" (PostgreSQL's schema1.counted) in database \"postgres\"",
+    );
     h.wait_log("late spi: tick (naptime 1 s)");
     // The parameters exist in the worker; no static workers were registered by its _PG_init.
     assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE type = 'worker_spi'"), "1");

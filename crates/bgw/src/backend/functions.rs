@@ -86,6 +86,7 @@ fn register_module_functions(conn: &Connection) -> rusqlite::Result<()> {
         // rusqlite wants Send callbacks, and the function's `call` is an Rc: the callback looks the function up
         // again by name (the table is this process's own, and the backend has one thread).
         let name = f.name.clone();
+        let nargs = f.nargs;
         conn.create_scalar_function(f.name.as_str(), f.nargs, FunctionFlags::SQLITE_UTF8, move |ctx| {
             let run = || -> Result<rusqlite::types::Value, SqlError> {
                 let args = (0..ctx.len()).map(|i| module_arg(ctx.get_raw(i))).collect::<Result<Vec<_>, _>>()?;
@@ -93,7 +94,8 @@ fn register_module_functions(conn: &Connection) -> rusqlite::Result<()> {
                 let f = host
                     .module_functions()
                     .into_iter()
-                    .find(|m| m.name == name)
+                    // A module may define several functions of one name with different argument counts.
+                    .find(|m| m.name == name && m.nargs == nargs)
                     .ok_or_else(|| SqlError::error("42883", format!("function {name} does not exist")))?;
                 Ok(match (f.call)(&args)? {
                     SqlArg::Null => rusqlite::types::Value::Null,
