@@ -258,3 +258,54 @@ fn bad_listen_addresses_refuse_to_start() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value for parameter \"listen_addresses\""));
 }
+
+#[test]
+fn initdb_pwfile_sets_the_bootstrap_superusers_password() {
+    let port = free_tcp_port();
+    let t = tempfile::Builder::new().prefix("bgwt").tempdir_in("/tmp").unwrap();
+    let pw = t.path().join("pw");
+    std::fs::write(&pw, "hunter2\n").unwrap();
+    let d = t.path().join("data");
+    let out = Command::new(bgw_bin())
+        .args(["initdb", "-U", "admin", "--pwfile"])
+        .arg(&pw)
+        .arg("-D")
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: String = rusqlite::Connection::open(d.join("global/catalog.db"))
+        .unwrap()
+        .query_row("SELECT password FROM roles WHERE name = 'admin'", [], |r| r.get(0))
+        .unwrap();
+    assert!(v.starts_with("SCRAM-SHA-256$"));
+    // Over TCP, admin gets in with that password.
+    let mut conf = std::fs::read_to_string(d.join("bgworker.conf")).unwrap();
+    conf.push_str(&format!("port = {port}\nlisten_addresses = '127.0.0.1'\n"));
+    std::fs::write(d.join("bgworker.conf"), conf).unwrap();
+    std::fs::write(d.join("workers.toml"), "").unwrap();
+    let mut pm =
+        Command::new(bgw_bin()).args(["start", "-D"]).arg(&d).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let connect = || {
+        postgres::Config::new()
+            .host("127.0.0.1")
+            .port(port)
+            .user("admin")
+            .password("hunter2")
+            .dbname("postgres")
+            .connect(postgres::NoTls)
+    };
+    let start = std::time::Instant::now();
+    let ok = loop {
+        if let Ok(c) = connect() {
+            break Some(c);
+        }
+        if start.elapsed() > DEADLINE {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    unsafe { libc::kill(pm.id() as i32, libc::SIGINT) };
+    let _ = pm.wait();
+    assert!(ok.is_some(), "admin could not log in with the password from --pwfile");
+}

@@ -8,11 +8,32 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `bgw initdb`: a new data directory with a commented configuration file and the demo workers.
-pub fn initdb(dir: &Path, username: Option<&str>) -> Result<i32> {
+pub fn initdb(dir: &Path, username: Option<&str>, pwfile: Option<PathBuf>) -> Result<i32> {
     if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         bail!("directory \"{}\" exists but is not empty", dir.display());
     }
+    // Read the password first, so a bad file leaves no half-made data directory.
+    let password = match &pwfile {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("could not open file \"{}\"", p.display()))?;
+            let line = text.lines().next().unwrap_or("").to_string();
+            if line.is_empty() {
+                bail!("password file \"{}\" is empty", p.display());
+            }
+            Some(line)
+        }
+        None => None,
+    };
     create(dir, username)?;
+    if let Some(password) = password {
+        crate::catalog::Catalog::open(dir)?.alter_role(
+            crate::catalog::BOOTSTRAP_SUPERUSER_OID,
+            None,
+            None,
+            Some(Some(crate::catalog::scram::verifier(&password).as_str())),
+        )?;
+    }
     println!("Success. You can now start the host using:\n\n    bgw start -D {}\n", dir.display());
     Ok(0)
 }

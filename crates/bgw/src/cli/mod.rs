@@ -44,6 +44,9 @@ enum Command {
         /// Name of the bootstrap superuser (default: the OS user's name)
         #[arg(short = 'U', long = "username")]
         username: Option<String>,
+        /// Read the bootstrap superuser's password from the first line of this file
+        #[arg(long = "pwfile")]
+        pwfile: Option<std::path::PathBuf>,
     },
     /// Start the host (the postmaster), in the foreground unless --detach
     Start {
@@ -141,7 +144,7 @@ pub fn main() -> i32 {
 
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Initdb { dir, username } => control::initdb(&dir.resolve(), username.as_deref()),
+        Command::Initdb { dir, username, pwfile } => control::initdb(&dir.resolve(), username.as_deref(), pwfile),
         Command::Start { dir, settings, detach, log_file } => {
             control::start(&dir.resolve(), &settings, detach, log_file)
         }
