@@ -17,7 +17,6 @@ use crate::shmem::{self, WorkerState};
 use crate::sync::Ordering;
 use std::cell::RefCell;
 use std::os::fd::RawFd;
-use std::os::unix::fs::MetadataExt;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -165,10 +164,18 @@ impl ShmemHost {
 
 impl HostServices for ShmemHost {
     fn authenticate_peer(&self, uid: u32, user: &str, database: &str) -> Result<(), SqlError> {
-        // Peer authentication: the data directory's owner and root may connect (as any role; password
-        // authentication over TCP checks who one is).
-        let owner = std::fs::metadata(crate::process::data_dir()).map(|m| m.uid()).ok();
-        if uid != 0 && Some(uid) != owner {
+        // Peer authentication: the connecting OS user may connect as the role of the same name.
+        let os_user = crate::sys::user::name_of_uid(uid);
+        if os_user.as_deref() != Some(user) {
+            crate::elog::Report::new(
+                crate::elog::Level::Log,
+                format!("Peer authentication failed for user \"{user}\""),
+            )
+            .detail(format!(
+                "Provided user name ({user}) and authenticated user name ({}) do not match.",
+                os_user.as_deref().unwrap_or("unknown")
+            ))
+            .emit();
             return Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")));
         }
         self.admit(user, database)

@@ -10,6 +10,23 @@ fn connect(h: &Host, user: &str, db: &str) -> Result<postgres::Client, postgres:
     postgres::Config::new().host_path(h.data()).port(h.port).user(user).dbname(db).connect(postgres::NoTls)
 }
 
+/// A client over TCP with a password (SCRAM-SHA-256).
+fn tcp(port: u16, user: &str, password: &str) -> Result<postgres::Client, postgres::Error> {
+    postgres::Config::new()
+        .host("127.0.0.1")
+        .port(port)
+        .user(user)
+        .password(password)
+        .dbname("postgres")
+        .connect(postgres::NoTls)
+}
+
+/// A host that also listens on TCP (for roles other than the OS user's, which peer authentication refuses).
+fn host_with_tcp() -> (Host, u16) {
+    let port = free_tcp_port();
+    (Host::start(Setup::default().port(port).conf("listen_addresses", "'127.0.0.1'")), port)
+}
+
 /// The server's message of a failed connection.
 fn message(e: &postgres::Error) -> String {
     e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string())
@@ -21,22 +38,30 @@ fn catalog(h: &Host) -> rusqlite::Connection {
 
 #[test]
 fn connection_checks_follow_postgres() {
-    let h = Host::start(Setup::default());
+    let (h, port) = host_with_tcp();
     let me = os_user();
     assert!(connect(&h, &me, "postgres").is_ok());
     assert!(connect(&h, &me, "template1").is_ok());
     let e = connect(&h, &me, "nope").err().unwrap();
     assert_eq!(e.code(), Some(&postgres::error::SqlState::INVALID_CATALOG_NAME), "{e}");
     assert!(message(&e).contains("database \"nope\" does not exist"), "{e}");
+    // Peer authentication maps the OS user to the role of the same name, and no other.
     let e = connect(&h, "ghost", "postgres").err().unwrap();
     assert_eq!(e.code(), Some(&postgres::error::SqlState::INVALID_AUTHORIZATION_SPECIFICATION), "{e}");
-    assert!(message(&e).contains("role \"ghost\" does not exist"), "{e}");
-    // Flags in the catalog (the SQL to set them arrives with CREATE/ALTER ROLE and DATABASE).
+    assert_eq!(message(&e), "Peer authentication failed for user \"ghost\"");
+    h.wait_log(&format!("Provided user name (ghost) and authenticated user name ({me}) do not match."));
+    // Flags in the catalog, set directly (the SQL commands have their own test).
     let c = catalog(&h);
-    c.execute("INSERT INTO roles (oid, name, superuser, can_login) VALUES (16384, 'nologin', 0, 0)", []).unwrap();
+    let verifier = bgw::catalog::scram::verifier("pw");
+    c.execute(
+        "INSERT INTO roles (oid, name, superuser, can_login, password) VALUES (16384, 'nologin', 0, 0, ?1)",
+        [&verifier],
+    )
+    .unwrap();
     c.execute("UPDATE databases SET allow_connections = 0 WHERE name = 'template1'", []).unwrap();
     drop(c);
-    let e = connect(&h, "nologin", "postgres").err().unwrap();
+    let e = tcp(port, "nologin", "pw").err().unwrap();
+    assert_eq!(code(&e), "28000");
     assert!(message(&e).contains("role \"nologin\" is not permitted to log in"), "{e}");
     let e = connect(&h, &me, "template1").err().unwrap();
     assert_eq!(e.code(), Some(&postgres::error::SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE), "{e}");
@@ -145,18 +170,18 @@ fn create_alter_drop_database() {
 
 #[test]
 fn roles_and_privileges() {
-    let h = Host::start(Setup::default());
+    let (h, port) = host_with_tcp();
     let me = os_user();
     let mut admin = connect(&h, &me, "postgres").unwrap();
-    admin.batch_execute("CREATE ROLE bob LOGIN PASSWORD 'secret'; CREATE ROLE quiet").unwrap();
+    admin.batch_execute("CREATE ROLE bob LOGIN PASSWORD 'secret'; CREATE ROLE quiet PASSWORD 'q'").unwrap();
     let verifier: String =
         catalog(&h).query_row("SELECT password FROM roles WHERE name = 'bob'", [], |r| r.get(0)).unwrap();
     assert!(verifier.starts_with("SCRAM-SHA-256$4096:"), "{verifier}");
     assert!(!verifier.contains("secret"));
     // A role without LOGIN cannot connect (CREATE ROLE defaults to NOLOGIN).
-    assert_eq!(message(&connect(&h, "quiet", "postgres").err().unwrap()), "role \"quiet\" is not permitted to log in");
+    assert_eq!(message(&tcp(port, "quiet", "q").err().unwrap()), "role \"quiet\" is not permitted to log in");
     // bob is no superuser: catalog commands, worker registration and others' processes are refused.
-    let mut bob = connect(&h, "bob", "postgres").unwrap();
+    let mut bob = tcp(port, "bob", "secret").unwrap();
     for (sql, msg) in [
         ("CREATE DATABASE mine", "permission denied to create database"),
         ("CREATE ROLE eve", "permission denied to create role"),
@@ -173,7 +198,7 @@ fn roles_and_privileges() {
     // ALTER ROLE, DROP ROLE and their errors.
     admin.batch_execute("ALTER ROLE bob NOLOGIN").unwrap();
     drop(bob);
-    assert_eq!(code(&connect(&h, "bob", "postgres").err().unwrap()), "28000");
+    assert_eq!(code(&tcp(port, "bob", "secret").err().unwrap()), "28000");
     assert_eq!(code(&admin.batch_execute("CREATE ROLE bob").unwrap_err()), "42710");
     assert_eq!(code(&admin.batch_execute("ALTER ROLE nobody_here LOGIN").unwrap_err()), "42704");
     assert_eq!(
@@ -181,10 +206,11 @@ fn roles_and_privileges() {
         "current user cannot be dropped"
     );
     admin.batch_execute("DROP ROLE bob, quiet; DROP ROLE IF EXISTS bob").unwrap();
-    assert_eq!(message(&connect(&h, "bob", "postgres").err().unwrap()), "role \"bob\" does not exist");
+    // Dropped: the same failure as a wrong password (no hint whether the role exists).
+    assert_eq!(code(&tcp(port, "bob", "secret").err().unwrap()), "28P01");
     // A new superuser may do what the bootstrap one does, except drop it.
-    admin.batch_execute("CREATE ROLE boss SUPERUSER LOGIN").unwrap();
-    let mut boss = connect(&h, "boss", "postgres").unwrap();
+    admin.batch_execute("CREATE ROLE boss SUPERUSER LOGIN PASSWORD 'b'").unwrap();
+    let mut boss = tcp(port, "boss", "b").unwrap();
     boss.batch_execute("CREATE DATABASE bossdb").unwrap();
     let e = boss.batch_execute(&format!("DROP ROLE \"{me}\"")).unwrap_err();
     assert_eq!(code(&e), "2BP01");

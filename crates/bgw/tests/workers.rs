@@ -89,31 +89,39 @@ fn notifications_go_to_the_registrant_and_stop_when_it_exits() {
 }
 
 #[test]
-fn peer_authentication_admits_only_the_owner_or_root() {
-    // A socket directory everyone can reach, so the peer check itself is what refuses.
+fn peer_authentication_maps_the_os_user_to_the_role_of_the_same_name() {
+    // A socket directory everyone can reach, so the peer check itself is what decides.
     let sockdir = tempfile::Builder::new().prefix("bgws").tempdir_in("/tmp").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(sockdir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let h = Host::start(Setup::default().conf("unix_socket_directories", &format!("'{}'", sockdir.path().display())));
     let port = h.port.to_string();
-    let run_as_nobody = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "psql", "-X", "-h"])
-        .arg(sockdir.path())
-        .args(["-p", &port, "-U", "nobody", "-d", "postgres", "-c", "SELECT 1"])
-        .output();
-    let Ok(out) = run_as_nobody else { return };
     if unsafe { libc::geteuid() } != 0 {
         return; // only root can switch users to test this
     }
+    let as_nobody = |role: &str| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "psql", "-X", "-A", "-t", "-h"])
+            .arg(sockdir.path())
+            .args(["-p", &port, "-U", role, "-d", "postgres", "-c", "SELECT 1"])
+            .output()
+    };
+    let Ok(out) = as_nobody(&os_user()) else { return };
+    // nobody may not pose as the owner's role...
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Peer authentication failed for user \"nobody\""), "{err}");
-    // The owner gets in.
-    let ok = std::process::Command::new("psql")
-        .args(["-X", "-A", "-t", "-h"])
+    assert!(err.contains(&format!("Peer authentication failed for user \"{}\"", os_user())), "{err}");
+    // ...and passes peer authentication as "nobody", where the catalog decides.
+    let out = as_nobody("nobody").unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("role \"nobody\" does not exist"), "{err}");
+    let created = std::process::Command::new("psql")
+        .args(["-X", "-h"])
         .arg(sockdir.path())
-        .args(["-p", &port, "-d", "postgres", "-c", "SELECT 1"])
+        .args(["-p", &port, "-d", "postgres", "-c", "CREATE ROLE nobody LOGIN"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "1");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let out = as_nobody("nobody").unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "{}", String::from_utf8_lossy(&out.stderr));
 }
