@@ -231,7 +231,41 @@ fn drain_pipe() {
     while unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
 }
 
+/// For event loops that watch [`latch_fd`] themselves (a backend's session loop): count as a waiter, so that
+/// setting the latch writes the pipe. If the latch is already set, the pipe is written at once.
+pub fn begin_external_wait() {
+    WAITING.fetch_add(1, Ordering::SeqCst);
+    if LATCH_SET.load(Ordering::SeqCst) {
+        wake();
+    }
+}
+
+/// Ends [`begin_external_wait`].
+pub fn end_external_wait() {
+    WAITING.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Empties the self-pipe and clears the latch (after an external wait woke).
+pub fn clear() {
+    reset_latch();
+    drain_pipe();
+}
+
 /// The latch's self-pipe read end, for event loops (backends) that want to watch it themselves.
 pub fn latch_fd() -> RawFd {
     PIPE_READ.load(Ordering::Relaxed)
+}
+
+/// A close-on-exec duplicate of the self-pipe's read end, owned by the caller (an event loop registers it; the
+/// pipe itself stays ours). `None` before `init_child` or when the descriptor table is full.
+pub fn latch_fd_owned() -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let fd = latch_fd();
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: F_DUPFD_CLOEXEC on our own open pipe descriptor returns a new descriptor nobody else owns.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    // SAFETY: `dup` was just created by fcntl and is owned by nothing else.
+    (dup >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(dup) })
 }

@@ -45,6 +45,12 @@ pub struct ShmemHost {
     database_path: RefCell<Option<std::path::PathBuf>>,
     /// The database and role the session connected as.
     connected_as: RefCell<Option<(String, String)>>,
+    /// The connected database's oid (notifications are per database).
+    db_oid: std::cell::Cell<u32>,
+    /// LISTENed channels, NOTIFYs waiting for the transaction to commit, and where this session reads the queue.
+    listening: RefCell<std::collections::BTreeSet<String>>,
+    pending_notifies: RefCell<Vec<(String, String)>>,
+    read_pos: std::cell::Cell<u64>,
     /// Whether the session's user is a superuser. Peer authentication admits only the data directory's owner
     /// and root, both superusers; roles (and with them non-superusers) arrive with the databases.
     superuser: std::cell::Cell<bool>,
@@ -56,6 +62,10 @@ impl Default for ShmemHost {
             notices: RefCell::new(Vec::new()),
             database_path: RefCell::new(None),
             connected_as: RefCell::new(None),
+            db_oid: std::cell::Cell::new(0),
+            listening: RefCell::new(std::collections::BTreeSet::new()),
+            pending_notifies: RefCell::new(Vec::new()),
+            read_pos: std::cell::Cell::new(0),
             superuser: std::cell::Cell::new(false),
         }
     }
@@ -127,6 +137,51 @@ pub fn spec_from_request(req: &RegistrationRequest) -> WorkerSpec {
 }
 
 impl ShmemHost {
+    /// NOTIFY / pg_notify: checks the channel and payload, and queues the notification until the transaction
+    /// commits.
+    fn queue_notify(&self, channel: &str, payload: &str) -> Result<(), SqlError> {
+        use crate::shmem::notify::{CHANNEL_LEN, PAYLOAD_LEN};
+        if channel.is_empty() {
+            return Err(SqlError::error("22023", "channel name cannot be empty"));
+        }
+        if channel.len() >= CHANNEL_LEN {
+            return Err(SqlError::error("22023", "channel name too long"));
+        }
+        if payload.len() >= PAYLOAD_LEN {
+            return Err(SqlError::error("22023", "payload string too long"));
+        }
+        // As in PostgreSQL, a transaction sends each distinct (channel, payload) once.
+        let entry = (channel.to_string(), payload.replace('\0', ""));
+        let mut pending = self.pending_notifies.borrow_mut();
+        if !pending.contains(&entry) {
+            pending.push(entry);
+        }
+        Ok(())
+    }
+
+    /// LISTEN / UNLISTEN: this session's channels (the first LISTEN starts reading the queue where it is now).
+    fn listen(&self, channel: Option<&str>, on: bool) {
+        let mut channels = self.listening.borrow_mut();
+        if on {
+            if channels.is_empty() {
+                if let Some(shm) = shmem::attached() {
+                    self.read_pos.set(shm.notify_queue().head());
+                }
+            }
+            channels.insert(channel.unwrap_or_default().to_string());
+        } else {
+            match channel {
+                Some(c) => {
+                    channels.remove(c);
+                }
+                None => channels.clear(),
+            }
+        }
+        if let Some(p) = crate::process::my_proc() {
+            p.listening.store(!channels.is_empty(), Ordering::Release);
+        }
+    }
+
     /// After authentication, in PostgreSQL's order: the role (exists, may log in), then the database (exists,
     /// accepts connections). On success the session is connected as them.
     fn admit(&self, user: &str, database: &str) -> Result<(), SqlError> {
@@ -152,6 +207,7 @@ impl ShmemHost {
         }
         *self.database_path.borrow_mut() = Some(crate::catalog::database_path(data_dir, db.oid));
         *self.connected_as.borrow_mut() = Some((db.name.clone(), role.name.clone()));
+        self.db_oid.set(db.oid);
         self.superuser.set(role.superuser);
         if let Some(p) = crate::process::my_proc() {
             p.report_connection(&db.name, &role.name);
@@ -401,6 +457,59 @@ impl HostServices for ShmemHost {
         }
     }
 
+    fn notify(&self, channel: &str, payload: &str) -> Result<(), SqlError> {
+        self.queue_notify(channel, payload)
+    }
+
+    fn transaction_ended(&self, committed: bool) {
+        let pending = std::mem::take(&mut *self.pending_notifies.borrow_mut());
+        if !committed || pending.is_empty() {
+            return;
+        }
+        let Some(shm) = shmem::attached() else { return };
+        shm.notify_queue().publish(std::process::id() as i32, self.db_oid.get(), &pending);
+        // Wake every listening session (they read the queue when they next look).
+        for p in shm.procs() {
+            let pid = p.pid.load(Ordering::Acquire);
+            if pid > 0 && p.listening.load(Ordering::Acquire) {
+                crate::latch::set_latch_of(pid);
+            }
+        }
+    }
+
+    fn take_notifications(&self) -> Vec<(i32, String, String)> {
+        let channels = self.listening.borrow();
+        if channels.is_empty() {
+            return Vec::new();
+        }
+        let Some(shm) = shmem::attached() else { return Vec::new() };
+        let (got, pos, lost) = shm.notify_queue().read(self.read_pos.get(), self.db_oid.get());
+        self.read_pos.set(pos);
+        if lost > 0 {
+            self.notices.borrow_mut().push(SqlError::warning(
+                "01000",
+                format!("{lost} notifications were lost because this session fell too far behind"),
+            ));
+        }
+        got.into_iter().filter(|n| channels.contains(&n.channel)).map(|n| (n.pid, n.channel, n.payload)).collect()
+    }
+
+    fn wakeup_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        crate::latch::latch_fd_owned()
+    }
+
+    fn idle_wait(&self, begin: bool) {
+        if begin {
+            crate::latch::begin_external_wait();
+        } else {
+            crate::latch::end_external_wait();
+        }
+    }
+
+    fn clear_wakeup(&self) {
+        crate::latch::clear();
+    }
+
     fn module_functions(&self) -> Vec<crate::backend::host::ModuleFunction> {
         crate::modules::sqlfn::module_functions()
     }
@@ -433,6 +542,24 @@ fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_block: bool) 
         && matches!(cmd, CatalogCommand::CreateDatabase { .. } | CatalogCommand::DropDatabase { .. })
     {
         return Err(SqlError::error("25001", format!("{} cannot run inside a transaction block", cmd.tag())));
+    }
+    match &cmd {
+        CatalogCommand::Listen(channel) => {
+            if channel.is_empty() || channel.len() >= crate::shmem::notify::CHANNEL_LEN {
+                return Err(SqlError::error("22023", "invalid channel name"));
+            }
+            host.listen(Some(channel), true);
+            return Ok(cmd.tag().to_string());
+        }
+        CatalogCommand::Unlisten(channel) => {
+            host.listen(channel.as_deref(), false);
+            return Ok(cmd.tag().to_string());
+        }
+        CatalogCommand::Notify { channel, payload } => {
+            host.queue_notify(channel, payload)?;
+            return Ok(cmd.tag().to_string());
+        }
+        _ => {}
     }
     let data_dir = crate::process::data_dir();
     let internal = |e: crate::catalog::CatalogError| SqlError::error("XX000", e.to_string());
@@ -536,6 +663,7 @@ fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_block: bool) 
                 cat.drop_role(role.oid).map_err(internal)?;
             }
         }
+        CatalogCommand::Listen(_) | CatalogCommand::Unlisten(_) | CatalogCommand::Notify { .. } => {}
     }
     Ok(cmd.tag().to_string())
 }

@@ -12,7 +12,7 @@
 //! | `bgw_type_by_pid(pid)`                                     | worker type, NULL if none                    |
 //!
 //! and, as in PostgreSQL: `pg_backend_pid()`, `pg_reload_conf()`, `pg_terminate_backend(pid)`,
-//! `current_setting(name [, missing_ok])`, `pg_postmaster_start_time()`, `version()`.
+//! `current_setting(name [, missing_ok])`, `pg_postmaster_start_time()`, `version()`, `pg_notify(channel, payload)`.
 //!
 //! A function given a NULL handle or pid returns NULL (PostgreSQL's strict functions). A failing function fails
 //! its statement with the host's [`SqlError`], SQLSTATE included (see [`super::context::fail`]). Some calls wait
@@ -134,6 +134,7 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     define(conn, "current_setting", &[1, 2], current_setting)?;
     define(conn, "pg_postmaster_start_time", &[0], pg_postmaster_start_time)?;
     define(conn, "version", &[0], version)?;
+    define(conn, "pg_notify", &[2], pg_notify)?;
     Ok(())
 }
 
@@ -354,4 +355,12 @@ pub(crate) fn version_string() -> String {
         rusqlite::version(),
         usize::BITS
     )
+}
+
+/// `pg_notify(channel, payload)`: NOTIFY with a computed channel and payload (sent when the transaction commits).
+fn pg_notify(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {
+    let channel = text_arg(ctx, 0)?.unwrap_or_default();
+    let payload = text_arg(ctx, 1)?.unwrap_or_default();
+    context::host()?.notify(&channel, &payload)?;
+    Ok(None)
 }

@@ -285,6 +285,23 @@ pub trait HostServices {
     fn catalog_command(&self, sql: &str, _in_transaction_block: bool) -> Result<String, SqlError> {
         Err(SqlError::error("0A000", format!("catalog commands are not supported here: {sql}")))
     }
+    /// pg_notify(channel, payload): queue a notification until the transaction commits.
+    fn notify(&self, _channel: &str, _payload: &str) -> Result<(), SqlError> {
+        Err(SqlError::error("0A000", "notifications are not supported here"))
+    }
+    /// The session's transaction ended (committed or not): publish or drop its queued notifications.
+    fn transaction_ended(&self, _committed: bool) {}
+    /// Notifications for this session's channels, as (sender pid, channel, payload), in commit order.
+    fn take_notifications(&self) -> Vec<(i32, String, String)> {
+        Vec::new()
+    }
+    /// A descriptor (the caller's own duplicate) that becomes readable when the host wants the idle session to look for notifications, and
+    /// the calls around waiting on it.
+    fn wakeup_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
+    fn idle_wait(&self, _begin: bool) {}
+    fn clear_wakeup(&self) {}
     /// SQL functions defined by loaded modules, registered in each session.
     fn module_functions(&self) -> Vec<ModuleFunction> {
         Vec::new()

@@ -24,6 +24,7 @@ use pgwire::messages::extendedquery::{
     Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete, PortalSuspended,
     TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
 };
+use pgwire::messages::response::NotificationResponse;
 use pgwire::messages::response::{
     CommandComplete, EmptyQueryResponse, ErrorResponse, GssEncResponse, NoticeResponse, ReadyForQuery, SslResponse,
     TransactionStatus,
@@ -119,6 +120,7 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
         Ok(session) => session,
         Err(err) => return wire.fatal(err).await,
     };
+    let wakeup = session.host.wakeup_fd().and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok());
     loop {
         wire.send_all(session.out.drain(..));
         if let Some(code) = session.exit {
@@ -132,14 +134,27 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
                 if wire.flush().await.is_err() {
                     return 0;
                 }
-                tokio::select! {
+                // Idle: wait for the client, SIGTERM, or the host's wake-up (notifications to deliver).
+                session.host.idle_wait(true);
+                let woke = tokio::select! {
                     biased;
                     _ = next_sigterm(&mut sigterm) => return wire.fatal(terminating()).await,
+                    _ = wakeup_readable(&wakeup) => true,
                     read = wire.read_more() => match read {
                         Ok(0) | Err(_) => return 0,
-                        Ok(_) => continue,
+                        Ok(_) => false,
                     },
+                };
+                session.host.idle_wait(false);
+                if woke {
+                    session.host.clear_wakeup();
+                    if let Some(pipe) = &wakeup {
+                        // The host drained the pipe; reading it dry here clears tokio's cached readiness.
+                        let _ = pipe.try_read(&mut [0u8; 64]);
+                    }
+                    session.deliver_notifications();
                 }
+                continue;
             }
             Err(err) => return wire.fatal(err).await,
         };
@@ -188,6 +203,16 @@ async fn scram_authenticate(wire: &mut Wire, host: &dyn HostServices, user: &str
     let server_final = super::scram::server_final(&exchange, &response.data, &verifier).map_err(|_| failed())?;
     wire.send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(server_final.into_bytes().into())));
     Ok(())
+}
+
+/// Resolves when the host's wake-up descriptor is readable; never without one.
+async fn wakeup_readable(pipe: &Option<tokio::net::unix::pipe::Receiver>) {
+    match pipe {
+        Some(pipe) => {
+            let _ = pipe.readable().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Waits for the next SIGTERM, or forever without a listener.
@@ -646,12 +671,23 @@ impl Session {
     }
 
     fn ready(&mut self) {
+        self.deliver_notifications();
         let status = match self.engine.tx_state() {
             TxState::Idle => TransactionStatus::Idle,
             TxState::InBlock => TransactionStatus::Transaction,
             TxState::Failed => TransactionStatus::Error,
         };
         self.out.push(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status)));
+    }
+
+    /// Sends the notifications for this session's channels, outside a transaction block (as PostgreSQL does).
+    fn deliver_notifications(&mut self) {
+        if self.engine.tx_state() != TxState::Idle {
+            return;
+        }
+        for (pid, channel, payload) in self.host.take_notifications() {
+            self.out.push(PgWireBackendMessage::NotificationResponse(NotificationResponse::new(pid, channel, payload)));
+        }
     }
 
     /// What has to happen before any statement runs; an error here is FATAL.

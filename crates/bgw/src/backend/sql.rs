@@ -201,6 +201,9 @@ impl Engine {
             (TxState::Failed, Kind::Commit | Kind::Rollback) => {
                 self.conn.execute_batch("ROLLBACK").map_err(map_error)?;
                 self.tx_failed = false;
+                if let Ok(h) = context::host() {
+                    h.transaction_ended(false);
+                }
                 return tag_only("ROLLBACK");
             }
             (TxState::Failed, Kind::RollbackTo) => {}
@@ -240,6 +243,11 @@ impl Engine {
         };
         if self.conn.is_autocommit() {
             self.tx_failed = false;
+            // A transaction ended (the statement's own, or a block's): the host publishes its notifications only
+            // if it committed.
+            if let Ok(h) = context::host() {
+                h.transaction_ended(result.is_ok() && !matches!(stmt.kind, Kind::Rollback));
+            }
         } else if result.is_err() {
             self.tx_failed = true;
         } else if stmt.kind == Kind::RollbackTo {

@@ -15,12 +15,37 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 /// A catalog command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CatalogCommand {
-    CreateDatabase { name: String, allow_connections: bool },
-    AlterDatabase { name: String, allow_connections: bool },
-    DropDatabase { name: String, if_exists: bool },
-    CreateRole { name: String, options: RoleOptions },
-    AlterRole { name: String, options: RoleOptions },
-    DropRole { names: Vec<String>, if_exists: bool },
+    CreateDatabase {
+        name: String,
+        allow_connections: bool,
+    },
+    AlterDatabase {
+        name: String,
+        allow_connections: bool,
+    },
+    DropDatabase {
+        name: String,
+        if_exists: bool,
+    },
+    CreateRole {
+        name: String,
+        options: RoleOptions,
+    },
+    AlterRole {
+        name: String,
+        options: RoleOptions,
+    },
+    DropRole {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    /// LISTEN / UNLISTEN (None: `*`) / NOTIFY: sessions' notifications, which the host runs too.
+    Listen(String),
+    Unlisten(Option<String>),
+    Notify {
+        channel: String,
+        payload: String,
+    },
 }
 
 /// The role options a command gives (None: not mentioned).
@@ -42,6 +67,9 @@ impl CatalogCommand {
             CatalogCommand::CreateRole { .. } => "CREATE ROLE",
             CatalogCommand::AlterRole { .. } => "ALTER ROLE",
             CatalogCommand::DropRole { .. } => "DROP ROLE",
+            CatalogCommand::Listen(_) => "LISTEN",
+            CatalogCommand::Unlisten(_) => "UNLISTEN",
+            CatalogCommand::Notify { .. } => "NOTIFY",
         }
     }
 }
@@ -83,7 +111,11 @@ pub fn first_catalog_statement(sql: &str) -> Option<usize> {
 /// Whether `sql` (one statement) is a catalog command; cheap enough to ask of every statement.
 pub fn is_catalog_command(sql: &str) -> bool {
     let head = sql.trim_start();
-    let starts = |w: &str| head.len() >= w.len() && head[..w.len()].eq_ignore_ascii_case(w);
+    let starts =
+        |w: &str| head.len() >= w.len() && head.is_char_boundary(w.len()) && head[..w.len()].eq_ignore_ascii_case(w);
+    if starts("LISTEN") || starts("UNLISTEN") || starts("NOTIFY") {
+        return matches!(words(sql, 1).first().map(String::as_str), Some("LISTEN" | "UNLISTEN" | "NOTIFY"));
+    }
     if !(starts("CREATE") || starts("ALTER") || starts("DROP")) {
         return false;
     }
@@ -259,6 +291,12 @@ pub fn parse(sql: &str) -> Result<CatalogCommand, String> {
                 if_exists: *if_exists,
             })
         }
+        Statement::LISTEN { channel } => Ok(CatalogCommand::Listen(ident_text(channel))),
+        Statement::UNLISTEN { channel } if channel.value == "*" => Ok(CatalogCommand::Unlisten(None)),
+        Statement::UNLISTEN { channel } => Ok(CatalogCommand::Unlisten(Some(ident_text(channel)))),
+        Statement::NOTIFY { channel, payload } => {
+            Ok(CatalogCommand::Notify { channel: ident_text(channel), payload: payload.clone().unwrap_or_default() })
+        }
         other => Err(format!("not a catalog command: {other}")),
     }
 }
@@ -286,6 +324,25 @@ mod tests {
         assert_eq!(first_catalog_statement("SELECT 1; CREATE DATABASE x;"), None);
         let multi = "CREATE ROLE r\n  LOGIN;\nSELECT 2";
         assert_eq!(&multi[..first_catalog_statement(multi).unwrap()], "CREATE ROLE r\n  LOGIN;");
+    }
+
+    #[test]
+    fn parses_notification_commands() {
+        assert!(
+            is_catalog_command("listen Foo") && is_catalog_command("NOTIFY x, 'y'") && is_catalog_command("UNLISTEN *")
+        );
+        assert!(!is_catalog_command("LISTENER") && !is_catalog_command("notify_me()"));
+        assert_eq!(parse("LISTEN Foo").unwrap(), CatalogCommand::Listen("foo".into()));
+        assert_eq!(parse("UNLISTEN *").unwrap(), CatalogCommand::Unlisten(None));
+        assert_eq!(parse("UNLISTEN \"Foo\"").unwrap(), CatalogCommand::Unlisten(Some("Foo".into())));
+        assert_eq!(
+            parse("NOTIFY ch, 'it''s'").unwrap(),
+            CatalogCommand::Notify { channel: "ch".into(), payload: "it's".into() }
+        );
+        assert_eq!(
+            parse("NOTIFY ch").unwrap(),
+            CatalogCommand::Notify { channel: "ch".into(), payload: String::new() }
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! 6. The modules' named areas ([`addin`]): a directory, then the space `shared_preload_libraries` requested.
 
 pub mod addin;
+pub mod notify;
 pub mod procs;
 
 use crate::bgworker::slots::{bitmap_words, ArrayHeader, Bitmaps, Slot, SlotArray};
@@ -160,6 +161,7 @@ pub struct Layout {
     watchers: usize,
     procs: usize,
     addin: usize,
+    notify: usize,
     /// Bytes of data space for modules' named areas.
     pub addin_capacity: usize,
     pub total: usize,
@@ -183,7 +185,8 @@ impl Layout {
         let watchers = align(status + max_workers * std::mem::size_of::<SlotStatus>());
         let procs = align(watchers + max_workers * std::mem::size_of::<WatchList>());
         let addin = align(procs + max_procs * std::mem::size_of::<ProcEntry>());
-        let total = align(addin + addin::region_size(addin_capacity));
+        let notify = align(addin + addin::region_size(addin_capacity));
+        let total = align(notify + std::mem::size_of::<notify::NotifyQueue>());
         Layout {
             max_workers,
             max_procs,
@@ -198,6 +201,7 @@ impl Layout {
             watchers,
             procs,
             addin,
+            notify,
             addin_capacity,
             total,
         }
@@ -271,6 +275,13 @@ impl Shmem {
         unsafe { &*self.part::<addin::AddinHeader>(self.layout.addin) }
     }
 
+    /// The NOTIFY/LISTEN queue.
+    pub fn notify_queue(&self) -> &notify::NotifyQueue {
+        // SAFETY: the queue lies within the mapping at an aligned offset computed by Layout; it is a robust lock,
+        // atomics and UnsafeCell entries under the queue's seqlock protocol.
+        unsafe { &*self.part::<notify::NotifyQueue>(self.layout.notify) }
+    }
+
     /// The per-process entries.
     pub fn procs(&self) -> &[ProcEntry] {
         // SAFETY: as in `slots`; ProcEntry is atomics plus UnsafeCells under its change-count protocol.
@@ -330,6 +341,7 @@ impl Segment {
         h.start_time_us.store(start_time_us, Ordering::Relaxed);
         shmem.slots().header().init_in_place(max_workers as u32);
         shmem.addin().init_in_place(addin_capacity);
+        shmem.notify_queue().init_in_place();
         for s in shmem.slot_status() {
             s.last_exit.store(i32::MIN, Ordering::Relaxed);
         }

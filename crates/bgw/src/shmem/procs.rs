@@ -10,7 +10,7 @@
 //! retry if the count was odd or changed meanwhile; after a few tries they take what they have (display only).
 //! The postmaster clears the strings only while the entry has no live owner.
 
-use crate::sync::{AtomicI32, AtomicI64, AtomicU32, Ordering, UnsafeCell};
+use crate::sync::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering, UnsafeCell};
 
 pub const APP_NAME_LEN: usize = 64;
 pub const STATE_LEN: usize = 16;
@@ -45,6 +45,8 @@ pub struct ProcEntry {
     /// The worker's slot, for workers; -1 otherwise.
     pub worker_slot: AtomicI32,
     pub start_us: AtomicI64,
+    /// The owner listens for notifications (publishers wake it).
+    pub listening: AtomicBool,
     changecount: AtomicU32,
     app_name: UnsafeCell<[u8; APP_NAME_LEN]>,
     state: UnsafeCell<[u8; STATE_LEN]>,
@@ -97,6 +99,7 @@ impl ProcEntry {
         put(&self.database, "");
         put(&self.user, "");
         self.changecount.fetch_add(1, Ordering::Release);
+        self.listening.store(false, Ordering::Relaxed);
         self.kind.store(kind as u32, Ordering::Relaxed);
         self.worker_slot.store(worker_slot, Ordering::Relaxed);
         self.start_us.store(start_us, Ordering::Relaxed);

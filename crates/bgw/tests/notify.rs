@@ -1,0 +1,130 @@
+//! LISTEN / NOTIFY / UNLISTEN and pg_notify between client sessions, as PostgreSQL delivers them: on commit, in
+//! order, once per distinct (channel, payload) in a transaction, never on rollback, only within one database, to
+//! idle sessions without a query to prompt them, and printed by psql.
+
+mod common;
+use common::*;
+use postgres::fallible_iterator::FallibleIterator;
+use std::time::Duration;
+
+fn connect(h: &Host, db: &str) -> postgres::Client {
+    postgres::Config::new()
+        .host_path(h.data())
+        .port(h.port)
+        .user(&os_user())
+        .dbname(db)
+        .connect(postgres::NoTls)
+        .unwrap()
+}
+
+fn backend_pid(c: &mut postgres::Client) -> i32 {
+    c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0)
+}
+
+/// The next notification an idle client receives without sending anything (the test fails after 20 s).
+fn next(c: &mut postgres::Client) -> (i32, String, String) {
+    let mut n = c.notifications();
+    let got = n.timeout_iter(Duration::from_secs(20)).next().unwrap().expect("no notification arrived");
+    (got.process_id(), got.channel().to_string(), got.payload().to_string())
+}
+
+#[test]
+fn notifications_reach_idle_listeners_on_commit_in_order() {
+    let h = Host::start(Setup::default());
+    let mut a = connect(&h, "postgres");
+    let mut b = connect(&h, "postgres");
+    a.batch_execute("LISTEN jobs").unwrap();
+    let b_pid = backend_pid(&mut b);
+
+    // A plain NOTIFY reaches the idle listener, which sends nothing to prompt it.
+    b.batch_execute("NOTIFY jobs, 'first'").unwrap();
+    assert_eq!(next(&mut a), (b_pid, "jobs".into(), "first".into()));
+
+    // Inside a transaction nothing is sent until COMMIT; then in order, duplicates collapsed.
+    b.batch_execute("BEGIN").unwrap();
+    b.batch_execute("NOTIFY jobs, 'one'").unwrap();
+    b.query("SELECT pg_notify('jobs', 'two')", &[]).unwrap();
+    b.batch_execute("NOTIFY jobs, 'one'").unwrap();
+    b.batch_execute("NOTIFY other, 'not listened'").unwrap();
+    assert_eq!(a.notifications().len(), 0);
+    b.batch_execute("COMMIT").unwrap();
+    assert_eq!(next(&mut a).2, "one");
+    assert_eq!(next(&mut a).2, "two");
+
+    // A rolled-back transaction sends nothing: the next notification is the one after it.
+    b.batch_execute("BEGIN; NOTIFY jobs, 'rolled back'; ROLLBACK").unwrap();
+    b.batch_execute("BEGIN").unwrap();
+    b.batch_execute("NOTIFY jobs, 'failed block'").unwrap();
+    assert!(b.batch_execute("SELECT * FROM no_such_table").is_err());
+    b.batch_execute("COMMIT").unwrap(); // a failed block's COMMIT rolls back
+    b.batch_execute("NOTIFY jobs, 'after'").unwrap();
+    assert_eq!(next(&mut a).2, "after");
+
+    // UNLISTEN stops delivery; the listener hears the channel it still listens on.
+    a.batch_execute("LISTEN later; UNLISTEN jobs").unwrap();
+    b.batch_execute("NOTIFY jobs, 'unheard'; NOTIFY later, 'heard'").unwrap();
+    assert_eq!(next(&mut a).1, "later");
+    a.batch_execute("UNLISTEN *").unwrap();
+    b.batch_execute("NOTIFY later, 'unheard too'").unwrap();
+    a.batch_execute("LISTEN jobs").unwrap();
+    b.batch_execute("NOTIFY jobs, 'last'").unwrap();
+    assert_eq!(next(&mut a).2, "last");
+
+    // A session hears its own notifications, at the end of its own transaction.
+    let a_pid = backend_pid(&mut a);
+    a.batch_execute("NOTIFY jobs, 'self'").unwrap();
+    assert_eq!(next(&mut a), (a_pid, "jobs".into(), "self".into()));
+}
+
+#[test]
+fn notifications_stay_within_their_database() {
+    let h = Host::start(Setup::default());
+    h.sql("CREATE DATABASE other");
+    let mut a = connect(&h, "postgres");
+    let mut b = connect(&h, "other");
+    a.batch_execute("LISTEN jobs").unwrap();
+    b.batch_execute("NOTIFY jobs, 'elsewhere'").unwrap();
+    let mut c = connect(&h, "postgres");
+    c.batch_execute("NOTIFY jobs, 'here'").unwrap();
+    assert_eq!(next(&mut a).2, "here");
+}
+
+/// SQLSTATE and message of a failed call.
+fn code<T>(r: Result<T, postgres::Error>) -> (String, String) {
+    let e = r.err().expect("expected an error");
+    let d = e.as_db_error().expect("a server error");
+    (d.code().code().to_string(), d.message().to_string())
+}
+
+#[test]
+fn bad_notify_calls_get_postgres_errors() {
+    let h = Host::start(Setup::default());
+    let mut c = connect(&h, "postgres");
+    assert_eq!(
+        code(c.query("SELECT pg_notify('', 'x')", &[])),
+        ("22023".into(), "channel name cannot be empty".into())
+    );
+    c.batch_execute(&format!("NOTIFY jobs, '{}'", "x".repeat(7999))).unwrap();
+    let long = "x".repeat(8000);
+    assert_eq!(
+        code(c.batch_execute(&format!("NOTIFY jobs, '{long}'"))),
+        ("22023".into(), "payload string too long".into())
+    );
+    let name = "c".repeat(64);
+    assert_eq!(
+        code(c.query(&format!("SELECT pg_notify('{name}', 'x')"), &[])),
+        ("22023".into(), "channel name too long".into())
+    );
+    // The session goes on.
+    assert!(backend_pid(&mut c) > 0);
+}
+
+#[test]
+fn psql_prints_asynchronous_notifications() {
+    let h = Host::start(Setup::default());
+    let out = h.sql("LISTEN c; NOTIFY c, 'hi'");
+    assert!(
+        out.contains("Asynchronous notification \"c\" with payload \"hi\" received from server process with PID"),
+        "{out}"
+    );
+}
