@@ -347,6 +347,13 @@ extern void StartTransactionCommand(void);
 extern void CommitTransactionCommand(void);
 extern void AbortCurrentTransaction(void);
 
+/*
+ * NOTIFY from a worker (it needs a database connection): sent to the database's listening client sessions when the
+ * open transaction commits (dropped if it rolls back), or at once outside a transaction. NOTIFY and pg_notify()
+ * through SPI do the same. A bad channel or payload is an ERROR. Workers cannot LISTEN: SPI refuses it.
+ */
+extern void Async_Notify(const char *channel, const char *payload);
+
 typedef struct SnapshotData *Snapshot;
 extern void SetCurrentStatementStartTimestamp(void);
 extern Snapshot GetTransactionSnapshot(void);

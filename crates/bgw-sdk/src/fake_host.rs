@@ -527,7 +527,7 @@ pub fn call_sql(name: &str, args: &[BgwSqlValue]) -> CallOutcome {
 // ----- database connections and SPI -----
 
 /// What the SDK asked of the stand-in's SPI, in order: "connect db user flags", "spi_connect", "execute <sql>
-/// [params] ro", "start", "commit", "abort", "finish".
+/// [params] ro", "start", "commit", "abort", "notify channel payload", "finish".
 pub static SPI_CALLS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 struct FakeSpi {
@@ -655,4 +655,9 @@ extern "C" fn CommitTransactionCommand() {
 #[unsafe(no_mangle)]
 extern "C" fn AbortCurrentTransaction() {
     spi_call("abort".into());
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn Async_Notify(channel: *const c_char, payload: *const c_char) {
+    spi_call(format!("notify {} {}", opt_text(channel), opt_text(payload)));
 }

@@ -263,6 +263,7 @@ unsafe extern "C" {
     fn StartTransactionCommand();
     fn CommitTransactionCommand();
     fn AbortCurrentTransaction();
+    fn Async_Notify(channel: *const c_char, payload: *const c_char);
 
     fn bgw_elog(elevel: c_int, message: *const c_char);
     fn bgw_errstart(elevel: c_int);
@@ -873,6 +874,13 @@ pub fn abort_transaction() {
     let _g = spi_lock();
     // SAFETY: no arguments.
     unsafe { AbortCurrentTransaction() }
+}
+
+/// `Async_Notify` (a bad channel or payload, or no database connection, is an ERROR in the host).
+pub fn notify(channel: &CStr, payload: &CStr) {
+    let _g = spi_lock();
+    // SAFETY: two NUL-terminated strings that outlive the call.
+    unsafe { Async_Notify(channel.as_ptr(), payload.as_ptr()) }
 }
 
 // ----- logging and exiting -----

@@ -182,6 +182,15 @@ impl Spi {
         })
     }
 
+    /// NOTIFY `channel` with `payload` (PostgreSQL's `Async_Notify`): sent to the database's listening client
+    /// sessions when the open transaction commits (dropped if it rolls back), or at once outside a transaction.
+    /// A NUL byte is refused here; a channel or payload the host refuses (empty or too long) ends the worker
+    /// with an ERROR, as in PostgreSQL. Workers cannot LISTEN.
+    pub fn notify(&mut self, channel: &str, payload: &str) -> Result<(), SpiError> {
+        ffi::notify(&c_string("the channel", channel)?, &c_string("the payload", payload)?);
+        Ok(())
+    }
+
     /// Runs `f` in a transaction (`StartTransactionCommand`): commits if it returns `Ok`, rolls back if it
     /// returns `Err` (or panics). A failed commit ends the worker, as in PostgreSQL; a transaction in which a
     /// statement failed is rolled back at commit (with a WARNING in the log) even if `f` returned `Ok`.

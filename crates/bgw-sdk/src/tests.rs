@@ -424,6 +424,8 @@ fn spi_connects_runs_statements_and_transactions() {
     let e = s.transaction(|s| s.execute("FAIL", &[])).unwrap_err();
     assert_eq!((e.code, e.message.as_str()), (spi::BGW_SPI_ERROR_STATEMENT, "boom"));
     assert_eq!(s.execute("bad\0sql", &[]).unwrap_err().code, spi::SPI_ERROR_ARGUMENT);
+    s.notify("jobs", "done").unwrap();
+    assert_eq!(s.notify("jobs", "bad\0").unwrap_err().code, spi::SPI_ERROR_ARGUMENT);
     drop(s);
     assert_eq!(
         fake_host::SPI_CALLS.lock().unwrap().clone(),
@@ -438,6 +440,7 @@ fn spi_connects_runs_statements_and_transactions() {
             "start",
             "execute FAIL [] rw",
             "abort",
+            "notify jobs done",
             "finish",
         ]
     );

@@ -140,16 +140,7 @@ impl ShmemHost {
     /// NOTIFY / pg_notify: checks the channel and payload, and queues the notification until the transaction
     /// commits.
     fn queue_notify(&self, channel: &str, payload: &str) -> Result<(), SqlError> {
-        use crate::shmem::notify::{CHANNEL_LEN, PAYLOAD_LEN};
-        if channel.is_empty() {
-            return Err(SqlError::error("22023", "channel name cannot be empty"));
-        }
-        if channel.len() >= CHANNEL_LEN {
-            return Err(SqlError::error("22023", "channel name too long"));
-        }
-        if payload.len() >= PAYLOAD_LEN {
-            return Err(SqlError::error("22023", "payload string too long"));
-        }
+        crate::shmem::notify::check(channel, payload).map_err(|m| SqlError::error("22023", m))?;
         // As in PostgreSQL, a transaction sends each distinct (channel, payload) once.
         let entry = (channel.to_string(), payload.replace('\0', ""));
         let mut pending = self.pending_notifies.borrow_mut();
@@ -463,17 +454,8 @@ impl HostServices for ShmemHost {
 
     fn transaction_ended(&self, committed: bool) {
         let pending = std::mem::take(&mut *self.pending_notifies.borrow_mut());
-        if !committed || pending.is_empty() {
-            return;
-        }
-        let Some(shm) = shmem::attached() else { return };
-        shm.notify_queue().publish(std::process::id() as i32, self.db_oid.get(), &pending);
-        // Wake every listening session (they read the queue when they next look).
-        for p in shm.procs() {
-            let pid = p.pid.load(Ordering::Acquire);
-            if pid > 0 && p.listening.load(Ordering::Acquire) {
-                crate::latch::set_latch_of(pid);
-            }
+        if committed {
+            crate::shmem::notify::send(self.db_oid.get(), &pending);
         }
     }
 

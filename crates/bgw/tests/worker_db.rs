@@ -151,7 +151,11 @@ fn missing_databases_and_roles_are_fatal_and_the_restart_rules_apply() {
     }
     // A worker with a restart interval is started again after the FATAL.
     let options = r#"{"name": "again", "extra": "gone;", "flags": ["shmem", "database"], "restart": 1}"#;
-    h.sql(&format!("SELECT bgw_launch('c_spi', 'c_spi_main', 0, '{options}')"));
+    // It may fail before bgw_launch sees it start, which then reports it stopped (as PostgreSQL would).
+    match h.psql(&format!("SELECT bgw_launch('c_spi', 'c_spi_main', 0, '{options}')")) {
+        Ok(_) => {}
+        Err(e) => assert!(e.contains("stopped before it started"), "{e}"),
+    }
     h.wait_log_count("FATAL:  database \"gone\" does not exist", 2);
 }
 
@@ -239,4 +243,35 @@ fn writes_of_a_worker_and_a_backend_interleave_without_lock_errors() {
     );
     let log = h.log();
     assert!(!log.contains("database is locked") && !log.contains("ERROR"), "{log}");
+}
+
+#[test]
+fn workers_notify_through_spi_and_the_direct_call_but_cannot_listen() {
+    use postgres::fallible_iterator::FallibleIterator;
+    let dir = module_dir();
+    let h = host(dir.path());
+    let mut client = postgres::Config::new()
+        .host_path(h.data())
+        .port(h.port)
+        .user(&os_user())
+        .dbname("postgres")
+        .connect(postgres::NoTls)
+        .unwrap();
+    client.batch_execute("LISTEN workers").unwrap();
+    let pid = launch(&h, "c_spi_notify", "notifier", 0, "");
+    let mut got = Vec::new();
+    let mut notes = client.notifications();
+    let mut it = notes.timeout_iter(std::time::Duration::from_secs(20));
+    while got.len() < 4 {
+        let n = it.next().unwrap().unwrap_or_else(|| panic!("got only {got:?}\nlog:\n{}", h.log()));
+        assert_eq!(n.process_id(), pid);
+        assert_eq!(n.channel(), "workers");
+        got.push(n.payload().to_string());
+    }
+    // Committed in order; the rolled-back transaction sent nothing.
+    assert_eq!(got, ["in a transaction", "by function", "direct", "on its own"]);
+    let log = exited_1(&h, pid);
+    assert!(log.contains("c_spi notify: listen=-100 cannot execute LISTEN within a background process"), "{log}");
+    assert!(log.contains("ERROR:  channel name cannot be empty"), "{log}");
+    assert!(!log.contains("(wrong)"), "{log}");
 }

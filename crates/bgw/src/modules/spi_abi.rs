@@ -146,6 +146,20 @@ pub extern "C" fn AbortCurrentTransaction() {
     crate::spi::state().abort();
 }
 
+/// PostgreSQL's `Async_Notify`: NOTIFY `channel` with `payload` (NULL is empty), sent when the open transaction
+/// commits, or at once outside a transaction. A bad channel or payload, or no database connection, is an ERROR.
+#[no_mangle]
+pub extern "C" fn Async_Notify(channel: *const c_char, payload: *const c_char) {
+    // SAFETY: the caller passes NULL or NUL-terminated strings that live for this call.
+    let text = |p: *const c_char| (!p.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy());
+    let channel = text(channel).unwrap_or_default();
+    let payload = text(payload).unwrap_or_default();
+    let outcome = crate::spi::state().notify(&channel, &payload);
+    if let Err(message) = outcome {
+        finish(ERROR, message, None, None);
+    }
+}
+
 /// PostgreSQL's `SetCurrentStatementStartTimestamp`: accepted, nothing to do.
 #[no_mangle]
 pub extern "C" fn SetCurrentStatementStartTimestamp() {}

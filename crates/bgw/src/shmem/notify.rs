@@ -117,6 +117,36 @@ impl NotifyQueue {
     }
 }
 
+/// PostgreSQL's checks on a notification; Err is the message (SQLSTATE 22023).
+pub fn check(channel: &str, payload: &str) -> Result<(), &'static str> {
+    if channel.is_empty() {
+        Err("channel name cannot be empty")
+    } else if channel.len() >= CHANNEL_LEN {
+        Err("channel name too long")
+    } else if payload.len() >= PAYLOAD_LEN {
+        Err("payload string too long")
+    } else {
+        Ok(())
+    }
+}
+
+/// Publishes a committed transaction's notifications (database `db`, sent by this process) and sets the latch
+/// of every listening process, which reads the queue when it next looks. A process not attached to the segment
+/// has no one to tell.
+pub fn send(db: u32, items: &[(String, String)]) {
+    if items.is_empty() {
+        return;
+    }
+    let Some(shm) = super::attached() else { return };
+    shm.notify_queue().publish(std::process::id() as i32, db, items);
+    for p in shm.procs() {
+        let pid = p.pid.load(Ordering::Acquire);
+        if pid > 0 && p.listening.load(Ordering::Acquire) {
+            crate::latch::set_latch_of(pid);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -133,6 +133,8 @@ pub fn open(data_dir: &Path, db: &DbTarget, user: &RoleTarget, flags: u32) -> Re
                     path.display()
                 ))
             })?;
+            super::notify::register_function(&conn)
+                .map_err(|e| ConnectError::fatal(format!("could not set up database \"{}\": {e}", d.name)))?;
             Some(conn)
         }
     };

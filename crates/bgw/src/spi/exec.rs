@@ -178,6 +178,11 @@ impl State {
         self.session.as_ref()
     }
 
+    /// The connected database's oid (notifications are sent within it).
+    fn database_oid(&self) -> Option<u32> {
+        self.session.as_ref().and_then(|s| s.database.as_ref()).map(|d| d.oid)
+    }
+
     pub fn set_session(&mut self, session: Session) {
         self.session = Some(session);
     }
@@ -249,7 +254,20 @@ impl State {
             return self.fail(SPI_ERROR_UNCONNECTED, "this process has no database connection");
         };
         let in_tx = !conn.is_autocommit();
-        match run(conn, src, params, read_only, count as u64) {
+        let outcome = match super::notify::run_statement(src) {
+            Some(_) if read_only => {
+                Err((BGW_SPI_ERROR_STATEMENT, "NOTIFY is not allowed in a read-only execution".to_string()))
+            }
+            Some(done) => {
+                done.map(|()| (SPI_OK_UTILITY, 0, ResultSet::default())).map_err(|m| (BGW_SPI_ERROR_STATEMENT, m))
+            }
+            None => run(conn, src, params, read_only, count as u64),
+        };
+        // Outside a transaction the statement was its own: its notifications go (or are dropped) now.
+        if !in_tx {
+            super::notify::transaction_ended(outcome.is_ok(), self.database_oid());
+        }
+        match outcome {
             Ok((code, processed, result)) => {
                 self.result = result;
                 self.processed = processed;
@@ -262,6 +280,20 @@ impl State {
                 self.fail(code, message)
             }
         }
+    }
+
+    /// `Async_Notify`, the direct call: queues a notification in the open transaction, or sends it at once
+    /// outside one. Needs a database connection (notifications are sent within a database).
+    pub fn notify(&mut self, channel: &str, payload: &str) -> Result<(), String> {
+        let Some(conn) = self.session.as_ref().and_then(|s| s.conn.as_ref()) else {
+            return Err("cannot send a notification: this process is not connected to a database".into());
+        };
+        let in_tx = !conn.is_autocommit();
+        super::notify::queue(channel, payload)?;
+        if !in_tx {
+            super::notify::transaction_ended(true, self.database_oid());
+        }
+        Ok(())
     }
 
     /// Refuses a call's arguments: SPI_ERROR_ARGUMENT (SPI_ERROR_UNCONNECTED outside `SPI_connect`).
@@ -297,9 +329,12 @@ impl State {
         }
         if failed {
             let _ = conn.execute_batch("ROLLBACK");
+            super::notify::transaction_ended(false, None);
             return Ok(false);
         }
-        match conn.execute_batch("COMMIT") {
+        let committed = conn.execute_batch("COMMIT");
+        super::notify::transaction_ended(committed.is_ok(), self.database_oid());
+        match committed {
             Ok(()) => Ok(true),
             Err(e) => {
                 if !conn.is_autocommit() {
@@ -319,6 +354,7 @@ impl State {
     pub fn abort(&mut self) {
         self.clear();
         self.tx_failed = false;
+        super::notify::transaction_ended(false, None);
         if let Some(conn) = self.session.as_ref().and_then(|s| s.conn.as_ref()) {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");

@@ -14,6 +14,7 @@
 
 pub mod connection;
 pub mod exec;
+pub mod notify;
 
 /// PostgreSQL's SPI result codes (`executor/spi.h`).
 pub mod codes {

@@ -201,3 +201,34 @@ c_spi_writer(Datum arg)
 	SPI_finish();
 	elog(LOG, "c_spi writer: done %d", n);
 }
+
+/*
+ * NOTIFY from a worker: refused LISTEN, then NOTIFY, pg_notify and Async_Notify in a committed transaction, the
+ * same in a rolled-back one, a NOTIFY on its own, and last a bad channel, which is an ERROR.
+ */
+void c_spi_notify(Datum arg);
+void
+c_spi_notify(Datum arg)
+{
+	int ret;
+
+	(void) arg;
+	BackgroundWorkerInitializeConnection("postgres", NULL, 0);
+	SPI_connect();
+	ret = SPI_execute("LISTEN workers", false, 0);
+	elog(LOG, "c_spi notify: listen=%d %s", ret, or_null(bgw_spi_error_message()));
+	StartTransactionCommand();
+	SPI_execute("NOTIFY workers, 'in a transaction'", false, 0);
+	SPI_execute("SELECT pg_notify('workers', 'by function')", false, 0);
+	Async_Notify("workers", "direct");
+	CommitTransactionCommand();
+	StartTransactionCommand();
+	SPI_execute("NOTIFY workers, 'rolled back'", false, 0);
+	Async_Notify("workers", "rolled back too");
+	AbortCurrentTransaction();
+	SPI_execute("NOTIFY workers, 'on its own'", false, 0);
+	SPI_finish();
+	elog(LOG, "c_spi notify: sent");
+	Async_Notify("", "x");
+	elog(LOG, "c_spi notify: an empty channel was accepted (wrong)");
+}

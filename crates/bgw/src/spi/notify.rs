@@ -1,0 +1,66 @@
+//! NOTIFY from a worker: `NOTIFY` and `pg_notify` through SPI, and the C ABI's `Async_Notify`.
+//!
+//! A worker's notifications wait in this process's pending list until its transaction commits (or, outside a
+//! transaction, until the statement that sent them finishes), then go to the shared queue in one publish; a
+//! rollback drops them. The list has its own lock, apart from the SPI state's, because `pg_notify` runs inside
+//! SQLite while the SPI state is held. Workers cannot consume notifications, so `LISTEN` is refused.
+//!
+//! Runs in: a background worker process.
+
+use std::sync::Mutex;
+
+/// (channel, payload) in the order sent; each distinct pair once per transaction.
+static PENDING: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+fn pending() -> std::sync::MutexGuard<'static, Vec<(String, String)>> {
+    PENDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Queues a notification after checking it as PostgreSQL does; Err is the error message.
+pub fn queue(channel: &str, payload: &str) -> Result<(), String> {
+    crate::shmem::notify::check(channel, payload).map_err(str::to_string)?;
+    let entry = (channel.to_string(), payload.replace('\0', ""));
+    let mut list = pending();
+    if !list.contains(&entry) {
+        list.push(entry);
+    }
+    Ok(())
+}
+
+/// The transaction (or the statement outside one) ended: publishes the pending notifications if it committed
+/// into database `db`, and drops them otherwise.
+pub fn transaction_ended(committed: bool, db: Option<u32>) {
+    let list = std::mem::take(&mut *pending());
+    if let (true, Some(db)) = (committed, db) {
+        crate::shmem::notify::send(db, &list);
+    }
+}
+
+/// Registers `pg_notify(channel, payload)` on a worker's database connection.
+pub fn register_function(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function("pg_notify", 2, FunctionFlags::SQLITE_UTF8, |ctx| {
+        let channel: Option<String> = ctx.get(0)?;
+        let payload: Option<String> = ctx.get(1)?;
+        queue(&channel.unwrap_or_default(), &payload.unwrap_or_default())
+            .map_err(|m| rusqlite::Error::UserFunctionError(m.into()))?;
+        Ok(rusqlite::types::Null)
+    })
+}
+
+/// What a NOTIFY-family statement sent through SPI does: Some(Ok) if it was one and succeeded, Some(Err) with
+/// the message if it was refused, None if `sql` is not one.
+pub fn run_statement(sql: &str) -> Option<Result<(), String>> {
+    use crate::catalog::ddl::{is_catalog_command, parse, CatalogCommand};
+    if !is_catalog_command(sql) {
+        return None;
+    }
+    match parse(sql) {
+        Ok(CatalogCommand::Notify { channel, payload }) => Some(queue(&channel, &payload)),
+        Ok(CatalogCommand::Listen(..)) => Some(Err("cannot execute LISTEN within a background process".into())),
+        // Nothing to stop listening to.
+        Ok(CatalogCommand::Unlisten(_)) => Some(Ok(())),
+        Ok(_) => None,
+        Err(message) => Some(Err(message)),
+    }
+}
