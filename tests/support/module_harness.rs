@@ -346,3 +346,9 @@ pub fn numbers_after(text: &str, prefix: &str) -> Vec<i32> {
         })
         .collect()
 }
+
+/// The OS user's name (libpq's default role, and initdb's bootstrap superuser).
+pub fn os_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

@@ -15,6 +15,7 @@
 //! | `panicker`     | —             | panics (the SDK makes it an ERROR, exit 1)                                 |
 //! | `async_waiter` | —             | registers a sleeper, awaits its start-up, terminates it, awaits its exit   |
 //! | `bad_name`     | —             | tries to register a worker with a 200-byte name and logs the SDK's error   |
+//! | `notifier`     | —             | connects to `postgres`, sends NOTIFYs on channel `sdk` (see the function)  |
 //!
 //! `_PG_init` (run when the module is in `shared_preload_libraries`) registers a static `ticker` named
 //! "rust ticker" (every 200 ms, restart after 5 s). It registers under the library name `bgw_testing`: install the
@@ -56,7 +57,7 @@ fn init() -> Result<(), bgw_sdk::Error> {
         .register_static()
 }
 
-bgw_sdk::worker_main!(noop, exit_with, sleeper, crasher, spawner, ticker, panicker, async_waiter, bad_name);
+bgw_sdk::worker_main!(noop, exit_with, sleeper, crasher, spawner, ticker, panicker, async_waiter, bad_name, notifier);
 
 /// The running worker's name, type and library (library: this module's, as the host loaded it).
 fn me() -> (String, String, String) {
@@ -234,4 +235,26 @@ fn bad_name(_: MainArg) {
         Ok(_) => bgw_sdk::error!("bad_name \"{me}\": a 200-byte name was accepted"),
         Err(e) => bgw_sdk::log!("bad_name \"{me}\": registration refused: {e}"),
     }
+}
+
+/// Needs the database flag. Notifies channel `sdk` with "committed" in a transaction that commits, "rolled back"
+/// in one that rolls back, and "on its own" outside a transaction; then logs SPI's answer to LISTEN.
+fn notifier(_: MainArg) -> Result<(), String> {
+    use bgw_sdk::spi::{self, Spi};
+    bgw_sdk::unblock_signals();
+    let (me, _, _) = me();
+    spi::connect(Some("postgres"), None, bgw_sdk::ConnectionFlags::empty());
+    let mut s = Spi::connect().map_err(|e| e.to_string())?;
+    s.transaction(|s| s.notify("sdk", "committed")).map_err(|e| e.to_string())?;
+    let rolled_back = s.transaction(|s| {
+        s.notify("sdk", "rolled back").map_err(|e| e.to_string())?;
+        Err::<(), _>("rolling back".to_string())
+    });
+    assert!(rolled_back.is_err());
+    s.notify("sdk", "on its own").map_err(|e| e.to_string())?;
+    match s.execute("LISTEN sdk", &[]) {
+        Ok(_) => bgw_sdk::error!("notifier \"{me}\": LISTEN was accepted"),
+        Err(e) => bgw_sdk::log!("notifier \"{me}\": LISTEN refused: {}", e.message),
+    }
+    Ok(())
 }

@@ -27,7 +27,7 @@ fn the_module_imports_the_host_and_exports_its_entry_points() {
     }
     let out = Command::new("nm").args(["-D", "--defined-only"]).arg(&lib).output().unwrap();
     let defined = String::from_utf8_lossy(&out.stdout);
-    for s in ["_PG_init", "noop", "sleeper", "spawner", "ticker", "async_waiter", "panicker", "bad_name"] {
+    for s in ["_PG_init", "noop", "sleeper", "spawner", "ticker", "async_waiter", "panicker", "bad_name", "notifier"] {
         assert!(defined.lines().any(|l| l.ends_with(&format!(" {s}"))), "{s} is not exported:\n{defined}");
     }
     assert!(!defined.contains("RegisterDynamicBackgroundWorker"), "the module defines the host's API itself");
@@ -208,4 +208,30 @@ fn the_module_loads_where_first_needed_without_preloading() {
         h.sql("SELECT bgw_launch('bgw_testing', 'sleeper', 0, '{\"name\":\"late loader\"}')").parse().unwrap();
     assert!(pid > 0);
     assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'rust ticker'"), "0");
+}
+
+#[test]
+fn a_rust_worker_notifies_listening_clients_on_commit() {
+    use postgres::fallible_iterator::FallibleIterator;
+    let h = Host::start(Setup::default());
+    let mut client = postgres::Config::new()
+        .host_path(h.data())
+        .port(h.port)
+        .user(&os_user())
+        .dbname("postgres")
+        .connect(postgres::NoTls)
+        .unwrap();
+    client.batch_execute("LISTEN sdk").unwrap();
+    let handle = register(&h, "notifier", 0, r#"{"name":"rs notifier","flags":["shmem","database"]}"#);
+    let mut got = Vec::new();
+    let mut notes = client.notifications();
+    let mut it = notes.timeout_iter(std::time::Duration::from_secs(20));
+    while got.len() < 2 {
+        let n = it.next().unwrap().unwrap_or_else(|| panic!("got only {got:?}\nlog:\n{}", h.log()));
+        got.push(n.payload().to_string());
+    }
+    assert_eq!(got, ["committed", "on its own"]);
+    let log = h.wait_log("notifier \"rs notifier\": LISTEN refused: cannot execute LISTEN within a background process");
+    assert!(!log.contains("LISTEN was accepted"), "{log}");
+    wait_shutdown(&h, &handle);
 }

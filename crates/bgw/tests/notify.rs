@@ -36,9 +36,24 @@ fn notifications_reach_idle_listeners_on_commit_in_order() {
     a.batch_execute("LISTEN jobs").unwrap();
     let b_pid = backend_pid(&mut b);
 
-    // A plain NOTIFY reaches the idle listener, which sends nothing to prompt it.
+    let mut d = connect(&h, "postgres");
+    d.batch_execute("LISTEN jobs").unwrap();
+
+    // A plain NOTIFY reaches every idle listener, which sends nothing to prompt it.
     b.batch_execute("NOTIFY jobs, 'first'").unwrap();
     assert_eq!(next(&mut a), (b_pid, "jobs".into(), "first".into()));
+    assert_eq!(next(&mut d), (b_pid, "jobs".into(), "first".into()));
+
+    // Two transactions arrive in the order they commit, not the order they notified.
+    let mut c = connect(&h, "postgres");
+    b.batch_execute("BEGIN; NOTIFY jobs, 'sent first, committed second'").unwrap();
+    c.batch_execute("BEGIN; NOTIFY jobs, 'sent second, committed first'; COMMIT").unwrap();
+    b.batch_execute("COMMIT").unwrap();
+    for listener in [&mut a, &mut d] {
+        assert_eq!(next(listener).2, "sent second, committed first");
+        assert_eq!(next(listener).2, "sent first, committed second");
+    }
+    d.batch_execute("UNLISTEN *").unwrap();
 
     // Inside a transaction nothing is sent until COMMIT; then in order, duplicates collapsed.
     b.batch_execute("BEGIN").unwrap();
