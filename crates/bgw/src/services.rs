@@ -50,6 +50,8 @@ pub struct ShmemHost {
     /// LISTENed channels, NOTIFYs waiting for the transaction to commit, and where this session reads the queue.
     listening: RefCell<std::collections::BTreeSet<String>>,
     pending_notifies: RefCell<Vec<(String, String)>>,
+    /// LISTEN (true) / UNLISTEN (false; None is `*`) of the open transaction, applied when it commits.
+    pending_listens: RefCell<Vec<(Option<String>, bool)>>,
     read_pos: std::cell::Cell<u64>,
     /// Whether the session's user is a superuser. Peer authentication admits only the data directory's owner
     /// and root, both superusers; roles (and with them non-superusers) arrive with the databases.
@@ -65,6 +67,7 @@ impl Default for ShmemHost {
             db_oid: std::cell::Cell::new(0),
             listening: RefCell::new(std::collections::BTreeSet::new()),
             pending_notifies: RefCell::new(Vec::new()),
+            pending_listens: RefCell::new(Vec::new()),
             read_pos: std::cell::Cell::new(0),
             superuser: std::cell::Cell::new(false),
         }
@@ -150,8 +153,15 @@ impl ShmemHost {
         Ok(())
     }
 
-    /// LISTEN / UNLISTEN: this session's channels (the first LISTEN starts reading the queue where it is now).
-    fn listen(&self, channel: Option<&str>, on: bool) {
+    /// LISTEN / UNLISTEN: take effect when the transaction commits (at once for a statement of its own), as in
+    /// PostgreSQL.
+    fn queue_listen(&self, channel: Option<&str>, on: bool) {
+        self.pending_listens.borrow_mut().push((channel.map(str::to_string), on));
+    }
+
+    /// Applies a committed LISTEN / UNLISTEN to this session's channels (the first LISTEN starts reading the
+    /// queue where it is now).
+    fn apply_listen(&self, channel: Option<&str>, on: bool) {
         let mut channels = self.listening.borrow_mut();
         if on {
             if channels.is_empty() {
@@ -453,8 +463,13 @@ impl HostServices for ShmemHost {
     }
 
     fn transaction_ended(&self, committed: bool) {
+        let listens = std::mem::take(&mut *self.pending_listens.borrow_mut());
         let pending = std::mem::take(&mut *self.pending_notifies.borrow_mut());
         if committed {
+            // Listening first: a session hears what its own transaction sends on a channel it just listened to.
+            for (channel, on) in &listens {
+                self.apply_listen(channel.as_deref(), *on);
+            }
             crate::shmem::notify::send(self.db_oid.get(), &pending);
         }
     }
@@ -530,11 +545,11 @@ fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_block: bool) 
             if channel.is_empty() || channel.len() >= crate::shmem::notify::CHANNEL_LEN {
                 return Err(SqlError::error("22023", "invalid channel name"));
             }
-            host.listen(Some(channel), true);
+            host.queue_listen(Some(channel), true);
             return Ok(cmd.tag().to_string());
         }
         CatalogCommand::Unlisten(channel) => {
-            host.listen(channel.as_deref(), false);
+            host.queue_listen(channel.as_deref(), false);
             return Ok(cmd.tag().to_string());
         }
         CatalogCommand::Notify { channel, payload } => {

@@ -143,3 +143,32 @@ fn psql_prints_asynchronous_notifications() {
         "{out}"
     );
 }
+
+#[test]
+fn listen_and_unlisten_take_effect_at_commit() {
+    let h = Host::start(Setup::default());
+    let mut a = connect(&h, "postgres");
+    let mut b = connect(&h, "postgres");
+    // A rolled-back LISTEN listens to nothing; a LISTEN in a block starts at COMMIT: what others committed
+    // before it is not heard (by a session that listened to nothing before).
+    a.batch_execute("BEGIN; LISTEN jobs; ROLLBACK").unwrap();
+    b.batch_execute("NOTIFY jobs, 'unheard'").unwrap();
+    a.batch_execute("BEGIN; LISTEN jobs").unwrap();
+    b.batch_execute("NOTIFY jobs, 'before the listener committed'").unwrap();
+    a.batch_execute("COMMIT").unwrap();
+    b.batch_execute("NOTIFY jobs, 'after'").unwrap();
+    assert_eq!(next(&mut a).2, "after");
+    // A rolled-back UNLISTEN changes nothing.
+    a.batch_execute("BEGIN; UNLISTEN jobs; ROLLBACK").unwrap();
+    b.batch_execute("NOTIFY jobs, 'still heard'").unwrap();
+    assert_eq!(next(&mut a).2, "still heard");
+    // A session in a transaction block gets nothing until it ends; what arrived meanwhile is checked against
+    // the channels it listens to then (none, after this UNLISTEN *), as PostgreSQL does.
+    a.batch_execute("BEGIN; UNLISTEN *").unwrap();
+    b.batch_execute("NOTIFY jobs, 'sent while the listener was in a block'").unwrap();
+    a.batch_execute("COMMIT").unwrap();
+    b.batch_execute("NOTIFY jobs, 'gone'; NOTIFY marker, 'gone too'").unwrap();
+    a.batch_execute("LISTEN marker").unwrap();
+    b.batch_execute("NOTIFY marker, '2'").unwrap();
+    assert_eq!(next(&mut a).2, "2");
+}
