@@ -143,14 +143,8 @@ impl ShmemHost {
     /// NOTIFY / pg_notify: checks the channel and payload, and queues the notification until the transaction
     /// commits.
     fn queue_notify(&self, channel: &str, payload: &str) -> Result<(), SqlError> {
-        crate::shmem::notify::check(channel, payload).map_err(|m| SqlError::error("22023", m))?;
-        // As in PostgreSQL, a transaction sends each distinct (channel, payload) once.
-        let entry = (channel.to_string(), payload.replace('\0', ""));
-        let mut pending = self.pending_notifies.borrow_mut();
-        if !pending.contains(&entry) {
-            pending.push(entry);
-        }
-        Ok(())
+        crate::shmem::notify::add_pending(&mut self.pending_notifies.borrow_mut(), channel, payload)
+            .map_err(|m| SqlError::error("22023", m))
     }
 
     /// LISTEN / UNLISTEN: take effect when the transaction commits (at once for a statement of its own), as in

@@ -61,6 +61,8 @@ fn notifications_reach_idle_listeners_on_commit_in_order() {
     b.query("SELECT pg_notify('jobs', 'two')", &[]).unwrap();
     b.batch_execute("NOTIFY jobs, 'one'").unwrap();
     b.batch_execute("NOTIFY other, 'not listened'").unwrap();
+    // A round trip of the listener's own: anything already sent would arrive before its reply.
+    a.batch_execute("SELECT 1").unwrap();
     assert_eq!(a.notifications().len(), 0);
     b.batch_execute("COMMIT").unwrap();
     assert_eq!(next(&mut a).2, "one");

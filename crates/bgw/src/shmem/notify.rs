@@ -130,6 +130,17 @@ pub fn check(channel: &str, payload: &str) -> Result<(), &'static str> {
     }
 }
 
+/// Adds a notification to a transaction's pending list after [`check`]ing it: NUL bytes dropped, and each
+/// distinct (channel, payload) kept once, as PostgreSQL sends them.
+pub fn add_pending(list: &mut Vec<(String, String)>, channel: &str, payload: &str) -> Result<(), &'static str> {
+    check(channel, payload)?;
+    let entry = (channel.to_string(), payload.replace('\0', ""));
+    if !list.contains(&entry) {
+        list.push(entry);
+    }
+    Ok(())
+}
+
 /// Publishes a committed transaction's notifications (database `db`, sent by this process) and sets the latch
 /// of every listening process, which reads the queue when it next looks. A process not attached to the segment
 /// has no one to tell.

@@ -18,13 +18,7 @@ fn pending() -> std::sync::MutexGuard<'static, Vec<(String, String)>> {
 
 /// Queues a notification after checking it as PostgreSQL does; Err is the error message.
 pub fn queue(channel: &str, payload: &str) -> Result<(), String> {
-    crate::shmem::notify::check(channel, payload).map_err(str::to_string)?;
-    let entry = (channel.to_string(), payload.replace('\0', ""));
-    let mut list = pending();
-    if !list.contains(&entry) {
-        list.push(entry);
-    }
-    Ok(())
+    crate::shmem::notify::add_pending(&mut pending(), channel, payload).map_err(str::to_string)
 }
 
 /// The transaction (or the statement outside one) ended: publishes the pending notifications if it committed
