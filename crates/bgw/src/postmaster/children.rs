@@ -27,7 +27,7 @@ pub struct Child {
     pub shmem: bool,
     /// Slots whose workers notify this child; cleared when it exits (the spec's
     /// BackgroundWorkerStopNotifications, without a scan over every worker).
-    pub notify_slots: Vec<u32>,
+    pub notify_slots: std::collections::HashSet<u32>,
 }
 
 /// Children by pid, plus the free process entries.

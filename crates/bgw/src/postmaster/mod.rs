@@ -318,7 +318,7 @@ impl Postmaster {
                 if let Some(p) = proc_no {
                     self.shmem().procs()[p as usize].pid.store(pid, Ordering::Release);
                 }
-                self.children.insert(pid, Child { kind, proc_no, shmem, notify_slots: Vec::new() });
+                self.children.insert(pid, Child { kind, proc_no, shmem, notify_slots: Default::default() });
                 Some(pid)
             }
             Err(e) => {

@@ -17,7 +17,7 @@ use crate::elog::{self, Level};
 use crate::shmem::{Shmem, WorkerState};
 use crate::sync::Ordering;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// A worker the postmaster knows about (the spec's RegisteredBgWorker).
@@ -311,7 +311,9 @@ impl Workers {
             elog::debug1(format!("registering background worker \"{}\"", spec.name));
             if notify_pid != 0 {
                 if let Some(c) = children.get_mut(notify_pid) {
-                    c.notify_slots.push(slot);
+                    // A slot is listed once however often the registrant reuses it, so the set stays bounded by
+                    // the slot count; entries whose slot moved on are skipped when the registrant exits.
+                    c.notify_slots.insert(slot);
                 }
             }
             let rw = self.new_registered(spec, raw);
@@ -404,7 +406,7 @@ impl Workers {
     }
 
     /// A child exited: workers it asked to be notified about stop notifying it.
-    pub fn stop_notifications(&mut self, pid: i32, notify_slots: &[u32], shm: Option<&Shmem>) {
+    pub fn stop_notifications(&mut self, pid: i32, notify_slots: &HashSet<u32>, shm: Option<&Shmem>) {
         for &slot in notify_slots {
             if let Some(rw) = self.slots[slot as usize].as_mut() {
                 if rw.spec.notify_pid == pid {
