@@ -85,13 +85,7 @@ impl Engine {
     pub(crate) fn open(path: Option<&std::path::Path>) -> Result<Engine, SqlError> {
         let setup = || -> rusqlite::Result<Connection> {
             let conn = match path {
-                Some(p) => {
-                    let c = Connection::open(p)?;
-                    c.pragma_update(None, "journal_mode", "wal")?;
-                    c.pragma_update(None, "synchronous", "full")?;
-                    c.busy_timeout(std::time::Duration::from_secs(60))?;
-                    c
-                }
+                Some(p) => crate::catalog::open_database_file(p)?,
                 None => Connection::open_in_memory()?,
             };
             forbid_files(&conn)?;

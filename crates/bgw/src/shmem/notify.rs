@@ -101,17 +101,22 @@ impl NotifyQueue {
         for pos in start..head {
             let e = &self.entries[(pos % QUEUE_LEN as u64) as usize];
             let before = e.seq.load(Ordering::Acquire);
-            let (pid, edb, channel, payload) =
-                (e.pid.load(Ordering::Relaxed), e.db.load(Ordering::Relaxed), get(&e.channel), get(&e.payload));
-            fence(Ordering::Acquire);
-            let after = e.seq.load(Ordering::Relaxed);
-            if before != pos + 1 || after != pos + 1 {
+            if before != pos + 1 {
                 lost += 1;
                 continue;
             }
-            if edb == db {
-                out.push(Notification { pid, channel, payload });
+            // Another database's entry is skipped without copying its text (if it was overwritten meanwhile,
+            // it is gone either way).
+            if e.db.load(Ordering::Relaxed) != db {
+                continue;
             }
+            let (pid, channel, payload) = (e.pid.load(Ordering::Relaxed), get(&e.channel), get(&e.payload));
+            fence(Ordering::Acquire);
+            if e.seq.load(Ordering::Relaxed) != pos + 1 {
+                lost += 1;
+                continue;
+            }
+            out.push(Notification { pid, channel, payload });
         }
         (out, head, lost)
     }
