@@ -555,6 +555,9 @@ fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_block: bool) 
     let data_dir = crate::process::data_dir();
     let internal = |e: crate::catalog::CatalogError| SqlError::error("XX000", e.to_string());
     let mut cat = crate::catalog::Catalog::open(data_dir).map_err(internal)?;
+    // The command's checks and changes are one transaction: a failure part-way (DROP ROLE a, missing) changes
+    // nothing, and concurrent commands cannot pick the same new oid.
+    cat.begin().map_err(internal)?;
     let superuser = host.superuser.get();
     let (my_db, my_user) = host.connected_as.borrow().clone().unwrap_or_default();
     let denied = |m: String| SqlError::error("42501", m);
@@ -656,6 +659,7 @@ fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_block: bool) 
         }
         CatalogCommand::Listen(_) | CatalogCommand::Unlisten(_) | CatalogCommand::Notify { .. } => {}
     }
+    cat.commit().map_err(internal)?;
     Ok(cmd.tag().to_string())
 }
 

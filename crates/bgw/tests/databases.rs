@@ -205,6 +205,9 @@ fn roles_and_privileges() {
         message(&admin.batch_execute(&format!("DROP ROLE \"{me}\"")).unwrap_err()),
         "current user cannot be dropped"
     );
+    // A command that fails part-way changes nothing: bob is still there.
+    assert_eq!(code(&admin.batch_execute("DROP ROLE bob, nobody_here").unwrap_err()), "42704");
+    assert_eq!(code(&admin.batch_execute("CREATE ROLE bob").unwrap_err()), "42710");
     admin.batch_execute("DROP ROLE bob, quiet; DROP ROLE IF EXISTS bob").unwrap();
     // Dropped: the same failure as a wrong password (no hint whether the role exists).
     assert_eq!(code(&tcp(port, "bob", "secret").err().unwrap()), "28P01");

@@ -128,6 +128,16 @@ impl Catalog {
         Ok(Catalog { conn, path })
     }
 
+    /// Starts a write transaction (waiting for another writer of the catalog): one command's changes commit
+    /// together with [`Catalog::commit`]; dropping the catalog before that rolls them back.
+    pub fn begin(&self) -> Result<(), CatalogError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_err(&self.path))
+    }
+
+    pub fn commit(&self) -> Result<(), CatalogError> {
+        self.conn.execute_batch("COMMIT").map_err(sqlite_err(&self.path))
+    }
+
     pub fn role(&self, name: &str) -> Result<Option<Role>, CatalogError> {
         self.conn
             .query_row("SELECT oid, name, superuser, can_login FROM roles WHERE name = ?1", params![name], |r| {
@@ -164,7 +174,7 @@ impl Catalog {
         allow_connections: bool,
     ) -> Result<u32, CatalogError> {
         let err = sqlite_err(&self.path);
-        let tx = self.conn.transaction().map_err(&err)?;
+        let tx = self.conn.savepoint().map_err(&err)?; // nests in a command's transaction
         let oid: u32 = tx
             .query_row("SELECT max(16384, coalesce(max(oid), 0) + 1) FROM databases", [], |r| r.get(0))
             .map_err(&err)?;
