@@ -28,6 +28,14 @@ main_arg = 60000
 restart = 1
 "#;
 
+/// A log line's time of day in milliseconds ("2026-11-21 17:36:45.269 UTC [pid] ...").
+fn log_millis(line: &str) -> u64 {
+    let time = line.split(' ').nth(1).unwrap_or_else(|| panic!("no time in {line:?}"));
+    let (hms, ms) = time.split_once('.').unwrap();
+    let secs = hms.split(':').fold(0u64, |acc, part| acc * 60 + part.parse::<u64>().unwrap());
+    secs * 1000 + ms.parse::<u64>().unwrap()
+}
+
 fn worker_pids(h: &Host, name_like: &str) -> Vec<i32> {
     h.sql(&format!("SELECT pid FROM bgw_workers WHERE name LIKE '{name_like}' AND pid IS NOT NULL ORDER BY slot"))
         .lines()
@@ -72,7 +80,12 @@ fn exit_codes_follow_the_spec() {
 
     // Exit 1 with a restart interval: stays registered, stopped between runs, runs again.
     let handle = register(&h, "exit_with", 1, r#"{"name":"one-again","restart":1}"#);
-    h.wait_log_count("background worker \"one-again\" (PID", 2);
+    let log = h.wait_log_count("background worker \"one-again\" (PID", 2);
+    // The second run waited out the restart interval after the first exit (log times, to the millisecond).
+    let exits: Vec<u64> =
+        log.lines().filter(|l| l.contains("background worker \"one-again\" (PID")).map(log_millis).collect();
+    let gap = (exits[1] + 86_400_000 - exits[0]) % 86_400_000; // across midnight too
+    assert!(gap >= 950, "restarted too early: {exits:?}\n{log}");
     assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'one-again'"), "1");
     h.sql(&format!("SELECT bgw_terminate('{handle}')"));
     h.wait_sql("SELECT count(*) FROM bgw_workers WHERE name = 'one-again'", |o| o == "0");
@@ -88,7 +101,8 @@ fn crash_of_a_shmem_worker_restarts_everything() {
     h.wait_sql("SELECT count(*) FROM bgw_workers WHERE state = 'running'", |o| o == "2");
     let before = worker_pids(&h, "tick %");
     let sleeper = launch(&h, "sleeper", 0, r#"{"name":"doomed"}"#);
-    let restartable = launch(&h, "sleeper", 0, r#"{"name":"survivor","restart":0}"#);
+    // An hour's restart interval: only the crash cycle's reset (restart at once) brings it back within the test.
+    let restartable = launch(&h, "sleeper", 0, r#"{"name":"survivor","restart":3600}"#);
     // A crash: exit code 3 from a worker with shared-memory access.
     let _ = h.psql("SELECT bgw_register('bgw', 'exit_with', 3, '{\"name\":\"crashy\"}')");
     h.wait_log("terminating any other active server processes");
