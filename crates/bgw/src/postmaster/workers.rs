@@ -356,6 +356,9 @@ impl Workers {
             self.forget(slot);
         } else if launching {
             self.schedule_restart(slot);
+        } else {
+            // Shutting down (or in a crash cycle): registered, not running, no restart scheduled.
+            publish_state(shm, slot, WorkerState::Registered);
         }
         log_child_exit(if exit.is_code(0) { Level::Debug1 } else { Level::Log }, &name, pid, exit);
         if let Some(n) = (notify_pid != 0).then_some(notify_pid) {
@@ -525,6 +528,25 @@ mod tests {
         assert_eq!(rw.spec.name, "fine");
         assert_eq!(workers.next_launch(Phase::Run), Some(1));
         assert_eq!(workers.next_launch(Phase::Run), None);
+    }
+
+    #[test]
+    fn an_exit_while_not_launching_is_not_shown_running() {
+        let (seg, mut workers, mut children) = setup();
+        let shm = seg.shmem();
+        let mut spec = WorkerSpec::new("r", "bgw", "sleeper");
+        spec.restart = Restart::After { seconds: 5 };
+        shm.slots().register(&spec.to_raw().unwrap(), 8);
+        workers.process_state_change(shm, &mut children, Phase::Run);
+        // A pid no process has (pid_max is at most 2^22), never signalled here: the worker has no notify pid.
+        let pid = 1 << 23;
+        workers.started(shm, &mut children, 0, pid);
+        let state = || WorkerState::from_u32(shm.slot_status()[0].state.load(Ordering::Relaxed));
+        assert_eq!(state(), WorkerState::Running);
+        // During a shutdown (not launching) it stays registered, without a restart, and is not shown running.
+        assert_eq!(workers.worker_exited(shm, 0, pid, ExitStatus::Code(1), false), None);
+        assert!(workers.slots[0].is_some());
+        assert_eq!(state(), WorkerState::Registered);
     }
 
     #[test]
