@@ -156,13 +156,23 @@ c_hello_launcher(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	fill_worker(&worker, "c_hello child", "c_hello_main", BGW_NEVER_RESTART, Int32GetDatum(1000));
 	worker.bgw_notify_pid = MyProcPid;
+	ResetLatch(MyLatch);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		ereport(ERROR, (errmsg("could not register background process"),
 						errhint("You may need to increase max_worker_processes.")));
+	/* bgw_notify_pid: the postmaster's SIGUSR1 when the worker starts sets our latch. */
+	elog(LOG, "c_hello launcher: start notification %s",
+		 (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 20000L, PG_WAIT_EXTENSION) & WL_LATCH_SET)
+		 ? "received" : "missing");
 	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
 		ereport(ERROR, (errmsg("could not start background process")));
 	elog(LOG, "c_hello launcher started worker with PID %d (type %s)", (int) pid, GetBackgroundWorkerTypeByPid(pid));
+	ResetLatch(MyLatch);
 	TerminateBackgroundWorker(handle);
+	/* ... and again when it exits. */
+	elog(LOG, "c_hello launcher: exit notification %s",
+		 (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 20000L, PG_WAIT_EXTENSION) & WL_LATCH_SET)
+		 ? "received" : "missing");
 	if (WaitForBackgroundWorkerShutdown(handle) != BGWH_STOPPED)
 		ereport(ERROR, (errmsg("the worker did not stop")));
 	elog(LOG, "c_hello launcher saw worker %d stop", (int) pid);

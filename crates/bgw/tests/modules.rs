@@ -91,6 +91,9 @@ fn c_workers_register_wait_and_terminate_dynamically() {
     let log = h.wait_log("c_hello launcher saw worker");
     assert!(log.contains("c_hello launcher started worker with PID"), "{log}");
     assert!(log.contains("(type c_hello)"), "{log}");
+    // bgw_notify_pid: the postmaster's SIGUSR1 set the launcher's latch when the child started and when it exited.
+    assert!(log.contains("c_hello launcher: start notification received"), "{log}");
+    assert!(log.contains("c_hello launcher: exit notification received"), "{log}");
 }
 
 #[test]
