@@ -1,0 +1,2 @@
+//! Benchmark driver (skeleton; filled in by the benchmarks work).
+fn main() {}
