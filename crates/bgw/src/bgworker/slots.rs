@@ -451,6 +451,39 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         self.hint_free(slot as usize);
     }
 
+    // ----- fault injection: what a dying or rogue child can do (the host's `lock_holder` and `scribbler` test
+    // workers; nothing else calls these) -----
+
+    /// Takes the lock and never gives it back: the calling process holds it until it dies.
+    pub fn leak_lock(&self) {
+        core::mem::forget(self.header.lock.lock());
+    }
+
+    /// Overwrites `slot` the way a rogue child might: no lock, no protocol, any values. Marks it changed so the
+    /// postmaster looks at it.
+    pub fn scribble_slot(&self, slot: u32, payload: &P, pid: i32, generation: u64, terminate: bool) {
+        let Some(s) = self.slots.get(slot as usize) else { return };
+        // SAFETY: deliberately racy (this is the corruption the postmaster must survive): P is valid for every bit
+        // pattern and every reader copies the payload with a volatile read and sanitizes the copy.
+        s.payload.with_mut(|p| unsafe { p.write_volatile(*payload) });
+        s.pid.store(pid, Ordering::Relaxed);
+        s.generation.store(generation, Ordering::Relaxed);
+        s.terminate.store(terminate, Ordering::Relaxed);
+        s.in_use.store(true, Ordering::Release);
+        self.mark_changed(slot as usize);
+    }
+
+    /// Overwrites the header's slot count and parallel counters, and sets every change and free-slot bit (also
+    /// those past the last slot), as a rogue child might.
+    pub fn scribble_header(&self, total_slots: u32, parallel_registered: u32, parallel_terminated: u32) {
+        self.header.total_slots.store(total_slots, Ordering::Relaxed);
+        self.header.parallel_register_count.store(parallel_registered, Ordering::Relaxed);
+        self.header.parallel_terminate_count.store(parallel_terminated, Ordering::Release);
+        for w in self.changed.iter().chain(self.summary).chain(self.free).chain(self.free_summary) {
+            w.store(u64::MAX, Ordering::Release);
+        }
+    }
+
     /// Postmaster, on a fresh segment before any child exists: puts a registration (static, or one surviving a
     /// crash cycle) in a slot, or leaves it free, starting its generation where the last segment left off so that
     /// handles stay unique across crash cycles.

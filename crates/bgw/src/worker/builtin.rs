@@ -9,6 +9,11 @@
 //! | `spawner`   | count              | registers that many `sleeper`s, waits for each to start, logs pids   |
 //! | `ticker`    | milliseconds       | logs a line every that many milliseconds; says when it reloads config |
 //! | `panicker`  | —                  | panics (for tests: a panic is an ERROR, exit 1)                       |
+//! | `lock_holder` | —                | takes the workers' lock, never releases it, waits to be killed        |
+//! | `scribbler` | mode               | scribbles over the slot array (0: slots, counters, bitmaps; 1: the slot count), wakes the postmaster, waits to be killed |
+//!
+//! `lock_holder` and `scribbler` are fault injection for the reliability tests (`tests/faults.rs`): what a child
+//! that dies holding the lock, or a rogue child with shared memory access, can do.
 //!
 //! `sleeper` logs, at DEBUG1, the registration it sees (`MyBgworkerEntry`): name, main argument and extra data.
 
@@ -28,6 +33,8 @@ pub static INTERNAL: &[(&str, WorkerMain)] = &[
     ("spawner", spawner),
     ("ticker", ticker),
     ("panicker", panicker),
+    ("lock_holder", lock_holder),
+    ("scribbler", scribbler),
 ];
 
 fn noop(_: usize) {
@@ -129,4 +136,98 @@ fn ticker(ms: usize) {
             next += std::time::Duration::from_millis(period as u64);
         }
     }
+}
+
+/// Takes the background workers' lock and keeps it until the process dies (SIGTERM exits with code 1, still
+/// holding it; the next locker recovers the lock).
+fn lock_holder(_: usize) {
+    background_worker_unblock_signals();
+    match crate::shmem::attached() {
+        Some(shm) => {
+            shm.slots().leak_lock();
+            elog::log(format!("lock_holder (PID {}) holds the background worker lock", std::process::id()));
+        }
+        None => elog::warning("lock_holder: no shared memory"),
+    }
+    idle_forever();
+}
+
+/// A registration no registrant could have written, one of four kinds: strings without terminators, absurd
+/// flags, start phases, restart times and notification pids.
+fn garbage(kind: u32) -> crate::bgworker::types::BackgroundWorker {
+    use crate::bgworker::types::*;
+    let mut w = BackgroundWorker::zeroed();
+    let put = |field: &mut [u8], text: &[u8]| field[..text.len()].copy_from_slice(text);
+    match kind % 4 {
+        0 => {
+            w.bgw_name = [0xfe; BGW_MAXLEN];
+            w.bgw_type = [b'x'; BGW_MAXLEN];
+            w.bgw_flags = -1;
+            w.bgw_start_time = 1234;
+            w.bgw_restart_time = -99;
+            w.bgw_library_name = [0x80; MAXPGPATH];
+            w.bgw_function_name = [b'f'; BGW_MAXLEN];
+            w.bgw_main_arg = usize::MAX;
+            w.bgw_extra = [0xff; BGW_EXTRALEN];
+            w.bgw_notify_pid = 1;
+        }
+        1 => {
+            w.bgw_name = [b'n'; BGW_MAXLEN];
+            w.bgw_flags = BGWORKER_SHMEM_ACCESS;
+            w.bgw_start_time = 2;
+            w.bgw_restart_time = 5;
+            put(&mut w.bgw_library_name, b"bgw");
+            put(&mut w.bgw_function_name, b"sleeper");
+            w.bgw_notify_pid = -1;
+        }
+        2 => {
+            put(&mut w.bgw_name, b"scribbled parallel");
+            w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_CLASS_PARALLEL;
+            w.bgw_start_time = i32::MIN;
+            w.bgw_restart_time = 1;
+            put(&mut w.bgw_library_name, b"bgw");
+            put(&mut w.bgw_function_name, b"sleeper");
+            w.bgw_notify_pid = i32::MAX;
+        }
+        _ => {
+            put(&mut w.bgw_name, b"scribbled");
+            w.bgw_flags = BGWORKER_BACKEND_DATABASE_CONNECTION | 0x4000;
+            w.bgw_start_time = 2;
+            w.bgw_restart_time = i32::MAX;
+            w.bgw_library_name = [b'/'; MAXPGPATH];
+            put(&mut w.bgw_function_name, b"sleeper");
+            w.bgw_notify_pid = i32::MIN;
+        }
+    }
+    w
+}
+
+/// Scribbles over the slot array as a rogue child might, wakes the postmaster, and waits to be killed.
+/// Mode 0: every slot gets a garbage registration and an absurd pid and generation (the last two slots, if free,
+/// also a terminate flag), the parallel counters absurd values, every change and free-slot bit is set. Mode 1: the
+/// slot count in the header is wrong.
+fn scribbler(mode: usize) {
+    background_worker_unblock_signals();
+    let Some(shm) = crate::shmem::attached() else {
+        elog::warning("scribbler: no shared memory");
+        return;
+    };
+    let slots = shm.slots();
+    let n = slots.len() as u32;
+    if mode == 1 {
+        let (registered, terminated) = slots.header().parallel_counts();
+        slots.scribble_header(n + 7, registered, terminated);
+        elog::log(format!("scribbler: set the slot count to {}", n + 7));
+    } else {
+        let pids = [1, -1, i32::MAX, 0, i32::MIN];
+        for i in 0..n {
+            let free = slots.read_slot(i).is_none();
+            let pid = pids[i as usize % pids.len()];
+            slots.scribble_slot(i, &garbage(i), pid, u64::MAX - u64::from(i), free && i + 2 >= n);
+        }
+        slots.scribble_header(n, 7, u32::MAX - 3);
+        elog::log(format!("scribbler: scribbled over {n} slots, the parallel counters and the bitmaps"));
+    }
+    shm.signal_postmaster(crate::shmem::pmsignal::BACKGROUND_WORKER_CHANGE);
+    idle_forever();
 }

@@ -1,0 +1,158 @@
+//! Invariant checks shared by the chaos and fault tests (`tests/chaos.rs`, `tests/faults.rs`): what the host's
+//! own view says, compared with what `/proc` says, and the parallel-worker accounting probed from outside.
+//!
+//! Every check returns `Err(description)` rather than panicking, so a long chaos run can count violations and
+//! report them all. Checks that compare two racing sources (the `bgw_workers` view and `/proc`) are meant for a
+//! quiescent host: [`wait_consistent`] polls until they agree, and only a disagreement that outlasts the
+//! deadline is a violation.
+#![allow(dead_code)]
+
+use super::common::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// Live (not zombie) children of `parent`, from `/proc`, with their command lines (process titles).
+pub fn children_of(parent: i32) -> BTreeMap<i32, String> {
+    let mut out = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    for e in dir.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Some((state, ppid, _)) = stat(pid) else { continue };
+        if ppid == parent && state != 'Z' {
+            out.insert(pid, cmdline(pid));
+        }
+    }
+    out
+}
+
+/// (state, ppid, pgrp) of a process, from `/proc/<pid>/stat`.
+pub fn stat(pid: i32) -> Option<(char, i32, i32)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((f.first()?.chars().next()?, f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?))
+}
+
+/// One comparison of the `bgw_workers` view and `pg_stat_activity` with the postmaster's children in `/proc`:
+/// - no registration is in a transient state (registered, starting, terminating): otherwise "not quiescent";
+/// - every row shown running has a pid, and that pid is a live child of the postmaster titled `bgw: <name>`;
+/// - no row that is not running shows a pid;
+/// - every child of the postmaster is a running worker of the view or a session of `pg_stat_activity`;
+/// - every process in the postmaster's process group is its child (nothing was orphaned or forked behind it).
+pub fn view_matches_processes(h: &Host) -> Result<(), String> {
+    let pm = h.pid();
+    let out = h
+        .psql(
+            "SELECT 'w', coalesce(pid, 0), state, name FROM bgw_workers WHERE slot >= 0 \
+             UNION ALL SELECT 'b', pid, backend_type, '' FROM pg_stat_activity WHERE backend_type = 'client backend'",
+        )
+        .map_err(|e| format!("query failed: {}", e.trim()))?;
+    let mut running: BTreeMap<i32, String> = BTreeMap::new();
+    let mut sessions: BTreeSet<i32> = BTreeSet::new();
+    for line in out.lines() {
+        let f: Vec<&str> = line.splitn(4, '|').collect();
+        let [kind, pid, state, name] = f[..] else { return Err(format!("odd row {line:?}")) };
+        let pid: i32 = pid.parse().map_err(|_| format!("odd pid in {line:?}"))?;
+        if kind == "b" {
+            sessions.insert(pid);
+            continue;
+        }
+        match state {
+            "registered" | "starting" | "terminating" => return Err(format!("not quiescent: {line}")),
+            "running" if pid <= 0 => return Err(format!("a running worker without a pid: {line}")),
+            "running" => {
+                running.insert(pid, name.to_string());
+            }
+            _ if pid > 0 => return Err(format!("a worker that is not running shows a pid: {line}")),
+            _ => {}
+        }
+    }
+    let children = children_of(pm);
+    for (pid, name) in &running {
+        match children.get(pid) {
+            None => return Err(format!("the view shows worker {name:?} running as PID {pid}, no child has it")),
+            Some(title) if *title != format!("bgw: {name}") => {
+                return Err(format!("PID {pid} is shown as worker {name:?} but its title is {title:?}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for (pid, title) in &children {
+        if !running.contains_key(pid) && !sessions.contains(pid) {
+            return Err(format!("child {pid} ({title:?}) is neither a running worker nor a session"));
+        }
+    }
+    for pid in group_members(pm) {
+        if let Some((state, ppid, _)) = stat(pid) {
+            if ppid != pm && state != 'Z' {
+                return Err(format!(
+                    "process {pid} ({:?}) is in the host's group but not the postmaster's child",
+                    cmdline(pid)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Polls [`view_matches_processes`] until it holds; the last disagreement if it never does within `deadline`.
+pub fn wait_consistent(h: &Host, deadline: Duration) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        match view_matches_processes(h) {
+            Ok(()) => return Ok(()),
+            Err(e) if start.elapsed() > deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// The parallel counters balance: with `max` = `max_parallel_workers`, exactly `max` minus the parallel workers
+/// registered now can be registered; the next is refused. The probe workers are terminated again before this
+/// returns. (The counters themselves are not visible from SQL; this is what they decide.)
+pub fn parallel_balance(h: &Host, max: usize) -> Result<(), String> {
+    let active: usize = h
+        .psql("SELECT count(*) FROM bgw_workers WHERE flags LIKE '%parallel%'")
+        .map_err(|e| format!("count failed: {}", e.trim()))?
+        .parse()
+        .map_err(|e| format!("count: {e}"))?;
+    let mut handles = Vec::new();
+    let mut result = Ok(());
+    for i in 0..=max {
+        let sql = format!(
+            "SELECT bgw_register('bgw', 'sleeper', 0, \
+             '{{\"name\": \"parallel probe {i}\", \"flags\": [\"shmem\", \"parallel\"], \"notify\": false}}')"
+        );
+        match h.psql(&sql) {
+            Ok(handle) if handle.is_empty() => break,
+            Ok(handle) => handles.push(handle),
+            Err(e) => {
+                result = Err(format!("registering a parallel probe failed: {}", e.trim()));
+                break;
+            }
+        }
+    }
+    if result.is_ok() && active + handles.len() != max {
+        result = Err(format!(
+            "parallel counters out of balance: {active} parallel workers registered, {} more accepted, \
+             max_parallel_workers = {max}",
+            handles.len()
+        ));
+    }
+    for handle in &handles {
+        let _ = h.psql(&format!("SELECT bgw_terminate('{handle}')"));
+    }
+    let start = Instant::now();
+    while h.psql("SELECT count(*) FROM bgw_workers WHERE name LIKE 'parallel probe %'").ok().as_deref() != Some("0") {
+        if start.elapsed() > DEADLINE {
+            return result.and(Err("the parallel probes were not terminated".to_string()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    result
+}
+
+/// The number of times `needle` occurs in the server log.
+pub fn log_count(h: &Host, needle: &str) -> usize {
+    h.log().matches(needle).count()
+}
