@@ -1,0 +1,96 @@
+//! The scenarios, each run the same way on both hosts.
+//!
+//! Scenarios 1-4 are timed inside a backend by the bench module's SQL functions (the client only starts them and
+//! collects the samples). crash_restart cannot be timed inside a backend, since the crash-and-restart cycle ends
+//! every backend: the driver times it from the kill to the moment a new connection succeeds and sees all static
+//! workers running again with new pids. Idle figures come from /proc.
+
+use crate::hosts::Host;
+use anyhow::{bail, Result};
+use std::time::{Duration, Instant};
+
+/// Samples in nanoseconds of `function(arg)`, timed inside the backend.
+pub fn timed_in_backend(host: &Host, function: &str, arg: i64) -> Result<Vec<i64>> {
+    let mut c = host.connect()?;
+    Host::call(&mut c, function, Some(arg))
+}
+
+fn alive(pid: i64) -> bool {
+    // SAFETY: kill with signal 0 only checks for existence and permission.
+    pid > 0 && unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
+}
+
+/// kill -9 of static worker `victim`; nanoseconds until a new connection sees every static worker running with a
+/// new pid.
+pub fn crash_restart(host: &Host, victim: usize, timeout: Duration) -> Result<i64> {
+    let old = {
+        let mut c = host.connect()?;
+        Host::static_pids(&mut c)?
+    };
+    if old.is_empty() || old.iter().any(|&p| p <= 0) {
+        bail!("{}: static workers not all running before the crash: {old:?}", host.kind.label());
+    }
+    let pid = old[victim % old.len()];
+    let t0 = Instant::now();
+    // SAFETY: kill has no memory preconditions; the pid is one of the server's static workers.
+    if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } != 0 {
+        bail!("kill -9 {pid}: {}", std::io::Error::last_os_error());
+    }
+    loop {
+        if let Ok(mut c) = host.connect() {
+            if let Ok(now) = Host::static_pids(&mut c) {
+                let renewed =
+                    now.len() == old.len() && now.iter().zip(&old).all(|(&n, &o)| n > 0 && n != o && alive(n));
+                if renewed {
+                    return Ok(t0.elapsed().as_nanos() as i64);
+                }
+            }
+        }
+        if t0.elapsed() > timeout {
+            bail!("{}: static workers not back within {timeout:?}; log:\n{}", host.kind.label(), host.log_tail());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Figures read from /proc for one host during an idle window.
+#[derive(Clone, Debug, Default)]
+pub struct Idle {
+    pub postmaster_wakeups: i64,
+    pub postmaster_rss_kb: i64,
+    pub worker_pss_kb: i64,
+}
+
+fn status_field(pid: i32, field: &str) -> Result<i64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    proc_field(&s, field)
+}
+
+fn proc_field(text: &str, field: &str) -> Result<i64> {
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix(field) {
+            if let Some(v) = rest.trim_start_matches(':').split_whitespace().next() {
+                return Ok(v.parse()?);
+            }
+        }
+    }
+    bail!("no {field} in /proc")
+}
+
+/// Starts an idle window (open no connection between this and `idle_end`: a backend's exit wakes a postmaster):
+/// returns what to compare at its end.
+pub fn idle_begin(host: &Host, worker: i64) -> Result<(i32, i64, i64)> {
+    let pm = host.postmaster_pid();
+    Ok((pm, worker, status_field(pm, "voluntary_ctxt_switches")?))
+}
+
+pub fn idle_end(begin: (i32, i64, i64)) -> Result<Idle> {
+    let (pm, worker, switches0) = begin;
+    let switches1 = status_field(pm, "voluntary_ctxt_switches")?;
+    let rollup = std::fs::read_to_string(format!("/proc/{worker}/smaps_rollup"))?;
+    Ok(Idle {
+        postmaster_wakeups: switches1 - switches0,
+        postmaster_rss_kb: status_field(pm, "VmRSS")?,
+        worker_pss_kb: proc_field(&rollup, "Pss")?,
+    })
+}

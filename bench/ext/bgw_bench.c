@@ -1,0 +1,497 @@
+/*
+ * bgw_bench: the benchmark module, one C source for two hosts.
+ *
+ * Built with PGXS for PostgreSQL 15 (BGW_BENCH_FOR_POSTGRES defined, see Makefile) and with
+ * `cc -shared -fPIC -I include` against bgw's include/bgworker.h. Everything that is timed (registration, the waits,
+ * termination) is written once, against the API the two hosts share: RegisterDynamicBackgroundWorker,
+ * WaitForBackgroundWorkerStartup/Shutdown, TerminateBackgroundWorker, latches. Only the glue differs: how a SQL
+ * function receives its argument and returns text, how a preloaded module asks for shared memory (PostgreSQL 15
+ * wants a shmem_request_hook), and how a handle is freed.
+ *
+ * Loaded through shared_preload_libraries, _PG_init registers bgw_bench.static_workers static workers (default 4)
+ * that record their pid in a small named shared-memory array and wait on their latch; they restart after 1 s, or at
+ * once after a crash-and-restart cycle. Dynamic workers are registered with shared memory access, never restart,
+ * and notify the registering backend (bgw_notify_pid = MyProcPid), as the benchmark's rules say.
+ *
+ * SQL functions (every one runs inside the calling backend, so client round trips are not timed); each returns
+ * its samples as text, nanoseconds separated by spaces:
+ *   bgw_bench_launch_to_started(n)   register a worker that returns at once, wait for its start; n times
+ *   bgw_bench_launch_full_cycle(n)   register it, wait for its shutdown; n times
+ *   bgw_bench_burst(k)               register k latch-waiting workers, wait until all started ("start_ns"), then
+ *                                    terminate all and wait until all stopped ("terminate_ns"): "start_ns terminate_ns"
+ *   bgw_bench_terminate_latency(n)   start a latch-waiting worker (not timed), terminate it, wait for its shutdown
+ *   bgw_bench_start_idle(k)          start k latch-waiting workers and leave them running (for the scale scenario);
+ *                                    returns the time it took
+ *   bgw_bench_static_pids()          the static workers' pids as recorded in shared memory ("0" while not started)
+ */
+#ifdef BGW_BENCH_FOR_POSTGRES
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/wait_event.h"
+#else
+#include "bgworker.h"
+
+#include <stdlib.h>
+#endif
+
+#include <string.h>
+#include <time.h>
+
+PG_MODULE_MAGIC;
+
+#define BENCH_MAX_STATIC 64
+
+typedef struct BenchShared
+{
+	int nstatic;
+	pid_t static_pids[BENCH_MAX_STATIC];
+} BenchShared;
+
+void _PG_init(void);
+PGDLLEXPORT void bgw_bench_noop(Datum main_arg);
+PGDLLEXPORT void bgw_bench_idle(Datum main_arg);
+PGDLLEXPORT void bgw_bench_static(Datum main_arg);
+
+static int bench_static_workers = 4;
+
+/* ---------- the hosts' differences ---------- */
+
+#ifdef BGW_BENCH_FOR_POSTGRES
+#define bench_free_handle(h) pfree(h)
+#define bench_alloc(n) palloc(n)
+#define bench_free(p) pfree(p)
+#else
+#define bench_free_handle(h) free(h)
+#define bench_alloc(n) malloc(n)
+#define bench_free(p) free(p)
+#endif
+
+static BenchShared *
+bench_shared(void)
+{
+	bool found;
+	BenchShared *shared;
+
+#ifdef BGW_BENCH_FOR_POSTGRES
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+#endif
+	shared = (BenchShared *) ShmemInitStruct("bgw_bench static pids", sizeof(BenchShared), &found);
+	if (!found)
+		memset(shared, 0, sizeof(*shared));
+#ifdef BGW_BENCH_FOR_POSTGRES
+	LWLockRelease(AddinShmemInitLock);
+#endif
+	return shared;
+}
+
+/* ---------- timing and results ---------- */
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Samples as text: "123 456 ...". The caller frees the buffer. */
+static char *
+samples_text(const int64_t *samples, int n)
+{
+	size_t cap = (size_t) n * 21 + 1;
+	char *buf = bench_alloc(cap);
+	size_t len = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++)
+		len += snprintf(buf + len, cap - len, i ? " %lld" : "%lld", (long long) samples[i]);
+	return buf;
+}
+
+/* ---------- registration (shared by every scenario) ---------- */
+
+static void
+fill_worker(BackgroundWorker *worker, const char *function, int restart, Datum arg)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = restart;
+	snprintf(worker->bgw_library_name, MAXPGPATH, "bgw_bench");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker->bgw_name, BGW_MAXLEN, "bgw_bench %s", function);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "bgw_bench");
+	worker->bgw_main_arg = arg;
+}
+
+static BackgroundWorkerHandle *
+launch(const char *function)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	fill_worker(&worker, function, BGW_NEVER_RESTART, (Datum) 0);
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR, (errmsg("could not register background process"),
+						errhint("You may need to increase max_worker_processes.")));
+	return handle;
+}
+
+static void
+wait_started(BackgroundWorkerHandle *handle, bool may_have_ended)
+{
+	pid_t pid;
+	BgwHandleStatus status = WaitForBackgroundWorkerStartup(handle, &pid);
+
+	/*
+	 * A worker that returns at once may be gone before this backend wakes to look: then its pid was published
+	 * and cleared again, and both hosts answer BGWH_STOPPED (that wait includes its whole run, so it never flatters).
+	 */
+	if (status == BGWH_STARTED || (may_have_ended && status == BGWH_STOPPED))
+		return;
+	ereport(ERROR, (errmsg("could not start background process")));
+}
+
+static void
+wait_stopped(BackgroundWorkerHandle *handle)
+{
+	if (WaitForBackgroundWorkerShutdown(handle) != BGWH_STOPPED)
+		ereport(ERROR, (errmsg("background process did not stop")));
+}
+
+/* ---------- the scenarios ---------- */
+
+static char *
+run_launch_to_started(int n)
+{
+	int64_t *samples = bench_alloc(sizeof(int64_t) * (n > 0 ? n : 1));
+	char *text;
+	int i;
+
+	for (i = 0; i < n; i++)
+	{
+		int64_t t0 = now_ns();
+		BackgroundWorkerHandle *handle = launch("bgw_bench_noop");
+
+		wait_started(handle, true);
+		samples[i] = now_ns() - t0;
+		wait_stopped(handle); /* not timed: frees the slot for the next round */
+		bench_free_handle(handle);
+	}
+	text = samples_text(samples, n);
+	bench_free(samples);
+	return text;
+}
+
+static char *
+run_launch_full_cycle(int n)
+{
+	int64_t *samples = bench_alloc(sizeof(int64_t) * (n > 0 ? n : 1));
+	char *text;
+	int i;
+
+	for (i = 0; i < n; i++)
+	{
+		int64_t t0 = now_ns();
+		BackgroundWorkerHandle *handle = launch("bgw_bench_noop");
+
+		wait_stopped(handle);
+		samples[i] = now_ns() - t0;
+		bench_free_handle(handle);
+	}
+	text = samples_text(samples, n);
+	bench_free(samples);
+	return text;
+}
+
+static char *
+run_burst(int k)
+{
+	BackgroundWorkerHandle **handles = bench_alloc(sizeof(*handles) * (k > 0 ? k : 1));
+	int64_t samples[2];
+	int64_t t0;
+	int i;
+
+	t0 = now_ns();
+	for (i = 0; i < k; i++)
+		handles[i] = launch("bgw_bench_idle");
+	for (i = 0; i < k; i++)
+		wait_started(handles[i], false);
+	samples[0] = now_ns() - t0;
+
+	t0 = now_ns();
+	for (i = 0; i < k; i++)
+		TerminateBackgroundWorker(handles[i]);
+	for (i = 0; i < k; i++)
+		wait_stopped(handles[i]);
+	samples[1] = now_ns() - t0;
+
+	for (i = 0; i < k; i++)
+		bench_free_handle(handles[i]);
+	bench_free(handles);
+	return samples_text(samples, 2);
+}
+
+static char *
+run_terminate_latency(int n)
+{
+	int64_t *samples = bench_alloc(sizeof(int64_t) * (n > 0 ? n : 1));
+	char *text;
+	int i;
+
+	for (i = 0; i < n; i++)
+	{
+		BackgroundWorkerHandle *handle = launch("bgw_bench_idle");
+		int64_t t0;
+
+		wait_started(handle, false); /* not timed */
+		t0 = now_ns();
+		TerminateBackgroundWorker(handle);
+		wait_stopped(handle);
+		samples[i] = now_ns() - t0;
+		bench_free_handle(handle);
+	}
+	text = samples_text(samples, n);
+	bench_free(samples);
+	return text;
+}
+
+static char *
+run_start_idle(int k)
+{
+	int64_t t0 = now_ns();
+	int64_t took;
+	int i;
+
+	for (i = 0; i < k; i++)
+	{
+		BackgroundWorkerHandle *handle = launch("bgw_bench_idle");
+
+		wait_started(handle, false);
+		bench_free_handle(handle);
+	}
+	took = now_ns() - t0;
+	return samples_text(&took, 1);
+}
+
+static char *
+run_static_pids(void)
+{
+	BenchShared *shared = bench_shared();
+	int64_t pids[BENCH_MAX_STATIC];
+	int n = bench_static_workers < BENCH_MAX_STATIC ? bench_static_workers : BENCH_MAX_STATIC;
+	int i;
+
+	for (i = 0; i < n; i++)
+		pids[i] = __atomic_load_n(&shared->static_pids[i], __ATOMIC_SEQ_CST);
+	return samples_text(pids, n);
+}
+
+/* ---------- the workers ---------- */
+
+void
+bgw_bench_noop(Datum main_arg)
+{
+	(void) main_arg;
+}
+
+/* Wait on the latch until terminated: SIGTERM's default handling in a worker ends it. */
+static void
+idle_loop(void)
+{
+	BackgroundWorkerUnblockSignals();
+	for (;;)
+	{
+		WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, 0, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+void
+bgw_bench_idle(Datum main_arg)
+{
+	(void) main_arg;
+	idle_loop();
+}
+
+void
+bgw_bench_static(Datum main_arg)
+{
+	int index = DatumGetInt32(main_arg);
+
+	if (index >= 0 && index < BENCH_MAX_STATIC)
+		__atomic_store_n(&bench_shared()->static_pids[index], MyProcPid, __ATOMIC_SEQ_CST);
+	idle_loop();
+}
+
+/* ---------- SQL glue ---------- */
+
+#ifdef BGW_BENCH_FOR_POSTGRES
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+
+static void
+bench_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(sizeof(BenchShared));
+}
+
+static Datum
+text_result(char *buf)
+{
+	text *t = cstring_to_text(buf);
+
+	pfree(buf);
+	PG_RETURN_TEXT_P(t);
+}
+
+PG_FUNCTION_INFO_V1(bgw_bench_launch_to_started);
+PG_FUNCTION_INFO_V1(bgw_bench_launch_full_cycle);
+PG_FUNCTION_INFO_V1(bgw_bench_burst);
+PG_FUNCTION_INFO_V1(bgw_bench_terminate_latency);
+PG_FUNCTION_INFO_V1(bgw_bench_start_idle);
+PG_FUNCTION_INFO_V1(bgw_bench_static_pids);
+
+Datum
+bgw_bench_launch_to_started(PG_FUNCTION_ARGS)
+{
+	return text_result(run_launch_to_started(PG_GETARG_INT32(0)));
+}
+
+Datum
+bgw_bench_launch_full_cycle(PG_FUNCTION_ARGS)
+{
+	return text_result(run_launch_full_cycle(PG_GETARG_INT32(0)));
+}
+
+Datum
+bgw_bench_burst(PG_FUNCTION_ARGS)
+{
+	return text_result(run_burst(PG_GETARG_INT32(0)));
+}
+
+Datum
+bgw_bench_terminate_latency(PG_FUNCTION_ARGS)
+{
+	return text_result(run_terminate_latency(PG_GETARG_INT32(0)));
+}
+
+Datum
+bgw_bench_start_idle(PG_FUNCTION_ARGS)
+{
+	return text_result(run_start_idle(PG_GETARG_INT32(0)));
+}
+
+Datum
+bgw_bench_static_pids(PG_FUNCTION_ARGS)
+{
+	return text_result(run_static_pids());
+}
+
+#else
+
+static int
+text_result(BgwSqlValue *result, char *buf)
+{
+	bgw_sql_result_text(result, buf);
+	free(buf);
+	return 0;
+}
+
+static int
+int_arg(int nargs, const BgwSqlValue *args)
+{
+	return (nargs > 0 && args[0].kind == BGW_SQL_INT8) ? (int) args[0].int8 : 0;
+}
+
+static int
+sql_launch_to_started(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	return text_result(result, run_launch_to_started(int_arg(nargs, args)));
+}
+
+static int
+sql_launch_full_cycle(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	return text_result(result, run_launch_full_cycle(int_arg(nargs, args)));
+}
+
+static int
+sql_burst(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	return text_result(result, run_burst(int_arg(nargs, args)));
+}
+
+static int
+sql_terminate_latency(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	return text_result(result, run_terminate_latency(int_arg(nargs, args)));
+}
+
+static int
+sql_start_idle(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	return text_result(result, run_start_idle(int_arg(nargs, args)));
+}
+
+static int
+sql_static_pids(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	(void) nargs;
+	(void) args;
+	return text_result(result, run_static_pids());
+}
+
+#endif
+
+void
+_PG_init(void)
+{
+	BackgroundWorker worker;
+	int i;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomIntVariable("bgw_bench.static_workers", "Static workers to register.", NULL, &bench_static_workers,
+							4, 0, BENCH_MAX_STATIC, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("bgw_bench");
+
+#ifdef BGW_BENCH_FOR_POSTGRES
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = bench_shmem_request;
+#else
+	RequestAddinShmemSpace(sizeof(BenchShared));
+	bgw_define_sql_function("bgw_bench_launch_to_started", 1, BGW_SQL_TEXT, BGW_SQLFN_SUPERUSER,
+							sql_launch_to_started);
+	bgw_define_sql_function("bgw_bench_launch_full_cycle", 1, BGW_SQL_TEXT, BGW_SQLFN_SUPERUSER,
+							sql_launch_full_cycle);
+	bgw_define_sql_function("bgw_bench_burst", 1, BGW_SQL_TEXT, BGW_SQLFN_SUPERUSER, sql_burst);
+	bgw_define_sql_function("bgw_bench_terminate_latency", 1, BGW_SQL_TEXT, BGW_SQLFN_SUPERUSER,
+							sql_terminate_latency);
+	bgw_define_sql_function("bgw_bench_start_idle", 1, BGW_SQL_TEXT, BGW_SQLFN_SUPERUSER, sql_start_idle);
+	bgw_define_sql_function("bgw_bench_static_pids", 0, BGW_SQL_TEXT, 0, sql_static_pids);
+#endif
+
+	for (i = 0; i < bench_static_workers; i++)
+	{
+		fill_worker(&worker, "bgw_bench_static", 1, Int32GetDatum(i));
+		snprintf(worker.bgw_name, BGW_MAXLEN, "bgw_bench static %d", i);
+		RegisterBackgroundWorker(&worker);
+	}
+}
