@@ -215,6 +215,12 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     // The host still answers, reading the garbage (views and `bgw ps` bound and clean every string).
     h.sql("SELECT count(*) FROM bgw_workers");
     h.sql("SELECT count(*) FROM pg_stat_activity");
+    // The invariant checks the chaos test relies on see the damage: pids in the slots are garbage, and so are the
+    // parallel counters (registrations are refused).
+    let seen = view_matches_processes(&h).expect_err("the view check missed scribbled pids");
+    assert!(seen.contains("no child has it") || seen.contains("without a pid"), "{seen}");
+    let seen = parallel_balance(&h, 2).expect_err("the parallel check missed scribbled counters");
+    assert!(seen.contains("out of balance"), "{seen}");
     let ps = h.bgw(&["ps"]);
     assert!(ps.status.success(), "bgw ps failed: {}", String::from_utf8_lossy(&ps.stderr));
     // No garbage registration was started: the postmaster's children are still its own four.

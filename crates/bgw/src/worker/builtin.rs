@@ -225,7 +225,9 @@ fn scribbler(mode: usize) {
             let pid = pids[i as usize % pids.len()];
             slots.scribble_slot(i, &garbage(i), pid, u64::MAX - u64::from(i), free && i + 2 >= n);
         }
-        slots.scribble_header(n, 7, u32::MAX - 3);
+        // Wrapping counters that say 4 parallel workers are active; after the three parallel-flagged garbage slots
+        // the postmaster releases (in an array of 10), they say 1 is, while the view shows 2 (scribbled flags).
+        slots.scribble_header(n, u32::MAX, u32::MAX - 4);
         elog::log(format!("scribbler: scribbled over {n} slots, the parallel counters and the bitmaps"));
     }
     shm.signal_postmaster(crate::shmem::pmsignal::BACKGROUND_WORKER_CHANGE);
