@@ -315,7 +315,9 @@ fn tag_of(stmt: &Statement) -> String {
 
 /// Keeps the session's SQL away from the file system: attaching a database file (`ATTACH`) and writing one
 /// (`VACUUM INTO`) are refused with SQLITE_AUTH (SQLSTATE 42501), since the backend runs with the host's
-/// privileges. In-memory and temporary databases are still allowed.
+/// privileges. In-memory and temporary databases are still allowed, named by a string literal: SQLite tells the
+/// authorizer the file name only when it is one, so an `ATTACH` whose name is an expression, a subquery or a
+/// parameter (which could name the catalog or any file) is refused.
 fn forbid_files(conn: &Connection) -> rusqlite::Result<()> {
     unsafe extern "C" fn authorize(
         _data: *mut std::ffi::c_void,
@@ -325,8 +327,11 @@ fn forbid_files(conn: &Connection) -> rusqlite::Result<()> {
         _database: *const c_char,
         _trigger: *const c_char,
     ) -> c_int {
-        if action != ffi::SQLITE_ATTACH || file.is_null() {
+        if action != ffi::SQLITE_ATTACH {
             return ffi::SQLITE_OK;
+        }
+        if file.is_null() {
+            return ffi::SQLITE_DENY;
         }
         // SAFETY: SQLite passes a NUL-terminated file name that lives for the duration of the call.
         match unsafe { CStr::from_ptr(file) }.to_bytes() {
@@ -952,6 +957,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("bgw-backend-test-{}", std::process::id()));
         assert_eq!(code(&mut e, &format!("ATTACH '{}' AS other", dir.display())), "42501");
         assert_eq!(code(&mut e, &format!("VACUUM INTO '{}'", dir.display())), "42501");
+        assert!(!dir.exists());
+        for name in [format!("'{}' || ''", dir.display()), format!("(SELECT '{}')", dir.display())] {
+            assert_eq!(code(&mut e, &format!("ATTACH {name} AS other")), "42501", "{name}");
+            assert_eq!(code(&mut e, &format!("VACUUM INTO {name}")), "42501", "{name}");
+        }
         assert!(!dir.exists());
         run(&mut e, "ATTACH ':memory:' AS scratch").unwrap();
         run(&mut e, "VACUUM").unwrap();
