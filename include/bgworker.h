@@ -256,8 +256,8 @@ extern void *ShmemInitStruct(const char *name, size_t size, bool *foundPtr);
  * A module defines SQL functions in _PG_init; every client session can call them. Arguments arrive as
  * BgwSqlValues (SQL NULL is BGW_SQL_NULL); fill in *result (use bgw_sql_result_text for text) and return 0.
  * ereport(ERROR) inside the function fails the statement with that message (SQLSTATE XX000) and the session goes
- * on, as in PostgreSQL. BGW_SQLFN_SUPERUSER marks functions only superusers may call (every connection is a
- * superuser until roles arrive with the databases).
+ * on, as in PostgreSQL. BGW_SQLFN_SUPERUSER marks functions only superusers may call (anyone else gets
+ * "permission denied for function", SQLSTATE 42501, and the function does not run).
  */
 #define BGW_SQL_NULL 0
 #define BGW_SQL_INT8 1

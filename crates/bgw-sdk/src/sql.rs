@@ -210,7 +210,7 @@ impl ResultType {
 pub struct FunctionFlags(i32);
 
 impl FunctionFlags {
-    /// `BGW_SQLFN_SUPERUSER`: only superusers may call it (every connection is a superuser until roles arrive).
+    /// `BGW_SQLFN_SUPERUSER`: only superusers may call it (others get 42501, "permission denied for function").
     pub const SUPERUSER: FunctionFlags = FunctionFlags(0x1);
     pub const fn empty() -> FunctionFlags {
         FunctionFlags(0)

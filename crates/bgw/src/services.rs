@@ -300,6 +300,10 @@ impl HostServices for ShmemHost {
     }
 
     fn reload_conf(&self) -> Result<bool, SqlError> {
+        if !self.superuser.get() {
+            // As in PostgreSQL, where EXECUTE on pg_reload_conf is revoked from PUBLIC.
+            return Err(SqlError::error("42501", "permission denied for function pg_reload_conf"));
+        }
         let shm = shmem::attached().ok_or_else(|| SqlError::error("55000", "not attached to shared memory"))?;
         Ok(crate::sys::signals::send(shm.header().postmaster_pid.load(Ordering::Relaxed), libc::SIGHUP))
     }
@@ -502,7 +506,7 @@ impl HostServices for ShmemHost {
     }
 
     fn module_functions(&self) -> Vec<crate::backend::host::ModuleFunction> {
-        crate::modules::sqlfn::module_functions()
+        crate::modules::sqlfn::module_functions(self.superuser.get())
     }
 }
 

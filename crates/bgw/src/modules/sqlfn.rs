@@ -5,8 +5,8 @@
 //! its arguments as [`BgwSqlValue`]s and fills in its result. `ereport(ERROR)` inside it fails the statement with
 //! that message and the session goes on, as in PostgreSQL: the call runs inside the trap of `sqlfn_trap.c`.
 //!
-//! The `superuser` flag is recorded with each function; until roles exist (the databases issue) every connection
-//! is the data directory's owner, which is a superuser, so it restricts no one yet.
+//! A function defined with `BGW_SQLFN_SUPERUSER` may only be called by superusers: anyone else gets PostgreSQL's
+//! "permission denied for function" (42501) and the function does not run.
 //!
 //! Runs in: the postmaster (defining, during preload) and backends (calling).
 
@@ -59,7 +59,6 @@ struct Defined {
     f: SqlFunctionPtr,
     nargs: c_int,
     result: SqlResultType,
-    #[allow(dead_code)]
     flags: c_int,
 }
 
@@ -227,8 +226,8 @@ fn call(name: &str, d: Defined, args: &[SqlArg]) -> Result<SqlArg, SqlError> {
     Ok(value)
 }
 
-/// The functions modules defined, for a backend session.
-pub fn module_functions() -> Vec<ModuleFunction> {
+/// The functions modules defined, for a backend session; `superuser` says whether its user is one.
+pub fn module_functions(superuser: bool) -> Vec<ModuleFunction> {
     let table = FUNCTIONS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     table
         .into_iter()
@@ -238,7 +237,12 @@ pub fn module_functions() -> Vec<ModuleFunction> {
                 name,
                 nargs: d.nargs,
                 result: d.result,
-                call: std::rc::Rc::new(move |args: &[SqlArg]| call(&n, d, args)),
+                call: std::rc::Rc::new(move |args: &[SqlArg]| {
+                    if d.flags & BGW_SQLFN_SUPERUSER != 0 && !superuser {
+                        return Err(SqlError::error("42501", format!("permission denied for function {n}")));
+                    }
+                    call(&n, d, args)
+                }),
             }
         })
         .collect()
