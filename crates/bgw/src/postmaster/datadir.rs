@@ -168,11 +168,18 @@ impl PidFile {
         Err(StartError::new(format!("could not create lock file \"{}\"", path.display())))
     }
 
-    /// Rewrites the status line ("starting", "ready", "standby", "stopping").
+    /// Rewrites the status line ("starting", "ready", "standby", "stopping"), keeping the file's mode 0600.
     pub fn set_status(&mut self, status: &str) {
         self.contents.status = status.to_string();
         let tmp = self.path.with_extension("pid.tmp");
-        if std::fs::write(&tmp, self.contents.render()).is_ok() {
+        let _ = std::fs::remove_file(&tmp);
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode_0600()
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(self.contents.render().as_bytes()));
+        if written.is_ok() {
             let _ = std::fs::rename(&tmp, &self.path);
         }
     }
@@ -290,6 +297,8 @@ mod tests {
         let mut ok = PidFile::create(t.path(), c(std::process::id() as i32)).unwrap();
         ok.set_status("ready");
         assert_eq!(read_pid_file(t.path()).unwrap().status, "ready");
+        let mode = std::fs::metadata(t.path().join(PID_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the lock file stays private after a status change");
         drop(ok);
         assert!(read_pid_file(t.path()).is_none());
     }
