@@ -10,7 +10,10 @@
 //! process attached to shared memory, so the host goes through crash-and-restart cycles all the time.
 //!
 //! Invariants, as real checks (counted as violations, all reported at the end):
-//! - the postmaster never dies (checked before every action);
+//! - the postmaster never dies, and every process in its process group is its child (checked before every
+//!   action);
+//! - no process survives a crash-and-restart cycle: children seen while no cycle was under way must all be gone
+//!   (by pid and start time) once a later cycle has finished;
 //! - at checkpoints (every 10 s, clients paused, stopped processes continued): the `bgw_workers` view matches
 //!   the processes that exist in `/proc` (see `reliability::view_matches_processes`), and the parallel counters
 //!   balance (exactly `max_parallel_workers` minus the active parallel workers can be registered);
@@ -147,6 +150,47 @@ fn install_worker_spi(dir: &Path) {
     }
     assert!(cmd.status().expect("running cargo").success(), "cargo build -p worker-spi failed");
     std::fs::copy(profile.join("libworker_spi.so"), dir.join("worker_spi.so")).unwrap();
+}
+
+/// Follows the server log, counting crash cycles begun ("terminating any other active server processes") and
+/// finished ("all server processes terminated; reinitializing").
+struct LogTail {
+    path: PathBuf,
+    offset: u64,
+    partial: String,
+    begun: usize,
+    finished: usize,
+}
+
+impl LogTail {
+    fn new(path: PathBuf) -> LogTail {
+        LogTail { path, offset: 0, partial: String::new(), begun: 0, finished: 0 }
+    }
+
+    /// Reads what was added since the last call; returns (begun, finished).
+    fn poll(&mut self) -> (usize, usize) {
+        use std::io::{Read, Seek, SeekFrom};
+        if let Ok(mut f) = std::fs::File::open(&self.path) {
+            let _ = f.seek(SeekFrom::Start(self.offset));
+            let mut buf = Vec::new();
+            if let Ok(n) = f.read_to_end(&mut buf) {
+                self.offset += n as u64;
+                self.partial.push_str(&String::from_utf8_lossy(&buf));
+            }
+        }
+        if let Some(end) = self.partial.rfind('\n') {
+            let complete: String = self.partial.drain(..=end).collect();
+            self.begun += complete.matches("terminating any other active server processes").count();
+            self.finished += complete.matches("all server processes terminated; reinitializing").count();
+        }
+        (self.begun, self.finished)
+    }
+}
+
+/// A process's start time in clock ticks since boot (tells a pid's reuse from the process that had it).
+fn start_ticks(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn chaos_secs() -> u64 {
@@ -293,10 +337,43 @@ fn chaos_keeps_every_promise() {
     let started = Instant::now();
     let end = started + Duration::from_secs(secs);
     let mut next_checkpoint = started + Duration::from_secs(10);
+    let mut tail = LogTail::new(h.log_path.clone());
+    // Processes seen while no crash cycle was under way, with the number of cycles finished then: once a later
+    // cycle has finished, none of them may still exist (a crash cycle stops every other process).
+    let mut before_crash: Vec<(usize, Vec<(i32, u64)>)> = Vec::new();
+    let mut survivors_checked: u64 = 0;
     while Instant::now() < end {
         if !alive(pm) {
             violations.push("the postmaster died".to_string());
             break;
+        }
+        for pid in group_members(pm) {
+            if let Some((state, ppid, _)) = stat(pid) {
+                if ppid != pm && state != 'Z' {
+                    violations
+                        .push(format!("process {pid} ({:?}) is in the host's group, not its child", cmdline(pid)));
+                }
+            }
+        }
+        let (begun, finished) = tail.poll();
+        before_crash.retain(|(cycle, procs)| {
+            if finished <= *cycle {
+                return true;
+            }
+            for &(pid, ticks) in procs {
+                survivors_checked += 1;
+                if alive(pid) && start_ticks(pid) == Some(ticks) {
+                    violations.push(format!("PID {pid} ({:?}) survived a crash cycle", cmdline(pid)));
+                }
+            }
+            false
+        });
+        if begun == finished {
+            let procs: Vec<(i32, u64)> =
+                children_of(pm).into_keys().filter_map(|p| Some((p, start_ticks(p)?))).collect();
+            if tail.poll() == (begun, finished) && before_crash.len() < 64 {
+                before_crash.push((finished, procs));
+            }
         }
         let now = Instant::now();
         stopped.retain(|&(pid, due)| {
@@ -419,6 +496,7 @@ fn chaos_keeps_every_promise() {
          acknowledged commits checked present: {}\n\
          worker_spi deltas acknowledged: {} (folded into totals: {folded})\n\
          checkpoints (view vs /proc, parallel balance): {checkpoints}\n\
+         processes checked gone after a crash cycle: {survivors_checked}\n\
          violations: {}",
         chaos_time.as_secs_f64(),
         shared.launches.load(SeqCst),
