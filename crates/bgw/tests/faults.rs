@@ -194,10 +194,19 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     let before = h
         .sql("SELECT slot, name, type, library, function, main_arg, flags, start_phase FROM bgw_workers ORDER BY slot");
 
+    let own = |pm: i32| -> BTreeMap<i32, String> {
+        children_of(pm)
+            .into_iter()
+            .filter(|(_, t)| ["bgw: keeper", "bgw: tick", "bgw: kept"].contains(&t.as_str()))
+            .collect()
+    };
+    let workers_before = own(pm);
+    assert_eq!(workers_before.len(), 3);
+
     // Every slot: strings without terminators, absurd flags, start phases, restart times, pids, generations,
     // notification pids; free slots flagged for termination; parallel counters and bitmaps garbage.
     h.sql("SELECT bgw_register('bgw', 'scribbler', 0, '{\"name\": \"scribbler\"}')");
-    h.wait_log("scribbler: scribbled over 10 slots");
+    h.wait_log("scribbler: scribbled over 10 slots, the parallel counters, the bitmaps, the watcher lists");
     // The free slots 4 to 7 hold the four kinds of garbage: each is refused with the sanity check's reason (the
     // last two, flagged for termination, are released without a word).
     let log = h.wait_log_count("ignoring background worker registration in slot", 4);
@@ -223,7 +232,9 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     assert!(seen.contains("out of balance"), "{seen}");
     let ps = h.bgw(&["ps"]);
     assert!(ps.status.success(), "bgw ps failed: {}", String::from_utf8_lossy(&ps.stderr));
-    // No garbage registration was started: the postmaster's children are still its own four.
+    // No stray signal (watcher lists, notification pids) touched the workers, and no garbage registration was
+    // started: the postmaster's workers are still its own four.
+    assert_eq!(own(pm), workers_before);
     let workers: BTreeSet<String> =
         children_of(pm).into_values().filter(|t| !t.ends_with("[local]") && t != "bgw: client backend").collect();
     assert_eq!(
@@ -268,4 +279,42 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     assert!(alive(pm) && h.pid() == pm);
 }
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[test]
+fn a_crash_during_a_fast_shutdown_is_an_abnormal_shutdown_that_leaves_nothing_behind() {
+    let mut h = Host::start(Setup::default().workers(STATIC_WORKERS));
+    let pm = h.pid();
+    h.wait_sql("SELECT count(*) FROM bgw_workers WHERE state = 'running'", |o| o == "2");
+    h.sql("CREATE TABLE kept (id INTEGER PRIMARY KEY)");
+    h.sql("INSERT INTO kept VALUES (1)");
+    let launch = |name: &str| -> i32 {
+        h.sql(&format!("SELECT bgw_launch('bgw', 'sleeper', 0, '{{\"name\": \"{name}\"}}')")).parse().unwrap()
+    };
+    let (stuck, victim) = (launch("stuck"), launch("victim"));
+    // Stopped processes cannot act on the shutdown's SIGTERM, so the shutdown is still under way when the victim
+    // crashes.
+    sig(stuck, libc::SIGSTOP);
+    sig(victim, libc::SIGSTOP);
+    let (data, bin) = (h.data(), bgw_bin());
+    let stop = std::thread::spawn(move || Command::new(bin).args(["stop", "-D"]).arg(data).output().unwrap());
+    h.wait_log("received fast shutdown request");
+    sig(victim, libc::SIGKILL);
+    h.wait_log(&format!("background worker \"victim\" (PID {victim}) was terminated by signal 9"));
+    sig(stuck, libc::SIGCONT);
+    let out = stop.join().unwrap();
+    assert!(out.status.success(), "bgw stop: {}", String::from_utf8_lossy(&out.stderr));
+    // Not a clean shutdown: PostgreSQL's "abnormal database system shutdown", exit code 1, recovery next time.
+    assert_eq!(h.wait_exit(), Some(1), "{}", h.log());
+    let log = h.log();
+    assert!(log.contains("abnormal database system shutdown"), "{log}");
+    assert!(!log.contains("database system is shut down"), "{log}");
+    assert!(group_members(pm).is_empty(), "{:?}", group_members(pm));
+    h.launch_postmaster(&[]);
+    h.wait_log_count("database system is ready to accept", 2);
+    let log = h.log();
+    let restart = &log[log.find("abnormal database system shutdown").unwrap()..];
+    assert!(restart.contains("automatic recovery in progress"), "{restart}");
+    assert_eq!(h.sql("SELECT id FROM kept"), "1");
+    wait_consistent(&h, DEADLINE).unwrap();
+}

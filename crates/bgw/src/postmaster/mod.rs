@@ -697,6 +697,14 @@ impl Postmaster {
     }
 
     fn finish_shutdown(&mut self) -> i32 {
+        if self.fatal_error {
+            // A process crashed while the host was shutting down (or a shutdown interrupted a crash cycle): as in
+            // PostgreSQL, not a clean shutdown. The control file still says the system was running, so the next
+            // start runs recovery.
+            elog::log("abnormal database system shutdown");
+            self.cleanup_files(false);
+            return 1;
+        }
         let clean = self.shutdown != Some(ShutdownMode::Immediate);
         if clean {
             datadir::write_control(&self.data_dir, ClusterState::ShutDown);

@@ -10,7 +10,7 @@
 //! | `ticker`    | milliseconds       | logs a line every that many milliseconds; says when it reloads config |
 //! | `panicker`  | —                  | panics (for tests: a panic is an ERROR, exit 1)                       |
 //! | `lock_holder` | —                | takes the workers' lock, never releases it, waits to be killed        |
-//! | `scribbler` | mode               | scribbles over the slot array (0: slots, counters, bitmaps; 1: the slot count), wakes the postmaster, waits to be killed |
+//! | `scribbler` | mode               | scribbles over shared memory (0: slots, counters, bitmaps, watchers, signal flags; 1: the slot count), wakes the postmaster, waits to be killed |
 //!
 //! `lock_holder` and `scribbler` are fault injection for the reliability tests (`tests/faults.rs`): what a child
 //! that dies holding the lock, or a rogue child with shared memory access, can do.
@@ -204,8 +204,9 @@ fn garbage(kind: u32) -> crate::bgworker::types::BackgroundWorker {
 
 /// Scribbles over the slot array as a rogue child might, wakes the postmaster, and waits to be killed.
 /// Mode 0: every slot gets a garbage registration and an absurd pid and generation (the last two slots, if free,
-/// also a terminate flag), the parallel counters absurd values, every change and free-slot bit is set. Mode 1: the
-/// slot count in the header is wrong.
+/// also a terminate flag), the parallel counters absurd values, every change and free-slot bit is set, every
+/// watcher list holds pids that are not the postmaster's children, every postmaster signal flag is set. Mode 1:
+/// the slot count in the header is wrong.
 fn scribbler(mode: usize) {
     background_worker_unblock_signals();
     let Some(shm) = crate::shmem::attached() else {
@@ -228,7 +229,21 @@ fn scribbler(mode: usize) {
         // Wrapping counters that say 4 parallel workers are active; after the three parallel-flagged garbage slots
         // the postmaster releases (in an array of 10), they say 1 is, while the view shows 2 (scribbled flags).
         slots.scribble_header(n, u32::MAX, u32::MAX - 4);
-        elog::log(format!("scribbler: scribbled over {n} slots, the parallel counters and the bitmaps"));
+        // Watcher lists full of pids that are not the postmaster's children (init, the postmaster itself, none),
+        // and every postmaster signal reason at once.
+        let postmaster = shm.header().postmaster_pid.load(crate::sync::Ordering::Relaxed);
+        for i in 0..n {
+            if let Some(w) = shm.watchers(i) {
+                for pid in [1, postmaster, i32::MAX, -1, i32::MIN] {
+                    let _ = w.add(pid, |_| true);
+                }
+            }
+        }
+        shm.header().pm_signal_flags.fetch_or(u32::MAX, crate::sync::Ordering::Release);
+        elog::log(format!(
+            "scribbler: scribbled over {n} slots, the parallel counters, the bitmaps, the watcher lists and the \
+             postmaster's signal flags"
+        ));
     }
     shm.signal_postmaster(crate::shmem::pmsignal::BACKGROUND_WORKER_CHANGE);
     idle_forever();
