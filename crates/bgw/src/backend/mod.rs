@@ -22,8 +22,10 @@
 //!
 //! * Everything the backend knows about workers, other processes and settings comes through [`HostServices`];
 //!   this module uses nothing else of the crate.
-//! * A failing statement or a bad message is answered with an ErrorResponse and the session goes on; only FATAL
-//!   errors (termination, failed authentication, rejection, protocol violations) end it. A panic while handling a
+//! * A failing statement or a bad message is answered with an ErrorResponse and the session goes on (a message
+//!   whose frame is whole but whose body does not parse is an ERROR, SQLSTATE 08P01, as in PostgreSQL); only FATAL
+//!   errors (termination, failed authentication, rejection, protocol violations such as an unknown message type
+//!   or an impossible length) end it. A panic while handling a
 //!   message is caught and reported as an internal error (SQLSTATE XX000).
 //! * Before each statement the backend checks [`HostServices::termination_requested`] and absorbs configuration
 //!   reloads; it reports its state (`active` with the query text; afterwards `idle`, or `idle in transaction`
@@ -57,6 +59,8 @@ mod views;
 
 #[cfg(test)]
 mod client_tests;
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;
 

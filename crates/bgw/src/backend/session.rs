@@ -156,6 +156,10 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
                 }
                 continue;
             }
+            Err(err) if err.severity != Severity::Fatal => {
+                session.malformed(err, wire.malformed_extended);
+                continue;
+            }
             Err(err) => return wire.fatal(err).await,
         };
         if matches!(message, PgWireFrontendMessage::Terminate(_)) {
@@ -279,6 +283,8 @@ struct Wire {
     consumed: usize,
     output: Vec<u8>,
     decode_context: DecodeContext,
+    /// Whether the last message [`Wire::decode`] refused as malformed (an ERROR) was an extended-protocol one.
+    malformed_extended: bool,
 }
 
 impl Wire {
@@ -304,6 +310,7 @@ impl Wire {
             consumed: 0,
             output: Vec::with_capacity(8192),
             decode_context,
+            malformed_extended: false,
         })
     }
 
@@ -372,11 +379,20 @@ impl Wire {
         frame.extend_from_slice(&pending[..total]);
         self.consumed += total;
         let context = &self.decode_context;
+        // A complete query-cycle message whose body does not parse (a count promising more than is there, a
+        // missing terminator) is an ERROR, as in PostgreSQL: the frame was read whole, so the session can go on.
+        // Anything else that does not decode (an unknown message type) ends the session.
+        let kind = if startup { None } else { frame.first().copied().filter(|k| b"QPBDECSH".contains(k)) };
+        let malformed = |message: String| match kind {
+            Some(_) => SqlError::error("08P01", message),
+            None => protocol_violation(message),
+        };
+        self.malformed_extended = kind.is_some_and(|k| k != b'Q');
         match catch_unwind(AssertUnwindSafe(|| PgWireFrontendMessage::decode(&mut frame, context))) {
             Ok(Ok(Some(message))) => Ok(Some(message)),
             Ok(Ok(None)) => Err(protocol_violation("incomplete message from client")),
-            Ok(Err(err)) => Err(protocol_violation(format!("invalid frontend message: {err}"))),
-            Err(_panic) => Err(protocol_violation("malformed frontend message")),
+            Ok(Err(err)) => Err(malformed(format!("invalid frontend message: {err}"))),
+            Err(_panic) => Err(malformed("malformed frontend message".to_owned())),
         }
     }
 
@@ -622,6 +638,20 @@ impl Session {
         };
         session.ready();
         Ok(session)
+    }
+
+    /// A message that could not be read is an ERROR (ignored while skipping to Sync); the session goes on, as
+    /// after any failed simple query or extended-protocol step.
+    fn malformed(&mut self, err: SqlError, extended: bool) {
+        if self.skip_until_sync {
+            return;
+        }
+        self.error(err);
+        if extended {
+            self.skip_until_sync = true;
+        } else {
+            self.ready();
+        }
     }
 
     /// Handles one message; a panic becomes an internal error and the session goes on.
@@ -909,7 +939,7 @@ impl Session {
                 let has_rows = portal.prepared.statement.as_ref().is_some_and(|s| !s.columns.is_empty());
                 self.describe_rows(has_rows, &columns);
             }
-            other => return Err(protocol_violation(format!("invalid DESCRIBE message subtype {other}"))),
+            other => return Err(SqlError::error("08P01", format!("invalid DESCRIBE message subtype {other}"))),
         }
         Ok(())
     }
@@ -978,7 +1008,7 @@ impl Session {
             TARGET_TYPE_BYTE_PORTAL => {
                 self.portals.remove(&name);
             }
-            other => return Err(protocol_violation(format!("invalid CLOSE message subtype {other}"))),
+            other => return Err(SqlError::error("08P01", format!("invalid CLOSE message subtype {other}"))),
         }
         self.out.push(PgWireBackendMessage::CloseComplete(CloseComplete::new()));
         Ok(())
