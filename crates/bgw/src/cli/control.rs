@@ -86,9 +86,8 @@ pub fn start(dir: &Path, settings: &[String], detach: bool, log_file: Option<Pat
 
 fn start_detached(dir: &Path, settings: &[String], log_file: Option<PathBuf>) -> Result<i32> {
     let log_path = log_file.unwrap_or_else(|| dir.join("bgw.log"));
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    // Private, as pg_ctl makes it: the log names roles, databases and statements.
+    let log = std::os::unix::fs::OpenOptionsExt::mode(std::fs::OpenOptions::new().create(true).append(true), 0o600)
         .open(&log_path)
         .with_context(|| format!("could not open log file \"{}\"", log_path.display()))?;
     let mut fds = [0; 2];
