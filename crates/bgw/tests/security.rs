@@ -283,10 +283,30 @@ fn start_refuses_a_data_directory_others_can_reach_or_another_user_owns() {
     } else {
         eprintln!("not root: the ownership check is not exercised");
     }
-    // The same directory, fixed, starts.
-    let mut h = h;
-    h.launch_postmaster(&[]);
-    h.wait_ready();
+    // The same directory, fixed, starts; detached, its log file is private too (as pg_ctl makes it).
+    let log = h.dir.path().join("detached.log");
+    let out =
+        Command::new(bgw_bin()).args(["start", "--detach", "-l"]).arg(&log).arg("-D").arg(&data).output().unwrap();
+    let pid = std::fs::read_to_string(data.join("postmaster.pid"))
+        .ok()
+        .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<i32>().ok()));
+    let _guard = KillGroup(pid.unwrap_or(0));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
+    let out = Command::new(bgw_bin()).args(["stop", "-D"]).arg(&data).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::mem::forget(_guard); // stopped: its pid is no longer ours to signal
+}
+
+/// Kills the process group of a detached server if a test fails before stopping it.
+struct KillGroup(i32);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            unsafe { libc::kill(-self.0, libc::SIGKILL) };
+        }
+    }
 }
 
 /// psql as another OS user (nobody): Ok(stdout) or Err(stderr).
@@ -625,6 +645,31 @@ fn non_superusers_cannot_escalate_or_reach_others_processes() {
     assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{e}");
     assert!(!h.log().contains("sec_privileged ran"), "the superuser-only function ran for bob");
     assert!(!catalog.with_extension("db.copy").exists());
+    // Traps for a superuser: a trigger, a view and a column default that call privileged functions run with the
+    // privileges of whoever sets them off, so they may not call them at all; reading functions and views still
+    // work in schema objects.
+    bob.batch_execute(
+        "CREATE TABLE bait (x int);
+         CREATE TRIGGER trap AFTER INSERT ON bait BEGIN SELECT bgw_register('bgw', 'sleeper', 0, '{\"name\": \"planted\"}'); END;
+         CREATE VIEW lure AS SELECT pg_reload_conf() AS r;
+         CREATE TABLE snare (x int, y DEFAULT (sec_privileged()));
+         CREATE VIEW fine AS SELECT count(*) AS n, pg_backend_pid() AS p FROM pg_stat_activity",
+    )
+    .unwrap();
+    for (sql, unsafe_call) in [
+        ("INSERT INTO bait VALUES (1)", "bgw_register()"),
+        ("SELECT * FROM lure", "pg_reload_conf()"),
+        ("INSERT INTO snare (x) VALUES (1)", "sec_privileged()"),
+    ] {
+        let e = h.psql(sql).unwrap_err();
+        assert!(e.contains(&format!("unsafe use of {unsafe_call}")), "{sql}: {e}");
+    }
+    assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'planted'"), "0");
+    assert_ne!(h.sql("SELECT n FROM fine"), "0");
+    // The file itself is out of reach too (SQLite's defensive mode).
+    let (_, message) =
+        refused(&mut bob, "PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = 'x' WHERE name = 'bait'");
+    assert_eq!(message, "table sqlite_master may not be modified");
     // Nothing changed: bob is still no superuser, the worker still runs, the superuser may do all of it.
     let row = bob.simple_query(&format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {worker_pid}")).unwrap();
     let count = row.iter().find_map(|m| match m {

@@ -33,21 +33,37 @@ type SqlFn<T> = fn(&Context<'_>) -> Result<T, SqlError>;
 
 /// Defines `f` as SQL function `name` taking each of `arities` arguments. A panic in `f` fails the statement
 /// with an internal error (XX000) that names the function.
+/// The functions that only read (or, for pg_notify, send what the session could send anyway).
+const INNOCUOUS: &[&str] = &[
+    "bgw_status",
+    "bgw_pid",
+    "bgw_type_by_pid",
+    "pg_backend_pid",
+    "current_setting",
+    "pg_postmaster_start_time",
+    "version",
+    "pg_notify",
+];
+
 fn define<T: SqlFnOutput + 'static>(
     conn: &Connection,
     name: &'static str,
     arities: &[i32],
     f: SqlFn<T>,
 ) -> rusqlite::Result<()> {
+    // Functions without side effects a role could abuse may appear in triggers and views (see Engine::open).
+    let flags = if INNOCUOUS.contains(&name) {
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_INNOCUOUS
+    } else {
+        FunctionFlags::SQLITE_UTF8
+    };
     for &arity in arities {
-        conn.create_scalar_function(name, arity, FunctionFlags::SQLITE_UTF8, move |ctx| {
-            match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
-                Ok(result) => result.map_err(context::fail),
-                Err(payload) => Err(context::fail(SqlError::error(
-                    "XX000",
-                    format!("internal error in function {name}: {}", context::panic_message(&*payload)),
-                ))),
-            }
+        conn.create_scalar_function(name, arity, flags, move |ctx| match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+            Ok(result) => result.map_err(context::fail),
+            Err(payload) => Err(context::fail(SqlError::error(
+                "XX000",
+                format!("internal error in function {name}: {}", context::panic_message(&*payload)),
+            ))),
         })?;
     }
     Ok(())

@@ -89,6 +89,12 @@ impl Engine {
                 None => Connection::open_in_memory()?,
             };
             forbid_files(&conn)?;
+            // Triggers, views, defaults and checks run with the privileges of whoever sets them off, and any role
+            // may create them on any table: only functions and views without side effects may appear in them
+            // (SQLite's trusted_schema off), so a trigger one role plants cannot make a superuser's statement
+            // register workers or load libraries. Defensive mode keeps SQL from corrupting the file itself.
+            conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+            conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
             functions::register(&conn)?;
             views::register(&conn)?;
             Ok(conn)

@@ -104,13 +104,15 @@ unsafe impl<'vtab, V: View + 'vtab> VTab<'vtab> for ViewTable<V> {
     type Cursor = ViewCursor<'vtab>;
 
     fn connect(
-        _db: &mut VTabConnection,
+        db: &mut VTabConnection,
         _aux: Option<&()>,
         _module_name: &[u8],
         _database_name: &[u8],
         _table_name: &[u8],
         _args: &[&[u8]],
     ) -> rusqlite::Result<(Cow<'static, CStr>, Self)> {
+        // Read-only: users' views and triggers may read it.
+        db.config(rusqlite::vtab::VTabConfig::Innocuous)?;
         Ok((Cow::Borrowed(V::SCHEMA), ViewTable { base: ffi::sqlite3_vtab::default(), view: PhantomData }))
     }
 
