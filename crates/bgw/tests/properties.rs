@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use bgw::backend::{parse_registration, Severity, StartPhase};
+use bgw::backend::{parse_registration, Severity, StartPhase, WorkerHandle};
 use bgw::bgworker::declared;
 use bgw::bgworker::types::{
     BackgroundWorker, Restart, StartTime, WorkerSpec, BGWORKER_BACKEND_DATABASE_CONNECTION, BGWORKER_CLASS_PARALLEL,
@@ -703,6 +703,35 @@ fn registration_options_give_a_request_or_a_22023_22p02_error() {
         .unwrap();
 }
 
+#[test]
+fn worker_handles_round_trip_and_anything_else_is_22p02() {
+    let mut runner = TestRunner::new(config());
+    let text = prop_oneof![
+        (any::<u32>(), any::<u64>()).prop_map(|(s, g)| format!("{s}:{g}")),
+        "[-+ 0-9:a-z]{0,24}",
+        any::<String>(),
+    ];
+    runner
+        .run(&text, |text| {
+            match text.parse::<WorkerHandle>() {
+                Ok(handle) => prop_assert_eq!(handle.to_string().parse::<WorkerHandle>().ok(), Some(handle)),
+                Err(e) => {
+                    prop_assert_eq!(e.code, "22P02");
+                    prop_assert!(e.message.starts_with("invalid input syntax for type bgw_handle"));
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    runner
+        .run(&(any::<u32>(), any::<u64>()), |(slot, generation)| {
+            let handle = WorkerHandle { slot, generation };
+            prop_assert_eq!(handle.to_string().parse::<WorkerHandle>().ok(), Some(handle));
+            Ok(())
+        })
+        .unwrap();
+}
+
 // ----- the declared-workers file -----
 
 fn declared_text() -> impl Strategy<Value = String> {
@@ -721,15 +750,31 @@ fn declared_text() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
         "name", "library", "function", "main_arg", "type", "flags", "start", "restart", "extra", "bogus",
     ]);
-    let table = prop::collection::vec((key, value), 0..9).prop_map(|fields| {
-        let mut t = String::from("[[worker]]\n");
-        for (k, v) in fields {
-            t.push_str(&format!("{k} = {v}\n"));
-        }
-        t
-    });
+    // A name that usually fits, sometimes does not (the C struct holds 95 bytes).
+    let name = prop_oneof![
+        4 => "[a-z ]{1,12}".prop_map(|s| format!("\"{s}\"")),
+        1 => (90usize..100).prop_map(|n| format!("\"{}\"", "n".repeat(n))),
+    ];
+    // Usually a table with its required fields, and a few others.
+    let table = (prop::option::weighted(0.9, name), any::<bool>(), prop::collection::vec((key, value), 0..4)).prop_map(
+        |(name, function, fields)| {
+            let mut t = String::from("[[worker]]\n");
+            if let Some(name) = name {
+                t.push_str(&format!("name = {name}\n"));
+            }
+            if function {
+                t.push_str("function = \"sleeper\"\n");
+            }
+            for (k, v) in fields {
+                if (k != "name" || !t.contains("name =")) && (k != "function" || !function) {
+                    t.push_str(&format!("{k} = {v}\n"));
+                }
+            }
+            t
+        },
+    );
     prop_oneof![
-        3 => prop::collection::vec(table, 0..4).prop_map(|t| t.concat()),
+        3 => prop::collection::vec(table, 0..6).prop_map(|t| t.concat()),
         1 => any::<String>(),
         1 => "[\\[\\]=\"a-z0-9 \n.{}#']{0,60}",
     ]
@@ -737,18 +782,25 @@ fn declared_text() -> impl Strategy<Value = String> {
 
 #[test]
 fn the_declared_workers_file_gives_specs_or_a_clear_error() {
+    quiet();
     let mut runner = TestRunner::new(config());
     runner
         .run(&declared_text(), |text| {
             match declared::parse(&text, "/data/workers.toml") {
                 Ok(specs) => {
-                    for mut spec in specs {
+                    // The postmaster registers them statically (checks, then slots): whatever the file says, every
+                    // worker is registered, refused, or dropped for lack of slots, and at most 2 take a slot.
+                    let mut workers = Workers::new(2);
+                    let mut fitting = 0usize;
+                    for spec in &specs {
                         prop_assert_ne!(spec.restart, Restart::After { seconds: i32::MIN });
-                        // Registration checks then decide; neither panics.
-                        if spec.sanity_check().is_ok() {
-                            let _ = spec.to_raw();
+                        let mut checked = spec.clone();
+                        if checked.sanity_check().is_ok() && checked.notify_pid == 0 && checked.to_raw().is_ok() {
+                            fitting += 1;
                         }
+                        workers.register_static(spec.clone());
                     }
+                    prop_assert_eq!(workers.dropped_names().len(), fitting.saturating_sub(2));
                 }
                 Err(e) => {
                     let message = e.to_string();
@@ -823,6 +875,9 @@ fn wire_sql() -> impl Strategy<Value = String> {
         Just("'{\"extra\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}'".to_string()),
         Just("'[1,2'".to_string()),
         Just("'-1:5'".to_string()),
+        Just("'99999:1'".to_string()),
+        Just("'0:0'".to_string()),
+        Just("'3:18446744073709551615'".to_string()),
         Just("'4294967296:1'".to_string()),
         Just("'1:18446744073709551616'".to_string()),
         Just("X'00ff'".to_string()),

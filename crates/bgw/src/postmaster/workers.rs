@@ -105,6 +105,14 @@ impl Workers {
             ));
             return;
         }
+        // A registration the C struct cannot hold is refused as such, whether or not a slot would be left for it.
+        let raw = match spec.to_raw() {
+            Ok(r) => r,
+            Err(e) => {
+                elog::log(e.message);
+                return;
+            }
+        };
         let max = self.slots.len();
         self.static_count += 1;
         if self.static_count > max {
@@ -120,14 +128,6 @@ impl Workers {
             self.dropped.push(spec.name);
             return;
         }
-        let raw = match spec.to_raw() {
-            Ok(r) => r,
-            Err(e) => {
-                elog::log(e.message);
-                self.static_count -= 1;
-                return;
-            }
-        };
         let rw = self.new_registered(spec, raw);
         let slot = self.slots.iter().position(|s| s.is_none()).expect("a free slot exists below the static count");
         self.slots[slot] = Some(rw);
