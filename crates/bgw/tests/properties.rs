@@ -1171,3 +1171,76 @@ fn raw_protocol_input_gets_an_error_response_and_the_host_keeps_serving() {
     }
     assert!(common::alive(h.pid()), "the postmaster died:\n{}", h.log());
 }
+
+/// Startup packets of any shape: a correct or wrong length, any protocol number (SSL, GSS and cancel requests
+/// among them), parameters known and unknown, with odd values.
+fn startup_packet() -> impl Strategy<Value = Vec<u8>> {
+    let protocol = prop_oneof![
+        Just(196608u32),
+        Just(196609u32),
+        Just(80877103u32),
+        Just(80877104u32),
+        Just(80877102u32),
+        Just(131072u32),
+        any::<u32>(),
+    ];
+    let key = prop::sample::select(vec![
+        "user",
+        "database",
+        "options",
+        "application_name",
+        "replication",
+        "client_encoding",
+        "_pq_.x",
+        "",
+        "\u{1}",
+    ]);
+    let value = prop_oneof![Just(os_user()), Just("postgres".to_string()), Just("nobody_here".to_string()), ".{0,12}"];
+    let structured = (protocol, prop::collection::vec((key, value), 0..4), any::<bool>(), any::<i32>()).prop_map(
+        |(protocol, params, terminated, bogus_len)| {
+            let mut body = protocol.to_be_bytes().to_vec();
+            for (k, v) in params {
+                body.extend_from_slice(k.as_bytes());
+                body.push(0);
+                body.extend_from_slice(v.replace('\0', "").as_bytes());
+                body.push(0);
+            }
+            if terminated {
+                body.push(0);
+            }
+            let len = if bogus_len % 4 == 0 { bogus_len as u32 } else { body.len() as u32 + 4 };
+            [len.to_be_bytes().to_vec(), body].concat()
+        },
+    );
+    prop_oneof![3 => structured, 1 => prop::collection::vec(any::<u8>(), 0..48)]
+}
+
+#[test]
+fn any_startup_packet_is_answered_or_closed_and_the_host_keeps_accepting() {
+    let h = Host::start(Setup::default());
+    let path = h.data().join(format!(".s.PGSQL.{}", h.port));
+    let mut runner = TestRunner::new(ProptestConfig { cases: (wire_cases() / 3).max(1) as u32, ..config() });
+    runner
+        .run(&startup_packet(), |packet| {
+            let mut stream = UnixStream::connect(&path).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            stream.set_read_timeout(Some(DEADLINE)).unwrap();
+            let _ = stream.write_all(&packet);
+            // The client has said all it will: the backend must answer or close, not wait for more.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let mut reply = Vec::new();
+            match stream.read_to_end(&mut reply) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+                Err(e) => return Err(TestCaseError::fail(format!("{packet:?}: no answer and no close: {e}"))),
+            }
+            // An answer starts with a message the protocol allows at this point.
+            if let Some(&first) = reply.first() {
+                prop_assert!(b"ERNSv".contains(&first), "{packet:?}: {reply:?}");
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}\nlog:\n{}", h.log()));
+    let mut raw = Raw::connect(&h);
+    assert!(raw.select_one(), "{}", h.log());
+    assert!(common::alive(h.pid()), "the postmaster died:\n{}", h.log());
+}
