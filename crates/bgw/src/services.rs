@@ -53,8 +53,8 @@ pub struct ShmemHost {
     /// LISTEN (true) / UNLISTEN (false; None is `*`) of the open transaction, applied when it commits.
     pending_listens: RefCell<Vec<(Option<String>, bool)>>,
     read_pos: std::cell::Cell<u64>,
-    /// Whether the session's user is a superuser. Peer authentication admits only the data directory's owner
-    /// and root, both superusers; roles (and with them non-superusers) arrive with the databases.
+    /// Whether the session's user is a superuser, as of the connection's start or the last privileged call
+    /// ([`ShmemHost::is_superuser`] reads the catalog).
     superuser: std::cell::Cell<bool>,
 }
 
@@ -177,6 +177,20 @@ impl ShmemHost {
         }
     }
 
+    /// Whether the session's role is a superuser now, read from the catalog at each privileged call as
+    /// PostgreSQL's superuser() reads its cache: a role altered or dropped while connected gains or loses the
+    /// privilege at once. An unreadable catalog grants nothing. (Module SQL functions use the answer of the last
+    /// such call, or of the connection's start: they are called per row.)
+    fn is_superuser(&self) -> bool {
+        let Some((_, user)) = self.connected_as.borrow().clone() else { return false };
+        let now = crate::catalog::Catalog::open(crate::process::data_dir())
+            .ok()
+            .and_then(|c| c.role(&user).ok().flatten())
+            .is_some_and(|r| r.superuser);
+        self.superuser.set(now);
+        now
+    }
+
     /// After authentication, in PostgreSQL's order: the role (exists, may log in), then the database (exists,
     /// accepts connections). On success the session is connected as them.
     fn admit(&self, user: &str, database: &str) -> Result<(), SqlError> {
@@ -260,8 +274,9 @@ impl HostServices for ShmemHost {
     }
 
     fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError> {
-        check_library_privilege(&req.library, self.superuser.get())?;
-        if !self.superuser.get() {
+        let superuser = self.is_superuser();
+        check_library_privilege(&req.library, superuser)?;
+        if !superuser {
             return Err(SqlError::error("42501", "permission denied to register background workers")
                 .with_hint("Only superusers may register workers with an arbitrary library and function."));
         }
@@ -284,7 +299,7 @@ impl HostServices for ShmemHost {
     }
 
     fn terminate(&self, h: WorkerHandle) -> Result<(), SqlError> {
-        if !self.superuser.get() {
+        if !self.is_superuser() {
             return Err(SqlError::error("42501", "permission denied to terminate background workers")
                 .with_hint("Only superusers may terminate background workers."));
         }
@@ -300,7 +315,7 @@ impl HostServices for ShmemHost {
     }
 
     fn reload_conf(&self) -> Result<bool, SqlError> {
-        if !self.superuser.get() {
+        if !self.is_superuser() {
             // As in PostgreSQL, where EXECUTE on pg_reload_conf is revoked from PUBLIC.
             return Err(SqlError::error("42501", "permission denied for function pg_reload_conf"));
         }
@@ -318,7 +333,7 @@ impl HostServices for ShmemHost {
                 .push(SqlError::warning("01000", format!("PID {pid} is not a PostgreSQL backend process")));
             return Ok(false);
         }
-        if !self.superuser.get() {
+        if !self.is_superuser() {
             // A non-superuser may only end processes of its own role.
             let mine = self.connected_as.borrow().as_ref().map(|(_, u)| u.clone()).unwrap_or_default();
             let theirs = shmem::attached()
@@ -562,7 +577,7 @@ fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_block: bool) 
     // The command's checks and changes are one transaction: a failure part-way (DROP ROLE a, missing) changes
     // nothing, and concurrent commands cannot pick the same new oid.
     cat.begin().map_err(internal)?;
-    let superuser = host.superuser.get();
+    let superuser = host.is_superuser();
     let (my_db, my_user) = host.connected_as.borrow().clone().unwrap_or_default();
     let denied = |m: String| SqlError::error("42501", m);
     match &cmd {

@@ -685,6 +685,12 @@ fn non_superusers_cannot_escalate_or_reach_others_processes() {
     assert_eq!(h.sql("SELECT sec_privileged()"), "42");
     h.wait_log("sec_privileged ran");
     assert_eq!(h.sql("SELECT pg_reload_conf()"), "t");
+    // Privileges follow the catalog at once, for sessions already connected (as PostgreSQL's superuser() does).
+    h.sql("ALTER ROLE bob SUPERUSER");
+    bob.batch_execute("SELECT pg_reload_conf()").unwrap();
+    h.sql("ALTER ROLE bob NOSUPERUSER");
+    assert_eq!(refused(&mut bob, "SELECT bgw_launch('bgw', 'noop')").0, "42501");
+    assert_eq!(refused(&mut bob, "CREATE ROLE eve").0, "42501");
     // bob's own session is his to end.
     let bob_pid: i32 = bob.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
     let mut bob2 = tcp(port, "bob", "secret");
