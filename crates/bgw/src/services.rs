@@ -359,6 +359,9 @@ impl HostServices for ShmemHost {
 
     fn activity(&self) -> Vec<ActivityRow> {
         let Some(shm) = shmem::attached() else { return Vec::new() };
+        // As in PostgreSQL, only superusers see what other roles' sessions (and workers) are running.
+        let me = self.connected_as.borrow().as_ref().map(|(_, u)| u.clone());
+        let sees_all = self.is_superuser();
         shm.procs()
             .iter()
             .filter_map(|p| p.snapshot())
@@ -373,6 +376,11 @@ impl HostServices for ShmemHost {
                         .unwrap_or_else(|| "background worker".to_string()),
                     ProcKind::Free => "unknown".to_string(),
                 };
+                let query = if sees_all || me.as_deref() == Some(s.user.as_str()) {
+                    s.query
+                } else {
+                    "<insufficient privilege>".to_string()
+                };
                 ActivityRow {
                     pid: s.pid,
                     backend_type,
@@ -381,7 +389,7 @@ impl HostServices for ShmemHost {
                     usename: (!s.user.is_empty()).then_some(s.user),
                     application_name: s.application_name,
                     state: s.state,
-                    query: s.query,
+                    query,
                 }
             })
             .collect()

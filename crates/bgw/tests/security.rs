@@ -193,7 +193,8 @@ fn the_postmaster_never_signals_a_foreign_notify_pid_or_watcher() {
     // adopted without it, and neither start nor exit signals it.
     let bystander = Bystander::spawn();
     let victim = bystander.pid();
-    h.sql(&format!("SELECT bgw_launch('sec', 'sec_notify_foreign', {victim}, '{{\"name\": \"sec notifier\"}}')"));
+    // (Registered, not launched: the worker may be done before a launch's wait would see it start.)
+    h.sql(&format!("SELECT bgw_register('sec', 'sec_notify_foreign', {victim}, '{{\"name\": \"sec notifier\"}}')"));
     h.wait_log(&format!("sec: worker with notify pid -{victim} stopped"));
     let log = h.log();
     assert!(alive(victim), "the postmaster signalled a foreign bgw_notify_pid\n{log}");
@@ -220,8 +221,9 @@ fn the_postmaster_never_signals_a_foreign_notify_pid_or_watcher() {
     h.sql(&format!("SELECT bgw_terminate('{handle}')"));
     h.wait_sql(&format!("SELECT bgw_status('{handle}')"), |s| s == "stopped");
     // The postmaster released the slot (and woke its watchers) before publishing "stopped"; one more round
-    // trip through the postmaster (a launch) orders this check after any signal it sent.
-    h.sql("SELECT bgw_launch('bgw', 'noop')");
+    // trip through the postmaster (a worker registered, started and gone) orders this check after any signal it
+    // sent.
+    assert_eq!(h.sql("SELECT bgw_wait_for_shutdown(bgw_register('bgw', 'noop'))"), "stopped");
     // Woken by anything else, it would have exited normally; only a signal kills it.
     assert_eq!(killed_by(watcher), None, "the postmaster signalled a watcher that is not its child\n{}", h.log());
     unsafe { libc::kill(watcher, libc::SIGKILL) };
@@ -685,6 +687,41 @@ fn non_superusers_cannot_escalate_or_reach_others_processes() {
     assert_eq!(h.sql("SELECT sec_privileged()"), "42");
     h.wait_log("sec_privileged ran");
     assert_eq!(h.sql("SELECT pg_reload_conf()"), "t");
+    // Other roles' statements are not bob's to read (they may carry passwords); his own are. A superuser's
+    // session waits on the sleeper with a marked statement.
+    let data = h.data();
+    let (port_, me_, handle_) = (h.port, me.clone(), handle.clone());
+    let waiter = std::thread::spawn(move || {
+        let mut c = postgres::Config::new()
+            .host_path(&data)
+            .port(port_)
+            .user(&me_)
+            .dbname("postgres")
+            .connect(postgres::NoTls)?;
+        let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[])?.get(0);
+        c.simple_query(&format!("SELECT bgw_wait_for_shutdown('{handle_}') AS secret_marker"))?;
+        Ok::<i32, postgres::Error>(pid)
+    });
+    let root_pid: i32 = h
+        .wait_sql(
+            "SELECT pid FROM pg_stat_activity WHERE query LIKE '%secret_marker%' AND pid <> pg_backend_pid()",
+            |o| !o.is_empty(),
+        )
+        .parse()
+        .unwrap();
+    let query_of = |c: &mut postgres::Client, pid: i32| -> String {
+        let rows = c.simple_query(&format!("SELECT query FROM pg_stat_activity WHERE pid = {pid}")).unwrap();
+        rows.iter()
+            .find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(query_of(&mut bob, root_pid), "<insufficient privilege>");
+    assert_eq!(query_of(&mut bob, worker_pid), "<insufficient privilege>");
+    let bob_pid: i32 = bob.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    assert!(query_of(&mut bob, bob_pid).contains("pg_stat_activity"));
     // Privileges follow the catalog at once, for sessions already connected (as PostgreSQL's superuser() does).
     h.sql("ALTER ROLE bob SUPERUSER");
     bob.batch_execute("SELECT pg_reload_conf()").unwrap();
@@ -692,11 +729,11 @@ fn non_superusers_cannot_escalate_or_reach_others_processes() {
     assert_eq!(refused(&mut bob, "SELECT bgw_launch('bgw', 'noop')").0, "42501");
     assert_eq!(refused(&mut bob, "CREATE ROLE eve").0, "42501");
     // bob's own session is his to end.
-    let bob_pid: i32 = bob.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
     let mut bob2 = tcp(port, "bob", "secret");
     let ended: bool = bob2.query_one(&format!("SELECT pg_terminate_backend({bob_pid})"), &[]).unwrap().get(0);
     assert!(ended);
     assert_eq!(h.sql(&format!("SELECT bgw_terminate('{handle}')")), "t");
+    assert_eq!(waiter.join().unwrap().unwrap(), root_pid);
 }
 
 // ---------- hostile names ----------
