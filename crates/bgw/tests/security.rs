@@ -465,6 +465,11 @@ impl Raw {
 /// The client's side of SCRAM-SHA-256 from the RFC: the client-final message for `password`, with the nonce
 /// the client claims (normally the server's).
 fn client_final(password: &str, client_first_bare: &str, server_first: &str, claimed_nonce: &str) -> String {
+    client_final_with(password, client_first_bare, server_first, claimed_nonce, "biws")
+}
+
+/// The same with the channel-binding attribute `c=` given.
+fn client_final_with(password: &str, bare: &str, server_first: &str, claimed_nonce: &str, cbind: &str) -> String {
     let attr = |k: &str| server_first.split(',').find_map(|kv| kv.strip_prefix(k)).unwrap().to_string();
     let salt = B64.decode(attr("s=")).unwrap();
     let iterations: u32 = attr("i=").parse().unwrap();
@@ -478,8 +483,8 @@ fn client_final(password: &str, client_first_bare: &str, server_first: &str, cla
     );
     let client_key = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &salted), b"Client Key");
     let stored = ring::digest::digest(&ring::digest::SHA256, client_key.as_ref());
-    let without_proof = format!("c=biws,r={claimed_nonce}");
-    let auth = format!("{client_first_bare},{server_first},{without_proof}");
+    let without_proof = format!("c={cbind},r={claimed_nonce}");
+    let auth = format!("{bare},{server_first},{without_proof}");
     let sig = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, stored.as_ref()), auth.as_bytes());
     let proof: Vec<u8> = client_key.as_ref().iter().zip(sig.as_ref()).map(|(a, b)| a ^ b).collect();
     format!("{without_proof},p={}", B64.encode(proof))
@@ -530,6 +535,11 @@ fn scram_refuses_forged_replayed_and_malformed_exchanges() {
     // Only the client's part of the nonce.
     let (mut c, bare, sf) = scram_start(port, "alice");
     c.send(b'p', client_final("wonder", &bare, &sf, "rOprNGfwEbeRWgbNEkqO").as_bytes());
+    assert_eq!(c.expect_refusal(), failed);
+
+    // The GS2 header changed between the client's messages ("n,," then "y,,"), with a proof over what was sent.
+    let (mut c, bare, sf) = scram_start(port, "alice");
+    c.send(b'p', client_final_with("wonder", &bare, &sf, &server_nonce(&sf), "eSws").as_bytes());
     assert_eq!(c.expect_refusal(), failed);
 
     // Malformed client-final messages: no proof, an empty or short proof, bad base64, not UTF-8, nothing.

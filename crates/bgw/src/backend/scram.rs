@@ -45,6 +45,8 @@ impl Verifier {
 
 /// The exchange's state between the server-first and client-final messages.
 pub(crate) struct Exchange {
+    /// The GS2 header the client sent ("n,," or "y,,"), which its final message must repeat in `c=`.
+    gs2_header: &'static str,
     client_first_bare: String,
     server_first: String,
     nonce: String,
@@ -54,9 +56,9 @@ pub(crate) struct Exchange {
 pub(crate) fn server_first(client_first: &[u8], verifier: &Verifier) -> Result<(Exchange, String), String> {
     let text = std::str::from_utf8(client_first).map_err(|_| "malformed SCRAM message".to_string())?;
     // GS2 header: no channel binding ("n") or "y" (client supports it, we do not offer it); no authzid.
-    let bare = text
-        .strip_prefix("n,,")
-        .or_else(|| text.strip_prefix("y,,"))
+    let (gs2_header, bare) = ["n,,", "y,,"]
+        .into_iter()
+        .find_map(|h| text.strip_prefix(h).map(|rest| (h, rest)))
         .ok_or_else(|| "unsupported SCRAM channel binding or authorization identity".to_string())?;
     let client_nonce = bare
         .split(',')
@@ -67,7 +69,10 @@ pub(crate) fn server_first(client_first: &[u8], verifier: &Verifier) -> Result<(
     ring::rand::SystemRandom::new().fill(&mut random).map_err(|_| "could not generate a nonce".to_string())?;
     let nonce = format!("{client_nonce}{}", B64.encode(random));
     let server_first = format!("r={nonce},s={},i={}", B64.encode(&verifier.salt), verifier.iterations);
-    Ok((Exchange { client_first_bare: bare.to_string(), server_first: server_first.clone(), nonce }, server_first))
+    Ok((
+        Exchange { gs2_header, client_first_bare: bare.to_string(), server_first: server_first.clone(), nonce },
+        server_first,
+    ))
 }
 
 /// Handles client-final-message (`c=...,r=...,p=<proof>`): Ok(server-final-message) if the proof is right.
@@ -75,6 +80,11 @@ pub(crate) fn server_final(exchange: &Exchange, client_final: &[u8], verifier: &
     let text = std::str::from_utf8(client_final).map_err(|_| "malformed SCRAM message".to_string())?;
     let (without_proof, proof) =
         text.rsplit_once(",p=").ok_or_else(|| "malformed SCRAM message (no proof)".to_string())?;
+    // The channel binding attribute comes first and repeats the client's GS2 header (no binding data: we offer
+    // none), so a header tampered with on the way is caught.
+    if without_proof.split(',').next() != Some(format!("c={}", B64.encode(exchange.gs2_header)).as_str()) {
+        return Err("SCRAM channel binding check failed".to_string());
+    }
     let nonce = without_proof.split(',').find_map(|kv| kv.strip_prefix("r=")).unwrap_or_default();
     if nonce != exchange.nonce {
         return Err("SCRAM nonce does not match".to_string());
