@@ -1,8 +1,12 @@
 //! Security at the host's edges, against the real `bgw` binary: whom the postmaster signals (only its own
 //! children, never a pid a registration or a shared-memory watch list names), the data directory, socket and lock
 //! file permissions, authentication that cannot be bypassed (peer with a real second OS user, SCRAM with forged
-//! and malformed messages written byte by byte), what non-superusers cannot do, and hostile role and database
-//! names that stay names.
+//! and malformed messages written byte by byte), what non-superusers cannot do (escalate, reach the catalog file,
+//! plant triggers that run privileged functions for a superuser, read other roles' statements), and hostile role
+//! and database names that stay names.
+//!
+//! What a non-superuser may register: nothing. `bgw_register`/`bgw_launch` are refused (42501) whatever the
+//! library, and so are module SQL functions defined with `BGW_SQLFN_SUPERUSER` (such as `worker_spi_launch`).
 //!
 //! Related tests elsewhere (not repeated here): databases.rs `connection_checks_follow_postgres` (unknown
 //! database, peer mismatch for another role name, NOLOGIN, ALLOW_CONNECTIONS false), `password_authentication_over_tcp`
