@@ -1,7 +1,8 @@
 //! Faults a supervisor must survive, each provoked for real: the postmaster itself killed with SIGKILL (every
 //! child follows within a second, the next `bgw start` recovers), a worker that dies holding the workers' lock
-//! (registration is not wedged), and a worker that scribbles over the shared slot array (the postmaster logs,
-//! does not crash, and the crash-and-restart cycle restores order).
+//! (registration is not wedged), a worker that scribbles over shared memory (the postmaster logs, does not crash,
+//! and the crash-and-restart cycle restores order), and a crash in the middle of a shutdown (an abnormal
+//! shutdown: exit code 1, nothing left behind, recovery at the next start).
 //!
 //! The built-in workers `lock_holder` and `scribbler` (crates/bgw/src/worker/builtin.rs) do the damage.
 //! `tests/durability.rs` covers committed data under a stream of commits across the same kills; here the
