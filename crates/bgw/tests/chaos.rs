@@ -6,8 +6,9 @@
 //! `worker_spi` workers fold into their totals every second, one transaction a round.
 //!
 //! Chaos: every 0.1 to 1.2 s a random child of the postmaster (worker, backend or startup process) gets SIGKILL
-//! (most often), SIGQUIT, SIGTERM, or SIGSTOP followed by SIGCONT a little later. Most of these are crashes of a
-//! process attached to shared memory, so the host goes through crash-and-restart cycles all the time.
+//! (most often), SIGQUIT, SIGTERM, or SIGSTOP followed by SIGCONT a little later; now and then the postmaster
+//! gets SIGHUP (a reload, passed on to every child). Most of these are crashes of a process attached to shared
+//! memory, so the host goes through crash-and-restart cycles all the time.
 //!
 //! Invariants, as real checks (counted as violations, all reported at the end):
 //! - the postmaster never dies, and every process in its process group is its child (checked before every
@@ -16,7 +17,8 @@
 //!   (by pid and start time) once a later cycle has finished;
 //! - at checkpoints (every 10 s, clients paused, stopped processes continued): the `bgw_workers` view matches
 //!   the processes that exist in `/proc` (see `reliability::view_matches_processes`), and the parallel counters
-//!   balance (exactly `max_parallel_workers` minus the active parallel workers can be registered);
+//!   balance (exactly `max_parallel_workers` minus the active parallel workers can be registered), and the
+//!   static restartable worker is running;
 //! - every commit a client saw acknowledged is present; the `worker_spi` tables hold at least every acknowledged
 //!   delta and at most every attempted one (their folding transactions neither lose nor invent rows);
 //! - `bgw stop` stops the host with exit code 0 and leaves no process of it behind.
@@ -306,6 +308,7 @@ fn chaos_keeps_every_promise() {
 
     let mut violations: Vec<String> = Vec::new();
     let (mut kills, mut quits, mut terms, mut stops, mut checkpoints) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut reloads = 0u64;
     let mut stopped: Vec<(i32, Instant)> = Vec::new();
     let cont_all = |stopped: &mut Vec<(i32, Instant)>| {
         for (pid, _) in stopped.drain(..) {
@@ -327,6 +330,18 @@ fn chaos_keeps_every_promise() {
         }
         if let Err(e) = wait_consistent(&h, DEADLINE) {
             violations.push(format!("view and processes disagree: {e}"));
+        }
+        // The static worker (restart interval 1 s) is always back, whatever happened to it.
+        let start = Instant::now();
+        while h.psql("SELECT state FROM bgw_workers WHERE name = 'keeper'").ok().as_deref() != Some("running") {
+            if start.elapsed() > DEADLINE {
+                violations.push(format!(
+                    "the static worker is not running: {:?}",
+                    h.psql("SELECT state, restart_count, last_exit_code FROM bgw_workers WHERE name = 'keeper'")
+                ));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
         if let Err(e) = parallel_balance(&h, MAX_PARALLEL) {
             violations.push(e);
@@ -395,6 +410,12 @@ fn chaos_keeps_every_promise() {
             continue;
         }
         let victim = children[rng.below(children.len() as u64) as usize];
+        if rng.below(100) < 3 {
+            // A configuration reload: the postmaster re-reads its files and passes SIGHUP on to every child.
+            reloads += 1;
+            // SAFETY: kill(2) on the postmaster under test.
+            unsafe { libc::kill(pm, libc::SIGHUP) };
+        }
         let signal = match rng.below(100) {
             0..=64 => {
                 kills += 1;
@@ -431,9 +452,22 @@ fn chaos_keeps_every_promise() {
         checkpoints += 1;
     }
     let acked = shared.acked.lock().unwrap().clone();
-    match h.psql("SELECT id FROM acked") {
-        Ok(out) => {
-            let present: std::collections::HashSet<i64> = out.lines().filter_map(|l| l.parse().ok()).collect();
+    // Read with a client of our own: after a long run the table is large, and how long the read takes is a
+    // figure, not a failure.
+    let read_started = Instant::now();
+    let read = connect(&h.data(), h.port)
+        .ok_or_else(|| "cannot connect".to_string())
+        .and_then(|mut c| c.simple_query("SELECT id FROM acked").map_err(|e| e.to_string()));
+    let read_time = read_started.elapsed();
+    match read {
+        Ok(rows) => {
+            let present: std::collections::HashSet<i64> = rows
+                .iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => r.get(0)?.parse().ok(),
+                    _ => None,
+                })
+                .collect();
             let missing: Vec<&i64> = acked.iter().filter(|i| !present.contains(i)).collect();
             if !missing.is_empty() {
                 violations.push(format!("{} acknowledged commits lost: {missing:?}", missing.len()));
@@ -441,6 +475,14 @@ fn chaos_keeps_every_promise() {
         }
         Err(e) => violations.push(format!("reading the commits failed: {e}")),
     }
+    let wal_bytes: u64 = std::fs::read_dir(h.data().join("base"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with("-wal"))
+                .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0);
     let mut folded = 0;
     for t in 0..2 {
         let table = format!("schema{}_counted", t + 1);
@@ -488,12 +530,13 @@ fn chaos_keeps_every_promise() {
          SIGQUITs: {quits}\n\
          SIGTERMs: {terms}\n\
          SIGSTOP/SIGCONTs: {stops}\n\
+         SIGHUPs to the postmaster (reloads): {reloads}\n\
          crash-and-restart cycles: {crash_cycles}\n\
          workers launched (started, seen by the registrant): {}\n\
          workers terminated by clients: {}\n\
          registrations refused (no slot or parallel limit): {}\n\
          client operations failed (connection lost, refused during a crash cycle): {}\n\
-         acknowledged commits checked present: {}\n\
+         acknowledged commits checked present: {} (read back in {read_time:.1?}; database WAL files {wal_bytes} bytes)\n\
          worker_spi deltas acknowledged: {} (folded into totals: {folded})\n\
          checkpoints (view vs /proc, parallel balance): {checkpoints}\n\
          processes checked gone after a crash cycle: {survivors_checked}\n\
