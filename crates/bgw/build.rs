@@ -2,10 +2,15 @@
 //!
 //! - `-rdynamic`: the `bgw` executable exports its symbols, so that modules loaded with dlopen resolve
 //!   `RegisterBackgroundWorker` and friends against the running host instead of linking a second copy of it.
+//! - `-no-pie`: a position-dependent executable. A PIE is relocated at every start, which dirties its 400 KB of
+//!   `.data.rel.ro` and GOT in the postmaster; every fork then copies those page tables and every child carries
+//!   its share of the dirty pages. Non-PIE, those pages stay clean file pages that a child maps only if it reads
+//!   them (the code stays position-independent; only the final link differs).
 //! - `src/modules/sqlfn_trap.c`: the setjmp-based trap that lets `ereport(ERROR)` in a module's SQL function
 //!   fail the statement without ending the backend.
 fn main() {
     println!("cargo:rustc-link-arg-bins=-rdynamic");
+    println!("cargo:rustc-link-arg-bins=-no-pie");
     println!("cargo:rerun-if-changed=src/modules/sqlfn_trap.c");
     cc::Build::new().file("src/modules/sqlfn_trap.c").warnings(true).compile("bgw_sqlfn_trap");
 }

@@ -172,6 +172,14 @@ pub fn debug1(message: impl Into<String>) {
     report(Level::Debug1, message);
 }
 
+/// `DEBUG1` message, formatted only if it will be written (for the postmaster's launch and exit paths, which run
+/// for every worker and usually at a level that drops DEBUG1).
+pub fn debug1_with(message: impl FnOnce() -> String) {
+    if enabled(Level::Debug1) {
+        report(Level::Debug1, message());
+    }
+}
+
 /// Writes a complete, preformatted message line (`LABEL:  text`) with the usual prefix, from a signal handler:
 /// no allocation, no locks, only arithmetic and `write(2)`. `text` is truncated to fit a 512-byte line.
 pub fn write_from_signal_handler(label: &[u8], text: &[u8]) {

@@ -1,11 +1,13 @@
 //! The postmaster: the single-threaded supervisor that owns shared memory and forks, watches and restarts every
 //! other process of the host.
 //!
-//! It never takes a lock, never trusts shared memory, starts no threads, and sleeps in one `poll(2)` on three
-//! things: a signalfd (children exiting, children asking for attention, administrator signals), the listening
-//! socket, and, when a worker is waiting out its restart interval, a timeout. Every event is handled in time
-//! proportional to what changed: registrations come from the slot array's change bitmaps, exits from `waitpid`,
-//! restarts from a timer heap, launches from a queue.
+//! It never takes a lock, never trusts shared memory, starts no threads, and sleeps in one `poll(2)` on four
+//! things: a signalfd (children asking for attention, administrator signals), an epoll set of the children's
+//! pidfds (children exiting), the listening sockets, and, when a worker is waiting out its restart interval, a
+//! timeout. Every event is handled in time proportional to what changed: registrations come from the slot
+//! array's change bitmaps, exits from the pidfds that became readable (each reaped with `waitpid(pid)`, never a
+//! walk over all children; SIGCHLD and `waitpid(-1)` only for a child that could not get a pidfd), restarts from
+//! a timer heap, launches from a queue.
 //!
 //! Files: [`datadir`] (checks, lock file, control file), [`children`] (the child table), [`workers`] (the
 //! registered-worker list and everything the spec's `bgworker.c` does on the postmaster side).
@@ -20,6 +22,7 @@ pub mod workers;
 use crate::elog::{self, Level};
 use crate::shmem::{pmsignal, Segment};
 use crate::sync::Ordering;
+use crate::sys::exit_watch::{self, ExitWatch};
 use crate::sys::fork::{fork_process, Forked};
 use crate::sys::signals;
 use children::{Child, ChildKind, Children};
@@ -101,6 +104,10 @@ pub struct Postmaster {
     children: Children,
     workers: Workers,
     standby: bool,
+    /// Children's pidfds: exits are learnt per child, never by a walk over all children (None: no epoll).
+    exit_watch: Option<ExitWatch>,
+    /// Children without a pidfd; while there are any, SIGCHLD makes the postmaster ask about every child.
+    unwatched: usize,
 }
 
 /// Runs the postmaster until it shuts down. Returns the process exit code.
@@ -210,6 +217,11 @@ impl Postmaster {
         elog::log(format!("listening on Unix socket \"{}\"", socket_path.display()));
 
         let standby = data_dir.join(datadir::STANDBY_SIGNAL).exists();
+        // Pidfds go above every descriptor open now (listeners, signalfd, pipes, anything a preloaded module
+        // opened), with room for the connections being handed to backends.
+        let exit_watch = ExitWatch::new(exit_watch::highest_open_fd().max(64) + 64)
+            .map_err(|e| elog::log(format!("could not create epoll set for child exits: {e}")))
+            .ok();
         let mut pm = Postmaster {
             data_dir,
             pid,
@@ -233,6 +245,8 @@ impl Postmaster {
             children: Children::new(max_procs),
             workers,
             standby,
+            exit_watch,
+            unwatched: 0,
         };
         pm.create_shared_memory()?;
         pm.workers.enqueue_all(pm.phase);
@@ -305,7 +319,7 @@ impl Postmaster {
             self.shmem().procs()[p as usize].prepare(pk, slot, elog::now_us());
         }
         let close = self.postmaster_only_fds();
-        match fork_process(&close) {
+        match fork_process(&close, self.exit_watch.as_ref().map(|w| w.base())) {
             Ok(Forked::Child) => {
                 crate::process::set_my_proc(proc_no);
                 // SAFETY: the child is single-threaded, fresh from fork.
@@ -318,7 +332,11 @@ impl Postmaster {
                 if let Some(p) = proc_no {
                     self.shmem().procs()[p as usize].pid.store(pid, Ordering::Release);
                 }
-                self.children.insert(pid, Child { kind, proc_no, shmem, notify_slots: Default::default() });
+                let exit_fd = self.exit_watch.as_ref().and_then(|w| w.watch(pid));
+                if exit_fd.is_none() {
+                    self.unwatched += 1;
+                }
+                self.children.insert(pid, Child { kind, proc_no, shmem, notify_slots: Default::default(), exit_fd });
                 Some(pid)
             }
             Err(e) => {
@@ -360,8 +378,10 @@ impl Postmaster {
             let accepting = self.shutdown.is_none() || self.shutdown == Some(ShutdownMode::Smart);
             let listening =
                 |fd: RawFd| libc::pollfd { fd: if accepting { fd } else { -1 }, events: libc::POLLIN, revents: 0 };
-            let mut fds: Vec<libc::pollfd> = Vec::with_capacity(2 + self.tcp_listeners.len());
+            let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3 + self.tcp_listeners.len());
             fds.push(libc::pollfd { fd: self.signal_fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            let exits = self.exit_watch.as_ref().map_or(-1, |w| w.as_raw_fd());
+            fds.push(libc::pollfd { fd: exits, events: libc::POLLIN, revents: 0 });
             fds.push(listening(self.listener.as_raw_fd()));
             fds.extend(self.tcp_listeners.iter().map(|l| listening(l.as_raw_fd())));
             // SAFETY: a vector of valid pollfd structs, its length passed.
@@ -373,11 +393,14 @@ impl Postmaster {
                 self.process_signals();
             }
             if fds[1].revents != 0 {
+                self.process_watched_exits();
+            }
+            if fds[2].revents != 0 {
                 self.process_connections(None);
             }
-            for (i, fd) in fds.iter().enumerate().skip(2) {
+            for (i, fd) in fds.iter().enumerate().skip(3) {
                 if fd.revents != 0 {
-                    self.process_connections(Some(i - 2));
+                    self.process_connections(Some(i - 3));
                 }
             }
             if self.may_launch() {
@@ -412,7 +435,8 @@ impl Postmaster {
         if let Some(mode) = requested {
             self.process_shutdown_request(mode);
         }
-        if chld {
+        // Watched children are reaped through their pidfds; SIGCHLD matters only while some child is not watched.
+        if chld && self.unwatched > 0 {
             self.process_child_exits();
         }
         if usr1 {
@@ -592,6 +616,22 @@ impl Postmaster {
 
     // ----- children exiting -----
 
+    /// Reaps the children whose pidfds say they exited.
+    fn process_watched_exits(&mut self) {
+        let mut exited = Vec::new();
+        if let Some(w) = &self.exit_watch {
+            w.exited(&mut exited);
+        }
+        for pid in exited {
+            let mut status = 0;
+            // SAFETY: waitpid on one of our children with WNOHANG and a valid status pointer.
+            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+                self.child_exited(pid, status);
+            }
+        }
+    }
+
+    /// Reaps every exited child, asking the kernel about all of them (SIGCHLD, for children without a pidfd).
     fn process_child_exits(&mut self) {
         loop {
             let mut status = 0;
@@ -600,31 +640,40 @@ impl Postmaster {
             if pid <= 0 {
                 return;
             }
-            let Some(child) = self.children.remove(pid) else { continue };
-            if let (Some(p), Some(seg)) = (child.proc_no, &self.segment) {
-                seg.shmem().procs()[p as usize].pid.store(0, Ordering::Release);
-            }
-            if let Some(p) = child.proc_no {
-                self.children.give_back_proc(p);
-            }
-            self.workers.stop_notifications(pid, &child.notify_slots, self.segment.as_ref().map(|s| s.shmem()));
-            let exit = ExitStatus::from_wait(status);
-            match child.kind {
-                ChildKind::Startup => self.startup_exited(pid, exit),
-                ChildKind::Backend => {
-                    if !exit.is_code(0) && !exit.is_code(1) {
-                        self.handle_child_crash("server process", pid, exit);
-                    }
+            self.child_exited(pid, status);
+        }
+    }
+
+    /// Everything that follows a child's exit (`status` from waitpid).
+    fn child_exited(&mut self, pid: i32, status: i32) {
+        let Some(mut child) = self.children.remove(pid) else { return };
+        match (child.exit_fd.take(), &self.exit_watch) {
+            (Some(fd), Some(w)) => w.unwatch(fd),
+            _ => self.unwatched = self.unwatched.saturating_sub(1),
+        }
+        if let (Some(p), Some(seg)) = (child.proc_no, &self.segment) {
+            seg.shmem().procs()[p as usize].pid.store(0, Ordering::Release);
+        }
+        if let Some(p) = child.proc_no {
+            self.children.give_back_proc(p);
+        }
+        self.workers.stop_notifications(pid, &child.notify_slots, self.segment.as_ref().map(|s| s.shmem()));
+        let exit = ExitStatus::from_wait(status);
+        match child.kind {
+            ChildKind::Startup => self.startup_exited(pid, exit),
+            ChildKind::Backend => {
+                if !exit.is_code(0) && !exit.is_code(1) {
+                    self.handle_child_crash("server process", pid, exit);
                 }
-                ChildKind::DeadEnd => {}
-                ChildKind::Worker { slot } => {
-                    // A never-restart or terminated worker is forgotten; one that exited with 1 waits out its
-                    // interval on the timer heap (unless launches are off: shutdown or crash).
-                    let launching = self.may_launch();
-                    match self.workers.worker_exited(self.shmem(), slot, pid, exit, launching) {
-                        Some(name) => self.handle_child_crash(&name, pid, exit),
-                        None => workers::wake_watchers(self.shmem(), &self.children, slot),
-                    }
+            }
+            ChildKind::DeadEnd => {}
+            ChildKind::Worker { slot } => {
+                // A never-restart or terminated worker is forgotten; one that exited with 1 waits out its
+                // interval on the timer heap (unless launches are off: shutdown or crash).
+                let launching = self.may_launch();
+                match self.workers.worker_exited(self.shmem(), slot, pid, exit, launching) {
+                    Some(name) => self.handle_child_crash(&name, pid, exit),
+                    None => workers::wake_watchers(self.shmem(), &self.children, slot),
                 }
             }
         }

@@ -20,11 +20,12 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-/// A worker the postmaster knows about (the spec's RegisteredBgWorker).
+/// A worker the postmaster knows about (the spec's RegisteredBgWorker). Kept small and boxed: the postmaster's
+/// private memory is copied (page tables, then pages on write) at every fork, so it holds only registered
+/// workers' owned fields, not a 1.5 KB C struct per slot; the struct a child starts with is built from `spec` just
+/// before the fork ([`RegisteredWorker::raw`]).
 pub struct RegisteredWorker {
     pub spec: WorkerSpec,
-    /// The sanitized registration the child is started with (its MyBgworkerEntry).
-    pub raw: BackgroundWorker,
     /// Running pid, or 0.
     pub pid: i32,
     /// When it last exited with a non-zero code (the spec's rw_crashed_at).
@@ -38,9 +39,17 @@ pub struct RegisteredWorker {
     launches: u32,
 }
 
+impl RegisteredWorker {
+    /// The registration the child starts with (its MyBgworkerEntry), built from the sanitized spec (which passed
+    /// the same conversion when it was adopted, so the fallback is never taken).
+    pub fn raw(&self) -> BackgroundWorker {
+        self.spec.to_raw().unwrap_or_else(|_| BackgroundWorker::zeroed())
+    }
+}
+
 /// The registered workers, by slot.
 pub struct Workers {
-    slots: Vec<Option<RegisteredWorker>>,
+    slots: Vec<Option<Box<RegisteredWorker>>>,
     /// Each slot's latest generation, carried into a new segment after a crash so handles stay unique.
     generations: Vec<u64>,
     static_count: usize,
@@ -76,18 +85,17 @@ impl Workers {
         }
     }
 
-    fn new_registered(&mut self, spec: WorkerSpec, raw: BackgroundWorker) -> RegisteredWorker {
+    fn new_registered(&mut self, spec: WorkerSpec) -> Box<RegisteredWorker> {
         self.next_seq += 1;
-        RegisteredWorker {
+        Box::new(RegisteredWorker {
             spec,
-            raw,
             pid: 0,
             crashed_at: None,
             terminate: false,
             queued: false,
             seq: self.next_seq,
             launches: 0,
-        }
+        })
     }
 
     /// The spec's RegisterBackgroundWorker: static registration, at start-up only. Problems are logged and the
@@ -106,13 +114,10 @@ impl Workers {
             return;
         }
         // A registration the C struct cannot hold is refused as such, whether or not a slot would be left for it.
-        let raw = match spec.to_raw() {
-            Ok(r) => r,
-            Err(e) => {
-                elog::log(e.message);
-                return;
-            }
-        };
+        if let Err(e) = spec.to_raw() {
+            elog::log(e.message);
+            return;
+        }
         let max = self.slots.len();
         self.static_count += 1;
         if self.static_count > max {
@@ -128,7 +133,7 @@ impl Workers {
             self.dropped.push(spec.name);
             return;
         }
-        let rw = self.new_registered(spec, raw);
+        let rw = self.new_registered(spec);
         let slot = self.slots.iter().position(|s| s.is_none()).expect("a free slot exists below the static count");
         self.slots[slot] = Some(rw);
     }
@@ -144,7 +149,8 @@ impl Workers {
         let slots = shm.slots();
         for (i, rw) in self.slots.iter().enumerate() {
             let generation = self.generations[i];
-            slots.init_slot(i as u32, rw.as_ref().map(|r| &r.raw), generation);
+            let raw = rw.as_ref().map(|r| r.raw());
+            slots.init_slot(i as u32, raw.as_ref(), generation);
             if let Some(rw) = rw {
                 publish_notify(shm, i as u32, rw.spec.notify_pid);
                 publish_state(shm, i as u32, WorkerState::Registered);
@@ -217,7 +223,7 @@ impl Workers {
     }
 
     pub fn raw(&self, slot: u32) -> BackgroundWorker {
-        self.slots[slot as usize].as_ref().map(|r| r.raw).unwrap_or_else(BackgroundWorker::zeroed)
+        self.slots[slot as usize].as_ref().map(|r| r.raw()).unwrap_or_else(BackgroundWorker::zeroed)
     }
 
     pub fn has_shmem(&self, slot: u32) -> bool {
@@ -227,7 +233,7 @@ impl Workers {
     /// A worker was forked: publish its pid and notify its registrant (the spec's ReportBackgroundWorkerPID).
     pub fn started(&mut self, shm: &Shmem, children: &mut Children, slot: u32, pid: i32) {
         let Some(rw) = self.slots[slot as usize].as_mut() else { return };
-        elog::debug1(format!("starting background worker process \"{}\"", rw.spec.name));
+        elog::debug1_with(|| format!("starting background worker process \"{}\"", rw.spec.name));
         rw.pid = pid;
         rw.crashed_at = None;
         rw.launches += 1;
@@ -294,21 +300,20 @@ impl Workers {
                 spec.notify_pid = notify_pid;
                 spec.to_raw()
             });
-            let raw = match checked {
-                Ok(raw) => raw,
-                Err(e) => {
-                    elog::log(format!("ignoring background worker registration in slot {slot}: {}", e.message));
-                    slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
-                    notify(children, notify_pid);
-                    wake_watchers(shm, children, slot);
-                    continue;
-                }
-            };
-            let claimed = WorkerSpec::sanitized_from(&copy.payload).notify_pid;
-            if claimed != 0 && notify_pid == 0 {
-                elog::debug1(format!("worker notification PID {claimed} is not valid"));
+            if let Err(e) = checked {
+                elog::log(format!("ignoring background worker registration in slot {slot}: {}", e.message));
+                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                notify(children, notify_pid);
+                wake_watchers(shm, children, slot);
+                continue;
             }
-            elog::debug1(format!("registering background worker \"{}\"", spec.name));
+            if elog::enabled(Level::Debug1) {
+                let claimed = WorkerSpec::sanitized_from(&copy.payload).notify_pid;
+                if claimed != 0 && notify_pid == 0 {
+                    elog::debug1(format!("worker notification PID {claimed} is not valid"));
+                }
+                elog::debug1(format!("registering background worker \"{}\"", spec.name));
+            }
             if notify_pid != 0 {
                 if let Some(c) = children.get_mut(notify_pid) {
                     // A slot is listed once however often the registrant reuses it, so the set stays bounded by
@@ -316,7 +321,7 @@ impl Workers {
                     c.notify_slots.insert(slot);
                 }
             }
-            let rw = self.new_registered(spec, raw);
+            let rw = self.new_registered(spec);
             self.slots[i] = Some(rw);
             publish_notify(shm, slot, notify_pid);
             publish_state(shm, slot, WorkerState::Registered);
@@ -414,7 +419,6 @@ impl Workers {
             if let Some(rw) = self.slots[slot as usize].as_mut() {
                 if rw.spec.notify_pid == pid {
                     rw.spec.notify_pid = 0;
-                    rw.raw.bgw_notify_pid = 0;
                     if let Some(shm) = shm {
                         publish_notify(shm, slot, 0);
                     }
@@ -430,7 +434,7 @@ impl Workers {
             shm.slots().release(slot, rw.spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
             publish_state(shm, slot, WorkerState::Free);
         }
-        elog::debug1(format!("unregistering background worker \"{}\"", rw.spec.name));
+        elog::debug1_with(|| format!("unregistering background worker \"{}\"", rw.spec.name));
     }
 
     /// After every child died in a crash: forget never-restart and terminated workers; the others restart at
@@ -444,7 +448,7 @@ impl Workers {
             let keep = slot.as_ref().is_some_and(|rw| rw.spec.restart != Restart::Never && !rw.terminate);
             if !keep {
                 if let Some(rw) = slot.take() {
-                    elog::debug1(format!("unregistering background worker \"{}\"", rw.spec.name));
+                    elog::debug1_with(|| format!("unregistering background worker \"{}\"", rw.spec.name));
                 }
                 continue;
             }
@@ -453,7 +457,6 @@ impl Workers {
                 rw.pid = 0;
                 rw.queued = false;
                 rw.spec.notify_pid = 0;
-                rw.raw.bgw_notify_pid = 0;
             }
         }
     }
@@ -559,7 +562,7 @@ mod tests {
         workers.process_state_change(shm, &mut children, Phase::Run);
         let rw = workers.slots[0].as_ref().unwrap();
         assert_eq!(rw.spec.notify_pid, 0);
-        assert_eq!(rw.raw.bgw_notify_pid, 0);
+        assert_eq!(rw.raw().bgw_notify_pid, 0);
     }
 
     #[test]

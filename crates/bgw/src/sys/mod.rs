@@ -9,8 +9,10 @@
 //! - [`signals`]: signal masks, dispositions and async-signal-safe writes.
 //! - [`proctitle`]: the process title that `ps` shows.
 //! - [`pidfd`]: waiting for a process that is not our child to exit.
+//! - [`exit_watch`]: which of the postmaster's children exited (a pidfd per child in an epoll set).
 //! - [`user`]: the OS user's name.
 
+pub mod exit_watch;
 pub mod fork;
 pub mod pidfd;
 pub mod proctitle;
