@@ -62,6 +62,10 @@ pub fn resolve(name: &str) -> Result<PathBuf, LoadError> {
     Err(LoadError::NotFound(name.to_string()))
 }
 
+/// Entry points found in this process: (library, function, dynamic_library_path) -> (file, address).
+type FoundKey = (String, String, String);
+static FOUND: Mutex<Option<HashMap<FoundKey, (PathBuf, usize)>>> = Mutex::new(None);
+
 /// Libraries this process has opened, by path: never closed.
 static OPEN: Mutex<Option<HashMap<PathBuf, &'static libloading::os::unix::Library>>> = Mutex::new(None);
 
@@ -105,6 +109,15 @@ fn dl_reason(e: &libloading::Error) -> String {
 
 /// Finds `function` in `library` (resolving and opening it) and returns its address.
 pub fn lookup(library: &str, function: &str) -> Result<(PathBuf, *const std::ffi::c_void), LoadError> {
+    // Every registration checks its entry point, and every worker looks it up: after the first success in a
+    // process the answer comes from memory, without searching the directories again. Libraries are never
+    // unloaded, so a found address stays valid; the key includes dynamic_library_path, so a reload that changes
+    // it searches again.
+    let setting = crate::process::setting_text("dynamic_library_path").unwrap_or_default();
+    let key = (library.to_string(), function.to_string(), setting);
+    if let Some((path, addr)) = FOUND.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|m| m.get(&key)) {
+        return Ok((path.clone(), *addr as *const std::ffi::c_void));
+    }
     let path = resolve(library)?;
     let lib = open(&path)?;
     let mut name = function.as_bytes().to_vec();
@@ -117,5 +130,10 @@ pub fn lookup(library: &str, function: &str) -> Result<(PathBuf, *const std::ffi
     if addr.is_null() {
         return Err(LoadError::NoFunction { function: function.to_string(), path: path.display().to_string() });
     }
+    FOUND
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(key, (path.clone(), addr as usize));
     Ok((path, addr))
 }
