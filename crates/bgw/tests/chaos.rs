@@ -38,6 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const MAX_PARALLEL: usize = 3;
+const MAX_WORKERS: usize = 24;
 const LAUNCHERS: usize = 2;
 const CLIENTS: usize = LAUNCHERS + 2;
 
@@ -213,7 +214,7 @@ fn chaos_keeps_every_promise() {
     let mut h = Host::start(
         Setup::default()
             .workers(STATIC_WORKERS)
-            .conf("max_worker_processes", "24")
+            .conf("max_worker_processes", &MAX_WORKERS.to_string())
             .conf("max_parallel_workers", &MAX_PARALLEL.to_string())
             .conf("dynamic_library_path", &format!("'{}:$libdir'", lib.path().display()))
             .conf("shared_preload_libraries", "'worker_spi'")
@@ -309,6 +310,7 @@ fn chaos_keeps_every_promise() {
     let mut violations: Vec<String> = Vec::new();
     let (mut kills, mut quits, mut terms, mut stops, mut checkpoints) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut reloads = 0u64;
+    let swept = std::cell::Cell::new(0u64);
     let mut stopped: Vec<(i32, Instant)> = Vec::new();
     let cont_all = |stopped: &mut Vec<(i32, Instant)>| {
         for (pid, _) in stopped.drain(..) {
@@ -343,7 +345,27 @@ fn chaos_keeps_every_promise() {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        if let Err(e) = parallel_balance(&h, MAX_PARALLEL) {
+        // Registrations whose handle a client never received (its connection was lost) outlive it, and the
+        // restartable ones survive crash cycles: terminate every client-made worker by its slot and generation, so
+        // that free slots do not run out (that is not a violation: PostgreSQL keeps such registrations too).
+        let cleanup =
+            "SELECT count(bgw_terminate(slot || ':' || generation)) FROM bgw_workers WHERE name LIKE 'chaos %'";
+        match h.psql(cleanup) {
+            Ok(n) => swept.set(swept.get() + n.parse::<u64>().unwrap_or(0)),
+            Err(e) => violations.push(format!("terminating the clients' workers failed: {}", e.trim())),
+        }
+        let start = Instant::now();
+        while h.psql("SELECT count(*) FROM bgw_workers WHERE name LIKE 'chaos %'").ok().as_deref() != Some("0") {
+            if start.elapsed() > DEADLINE {
+                violations.push(format!(
+                    "terminated workers did not go: {:?}",
+                    h.psql("SELECT slot, name, pid, state FROM bgw_workers WHERE name LIKE 'chaos %'")
+                ));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Err(e) = parallel_balance(&h, MAX_PARALLEL, MAX_WORKERS) {
             violations.push(e);
         }
         shared.pause.store(false, SeqCst);
@@ -455,9 +477,15 @@ fn chaos_keeps_every_promise() {
     // Read with a client of our own: after a long run the table is large, and how long the read takes is a
     // figure, not a failure.
     let read_started = Instant::now();
-    let read = connect(&h.data(), h.port)
-        .ok_or_else(|| "cannot connect".to_string())
-        .and_then(|mut c| c.simple_query("SELECT id FROM acked").map_err(|e| e.to_string()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (data, port) = (h.data(), h.port);
+    std::thread::spawn(move || {
+        let read = connect(&data, port)
+            .ok_or_else(|| "cannot connect".to_string())
+            .and_then(|mut c| c.simple_query("SELECT id FROM acked").map_err(|e| e.to_string()));
+        let _ = tx.send(read);
+    });
+    let read = rx.recv_timeout(Duration::from_secs(300)).unwrap_or_else(|_| Err("no answer within 300 s".to_string()));
     let read_time = read_started.elapsed();
     match read {
         Ok(rows) => {
@@ -534,6 +562,7 @@ fn chaos_keeps_every_promise() {
          crash-and-restart cycles: {crash_cycles}\n\
          workers launched (started, seen by the registrant): {}\n\
          workers terminated by clients: {}\n\
+         client workers swept at checkpoints (running, or registered by a client that lost its connection): {}\n\
          registrations refused (no slot or parallel limit): {}\n\
          client operations failed (connection lost, refused during a crash cycle): {}\n\
          acknowledged commits checked present: {} (read back in {read_time:.1?}; database WAL files {wal_bytes} bytes)\n\
@@ -544,6 +573,7 @@ fn chaos_keeps_every_promise() {
         chaos_time.as_secs_f64(),
         shared.launches.load(SeqCst),
         shared.terminations.load(SeqCst),
+        swept.get(),
         shared.refused.load(SeqCst),
         shared.client_errors.load(SeqCst),
         acked.len(),

@@ -191,7 +191,7 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     // A dynamic worker that survives crash cycles (a restart interval), and a handle to it.
     let kept = h.sql("SELECT bgw_register('bgw', 'sleeper', 7, '{\"name\": \"kept\", \"restart\": 3600}')");
     h.sql(&format!("SELECT bgw_wait_for_startup('{kept}')"));
-    parallel_balance(&h, 2).unwrap();
+    parallel_balance(&h, 2, 10).unwrap();
     let before = h
         .sql("SELECT slot, name, type, library, function, main_arg, flags, start_phase FROM bgw_workers ORDER BY slot");
 
@@ -229,7 +229,7 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     // parallel counters (registrations are refused).
     let seen = view_matches_processes(&h).expect_err("the view check missed scribbled pids");
     assert!(seen.contains("no child has it") || seen.contains("without a pid"), "{seen}");
-    let seen = parallel_balance(&h, 2).expect_err("the parallel check missed scribbled counters");
+    let seen = parallel_balance(&h, 2, 10).expect_err("the parallel check missed scribbled counters");
     assert!(seen.contains("out of balance"), "{seen}");
     let ps = h.bgw(&["ps"]);
     assert!(ps.status.success(), "bgw ps failed: {}", String::from_utf8_lossy(&ps.stderr));
@@ -260,7 +260,7 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     );
     assert!(h.sql(&format!("SELECT bgw_pid('{kept}')")).parse::<i32>().is_ok(), "the handle still names its worker");
     wait_consistent(&h, DEADLINE).unwrap();
-    parallel_balance(&h, 2).unwrap();
+    parallel_balance(&h, 2, 10).unwrap();
 
     // A wrong slot count: logged, not trusted; the crash cycle restores it.
     h.sql("SELECT bgw_register('bgw', 'scribbler', 1, '{\"name\": \"miscounter\"}')");
@@ -276,7 +276,7 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
         .unwrap();
     assert!(alive(pid));
     wait_consistent(&h, DEADLINE).unwrap();
-    parallel_balance(&h, 2).unwrap();
+    parallel_balance(&h, 2, 10).unwrap();
     assert!(alive(pm) && h.pid() == pm);
 }
 

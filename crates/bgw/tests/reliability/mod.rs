@@ -109,13 +109,20 @@ pub fn wait_consistent(h: &Host, deadline: Duration) -> Result<(), String> {
 
 /// The parallel counters balance: with `max` = `max_parallel_workers`, exactly `max` minus the parallel workers
 /// registered now can be registered; the next is refused. The probe workers are terminated again before this
-/// returns. (The counters themselves are not visible from SQL; this is what they decide.)
-pub fn parallel_balance(h: &Host, max: usize) -> Result<(), String> {
-    let active: usize = h
-        .psql("SELECT count(*) FROM bgw_workers WHERE flags LIKE '%parallel%'")
-        .map_err(|e| format!("count failed: {}", e.trim()))?
-        .parse()
-        .map_err(|e| format!("count: {e}"))?;
+/// returns. (The counters themselves are not visible from SQL; this is what they decide.) A refusal for want of a
+/// free slot looks the same from SQL, so the host must have more than `max` free slots (`slots` =
+/// `max_worker_processes`); otherwise this says so instead of judging the counters.
+pub fn parallel_balance(h: &Host, max: usize, slots: usize) -> Result<(), String> {
+    let counts = h
+        .psql("SELECT count(*) FILTER (WHERE flags LIKE '%parallel%'), count(*) FROM bgw_workers WHERE slot >= 0")
+        .map_err(|e| format!("count failed: {}", e.trim()))?;
+    let (active, used) = counts
+        .split_once('|')
+        .and_then(|(a, u)| Some((a.parse::<usize>().ok()?, u.parse::<usize>().ok()?)))
+        .ok_or_else(|| format!("odd counts {counts:?}"))?;
+    if slots.saturating_sub(used) <= max {
+        return Err(format!("only {} free slots: the parallel counters cannot be judged", slots.saturating_sub(used)));
+    }
     let mut handles = Vec::new();
     let mut result = Ok(());
     for i in 0..=max {
