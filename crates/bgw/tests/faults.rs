@@ -319,3 +319,58 @@ fn a_crash_during_a_fast_shutdown_is_an_abnormal_shutdown_that_leaves_nothing_be
     assert_eq!(h.sql("SELECT id FROM kept"), "1");
     wait_consistent(&h, DEADLINE).unwrap();
 }
+
+#[test]
+fn a_termination_acknowledged_just_before_a_crash_is_honoured_by_the_next_cycle() {
+    let h = Host::start(Setup::default());
+    let pm = h.pid();
+    // Restartable: a crash cycle would start it again at once, unless its termination is remembered.
+    let doomed = h.sql("SELECT bgw_register('bgw', 'sleeper', 0, '{\"name\": \"doomed\", \"restart\": 3600}')");
+    h.sql(&format!("SELECT bgw_wait_for_startup('{doomed}')"));
+    let victim: i32 = h.sql("SELECT bgw_launch('bgw', 'sleeper', 0, '{\"name\": \"victim\"}')").parse().unwrap();
+    let mut client = postgres::Config::new()
+        .host_path(h.data())
+        .port(h.port)
+        .user(&os_user())
+        .dbname("postgres")
+        .connect(postgres::NoTls)
+        .unwrap();
+    // The postmaster is busy (stopped) while a client terminates the worker and another worker crashes: it then
+    // learns of both at once, the crash first.
+    sig(pm, libc::SIGSTOP);
+    let acknowledged = client.simple_query(&format!("SELECT bgw_terminate('{doomed}')"));
+    sig(victim, libc::SIGKILL);
+    sig(pm, libc::SIGCONT);
+    let acknowledged = acknowledged.unwrap().into_iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+        _ => None,
+    });
+    assert_eq!(acknowledged.as_deref(), Some("t"));
+    h.wait_log("all server processes terminated; reinitializing");
+    h.wait_log_count("database system is ready to accept", 2);
+    wait_consistent(&h, DEADLINE).unwrap();
+    assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'doomed'"), "0", "{}", h.log());
+    assert_eq!(h.sql(&format!("SELECT bgw_status('{doomed}')")), "stopped");
+}
+
+#[test]
+fn a_termination_requested_during_a_crash_cycle_is_honoured_by_the_next_one() {
+    let h = Host::start(Setup::default());
+    let doomed = h.sql("SELECT bgw_register('bgw', 'sleeper', 0, '{\"name\": \"doomed\", \"restart\": 3600}')");
+    h.sql(&format!("SELECT bgw_wait_for_startup('{doomed}')"));
+    let victim: i32 = h.sql("SELECT bgw_launch('bgw', 'sleeper', 0, '{\"name\": \"victim\"}')").parse().unwrap();
+    // A worker with every signal blocked holds the crash cycle open and asks, in the middle of it, for the
+    // termination of the restartable worker (which the cycle would otherwise start again at once).
+    let late = h.sql(&format!(
+        "SELECT bgw_register('bgw', 'late_terminator', 2000, '{{\"name\": \"late\", \"extra\": \"{doomed}\"}}')"
+    ));
+    h.sql(&format!("SELECT bgw_wait_for_startup('{late}')"));
+    sig(victim, libc::SIGKILL);
+    h.wait_log("terminating any other active server processes");
+    let log = h.wait_log("all server processes terminated; reinitializing");
+    let crash = log.find("terminating any other active server processes").unwrap();
+    assert!(log[crash..].contains(&format!("late_terminator: asked for the termination of {doomed}")), "{log}");
+    h.wait_log_count("database system is ready to accept", 2);
+    wait_consistent(&h, DEADLINE).unwrap();
+    assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'doomed'"), "0", "{}", h.log());
+}

@@ -490,7 +490,10 @@ impl Postmaster {
         let Some(seg) = &self.segment else { return };
         let shm = seg.shmem();
         let flags = shm.header().pm_signal_flags.swap(0, Ordering::Acquire);
-        if flags & pmsignal::BACKGROUND_WORKER_CHANGE != 0 && !self.fatal_error {
+        // Also during a crash cycle (as PostgreSQL's postmaster does): a termination requested then must still be
+        // honoured by the next cycle; the change bits live in the segment about to be replaced, so they are read
+        // now or never.
+        if flags & pmsignal::BACKGROUND_WORKER_CHANGE != 0 {
             self.workers.process_state_change(shm, &mut self.children, self.phase);
         }
         // `bgw promote` cannot set shared flags (it is not our child): it leaves a file and sends SIGUSR1.

@@ -12,8 +12,11 @@
 //! | `lock_holder` | —                | takes the workers' lock, never releases it, waits to be killed        |
 //! | `scribbler` | mode               | scribbles over shared memory (0: slots, counters, bitmaps, watchers, signal flags; 1: the slot count), wakes the postmaster, waits to be killed |
 //!
-//! `lock_holder` and `scribbler` are fault injection for the reliability tests (`tests/faults.rs`): what a child
-//! that dies holding the lock, or a rogue child with shared memory access, can do.
+//! | `late_terminator` | milliseconds | keeps every signal blocked, sleeps that long, then terminates the worker whose handle (`slot:generation`) is its extra data, and exits 0 |
+//!
+//! `lock_holder`, `scribbler` and `late_terminator` are fault injection for the reliability tests (`tests/faults.rs`): what a child
+//! that dies holding the lock, or a rogue child with shared memory access, can do, and a termination request that
+//! reaches the postmaster while it handles a crash (the blocked signals hold the crash cycle open until it is made).
 //!
 //! `sleeper` logs, at DEBUG1, the registration it sees (`MyBgworkerEntry`): name, main argument and extra data.
 
@@ -35,6 +38,7 @@ pub static INTERNAL: &[(&str, WorkerMain)] = &[
     ("panicker", panicker),
     ("lock_holder", lock_holder),
     ("scribbler", scribbler),
+    ("late_terminator", late_terminator),
 ];
 
 fn noop(_: usize) {
@@ -247,4 +251,22 @@ fn scribbler(mode: usize) {
     }
     shm.signal_postmaster(crate::shmem::pmsignal::BACKGROUND_WORKER_CHANGE);
     idle_forever();
+}
+
+/// With every signal still blocked (it never unblocks them, so a crash cycle's SIGQUIT waits), sleeps `ms`, then
+/// asks for the termination of the worker named by its extra data (`slot:generation`) and exits 0.
+fn late_terminator(ms: usize) {
+    std::thread::sleep(std::time::Duration::from_millis(ms as u64));
+    let extra = my_spec().map(|s| s.extra).unwrap_or_default();
+    let text = String::from_utf8_lossy(&extra[..extra.iter().position(|&b| b == 0).unwrap_or(extra.len())]).to_string();
+    let handle = text
+        .split_once(':')
+        .and_then(|(s, g)| Some(dynamic::Handle { slot: s.parse().ok()?, generation: g.parse().ok()? }));
+    match handle {
+        Some(h) => match dynamic::terminate_background_worker(h) {
+            Ok(()) => elog::log(format!("late_terminator: asked for the termination of {text}")),
+            Err(e) => elog::warning(format!("late_terminator: {e}")),
+        },
+        None => elog::warning(format!("late_terminator: \"{text}\" is not a handle")),
+    }
 }
