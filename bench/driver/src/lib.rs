@@ -229,26 +229,40 @@ fn run_in(opts: &Options, work: &std::path::Path) -> Result<Report> {
     if c.scale_on_postgres {
         scale_hosts.push(&mut pg);
     }
+    let mut notes = Vec::new();
     for h in scale_hosts {
         run.say(&format!("scale on {}", h.kind.label()));
-        h.stop()?;
-        h.configure(&scaled)?;
-        h.start()?;
-        postmasters.push(h.postmaster_pid());
-        let n = c.launch_to_started as i64;
-        let none = scenarios::timed_in_backend(h, "bgw_bench_launch_to_started", n)?;
-        run.records.push(Record { scenario: "scale_launch_none_busy".into(), host: h.kind, round: 0, values: none });
-        let took = scenarios::timed_in_backend(h, "bgw_bench_start_idle", c.scale_busy as i64)?;
-        run.records.push(Record { scenario: "scale_start_busy".into(), host: h.kind, round: 0, values: took });
-        let busy = scenarios::timed_in_backend(h, "bgw_bench_launch_to_started", n)?;
-        run.records.push(Record { scenario: "scale_launch_busy".into(), host: h.kind, round: 0, values: busy });
-        h.stop()?;
+        let kind = h.kind;
+        let outcome = (|| -> Result<()> {
+            h.stop()?;
+            h.configure(&scaled)?;
+            h.start()?;
+            postmasters.push(h.postmaster_pid());
+            let n = c.launch_to_started as i64;
+            let none = scenarios::timed_in_backend(h, "bgw_bench_launch_to_started", n)?;
+            run.records.push(Record { scenario: "scale_launch_none_busy".into(), host: kind, round: 0, values: none });
+            let took = scenarios::timed_in_backend(h, "bgw_bench_start_idle", c.scale_busy as i64)?;
+            run.records.push(Record { scenario: "scale_start_busy".into(), host: kind, round: 0, values: took });
+            let busy = scenarios::timed_in_backend(h, "bgw_bench_launch_to_started", n)?;
+            run.records.push(Record { scenario: "scale_launch_busy".into(), host: kind, round: 0, values: busy });
+            h.stop()
+        })();
+        match (outcome, kind) {
+            (Ok(()), _) => {}
+            // PostgreSQL's scale figures are for reference only: a failure there is reported, not fatal.
+            (Err(e), Kind::Postgres) => {
+                let _ = h.stop();
+                notes.push(format!("scale on PostgreSQL did not complete: {e:#}"));
+            }
+            (Err(e), Kind::Bgw) => return Err(e.context("scale on bgw")),
+        }
     }
     pg.stop()?;
     bgw.stop()?;
 
     let mut report = Report::new(run.records, c);
     report.postmasters = postmasters;
+    report.notes.extend(notes);
     report.write(&opts.out)?;
     Ok(report)
 }
