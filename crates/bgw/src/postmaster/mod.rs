@@ -603,7 +603,15 @@ impl Postmaster {
             let Some(slot) = self.workers.next_launch(self.phase) else { return };
             let raw = self.workers.raw(slot);
             let shmem_flag = self.workers.has_shmem(slot);
+            // The new worker is usually put on the CPU its registrant left to sleep on, and the registrant is about
+            // to be woken to learn the pid: the worker lets it run first (a scheduling hint, one syscall), or it
+            // would wait behind the worker's start-up. Not while more launches are queued: then the postmaster's
+            // next fork is what everyone waits for.
+            let yield_first = !self.workers.has_pending_launches();
             let pid = self.fork_child(ChildKind::Worker { slot }, shmem_flag, move |_, death| {
+                if yield_first {
+                    crate::sys::signals::yield_cpu();
+                }
                 crate::latch::init_child(death, crate::latch::OnPostmasterDeath::WakeThenExit);
                 crate::worker::start_background_worker(raw)
             });

@@ -148,3 +148,9 @@ pub fn arm_fatal_alarm(ms: u32) {
     // SAFETY: setitimer is a plain system call with a valid struct.
     unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
 }
+
+/// Gives up the CPU to another runnable process, if there is one (`sched_yield`).
+pub fn yield_cpu() {
+    // SAFETY: sched_yield has no preconditions.
+    unsafe { libc::sched_yield() };
+}
