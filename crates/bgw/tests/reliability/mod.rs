@@ -83,8 +83,9 @@ pub fn view_matches_processes(h: &Host) -> Result<(), String> {
         }
     }
     for pid in group_members(pm) {
-        if let Some((state, ppid, _)) = stat(pid) {
-            if ppid != pm && state != 'Z' {
+        if let Some((state, ppid, pgrp)) = stat(pid) {
+            // One read of /proc: a pid reused since the group was listed has another group.
+            if pgrp == pm && ppid != pm && state != 'Z' {
                 return Err(format!(
                     "process {pid} ({:?}) is in the host's group but not the postmaster's child",
                     cmdline(pid)
