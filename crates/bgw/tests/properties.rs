@@ -947,6 +947,7 @@ fn a_real_backend_answers_bad_sql_and_arguments_with_errors_and_keeps_serving() 
         })
         .unwrap_or_else(|e| panic!("{e}\nlog:\n{}", h.log()));
     let (errors, cases) = (errors.get(), cases.get());
+    eprintln!("{cases} statements sent, {errors} answered with an ERROR");
     assert!(errors > cases / 4, "the generator should mostly produce bad input ({errors} errors in {cases} cases)");
     let mut client = client.into_inner().unwrap_or_else(|| connect(&h));
     // The extended protocol: the same text prepared, and bound with garbled parameters.
@@ -1143,6 +1144,7 @@ fn raw_protocol_input_gets_an_error_response_and_the_host_keeps_serving() {
             Ok(())
         })
         .unwrap_or_else(|e| panic!("{e}\nlog:\n{}", h.log()));
+    eprintln!("{} message sequences sent, {} answered with an ERROR", wire_cases(), errors.get());
     assert!(errors.get() > 0);
 
     // Messages the protocol cannot frame (unknown types, impossible lengths): PostgreSQL ends such a session with
