@@ -207,7 +207,8 @@ fn ps_launch_and_terminate_are_front_door_clients() {
     let handle = text.split("handle ").nth(1).unwrap().split(',').next().unwrap().to_string();
     let pid: i32 = text.split("PID ").nth(1).unwrap().trim().parse().unwrap();
     assert!(alive(pid));
-    assert_eq!(cmdline(pid), "bgw: from cli");
+    // "Started" means forked and its pid published (as in PostgreSQL); the child sets its title a moment later.
+    wait_until("the worker's process title", || cmdline(pid) == "bgw: from cli");
     let ps = stdout(&h.bgw(&["ps"]));
     assert!(ps.contains("steady") && ps.contains("from cli") && ps.contains("napper"), "{ps}");
     assert!(ps.contains("Other processes:"), "{ps}");

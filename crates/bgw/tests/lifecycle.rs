@@ -49,7 +49,9 @@ fn static_workers_run_with_full_titles_and_restart_after_exit_1() {
     let pids = h.wait_sql("SELECT count(*) FROM bgw_workers WHERE state = 'running'", |o| o == "2");
     assert_eq!(pids, "2");
     let a = worker_pids(&h, "tick a")[0];
-    assert_eq!(cmdline(a), "bgw: tick a", "the full title, as ps shows it");
+    // Running means forked with its pid published; the worker sets its title right after: the full title, as ps
+    // shows it.
+    wait_until("the worker's full process title", || cmdline(a) == "bgw: tick a");
     assert_eq!(h.sql(&format!("SELECT bgw_type_by_pid({a})")), "ticker");
     // SIGTERM from outside: FATAL, exit 1, restarted after its 1-second interval with a new pid.
     unsafe { libc::kill(a, libc::SIGTERM) };
