@@ -28,8 +28,8 @@ pub struct Child {
     /// Slots whose workers notify this child; cleared when it exits (the spec's
     /// BackgroundWorkerStopNotifications, without a scan over every worker).
     pub notify_slots: std::collections::HashSet<u32>,
-    /// The child's pidfd in the postmaster's exit watch (None: its exit is found through SIGCHLD).
-    pub exit_fd: Option<std::os::fd::OwnedFd>,
+    /// Whether the postmaster's exit watch reports this child's exit (false: found through SIGCHLD).
+    pub watched: bool,
 }
 
 /// Children by pid, plus the free process entries.

