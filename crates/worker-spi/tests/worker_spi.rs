@@ -55,7 +55,8 @@ fn static_workers_start_and_tick() {
     assert_eq!(rows, expect.join("\n"));
     for n in 1..=3 {
         let pid = worker_pid(&h, &format!("worker_spi worker {n}"));
-        assert_eq!(cmdline(pid), format!("bgw: worker_spi worker {n}"));
+        let title = format!("bgw: worker_spi worker {n}");
+        wait_until("the worker's process title", || cmdline(pid) == title);
     }
     assert_eq!(
         h.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'worker_spi' AND datname = 'postgres'"),
@@ -72,7 +73,8 @@ fn worker_spi_launch_starts_a_dynamic_worker_and_returns_its_pid() {
     let h = Host::start(preloaded(1));
     let pid: i32 = h.sql("SELECT worker_spi_launch(3)").parse().unwrap();
     assert!(alive(pid));
-    assert_eq!(cmdline(pid), "bgw: worker_spi dynamic worker 3");
+    // Started means forked with its pid published (as in PostgreSQL); the worker sets its title a moment later.
+    wait_until("the worker's process title", || cmdline(pid) == "bgw: worker_spi dynamic worker 3");
     h.wait_log("worker_spi dynamic worker 3 initialized with table \"schema3_counted\"");
     h.wait_log("worker_spi dynamic worker 3: tick (naptime 1 s)");
     assert_eq!(
