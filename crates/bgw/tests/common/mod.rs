@@ -176,20 +176,33 @@ impl Host {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        // Drain both pipes while waiting: a result larger than a pipe's buffer would otherwise block psql.
+        let drain = |mut r: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = r.read_to_end(&mut buf);
+                buf
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().unwrap()));
+        let stderr = drain(Box::new(child.stderr.take().unwrap()));
         let start = Instant::now();
-        while child.try_wait().unwrap().is_none() {
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
             if start.elapsed() > DEADLINE {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!("psql did not finish within {DEADLINE:?}: {sql}\nlog:\n{}", self.log());
             }
             std::thread::sleep(Duration::from_millis(5));
-        }
-        let out = child.wait_with_output().unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        };
+        let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+        if status.success() {
+            Ok(String::from_utf8_lossy(&stdout).trim().to_string())
         } else {
-            Err(String::from_utf8_lossy(&out.stderr).to_string())
+            Err(String::from_utf8_lossy(&stderr).to_string())
         }
     }
 
