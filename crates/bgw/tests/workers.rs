@@ -125,3 +125,27 @@ fn peer_authentication_maps_the_os_user_to_the_role_of_the_same_name() {
     let out = as_nobody("nobody").unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn registration_start_and_unregistration_are_logged_at_debug1_only() {
+    // The spec's DEBUG1 messages: "registering background worker", "starting background worker process",
+    // "unregistering background worker" (a worker that exits with 0 is unregistered).
+    let h = Host::start(Setup::default().workers("[[worker]]\nname = \"declared\"\nfunction = \"sleeper\"\n"));
+    h.wait_log("DEBUG1:  registering background worker \"declared\"");
+    h.wait_log("DEBUG1:  starting background worker process \"declared\"");
+    launch(&h, "noop", 0, r#"{"name":"brief"}"#);
+    h.wait_log("DEBUG1:  registering background worker \"brief\"");
+    h.wait_log("DEBUG1:  starting background worker process \"brief\"");
+    h.wait_log("DEBUG1:  unregistering background worker \"brief\"");
+
+    // At the default level none of them is written (the postmaster does not even format them).
+    let quiet = Host::start(
+        Setup::default()
+            .conf("log_min_messages", "log")
+            .workers("[[worker]]\nname = \"declared\"\nfunction = \"sleeper\"\n"),
+    );
+    launch(&quiet, "noop", 0, r#"{"name":"brief"}"#);
+    quiet.wait_sql("SELECT count(*) FROM bgw_workers WHERE name = 'brief'", |o| o == "0");
+    let log = quiet.log();
+    assert!(!log.contains("registering background worker") && !log.contains("starting background worker"), "{log}");
+}
