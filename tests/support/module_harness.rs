@@ -23,6 +23,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+#[path = "process_output.rs"]
+mod process_output;
+pub use process_output::output_within;
+
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
 /// `<target>/<profile>`, from the test executable's location.
@@ -256,17 +260,9 @@ impl Host {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = contained(cmd).spawn().expect("psql must be installed");
-        let start = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if start.elapsed() > DEADLINE {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("psql did not finish within {DEADLINE:?}: {sql}\nlog:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let out = child.wait_with_output().unwrap();
+        let child = contained(cmd).spawn().expect("psql must be installed");
+        let out = output_within(child, DEADLINE)
+            .unwrap_or_else(|| panic!("psql did not finish within {DEADLINE:?}: {sql}\nlog:\n{}", self.log()));
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
         } else {

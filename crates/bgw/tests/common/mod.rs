@@ -12,6 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "../../../../tests/support/process_output.rs"]
+mod process_output;
+pub use process_output::output_within;
+
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
 pub fn bgw_bin() -> &'static str {
@@ -162,7 +166,7 @@ impl Host {
     /// Runs SQL with psql; Ok(stdout) or Err(stderr). A psql that does not finish within the deadline is killed
     /// and the test fails with the server log (a hang is a failure, never a stuck suite).
     pub fn psql(&self, sql: &str) -> Result<String, String> {
-        let mut child = Command::new("psql")
+        let child = Command::new("psql")
             .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-h"])
             .arg(self.data())
             .arg("-p")
@@ -176,33 +180,12 @@ impl Host {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // Drain both pipes while waiting: a result larger than a pipe's buffer would otherwise block psql.
-        let drain = |mut r: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let _ = r.read_to_end(&mut buf);
-                buf
-            })
-        };
-        let stdout = drain(Box::new(child.stdout.take().unwrap()));
-        let stderr = drain(Box::new(child.stderr.take().unwrap()));
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if start.elapsed() > DEADLINE {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("psql did not finish within {DEADLINE:?}: {sql}\nlog:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
-        if status.success() {
-            Ok(String::from_utf8_lossy(&stdout).trim().to_string())
+        let out = output_within(child, DEADLINE)
+            .unwrap_or_else(|| panic!("psql did not finish within {DEADLINE:?}: {sql}\nlog:\n{}", self.log()));
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
         } else {
-            Err(String::from_utf8_lossy(&stderr).to_string())
+            Err(String::from_utf8_lossy(&out.stderr).to_string())
         }
     }
 
