@@ -169,9 +169,22 @@ fn a_worker_dying_while_it_holds_the_workers_lock_does_not_wedge_registration() 
     // in the new shared memory.
     h.sql("SELECT bgw_register('bgw', 'lock_holder', 0, '{\"name\": \"holder 2\"}')");
     let holder = pid_in_log(&h, "holds the background worker lock", 2);
-    let waiting = psql_at(h.data(), h.port, launch("never"));
+    // The registrant waits for the lock, then (once it has registered) for a sleeper's shutdown, which only the
+    // crash cycle ends: whichever it is still waiting for when the holder dies, the crash cycle stops it. (Waiting
+    // for the start instead would race: the woken registrant can see its worker started before the postmaster
+    // learns of the holder's death.)
+    let waiting = psql_at(
+        h.data(),
+        h.port,
+        "SELECT bgw_wait_for_shutdown(bgw_register('bgw', 'sleeper', 0, '{\"name\": \"never\"}'))".to_string(),
+    );
     std::thread::sleep(Duration::from_millis(1000));
-    assert!(!waiting.is_finished(), "registration did not wait for the held lock");
+    assert!(!waiting.is_finished(), "the registrant gave up");
+    // Registering writes a DEBUG1 line in the postmaster once the slot is adopted: none yet, the lock is held.
+    assert!(
+        !h.log().contains("registering background worker \"never\""),
+        "registration did not wait for the held lock"
+    );
     sig(holder, libc::SIGKILL);
     h.wait_log("all server processes terminated; reinitializing");
     assert!(waiting.join().unwrap().is_err(), "a registrant stopped by the crash cycle cannot succeed");
