@@ -339,6 +339,10 @@ bgw_bench_static(Datum main_arg)
 
 /* ---------- SQL glue ---------- */
 
+/*
+ * BENCH_SQL_FUNCTION(name, call) defines the SQL function `name` for the host being built: `call` may use `arg`,
+ * the function's integer argument (0 when it has none), and returns the text buffer to hand back.
+ */
 #ifdef BGW_BENCH_FOR_POSTGRES
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -360,48 +364,14 @@ text_result(char *buf)
 	PG_RETURN_TEXT_P(t);
 }
 
-PG_FUNCTION_INFO_V1(bgw_bench_launch_to_started);
-PG_FUNCTION_INFO_V1(bgw_bench_launch_full_cycle);
-PG_FUNCTION_INFO_V1(bgw_bench_burst);
-PG_FUNCTION_INFO_V1(bgw_bench_terminate_latency);
-PG_FUNCTION_INFO_V1(bgw_bench_start_idle);
-PG_FUNCTION_INFO_V1(bgw_bench_static_pids);
-
-Datum
-bgw_bench_launch_to_started(PG_FUNCTION_ARGS)
-{
-	return text_result(run_launch_to_started(PG_GETARG_INT32(0)));
-}
-
-Datum
-bgw_bench_launch_full_cycle(PG_FUNCTION_ARGS)
-{
-	return text_result(run_launch_full_cycle(PG_GETARG_INT32(0)));
-}
-
-Datum
-bgw_bench_burst(PG_FUNCTION_ARGS)
-{
-	return text_result(run_burst(PG_GETARG_INT32(0)));
-}
-
-Datum
-bgw_bench_terminate_latency(PG_FUNCTION_ARGS)
-{
-	return text_result(run_terminate_latency(PG_GETARG_INT32(0)));
-}
-
-Datum
-bgw_bench_start_idle(PG_FUNCTION_ARGS)
-{
-	return text_result(run_start_idle(PG_GETARG_INT32(0)));
-}
-
-Datum
-bgw_bench_static_pids(PG_FUNCTION_ARGS)
-{
-	return text_result(run_static_pids());
-}
+#define BENCH_SQL_FUNCTION(name, call) \
+	PG_FUNCTION_INFO_V1(name); \
+	Datum name(PG_FUNCTION_ARGS) \
+	{ \
+		int arg = PG_NARGS() > 0 ? PG_GETARG_INT32(0) : 0; \
+		(void) arg; \
+		return text_result(call); \
+	}
 
 #else
 
@@ -413,51 +383,22 @@ text_result(BgwSqlValue *result, char *buf)
 	return 0;
 }
 
-static int
-int_arg(int nargs, const BgwSqlValue *args)
-{
-	return (nargs > 0 && args[0].kind == BGW_SQL_INT8) ? (int) args[0].int8 : 0;
-}
-
-static int
-sql_launch_to_started(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
-{
-	return text_result(result, run_launch_to_started(int_arg(nargs, args)));
-}
-
-static int
-sql_launch_full_cycle(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
-{
-	return text_result(result, run_launch_full_cycle(int_arg(nargs, args)));
-}
-
-static int
-sql_burst(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
-{
-	return text_result(result, run_burst(int_arg(nargs, args)));
-}
-
-static int
-sql_terminate_latency(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
-{
-	return text_result(result, run_terminate_latency(int_arg(nargs, args)));
-}
-
-static int
-sql_start_idle(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
-{
-	return text_result(result, run_start_idle(int_arg(nargs, args)));
-}
-
-static int
-sql_static_pids(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
-{
-	(void) nargs;
-	(void) args;
-	return text_result(result, run_static_pids());
-}
+#define BENCH_SQL_FUNCTION(name, call) \
+	static int sql_##name(int nargs, const BgwSqlValue *args, BgwSqlValue *result) \
+	{ \
+		int arg = (nargs > 0 && args[0].kind == BGW_SQL_INT8) ? (int) args[0].int8 : 0; \
+		(void) arg; \
+		return text_result(result, call); \
+	}
 
 #endif
+
+BENCH_SQL_FUNCTION(bgw_bench_launch_to_started, run_launch_to_started(arg))
+BENCH_SQL_FUNCTION(bgw_bench_launch_full_cycle, run_launch_full_cycle(arg))
+BENCH_SQL_FUNCTION(bgw_bench_burst, run_burst(arg))
+BENCH_SQL_FUNCTION(bgw_bench_terminate_latency, run_terminate_latency(arg))
+BENCH_SQL_FUNCTION(bgw_bench_start_idle, run_start_idle(arg))
+BENCH_SQL_FUNCTION(bgw_bench_static_pids, run_static_pids())
 
 void
 _PG_init(void)
@@ -477,15 +418,14 @@ _PG_init(void)
 	shmem_request_hook = bench_shmem_request;
 #else
 	RequestAddinShmemSpace(sizeof(BenchShared));
-	bgw_define_sql_function("bgw_bench_launch_to_started", 1, BGW_SQL_TEXT, BGW_SQLFN_SUPERUSER,
-							sql_launch_to_started);
-	bgw_define_sql_function("bgw_bench_launch_full_cycle", 1, BGW_SQL_TEXT, BGW_SQLFN_SUPERUSER,
-							sql_launch_full_cycle);
-	bgw_define_sql_function("bgw_bench_burst", 1, BGW_SQL_TEXT, BGW_SQLFN_SUPERUSER, sql_burst);
-	bgw_define_sql_function("bgw_bench_terminate_latency", 1, BGW_SQL_TEXT, BGW_SQLFN_SUPERUSER,
-							sql_terminate_latency);
-	bgw_define_sql_function("bgw_bench_start_idle", 1, BGW_SQL_TEXT, BGW_SQLFN_SUPERUSER, sql_start_idle);
-	bgw_define_sql_function("bgw_bench_static_pids", 0, BGW_SQL_TEXT, 0, sql_static_pids);
+#define DEFINE(name, nargs, flags) bgw_define_sql_function(#name, nargs, BGW_SQL_TEXT, flags, sql_##name)
+	DEFINE(bgw_bench_launch_to_started, 1, BGW_SQLFN_SUPERUSER);
+	DEFINE(bgw_bench_launch_full_cycle, 1, BGW_SQLFN_SUPERUSER);
+	DEFINE(bgw_bench_burst, 1, BGW_SQLFN_SUPERUSER);
+	DEFINE(bgw_bench_terminate_latency, 1, BGW_SQLFN_SUPERUSER);
+	DEFINE(bgw_bench_start_idle, 1, BGW_SQLFN_SUPERUSER);
+	DEFINE(bgw_bench_static_pids, 0, 0);
+#undef DEFINE
 #endif
 
 	for (i = 0; i < bench_static_workers; i++)
