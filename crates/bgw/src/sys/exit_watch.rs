@@ -96,11 +96,12 @@ impl ExitWatch {
         if unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev) } != 0 {
             return false;
         }
-        match self.park(&[(pid, fd.as_raw_fd())]) {
+        let one = (pid.to_ne_bytes(), [fd.as_raw_fd()]);
+        match self.park(&one.0, &one.1) {
             Ok(()) => {}
             Err(nix::Error::EAGAIN) | Err(nix::Error::ENOBUFS) => {
                 self.reclaim(&is_live);
-                if self.park(&[(pid, fd.as_raw_fd())]).is_err() {
+                if self.park(&one.0, &one.1).is_err() {
                     self.parked_live += 1;
                     self.held.push((pid, fd));
                     return true;
@@ -144,12 +145,10 @@ impl ExitWatch {
         (self.parked_live, self.parked_dead, self.held.len())
     }
 
-    /// Sends (pid, pidfd) pairs into the park as one message.
-    fn park(&self, items: &[(i32, RawFd)]) -> nix::Result<()> {
-        let pids: Vec<u8> = items.iter().flat_map(|(p, _)| p.to_ne_bytes()).collect();
-        let fds: Vec<RawFd> = items.iter().map(|&(_, f)| f).collect();
-        let iov = [std::io::IoSlice::new(&pids)];
-        let cmsg = [ControlMessage::ScmRights(&fds)];
+    /// Sends pidfds into the park as one message, with their pids (native-endian i32s, in the same order) as data.
+    fn park(&self, pids: &[u8], fds: &[RawFd]) -> nix::Result<()> {
+        let iov = [std::io::IoSlice::new(pids)];
+        let cmsg = [ControlMessage::ScmRights(fds)];
         sendmsg::<()>(self.park_tx.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_DONTWAIT, None).map(|_| ())
     }
 
@@ -193,8 +192,9 @@ impl ExitWatch {
         while !keep.is_empty() {
             let rest = keep.split_off(keep.len().min(PER_MESSAGE));
             let chunk = std::mem::replace(&mut keep, rest);
-            let items: Vec<(i32, RawFd)> = chunk.iter().map(|(p, f)| (*p, f.as_raw_fd())).collect();
-            if self.park(&items).is_err() {
+            let pids: Vec<u8> = chunk.iter().flat_map(|(p, _)| p.to_ne_bytes()).collect();
+            let fds: Vec<RawFd> = chunk.iter().map(|(_, f)| f.as_raw_fd()).collect();
+            if self.park(&pids, &fds).is_err() {
                 // The park is full even after taking everything back: hold these in our table until the next
                 // reclaim (correct, only a little dearer at fork).
                 self.held.extend(chunk);
