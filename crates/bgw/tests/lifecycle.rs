@@ -294,3 +294,15 @@ fn terminating_a_worker_the_moment_it_starts_is_never_a_crash() {
     assert!(!log.contains("terminating any other active server processes"), "{log}");
     assert!(!log.contains("was terminated by signal"), "{log}");
 }
+
+#[test]
+fn a_worker_waiting_out_its_restart_interval_reads_stopped() {
+    // As the spec's GetBackgroundWorkerPid: between an exit with code 1 and the restart, the slot is still in use
+    // but has no pid, which is BGWH_STOPPED; the registration itself stays, and the worker runs again.
+    let h = Host::start(Setup::default());
+    let handle = register(&h, "exit_with", 1, r#"{"name":"bouncer","restart":2}"#);
+    h.wait_log("background worker \"bouncer\" (PID");
+    assert_eq!(h.sql(&format!("SELECT bgw_status('{handle}')")), "stopped");
+    assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'bouncer'"), "1", "still registered");
+    h.wait_log_count("background worker \"bouncer\" (PID", 2);
+}
