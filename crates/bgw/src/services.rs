@@ -369,6 +369,7 @@ impl HostServices for ShmemHost {
                 let backend_type = match s.kind {
                     ProcKind::Backend => "client backend".to_string(),
                     ProcKind::Startup => "startup".to_string(),
+                    ProcKind::Spare => "spare worker".to_string(),
                     ProcKind::Worker => shm
                         .slots()
                         .copy_locked(s.worker_slot.max(0) as u32)

@@ -94,8 +94,9 @@ fn a_killed_postmaster_leaves_no_child_behind_and_the_next_start_recovers() {
     wait_consistent(&h, DEADLINE).unwrap();
     let old = h.pid();
     let children = children_of(old);
-    // keeper, tick, dynamic, the idle session and the busy one.
-    assert_eq!(children.len(), 5, "{children:?}");
+    // keeper, tick, dynamic, the spare worker process, the idle session and the busy one: all must go.
+    assert_eq!(children.len(), 6, "{children:?}");
+    assert_eq!(children.values().filter(|t| *t == "bgw: spare worker").count(), 1, "{children:?}");
 
     sig(old, libc::SIGKILL);
     let killed = Instant::now();
@@ -249,8 +250,10 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     // No stray signal (watcher lists, notification pids) touched the workers, and no garbage registration was
     // started: the postmaster's workers are still its own four.
     assert_eq!(own(pm), workers_before);
-    let workers: BTreeSet<String> =
-        children_of(pm).into_values().filter(|t| !t.ends_with("[local]") && t != "bgw: client backend").collect();
+    let workers: BTreeSet<String> = children_of(pm)
+        .into_values()
+        .filter(|t| !t.ends_with("[local]") && t != "bgw: client backend" && t != "bgw: spare worker")
+        .collect();
     assert_eq!(
         workers,
         ["bgw: keeper", "bgw: kept", "bgw: scribbler", "bgw: tick"].map(String::from).into(),

@@ -1152,6 +1152,15 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
         ),
         GucDef::bool("restart_after_crash", true, Sighup, "Reinitialize the server after a worker crash."),
         GucDef::int(
+            "worker_spare_processes",
+            1,
+            0,
+            8,
+            Unit::None,
+            Sighup,
+            "Number of idle processes forked ahead of need, to start background workers without a fork.",
+        ),
+        GucDef::int(
             "max_connections",
             100,
             1,
@@ -1563,8 +1572,10 @@ mod tests {
         assert_eq!(s.get_str("log_min_messages"), Some("warning"));
         assert_eq!(s.get_str("shared_preload_libraries"), Some(""));
         assert_eq!(s.get_str("dynamic_library_path"), Some("$libdir"));
+        assert_eq!(s.get_int("worker_spare_processes"), Some(1));
+        assert_eq!(s.def("worker_spare_processes").unwrap().context, GucContext::Sighup);
         assert_eq!(s.get("bgw_launches_per_iteration"), None);
-        assert_eq!(s.names().len(), 10);
+        assert_eq!(s.names().len(), 11);
         assert!(s.names().windows(2).all(|w| w[0] < w[1]));
         assert!(host_parameters(Path::new("/d")).iter().all(|d| !d.short_desc.is_empty()));
         assert_eq!(s.def("max_connections").unwrap().context, GucContext::Postmaster);

@@ -16,6 +16,8 @@ pub enum ChildKind {
     Worker { slot: u32 },
     /// The startup (recovery) process.
     Startup,
+    /// A spare worker process waiting for an assignment (`crate::worker::spare`); it becomes a `Worker`.
+    Spare,
 }
 
 #[derive(Debug)]

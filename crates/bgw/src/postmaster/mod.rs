@@ -7,16 +7,19 @@
 //! timeout. Every event is handled in time proportional to what changed: registrations come from the slot
 //! array's change bitmaps, exits from the pidfds that became readable (each reaped with `waitpid(pid)`, never a
 //! walk over all children; SIGCHLD and `waitpid(-1)` only for a child that could not get a pidfd), restarts from
-//! a timer heap, launches from a queue.
+//! a timer heap, launches from a queue. A launch hands the worker to an idle spare process when there is one
+//! (no fork between a registration and its pid); spares are forked again only when no launch is waiting.
 //!
 //! Files: [`datadir`] (checks, lock file, control file), [`children`] (the child table), [`workers`] (the
-//! registered-worker list and everything the spec's `bgworker.c` does on the postmaster side).
+//! registered-worker list and everything the spec's `bgworker.c` does on the postmaster side), [`spares`] (idle
+//! spare worker processes; the protocol is in `crate::worker::spare`).
 //!
 //! Modules' `_PG_init`s run in [`Postmaster::start`] after configuration and before anything else is created
 //! (shared_preload_libraries); database recovery will run in the startup process ([`startup_process_main`]).
 
 pub mod children;
 pub mod datadir;
+pub mod spares;
 pub mod workers;
 
 use crate::elog::{self, Level};
@@ -29,7 +32,8 @@ use children::{Child, ChildKind, Children};
 use datadir::{ClusterState, PidFile, PidFileContents, StartError};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use std::os::fd::{AsRawFd, RawFd};
+use spares::{IdleSpare, Spares};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use workers::Workers;
@@ -108,6 +112,9 @@ pub struct Postmaster {
     exit_watch: Option<ExitWatch>,
     /// Children without a pidfd; while there are any, SIGCHLD makes the postmaster ask about every child.
     unwatched: usize,
+    /// Idle spare worker processes, and how many to keep (`worker_spare_processes`, at most max_worker_processes).
+    spares: Spares,
+    spare_target: usize,
 }
 
 /// Runs the postmaster until it shuts down. Returns the process exit code.
@@ -153,8 +160,8 @@ impl Postmaster {
         // SAFETY: getpid has no preconditions.
         let pid = unsafe { libc::getpid() };
         let start_time_us = elog::now_us();
-        // Processes: backends, workers, the startup process.
-        let max_procs = max_connections + max_workers + 1;
+        // Processes: backends, workers, the startup process, spare workers.
+        let max_procs = max_connections + max_workers + 1 + spares::MAX_SPARES;
 
         // Modules first: each preloaded library's _PG_init runs once, before anything else exists, so a module
         // that fails stops start-up cleanly. Then static registration: modules' workers, then declared ones.
@@ -244,7 +251,10 @@ impl Postmaster {
             standby,
             exit_watch,
             unwatched: 0,
+            spares: Spares::default(),
+            spare_target: 0,
         };
+        pm.spare_target = pm.configured_spares();
         pm.create_shared_memory()?;
         pm.workers.enqueue_all(pm.phase);
         pm.start_startup_process();
@@ -290,6 +300,7 @@ impl Postmaster {
         if let Some(w) = &self.exit_watch {
             v.extend(w.own_fds());
         }
+        v.extend(self.spares.fds());
         v
     }
 
@@ -298,6 +309,17 @@ impl Postmaster {
         &mut self,
         kind: ChildKind,
         shmem: bool,
+        body: impl FnOnce(Option<u32>, RawFd) -> std::convert::Infallible,
+    ) -> Option<i32> {
+        self.fork_child_closing(kind, shmem, &[], body)
+    }
+
+    /// [`Postmaster::fork_child`], the child also closing `also_close` (descriptors the postmaster keeps).
+    fn fork_child_closing(
+        &mut self,
+        kind: ChildKind,
+        shmem: bool,
+        also_close: &[RawFd],
         body: impl FnOnce(Option<u32>, RawFd) -> std::convert::Infallible,
     ) -> Option<i32> {
         let proc_no = match kind {
@@ -314,11 +336,13 @@ impl Postmaster {
             let (pk, slot) = match kind {
                 ChildKind::Backend => (crate::shmem::procs::ProcKind::Backend, -1),
                 ChildKind::Worker { slot } => (crate::shmem::procs::ProcKind::Worker, slot as i32),
+                ChildKind::Spare => (crate::shmem::procs::ProcKind::Spare, -1),
                 _ => (crate::shmem::procs::ProcKind::Startup, -1),
             };
             self.shmem().procs()[p as usize].prepare(pk, slot, elog::now_us());
         }
-        let close = self.postmaster_only_fds();
+        let mut close = self.postmaster_only_fds();
+        close.extend_from_slice(also_close);
         match fork_process(&close) {
             Ok(Forked::Child) => {
                 crate::process::set_my_proc(proc_no);
@@ -408,6 +432,7 @@ impl Postmaster {
                 let now = std::time::Instant::now();
                 self.workers.process_restart_timers(now, self.phase);
                 self.launch_pending_workers();
+                self.refill_spares();
             }
             if let Some(code) = self.check_state_transitions() {
                 return code;
@@ -462,6 +487,7 @@ impl Postmaster {
 
     fn begin_shutdown(&mut self, mode: ShutdownMode) {
         self.shutdown = Some(mode);
+        self.spares.retire_all(false);
         if let Some(f) = self.pid_file.as_mut() {
             f.set_status("stopping");
         }
@@ -484,6 +510,7 @@ impl Postmaster {
         self.phase = Phase::Stopping;
         self.publish_phase();
         self.workers.cancel_pending();
+        self.spares.retire_all(false);
         self.children.signal_all(sig, |c| c.kind != ChildKind::DeadEnd || sig == libc::SIGQUIT);
     }
 
@@ -515,6 +542,8 @@ impl Postmaster {
     fn enter_phase(&mut self, phase: Phase) {
         self.phase = phase;
         self.publish_phase();
+        // Spares forked in the previous phase hold the postmaster's memory from then: replace them.
+        self.spares.retire_all(true);
         match phase {
             Phase::Run => {
                 elog::log("database system is ready to accept connections");
@@ -551,7 +580,10 @@ impl Postmaster {
             let mpw = crate::process::setting_int("max_parallel_workers").clamp(0, u32::MAX as i64) as u32;
             seg.shmem().header().max_parallel_workers.store(mpw, Ordering::Relaxed);
         }
-        self.children.signal_all(libc::SIGHUP, |c| c.kind != ChildKind::DeadEnd);
+        // Spares hold the old configuration: replace them.
+        self.spare_target = self.configured_spares();
+        self.spares.retire_all(true);
+        self.children.signal_all(libc::SIGHUP, |c| !matches!(c.kind, ChildKind::DeadEnd | ChildKind::Spare));
     }
 
     /// Accepts waiting clients on the Unix socket (None) or TCP listener `Some(i)`, a backend for each.
@@ -609,12 +641,18 @@ impl Postmaster {
             // would wait behind the worker's start-up. Not while more launches are queued: then the postmaster's
             // next fork is what everyone waits for.
             let yield_first = !self.workers.has_pending_launches();
-            let pid = self.fork_child(ChildKind::Worker { slot }, shmem_flag, move |_, death| {
-                if yield_first {
-                    crate::sys::signals::yield_cpu();
-                }
-                crate::latch::init_child(death, crate::latch::OnPostmasterDeath::WakeThenExit);
-                crate::worker::start_background_worker(raw)
+            let pid = match self.spares.take() {
+                Some(spare) => self.assign_spare(spare, slot, raw, shmem_flag, yield_first),
+                None => None,
+            };
+            let pid = pid.or_else(|| {
+                self.fork_child(ChildKind::Worker { slot }, shmem_flag, move |_, death| {
+                    if yield_first {
+                        crate::sys::signals::yield_cpu();
+                    }
+                    crate::latch::init_child(death, crate::latch::OnPostmasterDeath::WakeThenExit);
+                    crate::worker::start_background_worker(raw)
+                })
             });
             match pid {
                 Some(pid) => self.workers.started(self.shmem(), &mut self.children, slot, pid),
@@ -623,6 +661,68 @@ impl Postmaster {
                     workers::wake_watchers(self.shmem(), &self.children, slot);
                 }
             }
+        }
+    }
+
+    /// Makes an idle spare the worker in `slot` (see `crate::worker::spare` for the protocol). None if the spare
+    /// could not take it (it died idle): the caller forks instead.
+    fn assign_spare(
+        &mut self,
+        spare: IdleSpare,
+        slot: u32,
+        worker: crate::bgworker::types::BackgroundWorker,
+        shmem: bool,
+        yield_first: bool,
+    ) -> Option<i32> {
+        let proc_no = self.children.get_mut(spare.pid)?.proc_no;
+        let procs = self.shmem().procs();
+        if let Some(p) = proc_no {
+            procs[p as usize].prepare(crate::shmem::procs::ProcKind::Worker, slot as i32, elog::now_us());
+        }
+        let msg = crate::worker::spare::Assignment { yield_first: yield_first as u32, worker };
+        if let Err(e) = crate::sys::message_pipe::send(spare.assign.as_fd(), &msg) {
+            elog::debug1_with(|| format!("could not hand a worker to spare worker process {}: {e}", spare.pid));
+            if let Some(p) = proc_no {
+                procs[p as usize].prepare(crate::shmem::procs::ProcKind::Spare, -1, elog::now_us());
+            }
+            return None;
+        }
+        // From here the child is this worker: its exit follows the worker's rules.
+        let child = self.children.get_mut(spare.pid)?;
+        child.kind = ChildKind::Worker { slot };
+        child.shmem = shmem;
+        Some(spare.pid)
+    }
+
+    /// How many spares the configuration asks for.
+    fn configured_spares(&self) -> usize {
+        let n = crate::process::setting_int("worker_spare_processes").clamp(0, spares::MAX_SPARES as i64) as usize;
+        n.min(self.max_workers)
+    }
+
+    /// Forks spares up to the configured number, when one was consumed or retired and nothing waits to launch.
+    fn refill_spares(&mut self) {
+        if !self.spares.refill_wanted() || self.workers.has_pending_launches() || !self.may_launch() {
+            return;
+        }
+        self.spares.refilled();
+        while self.spares.idle_count() < self.spare_target {
+            let (read, write) = match crate::sys::message_pipe::create() {
+                Ok(p) => p,
+                Err(e) => {
+                    elog::log(format!("could not create pipe for spare worker process: {e}"));
+                    return;
+                }
+            };
+            let assignments = read.as_raw_fd();
+            let keep = [write.as_raw_fd()];
+            let Some(pid) = self.fork_child_closing(ChildKind::Spare, false, &keep, move |_, death| {
+                crate::worker::spare::run(assignments, death)
+            }) else {
+                return;
+            };
+            drop(read);
+            self.spares.add(IdleSpare { pid, assign: write });
         }
     }
 
@@ -682,6 +782,13 @@ impl Postmaster {
                 }
             }
             ChildKind::DeadEnd => {}
+            ChildKind::Spare => {
+                // Never touched shared memory (see crate::worker::spare): its death is not a crash.
+                self.spares.forget(pid);
+                if !exit.is_code(0) {
+                    log_child_exit(Level::Log, "spare worker process", pid, exit);
+                }
+            }
             ChildKind::Worker { slot } => {
                 // A never-restart or terminated worker is forgotten; one that exited with 1 waits out its
                 // interval on the timer heap (unless launches are off: shutdown or crash).
@@ -720,6 +827,7 @@ impl Postmaster {
         self.phase = Phase::Crashed;
         self.publish_phase();
         self.workers.cancel_pending();
+        self.spares.retire_all(true);
         self.children.signal_all(libc::SIGQUIT, |_| true);
     }
 

@@ -25,6 +25,8 @@ pub enum ProcKind {
     Backend = 1,
     Worker = 2,
     Startup = 3,
+    /// A spare worker process, not yet assigned a worker.
+    Spare = 4,
 }
 
 impl ProcKind {
@@ -33,6 +35,7 @@ impl ProcKind {
             1 => ProcKind::Backend,
             2 => ProcKind::Worker,
             3 => ProcKind::Startup,
+            4 => ProcKind::Spare,
             _ => ProcKind::Free,
         }
     }

@@ -10,10 +10,12 @@
 //! - [`proctitle`]: the process title that `ps` shows.
 //! - [`pidfd`]: waiting for a process that is not our child to exit.
 //! - [`exit_watch`]: which of the postmaster's children exited (a pidfd per child in an epoll set).
+//! - [`message_pipe`]: one fixed-size message from the postmaster to a child (a spare's assignment).
 //! - [`user`]: the OS user's name.
 
 pub mod exit_watch;
 pub mod fork;
+pub mod message_pipe;
 pub mod pidfd;
 pub mod proctitle;
 pub mod robust_mutex;

@@ -15,6 +15,7 @@
 
 pub mod builtin;
 pub mod entry;
+pub mod spare;
 
 use crate::bgworker::types::{BackgroundWorker, WorkerSpec, BGWORKER_SHMEM_ACCESS};
 use crate::elog::{self, Level};

@@ -37,24 +37,31 @@ pub fn stat(pid: i32) -> Option<(char, i32, i32)> {
 /// - no registration is in a transient state (registered, starting, terminating): otherwise "not quiescent";
 /// - every row shown running has a pid, and that pid is a live child of the postmaster titled `bgw: <name>`;
 /// - no row that is not running shows a pid;
-/// - every child of the postmaster is a running worker of the view or a session of `pg_stat_activity`;
+/// - every child of the postmaster is a running worker of the view, a session of `pg_stat_activity`, or a spare
+///   worker process that `pg_stat_activity` shows as one and that is titled `bgw: spare worker`;
 /// - every process in the postmaster's process group is its child (nothing was orphaned or forked behind it).
 pub fn view_matches_processes(h: &Host) -> Result<(), String> {
     let pm = h.pid();
     let out = h
         .psql(
             "SELECT 'w', coalesce(pid, 0), state, name FROM bgw_workers WHERE slot >= 0 \
-             UNION ALL SELECT 'b', pid, backend_type, '' FROM pg_stat_activity WHERE backend_type = 'client backend'",
+             UNION ALL SELECT 'b', pid, backend_type, '' FROM pg_stat_activity \
+             WHERE backend_type IN ('client backend', 'spare worker')",
         )
         .map_err(|e| format!("query failed: {}", e.trim()))?;
     let mut running: BTreeMap<i32, String> = BTreeMap::new();
     let mut sessions: BTreeSet<i32> = BTreeSet::new();
+    let mut spares: BTreeSet<i32> = BTreeSet::new();
     for line in out.lines() {
         let f: Vec<&str> = line.splitn(4, '|').collect();
         let [kind, pid, state, name] = f[..] else { return Err(format!("odd row {line:?}")) };
         let pid: i32 = pid.parse().map_err(|_| format!("odd pid in {line:?}"))?;
         if kind == "b" {
-            sessions.insert(pid);
+            if state == "spare worker" {
+                spares.insert(pid);
+            } else {
+                sessions.insert(pid);
+            }
             continue;
         }
         match state {
@@ -78,6 +85,12 @@ pub fn view_matches_processes(h: &Host) -> Result<(), String> {
         }
     }
     for (pid, title) in &children {
+        if spares.contains(pid) {
+            if title != "bgw: spare worker" {
+                return Err(format!("PID {pid} is shown as a spare worker but its title is {title:?}"));
+            }
+            continue;
+        }
         if !running.contains_key(pid) && !sessions.contains(pid) {
             return Err(format!("child {pid} ({title:?}) is neither a running worker nor a session"));
         }

@@ -1,0 +1,169 @@
+//! Spare worker processes (`worker_spare_processes`): forked ahead of need, each becomes the next worker to start,
+//! so a registrant learns its worker's pid without waiting for a fork. Driven through the real binary: which pid
+//! a started worker gets, what a reload, a kill, a signal, a crash and a shutdown do to idle spares.
+
+mod common;
+mod reliability;
+use common::*;
+use reliability::children_of;
+
+const TITLE: &str = "bgw: spare worker";
+
+/// The postmaster's idle spares, from `/proc` (by title).
+fn spares(h: &Host) -> Vec<i32> {
+    children_of(h.pid()).into_iter().filter(|(_, t)| t == TITLE).map(|(p, _)| p).collect()
+}
+
+fn wait_spares(h: &Host, n: usize) -> Vec<i32> {
+    wait_until(&format!("{n} spare worker processes"), || spares(h).len() == n);
+    spares(h)
+}
+
+fn register_sleeper(h: &Host, name: &str) -> String {
+    h.sql(&format!("SELECT bgw_register('bgw', 'sleeper', 1, '{{\"name\": \"{name}\"}}')"))
+}
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill(2) on a process this test started (through the postmaster).
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill({pid}, {sig})");
+}
+
+fn reload_with(h: &Host, lines: &str) {
+    let conf = h.data().join("bgworker.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str(lines);
+    std::fs::write(&conf, text).unwrap();
+    signal(h.pid(), libc::SIGHUP);
+}
+
+#[test]
+fn the_next_worker_is_the_spare_and_a_new_spare_follows() {
+    let h = Host::start(Setup::default());
+    let [spare] = wait_spares(&h, 1)[..] else { unreachable!() };
+    // pg_stat_activity shows it for what it is.
+    assert_eq!(h.sql(&format!("SELECT backend_type FROM pg_stat_activity WHERE pid = {spare}")), "spare worker");
+
+    let handle = register_sleeper(&h, "first");
+    let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{handle}')")).parse().unwrap();
+    assert_eq!(pid, spare, "the started worker is the spare that was waiting");
+    wait_until("the worker's title", || cmdline(pid) == "bgw: first");
+    assert_eq!(
+        h.sql(&format!("SELECT backend_type FROM pg_stat_activity WHERE pid = {pid}")),
+        "first",
+        "a worker without a type shows its name"
+    );
+    // It runs the registration it was handed, with the main argument and the notify pid of the registration.
+    h.wait_log(&format!("[{pid}] DEBUG1:  sleeper \"first\" started: main argument 1"));
+
+    let next = wait_spares(&h, 1);
+    assert_ne!(next, vec![spare], "a replacement spare was forked");
+
+    // Terminating the worker that was a spare follows the spec's path: SIGTERM, FATAL, exit 1, slot freed.
+    assert_eq!(h.sql(&format!("SELECT bgw_terminate('{handle}')")), "t");
+    h.sql(&format!("SELECT bgw_wait_for_shutdown('{handle}')"));
+    let log = h.wait_log(&format!("background worker \"first\" (PID {pid}) exited with exit code 1"));
+    assert!(
+        log.contains(&format!("[{pid}] FATAL:  terminating background worker \"first\" due to administrator command"))
+    );
+    assert!(!log.contains("terminating any other active server processes"), "{log}");
+}
+
+#[test]
+fn a_reload_replaces_spares_so_workers_see_the_new_configuration() {
+    // Spares forked while DEBUG1 is off; a worker started from one after the reload must log at DEBUG1.
+    let h = Host::start(Setup::default().conf("log_min_messages", "warning"));
+    let old = wait_spares(&h, 1);
+
+    reload_with(&h, "log_min_messages = debug1\nworker_spare_processes = 3\n");
+    wait_until("three spares, none of them the old one", || {
+        let now = spares(&h);
+        now.len() == 3 && !now.contains(&old[0])
+    });
+    let now = spares(&h);
+    let handle = register_sleeper(&h, "fresh");
+    let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{handle}')")).parse().unwrap();
+    assert!(now.contains(&pid), "started as one of the new spares {now:?}, got {pid}");
+    h.wait_log(&format!("[{pid}] DEBUG1:  sleeper \"fresh\" started"));
+
+    reload_with(&h, "worker_spare_processes = 0\n");
+    wait_spares(&h, 0);
+    let handle = register_sleeper(&h, "forked");
+    let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{handle}')")).parse().unwrap();
+    assert!(!now.contains(&pid), "with no spares the worker is forked");
+    wait_until("the worker's title", || cmdline(pid) == "bgw: forked");
+    assert!(spares(&h).is_empty(), "no spare is forked when none is configured");
+    // Retired spares exit 0, quietly.
+    assert!(!h.log().contains("spare worker process (PID"), "{}", h.log());
+}
+
+#[test]
+fn an_idle_spare_that_dies_is_not_a_crash() {
+    let h = Host::start(Setup::default().workers(
+        r#"
+[[worker]]
+name = "keeper"
+function = "sleeper"
+restart = 1
+"#,
+    ));
+    let keeper: i32 =
+        h.wait_sql("SELECT pid FROM bgw_workers WHERE name = 'keeper'", |s| !s.is_empty()).parse().unwrap();
+    let [spare] = wait_spares(&h, 1)[..] else { unreachable!() };
+    signal(spare, libc::SIGKILL);
+    let log = h.wait_log(&format!("spare worker process (PID {spare}) was terminated by signal 9: Killed"));
+    assert!(!log.contains("terminating any other active server processes"), "{log}");
+    assert!(alive(keeper), "the static worker was left alone");
+
+    // The next launch forks (no spare is idle), and asks for a replacement.
+    let handle = register_sleeper(&h, "after");
+    let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{handle}')")).parse().unwrap();
+    assert_ne!(pid, spare);
+    let replacement = wait_spares(&h, 1);
+    assert!(!replacement.contains(&pid) && !replacement.contains(&spare));
+    assert!(alive(keeper));
+}
+
+#[test]
+fn a_signal_sent_to_an_idle_spare_waits_for_the_worker_it_becomes() {
+    let h = Host::start(Setup::default());
+    let [spare] = wait_spares(&h, 1)[..] else { unreachable!() };
+    signal(spare, libc::SIGTERM);
+    // Held (an idle spare blocks every signal), not acted on: the spare is still there, still idle.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(alive(spare));
+    assert_eq!(spares(&h), vec![spare]);
+
+    // The worker it becomes receives the termination as soon as it unblocks signals (so quickly that waiting for
+    // its start-up could already find it stopped: wait for its shutdown).
+    let handle = register_sleeper(&h, "doomed");
+    h.sql(&format!("SELECT bgw_wait_for_shutdown('{handle}')"));
+    let log = h.wait_log(&format!("background worker \"doomed\" (PID {spare}) exited with exit code 1"));
+    assert!(log.contains(&format!("[{spare}] FATAL:  terminating background worker \"doomed\"")), "{log}");
+}
+
+#[test]
+fn a_crash_cycle_and_a_shutdown_take_the_spares_with_them() {
+    let mut h = Host::start(Setup::default().workers(
+        r#"
+[[worker]]
+name = "keeper"
+function = "sleeper"
+restart = 0
+"#,
+    ));
+    let keeper: i32 =
+        h.wait_sql("SELECT pid FROM bgw_workers WHERE name = 'keeper'", |s| !s.is_empty()).parse().unwrap();
+    let old = wait_spares(&h, 1);
+    signal(keeper, libc::SIGKILL);
+    h.wait_log("all server processes terminated; reinitializing");
+    h.wait_log_count("database system is ready to accept connections", 2);
+    let new = wait_spares(&h, 1);
+    assert_ne!(new, old, "the spare of the old segment is gone with it");
+    assert!(!alive(old[0]));
+    assert!(!h.log().contains("spare worker process (PID"), "a retired spare exits quietly:\n{}", h.log());
+
+    // A fast shutdown: the spare exits with everything else, and the shutdown is clean.
+    assert_eq!(h.stop(libc::SIGINT), Some(0), "{}", h.log());
+    assert!(!alive(new[0]));
+    assert!(h.log().contains("database system is shut down"));
+}
