@@ -23,6 +23,13 @@ fn register_sleeper(h: &Host, name: &str) -> String {
     h.sql(&format!("SELECT bgw_register('bgw', 'sleeper', 1, '{{\"name\": \"{name}\"}}')"))
 }
 
+/// A signal mask from `/proc/<pid>/status` (SigIgn, SigCgt, SigBlk): bit n-1 is signal n.
+fn status_mask(pid: i32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(&format!("{field}:"))).unwrap();
+    u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
 fn signal(pid: i32, sig: i32) {
     // SAFETY: kill(2) on a process this test started (through the postmaster).
     assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill({pid}, {sig})");
@@ -42,6 +49,17 @@ fn the_next_worker_is_the_spare_and_a_new_spare_follows() {
     let [spare] = wait_spares(&h, 1)[..] else { unreachable!() };
     // pg_stat_activity shows it for what it is.
     assert_eq!(h.sql(&format!("SELECT backend_type FROM pg_stat_activity WHERE pid = {spare}")), "spare worker");
+    // Like every child it starts from default signal dispositions (the postmaster ignores SIGPIPE; the spare
+    // neither ignores nor catches anything), with every signal but the parent-death one blocked.
+    assert_ne!(status_mask(h.pid(), "SigIgn") & (1 << (libc::SIGPIPE - 1)), 0);
+    assert_eq!(status_mask(spare, "SigIgn") & 0x7fff_ffff, 0);
+    // (Signals 32 and 33 belong to the C library, which handles them in every process.)
+    assert_eq!(status_mask(spare, "SigCgt") & 0x7fff_ffff, 0);
+    let blocked = status_mask(spare, "SigBlk");
+    assert_eq!(blocked & (1 << (libc::SIGUSR2 - 1)), 0, "the parent-death signal gets through");
+    for sig in [libc::SIGTERM, libc::SIGQUIT, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1] {
+        assert_ne!(blocked & (1 << (sig - 1)), 0, "signal {sig} is held");
+    }
 
     let handle = register_sleeper(&h, "first");
     let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{handle}')")).parse().unwrap();

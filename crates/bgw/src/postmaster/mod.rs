@@ -257,6 +257,8 @@ impl Postmaster {
         pm.spare_target = pm.configured_spares();
         pm.create_shared_memory()?;
         pm.workers.enqueue_all(pm.phase);
+        // Signal dispositions are final from here (the postmaster's and the modules'): children reset only those.
+        signals::note_dispositions();
         pm.start_startup_process();
         Ok(pm)
     }

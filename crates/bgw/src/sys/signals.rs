@@ -3,6 +3,7 @@
 //! Handlers in this crate only store to atomics and `write(2)`; the helpers here are the vocabulary for that.
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A signal handler as the kernel calls it.
 pub type Handler = extern "C" fn(libc::c_int);
@@ -84,13 +85,45 @@ pub fn default(sig: libc::c_int) {
     set_disposition(sig, libc::SIG_DFL);
 }
 
+/// Bit `sig` set: `sig` had a disposition other than the default when [`note_dispositions`] looked. Zero: not
+/// looked yet (then [`reset_all_blocked`] resets every signal).
+static NOT_DEFAULT: AtomicU64 = AtomicU64::new(0);
+static NOTED: AtomicBool = AtomicBool::new(false);
+
+/// Every catchable signal but SIGKILL and SIGSTOP.
+fn catchable() -> impl Iterator<Item = libc::c_int> {
+    (1..libc::SIGRTMAX().min(64)).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP)
+}
+
+/// Records which signals this process handles or ignores. The postmaster calls it once its dispositions are
+/// final (its own, and those modules' `_PG_init`s set), before its first fork, and never changes them after:
+/// then a child's [`reset_all_blocked`] restores only those instead of making a system call per signal.
+pub fn note_dispositions() {
+    let mut bits = 0u64;
+    for sig in catchable() {
+        // SAFETY: sigaction with a null new action only reads the current one into a zeroed struct.
+        let current = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old);
+            old.sa_sigaction
+        };
+        if current != libc::SIG_DFL {
+            bits |= 1 << sig;
+        }
+    }
+    NOT_DEFAULT.store(bits, Ordering::Relaxed);
+    NOTED.store(true, Ordering::Release);
+}
+
 /// Every catchable signal back to its default action, and every signal but `keep` blocked: the state a forked
 /// child starts from. A signal sent before the child has installed its handlers (a SIGTERM right after the
 /// postmaster published the pid, say) waits until the child unblocks it, instead of killing it by default action.
 pub fn reset_all_blocked(keep: &[libc::c_int]) {
     block_all_except(keep);
-    for sig in 1..libc::SIGRTMAX() {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+    let noted = NOTED.load(Ordering::Acquire);
+    let bits = NOT_DEFAULT.load(Ordering::Relaxed);
+    for sig in catchable() {
+        if !noted || bits & (1 << sig) != 0 {
             default(sig);
         }
     }
@@ -153,4 +186,21 @@ pub fn arm_fatal_alarm(ms: u32) {
 pub fn yield_cpu() {
     // SAFETY: sched_yield has no preconditions.
     unsafe { libc::sched_yield() };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noted_dispositions_are_the_ones_that_differ_from_the_default() {
+        // SIGURG's default is to be ignored, so changing its disposition here disturbs nothing else.
+        ignore(libc::SIGURG);
+        note_dispositions();
+        assert_ne!(NOT_DEFAULT.load(Ordering::Relaxed) & (1 << libc::SIGURG), 0);
+        assert_eq!(NOT_DEFAULT.load(Ordering::Relaxed) & (1 << libc::SIGTERM), 0);
+        default(libc::SIGURG);
+        note_dispositions();
+        assert_eq!(NOT_DEFAULT.load(Ordering::Relaxed) & (1 << libc::SIGURG), 0);
+    }
 }
