@@ -115,6 +115,16 @@ pub struct Postmaster {
     /// Idle spare worker processes, and how many to keep (`worker_spare_processes`, at most max_worker_processes).
     spares: Spares,
     spare_target: usize,
+    /// Buffers the loop reuses instead of allocating per event (every heap page the postmaster writes between two
+    /// forks is a copy-on-write fault, so the launch path allocates nothing it can avoid).
+    scratch: Scratch,
+}
+
+#[derive(Default)]
+struct Scratch {
+    pollfds: Vec<libc::pollfd>,
+    close_in_child: Vec<RawFd>,
+    exited: Vec<i32>,
 }
 
 /// Runs the postmaster until it shuts down. Returns the process exit code.
@@ -253,6 +263,7 @@ impl Postmaster {
             unwatched: 0,
             spares: Spares::default(),
             spare_target: 0,
+            scratch: Scratch::default(),
         };
         pm.spare_target = pm.configured_spares();
         pm.create_shared_memory()?;
@@ -292,9 +303,10 @@ impl Postmaster {
         }
     }
 
-    /// Descriptors children must not keep.
-    fn postmaster_only_fds(&self) -> Vec<RawFd> {
-        let mut v = vec![self.signal_fd.as_raw_fd(), self.listener.as_raw_fd(), self.death_pipe.1];
+    /// Descriptors children must not keep, into `v` (cleared first).
+    fn postmaster_only_fds(&self, v: &mut Vec<RawFd>) {
+        v.clear();
+        v.extend([self.signal_fd.as_raw_fd(), self.listener.as_raw_fd(), self.death_pipe.1]);
         v.extend(self.tcp_listeners.iter().map(|l| l.as_raw_fd()));
         if let Some(fd) = self.ready_fd {
             v.push(fd);
@@ -303,7 +315,6 @@ impl Postmaster {
             v.extend(w.own_fds());
         }
         v.extend(self.spares.fds());
-        v
     }
 
     /// Forks a child: `body` runs in it and never returns. Returns the pid, or None (logged) if fork failed.
@@ -343,9 +354,12 @@ impl Postmaster {
             };
             self.shmem().procs()[p as usize].prepare(pk, slot, elog::now_us());
         }
-        let mut close = self.postmaster_only_fds();
+        let mut close = std::mem::take(&mut self.scratch.close_in_child);
+        self.postmaster_only_fds(&mut close);
         close.extend_from_slice(also_close);
-        match fork_process(&close) {
+        let forked = fork_process(&close);
+        self.scratch.close_in_child = close;
+        match forked {
             Ok(Forked::Child) => {
                 crate::process::set_my_proc(proc_no);
                 // SAFETY: the child is single-threaded, fresh from fork.
@@ -405,7 +419,8 @@ impl Postmaster {
             let accepting = self.shutdown.is_none() || self.shutdown == Some(ShutdownMode::Smart);
             let listening =
                 |fd: RawFd| libc::pollfd { fd: if accepting { fd } else { -1 }, events: libc::POLLIN, revents: 0 };
-            let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3 + self.tcp_listeners.len());
+            let mut fds = std::mem::take(&mut self.scratch.pollfds);
+            fds.clear();
             fds.push(libc::pollfd { fd: self.signal_fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
             let exits = self.exit_watch.as_ref().map_or(-1, |w| w.as_raw_fd());
             fds.push(libc::pollfd { fd: exits, events: libc::POLLIN, revents: 0 });
@@ -430,6 +445,7 @@ impl Postmaster {
                     self.process_connections(Some(i - 3));
                 }
             }
+            self.scratch.pollfds = fds;
             if self.may_launch() {
                 let now = std::time::Instant::now();
                 self.workers.process_restart_timers(now, self.phase);
@@ -732,17 +748,19 @@ impl Postmaster {
 
     /// Reaps the children whose pidfds say they exited.
     fn process_watched_exits(&mut self) {
-        let mut exited = Vec::new();
+        let mut exited = std::mem::take(&mut self.scratch.exited);
+        exited.clear();
         if let Some(w) = &self.exit_watch {
             w.exited(&mut exited);
         }
-        for pid in exited {
+        for &pid in &exited {
             let mut status = 0;
             // SAFETY: waitpid on one of our children with WNOHANG and a valid status pointer.
             if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
                 self.child_exited(pid, status);
             }
         }
+        self.scratch.exited = exited;
     }
 
     /// Reaps every exited child, asking the kernel about all of them (SIGCHLD, for children without a pidfd).
