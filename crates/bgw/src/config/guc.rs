@@ -800,7 +800,12 @@ impl Settings {
     /// The current value of a defined parameter (case-insensitive name).
     /// Placeholders have no typed value and give `None`.
     pub fn get(&self, name: &str) -> Option<&GucValue> {
-        self.entries.get(&name.to_ascii_lowercase()).map(|e| &e.value)
+        let entry = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.entries.get(&name.to_ascii_lowercase())
+        } else {
+            self.entries.get(name)
+        };
+        entry.map(|e| &e.value)
     }
 
     /// The value of a boolean parameter.

@@ -103,7 +103,7 @@ pub fn set_my_bgworker_entry(entry: *mut BackgroundWorker) {
 /// # Safety
 /// Call while the process is single-threaded (at the start of a child, or in the postmaster before preload).
 pub unsafe fn init_process_globals() {
-    std::ptr::addr_of_mut!(MyProcPid).write(std::process::id() as c_int);
+    std::ptr::addr_of_mut!(MyProcPid).write(libc::getpid());
     std::ptr::addr_of_mut!(MyLatch).write(std::ptr::addr_of_mut!(MY_LATCH_OBJECT) as *mut Latch);
 }
 
@@ -149,6 +149,22 @@ pub(crate) fn text(p: *const c_char) -> String {
     }
     // SAFETY: C callers pass NUL-terminated strings (the header's wrappers format into a terminated buffer).
     unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// [`text`] without a copy when the string is ASCII (names of shared memory areas are): what a worker calls on
+/// its way to its loop should not allocate (see `crate::worker`).
+pub(crate) fn text_borrowed<'a>(p: *const c_char) -> std::borrow::Cow<'a, str> {
+    if p.is_null() {
+        return std::borrow::Cow::Borrowed("");
+    }
+    // SAFETY: C callers pass NUL-terminated strings that outlive the call (the borrow does not leave it).
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::borrow::Cow::Owned(String::from_utf8_lossy(bytes).into_owned())
+    }
 }
 
 /// Emits a report and applies its level's exit behaviour: an ERROR inside a module's SQL function fails the
@@ -574,7 +590,8 @@ pub extern "C" fn RequestAddinShmemSpace(size: usize) {
 /// PostgreSQL's `ShmemInitStruct`: creates (zeroed) or attaches the named area; `*found` says which.
 #[no_mangle]
 pub extern "C" fn ShmemInitStruct(name: *const c_char, size: usize, found: *mut bool) -> *mut std::ffi::c_void {
-    let name = text(name);
+    // Borrowed: a worker attaching its module's area allocates nothing.
+    let name = text_borrowed(name);
     let outcome = match crate::shmem::attached() {
         None => Err(format!("cannot attach shared memory \"{name}\": this process has no shared memory access")),
         Some(shm) => shm.addin().init_struct(&name, size).map_err(|e| e.to_string()),

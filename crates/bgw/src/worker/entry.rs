@@ -62,7 +62,7 @@ pub fn lookup(library: &str, function: &str) -> Result<EntryPoint, LookupError> 
         }
         return Err(LookupError::InternalFunctionNotFound(function.to_string()));
     }
-    let (_, addr) = loader::lookup(library, function)?;
+    let addr = loader::lookup(library, function)?;
     // SAFETY: a non-null symbol address from dlsym, used as the spec's worker entry point type (see `call`).
     Ok(EntryPoint::External(unsafe { std::mem::transmute::<*const std::ffi::c_void, ExternalMain>(addr) }))
 }
