@@ -185,6 +185,7 @@ pub fn ascii_safe(field: &[u8]) -> String {
 
 /// [`ascii_safe`] without a copy when the field is already printable ASCII (the usual case: a starting worker
 /// reads its library and function names this way and allocates nothing).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn ascii_safe_cow(field: &[u8]) -> std::borrow::Cow<'_, str> {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     let bytes = &field[..end];
@@ -197,6 +198,7 @@ pub fn ascii_safe_cow(field: &[u8]) -> std::borrow::Cow<'_, str> {
 }
 
 /// One byte as [`ascii_safe`] keeps it: printable ASCII as is, anything else '?'.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn ascii_safe_byte(b: u8) -> u8 {
     if (32..127).contains(&b) {
         b

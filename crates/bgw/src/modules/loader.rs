@@ -117,6 +117,7 @@ fn dl_reason(e: &libloading::Error) -> String {
 }
 
 /// Finds `function` in `library` (resolving and opening it) and returns its address.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn lookup(library: &str, function: &str) -> Result<*const std::ffi::c_void, LoadError> {
     // Every registration checks its entry point, and every worker looks it up: after the first success in a
     // process the answer comes from memory, without searching the directories again. Libraries are never
@@ -150,6 +151,7 @@ pub fn lookup(library: &str, function: &str) -> Result<*const std::ffi::c_void, 
 }
 
 /// A previous answer of [`lookup`] for (library, function), if the search path is still the one it was found with.
+#[link_section = ".text.hot.bgw_worker"]
 fn found(library: &str, function: &str) -> Option<*const std::ffi::c_void> {
     with_search_path_setting(|current| {
         let found = FOUND.lock().unwrap_or_else(|e| e.into_inner());

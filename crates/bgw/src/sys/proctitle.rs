@@ -83,6 +83,7 @@ pub fn set(title: &str) {
 }
 
 /// [`set`] for a title that is not a `str` (a worker's, assembled from its registration without allocating).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn set_bytes(title: &[u8]) {
     let start = AREA_START.load(Ordering::Relaxed);
     let len = AREA_LEN.load(Ordering::Relaxed);

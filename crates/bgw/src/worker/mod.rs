@@ -16,7 +16,10 @@
 //! Memory: a worker shares the postmaster's pages until it touches them, and each page it touches counts in its
 //! memory (Pss): a page it writes is copied, and each first read of code maps a whole block of the executable
 //! around it (fault-around, or a large page-cache folio: 64 to 256 KB). So the path from fork to a module's
-//! idle loop allocates nothing and formats nothing (see [`start_background_worker`]).
+//! idle loop allocates nothing and formats nothing (see [`start_background_worker`]), and the functions on it, here
+//! and in the latch, signal, shared-memory and module-ABI code, are placed together with
+//! `#[link_section = ".text.hot.bgw_worker"]` (gathered into one `.text.hot` section at link time, see the crate's
+//! build script), so that a starting worker maps a few blocks of code instead of one block per function.
 
 pub mod builtin;
 pub mod entry;
@@ -45,6 +48,7 @@ unsafe impl Sync for EntryStorage {}
 static ENTRY_STORAGE: EntryStorage = EntryStorage(UnsafeCell::new(MaybeUninit::uninit()));
 
 /// The registration of the worker running in this process (the spec's `MyBgworkerEntry`). None outside workers.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn my_bgworker_entry() -> Option<&'static BackgroundWorker> {
     // SAFETY: MY_ENTRY is null or points at ENTRY_STORAGE, initialized before the pointer was stored and never
     // written again.
@@ -56,6 +60,7 @@ pub fn my_spec() -> Option<WorkerSpec> {
     my_bgworker_entry().map(WorkerSpec::sanitized_from)
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 extern "C" fn handle_sigterm(_: libc::c_int) {
     signals::block_all_except(&[]);
     if let Some(entry) = my_bgworker_entry() {
@@ -73,6 +78,7 @@ extern "C" fn handle_sigterm(_: libc::c_int) {
 /// Writes `terminating background worker "<type>" due to administrator command` into `buf` (cut to fit; 160 bytes
 /// hold the longest); returns the length. The type is [`WorkerSpec::display_type`]'s, made ASCII-safe byte by
 /// byte as [`crate::bgworker::types::ascii_safe`] does. Async-signal-safe.
+#[link_section = ".text.hot.bgw_worker"]
 fn die_message(entry: &BackgroundWorker, buf: &mut [u8]) -> usize {
     let field = if entry.bgw_type[0] == 0 { &entry.bgw_name[..] } else { &entry.bgw_type[..] };
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
@@ -89,11 +95,13 @@ fn die_message(entry: &BackgroundWorker, buf: &mut [u8]) -> usize {
     n
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 extern "C" fn handle_sigquit(_: libc::c_int) {
     // SAFETY: _exit is async-signal-safe. Exit code 2 makes the postmaster treat this as a crash, as the spec says.
     unsafe { libc::_exit(2) };
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 extern "C" fn handle_sighup(_: libc::c_int) {
     GOT_SIGHUP.store(true, Ordering::SeqCst);
     // Also the flag C modules read, so a module that keeps the default handler still sees SIGHUP.
@@ -103,17 +111,20 @@ extern "C" fn handle_sighup(_: libc::c_int) {
 }
 
 /// True once per SIGHUP received: the worker should reload its configuration ([`crate::process::reload_config`]).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn take_config_reload_request() -> bool {
     GOT_SIGHUP.swap(false, Ordering::SeqCst)
 }
 
 /// The spec's `BackgroundWorkerBlockSignals`: blocks every signal a worker may receive, except the
 /// postmaster-death signal (which must always get through so that no worker outlives the postmaster).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn background_worker_block_signals() {
     signals::block_all_except(&[crate::sys::fork::POSTMASTER_DEATH_SIGNAL]);
 }
 
 /// The spec's `BackgroundWorkerUnblockSignals`.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn background_worker_unblock_signals() {
     signals::unblock_all();
 }
@@ -125,6 +136,7 @@ pub fn background_worker_unblock_signals() {
 /// is found from the names as they are in the registration. A forked child shares the postmaster's pages until it
 /// writes them, and every page it touches, code included, counts in its memory: what a worker does not run
 /// before it reaches its entry point costs it nothing.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn start_background_worker(raw: BackgroundWorker) -> ! {
     background_worker_block_signals();
     // SAFETY: this is the only thread of a freshly forked worker and nothing has published the storage yet
@@ -167,6 +179,7 @@ pub fn start_background_worker(raw: BackgroundWorker) -> ! {
 }
 
 /// Sets the title `bgw: <name>` (the name made ASCII-safe as [`WorkerSpec::sanitized_from`] does).
+#[link_section = ".text.hot.bgw_worker"]
 fn set_title(entry: &BackgroundWorker) {
     const PREFIX: &[u8] = b"bgw: ";
     let mut title = [0u8; PREFIX.len() + BGW_MAXLEN];
