@@ -71,6 +71,7 @@ impl Level {
         })
     }
 
+    #[link_section = ".text.hot.bgw_worker"]
     fn from_u8(v: u8) -> Level {
         match v {
             0 => Level::Debug5,
@@ -96,11 +97,13 @@ pub fn set_min_level(level: Level) {
     MIN_LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 pub fn min_level() -> Level {
     Level::from_u8(MIN_LEVEL.load(Ordering::Relaxed))
 }
 
 /// Whether a message at `level` would be written.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn enabled(level: Level) -> bool {
     level >= min_level()
 }
@@ -182,6 +185,7 @@ pub fn debug1_with(message: impl FnOnce() -> String) {
 
 /// Writes a complete, preformatted message line (`LABEL:  text`) with the usual prefix, from a signal handler:
 /// no allocation, no locks, only arithmetic and `write(2)`. `text` is truncated to fit a 512-byte line.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn write_from_signal_handler(label: &[u8], text: &[u8]) {
     let mut buf = [0u8; 512];
     let mut n = format_prefix(&mut buf);
@@ -196,6 +200,7 @@ pub fn write_from_signal_handler(label: &[u8], text: &[u8]) {
 
 /// Formats `YYYY-MM-DD HH:MM:SS.mmm UTC [pid] ` into `buf` (at least 48 bytes); returns the length.
 /// Async-signal-safe.
+#[link_section = ".text.hot.bgw_worker"]
 fn format_prefix(buf: &mut [u8]) -> usize {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime fills the timespec; it is async-signal-safe.

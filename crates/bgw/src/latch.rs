@@ -51,10 +51,12 @@ pub enum OnPostmasterDeath {
     ExitNow,
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 extern "C" fn handle_sigusr1(_: libc::c_int) {
     signals::preserving_errno(set_latch);
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 extern "C" fn handle_postmaster_death(_: libc::c_int) {
     if EXIT_AT_ONCE_ON_DEATH.load(Ordering::Relaxed) {
         // SAFETY: _exit is async-signal-safe.
@@ -67,6 +69,7 @@ extern "C" fn handle_postmaster_death(_: libc::c_int) {
     });
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 fn wake() {
     let fd = PIPE_WRITE.load(Ordering::Relaxed);
     if fd >= 0 {
@@ -76,6 +79,7 @@ fn wake() {
     }
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 fn nonblocking_pipe() -> std::io::Result<(RawFd, RawFd)> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills two descriptors.
@@ -87,6 +91,7 @@ fn nonblocking_pipe() -> std::io::Result<(RawFd, RawFd)> {
 
 /// Sets up this child's latch and death handling. `death_read` is the read end of the postmaster-death pipe.
 /// Call once, right after fork, before unblocking signals.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn init_child(death_read: RawFd, policy: OnPostmasterDeath) {
     DEATH_READ.store(death_read, Ordering::Relaxed);
     EXIT_AT_ONCE_ON_DEATH.store(policy == OnPostmasterDeath::ExitNow, Ordering::Relaxed);
@@ -99,6 +104,7 @@ pub fn init_child(death_read: RawFd, policy: OnPostmasterDeath) {
 }
 
 /// Sets this process's latch (async-signal-safe).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn set_latch() {
     LATCH_SET.store(true, Ordering::SeqCst);
     if WAITING.load(Ordering::SeqCst) > 0 {
@@ -107,16 +113,19 @@ pub fn set_latch() {
 }
 
 /// Clears this process's latch. Check for work after this, not before, or a wake-up can be lost.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn reset_latch() {
     LATCH_SET.store(false, Ordering::SeqCst);
 }
 
 /// Sets the latch of another process of the host.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn set_latch_of(pid: i32) -> bool {
     signals::send(pid, libc::SIGUSR1)
 }
 
 /// Whether the postmaster is alive, without waiting.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn postmaster_is_alive() -> bool {
     if POSTMASTER_DIED.load(Ordering::SeqCst) {
         return false;
@@ -138,6 +147,7 @@ pub fn postmaster_is_alive() -> bool {
 /// Waits for any of `events` (WL_* bits); `timeout_ms` applies with WL_TIMEOUT (negative: none). `socket` is
 /// watched with WL_SOCKET_READABLE / WL_SOCKET_WRITEABLE. Returns the events that occurred. With
 /// WL_EXIT_ON_PM_DEATH, postmaster death exits the process with code 1 instead of returning.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn wait_latch_or_socket(events: u32, socket: Option<RawFd>, timeout_ms: i64) -> u32 {
     let deadline = (events & WL_TIMEOUT != 0 && timeout_ms >= 0)
         .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
@@ -220,10 +230,12 @@ pub fn wait_latch_or_socket(events: u32, socket: Option<RawFd>, timeout_ms: i64)
 }
 
 /// Waits on the latch only (see [`wait_latch_or_socket`]).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn wait_latch(events: u32, timeout_ms: i64) -> u32 {
     wait_latch_or_socket(events, None, timeout_ms)
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 fn drain_pipe() {
     let fd = PIPE_READ.load(Ordering::Relaxed);
     let mut buf = [0u8; 64];

@@ -27,11 +27,13 @@ static RELOAD_PENDING: AtomicBool = AtomicBool::new(false);
 static IS_CHILD: AtomicBool = AtomicBool::new(false);
 
 /// Whether this process is a child of the postmaster (PostgreSQL's IsUnderPostmaster).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn is_child() -> bool {
     IS_CHILD.load(Ordering::Relaxed)
 }
 
 /// Records which process entry this child owns (set right after fork, in every child).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn set_my_proc(proc_no: Option<u32>) {
     IS_CHILD.store(true, Ordering::Relaxed);
     MY_PROC.store(proc_no.map(|p| p as i64).unwrap_or(-1), Ordering::Relaxed);
@@ -101,6 +103,7 @@ pub fn overrides() -> &'static [(String, String)] {
 }
 
 /// The current settings of this process.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn settings() -> MutexGuard<'static, Option<Settings>> {
     SETTINGS.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -152,12 +155,14 @@ pub fn reload_config() -> Vec<String> {
 
 /// Exits the process with `code`, flushing nothing that could deadlock (standard streams are unbuffered writes
 /// here; the log uses raw writes).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn exit(code: i32) -> ! {
     // SAFETY: _exit has no preconditions; children must not run the parent's atexit handlers or destructors.
     unsafe { libc::_exit(code) }
 }
 
 /// Logs panics as PostgreSQL-style ERROR messages instead of Rust's default report.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn set_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {

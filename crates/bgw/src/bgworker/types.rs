@@ -180,7 +180,31 @@ fn copy_str(dst: &mut [u8], value: &str, what: &str, name: &str) -> Result<(), R
 /// printable ASCII and replacing anything else with '?', as PostgreSQL's ascii_safe_strlcpy does.
 pub fn ascii_safe(field: &[u8]) -> String {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    field[..end].iter().map(|&b| if (32..127).contains(&b) { b as char } else { '?' }).collect()
+    field[..end].iter().map(|&b| ascii_safe_byte(b) as char).collect()
+}
+
+/// [`ascii_safe`] without a copy when the field is already printable ASCII (the usual case: a starting worker
+/// reads its library and function names this way and allocates nothing).
+#[link_section = ".text.hot.bgw_worker"]
+pub fn ascii_safe_cow(field: &[u8]) -> std::borrow::Cow<'_, str> {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    let bytes = &field[..end];
+    if bytes.iter().all(|&b| ascii_safe_byte(b) == b) {
+        // SAFETY: every byte is printable ASCII (checked just above), which is valid UTF-8.
+        std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::borrow::Cow::Owned(ascii_safe(field))
+    }
+}
+
+/// One byte as [`ascii_safe`] keeps it: printable ASCII as is, anything else '?'.
+#[link_section = ".text.hot.bgw_worker"]
+pub fn ascii_safe_byte(b: u8) -> u8 {
+    if (32..127).contains(&b) {
+        b
+    } else {
+        b'?'
+    }
 }
 
 impl WorkerSpec {

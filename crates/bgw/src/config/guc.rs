@@ -799,8 +799,14 @@ impl Settings {
 
     /// The current value of a defined parameter (case-insensitive name).
     /// Placeholders have no typed value and give `None`.
+    #[link_section = ".text.hot.bgw_worker"]
     pub fn get(&self, name: &str) -> Option<&GucValue> {
-        self.entries.get(&name.to_ascii_lowercase()).map(|e| &e.value)
+        let entry = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.entries.get(&name.to_ascii_lowercase())
+        } else {
+            self.entries.get(name)
+        };
+        entry.map(|e| &e.value)
     }
 
     /// The value of a boolean parameter.
@@ -828,6 +834,7 @@ impl Settings {
     }
 
     /// The value of a string or enum parameter.
+    #[link_section = ".text.hot.bgw_worker"]
     pub fn get_str(&self, name: &str) -> Option<&str> {
         match self.get(name)? {
             GucValue::String(s) | GucValue::Enum(s) => Some(s),

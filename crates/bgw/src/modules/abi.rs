@@ -89,6 +89,7 @@ static mut MY_LATCH_OBJECT: [u8; 1] = [0];
 pub static mut MyLatch: *mut Latch = std::ptr::null_mut();
 
 /// Called in a worker at start: publishes its registration and identity to C.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn set_my_bgworker_entry(entry: *mut BackgroundWorker) {
     // SAFETY: the worker process is single-threaded at this point (fresh from fork, before the entry point runs);
     // nothing reads these globals concurrently.
@@ -102,8 +103,9 @@ pub fn set_my_bgworker_entry(entry: *mut BackgroundWorker) {
 ///
 /// # Safety
 /// Call while the process is single-threaded (at the start of a child, or in the postmaster before preload).
+#[link_section = ".text.hot.bgw_worker"]
 pub unsafe fn init_process_globals() {
-    std::ptr::addr_of_mut!(MyProcPid).write(std::process::id() as c_int);
+    std::ptr::addr_of_mut!(MyProcPid).write(libc::getpid());
     std::ptr::addr_of_mut!(MyLatch).write(std::ptr::addr_of_mut!(MY_LATCH_OBJECT) as *mut Latch);
 }
 
@@ -149,6 +151,23 @@ pub(crate) fn text(p: *const c_char) -> String {
     }
     // SAFETY: C callers pass NUL-terminated strings (the header's wrappers format into a terminated buffer).
     unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// [`text`] without a copy when the string is ASCII (names of shared memory areas are): what a worker calls on
+/// its way to its loop should not allocate (see `crate::worker`).
+#[link_section = ".text.hot.bgw_worker"]
+pub(crate) fn text_borrowed<'a>(p: *const c_char) -> std::borrow::Cow<'a, str> {
+    if p.is_null() {
+        return std::borrow::Cow::Borrowed("");
+    }
+    // SAFETY: C callers pass NUL-terminated strings that outlive the call (the borrow does not leave it).
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::borrow::Cow::Owned(String::from_utf8_lossy(bytes).into_owned())
+    }
 }
 
 /// Emits a report and applies its level's exit behaviour: an ERROR inside a module's SQL function fails the
@@ -431,12 +450,14 @@ fn connect_or_die(outcome: Result<(), crate::spi::connection::ConnectError>) {
 
 /// The spec's `BackgroundWorkerBlockSignals`.
 #[no_mangle]
+#[link_section = ".text.hot.bgw_worker"]
 pub extern "C" fn BackgroundWorkerBlockSignals() {
     crate::worker::background_worker_block_signals();
 }
 
 /// The spec's `BackgroundWorkerUnblockSignals`.
 #[no_mangle]
+#[link_section = ".text.hot.bgw_worker"]
 pub extern "C" fn BackgroundWorkerUnblockSignals() {
     crate::worker::background_worker_unblock_signals();
 }
@@ -445,6 +466,7 @@ pub extern "C" fn BackgroundWorkerUnblockSignals() {
 
 /// PostgreSQL's `WaitLatch` on this process's latch (the only latch a module can name). Returns WL_* bits.
 #[no_mangle]
+#[link_section = ".text.hot.bgw_worker"]
 pub extern "C" fn WaitLatch(_latch: *mut Latch, wake_events: c_int, timeout: c_long, _wait_event_info: u32) -> c_int {
     #[allow(clippy::useless_conversion)] // c_long is i64 here, i32 on 32-bit targets
     let timeout = i64::from(timeout);
@@ -453,12 +475,14 @@ pub extern "C" fn WaitLatch(_latch: *mut Latch, wake_events: c_int, timeout: c_l
 
 /// PostgreSQL's `SetLatch` on this process's latch.
 #[no_mangle]
+#[link_section = ".text.hot.bgw_worker"]
 pub extern "C" fn SetLatch(_latch: *mut Latch) {
     crate::latch::set_latch();
 }
 
 /// PostgreSQL's `ResetLatch` on this process's latch.
 #[no_mangle]
+#[link_section = ".text.hot.bgw_worker"]
 pub extern "C" fn ResetLatch(_latch: *mut Latch) {
     crate::latch::reset_latch();
 }
@@ -471,6 +495,7 @@ pub extern "C" fn bgw_set_latch_pid(pid: libc::pid_t) -> bool {
 
 /// PostgreSQL's `PostmasterIsAlive`.
 #[no_mangle]
+#[link_section = ".text.hot.bgw_worker"]
 pub extern "C" fn PostmasterIsAlive() -> bool {
     crate::latch::postmaster_is_alive()
 }
@@ -520,6 +545,7 @@ pub extern "C" fn die(_signo: c_int) {
 
 /// What `CHECK_FOR_INTERRUPTS()` calls when `InterruptPending` is set: ends the worker if `die` asked it to.
 #[no_mangle]
+#[link_section = ".text.hot.bgw_worker"]
 pub extern "C" fn ProcessInterrupts() {
     flag_set(std::ptr::addr_of_mut!(InterruptPending), 0);
     // SAFETY: a volatile read of a c_int global.
@@ -573,8 +599,10 @@ pub extern "C" fn RequestAddinShmemSpace(size: usize) {
 
 /// PostgreSQL's `ShmemInitStruct`: creates (zeroed) or attaches the named area; `*found` says which.
 #[no_mangle]
+#[link_section = ".text.hot.bgw_worker"]
 pub extern "C" fn ShmemInitStruct(name: *const c_char, size: usize, found: *mut bool) -> *mut std::ffi::c_void {
-    let name = text(name);
+    // Borrowed: a worker attaching its module's area allocates nothing.
+    let name = text_borrowed(name);
     let outcome = match crate::shmem::attached() {
         None => Err(format!("cannot attach shared memory \"{name}\": this process has no shared memory access")),
         Some(shm) => shm.addin().init_struct(&name, size).map_err(|e| e.to_string()),

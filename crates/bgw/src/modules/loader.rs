@@ -62,9 +62,18 @@ pub fn resolve(name: &str) -> Result<PathBuf, LoadError> {
     Err(LoadError::NotFound(name.to_string()))
 }
 
-/// Entry points found in this process: (library, function, dynamic_library_path) -> (file, address).
-type FoundKey = (String, String, String);
-static FOUND: Mutex<Option<HashMap<FoundKey, (PathBuf, usize)>>> = Mutex::new(None);
+/// An entry point found in this process.
+struct Found {
+    library: String,
+    function: String,
+    /// `dynamic_library_path` when it was found (a reload that changes it makes the entry stale).
+    search_path: String,
+    address: usize,
+}
+
+/// Entry points found in this process, few (one per distinct entry point used), searched by comparing names: a
+/// hit allocates and hashes nothing (a starting worker's lookup, answered from what the postmaster found).
+static FOUND: Mutex<Vec<Found>> = Mutex::new(Vec::new());
 
 /// Libraries this process has opened, by path: never closed.
 static OPEN: Mutex<Option<HashMap<PathBuf, &'static libloading::os::unix::Library>>> = Mutex::new(None);
@@ -108,15 +117,14 @@ fn dl_reason(e: &libloading::Error) -> String {
 }
 
 /// Finds `function` in `library` (resolving and opening it) and returns its address.
-pub fn lookup(library: &str, function: &str) -> Result<(PathBuf, *const std::ffi::c_void), LoadError> {
+#[link_section = ".text.hot.bgw_worker"]
+pub fn lookup(library: &str, function: &str) -> Result<*const std::ffi::c_void, LoadError> {
     // Every registration checks its entry point, and every worker looks it up: after the first success in a
     // process the answer comes from memory, without searching the directories again. Libraries are never
-    // unloaded, so a found address stays valid; the key includes dynamic_library_path, so a reload that changes
-    // it searches again.
-    let setting = crate::process::setting_text("dynamic_library_path").unwrap_or_default();
-    let key = (library.to_string(), function.to_string(), setting);
-    if let Some((path, addr)) = FOUND.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|m| m.get(&key)) {
-        return Ok((path.clone(), *addr as *const std::ffi::c_void));
+    // unloaded, so a found address stays valid; an answer is used only under the dynamic_library_path it was found
+    // with, so a reload that changes it searches again.
+    if let Some(hit) = found(library, function) {
+        return Ok(hit);
     }
     let path = resolve(library)?;
     let lib = open(&path)?;
@@ -130,10 +138,47 @@ pub fn lookup(library: &str, function: &str) -> Result<(PathBuf, *const std::ffi
     if addr.is_null() {
         return Err(LoadError::NoFunction { function: function.to_string(), path: path.display().to_string() });
     }
-    FOUND
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert_with(HashMap::new)
-        .insert(key, (path.clone(), addr as usize));
-    Ok((path, addr))
+    let search_path = with_search_path_setting(str::to_string);
+    let mut found = FOUND.lock().unwrap_or_else(|e| e.into_inner());
+    found.retain(|f| !(f.library == library && f.function == function));
+    found.push(Found {
+        library: library.to_string(),
+        function: function.to_string(),
+        search_path,
+        address: addr as usize,
+    });
+    Ok(addr)
+}
+
+/// A previous answer of [`lookup`] for (library, function), if the search path is still the one it was found with.
+#[link_section = ".text.hot.bgw_worker"]
+fn found(library: &str, function: &str) -> Option<*const std::ffi::c_void> {
+    with_search_path_setting(|current| {
+        let found = FOUND.lock().unwrap_or_else(|e| e.into_inner());
+        let f = found.iter().find(|f| f.library == library && f.function == function && f.search_path == current)?;
+        Some(f.address as *const std::ffi::c_void)
+    })
+}
+
+/// Calls `f` with the current `dynamic_library_path` as it is stored (empty if unset), without copying it.
+fn with_search_path_setting<R>(f: impl FnOnce(&str) -> R) -> R {
+    let settings = crate::process::settings();
+    f(settings.as_ref().and_then(|s| s.get_str("dynamic_library_path")).unwrap_or(""))
+}
+
+/// Looks up, in the postmaster after preloading, the entry points of the static workers whose library is
+/// already loaded, so that each worker finds its own in memory it inherited instead of searching the library
+/// directories and the library's symbols at every start. Libraries not loaded yet are left alone (a worker loads
+/// its library itself, as in PostgreSQL); failures are left for the worker to report.
+pub fn prime(entries: &[(&str, &str)]) {
+    for &(library, function) in entries {
+        if library == crate::bgworker::types::INTERNAL_LIBRARY {
+            continue;
+        }
+        let Ok(path) = resolve(library) else { continue };
+        let loaded = OPEN.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|m| m.contains_key(&path));
+        if loaded {
+            let _ = lookup(library, function);
+        }
+    }
 }

@@ -46,5 +46,8 @@ pub fn process_shared_preload_libraries(list: &str) -> Result<Vec<WorkerSpec>, P
         opened.map_err(|e| PreloadError(e.to_string()))?;
         crate::elog::debug1(format!("loaded library \"{}\"", path.display()));
     }
-    Ok(std::mem::take(&mut *super::abi::PRELOAD_REGISTRATIONS.lock().unwrap_or_else(|e| e.into_inner())))
+    let registered = std::mem::take(&mut *super::abi::PRELOAD_REGISTRATIONS.lock().unwrap_or_else(|e| e.into_inner()));
+    let entries: Vec<(&str, &str)> = registered.iter().map(|w| (w.library.as_str(), w.function.as_str())).collect();
+    loader::prime(&entries);
+    Ok(registered)
 }

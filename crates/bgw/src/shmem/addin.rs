@@ -72,6 +72,7 @@ impl AddinHeader {
     }
 
     /// Creates or attaches the area `name` of `size` bytes. Returns its address and whether it already existed.
+    #[link_section = ".text.hot.bgw_worker"]
     pub fn init_struct(&self, name: &str, size: usize) -> Result<(*mut u8, bool), AddinError> {
         let bytes = name.as_bytes();
         if bytes.is_empty() || bytes.len() >= NAME_LEN || bytes.contains(&0) {

@@ -79,10 +79,16 @@ pub fn init() {
 
 /// Sets the title. Longer titles are cut to the available area (never written past it).
 pub fn set(title: &str) {
+    set_bytes(title.as_bytes());
+}
+
+/// [`set`] for a title that is not a `str` (a worker's, assembled from its registration without allocating).
+#[link_section = ".text.hot.bgw_worker"]
+pub fn set_bytes(title: &[u8]) {
     let start = AREA_START.load(Ordering::Relaxed);
     let len = AREA_LEN.load(Ordering::Relaxed);
     if !start.is_null() && len > 1 {
-        let bytes = title.as_bytes();
+        let bytes = title;
         let n = bytes.len().min(len - 1);
         // SAFETY: [start, start+len) is the argument+environment area claimed in `init`, which nothing else uses
         // any more (the environment was moved); we write at most len bytes.
@@ -92,7 +98,7 @@ pub fn set(title: &str) {
         }
     }
     let mut comm = [0u8; 16];
-    let b = title.as_bytes();
+    let b = title;
     let n = b.len().min(15);
     comm[..n].copy_from_slice(&b[..n]);
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.

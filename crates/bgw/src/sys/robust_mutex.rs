@@ -43,6 +43,7 @@ impl ProcessLock {
     }
 
     /// Takes the lock, recovering it if its previous holder died.
+    #[link_section = ".text.hot.bgw_worker"]
     pub fn lock(&self) -> ProcessLockGuard<'_> {
         // SAFETY: the mutex was initialized by `init` in shared memory that outlives every child.
         let rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
@@ -61,6 +62,7 @@ impl ProcessLock {
 }
 
 impl Drop for ProcessLockGuard<'_> {
+    #[link_section = ".text.hot.bgw_worker"]
     fn drop(&mut self) {
         // SAFETY: the guard exists only while this process holds the lock.
         unsafe { libc::pthread_mutex_unlock(self.lock.raw.get()) };

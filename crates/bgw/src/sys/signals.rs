@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// A signal handler as the kernel calls it.
 pub type Handler = extern "C" fn(libc::c_int);
 
+#[link_section = ".text.hot.bgw_worker"]
 fn empty_set() -> libc::sigset_t {
     // SAFETY: sigemptyset initializes the zeroed set it is given.
     unsafe {
@@ -18,6 +19,7 @@ fn empty_set() -> libc::sigset_t {
 }
 
 /// A set holding exactly `signals`.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn set_of(signals: &[libc::c_int]) -> libc::sigset_t {
     let mut set = empty_set();
     for &s in signals {
@@ -28,12 +30,14 @@ pub fn set_of(signals: &[libc::c_int]) -> libc::sigset_t {
 }
 
 /// Changes this thread's signal mask (`how` is SIG_BLOCK, SIG_UNBLOCK or SIG_SETMASK). Async-signal-safe.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn mask(how: libc::c_int, set: &libc::sigset_t) {
     // SAFETY: `set` is a valid, initialized sigset; the old mask is not requested.
     unsafe { libc::pthread_sigmask(how, set, std::ptr::null_mut()) };
 }
 
 /// Blocks every signal except those in `keep` (and those that cannot be blocked).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn block_all_except(keep: &[libc::c_int]) {
     // SAFETY: sigfillset initializes the set; sigdelset on an initialized set.
     let set = unsafe {
@@ -48,11 +52,13 @@ pub fn block_all_except(keep: &[libc::c_int]) {
 }
 
 /// Unblocks every signal.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn unblock_all() {
     mask(libc::SIG_SETMASK, &empty_set());
 }
 
 /// Installs `handler` for `sig` with SA_RESTART, blocking `also_block` while it runs.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn install(sig: libc::c_int, handler: Handler, also_block: &[libc::c_int]) {
     // SAFETY: the sigaction struct is fully initialized; the handler is an `extern "C" fn(c_int)` that only uses
     // async-signal-safe operations (a requirement on every caller of this function).
@@ -65,6 +71,7 @@ pub fn install(sig: libc::c_int, handler: Handler, also_block: &[libc::c_int]) {
     }
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 fn set_disposition(sig: libc::c_int, disposition: libc::sighandler_t) {
     // SAFETY: as in `install`, with SIG_DFL or SIG_IGN instead of a function.
     unsafe {
@@ -76,11 +83,13 @@ fn set_disposition(sig: libc::c_int, disposition: libc::sighandler_t) {
 }
 
 /// Ignores `sig`. Async-signal-safe.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn ignore(sig: libc::c_int) {
     set_disposition(sig, libc::SIG_IGN);
 }
 
 /// Restores the default action for `sig`. Async-signal-safe.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn default(sig: libc::c_int) {
     set_disposition(sig, libc::SIG_DFL);
 }
@@ -118,6 +127,7 @@ pub fn note_dispositions() {
 /// Every catchable signal back to its default action, and every signal but `keep` blocked: the state a forked
 /// child starts from. A signal sent before the child has installed its handlers (a SIGTERM right after the
 /// postmaster published the pid, say) waits until the child unblocks it, instead of killing it by default action.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn reset_all_blocked(keep: &[libc::c_int]) {
     block_all_except(keep);
     let noted = NOTED.load(Ordering::Acquire);
@@ -131,6 +141,7 @@ pub fn reset_all_blocked(keep: &[libc::c_int]) {
 
 /// Writes all of `buf` to `fd`, retrying on EINTR and short writes. Async-signal-safe; errors are ignored (there is
 /// nowhere to report them from a handler).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) {
     while !buf.is_empty() {
         // SAFETY: `buf` is a valid slice for its length.
@@ -147,6 +158,7 @@ pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) {
 }
 
 /// Sends `sig` to `pid`; true if it was delivered. Async-signal-safe.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn send(pid: i32, sig: libc::c_int) -> bool {
     // Never signal process groups or "every process": only positive pids.
     if pid <= 0 {
@@ -168,6 +180,7 @@ pub fn preserving_errno<R>(f: impl FnOnce() -> R) -> R {
 
 /// Arms a one-shot real-time timer that delivers SIGALRM after `ms` milliseconds, with SIGALRM's default action
 /// (termination) restored and unblocked. Async-signal-safe: used by the postmaster-death handler as a hard deadline.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn arm_fatal_alarm(ms: u32) {
     default(libc::SIGALRM);
     mask(libc::SIG_UNBLOCK, &set_of(&[libc::SIGALRM]));
@@ -183,6 +196,7 @@ pub fn arm_fatal_alarm(ms: u32) {
 }
 
 /// Gives up the CPU to another runnable process, if there is one (`sched_yield`).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn yield_cpu() {
     // SAFETY: sched_yield has no preconditions.
     unsafe { libc::sched_yield() };

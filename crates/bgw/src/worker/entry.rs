@@ -23,6 +23,7 @@ pub enum EntryPoint {
 
 impl EntryPoint {
     /// Runs the entry point with the main argument.
+    #[link_section = ".text.hot.bgw_worker"]
     pub fn call(self, arg: usize) {
         match self {
             EntryPoint::Internal(f) => f(arg),
@@ -51,6 +52,7 @@ pub fn register_internal_function(name: &'static str, main: WorkerMain) {
 }
 
 /// Finds the entry point for `function` in `library`, loading the library if needed.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn lookup(library: &str, function: &str) -> Result<EntryPoint, LookupError> {
     if library == crate::bgworker::types::INTERNAL_LIBRARY {
         if let Some((_, f)) = super::builtin::INTERNAL.iter().find(|(n, _)| *n == function) {
@@ -62,7 +64,7 @@ pub fn lookup(library: &str, function: &str) -> Result<EntryPoint, LookupError> 
         }
         return Err(LookupError::InternalFunctionNotFound(function.to_string()));
     }
-    let (_, addr) = loader::lookup(library, function)?;
+    let addr = loader::lookup(library, function)?;
     // SAFETY: a non-null symbol address from dlsym, used as the spec's worker entry point type (see `call`).
     Ok(EntryPoint::External(unsafe { std::mem::transmute::<*const std::ffi::c_void, ExternalMain>(addr) }))
 }

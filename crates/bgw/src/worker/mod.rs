@@ -12,25 +12,47 @@
 //! - SIGHUP: sets a flag ([`take_config_reload_request`]) and the latch; the worker reloads when it chooses.
 //! - SIGUSR1: sets the latch (notifications from the postmaster arrive this way).
 //! - SIGINT, SIGPIPE ignored.
+//!
+//! Memory: a worker shares the postmaster's pages until it touches them, and each page it touches counts in its
+//! memory (Pss): a page it writes is copied, and each first read of code maps a whole block of the executable
+//! around it (fault-around, or a large page-cache folio: 64 to 256 KB). So the path from fork to a module's
+//! idle loop allocates nothing and formats nothing (see [`start_background_worker`]), and the functions on it, here
+//! and in the latch, signal, shared-memory and module-ABI code, are placed together with
+//! `#[link_section = ".text.hot.bgw_worker"]` (gathered into one `.text.hot` section at link time, see the crate's
+//! build script), so that a starting worker maps a few blocks of code instead of one block per function.
 
 pub mod builtin;
 pub mod entry;
 pub mod spare;
 
-use crate::bgworker::types::{BackgroundWorker, WorkerSpec, BGWORKER_SHMEM_ACCESS};
+use crate::bgworker::types::{
+    ascii_safe_byte, ascii_safe_cow, BackgroundWorker, WorkerSpec, BGWORKER_SHMEM_ACCESS, BGW_MAXLEN,
+};
 use crate::elog::{self, Level};
 use crate::sys::signals;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 static MY_ENTRY: AtomicPtr<BackgroundWorker> = AtomicPtr::new(std::ptr::null_mut());
 static GOT_SIGHUP: AtomicBool = AtomicBool::new(false);
-/// The FATAL text the SIGTERM handler writes, formatted before the handler can run.
-static DIE_MESSAGE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
-static DIE_MESSAGE_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Where a worker keeps its registration: static storage, written once in the freshly forked child before
+/// [`MY_ENTRY`] points at it. Not a heap allocation: a starting worker allocates nothing, because every write to the
+/// heap it inherited copies a page of it (and a block this size also makes the allocator walk its free lists).
+struct EntryStorage(UnsafeCell<MaybeUninit<BackgroundWorker>>);
+
+// SAFETY: written once, by the only thread of a freshly forked worker, before its address is published (Release
+// store to MY_ENTRY); only read afterwards.
+unsafe impl Sync for EntryStorage {}
+
+static ENTRY_STORAGE: EntryStorage = EntryStorage(UnsafeCell::new(MaybeUninit::uninit()));
 
 /// The registration of the worker running in this process (the spec's `MyBgworkerEntry`). None outside workers.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn my_bgworker_entry() -> Option<&'static BackgroundWorker> {
-    // SAFETY: MY_ENTRY is null or a leaked, never-freed Box set once at worker start.
+    // SAFETY: MY_ENTRY is null or points at ENTRY_STORAGE, initialized before the pointer was stored and never
+    // written again.
     unsafe { MY_ENTRY.load(Ordering::Acquire).as_ref() }
 }
 
@@ -39,25 +61,48 @@ pub fn my_spec() -> Option<WorkerSpec> {
     my_bgworker_entry().map(WorkerSpec::sanitized_from)
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 extern "C" fn handle_sigterm(_: libc::c_int) {
     signals::block_all_except(&[]);
-    let p = DIE_MESSAGE.load(Ordering::Relaxed);
-    let len = DIE_MESSAGE_LEN.load(Ordering::Relaxed);
-    if !p.is_null() && elog::enabled(Level::Fatal) {
-        // SAFETY: DIE_MESSAGE points at a leaked buffer of DIE_MESSAGE_LEN bytes, set before the handler was
-        // installed and never changed.
-        let text = unsafe { std::slice::from_raw_parts(p, len) };
-        elog::write_from_signal_handler(b"FATAL", text);
+    if let Some(entry) = my_bgworker_entry() {
+        if elog::enabled(Level::Fatal) {
+            // Assembled here, on the stack (byte copies only: async-signal-safe), rather than formatted at start.
+            let mut text = [0u8; 160];
+            let n = die_message(entry, &mut text);
+            elog::write_from_signal_handler(b"FATAL", &text[..n]);
+        }
     }
     // SAFETY: _exit is async-signal-safe.
     unsafe { libc::_exit(1) };
 }
 
+/// Writes `terminating background worker "<type>" due to administrator command` into `buf` (cut to fit; 160 bytes
+/// hold the longest); returns the length. The type is [`WorkerSpec::display_type`]'s, made ASCII-safe byte by
+/// byte as [`crate::bgworker::types::ascii_safe`] does. Async-signal-safe.
+#[link_section = ".text.hot.bgw_worker"]
+fn die_message(entry: &BackgroundWorker, buf: &mut [u8]) -> usize {
+    let field = if entry.bgw_type[0] == 0 { &entry.bgw_name[..] } else { &entry.bgw_type[..] };
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    let mut n = 0;
+    let mut put = |b: u8| {
+        if n < buf.len() {
+            buf[n] = b;
+            n += 1;
+        }
+    };
+    b"terminating background worker \"".iter().for_each(|&b| put(b));
+    field[..end].iter().for_each(|&b| put(crate::bgworker::types::ascii_safe_byte(b)));
+    b"\" due to administrator command".iter().for_each(|&b| put(b));
+    n
+}
+
+#[link_section = ".text.hot.bgw_worker"]
 extern "C" fn handle_sigquit(_: libc::c_int) {
     // SAFETY: _exit is async-signal-safe. Exit code 2 makes the postmaster treat this as a crash, as the spec says.
     unsafe { libc::_exit(2) };
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 extern "C" fn handle_sighup(_: libc::c_int) {
     GOT_SIGHUP.store(true, Ordering::SeqCst);
     // Also the flag C modules read, so a module that keeps the default handler still sees SIGHUP.
@@ -67,39 +112,48 @@ extern "C" fn handle_sighup(_: libc::c_int) {
 }
 
 /// True once per SIGHUP received: the worker should reload its configuration ([`crate::process::reload_config`]).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn take_config_reload_request() -> bool {
     GOT_SIGHUP.swap(false, Ordering::SeqCst)
 }
 
 /// The spec's `BackgroundWorkerBlockSignals`: blocks every signal a worker may receive, except the
 /// postmaster-death signal (which must always get through so that no worker outlives the postmaster).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn background_worker_block_signals() {
     signals::block_all_except(&[crate::sys::fork::POSTMASTER_DEATH_SIGNAL]);
 }
 
 /// The spec's `BackgroundWorkerUnblockSignals`.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn background_worker_unblock_signals() {
     signals::unblock_all();
 }
 
 /// Runs a worker in a freshly forked child. Never returns.
+///
+/// The path to the entry point allocates nothing and formats nothing: the registration goes to static storage, the
+/// title is assembled in a stack buffer, the SIGTERM message is written by the handler itself, and the entry point
+/// is found from the names as they are in the registration. A forked child shares the postmaster's pages until it
+/// writes them, and every page it touches, code included, counts in its memory: what a worker does not run
+/// before it reaches its entry point costs it nothing.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn start_background_worker(raw: BackgroundWorker) -> ! {
     background_worker_block_signals();
-    let spec = WorkerSpec::sanitized_from(&raw);
-    crate::sys::proctitle::set(&format!("bgw: {}", spec.name));
-    let entry: &'static mut BackgroundWorker = Box::leak(Box::new(raw));
-    MY_ENTRY.store(entry as *mut _, Ordering::Release);
-    crate::modules::abi::set_my_bgworker_entry(MY_ENTRY.load(Ordering::Acquire));
+    // SAFETY: this is the only thread of a freshly forked worker and nothing has published the storage yet
+    // (start_background_worker runs once per process): writing it races with no reader. The pointer is derived
+    // from the UnsafeCell, so C modules may write through MyBgworkerEntry as they may in PostgreSQL.
+    let ptr = unsafe { (*ENTRY_STORAGE.0.get()).write(raw) as *mut BackgroundWorker };
+    MY_ENTRY.store(ptr, Ordering::Release);
+    crate::modules::abi::set_my_bgworker_entry(ptr);
+    // SAFETY: just initialized, and never moved or freed (static storage).
+    let entry: &'static BackgroundWorker = unsafe { &*ptr };
+    set_title(entry);
     crate::process::set_panic_hook();
 
-    if spec.flags & BGWORKER_SHMEM_ACCESS == 0 {
+    if entry.bgw_flags & BGWORKER_SHMEM_ACCESS == 0 {
         crate::shmem::detach();
     }
-
-    let die = format!("terminating background worker \"{}\" due to administrator command", spec.display_type());
-    let die: &'static [u8] = Box::leak(die.into_bytes().into_boxed_slice());
-    DIE_MESSAGE_LEN.store(die.len(), Ordering::Relaxed);
-    DIE_MESSAGE.store(die.as_ptr() as *mut u8, Ordering::Relaxed);
 
     signals::install(libc::SIGTERM, handle_sigterm, &[]);
     signals::install(libc::SIGQUIT, handle_sigquit, &[]);
@@ -108,17 +162,65 @@ pub fn start_background_worker(raw: BackgroundWorker) -> ! {
     signals::ignore(libc::SIGPIPE);
     signals::default(libc::SIGCHLD);
 
-    let main = match entry::lookup(&spec.library, &spec.function) {
+    let library = ascii_safe_cow(&entry.bgw_library_name);
+    let function = ascii_safe_cow(&entry.bgw_function_name);
+    let main = match entry::lookup(&library, &function) {
         Ok(f) => f,
         Err(e) => {
             elog::Report::new(Level::Error, e.to_string()).emit();
             crate::process::exit(1);
         }
     };
-    let arg = raw.bgw_main_arg;
+    let arg = entry.bgw_main_arg;
     match std::panic::catch_unwind(move || main.call(arg)) {
         Ok(()) => crate::process::exit(0),
         // The panic hook has logged it as an ERROR.
         Err(_) => crate::process::exit(1),
+    }
+}
+
+/// Sets the title `bgw: <name>` (the name made ASCII-safe as [`WorkerSpec::sanitized_from`] does).
+#[link_section = ".text.hot.bgw_worker"]
+fn set_title(entry: &BackgroundWorker) {
+    const PREFIX: &[u8] = b"bgw: ";
+    let mut title = [0u8; PREFIX.len() + BGW_MAXLEN];
+    title[..PREFIX.len()].copy_from_slice(PREFIX);
+    let name = &entry.bgw_name;
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    for (dst, &b) in title[PREFIX.len()..].iter_mut().zip(&name[..end]) {
+        *dst = ascii_safe_byte(b);
+    }
+    crate::sys::proctitle::set_bytes(&title[..PREFIX.len() + end]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field<const N: usize>(s: &[u8]) -> [u8; N] {
+        let mut f = [0u8; N];
+        f[..s.len()].copy_from_slice(s);
+        f
+    }
+
+    #[test]
+    fn die_message_names_the_type_or_else_the_name() {
+        // SAFETY: BackgroundWorker holds only integers and byte arrays; all zeroes is a valid value.
+        let mut w: BackgroundWorker = unsafe { std::mem::zeroed() };
+        w.bgw_name = field(b"my name");
+        let mut buf = [0u8; 160];
+        let n = die_message(&w, &mut buf);
+        assert_eq!(&buf[..n], b"terminating background worker \"my name\" due to administrator command");
+        w.bgw_type = field(b"t\xe9pe");
+        let n = die_message(&w, &mut buf);
+        assert_eq!(&buf[..n], b"terminating background worker \"t?pe\" due to administrator command");
+        let spec = WorkerSpec::sanitized_from(&w);
+        let expected =
+            format!("terminating background worker \"{}\" due to administrator command", spec.display_type());
+        assert_eq!(&buf[..n], expected.as_bytes());
+        // The longest type fits whole.
+        w.bgw_type = [b'x'; BGW_MAXLEN];
+        let n = die_message(&w, &mut buf);
+        assert!(buf[..n].ends_with(b"\" due to administrator command"));
     }
 }
