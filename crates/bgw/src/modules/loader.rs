@@ -166,13 +166,14 @@ fn with_search_path_setting<R>(f: impl FnOnce(&str) -> R) -> R {
     f(settings.as_ref().and_then(|s| s.get_str("dynamic_library_path")).unwrap_or(""))
 }
 
-/// Looks up, in the postmaster after preloading, the entry points of the static workers whose library is
-/// already loaded, so that each worker finds its own in memory it inherited instead of searching the library
-/// directories and the library's symbols at every start. Libraries not loaded yet are left alone (a worker loads
-/// its library itself, as in PostgreSQL); failures are left for the worker to report.
+/// Looks up, in the postmaster, the entry points of workers about to start whose library is already loaded (the
+/// static workers' after preloading, a dynamic worker's before its launch), so that each worker finds its own in
+/// memory it inherited instead of searching the library directories and the library's symbols at every start.
+/// Libraries not loaded yet are left alone (a worker loads its library itself, as in PostgreSQL); failures are
+/// left for the worker to report. An entry point already found costs no system call.
 pub fn prime(entries: &[(&str, &str)]) {
     for &(library, function) in entries {
-        if library == crate::bgworker::types::INTERNAL_LIBRARY {
+        if library == crate::bgworker::types::INTERNAL_LIBRARY || found(library, function).is_some() {
             continue;
         }
         let Ok(path) = resolve(library) else { continue };

@@ -654,6 +654,11 @@ impl Postmaster {
             let Some(slot) = self.workers.next_launch(self.phase) else { return };
             let raw = self.workers.raw(slot);
             let shmem_flag = self.workers.has_shmem(slot);
+            // A preloaded library's entry point, found here once, is inherited by this worker (if forked) and by
+            // the spares forked after it: they skip the search of the library directories and symbols.
+            if let Some(entry) = self.workers.entry_point(slot) {
+                crate::modules::loader::prime(&[entry]);
+            }
             // The new worker is usually put on the CPU its registrant left to sleep on, and the registrant is about
             // to be woken to learn the pid: the worker lets it run first (a scheduling hint, one syscall), or it
             // would wait behind the worker's start-up. Not while more launches are queued: then the postmaster's

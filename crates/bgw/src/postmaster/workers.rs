@@ -226,6 +226,11 @@ impl Workers {
         self.slots[slot as usize].as_ref().map(|r| r.raw()).unwrap_or_else(BackgroundWorker::zeroed)
     }
 
+    /// The (library, function) a slot's worker runs, if the slot is registered.
+    pub fn entry_point(&self, slot: u32) -> Option<(&str, &str)> {
+        self.slots[slot as usize].as_ref().map(|r| (r.spec.library.as_str(), r.spec.function.as_str()))
+    }
+
     pub fn has_shmem(&self, slot: u32) -> bool {
         self.slots[slot as usize].as_ref().is_some_and(|r| r.spec.has_flag(BGWORKER_SHMEM_ACCESS))
     }
