@@ -322,7 +322,7 @@ impl Postmaster {
         &mut self,
         kind: ChildKind,
         shmem: bool,
-        body: impl FnOnce(Option<u32>, RawFd) -> std::convert::Infallible,
+        body: impl FnOnce(&Postmaster, Option<u32>, RawFd) -> std::convert::Infallible,
     ) -> Option<i32> {
         self.fork_child_closing(kind, shmem, &[], body)
     }
@@ -333,7 +333,7 @@ impl Postmaster {
         kind: ChildKind,
         shmem: bool,
         also_close: &[RawFd],
-        body: impl FnOnce(Option<u32>, RawFd) -> std::convert::Infallible,
+        body: impl FnOnce(&Postmaster, Option<u32>, RawFd) -> std::convert::Infallible,
     ) -> Option<i32> {
         let proc_no = match kind {
             ChildKind::DeadEnd => None,
@@ -366,7 +366,7 @@ impl Postmaster {
                 unsafe { crate::modules::abi::init_process_globals() };
                 // The body never returns (it exits the child); Infallible says so in the type.
                 #[allow(unreachable_code)]
-                match body(proc_no, self.death_pipe.0) {}
+                match body(self, proc_no, self.death_pipe.0) {}
             }
             Ok(Forked::Parent { pid }) => {
                 if let Some(p) = proc_no {
@@ -393,7 +393,7 @@ impl Postmaster {
     fn start_startup_process(&mut self) {
         let standby = self.standby;
         let data_dir = self.data_dir.clone();
-        let pid = self.fork_child(ChildKind::Startup, true, move |_, death| {
+        let pid = self.fork_child(ChildKind::Startup, true, move |_, _, death| {
             crate::latch::init_child(death, crate::latch::OnPostmasterDeath::ExitNow);
             crate::sys::proctitle::set("bgw: startup");
             startup_process_main(&data_dir, standby)
@@ -625,7 +625,7 @@ impl Postmaster {
             let reject = self.connection_refusal();
             let kind = if reject.is_some() { ChildKind::DeadEnd } else { ChildKind::Backend };
             // The parent's copy of the stream is closed when the closure is dropped after the fork.
-            self.fork_child(kind, reject.is_none(), move |proc_no, death| {
+            self.fork_child(kind, reject.is_none(), move |_, proc_no, death| {
                 crate::services::backend_main(stream, proc_no, death, reject)
             });
         }
@@ -652,7 +652,6 @@ impl Postmaster {
     fn launch_pending_workers(&mut self) {
         for _ in 0..LAUNCHES_PER_ITERATION {
             let Some(slot) = self.workers.next_launch(self.phase) else { return };
-            let raw = self.workers.raw(slot);
             let shmem_flag = self.workers.has_shmem(slot);
             // A preloaded library's entry point, found here once, is inherited by this worker (if forked) and by
             // the spares forked after it: they skip the search of the library directories and symbols.
@@ -665,11 +664,14 @@ impl Postmaster {
             // next fork is what everyone waits for.
             let yield_first = !self.workers.has_pending_launches();
             let pid = match self.spares.take() {
-                Some(spare) => self.assign_spare(spare, slot, raw, shmem_flag, yield_first),
+                Some(spare) => self.assign_spare(spare, slot, self.workers.raw(slot), shmem_flag, yield_first),
                 None => None,
             };
             let pid = pid.or_else(|| {
-                self.fork_child(ChildKind::Worker { slot }, shmem_flag, move |_, death| {
+                // The registration is read in the child, from its copy of the postmaster's memory: building the
+                // 1.5 KB C struct here would write stack pages that the fork has just made copy-on-write.
+                self.fork_child(ChildKind::Worker { slot }, shmem_flag, move |pm, _, death| {
+                    let raw = pm.workers.raw(slot);
                     if yield_first {
                         crate::sys::signals::yield_cpu();
                     }
@@ -739,7 +741,7 @@ impl Postmaster {
             };
             let assignments = read.as_raw_fd();
             let keep = [write.as_raw_fd()];
-            let Some(pid) = self.fork_child_closing(ChildKind::Spare, false, &keep, move |_, death| {
+            let Some(pid) = self.fork_child_closing(ChildKind::Spare, false, &keep, move |_, _, death| {
                 crate::worker::spare::run(assignments, death)
             }) else {
                 return;
