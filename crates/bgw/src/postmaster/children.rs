@@ -5,6 +5,11 @@
 
 use std::collections::HashMap;
 
+/// A set of slot numbers. Its hasher has fixed keys: creating one (for every child forked) touches no per-thread
+/// state, whose page would be a copy-on-write fault after each fork (slot numbers come from the postmaster, so
+/// there is nothing to randomize against).
+pub type SlotSet = std::collections::HashSet<u32, std::hash::BuildHasherDefault<std::hash::DefaultHasher>>;
+
 /// What a child is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChildKind {
@@ -29,7 +34,7 @@ pub struct Child {
     pub shmem: bool,
     /// Slots whose workers notify this child; cleared when it exits (the spec's
     /// BackgroundWorkerStopNotifications, without a scan over every worker).
-    pub notify_slots: std::collections::HashSet<u32>,
+    pub notify_slots: SlotSet,
     /// Whether the postmaster's exit watch reports this child's exit (false: found through SIGCHLD).
     pub watched: bool,
 }

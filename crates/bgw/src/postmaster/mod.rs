@@ -123,9 +123,15 @@ pub struct Postmaster {
 #[derive(Default)]
 struct Scratch {
     pollfds: Vec<libc::pollfd>,
-    close_in_child: Vec<RawFd>,
     exited: Vec<i32>,
+    /// (library, function) pairs whose entry points the postmaster has looked up under the current
+    /// configuration (read without writing anything, so checking costs no copy-on-write fault after a fork).
+    primed: Vec<(String, String)>,
 }
+
+/// The descriptors a child closes, gathered on the stack at each fork (a heap buffer would be a page written
+/// after every fork).
+type CloseList = smallvec::SmallVec<[RawFd; 24]>;
 
 /// Runs the postmaster until it shuts down. Returns the process exit code.
 pub fn run(opts: StartOptions) -> Result<i32, StartError> {
@@ -304,7 +310,7 @@ impl Postmaster {
     }
 
     /// Descriptors children must not keep, into `v` (cleared first).
-    fn postmaster_only_fds(&self, v: &mut Vec<RawFd>) {
+    fn postmaster_only_fds(&self, v: &mut CloseList) {
         v.clear();
         v.extend([self.signal_fd.as_raw_fd(), self.listener.as_raw_fd(), self.death_pipe.1]);
         v.extend(self.tcp_listeners.iter().map(|l| l.as_raw_fd()));
@@ -354,12 +360,10 @@ impl Postmaster {
             };
             self.shmem().procs()[p as usize].prepare(pk, slot, elog::now_us());
         }
-        let mut close = std::mem::take(&mut self.scratch.close_in_child);
+        let mut close = CloseList::new();
         self.postmaster_only_fds(&mut close);
         close.extend_from_slice(also_close);
-        let forked = fork_process(&close);
-        self.scratch.close_in_child = close;
-        match forked {
+        match fork_process(&close) {
             Ok(Forked::Child) => {
                 crate::process::set_my_proc(proc_no);
                 // SAFETY: the child is single-threaded, fresh from fork.
@@ -598,6 +602,8 @@ impl Postmaster {
             let mpw = crate::process::setting_int("max_parallel_workers").clamp(0, u32::MAX as i64) as u32;
             seg.shmem().header().max_parallel_workers.store(mpw, Ordering::Relaxed);
         }
+        // dynamic_library_path may have changed: entry points are looked up again.
+        self.scratch.primed.clear();
         // Spares hold the old configuration: replace them.
         self.spare_target = self.configured_spares();
         self.spares.retire_all(true);
@@ -655,8 +661,12 @@ impl Postmaster {
             let shmem_flag = self.workers.has_shmem(slot);
             // A preloaded library's entry point, found here once, is inherited by this worker (if forked) and by
             // the spares forked after it: they skip the search of the library directories and symbols.
-            if let Some(entry) = self.workers.entry_point(slot) {
-                crate::modules::loader::prime(&[entry]);
+            if let Some((library, function)) = self.workers.entry_point_before_first_launch(slot) {
+                let primed = &mut self.scratch.primed;
+                if !primed.iter().any(|(l, f)| l == library && f == function) {
+                    crate::modules::loader::prime(&[(library, function)]);
+                    primed.push((library.to_string(), function.to_string()));
+                }
             }
             // The new worker is usually put on the CPU its registrant left to sleep on, and the registrant is about
             // to be woken to learn the pid: the worker lets it run first (a scheduling hint, one syscall), or it

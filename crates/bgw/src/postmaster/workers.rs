@@ -17,7 +17,7 @@ use crate::elog::{self, Level};
 use crate::shmem::{Shmem, WorkerState};
 use crate::sync::Ordering;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// A worker the postmaster knows about (the spec's RegisteredBgWorker). Kept small and boxed: the postmaster's
@@ -226,9 +226,11 @@ impl Workers {
         self.slots[slot as usize].as_ref().map(|r| r.raw()).unwrap_or_else(BackgroundWorker::zeroed)
     }
 
-    /// The (library, function) a slot's worker runs, if the slot is registered.
-    pub fn entry_point(&self, slot: u32) -> Option<(&str, &str)> {
-        self.slots[slot as usize].as_ref().map(|r| (r.spec.library.as_str(), r.spec.function.as_str()))
+    /// The (library, function) a slot's worker runs, if it has never been launched (the postmaster looks entry
+    /// points up once per registration, not at every restart).
+    pub fn entry_point_before_first_launch(&self, slot: u32) -> Option<(&str, &str)> {
+        let r = self.slots[slot as usize].as_ref().filter(|r| r.launches == 0)?;
+        Some((r.spec.library.as_str(), r.spec.function.as_str()))
     }
 
     pub fn has_shmem(&self, slot: u32) -> bool {
@@ -419,7 +421,7 @@ impl Workers {
     }
 
     /// A child exited: workers it asked to be notified about stop notifying it.
-    pub fn stop_notifications(&mut self, pid: i32, notify_slots: &HashSet<u32>, shm: Option<&Shmem>) {
+    pub fn stop_notifications(&mut self, pid: i32, notify_slots: &super::children::SlotSet, shm: Option<&Shmem>) {
         for &slot in notify_slots {
             if let Some(rw) = self.slots[slot as usize].as_mut() {
                 if rw.spec.notify_pid == pid {

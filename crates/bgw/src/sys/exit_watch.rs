@@ -25,14 +25,14 @@
 //! If anything fails (no pidfd on this kernel, out of descriptors, the park refuses), `watch` returns false and
 //! the caller falls back to SIGCHLD and `waitpid(-1)` for that child; nothing is lost.
 
-use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
-};
+use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType};
 use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Descriptors per SCM_RIGHTS message (the kernel's SCM_MAX_FD).
 const PER_MESSAGE: usize = 253;
+/// The control buffer of one parking message, in u64 words: the header plus PER_MESSAGE descriptors, rounded up.
+const CONTROL_WORDS: usize = (std::mem::size_of::<libc::cmsghdr>() + PER_MESSAGE * 4).div_ceil(8) + 1;
 /// Reclaim once at least this many parked files belong to reaped children (and they outnumber the live ones).
 const RECLAIM_AT: usize = 64;
 
@@ -146,10 +146,36 @@ impl ExitWatch {
     }
 
     /// Sends pidfds into the park as one message, with their pids (native-endian i32s, in the same order) as data.
+    /// The control message is built in a buffer on the stack: this runs after every fork, when each heap page the
+    /// postmaster writes (as an allocation would) is a copy-on-write fault.
     fn park(&self, pids: &[u8], fds: &[RawFd]) -> nix::Result<()> {
-        let iov = [std::io::IoSlice::new(pids)];
-        let cmsg = [ControlMessage::ScmRights(fds)];
-        sendmsg::<()>(self.park_tx.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_DONTWAIT, None).map(|_| ())
+        assert!(fds.len() <= PER_MESSAGE);
+        // u64 elements: aligned for cmsghdr.
+        let mut control = [0u64; CONTROL_WORDS];
+        let data_len = std::mem::size_of_val(fds);
+        // SAFETY: CMSG_SPACE only computes a size.
+        assert!(unsafe { libc::CMSG_SPACE(data_len as u32) } as usize <= std::mem::size_of_val(&control));
+        let mut iov = libc::iovec { iov_base: pids.as_ptr() as *mut libc::c_void, iov_len: pids.len() };
+        // SAFETY: msghdr and the control buffer live for the whole call; CMSG_SPACE(data_len) fits the buffer
+        // (fds.len() <= PER_MESSAGE, asserted); CMSG_FIRSTHDR of a buffer that large is non-null; the rights
+        // array is copied into the header's data area, whose size CMSG_LEN(data_len) declares.
+        let sent = unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = libc::CMSG_SPACE(data_len as u32) as usize;
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(data_len as u32) as usize;
+            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg).cast::<RawFd>(), fds.len());
+            libc::sendmsg(self.park_tx.as_raw_fd(), &msg, libc::MSG_DONTWAIT)
+        };
+        if sent < 0 {
+            return Err(nix::errno::Errno::last());
+        }
+        Ok(())
     }
 
     /// Takes every parked message back, closes the files of children no longer alive, parks the rest again.
