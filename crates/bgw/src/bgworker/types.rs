@@ -159,6 +159,7 @@ impl RegistrationError {
     }
 }
 
+#[link_section = ".text.hot.bgw_worker"]
 fn copy_str(dst: &mut [u8], value: &str, what: &str, name: &str) -> Result<(), RegistrationError> {
     let bytes = value.as_bytes();
     if bytes.len() >= dst.len() {
@@ -225,6 +226,7 @@ impl WorkerSpec {
     }
 
     /// The C struct for this spec; refuses any field that does not fit.
+    #[link_section = ".text.hot.bgw_worker"]
     pub fn to_raw(&self) -> Result<BackgroundWorker, RegistrationError> {
         let mut w = BackgroundWorker::zeroed();
         let n = &self.name;

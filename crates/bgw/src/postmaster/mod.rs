@@ -365,9 +365,7 @@ impl Postmaster {
         close.extend_from_slice(also_close);
         match fork_process(&close) {
             Ok(Forked::Child) => {
-                crate::process::set_my_proc(proc_no);
-                // SAFETY: the child is single-threaded, fresh from fork.
-                unsafe { crate::modules::abi::init_process_globals() };
+                enter_child(proc_no);
                 // The body never returns (it exits the child); Infallible says so in the type.
                 #[allow(unreachable_code)]
                 match body(self, proc_no, self.death_pipe.0) {}
@@ -681,12 +679,7 @@ impl Postmaster {
                 // The registration is read in the child, from its copy of the postmaster's memory: building the
                 // 1.5 KB C struct here would write stack pages that the fork has just made copy-on-write.
                 self.fork_child(ChildKind::Worker { slot }, shmem_flag, move |pm, _, death| {
-                    let raw = pm.workers.raw(slot);
-                    if yield_first {
-                        crate::sys::signals::yield_cpu();
-                    }
-                    crate::latch::init_child(death, crate::latch::OnPostmasterDeath::WakeThenExit);
-                    crate::worker::start_background_worker(raw)
+                    worker_child_main(pm, slot, yield_first, death)
                 })
             });
             match pid {
@@ -927,6 +920,30 @@ impl Postmaster {
         let _ = std::fs::remove_file(&self.socket_path);
         self.pid_file = None;
     }
+}
+
+/// A child's first steps after the fork, before its body: which process entry is its own, and the C ABI's
+/// per-process globals. (This and [`worker_child_main`] sit with the worker runtime's start-up code, see
+/// `crate::worker`: a new worker maps fewer blocks of code.)
+#[inline(never)]
+#[link_section = ".text.hot.bgw_worker"]
+fn enter_child(proc_no: Option<u32>) {
+    crate::process::set_my_proc(proc_no);
+    // SAFETY: the child is single-threaded, fresh from fork.
+    unsafe { crate::modules::abi::init_process_globals() };
+}
+
+/// A forked worker's body: its registration read from this process's copy of the postmaster's memory, then the
+/// worker runtime.
+#[inline(never)]
+#[link_section = ".text.hot.bgw_worker"]
+fn worker_child_main(pm: &Postmaster, slot: u32, yield_first: bool, postmaster_death: RawFd) -> ! {
+    let raw = pm.workers.raw(slot);
+    if yield_first {
+        crate::sys::signals::yield_cpu();
+    }
+    crate::latch::init_child(postmaster_death, crate::latch::OnPostmasterDeath::WakeThenExit);
+    crate::worker::start_background_worker(raw)
 }
 
 /// Parses `listen_addresses`: comma-separated IP addresses, `localhost`, or `*` (all IPv4 addresses); empty means

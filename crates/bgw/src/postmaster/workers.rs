@@ -42,6 +42,7 @@ pub struct RegisteredWorker {
 impl RegisteredWorker {
     /// The registration the child starts with (its MyBgworkerEntry), built from the sanitized spec (which passed
     /// the same conversion when it was adopted, so the fallback is never taken).
+    #[link_section = ".text.hot.bgw_worker"]
     pub fn raw(&self) -> BackgroundWorker {
         self.spec.to_raw().unwrap_or_else(|_| BackgroundWorker::zeroed())
     }
@@ -222,6 +223,7 @@ impl Workers {
         self.timers.clear();
     }
 
+    #[link_section = ".text.hot.bgw_worker"]
     pub fn raw(&self, slot: u32) -> BackgroundWorker {
         self.slots[slot as usize].as_ref().map(|r| r.raw()).unwrap_or_else(BackgroundWorker::zeroed)
     }

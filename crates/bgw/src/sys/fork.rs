@@ -43,6 +43,7 @@ pub fn thread_count() -> Option<u64> {
 /// Forks. In the child, before returning: signal dispositions reset to default and every signal blocked but the
 /// parent-death one, `close_in_child` closed, and the parent-death signal armed (if the parent died in between,
 /// the child exits at once). The child unblocks signals once its handlers are installed.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn fork_process(close_in_child: &[RawFd]) -> Result<Forked, ForkError> {
     if let Some(n) = thread_count() {
         if n > 1 {

@@ -41,6 +41,7 @@ pub fn send<T: PlainMessage>(fd: BorrowedFd<'_>, msg: &T) -> std::io::Result<()>
 }
 
 /// Blocks until a whole message arrives (Some) or the writer is gone (None: end-of-file or an error).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn receive<T: PlainMessage>(fd: RawFd) -> Option<T> {
     let mut msg = std::mem::MaybeUninit::<T>::zeroed();
     let len = std::mem::size_of::<T>();
@@ -59,6 +60,7 @@ pub fn receive<T: PlainMessage>(fd: RawFd) -> Option<T> {
 }
 
 /// Closes a descriptor this process owns by number (a child's copy it no longer needs).
+#[link_section = ".text.hot.bgw_worker"]
 pub fn close(fd: RawFd) {
     // SAFETY: the caller owns `fd` and does not use it again.
     unsafe { libc::close(fd) };

@@ -48,6 +48,7 @@ unsafe impl PlainMessage for Assignment {}
 
 /// The body of a spare, in a freshly forked child whose process entry the postmaster has prepared. Never returns:
 /// it becomes the assigned worker, or exits 0 when retired.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn run(assignments: RawFd, postmaster_death: RawFd) -> ! {
     crate::sys::proctitle::set("bgw: spare worker");
     let Some(assignment) = message_pipe::receive::<Assignment>(assignments) else {
