@@ -248,6 +248,35 @@ fn parallel_workers_are_limited() {
 }
 
 #[test]
+fn a_parallel_worker_terminated_before_it_started_gives_its_share_back() {
+    // In standby a recovery-finished worker cannot start: it is registered (counted against max_parallel_workers)
+    // and never runs. Terminating it must balance the spec's parallel counters (the postmaster counts the
+    // termination when it frees the slot), or the limit would be lost for good.
+    let h = Host::start(Setup::default().standby().conf("max_parallel_workers", "1"));
+    h.wait_log("database system is ready to accept read-only connections");
+    let waiting = register(&h, "sleeper", 0, r#"{"name":"waiting","flags":["shmem","parallel"]}"#);
+    assert!(waiting.contains(':'), "{waiting}");
+    assert_eq!(h.sql("SELECT state FROM bgw_workers WHERE name = 'waiting'"), "waiting_for_phase");
+    assert_eq!(register(&h, "sleeper", 0, r#"{"flags":["shmem","parallel"]}"#), "", "the limit of 1 is reached");
+    assert_eq!(
+        h.sql(&format!("SELECT bgw_terminate('{waiting}'); SELECT bgw_wait_for_shutdown('{waiting}')")),
+        "t\nstopped"
+    );
+    for round in 0..3 {
+        let next = register(
+            &h,
+            "sleeper",
+            0,
+            &format!(r#"{{"name":"again {round}","flags":["shmem","parallel"],"start":"consistent_state"}}"#),
+        );
+        assert!(next.contains(':'), "round {round}: the share was not given back");
+        let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{next}')")).parse().unwrap();
+        assert!(alive(pid));
+        h.sql(&format!("SELECT bgw_terminate('{next}'); SELECT bgw_wait_for_shutdown('{next}')"));
+    }
+}
+
+#[test]
 fn out_of_slots_returns_null_and_static_overflow_is_visible() {
     let toml = format!("{TWO_TICKERS}\n[[worker]]\nname = \"extra\"\nfunction = \"sleeper\"\n");
     let h = Host::start(Setup::default().workers(&toml).conf("max_worker_processes", "2"));

@@ -185,3 +185,23 @@ restart = 0
     assert!(!alive(new[0]));
     assert!(h.log().contains("database system is shut down"));
 }
+
+#[test]
+fn a_promotion_replaces_the_spare_forked_in_standby() {
+    let h = Host::start(Setup::default().standby());
+    h.wait_log("database system is ready to accept read-only connections");
+    let [standby_spare] = wait_spares(&h, 1)[..] else { unreachable!() };
+    let out = h.bgw(&["promote"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    h.wait_log("database system is ready to accept connections");
+    wait_until("the standby's spare to be replaced", || {
+        let now = spares(&h);
+        now.len() == 1 && now[0] != standby_spare
+    });
+    assert!(!alive(standby_spare));
+    // The next worker starts on the new spare.
+    let [spare] = spares(&h)[..] else { unreachable!() };
+    let handle = register_sleeper(&h, "after promotion");
+    let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{handle}')")).parse().unwrap();
+    assert_eq!(pid, spare);
+}
