@@ -301,6 +301,28 @@ fn a_wait_reports_postmaster_death() {
 }
 
 #[test]
+fn a_wait_for_shutdown_ends_with_stopped_or_with_the_postmasters_death() {
+    let mut h = Host::start(Setup::default());
+    // BGWH_STOPPED: the waited-for worker is terminated.
+    launch(&h, "shutdown_waiter", 0, r#"{"name":"patient"}"#);
+    let log = h.wait_log("shutdown_waiter \"patient\" started its sleeper with PID");
+    let line = log.lines().find(|l| l.contains("started its sleeper with PID")).unwrap();
+    let sleeper: i32 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(alive(sleeper));
+    // SAFETY: kill(2) on a worker of the host this test started (SIGTERM: the worker's FATAL exit, no restart).
+    unsafe { libc::kill(sleeper, libc::SIGTERM) };
+    h.wait_log("shutdown_waiter \"patient\": waiting for shutdown ended: stopped");
+
+    // BGWH_POSTMASTER_DIED: the postmaster is killed while the registrant waits.
+    launch(&h, "shutdown_waiter", 0, r#"{"name":"orphan"}"#);
+    h.wait_log("shutdown_waiter \"orphan\" started its sleeper with PID");
+    // SAFETY: kill(2) on the postmaster this test started.
+    unsafe { libc::kill(h.pid(), libc::SIGKILL) };
+    h.wait_exit();
+    h.wait_log("shutdown_waiter \"orphan\": waiting for shutdown ended: postmaster_died");
+}
+
+#[test]
 fn bgwdata_names_the_default_data_directory() {
     let h = Host::start(Setup::default());
     let out = std::process::Command::new(bgw_bin()).arg("status").env("BGWDATA", h.data()).output().unwrap();

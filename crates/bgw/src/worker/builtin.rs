@@ -7,6 +7,7 @@
 //! | `sleeper`   | —                  | waits on its latch until terminated; reloads config on SIGHUP         |
 //! | `crasher`   | milliseconds       | kills itself with SIGKILL after that long (a crash)                   |
 //! | `spawner`   | count              | registers that many `sleeper`s, waits for each to start, logs pids   |
+//! | `shutdown_waiter` | —            | registers one `sleeper`, waits for its start, then for its shutdown, and logs how that wait ended (`stopped`, or `postmaster_died`) |
 //! | `ticker`    | milliseconds       | logs a line every that many milliseconds; says when it reloads config |
 //! | `panicker`  | —                  | panics (for tests: a panic is an ERROR, exit 1)                       |
 //! | `lock_holder` | —                | takes the workers' lock, never releases it, waits to be killed        |
@@ -34,6 +35,7 @@ pub static INTERNAL: &[(&str, WorkerMain)] = &[
     ("sleeper", sleeper),
     ("crasher", crasher),
     ("spawner", spawner),
+    ("shutdown_waiter", shutdown_waiter),
     ("ticker", ticker),
     ("panicker", panicker),
     ("lock_holder", lock_holder),
@@ -91,6 +93,34 @@ fn crasher(ms: usize) {
         latch::reset_latch();
     }
     crate::sys::signals::send(std::process::id() as i32, libc::SIGKILL);
+}
+
+/// The spec's WaitForBackgroundWorkerShutdown from inside a worker: what a registrant sees when its worker is
+/// terminated (BGWH_STOPPED) or when the postmaster dies while it waits (BGWH_POSTMASTER_DIED).
+fn shutdown_waiter(_: usize) {
+    background_worker_unblock_signals();
+    let me = my_spec().map(|s| s.name).unwrap_or_default();
+    let mut spec = WorkerSpec::new(&format!("{me} sleeper"), "bgw", "sleeper");
+    spec.worker_type = "sleeper".to_string();
+    spec.restart = Restart::Never;
+    spec.notify_pid = std::process::id() as i32;
+    let handle = match dynamic::register_dynamic_background_worker(&spec) {
+        Ok(Some(h)) => h,
+        Ok(None) => return elog::warning(format!("shutdown_waiter \"{me}\": no free background worker slot")),
+        Err(e) => return elog::warning(format!("shutdown_waiter \"{me}\": {e}")),
+    };
+    match dynamic::wait_for_background_worker_startup(handle) {
+        Ok(dynamic::Status::Started(pid)) => {
+            elog::log(format!("shutdown_waiter \"{me}\" started its sleeper with PID {pid}"))
+        }
+        Ok(other) => return elog::warning(format!("shutdown_waiter \"{me}\": not started: {}", other.as_str())),
+        Err(e) => return elog::warning(format!("shutdown_waiter \"{me}\": {e}")),
+    }
+    match dynamic::wait_for_background_worker_shutdown(handle) {
+        Ok(status) => elog::log(format!("shutdown_waiter \"{me}\": waiting for shutdown ended: {}", status.as_str())),
+        Err(e) => elog::warning(format!("shutdown_waiter \"{me}\": {e}")),
+    }
+    idle_forever();
 }
 
 fn spawner(count: usize) {
