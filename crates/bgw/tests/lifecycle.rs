@@ -323,6 +323,28 @@ fn a_wait_for_shutdown_ends_with_stopped_or_with_the_postmasters_death() {
 }
 
 #[test]
+fn postmaster_start_workers_are_forked_while_the_startup_process_runs() {
+    let h = Host::start(Setup::default().workers(
+        r#"
+[[worker]]
+name = "early"
+function = "sleeper"
+start = "postmaster_start"
+
+[[worker]]
+name = "late"
+function = "sleeper"
+"#,
+    ));
+    let log = h.wait_log("starting background worker process \"late\"");
+    let at = |needle: &str| log.find(needle).unwrap_or_else(|| panic!("no {needle:?} in\n{log}"));
+    let early = at("starting background worker process \"early\"");
+    let ready = at("database system is ready to accept connections");
+    let late = at("starting background worker process \"late\"");
+    assert!(early < ready && ready < late, "{log}");
+}
+
+#[test]
 fn bgwdata_names_the_default_data_directory() {
     let h = Host::start(Setup::default());
     let out = std::process::Command::new(bgw_bin()).arg("status").env("BGWDATA", h.data()).output().unwrap();

@@ -277,6 +277,11 @@ impl Postmaster {
         // Signal dispositions are final from here (the postmaster's and the modules'): children reset only those.
         signals::note_dispositions();
         pm.start_startup_process();
+        // As PostgreSQL's postmaster does right after forking the startup process: workers that start at
+        // postmaster start are forked now, while recovery runs, not after the first events are handled.
+        if pm.may_launch() {
+            pm.launch_pending_workers();
+        }
         Ok(pm)
     }
 
