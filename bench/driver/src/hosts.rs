@@ -217,6 +217,32 @@ impl Host {
         )
     }
 
+    /// bgw only: sets `worker_spare_processes` (appended to the configuration file, then a reload) and waits until
+    /// the postmaster has acted on it (that many spare processes shown in `pg_stat_activity`).
+    pub fn set_spare_processes(&self, n: u32) -> Result<()> {
+        if self.kind != Kind::Bgw {
+            bail!("worker_spare_processes is a bgw setting");
+        }
+        let file = self.data.join("bgworker.conf");
+        let mut conf = std::fs::read_to_string(&file)?;
+        conf.push_str(&format!("worker_spare_processes = {n}\n"));
+        std::fs::write(&file, conf)?;
+        let mut c = self.connect()?;
+        c.batch_execute("SELECT pg_reload_conf()")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let row = c.query_one("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'spare worker'", &[])?;
+            let spares: i64 = row.get(0);
+            if spares == n as i64 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("bgw still shows {spares} spare processes, not {n}, 30 s after the reload");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn connect(&self) -> Result<Client> {
         Ok(Client::connect(&self.conninfo(), NoTls)?)
     }

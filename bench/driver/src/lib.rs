@@ -192,6 +192,18 @@ fn run_in(opts: &Options, work: &std::path::Path) -> Result<Report> {
         run.alternate(&both, "terminate_latency", c.rounds, |h, _| {
             scenarios::timed_in_backend(h, "bgw_bench_terminate_latency", per(c.terminate_latency))
         })?;
+        // For reference, bgw as PostgreSQL works: every worker forked when it is launched (no spare process).
+        run.say("bgw without spare processes");
+        bgw.set_spare_processes(0)?;
+        for (scenario, function, n) in [
+            ("launch_to_started", "bgw_bench_launch_to_started", c.launch_to_started),
+            ("launch_full_cycle", "bgw_bench_launch_full_cycle", c.launch_full_cycle),
+            ("terminate_latency", "bgw_bench_terminate_latency", c.terminate_latency),
+        ] {
+            let values = scenarios::timed_in_backend(&bgw, function, n as i64)?;
+            run.records.push(Record { scenario: format!("{scenario}_no_spares"), host: Kind::Bgw, round: 0, values });
+        }
+        bgw.set_spare_processes(1)?;
         run.say("crash_restart");
         run.alternate(&both, "crash_restart", c.crash_restart, |h, i| {
             Ok(vec![scenarios::crash_restart(h, i, Duration::from_secs(120))?])

@@ -114,6 +114,13 @@ impl Report {
                 push(&mut rows, format!("{label} {qn}"), "us", pg, bgw, target, met);
             }
         }
+        // bgw with worker_spare_processes = 0 (every worker forked at launch, as PostgreSQL does), against the same
+        // PostgreSQL figures: reference rows, no target.
+        for scenario in ["launch_to_started", "launch_full_cycle", "terminate_latency"] {
+            let pg = r.stat(scenario, Kind::Postgres, 0.5, us);
+            let bgw = r.stat(&format!("{scenario}_no_spares"), Kind::Bgw, 0.5, us);
+            push(&mut rows, format!("{scenario} median, bgw without spares"), "us", pg, bgw, String::new(), None);
+        }
         for &k in &counts.bursts {
             let scenario = format!("burst_{k}");
             let start = |h| {

@@ -45,6 +45,15 @@ fn every_scenario_runs_on_both_hosts() {
             assert!(v.iter().all(|&x| x > 0), "{scenario} on {host:?}: {v:?}");
         }
     }
+    for (scenario, n) in [
+        ("launch_to_started_no_spares", counts.launch_to_started),
+        ("launch_full_cycle_no_spares", counts.launch_full_cycle),
+        ("terminate_latency_no_spares", counts.terminate_latency),
+    ] {
+        let v = report.samples(scenario, Kind::Bgw);
+        assert_eq!(v.len(), n, "{scenario}: {v:?}");
+        assert!(v.iter().all(|&x| x > 0), "{scenario}: {v:?}");
+    }
     for k in &counts.bursts {
         for host in [Kind::Postgres, Kind::Bgw] {
             let v = report.samples(&format!("burst_{k}"), host);
