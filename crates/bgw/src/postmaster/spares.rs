@@ -4,8 +4,8 @@
 //! Postmaster-private. An idle spare is a child of kind `ChildKind::Spare` in the children table plus an entry
 //! here holding the write end of its assignment pipe. Taking a spare removes its entry (the caller then either
 //! assigns it or, if the assignment cannot be sent, drops it); retiring closes every write end, and the spares
-//! exit on their own. Refilling is asked for by whoever consumed or retired spares and done by the main loop
-//! only when no launch is waiting, so forking a spare never delays a worker.
+//! exit on their own. Every launch and every retirement asks for a refill, which the main loop does only when
+//! no launch is waiting, so forking a spare never delays a worker that is queued.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
