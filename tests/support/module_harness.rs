@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 #[path = "process_output.rs"]
 mod process_output;
 pub use process_output::output_within;
+#[path = "client.rs"]
+mod client;
 
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -174,6 +176,11 @@ impl Host {
         h.launch_postmaster();
         h.wait_log("database system is ready to accept");
         h
+    }
+
+    /// A client connection as the OS user to the `postgres` database.
+    pub fn client(&self) -> postgres::Client {
+        client::connect(&self.data(), self.port)
     }
 
     pub fn data(&self) -> PathBuf {

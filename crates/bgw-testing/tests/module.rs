@@ -214,13 +214,7 @@ fn the_module_loads_where_first_needed_without_preloading() {
 fn a_rust_worker_notifies_listening_clients_on_commit() {
     use postgres::fallible_iterator::FallibleIterator;
     let h = Host::start(Setup::default());
-    let mut client = postgres::Config::new()
-        .host_path(h.data())
-        .port(h.port)
-        .user(&os_user())
-        .dbname("postgres")
-        .connect(postgres::NoTls)
-        .unwrap();
+    let mut client = h.client();
     client.batch_execute("LISTEN sdk").unwrap();
     let handle = register(&h, "notifier", 0, r#"{"name":"rs notifier","flags":["shmem","database"]}"#);
     let mut got = Vec::new();

@@ -94,6 +94,18 @@ impl Shared {
     }
 }
 
+/// Polls `sql` until it answers `want`; false if it has not within the deadline.
+fn psql_becomes(h: &Host, sql: &str, want: &str) -> bool {
+    let start = Instant::now();
+    while h.psql(sql).ok().as_deref() != Some(want) {
+        if start.elapsed() > DEADLINE {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
 fn connect(data: &Path, port: u16) -> Option<postgres::Client> {
     postgres::Config::new()
         .host_path(data)
@@ -334,16 +346,11 @@ fn chaos_keeps_every_promise() {
             violations.push(format!("view and processes disagree: {e}"));
         }
         // The static worker (restart interval 1 s) is always back, whatever happened to it.
-        let start = Instant::now();
-        while h.psql("SELECT state FROM bgw_workers WHERE name = 'keeper'").ok().as_deref() != Some("running") {
-            if start.elapsed() > DEADLINE {
-                violations.push(format!(
-                    "the static worker is not running: {:?}",
-                    h.psql("SELECT state, restart_count, last_exit_code FROM bgw_workers WHERE name = 'keeper'")
-                ));
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if !psql_becomes(&h, "SELECT state FROM bgw_workers WHERE name = 'keeper'", "running") {
+            violations.push(format!(
+                "the static worker is not running: {:?}",
+                h.psql("SELECT state, restart_count, last_exit_code FROM bgw_workers WHERE name = 'keeper'")
+            ));
         }
         // Registrations whose handle a client never received (its connection was lost) outlive it, and the
         // restartable ones survive crash cycles: terminate every client-made worker by its slot and generation, so
@@ -354,16 +361,11 @@ fn chaos_keeps_every_promise() {
             Ok(n) => swept.set(swept.get() + n.parse::<u64>().unwrap_or(0)),
             Err(e) => violations.push(format!("terminating the clients' workers failed: {}", e.trim())),
         }
-        let start = Instant::now();
-        while h.psql("SELECT count(*) FROM bgw_workers WHERE name LIKE 'chaos %'").ok().as_deref() != Some("0") {
-            if start.elapsed() > DEADLINE {
-                violations.push(format!(
-                    "terminated workers did not go: {:?}",
-                    h.psql("SELECT slot, name, pid, state FROM bgw_workers WHERE name LIKE 'chaos %'")
-                ));
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if !psql_becomes(&h, "SELECT count(*) FROM bgw_workers WHERE name LIKE 'chaos %'", "0") {
+            violations.push(format!(
+                "terminated workers did not go: {:?}",
+                h.psql("SELECT slot, name, pid, state FROM bgw_workers WHERE name LIKE 'chaos %'")
+            ));
         }
         if let Err(e) = parallel_balance(&h, MAX_PARALLEL, MAX_WORKERS) {
             violations.push(e);

@@ -67,30 +67,12 @@ fn many_children_are_watched_with_a_constant_descriptor_table_and_every_exit_is_
         assert!(w.watch(pid, |p| live.contains(&p)), "watch failed");
         live.insert(pid);
         // Reap as we go, as the postmaster does.
-        let mut out = Vec::new();
-        w.exited(&mut out);
-        for p in out {
-            let mut status = 0;
-            // SAFETY: reaping our own child.
-            assert_eq!(unsafe { libc::waitpid(p, &mut status, libc::WNOHANG) }, p);
-            assert!(live.remove(&p), "pid {p} reported twice");
-            w.reaped(|q| live.contains(&q));
-            reported += 1;
-        }
+        reported += reap_reported(&mut w, &mut live);
         assert!(open_fds() <= before + 8, "descriptors grow with children: {}", open_fds());
     }
     while reported < n {
         assert!(std::time::Instant::now() < deadline, "only {reported} of {n} exits reported");
-        let mut out = Vec::new();
-        w.exited(&mut out);
-        for p in out {
-            let mut status = 0;
-            // SAFETY: reaping our own child.
-            assert_eq!(unsafe { libc::waitpid(p, &mut status, libc::WNOHANG) }, p);
-            assert!(live.remove(&p), "pid {p} reported twice");
-            w.reaped(|q| live.contains(&q));
-            reported += 1;
-        }
+        reported += reap_reported(&mut w, &mut live);
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     assert!(live.is_empty());
@@ -154,4 +136,19 @@ fn live_children_survive_reclaims_and_are_still_reported() {
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
+}
+
+/// Reaps the children `w` reports as exited, as the postmaster does (`waitpid` on each, then `reaped`), checking
+/// that each is reported once; returns how many were reported.
+fn reap_reported(w: &mut ExitWatch, live: &mut HashSet<i32>) -> usize {
+    let mut out = Vec::new();
+    w.exited(&mut out);
+    for &p in &out {
+        let mut status = 0;
+        // SAFETY: reaping our own child.
+        assert_eq!(unsafe { libc::waitpid(p, &mut status, libc::WNOHANG) }, p);
+        assert!(live.remove(&p), "pid {p} reported twice");
+        w.reaped(|q| live.contains(&q));
+    }
+    out.len()
 }

@@ -344,13 +344,7 @@ fn a_termination_acknowledged_just_before_a_crash_is_honoured_by_the_next_cycle(
     let doomed = h.sql("SELECT bgw_register('bgw', 'sleeper', 0, '{\"name\": \"doomed\", \"restart\": 3600}')");
     h.sql(&format!("SELECT bgw_wait_for_startup('{doomed}')"));
     let victim: i32 = h.sql("SELECT bgw_launch('bgw', 'sleeper', 0, '{\"name\": \"victim\"}')").parse().unwrap();
-    let mut client = postgres::Config::new()
-        .host_path(h.data())
-        .port(h.port)
-        .user(&os_user())
-        .dbname("postgres")
-        .connect(postgres::NoTls)
-        .unwrap();
+    let mut client = h.client();
     // The postmaster is busy (stopped) while a client terminates the worker and another worker crashes: it then
     // learns of both at once, the crash first.
     sig(pm, libc::SIGSTOP);

@@ -239,13 +239,7 @@ fn a_bad_value_for_a_module_parameter_stops_start_up() {
 fn sql_functions_from_a_c_module_work_and_their_errors_only_fail_the_statement() {
     let dir = module_dir();
     let h = Host::start(with_modules(dir.path()).conf("shared_preload_libraries", "'c_hello'"));
-    let mut c = postgres::Config::new()
-        .host_path(h.data())
-        .port(h.port)
-        .user(&os_user())
-        .dbname("postgres")
-        .connect(postgres::NoTls)
-        .unwrap();
+    let mut c = h.client();
     let row = c.query_one("SELECT c_hello_echo('hi')", &[]).unwrap();
     assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("c_hello says: hi"));
     // ereport(ERROR) inside the function: the statement fails with its message and hint...

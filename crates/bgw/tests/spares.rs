@@ -19,6 +19,16 @@ fn wait_spares(h: &Host, n: usize) -> Vec<i32> {
     spares(h)
 }
 
+/// A host with one static worker, "keeper" (a sleeper restarted after `restart` seconds), and its pid.
+fn start_with_keeper(restart: u32) -> (Host, i32) {
+    let h = Host::start(
+        Setup::default()
+            .workers(&format!("[[worker]]\nname = \"keeper\"\nfunction = \"sleeper\"\nrestart = {restart}\n")),
+    );
+    let keeper = h.wait_sql("SELECT pid FROM bgw_workers WHERE name = 'keeper'", |s| !s.is_empty()).parse().unwrap();
+    (h, keeper)
+}
+
 fn register_sleeper(h: &Host, name: &str) -> String {
     h.sql(&format!("SELECT bgw_register('bgw', 'sleeper', 1, '{{\"name\": \"{name}\"}}')"))
 }
@@ -116,16 +126,7 @@ fn a_reload_replaces_spares_so_workers_see_the_new_configuration() {
 
 #[test]
 fn an_idle_spare_that_dies_is_not_a_crash() {
-    let h = Host::start(Setup::default().workers(
-        r#"
-[[worker]]
-name = "keeper"
-function = "sleeper"
-restart = 1
-"#,
-    ));
-    let keeper: i32 =
-        h.wait_sql("SELECT pid FROM bgw_workers WHERE name = 'keeper'", |s| !s.is_empty()).parse().unwrap();
+    let (h, keeper) = start_with_keeper(1);
     let [spare] = wait_spares(&h, 1)[..] else { unreachable!() };
     signal(spare, libc::SIGKILL);
     let log = h.wait_log(&format!("spare worker process (PID {spare}) was terminated by signal 9: Killed"));
@@ -161,16 +162,7 @@ fn a_signal_sent_to_an_idle_spare_waits_for_the_worker_it_becomes() {
 
 #[test]
 fn a_crash_cycle_and_a_shutdown_take_the_spares_with_them() {
-    let mut h = Host::start(Setup::default().workers(
-        r#"
-[[worker]]
-name = "keeper"
-function = "sleeper"
-restart = 0
-"#,
-    ));
-    let keeper: i32 =
-        h.wait_sql("SELECT pid FROM bgw_workers WHERE name = 'keeper'", |s| !s.is_empty()).parse().unwrap();
+    let (mut h, keeper) = start_with_keeper(0);
     let old = wait_spares(&h, 1);
     signal(keeper, libc::SIGKILL);
     h.wait_log("all server processes terminated; reinitializing");

@@ -218,13 +218,7 @@ fn writes_of_a_worker_and_a_backend_interleave_without_lock_errors() {
     let dir = module_dir();
     let h = host(dir.path());
     h.sql("CREATE TABLE interleave (id INTEGER PRIMARY KEY, src TEXT NOT NULL)");
-    let mut client = postgres::Config::new()
-        .host_path(h.data())
-        .port(h.port)
-        .user(&os_user())
-        .dbname("postgres")
-        .connect(postgres::NoTls)
-        .unwrap();
+    let mut client = h.client();
     launch(&h, "c_spi_writer", "writer", 400, "");
     let mut backend = 0;
     while !h.log().contains("c_spi writer: done 400") {
@@ -250,13 +244,7 @@ fn workers_notify_through_spi_and_the_direct_call_but_cannot_listen() {
     use postgres::fallible_iterator::FallibleIterator;
     let dir = module_dir();
     let h = host(dir.path());
-    let mut client = postgres::Config::new()
-        .host_path(h.data())
-        .port(h.port)
-        .user(&os_user())
-        .dbname("postgres")
-        .connect(postgres::NoTls)
-        .unwrap();
+    let mut client = h.client();
     client.batch_execute("LISTEN workers").unwrap();
     let pid = launch(&h, "c_spi_notify", "notifier", 0, "");
     let mut got = Vec::new();

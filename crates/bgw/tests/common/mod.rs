@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 #[path = "../../../../tests/support/process_output.rs"]
 mod process_output;
 pub use process_output::output_within;
+#[path = "../../../../tests/support/client.rs"]
+mod client;
 
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -98,6 +100,11 @@ impl Host {
         h.launch_postmaster(&[]);
         h.wait_ready();
         h
+    }
+
+    /// A client connection as the OS user to the `postgres` database.
+    pub fn client(&self) -> postgres::Client {
+        client::connect(&self.data(), self.port)
     }
 
     pub fn data(&self) -> PathBuf {
