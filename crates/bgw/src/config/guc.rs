@@ -1162,7 +1162,7 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
             "worker_spare_processes",
             1,
             0,
-            8,
+            crate::postmaster::spares::MAX_SPARES as i64,
             Unit::None,
             Sighup,
             "Number of idle processes forked ahead of need, to start background workers without a fork.",

@@ -130,6 +130,19 @@ pub fn background_worker_unblock_signals() {
     signals::unblock_all();
 }
 
+/// A new worker process's way into [`start_background_worker`], whether it was forked for this worker or was a
+/// spare handed it: optionally give the CPU away once (see the postmaster's launch loop), set up the latch and
+/// postmaster-death handling, run the worker. Never returns.
+#[inline]
+#[link_section = ".text.hot.bgw_worker"]
+pub fn enter_worker(raw: BackgroundWorker, yield_first: bool, postmaster_death: std::os::fd::RawFd) -> ! {
+    if yield_first {
+        signals::yield_cpu();
+    }
+    crate::latch::init_child(postmaster_death, crate::latch::OnPostmasterDeath::WakeThenExit);
+    start_background_worker(raw)
+}
+
 /// Runs a worker in a freshly forked child. Never returns.
 ///
 /// The path to the entry point allocates nothing and formats nothing: the registration goes to static storage, the

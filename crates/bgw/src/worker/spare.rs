@@ -56,9 +56,5 @@ pub fn run(assignments: RawFd, postmaster_death: RawFd) -> ! {
         crate::process::exit(0)
     };
     message_pipe::close(assignments);
-    if assignment.yield_first != 0 {
-        crate::sys::signals::yield_cpu();
-    }
-    crate::latch::init_child(postmaster_death, crate::latch::OnPostmasterDeath::WakeThenExit);
-    super::start_background_worker(assignment.worker)
+    super::enter_worker(assignment.worker, assignment.yield_first != 0, postmaster_death)
 }
