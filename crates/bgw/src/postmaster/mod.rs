@@ -535,7 +535,7 @@ impl Postmaster {
         self.phase = Phase::Stopping;
         self.publish_phase();
         self.workers.cancel_pending();
-        self.spares.retire_all(false);
+        // (Spares were retired when the shutdown began, the only way here.)
         self.children.signal_all(sig, |c| c.kind != ChildKind::DeadEnd || sig == libc::SIGQUIT);
     }
 
