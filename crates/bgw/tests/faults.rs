@@ -93,6 +93,11 @@ fn a_killed_postmaster_leaves_no_child_behind_and_the_next_start_recovers() {
     h.wait_sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'WITH RECURSIVE%'", |o| o == "1");
     wait_consistent(&h, DEADLINE).unwrap();
     let old = h.pid();
+    // The backends of the checks' own psql calls end a moment after psql does: wait until only the two sessions
+    // are left.
+    wait_until("the checks' backends to exit", || {
+        children_of(old).values().filter(|t| t.ends_with("[local]")).count() == 2
+    });
     let children = children_of(old);
     // keeper, tick, dynamic, the spare worker process, the idle session and the busy one: all must go.
     assert_eq!(children.len(), 6, "{children:?}");
