@@ -20,7 +20,9 @@ struct Context {
 }
 
 static CONTEXT: OnceLock<Context> = OnceLock::new();
-static MY_PROC: AtomicI64 = AtomicI64::new(-1);
+/// This child's process entry plus one; 0 for none. Zero-initialized, so that it sits in `.bss` with the other
+/// statics a new child writes (a `-1` start would put it in `.data`: one more page copied in every child).
+static MY_PROC: AtomicI64 = AtomicI64::new(0);
 static TERMINATE_PENDING: AtomicBool = AtomicBool::new(false);
 static RELOAD_PENDING: AtomicBool = AtomicBool::new(false);
 
@@ -36,15 +38,12 @@ pub fn is_child() -> bool {
 #[link_section = ".text.hot.bgw_worker"]
 pub fn set_my_proc(proc_no: Option<u32>) {
     IS_CHILD.store(true, Ordering::Relaxed);
-    MY_PROC.store(proc_no.map(|p| p as i64).unwrap_or(-1), Ordering::Relaxed);
+    MY_PROC.store(proc_no.map(|p| p as i64 + 1).unwrap_or(0), Ordering::Relaxed);
 }
 
 /// This child's process entry in shared memory, if it has one and is attached.
 pub fn my_proc() -> Option<&'static crate::shmem::procs::ProcEntry> {
-    let p = MY_PROC.load(Ordering::Relaxed);
-    if p < 0 {
-        return None;
-    }
+    let p = MY_PROC.load(Ordering::Relaxed).checked_sub(1).filter(|p| *p >= 0)?;
     crate::shmem::attached()?.procs().get(p as usize)
 }
 

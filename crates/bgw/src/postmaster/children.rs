@@ -1,14 +1,19 @@
 //! The postmaster's table of its children, and the free list of process entries.
 //!
 //! Postmaster-private memory: no other process reads it. Lookups by pid are O(1), which is what reaping, notify
-//! validation ("is this pid one of my children?") and signalling need.
+//! validation ("is this pid one of my children?") and signalling need. The table lives in memory a fork does not
+//! copy ([`crate::sys::private_memory`]): the postmaster inserts into it after every fork, and on shared pages
+//! each insert was two copy-on-write faults. Children therefore never touch it.
 
-use std::collections::HashMap;
+use crate::sys::private_memory::PrivateAlloc;
+
+/// Fixed-key hashing for pids and slot numbers, which come from the kernel and the postmaster.
+type FixedHasher = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
 
 /// A set of slot numbers. Its hasher has fixed keys: creating one (for every child forked) touches no per-thread
 /// state, whose page would be a copy-on-write fault after each fork (slot numbers come from the postmaster, so
 /// there is nothing to randomize against).
-pub type SlotSet = std::collections::HashSet<u32, std::hash::BuildHasherDefault<std::hash::DefaultHasher>>;
+pub type SlotSet = std::collections::HashSet<u32, FixedHasher>;
 
 /// What a child is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,14 +46,17 @@ pub struct Child {
 
 /// Children by pid, plus the free process entries.
 pub struct Children {
-    by_pid: HashMap<i32, Child>,
+    by_pid: hashbrown::HashMap<i32, Child, FixedHasher, PrivateAlloc>,
     free_procs: Vec<u32>,
     backends: usize,
 }
 
 impl Children {
     pub fn new(max_procs: usize) -> Children {
-        Children { by_pid: HashMap::new(), free_procs: (0..max_procs as u32).rev().collect(), backends: 0 }
+        // Sized for every process entry plus dead-end backends, so that it does not grow while workers launch.
+        let by_pid =
+            hashbrown::HashMap::with_capacity_and_hasher_in(max_procs + 16, FixedHasher::default(), PrivateAlloc);
+        Children { by_pid, free_procs: (0..max_procs as u32).rev().collect(), backends: 0 }
     }
 
     /// Forgets all process entries (a new segment after a crash); the table itself must be empty.

@@ -148,6 +148,8 @@ impl Postmaster {
         let data_dir = std::fs::canonicalize(&opts.data_dir).unwrap_or(opts.data_dir.clone());
         datadir::check_data_dir(&data_dir)?;
         crate::sys::proctitle::init();
+        // Installed here, before any fork, so that every child inherits it instead of allocating its own.
+        crate::process::set_panic_hook();
         if !crate::catalog::exists(&data_dir) {
             let superuser = crate::sys::user::os_user_name().unwrap_or_else(|| "postgres".into());
             crate::catalog::create(&data_dir, &superuser).map_err(|e| StartError::new(e.to_string()))?;
@@ -276,6 +278,8 @@ impl Postmaster {
         pm.workers.enqueue_all(pm.phase);
         // Signal dispositions are final from here (the postmaster's and the modules'): children reset only those.
         signals::note_dispositions();
+        // Before the first fork: no rseq writes into a page each fork has just shared (see sys::rseq).
+        crate::sys::rseq::unregister();
         pm.start_startup_process();
         // As PostgreSQL's postmaster does right after forking the startup process: workers that start at
         // postmaster start are forked now, while recovery runs, not after the first events are handled.
@@ -339,6 +343,11 @@ impl Postmaster {
     }
 
     /// [`Postmaster::fork_child`], the child also closing `also_close` (descriptors the postmaster keeps).
+    ///
+    /// In the start-up code's section, not inlined into its callers: a new child returns from the fork into this
+    /// function, and its code page is then one a worker touches anyway instead of one more of the launch loop's.
+    #[inline(never)]
+    #[link_section = ".text.hot.bgw_worker"]
     fn fork_child_closing(
         &mut self,
         kind: ChildKind,
@@ -371,9 +380,17 @@ impl Postmaster {
         match fork_process(&close) {
             Ok(Forked::Child) => {
                 enter_child(proc_no);
-                // The body never returns (it exits the child); Infallible says so in the type.
+                // The body never returns (it exits the child); Infallible says so in the type. Nor may it unwind
+                // into the postmaster's frames: dropping the postmaster's state here would remove its pid file,
+                // and its private tables are not even mapped in a child (sys::private_memory). A panic has been
+                // reported as an ERROR by the inherited hook; the child exits as after any ERROR.
+                let pm = &*self;
+                let death = self.death_pipe.0;
                 #[allow(unreachable_code)]
-                match body(self, proc_no, self.death_pipe.0) {}
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || body(pm, proc_no, death))) {
+                    Ok(never) => match never {},
+                    Err(_) => crate::process::exit(1),
+                }
             }
             Ok(Forked::Parent { pid }) => {
                 if let Some(p) = proc_no {
@@ -691,7 +708,7 @@ impl Postmaster {
                 Some(pid) => self.workers.started(self.shmem(), &mut self.children, slot, pid),
                 None => {
                     self.workers.start_failed(slot);
-                    workers::wake_watchers(self.shmem(), &self.children, slot);
+                    workers::notify_slot_change(self.shmem(), &self.children, slot, 0);
                 }
             }
         }
@@ -828,9 +845,9 @@ impl Postmaster {
                 // A never-restart or terminated worker is forgotten; one that exited with 1 waits out its
                 // interval on the timer heap (unless launches are off: shutdown or crash).
                 let launching = self.may_launch();
-                match self.workers.worker_exited(self.shmem(), slot, pid, exit, launching) {
-                    Some(name) => self.handle_child_crash(&name, pid, exit),
-                    None => workers::wake_watchers(self.shmem(), &self.children, slot),
+                if let Some(name) = self.workers.worker_exited(self.shmem(), &self.children, slot, pid, exit, launching)
+                {
+                    self.handle_child_crash(&name, pid, exit);
                 }
             }
         }

@@ -250,8 +250,7 @@ impl Workers {
         let status = &shm.slot_status()[slot as usize];
         status.restart_count.store(rw.launches.saturating_sub(1), Ordering::Relaxed);
         publish_state(shm, slot, WorkerState::Running);
-        notify(children, rw.spec.notify_pid);
-        wake_watchers(shm, children, slot);
+        notify_slot_change(shm, children, slot, rw.spec.notify_pid);
     }
 
     /// fork() failed: try again after the restart interval (or give up on a never-restart worker).
@@ -288,8 +287,7 @@ impl Workers {
                         // Never started (or waiting to restart): report it gone now.
                         let notify_pid = rw.spec.notify_pid;
                         self.forget(slot);
-                        notify(children, notify_pid);
-                        wake_watchers(shm, children, slot);
+                        notify_slot_change(shm, children, slot, notify_pid);
                     }
                 }
                 continue;
@@ -301,8 +299,7 @@ impl Workers {
             if copy.terminate {
                 // Terminated before we saw it: free the slot, and tell the registrant we did.
                 slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
-                notify(children, notify_pid);
-                wake_watchers(shm, children, slot);
+                notify_slot_change(shm, children, slot, notify_pid);
                 continue;
             }
             let checked = spec.sanity_check().and_then(|_| {
@@ -312,8 +309,7 @@ impl Workers {
             if let Err(e) = checked {
                 elog::log(format!("ignoring background worker registration in slot {slot}: {}", e.message));
                 slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
-                notify(children, notify_pid);
-                wake_watchers(shm, children, slot);
+                notify_slot_change(shm, children, slot, notify_pid);
                 continue;
             }
             if elog::enabled(Level::Debug1) {
@@ -343,12 +339,16 @@ impl Workers {
     pub fn worker_exited(
         &mut self,
         shm: &Shmem,
+        children: &Children,
         slot: u32,
         pid: i32,
         exit: ExitStatus,
         launching: bool,
     ) -> Option<String> {
-        let rw = self.slots[slot as usize].as_mut().filter(|rw| rw.pid == pid)?;
+        let Some(rw) = self.slots[slot as usize].as_mut().filter(|rw| rw.pid == pid) else {
+            notify_slot_change(shm, children, slot, 0);
+            return None;
+        };
         let name = format!("background worker \"{}\"", rw.spec.display_type());
         shm.slot_status()[slot as usize].last_exit.store(exit.as_view_code(), Ordering::Relaxed);
         if exit.is_code(0) {
@@ -375,9 +375,7 @@ impl Workers {
             publish_state(shm, slot, WorkerState::Registered);
         }
         log_child_exit(if exit.is_code(0) { Level::Debug1 } else { Level::Log }, &name, pid, exit);
-        if let Some(n) = (notify_pid != 0).then_some(notify_pid) {
-            crate::sys::signals::send(n, libc::SIGUSR1);
-        }
+        notify_slot_change(shm, children, slot, notify_pid);
         None
     }
 
@@ -483,10 +481,17 @@ fn publish_notify(shm: &Shmem, slot: u32, pid: i32) {
     }
 }
 
-/// After a change to `slot` has been published: wake the processes watching it (only our own children).
-pub fn wake_watchers(shm: &Shmem, children: &Children, slot: u32) {
+/// After a change to `slot` has been published: signal its registrant (`bgw_notify_pid`, 0 for none) and every
+/// process watching the slot, each once (a registrant that waits on its own handle is on both lists), and only our
+/// own children.
+pub fn notify_slot_change(shm: &Shmem, children: &Children, slot: u32, registrant: i32) {
+    notify(children, registrant);
     if let Some(w) = shm.watchers(slot) {
-        w.for_each_after_publish(|pid| notify(children, pid));
+        w.for_each_after_publish(|pid| {
+            if pid != registrant {
+                notify(children, pid)
+            }
+        });
     }
 }
 
@@ -556,7 +561,7 @@ mod tests {
         let state = || WorkerState::from_u32(shm.slot_status()[0].state.load(Ordering::Relaxed));
         assert_eq!(state(), WorkerState::Running);
         // During a shutdown (not launching) it stays registered, without a restart, and is not shown running.
-        assert_eq!(workers.worker_exited(shm, 0, pid, ExitStatus::Code(1), false), None);
+        assert_eq!(workers.worker_exited(shm, &children, 0, pid, ExitStatus::Code(1), false), None);
         assert!(workers.slots[0].is_some());
         assert_eq!(state(), WorkerState::Registered);
     }

@@ -40,16 +40,67 @@ pub fn thread_count() -> Option<u64> {
     }
 }
 
+extern "C" {
+    /// glibc (2.32 and later): true until the process creates its first thread, and never true again after that.
+    static __libc_single_threaded: libc::c_char;
+}
+
+/// Whether this process is certainly single-threaded: glibc's flag says it never created a thread (a memory read),
+/// or else [`thread_count`] says the threads it created are gone (a `stat`).
+fn single_threaded() -> Result<(), ForkError> {
+    // SAFETY: a byte glibc writes only when a thread is created, which a single-threaded reader cannot race with.
+    if unsafe { std::ptr::read_volatile(&raw const __libc_single_threaded) } != 0 {
+        return Ok(());
+    }
+    match thread_count() {
+        Some(n) if n > 1 => Err(ForkError::MultiThreaded(n)),
+        _ => Ok(()),
+    }
+}
+
+/// Closes `fds` with one `close_range` per run of consecutive numbers (the postmaster's descriptors are mostly
+/// adjacent, so a child makes two or three system calls instead of one per descriptor). Allocates nothing.
+#[link_section = ".text.hot.bgw_worker"]
+fn close_all(fds: &[RawFd]) {
+    let mut sorted = [0 as RawFd; 32];
+    if fds.len() > sorted.len() {
+        for &fd in fds {
+            // SAFETY: closing descriptors the caller owns and no longer uses.
+            unsafe { libc::close(fd) };
+        }
+        return;
+    }
+    let sorted = &mut sorted[..fds.len()];
+    sorted.copy_from_slice(fds);
+    sorted.sort_unstable();
+    let mut i = 0;
+    while i < sorted.len() {
+        let first = sorted[i];
+        let mut last = first;
+        while i + 1 < sorted.len() && sorted[i + 1] <= last + 1 {
+            i += 1;
+            last = sorted[i];
+        }
+        i += 1;
+        if first < 0 {
+            continue;
+        }
+        // SAFETY: closing a range of descriptors the caller owns and no longer uses.
+        if unsafe { libc::close_range(first as libc::c_uint, last as libc::c_uint, 0) } != 0 {
+            for fd in first..=last {
+                // SAFETY: as above, one at a time (a kernel without close_range).
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+}
+
 /// Forks. In the child, before returning: signal dispositions reset to default and every signal blocked but the
 /// parent-death one, `close_in_child` closed, and the parent-death signal armed (if the parent died in between,
 /// the child exits at once). The child unblocks signals once its handlers are installed.
 #[link_section = ".text.hot.bgw_worker"]
 pub fn fork_process(close_in_child: &[RawFd]) -> Result<Forked, ForkError> {
-    if let Some(n) = thread_count() {
-        if n > 1 {
-            return Err(ForkError::MultiThreaded(n));
-        }
-    }
+    single_threaded()?;
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     // SAFETY: the process is single-threaded (checked above), so the child gets a consistent copy of memory.
@@ -61,10 +112,8 @@ pub fn fork_process(close_in_child: &[RawFd]) -> Result<Forked, ForkError> {
         return Ok(Forked::Parent { pid });
     }
     super::signals::reset_all_blocked(&[POSTMASTER_DEATH_SIGNAL]);
-    for &fd in close_in_child {
-        // SAFETY: closing descriptors the postmaster owns; the child never uses them.
-        unsafe { libc::close(fd) };
-    }
+    // The postmaster's own descriptors; the child never uses them.
+    close_all(close_in_child);
     // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal number; getppid has no preconditions.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, POSTMASTER_DEATH_SIGNAL as libc::c_ulong, 0, 0, 0);
@@ -74,4 +123,55 @@ pub fn fork_process(close_in_child: &[RawFd]) -> Result<Forked, ForkError> {
         }
     }
     Ok(Forked::Child)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_open(fd: RawFd) -> bool {
+        // SAFETY: F_GETFD only inspects the descriptor table.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    }
+
+    #[test]
+    fn close_all_closes_exactly_the_listed_descriptors() {
+        // Eight descriptors at 900..908, far above what the tests running beside this one get, so that none of
+        // them can take a number this test closed before it checks.
+        let mut p = [0; 2];
+        // SAFETY: pipe2 fills two descriptors.
+        assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        let fds: Vec<RawFd> = (0..8)
+            .map(|i| {
+                // SAFETY: duplicating a descriptor this test owns onto a free number it then owns.
+                let fd = unsafe { libc::fcntl(p[i % 2], libc::F_DUPFD_CLOEXEC, 900 + i as RawFd) };
+                assert_eq!(fd, 900 + i as RawFd);
+                fd
+            })
+            .collect();
+        // SAFETY: closing what this test opened.
+        unsafe { libc::close(p[0]) };
+        // SAFETY: as above.
+        unsafe { libc::close(p[1]) };
+        // Runs and gaps, in no order, with a duplicate and a negative entry.
+        let close = [fds[6], fds[0], fds[1], fds[4], fds[1], -1, fds[7]];
+        let keep = [fds[2], fds[3], fds[5]];
+        close_all(&close);
+        for fd in close.iter().filter(|&&fd| fd >= 0) {
+            assert!(!is_open(*fd), "descriptor {fd} should be closed");
+        }
+        for fd in keep {
+            assert!(is_open(fd), "descriptor {fd} should be open");
+            // SAFETY: closing what this test opened.
+            unsafe { libc::close(fd) };
+        }
+    }
+
+    #[test]
+    fn this_test_process_is_not_single_threaded_and_fork_refuses() {
+        // The test harness runs tests on threads: glibc's flag is clear, and /proc says more than one thread.
+        let _other = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(500)));
+        assert!(matches!(single_threaded(), Err(ForkError::MultiThreaded(_))));
+        assert!(matches!(fork_process(&[]), Err(ForkError::MultiThreaded(_))));
+    }
 }

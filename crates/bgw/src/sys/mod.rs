@@ -11,14 +11,18 @@
 //! - [`pidfd`]: waiting for a process that is not our child to exit.
 //! - [`exit_watch`]: which of the postmaster's children exited (a pidfd per child in an epoll set).
 //! - [`message_pipe`]: one fixed-size message from the postmaster to a child (a spare's assignment).
+//! - [`private_memory`]: memory a fork does not copy, for the postmaster's own tables.
+//! - [`rseq`]: taking the postmaster out of glibc's restartable-sequences registration.
 //! - [`user`]: the OS user's name.
 
 pub mod exit_watch;
 pub mod fork;
 pub mod message_pipe;
 pub mod pidfd;
+pub mod private_memory;
 pub mod proctitle;
 pub mod robust_mutex;
+pub mod rseq;
 pub mod shm;
 pub mod signals;
 pub mod user;

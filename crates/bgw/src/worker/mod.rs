@@ -162,7 +162,7 @@ pub fn start_background_worker(raw: BackgroundWorker) -> ! {
     // SAFETY: just initialized, and never moved or freed (static storage).
     let entry: &'static BackgroundWorker = unsafe { &*ptr };
     set_title(entry);
-    crate::process::set_panic_hook();
+    // The panic hook (ERROR reports) is the postmaster's, inherited.
 
     if entry.bgw_flags & BGWORKER_SHMEM_ACCESS == 0 {
         crate::shmem::detach();
