@@ -36,9 +36,30 @@ pub const DEATH_GRACE_MS: u32 = 500;
 static LATCH_SET: AtomicBool = AtomicBool::new(false);
 /// How many threads of this process are inside a wait (a worker may wait from a helper thread too).
 static WAITING: AtomicU32 = AtomicU32::new(0);
-static PIPE_READ: AtomicI32 = AtomicI32::new(-1);
-static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
-static DEATH_READ: AtomicI32 = AtomicI32::new(-1);
+// Descriptors, stored plus one so that "none" is 0: zero-initialized statics sit in `.bss` beside the others a new
+// child writes, where a -1 start would put them in `.data`, one more page copied in every child.
+static PIPE_READ: FdCell = FdCell::none();
+static PIPE_WRITE: FdCell = FdCell::none();
+static DEATH_READ: FdCell = FdCell::none();
+
+/// A descriptor in a static; -1 when there is none.
+struct FdCell(AtomicI32);
+
+impl FdCell {
+    const fn none() -> FdCell {
+        FdCell(AtomicI32::new(0))
+    }
+
+    #[link_section = ".text.hot.bgw_worker"]
+    fn get(&self) -> RawFd {
+        self.0.load(Ordering::Relaxed) - 1
+    }
+
+    #[link_section = ".text.hot.bgw_worker"]
+    fn set(&self, fd: RawFd) {
+        self.0.store(fd.max(-1) + 1, Ordering::Relaxed);
+    }
+}
 static POSTMASTER_DIED: AtomicBool = AtomicBool::new(false);
 static EXIT_AT_ONCE_ON_DEATH: AtomicBool = AtomicBool::new(false);
 
@@ -71,7 +92,7 @@ extern "C" fn handle_postmaster_death(_: libc::c_int) {
 
 #[link_section = ".text.hot.bgw_worker"]
 fn wake() {
-    let fd = PIPE_WRITE.load(Ordering::Relaxed);
+    let fd = PIPE_WRITE.get();
     if fd >= 0 {
         // SAFETY: writing one byte from a valid buffer to our own non-blocking pipe; a full pipe (EAGAIN) already
         // guarantees a wake-up.
@@ -93,11 +114,11 @@ fn nonblocking_pipe() -> std::io::Result<(RawFd, RawFd)> {
 /// Call once, right after fork, before unblocking signals.
 #[link_section = ".text.hot.bgw_worker"]
 pub fn init_child(death_read: RawFd, policy: OnPostmasterDeath) {
-    DEATH_READ.store(death_read, Ordering::Relaxed);
+    DEATH_READ.set(death_read);
     EXIT_AT_ONCE_ON_DEATH.store(policy == OnPostmasterDeath::ExitNow, Ordering::Relaxed);
     if let Ok((r, w)) = nonblocking_pipe() {
-        PIPE_READ.store(r, Ordering::Relaxed);
-        PIPE_WRITE.store(w, Ordering::Relaxed);
+        PIPE_READ.set(r);
+        PIPE_WRITE.set(w);
     }
     signals::install(libc::SIGUSR1, handle_sigusr1, &[]);
     signals::install(crate::sys::fork::POSTMASTER_DEATH_SIGNAL, handle_postmaster_death, &[]);
@@ -130,7 +151,7 @@ pub fn postmaster_is_alive() -> bool {
     if POSTMASTER_DIED.load(Ordering::SeqCst) {
         return false;
     }
-    let fd = DEATH_READ.load(Ordering::Relaxed);
+    let fd = DEATH_READ.get();
     if fd < 0 {
         return true;
     }
@@ -166,12 +187,8 @@ pub fn wait_latch_or_socket(events: u32, socket: Option<RawFd>, timeout_ms: i64)
             break;
         }
         let mut fds = [
-            libc::pollfd { fd: PIPE_READ.load(Ordering::Relaxed), events: libc::POLLIN, revents: 0 },
-            libc::pollfd {
-                fd: if watch_death { DEATH_READ.load(Ordering::Relaxed) } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            libc::pollfd { fd: PIPE_READ.get(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: if watch_death { DEATH_READ.get() } else { -1 }, events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: -1, events: 0, revents: 0 },
         ];
         if let Some(s) = socket {
@@ -237,7 +254,7 @@ pub fn wait_latch(events: u32, timeout_ms: i64) -> u32 {
 
 #[link_section = ".text.hot.bgw_worker"]
 fn drain_pipe() {
-    let fd = PIPE_READ.load(Ordering::Relaxed);
+    let fd = PIPE_READ.get();
     let mut buf = [0u8; 64];
     // SAFETY: reading into a valid buffer from our non-blocking pipe until it is empty.
     while unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
@@ -265,7 +282,7 @@ pub fn clear() {
 
 /// The latch's self-pipe read end, for event loops (backends) that want to watch it themselves.
 pub fn latch_fd() -> RawFd {
-    PIPE_READ.load(Ordering::Relaxed)
+    PIPE_READ.get()
 }
 
 /// A close-on-exec duplicate of the self-pipe's read end, owned by the caller (an event loop registers it; the

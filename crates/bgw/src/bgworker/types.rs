@@ -169,7 +169,10 @@ fn copy_str(dst: &mut [u8], value: &str, what: &str, name: &str) -> Result<(), R
             dst.len() - 1
         )));
     }
-    if bytes.contains(&0) {
+    // A plain loop: `contains` would call core's memchr, code outside the start-up section (a new worker copies
+    // its registration with this).
+    #[allow(clippy::manual_contains)]
+    if bytes.iter().any(|&b| b == 0) {
         return Err(RegistrationError::invalid(format!("background worker \"{name}\": {what} contains a NUL byte")));
     }
     dst[..bytes.len()].copy_from_slice(bytes);

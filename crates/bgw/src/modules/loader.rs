@@ -160,6 +160,12 @@ fn found(library: &str, function: &str) -> Option<*const std::ffi::c_void> {
     })
 }
 
+/// The address of `function` in `library` if this process has already found it under the current
+/// `dynamic_library_path` (by [`lookup`] or [`prime`]); never searches or loads anything.
+pub fn found_symbol(library: &str, function: &str) -> Option<*const std::ffi::c_void> {
+    found(library, function)
+}
+
 /// Calls `f` with the current `dynamic_library_path` as it is stored (empty if unset), without copying it.
 fn with_search_path_setting<R>(f: impl FnOnce(&str) -> R) -> R {
     let settings = crate::process::settings();

@@ -124,10 +124,23 @@ pub struct Postmaster {
 struct Scratch {
     pollfds: Vec<libc::pollfd>,
     exited: Vec<i32>,
-    /// (library, function) pairs whose entry points the postmaster has looked up under the current
-    /// configuration (read without writing anything, so checking costs no copy-on-write fault after a fork).
-    primed: Vec<(String, String)>,
+    /// Entry points the postmaster has looked up under the current configuration, by (library, function); None
+    /// where the library is not loaded here (its workers load it themselves). Read without writing anything, so
+    /// checking costs no copy-on-write fault after a fork.
+    primed: Vec<Primed>,
 }
+
+/// An entry point the postmaster looked up, by the names a registration gives.
+struct Primed {
+    library: String,
+    function: String,
+    entry: Option<crate::worker::entry::EntryPoint>,
+}
+
+/// What runs in a new child: called with the postmaster's state as the child inherited it, the context the caller
+/// gave, the child's process entry and the read end of the postmaster-death pipe. Never returns. A plain function,
+/// not a closure: a closure's code lands beside its caller's, one more block of code a new worker would map.
+type ChildBody<C> = fn(&Postmaster, C, Option<u32>, RawFd) -> std::convert::Infallible;
 
 /// The descriptors a child closes, gathered on the stack at each fork (a heap buffer would be a page written
 /// after every fork).
@@ -332,14 +345,10 @@ impl Postmaster {
         v.extend(self.spares.fds());
     }
 
-    /// Forks a child: `body` runs in it and never returns. Returns the pid, or None (logged) if fork failed.
-    fn fork_child(
-        &mut self,
-        kind: ChildKind,
-        shmem: bool,
-        body: impl FnOnce(&Postmaster, Option<u32>, RawFd) -> std::convert::Infallible,
-    ) -> Option<i32> {
-        self.fork_child_closing(kind, shmem, &[], body)
+    /// Forks a child: `body` runs in it with `ctx` and never returns. Returns the pid, or None (logged) if fork
+    /// failed. The postmaster's copy of `ctx` is dropped after the fork (a backend's client socket closes here).
+    fn fork_child<C>(&mut self, kind: ChildKind, shmem: bool, ctx: C, body: ChildBody<C>) -> Option<i32> {
+        self.fork_child_closing(kind, shmem, &[], ctx, body)
     }
 
     /// [`Postmaster::fork_child`], the child also closing `also_close` (descriptors the postmaster keeps).
@@ -348,12 +357,13 @@ impl Postmaster {
     /// function, and its code page is then one a worker touches anyway instead of one more of the launch loop's.
     #[inline(never)]
     #[link_section = ".text.hot.bgw_worker"]
-    fn fork_child_closing(
+    fn fork_child_closing<C>(
         &mut self,
         kind: ChildKind,
         shmem: bool,
         also_close: &[RawFd],
-        body: impl FnOnce(&Postmaster, Option<u32>, RawFd) -> std::convert::Infallible,
+        ctx: C,
+        body: ChildBody<C>,
     ) -> Option<i32> {
         let proc_no = match kind {
             ChildKind::DeadEnd => None,
@@ -377,22 +387,22 @@ impl Postmaster {
         let mut close = CloseList::new();
         self.postmaster_only_fds(&mut close);
         close.extend_from_slice(also_close);
+        // Sorted, the child closes runs of adjacent descriptors with one system call each.
+        close.sort_unstable();
         match fork_process(&close) {
             Ok(Forked::Child) => {
                 enter_child(proc_no);
                 // The body never returns (it exits the child); Infallible says so in the type. Nor may it unwind
                 // into the postmaster's frames: dropping the postmaster's state here would remove its pid file,
-                // and its private tables are not even mapped in a child (sys::private_memory). A panic has been
-                // reported as an ERROR by the inherited hook; the child exits as after any ERROR.
-                let pm = &*self;
-                let death = self.death_pipe.0;
+                // and its private tables are not even mapped in a child (sys::private_memory). The guard ends the
+                // child if a panic unwinds this far (the inherited hook has reported it as an ERROR): it exits as
+                // after any ERROR.
+                let _exit_on_unwind = ExitOnUnwind;
                 #[allow(unreachable_code)]
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || body(pm, proc_no, death))) {
-                    Ok(never) => match never {},
-                    Err(_) => crate::process::exit(1),
-                }
+                match body(self, ctx, proc_no, self.death_pipe.0) {}
             }
             Ok(Forked::Parent { pid }) => {
+                drop(ctx);
                 if let Some(p) = proc_no {
                     self.shmem().procs()[p as usize].pid.store(pid, Ordering::Release);
                 }
@@ -417,7 +427,7 @@ impl Postmaster {
     fn start_startup_process(&mut self) {
         let standby = self.standby;
         let data_dir = self.data_dir.clone();
-        let pid = self.fork_child(ChildKind::Startup, true, move |_, _, death| {
+        let pid = self.fork_child(ChildKind::Startup, true, (data_dir, standby), |_, (data_dir, standby), _, death| {
             crate::latch::init_child(death, crate::latch::OnPostmasterDeath::ExitNow);
             crate::sys::proctitle::set("bgw: startup");
             startup_process_main(&data_dir, standby)
@@ -650,8 +660,8 @@ impl Postmaster {
             };
             let reject = self.connection_refusal();
             let kind = if reject.is_some() { ChildKind::DeadEnd } else { ChildKind::Backend };
-            // The parent's copy of the stream is closed when the closure is dropped after the fork.
-            self.fork_child(kind, reject.is_none(), move |_, proc_no, death| {
+            // The parent's copy of the stream is closed when the context is dropped after the fork.
+            self.fork_child(kind, reject.is_none(), (stream, reject), |_, (stream, reject), proc_no, death| {
                 crate::services::backend_main(stream, proc_no, death, reject)
             });
         }
@@ -679,15 +689,7 @@ impl Postmaster {
         for _ in 0..LAUNCHES_PER_ITERATION {
             let Some(slot) = self.workers.next_launch(self.phase) else { return };
             let shmem_flag = self.workers.has_shmem(slot);
-            // A preloaded library's entry point, found here once, is inherited by this worker (if forked) and by
-            // the spares forked after it: they skip the search of the library directories and symbols.
-            if let Some((library, function)) = self.workers.entry_point_before_first_launch(slot) {
-                let primed = &mut self.scratch.primed;
-                if !primed.iter().any(|(l, f)| l == library && f == function) {
-                    crate::modules::loader::prime(&[(library, function)]);
-                    primed.push((library.to_string(), function.to_string()));
-                }
-            }
+            let found = self.primed_entry_point(slot);
             // The new worker is usually put on the CPU its registrant left to sleep on, and the registrant is about
             // to be woken to learn the pid: the worker lets it run first (a scheduling hint, one syscall), or it
             // would wait behind the worker's start-up. Not while more launches are queued: then the postmaster's
@@ -700,9 +702,7 @@ impl Postmaster {
             let pid = pid.or_else(|| {
                 // The registration is read in the child, from its copy of the postmaster's memory: building the
                 // 1.5 KB C struct here would write stack pages that the fork has just made copy-on-write.
-                self.fork_child(ChildKind::Worker { slot }, shmem_flag, move |pm, _, death| {
-                    worker_child_main(pm, slot, yield_first, death)
-                })
+                self.fork_child(ChildKind::Worker { slot }, shmem_flag, (slot, found, yield_first), worker_child_main)
             });
             match pid {
                 Some(pid) => self.workers.started(self.shmem(), &mut self.children, slot, pid),
@@ -712,6 +712,21 @@ impl Postmaster {
                 }
             }
         }
+    }
+
+    /// The entry point of `slot`'s worker, looked up once per (library, function) and configuration: a worker
+    /// forked after this finds it in its copy of the postmaster's memory, and the spares forked after it find it in
+    /// the loader's cache they inherit. None for a library the postmaster has not loaded (not preloaded): its
+    /// workers load it themselves, as in PostgreSQL.
+    fn primed_entry_point(&mut self, slot: u32) -> Option<crate::worker::entry::EntryPoint> {
+        let (library, function) = self.workers.entry_names(slot)?;
+        if let Some(p) = self.scratch.primed.iter().find(|p| p.library == library && p.function == function) {
+            return p.entry;
+        }
+        crate::modules::loader::prime(&[(library, function)]);
+        let entry = crate::worker::entry::lookup_found(library, function);
+        self.scratch.primed.push(Primed { library: library.to_string(), function: function.to_string(), entry });
+        entry
     }
 
     /// Makes an idle spare the worker in `slot` (see `crate::worker::spare` for the protocol). None if the spare
@@ -766,9 +781,11 @@ impl Postmaster {
             };
             let assignments = read.as_raw_fd();
             let keep = [write.as_raw_fd()];
-            let Some(pid) = self.fork_child_closing(ChildKind::Spare, false, &keep, move |_, _, death| {
-                crate::worker::spare::run(assignments, death)
-            }) else {
+            let Some(pid) =
+                self.fork_child_closing(ChildKind::Spare, false, &keep, assignments, |_, assignments, _, death| {
+                    crate::worker::spare::run(assignments, death)
+                })
+            else {
                 return;
             };
             drop(read);
@@ -944,6 +961,16 @@ impl Postmaster {
     }
 }
 
+/// Dropped only if a child's body unwinds (bodies never return): exits the child with status 1.
+struct ExitOnUnwind;
+
+impl Drop for ExitOnUnwind {
+    #[link_section = ".text.hot.bgw_worker"]
+    fn drop(&mut self) {
+        crate::process::exit(1);
+    }
+}
+
 /// A child's first steps after the fork, before its body: which process entry is its own, and the C ABI's
 /// per-process globals. (This and [`worker_child_main`] sit with the worker runtime's start-up code, see
 /// `crate::worker`: a new worker maps fewer blocks of code.)
@@ -960,8 +987,13 @@ fn enter_child(proc_no: Option<u32>) {
 /// from the start-up code's section (measured: 2-3 page faults more per worker when it was inlined).
 #[inline(never)]
 #[link_section = ".text.hot.bgw_worker"]
-fn worker_child_main(pm: &Postmaster, slot: u32, yield_first: bool, postmaster_death: RawFd) -> ! {
-    crate::worker::enter_worker(pm.workers.raw(slot), yield_first, postmaster_death)
+fn worker_child_main(
+    pm: &Postmaster,
+    (slot, found, yield_first): (u32, Option<crate::worker::entry::EntryPoint>, bool),
+    _: Option<u32>,
+    postmaster_death: RawFd,
+) -> std::convert::Infallible {
+    crate::worker::enter_worker(pm.workers.raw(slot), found, yield_first, postmaster_death)
 }
 
 /// Parses `listen_addresses`: comma-separated IP addresses, `localhost`, or `*` (all IPv4 addresses); empty means

@@ -228,10 +228,9 @@ impl Workers {
         self.slots[slot as usize].as_ref().map(|r| r.raw()).unwrap_or_else(BackgroundWorker::zeroed)
     }
 
-    /// The (library, function) a slot's worker runs, if it has never been launched (the postmaster looks entry
-    /// points up once per registration, not at every restart).
-    pub fn entry_point_before_first_launch(&self, slot: u32) -> Option<(&str, &str)> {
-        let r = self.slots[slot as usize].as_ref().filter(|r| r.launches == 0)?;
+    /// The (library, function) a slot's worker runs.
+    pub fn entry_names(&self, slot: u32) -> Option<(&str, &str)> {
+        let r = self.slots[slot as usize].as_ref()?;
         Some((r.spec.library.as_str(), r.spec.function.as_str()))
     }
 

@@ -59,36 +59,25 @@ fn single_threaded() -> Result<(), ForkError> {
 }
 
 /// Closes `fds` with one `close_range` per run of consecutive numbers (the postmaster's descriptors are mostly
-/// adjacent, so a child makes two or three system calls instead of one per descriptor). Allocates nothing.
+/// adjacent, and it passes them sorted, so a child makes two or three system calls instead of one per descriptor).
+/// Any order is correct; sorted is fewer calls. Allocates and copies nothing.
 #[link_section = ".text.hot.bgw_worker"]
 fn close_all(fds: &[RawFd]) {
-    let mut sorted = [0 as RawFd; 32];
-    if fds.len() > sorted.len() {
-        for &fd in fds {
-            // SAFETY: closing descriptors the caller owns and no longer uses.
-            unsafe { libc::close(fd) };
-        }
-        return;
-    }
-    let sorted = &mut sorted[..fds.len()];
-    sorted.copy_from_slice(fds);
-    sorted.sort_unstable();
     let mut i = 0;
-    while i < sorted.len() {
-        let first = sorted[i];
+    while i < fds.len() {
+        let first = fds[i];
         let mut last = first;
-        while i + 1 < sorted.len() && sorted[i + 1] <= last + 1 {
+        while i + 1 < fds.len() && (fds[i + 1] == last + 1 || fds[i + 1] == last) {
             i += 1;
-            last = sorted[i];
+            last = fds[i];
         }
         i += 1;
         if first < 0 {
             continue;
         }
-        // SAFETY: closing a range of descriptors the caller owns and no longer uses.
-        if unsafe { libc::close_range(first as libc::c_uint, last as libc::c_uint, 0) } != 0 {
+        if !super::raw::close_range(first as u32, last as u32) {
             for fd in first..=last {
-                // SAFETY: as above, one at a time (a kernel without close_range).
+                // SAFETY: closing descriptors the caller owns and no longer uses (a kernel without close_range).
                 unsafe { libc::close(fd) };
             }
         }
@@ -111,16 +100,14 @@ pub fn fork_process(close_in_child: &[RawFd]) -> Result<Forked, ForkError> {
     if pid > 0 {
         return Ok(Forked::Parent { pid });
     }
-    super::signals::reset_all_blocked(&[POSTMASTER_DEATH_SIGNAL]);
+    super::signals::reset_all_blocked(super::raw::bit(POSTMASTER_DEATH_SIGNAL));
     // The postmaster's own descriptors; the child never uses them.
     close_all(close_in_child);
-    // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal number; getppid has no preconditions.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, POSTMASTER_DEATH_SIGNAL as libc::c_ulong, 0, 0, 0);
-        if libc::getppid() != parent {
-            // The postmaster died before the death signal was armed.
-            libc::_exit(1);
-        }
+    super::raw::set_parent_death_signal(POSTMASTER_DEATH_SIGNAL);
+    if super::raw::parent_pid() != parent {
+        // The postmaster died before the death signal was armed.
+        // SAFETY: _exit has no preconditions.
+        unsafe { libc::_exit(1) };
     }
     Ok(Forked::Child)
 }

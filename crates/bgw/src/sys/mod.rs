@@ -12,6 +12,7 @@
 //! - [`exit_watch`]: which of the postmaster's children exited (a pidfd per child in an epoll set).
 //! - [`message_pipe`]: one fixed-size message from the postmaster to a child (a spare's assignment).
 //! - [`private_memory`]: memory a fork does not copy, for the postmaster's own tables.
+//! - [`raw`]: a new child's first system calls, without glibc's wrappers.
 //! - [`rseq`]: taking the postmaster out of glibc's restartable-sequences registration.
 //! - [`user`]: the OS user's name.
 
@@ -21,6 +22,7 @@ pub mod message_pipe;
 pub mod pidfd;
 pub mod private_memory;
 pub mod proctitle;
+pub mod raw;
 pub mod robust_mutex;
 pub mod rseq;
 pub mod shm;

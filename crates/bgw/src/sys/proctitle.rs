@@ -101,6 +101,5 @@ pub fn set_bytes(title: &[u8]) {
     let b = title;
     let n = b.len().min(15);
     comm[..n].copy_from_slice(&b[..n]);
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-    unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr() as libc::c_ulong, 0, 0, 0) };
+    super::raw::set_thread_name(&comm);
 }

@@ -8,26 +8,27 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// A signal handler as the kernel calls it.
 pub type Handler = extern "C" fn(libc::c_int);
 
+/// A set holding exactly `signals`. Built by hand, not with glibc's sigset helpers: a new worker calls this while
+/// installing its handlers, and each helper is one more block of libc's code it would map (see `sys::raw`).
 #[link_section = ".text.hot.bgw_worker"]
-fn empty_set() -> libc::sigset_t {
-    // SAFETY: sigemptyset initializes the zeroed set it is given.
+pub fn set_of(signals: &[libc::c_int]) -> libc::sigset_t {
+    let mut bits = 0u64;
+    for &s in signals {
+        bits |= super::raw::bit(s);
+    }
+    // SAFETY: an all-zero sigset_t is the empty set; glibc's sigset_t is an array of unsigned longs whose first 64
+    // bits are the kernel's signal mask (signal n is bit n - 1), the part glibc itself passes to the kernel, and it
+    // is at least 8 bytes and suitably aligned for a u64 (asserted below).
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
+        (&raw mut set as *mut u64).write(bits);
         set
     }
 }
 
-/// A set holding exactly `signals`.
-#[link_section = ".text.hot.bgw_worker"]
-pub fn set_of(signals: &[libc::c_int]) -> libc::sigset_t {
-    let mut set = empty_set();
-    for &s in signals {
-        // SAFETY: `set` is initialized; an invalid signal number only makes sigaddset fail.
-        unsafe { libc::sigaddset(&mut set, s) };
-    }
-    set
-}
+const _: () = assert!(
+    std::mem::size_of::<libc::sigset_t>() >= 8 && std::mem::align_of::<libc::sigset_t>() >= std::mem::align_of::<u64>()
+);
 
 /// Changes this thread's signal mask (`how` is SIG_BLOCK, SIG_UNBLOCK or SIG_SETMASK). Async-signal-safe.
 #[link_section = ".text.hot.bgw_worker"]
@@ -39,22 +40,24 @@ pub fn mask(how: libc::c_int, set: &libc::sigset_t) {
 /// Blocks every signal except those in `keep` (and those that cannot be blocked).
 #[link_section = ".text.hot.bgw_worker"]
 pub fn block_all_except(keep: &[libc::c_int]) {
-    // SAFETY: sigfillset initializes the set; sigdelset on an initialized set.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        for &s in keep {
-            libc::sigdelset(&mut set, s);
-        }
-        set
-    };
-    mask(libc::SIG_SETMASK, &set);
+    let mut keep_mask = 0u64;
+    for &s in keep {
+        keep_mask |= super::raw::bit(s);
+    }
+    block_all_but(keep_mask);
+}
+
+/// [`block_all_except`] with the signals to keep as a mask of [`super::raw::bit`]s (a constant mask, unlike a
+/// constant slice, is not read from memory: one page fewer for a new child to map).
+#[link_section = ".text.hot.bgw_worker"]
+pub fn block_all_but(keep_mask: u64) {
+    super::raw::set_signal_mask(!keep_mask);
 }
 
 /// Unblocks every signal.
 #[link_section = ".text.hot.bgw_worker"]
 pub fn unblock_all() {
-    mask(libc::SIG_SETMASK, &empty_set());
+    super::raw::set_signal_mask(0);
 }
 
 /// Installs `handler` for `sig` with SA_RESTART, blocking `also_block` while it runs.
@@ -77,7 +80,7 @@ fn set_disposition(sig: libc::c_int, disposition: libc::sighandler_t) {
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = disposition;
-        sa.sa_mask = empty_set();
+        // sa_mask stays all zero: the empty set.
         libc::sigaction(sig, &sa, std::ptr::null_mut());
     }
 }
@@ -128,12 +131,17 @@ pub fn note_dispositions() {
 /// child starts from. A signal sent before the child has installed its handlers (a SIGTERM right after the
 /// postmaster published the pid, say) waits until the child unblocks it, instead of killing it by default action.
 #[link_section = ".text.hot.bgw_worker"]
-pub fn reset_all_blocked(keep: &[libc::c_int]) {
-    block_all_except(keep);
-    let noted = NOTED.load(Ordering::Acquire);
-    let bits = NOT_DEFAULT.load(Ordering::Relaxed);
-    for sig in catchable() {
-        if !noted || bits & (1 << sig) != 0 {
+pub fn reset_all_blocked(keep_mask: u64) {
+    block_all_but(keep_mask);
+    if NOTED.load(Ordering::Acquire) {
+        let mut bits = NOT_DEFAULT.load(Ordering::Relaxed);
+        while bits != 0 {
+            let sig = bits.trailing_zeros() as libc::c_int;
+            bits &= bits - 1;
+            default(sig);
+        }
+    } else {
+        for sig in catchable() {
             default(sig);
         }
     }
@@ -198,8 +206,7 @@ pub fn arm_fatal_alarm(ms: u32) {
 /// Gives up the CPU to another runnable process, if there is one (`sched_yield`).
 #[link_section = ".text.hot.bgw_worker"]
 pub fn yield_cpu() {
-    // SAFETY: sched_yield has no preconditions.
-    unsafe { libc::sched_yield() };
+    super::raw::yield_cpu();
 }
 
 #[cfg(test)]
@@ -217,5 +224,15 @@ mod tests {
         assert_eq!(NOT_DEFAULT.load(Ordering::Relaxed) & (1 << libc::SIGURG), 0);
         // Other tests in this process install handlers as they go: leave the full reset in place for them.
         NOTED.store(false, Ordering::Release);
+    }
+
+    #[test]
+    fn a_hand_built_set_holds_exactly_its_signals() {
+        let set = set_of(&[libc::SIGUSR1, libc::SIGTERM, libc::SIGRTMIN() + 1]);
+        for sig in 1..libc::SIGRTMAX() {
+            let want = sig == libc::SIGUSR1 || sig == libc::SIGTERM || sig == libc::SIGRTMIN() + 1;
+            // SAFETY: sigismember on an initialized set.
+            assert_eq!(unsafe { libc::sigismember(&set, sig) } == 1, want, "signal {sig}");
+        }
     }
 }

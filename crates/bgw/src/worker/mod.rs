@@ -63,7 +63,7 @@ pub fn my_spec() -> Option<WorkerSpec> {
 
 #[link_section = ".text.hot.bgw_worker"]
 extern "C" fn handle_sigterm(_: libc::c_int) {
-    signals::block_all_except(&[]);
+    signals::block_all_but(0);
     if let Some(entry) = my_bgworker_entry() {
         if elog::enabled(Level::Fatal) {
             // Assembled here, on the stack (byte copies only: async-signal-safe), rather than formatted at start.
@@ -121,7 +121,7 @@ pub fn take_config_reload_request() -> bool {
 /// postmaster-death signal (which must always get through so that no worker outlives the postmaster).
 #[link_section = ".text.hot.bgw_worker"]
 pub fn background_worker_block_signals() {
-    signals::block_all_except(&[crate::sys::fork::POSTMASTER_DEATH_SIGNAL]);
+    signals::block_all_but(crate::sys::raw::bit(crate::sys::fork::POSTMASTER_DEATH_SIGNAL));
 }
 
 /// The spec's `BackgroundWorkerUnblockSignals`.
@@ -135,12 +135,17 @@ pub fn background_worker_unblock_signals() {
 /// postmaster-death handling, run the worker. Never returns.
 #[inline]
 #[link_section = ".text.hot.bgw_worker"]
-pub fn enter_worker(raw: BackgroundWorker, yield_first: bool, postmaster_death: std::os::fd::RawFd) -> ! {
+pub fn enter_worker(
+    raw: BackgroundWorker,
+    found: Option<entry::EntryPoint>,
+    yield_first: bool,
+    postmaster_death: std::os::fd::RawFd,
+) -> ! {
     if yield_first {
         signals::yield_cpu();
     }
     crate::latch::init_child(postmaster_death, crate::latch::OnPostmasterDeath::WakeThenExit);
-    start_background_worker(raw)
+    start_background_worker(raw, found)
 }
 
 /// Runs a worker in a freshly forked child. Never returns.
@@ -151,7 +156,10 @@ pub fn enter_worker(raw: BackgroundWorker, yield_first: bool, postmaster_death: 
 /// writes them, and every page it touches, code included, counts in its memory: what a worker does not run
 /// before it reaches its entry point costs it nothing.
 #[link_section = ".text.hot.bgw_worker"]
-pub fn start_background_worker(raw: BackgroundWorker) -> ! {
+///
+/// `found`: the entry point, when the process that forked this one had already found it (a forked child's memory
+/// is a copy of its parent's, so the address is valid here); None: looked up here from the registration's names.
+pub fn start_background_worker(raw: BackgroundWorker, found: Option<entry::EntryPoint>) -> ! {
     background_worker_block_signals();
     // SAFETY: this is the only thread of a freshly forked worker and nothing has published the storage yet
     // (start_background_worker runs once per process): writing it races with no reader. The pointer is derived
@@ -175,13 +183,18 @@ pub fn start_background_worker(raw: BackgroundWorker) -> ! {
     signals::ignore(libc::SIGPIPE);
     signals::default(libc::SIGCHLD);
 
-    let library = ascii_safe_cow(&entry.bgw_library_name);
-    let function = ascii_safe_cow(&entry.bgw_function_name);
-    let main = match entry::lookup(&library, &function) {
-        Ok(f) => f,
-        Err(e) => {
-            elog::Report::new(Level::Error, e.to_string()).emit();
-            crate::process::exit(1);
+    let main = match found {
+        Some(f) => f,
+        None => {
+            let library = ascii_safe_cow(&entry.bgw_library_name);
+            let function = ascii_safe_cow(&entry.bgw_function_name);
+            match entry::lookup(&library, &function) {
+                Ok(f) => f,
+                Err(e) => {
+                    elog::Report::new(Level::Error, e.to_string()).emit();
+                    crate::process::exit(1);
+                }
+            }
         }
     };
     let arg = entry.bgw_main_arg;

@@ -56,5 +56,6 @@ pub fn run(assignments: RawFd, postmaster_death: RawFd) -> ! {
         crate::process::exit(0)
     };
     message_pipe::close(assignments);
-    super::enter_worker(assignment.worker, assignment.yield_first != 0, postmaster_death)
+    // The entry point is looked up here: a spare may be older than what the postmaster has found since.
+    super::enter_worker(assignment.worker, None, assignment.yield_first != 0, postmaster_death)
 }
