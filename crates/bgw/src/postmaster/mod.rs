@@ -137,10 +137,11 @@ struct Primed {
     entry: Option<crate::worker::entry::EntryPoint>,
 }
 
-/// What runs in a new child: called with the postmaster's state as the child inherited it, the context the caller
-/// gave, the child's process entry and the read end of the postmaster-death pipe. Never returns. A plain function,
-/// not a closure: a closure's code lands beside its caller's, one more block of code a new worker would map.
-type ChildBody<C> = fn(&Postmaster, C, Option<u32>, RawFd) -> std::convert::Infallible;
+/// What runs in a new child: called with the context the caller gave, the child's process entry and the read end
+/// of the postmaster-death pipe. Never returns. It gets no `&Postmaster`: the postmaster's state lives in memory a
+/// child does not have (see [`run`]); what a child needs travels in the context. A plain function, not a closure:
+/// a closure's code lands beside its caller's, one more block of code a new worker would map.
+type ChildBody<C> = fn(C, Option<u32>, RawFd) -> std::convert::Infallible;
 
 /// The descriptors a child closes, gathered on the stack at each fork (a heap buffer would be a page written
 /// after every fork).
@@ -148,7 +149,10 @@ type CloseList = smallvec::SmallVec<[RawFd; 24]>;
 
 /// Runs the postmaster until it shuts down. Returns the process exit code.
 pub fn run(opts: StartOptions) -> Result<i32, StartError> {
-    let mut pm = Postmaster::start(opts)?;
+    // The postmaster's state lives in memory its children do not inherit (sys::private_memory): it changes after
+    // every fork (the exit watch, the spare pool, the loop's buffers), and on pages shared with the last child each
+    // change was a copy-on-write fault. Children get what they need from the caller of each fork instead.
+    let mut pm = allocator_api2::boxed::Box::new_in(Postmaster::start(opts)?, crate::sys::private_memory::PrivateAlloc);
     Ok(pm.main_loop())
 }
 
@@ -389,6 +393,7 @@ impl Postmaster {
         close.extend_from_slice(also_close);
         // Sorted, the child closes runs of adjacent descriptors with one system call each.
         close.sort_unstable();
+        let death = self.death_pipe.0;
         match fork_process(&close) {
             Ok(Forked::Child) => {
                 enter_child(proc_no);
@@ -399,7 +404,7 @@ impl Postmaster {
                 // after any ERROR.
                 let _exit_on_unwind = ExitOnUnwind;
                 #[allow(unreachable_code)]
-                match body(self, ctx, proc_no, self.death_pipe.0) {}
+                match body(ctx, proc_no, death) {}
             }
             Ok(Forked::Parent { pid }) => {
                 drop(ctx);
@@ -427,7 +432,7 @@ impl Postmaster {
     fn start_startup_process(&mut self) {
         let standby = self.standby;
         let data_dir = self.data_dir.clone();
-        let pid = self.fork_child(ChildKind::Startup, true, (data_dir, standby), |_, (data_dir, standby), _, death| {
+        let pid = self.fork_child(ChildKind::Startup, true, (data_dir, standby), |(data_dir, standby), _, death| {
             crate::latch::init_child(death, crate::latch::OnPostmasterDeath::ExitNow);
             crate::sys::proctitle::set("bgw: startup");
             startup_process_main(&data_dir, standby)
@@ -661,7 +666,7 @@ impl Postmaster {
             let reject = self.connection_refusal();
             let kind = if reject.is_some() { ChildKind::DeadEnd } else { ChildKind::Backend };
             // The parent's copy of the stream is closed when the context is dropped after the fork.
-            self.fork_child(kind, reject.is_none(), (stream, reject), |_, (stream, reject), proc_no, death| {
+            self.fork_child(kind, reject.is_none(), (stream, reject), |(stream, reject), proc_no, death| {
                 crate::services::backend_main(stream, proc_no, death, reject)
             });
         }
@@ -696,13 +701,14 @@ impl Postmaster {
             // next fork is what everyone waits for.
             let yield_first = !self.workers.has_pending_launches();
             let pid = match self.spares.take() {
-                Some(spare) => self.assign_spare(spare, slot, self.workers.raw(slot), shmem_flag, yield_first),
+                Some(spare) => self.assign_spare(spare, slot, shmem_flag, yield_first),
                 None => None,
             };
             let pid = pid.or_else(|| {
                 // The registration is read in the child, from its copy of the postmaster's memory: building the
                 // 1.5 KB C struct here would write stack pages that the fork has just made copy-on-write.
-                self.fork_child(ChildKind::Worker { slot }, shmem_flag, (slot, found, yield_first), worker_child_main)
+                let spec = crate::sys::fork::Inherited::new(self.workers.spec(slot)?);
+                self.fork_child(ChildKind::Worker { slot }, shmem_flag, (spec, found, yield_first), worker_child_main)
             });
             match pid {
                 Some(pid) => self.workers.started(self.shmem(), &mut self.children, slot, pid),
@@ -730,15 +736,11 @@ impl Postmaster {
     }
 
     /// Makes an idle spare the worker in `slot` (see `crate::worker::spare` for the protocol). None if the spare
-    /// could not take it (it died idle): the caller forks instead.
-    fn assign_spare(
-        &mut self,
-        spare: IdleSpare,
-        slot: u32,
-        worker: crate::bgworker::types::BackgroundWorker,
-        shmem: bool,
-        yield_first: bool,
-    ) -> Option<i32> {
+    /// could not take it (it died idle): the caller forks instead. Out of line: the 1.5 KB registration it sends
+    /// would otherwise sit in the launch loop's frame, and widen the stack every fork's path writes.
+    #[inline(never)]
+    fn assign_spare(&mut self, spare: IdleSpare, slot: u32, shmem: bool, yield_first: bool) -> Option<i32> {
+        let worker = self.workers.raw(slot);
         let proc_no = self.children.get_mut(spare.pid)?.proc_no;
         let procs = self.shmem().procs();
         if let Some(p) = proc_no {
@@ -782,7 +784,7 @@ impl Postmaster {
             let assignments = read.as_raw_fd();
             let keep = [write.as_raw_fd()];
             let Some(pid) =
-                self.fork_child_closing(ChildKind::Spare, false, &keep, assignments, |_, assignments, _, death| {
+                self.fork_child_closing(ChildKind::Spare, false, &keep, assignments, |assignments, _, death| {
                     crate::worker::spare::run(assignments, death)
                 })
             else {
@@ -982,18 +984,26 @@ fn enter_child(proc_no: Option<u32>) {
     unsafe { crate::modules::abi::init_process_globals() };
 }
 
+/// What a forked worker gets from the postmaster: its registration, its entry point if the postmaster found it,
+/// and whether to yield first.
+type WorkerChildContext =
+    (crate::sys::fork::Inherited<crate::bgworker::types::WorkerSpec>, Option<crate::worker::entry::EntryPoint>, bool);
+
 /// A forked worker's body: its registration built from this process's copy of the postmaster's memory, then the
 /// worker runtime. A function of its own, not inlined into the launch loop, so that building the registration runs
 /// from the start-up code's section (measured: 2-3 page faults more per worker when it was inlined).
 #[inline(never)]
 #[link_section = ".text.hot.bgw_worker"]
 fn worker_child_main(
-    pm: &Postmaster,
-    (slot, found, yield_first): (u32, Option<crate::worker::entry::EntryPoint>, bool),
+    (spec, found, yield_first): WorkerChildContext,
     _: Option<u32>,
     postmaster_death: RawFd,
 ) -> std::convert::Infallible {
-    crate::worker::enter_worker(pm.workers.raw(slot), found, yield_first, postmaster_death)
+    // SAFETY: this is the child of the fork made right after the reference was taken, from a registration in the
+    // ordinary heap (the registered workers' boxes), alive at the fork.
+    let spec = unsafe { spec.in_child() };
+    let raw = spec.to_raw().unwrap_or_else(|_| crate::bgworker::types::BackgroundWorker::zeroed());
+    crate::worker::enter_worker(raw, found, yield_first, postmaster_death)
 }
 
 /// Parses `listen_addresses`: comma-separated IP addresses, `localhost`, or `*` (all IPv4 addresses); empty means

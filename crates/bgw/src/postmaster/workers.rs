@@ -228,6 +228,11 @@ impl Workers {
         self.slots[slot as usize].as_ref().map(|r| r.raw()).unwrap_or_else(BackgroundWorker::zeroed)
     }
 
+    /// A slot's registration.
+    pub fn spec(&self, slot: u32) -> Option<&WorkerSpec> {
+        self.slots[slot as usize].as_ref().map(|r| &r.spec)
+    }
+
     /// The (library, function) a slot's worker runs.
     pub fn entry_names(&self, slot: u32) -> Option<(&str, &str)> {
         let r = self.slots[slot as usize].as_ref()?;

@@ -31,8 +31,16 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Descriptors per SCM_RIGHTS message (the kernel's SCM_MAX_FD).
 const PER_MESSAGE: usize = 253;
-/// The control buffer of one parking message, in u64 words: the header plus PER_MESSAGE descriptors, rounded up.
-const CONTROL_WORDS: usize = (std::mem::size_of::<libc::cmsghdr>() + PER_MESSAGE * 4).div_ceil(8) + 1;
+/// The control buffer of a parking message of `n` descriptors, in u64 words: the header plus the descriptors,
+/// rounded up.
+const fn control_words(n: usize) -> usize {
+    (std::mem::size_of::<libc::cmsghdr>() + n * 4).div_ceil(8) + 1
+}
+/// A full message's (a reclaim re-parks many at once).
+const CONTROL_WORDS: usize = control_words(PER_MESSAGE);
+/// A single descriptor's (one per fork: a small buffer keeps the launch path's stack within fewer pages, each of
+/// which is a copy-on-write fault after a fork).
+const ONE_CONTROL_WORDS: usize = control_words(1);
 /// Reclaim once at least this many parked files belong to reaped children (and they outnumber the live ones).
 const RECLAIM_AT: usize = 64;
 
@@ -97,11 +105,11 @@ impl ExitWatch {
             return false;
         }
         let one = (pid.to_ne_bytes(), [fd.as_raw_fd()]);
-        match self.park(&one.0, &one.1) {
+        match self.park::<ONE_CONTROL_WORDS>(&one.0, &one.1) {
             Ok(()) => {}
             Err(nix::Error::EAGAIN) | Err(nix::Error::ENOBUFS) => {
                 self.reclaim(&is_live);
-                if self.park(&one.0, &one.1).is_err() {
+                if self.park::<ONE_CONTROL_WORDS>(&one.0, &one.1).is_err() {
                     self.parked_live += 1;
                     self.held.push((pid, fd));
                     return true;
@@ -148,16 +156,16 @@ impl ExitWatch {
     /// Sends pidfds into the park as one message, with their pids (native-endian i32s, in the same order) as data.
     /// The control message is built in a buffer on the stack: this runs after every fork, when each heap page the
     /// postmaster writes (as an allocation would) is a copy-on-write fault.
-    fn park(&self, pids: &[u8], fds: &[RawFd]) -> nix::Result<()> {
+    fn park<const WORDS: usize>(&self, pids: &[u8], fds: &[RawFd]) -> nix::Result<()> {
         assert!(fds.len() <= PER_MESSAGE);
         // u64 elements: aligned for cmsghdr.
-        let mut control = [0u64; CONTROL_WORDS];
+        let mut control = [0u64; WORDS];
         let data_len = std::mem::size_of_val(fds);
         // SAFETY: CMSG_SPACE only computes a size.
         assert!(unsafe { libc::CMSG_SPACE(data_len as u32) } as usize <= std::mem::size_of_val(&control));
         let mut iov = libc::iovec { iov_base: pids.as_ptr() as *mut libc::c_void, iov_len: pids.len() };
         // SAFETY: msghdr and the control buffer live for the whole call; CMSG_SPACE(data_len) fits the buffer
-        // (fds.len() <= PER_MESSAGE, asserted); CMSG_FIRSTHDR of a buffer that large is non-null; the rights
+        // (asserted); CMSG_FIRSTHDR of a buffer that large is non-null; the rights
         // array is copied into the header's data area, whose size CMSG_LEN(data_len) declares.
         let sent = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
@@ -179,6 +187,9 @@ impl ExitWatch {
     }
 
     /// Takes every parked message back, closes the files of children no longer alive, parks the rest again.
+    /// Out of line: its buffers would otherwise widen the frame of every watch.
+    #[cold]
+    #[inline(never)]
     fn reclaim(&mut self, is_live: &impl Fn(i32) -> bool) {
         let mut keep: Vec<(i32, OwnedFd)> = std::mem::take(&mut self.held);
         loop {
@@ -220,7 +231,7 @@ impl ExitWatch {
             let chunk = std::mem::replace(&mut keep, rest);
             let pids: Vec<u8> = chunk.iter().flat_map(|(p, _)| p.to_ne_bytes()).collect();
             let fds: Vec<RawFd> = chunk.iter().map(|(_, f)| f.as_raw_fd()).collect();
-            if self.park(&pids, &fds).is_err() {
+            if self.park::<CONTROL_WORDS>(&pids, &fds).is_err() {
                 // The park is full even after taking everything back: hold these in our table until the next
                 // reclaim (correct, only a little dearer at fork).
                 self.held.extend(chunk);

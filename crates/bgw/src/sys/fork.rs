@@ -12,6 +12,34 @@ use std::os::fd::RawFd;
 /// for it (see `crate::latch`); PostgreSQL's workers ignore SIGUSR2, so the spec leaves it free.
 pub const POSTMASTER_DEATH_SIGNAL: libc::c_int = libc::SIGUSR2;
 
+/// A reference into the forking process's ordinary memory, for the child of its next fork to follow.
+///
+/// A fork copies every mapping except [`super::private_memory`]: in the child, the referent is at the same address,
+/// as it was at the fork, and nothing else in the child can free or change it. The parent, meanwhile, may drop or
+/// move the original, so the reference is only good in the child, which is why following it is `unsafe`. This
+/// lets the postmaster hand a child what it needs without the child touching the postmaster's own state (which
+/// lives in private memory the child does not have).
+pub struct Inherited<T: 'static>(*const T);
+
+impl<T: 'static> Inherited<T> {
+    /// Takes the reference, before the fork. `value` must not be in [`super::private_memory`].
+    pub fn new(value: &T) -> Inherited<T> {
+        Inherited(value)
+    }
+
+    /// The referent, in the child.
+    ///
+    /// # Safety
+    /// Only in the child of the first fork after [`Inherited::new`], which must have been made while the
+    /// referent was alive and not in private memory.
+    #[link_section = ".text.hot.bgw_worker"]
+    pub unsafe fn in_child(&self) -> &'static T {
+        // SAFETY: per the contract, this is the child's own copy of a value that was alive at the fork, in memory
+        // the fork copied; the child never frees it, so it lives as long as the process.
+        unsafe { &*self.0 }
+    }
+}
+
 /// Which side of the fork we are on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forked {
