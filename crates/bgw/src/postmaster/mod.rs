@@ -448,6 +448,10 @@ impl Postmaster {
 
     // ----- the loop -----
 
+    /// Out of line, so that its frame and the launch path's below it start right under `run`'s (which holds the
+    /// postmaster's state while it is built, then idles): the path a fork takes then spans as few stack pages as
+    /// its frames need, and each page it writes after a fork is a copy-on-write fault.
+    #[inline(never)]
     fn main_loop(&mut self) -> i32 {
         loop {
             let timeout_ms = if self.workers.has_pending_launches() && self.may_launch() {

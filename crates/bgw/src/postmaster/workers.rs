@@ -16,16 +16,18 @@ use crate::bgworker::types::{BackgroundWorker, Restart, StartTime, WorkerSpec, B
 use crate::elog::{self, Level};
 use crate::shmem::{Shmem, WorkerState};
 use crate::sync::Ordering;
+use crate::sys::private_memory::PrivateAlloc;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
-/// A worker the postmaster knows about (the spec's RegisteredBgWorker). Kept small and boxed: the postmaster's
-/// private memory is copied (page tables, then pages on write) at every fork, so it holds only registered
-/// workers' owned fields, not a 1.5 KB C struct per slot; the struct a child starts with is built from `spec` just
-/// before the fork ([`RegisteredWorker::raw`]).
+/// A worker the postmaster knows about (the spec's RegisteredBgWorker). Its launch state (pid, times, flags)
+/// changes at every launch and exit, so it lives in the postmaster's private memory (the slot table, see
+/// [`Workers`]), where writing it costs no copy-on-write fault after a fork. The registration itself is boxed in
+/// the ordinary heap, small (owned fields, not the 1.5 KB C struct), and never written after adoption: a forked
+/// worker reads it from its own copy of that heap (see `crate::sys::fork::Inherited`) and builds its C struct.
 pub struct RegisteredWorker {
-    pub spec: WorkerSpec,
+    pub spec: Box<WorkerSpec>,
     /// Running pid, or 0.
     pub pid: i32,
     /// When it last exited with a non-zero code (the spec's rw_crashed_at).
@@ -50,7 +52,8 @@ impl RegisteredWorker {
 
 /// The registered workers, by slot.
 pub struct Workers {
-    slots: Vec<Option<Box<RegisteredWorker>>>,
+    /// In private memory (`crate::sys::private_memory`): the postmaster writes an entry at every launch.
+    slots: allocator_api2::vec::Vec<Option<RegisteredWorker>, PrivateAlloc>,
     /// Each slot's latest generation, carried into a new segment after a crash so handles stay unique.
     generations: Vec<u64>,
     static_count: usize,
@@ -74,7 +77,11 @@ fn eligible(start: StartTime, phase: Phase) -> bool {
 impl Workers {
     pub fn new(max_workers: usize) -> Workers {
         Workers {
-            slots: (0..max_workers).map(|_| None).collect(),
+            slots: {
+                let mut slots = allocator_api2::vec::Vec::with_capacity_in(max_workers, PrivateAlloc);
+                slots.resize_with(max_workers, || None);
+                slots
+            },
             generations: vec![0; max_workers],
             static_count: 0,
             dropped: Vec::new(),
@@ -86,17 +93,17 @@ impl Workers {
         }
     }
 
-    fn new_registered(&mut self, spec: WorkerSpec) -> Box<RegisteredWorker> {
+    fn new_registered(&mut self, spec: WorkerSpec) -> RegisteredWorker {
         self.next_seq += 1;
-        Box::new(RegisteredWorker {
-            spec,
+        RegisteredWorker {
+            spec: Box::new(spec),
             pid: 0,
             crashed_at: None,
             terminate: false,
             queued: false,
             seq: self.next_seq,
             launches: 0,
-        })
+        }
     }
 
     /// The spec's RegisterBackgroundWorker: static registration, at start-up only. Problems are logged and the
@@ -228,9 +235,9 @@ impl Workers {
         self.slots[slot as usize].as_ref().map(|r| r.raw()).unwrap_or_else(BackgroundWorker::zeroed)
     }
 
-    /// A slot's registration.
+    /// A slot's registration (in the ordinary heap, at an address that stays put while it is registered).
     pub fn spec(&self, slot: u32) -> Option<&WorkerSpec> {
-        self.slots[slot as usize].as_ref().map(|r| &r.spec)
+        self.slots[slot as usize].as_ref().map(|r| &*r.spec)
     }
 
     /// The (library, function) a slot's worker runs.
