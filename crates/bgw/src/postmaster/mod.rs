@@ -10,6 +10,12 @@
 //! a timer heap, launches from a queue. A launch hands the worker to an idle spare process when there is one
 //! (no fork between a registration and its pid); spares are forked again only when no launch is waiting.
 //!
+//! What the postmaster writes between two forks is copied page by page (each page a fault) while the last child
+//! shares it, so its own state (the [`Postmaster`] struct, the child table, the slots' launch state) lives in
+//! memory children do not inherit (`crate::sys::private_memory`). A child never sees `&Postmaster`: the caller
+//! of each fork hands it what it needs (a worker gets its registration, which stays in the ordinary heap, through
+//! `crate::sys::fork::Inherited`).
+//!
 //! Files: [`datadir`] (checks, lock file, control file), [`children`] (the child table), [`workers`] (the
 //! registered-worker list and everything the spec's `bgworker.c` does on the postmaster side), [`spares`] (idle
 //! spare worker processes; the protocol is in `crate::worker::spare`).
@@ -993,7 +999,7 @@ fn enter_child(proc_no: Option<u32>) {
 type WorkerChildContext =
     (crate::sys::fork::Inherited<crate::bgworker::types::WorkerSpec>, Option<crate::worker::entry::EntryPoint>, bool);
 
-/// A forked worker's body: its registration built from this process's copy of the postmaster's memory, then the
+/// A forked worker's body: its registration built from this process's copy of the postmaster's heap, then the
 /// worker runtime. A function of its own, not inlined into the launch loop, so that building the registration runs
 /// from the start-up code's section (measured: 2-3 page faults more per worker when it was inlined).
 #[inline(never)]
