@@ -4,7 +4,10 @@
 //! process inherits locks held by threads that do not exist in it. [`fork_process`] checks that, and puts the child
 //! into a known state before any other code runs in it: every signal at its default action and unblocked, the
 //! postmaster's private file descriptors closed, and a parent-death signal armed so that no child outlives the
-//! postmaster.
+//! postmaster. (The doc of [`fork_process`] is precise: signals are blocked until the child installs its handlers.)
+//!
+//! What a child can read of its parent's memory: everything but [`super::private_memory`], which it does not have.
+//! [`Inherited`] is how the postmaster points a child at something in its ordinary memory.
 
 use std::os::fd::RawFd;
 
@@ -76,7 +79,9 @@ extern "C" {
 /// Whether this process is certainly single-threaded: glibc's flag says it never created a thread (a memory read),
 /// or else [`thread_count`] says the threads it created are gone (a `stat`).
 fn single_threaded() -> Result<(), ForkError> {
-    // SAFETY: a byte glibc writes only when a thread is created, which a single-threaded reader cannot race with.
+    // SAFETY: a byte glibc itself reads and writes plainly; it only ever goes from 1 to 0, when a thread is created,
+    // so a stale read errs towards "threads", which falls back to the stat. (A thread being created at this very
+    // moment would escape either check; the postmaster creates none.)
     if unsafe { std::ptr::read_volatile(&raw const __libc_single_threaded) } != 0 {
         return Ok(());
     }
