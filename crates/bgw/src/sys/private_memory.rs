@@ -46,27 +46,13 @@ unsafe impl Allocator for PrivateAlloc {
             return Err(AllocError);
         }
         let len = mapping_len(layout);
-        // SAFETY: a new private anonymous mapping; no existing memory is affected.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(AllocError);
-        }
+        let ptr = super::shm::map_anonymous(len, libc::MAP_PRIVATE).map_err(|_| AllocError)?;
         // SAFETY: advising the mapping just created, over its whole length.
-        if unsafe { libc::madvise(p, len, libc::MADV_DONTFORK) } != 0 {
+        if unsafe { libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_DONTFORK) } != 0 {
             // SAFETY: unmapping what was mapped above.
-            unsafe { libc::munmap(p, len) };
+            unsafe { libc::munmap(ptr.as_ptr().cast(), len) };
             return Err(AllocError);
         }
-        let ptr = NonNull::new(p as *mut u8).ok_or(AllocError)?;
         Ok(NonNull::slice_from_raw_parts(ptr, len))
     }
 
