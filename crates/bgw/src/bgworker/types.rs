@@ -183,16 +183,21 @@ fn copy_str(dst: &mut [u8], value: &str, what: &str, name: &str) -> Result<(), R
 /// The postmaster's paranoid string copy: up to the first NUL within the field (or the whole field), keeping
 /// printable ASCII and replacing anything else with '?', as PostgreSQL's ascii_safe_strlcpy does.
 pub fn ascii_safe(field: &[u8]) -> String {
+    before_nul(field).iter().map(|&b| ascii_safe_byte(b) as char).collect()
+}
+
+/// A fixed-size C string field up to its first NUL (all of it if it has none).
+#[link_section = ".text.hot.bgw_worker"]
+pub fn before_nul(field: &[u8]) -> &[u8] {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    field[..end].iter().map(|&b| ascii_safe_byte(b) as char).collect()
+    &field[..end]
 }
 
 /// [`ascii_safe`] without a copy when the field is already printable ASCII (the usual case: a starting worker
 /// reads its library and function names this way and allocates nothing).
 #[link_section = ".text.hot.bgw_worker"]
 pub fn ascii_safe_cow(field: &[u8]) -> std::borrow::Cow<'_, str> {
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    let bytes = &field[..end];
+    let bytes = before_nul(field);
     if bytes.iter().all(|&b| ascii_safe_byte(b) == b) {
         // SAFETY: every byte is printable ASCII (checked just above), which is valid UTF-8.
         std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) })
@@ -226,6 +231,14 @@ impl WorkerSpec {
             extra: Vec::new(),
             notify_pid: 0,
         }
+    }
+
+    /// The C struct for a spec that was converted once already, when the postmaster adopted it (a sanitized spec
+    /// that passed [`WorkerSpec::to_raw`]), so the all-zero fallback is never taken: the registration a worker
+    /// starts with (its `MyBgworkerEntry`).
+    #[link_section = ".text.hot.bgw_worker"]
+    pub fn to_raw_adopted(&self) -> BackgroundWorker {
+        self.to_raw().unwrap_or_else(|_| BackgroundWorker::zeroed())
     }
 
     /// The C struct for this spec; refuses any field that does not fit.

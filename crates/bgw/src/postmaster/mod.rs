@@ -1012,8 +1012,7 @@ fn worker_child_main(
     // SAFETY: this is the child of the fork made right after the reference was taken, from a registration in the
     // ordinary heap (the registered workers' boxes), alive at the fork.
     let spec = unsafe { spec.in_child() };
-    let raw = spec.to_raw().unwrap_or_else(|_| crate::bgworker::types::BackgroundWorker::zeroed());
-    crate::worker::enter_worker(raw, found, yield_first, postmaster_death)
+    crate::worker::enter_worker(spec.to_raw_adopted(), found, yield_first, postmaster_death)
 }
 
 /// Parses `listen_addresses`: comma-separated IP addresses, `localhost`, or `*` (all IPv4 addresses); empty means

@@ -41,15 +41,6 @@ pub struct RegisteredWorker {
     launches: u32,
 }
 
-impl RegisteredWorker {
-    /// The registration the child starts with (its MyBgworkerEntry), built from the sanitized spec (which passed
-    /// the same conversion when it was adopted, so the fallback is never taken).
-    #[link_section = ".text.hot.bgw_worker"]
-    pub fn raw(&self) -> BackgroundWorker {
-        self.spec.to_raw().unwrap_or_else(|_| BackgroundWorker::zeroed())
-    }
-}
-
 /// The registered workers, by slot.
 pub struct Workers {
     /// In private memory (`crate::sys::private_memory`): the postmaster writes an entry at every launch.
@@ -157,7 +148,7 @@ impl Workers {
         let slots = shm.slots();
         for (i, rw) in self.slots.iter().enumerate() {
             let generation = self.generations[i];
-            let raw = rw.as_ref().map(|r| r.raw());
+            let raw = rw.as_ref().map(|r| r.spec.to_raw_adopted());
             slots.init_slot(i as u32, raw.as_ref(), generation);
             if let Some(rw) = rw {
                 publish_notify(shm, i as u32, rw.spec.notify_pid);
@@ -232,7 +223,7 @@ impl Workers {
 
     #[link_section = ".text.hot.bgw_worker"]
     pub fn raw(&self, slot: u32) -> BackgroundWorker {
-        self.slots[slot as usize].as_ref().map(|r| r.raw()).unwrap_or_else(BackgroundWorker::zeroed)
+        self.slots[slot as usize].as_ref().map(|r| r.spec.to_raw_adopted()).unwrap_or_else(BackgroundWorker::zeroed)
     }
 
     /// A slot's registration (in the ordinary heap, at an address that stays put while it is registered).
@@ -587,7 +578,7 @@ mod tests {
         workers.process_state_change(shm, &mut children, Phase::Run);
         let rw = workers.slots[0].as_ref().unwrap();
         assert_eq!(rw.spec.notify_pid, 0);
-        assert_eq!(rw.raw().bgw_notify_pid, 0);
+        assert_eq!(rw.spec.to_raw_adopted().bgw_notify_pid, 0);
     }
 
     #[test]

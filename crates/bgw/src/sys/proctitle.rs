@@ -88,18 +88,16 @@ pub fn set_bytes(title: &[u8]) {
     let start = AREA_START.load(Ordering::Relaxed);
     let len = AREA_LEN.load(Ordering::Relaxed);
     if !start.is_null() && len > 1 {
-        let bytes = title;
-        let n = bytes.len().min(len - 1);
+        let n = title.len().min(len - 1);
         // SAFETY: [start, start+len) is the argument+environment area claimed in `init`, which nothing else uses
         // any more (the environment was moved); we write at most len bytes.
         unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), start as *mut u8, n);
+            std::ptr::copy_nonoverlapping(title.as_ptr(), start as *mut u8, n);
             std::ptr::write_bytes(start.add(n), 0, len - n);
         }
     }
     let mut comm = [0u8; 16];
-    let b = title;
-    let n = b.len().min(15);
-    comm[..n].copy_from_slice(&b[..n]);
+    let n = title.len().min(15);
+    comm[..n].copy_from_slice(&title[..n]);
     super::raw::set_thread_name(&comm);
 }

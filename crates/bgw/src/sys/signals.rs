@@ -37,18 +37,9 @@ pub fn mask(how: libc::c_int, set: &libc::sigset_t) {
     unsafe { libc::pthread_sigmask(how, set, std::ptr::null_mut()) };
 }
 
-/// Blocks every signal except those in `keep` (and those that cannot be blocked).
-#[link_section = ".text.hot.bgw_worker"]
-pub fn block_all_except(keep: &[libc::c_int]) {
-    let mut keep_mask = 0u64;
-    for &s in keep {
-        keep_mask |= super::raw::bit(s);
-    }
-    block_all_but(keep_mask);
-}
-
-/// [`block_all_except`] with the signals to keep as a mask of [`super::raw::bit`]s (a constant mask, unlike a
-/// constant slice, is not read from memory: one page fewer for a new child to map).
+/// Blocks every signal except those in `keep_mask` (a mask of [`super::raw::bit`]s; a constant mask, unlike a
+/// constant slice of signal numbers, is not read from memory: one page fewer for a new child to map) and those
+/// that cannot be blocked.
 #[link_section = ".text.hot.bgw_worker"]
 pub fn block_all_but(keep_mask: u64) {
     super::raw::set_signal_mask(!keep_mask);
@@ -97,9 +88,9 @@ pub fn default(sig: libc::c_int) {
     set_disposition(sig, libc::SIG_DFL);
 }
 
-/// Bit `sig` set: `sig` had a disposition other than the default when [`note_dispositions`] looked. Zero: not
-/// looked yet (then [`reset_all_blocked`] resets every signal).
+/// The signals (as [`super::raw::bit`]s) whose disposition was not the default when [`note_dispositions`] looked.
 static NOT_DEFAULT: AtomicU64 = AtomicU64::new(0);
+/// Whether [`note_dispositions`] has looked (until then [`reset_all_blocked`] resets every signal).
 static NOTED: AtomicBool = AtomicBool::new(false);
 
 /// Every catchable signal but SIGKILL and SIGSTOP.
@@ -120,7 +111,7 @@ pub fn note_dispositions() {
             old.sa_sigaction
         };
         if current != libc::SIG_DFL {
-            bits |= 1 << sig;
+            bits |= super::raw::bit(sig);
         }
     }
     NOT_DEFAULT.store(bits, Ordering::Relaxed);
@@ -136,7 +127,7 @@ pub fn reset_all_blocked(keep_mask: u64) {
     if NOTED.load(Ordering::Acquire) {
         let mut bits = NOT_DEFAULT.load(Ordering::Relaxed);
         while bits != 0 {
-            let sig = bits.trailing_zeros() as libc::c_int;
+            let sig = bits.trailing_zeros() as libc::c_int + 1;
             bits &= bits - 1;
             default(sig);
         }
@@ -218,10 +209,10 @@ mod tests {
         // SIGURG's default is to be ignored, so changing its disposition here disturbs nothing else.
         ignore(libc::SIGURG);
         note_dispositions();
-        assert_ne!(NOT_DEFAULT.load(Ordering::Relaxed) & (1 << libc::SIGURG), 0);
+        assert_ne!(NOT_DEFAULT.load(Ordering::Relaxed) & super::super::raw::bit(libc::SIGURG), 0);
         default(libc::SIGURG);
         note_dispositions();
-        assert_eq!(NOT_DEFAULT.load(Ordering::Relaxed) & (1 << libc::SIGURG), 0);
+        assert_eq!(NOT_DEFAULT.load(Ordering::Relaxed) & super::super::raw::bit(libc::SIGURG), 0);
         // Other tests in this process install handlers as they go: leave the full reset in place for them.
         NOTED.store(false, Ordering::Release);
     }

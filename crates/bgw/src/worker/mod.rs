@@ -26,7 +26,7 @@ pub mod entry;
 pub mod spare;
 
 use crate::bgworker::types::{
-    ascii_safe_byte, ascii_safe_cow, BackgroundWorker, WorkerSpec, BGWORKER_SHMEM_ACCESS, BGW_MAXLEN,
+    ascii_safe_byte, ascii_safe_cow, before_nul, BackgroundWorker, WorkerSpec, BGWORKER_SHMEM_ACCESS, BGW_MAXLEN,
 };
 use crate::elog::{self, Level};
 use crate::sys::signals;
@@ -81,8 +81,7 @@ extern "C" fn handle_sigterm(_: libc::c_int) {
 /// byte as [`crate::bgworker::types::ascii_safe`] does. Async-signal-safe.
 #[link_section = ".text.hot.bgw_worker"]
 fn die_message(entry: &BackgroundWorker, buf: &mut [u8]) -> usize {
-    let field = if entry.bgw_type[0] == 0 { &entry.bgw_name[..] } else { &entry.bgw_type[..] };
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    let field = before_nul(if entry.bgw_type[0] == 0 { &entry.bgw_name[..] } else { &entry.bgw_type[..] });
     let mut n = 0;
     let mut put = |b: u8| {
         if n < buf.len() {
@@ -91,7 +90,7 @@ fn die_message(entry: &BackgroundWorker, buf: &mut [u8]) -> usize {
         }
     };
     b"terminating background worker \"".iter().for_each(|&b| put(b));
-    field[..end].iter().for_each(|&b| put(crate::bgworker::types::ascii_safe_byte(b)));
+    field.iter().for_each(|&b| put(ascii_safe_byte(b)));
     b"\" due to administrator command".iter().for_each(|&b| put(b));
     n
 }
@@ -155,10 +154,10 @@ pub fn enter_worker(
 /// is found from the names as they are in the registration. A forked child shares the postmaster's pages until it
 /// writes them, and every page it touches, code included, counts in its memory: what a worker does not run
 /// before it reaches its entry point costs it nothing.
-#[link_section = ".text.hot.bgw_worker"]
 ///
 /// `found`: the entry point, when the process that forked this one had already found it (a forked child's memory
 /// is a copy of its parent's, so the address is valid here); None: looked up here from the registration's names.
+#[link_section = ".text.hot.bgw_worker"]
 pub fn start_background_worker(raw: BackgroundWorker, found: Option<entry::EntryPoint>) -> ! {
     background_worker_block_signals();
     // SAFETY: this is the only thread of a freshly forked worker and nothing has published the storage yet
@@ -211,12 +210,11 @@ fn set_title(entry: &BackgroundWorker) {
     const PREFIX: &[u8] = b"bgw: ";
     let mut title = [0u8; PREFIX.len() + BGW_MAXLEN];
     title[..PREFIX.len()].copy_from_slice(PREFIX);
-    let name = &entry.bgw_name;
-    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-    for (dst, &b) in title[PREFIX.len()..].iter_mut().zip(&name[..end]) {
+    let name = before_nul(&entry.bgw_name);
+    for (dst, &b) in title[PREFIX.len()..].iter_mut().zip(name) {
         *dst = ascii_safe_byte(b);
     }
-    crate::sys::proctitle::set_bytes(&title[..PREFIX.len() + end]);
+    crate::sys::proctitle::set_bytes(&title[..PREFIX.len() + name.len()]);
 }
 
 #[cfg(test)]
