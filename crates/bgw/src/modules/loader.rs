@@ -160,32 +160,37 @@ fn found(library: &str, function: &str) -> Option<*const std::ffi::c_void> {
     })
 }
 
-/// The address of `function` in `library` if this process has already found it under the current
-/// `dynamic_library_path` (by [`lookup`] or [`prime`]); never searches or loads anything.
-pub fn found_symbol(library: &str, function: &str) -> Option<*const std::ffi::c_void> {
-    found(library, function)
-}
-
 /// Calls `f` with the current `dynamic_library_path` as it is stored (empty if unset), without copying it.
 fn with_search_path_setting<R>(f: impl FnOnce(&str) -> R) -> R {
     let settings = crate::process::settings();
     f(settings.as_ref().and_then(|s| s.get_str("dynamic_library_path")).unwrap_or(""))
 }
 
-/// Looks up, in the postmaster, the entry points of workers about to start whose library is already loaded (the
-/// static workers' after preloading, a dynamic worker's before its launch), so that each worker finds its own in
-/// memory it inherited instead of searching the library directories and the library's symbols at every start.
-/// Libraries not loaded yet are left alone (a worker loads its library itself, as in PostgreSQL); failures are
-/// left for the worker to report. An entry point already found costs no system call.
+/// The address of `function` in `library` if the library is already open in this process: found in memory, or
+/// looked up once with `dlsym` (and remembered as by [`lookup`]). Never searches for a library that is not open,
+/// never loads one (a worker loads its library itself, as in PostgreSQL), and reports no error: a failure is left
+/// for the worker to report. The postmaster calls this for the workers it is about to fork (the static workers'
+/// after preloading, each dynamic worker's before its first launch), so that they find their entry points in
+/// memory they inherit instead of searching the directories and the library's symbols at every start.
+pub fn lookup_loaded(library: &str, function: &str) -> Option<*const std::ffi::c_void> {
+    if let Some(hit) = found(library, function) {
+        return Some(hit);
+    }
+    if library == crate::bgworker::types::INTERNAL_LIBRARY {
+        return None;
+    }
+    let path = resolve(library).ok()?;
+    let loaded = OPEN.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|m| m.contains_key(&path));
+    if loaded {
+        lookup(library, function).ok()
+    } else {
+        None
+    }
+}
+
+/// [`lookup_loaded`] for each of `entries`, for what it remembers.
 pub fn prime(entries: &[(&str, &str)]) {
     for &(library, function) in entries {
-        if library == crate::bgworker::types::INTERNAL_LIBRARY || found(library, function).is_some() {
-            continue;
-        }
-        let Ok(path) = resolve(library) else { continue };
-        let loaded = OPEN.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|m| m.contains_key(&path));
-        if loaded {
-            let _ = lookup(library, function);
-        }
+        let _ = lookup_loaded(library, function);
     }
 }

@@ -739,8 +739,7 @@ impl Postmaster {
         if let Some(p) = self.scratch.primed.iter().find(|p| p.library == library && p.function == function) {
             return p.entry;
         }
-        crate::modules::loader::prime(&[(library, function)]);
-        let entry = crate::worker::entry::lookup_found(library, function);
+        let entry = crate::worker::entry::lookup_loaded(library, function);
         self.scratch.primed.push(Primed { library: library.to_string(), function: function.to_string(), entry });
         entry
     }

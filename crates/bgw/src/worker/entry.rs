@@ -69,13 +69,14 @@ pub fn lookup(library: &str, function: &str) -> Result<EntryPoint, LookupError> 
     Ok(EntryPoint::External(unsafe { std::mem::transmute::<*const std::ffi::c_void, ExternalMain>(addr) }))
 }
 
-/// The entry point, if finding it needs neither a search nor a load: an internal function, or a module's function
-/// this process has already found ([`loader::found_symbol`]). The postmaster gives it to the workers it forks.
-pub fn lookup_found(library: &str, function: &str) -> Option<EntryPoint> {
+/// The entry point, if finding it needs no search of the library directories and no load: an internal function,
+/// or a function of a library already open in this process ([`loader::lookup_loaded`]). The postmaster gives it
+/// to the workers it forks.
+pub fn lookup_loaded(library: &str, function: &str) -> Option<EntryPoint> {
     if library == crate::bgworker::types::INTERNAL_LIBRARY {
         return lookup(library, function).ok();
     }
-    let addr = loader::found_symbol(library, function)?;
+    let addr = loader::lookup_loaded(library, function)?;
     // SAFETY: as in `lookup`: a non-null symbol address from dlsym, for the name the registration gave.
     Some(EntryPoint::External(unsafe { std::mem::transmute::<*const std::ffi::c_void, ExternalMain>(addr) }))
 }
