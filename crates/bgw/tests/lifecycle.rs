@@ -323,7 +323,7 @@ fn a_wait_for_shutdown_ends_with_stopped_or_with_the_postmasters_death() {
 }
 
 #[test]
-fn postmaster_start_workers_are_forked_while_the_startup_process_runs() {
+fn postmaster_start_workers_start_before_the_host_is_ready_and_the_others_after() {
     let h = Host::start(Setup::default().workers(
         r#"
 [[worker]]

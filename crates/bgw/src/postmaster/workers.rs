@@ -569,6 +569,54 @@ mod tests {
     }
 
     #[test]
+    fn a_crash_cycle_keeps_only_restartable_workers_and_forgets_their_registrants() {
+        // The spec's ResetBackgroundWorkerCrashTimes and BackgroundWorkerShmemInit after a crash: never-restart
+        // and terminated workers are forgotten; the others are kept, due at once, with bgw_notify_pid 0 (their
+        // registrants died in the crash).
+        let (seg, mut workers, mut children) = setup();
+        let shm = seg.shmem();
+        // A registrant that is one of our children (a pid no process has: it is never signalled for real here).
+        let registrant = 1 << 23;
+        children.insert(
+            registrant,
+            super::super::children::Child {
+                kind: super::super::children::ChildKind::Backend,
+                proc_no: None,
+                shmem: true,
+                notify_slots: Default::default(),
+                watched: true,
+            },
+        );
+        let spec = |name: &str, restart: Restart| {
+            let mut w = WorkerSpec::new(name, "bgw", "sleeper");
+            w.restart = restart;
+            w.notify_pid = registrant;
+            shm.slots().register(&w.to_raw().unwrap(), 8);
+        };
+        spec("kept", Restart::After { seconds: 60 });
+        spec("never", Restart::Never);
+        spec("terminated", Restart::After { seconds: 60 });
+        workers.process_state_change(shm, &mut children, Phase::Run);
+        let slot_of = |w: &Workers, name: &str| {
+            w.slots.iter().position(|s| s.as_ref().is_some_and(|rw| rw.spec.name == name)).map(|i| i as u32)
+        };
+        let terminated = slot_of(&workers, "terminated").unwrap();
+        workers.slots[terminated as usize].as_mut().unwrap().terminate = true;
+        assert_eq!(workers.spec(slot_of(&workers, "kept").unwrap()).unwrap().notify_pid, registrant);
+        // Kept's last exit was a crash a moment ago: without the reset it would wait out its 60 s.
+        let kept = slot_of(&workers, "kept").unwrap() as usize;
+        workers.slots[kept].as_mut().unwrap().crashed_at = Some(Instant::now());
+
+        workers.reset_after_crash();
+        assert_eq!(slot_of(&workers, "never"), None);
+        assert_eq!(slot_of(&workers, "terminated"), None);
+        let kept = slot_of(&workers, "kept").expect("a restartable worker survives the crash cycle");
+        let rw = workers.slots[kept as usize].as_ref().unwrap();
+        assert_eq!((rw.spec.notify_pid, rw.pid, rw.crashed_at), (0, 0, None));
+        assert_eq!(rw.spec.to_raw_adopted().bgw_notify_pid, 0);
+    }
+
+    #[test]
     fn a_foreign_notify_pid_is_never_kept() {
         let (seg, mut workers, mut children) = setup();
         let shm = seg.shmem();
