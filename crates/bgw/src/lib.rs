@@ -1,28 +1,42 @@
 //! `bgw`: a host that runs user-supplied code in separate, supervised processes attached to shared memory, with
 //! the semantics of PostgreSQL's background worker framework, and backends that PostgreSQL clients reach.
 //!
-//! Where things live:
+//! # Layers
 //!
-//! - [`postmaster`]: the single-threaded supervisor (its loop, children, the registered-worker list).
-//! - [`bgworker`]: the spec's vocabulary, the shared slot array and its protocol, the dynamic API.
-//! - [`shmem`]: the shared segment's layout; [`sync`]: the atomics facade the protocols use.
-//! - [`worker`]: the runtime inside a worker process, and the built-in workers.
-//! - [`latch`]: latches and postmaster-death detection in children.
-//! - [`backend`]: client sessions (wire protocol, SQL on SQLite); [`services`]: what they ask of the host.
-//! - [`catalog`]: roles and databases; each database is a SQLite file in the data directory.
-//! - [`config`]: `bgworker.conf` and parameters; [`elog`]: PostgreSQL-style logging; [`process`]: per-process
-//!   state.
-//! - [`modules`]: loadable libraries (dlopen, `shared_preload_libraries`) and the C ABI they call.
-//! - [`sys`]: every `unsafe` call into the operating system; [`cli`]: the `bgw` command.
+//! The modules stand in layers, each above the ones it uses. A module imports only from layers below its own (or
+//! from itself): a lower layer never knows the layers that use it, so there is no import circle between modules.
+//! `tests/layers.rs` reads this table and checks every `crate::` path in the sources against it (tests, `#[cfg(test)]`
+//! code and comments are exempt); a module missing from the table fails it too.
+//!
+//! | layer | module | what it holds | which processes run it |
+//! |------:|--------|---------------|------------------------|
+//! | 1 | `sys` | every `unsafe` call into the operating system, each behind a safe function | all |
+//! | 2 | `sync` | the atomics facade the lock-free protocols use (loom in model tests) | all |
+//! | 3 | `elog` | PostgreSQL-style log reports | all |
+//! | 4 | `config` | `bgworker.conf`, parameter values, the registry and its reload | all |
+//! | 5 | `catalog` | roles and databases (each database a SQLite file in the data directory) | postmaster, backends, workers |
+//! | 7 | `latch` | latches and postmaster-death detection | children |
+//! | 8 | `bgworker` | the spec's vocabulary, handles, the shared slot array and its hand-off protocol | all |
+//! | 9 | `shmem` | the shared segment: its layout, process entries, notifications, modules' named memory | all |
+//! | 10 | `process` | process globals (PostgreSQL's `globals.c`): data directory, settings, interrupts, a worker's registration | all |
+//! | 11 | `backend` | client sessions: the wire protocol and the session state machine, reaching the host through a trait | backends |
+//! | 12 | `dynamic` | the spec's dynamic API: registration, handles' status, waits, termination | backends, workers |
+//! | 13 | `spi` | a worker's database connection and SPI | workers |
+//! | 14 | `modules` | loadable libraries, entry points by name, and the C ABI modules call | all |
+//! | 15 | `worker` | the runtime inside a worker process, and the built-in workers | workers |
+//! | 16 | `services` | the host behind the backends' trait, and a backend process's entry | backends |
+//! | 17 | `postmaster` | the single-threaded supervisor: start-up, its loop, launches, exits, the crash cycle | postmaster |
+//! | 18 | `cli` | the `bgw` command | the command |
 //!
 //! An application can embed the host: add its own internal workers with
-//! [`worker::entry::register_internal_function`], then run [`postmaster::run`].
+//! [`modules::entry::register_internal_function`], then run [`postmaster::run`].
 
 pub mod backend;
 pub mod bgworker;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod dynamic;
 pub mod elog;
 pub mod latch;
 pub mod modules;

@@ -7,11 +7,12 @@
 use crate::backend::host::{
     ActivityRow, HandleStatus, HostServices, RegistrationRequest, SqlError, StartPhase, WorkerHandle, WorkerRow,
 };
-use crate::bgworker::dynamic::{self, Handle, Status};
+use crate::bgworker::handle::{Handle, Status};
 use crate::bgworker::types::{
     flags_text, RegistrationError, Restart, StartTime, WorkerSpec, BGWORKER_BACKEND_DATABASE_CONNECTION,
     BGWORKER_CLASS_PARALLEL, BGWORKER_SHMEM_ACCESS,
 };
+use crate::dynamic;
 use crate::shmem::procs::ProcKind;
 use crate::shmem::{self, WorkerState};
 use crate::sync::Ordering;
@@ -281,7 +282,7 @@ impl HostServices for ShmemHost {
                 .with_hint("Only superusers may register workers with an arbitrary library and function."));
         }
         let spec = spec_from_request(req);
-        dynamic::register_dynamic_background_worker(&spec)
+        dynamic::register_dynamic_background_worker(&spec, crate::modules::entry::check_entry)
             .map(|h| h.map(|h| WorkerHandle { slot: h.slot, generation: h.generation }))
             .map_err(sql_error)
     }

@@ -6,7 +6,7 @@
 //! until the worker unblocks them), unblocks them, logs again, and returns.
 
 use bgw::elog;
-use bgw::worker::{background_worker_unblock_signals, my_spec};
+use bgw::process::my_worker::{background_worker_unblock_signals, my_spec};
 
 fn blocked_signals() -> Vec<i32> {
     // SAFETY: reading this thread's signal mask into a zeroed set.
@@ -24,6 +24,6 @@ fn signal_report(_arg: usize) {
 }
 
 fn main() {
-    bgw::worker::entry::register_internal_function("signal_report", signal_report);
+    bgw::modules::entry::register_internal_function("signal_report", signal_report);
     std::process::exit(bgw::cli::main());
 }

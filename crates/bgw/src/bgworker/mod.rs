@@ -2,14 +2,16 @@
 //!
 //! - [`types`]: the spec's `BackgroundWorker`, flags, start phases, restart rule, and the sanity checks.
 //! - [`slots`]: the shared slot array and its lock-free hand-off protocol between children and the postmaster.
-//! - [`dynamic`]: registration from backends and workers, handles, waiting and termination.
+//! - [`handle`]: a registration's handle and its status.
 //! - [`watch`]: processes waiting on handles they did not register, woken by the postmaster.
 //! - [`declared`]: workers declared in the data directory's `workers.toml`, registered statically at start.
 //!
-//! The postmaster's side (adopting slots, launching, reaping, restarting) lives in `crate::postmaster`.
+//! This is the protocol, not its callers: the dynamic API (registration from backends and workers, waiting and
+//! termination) is [`crate::dynamic`], above the shared segment and the process globals it uses; the
+//! postmaster's side (adopting slots, launching, reaping, restarting) lives in `crate::postmaster`.
 
 pub mod declared;
-pub mod dynamic;
+pub mod handle;
 pub mod slots;
 pub mod types;
 pub mod watch;

@@ -138,7 +138,7 @@ fn running_pid(dir: &Path) -> Result<i32> {
     let info = read_pid_file(dir).ok_or_else(|| {
         anyhow!("PID file \"{}\" does not exist\nIs server running?", dir.join(datadir::PID_FILE).display())
     })?;
-    if !datadir::process_exists(info.pid) {
+    if !crate::sys::process::exists(info.pid) {
         bail!("no server running (stale PID file, PID {})", info.pid);
     }
     Ok(info.pid)
@@ -168,7 +168,7 @@ pub fn stop(dir: &Path, mode: &str, timeout: u64) -> Result<i32> {
 /// `bgw status`: exit 0 if running, 3 if not (as pg_ctl).
 pub fn status(dir: &Path) -> Result<i32> {
     match read_pid_file(dir) {
-        Some(info) if datadir::process_exists(info.pid) => {
+        Some(info) if crate::sys::process::exists(info.pid) => {
             println!("bgw: server is running (PID: {})", info.pid);
             println!("status: {}; socket: {}/.s.PGSQL.{}", info.status, info.socket_dir, info.port);
             Ok(0)
@@ -208,7 +208,7 @@ pub fn promote(dir: &Path, timeout: u64) -> Result<i32> {
             return Ok(0);
         }
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() || !datadir::process_exists(pid) {
+        if left.is_zero() || !crate::sys::process::exists(pid) {
             println!(" stopped waiting");
             bail!("server did not promote in time");
         }

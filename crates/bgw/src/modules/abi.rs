@@ -14,11 +14,12 @@
 
 // The exported globals keep PostgreSQL's names, which are not Rust's style. The functions are C entry points:
 // their pointer arguments carry the C API's contracts (documented in include/bgworker.h), checked for NULL here;
-// Rust code uses `crate::bgworker::dynamic` instead.
+// Rust code uses `crate::dynamic` instead.
 #![allow(non_upper_case_globals, non_snake_case, clippy::not_unsafe_ptr_arg_deref)]
 
-use crate::bgworker::dynamic::{self, Handle, Status};
+use crate::bgworker::handle::{Handle, Status};
 use crate::bgworker::types::{BackgroundWorker, RegistrationError, WorkerSpec};
+use crate::dynamic;
 use crate::elog::{self, Level};
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_long, CStr};
@@ -316,7 +317,7 @@ pub extern "C" fn RegisterDynamicBackgroundWorker(
 ) -> bool {
     // The spec is dropped before any error is raised: an ERROR in a SQL function jumps over this frame.
     let outcome = match spec_from_c(worker) {
-        Ok(spec) => dynamic::register_dynamic_background_worker(&spec),
+        Ok(spec) => dynamic::register_dynamic_background_worker(&spec, super::entry::check_entry),
         Err(e) => Err(e),
     };
     match outcome {
@@ -452,14 +453,14 @@ fn connect_or_die(outcome: Result<(), crate::spi::connection::ConnectError>) {
 #[no_mangle]
 #[link_section = ".text.hot.bgw_worker"]
 pub extern "C" fn BackgroundWorkerBlockSignals() {
-    crate::worker::background_worker_block_signals();
+    crate::process::my_worker::background_worker_block_signals();
 }
 
 /// The spec's `BackgroundWorkerUnblockSignals`.
 #[no_mangle]
 #[link_section = ".text.hot.bgw_worker"]
 pub extern "C" fn BackgroundWorkerUnblockSignals() {
-    crate::worker::background_worker_unblock_signals();
+    crate::process::my_worker::background_worker_unblock_signals();
 }
 
 // ----- latches and the postmaster -----
@@ -550,7 +551,7 @@ pub extern "C" fn ProcessInterrupts() {
     flag_set(std::ptr::addr_of_mut!(InterruptPending), 0);
     // SAFETY: a volatile read of a c_int global.
     if unsafe { std::ptr::addr_of!(ProcDiePending).read_volatile() } != 0 {
-        let who = crate::worker::my_spec().map(|s| s.worker_type).unwrap_or_default();
+        let who = crate::process::my_worker::my_spec().map(|s| s.worker_type).unwrap_or_default();
         finish(FATAL, format!("terminating background worker \"{who}\" due to administrator command"), None, None);
     }
 }

@@ -5,6 +5,7 @@
 //!   registration), workers (finding their entry point).
 //! - [`preload`]: `shared_preload_libraries`: the postmaster loads each library before shared memory exists and
 //!   runs its `_PG_init` once; what the module registers there becomes static registrations.
+//! - [`entry`]: a worker's entry point by (library, function): the internal library's table or a module's symbol.
 //! - [`abi`]: the spec's API, exported by the `bgw` executable under the spec's names (declared for C in
 //!   `include/bgworker.h`). Modules import these symbols from the running host; they never link a copy of it.
 //!
@@ -14,6 +15,7 @@
 //! Still to come here: named shared memory for modules.
 
 pub mod abi;
+pub mod entry;
 pub mod loader;
 pub mod params;
 pub mod preload;

@@ -116,7 +116,8 @@ fn store(c: &mut Custom, value: &GucValue) {
     }
 }
 
-/// Writes every module parameter's current value into its variable (after loading or reloading settings).
+/// Writes every module parameter's current value into its variable (after loading or reloading settings: a hook
+/// of [`crate::process::on_reload`], registered with the first parameter a module defines).
 pub fn sync_all() {
     let mut custom = CUSTOM.lock().unwrap_or_else(|e| e.into_inner());
     let settings = crate::process::settings();
@@ -129,6 +130,7 @@ pub fn sync_all() {
 }
 
 fn define(def: GucDef, target: Target, hooks: [*const c_void; 3]) {
+    crate::process::on_reload(sync_all);
     let name = def.name.clone();
     if hooks.iter().any(|h| !h.is_null()) {
         finish_error(format!("parameter \"{name}\": check, assign and show hooks are not supported by bgw"));

@@ -116,16 +116,6 @@ pub fn read_pid_file(dir: &Path) -> Option<PidFileContents> {
     PidFileContents::parse(&std::fs::read_to_string(dir.join(PID_FILE)).ok()?)
 }
 
-/// Whether a process with this pid exists (it may belong to another user).
-pub fn process_exists(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks for existence and permission.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
 /// The postmaster's lock on its data directory. Removed on drop.
 pub struct PidFile {
     path: PathBuf,
@@ -147,7 +137,7 @@ impl PidFile {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let existing = std::fs::read_to_string(&path).ok().and_then(|t| PidFileContents::parse(&t));
                     if let Some(other) = existing {
-                        if other.pid != contents.pid && process_exists(other.pid) {
+                        if other.pid != contents.pid && crate::sys::process::exists(other.pid) {
                             return Err(StartError::new(format!("lock file \"{PID_FILE}\" already exists")).hint(
                                 format!(
                                     "Is another postmaster (PID {}) running in data directory \"{}\"?",

@@ -140,7 +140,7 @@ struct Scratch {
 struct Primed {
     library: String,
     function: String,
-    entry: Option<crate::worker::entry::EntryPoint>,
+    entry: Option<crate::modules::entry::EntryPoint>,
 }
 
 /// What runs in a new child: called with the context the caller gave, the child's process entry and the read end
@@ -155,6 +155,8 @@ type CloseList = smallvec::SmallVec<[RawFd; 24]>;
 
 /// Runs the postmaster until it shuts down. Returns the process exit code.
 pub fn run(opts: StartOptions) -> Result<i32, StartError> {
+    // The internal library's built-in workers, before any fork (every child inherits the table).
+    crate::modules::entry::set_builtin_functions(crate::worker::builtin::INTERNAL);
     // The postmaster's state lives in memory its children do not inherit (sys::private_memory): it changes after
     // every fork (the exit watch, the spare pool, the loop's buffers), and on pages shared with the last child each
     // change was a copy-on-write fault. Children get what they need from the caller of each fork instead.
@@ -734,12 +736,12 @@ impl Postmaster {
     /// forked after this finds it in its copy of the postmaster's memory, and the spares forked after it find it in
     /// the loader's cache they inherit. None for a library the postmaster has not loaded (not preloaded): its
     /// workers load it themselves, as in PostgreSQL.
-    fn primed_entry_point(&mut self, slot: u32) -> Option<crate::worker::entry::EntryPoint> {
+    fn primed_entry_point(&mut self, slot: u32) -> Option<crate::modules::entry::EntryPoint> {
         let (library, function) = self.workers.entry_names(slot)?;
         if let Some(p) = self.scratch.primed.iter().find(|p| p.library == library && p.function == function) {
             return p.entry;
         }
-        let entry = crate::worker::entry::lookup_loaded(library, function);
+        let entry = crate::modules::entry::lookup_loaded(library, function);
         self.scratch.primed.push(Primed { library: library.to_string(), function: function.to_string(), entry });
         entry
     }
@@ -996,7 +998,7 @@ fn enter_child(proc_no: Option<u32>) {
 /// What a forked worker gets from the postmaster: its registration, its entry point if the postmaster found it,
 /// and whether to yield first.
 type WorkerChildContext =
-    (crate::sys::fork::Inherited<crate::bgworker::types::WorkerSpec>, Option<crate::worker::entry::EntryPoint>, bool);
+    (crate::sys::fork::Inherited<crate::bgworker::types::WorkerSpec>, Option<crate::modules::entry::EntryPoint>, bool);
 
 /// A forked worker's body: its registration built from this process's copy of the postmaster's heap, then the
 /// worker runtime. A function of its own, not inlined into the launch loop, so that building the registration runs

@@ -145,7 +145,7 @@ pub fn open(data_dir: &Path, db: &DbTarget, user: &RoleTarget, flags: u32) -> Re
 /// asked for a database connection at registration and has not connected yet, connects, reports the connection
 /// and keeps it for SPI.
 pub fn initialize_connection(db: DbTarget, user: RoleTarget, flags: u32) -> Result<(), ConnectError> {
-    let Some(spec) = crate::worker::my_spec() else {
+    let Some(spec) = crate::process::my_worker::my_spec() else {
         return Err(ConnectError {
             fatal: false,
             message: "BackgroundWorkerInitializeConnection can only be called in a background worker".into(),

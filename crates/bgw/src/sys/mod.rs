@@ -14,6 +14,7 @@
 //! - [`private_memory`]: memory a fork does not copy, for the postmaster's own tables.
 //! - [`raw`]: a new child's first system calls, without glibc's wrappers.
 //! - [`rseq`]: taking the postmaster out of glibc's restartable-sequences registration.
+//! - [`process`]: whether a pid exists; leaving this process at once.
 //! - [`user`]: the OS user's name.
 
 pub mod exit_watch;
@@ -21,6 +22,7 @@ pub mod fork;
 pub mod message_pipe;
 pub mod pidfd;
 pub mod private_memory;
+pub mod process;
 pub mod proctitle;
 pub mod raw;
 pub mod robust_mutex;

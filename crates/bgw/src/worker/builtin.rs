@@ -21,12 +21,14 @@
 //!
 //! `sleeper` logs, at DEBUG1, the registration it sees (`MyBgworkerEntry`): name, main argument and extra data.
 
-use super::entry::WorkerMain;
-use super::{background_worker_unblock_signals, my_spec, take_config_reload_request};
-use crate::bgworker::dynamic;
+use super::take_config_reload_request;
+use crate::bgworker::handle::{Handle, Status};
 use crate::bgworker::types::{Restart, WorkerSpec};
+use crate::dynamic;
 use crate::elog;
 use crate::latch::{self, WL_EXIT_ON_PM_DEATH, WL_LATCH_SET, WL_TIMEOUT};
+use crate::modules::entry::{check_entry, WorkerMain};
+use crate::process::my_worker::{background_worker_unblock_signals, my_spec};
 
 /// The internal library's entry points.
 pub static INTERNAL: &[(&str, WorkerMain)] = &[
@@ -104,15 +106,13 @@ fn shutdown_waiter(_: usize) {
     spec.worker_type = "sleeper".to_string();
     spec.restart = Restart::Never;
     spec.notify_pid = std::process::id() as i32;
-    let handle = match dynamic::register_dynamic_background_worker(&spec) {
+    let handle = match dynamic::register_dynamic_background_worker(&spec, check_entry) {
         Ok(Some(h)) => h,
         Ok(None) => return elog::warning(format!("shutdown_waiter \"{me}\": no free background worker slot")),
         Err(e) => return elog::warning(format!("shutdown_waiter \"{me}\": {e}")),
     };
     match dynamic::wait_for_background_worker_startup(handle) {
-        Ok(dynamic::Status::Started(pid)) => {
-            elog::log(format!("shutdown_waiter \"{me}\" started its sleeper with PID {pid}"))
-        }
+        Ok(Status::Started(pid)) => elog::log(format!("shutdown_waiter \"{me}\" started its sleeper with PID {pid}")),
         Ok(other) => return elog::warning(format!("shutdown_waiter \"{me}\": not started: {}", other.as_str())),
         Err(e) => return elog::warning(format!("shutdown_waiter \"{me}\": {e}")),
     }
@@ -131,9 +131,9 @@ fn spawner(count: usize) {
         spec.worker_type = "sleeper".to_string();
         spec.restart = Restart::Never;
         spec.notify_pid = std::process::id() as i32;
-        match dynamic::register_dynamic_background_worker(&spec) {
+        match dynamic::register_dynamic_background_worker(&spec, check_entry) {
             Ok(Some(handle)) => match dynamic::wait_for_background_worker_startup(handle) {
-                Ok(dynamic::Status::Started(pid)) => {
+                Ok(Status::Started(pid)) => {
                     elog::log(format!("spawner \"{me}\" started worker {} with PID {pid}", i + 1))
                 }
                 Ok(other) => {
@@ -289,9 +289,8 @@ fn late_terminator(ms: usize) {
     std::thread::sleep(std::time::Duration::from_millis(ms as u64));
     let extra = my_spec().map(|s| s.extra).unwrap_or_default();
     let text = String::from_utf8_lossy(&extra[..extra.iter().position(|&b| b == 0).unwrap_or(extra.len())]).to_string();
-    let handle = text
-        .split_once(':')
-        .and_then(|(s, g)| Some(dynamic::Handle { slot: s.parse().ok()?, generation: g.parse().ok()? }));
+    let handle =
+        text.split_once(':').and_then(|(s, g)| Some(Handle { slot: s.parse().ok()?, generation: g.parse().ok()? }));
     match handle {
         Some(h) => match dynamic::terminate_background_worker(h) {
             Ok(()) => elog::log(format!("late_terminator: asked for the termination of {text}")),

@@ -22,44 +22,18 @@
 //! build script), so that a starting worker maps a few blocks of code instead of one block per function.
 
 pub mod builtin;
-pub mod entry;
 pub mod spare;
 
 use crate::bgworker::types::{
-    ascii_safe_byte, ascii_safe_cow, before_nul, BackgroundWorker, WorkerSpec, BGWORKER_SHMEM_ACCESS, BGW_MAXLEN,
+    ascii_safe_byte, ascii_safe_cow, before_nul, BackgroundWorker, BGWORKER_SHMEM_ACCESS, BGW_MAXLEN,
 };
 use crate::elog::{self, Level};
+use crate::modules::entry;
+use crate::process::my_worker::{self, background_worker_block_signals, my_bgworker_entry};
 use crate::sys::signals;
-use std::cell::UnsafeCell;
-use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-static MY_ENTRY: AtomicPtr<BackgroundWorker> = AtomicPtr::new(std::ptr::null_mut());
 static GOT_SIGHUP: AtomicBool = AtomicBool::new(false);
-
-/// Where a worker keeps its registration: static storage, written once in the freshly forked child before
-/// [`MY_ENTRY`] points at it. Not a heap allocation: a starting worker allocates nothing, because every write to the
-/// heap it inherited copies a page of it (and a block this size also makes the allocator walk its free lists).
-struct EntryStorage(UnsafeCell<MaybeUninit<BackgroundWorker>>);
-
-// SAFETY: written once, by the only thread of a freshly forked worker, before its address is published (Release
-// store to MY_ENTRY); only read afterwards.
-unsafe impl Sync for EntryStorage {}
-
-static ENTRY_STORAGE: EntryStorage = EntryStorage(UnsafeCell::new(MaybeUninit::uninit()));
-
-/// The registration of the worker running in this process (the spec's `MyBgworkerEntry`). None outside workers.
-#[link_section = ".text.hot.bgw_worker"]
-pub fn my_bgworker_entry() -> Option<&'static BackgroundWorker> {
-    // SAFETY: MY_ENTRY is null or points at ENTRY_STORAGE, initialized before the pointer was stored and never
-    // written again.
-    unsafe { MY_ENTRY.load(Ordering::Acquire).as_ref() }
-}
-
-/// The safe form of [`my_bgworker_entry`].
-pub fn my_spec() -> Option<WorkerSpec> {
-    my_bgworker_entry().map(WorkerSpec::sanitized_from)
-}
 
 #[link_section = ".text.hot.bgw_worker"]
 extern "C" fn handle_sigterm(_: libc::c_int) {
@@ -77,7 +51,7 @@ extern "C" fn handle_sigterm(_: libc::c_int) {
 }
 
 /// Writes `terminating background worker "<type>" due to administrator command` into `buf` (cut to fit; 160 bytes
-/// hold the longest); returns the length. The type is [`WorkerSpec::display_type`]'s, made ASCII-safe byte by
+/// hold the longest); returns the length. The type is [`crate::bgworker::types::WorkerSpec::display_type`]'s, made ASCII-safe byte by
 /// byte as [`crate::bgworker::types::ascii_safe`] does. Async-signal-safe.
 #[link_section = ".text.hot.bgw_worker"]
 fn die_message(entry: &BackgroundWorker, buf: &mut [u8]) -> usize {
@@ -116,19 +90,6 @@ pub fn take_config_reload_request() -> bool {
     GOT_SIGHUP.swap(false, Ordering::SeqCst)
 }
 
-/// The spec's `BackgroundWorkerBlockSignals`: blocks every signal a worker may receive, except the
-/// postmaster-death signal (which must always get through so that no worker outlives the postmaster).
-#[link_section = ".text.hot.bgw_worker"]
-pub fn background_worker_block_signals() {
-    signals::block_all_but(crate::sys::raw::bit(crate::sys::fork::POSTMASTER_DEATH_SIGNAL));
-}
-
-/// The spec's `BackgroundWorkerUnblockSignals`.
-#[link_section = ".text.hot.bgw_worker"]
-pub fn background_worker_unblock_signals() {
-    signals::unblock_all();
-}
-
 /// A new worker process's way into [`start_background_worker`], whether it was forked for this worker or was a
 /// spare handed it: optionally give the CPU away once (see the postmaster's launch loop), set up the latch and
 /// postmaster-death handling, run the worker. Never returns.
@@ -160,13 +121,11 @@ pub fn enter_worker(
 #[link_section = ".text.hot.bgw_worker"]
 pub fn start_background_worker(raw: BackgroundWorker, found: Option<entry::EntryPoint>) -> ! {
     background_worker_block_signals();
-    // SAFETY: this is the only thread of a freshly forked worker and nothing has published the storage yet
-    // (start_background_worker runs once per process): writing it races with no reader. The pointer is derived
-    // from the UnsafeCell, so C modules may write through MyBgworkerEntry as they may in PostgreSQL.
-    let ptr = unsafe { (*ENTRY_STORAGE.0.get()).write(raw) as *mut BackgroundWorker };
-    MY_ENTRY.store(ptr, Ordering::Release);
+    // SAFETY: this is the only thread of a freshly forked worker, and start_background_worker runs once per
+    // process, before anything reads the registration.
+    let ptr = unsafe { my_worker::publish_entry(raw) };
     crate::modules::abi::set_my_bgworker_entry(ptr);
-    // SAFETY: just initialized, and never moved or freed (static storage).
+    // SAFETY: publish_entry's pointer is to static storage, initialized, never moved or freed.
     let entry: &'static BackgroundWorker = unsafe { &*ptr };
     set_title(entry);
     // The panic hook (ERROR reports) is the postmaster's, inherited.
@@ -204,7 +163,7 @@ pub fn start_background_worker(raw: BackgroundWorker, found: Option<entry::Entry
     }
 }
 
-/// Sets the title `bgw: <name>` (the name made ASCII-safe as [`WorkerSpec::sanitized_from`] does).
+/// Sets the title `bgw: <name>` (the name made ASCII-safe as [`crate::bgworker::types::WorkerSpec::sanitized_from`] does).
 #[link_section = ".text.hot.bgw_worker"]
 fn set_title(entry: &BackgroundWorker) {
     const PREFIX: &[u8] = b"bgw: ";
@@ -220,6 +179,7 @@ fn set_title(entry: &BackgroundWorker) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bgworker::types::WorkerSpec;
 
     fn field<const N: usize>(s: &[u8]) -> [u8; N] {
         let mut f = [0u8; N];

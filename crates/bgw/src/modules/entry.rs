@@ -1,12 +1,15 @@
 //! Finding a worker's entry point by (library, function), as the spec's `LookupBackgroundWorkerFunction`.
 //!
 //! Function addresses cannot cross process boundaries safely, so registrations name their code. The internal
-//! library `bgw` (the spec's `postgres`) is a table ([`super::builtin::INTERNAL`]) to which an application
-//! embedding the host can add its own functions. Any other library is a loadable module, found and opened by
+//! library `bgw` (the spec's `postgres`) is a table: the host's built-in workers (`crate::worker::builtin`, given
+//! by the postmaster at start with [`set_builtin_functions`]), to which an application embedding the host can add
+//! its own functions ([`register_internal_function`]). Both are set before the first fork, so every child
+//! inherits them. Any other library is a loadable module, found and opened by
 //! [`crate::modules::loader`]; its function has the spec's signature `void main(Datum)`.
 
+use crate::bgworker::types::{RegistrationError, WorkerSpec};
 use crate::modules::loader::{self, LoadError};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// An internal worker's main function; the argument is the spec's Datum.
 pub type WorkerMain = fn(usize);
@@ -43,7 +46,15 @@ pub enum LookupError {
     Load(#[from] LoadError),
 }
 
+/// The host's built-in workers; set once, by the postmaster at start.
+static BUILTIN: OnceLock<&'static [(&'static str, WorkerMain)]> = OnceLock::new();
 static EMBEDDED: Mutex<Vec<(&'static str, WorkerMain)>> = Mutex::new(Vec::new());
+
+/// Gives the internal library its built-in functions (the postmaster, at start, with the worker runtime's table:
+/// the runtime is a layer above this one). Later calls are ignored.
+pub fn set_builtin_functions(table: &'static [(&'static str, WorkerMain)]) {
+    let _ = BUILTIN.set(table);
+}
 
 /// Adds an internal worker function (for applications that embed the host, the counterpart of PostgreSQL's
 /// internal worker table). Call before starting the postmaster.
@@ -55,7 +66,8 @@ pub fn register_internal_function(name: &'static str, main: WorkerMain) {
 #[link_section = ".text.hot.bgw_worker"]
 pub fn lookup(library: &str, function: &str) -> Result<EntryPoint, LookupError> {
     if library == crate::bgworker::types::INTERNAL_LIBRARY {
-        if let Some((_, f)) = super::builtin::INTERNAL.iter().find(|(n, _)| *n == function) {
+        let builtin = BUILTIN.get().copied().unwrap_or_default();
+        if let Some((_, f)) = builtin.iter().find(|(n, _)| *n == function) {
             return Ok(EntryPoint::Internal(*f));
         }
         let embedded = EMBEDDED.lock().unwrap_or_else(|e| e.into_inner());
@@ -81,8 +93,18 @@ pub fn lookup_loaded(library: &str, function: &str) -> Option<EntryPoint> {
     Some(EntryPoint::External(unsafe { std::mem::transmute::<*const std::ffi::c_void, ExternalMain>(addr) }))
 }
 
-/// Whether (library, function) names an entry point that exists (checked at dynamic registration, so a typo
-/// fails at once instead of in the worker).
+/// Whether (library, function) names an entry point that exists.
 pub fn exists(library: &str, function: &str) -> Result<(), LookupError> {
     lookup(library, function).map(|_| ())
+}
+
+/// The check of a dynamic registration's entry point ([`crate::dynamic::register_dynamic_background_worker`]'s
+/// `check_entry`): 42883 when it names no function that exists.
+pub fn check_entry(spec: &WorkerSpec) -> Result<(), RegistrationError> {
+    exists(&spec.library, &spec.function).map_err(|e| RegistrationError {
+        sqlstate: "42883",
+        message: e.to_string(),
+        detail: None,
+        hint: None,
+    })
 }

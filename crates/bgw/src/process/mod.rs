@@ -1,9 +1,16 @@
-//! Process-wide state every process of the host shares by inheritance: the data directory, the configuration,
-//! and how to exit.
+//! Process globals, as PostgreSQL's `globals.c`: the state every process of the host has by inheritance (the data
+//! directory, the configuration, which process entry it owns, its pending interrupts, how to exit), and in a
+//! worker, its registration ([`my_worker`]).
 //!
 //! The postmaster fills this in at start and updates the settings on reload; children inherit a copy across
 //! `fork` and reload their own copy when they get SIGHUP (as PostgreSQL's processes each re-read the file).
 //! Nothing here is shared memory: it is per-process state that happens to start out the same everywhere.
+//!
+//! Layer: above the shared segment ([`crate::shmem`]), below everything that runs in a particular kind of process
+//! (SPI, modules, the worker runtime, backends' host services, the postmaster). Layers above that keep state of
+//! their own in step with the settings register a hook ([`on_reload`]) instead of being called from here.
+
+pub mod my_worker;
 
 use crate::config::Settings;
 use crate::elog::{self, Level};
@@ -123,6 +130,18 @@ fn apply_log_level(settings: &Settings) {
     }
 }
 
+/// What runs after every reload of this process's settings, in registration order.
+static RELOAD_HOOKS: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
+
+/// Registers `hook` to run after each reload of this process's settings ([`reload_config`]); a hook registered
+/// twice runs once. Registered before a fork, it runs in the children too (they inherit the list).
+pub fn on_reload(hook: fn()) {
+    let mut hooks = RELOAD_HOOKS.lock().unwrap_or_else(|e| e.into_inner());
+    if !hooks.iter().any(|h| std::ptr::fn_addr_eq(*h, hook)) {
+        hooks.push(hook);
+    }
+}
+
 /// Re-reads the configuration file and applies what may change at reload. The postmaster logs what changed and
 /// what could not; children, which re-read the same file after it, report at DEBUG2 (as PostgreSQL does), so each
 /// change is logged once. Used by the postmaster on SIGHUP and by children when they act on SIGHUP.
@@ -136,7 +155,9 @@ pub fn reload_config() -> Vec<String> {
     apply_log_level(settings);
     let changed = report.changed.clone();
     drop(guard);
-    crate::modules::params::sync_all();
+    for hook in RELOAD_HOOKS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        hook();
+    }
     for m in report.messages {
         let level = match m.level {
             _ if quiet => Level::Debug2,

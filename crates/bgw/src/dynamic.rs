@@ -1,43 +1,20 @@
-//! Dynamic registration and handles: the spec's API for backends and workers.
+//! Dynamic registration and handles: the spec's API for backends and workers (`RegisterDynamicBackgroundWorker`,
+//! `GetBackgroundWorkerPid`, the waits, `TerminateBackgroundWorker`).
 //!
-//! Runs in any child attached to shared memory (backends, workers with shared-memory access). Registration
+//! Runs in any child attached to shared memory (backends, workers with shared-memory access). Layer: above the
+//! slot protocol ([`crate::bgworker`]), the shared segment and the process globals (a wait ends when this process
+//! is asked to terminate); below the module ABI, SPI, the worker runtime and the backends' host services, which
+//! call it. Registration
 //! writes a free slot under the workers' lock and signals the postmaster; the postmaster then launches the
 //! worker and signals the registrant (if it asked, through `notify_pid`) when the worker starts and when it
 //! stops, which sets the registrant's latch. The waits below sleep on that latch: no polling.
 
-use super::slots::{PidState, RegisterOutcome};
-use super::types::{RegistrationError, WorkerSpec};
+use crate::bgworker::handle::{Handle, Status};
+use crate::bgworker::slots::{PidState, RegisterOutcome};
+use crate::bgworker::types::{RegistrationError, WorkerSpec};
 use crate::latch::{self, WL_LATCH_SET, WL_POSTMASTER_DEATH, WL_TIMEOUT};
 use crate::shmem::{self, pmsignal};
 use crate::sync::Ordering;
-
-/// A registration's handle: slot and generation. A plain value: copy it, send it to another process, store it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Handle {
-    pub slot: u32,
-    pub generation: u64,
-}
-
-/// The spec's BgwHandleStatus, with the pid when started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    NotYetStarted,
-    Started(i32),
-    Stopped,
-    PostmasterDied,
-}
-
-impl Status {
-    /// The words `bgw_status()` uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::NotYetStarted => "not_yet_started",
-            Status::Started(_) => "started",
-            Status::Stopped => "stopped",
-            Status::PostmasterDied => "postmaster_died",
-        }
-    }
-}
 
 fn not_attached() -> RegistrationError {
     RegistrationError {
@@ -49,14 +26,17 @@ fn not_attached() -> RegistrationError {
 }
 
 /// The spec's `RegisterDynamicBackgroundWorker`. Ok(None) when no slot is free (or, for parallel workers, when
-/// `max_parallel_workers` are active). Checks the registration first, including that its entry point exists.
-pub fn register_dynamic_background_worker(spec: &WorkerSpec) -> Result<Option<Handle>, RegistrationError> {
+/// `max_parallel_workers` are active). Checks the registration first: the spec's sanity checks, then
+/// `check_entry` (the caller's way of finding the entry point, [`crate::modules::entry::check_entry`] in the host:
+/// finding code is a layer above this one), so that a typo fails at once instead of in the worker.
+pub fn register_dynamic_background_worker(
+    spec: &WorkerSpec,
+    check_entry: fn(&WorkerSpec) -> Result<(), RegistrationError>,
+) -> Result<Option<Handle>, RegistrationError> {
     let shm = shmem::attached().ok_or_else(not_attached)?;
     let mut spec = spec.clone();
     spec.sanity_check()?;
-    if let Err(e) = crate::worker::entry::exists(&spec.library, &spec.function) {
-        return Err(RegistrationError { sqlstate: "42883", message: e.to_string(), detail: None, hint: None });
-    }
+    check_entry(&spec)?;
     let raw = spec.to_raw()?;
     let max_parallel = shm.header().max_parallel_workers.load(Ordering::Relaxed);
     match shm.slots().register(&raw, max_parallel) {
@@ -98,7 +78,7 @@ fn wait_until(h: Handle, done: impl Fn(Status) -> bool) -> Result<Status, Regist
     let shm = check_handle(h)?;
     let me = std::process::id() as i32;
     let watchers = shm.watchers(h.slot);
-    let token = watchers.and_then(|w| w.add(me, |pid| !crate::postmaster::datadir::process_exists(pid)));
+    let token = watchers.and_then(|w| w.add(me, |pid| !crate::sys::process::exists(pid)));
     let result = wait_until_watched(h, done, token.is_some());
     if let (Some(w), Some(t)) = (watchers, token) {
         w.remove(t, me);
