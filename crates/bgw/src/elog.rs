@@ -11,6 +11,7 @@
 //!
 //! Times are UTC and formatted without the C library, so [`write_from_signal_handler`] can log from a handler.
 
+use bgw_macros::hot;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// PostgreSQL's message levels, ordered as `log_min_messages` compares them for the server log (LOG ranks
@@ -71,7 +72,7 @@ impl Level {
         })
     }
 
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     fn from_u8(v: u8) -> Level {
         match v {
             0 => Level::Debug5,
@@ -97,13 +98,13 @@ pub fn set_min_level(level: Level) {
     MIN_LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn min_level() -> Level {
     Level::from_u8(MIN_LEVEL.load(Ordering::Relaxed))
 }
 
 /// Whether a message at `level` would be written.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn enabled(level: Level) -> bool {
     level >= min_level()
 }
@@ -185,7 +186,7 @@ pub fn debug1_with(message: impl FnOnce() -> String) {
 
 /// Writes a complete, preformatted message line (`LABEL:  text`) with the usual prefix, from a signal handler:
 /// no allocation, no locks, only arithmetic and `write(2)`. `text` is truncated to fit a 512-byte line.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn write_from_signal_handler(label: &[u8], text: &[u8]) {
     let mut buf = [0u8; 512];
     let mut n = format_prefix(&mut buf);
@@ -200,17 +201,15 @@ pub fn write_from_signal_handler(label: &[u8], text: &[u8]) {
 
 /// Formats `YYYY-MM-DD HH:MM:SS.mmm UTC [pid] ` into `buf` (at least 48 bytes); returns the length.
 /// Async-signal-safe.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 fn format_prefix(buf: &mut [u8]) -> usize {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime fills the timespec; it is async-signal-safe.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    // SAFETY: getpid has no preconditions.
-    let pid = unsafe { libc::getpid() };
+    // clock_gettime(CLOCK_REALTIME) and getpid underneath: both async-signal-safe.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let pid = std::process::id();
     let mut w = Cursor { buf, pos: 0 };
-    format_timestamp(&mut w, ts.tv_sec, (ts.tv_nsec / 1_000_000) as u32);
+    format_timestamp(&mut w, now.as_secs() as i64, now.subsec_millis());
     w.put(b" UTC [");
-    w.num(pid.max(0) as u64, 1);
+    w.num(pid as u64, 1);
     w.put(b"] ");
     w.pos
 }

@@ -18,7 +18,8 @@
 //!
 //! Runs in: every child (backends, workers, the startup process). The postmaster has its own loop.
 
-use crate::sys::signals;
+use crate::sys::{fd, signals};
+use bgw_macros::hot;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
@@ -50,12 +51,12 @@ impl FdCell {
         FdCell(AtomicI32::new(0))
     }
 
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     fn get(&self) -> RawFd {
         self.0.load(Ordering::Relaxed) - 1
     }
 
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     fn set(&self, fd: RawFd) {
         self.0.store(fd.max(-1) + 1, Ordering::Relaxed);
     }
@@ -72,16 +73,15 @@ pub enum OnPostmasterDeath {
     ExitNow,
 }
 
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 extern "C" fn handle_sigusr1(_: libc::c_int) {
     signals::preserving_errno(set_latch);
 }
 
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 extern "C" fn handle_postmaster_death(_: libc::c_int) {
     if EXIT_AT_ONCE_ON_DEATH.load(Ordering::Relaxed) {
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(1) };
+        crate::sys::process::exit_now(1);
     }
     POSTMASTER_DIED.store(true, Ordering::SeqCst);
     signals::preserving_errno(|| {
@@ -90,33 +90,22 @@ extern "C" fn handle_postmaster_death(_: libc::c_int) {
     });
 }
 
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 fn wake() {
     let fd = PIPE_WRITE.get();
     if fd >= 0 {
-        // SAFETY: writing one byte from a valid buffer to our own non-blocking pipe; a full pipe (EAGAIN) already
-        // guarantees a wake-up.
-        unsafe { libc::write(fd, b"x".as_ptr() as *const libc::c_void, 1) };
+        // Our own non-blocking pipe: a full pipe (EAGAIN) already guarantees a wake-up.
+        fd::write_byte(fd);
     }
-}
-
-#[link_section = ".text.hot.bgw_worker"]
-fn nonblocking_pipe() -> std::io::Result<(RawFd, RawFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok((fds[0], fds[1]))
 }
 
 /// Sets up this child's latch and death handling. `death_read` is the read end of the postmaster-death pipe.
 /// Call once, right after fork, before unblocking signals.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn init_child(death_read: RawFd, policy: OnPostmasterDeath) {
     DEATH_READ.set(death_read);
     EXIT_AT_ONCE_ON_DEATH.store(policy == OnPostmasterDeath::ExitNow, Ordering::Relaxed);
-    if let Ok((r, w)) = nonblocking_pipe() {
+    if let Ok((r, w)) = fd::pipe(true) {
         PIPE_READ.set(r);
         PIPE_WRITE.set(w);
     }
@@ -125,7 +114,7 @@ pub fn init_child(death_read: RawFd, policy: OnPostmasterDeath) {
 }
 
 /// Sets this process's latch (async-signal-safe).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn set_latch() {
     LATCH_SET.store(true, Ordering::SeqCst);
     if WAITING.load(Ordering::SeqCst) > 0 {
@@ -134,19 +123,19 @@ pub fn set_latch() {
 }
 
 /// Clears this process's latch. Check for work after this, not before, or a wake-up can be lost.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn reset_latch() {
     LATCH_SET.store(false, Ordering::SeqCst);
 }
 
 /// Sets the latch of another process of the host.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn set_latch_of(pid: i32) -> bool {
     signals::send(pid, libc::SIGUSR1)
 }
 
 /// Whether the postmaster is alive, without waiting.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn postmaster_is_alive() -> bool {
     if POSTMASTER_DIED.load(Ordering::SeqCst) {
         return false;
@@ -155,10 +144,7 @@ pub fn postmaster_is_alive() -> bool {
     if fd < 0 {
         return true;
     }
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd, zero timeout.
-    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-    if n > 0 {
+    if fd::readable_now(fd) {
         POSTMASTER_DIED.store(true, Ordering::SeqCst);
         return false;
     }
@@ -168,7 +154,7 @@ pub fn postmaster_is_alive() -> bool {
 /// Waits for any of `events` (WL_* bits); `timeout_ms` applies with WL_TIMEOUT (negative: none). `socket` is
 /// watched with WL_SOCKET_READABLE / WL_SOCKET_WRITEABLE. Returns the events that occurred. With
 /// WL_EXIT_ON_PM_DEATH, postmaster death exits the process with code 1 instead of returning.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn wait_latch_or_socket(events: u32, socket: Option<RawFd>, timeout_ms: i64) -> u32 {
     let deadline = (events & WL_TIMEOUT != 0 && timeout_ms >= 0)
         .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
@@ -205,8 +191,7 @@ pub fn wait_latch_or_socket(events: u32, socket: Option<RawFd>, timeout_ms: i64)
             Some(d) => d.saturating_duration_since(std::time::Instant::now()).as_millis().min(i32::MAX as u128) as i32,
             None => -1,
         };
-        // SAFETY: three valid pollfd structs (negative fds are ignored by poll).
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, timeout) };
+        let n = fd::poll(&mut fds, timeout);
         if n > 0 {
             if fds[0].revents != 0 {
                 drain_pipe();
@@ -236,9 +221,9 @@ pub fn wait_latch_or_socket(events: u32, socket: Option<RawFd>, timeout_ms: i64)
     }
     WAITING.fetch_sub(1, Ordering::SeqCst);
     if result & WL_POSTMASTER_DEATH != 0 && events & WL_EXIT_ON_PM_DEATH != 0 {
-        // SAFETY: exiting without running the parent's destructors or atexit handlers, as PostgreSQL's
-        // proc_exit(1) on postmaster death in a child that holds nothing worth cleaning up.
-        unsafe { libc::_exit(1) };
+        // Without the parent's destructors or atexit handlers, as PostgreSQL's proc_exit(1) on postmaster death in
+        // a child that holds nothing worth cleaning up.
+        crate::sys::process::exit_now(1);
     }
     if events & WL_POSTMASTER_DEATH == 0 {
         result &= !WL_POSTMASTER_DEATH;
@@ -247,17 +232,14 @@ pub fn wait_latch_or_socket(events: u32, socket: Option<RawFd>, timeout_ms: i64)
 }
 
 /// Waits on the latch only (see [`wait_latch_or_socket`]).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn wait_latch(events: u32, timeout_ms: i64) -> u32 {
     wait_latch_or_socket(events, None, timeout_ms)
 }
 
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 fn drain_pipe() {
-    let fd = PIPE_READ.get();
-    let mut buf = [0u8; 64];
-    // SAFETY: reading into a valid buffer from our non-blocking pipe until it is empty.
-    while unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
+    fd::drain(PIPE_READ.get());
 }
 
 /// For event loops that watch [`latch_fd`] themselves (a backend's session loop): count as a waiter, so that
@@ -288,13 +270,5 @@ pub fn latch_fd() -> RawFd {
 /// A close-on-exec duplicate of the self-pipe's read end, owned by the caller (an event loop registers it; the
 /// pipe itself stays ours). `None` before `init_child` or when the descriptor table is full.
 pub fn latch_fd_owned() -> Option<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    let fd = latch_fd();
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: F_DUPFD_CLOEXEC on our own open pipe descriptor returns a new descriptor nobody else owns.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-    // SAFETY: `dup` was just created by fcntl and is owned by nothing else.
-    (dup >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(dup) })
+    fd::dup_cloexec(latch_fd())
 }

@@ -31,6 +31,9 @@
 //! An application can embed the host: add its own internal workers with
 //! [`modules::entry::register_internal_function`], then run [`postmaster::run`].
 
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)] // until the session's OS calls move to sys and SQLite's FFI to the SQL layer
 pub mod backend;
 pub mod bgworker;
 pub mod catalog;
@@ -39,13 +42,18 @@ pub mod config;
 pub mod dynamic;
 pub mod elog;
 pub mod latch;
+#[allow(unsafe_code)] // the C ABI: exported functions and globals, pointers from C
 pub mod modules;
+#[allow(unsafe_code)] // until its OS calls move to sys
 pub mod postmaster;
 pub mod process;
 pub mod services;
+#[allow(unsafe_code)] // the shared segment: typed views of shared memory
 pub mod shmem;
+#[allow(unsafe_code)] // until SQLite's FFI moves to the SQL layer
 pub mod spi;
 pub mod sync;
+#[allow(unsafe_code)] // the operating system
 pub mod sys;
 #[cfg(test)]
 mod testutil;

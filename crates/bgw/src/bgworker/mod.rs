@@ -12,6 +12,8 @@
 
 pub mod declared;
 pub mod handle;
+#[allow(unsafe_code)] // the payload of a shared slot: written and read through UnsafeCell
 pub mod slots;
+#[allow(unsafe_code)] // the registration as a slot payload
 pub mod types;
 pub mod watch;

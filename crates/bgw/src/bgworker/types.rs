@@ -6,6 +6,7 @@
 //! (no silent truncation); converting the struct to a spec ([`WorkerSpec::sanitized_from`]) is the postmaster's
 //! paranoid copy: it accepts anything, bounds every string, and keeps only printable ASCII.
 
+use bgw_macros::hot;
 use std::fmt;
 
 /// Length of the name, type and function-name fields, including the terminating NUL.
@@ -159,7 +160,7 @@ impl RegistrationError {
     }
 }
 
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 fn copy_str(dst: &mut [u8], value: &str, what: &str, name: &str) -> Result<(), RegistrationError> {
     let bytes = value.as_bytes();
     if bytes.len() >= dst.len() {
@@ -187,7 +188,7 @@ pub fn ascii_safe(field: &[u8]) -> String {
 }
 
 /// A fixed-size C string field up to its first NUL (all of it if it has none).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn before_nul(field: &[u8]) -> &[u8] {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     &field[..end]
@@ -195,7 +196,7 @@ pub fn before_nul(field: &[u8]) -> &[u8] {
 
 /// [`ascii_safe`] without a copy when the field is already printable ASCII (the usual case: a starting worker
 /// reads its library and function names this way and allocates nothing).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn ascii_safe_cow(field: &[u8]) -> std::borrow::Cow<'_, str> {
     let bytes = before_nul(field);
     if bytes.iter().all(|&b| ascii_safe_byte(b) == b) {
@@ -207,7 +208,7 @@ pub fn ascii_safe_cow(field: &[u8]) -> std::borrow::Cow<'_, str> {
 }
 
 /// One byte as [`ascii_safe`] keeps it: printable ASCII as is, anything else '?'.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn ascii_safe_byte(b: u8) -> u8 {
     if (32..127).contains(&b) {
         b
@@ -236,13 +237,13 @@ impl WorkerSpec {
     /// The C struct for a spec that was converted once already, when the postmaster adopted it (a sanitized spec
     /// that passed [`WorkerSpec::to_raw`]), so the all-zero fallback is never taken: the registration a worker
     /// starts with (its `MyBgworkerEntry`).
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     pub fn to_raw_adopted(&self) -> BackgroundWorker {
         self.to_raw().unwrap_or_else(|_| BackgroundWorker::zeroed())
     }
 
     /// The C struct for this spec; refuses any field that does not fit.
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     pub fn to_raw(&self) -> Result<BackgroundWorker, RegistrationError> {
         let mut w = BackgroundWorker::zeroed();
         let n = &self.name;

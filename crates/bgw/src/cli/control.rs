@@ -1,9 +1,9 @@
 //! Server control commands: they act on the data directory, its lock file and the postmaster's pid.
 
 use crate::postmaster::datadir::{self, read_pid_file};
+use crate::sys::fd;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -90,12 +90,8 @@ fn start_detached(dir: &Path, settings: &[String], log_file: Option<PathBuf>) ->
     let log = std::os::unix::fs::OpenOptionsExt::mode(std::fs::OpenOptions::new().create(true).append(true), 0o600)
         .open(&log_path)
         .with_context(|| format!("could not open log file \"{}\"", log_path.display()))?;
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        bail!("could not create pipe: {}", std::io::Error::last_os_error());
-    }
-    let (read_fd, write_fd) = (fds[0], fds[1]);
+    let (read_fd, write_fd) = fd::pipe(false).map_err(|e| anyhow!("could not create pipe: {e}"))?;
+    let (reader, writer) = (fd::own(read_fd), fd::own(write_fd));
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.arg("start").arg("-D").arg(dir);
     for s in settings {
@@ -105,21 +101,13 @@ fn start_detached(dir: &Path, settings: &[String], log_file: Option<PathBuf>) ->
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    // SAFETY: only async-signal-safe calls between fork and exec: setsid, and fcntl to let the write end of the
-    // readiness pipe survive exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            libc::fcntl(write_fd, libc::F_SETFD, 0);
-            Ok(())
-        });
-    }
+    // The write end of the readiness pipe survives the exec.
+    crate::sys::process::spawn_detached_with(&mut cmd, write_fd);
     let mut child = cmd.spawn().context("could not start server")?;
-    // SAFETY: our copy of the write end; the server holds its own, so EOF means it exited.
-    unsafe { libc::close(write_fd) };
+    // Our copy of the write end; the server holds its own, so EOF means it exited.
+    drop(writer);
     print!("waiting for server to start....");
-    // SAFETY: the read end is ours; File takes ownership and closes it.
-    let mut reader = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(read_fd) };
+    let mut reader = std::fs::File::from(reader);
     let mut buf = String::new();
     let _ = reader.read_to_string(&mut buf);
     if buf.starts_with("ready") {
@@ -212,13 +200,12 @@ pub fn promote(dir: &Path, timeout: u64) -> Result<i32> {
             println!(" stopped waiting");
             bail!("server did not promote in time");
         }
-        let mut pfd = libc::pollfd {
+        let mut pfd = [libc::pollfd {
             fd: std::os::fd::AsRawFd::as_raw_fd(&std::os::fd::AsFd::as_fd(&inotify)),
             events: libc::POLLIN,
             revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(1000) as i32) };
+        }];
+        fd::poll(&mut pfd, left.as_millis().min(1000) as i32);
         let _ = inotify.read_events();
     }
 }

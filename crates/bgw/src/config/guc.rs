@@ -8,6 +8,7 @@
 //! suffix such as `10s` or `64MB` (memory units are multiples of 1024, unit
 //! names are case-sensitive). Error messages use PostgreSQL's wording.
 
+use bgw_macros::hot;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -799,7 +800,7 @@ impl Settings {
 
     /// The current value of a defined parameter (case-insensitive name).
     /// Placeholders have no typed value and give `None`.
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     pub fn get(&self, name: &str) -> Option<&GucValue> {
         let entry = if name.bytes().any(|b| b.is_ascii_uppercase()) {
             self.entries.get(&name.to_ascii_lowercase())
@@ -834,7 +835,7 @@ impl Settings {
     }
 
     /// The value of a string or enum parameter.
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     pub fn get_str(&self, name: &str) -> Option<&str> {
         match self.get(name)? {
             GucValue::String(s) | GucValue::Enum(s) => Some(s),

@@ -21,6 +21,7 @@ use crate::bgworker::handle::{Handle, Status};
 use crate::bgworker::types::{BackgroundWorker, RegistrationError, WorkerSpec};
 use crate::dynamic;
 use crate::elog::{self, Level};
+use bgw_macros::hot;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_long, CStr};
 use std::sync::Mutex;
@@ -90,7 +91,7 @@ static mut MY_LATCH_OBJECT: [u8; 1] = [0];
 pub static mut MyLatch: *mut Latch = std::ptr::null_mut();
 
 /// Called in a worker at start: publishes its registration and identity to C.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn set_my_bgworker_entry(entry: *mut BackgroundWorker) {
     // SAFETY: the worker process is single-threaded at this point (fresh from fork, before the entry point runs);
     // nothing reads these globals concurrently.
@@ -104,7 +105,7 @@ pub fn set_my_bgworker_entry(entry: *mut BackgroundWorker) {
 ///
 /// # Safety
 /// Call while the process is single-threaded (at the start of a child, or in the postmaster before preload).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub unsafe fn init_process_globals() {
     std::ptr::addr_of_mut!(MyProcPid).write(libc::getpid());
     std::ptr::addr_of_mut!(MyLatch).write(std::ptr::addr_of_mut!(MY_LATCH_OBJECT) as *mut Latch);
@@ -156,7 +157,7 @@ pub(crate) fn text(p: *const c_char) -> String {
 
 /// [`text`] without a copy when the string is ASCII (names of shared memory areas are): what a worker calls on
 /// its way to its loop should not allocate (see `crate::worker`).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub(crate) fn text_borrowed<'a>(p: *const c_char) -> std::borrow::Cow<'a, str> {
     if p.is_null() {
         return std::borrow::Cow::Borrowed("");
@@ -451,14 +452,14 @@ fn connect_or_die(outcome: Result<(), crate::spi::connection::ConnectError>) {
 
 /// The spec's `BackgroundWorkerBlockSignals`.
 #[no_mangle]
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub extern "C" fn BackgroundWorkerBlockSignals() {
     crate::process::my_worker::background_worker_block_signals();
 }
 
 /// The spec's `BackgroundWorkerUnblockSignals`.
 #[no_mangle]
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub extern "C" fn BackgroundWorkerUnblockSignals() {
     crate::process::my_worker::background_worker_unblock_signals();
 }
@@ -467,7 +468,7 @@ pub extern "C" fn BackgroundWorkerUnblockSignals() {
 
 /// PostgreSQL's `WaitLatch` on this process's latch (the only latch a module can name). Returns WL_* bits.
 #[no_mangle]
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub extern "C" fn WaitLatch(_latch: *mut Latch, wake_events: c_int, timeout: c_long, _wait_event_info: u32) -> c_int {
     #[allow(clippy::useless_conversion)] // c_long is i64 here, i32 on 32-bit targets
     let timeout = i64::from(timeout);
@@ -476,14 +477,14 @@ pub extern "C" fn WaitLatch(_latch: *mut Latch, wake_events: c_int, timeout: c_l
 
 /// PostgreSQL's `SetLatch` on this process's latch.
 #[no_mangle]
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub extern "C" fn SetLatch(_latch: *mut Latch) {
     crate::latch::set_latch();
 }
 
 /// PostgreSQL's `ResetLatch` on this process's latch.
 #[no_mangle]
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub extern "C" fn ResetLatch(_latch: *mut Latch) {
     crate::latch::reset_latch();
 }
@@ -496,7 +497,7 @@ pub extern "C" fn bgw_set_latch_pid(pid: libc::pid_t) -> bool {
 
 /// PostgreSQL's `PostmasterIsAlive`.
 #[no_mangle]
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub extern "C" fn PostmasterIsAlive() -> bool {
     crate::latch::postmaster_is_alive()
 }
@@ -520,6 +521,13 @@ pub extern "C" fn pqsignal(signo: c_int, func: libc::sighandler_t) -> libc::sigh
         }
         old.sa_sigaction
     }
+}
+
+/// Sets `ConfigReloadPending` (the flag C modules read), as a worker's default SIGHUP handler does so that a
+/// module that keeps it still sees SIGHUP. Async-signal-safe.
+#[hot]
+pub fn set_config_reload_pending() {
+    flag_set(std::ptr::addr_of_mut!(ConfigReloadPending), 1);
 }
 
 /// PostgreSQL's `SignalHandlerForConfigReload`: sets `ConfigReloadPending` and the latch.
@@ -546,7 +554,7 @@ pub extern "C" fn die(_signo: c_int) {
 
 /// What `CHECK_FOR_INTERRUPTS()` calls when `InterruptPending` is set: ends the worker if `die` asked it to.
 #[no_mangle]
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub extern "C" fn ProcessInterrupts() {
     flag_set(std::ptr::addr_of_mut!(InterruptPending), 0);
     // SAFETY: a volatile read of a c_int global.
@@ -600,7 +608,7 @@ pub extern "C" fn RequestAddinShmemSpace(size: usize) {
 
 /// PostgreSQL's `ShmemInitStruct`: creates (zeroed) or attaches the named area; `*found` says which.
 #[no_mangle]
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub extern "C" fn ShmemInitStruct(name: *const c_char, size: usize, found: *mut bool) -> *mut std::ffi::c_void {
     // Borrowed: a worker attaching its module's area allocates nothing.
     let name = text_borrowed(name);

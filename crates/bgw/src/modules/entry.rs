@@ -9,6 +9,7 @@
 
 use crate::bgworker::types::{RegistrationError, WorkerSpec};
 use crate::modules::loader::{self, LoadError};
+use bgw_macros::hot;
 use std::sync::{Mutex, OnceLock};
 
 /// An internal worker's main function; the argument is the spec's Datum.
@@ -26,7 +27,7 @@ pub enum EntryPoint {
 
 impl EntryPoint {
     /// Runs the entry point with the main argument.
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     pub fn call(self, arg: usize) {
         match self {
             EntryPoint::Internal(f) => f(arg),
@@ -63,7 +64,7 @@ pub fn register_internal_function(name: &'static str, main: WorkerMain) {
 }
 
 /// Finds the entry point for `function` in `library`, loading the library if needed.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn lookup(library: &str, function: &str) -> Result<EntryPoint, LookupError> {
     if library == crate::bgworker::types::INTERNAL_LIBRARY {
         let builtin = BUILTIN.get().copied().unwrap_or_default();

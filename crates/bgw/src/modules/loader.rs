@@ -7,6 +7,7 @@
 //! RTLD_GLOBAL, and never unloaded: function pointers into them may be kept for the life of the process. A
 //! library's `_PG_init` runs when it is first loaded into a process, as in PostgreSQL.
 
+use bgw_macros::hot;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -117,7 +118,7 @@ fn dl_reason(e: &libloading::Error) -> String {
 }
 
 /// Finds `function` in `library` (resolving and opening it) and returns its address.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn lookup(library: &str, function: &str) -> Result<*const std::ffi::c_void, LoadError> {
     // Every registration checks its entry point, and every worker looks it up: after the first success in a
     // process the answer comes from memory, without searching the directories again. Libraries are never
@@ -151,7 +152,7 @@ pub fn lookup(library: &str, function: &str) -> Result<*const std::ffi::c_void, 
 }
 
 /// A previous answer of [`lookup`] for (library, function), if the search path is still the one it was found with.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 fn found(library: &str, function: &str) -> Option<*const std::ffi::c_void> {
     with_search_path_setting(|current| {
         let found = FOUND.lock().unwrap_or_else(|e| e.into_inner());

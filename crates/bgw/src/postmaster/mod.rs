@@ -34,6 +34,7 @@ use crate::sync::Ordering;
 use crate::sys::exit_watch::ExitWatch;
 use crate::sys::fork::{fork_process, Forked};
 use crate::sys::signals;
+use bgw_macros::hot;
 use children::{Child, ChildKind, Children};
 use datadir::{ClusterState, PidFile, PidFileContents, StartError};
 use nix::sys::signal::{SigSet, Signal};
@@ -368,7 +369,7 @@ impl Postmaster {
     /// In the start-up code's section, not inlined into its callers: a new child returns from the fork into this
     /// function, and its code page is then one a worker touches anyway instead of one more of the launch loop's.
     #[inline(never)]
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     fn fork_child_closing<C>(
         &mut self,
         kind: ChildKind,
@@ -978,7 +979,7 @@ impl Postmaster {
 struct ExitOnUnwind;
 
 impl Drop for ExitOnUnwind {
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     fn drop(&mut self) {
         crate::process::exit(1);
     }
@@ -988,7 +989,7 @@ impl Drop for ExitOnUnwind {
 /// per-process globals. (This and [`worker_child_main`] sit with the worker runtime's start-up code, see
 /// `crate::worker`: a new worker maps fewer blocks of code.)
 #[inline(never)]
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 fn enter_child(proc_no: Option<u32>) {
     crate::process::set_my_proc(proc_no);
     // SAFETY: the child is single-threaded, fresh from fork.
@@ -1004,7 +1005,7 @@ type WorkerChildContext =
 /// worker runtime. A function of its own, not inlined into the launch loop, so that building the registration runs
 /// from the start-up code's section (measured: 2-3 page faults more per worker when it was inlined).
 #[inline(never)]
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 fn worker_child_main(
     (spec, found, yield_first): WorkerChildContext,
     _: Option<u32>,

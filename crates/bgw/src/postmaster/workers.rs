@@ -17,6 +17,7 @@ use crate::elog::{self, Level};
 use crate::shmem::{Shmem, WorkerState};
 use crate::sync::Ordering;
 use crate::sys::private_memory::PrivateAlloc;
+use bgw_macros::hot;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
@@ -221,7 +222,7 @@ impl Workers {
         self.timers.clear();
     }
 
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     pub fn raw(&self, slot: u32) -> BackgroundWorker {
         self.slots[slot as usize].as_ref().map(|r| r.spec.to_raw_adopted()).unwrap_or_else(BackgroundWorker::zeroed)
     }

@@ -10,10 +10,12 @@
 //! (SPI, modules, the worker runtime, backends' host services, the postmaster). Layers above that keep state of
 //! their own in step with the settings register a hook ([`on_reload`]) instead of being called from here.
 
+#[allow(unsafe_code)] // MyBgworkerEntry's static storage, shared with C
 pub mod my_worker;
 
 use crate::config::Settings;
 use crate::elog::{self, Level};
+use bgw_macros::hot;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -36,13 +38,13 @@ static RELOAD_PENDING: AtomicBool = AtomicBool::new(false);
 static IS_CHILD: AtomicBool = AtomicBool::new(false);
 
 /// Whether this process is a child of the postmaster (PostgreSQL's IsUnderPostmaster).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn is_child() -> bool {
     IS_CHILD.load(Ordering::Relaxed)
 }
 
 /// Records which process entry this child owns (set right after fork, in every child).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn set_my_proc(proc_no: Option<u32>) {
     IS_CHILD.store(true, Ordering::Relaxed);
     MY_PROC.store(proc_no.map(|p| p as i64 + 1).unwrap_or(0), Ordering::Relaxed);
@@ -65,8 +67,8 @@ extern "C" fn handle_backend_sighup(_: libc::c_int) {
 }
 
 extern "C" fn handle_quickdie(_: libc::c_int) {
-    // SAFETY: _exit is async-signal-safe; exit code 2 tells the postmaster this was not a clean exit.
-    unsafe { libc::_exit(2) };
+    // Exit code 2 tells the postmaster this was not a clean exit.
+    crate::sys::process::exit_now(2);
 }
 
 /// Installs a client backend's signal handling: SIGTERM asks the session to end (checked between statements and
@@ -109,7 +111,7 @@ pub fn overrides() -> &'static [(String, String)] {
 }
 
 /// The current settings of this process.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn settings() -> MutexGuard<'static, Option<Settings>> {
     SETTINGS.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -175,14 +177,14 @@ pub fn reload_config() -> Vec<String> {
 
 /// Exits the process with `code`, flushing nothing that could deadlock (standard streams are unbuffered writes
 /// here; the log uses raw writes).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn exit(code: i32) -> ! {
-    // SAFETY: _exit has no preconditions; children must not run the parent's atexit handlers or destructors.
-    unsafe { libc::_exit(code) }
+    // Children must not run the parent's atexit handlers or destructors.
+    crate::sys::process::exit_now(code)
 }
 
 /// Logs panics as PostgreSQL-style ERROR messages instead of Rust's default report.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn set_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {

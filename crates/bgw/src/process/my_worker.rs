@@ -11,41 +11,49 @@
 
 use crate::bgworker::types::{BackgroundWorker, WorkerSpec};
 use crate::sys::signals;
+use bgw_macros::hot;
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
-/// Hand-off: null until [`publish_entry`] has written [`ENTRY_STORAGE`]; then points at it, forever (Release
-/// store after the write, Acquire load before any read).
+/// Hand-off: [`CLAIMED`] gives the one writer the right to write [`ENTRY_STORAGE`] (the first `swap` to true);
+/// [`MY_ENTRY`] is null until that write is done, then points at the storage forever (Release store after the
+/// write, Acquire load before any read). Readers never see the storage before it is written, and there is never a
+/// second write.
+static CLAIMED: AtomicBool = AtomicBool::new(false);
 static MY_ENTRY: AtomicPtr<BackgroundWorker> = AtomicPtr::new(std::ptr::null_mut());
 
 /// Where a worker keeps its registration: static storage, written once in the freshly forked child before
 /// [`MY_ENTRY`] points at it.
 struct EntryStorage(UnsafeCell<MaybeUninit<BackgroundWorker>>);
 
-// SAFETY: written once, by the only thread of a freshly forked worker, before its address is published (Release
+// SAFETY: written once, by the one caller that claimed it (CLAIMED), before its address is published (Release
 // store to MY_ENTRY); only read afterwards.
 unsafe impl Sync for EntryStorage {}
 
 static ENTRY_STORAGE: EntryStorage = EntryStorage(UnsafeCell::new(MaybeUninit::uninit()));
 
-/// Stores this worker's registration and publishes it. Returns the pointer C modules see as `MyBgworkerEntry`
-/// (derived from the `UnsafeCell`, so they may write through it as they may in PostgreSQL).
-///
-/// # Safety
-/// Call once per process, in a freshly forked worker, before any other thread exists and before anything reads
-/// [`my_bgworker_entry`].
-#[link_section = ".text.hot.bgw_worker"]
-pub unsafe fn publish_entry(raw: BackgroundWorker) -> *mut BackgroundWorker {
-    // SAFETY: the caller guarantees this is the only thread and the first and only write: nothing has published
-    // the storage yet, so the write races with no reader.
+/// Stores this worker's registration and publishes it (the worker runtime, once, in a freshly forked worker).
+/// Panics if called a second time in the same process.
+#[hot]
+pub fn publish_entry(raw: BackgroundWorker) -> &'static BackgroundWorker {
+    assert!(!CLAIMED.swap(true, Ordering::AcqRel), "a worker's registration is published once");
+    // SAFETY: the swap above made this the only write there will ever be, and MY_ENTRY is still null, so no
+    // reader can see the storage while it is written.
     let ptr = unsafe { (*ENTRY_STORAGE.0.get()).write(raw) as *mut BackgroundWorker };
     MY_ENTRY.store(ptr, Ordering::Release);
-    ptr
+    // SAFETY: just initialized, static (never moved or freed), and never written again by the host.
+    unsafe { &*ptr }
+}
+
+/// The pointer C modules see as `MyBgworkerEntry` (derived from the `UnsafeCell`, so they may write through it
+/// as they may in PostgreSQL). Null outside workers.
+pub fn my_bgworker_entry_ptr() -> *mut BackgroundWorker {
+    MY_ENTRY.load(Ordering::Acquire)
 }
 
 /// The registration of the worker running in this process (the spec's `MyBgworkerEntry`). None outside workers.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn my_bgworker_entry() -> Option<&'static BackgroundWorker> {
     // SAFETY: MY_ENTRY is null or points at ENTRY_STORAGE, initialized before the pointer was stored and never
     // written again by the host.
@@ -59,13 +67,13 @@ pub fn my_spec() -> Option<WorkerSpec> {
 
 /// The spec's `BackgroundWorkerBlockSignals`: blocks every signal a worker may receive, except the
 /// postmaster-death signal (which must always get through so that no worker outlives the postmaster).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn background_worker_block_signals() {
     signals::block_all_but(crate::sys::raw::bit(crate::sys::fork::POSTMASTER_DEATH_SIGNAL));
 }
 
 /// The spec's `BackgroundWorkerUnblockSignals`.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn background_worker_unblock_signals() {
     signals::unblock_all();
 }

@@ -13,6 +13,7 @@
 //! fit.
 
 use crate::sync::{AtomicU64, Ordering, ProcessLock, UnsafeCell};
+use bgw_macros::hot;
 
 /// How many named areas a segment can hold.
 pub const MAX_AREAS: usize = 64;
@@ -72,7 +73,7 @@ impl AddinHeader {
     }
 
     /// Creates or attaches the area `name` of `size` bytes. Returns its address and whether it already existed.
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     pub fn init_struct(&self, name: &str, size: usize) -> Result<(*mut u8, bool), AddinError> {
         let bytes = name.as_bytes();
         if bytes.is_empty() || bytes.len() >= NAME_LEN || bytes.contains(&0) {

@@ -26,6 +26,7 @@ use crate::bgworker::types::{BackgroundWorker, BGW_MAXLEN};
 use crate::bgworker::watch::WatchList;
 use crate::sync::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use crate::sys::shm::SharedMapping;
+use bgw_macros::hot;
 use procs::ProcEntry;
 use std::sync::atomic::AtomicPtr;
 
@@ -269,7 +270,7 @@ impl Shmem {
     }
 
     /// The directory of modules' named areas.
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     pub fn addin(&self) -> &addin::AddinHeader {
         // SAFETY: the addin region lies within the mapping at an aligned offset computed by Layout; its header is a
         // robust lock, atomics and an UnsafeCell directory accessed under that lock.
@@ -306,7 +307,7 @@ pub struct Segment {
 static ATTACHED: AtomicPtr<Shmem> = AtomicPtr::new(std::ptr::null_mut());
 
 /// This process's view of the current segment, if attached.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn attached() -> Option<&'static Shmem> {
     let p = ATTACHED.load(std::sync::atomic::Ordering::Acquire);
     // SAFETY: ATTACHED only ever holds null or a leaked Shmem that is never freed.
@@ -314,7 +315,7 @@ pub fn attached() -> Option<&'static Shmem> {
 }
 
 /// Unmaps the segment in this process (workers without shared-memory access, at start).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn detach() {
     if let Some(s) = attached() {
         ATTACHED.store(std::ptr::null_mut(), std::sync::atomic::Ordering::Release);

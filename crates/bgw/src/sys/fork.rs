@@ -9,6 +9,7 @@
 //! What a child can read of its parent's memory: everything but [`super::private_memory`], which it does not have.
 //! [`Inherited`] is how the postmaster points a child at something in its ordinary memory.
 
+use bgw_macros::hot;
 use std::os::fd::RawFd;
 
 /// The signal the kernel sends a child when the postmaster dies (`PR_SET_PDEATHSIG`). Children install a handler
@@ -35,7 +36,7 @@ impl<T: 'static> Inherited<T> {
     /// # Safety
     /// Only in the child of the first fork after [`Inherited::new`], which must have been made while the
     /// referent was alive and not in private memory.
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     pub unsafe fn in_child(&self) -> &'static T {
         // SAFETY: per the contract, this is the child's own copy of a value that was alive at the fork, in memory
         // the fork copied; the child never frees it, so it lives as long as the process.
@@ -94,7 +95,7 @@ fn single_threaded() -> Result<(), ForkError> {
 /// Closes `fds` with one `close_range` per run of consecutive numbers (the postmaster's descriptors are mostly
 /// adjacent, and it passes them sorted, so a child makes two or three system calls instead of one per descriptor).
 /// Any order is correct; sorted is fewer calls. Allocates and copies nothing.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 fn close_all(fds: &[RawFd]) {
     let mut i = 0;
     while i < fds.len() {
@@ -120,7 +121,7 @@ fn close_all(fds: &[RawFd]) {
 /// Forks. In the child, before returning: signal dispositions reset to default and every signal blocked but the
 /// parent-death one, `close_in_child` closed, and the parent-death signal armed (if the parent died in between,
 /// the child exits at once). The child unblocks signals once its handlers are installed.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn fork_process(close_in_child: &[RawFd]) -> Result<Forked, ForkError> {
     single_threaded()?;
     // SAFETY: getpid has no preconditions.

@@ -4,6 +4,7 @@
 //! the child has its copy. A message is one `write` of at most `PIPE_BUF` bytes, which the kernel makes atomic: the
 //! reader gets all of it or nothing. End-of-file on the read end means the writer closed its end or died.
 
+use bgw_macros::hot;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// Values that may be sent as raw bytes and read back in another process of the same executable.
@@ -41,7 +42,7 @@ pub fn send<T: PlainMessage>(fd: BorrowedFd<'_>, msg: &T) -> std::io::Result<()>
 }
 
 /// Blocks until a whole message arrives (Some) or the writer is gone (None: end-of-file or an error).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn receive<T: PlainMessage>(fd: RawFd) -> Option<T> {
     let mut msg = std::mem::MaybeUninit::<T>::zeroed();
     let len = std::mem::size_of::<T>();
@@ -60,7 +61,7 @@ pub fn receive<T: PlainMessage>(fd: RawFd) -> Option<T> {
 }
 
 /// Closes a descriptor this process owns by number (a child's copy it no longer needs).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn close(fd: RawFd) {
     // SAFETY: the caller owns `fd` and does not use it again.
     unsafe { libc::close(fd) };

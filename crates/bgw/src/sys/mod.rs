@@ -10,6 +10,7 @@
 //! - [`proctitle`]: the process title that `ps` shows.
 //! - [`pidfd`]: waiting for a process that is not our child to exit.
 //! - [`exit_watch`]: which of the postmaster's children exited (a pidfd per child in an epoll set).
+//! - [`fd`]: pipes, `poll`, the byte-sized reads and writes of self-pipes.
 //! - [`message_pipe`]: one fixed-size message from the postmaster to a child (a spare's assignment).
 //! - [`private_memory`]: memory a fork does not copy, for the postmaster's own tables.
 //! - [`raw`]: a new child's first system calls, without glibc's wrappers.
@@ -18,6 +19,7 @@
 //! - [`user`]: the OS user's name.
 
 pub mod exit_watch;
+pub mod fd;
 pub mod fork;
 pub mod message_pipe;
 pub mod pidfd;

@@ -2,6 +2,8 @@
 //!
 //! Runs in every process of the host.
 
+use bgw_macros::hot;
+
 /// Whether a process with this pid exists (it may belong to another user, or be a zombie).
 pub fn exists(pid: i32) -> bool {
     if pid <= 0 {
@@ -14,8 +16,22 @@ pub fn exists(pid: i32) -> bool {
 
 /// Ends this process with `code` at once: no atexit handlers, no destructors, no flushing (a child must not run
 /// its parent's). Async-signal-safe.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit has no preconditions and is async-signal-safe.
     unsafe { libc::_exit(code) }
+}
+
+/// Makes `cmd` start its process in a session of its own (detached from the terminal, as `pg_ctl start` does)
+/// with `inherit` kept open across its exec (a pipe end the new process reports on).
+pub fn spawn_detached_with(cmd: &mut std::process::Command, inherit: std::os::fd::RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec: setsid, and fcntl to clear close-on-exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            libc::fcntl(inherit, libc::F_SETFD, 0);
+            Ok(())
+        });
+    }
 }

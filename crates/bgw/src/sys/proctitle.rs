@@ -7,6 +7,7 @@
 //! [`init`] must run in the postmaster while it is single-threaded, before anything reads the environment through
 //! saved pointers. `std::env::args` must not be used afterwards in a process that set a title.
 
+use bgw_macros::hot;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
@@ -83,7 +84,7 @@ pub fn set(title: &str) {
 }
 
 /// [`set`] for a title that is not a `str` (a worker's, assembled from its registration without allocating).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn set_bytes(title: &[u8]) {
     let start = AREA_START.load(Ordering::Relaxed);
     let len = AREA_LEN.load(Ordering::Relaxed);

@@ -9,6 +9,8 @@
 //!
 //! Runs in: every process of the host, mostly in a child's first moments after fork.
 
+use bgw_macros::hot;
+
 /// Signals glibc reserves for itself (thread cancellation and set*id broadcasts): its `sigprocmask` never
 /// blocks them, and neither does [`set_signal_mask`].
 const GLIBC_INTERNAL: u64 = (1 << (32 - 1)) | (1 << (33 - 1));
@@ -23,7 +25,7 @@ pub const fn bit(sig: libc::c_int) -> u64 {
 }
 
 /// Replaces this thread's signal mask with `blocked` (kernel bits, see [`bit`]). Async-signal-safe.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn set_signal_mask(blocked: u64) {
     let set = blocked & !GLIBC_INTERNAL;
     // SAFETY: rt_sigprocmask reads 8 bytes from a valid u64 (the kernel's sigset size on Linux) and, with a null old
@@ -40,14 +42,14 @@ pub fn set_signal_mask(blocked: u64) {
 }
 
 /// Closes the descriptors `first..=last`. False if the kernel has no `close_range` (before Linux 5.9).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn close_range(first: u32, last: u32) -> bool {
     // SAFETY: close_range only closes descriptors; the caller owns the ones in the range and no longer uses them.
     unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) == 0 }
 }
 
 /// Asks the kernel to send `sig` to this process when its parent dies (`PR_SET_PDEATHSIG`).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn set_parent_death_signal(sig: libc::c_int) {
     // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and changes only this process's death signal.
     unsafe {
@@ -64,7 +66,7 @@ pub fn set_parent_death_signal(sig: libc::c_int) {
 
 /// Sets the calling thread's name (`PR_SET_NAME`, what `ps -o comm` and `/proc/PID/comm` show): the bytes up to
 /// the first NUL, at most 15.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn set_thread_name(name: &[u8; 16]) {
     let mut comm = *name;
     comm[15] = 0;
@@ -82,14 +84,14 @@ pub fn set_thread_name(name: &[u8; 16]) {
 }
 
 /// The parent's pid.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn parent_pid() -> i32 {
     // SAFETY: getppid has no arguments and no preconditions.
     unsafe { libc::syscall(libc::SYS_getppid) as i32 }
 }
 
 /// Gives up the CPU once (a scheduling hint).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn yield_cpu() {
     // SAFETY: sched_yield has no arguments and no preconditions.
     unsafe { libc::syscall(libc::SYS_sched_yield) };

@@ -7,6 +7,7 @@
 //!
 //! Only children take this lock; the postmaster never does (see `crate::bgworker::slots`).
 
+use bgw_macros::hot;
 use std::cell::UnsafeCell;
 
 /// A robust, process-shared mutex living in shared memory. Create it in place with [`ProcessLock::init`].
@@ -43,7 +44,7 @@ impl ProcessLock {
     }
 
     /// Takes the lock, recovering it if its previous holder died.
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     pub fn lock(&self) -> ProcessLockGuard<'_> {
         // SAFETY: the mutex was initialized by `init` in shared memory that outlives every child.
         let rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
@@ -62,7 +63,7 @@ impl ProcessLock {
 }
 
 impl Drop for ProcessLockGuard<'_> {
-    #[link_section = ".text.hot.bgw_worker"]
+    #[hot]
     fn drop(&mut self) {
         // SAFETY: the guard exists only while this process holds the lock.
         unsafe { libc::pthread_mutex_unlock(self.lock.raw.get()) };

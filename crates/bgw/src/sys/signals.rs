@@ -2,6 +2,7 @@
 //!
 //! Handlers in this crate only store to atomics and `write(2)`; the helpers here are the vocabulary for that.
 
+use bgw_macros::hot;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -10,7 +11,7 @@ pub type Handler = extern "C" fn(libc::c_int);
 
 /// A set holding exactly `signals`. Built by hand, not with glibc's sigset helpers: a new worker calls this while
 /// installing its handlers, and each helper is one more block of libc's code it would map (see `sys::raw`).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn set_of(signals: &[libc::c_int]) -> libc::sigset_t {
     let mut bits = 0u64;
     for &s in signals {
@@ -31,7 +32,7 @@ const _: () = assert!(
 );
 
 /// Changes this thread's signal mask (`how` is SIG_BLOCK, SIG_UNBLOCK or SIG_SETMASK). Async-signal-safe.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn mask(how: libc::c_int, set: &libc::sigset_t) {
     // SAFETY: `set` is a valid, initialized sigset; the old mask is not requested.
     unsafe { libc::pthread_sigmask(how, set, std::ptr::null_mut()) };
@@ -40,19 +41,19 @@ pub fn mask(how: libc::c_int, set: &libc::sigset_t) {
 /// Blocks every signal except those in `keep_mask` (a mask of [`super::raw::bit`]s; a constant mask, unlike a
 /// constant slice of signal numbers, is not read from memory: one page fewer for a new child to map) and those
 /// that cannot be blocked.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn block_all_but(keep_mask: u64) {
     super::raw::set_signal_mask(!keep_mask);
 }
 
 /// Unblocks every signal.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn unblock_all() {
     super::raw::set_signal_mask(0);
 }
 
 /// Installs `handler` for `sig` with SA_RESTART, blocking `also_block` while it runs.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn install(sig: libc::c_int, handler: Handler, also_block: &[libc::c_int]) {
     // SAFETY: the sigaction struct is fully initialized; the handler is an `extern "C" fn(c_int)` that only uses
     // async-signal-safe operations (a requirement on every caller of this function).
@@ -65,7 +66,7 @@ pub fn install(sig: libc::c_int, handler: Handler, also_block: &[libc::c_int]) {
     }
 }
 
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 fn set_disposition(sig: libc::c_int, disposition: libc::sighandler_t) {
     // SAFETY: as in `install`, with SIG_DFL or SIG_IGN instead of a function.
     unsafe {
@@ -77,13 +78,13 @@ fn set_disposition(sig: libc::c_int, disposition: libc::sighandler_t) {
 }
 
 /// Ignores `sig`. Async-signal-safe.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn ignore(sig: libc::c_int) {
     set_disposition(sig, libc::SIG_IGN);
 }
 
 /// Restores the default action for `sig`. Async-signal-safe.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn default(sig: libc::c_int) {
     set_disposition(sig, libc::SIG_DFL);
 }
@@ -121,7 +122,7 @@ pub fn note_dispositions() {
 /// Every catchable signal back to its default action, and every signal but `keep` blocked: the state a forked
 /// child starts from. A signal sent before the child has installed its handlers (a SIGTERM right after the
 /// postmaster published the pid, say) waits until the child unblocks it, instead of killing it by default action.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn reset_all_blocked(keep_mask: u64) {
     block_all_but(keep_mask);
     if NOTED.load(Ordering::Acquire) {
@@ -140,7 +141,7 @@ pub fn reset_all_blocked(keep_mask: u64) {
 
 /// Writes all of `buf` to `fd`, retrying on EINTR and short writes. Async-signal-safe; errors are ignored (there is
 /// nowhere to report them from a handler).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) {
     while !buf.is_empty() {
         // SAFETY: `buf` is a valid slice for its length.
@@ -157,7 +158,7 @@ pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) {
 }
 
 /// Sends `sig` to `pid`; true if it was delivered. Async-signal-safe.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn send(pid: i32, sig: libc::c_int) -> bool {
     // Never signal process groups or "every process": only positive pids.
     if pid <= 0 {
@@ -179,7 +180,7 @@ pub fn preserving_errno<R>(f: impl FnOnce() -> R) -> R {
 
 /// Arms a one-shot real-time timer that delivers SIGALRM after `ms` milliseconds, with SIGALRM's default action
 /// (termination) restored and unblocked. Async-signal-safe: used by the postmaster-death handler as a hard deadline.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn arm_fatal_alarm(ms: u32) {
     default(libc::SIGALRM);
     mask(libc::SIG_UNBLOCK, &set_of(&[libc::SIGALRM]));
@@ -195,7 +196,7 @@ pub fn arm_fatal_alarm(ms: u32) {
 }
 
 /// Gives up the CPU to another runnable process, if there is one (`sched_yield`).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn yield_cpu() {
     super::raw::yield_cpu();
 }

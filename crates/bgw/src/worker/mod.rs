@@ -18,7 +18,7 @@
 //! around it (fault-around, or a large page-cache folio: 64 to 256 KB). So the path from fork to a module's
 //! idle loop allocates nothing and formats nothing (see [`start_background_worker`]), and the functions on it, here
 //! and in the latch, signal, shared-memory and module-ABI code, are placed together with
-//! `#[link_section = ".text.hot.bgw_worker"]` (gathered into one `.text.hot` section at link time, see the crate's
+//! `#[hot]` (`bgw_macros::hot`: the `.text.hot.bgw_worker` input section, gathered into one `.text.hot` section at link time, see the crate's
 //! build script), so that a starting worker maps a few blocks of code instead of one block per function.
 
 pub mod builtin;
@@ -31,11 +31,12 @@ use crate::elog::{self, Level};
 use crate::modules::entry;
 use crate::process::my_worker::{self, background_worker_block_signals, my_bgworker_entry};
 use crate::sys::signals;
+use bgw_macros::hot;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static GOT_SIGHUP: AtomicBool = AtomicBool::new(false);
 
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 extern "C" fn handle_sigterm(_: libc::c_int) {
     signals::block_all_but(0);
     if let Some(entry) = my_bgworker_entry() {
@@ -46,14 +47,13 @@ extern "C" fn handle_sigterm(_: libc::c_int) {
             elog::write_from_signal_handler(b"FATAL", &text[..n]);
         }
     }
-    // SAFETY: _exit is async-signal-safe.
-    unsafe { libc::_exit(1) };
+    crate::sys::process::exit_now(1);
 }
 
 /// Writes `terminating background worker "<type>" due to administrator command` into `buf` (cut to fit; 160 bytes
 /// hold the longest); returns the length. The type is [`crate::bgworker::types::WorkerSpec::display_type`]'s, made ASCII-safe byte by
 /// byte as [`crate::bgworker::types::ascii_safe`] does. Async-signal-safe.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 fn die_message(entry: &BackgroundWorker, buf: &mut [u8]) -> usize {
     let field = before_nul(if entry.bgw_type[0] == 0 { &entry.bgw_name[..] } else { &entry.bgw_type[..] });
     let mut n = 0;
@@ -69,23 +69,22 @@ fn die_message(entry: &BackgroundWorker, buf: &mut [u8]) -> usize {
     n
 }
 
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 extern "C" fn handle_sigquit(_: libc::c_int) {
-    // SAFETY: _exit is async-signal-safe. Exit code 2 makes the postmaster treat this as a crash, as the spec says.
-    unsafe { libc::_exit(2) };
+    // Exit code 2 makes the postmaster treat this as a crash, as the spec says.
+    crate::sys::process::exit_now(2);
 }
 
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 extern "C" fn handle_sighup(_: libc::c_int) {
     GOT_SIGHUP.store(true, Ordering::SeqCst);
     // Also the flag C modules read, so a module that keeps the default handler still sees SIGHUP.
-    // SAFETY: a volatile store to the exported c_int flag is async-signal-safe.
-    unsafe { std::ptr::addr_of_mut!(crate::modules::abi::ConfigReloadPending).write_volatile(1) };
+    crate::modules::abi::set_config_reload_pending();
     signals::preserving_errno(crate::latch::set_latch);
 }
 
 /// True once per SIGHUP received: the worker should reload its configuration ([`crate::process::reload_config`]).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn take_config_reload_request() -> bool {
     GOT_SIGHUP.swap(false, Ordering::SeqCst)
 }
@@ -94,7 +93,7 @@ pub fn take_config_reload_request() -> bool {
 /// spare handed it: optionally give the CPU away once (see the postmaster's launch loop), set up the latch and
 /// postmaster-death handling, run the worker. Never returns.
 #[inline]
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn enter_worker(
     raw: BackgroundWorker,
     found: Option<entry::EntryPoint>,
@@ -118,15 +117,11 @@ pub fn enter_worker(
 ///
 /// `found`: the entry point, when the process that forked this one had already found it (a forked child's memory
 /// is a copy of its parent's, so the address is valid here); None: looked up here from the registration's names.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn start_background_worker(raw: BackgroundWorker, found: Option<entry::EntryPoint>) -> ! {
     background_worker_block_signals();
-    // SAFETY: this is the only thread of a freshly forked worker, and start_background_worker runs once per
-    // process, before anything reads the registration.
-    let ptr = unsafe { my_worker::publish_entry(raw) };
-    crate::modules::abi::set_my_bgworker_entry(ptr);
-    // SAFETY: publish_entry's pointer is to static storage, initialized, never moved or freed.
-    let entry: &'static BackgroundWorker = unsafe { &*ptr };
+    let entry = my_worker::publish_entry(raw);
+    crate::modules::abi::set_my_bgworker_entry(my_worker::my_bgworker_entry_ptr());
     set_title(entry);
     // The panic hook (ERROR reports) is the postmaster's, inherited.
 
@@ -164,7 +159,7 @@ pub fn start_background_worker(raw: BackgroundWorker, found: Option<entry::Entry
 }
 
 /// Sets the title `bgw: <name>` (the name made ASCII-safe as [`crate::bgworker::types::WorkerSpec::sanitized_from`] does).
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 fn set_title(entry: &BackgroundWorker) {
     const PREFIX: &[u8] = b"bgw: ";
     let mut title = [0u8; PREFIX.len() + BGW_MAXLEN];
@@ -189,8 +184,7 @@ mod tests {
 
     #[test]
     fn die_message_names_the_type_or_else_the_name() {
-        // SAFETY: BackgroundWorker holds only integers and byte arrays; all zeroes is a valid value.
-        let mut w: BackgroundWorker = unsafe { std::mem::zeroed() };
+        let mut w = BackgroundWorker::zeroed();
         w.bgw_name = field(b"my name");
         let mut buf = [0u8; 160];
         let n = die_message(&w, &mut buf);

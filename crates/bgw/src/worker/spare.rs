@@ -28,6 +28,7 @@
 
 use crate::bgworker::types::BackgroundWorker;
 use crate::sys::message_pipe::{self, PlainMessage};
+use bgw_macros::hot;
 use std::os::fd::RawFd;
 
 /// The postmaster's message to a spare: which worker to become.
@@ -44,11 +45,12 @@ const _: () = assert!(std::mem::size_of::<Assignment>() <= libc::PIPE_BUF);
 
 // SAFETY: repr(C), an integer and a BackgroundWorker (integers and byte arrays only, valid for every bit pattern:
 // the same property that lets a registration live in a shared slot), smaller than PIPE_BUF (asserted above).
+#[allow(unsafe_code)]
 unsafe impl PlainMessage for Assignment {}
 
 /// The body of a spare, in a freshly forked child whose process entry the postmaster has prepared. Never returns:
 /// it becomes the assigned worker, or exits 0 when retired.
-#[link_section = ".text.hot.bgw_worker"]
+#[hot]
 pub fn run(assignments: RawFd, postmaster_death: RawFd) -> ! {
     crate::sys::proctitle::set("bgw: spare worker");
     let Some(assignment) = message_pipe::receive::<Assignment>(assignments) else {
