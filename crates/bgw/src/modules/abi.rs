@@ -107,8 +107,11 @@ pub fn set_my_bgworker_entry(entry: *mut BackgroundWorker) {
 /// Call while the process is single-threaded (at the start of a child, or in the postmaster before preload).
 #[hot]
 pub unsafe fn init_process_globals() {
-    std::ptr::addr_of_mut!(MyProcPid).write(libc::getpid());
-    std::ptr::addr_of_mut!(MyLatch).write(std::ptr::addr_of_mut!(MY_LATCH_OBJECT) as *mut Latch);
+    // SAFETY: the caller guarantees a single thread, so nothing reads these globals while they are written.
+    unsafe {
+        std::ptr::addr_of_mut!(MyProcPid).write(std::process::id() as c_int);
+        std::ptr::addr_of_mut!(MyLatch).write(std::ptr::addr_of_mut!(MY_LATCH_OBJECT) as *mut Latch);
+    }
 }
 
 fn flag_set(flag: *mut c_int, value: c_int) {
