@@ -1,0 +1,172 @@
+//! CREATE / ALTER / DROP DATABASE and ROLE, and LISTEN / UNLISTEN / NOTIFY (which the catalog's parser also
+//! recognises): privileges, PostgreSQL's checks and messages, then one catalog transaction.
+//!
+//! Runs in a backend process.
+
+use super::ShmemHost;
+use crate::backend::host::SqlError;
+use crate::shmem;
+use crate::sync::Ordering;
+
+fn notice(message: String) -> SqlError {
+    let mut e = SqlError::warning("00000", message);
+    e.severity = crate::backend::host::Severity::Notice;
+    e
+}
+
+/// Other live processes connected to database `name` (this one excluded).
+fn sessions_using(name: &str) -> usize {
+    let me = std::process::id() as i32;
+    shmem::attached()
+        .map(|shm| {
+            shm.procs().iter().filter_map(|p| p.snapshot()).filter(|s| s.pid != me && s.database == name).count()
+        })
+        .unwrap_or(0)
+}
+
+/// CREATE/ALTER/DROP DATABASE and ROLE: privileges, PostgreSQL's checks and messages, then the catalog.
+pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_block: bool) -> Result<String, SqlError> {
+    use crate::catalog::ddl::{parse, CatalogCommand};
+    let cmd = parse(sql).map_err(|m| SqlError::error("42601", m))?;
+    if in_standby() {
+        return Err(SqlError::error("25006", format!("cannot execute {} in a read-only transaction", cmd.tag())));
+    }
+    if in_transaction_block
+        && matches!(cmd, CatalogCommand::CreateDatabase { .. } | CatalogCommand::DropDatabase { .. })
+    {
+        return Err(SqlError::error("25001", format!("{} cannot run inside a transaction block", cmd.tag())));
+    }
+    match &cmd {
+        CatalogCommand::Listen(channel) => {
+            if channel.is_empty() || channel.len() >= crate::shmem::notify::CHANNEL_LEN {
+                return Err(SqlError::error("22023", "invalid channel name"));
+            }
+            host.queue_listen(Some(channel), true);
+            return Ok(cmd.tag().to_string());
+        }
+        CatalogCommand::Unlisten(channel) => {
+            host.queue_listen(channel.as_deref(), false);
+            return Ok(cmd.tag().to_string());
+        }
+        CatalogCommand::Notify { channel, payload } => {
+            host.queue_notify(channel, payload)?;
+            return Ok(cmd.tag().to_string());
+        }
+        _ => {}
+    }
+    let data_dir = crate::process::data_dir();
+    let internal = |e: crate::catalog::CatalogError| SqlError::error("XX000", e.to_string());
+    let mut cat = crate::catalog::Catalog::open(data_dir).map_err(internal)?;
+    // The command's checks and changes are one transaction: a failure part-way (DROP ROLE a, missing) changes
+    // nothing, and concurrent commands cannot pick the same new oid.
+    cat.begin().map_err(internal)?;
+    let superuser = host.is_superuser();
+    let (my_db, my_user) = host.connected_as.borrow().clone().unwrap_or_default();
+    let denied = |m: String| SqlError::error("42501", m);
+    match &cmd {
+        CatalogCommand::CreateDatabase { name, allow_connections } => {
+            if !superuser {
+                return Err(denied("permission denied to create database".into()));
+            }
+            if cat.database(name).map_err(internal)?.is_some() {
+                return Err(SqlError::error("42P04", format!("database \"{name}\" already exists")));
+            }
+            cat.create_database(data_dir, name, *allow_connections).map_err(internal)?;
+        }
+        CatalogCommand::AlterDatabase { name, allow_connections } => {
+            if !superuser {
+                return Err(denied(format!("must be owner of database {name}")));
+            }
+            if !cat.set_allow_connections(name, *allow_connections).map_err(internal)? {
+                return Err(SqlError::error("3D000", format!("database \"{name}\" does not exist")));
+            }
+        }
+        CatalogCommand::DropDatabase { name, if_exists } => {
+            if !superuser {
+                return Err(denied(format!("must be owner of database {name}")));
+            }
+            let Some(db) = cat.database(name).map_err(internal)? else {
+                if *if_exists {
+                    host.notices.borrow_mut().push(notice(format!("database \"{name}\" does not exist, skipping")));
+                    return Ok(cmd.tag().to_string());
+                }
+                return Err(SqlError::error("3D000", format!("database \"{name}\" does not exist")));
+            };
+            if *name == my_db {
+                return Err(SqlError::error("55006", "cannot drop the currently open database"));
+            }
+            let others = sessions_using(name);
+            if others > 0 {
+                let detail = if others == 1 {
+                    "There is 1 other session using the database.".to_string()
+                } else {
+                    format!("There are {others} other sessions using the database.")
+                };
+                return Err(SqlError::error("55006", format!("database \"{name}\" is being accessed by other users"))
+                    .with_detail(detail));
+            }
+            cat.drop_database(data_dir, &db).map_err(internal)?;
+        }
+        CatalogCommand::CreateRole { name, options } => {
+            if !superuser {
+                return Err(denied("permission denied to create role".into()));
+            }
+            if cat.role(name).map_err(internal)?.is_some() {
+                return Err(SqlError::error("42710", format!("role \"{name}\" already exists")));
+            }
+            let verifier = options.password.clone().flatten().map(|p| crate::catalog::scram::verifier(&p));
+            cat.create_role(
+                name,
+                options.superuser.unwrap_or(false),
+                options.login.unwrap_or(false),
+                verifier.as_deref(),
+            )
+            .map_err(internal)?;
+        }
+        CatalogCommand::AlterRole { name, options } => {
+            if !superuser {
+                return Err(denied("permission denied to alter role".into()));
+            }
+            let role = cat
+                .role(name)
+                .map_err(internal)?
+                .ok_or_else(|| SqlError::error("42704", format!("role \"{name}\" does not exist")))?;
+            let verifier = options.password.clone().map(|p| p.map(|p| crate::catalog::scram::verifier(&p)));
+            cat.alter_role(role.oid, options.superuser, options.login, verifier.as_ref().map(|v| v.as_deref()))
+                .map_err(internal)?;
+        }
+        CatalogCommand::DropRole { names, if_exists } => {
+            if !superuser {
+                return Err(denied("permission denied to drop role".into()));
+            }
+            for name in names {
+                let Some(role) = cat.role(name).map_err(internal)? else {
+                    if *if_exists {
+                        host.notices.borrow_mut().push(notice(format!("role \"{name}\" does not exist, skipping")));
+                        continue;
+                    }
+                    return Err(SqlError::error("42704", format!("role \"{name}\" does not exist")));
+                };
+                if *name == my_user {
+                    return Err(SqlError::error("55006", "current user cannot be dropped"));
+                }
+                if role.oid == crate::catalog::BOOTSTRAP_SUPERUSER_OID {
+                    return Err(SqlError::error(
+                        "2BP01",
+                        format!("cannot drop role {name} because it is required by the database system"),
+                    ));
+                }
+                cat.drop_role(role.oid).map_err(internal)?;
+            }
+        }
+        CatalogCommand::Listen(_) | CatalogCommand::Unlisten(_) | CatalogCommand::Notify { .. } => {}
+    }
+    cat.commit().map_err(internal)?;
+    Ok(cmd.tag().to_string())
+}
+
+/// Whether the host is a standby that has not been promoted (sessions are then read-only).
+pub(super) fn in_standby() -> bool {
+    shmem::attached()
+        .is_some_and(|s| s.header().phase.load(Ordering::Acquire) == crate::postmaster::Phase::HotStandby as u32)
+}

@@ -1,0 +1,322 @@
+//! [`ShmemHost`]: the [`HostServices`] a backend's session calls, on shared memory, the catalog and signals.
+//!
+//! Runs in a backend process. Per-session state lives here (who the session is connected as, its notices, its
+//! LISTEN state); everything shared is read from or written to shared memory at each call.
+
+use super::catalog_commands::{in_standby, run_catalog_command};
+use super::registration::{check_library_privilege, handle, spec_from_request, sql_error, to_status};
+use super::views::{self, time_of};
+use crate::backend::host::{
+    ActivityRow, HandleStatus, HostServices, RegistrationRequest, SqlError, WorkerHandle, WorkerRow,
+};
+use crate::dynamic;
+use crate::shmem;
+use crate::sync::Ordering;
+use std::cell::RefCell;
+use std::time::SystemTime;
+
+/// Host services backed by shared memory.
+pub struct ShmemHost {
+    pub(super) notices: RefCell<Vec<SqlError>>,
+    /// The connected database's file, once the connection checks passed.
+    pub(super) database_path: RefCell<Option<std::path::PathBuf>>,
+    /// The database and role the session connected as.
+    pub(super) connected_as: RefCell<Option<(String, String)>>,
+    /// The connected database's oid (notifications are per database).
+    pub(super) db_oid: std::cell::Cell<u32>,
+    /// LISTENed channels, NOTIFYs waiting for the transaction to commit, and where this session reads the queue.
+    pub(super) listening: RefCell<std::collections::BTreeSet<String>>,
+    pub(super) pending_notifies: RefCell<Vec<(String, String)>>,
+    /// LISTEN (true) / UNLISTEN (false; None is `*`) of the open transaction, applied when it commits.
+    pub(super) pending_listens: RefCell<Vec<(Option<String>, bool)>>,
+    pub(super) read_pos: std::cell::Cell<u64>,
+    /// Whether the session's user is a superuser, as of the connection's start or the last privileged call
+    /// ([`ShmemHost::is_superuser`] reads the catalog).
+    pub(super) superuser: std::cell::Cell<bool>,
+}
+
+impl Default for ShmemHost {
+    fn default() -> Self {
+        ShmemHost {
+            notices: RefCell::new(Vec::new()),
+            database_path: RefCell::new(None),
+            connected_as: RefCell::new(None),
+            db_oid: std::cell::Cell::new(0),
+            listening: RefCell::new(std::collections::BTreeSet::new()),
+            pending_notifies: RefCell::new(Vec::new()),
+            pending_listens: RefCell::new(Vec::new()),
+            read_pos: std::cell::Cell::new(0),
+            superuser: std::cell::Cell::new(false),
+        }
+    }
+}
+
+impl ShmemHost {
+    /// Whether the session's role is a superuser now, read from the catalog at each privileged call as
+    /// PostgreSQL's superuser() reads its cache: a role altered or dropped while connected gains or loses the
+    /// privilege at once. An unreadable catalog grants nothing. (Module SQL functions use the answer of the last
+    /// such call, or of the connection's start: they are called per row.)
+    pub(super) fn is_superuser(&self) -> bool {
+        let Some((_, user)) = self.connected_as.borrow().clone() else { return false };
+        let now = crate::catalog::Catalog::open(crate::process::data_dir())
+            .ok()
+            .and_then(|c| c.role(&user).ok().flatten())
+            .is_some_and(|r| r.superuser);
+        self.superuser.set(now);
+        now
+    }
+
+    /// After authentication, in PostgreSQL's order: the role (exists, may log in), then the database (exists,
+    /// accepts connections). On success the session is connected as them.
+    fn admit(&self, user: &str, database: &str) -> Result<(), SqlError> {
+        let data_dir = crate::process::data_dir();
+        let internal = |e: crate::catalog::CatalogError| SqlError::fatal("XX000", e.to_string());
+        let catalog = crate::catalog::Catalog::open(data_dir).map_err(internal)?;
+        let role = catalog
+            .role(user)
+            .map_err(internal)?
+            .ok_or_else(|| SqlError::fatal("28000", format!("role \"{user}\" does not exist")))?;
+        if !role.can_login {
+            return Err(SqlError::fatal("28000", format!("role \"{user}\" is not permitted to log in")));
+        }
+        let db = catalog
+            .database(database)
+            .map_err(internal)?
+            .ok_or_else(|| SqlError::fatal("3D000", format!("database \"{database}\" does not exist")))?;
+        if !db.allow_connections {
+            return Err(SqlError::fatal(
+                "55000",
+                format!("database \"{database}\" is not currently accepting connections"),
+            ));
+        }
+        *self.database_path.borrow_mut() = Some(crate::catalog::database_path(data_dir, db.oid));
+        *self.connected_as.borrow_mut() = Some((db.name.clone(), role.name.clone()));
+        self.db_oid.set(db.oid);
+        self.superuser.set(role.superuser);
+        if let Some(p) = crate::process::my_proc() {
+            p.report_connection(&db.name, &role.name);
+        }
+        // As PostgreSQL's backends: "postgres: user database [local]".
+        crate::sys::proctitle::set(&format!("bgw: {user} {database} [local]"));
+        Ok(())
+    }
+}
+
+impl HostServices for ShmemHost {
+    fn authenticate_peer(&self, uid: u32, user: &str, database: &str) -> Result<(), SqlError> {
+        // Peer authentication: the connecting OS user may connect as the role of the same name.
+        let os_user = crate::sys::user::name_of_uid(uid);
+        if os_user.as_deref() != Some(user) {
+            crate::elog::Report::new(
+                crate::elog::Level::Log,
+                format!("Peer authentication failed for user \"{user}\""),
+            )
+            .detail(format!(
+                "Provided user name ({user}) and authenticated user name ({}) do not match.",
+                os_user.as_deref().unwrap_or("unknown")
+            ))
+            .emit();
+            return Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")));
+        }
+        self.admit(user, database)
+    }
+
+    fn password_verifier(&self, user: &str) -> Option<String> {
+        crate::catalog::Catalog::open(crate::process::data_dir()).ok()?.password_verifier(user).ok()?
+    }
+
+    fn authenticate_password(&self, user: &str, database: &str) -> Result<(), SqlError> {
+        self.admit(user, database)
+    }
+
+    fn database_path(&self) -> Option<std::path::PathBuf> {
+        self.database_path.borrow().clone()
+    }
+
+    fn read_only(&self) -> bool {
+        in_standby()
+    }
+
+    fn catalog_statement_len(&self, sql: &str) -> Option<usize> {
+        crate::catalog::ddl::first_catalog_statement(sql).or_else(|| {
+            // A catalog command without a terminating semicolon is the whole rest.
+            crate::catalog::ddl::is_catalog_command(sql).then_some(sql.len())
+        })
+    }
+
+    fn catalog_command(&self, sql: &str, in_transaction_block: bool) -> Result<String, SqlError> {
+        run_catalog_command(self, sql, in_transaction_block)
+    }
+
+    fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError> {
+        let superuser = self.is_superuser();
+        check_library_privilege(&req.library, superuser)?;
+        if !superuser {
+            return Err(SqlError::error("42501", "permission denied to register background workers")
+                .with_hint("Only superusers may register workers with an arbitrary library and function."));
+        }
+        let spec = spec_from_request(req);
+        dynamic::register_dynamic_background_worker(&spec, crate::modules::entry::check_entry)
+            .map(|h| h.map(|h| WorkerHandle { slot: h.slot, generation: h.generation }))
+            .map_err(sql_error)
+    }
+
+    fn status(&self, h: WorkerHandle) -> Result<HandleStatus, SqlError> {
+        dynamic::get_background_worker_pid(handle(h)).map(to_status).map_err(sql_error)
+    }
+
+    fn wait_for_startup(&self, h: WorkerHandle) -> Result<HandleStatus, SqlError> {
+        dynamic::wait_for_background_worker_startup(handle(h)).map(to_status).map_err(sql_error)
+    }
+
+    fn wait_for_shutdown(&self, h: WorkerHandle) -> Result<HandleStatus, SqlError> {
+        dynamic::wait_for_background_worker_shutdown(handle(h)).map(to_status).map_err(sql_error)
+    }
+
+    fn terminate(&self, h: WorkerHandle) -> Result<(), SqlError> {
+        if !self.is_superuser() {
+            return Err(SqlError::error("42501", "permission denied to terminate background workers")
+                .with_hint("Only superusers may terminate background workers."));
+        }
+        dynamic::terminate_background_worker(handle(h)).map_err(sql_error)
+    }
+
+    fn type_by_pid(&self, pid: i32) -> Option<String> {
+        dynamic::get_background_worker_type_by_pid(pid)
+    }
+
+    fn backend_pid(&self) -> i32 {
+        std::process::id() as i32
+    }
+
+    fn reload_conf(&self) -> Result<bool, SqlError> {
+        if !self.is_superuser() {
+            // As in PostgreSQL, where EXECUTE on pg_reload_conf is revoked from PUBLIC.
+            return Err(SqlError::error("42501", "permission denied for function pg_reload_conf"));
+        }
+        let shm = shmem::attached().ok_or_else(|| SqlError::error("55000", "not attached to shared memory"))?;
+        Ok(crate::sys::signals::send(shm.header().postmaster_pid.load(Ordering::Relaxed), libc::SIGHUP))
+    }
+
+    fn terminate_backend(&self, pid: i32) -> Result<bool, SqlError> {
+        let ours = shmem::attached()
+            .map(|shm| shm.procs().iter().any(|p| p.pid.load(Ordering::Acquire) == pid && pid > 0))
+            .unwrap_or(false);
+        if !ours {
+            self.notices
+                .borrow_mut()
+                .push(SqlError::warning("01000", format!("PID {pid} is not a PostgreSQL backend process")));
+            return Ok(false);
+        }
+        if !self.is_superuser() {
+            // A non-superuser may only end processes of its own role.
+            let mine = self.connected_as.borrow().as_ref().map(|(_, u)| u.clone()).unwrap_or_default();
+            let theirs = shmem::attached()
+                .and_then(|shm| shm.procs().iter().filter_map(|p| p.snapshot()).find(|s| s.pid == pid))
+                .map(|s| s.user)
+                .unwrap_or_default();
+            if theirs != mine {
+                return Err(SqlError::error("42501", "permission denied to terminate process")
+                    .with_detail("Only superusers may terminate processes of other roles."));
+            }
+        }
+        Ok(crate::sys::signals::send(pid, libc::SIGTERM))
+    }
+
+    fn current_setting(&self, name: &str) -> Result<String, SqlError> {
+        crate::process::setting_text(name)
+            .ok_or_else(|| SqlError::error("42704", format!("unrecognized configuration parameter \"{name}\"")))
+    }
+
+    fn postmaster_start_time(&self) -> SystemTime {
+        time_of(shmem::attached().map(|s| s.header().start_time_us.load(Ordering::Relaxed)).unwrap_or(0))
+    }
+
+    fn activity(&self) -> Vec<ActivityRow> {
+        let me = self.connected_as.borrow().as_ref().map(|(_, u)| u.clone());
+        views::activity(me.as_deref(), self.is_superuser())
+    }
+
+    fn workers(&self) -> Vec<WorkerRow> {
+        views::workers()
+    }
+
+    fn report_state(&self, state: &str, query: &str) {
+        if let Some(p) = crate::process::my_proc() {
+            p.report(None, Some(state), Some(query));
+        }
+    }
+
+    fn report_application_name(&self, name: &str) {
+        if let Some(p) = crate::process::my_proc() {
+            p.report(Some(name), None, None);
+        }
+    }
+
+    fn take_notices(&self) -> Vec<SqlError> {
+        std::mem::take(&mut self.notices.borrow_mut())
+    }
+
+    fn termination_requested(&self) -> bool {
+        crate::process::termination_pending()
+    }
+
+    fn absorb_config_reload(&self) {
+        if crate::process::take_reload_request() {
+            crate::process::reload_config();
+        }
+    }
+
+    fn notify(&self, channel: &str, payload: &str) -> Result<(), SqlError> {
+        self.queue_notify(channel, payload)
+    }
+
+    fn transaction_ended(&self, committed: bool) {
+        let listens = std::mem::take(&mut *self.pending_listens.borrow_mut());
+        let pending = std::mem::take(&mut *self.pending_notifies.borrow_mut());
+        if committed {
+            // Listening first: a session hears what its own transaction sends on a channel it just listened to.
+            for (channel, on) in &listens {
+                self.apply_listen(channel.as_deref(), *on);
+            }
+            crate::shmem::notify::send(self.db_oid.get(), &pending);
+        }
+    }
+
+    fn take_notifications(&self) -> Vec<(i32, String, String)> {
+        let channels = self.listening.borrow();
+        if channels.is_empty() {
+            return Vec::new();
+        }
+        let Some(shm) = shmem::attached() else { return Vec::new() };
+        let (got, pos, lost) = shm.notify_queue().read(self.read_pos.get(), self.db_oid.get());
+        self.read_pos.set(pos);
+        if lost > 0 {
+            self.notices.borrow_mut().push(SqlError::warning(
+                "01000",
+                format!("{lost} notifications were lost because this session fell too far behind"),
+            ));
+        }
+        got.into_iter().filter(|n| channels.contains(&n.channel)).map(|n| (n.pid, n.channel, n.payload)).collect()
+    }
+
+    fn wakeup_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        crate::latch::latch_fd_owned()
+    }
+
+    fn idle_wait(&self, begin: bool) {
+        if begin {
+            crate::latch::begin_external_wait();
+        } else {
+            crate::latch::end_external_wait();
+        }
+    }
+
+    fn clear_wakeup(&self) {
+        crate::latch::clear();
+    }
+
+    fn module_functions(&self) -> Vec<crate::backend::host::ModuleFunction> {
+        crate::modules::sqlfn::module_functions(self.superuser.get())
+    }
+}
