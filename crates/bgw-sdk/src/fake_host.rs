@@ -10,7 +10,9 @@
 //! Runs in: the unit-test process.
 #![allow(unsafe_code, non_upper_case_globals, non_snake_case)]
 
-use crate::ffi::{BackgroundWorker, BackgroundWorkerHandle, BgwSqlValue, ConfigEnumEntry, Latch, SqlFunctionPtr};
+use crate::ffi::{
+    bgw_sql_function as SqlFunctionPtr, config_enum_entry, BackgroundWorker, BackgroundWorkerHandle, BgwSqlValue, Latch,
+};
 use std::ffi::{c_char, c_int, c_long, c_void, CStr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -400,7 +402,7 @@ extern "C" fn DefineCustomEnumVariable(
     _long_desc: *const c_char,
     value_addr: *mut c_int,
     boot_value: c_int,
-    options: *const ConfigEnumEntry,
+    options: *const config_enum_entry,
     context: c_int,
     flags: c_int,
     hook1: *const c_void,
@@ -412,7 +414,7 @@ extern "C" fn DefineCustomEnumVariable(
     for i in 0.. {
         // SAFETY: a NULL-terminated array; the fields are read through the layout the SDK declares.
         let e = unsafe { &*options.add(i) };
-        let (n, v) = e.parts();
+        let (n, v) = (e.name, e.val);
         if n.is_null() {
             break;
         }
