@@ -10,6 +10,9 @@
 //! `PANIC` aborts (a crash); in the postmaster, while `shared_preload_libraries` are being loaded, an error stops
 //! start-up with a message naming the module.
 //!
+//! The C types and constants these functions take and return (`BackgroundWorker`, `BackgroundWorkerHandle`,
+//! `BgwHandleStatus`, the message levels, ...) are defined once, in the `bgw-abi` crate, which the SDK shares.
+//!
 //! Runs in: the postmaster (during preload only) and any child that calls into a module.
 
 // The exported globals keep PostgreSQL's names, which are not Rust's style. The functions are C entry points:

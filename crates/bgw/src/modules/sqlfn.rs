@@ -15,15 +15,15 @@
 use super::abi::text;
 use crate::backend::host::{ModuleFunction, SqlArg, SqlError, SqlResultType};
 use bgw_abi::{
-    bgw_sql_function as SqlFunctionPtr, BgwSqlValue, BGW_SQLFN_MAX_ARGS, BGW_SQLFN_SUPERUSER, BGW_SQL_BOOL,
-    BGW_SQL_FLOAT8, BGW_SQL_INT8, BGW_SQL_NULL, BGW_SQL_TEXT,
+    bgw_sql_function, BgwSqlValue, BGW_SQLFN_MAX_ARGS, BGW_SQLFN_SUPERUSER, BGW_SQL_BOOL, BGW_SQL_FLOAT8, BGW_SQL_INT8,
+    BGW_SQL_NULL, BGW_SQL_TEXT,
 };
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
 
 extern "C" {
     fn bgw_sqlfn_trap_call(
-        f: SqlFunctionPtr,
+        f: bgw_sql_function,
         nargs: c_int,
         args: *const BgwSqlValue,
         result: *mut BgwSqlValue,
@@ -36,7 +36,7 @@ extern "C" {
 
 #[derive(Clone, Copy)]
 struct Defined {
-    f: SqlFunctionPtr,
+    f: bgw_sql_function,
     nargs: c_int,
     result: SqlResultType,
     flags: c_int,
@@ -120,7 +120,7 @@ pub extern "C" fn bgw_define_sql_function(
     nargs: c_int,
     result_type: c_int,
     flags: c_int,
-    fn_: Option<SqlFunctionPtr>,
+    fn_: Option<bgw_sql_function>,
 ) {
     let name = text(name);
     let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
