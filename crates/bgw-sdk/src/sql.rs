@@ -32,7 +32,7 @@
 //! - A panic in the function is caught (it must not unwind into the host) and fails the statement with
 //!   SQLSTATE XX000 and the panic's message; its location goes to the server log as a WARNING.
 //! - While a SQL function runs, the SDK's ERROR and FATAL logging ([`error!`](crate::error),
-//!   [`fatal!`](crate::fatal), [`Report`](crate::Report) at those levels) does not call the host (whose ERROR
+//!   [`fatal!`](crate::fatal), [`Report`] at those levels) does not call the host (whose ERROR
 //!   would jump): it unwinds to the SDK's trampoline, which fails the statement (XX000) with that message and
 //!   hint. FATAL does not end the session here.
 //! - The host functions the SDK calls for you validate first, so the host's own ERRORs (which would jump) are
@@ -44,7 +44,7 @@
 //! definition made in a process that loads the module later stays in that process.)
 //!
 //! Layer: the top of the SDK's internal stack: above `ffi` (which holds the C trampoline and calls back through
-//! [`ffi::SqlDispatch`]), `ctext`, `catch`, `sqlcall` and `elog`.
+//! `ffi::SqlDispatch`), `ctext`, `catch`, `sqlcall` and `elog`.
 //!
 //! Runs in: the postmaster (defining) and backends (calling).
 
