@@ -84,7 +84,8 @@ typedef struct BackgroundWorker
 	pid_t bgw_notify_pid; /* SIGUSR1 this backend on start/stop */
 } BackgroundWorker;
 
-/* The host's Rust side has the same layout; these catch a mismatch at compile time. */
+/* The Rust side (crates/bgw-abi) has the same layout, which its tests check field by field; these catch a
+ * mismatch at compile time. */
 _Static_assert(sizeof(BackgroundWorker) == 1472, "BackgroundWorker layout differs from the host's");
 _Static_assert(offsetof(BackgroundWorker, bgw_main_arg) == 1328, "BackgroundWorker layout differs from the host's");
 

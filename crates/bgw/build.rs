@@ -7,7 +7,7 @@
 //!   its share of the dirty pages. Non-PIE, those pages stay clean file pages that a child maps only if it reads
 //!   them (the code stays position-independent; only the final link differs).
 //! - `-z keep-text-section-prefix`: the code a worker runs from fork to its idle loop is marked
-//!   `#[link_section = ".text.hot.bgw_worker"]` (see `crate::worker`); this makes lld gather all `.text.hot.*`
+//!   `#[hot]` (`bgw_macros::hot`: the `.text.hot.bgw_worker` section; see `crate::worker`); this makes lld gather all `.text.hot.*`
 //!   input sections into one `.text.hot` output section instead of leaving each where its object file puts it.
 //!   GNU ld's default script gathers them anyway (it warns that it ignores the option).
 //! - `src/modules/sqlfn_trap.c`: the setjmp-based trap that lets `ereport(ERROR)` in a module's SQL function

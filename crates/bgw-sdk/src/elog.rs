@@ -12,30 +12,33 @@
 //!   `_PG_init`: start-up stops, naming the module). They never return: if the host ever did, the SDK exits.
 //!   Inside a SQL function defined with [`crate::sql`] they fail the statement instead, without calling the host
 //!   (whose ERROR would `longjmp` over Rust frames there).
-//! - A NUL byte inside a message, which C would read as its end, is written as the two characters `\0`.
+//! - A NUL byte inside a message, which C would read as its end, is written as the two characters `\0`
+//!   (the SDK's `ctext` module).
+//!
+//! Layer: above `ffi`, `ctext` and `sqlcall`; `entry` and `sql` use it.
 //!
 //! Runs in: any process the module runs in (the postmaster during `_PG_init`, workers, their threads).
 
-use crate::ffi;
-use std::ffi::CString;
+use crate::ctext::c_text;
+use crate::{ffi, sqlcall};
 
-/// A message level (PostgreSQL 15's values).
+/// A message level (PostgreSQL 15's values, from `bgw-abi`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
 pub enum Level {
-    Debug5 = 10,
-    Debug4 = 11,
-    Debug3 = 12,
-    Debug2 = 13,
-    Debug1 = 14,
-    Log = 15,
-    Info = 17,
-    Notice = 18,
-    Warning = 19,
+    Debug5 = ffi::DEBUG5,
+    Debug4 = ffi::DEBUG4,
+    Debug3 = ffi::DEBUG3,
+    Debug2 = ffi::DEBUG2,
+    Debug1 = ffi::DEBUG1,
+    Log = ffi::LOG,
+    Info = ffi::INFO,
+    Notice = ffi::NOTICE,
+    Warning = ffi::WARNING,
     /// Logs and ends the process with exit code 1.
-    Error = 21,
+    Error = ffi::ERROR,
     /// Logs and ends the process with exit code 1.
-    Fatal = 22,
+    Fatal = ffi::FATAL,
 }
 
 impl Level {
@@ -49,19 +52,11 @@ impl Level {
     }
 }
 
-/// `text` as a C string, with interior NUL bytes written as `\0`.
-pub(crate) fn c_text(text: &str) -> CString {
-    let bytes = if text.as_bytes().contains(&0) { text.replace('\0', "\\0").into_bytes() } else { text.into() };
-    CString::new(bytes).unwrap_or_default()
-}
-
 /// Inside a SQL function, an ERROR or FATAL fails the statement instead (see [`crate::sql`]): this unwinds to the
 /// SDK's trampoline and never calls the host, whose ERROR would jump over Rust frames.
 fn raise_in_sql(level: Level, message: &str, hint: Option<&str>) {
-    if level.ends_process() && crate::sql::in_sql_function() {
-        let mut e = crate::sql::SqlError::internal(message);
-        e.hint = hint.map(str::to_string);
-        crate::sql::raise(e);
+    if level.ends_process() && sqlcall::in_sql_function() {
+        sqlcall::raise(message, hint);
     }
 }
 
@@ -207,13 +202,5 @@ mod tests {
             assert_eq!(level.ends_process(), n >= 21);
         }
         assert_eq!(Level::Debug5.to_raw(), 10);
-    }
-
-    #[test]
-    fn interior_nuls_are_escaped() {
-        assert_eq!(c_text("plain").as_bytes(), b"plain");
-        assert_eq!(c_text("a\0b").as_bytes(), b"a\\0b");
-        assert_eq!(c_text("\0").as_bytes(), b"\\0");
-        assert_eq!(c_text("").as_bytes(), b"");
     }
 }

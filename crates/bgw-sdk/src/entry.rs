@@ -8,20 +8,19 @@
 //! DETAIL, and exit code 1 (in `_PG_init`: the host stops start-up, naming the module).
 //!
 //! Invariants:
-//! - The module has its own copy of Rust's standard library, hence its own panic hook. The SDK installs one
-//!   (once) that, while an SDK entry point runs on the current thread, records the panic's message and location
-//!   for the ERROR instead of printing Rust's default report; panics elsewhere (threads the worker starts) go to
-//!   the previous hook.
+//! - Panics are caught by the SDK's `catch` module, whose hook records the panic's message and location for the
+//!   ERROR instead of printing Rust's default report.
 //! - Returning from the entry point is exit code 0 (the host unregisters the worker); an entry point that returns
 //!   `Err(e)` logs `e` as an ERROR (exit code 1).
 //!
+//! Layer: above `ffi`, `catch` and `elog`.
+//!
 //! Runs in: a worker (entry points) or the postmaster during `shared_preload_libraries` (`_PG_init`).
 
+use crate::catch::{catch, CaughtPanic};
 use crate::elog::{Level, Report};
-use std::cell::{Cell, RefCell};
+use crate::ffi;
 use std::fmt::Display;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Once;
 
 /// A worker's main argument (the C Datum its registration carried).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -60,61 +59,7 @@ impl From<MainArg> for usize {
 /// (or unregisters a never-restart worker), anything else is a crash of the whole host (for workers with
 /// shared-memory access).
 pub fn exit(code: i32) -> ! {
-    crate::ffi::exit(code)
-}
-
-thread_local! {
-    /// Whether an SDK entry point is running on this thread (its panics are reported by the SDK).
-    static IN_ENTRY: Cell<bool> = const { Cell::new(false) };
-    /// The last panic's message and location, recorded by the hook for the entry point to report.
-    static LAST_PANIC: RefCell<Option<(String, Option<String>)>> = const { RefCell::new(None) };
-}
-
-fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if IN_ENTRY.try_with(Cell::get).unwrap_or(false) {
-                let message = payload_text(info.payload());
-                let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
-                let _ = LAST_PANIC.try_with(|p| *p.borrow_mut() = Some((message, location)));
-            } else {
-                previous(info);
-            }
-        }));
-    });
-}
-
-fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a Rust panic with a non-text payload".to_string()
-    }
-}
-
-/// A caught panic: its payload, message and location (when the SDK's hook saw it).
-pub(crate) struct CaughtPanic {
-    pub payload: Box<dyn std::any::Any + Send>,
-    pub message: String,
-    pub location: Option<String>,
-}
-
-/// Runs `f` with panics caught and kept out of Rust's default report.
-pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, CaughtPanic> {
-    install_panic_hook();
-    LAST_PANIC.with(|p| p.borrow_mut().take());
-    let was = IN_ENTRY.with(|c| c.replace(true));
-    let result = catch_unwind(AssertUnwindSafe(f));
-    IN_ENTRY.with(|c| c.set(was));
-    result.map_err(|payload| {
-        let (message, location) =
-            LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| (payload_text(&*payload), None));
-        CaughtPanic { payload, message, location }
-    })
+    ffi::exit(code)
 }
 
 /// Runs `f` with panics caught; on a panic, the ERROR report for it.
@@ -358,6 +303,6 @@ mod tests {
         assert!(text.contains(&format!("Rust panic in test at {}:{expected_line}:", file!())), "{text}");
         assert_eq!(run_caught("test", || 5).unwrap(), 5);
         // The hook only captures while an entry point runs.
-        assert!(!IN_ENTRY.with(Cell::get));
+        assert!(!crate::catch::IN_ENTRY.with(std::cell::Cell::get));
     }
 }

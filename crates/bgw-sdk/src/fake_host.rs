@@ -10,7 +10,7 @@
 //! Runs in: the unit-test process.
 #![allow(unsafe_code, non_upper_case_globals, non_snake_case)]
 
-use crate::ffi::{BackgroundWorker, BackgroundWorkerHandle, BgwSqlValue, ConfigEnumEntry, Latch, SqlFunctionPtr};
+use crate::ffi::{bgw_sql_function, config_enum_entry, BackgroundWorker, BackgroundWorkerHandle, BgwSqlValue, Latch};
 use std::ffi::{c_char, c_int, c_long, c_void, CStr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -400,7 +400,7 @@ extern "C" fn DefineCustomEnumVariable(
     _long_desc: *const c_char,
     value_addr: *mut c_int,
     boot_value: c_int,
-    options: *const ConfigEnumEntry,
+    options: *const config_enum_entry,
     context: c_int,
     flags: c_int,
     hook1: *const c_void,
@@ -412,7 +412,7 @@ extern "C" fn DefineCustomEnumVariable(
     for i in 0.. {
         // SAFETY: a NULL-terminated array; the fields are read through the layout the SDK declares.
         let e = unsafe { &*options.add(i) };
-        let (n, v) = e.parts();
+        let (n, v) = (e.name, e.val);
         if n.is_null() {
             break;
         }
@@ -462,7 +462,7 @@ extern "C" fn ShmemInitStruct(name: *const c_char, size: usize, found: *mut bool
 // ----- SQL functions -----
 
 /// A defined SQL function: name, nargs, result type, flags, the C function.
-pub type SqlDefined = (String, c_int, c_int, c_int, SqlFunctionPtr);
+pub type SqlDefined = (String, c_int, c_int, c_int, bgw_sql_function);
 pub static SQL_FUNCTIONS: Mutex<Vec<SqlDefined>> = Mutex::new(Vec::new());
 
 thread_local! {
@@ -477,7 +477,7 @@ extern "C" fn bgw_define_sql_function(
     nargs: c_int,
     result_type: c_int,
     flags: c_int,
-    f: Option<SqlFunctionPtr>,
+    f: Option<bgw_sql_function>,
 ) {
     SQL_FUNCTIONS.lock().unwrap().push((text(name), nargs, result_type, flags, f.expect("a function")));
 }

@@ -1,14 +1,19 @@
 //! The host's C ABI, declared for Rust, and the only place in the SDK that calls it.
 //!
 //! Purpose: every function and global of `include/bgworker.h` that the SDK uses is declared here once, in an
-//! `extern "C"` block, together with the C structs it passes (`BackgroundWorker`, `BackgroundWorkerHandle`).
-//! Each declaration is wrapped by a small safe function (`pub(crate)`), so the rest of the crate has no `unsafe`.
+//! `extern "C"` block. Each declaration is wrapped by a small safe function, so the rest of the crate has no
+//! `unsafe`. The C structs and constants it passes are not defined here: they are `bgw-abi`'s (the one Rust
+//! definition of the header, shared with the host), re-exported so the SDK names them `ffi::...`.
+//!
+//! Layer: the bottom of the SDK. This module imports nothing of the SDK; what the host calls back (a SQL
+//! function's trampoline) reaches the SDK's SQL layer through the [`SqlDispatch`] trait, which `crate::sql`
+//! implements.
 //!
 //! Invariants:
 //! - Nothing here is defined by the SDK. The symbols are exported by the running `bgw` executable and resolve
 //!   when the host loads the module with `dlopen`; a module never links a copy of the host. A program that links
 //!   the SDK but is not loaded by the host (a unit test, a doctest) must not reach these functions.
-//! - The struct layouts are the header's, checked at compile time (the same numbers the header asserts).
+//! - The struct layouts are the header's: `bgw-abi`'s tests compile the header and compare every field.
 //! - Strings passed to the host are NUL-terminated `CString`s that outlive the call; pointers the host returns
 //!   (a malloc'ed handle, a type name in a static buffer) are copied at once and, for the handle, freed.
 //!
@@ -22,128 +27,29 @@ use std::sync::atomic::{
     AtomicU8, AtomicUsize, Ordering,
 };
 
-/// Length of the name, type and function-name fields, including the terminating NUL (`BGW_MAXLEN`).
-pub const BGW_MAXLEN: usize = 96;
-/// Length of the extra-data field (`BGW_EXTRALEN`).
-pub const BGW_EXTRALEN: usize = 128;
-/// Length of the library-name field (`MAXPGPATH`).
-pub const MAXPGPATH: usize = 1024;
-/// `BGW_NEVER_RESTART`.
-pub const BGW_NEVER_RESTART: c_int = -1;
-
-/// `BgwHandleStatus` values.
-pub const BGWH_STARTED: c_int = 0;
-pub const BGWH_NOT_YET_STARTED: c_int = 1;
-pub const BGWH_STOPPED: c_int = 2;
-pub const BGWH_POSTMASTER_DIED: c_int = 3;
-
-/// `WaitLatch` events.
-pub const WL_LATCH_SET: c_int = 1 << 0;
-pub const WL_TIMEOUT: c_int = 1 << 3;
-pub const WL_POSTMASTER_DEATH: c_int = 1 << 4;
-pub const WL_EXIT_ON_PM_DEATH: c_int = 1 << 5;
-/// `PG_WAIT_EXTENSION`: the wait-event class of extension code.
-const PG_WAIT_EXTENSION: u32 = 0x0700_0000;
-/// `PGC_SIGHUP`: the context `ProcessConfigFile` is called with after SIGHUP.
-const PGC_SIGHUP: c_int = 2;
-
-/// The C `BackgroundWorker` registration, laid out as in `include/bgworker.h`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct BackgroundWorker {
-    pub bgw_name: [u8; BGW_MAXLEN],
-    pub bgw_type: [u8; BGW_MAXLEN],
-    pub bgw_flags: c_int,
-    pub bgw_start_time: c_int,
-    pub bgw_restart_time: c_int,
-    pub bgw_library_name: [u8; MAXPGPATH],
-    pub bgw_function_name: [u8; BGW_MAXLEN],
-    pub bgw_main_arg: usize,
-    pub bgw_extra: [u8; BGW_EXTRALEN],
-    pub bgw_notify_pid: libc::pid_t,
-}
-
-// The header asserts the same numbers on the C side.
-const _: () = assert!(std::mem::size_of::<BackgroundWorker>() == 1472);
-const _: () = assert!(std::mem::offset_of!(BackgroundWorker, bgw_main_arg) == 1328);
-const _: () = assert!(std::mem::offset_of!(BackgroundWorker, bgw_notify_pid) == 1464);
-
-impl BackgroundWorker {
-    pub fn zeroed() -> Self {
-        BackgroundWorker {
-            bgw_name: [0; BGW_MAXLEN],
-            bgw_type: [0; BGW_MAXLEN],
-            bgw_flags: 0,
-            bgw_start_time: 0,
-            bgw_restart_time: 0,
-            bgw_library_name: [0; MAXPGPATH],
-            bgw_function_name: [0; BGW_MAXLEN],
-            bgw_main_arg: 0,
-            bgw_extra: [0; BGW_EXTRALEN],
-            bgw_notify_pid: 0,
-        }
-    }
-}
-
-/// The C handle (`struct BackgroundWorkerHandle`, opaque in the header): the host's layout.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackgroundWorkerHandle {
-    pub slot: c_int,
-    pub generation: u64,
-}
-
-/// PostgreSQL's opaque latch type; only `MyLatch` is ever named.
-#[repr(C)]
-pub struct Latch {
-    _private: [u8; 0],
-}
-
-/// PostgreSQL's `struct config_enum_entry`; a list ends with an entry whose name is NULL.
-#[repr(C)]
-pub struct ConfigEnumEntry {
-    name: *const c_char,
-    val: c_int,
-    hidden: bool,
-}
-
-#[cfg(test)]
-impl ConfigEnumEntry {
-    /// Name and value (for the stand-in host).
-    pub fn parts(&self) -> (*const c_char, c_int) {
-        (self.name, self.val)
-    }
-}
-
-/// `BgwSqlValue`: a SQL function's argument or result.
-#[repr(C)]
-pub struct BgwSqlValue {
-    pub kind: c_int,
-    pub int8: i64,
-    pub float8: f64,
-    pub text: *const c_char,
-}
-
-/// `BGW_SQL_*` kinds.
-pub const BGW_SQL_NULL: c_int = 0;
-pub const BGW_SQL_INT8: c_int = 1;
-pub const BGW_SQL_FLOAT8: c_int = 2;
-pub const BGW_SQL_TEXT: c_int = 3;
-pub const BGW_SQL_BOOL: c_int = 4;
-
-/// `bgw_sql_function`.
-pub type SqlFunctionPtr =
-    unsafe extern "C" fn(nargs: c_int, args: *const BgwSqlValue, result: *mut BgwSqlValue) -> c_int;
+pub use bgw_abi::{
+    bgw_sql_function, config_enum_entry, pid_t, sig_atomic_t, BackgroundWorker, BackgroundWorkerHandle,
+    BgwHandleStatus, BgwSqlValue, Latch, BGWH_NOT_YET_STARTED, BGWH_POSTMASTER_DIED, BGWH_STARTED, BGWH_STOPPED,
+    BGWORKER_BACKEND_DATABASE_CONNECTION, BGWORKER_BYPASS_ALLOWCONN, BGWORKER_BYPASS_ROLELOGINCHECK,
+    BGWORKER_CLASS_PARALLEL, BGWORKER_SHMEM_ACCESS, BGW_DEFAULT_RESTART_INTERVAL, BGW_EXTRALEN, BGW_MAXLEN,
+    BGW_MAX_RESTART_INTERVAL, BGW_NEVER_RESTART, BGW_SPI_ERROR_STATEMENT, BGW_SQLFN_MAX_ARGS, BGW_SQLFN_SUPERUSER,
+    BGW_SQL_BOOL, BGW_SQL_FLOAT8, BGW_SQL_INT8, BGW_SQL_NULL, BGW_SQL_TEXT, DEBUG1, DEBUG2, DEBUG3, DEBUG4, DEBUG5,
+    ERROR, FATAL, GUC_UNIT_BYTE, GUC_UNIT_KB, GUC_UNIT_MIN, GUC_UNIT_MS, GUC_UNIT_S, INFO, LOG, MAXPGPATH, NOTICE,
+    PGC_POSTMASTER, PGC_SIGHUP, PG_WAIT_EXTENSION, SPI_ERROR_ARGUMENT, SPI_ERROR_CONNECT, SPI_ERROR_PARAM,
+    SPI_ERROR_TRANSACTION, SPI_ERROR_UNCONNECTED, WARNING, WL_EXIT_ON_PM_DEATH, WL_LATCH_SET, WL_POSTMASTER_DEATH,
+    WL_TIMEOUT,
+};
+pub use bgw_abi::{BgWorkerStart_ConsistentState, BgWorkerStart_PostmasterStart, BgWorkerStart_RecoveryFinished};
 
 #[allow(non_upper_case_globals, non_snake_case)]
 unsafe extern "C" {
     fn RegisterBackgroundWorker(worker: *mut BackgroundWorker);
     fn RegisterDynamicBackgroundWorker(worker: *mut BackgroundWorker, handle: *mut *mut BackgroundWorkerHandle)
         -> bool;
-    fn GetBackgroundWorkerPid(handle: *mut BackgroundWorkerHandle, pidp: *mut libc::pid_t) -> c_int;
-    fn WaitForBackgroundWorkerStartup(handle: *mut BackgroundWorkerHandle, pidp: *mut libc::pid_t) -> c_int;
-    fn WaitForBackgroundWorkerShutdown(handle: *mut BackgroundWorkerHandle) -> c_int;
-    fn GetBackgroundWorkerTypeByPid(pid: libc::pid_t) -> *const c_char;
+    fn GetBackgroundWorkerPid(handle: *mut BackgroundWorkerHandle, pidp: *mut pid_t) -> BgwHandleStatus;
+    fn WaitForBackgroundWorkerStartup(handle: *mut BackgroundWorkerHandle, pidp: *mut pid_t) -> BgwHandleStatus;
+    fn WaitForBackgroundWorkerShutdown(handle: *mut BackgroundWorkerHandle) -> BgwHandleStatus;
+    fn GetBackgroundWorkerTypeByPid(pid: pid_t) -> *const c_char;
     fn TerminateBackgroundWorker(handle: *mut BackgroundWorkerHandle);
     static MyBgworkerEntry: *mut BackgroundWorker;
     static process_shared_preload_libraries_in_progress: bool;
@@ -154,14 +60,14 @@ unsafe extern "C" {
     fn WaitLatch(latch: *mut Latch, wake_events: c_int, timeout: c_long, wait_event_info: u32) -> c_int;
     fn SetLatch(latch: *mut Latch);
     fn ResetLatch(latch: *mut Latch);
-    fn bgw_set_latch_pid(pid: libc::pid_t) -> bool;
+    fn bgw_set_latch_pid(pid: pid_t) -> bool;
     fn PostmasterIsAlive() -> bool;
 
     fn pqsignal(signo: c_int, func: libc::sighandler_t) -> libc::sighandler_t;
     fn SignalHandlerForConfigReload(signo: c_int);
     fn SignalHandlerForShutdownRequest(signo: c_int);
-    static mut ConfigReloadPending: c_int;
-    static mut ShutdownRequestPending: c_int;
+    static mut ConfigReloadPending: sig_atomic_t;
+    static mut ShutdownRequestPending: sig_atomic_t;
     fn ProcessConfigFile(context: c_int);
 
     fn DefineCustomBoolVariable(
@@ -222,7 +128,7 @@ unsafe extern "C" {
         long_desc: *const c_char,
         value_addr: *mut c_int,
         boot_value: c_int,
-        options: *const ConfigEnumEntry,
+        options: *const config_enum_entry,
         context: c_int,
         flags: c_int,
         check_hook: *const c_void,
@@ -239,7 +145,7 @@ unsafe extern "C" {
         nargs: c_int,
         result_type: c_int,
         flags: c_int,
-        f: Option<SqlFunctionPtr>,
+        f: Option<bgw_sql_function>,
     );
     fn bgw_sql_result_text(result: *mut BgwSqlValue, text: *const c_char);
     fn bgw_sql_error(sqlstate: *const c_char, message: *const c_char, hint: *const c_char);
@@ -309,25 +215,25 @@ pub fn register_dynamic_background_worker(worker: &BackgroundWorker) -> Option<B
 }
 
 /// `GetBackgroundWorkerPid`: the raw status code and, when started, the pid.
-pub fn get_background_worker_pid(handle: BackgroundWorkerHandle) -> (c_int, libc::pid_t) {
+pub fn get_background_worker_pid(handle: BackgroundWorkerHandle) -> (BgwHandleStatus, pid_t) {
     let mut h = handle;
-    let mut pid: libc::pid_t = 0;
+    let mut pid: pid_t = 0;
     // SAFETY: a temporary handle on the stack and an out-parameter, both valid for the call.
     let rc = unsafe { GetBackgroundWorkerPid(&mut h, &mut pid) };
     (rc, pid)
 }
 
 /// `WaitForBackgroundWorkerStartup`: the raw status code and, when started, the pid.
-pub fn wait_for_background_worker_startup(handle: BackgroundWorkerHandle) -> (c_int, libc::pid_t) {
+pub fn wait_for_background_worker_startup(handle: BackgroundWorkerHandle) -> (BgwHandleStatus, pid_t) {
     let mut h = handle;
-    let mut pid: libc::pid_t = 0;
+    let mut pid: pid_t = 0;
     // SAFETY: as in get_background_worker_pid.
     let rc = unsafe { WaitForBackgroundWorkerStartup(&mut h, &mut pid) };
     (rc, pid)
 }
 
 /// `WaitForBackgroundWorkerShutdown`: the raw status code.
-pub fn wait_for_background_worker_shutdown(handle: BackgroundWorkerHandle) -> c_int {
+pub fn wait_for_background_worker_shutdown(handle: BackgroundWorkerHandle) -> BgwHandleStatus {
     let mut h = handle;
     // SAFETY: a temporary handle on the stack, valid for the call.
     unsafe { WaitForBackgroundWorkerShutdown(&mut h) }
@@ -341,7 +247,7 @@ pub fn terminate_background_worker(handle: BackgroundWorkerHandle) {
 }
 
 /// `GetBackgroundWorkerTypeByPid`, copied out of the host's static buffer at once.
-pub fn background_worker_type_by_pid(pid: libc::pid_t) -> Option<String> {
+pub fn background_worker_type_by_pid(pid: pid_t) -> Option<String> {
     // SAFETY: the host returns NULL or a NUL-terminated string in a static buffer, valid until its next call; we
     // copy it before returning.
     unsafe {
@@ -400,7 +306,7 @@ pub fn reset_latch() {
 }
 
 /// `bgw_set_latch_pid(pid)`.
-pub fn set_latch_of(pid: libc::pid_t) -> bool {
+pub fn set_latch_of(pid: pid_t) -> bool {
     // SAFETY: a plain integer argument.
     unsafe { bgw_set_latch_pid(pid) }
 }
@@ -578,10 +484,10 @@ pub fn define_enum(
     context: c_int,
     flags: c_int,
 ) {
-    let mut entries: Vec<ConfigEnumEntry> =
-        options.iter().map(|(n, v)| ConfigEnumEntry { name: n.clone().into_raw(), val: *v, hidden: false }).collect();
-    entries.push(ConfigEnumEntry { name: std::ptr::null(), val: 0, hidden: false });
-    let entries: &'static [ConfigEnumEntry] = Vec::leak(entries);
+    let mut entries: Vec<config_enum_entry> =
+        options.iter().map(|(n, v)| config_enum_entry { name: n.clone().into_raw(), val: *v, hidden: false }).collect();
+    entries.push(config_enum_entry { name: std::ptr::null(), val: 0, hidden: false });
+    let entries: &'static [config_enum_entry] = Vec::leak(entries);
     // SAFETY: as in define_bool; `entries` is a NULL-terminated array of leaked NUL-terminated names.
     unsafe {
         DefineCustomEnumVariable(
@@ -686,7 +592,7 @@ pub fn shared_ref<T: Zeroable>(p: *mut c_void) -> Option<&'static T> {
 // ----- SQL functions -----
 
 /// `bgw_define_sql_function(name, nargs, result_type, flags, f)`.
-pub fn define_sql_function(name: &CStr, nargs: c_int, result_type: c_int, flags: c_int, f: SqlFunctionPtr) {
+pub fn define_sql_function(name: &CStr, nargs: c_int, result_type: c_int, flags: c_int, f: bgw_sql_function) {
     // SAFETY: a NUL-terminated name valid for the call; `f` is an `extern "C"` function with the header's
     // signature that lives as long as the module (which is never unloaded).
     unsafe { bgw_define_sql_function(name.as_ptr(), nargs, result_type, flags, Some(f)) }
@@ -698,20 +604,31 @@ pub fn sql_error(sqlstate: &CStr, message: &CStr, hint: Option<&CStr>) {
     unsafe { bgw_sql_error(sqlstate.as_ptr(), message.as_ptr(), hint.map_or(std::ptr::null(), CStr::as_ptr)) }
 }
 
-/// A SQL argument or result as Rust sees it (converted by the trampoline).
+/// A SQL argument or result, copied out of (or to be copied into) a `BgwSqlValue`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawSqlValue {
     Null,
     Int(i64),
     Real(f64),
-    Text(String),
+    /// The text as C has it (an argument's bytes as the host passed them; a result's as the host will copy them).
+    Text(CString),
     Bool(bool),
 }
 
-/// The C function the host calls for a SQL function defined with `sql::define_function::<F>`: converts the
-/// arguments, calls `crate::sql::dispatch::<F>` (which catches panics and never jumps), and writes the result or
-/// reports the error with `bgw_sql_error`.
-pub unsafe extern "C" fn sql_trampoline<F: 'static>(
+/// The error a SQL function fails with, as the host takes it: SQLSTATE, message, hint.
+pub type SqlErrorParts = (CString, CString, Option<CString>);
+
+/// The Rust side of a SQL function, as its trampoline calls it. `crate::sql` implements it (one type per Rust
+/// function), so that this module, at the bottom of the SDK, needs to know nothing above it.
+pub trait SqlDispatch: 'static {
+    /// Runs the function on the converted arguments. Must neither unwind nor jump.
+    fn dispatch(args: Vec<RawSqlValue>) -> Result<RawSqlValue, SqlErrorParts>;
+}
+
+/// The C function the host calls for a SQL function defined through `D`: converts the arguments, calls
+/// `D::dispatch` (which catches panics and never jumps), and writes the result or reports the error with
+/// `bgw_sql_error`.
+pub unsafe extern "C" fn sql_trampoline<D: SqlDispatch>(
     nargs: c_int,
     args: *const BgwSqlValue,
     result: *mut BgwSqlValue,
@@ -728,13 +645,13 @@ pub unsafe extern "C" fn sql_trampoline<F: 'static>(
                 BGW_SQL_BOOL => RawSqlValue::Bool(a.int8 != 0),
                 BGW_SQL_TEXT if !a.text.is_null() => {
                     // SAFETY: see above.
-                    RawSqlValue::Text(unsafe { CStr::from_ptr(a.text) }.to_string_lossy().into_owned())
+                    RawSqlValue::Text(unsafe { CStr::from_ptr(a.text) }.to_owned())
                 }
                 _ => RawSqlValue::Null,
             });
         }
     }
-    match crate::sql::dispatch::<F>(values) {
+    match D::dispatch(values) {
         Ok(value) => {
             if result.is_null() {
                 return 0;
@@ -746,11 +663,8 @@ pub unsafe extern "C" fn sql_trampoline<F: 'static>(
                     RawSqlValue::Int(i) => ((*result).kind, (*result).int8) = (BGW_SQL_INT8, i),
                     RawSqlValue::Real(r) => ((*result).kind, (*result).float8) = (BGW_SQL_FLOAT8, r),
                     RawSqlValue::Bool(b) => ((*result).kind, (*result).int8) = (BGW_SQL_BOOL, b as i64),
-                    RawSqlValue::Text(t) => {
-                        let c = crate::elog::c_text(&t);
-                        // The host copies the text; `c` is freed when this scope ends.
-                        bgw_sql_result_text(result, c.as_ptr());
-                    }
+                    // The host copies the text; `t` is freed when this scope ends.
+                    RawSqlValue::Text(t) => bgw_sql_result_text(result, t.as_ptr()),
                 }
             }
             0
@@ -844,12 +758,23 @@ pub fn spi_execute(sql: &CStr, params: &[Option<CString>], read_only: bool) -> R
     let processed = unsafe { std::ptr::addr_of!(SPI_processed).read_volatile() };
     // SAFETY: no arguments.
     let ncols = unsafe { bgw_spi_nfields() }.max(0);
-    // SAFETY (both closures): plain arguments; pointers copied at once.
-    let columns = (1..=ncols).map(|c| host_text(unsafe { bgw_spi_fname(c) }).unwrap_or_default()).collect();
+    let columns = (1..=ncols)
+        .map(|c| {
+            // SAFETY: plain arguments; the returned text is copied at once.
+            host_text(unsafe { bgw_spi_fname(c) }).unwrap_or_default()
+        })
+        .collect();
     let mut rows = Vec::new();
     if ncols > 0 {
         for r in 0..processed {
-            rows.push((1..=ncols).map(|c| host_text(unsafe { bgw_spi_getvalue(r, c) })).collect());
+            rows.push(
+                (1..=ncols)
+                    .map(|c| {
+                        // SAFETY: plain arguments; the returned text is copied at once.
+                        host_text(unsafe { bgw_spi_getvalue(r, c) })
+                    })
+                    .collect(),
+            );
         }
     }
     Ok(SpiOutcome { code, processed, columns, rows })

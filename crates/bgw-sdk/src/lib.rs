@@ -103,6 +103,16 @@
 //! worker may start threads, but the latch is per process (wait on it from one thread at a time).
 #![deny(unsafe_code)]
 
+// The modules in layers, each importing only from the layers below it:
+// 1. `ffi`: the host's C functions, declared and wrapped, and `bgw-abi`'s types and constants (imports nothing of
+//    the SDK);
+// 2. helpers: `ctext` (Rust text as C strings), `catch` (panics kept from the host), `sqlcall` (whether a SQL
+//    function runs on this thread), `error` (the SDK's error type);
+// 3. `elog` (logging), then `entry` (worker entry points and `_PG_init`) and `sql` (SQL functions), which log;
+// 4. the rest of the API (`handle`, `latch`, `registration`, `params`, `shmem`, `signals`, `spi`), on `ffi`,
+//    `error` and the modules above.
+mod catch;
+mod ctext;
 pub mod elog;
 pub mod entry;
 mod error;
@@ -117,6 +127,7 @@ pub mod shmem;
 mod signals;
 pub mod spi;
 pub mod sql;
+mod sqlcall;
 
 /// Whether the host is preloading this module right now (static registration is only possible then).
 pub fn preloading() -> bool {

@@ -56,8 +56,8 @@ impl Context {
     /// The C value.
     pub const fn to_raw(self) -> i32 {
         match self {
-            Context::Restart => 1,
-            Context::Reload => 2,
+            Context::Restart => ffi::PGC_POSTMASTER,
+            Context::Reload => ffi::PGC_SIGHUP,
         }
     }
 }
@@ -85,11 +85,11 @@ impl Unit {
     pub const fn to_flags(self) -> i32 {
         match self {
             Unit::None => 0,
-            Unit::Kb => 0x1000,
-            Unit::Bytes => 0x8000,
-            Unit::Ms => 0x10000,
-            Unit::S => 0x20000,
-            Unit::Min => 0x30000,
+            Unit::Kb => ffi::GUC_UNIT_KB,
+            Unit::Bytes => ffi::GUC_UNIT_BYTE,
+            Unit::Ms => ffi::GUC_UNIT_MS,
+            Unit::S => ffi::GUC_UNIT_S,
+            Unit::Min => ffi::GUC_UNIT_MIN,
         }
     }
 }
@@ -131,7 +131,7 @@ fn claim(name: &str, short_desc: &str) -> Result<(CString, CString), Error> {
         return Err(Error::AlreadyDefined { what: "parameter", name: name.to_string() });
     }
     defined.push(key);
-    Ok((c_name, crate::elog::c_text(short_desc)))
+    Ok((c_name, crate::ctext::c_text(short_desc)))
 }
 
 fn invalid(name: &str, reason: impl Into<String>) -> Error {

@@ -22,8 +22,8 @@ use std::fmt;
 use std::ops::{BitAnd, BitOr, BitOrAssign};
 use std::time::Duration;
 
-/// The longest restart interval the host accepts, in seconds.
-pub const MAX_RESTART_SECONDS: u64 = 86_400_000;
+/// The longest restart interval the host accepts, in seconds (`bgw-abi`'s `BGW_MAX_RESTART_INTERVAL`).
+pub const MAX_RESTART_SECONDS: u64 = ffi::BGW_MAX_RESTART_INTERVAL as u64;
 
 /// A registration's flags (`bgw_flags`). Combine with `|`.
 ///
@@ -39,12 +39,12 @@ pub struct Flags(i32);
 impl Flags {
     /// `BGWORKER_SHMEM_ACCESS`: the worker stays attached to the host's shared memory (needed to register,
     /// wait for or terminate other workers). Its abnormal exit is a crash of the whole host.
-    pub const SHMEM: Flags = Flags(0x0001);
+    pub const SHMEM: Flags = Flags(ffi::BGWORKER_SHMEM_ACCESS);
     /// `BGWORKER_BACKEND_DATABASE_CONNECTION`: reserved for database access (not available in this version of
     /// the host); requires `SHMEM` and a start phase after postmaster start.
-    pub const DATABASE: Flags = Flags(0x0002);
+    pub const DATABASE: Flags = Flags(ffi::BGWORKER_BACKEND_DATABASE_CONNECTION);
     /// `BGWORKER_CLASS_PARALLEL`: counts against `max_parallel_workers`; must not restart.
-    pub const PARALLEL: Flags = Flags(0x0010);
+    pub const PARALLEL: Flags = Flags(ffi::BGWORKER_CLASS_PARALLEL);
 
     /// No flags: the worker detaches from shared memory when it starts.
     pub const fn empty() -> Flags {
@@ -124,9 +124,9 @@ pub struct ConnectionFlags(u32);
 
 impl ConnectionFlags {
     /// `BGWORKER_BYPASS_ALLOWCONN`: connect even to a database that does not allow connections.
-    pub const BYPASS_ALLOWCONN: ConnectionFlags = ConnectionFlags(0x0001);
+    pub const BYPASS_ALLOWCONN: ConnectionFlags = ConnectionFlags(ffi::BGWORKER_BYPASS_ALLOWCONN);
     /// `BGWORKER_BYPASS_ROLELOGINCHECK`: connect even as a role without the LOGIN attribute.
-    pub const BYPASS_ROLELOGINCHECK: ConnectionFlags = ConnectionFlags(0x0002);
+    pub const BYPASS_ROLELOGINCHECK: ConnectionFlags = ConnectionFlags(ffi::BGWORKER_BYPASS_ROLELOGINCHECK);
 
     pub const fn empty() -> ConnectionFlags {
         ConnectionFlags(0)
@@ -162,17 +162,17 @@ impl StartPhase {
     /// The C value.
     pub const fn to_raw(self) -> i32 {
         match self {
-            StartPhase::PostmasterStart => 0,
-            StartPhase::ConsistentState => 1,
-            StartPhase::RecoveryFinished => 2,
+            StartPhase::PostmasterStart => ffi::BgWorkerStart_PostmasterStart,
+            StartPhase::ConsistentState => ffi::BgWorkerStart_ConsistentState,
+            StartPhase::RecoveryFinished => ffi::BgWorkerStart_RecoveryFinished,
         }
     }
     /// From the C value.
     pub const fn from_raw(v: i32) -> Option<StartPhase> {
         match v {
-            0 => Some(StartPhase::PostmasterStart),
-            1 => Some(StartPhase::ConsistentState),
-            2 => Some(StartPhase::RecoveryFinished),
+            ffi::BgWorkerStart_PostmasterStart => Some(StartPhase::PostmasterStart),
+            ffi::BgWorkerStart_ConsistentState => Some(StartPhase::ConsistentState),
+            ffi::BgWorkerStart_RecoveryFinished => Some(StartPhase::RecoveryFinished),
             _ => None,
         }
     }
@@ -192,7 +192,7 @@ pub enum Restart {
 impl Default for Restart {
     /// `BGW_DEFAULT_RESTART_INTERVAL`: 60 seconds.
     fn default() -> Self {
-        Restart::After(Duration::from_secs(60))
+        Restart::After(Duration::from_secs(ffi::BGW_DEFAULT_RESTART_INTERVAL as u64))
     }
 }
 

@@ -33,15 +33,13 @@ use crate::registration::ConnectionFlags;
 use std::ffi::CString;
 use std::marker::PhantomData;
 
-/// PostgreSQL's SPI codes the host returns (and bgw's own [`BGW_SPI_ERROR_STATEMENT`]).
-pub const SPI_ERROR_CONNECT: i32 = -1;
-pub const SPI_ERROR_UNCONNECTED: i32 = -4;
-pub const SPI_ERROR_ARGUMENT: i32 = -6;
-pub const SPI_ERROR_PARAM: i32 = -7;
-pub const SPI_ERROR_TRANSACTION: i32 = -8;
-/// The statement failed where PostgreSQL would have raised an ERROR (syntax, constraint, a write in a read-only
-/// execution, a statement in a failed transaction).
-pub const BGW_SPI_ERROR_STATEMENT: i32 = -100;
+/// PostgreSQL's SPI codes the host returns, and bgw's own `BGW_SPI_ERROR_STATEMENT`: the statement failed where
+/// PostgreSQL would have raised an ERROR (syntax, constraint, a write in a read-only execution, a statement in a
+/// failed transaction). Defined in `bgw-abi`.
+pub use crate::ffi::{
+    BGW_SPI_ERROR_STATEMENT, SPI_ERROR_ARGUMENT, SPI_ERROR_CONNECT, SPI_ERROR_PARAM, SPI_ERROR_TRANSACTION,
+    SPI_ERROR_UNCONNECTED,
+};
 
 /// Connects this worker to `database` (None: no database, the catalog only) as `user` (None: the bootstrap
 /// superuser): `BackgroundWorkerInitializeConnection`.
@@ -56,7 +54,7 @@ pub fn connect(database: Option<&str>, user: Option<&str>, flags: ConnectionFlag
         Ok(c) => c,
         Err(_) => {
             let msg = CString::new(format!("{what} name contains a NUL byte")).unwrap_or_default();
-            ffi::ereport(FATAL, &msg, None, None);
+            ffi::ereport(ffi::FATAL, &msg, None, None);
             ffi::exit(1)
         }
     };
@@ -70,8 +68,6 @@ pub fn connect(database: Option<&str>, user: Option<&str>, flags: ConnectionFlag
 pub fn connect_by_oid(database: Option<u32>, user: Option<u32>, flags: ConnectionFlags) {
     ffi::initialize_connection_by_oid(database.unwrap_or(0), user.unwrap_or(0), flags.bits());
 }
-
-const FATAL: i32 = 22;
 
 /// An SPI call that failed: the host's code and its explanation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -32,7 +32,7 @@
 //! - A panic in the function is caught (it must not unwind into the host) and fails the statement with
 //!   SQLSTATE XX000 and the panic's message; its location goes to the server log as a WARNING.
 //! - While a SQL function runs, the SDK's ERROR and FATAL logging ([`error!`](crate::error),
-//!   [`fatal!`](crate::fatal), [`Report`](crate::Report) at those levels) does not call the host (whose ERROR
+//!   [`fatal!`](crate::fatal), [`Report`] at those levels) does not call the host (whose ERROR
 //!   would jump): it unwinds to the SDK's trampoline, which fails the statement (XX000) with that message and
 //!   hint. FATAL does not end the session here.
 //! - The host functions the SDK calls for you validate first, so the host's own ERRORs (which would jump) are
@@ -43,15 +43,24 @@
 //! Where to define: in `_PG_init` while preloading; backends inherit the definitions from the postmaster. (A
 //! definition made in a process that loads the module later stays in that process.)
 //!
+//! Layer: the top of the SDK's internal stack: above `ffi` (which holds the C trampoline and calls back through
+//! `ffi::SqlDispatch`), `ctext`, `catch`, `sqlcall` and `elog`.
+//!
 //! Runs in: the postmaster (defining) and backends (calling).
 
+use crate::catch::catch;
+use crate::ctext::c_text;
+use crate::elog::{Level, Report};
 use crate::error::Error;
-use crate::ffi::{self, RawSqlValue};
+use crate::ffi::{self, RawSqlValue, SqlErrorParts};
+use crate::sqlcall::{self, Raised};
 use std::any::TypeId;
-use std::cell::Cell;
 use std::ffi::CString;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
+
+pub use crate::sqlcall::in_sql_function;
 
 /// A SQL value: an argument or a result.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -109,7 +118,7 @@ impl SqlValue {
             RawSqlValue::Null => SqlValue::Null,
             RawSqlValue::Int(i) => SqlValue::Int(i),
             RawSqlValue::Real(r) => SqlValue::Real(r),
-            RawSqlValue::Text(t) => SqlValue::Text(t),
+            RawSqlValue::Text(t) => SqlValue::Text(t.to_string_lossy().into_owned()),
             RawSqlValue::Bool(b) => SqlValue::Bool(b),
         }
     }
@@ -118,7 +127,7 @@ impl SqlValue {
             SqlValue::Null => RawSqlValue::Null,
             SqlValue::Int(i) => RawSqlValue::Int(i),
             SqlValue::Real(r) => RawSqlValue::Real(r),
-            SqlValue::Text(t) => RawSqlValue::Text(t),
+            SqlValue::Text(t) => RawSqlValue::Text(c_text(&t)),
             SqlValue::Bool(b) => RawSqlValue::Bool(b),
         }
     }
@@ -211,7 +220,7 @@ pub struct FunctionFlags(i32);
 
 impl FunctionFlags {
     /// `BGW_SQLFN_SUPERUSER`: only superusers may call it (others get 42501, "permission denied for function").
-    pub const SUPERUSER: FunctionFlags = FunctionFlags(0x1);
+    pub const SUPERUSER: FunctionFlags = FunctionFlags(ffi::BGW_SQLFN_SUPERUSER);
     pub const fn empty() -> FunctionFlags {
         FunctionFlags(0)
     }
@@ -275,7 +284,7 @@ struct Defined {
 static FUNCTIONS: Mutex<Vec<Defined>> = Mutex::new(Vec::new());
 
 /// The most arguments the host accepts.
-pub const MAX_ARGS: usize = 32;
+pub const MAX_ARGS: usize = ffi::BGW_SQLFN_MAX_ARGS as usize;
 
 /// Defines the SQL function `name` with `nargs` arguments and result type `result`, implemented by `f`.
 ///
@@ -302,7 +311,7 @@ where
         table.retain(|d| d.type_id != type_id);
         table.push(Defined { type_id, name: name.to_string(), result, f: Arc::new(f) });
     }
-    ffi::define_sql_function(&c_name, nargs as i32, result.to_raw(), flags.bits(), ffi::sql_trampoline::<F>);
+    ffi::define_sql_function(&c_name, nargs as i32, result.to_raw(), flags.bits(), ffi::sql_trampoline::<Dispatch<F>>);
     Ok(())
 }
 
@@ -321,35 +330,22 @@ fn check_function_name(name: &str) -> Result<(), Error> {
     }
 }
 
-thread_local! {
-    /// Whether a SQL function of this module runs on this thread (ERRORs must then not reach the host).
-    static IN_SQL: Cell<bool> = const { Cell::new(false) };
+fn to_c(e: &SqlError) -> SqlErrorParts {
+    (c_text(e.effective_sqlstate()), c_text(&e.message), e.hint.as_deref().map(c_text))
 }
 
-/// Whether a SQL function defined with this SDK is running on the current thread.
-pub fn in_sql_function() -> bool {
-    IN_SQL.try_with(Cell::get).unwrap_or(false)
-}
+/// What the C trampoline for the Rust function `F` calls back (the trampoline is `ffi::sql_trampoline`, which
+/// knows nothing of this module: it only knows [`ffi::SqlDispatch`]).
+struct Dispatch<F>(PhantomData<fn() -> F>);
 
-/// An ERROR raised with the SDK's logging inside a SQL function, unwinding to the trampoline.
-pub(crate) struct Raised(pub SqlError);
-
-/// Fails the running SQL function with `e` by unwinding to the SDK's trampoline (no panic report is made).
-/// Only called when [`in_sql_function`] is true.
-pub(crate) fn raise(e: SqlError) -> ! {
-    std::panic::resume_unwind(Box::new(Raised(e)))
-}
-
-/// The host's error triple, as C strings.
-type CError = (CString, CString, Option<CString>);
-
-fn to_c(e: &SqlError) -> CError {
-    let text = crate::elog::c_text;
-    (text(e.effective_sqlstate()), text(&e.message), e.hint.as_deref().map(text))
+impl<F: 'static> ffi::SqlDispatch for Dispatch<F> {
+    fn dispatch(args: Vec<RawSqlValue>) -> Result<RawSqlValue, SqlErrorParts> {
+        dispatch::<F>(args)
+    }
 }
 
 /// Runs the Rust function behind the trampoline for `F`: never unwinds, never jumps.
-pub(crate) fn dispatch<F: 'static>(args: Vec<RawSqlValue>) -> Result<RawSqlValue, CError> {
+fn dispatch<F: 'static>(args: Vec<RawSqlValue>) -> Result<RawSqlValue, SqlErrorParts> {
     let found = {
         let table = FUNCTIONS.lock().unwrap_or_else(|e| e.into_inner());
         table.iter().find(|d| d.type_id == TypeId::of::<F>()).map(|d| (d.name.clone(), d.result, d.f.clone()))
@@ -358,9 +354,7 @@ pub(crate) fn dispatch<F: 'static>(args: Vec<RawSqlValue>) -> Result<RawSqlValue
         return Err(to_c(&SqlError::internal("the SQL function's Rust code is not defined in this process")));
     };
     let args: Vec<SqlValue> = args.into_iter().map(SqlValue::from_raw).collect();
-    let was = IN_SQL.with(|c| c.replace(true));
-    let outcome = crate::entry::catch(|| f(&args));
-    IN_SQL.with(|c| c.set(was));
+    let outcome = sqlcall::run_as_sql_function(|| catch(|| f(&args)));
     let e = match outcome {
         Ok(Ok(v)) => match result.accept(v) {
             Ok(v) => return Ok(v.into_raw()),
@@ -371,10 +365,13 @@ pub(crate) fn dispatch<F: 'static>(args: Vec<RawSqlValue>) -> Result<RawSqlValue
         },
         Ok(Err(e)) => e,
         Err(panic) => match panic.payload.downcast::<Raised>() {
-            Ok(raised) => raised.0,
+            Ok(raised) => {
+                let Raised { message, hint } = *raised;
+                SqlError { hint, ..SqlError::internal(message) }
+            }
             Err(_) => {
                 let location = panic.location.map(|l| format!(" at {l}")).unwrap_or_default();
-                crate::elog::Report::new(crate::Level::Warning, format!("SQL function {name} panicked"))
+                Report::new(Level::Warning, format!("SQL function {name} panicked"))
                     .detail(format!("Rust panic{location}: {}", panic.message))
                     .emit();
                 SqlError::internal(panic.message)

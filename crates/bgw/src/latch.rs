@@ -23,13 +23,14 @@ use bgw_macros::hot;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
-/// The spec's wait events (PostgreSQL's values).
-pub const WL_LATCH_SET: u32 = 1 << 0;
-pub const WL_SOCKET_READABLE: u32 = 1 << 1;
-pub const WL_SOCKET_WRITEABLE: u32 = 1 << 2;
-pub const WL_TIMEOUT: u32 = 1 << 3;
-pub const WL_POSTMASTER_DEATH: u32 = 1 << 4;
-pub const WL_EXIT_ON_PM_DEATH: u32 = 1 << 5;
+// The spec's wait events (PostgreSQL's values), defined in `bgw-abi` as the C `int`s of the header; the latch
+// works with them as bits of a u32.
+pub const WL_LATCH_SET: u32 = bgw_abi::WL_LATCH_SET as u32;
+pub const WL_SOCKET_READABLE: u32 = bgw_abi::WL_SOCKET_READABLE as u32;
+pub const WL_SOCKET_WRITEABLE: u32 = bgw_abi::WL_SOCKET_WRITEABLE as u32;
+pub const WL_TIMEOUT: u32 = bgw_abi::WL_TIMEOUT as u32;
+pub const WL_POSTMASTER_DEATH: u32 = bgw_abi::WL_POSTMASTER_DEATH as u32;
+pub const WL_EXIT_ON_PM_DEATH: u32 = bgw_abi::WL_EXIT_ON_PM_DEATH as u32;
 
 /// How long a child may go on after the postmaster died before it is killed.
 pub const DEATH_GRACE_MS: u32 = 500;

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use super::host::{RegistrationRequest, RequestFlags, SqlError, StartPhase};
 
 /// BGW_EXTRALEN: the most bytes `extra` may hold.
-pub const EXTRA_MAX_BYTES: usize = 128;
+pub const EXTRA_MAX_BYTES: usize = bgw_abi::BGW_EXTRALEN;
 
 const KNOWN_KEYS: &str = "name, type, restart, flags, start, extra, notify";
 

@@ -1,52 +1,26 @@
 //! The spec's vocabulary: the `BackgroundWorker` registration, its flags, start phases and restart rule.
 //!
-//! Two forms of a registration exist. [`BackgroundWorker`] is the spec's C struct, byte for byte (it is what slots
-//! in shared memory hold and what `include/bgworker.h` will declare for C modules). [`WorkerSpec`] is the safe,
-//! owned form the rest of the host works with. Converting a spec to the struct refuses strings that do not fit
-//! (no silent truncation); converting the struct to a spec ([`WorkerSpec::sanitized_from`]) is the postmaster's
-//! paranoid copy: it accepts anything, bounds every string, and keeps only printable ASCII.
+//! Two forms of a registration exist. [`BackgroundWorker`] is the spec's C struct, byte for byte: it is what
+//! slots in shared memory hold and what `include/bgworker.h` declares for C modules. It and the constants of the
+//! C API are defined once, in the `bgw-abi` crate (checked against the header by that crate's tests), and
+//! re-exported here. [`WorkerSpec`] is the safe, owned form the rest of the host works with. Converting a spec to
+//! the struct refuses strings that do not fit (no silent truncation); converting the struct to a spec
+//! ([`WorkerSpec::sanitized_from`]) is the postmaster's paranoid copy: it accepts anything, bounds every string,
+//! and keeps only printable ASCII.
+//!
+//! Runs in: every process of the host (the postmaster adopts registrations, workers read their own, backends
+//! build them).
 
+pub use bgw_abi::{
+    BackgroundWorker, BGWORKER_BACKEND_DATABASE_CONNECTION, BGWORKER_CLASS_PARALLEL, BGWORKER_SHMEM_ACCESS,
+    BGW_DEFAULT_RESTART_INTERVAL, BGW_EXTRALEN, BGW_MAXLEN, BGW_MAX_RESTART_INTERVAL, BGW_NEVER_RESTART, MAXPGPATH,
+};
 use bgw_macros::hot;
-use std::fmt;
 
-/// Length of the name, type and function-name fields, including the terminating NUL.
-pub const BGW_MAXLEN: usize = 96;
-/// Length of the extra-data field.
-pub const BGW_EXTRALEN: usize = 128;
-/// Length of the library-name field (PostgreSQL's MAXPGPATH).
-pub const MAXPGPATH: usize = 1024;
-
-pub const BGWORKER_SHMEM_ACCESS: i32 = 0x0001;
-pub const BGWORKER_BACKEND_DATABASE_CONNECTION: i32 = 0x0002;
-pub const BGWORKER_CLASS_PARALLEL: i32 = 0x0010;
 const KNOWN_FLAGS: i32 = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION | BGWORKER_CLASS_PARALLEL;
-
-pub const BGW_DEFAULT_RESTART_INTERVAL: i32 = 60;
-pub const BGW_NEVER_RESTART: i32 = -1;
-/// The longest restart interval the spec allows: its bound is `USECS_PER_DAY / 1000`, that is 86,400,000
-/// (compared with an interval in seconds, so generous by design).
-pub const BGW_MAX_RESTART_INTERVAL: i32 = 86_400_000;
 
 /// The name of the internal library (the spec's "postgres").
 pub const INTERNAL_LIBRARY: &str = "bgw";
-
-/// The spec's `BackgroundWorker`, laid out as in C.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct BackgroundWorker {
-    pub bgw_name: [u8; BGW_MAXLEN],
-    pub bgw_type: [u8; BGW_MAXLEN],
-    pub bgw_flags: i32,
-    /// A `BgWorkerStartTime` as its C integer value.
-    pub bgw_start_time: i32,
-    pub bgw_restart_time: i32,
-    pub bgw_library_name: [u8; MAXPGPATH],
-    pub bgw_function_name: [u8; BGW_MAXLEN],
-    /// The spec's Datum.
-    pub bgw_main_arg: usize,
-    pub bgw_extra: [u8; BGW_EXTRALEN],
-    pub bgw_notify_pid: i32,
-}
 
 // SAFETY: only integers and byte arrays: every bit pattern is a valid value.
 unsafe impl super::slots::SlotPayload for BackgroundWorker {
@@ -55,37 +29,20 @@ unsafe impl super::slots::SlotPayload for BackgroundWorker {
     }
 }
 
-impl BackgroundWorker {
-    pub fn zeroed() -> Self {
-        BackgroundWorker {
-            bgw_name: [0; BGW_MAXLEN],
-            bgw_type: [0; BGW_MAXLEN],
-            bgw_flags: 0,
-            bgw_start_time: 0,
-            bgw_restart_time: 0,
-            bgw_library_name: [0; MAXPGPATH],
-            bgw_function_name: [0; BGW_MAXLEN],
-            bgw_main_arg: 0,
-            bgw_extra: [0; BGW_EXTRALEN],
-            bgw_notify_pid: 0,
-        }
-    }
-}
-
 /// The spec's `BgWorkerStartTime`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StartTime {
-    PostmasterStart = 0,
-    ConsistentState = 1,
-    RecoveryFinished = 2,
+    PostmasterStart = bgw_abi::BgWorkerStart_PostmasterStart as isize,
+    ConsistentState = bgw_abi::BgWorkerStart_ConsistentState as isize,
+    RecoveryFinished = bgw_abi::BgWorkerStart_RecoveryFinished as isize,
 }
 
 impl StartTime {
     pub fn from_raw(v: i32) -> Option<StartTime> {
         match v {
-            0 => Some(StartTime::PostmasterStart),
-            1 => Some(StartTime::ConsistentState),
-            2 => Some(StartTime::RecoveryFinished),
+            bgw_abi::BgWorkerStart_PostmasterStart => Some(StartTime::PostmasterStart),
+            bgw_abi::BgWorkerStart_ConsistentState => Some(StartTime::ConsistentState),
+            bgw_abi::BgWorkerStart_RecoveryFinished => Some(StartTime::RecoveryFinished),
             _ => None,
         }
     }
@@ -389,22 +346,6 @@ pub fn flags_text(flags: i32) -> String {
         words.push(format!("0x{unknown:x}"));
     }
     words.join(",")
-}
-
-impl fmt::Debug for BackgroundWorker {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BackgroundWorker")
-            .field("bgw_name", &ascii_safe(&self.bgw_name))
-            .field("bgw_type", &ascii_safe(&self.bgw_type))
-            .field("bgw_flags", &self.bgw_flags)
-            .field("bgw_start_time", &self.bgw_start_time)
-            .field("bgw_restart_time", &self.bgw_restart_time)
-            .field("bgw_library_name", &ascii_safe(&self.bgw_library_name))
-            .field("bgw_function_name", &ascii_safe(&self.bgw_function_name))
-            .field("bgw_main_arg", &self.bgw_main_arg)
-            .field("bgw_notify_pid", &self.bgw_notify_pid)
-            .finish()
-    }
 }
 
 #[cfg(test)]

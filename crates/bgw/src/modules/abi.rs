@@ -10,6 +10,9 @@
 //! `PANIC` aborts (a crash); in the postmaster, while `shared_preload_libraries` are being loaded, an error stops
 //! start-up with a message naming the module.
 //!
+//! The C types and constants these functions take and return (`BackgroundWorker`, `BackgroundWorkerHandle`,
+//! `BgwHandleStatus`, the message levels, ...) are defined once, in the `bgw-abi` crate, which the SDK shares.
+//!
 //! Runs in: the postmaster (during preload only) and any child that calls into a module.
 
 // The exported globals keep PostgreSQL's names, which are not Rust's style. The functions are C entry points:
@@ -21,37 +24,15 @@ use crate::bgworker::handle::{Handle, Status};
 use crate::bgworker::types::{BackgroundWorker, RegistrationError, WorkerSpec};
 use crate::dynamic;
 use crate::elog::{self, Level};
+use bgw_abi::{
+    sig_atomic_t, BackgroundWorkerHandle, BgwHandleStatus, Latch, BGWH_NOT_YET_STARTED, BGWH_POSTMASTER_DIED,
+    BGWH_STARTED, BGWH_STOPPED, DEBUG1, DEBUG2, DEBUG3, DEBUG4, DEBUG5, ERROR, FATAL, INFO, LOG, LOG_SERVER_ONLY,
+    NOTICE, PANIC, WARNING,
+};
 use bgw_macros::hot;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_long, CStr};
 use std::sync::Mutex;
-
-/// The spec's opaque handle, as `RegisterDynamicBackgroundWorker` hands it out (allocated with malloc: C callers
-/// may `free` it).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct BackgroundWorkerHandle {
-    pub slot: c_int,
-    pub generation: u64,
-}
-
-/// The spec's BgwHandleStatus values.
-pub const BGWH_STARTED: c_int = 0;
-pub const BGWH_NOT_YET_STARTED: c_int = 1;
-pub const BGWH_STOPPED: c_int = 2;
-pub const BGWH_POSTMASTER_DIED: c_int = 3;
-
-/// PostgreSQL 15's message levels, as C modules pass them.
-pub const DEBUG5: c_int = 10;
-pub const DEBUG1: c_int = 14;
-pub const LOG: c_int = 15;
-pub const LOG_SERVER_ONLY: c_int = 16;
-pub const INFO: c_int = 17;
-pub const NOTICE: c_int = 18;
-pub const WARNING: c_int = 19;
-pub const ERROR: c_int = 21;
-pub const FATAL: c_int = 22;
-pub const PANIC: c_int = 23;
 
 /// The spec's `MyBgworkerEntry`: the running worker's registration (NULL outside workers).
 #[no_mangle]
@@ -68,21 +49,15 @@ pub static mut MyProcPid: c_int = 0;
 
 /// Set by `SignalHandlerForConfigReload`; the worker clears it and calls `ProcessConfigFile`.
 #[no_mangle]
-pub static mut ConfigReloadPending: c_int = 0;
+pub static mut ConfigReloadPending: sig_atomic_t = 0;
 /// Set by `SignalHandlerForShutdownRequest`.
 #[no_mangle]
-pub static mut ShutdownRequestPending: c_int = 0;
+pub static mut ShutdownRequestPending: sig_atomic_t = 0;
 /// Set by `die`; `CHECK_FOR_INTERRUPTS()` acts on it.
 #[no_mangle]
-pub static mut InterruptPending: c_int = 0;
+pub static mut InterruptPending: sig_atomic_t = 0;
 #[no_mangle]
-pub static mut ProcDiePending: c_int = 0;
-
-/// PostgreSQL's latch type; modules only ever use `MyLatch`.
-#[repr(C)]
-pub struct Latch {
-    _private: [u8; 0],
-}
+pub static mut ProcDiePending: sig_atomic_t = 0;
 
 static mut MY_LATCH_OBJECT: [u8; 1] = [0];
 
@@ -114,8 +89,8 @@ pub unsafe fn init_process_globals() {
     }
 }
 
-fn flag_set(flag: *mut c_int, value: c_int) {
-    // SAFETY: the flag is one of the c_int globals above; a volatile store of an int is async-signal-safe.
+fn flag_set(flag: *mut sig_atomic_t, value: sig_atomic_t) {
+    // SAFETY: the flag is one of the sig_atomic_t globals above; a volatile store of an int is async-signal-safe.
     unsafe { flag.write_volatile(value) };
 }
 
@@ -123,17 +98,18 @@ fn flag_set(flag: *mut c_int, value: c_int) {
 
 fn level_of(c: c_int) -> Level {
     match c {
-        i32::MIN..=10 => Level::Debug5,
-        11 => Level::Debug4,
-        12 => Level::Debug3,
-        13 => Level::Debug2,
-        14 => Level::Debug1,
-        15 | 16 => Level::Log,
-        17 => Level::Info,
-        18 => Level::Notice,
-        19 | 20 => Level::Warning,
-        21 => Level::Error,
-        22 => Level::Fatal,
+        i32::MIN..=DEBUG5 => Level::Debug5,
+        DEBUG4 => Level::Debug4,
+        DEBUG3 => Level::Debug3,
+        DEBUG2 => Level::Debug2,
+        DEBUG1 => Level::Debug1,
+        LOG | LOG_SERVER_ONLY => Level::Log,
+        INFO => Level::Info,
+        NOTICE => Level::Notice,
+        // 20 is PostgreSQL 16's WARNING_CLIENT_ONLY.
+        WARNING..ERROR => Level::Warning,
+        ERROR => Level::Error,
+        FATAL => Level::Fatal,
         _ => Level::Panic,
     }
 }
@@ -361,7 +337,7 @@ fn handle_of(h: *const BackgroundWorkerHandle) -> Handle {
     Handle { slot: h.slot.max(0) as u32, generation: h.generation }
 }
 
-fn status_code(s: Status, pidp: *mut libc::pid_t) -> c_int {
+fn status_code(s: Status, pidp: *mut libc::pid_t) -> BgwHandleStatus {
     match s {
         Status::Started(pid) => {
             if !pidp.is_null() {
@@ -378,21 +354,27 @@ fn status_code(s: Status, pidp: *mut libc::pid_t) -> c_int {
 
 /// The spec's `GetBackgroundWorkerPid`.
 #[no_mangle]
-pub extern "C" fn GetBackgroundWorkerPid(handle: *mut BackgroundWorkerHandle, pidp: *mut libc::pid_t) -> c_int {
+pub extern "C" fn GetBackgroundWorkerPid(
+    handle: *mut BackgroundWorkerHandle,
+    pidp: *mut libc::pid_t,
+) -> BgwHandleStatus {
     let s = dynamic::get_background_worker_pid(handle_of(handle)).unwrap_or_else(|e| raise(e));
     status_code(s, pidp)
 }
 
 /// The spec's `WaitForBackgroundWorkerStartup`.
 #[no_mangle]
-pub extern "C" fn WaitForBackgroundWorkerStartup(handle: *mut BackgroundWorkerHandle, pidp: *mut libc::pid_t) -> c_int {
+pub extern "C" fn WaitForBackgroundWorkerStartup(
+    handle: *mut BackgroundWorkerHandle,
+    pidp: *mut libc::pid_t,
+) -> BgwHandleStatus {
     let s = dynamic::wait_for_background_worker_startup(handle_of(handle)).unwrap_or_else(|e| raise(e));
     status_code(s, pidp)
 }
 
 /// The spec's `WaitForBackgroundWorkerShutdown`.
 #[no_mangle]
-pub extern "C" fn WaitForBackgroundWorkerShutdown(handle: *mut BackgroundWorkerHandle) -> c_int {
+pub extern "C" fn WaitForBackgroundWorkerShutdown(handle: *mut BackgroundWorkerHandle) -> BgwHandleStatus {
     let s = dynamic::wait_for_background_worker_shutdown(handle_of(handle)).unwrap_or_else(|e| raise(e));
     status_code(s, std::ptr::null_mut())
 }

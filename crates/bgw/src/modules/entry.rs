@@ -16,7 +16,7 @@ use std::sync::{Mutex, OnceLock};
 pub type WorkerMain = fn(usize);
 
 /// A loadable module's worker entry point (the spec's `bgworker_main_type`).
-pub type ExternalMain = unsafe extern "C" fn(usize);
+pub type ExternalMain = bgw_abi::bgworker_main_type;
 
 /// A worker's code.
 #[derive(Clone, Copy)]

@@ -14,32 +14,14 @@
 
 #![allow(non_camel_case_types, non_snake_case, clippy::not_unsafe_ptr_arg_deref)]
 
-use super::abi::{finish_error, text, WARNING};
+use super::abi::{finish_error, text};
 use crate::config::{GucContext, GucDef, GucValue, Unit};
+use bgw_abi::{
+    config_enum_entry, GUC_UNIT_BYTE, GUC_UNIT_KB, GUC_UNIT_MEMORY, GUC_UNIT_MIN, GUC_UNIT_MS, GUC_UNIT_S,
+    GUC_UNIT_TIME, PGC_POSTMASTER, WARNING,
+};
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
-
-/// PostgreSQL's GucContext values.
-pub const PGC_INTERNAL: c_int = 0;
-pub const PGC_POSTMASTER: c_int = 1;
-pub const PGC_SIGHUP: c_int = 2;
-
-/// PostgreSQL 15's unit flags.
-pub const GUC_UNIT_KB: c_int = 0x1000;
-pub const GUC_UNIT_BYTE: c_int = 0x8000;
-pub const GUC_UNIT_MEMORY: c_int = 0xF000;
-pub const GUC_UNIT_MS: c_int = 0x10000;
-pub const GUC_UNIT_S: c_int = 0x20000;
-pub const GUC_UNIT_MIN: c_int = 0x30000;
-pub const GUC_UNIT_TIME: c_int = 0xF0000;
-
-/// PostgreSQL's `struct config_enum_entry`; a list ends with a NULL name.
-#[repr(C)]
-pub struct config_enum_entry {
-    pub name: *const c_char,
-    pub val: c_int,
-    pub hidden: bool,
-}
 
 /// Where a parameter's value goes in the module.
 enum Target {

@@ -11,7 +11,8 @@
 // PostgreSQL's names; pointer arguments carry the header's contracts and are checked for NULL.
 #![allow(non_upper_case_globals, non_snake_case, clippy::not_unsafe_ptr_arg_deref)]
 
-use super::abi::{finish, text, ERROR, WARNING};
+use super::abi::{finish, text};
+use bgw_abi::{SnapshotData, ERROR, WARNING};
 use std::ffi::{c_char, c_int, c_long};
 
 /// PostgreSQL's `SPI_processed`: rows returned or affected by the last `SPI_execute`.
@@ -164,12 +165,8 @@ pub extern "C" fn Async_Notify(channel: *const c_char, payload: *const c_char) {
 #[no_mangle]
 pub extern "C" fn SetCurrentStatementStartTimestamp() {}
 
-/// PostgreSQL's snapshot type; bgw has no snapshots of its own (SQLite's transaction is the snapshot).
-#[repr(C)]
-pub struct SnapshotData {
-    _private: [u8; 0],
-}
-
+// bgw has no snapshots of its own (SQLite's transaction is the snapshot): the functions below hand out and take
+// a token.
 static mut SNAPSHOT_TOKEN: u8 = 0;
 
 /// PostgreSQL's `GetTransactionSnapshot`: a token to pass to `PushActiveSnapshot`.

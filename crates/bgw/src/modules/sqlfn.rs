@@ -14,36 +14,16 @@
 
 use super::abi::text;
 use crate::backend::host::{ModuleFunction, SqlArg, SqlError, SqlResultType};
+use bgw_abi::{
+    bgw_sql_function, BgwSqlValue, BGW_SQLFN_MAX_ARGS, BGW_SQLFN_SUPERUSER, BGW_SQL_BOOL, BGW_SQL_FLOAT8, BGW_SQL_INT8,
+    BGW_SQL_NULL, BGW_SQL_TEXT,
+};
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
 
-pub const BGW_SQL_NULL: c_int = 0;
-pub const BGW_SQL_INT8: c_int = 1;
-pub const BGW_SQL_FLOAT8: c_int = 2;
-pub const BGW_SQL_TEXT: c_int = 3;
-pub const BGW_SQL_BOOL: c_int = 4;
-
-/// The function may only be called by superusers.
-pub const BGW_SQLFN_SUPERUSER: c_int = 0x1;
-
-/// A SQL value as C sees it.
-#[repr(C)]
-pub struct BgwSqlValue {
-    pub kind: c_int,
-    pub int8: i64,
-    pub float8: f64,
-    /// NUL-terminated text for BGW_SQL_TEXT. In arguments it is the host's; in a result, set it with
-    /// `bgw_sql_result_text` (the host copies and frees it).
-    pub text: *const c_char,
-}
-
-/// A module's SQL function.
-pub type SqlFunctionPtr =
-    unsafe extern "C" fn(nargs: c_int, args: *const BgwSqlValue, result: *mut BgwSqlValue) -> c_int;
-
 extern "C" {
     fn bgw_sqlfn_trap_call(
-        f: SqlFunctionPtr,
+        f: bgw_sql_function,
         nargs: c_int,
         args: *const BgwSqlValue,
         result: *mut BgwSqlValue,
@@ -56,7 +36,7 @@ extern "C" {
 
 #[derive(Clone, Copy)]
 struct Defined {
-    f: SqlFunctionPtr,
+    f: bgw_sql_function,
     nargs: c_int,
     result: SqlResultType,
     flags: c_int,
@@ -140,7 +120,7 @@ pub extern "C" fn bgw_define_sql_function(
     nargs: c_int,
     result_type: c_int,
     flags: c_int,
-    fn_: Option<SqlFunctionPtr>,
+    fn_: Option<bgw_sql_function>,
 ) {
     let name = text(name);
     let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -151,7 +131,7 @@ pub extern "C" fn bgw_define_sql_function(
         BGW_SQL_BOOL => Some(SqlResultType::Bool),
         _ => None,
     };
-    let (Some(f), Some(result), true, true) = (fn_, result, valid, (0..=32).contains(&nargs)) else {
+    let (Some(f), Some(result), true, true) = (fn_, result, valid, (0..=BGW_SQLFN_MAX_ARGS).contains(&nargs)) else {
         super::abi::finish_error(format!(
             "invalid SQL function definition \"{name}\" ({nargs} arguments, result type {result_type})"
         ));

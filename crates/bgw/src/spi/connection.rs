@@ -13,10 +13,7 @@
 use crate::catalog::{self, Catalog, Database, Role, BOOTSTRAP_SUPERUSER_OID};
 use std::path::Path;
 
-/// `BGWORKER_BYPASS_ALLOWCONN`.
-pub const BGWORKER_BYPASS_ALLOWCONN: u32 = 0x0001;
-/// `BGWORKER_BYPASS_ROLELOGINCHECK`.
-pub const BGWORKER_BYPASS_ROLELOGINCHECK: u32 = 0x0002;
+pub use bgw_abi::{BGWORKER_BYPASS_ALLOWCONN, BGWORKER_BYPASS_ROLELOGINCHECK};
 
 /// Which database to connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,29 +16,14 @@ pub mod connection;
 pub mod exec;
 pub mod notify;
 
-/// PostgreSQL's SPI result codes (`executor/spi.h`).
+/// PostgreSQL's SPI result codes (`executor/spi.h`) and bgw's `BGW_SPI_ERROR_STATEMENT`, defined in `bgw-abi`.
 pub mod codes {
-    pub const SPI_ERROR_CONNECT: i32 = -1;
-    pub const SPI_ERROR_COPY: i32 = -2;
-    pub const SPI_ERROR_OPUNKNOWN: i32 = -3;
-    pub const SPI_ERROR_UNCONNECTED: i32 = -4;
-    pub const SPI_ERROR_ARGUMENT: i32 = -6;
-    pub const SPI_ERROR_PARAM: i32 = -7;
-    pub const SPI_ERROR_TRANSACTION: i32 = -8;
-    /// bgw's own: the statement failed where PostgreSQL would have raised an ERROR (a syntax error, a constraint
-    /// violation, a write in a read-only execution, a statement in a failed transaction).
-    pub const BGW_SPI_ERROR_STATEMENT: i32 = -100;
-
-    pub const SPI_OK_CONNECT: i32 = 1;
-    pub const SPI_OK_FINISH: i32 = 2;
-    pub const SPI_OK_UTILITY: i32 = 4;
-    pub const SPI_OK_SELECT: i32 = 5;
-    pub const SPI_OK_INSERT: i32 = 7;
-    pub const SPI_OK_DELETE: i32 = 8;
-    pub const SPI_OK_UPDATE: i32 = 9;
-    pub const SPI_OK_INSERT_RETURNING: i32 = 11;
-    pub const SPI_OK_DELETE_RETURNING: i32 = 12;
-    pub const SPI_OK_UPDATE_RETURNING: i32 = 13;
+    pub use bgw_abi::{
+        BGW_SPI_ERROR_STATEMENT, SPI_ERROR_ARGUMENT, SPI_ERROR_CONNECT, SPI_ERROR_COPY, SPI_ERROR_OPUNKNOWN,
+        SPI_ERROR_PARAM, SPI_ERROR_TRANSACTION, SPI_ERROR_UNCONNECTED, SPI_OK_CONNECT, SPI_OK_DELETE,
+        SPI_OK_DELETE_RETURNING, SPI_OK_FINISH, SPI_OK_INSERT, SPI_OK_INSERT_RETURNING, SPI_OK_SELECT, SPI_OK_UPDATE,
+        SPI_OK_UPDATE_RETURNING, SPI_OK_UTILITY,
+    };
 }
 
 use std::sync::{Mutex, MutexGuard};
