@@ -26,16 +26,15 @@
 //! Duration: `BGW_CHAOS_SECS` (default 60, the normal suite's version); `tests/chaos-long` runs it for 10
 //! minutes in release mode. `BGW_CHAOS_SEED` replays a run's choices (the seed is printed).
 
-mod common;
-mod reliability;
-use common::*;
-use reliability::*;
+use bgw_test_support::*;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
 const MAX_PARALLEL: usize = 3;
 const MAX_WORKERS: usize = 24;
@@ -150,23 +149,6 @@ fn client_loop(
     }
 }
 
-/// Builds `worker_spi` with the cargo that runs the tests, into the same target directory and profile, and
-/// installs it as `<dir>/worker_spi.so`.
-fn install_worker_spi(dir: &Path) {
-    let profile = Path::new(bgw_bin()).parent().unwrap().to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "worker-spi", "--lib", "--manifest-path"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml"))
-        .arg("--target-dir")
-        .arg(profile.parent().unwrap());
-    if profile.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    assert!(cmd.status().expect("running cargo").success(), "cargo build -p worker-spi failed");
-    std::fs::copy(profile.join("libworker_spi.so"), dir.join("worker_spi.so")).unwrap();
-}
-
 /// Follows the server log, counting crash cycles begun ("terminating any other active server processes") and
 /// finished ("all server processes terminated; reinitializing").
 struct LogTail {
@@ -221,15 +203,13 @@ fn chaos_keeps_every_promise() {
     eprintln!("chaos: {secs} s, seed {seed} (BGW_CHAOS_SEED={seed} replays the choices)");
     let mut rng = Rng(seed);
 
-    let lib = tempfile::Builder::new().prefix("bgwc").tempdir_in("/tmp").unwrap();
-    install_worker_spi(lib.path());
     let mut h = Host::start(
-        Setup::default()
+        Setup::new(BGW)
             .workers(STATIC_WORKERS)
             .conf("max_worker_processes", &MAX_WORKERS.to_string())
             .conf("max_parallel_workers", &MAX_PARALLEL.to_string())
-            .conf("dynamic_library_path", &format!("'{}:$libdir'", lib.path().display()))
-            .conf("shared_preload_libraries", "'worker_spi'")
+            .module(Module::package("worker-spi"))
+            .preload()
             .conf("worker_spi.naptime", "1")
             .conf("log_min_messages", "log"),
     );
@@ -326,8 +306,7 @@ fn chaos_keeps_every_promise() {
     let mut stopped: Vec<(i32, Instant)> = Vec::new();
     let cont_all = |stopped: &mut Vec<(i32, Instant)>| {
         for (pid, _) in stopped.drain(..) {
-            // SAFETY: kill(2) on a pid this test stopped.
-            unsafe { libc::kill(pid, libc::SIGCONT) };
+            try_signal(pid, SIGCONT);
         }
     };
     let checkpoint = |violations: &mut Vec<String>, stopped: &mut Vec<(i32, Instant)>| {
@@ -418,8 +397,7 @@ fn chaos_keeps_every_promise() {
         let now = Instant::now();
         stopped.retain(|&(pid, due)| {
             if due <= now {
-                // SAFETY: kill(2) on a pid this test stopped.
-                unsafe { libc::kill(pid, libc::SIGCONT) };
+                try_signal(pid, SIGCONT);
             }
             due > now
         });
@@ -438,30 +416,29 @@ fn chaos_keeps_every_promise() {
         if rng.below(100) < 3 {
             // A configuration reload: the postmaster re-reads its files and passes SIGHUP on to every child.
             reloads += 1;
-            // SAFETY: kill(2) on the postmaster under test.
-            unsafe { libc::kill(pm, libc::SIGHUP) };
+            try_signal(pm, SIGHUP);
         }
-        let signal = match rng.below(100) {
+        let sig = match rng.below(100) {
             0..=64 => {
                 kills += 1;
-                libc::SIGKILL
+                SIGKILL
             }
             65..=74 => {
                 quits += 1;
-                libc::SIGQUIT
+                SIGQUIT
             }
             75..=84 => {
                 terms += 1;
-                libc::SIGTERM
+                SIGTERM
             }
             _ => {
                 stops += 1;
                 stopped.push((victim, Instant::now() + Duration::from_millis(50 + rng.below(400))));
-                libc::SIGSTOP
+                SIGSTOP
             }
         };
-        // SAFETY: kill(2) on a child of the postmaster under test.
-        unsafe { libc::kill(victim, signal) };
+        // A victim may have exited since the children were listed.
+        try_signal(victim, sig);
     }
     let chaos_time = started.elapsed();
 
