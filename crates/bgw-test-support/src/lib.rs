@@ -29,6 +29,7 @@ pub mod process;
 pub mod psql;
 pub mod reliability;
 pub mod wait;
+pub mod wire;
 
 pub use binary::{find_bgw, initdb, repo_root};
 pub use c_module::{build_c_module, build_c_module_from_text, module_tempdir};

@@ -16,9 +16,9 @@
 //! - no process survives a crash-and-restart cycle: children seen while no cycle was under way must all be gone
 //!   (by pid and start time) once a later cycle has finished;
 //! - at checkpoints (every 10 s, clients paused, stopped processes continued): the `bgw_workers` view matches
-//!   the processes that exist in `/proc` (see `reliability::view_matches_processes`), and the parallel counters
-//!   balance (exactly `max_parallel_workers` minus the active parallel workers can be registered), and the
-//!   static restartable worker is running;
+//!   the processes that exist in `/proc` (see `bgw_test_support::reliability::view_matches_processes`), and
+//!   the parallel counters balance (exactly `max_parallel_workers` minus the active parallel workers can be
+//!   registered), and the static restartable worker is running;
 //! - every commit a client saw acknowledged is present; the `worker_spi` tables hold at least every acknowledged
 //!   delta and at most every attempted one (their folding transactions neither lose nor invent rows);
 //! - `bgw stop` stops the host with exit code 0 and leaves no process of it behind.

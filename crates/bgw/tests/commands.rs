@@ -130,7 +130,7 @@ fn smart_shutdown_waits_for_clients_then_stops_workers() {
     let mut h = Host::start(Setup::new(BGW));
     let worker = h.sql("SELECT bgw_launch('bgw', 'sleeper')").parse::<i32>().unwrap();
     let session = h.session();
-    signal(h.pid(), SIGTERM);
+    h.signal(SIGTERM);
     h.wait_log("received smart shutdown request");
     // New clients are refused; the connected one and the worker carry on.
     let err = h.psql("SELECT 1").unwrap_err();

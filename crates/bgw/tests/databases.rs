@@ -70,7 +70,7 @@ fn committed_data_persists_across_sessions_restarts_and_a_killed_postmaster() {
     h.sql("INSERT INTO t (v) VALUES ('three')");
     assert_eq!(h.sql("SELECT count(*) FROM t"), "3");
     // kill -9 of the postmaster: committed rows survive.
-    signal(h.pid(), SIGKILL);
+    h.signal(SIGKILL);
     h.wait_exit();
     h.launch_postmaster(&[]);
     h.wait_log("database system was interrupted");

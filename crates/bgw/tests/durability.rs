@@ -72,7 +72,7 @@ fn acknowledged_commits_survive_killed_backends_crashes_and_a_killed_postmaster(
             }
             // kill -9 the postmaster; start it again (recovery runs).
             _ => {
-                signal(h.pid(), SIGKILL);
+                h.signal(SIGKILL);
                 h.wait_exit();
                 wait_until("the old processes to go", || h.group_pids().is_empty());
                 h.launch_postmaster(&[]);

@@ -216,7 +216,7 @@ fn postmaster_death_takes_every_child_with_it() {
     let session = h.session();
     let children = h.group_pids();
     assert!(children.len() >= 4, "{children:?}");
-    signal(h.pid(), SIGKILL);
+    h.signal(SIGKILL);
     h.wait_exit();
     let killed_at = std::time::Instant::now();
     wait_until("every child to exit", || children.iter().all(|&p| !alive(p)));
@@ -289,7 +289,7 @@ fn a_wait_reports_postmaster_death() {
     let mut h = Host::start(Setup::new(BGW).standby());
     h.launch("bgw", "spawner", 1, r#"{"name":"hopeful","start":"consistent_state"}"#);
     h.wait_sql("SELECT count(*) FROM bgw_workers WHERE name = 'hopeful sleeper 1'", |o| o == "1");
-    signal(h.pid(), SIGKILL);
+    h.signal(SIGKILL);
     h.wait_exit();
     h.wait_log("spawner \"hopeful\": worker 1 did not start: postmaster_died");
 }
@@ -309,7 +309,7 @@ fn a_wait_for_shutdown_ends_with_stopped_or_with_the_postmasters_death() {
     // BGWH_POSTMASTER_DIED: the postmaster is killed while the registrant waits.
     h.launch("bgw", "shutdown_waiter", 0, r#"{"name":"orphan"}"#);
     h.wait_log("shutdown_waiter \"orphan\" started its sleeper with PID");
-    signal(h.pid(), SIGKILL);
+    h.signal(SIGKILL);
     h.wait_exit();
     h.wait_log("shutdown_waiter \"orphan\": waiting for shutdown ended: postmaster_died");
 }

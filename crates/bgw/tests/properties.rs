@@ -975,18 +975,8 @@ impl Raw {
         let stream = UnixStream::connect(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         let mut raw = Raw { stream };
-        let mut body = Vec::new();
-        body.extend_from_slice(&196608u32.to_be_bytes());
-        for (k, v) in [("user", os_user()), ("database", "postgres".to_string())] {
-            body.extend_from_slice(k.as_bytes());
-            body.push(0);
-            body.extend_from_slice(v.as_bytes());
-            body.push(0);
-        }
-        body.push(0);
-        let mut packet = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-        packet.extend_from_slice(&body);
-        raw.stream.write_all(&packet).unwrap();
+        let user = os_user();
+        raw.stream.write_all(&wire::startup_message(&[("user", &user), ("database", "postgres")])).unwrap();
         let msgs = raw.until_ready().expect("the startup completes");
         assert!(msgs.iter().any(|(t, _)| *t == b'R'), "{msgs:?}");
         raw
@@ -994,12 +984,7 @@ impl Raw {
 
     /// Reads one message: (type, body); None when the server closed the connection.
     fn read(&mut self) -> Option<(u8, Vec<u8>)> {
-        let mut head = [0u8; 5];
-        self.stream.read_exact(&mut head).ok()?;
-        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-        let mut body = vec![0u8; len.checked_sub(4)?];
-        self.stream.read_exact(&mut body).ok()?;
-        Some((head[0], body))
+        wire::read_message(&mut self.stream)
     }
 
     /// Reads until ReadyForQuery; None if the connection ended first.
@@ -1029,10 +1014,7 @@ impl Raw {
     }
 
     fn send(&mut self, kind: u8, body: &[u8]) {
-        let mut m = vec![kind];
-        m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-        m.extend_from_slice(body);
-        let _ = self.stream.write_all(&m);
+        let _ = self.stream.write_all(&wire::message(kind, body));
     }
 
     fn select_one(&mut self) -> bool {

@@ -16,7 +16,7 @@
 
 use base64::Engine as _;
 use bgw_test_support::*;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -378,37 +378,19 @@ impl Raw {
     fn connect(port: u16, user: &str) -> Raw {
         let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(DEADLINE)).unwrap();
-        let mut body = 196608i32.to_be_bytes().to_vec();
-        for (k, v) in [("user", user), ("database", "postgres")] {
-            body.extend_from_slice(k.as_bytes());
-            body.push(0);
-            body.extend_from_slice(v.as_bytes());
-            body.push(0);
-        }
-        body.push(0);
         let mut raw = Raw(s);
-        let mut packet = ((body.len() + 4) as i32).to_be_bytes().to_vec();
-        packet.extend_from_slice(&body);
-        raw.0.write_all(&packet).unwrap();
+        raw.0.write_all(&wire::startup_message(&[("user", user), ("database", "postgres")])).unwrap();
         raw
     }
 
     fn send(&mut self, tag: u8, body: &[u8]) {
-        let mut packet = vec![tag];
-        packet.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
-        packet.extend_from_slice(body);
         // The server may already have closed the connection; what it answered is read next.
-        let _ = self.0.write_all(&packet);
+        let _ = self.0.write_all(&wire::message(tag, body));
     }
 
     /// The next message, or None at end of stream.
     fn recv(&mut self) -> Option<Msg> {
-        let mut head = [0u8; 5];
-        self.0.read_exact(&mut head).ok()?;
-        let len = i32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
-        let mut body = vec![0u8; len - 4];
-        self.0.read_exact(&mut body).ok()?;
-        Some((head[0], body))
+        wire::read_message(&mut self.0)
     }
 
     /// An authentication request ('R') of the given code; returns its data.

@@ -45,7 +45,7 @@ fn reload_with(h: &Host, lines: &str) {
     let mut text = std::fs::read_to_string(&conf).unwrap();
     text.push_str(lines);
     std::fs::write(&conf, text).unwrap();
-    signal(h.pid(), SIGHUP);
+    h.signal(SIGHUP);
 }
 
 #[test]
