@@ -8,8 +8,8 @@
 
 use crate::binary::initdb;
 use crate::client::{free_tcp_port, os_user, unique_port};
+use crate::endpoint::{Endpoint, Session};
 use crate::process::{contained, group_members, kill_group};
-use crate::psql::{Psql, Session};
 use crate::{Module, DEADLINE};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -240,16 +240,16 @@ impl Host {
 
     // ---------- SQL ----------
 
-    /// Where psql reaches this host (for SQL from another thread).
-    pub fn psql_target(&self) -> Psql {
-        Psql { data: self.data(), port: self.port }
+    /// Where this host is reached (for SQL and clients from another thread).
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint { data: self.data(), port: self.port }
     }
 
     /// Runs SQL with psql: Ok(output) or Err(error text, with the SQLSTATE). A psql that does not finish within
     /// the deadline is killed and the test fails with the server log.
     pub fn psql(&self, sql: &str) -> Result<String, String> {
-        self.psql_target()
-            .run(sql)
+        self.endpoint()
+            .psql(sql)
             .unwrap_or_else(|| panic!("psql did not finish within {DEADLINE:?}: {sql}\nlog:\n{}", self.log()))
     }
 
@@ -274,9 +274,15 @@ impl Host {
         }
     }
 
+    /// The pid of the worker named `name` (in `bgw_workers`), once it has one.
+    pub fn wait_worker_pid(&self, name: &str) -> i32 {
+        let sql = format!("SELECT pid FROM bgw_workers WHERE name = '{name}'");
+        self.wait_sql(&sql, |o| o.parse::<i32>().is_ok()).parse().unwrap()
+    }
+
     /// Opens a psql session that stays connected until dropped (or closed), once it is connected.
     pub fn session(&self) -> Session {
-        self.psql_target().session()
+        self.endpoint().session()
     }
 
     /// `datname|usename` of a session or worker (`-` for no database).
@@ -307,9 +313,7 @@ impl Host {
 
     /// A client configuration for the Unix socket, as `user`, to database `db`.
     pub fn client_config(&self, user: &str, db: &str) -> postgres::Config {
-        let mut config = postgres::Config::new();
-        config.host_path(self.data()).port(self.port).user(user).dbname(db);
-        config
+        self.endpoint().client_config(user, db)
     }
 
     /// A client connection as `user` to database `db`.

@@ -150,8 +150,3 @@ pub fn parallel_balance(h: &Host, max: usize, slots: usize) -> Result<(), String
     }
     result
 }
-
-/// The number of times `needle` occurs in the server log.
-pub fn log_count(h: &Host, needle: &str) -> usize {
-    h.log().matches(needle).count()
-}

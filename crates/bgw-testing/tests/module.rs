@@ -23,12 +23,12 @@ fn wait_shutdown(h: &Host, handle: &str) {
 fn the_module_imports_the_host_and_exports_its_entry_points() {
     let lib = MODULE.lib();
     let Ok(out) = Command::new("nm").args(["-D", "--undefined-only"]).arg(&lib).output() else { return };
-    let undefined = String::from_utf8_lossy(&out.stdout);
+    let undefined = stdout(&out);
     for s in ["RegisterDynamicBackgroundWorker", "RegisterBackgroundWorker", "WaitLatch", "bgw_elog", "pqsignal"] {
         assert!(undefined.lines().any(|l| l.ends_with(&format!(" {s}"))), "{s} is not imported:\n{undefined}");
     }
     let out = Command::new("nm").args(["-D", "--defined-only"]).arg(&lib).output().unwrap();
-    let defined = String::from_utf8_lossy(&out.stdout);
+    let defined = stdout(&out);
     for s in ["_PG_init", "noop", "sleeper", "spawner", "ticker", "async_waiter", "panicker", "bad_name", "notifier"] {
         assert!(defined.lines().any(|l| l.ends_with(&format!(" {s}"))), "{s} is not exported:\n{defined}");
     }

@@ -28,7 +28,7 @@
 
 use bgw_test_support::*;
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -105,15 +105,8 @@ fn psql_becomes(h: &Host, sql: &str, want: &str) -> bool {
     true
 }
 
-fn connect(data: &Path, port: u16) -> Option<postgres::Client> {
-    postgres::Config::new()
-        .host_path(data)
-        .port(port)
-        .user(&os_user())
-        .dbname("postgres")
-        .connect_timeout(Duration::from_secs(10))
-        .connect(postgres::NoTls)
-        .ok()
+fn connect(at: &Endpoint) -> Option<postgres::Client> {
+    at.client_config(&os_user(), "postgres").connect_timeout(Duration::from_secs(10)).connect(postgres::NoTls).ok()
 }
 
 /// The first column of the first row of a simple query (None for NULL or no row).
@@ -129,14 +122,13 @@ fn first(c: &mut postgres::Client, sql: &str) -> Result<Option<String>, postgres
 /// Runs `step` with a connected client until the run is over; a failed step drops the connection.
 fn client_loop(
     shared: Arc<Shared>,
-    data: PathBuf,
-    port: u16,
+    at: Endpoint,
     mut step: impl FnMut(&mut postgres::Client) -> Result<(), postgres::Error>,
 ) {
     let mut client: Option<postgres::Client> = None;
     while shared.go_on() {
         if client.is_none() {
-            client = connect(&data, port);
+            client = connect(&at);
             if client.is_none() {
                 std::thread::sleep(Duration::from_millis(20));
                 continue;
@@ -226,9 +218,9 @@ fn chaos_keeps_every_promise() {
         let s = shared.clone();
         let mut id: i64 = 0;
         threads.push(std::thread::spawn({
-            let (s2, data, port) = (s.clone(), h.data(), h.port);
+            let (s2, at) = (s.clone(), h.endpoint());
             move || {
-                client_loop(s, data, port, move |c| {
+                client_loop(s, at, move |c| {
                     id += 1;
                     c.execute("INSERT INTO acked (id) VALUES (CAST($1 AS INTEGER))", &[&id.to_string()])?;
                     s2.acked.lock().unwrap().push(id);
@@ -242,9 +234,9 @@ fn chaos_keeps_every_promise() {
         let s = shared.clone();
         let mut n: usize = 0;
         threads.push(std::thread::spawn({
-            let (s2, data, port) = (s.clone(), h.data(), h.port);
+            let (s2, at) = (s.clone(), h.endpoint());
             move || {
-                client_loop(s, data, port, move |c| {
+                client_loop(s, at, move |c| {
                     n += 1;
                     let t = n % 2;
                     s2.deltas_tried[t].fetch_add(1, SeqCst);
@@ -262,9 +254,9 @@ fn chaos_keeps_every_promise() {
         let mut handles: VecDeque<String> = VecDeque::new();
         let mut n = 0;
         threads.push(std::thread::spawn({
-            let (s2, data, port) = (s.clone(), h.data(), h.port);
+            let (s2, at) = (s.clone(), h.endpoint());
             move || {
-                client_loop(s, data, port, move |c| {
+                client_loop(s, at, move |c| {
                     if handles.len() >= 4 || (!handles.is_empty() && rng.below(3) == 0) {
                         let handle = handles.pop_front().unwrap();
                         if let Err(e) = first(c, &format!("SELECT bgw_terminate('{handle}')")) {
@@ -458,9 +450,9 @@ fn chaos_keeps_every_promise() {
     // figure, not a failure.
     let read_started = Instant::now();
     let (tx, rx) = std::sync::mpsc::channel();
-    let (data, port) = (h.data(), h.port);
+    let at = h.endpoint();
     std::thread::spawn(move || {
-        let read = connect(&data, port)
+        let read = connect(&at)
             .ok_or_else(|| "cannot connect".to_string())
             .and_then(|mut c| c.simple_query("SELECT id FROM acked").map_err(|e| e.to_string()));
         let _ = tx.send(read);
@@ -519,7 +511,7 @@ fn chaos_keeps_every_promise() {
     // `bgw stop`: exit code 0 and nothing left.
     let stop = h.bgw(&["stop"]);
     if !stop.status.success() {
-        violations.push(format!("bgw stop failed: {}", String::from_utf8_lossy(&stop.stderr)));
+        violations.push(format!("bgw stop failed: {}", stderr(&stop)));
     }
     let code = h.wait_exit();
     if code != Some(0) {

@@ -51,7 +51,7 @@ fn connection_checks_follow_postgres() {
         .args(["-p", &h.port.to_string(), "-d", "nope", "-c", "SELECT 1"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("FATAL:  database \"nope\" does not exist"));
+    assert!(stderr(&out).contains("FATAL:  database \"nope\" does not exist"));
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn initdb_names_the_bootstrap_superuser() {
     let t = tempfile::Builder::new().prefix("bgwt").tempdir_in("/tmp").unwrap();
     let d = t.path().join("data");
     let out = Command::new(BGW).args(["initdb", "-U", "alice", "-D"]).arg(&d).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", stderr(&out));
     let c = rusqlite::Connection::open(d.join("global/catalog.db")).unwrap();
     let (oid, superuser): (i64, bool) = c
         .query_row("SELECT oid, superuser FROM roles WHERE name = 'alice'", [], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -248,7 +248,7 @@ fn password_authentication_over_tcp() {
         .env("PGPASSWORD", "wonder")
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out).trim(), "42", "{}", stderr(&out));
 }
 
 #[test]
@@ -256,7 +256,7 @@ fn bad_listen_addresses_refuse_to_start() {
     let h = Host::init(&Setup::new(BGW).conf("listen_addresses", "'not-an-address'"));
     let out = Command::new(BGW).args(["start", "-D"]).arg(h.data()).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value for parameter \"listen_addresses\""));
+    assert!(stderr(&out).contains("invalid value for parameter \"listen_addresses\""));
 }
 
 #[test]
@@ -268,7 +268,7 @@ fn initdb_pwfile_sets_the_bootstrap_superusers_password() {
     let d = t.path().join("data");
     let out =
         Command::new(BGW).args(["initdb", "-U", "admin", "--pwfile"]).arg(&pw).arg("-D").arg(&d).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", stderr(&out));
     let v: String = rusqlite::Connection::open(d.join("global/catalog.db"))
         .unwrap()
         .query_row("SELECT password FROM roles WHERE name = 'admin'", [], |r| r.get(0))

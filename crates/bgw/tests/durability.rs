@@ -20,21 +20,14 @@ fn acknowledged_commits_survive_killed_backends_crashes_and_a_killed_postmaster(
     h.sql("CREATE TABLE c (id INTEGER PRIMARY KEY)");
     let acked = Arc::new(Mutex::new(Vec::<i64>::new()));
     let stop = Arc::new(AtomicBool::new(false));
-    let (data, port, user) = (h.data(), h.port, os_user());
+    let (at, user) = (h.endpoint(), os_user());
     let (a, s) = (acked.clone(), stop.clone());
     let writer = std::thread::spawn(move || {
         let mut client: Option<postgres::Client> = None;
         let mut i: i64 = 0;
         while !s.load(Ordering::Relaxed) {
             if client.is_none() {
-                client = postgres::Config::new()
-                    .host_path(&data)
-                    .port(port)
-                    .user(&user)
-                    .dbname("postgres")
-                    .application_name("writer")
-                    .connect(postgres::NoTls)
-                    .ok();
+                client = at.client_config(&user, "postgres").application_name("writer").connect(postgres::NoTls).ok();
                 if client.is_none() {
                     std::thread::sleep(Duration::from_millis(10));
                     continue;

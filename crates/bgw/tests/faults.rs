@@ -44,7 +44,7 @@ fn a_killed_postmaster_leaves_no_child_behind_and_the_next_start_recovers() {
     h.sql("SELECT bgw_launch('bgw', 'sleeper', 0, '{\"name\": \"dynamic\", \"restart\": 1}')");
     let _idle = h.session();
     // A backend busy inside SQLite (not waiting on anything) when the postmaster dies.
-    let busy = h.psql_target().spawn(
+    let busy = h.endpoint().spawn_psql(
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT count(*) FROM c"
             .to_string(),
     );
@@ -114,7 +114,7 @@ fn a_worker_dying_while_it_holds_the_workers_lock_does_not_wedge_registration() 
     // SIGTERM: the holder exits with code 1 (no crash cycle) still holding the lock; the next locker recovers it.
     h.sql("SELECT bgw_register('bgw', 'lock_holder', 0, '{\"name\": \"holder\"}')");
     let holder = pid_in_log(&h, "holds the background worker lock", 1);
-    let waiting = h.psql_target().spawn(launch("waited"));
+    let waiting = h.endpoint().spawn_psql(launch("waited"));
     std::thread::sleep(Duration::from_millis(1000));
     assert!(!waiting.is_finished(), "registration did not wait for the held lock: this test would prove nothing");
     signal(holder, SIGTERM);
@@ -137,9 +137,9 @@ fn a_worker_dying_while_it_holds_the_workers_lock_does_not_wedge_registration() 
     // crash cycle ends: whichever it is still waiting for when the holder dies, the crash cycle stops it. (Waiting
     // for the start instead would race: the woken registrant can see its worker started before the postmaster
     // learns of the holder's death.)
-    let waiting = h
-        .psql_target()
-        .spawn("SELECT bgw_wait_for_shutdown(bgw_register('bgw', 'sleeper', 0, '{\"name\": \"never\"}'))".to_string());
+    let waiting = h.endpoint().spawn_psql(
+        "SELECT bgw_wait_for_shutdown(bgw_register('bgw', 'sleeper', 0, '{\"name\": \"never\"}'))".to_string(),
+    );
     std::thread::sleep(Duration::from_millis(1000));
     assert!(!waiting.is_finished(), "the registrant gave up");
     // Registering writes a DEBUG1 line in the postmaster once the slot is adopted: none yet, the lock is held.
@@ -207,7 +207,7 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     let seen = parallel_balance(&h, 2, 10).expect_err("the parallel check missed scribbled counters");
     assert!(seen.contains("out of balance"), "{seen}");
     let ps = h.bgw(&["ps"]);
-    assert!(ps.status.success(), "bgw ps failed: {}", String::from_utf8_lossy(&ps.stderr));
+    assert!(ps.status.success(), "bgw ps failed: {}", stderr(&ps));
     // No stray signal (watcher lists, notification pids) touched the workers, and no garbage registration was
     // started: the postmaster's workers are still its own four.
     assert_eq!(own(pm), workers_before);
@@ -284,7 +284,7 @@ fn a_crash_during_a_fast_shutdown_is_an_abnormal_shutdown_that_leaves_nothing_be
     h.wait_log(&format!("background worker \"victim\" (PID {victim}) was terminated by signal 9"));
     signal(stuck, SIGCONT);
     let out = stop.join().unwrap();
-    assert!(out.status.success(), "bgw stop: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "bgw stop: {}", stderr(&out));
     // Not a clean shutdown: PostgreSQL's "abnormal database system shutdown", exit code 1, recovery next time.
     assert_eq!(h.wait_exit(), Some(1), "{}", h.log());
     let log = h.log();

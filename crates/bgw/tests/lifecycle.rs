@@ -191,7 +191,7 @@ fn start_phases_and_promotion() {
     );
     // Promote: the recovery-finished worker starts; the consistent-state one is not stopped.
     let out = h.bgw(&["promote"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", stderr(&out));
     h.wait_log("received promote request");
     let lp: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{late}')")).parse().unwrap();
     assert!(alive(lp) && alive(p));
@@ -341,7 +341,7 @@ fn bgwdata_names_the_default_data_directory() {
     let h = Host::start(Setup::new(BGW));
     let out = std::process::Command::new(BGW).arg("status").env("BGWDATA", h.data()).output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("PID: {}", h.pid())));
+    assert!(stdout(&out).contains(&format!("PID: {}", h.pid())));
 }
 
 #[test]

@@ -205,7 +205,7 @@ fn too_much_shared_memory_is_a_clear_error_and_the_host_goes_on() {
     let mut h = Host::init(&modules.clone().conf("shared_preload_libraries", "'c_greedy'"));
     let out = h.bgw(&["start"]);
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains("module \"c_greedy\" requested too much shared memory (1099511627776 bytes)"), "{err}");
     assert!(err.contains("HINT:  All modules together may request at most 1073741824 bytes."), "{err}");
     // The same data directory starts once the module is no longer preloaded, and works.

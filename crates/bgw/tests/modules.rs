@@ -28,13 +28,13 @@ fn a_c_module_imports_the_host_instead_of_linking_it() {
     let dir = module_dir();
     let out = Command::new("nm").args(["-D", "--undefined-only"]).arg(dir.path().join("c_hello.so")).output();
     let Ok(out) = out else { return };
-    let syms = String::from_utf8_lossy(&out.stdout);
+    let syms = stdout(&out);
     for s in ["RegisterBackgroundWorker", "RegisterDynamicBackgroundWorker", "WaitLatch", "MyBgworkerEntry"] {
         assert!(syms.contains(s), "{s} is not imported: {syms}");
     }
     // And the host exports them.
     let out = Command::new("nm").args(["-D", "--defined-only", BGW]).output().unwrap();
-    let host = String::from_utf8_lossy(&out.stdout);
+    let host = stdout(&out);
     for s in ["RegisterBackgroundWorker", "WaitForBackgroundWorkerShutdown", "MyBgworkerEntry", "pqsignal"] {
         assert!(host.contains(s), "the bgw executable does not export {s}");
     }
@@ -139,7 +139,7 @@ fn a_module_that_fails_to_initialize_stops_start_up_cleanly() {
         let h = Host::init(&with_modules(dir.path()).conf("shared_preload_libraries", libs));
         let out = Command::new(BGW).args(["start", "-D"]).arg(h.data()).output().unwrap();
         assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr(&out);
         assert!(err.contains(expect), "{err}");
         if libs.contains("c_broken") {
             assert!(err.contains("FATAL:  could not load library \"c_broken\": its _PG_init failed"), "{err}");
@@ -211,7 +211,7 @@ fn a_bad_value_for_a_module_parameter_stops_start_up() {
     );
     let out = Command::new(BGW).args(["start", "-D"]).arg(h.data()).output().unwrap();
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains("2.5 is outside the valid range for parameter \"c_hello.ratio\" (0 .. 1)"), "{err}");
     assert!(err.contains("bgworker.conf\" line"), "{err}");
     assert!(err.contains("could not load library \"c_hello\""), "{err}");

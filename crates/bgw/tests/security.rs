@@ -244,7 +244,7 @@ fn start_refused(data: &Path) -> (Option<i32>, String) {
         std::thread::sleep(Duration::from_millis(10));
     }
     let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+    (out.status.code(), stderr(&out))
 }
 
 #[test]
@@ -284,10 +284,10 @@ fn start_refuses_a_data_directory_others_can_reach_or_another_user_owns() {
         .ok()
         .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<i32>().ok()));
     let _guard = GroupGuard(pid.unwrap_or(0));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
     let out = Command::new(BGW).args(["stop", "-D"]).arg(&data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", stderr(&out));
     std::mem::forget(_guard); // stopped: its pid is no longer ours to signal
 }
 
@@ -307,9 +307,9 @@ fn psql_as_nobody(host_dir: &Path, port: u16, user: Option<&str>) -> Result<Stri
         .output()
         .unwrap();
     if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        Ok(stdout(&out).trim().to_string())
     } else {
-        Err(String::from_utf8_lossy(&out.stderr).to_string())
+        Err(stderr(&out))
     }
 }
 

@@ -25,7 +25,7 @@ fn start_with_keeper(restart: u32) -> (Host, i32) {
         Setup::new(BGW)
             .workers(&format!("[[worker]]\nname = \"keeper\"\nfunction = \"sleeper\"\nrestart = {restart}\n")),
     );
-    let keeper = h.wait_sql("SELECT pid FROM bgw_workers WHERE name = 'keeper'", |s| !s.is_empty()).parse().unwrap();
+    let keeper = h.wait_worker_pid("keeper");
     (h, keeper)
 }
 
@@ -179,7 +179,7 @@ fn a_promotion_replaces_the_spare_forked_in_standby() {
     h.wait_log("database system is ready to accept read-only connections");
     let [standby_spare] = wait_spares(&h, 1)[..] else { unreachable!() };
     let out = h.bgw(&["promote"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", stderr(&out));
     h.wait_log("database system is ready to accept connections");
     wait_until("the standby's spare to be replaced", || {
         let now = spares(&h);

@@ -107,11 +107,11 @@ fn peer_authentication_maps_the_os_user_to_the_role_of_the_same_name() {
     let Ok(out) = as_nobody(&os_user()) else { return };
     // nobody may not pose as the owner's role...
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains(&format!("Peer authentication failed for user \"{}\"", os_user())), "{err}");
     // ...and passes peer authentication as "nobody", where the catalog decides.
     let out = as_nobody("nobody").unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains("role \"nobody\" does not exist"), "{err}");
     let created = std::process::Command::new("psql")
         .args(["-X", "-h"])
@@ -119,9 +119,9 @@ fn peer_authentication_maps_the_os_user_to_the_role_of_the_same_name() {
         .args(["-p", &port, "-d", "postgres", "-c", "CREATE ROLE nobody LOGIN"])
         .output()
         .unwrap();
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(created.status.success(), "{}", stderr(&created));
     let out = as_nobody("nobody").unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out).trim(), "1", "{}", stderr(&out));
 }
 
 #[test]

@@ -50,10 +50,7 @@ fn a_static_worker_folds_deltas_into_the_total() {
     h.sql("INSERT INTO schema1_counted VALUES ('delta', 7), ('delta', -2)");
     h.wait_log("worker_spi worker 1: count in schema1_counted is now 15");
     assert_eq!(h.sql("SELECT type, value FROM schema1_counted"), "total|15");
-    let pid: i32 = h
-        .wait_sql("SELECT pid FROM bgw_workers WHERE name = 'worker_spi worker 1'", |o| o.parse::<i32>().is_ok())
-        .parse()
-        .unwrap();
+    let pid = h.wait_worker_pid("worker_spi worker 1");
     assert_eq!(h.activity(pid), format!("postgres|{}", os_user()));
     let log = h.log();
     assert!(!log.contains("ERROR") && !log.contains("FATAL"), "{log}");

@@ -14,21 +14,15 @@ fn preloaded(total: u32) -> Setup {
     MODULE.setup().preload().conf("worker_spi.naptime", "1").conf("worker_spi.total_workers", &total.to_string())
 }
 
-/// The pid of the worker named `name`, once it runs.
-fn worker_pid(h: &Host, name: &str) -> i32 {
-    let sql = format!("SELECT pid FROM bgw_workers WHERE name = '{name}'");
-    h.wait_sql(&sql, |o| o.parse::<i32>().is_ok()).parse().unwrap()
-}
-
 #[test]
 fn the_module_exports_its_entry_points_and_imports_the_host() {
     let Ok(out) = Command::new("nm").args(["-D", "--defined-only"]).arg(MODULE.lib()).output() else { return };
-    let defined = String::from_utf8_lossy(&out.stdout);
+    let defined = stdout(&out);
     for s in ["_PG_init", "worker_spi_main"] {
         assert!(defined.lines().any(|l| l.ends_with(&format!(" {s}"))), "{s} is not exported:\n{defined}");
     }
     let out = Command::new("nm").args(["-D", "--undefined-only"]).arg(MODULE.lib()).output().unwrap();
-    let undefined = String::from_utf8_lossy(&out.stdout);
+    let undefined = stdout(&out);
     for s in ["DefineCustomIntVariable", "DefineCustomStringVariable", "MarkGUCPrefixReserved", "bgw_sql_error"] {
         assert!(undefined.lines().any(|l| l.ends_with(&format!(" {s}"))), "{s} is not imported:\n{undefined}");
     }
@@ -56,7 +50,7 @@ fn static_workers_start_and_tick() {
         (1..=3).map(|n| format!("worker_spi worker {n}|worker_spi|worker_spi|worker_spi_main|{n}|60")).collect();
     assert_eq!(rows, expect.join("\n"));
     for n in 1..=3 {
-        let pid = worker_pid(&h, &format!("worker_spi worker {n}"));
+        let pid = h.wait_worker_pid(&format!("worker_spi worker {n}"));
         let title = format!("bgw: worker_spi worker {n}");
         wait_until("the worker's process title", || cmdline(pid) == title);
     }
@@ -96,8 +90,8 @@ fn worker_spi_launch_starts_a_dynamic_worker_and_returns_its_pid() {
 #[test]
 fn worker_spi_launch_without_a_free_slot_is_a_sql_error() {
     let h = Host::start(preloaded(2).conf("max_worker_processes", "2"));
-    worker_pid(&h, "worker_spi worker 1");
-    worker_pid(&h, "worker_spi worker 2");
+    h.wait_worker_pid("worker_spi worker 1");
+    h.wait_worker_pid("worker_spi worker 2");
     let err = h.psql("SELECT worker_spi_launch(9)").unwrap_err();
     assert!(err.contains("ERROR:  53400: could not register background process"), "{err}");
     assert!(err.contains("HINT:  You may need to increase max_worker_processes."), "{err}");
@@ -129,8 +123,8 @@ fn reload_changes_the_naptime_but_not_total_workers() {
 #[test]
 fn sigterm_ends_a_worker_with_exit_code_1_without_a_crash() {
     let h = Host::start(preloaded(2));
-    let pid = worker_pid(&h, "worker_spi worker 1");
-    let other = worker_pid(&h, "worker_spi worker 2");
+    let pid = h.wait_worker_pid("worker_spi worker 1");
+    let other = h.wait_worker_pid("worker_spi worker 2");
     // SAFETY: kill(2) on a worker of the host this test started.
     signal(pid, SIGTERM);
     let log = h.wait_log(&format!("background worker \"worker_spi\" (PID {pid}) exited with exit code 1"));
@@ -145,7 +139,7 @@ fn sigterm_ends_a_worker_with_exit_code_1_without_a_crash() {
 #[test]
 fn workers_exit_when_the_postmaster_dies() {
     let h = Host::start(preloaded(2));
-    let mut pids = vec![worker_pid(&h, "worker_spi worker 1"), worker_pid(&h, "worker_spi worker 2")];
+    let mut pids = vec![h.wait_worker_pid("worker_spi worker 1"), h.wait_worker_pid("worker_spi worker 2")];
     pids.push(h.sql("SELECT worker_spi_launch(7)").parse().unwrap());
     assert!(pids.iter().all(|&p| alive(p)));
     // SAFETY: kill(2) on the postmaster this test started.

@@ -1,5 +1,5 @@
-//! The real `psql` against a test host: one statement at a time ([`Psql`]), or a session that stays connected
-//! ([`Session`]).
+//! Where a test host is reached ([`Endpoint`]: its socket directory and port), from any thread: the real `psql`
+//! one statement at a time or as a session that stays connected ([`Session`]), and client configurations.
 
 use crate::process::{contained, output_within};
 use crate::DEADLINE;
@@ -7,19 +7,19 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-/// Where psql reaches a host: its socket directory (the data directory) and port. Cheap to clone and `Send`, so
-/// another thread can run SQL while the test holds the [`Host`](crate::Host).
+/// Where a host is reached: its socket directory (the data directory) and port. Cheap to clone and `Send`, so
+/// another thread can run SQL or connect while the test holds the [`Host`](crate::Host).
 #[derive(Clone, Debug)]
-pub struct Psql {
+pub struct Endpoint {
     pub data: PathBuf,
     pub port: u16,
 }
 
-impl Psql {
+impl Endpoint {
     /// Runs SQL as the OS user in the `postgres` database, errors with their SQLSTATE (`ERROR:  53400: ...`):
     /// Some(Ok(output)) or Some(Err(error text)); None if psql did not finish within the deadline (it is killed
     /// then: a hang is a failure, never a stuck suite).
-    pub fn run(&self, sql: &str) -> Option<Result<String, String>> {
+    pub fn psql(&self, sql: &str) -> Option<Result<String, String>> {
         let mut cmd = Command::new("psql");
         cmd.args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-h"])
             .arg(&self.data)
@@ -39,13 +39,20 @@ impl Psql {
         })
     }
 
-    /// [`run`](Self::run) on another thread: Ok(output) or Err(error text), an Err also if psql did not finish
+    /// [`psql`](Self::psql) on another thread: Ok(output) or Err(error text), an Err also if psql did not finish
     /// within the deadline.
-    pub fn spawn(&self, sql: String) -> std::thread::JoinHandle<Result<String, String>> {
-        let psql = self.clone();
+    pub fn spawn_psql(&self, sql: String) -> std::thread::JoinHandle<Result<String, String>> {
+        let endpoint = self.clone();
         std::thread::spawn(move || {
-            psql.run(&sql).unwrap_or_else(|| Err(format!("psql did not finish within {DEADLINE:?}: {sql}")))
+            endpoint.psql(&sql).unwrap_or_else(|| Err(format!("psql did not finish within {DEADLINE:?}: {sql}")))
         })
+    }
+
+    /// A client configuration for the Unix socket, as `user`, to database `db`.
+    pub fn client_config(&self, user: &str, db: &str) -> postgres::Config {
+        let mut config = postgres::Config::new();
+        config.host_path(&self.data).port(self.port).user(user).dbname(db);
+        config
     }
 
     /// Opens a psql session that stays connected until dropped (or [`Session::close`]d), and returns once it is
@@ -69,7 +76,7 @@ impl Psql {
     }
 }
 
-/// A connected psql session (see [`Psql::session`]); killed when dropped.
+/// A connected psql session (see [`Endpoint::session`]); killed when dropped.
 pub struct Session {
     child: Child,
     stdin: Option<ChildStdin>,
