@@ -14,7 +14,7 @@ const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 /// when no slot is free (NULL).
 fn register(h: &Host, name: &str, members: &str) -> String {
     let sep = if members.is_empty() { "" } else { ", " };
-    h.sql(&format!(r#"SELECT bgw_register('bgw', 'sleeper', 0, '{{"name": "{name}"{sep}{members}}}')"#))
+    h.register("bgw", "sleeper", 0, &format!(r#"{{"name": "{name}"{sep}{members}}}"#))
 }
 
 /// Waits until the worker behind `handle` is running.

@@ -30,7 +30,7 @@ fn start_with_keeper(restart: u32) -> (Host, i32) {
 }
 
 fn register_sleeper(h: &Host, name: &str) -> String {
-    h.sql(&format!("SELECT bgw_register('bgw', 'sleeper', 1, '{{\"name\": \"{name}\"}}')"))
+    h.register("bgw", "sleeper", 1, &format!(r#"{{"name": "{name}"}}"#))
 }
 
 /// A signal mask from `/proc/<pid>/status` (SigIgn, SigCgt, SigBlk): bit n-1 is signal n.
