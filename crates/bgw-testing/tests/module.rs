@@ -2,13 +2,15 @@
 //! workers, restarts, crashes, workers that register and wait for workers (blocking and async), panics, and the
 //! SDK's own errors, all through `dlopen` and the C ABI.
 
-mod common;
-use common::*;
+use bgw_test_support::*;
 use std::process::Command;
+
+/// The module under test.
+const MODULE: Module = Module::package("bgw-testing");
 
 /// Registers a worker of the module from SQL; its handle.
 fn register(h: &Host, function: &str, arg: i64, options: &str) -> String {
-    let handle = h.sql(&format!("SELECT bgw_register('bgw_testing', '{function}', {arg}, '{options}')"));
+    let handle = h.register("bgw_testing", function, arg, options);
     assert!(handle.contains(':'), "no handle: {handle:?}");
     handle
 }
@@ -19,14 +21,14 @@ fn wait_shutdown(h: &Host, handle: &str) {
 
 #[test]
 fn the_module_imports_the_host_and_exports_its_entry_points() {
-    let lib = module_lib();
+    let lib = MODULE.lib();
     let Ok(out) = Command::new("nm").args(["-D", "--undefined-only"]).arg(&lib).output() else { return };
-    let undefined = String::from_utf8_lossy(&out.stdout);
+    let undefined = stdout(&out);
     for s in ["RegisterDynamicBackgroundWorker", "RegisterBackgroundWorker", "WaitLatch", "bgw_elog", "pqsignal"] {
         assert!(undefined.lines().any(|l| l.ends_with(&format!(" {s}"))), "{s} is not imported:\n{undefined}");
     }
     let out = Command::new("nm").args(["-D", "--defined-only"]).arg(&lib).output().unwrap();
-    let defined = String::from_utf8_lossy(&out.stdout);
+    let defined = stdout(&out);
     for s in ["_PG_init", "noop", "sleeper", "spawner", "ticker", "async_waiter", "panicker", "bad_name", "notifier"] {
         assert!(defined.lines().any(|l| l.ends_with(&format!(" {s}"))), "{s} is not exported:\n{defined}");
     }
@@ -35,7 +37,7 @@ fn the_module_imports_the_host_and_exports_its_entry_points() {
 
 #[test]
 fn the_preloaded_module_registers_a_ticking_static_worker() {
-    let h = Host::start(Setup::default().preload());
+    let h = Host::start(MODULE.setup().preload());
     h.wait_log("ticker \"rust ticker\": tick 2");
     let row = h.wait_sql(
         "SELECT library, function, type, main_arg, restart_interval, pid FROM bgw_workers WHERE name = 'rust ticker'",
@@ -55,7 +57,7 @@ fn the_preloaded_module_registers_a_ticking_static_worker() {
 
 #[test]
 fn a_sleeper_launches_reads_its_registration_and_terminates() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(MODULE.setup());
     let handle = register(&h, "sleeper", 42, r#"{"name":"rs sleeper","type":"rs type","extra":"hello extra"}"#);
     let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{handle}')")).parse().unwrap();
     assert!(alive(pid));
@@ -77,7 +79,7 @@ fn a_sleeper_launches_reads_its_registration_and_terminates() {
 
 #[test]
 fn exit_code_1_restarts_and_exit_code_0_unregisters() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(MODULE.setup());
     let bouncer = register(&h, "exit_with", 1, r#"{"name":"bouncer","restart":1}"#);
     h.wait_sql("SELECT restart_count FROM bgw_workers WHERE name = 'bouncer'", |o| {
         o.parse().is_ok_and(|n: i64| n >= 2)
@@ -100,7 +102,7 @@ fn exit_code_1_restarts_and_exit_code_0_unregisters() {
 
 #[test]
 fn a_crasher_starts_the_crash_cycle() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(MODULE.setup());
     register(&h, "crasher", 100, r#"{"name":"boom"}"#);
     let log = h.wait_log("all server processes terminated; reinitializing");
     assert!(log.contains("crasher \"boom\": killing myself"), "{log}");
@@ -112,7 +114,7 @@ fn a_crasher_starts_the_crash_cycle() {
 
 #[test]
 fn a_spawner_registers_and_waits_for_sleepers_of_its_own_library() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(MODULE.setup());
     h.sql(r#"SELECT bgw_launch('bgw_testing', 'spawner', 3, '{"name":"sp"}')"#);
     let log = h.wait_log("spawner \"sp\" started worker 3 with PID");
     let mut pids = numbers_after(&log, "spawner \"sp\" started worker ");
@@ -135,7 +137,7 @@ fn a_spawner_registers_and_waits_for_sleepers_of_its_own_library() {
 
 #[test]
 fn an_async_waiter_awaits_startup_and_shutdown() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(MODULE.setup());
     let handle = register(&h, "async_waiter", 0, r#"{"name":"aw"}"#);
     wait_shutdown(&h, &handle);
     let log = h.wait_log("async_waiter \"aw\": sleeper with PID");
@@ -155,7 +157,7 @@ fn an_async_waiter_awaits_startup_and_shutdown() {
 
 #[test]
 fn a_panic_is_an_error_and_exit_1_without_a_crash() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(MODULE.setup());
     let handle = register(&h, "panicker", 0, r#"{"name":"oops"}"#);
     wait_shutdown(&h, &handle);
     let log = h.wait_log("background worker \"oops\" (PID");
@@ -173,7 +175,7 @@ fn a_panic_is_an_error_and_exit_1_without_a_crash() {
 
 #[test]
 fn the_sdk_refuses_a_registration_that_does_not_fit() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(MODULE.setup());
     let handle = register(&h, "bad_name", 0, r#"{"name":"bn"}"#);
     wait_shutdown(&h, &handle);
     let log = h.wait_log("background worker \"bn\" (PID");
@@ -188,8 +190,8 @@ fn the_sdk_refuses_a_registration_that_does_not_fit() {
 
 #[test]
 fn a_panic_in_pg_init_stops_start_up_naming_the_module() {
-    let mut h = Host::init(&Setup::default().preload().env("BGW_TESTING_FAIL_INIT", "1"));
-    h.launch_postmaster();
+    let mut h = Host::init(&MODULE.setup().preload().env("BGW_TESTING_FAIL_INIT", "1"));
+    h.launch_postmaster(&[]);
     let code = h.wait_exit();
     assert_ne!(code, Some(0));
     let log = h.log();
@@ -203,7 +205,7 @@ fn a_panic_in_pg_init_stops_start_up_naming_the_module() {
 fn the_module_loads_where_first_needed_without_preloading() {
     // Not preloaded: a backend's registration check and the worker itself each load the library (running its
     // _PG_init, which registers nothing outside preload) and the worker runs.
-    let h = Host::start(Setup::default());
+    let h = Host::start(MODULE.setup());
     let pid: i32 =
         h.sql("SELECT bgw_launch('bgw_testing', 'sleeper', 0, '{\"name\":\"late loader\"}')").parse().unwrap();
     assert!(pid > 0);
@@ -213,7 +215,7 @@ fn the_module_loads_where_first_needed_without_preloading() {
 #[test]
 fn a_rust_worker_notifies_listening_clients_on_commit() {
     use postgres::fallible_iterator::FallibleIterator;
-    let h = Host::start(Setup::default());
+    let h = Host::start(MODULE.setup());
     let mut client = h.client();
     client.batch_execute("LISTEN sdk").unwrap();
     let handle = register(&h, "notifier", 0, r#"{"name":"rs notifier","flags":["shmem","database"]}"#);

@@ -16,9 +16,9 @@
 //! - no process survives a crash-and-restart cycle: children seen while no cycle was under way must all be gone
 //!   (by pid and start time) once a later cycle has finished;
 //! - at checkpoints (every 10 s, clients paused, stopped processes continued): the `bgw_workers` view matches
-//!   the processes that exist in `/proc` (see `reliability::view_matches_processes`), and the parallel counters
-//!   balance (exactly `max_parallel_workers` minus the active parallel workers can be registered), and the
-//!   static restartable worker is running;
+//!   the processes that exist in `/proc` (see `bgw_test_support::reliability::view_matches_processes`), and
+//!   the parallel counters balance (exactly `max_parallel_workers` minus the active parallel workers can be
+//!   registered), and the static restartable worker is running;
 //! - every commit a client saw acknowledged is present; the `worker_spi` tables hold at least every acknowledged
 //!   delta and at most every attempted one (their folding transactions neither lose nor invent rows);
 //! - `bgw stop` stops the host with exit code 0 and leaves no process of it behind.
@@ -26,16 +26,15 @@
 //! Duration: `BGW_CHAOS_SECS` (default 60, the normal suite's version); `tests/chaos-long` runs it for 10
 //! minutes in release mode. `BGW_CHAOS_SEED` replays a run's choices (the seed is printed).
 
-mod common;
-mod reliability;
-use common::*;
-use reliability::*;
+use bgw_test_support::*;
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
 const MAX_PARALLEL: usize = 3;
 const MAX_WORKERS: usize = 24;
@@ -106,15 +105,8 @@ fn psql_becomes(h: &Host, sql: &str, want: &str) -> bool {
     true
 }
 
-fn connect(data: &Path, port: u16) -> Option<postgres::Client> {
-    postgres::Config::new()
-        .host_path(data)
-        .port(port)
-        .user(&os_user())
-        .dbname("postgres")
-        .connect_timeout(Duration::from_secs(10))
-        .connect(postgres::NoTls)
-        .ok()
+fn connect(at: &Endpoint) -> Option<postgres::Client> {
+    at.client_config(&os_user(), "postgres").connect_timeout(Duration::from_secs(10)).connect(postgres::NoTls).ok()
 }
 
 /// The first column of the first row of a simple query (None for NULL or no row).
@@ -130,14 +122,13 @@ fn first(c: &mut postgres::Client, sql: &str) -> Result<Option<String>, postgres
 /// Runs `step` with a connected client until the run is over; a failed step drops the connection.
 fn client_loop(
     shared: Arc<Shared>,
-    data: PathBuf,
-    port: u16,
+    at: Endpoint,
     mut step: impl FnMut(&mut postgres::Client) -> Result<(), postgres::Error>,
 ) {
     let mut client: Option<postgres::Client> = None;
     while shared.go_on() {
         if client.is_none() {
-            client = connect(&data, port);
+            client = connect(&at);
             if client.is_none() {
                 std::thread::sleep(Duration::from_millis(20));
                 continue;
@@ -148,23 +139,6 @@ fn client_loop(
             client = None;
         }
     }
-}
-
-/// Builds `worker_spi` with the cargo that runs the tests, into the same target directory and profile, and
-/// installs it as `<dir>/worker_spi.so`.
-fn install_worker_spi(dir: &Path) {
-    let profile = Path::new(bgw_bin()).parent().unwrap().to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "worker-spi", "--lib", "--manifest-path"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml"))
-        .arg("--target-dir")
-        .arg(profile.parent().unwrap());
-    if profile.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    assert!(cmd.status().expect("running cargo").success(), "cargo build -p worker-spi failed");
-    std::fs::copy(profile.join("libworker_spi.so"), dir.join("worker_spi.so")).unwrap();
 }
 
 /// Follows the server log, counting crash cycles begun ("terminating any other active server processes") and
@@ -221,15 +195,13 @@ fn chaos_keeps_every_promise() {
     eprintln!("chaos: {secs} s, seed {seed} (BGW_CHAOS_SEED={seed} replays the choices)");
     let mut rng = Rng(seed);
 
-    let lib = tempfile::Builder::new().prefix("bgwc").tempdir_in("/tmp").unwrap();
-    install_worker_spi(lib.path());
     let mut h = Host::start(
-        Setup::default()
+        Setup::new(BGW)
             .workers(STATIC_WORKERS)
             .conf("max_worker_processes", &MAX_WORKERS.to_string())
             .conf("max_parallel_workers", &MAX_PARALLEL.to_string())
-            .conf("dynamic_library_path", &format!("'{}:$libdir'", lib.path().display()))
-            .conf("shared_preload_libraries", "'worker_spi'")
+            .module(Module::package("worker-spi"))
+            .preload()
             .conf("worker_spi.naptime", "1")
             .conf("log_min_messages", "log"),
     );
@@ -246,9 +218,9 @@ fn chaos_keeps_every_promise() {
         let s = shared.clone();
         let mut id: i64 = 0;
         threads.push(std::thread::spawn({
-            let (s2, data, port) = (s.clone(), h.data(), h.port);
+            let (s2, at) = (s.clone(), h.endpoint());
             move || {
-                client_loop(s, data, port, move |c| {
+                client_loop(s, at, move |c| {
                     id += 1;
                     c.execute("INSERT INTO acked (id) VALUES (CAST($1 AS INTEGER))", &[&id.to_string()])?;
                     s2.acked.lock().unwrap().push(id);
@@ -262,9 +234,9 @@ fn chaos_keeps_every_promise() {
         let s = shared.clone();
         let mut n: usize = 0;
         threads.push(std::thread::spawn({
-            let (s2, data, port) = (s.clone(), h.data(), h.port);
+            let (s2, at) = (s.clone(), h.endpoint());
             move || {
-                client_loop(s, data, port, move |c| {
+                client_loop(s, at, move |c| {
                     n += 1;
                     let t = n % 2;
                     s2.deltas_tried[t].fetch_add(1, SeqCst);
@@ -282,9 +254,9 @@ fn chaos_keeps_every_promise() {
         let mut handles: VecDeque<String> = VecDeque::new();
         let mut n = 0;
         threads.push(std::thread::spawn({
-            let (s2, data, port) = (s.clone(), h.data(), h.port);
+            let (s2, at) = (s.clone(), h.endpoint());
             move || {
-                client_loop(s, data, port, move |c| {
+                client_loop(s, at, move |c| {
                     if handles.len() >= 4 || (!handles.is_empty() && rng.below(3) == 0) {
                         let handle = handles.pop_front().unwrap();
                         if let Err(e) = first(c, &format!("SELECT bgw_terminate('{handle}')")) {
@@ -326,8 +298,7 @@ fn chaos_keeps_every_promise() {
     let mut stopped: Vec<(i32, Instant)> = Vec::new();
     let cont_all = |stopped: &mut Vec<(i32, Instant)>| {
         for (pid, _) in stopped.drain(..) {
-            // SAFETY: kill(2) on a pid this test stopped.
-            unsafe { libc::kill(pid, libc::SIGCONT) };
+            try_signal(pid, SIGCONT);
         }
     };
     let checkpoint = |violations: &mut Vec<String>, stopped: &mut Vec<(i32, Instant)>| {
@@ -418,8 +389,7 @@ fn chaos_keeps_every_promise() {
         let now = Instant::now();
         stopped.retain(|&(pid, due)| {
             if due <= now {
-                // SAFETY: kill(2) on a pid this test stopped.
-                unsafe { libc::kill(pid, libc::SIGCONT) };
+                try_signal(pid, SIGCONT);
             }
             due > now
         });
@@ -438,30 +408,29 @@ fn chaos_keeps_every_promise() {
         if rng.below(100) < 3 {
             // A configuration reload: the postmaster re-reads its files and passes SIGHUP on to every child.
             reloads += 1;
-            // SAFETY: kill(2) on the postmaster under test.
-            unsafe { libc::kill(pm, libc::SIGHUP) };
+            try_signal(pm, SIGHUP);
         }
-        let signal = match rng.below(100) {
+        let sig = match rng.below(100) {
             0..=64 => {
                 kills += 1;
-                libc::SIGKILL
+                SIGKILL
             }
             65..=74 => {
                 quits += 1;
-                libc::SIGQUIT
+                SIGQUIT
             }
             75..=84 => {
                 terms += 1;
-                libc::SIGTERM
+                SIGTERM
             }
             _ => {
                 stops += 1;
                 stopped.push((victim, Instant::now() + Duration::from_millis(50 + rng.below(400))));
-                libc::SIGSTOP
+                SIGSTOP
             }
         };
-        // SAFETY: kill(2) on a child of the postmaster under test.
-        unsafe { libc::kill(victim, signal) };
+        // A victim may have exited since the children were listed.
+        try_signal(victim, sig);
     }
     let chaos_time = started.elapsed();
 
@@ -481,9 +450,9 @@ fn chaos_keeps_every_promise() {
     // figure, not a failure.
     let read_started = Instant::now();
     let (tx, rx) = std::sync::mpsc::channel();
-    let (data, port) = (h.data(), h.port);
+    let at = h.endpoint();
     std::thread::spawn(move || {
-        let read = connect(&data, port)
+        let read = connect(&at)
             .ok_or_else(|| "cannot connect".to_string())
             .and_then(|mut c| c.simple_query("SELECT id FROM acked").map_err(|e| e.to_string()));
         let _ = tx.send(read);
@@ -542,7 +511,7 @@ fn chaos_keeps_every_promise() {
     // `bgw stop`: exit code 0 and nothing left.
     let stop = h.bgw(&["stop"]);
     if !stop.status.success() {
-        violations.push(format!("bgw stop failed: {}", String::from_utf8_lossy(&stop.stderr)));
+        violations.push(format!("bgw stop failed: {}", stderr(&stop)));
     }
     let code = h.wait_exit();
     if code != Some(0) {

@@ -1,46 +1,41 @@
 //! The `bgw` commands and the front door, as a user runs them: initdb, start (foreground and detached), stop in
 //! each mode, status, reload, the lock file, configuration errors, client limits, ps/launch/terminate.
 
-mod common;
-use common::*;
+use bgw_test_support::*;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
 #[test]
 fn initdb_makes_a_private_commented_data_directory() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().join("data");
-    initdb(&d);
+    initdb(BGW, &d);
     assert_eq!(std::fs::metadata(&d).unwrap().permissions().mode() & 0o777, 0o700);
     let conf = std::fs::read_to_string(d.join("bgworker.conf")).unwrap();
     assert!(conf.contains("#max_worker_processes = 8"), "{conf}");
     assert!(conf.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')));
     assert!(std::fs::read_to_string(d.join("workers.toml")).unwrap().contains("[[worker]]"));
-    let again = Command::new(bgw_bin()).args(["initdb", "-D"]).arg(&d).output().unwrap();
+    let again = Command::new(BGW).args(["initdb", "-D"]).arg(&d).output().unwrap();
     assert!(!again.status.success());
     assert!(stderr(&again).contains("exists but is not empty"));
 }
 
 #[test]
 fn start_refuses_bad_directories_and_second_postmasters() {
-    let mut h = Host::start(Setup::default());
+    let mut h = Host::start(Setup::new(BGW));
     // A second postmaster on the same directory.
-    let out = Command::new(bgw_bin()).args(["start", "-D"]).arg(h.data()).output().unwrap();
+    let out = Command::new(BGW).args(["start", "-D"]).arg(h.data()).output().unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("FATAL:  lock file \"postmaster.pid\" already exists"), "{err}");
     assert!(err.contains(&format!("Is another postmaster (PID {}) running", h.pid())), "{err}");
-    h.stop(libc::SIGINT);
+    h.stop(SIGINT);
     // Group-accessible directory.
     std::fs::set_permissions(h.data(), std::fs::Permissions::from_mode(0o750)).unwrap();
-    let out = Command::new(bgw_bin()).args(["start", "-D"]).arg(h.data()).output().unwrap();
+    let out = Command::new(BGW).args(["start", "-D"]).arg(h.data()).output().unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("has invalid permissions"), "{}", stderr(&out));
     assert!(stderr(&out).contains("DETAIL:  Permissions should be u=rwx (0700)."));
@@ -52,7 +47,7 @@ fn start_initializes_a_missing_directory_and_detach_waits_for_ready() {
     let d = t.path().join("new");
     let log = t.path().join("log");
     let port = unique_port().to_string();
-    let out = Command::new(bgw_bin())
+    let out = Command::new(BGW)
         .args(["start", "--detach", "-l"])
         .arg(&log)
         .arg("-D")
@@ -64,7 +59,7 @@ fn start_initializes_a_missing_directory_and_detach_waits_for_ready() {
     assert!(stderr(&out).contains("does not exist; initializing it"));
     assert!(stdout(&out).contains("server started"));
     // It accepts connections now, without waiting.
-    let st = Command::new(bgw_bin()).args(["status", "-D"]).arg(&d).output().unwrap();
+    let st = Command::new(BGW).args(["status", "-D"]).arg(&d).output().unwrap();
     assert!(st.status.success());
     let pid: i32 = stdout(&st).split("PID: ").nth(1).unwrap().split(')').next().unwrap().parse().unwrap();
     let q = Command::new("psql")
@@ -72,53 +67,42 @@ fn start_initializes_a_missing_directory_and_detach_waits_for_ready() {
         .arg(&d)
         .args(["-p", &port, "-c", "SELECT 1"])
         .output();
-    let guard = scopeguard(pid);
+    let guard = GroupGuard(pid);
     assert_eq!(stdout(&q.unwrap()).trim(), "1");
     // The demo workers are at work.
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("database system is ready to accept connections"));
-    let out = Command::new(bgw_bin()).args(["stop", "-D"]).arg(&d).output().unwrap();
+    let out = Command::new(BGW).args(["stop", "-D"]).arg(&d).output().unwrap();
     assert!(stdout(&out).contains("server stopped"), "{}", stderr(&out));
     assert!(!alive(pid));
     drop(guard);
-    let st = Command::new(bgw_bin()).args(["status", "-D"]).arg(&d).output().unwrap();
+    let st = Command::new(BGW).args(["status", "-D"]).arg(&d).output().unwrap();
     assert_eq!(st.status.code(), Some(3));
     // A start that fails says why.
     std::fs::write(d.join("bgworker.conf"), "max_worker_processes = lots\n").unwrap();
-    let out = Command::new(bgw_bin()).args(["start", "--detach", "-D"]).arg(&d).output().unwrap();
+    let out = Command::new(BGW).args(["start", "--detach", "-D"]).arg(&d).output().unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("invalid value for parameter \"max_worker_processes\""), "{}", stderr(&out));
 }
 
-/// Kills the process group of a detached server if a test fails before stopping it.
-struct Guard(i32);
-fn scopeguard(pid: i32) -> Guard {
-    Guard(pid)
-}
-impl Drop for Guard {
-    fn drop(&mut self) {
-        unsafe { libc::kill(-self.0, libc::SIGKILL) };
-    }
-}
-
 #[test]
 fn configuration_errors_name_file_line_and_parameter() {
-    let h = Host::init(&Setup::default().conf("max_connections", "0"));
-    let out = Command::new(bgw_bin()).args(["start", "-D"]).arg(h.data()).output().unwrap();
+    let h = Host::init(&Setup::new(BGW).conf("max_connections", "0"));
+    let out = Command::new(BGW).args(["start", "-D"]).arg(h.data()).output().unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("0 is outside the valid range for parameter \"max_connections\" (1 .. 262143)"), "{err}");
     assert!(err.contains("bgworker.conf\" line"), "{err}");
-    let h = Host::init(&Setup::default().conf("no_such_thing", "1"));
-    let out = Command::new(bgw_bin()).args(["start", "-D"]).arg(h.data()).output().unwrap();
+    let h = Host::init(&Setup::new(BGW).conf("no_such_thing", "1"));
+    let out = Command::new(BGW).args(["start", "-D"]).arg(h.data()).output().unwrap();
     assert!(stderr(&out).contains("unrecognized configuration parameter \"no_such_thing\""), "{}", stderr(&out));
-    let out = Command::new(bgw_bin()).args(["start", "-D"]).arg(h.data()).args(["-c", "port=x"]).output().unwrap();
+    let out = Command::new(BGW).args(["start", "-D"]).arg(h.data()).args(["-c", "port=x"]).output().unwrap();
     assert!(!out.status.success());
 }
 
 #[test]
 fn reload_applies_what_it_can_and_says_what_needs_a_restart() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     assert_eq!(h.sql("SELECT current_setting('max_parallel_workers')"), "8");
     let conf = h.data().join("bgworker.conf");
     let mut text = std::fs::read_to_string(&conf).unwrap();
@@ -143,10 +127,10 @@ fn reload_applies_what_it_can_and_says_what_needs_a_restart() {
 
 #[test]
 fn smart_shutdown_waits_for_clients_then_stops_workers() {
-    let mut h = Host::start(Setup::default());
+    let mut h = Host::start(Setup::new(BGW));
     let worker = h.sql("SELECT bgw_launch('bgw', 'sleeper')").parse::<i32>().unwrap();
     let session = h.session();
-    unsafe { libc::kill(h.pid(), libc::SIGTERM) };
+    h.signal(SIGTERM);
     h.wait_log("received smart shutdown request");
     // New clients are refused; the connected one and the worker carry on.
     let err = h.psql("SELECT 1").unwrap_err();
@@ -161,7 +145,7 @@ fn smart_shutdown_waits_for_clients_then_stops_workers() {
 
 #[test]
 fn immediate_shutdown_means_recovery_next_time() {
-    let mut h = Host::start(Setup::default());
+    let mut h = Host::start(Setup::new(BGW));
     h.sql("SELECT bgw_launch('bgw', 'sleeper')");
     let out = h.bgw(&["stop", "-m", "immediate"]);
     assert!(stdout(&out).contains("server stopped"), "{}", stderr(&out));
@@ -171,27 +155,20 @@ fn immediate_shutdown_means_recovery_next_time() {
     h.launch_postmaster(&[]);
     h.wait_log("database system was not properly shut down; automatic recovery in progress");
     h.wait_log_count("ready to accept connections", 2);
-    h.stop(libc::SIGINT);
+    h.stop(SIGINT);
     h.launch_postmaster(&[]);
     h.wait_log("database system was shut down at");
 }
 
 #[test]
 fn too_many_clients_is_refused_with_53300() {
-    let h = Host::start(Setup::default().conf("max_connections", "1"));
+    let h = Host::start(Setup::new(BGW).conf("max_connections", "1"));
     // Hold the only connection (session() returns once it is connected).
     let session = h.session();
     let message = h.psql("SELECT 1").unwrap_err();
     assert!(message.contains("FATAL:  sorry, too many clients already"), "{message}");
     // The SQLSTATE, as a driver sees it.
-    let refused = postgres::Config::new()
-        .host_path(h.data())
-        .port(h.port)
-        .user(&os_user())
-        .dbname("postgres")
-        .connect(postgres::NoTls)
-        .err()
-        .expect("a second client must be refused");
+    let refused = h.connect(&os_user(), "postgres").err().expect("a second client must be refused");
     assert_eq!(refused.code(), Some(&postgres::error::SqlState::TOO_MANY_CONNECTIONS), "{refused}");
     session.close();
     h.wait_sql("SELECT 1", |o| o == "1");
@@ -199,7 +176,7 @@ fn too_many_clients_is_refused_with_53300() {
 
 #[test]
 fn ps_launch_and_terminate_are_front_door_clients() {
-    let h = Host::start(Setup::default().workers("[[worker]]\nname = \"steady\"\nfunction = \"sleeper\"\n"));
+    let h = Host::start(Setup::new(BGW).workers("[[worker]]\nname = \"steady\"\nfunction = \"sleeper\"\n"));
     h.wait_sql("SELECT count(*) FROM bgw_workers WHERE state = 'running'", |o| o == "1");
     let out = h.bgw(&["launch", "bgw", "sleeper", "--name", "from cli", "--type", "napper"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -222,7 +199,7 @@ fn ps_launch_and_terminate_are_front_door_clients() {
 
 #[test]
 fn backend_functions_and_views() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     let pid: i32 = h.sql("SELECT pg_backend_pid()").parse().unwrap();
     assert!(pid > 0);
     // A result larger than a pipe's buffer (the harness drains psql's output while it waits).

@@ -2,11 +2,13 @@
 //! its backend, crashes a worker (a crash-and-restart cycle) and kills the postmaster itself; every insert the
 //! client saw acknowledged must be there at the end.
 
-mod common;
-use common::*;
+use bgw_test_support::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
 fn writer_pid(h: &Host) -> Option<i32> {
     h.psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'writer'").ok()?.lines().next()?.parse().ok()
@@ -14,25 +16,18 @@ fn writer_pid(h: &Host) -> Option<i32> {
 
 #[test]
 fn acknowledged_commits_survive_killed_backends_crashes_and_a_killed_postmaster() {
-    let mut h = Host::start(Setup::default());
+    let mut h = Host::start(Setup::new(BGW));
     h.sql("CREATE TABLE c (id INTEGER PRIMARY KEY)");
     let acked = Arc::new(Mutex::new(Vec::<i64>::new()));
     let stop = Arc::new(AtomicBool::new(false));
-    let (data, port, user) = (h.data(), h.port, os_user());
+    let (at, user) = (h.endpoint(), os_user());
     let (a, s) = (acked.clone(), stop.clone());
     let writer = std::thread::spawn(move || {
         let mut client: Option<postgres::Client> = None;
         let mut i: i64 = 0;
         while !s.load(Ordering::Relaxed) {
             if client.is_none() {
-                client = postgres::Config::new()
-                    .host_path(&data)
-                    .port(port)
-                    .user(&user)
-                    .dbname("postgres")
-                    .application_name("writer")
-                    .connect(postgres::NoTls)
-                    .ok();
+                client = at.client_config(&user, "postgres").application_name("writer").connect(postgres::NoTls).ok();
                 if client.is_none() {
                     std::thread::sleep(Duration::from_millis(10));
                     continue;
@@ -57,20 +52,20 @@ fn acknowledged_commits_survive_killed_backends_crashes_and_a_killed_postmaster(
             // kill -9 the writer's backend in the middle of its stream of commits.
             0 => {
                 if let Some(pid) = writer_pid(&h) {
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    try_signal(pid, SIGKILL);
                     kills += 1;
                 }
             }
             // A worker with shared memory crashes: every other process is SIGQUIT'ed and shared memory rebuilt.
             1 => {
                 let pid: i32 = h.sql("SELECT bgw_launch('bgw', 'sleeper')").parse().unwrap();
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                signal(pid, SIGKILL);
                 kills += 1;
                 h.wait_log_count("all server processes terminated; reinitializing", round / 3 + 1);
             }
             // kill -9 the postmaster; start it again (recovery runs).
             _ => {
-                unsafe { libc::kill(h.pid(), libc::SIGKILL) };
+                h.signal(SIGKILL);
                 h.wait_exit();
                 wait_until("the old processes to go", || h.group_pids().is_empty());
                 h.launch_postmaster(&[]);

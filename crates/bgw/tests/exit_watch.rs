@@ -6,6 +6,7 @@
 //! process's, so nothing else may run beside them.
 
 use bgw::sys::exit_watch::ExitWatch;
+use bgw_test_support::{signal, SIGKILL};
 use std::collections::HashSet;
 use std::os::fd::AsRawFd;
 
@@ -117,8 +118,7 @@ fn live_children_survive_reclaims_and_are_still_reported() {
     w.exited(&mut out);
     assert!(out.iter().all(|p| !stayers.contains(p)));
     for &p in &stayers {
-        // SAFETY: killing our own child.
-        unsafe { libc::kill(p, libc::SIGKILL) };
+        signal(p, SIGKILL);
     }
     let mut seen = HashSet::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -8,12 +8,8 @@
 //! `tests/durability.rs` covers committed data under a stream of commits across the same kills; here the
 //! postmaster kill checks what happens to the processes and the data directory.
 
-mod common;
-mod reliability;
-use common::*;
-use reliability::*;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use bgw_test_support::*;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const STATIC_WORKERS: &str = r#"
@@ -31,42 +27,6 @@ main_arg = 20
 restart = 1
 "#;
 
-fn sig(pid: i32, sig: i32) {
-    assert!(pid > 0);
-    // SAFETY: kill(2) with a pid the test read from the host; no memory is involved.
-    unsafe { libc::kill(pid, sig) };
-}
-
-/// psql against a data directory from another thread (the `Host` stays with the test). Ok(stdout) or
-/// Err(stderr); killed after the harness deadline.
-fn psql_at(data: PathBuf, port: u16, sql: String) -> std::thread::JoinHandle<Result<String, String>> {
-    std::thread::spawn(move || {
-        let mut child = Command::new("psql")
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-d", "postgres", "-c", &sql])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if start.elapsed() > DEADLINE {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("psql did not finish within {DEADLINE:?}: {sql}"));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let out = child.wait_with_output().unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).to_string())
-        }
-    })
-}
-
 /// The pid in the `n`th (1-based) log line containing `needle` followed by "(PID <pid>)".
 fn pid_in_log(h: &Host, needle: &str, n: usize) -> i32 {
     let log = h.wait_log_count(needle, n);
@@ -77,16 +37,14 @@ fn pid_in_log(h: &Host, needle: &str, n: usize) -> i32 {
 
 #[test]
 fn a_killed_postmaster_leaves_no_child_behind_and_the_next_start_recovers() {
-    let mut h = Host::start(Setup::default().workers(STATIC_WORKERS));
+    let mut h = Host::start(Setup::new(BGW).workers(STATIC_WORKERS));
     h.wait_sql("SELECT count(*) FROM bgw_workers WHERE state = 'running'", |o| o == "2");
     h.sql("CREATE TABLE kept (id INTEGER PRIMARY KEY, note TEXT)");
     h.sql("INSERT INTO kept VALUES (1, 'committed before the kill')");
     h.sql("SELECT bgw_launch('bgw', 'sleeper', 0, '{\"name\": \"dynamic\", \"restart\": 1}')");
     let _idle = h.session();
     // A backend busy inside SQLite (not waiting on anything) when the postmaster dies.
-    let busy = psql_at(
-        h.data(),
-        h.port,
+    let busy = h.endpoint().spawn_psql(
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT count(*) FROM c"
             .to_string(),
     );
@@ -103,7 +61,7 @@ fn a_killed_postmaster_leaves_no_child_behind_and_the_next_start_recovers() {
     assert_eq!(children.len(), 6, "{children:?}");
     assert_eq!(children.values().filter(|t| *t == "bgw: spare worker").count(), 1, "{children:?}");
 
-    sig(old, libc::SIGKILL);
+    signal(old, SIGKILL);
     let killed = Instant::now();
     let mut left: Vec<i32> = children.keys().copied().collect();
     while !left.is_empty() {
@@ -150,16 +108,16 @@ fn a_killed_postmaster_leaves_no_child_behind_and_the_next_start_recovers() {
 
 #[test]
 fn a_worker_dying_while_it_holds_the_workers_lock_does_not_wedge_registration() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     let launch = |name: &str| format!("SELECT bgw_launch('bgw', 'sleeper', 0, '{{\"name\": \"{name}\"}}')");
 
     // SIGTERM: the holder exits with code 1 (no crash cycle) still holding the lock; the next locker recovers it.
     h.sql("SELECT bgw_register('bgw', 'lock_holder', 0, '{\"name\": \"holder\"}')");
     let holder = pid_in_log(&h, "holds the background worker lock", 1);
-    let waiting = psql_at(h.data(), h.port, launch("waited"));
+    let waiting = h.endpoint().spawn_psql(launch("waited"));
     std::thread::sleep(Duration::from_millis(1000));
     assert!(!waiting.is_finished(), "registration did not wait for the held lock: this test would prove nothing");
-    sig(holder, libc::SIGTERM);
+    signal(holder, SIGTERM);
     let pid: i32 = waiting.join().unwrap().expect("the waiting registration fails").parse().unwrap();
     assert!(alive(pid));
     let log = h.wait_log(&format!("(PID {holder}) exited with exit code 1"));
@@ -179,9 +137,7 @@ fn a_worker_dying_while_it_holds_the_workers_lock_does_not_wedge_registration() 
     // crash cycle ends: whichever it is still waiting for when the holder dies, the crash cycle stops it. (Waiting
     // for the start instead would race: the woken registrant can see its worker started before the postmaster
     // learns of the holder's death.)
-    let waiting = psql_at(
-        h.data(),
-        h.port,
+    let waiting = h.endpoint().spawn_psql(
         "SELECT bgw_wait_for_shutdown(bgw_register('bgw', 'sleeper', 0, '{\"name\": \"never\"}'))".to_string(),
     );
     std::thread::sleep(Duration::from_millis(1000));
@@ -191,7 +147,7 @@ fn a_worker_dying_while_it_holds_the_workers_lock_does_not_wedge_registration() 
         !h.log().contains("registering background worker \"never\""),
         "registration did not wait for the held lock"
     );
-    sig(holder, libc::SIGKILL);
+    signal(holder, SIGKILL);
     h.wait_log("all server processes terminated; reinitializing");
     assert!(waiting.join().unwrap().is_err(), "a registrant stopped by the crash cycle cannot succeed");
     let pid: i32 = h.wait_sql(&launch("after the crash"), |o| o.parse::<i32>().is_ok()).parse().unwrap();
@@ -203,7 +159,7 @@ fn a_worker_dying_while_it_holds_the_workers_lock_does_not_wedge_registration() 
 #[test]
 fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_crash_cycle_restores_order() {
     let h = Host::start(
-        Setup::default().workers(STATIC_WORKERS).conf("max_worker_processes", "10").conf("max_parallel_workers", "2"),
+        Setup::new(BGW).workers(STATIC_WORKERS).conf("max_worker_processes", "10").conf("max_parallel_workers", "2"),
     );
     let pm = h.pid();
     h.wait_sql("SELECT count(*) FROM bgw_workers WHERE state = 'running'", |o| o == "2");
@@ -251,7 +207,7 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     let seen = parallel_balance(&h, 2, 10).expect_err("the parallel check missed scribbled counters");
     assert!(seen.contains("out of balance"), "{seen}");
     let ps = h.bgw(&["ps"]);
-    assert!(ps.status.success(), "bgw ps failed: {}", String::from_utf8_lossy(&ps.stderr));
+    assert!(ps.status.success(), "bgw ps failed: {}", stderr(&ps));
     // No stray signal (watcher lists, notification pids) touched the workers, and no garbage registration was
     // started: the postmaster's workers are still its own four.
     assert_eq!(own(pm), workers_before);
@@ -269,7 +225,7 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     // The crash of a process with shared memory access resets it: a new segment built from the postmaster's own
     // copies, so every registration is back as it was registered.
     let scribbler = children_of(pm).into_iter().find(|(_, t)| t == "bgw: scribbler").map(|(p, _)| p).unwrap();
-    sig(scribbler, libc::SIGKILL);
+    signal(scribbler, SIGKILL);
     h.wait_log("all server processes terminated; reinitializing");
     h.wait_log_count("database system is ready to accept", 2);
     h.wait_sql("SELECT count(*) FROM bgw_workers WHERE state = 'running'", |o| o == "3");
@@ -289,7 +245,7 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
     h.wait_log("inconsistent background worker state (max_worker_processes=10, total_slots=17)");
     assert!(alive(pm), "the postmaster died");
     let miscounter = children_of(pm).into_iter().find(|(_, t)| t == "bgw: miscounter").map(|(p, _)| p).unwrap();
-    sig(miscounter, libc::SIGKILL);
+    signal(miscounter, SIGKILL);
     h.wait_log_count("all server processes terminated; reinitializing", 2);
     let pid: i32 = h
         .wait_sql("SELECT bgw_launch('bgw', 'sleeper', 0, '{\"name\": \"after\"}')", |o| o.parse::<i32>().is_ok())
@@ -303,9 +259,12 @@ fn a_worker_scribbling_over_shared_memory_cannot_crash_the_postmaster_and_the_cr
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
+
 #[test]
 fn a_crash_during_a_fast_shutdown_is_an_abnormal_shutdown_that_leaves_nothing_behind() {
-    let mut h = Host::start(Setup::default().workers(STATIC_WORKERS));
+    let mut h = Host::start(Setup::new(BGW).workers(STATIC_WORKERS));
     let pm = h.pid();
     h.wait_sql("SELECT count(*) FROM bgw_workers WHERE state = 'running'", |o| o == "2");
     h.sql("CREATE TABLE kept (id INTEGER PRIMARY KEY)");
@@ -316,16 +275,16 @@ fn a_crash_during_a_fast_shutdown_is_an_abnormal_shutdown_that_leaves_nothing_be
     let (stuck, victim) = (launch("stuck"), launch("victim"));
     // Stopped processes cannot act on the shutdown's SIGTERM, so the shutdown is still under way when the victim
     // crashes.
-    sig(stuck, libc::SIGSTOP);
-    sig(victim, libc::SIGSTOP);
-    let (data, bin) = (h.data(), bgw_bin());
+    signal(stuck, SIGSTOP);
+    signal(victim, SIGSTOP);
+    let (data, bin) = (h.data(), BGW);
     let stop = std::thread::spawn(move || Command::new(bin).args(["stop", "-D"]).arg(data).output().unwrap());
     h.wait_log("received fast shutdown request");
-    sig(victim, libc::SIGKILL);
+    signal(victim, SIGKILL);
     h.wait_log(&format!("background worker \"victim\" (PID {victim}) was terminated by signal 9"));
-    sig(stuck, libc::SIGCONT);
+    signal(stuck, SIGCONT);
     let out = stop.join().unwrap();
-    assert!(out.status.success(), "bgw stop: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "bgw stop: {}", stderr(&out));
     // Not a clean shutdown: PostgreSQL's "abnormal database system shutdown", exit code 1, recovery next time.
     assert_eq!(h.wait_exit(), Some(1), "{}", h.log());
     let log = h.log();
@@ -343,7 +302,7 @@ fn a_crash_during_a_fast_shutdown_is_an_abnormal_shutdown_that_leaves_nothing_be
 
 #[test]
 fn a_termination_acknowledged_just_before_a_crash_is_honoured_by_the_next_cycle() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     let pm = h.pid();
     // Restartable: a crash cycle would start it again at once, unless its termination is remembered.
     let doomed = h.sql("SELECT bgw_register('bgw', 'sleeper', 0, '{\"name\": \"doomed\", \"restart\": 3600}')");
@@ -352,10 +311,10 @@ fn a_termination_acknowledged_just_before_a_crash_is_honoured_by_the_next_cycle(
     let mut client = h.client();
     // The postmaster is busy (stopped) while a client terminates the worker and another worker crashes: it then
     // learns of both at once, the crash first.
-    sig(pm, libc::SIGSTOP);
+    signal(pm, SIGSTOP);
     let acknowledged = client.simple_query(&format!("SELECT bgw_terminate('{doomed}')"));
-    sig(victim, libc::SIGKILL);
-    sig(pm, libc::SIGCONT);
+    signal(victim, SIGKILL);
+    signal(pm, SIGCONT);
     let acknowledged = acknowledged.unwrap().into_iter().find_map(|m| match m {
         postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
         _ => None,
@@ -370,7 +329,7 @@ fn a_termination_acknowledged_just_before_a_crash_is_honoured_by_the_next_cycle(
 
 #[test]
 fn a_termination_requested_during_a_crash_cycle_is_honoured_by_the_next_one() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     let doomed = h.sql("SELECT bgw_register('bgw', 'sleeper', 0, '{\"name\": \"doomed\", \"restart\": 3600}')");
     h.sql(&format!("SELECT bgw_wait_for_startup('{doomed}')"));
     let victim: i32 = h.sql("SELECT bgw_launch('bgw', 'sleeper', 0, '{\"name\": \"victim\"}')").parse().unwrap();
@@ -380,7 +339,7 @@ fn a_termination_requested_during_a_crash_cycle_is_honoured_by_the_next_one() {
         "SELECT bgw_register('bgw', 'late_terminator', 2000, '{{\"name\": \"late\", \"extra\": \"{doomed}\"}}')"
     ));
     h.sql(&format!("SELECT bgw_wait_for_startup('{late}')"));
-    sig(victim, libc::SIGKILL);
+    signal(victim, SIGKILL);
     h.wait_log("terminating any other active server processes");
     let log = h.wait_log("all server processes terminated; reinitializing");
     let crash = log.find("terminating any other active server processes").unwrap();

@@ -5,17 +5,16 @@
 //!
 //! `lifecycle.rs` and `commands.rs` check the first refusal of each kind; these tests check what comes after.
 
-mod common;
+use bgw_test_support::*;
 
-use common::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
 /// Registers a sleeper named `name` with `options` (a JSON object's members, without braces); its handle, or ""
 /// when no slot is free (NULL).
 fn register(h: &Host, name: &str, members: &str) -> String {
     let sep = if members.is_empty() { "" } else { ", " };
-    h.sql(&format!(r#"SELECT bgw_register('bgw', 'sleeper', 0, '{{"name": "{name}"{sep}{members}}}')"#))
+    h.register("bgw", "sleeper", 0, &format!(r#"{{"name": "{name}"{sep}{members}}}"#))
 }
 
 /// Waits until the worker behind `handle` is running.
@@ -55,18 +54,12 @@ fn burst(h: &Host, n: usize, members: &str) -> String {
 }
 
 fn client(h: &Host) -> Result<postgres::Client, postgres::Error> {
-    postgres::Config::new()
-        .host_path(h.data())
-        .port(h.port)
-        .user(&os_user())
-        .dbname("postgres")
-        .connect_timeout(DEADLINE)
-        .connect(postgres::NoTls)
+    h.client_config(&os_user(), "postgres").connect_timeout(DEADLINE).connect(postgres::NoTls)
 }
 
 #[test]
 fn out_of_worker_slots_is_53400_with_a_hint_and_leaks_no_slot() {
-    let h = Host::start(Setup::default().conf("max_worker_processes", "3"));
+    let h = Host::start(Setup::new(BGW).conf("max_worker_processes", "3"));
     let handles = fill(&h, "s", "", 3);
     assert_eq!(handles.len(), 3, "{handles:?}");
     for handle in &handles {
@@ -100,7 +93,7 @@ fn out_of_worker_slots_is_53400_with_a_hint_and_leaks_no_slot() {
 
 #[test]
 fn out_of_connections_refuses_each_extra_client_with_53300_and_workers_still_launch() {
-    let h = Host::start(Setup::default().conf("max_connections", "2"));
+    let h = Host::start(Setup::new(BGW).conf("max_connections", "2"));
     let mut held: Vec<postgres::Client> = (0..2).map(|_| client(&h).expect("within max_connections")).collect();
     // A burst of clients at once: every one refused with PostgreSQL's FATAL, none waiting or dropped silently.
     let refused: Vec<postgres::Error> = std::thread::scope(|s| {
@@ -144,7 +137,7 @@ fn out_of_connections_refuses_each_extra_client_with_53300_and_workers_still_lau
 #[test]
 fn out_of_parallel_slots_refuses_only_parallel_workers_and_a_crash_cycle_resets_the_count() {
     let parallel = r#""flags": ["shmem", "parallel"]"#;
-    let h = Host::start(Setup::default().conf("max_parallel_workers", "2").conf("max_worker_processes", "6"));
+    let h = Host::start(Setup::new(BGW).conf("max_parallel_workers", "2").conf("max_worker_processes", "6"));
     let first = fill(&h, "p", parallel, 2);
     assert_eq!(first.len(), 2, "{first:?}");
     assert_eq!(register(&h, "p-refused", parallel), "");
@@ -161,8 +154,7 @@ fn out_of_parallel_slots_refuses_only_parallel_workers_and_a_crash_cycle_resets_
     // A crash cycle forgets the (never-restart) parallel workers and starts the count again in the new segment:
     // exactly max_parallel_workers fit afterwards, not fewer (a leaked count) and not more.
     let pid: i32 = h.sql(&format!("SELECT bgw_pid('{plain}')")).parse().unwrap();
-    // SAFETY: kill(2) on our host's worker.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
+    signal(pid, SIGKILL);
     h.wait_log("all server processes terminated; reinitializing");
     h.wait_log_count("database system is ready to accept connections", 2);
     let after = fill(&h, "q", parallel, 2);
@@ -173,25 +165,6 @@ fn out_of_parallel_slots_refuses_only_parallel_workers_and_a_crash_cycle_resets_
     assert!(next.contains(':'), "{next:?}");
     wait_started(&h, &next);
     assert_eq!(register(&h, "q-refused", parallel), "");
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Compiles C source into `dir/<name>.so` against the host's header.
-fn build_module(dir: &Path, name: &str, source: &str) {
-    let src = dir.join(format!("{name}.c"));
-    std::fs::write(&src, source).unwrap();
-    let st = Command::new("cc")
-        .args(["-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I"])
-        .arg(repo().join("include"))
-        .arg(&src)
-        .arg("-o")
-        .arg(dir.join(format!("{name}.so")))
-        .status()
-        .expect("a C compiler (cc) is needed to build test modules");
-    assert!(st.success(), "cc failed for {name}");
 }
 
 /// A module that reserves 4 kB of shared memory and a worker that asks for an area of main_arg bytes.
@@ -224,19 +197,15 @@ limits_area(Datum main_arg)
 #[test]
 fn too_much_shared_memory_is_a_clear_error_and_the_host_goes_on() {
     let dir = tempfile::Builder::new().prefix("bgwl").tempdir_in("/tmp").unwrap();
-    build_module(dir.path(), "limits_area", AREA_MODULE);
-    build_module(
-        dir.path(),
-        "c_greedy",
-        &std::fs::read_to_string(repo().join("crates/bgw/tests/modules/c_greedy.c")).unwrap(),
-    );
-    let modules = Setup::default().conf("dynamic_library_path", &format!("'{}:$libdir'", dir.path().display()));
+    build_c_module_from_text(dir.path(), "limits_area", AREA_MODULE);
+    build_c_module(&repo_root().join("crates/bgw/tests/modules/c_greedy.c"), dir.path(), "c_greedy");
+    let modules = Setup::new(BGW).library_path(dir.path());
 
     // At start: a module that requests more than the host allows stops the start, naming itself and the limit.
     let mut h = Host::init(&modules.clone().conf("shared_preload_libraries", "'c_greedy'"));
     let out = h.bgw(&["start"]);
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains("module \"c_greedy\" requested too much shared memory (1099511627776 bytes)"), "{err}");
     assert!(err.contains("HINT:  All modules together may request at most 1073741824 bytes."), "{err}");
     // The same data directory starts once the module is no longer preloaded, and works.

@@ -1,34 +1,17 @@
 //! Loadable modules: real shared libraries built with `cc` against `include/bgworker.h`, loaded through
 //! `shared_preload_libraries` and `dynamic_library_path`, registering and running workers through the C ABI.
 
-mod common;
-use common::*;
-use std::path::{Path, PathBuf};
+use bgw_test_support::*;
+use std::path::Path;
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Compiles a C module into `dir` as `<name>.so`, the way a module author would (no linking against the host).
-fn build_c_module(source: &Path, dir: &Path, name: &str) -> PathBuf {
-    let out = dir.join(format!("{name}.so"));
-    let st = Command::new("cc")
-        .args(["-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I"])
-        .arg(repo().join("include"))
-        .arg(source)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("a C compiler (cc) is needed to build test modules");
-    assert!(st.success(), "cc failed for {}", source.display());
-    out
-}
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
 /// A directory with all test modules built.
 fn module_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("bgwm").tempdir_in("/tmp").unwrap();
-    build_c_module(&repo().join("modules/c_hello/c_hello.c"), dir.path(), "c_hello");
+    let dir = module_tempdir();
+    build_c_module(&repo_root().join("modules/c_hello/c_hello.c"), dir.path(), "c_hello");
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules");
     build_c_module(&tests.join("c_broken.c"), dir.path(), "c_broken");
     build_c_module(&tests.join("c_unresolved.c"), dir.path(), "c_unresolved");
@@ -37,7 +20,7 @@ fn module_dir() -> tempfile::TempDir {
 }
 
 fn with_modules(dir: &Path) -> Setup {
-    Setup::default().conf("dynamic_library_path", &format!("'{}:$libdir'", dir.display()))
+    Setup::new(BGW).library_path(dir)
 }
 
 #[test]
@@ -45,13 +28,13 @@ fn a_c_module_imports_the_host_instead_of_linking_it() {
     let dir = module_dir();
     let out = Command::new("nm").args(["-D", "--undefined-only"]).arg(dir.path().join("c_hello.so")).output();
     let Ok(out) = out else { return };
-    let syms = String::from_utf8_lossy(&out.stdout);
+    let syms = stdout(&out);
     for s in ["RegisterBackgroundWorker", "RegisterDynamicBackgroundWorker", "WaitLatch", "MyBgworkerEntry"] {
         assert!(syms.contains(s), "{s} is not imported: {syms}");
     }
     // And the host exports them.
-    let out = Command::new("nm").args(["-D", "--defined-only", bgw_bin()]).output().unwrap();
-    let host = String::from_utf8_lossy(&out.stdout);
+    let out = Command::new("nm").args(["-D", "--defined-only", BGW]).output().unwrap();
+    let host = stdout(&out);
     for s in ["RegisterBackgroundWorker", "WaitForBackgroundWorkerShutdown", "MyBgworkerEntry", "pqsignal"] {
         assert!(host.contains(s), "the bgw executable does not export {s}");
     }
@@ -73,7 +56,7 @@ fn preloaded_c_module_registers_and_runs_a_static_worker() {
     h.bgw(&["reload"]);
     h.wait_log("c_hello static: reloaded configuration");
     // SIGTERM goes through die() and CHECK_FOR_INTERRUPTS(): FATAL, exit 1, restarted after 5 s.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
+    signal(pid, SIGTERM);
     h.wait_log(&format!("background worker \"c_hello\" (PID {pid}) exited with exit code 1"));
     assert!(h.log().contains("terminating background worker \"c_hello\" due to administrator command"));
 }
@@ -154,9 +137,9 @@ fn a_module_that_fails_to_initialize_stops_start_up_cleanly() {
         ("'c_greedy'", "module \"c_greedy\" requested too much shared memory (1099511627776 bytes)"),
     ] {
         let h = Host::init(&with_modules(dir.path()).conf("shared_preload_libraries", libs));
-        let out = Command::new(bgw_bin()).args(["start", "-D"]).arg(h.data()).output().unwrap();
+        let out = Command::new(BGW).args(["start", "-D"]).arg(h.data()).output().unwrap();
         assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr(&out);
         assert!(err.contains(expect), "{err}");
         if libs.contains("c_broken") {
             assert!(err.contains("FATAL:  could not load library \"c_broken\": its _PG_init failed"), "{err}");
@@ -226,9 +209,9 @@ fn a_bad_value_for_a_module_parameter_stops_start_up() {
     let h = Host::init(
         &with_modules(dir.path()).conf("shared_preload_libraries", "'c_hello'").conf("c_hello.ratio", "2.5"),
     );
-    let out = Command::new(bgw_bin()).args(["start", "-D"]).arg(h.data()).output().unwrap();
+    let out = Command::new(BGW).args(["start", "-D"]).arg(h.data()).output().unwrap();
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains("2.5 is outside the valid range for parameter \"c_hello.ratio\" (0 .. 1)"), "{err}");
     assert!(err.contains("bgworker.conf\" line"), "{err}");
     assert!(err.contains("could not load library \"c_hello\""), "{err}");
@@ -289,7 +272,7 @@ fn named_shared_memory_is_shared_by_workers_and_backends_and_reset_by_a_crash() 
     assert_eq!(h.sql("SELECT c_hello_count()"), "12");
     // A crash-and-restart cycle creates shared memory anew.
     let pid: i32 = h.sql("SELECT bgw_launch('bgw', 'sleeper')").parse().unwrap();
-    unsafe { libc::kill(pid, libc::SIGKILL) };
+    signal(pid, SIGKILL);
     h.wait_log("all server processes terminated; reinitializing");
     h.wait_log_count("database system is ready to accept connections", 2);
     assert_eq!(h.wait_sql("SELECT c_hello_count()", |o| !o.is_empty()), "0");

@@ -2,20 +2,12 @@
 //! order, once per distinct (channel, payload) in a transaction, never on rollback, only within one database, to
 //! idle sessions without a query to prompt them, and printed by psql.
 
-mod common;
-use common::*;
+use bgw_test_support::*;
 use postgres::fallible_iterator::FallibleIterator;
 use std::time::Duration;
 
-fn connect(h: &Host, db: &str) -> postgres::Client {
-    postgres::Config::new()
-        .host_path(h.data())
-        .port(h.port)
-        .user(&os_user())
-        .dbname(db)
-        .connect(postgres::NoTls)
-        .unwrap()
-}
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
 fn backend_pid(c: &mut postgres::Client) -> i32 {
     c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0)
@@ -30,13 +22,13 @@ fn next(c: &mut postgres::Client) -> (i32, String, String) {
 
 #[test]
 fn notifications_reach_idle_listeners_on_commit_in_order() {
-    let h = Host::start(Setup::default());
-    let mut a = connect(&h, "postgres");
-    let mut b = connect(&h, "postgres");
+    let h = Host::start(Setup::new(BGW));
+    let mut a = h.connect(&os_user(), "postgres").unwrap();
+    let mut b = h.connect(&os_user(), "postgres").unwrap();
     a.batch_execute("LISTEN jobs").unwrap();
     let b_pid = backend_pid(&mut b);
 
-    let mut d = connect(&h, "postgres");
+    let mut d = h.connect(&os_user(), "postgres").unwrap();
     d.batch_execute("LISTEN jobs").unwrap();
 
     // A plain NOTIFY reaches every idle listener, which sends nothing to prompt it.
@@ -45,7 +37,7 @@ fn notifications_reach_idle_listeners_on_commit_in_order() {
     assert_eq!(next(&mut d), (b_pid, "jobs".into(), "first".into()));
 
     // Two transactions arrive in the order they commit, not the order they notified.
-    let mut c = connect(&h, "postgres");
+    let mut c = h.connect(&os_user(), "postgres").unwrap();
     b.batch_execute("BEGIN; NOTIFY jobs, 'sent first, committed second'").unwrap();
     c.batch_execute("BEGIN; NOTIFY jobs, 'sent second, committed first'; COMMIT").unwrap();
     b.batch_execute("COMMIT").unwrap();
@@ -95,13 +87,13 @@ fn notifications_reach_idle_listeners_on_commit_in_order() {
 
 #[test]
 fn notifications_stay_within_their_database() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     h.sql("CREATE DATABASE other");
-    let mut a = connect(&h, "postgres");
-    let mut b = connect(&h, "other");
+    let mut a = h.connect(&os_user(), "postgres").unwrap();
+    let mut b = h.connect(&os_user(), "other").unwrap();
     a.batch_execute("LISTEN jobs").unwrap();
     b.batch_execute("NOTIFY jobs, 'elsewhere'").unwrap();
-    let mut c = connect(&h, "postgres");
+    let mut c = h.connect(&os_user(), "postgres").unwrap();
     c.batch_execute("NOTIFY jobs, 'here'").unwrap();
     assert_eq!(next(&mut a).2, "here");
 }
@@ -115,8 +107,8 @@ fn code<T>(r: Result<T, postgres::Error>) -> (String, String) {
 
 #[test]
 fn bad_notify_calls_get_postgres_errors() {
-    let h = Host::start(Setup::default());
-    let mut c = connect(&h, "postgres");
+    let h = Host::start(Setup::new(BGW));
+    let mut c = h.connect(&os_user(), "postgres").unwrap();
     assert_eq!(
         code(c.query("SELECT pg_notify('', 'x')", &[])),
         ("22023".into(), "channel name cannot be empty".into())
@@ -138,7 +130,7 @@ fn bad_notify_calls_get_postgres_errors() {
 
 #[test]
 fn psql_prints_asynchronous_notifications() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     let out = h.sql("LISTEN c; NOTIFY c, 'hi'");
     assert!(
         out.contains("Asynchronous notification \"c\" with payload \"hi\" received from server process with PID"),
@@ -148,9 +140,9 @@ fn psql_prints_asynchronous_notifications() {
 
 #[test]
 fn listen_and_unlisten_take_effect_at_commit() {
-    let h = Host::start(Setup::default());
-    let mut a = connect(&h, "postgres");
-    let mut b = connect(&h, "postgres");
+    let h = Host::start(Setup::new(BGW));
+    let mut a = h.connect(&os_user(), "postgres").unwrap();
+    let mut b = h.connect(&os_user(), "postgres").unwrap();
     // A rolled-back LISTEN listens to nothing; a LISTEN in a block starts at COMMIT: what others committed
     // before it is not heard (by a session that listened to nothing before).
     a.batch_execute("BEGIN; LISTEN jobs; ROLLBACK").unwrap();

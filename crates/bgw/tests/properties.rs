@@ -10,8 +10,6 @@
 //! million-case run is `PROPTEST_CASES=1000000 cargo test --release -p bgw --test properties`. The wire check's
 //! case count comes from `BGW_WIRE_CASES` (default 300). Failing cases are printed, not persisted in the tree.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -27,9 +25,12 @@ use bgw::postmaster::children::Children;
 use bgw::postmaster::workers::Workers;
 use bgw::postmaster::Phase;
 use bgw::shmem::{Segment, WorkerState};
-use common::*;
+use bgw_test_support::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
+
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
 /// The case count: `PROPTEST_CASES`, or a few thousand.
 fn cases() -> u32 {
@@ -852,11 +853,7 @@ fn wire_cases() -> usize {
 }
 
 fn connect(h: &Host) -> postgres::Client {
-    postgres::Config::new()
-        .host_path(h.data())
-        .port(h.port)
-        .user(&os_user())
-        .dbname("postgres")
+    h.client_config(&os_user(), "postgres")
         .connect_timeout(DEADLINE)
         .connect(postgres::NoTls)
         .unwrap_or_else(|e| panic!("connect: {e}\nlog:\n{}", h.log()))
@@ -917,7 +914,7 @@ fn wire_sql() -> impl Strategy<Value = String> {
 
 #[test]
 fn a_real_backend_answers_bad_sql_and_arguments_with_errors_and_keeps_serving() {
-    let h = Host::start(Setup::default().conf("max_worker_processes", "4"));
+    let h = Host::start(Setup::new(BGW).conf("max_worker_processes", "4"));
     // A case that loses the connection must not doom the next ones (shrinking reruns cases): each case starts
     // on a fresh connection if the last one failed.
     let client: std::cell::RefCell<Option<postgres::Client>> = std::cell::RefCell::new(None);
@@ -961,7 +958,7 @@ fn a_real_backend_answers_bad_sql_and_arguments_with_errors_and_keeps_serving() 
         }
         assert_eq!(client.query_one("SELECT 1", &[]).unwrap().get::<_, i64>(0), 1);
     }
-    assert!(common::alive(h.pid()), "the postmaster died:\n{}", h.log());
+    assert!(bgw_test_support::alive(h.pid()), "the postmaster died:\n{}", h.log());
     assert!(!h.log().contains("PANIC"), "{}", h.log());
 }
 
@@ -978,18 +975,8 @@ impl Raw {
         let stream = UnixStream::connect(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         let mut raw = Raw { stream };
-        let mut body = Vec::new();
-        body.extend_from_slice(&196608u32.to_be_bytes());
-        for (k, v) in [("user", os_user()), ("database", "postgres".to_string())] {
-            body.extend_from_slice(k.as_bytes());
-            body.push(0);
-            body.extend_from_slice(v.as_bytes());
-            body.push(0);
-        }
-        body.push(0);
-        let mut packet = ((body.len() + 4) as u32).to_be_bytes().to_vec();
-        packet.extend_from_slice(&body);
-        raw.stream.write_all(&packet).unwrap();
+        let user = os_user();
+        raw.stream.write_all(&wire::startup_message(&[("user", &user), ("database", "postgres")])).unwrap();
         let msgs = raw.until_ready().expect("the startup completes");
         assert!(msgs.iter().any(|(t, _)| *t == b'R'), "{msgs:?}");
         raw
@@ -997,12 +984,7 @@ impl Raw {
 
     /// Reads one message: (type, body); None when the server closed the connection.
     fn read(&mut self) -> Option<(u8, Vec<u8>)> {
-        let mut head = [0u8; 5];
-        self.stream.read_exact(&mut head).ok()?;
-        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-        let mut body = vec![0u8; len.checked_sub(4)?];
-        self.stream.read_exact(&mut body).ok()?;
-        Some((head[0], body))
+        wire::read_message(&mut self.stream)
     }
 
     /// Reads until ReadyForQuery; None if the connection ended first.
@@ -1032,10 +1014,7 @@ impl Raw {
     }
 
     fn send(&mut self, kind: u8, body: &[u8]) {
-        let mut m = vec![kind];
-        m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-        m.extend_from_slice(body);
-        let _ = self.stream.write_all(&m);
+        let _ = self.stream.write_all(&wire::message(kind, body));
     }
 
     fn select_one(&mut self) -> bool {
@@ -1122,7 +1101,7 @@ fn framed_message() -> impl Strategy<Value = Vec<(u8, Vec<u8>)>> {
 
 #[test]
 fn raw_protocol_input_gets_an_error_response_and_the_host_keeps_serving() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     let raw: std::cell::RefCell<Option<Raw>> = std::cell::RefCell::new(None);
     let mut runner = TestRunner::new(ProptestConfig { cases: wire_cases() as u32, ..config() });
     let errors = std::cell::Cell::new(0usize);
@@ -1176,7 +1155,7 @@ fn raw_protocol_input_gets_an_error_response_and_the_host_keeps_serving() {
         let mut next = Raw::connect(&h);
         assert!(next.select_one(), "after {bytes:?}:\n{}", h.log());
     }
-    assert!(common::alive(h.pid()), "the postmaster died:\n{}", h.log());
+    assert!(bgw_test_support::alive(h.pid()), "the postmaster died:\n{}", h.log());
 }
 
 /// Startup packets of any shape: a correct or wrong length, any protocol number (SSL, GSS and cancel requests
@@ -1224,7 +1203,7 @@ fn startup_packet() -> impl Strategy<Value = Vec<u8>> {
 
 #[test]
 fn any_startup_packet_is_answered_or_closed_and_the_host_keeps_accepting() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     let path = h.data().join(format!(".s.PGSQL.{}", h.port));
     let mut runner = TestRunner::new(ProptestConfig { cases: (wire_cases() / 3).max(1) as u32, ..config() });
     runner
@@ -1249,5 +1228,5 @@ fn any_startup_packet_is_answered_or_closed_and_the_host_keeps_accepting() {
         .unwrap_or_else(|e| panic!("{e}\nlog:\n{}", h.log()));
     let mut raw = Raw::connect(&h);
     assert!(raw.select_one(), "{}", h.log());
-    assert!(common::alive(h.pid()), "the postmaster died:\n{}", h.log());
+    assert!(bgw_test_support::alive(h.pid()), "the postmaster died:\n{}", h.log());
 }

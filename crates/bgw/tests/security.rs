@@ -14,19 +14,17 @@
 //! DATABASE/ROLE, DROP ROLE, bgw_register, library paths, pg_terminate_backend of another role's session);
 //! commands.rs `start_refuses_bad_directories_and_second_postmasters` (0750 message, second postmaster).
 
-mod common;
 use base64::Engine as _;
-use common::*;
-use std::io::{Read, Write};
+use bgw_test_support::*;
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
 /// A test module: workers that name foreign pids to the host, and a superuser-only SQL function.
 const SEC_MODULE: &str = r#"
@@ -135,18 +133,8 @@ sec_watch_foreign(Datum main_arg)
 
 /// Builds the test module into a fresh directory, the way a module author would.
 fn module_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("bgwm").tempdir_in("/tmp").unwrap();
-    let source = dir.path().join("sec.c");
-    std::fs::write(&source, SEC_MODULE).unwrap();
-    let st = Command::new("cc")
-        .args(["-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I"])
-        .arg(repo().join("include"))
-        .arg(&source)
-        .arg("-o")
-        .arg(dir.path().join("sec.so"))
-        .status()
-        .expect("a C compiler (cc) is needed to build test modules");
-    assert!(st.success(), "cc failed for the sec module");
+    let dir = module_tempdir();
+    build_c_module_from_text(dir.path(), "sec", SEC_MODULE);
     dir
 }
 
@@ -192,7 +180,7 @@ fn logged_number(log: &str, prefix: &str) -> i32 {
 #[test]
 fn the_postmaster_never_signals_a_foreign_notify_pid_or_watcher() {
     let dir = module_dir();
-    let h = Host::start(Setup::default().conf("dynamic_library_path", &format!("'{}:$libdir'", dir.path().display())));
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
     // bgw_notify_pid naming a process that is not ours (and, negated, its process group): the registration is
     // adopted without it, and neither start nor exit signals it.
     let bystander = Bystander::spawn();
@@ -230,7 +218,7 @@ fn the_postmaster_never_signals_a_foreign_notify_pid_or_watcher() {
     assert_eq!(h.sql("SELECT bgw_wait_for_shutdown(bgw_register('bgw', 'noop'))"), "stopped");
     // Woken by anything else, it would have exited normally; only a signal kills it.
     assert_eq!(killed_by(watcher), None, "the postmaster signalled a watcher that is not its child\n{}", h.log());
-    unsafe { libc::kill(watcher, libc::SIGKILL) };
+    signal(watcher, SIGKILL);
     assert!(alive(victim));
     assert!(alive(h.pid()), "the postmaster survived all of it");
 }
@@ -238,7 +226,7 @@ fn the_postmaster_never_signals_a_foreign_notify_pid_or_watcher() {
 /// Runs `bgw start` on `data`, expecting it to refuse: (exit code, stderr). A postmaster that starts anyway is
 /// killed after the deadline and the test fails.
 fn start_refused(data: &Path) -> (Option<i32>, String) {
-    let mut child = Command::new(bgw_bin())
+    let mut child = Command::new(BGW)
         .args(["start", "-D"])
         .arg(data)
         .stdout(Stdio::null())
@@ -249,19 +237,19 @@ fn start_refused(data: &Path) -> (Option<i32>, String) {
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > DEADLINE {
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            kill_group(child.id() as i32);
             let _ = child.wait();
             panic!("bgw start did not refuse {}", data.display());
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+    (out.status.code(), stderr(&out))
 }
 
 #[test]
 fn start_refuses_a_data_directory_others_can_reach_or_another_user_owns() {
-    let h = Host::init(&Setup::default());
+    let h = Host::init(&Setup::new(BGW));
     let data = h.data();
     let shown = data.display().to_string();
     let nothing_started = |what: &str| {
@@ -278,7 +266,7 @@ fn start_refuses_a_data_directory_others_can_reach_or_another_user_owns() {
     }
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
     // Owned by another user (only root can arrange that).
-    if unsafe { libc::geteuid() } == 0 {
+    if is_root() {
         std::os::unix::fs::chown(&data, Some(65534), Some(65534)).unwrap();
         let (code, err) = start_refused(&data);
         std::os::unix::fs::chown(&data, Some(0), Some(0)).unwrap();
@@ -291,28 +279,16 @@ fn start_refuses_a_data_directory_others_can_reach_or_another_user_owns() {
     }
     // The same directory, fixed, starts; detached, its log file is private too (as pg_ctl makes it).
     let log = h.dir.path().join("detached.log");
-    let out =
-        Command::new(bgw_bin()).args(["start", "--detach", "-l"]).arg(&log).arg("-D").arg(&data).output().unwrap();
+    let out = Command::new(BGW).args(["start", "--detach", "-l"]).arg(&log).arg("-D").arg(&data).output().unwrap();
     let pid = std::fs::read_to_string(data.join("postmaster.pid"))
         .ok()
         .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<i32>().ok()));
-    let _guard = KillGroup(pid.unwrap_or(0));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _guard = GroupGuard(pid.unwrap_or(0));
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
-    let out = Command::new(bgw_bin()).args(["stop", "-D"]).arg(&data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BGW).args(["stop", "-D"]).arg(&data).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
     std::mem::forget(_guard); // stopped: its pid is no longer ours to signal
-}
-
-/// Kills the process group of a detached server if a test fails before stopping it.
-struct KillGroup(i32);
-
-impl Drop for KillGroup {
-    fn drop(&mut self) {
-        if self.0 > 0 {
-            unsafe { libc::kill(-self.0, libc::SIGKILL) };
-        }
-    }
 }
 
 /// psql as another OS user (nobody): Ok(stdout) or Err(stderr).
@@ -331,15 +307,15 @@ fn psql_as_nobody(host_dir: &Path, port: u16, user: Option<&str>) -> Result<Stri
         .output()
         .unwrap();
     if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        Ok(stdout(&out).trim().to_string())
     } else {
-        Err(String::from_utf8_lossy(&out.stderr).to_string())
+        Err(stderr(&out))
     }
 }
 
 #[test]
 fn other_os_users_cannot_reach_or_impersonate_through_the_socket() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     let data = h.data();
     // The lock file is private, and stays so after the postmaster rewrote its status to "ready".
     let pid_file = std::fs::metadata(data.join("postmaster.pid")).unwrap();
@@ -352,8 +328,8 @@ fn other_os_users_cannot_reach_or_impersonate_through_the_socket() {
     assert!(std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()));
     assert_eq!(meta.permissions().mode() & 0o777, 0o777);
     assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
-    assert_eq!(meta.uid(), unsafe { libc::geteuid() });
-    if unsafe { libc::geteuid() } != 0 {
+    assert_eq!(meta.uid(), nix::unistd::geteuid().as_raw());
+    if !is_root() {
         eprintln!("not root: another OS user cannot be simulated");
         return;
     }
@@ -367,7 +343,7 @@ fn other_os_users_cannot_reach_or_impersonate_through_the_socket() {
     // nobody, not the superuser.
     let sockets = tempfile::Builder::new().prefix("bgws").tempdir_in("/tmp").unwrap();
     std::fs::set_permissions(sockets.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let h = Host::start(Setup::default().conf("unix_socket_directories", &format!("'{}'", sockets.path().display())));
+    let h = Host::start(Setup::new(BGW).conf("unix_socket_directories", &format!("'{}'", sockets.path().display())));
     let me = os_user();
     let e = psql_as_nobody(sockets.path(), h.port, Some(&me)).unwrap_err();
     assert!(e.contains(&format!("FATAL:  Peer authentication failed for user \"{me}\"")), "{e}");
@@ -402,37 +378,19 @@ impl Raw {
     fn connect(port: u16, user: &str) -> Raw {
         let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(DEADLINE)).unwrap();
-        let mut body = 196608i32.to_be_bytes().to_vec();
-        for (k, v) in [("user", user), ("database", "postgres")] {
-            body.extend_from_slice(k.as_bytes());
-            body.push(0);
-            body.extend_from_slice(v.as_bytes());
-            body.push(0);
-        }
-        body.push(0);
         let mut raw = Raw(s);
-        let mut packet = ((body.len() + 4) as i32).to_be_bytes().to_vec();
-        packet.extend_from_slice(&body);
-        raw.0.write_all(&packet).unwrap();
+        raw.0.write_all(&wire::startup_message(&[("user", user), ("database", "postgres")])).unwrap();
         raw
     }
 
     fn send(&mut self, tag: u8, body: &[u8]) {
-        let mut packet = vec![tag];
-        packet.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
-        packet.extend_from_slice(body);
         // The server may already have closed the connection; what it answered is read next.
-        let _ = self.0.write_all(&packet);
+        let _ = self.0.write_all(&wire::message(tag, body));
     }
 
     /// The next message, or None at end of stream.
     fn recv(&mut self) -> Option<Msg> {
-        let mut head = [0u8; 5];
-        self.0.read_exact(&mut head).ok()?;
-        let len = i32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
-        let mut body = vec![0u8; len - 4];
-        self.0.read_exact(&mut body).ok()?;
-        Some((head[0], body))
+        wire::read_message(&mut self.0)
     }
 
     /// An authentication request ('R') of the given code; returns its data.
@@ -512,8 +470,8 @@ fn server_nonce(server_first: &str) -> String {
 
 #[test]
 fn scram_refuses_forged_replayed_and_malformed_exchanges() {
-    let port = free_tcp_port();
-    let h = Host::start(Setup::default().port(port).conf("listen_addresses", "'127.0.0.1'"));
+    let h = Host::start(Setup::new(BGW).tcp());
+    let port = h.port;
     h.sql("CREATE ROLE alice LOGIN PASSWORD 'wonder'");
     let failed = ("FATAL".to_string(), "28P01".to_string(), "password authentication failed for user \"alice\"".into());
 
@@ -584,14 +542,7 @@ fn scram_refuses_forged_replayed_and_malformed_exchanges() {
     assert_eq!(c.expect_refusal().1, "08P01");
 
     // None of it hurt the host: the right password still gets in.
-    let mut ok = postgres::Config::new()
-        .host("127.0.0.1")
-        .port(port)
-        .user("alice")
-        .password("wonder")
-        .dbname("postgres")
-        .connect(postgres::NoTls)
-        .unwrap();
+    let mut ok = tcp_client(port, "alice", "wonder").unwrap();
     ok.simple_query("SELECT 1").unwrap();
     assert!(alive(h.pid()));
 }
@@ -599,14 +550,7 @@ fn scram_refuses_forged_replayed_and_malformed_exchanges() {
 // ---------- non-superusers ----------
 
 fn tcp(port: u16, user: &str, password: &str) -> postgres::Client {
-    postgres::Config::new()
-        .host("127.0.0.1")
-        .port(port)
-        .user(user)
-        .password(password)
-        .dbname("postgres")
-        .connect(postgres::NoTls)
-        .unwrap_or_else(|e| panic!("{user} could not connect: {e}"))
+    tcp_client(port, user, password).unwrap_or_else(|e| panic!("{user} could not connect: {e}"))
 }
 
 /// SQLSTATE and message of a failed statement.
@@ -619,14 +563,8 @@ fn refused(c: &mut postgres::Client, sql: &str) -> (String, String) {
 #[test]
 fn non_superusers_cannot_escalate_or_reach_others_processes() {
     let dir = module_dir();
-    let port = free_tcp_port();
-    let h = Host::start(
-        Setup::default()
-            .port(port)
-            .conf("listen_addresses", "'127.0.0.1'")
-            .conf("dynamic_library_path", &format!("'{}:$libdir'", dir.path().display()))
-            .conf("shared_preload_libraries", "'sec'"),
-    );
+    let h = Host::start(Setup::new(BGW).tcp().library_path(dir.path()).conf("shared_preload_libraries", "'sec'"));
+    let port = h.port;
     h.sql("CREATE ROLE bob LOGIN PASSWORD 'secret'");
     let me = os_user();
     let worker_pid: i32 =
@@ -754,8 +692,8 @@ fn non_superusers_cannot_escalate_or_reach_others_processes() {
 
 #[test]
 fn hostile_role_and_database_names_are_stored_verbatim() {
-    let port = free_tcp_port();
-    let h = Host::start(Setup::default().port(port).conf("listen_addresses", "'127.0.0.1'"));
+    let h = Host::start(Setup::new(BGW).tcp());
+    let port = h.port;
     let role = r#"a"; DROP TABLE roles; --"#;
     let db = r#"x'); DELETE FROM databases; --"#;
     let password = r#"p'w"; DROP TABLE roles; --"#;

@@ -2,10 +2,10 @@
 //! so a registrant learns its worker's pid without waiting for a fork. Driven through the real binary: which pid
 //! a started worker gets, what a reload, a kill, a signal, a crash and a shutdown do to idle spares.
 
-mod common;
-mod reliability;
-use common::*;
-use reliability::children_of;
+use bgw_test_support::*;
+
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
 const TITLE: &str = "bgw: spare worker";
 
@@ -22,15 +22,15 @@ fn wait_spares(h: &Host, n: usize) -> Vec<i32> {
 /// A host with one static worker, "keeper" (a sleeper restarted after `restart` seconds), and its pid.
 fn start_with_keeper(restart: u32) -> (Host, i32) {
     let h = Host::start(
-        Setup::default()
+        Setup::new(BGW)
             .workers(&format!("[[worker]]\nname = \"keeper\"\nfunction = \"sleeper\"\nrestart = {restart}\n")),
     );
-    let keeper = h.wait_sql("SELECT pid FROM bgw_workers WHERE name = 'keeper'", |s| !s.is_empty()).parse().unwrap();
+    let keeper = h.wait_worker_pid("keeper");
     (h, keeper)
 }
 
 fn register_sleeper(h: &Host, name: &str) -> String {
-    h.sql(&format!("SELECT bgw_register('bgw', 'sleeper', 1, '{{\"name\": \"{name}\"}}')"))
+    h.register("bgw", "sleeper", 1, &format!(r#"{{"name": "{name}"}}"#))
 }
 
 /// A signal mask from `/proc/<pid>/status` (SigIgn, SigCgt, SigBlk): bit n-1 is signal n.
@@ -40,34 +40,29 @@ fn status_mask(pid: i32, field: &str) -> u64 {
     u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
 }
 
-fn signal(pid: i32, sig: i32) {
-    // SAFETY: kill(2) on a process this test started (through the postmaster).
-    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill({pid}, {sig})");
-}
-
 fn reload_with(h: &Host, lines: &str) {
     let conf = h.data().join("bgworker.conf");
     let mut text = std::fs::read_to_string(&conf).unwrap();
     text.push_str(lines);
     std::fs::write(&conf, text).unwrap();
-    signal(h.pid(), libc::SIGHUP);
+    h.signal(SIGHUP);
 }
 
 #[test]
 fn the_next_worker_is_the_spare_and_a_new_spare_follows() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     let [spare] = wait_spares(&h, 1)[..] else { unreachable!() };
     // pg_stat_activity shows it for what it is.
     assert_eq!(h.sql(&format!("SELECT backend_type FROM pg_stat_activity WHERE pid = {spare}")), "spare worker");
     // Like every child it starts from default signal dispositions (the postmaster ignores SIGPIPE; the spare
     // neither ignores nor catches anything), with every signal but the parent-death one blocked.
-    assert_ne!(status_mask(h.pid(), "SigIgn") & (1 << (libc::SIGPIPE - 1)), 0);
+    assert_ne!(status_mask(h.pid(), "SigIgn") & (1 << (SIGPIPE - 1)), 0);
     assert_eq!(status_mask(spare, "SigIgn") & 0x7fff_ffff, 0);
     // (Signals 32 and 33 belong to the C library, which handles them in every process.)
     assert_eq!(status_mask(spare, "SigCgt") & 0x7fff_ffff, 0);
     let blocked = status_mask(spare, "SigBlk");
-    assert_eq!(blocked & (1 << (libc::SIGUSR2 - 1)), 0, "the parent-death signal gets through");
-    for sig in [libc::SIGTERM, libc::SIGQUIT, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1] {
+    assert_eq!(blocked & (1 << (SIGUSR2 - 1)), 0, "the parent-death signal gets through");
+    for sig in [SIGTERM, SIGQUIT, SIGINT, SIGHUP, SIGUSR1] {
         assert_ne!(blocked & (1 << (sig - 1)), 0, "signal {sig} is held");
     }
 
@@ -99,7 +94,7 @@ fn the_next_worker_is_the_spare_and_a_new_spare_follows() {
 #[test]
 fn a_reload_replaces_spares_so_workers_see_the_new_configuration() {
     // Spares forked while DEBUG1 is off; a worker started from one after the reload must log at DEBUG1.
-    let h = Host::start(Setup::default().conf("log_min_messages", "warning"));
+    let h = Host::start(Setup::new(BGW).conf("log_min_messages", "warning"));
     let old = wait_spares(&h, 1);
 
     reload_with(&h, "log_min_messages = debug1\nworker_spare_processes = 3\n");
@@ -128,7 +123,7 @@ fn a_reload_replaces_spares_so_workers_see_the_new_configuration() {
 fn an_idle_spare_that_dies_is_not_a_crash() {
     let (h, keeper) = start_with_keeper(1);
     let [spare] = wait_spares(&h, 1)[..] else { unreachable!() };
-    signal(spare, libc::SIGKILL);
+    signal(spare, SIGKILL);
     let log = h.wait_log(&format!("spare worker process (PID {spare}) was terminated by signal 9: Killed"));
     assert!(!log.contains("terminating any other active server processes"), "{log}");
     assert!(alive(keeper), "the static worker was left alone");
@@ -144,9 +139,9 @@ fn an_idle_spare_that_dies_is_not_a_crash() {
 
 #[test]
 fn a_signal_sent_to_an_idle_spare_waits_for_the_worker_it_becomes() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     let [spare] = wait_spares(&h, 1)[..] else { unreachable!() };
-    signal(spare, libc::SIGTERM);
+    signal(spare, SIGTERM);
     // Held (an idle spare blocks every signal), not acted on: the spare is still there, still idle.
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(alive(spare));
@@ -164,7 +159,7 @@ fn a_signal_sent_to_an_idle_spare_waits_for_the_worker_it_becomes() {
 fn a_crash_cycle_and_a_shutdown_take_the_spares_with_them() {
     let (mut h, keeper) = start_with_keeper(0);
     let old = wait_spares(&h, 1);
-    signal(keeper, libc::SIGKILL);
+    signal(keeper, SIGKILL);
     h.wait_log("all server processes terminated; reinitializing");
     h.wait_log_count("database system is ready to accept connections", 2);
     let new = wait_spares(&h, 1);
@@ -173,18 +168,18 @@ fn a_crash_cycle_and_a_shutdown_take_the_spares_with_them() {
     assert!(!h.log().contains("spare worker process (PID"), "a retired spare exits quietly:\n{}", h.log());
 
     // A fast shutdown: the spare exits with everything else, and the shutdown is clean.
-    assert_eq!(h.stop(libc::SIGINT), Some(0), "{}", h.log());
+    assert_eq!(h.stop(SIGINT), Some(0), "{}", h.log());
     assert!(!alive(new[0]));
     assert!(h.log().contains("database system is shut down"));
 }
 
 #[test]
 fn a_promotion_replaces_the_spare_forked_in_standby() {
-    let h = Host::start(Setup::default().standby());
+    let h = Host::start(Setup::new(BGW).standby());
     h.wait_log("database system is ready to accept read-only connections");
     let [standby_spare] = wait_spares(&h, 1)[..] else { unreachable!() };
     let out = h.bgw(&["promote"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", stderr(&out));
     h.wait_log("database system is ready to accept connections");
     wait_until("the standby's spare to be replaced", || {
         let now = spares(&h);

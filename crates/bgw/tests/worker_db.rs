@@ -2,33 +2,17 @@
 //! host: connecting by name and by oid, the checks and their bypass flags, the once-only and registration rules,
 //! SPI's statements, results and error codes, and writes of workers and backends interleaving on one database.
 
-mod common;
-use common::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use bgw_test_support::*;
+use std::path::Path;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
-/// A directory holding `c_spi.so`, compiled the way a module author would (no linking against the host).
-fn module_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("bgwm").tempdir_in("/tmp").unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules/c_spi.c");
-    let st = Command::new("cc")
-        .args(["-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I"])
-        .arg(repo().join("include"))
-        .arg(&source)
-        .arg("-o")
-        .arg(dir.path().join("c_spi.so"))
-        .status()
-        .expect("a C compiler (cc) is needed to build test modules");
-    assert!(st.success(), "cc failed for {}", source.display());
+/// A directory holding `c_spi.so`.
+fn c_spi_dir() -> tempfile::TempDir {
+    let dir = module_tempdir();
+    build_c_module(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules/c_spi.c"), dir.path(), "c_spi");
     dir
-}
-
-fn host(dir: &Path) -> Host {
-    Host::start(Setup::default().conf("dynamic_library_path", &format!("'{}:$libdir'", dir.display())))
 }
 
 /// Launches a c_spi worker with the database flag; returns its pid.
@@ -53,22 +37,10 @@ fn launch_with(h: &Host, function: &str, name: &str, arg: i64, extra: &str, flag
     }
 }
 
-fn exited_1(h: &Host, pid: i32) -> String {
-    h.wait_log(&format!("(PID {pid}) exited with exit code 1"))
-}
-
-fn catalog(h: &Host) -> rusqlite::Connection {
-    rusqlite::Connection::open(h.data().join("global/catalog.db")).unwrap()
-}
-
-fn activity(h: &Host, pid: i32) -> String {
-    h.sql(&format!("SELECT coalesce(datname, '-'), usename FROM pg_stat_activity WHERE pid = {pid}"))
-}
-
 #[test]
 fn a_worker_connects_runs_spi_and_the_backend_sees_its_rows() {
-    let dir = module_dir();
-    let h = host(dir.path());
+    let dir = c_spi_dir();
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
     let me = os_user();
     // By name, as the bootstrap superuser (NULL user).
     let a = launch(&h, "c_spi_main", "spi a", 0, "postgres;");
@@ -78,66 +50,66 @@ fn a_worker_connects_runs_spi_and_the_backend_sees_its_rows() {
     assert!(log.contains("c_spi spi a: row 0: spi a|hello"), "{log}");
     assert!(log.contains("c_spi spi a: row 1: spi a|(null)"), "{log}");
     assert_eq!(h.sql("SELECT who, coalesce(note, 'NULL') FROM spi_t ORDER BY id"), "spi a|hello\nspi a|NULL");
-    assert_eq!(activity(&h, a), format!("postgres|{me}"));
+    assert_eq!(h.activity(a), format!("postgres|{me}"));
     // By oid (postgres is 5, the bootstrap superuser 10), into the same table.
     let b = launch(&h, "c_spi_by_oid", "spi b", 0, "5;10");
     h.wait_log("c_spi spi b: done");
     assert_eq!(h.sql("SELECT count(*) FROM spi_t WHERE who = 'spi b'"), "2");
-    assert_eq!(activity(&h, b), format!("postgres|{me}"));
+    assert_eq!(h.activity(b), format!("postgres|{me}"));
     // By name with the user named; InvalidOid user by oid.
     let c = launch(&h, "c_spi_main", "spi c", 0, &format!("postgres;{me}"));
     h.wait_log("c_spi spi c: done");
-    assert_eq!(activity(&h, c), format!("postgres|{me}"));
+    assert_eq!(h.activity(c), format!("postgres|{me}"));
     let d = launch(&h, "c_spi_by_oid", "spi d", 0, "5;0");
     h.wait_log("c_spi spi d: done");
-    assert_eq!(activity(&h, d), format!("postgres|{me}"));
+    assert_eq!(h.activity(d), format!("postgres|{me}"));
     assert_eq!(h.sql("SELECT count(*) FROM spi_t"), "8");
     // No database: the catalog only; SPI needs a database.
     let e = launch(&h, "c_spi_main", "spi e", 0, ";");
     let log = h.wait_log("c_spi spi e: SPI_connect returned -1");
     assert!(log.contains("connected without a database"), "{log}");
-    assert_eq!(activity(&h, e), format!("-|{me}"));
+    assert_eq!(h.activity(e), format!("-|{me}"));
     let f = launch(&h, "c_spi_by_oid", "spi f", 0, "0;0");
     h.wait_log("c_spi spi f: SPI_connect returned -1");
-    assert_eq!(activity(&h, f), format!("-|{me}"));
+    assert_eq!(h.activity(f), format!("-|{me}"));
     assert!(!h.log().contains("FATAL"), "{}", h.log());
 }
 
 #[test]
 fn bypass_flags_work_both_ways() {
-    let dir = module_dir();
-    let h = host(dir.path());
-    let c = catalog(&h);
+    let dir = c_spi_dir();
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
+    let c = h.catalog();
     c.execute("INSERT INTO roles (oid, name, superuser, can_login) VALUES (16384, 'nologin', 0, 0)", []).unwrap();
     c.execute("UPDATE databases SET allow_connections = 0 WHERE name = 'template1'", []).unwrap();
     drop(c);
     let pid = launch(&h, "c_spi_main", "no login", 0, "postgres;nologin");
-    let log = exited_1(&h, pid);
+    let log = h.wait_exited_1(pid);
     assert!(log.contains("FATAL:  role \"nologin\" is not permitted to log in"), "{log}");
     let pid = launch(&h, "c_spi_main", "bypass login", 2, "postgres;nologin");
     h.wait_log("c_spi bypass login: done");
-    assert_eq!(activity(&h, pid), "postgres|nologin");
+    assert_eq!(h.activity(pid), "postgres|nologin");
     let pid = launch(&h, "c_spi_main", "no conn", 0, "template1;");
-    let log = exited_1(&h, pid);
+    let log = h.wait_exited_1(pid);
     assert!(log.contains("FATAL:  database \"template1\" is not currently accepting connections"), "{log}");
     let pid = launch(&h, "c_spi_by_oid", "no conn oid", 2, "1;0");
-    let log = exited_1(&h, pid);
+    let log = h.wait_exited_1(pid);
     assert!(log.contains("FATAL:  database \"template1\" is not currently accepting connections"), "{log}");
     let pid = launch(&h, "c_spi_main", "bypass conn", 1, "template1;");
     h.wait_log("c_spi bypass conn: done");
-    assert_eq!(activity(&h, pid), format!("template1|{}", os_user()));
+    assert_eq!(h.activity(pid), format!("template1|{}", os_user()));
     // Both at once.
     let pid = launch(&h, "c_spi_by_oid", "bypass both", 3, "1;16384");
     h.wait_log("c_spi bypass both: done");
-    assert_eq!(activity(&h, pid), "template1|nologin");
+    assert_eq!(h.activity(pid), "template1|nologin");
     // Only the worker connected to postgres wrote there; the others wrote to template1's file.
     assert_eq!(h.sql("SELECT DISTINCT who FROM spi_t"), "bypass login");
 }
 
 #[test]
 fn missing_databases_and_roles_are_fatal_and_the_restart_rules_apply() {
-    let dir = module_dir();
-    let h = host(dir.path());
+    let dir = c_spi_dir();
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
     for (function, extra, message) in [
         ("c_spi_main", "nope;", "database \"nope\" does not exist"),
         ("c_spi_main", "postgres;ghost", "role \"ghost\" does not exist"),
@@ -146,7 +118,7 @@ fn missing_databases_and_roles_are_fatal_and_the_restart_rules_apply() {
         ("c_spi_by_oid", "5;4242", "role with OID 4242 does not exist"),
     ] {
         let pid = launch(&h, function, extra, 0, extra);
-        let log = exited_1(&h, pid);
+        let log = h.wait_exited_1(pid);
         assert!(log.contains(&format!("FATAL:  {message}")), "{extra}: {log}");
     }
     // A worker with a restart interval is started again after the FATAL.
@@ -161,16 +133,16 @@ fn missing_databases_and_roles_are_fatal_and_the_restart_rules_apply() {
 
 #[test]
 fn a_worker_connects_once_and_only_with_the_registration_flag() {
-    let dir = module_dir();
-    let h = host(dir.path());
+    let dir = c_spi_dir();
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
     let pid = launch(&h, "c_spi_twice", "twice", 0, "");
-    let log = exited_1(&h, pid);
+    let log = h.wait_exited_1(pid);
     assert!(log.contains("c_spi twice: connected once"), "{log}");
     assert!(log.contains("FATAL:  background worker \"twice\" is already connected"), "{log}");
     assert!(log.contains("It is connected to database \"postgres\""), "{log}");
     assert!(!log.contains("connected twice"), "{log}");
     let pid = launch_with(&h, "c_spi_noflag", "noflag", 0, "", r#"["shmem"]"#);
-    let log = exited_1(&h, pid);
+    let log = h.wait_exited_1(pid);
     assert!(log.contains("c_spi noflag: SPI_connect returned -1"), "{log}");
     assert!(log.contains("FATAL:  database connection requirement not indicated during registration"), "{log}");
     assert!(!log.contains("connected (wrong)"), "{log}");
@@ -179,8 +151,8 @@ fn a_worker_connects_once_and_only_with_the_registration_flag() {
 
 #[test]
 fn spi_reports_errors_with_codes() {
-    let dir = module_dir();
-    let h = host(dir.path());
+    let dir = c_spi_dir();
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
     launch(&h, "c_spi_errors", "errors", 0, "");
     let log = h.wait_log("c_spi errors: done");
     let line = |what: &str| -> String {
@@ -215,8 +187,8 @@ fn spi_reports_errors_with_codes() {
 
 #[test]
 fn writes_of_a_worker_and_a_backend_interleave_without_lock_errors() {
-    let dir = module_dir();
-    let h = host(dir.path());
+    let dir = c_spi_dir();
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
     h.sql("CREATE TABLE interleave (id INTEGER PRIMARY KEY, src TEXT NOT NULL)");
     let mut client = h.client();
     launch(&h, "c_spi_writer", "writer", 400, "");
@@ -242,8 +214,8 @@ fn writes_of_a_worker_and_a_backend_interleave_without_lock_errors() {
 #[test]
 fn workers_notify_through_spi_and_the_direct_call_but_cannot_listen() {
     use postgres::fallible_iterator::FallibleIterator;
-    let dir = module_dir();
-    let h = host(dir.path());
+    let dir = c_spi_dir();
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
     let mut client = h.client();
     client.batch_execute("LISTEN workers").unwrap();
     let pid = launch(&h, "c_spi_notify", "notifier", 0, "");
@@ -258,7 +230,7 @@ fn workers_notify_through_spi_and_the_direct_call_but_cannot_listen() {
     }
     // Committed in order; the rolled-back transaction sent nothing.
     assert_eq!(got, ["in a transaction", "by function", "direct", "on its own"]);
-    let log = exited_1(&h, pid);
+    let log = h.wait_exited_1(pid);
     assert!(log.contains("c_spi notify: listen=-100 cannot execute LISTEN within a background process"), "{log}");
     assert!(log.contains("ERROR:  channel name cannot be empty"), "{log}");
     assert!(!log.contains("(wrong)"), "{log}");

@@ -1,12 +1,10 @@
 //! The worker-side runtime as a worker sees it: its own registration, signals (SIGHUP, SIGQUIT), panics,
 //! detaching from shared memory, notifications, and who may connect.
 
-mod common;
-use common::*;
+use bgw_test_support::*;
 
-fn launch(h: &Host, function: &str, arg: i64, options: &str) -> i32 {
-    h.sql(&format!("SELECT bgw_launch('bgw', '{function}', {arg}, '{options}')")).parse().unwrap()
-}
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
 /// Whether `pid` has the host's shared segment mapped (a shared anonymous mapping shows as /dev/zero).
 fn maps_shared_segment(pid: i32) -> bool {
@@ -15,8 +13,8 @@ fn maps_shared_segment(pid: i32) -> bool {
 
 #[test]
 fn a_worker_sees_its_own_registration() {
-    let h = Host::start(Setup::default());
-    launch(&h, "sleeper", 42, r#"{"name":"self-aware","extra":"some extra bytes"}"#);
+    let h = Host::start(Setup::new(BGW));
+    h.launch("bgw", "sleeper", 42, r#"{"name":"self-aware","extra":"some extra bytes"}"#);
     h.wait_log("sleeper \"self-aware\" started: main argument 42, extra \"some extra bytes\"");
     let err =
         h.psql(&format!(r#"SELECT bgw_register('bgw','sleeper',0,'{{"extra":"{}"}}')"#, "x".repeat(129))).unwrap_err();
@@ -26,7 +24,7 @@ fn a_worker_sees_its_own_registration() {
 #[test]
 fn workers_act_on_sighup() {
     let h =
-        Host::start(Setup::default().workers("[[worker]]\nname = \"t\"\nfunction = \"ticker\"\nmain_arg = 600000\n"));
+        Host::start(Setup::new(BGW).workers("[[worker]]\nname = \"t\"\nfunction = \"ticker\"\nmain_arg = 600000\n"));
     h.wait_sql("SELECT count(*) FROM bgw_workers WHERE state = 'running'", |o| o == "1");
     h.bgw(&["reload"]);
     h.wait_log("ticker \"t\": configuration reloaded");
@@ -34,7 +32,7 @@ fn workers_act_on_sighup() {
 
 #[test]
 fn a_panic_is_an_error_and_exit_1() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     let handle = h.sql("SELECT bgw_register('bgw', 'panicker', 0, '{\"name\":\"oops\"}')");
     assert_eq!(h.sql(&format!("SELECT bgw_wait_for_shutdown('{handle}')")), "stopped");
     let log = h.wait_log("background worker \"oops\" (PID");
@@ -45,9 +43,9 @@ fn a_panic_is_an_error_and_exit_1() {
 
 #[test]
 fn sigquit_to_a_worker_is_a_crash() {
-    let h = Host::start(Setup::default());
-    let pid = launch(&h, "sleeper", 0, r#"{"name":"quitter"}"#);
-    unsafe { libc::kill(pid, libc::SIGQUIT) };
+    let h = Host::start(Setup::new(BGW));
+    let pid = h.launch("bgw", "sleeper", 0, r#"{"name":"quitter"}"#);
+    signal(pid, SIGQUIT);
     h.wait_log(&format!("background worker \"quitter\" (PID {pid}) exited with exit code 2"));
     h.wait_log("terminating any other active server processes");
     h.wait_log("all server processes terminated; reinitializing");
@@ -55,9 +53,9 @@ fn sigquit_to_a_worker_is_a_crash() {
 
 #[test]
 fn workers_without_shmem_access_detach_from_shared_memory() {
-    let h = Host::start(Setup::default());
-    let with = launch(&h, "sleeper", 0, "{}");
-    let without = launch(&h, "sleeper", 0, r#"{"flags":[]}"#);
+    let h = Host::start(Setup::new(BGW));
+    let with = h.launch("bgw", "sleeper", 0, "{}");
+    let without = h.launch("bgw", "sleeper", 0, r#"{"flags":[]}"#);
     assert!(maps_shared_segment(h.pid()));
     assert!(maps_shared_segment(with));
     // It detaches right after it starts (bgw_launch returns as soon as the pid is published).
@@ -68,7 +66,7 @@ fn workers_without_shmem_access_detach_from_shared_memory() {
 
 #[test]
 fn notifications_go_to_the_registrant_and_stop_when_it_exits() {
-    let h = Host::start(Setup::default());
+    let h = Host::start(Setup::new(BGW));
     // Registered by a backend that exits at once; a worker that restarts keeps running without notifying it.
     let out =
         h.sql(r#"SELECT pg_backend_pid(); SELECT bgw_register('bgw','exit_with',1,'{"name":"bouncer","restart":1}')"#);
@@ -94,9 +92,9 @@ fn peer_authentication_maps_the_os_user_to_the_role_of_the_same_name() {
     let sockdir = tempfile::Builder::new().prefix("bgws").tempdir_in("/tmp").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(sockdir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let h = Host::start(Setup::default().conf("unix_socket_directories", &format!("'{}'", sockdir.path().display())));
+    let h = Host::start(Setup::new(BGW).conf("unix_socket_directories", &format!("'{}'", sockdir.path().display())));
     let port = h.port.to_string();
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         return; // only root can switch users to test this
     }
     let as_nobody = |role: &str| {
@@ -109,11 +107,11 @@ fn peer_authentication_maps_the_os_user_to_the_role_of_the_same_name() {
     let Ok(out) = as_nobody(&os_user()) else { return };
     // nobody may not pose as the owner's role...
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains(&format!("Peer authentication failed for user \"{}\"", os_user())), "{err}");
     // ...and passes peer authentication as "nobody", where the catalog decides.
     let out = as_nobody("nobody").unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(err.contains("role \"nobody\" does not exist"), "{err}");
     let created = std::process::Command::new("psql")
         .args(["-X", "-h"])
@@ -121,30 +119,30 @@ fn peer_authentication_maps_the_os_user_to_the_role_of_the_same_name() {
         .args(["-p", &port, "-d", "postgres", "-c", "CREATE ROLE nobody LOGIN"])
         .output()
         .unwrap();
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(created.status.success(), "{}", stderr(&created));
     let out = as_nobody("nobody").unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out).trim(), "1", "{}", stderr(&out));
 }
 
 #[test]
 fn registration_start_and_unregistration_are_logged_at_debug1_only() {
     // The spec's DEBUG1 messages: "registering background worker", "starting background worker process",
     // "unregistering background worker" (a worker that exits with 0 is unregistered).
-    let h = Host::start(Setup::default().workers("[[worker]]\nname = \"declared\"\nfunction = \"sleeper\"\n"));
+    let h = Host::start(Setup::new(BGW).workers("[[worker]]\nname = \"declared\"\nfunction = \"sleeper\"\n"));
     h.wait_log("DEBUG1:  registering background worker \"declared\"");
     h.wait_log("DEBUG1:  starting background worker process \"declared\"");
-    launch(&h, "noop", 0, r#"{"name":"brief"}"#);
+    h.launch("bgw", "noop", 0, r#"{"name":"brief"}"#);
     h.wait_log("DEBUG1:  registering background worker \"brief\"");
     h.wait_log("DEBUG1:  starting background worker process \"brief\"");
     h.wait_log("DEBUG1:  unregistering background worker \"brief\"");
 
     // At the default level none of them is written (the postmaster does not even format them).
     let quiet = Host::start(
-        Setup::default()
+        Setup::new(BGW)
             .conf("log_min_messages", "log")
             .workers("[[worker]]\nname = \"declared\"\nfunction = \"sleeper\"\n"),
     );
-    launch(&quiet, "noop", 0, r#"{"name":"brief"}"#);
+    quiet.launch("bgw", "noop", 0, r#"{"name":"brief"}"#);
     quiet.wait_sql("SELECT count(*) FROM bgw_workers WHERE name = 'brief'", |o| o == "0");
     let log = quiet.log();
     assert!(!log.contains("registering background worker") && !log.contains("starting background worker"), "{log}");

@@ -9,8 +9,9 @@ use bgw::elog;
 use bgw::process::my_worker::{background_worker_unblock_signals, my_spec};
 
 fn blocked_signals() -> Vec<i32> {
-    // SAFETY: reading this thread's signal mask into a zeroed set.
+    // SAFETY: sigset_t is plain data; all zeroes is a valid (empty) set.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: reads this thread's signal mask (no new set given) into a valid sigset_t.
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set) };
     // SAFETY: sigismember on an initialized set.
     (1..32).filter(|&s| unsafe { libc::sigismember(&set, s) } == 1).collect()

@@ -2,37 +2,20 @@
 //! created at start, deltas folded into the total every naptime, and dynamic workers connecting by oid with the
 //! connection flags passed to `worker_spi_launch(index, dboid, roleoid, flags)`.
 
-mod common;
-use common::*;
+use bgw_test_support::*;
+
+/// The module under test.
+const MODULE: Module = Module::package("worker-spi");
 
 /// A preloaded host with one static worker napping 1 s.
 fn preloaded() -> Setup {
-    Setup::default().preload().conf("worker_spi.naptime", "1").conf("worker_spi.total_workers", "1")
-}
-
-/// The catalog the host keeps in `global/catalog.db` (roles and databases).
-fn catalog(h: &Host) -> rusqlite::Connection {
-    rusqlite::Connection::open(h.data().join("global/catalog.db")).unwrap()
+    MODULE.setup().preload().conf("worker_spi.naptime", "1").conf("worker_spi.total_workers", "1")
 }
 
 fn oid_of(h: &Host, table: &str, name: &str) -> u32 {
-    catalog(h)
+    h.catalog()
         .query_row(&format!("SELECT oid FROM {table} WHERE name = ?1"), [name], |r| r.get(0))
         .unwrap_or_else(|e| panic!("no {name} in {table}: {e}"))
-}
-
-/// `datname|usename` of a session or worker.
-fn activity(h: &Host, pid: i32) -> String {
-    h.sql(&format!("SELECT coalesce(datname, '-'), usename FROM pg_stat_activity WHERE pid = {pid}"))
-}
-
-fn os_user() -> String {
-    let out = std::process::Command::new("id").arg("-un").output().expect("id -un");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn exited_1(h: &Host, pid: i32) -> String {
-    h.wait_log(&format!("(PID {pid}) exited with exit code 1"))
 }
 
 /// Launches a worker whose connection is refused; the log once it has ended with `fatal`. The worker may end
@@ -40,7 +23,7 @@ fn exited_1(h: &Host, pid: i32) -> String {
 /// process" (`bgw_launch` with "stopped before it started") instead of returning the pid.
 fn launch_refused(h: &Host, sql: &str, fatal: &str) -> String {
     match h.psql(sql) {
-        Ok(pid) => drop(exited_1(h, pid.parse().unwrap())),
+        Ok(pid) => drop(h.wait_exited_1(pid.parse().unwrap())),
         Err(e) => assert!(
             e.contains("could not start background process") || e.contains("stopped before it started"),
             "{sql}: {e}"
@@ -67,11 +50,8 @@ fn a_static_worker_folds_deltas_into_the_total() {
     h.sql("INSERT INTO schema1_counted VALUES ('delta', 7), ('delta', -2)");
     h.wait_log("worker_spi worker 1: count in schema1_counted is now 15");
     assert_eq!(h.sql("SELECT type, value FROM schema1_counted"), "total|15");
-    let pid: i32 = h
-        .wait_sql("SELECT pid FROM bgw_workers WHERE name = 'worker_spi worker 1'", |o| o.parse::<i32>().is_ok())
-        .parse()
-        .unwrap();
-    assert_eq!(activity(&h, pid), format!("postgres|{}", os_user()));
+    let pid = h.wait_worker_pid("worker_spi worker 1");
+    assert_eq!(h.activity(pid), format!("postgres|{}", os_user()));
     let log = h.log();
     assert!(!log.contains("ERROR") && !log.contains("FATAL"), "{log}");
 }
@@ -79,7 +59,7 @@ fn a_static_worker_folds_deltas_into_the_total() {
 #[test]
 fn a_missing_total_row_is_created_and_an_existing_table_is_kept() {
     let mut h = Host::init(&preloaded());
-    h.launch_postmaster();
+    h.launch_postmaster(&[]);
     h.wait_log("database system is ready to accept");
     h.wait_log("worker_spi worker 1 initialized");
     h.wait_log("worker_spi worker 1: count in schema1_counted is now 0");
@@ -90,7 +70,7 @@ fn a_missing_total_row_is_created_and_an_existing_table_is_kept() {
     // Restarted, the worker keeps the table and its total.
     assert!(h.bgw(&["stop"]).status.success());
     h.wait_exit();
-    h.launch_postmaster();
+    h.launch_postmaster(&[]);
     h.wait_log_count("worker_spi worker 1 initialized", 2);
     h.sql("INSERT INTO schema1_counted VALUES ('delta', 4)");
     h.wait_log("worker_spi worker 1: count in schema1_counted is now 7");
@@ -108,7 +88,7 @@ fn the_bypass_flag_lets_a_dynamic_worker_into_a_database_that_refuses_connection
          the database with oid {oid}"
     ));
     h.wait_log("worker_spi dynamic worker 3: count in schema3_counted is now 0");
-    assert_eq!(activity(&h, pid), format!("closed|{}", os_user()));
+    assert_eq!(h.activity(pid), format!("closed|{}", os_user()));
     assert_eq!(
         h.sql(&format!("SELECT name, main_arg FROM bgw_workers WHERE pid = {pid}")),
         "worker_spi dynamic worker 3|3"
@@ -143,14 +123,14 @@ fn a_role_oid_and_the_login_bypass_flag() {
     assert!(!log.contains("worker_spi dynamic worker 5 initialized"), "{log}");
     let pid: i32 = h.sql(&format!("SELECT worker_spi_launch(5, {postgres}, {role}, 2)")).parse().unwrap();
     h.wait_log("worker_spi dynamic worker 5: count in schema5_counted is now 0");
-    assert_eq!(activity(&h, pid), "postgres|counter");
+    assert_eq!(h.activity(pid), "postgres|counter");
     // dboid 0: worker_spi.database by name, as the bootstrap superuser.
     let pid: i32 = h.sql("SELECT worker_spi_launch(6, 0, 0, 0)").parse().unwrap();
     h.wait_log(
         "worker_spi dynamic worker 6 initialized with table \"schema6_counted\" (PostgreSQL's schema6.counted) in \
          database \"postgres\"",
     );
-    assert_eq!(activity(&h, pid), format!("postgres|{}", os_user()));
+    assert_eq!(h.activity(pid), format!("postgres|{}", os_user()));
 }
 
 #[test]
@@ -162,7 +142,7 @@ fn worker_spi_launch_checks_its_arguments() {
         ("SELECT worker_spi_launch(3, -1, 0, 0)", "22003", "out of range for an oid"),
         ("SELECT worker_spi_launch(3, 'x', 0, 0)", "42804", "expects an integer database oid"),
     ] {
-        let err = h.psql_verbose(sql).unwrap_err();
+        let err = h.psql(sql).unwrap_err();
         assert!(err.contains(&format!("ERROR:  {state}: ")) && err.contains(message), "{sql}: {err}");
     }
     // Strict: any NULL argument gives NULL and starts nothing.
@@ -172,7 +152,7 @@ fn worker_spi_launch_checks_its_arguments() {
 
 #[test]
 fn bad_extra_data_is_fatal() {
-    let h = Host::start(Setup::default().conf("worker_spi.naptime", "1"));
+    let h = Host::start(MODULE.setup().conf("worker_spi.naptime", "1"));
     launch_refused(
         &h,
         r#"SELECT bgw_launch('worker_spi', 'worker_spi_main', 2,
@@ -190,5 +170,5 @@ fn bad_extra_data_is_fatal() {
         .parse()
         .unwrap();
     h.wait_log("by extra: count in schema2_counted is now 0");
-    assert_eq!(activity(&h, pid), format!("shut|{}", os_user()));
+    assert_eq!(h.activity(pid), format!("shut|{}", os_user()));
 }

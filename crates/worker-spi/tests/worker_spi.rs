@@ -2,31 +2,27 @@
 //! `worker_spi_launch`, its parameters across reloads, SIGTERM, postmaster death, a bad parameter at start, and
 //! loading without preload. The database work (counting, connection flags) is in `counting.rs`.
 
-mod common;
-use common::*;
+use bgw_test_support::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// The module under test.
+const MODULE: Module = Module::package("worker-spi");
+
 /// A preloaded host with `total` static workers napping 1 s.
 fn preloaded(total: u32) -> Setup {
-    Setup::default().preload().conf("worker_spi.naptime", "1").conf("worker_spi.total_workers", &total.to_string())
-}
-
-/// The pid of the worker named `name`, once it runs.
-fn worker_pid(h: &Host, name: &str) -> i32 {
-    let sql = format!("SELECT pid FROM bgw_workers WHERE name = '{name}'");
-    h.wait_sql(&sql, |o| o.parse::<i32>().is_ok()).parse().unwrap()
+    MODULE.setup().preload().conf("worker_spi.naptime", "1").conf("worker_spi.total_workers", &total.to_string())
 }
 
 #[test]
 fn the_module_exports_its_entry_points_and_imports_the_host() {
-    let Ok(out) = Command::new("nm").args(["-D", "--defined-only"]).arg(module_lib()).output() else { return };
-    let defined = String::from_utf8_lossy(&out.stdout);
+    let Ok(out) = Command::new("nm").args(["-D", "--defined-only"]).arg(MODULE.lib()).output() else { return };
+    let defined = stdout(&out);
     for s in ["_PG_init", "worker_spi_main"] {
         assert!(defined.lines().any(|l| l.ends_with(&format!(" {s}"))), "{s} is not exported:\n{defined}");
     }
-    let out = Command::new("nm").args(["-D", "--undefined-only"]).arg(module_lib()).output().unwrap();
-    let undefined = String::from_utf8_lossy(&out.stdout);
+    let out = Command::new("nm").args(["-D", "--undefined-only"]).arg(MODULE.lib()).output().unwrap();
+    let undefined = stdout(&out);
     for s in ["DefineCustomIntVariable", "DefineCustomStringVariable", "MarkGUCPrefixReserved", "bgw_sql_error"] {
         assert!(undefined.lines().any(|l| l.ends_with(&format!(" {s}"))), "{s} is not imported:\n{undefined}");
     }
@@ -54,7 +50,7 @@ fn static_workers_start_and_tick() {
         (1..=3).map(|n| format!("worker_spi worker {n}|worker_spi|worker_spi|worker_spi_main|{n}|60")).collect();
     assert_eq!(rows, expect.join("\n"));
     for n in 1..=3 {
-        let pid = worker_pid(&h, &format!("worker_spi worker {n}"));
+        let pid = h.wait_worker_pid(&format!("worker_spi worker {n}"));
         let title = format!("bgw: worker_spi worker {n}");
         wait_until("the worker's process title", || cmdline(pid) == title);
     }
@@ -87,16 +83,16 @@ fn worker_spi_launch_starts_a_dynamic_worker_and_returns_its_pid() {
     );
     // NULL in, NULL out; a wrong type is a clean SQL error and the session goes on.
     assert_eq!(h.sql("SELECT coalesce(worker_spi_launch(NULL), -1)"), "-1");
-    let err = h.psql_verbose("SELECT worker_spi_launch('x')").unwrap_err();
+    let err = h.psql("SELECT worker_spi_launch('x')").unwrap_err();
     assert!(err.contains("42804") && err.contains("expects an integer"), "{err}");
 }
 
 #[test]
 fn worker_spi_launch_without_a_free_slot_is_a_sql_error() {
     let h = Host::start(preloaded(2).conf("max_worker_processes", "2"));
-    worker_pid(&h, "worker_spi worker 1");
-    worker_pid(&h, "worker_spi worker 2");
-    let err = h.psql_verbose("SELECT worker_spi_launch(9)").unwrap_err();
+    h.wait_worker_pid("worker_spi worker 1");
+    h.wait_worker_pid("worker_spi worker 2");
+    let err = h.psql("SELECT worker_spi_launch(9)").unwrap_err();
     assert!(err.contains("ERROR:  53400: could not register background process"), "{err}");
     assert!(err.contains("HINT:  You may need to increase max_worker_processes."), "{err}");
     // The session and the host go on.
@@ -127,10 +123,10 @@ fn reload_changes_the_naptime_but_not_total_workers() {
 #[test]
 fn sigterm_ends_a_worker_with_exit_code_1_without_a_crash() {
     let h = Host::start(preloaded(2));
-    let pid = worker_pid(&h, "worker_spi worker 1");
-    let other = worker_pid(&h, "worker_spi worker 2");
+    let pid = h.wait_worker_pid("worker_spi worker 1");
+    let other = h.wait_worker_pid("worker_spi worker 2");
     // SAFETY: kill(2) on a worker of the host this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    signal(pid, SIGTERM);
     let log = h.wait_log(&format!("background worker \"worker_spi\" (PID {pid}) exited with exit code 1"));
     assert!(log.contains("worker_spi worker 1 shutting down"), "{log}");
     assert!(log.contains("FATAL:  terminating background worker \"worker_spi\" due to administrator command"), "{log}");
@@ -143,11 +139,11 @@ fn sigterm_ends_a_worker_with_exit_code_1_without_a_crash() {
 #[test]
 fn workers_exit_when_the_postmaster_dies() {
     let h = Host::start(preloaded(2));
-    let mut pids = vec![worker_pid(&h, "worker_spi worker 1"), worker_pid(&h, "worker_spi worker 2")];
+    let mut pids = vec![h.wait_worker_pid("worker_spi worker 1"), h.wait_worker_pid("worker_spi worker 2")];
     pids.push(h.sql("SELECT worker_spi_launch(7)").parse().unwrap());
     assert!(pids.iter().all(|&p| alive(p)));
     // SAFETY: kill(2) on the postmaster this test started.
-    assert_eq!(unsafe { libc::kill(h.pid(), libc::SIGKILL) }, 0);
+    h.signal(SIGKILL);
     let killed = Instant::now();
     while pids.iter().any(|&p| alive(p)) {
         assert!(
@@ -161,8 +157,8 @@ fn workers_exit_when_the_postmaster_dies() {
 
 #[test]
 fn an_invalid_naptime_stops_start_up_naming_the_parameter() {
-    let mut h = Host::init(&Setup::default().preload().conf("worker_spi.naptime", "0"));
-    h.launch_postmaster();
+    let mut h = Host::init(&MODULE.setup().preload().conf("worker_spi.naptime", "0"));
+    h.launch_postmaster(&[]);
     assert_ne!(h.wait_exit(), Some(0));
     let log = h.log();
     assert!(log.contains("worker_spi.naptime"), "{log}");
@@ -172,7 +168,7 @@ fn an_invalid_naptime_stops_start_up_naming_the_parameter() {
 
 #[test]
 fn without_preloading_workers_load_the_module_themselves() {
-    let h = Host::start(Setup::default().conf("worker_spi.naptime", "1"));
+    let h = Host::start(MODULE.setup().conf("worker_spi.naptime", "1"));
     let err = h.psql("SELECT worker_spi_launch(1)").unwrap_err();
     assert!(err.contains("worker_spi_launch"), "{err}");
     assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE type = 'worker_spi'"), "0");

@@ -1,37 +1,15 @@
-//! Invariant checks shared by the chaos and fault tests (`tests/chaos.rs`, `tests/faults.rs`): what the host's
-//! own view says, compared with what `/proc` says, and the parallel-worker accounting probed from outside.
+//! Invariant checks of the chaos and fault tests (`crates/bgw/tests/chaos.rs`, `faults.rs`): what the host's own
+//! view says, compared with what `/proc` says, and the parallel-worker accounting probed from outside.
 //!
 //! Every check returns `Err(description)` rather than panicking, so a long chaos run can count violations and
 //! report them all. Checks that compare two racing sources (the `bgw_workers` view and `/proc`) are meant for a
 //! quiescent host: [`wait_consistent`] polls until they agree, and only a disagreement that outlasts the
 //! deadline is a violation.
-#![allow(dead_code)]
 
-use super::common::*;
+use crate::process::{children_of, cmdline, group_members, stat};
+use crate::{Host, DEADLINE};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
-
-/// Live (not zombie) children of `parent`, from `/proc`, with their command lines (process titles).
-pub fn children_of(parent: i32) -> BTreeMap<i32, String> {
-    let mut out = BTreeMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
-    for e in dir.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Some((state, ppid, _)) = stat(pid) else { continue };
-        if ppid == parent && state != 'Z' {
-            out.insert(pid, cmdline(pid));
-        }
-    }
-    out
-}
-
-/// (state, ppid, pgrp) of a process, from `/proc/<pid>/stat`.
-pub fn stat(pid: i32) -> Option<(char, i32, i32)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = s.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some((f.first()?.chars().next()?, f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?))
-}
 
 /// One comparison of the `bgw_workers` view and `pg_stat_activity` with the postmaster's children in `/proc`:
 /// - no registration is in a transient state (registered, starting, terminating): otherwise "not quiescent";
@@ -171,9 +149,4 @@ pub fn parallel_balance(h: &Host, max: usize, slots: usize) -> Result<(), String
         std::thread::sleep(Duration::from_millis(20));
     }
     result
-}
-
-/// The number of times `needle` occurs in the server log.
-pub fn log_count(h: &Host, needle: &str) -> usize {
-    h.log().matches(needle).count()
 }
