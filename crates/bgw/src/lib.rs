@@ -31,6 +31,7 @@ pub mod process;
 pub mod services;
 pub mod shmem;
 pub mod spi;
+pub mod sql;
 pub mod sync;
 pub mod sys;
 #[cfg(test)]

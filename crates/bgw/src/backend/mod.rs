@@ -49,13 +49,16 @@ use std::rc::Rc;
 pub mod host;
 
 mod context;
+mod database;
+mod extended;
 mod functions;
 mod options;
 mod scram;
+mod serve;
 mod session;
-mod sql;
 mod types;
 mod views;
+mod wire;
 
 #[cfg(test)]
 mod client_tests;
@@ -70,11 +73,6 @@ pub use host::{
 };
 pub use options::parse_registration;
 
-/// Runs one client session on `stream` to completion and returns the process exit code (0: the client went
-/// away; 1: the session ended with a FATAL error).
-///
-/// If `reject` is given, the backend only reads the startup packet and answers with that error (sent as FATAL),
-/// as the host does for "sorry, too many clients already" (53300) or "the database system is starting up" (57P03).
 /// A client's connection: the Unix socket (peer authentication) or TCP (SCRAM-SHA-256 password authentication).
 pub enum ClientStream {
     Unix(UnixStream),
@@ -86,7 +84,11 @@ pub fn serve(stream: UnixStream, host: Rc<dyn HostServices>, reject: Option<SqlE
     serve_client(ClientStream::Unix(stream), host, reject)
 }
 
-/// Runs one client session to completion and returns the process exit code.
+/// Runs one client session on `stream` to completion and returns the process exit code (0: the client went
+/// away; 1: the session ended with a FATAL error).
+///
+/// If `reject` is given, the backend only reads the startup packet and answers with that error (sent as FATAL),
+/// as the host does for "sorry, too many clients already" (53300) or "the database system is starting up" (57P03).
 pub fn serve_client(stream: ClientStream, host: Rc<dyn HostServices>, reject: Option<SqlError>) -> i32 {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
         Ok(runtime) => runtime,
@@ -96,5 +98,5 @@ pub fn serve_client(stream: ClientStream, host: Rc<dyn HostServices>, reject: Op
         }
     };
     let _context = context::install(host.clone());
-    runtime.block_on(session::run(stream, host, reject))
+    runtime.block_on(serve::run(stream, host, reject))
 }
