@@ -5,13 +5,17 @@
 //! [`super::codes`]) and records an error text instead of raising; the C layer hands out pointers into the last
 //! result, valid until the next SPI call replaces it.
 //!
-//! SQL goes to SQLite. A source string may hold several statements (run in order; the last one's result is
-//! kept). Parameters are `$1`, `$2`, ... (or `?1`, `?`), bound as text, SQL NULL for absent values. Transactions
-//! are SQLite's: `StartTransactionCommand` begins one with `BEGIN IMMEDIATE` (taking the database's write lock at
-//! once, waiting up to the busy timeout for other writers, so that a later write cannot fail on a snapshot that
-//! went stale), `CommitTransactionCommand` commits it. Outside a transaction every statement commits by itself.
-//! After a failed statement inside a transaction the transaction is *failed*, as PostgreSQL's would be: further
-//! statements are refused and committing rolls back.
+//! SQL goes to the SQL layer's engine ([`crate::sql::Engine`], SQLite with
+//! [`Options::SPI`](crate::sql::sqlite::Options::SPI)): the lexer, statement kinds, parameter numbering, the
+//! failed-transaction rule and SQLSTATEs are the ones client sessions use; what is SPI's own is here: result codes,
+//! text results, the row count limit, read-only executions (refused by what the statement does, not by its kind),
+//! strict parameters, and no transaction control through `SPI_execute`. A source string may hold several statements
+//! (run in order; the last one's result is kept). Parameters are `$1`, `$2`, ... (or `?1`, `?`), bound as text, SQL
+//! NULL for absent values. Transactions are the engine's: `StartTransactionCommand` begins one with `BEGIN IMMEDIATE`
+//! (taking the database's write lock at once, waiting up to the busy timeout for other writers, so that a later write
+//! cannot fail on a snapshot that went stale), `CommitTransactionCommand` commits it. Outside a transaction every
+//! statement commits by itself. After a failed statement inside a transaction the transaction is *failed*, as
+//! PostgreSQL's would be: further statements are refused and committing rolls back.
 //!
 //! Runs in: a background worker process.
 
@@ -445,6 +449,7 @@ fn transaction_refused() -> Failure {
     )
 }
 
+/// The command a read-only error names.
 fn kind_word(kind: Kind, text: &str) -> String {
     match kind {
         Kind::Insert => "INSERT".into(),

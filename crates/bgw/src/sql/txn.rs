@@ -62,6 +62,11 @@ impl Tracker {
         }
     }
 
+    /// The caller failed the block itself (an error it raised, not the engine).
+    pub fn fail(&mut self) {
+        self.failed = true;
+    }
+
     /// The block ended (committed or rolled back through the engine's API) or a new one begins.
     pub fn reset(&mut self) {
         self.failed = false;

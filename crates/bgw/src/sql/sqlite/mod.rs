@@ -19,6 +19,7 @@
 mod errors;
 mod ffi;
 mod infer;
+pub mod rows_table;
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -234,7 +235,7 @@ impl Engine for SqliteEngine {
     }
 
     fn fail_transaction(&mut self) {
-        self.tx.statement_failed(false);
+        self.tx.fail();
     }
 
     fn prepare<'a>(&mut self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
