@@ -66,7 +66,7 @@ pub struct RegistrationRequest {
     pub function: String,
     /// The main argument (the spec's Datum); SQL passes an integer (default 0).
     pub main_arg: i64,
-    /// Default: "<library>.<function>" is NOT used; an empty name means the host picks "<function>".
+    /// Default: `<library>.<function>` is NOT used; an empty name means the host picks `<function>`.
     pub name: String,
     /// Empty means "same as name" (the spec's rule; the host applies it).
     pub worker_type: String,

@@ -18,10 +18,20 @@
 //! * SQL functions (`bgw_register`, `bgw_launch`, `pg_backend_pid`, ...) and views (`pg_stat_activity`,
 //!   `bgw_workers`) that ask the host through [`HostServices`].
 //!
+//! # Where things are
+//!
+//! * `serve`: the session loop (startup, authentication, SIGTERM, the host's wake-ups);
+//!   `wire`: bytes and protocol messages; `session`: the state machine and the simple query protocol;
+//!   `extended`: the extended query protocol; `scram`: SCRAM-SHA-256.
+//! * `database`: the session's database, the SQL layer's engine ([`crate::sql`]) with the backend's hooks;
+//!   `functions` and `views`: the SQL functions and views that ask the host; `context`: the thread-local host
+//!   they reach; `types`: values on the wire; `options`: the registration options of `bgw_register`.
+//! * [`host`]: what the backend needs from the host ([`HostServices`]).
+//!
 //! # Invariants
 //!
 //! * Everything the backend knows about workers, other processes and settings comes through [`HostServices`];
-//!   this module uses nothing else of the crate.
+//!   of the rest of the crate it uses only the layers below it (the SQL layer, `catalog`, `sys`).
 //! * A failing statement or a bad message is answered with an ErrorResponse and the session goes on (a message
 //!   whose frame is whole but whose body does not parse is an ERROR, SQLSTATE 08P01, as in PostgreSQL); only FATAL
 //!   errors (termination, failed authentication, rejection, protocol violations such as an unknown message type
