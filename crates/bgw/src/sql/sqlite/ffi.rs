@@ -1,6 +1,7 @@
 //! The two things the SQLite engine needs from SQLite's C API that rusqlite does not offer: preparing the first
-//! statement of a string and learning where it ends (with the declared types of its result columns), and an
-//! authorizer that keeps SQL away from database files.
+//! statement of a string and learning where it ends (with what the engine wants to know of it before it runs:
+//! its columns with their declared types, its parameters, whether it writes), and an authorizer that keeps SQL
+//! away from database files.
 //!
 //! This is the only `unsafe` code of the SQL layer.
 //!
@@ -14,8 +15,20 @@ use rusqlite::{ffi, Connection};
 pub(super) struct Probe {
     /// How many bytes the first statement (or the blanks before the next one) takes.
     pub consumed: usize,
-    /// The declared types of its result columns; None when SQLite found no statement.
-    pub decltypes: Option<Vec<Option<String>>>,
+    /// The statement; None when SQLite found none (only blanks, comments or an empty statement).
+    pub shape: Option<Shape>,
+}
+
+/// A prepared statement's shape.
+pub(super) struct Shape {
+    /// Its result columns' names.
+    pub names: Vec<String>,
+    /// Its result columns' declared types (None for a computed column).
+    pub decltypes: Vec<Option<String>>,
+    /// Its parameters' names in SQLite's order (None for an anonymous `?`).
+    pub param_names: Vec<Option<String>>,
+    /// Whether it leaves the database as it is (`sqlite3_stmt_readonly`).
+    pub read_only: bool,
 }
 
 /// A failed prepare: SQLite's extended code, its message, and the byte offset of the error when SQLite knows it.
@@ -55,16 +68,20 @@ pub(super) fn probe(conn: &Connection, sql: &str) -> Result<Probe, ProbeError> {
         }
         let consumed = if tail.is_null() { sql.len() } else { tail.offset_from(head).max(0) as usize };
         if stmt.is_null() {
-            return Ok(Probe { consumed, decltypes: None });
+            return Ok(Probe { consumed, shape: None });
         }
-        let decltypes = (0..ffi::sqlite3_column_count(stmt))
-            .map(|i| {
-                let decl = ffi::sqlite3_column_decltype(stmt, i);
-                (!decl.is_null()).then(|| CStr::from_ptr(decl).to_string_lossy().into_owned())
-            })
-            .collect();
+        let text = |p: *const c_char| (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned());
+        let width = ffi::sqlite3_column_count(stmt);
+        let shape = Shape {
+            names: (0..width).map(|i| text(ffi::sqlite3_column_name(stmt, i)).unwrap_or_default()).collect(),
+            decltypes: (0..width).map(|i| text(ffi::sqlite3_column_decltype(stmt, i))).collect(),
+            param_names: (1..=ffi::sqlite3_bind_parameter_count(stmt))
+                .map(|i| text(ffi::sqlite3_bind_parameter_name(stmt, i)))
+                .collect(),
+            read_only: ffi::sqlite3_stmt_readonly(stmt) != 0,
+        };
         ffi::sqlite3_finalize(stmt);
-        Ok(Probe { consumed, decltypes: Some(decltypes) })
+        Ok(Probe { consumed, shape: Some(shape) })
     }
 }
 

@@ -125,10 +125,10 @@ impl SqliteEngine {
                 err
             })?;
             let consumed = probe.consumed.min(rest.len());
-            match probe.decltypes {
-                Some(decltypes) => {
+            match probe.shape {
+                Some(shape) => {
                     let (text, remainder) = rest.split_at(consumed);
-                    return Ok(Some((self.analyse(text, decltypes)?, remainder)));
+                    return Ok(Some((self.analyse(text, shape), remainder)));
                 }
                 None if consumed == 0 => return Ok(None),
                 None => rest = &rest[consumed..],
@@ -136,23 +136,16 @@ impl SqliteEngine {
         }
     }
 
-    fn analyse(&self, text: &str, decltypes: Vec<Option<String>>) -> Result<Statement, SqlError> {
-        let prepared = self.conn.prepare(text).map_err(|e| self.map_error(e))?;
-        let names: Vec<String> = prepared.column_names().map(str::to_owned).collect();
-        let param_names: Vec<Option<String>> =
-            (1..=prepared.parameter_count()).map(|index| prepared.parameter_name(index).map(str::to_owned)).collect();
+    fn analyse(&self, text: &str, shape: ffi::Shape) -> Statement {
+        let ffi::Shape { names, decltypes, param_names, read_only } = shape;
         let param_numbers: Vec<usize> = param_names
             .iter()
             .enumerate()
             .map(|(position, name)| super::statement::param_number(name.as_deref()).unwrap_or(position + 1))
             .collect();
         let param_count = param_numbers.iter().copied().max().unwrap_or(0);
-        let read_only = prepared.readonly();
-        drop(prepared);
-
-        let mut types: Vec<Option<PgType>> = (0..names.len())
-            .map(|i| decltypes.get(i).cloned().flatten().and_then(|d| PgType::from_decltype(&d)))
-            .collect();
+        let mut types: Vec<Option<PgType>> =
+            decltypes.iter().map(|d| d.as_deref().and_then(PgType::from_decltype)).collect();
         if self.options.infer_types && types.iter().any(Option::is_none) {
             let hooks = &self.hooks;
             let inferred = infer::explain_types(&self.conn, text, names.len(), &|name| {
@@ -164,7 +157,7 @@ impl SqliteEngine {
                 }
             }
         }
-        Ok(Statement {
+        Statement {
             sql: text.to_owned(),
             kind: classify(text),
             columns: names.into_iter().zip(types).map(|(name, ty)| ColumnInfo { name, ty }).collect(),
@@ -172,7 +165,7 @@ impl SqliteEngine {
             param_numbers,
             param_count,
             read_only,
-        })
+        }
     }
 
     fn run(
