@@ -556,6 +556,8 @@ mod tests {
         assert_eq!(text(s.error_message()).unwrap(), "near \"SELEC\": syntax error in SELEC 1 at offset 0");
         assert_eq!(s.execute(Some("SELECT 1; SELEC 2"), None, false, 0), BGW_SPI_ERROR_STATEMENT);
         assert_eq!(text(s.error_message()).unwrap(), "near \"SELEC\": syntax error in  SELEC 2 at offset 1");
+        assert_eq!(s.execute(Some("SELECT 1;; SELEC 2"), None, false, 0), BGW_SPI_ERROR_STATEMENT);
+        assert_eq!(text(s.error_message()).unwrap(), "near \"SELEC\": syntax error in ; SELEC 2 at offset 2");
         assert_eq!(s.execute(Some("SELECT x'00ff', 1e400, 'a'"), None, false, 0), SPI_OK_SELECT);
         assert_eq!(text(s.getvalue(0, 1)).as_deref(), Some("\\x00ff"));
         assert_eq!(text(s.getvalue(0, 2)).as_deref(), Some("Infinity"));
