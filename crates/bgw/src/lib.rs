@@ -52,6 +52,7 @@ pub mod services;
 pub mod shmem;
 #[allow(unsafe_code)] // until SQLite's FFI moves to the SQL layer
 pub mod spi;
+pub mod sql;
 pub mod sync;
 #[allow(unsafe_code)] // the operating system
 pub mod sys;

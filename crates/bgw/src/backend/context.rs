@@ -58,11 +58,6 @@ pub(crate) fn take_pending_error() -> Option<SqlError> {
     PENDING_ERROR.with(|slot| slot.borrow_mut().take())
 }
 
-/// Forgets any recorded function error (called before each statement).
-pub(crate) fn clear_pending_error() {
-    PENDING_ERROR.with(|slot| slot.borrow_mut().take());
-}
-
 /// Queues a notice or warning raised by the backend itself, to be sent after the current statement.
 pub(crate) fn notice(notice: SqlError) {
     NOTICES.with(|slot| slot.borrow_mut().push(notice));

@@ -31,8 +31,6 @@ use super::types::{float_text, parse_bool, timestamp_text, PgType};
 
 type SqlFn<T> = fn(&Context<'_>) -> Result<T, SqlError>;
 
-/// Defines `f` as SQL function `name` taking each of `arities` arguments. A panic in `f` fails the statement
-/// with an internal error (XX000) that names the function.
 /// The functions that only read (or, for pg_notify, send what the session could send anyway).
 const INNOCUOUS: &[&str] = &[
     "bgw_status",
@@ -45,13 +43,16 @@ const INNOCUOUS: &[&str] = &[
     "pg_notify",
 ];
 
+/// Defines `f` as SQL function `name` taking each of `arities` arguments. A panic in `f` fails the statement
+/// with an internal error (XX000) that names the function.
 fn define<T: SqlFnOutput + 'static>(
     conn: &Connection,
     name: &'static str,
     arities: &[i32],
     f: SqlFn<T>,
 ) -> rusqlite::Result<()> {
-    // Functions without side effects a role could abuse may appear in triggers and views (see Engine::open).
+    // Functions without side effects a role could abuse may appear in triggers and views (see
+    // `crate::sql::sqlite::sandbox`).
     let flags = if INNOCUOUS.contains(&name) {
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_INNOCUOUS
     } else {
@@ -154,8 +155,8 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// The PostgreSQL type of what function `name` returns, for the backend's functions and SQLite's built-in
-/// functions whose result type does not depend on their arguments.
+/// The PostgreSQL type of what function `name` returns, for the backend's functions (a module's first) whose
+/// result type does not depend on their arguments; SQLite's built-in functions are the SQL layer's business.
 pub(crate) fn result_type(name: &str) -> Option<PgType> {
     if let Some(t) = MODULE_RESULT_TYPES.with(|m| m.borrow().get(&name.to_ascii_lowercase()).copied()) {
         return Some(t);
@@ -170,14 +171,6 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
         | "current_setting"
         | "pg_postmaster_start_time"
         | "version" => PgType::Text,
-        "count" | "length" | "octet_length" | "instr" | "unicode" | "random" | "changes" | "total_changes"
-        | "last_insert_rowid" | "sign" => PgType::Int8,
-        "total" | "avg" => PgType::Float8,
-        "lower" | "upper" | "trim" | "ltrim" | "rtrim" | "substr" | "substring" | "replace" | "typeof" | "printf"
-        | "format" | "quote" | "hex" | "group_concat" | "string_agg" | "sqlite_version" | "date" | "time"
-        | "datetime" | "strftime" | "char" | "concat" | "concat_ws" | "json" | "json_array" | "json_object"
-        | "json_type" => PgType::Text,
-        "randomblob" | "zeroblob" | "unhex" => PgType::Bytea,
         _ => return None,
     })
 }

@@ -2,59 +2,14 @@
 //!
 //! The backend (this module's parent) speaks the wire protocol and runs SQL on SQLite; everything it knows about
 //! workers, other processes and settings comes through [`HostServices`]. In the real host the implementation lives
-//! in `crate::backend::services` and talks to shared memory; tests can supply a fake. Runs in a backend process
+//! in `crate::services` and talks to shared memory; tests can supply a fake. Runs in a backend process
 //! (forked from the postmaster), never in the postmaster.
 
 use std::fmt;
 use std::time::SystemTime;
 
-/// A PostgreSQL-style error: what a backend sends as an ErrorResponse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SqlError {
-    /// "ERROR" or "FATAL" (FATAL ends the session after it is sent).
-    pub severity: Severity,
-    /// Five-character SQLSTATE, for example "42501".
-    pub code: &'static str,
-    pub message: String,
-    pub detail: Option<String>,
-    pub hint: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Notice,
-    Warning,
-    Error,
-    Fatal,
-}
-
-impl SqlError {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        SqlError { severity: Severity::Error, code, message: message.into(), detail: None, hint: None }
-    }
-    pub fn fatal(code: &'static str, message: impl Into<String>) -> Self {
-        SqlError { severity: Severity::Fatal, code, message: message.into(), detail: None, hint: None }
-    }
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        SqlError { severity: Severity::Warning, code, message: message.into(), detail: None, hint: None }
-    }
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
-        self
-    }
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
-impl fmt::Display for SqlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.message)
-    }
-}
-
-impl std::error::Error for SqlError {}
+/// Errors are the SQL layer's: the host answers with the same [`SqlError`] the engine raises.
+pub use crate::sql::{Severity, SqlError};
 
 /// A dynamic worker's handle: its slot and the slot's generation when it was registered.
 /// Its text form, as SQL functions take and return it, is `slot:generation` (for example `3:1`).
@@ -111,7 +66,7 @@ pub struct RegistrationRequest {
     pub function: String,
     /// The main argument (the spec's Datum); SQL passes an integer (default 0).
     pub main_arg: i64,
-    /// Default: "<library>.<function>" is NOT used; an empty name means the host picks "<function>".
+    /// Default: `<library>.<function>` is NOT used; an empty name means the host picks `<function>`.
     pub name: String,
     /// Empty means "same as name" (the spec's rule; the host applies it).
     pub worker_type: String,

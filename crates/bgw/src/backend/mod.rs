@@ -18,10 +18,20 @@
 //! * SQL functions (`bgw_register`, `bgw_launch`, `pg_backend_pid`, ...) and views (`pg_stat_activity`,
 //!   `bgw_workers`) that ask the host through [`HostServices`].
 //!
+//! # Where things are
+//!
+//! * `serve`: the session loop (startup, authentication, SIGTERM, the host's wake-ups);
+//!   `wire`: bytes and protocol messages; `session`: the state machine and the simple query protocol;
+//!   `extended`: the extended query protocol; `scram`: SCRAM-SHA-256.
+//! * `database`: the session's database, the SQL layer's engine ([`crate::sql`]) with the backend's hooks;
+//!   `functions` and `views`: the SQL functions and views that ask the host; `context`: the thread-local host
+//!   they reach; `types`: values on the wire; `options`: the registration options of `bgw_register`.
+//! * [`host`]: what the backend needs from the host ([`HostServices`]).
+//!
 //! # Invariants
 //!
 //! * Everything the backend knows about workers, other processes and settings comes through [`HostServices`];
-//!   this module uses nothing else of the crate.
+//!   of the rest of the crate it uses only the layers below it (the SQL layer, `catalog`, `sys`).
 //! * A failing statement or a bad message is answered with an ErrorResponse and the session goes on (a message
 //!   whose frame is whole but whose body does not parse is an ERROR, SQLSTATE 08P01, as in PostgreSQL); only FATAL
 //!   errors (termination, failed authentication, rejection, protocol violations such as an unknown message type
@@ -49,13 +59,16 @@ use std::rc::Rc;
 pub mod host;
 
 mod context;
+mod database;
+mod extended;
 mod functions;
 mod options;
 mod scram;
+mod serve;
 mod session;
-mod sql;
 mod types;
 mod views;
+mod wire;
 
 #[cfg(test)]
 mod client_tests;
@@ -70,11 +83,6 @@ pub use host::{
 };
 pub use options::parse_registration;
 
-/// Runs one client session on `stream` to completion and returns the process exit code (0: the client went
-/// away; 1: the session ended with a FATAL error).
-///
-/// If `reject` is given, the backend only reads the startup packet and answers with that error (sent as FATAL),
-/// as the host does for "sorry, too many clients already" (53300) or "the database system is starting up" (57P03).
 /// A client's connection: the Unix socket (peer authentication) or TCP (SCRAM-SHA-256 password authentication).
 pub enum ClientStream {
     Unix(UnixStream),
@@ -86,7 +94,11 @@ pub fn serve(stream: UnixStream, host: Rc<dyn HostServices>, reject: Option<SqlE
     serve_client(ClientStream::Unix(stream), host, reject)
 }
 
-/// Runs one client session to completion and returns the process exit code.
+/// Runs one client session on `stream` to completion and returns the process exit code (0: the client went
+/// away; 1: the session ended with a FATAL error).
+///
+/// If `reject` is given, the backend only reads the startup packet and answers with that error (sent as FATAL),
+/// as the host does for "sorry, too many clients already" (53300) or "the database system is starting up" (57P03).
 pub fn serve_client(stream: ClientStream, host: Rc<dyn HostServices>, reject: Option<SqlError>) -> i32 {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
         Ok(runtime) => runtime,
@@ -96,5 +108,5 @@ pub fn serve_client(stream: ClientStream, host: Rc<dyn HostServices>, reject: Op
         }
     };
     let _context = context::install(host.clone());
-    runtime.block_on(session::run(stream, host, reject))
+    runtime.block_on(serve::run(stream, host, reject))
 }

@@ -12,11 +12,13 @@ use std::sync::{Arc, Mutex};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+use super::database;
 use super::host::{Severity, SqlError};
 use super::scram::{server_final, server_first, Verifier};
-use super::sql::{classify, is_blank, Engine, Kind};
 use super::tests::{FakeHost, Shared};
 use super::types::{decode_param, Value};
+use crate::sql::lexer::is_blank;
+use crate::sql::statement::{classify, Kind};
 
 fn config() -> Config {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
@@ -193,14 +195,14 @@ fn statements_prepare_and_run_or_fail_with_an_error() {
     let _host = super::context::install(Rc::new(FakeHost::new(shared)));
     runner
         .run(&(sql_soup(), prop::collection::vec(value(), 0..4)), |(sql, params)| {
-            let mut engine = Engine::open(None).map_err(|e| TestCaseError::fail(e.message))?;
+            let mut engine = database::open(None).map_err(|e| TestCaseError::fail(e.message))?;
             let mut rest = sql.as_str();
             loop {
                 match engine.prepare(rest) {
                     Ok(Some((stmt, tail))) => {
                         prop_assert!(tail.len() < rest.len(), "no progress at {rest:?}");
                         rest = tail;
-                        if let Err(e) = engine.execute(&stmt, &params) {
+                        if let Err(e) = database::execute(&mut *engine, &stmt, &params) {
                             check_error(&e, &sql)?;
                         }
                     }

@@ -21,129 +21,20 @@ use pgwire::api::results::{DataRowEncoder, FieldFormat};
 use pgwire::api::Type;
 use pgwire::messages::data::{DataRow, FieldDescription, RowDescription};
 use pgwire::types::format::FormatOptions;
-use rusqlite::types::{ToSqlOutput, ValueRef};
 
-use super::host::SqlError;
+use crate::sql::SqlError;
 
-/// The PostgreSQL types result columns are sent as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PgType {
-    Bool,
-    Int4,
-    Int8,
-    Float8,
-    Text,
-    Bytea,
-}
+pub(crate) use crate::sql::value::{type_from_values, PgType, Value};
 
-impl PgType {
-    pub(crate) fn wire_type(self) -> Type {
-        match self {
-            PgType::Bool => Type::BOOL,
-            PgType::Int4 => Type::INT4,
-            PgType::Int8 => Type::INT8,
-            PgType::Float8 => Type::FLOAT8,
-            PgType::Text => Type::TEXT,
-            PgType::Bytea => Type::BYTEA,
-        }
-    }
-
-    /// `pg_type.typlen`.
-    fn size(self) -> i16 {
-        match self {
-            PgType::Bool => 1,
-            PgType::Int4 => 4,
-            PgType::Int8 | PgType::Float8 => 8,
-            PgType::Text | PgType::Bytea => -1,
-        }
-    }
-
-    /// The SQL name, as PostgreSQL's error messages spell it.
-    fn sql_name(self) -> &'static str {
-        match self {
-            PgType::Bool => "boolean",
-            PgType::Int4 => "integer",
-            PgType::Int8 => "bigint",
-            PgType::Float8 => "double precision",
-            PgType::Text => "text",
-            PgType::Bytea => "bytea",
-        }
-    }
-
-    /// The type a declared SQLite column type stands for, if it says enough.
-    pub(crate) fn from_decltype(decltype: &str) -> Option<PgType> {
-        let upper = decltype.to_ascii_uppercase();
-        let has = |part: &str| upper.contains(part);
-        if has("BOOL") {
-            Some(PgType::Bool)
-        } else if matches!(upper.trim(), "INT4" | "INT2" | "SMALLINT" | "INTEGER4") {
-            Some(PgType::Int4)
-        } else if has("INT") {
-            Some(PgType::Int8)
-        } else if has("CHAR") || has("CLOB") || has("TEXT") {
-            Some(PgType::Text)
-        } else if has("BLOB") || has("BYTEA") {
-            Some(PgType::Bytea)
-        } else if has("REAL") || has("FLOA") || has("DOUB") {
-            Some(PgType::Float8)
-        } else {
-            None
-        }
-    }
-}
-
-/// An owned SQLite value.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value {
-    Null,
-    Integer(i64),
-    Real(f64),
-    Text(String),
-    Blob(Vec<u8>),
-}
-
-impl From<ValueRef<'_>> for Value {
-    fn from(value: ValueRef<'_>) -> Value {
-        match value {
-            ValueRef::Null => Value::Null,
-            ValueRef::Integer(i) => Value::Integer(i),
-            ValueRef::Real(f) => Value::Real(f),
-            ValueRef::Text(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
-            ValueRef::Blob(bytes) => Value::Blob(bytes.to_vec()),
-        }
-    }
-}
-
-impl rusqlite::ToSql for Value {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self {
-            Value::Null => ValueRef::Null,
-            Value::Integer(i) => ValueRef::Integer(*i),
-            Value::Real(f) => ValueRef::Real(*f),
-            Value::Text(s) => ValueRef::Text(s.as_bytes()),
-            Value::Blob(b) => ValueRef::Blob(b),
-        }))
-    }
-}
-
-/// The type of a column nothing declared, from the values it holds.
-pub(crate) fn type_from_values<'a>(values: impl Iterator<Item = &'a Value>) -> PgType {
-    let (mut ints, mut reals, mut blobs, mut others) = (0usize, 0usize, 0usize, 0usize);
-    for value in values {
-        match value {
-            Value::Null => {}
-            Value::Integer(_) => ints += 1,
-            Value::Real(_) => reals += 1,
-            Value::Blob(_) => blobs += 1,
-            Value::Text(_) => others += 1,
-        }
-    }
-    match (ints, reals, blobs, others) {
-        (0, 0, 0, _) | (_, _, _, 1..) => PgType::Text,
-        (1.., 0, 0, 0) => PgType::Int8,
-        (_, 1.., 0, 0) => PgType::Float8,
-        (0, 0, 1.., 0) => PgType::Bytea,
-        _ => PgType::Text,
+/// The wire protocol's type for a result column of type `ty`.
+fn wire_type(ty: PgType) -> Type {
+    match ty {
+        PgType::Bool => Type::BOOL,
+        PgType::Int4 => Type::INT4,
+        PgType::Int8 => Type::INT8,
+        PgType::Float8 => Type::FLOAT8,
+        PgType::Text => Type::TEXT,
+        PgType::Bytea => Type::BYTEA,
     }
 }
 
@@ -160,7 +51,7 @@ pub(crate) fn row_description(columns: &[WireColumn]) -> RowDescription {
         columns
             .iter()
             .map(|c| {
-                FieldDescription::new(c.name.clone(), 0, 0, c.ty.wire_type().oid(), c.ty.size(), -1, c.format.value())
+                FieldDescription::new(c.name.clone(), 0, 0, wire_type(c.ty).oid(), c.ty.size(), -1, c.format.value())
             })
             .collect(),
     )
@@ -179,7 +70,7 @@ impl RowEncoder {
 
     pub(crate) fn encode(&mut self, row: &[Value], columns: &[WireColumn]) -> Result<DataRow, SqlError> {
         for (value, column) in row.iter().zip(columns) {
-            let ty = column.ty.wire_type();
+            let ty = wire_type(column.ty);
             let result = match column.format {
                 FieldFormat::Text => {
                     let text = text_output(value, column.ty);
@@ -512,34 +403,6 @@ fn civil_date(days: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn decltypes() {
-        assert_eq!(PgType::from_decltype("INTEGER"), Some(PgType::Int8));
-        assert_eq!(PgType::from_decltype("bigint"), Some(PgType::Int8));
-        assert_eq!(PgType::from_decltype("int4"), Some(PgType::Int4));
-        assert_eq!(PgType::from_decltype("boolean"), Some(PgType::Bool));
-        assert_eq!(PgType::from_decltype("varchar(10)"), Some(PgType::Text));
-        assert_eq!(PgType::from_decltype("TEXT"), Some(PgType::Text));
-        assert_eq!(PgType::from_decltype("blob"), Some(PgType::Bytea));
-        assert_eq!(PgType::from_decltype("double precision"), Some(PgType::Float8));
-        assert_eq!(PgType::from_decltype("REAL"), Some(PgType::Float8));
-        assert_eq!(PgType::from_decltype("numeric"), None);
-        assert_eq!(PgType::from_decltype(""), None);
-    }
-
-    #[test]
-    fn types_from_values() {
-        use Value::*;
-        assert_eq!(type_from_values([Integer(1), Null, Integer(2)].iter()), PgType::Int8);
-        assert_eq!(type_from_values([Integer(1), Real(2.5)].iter()), PgType::Float8);
-        assert_eq!(type_from_values([Real(2.5)].iter()), PgType::Float8);
-        assert_eq!(type_from_values([Blob(vec![1])].iter()), PgType::Bytea);
-        assert_eq!(type_from_values([Text("a".into()), Integer(1)].iter()), PgType::Text);
-        assert_eq!(type_from_values([Blob(vec![1]), Integer(1)].iter()), PgType::Text);
-        assert_eq!(type_from_values([Null].iter()), PgType::Text);
-        assert_eq!(type_from_values([].iter()), PgType::Text);
-    }
 
     #[test]
     fn text_outputs() {

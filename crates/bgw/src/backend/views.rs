@@ -2,16 +2,19 @@
 //!
 //! Each scan asks the host afresh (one [`HostServices::activity`] or [`HostServices::workers`] call per scan),
 //! so a query sees the current state; SQLite itself applies `WHERE`, `ORDER BY` and the rest. The tables are
-//! read-only. The declared column types give the result columns their PostgreSQL types (`INT4` → int4,
-//! `INTEGER` → int8, `TEXT` → text).
+//! read-only (the SQL layer's [`RowsTable`]s). The declared column types give the result columns their PostgreSQL
+//! types (`INT4` → int4, `INTEGER` → int8, `TEXT` → text).
+//!
+//! Runs in: a backend process.
 
-use std::borrow::Cow;
-use std::ffi::{c_int, CStr};
+use std::ffi::CStr;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use rusqlite::vtab::{Context, Filters, IndexInfo, Module, VTab, VTabConnection, VTabCursor};
-use rusqlite::{ffi, Connection};
+use rusqlite::vtab::Module;
+use rusqlite::Connection;
+
+use crate::sql::sqlite::rows_table::{RowSource, RowsTable};
 
 use super::context;
 use super::host::{HostServices, SqlError};
@@ -21,6 +24,24 @@ use super::types::{timestamp_text, Value};
 trait View {
     const SCHEMA: &'static CStr;
     fn rows(host: &dyn HostServices) -> Vec<Vec<Value>>;
+}
+
+/// A view's rows for the SQL layer's table: asked of the session's host, a panic failing the scan (it must not
+/// unwind into SQLite, and rusqlite does not catch it here).
+struct HostView<V>(PhantomData<V>);
+
+impl<V: View> RowSource for HostView<V> {
+    const SCHEMA: &'static CStr = V::SCHEMA;
+
+    fn rows() -> rusqlite::Result<Vec<Vec<Value>>> {
+        let host = context::host().map_err(context::fail)?;
+        catch_unwind(AssertUnwindSafe(|| V::rows(&*host))).map_err(|payload| {
+            context::fail(SqlError::error(
+                "XX000",
+                format!("internal error while reading a view: {}", context::panic_message(&*payload)),
+            ))
+        })
+    }
 }
 
 struct Activity;
@@ -84,102 +105,9 @@ impl View for Workers {
 
 /// Defines the views on `conn`.
 pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
-    const ACTIVITY: Module<'static, ViewTable<Activity>> = Module::eponymous_only_module();
-    const WORKERS: Module<'static, ViewTable<Workers>> = Module::eponymous_only_module();
+    const ACTIVITY: Module<'static, RowsTable<HostView<Activity>>> = Module::eponymous_only_module();
+    const WORKERS: Module<'static, RowsTable<HostView<Workers>>> = Module::eponymous_only_module();
     conn.create_module(c"pg_stat_activity", &ACTIVITY, None)?;
     conn.create_module(c"bgw_workers", &WORKERS, None)?;
     Ok(())
-}
-
-#[repr(C)]
-struct ViewTable<V> {
-    /// SQLite's part; must come first.
-    base: ffi::sqlite3_vtab,
-    view: PhantomData<V>,
-}
-
-// SAFETY: `ViewTable` is `repr(C)` with the `sqlite3_vtab` first, as rusqlite requires.
-unsafe impl<'vtab, V: View + 'vtab> VTab<'vtab> for ViewTable<V> {
-    type Aux = ();
-    type Cursor = ViewCursor<'vtab>;
-
-    fn connect(
-        db: &mut VTabConnection,
-        _aux: Option<&()>,
-        _module_name: &[u8],
-        _database_name: &[u8],
-        _table_name: &[u8],
-        _args: &[&[u8]],
-    ) -> rusqlite::Result<(Cow<'static, CStr>, Self)> {
-        // Read-only: users' views and triggers may read it.
-        db.config(rusqlite::vtab::VTabConfig::Innocuous)?;
-        Ok((Cow::Borrowed(V::SCHEMA), ViewTable { base: ffi::sqlite3_vtab::default(), view: PhantomData }))
-    }
-
-    fn best_index(&self, info: &mut IndexInfo) -> rusqlite::Result<bool> {
-        // Always a full scan; SQLite checks the constraints itself.
-        info.set_estimated_cost(1000.0);
-        info.set_estimated_rows(100);
-        Ok(true)
-    }
-
-    fn open(&'vtab mut self) -> rusqlite::Result<ViewCursor<'vtab>> {
-        Ok(ViewCursor {
-            base: ffi::sqlite3_vtab_cursor::default(),
-            fetch: V::rows,
-            rows: Vec::new(),
-            at: 0,
-            table: PhantomData,
-        })
-    }
-}
-
-#[repr(C)]
-struct ViewCursor<'vtab> {
-    /// SQLite's part; must come first.
-    base: ffi::sqlite3_vtab_cursor,
-    fetch: fn(&dyn HostServices) -> Vec<Vec<Value>>,
-    rows: Vec<Vec<Value>>,
-    at: usize,
-    table: PhantomData<&'vtab ()>,
-}
-
-// SAFETY: `ViewCursor` is `repr(C)` with the `sqlite3_vtab_cursor` first, as rusqlite requires.
-unsafe impl VTabCursor for ViewCursor<'_> {
-    fn filter(&mut self, _idx_num: c_int, _idx_str: Option<&str>, _args: &Filters<'_>) -> rusqlite::Result<()> {
-        let host = context::host().map_err(context::fail)?;
-        self.at = 0;
-        // A panic must not unwind into SQLite (rusqlite does not catch it here); it fails the scan instead.
-        match catch_unwind(AssertUnwindSafe(|| (self.fetch)(&*host))) {
-            Ok(rows) => {
-                self.rows = rows;
-                Ok(())
-            }
-            Err(payload) => {
-                self.rows = Vec::new();
-                Err(context::fail(SqlError::error(
-                    "XX000",
-                    format!("internal error while reading a view: {}", context::panic_message(&*payload)),
-                )))
-            }
-        }
-    }
-
-    fn next(&mut self) -> rusqlite::Result<()> {
-        self.at += 1;
-        Ok(())
-    }
-
-    fn eof(&self) -> bool {
-        self.at >= self.rows.len()
-    }
-
-    fn column(&self, ctx: &mut Context, column: c_int) -> rusqlite::Result<()> {
-        let value = usize::try_from(column).ok().and_then(|c| self.rows.get(self.at)?.get(c));
-        ctx.set_result(value.unwrap_or(&Value::Null))
-    }
-
-    fn rowid(&self) -> rusqlite::Result<i64> {
-        Ok(self.at as i64 + 1)
-    }
 }

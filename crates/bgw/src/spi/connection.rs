@@ -60,7 +60,8 @@ impl ConnectError {
 pub struct Session {
     pub role: Role,
     pub database: Option<Database>,
-    pub conn: Option<rusqlite::Connection>,
+    /// The database, as the SQL layer's engine sees it (SPI runs its statements there).
+    pub conn: Option<crate::sql::sqlite::SqliteEngine>,
 }
 
 /// The catalog checks: the role, then the database, as a client connection makes them, minus what `flags`
@@ -132,7 +133,7 @@ pub fn open(data_dir: &Path, db: &DbTarget, user: &RoleTarget, flags: u32) -> Re
             })?;
             super::notify::register_function(&conn)
                 .map_err(|e| ConnectError::fatal(format!("could not set up database \"{}\": {e}", d.name)))?;
-            Some(conn)
+            Some(crate::sql::sqlite::SqliteEngine::new(conn, crate::sql::sqlite::Options::SPI))
         }
     };
     Ok(Session { role, database, conn })
@@ -236,8 +237,8 @@ mod tests {
     fn open_connects_to_the_database_file() {
         let (t, _c) = setup();
         let s = open(t.path(), &DbTarget::Name("postgres".into()), &RoleTarget::Bootstrap, 0).unwrap();
-        let conn = s.conn.unwrap();
-        conn.execute_batch("CREATE TABLE x (a)").unwrap();
+        let engine = s.conn.unwrap();
+        engine.connection().execute_batch("CREATE TABLE x (a)").unwrap();
         let other = rusqlite::Connection::open(catalog::database_path(t.path(), catalog::POSTGRES_OID)).unwrap();
         let n: i64 = other.query_row("SELECT count(*) FROM x", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0);

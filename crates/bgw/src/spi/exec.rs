@@ -5,21 +5,28 @@
 //! [`super::codes`]) and records an error text instead of raising; the C layer hands out pointers into the last
 //! result, valid until the next SPI call replaces it.
 //!
-//! SQL goes to SQLite. A source string may hold several statements (run in order; the last one's result is
-//! kept). Parameters are `$1`, `$2`, ... (or `?1`, `?`), bound as text, SQL NULL for absent values. Transactions
-//! are SQLite's: `StartTransactionCommand` begins one with `BEGIN IMMEDIATE` (taking the database's write lock at
-//! once, waiting up to the busy timeout for other writers, so that a later write cannot fail on a snapshot that
-//! went stale), `CommitTransactionCommand` commits it. Outside a transaction every statement commits by itself.
-//! After a failed statement inside a transaction the transaction is *failed*, as PostgreSQL's would be: further
-//! statements are refused and committing rolls back.
+//! SQL goes to the SQL layer's engine ([`crate::sql::Engine`], SQLite with
+//! [`Options::SPI`](crate::sql::sqlite::Options::SPI)): the lexer, statement kinds, parameter numbering, the
+//! failed-transaction rule and SQLSTATEs are the ones client sessions use; what is SPI's own is here: result codes,
+//! text results, the row count limit, read-only executions (refused by what the statement does, not by its kind),
+//! strict parameters, and no transaction control through `SPI_execute`. A source string may hold several statements
+//! (run in order; the last one's result is kept). Parameters are `$1`, `$2`, ... (or `?1`, `?`), bound as text, SQL
+//! NULL for absent values. Transactions are the engine's: `StartTransactionCommand` begins one with `BEGIN IMMEDIATE`
+//! (taking the database's write lock at once, waiting up to the busy timeout for other writers, so that a later write
+//! cannot fail on a snapshot that went stale), `CommitTransactionCommand` commits it. Outside a transaction every
+//! statement commits by itself. After a failed statement inside a transaction the transaction is *failed*, as
+//! PostgreSQL's would be: further statements are refused and committing rolls back.
 //!
 //! Runs in: a background worker process.
 
+use std::ffi::{c_char, CString};
+use std::ops::ControlFlow;
+
 use super::codes::*;
 use super::connection::Session;
-use rusqlite::fallible_iterator::FallibleIterator;
-use rusqlite::types::ValueRef;
-use std::ffi::{c_char, CString};
+use crate::sql::sqlite::SqliteEngine;
+use crate::sql::statement::{self, first_word, is_transaction_control, param_number};
+use crate::sql::{txn, Engine, SqlError, Value};
 
 /// A statement's result: column names and rows, as text (None is SQL NULL).
 #[derive(Debug, Default)]
@@ -32,7 +39,6 @@ pub struct ResultSet {
 pub struct State {
     session: Option<Session>,
     depth: u32,
-    tx_failed: bool,
     result: ResultSet,
     processed: u64,
     error: Option<CString>,
@@ -49,16 +55,16 @@ fn c_text(s: &str) -> CString {
     CString::new(s.replace('\0', " ")).unwrap_or_default()
 }
 
-fn value_text(v: ValueRef<'_>) -> Option<CString> {
+fn value_text(v: &Value) -> Option<CString> {
     let text = match v {
-        ValueRef::Null => return None,
-        ValueRef::Integer(i) => i.to_string(),
-        ValueRef::Real(f) if f.is_infinite() => if f > 0.0 { "Infinity" } else { "-Infinity" }.to_string(),
-        ValueRef::Real(f) if f.is_nan() => "NaN".to_string(),
-        ValueRef::Real(f) => f.to_string(),
-        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        Value::Null => return None,
+        Value::Integer(i) => i.to_string(),
+        Value::Real(f) if f.is_infinite() => if *f > 0.0 { "Infinity" } else { "-Infinity" }.to_string(),
+        Value::Real(f) if f.is_nan() => "NaN".to_string(),
+        Value::Real(f) => f.to_string(),
+        Value::Text(t) => return Some(c_text(t)),
         // bytea's hex output format.
-        ValueRef::Blob(b) => {
+        Value::Blob(b) => {
             let mut s = String::with_capacity(2 + 2 * b.len());
             s.push_str("\\x");
             for byte in b {
@@ -70,7 +76,7 @@ fn value_text(v: ValueRef<'_>) -> Option<CString> {
     Some(c_text(&text))
 }
 
-/// What a statement is, from its leading keywords.
+/// What a statement is, for SPI's result codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Select,
@@ -82,80 +88,21 @@ pub enum Kind {
     Utility,
 }
 
-/// The words of `sql` at parenthesis depth 0, upper-cased, skipping comments, strings and quoted identifiers.
-fn top_level_words(sql: &str) -> Vec<String> {
-    let b = sql.as_bytes();
-    let mut words = Vec::new();
-    let mut depth = 0i32;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c == b'-' && b.get(i + 1) == Some(&b'-') {
-            while i < b.len() && b[i] != b'\n' {
-                i += 1;
-            }
-        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            i += 2;
-            while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                i += 1;
-            }
-            i += 2;
-        } else if c == b'\'' || c == b'"' || c == b'`' || c == b'[' {
-            let close = if c == b'[' { b']' } else { c };
-            i += 1;
-            while i < b.len() && b[i] != close {
-                i += 1;
-            }
-            i += 1;
-        } else if c == b'(' {
-            depth += 1;
-            i += 1;
-        } else if c == b')' {
-            depth -= 1;
-            i += 1;
-        } else if c == b';' {
-            break;
-        } else if c.is_ascii_alphabetic() || c == b'_' {
-            let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$') {
-                i += 1;
-            }
-            if depth == 0 {
-                words.push(sql[start..i].to_ascii_uppercase());
-            }
-        } else {
-            i += 1;
-        }
-    }
-    words
-}
-
-/// The kind of the first statement of `sql`.
+/// The kind of the first statement of `sql` (the SQL layer's classification, in SPI's terms).
 pub fn classify(sql: &str) -> Kind {
-    let words = top_level_words(sql);
-    let Some(first) = words.first() else { return Kind::Utility };
-    let dml = |w: &str| match w {
-        "SELECT" | "VALUES" => Some(Kind::Select),
-        "INSERT" | "REPLACE" => Some(Kind::Insert),
-        "UPDATE" => Some(Kind::Update),
-        "DELETE" => Some(Kind::Delete),
-        _ => None,
-    };
-    match first.as_str() {
-        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => Kind::Transaction,
-        "PREPARE" if words.get(1).map(String::as_str) == Some("TRANSACTION") => Kind::Transaction,
-        "WITH" => words.iter().skip(1).find_map(|w| dml(w)).unwrap_or(Kind::Select),
-        w => dml(w).unwrap_or(Kind::Utility),
+    if is_transaction_control(sql) {
+        return Kind::Transaction;
     }
+    kind_of(&statement::classify(sql))
 }
 
-/// The number of a parameter as SQLite names it: `$N`, `?N`, or a bare `?` (its position).
-fn parameter_number(name: Option<&str>, position: usize) -> Result<usize, String> {
-    let Some(name) = name else { return Ok(position) };
-    let digits = name.strip_prefix('$').or_else(|| name.strip_prefix('?'));
-    match digits.and_then(|d| d.parse::<usize>().ok()) {
-        Some(n) if n > 0 => Ok(n),
-        _ => Err(format!("parameter \"{name}\" is not supported: use $1, $2, ...")),
+fn kind_of(kind: &statement::Kind) -> Kind {
+    match kind {
+        statement::Kind::Query => Kind::Select,
+        statement::Kind::Insert => Kind::Insert,
+        statement::Kind::Update => Kind::Update,
+        statement::Kind::Delete => Kind::Delete,
+        _ => Kind::Utility,
     }
 }
 
@@ -167,7 +114,6 @@ impl State {
         State {
             session: None,
             depth: 0,
-            tx_failed: false,
             result: ResultSet { columns: Vec::new(), rows: Vec::new() },
             processed: 0,
             error: None,
@@ -181,6 +127,14 @@ impl State {
     /// The connected database's oid (notifications are sent within it).
     fn database_oid(&self) -> Option<u32> {
         self.session.as_ref().and_then(|s| s.database.as_ref()).map(|d| d.oid)
+    }
+
+    fn engine(&self) -> Option<&SqliteEngine> {
+        self.session.as_ref().and_then(|s| s.conn.as_ref())
+    }
+
+    fn engine_mut(&mut self) -> Option<&mut SqliteEngine> {
+        self.session.as_mut().and_then(|s| s.conn.as_mut())
     }
 
     pub fn set_session(&mut self, session: Session) {
@@ -244,16 +198,14 @@ impl State {
         if count < 0 {
             return self.fail(SPI_ERROR_ARGUMENT, format!("SPI_execute: count must not be negative (got {count})"));
         }
-        if self.tx_failed {
-            return self.fail(
-                BGW_SPI_ERROR_STATEMENT,
-                "current transaction is aborted, commands ignored until end of transaction block",
-            );
+        if self.engine().is_some_and(|e| e.transaction_failed()) {
+            return self.fail(BGW_SPI_ERROR_STATEMENT, txn::aborted().message);
         }
-        let Some(conn) = self.session.as_ref().and_then(|s| s.conn.as_ref()) else {
+        let database = self.database_oid();
+        let Some(engine) = self.engine_mut() else {
             return self.fail(SPI_ERROR_UNCONNECTED, "this process has no database connection");
         };
-        let in_tx = !conn.is_autocommit();
+        let in_tx = engine.tx_state() != txn::TxState::Idle;
         let outcome = match super::notify::run_statement(src) {
             Some(_) if read_only => {
                 Err((BGW_SPI_ERROR_STATEMENT, "NOTIFY is not allowed in a read-only execution".to_string()))
@@ -261,11 +213,16 @@ impl State {
             Some(done) => {
                 done.map(|()| (SPI_OK_UTILITY, 0, ResultSet::default())).map_err(|m| (BGW_SPI_ERROR_STATEMENT, m))
             }
-            None => run(conn, src, params, read_only, count as u64),
+            None => run(engine, src, params, read_only, count as u64),
         };
+        if let Err((BGW_SPI_ERROR_STATEMENT, _)) = outcome {
+            if in_tx {
+                engine.fail_transaction();
+            }
+        }
         // Outside a transaction the statement was its own: its notifications go (or are dropped) now.
         if !in_tx {
-            super::notify::transaction_ended(outcome.is_ok(), self.database_oid());
+            super::notify::transaction_ended(outcome.is_ok(), database);
         }
         match outcome {
             Ok((code, processed, result)) => {
@@ -273,22 +230,17 @@ impl State {
                 self.processed = processed;
                 code
             }
-            Err((code, message)) => {
-                if code == BGW_SPI_ERROR_STATEMENT && in_tx {
-                    self.tx_failed = true;
-                }
-                self.fail(code, message)
-            }
+            Err((code, message)) => self.fail(code, message),
         }
     }
 
     /// `Async_Notify`, the direct call: queues a notification in the open transaction, or sends it at once
     /// outside one. Needs a database connection (notifications are sent within a database).
     pub fn notify(&mut self, channel: &str, payload: &str) -> Result<(), String> {
-        let Some(conn) = self.session.as_ref().and_then(|s| s.conn.as_ref()) else {
+        let Some(engine) = self.engine() else {
             return Err("cannot send a notification: this process is not connected to a database".into());
         };
-        let in_tx = !conn.is_autocommit();
+        let in_tx = engine.tx_state() != txn::TxState::Idle;
         super::notify::queue(channel, payload)?;
         if !in_tx {
             super::notify::transaction_ended(true, self.database_oid());
@@ -309,12 +261,11 @@ impl State {
     /// Returns an error text if the transaction could not begin.
     pub fn start_transaction(&mut self) -> Result<(), String> {
         self.clear();
-        let Some(conn) = self.session.as_ref().and_then(|s| s.conn.as_ref()) else { return Ok(()) };
-        if !conn.is_autocommit() {
+        let Some(engine) = self.engine_mut() else { return Ok(()) };
+        if engine.tx_state() != txn::TxState::Idle {
             return Ok(());
         }
-        self.tx_failed = false;
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| format!("could not start a transaction: {e}"))
+        engine.begin().map_err(|e| format!("could not start a transaction: {e}"))
     }
 
     /// `CommitTransactionCommand`: commits the open transaction. Ok(true) if it committed, Ok(false) if there
@@ -322,24 +273,25 @@ impl State {
     /// transaction is then rolled back).
     pub fn commit(&mut self) -> Result<bool, String> {
         self.clear();
-        let failed = std::mem::take(&mut self.tx_failed);
-        let Some(conn) = self.session.as_ref().and_then(|s| s.conn.as_ref()) else { return Ok(false) };
-        if conn.is_autocommit() {
+        let database = self.database_oid();
+        let Some(engine) = self.engine_mut() else { return Ok(false) };
+        let failed = engine.transaction_failed();
+        if engine.tx_state() == txn::TxState::Idle {
+            // Forgets the failure too.
+            let _ = engine.rollback();
             return Ok(false);
         }
         if failed {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = engine.rollback();
             super::notify::transaction_ended(false, None);
             return Ok(false);
         }
-        let committed = conn.execute_batch("COMMIT");
-        super::notify::transaction_ended(committed.is_ok(), self.database_oid());
+        let committed = engine.commit();
+        super::notify::transaction_ended(committed.is_ok(), database);
         match committed {
             Ok(()) => Ok(true),
             Err(e) => {
-                if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
-                }
+                let _ = engine.rollback();
                 Err(format!("could not commit the transaction: {e}"))
             }
         }
@@ -347,18 +299,15 @@ impl State {
 
     /// Whether the open transaction failed (committing it rolls back).
     pub fn transaction_failed(&self) -> bool {
-        self.tx_failed
+        self.engine().is_some_and(|e| e.transaction_failed())
     }
 
     /// `AbortCurrentTransaction`: rolls the open transaction back, if any.
     pub fn abort(&mut self) {
         self.clear();
-        self.tx_failed = false;
         super::notify::transaction_ended(false, None);
-        if let Some(conn) = self.session.as_ref().and_then(|s| s.conn.as_ref()) {
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
+        if let Some(engine) = self.engine_mut() {
+            let _ = engine.rollback();
         }
     }
 
@@ -403,69 +352,92 @@ impl State {
 
 /// Runs every statement of `src`; the last one's code, processed count and result.
 fn run(
-    conn: &rusqlite::Connection,
+    engine: &mut SqliteEngine,
     src: &str,
     params: Option<&[Option<String>]>,
     read_only: bool,
     count: u64,
 ) -> Result<(i32, u64, ResultSet), Failure> {
-    let stmt_err = |e: rusqlite::Error| (BGW_SPI_ERROR_STATEMENT, e.to_string());
     // Spellings SQLite does not know (START TRANSACTION, ABORT) would otherwise be syntax errors.
-    if classify(src) == Kind::Transaction {
+    if is_transaction_control(src) {
         return Err(transaction_refused());
     }
-    let mut batch = rusqlite::Batch::new(conn, src);
+    let mut rest = src;
     let mut last = (SPI_OK_UTILITY, 0, ResultSet::default());
-    while let Some(mut stmt) = batch.next().map_err(stmt_err)? {
-        let text = stmt.expanded_sql().unwrap_or_default();
-        let kind = classify(&text);
-        if kind == Kind::Transaction {
+    loop {
+        let prepared = engine.prepare(rest).map_err(|e| statement_error(e, rest))?;
+        let Some((stmt, tail)) = prepared else { break };
+        rest = tail;
+        let kind = kind_of(&stmt.kind);
+        if is_transaction_control(&stmt.sql) {
             return Err(transaction_refused());
         }
-        if read_only && !stmt.readonly() {
+        if read_only && !stmt.read_only {
             return Err((
                 BGW_SPI_ERROR_STATEMENT,
-                format!("{} is not allowed in a read-only execution", kind_word(kind, &text)),
+                format!("{} is not allowed in a read-only execution", kind_word(kind, &stmt.sql)),
             ));
         }
-        for i in 1..=stmt.parameter_count() {
-            let n = parameter_number(stmt.parameter_name(i), i).map_err(|m| (SPI_ERROR_PARAM, m))?;
-            let value = params.and_then(|p| p.get(n - 1));
-            let Some(value) = value else {
-                return Err((SPI_ERROR_PARAM, format!("there is no parameter ${n}")));
+        // Every parameter must be numbered and supplied; `values[n - 1]` is `$n`.
+        for (position, name) in stmt.param_names.iter().enumerate() {
+            let n = match name {
+                None => position + 1,
+                Some(name) => param_number(Some(name)).ok_or_else(|| {
+                    (SPI_ERROR_PARAM, format!("parameter \"{name}\" is not supported: use $1, $2, ..."))
+                })?,
             };
-            stmt.raw_bind_parameter(i, value.as_deref()).map_err(stmt_err)?;
-        }
-        let columns: Vec<CString> = stmt.column_names().map(c_text).collect();
-        let ncols = columns.len();
-        let mut rows = Vec::new();
-        {
-            let mut it = stmt.raw_query();
-            while let Some(row) = it.next().map_err(stmt_err)? {
-                if count > 0 && rows.len() as u64 >= count {
-                    break;
-                }
-                let mut values = Vec::with_capacity(ncols);
-                for c in 0..ncols {
-                    values.push(value_text(row.get_ref(c).map_err(stmt_err)?));
-                }
-                rows.push(values);
+            if params.and_then(|p| p.get(n - 1)).is_none() {
+                return Err((SPI_ERROR_PARAM, format!("there is no parameter ${n}")));
             }
         }
-        let returning = ncols > 0;
+        let values: Vec<Value> = params
+            .unwrap_or_default()
+            .iter()
+            .take(stmt.param_count)
+            .map(|p| p.as_ref().map_or(Value::Null, |text| Value::Text(text.clone())))
+            .collect();
+        let columns: Vec<CString> = stmt.columns.iter().map(|c| c_text(&c.name)).collect();
+        let mut rows = Vec::new();
+        let done = engine
+            .execute(&stmt, &values, &mut |row| {
+                if count > 0 && rows.len() as u64 >= count {
+                    return ControlFlow::Break(());
+                }
+                rows.push(row.iter().map(value_text).collect());
+                ControlFlow::Continue(())
+            })
+            .map_err(|e| (BGW_SPI_ERROR_STATEMENT, e.message))?;
+        let returning = !columns.is_empty();
         let (code, processed) = match kind {
             Kind::Select => (SPI_OK_SELECT, rows.len() as u64),
             Kind::Insert if returning => (SPI_OK_INSERT_RETURNING, rows.len() as u64),
             Kind::Update if returning => (SPI_OK_UPDATE_RETURNING, rows.len() as u64),
             Kind::Delete if returning => (SPI_OK_DELETE_RETURNING, rows.len() as u64),
-            Kind::Insert => (SPI_OK_INSERT, conn.changes()),
-            Kind::Update => (SPI_OK_UPDATE, conn.changes()),
-            Kind::Delete => (SPI_OK_DELETE, conn.changes()),
+            Kind::Insert | Kind::Update | Kind::Delete => (kind_code(kind), done.changes),
             Kind::Utility | Kind::Transaction => (SPI_OK_UTILITY, rows.len() as u64),
         };
         last = (code, processed, ResultSet { columns, rows });
     }
     Ok(last)
+}
+
+/// SPI_OK_INSERT, SPI_OK_UPDATE or SPI_OK_DELETE.
+fn kind_code(kind: Kind) -> i32 {
+    match kind {
+        Kind::Insert => SPI_OK_INSERT,
+        Kind::Update => SPI_OK_UPDATE,
+        _ => SPI_OK_DELETE,
+    }
+}
+
+/// A statement that SQLite refused to prepare: its text as SQLite words it, with where the error is in `sql`
+/// (the statements not run yet) when SQLite says.
+fn statement_error(err: SqlError, sql: &str) -> Failure {
+    let message = match err.position {
+        Some(offset) => format!("{} in {sql} at offset {offset}", err.message),
+        None => err.message,
+    };
+    (BGW_SPI_ERROR_STATEMENT, message)
 }
 
 fn transaction_refused() -> Failure {
@@ -477,12 +449,13 @@ fn transaction_refused() -> Failure {
     )
 }
 
+/// The command a read-only error names.
 fn kind_word(kind: Kind, text: &str) -> String {
     match kind {
         Kind::Insert => "INSERT".into(),
         Kind::Update => "UPDATE".into(),
         Kind::Delete => "DELETE".into(),
-        _ => top_level_words(text).into_iter().next().unwrap_or_else(|| "this statement".into()),
+        _ => first_word(text).unwrap_or_else(|| "this statement".into()),
     }
 }
 
@@ -497,7 +470,7 @@ mod tests {
         s.set_session(Session {
             role: Role { oid: 10, name: "boss".into(), superuser: true, can_login: true },
             database: Some(Database { oid: 5, name: "postgres".into(), allow_connections: true }),
-            conn: Some(conn),
+            conn: Some(SqliteEngine::new(conn, crate::sql::sqlite::Options::SPI)),
         });
         s
     }
@@ -520,10 +493,9 @@ mod tests {
         assert_eq!(classify("end"), Kind::Transaction);
         assert_eq!(classify("CREATE TABLE t (a)"), Kind::Utility);
         assert_eq!(classify("update t set a = 'begin'"), Kind::Update);
-        assert_eq!(parameter_number(Some("$12"), 1), Ok(12));
-        assert_eq!(parameter_number(Some("?3"), 1), Ok(3));
-        assert_eq!(parameter_number(None, 4), Ok(4));
-        assert!(parameter_number(Some(":name"), 1).is_err());
+        assert_eq!(param_number(Some("$12")), Some(12));
+        assert_eq!(param_number(Some("?3")), Some(3));
+        assert_eq!(param_number(Some(":name")), None);
     }
 
     #[test]
@@ -580,6 +552,12 @@ mod tests {
         assert_eq!(text(s.error_message()).as_deref(), Some("INSERT is not allowed in a read-only execution"));
         assert_eq!(s.execute(Some("SELEC 1"), None, false, 0), BGW_SPI_ERROR_STATEMENT);
         assert!(text(s.error_message()).unwrap().contains("syntax error"));
+        // SQLite's words, with where the error is in the statements not run yet.
+        assert_eq!(text(s.error_message()).unwrap(), "near \"SELEC\": syntax error in SELEC 1 at offset 0");
+        assert_eq!(s.execute(Some("SELECT 1; SELEC 2"), None, false, 0), BGW_SPI_ERROR_STATEMENT);
+        assert_eq!(text(s.error_message()).unwrap(), "near \"SELEC\": syntax error in  SELEC 2 at offset 1");
+        assert_eq!(s.execute(Some("SELECT 1;; SELEC 2"), None, false, 0), BGW_SPI_ERROR_STATEMENT);
+        assert_eq!(text(s.error_message()).unwrap(), "near \"SELEC\": syntax error in ; SELEC 2 at offset 2");
         assert_eq!(s.execute(Some("SELECT x'00ff', 1e400, 'a'"), None, false, 0), SPI_OK_SELECT);
         assert_eq!(text(s.getvalue(0, 1)).as_deref(), Some("\\x00ff"));
         assert_eq!(text(s.getvalue(0, 2)).as_deref(), Some("Infinity"));

@@ -1,4 +1,5 @@
-//! The name of the OS user this process runs as (what libpq and psql use as the default role name).
+//! Users: the name of the OS user this process runs as (what libpq and psql use as the default role name), and
+//! the user at the other end of a Unix socket.
 
 /// The effective user's name, or None if the password database has no entry for it.
 pub fn os_user_name() -> Option<String> {
@@ -19,5 +20,39 @@ pub fn name_of_uid(uid: u32) -> Option<String> {
             return None;
         }
         Some(std::ffi::CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned())
+    }
+}
+
+/// The user id of the peer of Unix socket `fd` (for peer authentication), from the kernel.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn peer_uid(fd: std::os::fd::RawFd) -> std::io::Result<u32> {
+    let mut credentials = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `credentials` and `len` are valid for writes of the sizes given; `fd` is the caller's open socket.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut credentials as *mut libc::ucred).cast::<libc::c_void>(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(credentials.uid)
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The user id of the peer of Unix socket `fd` (for peer authentication), from the kernel.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn peer_uid(fd: std::os::fd::RawFd) -> std::io::Result<u32> {
+    let (mut uid, mut gid) = (0, 0);
+    // SAFETY: `uid` and `gid` are valid for writes; `fd` is the caller's open socket.
+    if unsafe { libc::getpeereid(fd, &mut uid, &mut gid) } == 0 {
+        Ok(uid)
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }

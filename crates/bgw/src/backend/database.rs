@@ -1,0 +1,83 @@
+//! The session's database: the SQL layer's SQLite engine ([`crate::sql::sqlite`]) with what a client session
+//! adds through [`Hooks`]: the backend's SQL functions and views, the host's catalog commands (CREATE/ALTER/DROP
+//! DATABASE and ROLE, LISTEN/NOTIFY), its read-only state, the end of each transaction (notifications are
+//! published on commit), and the notices the engine raises.
+//!
+//! The hooks reach the host through the session's thread-local context ([`super::context`]), as the SQL
+//! functions do.
+//!
+//! Runs in: a backend process.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use crate::sql::sqlite::{Options, SqliteEngine};
+use crate::sql::{Engine, Hooks, PgType, SqlError, Statement, Value};
+
+use super::context;
+use super::functions;
+use super::views;
+
+/// What running a statement produced, with all its rows.
+#[derive(Debug)]
+pub(crate) struct Executed {
+    pub tag: String,
+    /// The rows, for a statement that has result columns (even if it returned none).
+    pub rows: Option<Vec<Vec<Value>>>,
+}
+
+/// The client session's hooks: everything goes to the host installed in the context.
+struct SessionHooks;
+
+impl Hooks for SessionHooks {
+    fn own_statement_len(&self, sql: &str) -> Option<usize> {
+        context::host().ok().and_then(|h| h.catalog_statement_len(sql))
+    }
+
+    fn run_own_statement(&self, sql: &str, in_transaction_block: bool) -> Result<String, SqlError> {
+        context::host().and_then(|h| h.catalog_command(sql, in_transaction_block))
+    }
+
+    fn read_only(&self) -> bool {
+        context::host().map(|h| h.read_only()).unwrap_or(false)
+    }
+
+    fn transaction_ended(&self, committed: bool) {
+        if let Ok(h) = context::host() {
+            h.transaction_ended(committed);
+        }
+    }
+
+    fn notice(&self, notice: SqlError) {
+        context::notice(notice);
+    }
+
+    fn take_function_error(&self) -> Option<SqlError> {
+        context::take_pending_error()
+    }
+
+    fn function_result_type(&self, name: &str) -> Option<PgType> {
+        functions::result_type(name)
+    }
+}
+
+/// The session's database (the file at `path`, or a fresh in-memory one), sandboxed, with the backend's
+/// functions and views.
+pub(crate) fn open(path: Option<&Path>) -> Result<Box<dyn Engine>, SqlError> {
+    let conn = SqliteEngine::open_sandboxed(path, |conn| {
+        functions::register(conn)?;
+        views::register(conn)
+    })
+    .map_err(|err| SqlError::fatal("XX000", format!("could not set up the session database: {err}")))?;
+    Ok(Box::new(SqliteEngine::with_hooks(conn, Options::CLIENT, Box::new(SessionHooks))))
+}
+
+/// Runs `stmt` and collects its rows (for a statement with result columns).
+pub(crate) fn execute(engine: &mut dyn Engine, stmt: &Statement, params: &[Value]) -> Result<Executed, SqlError> {
+    let mut rows = Vec::new();
+    let done = engine.execute(stmt, params, &mut |row| {
+        rows.push(row);
+        ControlFlow::Continue(())
+    })?;
+    Ok(Executed { tag: done.tag, rows: (!stmt.columns.is_empty()).then_some(rows) })
+}

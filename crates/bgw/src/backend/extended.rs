@@ -1,0 +1,263 @@
+//! The extended query protocol: Parse, Bind, Describe, Execute, Close and Sync on the [`Session`], with its
+//! prepared statements and portals. After an error every message up to the next Sync is ignored, as PostgreSQL
+//! does; portals live until the end of their transaction.
+//!
+//! Runs in: a backend process.
+
+use std::rc::Rc;
+
+use pgwire::api::results::FieldFormat;
+use pgwire::messages::data::{NoData, ParameterDescription};
+use pgwire::messages::extendedquery::{
+    Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete, PortalSuspended,
+    TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+};
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
+use pgwire::messages::PgWireBackendMessage;
+
+use crate::sql::lexer::is_blank;
+use crate::sql::{Statement, TxState};
+
+use super::database;
+use super::host::SqlError;
+use super::session::Session;
+use super::types::{decode_param, described_param_oid, row_description, PgType, Value, WireColumn};
+
+/// A statement prepared with Parse.
+pub(super) struct Prepared {
+    /// None for an empty query.
+    statement: Option<Statement>,
+    /// Parameter type OIDs as the client gave them (0: unspecified), one per parameter.
+    param_oids: Vec<u32>,
+}
+
+pub(super) enum PortalState {
+    Ready,
+    /// Run, with rows left to send after a row-limited Execute.
+    Suspended {
+        rows: std::vec::IntoIter<Vec<Value>>,
+        tag: String,
+    },
+    Done,
+}
+
+/// A statement bound to its parameters with Bind.
+pub(super) struct Portal {
+    prepared: Rc<Prepared>,
+    params: Vec<Value>,
+    columns: Vec<WireColumn>,
+    state: PortalState,
+}
+
+impl Session {
+    /// Runs an extended-protocol step unless an earlier error is waiting for Sync; an error starts the wait.
+    pub(super) fn extended(&mut self, step: impl FnOnce(&mut Self) -> Result<(), SqlError>) {
+        if self.skip_until_sync {
+            return;
+        }
+        if let Err(err) = step(self) {
+            self.error(err);
+            self.skip_until_sync = true;
+        }
+    }
+
+    pub(super) fn parse(&mut self, parse: Parse) -> Result<(), SqlError> {
+        let name = parse.name.unwrap_or_default();
+        if !name.is_empty() && self.statements.contains_key(&name) {
+            return Err(SqlError::error("42P05", format!("prepared statement \"{name}\" already exists")));
+        }
+        let statement = match self.engine.prepare(&parse.query)? {
+            None => None,
+            Some((statement, rest)) => {
+                if !is_blank(rest) {
+                    return Err(SqlError::error("42601", "cannot insert multiple commands into a prepared statement"));
+                }
+                Some(statement)
+            }
+        };
+        let count = statement.as_ref().map_or(0, |s| s.param_count).max(parse.type_oids.len());
+        let param_oids = (0..count).map(|i| parse.type_oids.get(i).copied().unwrap_or(0)).collect();
+        self.statements.insert(name, Rc::new(Prepared { statement, param_oids }));
+        self.out.push(PgWireBackendMessage::ParseComplete(ParseComplete::new()));
+        Ok(())
+    }
+
+    pub(super) fn bind(&mut self, bind: Bind) -> Result<(), SqlError> {
+        let statement_name = bind.statement_name.unwrap_or_default();
+        let portal_name = bind.portal_name.unwrap_or_default();
+        let prepared = self.statements.get(&statement_name).cloned().ok_or_else(|| {
+            SqlError::error("26000", format!("prepared statement \"{statement_name}\" does not exist"))
+        })?;
+        if !portal_name.is_empty() && self.portals.contains_key(&portal_name) {
+            return Err(SqlError::error("42P03", format!("portal \"{portal_name}\" already exists")));
+        }
+        let expected = prepared.param_oids.len();
+        if bind.parameters.len() != expected {
+            return Err(SqlError::error(
+                "08P01",
+                format!(
+                    "bind message supplies {} parameters, but prepared statement \"{statement_name}\" requires \
+                     {expected}",
+                    bind.parameters.len()
+                ),
+            ));
+        }
+        let param_binary = formats(&bind.parameter_format_codes, expected, "parameter")?;
+        let params = bind
+            .parameters
+            .iter()
+            .zip(&prepared.param_oids)
+            .zip(param_binary)
+            .enumerate()
+            .map(|(i, ((raw, &oid), format))| decode_param(raw.as_deref(), oid, format == FieldFormat::Binary, i + 1))
+            .collect::<Result<Vec<Value>, SqlError>>()?;
+        let statement_columns = prepared.statement.as_ref().map_or(&[][..], |s| &s.columns[..]);
+        let result_formats = formats(&bind.result_column_format_codes, statement_columns.len(), "result")?;
+        let columns = statement_columns
+            .iter()
+            .zip(result_formats)
+            .map(|(column, format)| WireColumn {
+                name: column.name.clone(),
+                ty: column.ty.unwrap_or(PgType::Text),
+                format,
+            })
+            .collect();
+        self.portals.insert(portal_name, Portal { prepared, params, columns, state: PortalState::Ready });
+        self.out.push(PgWireBackendMessage::BindComplete(BindComplete::new()));
+        Ok(())
+    }
+
+    pub(super) fn describe(&mut self, describe: Describe) -> Result<(), SqlError> {
+        let name = describe.name.unwrap_or_default();
+        match describe.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => {
+                let prepared = self
+                    .statements
+                    .get(&name)
+                    .ok_or_else(|| SqlError::error("26000", format!("prepared statement \"{name}\" does not exist")))?;
+                let types = prepared.param_oids.iter().map(|&oid| described_param_oid(oid)).collect();
+                let columns: Vec<WireColumn> = prepared.statement.as_ref().map_or_else(Vec::new, |s| {
+                    s.columns
+                        .iter()
+                        .map(|c| WireColumn {
+                            name: c.name.clone(),
+                            ty: c.ty.unwrap_or(PgType::Text),
+                            format: FieldFormat::Text,
+                        })
+                        .collect()
+                });
+                let has_rows = prepared.statement.as_ref().is_some_and(|s| !s.columns.is_empty());
+                self.out.push(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(types)));
+                self.describe_rows(has_rows, &columns);
+            }
+            TARGET_TYPE_BYTE_PORTAL => {
+                let portal = self
+                    .portals
+                    .get(&name)
+                    .ok_or_else(|| SqlError::error("34000", format!("portal \"{name}\" does not exist")))?;
+                let columns = portal.columns.clone();
+                let has_rows = portal.prepared.statement.as_ref().is_some_and(|s| !s.columns.is_empty());
+                self.describe_rows(has_rows, &columns);
+            }
+            other => return Err(SqlError::error("08P01", format!("invalid DESCRIBE message subtype {other}"))),
+        }
+        Ok(())
+    }
+
+    fn describe_rows(&mut self, has_rows: bool, columns: &[WireColumn]) {
+        self.out.push(if has_rows {
+            PgWireBackendMessage::RowDescription(row_description(columns))
+        } else {
+            PgWireBackendMessage::NoData(NoData::new())
+        });
+    }
+
+    pub(super) fn execute(&mut self, execute: Execute) -> Result<(), SqlError> {
+        let name = execute.name.unwrap_or_default();
+        let mut portal = self
+            .portals
+            .remove(&name)
+            .ok_or_else(|| SqlError::error("34000", format!("portal \"{name}\" does not exist")))?;
+        let result = self.execute_portal(&mut portal, execute.max_rows);
+        self.portals.insert(name, portal);
+        result
+    }
+
+    fn execute_portal(&mut self, portal: &mut Portal, max_rows: i32) -> Result<(), SqlError> {
+        if let PortalState::Ready = portal.state {
+            let Some(statement) = portal.prepared.statement.clone() else {
+                self.out.push(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()));
+                return Ok(());
+            };
+            let params = std::mem::take(&mut portal.params);
+            let executed = self.run_statement(&statement.sql, |engine| database::execute(engine, &statement, &params));
+            portal.params = params;
+            let executed = executed?;
+            portal.state = match executed.rows {
+                Some(rows) => PortalState::Suspended { rows: rows.into_iter(), tag: executed.tag },
+                None => {
+                    self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(executed.tag)));
+                    PortalState::Done
+                }
+            };
+        }
+        match std::mem::replace(&mut portal.state, PortalState::Done) {
+            PortalState::Suspended { mut rows, tag } => {
+                let limit = if max_rows > 0 { max_rows as usize } else { usize::MAX };
+                let batch: Vec<Vec<Value>> = rows.by_ref().take(limit).collect();
+                let sent = self.send_rows(batch.iter(), &portal.columns)?;
+                if rows.len() > 0 {
+                    self.out.push(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()));
+                    portal.state = PortalState::Suspended { rows, tag };
+                } else {
+                    let tag = if tag.starts_with("SELECT ") { format!("SELECT {sent}") } else { tag };
+                    self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag)));
+                }
+            }
+            PortalState::Done | PortalState::Ready => {}
+        }
+        Ok(())
+    }
+
+    pub(super) fn close(&mut self, close: Close) -> Result<(), SqlError> {
+        let name = close.name.unwrap_or_default();
+        match close.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => {
+                self.statements.remove(&name);
+            }
+            TARGET_TYPE_BYTE_PORTAL => {
+                self.portals.remove(&name);
+            }
+            other => return Err(SqlError::error("08P01", format!("invalid CLOSE message subtype {other}"))),
+        }
+        self.out.push(PgWireBackendMessage::CloseComplete(CloseComplete::new()));
+        Ok(())
+    }
+
+    pub(super) fn sync(&mut self) {
+        self.skip_until_sync = false;
+        if self.engine.tx_state() == TxState::Idle {
+            // Portals live until the end of their transaction; outside a block that is now.
+            self.portals.clear();
+        }
+        self.ready();
+    }
+}
+
+/// Which formats `codes` (from Bind) give `count` values: none means all text, one applies to all.
+fn formats(codes: &[i16], count: usize, what: &str) -> Result<Vec<FieldFormat>, SqlError> {
+    let format = |code: i16| match code {
+        0 => Ok(FieldFormat::Text),
+        1 => Ok(FieldFormat::Binary),
+        other => Err(SqlError::error("08P01", format!("unsupported format code: {other}"))),
+    };
+    match codes {
+        [] => Ok(vec![FieldFormat::Text; count]),
+        [code] => Ok(vec![format(*code)?; count]),
+        codes if codes.len() == count => codes.iter().map(|&c| format(c)).collect(),
+        codes => Err(SqlError::error(
+            "08P01",
+            format!("bind message has {} {what} formats but {count} {what}s", codes.len()),
+        )),
+    }
+}

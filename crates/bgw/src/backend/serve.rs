@@ -1,0 +1,171 @@
+//! The session loop: the startup phase (startup packet, rejection, authentication), then one frontend message
+//! at a time to the [`Session`] state machine, with the SIGTERM listener and the host's wake-up (notifications to
+//! deliver) while the session waits for the client.
+//!
+//! Runs in: a backend process.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use pgwire::messages::startup::Authentication;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use super::host::{HostServices, Severity, SqlError};
+use super::session::{terminating, Session};
+use super::wire::{message_name, protocol_violation, Wire};
+
+/// How long a client may take to send its startup packet (PostgreSQL's authentication_timeout).
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs one session on `stream` and returns the exit code.
+pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>, reject: Option<SqlError>) -> i32 {
+    let mut sigterm = match signal(SignalKind::terminate()) {
+        Ok(listener) => Some(listener),
+        Err(err) => {
+            eprintln!("bgw backend: cannot listen for SIGTERM: {err}");
+            None
+        }
+    };
+    let mut wire = match Wire::new(stream) {
+        Ok(wire) => wire,
+        Err(err) => {
+            eprintln!("bgw backend: unusable client socket: {err}");
+            return 1;
+        }
+    };
+    let startup = tokio::select! {
+        biased;
+        _ = next_sigterm(&mut sigterm) => return wire.fatal(terminating()).await,
+        startup = tokio::time::timeout(STARTUP_TIMEOUT, wire.read_startup()) => startup,
+    };
+    let parameters = match startup {
+        Err(_elapsed) => return 1,
+        Ok(Err(ended)) => return ended.exit_code(&mut wire).await,
+        Ok(Ok(parameters)) => parameters,
+    };
+    if let Some(err) = reject {
+        return wire.fatal(err).await;
+    }
+    if wire.is_tcp() {
+        let user = parameters.get("user").cloned().unwrap_or_default();
+        let exchange = tokio::time::timeout(STARTUP_TIMEOUT, scram_authenticate(&mut wire, &*host, &user)).await;
+        match exchange {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => return wire.fatal(err).await,
+            Err(_elapsed) => return 1,
+        }
+    }
+    let mut session = match Session::start(&wire, host, &parameters) {
+        Ok(session) => session,
+        Err(err) => return wire.fatal(err).await,
+    };
+    let wakeup = session.host.wakeup_fd().and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok());
+    loop {
+        wire.send_all(session.out.drain(..));
+        if let Some(code) = session.exit {
+            // Ignoring a failed flush: the session ends either way.
+            let _ = wire.flush().await;
+            return code;
+        }
+        let message = match wire.decode() {
+            Ok(Some(message)) => message,
+            Ok(None) => {
+                if wire.flush().await.is_err() {
+                    return 0;
+                }
+                // Idle: wait for the client, SIGTERM, or the host's wake-up (notifications to deliver).
+                session.host.idle_wait(true);
+                let woke = tokio::select! {
+                    biased;
+                    _ = next_sigterm(&mut sigterm) => return wire.fatal(terminating()).await,
+                    _ = wakeup_readable(&wakeup) => true,
+                    read = wire.read_more() => match read {
+                        Ok(0) | Err(_) => return 0,
+                        Ok(_) => false,
+                    },
+                };
+                session.host.idle_wait(false);
+                if woke {
+                    session.host.clear_wakeup();
+                    if let Some(pipe) = &wakeup {
+                        // The host drained the pipe; reading it dry here clears tokio's cached readiness.
+                        let _ = pipe.try_read(&mut [0u8; 64]);
+                    }
+                    session.deliver_notifications();
+                }
+                continue;
+            }
+            Err(err) if err.severity != Severity::Fatal => {
+                session.malformed(err, wire.malformed_extended);
+                continue;
+            }
+            Err(err) => return wire.fatal(err).await,
+        };
+        if matches!(message, PgWireFrontendMessage::Terminate(_)) {
+            let _ = wire.flush().await;
+            return 0;
+        }
+        // A SIGTERM that arrived while the previous message was handled ends the session before the next one,
+        // even if the host has not (yet) flagged the termination.
+        if sigterm.as_mut().is_some_and(|listener| listener.recv().now_or_never().is_some()) {
+            return wire.fatal(terminating()).await;
+        }
+        session.handle_caught(message);
+    }
+}
+
+/// SCRAM-SHA-256 password authentication (TCP connections): AuthenticationSASL, the client's first message, our
+/// first message, the client's proof, our signature. Unknown roles and roles without a password go through the
+/// same exchange and fail at the end with the same message, as PostgreSQL's mock authentication does.
+async fn scram_authenticate(wire: &mut Wire, host: &dyn HostServices, user: &str) -> Result<(), SqlError> {
+    let failed = || SqlError::fatal("28P01", format!("password authentication failed for user \"{user}\""));
+    let verifier = host
+        .password_verifier(user)
+        .and_then(|v| super::scram::Verifier::parse(&v))
+        .unwrap_or_else(super::scram::Verifier::impossible);
+    wire.send(PgWireBackendMessage::Authentication(Authentication::SASL(vec!["SCRAM-SHA-256".to_owned()])));
+    let initial = match wire.next_message().await? {
+        PgWireFrontendMessage::PasswordMessageFamily(p) => {
+            p.into_sasl_initial_response().map_err(|e| protocol_violation(e.to_string()))?
+        }
+        other => return Err(protocol_violation(format!("expected SASL response, got {}", message_name(&other)))),
+    };
+    if initial.auth_method != "SCRAM-SHA-256" {
+        return Err(SqlError::fatal("08P01", "client selected an invalid SASL authentication mechanism"));
+    }
+    let first = initial.data.unwrap_or_default();
+    let (exchange, server_first) =
+        super::scram::server_first(&first, &verifier).map_err(|m| SqlError::fatal("08P01", m))?;
+    wire.send(PgWireBackendMessage::Authentication(Authentication::SASLContinue(server_first.into_bytes().into())));
+    let response = match wire.next_message().await? {
+        PgWireFrontendMessage::PasswordMessageFamily(p) => {
+            p.into_sasl_response().map_err(|e| protocol_violation(e.to_string()))?
+        }
+        other => return Err(protocol_violation(format!("expected SASL response, got {}", message_name(&other)))),
+    };
+    let server_final = super::scram::server_final(&exchange, &response.data, &verifier).map_err(|_| failed())?;
+    wire.send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(server_final.into_bytes().into())));
+    Ok(())
+}
+
+/// Resolves when the host's wake-up descriptor is readable; never without one.
+async fn wakeup_readable(pipe: &Option<tokio::net::unix::pipe::Receiver>) {
+    match pipe {
+        Some(pipe) => {
+            let _ = pipe.readable().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for the next SIGTERM, or forever without a listener.
+async fn next_sigterm(listener: &mut Option<Signal>) {
+    match listener {
+        Some(listener) => {
+            listener.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}

@@ -1,0 +1,333 @@
+//! The wire layer: bytes in and out of the client's socket, and the PostgreSQL v3 messages they carry.
+//!
+//! [`Wire`] frames frontend messages out of what the socket delivered and decodes them with pgwire, and encodes
+//! backend messages into an output buffer that is flushed before the session waits for more input. It is the
+//! only async part of a session besides the loop in [`super::serve`]. It also answers the startup phase's SSL and
+//! GSS requests and turns [`SqlError`]s into ErrorResponse and NoticeResponse messages.
+//!
+//! Runs in: a backend process.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pgwire::error::ErrorInfo;
+use pgwire::messages::data::DataRow;
+use pgwire::messages::response::{ErrorResponse, GssEncResponse, NoticeResponse, SslResponse};
+use pgwire::messages::startup::NegotiateProtocolVersion;
+use pgwire::messages::{DecodeContext, PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::host::{Severity, SqlError};
+
+/// The largest frontend message accepted (PostgreSQL's limit: 1 GB).
+const MAX_MESSAGE_BYTES: usize = 0x3fff_ffff;
+/// The largest startup packet accepted (PostgreSQL's MAX_STARTUP_PACKET_LENGTH).
+const MAX_STARTUP_BYTES: usize = 10_000;
+
+const SSL_REQUEST_CODE: u32 = 80_877_103;
+const GSS_REQUEST_CODE: u32 = 80_877_104;
+
+pub(super) fn protocol_violation(message: impl Into<String>) -> SqlError {
+    SqlError::fatal("08P01", message)
+}
+
+/// Why the startup phase ended without a startup packet.
+pub(super) enum StartupEnd {
+    /// The client went away or asked to cancel a query (not supported): close quietly.
+    Quiet,
+    /// A protocol violation: answer with this FATAL error.
+    Fatal(SqlError),
+}
+
+impl StartupEnd {
+    pub(super) async fn exit_code(self, wire: &mut Wire) -> i32 {
+        match self {
+            StartupEnd::Quiet => 0,
+            StartupEnd::Fatal(err) => wire.fatal(err).await,
+        }
+    }
+}
+
+/// The socket under a session.
+enum Stream {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+impl Stream {
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(buf).await,
+            Stream::Tcp(s) => s.read(buf).await,
+        }
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.write_all(buf).await,
+            Stream::Tcp(s) => s.write_all(buf).await,
+        }
+    }
+
+    pub(super) async fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.flush().await,
+            Stream::Tcp(s) => s.flush().await,
+        }
+    }
+}
+
+/// The client connection at the byte level.
+pub(super) struct Wire {
+    stream: Stream,
+    input: Vec<u8>,
+    /// How much of `input` has been decoded already.
+    consumed: usize,
+    output: Vec<u8>,
+    decode_context: DecodeContext,
+    /// Whether the last message [`Wire::decode`] refused as malformed (an ERROR) was an extended-protocol one.
+    pub(super) malformed_extended: bool,
+}
+
+impl Wire {
+    pub(super) fn new(stream: super::ClientStream) -> std::io::Result<Wire> {
+        let stream = match stream {
+            super::ClientStream::Unix(s) => {
+                s.set_nonblocking(true)?;
+                Stream::Unix(tokio::net::UnixStream::from_std(s)?)
+            }
+            super::ClientStream::Tcp(s) => {
+                s.set_nonblocking(true)?;
+                let _ = s.set_nodelay(true);
+                Stream::Tcp(tokio::net::TcpStream::from_std(s)?)
+            }
+        };
+        let mut decode_context = DecodeContext::new(ProtocolVersion::PROTOCOL3_0);
+        // SSL and GSS requests are answered before pgwire sees any message (see `read_startup`).
+        decode_context.awaiting_frontend_ssl = false;
+        decode_context.awaiting_frontend_startup = true;
+        Ok(Wire {
+            stream,
+            input: Vec::with_capacity(8192),
+            consumed: 0,
+            output: Vec::with_capacity(8192),
+            decode_context,
+            malformed_extended: false,
+        })
+    }
+
+    pub(super) fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match &self.stream {
+            Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tcp(s) => s.as_raw_fd(),
+        }
+    }
+
+    pub(super) fn is_tcp(&self) -> bool {
+        matches!(self.stream, Stream::Tcp(_))
+    }
+
+    /// Waits for the next complete message (during authentication).
+    pub(super) async fn next_message(&mut self) -> Result<PgWireFrontendMessage, SqlError> {
+        loop {
+            if let Some(m) = self.decode()? {
+                return Ok(m);
+            }
+            self.flush().await.map_err(|e| SqlError::fatal("08006", format!("could not send data to client: {e}")))?;
+            match self.read_more().await {
+                Ok(0) | Err(_) => return Err(SqlError::fatal("08006", "the client closed the connection")),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// The received bytes not decoded yet.
+    fn pending(&self) -> &[u8] {
+        &self.input[self.consumed..]
+    }
+
+    /// Reads what the socket has (at least one byte, or 0 at end of input).
+    pub(super) async fn read_more(&mut self) -> std::io::Result<usize> {
+        self.input.drain(..self.consumed);
+        self.consumed = 0;
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.stream.read(&mut chunk).await?;
+        self.input.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// Takes the next complete frontend message off the input, if there is one.
+    pub(super) fn decode(&mut self) -> Result<Option<PgWireFrontendMessage>, SqlError> {
+        let startup = self.decode_context.awaiting_frontend_startup;
+        let (header, limit) = if startup { (4, MAX_STARTUP_BYTES) } else { (5, MAX_MESSAGE_BYTES) };
+        let pending = self.pending();
+        if pending.len() < header {
+            return Ok(None);
+        }
+        let declared =
+            u32::from_be_bytes([pending[header - 4], pending[header - 3], pending[header - 2], pending[header - 1]])
+                as usize;
+        if declared < 4 || declared > limit {
+            return Err(protocol_violation(format!("invalid message length {declared}")));
+        }
+        let total = header - 4 + declared;
+        if pending.len() < total {
+            return Ok(None);
+        }
+        // pgwire decodes from a `bytes::BytesMut`; an empty one is taken from pgwire's own `DataRow` so that the
+        // backend needs no dependency on `bytes`. One frame at a time keeps the copy to one per message.
+        let mut frame = DataRow::default().data;
+        frame.extend_from_slice(&pending[..total]);
+        self.consumed += total;
+        let context = &self.decode_context;
+        // A complete query-cycle message whose body does not parse (a count promising more than is there, a
+        // missing terminator) is an ERROR, as in PostgreSQL: the frame was read whole, so the session can go on.
+        // Anything else that does not decode (an unknown message type) ends the session.
+        let kind = if startup { None } else { frame.first().copied().filter(|k| b"QPBDECSH".contains(k)) };
+        let malformed = |message: String| match kind {
+            Some(_) => SqlError::error("08P01", message),
+            None => protocol_violation(message),
+        };
+        self.malformed_extended = kind.is_some_and(|k| k != b'Q');
+        match catch_unwind(AssertUnwindSafe(|| PgWireFrontendMessage::decode(&mut frame, context))) {
+            Ok(Ok(Some(message))) => Ok(Some(message)),
+            Ok(Ok(None)) => Err(protocol_violation("incomplete message from client")),
+            Ok(Err(err)) => Err(malformed(format!("invalid frontend message: {err}"))),
+            Err(_panic) => Err(malformed("malformed frontend message".to_owned())),
+        }
+    }
+
+    /// Reads up to the startup packet, refusing SSL and GSS encryption on the way; returns its parameters.
+    pub(super) async fn read_startup(&mut self) -> Result<HashMap<String, String>, StartupEnd> {
+        loop {
+            let pending = self.pending();
+            if pending.len() >= 8 && pending[..4] == 8u32.to_be_bytes() {
+                let code = u32::from_be_bytes([pending[4], pending[5], pending[6], pending[7]]);
+                let refusal = match code {
+                    SSL_REQUEST_CODE => Some(PgWireBackendMessage::SslResponse(SslResponse::Refuse)),
+                    GSS_REQUEST_CODE => Some(PgWireBackendMessage::GssEncResponse(GssEncResponse::Refuse)),
+                    _ => None,
+                };
+                if let Some(refusal) = refusal {
+                    self.consumed += 8;
+                    self.send(refusal);
+                    self.flush().await.map_err(|_| StartupEnd::Quiet)?;
+                    continue;
+                }
+            }
+            match self.decode() {
+                Ok(Some(PgWireFrontendMessage::Startup(startup))) => {
+                    self.decode_context.awaiting_frontend_startup = false;
+                    if startup.protocol_number_minor > 0 {
+                        let unsupported =
+                            startup.parameters.keys().filter(|k| k.starts_with("_pq_.")).cloned().collect();
+                        self.send(PgWireBackendMessage::NegotiateProtocolVersion(NegotiateProtocolVersion::new(
+                            i32::from(ProtocolVersion::PROTOCOL3_0),
+                            unsupported,
+                        )));
+                    }
+                    return Ok(startup.parameters.into_iter().collect());
+                }
+                Ok(Some(PgWireFrontendMessage::CancelRequest(_))) => return Err(StartupEnd::Quiet),
+                Ok(Some(_)) => return Err(StartupEnd::Fatal(protocol_violation("expected a startup packet"))),
+                Ok(None) => match self.read_more().await {
+                    Ok(0) | Err(_) => return Err(StartupEnd::Quiet),
+                    Ok(_) => {}
+                },
+                Err(err) => {
+                    let err = SqlError {
+                        message: format!("unsupported frontend protocol or invalid startup packet ({})", err.message),
+                        ..err
+                    };
+                    return Err(StartupEnd::Fatal(err));
+                }
+            }
+        }
+    }
+
+    /// Encodes `message` into the output buffer.
+    pub(super) fn send(&mut self, message: PgWireBackendMessage) {
+        let mut buffer = DataRow::default().data;
+        match message.encode(&mut buffer) {
+            Ok(()) => self.output.extend_from_slice(&buffer),
+            Err(err) => {
+                eprintln!("bgw backend: could not encode a protocol message: {err}");
+                let fallback = error_response(&SqlError::error("XX000", "could not encode a protocol message"));
+                let mut buffer = DataRow::default().data;
+                if PgWireBackendMessage::ErrorResponse(fallback).encode(&mut buffer).is_ok() {
+                    self.output.extend_from_slice(&buffer);
+                }
+            }
+        }
+    }
+
+    pub(super) fn send_all(&mut self, messages: impl Iterator<Item = PgWireBackendMessage>) {
+        for message in messages {
+            self.send(message);
+        }
+    }
+
+    pub(super) async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.output.is_empty() {
+            let result = self.stream.write_all(&self.output).await;
+            self.output.clear();
+            result?;
+            self.stream.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `err` as a FATAL error and returns the exit code for it.
+    pub(super) async fn fatal(&mut self, err: SqlError) -> i32 {
+        self.send(PgWireBackendMessage::ErrorResponse(error_response(&SqlError { severity: Severity::Fatal, ..err })));
+        let _ = self.flush().await;
+        1
+    }
+}
+
+/// At most this many bytes of a message or detail in an error, to stay well inside libpq's limits.
+const MAX_ERROR_TEXT: usize = 8000;
+
+fn clip(text: &str) -> String {
+    if text.len() <= MAX_ERROR_TEXT {
+        return text.to_owned();
+    }
+    let mut cut = MAX_ERROR_TEXT;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &text[..cut])
+}
+
+fn error_info(err: &SqlError, severity: &str) -> ErrorInfo {
+    let code = if err.code.len() == 5 { err.code } else { "XX000" };
+    let mut info = ErrorInfo::new(severity.to_owned(), code.to_owned(), clip(&err.message));
+    info.severity_nonlocalized = Some(severity.to_owned());
+    info.detail = err.detail.as_deref().map(clip);
+    info.hint = err.hint.as_deref().map(clip);
+    info
+}
+
+/// An ErrorResponse for `err`: ERROR unless the error is FATAL.
+pub(super) fn error_response(err: &SqlError) -> ErrorResponse {
+    let severity = if err.severity == Severity::Fatal { "FATAL" } else { "ERROR" };
+    error_info(err, severity).into()
+}
+
+/// A NoticeResponse for `notice`: NOTICE or WARNING.
+pub(super) fn notice_response(notice: &SqlError) -> NoticeResponse {
+    let severity = if notice.severity == Severity::Notice { "NOTICE" } else { "WARNING" };
+    error_info(notice, severity).into()
+}
+
+pub(super) fn message_name(message: &PgWireFrontendMessage) -> &'static str {
+    match message {
+        PgWireFrontendMessage::PasswordMessageFamily(_) => "password message",
+        PgWireFrontendMessage::Startup(_) => "startup packet",
+        PgWireFrontendMessage::CancelRequest(_) => "cancel request",
+        PgWireFrontendMessage::SslNegotiation(_) => "SSL negotiation",
+        PgWireFrontendMessage::PortalSuspended(_) => "portal suspended",
+        _ => "message",
+    }
+}

@@ -1,0 +1,117 @@
+//! The one SQL layer: what client sessions (`crate::backend`) and worker SPI (`crate::spi`) both do on a
+//! database, behind one engine interface.
+//!
+//! - [`Engine`]: the interface both front-ends call: `prepare` the first statement of a string (analysed, not
+//!   run), `execute` it with parameters (rows handed to the caller one by one), the transaction state, and the
+//!   transaction commands SPI issues by API. [`Hooks`] are what a caller adds to its engine (statements it runs
+//!   itself, read-only mode, notices, the end of a transaction, its SQL functions' errors and result types).
+//! - [`sqlite`]: the SQLite engine (rusqlite), the first implementation; a PostgreSQL engine will follow behind
+//!   the same interface.
+//! - [`lexer`]: splitting SQL text into tokens, blank detection; [`statement`]: statement kinds, PostgreSQL's
+//!   transaction-control spellings, `$n` parameter numbering, the analysed [`Statement`].
+//! - [`txn`]: PostgreSQL's transaction rules (the failed-transaction rule, 25P02) on top of an engine's own.
+//! - [`error`]: [`SqlError`], with SQLSTATE, message, detail and hint; [`value`]: [`Value`] and [`PgType`].
+//!
+//! Invariants: this layer knows nothing of the wire protocol, the host or workers (it imports only `catalog`,
+//! for how a database file is opened); what differs between its callers is a parameter (the SQLite engine's
+//! `Options`, the caller's `Hooks`), not a copy.
+//!
+//! Runs in: a backend process (a client session) and a background worker (SPI).
+
+pub mod error;
+pub mod lexer;
+pub mod sqlite;
+pub mod statement;
+pub mod txn;
+pub mod value;
+
+use std::ops::ControlFlow;
+
+pub use error::{Severity, SqlError};
+pub use statement::{ColumnInfo, Kind, Statement};
+pub use txn::TxState;
+pub use value::{PgType, Value};
+
+/// What running a statement produced, besides its rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// PostgreSQL's command tag (`SELECT 3`, `INSERT 0 1`, `CREATE TABLE`, ...).
+    pub tag: String,
+    /// How many rows went to the row callback.
+    pub rows: u64,
+    /// How many rows the statement inserted, updated or deleted (the engine's count after it ran).
+    pub changes: u64,
+}
+
+/// A database engine, as client sessions and worker SPI use it.
+pub trait Engine {
+    /// Analyses the first statement of `sql` and returns it with the rest of the string, or None if `sql` holds
+    /// no statement (only blanks, comments and semicolons). An error (a syntax error, an unknown table, ...) fails
+    /// the transaction block, if there is one.
+    fn prepare<'a>(&mut self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError>;
+
+    /// Runs `stmt` with `params` (`params[n - 1]` is `$n`; missing ones are NULL), under PostgreSQL's transaction
+    /// rules. Each result row goes to `rows` as soon as it is read (only for a statement with result columns);
+    /// `rows` returns `Break` to stop reading.
+    fn execute(
+        &mut self,
+        stmt: &Statement,
+        params: &[Value],
+        rows: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
+    ) -> Result<Completion, SqlError>;
+
+    /// Idle, in a transaction block, or in a failed one.
+    fn tx_state(&self) -> TxState;
+
+    /// Whether the last transaction block failed and has not been ended by [`Engine::begin`],
+    /// [`Engine::commit`], [`Engine::rollback`] or a statement outside a block.
+    fn transaction_failed(&self) -> bool;
+
+    /// Marks the transaction block failed (for an error the caller raised itself).
+    fn fail_transaction(&mut self);
+
+    /// Begins a transaction block by API (SPI's `StartTransactionCommand`), taking the write lock at once.
+    fn begin(&mut self) -> Result<(), SqlError>;
+
+    /// Commits the open block by API.
+    fn commit(&mut self) -> Result<(), SqlError>;
+
+    /// Rolls the open block back by API, if there is one.
+    fn rollback(&mut self) -> Result<(), SqlError>;
+}
+
+/// What a caller adds to its engine; every method has a default that adds nothing.
+pub trait Hooks: Send {
+    /// How many bytes of `sql` a statement the caller runs itself takes, if `sql` starts with one (the backend's
+    /// catalog commands). Such a statement comes back from `prepare` as [`Kind::Catalog`].
+    fn own_statement_len(&self, _sql: &str) -> Option<usize> {
+        None
+    }
+
+    /// Runs a statement [`Hooks::own_statement_len`] claimed; its command tag.
+    fn run_own_statement(&self, sql: &str, _in_transaction_block: bool) -> Result<String, SqlError> {
+        Err(SqlError::error("0A000", format!("catalog commands are not supported here: {sql}")))
+    }
+
+    /// Whether writes are refused now (25006).
+    fn read_only(&self) -> bool {
+        false
+    }
+
+    /// A transaction ended (a statement's own, or a block's), committed or not.
+    fn transaction_ended(&self, _committed: bool) {}
+
+    /// A notice or warning raised by the engine (sent after the statement).
+    fn notice(&self, _notice: SqlError) {}
+
+    /// The whole error one of the caller's SQL functions failed with, if one did (and forgets it): the engine
+    /// keeps only its message.
+    fn take_function_error(&self) -> Option<SqlError> {
+        None
+    }
+
+    /// The result type of one of the caller's SQL functions, for describing result columns before they run.
+    fn function_result_type(&self, _name: &str) -> Option<PgType> {
+        None
+    }
+}

@@ -1,0 +1,65 @@
+//! SQLSTATE for SQLite's errors: by extended result code where SQLite says enough, by message otherwise.
+//!
+//! Runs in: any process that runs SQL.
+
+use std::ffi::c_int;
+
+use rusqlite::ffi;
+
+use crate::sql::error::SqlError;
+
+/// Maps a rusqlite error to a PostgreSQL error.
+pub fn from_rusqlite(err: rusqlite::Error) -> SqlError {
+    match err {
+        rusqlite::Error::SqliteFailure(failure, message) => {
+            let message = message.unwrap_or_else(|| failure.to_string());
+            SqlError::error(sqlstate(failure.extended_code, &message), message)
+        }
+        rusqlite::Error::Utf8Error(..) => SqlError::error("22021", "invalid byte sequence for encoding \"UTF8\""),
+        other => SqlError::error("XX000", other.to_string()),
+    }
+}
+
+/// The SQLSTATE of a SQLite error with extended result code `code` and text `message` (XX000 if nothing fits).
+pub fn sqlstate(code: c_int, message: &str) -> &'static str {
+    match code {
+        ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => return "23505",
+        ffi::SQLITE_CONSTRAINT_NOTNULL => return "23502",
+        ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return "23503",
+        ffi::SQLITE_CONSTRAINT_CHECK => return "23514",
+        _ => {}
+    }
+    match code & 0xff {
+        ffi::SQLITE_CONSTRAINT => return "23000",
+        ffi::SQLITE_TOOBIG => return "54000",
+        ffi::SQLITE_MISMATCH => return "42804",
+        ffi::SQLITE_NOMEM => return "53200",
+        ffi::SQLITE_FULL => return "53100",
+        ffi::SQLITE_INTERRUPT => return "57014",
+        ffi::SQLITE_READONLY => return "25006",
+        ffi::SQLITE_AUTH => return "42501",
+        _ => {}
+    }
+    const BY_MESSAGE: &[(&str, &str)] = &[
+        ("syntax error", "42601"),
+        ("incomplete input", "42601"),
+        ("unrecognized token", "42601"),
+        ("no such table", "42P01"),
+        ("no such column", "42703"),
+        ("ambiguous column name", "42702"),
+        ("no such function", "42883"),
+        ("wrong number of arguments to function", "42883"),
+        ("already exists", "42P07"),
+        ("no such index", "42704"),
+        ("no such view", "42704"),
+        ("no such trigger", "42704"),
+        ("no such savepoint", "3B001"),
+        ("cannot start a transaction within a transaction", "25001"),
+        ("no transaction is active", "25P01"),
+        ("misuse of aggregate", "42803"),
+        ("integer overflow", "22003"),
+        ("too many", "54000"),
+    ];
+    let lower = message.to_ascii_lowercase();
+    BY_MESSAGE.iter().find(|(needle, _)| lower.contains(needle)).map_or("XX000", |(_, state)| state)
+}

@@ -1,0 +1,327 @@
+//! The SQLite engine: the first implementation of [`Engine`], on an embedded SQLite database.
+//!
+//! [`SqliteEngine::prepare`] takes the first statement off a query string and analyses it without running it:
+//! its kind (for the command tag), its parameters (`$1`, `$2`, ... as PostgreSQL clients write them), and its
+//! result columns with a PostgreSQL type where one can be known before running: from the declared column type,
+//! or (with [`Options::infer_types`]) from SQLite's bytecode when a column is computed by a function with a known
+//! result type or by a literal. [`SqliteEngine::execute`] runs it and hands its rows to the caller one by one.
+//!
+//! Transactions pass to SQLite, with PostgreSQL's rules on top (see [`crate::sql::txn`]). What differs between
+//! the callers is in [`Options`] (what a client session gets and a worker's SPI does not) and in the caller's
+//! [`Hooks`].
+//!
+//! Where later work plugs in: a statement timeout or a cancel request becomes SQLite's progress handler around
+//! the stepping loop of `execute` (an interrupt ends the statement with SQLSTATE 57014, already mapped); rows
+//! already stream through the row callback.
+//!
+//! Runs in: a backend process (the session's database) and a background worker (its SPI connection).
+
+mod errors;
+mod ffi;
+mod infer;
+pub mod rows_table;
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use rusqlite::Connection;
+
+pub use errors::{from_rusqlite, sqlstate};
+
+use super::error::SqlError;
+use super::statement::{classify, transaction_control, ColumnInfo, Kind, Statement};
+use super::txn::{gate, Gate, Tracker, TxState};
+use super::value::{PgType, Value};
+use super::{Completion, Engine, Hooks};
+
+/// What a caller's connection does beyond running SQL.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Accept PostgreSQL's spellings of transaction control SQLite does not know (`START TRANSACTION`, `ABORT`,
+    /// `BEGIN ISOLATION LEVEL ...`), running SQLite's own instead.
+    pub postgres_transaction_spellings: bool,
+    /// Read result column types off the bytecode when no declared type gives them (costs an `EXPLAIN`).
+    pub infer_types: bool,
+}
+
+impl Options {
+    /// A client session's: PostgreSQL's spellings and typed result columns.
+    pub const CLIENT: Options = Options { postgres_transaction_spellings: true, infer_types: true };
+    /// A worker's SPI: SQLite's spellings, untyped (text) results.
+    pub const SPI: Options = Options { postgres_transaction_spellings: false, infer_types: false };
+}
+
+/// No hooks: a connection whose caller needs nothing of the engine but SQL.
+struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// A SQLite connection with PostgreSQL's transaction rules.
+pub struct SqliteEngine {
+    conn: Connection,
+    options: Options,
+    hooks: Box<dyn Hooks>,
+    tx: Tracker,
+    /// Whether `PRAGMA query_only` is on (it follows the hooks' read-only state).
+    read_only: bool,
+}
+
+impl SqliteEngine {
+    /// An engine on `conn`, opened and set up by the caller.
+    pub fn new(conn: Connection, options: Options) -> SqliteEngine {
+        SqliteEngine { conn, options, hooks: Box::new(NoHooks), tx: Tracker::default(), read_only: false }
+    }
+
+    /// The same, with the caller's hooks.
+    pub fn with_hooks(conn: Connection, options: Options, hooks: Box<dyn Hooks>) -> SqliteEngine {
+        SqliteEngine { hooks, ..SqliteEngine::new(conn, options) }
+    }
+
+    /// Opens the database file at `path` (or a fresh in-memory database) for a client session, as every database
+    /// of the host is opened (WAL, durable commits, writers wait for writers), and sandboxed: the connection
+    /// cannot attach or write files, triggers and views may use only functions without side effects, and SQL
+    /// cannot corrupt the file (see [`sandbox`]). `setup` then adds the caller's functions and views.
+    pub fn open_sandboxed(
+        path: Option<&Path>,
+        setup: impl FnOnce(&Connection) -> rusqlite::Result<()>,
+    ) -> rusqlite::Result<Connection> {
+        let conn = match path {
+            Some(p) => crate::catalog::open_database_file(p)?,
+            None => Connection::open_in_memory()?,
+        };
+        sandbox(&conn)?;
+        setup(&conn)?;
+        Ok(conn)
+    }
+
+    /// The underlying connection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn map_error(&self, err: rusqlite::Error) -> SqlError {
+        // An error raised by one of the caller's SQL functions comes back whole, SQLSTATE included.
+        self.hooks.take_function_error().unwrap_or_else(|| from_rusqlite(err))
+    }
+
+    fn prepare_first<'a>(&self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
+        let mut rest = sql;
+        loop {
+            if super::lexer::is_blank(rest) {
+                return Ok(None);
+            }
+            if let Some(len) = self.hooks.own_statement_len(rest) {
+                let len = len.clamp(1, rest.len());
+                return Ok(Some((Statement::bare(&rest[..len], Kind::Catalog), &rest[len..])));
+            }
+            if self.options.postgres_transaction_spellings {
+                if let Some((canonical, kind, consumed)) = transaction_control(rest) {
+                    return Ok(Some((Statement::bare(canonical, kind), &rest[consumed.min(rest.len())..])));
+                }
+            }
+            let probe = ffi::probe(&self.conn, rest).map_err(|e| {
+                let mut err = self.map_error(e.error);
+                // The offset SQLite gives is into `rest`; the error's position is into `sql`.
+                err.position = e.offset.map(|offset| offset + (sql.len() - rest.len()));
+                err
+            })?;
+            let consumed = probe.consumed.min(rest.len());
+            match probe.shape {
+                Some(shape) => {
+                    let (text, remainder) = rest.split_at(consumed);
+                    return Ok(Some((self.analyse(text, shape), remainder)));
+                }
+                None if consumed == 0 => return Ok(None),
+                None => rest = &rest[consumed..],
+            }
+        }
+    }
+
+    fn analyse(&self, text: &str, shape: ffi::Shape) -> Statement {
+        let ffi::Shape { names, decltypes, param_names, read_only } = shape;
+        let param_numbers: Vec<usize> = param_names
+            .iter()
+            .enumerate()
+            .map(|(position, name)| super::statement::param_number(name.as_deref()).unwrap_or(position + 1))
+            .collect();
+        let param_count = param_numbers.iter().copied().max().unwrap_or(0);
+        let mut types: Vec<Option<PgType>> =
+            decltypes.iter().map(|d| d.as_deref().and_then(PgType::from_decltype)).collect();
+        if self.options.infer_types && types.iter().any(Option::is_none) {
+            let hooks = &self.hooks;
+            let inferred = infer::explain_types(&self.conn, text, names.len(), &|name| {
+                hooks.function_result_type(name).or_else(|| infer::builtin_result_type(name))
+            });
+            for (ty, guess) in types.iter_mut().zip(inferred) {
+                if ty.is_none() {
+                    *ty = guess;
+                }
+            }
+        }
+        Statement {
+            sql: text.to_owned(),
+            kind: classify(text),
+            columns: names.into_iter().zip(types).map(|(name, ty)| ColumnInfo { name, ty }).collect(),
+            param_names,
+            param_numbers,
+            param_count,
+            read_only,
+        }
+    }
+
+    fn run(
+        &self,
+        stmt: &Statement,
+        params: &[Value],
+        sink: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
+    ) -> Result<Completion, SqlError> {
+        let mut prepared = self.conn.prepare(&stmt.sql).map_err(|e| self.map_error(e))?;
+        let width = prepared.column_count();
+        if width != stmt.columns.len() {
+            return Err(SqlError::error("0A000", "cached plan must not change result type")
+                .with_detail("The statement's result columns changed since it was prepared."));
+        }
+        for (position, number) in stmt.param_numbers.iter().enumerate() {
+            let value = params.get(number.wrapping_sub(1)).unwrap_or(&Value::Null);
+            prepared.raw_bind_parameter(position + 1, value).map_err(|e| self.map_error(e))?;
+        }
+        let mut delivered = 0u64;
+        {
+            let mut rows = prepared.raw_query();
+            while let Some(row) = rows.next().map_err(|e| self.map_error(e))? {
+                if width > 0 {
+                    let mut values = Vec::with_capacity(width);
+                    for i in 0..width {
+                        values.push(Value::from(row.get_ref(i).map_err(|e| self.map_error(e))?));
+                    }
+                    if sink(values).is_break() {
+                        break;
+                    }
+                    delivered += 1;
+                }
+            }
+        }
+        let changes = self.conn.changes();
+        let tag = match &stmt.kind {
+            Kind::Insert => format!("INSERT 0 {changes}"),
+            Kind::Update => format!("UPDATE {changes}"),
+            Kind::Delete => format!("DELETE {changes}"),
+            _ if width > 0 => format!("SELECT {delivered}"),
+            Kind::Query => "SELECT 0".to_owned(),
+            Kind::Begin => "BEGIN".to_owned(),
+            Kind::Commit => "COMMIT".to_owned(),
+            Kind::Rollback | Kind::RollbackTo => "ROLLBACK".to_owned(),
+            // Catalog commands never reach SQLite (see execute).
+            Kind::Catalog => String::new(),
+            Kind::Other(tag) => tag.clone(),
+        };
+        Ok(Completion { tag, rows: delivered, changes })
+    }
+}
+
+impl Engine for SqliteEngine {
+    fn tx_state(&self) -> TxState {
+        self.tx.state(self.conn.is_autocommit())
+    }
+
+    fn transaction_failed(&self) -> bool {
+        self.tx.failed()
+    }
+
+    fn fail_transaction(&mut self) {
+        self.tx.fail();
+    }
+
+    fn prepare<'a>(&mut self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
+        let result = self.prepare_first(sql);
+        if result.is_err() {
+            self.tx.statement_failed(self.conn.is_autocommit());
+        }
+        result
+    }
+
+    fn execute(
+        &mut self,
+        stmt: &Statement,
+        params: &[Value],
+        rows: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
+    ) -> Result<Completion, SqlError> {
+        // Forget any error a function raised outside a statement.
+        let _ = self.hooks.take_function_error();
+        let tag_only = |tag: &str| Ok(Completion { tag: tag.to_owned(), rows: 0, changes: 0 });
+        match gate(self.tx_state(), &stmt.kind) {
+            Gate::Run => {}
+            Gate::RollBackFailed => {
+                self.conn.execute_batch("ROLLBACK").map_err(|e| self.map_error(e))?;
+                self.tx.reset();
+                self.hooks.transaction_ended(false);
+                return tag_only("ROLLBACK");
+            }
+            Gate::Refuse(err) => return Err(err),
+            Gate::Warn(warning, tag) => {
+                self.hooks.notice(warning);
+                return tag_only(tag);
+            }
+        }
+        let read_only = self.hooks.read_only();
+        if read_only != self.read_only {
+            self.conn.pragma_update(None, "query_only", read_only).map_err(|e| self.map_error(e))?;
+            self.read_only = read_only;
+        }
+        if read_only && stmt.kind.writes() {
+            self.tx.statement_failed(self.conn.is_autocommit());
+            return Err(SqlError::error(
+                "25006",
+                format!("cannot execute {} in a read-only transaction", stmt.kind.command_name()),
+            ));
+        }
+        let result = if stmt.kind == Kind::Catalog {
+            let in_block = self.tx_state() == TxState::InBlock;
+            self.hooks.run_own_statement(&stmt.sql, in_block).map(|tag| Completion { tag, rows: 0, changes: 0 })
+        } else {
+            self.run(stmt, params, rows)
+        };
+        let autocommit = self.conn.is_autocommit();
+        self.tx.statement_done(autocommit, &stmt.kind, result.is_ok());
+        if autocommit {
+            // A transaction ended (the statement's own, or a block's): the caller publishes its notifications only
+            // if it committed.
+            self.hooks.transaction_ended(result.is_ok() && !matches!(stmt.kind, Kind::Rollback));
+        }
+        result
+    }
+
+    fn begin(&mut self) -> Result<(), SqlError> {
+        self.tx.reset();
+        // IMMEDIATE takes the database's write lock at once (waiting up to the busy timeout for other writers), so
+        // that a later write cannot fail on a snapshot that went stale.
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(from_rusqlite)
+    }
+
+    fn commit(&mut self) -> Result<(), SqlError> {
+        self.tx.reset();
+        self.conn.execute_batch("COMMIT").map_err(from_rusqlite)
+    }
+
+    fn rollback(&mut self) -> Result<(), SqlError> {
+        self.tx.reset();
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn.execute_batch("ROLLBACK").map_err(from_rusqlite)
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Sandboxes a connection that runs SQL on a client's behalf with the host's privileges: no database files
+/// attached or written (42501); triggers, views, defaults and checks run with the privileges of whoever sets
+/// them off, and any role may create them on any table, so only functions and views without side effects may
+/// appear in them (SQLite's trusted_schema off: a trigger one role plants cannot make a superuser's statement
+/// register workers or load libraries); defensive mode keeps SQL from corrupting the file itself.
+pub fn sandbox(conn: &Connection) -> rusqlite::Result<()> {
+    ffi::forbid_files(conn)?;
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    Ok(())
+}
