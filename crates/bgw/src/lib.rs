@@ -15,6 +15,7 @@
 //! | 3 | `elog` | PostgreSQL-style log reports | all |
 //! | 4 | `config` | `bgworker.conf`, parameter values, the registry and its reload | all |
 //! | 5 | `catalog` | roles and databases (each database a SQLite file in the data directory) | postmaster, backends, workers |
+//! | 6 | `sql` | the one SQL layer: the database engine interface that sessions and SPI call, and its SQLite engine | backends, workers |
 //! | 7 | `latch` | latches and postmaster-death detection | children |
 //! | 8 | `bgworker` | the spec's vocabulary, handles, the shared slot array and its hand-off protocol | all |
 //! | 9 | `shmem` | the shared segment: its layout, process entries, notifications, modules' named memory | all |
@@ -33,7 +34,6 @@
 
 #![deny(unsafe_code)]
 
-#[allow(unsafe_code)] // until the session's OS calls move to sys and SQLite's FFI to the SQL layer
 pub mod backend;
 pub mod bgworker;
 pub mod catalog;
@@ -50,7 +50,6 @@ pub mod process;
 pub mod services;
 #[allow(unsafe_code)] // the shared segment: typed views of shared memory
 pub mod shmem;
-#[allow(unsafe_code)] // until SQLite's FFI moves to the SQL layer
 pub mod spi;
 pub mod sql;
 pub mod sync;

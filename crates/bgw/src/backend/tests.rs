@@ -95,8 +95,7 @@ impl FakeHost {
 
 impl HostServices for FakeHost {
     fn authenticate_peer(&self, uid: u32, user: &str, _database: &str) -> Result<(), SqlError> {
-        // SAFETY: getuid has no preconditions.
-        let own_uid = unsafe { libc::getuid() };
+        let own_uid = nix::unistd::getuid().as_raw();
         if uid != own_uid || user == "intruder" {
             return Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")));
         }
@@ -1051,8 +1050,7 @@ fn sigterm_while_idle_ends_the_session() {
     // The session runs on the thread that called serve: no runtime threads, no others.
     assert_eq!(threads(), threads_before);
     // The backend now waits for the client; SIGTERM must end it without another query.
-    // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(crate::sys::signals::send(child.id() as i32, libc::SIGTERM));
     let reply = client.until_ready();
     assert_eq!(tags(&reply), "E");
     let error = fields(&reply[0].1);

@@ -475,6 +475,7 @@ mod tests {
         s
     }
 
+    #[allow(unsafe_code)] // reads the C strings the SPI state hands out, as a module would
     fn text(p: *const c_char) -> Option<String> {
         // SAFETY: NULL or a pointer into the state's result, alive for this call.
         (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())

@@ -17,8 +17,10 @@
 //! Runs in: a backend process (the session's database) and a background worker (its SPI connection).
 
 mod errors;
+#[allow(unsafe_code)] // SQLite calls rusqlite does not wrap (the authorizer, defensive mode)
 mod ffi;
 mod infer;
+#[allow(unsafe_code)] // rusqlite's virtual-table traits are unsafe to implement
 pub mod rows_table;
 
 use std::ops::ControlFlow;
