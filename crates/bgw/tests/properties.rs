@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use bgw::backend::{parse_registration, Severity, StartPhase, WorkerHandle};
+use bgw::backend::{parse_registration, Handle, Severity, SqlError, StartPhase};
 use bgw::bgworker::declared;
 use bgw::bgworker::types::{
     BackgroundWorker, Restart, StartTime, WorkerSpec, BGWORKER_BACKEND_DATABASE_CONNECTION, BGWORKER_CLASS_PARALLEL,
@@ -719,8 +719,8 @@ fn worker_handles_round_trip_and_anything_else_is_22p02() {
     ];
     runner
         .run(&text, |text| {
-            match text.parse::<WorkerHandle>() {
-                Ok(handle) => prop_assert_eq!(handle.to_string().parse::<WorkerHandle>().ok(), Some(handle)),
+            match text.parse::<Handle>().map_err(SqlError::from) {
+                Ok(handle) => prop_assert_eq!(handle.to_string().parse::<Handle>().ok(), Some(handle)),
                 Err(e) => {
                     prop_assert_eq!(e.code, "22P02");
                     prop_assert!(e.message.starts_with("invalid input syntax for type bgw_handle"));
@@ -731,8 +731,8 @@ fn worker_handles_round_trip_and_anything_else_is_22p02() {
         .unwrap();
     runner
         .run(&(any::<u32>(), any::<u64>()), |(slot, generation)| {
-            let handle = WorkerHandle { slot, generation };
-            prop_assert_eq!(handle.to_string().parse::<WorkerHandle>().ok(), Some(handle));
+            let handle = Handle { slot, generation };
+            prop_assert_eq!(handle.to_string().parse::<Handle>().ok(), Some(handle));
             Ok(())
         })
         .unwrap();

@@ -25,7 +25,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 use super::context;
-use super::host::{HandleStatus, SqlArg, SqlError, SqlResultType, WorkerHandle};
+use super::host::{Handle, SqlArg, SqlError, SqlResultType, Status};
 use super::options::parse_registration;
 use super::types::{float_text, parse_bool, timestamp_text, PgType};
 
@@ -220,8 +220,8 @@ fn pid_arg(ctx: &Context<'_>, index: usize) -> Result<Option<i32>, SqlError> {
     }
 }
 
-fn handle_arg(ctx: &Context<'_>, index: usize) -> Result<Option<WorkerHandle>, SqlError> {
-    text_arg(ctx, index)?.map(|text| text.parse()).transpose()
+fn handle_arg(ctx: &Context<'_>, index: usize) -> Result<Option<Handle>, SqlError> {
+    text_arg(ctx, index)?.map(|text| text.parse::<Handle>().map_err(SqlError::from)).transpose()
 }
 
 fn registration(ctx: &Context<'_>) -> Result<super::host::RegistrationRequest, SqlError> {
@@ -243,7 +243,7 @@ fn postmaster_died() -> SqlError {
 }
 
 /// The name of the worker `handle` refers to, for messages.
-fn worker_name(handle: WorkerHandle) -> String {
+fn worker_name(handle: Handle) -> String {
     context::host()
         .ok()
         .and_then(|host| {
@@ -269,10 +269,10 @@ fn bgw_launch(ctx: &Context<'_>) -> Result<i64, SqlError> {
     })?;
     let name = if req.name.is_empty() { &req.function } else { &req.name };
     match host.wait_for_startup(handle)? {
-        HandleStatus::Started(pid) => Ok(pid.into()),
-        HandleStatus::Stopped => Err(stopped(name)),
-        HandleStatus::PostmasterDied => Err(postmaster_died()),
-        HandleStatus::NotYetStarted => {
+        Status::Started(pid) => Ok(pid.into()),
+        Status::Stopped => Err(stopped(name)),
+        Status::PostmasterDied => Err(postmaster_died()),
+        Status::NotYetStarted => {
             Err(SqlError::error("55000", format!("background worker \"{name}\" has not started yet")))
         }
     }
@@ -286,7 +286,7 @@ fn bgw_status(ctx: &Context<'_>) -> Result<Option<&'static str>, SqlError> {
 fn bgw_pid(ctx: &Context<'_>) -> Result<Option<i64>, SqlError> {
     let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
     Ok(match context::host()?.status(handle)? {
-        HandleStatus::Started(pid) => Some(pid.into()),
+        Status::Started(pid) => Some(pid.into()),
         _ => None,
     })
 }
@@ -294,10 +294,10 @@ fn bgw_pid(ctx: &Context<'_>) -> Result<Option<i64>, SqlError> {
 fn bgw_wait_for_startup(ctx: &Context<'_>) -> Result<Option<i64>, SqlError> {
     let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
     match context::host()?.wait_for_startup(handle)? {
-        HandleStatus::Started(pid) => Ok(Some(pid.into())),
-        HandleStatus::NotYetStarted => Ok(None),
-        HandleStatus::Stopped => Err(stopped(&worker_name(handle))),
-        HandleStatus::PostmasterDied => Err(postmaster_died()),
+        Status::Started(pid) => Ok(Some(pid.into())),
+        Status::NotYetStarted => Ok(None),
+        Status::Stopped => Err(stopped(&worker_name(handle))),
+        Status::PostmasterDied => Err(postmaster_died()),
     }
 }
 

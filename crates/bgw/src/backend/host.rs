@@ -5,56 +5,18 @@
 //! in `crate::services` and talks to shared memory; tests can supply a fake. Runs in a backend process
 //! (forked from the postmaster), never in the postmaster.
 
+pub use crate::bgworker::handle::{Handle, Status};
 use std::fmt;
 use std::time::SystemTime;
 
 /// Errors are the SQL layer's: the host answers with the same [`SqlError`] the engine raises.
 pub use crate::sql::{Severity, SqlError};
 
-/// A dynamic worker's handle: its slot and the slot's generation when it was registered.
-/// Its text form, as SQL functions take and return it, is `slot:generation` (for example `3:1`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct WorkerHandle {
-    pub slot: u32,
-    pub generation: u64,
-}
-
-impl fmt::Display for WorkerHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.slot, self.generation)
-    }
-}
-
-impl std::str::FromStr for WorkerHandle {
-    type Err = SqlError;
-    fn from_str(s: &str) -> Result<Self, SqlError> {
-        let bad = || {
-            SqlError::error("22P02", format!("invalid input syntax for type bgw_handle: \"{s}\""))
-                .with_hint("A handle looks like \"slot:generation\", for example \"3:1\".")
-        };
-        let (slot, generation) = s.trim().split_once(':').ok_or_else(bad)?;
-        Ok(WorkerHandle { slot: slot.parse().map_err(|_| bad())?, generation: generation.parse().map_err(|_| bad())? })
-    }
-}
-
-/// The spec's BgwHandleStatus, with the pid where there is one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandleStatus {
-    NotYetStarted,
-    Started(i32),
-    Stopped,
-    PostmasterDied,
-}
-
-impl HandleStatus {
-    /// The text `bgw_status()` returns.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            HandleStatus::NotYetStarted => "not_yet_started",
-            HandleStatus::Started(_) => "started",
-            HandleStatus::Stopped => "stopped",
-            HandleStatus::PostmasterDied => "postmaster_died",
-        }
+/// A handle's text that is not `slot:generation`, as SQL reports it: 22P02 with a hint.
+impl From<crate::bgworker::handle::ParseHandleError> for SqlError {
+    fn from(e: crate::bgworker::handle::ParseHandleError) -> SqlError {
+        SqlError::error("22P02", e.to_string())
+            .with_hint("A handle looks like \"slot:generation\", for example \"3:1\".")
     }
 }
 
@@ -195,11 +157,11 @@ pub trait HostServices {
         Err(SqlError::fatal("28P01", format!("password authentication failed for user \"{user}\"")))
     }
     /// Register a dynamic worker. Ok(None) means no free slot (SQL: NULL).
-    fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError>;
-    fn status(&self, handle: WorkerHandle) -> Result<HandleStatus, SqlError>;
-    fn wait_for_startup(&self, handle: WorkerHandle) -> Result<HandleStatus, SqlError>;
-    fn wait_for_shutdown(&self, handle: WorkerHandle) -> Result<HandleStatus, SqlError>;
-    fn terminate(&self, handle: WorkerHandle) -> Result<(), SqlError>;
+    fn register(&self, req: &RegistrationRequest) -> Result<Option<Handle>, SqlError>;
+    fn status(&self, handle: Handle) -> Result<Status, SqlError>;
+    fn wait_for_startup(&self, handle: Handle) -> Result<Status, SqlError>;
+    fn wait_for_shutdown(&self, handle: Handle) -> Result<Status, SqlError>;
+    fn terminate(&self, handle: Handle) -> Result<(), SqlError>;
     fn type_by_pid(&self, pid: i32) -> Option<String>;
     fn backend_pid(&self) -> i32;
     /// pg_reload_conf(): signal the postmaster to reload.

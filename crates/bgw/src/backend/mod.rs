@@ -78,8 +78,8 @@ mod proptests;
 mod tests;
 
 pub use host::{
-    ActivityRow, HandleStatus, HostServices, ModuleFunction, RegistrationRequest, RequestFlags, Severity, SqlArg,
-    SqlError, SqlResultType, StartPhase, WorkerHandle, WorkerRow,
+    ActivityRow, Handle, HostServices, ModuleFunction, RegistrationRequest, RequestFlags, Severity, SqlArg, SqlError,
+    SqlResultType, StartPhase, Status, WorkerRow,
 };
 pub use options::parse_registration;
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{serve, ActivityRow, HandleStatus, HostServices, RegistrationRequest, SqlError, WorkerHandle, WorkerRow};
+use super::{serve, ActivityRow, Handle, HostServices, RegistrationRequest, SqlError, Status, WorkerRow};
 
 /// Worker slots in the fake host.
 const SLOTS: usize = 8;
@@ -29,9 +29,9 @@ const START_TEXT: &str = "2023-11-14 22:13:20.123456+00";
 /// `fails_to_start` stops before starting, `postmaster_gone` reports a dead postmaster, `never_starts` stays
 /// not-yet-started; anything else starts at once with pid 20000 + slot.
 struct FakeWorker {
-    handle: WorkerHandle,
+    handle: Handle,
     req: RegistrationRequest,
-    status: HandleStatus,
+    status: Status,
     state: String,
     notify_pid: Option<i32>,
 }
@@ -83,7 +83,7 @@ impl FakeHost {
         lock(&self.shared)
     }
 
-    fn worker_status(&self, handle: WorkerHandle) -> Result<HandleStatus, SqlError> {
+    fn worker_status(&self, handle: Handle) -> Result<Status, SqlError> {
         self.state()
             .workers
             .iter()
@@ -102,45 +102,45 @@ impl HostServices for FakeHost {
         Ok(())
     }
 
-    fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError> {
+    fn register(&self, req: &RegistrationRequest) -> Result<Option<Handle>, SqlError> {
         let mut state = self.state();
         if req.library == "no_slot" || state.workers.len() >= SLOTS {
             return Ok(None);
         }
         let slot = state.workers.len() as u32;
-        let handle = WorkerHandle { slot, generation: 1 };
+        let handle = Handle { slot, generation: 1 };
         let (status, worker_state) = match req.function.as_str() {
-            "fails_to_start" => (HandleStatus::Stopped, "stopped"),
-            "postmaster_gone" => (HandleStatus::PostmasterDied, "stopped"),
-            "never_starts" => (HandleStatus::NotYetStarted, "not_yet_started"),
-            _ => (HandleStatus::Started(20_000 + slot as i32), "running"),
+            "fails_to_start" => (Status::Stopped, "stopped"),
+            "postmaster_gone" => (Status::PostmasterDied, "stopped"),
+            "never_starts" => (Status::NotYetStarted, "not_yet_started"),
+            _ => (Status::Started(20_000 + slot as i32), "running"),
         };
         let notify_pid = req.notify.then_some(self.pid);
         state.workers.push(FakeWorker { handle, req: req.clone(), status, state: worker_state.to_owned(), notify_pid });
         Ok(Some(handle))
     }
 
-    fn status(&self, handle: WorkerHandle) -> Result<HandleStatus, SqlError> {
+    fn status(&self, handle: Handle) -> Result<Status, SqlError> {
         self.worker_status(handle)
     }
 
-    fn wait_for_startup(&self, handle: WorkerHandle) -> Result<HandleStatus, SqlError> {
+    fn wait_for_startup(&self, handle: Handle) -> Result<Status, SqlError> {
         self.worker_status(handle)
     }
 
-    fn wait_for_shutdown(&self, handle: WorkerHandle) -> Result<HandleStatus, SqlError> {
+    fn wait_for_shutdown(&self, handle: Handle) -> Result<Status, SqlError> {
         self.worker_status(handle)?;
-        Ok(HandleStatus::Stopped)
+        Ok(Status::Stopped)
     }
 
-    fn terminate(&self, handle: WorkerHandle) -> Result<(), SqlError> {
+    fn terminate(&self, handle: Handle) -> Result<(), SqlError> {
         let mut state = self.state();
         let worker = state
             .workers
             .iter_mut()
             .find(|w| w.handle == handle)
             .ok_or_else(|| SqlError::error("22023", format!("no background worker with handle {handle}")))?;
-        worker.status = HandleStatus::Stopped;
+        worker.status = Status::Stopped;
         worker.state = "terminating".to_owned();
         Ok(())
     }
@@ -149,7 +149,7 @@ impl HostServices for FakeHost {
         if pid == -1 {
             panic!("the fake host panics when asked about pid -1");
         }
-        self.state().workers.iter().find(|w| w.status == HandleStatus::Started(pid)).map(|w| worker_type(&w.req))
+        self.state().workers.iter().find(|w| w.status == Status::Started(pid)).map(|w| worker_type(&w.req))
     }
 
     fn backend_pid(&self) -> i32 {
@@ -203,7 +203,7 @@ impl HostServices for FakeHost {
             })
             .collect();
         rows.extend(state.workers.iter().filter_map(|w| match w.status {
-            HandleStatus::Started(pid) => Some(ActivityRow {
+            Status::Started(pid) => Some(ActivityRow {
                 pid,
                 backend_type: worker_type(&w.req),
                 backend_start: start,
@@ -244,7 +244,7 @@ impl HostServices for FakeHost {
                     start_phase: w.req.start.as_str().to_owned(),
                     restart_seconds: w.req.restart_seconds,
                     pid: match w.status {
-                        HandleStatus::Started(pid) => Some(pid),
+                        Status::Started(pid) => Some(pid),
                         _ => None,
                     },
                     state: w.state.clone(),

@@ -5,10 +5,32 @@
 //! Plain values: any process may copy, send or store them.
 
 /// A registration's handle: slot and generation. A plain value: copy it, send it to another process, store it.
+/// Its text form, as SQL functions and the command line take and show it, is `slot:generation` (for example
+/// `3:1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Handle {
     pub slot: u32,
     pub generation: u64,
+}
+
+impl std::fmt::Display for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.slot, self.generation)
+    }
+}
+
+/// Text that is not `slot:generation`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid input syntax for type bgw_handle: \"{0}\"")]
+pub struct ParseHandleError(pub String);
+
+impl std::str::FromStr for Handle {
+    type Err = ParseHandleError;
+    fn from_str(s: &str) -> Result<Self, ParseHandleError> {
+        let bad = || ParseHandleError(s.to_string());
+        let (slot, generation) = s.trim().split_once(':').ok_or_else(bad)?;
+        Ok(Handle { slot: slot.parse().map_err(|_| bad())?, generation: generation.parse().map_err(|_| bad())? })
+    }
 }
 
 /// The spec's BgwHandleStatus, with the pid when started.
@@ -21,7 +43,7 @@ pub enum Status {
 }
 
 impl Status {
-    /// The words `bgw_status()` uses.
+    /// The words `bgw_status()` returns.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::NotYetStarted => "not_yet_started",

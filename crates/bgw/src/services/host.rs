@@ -4,11 +4,9 @@
 //! LISTEN state); everything shared is read from or written to shared memory at each call.
 
 use super::catalog_commands::{in_standby, run_catalog_command};
-use super::registration::{check_library_privilege, handle, spec_from_request, sql_error, to_status};
+use super::registration::{check_library_privilege, spec_from_request, sql_error};
 use super::views::{self, time_of};
-use crate::backend::host::{
-    ActivityRow, HandleStatus, HostServices, RegistrationRequest, SqlError, WorkerHandle, WorkerRow,
-};
+use crate::backend::host::{ActivityRow, Handle, HostServices, RegistrationRequest, SqlError, Status, WorkerRow};
 use crate::dynamic;
 use crate::shmem;
 use crate::sync::Ordering;
@@ -148,7 +146,7 @@ impl HostServices for ShmemHost {
         run_catalog_command(self, sql, in_transaction_block)
     }
 
-    fn register(&self, req: &RegistrationRequest) -> Result<Option<WorkerHandle>, SqlError> {
+    fn register(&self, req: &RegistrationRequest) -> Result<Option<Handle>, SqlError> {
         let superuser = self.is_superuser();
         check_library_privilege(&req.library, superuser)?;
         if !superuser {
@@ -156,29 +154,27 @@ impl HostServices for ShmemHost {
                 .with_hint("Only superusers may register workers with an arbitrary library and function."));
         }
         let spec = spec_from_request(req);
-        dynamic::register_dynamic_background_worker(&spec, crate::modules::entry::check_entry)
-            .map(|h| h.map(|h| WorkerHandle { slot: h.slot, generation: h.generation }))
-            .map_err(sql_error)
+        dynamic::register_dynamic_background_worker(&spec, crate::modules::entry::check_entry).map_err(sql_error)
     }
 
-    fn status(&self, h: WorkerHandle) -> Result<HandleStatus, SqlError> {
-        dynamic::get_background_worker_pid(handle(h)).map(to_status).map_err(sql_error)
+    fn status(&self, h: Handle) -> Result<Status, SqlError> {
+        dynamic::get_background_worker_pid(h).map_err(sql_error)
     }
 
-    fn wait_for_startup(&self, h: WorkerHandle) -> Result<HandleStatus, SqlError> {
-        dynamic::wait_for_background_worker_startup(handle(h)).map(to_status).map_err(sql_error)
+    fn wait_for_startup(&self, h: Handle) -> Result<Status, SqlError> {
+        dynamic::wait_for_background_worker_startup(h).map_err(sql_error)
     }
 
-    fn wait_for_shutdown(&self, h: WorkerHandle) -> Result<HandleStatus, SqlError> {
-        dynamic::wait_for_background_worker_shutdown(handle(h)).map(to_status).map_err(sql_error)
+    fn wait_for_shutdown(&self, h: Handle) -> Result<Status, SqlError> {
+        dynamic::wait_for_background_worker_shutdown(h).map_err(sql_error)
     }
 
-    fn terminate(&self, h: WorkerHandle) -> Result<(), SqlError> {
+    fn terminate(&self, h: Handle) -> Result<(), SqlError> {
         if !self.is_superuser() {
             return Err(SqlError::error("42501", "permission denied to terminate background workers")
                 .with_hint("Only superusers may terminate background workers."));
         }
-        dynamic::terminate_background_worker(handle(h)).map_err(sql_error)
+        dynamic::terminate_background_worker(h).map_err(sql_error)
     }
 
     fn type_by_pid(&self, pid: i32) -> Option<String> {

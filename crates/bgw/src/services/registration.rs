@@ -3,8 +3,7 @@
 //!
 //! Runs in a backend process.
 
-use crate::backend::host::{HandleStatus, RegistrationRequest, SqlError, StartPhase, WorkerHandle};
-use crate::bgworker::handle::{Handle, Status};
+use crate::backend::host::{RegistrationRequest, SqlError, StartPhase};
 use crate::bgworker::types::{
     RegistrationError, Restart, StartTime, WorkerSpec, BGWORKER_BACKEND_DATABASE_CONNECTION, BGWORKER_CLASS_PARALLEL,
     BGWORKER_SHMEM_ACCESS,
@@ -25,19 +24,6 @@ pub(super) fn sql_error(e: RegistrationError) -> SqlError {
     s.detail = e.detail;
     s.hint = e.hint;
     s
-}
-
-pub(super) fn to_status(s: Status) -> HandleStatus {
-    match s {
-        Status::NotYetStarted => HandleStatus::NotYetStarted,
-        Status::Started(pid) => HandleStatus::Started(pid),
-        Status::Stopped => HandleStatus::Stopped,
-        Status::PostmasterDied => HandleStatus::PostmasterDied,
-    }
-}
-
-pub(super) fn handle(h: WorkerHandle) -> Handle {
-    Handle { slot: h.slot, generation: h.generation }
 }
 
 /// Builds a spec from a SQL registration request (the defaults SQL functions promise).
