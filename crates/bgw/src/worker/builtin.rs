@@ -289,9 +289,7 @@ fn late_terminator(ms: usize) {
     std::thread::sleep(std::time::Duration::from_millis(ms as u64));
     let extra = my_spec().map(|s| s.extra).unwrap_or_default();
     let text = String::from_utf8_lossy(&extra[..extra.iter().position(|&b| b == 0).unwrap_or(extra.len())]).to_string();
-    let handle =
-        text.split_once(':').and_then(|(s, g)| Some(Handle { slot: s.parse().ok()?, generation: g.parse().ok()? }));
-    match handle {
+    match text.parse::<Handle>().ok() {
         Some(h) => match dynamic::terminate_background_worker(h) {
             Ok(()) => elog::log(format!("late_terminator: asked for the termination of {text}")),
             Err(e) => elog::warning(format!("late_terminator: {e}")),
