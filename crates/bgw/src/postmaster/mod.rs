@@ -44,6 +44,9 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use workers::Workers;
 
+/// The postmaster's phase; defined beside the shared header that publishes it.
+pub use crate::shmem::Phase;
+
 /// How many workers the postmaster launches per loop iteration before it looks at its sockets and signals again.
 /// A fork costs tens of microseconds here, so 32 keeps the longest stall of the front door near a millisecond
 /// while a burst of registrations still goes out in few iterations (PostgreSQL launches one per iteration).
@@ -51,22 +54,6 @@ pub const LAUNCHES_PER_ITERATION: usize = 32;
 
 /// How many connections the postmaster accepts per loop iteration, for the same reason.
 pub const ACCEPTS_PER_ITERATION: usize = 16;
-
-/// The postmaster's phase, published in shared memory for children.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Phase {
-    /// The startup process is running recovery; only postmaster-start workers run.
-    Startup = 0,
-    /// Consistent but in recovery (standby): consistent-state workers run too; clients connect read-only.
-    HotStandby = 1,
-    /// Recovery finished: everything runs.
-    Run = 2,
-    /// Shutting down.
-    Stopping = 3,
-    /// A crash: waiting for every child to exit before reinitializing.
-    Crashed = 4,
-}
 
 /// A shutdown request, in PostgreSQL's three modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
