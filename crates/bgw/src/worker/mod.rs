@@ -23,6 +23,7 @@
 
 pub mod builtin;
 pub mod entry;
+pub(crate) mod forked;
 pub mod spare;
 
 use crate::bgworker::types::{
