@@ -2,8 +2,9 @@
 //! registrations, the lock file, the listening sockets, signals; then shared memory, the startup process and the
 //! first launches. Also creating (after a crash, re-creating) the shared memory segment.
 //!
-//! Runs in the postmaster process, before its first fork (except [`Postmaster::create_shared_memory`], which a
-//! crash cycle calls again once every child has exited).
+//! Runs in the postmaster process. [`Postmaster::start`] ends with the first forks (the startup process, then the
+//! workers that start at postmaster start); [`Postmaster::create_shared_memory`] runs again in each crash cycle,
+//! once every child has exited.
 
 use super::children::Children;
 use super::datadir::{PidFile, PidFileContents, StartError};
