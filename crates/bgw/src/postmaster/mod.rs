@@ -17,29 +17,29 @@
 //! memory children do not inherit (`crate::sys::private_memory`). A child never sees `&Postmaster`: the caller
 //! of each fork hands it what it needs (a worker gets its registration, which stays in the ordinary heap, through
 //! `crate::sys::fork::Inherited`). Everything in this folder runs in the postmaster process, except the bodies
-//! its forks run: the startup process's ([`startup_process`]), a backend's (`crate::services::backend_main`), a
+//! its forks run: the startup process's (`startup_process.rs`), a backend's (`crate::services::backend_main`), a
 //! worker's and a spare's (`crate::worker::forked`, `crate::worker::spare`).
 //!
 //! # Files
 //!
 //! This file holds the [`Postmaster`] struct and [`run`]; the postmaster's work is spread over:
 //!
-//! - [`start`]: start-up (data directory, catalog, configuration, preloaded modules, static registrations, the
+//! - `start.rs`: start-up (data directory, catalog, configuration, preloaded modules, static registrations, the
 //!   lock file, sockets, signals) and creating shared memory.
-//! - [`sockets`]: binding the listening sockets, accepting clients and forking a backend for each.
-//! - [`serverloop`]: the main loop, signals, `pmsignal` requests and reloads.
-//! - [`fork`]: forking a child of any kind, with its process entry and the descriptors it must close.
-//! - [`launch`]: launching workers, by handing them to spares or by forking, and refilling the spare pool.
-//! - [`exits`]: reaping children, what follows each exit, and the crash cycle.
-//! - [`shutdown`]: the three shutdown modes.
-//! - [`startup_process`]: the startup process (its fork, its body, its exit) and the phases it leads to.
+//! - `sockets.rs`: binding the listening sockets, accepting clients and forking a backend for each.
+//! - `serverloop.rs`: the main loop, signals, `pmsignal` requests and reloads.
+//! - `fork.rs`: forking a child of any kind, with its process entry and the descriptors it must close.
+//! - `launch.rs`: launching workers, by handing them to spares or by forking, and refilling the spare pool.
+//! - `exits.rs`: reaping children, what follows each exit, and the crash cycle.
+//! - `shutdown.rs`: the three shutdown modes.
+//! - `startup_process.rs`: the startup process (its fork, its body, its exit) and the phases it leads to.
 //! - [`datadir`] (checks, lock file, control file), [`children`] (the child table), [`workers`] (the
 //!   registered-worker list and everything the spec's `bgworker.c` does on the postmaster side), [`spares`] (idle
 //!   spare worker processes; the protocol is in `crate::worker::spare`).
 //!
-//! Modules' `_PG_init`s run in [`Postmaster::start`] after configuration and before anything else is created
+//! Modules' `_PG_init`s run in `Postmaster::start` after configuration and before anything else is created
 //! (shared_preload_libraries); database recovery will run in the startup process
-//! ([`startup_process::startup_process_main`]).
+//! (`startup_process_main`).
 
 pub mod children;
 pub mod datadir;
