@@ -23,7 +23,7 @@ use bgw::bgworker::types::{
 use bgw::config::{host_parameters, parse_config, parse_override, ConfigError, GucKind, GucValue, Settings};
 use bgw::postmaster::children::Children;
 use bgw::postmaster::workers::Workers;
-use bgw::postmaster::Phase;
+use bgw::shmem::Phase;
 use bgw::shmem::{Segment, WorkerState};
 use bgw_test_support::*;
 use proptest::prelude::*;

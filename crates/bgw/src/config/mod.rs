@@ -5,18 +5,23 @@
 //! configuration parameters ("GUCs", grand unified configuration) that the rest
 //! of the host and the loaded modules read their settings from.
 //!
-//! It has three parts:
+//! Its parts:
 //!
 //! * [`parse_config`] (in `parse.rs`) turns file text into a list of
 //!   [`ConfigItem`]s: one `name = value` per line, `#` comments, single-quoted
 //!   strings with escapes. It knows nothing about which parameters exist.
-//! * [`GucDef`], [`GucKind`], [`GucValue`] and [`Unit`] (in `guc.rs`) describe
-//!   a parameter and validate a raw string against it, with PostgreSQL's rules
-//!   for booleans, integers with units (`10s`, `64MB`), reals and enums, and
-//!   PostgreSQL's error wording.
-//! * [`Settings`] is the registry: it applies the defaults, the file and the
-//!   `-c name=value` command-line overrides at start ([`Settings::load_initial`])
-//!   and again on SIGHUP ([`Settings::reload`]), and answers `get`/`show`.
+//! * [`GucDef`], [`GucKind`], [`GucValue`] and [`GucContext`] (in `def.rs`)
+//!   describe a parameter and validate a raw string against it, with
+//!   PostgreSQL's error wording; the value syntax (booleans, integers with
+//!   units such as `10s` or `64MB`, reals, enums) and [`Unit`] are in `value.rs`.
+//! * [`Settings`] (in `registry.rs`) is the registry: definitions, current
+//!   values and their sources, placeholders, `get`/`show`. `reload.rs` applies
+//!   the defaults, the file and the `-c name=value` command-line overrides at
+//!   start ([`Settings::load_initial`]) and again on SIGHUP
+//!   ([`Settings::reload`]).
+//! * [`host_parameters`] (in `params.rs`) is the table of the host's built-in
+//!   parameters, and [`render_default_config`] (in `render.rs`) writes the
+//!   commented-out default file `bgw initdb` creates.
 //!
 //! ## Who runs it
 //!
@@ -48,16 +53,25 @@
 //! * No input makes any function here panic: the parser and the value parsers
 //!   use checked indexing and checked or saturating arithmetic throughout.
 
-mod guc;
+mod def;
+mod params;
 mod parse;
+mod registry;
+mod reload;
+mod render;
+#[cfg(test)]
+mod testing;
+mod value;
 
 use std::path::{Path, PathBuf};
 
-pub use guc::{
-    host_parameters, parse_bool, render_default_config, GucContext, GucDef, GucKind, GucSource, GucValue, Level,
-    ReloadMessage, ReloadReport, Settings, Unit,
-};
+pub use def::{GucContext, GucDef, GucKind, GucValue};
+pub use params::{host_parameters, MAX_SPARES};
 pub use parse::{parse_config, parse_override, read_config_file, ConfigItem};
+pub use registry::{GucSource, Settings};
+pub use reload::{Level, ReloadMessage, ReloadReport};
+pub use render::render_default_config;
+pub use value::{parse_bool, Unit};
 
 /// An error from reading, parsing or applying configuration.
 ///

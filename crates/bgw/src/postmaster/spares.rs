@@ -9,8 +9,9 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-/// The most spares `worker_spare_processes` may ask for (their process entries are reserved at start).
-pub const MAX_SPARES: usize = 8;
+/// The most spares `worker_spare_processes` may ask for (their process entries are reserved at start); defined in
+/// `crate::config` with the parameter it bounds.
+pub use crate::config::MAX_SPARES;
 
 /// An idle spare.
 pub struct IdleSpare {

@@ -11,9 +11,10 @@
 //! re-checked with the spec's sanity rules: a corrupted slot can make its own worker fail, never the postmaster.
 
 use super::children::Children;
-use super::{log_child_exit, ExitStatus, Phase};
+use super::exits::{log_child_exit, ExitStatus};
 use crate::bgworker::types::{BackgroundWorker, Restart, StartTime, WorkerSpec, BGWORKER_SHMEM_ACCESS};
 use crate::elog::{self, Level};
+use crate::shmem::Phase;
 use crate::shmem::{Shmem, WorkerState};
 use crate::sync::Ordering;
 use crate::sys::private_memory::PrivateAlloc;

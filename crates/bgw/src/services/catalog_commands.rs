@@ -168,5 +168,5 @@ pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_bl
 /// Whether the host is a standby that has not been promoted (sessions are then read-only).
 pub(super) fn in_standby() -> bool {
     shmem::attached()
-        .is_some_and(|s| s.header().phase.load(Ordering::Acquire) == crate::postmaster::Phase::HotStandby as u32)
+        .is_some_and(|s| s.header().phase.load(Ordering::Acquire) == crate::shmem::Phase::HotStandby as u32)
 }

@@ -19,6 +19,7 @@
 
 pub mod addin;
 pub mod notify;
+pub mod phase;
 pub mod procs;
 
 use crate::bgworker::slots::{bitmap_words, ArrayHeader, Bitmaps, Slot, SlotArray};
@@ -27,6 +28,7 @@ use crate::bgworker::watch::WatchList;
 use crate::sync::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use crate::sys::shm::SharedMapping;
 use bgw_macros::hot;
+pub use phase::Phase;
 use procs::ProcEntry;
 use std::sync::atomic::AtomicPtr;
 
@@ -53,7 +55,7 @@ pub struct ShmemHeader {
     pub start_time_us: AtomicI64,
     /// Reasons children have signalled the postmaster for (see [`pmsignal`]).
     pub pm_signal_flags: AtomicU32,
-    /// The postmaster's published phase (a `crate::postmaster::Phase` as u32).
+    /// The postmaster's published phase (a [`Phase`] as u32; see [`phase`] for who writes and reads it).
     pub phase: AtomicU32,
     /// `max_parallel_workers` as the postmaster last loaded it (registrants enforce it).
     pub max_parallel_workers: AtomicU32,

@@ -22,6 +22,7 @@
 //! build script), so that a starting worker maps a few blocks of code instead of one block per function.
 
 pub mod builtin;
+pub(crate) mod forked;
 pub mod spare;
 
 use crate::bgworker::types::{

@@ -1,0 +1,110 @@
+//! The host's built-in parameters: the table the postmaster starts from and `bgw initdb` documents in the default
+//! file, and the bounds some of them share with the code that uses them.
+
+use super::{GucContext, GucDef, Unit};
+use std::path::Path;
+
+/// The most spare worker processes `worker_spare_processes` may ask for: the parameter's upper bound, and how
+/// many process entries the postmaster reserves for spares at start (see `crate::postmaster::spares`).
+pub const MAX_SPARES: usize = 8;
+
+/// The host's built-in parameters. `unix_socket_directories` defaults to
+/// `data_dir`.
+pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
+    use GucContext::{Postmaster, Sighup};
+    vec![
+        GucDef::int(
+            "max_worker_processes",
+            8,
+            0,
+            262_143,
+            Unit::None,
+            Postmaster,
+            "Maximum number of concurrent background worker processes.",
+        ),
+        GucDef::int(
+            "max_parallel_workers",
+            8,
+            0,
+            1024,
+            Unit::None,
+            Sighup,
+            "Maximum number of parallel workers that can be active at one time.",
+        ),
+        GucDef::bool("restart_after_crash", true, Sighup, "Reinitialize the server after a worker crash."),
+        GucDef::int(
+            "worker_spare_processes",
+            1,
+            0,
+            MAX_SPARES as i64,
+            Unit::None,
+            Sighup,
+            "Number of idle processes forked ahead of need, to start background workers without a fork.",
+        ),
+        GucDef::int(
+            "max_connections",
+            100,
+            1,
+            262_143,
+            Unit::None,
+            Postmaster,
+            "Maximum number of concurrent connections to the front door.",
+        ),
+        GucDef::int("port", 5432, 1, 65_535, Unit::None, Postmaster, "TCP port the server listens on."),
+        GucDef::string(
+            "unix_socket_directories",
+            &data_dir.to_string_lossy(),
+            Postmaster,
+            "Directories where the server creates its Unix-domain socket.",
+        ),
+        GucDef::string(
+            "listen_addresses",
+            "",
+            Postmaster,
+            "Host names or IP addresses to listen on; empty means Unix socket only.",
+        ),
+        GucDef::enumeration(
+            "log_min_messages",
+            "warning",
+            &[
+                "debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "warning", "error", "log", "fatal",
+                "panic",
+            ],
+            Sighup,
+            "Minimum severity of messages written to the server log.",
+        ),
+        GucDef::string("shared_preload_libraries", "", Postmaster, "Libraries to load into the server at start."),
+        GucDef::string("dynamic_library_path", "$libdir", Sighup, "Search path for dynamically loadable modules."),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testing::*;
+    use crate::config::GucSource;
+
+    #[test]
+    fn host_parameter_defaults() {
+        let s = host();
+        assert_eq!(s.get_int("max_worker_processes"), Some(8));
+        assert_eq!(s.get_int("max_parallel_workers"), Some(8));
+        assert_eq!(s.get_bool("restart_after_crash"), Some(true));
+        assert_eq!(s.get_int("max_connections"), Some(100));
+        assert_eq!(s.get_int("port"), Some(5432));
+        assert_eq!(s.get_str("unix_socket_directories"), Some("/data"));
+        assert_eq!(s.get_str("listen_addresses"), Some(""));
+        assert_eq!(s.get_str("log_min_messages"), Some("warning"));
+        assert_eq!(s.get_str("shared_preload_libraries"), Some(""));
+        assert_eq!(s.get_str("dynamic_library_path"), Some("$libdir"));
+        assert_eq!(s.get_int("worker_spare_processes"), Some(1));
+        assert_eq!(s.def("worker_spare_processes").unwrap().context, GucContext::Sighup);
+        assert_eq!(s.get("bgw_launches_per_iteration"), None);
+        assert_eq!(s.names().len(), 11);
+        assert!(s.names().windows(2).all(|w| w[0] < w[1]));
+        assert!(host_parameters(Path::new("/d")).iter().all(|d| !d.short_desc.is_empty()));
+        assert_eq!(s.def("max_connections").unwrap().context, GucContext::Postmaster);
+        assert_eq!(s.def("max_parallel_workers").unwrap().context, GucContext::Sighup);
+        assert_eq!(s.source("port"), Some(GucSource::Default));
+    }
+}

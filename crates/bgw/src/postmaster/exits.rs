@@ -1,0 +1,194 @@
+//! Children exiting: reaping them (through their pidfds, or `waitpid(-1)` for those without one), what follows
+//! each exit by kind of child, and the crash cycle (the spec's HandleChildCrash: SIGQUIT every other child, wait
+//! for all of them, reinitialize shared memory and start over).
+//!
+//! Runs in the postmaster process.
+
+use super::children::ChildKind;
+use super::shutdown::ShutdownMode;
+use super::{Phase, Postmaster};
+use crate::elog::{self, Level};
+use crate::sync::Ordering;
+
+impl Postmaster {
+    /// Reaps the children whose pidfds say they exited.
+    pub(super) fn process_watched_exits(&mut self) {
+        let mut exited = std::mem::take(&mut self.scratch.exited);
+        exited.clear();
+        if let Some(w) = &self.exit_watch {
+            w.exited(&mut exited);
+        }
+        for &pid in &exited {
+            let mut status = 0;
+            // SAFETY: waitpid on one of our children with WNOHANG and a valid status pointer.
+            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+                self.child_exited(pid, status);
+            }
+        }
+        self.scratch.exited = exited;
+    }
+
+    /// Reaps every exited child, asking the kernel about all of them (SIGCHLD, for children without a pidfd).
+    pub(super) fn process_child_exits(&mut self) {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid on any child with WNOHANG and a valid status pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                return;
+            }
+            self.child_exited(pid, status);
+        }
+    }
+
+    /// Everything that follows a child's exit (`status` from waitpid).
+    fn child_exited(&mut self, pid: i32, status: i32) {
+        let Some(child) = self.children.remove(pid) else { return };
+        match (child.watched, self.exit_watch.as_mut()) {
+            (true, Some(w)) => {
+                let children = &self.children;
+                w.reaped(|p| children.contains(p));
+            }
+            _ => self.unwatched = self.unwatched.saturating_sub(1),
+        }
+        if let (Some(p), Some(seg)) = (child.proc_no, &self.segment) {
+            seg.shmem().procs()[p as usize].pid.store(0, Ordering::Release);
+        }
+        if let Some(p) = child.proc_no {
+            self.children.give_back_proc(p);
+        }
+        self.workers.stop_notifications(pid, &child.notify_slots, self.segment.as_ref().map(|s| s.shmem()));
+        let exit = ExitStatus::from_wait(status);
+        match child.kind {
+            ChildKind::Startup => self.startup_exited(pid, exit),
+            ChildKind::Backend => {
+                if !exit.is_code(0) && !exit.is_code(1) {
+                    self.handle_child_crash("server process", pid, exit);
+                }
+            }
+            ChildKind::DeadEnd => {}
+            ChildKind::Spare => {
+                // Never touched shared memory (see crate::worker::spare): its death is not a crash.
+                self.spares.forget(pid);
+                if !exit.is_code(0) {
+                    log_child_exit(Level::Log, "spare worker process", pid, exit);
+                }
+            }
+            ChildKind::Worker { slot } => {
+                // A never-restart or terminated worker is forgotten; one that exited with 1 waits out its
+                // interval on the timer heap (unless launches are off: shutdown or crash).
+                let launching = self.may_launch();
+                if let Some(name) = self.workers.worker_exited(self.shmem(), &self.children, slot, pid, exit, launching)
+                {
+                    self.handle_child_crash(&name, pid, exit);
+                }
+            }
+        }
+    }
+
+    /// The spec's HandleChildCrash: a process attached to shared memory died badly. SIGQUIT every other child and
+    /// reinitialize once all are gone.
+    fn handle_child_crash(&mut self, what: &str, pid: i32, exit: ExitStatus) {
+        if self.fatal_error || self.shutdown == Some(ShutdownMode::Immediate) {
+            return;
+        }
+        log_child_exit(Level::Log, what, pid, exit);
+        elog::log("terminating any other active server processes");
+        self.fatal_error = true;
+        self.phase = Phase::Crashed;
+        self.publish_phase();
+        self.workers.cancel_pending();
+        self.spares.retire_all(true);
+        self.children.signal_all(libc::SIGQUIT, |_| true);
+    }
+
+    /// After events: finish a crash cycle, a smart shutdown's first half, or the shutdown itself.
+    pub(super) fn check_state_transitions(&mut self) -> Option<i32> {
+        if self.shutdown == Some(ShutdownMode::Smart)
+            && self.phase != Phase::Stopping
+            && self.children.backend_count() == 0
+        {
+            self.stop_all_children(libc::SIGTERM);
+        }
+        if self.children.is_empty() && (self.shutdown.is_some() || self.phase == Phase::Stopping) {
+            return Some(self.finish_shutdown());
+        }
+        if self.fatal_error && self.children.is_empty() {
+            if crate::process::settings().as_ref().and_then(|s| s.get_bool("restart_after_crash")) == Some(false) {
+                elog::log("shutting down because restart_after_crash is off");
+                self.cleanup_files(false);
+                return Some(1);
+            }
+            elog::log("all server processes terminated; reinitializing");
+            self.reinitialize();
+        }
+        None
+    }
+
+    fn reinitialize(&mut self) {
+        self.workers.reset_after_crash();
+        self.children.reset_procs(self.max_procs);
+        self.fatal_error = false;
+        self.phase = Phase::Startup;
+        if let Err(e) = self.create_shared_memory() {
+            e.log_fatal();
+            self.shutdown = Some(ShutdownMode::Immediate);
+            return;
+        }
+        self.workers.enqueue_all(self.phase);
+        self.start_startup_process();
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+    Other(i32),
+}
+
+impl ExitStatus {
+    pub fn from_wait(status: i32) -> ExitStatus {
+        if libc::WIFEXITED(status) {
+            ExitStatus::Code(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            ExitStatus::Signal(libc::WTERMSIG(status))
+        } else {
+            ExitStatus::Other(status)
+        }
+    }
+    pub fn is_code(self, c: i32) -> bool {
+        self == ExitStatus::Code(c)
+    }
+    /// For views: the exit code, or minus the signal number.
+    pub fn as_view_code(self) -> i32 {
+        match self {
+            ExitStatus::Code(c) => c,
+            ExitStatus::Signal(s) => -s,
+            ExitStatus::Other(s) => s,
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a static or thread-local string (or NULL); copied at once.
+    unsafe {
+        let p = libc::strsignal(sig);
+        if p.is_null() {
+            "unknown signal".to_string()
+        } else {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    }
+}
+
+/// The spec's LogChildExit wording.
+pub fn log_child_exit(level: Level, what: &str, pid: i32, exit: ExitStatus) {
+    let msg = match exit {
+        ExitStatus::Code(c) => format!("{what} (PID {pid}) exited with exit code {c}"),
+        ExitStatus::Signal(s) => format!("{what} (PID {pid}) was terminated by signal {s}: {}", signal_name(s)),
+        ExitStatus::Other(s) => format!("{what} (PID {pid}) exited with unrecognized status {s}"),
+    };
+    elog::report(level, msg);
+}

@@ -1,0 +1,86 @@
+//! Shutting down in PostgreSQL's three modes (smart, fast, immediate): the request, stopping the children, and
+//! the end once every child has exited.
+//!
+//! Runs in the postmaster process.
+
+use super::children::ChildKind;
+use super::datadir::{self, ClusterState};
+use super::{Phase, Postmaster};
+use crate::elog;
+
+/// A shutdown request, in PostgreSQL's three modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ShutdownMode {
+    /// SIGTERM: wait for clients to leave, then stop workers.
+    Smart,
+    /// SIGINT: SIGTERM everything and wait.
+    Fast,
+    /// SIGQUIT: SIGQUIT everything and exit; the next start runs recovery.
+    Immediate,
+}
+
+impl Postmaster {
+    pub(super) fn process_shutdown_request(&mut self, mode: ShutdownMode) {
+        if self.shutdown.is_some_and(|m| m >= mode) {
+            return;
+        }
+        match mode {
+            ShutdownMode::Smart => elog::log("received smart shutdown request"),
+            ShutdownMode::Fast => elog::log("received fast shutdown request"),
+            ShutdownMode::Immediate => elog::log("received immediate shutdown request"),
+        }
+        self.begin_shutdown(mode);
+    }
+
+    pub(super) fn begin_shutdown(&mut self, mode: ShutdownMode) {
+        self.shutdown = Some(mode);
+        self.spares.retire_all(false);
+        if let Some(f) = self.pid_file.as_mut() {
+            f.set_status("stopping");
+        }
+        match mode {
+            ShutdownMode::Smart => {
+                // Clients may finish; workers stop once they have (check_state_transitions).
+                if self.children.backend_count() == 0 {
+                    self.stop_all_children(libc::SIGTERM);
+                }
+            }
+            ShutdownMode::Fast => {
+                elog::log("aborting any active transactions");
+                self.stop_all_children(libc::SIGTERM);
+            }
+            ShutdownMode::Immediate => self.stop_all_children(libc::SIGQUIT),
+        }
+    }
+
+    pub(super) fn stop_all_children(&mut self, sig: libc::c_int) {
+        self.phase = Phase::Stopping;
+        self.publish_phase();
+        self.workers.cancel_pending();
+        // (Spares were retired when the shutdown began, the only way here.)
+        self.children.signal_all(sig, |c| c.kind != ChildKind::DeadEnd || sig == libc::SIGQUIT);
+    }
+
+    pub(super) fn finish_shutdown(&mut self) -> i32 {
+        if self.fatal_error {
+            // A process crashed while the host was shutting down (or a shutdown interrupted a crash cycle): as in
+            // PostgreSQL, not a clean shutdown. The control file still says the system was running, so the next
+            // start runs recovery.
+            elog::log("abnormal database system shutdown");
+            self.cleanup_files(false);
+            return 1;
+        }
+        let clean = self.shutdown != Some(ShutdownMode::Immediate);
+        if clean {
+            datadir::write_control(&self.data_dir, ClusterState::ShutDown);
+        }
+        elog::log("database system is shut down");
+        self.cleanup_files(clean);
+        0
+    }
+
+    pub(super) fn cleanup_files(&mut self, _clean: bool) {
+        let _ = std::fs::remove_file(&self.socket_path);
+        self.pid_file = None;
+    }
+}
