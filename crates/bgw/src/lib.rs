@@ -29,6 +29,16 @@
 //! | 17 | `postmaster` | the single-threaded supervisor: start-up, its loop, launches, exits, the crash cycle | postmaster |
 //! | 18 | `cli` | the `bgw` command | the command |
 //!
+//! # Unsafe code
+//!
+//! Denied here (`#![deny(unsafe_code)]`) and allowed, by name, only where a module cannot do without it: [`sys`]
+//! (the operating system), [`shmem`] (typed views of the shared segment), [`modules`] (the C ABI), the slot payload
+//! (`bgworker::slots`, `bgworker::types`), a worker's `MyBgworkerEntry` storage (`process::my_worker`), a forked
+//! child's first steps (`worker::forked`), one `unsafe impl` of a plain pipe message (`worker::spare`), and SQLite's
+//! FFI (`sql::sqlite`). Every block has a `// SAFETY:` comment (clippy's `undocumented_unsafe_blocks`, denied).
+//! Functions on a worker's start-up path are marked `#[hot]` (`bgw_macros::hot`), which writes their code
+//! section once.
+//!
 //! An application can embed the host: add its own internal workers with
 //! [`modules::entry::register_internal_function`], then run [`postmaster::run`].
 
@@ -44,7 +54,6 @@ pub mod elog;
 pub mod latch;
 #[allow(unsafe_code)] // the C ABI: exported functions and globals, pointers from C
 pub mod modules;
-#[allow(unsafe_code)] // until its OS calls move to sys
 pub mod postmaster;
 pub mod process;
 pub mod services;

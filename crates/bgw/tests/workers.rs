@@ -131,7 +131,9 @@ fn registration_start_and_unregistration_are_logged_at_debug1_only() {
     let h = Host::start(Setup::new(BGW).workers("[[worker]]\nname = \"declared\"\nfunction = \"sleeper\"\n"));
     h.wait_log("DEBUG1:  registering background worker \"declared\"");
     h.wait_log("DEBUG1:  starting background worker process \"declared\"");
-    h.launch("bgw", "noop", 0, r#"{"name":"brief"}"#);
+    // Registered, not launched: bgw_launch waits for the start, and a worker that returns at once may already
+    // be gone when the wait looks ("stopped before it started").
+    h.register("bgw", "noop", 0, r#"{"name":"brief"}"#);
     h.wait_log("DEBUG1:  registering background worker \"brief\"");
     h.wait_log("DEBUG1:  starting background worker process \"brief\"");
     h.wait_log("DEBUG1:  unregistering background worker \"brief\"");
@@ -142,7 +144,7 @@ fn registration_start_and_unregistration_are_logged_at_debug1_only() {
             .conf("log_min_messages", "log")
             .workers("[[worker]]\nname = \"declared\"\nfunction = \"sleeper\"\n"),
     );
-    quiet.launch("bgw", "noop", 0, r#"{"name":"brief"}"#);
+    quiet.register("bgw", "noop", 0, r#"{"name":"brief"}"#);
     quiet.wait_sql("SELECT count(*) FROM bgw_workers WHERE name = 'brief'", |o| o == "0");
     let log = quiet.log();
     assert!(!log.contains("registering background worker") && !log.contains("starting background worker"), "{log}");

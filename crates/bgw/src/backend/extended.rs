@@ -16,38 +16,13 @@ use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
 use pgwire::messages::PgWireBackendMessage;
 
 use crate::sql::lexer::is_blank;
-use crate::sql::{Statement, TxState};
+use crate::sql::TxState;
 
 use super::database;
 use super::host::SqlError;
+use super::portal::{Portal, PortalState, Prepared};
 use super::session::Session;
 use super::types::{decode_param, described_param_oid, row_description, PgType, Value, WireColumn};
-
-/// A statement prepared with Parse.
-pub(super) struct Prepared {
-    /// None for an empty query.
-    statement: Option<Statement>,
-    /// Parameter type OIDs as the client gave them (0: unspecified), one per parameter.
-    param_oids: Vec<u32>,
-}
-
-pub(super) enum PortalState {
-    Ready,
-    /// Run, with rows left to send after a row-limited Execute.
-    Suspended {
-        rows: std::vec::IntoIter<Vec<Value>>,
-        tag: String,
-    },
-    Done,
-}
-
-/// A statement bound to its parameters with Bind.
-pub(super) struct Portal {
-    prepared: Rc<Prepared>,
-    params: Vec<Value>,
-    columns: Vec<WireColumn>,
-    state: PortalState,
-}
 
 impl Session {
     /// Runs an extended-protocol step unless an earlier error is waiting for Sync; an error starts the wait.

@@ -63,6 +63,7 @@ mod database;
 mod extended;
 mod functions;
 mod options;
+mod portal;
 mod scram;
 mod serve;
 mod session;

@@ -24,8 +24,8 @@ use crate::sql::{Engine, Statement, TxState};
 
 use super::context;
 use super::database::{self, Executed};
-use super::extended::{Portal, Prepared};
 use super::host::{HostServices, Severity, SqlError};
+use super::portal::{Portal, Prepared};
 use super::types::{row_description, type_from_values, RowEncoder, Value, WireColumn};
 use super::wire::{error_response, message_name, notice_response, protocol_violation, Wire};
 

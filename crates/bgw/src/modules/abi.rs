@@ -162,12 +162,12 @@ pub(crate) fn finish(level: c_int, message: String, detail: Option<String>, hint
         r = r.hint(h.clone());
     }
     r.emit();
-    if level == ERROR && super::sqlfn::in_call() {
+    if level == ERROR && super::trap::in_call() {
         // Everything this frame owns moves into `throw`, which jumps back to the SQL function's trap.
-        super::sqlfn::throw(message, detail, hint);
+        super::trap::throw(message, detail, hint);
     }
     if level >= ERROR {
-        if let Some(module) = super::preload::loading_module() {
+        if let Some(module) = super::loader::loading_module() {
             elog::Report::new(Level::Fatal, format!("could not load library \"{module}\": its _PG_init failed"))
                 .detail(message.clone())
                 .emit();
@@ -276,7 +276,7 @@ pub extern "C" fn RegisterBackgroundWorker(worker: *mut BackgroundWorker) {
             return;
         }
     };
-    if super::preload::loading_module().is_none() {
+    if super::loader::loading_module().is_none() {
         // As the spec: said in the postmaster's log, quietly ignored in its children.
         let level = if crate::process::is_child() { Level::Debug1 } else { Level::Log };
         elog::report(
@@ -571,7 +571,7 @@ pub fn requested_addin_bytes() -> usize {
 /// PostgreSQL's `RequestAddinShmemSpace`: only while a module is being preloaded.
 #[no_mangle]
 pub extern "C" fn RequestAddinShmemSpace(size: usize) {
-    let Some(module) = super::preload::loading_module() else {
+    let Some(module) = super::loader::loading_module() else {
         finish_error("cannot request additional shared memory outside shared_preload_libraries".into());
         return;
     };

@@ -12,6 +12,19 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+static LOADING: Mutex<Option<String>> = Mutex::new(None);
+
+/// The module whose `_PG_init` is running while preloading, if any (the spec's
+/// `process_shared_preload_libraries_in_progress`; `crate::modules::preload` sets it).
+pub fn loading_module() -> Option<String> {
+    LOADING.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Sets (or clears) the module being preloaded.
+pub(super) fn set_loading(module: Option<String>) {
+    *LOADING.lock().unwrap_or_else(|e| e.into_inner()) = module;
+}
+
 /// Why a library or function could not be used. The messages are PostgreSQL's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoadError {
@@ -100,10 +113,10 @@ pub fn open(path: &Path) -> Result<&'static libloading::os::unix::Library, LoadE
     // SAFETY: looking up a symbol by its conventional name; used only as `void _PG_init(void)`.
     if let Ok(init) = unsafe { lib.get::<unsafe extern "C" fn()>(b"_PG_init\0") } {
         let init: unsafe extern "C" fn() = *init;
-        if super::preload::loading_module().is_some() {
+        if loading_module().is_some() {
             // SAFETY: calling the module's initializer with its conventional signature, as PostgreSQL does.
             unsafe { init() };
-        } else if let Err(e) = super::sqlfn::call_trapped(init) {
+        } else if let Err(e) = super::trap::call_trapped(init) {
             // Not recorded as open: the next load runs _PG_init again, as PostgreSQL would.
             return Err(LoadError::Init { path: path.display().to_string(), message: e.message });
         }

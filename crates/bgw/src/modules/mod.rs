@@ -11,6 +11,7 @@
 //!
 //! - [`params`]: custom parameters modules define (`DefineCustom*Variable`), kept current across reloads.
 //! - [`sqlfn`]: SQL functions modules define for backends, with PostgreSQL's ERROR semantics inside them.
+//! - [`trap`]: the error trap those calls (and `_PG_init`) run in, at the bottom of this folder.
 //!
 //! Still to come here: named shared memory for modules.
 
@@ -21,3 +22,4 @@ pub mod params;
 pub mod preload;
 pub mod spi_abi;
 pub mod sqlfn;
+pub mod trap;

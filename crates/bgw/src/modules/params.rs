@@ -124,7 +124,7 @@ fn define(def: GucDef, target: Target, hooks: [*const c_void; 3]) {
         settings.define(def)
     };
     if let Err(e) = result {
-        if matches!(e, crate::config::ConfigError::Duplicate { .. }) || super::preload::loading_module().is_some() {
+        if matches!(e, crate::config::ConfigError::Duplicate { .. }) || super::loader::loading_module().is_some() {
             finish_error(e.to_string());
             return;
         }

@@ -7,18 +7,10 @@
 
 use super::loader;
 use crate::bgworker::types::WorkerSpec;
-use std::sync::Mutex;
-
-static LOADING: Mutex<Option<String>> = Mutex::new(None);
-
-/// The module whose `_PG_init` is running, if any (the spec's process_shared_preload_libraries_in_progress).
-pub fn loading_module() -> Option<String> {
-    LOADING.lock().unwrap_or_else(|e| e.into_inner()).clone()
-}
 
 fn set_loading(module: Option<String>) {
     let in_progress = module.is_some();
-    *LOADING.lock().unwrap_or_else(|e| e.into_inner()) = module;
+    loader::set_loading(module);
     // SAFETY: the postmaster is single-threaded during preload; the exported flag is a plain bool.
     unsafe { std::ptr::addr_of_mut!(super::abi::process_shared_preload_libraries_in_progress).write(in_progress) };
 }

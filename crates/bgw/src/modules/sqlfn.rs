@@ -13,6 +13,7 @@
 #![allow(non_snake_case, clippy::not_unsafe_ptr_arg_deref)]
 
 use super::abi::text;
+use super::trap;
 use crate::backend::host::{ModuleFunction, SqlArg, SqlError, SqlResultType};
 use bgw_abi::{
     bgw_sql_function, BgwSqlValue, BGW_SQLFN_MAX_ARGS, BGW_SQLFN_SUPERUSER, BGW_SQL_BOOL, BGW_SQL_FLOAT8, BGW_SQL_INT8,
@@ -20,19 +21,6 @@ use bgw_abi::{
 };
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
-
-extern "C" {
-    fn bgw_sqlfn_trap_call(
-        f: bgw_sql_function,
-        nargs: c_int,
-        args: *const BgwSqlValue,
-        result: *mut BgwSqlValue,
-        raised: *mut c_int,
-    ) -> c_int;
-    fn bgw_sqlfn_trap_active() -> c_int;
-    fn bgw_trap_call_void(f: unsafe extern "C" fn()) -> c_int;
-    fn bgw_sqlfn_trap_throw();
-}
 
 #[derive(Clone, Copy)]
 struct Defined {
@@ -44,45 +32,11 @@ struct Defined {
 
 static FUNCTIONS: Mutex<Vec<(String, Defined)>> = Mutex::new(Vec::new());
 
-/// The error a trapped function raised, carried out of the C frames.
-static RAISED: Mutex<Option<SqlError>> = Mutex::new(None);
-
-/// Whether a module's SQL function is running (an ERROR must then fail the statement, not end the process).
-pub fn in_call() -> bool {
-    // SAFETY: reads a static of the C shim.
-    unsafe { bgw_sqlfn_trap_active() != 0 }
-}
-
-/// Records an ERROR raised inside a module's SQL function and jumps back to the trap. The caller must own
-/// nothing that needs dropping (everything is moved in here), since the jump skips its frame.
-pub fn throw(message: String, detail: Option<String>, hint: Option<String>) -> ! {
-    {
-        let mut e = SqlError::error("XX000", message);
-        e.detail = detail;
-        e.hint = hint;
-        *RAISED.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-    }
-    // SAFETY: in_call() was true, so a trap is set up further down this stack; every Rust frame between here and
-    // it has moved its owned values into RAISED (see the callers), so the jump skips no destructor.
-    unsafe { bgw_sqlfn_trap_throw() };
-    unreachable!("the SQL function trap was not active")
-}
-
-/// Calls `f` (a module's `void f(void)`) inside the error trap: an ERROR it raises comes back as `Err` instead
-/// of ending the process.
-pub fn call_trapped(f: unsafe extern "C" fn()) -> Result<(), SqlError> {
-    // SAFETY: `f` is a module function with the `void f(void)` signature; the trap restores itself.
-    if unsafe { bgw_trap_call_void(f) } == 0 {
-        return Ok(());
-    }
-    Err(RAISED.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_else(|| SqlError::error("XX000", "error")))
-}
-
 /// Records the error a SQL function reports by returning non-zero (the way for code that must not jump, such as
 /// Rust: `ereport(ERROR)` jumps over the caller's frames). Outside a SQL function call it does nothing.
 #[no_mangle]
 pub extern "C" fn bgw_sql_error(sqlstate: *const c_char, message: *const c_char, hint: *const c_char) {
-    if !in_call() {
+    if !trap::in_call() {
         return;
     }
     let code = text(sqlstate);
@@ -94,7 +48,7 @@ pub extern "C" fn bgw_sql_error(sqlstate: *const c_char, message: *const c_char,
     if !hint.is_null() {
         e.hint = Some(text(hint));
     }
-    *RAISED.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    trap::raise(e);
 }
 
 /// Copies a result text into host-owned memory (the module may then free or reuse its own buffer).
@@ -170,20 +124,14 @@ fn call(name: &str, d: Defined, args: &[SqlArg]) -> Result<SqlArg, SqlError> {
         })
         .collect();
     let mut result = BgwSqlValue { kind: BGW_SQL_NULL, int8: 0, float8: 0.0, text: std::ptr::null() };
-    let mut raised: c_int = 0;
-    RAISED.lock().unwrap_or_else(|e| e.into_inner()).take();
-    // SAFETY: `d.f` is the module's function with the declared signature; `values` (and the texts they point
-    // to) live until after the call; `result` and `raised` are valid out-parameters.
-    let rc = unsafe { bgw_sqlfn_trap_call(d.f, values.len() as c_int, values.as_ptr(), &mut result, &mut raised) };
+    // `values` (and the texts they point to) live until after the call.
+    let outcome = trap::call_sql_function(d.f, &values, &mut result);
     drop(values);
     drop(texts);
-    if raised != 0 {
-        return Err(RAISED
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .unwrap_or_else(|| SqlError::error("XX000", format!("function {name} raised an error"))));
-    }
+    let rc = match outcome {
+        Ok(rc) => rc,
+        Err(e) => return Err(e.unwrap_or_else(|| SqlError::error("XX000", format!("function {name} raised an error")))),
+    };
     let value = match result.kind {
         BGW_SQL_INT8 => SqlArg::Int(result.int8),
         BGW_SQL_FLOAT8 => SqlArg::Real(result.float8),
@@ -197,10 +145,7 @@ fn call(name: &str, d: Defined, args: &[SqlArg]) -> Result<SqlArg, SqlError> {
         _ => SqlArg::Null,
     };
     if rc != 0 {
-        return Err(RAISED
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
+        return Err(trap::take_raised()
             .unwrap_or_else(|| SqlError::error("XX000", format!("function {name} failed (it returned {rc})"))));
     }
     Ok(value)

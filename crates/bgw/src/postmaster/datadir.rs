@@ -58,8 +58,7 @@ pub fn check_data_dir(dir: &Path) -> Result<(), StartError> {
     if !meta.is_dir() {
         return Err(StartError::new(format!("specified data directory \"{shown}\" is not a directory")));
     }
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me {
         return Err(StartError::new(format!("data directory \"{shown}\" has wrong ownership"))
             .hint("The server must be started by the user that owns the data directory."));

@@ -19,9 +19,7 @@ impl Postmaster {
             w.exited(&mut exited);
         }
         for &pid in &exited {
-            let mut status = 0;
-            // SAFETY: waitpid on one of our children with WNOHANG and a valid status pointer.
-            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            if let Some((pid, status)) = crate::sys::process::try_reap(pid) {
                 self.child_exited(pid, status);
             }
         }
@@ -30,13 +28,7 @@ impl Postmaster {
 
     /// Reaps every exited child, asking the kernel about all of them (SIGCHLD, for children without a pidfd).
     pub(super) fn process_child_exits(&mut self) {
-        loop {
-            let mut status = 0;
-            // SAFETY: waitpid on any child with WNOHANG and a valid status pointer.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid <= 0 {
-                return;
-            }
+        while let Some((pid, status)) = crate::sys::process::try_reap(-1) {
             self.child_exited(pid, status);
         }
     }
@@ -171,23 +163,13 @@ impl ExitStatus {
     }
 }
 
-fn signal_name(sig: i32) -> String {
-    // SAFETY: strsignal returns a pointer to a static or thread-local string (or NULL); copied at once.
-    unsafe {
-        let p = libc::strsignal(sig);
-        if p.is_null() {
-            "unknown signal".to_string()
-        } else {
-            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-        }
-    }
-}
-
 /// The spec's LogChildExit wording.
 pub fn log_child_exit(level: Level, what: &str, pid: i32, exit: ExitStatus) {
     let msg = match exit {
         ExitStatus::Code(c) => format!("{what} (PID {pid}) exited with exit code {c}"),
-        ExitStatus::Signal(s) => format!("{what} (PID {pid}) was terminated by signal {s}: {}", signal_name(s)),
+        ExitStatus::Signal(s) => {
+            format!("{what} (PID {pid}) was terminated by signal {s}: {}", crate::sys::signals::name(s))
+        }
         ExitStatus::Other(s) => format!("{what} (PID {pid}) exited with unrecognized status {s}"),
     };
     elog::report(level, msg);

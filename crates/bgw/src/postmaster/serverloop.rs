@@ -34,8 +34,7 @@ impl Postmaster {
             fds.push(libc::pollfd { fd: exits, events: libc::POLLIN, revents: 0 });
             fds.push(listening(self.listener.as_raw_fd()));
             fds.extend(self.tcp_listeners.iter().map(|l| listening(l.as_raw_fd())));
-            // SAFETY: a vector of valid pollfd structs, its length passed.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms as i32) };
+            let n = crate::sys::fd::poll(&mut fds, timeout_ms as i32);
             if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
                 elog::log(format!("poll() failed in postmaster: {}", std::io::Error::last_os_error()));
             }

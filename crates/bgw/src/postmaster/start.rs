@@ -53,8 +53,7 @@ impl Postmaster {
         let tcp_addresses = parse_listen_addresses(&listen)?;
         crate::process::init(&data_dir, opts.overrides.clone(), settings);
 
-        // SAFETY: getpid has no preconditions.
-        let pid = unsafe { libc::getpid() };
+        let pid = std::process::id() as i32;
         let start_time_us = elog::now_us();
         // Processes: backends, workers, the startup process, spare workers.
         let max_procs = max_connections + max_workers + 1 + spares::MAX_SPARES;
@@ -104,11 +103,7 @@ impl Postmaster {
         let signal_fd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
             .map_err(|e| io_err("could not create signalfd", e))?;
 
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 fills two descriptors.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(io_err("could not create postmaster death pipe", std::io::Error::last_os_error()));
-        }
+        let fds = crate::sys::fd::pipe(false).map_err(|e| io_err("could not create postmaster death pipe", e))?;
 
         elog::log(format!("starting bgw {} (PostgreSQL-compatible background worker host)", env!("CARGO_PKG_VERSION")));
         for l in &tcp_listeners {
@@ -136,7 +131,7 @@ impl Postmaster {
             tcp_listeners,
             socket_path,
             signal_fd,
-            death_pipe: (fds[0], fds[1]),
+            death_pipe: fds,
             ready_fd: opts.ready_fd,
             phase: Phase::Startup,
             shutdown: None,

@@ -84,8 +84,8 @@ impl Postmaster {
     fn signal_ready(&mut self) {
         if let Some(fd) = self.ready_fd.take() {
             signals::write_all_raw(fd, b"ready\n");
-            // SAFETY: closing the descriptor we were handed and no longer use.
-            unsafe { libc::close(fd) };
+            // The descriptor we were handed and no longer use.
+            crate::sys::fd::close(fd);
         }
     }
 }
@@ -117,6 +117,5 @@ pub(super) fn startup_process_main(data_dir: &Path, standby: bool) -> ! {
 }
 
 extern "C" fn quickdie(_: libc::c_int) {
-    // SAFETY: _exit is async-signal-safe.
-    unsafe { libc::_exit(2) };
+    crate::sys::process::exit_now(2);
 }

@@ -1,7 +1,9 @@
 //! The only place where the host talks to the operating system through `unsafe` code.
 //!
 //! Each submodule wraps one facility behind a safe interface, and every `unsafe` block carries a `// SAFETY:`
-//! comment. Everything else in the crate is safe Rust.
+//! comment. The rest of the crate makes no system call through `unsafe` code: the crate root denies `unsafe_code`,
+//! and the few other modules allowed it (shared memory, the C ABI, SQLite's FFI; listed in the crate's docs) use it
+//! for memory shared with C or with other processes, not for the operating system.
 //!
 //! - [`fork`]: the one function that forks, and the reset every child goes through.
 //! - [`shm`]: the shared anonymous mapping that holds the host's shared memory.

@@ -35,3 +35,12 @@ pub fn spawn_detached_with(cmd: &mut std::process::Command, inherit: std::os::fd
         });
     }
 }
+
+/// Reaps `pid` (any child if `pid` is -1) if it has exited, without waiting: `Some((pid, wait status))`, or None
+/// when no such child has exited (or there is none).
+pub fn try_reap(pid: i32) -> Option<(i32, i32)> {
+    let mut status = 0;
+    // SAFETY: waitpid with WNOHANG and a valid status pointer.
+    let got = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    (got > 0).then_some((got, status))
+}

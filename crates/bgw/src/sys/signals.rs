@@ -157,6 +157,19 @@ pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) {
     }
 }
 
+/// The signal's description, as `strsignal` gives it ("Killed", "Segmentation fault").
+pub fn name(sig: libc::c_int) -> String {
+    // SAFETY: strsignal returns a pointer to a static or thread-local string (or NULL); copied at once.
+    unsafe {
+        let p = libc::strsignal(sig);
+        if p.is_null() {
+            "unknown signal".to_string()
+        } else {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    }
+}
+
 /// Sends `sig` to `pid`; true if it was delivered. Async-signal-safe.
 #[hot]
 pub fn send(pid: i32, sig: libc::c_int) -> bool {

@@ -22,6 +22,7 @@
 //! build script), so that a starting worker maps a few blocks of code instead of one block per function.
 
 pub mod builtin;
+#[allow(unsafe_code)] // a forked child's first steps: contracts that hold in a fresh, single-threaded child
 pub(crate) mod forked;
 pub mod spare;
 
