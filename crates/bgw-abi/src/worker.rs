@@ -46,6 +46,53 @@ pub const BGWH_STOPPED: BgwHandleStatus = 2;
 /// The postmaster died; the worker's status is unclear.
 pub const BGWH_POSTMASTER_DIED: BgwHandleStatus = 3;
 
+/// `BgwHandleStatus` as Rust code on either side (host and SDK) holds it: the status, with the pid when the
+/// worker is running (C returns the pid through a separate out-parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HandleStatus {
+    /// Registered, not running yet.
+    NotYetStarted,
+    /// Running with this pid.
+    Started(pid_t),
+    /// Exited (or the handle is stale: its slot holds a later registration).
+    Stopped,
+    /// The postmaster died; the worker's state is unknown.
+    PostmasterDied,
+}
+
+impl HandleStatus {
+    /// The status from C's code and pid; None for a code C does not define.
+    pub fn from_c(code: BgwHandleStatus, pid: pid_t) -> Option<HandleStatus> {
+        match code {
+            BGWH_STARTED => Some(HandleStatus::Started(pid)),
+            BGWH_NOT_YET_STARTED => Some(HandleStatus::NotYetStarted),
+            BGWH_STOPPED => Some(HandleStatus::Stopped),
+            BGWH_POSTMASTER_DIED => Some(HandleStatus::PostmasterDied),
+            _ => None,
+        }
+    }
+
+    /// C's code, and the pid where there is one (0 otherwise).
+    pub fn to_c(self) -> (BgwHandleStatus, pid_t) {
+        match self {
+            HandleStatus::Started(pid) => (BGWH_STARTED, pid),
+            HandleStatus::NotYetStarted => (BGWH_NOT_YET_STARTED, 0),
+            HandleStatus::Stopped => (BGWH_STOPPED, 0),
+            HandleStatus::PostmasterDied => (BGWH_POSTMASTER_DIED, 0),
+        }
+    }
+
+    /// The words the host's SQL function `bgw_status()` returns.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandleStatus::NotYetStarted => "not_yet_started",
+            HandleStatus::Started(_) => "started",
+            HandleStatus::Stopped => "stopped",
+            HandleStatus::PostmasterDied => "postmaster_died",
+        }
+    }
+}
+
 /// Connection flag (`BackgroundWorkerInitializeConnection`): connect even to a database that does not allow
 /// connections.
 pub const BGWORKER_BYPASS_ALLOWCONN: u32 = 0x0001;

@@ -36,39 +36,13 @@ pub struct Handle {
     pub generation: u64,
 }
 
-/// A worker's state as a handle sees it (`BgwHandleStatus`, with the pid when running).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    /// Registered, not running yet.
-    NotYetStarted,
-    /// Running with this pid.
-    Started(i32),
-    /// Exited (or the handle is stale).
-    Stopped,
-    /// The postmaster died; the worker's state is unknown.
-    PostmasterDied,
-}
+/// A worker's state as a handle sees it (`BgwHandleStatus`, with the pid when running); the host's own type,
+/// defined once in `bgw-abi`.
+pub use bgw_abi::HandleStatus as Status;
 
-impl Status {
-    /// The words the host's SQL function `bgw_status()` uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::NotYetStarted => "not_yet_started",
-            Status::Started(_) => "started",
-            Status::Stopped => "stopped",
-            Status::PostmasterDied => "postmaster_died",
-        }
-    }
-
-    fn from_c(code: i32, pid: i32) -> Result<Status, Error> {
-        match code {
-            ffi::BGWH_STARTED => Ok(Status::Started(pid)),
-            ffi::BGWH_NOT_YET_STARTED => Ok(Status::NotYetStarted),
-            ffi::BGWH_STOPPED => Ok(Status::Stopped),
-            ffi::BGWH_POSTMASTER_DIED => Ok(Status::PostmasterDied),
-            other => Err(Error::UnknownStatus(other)),
-        }
-    }
+/// The status a host call returned, or the error for a code the C API does not define.
+fn status_from_c(code: i32, pid: i32) -> Result<Status, Error> {
+    Status::from_c(code, pid).ok_or(Error::UnknownStatus(code))
 }
 
 impl Handle {
@@ -87,7 +61,7 @@ impl Handle {
     /// The worker's current state, without waiting (`GetBackgroundWorkerPid`).
     pub fn status(self) -> Result<Status, Error> {
         let (code, pid) = ffi::get_background_worker_pid(self.to_c()?);
-        Status::from_c(code, pid)
+        status_from_c(code, pid)
     }
 
     /// Waits until the worker has started or stopped (`WaitForBackgroundWorkerStartup`): `Started(pid)`,
@@ -96,13 +70,13 @@ impl Handle {
     /// watch the slot for it.
     pub fn wait_for_startup(self) -> Result<Status, Error> {
         let (code, pid) = ffi::wait_for_background_worker_startup(self.to_c()?);
-        Status::from_c(code, pid)
+        status_from_c(code, pid)
     }
 
     /// Waits until the worker has stopped (`WaitForBackgroundWorkerShutdown`): `Stopped` or `PostmasterDied`.
     pub fn wait_for_shutdown(self) -> Result<Status, Error> {
         let code = ffi::wait_for_background_worker_shutdown(self.to_c()?);
-        Status::from_c(code, 0)
+        status_from_c(code, 0)
     }
 
     /// Asks the postmaster to stop the worker (SIGTERM), or not to start it (`TerminateBackgroundWorker`). A
@@ -294,11 +268,11 @@ mod tests {
 
     #[test]
     fn statuses() {
-        assert_eq!(Status::from_c(0, 42), Ok(Status::Started(42)));
-        assert_eq!(Status::from_c(1, 0), Ok(Status::NotYetStarted));
-        assert_eq!(Status::from_c(2, 0), Ok(Status::Stopped));
-        assert_eq!(Status::from_c(3, 0), Ok(Status::PostmasterDied));
-        assert_eq!(Status::from_c(9, 0), Err(Error::UnknownStatus(9)));
+        assert_eq!(status_from_c(0, 42), Ok(Status::Started(42)));
+        assert_eq!(status_from_c(1, 0), Ok(Status::NotYetStarted));
+        assert_eq!(status_from_c(2, 0), Ok(Status::Stopped));
+        assert_eq!(status_from_c(3, 0), Ok(Status::PostmasterDied));
+        assert_eq!(status_from_c(9, 0), Err(Error::UnknownStatus(9)));
         assert_eq!(Status::Started(1).as_str(), "started");
         assert_eq!(Status::NotYetStarted.as_str(), "not_yet_started");
     }

@@ -33,23 +33,5 @@ impl std::str::FromStr for Handle {
     }
 }
 
-/// The spec's BgwHandleStatus, with the pid when started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    NotYetStarted,
-    Started(i32),
-    Stopped,
-    PostmasterDied,
-}
-
-impl Status {
-    /// The words `bgw_status()` returns.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::NotYetStarted => "not_yet_started",
-            Status::Started(_) => "started",
-            Status::Stopped => "stopped",
-            Status::PostmasterDied => "postmaster_died",
-        }
-    }
-}
+/// The spec's BgwHandleStatus, with the pid when started: defined once for host and SDK in `bgw-abi`.
+pub use bgw_abi::HandleStatus as Status;

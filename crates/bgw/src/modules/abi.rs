@@ -25,9 +25,8 @@ use crate::bgworker::types::{BackgroundWorker, RegistrationError, WorkerSpec};
 use crate::dynamic;
 use crate::elog::{self, Level};
 use bgw_abi::{
-    sig_atomic_t, BackgroundWorkerHandle, BgwHandleStatus, Latch, BGWH_NOT_YET_STARTED, BGWH_POSTMASTER_DIED,
-    BGWH_STARTED, BGWH_STOPPED, DEBUG1, DEBUG2, DEBUG3, DEBUG4, DEBUG5, ERROR, FATAL, INFO, LOG, LOG_SERVER_ONLY,
-    NOTICE, PANIC, WARNING,
+    sig_atomic_t, BackgroundWorkerHandle, BgwHandleStatus, Latch, DEBUG1, DEBUG2, DEBUG3, DEBUG4, DEBUG5, ERROR, FATAL,
+    INFO, LOG, LOG_SERVER_ONLY, NOTICE, PANIC, WARNING,
 };
 use bgw_macros::hot;
 use std::cell::RefCell;
@@ -338,18 +337,12 @@ fn handle_of(h: *const BackgroundWorkerHandle) -> Handle {
 }
 
 fn status_code(s: Status, pidp: *mut libc::pid_t) -> BgwHandleStatus {
-    match s {
-        Status::Started(pid) => {
-            if !pidp.is_null() {
-                // SAFETY: the caller's out-parameter, non-null.
-                unsafe { pidp.write(pid) };
-            }
-            BGWH_STARTED
-        }
-        Status::NotYetStarted => BGWH_NOT_YET_STARTED,
-        Status::Stopped => BGWH_STOPPED,
-        Status::PostmasterDied => BGWH_POSTMASTER_DIED,
+    let (code, pid) = s.to_c();
+    if let (Status::Started(_), false) = (s, pidp.is_null()) {
+        // SAFETY: the caller's out-parameter, non-null.
+        unsafe { pidp.write(pid) };
     }
+    code
 }
 
 /// The spec's `GetBackgroundWorkerPid`.
