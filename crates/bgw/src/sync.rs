@@ -7,6 +7,8 @@
 //!
 //! The cell follows loom's API (`with` / `with_mut` take closures over raw pointers) so that the same code compiles
 //! under both.
+//!
+//! Used in every process that touches shared memory; compiled against loom in `crates/slot-model`.
 
 pub use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 

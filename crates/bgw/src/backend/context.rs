@@ -7,6 +7,8 @@
 //! The context also carries what a callback produces besides its SQL result: a [`SqlError`] that failed a
 //! function (SQLite keeps only its message; the session recovers the whole error, SQLSTATE included, with
 //! [`take_pending_error`]) and notices raised by the backend itself (sent with the host's after the statement).
+//!
+//! Runs in: a backend process.
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -13,6 +13,8 @@
 //!
 //! Text format follows PostgreSQL's output (`t`/`f`, shortest round-trip floats, `\x` hex for bytea); binary
 //! format is PostgreSQL's binary send format for these six types.
+//!
+//! Runs in: a backend process (and the SQL functions' argument decoding there).
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

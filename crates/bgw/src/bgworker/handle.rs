@@ -3,6 +3,8 @@
 //! A handle names one registration: its slot and the slot's generation when it was registered, so a handle kept
 //! after the slot was reused is recognised as stale (the spec's reuse check) and never reaches another worker.
 //! Plain values: any process may copy, send or store them.
+//!
+//! Used in every process that registers or watches workers: backends, workers, the `bgw` command's client side.
 
 /// A registration's handle: slot and generation. A plain value: copy it, send it to another process, store it.
 /// Its text form, as SQL functions and the command line take and show it, is `slot:generation` (for example

@@ -2,6 +2,8 @@
 //! `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, base64, per RFC 5802 / 7677.
 //!
 //! The password is used as given (PostgreSQL applies SASLprep first; for ASCII passwords the two agree).
+//!
+//! Runs in backends (checking a password, storing a verifier for CREATE/ALTER ROLE) and in `bgw initdb`.
 
 use base64::Engine;
 use ring::{digest, hmac, pbkdf2, rand::SecureRandom};

@@ -1,6 +1,8 @@
 //! Parameter definitions and typed values: what a parameter is ([`GucDef`], [`GucKind`], [`GucContext`]), the
 //! value it holds ([`GucValue`]), and checking a raw setting against a definition, with PostgreSQL's error
 //! wording. The value syntax itself is in `value.rs`.
+//!
+//! Pure definitions and checks, run by any process.
 
 use std::fmt;
 

@@ -13,6 +13,8 @@
 //! Parsing stops at the first error, which is reported with PostgreSQL's
 //! wording. The parser is total: it returns an error rather than panicking on
 //! any input.
+//!
+//! Runs in the postmaster (start, reload) and in children that reload on SIGHUP.
 
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,9 @@
 //! from, the file's settings for dotted names no module has defined yet (placeholders), and the `-c` overrides,
 //! kept so that they stay in force across reloads and apply to parameters defined later. Modules add their
 //! parameters with [`Settings::define`]. Applying the file at start and on SIGHUP is in `reload.rs`.
+//!
+//! Runs in every process: the postmaster fills it at start and on reload, children inherit it and reload their
+//! copy on SIGHUP.
 
 use bgw_macros::hot;
 use std::collections::BTreeMap;

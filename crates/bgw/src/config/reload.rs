@@ -1,6 +1,8 @@
 //! Applying configuration to the registry: the file and the `-c` overrides at server start
 //! ([`Settings::load_initial`], all or nothing), and the file again on SIGHUP ([`Settings::reload`]), which applies
 //! what it can and reports the rest in a [`ReloadReport`] for the host to log.
+//!
+//! Runs in the postmaster (start, SIGHUP) and in children that reload their own copy on SIGHUP.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

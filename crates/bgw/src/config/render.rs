@@ -1,4 +1,6 @@
 //! Rendering the commented-out default `bgworker.conf` that `bgw initdb` writes.
+//!
+//! Runs in the `bgw initdb` command.
 
 use super::{GucContext, GucDef, GucValue};
 

@@ -6,6 +6,9 @@
 //! RTLD_NOW (every symbol resolved at load, so a module missing one of the host's functions fails at once) and
 //! RTLD_GLOBAL, and never unloaded: function pointers into them may be kept for the life of the process. A
 //! library's `_PG_init` runs when it is first loaded into a process, as in PostgreSQL.
+//!
+//! Runs in any process: the postmaster (preloading), backends (checking a registration's entry point, module SQL
+//! functions) and workers (finding their entry point).
 
 use bgw_macros::hot;
 use std::collections::HashMap;

@@ -1,6 +1,8 @@
 //! Signal masks and dispositions, and the few async-signal-safe primitives handlers use.
 //!
 //! Handlers in this crate only store to atomics and `write(2)`; the helpers here are the vocabulary for that.
+//!
+//! Runs in every process: the postmaster (its signalfd mask), children (handlers, masks), signal handlers.
 
 use bgw_macros::hot;
 use std::os::fd::RawFd;

@@ -1,5 +1,7 @@
 //! Users: the name of the OS user this process runs as (what libpq and psql use as the default role name), and
 //! the user at the other end of a Unix socket.
+//!
+//! Runs in the postmaster and the `bgw` command (the default superuser's name) and backends (peer authentication).
 
 /// The effective user's name, or None if the password database has no entry for it.
 pub fn os_user_name() -> Option<String> {
