@@ -22,6 +22,8 @@ pub struct ShmemHost {
     pub(super) connected_as: RefCell<Option<(String, String)>>,
     /// The connected database's oid (notifications are per database).
     pub(super) db_oid: std::cell::Cell<u32>,
+    /// The connected role's oid: every permission check compares oids, never names.
+    pub(super) role_oid: std::cell::Cell<u32>,
     /// LISTENed channels, NOTIFYs waiting for the transaction to commit, and where this session reads the queue.
     pub(super) listening: RefCell<std::collections::BTreeSet<String>>,
     pub(super) pending_notifies: RefCell<Vec<(String, String)>>,
@@ -40,6 +42,7 @@ impl Default for ShmemHost {
             database_path: RefCell::new(None),
             connected_as: RefCell::new(None),
             db_oid: std::cell::Cell::new(0),
+            role_oid: std::cell::Cell::new(0),
             listening: RefCell::new(std::collections::BTreeSet::new()),
             pending_notifies: RefCell::new(Vec::new()),
             pending_listens: RefCell::new(Vec::new()),
@@ -55,10 +58,13 @@ impl ShmemHost {
     /// privilege at once. An unreadable catalog grants nothing. (Module SQL functions use the answer of the last
     /// such call, or of the connection's start: they are called per row.)
     pub(super) fn is_superuser(&self) -> bool {
-        let Some((_, user)) = self.connected_as.borrow().clone() else { return false };
+        let oid = self.role_oid.get();
+        if oid == 0 {
+            return false;
+        }
         let now = crate::catalog::Catalog::open(crate::process::data_dir())
             .ok()
-            .and_then(|c| c.role(&user).ok().flatten())
+            .and_then(|c| c.role_by_oid(oid).ok().flatten())
             .is_some_and(|r| r.superuser);
         self.superuser.set(now);
         now
@@ -87,13 +93,28 @@ impl ShmemHost {
                 format!("database \"{database}\" is not currently accepting connections"),
             ));
         }
+        // Publish the connection (by oid), then make sure no DROP DATABASE is under way or committed meanwhile:
+        // the handshake of `ProcEntry::begin_drop`.
+        if let Some(shm) = shmem::attached() {
+            if let Some(p) = crate::process::my_proc() {
+                let gone = || {
+                    SqlError::fatal("3D000", format!("database \"{database}\" does not exist"))
+                        .with_detail("It seems to have just been dropped.")
+                };
+                if !p.announce_connection(shm.procs(), db.oid, role.oid) {
+                    return Err(gone());
+                }
+                if catalog.database_by_oid(db.oid).map_err(internal)?.is_none() {
+                    p.clear_database();
+                    return Err(gone());
+                }
+            }
+        }
         *self.database_path.borrow_mut() = Some(crate::catalog::database_path(data_dir, db.oid));
         *self.connected_as.borrow_mut() = Some((db.name.clone(), role.name.clone()));
         self.db_oid.set(db.oid);
+        self.role_oid.set(role.oid);
         self.superuser.set(role.superuser);
-        if let Some(p) = crate::process::my_proc() {
-            p.report_connection(&db.name, &role.name);
-        }
         // As PostgreSQL's backends: "postgres: user database [local]".
         crate::sys::proctitle::set(&format!("bgw: {user} {database} [local]"));
         Ok(())
@@ -205,13 +226,13 @@ impl HostServices for ShmemHost {
             return Ok(false);
         }
         if !self.is_superuser() {
-            // A non-superuser may only end processes of its own role.
-            let mine = self.connected_as.borrow().as_ref().map(|(_, u)| u.clone()).unwrap_or_default();
+            // A non-superuser may only end processes of its own role (compared by oid).
+            let mine = self.role_oid.get();
             let theirs = shmem::attached()
                 .and_then(|shm| shm.procs().iter().filter_map(|p| p.snapshot()).find(|s| s.pid == pid))
-                .map(|s| s.user)
-                .unwrap_or_default();
-            if theirs != mine {
+                .map(|s| s.role_oid)
+                .unwrap_or(0);
+            if mine == 0 || theirs != mine {
                 return Err(SqlError::error("42501", "permission denied to terminate process")
                     .with_detail("Only superusers may terminate processes of other roles."));
             }
@@ -229,8 +250,7 @@ impl HostServices for ShmemHost {
     }
 
     fn activity(&self) -> Vec<ActivityRow> {
-        let me = self.connected_as.borrow().as_ref().map(|(_, u)| u.clone());
-        views::activity(me.as_deref(), self.is_superuser())
+        views::activity(self.role_oid.get(), self.is_superuser())
     }
 
     fn workers(&self) -> Vec<WorkerRow> {

@@ -1,0 +1,163 @@
+//! Identity by oid, `DROP DATABASE` against connected processes, per-database notifications, lock waits and
+//! SQLite's knobs, against the real `bgw` binary (issue 13, attacks 4, 5, 6 and 8, and superuser-only module
+//! parameters).
+
+use bgw_test_support::*;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
+
+fn code(e: &postgres::Error) -> String {
+    e.code().map(|c| c.code().to_string()).unwrap_or_default()
+}
+
+fn message(e: &postgres::Error) -> String {
+    e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string())
+}
+
+fn detail(e: &postgres::Error) -> String {
+    e.as_db_error().and_then(|d| d.detail()).unwrap_or_default().to_string()
+}
+
+fn one(c: &mut postgres::Client, sql: &str) -> Option<String> {
+    c.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+}
+
+#[test]
+fn a_role_whose_name_prints_alike_is_another_role() {
+    let h = Host::start(Setup::new(BGW).tcp());
+    let port = h.port;
+    h.sql("CREATE ROLE \"bossé\" SUPERUSER LOGIN PASSWORD 'b'; CREATE ROLE \"boss??\" LOGIN PASSWORD 'q'");
+    let mut boss = tcp_client(port, "bossé", "b").unwrap();
+    let boss_pid: i32 = boss.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    boss.batch_execute("SELECT 'the secret plan'").unwrap();
+    let mut fake = tcp_client(port, "boss??", "q").unwrap();
+    let sql = format!("SELECT query FROM pg_stat_activity WHERE pid = {boss_pid}");
+    assert_eq!(one(&mut fake, &sql).as_deref(), Some("<insufficient privilege>"));
+    // Names as stored, not a printable copy.
+    let sql = format!("SELECT usename FROM pg_stat_activity WHERE pid = {boss_pid}");
+    assert_eq!(one(&mut fake, &sql).as_deref(), Some("bossé"));
+    assert_eq!(
+        one(&mut fake, "SELECT usename FROM pg_stat_activity WHERE pid = pg_backend_pid()").as_deref(),
+        Some("boss??")
+    );
+    let e = fake.batch_execute(&format!("SELECT pg_terminate_backend({boss_pid})")).unwrap_err();
+    assert_eq!((code(&e), message(&e)), ("42501".into(), "permission denied to terminate process".into()));
+    // The superuser's session is untouched and sees its own query; the fake role still ends its own sessions.
+    assert_eq!(one(&mut boss, "SELECT 'still here'").as_deref(), Some("still here"));
+    let mut fake2 = tcp_client(port, "boss??", "q").unwrap();
+    let fake2_pid: i32 = fake2.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let r: bool = fake.query_one(&format!("SELECT pg_terminate_backend({fake2_pid})"), &[]).unwrap().get(0);
+    assert!(r);
+    wait_until("the terminated session to end", || !alive(fake2_pid));
+    assert!(fake2.batch_execute("SELECT 1").is_err());
+}
+
+/// A session connected to `name` keeps the database from being dropped; once it leaves, the drop succeeds.
+fn drop_refused_while_a_session_is_connected(h: &Host, name: &str) {
+    let me = os_user();
+    let quoted = format!("\"{name}\"");
+    let mut admin = h.client();
+    admin.batch_execute(&format!("CREATE DATABASE {quoted}")).unwrap();
+    let mut user = h.connect(&me, name).unwrap();
+    user.batch_execute("CREATE TABLE t (a int); INSERT INTO t VALUES (1)").unwrap();
+    let e = admin.batch_execute(&format!("DROP DATABASE {quoted}")).unwrap_err();
+    assert_eq!(code(&e), "55006", "{name}: {e}");
+    assert_eq!(message(&e), format!("database \"{name}\" is being accessed by other users"));
+    assert_eq!(detail(&e), "There is 1 other session using the database.");
+    // The session's commits stay.
+    user.batch_execute("INSERT INTO t VALUES (2)").unwrap();
+    assert_eq!(one(&mut user, "SELECT 'n=' || sum(a) FROM t").as_deref(), Some("n=3"));
+    drop(user);
+    // The session that just left may still be exiting: the drop waits for it as PostgreSQL's does.
+    admin.batch_execute(&format!("DROP DATABASE {quoted}")).unwrap();
+    let e = h.connect(&me, name).err().unwrap();
+    assert_eq!(code(&e), "3D000", "{e}");
+}
+
+#[test]
+fn drop_database_is_refused_while_sessions_or_workers_are_connected() {
+    let dir = module_tempdir();
+    build_c_module(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules/c_spi.c"), dir.path(), "c_spi");
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
+    drop_refused_while_a_session_is_connected(&h, "dbé");
+    let long = format!("d{}", "x".repeat(69));
+    drop_refused_while_a_session_is_connected(&h, &long);
+    // A worker connected by oid.
+    h.sql("CREATE DATABASE \"wdbé\"");
+    let oid: u32 = h.catalog().query_row("SELECT oid FROM databases WHERE name = 'wdbé'", [], |r| r.get(0)).unwrap();
+    let options = format!(r#"{{"name": "held", "extra": "{oid};", "flags": ["shmem", "database"]}}"#);
+    let pid: i32 = h.sql(&format!("SELECT bgw_launch('c_spi', 'c_spi_by_oid', 0, '{options}')")).parse().unwrap();
+    h.wait_log("c_spi held: done");
+    let e = h.psql("DROP DATABASE \"wdbé\"").unwrap_err();
+    assert!(e.contains("database \"wdbé\" is being accessed by other users"), "{e}");
+    assert!(e.contains("There is 1 other session using the database."), "{e}");
+    h.sql(&format!("SELECT pg_terminate_backend({pid})"));
+    wait_until("the worker to exit", || !alive(pid));
+    assert_eq!(h.sql("DROP DATABASE \"wdbé\""), "DROP DATABASE");
+}
+
+#[test]
+fn drop_database_races_with_connecting_sessions_safely() {
+    let h = Host::start(Setup::new(BGW));
+    let me = os_user();
+    let config = h.client_config(&me, "racy");
+    let stop = Arc::new(AtomicBool::new(false));
+    let open = Arc::new(AtomicBool::new(false));
+    let (connected, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    h.sql("CREATE DATABASE racy");
+    let connector = {
+        let (stop, open, connected, refused) = (stop.clone(), open.clone(), connected.clone(), refused.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                match config.connect(postgres::NoTls) {
+                    Ok(mut c) => {
+                        open.store(true, Ordering::SeqCst);
+                        connected.fetch_add(1, Ordering::Relaxed);
+                        let _ = c.batch_execute("CREATE TABLE IF NOT EXISTS t (a int); INSERT INTO t VALUES (1)");
+                        std::thread::sleep(Duration::from_millis(5));
+                        open.store(false, Ordering::SeqCst);
+                        drop(c);
+                    }
+                    Err(e) => {
+                        assert_eq!(code(&e), "3D000", "{e}");
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let mut admin = h.client();
+    let (mut drops, mut busy) = (0, 0);
+    let started = Instant::now();
+    while drops < 15 && started.elapsed() < Duration::from_secs(100) {
+        match admin.batch_execute("DROP DATABASE racy") {
+            Ok(()) => {
+                assert!(!open.load(Ordering::SeqCst), "a session was connected while its database was dropped");
+                drops += 1;
+                admin.batch_execute("CREATE DATABASE racy").unwrap();
+                // Let sessions connect, to drop while they come and go.
+                std::thread::sleep(Duration::from_millis(10 + 7 * drops));
+            }
+            Err(e) => {
+                assert_eq!(code(&e), "55006", "{e}");
+                busy += 1;
+            }
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    connector.join().unwrap();
+    println!(
+        "drop race: {drops} drops, {busy} refused drops, {} connections, {} refused connections in {:?}",
+        connected.load(Ordering::Relaxed),
+        refused.load(Ordering::Relaxed),
+        started.elapsed()
+    );
+    assert!(drops > 0);
+}
