@@ -161,3 +161,65 @@ fn drop_database_races_with_connecting_sessions_safely() {
     );
     assert!(drops > 0);
 }
+
+/// The next notification an idle client receives (the test fails after 20 s).
+fn next_notification(c: &mut postgres::Client) -> (String, String) {
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut n = c.notifications();
+    let got = n.timeout_iter(Duration::from_secs(20)).next().unwrap().expect("no notification arrived");
+    (got.channel().to_string(), got.payload().to_string())
+}
+
+/// `count(pg_notify(channel, payload))` over `n` rows, the payload `x % distinct`.
+fn flood(channel: &str, n: u32, distinct: u32) -> String {
+    format!(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) \
+         SELECT count(pg_notify('{channel}', 'n' || (x % {distinct}))) FROM c"
+    )
+}
+
+#[test]
+fn another_database_cannot_make_a_listener_lose_a_notification() {
+    let h = Host::start(Setup::new(BGW).tcp());
+    h.sql("CREATE ROLE mallory LOGIN PASSWORD 'm'");
+    let mut listener = h.client();
+    listener.batch_execute("LISTEN ch").unwrap();
+    let mut boss = h.client();
+    boss.batch_execute("NOTIFY ch, 'from the boss'").unwrap();
+    let mut mallory = postgres::Config::new()
+        .host("127.0.0.1")
+        .port(h.port)
+        .user("mallory")
+        .password("m")
+        .dbname("template1")
+        .connect(postgres::NoTls)
+        .unwrap();
+    // 1,100 in one transaction: refused whole with PostgreSQL's error.
+    mallory.batch_execute("BEGIN").unwrap();
+    let e = mallory.batch_execute(&flood("ch", 1100, 1100)).unwrap_err();
+    assert_eq!((code(&e), message(&e)), ("54000".into(), "too many notifications in the NOTIFY queue".into()));
+    mallory.batch_execute("ROLLBACK").unwrap();
+    // Many smaller transactions wrap the ring: they never overwrite what the listener has not read.
+    for _ in 0..6 {
+        mallory.batch_execute(&flood("ch", 500, 500)).unwrap();
+    }
+    boss.batch_execute("NOTIFY ch, 'second'").unwrap();
+    assert_eq!(next_notification(&mut listener), ("ch".into(), "from the boss".into()));
+    assert_eq!(next_notification(&mut listener), ("ch".into(), "second".into()));
+}
+
+#[test]
+fn a_transactions_notifications_are_deduplicated_in_linear_time() {
+    let h = Host::start(Setup::new(BGW));
+    let mut c = h.client();
+    let started = Instant::now();
+    c.batch_execute(&format!("BEGIN; {}; COMMIT", flood("dup", 100_000, 500))).unwrap();
+    let repeated = started.elapsed();
+    let started = Instant::now();
+    c.batch_execute("BEGIN").unwrap();
+    let e = c.batch_execute(&flood("dup", 100_000, 100_000)).unwrap_err();
+    assert_eq!(code(&e), "54000");
+    c.batch_execute("ROLLBACK").unwrap();
+    let distinct = started.elapsed();
+    println!("100,000 notifications in one transaction: 500 distinct sent in {repeated:?}; 100,000 distinct refused (54000) in {distinct:?}");
+}

@@ -26,7 +26,7 @@ pub struct ShmemHost {
     pub(super) role_oid: std::cell::Cell<u32>,
     /// LISTENed channels, NOTIFYs waiting for the transaction to commit, and where this session reads the queue.
     pub(super) listening: RefCell<std::collections::BTreeSet<String>>,
-    pub(super) pending_notifies: RefCell<Vec<(String, String)>>,
+    pub(super) pending_notifies: RefCell<crate::shmem::notify::Pending>,
     /// LISTEN (true) / UNLISTEN (false; None is `*`) of the open transaction, applied when it commits.
     pub(super) pending_listens: RefCell<Vec<(Option<String>, bool)>>,
     pub(super) read_pos: std::cell::Cell<u64>,
@@ -44,7 +44,7 @@ impl Default for ShmemHost {
             db_oid: std::cell::Cell::new(0),
             role_oid: std::cell::Cell::new(0),
             listening: RefCell::new(std::collections::BTreeSet::new()),
-            pending_notifies: RefCell::new(Vec::new()),
+            pending_notifies: RefCell::new(crate::shmem::notify::Pending::new()),
             pending_listens: RefCell::new(Vec::new()),
             read_pos: std::cell::Cell::new(0),
             superuser: std::cell::Cell::new(false),
@@ -289,13 +289,20 @@ impl HostServices for ShmemHost {
 
     fn transaction_ended(&self, committed: bool) {
         let listens = std::mem::take(&mut *self.pending_listens.borrow_mut());
-        let pending = std::mem::take(&mut *self.pending_notifies.borrow_mut());
+        let pending = self.pending_notifies.borrow_mut().take();
         if committed {
             // Listening first: a session hears what its own transaction sends on a channel it just listened to.
             for (channel, on) in &listens {
                 self.apply_listen(channel.as_deref(), *on);
             }
-            crate::shmem::notify::send(self.db_oid.get(), &pending);
+            if let Err(e) = crate::shmem::notify::send(self.db_oid.get(), &pending) {
+                // The transaction committed already (the engine has no hook before its commit): none of its
+                // notifications were sent, and the sender is told so; no listener loses one.
+                self.notices.borrow_mut().push(
+                    SqlError::warning("54000", e.to_string())
+                        .with_detail(format!("None of the transaction's {} notifications were sent.", pending.len())),
+                );
+            }
         }
     }
 
@@ -305,13 +312,12 @@ impl HostServices for ShmemHost {
             return Vec::new();
         }
         let Some(shm) = shmem::attached() else { return Vec::new() };
-        let (got, pos, lost) = shm.notify_queue().read(self.read_pos.get(), self.db_oid.get());
+        // Positions overwritten before this session read them held other databases' entries only (writers
+        // never overwrite an entry this session still needs: its position is in its process entry).
+        let (got, pos, _skipped) = shm.notify_queue().read(self.read_pos.get(), self.db_oid.get());
         self.read_pos.set(pos);
-        if lost > 0 {
-            self.notices.borrow_mut().push(SqlError::warning(
-                "01000",
-                format!("{lost} notifications were lost because this session fell too far behind"),
-            ));
+        if let Some(p) = crate::process::my_proc() {
+            p.set_notify_pos(pos);
         }
         got.into_iter().filter(|n| channels.contains(&n.channel)).map(|n| (n.pid, n.channel, n.payload)).collect()
     }

@@ -17,7 +17,7 @@
 //! `DROP DATABASE` (so at most one entry has it set at a time); see [`ProcEntry::begin_drop`] for the protocol
 //! that makes a drop race-free against a process connecting meanwhile.
 
-use crate::sync::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering, UnsafeCell};
+use crate::sync::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering, UnsafeCell};
 
 pub const APP_NAME_LEN: usize = 64;
 pub const STATE_LEN: usize = 16;
@@ -66,6 +66,9 @@ pub struct ProcEntry {
     role_oid: AtomicU32,
     /// The database the owner is dropping (0: none). Owner writes under the catalog's write lock (SeqCst).
     dropping_database: AtomicU32,
+    /// Where the owner reads the notification queue, while `listening` (owner writes; notifying processes read
+    /// it to know which queue entries are still needed: [`crate::shmem::notify`]).
+    notify_pos: AtomicU64,
 }
 
 /// A reader's copy of an entry.
@@ -180,6 +183,15 @@ impl ProcEntry {
     /// The database the owner is connected to (0: none).
     pub fn database_oid(&self) -> u32 {
         self.database_oid.load(Ordering::SeqCst)
+    }
+
+    /// The owner: where it reads the notification queue now (store before setting `listening`).
+    pub fn set_notify_pos(&self, pos: u64) {
+        self.notify_pos.store(pos, Ordering::Release);
+    }
+
+    pub fn notify_pos(&self) -> u64 {
+        self.notify_pos.load(Ordering::Acquire)
     }
 
     /// The role the owner is connected as (0: none).
