@@ -223,3 +223,22 @@ fn a_transactions_notifications_are_deduplicated_in_linear_time() {
     let distinct = started.elapsed();
     println!("100,000 notifications in one transaction: 500 distinct sent in {repeated:?}; 100,000 distinct refused (54000) in {distinct:?}");
 }
+
+#[test]
+fn a_writer_blocked_by_an_idle_transaction_gets_a_lock_timeout_not_an_internal_error() {
+    let h = Host::start(Setup::new(BGW));
+    let mut holder = h.client();
+    holder.batch_execute("CREATE TABLE t (a int); BEGIN IMMEDIATE; INSERT INTO t VALUES (1)").unwrap();
+    let mut writer = h.client();
+    // The session's own wait, shortened (the default is 60 s).
+    writer.batch_execute("PRAGMA busy_timeout = 200").unwrap();
+    let started = Instant::now();
+    let e = writer.batch_execute("INSERT INTO t VALUES (2)").unwrap_err();
+    println!("blocked writer failed after {:?}: {} {}", started.elapsed(), code(&e), message(&e));
+    assert_eq!((code(&e), message(&e)), ("55P03".into(), "canceling statement due to lock timeout".into()));
+    assert!(detail(&e).contains("database is locked"), "{e:?}");
+    // The writer's session goes on; once the holder ends, writes pass.
+    holder.batch_execute("COMMIT").unwrap();
+    writer.batch_execute("INSERT INTO t VALUES (2)").unwrap();
+    assert_eq!(one(&mut writer, "SELECT 'n=' || count(*) FROM t").as_deref(), Some("n=2"));
+}
