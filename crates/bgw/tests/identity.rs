@@ -242,3 +242,50 @@ fn a_writer_blocked_by_an_idle_transaction_gets_a_lock_timeout_not_an_internal_e
     writer.batch_execute("INSERT INTO t VALUES (2)").unwrap();
     assert_eq!(one(&mut writer, "SELECT 'n=' || count(*) FROM t").as_deref(), Some("n=2"));
 }
+
+#[test]
+fn non_superusers_cannot_touch_sqlites_files_durability_or_paths() {
+    let h = Host::start(Setup::new(BGW).tcp());
+    h.sql("CREATE ROLE bob LOGIN PASSWORD 'b'");
+    let mut bob = tcp_client(h.port, "bob", "b").unwrap();
+    bob.batch_execute("CREATE TABLE t (a int)").unwrap();
+    let set_denied = |name: &str| format!("permission denied to set parameter \"{name}\"");
+    for (sql, name) in [
+        ("PRAGMA temp_store_directory = '/tmp'", "temp_store_directory"),
+        ("PRAGMA data_store_directory = '/tmp'", "data_store_directory"),
+        ("PRAGMA journal_mode = delete", "journal_mode"),
+        ("PRAGMA synchronous = off", "synchronous"),
+        ("PRAGMA mmap_size = 1000000000", "mmap_size"),
+        ("PRAGMA cache_size = -1000000", "cache_size"),
+        ("PRAGMA locking_mode = exclusive", "locking_mode"),
+        ("PRAGMA wal_autocheckpoint = 0", "wal_autocheckpoint"),
+        ("PRAGMA temp_store = file", "temp_store"),
+        ("PRAGMA wal_checkpoint(truncate)", "wal_checkpoint"),
+        ("PRAGMA hard_heap_limit = 1", "hard_heap_limit"),
+    ] {
+        let e = bob.batch_execute(sql).unwrap_err();
+        assert_eq!((code(&e), message(&e)), ("42501".into(), set_denied(name)), "{sql}");
+    }
+    let examine = "must be superuser or have privileges of pg_read_all_settings to examine \"database_list\"";
+    for sql in ["PRAGMA database_list", "SELECT file FROM pragma_database_list", "PRAGMA main.database_list"] {
+        let e = bob.batch_execute(sql).unwrap_err();
+        assert_eq!((code(&e), message(&e)), ("42501".into(), examine.into()), "{sql}");
+    }
+    // What stays allowed: the connection's own behaviour, reading settings, introspection.
+    for sql in [
+        "PRAGMA busy_timeout = 100",
+        "PRAGMA foreign_keys = on",
+        "PRAGMA journal_mode",
+        "PRAGMA synchronous",
+        "PRAGMA table_info(t)",
+        "SELECT name FROM pragma_table_info('t')",
+        "PRAGMA integrity_check",
+    ] {
+        bob.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    assert_eq!(one(&mut bob, "SELECT journal_mode FROM pragma_journal_mode").as_deref(), Some("wal"));
+    // The data is still written the host's way; the superuser may look.
+    let mut admin = h.client();
+    let path = one(&mut admin, "SELECT file FROM pragma_database_list WHERE name = 'main'").unwrap();
+    assert!(path.ends_with("base/5.db"), "{path}");
+}

@@ -67,6 +67,7 @@ impl ShmemHost {
             .and_then(|c| c.role_by_oid(oid).ok().flatten())
             .is_some_and(|r| r.superuser);
         self.superuser.set(now);
+        crate::sql::sqlite::set_session_superuser(now);
         now
     }
 
@@ -115,6 +116,7 @@ impl ShmemHost {
         self.db_oid.set(db.oid);
         self.role_oid.set(role.oid);
         self.superuser.set(role.superuser);
+        crate::sql::sqlite::set_session_superuser(role.superuser);
         // As PostgreSQL's backends: "postgres: user database [local]".
         crate::sys::proctitle::set(&format!("bgw: {user} {database} [local]"));
         Ok(())

@@ -19,6 +19,11 @@ pub fn from_rusqlite(err: rusqlite::Error) -> SqlError {
     match err {
         rusqlite::Error::SqliteFailure(failure, message) => {
             let message = message.unwrap_or_else(|| failure.to_string());
+            if failure.extended_code & 0xff == ffi::SQLITE_AUTH {
+                if let Some(denial) = super::ffi::take_denial() {
+                    return SqlError::error("42501", denial);
+                }
+            }
             if is_lock_timeout(failure.extended_code) {
                 return SqlError::error("55P03", "canceling statement due to lock timeout")
                     .with_detail(format!("SQLite: {message}"));
