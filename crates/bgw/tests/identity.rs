@@ -289,3 +289,55 @@ fn non_superusers_cannot_touch_sqlites_files_durability_or_paths() {
     let path = one(&mut admin, "SELECT file FROM pragma_database_list WHERE name = 'main'").unwrap();
     assert!(path.ends_with("base/5.db"), "{path}");
 }
+
+/// A module with a parameter only superusers may examine.
+const SECRET_MODULE: &str = r#"
+#include "bgworker.h"
+
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+static char *api_key;
+static int visible;
+
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("myext.api_key", "A secret.", NULL, &api_key, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("myext.visible", "Not a secret.", NULL, &visible, 7, 0, 100, PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+}
+"#;
+
+#[test]
+fn superuser_only_module_parameters_are_hidden_from_other_roles() {
+    let dir = module_tempdir();
+    build_c_module_from_text(dir.path(), "myext", SECRET_MODULE);
+    let h = Host::start(
+        Setup::new(BGW)
+            .tcp()
+            .library_path(dir.path())
+            .conf("shared_preload_libraries", "'myext'")
+            .conf("myext.api_key", "'s3cret'"),
+    );
+    h.sql("CREATE ROLE bob LOGIN PASSWORD 'b'");
+    assert_eq!(h.sql("SELECT current_setting('myext.api_key')"), "s3cret");
+    let mut bob = tcp_client(h.port, "bob", "b").unwrap();
+    let e = bob.batch_execute("SELECT current_setting('myext.api_key')").unwrap_err();
+    assert_eq!(
+        (code(&e), message(&e)),
+        (
+            "42501".into(),
+            "must be superuser or have privileges of pg_read_all_settings to examine \"myext.api_key\"".into()
+        )
+    );
+    // missing_ok does not hide the refusal (as in PostgreSQL).
+    let e = bob.batch_execute("SELECT current_setting('myext.api_key', true)").unwrap_err();
+    assert_eq!(code(&e), "42501");
+    assert_eq!(one(&mut bob, "SELECT current_setting('myext.visible')").as_deref(), Some("7"));
+    // A view bob plants cannot read it with a superuser's privileges either.
+    bob.batch_execute("CREATE VIEW peek AS SELECT current_setting('myext.api_key') AS k").unwrap();
+    let e = h.psql("SELECT k FROM peek").unwrap_err();
+    assert!(e.contains("unsafe use of current_setting()"), "{e}");
+}

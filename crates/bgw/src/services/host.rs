@@ -243,6 +243,14 @@ impl HostServices for ShmemHost {
     }
 
     fn current_setting(&self, name: &str) -> Result<String, SqlError> {
+        let superuser_only =
+            crate::process::settings().as_ref().and_then(|s| s.def(name)).is_some_and(|d| d.superuser_only);
+        if superuser_only && !self.is_superuser() {
+            return Err(SqlError::error(
+                "42501",
+                format!("must be superuser or have privileges of pg_read_all_settings to examine \"{name}\""),
+            ));
+        }
         crate::process::setting_text(name)
             .ok_or_else(|| SqlError::error("42704", format!("unrecognized configuration parameter \"{name}\"")))
     }

@@ -94,7 +94,7 @@ mod tests {
         for code in [ffi::SQLITE_BUSY, ffi::SQLITE_LOCKED, ffi::SQLITE_BUSY_SNAPSHOT, ffi::SQLITE_LOCKED_SHAREDCACHE] {
             let e =
                 from_rusqlite(rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some("database is locked".into())));
-            assert_eq!((&*e.code, e.message.as_str()), ("55P03", "canceling statement due to lock timeout"));
+            assert_eq!((e.code, e.message.as_str()), ("55P03", "canceling statement due to lock timeout"));
             assert_eq!(sqlstate(code, "database is locked"), "55P03");
         }
     }
