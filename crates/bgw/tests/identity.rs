@@ -341,3 +341,41 @@ fn superuser_only_module_parameters_are_hidden_from_other_roles() {
     let e = h.psql("SELECT k FROM peek").unwrap_err();
     assert!(e.contains("unsafe use of current_setting()"), "{e}");
 }
+
+/// psql as the OS user on database `db`: (stdout, stderr), failing the test if psql fails.
+fn psql_on(h: &Host, db: &str, sql: &str) -> (String, String) {
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
+        .arg(h.data())
+        .args(["-p", &h.port.to_string(), "-d", db, "-c", sql])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{sql}: {stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn a_commit_that_would_overwrite_an_unread_notification_sends_nothing_and_is_told() {
+    let h = Host::start(Setup::new(BGW));
+    let mut listener = h.client();
+    listener.batch_execute("LISTEN ch").unwrap();
+    // Inside a transaction block a session reads nothing (as in PostgreSQL).
+    listener.batch_execute("BEGIN").unwrap();
+    h.sql("NOTIFY ch, 'keep me'");
+    let mut warned = 0;
+    for round in 0..3 {
+        let (_, stderr) = psql_on(&h, "template1", &flood("ch", 500, 500));
+        if stderr.contains("too many notifications in the NOTIFY queue") {
+            assert!(stderr.contains("None of the transaction's 500 notifications were sent."), "{stderr}");
+            assert_eq!(round, 2, "{stderr}");
+            warned += 1;
+        }
+    }
+    assert_eq!(warned, 1);
+    listener.batch_execute("COMMIT").unwrap();
+    assert_eq!(next_notification(&mut listener), ("ch".into(), "keep me".into()));
+    // The listener caught up: the sender may send again.
+    let (_, stderr) = psql_on(&h, "template1", &flood("ch", 500, 500));
+    assert!(!stderr.contains("too many"), "{stderr}");
+}
