@@ -208,6 +208,8 @@ typedef enum
 #define GUC_UNIT_MS 0x10000
 #define GUC_UNIT_S 0x20000
 #define GUC_UNIT_MIN 0x30000
+/* flags: the value may be examined (current_setting, SHOW) only by superusers; others get 42501 */
+#define GUC_SUPERUSER_ONLY 0x0100
 
 struct config_enum_entry
 {

@@ -21,6 +21,8 @@ pub const GUC_UNIT_BYTE: c_int = 0x8000;
 pub const GUC_UNIT_MS: c_int = 0x10000;
 pub const GUC_UNIT_S: c_int = 0x20000;
 pub const GUC_UNIT_MIN: c_int = 0x30000;
+/// A parameter only superusers may examine (`current_setting`, `SHOW`): PostgreSQL 15's value.
+pub const GUC_SUPERUSER_ONLY: c_int = 0x0100;
 
 /// A check hook of a custom parameter: not supported by bgw, always NULL.
 pub type GucCheckHook = *mut c_void;

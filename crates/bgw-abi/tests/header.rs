@@ -72,6 +72,7 @@ const CONSTANTS: &[Constant] = constants![
     GUC_UNIT_MS,
     GUC_UNIT_S,
     GUC_UNIT_MIN,
+    GUC_SUPERUSER_ONLY,
     // sqlfn
     BGW_SQL_NULL,
     BGW_SQL_INT8,

@@ -31,17 +31,11 @@ use super::types::{float_text, parse_bool, timestamp_text, PgType};
 
 type SqlFn<T> = fn(&Context<'_>) -> Result<T, SqlError>;
 
-/// The functions that only read (or, for pg_notify, send what the session could send anyway).
-const INNOCUOUS: &[&str] = &[
-    "bgw_status",
-    "bgw_pid",
-    "bgw_type_by_pid",
-    "pg_backend_pid",
-    "current_setting",
-    "pg_postmaster_start_time",
-    "version",
-    "pg_notify",
-];
+/// The functions that only read (or, for pg_notify, send what the session could send anyway). Not
+/// `current_setting`: a view or trigger one role plants would read a superuser-only parameter
+/// (`GUC_SUPERUSER_ONLY`) with the privileges of the superuser who sets it off.
+const INNOCUOUS: &[&str] =
+    &["bgw_status", "bgw_pid", "bgw_type_by_pid", "pg_backend_pid", "pg_postmaster_start_time", "version", "pg_notify"];
 
 /// Defines `f` as SQL function `name` taking each of `arities` arguments. A panic in `f` fails the statement
 /// with an internal error (XX000) that names the function.

@@ -107,6 +107,9 @@ pub struct GucDef {
     pub default: GucValue,
     /// A one-line description, used in the rendered default file.
     pub short_desc: String,
+    /// Only superusers may examine the value (PostgreSQL's `GUC_SUPERUSER_ONLY`): `current_setting` by anyone
+    /// else is refused with 42501.
+    pub superuser_only: bool,
 }
 
 impl GucDef {
@@ -145,7 +148,20 @@ impl GucDef {
     }
 
     fn new(name: &str, kind: GucKind, context: GucContext, default: GucValue, short_desc: &str) -> GucDef {
-        GucDef { name: name.to_string(), kind, context, default, short_desc: short_desc.to_string() }
+        GucDef {
+            name: name.to_string(),
+            kind,
+            context,
+            default,
+            short_desc: short_desc.to_string(),
+            superuser_only: false,
+        }
+    }
+
+    /// The same definition, examinable by superusers only.
+    pub fn superuser_only(mut self, yes: bool) -> GucDef {
+        self.superuser_only = yes;
+        self
     }
 
     /// Parses and validates a raw setting for this parameter.

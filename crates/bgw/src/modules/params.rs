@@ -6,6 +6,9 @@
 //! variable, and writes it again after every reload. Definitions made in `_PG_init` during preload are inherited
 //! by every child; a child's own reload keeps its copy current.
 //!
+//! The flag `GUC_SUPERUSER_ONLY` makes the value examinable by superusers only (`current_setting` by anyone else:
+//! 42501, PostgreSQL's message); the other non-unit flags are accepted and ignored.
+//!
 //! Check, assign and show hooks are not supported: a definition that passes one is an error. A bad value for a
 //! module's parameter while the host starts stops start-up (as any bad value does); later it is a WARNING and
 //! the parameter keeps its default.
@@ -17,8 +20,8 @@
 use super::abi::{finish_error, text};
 use crate::config::{GucContext, GucDef, GucValue, Unit};
 use bgw_abi::{
-    config_enum_entry, GUC_UNIT_BYTE, GUC_UNIT_KB, GUC_UNIT_MEMORY, GUC_UNIT_MIN, GUC_UNIT_MS, GUC_UNIT_S,
-    GUC_UNIT_TIME, PGC_POSTMASTER, WARNING,
+    config_enum_entry, GUC_SUPERUSER_ONLY, GUC_UNIT_BYTE, GUC_UNIT_KB, GUC_UNIT_MEMORY, GUC_UNIT_MIN, GUC_UNIT_MS,
+    GUC_UNIT_S, GUC_UNIT_TIME, PGC_POSTMASTER, WARNING,
 };
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
@@ -160,13 +163,14 @@ pub extern "C" fn DefineCustomBoolVariable(
     value_addr: *mut bool,
     boot_value: bool,
     context: c_int,
-    _flags: c_int,
+    flags: c_int,
     check_hook: *const c_void,
     assign_hook: *const c_void,
     show_hook: *const c_void,
 ) {
     let Some(name) = prologue(name, value_addr as *const c_void) else { return };
-    let def = GucDef::bool(&name, boot_value, context_of(context), &text(short_desc));
+    let def = GucDef::bool(&name, boot_value, context_of(context), &text(short_desc))
+        .superuser_only(flags & GUC_SUPERUSER_ONLY != 0);
     define(def, Target::Bool(value_addr), [check_hook, assign_hook, show_hook]);
 }
 
@@ -199,7 +203,8 @@ pub extern "C" fn DefineCustomIntVariable(
         unit,
         context_of(context),
         &text(short_desc),
-    );
+    )
+    .superuser_only(flags & GUC_SUPERUSER_ONLY != 0);
     define(def, Target::Int(value_addr), [check_hook, assign_hook, show_hook]);
 }
 
@@ -214,13 +219,14 @@ pub extern "C" fn DefineCustomRealVariable(
     min_value: f64,
     max_value: f64,
     context: c_int,
-    _flags: c_int,
+    flags: c_int,
     check_hook: *const c_void,
     assign_hook: *const c_void,
     show_hook: *const c_void,
 ) {
     let Some(name) = prologue(name, value_addr as *const c_void) else { return };
-    let def = GucDef::real(&name, boot_value, min_value, max_value, context_of(context), &text(short_desc));
+    let def = GucDef::real(&name, boot_value, min_value, max_value, context_of(context), &text(short_desc))
+        .superuser_only(flags & GUC_SUPERUSER_ONLY != 0);
     define(def, Target::Real(value_addr), [check_hook, assign_hook, show_hook]);
 }
 
@@ -233,13 +239,14 @@ pub extern "C" fn DefineCustomStringVariable(
     value_addr: *mut *mut c_char,
     boot_value: *const c_char,
     context: c_int,
-    _flags: c_int,
+    flags: c_int,
     check_hook: *const c_void,
     assign_hook: *const c_void,
     show_hook: *const c_void,
 ) {
     let Some(name) = prologue(name, value_addr as *const c_void) else { return };
-    let def = GucDef::string(&name, &text(boot_value), context_of(context), &text(short_desc));
+    let def = GucDef::string(&name, &text(boot_value), context_of(context), &text(short_desc))
+        .superuser_only(flags & GUC_SUPERUSER_ONLY != 0);
     define(def, Target::Str(value_addr), [check_hook, assign_hook, show_hook]);
 }
 
@@ -253,7 +260,7 @@ pub extern "C" fn DefineCustomEnumVariable(
     boot_value: c_int,
     options: *const config_enum_entry,
     context: c_int,
-    _flags: c_int,
+    flags: c_int,
     check_hook: *const c_void,
     assign_hook: *const c_void,
     show_hook: *const c_void,
@@ -276,7 +283,8 @@ pub extern "C" fn DefineCustomEnumVariable(
         return finish_error(format!("parameter \"{name}\": its default {boot_value} is not one of its options"));
     };
     let names: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
-    let def = GucDef::enumeration(&name, &default, &names, context_of(context), &text(short_desc));
+    let def = GucDef::enumeration(&name, &default, &names, context_of(context), &text(short_desc))
+        .superuser_only(flags & GUC_SUPERUSER_ONLY != 0);
     define(def, Target::Enum(value_addr, list), [check_hook, assign_hook, show_hook]);
 }
 

@@ -14,14 +14,49 @@ fn notice(message: String) -> SqlError {
     e
 }
 
-/// Other live processes connected to database `name` (this one excluded).
-fn sessions_using(name: &str) -> usize {
+/// How long `DROP DATABASE` waits for the processes connected to the database to go away before refusing, as
+/// PostgreSQL's `CountOtherDBBackends` (50 looks, 100 ms apart): a session that just disconnected may not be reaped
+/// yet.
+const DROP_WAIT_LOOKS: u32 = 50;
+const DROP_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Other live processes (sessions and workers) connected to database `oid`, this one excluded, after waiting
+/// for them to go away as PostgreSQL does. Call it with the drop marked ([`DropMark`]).
+fn sessions_using(oid: u32) -> usize {
     let me = std::process::id() as i32;
-    shmem::attached()
-        .map(|shm| {
-            shm.procs().iter().filter_map(|p| p.snapshot()).filter(|s| s.pid != me && s.database == name).count()
-        })
-        .unwrap_or(0)
+    let Some(shm) = shmem::attached() else { return 0 };
+    let mut n = crate::shmem::procs::connected_to(shm.procs(), oid, me);
+    for _ in 1..DROP_WAIT_LOOKS {
+        if n == 0 {
+            break;
+        }
+        std::thread::sleep(DROP_WAIT_STEP);
+        n = crate::shmem::procs::connected_to(shm.procs(), oid, me);
+    }
+    n
+}
+
+/// This process's mark "database `oid` is being dropped" in its process entry, for as long as the value lives
+/// (the protocol: [`crate::shmem::procs::ProcEntry::begin_drop`]). Made while the catalog's write lock is held,
+/// and dropped after the catalog commits or the command fails.
+struct DropMark(Option<&'static crate::shmem::procs::ProcEntry>);
+
+impl DropMark {
+    fn new(oid: u32) -> DropMark {
+        let p = crate::process::my_proc();
+        if let Some(p) = p {
+            p.begin_drop(oid);
+        }
+        DropMark(p)
+    }
+}
+
+impl Drop for DropMark {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            p.end_drop();
+        }
+    }
 }
 
 /// CREATE/ALTER/DROP DATABASE and ROLE: privileges, PostgreSQL's checks and messages, then the catalog.
@@ -61,7 +96,6 @@ pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_bl
     // nothing, and concurrent commands cannot pick the same new oid.
     cat.begin().map_err(internal)?;
     let superuser = host.is_superuser();
-    let (my_db, my_user) = host.connected_as.borrow().clone().unwrap_or_default();
     let denied = |m: String| SqlError::error("42501", m);
     match &cmd {
         CatalogCommand::CreateDatabase { name, allow_connections } => {
@@ -92,10 +126,13 @@ pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_bl
                 }
                 return Err(SqlError::error("3D000", format!("database \"{name}\" does not exist")));
             };
-            if *name == my_db {
+            if db.oid == host.db_oid.get() {
                 return Err(SqlError::error("55006", "cannot drop the currently open database"));
             }
-            let others = sessions_using(name);
+            // Mark the drop, then count: a process connecting meanwhile either is counted or sees the mark
+            // (and is refused with 3D000); one connecting after the commit no longer finds the database.
+            let mark = DropMark::new(db.oid);
+            let others = sessions_using(db.oid);
             if others > 0 {
                 let detail = if others == 1 {
                     "There is 1 other session using the database.".to_string()
@@ -106,6 +143,9 @@ pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_bl
                     .with_detail(detail));
             }
             cat.drop_database(data_dir, &db).map_err(internal)?;
+            cat.commit().map_err(internal)?;
+            drop(mark);
+            return Ok(cmd.tag().to_string());
         }
         CatalogCommand::CreateRole { name, options } => {
             if !superuser {
@@ -147,7 +187,7 @@ pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_bl
                     }
                     return Err(SqlError::error("42704", format!("role \"{name}\" does not exist")));
                 };
-                if *name == my_user {
+                if role.oid == host.role_oid.get() {
                     return Err(SqlError::error("55006", "current user cannot be dropped"));
                 }
                 if role.oid == crate::catalog::BOOTSTRAP_SUPERUSER_OID {

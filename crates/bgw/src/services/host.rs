@@ -22,9 +22,11 @@ pub struct ShmemHost {
     pub(super) connected_as: RefCell<Option<(String, String)>>,
     /// The connected database's oid (notifications are per database).
     pub(super) db_oid: std::cell::Cell<u32>,
+    /// The connected role's oid: every permission check compares oids, never names.
+    pub(super) role_oid: std::cell::Cell<u32>,
     /// LISTENed channels, NOTIFYs waiting for the transaction to commit, and where this session reads the queue.
     pub(super) listening: RefCell<std::collections::BTreeSet<String>>,
-    pub(super) pending_notifies: RefCell<Vec<(String, String)>>,
+    pub(super) pending_notifies: RefCell<crate::shmem::notify::Pending>,
     /// LISTEN (true) / UNLISTEN (false; None is `*`) of the open transaction, applied when it commits.
     pub(super) pending_listens: RefCell<Vec<(Option<String>, bool)>>,
     pub(super) read_pos: std::cell::Cell<u64>,
@@ -40,8 +42,9 @@ impl Default for ShmemHost {
             database_path: RefCell::new(None),
             connected_as: RefCell::new(None),
             db_oid: std::cell::Cell::new(0),
+            role_oid: std::cell::Cell::new(0),
             listening: RefCell::new(std::collections::BTreeSet::new()),
-            pending_notifies: RefCell::new(Vec::new()),
+            pending_notifies: RefCell::new(crate::shmem::notify::Pending::new()),
             pending_listens: RefCell::new(Vec::new()),
             read_pos: std::cell::Cell::new(0),
             superuser: std::cell::Cell::new(false),
@@ -55,12 +58,16 @@ impl ShmemHost {
     /// privilege at once. An unreadable catalog grants nothing. (Module SQL functions use the answer of the last
     /// such call, or of the connection's start: they are called per row.)
     pub(super) fn is_superuser(&self) -> bool {
-        let Some((_, user)) = self.connected_as.borrow().clone() else { return false };
+        let oid = self.role_oid.get();
+        if oid == 0 {
+            return false;
+        }
         let now = crate::catalog::Catalog::open(crate::process::data_dir())
             .ok()
-            .and_then(|c| c.role(&user).ok().flatten())
+            .and_then(|c| c.role_by_oid(oid).ok().flatten())
             .is_some_and(|r| r.superuser);
         self.superuser.set(now);
+        crate::sql::sqlite::set_session_superuser(now);
         now
     }
 
@@ -87,13 +94,29 @@ impl ShmemHost {
                 format!("database \"{database}\" is not currently accepting connections"),
             ));
         }
+        // Publish the connection (by oid), then make sure no DROP DATABASE is under way or committed meanwhile:
+        // the handshake of `ProcEntry::begin_drop`.
+        if let Some(shm) = shmem::attached() {
+            if let Some(p) = crate::process::my_proc() {
+                let gone = || {
+                    SqlError::fatal("3D000", format!("database \"{database}\" does not exist"))
+                        .with_detail("It seems to have just been dropped.")
+                };
+                if !p.announce_connection(shm.procs(), db.oid, role.oid) {
+                    return Err(gone());
+                }
+                if catalog.database_by_oid(db.oid).map_err(internal)?.is_none() {
+                    p.clear_database();
+                    return Err(gone());
+                }
+            }
+        }
         *self.database_path.borrow_mut() = Some(crate::catalog::database_path(data_dir, db.oid));
         *self.connected_as.borrow_mut() = Some((db.name.clone(), role.name.clone()));
         self.db_oid.set(db.oid);
+        self.role_oid.set(role.oid);
         self.superuser.set(role.superuser);
-        if let Some(p) = crate::process::my_proc() {
-            p.report_connection(&db.name, &role.name);
-        }
+        crate::sql::sqlite::set_session_superuser(role.superuser);
         // As PostgreSQL's backends: "postgres: user database [local]".
         crate::sys::proctitle::set(&format!("bgw: {user} {database} [local]"));
         Ok(())
@@ -205,13 +228,13 @@ impl HostServices for ShmemHost {
             return Ok(false);
         }
         if !self.is_superuser() {
-            // A non-superuser may only end processes of its own role.
-            let mine = self.connected_as.borrow().as_ref().map(|(_, u)| u.clone()).unwrap_or_default();
+            // A non-superuser may only end processes of its own role (compared by oid).
+            let mine = self.role_oid.get();
             let theirs = shmem::attached()
                 .and_then(|shm| shm.procs().iter().filter_map(|p| p.snapshot()).find(|s| s.pid == pid))
-                .map(|s| s.user)
-                .unwrap_or_default();
-            if theirs != mine {
+                .map(|s| s.role_oid)
+                .unwrap_or(0);
+            if mine == 0 || theirs != mine {
                 return Err(SqlError::error("42501", "permission denied to terminate process")
                     .with_detail("Only superusers may terminate processes of other roles."));
             }
@@ -220,6 +243,14 @@ impl HostServices for ShmemHost {
     }
 
     fn current_setting(&self, name: &str) -> Result<String, SqlError> {
+        let superuser_only =
+            crate::process::settings().as_ref().and_then(|s| s.def(name)).is_some_and(|d| d.superuser_only);
+        if superuser_only && !self.is_superuser() {
+            return Err(SqlError::error(
+                "42501",
+                format!("must be superuser or have privileges of pg_read_all_settings to examine \"{name}\""),
+            ));
+        }
         crate::process::setting_text(name)
             .ok_or_else(|| SqlError::error("42704", format!("unrecognized configuration parameter \"{name}\"")))
     }
@@ -229,8 +260,7 @@ impl HostServices for ShmemHost {
     }
 
     fn activity(&self) -> Vec<ActivityRow> {
-        let me = self.connected_as.borrow().as_ref().map(|(_, u)| u.clone());
-        views::activity(me.as_deref(), self.is_superuser())
+        views::activity(self.role_oid.get(), self.is_superuser())
     }
 
     fn workers(&self) -> Vec<WorkerRow> {
@@ -269,13 +299,20 @@ impl HostServices for ShmemHost {
 
     fn transaction_ended(&self, committed: bool) {
         let listens = std::mem::take(&mut *self.pending_listens.borrow_mut());
-        let pending = std::mem::take(&mut *self.pending_notifies.borrow_mut());
+        let pending = self.pending_notifies.borrow_mut().take();
         if committed {
             // Listening first: a session hears what its own transaction sends on a channel it just listened to.
             for (channel, on) in &listens {
                 self.apply_listen(channel.as_deref(), *on);
             }
-            crate::shmem::notify::send(self.db_oid.get(), &pending);
+            if let Err(e) = crate::shmem::notify::send(self.db_oid.get(), &pending) {
+                // The transaction committed already (the engine has no hook before its commit): none of its
+                // notifications were sent, and the sender is told so; no listener loses one.
+                self.notices.borrow_mut().push(
+                    SqlError::warning("54000", e.to_string())
+                        .with_detail(format!("None of the transaction's {} notifications were sent.", pending.len())),
+                );
+            }
         }
     }
 
@@ -285,13 +322,12 @@ impl HostServices for ShmemHost {
             return Vec::new();
         }
         let Some(shm) = shmem::attached() else { return Vec::new() };
-        let (got, pos, lost) = shm.notify_queue().read(self.read_pos.get(), self.db_oid.get());
+        // Positions overwritten before this session read them held other databases' entries only (writers
+        // never overwrite an entry this session still needs: its position is in its process entry).
+        let (got, pos, _skipped) = shm.notify_queue().read(self.read_pos.get(), self.db_oid.get());
         self.read_pos.set(pos);
-        if lost > 0 {
-            self.notices.borrow_mut().push(SqlError::warning(
-                "01000",
-                format!("{lost} notifications were lost because this session fell too far behind"),
-            ));
+        if let Some(p) = crate::process::my_proc() {
+            p.set_notify_pos(pos);
         }
         got.into_iter().filter(|n| channels.contains(&n.channel)).map(|n| (n.pid, n.channel, n.payload)).collect()
     }

@@ -12,8 +12,10 @@ impl ShmemHost {
     /// NOTIFY / pg_notify: checks the channel and payload, and queues the notification until the transaction
     /// commits.
     pub(super) fn queue_notify(&self, channel: &str, payload: &str) -> Result<(), SqlError> {
-        crate::shmem::notify::add_pending(&mut self.pending_notifies.borrow_mut(), channel, payload)
-            .map_err(|m| SqlError::error("22023", m))
+        self.pending_notifies
+            .borrow_mut()
+            .add(channel, payload)
+            .map_err(|e| SqlError::error(e.sqlstate(), e.to_string()))
     }
 
     /// LISTEN / UNLISTEN: take effect when the transaction commits (at once for a statement of its own), as in
@@ -30,6 +32,9 @@ impl ShmemHost {
             if channels.is_empty() {
                 if let Some(shm) = shmem::attached() {
                     self.read_pos.set(shm.notify_queue().head());
+                    if let Some(p) = crate::process::my_proc() {
+                        p.set_notify_pos(self.read_pos.get());
+                    }
                 }
             }
             channels.insert(channel.unwrap_or_default().to_string());

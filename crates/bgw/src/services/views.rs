@@ -7,6 +7,7 @@ use crate::bgworker::types::{flags_text, Restart, WorkerSpec};
 use crate::shmem::procs::ProcKind;
 use crate::shmem::{self, WorkerState};
 use crate::sync::Ordering;
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A time in microseconds since the epoch, as shared memory keeps times.
@@ -14,10 +15,52 @@ pub(super) fn time_of(us: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(us.max(0) as u64)
 }
 
-/// `pg_stat_activity`: every process with an entry. `me` sees its own role's queries, `sees_all` everyone's
-/// (as in PostgreSQL, only superusers see what other roles' sessions and workers are running).
-pub fn activity(me: Option<&str>, sees_all: bool) -> Vec<ActivityRow> {
+/// Names of roles and databases by oid, read from the catalog once per scan and remembered for it: views show
+/// names exactly as stored (a dropped role or database, or an unreadable catalog, shows as NULL).
+struct Names {
+    catalog: Option<crate::catalog::Catalog>,
+    roles: HashMap<u32, Option<String>>,
+    databases: HashMap<u32, Option<String>>,
+}
+
+impl Names {
+    fn new() -> Names {
+        Names {
+            catalog: crate::catalog::Catalog::open(crate::process::data_dir()).ok(),
+            roles: HashMap::new(),
+            databases: HashMap::new(),
+        }
+    }
+
+    fn role(&mut self, oid: u32) -> Option<String> {
+        if oid == 0 {
+            return None;
+        }
+        let catalog = &self.catalog;
+        self.roles
+            .entry(oid)
+            .or_insert_with(|| catalog.as_ref().and_then(|c| c.role_by_oid(oid).ok().flatten()).map(|r| r.name))
+            .clone()
+    }
+
+    fn database(&mut self, oid: u32) -> Option<String> {
+        if oid == 0 {
+            return None;
+        }
+        let catalog = &self.catalog;
+        self.databases
+            .entry(oid)
+            .or_insert_with(|| catalog.as_ref().and_then(|c| c.database_by_oid(oid).ok().flatten()).map(|d| d.name))
+            .clone()
+    }
+}
+
+/// `pg_stat_activity`: every process with an entry. The role `me` (an oid) sees its own role's queries,
+/// `sees_all` everyone's (as in PostgreSQL, only superusers see what other roles' sessions and workers are
+/// running). Roles are compared by oid.
+pub fn activity(me: u32, sees_all: bool) -> Vec<ActivityRow> {
     let Some(shm) = shmem::attached() else { return Vec::new() };
+    let mut names = Names::new();
     shm.procs()
         .iter()
         .filter_map(|p| p.snapshot())
@@ -33,14 +76,14 @@ pub fn activity(me: Option<&str>, sees_all: bool) -> Vec<ActivityRow> {
                     .unwrap_or_else(|| "background worker".to_string()),
                 ProcKind::Free => "unknown".to_string(),
             };
-            let query =
-                if sees_all || me == Some(s.user.as_str()) { s.query } else { "<insufficient privilege>".to_string() };
+            let own = me != 0 && s.role_oid == me;
+            let query = if sees_all || own { s.query } else { "<insufficient privilege>".to_string() };
             ActivityRow {
                 pid: s.pid,
                 backend_type,
                 backend_start: time_of(s.start_us),
-                datname: (!s.database.is_empty()).then_some(s.database),
-                usename: (!s.user.is_empty()).then_some(s.user),
+                datname: names.database(s.database_oid),
+                usename: names.role(s.role_oid),
                 application_name: s.application_name,
                 state: s.state,
                 query,

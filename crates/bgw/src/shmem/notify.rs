@@ -3,18 +3,33 @@
 //!
 //! # Who writes what
 //!
-//! Writers (backends whose transaction committed with pending notifications) take the queue's robust lock, then
-//! for each notification: mark the entry being written (`seq = 0`), write it, publish it (`seq = position + 1`,
+//! Writers (backends whose transaction committed with pending notifications) take the queue's robust lock, check
+//! that the whole transaction fits without overwriting an entry some listener still needs ([`NotifyQueue::publish`]
+//! refuses it whole otherwise: nothing is lost, the sender is told), then for each notification: mark the entry being written (`seq = 0`), write it, publish it (`seq = position + 1`,
 //! Release) and advance `head` (Release). Holding the lock across a transaction's notifications keeps them
 //! together and in commit order. Readers take no lock: they read `head` (Acquire), then each entry as a seqlock,
 //! accepting it only if its `seq` reads `position + 1` both before and after the copy; anything else was
 //! overwritten under them (they were more than [`QUEUE_LEN`] behind) and is skipped, with a warning from the
 //! caller. The postmaster only initializes the queue in a fresh segment.
+//!
+//! A listener's position lives in its process entry (`ProcEntry::notify_pos`, written by the listener only, after
+//! each read and when it starts listening); writers read the positions of the listening entries, with their
+//! database oids, to know which entries are still needed: an entry of database `d` at position `q` is needed
+//! while some listener connected to `d` has a position at or before `q`. Entries of a database nobody listens in
+//! are never needed, so one database's traffic cannot evict another's notifications: at worst its sender is
+//! refused. A transaction may send at most [`DATABASE_SHARE`] distinct notifications.
 
 use crate::sync::{fence, AtomicI32, AtomicU32, AtomicU64, Ordering, ProcessLock, UnsafeCell};
 
 /// Notifications the ring holds; a listener further behind loses the oldest.
 pub const QUEUE_LEN: usize = 1024;
+/// The most distinct notifications one transaction may send: half the queue, so one database's transaction cannot
+/// take the whole ring (PostgreSQL's error for more: 54000 "too many notifications in the NOTIFY queue").
+pub const DATABASE_SHARE: usize = QUEUE_LEN / 2;
+
+/// PostgreSQL's message when the queue cannot take a transaction's notifications (SQLSTATE 54000).
+pub const QUEUE_FULL: &str = "too many notifications in the NOTIFY queue";
+
 /// The longest channel name, including its NUL (PostgreSQL's NAMEDATALEN).
 pub const CHANNEL_LEN: usize = 64;
 /// The longest payload, including its NUL (PostgreSQL's limit: payloads of 8000 bytes or more are refused).
@@ -74,9 +89,31 @@ impl NotifyQueue {
         self.head.load(Ordering::Acquire)
     }
 
-    /// Appends a committed transaction's notifications, in order.
-    pub fn publish(&self, pid: i32, db: u32, items: &[(String, String)]) {
+    /// Appends a committed transaction's notifications, in order, all or none: Err(QueueFull) if they do not
+    /// fit without overwriting an entry a listener still needs. `oldest_needed(db)` is the lowest read position
+    /// of the listeners connected to database `db` (None: nobody listens there); positions only grow, so a
+    /// value read before the lock is taken errs on the safe side.
+    pub fn publish(
+        &self,
+        pid: i32,
+        db: u32,
+        items: &[(String, String)],
+        oldest_needed: impl Fn(u32) -> Option<u64>,
+    ) -> Result<(), QueueFull> {
+        if items.len() > QUEUE_LEN {
+            return Err(QueueFull);
+        }
         let _guard = self.lock.lock();
+        let head = self.head.load(Ordering::Relaxed);
+        for i in 0..items.len() as u64 {
+            let Some(q) = (head + i).checked_sub(QUEUE_LEN as u64) else { continue };
+            let e = &self.entries[(q % QUEUE_LEN as u64) as usize];
+            if e.seq.load(Ordering::Acquire) == q + 1
+                && oldest_needed(e.db.load(Ordering::Relaxed)).is_some_and(|t| t <= q)
+            {
+                return Err(QueueFull);
+            }
+        }
         for (channel, payload) in items {
             let pos = self.head.load(Ordering::Relaxed);
             let e = &self.entries[(pos % QUEUE_LEN as u64) as usize];
@@ -89,10 +126,13 @@ impl NotifyQueue {
             e.seq.store(pos + 1, Ordering::Release);
             self.head.store(pos + 1, Ordering::Release);
         }
+        Ok(())
     }
 
     /// Reads the notifications of database `db` from position `from`; returns them, the new position and how
-    /// many were lost because the reader fell more than [`QUEUE_LEN`] behind.
+    /// many positions were overwritten before it read them (it fell more than [`QUEUE_LEN`] behind). For a
+    /// listener whose position is in its process entry those are only other databases' entries: writers never
+    /// overwrite an entry of its database that it has not read.
     pub fn read(&self, from: u64, db: u32) -> (Vec<Notification>, u64, u64) {
         let head = self.head.load(Ordering::Acquire);
         let start = from.max(head.saturating_sub(QUEUE_LEN as u64));
@@ -135,32 +175,101 @@ pub fn check(channel: &str, payload: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Adds a notification to a transaction's pending list after [`check`]ing it: NUL bytes dropped, and each
-/// distinct (channel, payload) kept once, as PostgreSQL sends them.
-pub fn add_pending(list: &mut Vec<(String, String)>, channel: &str, payload: &str) -> Result<(), &'static str> {
-    check(channel, payload)?;
-    let entry = (channel.to_string(), payload.replace('\0', ""));
-    if !list.contains(&entry) {
-        list.push(entry);
+/// The queue cannot take a transaction's notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many notifications in the NOTIFY queue")]
+pub struct QueueFull;
+
+/// Why a notification was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PendingError {
+    /// PostgreSQL's check failed (SQLSTATE 22023).
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// More than [`DATABASE_SHARE`] distinct notifications in one transaction (SQLSTATE 54000).
+    #[error("too many notifications in the NOTIFY queue")]
+    TooMany,
+}
+
+impl PendingError {
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            PendingError::Invalid(_) => "22023",
+            PendingError::TooMany => "54000",
+        }
     }
-    Ok(())
+}
+
+/// A transaction's notifications waiting for its commit: each distinct (channel, payload) once, in the order
+/// first sent, found again in constant time (a set beside the list), so a transaction's de-duplication is
+/// linear in its notifications.
+#[derive(Debug, Default)]
+pub struct Pending {
+    list: Vec<(String, String)>,
+    seen: std::collections::HashSet<(String, String), std::hash::BuildHasherDefault<std::hash::DefaultHasher>>,
+}
+
+impl Pending {
+    pub const fn new() -> Pending {
+        Pending { list: Vec::new(), seen: std::collections::HashSet::with_hasher(std::hash::BuildHasherDefault::new()) }
+    }
+
+    /// Adds a notification after [`check`]ing it: NUL bytes dropped, a repeat ignored, as PostgreSQL sends them;
+    /// refused past [`DATABASE_SHARE`] distinct ones.
+    pub fn add(&mut self, channel: &str, payload: &str) -> Result<(), PendingError> {
+        check(channel, payload).map_err(PendingError::Invalid)?;
+        let entry = (channel.to_string(), payload.replace('\0', ""));
+        if self.seen.contains(&entry) {
+            return Ok(());
+        }
+        if self.list.len() >= DATABASE_SHARE {
+            return Err(PendingError::TooMany);
+        }
+        self.seen.insert(entry.clone());
+        self.list.push(entry);
+        Ok(())
+    }
+
+    /// The notifications in order, leaving the list empty.
+    pub fn take(&mut self) -> Vec<(String, String)> {
+        self.seen.clear();
+        std::mem::take(&mut self.list)
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
 }
 
 /// Publishes a committed transaction's notifications (database `db`, sent by this process) and sets the latch
 /// of every listening process, which reads the queue when it next looks. A process not attached to the segment
-/// has no one to tell.
-pub fn send(db: u32, items: &[(String, String)]) {
+/// has no one to tell. Err: the queue could not take them without a listener losing one; none were sent.
+pub fn send(db: u32, items: &[(String, String)]) -> Result<(), QueueFull> {
     if items.is_empty() {
-        return;
+        return Ok(());
     }
-    let Some(shm) = super::attached() else { return };
-    shm.notify_queue().publish(std::process::id() as i32, db, items);
+    let Some(shm) = super::attached() else { return Ok(()) };
+    let procs = shm.procs();
+    let oldest_needed = |d: u32| {
+        procs
+            .iter()
+            .filter(|p| p.pid.load(Ordering::Acquire) > 0 && p.listening.load(Ordering::Acquire))
+            .filter(|p| p.database_oid() == d)
+            .map(|p| p.notify_pos())
+            .min()
+    };
+    shm.notify_queue().publish(std::process::id() as i32, db, items, oldest_needed)?;
     for p in shm.procs() {
         let pid = p.pid.load(Ordering::Acquire);
         if pid > 0 && p.listening.load(Ordering::Acquire) {
             crate::latch::set_latch_of(pid);
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -174,19 +283,45 @@ mod tests {
         let q = unsafe { &*(m.as_ptr() as *const NotifyQueue) };
         q.init_in_place();
         let start = q.head();
-        q.publish(7, 5, &[("a".into(), "1".into()), ("b".into(), "2".into())]);
-        q.publish(8, 6, &[("a".into(), "other db".into())]);
+        let nobody = |_: u32| None;
+        q.publish(7, 5, &[("a".into(), "1".into()), ("b".into(), "2".into())], nobody).unwrap();
+        q.publish(8, 6, &[("a".into(), "other db".into())], nobody).unwrap();
         let (got, pos, lost) = q.read(start, 5);
         assert_eq!(lost, 0);
         assert_eq!(got.iter().map(|n| n.payload.as_str()).collect::<Vec<_>>(), ["1", "2"]);
         assert_eq!(got[0].pid, 7);
         assert_eq!(pos, q.head());
         for i in 0..(QUEUE_LEN + 10) {
-            q.publish(9, 5, &[("c".into(), i.to_string())]);
+            q.publish(9, 5, &[("c".into(), i.to_string())], nobody).unwrap();
         }
-        let (got, _, lost) = q.read(pos, 5);
+        let (got, pos, lost) = q.read(pos, 5);
         assert_eq!(lost, 10);
         assert_eq!(got.len(), QUEUE_LEN);
         assert_eq!(got[0].payload, "10");
+        // A listener of database 5 at `pos`: another database fills the ring up to its entry, then is refused.
+        q.publish(1, 5, &[("mine".into(), "keep".into())], nobody).unwrap();
+        let listener = |d: u32| (d == 5).then_some(pos);
+        let other: Vec<_> = (0..QUEUE_LEN - 1).map(|i| ("x".to_string(), i.to_string())).collect();
+        q.publish(2, 6, &other, listener).unwrap();
+        assert_eq!(q.publish(2, 6, &[("x".into(), "one more".into())], listener), Err(QueueFull));
+        let (got, _, lost) = q.read(pos, 5);
+        assert_eq!((lost, got.len(), got[0].payload.as_str()), (0, 1, "keep"));
+    }
+
+    #[test]
+    fn pending_keeps_each_notification_once_in_order_and_caps_a_transaction() {
+        let mut p = Pending::new();
+        p.add("a", "1").unwrap();
+        p.add("b", "1").unwrap();
+        p.add("a", "1").unwrap();
+        p.add("a", "1\0").unwrap();
+        assert_eq!(p.add("", "x"), Err(PendingError::Invalid("channel name cannot be empty")));
+        assert_eq!(p.take(), [("a".to_string(), "1".to_string()), ("b".to_string(), "1".to_string())]);
+        for i in 0..DATABASE_SHARE {
+            p.add("c", &i.to_string()).unwrap();
+        }
+        p.add("c", "0").unwrap();
+        assert_eq!(p.add("c", "one too many"), Err(PendingError::TooMany));
+        assert_eq!(p.len(), DATABASE_SHARE);
     }
 }

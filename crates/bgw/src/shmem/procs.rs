@@ -9,13 +9,19 @@
 //! increments the count (odd: writing), writes, increments again (even: stable). Readers copy the strings and
 //! retry if the count was odd or changed meanwhile; after a few tries they take what they have (display only).
 //! The postmaster clears the strings only while the entry has no live owner.
+//!
+//! Identity is by oid, never by a printable copy of a name: the owner writes `database_oid` and `role_oid` when
+//! it connects ([`ProcEntry::announce_connection`]); every permission check and `DROP DATABASE`'s count compare
+//! them, and views read the names from the catalog by oid. The postmaster zeroes them in [`ProcEntry::prepare`].
+//! `dropping_database` is written only by the entry's owner, while it holds the catalog's write lock during a
+//! `DROP DATABASE` (so at most one entry has it set at a time); see [`ProcEntry::begin_drop`] for the protocol
+//! that makes a drop race-free against a process connecting meanwhile.
 
-use crate::sync::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering, UnsafeCell};
+use crate::sync::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering, UnsafeCell};
 
 pub const APP_NAME_LEN: usize = 64;
 pub const STATE_LEN: usize = 16;
 pub const QUERY_LEN: usize = 256;
-pub const NAME_LEN: usize = 64;
 
 /// What kind of child an entry belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +60,15 @@ pub struct ProcEntry {
     app_name: UnsafeCell<[u8; APP_NAME_LEN]>,
     state: UnsafeCell<[u8; STATE_LEN]>,
     query: UnsafeCell<[u8; QUERY_LEN]>,
-    database: UnsafeCell<[u8; NAME_LEN]>,
-    user: UnsafeCell<[u8; NAME_LEN]>,
+    /// The database the owner is connected to (0: none). Owner writes (SeqCst), anyone reads.
+    database_oid: AtomicU32,
+    /// The role the owner is connected as (0: none). Owner writes, anyone reads.
+    role_oid: AtomicU32,
+    /// The database the owner is dropping (0: none). Owner writes under the catalog's write lock (SeqCst).
+    dropping_database: AtomicU32,
+    /// Where the owner reads the notification queue, while `listening` (owner writes; notifying processes read
+    /// it to know which queue entries are still needed: [`crate::shmem::notify`]).
+    notify_pos: AtomicU64,
 }
 
 /// A reader's copy of an entry.
@@ -68,9 +81,10 @@ pub struct ProcSnapshot {
     pub application_name: String,
     pub state: String,
     pub query: String,
-    /// Empty when the process has no database connection.
-    pub database: String,
-    pub user: String,
+    /// 0 when the process has no database connection.
+    pub database_oid: u32,
+    /// 0 when the process has no role.
+    pub role_oid: u32,
 }
 
 fn put(dst: &UnsafeCell<impl AsMut<[u8]>>, value: &str) {
@@ -99,9 +113,10 @@ impl ProcEntry {
         put(&self.app_name, "");
         put(&self.state, "");
         put(&self.query, "");
-        put(&self.database, "");
-        put(&self.user, "");
         self.changecount.fetch_add(1, Ordering::Release);
+        self.database_oid.store(0, Ordering::SeqCst);
+        self.role_oid.store(0, Ordering::Relaxed);
+        self.dropping_database.store(0, Ordering::SeqCst);
         self.listening.store(false, Ordering::Relaxed);
         self.kind.store(kind as u32, Ordering::Relaxed);
         self.worker_slot.store(worker_slot, Ordering::Relaxed);
@@ -123,12 +138,65 @@ impl ProcEntry {
         self.changecount.fetch_add(1, Ordering::Release);
     }
 
-    /// The owner: report the database and role it is connected as.
-    pub fn report_connection(&self, database: &str, user: &str) {
-        self.changecount.fetch_add(1, Ordering::AcqRel);
-        put(&self.database, database);
-        put(&self.user, user);
-        self.changecount.fetch_add(1, Ordering::Release);
+    /// The owner: publish the database (0: none) and role it connects as, then look whether a `DROP DATABASE`
+    /// of that database is under way in any entry of `all`. Returns false if one is: the entry's database is
+    /// cleared again and the caller must refuse the connection. On true, the caller must still re-read the
+    /// catalog by oid (a drop that committed before this call is seen there); see [`ProcEntry::begin_drop`].
+    pub fn announce_connection(&self, all: &[ProcEntry], database_oid: u32, role_oid: u32) -> bool {
+        self.role_oid.store(role_oid, Ordering::Relaxed);
+        self.database_oid.store(database_oid, Ordering::SeqCst);
+        if database_oid == 0 {
+            return true;
+        }
+        let dropping = all
+            .iter()
+            .any(|p| p.dropping_database.load(Ordering::SeqCst) == database_oid && p.pid.load(Ordering::Acquire) > 0);
+        if dropping {
+            self.database_oid.store(0, Ordering::SeqCst);
+        }
+        !dropping
+    }
+
+    /// The owner: forget the database connection (a refused connection).
+    pub fn clear_database(&self) {
+        self.database_oid.store(0, Ordering::SeqCst);
+    }
+
+    /// The owner, holding the catalog's write lock: mark `database_oid` as being dropped, before counting the
+    /// processes connected to it ([`connected_to`]).
+    ///
+    /// The protocol (a Dekker-style handshake on two sequentially consistent stores and loads): a dropper stores
+    /// its mark, then loads every entry's `database_oid`; a connecting process stores its `database_oid`, then
+    /// loads every entry's mark ([`ProcEntry::announce_connection`]). At least one of the two sees the other's
+    /// store: either the dropper counts the newcomer and refuses the drop (55006), or the newcomer sees the mark
+    /// and refuses the connection (3D000). A newcomer that looks after the mark is gone finds the drop committed
+    /// (the dropper commits the catalog before [`ProcEntry::end_drop`]) when it re-reads the catalog.
+    pub fn begin_drop(&self, database_oid: u32) {
+        self.dropping_database.store(database_oid, Ordering::SeqCst);
+    }
+
+    /// The owner: the drop committed or was refused.
+    pub fn end_drop(&self) {
+        self.dropping_database.store(0, Ordering::SeqCst);
+    }
+
+    /// The database the owner is connected to (0: none).
+    pub fn database_oid(&self) -> u32 {
+        self.database_oid.load(Ordering::SeqCst)
+    }
+
+    /// The owner: where it reads the notification queue now (store before setting `listening`).
+    pub fn set_notify_pos(&self, pos: u64) {
+        self.notify_pos.store(pos, Ordering::Release);
+    }
+
+    pub fn notify_pos(&self) -> u64 {
+        self.notify_pos.load(Ordering::Acquire)
+    }
+
+    /// The role the owner is connected as (0: none).
+    pub fn role_oid(&self) -> u32 {
+        self.role_oid.load(Ordering::Relaxed)
     }
 
     /// A consistent copy (or, after a few tries against a busy writer, a best-effort one). None if free.
@@ -143,8 +211,6 @@ impl ProcEntry {
             let application_name = get(&self.app_name);
             let state = get(&self.state);
             let query = get(&self.query);
-            let database = get(&self.database);
-            let user = get(&self.user);
             let after = self.changecount.load(Ordering::Acquire);
             tries += 1;
             if (before == after && before.is_multiple_of(2)) || tries >= 8 {
@@ -156,11 +222,22 @@ impl ProcEntry {
                     application_name,
                     state,
                     query,
-                    database,
-                    user,
+                    database_oid: self.database_oid.load(Ordering::SeqCst),
+                    role_oid: self.role_oid.load(Ordering::Relaxed),
                 });
             }
             std::hint::spin_loop();
         }
     }
+}
+
+/// Live processes in `all` connected to database `database_oid`, the process `except_pid` excluded (loads are
+/// sequentially consistent: see [`ProcEntry::begin_drop`]).
+pub fn connected_to(all: &[ProcEntry], database_oid: u32, except_pid: i32) -> usize {
+    all.iter()
+        .filter(|p| {
+            let pid = p.pid.load(Ordering::Acquire);
+            pid > 0 && pid != except_pid && p.database_oid.load(Ordering::SeqCst) == database_oid
+        })
+        .count()
 }

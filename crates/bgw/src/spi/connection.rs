@@ -139,6 +139,32 @@ pub fn open(data_dir: &Path, db: &DbTarget, user: &RoleTarget, flags: u32) -> Re
     Ok(Session { role, database, conn })
 }
 
+/// Publishes the connection by oid in this process's entry, race-free against a `DROP DATABASE` (the handshake
+/// of [`crate::shmem::procs::ProcEntry::begin_drop`]): refused as "does not exist" if the database is being
+/// dropped or was dropped since [`open`] read the catalog.
+fn announce(data_dir: &Path, session: &Session) -> Result<(), ConnectError> {
+    let (Some(shm), Some(p)) = (crate::shmem::attached(), crate::process::my_proc()) else { return Ok(()) };
+    let db_oid = session.database.as_ref().map_or(0, |d| d.oid);
+    let gone = |d: &Database| {
+        ConnectError::fatal(format!("database \"{}\" does not exist", d.name))
+            .detail("It seems to have just been dropped.")
+    };
+    if !p.announce_connection(shm.procs(), db_oid, session.role.oid) {
+        return Err(gone(session.database.as_ref().expect("a database was announced")));
+    }
+    if let Some(d) = &session.database {
+        let still = Catalog::open(data_dir).and_then(|c| c.database_by_oid(d.oid)).map_err(|e| {
+            p.clear_database();
+            ConnectError::fatal(e.to_string())
+        })?;
+        if still.is_none() {
+            p.clear_database();
+            return Err(gone(d));
+        }
+    }
+    Ok(())
+}
+
 /// The spec's `BackgroundWorkerInitializeConnection[ByOid]` in this process: checks that the running worker
 /// asked for a database connection at registration and has not connected yet, connects, reports the connection
 /// and keeps it for SPI.
@@ -169,9 +195,7 @@ pub fn initialize_connection(db: DbTarget, user: RoleTarget, flags: u32) -> Resu
     }
     let session = open(crate::process::data_dir(), &db, &user, flags)?;
     let datname = session.database.as_ref().map(|d| d.name.clone()).unwrap_or_default();
-    if let Some(p) = crate::process::my_proc() {
-        p.report_connection(&datname, &session.role.name);
-    }
+    announce(crate::process::data_dir(), &session)?;
     crate::elog::report(
         crate::elog::Level::Debug1,
         format!(

@@ -10,23 +10,25 @@
 use std::sync::Mutex;
 
 /// (channel, payload) in the order sent; each distinct pair once per transaction.
-static PENDING: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+static PENDING: Mutex<crate::shmem::notify::Pending> = Mutex::new(crate::shmem::notify::Pending::new());
 
-fn pending() -> std::sync::MutexGuard<'static, Vec<(String, String)>> {
+fn pending() -> std::sync::MutexGuard<'static, crate::shmem::notify::Pending> {
     PENDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Queues a notification after checking it as PostgreSQL does; Err is the error message.
 pub fn queue(channel: &str, payload: &str) -> Result<(), String> {
-    crate::shmem::notify::add_pending(&mut pending(), channel, payload).map_err(str::to_string)
+    pending().add(channel, payload).map_err(|e| e.to_string())
 }
 
 /// The transaction (or the statement outside one) ended: publishes the pending notifications if it committed
 /// into database `db`, and drops them otherwise.
 pub fn transaction_ended(committed: bool, db: Option<u32>) {
-    let list = std::mem::take(&mut *pending());
+    let list = pending().take();
     if let (true, Some(db)) = (committed, db) {
-        crate::shmem::notify::send(db, &list);
+        if let Err(e) = crate::shmem::notify::send(db, &list) {
+            crate::elog::report(crate::elog::Level::Warning, format!("{e}: {} notifications not sent", list.len()));
+        }
     }
 }
 

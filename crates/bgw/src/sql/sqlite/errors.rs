@@ -1,5 +1,11 @@
 //! SQLSTATE for SQLite's errors: by extended result code where SQLite says enough, by message otherwise.
 //!
+//! SQLite's "database is locked" (`SQLITE_BUSY`, `SQLITE_LOCKED`: another connection holds the lock the statement
+//! needs, and the wait allowed by the busy timeout ran out) is PostgreSQL's lock wait that timed out: 55P03
+//! "canceling statement due to lock timeout", SQLite's own text in the DETAIL. SQLite locks a whole database file,
+//! so the lock is the database's, not a relation's; `idle_in_transaction_session_timeout` ends a session that holds
+//! it idle.
+//!
 //! Runs in: any process that runs SQL.
 
 use std::ffi::c_int;
@@ -13,11 +19,25 @@ pub fn from_rusqlite(err: rusqlite::Error) -> SqlError {
     match err {
         rusqlite::Error::SqliteFailure(failure, message) => {
             let message = message.unwrap_or_else(|| failure.to_string());
+            if failure.extended_code & 0xff == ffi::SQLITE_AUTH {
+                if let Some(denial) = super::ffi::take_denial() {
+                    return SqlError::error("42501", denial);
+                }
+            }
+            if is_lock_timeout(failure.extended_code) {
+                return SqlError::error("55P03", "canceling statement due to lock timeout")
+                    .with_detail(format!("SQLite: {message}"));
+            }
             SqlError::error(sqlstate(failure.extended_code, &message), message)
         }
         rusqlite::Error::Utf8Error(..) => SqlError::error("22021", "invalid byte sequence for encoding \"UTF8\""),
         other => SqlError::error("XX000", other.to_string()),
     }
+}
+
+/// Whether SQLite's result code says a lock could not be had in time (busy or locked, any extended code).
+pub fn is_lock_timeout(code: c_int) -> bool {
+    matches!(code & 0xff, ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED)
 }
 
 /// The SQLSTATE of a SQLite error with extended result code `code` and text `message` (XX000 if nothing fits).
@@ -38,6 +58,7 @@ pub fn sqlstate(code: c_int, message: &str) -> &'static str {
         ffi::SQLITE_INTERRUPT => return "57014",
         ffi::SQLITE_READONLY => return "25006",
         ffi::SQLITE_AUTH => return "42501",
+        ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => return "55P03",
         _ => {}
     }
     const BY_MESSAGE: &[(&str, &str)] = &[
@@ -62,4 +83,19 @@ pub fn sqlstate(code: c_int, message: &str) -> &'static str {
     ];
     let lower = message.to_ascii_lowercase();
     BY_MESSAGE.iter().find(|(needle, _)| lower.contains(needle)).map_or("XX000", |(_, state)| state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_database_is_a_lock_timeout() {
+        for code in [ffi::SQLITE_BUSY, ffi::SQLITE_LOCKED, ffi::SQLITE_BUSY_SNAPSHOT, ffi::SQLITE_LOCKED_SHAREDCACHE] {
+            let e =
+                from_rusqlite(rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some("database is locked".into())));
+            assert_eq!((e.code, e.message.as_str()), ("55P03", "canceling statement due to lock timeout"));
+            assert_eq!(sqlstate(code, "database is locked"), "55P03");
+        }
+    }
 }

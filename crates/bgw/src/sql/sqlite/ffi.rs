@@ -1,13 +1,15 @@
 //! The two things the SQLite engine needs from SQLite's C API that rusqlite does not offer: preparing the first
 //! statement of a string and learning where it ends (with what the engine wants to know of it before it runs:
 //! its columns with their declared types, its parameters, whether it writes), and an authorizer that keeps SQL
-//! away from database files.
+//! away from database files and keeps non-superusers off SQLite's own knobs (PRAGMAs).
 //!
 //! This is the only `unsafe` code of the SQL layer.
 //!
 //! Runs in: any process that runs SQL.
 
+use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{ffi, Connection};
 
@@ -85,30 +87,150 @@ pub(super) fn probe(conn: &Connection, sql: &str) -> Result<Probe, ProbeError> {
     }
 }
 
+/// Whether the session this process serves runs as a superuser (a backend serves one session; workers' SPI
+/// connections are not sandboxed). Written by the session's host whenever it learns the role's privilege (at
+/// connection and at each privileged call), read by the authorizer at each statement's prepare.
+static SUPERUSER: AtomicBool = AtomicBool::new(false);
+
+/// Tells the authorizer whether the session's role is a superuser now.
+pub fn set_superuser(superuser: bool) {
+    SUPERUSER.store(superuser, Ordering::Relaxed);
+}
+
+thread_local! {
+    /// The PostgreSQL-style message of the authorizer's last refusal of a PRAGMA, for the error SQLite raises.
+    static DENIAL: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// The message of the authorizer's last PRAGMA refusal, if the error at hand is one (and forgets it).
+pub(super) fn take_denial() -> Option<String> {
+    DENIAL.with(|d| d.borrow_mut().take())
+}
+
+/// PRAGMAs any role may run, with any argument: the connection's own behaviour (no files, no durability, no
+/// memory beyond the session's limits) and introspection of the schema.
+pub const PRAGMAS_ANYONE: &[&str] = &[
+    "analysis_limit",
+    "application_id",
+    "automatic_index",
+    "busy_timeout",
+    "case_sensitive_like",
+    "collation_list",
+    "compile_options",
+    "data_version",
+    "defer_foreign_keys",
+    "encoding",
+    "foreign_key_check",
+    "foreign_key_list",
+    "foreign_keys",
+    "freelist_count",
+    "function_list",
+    "index_info",
+    "index_list",
+    "index_xinfo",
+    "integrity_check",
+    "module_list",
+    "optimize",
+    "page_count",
+    "pragma_list",
+    "query_only",
+    "quick_check",
+    "recursive_triggers",
+    "reverse_unordered_selects",
+    "shrink_memory",
+    "table_info",
+    "table_list",
+    "table_xinfo",
+    "user_version",
+    // Defensive mode (the sandbox) keeps the schema read-only whatever this says.
+    "writable_schema",
+];
+
+/// PRAGMAs any role may read (without an argument) but only a superuser may set: they touch files, durability
+/// or the process's memory.
+pub const PRAGMAS_READ_ONLY: &[&str] = &[
+    "auto_vacuum",
+    "cache_size",
+    "cache_spill",
+    "cell_size_check",
+    "checkpoint_fullfsync",
+    "fullfsync",
+    "hard_heap_limit",
+    "ignore_check_constraints",
+    "journal_mode",
+    "journal_size_limit",
+    "legacy_alter_table",
+    "locking_mode",
+    "max_page_count",
+    "mmap_size",
+    "page_size",
+    "schema_version",
+    "secure_delete",
+    "soft_heap_limit",
+    "synchronous",
+    "temp_store",
+    "threads",
+    "trusted_schema",
+    "wal_autocheckpoint",
+];
+
+/// Whether a non-superuser may run PRAGMA `name` (with `argument`, None when reading); Err is PostgreSQL's
+/// message. Every PRAGMA not listed (`database_list`, `temp_store_directory`, `data_store_directory`,
+/// `wal_checkpoint`, `incremental_vacuum`, ...) is a superuser's.
+pub fn pragma_allowed(name: &str, argument: Option<&str>) -> Result<(), String> {
+    let name = name.to_ascii_lowercase();
+    if PRAGMAS_ANYONE.contains(&name.as_str()) {
+        return Ok(());
+    }
+    if PRAGMAS_READ_ONLY.contains(&name.as_str()) {
+        return match argument {
+            None => Ok(()),
+            Some(_) => Err(format!("permission denied to set parameter \"{name}\"")),
+        };
+    }
+    match argument {
+        Some(_) => Err(format!("permission denied to set parameter \"{name}\"")),
+        None => Err(format!("must be superuser or have privileges of pg_read_all_settings to examine \"{name}\"")),
+    }
+}
+
 /// Keeps a connection's SQL away from the file system: attaching a database file (`ATTACH`) and writing one
 /// (`VACUUM INTO`) are refused with SQLITE_AUTH (SQLSTATE 42501), for a connection that runs with the host's
 /// privileges on behalf of a client. In-memory and temporary databases are still allowed, named by a string
 /// literal: SQLite tells the authorizer the file name only when it is one, so an `ATTACH` whose name is an
-/// expression, a subquery or a parameter (which could name the catalog or any file) is refused.
+/// expression, a subquery or a parameter (which could name the catalog or any file) is refused. PRAGMAs of a
+/// non-superuser session are checked by [`pragma_allowed`] (42501 with PostgreSQL's wording); table-valued
+/// PRAGMA functions (`SELECT * FROM pragma_database_list`) are checked the same way.
 pub(super) fn forbid_files(conn: &Connection) -> rusqlite::Result<()> {
     unsafe extern "C" fn authorize(
         _data: *mut std::ffi::c_void,
         action: c_int,
-        file: *const c_char,
-        _arg2: *const c_char,
+        arg1: *const c_char,
+        arg2: *const c_char,
         _database: *const c_char,
         _trigger: *const c_char,
     ) -> c_int {
-        if action != ffi::SQLITE_ATTACH {
-            return ffi::SQLITE_OK;
-        }
-        if file.is_null() {
-            return ffi::SQLITE_DENY;
-        }
-        // SAFETY: SQLite passes a NUL-terminated file name that lives for the duration of the call.
-        match unsafe { CStr::from_ptr(file) }.to_bytes() {
-            b"" | b":memory:" => ffi::SQLITE_OK,
-            _ => ffi::SQLITE_DENY,
+        // SAFETY: SQLite passes NUL-terminated strings (or NULL) that live for the duration of the call.
+        let text = |p: *const c_char| (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy());
+        match action {
+            ffi::SQLITE_ATTACH => match text(arg1).as_deref() {
+                Some("" | ":memory:") => ffi::SQLITE_OK,
+                _ => {
+                    DENIAL.with(|d| d.borrow_mut().take());
+                    ffi::SQLITE_DENY
+                }
+            },
+            ffi::SQLITE_PRAGMA if !SUPERUSER.load(Ordering::Relaxed) => {
+                let name = text(arg1).unwrap_or_default();
+                match pragma_allowed(&name, text(arg2).as_deref()) {
+                    Ok(()) => ffi::SQLITE_OK,
+                    Err(message) => {
+                        DENIAL.with(|d| *d.borrow_mut() = Some(message));
+                        ffi::SQLITE_DENY
+                    }
+                }
+            }
+            _ => ffi::SQLITE_OK,
         }
     }
     // SAFETY: `conn.handle()` is the live connection; the callback is a plain function that uses no user data.

@@ -29,6 +29,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 pub use errors::{from_rusqlite, sqlstate};
+pub use ffi::{pragma_allowed, set_superuser as set_session_superuser, PRAGMAS_ANYONE, PRAGMAS_READ_ONLY};
 
 use super::error::SqlError;
 use super::statement::{classify, transaction_control, ColumnInfo, Kind, Statement};
