@@ -16,8 +16,21 @@ use super::host::{HostServices, Severity, SqlError};
 use super::session::{terminating, Session};
 use super::wire::{message_name, protocol_violation, Wire};
 
-/// How long a client may take to send its startup packet (PostgreSQL's authentication_timeout).
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a client may take from its connection to being authenticated: `authentication_timeout` (PostgreSQL's
+/// default, one minute, where no setting is loaded).
+fn authentication_timeout() -> Duration {
+    match crate::process::setting_int("authentication_timeout") {
+        secs if secs > 0 => Duration::from_secs(secs as u64),
+        _ => Duration::from_secs(60),
+    }
+}
+
+/// A client that did not authenticate within `authentication_timeout`: as PostgreSQL's, the FATAL goes to the log
+/// only (the client is not told) and the connection is closed.
+fn authentication_timed_out() -> i32 {
+    crate::elog::Report::new(crate::elog::Level::Fatal, "canceling authentication due to timeout").emit();
+    1
+}
 
 /// Runs one session on `stream` and returns the exit code.
 pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>, reject: Option<SqlError>) -> i32 {
@@ -28,6 +41,8 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
             None
         }
     };
+    // The clock runs from the accept (the fork follows it at once) to the end of authentication.
+    let deadline = tokio::time::Instant::now() + authentication_timeout();
     let mut wire = match Wire::new(stream) {
         Ok(wire) => wire,
         Err(err) => {
@@ -38,9 +53,10 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
     let startup = tokio::select! {
         biased;
         _ = next_sigterm(&mut sigterm) => return wire.fatal(terminating()).await,
-        startup = tokio::time::timeout(STARTUP_TIMEOUT, wire.read_startup()) => startup,
+        startup = tokio::time::timeout_at(deadline, wire.read_startup()) => startup,
     };
     let parameters = match startup {
+        // A client that never completed its startup packet: closed without a word, as PostgreSQL does.
         Err(_elapsed) => return 1,
         Ok(Err(ended)) => return ended.exit_code(&mut wire).await,
         Ok(Ok(parameters)) => parameters,
@@ -50,11 +66,15 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
     }
     if wire.is_tcp() {
         let user = parameters.get("user").cloned().unwrap_or_default();
-        let exchange = tokio::time::timeout(STARTUP_TIMEOUT, scram_authenticate(&mut wire, &*host, &user)).await;
+        let exchange = tokio::select! {
+            biased;
+            _ = next_sigterm(&mut sigterm) => return wire.fatal(terminating()).await,
+            exchange = tokio::time::timeout_at(deadline, scram_authenticate(&mut wire, &*host, &user)) => exchange,
+        };
         match exchange {
             Ok(Ok(())) => {}
             Ok(Err(err)) => return wire.fatal(err).await,
-            Err(_elapsed) => return 1,
+            Err(_elapsed) => return authentication_timed_out(),
         }
     }
     let mut session = match Session::start(&wire, host, &parameters) {

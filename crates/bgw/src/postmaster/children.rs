@@ -42,6 +42,8 @@ pub struct Child {
     pub notify_slots: SlotSet,
     /// Whether the postmaster's exit watch reports this child's exit (false: found through SIGCHLD).
     pub watched: bool,
+    /// A backend whose client came over TCP (false: the Unix socket, or not a backend).
+    pub tcp: bool,
 }
 
 /// Children by pid, plus the free process entries.
@@ -49,6 +51,9 @@ pub struct Children {
     by_pid: hashbrown::HashMap<i32, Child, FixedHasher, PrivateAlloc>,
     free_procs: Vec<u32>,
     backends: usize,
+    /// Backends whose client came over TCP.
+    tcp_backends: usize,
+    dead_ends: usize,
 }
 
 impl Children {
@@ -56,7 +61,13 @@ impl Children {
         // Sized for every process entry plus dead-end backends, so that it does not grow while workers launch.
         let by_pid =
             hashbrown::HashMap::with_capacity_and_hasher_in(max_procs + 16, FixedHasher::default(), PrivateAlloc);
-        Children { by_pid, free_procs: (0..max_procs as u32).rev().collect(), backends: 0 }
+        Children {
+            by_pid,
+            free_procs: (0..max_procs as u32).rev().collect(),
+            backends: 0,
+            tcp_backends: 0,
+            dead_ends: 0,
+        }
     }
 
     /// Forgets all process entries (a new segment after a crash); the table itself must be empty.
@@ -75,6 +86,12 @@ impl Children {
     pub fn insert(&mut self, pid: i32, child: Child) {
         if child.kind == ChildKind::Backend {
             self.backends += 1;
+            if child.tcp {
+                self.tcp_backends += 1;
+            }
+        }
+        if child.kind == ChildKind::DeadEnd {
+            self.dead_ends += 1;
         }
         self.by_pid.insert(pid, child);
     }
@@ -83,8 +100,34 @@ impl Children {
         let c = self.by_pid.remove(&pid)?;
         if c.kind == ChildKind::Backend {
             self.backends -= 1;
+            if c.tcp {
+                self.tcp_backends -= 1;
+            }
+        }
+        if c.kind == ChildKind::DeadEnd {
+            self.dead_ends -= 1;
         }
         Some(c)
+    }
+
+    /// Marks the backend `pid` as one whose client came over TCP.
+    pub fn mark_tcp(&mut self, pid: i32) {
+        if let Some(c) = self.by_pid.get_mut(&pid) {
+            if c.kind == ChildKind::Backend && !c.tcp {
+                c.tcp = true;
+                self.tcp_backends += 1;
+            }
+        }
+    }
+
+    /// Dead-end backends.
+    pub fn dead_end_count(&self) -> usize {
+        self.dead_ends
+    }
+
+    /// Client backends whose client came over TCP.
+    pub fn tcp_backend_count(&self) -> usize {
+        self.tcp_backends
     }
 
     pub fn get_mut(&mut self, pid: i32) -> Option<&mut Child> {

@@ -105,7 +105,8 @@ impl Postmaster {
                 if !watched {
                     self.unwatched += 1;
                 }
-                self.children.insert(pid, Child { kind, proc_no, shmem, notify_slots: Default::default(), watched });
+                self.children
+                    .insert(pid, Child { kind, proc_no, shmem, notify_slots: Default::default(), watched, tcp: false });
                 Some(pid)
             }
             Err(e) => {

