@@ -154,3 +154,85 @@ fn reserved_connections_must_be_fewer_than_max_connections() {
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(err.contains("superuser_reserved_connections (3) must be less than max_connections (3)"), "{err}");
 }
+
+/// The state letter of `pid` in /proc (`Z`: a zombie), if it exists.
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// `bgw status` on `h`'s data directory: (exit code, output).
+fn status(h: &Host) -> (Option<i32>, String) {
+    let out = h.bgw(&["status"]);
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// Starts the postmaster again over a lock file left behind, and checks it serves (the `n`th start).
+fn start_again(h: &mut Host, n: usize) {
+    h.launch_postmaster(&[]);
+    h.wait_log_count("database system is ready to accept", n);
+    h.wait_sql("SELECT 1", |o| o == "1");
+    let (code, out) = status(h);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("server is running (PID: {})", h.pid())), "{out}");
+}
+
+/// Rewrites the pid (first line) of `h`'s lock file, keeping everything else, the recorded start time included.
+fn name_in_lock_file(h: &Host, pid: i32) {
+    let path = h.data().join("postmaster.pid");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let rest = text.split_once('\n').unwrap().1;
+    std::fs::write(&path, format!("{pid}\n{rest}")).unwrap();
+}
+
+#[test]
+fn a_stale_lock_file_naming_a_zombie_an_unrelated_process_or_a_dead_pid_does_not_block_a_start() {
+    let mut h = Host::start(Setup::new(BGW));
+    let recorded = std::fs::read_to_string(h.data().join("postmaster.pid")).unwrap();
+    assert_eq!(recorded.lines().count(), 9, "PostgreSQL's eight lines and the start time: {recorded}");
+
+    // The postmaster killed and not reaped (as under an init that does not reap): a zombie holds its pid.
+    let zombie = h.child.take().unwrap();
+    let zombie_pid = zombie.id() as i32;
+    signal(zombie_pid, libc::SIGKILL);
+    wait_until("the killed postmaster to be a zombie", || proc_state(zombie_pid) == Some('Z'));
+    let (code, out) = status(&h);
+    assert_eq!((code, out.trim()), (Some(3), "bgw: no server running"), "zombie");
+    start_again(&mut h, 2);
+    assert_eq!(proc_state(zombie_pid), Some('Z'), "the zombie is still there");
+    drop(zombie);
+
+    // A zombie that is not the postmaster's: a child of this test that exited and is not reaped.
+    h.stop(libc::SIGKILL);
+    let other_zombie = Command::new("true").spawn().unwrap();
+    let other_pid = other_zombie.id() as i32;
+    wait_until("the child to be a zombie", || proc_state(other_pid) == Some('Z'));
+    name_in_lock_file(&h, other_pid);
+    let (code, out) = status(&h);
+    assert_eq!((code, out.trim()), (Some(3), "bgw: no server running"), "another zombie");
+    start_again(&mut h, 3);
+
+    // A live unrelated process that has the pid now (the test's own `sleep`): its start time differs.
+    h.stop(libc::SIGKILL);
+    let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
+    name_in_lock_file(&h, sleeper.id() as i32);
+    let (code, out) = status(&h);
+    assert_eq!((code, out.trim()), (Some(3), "bgw: no server running"), "a live unrelated process");
+    let stop = h.bgw(&["stop"]);
+    assert!(!stop.status.success());
+    assert!(String::from_utf8_lossy(&stop.stderr).contains("no server running"), "{stop:?}");
+    start_again(&mut h, 4);
+    assert!(sleeper.try_wait().unwrap().is_none(), "the unrelated process was left alone");
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+
+    // A dead pid.
+    h.stop(libc::SIGKILL);
+    let mut gone = Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id() as i32;
+    gone.wait().unwrap();
+    name_in_lock_file(&h, gone_pid);
+    let (code, out) = status(&h);
+    assert_eq!((code, out.trim()), (Some(3), "bgw: no server running"), "a dead pid");
+    start_again(&mut h, 5);
+}

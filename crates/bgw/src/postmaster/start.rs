@@ -94,6 +94,7 @@ impl Postmaster {
                 socket_dir: socket_dir.clone(),
                 listen: listen.clone(),
                 status: "starting".into(),
+                start_ticks: crate::sys::process::my_start_ticks(),
             },
         )?;
 
