@@ -204,13 +204,14 @@ fn a_stale_lock_file_naming_a_zombie_an_unrelated_process_or_a_dead_pid_does_not
 
     // A zombie that is not the postmaster's: a child of this test that exited and is not reaped.
     h.stop(libc::SIGKILL);
-    let other_zombie = Command::new("true").spawn().unwrap();
+    let mut other_zombie = Command::new("true").spawn().unwrap();
     let other_pid = other_zombie.id() as i32;
     wait_until("the child to be a zombie", || proc_state(other_pid) == Some('Z'));
     name_in_lock_file(&h, other_pid);
     let (code, out) = status(&h);
     assert_eq!((code, out.trim()), (Some(3), "bgw: no server running"), "another zombie");
     start_again(&mut h, 3);
+    other_zombie.wait().unwrap();
 
     // A live unrelated process that has the pid now (the test's own `sleep`): its start time differs.
     h.stop(libc::SIGKILL);
