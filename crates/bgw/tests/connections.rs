@@ -237,3 +237,143 @@ fn a_stale_lock_file_naming_a_zombie_an_unrelated_process_or_a_dead_pid_does_not
     assert_eq!((code, out.trim()), (Some(3), "bgw: no server running"), "a dead pid");
     start_again(&mut h, 5);
 }
+
+/// Starts a SCRAM exchange for `user` over TCP by hand and returns what the server's first message shows: the
+/// salt and the iteration count (an unknown role must look like a known one here).
+fn scram_salt(port: u16, user: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(&wire::startup_message(&[("user", user), ("database", "postgres")])).unwrap();
+    let (tag, body) = wire::read_message(&mut s).expect("AuthenticationSASL");
+    assert_eq!((tag, &body[..4]), (b'R', &10u32.to_be_bytes()[..]), "{user}: {}", String::from_utf8_lossy(&body));
+    let first = b"n,,n=,r=rOprNGfwEbeRWgbNEkqO";
+    let mut initial = b"SCRAM-SHA-256\0".to_vec();
+    initial.extend_from_slice(&(first.len() as i32).to_be_bytes());
+    initial.extend_from_slice(first);
+    s.write_all(&wire::message(b'p', &initial)).unwrap();
+    let (tag, body) = wire::read_message(&mut s).expect("AuthenticationSASLContinue");
+    assert_eq!((tag, &body[..4]), (b'R', &11u32.to_be_bytes()[..]), "{user}");
+    let text = String::from_utf8(body[4..].to_vec()).unwrap();
+    let field = |k: &str| text.split(',').find_map(|f| f.strip_prefix(k)).unwrap().to_string();
+    (field("s="), field("i="))
+}
+
+#[test]
+fn role_names_cannot_be_probed_through_the_scram_salt() {
+    let mut h = Host::start(Setup::new(BGW).tcp());
+    let port = h.port;
+    h.sql("CREATE ROLE bob LOGIN PASSWORD 'pw'");
+    h.sql("CREATE ROLE nopw LOGIN");
+    let secret = h.data().join("global/mock_auth_nonce");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600);
+    let known = scram_salt(port, "bob");
+    let ghost = scram_salt(port, "ghost");
+    let nopw = scram_salt(port, "nopw");
+    // The same name, the same salt, for known and unknown roles alike.
+    assert_eq!(scram_salt(port, "bob"), known);
+    assert_eq!(scram_salt(port, "ghost"), ghost);
+    assert_eq!(scram_salt(port, "nopw"), nopw);
+    // Different names, different salts; the same shape (16 bytes of salt, 4096 iterations) for all.
+    assert_ne!(ghost.0, scram_salt(port, "ghost2").0);
+    assert_ne!(ghost.0, nopw.0);
+    for (salt, iterations) in [&known, &ghost, &nopw] {
+        assert_eq!((salt.len(), iterations.as_str()), (24, "4096"), "{salt}");
+    }
+    println!("SCRAM salts: bob (known) {known:?}, ghost (unknown) {ghost:?}, nopw (no password) {nopw:?}");
+    // The salt of an unknown role survives a restart (the secret is kept in the data directory).
+    h.stop(libc::SIGINT);
+    h.launch_postmaster(&[]);
+    h.wait_log_count("database system is ready to accept", 2);
+    assert_eq!(scram_salt(port, "ghost"), ghost);
+}
+
+#[test]
+fn failed_password_logins_are_logged_as_postgres_logs_them() {
+    let h = Host::start(Setup::new(BGW).tcp());
+    let port = h.port;
+    h.sql("CREATE ROLE bob LOGIN PASSWORD 'pw'");
+    h.sql("CREATE ROLE nopw LOGIN");
+    for user in ["bob", "ghost", "nopw"] {
+        let e = tcp_client(port, user, "wrong").err().unwrap();
+        assert_eq!(e.code(), Some(&postgres::error::SqlState::INVALID_PASSWORD), "{e}");
+        assert_eq!(message(&e), format!("password authentication failed for user \"{user}\""));
+        // The client is not told why.
+        assert_eq!(e.as_db_error().unwrap().detail(), None);
+    }
+    let log = h.wait_log("FATAL:  password authentication failed for user \"nopw\"");
+    assert!(log.contains("FATAL:  password authentication failed for user \"bob\""), "{log}");
+    assert!(log.contains("FATAL:  password authentication failed for user \"ghost\""), "{log}");
+    h.wait_log("DETAIL:  Role \"ghost\" does not exist.");
+    h.wait_log("DETAIL:  User \"nopw\" has no password assigned.");
+}
+
+/// The ParameterStatus messages a Unix-socket login as the OS user (the bootstrap superuser) receives.
+fn parameter_status_at_login(h: &Host) -> Vec<(String, String)> {
+    let path = h.data().join(format!(".s.PGSQL.{}", h.port));
+    let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+    s.write_all(&wire::startup_message(&[("user", &os_user()), ("database", "postgres")])).unwrap();
+    let mut out = Vec::new();
+    while let Some((tag, body)) = wire::read_message(&mut s) {
+        match tag {
+            b'S' => {
+                let mut parts = body.split(|b| *b == 0).map(|p| String::from_utf8_lossy(p).to_string());
+                out.push((parts.next().unwrap(), parts.next().unwrap()));
+            }
+            b'Z' | b'E' => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn is_superuser_is_reported_truthfully_and_a_role_may_change_its_own_password() {
+    let h = Host::start(Setup::new(BGW).tcp());
+    let port = h.port;
+    let status = parameter_status_at_login(&h);
+    assert!(status.contains(&("is_superuser".into(), "on".into())), "{status:?}");
+    h.sql("CREATE ROLE bob LOGIN PASSWORD 'pw'; CREATE ROLE carol LOGIN PASSWORD 'pw'");
+    assert_eq!(h.sql("SELECT current_setting('is_superuser')"), "on");
+    let mut bob = tcp_client(port, "bob", "pw").unwrap();
+    let setting: String = bob.query_one("SELECT current_setting('is_superuser')", &[]).unwrap().get(0);
+    assert_eq!(setting, "off");
+
+    // Its own password, by CURRENT_USER or by name: allowed.
+    bob.batch_execute("ALTER ROLE CURRENT_USER PASSWORD 'new'").unwrap();
+    assert!(tcp_client(port, "bob", "pw").is_err());
+    assert!(tcp_client(port, "bob", "new").is_ok());
+    bob.batch_execute("ALTER USER bob WITH PASSWORD 'newer'").unwrap();
+    assert!(tcp_client(port, "bob", "newer").is_ok());
+    // Anything else: PostgreSQL's refusals.
+    let refused = |c: &mut postgres::Client, sql: &str| {
+        let e = c.batch_execute(sql).expect_err(sql);
+        let db = e.as_db_error().unwrap_or_else(|| panic!("{sql}: {e}"));
+        (db.code().code().to_string(), db.message().to_string())
+    };
+    let su_only = "must be superuser to alter superuser roles or change superuser attribute";
+    for (sql, message) in [
+        ("ALTER ROLE carol PASSWORD 'x'", "permission denied"),
+        ("ALTER ROLE bob NOLOGIN", "permission denied"),
+        ("ALTER ROLE CURRENT_USER WITH LOGIN PASSWORD 'x'", "permission denied"),
+        ("ALTER ROLE bob SUPERUSER", su_only),
+        (&format!("ALTER ROLE \"{}\" PASSWORD 'x'", os_user()), su_only),
+    ] {
+        assert_eq!(refused(&mut bob, sql), ("42501".to_string(), message.to_string()), "{sql}");
+    }
+    assert!(tcp_client(port, "carol", "pw").is_ok());
+    assert!(tcp_client(port, "bob", "newer").is_ok());
+}
+
+#[test]
+fn a_client_stalling_in_the_password_exchange_is_closed_after_authentication_timeout() {
+    let h = Host::start(Setup::new(BGW).tcp().conf("authentication_timeout", "1s"));
+    h.sql("CREATE ROLE bob LOGIN PASSWORD 'pw'");
+    let mut s = TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    s.write_all(&wire::startup_message(&[("user", "bob"), ("database", "postgres")])).unwrap();
+    let (tag, _) = wire::read_message(&mut s).expect("AuthenticationSASL");
+    assert_eq!(tag, b'R');
+    let began = Instant::now();
+    assert!(closed_by(&mut s, Instant::now() + Duration::from_secs(20)), "still open");
+    println!("a stalled SCRAM exchange was closed {:?} after it began (authentication_timeout = 1s)", began.elapsed());
+    h.wait_log("FATAL:  canceling authentication due to timeout");
+}

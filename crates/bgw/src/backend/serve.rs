@@ -138,13 +138,12 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
 
 /// SCRAM-SHA-256 password authentication (TCP connections): AuthenticationSASL, the client's first message, our
 /// first message, the client's proof, our signature. Unknown roles and roles without a password go through the
-/// same exchange and fail at the end with the same message, as PostgreSQL's mock authentication does.
+/// same exchange, with a salt derived from the server secret and the name (as stable as a real role's), and fail
+/// at the end with the same message, as PostgreSQL's mock authentication does.
 async fn scram_authenticate(wire: &mut Wire, host: &dyn HostServices, user: &str) -> Result<(), SqlError> {
-    let failed = || SqlError::fatal("28P01", format!("password authentication failed for user \"{user}\""));
-    let verifier = host
-        .password_verifier(user)
-        .and_then(|v| super::scram::Verifier::parse(&v))
-        .unwrap_or_else(super::scram::Verifier::impossible);
+    let verifier = host.password_verifier(user).and_then(|v| super::scram::Verifier::parse(&v)).unwrap_or_else(|| {
+        super::scram::Verifier::mock(user, crate::catalog::secret::read_secret(crate::process::data_dir()).as_ref())
+    });
     wire.send(PgWireBackendMessage::Authentication(Authentication::SASL(vec!["SCRAM-SHA-256".to_owned()])));
     let initial = match wire.next_message().await? {
         PgWireFrontendMessage::PasswordMessageFamily(p) => {
@@ -165,9 +164,29 @@ async fn scram_authenticate(wire: &mut Wire, host: &dyn HostServices, user: &str
         }
         other => return Err(protocol_violation(format!("expected SASL response, got {}", message_name(&other)))),
     };
-    let server_final = super::scram::server_final(&exchange, &response.data, &verifier).map_err(|_| failed())?;
+    let server_final = super::scram::server_final(&exchange, &response.data, &verifier)
+        .map_err(|_| password_authentication_failed(user))?;
     wire.send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(server_final.into_bytes().into())));
     Ok(())
+}
+
+/// A failed password exchange: PostgreSQL's FATAL to the client, and to the log with the reason the client is not
+/// told (PostgreSQL's DETAIL: the role does not exist, or has no password; none for a wrong password).
+fn password_authentication_failed(user: &str) -> SqlError {
+    let message = format!("password authentication failed for user \"{user}\"");
+    let detail = crate::catalog::Catalog::open(crate::process::data_dir()).ok().and_then(|c| match c.role(user) {
+        Ok(None) => Some(format!("Role \"{user}\" does not exist.")),
+        Ok(Some(_)) if matches!(c.password_verifier(user), Ok(None)) => {
+            Some(format!("User \"{user}\" has no password assigned."))
+        }
+        _ => None,
+    });
+    let mut report = crate::elog::Report::new(crate::elog::Level::Fatal, message.clone());
+    if let Some(detail) = detail {
+        report = report.detail(detail);
+    }
+    report.emit();
+    SqlError::fatal("28P01", message)
 }
 
 /// Resolves when the host's wake-up descriptor is readable; never without one.

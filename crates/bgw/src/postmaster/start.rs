@@ -33,6 +33,13 @@ impl Postmaster {
             crate::catalog::create(&data_dir, &superuser).map_err(|e| StartError::new(e.to_string()))?;
             elog::log(format!("created the catalog, with bootstrap superuser \"{superuser}\""));
         }
+        // A data directory made before the server secret existed gets one now, before any backend needs it.
+        crate::catalog::secret::ensure_secret(&data_dir).map_err(|e| {
+            StartError::new(format!(
+                "could not create the server secret \"{}\": {e}",
+                crate::catalog::secret::secret_path(&data_dir).display()
+            ))
+        })?;
 
         // Configuration: defaults < bgworker.conf < -c.
         let mut settings = crate::config::Settings::new(crate::config::host_parameters(&data_dir));

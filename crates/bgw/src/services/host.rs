@@ -221,6 +221,10 @@ impl HostServices for ShmemHost {
     }
 
     fn current_setting(&self, name: &str) -> Result<String, SqlError> {
+        // PostgreSQL's read-only is_superuser: of the role the session is connected as.
+        if name == "is_superuser" {
+            return Ok(if self.is_superuser() { "on" } else { "off" }.to_string());
+        }
         crate::process::setting_text(name)
             .ok_or_else(|| SqlError::error("42704", format!("unrecognized configuration parameter \"{name}\"")))
     }
