@@ -118,7 +118,10 @@ mod tests {
         assert_eq!(s.get_int("worker_spare_processes"), Some(1));
         assert_eq!(s.def("worker_spare_processes").unwrap().context, GucContext::Sighup);
         assert_eq!(s.get("bgw_launches_per_iteration"), None);
-        assert_eq!(s.names().len(), 11);
+        assert_eq!(s.get_int("superuser_reserved_connections"), Some(3));
+        assert_eq!(s.get_int("authentication_timeout"), Some(60));
+        assert_eq!(s.show("authentication_timeout").as_deref(), Some("1min"));
+        assert_eq!(s.names().len(), 13);
         assert!(s.names().windows(2).all(|w| w[0] < w[1]));
         assert!(host_parameters(Path::new("/d")).iter().all(|d| !d.short_desc.is_empty()));
         assert_eq!(s.def("max_connections").unwrap().context, GucContext::Postmaster);
