@@ -44,6 +44,8 @@ pub struct Child {
     pub watched: bool,
     /// A backend whose client came over TCP (false: the Unix socket, or not a backend).
     pub tcp: bool,
+    /// A backend the postmaster told to go (SIGTERM) before it authenticated, to make room for a newer client.
+    pub evicted: bool,
 }
 
 /// Children by pid, plus the free process entries.
@@ -54,6 +56,17 @@ pub struct Children {
     /// Backends whose client came over TCP.
     tcp_backends: usize,
     dead_ends: usize,
+    /// Evicted backends not reaped yet, per kind of socket ([`socket_index`]).
+    evicted: [usize; 2],
+    /// Backends per kind of socket ([`socket_index`]) in the order they were forked, oldest first, for
+    /// [`Children::oldest_waiting`]. Entries that have authenticated or exited are dropped from the front as they are
+    /// met, so each pid is pushed and popped once. (Ordinary heap: the accept path, not the launch path.)
+    by_age: [std::collections::VecDeque<i32>; 2],
+}
+
+/// Index of a kind of socket in per-kind arrays: 0 the Unix socket, 1 TCP.
+fn socket_index(tcp: bool) -> usize {
+    usize::from(tcp)
 }
 
 impl Children {
@@ -67,6 +80,8 @@ impl Children {
             backends: 0,
             tcp_backends: 0,
             dead_ends: 0,
+            evicted: [0; 2],
+            by_age: Default::default(),
         }
     }
 
@@ -107,17 +122,55 @@ impl Children {
         if c.kind == ChildKind::DeadEnd {
             self.dead_ends -= 1;
         }
+        if c.evicted {
+            self.evicted[socket_index(c.tcp)] -= 1;
+        }
         Some(c)
     }
 
-    /// Marks the backend `pid` as one whose client came over TCP.
-    pub fn mark_tcp(&mut self, pid: i32) {
-        if let Some(c) = self.by_pid.get_mut(&pid) {
-            if c.kind == ChildKind::Backend && !c.tcp {
-                c.tcp = true;
-                self.tcp_backends += 1;
+    /// Records the new backend `pid` as serving a client on a TCP (or the Unix) socket, the youngest of its kind.
+    pub fn client_connected(&mut self, pid: i32, tcp: bool) {
+        let Some(c) = self.by_pid.get_mut(&pid) else { return };
+        if c.kind != ChildKind::Backend {
+            return;
+        }
+        if tcp && !c.tcp {
+            c.tcp = true;
+            self.tcp_backends += 1;
+        }
+        self.by_age[socket_index(tcp)].push_back(pid);
+    }
+
+    /// The oldest backend of a kind of socket still waiting for its client to authenticate (`authenticated` says,
+    /// by process entry, which have), not evicted yet. Entries passed over are dropped for good.
+    pub fn oldest_waiting(&mut self, tcp: bool, authenticated: impl Fn(u32) -> bool) -> Option<i32> {
+        let queue = &mut self.by_age[socket_index(tcp)];
+        while let Some(&pid) = queue.front() {
+            match self.by_pid.get(&pid) {
+                Some(c) if c.kind == ChildKind::Backend && !c.evicted && !c.proc_no.is_some_and(&authenticated) => {
+                    return Some(pid);
+                }
+                _ => {
+                    queue.pop_front();
+                }
             }
         }
+        None
+    }
+
+    /// Marks the backend `pid` evicted (the caller signals it).
+    pub fn evict(&mut self, pid: i32) {
+        if let Some(c) = self.by_pid.get_mut(&pid) {
+            if c.kind == ChildKind::Backend && !c.evicted {
+                c.evicted = true;
+                self.evicted[socket_index(c.tcp)] += 1;
+            }
+        }
+    }
+
+    /// Evicted backends of a kind of socket not reaped yet.
+    pub fn evicted_count(&self, tcp: bool) -> usize {
+        self.evicted[socket_index(tcp)]
     }
 
     /// Dead-end backends.

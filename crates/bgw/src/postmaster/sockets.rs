@@ -8,6 +8,7 @@ use super::children::ChildKind;
 use super::datadir::StartError;
 use super::{io_err, Phase, Postmaster};
 use crate::elog;
+use crate::sync::Ordering;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 
@@ -59,8 +60,8 @@ impl Postmaster {
             let pid = self.fork_child(kind, reject.is_none(), (stream, reject), |(stream, reject), proc_no, death| {
                 crate::services::backend_main(stream, proc_no, death, reject)
             });
-            if let (Some(pid), Some(_)) = (pid, tcp) {
-                self.children.mark_tcp(pid);
+            if let (Some(pid), ChildKind::Backend) = (pid, kind) {
+                self.children.client_connected(pid, tcp.is_some());
             }
         }
     }
@@ -71,9 +72,11 @@ impl Postmaster {
     /// TCP and the Unix socket): however many an outsider opens over TCP, a client on the Unix socket still gets
     /// a backend, and the authenticated sessions (counted by the backends themselves against `max_connections`
     /// and `superuser_reserved_connections`, see `crate::shmem::procs::Sessions`) are never taken by them. Beyond
-    /// the cap a dead-end backend answers 53300 (as many as the cap); beyond that the postmaster writes the
-    /// refusal itself, without a fork (as PostgreSQL's does when it has no child slot left).
-    fn connection_refusal(&self, tcp: bool) -> Option<Refusal> {
+    /// the cap the oldest backend of that kind still waiting is evicted (SIGTERM) to make room, as long as fewer
+    /// than the cap evicted ones have not exited; otherwise a dead-end backend answers 53300 (as many as the
+    /// cap); beyond that the postmaster writes the refusal itself, without a fork (as PostgreSQL's does when it
+    /// has no child slot left).
+    fn connection_refusal(&mut self, tcp: bool) -> Option<Refusal> {
         use crate::backend::host::SqlError;
         let dead_end = |code, message| Some(Refusal::DeadEnd(SqlError::fatal(code, message)));
         if self.shutdown.is_some() || self.phase == Phase::Stopping {
@@ -94,7 +97,24 @@ impl Postmaster {
             unix_backends.saturating_sub(all.saturating_sub(over_tcp))
         };
         let cap = unauthenticated_cap(self.max_connections);
+        let waiting = waiting.saturating_sub(self.children.evicted_count(tcp));
         if waiting >= cap {
+            // Room for the newcomer: the oldest of its kind still waiting to authenticate is told to go (as long
+            // as fewer than `cap` told so have not exited yet), so an attacker's old sockets make way for a client
+            // that authenticates at once.
+            if self.children.evicted_count(tcp) < cap {
+                let procs = self.segment.as_ref().map(|s| s.shmem().procs());
+                let authenticated = |p: u32| {
+                    procs
+                        .and_then(|procs| procs.get(p as usize))
+                        .is_some_and(|e| e.authenticated.load(Ordering::Acquire))
+                };
+                if let Some(pid) = self.children.oldest_waiting(tcp, authenticated) {
+                    self.children.evict(pid);
+                    crate::sys::signals::send(pid, libc::SIGTERM);
+                    return None;
+                }
+            }
             if self.children.dead_end_count() >= cap {
                 return Some(Refusal::Unauthenticated);
             }

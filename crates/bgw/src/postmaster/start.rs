@@ -68,10 +68,10 @@ impl Postmaster {
 
         let pid = std::process::id() as i32;
         let start_time_us = elog::now_us();
-        // Processes: backends (authenticated ones, and those not yet authenticated on TCP and on the Unix socket,
-        // see sockets.rs), workers, the startup process, spare workers.
+        // Processes: backends (authenticated ones, and on TCP and on the Unix socket those not yet authenticated
+        // and those evicted and not yet exited, see sockets.rs), workers, the startup process, spare workers.
         let max_procs = max_connections
-            + 2 * super::sockets::unauthenticated_cap(max_connections)
+            + 4 * super::sockets::unauthenticated_cap(max_connections)
             + max_workers
             + 1
             + spares::MAX_SPARES;

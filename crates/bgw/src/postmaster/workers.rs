@@ -588,6 +588,7 @@ mod tests {
                 notify_slots: Default::default(),
                 watched: true,
                 tcp: false,
+                evicted: false,
             },
         );
         let spec = |name: &str, restart: Restart| {
