@@ -4,7 +4,8 @@
 //! `bgw initdb` creates it with a bootstrap superuser (the OS user's name, or `--username`) and the databases
 //! `postgres` and `template1`; the postmaster creates it at start for a data directory made before the catalog
 //! existed. Backends read it when a client connects (does the role exist, may it log in, does the database exist,
-//! does it accept connections). Every query here takes its values as parameters, never by formatting SQL.
+//! does it accept connections). Every query here takes its values as parameters, never by formatting SQL. Beside
+//! it, [`secret`] keeps the server secret password authentication derives mock salts from.
 //!
 //! Runs in: `bgw initdb`, the postmaster at start, backends at connection.
 
