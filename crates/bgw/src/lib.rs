@@ -14,7 +14,7 @@
 //! | 2 | `sync` | the atomics facade the lock-free protocols use (loom in model tests) | all |
 //! | 3 | `elog` | PostgreSQL-style log reports | all |
 //! | 4 | `config` | `bgworker.conf`, parameter values, the registry and its reload | all |
-//! | 5 | `catalog` | roles and databases (each database a SQLite file in the data directory) | postmaster, backends, workers |
+//! | 5 | `catalog` | roles and databases (each database a SQLite file in the data directory), the server secret | postmaster, backends, workers |
 //! | 6 | `sql` | the one SQL layer: the database engine interface that sessions and SPI call, and its SQLite engine | backends, workers |
 //! | 7 | `latch` | latches and postmaster-death detection | children |
 //! | 8 | `bgworker` | the spec's vocabulary, handles, the shared slot array and its hand-off protocol | all |

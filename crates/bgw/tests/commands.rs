@@ -162,7 +162,7 @@ fn immediate_shutdown_means_recovery_next_time() {
 
 #[test]
 fn too_many_clients_is_refused_with_53300() {
-    let h = Host::start(Setup::new(BGW).conf("max_connections", "1"));
+    let h = Host::start(Setup::new(BGW).conf("max_connections", "1").conf("superuser_reserved_connections", "0"));
     // Hold the only connection (session() returns once it is connected).
     let session = h.session();
     let message = h.psql("SELECT 1").unwrap_err();

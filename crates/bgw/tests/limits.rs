@@ -93,7 +93,7 @@ fn out_of_worker_slots_is_53400_with_a_hint_and_leaks_no_slot() {
 
 #[test]
 fn out_of_connections_refuses_each_extra_client_with_53300_and_workers_still_launch() {
-    let h = Host::start(Setup::new(BGW).conf("max_connections", "2"));
+    let h = Host::start(Setup::new(BGW).conf("max_connections", "2").conf("superuser_reserved_connections", "0"));
     let mut held: Vec<postgres::Client> = (0..2).map(|_| client(&h).expect("within max_connections")).collect();
     // A burst of clients at once: every one refused with PostgreSQL's FATAL, none waiting or dropped silently.
     let refused: Vec<postgres::Error> = std::thread::scope(|s| {

@@ -32,14 +32,27 @@ impl Verifier {
     }
 
     /// A verifier no password matches (for unknown roles and roles without a password, so that the exchange
-    /// looks the same and fails only at the end, as PostgreSQL's mock authentication does).
+    /// looks the same and fails only at the end, as PostgreSQL's mock authentication does), with a random salt.
     pub(crate) fn impossible() -> Verifier {
-        let mut salt = vec![0u8; 16];
+        let mut salt = vec![0u8; crate::catalog::scram::SALT_LEN];
+        let _ = ring::rand::SystemRandom::new().fill(&mut salt);
+        Verifier::impossible_with_salt(salt)
+    }
+
+    /// The mock verifier for `role`: no password matches it, and its salt and iteration count are what a real
+    /// verifier's look like, the salt derived from the server secret and the name, so the same for every
+    /// exchange with that name (`crate::catalog::secret::mock_salt`). Without a secret, a random salt.
+    pub(crate) fn mock(role: &str, secret: Option<&[u8; crate::catalog::secret::SECRET_LEN]>) -> Verifier {
+        match secret {
+            Some(secret) => Verifier::impossible_with_salt(crate::catalog::secret::mock_salt(secret, role)),
+            None => Verifier::impossible(),
+        }
+    }
+
+    fn impossible_with_salt(salt: Vec<u8>) -> Verifier {
         let mut stored = vec![0u8; 32];
-        let rng = ring::rand::SystemRandom::new();
-        let _ = rng.fill(&mut salt);
-        let _ = rng.fill(&mut stored);
-        Verifier { iterations: 4096, salt, stored_key: stored, server_key: vec![0u8; 32] }
+        let _ = ring::rand::SystemRandom::new().fill(&mut stored);
+        Verifier { iterations: crate::catalog::scram::ITERATIONS, salt, stored_key: stored, server_key: vec![0u8; 32] }
     }
 }
 

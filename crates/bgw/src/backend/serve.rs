@@ -16,8 +16,21 @@ use super::host::{HostServices, Severity, SqlError};
 use super::session::{terminating, Session};
 use super::wire::{message_name, protocol_violation, Wire};
 
-/// How long a client may take to send its startup packet (PostgreSQL's authentication_timeout).
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a client may take from its connection to being authenticated: `authentication_timeout` (PostgreSQL's
+/// default, one minute, where no setting is loaded).
+fn authentication_timeout() -> Duration {
+    match crate::process::setting_int("authentication_timeout") {
+        secs if secs > 0 => Duration::from_secs(secs as u64),
+        _ => Duration::from_secs(60),
+    }
+}
+
+/// A client that did not authenticate within `authentication_timeout`: as PostgreSQL's, the FATAL goes to the log
+/// only (the client is not told) and the connection is closed.
+fn authentication_timed_out() -> i32 {
+    crate::elog::Report::new(crate::elog::Level::Fatal, "canceling authentication due to timeout").emit();
+    1
+}
 
 /// Runs one session on `stream` and returns the exit code.
 pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>, reject: Option<SqlError>) -> i32 {
@@ -28,6 +41,8 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
             None
         }
     };
+    // The clock runs from the accept (the fork follows it at once) to the end of authentication.
+    let deadline = tokio::time::Instant::now() + authentication_timeout();
     let mut wire = match Wire::new(stream) {
         Ok(wire) => wire,
         Err(err) => {
@@ -38,9 +53,10 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
     let startup = tokio::select! {
         biased;
         _ = next_sigterm(&mut sigterm) => return wire.fatal(terminating()).await,
-        startup = tokio::time::timeout(STARTUP_TIMEOUT, wire.read_startup()) => startup,
+        startup = tokio::time::timeout_at(deadline, wire.read_startup()) => startup,
     };
     let parameters = match startup {
+        // A client that never completed its startup packet: closed without a word, as PostgreSQL does.
         Err(_elapsed) => return 1,
         Ok(Err(ended)) => return ended.exit_code(&mut wire).await,
         Ok(Ok(parameters)) => parameters,
@@ -50,11 +66,15 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
     }
     if wire.is_tcp() {
         let user = parameters.get("user").cloned().unwrap_or_default();
-        let exchange = tokio::time::timeout(STARTUP_TIMEOUT, scram_authenticate(&mut wire, &*host, &user)).await;
+        let exchange = tokio::select! {
+            biased;
+            _ = next_sigterm(&mut sigterm) => return wire.fatal(terminating()).await,
+            exchange = tokio::time::timeout_at(deadline, scram_authenticate(&mut wire, &*host, &user)) => exchange,
+        };
         match exchange {
             Ok(Ok(())) => {}
             Ok(Err(err)) => return wire.fatal(err).await,
-            Err(_elapsed) => return 1,
+            Err(_elapsed) => return authentication_timed_out(),
         }
     }
     let mut session = match Session::start(&wire, host, &parameters) {
@@ -118,13 +138,12 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
 
 /// SCRAM-SHA-256 password authentication (TCP connections): AuthenticationSASL, the client's first message, our
 /// first message, the client's proof, our signature. Unknown roles and roles without a password go through the
-/// same exchange and fail at the end with the same message, as PostgreSQL's mock authentication does.
+/// same exchange, with a salt derived from the server secret and the name (as stable as a real role's), and fail
+/// at the end with the same message, as PostgreSQL's mock authentication does.
 async fn scram_authenticate(wire: &mut Wire, host: &dyn HostServices, user: &str) -> Result<(), SqlError> {
-    let failed = || SqlError::fatal("28P01", format!("password authentication failed for user \"{user}\""));
-    let verifier = host
-        .password_verifier(user)
-        .and_then(|v| super::scram::Verifier::parse(&v))
-        .unwrap_or_else(super::scram::Verifier::impossible);
+    let verifier = host.password_verifier(user).and_then(|v| super::scram::Verifier::parse(&v)).unwrap_or_else(|| {
+        super::scram::Verifier::mock(user, crate::catalog::secret::read_secret(crate::process::data_dir()).as_ref())
+    });
     wire.send(PgWireBackendMessage::Authentication(Authentication::SASL(vec!["SCRAM-SHA-256".to_owned()])));
     let initial = match wire.next_message().await? {
         PgWireFrontendMessage::PasswordMessageFamily(p) => {
@@ -145,9 +164,29 @@ async fn scram_authenticate(wire: &mut Wire, host: &dyn HostServices, user: &str
         }
         other => return Err(protocol_violation(format!("expected SASL response, got {}", message_name(&other)))),
     };
-    let server_final = super::scram::server_final(&exchange, &response.data, &verifier).map_err(|_| failed())?;
+    let server_final = super::scram::server_final(&exchange, &response.data, &verifier)
+        .map_err(|_| password_authentication_failed(user))?;
     wire.send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(server_final.into_bytes().into())));
     Ok(())
+}
+
+/// A failed password exchange: PostgreSQL's FATAL to the client, and to the log with the reason the client is not
+/// told (PostgreSQL's DETAIL: the role does not exist, or has no password; none for a wrong password).
+fn password_authentication_failed(user: &str) -> SqlError {
+    let message = format!("password authentication failed for user \"{user}\"");
+    let detail = crate::catalog::Catalog::open(crate::process::data_dir()).ok().and_then(|c| match c.role(user) {
+        Ok(None) => Some(format!("Role \"{user}\" does not exist.")),
+        Ok(Some(_)) if matches!(c.password_verifier(user), Ok(None)) => {
+            Some(format!("User \"{user}\" has no password assigned."))
+        }
+        _ => None,
+    });
+    let mut report = crate::elog::Report::new(crate::elog::Level::Fatal, message.clone());
+    if let Some(detail) = detail {
+        report = report.detail(detail);
+    }
+    report.emit();
+    SqlError::fatal("28P01", message)
 }
 
 /// Resolves when the host's wake-up descriptor is readable; never without one.

@@ -29,8 +29,8 @@ use super::portal::{Portal, Prepared};
 use super::types::{row_description, type_from_values, RowEncoder, Value, WireColumn};
 use super::wire::{error_response, message_name, notice_response, protocol_violation, Wire};
 
-/// What the backend reports in ParameterStatus messages after authentication (besides application_name and
-/// session_authorization).
+/// What the backend reports in ParameterStatus messages after authentication (besides application_name,
+/// session_authorization and is_superuser).
 const PARAMETER_STATUS: &[(&str, &str)] = &[
     ("server_version", "15.0 (bgw)"),
     ("server_encoding", "UTF8"),
@@ -40,7 +40,6 @@ const PARAMETER_STATUS: &[(&str, &str)] = &[
     ("integer_datetimes", "on"),
     ("standard_conforming_strings", "on"),
     ("TimeZone", "UTC"),
-    ("is_superuser", "off"),
 ];
 
 pub(super) fn terminating() -> SqlError {
@@ -96,6 +95,9 @@ impl Session {
         out.push(status("application_name", application_name));
         out.push(status("session_authorization", user));
         out.extend(PARAMETER_STATUS.iter().map(|(name, value)| status(name, value)));
+        // Whether the role the session is connected as is a superuser, as PostgreSQL reports it.
+        let superuser = host.current_setting("is_superuser").is_ok_and(|v| v == "on");
+        out.push(status("is_superuser", if superuser { "on" } else { "off" }));
         let pid = host.backend_pid();
         out.push(PgWireBackendMessage::BackendKeyData(BackendKeyData::new(pid, SecretKey::I32(secret_key(pid)))));
         host.report_state("idle", "");

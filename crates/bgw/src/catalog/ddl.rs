@@ -34,6 +34,9 @@ pub enum CatalogCommand {
     AlterRole {
         name: String,
         options: RoleOptions,
+        /// The role was named `CURRENT_USER`, `CURRENT_ROLE` or `SESSION_USER` (unquoted): the session's own,
+        /// whatever `name` says.
+        current: bool,
     },
     DropRole {
         names: Vec<String>,
@@ -277,7 +280,13 @@ pub fn parse(sql: &str) -> Result<CatalogCommand, String> {
         }
         Statement::AlterRole { name, operation } => match operation {
             sqlparser::ast::AlterRoleOperation::WithOptions { options } => {
-                Ok(CatalogCommand::AlterRole { name: ident_text(name), options: role_options(options.clone())? })
+                let current = name.quote_style.is_none()
+                    && ["CURRENT_USER", "CURRENT_ROLE", "SESSION_USER"].contains(&name.value.to_uppercase().as_str());
+                Ok(CatalogCommand::AlterRole {
+                    name: ident_text(name),
+                    options: role_options(options.clone())?,
+                    current,
+                })
             }
             other => Err(format!("ALTER ROLE {other} is not supported")),
         },
@@ -387,9 +396,21 @@ mod tests {
             parse("ALTER ROLE bob WITH NOLOGIN PASSWORD NULL").unwrap(),
             CatalogCommand::AlterRole {
                 name: "bob".into(),
-                options: RoleOptions { login: Some(false), superuser: None, password: Some(None) }
+                options: RoleOptions { login: Some(false), superuser: None, password: Some(None) },
+                current: false,
             }
         );
+        for (sql, current) in [
+            ("ALTER ROLE CURRENT_USER PASSWORD 'x'", true),
+            ("alter user current_user with password 'x'", true),
+            ("ALTER ROLE SESSION_USER PASSWORD 'x'", true),
+            ("ALTER ROLE CURRENT_ROLE PASSWORD 'x'", true),
+            ("ALTER ROLE \"CURRENT_USER\" PASSWORD 'x'", false),
+        ] {
+            let parsed = parse(sql);
+            let Ok(CatalogCommand::AlterRole { current: c, options, .. }) = parsed else { panic!("{sql}: {parsed:?}") };
+            assert_eq!((c, options.password), (current, Some(Some("x".to_string()))), "{sql}");
+        }
         assert_eq!(
             parse("DROP ROLE IF EXISTS a, b").unwrap(),
             CatalogCommand::DropRole { names: vec!["a".into(), "b".into()], if_exists: true }

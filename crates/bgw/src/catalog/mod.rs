@@ -4,12 +4,14 @@
 //! `bgw initdb` creates it with a bootstrap superuser (the OS user's name, or `--username`) and the databases
 //! `postgres` and `template1`; the postmaster creates it at start for a data directory made before the catalog
 //! existed. Backends read it when a client connects (does the role exist, may it log in, does the database exist,
-//! does it accept connections). Every query here takes its values as parameters, never by formatting SQL.
+//! does it accept connections). Every query here takes its values as parameters, never by formatting SQL. Beside
+//! it, [`secret`] keeps the server secret password authentication derives mock salts from.
 //!
 //! Runs in: `bgw initdb`, the postmaster at start, backends at connection.
 
 pub mod ddl;
 pub mod scram;
+pub mod secret;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -25,6 +27,8 @@ pub enum CatalogError {
     Sqlite { path: String, source: rusqlite::Error },
     #[error("could not create directory \"{path}\": {source}")]
     Io { path: String, source: std::io::Error },
+    #[error("could not create the server secret \"{path}\": {source}")]
+    Secret { path: String, source: std::io::Error },
 }
 
 /// A role.
@@ -108,6 +112,9 @@ pub fn create(data_dir: &Path, superuser: &str) -> Result<(), CatalogError> {
             .map_err(&err)?;
     }
     tx.commit().map_err(&err)?;
+    let secret = secret::secret_path(data_dir);
+    secret::ensure_secret(data_dir)
+        .map_err(|source| CatalogError::Secret { path: secret.display().to_string(), source })?;
     for oid in [TEMPLATE1_OID, POSTGRES_OID] {
         let p = database_path(data_dir, oid);
         open_database_file(&p).map_err(sqlite_err(&p))?;

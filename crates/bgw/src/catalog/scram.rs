@@ -12,9 +12,12 @@ use std::num::NonZeroU32;
 /// PostgreSQL's default iteration count.
 pub const ITERATIONS: u32 = 4096;
 
+/// The salt's length in bytes (PostgreSQL's SCRAM_DEFAULT_SALT_LEN).
+pub const SALT_LEN: usize = 16;
+
 /// A verifier for `password` with a fresh random salt.
 pub fn verifier(password: &str) -> String {
-    let mut salt = [0u8; 16];
+    let mut salt = [0u8; SALT_LEN];
     ring::rand::SystemRandom::new().fill(&mut salt).expect("the system random source works");
     verifier_with_salt(password, &salt, ITERATIONS)
 }

@@ -126,7 +126,7 @@ fn running_pid(dir: &Path) -> Result<i32> {
     let info = read_pid_file(dir).ok_or_else(|| {
         anyhow!("PID file \"{}\" does not exist\nIs server running?", dir.join(datadir::PID_FILE).display())
     })?;
-    if !crate::sys::process::exists(info.pid) {
+    if !info.postmaster_running() {
         bail!("no server running (stale PID file, PID {})", info.pid);
     }
     Ok(info.pid)
@@ -156,7 +156,7 @@ pub fn stop(dir: &Path, mode: &str, timeout: u64) -> Result<i32> {
 /// `bgw status`: exit 0 if running, 3 if not (as pg_ctl).
 pub fn status(dir: &Path) -> Result<i32> {
     match read_pid_file(dir) {
-        Some(info) if crate::sys::process::exists(info.pid) => {
+        Some(info) if info.postmaster_running() => {
             println!("bgw: server is running (PID: {})", info.pid);
             println!("status: {}; socket: {}/.s.PGSQL.{}", info.status, info.socket_dir, info.port);
             Ok(0)

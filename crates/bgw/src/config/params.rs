@@ -50,6 +50,24 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
             Postmaster,
             "Maximum number of concurrent connections to the front door.",
         ),
+        GucDef::int(
+            "superuser_reserved_connections",
+            3,
+            0,
+            262_143,
+            Unit::None,
+            Postmaster,
+            "Sets the number of connection slots reserved for superusers.",
+        ),
+        GucDef::int(
+            "authentication_timeout",
+            60,
+            1,
+            600,
+            Unit::S,
+            Sighup,
+            "Sets the maximum allowed time to complete client authentication.",
+        ),
         GucDef::int("port", 5432, 1, 65_535, Unit::None, Postmaster, "TCP port the server listens on."),
         GucDef::string(
             "unix_socket_directories",
@@ -100,7 +118,10 @@ mod tests {
         assert_eq!(s.get_int("worker_spare_processes"), Some(1));
         assert_eq!(s.def("worker_spare_processes").unwrap().context, GucContext::Sighup);
         assert_eq!(s.get("bgw_launches_per_iteration"), None);
-        assert_eq!(s.names().len(), 11);
+        assert_eq!(s.get_int("superuser_reserved_connections"), Some(3));
+        assert_eq!(s.get_int("authentication_timeout"), Some(60));
+        assert_eq!(s.show("authentication_timeout").as_deref(), Some("1min"));
+        assert_eq!(s.names().len(), 13);
         assert!(s.names().windows(2).all(|w| w[0] < w[1]));
         assert!(host_parameters(Path::new("/d")).iter().all(|d| !d.short_desc.is_empty()));
         assert_eq!(s.def("max_connections").unwrap().context, GucContext::Postmaster);

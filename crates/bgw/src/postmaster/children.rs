@@ -42,6 +42,10 @@ pub struct Child {
     pub notify_slots: SlotSet,
     /// Whether the postmaster's exit watch reports this child's exit (false: found through SIGCHLD).
     pub watched: bool,
+    /// A backend whose client came over TCP (false: the Unix socket, or not a backend).
+    pub tcp: bool,
+    /// A backend the postmaster told to go (SIGTERM) before it authenticated, to make room for a newer client.
+    pub evicted: bool,
 }
 
 /// Children by pid, plus the free process entries.
@@ -49,6 +53,20 @@ pub struct Children {
     by_pid: hashbrown::HashMap<i32, Child, FixedHasher, PrivateAlloc>,
     free_procs: Vec<u32>,
     backends: usize,
+    /// Backends whose client came over TCP.
+    tcp_backends: usize,
+    dead_ends: usize,
+    /// Evicted backends not reaped yet, per kind of socket ([`socket_index`]).
+    evicted: [usize; 2],
+    /// Backends per kind of socket ([`socket_index`]) in the order they were forked, oldest first, for
+    /// [`Children::oldest_waiting`]. Entries that have authenticated or exited are dropped from the front as they are
+    /// met, so each pid is pushed and popped once. (Ordinary heap: the accept path, not the launch path.)
+    by_age: [std::collections::VecDeque<i32>; 2],
+}
+
+/// Index of a kind of socket in per-kind arrays: 0 the Unix socket, 1 TCP.
+fn socket_index(tcp: bool) -> usize {
+    usize::from(tcp)
 }
 
 impl Children {
@@ -56,7 +74,15 @@ impl Children {
         // Sized for every process entry plus dead-end backends, so that it does not grow while workers launch.
         let by_pid =
             hashbrown::HashMap::with_capacity_and_hasher_in(max_procs + 16, FixedHasher::default(), PrivateAlloc);
-        Children { by_pid, free_procs: (0..max_procs as u32).rev().collect(), backends: 0 }
+        Children {
+            by_pid,
+            free_procs: (0..max_procs as u32).rev().collect(),
+            backends: 0,
+            tcp_backends: 0,
+            dead_ends: 0,
+            evicted: [0; 2],
+            by_age: Default::default(),
+        }
     }
 
     /// Forgets all process entries (a new segment after a crash); the table itself must be empty.
@@ -75,6 +101,12 @@ impl Children {
     pub fn insert(&mut self, pid: i32, child: Child) {
         if child.kind == ChildKind::Backend {
             self.backends += 1;
+            if child.tcp {
+                self.tcp_backends += 1;
+            }
+        }
+        if child.kind == ChildKind::DeadEnd {
+            self.dead_ends += 1;
         }
         self.by_pid.insert(pid, child);
     }
@@ -83,8 +115,72 @@ impl Children {
         let c = self.by_pid.remove(&pid)?;
         if c.kind == ChildKind::Backend {
             self.backends -= 1;
+            if c.tcp {
+                self.tcp_backends -= 1;
+            }
+        }
+        if c.kind == ChildKind::DeadEnd {
+            self.dead_ends -= 1;
+        }
+        if c.evicted {
+            self.evicted[socket_index(c.tcp)] -= 1;
         }
         Some(c)
+    }
+
+    /// Records the new backend `pid` as serving a client on a TCP (or the Unix) socket, the youngest of its kind.
+    pub fn client_connected(&mut self, pid: i32, tcp: bool) {
+        let Some(c) = self.by_pid.get_mut(&pid) else { return };
+        if c.kind != ChildKind::Backend {
+            return;
+        }
+        if tcp && !c.tcp {
+            c.tcp = true;
+            self.tcp_backends += 1;
+        }
+        self.by_age[socket_index(tcp)].push_back(pid);
+    }
+
+    /// The oldest backend of a kind of socket still waiting for its client to authenticate (`authenticated` says,
+    /// by process entry, which have), not evicted yet. Entries passed over are dropped for good.
+    pub fn oldest_waiting(&mut self, tcp: bool, authenticated: impl Fn(u32) -> bool) -> Option<i32> {
+        let queue = &mut self.by_age[socket_index(tcp)];
+        while let Some(&pid) = queue.front() {
+            match self.by_pid.get(&pid) {
+                Some(c) if c.kind == ChildKind::Backend && !c.evicted && !c.proc_no.is_some_and(&authenticated) => {
+                    return Some(pid);
+                }
+                _ => {
+                    queue.pop_front();
+                }
+            }
+        }
+        None
+    }
+
+    /// Marks the backend `pid` evicted (the caller signals it).
+    pub fn evict(&mut self, pid: i32) {
+        if let Some(c) = self.by_pid.get_mut(&pid) {
+            if c.kind == ChildKind::Backend && !c.evicted {
+                c.evicted = true;
+                self.evicted[socket_index(c.tcp)] += 1;
+            }
+        }
+    }
+
+    /// Evicted backends of a kind of socket not reaped yet.
+    pub fn evicted_count(&self, tcp: bool) -> usize {
+        self.evicted[socket_index(tcp)]
+    }
+
+    /// Dead-end backends.
+    pub fn dead_end_count(&self) -> usize {
+        self.dead_ends
+    }
+
+    /// Client backends whose client came over TCP.
+    pub fn tcp_backend_count(&self) -> usize {
+        self.tcp_backends
     }
 
     pub fn get_mut(&mut self, pid: i32) -> Option<&mut Child> {

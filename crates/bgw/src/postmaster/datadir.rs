@@ -86,13 +86,24 @@ pub struct PidFileContents {
     pub socket_dir: String,
     pub listen: String,
     pub status: String,
+    /// The postmaster's start time in clock ticks after boot (`/proc/<pid>/stat` field 22; 0: not recorded, as in
+    /// a file an older version wrote). With the pid it names one process: a live process with that pid but
+    /// another start time is not the postmaster. Its own line after PostgreSQL's eight, which keep their places.
+    pub start_ticks: u64,
 }
 
 impl PidFileContents {
     fn render(&self) -> String {
         format!(
-            "{}\n{}\n{}\n{}\n{}\n{}\n0 0\n{}\n",
-            self.pid, self.data_dir, self.start_time, self.port, self.socket_dir, self.listen, self.status
+            "{}\n{}\n{}\n{}\n{}\n{}\n0 0\n{}\n{}\n",
+            self.pid,
+            self.data_dir,
+            self.start_time,
+            self.port,
+            self.socket_dir,
+            self.listen,
+            self.status,
+            self.start_ticks
         )
     }
 
@@ -106,7 +117,14 @@ impl PidFileContents {
             socket_dir: lines.get(4).unwrap_or(&"").to_string(),
             listen: lines.get(5).unwrap_or(&"").to_string(),
             status: lines.get(7).unwrap_or(&"").trim().to_string(),
+            start_ticks: lines.get(8).and_then(|l| l.trim().parse().ok()).unwrap_or(0),
         })
+    }
+
+    /// Whether the postmaster this file names is running: its pid is a live process (not a zombie) that started
+    /// when the file says. A file naming a dead pid, a zombie, or a process started at another time is stale.
+    pub fn postmaster_running(&self) -> bool {
+        crate::sys::process::is_live_process(self.pid, self.start_ticks)
     }
 }
 
@@ -136,7 +154,7 @@ impl PidFile {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let existing = std::fs::read_to_string(&path).ok().and_then(|t| PidFileContents::parse(&t));
                     if let Some(other) = existing {
-                        if other.pid != contents.pid && crate::sys::process::exists(other.pid) {
+                        if other.pid != contents.pid && other.postmaster_running() {
                             return Err(StartError::new(format!("lock file \"{PID_FILE}\" already exists")).hint(
                                 format!(
                                     "Is another postmaster (PID {}) running in data directory \"{}\"?",
@@ -146,7 +164,8 @@ impl PidFile {
                             ));
                         }
                     }
-                    // Stale: its postmaster is gone. Remove it and try again.
+                    // Stale: its postmaster is gone (no such process, a zombie, or another process that has its
+                    // pid now). Remove it and try again.
                     let _ = std::fs::remove_file(&path);
                 }
                 Err(e) => {
@@ -274,6 +293,7 @@ mod tests {
             socket_dir: "/tmp".into(),
             listen: "".into(),
             status: "starting".into(),
+            start_ticks: 0,
         };
         // A live process (our own parent, pid 1 might be unkillable but exists) holds the lock.
         let live = PidFile::create(t.path(), c(1)).unwrap();

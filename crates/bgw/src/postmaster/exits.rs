@@ -44,7 +44,11 @@ impl Postmaster {
             _ => self.unwatched = self.unwatched.saturating_sub(1),
         }
         if let (Some(p), Some(seg)) = (child.proc_no, &self.segment) {
-            seg.shmem().procs()[p as usize].pid.store(0, Ordering::Release);
+            let entry = &seg.shmem().procs()[p as usize];
+            if child.kind == ChildKind::Backend {
+                seg.shmem().header().sessions.leave(entry, child.tcp);
+            }
+            entry.pid.store(0, Ordering::Release);
         }
         if let Some(p) = child.proc_no {
             self.children.give_back_proc(p);

@@ -105,7 +105,18 @@ impl Postmaster {
                 if !watched {
                     self.unwatched += 1;
                 }
-                self.children.insert(pid, Child { kind, proc_no, shmem, notify_slots: Default::default(), watched });
+                self.children.insert(
+                    pid,
+                    Child {
+                        kind,
+                        proc_no,
+                        shmem,
+                        notify_slots: Default::default(),
+                        watched,
+                        tcp: false,
+                        evicted: false,
+                    },
+                );
                 Some(pid)
             }
             Err(e) => {

@@ -69,7 +69,7 @@ use workers::Workers;
 pub use exits::{log_child_exit, ExitStatus};
 pub use launch::LAUNCHES_PER_ITERATION;
 pub use shutdown::ShutdownMode;
-pub use sockets::ACCEPTS_PER_ITERATION;
+pub use sockets::{ACCEPTS_PER_ITERATION, MIN_UNAUTHENTICATED};
 
 /// The postmaster's phase; defined beside the shared header that publishes it.
 use crate::shmem::Phase;

@@ -8,12 +8,24 @@ use super::children::ChildKind;
 use super::datadir::StartError;
 use super::{io_err, Phase, Postmaster};
 use crate::elog;
+use crate::sync::Ordering;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 
 /// How many connections the postmaster accepts per loop iteration, for the same reason as
 /// [`super::LAUNCHES_PER_ITERATION`].
 pub const ACCEPTS_PER_ITERATION: usize = 16;
+
+/// The fewest backends not yet authenticated the postmaster allows per kind of socket, and the fewest dead-end
+/// backends, whatever `max_connections` is (so that a burst of clients against a small `max_connections` still
+/// gets its refusals from a process that reads the startup packet first).
+pub const MIN_UNAUTHENTICATED: usize = 32;
+
+/// How many backends not yet authenticated the postmaster allows per kind of socket (TCP, the Unix socket), and
+/// how many dead-end backends: `max_connections`, at least [`MIN_UNAUTHENTICATED`].
+pub fn unauthenticated_cap(max_connections: usize) -> usize {
+    max_connections.max(MIN_UNAUTHENTICATED)
+}
 
 impl Postmaster {
     /// Accepts waiting clients on the Unix socket (None) or TCP listener `Some(i)`, a backend for each.
@@ -34,31 +46,124 @@ impl Postmaster {
                     return;
                 }
             };
-            let reject = self.connection_refusal();
+            let reject = match self.connection_refusal(tcp.is_some()) {
+                Some(Refusal::Unauthenticated) => {
+                    // No fork for a client beyond the cap: the refusal is written here and the socket closed.
+                    refuse_without_fork(stream, "53300", "sorry, too many clients already");
+                    continue;
+                }
+                Some(Refusal::DeadEnd(err)) => Some(err),
+                None => None,
+            };
             let kind = if reject.is_some() { ChildKind::DeadEnd } else { ChildKind::Backend };
             // The parent's copy of the stream is closed when the context is dropped after the fork.
-            self.fork_child(kind, reject.is_none(), (stream, reject), |(stream, reject), proc_no, death| {
+            let pid = self.fork_child(kind, reject.is_none(), (stream, reject), |(stream, reject), proc_no, death| {
                 crate::services::backend_main(stream, proc_no, death, reject)
             });
+            if let (Some(pid), ChildKind::Backend) = (pid, kind) {
+                self.children.client_connected(pid, tcp.is_some());
+            }
         }
     }
 
     /// Why a new client cannot be served now, if it cannot.
-    fn connection_refusal(&self) -> Option<crate::backend::host::SqlError> {
+    ///
+    /// Connections that have not authenticated yet are capped per kind of socket ([`unauthenticated_cap`] each,
+    /// TCP and the Unix socket): however many an outsider opens over TCP, a client on the Unix socket still gets
+    /// a backend, and the authenticated sessions (counted by the backends themselves against `max_connections`
+    /// and `superuser_reserved_connections`, see `crate::shmem::procs::Sessions`) are never taken by them. Beyond
+    /// the cap the oldest backend of that kind still waiting is evicted (SIGTERM) to make room, as long as fewer
+    /// than the cap evicted ones have not exited; otherwise a dead-end backend answers 53300 (as many as the
+    /// cap); beyond that the postmaster writes the refusal itself, without a fork (as PostgreSQL's does when it
+    /// has no child slot left).
+    fn connection_refusal(&mut self, tcp: bool) -> Option<Refusal> {
         use crate::backend::host::SqlError;
+        let dead_end = |code, message| Some(Refusal::DeadEnd(SqlError::fatal(code, message)));
         if self.shutdown.is_some() || self.phase == Phase::Stopping {
-            return Some(SqlError::fatal("57P03", "the database system is shutting down"));
+            return dead_end("57P03", "the database system is shutting down");
         }
         if self.fatal_error || self.phase == Phase::Crashed {
-            return Some(SqlError::fatal("57P03", "the database system is in recovery mode"));
+            return dead_end("57P03", "the database system is in recovery mode");
         }
         if self.phase == Phase::Startup {
-            return Some(SqlError::fatal("57P03", "the database system is starting up"));
+            return dead_end("57P03", "the database system is starting up");
         }
-        if self.children.backend_count() >= self.max_connections {
-            return Some(SqlError::fatal("53300", "sorry, too many clients already"));
+        let (all, over_tcp) = self.segment.as_ref().map_or((0, 0), |s| s.shmem().header().sessions.counts());
+        let tcp_backends = self.children.tcp_backend_count();
+        let unix_backends = self.children.backend_count() - tcp_backends;
+        let waiting = if tcp {
+            tcp_backends.saturating_sub(over_tcp)
+        } else {
+            unix_backends.saturating_sub(all.saturating_sub(over_tcp))
+        };
+        let cap = unauthenticated_cap(self.max_connections);
+        let waiting = waiting.saturating_sub(self.children.evicted_count(tcp));
+        if waiting >= cap {
+            // Room for the newcomer: the oldest of its kind still waiting to authenticate is told to go (as long
+            // as fewer than `cap` told so have not exited yet), so an attacker's old sockets make way for a client
+            // that authenticates at once.
+            if self.children.evicted_count(tcp) < cap {
+                let procs = self.segment.as_ref().map(|s| s.shmem().procs());
+                let authenticated = |p: u32| {
+                    procs
+                        .and_then(|procs| procs.get(p as usize))
+                        .is_some_and(|e| e.authenticated.load(Ordering::Acquire))
+                };
+                if let Some(pid) = self.children.oldest_waiting(tcp, authenticated) {
+                    self.children.evict(pid);
+                    crate::sys::signals::send(pid, libc::SIGTERM);
+                    return None;
+                }
+            }
+            if self.children.dead_end_count() >= cap {
+                return Some(Refusal::Unauthenticated);
+            }
+            return dead_end("53300", "sorry, too many clients already");
         }
         None
+    }
+}
+
+/// Why the postmaster refuses a client.
+enum Refusal {
+    /// Too many connections of its kind have not authenticated yet, and too many dead-end backends already:
+    /// refused without a fork.
+    Unauthenticated,
+    /// A dead-end backend tells the client why (after reading its startup packet, as PostgreSQL's does).
+    DeadEnd(crate::backend::host::SqlError),
+}
+
+/// Writes a FATAL ErrorResponse to a client the postmaster will not fork for, without blocking, and closes it.
+/// What the client already sent is read first, so that closing sends an orderly end rather than a reset.
+fn refuse_without_fork(stream: crate::backend::ClientStream, code: &str, message: &str) {
+    use std::io::{Read, Write};
+    let mut body = Vec::with_capacity(64 + message.len());
+    for (field, value) in [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', code), (b'M', message)] {
+        body.push(field);
+        body.extend_from_slice(value.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut packet = Vec::with_capacity(body.len() + 5);
+    packet.push(b'E');
+    packet.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+    packet.extend_from_slice(&body);
+    fn refuse(mut s: impl Read + Write, packet: &[u8]) {
+        let mut sink = [0u8; 512];
+        let _ = s.read(&mut sink);
+        let _ = s.write(packet);
+    }
+    match stream {
+        crate::backend::ClientStream::Unix(s) => {
+            if s.set_nonblocking(true).is_ok() {
+                refuse(s, &packet);
+            }
+        }
+        crate::backend::ClientStream::Tcp(s) => {
+            if s.set_nonblocking(true).is_ok() {
+                refuse(s, &packet);
+            }
+        }
     }
 }
 

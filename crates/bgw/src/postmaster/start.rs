@@ -33,6 +33,13 @@ impl Postmaster {
             crate::catalog::create(&data_dir, &superuser).map_err(|e| StartError::new(e.to_string()))?;
             elog::log(format!("created the catalog, with bootstrap superuser \"{superuser}\""));
         }
+        // A data directory made before the server secret existed gets one now, before any backend needs it.
+        crate::catalog::secret::ensure_secret(&data_dir).map_err(|e| {
+            StartError::new(format!(
+                "could not create the server secret \"{}\": {e}",
+                crate::catalog::secret::secret_path(&data_dir).display()
+            ))
+        })?;
 
         // Configuration: defaults < bgworker.conf < -c.
         let mut settings = crate::config::Settings::new(crate::config::host_parameters(&data_dir));
@@ -47,6 +54,12 @@ impl Postmaster {
         })?;
         let max_workers = settings.get_int("max_worker_processes").unwrap_or(8).max(0) as usize;
         let max_connections = settings.get_int("max_connections").unwrap_or(100).max(1) as usize;
+        let reserved = settings.get_int("superuser_reserved_connections").unwrap_or(3).max(0) as usize;
+        if reserved >= max_connections {
+            return Err(StartError::new(format!(
+                "superuser_reserved_connections ({reserved}) must be less than max_connections ({max_connections})"
+            )));
+        }
         let port = settings.get_int("port").unwrap_or(5432) as u16;
         let socket_dir = settings.get_str("unix_socket_directories").unwrap_or_default().to_string();
         let listen = settings.get_str("listen_addresses").unwrap_or_default().to_string();
@@ -55,8 +68,13 @@ impl Postmaster {
 
         let pid = std::process::id() as i32;
         let start_time_us = elog::now_us();
-        // Processes: backends, workers, the startup process, spare workers.
-        let max_procs = max_connections + max_workers + 1 + spares::MAX_SPARES;
+        // Processes: backends (authenticated ones, and on TCP and on the Unix socket those not yet authenticated
+        // and those evicted and not yet exited, see sockets.rs), workers, the startup process, spare workers.
+        let max_procs = max_connections
+            + 4 * super::sockets::unauthenticated_cap(max_connections)
+            + max_workers
+            + 1
+            + spares::MAX_SPARES;
 
         // Modules first: each preloaded library's _PG_init runs once, before anything else exists, so a module
         // that fails stops start-up cleanly. Then static registration: modules' workers, then declared ones.
@@ -83,6 +101,7 @@ impl Postmaster {
                 socket_dir: socket_dir.clone(),
                 listen: listen.clone(),
                 status: "starting".into(),
+                start_ticks: crate::sys::process::my_start_ticks(),
             },
         )?;
 

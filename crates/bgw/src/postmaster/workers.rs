@@ -587,6 +587,8 @@ mod tests {
                 shmem: true,
                 notify_slots: Default::default(),
                 watched: true,
+                tcp: false,
+                evicted: false,
             },
         );
         let spec = |name: &str, restart: Restart| {

@@ -163,14 +163,28 @@ pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_bl
             )
             .map_err(internal)?;
         }
-        CatalogCommand::AlterRole { name, options } => {
-            if !superuser {
-                return Err(denied("permission denied to alter role".into()));
+        CatalogCommand::AlterRole { name, options, current } => {
+            // CURRENT_USER and friends: the session's role, by oid.
+            let role = if *current {
+                cat.role_by_oid(host.role_oid.get()).map_err(internal)?
+            } else {
+                cat.role(name).map_err(internal)?
             }
-            let role = cat
-                .role(name)
-                .map_err(internal)?
-                .ok_or_else(|| SqlError::error("42704", format!("role \"{name}\" does not exist")))?;
+            .ok_or_else(|| SqlError::error("42704", format!("role \"{name}\" does not exist")))?;
+            if !superuser {
+                // As PostgreSQL: a role may change its own password (and nothing else about itself); only a
+                // superuser touches a superuser, the superuser attribute, or other roles.
+                if role.superuser || options.superuser.is_some() {
+                    return Err(denied(
+                        "must be superuser to alter superuser roles or change superuser attribute".into(),
+                    ));
+                }
+                let own_password_only =
+                    role.oid == host.role_oid.get() && options.login.is_none() && options.password.is_some();
+                if !own_password_only {
+                    return Err(denied("permission denied".into()));
+                }
+            }
             let verifier = options.password.clone().map(|p| p.map(|p| crate::catalog::scram::verifier(&p)));
             cat.alter_role(role.oid, options.superuser, options.login, verifier.as_ref().map(|v| v.as_deref()))
                 .map_err(internal)?;

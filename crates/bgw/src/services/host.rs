@@ -73,7 +73,7 @@ impl ShmemHost {
 
     /// After authentication, in PostgreSQL's order: the role (exists, may log in), then the database (exists,
     /// accepts connections). On success the session is connected as them.
-    fn admit(&self, user: &str, database: &str) -> Result<(), SqlError> {
+    fn admit(&self, user: &str, database: &str, tcp: bool) -> Result<(), SqlError> {
         let data_dir = crate::process::data_dir();
         let internal = |e: crate::catalog::CatalogError| SqlError::fatal("XX000", e.to_string());
         let catalog = crate::catalog::Catalog::open(data_dir).map_err(internal)?;
@@ -84,6 +84,7 @@ impl ShmemHost {
         if !role.can_login {
             return Err(SqlError::fatal("28000", format!("role \"{user}\" is not permitted to log in")));
         }
+        admit_session(tcp, role.superuser)?;
         let db = catalog
             .database(database)
             .map_err(internal)?
@@ -139,7 +140,7 @@ impl HostServices for ShmemHost {
             .emit();
             return Err(SqlError::fatal("28000", format!("Peer authentication failed for user \"{user}\"")));
         }
-        self.admit(user, database)
+        self.admit(user, database, false)
     }
 
     fn password_verifier(&self, user: &str) -> Option<String> {
@@ -147,7 +148,7 @@ impl HostServices for ShmemHost {
     }
 
     fn authenticate_password(&self, user: &str, database: &str) -> Result<(), SqlError> {
-        self.admit(user, database)
+        self.admit(user, database, true)
     }
 
     fn database_path(&self) -> Option<std::path::PathBuf> {
@@ -243,6 +244,10 @@ impl HostServices for ShmemHost {
     }
 
     fn current_setting(&self, name: &str) -> Result<String, SqlError> {
+        // PostgreSQL's read-only is_superuser: of the role the session is connected as.
+        if name == "is_superuser" {
+            return Ok(if self.is_superuser() { "on" } else { "off" }.to_string());
+        }
         let superuser_only =
             crate::process::settings().as_ref().and_then(|s| s.def(name)).is_some_and(|d| d.superuser_only);
         if superuser_only && !self.is_superuser() {
@@ -350,5 +355,22 @@ impl HostServices for ShmemHost {
 
     fn module_functions(&self) -> Vec<crate::backend::host::ModuleFunction> {
         crate::modules::sqlfn::module_functions(self.superuser.get())
+    }
+}
+
+/// The connection limits, once the role is known (PostgreSQL checks them in InitPostgres, after authentication):
+/// at most `max_connections` sessions, the last `superuser_reserved_connections` of them for superusers only.
+fn admit_session(tcp: bool, superuser: bool) -> Result<(), SqlError> {
+    use crate::shmem::procs::Refused;
+    let Some(shm) = crate::shmem::attached() else { return Ok(()) };
+    let max = crate::process::setting_int("max_connections").clamp(0, u32::MAX as i64) as u32;
+    let reserved = crate::process::setting_int("superuser_reserved_connections").clamp(0, u32::MAX as i64) as u32;
+    match shm.header().sessions.admit(crate::process::my_proc(), tcp, superuser, max, reserved) {
+        Ok(()) => Ok(()),
+        Err(Refused::Full) => Err(SqlError::fatal("53300", "sorry, too many clients already")),
+        Err(Refused::Reserved) => Err(SqlError::fatal(
+            "53300",
+            "remaining connection slots are reserved for non-replication superuser connections",
+        )),
     }
 }

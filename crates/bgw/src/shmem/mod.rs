@@ -61,6 +61,8 @@ pub struct ShmemHeader {
     pub max_parallel_workers: AtomicU32,
     /// Static registrations dropped at start ("too many background workers").
     pub dropped_count: AtomicU32,
+    /// Authenticated client sessions (see [`procs`] for who writes them).
+    pub sessions: procs::Sessions,
     dropped_names: [[AtomicU8x; BGW_MAXLEN]; MAX_DROPPED],
 }
 

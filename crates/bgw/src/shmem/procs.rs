@@ -16,6 +16,11 @@
 //! `dropping_database` is written only by the entry's owner, while it holds the catalog's write lock during a
 //! `DROP DATABASE` (so at most one entry has it set at a time); see [`ProcEntry::begin_drop`] for the protocol
 //! that makes a drop race-free against a process connecting meanwhile.
+//!
+//! `authenticated` and the [`Sessions`] counts: a backend that has authenticated and passed the connection limits
+//! ([`Sessions::admit`]) raises its entry's flag after counting itself in; the postmaster, after reaping a backend
+//! whose flag is up, lowers it and counts the backend out ([`Sessions::leave`]). Nobody else writes them. The
+//! postmaster reads the counts (racily, clamped) to know how many of its backends have not authenticated yet.
 
 use crate::sync::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering, UnsafeCell};
 
@@ -56,6 +61,8 @@ pub struct ProcEntry {
     pub start_us: AtomicI64,
     /// The owner listens for notifications (publishers wake it).
     pub listening: AtomicBool,
+    /// The owner is a backend that authenticated and was counted into [`Sessions`] (see the module docs).
+    pub authenticated: AtomicBool,
     changecount: AtomicU32,
     app_name: UnsafeCell<[u8; APP_NAME_LEN]>,
     state: UnsafeCell<[u8; STATE_LEN]>,
@@ -118,6 +125,7 @@ impl ProcEntry {
         self.role_oid.store(0, Ordering::Relaxed);
         self.dropping_database.store(0, Ordering::SeqCst);
         self.listening.store(false, Ordering::Relaxed);
+        self.authenticated.store(false, Ordering::Relaxed);
         self.kind.store(kind as u32, Ordering::Relaxed);
         self.worker_slot.store(worker_slot, Ordering::Relaxed);
         self.start_us.store(start_us, Ordering::Relaxed);
@@ -240,4 +248,74 @@ pub fn connected_to(all: &[ProcEntry], database_oid: u32, except_pid: i32) -> us
             pid > 0 && pid != except_pid && p.database_oid.load(Ordering::SeqCst) == database_oid
         })
         .count()
+}
+
+/// The authenticated client sessions, all of them and those over TCP: `max_connections` and
+/// `superuser_reserved_connections` count these (as PostgreSQL's do, after authentication), and the postmaster
+/// subtracts them from its backends to count the connections that have not authenticated yet. Who writes what:
+/// see the module docs.
+#[repr(C)]
+#[derive(Default)]
+pub struct Sessions {
+    all: AtomicU32,
+    tcp: AtomicU32,
+}
+
+/// Why [`Sessions::admit`] refused a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Every slot is taken.
+    Full,
+    /// Only the slots reserved for superusers are left.
+    Reserved,
+}
+
+impl Sessions {
+    /// A backend that has just authenticated: counts it in if a slot is free for it (the last `reserved` of
+    /// `max_connections` only for superusers) and raises `entry`'s flag. Race-free: each backend counts itself in
+    /// first and backs out if that made too many, so concurrent logins never exceed the limits (at worst both
+    /// of two racing for the last slot are refused).
+    pub fn admit(
+        &self,
+        entry: Option<&ProcEntry>,
+        tcp: bool,
+        superuser: bool,
+        max_connections: u32,
+        reserved: u32,
+    ) -> Result<(), Refused> {
+        let now = self.all.fetch_add(1, Ordering::SeqCst) + 1;
+        let refused = if now > max_connections {
+            Some(Refused::Full)
+        } else if !superuser && now > max_connections.saturating_sub(reserved) {
+            Some(Refused::Reserved)
+        } else {
+            None
+        };
+        if let Some(r) = refused {
+            self.all.fetch_sub(1, Ordering::SeqCst);
+            return Err(r);
+        }
+        if tcp {
+            self.tcp.fetch_add(1, Ordering::SeqCst);
+        }
+        if let Some(e) = entry {
+            e.authenticated.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Postmaster, after reaping a backend that used `entry`: counts it out if it was counted in.
+    pub fn leave(&self, entry: &ProcEntry, tcp: bool) {
+        if entry.authenticated.swap(false, Ordering::AcqRel) {
+            let _ = self.all.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1));
+            if tcp {
+                let _ = self.tcp.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1));
+            }
+        }
+    }
+
+    /// Authenticated sessions: (all, over TCP).
+    pub fn counts(&self) -> (usize, usize) {
+        (self.all.load(Ordering::Acquire) as usize, self.tcp.load(Ordering::Acquire) as usize)
+    }
 }

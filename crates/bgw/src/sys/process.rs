@@ -14,6 +14,38 @@ pub fn exists(pid: i32) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// What `/proc/<pid>/stat` says of a process: its state letter (field 3: `R`, `S`, `Z` for a zombie, ...) and its
+/// start time in clock ticks after boot (field 22), which together with the pid names one process for the life
+/// of the system. None if there is no such process (or no /proc).
+pub fn stat(pid: i32) -> Option<(char, u64)> {
+    if pid <= 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces and parentheses: fields 3 on follow the
+    // last ')'.
+    let (_, rest) = text.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// This process's start time in clock ticks after boot (see [`stat`]); 0 if unknown.
+pub fn my_start_ticks() -> u64 {
+    stat(std::process::id() as i32).map_or(0, |(_, start)| start)
+}
+
+/// Whether `pid` is a live process (not a zombie) and, if `start_ticks` is given (non-zero), the very process that
+/// started then, not a later one that reuses its pid.
+pub fn is_live_process(pid: i32, start_ticks: u64) -> bool {
+    match stat(pid) {
+        Some((state, start)) => state != 'Z' && state != 'X' && (start_ticks == 0 || start == start_ticks),
+        // No /proc entry readable: fall back to whether the pid exists at all.
+        None => exists(pid) && std::fs::metadata("/proc/self/stat").is_err(),
+    }
+}
+
 /// Ends this process with `code` at once: no atexit handlers, no destructors, no flushing (a child must not run
 /// its parent's). Async-signal-safe.
 #[hot]
