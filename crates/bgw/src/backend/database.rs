@@ -69,7 +69,10 @@ pub(crate) fn open(path: Option<&Path>) -> Result<Box<dyn Engine>, SqlError> {
         views::register(conn)
     })
     .map_err(|err| SqlError::fatal("XX000", format!("could not set up the session database: {err}")))?;
-    Ok(Box::new(SqliteEngine::with_hooks(conn, Options::CLIENT, Box::new(SessionHooks))))
+    let mut engine = SqliteEngine::with_hooks(conn, Options::CLIENT, Box::new(SessionHooks));
+    // A cancel, a statement or lock timeout, or SIGTERM ends a running statement (see crate::process::interrupts).
+    engine.set_interrupt_check(crate::process::interrupts::check_sql);
+    Ok(Box::new(engine))
 }
 
 /// Runs `stmt` and collects its rows (for a statement with result columns).

@@ -199,11 +199,13 @@ impl Session {
         }
         self.host.absorb_config_reload();
         self.host.report_state("active", query);
+        crate::process::interrupts::start_statement(crate::process::interrupts::timeout_setting("statement_timeout"));
         Ok(())
     }
 
     /// What has to happen after a statement: its notices go out, and the backend is idle again.
     fn after_statement(&mut self) {
+        crate::process::interrupts::end_statement();
         let notices: Vec<SqlError> = context::take_notices().into_iter().chain(self.host.take_notices()).collect();
         self.out.extend(notices.iter().map(|n| PgWireBackendMessage::NoticeResponse(notice_response(n))));
         let state = match self.engine.tx_state() {

