@@ -149,3 +149,150 @@ fn a_fast_stop_ends_a_runaway_query() {
     assert_eq!(h.wait_exit(), Some(0));
     println!("figure: bgw stop -m fast with a runaway query: {}", ms(stopped));
 }
+
+/// The Unix socket of `h`.
+fn socket(h: &Host) -> std::path::PathBuf {
+    h.data().join(format!(".s.PGSQL.{}", h.port))
+}
+
+/// A raw protocol session: the stream, its backend's pid and its cancel key (from BackendKeyData).
+fn raw_session(h: &Host) -> (std::os::unix::net::UnixStream, i32, i32) {
+    use std::io::Write;
+    let mut stream = std::os::unix::net::UnixStream::connect(socket(h)).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream.write_all(&wire::startup_message(&[("user", &os_user()), ("database", "postgres")])).unwrap();
+    let mut key = None;
+    loop {
+        let (tag, body) = wire::read_message(&mut stream).expect("the startup completes");
+        match tag {
+            b'K' => {
+                let pid = i32::from_be_bytes(body[0..4].try_into().unwrap());
+                let secret = i32::from_be_bytes(body[4..8].try_into().unwrap());
+                key = Some((pid, secret));
+            }
+            b'Z' => break,
+            b'E' => panic!("startup failed: {}", String::from_utf8_lossy(&body)),
+            _ => {}
+        }
+    }
+    let (pid, secret) = key.expect("BackendKeyData");
+    (stream, pid, secret)
+}
+
+/// Sends a CancelRequest for `pid` with `key` on a new connection; waits until the server closes it.
+fn send_cancel_request(h: &Host, pid: i32, key: i32) {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket(h)).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut packet = 16u32.to_be_bytes().to_vec();
+    packet.extend_from_slice(&80_877_102u32.to_be_bytes());
+    packet.extend_from_slice(&pid.to_be_bytes());
+    packet.extend_from_slice(&key.to_be_bytes());
+    stream.write_all(&packet).unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "a CancelRequest gets no answer: {rest:?}");
+}
+
+/// The SQLSTATE and message of the ErrorResponse that ends the query running on `stream` (and ReadyForQuery).
+fn query_error(stream: &mut std::os::unix::net::UnixStream) -> (String, String) {
+    let mut error = None;
+    loop {
+        let (tag, body) = wire::read_message(stream).expect("the query ends");
+        match tag {
+            b'E' => {
+                let mut fields = std::collections::HashMap::new();
+                for field in body.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+                    fields.insert(field[0], String::from_utf8_lossy(&field[1..]).into_owned());
+                }
+                error = Some((fields.remove(&b'C').unwrap_or_default(), fields.remove(&b'M').unwrap_or_default()));
+            }
+            b'Z' => return error.expect("an error before ReadyForQuery"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_cancel_request_with_the_right_key_cancels_and_a_wrong_key_does_nothing() {
+    use std::io::Write;
+    let h = Host::start(Setup::new(BGW));
+    let (mut stream, pid, key) = raw_session(&h);
+    assert_ne!(key, 0);
+    let mut query = RUNAWAY.as_bytes().to_vec();
+    query.push(0);
+    stream.write_all(&wire::message(b'Q', &query)).unwrap();
+    h.wait_sql(&format!("SELECT state FROM pg_stat_activity WHERE pid = {pid}"), |s| s == "active");
+    // Wrong keys (and a right key for a pid that is not ours) are ignored silently.
+    send_cancel_request(&h, pid, key.wrapping_add(1));
+    send_cancel_request(&h, pid, 0);
+    send_cancel_request(&h, h.pid(), key);
+    send_cancel_request(&h, 1, key);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(h.sql(&format!("SELECT state FROM pg_stat_activity WHERE pid = {pid}")), "active");
+    assert!(alive(h.pid()));
+    let sent = Instant::now();
+    send_cancel_request(&h, pid, key);
+    let (code, message) = query_error(&mut stream);
+    let took = sent.elapsed();
+    assert_eq!((code.as_str(), message.as_str()), ("57014", "canceling statement due to user request"));
+    println!("figure: CancelRequest (raw socket, new connection) to 57014: {}", ms(took));
+    let mut select = b"SELECT 41 + 1".to_vec();
+    select.push(0);
+    stream.write_all(&wire::message(b'Q', &select)).unwrap();
+    let mut got = Vec::new();
+    loop {
+        let (tag, body) = wire::read_message(&mut stream).unwrap();
+        if tag == b'D' {
+            got = body;
+        }
+        if tag == b'Z' {
+            break;
+        }
+    }
+    assert!(String::from_utf8_lossy(&got).ends_with("42"), "{got:?}");
+    no_crash(&h);
+}
+
+#[test]
+fn pg_cancel_backend_and_a_driver_cancel_end_a_runaway_query() {
+    let h = Host::start(Setup::new(BGW));
+    // pg_cancel_backend from another session (psql).
+    let (client, pid) = client_with_pid(&h);
+    let thread = run_in_thread(&h, client, pid, RUNAWAY);
+    let sent = Instant::now();
+    assert_eq!(h.sql(&format!("SELECT pg_cancel_backend({pid})")), "t");
+    let (((code, _, message), at), mut client) = join_within(thread, "pg_cancel_backend", &h);
+    assert_eq!((code.as_str(), message.as_str()), ("57014", "canceling statement due to user request"));
+    println!("figure: pg_cancel_backend (psql) to 57014: {}", ms(at - sent));
+    let one: i64 = client.query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
+    // Not one of ours: false with a warning, as pg_terminate_backend.
+    assert_eq!(h.sql("SELECT pg_cancel_backend(1)"), "f");
+
+    // The postgres crate's cancel token (a CancelRequest with the key it was given).
+    let token = client.cancel_token();
+    let thread = run_in_thread(&h, client, pid, RUNAWAY);
+    let sent = Instant::now();
+    token.cancel_query(postgres::NoTls).unwrap();
+    let (((code, _, _), at), _client) = join_within(thread, "cancel_token", &h);
+    assert_eq!(code, "57014");
+    println!("figure: postgres crate cancel_token to 57014: {}", ms(at - sent));
+    no_crash(&h);
+}
+
+#[test]
+fn a_non_superuser_cannot_cancel_another_roles_query() {
+    let h = Host::start(Setup::new(BGW).tcp());
+    h.sql("CREATE ROLE alice LOGIN PASSWORD 'wonder'");
+    let (client, pid) = client_with_pid(&h);
+    let thread = run_in_thread(&h, client, pid, RUNAWAY);
+    let mut alice = tcp_client(h.port, "alice", "wonder").unwrap();
+    let err = alice.query_one(&format!("SELECT pg_cancel_backend({pid})"), &[]).unwrap_err();
+    let db = err.as_db_error().unwrap();
+    assert_eq!((db.code().code(), db.message()), ("42501", "permission denied to cancel query"));
+    assert_eq!(h.sql(&format!("SELECT state FROM pg_stat_activity WHERE pid = {pid}")), "active");
+    signal(pid, SIGINT);
+    let (((code, _, _), _), _client) = join_within(thread, "SIGINT", &h);
+    assert_eq!(code, "57014");
+}

@@ -97,7 +97,9 @@ impl Session {
         out.push(status("session_authorization", user));
         out.extend(PARAMETER_STATUS.iter().map(|(name, value)| status(name, value)));
         let pid = host.backend_pid();
-        out.push(PgWireBackendMessage::BackendKeyData(BackendKeyData::new(pid, SecretKey::I32(secret_key(pid)))));
+        let key = secret_key()?;
+        crate::process::interrupts::publish_cancel_key(key);
+        out.push(PgWireBackendMessage::BackendKeyData(BackendKeyData::new(pid, SecretKey::I32(key))));
         host.report_state("idle", "");
         let mut session = Session {
             host,
@@ -305,9 +307,17 @@ impl Session {
     }
 }
 
-/// A cancel key for BackendKeyData. Query cancellation is not supported, so it only has to look plausible.
-fn secret_key(pid: i32) -> i32 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    let mixed = (nanos ^ (u64::from(pid as u32) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> 32) as i32
+/// A random nonzero cancel key for BackendKeyData, from the system's random source (a CancelRequest must name
+/// it with the pid; 0 means "no key" in the process entry).
+fn secret_key() -> Result<i32, SqlError> {
+    use ring::rand::SecureRandom;
+    let rng = ring::rand::SystemRandom::new();
+    loop {
+        let mut bytes = [0u8; 4];
+        rng.fill(&mut bytes).map_err(|_| SqlError::fatal("XX000", "could not generate a cancel key"))?;
+        let key = i32::from_be_bytes(bytes);
+        if key != 0 {
+            return Ok(key);
+        }
+    }
 }

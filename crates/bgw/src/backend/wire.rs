@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use pgwire::error::ErrorInfo;
 use pgwire::messages::data::DataRow;
 use pgwire::messages::response::{ErrorResponse, GssEncResponse, NoticeResponse, SslResponse};
-use pgwire::messages::startup::NegotiateProtocolVersion;
+use pgwire::messages::startup::{NegotiateProtocolVersion, SecretKey};
 use pgwire::messages::{DecodeContext, PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -33,8 +33,10 @@ pub(super) fn protocol_violation(message: impl Into<String>) -> SqlError {
 
 /// Why the startup phase ended without a startup packet.
 pub(super) enum StartupEnd {
-    /// The client went away or asked to cancel a query (not supported): close quietly.
+    /// The client went away: close quietly.
     Quiet,
+    /// A CancelRequest for backend `pid` with key `key` (a key that is not 4 bytes long matches nothing: 0).
+    Cancel { pid: i32, key: i32 },
     /// A protocol violation: answer with this FATAL error.
     Fatal(SqlError),
 }
@@ -43,6 +45,10 @@ impl StartupEnd {
     pub(super) async fn exit_code(self, wire: &mut Wire) -> i32 {
         match self {
             StartupEnd::Quiet => 0,
+            StartupEnd::Cancel { pid, key } => {
+                crate::process::interrupts::serve_cancel_request(pid, key);
+                0
+            }
             StartupEnd::Fatal(err) => wire.fatal(err).await,
         }
     }
@@ -229,7 +235,13 @@ impl Wire {
                     }
                     return Ok(startup.parameters.into_iter().collect());
                 }
-                Ok(Some(PgWireFrontendMessage::CancelRequest(_))) => return Err(StartupEnd::Quiet),
+                Ok(Some(PgWireFrontendMessage::CancelRequest(cancel))) => {
+                    let key = match cancel.secret_key {
+                        SecretKey::I32(key) => key,
+                        SecretKey::Bytes(bytes) => bytes[..].try_into().map_or(0, i32::from_be_bytes),
+                    };
+                    return Err(StartupEnd::Cancel { pid: cancel.pid, key });
+                }
                 Ok(Some(_)) => return Err(StartupEnd::Fatal(protocol_violation("expected a startup packet"))),
                 Ok(None) => match self.read_more().await {
                     Ok(0) | Err(_) => return Err(StartupEnd::Quiet),

@@ -101,3 +101,21 @@ pub fn timeout_setting(name: &str) -> Option<Duration> {
     let ms = super::setting_int(name);
     (ms > 0).then(|| Duration::from_millis(ms as u64))
 }
+
+/// Publishes this backend's cancel key in its process entry (before the key goes to the client).
+pub fn publish_cancel_key(key: i32) {
+    if let Some(entry) = super::my_proc() {
+        entry.set_cancel_key(key);
+    }
+}
+
+/// Serves a CancelRequest: SIGINT to the backend of this host whose pid and cancel key both match. Anything else
+/// (a wrong key, a pid that is not one of our backends) is ignored silently, as PostgreSQL does; true if a signal
+/// was sent.
+pub fn serve_cancel_request(pid: i32, key: i32) -> bool {
+    let Some(shm) = crate::shmem::attached() else { return false };
+    if !shm.procs().iter().any(|entry| entry.is_backend_with_key(pid, key)) {
+        return false;
+    }
+    crate::sys::signals::send(pid, libc::SIGINT)
+}

@@ -9,6 +9,11 @@
 //! increments the count (odd: writing), writes, increments again (even: stable). Readers copy the strings and
 //! retry if the count was odd or changed meanwhile; after a few tries they take what they have (display only).
 //! The postmaster clears the strings only while the entry has no live owner.
+//!
+//! `cancel_key` (a backend's secret key for CancelRequest, 0 for none): the postmaster stores 0 before it forks the
+//! entry's owner; the owner, a backend, stores its random nonzero key once, before it sends it to its client in
+//! BackendKeyData. A backend serving a CancelRequest (another process) only reads it: it signals the entry's pid
+//! when the pid and a nonzero key both match (see `crate::process::interrupts::serve_cancel_request`).
 
 use crate::sync::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering, UnsafeCell};
 
@@ -50,6 +55,8 @@ pub struct ProcEntry {
     pub start_us: AtomicI64,
     /// The owner listens for notifications (publishers wake it).
     pub listening: AtomicBool,
+    /// A backend's cancel key (0: none yet); see the module docs for who writes it.
+    cancel_key: AtomicI32,
     changecount: AtomicU32,
     app_name: UnsafeCell<[u8; APP_NAME_LEN]>,
     state: UnsafeCell<[u8; STATE_LEN]>,
@@ -103,6 +110,7 @@ impl ProcEntry {
         put(&self.user, "");
         self.changecount.fetch_add(1, Ordering::Release);
         self.listening.store(false, Ordering::Relaxed);
+        self.cancel_key.store(0, Ordering::Relaxed);
         self.kind.store(kind as u32, Ordering::Relaxed);
         self.worker_slot.store(worker_slot, Ordering::Relaxed);
         self.start_us.store(start_us, Ordering::Relaxed);
@@ -121,6 +129,20 @@ impl ProcEntry {
             put(&self.query, q);
         }
         self.changecount.fetch_add(1, Ordering::Release);
+    }
+
+    /// The owner, a backend: publish its cancel key (nonzero), before it sends it to its client.
+    pub fn set_cancel_key(&self, key: i32) {
+        self.cancel_key.store(key, Ordering::Release);
+    }
+
+    /// Whether this entry belongs to the live backend `pid` whose cancel key is `key` (never for key 0).
+    pub fn is_backend_with_key(&self, pid: i32, key: i32) -> bool {
+        pid > 0
+            && key != 0
+            && self.pid.load(Ordering::Acquire) == pid
+            && ProcKind::from_u32(self.kind.load(Ordering::Relaxed)) == ProcKind::Backend
+            && self.cancel_key.load(Ordering::Acquire) == key
     }
 
     /// The owner: report the database and role it is connected as.
