@@ -296,3 +296,91 @@ fn a_non_superuser_cannot_cancel_another_roles_query() {
     let (((code, _, _), _), _client) = join_within(thread, "SIGINT", &h);
     assert_eq!(code, "57014");
 }
+
+/// Runs `sql` on a raw session and reads up to ReadyForQuery: the error's (SQLSTATE, message), if one came.
+fn raw_query(stream: &mut std::os::unix::net::UnixStream, sql: &str) -> Option<(String, String)> {
+    use std::io::Write;
+    let mut query = sql.as_bytes().to_vec();
+    query.push(0);
+    stream.write_all(&wire::message(b'Q', &query)).unwrap();
+    let mut error = None;
+    loop {
+        let (tag, body) = wire::read_message(stream).expect("the query ends");
+        match tag {
+            b'E' => error = Some(error_fields(&body)),
+            b'Z' => return error,
+            _ => {}
+        }
+    }
+}
+
+/// An ErrorResponse's (SQLSTATE, message).
+fn error_fields(body: &[u8]) -> (String, String) {
+    let mut fields = std::collections::HashMap::new();
+    for field in body.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        fields.insert(field[0], String::from_utf8_lossy(&field[1..]).into_owned());
+    }
+    (fields.remove(&b'C').unwrap_or_default(), fields.remove(&b'M').unwrap_or_default())
+}
+
+#[test]
+fn lock_timeout_ends_a_wait_for_a_lock_and_a_cancel_ends_an_unbounded_one() {
+    let h = Host::start(Setup::new(BGW).conf("lock_timeout", "200ms"));
+    h.sql("CREATE TABLE t (x int)");
+    let (mut holder, _, _) = raw_session(&h);
+    assert_eq!(raw_query(&mut holder, "BEGIN; INSERT INTO t VALUES (1)"), None);
+    let (mut waiter, _, _) = raw_session(&h);
+    let start = Instant::now();
+    let err = raw_query(&mut waiter, "INSERT INTO t VALUES (2)");
+    assert_eq!(err, Some(("55P03".to_owned(), "canceling statement due to lock timeout".to_owned())));
+    println!("figure: lock_timeout 200 ms: the wait ended after {}", ms(start.elapsed()));
+
+    // Without lock_timeout the wait is unbounded (as in PostgreSQL), and a cancel ends it.
+    std::fs::write(h.data().join("bgworker.conf"), "lock_timeout = 0\n").unwrap();
+    assert_eq!(h.sql("SELECT pg_reload_conf()"), "t");
+    h.wait_sql("SELECT current_setting('lock_timeout')", |s| s == "0");
+    // A backend forked after the postmaster's reload starts with the new value.
+    let (client, pid) = client_with_pid(&h);
+    let thread = run_in_thread(&h, client, pid, "INSERT INTO t VALUES (3)");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(h.sql(&format!("SELECT state FROM pg_stat_activity WHERE pid = {pid}")), "active");
+    let sent = Instant::now();
+    signal(pid, SIGINT);
+    let (((code, _, message), at), _client) = join_within(thread, "a cancel in a lock wait", &h);
+    assert_eq!((code.as_str(), message.as_str()), ("57014", "canceling statement due to user request"));
+    println!("figure: SIGINT during a lock wait to 57014: {}", ms(at - sent));
+    assert_eq!(raw_query(&mut holder, "COMMIT"), None);
+    assert_eq!(h.sql("SELECT count(*) FROM t"), "1");
+    no_crash(&h);
+}
+
+#[test]
+fn idle_timeouts_end_idle_sessions() {
+    let h = Host::start(
+        Setup::new(BGW).conf("idle_in_transaction_session_timeout", "300ms").conf("idle_session_timeout", "1s"),
+    );
+    h.sql("CREATE TABLE t (x int)");
+    let (mut in_tx, tx_pid, _) = raw_session(&h);
+    let (mut idle, idle_pid, _) = raw_session(&h);
+    let start = Instant::now();
+    assert_eq!(raw_query(&mut in_tx, "BEGIN; INSERT INTO t VALUES (1)"), None);
+    let (tag, body) = wire::read_message(&mut in_tx).expect("the FATAL error");
+    assert_eq!(tag, b'E');
+    assert_eq!(
+        error_fields(&body),
+        ("25P03".to_owned(), "terminating connection due to idle-in-transaction timeout".to_owned())
+    );
+    println!("figure: idle_in_transaction_session_timeout 300 ms: the session ended after {}", ms(start.elapsed()));
+    assert!(wire::read_message(&mut in_tx).is_none(), "the connection is closed");
+    // Its transaction rolled back and its lock is free: another writer goes on at once.
+    assert_eq!(h.sql("INSERT INTO t VALUES (2); SELECT count(*) FROM t"), "INSERT 0 1\n1");
+    let (tag, body) = wire::read_message(&mut idle).expect("the FATAL error");
+    assert_eq!(tag, b'E');
+    assert_eq!(
+        error_fields(&body),
+        ("57P05".to_owned(), "terminating connection due to idle-session timeout".to_owned())
+    );
+    println!("figure: idle_session_timeout 1 s: the session ended after {}", ms(start.elapsed()));
+    wait_until("both backends exit", || !alive(tx_pid) && !alive(idle_pid));
+    no_crash(&h);
+}
