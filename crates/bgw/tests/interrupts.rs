@@ -384,3 +384,26 @@ fn idle_timeouts_end_idle_sessions() {
     wait_until("both backends exit", || !alive(tx_pid) && !alive(idle_pid));
     no_crash(&h);
 }
+
+#[test]
+fn a_query_string_of_many_listens_is_split_in_linear_time() {
+    let h = Host::start(Setup::new(BGW));
+    let mut client = h.client();
+    let mut figures = Vec::new();
+    for n in [1_000, 10_000] {
+        let text: String = (0..n).map(|i| format!("LISTEN ch{i}; ")).collect();
+        let start = Instant::now();
+        client.batch_execute(&text).unwrap();
+        figures.push((n, start.elapsed()));
+        client.batch_execute("UNLISTEN *").unwrap();
+    }
+    for (n, took) in &figures {
+        println!("figure: {n} LISTENs in one query string: {}", ms(*took));
+    }
+    // Statements the SQL engine runs are split the same way (SQLite's prepare takes one statement at a time).
+    let text: String = (0..10_000).map(|i| format!("SELECT {i}; ")).collect();
+    let start = Instant::now();
+    client.batch_execute(&text).unwrap();
+    println!("figure: 10000 SELECTs in one query string: {}", ms(start.elapsed()));
+    no_crash(&h);
+}

@@ -138,7 +138,10 @@ impl SqliteEngine {
             if super::lexer::is_blank(rest) {
                 return Ok(None);
             }
-            if let Some(len) = self.hooks.own_statement_len(rest) {
+            // The caller's hook sees the first statement only, when the lexer can tell where it ends: asking it
+            // about the whole rest would make splitting a long string quadratic.
+            let first = super::lexer::first_statement_len(rest).map_or(rest, |end| &rest[..end]);
+            if let Some(len) = self.hooks.own_statement_len(first) {
                 let len = len.clamp(1, rest.len());
                 return Ok(Some((Statement::bare(&rest[..len], Kind::Catalog), &rest[len..])));
             }
