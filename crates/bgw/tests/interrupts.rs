@@ -17,6 +17,10 @@ const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 /// A query that never ends by itself and keeps little memory (the runaway query).
 const RUNAWAY: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c";
 
+/// A query whose own state is larger than the memory it may have: an 800 MB value (below SQLite's 1 GB limit on
+/// values, above the bounds the tests set).
+const GROWING: &str = "SELECT length(randomblob(800000000))";
+
 /// How a client's query ended: (SQLSTATE, severity, message) of its error, or "ok" and empty strings; and when.
 type Outcome = ((String, String, String), Instant);
 
@@ -125,9 +129,13 @@ fn pg_terminate_backend_ends_a_runaway_query_at_once() {
     let sent = Instant::now();
     assert_eq!(h.sql(&format!("SELECT pg_terminate_backend({pid})")), "t");
     let (((code, severity, message), at), _client) = join_within(thread, "pg_terminate_backend", &h);
-    assert_eq!(
-        (code.as_str(), severity.as_str(), message.as_str()),
-        ("57P01", "FATAL", "terminating connection due to administrator command")
+    // The client reads the FATAL error, unless its driver notices the closed connection first (tokio-postgres may
+    // report either when the server sends FATAL and closes at once).
+    assert!(
+        (code.as_str(), severity.as_str(), message.as_str())
+            == ("57P01", "FATAL", "terminating connection due to administrator command")
+            || code == "closed",
+        "{code} {severity} {message}"
     );
     wait_until("the terminated backend exits", || !alive(pid));
     println!("figure: pg_terminate_backend to 57P01: {}, to the backend's exit: {}", ms(at - sent), ms(sent.elapsed()));
@@ -405,5 +413,104 @@ fn a_query_string_of_many_listens_is_split_in_linear_time() {
     let start = Instant::now();
     client.batch_execute(&text).unwrap();
     println!("figure: 10000 SELECTs in one query string: {}", ms(start.elapsed()));
+    no_crash(&h);
+}
+
+/// A field of `/proc/<pid>/status` in kB (VmSize, VmRSS, VmHWM).
+fn status_kb(pid: i32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Bounds the address space of process `pid` to `bytes` (prlimit --as).
+fn limit_address_space(pid: i32, bytes: u64) {
+    let out = std::process::Command::new("prlimit").arg(format!("--pid={pid}")).arg(format!("--as={bytes}")).output();
+    let out = out.expect("prlimit runs");
+    assert!(out.status.success(), "prlimit: {}", stderr(&out));
+}
+
+/// Sends `sql` on a raw session without waiting for its result.
+fn raw_send(stream: &mut std::os::unix::net::UnixStream, sql: &str) {
+    use std::io::Write;
+    let mut query = sql.as_bytes().to_vec();
+    query.push(0);
+    stream.write_all(&wire::message(b'Q', &query)).unwrap();
+}
+
+#[test]
+fn memory_attacks_get_53200_and_the_session_and_the_host_go_on() {
+    let h = Host::start(Setup::new(BGW));
+    let mut bystander = h.client();
+    let (mut stream, pid, key) = raw_session(&h);
+    // A bounded address space: what the backend maps now plus 256 MB.
+    let headroom = 256 * 1024 * 1024;
+    limit_address_space(pid, status_kb(pid, "VmSize") * 1024 + headroom);
+
+    // The attack: every row of an endless recursive query. The rows stream to the client, so the backend's
+    // memory stays flat however many it sends; a cancel ends it.
+    raw_send(&mut stream, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT x FROM c");
+    let mut rows = 0u64;
+    let mut rss_at_10k = 0;
+    while rows < 1_000_000 {
+        let (tag, _) = wire::read_message(&mut stream).expect("rows keep coming");
+        assert_ne!(tag, b'E');
+        if tag == b'D' {
+            rows += 1;
+            if rows == 10_000 {
+                rss_at_10k = status_kb(pid, "VmRSS");
+            }
+        }
+    }
+    let rss_at_1m = status_kb(pid, "VmRSS");
+    println!(
+        "figure: endless SELECT x streamed: backend RSS {rss_at_10k} kB after 10k rows, {rss_at_1m} kB after 1M rows"
+    );
+    assert!(
+        rss_at_1m < rss_at_10k + 64 * 1024,
+        "the backend's memory grows with the rows sent: {rss_at_10k} -> {rss_at_1m} kB"
+    );
+    send_cancel_request(&h, pid, key);
+    let (code, _) = query_error(&mut stream);
+    assert_eq!(code, "57014");
+
+    // A query whose own state outgrows the address space runs out of memory inside SQLite: 53200, and the
+    // session goes on.
+    let start = Instant::now();
+    let err = raw_query(&mut stream, GROWING);
+    assert_eq!(err, Some(("53200".to_owned(), "out of memory".to_owned())));
+    println!("figure: an 800 MB value under prlimit --as (+256 MB): 53200 after {}", ms(start.elapsed()));
+    assert_eq!(raw_query(&mut stream, "SELECT 1"), None);
+    assert!(alive(pid));
+
+    // backend_memory_limit bounds SQLite's heap without an address-space limit.
+    std::fs::write(h.data().join("bgworker.conf"), "backend_memory_limit = '32MB'\n").unwrap();
+    assert_eq!(h.sql("SELECT pg_reload_conf()"), "t");
+    h.wait_sql("SELECT current_setting('backend_memory_limit')", |s| s == "32MB");
+    let mut limited = h.client();
+    let err = limited.query_one(GROWING, &[]).unwrap_err();
+    let db = err.as_db_error().expect("an ErrorResponse");
+    assert_eq!((db.code().code(), db.message()), ("53200", "out of memory"));
+    let one: i64 = limited.query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
+
+    // A row-limited Execute keeps the rows it does not send: they are capped by backend_memory_limit too.
+    let mut tx = limited.transaction().unwrap();
+    let statement =
+        tx.prepare("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT x FROM c").unwrap();
+    let portal = tx.bind(&statement, &[]).unwrap();
+    let err = tx.query_portal(&portal, 10).unwrap_err();
+    let db = err.as_db_error().expect("an ErrorResponse");
+    assert_eq!((db.code().code(), db.message()), ("53200", "out of memory"));
+    drop(tx);
+    let one: i64 = limited.query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
+
+    // Nobody else noticed: no crash cycle, the other session and the postmaster live.
+    let one: i64 = bystander.query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
     no_crash(&h);
 }

@@ -10,6 +10,7 @@
 //! Runs in: a backend process.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
@@ -23,11 +24,11 @@ use crate::sql::lexer::is_blank;
 use crate::sql::{Engine, Statement, TxState};
 
 use super::context;
-use super::database::{self, Executed};
+use super::database;
 use super::host::{HostServices, Severity, SqlError};
 use super::portal::{Portal, Prepared};
 use super::types::{row_description, type_from_values, RowEncoder, Value, WireColumn};
-use super::wire::{error_response, message_name, notice_response, protocol_violation, Wire};
+use super::wire::{error_response, message_name, notice_response, protocol_violation, Spill, Wire};
 
 /// What the backend reports in ParameterStatus messages after authentication (besides application_name and
 /// session_authorization).
@@ -63,6 +64,112 @@ pub(super) struct Session {
     pub(super) skip_until_sync: bool,
     /// Set when the session must end, with the exit code, once `out` is sent.
     pub(super) exit: Option<i32>,
+    /// Sends a running statement's rows before it ends (None: they wait in `out`).
+    spill: Option<Spill>,
+}
+
+/// How many rows (or bytes of their values) the simple protocol holds back to type the result columns that have
+/// no declared type (by their values, [`type_from_values`]); the rest of the rows are sent as they come.
+const HOLD_ROWS: usize = 1000;
+const HOLD_BYTES: usize = 1 << 20;
+
+/// Where a running statement's messages go: to the wire at once through the [`Spill`] (in order after what
+/// `out` already holds), or into `out` without one.
+pub(super) struct Output<'a> {
+    out: &'a mut Vec<PgWireBackendMessage>,
+    spill: Option<&'a mut Spill>,
+    lost: bool,
+}
+
+impl Output<'_> {
+    pub(super) fn push(&mut self, message: PgWireBackendMessage) {
+        let Some(spill) = self.spill.as_deref_mut() else {
+            self.out.push(message);
+            return;
+        };
+        if self.lost {
+            return;
+        }
+        let queued = std::mem::take(self.out);
+        if queued.into_iter().chain(std::iter::once(message)).try_for_each(|m| spill.send(m)).is_err() {
+            // The client is gone (or SIGTERM came while it did not read): the interrupt check ends the statement.
+            self.lost = true;
+            crate::process::interrupts::client_connection_lost();
+        }
+    }
+}
+
+/// The approximate size of a row's values (for the limits on rows held in memory).
+pub(super) fn row_bytes(row: &[Value]) -> usize {
+    row.iter()
+        .map(|v| match v {
+            Value::Text(t) => t.len() + 24,
+            Value::Blob(b) => b.len() + 24,
+            _ => 16,
+        })
+        .sum()
+}
+
+/// A simple-protocol result while it streams: rows held back until the columns are typed, then sent one by one.
+struct SimpleRows<'s, 'o> {
+    statement: &'s Statement,
+    output: &'s mut Output<'o>,
+    columns: Option<Vec<WireColumn>>,
+    held: Vec<Vec<Value>>,
+    held_bytes: usize,
+    encoder: RowEncoder,
+    error: Option<SqlError>,
+}
+
+impl SimpleRows<'_, '_> {
+    fn row(&mut self, row: Vec<Value>) -> ControlFlow<()> {
+        if self.columns.is_none() {
+            self.held_bytes += row_bytes(&row);
+            self.held.push(row);
+            if self.held.len() < HOLD_ROWS && self.held_bytes < HOLD_BYTES {
+                return ControlFlow::Continue(());
+            }
+            self.describe();
+        } else {
+            self.send(&row);
+        }
+        if self.error.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    /// Types the columns (declared, or by the rows held), sends RowDescription and the rows held.
+    fn describe(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        let columns: Vec<WireColumn> = self
+            .statement
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| WireColumn {
+                name: column.name.clone(),
+                ty: column.ty.unwrap_or_else(|| type_from_values(held.iter().filter_map(|row| row.get(i)))),
+                format: FieldFormat::Text,
+            })
+            .collect();
+        self.output.push(PgWireBackendMessage::RowDescription(row_description(&columns)));
+        self.columns = Some(columns);
+        for row in &held {
+            if self.error.is_none() {
+                self.send(row);
+            }
+        }
+    }
+
+    fn send(&mut self, row: &[Value]) {
+        let Some(columns) = &self.columns else { return };
+        match self.encoder.encode(row, columns) {
+            Ok(data) => self.output.push(PgWireBackendMessage::DataRow(data)),
+            Err(err) => self.error = Some(err),
+        }
+    }
 }
 
 impl Session {
@@ -109,6 +216,7 @@ impl Session {
             portals: HashMap::new(),
             skip_until_sync: false,
             exit: None,
+            spill: wire.spill(),
         };
         session.ready();
         Ok(session)
@@ -218,17 +326,18 @@ impl Session {
         self.host.report_state(state, "");
     }
 
-    /// Prepares (in simple mode) and runs one statement between the before and after steps; a panic becomes an
-    /// internal error.
+    /// Prepares (in simple mode) and runs one statement between the before and after steps, its result messages
+    /// going to the [`Output`] it is given; a panic becomes an internal error.
     pub(super) fn run_statement<T>(
         &mut self,
         query: &str,
-        work: impl FnOnce(&mut dyn Engine) -> Result<T, SqlError>,
+        work: impl FnOnce(&mut dyn Engine, &mut Output<'_>) -> Result<T, SqlError>,
     ) -> Result<T, SqlError> {
         self.before_statement(query)?;
         let engine = &mut *self.engine;
-        let result =
-            catch_unwind(AssertUnwindSafe(|| work(engine))).unwrap_or_else(|payload| Err(internal_error(&*payload)));
+        let mut output = Output { out: &mut self.out, spill: self.spill.as_mut(), lost: false };
+        let result = catch_unwind(AssertUnwindSafe(|| work(engine, &mut output)))
+            .unwrap_or_else(|payload| Err(internal_error(&*payload)));
         self.after_statement();
         result
     }
@@ -237,18 +346,18 @@ impl Session {
         let mut rest = query;
         let mut ran_any = false;
         while !is_blank(rest) {
-            let step = self.run_statement(query, |engine| {
+            let step = self.run_statement(query, |engine, output| {
                 let Some((statement, remainder)) = engine.prepare(rest)? else {
                     return Ok(None);
                 };
-                let executed = database::execute(engine, &statement, &[])?;
-                Ok(Some((statement, executed, remainder.len())))
+                let tag = stream_simple(engine, &statement, output)?;
+                Ok(Some((tag, remainder.len())))
             });
             match step {
-                Ok(Some((statement, executed, remaining))) => {
+                Ok(Some((tag, remaining))) => {
                     ran_any = true;
                     rest = &rest[rest.len() - remaining..];
-                    self.simple_result(&statement, executed);
+                    self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag)));
                 }
                 Ok(None) => break,
                 Err(err) => {
@@ -270,28 +379,6 @@ impl Session {
         self.ready();
     }
 
-    /// Sends a simple-protocol result: columns typed by declaration or by their values, in text format.
-    fn simple_result(&mut self, statement: &Statement, executed: Executed) {
-        if let Some(rows) = &executed.rows {
-            let columns: Vec<WireColumn> = statement
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, column)| WireColumn {
-                    name: column.name.clone(),
-                    ty: column.ty.unwrap_or_else(|| type_from_values(rows.iter().filter_map(|row| row.get(i)))),
-                    format: FieldFormat::Text,
-                })
-                .collect();
-            self.out.push(PgWireBackendMessage::RowDescription(row_description(&columns)));
-            if let Err(err) = self.send_rows(rows.iter(), &columns) {
-                self.error(err);
-                return;
-            }
-        }
-        self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(executed.tag)));
-    }
-
     pub(super) fn send_rows<'a>(
         &mut self,
         rows: impl Iterator<Item = &'a Vec<Value>>,
@@ -304,6 +391,28 @@ impl Session {
             sent += 1;
         }
         Ok(sent)
+    }
+}
+
+/// Runs a statement in the simple protocol, sending its result as it comes (columns typed by declaration or by
+/// their first rows' values, in text format); its command tag.
+fn stream_simple(engine: &mut dyn Engine, statement: &Statement, output: &mut Output<'_>) -> Result<String, SqlError> {
+    let mut rows = SimpleRows {
+        statement,
+        output,
+        columns: None,
+        held: Vec::new(),
+        held_bytes: 0,
+        encoder: RowEncoder::new(),
+        error: None,
+    };
+    let done = engine.execute(statement, &[], &mut |row| rows.row(row))?;
+    if rows.columns.is_none() && !statement.columns.is_empty() {
+        rows.describe();
+    }
+    match rows.error {
+        Some(err) => Err(err),
+        None => Ok(done.tag),
     }
 }
 

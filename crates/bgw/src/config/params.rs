@@ -75,6 +75,15 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
         ),
         GucDef::string("shared_preload_libraries", "", Postmaster, "Libraries to load into the server at start."),
         GucDef::string("dynamic_library_path", "$libdir", Sighup, "Search path for dynamically loadable modules."),
+        GucDef::int(
+            "backend_memory_limit",
+            1024 * 1024,
+            0,
+            i32::MAX as i64,
+            Unit::Kb,
+            Sighup,
+            "Sets the most memory SQLite may use in one backend or worker (0: no limit).",
+        ),
         // Session guards (PostgreSQL's names, defaults and units; 0 turns each off).
         GucDef::int(
             "statement_timeout",
@@ -142,7 +151,8 @@ mod tests {
         {
             assert_eq!(s.get_int(timeout), Some(0), "{timeout}");
         }
-        assert_eq!(s.names().len(), 15);
+        assert_eq!(s.get_int("backend_memory_limit"), Some(1024 * 1024));
+        assert_eq!(s.names().len(), 16);
         assert!(s.names().windows(2).all(|w| w[0] < w[1]));
         assert!(host_parameters(Path::new("/d")).iter().all(|d| !d.short_desc.is_empty()));
         assert_eq!(s.def("max_connections").unwrap().context, GucContext::Postmaster);

@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 static CANCEL_PENDING: AtomicBool = AtomicBool::new(false);
+static CONNECTION_LOST: AtomicBool = AtomicBool::new(false);
 /// The running statement's deadline, in microseconds since [`epoch`] (plus one); 0 for none.
 static DEADLINE_US: AtomicU64 = AtomicU64::new(0);
 static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -34,6 +35,8 @@ fn now_us() -> u64 {
 pub enum Interrupt {
     /// SIGTERM: `pg_terminate_backend`, a fast shutdown (FATAL 57P01).
     Terminate,
+    /// The client cannot be written to any more (FATAL 08006, PostgreSQL's ClientConnectionLost).
+    ConnectionLost,
     /// SIGINT: a CancelRequest or `pg_cancel_backend` (57014, "user request").
     Cancel,
     /// The statement ran past `statement_timeout` (57014, "statement timeout").
@@ -44,6 +47,11 @@ pub enum Interrupt {
 pub(super) extern "C" fn handle_sigint(_: libc::c_int) {
     CANCEL_PENDING.store(true, Ordering::SeqCst);
     crate::sys::signals::preserving_errno(crate::latch::set_latch);
+}
+
+/// The session found its client gone while a statement sent rows: the statement ends (and the session).
+pub fn client_connection_lost() {
+    CONNECTION_LOST.store(true, Ordering::SeqCst);
 }
 
 /// Drops a cancel that arrived while nothing ran (the session loop, as it starts waiting for the client).
@@ -67,6 +75,9 @@ pub fn pending() -> Option<Interrupt> {
     if super::termination_pending() {
         return Some(Interrupt::Terminate);
     }
+    if CONNECTION_LOST.load(Ordering::SeqCst) {
+        return Some(Interrupt::ConnectionLost);
+    }
     if CANCEL_PENDING.swap(false, Ordering::SeqCst) {
         return Some(Interrupt::Cancel);
     }
@@ -83,6 +94,9 @@ pub fn check_sql(wait: crate::sql::interrupt::Wait) -> Result<(), crate::sql::Sq
     use crate::sql::interrupt::{errors, Wait};
     match pending() {
         Some(Interrupt::Terminate) => return Err(errors::terminating()),
+        Some(Interrupt::ConnectionLost) => {
+            return Err(crate::sql::SqlError::fatal("08006", "connection to client lost"));
+        }
         Some(Interrupt::Cancel) => return Err(errors::canceled()),
         Some(Interrupt::StatementTimeout) => return Err(errors::statement_timeout()),
         None => {}

@@ -389,6 +389,12 @@ fn take(slot: &Mutex<Option<SqlError>>) -> Option<SqlError> {
 #[cfg(test)]
 mod tests;
 
+/// Bounds the memory SQLite may use in this process (every connection of it: a backend or worker has one session)
+/// to `bytes` (0: no bound). Past it a statement ends with 53200 "out of memory" and the connection goes on.
+pub fn set_memory_limit(bytes: i64) {
+    ffi::set_hard_heap_limit(bytes);
+}
+
 /// Sandboxes a connection that runs SQL on a client's behalf with the host's privileges: no database files
 /// attached or written (42501); triggers, views, defaults and checks run with the privileges of whoever sets
 /// them off, and any role may create them on any table, so only functions and views without side effects may
