@@ -514,3 +514,20 @@ fn memory_attacks_get_53200_and_the_session_and_the_host_go_on() {
     assert_eq!(one, 1);
     no_crash(&h);
 }
+
+#[test]
+fn a_message_larger_than_the_memory_limit_is_refused_before_it_is_read() {
+    use std::io::Write;
+    let h = Host::start(Setup::new(BGW).conf("backend_memory_limit", "1MB"));
+    let (mut stream, pid, _) = raw_session(&h);
+    // The header of a 100 MB query: refused at once, without waiting for (or keeping) the body.
+    let mut header = vec![b'Q'];
+    header.extend_from_slice(&(100u32 * 1024 * 1024).to_be_bytes());
+    stream.write_all(&header).unwrap();
+    let (tag, body) = wire::read_message(&mut stream).expect("the FATAL error");
+    assert_eq!(tag, b'E');
+    assert_eq!(error_fields(&body), ("53200".to_owned(), "out of memory".to_owned()));
+    wait_until("the backend exits", || !alive(pid));
+    assert_eq!(h.sql("SELECT 1"), "1");
+    no_crash(&h);
+}

@@ -182,6 +182,12 @@ impl Wire {
         if declared < 4 || declared > limit {
             return Err(protocol_violation(format!("invalid message length {declared}")));
         }
+        // A message is held whole in memory: one larger than the backend may use is refused before it is read.
+        let memory_limit = crate::process::setting_int("backend_memory_limit").saturating_mul(1024);
+        if memory_limit > 0 && declared as i64 > memory_limit {
+            return Err(SqlError::fatal("53200", "out of memory")
+                .with_detail(format!("A message of {declared} bytes exceeds backend_memory_limit.")));
+        }
         let total = header - 4 + declared;
         if pending.len() < total {
             return Ok(None);
