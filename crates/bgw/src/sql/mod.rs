@@ -91,7 +91,9 @@ pub trait Engine {
 /// What a caller adds to its engine; every method has a default that adds nothing.
 pub trait Hooks: Send {
     /// How many bytes of `sql` a statement the caller runs itself takes, if `sql` starts with one (the backend's
-    /// catalog commands). Such a statement comes back from `prepare` as [`Kind::Catalog`].
+    /// catalog commands). Such a statement comes back from `prepare` as [`Kind::Catalog`]. `sql` is the first
+    /// statement only (up to its `;`) when the lexer can tell where that ends
+    /// ([`lexer::first_statement_len`]), so that splitting a long string stays linear.
     fn own_statement_len(&self, _sql: &str) -> Option<usize> {
         None
     }
