@@ -78,7 +78,7 @@ pub fn pending() -> Option<Interrupt> {
     if CONNECTION_LOST.load(Ordering::SeqCst) {
         return Some(Interrupt::ConnectionLost);
     }
-    if CANCEL_PENDING.swap(false, Ordering::SeqCst) {
+    if CANCEL_PENDING.load(Ordering::Relaxed) && CANCEL_PENDING.swap(false, Ordering::SeqCst) {
         return Some(Interrupt::Cancel);
     }
     let deadline = DEADLINE_US.load(Ordering::Relaxed);
