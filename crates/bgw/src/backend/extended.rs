@@ -173,6 +173,10 @@ impl Session {
                 let mut encoder = RowEncoder::new();
                 let cap = memory_limit_bytes();
                 let done = engine.execute(&statement, &params, &mut |row| {
+                    if error.is_some() {
+                        // The statement is ending with that error; the rows it still reads are dropped.
+                        return ControlFlow::Continue(());
+                    }
                     if sent < limit {
                         match encoder.encode(&row, &columns) {
                             Ok(data) => output.push(PgWireBackendMessage::DataRow(data)),
@@ -185,16 +189,20 @@ impl Session {
                             error = Some(SqlError::error("53200", "out of memory").with_detail(
                                 "The rows a row-limited Execute keeps for later exceed backend_memory_limit.",
                             ));
+                            kept = Vec::new();
+                        } else {
+                            kept.push(row);
                         }
-                        kept.push(row);
                     }
-                    if error.is_some() {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
+                    if let Some(err) = &error {
+                        // Ends the statement at SQLite's next interrupt check, undoing what it wrote.
+                        crate::process::interrupts::fail_statement(err.clone());
                     }
-                })?;
-                match error {
+                    ControlFlow::Continue(())
+                });
+                let late = crate::process::interrupts::take_statement_error();
+                let done = done?;
+                match error.or(late) {
                     Some(err) => Err(err),
                     None => Ok((done.tag, kept)),
                 }

@@ -123,6 +123,10 @@ struct SimpleRows<'s, 'o> {
 
 impl SimpleRows<'_, '_> {
     fn row(&mut self, row: Vec<Value>) -> ControlFlow<()> {
+        if self.error.is_some() {
+            // The statement is ending with that error (see `send`); the rows it still reads are dropped.
+            return ControlFlow::Continue(());
+        }
         if self.columns.is_none() {
             self.held_bytes += row_bytes(&row);
             self.held.push(row);
@@ -133,11 +137,7 @@ impl SimpleRows<'_, '_> {
         } else {
             self.send(&row);
         }
-        if self.error.is_some() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
+        ControlFlow::Continue(())
     }
 
     /// Types the columns (declared, or by the rows held), sends RowDescription and the rows held.
@@ -167,7 +167,11 @@ impl SimpleRows<'_, '_> {
         let Some(columns) = &self.columns else { return };
         match self.encoder.encode(row, columns) {
             Ok(data) => self.output.push(PgWireBackendMessage::DataRow(data)),
-            Err(err) => self.error = Some(err),
+            Err(err) => {
+                // Ends the statement at SQLite's next interrupt check, undoing what it wrote.
+                crate::process::interrupts::fail_statement(err.clone());
+                self.error = Some(err);
+            }
         }
     }
 }
@@ -406,11 +410,14 @@ fn stream_simple(engine: &mut dyn Engine, statement: &Statement, output: &mut Ou
         encoder: RowEncoder::new(),
         error: None,
     };
-    let done = engine.execute(statement, &[], &mut |row| rows.row(row))?;
+    let done = engine.execute(statement, &[], &mut |row| rows.row(row));
+    // An error the rows raised that SQLite's interrupt check did not take (the statement ended first).
+    let late = crate::process::interrupts::take_statement_error();
+    let done = done?;
     if rows.columns.is_none() && !statement.columns.is_empty() {
         rows.describe();
     }
-    match rows.error {
+    match rows.error.or(late) {
         Some(err) => Err(err),
         None => Ok(done.tag),
     }

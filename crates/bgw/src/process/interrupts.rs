@@ -13,11 +13,13 @@
 //! Runs in: a backend process, and a worker that runs SQL through SPI.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 static CANCEL_PENDING: AtomicBool = AtomicBool::new(false);
 static CONNECTION_LOST: AtomicBool = AtomicBool::new(false);
+/// An error the session raised while the statement ran (in its row callback), to end the statement with.
+static STATEMENT_ERROR: Mutex<Option<crate::sql::SqlError>> = Mutex::new(None);
 /// The running statement's deadline, in microseconds since [`epoch`] (plus one); 0 for none.
 static DEADLINE_US: AtomicU64 = AtomicU64::new(0);
 static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -59,8 +61,21 @@ pub fn clear_cancel() {
     CANCEL_PENDING.store(false, Ordering::SeqCst);
 }
 
+/// The session failed the running statement from outside SQLite (a row it could not send or keep): the next
+/// interrupt check ends the statement with `err`, so that SQLite undoes what the statement did, as for a cancel.
+pub fn fail_statement(err: crate::sql::SqlError) {
+    let mut slot = STATEMENT_ERROR.lock().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert(err);
+}
+
+/// The error [`fail_statement`] recorded and no interrupt check has taken yet (the statement ended first).
+pub fn take_statement_error() -> Option<crate::sql::SqlError> {
+    STATEMENT_ERROR.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
 /// A statement starts: it may run `timeout` at most (None: no limit).
 pub fn start_statement(timeout: Option<Duration>) {
+    let _ = take_statement_error();
     let deadline = timeout.map_or(0, |t| now_us().saturating_add(t.as_micros() as u64).saturating_add(1));
     DEADLINE_US.store(deadline, Ordering::SeqCst);
 }
@@ -100,6 +115,9 @@ pub fn check_sql(wait: crate::sql::interrupt::Wait) -> Result<(), crate::sql::Sq
         Some(Interrupt::Cancel) => return Err(errors::canceled()),
         Some(Interrupt::StatementTimeout) => return Err(errors::statement_timeout()),
         None => {}
+    }
+    if let Some(err) = take_statement_error() {
+        return Err(err);
     }
     if let Wait::Lock { waited } = wait {
         let limit = super::setting_int("lock_timeout");
