@@ -8,18 +8,23 @@
 //!
 //! Runs in: a backend process.
 
+#[cfg(test)]
 use std::ops::ControlFlow;
 use std::path::Path;
 
 use crate::sql::sqlite::{Options, SqliteEngine};
-use crate::sql::{Engine, Hooks, PgType, SqlError, Statement, Value};
+use crate::sql::{Engine, Hooks, PgType, SqlError};
+#[cfg(test)]
+use crate::sql::{Statement, Value};
 
 use super::context;
 use super::functions;
 use super::views;
 
-/// What running a statement produced, with all its rows.
+/// What running a statement produced, with all its rows (tests; sessions stream their rows).
+#[cfg(test)]
 #[derive(Debug)]
+#[allow(dead_code)] // what a test may look at
 pub(crate) struct Executed {
     pub tag: String,
     /// The rows, for a statement that has result columns (even if it returned none).
@@ -69,10 +74,16 @@ pub(crate) fn open(path: Option<&Path>) -> Result<Box<dyn Engine>, SqlError> {
         views::register(conn)
     })
     .map_err(|err| SqlError::fatal("XX000", format!("could not set up the session database: {err}")))?;
-    Ok(Box::new(SqliteEngine::with_hooks(conn, Options::CLIENT, Box::new(SessionHooks))))
+    // One session per backend process: SQLite's process-wide heap limit is the session's.
+    crate::sql::sqlite::set_memory_limit(crate::process::setting_int("backend_memory_limit").saturating_mul(1024));
+    let mut engine = SqliteEngine::with_hooks(conn, Options::CLIENT, Box::new(SessionHooks));
+    // A cancel, a statement or lock timeout, or SIGTERM ends a running statement (see crate::process::interrupts).
+    engine.set_interrupt_check(crate::process::interrupts::check_sql);
+    Ok(Box::new(engine))
 }
 
-/// Runs `stmt` and collects its rows (for a statement with result columns).
+/// Runs `stmt` and collects its rows (for a statement with result columns); tests only: a session streams them.
+#[cfg(test)]
 pub(crate) fn execute(engine: &mut dyn Engine, stmt: &Statement, params: &[Value]) -> Result<Executed, SqlError> {
     let mut rows = Vec::new();
     let done = engine.execute(stmt, params, &mut |row| {

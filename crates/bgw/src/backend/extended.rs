@@ -4,6 +4,7 @@
 //!
 //! Runs in: a backend process.
 
+use std::ops::ControlFlow;
 use std::rc::Rc;
 
 use pgwire::api::results::FieldFormat;
@@ -18,11 +19,10 @@ use pgwire::messages::PgWireBackendMessage;
 use crate::sql::lexer::is_blank;
 use crate::sql::TxState;
 
-use super::database;
 use super::host::SqlError;
 use super::portal::{Portal, PortalState, Prepared};
-use super::session::Session;
-use super::types::{decode_param, described_param_oid, row_description, PgType, Value, WireColumn};
+use super::session::{row_bytes, Session};
+use super::types::{decode_param, described_param_oid, row_description, PgType, RowEncoder, Value, WireColumn};
 
 impl Session {
     /// Runs an extended-protocol step unless an earlier error is waiting for Sync; an error starts the wait.
@@ -159,22 +159,65 @@ impl Session {
     }
 
     fn execute_portal(&mut self, portal: &mut Portal, max_rows: i32) -> Result<(), SqlError> {
+        let limit = if max_rows > 0 { max_rows as usize } else { usize::MAX };
         if let PortalState::Ready = portal.state {
             let Some(statement) = portal.prepared.statement.clone() else {
                 self.out.push(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()));
                 return Ok(());
             };
             let params = std::mem::take(&mut portal.params);
-            let executed = self.run_statement(&statement.sql, |engine| database::execute(engine, &statement, &params));
-            portal.params = params;
-            let executed = executed?;
-            portal.state = match executed.rows {
-                Some(rows) => PortalState::Suspended { rows: rows.into_iter(), tag: executed.tag },
-                None => {
-                    self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(executed.tag)));
-                    PortalState::Done
+            let columns = portal.columns.clone();
+            // The first `limit` rows are sent as they come; a row-limited Execute keeps the rest for the next one.
+            let executed = self.run_statement(&statement.sql, |engine, output| {
+                let (mut sent, mut kept, mut kept_bytes, mut error) = (0usize, Vec::new(), 0usize, None);
+                let mut encoder = RowEncoder::new();
+                let cap = memory_limit_bytes();
+                let done = engine.execute(&statement, &params, &mut |row| {
+                    if error.is_some() {
+                        // The statement is ending with that error; the rows it still reads are dropped.
+                        return ControlFlow::Continue(());
+                    }
+                    if sent < limit {
+                        match encoder.encode(&row, &columns) {
+                            Ok(data) => output.push(PgWireBackendMessage::DataRow(data)),
+                            Err(err) => error = Some(err),
+                        }
+                        sent += 1;
+                    } else {
+                        kept_bytes += row_bytes(&row);
+                        if cap.is_some_and(|cap| kept_bytes > cap) {
+                            error = Some(SqlError::error("53200", "out of memory").with_detail(
+                                "The rows a row-limited Execute keeps for later exceed backend_memory_limit.",
+                            ));
+                            kept = Vec::new();
+                        } else {
+                            kept.push(row);
+                        }
+                    }
+                    if let Some(err) = &error {
+                        // Ends the statement at SQLite's next interrupt check, undoing what it wrote.
+                        crate::process::interrupts::fail_statement(err.clone());
+                    }
+                    ControlFlow::Continue(())
+                });
+                let late = crate::process::interrupts::take_statement_error();
+                let done = done?;
+                match error.or(late) {
+                    Some(err) => Err(err),
+                    None => Ok((done.tag, kept)),
                 }
-            };
+            });
+            portal.params = params;
+            let (tag, kept) = executed?;
+            let has_rows = !statement.columns.is_empty();
+            if !has_rows || kept.is_empty() {
+                self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag)));
+                portal.state = PortalState::Done;
+            } else {
+                self.out.push(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()));
+                portal.state = PortalState::Suspended { rows: kept.into_iter(), tag };
+            }
+            return Ok(());
         }
         match std::mem::replace(&mut portal.state, PortalState::Done) {
             PortalState::Suspended { mut rows, tag } => {
@@ -217,6 +260,12 @@ impl Session {
         }
         self.ready();
     }
+}
+
+/// `backend_memory_limit` in bytes (None: no limit).
+fn memory_limit_bytes() -> Option<usize> {
+    let kb = crate::process::setting_int("backend_memory_limit");
+    (kb > 0).then(|| (kb as usize).saturating_mul(1024))
 }
 
 /// Which formats `codes` (from Bind) give `count` values: none means all text, one applies to all.

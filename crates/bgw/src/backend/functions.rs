@@ -11,7 +11,7 @@
 //! | `bgw_terminate(handle)`                                    | true                                         |
 //! | `bgw_type_by_pid(pid)`                                     | worker type, NULL if none                    |
 //!
-//! and, as in PostgreSQL: `pg_backend_pid()`, `pg_reload_conf()`, `pg_terminate_backend(pid)`,
+//! and, as in PostgreSQL: `pg_backend_pid()`, `pg_reload_conf()`, `pg_cancel_backend(pid)`, `pg_terminate_backend(pid)`,
 //! `current_setting(name [, missing_ok])`, `pg_postmaster_start_time()`, `version()`, `pg_notify(channel, payload)`.
 //!
 //! A function given a NULL handle or pid returns NULL (PostgreSQL's strict functions). A failing function fails
@@ -141,6 +141,7 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     define(conn, "bgw_type_by_pid", &[1], bgw_type_by_pid)?;
     define(conn, "pg_backend_pid", &[0], pg_backend_pid)?;
     define(conn, "pg_reload_conf", &[0], pg_reload_conf)?;
+    define(conn, "pg_cancel_backend", &[1], pg_cancel_backend)?;
     define(conn, "pg_terminate_backend", &[1], pg_terminate_backend)?;
     define(conn, "current_setting", &[1, 2], current_setting)?;
     define(conn, "pg_postmaster_start_time", &[0], pg_postmaster_start_time)?;
@@ -157,7 +158,7 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
     }
     Some(match name.to_ascii_lowercase().as_str() {
         "bgw_launch" | "bgw_pid" | "bgw_wait_for_startup" | "pg_backend_pid" => PgType::Int4,
-        "bgw_terminate" | "pg_reload_conf" | "pg_terminate_backend" => PgType::Bool,
+        "bgw_terminate" | "pg_reload_conf" | "pg_cancel_backend" | "pg_terminate_backend" => PgType::Bool,
         "bgw_register"
         | "bgw_status"
         | "bgw_wait_for_shutdown"
@@ -319,6 +320,11 @@ fn pg_backend_pid(_ctx: &Context<'_>) -> Result<i64, SqlError> {
 
 fn pg_reload_conf(_ctx: &Context<'_>) -> Result<bool, SqlError> {
     context::host()?.reload_conf()
+}
+
+fn pg_cancel_backend(ctx: &Context<'_>) -> Result<Option<bool>, SqlError> {
+    let Some(pid) = pid_arg(ctx, 0)? else { return Ok(None) };
+    context::host()?.cancel_backend(pid).map(Some)
 }
 
 fn pg_terminate_backend(ctx: &Context<'_>) -> Result<Option<bool>, SqlError> {

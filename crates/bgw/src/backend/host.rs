@@ -168,6 +168,11 @@ pub trait HostServices {
     fn reload_conf(&self) -> Result<bool, SqlError>;
     /// pg_terminate_backend(pid): Ok(false) with a warning already reported when pid is not one of ours.
     fn terminate_backend(&self, pid: i32) -> Result<bool, SqlError>;
+    /// pg_cancel_backend(pid): cancels the running query of that process (SIGINT), under the same rules as
+    /// `terminate_backend`.
+    fn cancel_backend(&self, _pid: i32) -> Result<bool, SqlError> {
+        Err(SqlError::error("0A000", "pg_cancel_backend is not supported here"))
+    }
     /// current_setting(name): error 42704 for an unknown name.
     fn current_setting(&self, name: &str) -> Result<String, SqlError>;
     fn postmaster_start_time(&self) -> SystemTime;

@@ -41,8 +41,9 @@
 //!   reloads; it reports its state (`active` with the query text; afterwards `idle`, or `idle in transaction`
 //!   inside a transaction block) and forwards the host's notices after it.
 //! * A SIGTERM that arrives while the session waits for the client (or between two messages) ends it at once
-//!   (FATAL 57P01, exit code 1). The backend installs no handler for any other signal: SIGHUP, SIGUSR1 and
-//!   SIGQUIT belong to the host. The SIGTERM listener is tokio's: it chains to a handler the host installed
+//!   (FATAL 57P01, exit code 1); so do `idle_session_timeout` (FATAL 57P05) and, inside a transaction block,
+//!   `idle_in_transaction_session_timeout` (FATAL 25P03). The backend installs no handler for any other signal:
+//!   SIGHUP, SIGINT, SIGUSR1 and SIGQUIT belong to the host. The SIGTERM listener is tokio's: it chains to a handler the host installed
 //!   before [`serve`], and it needs tokio's signal handling not to have been set up in the postmaster before the
 //!   fork (the postmaster must not use `tokio::signal`).
 //! * The host handle is an `Rc` and stays on the backend's one thread: the SQL functions and views reach it
@@ -50,8 +51,14 @@
 //! * The session's SQL cannot touch files: `ATTACH` of a database file and `VACUUM INTO` are refused (42501),
 //!   since the backend runs with the host's privileges.
 //!
-//! Exit codes: 0 when the client disconnects (or sends a cancel request, which is not supported), 1 when the
-//! session ends with a FATAL error or the client sends no startup packet within 60 seconds.
+//! * A CancelRequest (instead of a startup packet) is served by the backend forked for that connection: it sends
+//!   SIGINT to the backend of this host whose pid and cancel key (random, sent in BackendKeyData and kept in the
+//!   process entry) both match, and closes the connection without an answer; a wrong key is ignored silently.
+//!   SIGINT cancels the running statement (57014); SIGTERM ends it and the session (FATAL 57P01); both reach a
+//!   running statement through the SQL engine's interrupt check (see `crate::process::interrupts`).
+//!
+//! Exit codes: 0 when the client disconnects (or sends a cancel request), 1 when the session ends with a FATAL
+//! error or the client sends no startup packet within 60 seconds.
 
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;

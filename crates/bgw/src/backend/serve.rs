@@ -82,6 +82,8 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
         Err(err) => return wire.fatal(err).await,
     };
     let wakeup = session.host.wakeup_fd().and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok());
+    // When the session last became idle (ReadyForQuery sent, no message since), for the idle timeouts.
+    let mut idle_since: Option<tokio::time::Instant> = None;
     loop {
         wire.send_all(session.out.drain(..));
         if let Some(code) = session.exit {
@@ -95,11 +97,16 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
                 if wire.flush().await.is_err() {
                     return 0;
                 }
-                // Idle: wait for the client, SIGTERM, or the host's wake-up (notifications to deliver).
+                // Idle: wait for the client, SIGTERM, the idle timeout, or the host's wake-up (notifications to
+                // deliver). A cancel that arrives now finds nothing to cancel and is dropped, as in PostgreSQL.
                 session.host.idle_wait(true);
+                crate::process::interrupts::clear_cancel();
+                let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
+                let (limit, timed_out) = idle_timeout(session.engine.tx_state());
                 let woke = tokio::select! {
                     biased;
                     _ = next_sigterm(&mut sigterm) => return wire.fatal(terminating()).await,
+                    _ = sleep_until(limit.map(|l| since + l)) => return wire.fatal(timed_out).await,
                     _ = wakeup_readable(&wakeup) => true,
                     read = wire.read_more() => match read {
                         Ok(0) | Err(_) => return 0,
@@ -123,6 +130,7 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
             }
             Err(err) => return wire.fatal(err).await,
         };
+        idle_since = None;
         if matches!(message, PgWireFrontendMessage::Terminate(_)) {
             let _ = wire.flush().await;
             return 0;
@@ -187,6 +195,30 @@ fn password_authentication_failed(user: &str) -> SqlError {
     }
     report.emit();
     SqlError::fatal("28P01", message)
+}
+
+/// The idle timeout for a session in transaction state `state` (None: off) and the FATAL error it ends the session
+/// with: `idle_session_timeout` outside a transaction block, `idle_in_transaction_session_timeout` inside one.
+fn idle_timeout(state: crate::sql::TxState) -> (Option<Duration>, SqlError) {
+    use crate::process::interrupts::timeout_setting;
+    match state {
+        crate::sql::TxState::Idle => (
+            timeout_setting("idle_session_timeout"),
+            SqlError::fatal("57P05", "terminating connection due to idle-session timeout"),
+        ),
+        _ => (
+            timeout_setting("idle_in_transaction_session_timeout"),
+            SqlError::fatal("25P03", "terminating connection due to idle-in-transaction timeout"),
+        ),
+    }
+}
+
+/// Resolves at `deadline`; never without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Resolves when the host's wake-up descriptor is readable; never without one.

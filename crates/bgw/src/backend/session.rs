@@ -10,6 +10,7 @@
 //! Runs in: a backend process.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
@@ -23,11 +24,11 @@ use crate::sql::lexer::is_blank;
 use crate::sql::{Engine, Statement, TxState};
 
 use super::context;
-use super::database::{self, Executed};
+use super::database;
 use super::host::{HostServices, Severity, SqlError};
 use super::portal::{Portal, Prepared};
 use super::types::{row_description, type_from_values, RowEncoder, Value, WireColumn};
-use super::wire::{error_response, message_name, notice_response, protocol_violation, Wire};
+use super::wire::{error_response, message_name, notice_response, protocol_violation, Spill, Wire};
 
 /// What the backend reports in ParameterStatus messages after authentication (besides application_name,
 /// session_authorization and is_superuser).
@@ -62,6 +63,116 @@ pub(super) struct Session {
     pub(super) skip_until_sync: bool,
     /// Set when the session must end, with the exit code, once `out` is sent.
     pub(super) exit: Option<i32>,
+    /// Sends a running statement's rows before it ends (None: they wait in `out`).
+    spill: Option<Spill>,
+}
+
+/// How many rows (or bytes of their values) the simple protocol holds back to type the result columns that have
+/// no declared type (by their values, [`type_from_values`]); the rest of the rows are sent as they come.
+const HOLD_ROWS: usize = 1000;
+const HOLD_BYTES: usize = 1 << 20;
+
+/// Where a running statement's messages go: to the wire at once through the [`Spill`] (in order after what
+/// `out` already holds), or into `out` without one.
+pub(super) struct Output<'a> {
+    out: &'a mut Vec<PgWireBackendMessage>,
+    spill: Option<&'a mut Spill>,
+    lost: bool,
+}
+
+impl Output<'_> {
+    pub(super) fn push(&mut self, message: PgWireBackendMessage) {
+        let Some(spill) = self.spill.as_deref_mut() else {
+            self.out.push(message);
+            return;
+        };
+        if self.lost {
+            return;
+        }
+        let queued = std::mem::take(self.out);
+        if queued.into_iter().chain(std::iter::once(message)).try_for_each(|m| spill.send(m)).is_err() {
+            // The client is gone (or SIGTERM came while it did not read): the interrupt check ends the statement.
+            self.lost = true;
+            crate::process::interrupts::client_connection_lost();
+        }
+    }
+}
+
+/// The approximate size of a row's values (for the limits on rows held in memory).
+pub(super) fn row_bytes(row: &[Value]) -> usize {
+    row.iter()
+        .map(|v| match v {
+            Value::Text(t) => t.len() + 24,
+            Value::Blob(b) => b.len() + 24,
+            _ => 16,
+        })
+        .sum()
+}
+
+/// A simple-protocol result while it streams: rows held back until the columns are typed, then sent one by one.
+struct SimpleRows<'s, 'o> {
+    statement: &'s Statement,
+    output: &'s mut Output<'o>,
+    columns: Option<Vec<WireColumn>>,
+    held: Vec<Vec<Value>>,
+    held_bytes: usize,
+    encoder: RowEncoder,
+    error: Option<SqlError>,
+}
+
+impl SimpleRows<'_, '_> {
+    fn row(&mut self, row: Vec<Value>) -> ControlFlow<()> {
+        if self.error.is_some() {
+            // The statement is ending with that error (see `send`); the rows it still reads are dropped.
+            return ControlFlow::Continue(());
+        }
+        if self.columns.is_none() {
+            self.held_bytes += row_bytes(&row);
+            self.held.push(row);
+            if self.held.len() < HOLD_ROWS && self.held_bytes < HOLD_BYTES {
+                return ControlFlow::Continue(());
+            }
+            self.describe();
+        } else {
+            self.send(&row);
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Types the columns (declared, or by the rows held), sends RowDescription and the rows held.
+    fn describe(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        let columns: Vec<WireColumn> = self
+            .statement
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| WireColumn {
+                name: column.name.clone(),
+                ty: column.ty.unwrap_or_else(|| type_from_values(held.iter().filter_map(|row| row.get(i)))),
+                format: FieldFormat::Text,
+            })
+            .collect();
+        self.output.push(PgWireBackendMessage::RowDescription(row_description(&columns)));
+        self.columns = Some(columns);
+        for row in &held {
+            if self.error.is_none() {
+                self.send(row);
+            }
+        }
+    }
+
+    fn send(&mut self, row: &[Value]) {
+        let Some(columns) = &self.columns else { return };
+        match self.encoder.encode(row, columns) {
+            Ok(data) => self.output.push(PgWireBackendMessage::DataRow(data)),
+            Err(err) => {
+                // Ends the statement at SQLite's next interrupt check, undoing what it wrote.
+                crate::process::interrupts::fail_statement(err.clone());
+                self.error = Some(err);
+            }
+        }
+    }
 }
 
 impl Session {
@@ -99,7 +210,9 @@ impl Session {
         let superuser = host.current_setting("is_superuser").is_ok_and(|v| v == "on");
         out.push(status("is_superuser", if superuser { "on" } else { "off" }));
         let pid = host.backend_pid();
-        out.push(PgWireBackendMessage::BackendKeyData(BackendKeyData::new(pid, SecretKey::I32(secret_key(pid)))));
+        let key = secret_key()?;
+        crate::process::interrupts::publish_cancel_key(key);
+        out.push(PgWireBackendMessage::BackendKeyData(BackendKeyData::new(pid, SecretKey::I32(key))));
         host.report_state("idle", "");
         let mut session = Session {
             host,
@@ -109,6 +222,7 @@ impl Session {
             portals: HashMap::new(),
             skip_until_sync: false,
             exit: None,
+            spill: wire.spill(),
         };
         session.ready();
         Ok(session)
@@ -201,11 +315,13 @@ impl Session {
         }
         self.host.absorb_config_reload();
         self.host.report_state("active", query);
+        crate::process::interrupts::start_statement(crate::process::interrupts::timeout_setting("statement_timeout"));
         Ok(())
     }
 
     /// What has to happen after a statement: its notices go out, and the backend is idle again.
     fn after_statement(&mut self) {
+        crate::process::interrupts::end_statement();
         let notices: Vec<SqlError> = context::take_notices().into_iter().chain(self.host.take_notices()).collect();
         self.out.extend(notices.iter().map(|n| PgWireBackendMessage::NoticeResponse(notice_response(n))));
         let state = match self.engine.tx_state() {
@@ -216,17 +332,18 @@ impl Session {
         self.host.report_state(state, "");
     }
 
-    /// Prepares (in simple mode) and runs one statement between the before and after steps; a panic becomes an
-    /// internal error.
+    /// Prepares (in simple mode) and runs one statement between the before and after steps, its result messages
+    /// going to the [`Output`] it is given; a panic becomes an internal error.
     pub(super) fn run_statement<T>(
         &mut self,
         query: &str,
-        work: impl FnOnce(&mut dyn Engine) -> Result<T, SqlError>,
+        work: impl FnOnce(&mut dyn Engine, &mut Output<'_>) -> Result<T, SqlError>,
     ) -> Result<T, SqlError> {
         self.before_statement(query)?;
         let engine = &mut *self.engine;
-        let result =
-            catch_unwind(AssertUnwindSafe(|| work(engine))).unwrap_or_else(|payload| Err(internal_error(&*payload)));
+        let mut output = Output { out: &mut self.out, spill: self.spill.as_mut(), lost: false };
+        let result = catch_unwind(AssertUnwindSafe(|| work(engine, &mut output)))
+            .unwrap_or_else(|payload| Err(internal_error(&*payload)));
         self.after_statement();
         result
     }
@@ -235,18 +352,18 @@ impl Session {
         let mut rest = query;
         let mut ran_any = false;
         while !is_blank(rest) {
-            let step = self.run_statement(query, |engine| {
+            let step = self.run_statement(query, |engine, output| {
                 let Some((statement, remainder)) = engine.prepare(rest)? else {
                     return Ok(None);
                 };
-                let executed = database::execute(engine, &statement, &[])?;
-                Ok(Some((statement, executed, remainder.len())))
+                let tag = stream_simple(engine, &statement, output)?;
+                Ok(Some((tag, remainder.len())))
             });
             match step {
-                Ok(Some((statement, executed, remaining))) => {
+                Ok(Some((tag, remaining))) => {
                     ran_any = true;
                     rest = &rest[rest.len() - remaining..];
-                    self.simple_result(&statement, executed);
+                    self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag)));
                 }
                 Ok(None) => break,
                 Err(err) => {
@@ -268,28 +385,6 @@ impl Session {
         self.ready();
     }
 
-    /// Sends a simple-protocol result: columns typed by declaration or by their values, in text format.
-    fn simple_result(&mut self, statement: &Statement, executed: Executed) {
-        if let Some(rows) = &executed.rows {
-            let columns: Vec<WireColumn> = statement
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, column)| WireColumn {
-                    name: column.name.clone(),
-                    ty: column.ty.unwrap_or_else(|| type_from_values(rows.iter().filter_map(|row| row.get(i)))),
-                    format: FieldFormat::Text,
-                })
-                .collect();
-            self.out.push(PgWireBackendMessage::RowDescription(row_description(&columns)));
-            if let Err(err) = self.send_rows(rows.iter(), &columns) {
-                self.error(err);
-                return;
-            }
-        }
-        self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(executed.tag)));
-    }
-
     pub(super) fn send_rows<'a>(
         &mut self,
         rows: impl Iterator<Item = &'a Vec<Value>>,
@@ -305,9 +400,42 @@ impl Session {
     }
 }
 
-/// A cancel key for BackendKeyData. Query cancellation is not supported, so it only has to look plausible.
-fn secret_key(pid: i32) -> i32 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    let mixed = (nanos ^ (u64::from(pid as u32) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> 32) as i32
+/// Runs a statement in the simple protocol, sending its result as it comes (columns typed by declaration or by
+/// their first rows' values, in text format); its command tag.
+fn stream_simple(engine: &mut dyn Engine, statement: &Statement, output: &mut Output<'_>) -> Result<String, SqlError> {
+    let mut rows = SimpleRows {
+        statement,
+        output,
+        columns: None,
+        held: Vec::new(),
+        held_bytes: 0,
+        encoder: RowEncoder::new(),
+        error: None,
+    };
+    let done = engine.execute(statement, &[], &mut |row| rows.row(row));
+    // An error the rows raised that SQLite's interrupt check did not take (the statement ended first).
+    let late = crate::process::interrupts::take_statement_error();
+    let done = done?;
+    if rows.columns.is_none() && !statement.columns.is_empty() {
+        rows.describe();
+    }
+    match rows.error.or(late) {
+        Some(err) => Err(err),
+        None => Ok(done.tag),
+    }
+}
+
+/// A random nonzero cancel key for BackendKeyData, from the system's random source (a CancelRequest must name
+/// it with the pid; 0 means "no key" in the process entry).
+fn secret_key() -> Result<i32, SqlError> {
+    use ring::rand::SecureRandom;
+    let rng = ring::rand::SystemRandom::new();
+    loop {
+        let mut bytes = [0u8; 4];
+        rng.fill(&mut bytes).map_err(|_| SqlError::fatal("XX000", "could not generate a cancel key"))?;
+        let key = i32::from_be_bytes(bytes);
+        if key != 0 {
+            return Ok(key);
+        }
+    }
 }

@@ -7,13 +7,16 @@
 //!
 //! Runs in: a backend process.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 
 use pgwire::error::ErrorInfo;
 use pgwire::messages::data::DataRow;
 use pgwire::messages::response::{ErrorResponse, GssEncResponse, NoticeResponse, SslResponse};
-use pgwire::messages::startup::NegotiateProtocolVersion;
+use pgwire::messages::startup::{NegotiateProtocolVersion, SecretKey};
 use pgwire::messages::{DecodeContext, PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -33,8 +36,10 @@ pub(super) fn protocol_violation(message: impl Into<String>) -> SqlError {
 
 /// Why the startup phase ended without a startup packet.
 pub(super) enum StartupEnd {
-    /// The client went away or asked to cancel a query (not supported): close quietly.
+    /// The client went away: close quietly.
     Quiet,
+    /// A CancelRequest for backend `pid` with key `key` (a key that is not 4 bytes long matches nothing: 0).
+    Cancel { pid: i32, key: i32 },
     /// A protocol violation: answer with this FATAL error.
     Fatal(SqlError),
 }
@@ -43,6 +48,10 @@ impl StartupEnd {
     pub(super) async fn exit_code(self, wire: &mut Wire) -> i32 {
         match self {
             StartupEnd::Quiet => 0,
+            StartupEnd::Cancel { pid, key } => {
+                crate::process::interrupts::serve_cancel_request(pid, key);
+                0
+            }
             StartupEnd::Fatal(err) => wire.fatal(err).await,
         }
     }
@@ -83,7 +92,9 @@ pub(super) struct Wire {
     input: Vec<u8>,
     /// How much of `input` has been decoded already.
     consumed: usize,
-    output: Vec<u8>,
+    /// Encoded messages not sent yet; shared with the session's [`Spill`], which sends them (in order) while a
+    /// statement streams its rows.
+    output: Rc<RefCell<Vec<u8>>>,
     decode_context: DecodeContext,
     /// Whether the last message [`Wire::decode`] refused as malformed (an ERROR) was an extended-protocol one.
     pub(super) malformed_extended: bool,
@@ -110,7 +121,7 @@ impl Wire {
             stream,
             input: Vec::with_capacity(8192),
             consumed: 0,
-            output: Vec::with_capacity(8192),
+            output: Rc::new(RefCell::new(Vec::with_capacity(8192))),
             decode_context,
             malformed_extended: false,
         })
@@ -171,6 +182,12 @@ impl Wire {
         if declared < 4 || declared > limit {
             return Err(protocol_violation(format!("invalid message length {declared}")));
         }
+        // A message is held whole in memory: one larger than the backend may use is refused before it is read.
+        let memory_limit = crate::process::setting_int("backend_memory_limit").saturating_mul(1024);
+        if memory_limit > 0 && declared as i64 > memory_limit {
+            return Err(SqlError::fatal("53200", "out of memory")
+                .with_detail(format!("A message of {declared} bytes exceeds backend_memory_limit.")));
+        }
         let total = header - 4 + declared;
         if pending.len() < total {
             return Ok(None);
@@ -229,7 +246,13 @@ impl Wire {
                     }
                     return Ok(startup.parameters.into_iter().collect());
                 }
-                Ok(Some(PgWireFrontendMessage::CancelRequest(_))) => return Err(StartupEnd::Quiet),
+                Ok(Some(PgWireFrontendMessage::CancelRequest(cancel))) => {
+                    let key = match cancel.secret_key {
+                        SecretKey::I32(key) => key,
+                        SecretKey::Bytes(bytes) => bytes[..].try_into().map_or(0, i32::from_be_bytes),
+                    };
+                    return Err(StartupEnd::Cancel { pid: cancel.pid, key });
+                }
                 Ok(Some(_)) => return Err(StartupEnd::Fatal(protocol_violation("expected a startup packet"))),
                 Ok(None) => match self.read_more().await {
                     Ok(0) | Err(_) => return Err(StartupEnd::Quiet),
@@ -248,18 +271,13 @@ impl Wire {
 
     /// Encodes `message` into the output buffer.
     pub(super) fn send(&mut self, message: PgWireBackendMessage) {
-        let mut buffer = DataRow::default().data;
-        match message.encode(&mut buffer) {
-            Ok(()) => self.output.extend_from_slice(&buffer),
-            Err(err) => {
-                eprintln!("bgw backend: could not encode a protocol message: {err}");
-                let fallback = error_response(&SqlError::error("XX000", "could not encode a protocol message"));
-                let mut buffer = DataRow::default().data;
-                if PgWireBackendMessage::ErrorResponse(fallback).encode(&mut buffer).is_ok() {
-                    self.output.extend_from_slice(&buffer);
-                }
-            }
-        }
+        encode(message, &mut self.output.borrow_mut());
+    }
+
+    /// What lets a running statement send its rows before it ends (None if the socket cannot be duplicated).
+    pub(super) fn spill(&self) -> Option<Spill> {
+        let fd = crate::sys::fd::dup_cloexec(self.raw_fd())?;
+        Some(Spill { socket: std::fs::File::from(fd), output: self.output.clone() })
     }
 
     pub(super) fn send_all(&mut self, messages: impl Iterator<Item = PgWireBackendMessage>) {
@@ -269,9 +287,17 @@ impl Wire {
     }
 
     pub(super) async fn flush(&mut self) -> std::io::Result<()> {
-        if !self.output.is_empty() {
-            let result = self.stream.write_all(&self.output).await;
-            self.output.clear();
+        if !self.output.borrow().is_empty() {
+            let output = std::mem::take(&mut *self.output.borrow_mut());
+            let result = self.stream.write_all(&output).await;
+            // Keep the buffer's capacity for the next messages.
+            {
+                let mut shared = self.output.borrow_mut();
+                if shared.is_empty() {
+                    *shared = output;
+                    shared.clear();
+                }
+            }
             result?;
             self.stream.flush().await?;
         }
@@ -283,6 +309,75 @@ impl Wire {
         self.send(PgWireBackendMessage::ErrorResponse(error_response(&SqlError { severity: Severity::Fatal, ..err })));
         let _ = self.flush().await;
         1
+    }
+}
+
+/// Encodes `message` onto `output` (an encoding failure becomes an internal error message, logged).
+fn encode(message: PgWireBackendMessage, output: &mut Vec<u8>) {
+    let mut buffer = DataRow::default().data;
+    match message.encode(&mut buffer) {
+        Ok(()) => output.extend_from_slice(&buffer),
+        Err(err) => {
+            eprintln!("bgw backend: could not encode a protocol message: {err}");
+            let fallback = error_response(&SqlError::error("XX000", "could not encode a protocol message"));
+            let mut buffer = DataRow::default().data;
+            if PgWireBackendMessage::ErrorResponse(fallback).encode(&mut buffer).is_ok() {
+                output.extend_from_slice(&buffer);
+            }
+        }
+    }
+}
+
+/// Sends a statement's rows while it runs, from inside the (synchronous) statement: messages are encoded onto the
+/// wire's own output buffer (after whatever is queued there, so the order holds) and, past [`SPILL_BYTES`],
+/// written to the socket at once, waiting for the client to read if it must. So a result of any size takes a
+/// bounded amount of the backend's memory.
+pub(super) struct Spill {
+    /// A duplicate of the client socket (non-blocking, as the wire's).
+    socket: std::fs::File,
+    output: Rc<RefCell<Vec<u8>>>,
+}
+
+/// How many encoded bytes a statement's rows may queue before they are written to the socket.
+pub(super) const SPILL_BYTES: usize = 64 * 1024;
+
+/// The client cannot be written to any more (it went away, or SIGTERM arrived while it did not read).
+#[derive(Debug)]
+pub(super) struct Lost;
+
+impl Spill {
+    /// Queues `message`; writes the queue out once it is large.
+    pub(super) fn send(&mut self, message: PgWireBackendMessage) -> Result<(), Lost> {
+        encode(message, &mut self.output.borrow_mut());
+        if self.output.borrow().len() >= SPILL_BYTES {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything queued, waiting (in 100 ms polls) while the client does not read; gives up when the
+    /// socket fails or the backend is asked to terminate.
+    fn write_out(&mut self) -> Result<(), Lost> {
+        let mut output = self.output.borrow_mut();
+        let mut written = 0;
+        while written < output.len() {
+            match self.socket.write(&output[written..]) {
+                Ok(0) => return Err(Lost),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    use std::os::fd::AsRawFd;
+                    let mut fds = [libc::pollfd { fd: self.socket.as_raw_fd(), events: libc::POLLOUT, revents: 0 }];
+                    crate::sys::fd::poll(&mut fds, 100);
+                    if crate::process::termination_pending() {
+                        return Err(Lost);
+                    }
+                }
+                Err(_) => return Err(Lost),
+            }
+        }
+        output.clear();
+        Ok(())
     }
 }
 

@@ -93,6 +93,52 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
         ),
         GucDef::string("shared_preload_libraries", "", Postmaster, "Libraries to load into the server at start."),
         GucDef::string("dynamic_library_path", "$libdir", Sighup, "Search path for dynamically loadable modules."),
+        GucDef::int(
+            "backend_memory_limit",
+            1024 * 1024,
+            0,
+            i32::MAX as i64,
+            Unit::Kb,
+            Sighup,
+            "Sets the most memory SQLite may use in one backend or worker (0: no limit).",
+        ),
+        // Session guards (PostgreSQL's names, defaults and units; 0 turns each off).
+        GucDef::int(
+            "statement_timeout",
+            0,
+            0,
+            i32::MAX as i64,
+            Unit::Ms,
+            Sighup,
+            "Sets the maximum allowed duration of any statement.",
+        ),
+        GucDef::int(
+            "lock_timeout",
+            0,
+            0,
+            i32::MAX as i64,
+            Unit::Ms,
+            Sighup,
+            "Sets the maximum allowed duration of any wait for a lock.",
+        ),
+        GucDef::int(
+            "idle_in_transaction_session_timeout",
+            0,
+            0,
+            i32::MAX as i64,
+            Unit::Ms,
+            Sighup,
+            "Sets the maximum allowed idle time between queries, when in a transaction.",
+        ),
+        GucDef::int(
+            "idle_session_timeout",
+            0,
+            0,
+            i32::MAX as i64,
+            Unit::Ms,
+            Sighup,
+            "Sets the maximum allowed idle time between queries, when not in a transaction.",
+        ),
     ]
 }
 
@@ -121,7 +167,13 @@ mod tests {
         assert_eq!(s.get_int("superuser_reserved_connections"), Some(3));
         assert_eq!(s.get_int("authentication_timeout"), Some(60));
         assert_eq!(s.show("authentication_timeout").as_deref(), Some("1min"));
-        assert_eq!(s.names().len(), 13);
+        for timeout in
+            ["statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout"]
+        {
+            assert_eq!(s.get_int(timeout), Some(0), "{timeout}");
+        }
+        assert_eq!(s.get_int("backend_memory_limit"), Some(1024 * 1024));
+        assert_eq!(s.names().len(), 18);
         assert!(s.names().windows(2).all(|w| w[0] < w[1]));
         assert!(host_parameters(Path::new("/d")).iter().all(|d| !d.short_desc.is_empty()));
         assert_eq!(s.def("max_connections").unwrap().context, GucContext::Postmaster);

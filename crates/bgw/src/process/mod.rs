@@ -10,6 +10,7 @@
 //! (SPI, modules, the worker runtime, backends' host services, the postmaster). Layers above that keep state of
 //! their own in step with the settings register a hook ([`on_reload`]) instead of being called from here.
 
+pub mod interrupts;
 #[allow(unsafe_code)] // MyBgworkerEntry's static storage, shared with C
 pub mod my_worker;
 
@@ -71,15 +72,16 @@ extern "C" fn handle_quickdie(_: libc::c_int) {
     crate::sys::process::exit_now(2);
 }
 
-/// Installs a client backend's signal handling: SIGTERM asks the session to end (checked between statements and
-/// inside waits), SIGHUP asks for a reload, SIGQUIT exits at once.
+/// Installs a client backend's signal handling: SIGTERM asks the session to end (checked between statements, inside
+/// waits and by a running statement's interrupt check), SIGINT cancels the running statement
+/// ([`interrupts`]), SIGHUP asks for a reload, SIGQUIT exits at once.
 pub fn install_backend_signals() {
     use crate::sys::signals;
     signals::install(libc::SIGTERM, handle_backend_sigterm, &[]);
     signals::install(libc::SIGHUP, handle_backend_sighup, &[]);
     signals::install(libc::SIGQUIT, handle_quickdie, &[]);
     signals::ignore(libc::SIGPIPE);
-    signals::ignore(libc::SIGINT);
+    signals::install(libc::SIGINT, interrupts::handle_sigint, &[]);
 }
 
 /// Whether SIGTERM asked this backend to end.

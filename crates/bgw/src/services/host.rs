@@ -122,6 +122,40 @@ impl ShmemHost {
         crate::sys::proctitle::set(&format!("bgw: {user} {database} [local]"));
         Ok(())
     }
+
+    /// pg_terminate_backend (SIGTERM) and pg_cancel_backend (SIGINT): a process of this host, of the caller's own
+    /// role unless the caller is a superuser.
+    fn signal_backend(&self, pid: i32, sig: libc::c_int) -> Result<bool, SqlError> {
+        let ours = shmem::attached()
+            .map(|shm| shm.procs().iter().any(|p| p.pid.load(Ordering::Acquire) == pid && pid > 0))
+            .unwrap_or(false);
+        if !ours {
+            self.notices
+                .borrow_mut()
+                .push(SqlError::warning("01000", format!("PID {pid} is not a PostgreSQL backend process")));
+            return Ok(false);
+        }
+        if !self.is_superuser() {
+            // A non-superuser may only signal processes of its own role (compared by oid).
+            let mine = self.role_oid.get();
+            let theirs = shmem::attached()
+                .and_then(|shm| shm.procs().iter().filter_map(|p| p.snapshot()).find(|s| s.pid == pid))
+                .map(|s| s.role_oid)
+                .unwrap_or(0);
+            if mine == 0 || theirs != mine {
+                let (message, detail) = if sig == libc::SIGINT {
+                    ("permission denied to cancel query", "Only superusers may cancel queries of other roles.")
+                } else {
+                    (
+                        "permission denied to terminate process",
+                        "Only superusers may terminate processes of other roles.",
+                    )
+                };
+                return Err(SqlError::error("42501", message).with_detail(detail));
+            }
+        }
+        Ok(crate::sys::signals::send(pid, sig))
+    }
 }
 
 impl HostServices for ShmemHost {
@@ -219,28 +253,11 @@ impl HostServices for ShmemHost {
     }
 
     fn terminate_backend(&self, pid: i32) -> Result<bool, SqlError> {
-        let ours = shmem::attached()
-            .map(|shm| shm.procs().iter().any(|p| p.pid.load(Ordering::Acquire) == pid && pid > 0))
-            .unwrap_or(false);
-        if !ours {
-            self.notices
-                .borrow_mut()
-                .push(SqlError::warning("01000", format!("PID {pid} is not a PostgreSQL backend process")));
-            return Ok(false);
-        }
-        if !self.is_superuser() {
-            // A non-superuser may only end processes of its own role (compared by oid).
-            let mine = self.role_oid.get();
-            let theirs = shmem::attached()
-                .and_then(|shm| shm.procs().iter().filter_map(|p| p.snapshot()).find(|s| s.pid == pid))
-                .map(|s| s.role_oid)
-                .unwrap_or(0);
-            if mine == 0 || theirs != mine {
-                return Err(SqlError::error("42501", "permission denied to terminate process")
-                    .with_detail("Only superusers may terminate processes of other roles."));
-            }
-        }
-        Ok(crate::sys::signals::send(pid, libc::SIGTERM))
+        self.signal_backend(pid, libc::SIGTERM)
+    }
+
+    fn cancel_backend(&self, pid: i32) -> Result<bool, SqlError> {
+        self.signal_backend(pid, libc::SIGINT)
     }
 
     fn current_setting(&self, name: &str) -> Result<String, SqlError> {

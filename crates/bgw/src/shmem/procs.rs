@@ -21,6 +21,11 @@
 //! ([`Sessions::admit`]) raises its entry's flag after counting itself in; the postmaster, after reaping a backend
 //! whose flag is up, lowers it and counts the backend out ([`Sessions::leave`]). Nobody else writes them. The
 //! postmaster reads the counts (racily, clamped) to know how many of its backends have not authenticated yet.
+//!
+//! `cancel_key` (a backend's secret key for CancelRequest, 0 for none): the postmaster stores 0 before it forks the
+//! entry's owner; the owner, a backend, stores its random nonzero key once, before it sends it to its client in
+//! BackendKeyData. A backend serving a CancelRequest (another process) only reads it: it signals the entry's pid
+//! when the pid and a nonzero key both match (see `crate::process::interrupts::serve_cancel_request`).
 
 use crate::sync::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering, UnsafeCell};
 
@@ -63,6 +68,8 @@ pub struct ProcEntry {
     pub listening: AtomicBool,
     /// The owner is a backend that authenticated and was counted into [`Sessions`] (see the module docs).
     pub authenticated: AtomicBool,
+    /// A backend's cancel key (0: none yet); see the module docs for who writes it.
+    cancel_key: AtomicI32,
     changecount: AtomicU32,
     app_name: UnsafeCell<[u8; APP_NAME_LEN]>,
     state: UnsafeCell<[u8; STATE_LEN]>,
@@ -126,6 +133,7 @@ impl ProcEntry {
         self.dropping_database.store(0, Ordering::SeqCst);
         self.listening.store(false, Ordering::Relaxed);
         self.authenticated.store(false, Ordering::Relaxed);
+        self.cancel_key.store(0, Ordering::Relaxed);
         self.kind.store(kind as u32, Ordering::Relaxed);
         self.worker_slot.store(worker_slot, Ordering::Relaxed);
         self.start_us.store(start_us, Ordering::Relaxed);
@@ -144,6 +152,20 @@ impl ProcEntry {
             put(&self.query, q);
         }
         self.changecount.fetch_add(1, Ordering::Release);
+    }
+
+    /// The owner, a backend: publish its cancel key (nonzero), before it sends it to its client.
+    pub fn set_cancel_key(&self, key: i32) {
+        self.cancel_key.store(key, Ordering::Release);
+    }
+
+    /// Whether this entry belongs to the live backend `pid` whose cancel key is `key` (never for key 0).
+    pub fn is_backend_with_key(&self, pid: i32, key: i32) -> bool {
+        pid > 0
+            && key != 0
+            && self.pid.load(Ordering::Acquire) == pid
+            && ProcKind::from_u32(self.kind.load(Ordering::Relaxed)) == ProcKind::Backend
+            && self.cancel_key.load(Ordering::Acquire) == key
     }
 
     /// The owner: publish the database (0: none) and role it connects as, then look whether a `DROP DATABASE`

@@ -137,7 +137,14 @@ impl State {
         self.session.as_mut().and_then(|s| s.conn.as_mut())
     }
 
-    pub fn set_session(&mut self, session: Session) {
+    pub fn set_session(&mut self, mut session: Session) {
+        if let Some(engine) = session.conn.as_mut() {
+            crate::sql::sqlite::set_memory_limit(
+                crate::process::setting_int("backend_memory_limit").saturating_mul(1024),
+            );
+            // A running statement stops for a lock wait past lock_timeout, and for the process's pending interrupts.
+            engine.set_interrupt_check(crate::process::interrupts::check_sql);
+        }
         self.session = Some(session);
     }
 

@@ -109,6 +109,21 @@ pub fn is_blank(sql: &str) -> bool {
     Lexer::new(sql).all(|(_, token)| token == Token::Symbol(b';'))
 }
 
+/// How many bytes the first statement of `sql` takes, up to and including its `;`, when this lexer can tell for
+/// sure: None when there is no `;`, or when the text before it has a `$` or a backslash (a dollar-quoted string or
+/// an escape string could hide a `;` this lexer does not see as quoted). Linear in the statement, not in `sql`:
+/// what lets a caller look at one statement of a long string without reading the rest.
+pub fn first_statement_len(sql: &str) -> Option<usize> {
+    let mut lexer = Lexer::new(sql);
+    let end = loop {
+        let (_, token) = lexer.next()?;
+        if token == Token::Symbol(b';') {
+            break lexer.position();
+        }
+    };
+    (!sql.as_bytes()[..end].iter().any(|b| matches!(b, b'$' | b'\\'))).then_some(end)
+}
+
 /// The words of the first statement of `sql` at parenthesis depth 0, upper-cased (up to its `;`).
 pub fn leading_words(sql: &str) -> impl Iterator<Item = String> + '_ {
     Lexer::new(sql).take_while(|(_, token)| *token != Token::Symbol(b';')).filter_map(|(depth, token)| match token {
@@ -129,6 +144,18 @@ mod tests {
         assert!(!is_blank("1"));
         assert!(!is_blank(";select"));
         assert!(!is_blank("'x'"));
+    }
+
+    #[test]
+    fn first_statement_len_stops_at_the_first_semicolon_outside_quotes() {
+        assert_eq!(first_statement_len("LISTEN a; LISTEN b;"), Some(9));
+        assert_eq!(first_statement_len("CREATE ROLE x PASSWORD 'a;b'; x"), Some(29));
+        let commented = "/* ; */ -- ;\n NOTIFY c, ';';";
+        assert_eq!(first_statement_len(commented), Some(commented.len()));
+        assert_eq!(first_statement_len("NOTIFY c -- ;\n; x"), Some(15));
+        assert_eq!(first_statement_len("LISTEN a"), None);
+        assert_eq!(first_statement_len("CREATE ROLE x PASSWORD $$a;b$$;"), None);
+        assert_eq!(first_statement_len("NOTIFY c, E'\\';'; x"), None);
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //!   transaction-control spellings, `$n` parameter numbering, the analysed [`Statement`].
 //! - [`txn`]: PostgreSQL's transaction rules (the failed-transaction rule, 25P02) on top of an engine's own.
 //! - [`error`]: [`SqlError`], with SQLSTATE, message, detail and hint; [`value`]: [`Value`] and [`PgType`].
+//! - [`interrupt`]: the check a caller gives its engine so that a cancel, a timeout or a termination ends a
+//!   running statement (or a wait for a lock) within milliseconds.
 //!
 //! Invariants: this layer knows nothing of the wire protocol, the host or workers (it imports only `catalog`,
 //! for how a database file is opened); what differs between its callers is a parameter (the SQLite engine's
@@ -19,6 +21,7 @@
 //! Runs in: a backend process (a client session) and a background worker (SPI).
 
 pub mod error;
+pub mod interrupt;
 pub mod lexer;
 pub mod sqlite;
 pub mod statement;
@@ -78,12 +81,19 @@ pub trait Engine {
 
     /// Rolls the open block back by API, if there is one.
     fn rollback(&mut self) -> Result<(), SqlError>;
+
+    /// Gives the engine the caller's interrupt check: called while a statement runs and while it waits for a
+    /// lock, it ends the statement with the error it returns (see [`interrupt`]). Without one, a statement runs
+    /// to its end and a lock wait lasts up to the connection's busy timeout.
+    fn set_interrupt_check(&mut self, check: interrupt::CheckInterrupts);
 }
 
 /// What a caller adds to its engine; every method has a default that adds nothing.
 pub trait Hooks: Send {
     /// How many bytes of `sql` a statement the caller runs itself takes, if `sql` starts with one (the backend's
-    /// catalog commands). Such a statement comes back from `prepare` as [`Kind::Catalog`].
+    /// catalog commands). Such a statement comes back from `prepare` as [`Kind::Catalog`]. `sql` is the first
+    /// statement only (up to its `;`) when the lexer can tell where that ends
+    /// ([`lexer::first_statement_len`]), so that splitting a long string stays linear.
     fn own_statement_len(&self, _sql: &str) -> Option<usize> {
         None
     }

@@ -17,6 +17,10 @@ use crate::sql::error::SqlError;
 /// Maps a rusqlite error to a PostgreSQL error.
 pub fn from_rusqlite(err: rusqlite::Error) -> SqlError {
     match err {
+        // PostgreSQL's text for it (SQLite's varies with where the allocation failed).
+        rusqlite::Error::SqliteFailure(failure, _) if failure.extended_code & 0xff == ffi::SQLITE_NOMEM => {
+            SqlError::error("53200", "out of memory")
+        }
         rusqlite::Error::SqliteFailure(failure, message) => {
             let message = message.unwrap_or_else(|| failure.to_string());
             if failure.extended_code & 0xff == ffi::SQLITE_AUTH {

@@ -1,4 +1,5 @@
-//! The two things the SQLite engine needs from SQLite's C API that rusqlite does not offer: preparing the first
+//! What the SQLite engine needs from SQLite's C API that rusqlite does not offer: the process's heap limit
+//! ([`set_hard_heap_limit`]), and preparing the first
 //! statement of a string and learning where it ends (with what the engine wants to know of it before it runs:
 //! its columns with their declared types, its parameters, whether it writes), and an authorizer that keeps SQL
 //! away from database files and keeps non-superusers off SQLite's own knobs (PRAGMAs).
@@ -239,5 +240,15 @@ pub(super) fn forbid_files(conn: &Connection) -> rusqlite::Result<()> {
         Ok(())
     } else {
         Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), Some("could not install the authorizer".into())))
+    }
+}
+
+/// Sets SQLite's hard heap limit for the whole process (`sqlite3_hard_heap_limit64`; 0 removes it): past it, an
+/// allocation SQLite asks for fails and the statement ends with SQLITE_NOMEM, the process goes on.
+pub(super) fn set_hard_heap_limit(bytes: i64) {
+    // SAFETY: a plain call that only sets a process-wide number inside SQLite (thread-safe in SQLite's default
+    // serialized mode).
+    unsafe {
+        ffi::sqlite3_hard_heap_limit64(bytes.max(0));
     }
 }

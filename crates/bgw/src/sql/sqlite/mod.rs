@@ -10,9 +10,11 @@
 //! the callers is in [`Options`] (what a client session gets and a worker's SPI does not) and in the caller's
 //! [`Hooks`].
 //!
-//! Where later work plugs in: a statement timeout or a cancel request becomes SQLite's progress handler around
-//! the stepping loop of `execute` (an interrupt ends the statement with SQLSTATE 57014, already mapped); rows
-//! already stream through the row callback.
+//! Interrupts: with the caller's check ([`Engine::set_interrupt_check`]), SQLite's progress handler asks it every
+//! [`CHECK_EVERY_OPS`] steps and the busy handler asks it while the connection waits for another writer (sleeping
+//! 1 to 10 ms between tries, without a bound of its own: `lock_timeout` is the caller's); when the check returns
+//! an error, SQLite stops the statement (SQLITE_INTERRUPT, or SQLITE_BUSY for a lock wait) and the statement ends
+//! with the check's error instead of SQLite's. Rows stream through the row callback as they are read.
 //!
 //! Runs in: a backend process (the session's database) and a background worker (its SPI connection).
 
@@ -25,6 +27,8 @@ pub mod rows_table;
 
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -32,6 +36,7 @@ pub use errors::{from_rusqlite, sqlstate};
 pub use ffi::{pragma_allowed, set_superuser as set_session_superuser, PRAGMAS_ANYONE, PRAGMAS_READ_ONLY};
 
 use super::error::SqlError;
+use super::interrupt::{CheckInterrupts, Wait, CHECK_EVERY_OPS};
 use super::statement::{classify, transaction_control, ColumnInfo, Kind, Statement};
 use super::txn::{gate, Gate, Tracker, TxState};
 use super::value::{PgType, Value};
@@ -66,12 +71,24 @@ pub struct SqliteEngine {
     tx: Tracker,
     /// Whether `PRAGMA query_only` is on (it follows the hooks' read-only state).
     read_only: bool,
+    /// The caller's interrupt check, if it gave one.
+    check: Option<CheckInterrupts>,
+    /// The error the interrupt check stopped the running statement with (set from SQLite's handlers).
+    interrupted: Arc<Mutex<Option<SqlError>>>,
 }
 
 impl SqliteEngine {
     /// An engine on `conn`, opened and set up by the caller.
     pub fn new(conn: Connection, options: Options) -> SqliteEngine {
-        SqliteEngine { conn, options, hooks: Box::new(NoHooks), tx: Tracker::default(), read_only: false }
+        SqliteEngine {
+            conn,
+            options,
+            hooks: Box::new(NoHooks),
+            tx: Tracker::default(),
+            read_only: false,
+            check: None,
+            interrupted: Arc::default(),
+        }
     }
 
     /// The same, with the caller's hooks.
@@ -102,8 +119,18 @@ impl SqliteEngine {
     }
 
     fn map_error(&self, err: rusqlite::Error) -> SqlError {
-        // An error raised by one of the caller's SQL functions comes back whole, SQLSTATE included.
+        // A statement the interrupt check stopped ends with the check's error; an error raised by one of the
+        // caller's SQL functions comes back whole, SQLSTATE included.
+        if let Some(interrupt) = take(&self.interrupted) {
+            let _ = self.hooks.take_function_error();
+            return interrupt;
+        }
         self.hooks.take_function_error().unwrap_or_else(|| from_rusqlite(err))
+    }
+
+    /// Asks the caller's check now (before a statement runs, as PostgreSQL's CHECK_FOR_INTERRUPTS).
+    fn check_now(&self) -> Result<(), SqlError> {
+        self.check.map_or(Ok(()), |check| check(Wait::Running))
     }
 
     fn prepare_first<'a>(&self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
@@ -112,7 +139,10 @@ impl SqliteEngine {
             if super::lexer::is_blank(rest) {
                 return Ok(None);
             }
-            if let Some(len) = self.hooks.own_statement_len(rest) {
+            // The caller's hook sees the first statement only, when the lexer can tell where it ends: asking it
+            // about the whole rest would make splitting a long string quadratic.
+            let first = super::lexer::first_statement_len(rest).map_or(rest, |end| &rest[..end]);
+            if let Some(len) = self.hooks.own_statement_len(first) {
                 let len = len.clamp(1, rest.len());
                 return Ok(Some((Statement::bare(&rest[..len], Kind::Catalog), &rest[len..])));
             }
@@ -177,6 +207,7 @@ impl SqliteEngine {
         params: &[Value],
         sink: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
     ) -> Result<Completion, SqlError> {
+        self.check_now()?;
         let mut prepared = self.conn.prepare(&stmt.sql).map_err(|e| self.map_error(e))?;
         let width = prepared.column_count();
         if width != stmt.columns.len() {
@@ -248,8 +279,9 @@ impl Engine for SqliteEngine {
         params: &[Value],
         rows: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
     ) -> Result<Completion, SqlError> {
-        // Forget any error a function raised outside a statement.
+        // Forget any error a function raised outside a statement, and any interrupt that stopped nothing.
         let _ = self.hooks.take_function_error();
+        let _ = take(&self.interrupted);
         let tag_only = |tag: &str| Ok(Completion { tag: tag.to_owned(), rows: 0, changes: 0 });
         match gate(self.tx_state(), &stmt.kind) {
             Gate::Run => {}
@@ -297,12 +329,12 @@ impl Engine for SqliteEngine {
         self.tx.reset();
         // IMMEDIATE takes the database's write lock at once (waiting up to the busy timeout for other writers), so
         // that a later write cannot fail on a snapshot that went stale.
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(from_rusqlite)
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.map_error(e))
     }
 
     fn commit(&mut self) -> Result<(), SqlError> {
         self.tx.reset();
-        self.conn.execute_batch("COMMIT").map_err(from_rusqlite)
+        self.conn.execute_batch("COMMIT").map_err(|e| self.map_error(e))
     }
 
     fn rollback(&mut self) -> Result<(), SqlError> {
@@ -310,12 +342,59 @@ impl Engine for SqliteEngine {
         if self.conn.is_autocommit() {
             return Ok(());
         }
-        self.conn.execute_batch("ROLLBACK").map_err(from_rusqlite)
+        self.conn.execute_batch("ROLLBACK").map_err(|e| self.map_error(e))
     }
+
+    fn set_interrupt_check(&mut self, check: CheckInterrupts) {
+        self.check = Some(check);
+        let slot = self.interrupted.clone();
+        let _ = self.conn.progress_handler(
+            CHECK_EVERY_OPS,
+            Some(move || match check(Wait::Running) {
+                Ok(()) => false,
+                Err(err) => {
+                    put(&slot, err);
+                    true
+                }
+            }),
+        );
+        let slot = self.interrupted.clone();
+        let mut since = Instant::now();
+        let _ = self.conn.busy_handler(Some(move |count: i32| {
+            if count == 0 {
+                since = Instant::now();
+            }
+            if let Err(err) = check(Wait::Lock { waited: since.elapsed() }) {
+                put(&slot, err);
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(match count {
+                0 => 1,
+                1 => 2,
+                2 => 5,
+                _ => 10,
+            }));
+            true
+        }));
+    }
+}
+
+fn put(slot: &Mutex<Option<SqlError>>, err: SqlError) {
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
+}
+
+fn take(slot: &Mutex<Option<SqlError>>) -> Option<SqlError> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 #[cfg(test)]
 mod tests;
+
+/// Bounds the memory SQLite may use in this process (every connection of it: a backend or worker has one session)
+/// to `bytes` (0: no bound). Past it a statement ends with 53200 "out of memory" and the connection goes on.
+pub fn set_memory_limit(bytes: i64) {
+    ffi::set_hard_heap_limit(bytes);
+}
 
 /// Sandboxes a connection that runs SQL on a client's behalf with the host's privileges: no database files
 /// attached or written (42501); triggers, views, defaults and checks run with the privileges of whoever sets
