@@ -531,3 +531,31 @@ fn a_message_larger_than_the_memory_limit_is_refused_before_it_is_read() {
     assert_eq!(h.sql("SELECT 1"), "1");
     no_crash(&h);
 }
+
+#[test]
+fn a_backend_whose_own_allocation_fails_ends_with_fatal_not_a_crash_cycle() {
+    // SQLite's memory is bounded by backend_memory_limit (53200 above); what is left is the backend's own Rust
+    // code. A 100 MB blob is within SQLite's limit and within the address space, but its text form (hex, twice the
+    // size) is not: the backend's allocation fails. Rust would abort (SIGABRT: a crash cycle for everyone); the
+    // host's allocator ends the session with FATAL "out of memory" and exit 1 instead.
+    let h = Host::start(Setup::new(BGW));
+    let mut bystander = h.client();
+    let (mut stream, pid, _key) = raw_session(&h);
+    limit_address_space(pid, status_kb(pid, "VmSize") * 1024 + 256 * 1024 * 1024);
+    raw_send(&mut stream, "SELECT randomblob(100000000)");
+    // The connection closes, with no result (no row, no CommandComplete).
+    while let Some((tag, _)) = wire::read_message(&mut stream) {
+        assert!(tag != b'C' && tag != b'D', "the query produced a result: {}", tag as char);
+    }
+    let deadline = Instant::now() + DEADLINE;
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!alive(pid), "the backend is still there");
+    let log = h.wait_log("DETAIL:  Failed on request of size");
+    assert!(log.contains("FATAL:  out of memory"), "{log}");
+    // Nobody else noticed: no crash cycle, the other session and the postmaster live.
+    let one: i64 = bystander.query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
+    no_crash(&h);
+}

@@ -24,6 +24,10 @@ fn signal_report(_arg: usize) {
     elog::log(format!("{name}: blocked after unblocking: {:?}", blocked_signals()));
 }
 
+/// The host's allocator, as the `bgw` executable has it (a backend out of memory ends with FATAL, not a crash).
+#[global_allocator]
+static ALLOCATOR: bgw::sys::alloc::HostAlloc = bgw::sys::alloc::HostAlloc;
+
 fn main() {
     bgw::modules::entry::register_internal_function("signal_report", signal_report);
     std::process::exit(bgw::cli::main());

@@ -33,6 +33,7 @@ pub fn backend_main(
     death_read: RawFd,
     reject: Option<SqlError>,
 ) -> ! {
+    crate::sys::alloc::on_failure(out_of_memory);
     crate::latch::init_child(death_read, crate::latch::OnPostmasterDeath::ExitNow);
     crate::process::install_backend_signals();
     crate::sys::signals::unblock_all();
@@ -42,4 +43,34 @@ pub fn backend_main(
     let host = Rc::new(ShmemHost::default());
     let code = crate::backend::serve_client(stream, host, reject);
     crate::process::exit(code)
+}
+
+/// A backend's answer to a failed allocation outside a critical section (see [`crate::sys::alloc`]): PostgreSQL's
+/// FATAL "out of memory" with the size in DETAIL, in the log, and exit 1: the session ends, nothing shared was
+/// half-changed, so the postmaster takes it as an ordinary FATAL exit, not a crash. Allocates nothing.
+fn out_of_memory(size: usize) -> ! {
+    crate::elog::write_from_signal_handler(b"FATAL", b"out of memory");
+    let mut detail = [0u8; 64];
+    let mut n = 0;
+    for &b in b"Failed on request of size " {
+        detail[n] = b;
+        n += 1;
+    }
+    let mut digits = [0u8; 20];
+    let mut d = digits.len();
+    let mut v = size;
+    loop {
+        d -= 1;
+        digits[d] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &b in digits[d..].iter().chain(b".") {
+        detail[n] = b;
+        n += 1;
+    }
+    crate::elog::write_from_signal_handler(b"DETAIL", &detail[..n]);
+    crate::sys::process::exit_now(1)
 }

@@ -11,6 +11,7 @@
 //! - [`signals`]: signal masks, dispositions and async-signal-safe writes.
 //! - [`proctitle`]: the process title that `ps` shows.
 //! - [`pidfd`]: waiting for a process that is not our child to exit.
+//! - [`alloc`]: the global allocator, and what a failed allocation does in each process.
 //! - [`exit_watch`]: which of the postmaster's children exited (a pidfd per child in an epoll set).
 //! - [`fd`]: pipes, `poll`, the byte-sized reads and writes of self-pipes.
 //! - [`message_pipe`]: one fixed-size message from the postmaster to a child (a spare's assignment).
@@ -20,6 +21,7 @@
 //! - [`process`]: whether a pid exists; leaving this process at once.
 //! - [`user`]: the OS user's name.
 
+pub mod alloc;
 pub mod exit_watch;
 pub mod fd;
 pub mod fork;

@@ -22,9 +22,11 @@ unsafe impl Sync for ProcessLock {}
 // SAFETY: as above; the mutex has no thread affinity except while locked, and guards never cross threads.
 unsafe impl Send for ProcessLock {}
 
-/// Proof that the lock is held; unlocks on drop.
+/// Proof that the lock is held; unlocks on drop. Holding it is a critical section ([`super::alloc`]): an
+/// allocation failure meanwhile aborts the process instead of running its failure handler.
 pub struct ProcessLockGuard<'a> {
     lock: &'a ProcessLock,
+    _critical: super::alloc::CriticalSection,
 }
 
 impl ProcessLock {
@@ -46,6 +48,7 @@ impl ProcessLock {
     /// Takes the lock, recovering it if its previous holder died.
     #[hot]
     pub fn lock(&self) -> ProcessLockGuard<'_> {
+        let critical = super::alloc::CriticalSection::enter();
         // SAFETY: the mutex was initialized by `init` in shared memory that outlives every child.
         let rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
         if rc == libc::EOWNERDEAD {
@@ -58,7 +61,7 @@ impl ProcessLock {
             // module never does; anything else is memory corruption. A child may die; the postmaster never locks.
             panic!("background worker lock is unusable (error {rc})");
         }
-        ProcessLockGuard { lock: self }
+        ProcessLockGuard { lock: self, _critical: critical }
     }
 }
 
