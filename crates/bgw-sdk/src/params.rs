@@ -271,6 +271,28 @@ impl StringParam {
         default: &str,
         context: Context,
     ) -> Result<&'static StringParam, Error> {
+        Self::define_with_flags(name, short_desc, default, context, 0)
+    }
+
+    /// [`StringParam::define`] for a secret (an API key, a password): only superusers may examine it
+    /// (`current_setting` by anyone else is refused with 42501, PostgreSQL's `GUC_SUPERUSER_ONLY`). The module
+    /// itself reads it as any other parameter.
+    pub fn define_secret(
+        name: &str,
+        short_desc: &str,
+        default: &str,
+        context: Context,
+    ) -> Result<&'static StringParam, Error> {
+        Self::define_with_flags(name, short_desc, default, context, bgw_abi::GUC_SUPERUSER_ONLY)
+    }
+
+    fn define_with_flags(
+        name: &str,
+        short_desc: &str,
+        default: &str,
+        context: Context,
+        flags: i32,
+    ) -> Result<&'static StringParam, Error> {
         check_param_name(name)?;
         let c_default = CString::new(default).map_err(|_| invalid(name, "the default contains a NUL byte"))?;
         let (c_name, c_desc) = claim(name, short_desc)?;
@@ -279,7 +301,7 @@ impl StringParam {
             default: default.to_string(),
             value: AtomicPtr::new(std::ptr::null_mut()),
         }));
-        ffi::define_string(&c_name, &c_desc, &p.value, &c_default, context.to_raw(), 0);
+        ffi::define_string(&c_name, &c_desc, &p.value, &c_default, context.to_raw(), flags);
         Ok(p)
     }
     /// A copy of the current value (the default until the host has stored one).

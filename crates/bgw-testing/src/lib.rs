@@ -48,6 +48,13 @@ fn init() -> Result<(), bgw_sdk::Error> {
     if !bgw_sdk::preloading() {
         return Ok(());
     }
+    // A secret only superusers may examine (PostgreSQL's GUC_SUPERUSER_ONLY).
+    bgw_sdk::params::StringParam::define_secret(
+        "bgw_testing.api_key",
+        "A secret for the tests",
+        "",
+        bgw_sdk::params::Context::Reload,
+    )?;
     BackgroundWorkerBuilder::new("rust ticker")
         .worker_type("rust ticker")
         .library(LIBRARY)

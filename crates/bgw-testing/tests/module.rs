@@ -231,3 +231,17 @@ fn a_rust_worker_notifies_listening_clients_on_commit() {
     assert!(!log.contains("LISTEN was accepted"), "{log}");
     wait_shutdown(&h, &handle);
 }
+
+#[test]
+fn a_secret_parameter_is_hidden_from_roles_that_are_not_superusers() {
+    let h = Host::start(MODULE.setup().preload().tcp().conf("bgw_testing.api_key", "'s3cret'"));
+    h.sql("CREATE ROLE bob LOGIN PASSWORD 'b'");
+    assert_eq!(h.sql("SELECT current_setting('bgw_testing.api_key')"), "s3cret");
+    let mut bob = tcp_client(h.port, "bob", "b").unwrap();
+    let e = bob.batch_execute("SELECT current_setting('bgw_testing.api_key')").unwrap_err();
+    let db = e.as_db_error().expect("an ErrorResponse");
+    assert_eq!(
+        (db.code().code(), db.message()),
+        ("42501", "must be superuser or have privileges of pg_read_all_settings to examine \"bgw_testing.api_key\"")
+    );
+}
