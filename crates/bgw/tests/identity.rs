@@ -262,6 +262,9 @@ fn non_superusers_cannot_touch_sqlites_files_durability_or_paths() {
         ("PRAGMA temp_store = file", "temp_store"),
         ("PRAGMA wal_checkpoint(truncate)", "wal_checkpoint"),
         ("PRAGMA hard_heap_limit = 1", "hard_heap_limit"),
+        // The engine's lock waits (lock_timeout, interrupts) and its read-only state are not a session's to change.
+        ("PRAGMA busy_timeout = 100", "busy_timeout"),
+        ("PRAGMA query_only = 0", "query_only"),
     ] {
         let e = bob.batch_execute(sql).unwrap_err();
         assert_eq!((code(&e), message(&e)), ("42501".into(), set_denied(name)), "{sql}");
@@ -273,7 +276,8 @@ fn non_superusers_cannot_touch_sqlites_files_durability_or_paths() {
     }
     // What stays allowed: the connection's own behaviour, reading settings, introspection.
     for sql in [
-        "PRAGMA busy_timeout = 100",
+        "PRAGMA busy_timeout",
+        "PRAGMA query_only",
         "PRAGMA foreign_keys = on",
         "PRAGMA journal_mode",
         "PRAGMA synchronous",

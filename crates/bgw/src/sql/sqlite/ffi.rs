@@ -101,6 +101,17 @@ pub fn set_superuser(superuser: bool) {
 thread_local! {
     /// The PostgreSQL-style message of the authorizer's last refusal of a PRAGMA, for the error SQLite raises.
     static DENIAL: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The engine itself is running a PRAGMA (following the host's read-only state with `query_only`): allowed
+    /// whoever the session's role is.
+    static ENGINE_PRAGMA: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (a PRAGMA the engine issues itself) past the non-superuser PRAGMA check.
+pub(super) fn as_engine<R>(f: impl FnOnce() -> R) -> R {
+    ENGINE_PRAGMA.with(|e| e.set(true));
+    let r = f();
+    ENGINE_PRAGMA.with(|e| e.set(false));
+    r
 }
 
 /// The message of the authorizer's last PRAGMA refusal, if the error at hand is one (and forgets it).
@@ -114,7 +125,6 @@ pub const PRAGMAS_ANYONE: &[&str] = &[
     "analysis_limit",
     "application_id",
     "automatic_index",
-    "busy_timeout",
     "case_sensitive_like",
     "collation_list",
     "compile_options",
@@ -134,7 +144,6 @@ pub const PRAGMAS_ANYONE: &[&str] = &[
     "optimize",
     "page_count",
     "pragma_list",
-    "query_only",
     "quick_check",
     "recursive_triggers",
     "reverse_unordered_selects",
@@ -151,6 +160,8 @@ pub const PRAGMAS_ANYONE: &[&str] = &[
 /// or the process's memory.
 pub const PRAGMAS_READ_ONLY: &[&str] = &[
     "auto_vacuum",
+    // The engine's busy handler carries lock_timeout and interrupts; SQLite's own would replace it.
+    "busy_timeout",
     "cache_size",
     "cache_spill",
     "cell_size_check",
@@ -165,6 +176,8 @@ pub const PRAGMAS_READ_ONLY: &[&str] = &[
     "max_page_count",
     "mmap_size",
     "page_size",
+    // The engine keeps it equal to the host's read-only state (a standby's sessions); a session may not lift it.
+    "query_only",
     "schema_version",
     "secure_delete",
     "soft_heap_limit",
@@ -221,7 +234,7 @@ pub(super) fn forbid_files(conn: &Connection) -> rusqlite::Result<()> {
                     ffi::SQLITE_DENY
                 }
             },
-            ffi::SQLITE_PRAGMA if !SUPERUSER.load(Ordering::Relaxed) => {
+            ffi::SQLITE_PRAGMA if !SUPERUSER.load(Ordering::Relaxed) && !ENGINE_PRAGMA.with(|e| e.get()) => {
                 let name = text(arg1).unwrap_or_default();
                 match pragma_allowed(&name, text(arg2).as_deref()) {
                     Ok(()) => ffi::SQLITE_OK,

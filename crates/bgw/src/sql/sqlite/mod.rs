@@ -299,7 +299,7 @@ impl Engine for SqliteEngine {
         }
         let read_only = self.hooks.read_only();
         if read_only != self.read_only {
-            self.conn.pragma_update(None, "query_only", read_only).map_err(|e| self.map_error(e))?;
+            ffi::as_engine(|| self.conn.pragma_update(None, "query_only", read_only)).map_err(|e| self.map_error(e))?;
             self.read_only = read_only;
         }
         if read_only && stmt.kind.writes() {
