@@ -11,7 +11,8 @@
 //!   directory; [`c_module`] builds C test modules the way a module author would.
 //! - [`process`]: checks on processes from `/proc` (alive, title, children, process group) and [`signal`],
 //!   the tests' one way to send a signal.
-//! - [`reliability`]: invariant checks comparing the host's own view with `/proc`.
+//! - [`reliability`]: invariant checks comparing the host's own view with `/proc`; [`Ledger`]: a writer whose
+//!   acknowledged commits a guard test checks after its attack.
 //! - [`client`] (the OS user, ports, TCP clients with a password) and [`wire`] (the protocol's framing, for
 //!   tests that speak it by hand).
 //!
@@ -27,6 +28,7 @@ pub mod c_module;
 pub mod client;
 pub mod endpoint;
 pub mod host;
+pub mod ledger;
 pub mod module;
 pub mod process;
 pub mod reliability;
@@ -38,6 +40,7 @@ pub use c_module::{build_c_module, build_c_module_from_text, module_tempdir};
 pub use client::{free_tcp_port, os_user, tcp_client, unique_port};
 pub use endpoint::{Endpoint, Session};
 pub use host::{Host, Setup};
+pub use ledger::Ledger;
 pub use module::Module;
 pub use process::{
     alive, children_of, cmdline, group_members, is_root, kill_group, output_within, signal, stat, try_signal,

@@ -30,6 +30,8 @@ fn one(c: &mut postgres::Client, sql: &str) -> Option<String> {
 #[test]
 fn a_role_whose_name_prints_alike_is_another_role() {
     let h = Host::start(Setup::new(BGW).tcp());
+    // Acknowledged commits keep being made while the attack runs; none may be lost.
+    let ledger = Ledger::start(h.endpoint());
     let port = h.port;
     h.sql("CREATE ROLE \"bossé\" SUPERUSER LOGIN PASSWORD 'b'; CREATE ROLE \"boss??\" LOGIN PASSWORD 'q'");
     let mut boss = tcp_client(port, "bossé", "b").unwrap();
@@ -55,6 +57,7 @@ fn a_role_whose_name_prints_alike_is_another_role() {
     assert!(r);
     wait_until("the terminated session to end", || !alive(fake2_pid));
     assert!(fake2.batch_execute("SELECT 1").is_err());
+    println!("figure: {} acknowledged commits checked", ledger.check());
 }
 
 /// A session connected to `name` keeps the database from being dropped; once it leaves, the drop succeeds.
@@ -181,6 +184,8 @@ fn flood(channel: &str, n: u32, distinct: u32) -> String {
 #[test]
 fn another_database_cannot_make_a_listener_lose_a_notification() {
     let h = Host::start(Setup::new(BGW).tcp());
+    // Acknowledged commits keep being made while the attack runs; none may be lost.
+    let ledger = Ledger::start(h.endpoint());
     h.sql("CREATE ROLE mallory LOGIN PASSWORD 'm'");
     let mut listener = h.client();
     listener.batch_execute("LISTEN ch").unwrap();
@@ -206,6 +211,7 @@ fn another_database_cannot_make_a_listener_lose_a_notification() {
     boss.batch_execute("NOTIFY ch, 'second'").unwrap();
     assert_eq!(next_notification(&mut listener), ("ch".into(), "from the boss".into()));
     assert_eq!(next_notification(&mut listener), ("ch".into(), "second".into()));
+    println!("figure: {} acknowledged commits checked", ledger.check());
 }
 
 #[test]
@@ -246,6 +252,8 @@ fn a_writer_blocked_by_an_idle_transaction_gets_a_lock_timeout_not_an_internal_e
 #[test]
 fn non_superusers_cannot_touch_sqlites_files_durability_or_paths() {
     let h = Host::start(Setup::new(BGW).tcp());
+    // Acknowledged commits keep being made while the attack runs; none may be lost.
+    let ledger = Ledger::start(h.endpoint());
     h.sql("CREATE ROLE bob LOGIN PASSWORD 'b'");
     let mut bob = tcp_client(h.port, "bob", "b").unwrap();
     bob.batch_execute("CREATE TABLE t (a int)").unwrap();
@@ -292,6 +300,7 @@ fn non_superusers_cannot_touch_sqlites_files_durability_or_paths() {
     let mut admin = h.client();
     let path = one(&mut admin, "SELECT file FROM pragma_database_list WHERE name = 'main'").unwrap();
     assert!(path.ends_with("base/5.db"), "{path}");
+    println!("figure: {} acknowledged commits checked", ledger.check());
 }
 
 /// A module with a parameter only superusers may examine.

@@ -86,6 +86,8 @@ fn no_crash(h: &Host) {
 #[test]
 fn sigint_cancels_a_runaway_query_and_the_session_goes_on() {
     let h = Host::start(Setup::new(BGW));
+    // Acknowledged commits keep being made while the attack runs; none may be lost.
+    let ledger = Ledger::start(h.endpoint());
     let (client, pid) = client_with_pid(&h);
     let thread = run_in_thread(&h, client, pid, RUNAWAY);
     let sent = Instant::now();
@@ -105,6 +107,7 @@ fn sigint_cancels_a_runaway_query_and_the_session_goes_on() {
     let two: i64 = client.query_one("SELECT 2", &[]).unwrap().get(0);
     assert_eq!(two, 2);
     no_crash(&h);
+    println!("figure: {} acknowledged commits checked", ledger.check());
 }
 
 #[test]
@@ -444,6 +447,8 @@ fn raw_send(stream: &mut std::os::unix::net::UnixStream, sql: &str) {
 #[test]
 fn memory_attacks_get_53200_and_the_session_and_the_host_go_on() {
     let h = Host::start(Setup::new(BGW));
+    // Acknowledged commits keep being made while the attack runs; none may be lost.
+    let ledger = Ledger::start(h.endpoint());
     let mut bystander = h.client();
     let (mut stream, pid, key) = raw_session(&h);
     // A bounded address space: what the backend maps now plus 256 MB.
@@ -513,6 +518,7 @@ fn memory_attacks_get_53200_and_the_session_and_the_host_go_on() {
     let one: i64 = bystander.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
     no_crash(&h);
+    println!("figure: {} acknowledged commits checked", ledger.check());
 }
 
 #[test]
@@ -539,6 +545,8 @@ fn a_backend_whose_own_allocation_fails_ends_with_fatal_not_a_crash_cycle() {
     // size) is not: the backend's allocation fails. Rust would abort (SIGABRT: a crash cycle for everyone); the
     // host's allocator ends the session with FATAL "out of memory" and exit 1 instead.
     let h = Host::start(Setup::new(BGW));
+    // Acknowledged commits keep being made while the attack runs; none may be lost.
+    let ledger = Ledger::start(h.endpoint());
     let mut bystander = h.client();
     let (mut stream, pid, _key) = raw_session(&h);
     limit_address_space(pid, status_kb(pid, "VmSize") * 1024 + 256 * 1024 * 1024);
@@ -558,4 +566,5 @@ fn a_backend_whose_own_allocation_fails_ends_with_fatal_not_a_crash_cycle() {
     let one: i64 = bystander.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
     no_crash(&h);
+    println!("figure: {} acknowledged commits checked", ledger.check());
 }
