@@ -293,6 +293,14 @@ impl State {
             super::notify::transaction_ended(false, None);
             return Ok(false);
         }
+        if database.is_some() {
+            // PreCommit_Notify: no room for the notifications fails the commit, and the transaction rolls back.
+            if let Err(message) = super::notify::pre_commit() {
+                let _ = engine.rollback();
+                super::notify::transaction_ended(false, None);
+                return Err(message);
+            }
+        }
         let committed = engine.commit();
         super::notify::transaction_ended(committed.is_ok(), database);
         match committed {
