@@ -129,3 +129,37 @@ fn committers_racing_for_the_last_room_never_overwrite_an_unread_notification() 
     listener.batch_execute("COMMIT").unwrap();
     assert_eq!(next_notification(&mut listener), ("ch".into(), "keep me".into()));
 }
+
+#[test]
+fn a_workers_commit_follows_the_same_rule() {
+    let dir = module_tempdir();
+    build_c_module(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules/c_spi.c"),
+        dir.path(),
+        "c_spi",
+    );
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
+    h.sql("CREATE TABLE spi_full (x int)");
+    let mut listener = stalled_listener(&h);
+    let mut s = sender(&h);
+    for n in [500, 500, 23] {
+        s.batch_execute(&flood(n)).unwrap();
+    }
+    let options = r#"{"name": "full", "flags": ["shmem", "database"]}"#;
+    let pid: i32 = h
+        .psql(&format!("SELECT bgw_launch('c_spi', 'c_spi_notify_full', 0, '{options}')"))
+        .unwrap_or_else(|e| panic!("{e}\nlog:\n{}", h.log()))
+        .parse()
+        .unwrap();
+    let log = h.wait_exited_1(pid);
+    assert!(
+        log.contains("c_spi notify_full: insert=") && log.contains(" too many notifications in the NOTIFY queue\n"),
+        "{log}"
+    );
+    assert!(log.contains("c_spi notify_full: committing"), "{log}");
+    assert!(log.contains("ERROR:  too many notifications in the NOTIFY queue"), "{log}");
+    assert!(!log.contains("(wrong)"), "{log}");
+    assert_eq!(h.sql("SELECT count(*) FROM spi_full"), "0", "neither the statement's row nor the transaction's");
+    listener.batch_execute("COMMIT").unwrap();
+    assert_eq!(next_notification(&mut listener), ("ch".into(), "keep me".into()));
+}

@@ -29,6 +29,16 @@ pub fn pre_commit() -> Result<(), String> {
     crate::shmem::notify::pre_commit(count).map_err(|e| e.to_string())
 }
 
+/// The hooks of a worker's database connection: the pre-commit of a transaction SQLite commits itself (an SPI
+/// statement outside a transaction that wrote).
+pub struct CommitHooks;
+
+impl crate::sql::Hooks for CommitHooks {
+    fn pre_commit(&self) -> Result<(), crate::sql::SqlError> {
+        pre_commit().map_err(|m| crate::sql::SqlError::error("54000", m))
+    }
+}
+
 /// The transaction (or the statement outside one) ended: publishes the pending notifications if it committed
 /// into database `db`, and drops them otherwise.
 pub fn transaction_ended(committed: bool, db: Option<u32>) {
