@@ -47,6 +47,10 @@ impl Hooks for SessionHooks {
         context::host().map(|h| h.read_only()).unwrap_or(false)
     }
 
+    fn pre_commit(&self) -> Result<(), SqlError> {
+        context::host().map_or(Ok(()), |h| h.pre_commit())
+    }
+
     fn transaction_ended(&self, committed: bool) {
         if let Ok(h) = context::host() {
             h.transaction_ended(committed);

@@ -211,6 +211,11 @@ pub trait HostServices {
     fn notify(&self, _channel: &str, _payload: &str) -> Result<(), SqlError> {
         Err(SqlError::error("0A000", "notifications are not supported here"))
     }
+    /// Before the session's transaction commits (PostgreSQL's PreCommit_Notify): reserves room in the
+    /// notification queue for its notifications; Err (54000) fails the COMMIT and the transaction rolls back.
+    fn pre_commit(&self) -> Result<(), SqlError> {
+        Ok(())
+    }
     /// The session's transaction ended (committed or not): publish or drop its queued notifications.
     fn transaction_ended(&self, _committed: bool) {}
     /// Notifications for this session's channels, as (sender pid, channel, payload), in commit order.

@@ -319,23 +319,12 @@ impl HostServices for ShmemHost {
         self.queue_notify(channel, payload)
     }
 
+    fn pre_commit(&self) -> Result<(), SqlError> {
+        self.pre_commit_notify()
+    }
+
     fn transaction_ended(&self, committed: bool) {
-        let listens = std::mem::take(&mut *self.pending_listens.borrow_mut());
-        let pending = self.pending_notifies.borrow_mut().take();
-        if committed {
-            // Listening first: a session hears what its own transaction sends on a channel it just listened to.
-            for (channel, on) in &listens {
-                self.apply_listen(channel.as_deref(), *on);
-            }
-            if let Err(e) = crate::shmem::notify::send(self.db_oid.get(), &pending) {
-                // The transaction committed already (the engine has no hook before its commit): none of its
-                // notifications were sent, and the sender is told so; no listener loses one.
-                self.notices.borrow_mut().push(
-                    SqlError::warning("54000", e.to_string())
-                        .with_detail(format!("None of the transaction's {} notifications were sent.", pending.len())),
-                );
-            }
-        }
+        self.end_notify_transaction(committed);
     }
 
     fn take_notifications(&self) -> Vec<(i32, String, String)> {

@@ -18,6 +18,36 @@ impl ShmemHost {
             .map_err(|e| SqlError::error(e.sqlstate(), e.to_string()))
     }
 
+    /// Pre-commit (PostgreSQL's PreCommit_Notify): reserves room in the queue for the transaction's pending
+    /// notifications, or fails with ERROR 54000 so that the caller rolls the transaction back.
+    pub(super) fn pre_commit_notify(&self) -> Result<(), SqlError> {
+        let count = self.pending_notifies.borrow().len();
+        // PostgreSQL's error has no DETAIL or HINT.
+        shmem::notify::pre_commit(count).map_err(|e| SqlError::error("54000", e.to_string()))
+    }
+
+    /// The transaction ended: if it committed, applies its LISTEN / UNLISTEN and publishes its notifications in
+    /// the room its pre-commit reserved; otherwise drops them and the reservation.
+    pub(super) fn end_notify_transaction(&self, committed: bool) {
+        let listens = std::mem::take(&mut *self.pending_listens.borrow_mut());
+        let pending = self.pending_notifies.borrow_mut().take();
+        if !committed {
+            shmem::notify::release();
+            return;
+        }
+        // Listening first: a session hears what its own transaction sends on a channel it just listened to.
+        for (channel, on) in &listens {
+            self.apply_listen(channel.as_deref(), *on);
+        }
+        if let Err(e) = shmem::notify::send(self.db_oid.get(), &pending) {
+            // Only a commit that skipped the pre-commit gets here: none of its notifications were sent.
+            self.notices.borrow_mut().push(
+                SqlError::warning("54000", e.to_string())
+                    .with_detail(format!("None of the transaction's {} notifications were sent.", pending.len())),
+            );
+        }
+    }
+
     /// LISTEN / UNLISTEN: take effect when the transaction commits (at once for a statement of its own), as in
     /// PostgreSQL.
     pub(super) fn queue_listen(&self, channel: Option<&str>, on: bool) {

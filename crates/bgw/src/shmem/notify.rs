@@ -3,23 +3,43 @@
 //!
 //! # Who writes what
 //!
-//! Writers (backends whose transaction committed with pending notifications) take the queue's robust lock, check
-//! that the whole transaction fits without overwriting an entry some listener still needs ([`NotifyQueue::publish`]
-//! refuses it whole otherwise: nothing is lost, the sender is told), then for each notification: mark the entry being written (`seq = 0`), write it, publish it (`seq = position + 1`,
-//! Release) and advance `head` (Release). Holding the lock across a transaction's notifications keeps them
-//! together and in commit order. Readers take no lock: they read `head` (Acquire), then each entry as a seqlock,
-//! accepting it only if its `seq` reads `position + 1` both before and after the copy; anything else was
-//! overwritten under them (they were more than [`QUEUE_LEN`] behind) and is skipped, with a warning from the
-//! caller. The postmaster only initializes the queue in a fresh segment.
+//! | Field | Written by | When | Read by |
+//! |---|---|---|---|
+//! | `lock` | a committer with notifications | held from its pre-commit ([`NotifyQueue::reserve`]) to the publish (or its rollback) | other committers (they wait) |
+//! | `head` | the lock holder | after each entry it publishes (Release) | listeners (Acquire), new listeners (their start) |
+//! | entry fields | the lock holder | `seq = 0`, then the text, then `seq = position + 1` (Release) | listeners, as a seqlock |
+//! | `ProcEntry::notify_pos` | the listener itself | after each read, and when it starts listening | committers, under the lock, to know what is still needed |
 //!
-//! A listener's position lives in its process entry (`ProcEntry::notify_pos`, written by the listener only, after
-//! each read and when it starts listening); writers read the positions of the listening entries, with their
-//! database oids, to know which entries are still needed: an entry of database `d` at position `q` is needed
-//! while some listener connected to `d` has a position at or before `q`. Entries of a database nobody listens in
-//! are never needed, so one database's traffic cannot evict another's notifications: at worst its sender is
-//! refused. A transaction may send at most [`DATABASE_SHARE`] distinct notifications.
+//! The commit protocol, as PostgreSQL's PreCommit_Notify / AtCommit_Notify:
+//!
+//! 1. **Pre-commit** (before SQLite's COMMIT): the committer takes the queue's robust lock and checks that its
+//!    transaction's notifications fit without overwriting an entry some listener still needs. If they do not, it
+//!    releases the lock and fails with ERROR 54000 [`QUEUE_FULL`]: the caller rolls the transaction back, nothing
+//!    of it is visible and no listener loses anything. If they do, it keeps the lock: that is the reservation
+//!    ([`Reservation`]). While it is held no other committer can publish, and listeners only move forward (a new
+//!    listener starts at `head`), so the room checked stays free until the publish.
+//! 2. **Commit**: SQLite commits the data (the lock still held).
+//! 3. **Publish**: for each notification: mark the entry being written (`seq = 0`), write it, publish it
+//!    (`seq = position + 1`, Release) and advance `head` (Release); then the lock is released. If the commit
+//!    failed instead, the reservation is dropped unused (the lock released, nothing written).
+//!
+//! Holding the lock across a transaction's notifications keeps them together and in commit order; only
+//! transactions that send notifications take it, as only those take PostgreSQL's notify lock. A committer that
+//! dies holding it leaves a robust lock the next committer recovers (nothing was half-published that readers
+//! would accept: an entry counts only once its `seq` is set). Readers take no lock: they read `head` (Acquire),
+//! then each entry as a seqlock, accepting it only if its `seq` reads `position + 1` both before and after the
+//! copy; anything else was overwritten under them (they were more than [`QUEUE_LEN`] behind) and is skipped,
+//! with a warning from the caller. The postmaster only initializes the queue in a fresh segment.
+//!
+//! An entry of database `d` at position `q` is needed while some listener connected to `d` has a position at or
+//! before `q`. Entries of a database nobody listens in are never needed, so one database's traffic cannot evict
+//! another's notifications: at worst its sender's COMMIT fails. A transaction may send at most
+//! [`DATABASE_SHARE`] distinct notifications.
+
+use std::cell::RefCell;
 
 use crate::sync::{fence, AtomicI32, AtomicU32, AtomicU64, Ordering, ProcessLock, UnsafeCell};
+use crate::sys::robust_mutex::ProcessLockGuard;
 
 /// Notifications the ring holds; a listener further behind loses the oldest.
 pub const QUEUE_LEN: usize = 1024;
@@ -90,9 +110,8 @@ impl NotifyQueue {
     }
 
     /// Appends a committed transaction's notifications, in order, all or none: Err(QueueFull) if they do not
-    /// fit without overwriting an entry a listener still needs. `oldest_needed(db)` is the lowest read position
-    /// of the listeners connected to database `db` (None: nobody listens there); positions only grow, so a
-    /// value read before the lock is taken errs on the safe side.
+    /// fit without overwriting an entry a listener still needs ([`NotifyQueue::reserve`], then
+    /// [`Reservation::publish`]).
     pub fn publish(
         &self,
         pid: i32,
@@ -100,12 +119,26 @@ impl NotifyQueue {
         items: &[(String, String)],
         oldest_needed: impl Fn(u32) -> Option<u64>,
     ) -> Result<(), QueueFull> {
-        if items.len() > QUEUE_LEN {
+        self.reserve(items.len(), oldest_needed)?.publish(pid, db, items);
+        Ok(())
+    }
+
+    /// Pre-commit: takes the queue's lock and checks that `room` notifications fit without overwriting an entry
+    /// a listener still needs; Ok holds the lock (the room) until the [`Reservation`] is published or dropped.
+    /// `oldest_needed(db)` is the lowest read position of the listeners connected to database `db` (None:
+    /// nobody listens there); positions only grow, so a value read before the lock is taken errs on the safe
+    /// side.
+    pub fn reserve(
+        &self,
+        room: usize,
+        oldest_needed: impl Fn(u32) -> Option<u64>,
+    ) -> Result<Reservation<'_>, QueueFull> {
+        if room > QUEUE_LEN {
             return Err(QueueFull);
         }
-        let _guard = self.lock.lock();
+        let guard = self.lock.lock();
         let head = self.head.load(Ordering::Relaxed);
-        for i in 0..items.len() as u64 {
+        for i in 0..room as u64 {
             let Some(q) = (head + i).checked_sub(QUEUE_LEN as u64) else { continue };
             let e = &self.entries[(q % QUEUE_LEN as u64) as usize];
             if e.seq.load(Ordering::Acquire) == q + 1
@@ -114,19 +147,7 @@ impl NotifyQueue {
                 return Err(QueueFull);
             }
         }
-        for (channel, payload) in items {
-            let pos = self.head.load(Ordering::Relaxed);
-            let e = &self.entries[(pos % QUEUE_LEN as u64) as usize];
-            e.seq.store(0, Ordering::Relaxed);
-            fence(Ordering::Release);
-            e.pid.store(pid, Ordering::Relaxed);
-            e.db.store(db, Ordering::Relaxed);
-            put(&e.channel, channel);
-            put(&e.payload, payload);
-            e.seq.store(pos + 1, Ordering::Release);
-            self.head.store(pos + 1, Ordering::Release);
-        }
-        Ok(())
+        Ok(Reservation { queue: self, _guard: guard, room })
     }
 
     /// Reads the notifications of database `db` from position `from`; returns them, the new position and how
@@ -159,6 +180,39 @@ impl NotifyQueue {
             out.push(Notification { pid, channel, payload });
         }
         (out, head, lost)
+    }
+}
+
+/// Room held in the queue between a transaction's pre-commit and its publish: the queue's lock (see the module
+/// doc). Dropping it unused (the transaction did not commit) releases the room.
+pub struct Reservation<'a> {
+    queue: &'a NotifyQueue,
+    _guard: ProcessLockGuard<'a>,
+    room: usize,
+}
+
+impl Reservation<'_> {
+    /// How many notifications it has room for.
+    pub fn room(&self) -> usize {
+        self.room
+    }
+
+    /// Appends the committed transaction's notifications (at most [`Reservation::room`]; any more are not sent),
+    /// in order, and releases the room.
+    pub fn publish(self, pid: i32, db: u32, items: &[(String, String)]) {
+        let q = self.queue;
+        for (channel, payload) in items.iter().take(self.room) {
+            let pos = q.head.load(Ordering::Relaxed);
+            let e = &q.entries[(pos % QUEUE_LEN as u64) as usize];
+            e.seq.store(0, Ordering::Relaxed);
+            fence(Ordering::Release);
+            e.pid.store(pid, Ordering::Relaxed);
+            e.db.store(db, Ordering::Relaxed);
+            put(&e.channel, channel);
+            put(&e.payload, payload);
+            e.seq.store(pos + 1, Ordering::Release);
+            q.head.store(pos + 1, Ordering::Release);
+        }
     }
 }
 
@@ -245,24 +299,62 @@ impl Pending {
     }
 }
 
-/// Publishes a committed transaction's notifications (database `db`, sent by this process) and sets the latch
-/// of every listening process, which reads the queue when it next looks. A process not attached to the segment
-/// has no one to tell. Err: the queue could not take them without a listener losing one; none were sent.
-pub fn send(db: u32, items: &[(String, String)]) -> Result<(), QueueFull> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let Some(shm) = super::attached() else { return Ok(()) };
-    let procs = shm.procs();
-    let oldest_needed = |d: u32| {
-        procs
+thread_local! {
+    /// This process's reservation, from its transaction's pre-commit to its end (a backend or worker runs one
+    /// transaction at a time, in one thread).
+    static HELD: RefCell<Option<Reservation<'static>>> = const { RefCell::new(None) };
+}
+
+/// The lowest read position of the listeners connected to each database, from the process entries.
+fn oldest_needed(shm: &'static super::Shmem) -> impl Fn(u32) -> Option<u64> {
+    move |d: u32| {
+        shm.procs()
             .iter()
             .filter(|p| p.pid.load(Ordering::Acquire) > 0 && p.listening.load(Ordering::Acquire))
             .filter(|p| p.database_oid() == d)
             .map(|p| p.notify_pos())
             .min()
+    }
+}
+
+/// Pre-commit of a transaction with `count` pending notifications: reserves room for them in the queue (kept by
+/// this process until [`send`] or [`release`]), or Err(QueueFull) if they would overwrite an entry a listener
+/// still needs; the caller then rolls the transaction back. Calling it again before the end keeps the
+/// reservation already held. A process not attached to the segment has nothing to reserve.
+pub fn pre_commit(count: usize) -> Result<(), QueueFull> {
+    if count == 0 || HELD.with(|h| h.borrow().as_ref().is_some_and(|r| r.room() >= count)) {
+        return Ok(());
+    }
+    release();
+    let Some(shm) = super::attached() else { return Ok(()) };
+    let reservation = shm.notify_queue().reserve(count, oldest_needed(shm))?;
+    HELD.with(|h| *h.borrow_mut() = Some(reservation));
+    Ok(())
+}
+
+/// The transaction did not commit: drops its reservation, if it made one.
+pub fn release() {
+    let _ = HELD.with(|h| h.borrow_mut().take());
+}
+
+/// Publishes a committed transaction's notifications (database `db`, sent by this process) in the room its
+/// pre-commit reserved (reserving it now if it made none) and sets the latch of every listening process, which
+/// reads the queue when it next looks. A process not attached to the segment has no one to tell. Err (only
+/// without a pre-commit): the queue could not take them without a listener losing one; none were sent.
+pub fn send(db: u32, items: &[(String, String)]) -> Result<(), QueueFull> {
+    let held = HELD.with(|h| h.borrow_mut().take());
+    if items.is_empty() {
+        return Ok(());
+    }
+    let Some(shm) = super::attached() else { return Ok(()) };
+    let reservation = match held {
+        Some(r) if r.room() >= items.len() => r,
+        other => {
+            drop(other);
+            shm.notify_queue().reserve(items.len(), oldest_needed(shm))?
+        }
     };
-    shm.notify_queue().publish(std::process::id() as i32, db, items, oldest_needed)?;
+    reservation.publish(std::process::id() as i32, db, items);
     for p in shm.procs() {
         let pid = p.pid.load(Ordering::Acquire);
         if pid > 0 && p.listening.load(Ordering::Acquire) {

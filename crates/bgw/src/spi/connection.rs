@@ -133,7 +133,11 @@ pub fn open(data_dir: &Path, db: &DbTarget, user: &RoleTarget, flags: u32) -> Re
             })?;
             super::notify::register_function(&conn)
                 .map_err(|e| ConnectError::fatal(format!("could not set up database \"{}\": {e}", d.name)))?;
-            Some(crate::sql::sqlite::SqliteEngine::new(conn, crate::sql::sqlite::Options::SPI))
+            Some(crate::sql::sqlite::SqliteEngine::with_hooks(
+                conn,
+                crate::sql::sqlite::Options::SPI,
+                Box::new(super::notify::CommitHooks),
+            ))
         }
     };
     Ok(Session { role, database, conn })

@@ -213,7 +213,7 @@ impl State {
             return self.fail(SPI_ERROR_UNCONNECTED, "this process has no database connection");
         };
         let in_tx = engine.tx_state() != txn::TxState::Idle;
-        let outcome = match super::notify::run_statement(src) {
+        let mut outcome = match super::notify::run_statement(src) {
             Some(_) if read_only => {
                 Err((BGW_SPI_ERROR_STATEMENT, "NOTIFY is not allowed in a read-only execution".to_string()))
             }
@@ -227,8 +227,14 @@ impl State {
                 engine.fail_transaction();
             }
         }
-        // Outside a transaction the statement was its own: its notifications go (or are dropped) now.
+        // Outside a transaction the statement was its own: its notifications go (or are dropped) now, after their
+        // pre-commit (SQLite's commit of a statement that wrote ran it already, through the engine's hooks).
         if !in_tx {
+            if outcome.is_ok() {
+                if let Err(message) = super::notify::pre_commit() {
+                    outcome = Err((BGW_SPI_ERROR_STATEMENT, message));
+                }
+            }
             super::notify::transaction_ended(outcome.is_ok(), database);
         }
         match outcome {
@@ -250,7 +256,10 @@ impl State {
         let in_tx = engine.tx_state() != txn::TxState::Idle;
         super::notify::queue(channel, payload)?;
         if !in_tx {
-            super::notify::transaction_ended(true, self.database_oid());
+            // Its own transaction: refused whole if the queue has no room for it.
+            let committed = super::notify::pre_commit();
+            super::notify::transaction_ended(committed.is_ok(), self.database_oid());
+            committed?;
         }
         Ok(())
     }
@@ -292,6 +301,14 @@ impl State {
             let _ = engine.rollback();
             super::notify::transaction_ended(false, None);
             return Ok(false);
+        }
+        if database.is_some() {
+            // PreCommit_Notify: no room for the notifications fails the commit, and the transaction rolls back.
+            if let Err(message) = super::notify::pre_commit() {
+                let _ = engine.rollback();
+                super::notify::transaction_ended(false, None);
+                return Err(message);
+            }
         }
         let committed = engine.commit();
         super::notify::transaction_ended(committed.is_ok(), database);

@@ -21,10 +21,31 @@ pub fn queue(channel: &str, payload: &str) -> Result<(), String> {
     pending().add(channel, payload).map_err(|e| e.to_string())
 }
 
+/// Pre-commit of the worker's transaction (`CommitTransactionCommand`, before SQLite's COMMIT): reserves room in
+/// the queue for its pending notifications, or Err with PostgreSQL's error message (SQLSTATE 54000), and the
+/// caller rolls the transaction back.
+pub fn pre_commit() -> Result<(), String> {
+    let count = pending().len();
+    crate::shmem::notify::pre_commit(count).map_err(|e| e.to_string())
+}
+
+/// The hooks of a worker's database connection: the pre-commit of a transaction SQLite commits itself (an SPI
+/// statement outside a transaction that wrote).
+pub struct CommitHooks;
+
+impl crate::sql::Hooks for CommitHooks {
+    fn pre_commit(&self) -> Result<(), crate::sql::SqlError> {
+        pre_commit().map_err(|m| crate::sql::SqlError::error("54000", m))
+    }
+}
+
 /// The transaction (or the statement outside one) ended: publishes the pending notifications if it committed
 /// into database `db`, and drops them otherwise.
 pub fn transaction_ended(committed: bool, db: Option<u32>) {
     let list = pending().take();
+    if !committed || db.is_none() {
+        crate::shmem::notify::release();
+    }
     if let (true, Some(db)) = (committed, db) {
         if let Err(e) = crate::shmem::notify::send(db, &list) {
             crate::elog::report(crate::elog::Level::Warning, format!("{e}: {} notifications not sent", list.len()));

@@ -89,7 +89,7 @@ pub trait Engine {
 }
 
 /// What a caller adds to its engine; every method has a default that adds nothing.
-pub trait Hooks: Send {
+pub trait Hooks: Send + Sync {
     /// How many bytes of `sql` a statement the caller runs itself takes, if `sql` starts with one (the backend's
     /// catalog commands). Such a statement comes back from `prepare` as [`Kind::Catalog`]. `sql` is the first
     /// statement only (up to its `;`) when the lexer can tell where that ends
@@ -106,6 +106,12 @@ pub trait Hooks: Send {
     /// Whether writes are refused now (25006).
     fn read_only(&self) -> bool {
         false
+    }
+
+    /// Just before a transaction commits (an explicit COMMIT/END, a statement's own transaction, the engine's
+    /// [`Engine::commit`]): Err fails the commit, and the engine rolls the transaction back and returns it.
+    fn pre_commit(&self) -> Result<(), SqlError> {
+        Ok(())
     }
 
     /// A transaction ended (a statement's own, or a block's), committed or not.

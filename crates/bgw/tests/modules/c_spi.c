@@ -232,3 +232,26 @@ c_spi_notify(Datum arg)
 	Async_Notify("", "x");
 	elog(LOG, "c_spi notify: an empty channel was accepted (wrong)");
 }
+
+/*
+ * NOTIFY from a worker when the queue has no room: an SPI statement outside a transaction that writes and
+ * notifies fails (its row rolled back), then a transaction's CommitTransactionCommand raises the ERROR.
+ */
+void c_spi_notify_full(Datum arg);
+void
+c_spi_notify_full(Datum arg)
+{
+	int ret;
+
+	(void) arg;
+	BackgroundWorkerInitializeConnection("postgres", NULL, 0);
+	SPI_connect();
+	ret = SPI_execute("INSERT INTO spi_full SELECT 2 WHERE pg_notify('workers', 'own') IS NULL", false, 0);
+	elog(LOG, "c_spi notify_full: insert=%d %s", ret, or_null(bgw_spi_error_message()));
+	StartTransactionCommand();
+	SPI_execute("INSERT INTO spi_full VALUES (1)", false, 0);
+	SPI_execute("NOTIFY workers, 'no room'", false, 0);
+	elog(LOG, "c_spi notify_full: committing");
+	CommitTransactionCommand();
+	elog(LOG, "c_spi notify_full: committed (wrong)");
+}

@@ -67,7 +67,7 @@ impl Hooks for NoHooks {}
 pub struct SqliteEngine {
     conn: Connection,
     options: Options,
-    hooks: Box<dyn Hooks>,
+    hooks: Arc<dyn Hooks>,
     tx: Tracker,
     /// Whether `PRAGMA query_only` is on (it follows the hooks' read-only state).
     read_only: bool,
@@ -75,6 +75,10 @@ pub struct SqliteEngine {
     check: Option<CheckInterrupts>,
     /// The error the interrupt check stopped the running statement with (set from SQLite's handlers).
     interrupted: Arc<Mutex<Option<SqlError>>>,
+    /// The error the hooks' pre-commit refused a commit with (set from SQLite's commit hook).
+    refused: Arc<Mutex<Option<SqlError>>>,
+    /// Whether the hooks' pre-commit ran for the transaction now ending (set from SQLite's commit hook).
+    pre_committed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SqliteEngine {
@@ -83,17 +87,33 @@ impl SqliteEngine {
         SqliteEngine {
             conn,
             options,
-            hooks: Box::new(NoHooks),
+            hooks: Arc::new(NoHooks),
             tx: Tracker::default(),
             read_only: false,
             check: None,
             interrupted: Arc::default(),
+            refused: Arc::default(),
+            pre_committed: Arc::default(),
         }
     }
 
     /// The same, with the caller's hooks.
     pub fn with_hooks(conn: Connection, options: Options, hooks: Box<dyn Hooks>) -> SqliteEngine {
-        SqliteEngine { hooks, ..SqliteEngine::new(conn, options) }
+        let mut engine = SqliteEngine { hooks: Arc::from(hooks), ..SqliteEngine::new(conn, options) };
+        // The pre-commit of a transaction that wrote (a statement's own, whose COMMIT SQLite runs itself, or a
+        // block's): refusing turns SQLite's COMMIT into a ROLLBACK, and the statement ends with the hooks' error.
+        let (hooks, refused, ran) = (engine.hooks.clone(), engine.refused.clone(), engine.pre_committed.clone());
+        let _ = engine.conn.commit_hook(Some(move || {
+            ran.store(true, std::sync::atomic::Ordering::Relaxed);
+            match hooks.pre_commit() {
+                Ok(()) => false,
+                Err(err) => {
+                    put(&refused, err);
+                    true
+                }
+            }
+        }));
+        engine
     }
 
     /// Opens the database file at `path` (or a fresh in-memory database) for a client session, as every database
@@ -121,6 +141,10 @@ impl SqliteEngine {
     fn map_error(&self, err: rusqlite::Error) -> SqlError {
         // A statement the interrupt check stopped ends with the check's error; an error raised by one of the
         // caller's SQL functions comes back whole, SQLSTATE included.
+        if let Some(refused) = take(&self.refused) {
+            let _ = self.hooks.take_function_error();
+            return refused;
+        }
         if let Some(interrupt) = take(&self.interrupted) {
             let _ = self.hooks.take_function_error();
             return interrupt;
@@ -309,13 +333,39 @@ impl Engine for SqliteEngine {
                 format!("cannot execute {} in a read-only transaction", stmt.kind.command_name()),
             ));
         }
-        let result = if stmt.kind == Kind::Catalog {
+        let was_autocommit = self.conn.is_autocommit();
+        let _ = take(&self.refused);
+        self.pre_committed.store(false, std::sync::atomic::Ordering::Relaxed);
+        if stmt.kind == Kind::Commit && !was_autocommit {
+            // PostgreSQL's pre-commit, for a block that may only have read (SQLite calls no commit hook then).
+            if let Err(err) = self.hooks.pre_commit() {
+                return Err(self.roll_back_refused(err));
+            }
+        }
+        let mut result = if stmt.kind == Kind::Catalog {
             let in_block = self.tx_state() == TxState::InBlock;
             self.hooks.run_own_statement(&stmt.sql, in_block).map(|tag| Completion { tag, rows: 0, changes: 0 })
         } else {
             self.run(stmt, params, rows)
         };
+        if stmt.kind == Kind::Commit && result.is_err() && !self.conn.is_autocommit() {
+            // A COMMIT that failed ends the transaction, as in PostgreSQL (and drops what its pre-commit holds).
+            return Err(
+                self.roll_back_refused(result.err().unwrap_or_else(|| SqlError::error("XX000", "commit failed")))
+            );
+        }
         let autocommit = self.conn.is_autocommit();
+        if was_autocommit
+            && autocommit
+            && result.is_ok()
+            && !self.pre_committed.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            // A statement's own transaction that wrote nothing (SQLite called no commit hook): its pre-commit now,
+            // with nothing to roll back if it fails.
+            if let Err(err) = self.hooks.pre_commit() {
+                result = Err(err);
+            }
+        }
         self.tx.statement_done(autocommit, &stmt.kind, result.is_ok());
         if autocommit {
             // A transaction ended (the statement's own, or a block's): the caller publishes its notifications only
@@ -334,6 +384,13 @@ impl Engine for SqliteEngine {
 
     fn commit(&mut self) -> Result<(), SqlError> {
         self.tx.reset();
+        let _ = take(&self.refused);
+        if !self.conn.is_autocommit() {
+            if let Err(err) = self.hooks.pre_commit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(err);
+            }
+        }
         self.conn.execute_batch("COMMIT").map_err(|e| self.map_error(e))
     }
 
@@ -376,6 +433,19 @@ impl Engine for SqliteEngine {
             }));
             true
         }));
+    }
+}
+
+impl SqliteEngine {
+    /// Rolls back the block whose COMMIT failed (its pre-commit refused, or SQLite's COMMIT failed): the block
+    /// ends, its transaction did not commit; returns the error.
+    fn roll_back_refused(&mut self, err: SqlError) -> SqlError {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.tx.reset();
+        self.hooks.transaction_ended(false);
+        err
     }
 }
 
