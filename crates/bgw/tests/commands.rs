@@ -189,6 +189,8 @@ fn ps_launch_and_terminate_are_front_door_clients() {
     let ps = stdout(&h.bgw(&["ps"]));
     assert!(ps.contains("steady") && ps.contains("from cli") && ps.contains("napper"), "{ps}");
     assert!(ps.contains("Other processes:"), "{ps}");
+    // The handle `bgw terminate` takes is in the list, on the launched worker's line.
+    assert!(ps.lines().any(|l| l.contains("from cli") && l.trim_start().starts_with(&handle)), "{ps}");
     let out = h.bgw(&["terminate", &handle]);
     assert!(out.status.success(), "{}", stderr(&out));
     wait_until("terminated worker to exit", || !alive(pid));

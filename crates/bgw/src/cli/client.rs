@@ -50,17 +50,19 @@ fn rows(client: &mut postgres::Client, sql: &str) -> Result<Vec<Vec<String>>> {
     Ok(out)
 }
 
-/// `bgw ps`: every registered worker, running or not, then every other process.
+/// `bgw ps`: every registered worker, running or not (with the handle `slot:generation` that `bgw terminate`
+/// takes), then every other process.
 pub fn ps(dir: &Path) -> Result<i32> {
     let mut c = connect(dir)?;
     let workers = rows(
         &mut c,
-        "SELECT slot, name, type, library || '.' || function, pid, state, start_phase, \
+        "SELECT CASE WHEN slot >= 0 THEN slot || ':' || generation END, name, type, library || '.' || function, \
+         pid, state, start_phase, \
          coalesce(restart_interval, 'never'), restart_count, last_exit_code FROM bgw_workers ORDER BY slot",
     )?;
     println!("Background workers:");
     print_table(
-        &["SLOT", "NAME", "TYPE", "ENTRY POINT", "PID", "STATE", "START", "RESTART", "RESTARTS", "LAST EXIT"],
+        &["HANDLE", "NAME", "TYPE", "ENTRY POINT", "PID", "STATE", "START", "RESTART", "RESTARTS", "LAST EXIT"],
         &workers,
     );
     let others = rows(
