@@ -225,3 +225,38 @@ fn parameter_status_on_set_application_name() {
     let statuses = until_ready(&mut s);
     assert_eq!(statuses.last(), Some(&("application_name".to_owned(), "reporter".to_owned())));
 }
+
+#[test]
+fn client_min_messages_filters_notices() {
+    let h = Host::start(Setup::new(BGW));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = seen.clone();
+    let mut config = h.client_config(&os_user(), "postgres");
+    config.notice_callback(move |n| sink.lock().unwrap().push(n.code().code().to_owned()));
+    let mut c = config.connect(postgres::NoTls).unwrap();
+    // SET LOCAL outside a transaction block: PostgreSQL's WARNING 25P01, and nothing changes.
+    c.batch_execute("SET LOCAL lock_timeout = 5").unwrap();
+    assert_eq!(*seen.lock().unwrap(), ["25P01"]);
+    c.batch_execute("SET client_min_messages = error; SET LOCAL lock_timeout = 5").unwrap();
+    assert_eq!(*seen.lock().unwrap(), ["25P01"]);
+    c.batch_execute("RESET client_min_messages; SET LOCAL lock_timeout = 5").unwrap();
+    assert_eq!(*seen.lock().unwrap(), ["25P01", "25P01"]);
+    assert_eq!(show(&mut c, "lock_timeout"), "0");
+}
+
+#[test]
+fn a_sessions_idle_session_timeout_is_its_own() {
+    let h = Host::start(Setup::new(BGW));
+    let mut idle = h.client();
+    let mut other = h.client();
+    idle.batch_execute("SET idle_session_timeout = '200ms'").unwrap();
+    let start = Instant::now();
+    while !idle.is_closed() && idle.query_one("SELECT 1", &[]).is_ok() && start.elapsed() < DEADLINE {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+    }
+    let err = idle.query_one("SELECT 1", &[]).unwrap_err();
+    println!("idle session after SET idle_session_timeout = '200ms': {err}");
+    assert!(start.elapsed() < DEADLINE);
+    // The other session, idle just as long, is still there.
+    other.query_one("SELECT 1", &[]).unwrap();
+}

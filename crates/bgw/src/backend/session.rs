@@ -332,7 +332,11 @@ impl Session {
     /// What has to happen after a statement: its notices go out, and the backend is idle again.
     fn after_statement(&mut self) {
         crate::process::interrupts::end_statement();
-        let notices: Vec<SqlError> = context::take_notices().into_iter().chain(self.host.take_notices()).collect();
+        let notices: Vec<SqlError> = context::take_notices()
+            .into_iter()
+            .chain(self.host.take_notices())
+            .filter(|n| super::settings::sends_notice(n.severity))
+            .collect();
         self.out.extend(notices.iter().map(|n| PgWireBackendMessage::NoticeResponse(notice_response(n))));
         // A reported parameter the statement changed (SET application_name, a rollback undoing a SET, ...).
         for (name, value) in super::settings::after_statement(&*self.host) {

@@ -253,3 +253,18 @@ fn publish_timeouts() {
         crate::process::interrupts::set_session_timeout(name, own);
     }
 }
+
+/// Whether a notice of `severity` goes to the client under the session's `client_min_messages` (ERRORs always
+/// do; the debug levels and `log` let every notice through).
+pub(super) fn sends_notice(severity: crate::sql::Severity) -> bool {
+    use crate::sql::Severity;
+    let level = STATE.with(|s| match s.borrow().layer.get("client_min_messages") {
+        Some(Some(GucValue::Enum(level))) => level.clone(),
+        _ => "notice".to_string(),
+    });
+    match severity {
+        Severity::Notice => !matches!(level.as_str(), "warning" | "error"),
+        Severity::Warning => level != "error",
+        Severity::Error | Severity::Fatal => true,
+    }
+}
