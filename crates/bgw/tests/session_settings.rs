@@ -62,6 +62,15 @@ fn set_show_reset_round_trips() {
     assert_eq!(show(&mut c, "extra_float_digits"), "1");
     assert_eq!(show(&mut c, "search_path"), "\"$user\", public");
 
+    // RESET goes back to the startup packet's application_name.
+    let mut config = h.client_config(&os_user(), "postgres");
+    config.application_name("from startup");
+    let mut named = config.connect(postgres::NoTls).unwrap();
+    named.batch_execute("SET application_name = 'changed'").unwrap();
+    assert_eq!(show(&mut named, "application_name"), "changed");
+    named.batch_execute("RESET application_name").unwrap();
+    assert_eq!(show(&mut named, "application_name"), "from startup");
+
     let missing: Option<String> = c.query_one("SELECT current_setting('no_such', true)", &[]).unwrap().get(0);
     assert_eq!(missing, None);
 
@@ -218,6 +227,11 @@ fn parameter_status_on_set_application_name() {
     // pg_stat_activity shows it.
     let out = h.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'reporter'");
     assert_eq!(out, "1");
+    // RESET returns to the startup packet's value (here none).
+    s.write_all(&wire::message(b'Q', b"RESET application_name\0")).unwrap();
+    assert_eq!(until_ready(&mut s), [("application_name".to_owned(), String::new())]);
+    s.write_all(&wire::message(b'Q', b"SET application_name = 'reporter'\0")).unwrap();
+    until_ready(&mut s);
     // A SET to the same value reports nothing; a rolled-back one reports the value restored.
     s.write_all(&wire::message(b'Q', b"SET application_name = 'reporter'\0")).unwrap();
     assert_eq!(until_ready(&mut s), []);

@@ -31,6 +31,8 @@ struct State {
     reported: HashMap<String, String>,
     /// `DISCARD ALL` ran: the session drops its prepared statements and portals.
     discard: bool,
+    /// Values the startup packet gave (`application_name`): what `RESET` returns to, as in PostgreSQL.
+    startup: HashMap<String, GucValue>,
 }
 
 thread_local! {
@@ -47,8 +49,7 @@ pub(super) fn start(application_name: &str, reported: &[(String, String)]) {
         let mut s = s.borrow_mut();
         *s = State { defs: session_parameters(), ..State::default() };
         if !application_name.is_empty() {
-            s.layer.set("application_name", Some(GucValue::String(application_name.to_string())), false);
-            s.layer.transaction_ended(true);
+            s.startup.insert("application_name".into(), GucValue::String(application_name.to_string()));
         }
         s.reported = reported.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect();
     });
@@ -167,7 +168,14 @@ pub(crate) fn current_setting(host: &dyn HostServices, name: &str) -> Result<Str
     if name.eq_ignore_ascii_case("is_superuser") {
         return host.current_setting("is_superuser");
     }
-    let own = STATE.with(|s| s.borrow().layer.get(name).map(|v| v.cloned()));
+    let own = STATE.with(|s| {
+        let s = s.borrow();
+        match s.layer.get(name) {
+            Some(Some(v)) => Some(Some(v.clone())),
+            // Not set, or SET ... TO DEFAULT: the startup packet's value, else the default.
+            _ => s.startup.get(&name.to_ascii_lowercase()).map(|v| Some(v.clone())),
+        }
+    });
     let session_def = session_def(name);
     let kind_def = session_def.clone().or_else(|| host_def(name));
     match (own, kind_def) {
