@@ -19,6 +19,7 @@ use crate::sql::{Statement, Value};
 
 use super::context;
 use super::functions;
+use super::settings;
 use super::views;
 
 /// What running a statement produced, with all its rows (tests; sessions stream their rows).
@@ -36,11 +37,19 @@ struct SessionHooks;
 
 impl Hooks for SessionHooks {
     fn own_statement_len(&self, sql: &str) -> Option<usize> {
+        if crate::sql::session::is_session_statement(sql) {
+            // SET / RESET / DISCARD ALL: the session's settings (a malformed one is reported when it runs).
+            return Some(crate::sql::session::parse(sql).map_or(sql.len(), |(_, len)| len));
+        }
         context::host().ok().and_then(|h| h.catalog_statement_len(sql))
     }
 
     fn run_own_statement(&self, sql: &str, in_transaction_block: bool) -> Result<String, SqlError> {
-        context::host().and_then(|h| h.catalog_command(sql, in_transaction_block))
+        let host = context::host()?;
+        if crate::sql::session::is_session_statement(sql) {
+            return settings::run(&*host, sql, in_transaction_block);
+        }
+        host.catalog_command(sql, in_transaction_block)
     }
 
     fn read_only(&self) -> bool {
@@ -52,6 +61,7 @@ impl Hooks for SessionHooks {
     }
 
     fn transaction_ended(&self, committed: bool) {
+        settings::transaction_ended(committed);
         if let Ok(h) = context::host() {
             h.transaction_ended(committed);
         }

@@ -144,6 +144,8 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     define(conn, "pg_cancel_backend", &[1], pg_cancel_backend)?;
     define(conn, "pg_terminate_backend", &[1], pg_terminate_backend)?;
     define(conn, "current_setting", &[1, 2], current_setting)?;
+    define(conn, "set_config", &[3], set_config)?;
+    define(conn, "bgw_show_all", &[0], bgw_show_all)?;
     define(conn, "pg_postmaster_start_time", &[0], pg_postmaster_start_time)?;
     define(conn, "version", &[0], version)?;
     define(conn, "pg_notify", &[2], pg_notify)?;
@@ -164,6 +166,8 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
         | "bgw_wait_for_shutdown"
         | "bgw_type_by_pid"
         | "current_setting"
+        | "set_config"
+        | "bgw_show_all"
         | "pg_postmaster_start_time"
         | "version" => PgType::Text,
         _ => return None,
@@ -339,11 +343,30 @@ fn current_setting(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {
         ValueRef::Integer(i) => i != 0,
         _ => text_arg(ctx, 1)?.as_deref().and_then(parse_bool).unwrap_or(false),
     };
-    match context::host()?.current_setting(&name) {
+    match super::settings::current_setting(&*context::host()?, &name) {
         Ok(value) => Ok(Some(value)),
         Err(err) if missing_ok && err.code == "42704" => Ok(None),
         Err(err) => Err(err),
     }
+}
+
+/// `set_config(name, value, is_local)`: sets the session's value (as `SET` / `SET LOCAL`) and returns it.
+fn set_config(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {
+    let Some(name) = text_arg(ctx, 0)? else {
+        return Err(SqlError::error("22004", "SET requires parameter name"));
+    };
+    let value = text_arg(ctx, 1)?;
+    let local = match arg(ctx, 2) {
+        ValueRef::Null => false,
+        ValueRef::Integer(i) => i != 0,
+        _ => text_arg(ctx, 2)?.as_deref().and_then(parse_bool).unwrap_or(false),
+    };
+    super::settings::set_config(&*context::host()?, &name, value.as_deref(), local).map(Some)
+}
+
+/// `bgw_show_all()`: what `SHOW ALL` shows, as a JSON array of `[name, setting, description]`.
+fn bgw_show_all(_ctx: &Context<'_>) -> Result<String, SqlError> {
+    Ok(super::settings::show_all(&*context::host()?))
 }
 
 fn pg_postmaster_start_time(_ctx: &Context<'_>) -> Result<String, SqlError> {

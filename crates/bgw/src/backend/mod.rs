@@ -74,6 +74,7 @@ mod portal;
 mod scram;
 mod serve;
 mod session;
+mod settings;
 mod types;
 mod views;
 mod wire;

@@ -209,6 +209,10 @@ impl Session {
         // Whether the role the session is connected as is a superuser, as PostgreSQL reports it.
         let superuser = host.current_setting("is_superuser").is_ok_and(|v| v == "on");
         out.push(status("is_superuser", if superuser { "on" } else { "off" }));
+        let mut reported: Vec<(String, String)> =
+            PARAMETER_STATUS.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        reported.push(("application_name".into(), application_name.to_string()));
+        super::settings::start(application_name, &reported);
         let pid = host.backend_pid();
         let key = secret_key()?;
         crate::process::interrupts::publish_cancel_key(key);
@@ -289,6 +293,11 @@ impl Session {
     }
 
     pub(super) fn ready(&mut self) {
+        if super::settings::take_discard() {
+            // DISCARD ALL: the session's prepared statements and portals go too.
+            self.statements.clear();
+            self.portals.clear();
+        }
         self.deliver_notifications();
         let status = match self.engine.tx_state() {
             TxState::Idle => TransactionStatus::Idle,
@@ -315,6 +324,7 @@ impl Session {
         }
         self.host.absorb_config_reload();
         self.host.report_state("active", query);
+        super::settings::statement_starts(self.engine.tx_state() != TxState::Idle);
         crate::process::interrupts::start_statement(crate::process::interrupts::timeout_setting("statement_timeout"));
         Ok(())
     }
@@ -322,8 +332,16 @@ impl Session {
     /// What has to happen after a statement: its notices go out, and the backend is idle again.
     fn after_statement(&mut self) {
         crate::process::interrupts::end_statement();
-        let notices: Vec<SqlError> = context::take_notices().into_iter().chain(self.host.take_notices()).collect();
+        let notices: Vec<SqlError> = context::take_notices()
+            .into_iter()
+            .chain(self.host.take_notices())
+            .filter(|n| super::settings::sends_notice(n.severity))
+            .collect();
         self.out.extend(notices.iter().map(|n| PgWireBackendMessage::NoticeResponse(notice_response(n))));
+        // A reported parameter the statement changed (SET application_name, a rollback undoing a SET, ...).
+        for (name, value) in super::settings::after_statement(&*self.host) {
+            self.out.push(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(name, value)));
+        }
         let state = match self.engine.tx_state() {
             TxState::Idle => "idle",
             TxState::InBlock => "idle in transaction",

@@ -13,11 +13,17 @@ use super::ConfigError;
 /// When a parameter may be changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GucContext {
+    /// Fixed: shown but never set (PostgreSQL's `internal`: `server_version`, `is_superuser`, ...).
+    Internal,
     /// Settable only at server start, in the file or with `-c`. A different
     /// file value found on reload is reported and ignored until a restart.
     Postmaster,
     /// Settable in the file; a change is picked up on reload (SIGHUP).
     Sighup,
+    /// Like `Sighup`, and a superuser's session may `SET` it for itself (PostgreSQL's `superuser`).
+    Superuser,
+    /// Like `Sighup`, and any session may `SET` it for itself (PostgreSQL's `user`).
+    User,
 }
 
 /// The type of a parameter and its constraints.

@@ -59,6 +59,7 @@ mod parse;
 mod registry;
 mod reload;
 mod render;
+mod session;
 #[cfg(test)]
 mod testing;
 mod value;
@@ -71,6 +72,7 @@ pub use parse::{parse_config, parse_override, read_config_file, ConfigItem};
 pub use registry::{GucSource, Settings};
 pub use reload::{Level, ReloadMessage, ReloadReport};
 pub use render::render_default_config;
+pub use session::{check_session_value, is_reported, session_parameters, SessionLayer};
 pub use value::{parse_bool, Unit};
 
 /// An error from reading, parsing or applying configuration.

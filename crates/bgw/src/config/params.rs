@@ -11,7 +11,7 @@ pub const MAX_SPARES: usize = 8;
 /// The host's built-in parameters. `unix_socket_directories` defaults to
 /// `data_dir`.
 pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
-    use GucContext::{Postmaster, Sighup};
+    use GucContext::{Postmaster, Sighup, User};
     vec![
         GucDef::int(
             "max_worker_processes",
@@ -109,7 +109,7 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
             0,
             i32::MAX as i64,
             Unit::Ms,
-            Sighup,
+            User,
             "Sets the maximum allowed duration of any statement.",
         ),
         GucDef::int(
@@ -118,7 +118,7 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
             0,
             i32::MAX as i64,
             Unit::Ms,
-            Sighup,
+            User,
             "Sets the maximum allowed duration of any wait for a lock.",
         ),
         GucDef::int(
@@ -127,7 +127,7 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
             0,
             i32::MAX as i64,
             Unit::Ms,
-            Sighup,
+            User,
             "Sets the maximum allowed idle time between queries, when in a transaction.",
         ),
         GucDef::int(
@@ -136,7 +136,7 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
             0,
             i32::MAX as i64,
             Unit::Ms,
-            Sighup,
+            User,
             "Sets the maximum allowed idle time between queries, when not in a transaction.",
         ),
     ]

@@ -12,7 +12,7 @@
 //!
 //! Runs in: a backend process, and a worker that runs SQL through SPI.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -120,7 +120,7 @@ pub fn check_sql(wait: crate::sql::interrupt::Wait) -> Result<(), crate::sql::Sq
         return Err(err);
     }
     if let Wait::Lock { waited } = wait {
-        let limit = super::setting_int("lock_timeout");
+        let limit = timeout_ms("lock_timeout");
         if limit > 0 && waited >= Duration::from_millis(limit as u64) {
             return Err(errors::lock_timeout());
         }
@@ -128,9 +128,37 @@ pub fn check_sql(wait: crate::sql::interrupt::Wait) -> Result<(), crate::sql::Sq
     Ok(())
 }
 
-/// A `*_timeout` setting in milliseconds as a duration (None when 0: off).
+/// The session's own values of the four timeouts (`SET statement_timeout = ...` in a backend), in ms; -1: the
+/// session set none and the host's setting applies. Who writes what: the backend's session (its settings layer,
+/// after every statement) writes; this process's interrupt checks and idle waits read. Per process, and a backend
+/// process serves one session.
+static SESSION_TIMEOUTS: [AtomicI64; 4] =
+    [AtomicI64::new(-1), AtomicI64::new(-1), AtomicI64::new(-1), AtomicI64::new(-1)];
+const TIMEOUT_NAMES: [&str; 4] =
+    ["statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout"];
+
+/// Sets (Some ms) or clears (None) this session's own value of one of the four `*_timeout`s; other names are
+/// ignored.
+pub fn set_session_timeout(name: &str, ms: Option<i64>) {
+    if let Some(i) = TIMEOUT_NAMES.iter().position(|n| *n == name) {
+        SESSION_TIMEOUTS[i].store(ms.unwrap_or(-1).max(-1), Ordering::Relaxed);
+    }
+}
+
+/// A `*_timeout` in ms: the session's own value, or the host's setting.
+fn timeout_ms(name: &str) -> i64 {
+    let own = TIMEOUT_NAMES.iter().position(|n| *n == name).map_or(-1, |i| SESSION_TIMEOUTS[i].load(Ordering::Relaxed));
+    if own >= 0 {
+        own
+    } else {
+        super::setting_int(name)
+    }
+}
+
+/// A `*_timeout` setting in milliseconds as a duration (None when 0: off): the session's own value if it set
+/// one, else the host's.
 pub fn timeout_setting(name: &str) -> Option<Duration> {
-    let ms = super::setting_int(name);
+    let ms = timeout_ms(name);
     (ms > 0).then(|| Duration::from_millis(ms as u64))
 }
 

@@ -23,6 +23,7 @@
 pub mod error;
 pub mod interrupt;
 pub mod lexer;
+pub mod session;
 pub mod sqlite;
 pub mod statement;
 pub mod txn;

@@ -171,6 +171,11 @@ impl SqliteEngine {
                 return Ok(Some((Statement::bare(&rest[..len], Kind::Catalog), &rest[len..])));
             }
             if self.options.postgres_transaction_spellings {
+                // PostgreSQL's SHOW, answered by a query on the session's settings.
+                if let Some((select, consumed)) = super::session::show_as_select(first) {
+                    let statement = self.prepare_first(&select)?.map(|(statement, _)| statement);
+                    return Ok(statement.map(|s| (s, &rest[consumed.min(rest.len())..])));
+                }
                 if let Some((canonical, kind, consumed)) = transaction_control(rest) {
                     return Ok(Some((Statement::bare(canonical, kind), &rest[consumed.min(rest.len())..])));
                 }

@@ -1,0 +1,284 @@
+//! PostgreSQL's session commands as text: `SET` / `SET LOCAL` / `SET SESSION` / `RESET` / `DISCARD ALL` parsed
+//! into a [`SessionCommand`], and `SHOW name` / `SHOW ALL` rewritten into the query that answers them (through
+//! the backend's `current_setting` and `bgw_show_all` functions). What the settings are and whether a value is
+//! accepted is the caller's business; this module only reads the syntax.
+//!
+//! Runs in: any process that runs SQL (only a client session's hooks claim these statements).
+
+/// One session command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionCommand {
+    /// `SET [SESSION | LOCAL] name {= | TO} value [, ...]`; `value` None is `DEFAULT`.
+    Set { name: String, value: Option<String>, local: bool },
+    /// `RESET name`.
+    Reset(String),
+    /// `RESET ALL`.
+    ResetAll,
+    /// `DISCARD ALL`.
+    DiscardAll,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    /// An unquoted word as written (names are folded by the caller).
+    Word(String),
+    /// A quoted identifier.
+    Ident(String),
+    /// A string literal, unescaped.
+    Str(String),
+    Sym(char),
+}
+
+/// Tokens of the first statement of `sql` and how many bytes it takes (with its `;`); None on text this module
+/// does not read (an unterminated quote).
+fn tokens(sql: &str) -> Option<(Vec<Tok>, usize)> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b if b.is_ascii_whitespace() => i += 1,
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let end = sql[i + 2..].find("*/")?;
+                i += end + 4;
+            }
+            b';' => return Some((out, i + 1)),
+            b'\'' | b'"' => {
+                let mut text = String::new();
+                let mut j = i + 1;
+                loop {
+                    let rel = sql[j..].find(b as char)?;
+                    text.push_str(&sql[j..j + rel]);
+                    j += rel + 1;
+                    if bytes.get(j) == Some(&b) {
+                        text.push(b as char);
+                        j += 1;
+                    } else {
+                        break;
+                    }
+                }
+                out.push(if b == b'\'' { Tok::Str(text) } else { Tok::Ident(text) });
+                i = j;
+            }
+            b'=' | b',' => {
+                out.push(Tok::Sym(b as char));
+                i += 1;
+            }
+            _ => {
+                let start = i;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b'.' | b'$' | b'-' | b'+'))
+                {
+                    i += 1;
+                }
+                if i == start {
+                    // A symbol these commands do not use.
+                    out.push(Tok::Sym(b as char));
+                    i += 1;
+                    // Step over a whole multi-byte character.
+                    while i < bytes.len() && !sql.is_char_boundary(i) {
+                        i += 1;
+                    }
+                } else {
+                    out.push(Tok::Word(sql[start..i].to_string()));
+                }
+            }
+        }
+    }
+    Some((out, sql.len()))
+}
+
+fn is_kw(tok: Option<&Tok>, kw: &str) -> bool {
+    matches!(tok, Some(Tok::Word(w)) if w.eq_ignore_ascii_case(kw))
+}
+
+/// A parameter name: an unquoted one is folded to lower case, as PostgreSQL does.
+fn name_of(tok: &Tok) -> Option<String> {
+    match tok {
+        Tok::Word(w) if !w.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') => {
+            Some(w.to_ascii_lowercase())
+        }
+        Tok::Ident(i) => Some(i.clone()),
+        _ => None,
+    }
+}
+
+/// Whether the first statement of `sql` is one this module reads (SET/RESET/DISCARD ALL, SHOW), by its first
+/// word: the caller claims it, and a syntax error in it is this module's to report.
+pub fn is_session_statement(sql: &str) -> bool {
+    let Some((toks, _)) = tokens(sql) else { return false };
+    let first = toks.first();
+    // SET TRANSACTION / SET SESSION CHARACTERISTICS / SET CONSTRAINTS / SET ROLE... are not settings.
+    if is_kw(first, "SET") {
+        let second = toks.get(1);
+        let third = toks.get(2);
+        let skip = if is_kw(second, "SESSION") || is_kw(second, "LOCAL") { third } else { second };
+        return !["TRANSACTION", "CHARACTERISTICS", "CONSTRAINTS", "ROLE", "SESSION"].iter().any(|k| is_kw(skip, k));
+    }
+    is_kw(first, "RESET") || (is_kw(first, "DISCARD") && is_kw(toks.get(1), "ALL"))
+}
+
+/// The syntax error PostgreSQL would report for a malformed session command.
+pub fn syntax_error(sql: &str) -> super::SqlError {
+    super::SqlError::error("42601", format!("syntax error in \"{}\"", sql.trim().trim_end_matches(';').trim()))
+}
+
+/// Parses the first statement of `sql` as a session command (`SET`, `RESET`, `DISCARD ALL`); None if it is not
+/// one or is malformed (see [`is_session_statement`] and [`syntax_error`]). The byte length is the statement's.
+pub fn parse(sql: &str) -> Option<(SessionCommand, usize)> {
+    let (toks, len) = tokens(sql)?;
+    let mut it = toks.iter().peekable();
+    let first = it.next()?;
+    let command = if is_kw(Some(first), "SET") {
+        let mut local = false;
+        if is_kw(it.peek().copied(), "LOCAL") {
+            local = true;
+            it.next();
+        } else if is_kw(it.peek().copied(), "SESSION") {
+            it.next();
+        }
+        // SET TIME ZONE value is SET timezone = value.
+        let name = if is_kw(it.peek().copied(), "TIME") {
+            it.next();
+            if !is_kw(it.next(), "ZONE") {
+                return None;
+            }
+            "timezone".to_string()
+        } else {
+            let name = name_of(it.next()?)?;
+            match it.next() {
+                Some(Tok::Sym('=')) => {}
+                Some(Tok::Word(w)) if w.eq_ignore_ascii_case("TO") => {}
+                _ => return None,
+            }
+            name
+        };
+        let rest: Vec<&Tok> = it.collect();
+        let default = rest.len() == 1
+            && (is_kw(Some(rest[0]), "DEFAULT") || (is_kw(Some(rest[0]), "LOCAL") && name == "timezone"));
+        let value = if default {
+            None
+        } else {
+            // A list of values joined with ", " as PostgreSQL flattens it.
+            let mut parts = Vec::new();
+            let mut expect_value = true;
+            for tok in rest {
+                match (tok, expect_value) {
+                    (Tok::Sym(','), false) => expect_value = true,
+                    (Tok::Word(w) | Tok::Str(w) | Tok::Ident(w), true) => {
+                        parts.push(w.clone());
+                        expect_value = false;
+                    }
+                    _ => return None,
+                }
+            }
+            if parts.is_empty() || expect_value {
+                return None;
+            }
+            Some(parts.join(", "))
+        };
+        SessionCommand::Set { name, value, local }
+    } else if is_kw(Some(first), "RESET") {
+        let tok = it.next()?;
+        if it.next().is_some() {
+            return None;
+        }
+        if is_kw(Some(tok), "ALL") {
+            SessionCommand::ResetAll
+        } else {
+            SessionCommand::Reset(name_of(tok)?)
+        }
+    } else if is_kw(Some(first), "DISCARD") {
+        if !is_kw(it.next(), "ALL") || it.next().is_some() {
+            return None;
+        }
+        SessionCommand::DiscardAll
+    } else {
+        return None;
+    };
+    Some((command, len))
+}
+
+/// `SHOW name` / `SHOW ALL` / `SHOW TIME ZONE` as the query that answers it, with the statement's byte length;
+/// None for anything else.
+pub fn show_as_select(sql: &str) -> Option<(String, usize)> {
+    let (toks, len) = tokens(sql)?;
+    if !is_kw(toks.first(), "SHOW") {
+        return None;
+    }
+    let name = match &toks[1..] {
+        [one] if is_kw(Some(one), "ALL") => {
+            let select = "SELECT json_extract(value, '$[0]') AS name, json_extract(value, '$[1]') AS setting, \
+                          json_extract(value, '$[2]') AS description FROM json_each(bgw_show_all())";
+            return Some((select.to_string(), len));
+        }
+        [time, zone] if is_kw(Some(time), "TIME") && is_kw(Some(zone), "ZONE") => "timezone".to_string(),
+        [one] => name_of(one)?,
+        _ => return None,
+    };
+    let quoted = name.replace('\'', "''");
+    let column = bgw_show_column(&name).replace('"', "\"\"");
+    Some((format!("SELECT current_setting('{quoted}') AS \"{column}\""), len))
+}
+
+/// The column name of `SHOW name`: PostgreSQL's spelling of the parameter's name.
+fn bgw_show_column(name: &str) -> String {
+    match name {
+        "datestyle" => "DateStyle".into(),
+        "timezone" => "TimeZone".into(),
+        "intervalstyle" => "IntervalStyle".into(),
+        _ => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(name: &str, value: Option<&str>, local: bool) -> SessionCommand {
+        SessionCommand::Set { name: name.into(), value: value.map(Into::into), local }
+    }
+
+    #[test]
+    fn parses_set_reset_discard() {
+        assert_eq!(parse("SET extra_float_digits = 3").unwrap().0, set("extra_float_digits", Some("3"), false));
+        assert_eq!(
+            parse("set local statement_timeout to '1s'; select").unwrap(),
+            (set("statement_timeout", Some("1s"), true), 36)
+        );
+        assert_eq!(parse("SET SESSION DateStyle = ISO, MDY").unwrap().0, set("datestyle", Some("ISO, MDY"), false));
+        assert_eq!(
+            parse("SET search_path = \"$user\", public").unwrap().0,
+            set("search_path", Some("$user, public"), false)
+        );
+        assert_eq!(parse("SET application_name = 'it''s'").unwrap().0, set("application_name", Some("it's"), false));
+        assert_eq!(parse("SET TIME ZONE 'UTC'").unwrap().0, set("timezone", Some("UTC"), false));
+        assert_eq!(parse("set x to default").unwrap().0, set("x", None, false));
+        assert_eq!(parse("SET lock_timeout = -1").unwrap().0, set("lock_timeout", Some("-1"), false));
+        assert_eq!(parse("RESET ALL").unwrap().0, SessionCommand::ResetAll);
+        assert_eq!(parse("reset TimeZone").unwrap().0, SessionCommand::Reset("timezone".into()));
+        assert_eq!(parse("DISCARD ALL;").unwrap().0, SessionCommand::DiscardAll);
+        for bad in ["SET x", "SET = 1", "SET x = ", "SET x = 1 2", "RESET", "DISCARD PLANS", "SELECT 1"] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+        assert!(is_session_statement("SET x"));
+        assert!(!is_session_statement("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"));
+        assert!(!is_session_statement("select 1"));
+    }
+
+    #[test]
+    fn show_becomes_select() {
+        assert_eq!(
+            show_as_select("SHOW DateStyle;").unwrap(),
+            ("SELECT current_setting('datestyle') AS \"DateStyle\"".to_string(), 15)
+        );
+        assert!(show_as_select("SHOW ALL").unwrap().0.contains("bgw_show_all()"));
+        assert_eq!(show_as_select("SELECT 1"), None);
+    }
+}
