@@ -98,6 +98,12 @@ pub enum ClientStream {
     Tcp(std::net::TcpStream),
 }
 
+/// `err` as the FATAL ErrorResponse a client would get from a session, encoded (for a refusal the postmaster
+/// writes itself, without forking a backend).
+pub fn fatal_error_message(err: &SqlError) -> Vec<u8> {
+    wire::fatal_bytes(err)
+}
+
 /// Runs one client session on a Unix-socket connection (see [`serve_client`]).
 pub fn serve(stream: UnixStream, host: Rc<dyn HostServices>, reject: Option<SqlError>) -> i32 {
     serve_client(ClientStream::Unix(stream), host, reject)

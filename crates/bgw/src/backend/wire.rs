@@ -312,6 +312,17 @@ impl Wire {
     }
 }
 
+/// `err` as a FATAL ErrorResponse, encoded: for a refusal written by a process that runs no session (the
+/// postmaster, when it will not fork for a client).
+pub(super) fn fatal_bytes(err: &SqlError) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode(
+        PgWireBackendMessage::ErrorResponse(error_response(&SqlError { severity: Severity::Fatal, ..err.clone() })),
+        &mut out,
+    );
+    out
+}
+
 /// Encodes `message` onto `output` (an encoding failure becomes an internal error message, logged).
 fn encode(message: PgWireBackendMessage, output: &mut Vec<u8>) {
     let mut buffer = DataRow::default().data;

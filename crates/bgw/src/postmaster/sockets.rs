@@ -135,19 +135,9 @@ enum Refusal {
 
 /// Writes a FATAL ErrorResponse to a client the postmaster will not fork for, without blocking, and closes it.
 /// What the client already sent is read first, so that closing sends an orderly end rather than a reset.
-fn refuse_without_fork(stream: crate::backend::ClientStream, code: &str, message: &str) {
+fn refuse_without_fork(stream: crate::backend::ClientStream, code: &'static str, message: &str) {
     use std::io::{Read, Write};
-    let mut body = Vec::with_capacity(64 + message.len());
-    for (field, value) in [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', code), (b'M', message)] {
-        body.push(field);
-        body.extend_from_slice(value.as_bytes());
-        body.push(0);
-    }
-    body.push(0);
-    let mut packet = Vec::with_capacity(body.len() + 5);
-    packet.push(b'E');
-    packet.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
-    packet.extend_from_slice(&body);
+    let packet = crate::backend::fatal_error_message(&crate::backend::host::SqlError::fatal(code, message));
     fn refuse(mut s: impl Read + Write, packet: &[u8]) {
         let mut sink = [0u8; 512];
         let _ = s.read(&mut sink);
