@@ -20,6 +20,9 @@ static CANCEL_PENDING: AtomicBool = AtomicBool::new(false);
 static CONNECTION_LOST: AtomicBool = AtomicBool::new(false);
 /// An error the session raised while the statement ran (in its row callback), to end the statement with.
 static STATEMENT_ERROR: Mutex<Option<crate::sql::SqlError>> = Mutex::new(None);
+/// Whether [`STATEMENT_ERROR`] may hold an error: the interrupt check, which SQLite calls every few thousand
+/// steps of every statement, looks at this flag and takes the lock only when it is up.
+static STATEMENT_ERROR_SET: AtomicBool = AtomicBool::new(false);
 /// The running statement's deadline, in microseconds since [`epoch`] (plus one); 0 for none.
 static DEADLINE_US: AtomicU64 = AtomicU64::new(0);
 static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -66,10 +69,14 @@ pub fn clear_cancel() {
 pub fn fail_statement(err: crate::sql::SqlError) {
     let mut slot = STATEMENT_ERROR.lock().unwrap_or_else(|e| e.into_inner());
     slot.get_or_insert(err);
+    STATEMENT_ERROR_SET.store(true, Ordering::Release);
 }
 
 /// The error [`fail_statement`] recorded and no interrupt check has taken yet (the statement ended first).
 pub fn take_statement_error() -> Option<crate::sql::SqlError> {
+    if !STATEMENT_ERROR_SET.swap(false, Ordering::Acquire) {
+        return None;
+    }
     STATEMENT_ERROR.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
