@@ -8,29 +8,15 @@
 //!
 //! Runs in: a backend process.
 
-#[cfg(test)]
-use std::ops::ControlFlow;
 use std::path::Path;
 
 use crate::sql::sqlite::{Options, SqliteEngine};
 use crate::sql::{Engine, Hooks, PgType, SqlError};
-#[cfg(test)]
-use crate::sql::{Statement, Value};
 
 use super::context;
 use super::functions;
 use super::settings;
 use super::views;
-
-/// What running a statement produced, with all its rows (tests; sessions stream their rows).
-#[cfg(test)]
-#[derive(Debug)]
-#[allow(dead_code)] // what a test may look at
-pub(crate) struct Executed {
-    pub tag: String,
-    /// The rows, for a statement that has result columns (even if it returned none).
-    pub rows: Option<Vec<Vec<Value>>>,
-}
 
 /// The client session's hooks: everything goes to the host installed in the context.
 struct SessionHooks;
@@ -94,15 +80,4 @@ pub(crate) fn open(path: Option<&Path>) -> Result<Box<dyn Engine>, SqlError> {
     // A cancel, a statement or lock timeout, or SIGTERM ends a running statement (see crate::process::interrupts).
     engine.set_interrupt_check(crate::process::interrupts::check_sql);
     Ok(Box::new(engine))
-}
-
-/// Runs `stmt` and collects its rows (for a statement with result columns); tests only: a session streams them.
-#[cfg(test)]
-pub(crate) fn execute(engine: &mut dyn Engine, stmt: &Statement, params: &[Value]) -> Result<Executed, SqlError> {
-    let mut rows = Vec::new();
-    let done = engine.execute(stmt, params, &mut |row| {
-        rows.push(row);
-        ControlFlow::Continue(())
-    })?;
-    Ok(Executed { tag: done.tag, rows: (!stmt.columns.is_empty()).then_some(rows) })
 }

@@ -202,7 +202,7 @@ fn statements_prepare_and_run_or_fail_with_an_error() {
                     Ok(Some((stmt, tail))) => {
                         prop_assert!(tail.len() < rest.len(), "no progress at {rest:?}");
                         rest = tail;
-                        if let Err(e) = database::execute(&mut *engine, &stmt, &params) {
+                        if let Err(e) = crate::sql::execute_collecting(&mut *engine, &stmt, &params) {
                             check_error(&e, &sql)?;
                         }
                     }

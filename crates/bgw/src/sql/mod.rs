@@ -132,3 +132,28 @@ pub trait Hooks: Send + Sync {
         None
     }
 }
+
+/// What running a statement produced, with all its rows (tests; sessions stream their rows).
+#[cfg(test)]
+#[derive(Debug)]
+#[allow(dead_code)] // what a test may look at
+pub(crate) struct Executed {
+    pub tag: String,
+    /// The rows, for a statement that has result columns (even if it returned none).
+    pub rows: Option<Vec<Vec<Value>>>,
+}
+
+/// Runs `stmt` on `engine` and collects its rows (for a statement with result columns); tests only.
+#[cfg(test)]
+pub(crate) fn execute_collecting(
+    engine: &mut dyn Engine,
+    stmt: &Statement,
+    params: &[Value],
+) -> Result<Executed, SqlError> {
+    let mut rows = Vec::new();
+    let done = engine.execute(stmt, params, &mut |row| {
+        rows.push(row);
+        std::ops::ControlFlow::Continue(())
+    })?;
+    Ok(Executed { tag: done.tag, rows: (!stmt.columns.is_empty()).then_some(rows) })
+}

@@ -1,6 +1,7 @@
 //! The SQLite engine's tests: statement splitting, typing, parameters, command tags, SQLSTATEs, files kept out,
 //! and PostgreSQL's transaction rules.
 
+use crate::sql::Executed;
 use std::sync::{Arc, Mutex};
 
 use super::*;
@@ -31,20 +32,8 @@ fn engine() -> SqliteEngine {
     engine_with(Notices::default())
 }
 
-/// What a statement produced: its tag and, for one with result columns, its rows.
-#[derive(Debug)]
-struct Executed {
-    tag: String,
-    rows: Option<Vec<Vec<Value>>>,
-}
-
 fn execute(engine: &mut SqliteEngine, stmt: &Statement, params: &[Value]) -> Result<Executed, SqlError> {
-    let mut rows = Vec::new();
-    let done = engine.execute(stmt, params, &mut |row| {
-        rows.push(row);
-        ControlFlow::Continue(())
-    })?;
-    Ok(Executed { tag: done.tag, rows: (!stmt.columns.is_empty()).then_some(rows) })
+    crate::sql::execute_collecting(engine, stmt, params)
 }
 
 fn run(engine: &mut SqliteEngine, sql: &str) -> Result<Executed, SqlError> {
