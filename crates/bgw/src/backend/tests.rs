@@ -1061,3 +1061,15 @@ fn sigterm_while_idle_ends_the_session() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("serve returned 1"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn the_postmasters_refusal_is_a_fatal_error_response() {
+    let bytes = super::fatal_error_message(&SqlError::fatal("53300", "sorry, too many clients already"));
+    assert_eq!(bytes[0], b'E');
+    let len = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
+    assert_eq!(len + 1, bytes.len());
+    let fields: Vec<&[u8]> = bytes[5..].split(|b| *b == 0).filter(|f| !f.is_empty()).collect();
+    for expected in [&b"SFATAL"[..], b"VFATAL", b"C53300", b"Msorry, too many clients already"] {
+        assert!(fields.contains(&expected), "{:?}", String::from_utf8_lossy(&bytes));
+    }
+}
