@@ -33,6 +33,9 @@ struct State {
     discard: bool,
     /// Values the startup packet gave (`application_name`): what `RESET` returns to, as in PostgreSQL.
     startup: HashMap<String, GucValue>,
+    /// The layer's change count and this process's reload count when [`after_statement`] last looked (None:
+    /// never): the same pair means no value it reports or publishes can have changed.
+    looked_at: Option<(u64, u64)>,
 }
 
 thread_local! {
@@ -225,6 +228,11 @@ pub(super) fn transaction_ended(committed: bool) {
 /// After each statement: publishes the session's timeouts to the interrupt checks, tells the host the
 /// application name, and returns the reported parameters whose values changed (for ParameterStatus).
 pub(super) fn after_statement(host: &dyn HostServices) -> Vec<(String, String)> {
+    // Most statements change no setting: then there is nothing to compare (work on every statement otherwise).
+    let now = (STATE.with(|s| s.borrow().layer.changes()), crate::process::reload_count());
+    if STATE.with(|s| s.borrow_mut().looked_at.replace(now)) == Some(now) {
+        return Vec::new();
+    }
     publish_timeouts();
     let names: Vec<String> =
         STATE.with(|s| s.borrow().defs.iter().filter(|d| is_reported(&d.name)).map(|d| d.name.clone()).collect());

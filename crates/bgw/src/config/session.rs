@@ -196,9 +196,17 @@ pub struct SessionLayer {
     local: HashMap<String, Option<GucValue>>,
     /// `values` as they were when the current transaction changed them first.
     saved: Option<HashMap<String, GucValue>>,
+    /// How many times what [`SessionLayer::get`] answers may have changed: a reader that saw the same count has
+    /// nothing to look at again.
+    changes: u64,
 }
 
 impl SessionLayer {
+    /// See the field: changes with every SET, RESET, and transaction end that undoes or ends one.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
     /// The session's own value of `name`, if it set one: Some(None) for a `SET LOCAL ... TO DEFAULT`.
     pub fn get(&self, name: &str) -> Option<Option<&GucValue>> {
         let key = name.to_ascii_lowercase();
@@ -211,6 +219,7 @@ impl SessionLayer {
     /// `SET` (`local` false) or `SET LOCAL`; `value` None is `DEFAULT` (and `RESET`).
     pub fn set(&mut self, name: &str, value: Option<GucValue>, local: bool) {
         let key = name.to_ascii_lowercase();
+        self.changes += 1;
         if local {
             self.local.insert(key, value);
             return;
@@ -226,6 +235,7 @@ impl SessionLayer {
 
     /// `RESET ALL`.
     pub fn reset_all(&mut self) {
+        self.changes += 1;
         self.saved.get_or_insert_with(|| self.values.clone());
         self.values.clear();
         self.local.clear();
@@ -233,10 +243,14 @@ impl SessionLayer {
 
     /// The transaction ended: `SET LOCAL`s end; a rollback undoes the transaction's `SET`s.
     pub fn transaction_ended(&mut self, committed: bool) {
-        self.local.clear();
+        if !self.local.is_empty() {
+            self.local.clear();
+            self.changes += 1;
+        }
         if let Some(saved) = self.saved.take() {
             if !committed {
                 self.values = saved;
+                self.changes += 1;
             }
         }
     }
@@ -245,6 +259,29 @@ impl SessionLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_change_count_moves_only_when_a_value_may_have_changed() {
+        let mut l = SessionLayer::default();
+        let c0 = l.changes();
+        l.transaction_ended(true);
+        l.transaction_ended(false);
+        assert_eq!(l.changes(), c0, "a transaction that set nothing");
+        l.set("x", Some(GucValue::Int(1)), false);
+        let c1 = l.changes();
+        assert!(c1 > c0);
+        l.transaction_ended(true);
+        assert_eq!(l.changes(), c1, "a commit keeps the session's values");
+        l.set("x", Some(GucValue::Int(2)), true);
+        let c2 = l.changes();
+        l.transaction_ended(true);
+        assert!(l.changes() > c2, "a SET LOCAL ends with its transaction");
+        let c3 = l.changes();
+        l.set("y", Some(GucValue::Int(3)), false);
+        l.transaction_ended(false);
+        assert!(l.changes() > c3 + 1, "a rollback undoes the SET");
+        assert_eq!(l.get("y"), None);
+    }
 
     #[test]
     fn set_local_and_rollback() {

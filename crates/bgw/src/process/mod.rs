@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::elog::{self, Level};
 use bgw_macros::hot;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// The configuration file's name in the data directory.
@@ -134,6 +134,15 @@ fn apply_log_level(settings: &Settings) {
     }
 }
 
+/// How many times this process reloaded its settings.
+static RELOADS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times this process reloaded its settings ([`reload_config`]): a reader that saw the same count has
+/// seen the current settings.
+pub fn reload_count() -> u64 {
+    RELOADS.load(Ordering::Relaxed)
+}
+
 /// What runs after every reload of this process's settings, in registration order.
 static RELOAD_HOOKS: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
 
@@ -156,6 +165,7 @@ pub fn reload_config() -> Vec<String> {
     let mut guard = settings();
     let Some(settings) = guard.as_mut() else { return Vec::new() };
     let report = settings.reload(items);
+    RELOADS.fetch_add(1, Ordering::Relaxed);
     apply_log_level(settings);
     let changed = report.changed.clone();
     drop(guard);
