@@ -30,14 +30,7 @@ pub(crate) use crate::sql::value::{type_from_values, PgType, Value};
 
 /// The wire protocol's type for a result column of type `ty`.
 fn wire_type(ty: PgType) -> Type {
-    match ty {
-        PgType::Bool => Type::BOOL,
-        PgType::Int4 => Type::INT4,
-        PgType::Int8 => Type::INT8,
-        PgType::Float8 => Type::FLOAT8,
-        PgType::Text => Type::TEXT,
-        PgType::Bytea => Type::BYTEA,
-    }
+    Type::from_oid(ty.oid()).unwrap_or(Type::TEXT)
 }
 
 /// A result column as sent: name, type and format.
@@ -206,6 +199,12 @@ fn binary_output(value: &Value, ty: PgType) -> Result<Binary, SqlError> {
             Value::Text(s) => s.as_bytes().to_vec(),
             other => text_output(other, PgType::Text).unwrap_or_default().into_bytes(),
         }),
+        other => {
+            return Err(SqlError::error(
+                "0A000",
+                format!("binary format is not supported for result columns of type {}", other.sql_name()),
+            ))
+        }
     })
 }
 

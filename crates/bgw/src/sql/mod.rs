@@ -10,7 +10,8 @@
 //! - [`lexer`]: splitting SQL text into tokens, blank detection; [`statement`]: statement kinds, PostgreSQL's
 //!   transaction-control spellings, `$n` parameter numbering, the analysed [`Statement`].
 //! - [`txn`]: PostgreSQL's transaction rules (the failed-transaction rule, 25P02) on top of an engine's own.
-//! - [`error`]: [`SqlError`], with SQLSTATE, message, detail and hint; [`value`]: [`Value`] and [`PgType`].
+//! - [`error`]: [`SqlError`], with SQLSTATE, message, detail and hint; [`value`]: [`Value`]; [`types`]: [`PgType`],
+//!   PostgreSQL's types with their OIDs and names, and how each is held in SQLite.
 //! - [`interrupt`]: the check a caller gives its engine so that a cancel, a timeout or a termination ends a
 //!   running statement (or a wait for a lock) within milliseconds.
 //!
@@ -27,6 +28,7 @@ pub mod session;
 pub mod sqlite;
 pub mod statement;
 pub mod txn;
+pub mod types;
 pub mod value;
 
 use std::ops::ControlFlow;

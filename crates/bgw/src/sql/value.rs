@@ -1,69 +1,15 @@
 //! Values and the PostgreSQL types result columns are described with, independent of any wire format.
 //!
-//! SQLite has five storage classes, and so does [`Value`]; a result column gets one of six PostgreSQL types
-//! ([`PgType`]): from its declared type ([`PgType::from_decltype`]), from what the engine can tell before running
-//! it, or from the values it holds ([`type_from_values`]). How they are encoded for a client lives in the
+//! SQLite has five storage classes, and so does [`Value`]; a result column gets a PostgreSQL type ([`PgType`],
+//! defined in [`super::types`]): from its declared type ([`PgType::from_decltype`]), from what the engine can
+//! tell before running it, or from the values it holds ([`type_from_values`]). How they are encoded for a client lives in the
 //! backend; SPI turns them into text.
 //!
 //! Runs in: any process that runs SQL.
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
-/// The PostgreSQL types result columns are sent as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PgType {
-    Bool,
-    Int4,
-    Int8,
-    Float8,
-    Text,
-    Bytea,
-}
-
-impl PgType {
-    /// `pg_type.typlen`.
-    pub fn size(self) -> i16 {
-        match self {
-            PgType::Bool => 1,
-            PgType::Int4 => 4,
-            PgType::Int8 | PgType::Float8 => 8,
-            PgType::Text | PgType::Bytea => -1,
-        }
-    }
-
-    /// The SQL name, as PostgreSQL's error messages spell it.
-    pub fn sql_name(self) -> &'static str {
-        match self {
-            PgType::Bool => "boolean",
-            PgType::Int4 => "integer",
-            PgType::Int8 => "bigint",
-            PgType::Float8 => "double precision",
-            PgType::Text => "text",
-            PgType::Bytea => "bytea",
-        }
-    }
-
-    /// The type a declared SQLite column type stands for, if it says enough.
-    pub fn from_decltype(decltype: &str) -> Option<PgType> {
-        let upper = decltype.to_ascii_uppercase();
-        let has = |part: &str| upper.contains(part);
-        if has("BOOL") {
-            Some(PgType::Bool)
-        } else if matches!(upper.trim(), "INT4" | "INT2" | "SMALLINT" | "INTEGER4") {
-            Some(PgType::Int4)
-        } else if has("INT") {
-            Some(PgType::Int8)
-        } else if has("CHAR") || has("CLOB") || has("TEXT") {
-            Some(PgType::Text)
-        } else if has("BLOB") || has("BYTEA") {
-            Some(PgType::Bytea)
-        } else if has("REAL") || has("FLOA") || has("DOUB") {
-            Some(PgType::Float8)
-        } else {
-            None
-        }
-    }
-}
+pub use super::types::PgType;
 
 /// An owned SQL value (SQLite's five storage classes).
 #[derive(Debug, Clone, PartialEq)]
@@ -123,21 +69,6 @@ pub fn type_from_values<'a>(values: impl Iterator<Item = &'a Value>) -> PgType {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decltypes() {
-        assert_eq!(PgType::from_decltype("INTEGER"), Some(PgType::Int8));
-        assert_eq!(PgType::from_decltype("bigint"), Some(PgType::Int8));
-        assert_eq!(PgType::from_decltype("int4"), Some(PgType::Int4));
-        assert_eq!(PgType::from_decltype("boolean"), Some(PgType::Bool));
-        assert_eq!(PgType::from_decltype("varchar(10)"), Some(PgType::Text));
-        assert_eq!(PgType::from_decltype("TEXT"), Some(PgType::Text));
-        assert_eq!(PgType::from_decltype("blob"), Some(PgType::Bytea));
-        assert_eq!(PgType::from_decltype("double precision"), Some(PgType::Float8));
-        assert_eq!(PgType::from_decltype("REAL"), Some(PgType::Float8));
-        assert_eq!(PgType::from_decltype("numeric"), None);
-        assert_eq!(PgType::from_decltype(""), None);
-    }
 
     #[test]
     fn types_from_values() {
