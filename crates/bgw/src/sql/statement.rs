@@ -72,6 +72,9 @@ pub struct Statement {
     pub param_numbers: Vec<usize>,
     /// How many parameters a Bind must supply: the highest `$n`.
     pub param_count: usize,
+    /// The type of each parameter `$n` (at `n - 1`) where the statement tells it (`WHERE id = $1` with an `int4`
+    /// column, `$1::date`); shorter than `param_count` or None where nothing tells (the client's type, else text).
+    pub param_types: Vec<Option<PgType>>,
     /// Whether the statement leaves the database as it is (SQLite's `sqlite3_stmt_readonly`).
     pub read_only: bool,
 }
@@ -87,6 +90,7 @@ impl Statement {
             param_names: Vec::new(),
             param_numbers: Vec::new(),
             param_count: 0,
+            param_types: Vec::new(),
             read_only: false,
         }
     }

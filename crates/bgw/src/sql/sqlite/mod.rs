@@ -226,6 +226,7 @@ impl SqliteEngine {
             param_names,
             param_numbers,
             param_count,
+            param_types: Vec::new(),
             read_only,
         }
     }
