@@ -19,7 +19,10 @@ use super::settings;
 use super::views;
 
 /// The client session's hooks: everything goes to the host installed in the context.
-struct SessionHooks;
+struct SessionHooks {
+    user: String,
+    database: String,
+}
 
 impl Hooks for SessionHooks {
     fn own_statement_len(&self, sql: &str) -> Option<usize> {
@@ -64,11 +67,19 @@ impl Hooks for SessionHooks {
     fn function_result_type(&self, name: &str) -> Option<PgType> {
         functions::result_type(name)
     }
+
+    fn function_argument_types(&self, name: &str) -> Option<Vec<PgType>> {
+        functions::argument_types(name)
+    }
+
+    fn session_identity(&self) -> (String, String) {
+        (self.user.clone(), self.database.clone())
+    }
 }
 
 /// The session's database (the file at `path`, or a fresh in-memory one), sandboxed, with the backend's
 /// functions and views.
-pub(crate) fn open(path: Option<&Path>) -> Result<Box<dyn Engine>, SqlError> {
+pub(crate) fn open(path: Option<&Path>, user: &str, database: &str) -> Result<Box<dyn Engine>, SqlError> {
     let conn = SqliteEngine::open_sandboxed(path, |conn| {
         functions::register(conn)?;
         views::register(conn)
@@ -76,7 +87,16 @@ pub(crate) fn open(path: Option<&Path>) -> Result<Box<dyn Engine>, SqlError> {
     .map_err(|err| SqlError::fatal("XX000", format!("could not set up the session database: {err}")))?;
     // One session per backend process: SQLite's process-wide heap limit is the session's.
     crate::sql::sqlite::set_memory_limit(crate::process::setting_int("backend_memory_limit").saturating_mul(1024));
-    let mut engine = SqliteEngine::with_hooks(conn, Options::CLIENT, Box::new(SessionHooks));
+    let options = if crate::process::setting_text("sql_dialect").as_deref() == Some("postgresql") {
+        Options::CLIENT_POSTGRES
+    } else {
+        Options::CLIENT
+    };
+    let mut engine = SqliteEngine::with_hooks(
+        conn,
+        options,
+        Box::new(SessionHooks { user: user.to_owned(), database: database.to_owned() }),
+    );
     // A cancel, a statement or lock timeout, or SIGTERM ends a running statement (see crate::process::interrupts).
     engine.set_interrupt_check(crate::process::interrupts::check_sql);
     Ok(Box::new(engine))

@@ -174,6 +174,22 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
     })
 }
 
+/// The argument types of the backend's functions whose arguments are typed (a parameter passed to one is
+/// described with them).
+pub(crate) fn argument_types(name: &str) -> Option<Vec<PgType>> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "bgw_launch" | "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text],
+        "bgw_terminate" | "bgw_status" | "bgw_wait_for_startup" | "bgw_wait_for_shutdown" | "bgw_pid" => {
+            vec![PgType::Text]
+        }
+        "pg_cancel_backend" | "pg_terminate_backend" | "bgw_type_by_pid" => vec![PgType::Int4],
+        "current_setting" => vec![PgType::Text, PgType::Bool],
+        "set_config" => vec![PgType::Text, PgType::Text, PgType::Bool],
+        "pg_notify" => vec![PgType::Text, PgType::Text],
+        _ => return None,
+    })
+}
+
 fn arg<'a>(ctx: &'a Context<'_>, index: usize) -> ValueRef<'a> {
     if index < ctx.len() {
         ctx.get_raw(index)

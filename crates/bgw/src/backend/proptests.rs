@@ -195,7 +195,7 @@ fn statements_prepare_and_run_or_fail_with_an_error() {
     let _host = super::context::install(Rc::new(FakeHost::new(shared)));
     runner
         .run(&(sql_soup(), prop::collection::vec(value(), 0..4)), |(sql, params)| {
-            let mut engine = database::open(None).map_err(|e| TestCaseError::fail(e.message))?;
+            let mut engine = database::open(None, "bgw", "bgw").map_err(|e| TestCaseError::fail(e.message))?;
             let mut rest = sql.as_str();
             loop {
                 match engine.prepare(rest) {

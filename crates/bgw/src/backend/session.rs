@@ -197,7 +197,7 @@ impl Session {
         }
         let application_name = parameters.get("application_name").map(String::as_str).unwrap_or("");
         host.report_application_name(application_name);
-        let engine = database::open(host.database_path().as_deref())?;
+        let engine = database::open(host.database_path().as_deref(), user, database)?;
 
         let mut out = vec![PgWireBackendMessage::Authentication(Authentication::Ok)];
         let status = |name: &str, value: &str| {

@@ -91,6 +91,13 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
             Sighup,
             "Minimum severity of messages written to the server log.",
         ),
+        GucDef::enumeration(
+            "sql_dialect",
+            "sqlite",
+            &["sqlite", "postgresql"],
+            Sighup,
+            "The SQL the front door speaks in new sessions: SQLite's, or PostgreSQL's (translated).",
+        ),
         GucDef::string("shared_preload_libraries", "", Postmaster, "Libraries to load into the server at start."),
         GucDef::string("dynamic_library_path", "$libdir", Sighup, "Search path for dynamically loadable modules."),
         GucDef::int(
@@ -173,7 +180,7 @@ mod tests {
             assert_eq!(s.get_int(timeout), Some(0), "{timeout}");
         }
         assert_eq!(s.get_int("backend_memory_limit"), Some(1024 * 1024));
-        assert_eq!(s.names().len(), 18);
+        assert_eq!(s.names().len(), 19);
         assert!(s.names().windows(2).all(|w| w[0] < w[1]));
         assert!(host_parameters(Path::new("/d")).iter().all(|d| !d.short_desc.is_empty()));
         assert_eq!(s.def("max_connections").unwrap().context, GucContext::Postmaster);

@@ -24,6 +24,7 @@
 pub mod error;
 pub mod interrupt;
 pub mod lexer;
+pub mod pg;
 pub mod session;
 pub mod sqlite;
 pub mod statement;
@@ -132,6 +133,17 @@ pub trait Hooks: Send + Sync {
     /// The result type of one of the caller's SQL functions, for describing result columns before they run.
     fn function_result_type(&self, _name: &str) -> Option<PgType> {
         None
+    }
+
+    /// The argument types one of the caller's SQL functions declares, if it does (a parameter passed to it is
+    /// described with them).
+    fn function_argument_types(&self, _name: &str) -> Option<Vec<PgType>> {
+        None
+    }
+
+    /// The session's user and database (`current_user`, `current_database()`).
+    fn session_identity(&self) -> (String, String) {
+        (String::new(), String::new())
     }
 }
 

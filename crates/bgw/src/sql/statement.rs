@@ -77,6 +77,9 @@ pub struct Statement {
     pub param_types: Vec<Option<PgType>>,
     /// Whether the statement leaves the database as it is (SQLite's `sqlite3_stmt_readonly`).
     pub read_only: bool,
+    /// SQLite statements the engine runs before `sql`, in one transaction with it (see
+    /// [`crate::sql::pg::Translated::before`]).
+    pub before: Vec<String>,
 }
 
 impl Statement {
@@ -92,6 +95,7 @@ impl Statement {
             param_count: 0,
             param_types: Vec::new(),
             read_only: false,
+            before: Vec::new(),
         }
     }
 }

@@ -50,13 +50,19 @@ pub struct Options {
     pub postgres_transaction_spellings: bool,
     /// Read result column types off the bytecode when no declared type gives them (costs an `EXPLAIN`).
     pub infer_types: bool,
+    /// Speak PostgreSQL's SQL: every statement goes through the translator ([`crate::sql::pg`]).
+    pub postgres_dialect: bool,
 }
 
 impl Options {
     /// A client session's: PostgreSQL's spellings and typed result columns.
-    pub const CLIENT: Options = Options { postgres_transaction_spellings: true, infer_types: true };
+    pub const CLIENT: Options =
+        Options { postgres_transaction_spellings: true, infer_types: true, postgres_dialect: false };
+    /// A client session speaking PostgreSQL's SQL (`sql_dialect = postgresql`).
+    pub const CLIENT_POSTGRES: Options = Options { postgres_dialect: true, ..Options::CLIENT };
     /// A worker's SPI: SQLite's spellings, untyped (text) results.
-    pub const SPI: Options = Options { postgres_transaction_spellings: false, infer_types: false };
+    pub const SPI: Options =
+        Options { postgres_transaction_spellings: false, infer_types: false, postgres_dialect: false };
 }
 
 /// No hooks: a connection whose caller needs nothing of the engine but SQL.
@@ -79,11 +85,17 @@ pub struct SqliteEngine {
     refused: Arc<Mutex<Option<SqlError>>>,
     /// Whether the hooks' pre-commit ran for the transaction now ending (set from SQLite's commit hook).
     pre_committed: Arc<std::sync::atomic::AtomicBool>,
+    /// The translator's knowledge of the schema, kept between statements.
+    schema_cache: super::pg::schema::SchemaCache,
 }
 
 impl SqliteEngine {
     /// An engine on `conn`, opened and set up by the caller.
     pub fn new(conn: Connection, options: Options) -> SqliteEngine {
+        if options.postgres_dialect {
+            // The translator's SQL functions (a failure here shows as "no such function" when one is used).
+            let _ = super::pg::register(&conn);
+        }
         SqliteEngine {
             conn,
             options,
@@ -94,6 +106,7 @@ impl SqliteEngine {
             interrupted: Arc::default(),
             refused: Arc::default(),
             pre_committed: Arc::default(),
+            schema_cache: Default::default(),
         }
     }
 
@@ -147,7 +160,11 @@ impl SqliteEngine {
         }
         if let Some(interrupt) = take(&self.interrupted) {
             let _ = self.hooks.take_function_error();
+            let _ = super::pg::functions::take_error();
             return interrupt;
+        }
+        if let Some(err) = super::pg::functions::take_error() {
+            return err;
         }
         self.hooks.take_function_error().unwrap_or_else(|| from_rusqlite(err))
     }
@@ -180,6 +197,18 @@ impl SqliteEngine {
                     return Ok(Some((Statement::bare(canonical, kind), &rest[consumed.min(rest.len())..])));
                 }
             }
+            if self.options.postgres_dialect && !is_sqlite_transaction_control(first) {
+                let Some((text, consumed)) = super::pg::first_statement(rest) else { return Ok(None) };
+                let remainder = &rest[consumed.min(rest.len())..];
+                match self.translate(text)? {
+                    Some(statement) => return Ok(Some((statement, remainder))),
+                    None => {
+                        // The host's own statements (PRAGMA) run as written.
+                        let probe = ffi::probe(&self.conn, text).map_err(|e| self.map_error(e.error))?;
+                        return Ok(probe.shape.map(|shape| (self.analyse(text, shape), remainder)));
+                    }
+                }
+            }
             let probe = ffi::probe(&self.conn, rest).map_err(|e| {
                 let mut err = self.map_error(e.error);
                 // The offset SQLite gives is into `rest`; the error's position is into `sql`.
@@ -196,6 +225,53 @@ impl SqliteEngine {
                 None => rest = &rest[consumed..],
             }
         }
+    }
+
+    /// Translates one PostgreSQL statement (without its `;`) into the SQLite statement that runs it; None for a
+    /// statement the translator leaves as it is.
+    fn translate(&self, text: &str) -> Result<Option<Statement>, SqlError> {
+        let schema = super::pg::schema::SqliteSchema::new(&self.conn, &self.schema_cache)?;
+        let hooks = &self.hooks;
+        let (user, database) = hooks.session_identity();
+        let host_function = |name: &str| hooks.function_result_type(name);
+        let host_function_args = |name: &str| hooks.function_argument_types(name);
+        let cx = super::pg::Context {
+            schema: &schema,
+            host_function: &host_function,
+            host_function_args: &host_function_args,
+            user,
+            database,
+        };
+        let translated = match super::pg::translate(text, &cx)? {
+            super::pg::Outcome::Run(t) => t,
+            super::pg::Outcome::PassThrough => return Ok(None),
+        };
+        if !translated.before.is_empty() {
+            // What runs before it may create what it needs: it is prepared when it runs.
+            return Ok(Some(Statement {
+                sql: translated.sqlite,
+                kind: translated.kind,
+                columns: translated.columns,
+                param_names: Vec::new(),
+                param_numbers: Vec::new(),
+                param_count: 0,
+                param_types: translated.param_types,
+                read_only: false,
+                before: translated.before,
+            }));
+        }
+        let probe = ffi::probe(&self.conn, &translated.sqlite).map_err(|e| self.map_error(e.error))?;
+        let Some(shape) = probe.shape else {
+            return Err(SqlError::error("XX000", "the translated statement is empty"));
+        };
+        let mut statement = self.analyse(&translated.sqlite, shape);
+        statement.kind = translated.kind;
+        if statement.columns.len() == translated.columns.len() {
+            statement.columns = translated.columns;
+        }
+        statement.param_count = statement.param_count.max(translated.param_types.len());
+        statement.param_types = translated.param_types;
+        Ok(Some(statement))
     }
 
     fn analyse(&self, text: &str, shape: ffi::Shape) -> Statement {
@@ -228,6 +304,7 @@ impl SqliteEngine {
             param_count,
             param_types: Vec::new(),
             read_only,
+            before: Vec::new(),
         }
     }
 
@@ -238,6 +315,26 @@ impl SqliteEngine {
         sink: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
     ) -> Result<Completion, SqlError> {
         self.check_now()?;
+        super::pg::functions::clear_error();
+        if !stmt.before.is_empty() {
+            // One transaction for the statements before it and the statement itself.
+            self.conn.execute_batch("SAVEPOINT _pg_statement").map_err(|e| self.map_error(e))?;
+            let result = (|| {
+                for before in &stmt.before {
+                    self.conn.execute_batch(before).map_err(|e| self.map_error(e))?;
+                }
+                let main = Statement { before: Vec::new(), ..stmt.clone() };
+                self.run(&main, params, sink)
+            })();
+            if result.is_err() {
+                let _ = self.conn.execute_batch("ROLLBACK TO _pg_statement");
+            }
+            let released = self.conn.execute_batch("RELEASE _pg_statement").map_err(|e| self.map_error(e));
+            return match (result, released) {
+                (Ok(done), Ok(())) => Ok(done),
+                (Err(err), _) | (Ok(_), Err(err)) => Err(err),
+            };
+        }
         let mut prepared = self.conn.prepare(&stmt.sql).map_err(|e| self.map_error(e))?;
         let width = prepared.column_count();
         if width != stmt.columns.len() {
@@ -410,6 +507,9 @@ impl Engine for SqliteEngine {
 
     fn set_interrupt_check(&mut self, check: CheckInterrupts) {
         self.check = Some(check);
+        if self.options.postgres_dialect {
+            let _ = super::pg::functions::register_sleep(&self.conn, Some(check));
+        }
         let slot = self.interrupted.clone();
         let _ = self.conn.progress_handler(
             CHECK_EVERY_OPS,
@@ -453,6 +553,12 @@ impl SqliteEngine {
         self.hooks.transaction_ended(false);
         err
     }
+}
+
+/// Whether `sql` is transaction control in SQLite's own spelling (BEGIN, COMMIT, ROLLBACK [TO], SAVEPOINT,
+/// RELEASE), which the engine runs as it is.
+fn is_sqlite_transaction_control(sql: &str) -> bool {
+    super::statement::is_transaction_control(sql)
 }
 
 fn put(slot: &Mutex<Option<SqlError>>, err: SqlError) {

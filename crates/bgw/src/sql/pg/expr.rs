@@ -1,0 +1,816 @@
+//! Expressions: typing with PostgreSQL's rules and rewriting into SQLite SQL.
+//!
+//! Every expression comes out as a [`Typed`]: its SQLite text, its PostgreSQL type (None for a literal or
+//! parameter whose type the context decides: PostgreSQL's `unknown`), and the name PostgreSQL gives a result
+//! column computed by it (`?column?` when none). Scopes (the relations of FROM clauses, innermost last) resolve
+//! column names; a parameter's type is recorded the first time a context fixes it.
+//!
+//! Runs in: any process that runs SQL through the translator.
+
+use sqlparser::ast::{BinaryOperator, CastKind, DataType, Expr, Function, UnaryOperator, Value as AstValue};
+
+use super::names::{self, literal, quote};
+use super::{unsupported, Context};
+use crate::sql::error::SqlError;
+use crate::sql::types::PgType;
+
+/// What a literal or parameter is, for coercion by context.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Lit {
+    /// Not a literal.
+    No,
+    /// A string literal (PostgreSQL's `unknown` until the context types it).
+    Str(String),
+    /// Parameter `$n`.
+    Param(usize),
+    Null,
+}
+
+/// A translated expression.
+#[derive(Debug, Clone)]
+pub(super) struct Typed {
+    pub sql: String,
+    pub ty: Option<PgType>,
+    /// The result column name PostgreSQL gives it.
+    pub name: Option<String>,
+    pub lit: Lit,
+}
+
+impl Typed {
+    pub fn new(sql: impl Into<String>, ty: PgType) -> Typed {
+        Typed { sql: sql.into(), ty: Some(ty), name: None, lit: Lit::No }
+    }
+
+    pub fn named(mut self, name: impl Into<String>) -> Typed {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// A relation visible in a scope: its alias and columns.
+#[derive(Debug, Clone)]
+pub(super) struct Rel {
+    pub alias: String,
+    pub columns: Vec<(String, Option<PgType>)>,
+}
+
+/// The translator's state for one statement.
+pub(super) struct Translator<'a> {
+    pub cx: &'a Context<'a>,
+    /// Scopes, innermost last; each is the relations of one FROM clause.
+    pub scopes: Vec<Vec<Rel>>,
+    params: Vec<Option<PgType>>,
+    /// Whether aggregates are allowed where an expression is being translated.
+    pub in_aggregate_context: bool,
+    /// The common table expressions in scope (innermost last): name and columns.
+    pub ctes: Vec<Rel>,
+    /// The output columns of the SELECT being translated, for ORDER BY and GROUP BY by name.
+    pub outputs: Vec<(String, Typed)>,
+    /// Statements to run before the translated one (see [`super::Translated::before`]).
+    pub before: Vec<String>,
+}
+
+impl<'a> Translator<'a> {
+    pub fn new(cx: &'a Context<'a>) -> Translator<'a> {
+        Translator {
+            cx,
+            scopes: Vec::new(),
+            params: Vec::new(),
+            in_aggregate_context: false,
+            ctes: Vec::new(),
+            outputs: Vec::new(),
+            before: Vec::new(),
+        }
+    }
+
+    pub fn into_param_types(self) -> Vec<Option<PgType>> {
+        self.params
+    }
+
+    fn note_param(&mut self, n: usize, ty: PgType) {
+        if self.params.len() < n {
+            self.params.resize(n, None);
+        }
+        if self.params[n - 1].is_none() {
+            self.params[n - 1] = Some(ty);
+        }
+    }
+
+    fn param_type(&self, n: usize) -> Option<PgType> {
+        self.params.get(n - 1).copied().flatten()
+    }
+
+    /// Translates `expr`.
+    pub fn expr(&mut self, expr: &Expr) -> Result<Typed, SqlError> {
+        match expr {
+            Expr::Identifier(id) => self.column(None, &names::ident(id)),
+            Expr::CompoundIdentifier(ids) => {
+                let parts: Vec<String> = ids.iter().map(names::ident).collect();
+                match parts.as_slice() {
+                    [rel, col] => self.column(Some(rel), col),
+                    [_schema, rel, col] => self.column(Some(rel), col),
+                    _ => Err(SqlError::error(
+                        "42601",
+                        format!("improper qualified name (too many dotted names): {}", parts.join(".")),
+                    )),
+                }
+            }
+            Expr::Value(v) => self.value(&v.value),
+            Expr::Nested(inner) => {
+                let mut t = self.expr(inner)?;
+                t.sql = format!("({})", t.sql);
+                Ok(t)
+            }
+            Expr::Cast { kind, expr: inner, data_type, format } => {
+                if format.is_some() || !matches!(kind, CastKind::Cast | CastKind::DoubleColon) {
+                    return Err(unsupported("this form of CAST"));
+                }
+                let (to, typmod) = data_type_of(data_type)?;
+                let e = self.expr(inner)?;
+                let name = match (&e.name, &e.lit) {
+                    (Some(n), Lit::No) => n.clone(),
+                    _ => to.typname().trim_start_matches('_').to_owned(),
+                };
+                let name = if to.is_array() && e.name.is_none() {
+                    to.element().map_or(name.clone(), |el| el.typname().to_owned())
+                } else {
+                    name
+                };
+                let sql = self.cast(&e, to, typmod, true)?;
+                Ok(Typed { sql, ty: Some(to), name: Some(name), lit: Lit::No })
+            }
+            Expr::TypedString(ts) => {
+                let (to, typmod) = data_type_of(&ts.data_type)?;
+                let text = match &ts.value.value {
+                    AstValue::SingleQuotedString(s) | AstValue::EscapedStringLiteral(s) => s.clone(),
+                    _ => return Err(unsupported("this typed literal")),
+                };
+                let e = Typed { sql: literal(&text), ty: None, name: None, lit: Lit::Str(text) };
+                let sql = self.cast(&e, to, typmod, true)?;
+                Ok(Typed { sql, ty: Some(to), name: Some(to.typname().to_owned()), lit: Lit::No })
+            }
+            Expr::IsNull(e) => self.postfix(e, "IS NULL"),
+            Expr::IsNotNull(e) => self.postfix(e, "IS NOT NULL"),
+            Expr::IsTrue(e) => self.bool_test(e, "IS 1"),
+            Expr::IsNotTrue(e) => self.bool_test(e, "IS NOT 1"),
+            Expr::IsFalse(e) => self.bool_test(e, "IS 0"),
+            Expr::IsNotFalse(e) => self.bool_test(e, "IS NOT 0"),
+            Expr::IsUnknown(e) => self.bool_test(e, "IS NULL"),
+            Expr::IsNotUnknown(e) => self.bool_test(e, "IS NOT NULL"),
+            Expr::IsDistinctFrom(a, b) => self.comparison(a, b, "IS NOT"),
+            Expr::IsNotDistinctFrom(a, b) => self.comparison(a, b, "IS"),
+            Expr::BinaryOp { left, op, right } => self.binary(left, op, right),
+            Expr::UnaryOp { op, expr: inner } => self.unary(op, inner),
+            Expr::Between { expr: e, negated, low, high } => {
+                let e = self.expr(e)?;
+                let (low, high) = (self.expr(low)?, self.expr(high)?);
+                let ty = common_type(&[&e, &low, &high])?;
+                self.check_comparable(ty)?;
+                let (e, low, high) = (self.coerce(e, ty)?, self.coerce(low, ty)?, self.coerce(high, ty)?);
+                let not = if *negated { "NOT " } else { "" };
+                Ok(Typed::new(format!("({e} {not}BETWEEN {low} AND {high})"), PgType::Bool))
+            }
+            Expr::InList { expr: e, list, negated } => {
+                let e = self.expr(e)?;
+                let items = list.iter().map(|i| self.expr(i)).collect::<Result<Vec<_>, _>>()?;
+                let mut all: Vec<&Typed> = vec![&e];
+                all.extend(items.iter());
+                let ty = common_type(&all)?;
+                self.check_comparable(ty)?;
+                let e = self.coerce(e, ty)?;
+                let items = items.into_iter().map(|i| self.coerce(i, ty)).collect::<Result<Vec<_>, _>>()?.join(", ");
+                let not = if *negated { "NOT " } else { "" };
+                Ok(Typed::new(format!("({e} {not}IN ({items}))"), PgType::Bool))
+            }
+            Expr::InSubquery { expr: e, subquery, negated } => {
+                let e = self.expr(e)?;
+                let sub = self.subquery(subquery)?;
+                if sub.columns.len() != 1 {
+                    return Err(SqlError::error("42601", "subquery has too many columns"));
+                }
+                let ty = sub.columns[0].ty.or(e.ty).unwrap_or(PgType::Text);
+                self.check_comparable(ty)?;
+                let e = self.coerce(e, ty)?;
+                let not = if *negated { "NOT " } else { "" };
+                Ok(Typed::new(format!("({e} {not}IN ({}))", sub.sql), PgType::Bool))
+            }
+            Expr::Exists { subquery, negated } => {
+                let sub = self.subquery(subquery)?;
+                let not = if *negated { "NOT " } else { "" };
+                Ok(Typed::new(format!("({not}EXISTS ({}))", sub.sql), PgType::Bool).named("exists"))
+            }
+            Expr::Subquery(q) => {
+                let sub = self.subquery(q)?;
+                if sub.columns.len() != 1 {
+                    return Err(SqlError::error("42601", "subquery must return only one column"));
+                }
+                let col = &sub.columns[0];
+                let mut t =
+                    Typed { sql: format!("({})", sub.sql), ty: col.ty, name: Some(col.name.clone()), lit: Lit::No };
+                if t.ty.is_none() {
+                    t.ty = Some(PgType::Text);
+                }
+                Ok(t)
+            }
+            Expr::Like { negated, any, expr: e, pattern, escape_char } => {
+                self.like(*negated, *any, e, pattern, escape_char.as_deref(), false)
+            }
+            Expr::ILike { negated, any, expr: e, pattern, escape_char } => {
+                self.like(*negated, *any, e, pattern, escape_char.as_deref(), true)
+            }
+            Expr::Case { operand, conditions, else_result, .. } => {
+                self.case(operand.as_deref(), conditions, else_result.as_deref())
+            }
+            Expr::Function(f) => self.function(f),
+            Expr::Collate { expr: e, collation } => {
+                let parts = names::parts(collation)?;
+                if matches!(parts.last().map(String::as_str), Some("default" | "C" | "c" | "POSIX")) {
+                    self.expr(e)
+                } else {
+                    Err(unsupported(format!("collation \"{}\"", parts.join("."))))
+                }
+            }
+            Expr::Extract { field, expr: e, .. } => {
+                let e = self.expr(e)?;
+                let field = field.to_string().to_lowercase();
+                super::functions::extract(self, &field, e)
+            }
+            Expr::Substring { expr: e, substring_from, substring_for, .. } => {
+                let e = self.expr(e)?;
+                let s = self.coerce(e, PgType::Text)?;
+                let from = match substring_from {
+                    Some(f) => {
+                        let f = self.expr(f)?;
+                        self.coerce(f, PgType::Int4)?
+                    }
+                    None => "1".into(),
+                };
+                let sql = match substring_for {
+                    Some(n) => {
+                        let n = self.expr(n)?;
+                        let n = self.coerce(n, PgType::Int4)?;
+                        format!("pg_substr({s}, {from}, {n})")
+                    }
+                    None => format!("pg_substr({s}, {from})"),
+                };
+                Ok(Typed::new(sql, PgType::Text).named("substring"))
+            }
+            Expr::Trim { expr: e, trim_where, trim_what, trim_characters } => {
+                if trim_characters.is_some() {
+                    return Err(unsupported("TRIM with a list of characters"));
+                }
+                let e = self.expr(e)?;
+                let s = self.coerce(e, PgType::Text)?;
+                let what = match trim_what {
+                    Some(w) => {
+                        let w = self.expr(w)?;
+                        format!(", {}", self.coerce(w, PgType::Text)?)
+                    }
+                    None => ", ' '".into(),
+                };
+                let f = match trim_where.as_ref().map(|w| w.to_string().to_uppercase()).as_deref() {
+                    Some("LEADING") => "ltrim",
+                    Some("TRAILING") => "rtrim",
+                    _ => "trim",
+                };
+                let name = match f {
+                    "ltrim" => "ltrim",
+                    "rtrim" => "rtrim",
+                    _ => "btrim",
+                };
+                Ok(Typed::new(format!("{f}({s}{what})"), PgType::Text).named(name))
+            }
+            Expr::Position { expr: needle, r#in: hay } => {
+                let (n, h) = (self.expr(needle)?, self.expr(hay)?);
+                let (n, h) = (self.coerce(n, PgType::Text)?, self.coerce(h, PgType::Text)?);
+                Ok(Typed::new(format!("instr({h}, {n})"), PgType::Int4).named("position"))
+            }
+            Expr::Ceil { expr: e, .. } => {
+                let arg = self.expr(e)?;
+                super::functions::call_named(self, "ceil", vec![arg])
+            }
+            Expr::Floor { expr: e, .. } => {
+                let arg = self.expr(e)?;
+                super::functions::call_named(self, "floor", vec![arg])
+            }
+            Expr::Tuple(_) => Err(unsupported("a row constructor")),
+            Expr::Array(_) => Err(unsupported("an ARRAY constructor")),
+            Expr::Interval(_) => Err(unsupported("an INTERVAL literal")),
+            Expr::AtTimeZone { .. } => Err(unsupported("AT TIME ZONE")),
+            Expr::AnyOp { .. } | Expr::AllOp { .. } => Err(unsupported("ANY/ALL with an array")),
+            Expr::SimilarTo { .. } => Err(unsupported("SIMILAR TO")),
+            Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => Err(unsupported("* here")),
+            other => Err(unsupported(format!("the expression \"{other}\""))),
+        }
+    }
+
+    /// A column reference.
+    fn column(&mut self, rel: Option<&str>, name: &str) -> Result<Typed, SqlError> {
+        // Special words PostgreSQL reads as functions without parentheses.
+        if rel.is_none() {
+            if let Some(t) = super::functions::keyword_value(self, name)? {
+                return Ok(t);
+            }
+        }
+        let mut found: Option<Typed> = None;
+        let mut rel_found = false;
+        for scope in self.scopes.iter().rev() {
+            for r in scope {
+                if let Some(want) = rel {
+                    if r.alias != want {
+                        continue;
+                    }
+                    rel_found = true;
+                }
+                for (col, ty) in &r.columns {
+                    if col == name {
+                        if found.is_some() {
+                            return Err(SqlError::error("42702", format!("column reference \"{name}\" is ambiguous")));
+                        }
+                        let sql =
+                            if r.alias.is_empty() { quote(col) } else { format!("{}.{}", quote(&r.alias), quote(col)) };
+                        found = Some(Typed { sql, ty: *ty, name: Some(name.to_owned()), lit: Lit::No });
+                    }
+                }
+            }
+            if found.is_some() {
+                break;
+            }
+        }
+        match found {
+            Some(mut t) => {
+                if t.ty.is_none() {
+                    // A column whose declared type says nothing (a SQLite table): take it as text for typing.
+                    t.ty = Some(PgType::Text);
+                    t.lit = Lit::No;
+                }
+                Ok(t)
+            }
+            None => match rel {
+                Some(r) if !rel_found => {
+                    Err(SqlError::error("42P01", format!("missing FROM-clause entry for table \"{r}\"")))
+                }
+                Some(r) => Err(SqlError::error("42703", format!("column {r}.{name} does not exist"))),
+                None => Err(SqlError::error("42703", format!("column \"{name}\" does not exist"))),
+            },
+        }
+    }
+
+    fn value(&mut self, v: &AstValue) -> Result<Typed, SqlError> {
+        Ok(match v {
+            AstValue::Number(text, _) => number(text)?,
+            AstValue::SingleQuotedString(s) | AstValue::EscapedStringLiteral(s) | AstValue::UnicodeStringLiteral(s) => {
+                Typed { sql: literal(s), ty: None, name: None, lit: Lit::Str(s.clone()) }
+            }
+            AstValue::DollarQuotedString(d) => {
+                Typed { sql: literal(&d.value), ty: None, name: None, lit: Lit::Str(d.value.clone()) }
+            }
+            AstValue::Boolean(b) => Typed::new(if *b { "1" } else { "0" }, PgType::Bool).named("bool"),
+            AstValue::Null => Typed { sql: "NULL".into(), ty: None, name: None, lit: Lit::Null },
+            AstValue::Placeholder(p) => {
+                let n = crate::sql::statement::param_number(Some(p))
+                    .filter(|_| p.starts_with('$'))
+                    .ok_or_else(|| SqlError::error("42601", format!("syntax error at or near \"{p}\"")))?;
+                if self.params.len() < n {
+                    self.params.resize(n, None);
+                }
+                Typed { sql: format!("${n}"), ty: self.param_type(n), name: None, lit: Lit::Param(n) }
+            }
+            AstValue::HexStringLiteral(_) | AstValue::SingleQuotedByteStringLiteral(_) => {
+                return Err(unsupported("bit-string literals"))
+            }
+            other => return Err(unsupported(format!("the literal {other}"))),
+        })
+    }
+
+    /// `e` as SQLite text of type `to`, converting a literal or parameter of unknown type, or a value of a type
+    /// PostgreSQL converts implicitly (int2 → int4 → int8 → numeric → float8); 42804 otherwise.
+    pub fn coerce(&mut self, e: Typed, to: PgType) -> Result<String, SqlError> {
+        match (&e.lit, e.ty) {
+            (Lit::Null, _) => Ok("NULL".into()),
+            (Lit::Param(n), None) => {
+                self.note_param(*n, to);
+                Ok(e.sql)
+            }
+            (Lit::Str(_), None) => self.cast(&e, to, -1, false),
+            (_, Some(from)) if from == to => Ok(e.sql),
+            (_, Some(from)) if implicit(from, to) => self.cast(&e, to, -1, false),
+            (_, Some(from)) => Err(SqlError::error(
+                "42804",
+                format!("argument of type {} cannot be used where type {} is expected", from.sql_name(), to.sql_name()),
+            )
+            .with_hint("You will need to rewrite or cast the expression.")),
+            (_, None) => Ok(e.sql),
+        }
+    }
+
+    /// `e` converted to `to` (an explicit cast when `explicit`).
+    pub fn cast(&mut self, e: &Typed, to: PgType, typmod: i32, explicit: bool) -> Result<String, SqlError> {
+        let from = match (&e.lit, e.ty) {
+            (Lit::Null, _) => return Ok("NULL".into()),
+            (Lit::Param(n), None) => {
+                self.note_param(*n, to);
+                return Ok(e.sql.clone());
+            }
+            (Lit::Str(text), None) => return super::functions::constant_input(text, to, typmod, explicit),
+            (_, Some(ty)) => ty,
+            (_, None) => PgType::Text,
+        };
+        if from == to && typmod < 0 {
+            return Ok(e.sql.clone());
+        }
+        let s = &e.sql;
+        Ok(match (from, to) {
+            (a, b) if a.is_integer() && b.is_integer() && width(a) <= width(b) => s.clone(),
+            (a, PgType::Float8 | PgType::Float4) if a.is_integer() => format!("CAST({s} AS REAL)"),
+            (PgType::Float4, PgType::Float8) => s.clone(),
+            (PgType::Bool, PgType::Int4) => s.clone(),
+            (PgType::Int4, PgType::Bool) => format!("({s} <> 0)"),
+            (a, PgType::Text) if a.is_integer() || a == PgType::Oid => format!("CAST({s} AS TEXT)"),
+            (a, PgType::Text | PgType::Varchar | PgType::Name) if a.is_string() && typmod < 0 => s.clone(),
+            (PgType::Oid | PgType::Regclass | PgType::Regproc | PgType::Regtype, b)
+                if b.is_integer() || b == PgType::Oid =>
+            {
+                s.clone()
+            }
+            (a, PgType::Oid) if a.is_integer() => s.clone(),
+            (PgType::Text | PgType::Varchar | PgType::Name | PgType::Bpchar | PgType::Oid, PgType::Regclass) => {
+                format!("pg_regclass({s})")
+            }
+            (PgType::Regclass, PgType::Text) => format!("pg_regclass_name({s})"),
+            (a, b) => format!("pg_cast({s}, '{}', '{}', {typmod})", a.typname(), b.typname()),
+        })
+    }
+
+    fn postfix(&mut self, e: &Expr, op: &str) -> Result<Typed, SqlError> {
+        let e = self.expr(e)?;
+        Ok(Typed::new(format!("({} {op})", e.sql), PgType::Bool))
+    }
+
+    fn bool_test(&mut self, e: &Expr, op: &str) -> Result<Typed, SqlError> {
+        let e = self.expr(e)?;
+        let e = self.coerce(e, PgType::Bool)?;
+        Ok(Typed::new(format!("({e} {op})"), PgType::Bool))
+    }
+
+    pub fn check_comparable(&self, ty: PgType) -> Result<(), SqlError> {
+        match ty {
+            // Held as text whose order is not the value's order.
+            PgType::Numeric | PgType::Interval | PgType::Timestamptz => {
+                if ty == PgType::Timestamptz {
+                    // Stored in UTC, one text form: text order is time order.
+                    return Ok(());
+                }
+                Err(unsupported(format!("comparing values of type {}", ty.sql_name())))
+            }
+            t if t.is_array() || t == PgType::Json => {
+                Err(unsupported(format!("comparing values of type {}", t.sql_name())))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn comparison(&mut self, a: &Expr, b: &Expr, op: &str) -> Result<Typed, SqlError> {
+        let (a, b) = (self.expr(a)?, self.expr(b)?);
+        let ty = common_type(&[&a, &b])?;
+        self.check_comparable(ty)?;
+        let (a, b) = (self.coerce(a, ty)?, self.coerce(b, ty)?);
+        Ok(Typed::new(format!("({a} {op} {b})"), PgType::Bool))
+    }
+
+    fn binary(&mut self, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Typed, SqlError> {
+        use BinaryOperator as B;
+        let sym = match op {
+            B::Eq => "=",
+            B::NotEq => "<>",
+            B::Lt => "<",
+            B::LtEq => "<=",
+            B::Gt => ">",
+            B::GtEq => ">=",
+            B::And | B::Or => {
+                let (a, b) = (self.expr(left)?, self.expr(right)?);
+                let (a, b) = (self.coerce(a, PgType::Bool)?, self.coerce(b, PgType::Bool)?);
+                let word = if *op == B::And { "AND" } else { "OR" };
+                return Ok(Typed::new(format!("({a} {word} {b})"), PgType::Bool));
+            }
+            B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo => return self.arithmetic(left, op, right),
+            B::StringConcat => {
+                let (a, b) = (self.expr(left)?, self.expr(right)?);
+                if a.ty.is_some_and(PgType::is_array) || b.ty.is_some_and(PgType::is_array) {
+                    return Err(unsupported("array concatenation"));
+                }
+                if matches!(a.ty, Some(PgType::Jsonb)) || matches!(b.ty, Some(PgType::Jsonb)) {
+                    return Err(unsupported("jsonb concatenation"));
+                }
+                let a = self.text_of(a)?;
+                let b = self.text_of(b)?;
+                return Ok(Typed::new(format!("({a} || {b})"), PgType::Text));
+            }
+            B::PGRegexMatch | B::PGRegexNotMatch | B::PGRegexIMatch | B::PGRegexNotIMatch => {
+                return self.regex(left, op, right);
+            }
+            B::PGCustomBinaryOperator(parts) => {
+                let op = parts.last().cloned().unwrap_or_default();
+                let mapped = match op.as_str() {
+                    "~" => B::PGRegexMatch,
+                    "!~" => B::PGRegexNotMatch,
+                    "~*" => B::PGRegexIMatch,
+                    "!~*" => B::PGRegexNotIMatch,
+                    "=" => B::Eq,
+                    "<>" => B::NotEq,
+                    "<" => B::Lt,
+                    ">" => B::Gt,
+                    "<=" => B::LtEq,
+                    ">=" => B::GtEq,
+                    "||" => B::StringConcat,
+                    _ => return Err(unsupported(format!("operator OPERATOR({})", parts.join(".")))),
+                };
+                return self.binary(left, &mapped, right);
+            }
+            B::Arrow | B::LongArrow | B::HashArrow | B::HashLongArrow | B::AtArrow | B::ArrowAt | B::Question => {
+                return super::functions::json_operator(self, left, op, right);
+            }
+            B::PGLikeMatch => {
+                return self.like_op(left, right, false, false);
+            }
+            B::PGNotLikeMatch => return self.like_op(left, right, true, false),
+            B::PGILikeMatch => return self.like_op(left, right, false, true),
+            B::PGNotILikeMatch => return self.like_op(left, right, true, true),
+            other => return Err(unsupported(format!("operator {other}"))),
+        };
+        let (a, b) = (self.expr(left)?, self.expr(right)?);
+        let ty = common_type(&[&a, &b]).map_err(|_| {
+            SqlError::error(
+                "42883",
+                format!(
+                    "operator does not exist: {} {sym} {}",
+                    a.ty.map_or("unknown", PgType::sql_name),
+                    b.ty.map_or("unknown", PgType::sql_name)
+                ),
+            )
+            .with_hint(
+                "No operator matches the given name and argument types. You might need to add explicit type casts.",
+            )
+        })?;
+        self.check_comparable(ty)?;
+        let (a, b) = (self.coerce(a, ty)?, self.coerce(b, ty)?);
+        Ok(Typed::new(format!("({a} {sym} {b})"), PgType::Bool))
+    }
+
+    fn like_op(&mut self, left: &Expr, right: &Expr, negated: bool, insensitive: bool) -> Result<Typed, SqlError> {
+        self.like(negated, false, left, right, None, insensitive)
+    }
+
+    /// The text form of `e` for `||` (PostgreSQL converts a non-text operand with its output function).
+    pub fn text_of(&mut self, e: Typed) -> Result<String, SqlError> {
+        match e.ty {
+            None | Some(PgType::Text | PgType::Varchar | PgType::Name) => self.coerce(e, PgType::Text),
+            Some(PgType::Bpchar) => Ok(format!("rtrim({})", e.sql)),
+            Some(_) => self.cast(&e, PgType::Text, -1, true),
+        }
+    }
+
+    fn regex(&mut self, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Typed, SqlError> {
+        let (a, b) = (self.expr(left)?, self.expr(right)?);
+        let (a, b) = (self.text_of(a)?, self.coerce(b, PgType::Text)?);
+        let (insensitive, negated) = match op {
+            BinaryOperator::PGRegexMatch => (0, false),
+            BinaryOperator::PGRegexNotMatch => (0, true),
+            BinaryOperator::PGRegexIMatch => (1, false),
+            _ => (1, true),
+        };
+        let not = if negated { "NOT " } else { "" };
+        Ok(Typed::new(format!("({not}pg_regex_match({a}, {b}, {insensitive}))"), PgType::Bool))
+    }
+
+    fn like(
+        &mut self,
+        negated: bool,
+        any: bool,
+        e: &Expr,
+        pattern: &Expr,
+        escape: Option<&Expr>,
+        insensitive: bool,
+    ) -> Result<Typed, SqlError> {
+        if any {
+            return Err(unsupported("LIKE ANY"));
+        }
+        let (e, p) = (self.expr(e)?, self.expr(pattern)?);
+        let (e, p) = (self.text_of(e)?, self.coerce(p, PgType::Text)?);
+        let escape = match escape {
+            Some(x) => {
+                let x = self.expr(x)?;
+                self.coerce(x, PgType::Text)?
+            }
+            None => "'\\'".into(),
+        };
+        let not = if negated { "NOT " } else { "" };
+        let i = if insensitive { 1 } else { 0 };
+        Ok(Typed::new(format!("({not}pg_like({e}, {p}, {escape}, {i}))"), PgType::Bool))
+    }
+
+    fn unary(&mut self, op: &UnaryOperator, inner: &Expr) -> Result<Typed, SqlError> {
+        match op {
+            UnaryOperator::Not => {
+                let e = self.expr(inner)?;
+                let e = self.coerce(e, PgType::Bool)?;
+                Ok(Typed::new(format!("(NOT {e})"), PgType::Bool))
+            }
+            UnaryOperator::Minus => {
+                if let Expr::Value(v) = inner {
+                    if let AstValue::Number(text, _) = &v.value {
+                        return number(&format!("-{text}"));
+                    }
+                }
+                let e = self.expr(inner)?;
+                let ty = e.ty.unwrap_or(PgType::Int4);
+                match ty {
+                    t if t.is_integer() => {
+                        let s = self.coerce(e, t)?;
+                        Ok(Typed::new(format!("pg_iop('-', 0, {s}, {})", width(t)), t))
+                    }
+                    PgType::Float8 | PgType::Float4 => Ok(Typed::new(format!("(-{})", e.sql), ty)),
+                    PgType::Numeric => Ok(Typed::new(format!("pg_numeric_sub(0, {})", e.sql), ty)),
+                    other => Err(SqlError::error("42883", format!("operator does not exist: - {}", other.sql_name()))),
+                }
+            }
+            UnaryOperator::Plus => self.expr(inner),
+            other => Err(unsupported(format!("operator {other}"))),
+        }
+    }
+
+    fn arithmetic(&mut self, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Typed, SqlError> {
+        let (a, b) = (self.expr(left)?, self.expr(right)?);
+        super::functions::arithmetic(self, a, op, b)
+    }
+
+    fn case(
+        &mut self,
+        operand: Option<&Expr>,
+        conditions: &[sqlparser::ast::CaseWhen],
+        else_result: Option<&Expr>,
+    ) -> Result<Typed, SqlError> {
+        let operand = operand.map(|o| self.expr(o)).transpose()?;
+        let mut whens = Vec::new();
+        let mut results = Vec::new();
+        for cw in conditions {
+            let c = self.expr(&cw.condition)?;
+            let c = match &operand {
+                Some(o) => {
+                    let ty = common_type(&[o, &c])?;
+                    let (o2, c2) = (self.coerce(o.clone(), ty)?, self.coerce(c, ty)?);
+                    format!("{o2} = {c2}")
+                }
+                None => self.coerce(c, PgType::Bool)?,
+            };
+            whens.push(c);
+            results.push(self.expr(&cw.result)?);
+        }
+        let else_t = else_result.map(|e| self.expr(e)).transpose()?;
+        let mut all: Vec<&Typed> = results.iter().collect();
+        if let Some(e) = &else_t {
+            all.push(e);
+        }
+        let ty = common_type(&all)?;
+        let mut sql = String::from("CASE");
+        for (w, r) in whens.into_iter().zip(results) {
+            let r = self.coerce(r, ty)?;
+            sql.push_str(&format!(" WHEN {w} THEN {r}"));
+        }
+        if let Some(e) = else_t {
+            let e = self.coerce(e, ty)?;
+            sql.push_str(&format!(" ELSE {e}"));
+        }
+        sql.push_str(" END");
+        Ok(Typed::new(sql, ty).named("case"))
+    }
+
+    fn function(&mut self, f: &Function) -> Result<Typed, SqlError> {
+        super::functions::call(self, f)
+    }
+
+    /// Translates a subquery in a new scope nested in the current ones.
+    pub fn subquery(&mut self, q: &sqlparser::ast::Query) -> Result<super::query::QueryOut, SqlError> {
+        let saved = self.in_aggregate_context;
+        let out = self.query(q);
+        self.in_aggregate_context = saved;
+        out
+    }
+}
+
+/// A numeric literal: int4 if it fits, else int8, else numeric; a decimal point or exponent makes it numeric.
+pub(super) fn number(text: &str) -> Result<Typed, SqlError> {
+    let clean = text.replace('_', "");
+    if let Ok(i) = clean.parse::<i64>() {
+        let ty = if i32::try_from(i).is_ok() { PgType::Int4 } else { PgType::Int8 };
+        return Ok(Typed::new(i.to_string(), ty));
+    }
+    let is_decimal = clean
+        .trim_start_matches('-')
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-');
+    if !is_decimal {
+        return Err(SqlError::error("42601", format!("syntax error at or near \"{text}\"")));
+    }
+    // A numeric constant: kept as its text, PostgreSQL's numeric value.
+    let canonical = super::functions::numeric_literal(&clean)?;
+    Ok(Typed::new(literal(&canonical), PgType::Numeric))
+}
+
+/// The width in bits of an integer type.
+pub(super) fn width(ty: PgType) -> u32 {
+    match ty {
+        PgType::Int2 => 16,
+        PgType::Int4 => 32,
+        _ => 64,
+    }
+}
+
+/// Whether PostgreSQL converts `from` to `to` implicitly.
+pub(super) fn implicit(from: PgType, to: PgType) -> bool {
+    use PgType::*;
+    matches!(
+        (from, to),
+        (Int2, Int4 | Int8 | Numeric | Float4 | Float8 | Oid)
+            | (Int4, Int8 | Numeric | Float4 | Float8 | Oid | Regclass)
+            | (Int8, Numeric | Float4 | Float8)
+            | (Numeric, Float4 | Float8)
+            | (Float4, Float8)
+            | (Text | Varchar | Bpchar | Name, Text | Varchar | Name | Bpchar)
+            | (Date, Timestamp | Timestamptz)
+            | (Timestamp, Timestamptz)
+            | (Oid | Regclass | Regproc | Regtype, Oid | Int8)
+            | (Char, Text)
+            | (Json, Jsonb)
+    )
+}
+
+/// The common type of expressions (UNION/CASE/comparison resolution): the first known type that every other
+/// known type converts to implicitly; text when all are unknown; 42804 when they do not match.
+pub(super) fn common_type(items: &[&Typed]) -> Result<PgType, SqlError> {
+    let known: Vec<PgType> = items.iter().filter_map(|t| t.ty).collect();
+    let Some(&first) = known.first() else {
+        return Ok(PgType::Text);
+    };
+    let mut best = first;
+    for &ty in &known[1..] {
+        if ty == best || implicit(ty, best) {
+            continue;
+        }
+        if implicit(best, ty) {
+            best = ty;
+            continue;
+        }
+        return Err(SqlError::error(
+            "42804",
+            format!("types {} and {} cannot be matched", best.sql_name(), ty.sql_name()),
+        ));
+    }
+    Ok(best)
+}
+
+/// The type (and typmod, -1 without one) a sqlparser data type names.
+pub(super) fn data_type_of(dt: &DataType) -> Result<(PgType, i32), SqlError> {
+    let text = dt.to_string();
+    let (base, modifier) = match text.find('(') {
+        Some(open) => {
+            let close = text.rfind(')').unwrap_or(text.len());
+            let after = text[close + 1..].trim().to_owned();
+            (format!("{} {}", text[..open].trim(), after).trim().to_owned(), Some(text[open + 1..close].to_owned()))
+        }
+        None => (text.clone(), None),
+    };
+    let ty = PgType::from_name(&base)
+        .ok_or_else(|| SqlError::error("42704", format!("type \"{}\" does not exist", base.to_lowercase())))?;
+    let typmod = match modifier {
+        None => -1,
+        Some(m) => {
+            let nums: Vec<i32> =
+                m.split(',').map(|p| p.trim().parse::<i32>()).collect::<Result<_, _>>().map_err(|_| {
+                    SqlError::error("42601", format!("invalid type modifier for type {}", ty.sql_name()))
+                })?;
+            match (ty, nums.as_slice()) {
+                (PgType::Varchar | PgType::Bpchar, [n]) => n + 4,
+                (PgType::Numeric, [p]) => (p << 16) + 4,
+                (PgType::Numeric, [p, s]) => ((p << 16) | s) + 4,
+                (PgType::Timestamp | PgType::Timestamptz | PgType::Time | PgType::Interval, [p]) => *p,
+                (PgType::Float8 | PgType::Float4, [_]) => -1,
+                _ => {
+                    return Err(SqlError::error(
+                        "42601",
+                        format!("type modifier is not allowed for type \"{}\"", ty.typname()),
+                    ))
+                }
+            }
+        }
+    };
+    // float(p): p <= 24 is real.
+    if let (DataType::Float(info), PgType::Float8) = (dt, ty) {
+        if let sqlparser::ast::ExactNumberInfo::Precision(p) = info {
+            if *p <= 24 {
+                return Ok((PgType::Float4, -1));
+            }
+        }
+    }
+    Ok((ty, typmod))
+}

@@ -1,0 +1,143 @@
+//! The PostgreSQL dialect at the front door: each statement a client sends is parsed with sqlparser's PostgreSQL
+//! grammar, every expression is typed with PostgreSQL's rules, and the statement is rewritten into SQLite SQL
+//! that gives PostgreSQL's answer on the storage of [`crate::sql::types`], or refused.
+//!
+//! The rule this module keeps: **never a silently different answer**. A construct whose PostgreSQL meaning the
+//! translator cannot honour on SQLite fails with 0A000 `feature_not_supported` naming it; an unknown function is
+//! 42883, an unknown column 42703, an unknown relation 42P01, with PostgreSQL's texts. What is supported is listed
+//! in README ("The SQL the front door speaks").
+//!
+//! - [`translate`]: the entry point, one statement at a time ([`Translated`]).
+//! - [`schema`]: the relations names resolve against (columns and their PostgreSQL types).
+//! - `expr`: expressions (typing, coercion, operators, casts, column names as PostgreSQL gives them).
+//! - `query`: SELECT, VALUES, set operations, WITH, FROM items and scopes.
+//! - `dml`: INSERT (ON CONFLICT, RETURNING), UPDATE, DELETE.
+//! - `ddl`: CREATE TABLE (PostgreSQL types kept as declared types, serial and identity keys), indexes, views,
+//!   schemas, DROP, ALTER TABLE.
+//! - `functions`: PostgreSQL's functions and operators mapped onto SQLite's or onto the host's own SQL functions
+//!   ([`register`] adds those to a connection).
+//!
+//! Runs in: a backend process (a client session's engine).
+
+mod ddl;
+mod dml;
+mod expr;
+pub mod functions;
+mod names;
+mod query;
+pub mod schema;
+mod split;
+
+use sqlparser::ast::Statement as Ast;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+pub use functions::register;
+use schema::Schema;
+
+use super::error::SqlError;
+use super::statement::{ColumnInfo, Kind};
+use super::types::PgType;
+
+/// One statement, translated.
+#[derive(Debug, Clone)]
+pub struct Translated {
+    /// The SQLite statement that runs it.
+    pub sqlite: String,
+    pub kind: Kind,
+    /// The result columns with PostgreSQL's names and types (None: the type could not be told; text).
+    pub columns: Vec<ColumnInfo>,
+    /// The type of each parameter `$n` at `n - 1`, where the statement tells it.
+    pub param_types: Vec<Option<PgType>>,
+    /// SQLite statements to run before `sqlite`, in the same transaction (a DROP of several tables, a table
+    /// rebuilt to add its primary key).
+    pub before: Vec<String>,
+}
+
+/// What the translator needs to know besides the schema.
+pub struct Context<'a> {
+    pub schema: &'a dyn Schema,
+    /// The result type of a host SQL function (the backend's `bgw_*` functions, `pg_backend_pid`, ...), if it is
+    /// one.
+    pub host_function: &'a dyn Fn(&str) -> Option<PgType>,
+    /// The argument types of a host SQL function, where it declares them (a parameter passed to it takes them).
+    pub host_function_args: &'a dyn Fn(&str) -> Option<Vec<PgType>>,
+    /// `current_user` and `current_database()`.
+    pub user: String,
+    pub database: String,
+}
+
+/// What to do with the first statement of a string.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Run this SQLite statement.
+    Run(Translated),
+    /// Not the translator's: the caller runs the text as it is (the host's own statements: PRAGMA).
+    PassThrough,
+}
+
+/// Translates `sql`, which holds exactly one statement (without its `;`).
+pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
+    match split::first_keyword(sql).as_deref() {
+        Some("PRAGMA") => return Ok(Outcome::PassThrough),
+        Some("VACUUM") => {
+            // SQLite's VACUUM rewrites the whole file; PostgreSQL's reclaims space and (with ANALYZE) gathers
+            // statistics, which is what SQLite's ANALYZE does.
+            return Ok(Outcome::Run(Translated {
+                sqlite: "ANALYZE".into(),
+                kind: Kind::Other("VACUUM".into()),
+                columns: Vec::new(),
+                param_types: Vec::new(),
+                before: Vec::new(),
+            }));
+        }
+        _ => {}
+    }
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, &e))?;
+    let [statement] = statements.as_slice() else {
+        return Err(SqlError::error("42601", "cannot translate more than one statement at a time"));
+    };
+    let mut tx = expr::Translator::new(cx);
+    let (sqlite, kind, columns) = match statement {
+        Ast::Query(query) => {
+            let out = tx.top_query(query)?;
+            (out.sql, Kind::Query, out.columns)
+        }
+        Ast::Insert(insert) => dml::insert(&mut tx, insert)?,
+        Ast::Update(update) => dml::update(&mut tx, update)?,
+        Ast::Delete(delete) => dml::delete(&mut tx, delete)?,
+        other => ddl::statement(&mut tx, other)?,
+    };
+    let before = std::mem::take(&mut tx.before);
+    Ok(Outcome::Run(Translated { sqlite, kind, columns, param_types: tx.into_param_types(), before }))
+}
+
+/// Splits off the first statement of `sql`: its text (without the `;`) and how many bytes it takes with the `;`.
+/// None when `sql` holds no statement.
+pub fn first_statement(sql: &str) -> Option<(&str, usize)> {
+    split::first_statement(sql)
+}
+
+/// sqlparser's error as PostgreSQL's syntax error (42601).
+fn syntax_error(sql: &str, err: &sqlparser::parser::ParserError) -> SqlError {
+    let text = err.to_string();
+    let text = text.strip_prefix("sql parser error: ").unwrap_or(&text);
+    // sqlparser names what it found ("found: foo at Line: 1, Column: 8"); PostgreSQL names the token it failed at.
+    let near = text
+        .split("found: ")
+        .nth(1)
+        .map(|rest| rest.split(" at Line").next().unwrap_or(rest).trim().to_owned())
+        .filter(|found| !found.is_empty());
+    let message = match near.as_deref() {
+        Some("EOF") | None if sql.trim().is_empty() => "syntax error at end of input".to_owned(),
+        Some("EOF") => "syntax error at end of input".to_owned(),
+        Some(token) => format!("syntax error at or near \"{}\"", token.trim_matches('\'')),
+        None => format!("syntax error: {text}"),
+    };
+    SqlError::error("42601", message)
+}
+
+/// 0A000 naming what is not supported.
+pub(crate) fn unsupported(what: impl std::fmt::Display) -> SqlError {
+    SqlError::error("0A000", format!("{what} is not supported"))
+}
