@@ -274,6 +274,7 @@ fn create_table(tx: &mut Translator<'_>, ct: &CreateTable) -> Result<Out, SqlErr
     }
     // The columns are in scope for CHECK constraints.
     let rel = super::expr::Rel {
+        exprs: None,
         alias: name.clone(),
         columns: ct
             .columns

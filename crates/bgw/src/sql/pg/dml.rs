@@ -51,7 +51,7 @@ fn target(tx: &mut Translator<'_>, name: &sqlparser::ast::ObjectName) -> Result<
     })?;
     Ok(Target {
         sqlite: quote(&sqlite),
-        rel: Rel { alias: rel_name, columns: columns.iter().map(|c| (c.name.clone(), c.ty)).collect() },
+        rel: Rel { exprs: None, alias: rel_name, columns: columns.iter().map(|c| (c.name.clone(), c.ty)).collect() },
         decltypes: columns.iter().map(|c| c.decltype.clone()).collect(),
     })
 }

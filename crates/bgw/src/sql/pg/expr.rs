@@ -52,6 +52,8 @@ impl Typed {
 pub(super) struct Rel {
     pub alias: String,
     pub columns: Vec<(String, Option<PgType>)>,
+    /// For a LATERAL subquery without FROM folded into its query: each column's expression, used in its place.
+    pub exprs: Option<Vec<String>>,
 }
 
 /// The translator's state for one statement.
@@ -165,8 +167,8 @@ impl<'a> Translator<'a> {
                 let e = self.expr(e)?;
                 let (low, high) = (self.expr(low)?, self.expr(high)?);
                 let ty = common_type(&[&e, &low, &high])?;
-                self.check_comparable(ty)?;
                 let (e, low, high) = (self.coerce(e, ty)?, self.coerce(low, ty)?, self.coerce(high, ty)?);
+                let (e, low, high) = (self.key(ty, e)?, self.key(ty, low)?, self.key(ty, high)?);
                 let not = if *negated { "NOT " } else { "" };
                 Ok(Typed::new(format!("({e} {not}BETWEEN {low} AND {high})"), PgType::Bool))
             }
@@ -322,13 +324,18 @@ impl<'a> Translator<'a> {
                     }
                     rel_found = true;
                 }
-                for (col, ty) in &r.columns {
+                for (i, (col, ty)) in r.columns.iter().enumerate() {
                     if col == name {
                         if found.is_some() {
                             return Err(SqlError::error("42702", format!("column reference \"{name}\" is ambiguous")));
                         }
-                        let sql =
-                            if r.alias.is_empty() { quote(col) } else { format!("{}.{}", quote(&r.alias), quote(col)) };
+                        let sql = if let Some(exprs) = &r.exprs {
+                            format!("({})", exprs[i])
+                        } else if r.alias.is_empty() {
+                            quote(col)
+                        } else {
+                            format!("{}.{}", quote(&r.alias), quote(col))
+                        };
                         found = Some(Typed { sql, ty: *ty, name: Some(name.to_owned()), lit: Lit::No });
                     }
                 }
@@ -470,11 +477,21 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// `sql` (of type `ty`) as something SQLite compares in the type's order: numeric's text through its sort
+    /// key; 0A000 for a type held in a form whose order is not the value's.
+    pub fn key(&self, ty: PgType, sql: String) -> Result<String, SqlError> {
+        if ty == PgType::Numeric {
+            return Ok(format!("pg_numeric_key({sql})"));
+        }
+        self.check_comparable(ty)?;
+        Ok(sql)
+    }
+
     fn comparison(&mut self, a: &Expr, b: &Expr, op: &str) -> Result<Typed, SqlError> {
         let (a, b) = (self.expr(a)?, self.expr(b)?);
         let ty = common_type(&[&a, &b])?;
-        self.check_comparable(ty)?;
         let (a, b) = (self.coerce(a, ty)?, self.coerce(b, ty)?);
+        let (a, b) = (self.key(ty, a)?, self.key(ty, b)?);
         Ok(Typed::new(format!("({a} {op} {b})"), PgType::Bool))
     }
 
@@ -552,8 +569,8 @@ impl<'a> Translator<'a> {
                 "No operator matches the given name and argument types. You might need to add explicit type casts.",
             )
         })?;
-        self.check_comparable(ty)?;
         let (a, b) = (self.coerce(a, ty)?, self.coerce(b, ty)?);
+        let (a, b) = (self.key(ty, a)?, self.key(ty, b)?);
         Ok(Typed::new(format!("({a} {sym} {b})"), PgType::Bool))
     }
 

@@ -468,6 +468,27 @@ pub(super) fn call_named(tx: &mut Translator<'_>, name: &str, mut args: Vec<Type
             let b = tx.coerce(args.remove(0), PgType::Bool)?;
             Typed::new(format!("CASE WHEN {b} THEN '{{pg_catalog,public}}' ELSE '{{public}}' END"), PgType::NameArray)
         }
+        ("array_position", 2) => {
+            let arr = args.remove(0);
+            let Some(element) = arr.ty.and_then(PgType::element) else {
+                return Err(no_function(name, &[arr, args.remove(0)]));
+            };
+            let e = tx.coerce(args.remove(0), element)?;
+            let e = tx.cast(&Typed::new(e, element), PgType::Text, -1, true)?;
+            Typed::new(format!("pg_array_position({}, {e})", arr.sql), PgType::Int4)
+        }
+        ("array_length", 2) | ("cardinality", 1) => {
+            let arr = args.remove(0);
+            if !arr.ty.is_some_and(PgType::is_array) {
+                return Err(no_function(name, &[arr]));
+            }
+            if let Some(dim) = args.pop() {
+                let d = tx.coerce(dim, PgType::Int4)?;
+                Typed::new(format!("CASE WHEN {d} = 1 THEN nullif(pg_array_length({}), 0) END", arr.sql), PgType::Int4)
+            } else {
+                Typed::new(format!("pg_array_length({})", arr.sql), PgType::Int4)
+            }
+        }
         ("gen_random_uuid", 0) => Typed::new("pg_gen_random_uuid()", PgType::Uuid),
         ("pg_sleep", 1) => {
             let s = tx.coerce(args.remove(0), PgType::Float8)?;
@@ -1020,6 +1041,29 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         Ok(SqlValue::Text(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])))
     })?;
     register_sleep(conn, None)?;
+    conn.create_scalar_function("pg_array_position", 2, flags(true), |ctx| {
+        let (Some(arr), Some(e)) = (text_arg(ctx, 0)?, text_arg(ctx, 1)?) else { return Ok(SqlValue::Null) };
+        let items = array_items(&arr).map_err(fail)?;
+        Ok(items
+            .iter()
+            .position(|i| i.as_deref() == Some(e.as_ref()))
+            .map_or(SqlValue::Null, |p| SqlValue::Integer(p as i64 + 1)))
+    })?;
+    conn.create_scalar_function("pg_array_length", 1, flags(true), |ctx| {
+        let Some(arr) = text_arg(ctx, 0)? else { return Ok(SqlValue::Null) };
+        Ok(SqlValue::Integer(array_items(&arr).map_err(fail)?.len() as i64))
+    })?;
+    conn.create_scalar_function("pg_numeric_key", 1, flags(true), |ctx| {
+        let text = match ctx.get_raw(0) {
+            ValueRef::Null => return Ok(SqlValue::Null),
+            ValueRef::Integer(i) => i.to_string(),
+            ValueRef::Real(f) => format!("{f:?}"),
+            ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+        };
+        numeric_key(&text)
+            .map(SqlValue::Blob)
+            .ok_or_else(|| fail(SqlError::error("22P02", format!("invalid input syntax for type numeric: \"{text}\""))))
+    })?;
     conn.create_scalar_function("pg_json_get", 3, flags(true), |ctx| {
         let Some(doc) = text_arg(ctx, 0)? else { return Ok(SqlValue::Null) };
         let v = json_parse(&doc)?;
@@ -1091,6 +1135,100 @@ pub fn register_sleep(
         }
         Ok(SqlValue::Text(String::new()))
     })
+}
+
+/// A byte string whose order (memcmp) is the order of the numeric value `text` (NaN last, as PostgreSQL sorts
+/// it): a sign class, the decimal exponent, then the significant digits (inverted for negative values).
+fn numeric_key(text: &str) -> Option<Vec<u8>> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("nan") {
+        return Some(vec![0xff]);
+    }
+    let (negative, body) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if !int_part.chars().chain(frac_part.chars()).all(|c| c.is_ascii_digit())
+        || (int_part.is_empty() && frac_part.is_empty())
+    {
+        return None;
+    }
+    let digits: String = format!("{int_part}{frac_part}");
+    let lead = digits.bytes().take_while(|&b| b == b'0').count();
+    let significant = digits[lead..].trim_end_matches('0');
+    if significant.is_empty() {
+        return Some(vec![0x80]);
+    }
+    // The value is 0.d1d2... * 10^e.
+    let e = int_part.len() as i64 - lead as i64 + exp;
+    let e = (e + 0x4000_0000).clamp(0, 0x7fff_ffff) as u32;
+    let mut key = Vec::with_capacity(6 + significant.len());
+    if negative {
+        key.push(0x40);
+        key.extend_from_slice(&(!e).to_be_bytes());
+        key.extend(significant.bytes().map(|b| !b));
+        key.push(0xff);
+    } else {
+        key.push(0xc0);
+        key.extend_from_slice(&e.to_be_bytes());
+        key.extend(significant.bytes());
+    }
+    Some(key)
+}
+
+/// The elements of a one-dimensional array literal in PostgreSQL's text form (`{a,"b c",NULL}`), as text.
+fn array_items(text: &str) -> Result<Vec<Option<String>>, SqlError> {
+    let bad = || SqlError::error("22P02", format!("malformed array literal: \"{text}\""));
+    let inner = text.trim().strip_prefix('{').and_then(|t| t.strip_suffix('}')).ok_or_else(bad)?;
+    let mut items = Vec::new();
+    let mut chars = inner.chars().peekable();
+    if inner.trim().is_empty() {
+        return Ok(items);
+    }
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut item = String::new();
+        let quoted = chars.peek() == Some(&'"');
+        if quoted {
+            chars.next();
+            loop {
+                match chars.next().ok_or_else(bad)? {
+                    '\\' => item.push(chars.next().ok_or_else(bad)?),
+                    '"' => break,
+                    c => item.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if c == '{' || c == '"' {
+                    return Err(unsupported("multidimensional arrays"));
+                }
+                item.push(c);
+                chars.next();
+            }
+            item = item.trim_end().to_owned();
+        }
+        items.push(if !quoted && item.eq_ignore_ascii_case("null") { None } else { Some(item) });
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            None => break,
+            Some(',') => continue,
+            Some(_) => return Err(bad()),
+        }
+    }
+    Ok(items)
 }
 
 fn compare(a: &SqlValue, b: &SqlValue) -> std::cmp::Ordering {
@@ -1208,6 +1346,29 @@ mod tests {
         assert!(!m("abc", "a\\%c"));
         assert!(m("", "%"));
         assert!(m("aXbXc", "a%b%c"));
+    }
+
+    #[test]
+    fn numeric_keys_sort_like_numbers() {
+        let values = [
+            "-1e5", "-12.5", "-1.23", "-1.2", "-0.5", "0", "0.00", "0.001", "0.5", "1.2", "1.20", "1.23", "9", "10",
+            "1e3", "NaN",
+        ];
+        let keys: Vec<Vec<u8>> = values.iter().map(|v| numeric_key(v).unwrap()).collect();
+        for w in keys.windows(2) {
+            assert!(w[0] <= w[1]);
+        }
+        assert_eq!(numeric_key("1.2"), numeric_key("1.20"));
+        assert_eq!(numeric_key("0"), numeric_key("-0.0"));
+        assert!(numeric_key("x").is_none());
+    }
+
+    #[test]
+    fn array_literals() {
+        assert_eq!(array_items("{pg_catalog,public}").unwrap(), [Some("pg_catalog".into()), Some("public".into())]);
+        assert_eq!(array_items("{\"a b\",NULL,\"x\\\"y\"}").unwrap(), [Some("a b".into()), None, Some("x\"y".into())]);
+        assert_eq!(array_items("{}").unwrap(), Vec::<Option<String>>::new());
+        assert!(array_items("1,2").is_err());
     }
 
     #[test]

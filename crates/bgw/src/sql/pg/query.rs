@@ -60,6 +60,7 @@ impl Translator<'_> {
                     };
                     let cols = rename(&seed.columns, &alias_cols)?;
                     self.ctes.push(Rel {
+                        exprs: None,
                         alias: name.clone(),
                         columns: cols.iter().map(|c| (c.name.clone(), c.ty)).collect(),
                     });
@@ -75,7 +76,11 @@ impl Translator<'_> {
                 first = false;
                 let col_list: Vec<String> = cols.iter().map(|c| quote(&c.name)).collect();
                 sql.push_str(&format!("{}({}) AS ({})", quote(&name), col_list.join(", "), out.sql));
-                self.ctes.push(Rel { alias: name, columns: cols.iter().map(|c| (c.name.clone(), c.ty)).collect() });
+                self.ctes.push(Rel {
+                    exprs: None,
+                    alias: name,
+                    columns: cols.iter().map(|c| (c.name.clone(), c.ty)).collect(),
+                });
             }
             sql.push(' ');
         }
@@ -379,10 +384,11 @@ impl Translator<'_> {
                 return Err(unsupported("WITH FILL"));
             }
             let t = self.output_or_expr(&o.expr)?;
-            if let Some(ty) = t.ty {
-                self.check_comparable(ty)?;
-            }
-            keys.push(order_key(&t.sql, &o.options));
+            let sql = match t.ty {
+                Some(ty) => self.key(ty, t.sql.clone())?,
+                None => t.sql.clone(),
+            };
+            keys.push(order_key(&sql, &o.options));
         }
         Ok(format!(" ORDER BY {}", keys.join(", ")))
     }
@@ -475,6 +481,16 @@ impl Translator<'_> {
             }
         };
         let factor = self.factor(&join.relation)?;
+        if factor.is_empty() {
+            // A LATERAL subquery folded into the query (see lateral_expressions).
+            return match constraint {
+                JoinConstraint::None => Ok(String::new()),
+                JoinConstraint::On(sqlparser::ast::Expr::Value(v)) if v.value == AstValue::Boolean(true) => {
+                    Ok(String::new())
+                }
+                _ => Err(unsupported("this LATERAL join")),
+            };
+        }
         let on = match constraint {
             JoinConstraint::On(e) => {
                 let t = self.expr(e)?;
@@ -523,6 +539,7 @@ impl Translator<'_> {
                 let (mut rel, sqlite) = self.table(schema.as_deref(), &rel_name, alias.as_ref())?;
                 let alias_name = alias.as_ref().map(|a| names::ident(&a.name)).unwrap_or(rel_name.clone());
                 rel.alias = alias_name.clone();
+                let originals: Vec<String> = rel.columns.iter().map(|(n, _)| n.clone()).collect();
                 if let Some(a) = alias {
                     apply_column_aliases(&mut rel, a)?;
                 }
@@ -532,11 +549,8 @@ impl Translator<'_> {
                         let cols: Vec<String> = rel
                             .columns
                             .iter()
-                            .enumerate()
-                            .map(|(i, (n, _))| {
-                                let original = self.original_column(&sqlite, i);
-                                format!("{} AS {}", quote(&original), quote(n))
-                            })
+                            .zip(&originals)
+                            .map(|((n, _), original)| format!("{} AS {}", quote(original), quote(n)))
                             .collect();
                         format!("(SELECT {} FROM {}) AS {}", cols.join(", "), sqlite, quote(&alias_name))
                     }
@@ -549,6 +563,12 @@ impl Translator<'_> {
                 if sample.is_some() {
                     return Err(unsupported("TABLESAMPLE"));
                 }
+                if *lateral {
+                    return self.lateral_expressions(subquery, alias.as_ref());
+                }
+                if *lateral {
+                    return self.lateral_expressions(subquery, alias.as_ref());
+                }
                 // A non-lateral subquery does not see the FROM items before it.
                 let hidden = if *lateral { None } else { self.scopes.pop() };
                 let out = self.query(subquery);
@@ -558,6 +578,7 @@ impl Translator<'_> {
                 let out = out?;
                 let alias_name = alias.as_ref().map(|a| names::ident(&a.name)).unwrap_or_default();
                 let mut rel = Rel {
+                    exprs: None,
                     alias: alias_name.clone(),
                     columns: out.columns.iter().map(|c| (c.name.clone(), c.ty)).collect(),
                 };
@@ -598,9 +619,49 @@ impl Translator<'_> {
         }
     }
 
-    fn original_column(&self, _sqlite: &str, _i: usize) -> String {
-        // Replaced by the caller's knowledge of the relation; see table().
-        String::new()
+    /// `LATERAL (SELECT exprs) AS alias(cols)` with no FROM: SQLite has no LATERAL, but such a subquery is its
+    /// expressions, which stand in for its columns wherever they are used. Other LATERAL subqueries: 0A000.
+    fn lateral_expressions(&mut self, subquery: &Query, alias: Option<&TableAlias>) -> Result<String, SqlError> {
+        let simple = match subquery.body.as_ref() {
+            SetExpr::Select(s)
+                if s.from.is_empty()
+                    && s.selection.is_none()
+                    && s.having.is_none()
+                    && s.distinct.is_none()
+                    && matches!(&s.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty())
+                    && subquery.with.is_none()
+                    && subquery.order_by.is_none()
+                    && subquery.limit_clause.is_none() =>
+            {
+                Some(s)
+            }
+            _ => None,
+        };
+        let Some(select) = simple else {
+            return Err(unsupported("LATERAL subqueries"));
+        };
+        let mut columns = Vec::new();
+        let mut exprs = Vec::new();
+        for item in &select.projection {
+            let (t, name) = match item {
+                SelectItem::UnnamedExpr(e) => {
+                    let t = self.expr(e)?;
+                    let n = t.name.clone().unwrap_or_else(|| "?column?".into());
+                    (t, n)
+                }
+                SelectItem::ExprWithAlias { expr, alias } => (self.expr(expr)?, names::ident(alias)),
+                _ => return Err(unsupported("LATERAL subqueries")),
+            };
+            columns.push((name, t.ty));
+            exprs.push(t.sql);
+        }
+        let mut rel =
+            Rel { alias: alias.map(|a| names::ident(&a.name)).unwrap_or_default(), columns, exprs: Some(exprs) };
+        if let Some(a) = alias {
+            apply_column_aliases(&mut rel, a)?;
+        }
+        self.scopes.last_mut().expect("a scope").push(rel);
+        Ok(String::new())
     }
 
     /// A relation by name: a CTE, else a table, view or catalog; its columns and its SQLite text.
@@ -630,7 +691,11 @@ impl Translator<'_> {
             };
             return Err(SqlError::error("42P01", format!("relation \"{shown}\" does not exist")));
         };
-        let rel = Rel { alias: name.to_owned(), columns: columns.iter().map(|c| (c.name.clone(), c.ty)).collect() };
+        let rel = Rel {
+            exprs: None,
+            alias: name.to_owned(),
+            columns: columns.iter().map(|c| (c.name.clone(), c.ty)).collect(),
+        };
         Ok((rel, quote(&sqlite)))
     }
 
@@ -679,10 +744,11 @@ impl Translator<'_> {
                     quote(&col),
                     quote(&alias_name)
                 );
-                self.scopes
-                    .last_mut()
-                    .expect("a scope")
-                    .push(Rel { alias: alias_name, columns: vec![(col, Some(ty))] });
+                self.scopes.last_mut().expect("a scope").push(Rel {
+                    exprs: None,
+                    alias: alias_name,
+                    columns: vec![(col, Some(ty))],
+                });
                 Ok(sql)
             }
             other => Err(SqlError::error("42883", format!("function {other} does not exist")).with_hint(
