@@ -392,7 +392,71 @@ pub(super) fn call_named(tx: &mut Translator<'_>, name: &str, mut args: Vec<Type
             let k = tx.coerce(args.remove(0), PgType::Text)?;
             Typed::new(format!("instr({s}, {k})"), PgType::Int4)
         }
-        ("md5", 1) => return Err(unsupported("md5()")),
+        ("md5", 1) => {
+            let s = text1(tx, &mut args)?;
+            Typed::new(format!("pg_text_fn('md5', {s})"), PgType::Text)
+        }
+        ("initcap" | "reverse" | "ascii", 1) => {
+            let s = text1(tx, &mut args)?;
+            let ty = if name == "ascii" { PgType::Int4 } else { PgType::Text };
+            Typed::new(format!("pg_text_fn('{name}', {s})"), ty)
+        }
+        ("chr", 1) => {
+            let c = tx.coerce(args.remove(0), PgType::Int4)?;
+            Typed::new(format!("pg_text_fn('chr', {c})"), PgType::Text)
+        }
+        ("starts_with", 2) => {
+            let s = text1(tx, &mut args)?;
+            let p = tx.coerce(args.remove(0), PgType::Text)?;
+            Typed::new(format!("(substr({s}, 1, length({p})) = {p})"), PgType::Bool)
+        }
+        ("lpad" | "rpad", 2 | 3) => {
+            let s = text1(tx, &mut args)?;
+            let len = tx.coerce(args.remove(0), PgType::Int4)?;
+            let fill = match args.pop() {
+                Some(f) => tx.coerce(f, PgType::Text)?,
+                None => "' '".into(),
+            };
+            Typed::new(format!("pg_text_fn('{name}', {s}, {len}, {fill})"), PgType::Text)
+        }
+        ("split_part", 3) => {
+            let s = text1(tx, &mut args)?;
+            let d = tx.coerce(args.remove(0), PgType::Text)?;
+            let i = tx.coerce(args.remove(0), PgType::Int4)?;
+            Typed::new(format!("pg_text_fn('split_part', {s}, {d}, {i})"), PgType::Text)
+        }
+        ("concat_ws", _) if n >= 1 => {
+            let sep = text1(tx, &mut args)?;
+            let mut parts = Vec::new();
+            for a in args {
+                parts.push(tx.text_of(a)?);
+            }
+            Typed::new(format!("pg_text_fn('concat_ws', {sep}, {})", parts.join(", ")), PgType::Text)
+        }
+        ("mod", 2) => {
+            let b = args.pop().expect("two");
+            let a = args.pop().expect("two");
+            return arithmetic(tx, a, &BinaryOperator::Modulo, b).map(|t| t.named("mod"));
+        }
+        ("sign", 1) => {
+            let a = args.remove(0);
+            match a.ty {
+                Some(t @ (PgType::Float8 | PgType::Float4)) => Typed::new(format!("CAST(sign({}) AS REAL)", a.sql), t),
+                Some(t) if t.is_integer() => {
+                    return Err(unsupported(format!("sign({}) (numeric result)", t.sql_name())))
+                }
+                _ => return Err(unsupported("sign() of this type")),
+            }
+        }
+        ("trunc", 1) => {
+            let a = args.remove(0);
+            match a.ty {
+                Some(PgType::Float8 | PgType::Float4) => {
+                    Typed::new(format!("pg_math('trunc', {})", a.sql), PgType::Float8)
+                }
+                _ => return Err(unsupported("trunc() of this type")),
+            }
+        }
         ("coalesce", _) if n > 0 => {
             let all: Vec<&Typed> = args.iter().collect();
             let ty = common_type(&all)?;
@@ -1017,6 +1081,7 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
             "cos" => x.cos(),
             "tan" => x.tan(),
             "atan" => x.atan(),
+            "trunc" => x.trunc(),
             "power" => {
                 let Some(y) = float_of(ctx.get_raw(2)) else { return Ok(SqlValue::Null) };
                 x.powf(y)
@@ -1041,6 +1106,81 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         Ok(SqlValue::Text(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])))
     })?;
     register_sleep(conn, None)?;
+    conn.create_scalar_function("pg_text_fn", -1, flags(true), |ctx| {
+        let name = text_arg(ctx, 0)?.unwrap_or_default().into_owned();
+        if name != "concat_ws" && (1..ctx.len()).any(|i| matches!(ctx.get_raw(i), ValueRef::Null)) {
+            return Ok(SqlValue::Null);
+        }
+        let arg = |i: usize| -> rusqlite::Result<String> {
+            Ok(text_arg(ctx, i)?.map(|c| c.into_owned()).unwrap_or_default())
+        };
+        Ok(match name.as_str() {
+            "md5" => {
+                let digest = md5::compute(arg(1)?.as_bytes());
+                SqlValue::Text(format!("{digest:x}"))
+            }
+            "initcap" => {
+                let mut out = String::new();
+                let mut start = true;
+                for c in arg(1)?.chars() {
+                    if c.is_alphanumeric() {
+                        if start {
+                            out.extend(c.to_uppercase())
+                        } else {
+                            out.extend(c.to_lowercase())
+                        }
+                        start = false;
+                    } else {
+                        out.push(c);
+                        start = true;
+                    }
+                }
+                SqlValue::Text(out)
+            }
+            "reverse" => SqlValue::Text(arg(1)?.chars().rev().collect()),
+            "ascii" => SqlValue::Integer(arg(1)?.chars().next().map_or(0, |c| c as i64)),
+            "chr" => {
+                let code = int_of(ctx.get_raw(1)).unwrap_or(0);
+                let c = u32::try_from(code).ok().filter(|&c| c != 0).and_then(char::from_u32).ok_or_else(|| {
+                    fail(SqlError::error("54000", format!("requested character too large for encoding: {code}")))
+                })?;
+                SqlValue::Text(c.to_string())
+            }
+            "lpad" | "rpad" => {
+                let s: Vec<char> = arg(1)?.chars().collect();
+                let len = int_of(ctx.get_raw(2)).unwrap_or(0).max(0) as usize;
+                let fill: Vec<char> = arg(3)?.chars().collect();
+                if s.len() >= len || fill.is_empty() {
+                    SqlValue::Text(s[..len.min(s.len())].iter().collect())
+                } else {
+                    let pad: String = fill.iter().cycle().take(len - s.len()).collect();
+                    let s: String = s.iter().collect();
+                    SqlValue::Text(if name == "lpad" { pad + &s } else { s + &pad })
+                }
+            }
+            "split_part" => {
+                let (s, d) = (arg(1)?, arg(2)?);
+                let i = int_of(ctx.get_raw(3)).unwrap_or(0);
+                if i == 0 {
+                    return Err(fail(SqlError::error("22023", "field position must not be zero")));
+                }
+                let parts: Vec<&str> = if d.is_empty() { vec![s.as_str()] } else { s.split(d.as_str()).collect() };
+                let idx = if i > 0 { i - 1 } else { parts.len() as i64 + i };
+                SqlValue::Text(usize::try_from(idx).ok().and_then(|k| parts.get(k)).map_or("", |v| v).to_owned())
+            }
+            "concat_ws" => {
+                let Some(sep) = text_arg(ctx, 1)? else { return Ok(SqlValue::Null) };
+                let mut parts = Vec::new();
+                for i in 2..ctx.len() {
+                    if let Some(v) = text_arg(ctx, i)? {
+                        parts.push(v.into_owned());
+                    }
+                }
+                SqlValue::Text(parts.join(&sep))
+            }
+            other => return Err(fail(SqlError::error("42883", format!("function {other} does not exist")))),
+        })
+    })?;
     conn.create_scalar_function("pg_array_position", 2, flags(true), |ctx| {
         let (Some(arr), Some(e)) = (text_arg(ctx, 0)?, text_arg(ctx, 1)?) else { return Ok(SqlValue::Null) };
         let items = array_items(&arr).map_err(fail)?;
