@@ -161,6 +161,7 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
     Some(match name.to_ascii_lowercase().as_str() {
         "bgw_launch" | "bgw_pid" | "bgw_wait_for_startup" | "pg_backend_pid" => PgType::Int4,
         "bgw_terminate" | "pg_reload_conf" | "pg_cancel_backend" | "pg_terminate_backend" => PgType::Bool,
+        "pg_notify" => PgType::Void,
         "bgw_register"
         | "bgw_status"
         | "bgw_wait_for_shutdown"

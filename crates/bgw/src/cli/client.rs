@@ -81,7 +81,7 @@ pub fn launch(dir: &Path, library: &str, function: &str, main_arg: i64, options:
     let opts = options.to_string();
     let main_arg = main_arg.to_string();
     let row =
-        c.query_one("SELECT bgw_register($1, $2, CAST($3 AS INTEGER), $4)", &[&library, &function, &main_arg, &opts])?;
+        c.query_one("SELECT bgw_register($1, $2, $3, $4)", &[&library, &function, &main_arg, &opts])?;
     let handle: Option<String> = row.get(0);
     let handle = handle.ok_or_else(|| {
         anyhow!("could not register background process\nHINT:  You may need to increase \"max_worker_processes\".")

@@ -93,7 +93,7 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
         ),
         GucDef::enumeration(
             "sql_dialect",
-            "sqlite",
+            "postgresql",
             &["sqlite", "postgresql"],
             Sighup,
             "The SQL the front door speaks in new sessions: SQLite's, or PostgreSQL's (translated).",

@@ -190,7 +190,9 @@ impl SqliteEngine {
             if self.options.postgres_transaction_spellings {
                 // PostgreSQL's SHOW, answered by a query on the session's settings.
                 if let Some((select, consumed)) = super::session::show_as_select(first) {
-                    let statement = self.prepare_first(&select)?.map(|(statement, _)| statement);
+                    // The query is the engine's own (SQLite's SQL), never translated.
+                    let probe = ffi::probe(&self.conn, &select).map_err(|e| self.map_error(e.error))?;
+                    let statement = probe.shape.map(|shape| self.analyse(&select, shape));
                     return Ok(statement.map(|s| (s, &rest[consumed.min(rest.len())..])));
                 }
                 if let Some((canonical, kind, consumed)) = transaction_control(rest) {
