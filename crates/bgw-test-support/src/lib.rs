@@ -15,6 +15,8 @@
 //!   acknowledged commits a guard test checks after its attack.
 //! - [`client`] (the OS user, ports, TCP clients with a password) and [`wire`] (the protocol's framing, for
 //!   tests that speak it by hand).
+//! - [`pg15`]: the reference server, a throwaway PostgreSQL 15 cluster ([`Postgres`]), and [`Login`], the one way
+//!   (TCP and a password) the comparison tests reach it and a bgw host alike.
 //!
 //! Containment: every postmaster runs in its own process group with a parent-death signal, and the whole group
 //! is killed when its `Host` is dropped, so no process outlives a test, also one that fails. Waits are on events
@@ -30,6 +32,7 @@ pub mod endpoint;
 pub mod host;
 pub mod ledger;
 pub mod module;
+pub mod pg15;
 pub mod process;
 pub mod reliability;
 pub mod wait;
@@ -42,6 +45,7 @@ pub use endpoint::{Endpoint, Session};
 pub use host::{Host, Setup};
 pub use ledger::Ledger;
 pub use module::Module;
+pub use pg15::{bgw_login, pg_program, Login, Postgres, PG_BINDIR, TEST_PASSWORD, TEST_USER};
 pub use process::{
     alive, children_of, cmdline, group_members, is_root, kill_group, output_within, signal, stat, try_signal,
     GroupGuard,
