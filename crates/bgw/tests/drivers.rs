@@ -72,9 +72,11 @@ fn command(driver: Driver, login: &Login, db: &str, target: &str) -> Command {
             c
         }
         Driver::Psql => {
-            let mut c = login.command("psql", db);
-            c.args(["-X", "-a", "-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=default", "-f"])
+            // psql's errors go to stderr: one stream, so that they stay beside their section.
+            let mut c = login.command("sh", db);
+            c.args(["-c", "exec psql -X -v \"bgw=$1\" -f \"$0\" 2>&1"])
                 .arg(dir.join("psql.sql"))
+                .arg(if target == "bgw" { "true" } else { "false" })
                 .current_dir(std::env::temp_dir());
             c
         }
@@ -92,7 +94,10 @@ fn run(driver: Driver, login: &Login, db: &str, target: &str) -> String {
     eprintln!("---- {driver:?} on {target} ----\n{stdout}{stderr}");
     assert!(out.status.success(), "{driver:?} on {target} exited with {}:\n{stdout}\n{stderr}", out.status);
     match driver {
-        Driver::Psql => format!("{stdout}{stderr}"),
+        Driver::Psql => {
+            assert!(stdout.contains("== end"), "psql on {target} did not finish:\n{stdout}");
+            stdout
+        }
         _ => {
             assert!(
                 stdout.lines().last() == Some("done"),
@@ -198,4 +203,73 @@ fn pgjdbc_on_postgres() {
 #[ignore = "issue 14: enabled when the translator lands"]
 fn pgjdbc_on_bgw() {
     same_on_bgw(Driver::Jdbc);
+}
+
+/// psql's output split into its sections (`== name` lines), the port number written as `PORT`.
+fn sections(out: &str, port: u16) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    let mut name = String::from("setup");
+    for line in out.lines() {
+        if let Some(n) = line.strip_prefix("== ") {
+            name = n.to_string();
+            continue;
+        }
+        let entry: &mut String = map.entry(name.clone()).or_default();
+        entry.push_str(&line.replace(&format!("\"{port}\""), "\"PORT\""));
+        entry.push('\n');
+    }
+    map
+}
+
+/// Sections that must be the same as PostgreSQL's, and those that must only succeed with a word in them (their
+/// content lists what differs by design: the databases, the roles, the functions and extensions of each server).
+const PSQL_SAME: &[&str] = &["setup", "dt", "d", "dn", "copy", "conninfo"];
+const PSQL_CONTAINS: &[(&str, &str)] =
+    &[("l", "postgres"), ("du", "bgw_test"), ("df", "List of functions"), ("dx", "List of installed extensions")];
+
+/// psql's failed sections: those with an error in them.
+fn psql_errors(s: &BTreeMap<String, String>) -> Vec<String> {
+    s.iter().filter(|(_, v)| v.contains("ERROR") || v.contains("error:")).map(|(k, v)| format!("{k}:\n{v}")).collect()
+}
+
+#[test]
+fn psql_on_postgres() {
+    let pg = Postgres::start();
+    let s = sections(&run(Driver::Psql, &pg.login(), "postgres", "postgres"), pg.port);
+    let bad = psql_errors(&s);
+    assert!(bad.is_empty(), "psql on PostgreSQL 15: errors in\n{}", bad.join("\n"));
+    for (name, word) in PSQL_CONTAINS {
+        assert!(s.get(*name).is_some_and(|v| v.contains(word)), "psql \\{name}: no {word:?} in {:?}", s.get(*name));
+    }
+    assert!(s["copy"].contains("plum, red") && s["copy"].contains("3\n"), "{}", s["copy"]);
+}
+
+#[test]
+#[ignore = "issue 14: enabled when the translator lands"]
+fn psql_on_bgw() {
+    let pg = Postgres::start();
+    let want = sections(&run(Driver::Psql, &pg.login(), "postgres", "postgres"), pg.port);
+    drop(pg);
+    let (host, login) = bgw_host();
+    let got = sections(&run(Driver::Psql, &login, "postgres", "bgw"), host.port);
+    drop(host);
+    let mut differing = psql_errors(&got);
+    for name in PSQL_SAME {
+        if want.get(*name) != got.get(*name) {
+            differing.push(format!(
+                "\\{name}:\n--- postgres:\n{}--- bgw:\n{}",
+                want[*name],
+                got.get(*name).map_or("(missing)\n", |s| s)
+            ));
+        }
+    }
+    for (name, word) in PSQL_CONTAINS {
+        if !got.get(*name).is_some_and(|v| v.contains(word)) {
+            differing.push(format!("\\{name}: no {word:?} in {:?}", got.get(*name)));
+        }
+    }
+    if !got.get("bgw").is_some_and(|v| v.contains("| t") && v.contains("(1 row)")) {
+        differing.push(format!("bgw_launch and bgw_workers: {:?}", got.get("bgw")));
+    }
+    assert!(differing.is_empty(), "psql: {} sections differ on bgw:\n{}", differing.len(), differing.join("\n"));
 }
