@@ -46,21 +46,26 @@ fn tps(out: &str) -> f64 {
         .unwrap_or_else(|| panic!("no tps in:\n{out}"))
 }
 
-/// Initializes and runs every run of [`RUNS`] against `login`: (label, tps).
-fn bench(login: &Login, seconds: u32) -> Vec<(&'static str, f64)> {
+/// Initializes and runs every run of [`RUNS`] against `login` (printing each figure as it comes): (label, tps).
+fn bench(login: &Login, seconds: u32, server: &str) -> Vec<(&'static str, f64)> {
     let init = pgbench(login, &["-i", "-s", "1"], seconds);
     assert!(init.contains("done in"), "pgbench -i did not finish:\n{init}");
     let counts = login.sql("postgres", "SELECT count(*) FROM pgbench_accounts");
     assert_eq!(counts, "100000", "pgbench -i -s 1 loads 100000 accounts");
-    RUNS.iter().map(|(label, args)| (*label, tps(&pgbench(login, args, seconds)))).collect()
+    RUNS.iter()
+        .map(|(label, args)| {
+            let tps = tps(&pgbench(login, args, seconds));
+            println!("pgbench {label} on {server}: {tps:.1} tps");
+            (*label, tps)
+        })
+        .collect()
 }
 
 /// The harness itself, on PostgreSQL 15 with short runs: pgbench initializes, runs and reports.
 #[test]
 fn pgbench_runs_on_postgres() {
     let pg = Postgres::start();
-    for (label, tps) in bench(&pg.login(), 2) {
-        eprintln!("pgbench {label} on PostgreSQL 15: {tps:.1} tps");
+    for (_, tps) in bench(&pg.login(), 2, "PostgreSQL 15") {
         assert!(tps > 0.0);
     }
 }
@@ -71,10 +76,10 @@ fn pgbench_runs_on_postgres() {
 fn bgw_runs_pgbench_like_postgres() {
     let seconds = std::env::var("PGBENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
     let pg = Postgres::start_with(&[("max_connections", "100")]);
-    let want = bench(&pg.login(), seconds);
+    let want = bench(&pg.login(), seconds, "PostgreSQL 15");
     drop(pg);
     let host = Host::start(Setup::new(env!("CARGO_BIN_EXE_bgw")).tcp());
-    let got = bench(&bgw_login(&host), seconds);
+    let got = bench(&bgw_login(&host), seconds, "bgw");
     drop(host);
     println!("pgbench -T {seconds} (scale 1, 1 client): run | PostgreSQL 15 tps | bgw tps | bgw / PostgreSQL");
     for ((label, pg_tps), (_, bgw_tps)) in want.iter().zip(&got) {
