@@ -85,8 +85,8 @@ fn command(driver: Driver, login: &Login, db: &str, target: &str) -> Command {
     cmd
 }
 
-/// Runs the program; its output (stdout, then stderr for psql whose errors go there). The program itself must
-/// end normally (its steps catch their own errors).
+/// Runs the program; its standard output (psql's has its errors merged in). The program itself must end
+/// normally (its steps catch their own errors).
 fn run(driver: Driver, login: &Login, db: &str, target: &str) -> String {
     let out = Login::run(&mut command(driver, login, db, target), PROGRAM_DEADLINE);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -151,7 +151,8 @@ fn same_on_bgw(driver: Driver) {
         }
     }
     for (name, have) in got.iter().filter(|(k, _)| k.starts_with("bgw.")) {
-        if have.starts_with("ERROR") || !have.contains("pid>0=True") && !have.contains("pid>0=true") {
+        let launched = have.contains("pid>0=True") || have.contains("pid>0=true");
+        if have.starts_with("ERROR") || !launched || !have.contains("rows=1") {
             differing.push(format!("{name}: {have}"));
         }
     }
