@@ -15,6 +15,9 @@
 //!   acknowledged commits a guard test checks after its attack.
 //! - [`client`] (the OS user, ports, TCP clients with a password) and [`wire`] (the protocol's framing, for
 //!   tests that speak it by hand).
+//! - [`pg15`]: the reference server, a throwaway PostgreSQL 15 cluster ([`Postgres`]), and [`Login`], the one way
+//!   (TCP and a password) the comparison tests reach it and a bgw host alike; [`simple`]: a simple-query client
+//!   that keeps each statement's answer as the server sent it (column type OIDs, text rows, SQLSTATE).
 //!
 //! Containment: every postmaster runs in its own process group with a parent-death signal, and the whole group
 //! is killed when its `Host` is dropped, so no process outlives a test, also one that fails. Waits are on events
@@ -30,8 +33,10 @@ pub mod endpoint;
 pub mod host;
 pub mod ledger;
 pub mod module;
+pub mod pg15;
 pub mod process;
 pub mod reliability;
+pub mod simple;
 pub mod wait;
 pub mod wire;
 
@@ -42,11 +47,13 @@ pub use endpoint::{Endpoint, Session};
 pub use host::{Host, Setup};
 pub use ledger::Ledger;
 pub use module::Module;
+pub use pg15::{bgw_login, pg_program, Login, Postgres, PG_BINDIR, TEST_PASSWORD, TEST_USER};
 pub use process::{
     alive, children_of, cmdline, group_members, is_root, kill_group, output_within, signal, stat, try_signal,
     GroupGuard,
 };
 pub use reliability::{parallel_balance, view_matches_processes, wait_consistent};
+pub use simple::{Answer, ErrorFields, SimpleClient};
 pub use wait::{numbers_after, wait_until, DEADLINE};
 
 /// The signals tests send (so that a test needs no `libc` of its own to name them).
