@@ -83,7 +83,7 @@ fn a_slowloris_locks_nobody_out_and_is_closed_after_authentication_timeout() {
     for _ in 0..TRIES {
         match h.connect(&os_user(), "postgres") {
             Ok(mut c) => {
-                assert_eq!(c.query_one("SELECT 1", &[]).unwrap().get::<_, i64>(0), 1);
+                assert_eq!(c.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0), 1);
                 unix_su += 1;
             }
             Err(e) => failures.push(format!("unix superuser: {}", message(&e))),
@@ -99,7 +99,7 @@ fn a_slowloris_locks_nobody_out_and_is_closed_after_authentication_timeout() {
     }
     let logins_done = started.elapsed();
     // The session that was in keeps working.
-    assert_eq!(bob.query_one("SELECT 2", &[]).unwrap().get::<_, i64>(0), 2);
+    assert_eq!(bob.query_one("SELECT 2", &[]).unwrap().get::<_, i32>(0), 2);
     failures.sort();
     failures.dedup();
     println!(

@@ -19,7 +19,7 @@ const RUNAWAY: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FRO
 
 /// A query whose own state is larger than the memory it may have: an 800 MB value (below SQLite's 1 GB limit on
 /// values, above the bounds the tests set).
-const GROWING: &str = "SELECT length(randomblob(800000000))";
+const GROWING: &str = "SELECT length(repeat('x', 800000000))";
 
 /// How a client's query ended: (SQLSTATE, severity, message) of its error, or "ok" and empty strings; and when.
 type Outcome = ((String, String, String), Instant);
@@ -98,13 +98,13 @@ fn sigint_cancels_a_runaway_query_and_the_session_goes_on() {
         ("57014", "ERROR", "canceling statement due to user request")
     );
     println!("figure: SIGINT to 57014: {}", ms(at - sent));
-    let one: i64 = client.query_one("SELECT 1", &[]).unwrap().get(0);
+    let one: i32 = client.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
     // A cancel that arrives while the session is idle is dropped: the next statement runs.
     signal(pid, SIGINT);
     h.wait_sql(&format!("SELECT state FROM pg_stat_activity WHERE pid = {pid}"), |s| s == "idle");
     std::thread::sleep(Duration::from_millis(50));
-    let two: i64 = client.query_one("SELECT 2", &[]).unwrap().get(0);
+    let two: i32 = client.query_one("SELECT 2", &[]).unwrap().get(0);
     assert_eq!(two, 2);
     no_crash(&h);
     println!("figure: {} acknowledged commits checked", ledger.check());
@@ -118,7 +118,7 @@ fn statement_timeout_ends_a_runaway_query() {
     let ((code, _, message), at) = outcome(client.query(RUNAWAY, &[]));
     assert_eq!((code.as_str(), message.as_str()), ("57014", "canceling statement due to statement timeout"));
     println!("figure: statement_timeout 300 ms: the statement ended after {}", ms(at - start));
-    let one: i64 = client.query_one("SELECT 1", &[]).unwrap().get(0);
+    let one: i32 = client.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
     assert_eq!(h.sql("SELECT current_setting('statement_timeout')"), "300ms");
     no_crash(&h);
@@ -276,7 +276,7 @@ fn pg_cancel_backend_and_a_driver_cancel_end_a_runaway_query() {
     let (((code, _, message), at), mut client) = join_within(thread, "pg_cancel_backend", &h);
     assert_eq!((code.as_str(), message.as_str()), ("57014", "canceling statement due to user request"));
     println!("figure: pg_cancel_backend (psql) to 57014: {}", ms(at - sent));
-    let one: i64 = client.query_one("SELECT 1", &[]).unwrap().get(0);
+    let one: i32 = client.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
     // Not one of ours: false with a warning, as pg_terminate_backend.
     assert_eq!(h.sql("SELECT pg_cancel_backend(1)"), "f");
@@ -499,7 +499,7 @@ fn memory_attacks_get_53200_and_the_session_and_the_host_go_on() {
     let err = limited.query_one(GROWING, &[]).unwrap_err();
     let db = err.as_db_error().expect("an ErrorResponse");
     assert_eq!((db.code().code(), db.message()), ("53200", "out of memory"));
-    let one: i64 = limited.query_one("SELECT 1", &[]).unwrap().get(0);
+    let one: i32 = limited.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
 
     // A row-limited Execute keeps the rows it does not send: they are capped by backend_memory_limit too.
@@ -511,11 +511,11 @@ fn memory_attacks_get_53200_and_the_session_and_the_host_go_on() {
     let db = err.as_db_error().expect("an ErrorResponse");
     assert_eq!((db.code().code(), db.message()), ("53200", "out of memory"));
     drop(tx);
-    let one: i64 = limited.query_one("SELECT 1", &[]).unwrap().get(0);
+    let one: i32 = limited.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
 
     // Nobody else noticed: no crash cycle, the other session and the postmaster live.
-    let one: i64 = bystander.query_one("SELECT 1", &[]).unwrap().get(0);
+    let one: i32 = bystander.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
     no_crash(&h);
     println!("figure: {} acknowledged commits checked", ledger.check());
@@ -550,7 +550,7 @@ fn a_backend_whose_own_allocation_fails_ends_with_fatal_not_a_crash_cycle() {
     let mut bystander = h.client();
     let (mut stream, pid, _key) = raw_session(&h);
     limit_address_space(pid, status_kb(pid, "VmSize") * 1024 + 256 * 1024 * 1024);
-    raw_send(&mut stream, "SELECT randomblob(100000000)");
+    raw_send(&mut stream, "SELECT repeat('x', 100000000)");
     // The connection closes, with no result (no row, no CommandComplete).
     while let Some((tag, _)) = wire::read_message(&mut stream) {
         assert!(tag != b'C' && tag != b'D', "the query produced a result: {}", tag as char);
@@ -563,7 +563,7 @@ fn a_backend_whose_own_allocation_fails_ends_with_fatal_not_a_crash_cycle() {
     let log = h.wait_log("DETAIL:  Failed on request of size");
     assert!(log.contains("FATAL:  out of memory"), "{log}");
     // Nobody else noticed: no crash cycle, the other session and the postmaster live.
-    let one: i64 = bystander.query_one("SELECT 1", &[]).unwrap().get(0);
+    let one: i32 = bystander.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
     no_crash(&h);
     println!("figure: {} acknowledged commits checked", ledger.check());

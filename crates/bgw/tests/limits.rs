@@ -109,7 +109,7 @@ fn out_of_connections_refuses_each_extra_client_with_53300_and_workers_still_lau
     // The sessions already in keep working, and the host still launches workers.
     let pid: i32 = held[0].query_one("SELECT bgw_launch('bgw', 'sleeper')", &[]).unwrap().get(0);
     assert!(pid > 0);
-    assert_eq!(held[1].query_one("SELECT 1", &[]).unwrap().get::<_, i64>(0), 1);
+    assert_eq!(held[1].query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0), 1);
     // Refused clients took no connection slot: with one session gone exactly one new client gets in, and with
     // both gone, two.
     drop(held.pop());

@@ -938,7 +938,7 @@ fn a_real_backend_answers_bad_sql_and_arguments_with_errors_and_keeps_serving() 
             // Leave no transaction block open for the next case.
             let _ = c.batch_execute("ROLLBACK");
             let one = c.query_one("SELECT 1", &[]).map_err(|e| TestCaseError::fail(format!("after {sql:?}: {e}")))?;
-            prop_assert_eq!(one.get::<_, i64>(0), 1);
+            prop_assert_eq!(one.get::<_, i32>(0), 1);
             *slot = Some(c);
             Ok(())
         })
@@ -956,7 +956,7 @@ fn a_real_backend_answers_bad_sql_and_arguments_with_errors_and_keeps_serving() 
                 garbage.iter().map(|s| s as &(dyn postgres::types::ToSql + Sync)).collect();
             let _ = client.query(&stmt, &params);
         }
-        assert_eq!(client.query_one("SELECT 1", &[]).unwrap().get::<_, i64>(0), 1);
+        assert_eq!(client.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0), 1);
     }
     assert!(bgw_test_support::alive(h.pid()), "the postmaster died:\n{}", h.log());
     assert!(!h.log().contains("PANIC"), "{}", h.log());

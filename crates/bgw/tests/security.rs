@@ -563,7 +563,16 @@ fn refused(c: &mut postgres::Client, sql: &str) -> (String, String) {
 #[test]
 fn non_superusers_cannot_escalate_or_reach_others_processes() {
     let dir = module_dir();
-    let h = Host::start(Setup::new(BGW).tcp().library_path(dir.path()).conf("shared_preload_libraries", "'sec'"));
+    // SQLite's own attack surface (ATTACH, triggers in SQLite's syntax, sqlite_master) is reachable only in the
+    // SQLite dialect, which an operator may choose: the sandbox must hold there. (PostgreSQL's dialect refuses
+    // these statements before SQLite sees them: see sqlite_statements_are_refused_in_the_postgres_dialect.)
+    let h = Host::start(
+        Setup::new(BGW)
+            .tcp()
+            .library_path(dir.path())
+            .conf("shared_preload_libraries", "'sec'")
+            .conf("sql_dialect", "'sqlite'"),
+    );
     let port = h.port;
     h.sql("CREATE ROLE bob LOGIN PASSWORD 'secret'");
     let me = os_user();
@@ -691,6 +700,22 @@ fn non_superusers_cannot_escalate_or_reach_others_processes() {
 }
 
 // ---------- hostile names ----------
+
+#[test]
+fn sqlite_statements_are_refused_in_the_postgres_dialect() {
+    let h = Host::start(Setup::new(BGW).tcp());
+    h.sql("CREATE ROLE bob LOGIN PASSWORD 'b'");
+    let mut bob = tcp(h.port, "bob", "b");
+    let catalog = h.data().join("global").join("catalog.db");
+    for (sql, code) in [
+        (format!("ATTACH '{}' AS c", catalog.display()), "0A000"),
+        ("CREATE TRIGGER trap AFTER INSERT ON t BEGIN SELECT 1 END".to_owned(), "42601"),
+        ("SELECT randomblob(4)".to_owned(), "42883"),
+    ] {
+        assert_eq!(refused(&mut bob, &sql).0, code, "{sql}");
+    }
+    assert!(alive(h.pid()));
+}
 
 #[test]
 fn hostile_role_and_database_names_are_stored_verbatim() {

@@ -182,14 +182,14 @@ fn spi_reports_errors_with_codes() {
     assert!(log.contains("c_spi errors: rows at the end 3"), "{log}");
     assert_eq!(line("finish"), "2 (null)");
     assert!(line("finish again").starts_with("-4 "), "{log}");
-    assert_eq!(h.sql("SELECT group_concat(a) FROM spi_e"), "3");
+    assert_eq!(h.sql("SELECT string_agg(a::text, ',') FROM spi_e"), "3");
 }
 
 #[test]
 fn writes_of_a_worker_and_a_backend_interleave_without_lock_errors() {
     let dir = c_spi_dir();
     let h = Host::start(Setup::new(BGW).library_path(dir.path()));
-    h.sql("CREATE TABLE interleave (id INTEGER PRIMARY KEY, src TEXT NOT NULL)");
+    h.sql("CREATE TABLE interleave (id serial PRIMARY KEY, src TEXT NOT NULL)");
     let mut client = h.client();
     launch(&h, "c_spi_writer", "writer", 400, "");
     let mut backend = 0;

@@ -58,7 +58,7 @@ pub fn ps(dir: &Path) -> Result<i32> {
         &mut c,
         "SELECT CASE WHEN slot >= 0 THEN slot || ':' || generation END, name, type, library || '.' || function, \
          pid, state, start_phase, \
-         coalesce(restart_interval, 'never'), restart_count, last_exit_code FROM bgw_workers ORDER BY slot",
+         coalesce(CAST(restart_interval AS TEXT), 'never'), restart_count, last_exit_code FROM bgw_workers ORDER BY slot",
     )?;
     println!("Background workers:");
     print_table(
@@ -80,8 +80,7 @@ pub fn launch(dir: &Path, library: &str, function: &str, main_arg: i64, options:
     let mut c = connect(dir)?;
     let opts = options.to_string();
     let main_arg = main_arg.to_string();
-    let row =
-        c.query_one("SELECT bgw_register($1, $2, $3, $4)", &[&library, &function, &main_arg, &opts])?;
+    let row = c.query_one("SELECT bgw_register($1, $2, $3, $4)", &[&library, &function, &main_arg, &opts])?;
     let handle: Option<String> = row.get(0);
     let handle = handle.ok_or_else(|| {
         anyhow!("could not register background process\nHINT:  You may need to increase \"max_worker_processes\".")

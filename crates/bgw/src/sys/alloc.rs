@@ -56,12 +56,33 @@ impl Drop for CriticalSection {
     }
 }
 
-/// The allocation of `size` bytes failed: the handler, if there is one and no critical section is open; otherwise
-/// back to the caller, who gets null (and Rust aborts).
+/// How many [`Fallible`] sections are open in this process.
+static FALLIBLE: AtomicU32 = AtomicU32::new(0);
+
+/// A section whose allocations may fail back to their caller: code that asks for memory with `try_reserve`
+/// (a SQL function building a large value) gets its error instead of the process's failure handler. Allocations
+/// that cannot fail back (Rust's infallible ones) still abort when they fail inside it.
+pub struct Fallible(());
+
+impl Fallible {
+    pub fn enter() -> Fallible {
+        FALLIBLE.fetch_add(1, Ordering::Relaxed);
+        Fallible(())
+    }
+}
+
+impl Drop for Fallible {
+    fn drop(&mut self) {
+        FALLIBLE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The allocation of `size` bytes failed: the handler, if there is one and no critical or fallible section is
+/// open; otherwise back to the caller, who gets null (and Rust aborts, unless it asked with `try_reserve`).
 #[cold]
 fn failed(size: usize) {
     let handler = HANDLER.load(Ordering::Acquire);
-    if handler.is_null() || CRITICAL.load(Ordering::Relaxed) != 0 {
+    if handler.is_null() || CRITICAL.load(Ordering::Relaxed) != 0 || FALLIBLE.load(Ordering::Relaxed) != 0 {
         return;
     }
     // SAFETY: HANDLER only ever holds null or a `FailureHandler` stored by `on_failure`.

@@ -71,7 +71,7 @@ pub(super) fn statement(tx: &mut Translator<'_>, st: &Statement) -> Result<Out, 
             }
             if tx.cx.schema.schema_exists(&name)? {
                 if *if_not_exists {
-                    return Ok(("SELECT 1 WHERE 0".into(), other("CREATE SCHEMA"), Vec::new()));
+                    return Ok((String::new(), other("CREATE SCHEMA"), Vec::new()));
                 }
                 return Err(SqlError::error("42P06", format!("schema \"{name}\" already exists")));
             }
@@ -377,7 +377,9 @@ fn create_index(tx: &mut Translator<'_>, ci: &CreateIndex) -> Result<Out, SqlErr
         }
     }
     let (schema, table) = names::relation(&ci.table_name)?;
-    let (rel, sqlite_table) = tx.table(schema.as_deref(), &table, None)?;
+    let (mut rel, sqlite_table) = tx.table(schema.as_deref(), &table, None)?;
+    // SQLite allows no qualified column names in index expressions.
+    rel.exprs = Some(rel.columns.iter().map(|(c, _)| quote(c)).collect());
     tx.scopes.push(vec![rel]);
     let result = (|| {
         let mut cols = Vec::new();
@@ -467,7 +469,7 @@ fn drop(
 
 /// The last of `stmts` as the statement, the others run before it.
 fn finish(tx: &mut Translator<'_>, mut stmts: Vec<String>, tag: &str) -> Result<Out, SqlError> {
-    let last = stmts.pop().unwrap_or_else(|| "SELECT 1 WHERE 0".into());
+    let last = stmts.pop().unwrap_or_default();
     tx.before.extend(stmts);
     Ok((last, other(tag), Vec::new()))
 }
@@ -477,7 +479,7 @@ fn alter_table(tx: &mut Translator<'_>, at: &sqlparser::ast::AlterTable) -> Resu
     let sqlite = sqlite_name(schema.as_deref(), &name);
     if tx.cx.schema.columns(&sqlite)?.is_none() {
         if at.if_exists {
-            return Ok(("SELECT 1 WHERE 0".into(), other("ALTER TABLE"), Vec::new()));
+            return Ok((String::new(), other("ALTER TABLE"), Vec::new()));
         }
         return Err(SqlError::error("42P01", format!("relation \"{name}\" does not exist")));
     }
@@ -494,7 +496,7 @@ fn alter_table(tx: &mut Translator<'_>, at: &sqlparser::ast::AlterTable) -> Resu
                 }
                 let col = names::ident(&column_def.name);
                 if *if_not_exists && tx.cx.schema.columns(&sqlite)?.is_some_and(|c| c.iter().any(|c| c.name == col)) {
-                    return Ok(("SELECT 1 WHERE 0".into(), other("ALTER TABLE"), Vec::new()));
+                    return Ok((String::new(), other("ALTER TABLE"), Vec::new()));
                 }
                 let def = column_def_for_add(tx, &name, column_def)?;
                 format!("ALTER TABLE {} ADD COLUMN {def}", quote(&sqlite))
@@ -507,7 +509,7 @@ fn alter_table(tx: &mut Translator<'_>, at: &sqlparser::ast::AlterTable) -> Resu
                 let col = names::ident(c);
                 if !tx.cx.schema.columns(&sqlite)?.is_some_and(|cols| cols.iter().any(|x| x.name == col)) {
                     if *if_exists {
-                        return Ok(("SELECT 1 WHERE 0".into(), other("ALTER TABLE"), Vec::new()));
+                        return Ok((String::new(), other("ALTER TABLE"), Vec::new()));
                     }
                     return Err(SqlError::error(
                         "42703",
@@ -557,9 +559,11 @@ fn add_primary_key(tx: &mut Translator<'_>, sqlite: &str, name: &str, cols: &[St
     let Some(existing) = tx.cx.schema.columns(sqlite)? else {
         return Err(SqlError::error("42P01", format!("relation \"{name}\" does not exist")));
     };
-    if existing.iter().any(|c| c.pk > 0) {
+    let info = tx.cx.schema.table_info(sqlite)?;
+    if info.iter().any(|(_, _, pk)| *pk > 0) {
         return Err(SqlError::error("42P16", format!("multiple primary keys for table \"{name}\" are not allowed")));
     }
+    let not_null = |column: &str| info.iter().any(|(n, nn, _)| n == column && *nn);
     for c in cols {
         if !existing.iter().any(|e| e.name == *c) {
             return Err(SqlError::error("42703", format!("column \"{c}\" of relation \"{name}\" does not exist")));
@@ -568,7 +572,7 @@ fn add_primary_key(tx: &mut Translator<'_>, sqlite: &str, name: &str, cols: &[St
     let defs: Vec<String> = existing
         .iter()
         .map(|c| {
-            let not_null = c.not_null || cols.contains(&c.name);
+            let not_null = not_null(&c.name) || cols.contains(&c.name);
             format!("{} {}{}", quote(&c.name), c.decltype, if not_null { " NOT NULL" } else { "" })
         })
         .collect();

@@ -102,6 +102,19 @@ fn assign(
 
 fn returning(tx: &mut Translator<'_>, items: Option<&Vec<SelectItem>>) -> Result<(String, Vec<ColumnInfo>), SqlError> {
     let Some(items) = items else { return Ok((String::new(), Vec::new())) };
+    // SQLite's RETURNING sees the target's columns unqualified (not through an alias).
+    let saved = tx.scopes.last().cloned();
+    if let Some(target) = tx.scopes.last_mut().and_then(|scope| scope.first_mut()) {
+        target.exprs = Some(target.columns.iter().map(|(c, _)| quote(c)).collect());
+    }
+    let result = returning_items(tx, items);
+    if let (Some(scope), Some(saved)) = (tx.scopes.last_mut(), saved) {
+        *scope = saved;
+    }
+    result
+}
+
+fn returning_items(tx: &mut Translator<'_>, items: &[SelectItem]) -> Result<(String, Vec<ColumnInfo>), SqlError> {
     let mut parts = Vec::new();
     let mut columns = Vec::new();
     for item in items {
@@ -172,8 +185,10 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
         v
     };
     let mut sql = format!("INSERT INTO {}", t.sqlite);
-    if let Some(a) = &alias {
-        sql.push_str(&format!(" AS {}", quote(a)));
+    match &alias {
+        Some(a) => sql.push_str(&format!(" AS {}", quote(a))),
+        None if t.sqlite != quote(&t.rel.alias) => sql.push_str(&format!(" AS {}", quote(&t.rel.alias))),
+        None => {}
     }
     let col_list: Vec<String> = cols.iter().map(|&i| quote(&t.rel.columns[i].0)).collect();
     match ins.source.as_deref() {
@@ -353,8 +368,10 @@ pub(super) fn update(tx: &mut Translator<'_>, up: &Update) -> Result<Out, SqlErr
         }
         let set = assignments(tx, &t, &up.assignments)?;
         let mut sql = format!("UPDATE {}", t.sqlite);
-        if let Some(a) = &alias_name {
-            sql.push_str(&format!(" AS {}", quote(a)));
+        match &alias_name {
+            Some(a) => sql.push_str(&format!(" AS {}", quote(a))),
+            None if t.sqlite != quote(&t.rel.alias) => sql.push_str(&format!(" AS {}", quote(&t.rel.alias))),
+            None => {}
         }
         sql.push_str(&format!(" SET {set}"));
         sql.push_str(&from_sql);
@@ -415,8 +432,10 @@ pub(super) fn delete(tx: &mut Translator<'_>, del: &Delete) -> Result<Out, SqlEr
     tx.scopes.push(vec![rel]);
     let result = (|| {
         let mut sql = format!("DELETE FROM {}", t.sqlite);
-        if let Some(a) = &alias_name {
-            sql.push_str(&format!(" AS {}", quote(a)));
+        match &alias_name {
+            Some(a) => sql.push_str(&format!(" AS {}", quote(a))),
+            None if t.sqlite != quote(&t.rel.alias) => sql.push_str(&format!(" AS {}", quote(&t.rel.alias))),
+            None => {}
         }
         if let Some(w) = &del.selection {
             let c = tx.expr(w)?;

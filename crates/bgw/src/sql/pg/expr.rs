@@ -129,8 +129,14 @@ impl<'a> Translator<'a> {
                 }
                 let (to, typmod) = data_type_of(data_type)?;
                 let e = self.expr(inner)?;
-                let name = match (&e.name, &e.lit) {
-                    (Some(n), Lit::No) => n.clone(),
+                // PostgreSQL names a cast after what it casts when that has a name (a column, a function, another
+                // cast), else after the type.
+                let named_inner = matches!(
+                    inner.as_ref(),
+                    Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) | Expr::Cast { .. }
+                );
+                let name = match (&e.name, named_inner) {
+                    (Some(n), true) => n.clone(),
                     _ => to.typname().trim_start_matches('_').to_owned(),
                 };
                 let name = if to.is_array() && e.name.is_none() {
@@ -237,7 +243,8 @@ impl<'a> Translator<'a> {
                 let field = field.to_string().to_lowercase();
                 super::functions::extract(self, &field, e)
             }
-            Expr::Substring { expr: e, substring_from, substring_for, .. } => {
+            Expr::Substring { expr: e, substring_from, substring_for, shorthand, .. } => {
+                let fname = if *shorthand { "substr" } else { "substring" };
                 let e = self.expr(e)?;
                 let s = self.coerce(e, PgType::Text)?;
                 let from = match substring_from {
@@ -255,7 +262,7 @@ impl<'a> Translator<'a> {
                     }
                     None => format!("pg_substr({s}, {from})"),
                 };
-                Ok(Typed::new(sql, PgType::Text).named("substring"))
+                Ok(Typed::new(sql, PgType::Text).named(fname))
             }
             Expr::Trim { expr: e, trim_where, trim_what, trim_characters } => {
                 if trim_characters.is_some() {

@@ -1025,10 +1025,21 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         let Some(s) = text_arg(ctx, 0)? else { return Ok(SqlValue::Null) };
         let Some(n) = int_of(ctx.get_raw(1)) else { return Ok(SqlValue::Null) };
         let n = n.max(0) as usize;
-        if s.len().saturating_mul(n) > (1 << 30) - 1 {
+        let bytes = s.len().saturating_mul(n);
+        if bytes > (1 << 30) - 1 {
             return Err(fail(SqlError::error("54000", "requested length too large")));
         }
-        Ok(SqlValue::Text(s.repeat(n)))
+        crate::sql::sqlite::check_heap_room(bytes).map_err(fail)?;
+        let mut out = String::new();
+        {
+            // Out of memory here is 53200 for this statement, not the end of the session.
+            let _fallible = crate::sys::alloc::Fallible::enter();
+            out.try_reserve_exact(bytes).map_err(|_| fail(SqlError::error("53200", "out of memory")))?;
+        }
+        for _ in 0..n {
+            out.push_str(&s);
+        }
+        Ok(SqlValue::Text(out))
     })?;
     for (name, greatest) in [("pg_greatest", true), ("pg_least", false)] {
         conn.create_scalar_function(name, -1, flags(true), move |ctx| {

@@ -265,3 +265,10 @@ pub(super) fn set_hard_heap_limit(bytes: i64) {
         ffi::sqlite3_hard_heap_limit64(bytes.max(0));
     }
 }
+
+/// How many more bytes SQLite's heap may grow in this process before its hard limit (None: no limit).
+pub(super) fn heap_room() -> Option<i64> {
+    // SAFETY: plain calls reading process-wide numbers inside SQLite (a negative argument only queries the limit).
+    let (limit, used) = unsafe { (ffi::sqlite3_hard_heap_limit64(-1), ffi::sqlite3_memory_used()) };
+    (limit > 0).then(|| (limit - used).max(0))
+}

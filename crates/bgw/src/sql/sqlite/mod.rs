@@ -85,8 +85,6 @@ pub struct SqliteEngine {
     refused: Arc<Mutex<Option<SqlError>>>,
     /// Whether the hooks' pre-commit ran for the transaction now ending (set from SQLite's commit hook).
     pre_committed: Arc<std::sync::atomic::AtomicBool>,
-    /// The translator's knowledge of the schema, kept between statements.
-    schema_cache: super::pg::schema::SchemaCache,
 }
 
 impl SqliteEngine {
@@ -106,7 +104,6 @@ impl SqliteEngine {
             interrupted: Arc::default(),
             refused: Arc::default(),
             pre_committed: Arc::default(),
-            schema_cache: Default::default(),
         }
     }
 
@@ -202,7 +199,16 @@ impl SqliteEngine {
             if self.options.postgres_dialect && !is_sqlite_transaction_control(first) {
                 let Some((text, consumed)) = super::pg::first_statement(rest) else { return Ok(None) };
                 let remainder = &rest[consumed.min(rest.len())..];
-                match self.translate(text)? {
+                let translated = self.translate(text).map_err(|mut err| {
+                    // The statement's `;` is where PostgreSQL's parser stops.
+                    if err.message == "syntax error at end of input"
+                        && rest[..consumed.min(rest.len())].trim_end().ends_with(';')
+                    {
+                        err.message = "syntax error at or near \";\"".into();
+                    }
+                    err
+                })?;
+                match translated {
                     Some(statement) => return Ok(Some((statement, remainder))),
                     None => {
                         // The host's own statements (PRAGMA) run as written.
@@ -232,7 +238,7 @@ impl SqliteEngine {
     /// Translates one PostgreSQL statement (without its `;`) into the SQLite statement that runs it; None for a
     /// statement the translator leaves as it is.
     fn translate(&self, text: &str) -> Result<Option<Statement>, SqlError> {
-        let schema = super::pg::schema::SqliteSchema::new(&self.conn, &self.schema_cache)?;
+        let schema = super::pg::schema::SqliteSchema::new(&self.conn);
         let hooks = &self.hooks;
         let (user, database) = hooks.session_identity();
         let host_function = |name: &str| hooks.function_result_type(name);
@@ -248,7 +254,7 @@ impl SqliteEngine {
             super::pg::Outcome::Run(t) => t,
             super::pg::Outcome::PassThrough => return Ok(None),
         };
-        if !translated.before.is_empty() {
+        if !translated.before.is_empty() || translated.sqlite.is_empty() {
             // What runs before it may create what it needs: it is prepared when it runs.
             return Ok(Some(Statement {
                 sql: translated.sqlite,
@@ -336,6 +342,14 @@ impl SqliteEngine {
                 (Ok(done), Ok(())) => Ok(done),
                 (Err(err), _) | (Ok(_), Err(err)) => Err(err),
             };
+        }
+        if stmt.sql.is_empty() {
+            // A statement with nothing to do (CREATE SCHEMA IF NOT EXISTS of one that exists).
+            let tag = match &stmt.kind {
+                Kind::Other(tag) => tag.clone(),
+                _ => String::new(),
+            };
+            return Ok(Completion { tag, rows: 0, changes: 0 });
         }
         let mut prepared = self.conn.prepare(&stmt.sql).map_err(|e| self.map_error(e))?;
         let width = prepared.column_count();
@@ -573,6 +587,33 @@ fn take(slot: &Mutex<Option<SqlError>>) -> Option<SqlError> {
 
 #[cfg(test)]
 mod tests;
+
+/// The columns of relation `name` (a table, view or virtual table) with their declared types, learned by preparing
+/// a query of it without running it: no read transaction starts (inside a deferred transaction block a read would
+/// make the block's later write fail on a busy database instead of waiting). None if there is no such relation.
+pub fn relation_columns(conn: &Connection, name: &str) -> Result<Option<Vec<(String, Option<String>)>>, SqlError> {
+    let sql = format!("SELECT * FROM \"{}\"", name.replace('"', "\"\""));
+    match ffi::probe(conn, &sql) {
+        Ok(probe) => Ok(probe.shape.map(|shape| shape.names.into_iter().zip(shape.decltypes).collect())),
+        Err(e) => {
+            let err = from_rusqlite(e.error);
+            if err.message.starts_with("no such table") {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Whether a value of `bytes` bytes fits in what SQLite may still allocate in this process (its hard heap limit):
+/// the SQL layer's own functions check it before they build a large value, and fail with 53200 as SQLite would.
+pub fn check_heap_room(bytes: usize) -> Result<(), SqlError> {
+    match ffi::heap_room() {
+        Some(room) if bytes as i64 > room => Err(SqlError::error("53200", "out of memory")),
+        _ => Ok(()),
+    }
+}
 
 /// Bounds the memory SQLite may use in this process (every connection of it: a backend or worker has one session)
 /// to `bytes` (0: no bound). Past it a statement ends with 53200 "out of memory" and the connection goes on.
