@@ -72,14 +72,20 @@ fn column_names_and_types_are_postgres() {
     let insert = c.prepare("INSERT INTO items (name, qty, ok) VALUES ($1, $2, $3) RETURNING id").unwrap();
     let params: Vec<String> = insert.params().iter().map(|t| t.name().to_owned()).collect();
     assert_eq!(params, ["varchar", "int4", "bool"]);
-    let id: i64 = c.query_one(&insert, &[&"bolt", &3i32, &true]).unwrap().get(0);
-    let id2: i64 = c.query_one(&insert, &[&"nut", &5i32, &false]).unwrap().get(0);
+    let id: i32 = c.query_one(&insert, &[&"bolt", &3i32, &true]).unwrap().get(0);
+    let id2: i32 = c.query_one(&insert, &[&"nut", &5i32, &false]).unwrap().get(0);
     assert_eq!((id, id2), (1, 2), "serial ids are never NULL");
-    let row = c.query_one("SELECT name, qty, ok FROM items WHERE id = $1", &[&2i64]).unwrap();
+    let row = c.query_one("SELECT name, qty, ok FROM items WHERE id = $1", &[&2i32]).unwrap();
     assert_eq!((row.get::<_, String>(0), row.get::<_, i32>(1), row.get::<_, bool>(2)), ("nut".into(), 5, false));
     let stmt = c.prepare("SELECT * FROM items").unwrap();
     let types: Vec<String> = stmt.columns().iter().map(|c| c.type_().name().to_owned()).collect();
-    assert_eq!(types, ["int8", "varchar", "int4", "bool"]);
+    assert_eq!(types, ["int4", "varchar", "int4", "bool"]);
+    // GENERATED ALWAYS takes no value but its own.
+    c.batch_execute("CREATE TABLE ev (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind text)").unwrap();
+    assert_eq!(code(c.simple_query("INSERT INTO ev VALUES (5, 'x')")), "428C9");
+    c.batch_execute("INSERT INTO ev (kind) VALUES ('a')").unwrap();
+    let id: i64 = c.query_one("SELECT id FROM ev", &[]).unwrap().get(0);
+    assert_eq!(id, 1);
 }
 
 #[test]

@@ -131,7 +131,8 @@ fn referential(a: &ReferentialAction) -> &'static str {
 
 fn column_def(tx: &mut Translator<'_>, table: &str, col: &ColumnDef, table_pk: &[String]) -> Result<String, SqlError> {
     let name = names::ident(&col.name);
-    let (mut decl, ty, mut serial) = decltype(&col.data_type)?;
+    let (decl, ty, mut serial) = decltype(&col.data_type)?;
+    let mut always = false;
     let mut parts = Vec::new();
     let mut primary = table_pk.len() == 1 && table_pk[0] == name;
     let mut explicit_not_null = false;
@@ -177,8 +178,10 @@ fn column_def(tx: &mut Translator<'_>, table: &str, col: &ColumnDef, table_pk: &
                 parts.push(format!("CHECK ({e})"));
             }
             ColumnOption::Generated { generated_as, generation_expr: None, .. } => {
-                if matches!(generated_as, sqlparser::ast::GeneratedAs::ExpStored) {
-                    return Err(unsupported("generated columns"));
+                match generated_as {
+                    sqlparser::ast::GeneratedAs::ExpStored => return Err(unsupported("generated columns")),
+                    sqlparser::ast::GeneratedAs::Always => always = true,
+                    sqlparser::ast::GeneratedAs::ByDefault => {}
                 }
                 serial = true;
             }
@@ -196,9 +199,13 @@ fn column_def(tx: &mut Translator<'_>, table: &str, col: &ColumnDef, table_pk: &
         if !primary {
             return Err(unsupported("serial and identity columns that are not the table's one-column primary key"));
         }
+        let ty = match ty {
+            Some(t) if t.is_integer() => t,
+            _ => return Err(SqlError::error("22023", "identity column type must be smallint, integer, or bigint")),
+        };
         // SQLite's rowid: never NULL, never reused (AUTOINCREMENT), as a sequence's values.
-        decl = "INTEGER".into();
-        return Ok(format!("{} {decl} PRIMARY KEY AUTOINCREMENT{}", quote(&name), join_parts(&parts)));
+        let clause = super::schema::serial_clause(ty, always);
+        return Ok(format!("{} {clause}{}", quote(&name), join_parts(&parts)));
     }
     let mut s = format!("{} {decl}", quote(&name));
     if primary && table_pk.is_empty() {

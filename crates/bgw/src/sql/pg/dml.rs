@@ -35,6 +35,7 @@ struct Target {
     sqlite: String,
     rel: Rel,
     decltypes: Vec<String>,
+    identity_always: Vec<bool>,
 }
 
 fn target(tx: &mut Translator<'_>, name: &sqlparser::ast::ObjectName) -> Result<Target, SqlError> {
@@ -53,6 +54,7 @@ fn target(tx: &mut Translator<'_>, name: &sqlparser::ast::ObjectName) -> Result<
         sqlite: quote(&sqlite),
         rel: Rel { exprs: None, alias: rel_name, columns: columns.iter().map(|c| (c.name.clone(), c.ty)).collect() },
         decltypes: columns.iter().map(|c| c.decltype.clone()).collect(),
+        identity_always: columns.iter().map(|c| c.identity_always).collect(),
     })
 }
 
@@ -184,6 +186,17 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
         }
         v
     };
+    for &i in &cols {
+        if t.identity_always[i] {
+            let column = &t.rel.columns[i].0;
+            return Err(SqlError::error(
+                "428C9",
+                format!("cannot insert a non-DEFAULT value into column \"{column}\""),
+            )
+            .with_detail(format!("Column \"{column}\" is an identity column defined as GENERATED ALWAYS."))
+            .with_hint("Use OVERRIDING SYSTEM VALUE to override."));
+        }
+    }
     let mut sql = format!("INSERT INTO {}", t.sqlite);
     match &alias {
         Some(a) => sql.push_str(&format!(" AS {}", quote(a))),

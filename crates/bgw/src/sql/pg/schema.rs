@@ -29,6 +29,21 @@ pub struct Column {
     pub ty: Option<PgType>,
     /// The SQLite declared type as written.
     pub decltype: String,
+    /// A `GENERATED ALWAYS AS IDENTITY` column: only its default may be inserted.
+    pub identity_always: bool,
+}
+
+/// How a serial or identity key (SQLite's rowid, declared `INTEGER`) keeps its PostgreSQL type and kind in the
+/// SQLite schema, where its declared type must stay `INTEGER`: in its collation, which never matters for a column
+/// that only holds integers (none: int8, RTRIM: int4, NOCASE: int2), and in a NOT NULL, which never matters for a
+/// rowid (present: GENERATED ALWAYS).
+pub fn serial_clause(ty: PgType, always: bool) -> String {
+    let collation = match ty {
+        PgType::Int4 => " COLLATE RTRIM",
+        PgType::Int2 => " COLLATE NOCASE",
+        _ => "",
+    };
+    format!("INTEGER PRIMARY KEY AUTOINCREMENT{collation}{}", if always { " NOT NULL" } else { "" })
 }
 
 /// The relations the translator resolves names against.
@@ -76,7 +91,22 @@ impl Schema for SqliteSchema<'_> {
                 cols.into_iter()
                     .map(|(name, decltype)| {
                         let decltype = decltype.unwrap_or_default();
-                        Column { name, ty: PgType::from_decltype(&decltype), decltype }
+                        let mut column =
+                            Column { ty: PgType::from_decltype(&decltype), name, decltype, identity_always: false };
+                        if column.decltype.eq_ignore_ascii_case("INTEGER") {
+                            // A serial or identity key: its type and kind (see serial_clause).
+                            if let Ok((_, collation, not_null, true, true)) =
+                                self.conn.column_metadata(None, sqlite_name, column.name.as_str())
+                            {
+                                column.ty = Some(match collation.and_then(|c| c.to_str().ok()) {
+                                    Some("RTRIM") => PgType::Int4,
+                                    Some("NOCASE") => PgType::Int2,
+                                    _ => PgType::Int8,
+                                });
+                                column.identity_always = not_null;
+                            }
+                        }
+                        column
                     })
                     .collect::<Vec<_>>(),
             )
