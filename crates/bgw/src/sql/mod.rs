@@ -21,6 +21,7 @@
 //!
 //! Runs in: a backend process (a client session) and a background worker (SPI).
 
+pub mod datum;
 pub mod error;
 pub mod interrupt;
 pub mod lexer;

@@ -1,0 +1,361 @@
+//! Values and errors taken from PostgreSQL 15 (`SELECT '...'::type`, `encode(type_send(...), 'hex')`).
+
+use super::*;
+use crate::sql::types::PgType as T;
+
+fn text(ty: PgType, s: &str) -> String {
+    let v = input(ty, s, -1).unwrap_or_else(|e| panic!("{s}::{}: {e:?}", ty.typname()));
+    output(ty, &v).unwrap()
+}
+
+fn typed(name: &str, s: &str) -> Result<String, SqlError> {
+    let (ty, typmod) = type_and_typmod(name)?;
+    Ok(output(ty, &input(ty, s, typmod)?).unwrap())
+}
+
+fn err(ty: PgType, s: &str) -> (&'static str, String) {
+    let e = input(ty, s, -1).unwrap_err();
+    (e.code, e.message)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// `encode(typsend('text'::ty), 'hex')` in PostgreSQL is `expected`, and receiving it prints `text` back.
+fn binary(ty: PgType, s: &str, expected: &str) {
+    let v = input(ty, s, -1).unwrap();
+    assert_eq!(hex(&send(ty, &v).unwrap()), expected, "{s}::{}", ty.typname());
+    assert_eq!(recv(ty, &unhex(expected)).unwrap(), v, "{s}::{}", ty.typname());
+}
+
+#[test]
+fn booleans() {
+    for s in ["t", "TRUE", " yes ", "on", "1", "tr"] {
+        assert_eq!(input(T::Bool, s, -1).unwrap(), Value::Integer(1), "{s}");
+    }
+    for s in ["f", "false", "no", "off", "0", "of"] {
+        assert_eq!(input(T::Bool, s, -1).unwrap(), Value::Integer(0), "{s}");
+    }
+    assert_eq!(err(T::Bool, "o"), ("22P02", "invalid input syntax for type boolean: \"o\"".into()));
+    assert_eq!(output(T::Bool, &Value::Integer(1)).as_deref(), Some("t"));
+    binary(T::Bool, "t", "01");
+}
+
+#[test]
+fn integers() {
+    assert_eq!(text(T::Int4, " 42 "), "42");
+    assert_eq!(err(T::Int4, "x"), ("22P02", "invalid input syntax for type integer: \"x\"".into()));
+    assert_eq!(err(T::Int4, "99999999999"), ("22003", "value \"99999999999\" is out of range for type integer".into()));
+    assert_eq!(err(T::Int2, "40000").0, "22003");
+    assert_eq!(err(T::Int8, "1.5").0, "22P02");
+    binary(T::Int4, "7", "00000007");
+    binary(T::Int2, "-2", "fffe");
+    binary(T::Int8, "1", "0000000000000001");
+    binary(T::Oid, "4294967295", "ffffffff");
+    assert_eq!(text(T::Oid, "-1"), "4294967295");
+}
+
+#[test]
+fn floats() {
+    assert_eq!(text(T::Float4, "1234567"), "1.234567e+06");
+    assert_eq!(text(T::Float4, "123456"), "123456");
+    assert_eq!(text(T::Float4, "0.1"), "0.1");
+    assert_eq!(text(T::Float4, "1e-5"), "1e-05");
+    assert_eq!(text(T::Float8, "1e15"), "1e+15");
+    assert_eq!(text(T::Float8, "12345678901234567"), "1.2345678901234568e+16");
+    assert_eq!(text(T::Float8, "0.1"), "0.1");
+    assert_eq!(text(T::Float8, "-inf"), "-Infinity");
+    assert_eq!(text(T::Float8, "nan"), "NaN");
+    assert_eq!(float_text(123456789012345.0), "123456789012345");
+    assert_eq!(float_text(-0.0), "-0");
+    assert_eq!(err(T::Float8, "1e400"), ("22003", "\"1e400\" is out of range for type double precision".into()));
+    assert_eq!(err(T::Float8, "abc").0, "22P02");
+    binary(T::Float8, "2.5", "4004000000000000");
+    binary(T::Float4, "2.5", "40200000");
+}
+
+#[test]
+fn numerics() {
+    assert_eq!(text(T::Numeric, " 12.50 "), "12.50");
+    assert_eq!(text(T::Numeric, "nan"), "NaN");
+    assert_eq!(text(T::Numeric, "inf"), "Infinity");
+    assert_eq!(text(T::Numeric, "1e5"), "100000");
+    assert_eq!(text(T::Numeric, "1.5e-3"), "0.0015");
+    assert_eq!(text(T::Numeric, "-0.00"), "0.00");
+    assert_eq!(typed("numeric(5,2)", "12.345").unwrap(), "12.35");
+    assert_eq!(typed("numeric(5,2)", "-12.345").unwrap(), "-12.35");
+    let e = typed("numeric(5,2)", "1234.5").unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), ("22003", "numeric field overflow"));
+    assert_eq!(
+        e.detail.as_deref(),
+        Some("A field with precision 5, scale 2 must round to an absolute value less than 10^3.")
+    );
+    assert_eq!(err(T::Numeric, "1.2.3"), ("22P02", "invalid input syntax for type numeric: \"1.2.3\"".into()));
+    binary(T::Numeric, "12.50", "0002000000000002000c1388");
+    binary(T::Numeric, "-0.0015", "0001ffff40000004000f");
+    binary(T::Numeric, "123456789.1", "0004000200000001000109291a8503e8");
+    binary(T::Numeric, "NaN", "00000000c0000000");
+    binary(T::Numeric, "0.00", "0000000000000002");
+    binary(T::Numeric, "100000", "0001000100000000000a");
+}
+
+#[test]
+fn numeric_arithmetic() {
+    use numeric::Numeric as N;
+    let n = |s: &str| N::parse(s).unwrap();
+    assert_eq!(n("1").div(&n("3")).unwrap().to_text(), "0.33333333333333333333");
+    assert_eq!(n("10").div(&n("4")).unwrap().to_text(), "2.5000000000000000");
+    assert_eq!(n("1.00").div(&n("3.0")).unwrap().to_text(), "0.33333333333333333333");
+    assert_eq!(n("1.0").div(&n("7.0e10")).unwrap().to_text(), "0.0000000000142857142857142857");
+    assert_eq!(n("7.5").rem(&n("2")).unwrap().to_text(), "1.5");
+    assert_eq!(n("-7.5").rem(&n("2")).unwrap().to_text(), "-1.5");
+    assert_eq!(n("1.5").add(&n("2.25")).unwrap().to_text(), "3.75");
+    assert_eq!(n("1.5").mul(&n("2.25")).unwrap().to_text(), "3.375");
+    assert_eq!(n("1").div(&n("0")).unwrap_err().code, "22012");
+    assert_eq!(n("NaN").compare(&n("Infinity")), std::cmp::Ordering::Greater);
+    assert_eq!(n("2.50").compare(&n("2.5")), std::cmp::Ordering::Equal);
+    let mut state = numeric::SumState::default();
+    for v in ["1", "2", "2.5"] {
+        state.add(&n(v)).unwrap();
+    }
+    assert_eq!(state.sum().unwrap().to_text(), "5.5");
+    assert_eq!(state.avg().unwrap().unwrap().to_text(), "1.8333333333333333");
+}
+
+#[test]
+fn strings() {
+    assert_eq!(typed("varchar(3)", "abc  ").unwrap(), "abc");
+    let e = typed("varchar(3)", "abcd").unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), ("22001", "value too long for type character varying(3)"));
+    assert_eq!(typed("bpchar(4)", "ab").unwrap(), "ab  ");
+    assert_eq!(typed("char(2)", "abc").unwrap_err().message, "value too long for type character(2)");
+    assert_eq!(cast(&Value::Text("abcd".into()), T::Text, T::Varchar, 7).unwrap(), Value::Text("abc".into()));
+    assert_eq!(text(T::Char, "é"), "\\303");
+    assert_eq!(text(T::Name, &"x".repeat(70)).len(), 63);
+    binary(T::Text, "héllo", "68c3a96c6c6f");
+    assert_eq!(recv(T::Text, &[0xff]).unwrap_err().code, "22021");
+}
+
+#[test]
+fn byteas_and_uuids() {
+    assert_eq!(text(T::Bytea, "\\x0a"), "\\x0a");
+    assert_eq!(text(T::Bytea, "ab\\\\c\\001"), "\\x61625c6301");
+    assert_eq!(text(T::Bytea, "x"), "\\x78");
+    binary(T::Bytea, "\\x00ff", "00ff");
+    let u = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+    assert_eq!(text(T::Uuid, "{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}"), u);
+    assert_eq!(text(T::Uuid, "a0eebc999c0b4ef8bb6d6bb9bd380a11"), u);
+    assert_eq!(err(T::Uuid, "abc"), ("22P02", "invalid input syntax for type uuid: \"abc\"".into()));
+    binary(T::Uuid, u, "a0eebc999c0b4ef8bb6d6bb9bd380a11");
+}
+
+#[test]
+fn dates_and_times() {
+    assert_eq!(text(T::Timestamptz, "2024-01-31 13:45:00+02"), "2024-01-31 11:45:00+00");
+    assert_eq!(text(T::Timestamptz, "2024-01-31T13:45:00Z"), "2024-01-31 13:45:00+00");
+    assert_eq!(text(T::Timestamptz, "2024-01-31 13:45:00 -05:30"), "2024-01-31 19:15:00+00");
+    assert_eq!(text(T::Timestamp, "2024-01-31 13:45:00.5"), "2024-01-31 13:45:00.5");
+    assert_eq!(text(T::Timestamp, "2024-01-31 23:59:59.9999995"), "2024-02-01 00:00:00");
+    assert_eq!(text(T::Timestamp, "epoch"), "1970-01-01 00:00:00");
+    assert_eq!(text(T::Timestamptz, "infinity"), "infinity");
+    assert_eq!(text(T::Date, "0001-01-01 BC"), "0001-01-01 BC");
+    assert_eq!(text(T::Date, "1/31/2024"), "2024-01-31");
+    assert_eq!(text(T::Date, "20240131"), "2024-01-31");
+    assert_eq!(text(T::Date, "2024-01-31 13:45"), "2024-01-31");
+    assert_eq!(text(T::Date, "99999-01-01"), "99999-01-01");
+    assert_eq!(text(T::Time, "12:30"), "12:30:00");
+    assert_eq!(text(T::Time, "24:00"), "24:00:00");
+    assert_eq!(text(T::Time, "13:45:00.123"), "13:45:00.123");
+    assert_eq!(typed("timestamp(0)", "2024-01-31 13:45:00.5").unwrap(), "2024-01-31 13:45:01");
+    assert_eq!(err(T::Date, "2024-02-30"), ("22008", "date/time field value out of range: \"2024-02-30\"".into()));
+    assert_eq!(err(T::Date, "0000-01-01").0, "22008");
+    assert_eq!(err(T::Date, "x"), ("22007", "invalid input syntax for type date: \"x\"".into()));
+    assert_eq!(
+        err(T::Timestamptz, "x"),
+        ("22007", "invalid input syntax for type timestamp with time zone: \"x\"".into())
+    );
+    assert_eq!(err(T::Timestamp, "2024-01-31 25:00").0, "22008");
+    assert_eq!(err(T::Timestamptz, "2024-01-31 13:45+16").0, "22009");
+    assert_eq!(err(T::Timestamp, "294277-01-01"), ("22008", "timestamp out of range: \"294277-01-01\"".into()));
+    assert_eq!(err(T::Timestamptz, "now").0, "0A000");
+    assert_eq!(err(T::Timestamptz, "2024-01-31 13:45 Europe/Paris").0, "0A000");
+    binary(T::Date, "2024-01-31", "0000225c");
+    binary(T::Timestamptz, "2024-01-31 13:45:00.5+00", "0002b33cda9c3020");
+    binary(T::Time, "13:45:00.5", "0000000b8675b020");
+}
+
+#[test]
+fn intervals() {
+    assert_eq!(text(T::Interval, "-1 days +02:00:00"), "-1 days +02:00:00");
+    assert_eq!(text(T::Interval, "1.5 months"), "1 mon 15 days");
+    assert_eq!(text(T::Interval, "1 year 2 mons 3 days 04:05:06.7"), "1 year 2 mons 3 days 04:05:06.7");
+    assert_eq!(text(T::Interval, "@ 1 day ago"), "-1 days");
+    assert_eq!(text(T::Interval, "1 year -2 mons +3 days -04:05:06"), "10 mons 3 days -04:05:06");
+    assert_eq!(text(T::Interval, "-1:30"), "-01:30:00");
+    assert_eq!(text(T::Interval, "5"), "00:00:05");
+    assert_eq!(text(T::Interval, "P1Y2M3DT4H5M6S"), "1 year 2 mons 3 days 04:05:06");
+    assert_eq!(text(T::Interval, "1.5 days"), "1 day 12:00:00");
+    assert_eq!(text(T::Interval, "2 weeks"), "14 days");
+    assert_eq!(text(T::Interval, "100 hours"), "100:00:00");
+    assert_eq!(err(T::Interval, "x"), ("22007", "invalid input syntax for type interval: \"x\"".into()));
+    binary(T::Interval, "1 year 2 mons 3 days 04:05:06.7", "000000036c966ee0000000030000000e");
+}
+
+#[test]
+fn datetime_arithmetic() {
+    use datetime::*;
+    let ts = |s: &str| parse_timestamp(T::Timestamp, s).unwrap();
+    let iv = |s: &str| parse_interval(s).unwrap();
+    assert_eq!(
+        timestamp_text(timestamp_add(ts("2024-01-31 10:00"), &iv("1 month")).unwrap(), false),
+        "2024-02-29 10:00:00"
+    );
+    assert_eq!(interval_text(&timestamp_diff(ts("2024-03-01"), ts("2024-01-01 01:00")).unwrap()), "59 days 23:00:00");
+    assert_eq!(date_diff(parse_date("2024-03-01").unwrap(), parse_date("2024-01-01").unwrap()).unwrap(), 60);
+    assert_eq!(
+        timestamp_text(timestamp_trunc("week", ts("2024-01-31 13:45"), T::Timestamp).unwrap(), false),
+        "2024-01-29 00:00:00"
+    );
+    assert_eq!(timestamp_diff(TS_NOEND, 0).unwrap_err().message, "cannot subtract infinite timestamps");
+    assert_eq!(date_add_days(parse_date("2024-01-31").unwrap(), 2147483647).unwrap_err().message, "date out of range");
+    let x = |f: &str, ty: PgType, s: &str| extract(f, &DateTime::parse(ty, s).unwrap()).unwrap().to_text();
+    assert_eq!(x("second", T::Timestamp, "2024-01-31 13:45:00.5"), "0.500000");
+    assert_eq!(x("epoch", T::Timestamp, "2024-01-31 13:45:00.5"), "1706708700.500000");
+    assert_eq!(x("year", T::Date, "2024-01-31"), "2024");
+    assert_eq!(x("epoch", T::Interval, "1 day"), "86400.000000");
+    assert_eq!(x("microseconds", T::Timestamp, "2024-01-31 13:45:01.5"), "1500000");
+    assert_eq!(x("milliseconds", T::Timestamp, "2024-01-31 13:45:01.5"), "1500.000");
+    assert_eq!(x("epoch", T::Date, "2024-01-31"), "1706659200");
+    assert_eq!(x("julian", T::Date, "2024-01-31"), "2460341");
+    assert_eq!(x("week", T::Date, "2024-01-31"), "5");
+    assert_eq!(x("isoyear", T::Date, "2024-01-01"), "2024");
+    assert_eq!(x("dow", T::Date, "2024-01-31"), "3");
+    assert_eq!(x("hour", T::Interval, "1 day 02:00"), "2");
+    assert_eq!(x("epoch", T::Interval, "1 mon"), "2592000.000000");
+    let e = extract("foo", &DateTime::parse(T::Timestamp, "2024-01-31").unwrap()).unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        ("22023", "unit \"foo\" not recognized for type timestamp without time zone")
+    );
+}
+
+#[test]
+fn json() {
+    assert_eq!(
+        text(T::Jsonb, "{\"b\":1,\"a\":[1,2.50,1e2],\"aa\":null}"),
+        "{\"a\": [1, 2.50, 100], \"b\": 1, \"aa\": null}"
+    );
+    assert_eq!(text(T::Json, "{\"b\":1}"), "{\"b\":1}");
+    assert_eq!(text(T::Jsonb, "{\"a\":1,\"a\":2}"), "{\"a\": 2}");
+    assert_eq!(err(T::Json, "{x}").0, "22P02");
+    binary(T::Jsonb, "{\"a\":1}", "017b2261223a20317d");
+}
+
+#[test]
+fn arrays() {
+    assert_eq!(text(T::Int4Array, "{1,2,NULL}"), "{1,2,NULL}");
+    assert_eq!(text(T::Int4Array, "{ 1 , 2 }"), "{1,2}");
+    assert_eq!(text(T::TextArray, "{\"a b\",\"\",NULL,\"NULL\",x}"), "{\"a b\",\"\",NULL,\"NULL\",x}");
+    assert_eq!(text(T::Int4Array, "{{1,2},{3,4}}"), "{{1,2},{3,4}}");
+    assert_eq!(text(T::Int4Array, "{}"), "{}");
+    assert_eq!(text(T::BoolArray, "{true,f}"), "{t,f}");
+    assert_eq!(text(T::ByteaArray, "{\"\\\\x01\"}"), "{\"\\\\x01\"}");
+    assert_eq!(text(T::Int2Vector, "1 2 3"), "1 2 3");
+    let e = input(T::Int4Array, "{{}}", -1).unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str(), e.detail.as_deref()),
+        ("22P02", "malformed array literal: \"{{}}\"", Some("Unexpected \"}\" character."))
+    );
+    assert_eq!(input(T::Int4Array, "{1,x}", -1).unwrap_err().message, "invalid input syntax for type integer: \"x\"");
+    assert_eq!(input(T::Int4Array, "1,2", -1).unwrap_err().code, "22P02");
+    assert_eq!(input(T::Int4Array, "{{1,2},{3}}", -1).unwrap_err().code, "22P02");
+    binary(
+        T::Int4Array,
+        "{1,2,NULL}",
+        "000000010000000100000017000000030000000100000004000000010000000400000002ffffffff",
+    );
+    binary(
+        T::TextArray,
+        "{{a,b},{c,d}}",
+        "000000020000000000000019000000020000000100000002000000010000000161000000016200000001630000000164",
+    );
+    binary(T::Int4Array, "{}", "000000000000000000000017");
+    binary(T::Int2Vector, "1 2", "0000000100000000000000150000000200000000000000020001000000020002");
+    let e = recv(T::Int4Array, &unhex("000000010000000000000014000000010000000100000008000000000000000a")).unwrap_err();
+    assert_eq!(e.code, "42804");
+}
+
+#[test]
+fn casts() {
+    let num = |s: &str| Value::Text(s.into());
+    assert_eq!(cast(&num("2.5"), T::Numeric, T::Int4, -1).unwrap(), Value::Integer(3));
+    assert_eq!(cast(&num("-2.5"), T::Numeric, T::Int4, -1).unwrap(), Value::Integer(-3));
+    assert_eq!(cast(&Value::Real(2.5), T::Float8, T::Int4, -1).unwrap(), Value::Integer(2));
+    assert_eq!(cast(&Value::Real(3.5), T::Float8, T::Int4, -1).unwrap(), Value::Integer(4));
+    assert_eq!(cast(&Value::Real(1e20), T::Float8, T::Int4, -1).unwrap_err().message, "integer out of range");
+    assert_eq!(cast(&Value::Integer(1 << 40), T::Int8, T::Int4, -1).unwrap_err().code, "22003");
+    assert_eq!(cast(&Value::Real(0.1), T::Float8, T::Numeric, -1).unwrap(), num("0.1"));
+    assert_eq!(cast(&Value::Real(1e20), T::Float8, T::Numeric, -1).unwrap(), num("100000000000000000000"));
+    assert_eq!(cast(&Value::Real(f64::from(0.1f32)), T::Float4, T::Numeric, -1).unwrap(), num("0.1"));
+    assert_eq!(cast(&Value::Integer(1), T::Bool, T::Text, -1).unwrap(), num("true"));
+    assert_eq!(cast(&Value::Integer(1), T::Bool, T::Int4, -1).unwrap(), Value::Integer(1));
+    let e = cast(&Value::Integer(1), T::Int8, T::Bool, -1).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), ("42846", "cannot cast type bigint to boolean"));
+    assert_eq!(cast(&num("ab  "), T::Bpchar, T::Text, -1).unwrap(), num("ab"));
+    assert_eq!(cast(&num("2024-01-31"), T::Date, T::Timestamptz, -1).unwrap(), num("2024-01-31 00:00:00+00"));
+    assert_eq!(cast(&num("2024-01-31 13:45:00"), T::Timestamp, T::Date, -1).unwrap(), num("2024-01-31"));
+    assert_eq!(cast(&num("{\"b\":1,\"a\":2}"), T::Json, T::Jsonb, -1).unwrap(), num("{\"a\": 2, \"b\": 1}"));
+    assert_eq!(cast(&num("12"), T::Jsonb, T::Int4, -1).unwrap(), Value::Integer(12));
+    assert_eq!(cast(&num("{1,2}"), T::Int4Array, T::TextArray, -1).unwrap(), num("{1,2}"));
+    assert_eq!(
+        cast(&num("12.345"), T::Numeric, T::Numeric, typmod_from_modifier(T::Numeric, "(5,2)").unwrap()).unwrap(),
+        num("12.35")
+    );
+    assert_eq!(cast(&num("x"), T::Text, T::Int4, -1).unwrap_err().code, "22P02");
+    assert_eq!(cast(&num("2024-01-31"), T::Date, T::Int4, -1).unwrap_err().message, "cannot cast type date to integer");
+    assert_eq!(cast_assign(&num("abcd"), T::Text, T::Varchar, 7).unwrap_err().code, "22001");
+}
+
+#[test]
+fn sqlite_functions_raise_postgres_errors() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    register(&conn).unwrap();
+    let one = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0));
+    let text = |sql: &str| match one(sql).unwrap() {
+        rusqlite::types::Value::Text(s) => s,
+        other => panic!("{sql}: {other:?}"),
+    };
+    assert_eq!(text("SELECT pg_numeric_add('1.5', '2.25')"), "3.75");
+    assert_eq!(text("SELECT pg_numeric_div(1, 3)"), "0.33333333333333333333");
+    assert_eq!(text("SELECT pg_cast('12.345', 'text', 'numeric(5,2)')"), "12.35");
+    assert_eq!(text("SELECT pg_out(1, 'bool')"), "t");
+    assert_eq!(text("SELECT pg_ts_add_interval('2024-01-31 10:00:00', '1 mon', 'timestamp')"), "2024-02-29 10:00:00");
+    assert_eq!(text("SELECT pg_ts_diff('2024-03-01 00:00:00', '2024-01-01 01:00:00')"), "59 days 23:00:00");
+    assert_eq!(text("SELECT pg_date_add_int('2024-01-31', 1)"), "2024-02-01");
+    assert_eq!(text("SELECT pg_date_trunc('month', '2024-01-31 13:45:00', 'timestamp')"), "2024-01-01 00:00:00");
+    assert_eq!(text("SELECT pg_extract('year', '2024-01-31', 'date')"), "2024");
+    assert_eq!(
+        text("SELECT pg_numeric_sum(x) FROM (SELECT '1.5' AS x UNION ALL SELECT 2 UNION ALL SELECT NULL)"),
+        "3.5"
+    );
+    assert_eq!(text("SELECT pg_numeric_avg(x) FROM (SELECT 1 AS x UNION ALL SELECT 2)"), "1.5000000000000000");
+    assert_eq!(one("SELECT pg_now() = pg_now()").unwrap(), rusqlite::types::Value::Integer(1));
+    assert!(text("SELECT pg_clock_timestamp()").ends_with("+00"));
+    for (sql, code, message) in [
+        ("SELECT pg_int_div(1, 0)", "22012", "division by zero"),
+        ("SELECT pg_int_div(-2147483648, -1, 'int4')", "22003", "integer out of range"),
+        ("SELECT pg_int_div(-9223372036854775808, -1)", "22003", "bigint out of range"),
+        ("SELECT pg_float_div(1.0, 0)", "22012", "division by zero"),
+        ("SELECT pg_cast('x', 'text', 'int4')", "22P02", "invalid input syntax for type integer: \"x\""),
+        ("SELECT pg_cast(1, 'int8', 'bool')", "42846", "cannot cast type bigint to boolean"),
+    ] {
+        let e = crate::sql::sqlite::from_rusqlite(one(sql).unwrap_err());
+        assert_eq!((e.code, e.message.as_str()), (code, message), "{sql}");
+    }
+    assert_eq!(one("SELECT pg_int_mod(-9223372036854775808, -1)").unwrap(), rusqlite::types::Value::Integer(0));
+}
