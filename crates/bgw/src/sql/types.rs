@@ -297,7 +297,7 @@ impl PgType {
     /// created with SQLite's types (`INTEGER` is int8 there, as SQLite's integers are 64-bit; `REAL` float8).
     pub fn from_decltype(decltype: &str) -> Option<PgType> {
         let base = decltype.split('(').next().unwrap_or("").trim();
-        if let Some(info) = TYPES.iter().find(|t| t.typname == base) {
+        if let Some(info) = TYPES.iter().find(|t| t.typname.eq_ignore_ascii_case(base)) {
             return Some(info.ty);
         }
         let upper = decltype.to_ascii_uppercase();
