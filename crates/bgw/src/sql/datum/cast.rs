@@ -270,7 +270,6 @@ fn jsonb_scalar(value: &Value, to: PgType, typmod: Typmod) -> Result<Value, SqlE
     let refuse = || SqlError::error("22023", format!("cannot cast jsonb {kind} to type {}", to.sql_name()));
     match (parsed, to) {
         (Json::Bool(b), T::Bool) => Ok(Value::Integer(b.into())),
-        (Json::Null, _) => Ok(Value::Null),
         (Json::Number(n), T::Numeric) => Ok(numeric::to_value(&n.apply_typmod(typmod)?)),
         (Json::Number(n), T::Int2 | T::Int4 | T::Int8 | T::Float4 | T::Float8) => {
             convert(&numeric::to_value(&n), T::Numeric, to, typmod, true)

@@ -207,8 +207,9 @@ impl Parser<'_> {
     }
 }
 
-fn syntax(ty: PgType) -> SqlError {
-    SqlError::error("22P02", format!("invalid input syntax for type {}", ty.sql_name()))
+/// PostgreSQL's error for text that is not JSON (it names json for jsonb too).
+fn syntax(_ty: PgType) -> SqlError {
+    SqlError::error("22P02", "invalid input syntax for type json")
 }
 
 /// Parses JSON text (one value, blanks around).

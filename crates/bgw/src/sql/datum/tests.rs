@@ -359,3 +359,214 @@ fn sqlite_functions_raise_postgres_errors() {
     }
     assert_eq!(one("SELECT pg_int_mod(-9223372036854775808, -1)").unwrap(), rusqlite::types::Value::Integer(0));
 }
+
+/// `SELECT ('value'::type)::text` in PostgreSQL 15: the text, or the SQLSTATE and message of its error.
+const POSTGRES_15: &[(&str, &str, bool, &str)] = &[
+    ("float4", "3.14159", true, "3.14159"),
+    ("float4", "1e10", true, "1e+10"),
+    ("float4", "-0.000123", true, "-0.000123"),
+    ("float4", "16777217", true, "1.6777216e+07"),
+    ("float8", "3.141592653589793", true, "3.141592653589793"),
+    ("float8", "1e-7", true, "1e-07"),
+    ("float8", "123e-310", true, "1.23e-308"),
+    ("float8", "0.30000000000000004", true, "0.30000000000000004"),
+    ("float8", "1.7976931348623157e308", true, "1.7976931348623157e+308"),
+    ("float8", "  -12.5e3  ", true, "-12500"),
+    ("numeric", "0.000001", true, "0.000001"),
+    ("numeric", "-1e-10", true, "-0.0000000001"),
+    ("numeric", "123456789012345678901234567890.123456789", true, "123456789012345678901234567890.123456789"),
+    ("numeric", "1.0e3", true, "1000"),
+    ("numeric", ".5", true, "0.5"),
+    ("numeric", "5.", true, "5"),
+    ("numeric", "-inf", true, "-Infinity"),
+    ("numeric", "+12", true, "12"),
+    ("numeric", "1e", false, "22P02 invalid input syntax for type numeric: \"1e\""),
+    ("numeric", "", false, "22P02 invalid input syntax for type numeric: \"\""),
+    ("int2", "32767", true, "32767"),
+    ("int2", "-32768", true, "-32768"),
+    ("int2", "32768", false, "22003 value \"32768\" is out of range for type smallint"),
+    ("int8", "9223372036854775807", true, "9223372036854775807"),
+    ("int8", "-9223372036854775808", true, "-9223372036854775808"),
+    ("int8", "9223372036854775808", false, "22003 value \"9223372036854775808\" is out of range for type bigint"),
+    ("int4", " +7 ", true, "7"),
+    ("int4", "7 x", false, "22P02 invalid input syntax for type integer: \"7 x\""),
+    ("bool", "YES", true, "true"),
+    ("bool", "n", true, "false"),
+    ("bool", "2", false, "22P02 invalid input syntax for type boolean: \"2\""),
+    ("date", "2024-02-29", true, "2024-02-29"),
+    ("date", "2023-02-29", false, "22008 date/time field value out of range: \"2023-02-29\""),
+    ("date", "epoch", true, "1970-01-01"),
+    ("date", "-infinity", true, "-infinity"),
+    ("date", "4714-11-24 BC", true, "4714-11-24 BC"),
+    ("date", "4714-11-23 BC", false, "22008 date out of range: \"4714-11-23 BC\""),
+    ("date", "5874897-12-31", true, "5874897-12-31"),
+    ("date", "2024-1-5", true, "2024-01-05"),
+    ("date", "2024/01/31", true, "2024-01-31"),
+    ("time", "00:00", true, "00:00:00"),
+    ("time", "23:59:59.999999", true, "23:59:59.999999"),
+    ("time", "23:59:59.9999999", true, "24:00:00"),
+    ("time", "13:45:00+02", true, "13:45:00"),
+    ("time", "1:2:3", true, "01:02:03"),
+    ("timestamp", "2024-01-31 13:45:00+02", true, "2024-01-31 13:45:00"),
+    ("timestamp", "2024-01-31", true, "2024-01-31 00:00:00"),
+    ("timestamp", "2024-01-31 13:45:00.000001", true, "2024-01-31 13:45:00.000001"),
+    ("timestamp", "0001-01-01 00:00:00 BC", true, "0001-01-01 00:00:00 BC"),
+    ("timestamptz", "2024-01-31 13:45:00.123456-08", true, "2024-01-31 21:45:00.123456+00"),
+    ("timestamptz", "2024-01-31 13:45:00+05:45", true, "2024-01-31 08:00:00+00"),
+    ("timestamptz", "2024-01-31 13:45:00+0530", true, "2024-01-31 08:15:00+00"),
+    ("timestamptz", "2024-01-31T13:45", true, "2024-01-31 13:45:00+00"),
+    ("timestamptz", "-infinity", true, "-infinity"),
+    ("interval", "1 day", true, "1 day"),
+    ("interval", "-1 day", true, "-1 days"),
+    ("interval", "1 mon -1 day", true, "1 mon -1 days"),
+    ("interval", "1.5 years", true, "1 year 6 mons"),
+    ("interval", "0.5 mons", true, "15 days"),
+    ("interval", "90 minutes", true, "01:30:00"),
+    ("interval", "1 hour 30 minutes 10.5 seconds", true, "01:30:10.5"),
+    ("interval", "-00:00:00.5", true, "-00:00:00.5"),
+    ("interval", "3 days ago", true, "-3 days"),
+    ("interval", "1 year 1 day ago", true, "-1 years -1 days"),
+    ("interval", "1 millisecond", true, "00:00:00.001"),
+    ("interval", "0", true, "00:00:00"),
+    ("interval", "1 decade", true, "10 years"),
+    ("interval", "P1W", true, "7 days"),
+    ("interval", "PT1.5S", true, "00:00:01.5"),
+    ("interval", "12:34:56.789", true, "12:34:56.789"),
+    ("interval", "1 day -1 hours", true, "1 day -01:00:00"),
+    ("interval", "2 years -1 day +1 hour", true, "2 years -1 days +01:00:00"),
+    ("uuid", "A0EEBC99-9C0B4EF8-BB6D6BB9-BD380A11", true, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+    ("uuid", "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11", true, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+    (
+        "uuid",
+        "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+        false,
+        "22P02 invalid input syntax for type uuid: \"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1\"",
+    ),
+    ("jsonb", "[1, \"a\", true, null, {\"b\": [], \"a\": {}}]", true, "[1, \"a\", true, null, {\"a\": {}, \"b\": []}]"),
+    ("jsonb", "\"\\u00e9\\n\"", true, "\"é\\n\""),
+    ("jsonb", "-0.0", true, "0.0"),
+    ("jsonb", "1E+2", true, "100"),
+    ("jsonb", "{\"aaa\":1,\"b\":2,\"aa\":3}", true, "{\"b\": 2, \"aa\": 3, \"aaa\": 1}"),
+    ("jsonb", "[1,]", false, "22P02 invalid input syntax for type json"),
+    ("json", "  [1, 2]  ", true, "  [1, 2]  "),
+    ("bytea", "\\x DE AD be ef", true, "\\xdeadbeef"),
+    ("bytea", "\\xabc", false, "22023 invalid hexadecimal data: odd number of digits"),
+    ("bytea", "a\\\\b", true, "\\x615c62"),
+    ("bytea", "\\x", true, "\\x"),
+    ("_text", "{\"a\\\"b\",\"c\\\\d\",\" x \",y z}", true, "{\"a\\\"b\",\"c\\\\d\",\" x \",\"y z\"}"),
+    ("_text", "{{\"a\",b},{NULL,\"\"}}", true, "{{a,b},{NULL,\"\"}}"),
+    ("_int4", "{1,2}x", false, "22P02 malformed array literal: \"{1,2}x\""),
+    ("_int4", "{1,{2}}", false, "22P02 malformed array literal: \"{1,{2}}\""),
+    ("_int4", "[1:2]={1,2}", true, "{1,2}"),
+    ("_int4", "{   }", true, "{}"),
+    ("_float8", "{1.5,NaN,-Infinity}", true, "{1.5,NaN,-Infinity}"),
+    ("_numeric", "{1.50,2}", true, "{1.50,2}"),
+    ("_bool", "{t,false,NULL}", true, "{t,f,NULL}"),
+    ("_date", "{2024-01-31,infinity}", true, "{2024-01-31,infinity}"),
+    ("_timestamptz", "{\"2024-01-31 13:45:00+02\"}", true, "{\"2024-01-31 11:45:00+00\"}"),
+    ("_uuid", "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}", true, "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"),
+    ("_jsonb", "{\"{\\\"a\\\":1}\"}", true, "{\"{\\\"a\\\": 1}\"}"),
+    ("_bytea", "{\"\\\\x01\",NULL}", true, "{\"\\\\x01\",NULL}"),
+    ("_varchar", "{a,\"b c\"}", true, "{a,\"b c\"}"),
+    ("_char", "{a,b}", true, "{a,b}"),
+    ("int2vector", "1  2 3", true, "1 2 3"),
+    ("oidvector", "1 4294967295", true, "1 4294967295"),
+    ("name", "hello world", true, "hello world"),
+    ("char", "ab", true, "a"),
+    ("bpchar", "ab", true, "ab"),
+    ("varchar", "abc", true, "abc"),
+];
+
+#[test]
+fn inputs_print_as_postgres_15_prints_them() {
+    let mut wrong = Vec::new();
+    for (name, value, ok, expected) in POSTGRES_15 {
+        let ty = if *name == "char" { T::Char } else { type_and_typmod(name).unwrap().0 };
+        let got = match input(ty, value, -1).and_then(|v| cast(&v, ty, T::Text, -1)) {
+            Ok(v) => (true, raw_text(&v)),
+            Err(e) => (false, format!("{} {}", e.code, e.message)),
+        };
+        if got != (*ok, (*expected).to_owned()) {
+            wrong.push(format!("{value:?}::{name}: PostgreSQL {expected:?}, here {:?}", got.1));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {}:\n{}", wrong.len(), POSTGRES_15.len(), wrong.join("\n"));
+}
+
+/// `SELECT (('value'::from)::to)::text` in PostgreSQL 15: the text, or the SQLSTATE and message of its error.
+const CASTS_15: &[(&str, &str, &str, bool, &str)] = &[
+    ("1.5", "numeric", "int2", true, "2"),
+    ("-1.5", "numeric", "int8", true, "-2"),
+    ("0.5", "float8", "int4", true, "0"),
+    ("-0.5", "float8", "int4", true, "0"),
+    ("1.5", "float8", "int8", true, "2"),
+    ("32767.5", "float4", "int2", false, "22003 smallint out of range"),
+    ("NaN", "numeric", "int4", false, "0A000 cannot convert NaN to integer"),
+    ("Infinity", "numeric", "int8", false, "0A000 cannot convert infinity to bigint"),
+    ("12345.678", "numeric", "float4", true, "12345.678"),
+    ("1e300", "float8", "float4", false, "22003 value out of range: overflow"),
+    ("1e-300", "float8", "float4", false, "22003 value out of range: underflow"),
+    ("3.14159265358979", "float8", "numeric", true, "3.14159265358979"),
+    ("1e-5", "float4", "numeric", true, "0.00001"),
+    ("123.456", "numeric", "numeric(5,1)", true, "123.5"),
+    ("0.001", "numeric", "numeric(3,3)", true, "0.001"),
+    ("5", "int4", "numeric(3,2)", true, "5.00"),
+    ("1000", "int4", "numeric(3,2)", false, "22003 numeric field overflow"),
+    ("-1", "int4", "oid", true, "4294967295"),
+    ("4294967295", "int8", "oid", true, "4294967295"),
+    ("65", "int4", "\"char\"", true, "A"),
+    ("a", "\"char\"", "int4", true, "97"),
+    ("2024-01-31 13:45:00.5+00", "timestamptz", "date", true, "2024-01-31"),
+    ("2024-01-31 13:45:00.5", "timestamp", "time", true, "13:45:00.5"),
+    ("2024-01-31 13:45:00.5", "timestamp", "timestamptz", true, "2024-01-31 13:45:00.5+00"),
+    ("2024-01-31", "date", "timestamp", true, "2024-01-31 00:00:00"),
+    ("13:45", "time", "interval", true, "13:45:00"),
+    ("1 day 02:03:04", "interval", "time", true, "02:03:04"),
+    ("-1 hours", "interval", "time", true, "23:00:00"),
+    ("2024-01-31 13:45:00.56", "timestamp", "timestamp(1)", true, "2024-01-31 13:45:00.6"),
+    ("{\"a\": 1}", "jsonb", "json", true, "{\"a\": 1}"),
+    ("{\"b\":2, \"a\" : 1}", "json", "jsonb", true, "{\"a\": 1, \"b\": 2}"),
+    ("1.50", "jsonb", "numeric", true, "1.50"),
+    ("true", "jsonb", "bool", true, "true"),
+    ("\"x\"", "jsonb", "int4", false, "22023 cannot cast jsonb string to type integer"),
+    ("1.5", "jsonb", "int4", true, "2"),
+    ("null", "jsonb", "int4", false, "22023 cannot cast jsonb null to type integer"),
+    ("{1.5,2.5}", "_numeric", "_int4", true, "{2,3}"),
+    ("{1,2}", "_int4", "_text", true, "{1,2}"),
+    ("{a,b}", "_text", "_int4", false, "22P02 invalid input syntax for type integer: \"a\""),
+    ("t", "bool", "int4", true, "1"),
+    ("0", "int4", "bool", true, "false"),
+    ("1", "int8", "bool", false, "42846 cannot cast type bigint to boolean"),
+    ("2024-01-31", "date", "int4", false, "42846 cannot cast type date to integer"),
+    ("1", "int4", "date", false, "42846 cannot cast type integer to date"),
+    ("abc", "text", "bytea", true, "\\x616263"),
+    ("\\x6869", "bytea", "text", true, "\\x6869"),
+    ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "uuid", "text", true, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+    ("abcdef", "text", "varchar(3)", true, "abc"),
+    ("abcdef", "text", "bpchar(3)", true, "abc"),
+    ("ab", "varchar", "bpchar(4)", true, "ab"),
+    ("1 2", "int2vector", "text", true, "1 2"),
+    ("1.5", "float8", "text", true, "1.5"),
+    ("100000000000000000000", "float8", "text", true, "1e+20"),
+    ("1", "int4", "float4", true, "1"),
+];
+
+#[test]
+fn casts_as_postgres_15_casts() {
+    let mut wrong = Vec::new();
+    for (value, from, to, ok, expected) in CASTS_15 {
+        let (from_ty, _) = type_and_typmod(from).unwrap();
+        let (to_ty, typmod) = type_and_typmod(to).unwrap();
+        let result = input(from_ty, value, -1)
+            .and_then(|v| cast(&v, from_ty, to_ty, typmod))
+            .and_then(|v| cast(&v, to_ty, T::Text, -1));
+        let got = match result {
+            Ok(v) => (true, raw_text(&v)),
+            Err(e) => (false, format!("{} {}", e.code, e.message)),
+        };
+        if got != (*ok, (*expected).to_owned()) {
+            wrong.push(format!("{value:?}::{from}::{to}: PostgreSQL {expected:?}, here {:?}", got.1));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {}:\n{}", wrong.len(), CASTS_15.len(), wrong.join("\n"));
+}
