@@ -787,8 +787,43 @@ pub fn timestamp_to_date(ts: i64) -> i32 {
     }
 }
 
+/// The canonical name of a `date_trunc`/`extract` unit in any of PostgreSQL's spellings.
+fn canonical_unit(field: &str) -> Option<&'static str> {
+    Some(match field.to_ascii_lowercase().as_str() {
+        "microseconds" | "microsecond" | "microsecon" | "us" | "usec" | "usecs" | "useconds" => "microseconds",
+        "milliseconds" | "millisecond" | "millisecon" | "ms" | "msec" | "msecs" | "mseconds" => "milliseconds",
+        "second" | "seconds" | "s" | "sec" | "secs" => "second",
+        "minute" | "minutes" | "m" | "min" | "mins" => "minute",
+        "hour" | "hours" | "h" | "hr" | "hrs" => "hour",
+        "day" | "days" | "d" => "day",
+        "week" | "weeks" | "w" => "week",
+        "month" | "months" | "mon" | "mons" => "month",
+        "quarter" | "qtr" => "quarter",
+        "year" | "years" | "y" | "yr" | "yrs" => "year",
+        "decade" | "decades" | "dec" | "decs" => "decade",
+        "century" | "centuries" | "c" | "cent" => "century",
+        "millennium" | "millennia" | "mil" | "mils" => "millennium",
+        "dow" => "dow",
+        "isodow" => "isodow",
+        "doy" => "doy",
+        "isoyear" => "isoyear",
+        "epoch" => "epoch",
+        "julian" | "j" => "julian",
+        "timezone" => "timezone",
+        "timezone_h" | "timezone_hour" => "timezone_hour",
+        "timezone_m" | "timezone_minute" => "timezone_minute",
+        _ => return None,
+    })
+}
+
+/// A unit PostgreSQL knows but not for this type (0A000), or one it does not know (22023).
 fn unit_error(field: &str, ty: PgType) -> SqlError {
-    SqlError::error("22023", format!("unit \"{field}\" not recognized for type {}", ty.sql_name()))
+    let lower = field.to_ascii_lowercase();
+    if canonical_unit(field).is_some() {
+        SqlError::error("0A000", format!("unit \"{lower}\" not supported for type {}", ty.sql_name()))
+    } else {
+        SqlError::error("22023", format!("unit \"{lower}\" not recognized for type {}", ty.sql_name()))
+    }
 }
 
 /// `date_trunc(field, timestamp)`.
@@ -796,30 +831,26 @@ pub fn timestamp_trunc(field: &str, ts: i64, ty: PgType) -> Result<i64, SqlError
     if ts == TS_NOBEGIN || ts == TS_NOEND {
         return Ok(ts);
     }
-    let field_lower = field.to_ascii_lowercase();
+    let unit = canonical_unit(field).unwrap_or("");
     let days = ts.div_euclid(USECS_PER_DAY);
     let time = ts.rem_euclid(USECS_PER_DAY);
     let (y, m, _) = civil_from_days(days);
     let at = |y: i64, m: u32| days_from_civil(y, m, 1) * USECS_PER_DAY;
     // Years before 1 count as PostgreSQL's decades and centuries do (1 BC is year 0 astronomically).
-    Ok(match field_lower.as_str() {
-        "microseconds" | "microsecond" | "us" => ts,
-        "milliseconds" | "millisecond" | "ms" => days * USECS_PER_DAY + time / 1000 * 1000,
-        "second" | "seconds" | "s" | "sec" => days * USECS_PER_DAY + time / USECS_PER_SEC * USECS_PER_SEC,
-        "minute" | "minutes" | "min" => days * USECS_PER_DAY + time / 60_000_000 * 60_000_000,
-        "hour" | "hours" | "h" => days * USECS_PER_DAY + time / 3_600_000_000 * 3_600_000_000,
-        "day" | "days" | "d" => days * USECS_PER_DAY,
-        "week" | "weeks" | "w" => (days - (days + 5).rem_euclid(7)) * USECS_PER_DAY,
-        "month" | "months" | "mon" => at(y, m),
-        "quarter" | "qtr" => at(y, (m - 1) / 3 * 3 + 1),
-        "year" | "years" | "y" => at(y, 1),
-        "decade" | "decades" => at(if y > 0 { y / 10 * 10 } else { -((8 - y) / 10 * 10) + 1 }, 1),
-        "century" | "centuries" => {
-            at(if y > 0 { (y + 99) / 100 * 100 - 99 } else { -((99 - (y - 1)) / 100 * 100) + 1 }, 1)
-        }
-        "millennium" | "millennia" => {
-            at(if y > 0 { (y + 999) / 1000 * 1000 - 999 } else { -((999 - (y - 1)) / 1000 * 1000) + 1 }, 1)
-        }
+    Ok(match unit {
+        "microseconds" => ts,
+        "milliseconds" => days * USECS_PER_DAY + time / 1000 * 1000,
+        "second" => days * USECS_PER_DAY + time / USECS_PER_SEC * USECS_PER_SEC,
+        "minute" => days * USECS_PER_DAY + time / 60_000_000 * 60_000_000,
+        "hour" => days * USECS_PER_DAY + time / 3_600_000_000 * 3_600_000_000,
+        "day" => days * USECS_PER_DAY,
+        "week" => (days - (days + 5).rem_euclid(7)) * USECS_PER_DAY,
+        "month" => at(y, m),
+        "quarter" => at(y, (m - 1) / 3 * 3 + 1),
+        "year" => at(y, 1),
+        "decade" => at(if y > 0 { y / 10 * 10 } else { -((8 - (y - 1)) / 10) * 10 }, 1),
+        "century" => at(if y > 0 { (y + 99) / 100 * 100 - 99 } else { -((99 - (y - 1)) / 100 * 100) + 1 }, 1),
+        "millennium" => at(if y > 0 { (y + 999) / 1000 * 1000 - 999 } else { -((999 - (y - 1)) / 1000 * 1000) + 1 }, 1),
         _ => return Err(unit_error(field, ty)),
     })
 }
@@ -853,8 +884,7 @@ fn iso_week(days: i64) -> (i64, i64) {
 /// `extract(field from value)` as PostgreSQL 15 returns it (numeric: seconds with 6 decimals, epoch with 6
 /// for timestamps and intervals, whole numbers otherwise).
 pub fn extract(field: &str, value: &DateTime) -> Result<Numeric, SqlError> {
-    let field_lower = field.to_ascii_lowercase();
-    let f = field_lower.as_str();
+    let f = canonical_unit(field).unwrap_or("");
     let ty = value.ty();
     let (days, time, is_date) = match *value {
         DateTime::Date(d) => {
@@ -871,11 +901,11 @@ pub fn extract(field: &str, value: &DateTime) -> Result<Numeric, SqlError> {
         }
         DateTime::Time(t) => {
             return Ok(match f {
-                "microseconds" | "microsecond" | "us" => num(t % 60_000_000),
-                "milliseconds" | "millisecond" | "ms" => scaled(t % 60_000_000, 3),
-                "second" | "seconds" | "s" | "sec" => scaled(t % 60_000_000, 6),
-                "minute" | "minutes" | "min" => num(t / 60_000_000 % 60),
-                "hour" | "hours" | "h" => num(t / 3_600_000_000),
+                "microseconds" => num(t % 60_000_000),
+                "milliseconds" => scaled(t % 60_000_000, 3),
+                "second" => scaled(t % 60_000_000, 6),
+                "minute" => num(t / 60_000_000 % 60),
+                "hour" => num(t / 3_600_000_000),
                 "epoch" => scaled(t, 6),
                 _ => return Err(unit_error(field, ty)),
             })
@@ -883,18 +913,18 @@ pub fn extract(field: &str, value: &DateTime) -> Result<Numeric, SqlError> {
         DateTime::Interval(iv) => {
             let t = iv.micros;
             return Ok(match f {
-                "microseconds" | "microsecond" | "us" => num(t % 60_000_000),
-                "milliseconds" | "millisecond" | "ms" => scaled(t % 60_000_000, 3),
-                "second" | "seconds" | "s" | "sec" => scaled(t % 60_000_000, 6),
-                "minute" | "minutes" | "min" => num(t / 60_000_000 % 60),
-                "hour" | "hours" | "h" => num(t / 3_600_000_000),
-                "day" | "days" | "d" => num(iv.days as i64),
-                "month" | "months" | "mon" => num(iv.months as i64 % 12),
+                "microseconds" => num(t % 60_000_000),
+                "milliseconds" => scaled(t % 60_000_000, 3),
+                "second" => scaled(t % 60_000_000, 6),
+                "minute" => num(t / 60_000_000 % 60),
+                "hour" => num(t / 3_600_000_000),
+                "day" => num(iv.days as i64),
+                "month" => num(iv.months as i64 % 12),
                 "quarter" => num((iv.months as i64 % 12) / 3 + 1),
-                "year" | "years" | "y" => num(iv.months as i64 / 12),
-                "decade" | "decades" => num(iv.months as i64 / 120),
-                "century" | "centuries" => num(iv.months as i64 / 1200),
-                "millennium" | "millennia" => num(iv.months as i64 / 12000),
+                "year" => num(iv.months as i64 / 12),
+                "decade" => num(iv.months as i64 / 120),
+                "century" => num(iv.months as i64 / 1200),
+                "millennium" => num(iv.months as i64 / 12000),
                 "epoch" => {
                     // 365.25 days a year, 30 days a month, as PostgreSQL does.
                     let years = iv.months as i64 / 12;
@@ -910,30 +940,28 @@ pub fn extract(field: &str, value: &DateTime) -> Result<Numeric, SqlError> {
     let (y, m, d) = civil_from_days(days);
     let dow = (days + 6).rem_euclid(7); // 2000-01-01 was a Saturday (6).
     Ok(match f {
-        "microseconds" | "microsecond" | "us" if !is_date => num(time % 60_000_000),
-        "milliseconds" | "millisecond" | "ms" if !is_date => scaled(time % 60_000_000, 3),
-        "second" | "seconds" | "s" | "sec" if !is_date => scaled(time % 60_000_000, 6),
-        "minute" | "minutes" | "min" if !is_date => num(time / 60_000_000 % 60),
-        "hour" | "hours" | "h" if !is_date => num(time / 3_600_000_000),
+        "microseconds" if !is_date => num(time % 60_000_000),
+        "milliseconds" if !is_date => scaled(time % 60_000_000, 3),
+        "second" if !is_date => scaled(time % 60_000_000, 6),
+        "minute" if !is_date => num(time / 60_000_000 % 60),
+        "hour" if !is_date => num(time / 3_600_000_000),
         "timezone" | "timezone_hour" | "timezone_minute" if ty == T::Timestamptz => num(0),
-        "day" | "days" | "d" => num(d as i64),
-        "month" | "months" | "mon" => num(m as i64),
-        "quarter" | "qtr" => num((m as i64 - 1) / 3 + 1),
-        "year" | "years" | "y" => num(if y > 0 { y } else { y - 1 }),
-        "decade" | "decades" => num(if y >= 0 { y / 10 } else { -((8 - (y - 1)) / 10) }),
-        "century" | "centuries" => num(if y > 0 { (y + 99) / 100 } else { -((99 - (y - 1)) / 100) }),
-        "millennium" | "millennia" => num(if y > 0 { (y + 999) / 1000 } else { -((999 - (y - 1)) / 1000) }),
+        "day" => num(d as i64),
+        "month" => num(m as i64),
+        "quarter" => num((m as i64 - 1) / 3 + 1),
+        "year" => num(if y > 0 { y } else { y - 1 }),
+        "decade" => num(if y >= 0 { y / 10 } else { -((8 - (y - 1)) / 10) }),
+        "century" => num(if y > 0 { (y + 99) / 100 } else { -((99 - (y - 1)) / 100) }),
+        "millennium" => num(if y > 0 { (y + 999) / 1000 } else { -((999 - (y - 1)) / 1000) }),
         "dow" => num(dow),
         "isodow" => num(if dow == 0 { 7 } else { dow }),
         "doy" => num(days - days_from_civil(y, 1, 1) + 1),
         "week" => num(iso_week(days).0),
-        "isoyear" => num(iso_week(days).1),
+        "isoyear" => num(iso_week(days).1).sub(&num(i64::from(iso_week(days).1 <= 0)))?,
         "julian" if is_date => num(days + 2_451_545),
         "julian" => {
-            let total = (days as i128 + 2_451_545) * USECS_PER_DAY as i128 + time as i128;
-            // Julian day with the fraction of the day: PostgreSQL prints it with as many digits as it needs.
-            let n = Numeric::Finite(total.into(), 0);
-            n.div(&Numeric::from_i64(USECS_PER_DAY))?
+            // The Julian day plus the fraction of the day (numeric division's scale), as PostgreSQL adds them.
+            num(days + 2_451_545).add(&num(time).div(&num(USECS_PER_DAY))?)?
         }
         "epoch" if is_date => num((days - UNIX_EPOCH_DAYS) * 86_400),
         "epoch" => {
