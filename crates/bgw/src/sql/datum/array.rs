@@ -298,14 +298,22 @@ pub(super) fn send(ty: PgType, value: &Value) -> Result<Vec<u8>, SqlError> {
     let elem = element_type(ty);
     let array = of_value(ty, value)?;
     let mut out = Vec::new();
-    let ndim = if array.elements.is_empty() { 0 } else { array.dims.len() as i32 };
+    // int2vector and oidvector always have one dimension, even empty.
+    let ndim = if is_vector(ty) {
+        1
+    } else if array.elements.is_empty() {
+        0
+    } else {
+        array.dims.len() as i32
+    };
     let has_nulls = array.elements.iter().any(Option::is_none);
     out.extend_from_slice(&ndim.to_be_bytes());
     out.extend_from_slice(&i32::from(has_nulls).to_be_bytes());
     out.extend_from_slice(&elem.oid().to_be_bytes());
     if ndim > 0 {
         let lower: i32 = if is_vector(ty) { 0 } else { 1 };
-        for d in &array.dims {
+        let dims = if array.dims.is_empty() { vec![0] } else { array.dims.clone() };
+        for d in &dims {
             out.extend_from_slice(&(*d as i32).to_be_bytes());
             out.extend_from_slice(&lower.to_be_bytes());
         }

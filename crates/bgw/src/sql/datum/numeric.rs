@@ -372,8 +372,9 @@ impl Numeric {
     pub fn base10000(&self) -> (u16, i16, u16, Vec<i16>) {
         let (int, scale) = match self {
             Numeric::NaN => return (0xC000, 0, 0, Vec::new()),
-            Numeric::Inf(false) => return (0xD000, 0, 0, Vec::new()),
-            Numeric::Inf(true) => return (0xF000, 0, 0, Vec::new()),
+            // PostgreSQL sends the infinities with display scale 32 (what their header word's bits read as).
+            Numeric::Inf(false) => return (0xD000, 0, 32, Vec::new()),
+            Numeric::Inf(true) => return (0xF000, 0, 32, Vec::new()),
             Numeric::Finite(i, s) => (i, *s),
         };
         let sign = if int.is_negative() { 0x4000 } else { 0 };
