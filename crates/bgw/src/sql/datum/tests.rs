@@ -1186,3 +1186,34 @@ fn binary_forms_are_postgres_15s() {
     }
     assert!(wrong.is_empty(), "{} of {}:\n{}", wrong.len(), BINARY_15.len(), wrong.join("\n"));
 }
+
+#[test]
+fn through_the_engine_errors_keep_their_sqlstate_and_now_holds_for_a_transaction() {
+    use crate::sql::sqlite::{Options, SqliteEngine};
+    use crate::sql::Engine;
+    let conn = SqliteEngine::open_sandboxed(None, |_| Ok(())).unwrap();
+    let mut engine = SqliteEngine::new(conn, Options::CLIENT);
+    let mut run = |sql: &str| {
+        let (stmt, _) = engine.prepare(sql)?.unwrap();
+        crate::sql::execute_collecting(&mut engine, &stmt, &[]).map(|e| e.rows.unwrap_or_default())
+    };
+    let e = run("SELECT pg_numeric_div('1', '0')").unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), ("22012", "division by zero"));
+    let e = run("SELECT pg_cast('12345.678', 'text', 'numeric(5,2)')").unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), ("22003", "numeric field overflow"));
+    assert_eq!(
+        e.detail.as_deref(),
+        Some("A field with precision 5, scale 2 must round to an absolute value less than 10^3.")
+    );
+    // Views, defaults and checks may use the functions (SQLITE_INNOCUOUS; the sandbox distrusts the schema).
+    run("CREATE TABLE t (d TEXT DEFAULT (pg_cast('1.5', 'text', 'numeric(4,2)')) CHECK (pg_numeric_cmp(d, 0) >= 0))")
+        .unwrap();
+    run("INSERT INTO t DEFAULT VALUES").unwrap();
+    assert_eq!(run("SELECT d FROM t").unwrap(), [[Value::Text("1.50".into())]]);
+    run("BEGIN").unwrap();
+    let first = run("SELECT pg_now()").unwrap();
+    let second = run("SELECT pg_now(), pg_now() = pg_now()").unwrap();
+    assert_eq!(first[0][0], second[0][0]);
+    assert_eq!(second[0][1], Value::Integer(1));
+    run("COMMIT").unwrap();
+}
