@@ -107,7 +107,13 @@ fn digits(s: &str) -> Option<i64> {
 
 fn parse_date_token(token: &str) -> Result<(i64, u32, u32), Bad> {
     let parts: Vec<&str> = if token.contains('-') {
-        token.split('-').collect()
+        let p: Vec<&str> = token.split('-').collect();
+        if p.len() == 3 && p[0].len() < 3 {
+            // DateStyle MDY.
+            vec![p[2], p[0], p[1]]
+        } else {
+            p
+        }
     } else if token.contains('/') {
         let p: Vec<&str> = token.split('/').collect();
         if p.len() != 3 {
@@ -124,11 +130,14 @@ fn parse_date_token(token: &str) -> Result<(i64, u32, u32), Bad> {
     } else {
         return Err(Bad::Syntax);
     };
-    if parts.len() != 3 || parts[0].len() < 3 {
+    if parts.len() != 3 {
         return Err(Bad::Syntax);
     }
     let (y, m, d) = (digits(parts[0]), digits(parts[1]), digits(parts[2]));
-    let (Some(y), Some(m), Some(d)) = (y, m, d) else { return Err(Bad::Syntax) };
+    let (Some(mut y), Some(m), Some(d)) = (y, m, d) else { return Err(Bad::Syntax) };
+    if parts[0].len() == 2 {
+        y += if y < 70 { 2000 } else { 1900 };
+    }
     if y == 0 || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m as u32) as i64 {
         return Err(Bad::Range);
     }
@@ -215,7 +224,8 @@ fn parse_text(text: &str) -> Result<Result<Parsed, Special>, Bad> {
         "infinity" | "+infinity" => return Ok(Err(Special::Infinity)),
         "-infinity" => return Ok(Err(Special::NegInfinity)),
         "epoch" => return Ok(Err(Special::Epoch)),
-        "now" | "today" | "tomorrow" | "yesterday" | "allballs" => {
+        "allballs" => return Ok(Ok(Parsed { time: Some(0), zone: Some(0), ..Parsed::default() })),
+        "now" | "today" | "tomorrow" | "yesterday" => {
             return Err(Bad::Unsupported(format!(
                 "date/time value \"{lower}\" is not supported here: write the value, or use now() or \
                  current_date"
@@ -235,12 +245,42 @@ fn parse_text(text: &str) -> Result<Result<Parsed, Special>, Bad> {
         }
         _ => lower.clone(),
     };
-    for token in spaced.split_ascii_whitespace() {
+    let mut tokens: Vec<&str> = spaced.split_ascii_whitespace().collect();
+    // A month by name (`Jan 31 2024`, `January 31, 2024`, `31 Jan 2024`); day names are ignored.
+    tokens.retain(|t| !is_day_name(t.trim_end_matches([',', '.'])));
+    if let Some(at) = tokens.iter().position(|t| month_number(t.trim_end_matches([',', '.'])).is_some()) {
+        let month = month_number(tokens[at].trim_end_matches([',', '.'])).unwrap_or(1);
+        tokens.remove(at);
+        let numbers: Vec<usize> = (0..tokens.len())
+            .filter(|&i| {
+                let t = tokens[i].trim_end_matches(',');
+                !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
+            })
+            .take(2)
+            .collect();
+        let [first, second] = numbers[..] else { return Err(Bad::Syntax) };
+        let (a, b) = (tokens[first].trim_end_matches(','), tokens[second].trim_end_matches(','));
+        let (day, year) = if a.len() > 2 { (b, a) } else { (a, b) };
+        let (Some(day), Some(mut year)) = (digits(day), digits(year)) else { return Err(Bad::Syntax) };
+        if year < 100 && (if a.len() > 2 { a } else { b }).len() == 2 {
+            year += if year < 70 { 2000 } else { 1900 };
+        }
+        if year == 0 || day < 1 || day > days_in_month(year, month) as i64 {
+            return Err(Bad::Range);
+        }
+        parsed.date = Some((year, month, day as u32));
+        tokens.remove(second);
+        tokens.remove(first);
+    }
+    for token in tokens {
         match token {
             "bc" => parsed.bc = true,
             "ad" => {}
             "z" | "utc" | "gmt" | "zulu" | "ut" => parsed.zone = Some(0),
-            _ if token.starts_with(['+', '-']) && parsed.time.is_some() && parsed.zone.is_none() => {
+            _ if token.starts_with(['+', '-'])
+                && (parsed.time.is_some() || parsed.date.is_some())
+                && parsed.zone.is_none() =>
+            {
                 parsed.zone = Some(parse_offset(token)?);
             }
             _ if token.contains(':') && parsed.time.is_none() => {
@@ -272,6 +312,55 @@ fn parse_text(text: &str) -> Result<Result<Parsed, Special>, Bad> {
         parsed.date = Some((1 - y, m, d));
     }
     Ok(Ok(parsed))
+}
+
+/// The month a name or abbreviation stands for.
+fn month_number(word: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    if word.len() < 3 {
+        return None;
+    }
+    let m = MONTHS.iter().position(|m| {
+        *m == word || (word.len() == 3 && m.starts_with(word)) || (word == "sept" && *m == "september")
+    })?;
+    Some(m as u32 + 1)
+}
+
+fn is_day_name(word: &str) -> bool {
+    matches!(
+        word,
+        "mon"
+            | "monday"
+            | "tue"
+            | "tues"
+            | "tuesday"
+            | "wed"
+            | "wednes"
+            | "wednesday"
+            | "thu"
+            | "thur"
+            | "thurs"
+            | "thursday"
+            | "fri"
+            | "friday"
+            | "sat"
+            | "saturday"
+            | "sun"
+            | "sunday"
+    )
 }
 
 fn parse_error(ty: PgType, text: &str, bad: Bad) -> SqlError {
@@ -349,8 +438,92 @@ fn round_precision(micros: i64, typmod: Typmod) -> i64 {
 // Intervals
 // ---------------------------------------------------------------------------------------------------------------
 
+/// An interval being read: months, days and microseconds (fractions spill down as PostgreSQL's do), and the
+/// fields already given (each at most once).
+#[derive(Default)]
+struct IntervalParts {
+    months: f64,
+    days: f64,
+    micros: f64,
+    seen: Vec<&'static str>,
+}
+
+impl IntervalParts {
+    /// Adds `value` of `unit`; Err for an unknown unit or a field given twice.
+    fn add(&mut self, value: f64, unit: &str) -> Result<(), ()> {
+        let whole = value.trunc();
+        let frac = value - whole;
+        let field = match unit {
+            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "microsecon" | "useconds" => {
+                self.micros += value;
+                "microsecond"
+            }
+            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "millisecon" | "mseconds" => {
+                self.micros += value * 1e3;
+                "millisecond"
+            }
+            "second" | "seconds" | "s" | "sec" | "secs" => {
+                self.micros += value * 1e6;
+                "second"
+            }
+            "minute" | "minutes" | "m" | "min" | "mins" => {
+                self.micros += value * 60e6;
+                "minute"
+            }
+            "hour" | "hours" | "h" | "hr" | "hrs" => {
+                self.micros += value * 3600e6;
+                "hour"
+            }
+            "day" | "days" | "d" => {
+                self.days += whole;
+                self.micros += frac * 86_400e6;
+                "day"
+            }
+            "week" | "weeks" | "w" => {
+                let d = value * 7.0;
+                self.days += d.trunc();
+                self.micros += (d - d.trunc()) * 86_400e6;
+                "week"
+            }
+            "month" | "months" | "mon" | "mons" => {
+                self.months += whole;
+                let d = frac * 30.0;
+                self.days += d.trunc();
+                self.micros += (d - d.trunc()) * 86_400e6;
+                "month"
+            }
+            "year" | "years" | "y" | "yr" | "yrs" => {
+                self.months += whole * 12.0 + (frac * 12.0).round();
+                "year"
+            }
+            "decade" | "decades" | "dec" | "decs" => {
+                self.months += whole * 120.0 + (frac * 120.0).round();
+                "decade"
+            }
+            "century" | "centuries" | "c" | "cent" => {
+                self.months += whole * 1200.0 + (frac * 1200.0).round();
+                "century"
+            }
+            "millennium" | "millennia" | "mil" | "mils" => {
+                self.months += whole * 12000.0 + (frac * 12000.0).round();
+                "millennium"
+            }
+            _ => return Err(()),
+        };
+        self.field(field)
+    }
+
+    fn field(&mut self, field: &'static str) -> Result<(), ()> {
+        if self.seen.contains(&field) {
+            return Err(());
+        }
+        self.seen.push(field);
+        Ok(())
+    }
+}
+
 /// interval's input: `1 year 2 mons 3 days 04:05:06.7`, `-1 days +02:00:00`, `1.5 months`, `@ 1 day ago`, `5`
-/// (seconds), ISO 8601 `P1Y2M3DT4H5M6S`.
+/// (seconds), ISO 8601 `P1Y2M3DT4H5M6S`; each field at most once.
 pub fn parse_interval(text: &str) -> Result<Interval, SqlError> {
     let syntax = || SqlError::error("22007", format!("invalid input syntax for type interval: \"{text}\""));
     let range = || SqlError::error("22008", format!("interval field value out of range: \"{text}\""));
@@ -359,10 +532,20 @@ pub fn parse_interval(text: &str) -> Result<Interval, SqlError> {
     if lower.is_empty() {
         return Err(syntax());
     }
+    let mut parts = IntervalParts::default();
     if let Some(iso) = lower.strip_prefix('p') {
-        return parse_iso_interval(iso).ok_or_else(syntax);
+        parse_iso_interval(iso, &mut parts).map_err(|_| syntax())?;
+    } else {
+        parse_postgres_interval(lower, &mut parts).map_err(|_| syntax())?;
     }
-    let (mut months, mut days, mut micros) = (0f64, 0f64, 0f64);
+    let micros = parts.micros.round();
+    if parts.months.abs() > i32::MAX as f64 || parts.days.abs() > i32::MAX as f64 || micros.abs() >= 9.2e18 {
+        return Err(range());
+    }
+    Ok(Interval { months: parts.months as i32, days: parts.days as i32, micros: micros as i64 })
+}
+
+fn parse_postgres_interval(lower: &str, parts: &mut IntervalParts) -> Result<(), ()> {
     let mut tokens: Vec<String> = Vec::new();
     // Split `1day` into `1 day` and keep `+02:00:00` whole.
     for word in lower.split_ascii_whitespace() {
@@ -391,86 +574,64 @@ pub fn parse_interval(text: &str) -> Result<Interval, SqlError> {
                 _ => (1.0, token.as_str()),
             };
             // `h:mm[:ss]`, hours without limit.
-            let parts: Vec<&str> = body.split(':').collect();
-            let hours = digits(parts[0]).ok_or_else(syntax)?;
-            let rest = parse_time_token(&format!("0:{}", parts[1..].join(":"))).map_err(|_| syntax())?;
-            micros += sign * (hours as f64 * 3600e6 + rest as f64);
+            let fields: Vec<&str> = body.split(':').collect();
+            let hours = digits(fields[0]).ok_or(())?;
+            let rest = parse_time_token(&format!("0:{}", fields[1..].join(":"))).map_err(|_| ())?;
+            parts.micros += sign * (hours as f64 * 3600e6 + rest as f64);
+            for field in ["hour", "minute", "second"] {
+                parts.field(field)?;
+            }
             i += 1;
             continue;
         }
-        let value: f64 = token.parse().map_err(|_| syntax())?;
-        if !value.is_finite() || token.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            return Err(syntax());
+        if token.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return Err(());
+        }
+        let value: f64 = token.parse().map_err(|_| ())?;
+        if !value.is_finite() {
+            return Err(());
         }
         let unit = tokens.get(i + 1).map(String::as_str).unwrap_or("");
-        let unit_known = !unit.is_empty() && unit != "ago" && !unit.contains(':');
-        let unit = if unit_known { unit.trim_end_matches(',') } else { "second" };
-        let whole = value.trunc();
-        let frac = value - whole;
-        match unit {
-            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "microsecon" => micros += value,
-            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "millisecon" => micros += value * 1e3,
-            "second" | "seconds" | "s" | "sec" | "secs" => micros += value * 1e6,
-            "minute" | "minutes" | "m" | "min" | "mins" => micros += value * 60e6,
-            "hour" | "hours" | "h" | "hr" | "hrs" => micros += value * 3600e6,
-            "day" | "days" | "d" => {
-                days += whole;
-                micros += frac * 86_400e6;
-            }
-            "week" | "weeks" | "w" => {
-                let d = value * 7.0;
-                days += d.trunc();
-                micros += (d - d.trunc()) * 86_400e6;
-            }
-            "month" | "months" | "mon" | "mons" => {
-                months += whole;
-                let d = frac * 30.0;
-                days += d.trunc();
-                micros += (d - d.trunc()) * 86_400e6;
-            }
-            "year" | "years" | "y" | "yr" | "yrs" => months += whole * 12.0 + (frac * 12.0).round(),
-            "decade" | "decades" | "dec" | "decs" => months += whole * 120.0 + (frac * 120.0).round(),
-            "century" | "centuries" | "c" | "cent" => months += whole * 1200.0 + (frac * 1200.0).round(),
-            "millennium" | "millennia" | "mil" | "mils" => months += whole * 12000.0 + (frac * 12000.0).round(),
-            _ => return Err(syntax()),
-        }
-        i += if unit_known { 2 } else { 1 };
+        let unit_given = !unit.is_empty() && unit != "ago" && !unit.contains(':');
+        parts.add(value, if unit_given { unit.trim_end_matches(',') } else { "second" })?;
+        i += if unit_given { 2 } else { 1 };
     }
     if ago {
-        (months, days, micros) = (-months, -days, -micros);
+        (parts.months, parts.days, parts.micros) = (-parts.months, -parts.days, -parts.micros);
     }
-    let micros = micros.round();
-    if months.abs() > i32::MAX as f64 || days.abs() > i32::MAX as f64 || micros.abs() >= 9.2e18 {
-        return Err(range());
-    }
-    Ok(Interval { months: months as i32, days: days as i32, micros: micros as i64 })
+    Ok(())
 }
 
-fn parse_iso_interval(iso: &str) -> Option<Interval> {
-    let mut out = Interval::default();
+/// ISO 8601's `P[nY][nM][nW][nD][T[nH][nM][nS]]` (after the `P`).
+fn parse_iso_interval(iso: &str, parts: &mut IntervalParts) -> Result<(), ()> {
     let mut in_time = false;
     let mut number = String::new();
     for c in iso.chars() {
         match c {
-            't' => in_time = true,
+            't' if number.is_empty() && !in_time => in_time = true,
             '0'..='9' | '.' | '-' | '+' => number.push(c),
             unit => {
-                let v: f64 = number.parse().ok()?;
+                let value: f64 = number.parse().map_err(|_| ())?;
                 number.clear();
-                match (in_time, unit) {
-                    (false, 'y') => out.months += (v * 12.0) as i32,
-                    (false, 'm') => out.months += v as i32,
-                    (false, 'w') => out.days += (v * 7.0) as i32,
-                    (false, 'd') => out.days += v as i32,
-                    (true, 'h') => out.micros += (v * 3600e6).round() as i64,
-                    (true, 'm') => out.micros += (v * 60e6).round() as i64,
-                    (true, 's') => out.micros += (v * 1e6).round() as i64,
-                    _ => return None,
-                }
+                let unit = match (in_time, unit) {
+                    (false, 'y') => "year",
+                    (false, 'm') => "month",
+                    (false, 'w') => "week",
+                    (false, 'd') => "day",
+                    (true, 'h') => "hour",
+                    (true, 'm') => "minute",
+                    (true, 's') => "second",
+                    _ => return Err(()),
+                };
+                parts.add(value, unit)?;
             }
         }
     }
-    number.is_empty().then_some(out)
+    if number.is_empty() {
+        Ok(())
+    } else {
+        Err(())
+    }
 }
 
 /// Seconds with their fraction, trailing zeros of the fraction dropped (`05`, `05.5`).
