@@ -72,7 +72,13 @@ impl Numeric {
             return Err(invalid_syntax(PgType::Numeric, text));
         }
         let exp: i64 = exponent.map_or(Ok(0), str::parse).map_err(|_| invalid_syntax(PgType::Numeric, text))?;
-        if exp.abs() > 1000 {
+        // Refuse what numeric cannot hold before building it (131072 digits before the point, 16383 after).
+        let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let significant = whole.trim_start_matches('0');
+        let int_digits = if significant.is_empty() { 0 } else { significant.len() as i64 };
+        let scale = frac.len() as i64 - exp;
+        let all_zero = !mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+        if scale > MAX_SCALE as i64 || (!all_zero && int_digits + exp > MAX_INT_DIGITS as i64) {
             return Err(overflow());
         }
         let decimal = BigDecimal::from_str(&lower).map_err(|_| invalid_syntax(PgType::Numeric, text))?;
@@ -81,7 +87,9 @@ impl Numeric {
 
     fn from_decimal(decimal: &BigDecimal) -> Result<Numeric, SqlError> {
         let (int, scale) = decimal.as_bigint_and_exponent();
-        let n = if scale < 0 {
+        let n = if int.is_zero() {
+            Numeric::Finite(int, scale.max(0) as u32)
+        } else if scale < 0 {
             Numeric::Finite(int * pow10(scale.unsigned_abs() as u32), 0)
         } else {
             Numeric::Finite(int, scale as u32)

@@ -1263,3 +1263,13 @@ fn through_the_engine_errors_keep_their_sqlstate_and_now_holds_for_a_transaction
     assert_eq!(second[0][1], Value::Integer(1));
     run("COMMIT").unwrap();
 }
+
+#[test]
+fn numeric_limits() {
+    assert_eq!(text(T::Numeric, "1e1001").len(), 1002);
+    assert_eq!(text(T::Numeric, "0e999999"), "0");
+    let e = input(T::Numeric, &format!("0.{}", "1".repeat(20_000)), -1).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), ("22003", "value overflows numeric format"));
+    assert_eq!(input(T::Numeric, "1e200000", -1).unwrap_err().code, "22003");
+    assert_eq!(input(T::Numeric, "1e-20000", -1).unwrap_err().code, "22003");
+}
