@@ -172,14 +172,15 @@ pub(crate) fn bad_binary(ty: PgType) -> SqlError {
     SqlError::error("22P03", format!("incorrect binary data format for type {}", ty.sql_name()))
 }
 
-/// The text of a stored value whatever its storage class (for values stored in another form than their type's).
+/// The text of a stored value whatever its storage class (for values stored in another form than their type's;
+/// a blob as bytea prints it).
 pub(crate) fn raw_text(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::Integer(i) => i.to_string(),
         Value::Real(f) => float_text(*f),
         Value::Text(s) => s.clone(),
-        Value::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Blob(b) => scalar::bytea_text(b),
     }
 }
 

@@ -142,6 +142,20 @@ fn strings() {
 }
 
 #[test]
+fn values_stored_in_another_class_print_as_they_are() {
+    assert_eq!(output(T::Text, &Value::Blob(vec![0, 0xab])).as_deref(), Some("\\x00ab"));
+    assert_eq!(output(T::Text, &Value::Real(2.0)).as_deref(), Some("2"));
+    assert_eq!(output(T::Int4, &Value::Text("x".into())).as_deref(), Some("x"));
+    assert_eq!(output(T::Bool, &Value::Text("t".into())).as_deref(), Some("t"));
+    assert_eq!(output(T::Date, &Value::Text("2024-01-31T00:00:00".into())).as_deref(), Some("2024-01-31"));
+    assert_eq!(output(T::Date, &Value::Text("garbage".into())).as_deref(), Some("garbage"));
+    assert_eq!(output(T::Numeric, &Value::Real(12.5)).as_deref(), Some("12.5"));
+    assert_eq!(send(T::Int4, &Value::Text("12".into())).unwrap(), 12i32.to_be_bytes());
+    assert_eq!(send(T::Int4, &Value::Text("x".into())).unwrap_err().code, "22P02");
+    assert_eq!(send(T::Bool, &Value::Text("true".into())).unwrap(), [1]);
+}
+
+#[test]
 fn byteas_and_uuids() {
     assert_eq!(text(T::Bytea, "\\x0a"), "\\x0a");
     assert_eq!(text(T::Bytea, "ab\\\\c\\001"), "\\x61625c6301");
