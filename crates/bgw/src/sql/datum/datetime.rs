@@ -1016,6 +1016,30 @@ pub fn timestamp_trunc(field: &str, ts: i64, ty: PgType) -> Result<i64, SqlError
     })
 }
 
+/// `date_trunc(field, interval)`: the fields below `field` set to zero.
+pub fn interval_trunc(field: &str, iv: &Interval) -> Result<Interval, SqlError> {
+    let (years, months) = (iv.months / 12, iv.months % 12);
+    let t = iv.micros;
+    let (hour, minute, second) = (t / 3_600_000_000, t / 60_000_000 % 60, t / 1_000_000 % 60);
+    let at = |years: i32, months: i32, days: i32, micros: i64| Interval { months: years * 12 + months, days, micros };
+    let hms = |h: i64, m: i64, s: i64| (h * 3600 + m * 60 + s) * USECS_PER_SEC;
+    Ok(match canonical_unit(field).unwrap_or("") {
+        "microseconds" => *iv,
+        "milliseconds" => at(years, months, iv.days, hms(hour, minute, second) + t % 1_000_000 / 1000 * 1000),
+        "second" => at(years, months, iv.days, hms(hour, minute, second)),
+        "minute" => at(years, months, iv.days, hms(hour, minute, 0)),
+        "hour" => at(years, months, iv.days, hms(hour, 0, 0)),
+        "day" => at(years, months, iv.days, 0),
+        "month" => at(years, months, 0, 0),
+        "quarter" => at(years, months / 3 * 3, 0, 0),
+        "year" => at(years, 0, 0, 0),
+        "decade" => at(years / 10 * 10, 0, 0, 0),
+        "century" => at(years / 100 * 100, 0, 0, 0),
+        "millennium" => at(years / 1000 * 1000, 0, 0, 0),
+        _ => return Err(unit_error(field, T::Interval)),
+    })
+}
+
 fn num(i: i64) -> Numeric {
     Numeric::from_i64(i)
 }

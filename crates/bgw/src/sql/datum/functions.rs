@@ -355,6 +355,9 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         let field = text_arg(ctx, 0);
         let ty = datetime_type(ctx, 2, &arg(ctx, 1))?;
         let value = datetime_arg(ctx, 1, ty)?;
+        if let DateTime::Interval(iv) = value {
+            return Ok(DateTime::Interval(datetime::interval_trunc(&field, &iv)?).to_value());
+        }
         let result_ty = if ty == PgType::Date { PgType::Timestamptz } else { ty };
         let t = datetime::timestamp_trunc(&field, timestamp_of(value)?, result_ty)?;
         Ok(if result_ty == PgType::Timestamptz { DateTime::Timestamptz(t) } else { DateTime::Timestamp(t) }.to_value())
