@@ -22,7 +22,9 @@ use crate::sql::TxState;
 use super::host::SqlError;
 use super::portal::{Portal, PortalState, Prepared};
 use super::session::{row_bytes, Session};
-use super::types::{decode_param, described_param_oid, row_description, PgType, RowEncoder, Value, WireColumn};
+use super::types::{
+    decode_param, described_param_oid, param_oid, row_description, PgType, RowEncoder, Value, WireColumn,
+};
 
 impl Session {
     /// Runs an extended-protocol step unless an earlier error is waiting for Sync; an error starts the wait.
@@ -78,13 +80,17 @@ impl Session {
             ));
         }
         let param_binary = formats(&bind.parameter_format_codes, expected, "parameter")?;
+        let statement_types = prepared.statement.as_ref().map_or(&[][..], |s| &s.param_types[..]);
         let params = bind
             .parameters
             .iter()
             .zip(&prepared.param_oids)
             .zip(param_binary)
             .enumerate()
-            .map(|(i, ((raw, &oid), format))| decode_param(raw.as_deref(), oid, format == FieldFormat::Binary, i + 1))
+            .map(|(i, ((raw, &oid), format))| {
+                let oid = param_oid(oid, statement_types.get(i).copied().flatten());
+                decode_param(raw.as_deref(), oid, format == FieldFormat::Binary, i + 1)
+            })
             .collect::<Result<Vec<Value>, SqlError>>()?;
         let statement_columns = prepared.statement.as_ref().map_or(&[][..], |s| &s.columns[..]);
         let result_formats = formats(&bind.result_column_format_codes, statement_columns.len(), "result")?;
@@ -110,7 +116,13 @@ impl Session {
                     .statements
                     .get(&name)
                     .ok_or_else(|| SqlError::error("26000", format!("prepared statement \"{name}\" does not exist")))?;
-                let types = prepared.param_oids.iter().map(|&oid| described_param_oid(oid)).collect();
+                let statement_types = prepared.statement.as_ref().map_or(&[][..], |s| &s.param_types[..]);
+                let types = prepared
+                    .param_oids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &oid)| described_param_oid(oid, statement_types.get(i).copied().flatten()))
+                    .collect();
                 let columns: Vec<WireColumn> = prepared.statement.as_ref().map_or_else(Vec::new, |s| {
                     s.columns
                         .iter()

@@ -11,7 +11,9 @@
 //!   transaction-control spellings, `$n` parameter numbering, the analysed [`Statement`].
 //! - [`txn`]: PostgreSQL's transaction rules (the failed-transaction rule, 25P02) on top of an engine's own.
 //! - [`error`]: [`SqlError`], with SQLSTATE, message, detail and hint; [`value`]: [`Value`]; [`types`]: [`PgType`],
-//!   PostgreSQL's types with their OIDs and names, and how each is held in SQLite.
+//!   PostgreSQL's types with their OIDs and names, and how each is held in SQLite; [`datum`]: each type's input,
+//!   output, send and receive functions, PostgreSQL's casts, numeric and date/time arithmetic, and the SQLite
+//!   functions (`pg_cast`, `pg_numeric_add`, `pg_now`, ...) that carry them into SQL.
 //! - [`interrupt`]: the check a caller gives its engine so that a cancel, a timeout or a termination ends a
 //!   running statement (or a wait for a lock) within milliseconds.
 //!
@@ -21,6 +23,7 @@
 //!
 //! Runs in: a backend process (a client session) and a background worker (SPI).
 
+pub mod datum;
 pub mod error;
 pub mod interrupt;
 pub mod lexer;

@@ -14,9 +14,37 @@ use rusqlite::ffi;
 
 use crate::sql::error::SqlError;
 
+thread_local! {
+    /// The error the last failing SQL function of the SQL layer raised ([`function_failed`]).
+    static FUNCTION_ERROR: std::cell::RefCell<Option<SqlError>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The rusqlite error a SQL function returns to fail with `err`: SQLite keeps only its message, so the whole
+/// error is kept aside and [`from_rusqlite`] gives it back (SQLSTATE, detail and hint) when SQLite reports a
+/// failure with that message.
+pub fn function_failed(err: SqlError) -> rusqlite::Error {
+    FUNCTION_ERROR.with(|slot| *slot.borrow_mut() = Some(err.clone()));
+    rusqlite::Error::UserFunctionError(Box::new(err))
+}
+
+/// The error a SQL function raised, if SQLite's `message` is its message (and forgets it).
+fn take_function_error(message: Option<&str>) -> Option<SqlError> {
+    let taken = FUNCTION_ERROR.with(|slot| slot.borrow_mut().take())?;
+    (message == Some(taken.message.as_str())).then_some(taken)
+}
+
 /// Maps a rusqlite error to a PostgreSQL error.
 pub fn from_rusqlite(err: rusqlite::Error) -> SqlError {
+    if let rusqlite::Error::SqliteFailure(_, message) = &err {
+        if let Some(raised) = take_function_error(message.as_deref()) {
+            return raised;
+        }
+    }
     match err {
+        rusqlite::Error::UserFunctionError(boxed) => match boxed.downcast::<SqlError>() {
+            Ok(raised) => *raised,
+            Err(other) => SqlError::error("XX000", other.to_string()),
+        },
         // PostgreSQL's text for it (SQLite's varies with where the allocation failed).
         rusqlite::Error::SqliteFailure(failure, _) if failure.extended_code & 0xff == ffi::SQLITE_NOMEM => {
             SqlError::error("53200", "out of memory")

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-pub use errors::{from_rusqlite, sqlstate};
+pub use errors::{from_rusqlite, function_failed, sqlstate};
 pub use ffi::{pragma_allowed, set_superuser as set_session_superuser, PRAGMAS_ANYONE, PRAGMAS_READ_ONLY};
 
 use super::error::SqlError;
@@ -139,6 +139,7 @@ impl SqliteEngine {
             None => Connection::open_in_memory()?,
         };
         sandbox(&conn)?;
+        crate::sql::datum::register(&conn)?;
         setup(&conn)?;
         Ok(conn)
     }
@@ -431,6 +432,7 @@ impl Engine for SqliteEngine {
             Gate::RollBackFailed => {
                 self.conn.execute_batch("ROLLBACK").map_err(|e| self.map_error(e))?;
                 self.tx.reset();
+                crate::sql::datum::transaction_ended();
                 self.hooks.transaction_ended(false);
                 return tag_only("ROLLBACK");
             }
@@ -489,12 +491,14 @@ impl Engine for SqliteEngine {
         if autocommit {
             // A transaction ended (the statement's own, or a block's): the caller publishes its notifications only
             // if it committed.
+            crate::sql::datum::transaction_ended();
             self.hooks.transaction_ended(result.is_ok() && !matches!(stmt.kind, Kind::Rollback));
         }
         result
     }
 
     fn begin(&mut self) -> Result<(), SqlError> {
+        crate::sql::datum::transaction_ended();
         self.tx.reset();
         // IMMEDIATE takes the database's write lock at once (waiting up to the busy timeout for other writers), so
         // that a later write cannot fail on a snapshot that went stale.
@@ -502,6 +506,7 @@ impl Engine for SqliteEngine {
     }
 
     fn commit(&mut self) -> Result<(), SqlError> {
+        crate::sql::datum::transaction_ended();
         self.tx.reset();
         let _ = take(&self.refused);
         if !self.conn.is_autocommit() {
@@ -514,6 +519,7 @@ impl Engine for SqliteEngine {
     }
 
     fn rollback(&mut self) -> Result<(), SqlError> {
+        crate::sql::datum::transaction_ended();
         self.tx.reset();
         if self.conn.is_autocommit() {
             return Ok(());
@@ -566,6 +572,7 @@ impl SqliteEngine {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         self.tx.reset();
+        crate::sql::datum::transaction_ended();
         self.hooks.transaction_ended(false);
         err
     }
