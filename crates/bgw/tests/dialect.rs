@@ -54,7 +54,7 @@ fn answers_are_postgres_answers() {
         ("SELECT length(gen_random_uuid()::text)", "36"),
     ] {
         let got = h.psql(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-        assert_eq!(got.trim_end_matches('\n'), expected, "{sql}");
+        assert_eq!(got.strip_suffix('\n').unwrap_or(&got), expected, "{sql}");
     }
 }
 

@@ -25,6 +25,11 @@
 //!
 //! Runs in: any process that runs SQL.
 
+/// The declared type of a numeric column (with its modifier after it: `numeric text(10,2)`): "text" gives it
+/// SQLite's TEXT affinity, which keeps a value as the decimal text it is (a bare `numeric` would turn `12.50`
+/// into the real 12.5, losing its scale and every digit past the 15th).
+pub const NUMERIC_DECLTYPE: &str = "numeric text";
+
 /// A PostgreSQL type the host can store, describe and send. Arrays are their own variants (`Int4Array` is
 /// `_int4`, `integer[]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -297,6 +302,9 @@ impl PgType {
     /// created with SQLite's types (`INTEGER` is int8 there, as SQLite's integers are 64-bit; `REAL` float8).
     pub fn from_decltype(decltype: &str) -> Option<PgType> {
         let base = decltype.split('(').next().unwrap_or("").trim();
+        if base.eq_ignore_ascii_case(NUMERIC_DECLTYPE) {
+            return Some(PgType::Numeric);
+        }
         if let Some(info) = TYPES.iter().find(|t| t.typname.eq_ignore_ascii_case(base)) {
             return Some(info.ty);
         }
@@ -368,6 +376,8 @@ mod tests {
         assert_eq!(PgType::from_decltype("boolean"), Some(PgType::Bool));
         assert_eq!(PgType::from_decltype("varchar(10)"), Some(PgType::Varchar));
         assert_eq!(PgType::from_decltype("numeric(10,2)"), Some(PgType::Numeric));
+        assert_eq!(PgType::from_decltype("numeric text(10,2)"), Some(PgType::Numeric));
+        assert_eq!(PgType::from_decltype("numeric text"), Some(PgType::Numeric));
         assert_eq!(PgType::from_decltype("TEXT"), Some(PgType::Text));
         assert_eq!(PgType::from_decltype("blob"), Some(PgType::Bytea));
         assert_eq!(PgType::from_decltype("double precision"), Some(PgType::Float8));

@@ -19,6 +19,10 @@ use crate::sql::types::PgType;
 
 type Out = (String, Kind, Vec<ColumnInfo>);
 
+/// A numeric column's declared type: `numeric text`, so that SQLite's affinity keeps its values as the decimal
+/// text they are (a bare `numeric` would turn `12.50` into the real 12.5, losing its scale and digits past 15).
+pub(super) const NUMERIC_DECLTYPE: &str = crate::sql::types::NUMERIC_DECLTYPE;
+
 fn other(tag: &str) -> Kind {
     Kind::Other(tag.to_owned())
 }
@@ -112,8 +116,9 @@ fn decltype(dt: &DataType) -> Result<(String, Option<PgType>, bool), SqlError> {
         (PgType::Bpchar, _) => "bpchar(1)".into(),
         (PgType::Numeric, m) if m >= 4 => {
             let m = m - 4;
-            format!("numeric({},{})", m >> 16, m & 0xffff)
+            format!("{NUMERIC_DECLTYPE}({},{})", m >> 16, m & 0xffff)
         }
+        (PgType::Numeric, _) => NUMERIC_DECLTYPE.to_owned(),
         _ => ty.typname().to_owned(),
     };
     Ok((text, Some(ty), false))

@@ -25,8 +25,8 @@ fn column_typmod(decltype: &str) -> i32 {
     let base = decltype[..open].trim().to_ascii_lowercase();
     match (base.as_str(), nums.as_slice()) {
         ("varchar" | "bpchar", [n]) => n + 4,
-        ("numeric", [p]) => (p << 16) + 4,
-        ("numeric", [p, s]) => ((p << 16) | s) + 4,
+        ("numeric" | "numeric text", [p]) => (p << 16) + 4,
+        ("numeric" | "numeric text", [p, s]) => ((p << 16) | s) + 4,
         _ => -1,
     }
 }
@@ -203,6 +203,14 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
         None if t.sqlite != quote(&t.rel.alias) => sql.push_str(&format!(" AS {}", quote(&t.rel.alias))),
         None => {}
     }
+    // Without a column list, VALUES rows may be shorter than the table: the rest take their defaults.
+    let cols: Vec<usize> = match ins.source.as_deref().map(|q| q.body.as_ref()) {
+        Some(SetExpr::Values(values)) if ins.columns.is_empty() => {
+            let width = values.rows.iter().map(|r| r.len()).max().unwrap_or(0);
+            cols.into_iter().take(width.max(1)).collect()
+        }
+        _ => cols,
+    };
     let col_list: Vec<String> = cols.iter().map(|&i| quote(&t.rel.columns[i].0)).collect();
     match ins.source.as_deref() {
         None => sql.push_str(" DEFAULT VALUES"),
@@ -229,7 +237,7 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
                             let (cname, ty) = t.rel.columns[i].clone();
                             items.push(assign(tx, v, ty, &t.decltypes[i], &cname)?);
                         }
-                        if row.len() < cols.len() {
+                        if row.len() < cols.len() && !ins.columns.is_empty() {
                             tx.scopes.pop();
                             return Err(SqlError::error("42601", "INSERT has more target columns than expressions"));
                         }

@@ -131,10 +131,7 @@ impl<'a> Translator<'a> {
                 let e = self.expr(inner)?;
                 // PostgreSQL names a cast after what it casts when that has a name (a column, a function, another
                 // cast), else after the type.
-                let named_inner = matches!(
-                    inner.as_ref(),
-                    Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) | Expr::Cast { .. }
-                );
+                let named_inner = strong_name(inner);
                 let name = match (&e.name, named_inner) {
                     (Some(n), true) => n.clone(),
                     _ => to.typname().trim_start_matches('_').to_owned(),
@@ -379,7 +376,7 @@ impl<'a> Translator<'a> {
             AstValue::DollarQuotedString(d) => {
                 Typed { sql: literal(&d.value), ty: None, name: None, lit: Lit::Str(d.value.clone()) }
             }
-            AstValue::Boolean(b) => Typed::new(if *b { "1" } else { "0" }, PgType::Bool).named("bool"),
+            AstValue::Boolean(b) => Typed::new(if *b { "1" } else { "0" }, PgType::Bool),
             AstValue::Null => Typed { sql: "NULL".into(), ty: None, name: None, lit: Lit::Null },
             AstValue::Placeholder(p) => {
                 let n = crate::sql::statement::param_number(Some(p))
@@ -719,6 +716,16 @@ impl<'a> Translator<'a> {
         let out = self.query(q);
         self.in_aggregate_context = saved;
         out
+    }
+}
+
+/// Whether PostgreSQL names a result column after `e` rather than after a cast around it: a column, a function
+/// call, or a cast of one of those (PostgreSQL's FigureColname strength above 1).
+fn strong_name(e: &Expr) -> bool {
+    match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) | Expr::Case { .. } => true,
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => strong_name(expr),
+        _ => false,
     }
 }
 

@@ -3,12 +3,9 @@
 //! ([`register`]: integer arithmetic with PostgreSQL's overflow and division errors, LIKE and regular
 //! expressions with PostgreSQL's rules, Unicode case mapping, `gen_random_uuid`, `pg_sleep`, jsonb access).
 //!
-//! An error raised inside one of these SQL functions reaches the client whole ([`fail`] keeps it for the engine,
-//! which asks [`take_error`] when SQLite reports the statement failed).
+//! An error raised inside one of these SQL functions reaches the client whole ([`fail`]).
 //!
 //! Runs in: any process that runs SQL through the translator.
-
-use std::cell::RefCell;
 
 use rusqlite::functions::{Context as FnContext, FunctionFlags};
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -24,25 +21,9 @@ use super::unsupported;
 use crate::sql::error::SqlError;
 use crate::sql::types::PgType;
 
-thread_local! {
-    static PENDING: RefCell<Option<SqlError>> = const { RefCell::new(None) };
-}
-
-/// Records `err` as why a SQL function failed; the rusqlite error that fails the statement.
+/// Fails the running statement with `err`, SQLSTATE and all (see [`crate::sql::sqlite::function_failed`]).
 pub fn fail(err: SqlError) -> rusqlite::Error {
-    let message = err.message.clone();
-    PENDING.with(|p| *p.borrow_mut() = Some(err));
-    rusqlite::Error::UserFunctionError(message.into())
-}
-
-/// The error the last failing function of this module recorded (and forgets it).
-pub fn take_error() -> Option<SqlError> {
-    PENDING.with(|p| p.borrow_mut().take())
-}
-
-/// Forgets any recorded error (before a statement runs).
-pub fn clear_error() {
-    PENDING.with(|p| p.borrow_mut().take());
+    crate::sql::sqlite::function_failed(err)
 }
 
 fn no_function(name: &str, args: &[Typed]) -> SqlError {
@@ -138,6 +119,9 @@ pub(super) fn call(tx: &mut Translator<'_>, f: &Function) -> Result<Typed, SqlEr
         call_named(tx, &name, args)?
     };
     if let Some(over) = &f.over {
+        if t.sql.starts_with("pg_numeric_") {
+            return Err(unsupported(format!("{name}() of numeric as a window function")));
+        }
         if !aggregate && !is_window_only(&name) {
             return Err(SqlError::error(
                 "42809",
@@ -286,6 +270,11 @@ fn aggregate_call(
             if ty == PgType::Bool {
                 return Err(no_function(name, &args));
             }
+            // min(text) serves every string type.
+            let ty = if ty.is_string() { PgType::Text } else { ty };
+            if ty == PgType::Numeric {
+                return Err(unsupported(format!("{name}(numeric)")));
+            }
             Typed::new(format!("{name}({d}{}){filter_sql}", a.sql), ty)
         }
         "bool_and" | "every" | "bool_or" => {
@@ -336,6 +325,9 @@ pub(super) fn call_named(tx: &mut Translator<'_>, name: &str, mut args: Vec<Type
         ("lower" | "upper", 1) => {
             let s = text1(tx, &mut args)?;
             Typed::new(format!("pg_{name}({s})"), PgType::Text)
+        }
+        ("length" | "octet_length", 1) if args[0].ty == Some(PgType::Bytea) => {
+            Typed::new(format!("length({})", args[0].sql), PgType::Int4)
         }
         ("length" | "char_length" | "character_length", 1) => {
             let s = text1(tx, &mut args)?;
@@ -553,6 +545,7 @@ pub(super) fn call_named(tx: &mut Translator<'_>, name: &str, mut args: Vec<Type
                 Typed::new(format!("pg_array_length({})", arr.sql), PgType::Int4)
             }
         }
+        ("generate_series", 2 | 3) => return Err(unsupported("set-returning functions in the select list")),
         ("gen_random_uuid", 0) => Typed::new("pg_gen_random_uuid()", PgType::Uuid),
         ("pg_sleep", 1) => {
             let s = tx.coerce(args.remove(0), PgType::Float8)?;
@@ -1117,6 +1110,18 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         Ok(SqlValue::Text(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])))
     })?;
     register_sleep(conn, None)?;
+    // pg_error(sqlstate, message): fails the statement (the translator's own checks at run time).
+    conn.create_scalar_function("pg_error", 2, flags(true), |ctx| -> rusqlite::Result<SqlValue> {
+        let code = text_arg(ctx, 0)?.unwrap_or_default().into_owned();
+        let message = text_arg(ctx, 1)?.unwrap_or_default().into_owned();
+        let code: &'static str = match code.as_str() {
+            "22023" => "22023",
+            "22012" => "22012",
+            "22003" => "22003",
+            _ => "XX000",
+        };
+        Err(fail(SqlError::error(code, message)))
+    })?;
     conn.create_scalar_function("pg_text_fn", -1, flags(true), |ctx| {
         let name = text_arg(ctx, 0)?.unwrap_or_default().into_owned();
         if name != "concat_ws" && (1..ctx.len()).any(|i| matches!(ctx.get_raw(i), ValueRef::Null)) {

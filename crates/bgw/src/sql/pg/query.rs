@@ -739,8 +739,11 @@ impl Translator<'_> {
                     None => "generate_series".to_owned(),
                 };
                 let (start, stop, step) = (&parts[0], &parts[1], &parts[2]);
+                // Counting up or down by `step` (never 0: 22023), as PostgreSQL's generate_series.
                 let sql = format!(
-                    "(SELECT value AS {} FROM generate_series({start}, {stop}, {step})) AS {}",
+                    "(WITH RECURSIVE _s(v) AS (SELECT CASE WHEN ({step}) = 0 THEN pg_error('22023', 'step size cannot equal zero') ELSE ({start}) END \
+                     UNION ALL SELECT v + ({step}) FROM _s WHERE CASE WHEN ({step}) > 0 THEN v + ({step}) <= ({stop}) ELSE v + ({step}) >= ({stop}) END) \
+                     SELECT v AS {} FROM _s WHERE CASE WHEN ({step}) > 0 THEN v <= ({stop}) ELSE v >= ({stop}) END) AS {}",
                     quote(&col),
                     quote(&alias_name)
                 );

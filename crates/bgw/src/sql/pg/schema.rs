@@ -89,14 +89,20 @@ impl Schema for SqliteSchema<'_> {
         let found = crate::sql::sqlite::relation_columns(self.conn, sqlite_name)?.map(|cols| {
             Arc::new(
                 cols.into_iter()
-                    .map(|(name, decltype)| {
-                        let decltype = decltype.unwrap_or_default();
-                        let mut column =
-                            Column { ty: PgType::from_decltype(&decltype), name, decltype, identity_always: false };
+                    .map(|c| {
+                        let decltype = c.decltype.unwrap_or_default();
+                        let mut column = Column {
+                            ty: PgType::from_decltype(&decltype),
+                            name: c.name,
+                            decltype,
+                            identity_always: false,
+                        };
                         if column.decltype.eq_ignore_ascii_case("INTEGER") {
-                            // A serial or identity key: its type and kind (see serial_clause).
+                            // A serial or identity key (a view's column too): its type and kind (see serial_clause).
+                            let (table, col) =
+                                c.origin.unwrap_or_else(|| (sqlite_name.to_owned(), column.name.clone()));
                             if let Ok((_, collation, not_null, true, true)) =
-                                self.conn.column_metadata(None, sqlite_name, column.name.as_str())
+                                self.conn.column_metadata(None, table.as_str(), col.as_str())
                             {
                                 column.ty = Some(match collation.and_then(|c| c.to_str().ok()) {
                                     Some("RTRIM") => PgType::Int4,

@@ -158,11 +158,7 @@ impl SqliteEngine {
         }
         if let Some(interrupt) = take(&self.interrupted) {
             let _ = self.hooks.take_function_error();
-            let _ = super::pg::functions::take_error();
             return interrupt;
-        }
-        if let Some(err) = super::pg::functions::take_error() {
-            return err;
         }
         self.hooks.take_function_error().unwrap_or_else(|| from_rusqlite(err))
     }
@@ -324,7 +320,6 @@ impl SqliteEngine {
         sink: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
     ) -> Result<Completion, SqlError> {
         self.check_now()?;
-        super::pg::functions::clear_error();
         if !stmt.before.is_empty() {
             // One transaction for the statements before it and the statement itself.
             self.conn.execute_batch("SAVEPOINT _pg_statement").map_err(|e| self.map_error(e))?;
@@ -598,19 +593,36 @@ mod tests;
 /// The columns of relation `name` (a table, view or virtual table) with their declared types, learned by preparing
 /// a query of it without running it: no read transaction starts (inside a deferred transaction block a read would
 /// make the block's later write fail on a busy database instead of waiting). None if there is no such relation.
-pub fn relation_columns(conn: &Connection, name: &str) -> Result<Option<Vec<(String, Option<String>)>>, SqlError> {
+pub fn relation_columns(conn: &Connection, name: &str) -> Result<Option<Vec<RelationColumn>>, SqlError> {
     let sql = format!("SELECT * FROM \"{}\"", name.replace('"', "\"\""));
-    match ffi::probe(conn, &sql) {
-        Ok(probe) => Ok(probe.shape.map(|shape| shape.names.into_iter().zip(shape.decltypes).collect())),
+    let stmt = match conn.prepare(&sql) {
+        Ok(stmt) => stmt,
         Err(e) => {
-            let err = from_rusqlite(e.error);
-            if err.message.starts_with("no such table") {
-                Ok(None)
-            } else {
-                Err(err)
-            }
+            let err = from_rusqlite(e);
+            return if err.message.starts_with("no such table") { Ok(None) } else { Err(err) };
         }
-    }
+    };
+    let decltypes: Vec<Option<String>> = stmt.columns().map(|c| c.decl_type().map(str::to_owned)).collect();
+    let columns = stmt
+        .columns_with_metadata()
+        .zip(decltypes)
+        .map(|(meta, decltype)| RelationColumn {
+            name: meta.name().to_owned(),
+            decltype,
+            origin: meta.table_name().zip(meta.origin_name()).map(|(t, c)| (t.to_owned(), c.to_owned())),
+        })
+        .collect();
+    Ok(Some(columns))
+}
+
+/// A column of a relation as SQLite describes it before running anything.
+#[derive(Debug, Clone)]
+pub struct RelationColumn {
+    pub name: String,
+    /// Its declared type (a view's column: its source column's).
+    pub decltype: Option<String>,
+    /// The table and column it comes from (a view's column that is a table's column).
+    pub origin: Option<(String, String)>,
 }
 
 /// Whether a value of `bytes` bytes fits in what SQLite may still allocate in this process (its hard heap limit):
