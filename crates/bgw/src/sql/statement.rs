@@ -80,6 +80,8 @@ pub struct Statement {
     /// SQLite statements the engine runs before `sql`, in one transaction with it (see
     /// [`crate::sql::pg::Translated::before`]).
     pub before: Vec<String>,
+    /// What explains its constraint errors in PostgreSQL's words (translated statements that write).
+    pub diagnostics: Option<std::sync::Arc<super::pg::diagnose::Diagnostics>>,
 }
 
 impl Statement {
@@ -96,6 +98,7 @@ impl Statement {
             param_types: Vec::new(),
             read_only: false,
             before: Vec::new(),
+            diagnostics: None,
         }
     }
 }

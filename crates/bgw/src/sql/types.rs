@@ -30,6 +30,12 @@
 /// into the real 12.5, losing its scale and every digit past the 15th).
 pub const NUMERIC_DECLTYPE: &str = "numeric text";
 
+/// The types held as text whose names would give a column SQLite's NUMERIC affinity (text that looks like a
+/// number turned into one: `12.50` into 12.5, a json `1.50` into 1.5, a name `007` into 7): their columns are
+/// declared `<typname> text` (with the modifier after: `numeric text(10,2)`), which [`PgType::from_decltype`]
+/// reads back.
+pub const TEXT_HELD: &[PgType] = &[PgType::Numeric, PgType::Json, PgType::Jsonb, PgType::Name];
+
 /// A PostgreSQL type the host can store, describe and send. Arrays are their own variants (`Int4Array` is
 /// `_int4`, `integer[]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -302,9 +308,11 @@ impl PgType {
     /// created with SQLite's types (`INTEGER` is int8 there, as SQLite's integers are 64-bit; `REAL` float8).
     pub fn from_decltype(decltype: &str) -> Option<PgType> {
         let base = decltype.split('(').next().unwrap_or("").trim();
-        if base.eq_ignore_ascii_case(NUMERIC_DECLTYPE) {
-            return Some(PgType::Numeric);
-        }
+        // `numeric text`, `jsonb text`: held as text (see TEXT_HELD).
+        let base = match base.len().checked_sub(5) {
+            Some(cut) if base.is_char_boundary(cut) && base[cut..].eq_ignore_ascii_case(" text") => &base[..cut],
+            _ => base,
+        };
         if let Some(info) = TYPES.iter().find(|t| t.typname.eq_ignore_ascii_case(base)) {
             return Some(info.ty);
         }
@@ -378,6 +386,8 @@ mod tests {
         assert_eq!(PgType::from_decltype("numeric(10,2)"), Some(PgType::Numeric));
         assert_eq!(PgType::from_decltype("numeric text(10,2)"), Some(PgType::Numeric));
         assert_eq!(PgType::from_decltype("numeric text"), Some(PgType::Numeric));
+        assert_eq!(PgType::from_decltype("jsonb text"), Some(PgType::Jsonb));
+        assert_eq!(PgType::from_decltype("name text"), Some(PgType::Name));
         assert_eq!(PgType::from_decltype("TEXT"), Some(PgType::Text));
         assert_eq!(PgType::from_decltype("blob"), Some(PgType::Bytea));
         assert_eq!(PgType::from_decltype("double precision"), Some(PgType::Float8));

@@ -118,7 +118,7 @@ fn decltype(dt: &DataType) -> Result<(String, Option<PgType>, bool), SqlError> {
             let m = m - 4;
             format!("{NUMERIC_DECLTYPE}({},{})", m >> 16, m & 0xffff)
         }
-        (PgType::Numeric, _) => NUMERIC_DECLTYPE.to_owned(),
+        (t, _) if crate::sql::types::TEXT_HELD.contains(&t) => format!("{} text", t.typname()),
         _ => ty.typname().to_owned(),
     };
     Ok((text, Some(ty), false))

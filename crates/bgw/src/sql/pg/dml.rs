@@ -8,6 +8,7 @@ use sqlparser::ast::{
     SetExpr, TableFactor, TableObject, Update, UpdateTableFromKind,
 };
 
+use super::diagnose::{Diagnostics, Writes};
 use super::expr::{Rel, Translator, Typed};
 use super::names::{self, quote};
 use super::unsupported;
@@ -33,6 +34,8 @@ fn column_typmod(decltype: &str) -> i32 {
 
 struct Target {
     sqlite: String,
+    /// The SQLite name, unquoted.
+    raw: String,
     rel: Rel,
     decltypes: Vec<String>,
     identity_always: Vec<bool>,
@@ -51,6 +54,7 @@ fn target(tx: &mut Translator<'_>, name: &sqlparser::ast::ObjectName) -> Result<
         )
     })?;
     Ok(Target {
+        raw: sqlite.clone(),
         sqlite: quote(&sqlite),
         rel: Rel { exprs: None, alias: rel_name, columns: columns.iter().map(|c| (c.name.clone(), c.ty)).collect() },
         decltypes: columns.iter().map(|c| c.decltype.clone()).collect(),
@@ -220,6 +224,7 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
                 SetExpr::Values(values) if q.with.is_none() && q.order_by.is_none() && q.limit_clause.is_none() => {
                     tx.scopes.push(Vec::new());
                     let mut rows = Vec::new();
+                    let mut row_exprs = Vec::new();
                     for row in &values.rows {
                         if row.len() > cols.len() {
                             tx.scopes.pop();
@@ -242,9 +247,15 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
                             return Err(SqlError::error("42601", "INSERT has more target columns than expressions"));
                         }
                         rows.push(format!("({})", items.join(", ")));
+                        row_exprs.push(items);
                     }
                     tx.scopes.pop();
                     sql.push_str(&format!(" VALUES {}", rows.join(", ")));
+                    tx.diagnostics = Some(Diagnostics {
+                        table: t.rel.alias.clone(),
+                        sqlite_table: t.raw.clone(),
+                        writes: Writes::Rows { columns: cols.iter().map(|&i| t.rel.columns[i].0.clone()).collect(), rows: row_exprs },
+                    });
                 }
                 _ => {
                     let out = tx.query(q)?;
@@ -329,6 +340,11 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
 }
 
 fn assignments(tx: &mut Translator<'_>, t: &Target, list: &[Assignment]) -> Result<String, SqlError> {
+    Ok(assignment_list(tx, t, list)?.iter().map(|(c, v)| format!("{} = {v}", quote(c))).collect::<Vec<_>>().join(", "))
+}
+
+/// Each assignment: the column and the SQLite expression assigned to it.
+fn assignment_list(tx: &mut Translator<'_>, t: &Target, list: &[Assignment]) -> Result<Vec<(String, String)>, SqlError> {
     let mut parts = Vec::new();
     for a in list {
         let AssignmentTarget::ColumnName(c) = &a.target else {
@@ -344,9 +360,10 @@ fn assignments(tx: &mut Translator<'_>, t: &Target, list: &[Assignment]) -> Resu
         }
         let v = tx.expr(&a.value)?;
         let (cname, ty) = t.rel.columns[i].clone();
-        parts.push(format!("{} = {}", quote(&cname), assign(tx, v, ty, &t.decltypes[i], &cname)?));
+        let value = assign(tx, v, ty, &t.decltypes[i], &cname)?;
+        parts.push((cname, value));
     }
-    Ok(parts.join(", "))
+    Ok(parts)
 }
 
 pub(super) fn update(tx: &mut Translator<'_>, up: &Update) -> Result<Out, SqlError> {
@@ -387,7 +404,8 @@ pub(super) fn update(tx: &mut Translator<'_>, up: &Update) -> Result<Out, SqlErr
             let _ = q;
             return Err(unsupported("UPDATE ... FROM"));
         }
-        let set = assignments(tx, &t, &up.assignments)?;
+        let sets = assignment_list(tx, &t, &up.assignments)?;
+        let set = sets.iter().map(|(c, v)| format!("{} = {v}", quote(c))).collect::<Vec<_>>().join(", ");
         let mut sql = format!("UPDATE {}", t.sqlite);
         match &alias_name {
             Some(a) => sql.push_str(&format!(" AS {}", quote(a))),
@@ -401,6 +419,15 @@ pub(super) fn update(tx: &mut Translator<'_>, up: &Update) -> Result<Out, SqlErr
             let c = tx.expr(w)?;
             sql.push_str(&format!(" WHERE {}", tx.coerce(c, PgType::Bool)?));
         }
+        tx.diagnostics = Some(Diagnostics {
+            table: t.rel.alias.clone(),
+            sqlite_table: t.raw.clone(),
+            writes: Writes::Update {
+                alias: alias_name.clone().unwrap_or_else(|| t.rel.alias.clone()),
+                sets,
+                filter: sql.split_once(" WHERE ").map(|(_, w)| w.to_owned()),
+            },
+        });
         let (ret, columns) = returning(tx, up.returning.as_ref())?;
         sql.push_str(&ret);
         Ok((sql, Kind::Update, columns))
@@ -462,6 +489,14 @@ pub(super) fn delete(tx: &mut Translator<'_>, del: &Delete) -> Result<Out, SqlEr
             let c = tx.expr(w)?;
             sql.push_str(&format!(" WHERE {}", tx.coerce(c, PgType::Bool)?));
         }
+        tx.diagnostics = Some(Diagnostics {
+            table: t.rel.alias.clone(),
+            sqlite_table: t.raw.clone(),
+            writes: Writes::Delete {
+                alias: alias_name.clone().unwrap_or_else(|| t.rel.alias.clone()),
+                filter: sql.split_once(" WHERE ").map(|(_, w)| w.to_owned()),
+            },
+        });
         let (ret, columns) = returning(tx, del.returning.as_ref())?;
         sql.push_str(&ret);
         Ok((sql, Kind::Delete, columns))

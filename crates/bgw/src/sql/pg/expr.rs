@@ -70,6 +70,8 @@ pub(super) struct Translator<'a> {
     pub outputs: Vec<(String, Typed)>,
     /// Statements to run before the translated one (see [`super::Translated::before`]).
     pub before: Vec<String>,
+    /// What explains the statement's constraint errors (see [`super::diagnose`]).
+    pub diagnostics: Option<super::diagnose::Diagnostics>,
 }
 
 impl<'a> Translator<'a> {
@@ -82,6 +84,7 @@ impl<'a> Translator<'a> {
             ctes: Vec::new(),
             outputs: Vec::new(),
             before: Vec::new(),
+            diagnostics: None,
         }
     }
 

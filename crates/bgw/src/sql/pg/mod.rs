@@ -20,6 +20,7 @@
 //! Runs in: a backend process (a client session's engine).
 
 mod ddl;
+pub mod diagnose;
 mod dml;
 mod expr;
 pub mod functions;
@@ -52,6 +53,8 @@ pub struct Translated {
     /// SQLite statements to run before `sqlite`, in the same transaction (a DROP of several tables, a table
     /// rebuilt to add its primary key).
     pub before: Vec<String>,
+    /// What explains the statement's constraint errors in PostgreSQL's words.
+    pub diagnostics: Option<diagnose::Diagnostics>,
 }
 
 /// What the translator needs to know besides the schema.
@@ -89,6 +92,7 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
                 columns: Vec::new(),
                 param_types: Vec::new(),
                 before: Vec::new(),
+                diagnostics: None,
             }));
         }
         _ => {}
@@ -109,7 +113,8 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
         other => ddl::statement(&mut tx, other)?,
     };
     let before = std::mem::take(&mut tx.before);
-    Ok(Outcome::Run(Translated { sqlite, kind, columns, param_types: tx.into_param_types(), before }))
+    let diagnostics = tx.diagnostics.take();
+    Ok(Outcome::Run(Translated { sqlite, kind, columns, param_types: tx.into_param_types(), before, diagnostics }))
 }
 
 /// Splits off the first statement of `sql`: its text (without the `;`) and how many bytes it takes with the `;`.

@@ -263,6 +263,7 @@ impl SqliteEngine {
                 param_types: translated.param_types,
                 read_only: false,
                 before: translated.before,
+                diagnostics: translated.diagnostics.map(Arc::new),
             }));
         }
         let probe = ffi::probe(&self.conn, &translated.sqlite).map_err(|e| self.map_error(e.error))?;
@@ -276,6 +277,7 @@ impl SqliteEngine {
         }
         statement.param_count = statement.param_count.max(translated.param_types.len());
         statement.param_types = translated.param_types;
+        statement.diagnostics = translated.diagnostics.map(Arc::new);
         Ok(Some(statement))
     }
 
@@ -310,6 +312,7 @@ impl SqliteEngine {
             param_types: Vec::new(),
             read_only,
             before: Vec::new(),
+            diagnostics: None,
         }
     }
 
@@ -360,7 +363,7 @@ impl SqliteEngine {
         let mut delivered = 0u64;
         {
             let mut rows = prepared.raw_query();
-            while let Some(row) = rows.next().map_err(|e| self.map_error(e))? {
+            while let Some(row) = rows.next().map_err(|e| self.explain(stmt, params, self.map_error(e)))? {
                 if width > 0 {
                     let mut values = Vec::with_capacity(width);
                     for i in 0..width {
@@ -560,6 +563,16 @@ impl Engine for SqliteEngine {
 }
 
 impl SqliteEngine {
+    /// PostgreSQL's words for a constraint error of a translated statement (see [`super::pg::diagnose`]).
+    fn explain(&self, stmt: &Statement, params: &[Value], err: SqlError) -> SqlError {
+        match &stmt.diagnostics {
+            Some(d) if matches!(err.code, "23505" | "23502" | "23503") => {
+                super::pg::diagnose::explain(&self.conn, d, &err, params).unwrap_or(err)
+            }
+            _ => err,
+        }
+    }
+
     /// Rolls back the block whose COMMIT failed (its pre-commit refused, or SQLite's COMMIT failed): the block
     /// ends, its transaction did not commit; returns the error.
     fn roll_back_refused(&mut self, err: SqlError) -> SqlError {
