@@ -365,7 +365,15 @@ fn is_day_name(word: &str) -> bool {
 
 fn parse_error(ty: PgType, text: &str, bad: Bad) -> SqlError {
     match bad {
-        Bad::Syntax => SqlError::error("22007", format!("invalid input syntax for type {}: \"{text}\"", ty.sql_name())),
+        Bad::Syntax => {
+            // PostgreSQL's datetime input names timestamp and time without their "without time zone".
+            let name = match ty {
+                PgType::Timestamp => "timestamp",
+                PgType::Time => "time",
+                other => other.sql_name(),
+            };
+            SqlError::error("22007", format!("invalid input syntax for type {name}: \"{text}\""))
+        }
         Bad::Range => SqlError::error("22008", format!("date/time field value out of range: \"{text}\"")),
         Bad::Zone => SqlError::error("22009", format!("time zone displacement out of range: \"{text}\"")),
         Bad::Unsupported(message) => SqlError::error("0A000", message),
