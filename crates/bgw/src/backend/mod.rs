@@ -66,6 +66,7 @@ use std::rc::Rc;
 pub mod host;
 
 mod context;
+mod copy;
 mod database;
 mod extended;
 mod functions;
