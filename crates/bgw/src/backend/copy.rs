@@ -491,7 +491,9 @@ impl CopyIn {
 
     /// Takes a CopyData message's bytes and inserts the rows now whole.
     fn feed(&mut self, engine: &mut dyn Engine, data: &[u8]) -> Result<(), SqlError> {
-        if self.ended {
+        if self.ended && matches!(self.reader, Reader::Text(_)) {
+            // After `\.` the rest of the data is ignored, as PostgreSQL does (binary data after the trailer is an
+            // error, which the reader reports).
             return Ok(());
         }
         match &mut self.reader {
@@ -636,14 +638,16 @@ impl CopyIn {
         }
         for (i, (field, (name, _))) in fields.iter().zip(&self.columns).enumerate() {
             match field {
-                None => return Err(SqlError::error(
-                    "22P04",
-                    format!(
+                None => {
+                    return Err(SqlError::error(
+                        "22P04",
+                        format!(
                         "column name mismatch in header line field {}: got null value (\"{}\"), expected \"{name}\"",
                         i + 1,
                         self.options.null
                     ),
-                )),
+                    ))
+                }
                 Some(bytes) if bytes != name.as_bytes() => {
                     return Err(SqlError::error(
                         "22P04",
