@@ -281,6 +281,17 @@ fn copy_fail_binary_and_extended_protocol_on_the_wire() {
     assert_eq!(error_field(&error.1, b'W'), "COPY w, line 3, column a: \"x\"");
     assert_eq!(h.sql("SELECT count(*) FROM w"), "0");
 
+    // Any other message ends the COPY: 08P01, as PostgreSQL says it.
+    c.query("COPY w FROM STDIN");
+    assert_eq!(c.read().0, b'G');
+    c.send(b'd', b"1\tone\n");
+    c.query("SELECT 1");
+    let messages = c.until_ready();
+    let error = messages.iter().find(|m| m.0 == b'E').expect("an error");
+    assert_eq!(error_field(&error.1, b'C'), "08P01");
+    assert_eq!(error_field(&error.1, b'M'), "unexpected message type 0x51 during COPY from stdin");
+    assert_eq!(h.sql("SELECT count(*) FROM w"), "0");
+
     // Binary COPY FROM, the data split across messages at odd places.
     c.query("COPY w FROM STDIN (FORMAT binary)");
     let (tag, body) = c.read();

@@ -215,16 +215,27 @@ impl Session {
                     None => {}
                 }
             }
-            Err(err) => {
-                state.abort(&mut *self.engine);
-                self.after_statement();
-                self.error(err);
-                if state.rest.is_some() {
-                    self.ready();
-                } else {
-                    self.skip_until_sync = true;
-                }
-            }
+            Err(err) => self.copy_failed(state, err),
+        }
+    }
+
+    /// Ends the COPY FROM STDIN that waits for data with `err` (a message that could not be read, too).
+    pub(super) fn copy_abort(&mut self, err: SqlError) {
+        if let Some(state) = self.copy_in.take() {
+            self.copy_failed(state, err);
+        }
+    }
+
+    /// The COPY failed: nothing of it is kept, the statement ends with `err`, and the query cycle goes on as after
+    /// any failed statement (ReadyForQuery now in the simple protocol; after Sync in the extended one).
+    fn copy_failed(&mut self, mut state: Box<CopyIn>, err: SqlError) {
+        state.abort(&mut *self.engine);
+        self.after_statement();
+        self.error(err);
+        if state.rest.is_some() {
+            self.ready();
+        } else {
+            self.skip_until_sync = true;
         }
     }
 }

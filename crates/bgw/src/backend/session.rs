@@ -238,6 +238,9 @@ impl Session {
     /// A message that could not be read is an ERROR (ignored while skipping to Sync); the session goes on, as
     /// after any failed simple query or extended-protocol step.
     pub(super) fn malformed(&mut self, err: SqlError, extended: bool) {
+        if self.copy_in.is_some() {
+            return self.copy_abort(err);
+        }
         if self.skip_until_sync {
             return;
         }
