@@ -43,7 +43,8 @@ impl Session {
         if !name.is_empty() && self.statements.contains_key(&name) {
             return Err(SqlError::error("42P05", format!("prepared statement \"{name}\" already exists")));
         }
-        let statement = match self.engine.prepare(&parse.query)? {
+        let prepared = super::copy::prepare(&parse.query).unwrap_or_else(|| self.engine.prepare(&parse.query));
+        let statement = match prepared? {
             None => None,
             Some((statement, rest)) => {
                 if !is_blank(rest) {
@@ -177,6 +178,10 @@ impl Session {
                 self.out.push(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()));
                 return Ok(());
             };
+            if super::copy::is_copy_statement(&statement) {
+                portal.state = PortalState::Done;
+                return self.copy_portal(&statement.sql);
+            }
             let params = std::mem::take(&mut portal.params);
             let columns = portal.columns.clone();
             // The first `limit` rows are sent as they come; a row-limited Execute keeps the rest for the next one.

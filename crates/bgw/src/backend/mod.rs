@@ -25,7 +25,8 @@
 //!   `extended`: the extended query protocol; `scram`: SCRAM-SHA-256.
 //! * `database`: the session's database, the SQL layer's engine ([`crate::sql`]) with the backend's hooks;
 //!   `functions` and `views`: the SQL functions and views that ask the host; `context`: the thread-local host
-//!   they reach; `types`: values on the wire; `options`: the registration options of `bgw_register`.
+//!   they reach; `types`: values on the wire; `options`: the registration options of `bgw_register`;
+//!   `copy`: COPY FROM STDIN / TO STDOUT over the protocol's copy messages.
 //! * [`host`]: what the backend needs from the host ([`HostServices`]).
 //!
 //! # Invariants
@@ -48,8 +49,8 @@
 //!   fork (the postmaster must not use `tokio::signal`).
 //! * The host handle is an `Rc` and stays on the backend's one thread: the SQL functions and views reach it
 //!   through a thread-local set for the duration of [`serve`].
-//! * The session's SQL cannot touch files: `ATTACH` of a database file and `VACUUM INTO` are refused (42501),
-//!   since the backend runs with the host's privileges.
+//! * The session's SQL cannot touch files: `ATTACH` of a database file, `VACUUM INTO` and `COPY` to or from a
+//!   server file or program are refused (42501), since the backend runs with the host's privileges.
 //!
 //! * A CancelRequest (instead of a startup packet) is served by the backend forked for that connection: it sends
 //!   SIGINT to the backend of this host whose pid and cancel key (random, sent in BackendKeyData and kept in the
@@ -66,6 +67,7 @@ use std::rc::Rc;
 pub mod host;
 
 mod context;
+mod copy;
 mod database;
 mod extended;
 mod functions;

@@ -65,6 +65,8 @@ pub(super) struct Session {
     pub(super) exit: Option<i32>,
     /// Sends a running statement's rows before it ends (None: they wait in `out`).
     spill: Option<Spill>,
+    /// A COPY FROM STDIN waiting for its data (see `super::copy`).
+    pub(super) copy_in: Option<Box<super::copy::CopyIn>>,
 }
 
 /// How many rows (or bytes of their values) the simple protocol holds back to type the result columns that have
@@ -227,6 +229,7 @@ impl Session {
             skip_until_sync: false,
             exit: None,
             spill: wire.spill(),
+            copy_in: None,
         };
         session.ready();
         Ok(session)
@@ -235,6 +238,9 @@ impl Session {
     /// A message that could not be read is an ERROR (ignored while skipping to Sync); the session goes on, as
     /// after any failed simple query or extended-protocol step.
     pub(super) fn malformed(&mut self, err: SqlError, extended: bool) {
+        if self.copy_in.is_some() {
+            return self.copy_abort(err);
+        }
         if self.skip_until_sync {
             return;
         }
@@ -260,6 +266,9 @@ impl Session {
     }
 
     fn handle(&mut self, message: PgWireFrontendMessage) {
+        if self.copy_in.is_some() {
+            return self.copy_message(message);
+        }
         if self.skip_until_sync && !matches!(message, PgWireFrontendMessage::Sync(_)) {
             // After an error in the extended protocol everything up to Sync is ignored, as PostgreSQL does.
             return;
@@ -318,7 +327,7 @@ impl Session {
     }
 
     /// What has to happen before any statement runs; an error here is FATAL.
-    fn before_statement(&mut self, query: &str) -> Result<(), SqlError> {
+    pub(super) fn before_statement(&mut self, query: &str) -> Result<(), SqlError> {
         if self.host.termination_requested() {
             return Err(terminating());
         }
@@ -330,7 +339,7 @@ impl Session {
     }
 
     /// What has to happen after a statement: its notices go out, and the backend is idle again.
-    fn after_statement(&mut self) {
+    pub(super) fn after_statement(&mut self) {
         crate::process::interrupts::end_statement();
         let notices: Vec<SqlError> = context::take_notices()
             .into_iter()
@@ -366,10 +375,24 @@ impl Session {
         result
     }
 
-    fn simple_query(&mut self, query: &str) {
+    pub(super) fn simple_query(&mut self, query: &str) {
         let mut rest = query;
         let mut ran_any = false;
         while !is_blank(rest) {
+            if super::copy::is_copy(rest) {
+                match self.copy_simple(rest) {
+                    super::copy::Step::Next(len) => {
+                        ran_any = true;
+                        rest = &rest[len..];
+                        continue;
+                    }
+                    super::copy::Step::Failed => {
+                        ran_any = true;
+                        break;
+                    }
+                    super::copy::Step::Waiting => return,
+                }
+            }
             let step = self.run_statement(query, |engine, output| {
                 let Some((statement, remainder)) = engine.prepare(rest)? else {
                     return Ok(None);

@@ -412,6 +412,7 @@ fn error_info(err: &SqlError, severity: &str) -> ErrorInfo {
     info.severity_nonlocalized = Some(severity.to_owned());
     info.detail = err.detail.as_deref().map(clip);
     info.hint = err.hint.as_deref().map(clip);
+    info.where_context = err.context.as_deref().map(clip);
     info
 }
 

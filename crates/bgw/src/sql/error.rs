@@ -17,8 +17,11 @@ pub struct SqlError {
     pub detail: Option<String>,
     pub hint: Option<String>,
     /// Where in the statement text the engine found the error (a byte offset), if it said. The backend does not
-    /// send it; SPI quotes it in its error text as SQLite's own messages do.
-    pub position: Option<usize>,
+    /// send it; SPI quotes it in its error text as SQLite's own messages do. (u32 keeps the error small.)
+    pub position: Option<u32>,
+    /// Where the error happened, as PostgreSQL's CONTEXT line says it (`COPY t, line 3, column a: "x"`); boxed to
+    /// keep the error small.
+    pub context: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +34,7 @@ pub enum Severity {
 
 impl SqlError {
     fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
-        SqlError { severity, code, message: message.into(), detail: None, hint: None, position: None }
+        SqlError { severity, code, message: message.into(), detail: None, hint: None, position: None, context: None }
     }
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
         SqlError::new(Severity::Error, code, message)
@@ -48,6 +51,10 @@ impl SqlError {
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+    pub fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into().into_boxed_str());
         self
     }
 }

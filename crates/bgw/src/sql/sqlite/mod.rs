@@ -217,7 +217,7 @@ impl SqliteEngine {
             let probe = ffi::probe(&self.conn, rest).map_err(|e| {
                 let mut err = self.map_error(e.error);
                 // The offset SQLite gives is into `rest`; the error's position is into `sql`.
-                err.position = e.offset.map(|offset| offset + (sql.len() - rest.len()));
+                err.position = e.offset.map(|offset| (offset + (sql.len() - rest.len())) as u32);
                 err
             })?;
             let consumed = probe.consumed.min(rest.len());
