@@ -12,6 +12,8 @@
 //! - [`txn`]: PostgreSQL's transaction rules (the failed-transaction rule, 25P02) on top of an engine's own.
 //! - [`error`]: [`SqlError`], with SQLSTATE, message, detail and hint; [`value`]: [`Value`]; [`types`]: [`PgType`],
 //!   PostgreSQL's types with their OIDs and names, and how each is held in SQLite.
+//! - [`pg_catalog`]: PostgreSQL's system catalogs and `information_schema`, computed from the schema and the host,
+//!   and the catalog functions clients call.
 //! - [`interrupt`]: the check a caller gives its engine so that a cancel, a timeout or a termination ends a
 //!   running statement (or a wait for a lock) within milliseconds.
 //!
@@ -24,6 +26,7 @@
 pub mod error;
 pub mod interrupt;
 pub mod lexer;
+pub mod pg_catalog;
 pub mod session;
 pub mod sqlite;
 pub mod statement;
