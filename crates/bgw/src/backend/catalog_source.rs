@@ -100,7 +100,12 @@ fn setting_info(def: &GucDef, shown: String, host: Option<(GucValue, GucSource)>
         GucKind::String => ("string", None, None, None, None),
         GucKind::Enum { options } => ("enum", None, None, None, Some(options.clone())),
     };
-    let reset = host.as_ref().map_or_else(|| def.default.clone(), |(value, _)| value.clone());
+    let reset = match (&host, &parsed) {
+        // A fixed parameter's value is what it is (`is_superuser`, `server_version`).
+        (_, Some(value)) if def.context == GucContext::Internal => value.clone(),
+        (Some((value, _)), _) => value.clone(),
+        (None, _) => def.default.clone(),
+    };
     let source = if parsed.as_ref().is_some_and(|p| *p != reset) {
         "session"
     } else {

@@ -115,8 +115,9 @@ fn key_text(t: &Table, parsed: Option<&Vec<String>>, position: usize, key: &Key)
     }
 }
 
-/// `pg_get_indexdef(index, column)`: the index's `CREATE INDEX` statement, or (column > 0) its column-th key.
-pub(super) fn index_def(t: &Table, index: usize, column: i64) -> String {
+/// `pg_get_indexdef(index, column, pretty)`: the index's `CREATE INDEX` statement, or (column > 0) its column-th
+/// key. The table is qualified with its schema unless `pretty` and the table is in `public`.
+pub(super) fn index_def(t: &Table, index: usize, column: i64, pretty: bool) -> String {
     let Some(i) = t.indexes.get(index) else { return String::new() };
     let parsed = i.sql.as_deref().and_then(parse_index);
     let keys: Vec<String> = i
@@ -134,7 +135,7 @@ pub(super) fn index_def(t: &Table, index: usize, column: i64) -> String {
         "CREATE {}INDEX {} ON {} USING btree ({}){predicate}",
         if i.unique { "UNIQUE " } else { "" },
         quote_ident(&i.name),
-        qualified(t),
+        if pretty && t.schema == "public" { quote_ident(&t.name) } else { qualified(t) },
         keys.join(", ")
     )
 }

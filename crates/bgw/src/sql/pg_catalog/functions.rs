@@ -86,7 +86,7 @@ impl Call<'_> {
                 if let Ok(oid) = name.trim().parse::<u32>() {
                     return Ok(Some(oid));
                 }
-                let model = self.model(Some(0))?;
+                let model = self.model(None)?;
                 resolve_relation(&model, self.source, &name)
                     .map(Some)
                     .ok_or_else(|| SqlError::error("42P01", format!("relation \"{name}\" does not exist")))
@@ -169,7 +169,7 @@ fn pg_get_userbyid(c: &Call) -> Result<Value, SqlError> {
 
 fn pg_table_is_visible(c: &Call) -> Result<Value, SqlError> {
     let Some(oid) = c.oid(0)? else { return Ok(Value::Null) };
-    let model = c.model(Some(0))?;
+    let model = c.model(Some(oid))?;
     let Some((t, index)) = model.relation(oid) else { return Ok(Value::Null) };
     let name = index.map_or(&t.name, |i| &t.indexes[i].name);
     let path = search_path(c.source, &model, true);
@@ -207,9 +207,10 @@ fn pg_get_expr(c: &Call) -> Result<Value, SqlError> {
 fn pg_get_indexdef(c: &Call) -> Result<Value, SqlError> {
     let Some(oid) = c.oid(0)? else { return Ok(Value::Null) };
     let column = c.int(1)?.unwrap_or(0);
+    let pretty = c.int(2).ok().flatten().is_some_and(|p| p != 0) || c.text(2).is_some_and(|p| p.starts_with('t'));
     let model = c.model(Some(oid))?;
     Ok(match model.relation(oid) {
-        Some((t, Some(index))) => Value::Text(format::index_def(t, index, column)),
+        Some((t, Some(index))) => Value::Text(format::index_def(t, index, column, pretty)),
         _ => Value::Null,
     })
 }
@@ -293,7 +294,7 @@ fn has_table_privilege(c: &Call) -> Result<Value, SqlError> {
         &["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "RULE"],
     )?;
     let Some(oid) = c.relation(object)? else { return Ok(Value::Null) };
-    let model = c.model(Some(0))?;
+    let model = c.model(Some(oid))?;
     Ok(if model.relation(oid).is_some() { boolean(true) } else { Value::Null })
 }
 

@@ -47,6 +47,9 @@ pub(super) struct Table {
     pub checks: Vec<Check>,
     /// Whether the table's rowids come from `sqlite_sequence` (AUTOINCREMENT).
     pub autoincrement: bool,
+    /// Whether SQLite triggers are defined on it, or foreign keys reference it (PostgreSQL's foreign keys are
+    /// triggers on the referenced table).
+    pub has_triggers: bool,
 }
 
 /// A column.
@@ -347,7 +350,7 @@ pub(super) fn read(conn: &Connection, only: Option<i64>) -> rusqlite::Result<Mod
     {
         let mut stmt = conn.prepare(
             "SELECT type, name, tbl_name, sql FROM main.sqlite_schema \
-             WHERE type IN ('table', 'view', 'index') ORDER BY rowid",
+             WHERE type IN ('table', 'view', 'index', 'trigger') ORDER BY rowid",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         for row in rows {
@@ -355,7 +358,7 @@ pub(super) fn read(conn: &Connection, only: Option<i64>) -> rusqlite::Result<Mod
         }
     }
     let mut tables = Vec::new();
-    for (kind, sqlite_name, _, sql) in objects.iter().filter(|o| o.0 != "index") {
+    for (kind, sqlite_name, _, sql) in objects.iter().filter(|o| o.0 == "table" || o.0 == "view") {
         if is_internal(sqlite_name) {
             continue;
         }
@@ -384,6 +387,7 @@ pub(super) fn read(conn: &Connection, only: Option<i64>) -> rusqlite::Result<Mod
             foreign_keys: Vec::new(),
             checks: Vec::new(),
             autoincrement: false,
+            has_triggers: objects.iter().any(|o| o.0 == "trigger" && o.2.eq_ignore_ascii_case(sqlite_name)),
         };
         if wanted {
             describe(conn, &mut table, &objects)?;
@@ -406,6 +410,7 @@ pub(super) fn read(conn: &Connection, only: Option<i64>) -> rusqlite::Result<Mod
             foreign_keys: Vec::new(),
             checks: Vec::new(),
             autoincrement: false,
+            has_triggers: false,
         };
         if only.is_none_or(|o| o == i64::from(oid)) {
             table.columns = relation
@@ -633,6 +638,14 @@ fn describe(
             .unwrap_or_else(|| format!("{}_{}_fkey", table.name, cols.join("_")));
         fk.oid = constraint_oid(&table.sqlite_name, &fk.name);
         table.foreign_keys.push(fk);
+    }
+    if table.kind == b'r' && !table.has_triggers {
+        table.has_triggers = conn.query_row(
+            "SELECT count(*) > 0 FROM main.sqlite_schema s, pragma_foreign_key_list(s.name, 'main') f \
+             WHERE s.type = 'table' AND f.\"table\" = ?1 COLLATE NOCASE",
+            [&table.sqlite_name],
+            |r| r.get(0),
+        )?;
     }
     // CHECK constraints.
     let mut taken: Vec<String> = Vec::new();

@@ -472,9 +472,10 @@ fn namespace_rows(env: &Env) -> Rows {
     Ok(namespaces.into_iter().map(|n| vec![oid(n.oid), text(n.name), oid(n.owner), NULL]).collect())
 }
 
-fn class_row(t: &Table, model: &Model) -> Vec<Value> {
-    let _ = model;
+fn class_row(t: &Table) -> Vec<Value> {
     let table = t.kind == b'r';
+    // PostgreSQL enforces foreign keys with (internal) triggers on both tables; SQLite's triggers are triggers.
+    let triggers = table && (t.has_triggers || !t.foreign_keys.is_empty());
     vec![
         oid(t.oid),
         text(t.name.clone()),
@@ -496,7 +497,7 @@ fn class_row(t: &Table, model: &Model) -> Vec<Value> {
         int(i64::try_from(t.columns.len()).unwrap_or(0)),
         int(i64::try_from(t.checks.len()).unwrap_or(0)),
         boolean(false),
-        boolean(false),
+        boolean(triggers),
         boolean(false),
         boolean(false),
         boolean(false),
@@ -517,13 +518,13 @@ fn class_rows(env: &Env) -> Rows {
     let mut rows = Vec::new();
     for t in &model.tables {
         if wanted(env, t.oid) {
-            rows.push(class_row(t, &model));
+            rows.push(class_row(t));
         }
         for index in &t.indexes {
             if !wanted(env, index.oid) {
                 continue;
             }
-            let mut row = class_row(t, &model);
+            let mut row = class_row(t);
             row[0] = oid(index.oid);
             row[1] = text(index.name.clone());
             row[6] = oid(403);
@@ -815,7 +816,7 @@ fn indexes_rows(env: &Env) -> Rows {
                 text(t.name.clone()),
                 text(i.name.clone()),
                 NULL,
-                text(format::index_def(t, position, 0)),
+                text(format::index_def(t, position, 0, false)),
             ]);
         }
     }

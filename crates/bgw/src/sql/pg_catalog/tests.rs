@@ -178,8 +178,8 @@ fn d_describes_columns_defaults_and_keys() {
     assert_eq!(
         flat(got),
         [
-            "t_pkey|1|1|CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)|PRIMARY KEY (id)|p",
-            "t_code_key|0|1|CREATE UNIQUE INDEX t_code_key ON public.t USING btree (code)|UNIQUE (code)|u",
+            "t_pkey|1|1|CREATE UNIQUE INDEX t_pkey ON t USING btree (id)|PRIMARY KEY (id)|p",
+            "t_code_key|0|1|CREATE UNIQUE INDEX t_code_key ON t USING btree (code)|UNIQUE (code)|u",
         ]
     );
     let got = rows(
