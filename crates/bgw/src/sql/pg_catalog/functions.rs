@@ -375,8 +375,11 @@ fn size_of(conn: &Connection, names: &[String]) -> Result<i64, SqlError> {
     Ok(total)
 }
 
-/// The SQLite b-trees of a relation: (the table's, its indexes'); a rowid key has no b-tree of its own.
-fn btrees(c: &Call, oid: u32) -> Result<Option<(Vec<String>, Vec<String>)>, SqlError> {
+/// The SQLite b-trees of a relation: (the table's, its indexes').
+type Btrees = (Vec<String>, Vec<String>);
+
+/// The b-trees of relation `oid` (a rowid key has none of its own).
+fn btrees(c: &Call, oid: u32) -> Result<Option<Btrees>, SqlError> {
     let mut stmt = c
         .conn
         .prepare("SELECT name, tbl_name, type FROM main.sqlite_schema WHERE type IN ('table', 'index')")
@@ -396,7 +399,7 @@ fn btrees(c: &Call, oid: u32) -> Result<Option<(Vec<String>, Vec<String>)>, SqlE
     Ok(model.relation(oid).map(|_| (Vec::new(), Vec::new())))
 }
 
-fn relation_size(c: &Call, pick: fn((Vec<String>, Vec<String>)) -> Vec<String>) -> Result<Value, SqlError> {
+fn relation_size(c: &Call, pick: fn(Btrees) -> Vec<String>) -> Result<Value, SqlError> {
     let Some(oid) = c.relation(0)? else { return Ok(Value::Null) };
     match btrees(c, oid)? {
         Some(trees) => Ok(Value::Integer(size_of(c.conn, &pick(trees))?)),
@@ -436,8 +439,11 @@ fn quote_ident(c: &Call) -> Result<Value, SqlError> {
     Ok(null_or(c.text(0), |t| Value::Text(format::quote_ident(&t))))
 }
 
-/// Every catalog function: name, argument counts, argument types (for `pg_proc`), result type, body.
-const FUNCTIONS: &[(&str, &[i32], &[PgType], PgType, Body)] = {
+/// A catalog function: name, argument counts, argument types (for `pg_proc`), result type, body.
+type Definition = (&'static str, &'static [i32], &'static [PgType], PgType, Body);
+
+/// Every catalog function.
+const FUNCTIONS: &[Definition] = {
     use PgType as T;
     &[
         ("format_type", &[2], &[T::Oid, T::Int4], T::Text, format_type),

@@ -150,9 +150,12 @@ pub(super) fn columns_rows(env: &Env) -> Rows {
     Ok(model.tables.iter().flat_map(|t| t.columns.iter().map(|c| column_row(&db, t, c))).collect())
 }
 
-/// A table's constraints as `information_schema` lists them: (name, type, columns, the referenced table and
-/// columns of a foreign key).
-fn constraints(t: &Table) -> Vec<(String, &'static str, Vec<i16>, Option<(String, Vec<String>)>)> {
+/// A constraint as `information_schema` lists it: name, type, columns, the referenced table and columns of a
+/// foreign key.
+type Constraint = (String, &'static str, Vec<i16>, Option<(String, Vec<String>)>);
+
+/// A table's constraints.
+fn constraints(t: &Table) -> Vec<Constraint> {
     let mut out = Vec::new();
     for i in &t.indexes {
         if let Some((name, _)) = &i.constraint {
