@@ -72,7 +72,7 @@ impl Call<'_> {
         Ok(self.int(i)?.and_then(|v| u32::try_from(v).ok()))
     }
 
-    fn model(&self, only: Option<u32>) -> Result<Model, SqlError> {
+    fn model(&self, only: Option<u32>) -> Result<std::rc::Rc<Model>, SqlError> {
         model::read(self.conn, only.map(i64::from)).map_err(crate::sql::sqlite::from_rusqlite)
     }
 

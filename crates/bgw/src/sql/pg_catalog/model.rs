@@ -11,6 +11,7 @@
 //! Runs in: a backend process (from a catalog scan or a catalog function).
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use rusqlite::Connection;
 use sqlparser::ast::{ColumnOption, Expr, Statement, TableConstraint};
@@ -45,8 +46,6 @@ pub(super) struct Table {
     pub indexes: Vec<Index>,
     pub foreign_keys: Vec<ForeignKey>,
     pub checks: Vec<Check>,
-    /// Whether the table's rowids come from `sqlite_sequence` (AUTOINCREMENT).
-    pub autoincrement: bool,
     /// Whether SQLite triggers are defined on it, or foreign keys reference it (PostgreSQL's foreign keys are
     /// triggers on the referenced table).
     pub has_triggers: bool,
@@ -121,8 +120,12 @@ pub(super) struct Check {
 pub(super) struct Model {
     pub namespaces: Vec<Namespace>,
     pub tables: Vec<Table>,
-    /// `sqlite_sequence`: each AUTOINCREMENT table's last rowid.
-    pub sequences: Vec<(String, i64)>,
+}
+
+thread_local! {
+    /// The last schema read on this thread, with the text it was read from (`sqlite_schema`'s rows and the
+    /// schemas): the same text is the same schema, whatever the database or transaction.
+    static LAST: std::cell::RefCell<Option<(String, Rc<Model>)>> = const { std::cell::RefCell::new(None) };
 }
 
 impl Model {
@@ -193,6 +196,11 @@ pub(super) fn split_name(sqlite_name: &str, namespaces: &[Namespace]) -> (String
 /// The OID of the index a rowid primary key of `table` stands for (SQLite has none).
 fn rowid_key_oid(sqlite_table: &str) -> u32 {
     hashed_oid(format!("pkey\0{sqlite_table}").as_bytes())
+}
+
+/// The OID of the sequence of an AUTOINCREMENT table (its row of `sqlite_sequence`).
+pub(super) fn sequence_oid(sqlite_table: &str) -> u32 {
+    hashed_oid(format!("sequence\0{sqlite_table}").as_bytes())
 }
 
 fn constraint_oid(sqlite_table: &str, name: &str) -> u32 {
@@ -342,9 +350,10 @@ fn declared_lower_integer(sql: &str, column: &str) -> bool {
     false
 }
 
-/// Reads the schema. With `only`, reads the columns, indexes and keys of the relation (or of the table of the
-/// index) with that OID only; the other tables are listed without them.
-pub(super) fn read(conn: &Connection, only: Option<i64>) -> rusqlite::Result<Model> {
+/// Reads the schema: every relation with its columns, indexes, keys and checks. A schema read before on this
+/// thread from the same `sqlite_schema` text and schemas is not read again (a scan or a catalog function reads
+/// it once per schema change, not once per call).
+pub(super) fn read(conn: &Connection, _only: Option<i64>) -> rusqlite::Result<Rc<Model>> {
     let namespaces = namespaces(conn)?;
     let mut objects: Vec<(String, String, String, Option<String>)> = Vec::new();
     {
@@ -357,25 +366,26 @@ pub(super) fn read(conn: &Connection, only: Option<i64>) -> rusqlite::Result<Mod
             objects.push(row?);
         }
     }
+    let mut key = String::new();
+    for n in &namespaces {
+        key.push_str(&format!("{}\0{}\0{}\u{1}", n.name, n.owner, n.oid));
+    }
+    for (kind, name, table, sql) in &objects {
+        key.push_str(&format!("{kind}\0{name}\0{table}\0{}\u{1}", sql.as_deref().unwrap_or("\u{2}")));
+    }
+    if let Some(model) =
+        LAST.with(|last| last.borrow().as_ref().filter(|(text, _)| *text == key).map(|(_, model)| model.clone()))
+    {
+        return Ok(model);
+    }
     let mut tables = Vec::new();
     for (kind, sqlite_name, _, sql) in objects.iter().filter(|o| o.0 == "table" || o.0 == "view") {
         if is_internal(sqlite_name) {
             continue;
         }
-        let oid = relation_oid(sqlite_name);
-        let wanted = match only {
-            None => true,
-            Some(only) => {
-                i64::from(oid) == only
-                    || i64::from(rowid_key_oid(sqlite_name)) == only
-                    || objects.iter().any(|o| {
-                        o.0 == "index" && o.2.eq_ignore_ascii_case(sqlite_name) && i64::from(relation_oid(&o.1)) == only
-                    })
-            }
-        };
         let (schema, name) = split_name(sqlite_name, &namespaces);
         let mut table = Table {
-            oid,
+            oid: relation_oid(sqlite_name),
             sqlite_name: sqlite_name.clone(),
             namespace: namespace_oid(&schema),
             schema,
@@ -386,70 +396,65 @@ pub(super) fn read(conn: &Connection, only: Option<i64>) -> rusqlite::Result<Mod
             indexes: Vec::new(),
             foreign_keys: Vec::new(),
             checks: Vec::new(),
-            autoincrement: false,
             has_triggers: objects.iter().any(|o| o.0 == "trigger" && o.2.eq_ignore_ascii_case(sqlite_name)),
         };
-        if wanted {
-            describe(conn, &mut table, &objects)?;
-        }
+        describe(conn, &mut table, &objects)?;
         tables.push(table);
     }
     for relation in ALL {
         let schema = relation.schema();
-        let oid = relation_oid(relation.name);
-        let mut table = Table {
-            oid,
+        let columns = relation
+            .column_list()
+            .enumerate()
+            .map(|(i, (name, ty))| {
+                let (ty, typmod) = column_type(ty);
+                Column {
+                    num: i16::try_from(i + 1).unwrap_or(i16::MAX),
+                    name: name.to_owned(),
+                    ty,
+                    typmod,
+                    not_null: false,
+                    default: None,
+                    generated: false,
+                }
+            })
+            .collect();
+        tables.push(Table {
+            oid: relation_oid(relation.name),
             sqlite_name: relation.name.to_owned(),
             namespace: namespace_oid(schema),
             schema: schema.to_owned(),
             name: relation.pg_name().to_owned(),
             kind: relation.kind,
             sql: String::new(),
-            columns: Vec::new(),
+            columns,
             indexes: Vec::new(),
             foreign_keys: Vec::new(),
             checks: Vec::new(),
-            autoincrement: false,
             has_triggers: false,
-        };
-        if only.is_none_or(|o| o == i64::from(oid)) {
-            table.columns = relation
-                .column_list()
-                .enumerate()
-                .map(|(i, (name, ty))| {
-                    let (ty, typmod) = column_type(ty);
-                    Column {
-                        num: i16::try_from(i + 1).unwrap_or(i16::MAX),
-                        name: name.to_owned(),
-                        ty,
-                        typmod,
-                        not_null: false,
-                        default: None,
-                        generated: false,
-                    }
-                })
-                .collect();
-        }
-        tables.push(table);
+        });
     }
-    let mut sequences = Vec::new();
-    let has_sequence: bool = conn.query_row(
+    let model = Rc::new(Model { namespaces, tables });
+    LAST.with(|last| *last.borrow_mut() = Some((key, model.clone())));
+    Ok(model)
+}
+
+/// `sqlite_sequence`: each AUTOINCREMENT table's SQLite name, its primary key column and its last rowid.
+pub(super) fn sequences(conn: &Connection) -> rusqlite::Result<Vec<(String, String, i64)>> {
+    let exists: bool = conn.query_row(
         "SELECT count(*) > 0 FROM main.sqlite_schema WHERE type = 'table' AND name = 'sqlite_sequence'",
         [],
         |r| r.get(0),
     )?;
-    if has_sequence {
-        let mut stmt = conn.prepare("SELECT name, seq FROM main.sqlite_sequence")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-        for row in rows {
-            let (name, seq) = row?;
-            if let Some(t) = tables.iter_mut().find(|t| t.sqlite_name.eq_ignore_ascii_case(&name)) {
-                t.autoincrement = true;
-            }
-            sequences.push((name, seq));
-        }
+    if !exists {
+        return Ok(Vec::new());
     }
-    Ok(Model { namespaces, tables, sequences })
+    let mut stmt = conn.prepare(
+        "SELECT s.name, coalesce((SELECT x.name FROM pragma_table_xinfo(s.name, 'main') x WHERE x.pk = 1), 'id'), \
+         s.seq FROM main.sqlite_sequence s ORDER BY s.name",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<i64>>(2)?.unwrap_or(0))))?;
+    rows.collect()
 }
 
 /// Reads a table's columns, indexes, keys and checks.

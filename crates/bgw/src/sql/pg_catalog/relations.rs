@@ -26,7 +26,7 @@ pub(super) struct Env<'a> {
 
 impl Env<'_> {
     /// The schema (one relation's details only when the scan is constrained on the key column).
-    pub fn model(&self) -> Result<Model, SqlError> {
+    pub fn model(&self) -> Result<std::rc::Rc<Model>, SqlError> {
         model::read(self.conn, self.only).map_err(crate::sql::sqlite::from_rusqlite)
     }
 }
@@ -538,6 +538,26 @@ fn class_rows(env: &Env) -> Rows {
             rows.push(row);
         }
     }
+    // The sequences of AUTOINCREMENT tables, named as PostgreSQL names a serial column's.
+    for (table, column, _) in model::sequences(env.conn).map_err(crate::sql::sqlite::from_rusqlite)? {
+        let Some(t) = model.table_by_sqlite_name(&table) else { continue };
+        let seq_oid = model::sequence_oid(&table);
+        if !wanted(env, seq_oid) {
+            continue;
+        }
+        let mut row = class_row(t);
+        row[0] = oid(seq_oid);
+        row[1] = text(format!("{}_{column}_seq", t.name));
+        row[6] = oid(0);
+        row[7] = oid(seq_oid);
+        row[13] = boolean(false);
+        row[16] = ch(b'S');
+        row[17] = int(3);
+        row[18] = int(0);
+        row[20] = boolean(false);
+        row[25] = ch(b'n');
+        rows.push(row);
+    }
     Ok(rows)
 }
 
@@ -748,13 +768,12 @@ fn referenced_index(conn: &Connection, table: &str, attnums: &[i16]) -> Option<u
 }
 
 fn sequence_rows(env: &Env) -> Rows {
-    let model = env.model()?;
-    Ok(model
-        .sequences
+    let sequences = model::sequences(env.conn).map_err(crate::sql::sqlite::from_rusqlite)?;
+    Ok(sequences
         .iter()
-        .map(|(table, _)| {
+        .map(|(table, _, _)| {
             vec![
-                oid(super::hashed_oid(format!("sequence\0{table}").as_bytes())),
+                oid(model::sequence_oid(table)),
                 oid(PgType::Int8.oid()),
                 int(1),
                 int(1),

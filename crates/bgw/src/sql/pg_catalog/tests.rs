@@ -294,3 +294,69 @@ fn functions_refuse_what_postgresql_refuses() {
         ["\"Hello\"|character varying(20)"]
     );
 }
+
+#[test]
+fn autoincrement_tables_have_sequences() {
+    let conn = db();
+    conn.execute_batch(
+        "CREATE TABLE s1 (n integer PRIMARY KEY AUTOINCREMENT, x text); INSERT INTO s1 (x) VALUES ('a');",
+    )
+    .unwrap();
+    let got = rows(
+        &conn,
+        "SELECT c.relname, c.relkind, s.seqtypid, s.seqstart FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid",
+    );
+    assert_eq!(flat(got), ["s1_n_seq|S|20|1"]);
+}
+
+#[test]
+fn a_schema_change_is_seen_at_once() {
+    let conn = db();
+    let count = |conn: &Connection| {
+        rows(conn, "SELECT count(*) FROM pg_attribute WHERE attrelid = (SELECT oid FROM pg_class WHERE relname = 't')")
+    };
+    assert_eq!(flat(count(&conn)), ["7"]);
+    conn.execute_batch("BEGIN; ALTER TABLE t ADD COLUMN extra int4;").unwrap();
+    assert_eq!(flat(count(&conn)), ["8"]);
+    conn.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(flat(count(&conn)), ["7"]);
+    conn.execute_batch("ALTER TABLE t ADD COLUMN other text").unwrap();
+    assert_eq!(flat(count(&conn)), ["8"]);
+}
+
+struct NotSuperuser;
+
+impl CatalogSource for NotSuperuser {
+    fn current_user(&self) -> String {
+        "bob".into()
+    }
+    fn current_database(&self) -> String {
+        "postgres".into()
+    }
+    fn is_superuser(&self) -> bool {
+        false
+    }
+    fn databases(&self) -> Vec<DatabaseInfo> {
+        Fake.databases()
+    }
+    fn roles(&self) -> Vec<RoleInfo> {
+        Fake.roles()
+    }
+    fn settings(&self) -> Vec<SettingInfo> {
+        Vec::new()
+    }
+    fn functions(&self) -> Vec<FunctionInfo> {
+        Vec::new()
+    }
+}
+
+#[test]
+fn pg_authid_is_for_superusers() {
+    let conn = Connection::open_in_memory().unwrap();
+    install(&conn, Arc::new(NotSuperuser)).unwrap();
+    let err = conn.query_row("SELECT count(*) FROM pg_authid", [], |r| r.get::<_, i64>(0)).unwrap_err();
+    assert!(err.to_string().contains("permission denied for table pg_authid"), "{err}");
+    assert_eq!(flat(rows(&conn, "SELECT rolname, rolpassword FROM pg_roles WHERE oid = 10")), ["alice|********"]);
+    // Without search_path, the default path.
+    assert_eq!(flat(rows(&conn, "SELECT current_schema()")), ["public"]);
+}
