@@ -1,5 +1,6 @@
 //! The catalogs whose rows do not depend on the database: `pg_type` (the host's types, [`PgType`]), `pg_am`,
-//! `pg_collation`, `pg_tablespace`, with PostgreSQL 15's OIDs and values.
+//! `pg_collation`, `pg_tablespace`, `pg_language` (`internal`, the language of every function of the host), with
+//! PostgreSQL 15's OIDs and values.
 //!
 //! Runs in: a backend process.
 
@@ -138,4 +139,18 @@ pub(super) fn tablespace_rows(_: &Env) -> Rows {
         .into_iter()
         .map(|(id, name)| vec![oid(id), text(name), oid(BOOTSTRAP_SUPERUSER), NULL, NULL])
         .collect())
+}
+
+pub(super) fn language_rows(_: &Env) -> Rows {
+    Ok(vec![vec![
+        oid(12),
+        text("internal"),
+        oid(BOOTSTRAP_SUPERUSER),
+        boolean(false),
+        boolean(false),
+        oid(0),
+        oid(0),
+        oid(0),
+        NULL,
+    ]])
 }

@@ -366,6 +366,67 @@ pub(super) const ALL: &[Relation] = &[
          subsynccommit text, subpublications _text"
     ),
     relation!(
+        "pg_language",
+        b'r',
+        Some(0),
+        fixed::language_rows,
+        "oid oid, lanname name, lanowner oid, lanispl bool, lanpltrusted bool, lanplcallfoid oid, laninline oid, \
+         lanvalidator oid, lanacl _aclitem"
+    ),
+    relation!(
+        "pg_range",
+        b'r',
+        None,
+        none,
+        "rngtypid oid, rngsubtype oid, rngmultitypid oid, rngcollation oid, rngsubopc oid, rngcanonical regproc, \
+         rngsubdiff regproc"
+    ),
+    relation!(
+        "pg_conversion",
+        b'r',
+        None,
+        none,
+        "oid oid, conname name, connamespace oid, conowner oid, conforencoding int4, contoencoding int4, \
+         conproc regproc, condefault bool"
+    ),
+    relation!(
+        "pg_ts_config",
+        b'r',
+        None,
+        none,
+        "oid oid, cfgname name, cfgnamespace oid, cfgowner oid, cfgparser oid"
+    ),
+    relation!(
+        "pg_ts_dict",
+        b'r',
+        None,
+        none,
+        "oid oid, dictname name, dictnamespace oid, dictowner oid, dicttemplate oid, dictinitoption text"
+    ),
+    relation!(
+        "pg_ts_parser",
+        b'r',
+        None,
+        none,
+        "oid oid, prsname name, prsnamespace oid, prsstart regproc, prstoken regproc, prsend regproc, \
+         prsheadline regproc, prslextype regproc"
+    ),
+    relation!(
+        "pg_ts_template",
+        b'r',
+        None,
+        none,
+        "oid oid, tmplname name, tmplnamespace oid, tmplinit regproc, tmpllexize regproc"
+    ),
+    relation!(
+        "pg_seclabels",
+        b'v',
+        None,
+        none,
+        "objoid oid, classoid oid, objsubid int4, objtype text, objnamespace oid, objname text, provider text, \
+         label text"
+    ),
+    relation!(
         "information_schema_schemata",
         b'v',
         None,
