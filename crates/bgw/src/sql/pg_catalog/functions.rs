@@ -72,8 +72,8 @@ impl Call<'_> {
         Ok(self.int(i)?.and_then(|v| u32::try_from(v).ok()))
     }
 
-    fn model(&self, only: Option<u32>) -> Result<std::rc::Rc<Model>, SqlError> {
-        model::read(self.conn, only.map(i64::from)).map_err(crate::sql::sqlite::from_rusqlite)
+    fn model(&self) -> Result<std::rc::Rc<Model>, SqlError> {
+        model::read(self.conn).map_err(crate::sql::sqlite::from_rusqlite)
     }
 
     /// A `regclass` argument: an OID, or a relation's name (`t`, `s.t`, `"T"`); 42P01 for an unknown name.
@@ -86,7 +86,7 @@ impl Call<'_> {
                 if let Ok(oid) = name.trim().parse::<u32>() {
                     return Ok(Some(oid));
                 }
-                let model = self.model(None)?;
+                let model = self.model()?;
                 resolve_relation(&model, self.source, &name)
                     .map(Some)
                     .ok_or_else(|| SqlError::error("42P01", format!("relation \"{name}\" does not exist")))
@@ -169,7 +169,7 @@ fn pg_get_userbyid(c: &Call) -> Result<Value, SqlError> {
 
 fn pg_table_is_visible(c: &Call) -> Result<Value, SqlError> {
     let Some(oid) = c.oid(0)? else { return Ok(Value::Null) };
-    let model = c.model(Some(oid))?;
+    let model = c.model()?;
     let Some((t, index)) = model.relation(oid) else { return Ok(Value::Null) };
     let name = index.map_or(&t.name, |i| &t.indexes[i].name);
     let path = search_path(c.source, &model, true);
@@ -196,7 +196,7 @@ fn pg_function_is_visible(c: &Call) -> Result<Value, SqlError> {
         return Ok(Value::Null);
     }
     let Some(f) = function(c, 0)? else { return Ok(Value::Null) };
-    let model = c.model(Some(0))?;
+    let model = c.model()?;
     Ok(boolean(search_path(c.source, &model, true).contains(&f.schema)))
 }
 
@@ -208,7 +208,7 @@ fn pg_get_indexdef(c: &Call) -> Result<Value, SqlError> {
     let Some(oid) = c.oid(0)? else { return Ok(Value::Null) };
     let column = c.int(1)?.unwrap_or(0);
     let pretty = c.int(2).ok().flatten().is_some_and(|p| p != 0) || c.text(2).is_some_and(|p| p.starts_with('t'));
-    let model = c.model(Some(oid))?;
+    let model = c.model()?;
     Ok(match model.relation(oid) {
         Some((t, Some(index))) => Value::Text(format::index_def(t, index, column, pretty)),
         _ => Value::Null,
@@ -217,13 +217,13 @@ fn pg_get_indexdef(c: &Call) -> Result<Value, SqlError> {
 
 fn pg_get_constraintdef(c: &Call) -> Result<Value, SqlError> {
     let Some(oid) = c.oid(0)? else { return Ok(Value::Null) };
-    let model = c.model(None)?;
+    let model = c.model()?;
     Ok(null_or(format::constraint_def(&model, oid), Value::Text))
 }
 
 fn pg_get_viewdef(c: &Call) -> Result<Value, SqlError> {
     let Some(oid) = c.relation(0)? else { return Ok(Value::Null) };
-    let model = c.model(Some(oid))?;
+    let model = c.model()?;
     Ok(match model.relation(oid) {
         Some((t, None)) if t.kind == b'v' => null_or(format::view_body(&t.sql), Value::Text),
         _ => Value::Null,
@@ -294,14 +294,14 @@ fn has_table_privilege(c: &Call) -> Result<Value, SqlError> {
         &["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "RULE"],
     )?;
     let Some(oid) = c.relation(object)? else { return Ok(Value::Null) };
-    let model = c.model(Some(oid))?;
+    let model = c.model()?;
     Ok(if model.relation(oid).is_some() { boolean(true) } else { Value::Null })
 }
 
 fn has_schema_privilege(c: &Call) -> Result<Value, SqlError> {
     let Some((object, privileges)) = privilege_args(c)? else { return Ok(Value::Null) };
     check_privileges(&privileges, &["USAGE", "CREATE"])?;
-    let model = c.model(Some(0))?;
+    let model = c.model()?;
     let exists = match c.raw(object) {
         ValueRef::Integer(oid) => model.namespaces.iter().any(|n| i64::from(n.oid) == oid),
         _ => {
@@ -338,12 +338,12 @@ fn current_schemas(c: &Call) -> Result<Value, SqlError> {
         ValueRef::Integer(v) => v != 0,
         _ => matches!(c.text(0).as_deref().map(str::to_ascii_lowercase).as_deref(), Some("t" | "true" | "on" | "1")),
     };
-    let model = c.model(Some(0))?;
+    let model = c.model()?;
     Ok(super::host::text_array(search_path(c.source, &model, implicit)))
 }
 
 fn current_schema(c: &Call) -> Result<Value, SqlError> {
-    let model = c.model(Some(0))?;
+    let model = c.model()?;
     Ok(null_or(search_path(c.source, &model, false).into_iter().next(), Value::Text))
 }
 
@@ -395,7 +395,7 @@ fn btrees(c: &Call, oid: u32) -> Result<Option<Btrees>, SqlError> {
         let indexes = objects.iter().filter(|o| o.2 == "index" && &o.1 == table).map(|o| o.0.clone()).collect();
         return Ok(Some((vec![name.clone()], indexes)));
     }
-    let model = c.model(Some(oid))?;
+    let model = c.model()?;
     Ok(model.relation(oid).map(|_| (Vec::new(), Vec::new())))
 }
 

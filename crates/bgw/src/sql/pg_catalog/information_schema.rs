@@ -230,7 +230,7 @@ pub(super) fn key_column_usage_rows(env: &Env) -> Rows {
                     let nums = referenced_attnums(env.conn, table, ref_columns);
                     let target = model.table_by_sqlite_name(table);
                     let key = target.and_then(|_| {
-                        super::model::read(env.conn, Some(i64::from(super::relation_oid(table)))).ok().and_then(|m| {
+                        super::model::read(env.conn).ok().and_then(|m| {
                             m.table_by_sqlite_name(table).and_then(|rt| {
                                 rt.indexes.iter().find(|i| i.unique).map(|i| {
                                     i.keys

@@ -19,9 +19,10 @@
 //! - the host, through [`CatalogSource`]: databases, roles, settings, the host's functions, the session's user.
 //!
 //! Invariants: nothing here writes; tables named `_pg_*` and `sqlite_*` are internal and never shown; every
-//! relation is computed afresh at each scan (a scan constrained by `oid = ...` / `attrelid = ...` reads one table's
-//! schema only), so a catalog query sees the schema as its statement does, uncommitted DDL of its own transaction
-//! included.
+//! relation is computed at each scan from the schema as the statement sees it (uncommitted DDL of its own
+//! transaction included): the schema's description is kept per thread for the `sqlite_schema` text it was read
+//! from, so it is read again only when that text changes, and a scan constrained by `oid = ...` /
+//! `attrelid = ...` builds only that relation's rows.
 //!
 //! OIDs: a user relation's OID is [`relation_oid`] of its SQLite name, a stable hash (the same name gives the same
 //! OID in every session and process); two names may collide (about one pair in 4,000 among 1,000 relations), and

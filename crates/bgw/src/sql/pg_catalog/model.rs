@@ -353,7 +353,7 @@ fn declared_lower_integer(sql: &str, column: &str) -> bool {
 /// Reads the schema: every relation with its columns, indexes, keys and checks. A schema read before on this
 /// thread from the same `sqlite_schema` text and schemas is not read again (a scan or a catalog function reads
 /// it once per schema change, not once per call).
-pub(super) fn read(conn: &Connection, _only: Option<i64>) -> rusqlite::Result<Rc<Model>> {
+pub(super) fn read(conn: &Connection) -> rusqlite::Result<Rc<Model>> {
     let namespaces = namespaces(conn)?;
     let mut objects: Vec<(String, String, String, Option<String>)> = Vec::new();
     {

@@ -25,9 +25,9 @@ pub(super) struct Env<'a> {
 }
 
 impl Env<'_> {
-    /// The schema (one relation's details only when the scan is constrained on the key column).
+    /// The schema.
     pub fn model(&self) -> Result<std::rc::Rc<Model>, SqlError> {
-        model::read(self.conn, self.only).map_err(crate::sql::sqlite::from_rusqlite)
+        model::read(self.conn).map_err(crate::sql::sqlite::from_rusqlite)
     }
 }
 
@@ -816,7 +816,7 @@ pub(super) fn referenced_attnums(conn: &Connection, table: &str, columns: &[Stri
 
 /// The OID of the unique index of `table` on exactly `attnums` (a foreign key's `conindid`).
 fn referenced_index(conn: &Connection, table: &str, attnums: &[i16]) -> Option<u32> {
-    let model = model::read(conn, Some(i64::from(super::relation_oid(table)))).ok()?;
+    let model = model::read(conn).ok()?;
     let t = model.table_by_sqlite_name(table)?;
     t.indexes
         .iter()
