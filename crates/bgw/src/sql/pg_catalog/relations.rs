@@ -629,40 +629,70 @@ fn type_storage(ty: PgType) -> (i16, bool, u8, u8, u32) {
     (ty.size(), props.byval, props.align, props.storage, props.collation)
 }
 
+/// A row of `pg_attribute`.
+fn attribute_row(relation: u32, c: &model::Column, attnum: i16, table_column: bool) -> Vec<Value> {
+    let (len, byval, align, storage, collation) = type_storage(c.ty);
+    vec![
+        oid(relation),
+        text(c.name.clone()),
+        oid(c.ty.oid()),
+        int(if table_column { -1 } else { 0 }),
+        int(len),
+        int(attnum),
+        int(i32::from(c.ty.is_array())),
+        int(-1),
+        int(c.typmod),
+        boolean(byval),
+        ch(align),
+        ch(storage),
+        ch(0),
+        boolean(table_column && c.not_null),
+        boolean(table_column && c.default.is_some()),
+        boolean(false),
+        ch(0),
+        ch(if table_column && c.generated { b's' } else { 0 }),
+        boolean(false),
+        boolean(true),
+        int(0),
+        oid(collation),
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+    ]
+}
+
 fn attribute_rows(env: &Env) -> Rows {
     let model = env.model()?;
     let mut rows = Vec::new();
-    for t in model.tables.iter().filter(|t| wanted(env, t.oid)) {
-        for c in &t.columns {
-            let (len, byval, align, storage, collation) = type_storage(c.ty);
-            rows.push(vec![
-                oid(t.oid),
-                text(c.name.clone()),
-                oid(c.ty.oid()),
-                int(-1),
-                int(len),
-                int(c.num),
-                int(i32::from(c.ty.is_array())),
-                int(-1),
-                int(c.typmod),
-                boolean(byval),
-                ch(align),
-                ch(storage),
-                ch(0),
-                boolean(c.not_null),
-                boolean(c.default.is_some()),
-                boolean(false),
-                ch(0),
-                ch(if c.generated { b's' } else { 0 }),
-                boolean(false),
-                boolean(true),
-                int(0),
-                oid(collation),
-                NULL,
-                NULL,
-                NULL,
-                NULL,
-            ]);
+    for t in &model.tables {
+        if wanted(env, t.oid) {
+            rows.extend(t.columns.iter().map(|c| attribute_row(t.oid, c, c.num, true)));
+        }
+        // An index's columns are its keys (an expression key is named `expr`, typed text).
+        for i in t.indexes.iter().filter(|i| wanted(env, i.oid)) {
+            let mut expressions = 0;
+            for (position, key) in i.keys.iter().enumerate() {
+                let column = match key {
+                    Key::Column(n, _) => t.columns.iter().find(|c| c.num == *n).cloned(),
+                    Key::Expression => None,
+                };
+                let column = column.unwrap_or_else(|| {
+                    let name = if expressions == 0 { "expr".to_owned() } else { format!("expr{expressions}") };
+                    expressions += 1;
+                    model::Column {
+                        num: 0,
+                        name,
+                        ty: PgType::Text,
+                        typmod: -1,
+                        not_null: false,
+                        default: None,
+                        generated: false,
+                    }
+                });
+                let attnum = i16::try_from(position + 1).unwrap_or(i16::MAX);
+                rows.push(attribute_row(i.oid, &column, attnum, false));
+            }
         }
     }
     Ok(rows)

@@ -360,3 +360,15 @@ fn pg_authid_is_for_superusers() {
     // Without search_path, the default path.
     assert_eq!(flat(rows(&conn, "SELECT current_schema()")), ["public"]);
 }
+
+#[test]
+fn indexes_have_attributes() {
+    let conn = db();
+    let got = rows(
+        &conn,
+        "SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+         JOIN pg_class c ON c.oid = a.attrelid WHERE c.relkind = 'i' AND c.relname IN ('t_pkey', 'child_note') \
+         ORDER BY 1, 2",
+    );
+    assert_eq!(flat(got), ["child_note|1|note|text", "t_pkey|1|id|integer"]);
+}
