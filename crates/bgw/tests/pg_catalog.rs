@@ -1,9 +1,9 @@
 //! The catalogs (issue 14, item 5) through a real bgw and real clients: every query of
 //! `tests/fixtures/psql_queries.sql` (psql 15's `\dt`, `\d t`, `\l`, `\du`, `\dn`, `\df`, `\dx`, `\di`, its tab
 //! completion, and pgjdbc's `getTables` / `getColumns` / `getPrimaryKeys`, spelled in SQLite's dialect until the
-//! translator rewrites PostgreSQL's) run by psql against a schema with several column types, a primary key, a unique constraint, a
-//! foreign key, a default and NOT NULL, compared with the rows PostgreSQL 15 gives; the catalogs' PostgreSQL column
-//! types as a driver sees them; schemas and `information_schema`.
+//! translator rewrites PostgreSQL's) run by psql against a schema with several column types, a primary key, a
+//! unique constraint, a foreign key, a default and NOT NULL, compared with the rows PostgreSQL 15 gives; the
+//! catalogs' PostgreSQL column types as a driver sees them; schemas and `information_schema`.
 //!
 //! Every host is stopped when its test ends, failed or not (the harness's `Host` kills its process group on drop).
 
