@@ -1,6 +1,7 @@
 //! The session's database: the SQL layer's SQLite engine ([`crate::sql::sqlite`]) with what a client session
-//! adds through [`Hooks`]: the backend's SQL functions and views, the catalogs (`pg_catalog`), the host's catalog commands (CREATE/ALTER/DROP
-//! DATABASE and ROLE, LISTEN/NOTIFY), its read-only state, the end of each transaction (notifications are
+//! adds through [`Hooks`]: the backend's SQL functions and views, the catalogs (`pg_catalog`, installed by
+//! `catalog_source`), the host's catalog commands (CREATE/ALTER/DROP DATABASE and ROLE, LISTEN/NOTIFY), its
+//! read-only state, the end of each transaction (notifications are
 //! published on commit), and the notices the engine raises.
 //!
 //! The hooks reach the host through the session's thread-local context ([`super::context`]), as the SQL
