@@ -7,7 +7,7 @@
 
 use super::host::role_name;
 use super::model::{Column, Key, Table};
-use super::relations::{int, opt_text, referenced_attnums, text, Env, Rows, NULL};
+use super::relations::{int, opt_text, referenced_attnums, referenced_index, text, Env, Rows, NULL};
 use crate::sql::types::PgType;
 use crate::sql::value::Value;
 
@@ -227,28 +227,12 @@ pub(super) fn key_column_usage_rows(env: &Env) -> Rows {
             // A foreign key's columns' positions in the referenced unique constraint.
             let unique_positions: Vec<Option<i64>> = match &referenced {
                 Some((table, ref_columns)) => {
-                    let nums = referenced_attnums(env.conn, table, ref_columns);
-                    let target = model.table_by_sqlite_name(table);
-                    let key = target.and_then(|_| {
-                        super::model::read(env.conn).ok().and_then(|m| {
-                            m.table_by_sqlite_name(table).and_then(|rt| {
-                                rt.indexes.iter().find(|i| i.unique).map(|i| {
-                                    i.keys
-                                        .iter()
-                                        .filter_map(|k| match k {
-                                            Key::Column(n, _) => Some(*n),
-                                            Key::Expression => None,
-                                        })
-                                        .collect::<Vec<_>>()
-                                })
-                            })
-                        })
-                    });
+                    let nums = referenced_attnums(&model, table, ref_columns);
+                    let index = referenced_index(&model, table, &nums);
                     nums.iter()
                         .map(|n| {
-                            key.as_ref()
-                                .and_then(|k| k.iter().position(|x| x == n))
-                                .and_then(|p| i64::try_from(p + 1).ok())
+                            let position = index?.keys.iter().position(|k| matches!(k, Key::Column(x, _) if x == n))?;
+                            i64::try_from(position + 1).ok()
                         })
                         .collect()
                 }

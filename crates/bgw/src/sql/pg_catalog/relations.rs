@@ -812,9 +812,9 @@ fn constraint_rows(env: &Env) -> Rows {
             row[13] = ch(fk.on_delete);
             row[14] = ch(b's');
             row[18] = array(fk.columns.iter());
-            let ref_nums = referenced_attnums(env.conn, &fk.referenced, &fk.referenced_columns);
+            let ref_nums = referenced_attnums(&model, &fk.referenced, &fk.referenced_columns);
             row[19] = array(ref_nums.iter());
-            row[9] = oid(referenced_index(env.conn, &fk.referenced, &ref_nums).unwrap_or(0));
+            row[9] = oid(referenced_index(&model, &fk.referenced, &ref_nums).map_or(0, |i| i.oid));
             rows.push(row);
         }
         for check in &t.checks {
@@ -827,35 +827,22 @@ fn constraint_rows(env: &Env) -> Rows {
     Ok(rows)
 }
 
-/// The `attnum`s of `columns` of the table SQLite knows as `table`.
-pub(super) fn referenced_attnums(conn: &Connection, table: &str, columns: &[String]) -> Vec<i16> {
-    let Ok(mut stmt) = conn.prepare("SELECT name, hidden FROM pragma_table_xinfo(?1, 'main') ORDER BY cid") else {
-        return Vec::new();
-    };
-    let names: Vec<String> = stmt
-        .query_map([table], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-        .map(|rows| rows.filter_map(Result::ok).filter(|(_, hidden)| *hidden != 1).map(|(n, _)| n).collect())
-        .unwrap_or_default();
+/// The `attnum`s of `columns` of the table SQLite knows as `table` (0 for a column it lacks).
+pub(super) fn referenced_attnums(model: &Model, table: &str, columns: &[String]) -> Vec<i16> {
+    let t = model.table_by_sqlite_name(table);
     columns
         .iter()
-        .map(|c| {
-            names.iter().position(|n| n.eq_ignore_ascii_case(c)).and_then(|p| i16::try_from(p + 1).ok()).unwrap_or(0)
-        })
+        .map(|name| t.and_then(|t| t.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name))).map_or(0, |c| c.num))
         .collect()
 }
 
-/// The OID of the unique index of `table` on exactly `attnums` (a foreign key's `conindid`).
-fn referenced_index(conn: &Connection, table: &str, attnums: &[i16]) -> Option<u32> {
-    let model = model::read(conn).ok()?;
-    let t = model.table_by_sqlite_name(table)?;
-    t.indexes
-        .iter()
-        .find(|i| {
-            i.unique
-                && i.keys.len() == attnums.len()
-                && i.keys.iter().all(|k| matches!(k, Key::Column(n, _) if attnums.contains(n)))
-        })
-        .map(|i| i.oid)
+/// The unique index of `table` on exactly `attnums` (what a foreign key references: its `conindid`).
+pub(super) fn referenced_index<'m>(model: &'m Model, table: &str, attnums: &[i16]) -> Option<&'m model::Index> {
+    model.table_by_sqlite_name(table)?.indexes.iter().find(|i| {
+        i.unique
+            && i.keys.len() == attnums.len()
+            && i.keys.iter().all(|k| matches!(k, Key::Column(n, _) if attnums.contains(n)))
+    })
 }
 
 fn sequence_rows(env: &Env) -> Rows {
