@@ -124,16 +124,23 @@ fn resolve_relation(model: &Model, source: &dyn CatalogSource, name: &str) -> Op
     })
 }
 
+/// The schemas every database has.
+const BUILT_IN_SCHEMAS: &[&str] = &["pg_catalog", "pg_toast", "public", "information_schema"];
+
 /// The schemas of the search path that exist, in order; with `implicit`, `pg_catalog` first unless listed.
 fn search_path(source: &dyn CatalogSource, model: &Model, implicit: bool) -> Vec<String> {
     let setting = source.setting("search_path").unwrap_or_else(|| "\"$user\", public".into());
-    let user = source.current_user();
     let mut path: Vec<String> = setting
         .split(',')
         .map(|s| {
             let s = s.trim();
             if s == "\"$user\"" || s == "$user" {
-                user.clone()
+                // Only a schema of the user's name would be found (and asking who the user is reads the catalog).
+                if model.namespaces.iter().all(|n| BUILT_IN_SCHEMAS.contains(&n.name.as_str())) {
+                    String::new()
+                } else {
+                    source.current_user()
+                }
             } else {
                 identifier(s)
             }

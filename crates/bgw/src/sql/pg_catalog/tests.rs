@@ -372,3 +372,12 @@ fn indexes_have_attributes() {
     );
     assert_eq!(flat(got), ["child_note|1|note|text", "t_pkey|1|id|integer"]);
 }
+
+#[test]
+fn a_key_given_as_text_still_finds_its_rows() {
+    let conn = db();
+    let t = relation_oid("t");
+    assert_eq!(flat(rows(&conn, &format!("SELECT relname FROM pg_class WHERE oid = '{t}'"))), ["t"]);
+    assert_eq!(flat(rows(&conn, &format!("SELECT count(*) FROM pg_attribute WHERE attrelid = '{t}'"))), ["7"]);
+    assert_eq!(flat(rows(&conn, "SELECT count(*) FROM pg_class WHERE oid = NULL")), ["0"]);
+}

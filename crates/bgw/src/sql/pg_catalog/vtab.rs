@@ -131,10 +131,17 @@ unsafe impl VTabCursor for CatalogCursor<'_> {
     fn filter(&mut self, idx_num: c_int, _idx_str: Option<&str>, args: &Filters<'_>) -> rusqlite::Result<()> {
         self.at = 0;
         self.rows = Vec::new();
-        let only = if idx_num == BY_KEY && !args.is_empty() { args.get::<Option<i64>>(0).ok().flatten() } else { None };
-        if idx_num == BY_KEY && only.is_none() {
-            // `key = NULL` (or a value that is no integer) matches nothing.
-            return Ok(());
+        let mut only = None;
+        if idx_num == BY_KEY && !args.is_empty() {
+            match args.get::<rusqlite::types::Value>(0)? {
+                // `key = NULL` matches nothing.
+                rusqlite::types::Value::Null => return Ok(()),
+                rusqlite::types::Value::Integer(v) => only = Some(v),
+                // A value SQLite may still find equal after conversion (`oid = '16385'`): every row, and SQLite
+                // checks each.
+                rusqlite::types::Value::Text(t) => only = t.trim().parse().ok(),
+                _ => {}
+            }
         }
         // SAFETY: SQLite calls xFilter on the thread running the statement, on the connection that owns this
         // table (`db`, alive as long as the table); a non-owning `Connection` on it runs the schema queries
