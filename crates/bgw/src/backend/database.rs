@@ -1,6 +1,7 @@
 //! The session's database: the SQL layer's SQLite engine ([`crate::sql::sqlite`]) with what a client session
-//! adds through [`Hooks`]: the backend's SQL functions and views, the host's catalog commands (CREATE/ALTER/DROP
-//! DATABASE and ROLE, LISTEN/NOTIFY), its read-only state, the end of each transaction (notifications are
+//! adds through [`Hooks`]: the backend's SQL functions and views, the catalogs (`pg_catalog`, installed by
+//! `catalog_source`), the host's catalog commands (CREATE/ALTER/DROP DATABASE and ROLE, LISTEN/NOTIFY), its
+//! read-only state, the end of each transaction (notifications are
 //! published on commit), and the notices the engine raises.
 //!
 //! The hooks reach the host through the session's thread-local context ([`super::context`]), as the SQL
@@ -13,6 +14,7 @@ use std::path::Path;
 use crate::sql::sqlite::{Options, SqliteEngine};
 use crate::sql::{Engine, Hooks, PgType, SqlError};
 
+use super::catalog_source;
 use super::context;
 use super::functions;
 use super::settings;
@@ -65,7 +67,7 @@ impl Hooks for SessionHooks {
     }
 
     fn function_result_type(&self, name: &str) -> Option<PgType> {
-        functions::result_type(name)
+        functions::result_type(name).or_else(|| crate::sql::pg_catalog::function_type(name))
     }
 
     fn function_argument_types(&self, name: &str) -> Option<Vec<PgType>> {
@@ -82,7 +84,8 @@ impl Hooks for SessionHooks {
 pub(crate) fn open(path: Option<&Path>, user: &str, database: &str) -> Result<Box<dyn Engine>, SqlError> {
     let conn = SqliteEngine::open_sandboxed(path, |conn| {
         functions::register(conn)?;
-        views::register(conn)
+        views::register(conn)?;
+        catalog_source::install(conn)
     })
     .map_err(|err| SqlError::fatal("XX000", format!("could not set up the session database: {err}")))?;
     // One session per backend process: SQLite's process-wide heap limit is the session's.

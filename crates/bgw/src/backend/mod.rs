@@ -24,7 +24,8 @@
 //!   `wire`: bytes and protocol messages; `session`: the state machine and the simple query protocol;
 //!   `extended`: the extended query protocol; `scram`: SCRAM-SHA-256.
 //! * `database`: the session's database, the SQL layer's engine ([`crate::sql`]) with the backend's hooks;
-//!   `functions` and `views`: the SQL functions and views that ask the host; `context`: the thread-local host
+//!   `functions` and `views`: the SQL functions and views that ask the host; `catalog_source`: what the SQL
+//!   layer's catalogs (`pg_class`, ...) read of the session and the host; `context`: the thread-local host
 //!   they reach; `types`: values on the wire; `options`: the registration options of `bgw_register`;
 //!   `copy`: COPY FROM STDIN / TO STDOUT over the protocol's copy messages.
 //! * [`host`]: what the backend needs from the host ([`HostServices`]).
@@ -66,6 +67,7 @@ use std::rc::Rc;
 
 pub mod host;
 
+mod catalog_source;
 mod context;
 mod copy;
 mod database;

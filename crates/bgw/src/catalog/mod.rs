@@ -271,6 +271,28 @@ impl Catalog {
             .map_err(sqlite_err(&self.path))
     }
 
+    /// Every role, by oid.
+    pub fn roles(&self) -> Result<Vec<Role>, CatalogError> {
+        let err = sqlite_err(&self.path);
+        let mut stmt =
+            self.conn.prepare("SELECT oid, name, superuser, can_login FROM roles ORDER BY oid").map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| Ok(Role { oid: r.get(0)?, name: r.get(1)?, superuser: r.get(2)?, can_login: r.get(3)? }))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// Every database, by oid.
+    pub fn databases(&self) -> Result<Vec<Database>, CatalogError> {
+        let err = sqlite_err(&self.path);
+        let mut stmt =
+            self.conn.prepare("SELECT oid, name, allow_connections FROM databases ORDER BY oid").map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| Ok(Database { oid: r.get(0)?, name: r.get(1)?, allow_connections: r.get(2)? }))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
     pub fn database(&self, name: &str) -> Result<Option<Database>, CatalogError> {
         self.conn
             .query_row("SELECT oid, name, allow_connections FROM databases WHERE name = ?1", params![name], |r| {
@@ -298,6 +320,9 @@ mod tests {
         assert!(c.database("nope").unwrap().is_none());
         assert_eq!(c.role_by_oid(BOOTSTRAP_SUPERUSER_OID).unwrap().unwrap().name, "alice");
         assert_eq!(c.database_by_oid(POSTGRES_OID).unwrap().unwrap().name, "postgres");
+        assert_eq!(c.roles().unwrap().iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["alice"]);
+        let databases: Vec<_> = c.databases().unwrap().into_iter().map(|d| d.oid).collect();
+        assert_eq!(databases, [TEMPLATE1_OID, POSTGRES_OID]);
         assert!(c.database_by_oid(999).unwrap().is_none());
         assert!(database_path(t.path(), POSTGRES_OID).is_file());
         // A name that looks like SQL is just a name.

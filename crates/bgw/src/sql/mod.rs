@@ -14,6 +14,9 @@
 //!   PostgreSQL's types with their OIDs and names, and how each is held in SQLite; [`datum`]: each type's input,
 //!   output, send and receive functions, PostgreSQL's casts, numeric and date/time arithmetic, and the SQLite
 //!   functions (`pg_cast`, `pg_numeric_add`, `pg_now`, ...) that carry them into SQL.
+//! - [`pg`]: the PostgreSQL dialect: each statement parsed, typed and translated into SQLite SQL, or refused.
+//! - [`pg_catalog`]: PostgreSQL's system catalogs and `information_schema`, computed from the schema and the host,
+//!   and the catalog functions clients call.
 //! - [`interrupt`]: the check a caller gives its engine so that a cancel, a timeout or a termination ends a
 //!   running statement (or a wait for a lock) within milliseconds.
 //!
@@ -28,6 +31,7 @@ pub mod error;
 pub mod interrupt;
 pub mod lexer;
 pub mod pg;
+pub mod pg_catalog;
 pub mod session;
 pub mod sqlite;
 pub mod statement;
