@@ -39,7 +39,7 @@ impl Hooks for SessionHooks {
     }
 
     fn read_only(&self) -> bool {
-        context::host().map(|h| h.read_only()).unwrap_or(false)
+        context::host().map(|h| h.read_only()).unwrap_or(false) || settings::transaction_read_only()
     }
 
     fn pre_commit(&self) -> Result<(), SqlError> {
@@ -51,6 +51,10 @@ impl Hooks for SessionHooks {
         if let Ok(h) = context::host() {
             h.transaction_ended(committed);
         }
+    }
+
+    fn subtransaction(&self, what: crate::sql::txn::SubXact) {
+        settings::subtransaction(what);
     }
 
     fn notice(&self, notice: SqlError) {

@@ -41,13 +41,21 @@ impl Session {
         if !name.is_empty() && self.statements.contains_key(&name) {
             return Err(SqlError::error("42P05", format!("prepared statement \"{name}\" already exists")));
         }
-        let statement = match self.engine.prepare(&parse.query)? {
-            None => None,
-            Some((statement, rest)) => {
-                if !is_blank(rest) {
-                    return Err(SqlError::error("42601", "cannot insert multiple commands into a prepared statement"));
+        let statement = if crate::sql::utility::is_prepared_command(&parse.query) {
+            // SQL-level PREPARE / EXECUTE / DEALLOCATE: run by the session at Execute.
+            Some(self.parse_prepared_command(&parse.query)?)
+        } else {
+            match self.engine.prepare(&parse.query)? {
+                None => None,
+                Some((statement, rest)) => {
+                    if !is_blank(rest) {
+                        return Err(SqlError::error(
+                            "42601",
+                            "cannot insert multiple commands into a prepared statement",
+                        ));
+                    }
+                    Some(statement)
                 }
-                Some(statement)
             }
         };
         let count = statement.as_ref().map_or(0, |s| s.param_count).max(parse.type_oids.len());
@@ -165,8 +173,16 @@ impl Session {
                 self.out.push(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()));
                 return Ok(());
             };
+            if super::prepare::is_prepared_command_statement(&statement) {
+                let columns = portal.columns.clone();
+                let (tag, _) = self.prepared_command(&statement.sql, &statement.sql, Some(&columns))?;
+                self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag)));
+                portal.state = PortalState::Done;
+                return Ok(());
+            }
             let params = std::mem::take(&mut portal.params);
             let columns = portal.columns.clone();
+            let host = self.host.clone();
             // The first `limit` rows are sent as they come; a row-limited Execute keeps the rest for the next one.
             let executed = self.run_statement(&statement.sql, |engine, output| {
                 let (mut sent, mut kept, mut kept_bytes, mut error) = (0usize, Vec::new(), 0usize, None);
@@ -201,7 +217,14 @@ impl Session {
                     ControlFlow::Continue(())
                 });
                 let late = crate::process::interrupts::take_statement_error();
+                let ran = super::settings::statement_ran(&*host, &statement, engine.tx_state(), done.is_ok());
                 let done = done?;
+                if let Err(err) = ran {
+                    if engine.tx_state() == TxState::InBlock {
+                        engine.fail_transaction();
+                    }
+                    return Err(err);
+                }
                 match error.or(late) {
                     Some(err) => Err(err),
                     None => Ok((done.tag, kept)),

@@ -71,6 +71,7 @@ mod extended;
 mod functions;
 mod options;
 mod portal;
+mod prepare;
 mod scram;
 mod serve;
 mod session;
