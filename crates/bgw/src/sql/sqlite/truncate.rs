@@ -2,7 +2,8 @@
 //! brings them back), `RESTART IDENTITY` resetting their `AUTOINCREMENT` counters (`sqlite_sequence`), and
 //! PostgreSQL's refusals: an unknown relation (42P01), a view (42809), a table another table's foreign key
 //! references (0A000, as PostgreSQL's RESTRICT; `CASCADE` would empty the referencing tables too, which is refused
-//! with 0A000 as well rather than done).
+//! with 0A000 as well rather than done), a table with row `DELETE` triggers (0A000: SQLite's delete would fire
+//! them, PostgreSQL's TRUNCATE does not).
 //!
 //! The statement is checked when it is prepared and becomes a batch of SQLite `DELETE`s that [`run`] executes
 //! inside a savepoint, so that it is all or nothing outside a transaction block too.
@@ -67,6 +68,22 @@ pub(super) fn prepare(conn: &Connection, sql: &str) -> Result<Option<(Statement,
             Some((kind, actual, text)) if !internal(&actual) => {
                 if kind != "table" || text.to_ascii_uppercase().starts_with("CREATE VIRTUAL") {
                     return Err(SqlError::error("42809", format!("\"{}\" is not a table", shown(&actual))));
+                }
+                // SQLite's delete would fire row DELETE triggers, which PostgreSQL's TRUNCATE never does.
+                let triggers: i64 = conn
+                    .query_row(
+                        "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE \
+                         AND instr(upper(sql), ' DELETE ') BETWEEN 1 AND instr(upper(sql), ' ON ')",
+                        [&actual],
+                        |row| row.get(0),
+                    )
+                    .map_err(db)?;
+                if triggers > 0 {
+                    return Err(SqlError::error(
+                        "0A000",
+                        format!("TRUNCATE is not supported on table \"{}\": it has DELETE triggers", shown(&actual)),
+                    )
+                    .with_hint("Use DELETE, which fires them."));
                 }
                 if !targets.iter().any(|t| t.eq_ignore_ascii_case(&actual)) {
                     targets.push(actual);
