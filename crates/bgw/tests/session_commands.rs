@@ -368,6 +368,11 @@ fn transaction_modes() {
     c.ok("BEGIN");
     assert_eq!(c.value("SHOW transaction_isolation"), "read committed");
     c.ok("SET TRANSACTION READ WRITE; INSERT INTO t VALUES (7); COMMIT");
+    assert_eq!(
+        c.err("CREATE ROLE nobody_here"),
+        ("25006".into(), "cannot execute CREATE ROLE in a read-only transaction".into(), 'I')
+    );
+    c.ok("LISTEN ch; UNLISTEN ch");
     c.ok("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE");
     c.ok("INSERT INTO t VALUES (8)");
     c.ok("SET default_transaction_isolation = 'repeatable read'");
@@ -427,6 +432,9 @@ fn prepare_execute_deallocate() {
     c.ok("BEGIN");
     assert_eq!(c.err("EXECUTE nope"), ("26000".into(), "prepared statement \"nope\" does not exist".into(), 'E'));
     c.ok("ROLLBACK");
+
+    // A parameter in a simple query has no value: PostgreSQL's error, not a NULL.
+    assert_eq!(c.err("SELECT 1 + $2, $1"), ("42P02".into(), "there is no parameter $2".into(), 'I'));
 
     // One namespace with the protocol's named statements: Parse, then EXECUTE and DEALLOCATE by SQL...
     c.send(b'P', &parse_body("proto1", "SELECT $1 * 2", &[23]));

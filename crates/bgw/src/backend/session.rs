@@ -383,6 +383,13 @@ impl Session {
                     let Some((statement, remainder)) = engine.prepare(rest)? else {
                         return Ok(None);
                     };
+                    if let Some(n) = statement.param_numbers.first() {
+                        // The simple protocol has no parameters to give.
+                        if engine.tx_state() == TxState::InBlock {
+                            engine.fail_transaction();
+                        }
+                        return Err(SqlError::error("42P02", format!("there is no parameter ${n}")));
+                    }
                     let tag = run_streaming(&*host, engine, &statement, &[], output, None)?;
                     Ok(Some((tag, remainder.len())))
                 })
