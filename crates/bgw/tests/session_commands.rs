@@ -305,6 +305,7 @@ fn transaction_modes() {
         let (tags, state) = c.ok(begin);
         assert_eq!((tags[0].as_str(), state), ("BEGIN", 'T'), "{begin}");
         assert_eq!(c.value("SHOW transaction_isolation"), level, "{begin}");
+        assert_eq!(c.value("SHOW TRANSACTION ISOLATION LEVEL"), level, "{begin}");
         c.ok("INSERT INTO t VALUES (1); COMMIT");
     }
     assert_eq!(c.value("SHOW transaction_isolation"), "serializable");
@@ -381,6 +382,16 @@ fn transaction_modes() {
     assert_eq!(c.value("SHOW transaction_isolation"), "serializable");
     let msgs = c.query("SET transaction_isolation = 'bogus'");
     assert!(msgs.iter().any(|m| matches!(m, Msg::Error(_, code, _) if code == "22023")), "{msgs:?}");
+
+    // What bgw does not do is refused, never done differently.
+    c.ok("BEGIN");
+    assert_eq!(c.err("SET TRANSACTION SNAPSHOT '00000003-1'").0, "0A000");
+    c.ok("ROLLBACK; BEGIN");
+    assert_eq!(c.err("COMMIT AND CHAIN"), ("0A000".into(), "COMMIT AND CHAIN is not supported".into(), 'E'));
+    c.ok("ROLLBACK; BEGIN");
+    assert_eq!(c.err("PREPARE TRANSACTION 'x'").0, "55000");
+    c.ok("ROLLBACK; BEGIN; COMMIT AND NO CHAIN");
+    assert_eq!(c.err("COMMIT PREPARED 'x'").0, "42704");
 
     // psql too.
     let out = h.sql("BEGIN ISOLATION LEVEL REPEATABLE READ; SHOW transaction_isolation; COMMIT");

@@ -420,6 +420,10 @@ pub(super) fn subtransaction(what: SubXact) {
 /// Runs a session command (the engine's own statement); its command tag.
 pub(crate) fn run(host: &dyn HostServices, sql: &str, in_transaction_block: bool) -> Result<String, SqlError> {
     let Some((command, _)) = crate::sql::session::parse(sql) else {
+        let words: Vec<String> = crate::sql::lexer::leading_words(sql).take(3).collect();
+        if words == ["SET", "TRANSACTION", "SNAPSHOT"] {
+            return Err(SqlError::error("0A000", "SET TRANSACTION SNAPSHOT is not supported"));
+        }
         return Err(crate::sql::session::syntax_error(sql));
     };
     STATE.with(|s| s.borrow_mut().in_block = in_transaction_block);

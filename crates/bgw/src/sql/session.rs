@@ -244,6 +244,10 @@ pub fn show_as_select(sql: &str) -> Option<(String, usize)> {
             return Some((SHOW_ALL.to_string(), len));
         }
         [time, zone] if is_kw(Some(time), "TIME") && is_kw(Some(zone), "ZONE") => "timezone".to_string(),
+        // pgjdbc's getTransactionIsolation.
+        [t, i, l] if is_kw(Some(t), "TRANSACTION") && is_kw(Some(i), "ISOLATION") && is_kw(Some(l), "LEVEL") => {
+            "transaction_isolation".to_string()
+        }
         [one] => name_of(one)?,
         _ => return None,
     };
@@ -321,6 +325,10 @@ mod tests {
         );
         assert!(show_as_select("SHOW ALL").unwrap().0.contains("bgw_show_all()"));
         assert!(is_show_query(&show_as_select("SHOW ALL").unwrap().0));
+        assert_eq!(
+            show_as_select("SHOW TRANSACTION ISOLATION LEVEL").unwrap().0,
+            "SELECT current_setting('transaction_isolation') AS \"transaction_isolation\""
+        );
         assert!(is_show_query(&show_as_select("show transaction_isolation").unwrap().0));
         assert_eq!(show_as_select("SELECT 1"), None);
     }

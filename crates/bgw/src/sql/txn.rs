@@ -151,6 +151,34 @@ pub fn savepoint_of(statement: &Statement) -> Option<SavepointCommand> {
     savepoint_command(&statement.sql).map(|(command, _)| command)
 }
 
+/// PostgreSQL's transaction control that bgw does not do, with the error it answers instead of running something
+/// else: `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN` (0A000), two-phase commit (`PREPARE TRANSACTION`: 55000, as a
+/// PostgreSQL with `max_prepared_transactions = 0`; `COMMIT PREPARED` / `ROLLBACK PREPARED`: 42704, none exists).
+pub fn refused_transaction_control(sql: &str) -> Option<SqlError> {
+    let words: Vec<String> = super::lexer::leading_words(sql).collect();
+    let first = words.first()?.as_str();
+    let has = |w: &str| words.iter().any(|x| x == w);
+    match first {
+        "COMMIT" | "END" | "ROLLBACK" | "ABORT" if has("CHAIN") && !has("NO") && !has("TO") => {
+            let what = if matches!(first, "COMMIT" | "END") { "COMMIT" } else { "ROLLBACK" };
+            Some(SqlError::error("0A000", format!("{what} AND CHAIN is not supported")))
+        }
+        "PREPARE" if words.get(1).map(String::as_str) == Some("TRANSACTION") => {
+            Some(SqlError::error("55000", "prepared transactions are disabled"))
+        }
+        "COMMIT" | "ROLLBACK" if words.get(1).map(String::as_str) == Some("PREPARED") => {
+            let id = super::session::tokens_at(sql).and_then(|(toks, _)| {
+                toks.into_iter().find_map(|(t, _)| if let super::session::Tok::Str(s) = t { Some(s) } else { None })
+            });
+            Some(SqlError::error(
+                "42704",
+                format!("prepared transaction with identifier \"{}\" does not exist", id.unwrap_or_default()),
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// The savepoints of the open transaction block, oldest first.
 #[derive(Debug, Default, Clone)]
 pub struct Savepoints {
@@ -240,6 +268,19 @@ mod tests {
         t.statement_done(false, &Kind::Query, false);
         assert!(t.take());
         assert_eq!(t.state(false), TxState::InBlock);
+    }
+
+    #[test]
+    fn refused_control() {
+        let code = |sql: &str| refused_transaction_control(sql).map(|e| e.code);
+        assert_eq!(code("COMMIT AND CHAIN"), Some("0A000"));
+        assert_eq!(code("rollback work and chain"), Some("0A000"));
+        assert_eq!(code("COMMIT AND NO CHAIN"), None);
+        assert_eq!(code("PREPARE TRANSACTION 'x'"), Some("55000"));
+        let err = refused_transaction_control("COMMIT PREPARED 'x'").unwrap();
+        assert_eq!(err.message, "prepared transaction with identifier \"x\" does not exist");
+        assert_eq!(code("COMMIT"), None);
+        assert_eq!(code("ROLLBACK TO chain"), None);
     }
 
     #[test]

@@ -180,6 +180,9 @@ impl SqliteEngine {
                     let statement = self.prepare_first(&select)?.map(|(statement, _)| statement);
                     return Ok(statement.map(|s| (s, &rest[consumed.min(rest.len())..])));
                 }
+                if let Some(err) = super::txn::refused_transaction_control(first) {
+                    return Err(err);
+                }
                 if let Some((statement, consumed)) = super::txn::savepoint_statement(first) {
                     return Ok(Some((statement, &rest[consumed.min(rest.len())..])));
                 }
