@@ -27,6 +27,8 @@ enum Msg {
     Columns(Vec<String>),
     /// ParameterStatus.
     Status(String, String),
+    /// NotificationResponse: channel, payload.
+    Notify(String, String),
     /// ReadyForQuery with the transaction state (`I`, `T`, `E`).
     Ready(char),
     Other(char),
@@ -56,6 +58,10 @@ fn decode(tag: u8, body: Vec<u8>) -> Msg {
         }
         b'N' => Msg::Notice(fields(&body).1),
         b'Z' => Msg::Ready(body[0] as char),
+        b'A' => {
+            let mut parts = body[4..].split(|c| *c == 0).map(|p| String::from_utf8_lossy(p).into_owned());
+            Msg::Notify(parts.next().unwrap_or_default(), parts.next().unwrap_or_default())
+        }
         b'S' => {
             let mut parts = body.split(|c| *c == 0).map(|p| String::from_utf8_lossy(p).into_owned());
             Msg::Status(parts.next().unwrap_or_default(), parts.next().unwrap_or_default())
@@ -280,6 +286,24 @@ fn savepoints_follow_postgres() {
     c.ok("SAVEPOINT s3; SET extra_float_digits = 3; RELEASE s3; COMMIT");
     assert_eq!(c.value("SHOW extra_float_digits"), "3");
     assert_eq!(c.value("SHOW lock_timeout"), "0");
+
+    // Notifications and LISTENs queued after a savepoint go when the block rolls back to it.
+    let mut listener = Raw::connect(&h);
+    listener.ok("LISTEN ch");
+    h.sql(
+        "BEGIN; NOTIFY ch, 'kept'; SAVEPOINT s; NOTIFY ch, 'dropped'; SELECT pg_notify('ch', 'dropped too'); \
+         ROLLBACK TO s; NOTIFY ch, 'after'; SAVEPOINT r; NOTIFY ch, 'released'; RELEASE r; COMMIT",
+    );
+    c.ok("BEGIN; SAVEPOINT s; LISTEN ch; ROLLBACK TO s; COMMIT");
+    h.sql("NOTIFY ch, 'to the listener only'");
+    let heard: Vec<String> = listener
+        .query("SELECT 1")
+        .into_iter()
+        .filter_map(|m| if let Msg::Notify(_, payload) = m { Some(payload) } else { None })
+        .collect();
+    assert_eq!(heard, ["kept", "after", "released", "to the listener only"]);
+    let unheard = c.query("SELECT 1");
+    assert!(!unheard.iter().any(|m| matches!(m, Msg::Notify(..))), "{unheard:?}");
 
     // psql shows the same.
     let err = h.psql("BEGIN; SAVEPOINT a; RELEASE a; RELEASE a").unwrap_err();

@@ -65,6 +65,9 @@ impl Hooks for SessionHooks {
 
     fn subtransaction(&self, what: crate::sql::txn::SubXact) {
         settings::subtransaction(what);
+        if let Ok(h) = context::host() {
+            h.subtransaction(what);
+        }
     }
 
     fn notice(&self, notice: SqlError) {
