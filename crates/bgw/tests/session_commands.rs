@@ -602,6 +602,10 @@ fn startup_packet_settings() {
     c.ok("SET statement_timeout = 0; RESET ALL");
     assert_eq!(c.value("SHOW statement_timeout"), "5min");
 
+    let (mut named, greeting) = Raw::start(&h, &[("options", "-c application_name=from\\ options")]);
+    assert!(greeting.contains(&Msg::Status("application_name".into(), "from options".into())), "{greeting:?}");
+    assert_eq!(named.value("SHOW application_name"), "from options");
+
     // Refused as PostgreSQL refuses them: FATAL, with the SQLSTATE.
     for (params, code, message) in [
         (vec![("foo", "1")], "42704", "unrecognized configuration parameter \"foo\""),

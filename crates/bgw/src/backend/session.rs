@@ -197,7 +197,9 @@ impl Session {
         }
         // The startup packet's settings (an unknown or invalid one is FATAL, as in PostgreSQL).
         super::settings::start(&*host, parameters)?;
-        let application_name = parameters.get("application_name").map(String::as_str).unwrap_or("");
+        // The startup packet's, or `options=-c application_name=...`.
+        let application_name = super::settings::current_setting(&*host, "application_name").unwrap_or_default();
+        let application_name = application_name.as_str();
         host.report_application_name(application_name);
         let engine = database::open(host.database_path().as_deref())?;
 
