@@ -492,6 +492,26 @@ fn prepare_execute_deallocate() {
     let msgs = extended(&mut c, "EXECUTE sqlp(2)");
     assert!(msgs.contains(&Msg::Columns(vec!["n".into()])), "{msgs:?}");
     assert_eq!(rows(&msgs), [[Some("9".into())]]);
+    // ... with the portal's row limit.
+    c.ok("PREPARE two AS SELECT 1 AS n UNION ALL SELECT 2");
+    c.send(b'P', &parse_body("", "EXECUTE two", &[]));
+    c.send(b'B', &bind_body("", &[]));
+    c.send(b'E', &[0, 0, 0, 0, 1]);
+    c.send(b'E', &[0, 0, 0, 0, 0]);
+    c.send(b'S', &[]);
+    let msgs = c.until_ready();
+    let shown: Vec<&Msg> = msgs.iter().filter(|m| matches!(m, Msg::Row(_) | Msg::Other('s') | Msg::Done(_))).collect();
+    assert_eq!(
+        shown,
+        [
+            &Msg::Row(vec![Some("1".into())]),
+            &Msg::Other('s'),
+            &Msg::Row(vec![Some("2".into())]),
+            &Msg::Done("SELECT 1".into())
+        ]
+    );
+    let msgs = extended(&mut c, "EXECUTE nope");
+    assert!(msgs.iter().any(|m| matches!(m, Msg::Error(_, code, _) if code == "26000")), "{msgs:?}");
     let msgs = extended(&mut c, "DEALLOCATE sqlp");
     assert!(msgs.contains(&Msg::Done("DEALLOCATE".into())), "{msgs:?}");
     assert_eq!(c.err("EXECUTE sqlp(1)").0, "26000");

@@ -17,7 +17,7 @@ use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
 use pgwire::messages::PgWireBackendMessage;
 
 use crate::sql::lexer::is_blank;
-use crate::sql::TxState;
+use crate::sql::{Statement, TxState};
 
 use super::host::SqlError;
 use super::portal::{Portal, PortalState, Prepared};
@@ -173,7 +173,8 @@ impl Session {
                 self.out.push(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()));
                 return Ok(());
             };
-            if super::prepare::is_prepared_command_statement(&statement) {
+            let execute = self.portal_execute(&statement);
+            if execute.is_none() && super::prepare::is_prepared_command_statement(&statement) {
                 let columns = portal.columns.clone();
                 let (tag, _) = self.prepared_command(&statement.sql, &statement.sql, Some(&columns))?;
                 self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag)));
@@ -184,7 +185,20 @@ impl Session {
             let columns = portal.columns.clone();
             let host = self.host.clone();
             // The first `limit` rows are sent as they come; a row-limited Execute keeps the rest for the next one.
-            let executed = self.run_statement(&statement.sql, |engine, output| {
+            let text = statement.sql.clone();
+            let executed = self.run_statement(&text, |engine, output| {
+                // `EXECUTE name (arguments)`: its prepared statement runs, with the portal's row limit.
+                let resolved;
+                let (statement, params): (&Statement, &[Value]) = match &execute {
+                    None => (&statement, &params),
+                    Some(execute) => match execute.resolve(engine, columns.len())? {
+                        Some(found) => {
+                            resolved = found;
+                            (&resolved.0, &resolved.1)
+                        }
+                        None => return Ok((String::new(), Vec::new())),
+                    },
+                };
                 let (mut sent, mut kept, mut kept_bytes, mut error) = (0usize, Vec::new(), 0usize, None);
                 let mut encoder = RowEncoder::new();
                 let cap = memory_limit_bytes();

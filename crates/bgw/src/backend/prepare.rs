@@ -5,8 +5,9 @@
 //! `EXECUTE`'s arguments are expressions: they are evaluated by the session's engine (one `SELECT` of them), each
 //! converted to its parameter's type through the text form, as a Bind in text format would be, and the prepared
 //! statement then runs with them, its rows and command tag being `EXECUTE`'s. Both protocols run these commands:
-//! the simple one directly, the extended one from a Parse that keeps the command's text (its Execute runs it
-//! here; an `EXECUTE` is described with its statement's columns).
+//! the simple one directly, the extended one from a Parse that keeps the command's text (its Execute runs
+//! `PREPARE` and `DEALLOCATE` here; an `EXECUTE` is described with its statement's columns and runs as its
+//! portal, row limit included, through [`PortalExecute`]).
 //!
 //! Runs in: a backend process.
 
@@ -139,6 +140,57 @@ impl Session {
                 })
             }
         }
+    }
+}
+
+/// An `EXECUTE` kept by a Parse, to run through a portal (with its row limit): its name, arguments, and the
+/// prepared statement of that name now (None: there is none).
+pub(super) struct PortalExecute {
+    name: String,
+    args: Option<String>,
+    target: Option<Rc<Prepared>>,
+}
+
+impl Session {
+    /// The `EXECUTE` `statement` holds, if it is one kept by [`Session::parse_prepared_command`].
+    pub(super) fn portal_execute(&self, statement: &Statement) -> Option<PortalExecute> {
+        if statement.kind != Kind::Other("EXECUTE".into()) {
+            return None;
+        }
+        match prepared_command(&statement.sql) {
+            Some((PreparedCommand::Execute { name, args }, _)) => {
+                let target = self.statements.get(&name).cloned();
+                Some(PortalExecute { name, args, target })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl PortalExecute {
+    /// The statement to run and its parameters (PostgreSQL's errors as for a simple `EXECUTE`; one of its own
+    /// fails an open block); `width` is how many columns the portal was described with.
+    pub(super) fn resolve(
+        &self,
+        engine: &mut dyn Engine,
+        width: usize,
+    ) -> Result<Option<(Statement, Vec<Value>)>, SqlError> {
+        let result = (|| {
+            if engine.tx_state() == TxState::Failed {
+                return Err(crate::sql::txn::aborted());
+            }
+            let target = self.target.as_ref().ok_or_else(|| does_not_exist(&self.name))?;
+            let params = arguments(engine, target, &self.name, self.args.as_deref())?;
+            let Some(statement) = target.statement.clone() else { return Ok(None) };
+            if statement.columns.len() != width {
+                return Err(SqlError::error("0A000", "cached plan must not change result type"));
+            }
+            Ok(Some((statement, params)))
+        })();
+        if result.is_err() && engine.tx_state() == TxState::InBlock {
+            engine.fail_transaction();
+        }
+        result
     }
 }
 
