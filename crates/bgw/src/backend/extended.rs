@@ -202,7 +202,7 @@ impl Session {
                 let (mut sent, mut kept, mut kept_bytes, mut error) = (0usize, Vec::new(), 0usize, None);
                 let mut encoder = RowEncoder::new();
                 let cap = memory_limit_bytes();
-                let done = engine.execute(&statement, &params, &mut |row| {
+                let done = engine.execute(statement, params, &mut |row| {
                     if error.is_some() {
                         // The statement is ending with that error; the rows it still reads are dropped.
                         return ControlFlow::Continue(());
@@ -231,7 +231,7 @@ impl Session {
                     ControlFlow::Continue(())
                 });
                 let late = crate::process::interrupts::take_statement_error();
-                let ran = super::settings::statement_ran(&*host, &statement, engine.tx_state(), done.is_ok());
+                let ran = super::settings::statement_ran(&*host, statement, engine.tx_state(), done.is_ok());
                 let done = done?;
                 if let Err(err) = ran {
                     if engine.tx_state() == TxState::InBlock {
