@@ -22,7 +22,8 @@
 //!
 //! * `serve`: the session loop (startup, authentication, SIGTERM, the host's wake-ups);
 //!   `wire`: bytes and protocol messages; `session`: the state machine and the simple query protocol;
-//!   `extended`: the extended query protocol; `scram`: SCRAM-SHA-256.
+//!   `extended`: the extended query protocol; `prepare`: SQL-level `PREPARE` / `EXECUTE` /
+//!   `DEALLOCATE`; `settings`: the session's settings and transaction modes; `scram`: SCRAM-SHA-256.
 //! * `database`: the session's database, the SQL layer's engine ([`crate::sql`]) with the backend's hooks;
 //!   `functions` and `views`: the SQL functions and views that ask the host; `context`: the thread-local host
 //!   they reach; `types`: values on the wire; `options`: the registration options of `bgw_register`.
