@@ -155,6 +155,10 @@ pub fn savepoint_of(statement: &Statement) -> Option<SavepointCommand> {
 /// else: `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN` (0A000), two-phase commit (`PREPARE TRANSACTION`: 55000, as a
 /// PostgreSQL with `max_prepared_transactions = 0`; `COMMIT PREPARED` / `ROLLBACK PREPARED`: 42704, none exists).
 pub fn refused_transaction_control(sql: &str) -> Option<SqlError> {
+    let first = super::lexer::leading_words(sql).next()?;
+    if !matches!(first.as_str(), "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "PREPARE") {
+        return None;
+    }
     let words: Vec<String> = super::lexer::leading_words(sql).collect();
     let first = words.first()?.as_str();
     let has = |w: &str| words.iter().any(|x| x == w);

@@ -26,6 +26,12 @@ fn ident(tok: &Tok) -> Option<String> {
     }
 }
 
+/// Whether the first word of `sql` is one of `first` (upper case): a look at one token, before reading the whole
+/// statement (every statement a session runs passes here).
+fn starts_with(sql: &str, first: &[&str]) -> bool {
+    super::lexer::leading_words(sql).next().is_some_and(|w| first.contains(&w.as_str()))
+}
+
 fn words(sql: &str) -> Option<(Vec<Tok>, usize)> {
     tokens_at(sql).map(|(toks, len)| (toks.into_iter().map(|(t, _)| t).collect(), len))
 }
@@ -62,6 +68,9 @@ impl SavepointCommand {
 /// The first statement of `sql` as a savepoint command, with its byte length; None for anything else (a
 /// malformed one included: SQLite reports its syntax error).
 pub fn savepoint_command(sql: &str) -> Option<(SavepointCommand, usize)> {
+    if !starts_with(sql, &["SAVEPOINT", "RELEASE", "ROLLBACK"]) {
+        return None;
+    }
     let (toks, len) = words(sql)?;
     let command = match toks.as_slice() {
         [first, name] if is_kw(Some(first), "SAVEPOINT") => SavepointCommand::Savepoint(ident(name)?),
@@ -232,6 +241,9 @@ pub enum PreparedCommand {
 /// Whether the first statement of `sql` is a `PREPARE` (not `PREPARE TRANSACTION`), `EXECUTE` or `DEALLOCATE`:
 /// its caller runs it, and reports [`super::session::syntax_error`] if [`prepared_command`] cannot read it.
 pub fn is_prepared_command(sql: &str) -> bool {
+    if !starts_with(sql, &["PREPARE", "EXECUTE", "DEALLOCATE"]) {
+        return false;
+    }
     let Some((toks, _)) = words(sql) else { return false };
     match toks.first() {
         first if is_kw(first, "PREPARE") => !is_kw(toks.get(1), "TRANSACTION"),
@@ -271,6 +283,9 @@ fn parenthesised(body: &str, open: usize) -> Option<&str> {
 /// Parses the first statement of `sql` as a prepared-statement command, with its byte length; None if it is
 /// not one or is malformed.
 pub fn prepared_command(sql: &str) -> Option<(PreparedCommand, usize)> {
+    if !starts_with(sql, &["PREPARE", "EXECUTE", "DEALLOCATE"]) {
+        return None;
+    }
     let (toks, len) = tokens_at(sql)?;
     // The statement's text without its `;`.
     let body = sql[..len].trim_end().trim_end_matches(';');
@@ -354,6 +369,9 @@ pub struct Truncate {
 /// Parses the first statement of `sql` as `TRUNCATE`, with its byte length; None if it is not one. Some(Err) for
 /// a malformed one (the caller reports a syntax error).
 pub fn truncate(sql: &str) -> Option<Result<(Truncate, usize), ()>> {
+    if !starts_with(sql, &["TRUNCATE"]) {
+        return None;
+    }
     let (toks, len) = words(sql)?;
     if !is_kw(toks.first(), "TRUNCATE") {
         return None;
