@@ -145,7 +145,7 @@ fn errors_have_postgres_sqlstates() {
         ("SET standard_conforming_strings = off", "0A000"),
         ("SET extra_float_digits = 0", "0A000"),
         ("SET search_path = app", "0A000"),
-        ("SET default_transaction_isolation = 'read committed'", "0A000"),
+        ("SET default_transaction_isolation = 'chaos'", "22023"),
         ("SET x", "42601"),
     ] {
         assert_eq!(code(c.batch_execute(sql)), expected, "{sql}");

@@ -40,11 +40,21 @@ impl Hooks for SessionHooks {
         if crate::sql::session::is_session_statement(sql) {
             return settings::run(&*host, sql, in_transaction_block);
         }
+        let mut words = crate::sql::lexer::leading_words(sql);
+        if let (Some(verb @ ("CREATE" | "ALTER" | "DROP")), Some(object)) = (words.next().as_deref(), words.next()) {
+            if settings::transaction_read_only() {
+                // CREATE/ALTER/DROP DATABASE and ROLE write; LISTEN and NOTIFY may run in a read-only transaction.
+                return Err(SqlError::error(
+                    "25006",
+                    format!("cannot execute {verb} {object} in a read-only transaction"),
+                ));
+            }
+        }
         host.catalog_command(sql, in_transaction_block)
     }
 
     fn read_only(&self) -> bool {
-        context::host().map(|h| h.read_only()).unwrap_or(false)
+        context::host().map(|h| h.read_only()).unwrap_or(false) || settings::transaction_read_only()
     }
 
     fn pre_commit(&self) -> Result<(), SqlError> {
@@ -55,6 +65,13 @@ impl Hooks for SessionHooks {
         settings::transaction_ended(committed);
         if let Ok(h) = context::host() {
             h.transaction_ended(committed);
+        }
+    }
+
+    fn subtransaction(&self, what: crate::sql::txn::SubXact) {
+        settings::subtransaction(what);
+        if let Ok(h) = context::host() {
+            h.subtransaction(what);
         }
     }
 

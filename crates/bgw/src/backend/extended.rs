@@ -17,7 +17,7 @@ use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
 use pgwire::messages::PgWireBackendMessage;
 
 use crate::sql::lexer::is_blank;
-use crate::sql::TxState;
+use crate::sql::{Statement, TxState};
 
 use super::host::SqlError;
 use super::portal::{Portal, PortalState, Prepared};
@@ -43,14 +43,22 @@ impl Session {
         if !name.is_empty() && self.statements.contains_key(&name) {
             return Err(SqlError::error("42P05", format!("prepared statement \"{name}\" already exists")));
         }
-        let prepared = super::copy::prepare(&parse.query).unwrap_or_else(|| self.engine.prepare(&parse.query));
-        let statement = match prepared? {
-            None => None,
-            Some((statement, rest)) => {
-                if !is_blank(rest) {
-                    return Err(SqlError::error("42601", "cannot insert multiple commands into a prepared statement"));
+        let statement = if crate::sql::utility::is_prepared_command(&parse.query) {
+            // SQL-level PREPARE / EXECUTE / DEALLOCATE: run by the session at Execute.
+            Some(self.parse_prepared_command(&parse.query)?)
+        } else {
+            let prepared = super::copy::prepare(&parse.query).unwrap_or_else(|| self.engine.prepare(&parse.query));
+            match prepared? {
+                None => None,
+                Some((statement, rest)) => {
+                    if !is_blank(rest) {
+                        return Err(SqlError::error(
+                            "42601",
+                            "cannot insert multiple commands into a prepared statement",
+                        ));
+                    }
+                    Some(statement)
                 }
-                Some(statement)
             }
         };
         let count = statement.as_ref().map_or(0, |s| s.param_count).max(parse.type_oids.len());
@@ -182,14 +190,36 @@ impl Session {
                 portal.state = PortalState::Done;
                 return self.copy_portal(&statement.sql);
             }
+            let execute = self.portal_execute(&statement);
+            if execute.is_none() && super::prepare::is_prepared_command_statement(&statement) {
+                let columns = portal.columns.clone();
+                let (tag, _) = self.prepared_command(&statement.sql, &statement.sql, Some(&columns))?;
+                self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag)));
+                portal.state = PortalState::Done;
+                return Ok(());
+            }
             let params = std::mem::take(&mut portal.params);
             let columns = portal.columns.clone();
+            let host = self.host.clone();
             // The first `limit` rows are sent as they come; a row-limited Execute keeps the rest for the next one.
-            let executed = self.run_statement(&statement.sql, |engine, output| {
+            let text = statement.sql.clone();
+            let executed = self.run_statement(&text, |engine, output| {
+                // `EXECUTE name (arguments)`: its prepared statement runs, with the portal's row limit.
+                let resolved;
+                let (statement, params): (&Statement, &[Value]) = match &execute {
+                    None => (&statement, &params),
+                    Some(execute) => match execute.resolve(engine, columns.len())? {
+                        Some(found) => {
+                            resolved = found;
+                            (&resolved.0, &resolved.1)
+                        }
+                        None => return Ok((String::new(), Vec::new())),
+                    },
+                };
                 let (mut sent, mut kept, mut kept_bytes, mut error) = (0usize, Vec::new(), 0usize, None);
                 let mut encoder = RowEncoder::new();
                 let cap = memory_limit_bytes();
-                let done = engine.execute(&statement, &params, &mut |row| {
+                let done = engine.execute(statement, params, &mut |row| {
                     if error.is_some() {
                         // The statement is ending with that error; the rows it still reads are dropped.
                         return ControlFlow::Continue(());
@@ -218,7 +248,14 @@ impl Session {
                     ControlFlow::Continue(())
                 });
                 let late = crate::process::interrupts::take_statement_error();
+                let ran = super::settings::statement_ran(&*host, statement, engine.tx_state(), done.is_ok());
                 let done = done?;
+                if let Err(err) = ran {
+                    if engine.tx_state() == TxState::InBlock {
+                        engine.fail_transaction();
+                    }
+                    return Err(err);
+                }
                 match error.or(late) {
                     Some(err) => Err(err),
                     None => Ok((done.tag, kept)),

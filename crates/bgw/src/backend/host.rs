@@ -218,6 +218,9 @@ pub trait HostServices {
     }
     /// The session's transaction ended (committed or not): publish or drop its queued notifications.
     fn transaction_ended(&self, _committed: bool) {}
+    /// A savepoint of the session's transaction block was set, released or rolled back to: a rollback drops the
+    /// notifications and LISTENs queued since, as PostgreSQL's subtransaction abort does.
+    fn subtransaction(&self, _what: crate::sql::txn::SubXact) {}
     /// Notifications for this session's channels, as (sender pid, channel, payload), in commit order.
     fn take_notifications(&self) -> Vec<(i32, String, String)> {
         Vec::new()

@@ -31,16 +31,16 @@ use super::types::{row_description, type_from_values, RowEncoder, Value, WireCol
 use super::wire::{error_response, message_name, notice_response, protocol_violation, Spill, Wire};
 
 /// What the backend reports in ParameterStatus messages after authentication (besides application_name,
-/// session_authorization and is_superuser).
-const PARAMETER_STATUS: &[(&str, &str)] = &[
-    ("server_version", "15.0 (bgw)"),
-    ("server_encoding", "UTF8"),
-    ("client_encoding", "UTF8"),
-    ("DateStyle", "ISO, MDY"),
-    ("IntervalStyle", "postgres"),
-    ("integer_datetimes", "on"),
-    ("standard_conforming_strings", "on"),
-    ("TimeZone", "UTC"),
+/// session_authorization and is_superuser), with the values in effect once the startup packet's are applied.
+const PARAMETER_STATUS: &[&str] = &[
+    "server_version",
+    "server_encoding",
+    "client_encoding",
+    "DateStyle",
+    "IntervalStyle",
+    "integer_datetimes",
+    "standard_conforming_strings",
+    "TimeZone",
 ];
 
 pub(super) fn terminating() -> SqlError {
@@ -197,7 +197,11 @@ impl Session {
                 .map_err(|err| SqlError::fatal("28000", format!("could not get peer credentials: {err}")))?;
             host.authenticate_peer(uid, user, database)?;
         }
-        let application_name = parameters.get("application_name").map(String::as_str).unwrap_or("");
+        // The startup packet's settings (an unknown or invalid one is FATAL, as in PostgreSQL).
+        super::settings::start(&*host, parameters)?;
+        // The startup packet's, or `options=-c application_name=...`.
+        let application_name = super::settings::current_setting(&*host, "application_name").unwrap_or_default();
+        let application_name = application_name.as_str();
         host.report_application_name(application_name);
         let engine = database::open(host.database_path().as_deref(), user, database)?;
 
@@ -207,14 +211,16 @@ impl Session {
         };
         out.push(status("application_name", application_name));
         out.push(status("session_authorization", user));
-        out.extend(PARAMETER_STATUS.iter().map(|(name, value)| status(name, value)));
+        let mut reported: Vec<(String, String)> = PARAMETER_STATUS
+            .iter()
+            .map(|name| (name.to_string(), super::settings::current_setting(&*host, name).unwrap_or_default()))
+            .collect();
+        out.extend(reported.iter().map(|(name, value)| status(name, value)));
         // Whether the role the session is connected as is a superuser, as PostgreSQL reports it.
         let superuser = host.current_setting("is_superuser").is_ok_and(|v| v == "on");
         out.push(status("is_superuser", if superuser { "on" } else { "off" }));
-        let mut reported: Vec<(String, String)> =
-            PARAMETER_STATUS.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
         reported.push(("application_name".into(), application_name.to_string()));
-        super::settings::start(application_name, &reported);
+        super::settings::reported(&reported);
         let pid = host.backend_pid();
         let key = secret_key()?;
         crate::process::interrupts::publish_cancel_key(key);
@@ -393,13 +399,26 @@ impl Session {
                     super::copy::Step::Waiting => return,
                 }
             }
-            let step = self.run_statement(query, |engine, output| {
-                let Some((statement, remainder)) = engine.prepare(rest)? else {
-                    return Ok(None);
-                };
-                let tag = stream_simple(engine, &statement, output)?;
-                Ok(Some((tag, remainder.len())))
-            });
+            let step = if crate::sql::utility::is_prepared_command(rest) {
+                // SQL-level PREPARE / EXECUTE / DEALLOCATE: the session's prepared statements.
+                self.prepared_command(query, rest, None).map(|(tag, len)| Some((tag, rest.len() - len.min(rest.len()))))
+            } else {
+                let host = self.host.clone();
+                self.run_statement(query, |engine, output| {
+                    let Some((statement, remainder)) = engine.prepare(rest)? else {
+                        return Ok(None);
+                    };
+                    if let Some(n) = statement.param_numbers.first() {
+                        // The simple protocol has no parameters to give.
+                        if engine.tx_state() == TxState::InBlock {
+                            engine.fail_transaction();
+                        }
+                        return Err(SqlError::error("42P02", format!("there is no parameter ${n}")));
+                    }
+                    let tag = run_streaming(&*host, engine, &statement, &[], output, None)?;
+                    Ok(Some((tag, remainder.len())))
+                })
+            };
             match step {
                 Ok(Some((tag, remaining))) => {
                     ran_any = true;
@@ -441,9 +460,70 @@ impl Session {
     }
 }
 
+/// Runs a statement with `params`, its rows going out as they come: in the simple protocol's way (`columns`
+/// None: typed by declaration or by their first rows' values, text format), or with the portal's `columns`;
+/// then the session's settings hear of it (a `BEGIN`'s modes, a block's first query). Its command tag.
+pub(super) fn run_streaming(
+    host: &dyn HostServices,
+    engine: &mut dyn Engine,
+    statement: &Statement,
+    params: &[Value],
+    output: &mut Output<'_>,
+    columns: Option<&[WireColumn]>,
+) -> Result<String, SqlError> {
+    let result = match columns {
+        None => stream_simple(engine, statement, params, output),
+        Some(columns) => stream_encoded(engine, statement, params, output, columns),
+    };
+    let ran = super::settings::statement_ran(host, statement, engine.tx_state(), result.is_ok());
+    let tag = result?;
+    if let Err(err) = ran {
+        if engine.tx_state() == TxState::InBlock {
+            engine.fail_transaction();
+        }
+        return Err(err);
+    }
+    Ok(tag)
+}
+
+/// Runs a statement, each row encoded with `columns` as it comes; its command tag.
+fn stream_encoded(
+    engine: &mut dyn Engine,
+    statement: &Statement,
+    params: &[Value],
+    output: &mut Output<'_>,
+    columns: &[WireColumn],
+) -> Result<String, SqlError> {
+    let mut encoder = RowEncoder::new();
+    let mut error = None;
+    let done = engine.execute(statement, params, &mut |row| {
+        if error.is_none() {
+            match encoder.encode(&row, columns) {
+                Ok(data) => output.push(PgWireBackendMessage::DataRow(data)),
+                Err(err) => {
+                    crate::process::interrupts::fail_statement(err.clone());
+                    error = Some(err);
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    let late = crate::process::interrupts::take_statement_error();
+    let done = done?;
+    match error.or(late) {
+        Some(err) => Err(err),
+        None => Ok(done.tag),
+    }
+}
+
 /// Runs a statement in the simple protocol, sending its result as it comes (columns typed by declaration or by
 /// their first rows' values, in text format); its command tag.
-fn stream_simple(engine: &mut dyn Engine, statement: &Statement, output: &mut Output<'_>) -> Result<String, SqlError> {
+fn stream_simple(
+    engine: &mut dyn Engine,
+    statement: &Statement,
+    params: &[Value],
+    output: &mut Output<'_>,
+) -> Result<String, SqlError> {
     let mut rows = SimpleRows {
         statement,
         output,
@@ -453,7 +533,7 @@ fn stream_simple(engine: &mut dyn Engine, statement: &Statement, output: &mut Ou
         encoder: RowEncoder::new(),
         error: None,
     };
-    let done = engine.execute(statement, &[], &mut |row| rows.row(row));
+    let done = engine.execute(statement, params, &mut |row| rows.row(row));
     // An error the rows raised that SQLite's interrupt check did not take (the statement ended first).
     let late = crate::process::interrupts::take_statement_error();
     let done = done?;

@@ -69,6 +69,26 @@ pub fn session_parameters() -> Vec<GucDef> {
             User,
             "Sets the current transaction's isolation level.",
         ),
+        GucDef::bool(
+            "default_transaction_read_only",
+            false,
+            User,
+            "Sets the default read-only status of new transactions.",
+        ),
+        GucDef::bool("transaction_read_only", false, User, "Sets the current transaction's read-only status."),
+        GucDef::bool(
+            "default_transaction_deferrable",
+            false,
+            User,
+            "Sets the default deferrable status of new transactions.",
+        ),
+        GucDef::bool(
+            "transaction_deferrable",
+            false,
+            User,
+            "Whether to defer a read-only serializable transaction until it can be executed with no possible \
+             serialization failures.",
+        ),
         GucDef::bool("is_superuser", false, Internal, "Shows whether the current user is a superuser."),
         GucDef::string("server_version", "15.0 (bgw)", Internal, "Shows the server version."),
         GucDef::int(
@@ -115,6 +135,8 @@ pub fn check_session_value(name: &str, value: GucValue) -> Result<GucValue, (&'s
             let norm = raw.trim().to_ascii_uppercase().replace(['-', '_'], "");
             match norm.as_str() {
                 "UTF8" | "UNICODE" => Ok(GucValue::String("UTF8".into())),
+                // No conversion at all, as PostgreSQL does for SQL_ASCII: what bgw does for UTF8 too.
+                "SQLASCII" => Ok(GucValue::String("SQL_ASCII".into())),
                 "" => invalid(raw),
                 _ => unsupported(format!("client_encoding \"{raw}\" is not supported: bgw speaks UTF8 only")),
             }
@@ -176,11 +198,6 @@ pub fn check_session_value(name: &str, value: GucValue) -> Result<GucValue, (&'s
         }
         ("bytea_output", GucValue::Enum(v)) if v != "hex" => {
             unsupported(format!("bytea_output \"{v}\" is not supported"))
-        }
-        ("default_transaction_isolation" | "transaction_isolation", GucValue::Enum(v)) if v != "serializable" => {
-            unsupported(format!(
-                "transaction isolation level \"{v}\" is not supported: SQLite's transactions are serializable"
-            ))
         }
         _ => Ok(value),
     }

@@ -29,6 +29,8 @@ pub struct ShmemHost {
     pub(super) pending_notifies: RefCell<crate::shmem::notify::Pending>,
     /// LISTEN (true) / UNLISTEN (false; None is `*`) of the open transaction, applied when it commits.
     pub(super) pending_listens: RefCell<Vec<(Option<String>, bool)>>,
+    /// How many notifications and LISTENs were pending at each savepoint of the open block, oldest first.
+    pub(super) savepoint_marks: RefCell<Vec<(usize, usize)>>,
     pub(super) read_pos: std::cell::Cell<u64>,
     /// Whether the session's user is a superuser, as of the connection's start or the last privileged call
     /// ([`ShmemHost::is_superuser`] reads the catalog).
@@ -46,6 +48,7 @@ impl Default for ShmemHost {
             listening: RefCell::new(std::collections::BTreeSet::new()),
             pending_notifies: RefCell::new(crate::shmem::notify::Pending::new()),
             pending_listens: RefCell::new(Vec::new()),
+            savepoint_marks: RefCell::new(Vec::new()),
             read_pos: std::cell::Cell::new(0),
             superuser: std::cell::Cell::new(false),
         }
@@ -325,6 +328,10 @@ impl HostServices for ShmemHost {
 
     fn transaction_ended(&self, committed: bool) {
         self.end_notify_transaction(committed);
+    }
+
+    fn subtransaction(&self, what: crate::sql::txn::SubXact) {
+        self.notify_subtransaction(what);
     }
 
     fn take_notifications(&self) -> Vec<(i32, String, String)> {

@@ -29,6 +29,7 @@ impl ShmemHost {
     /// The transaction ended: if it committed, applies its LISTEN / UNLISTEN and publishes its notifications in
     /// the room its pre-commit reserved; otherwise drops them and the reservation.
     pub(super) fn end_notify_transaction(&self, committed: bool) {
+        self.savepoint_marks.borrow_mut().clear();
         let listens = std::mem::take(&mut *self.pending_listens.borrow_mut());
         let pending = self.pending_notifies.borrow_mut().take();
         if !committed {
@@ -45,6 +46,27 @@ impl ShmemHost {
                 SqlError::warning("54000", e.to_string())
                     .with_detail(format!("None of the transaction's {} notifications were sent.", pending.len())),
             );
+        }
+    }
+
+    /// A savepoint was set (remember what is pending), released (forget the marks from it on) or rolled back to
+    /// (drop what was queued since it was set).
+    pub(super) fn notify_subtransaction(&self, what: crate::sql::txn::SubXact) {
+        use crate::sql::txn::SubXact;
+        let mut marks = self.savepoint_marks.borrow_mut();
+        match what {
+            SubXact::Start(n) => {
+                marks.truncate(n);
+                marks.push((self.pending_notifies.borrow().len(), self.pending_listens.borrow().len()));
+            }
+            SubXact::Release(n) => marks.truncate(n),
+            SubXact::RollbackTo(n) => {
+                if let Some(&(notifies, listens)) = marks.get(n) {
+                    self.pending_notifies.borrow_mut().truncate(notifies);
+                    self.pending_listens.borrow_mut().truncate(listens);
+                }
+                marks.truncate(n + 1);
+            }
         }
     }
 

@@ -284,6 +284,13 @@ impl Pending {
         Ok(())
     }
 
+    /// Drops the notifications added after the first `len` (a rollback to a savepoint).
+    pub fn truncate(&mut self, len: usize) {
+        for entry in self.list.drain(len.min(self.list.len())..) {
+            self.seen.remove(&entry);
+        }
+    }
+
     /// The notifications in order, leaving the list empty.
     pub fn take(&mut self) -> Vec<(String, String)> {
         self.seen.clear();

@@ -9,7 +9,9 @@
 //!   the same interface.
 //! - [`lexer`]: splitting SQL text into tokens, blank detection; [`statement`]: statement kinds, PostgreSQL's
 //!   transaction-control spellings, `$n` parameter numbering, the analysed [`Statement`].
-//! - [`txn`]: PostgreSQL's transaction rules (the failed-transaction rule, 25P02) on top of an engine's own.
+//! - [`txn`]: PostgreSQL's transaction rules (the failed-transaction rule, 25P02, savepoints) on top of an
+//!   engine's own; [`utility`]: the utility statements answered before translation (savepoints, transaction
+//!   modes, `PREPARE` / `EXECUTE` / `DEALLOCATE`, `TRUNCATE`), read from their text.
 //! - [`error`]: [`SqlError`], with SQLSTATE, message, detail and hint; [`value`]: [`Value`]; [`types`]: [`PgType`],
 //!   PostgreSQL's types with their OIDs and names, and how each is held in SQLite; [`datum`]: each type's input,
 //!   output, send and receive functions, PostgreSQL's casts, numeric and date/time arithmetic, and the SQLite
@@ -37,6 +39,7 @@ pub mod sqlite;
 pub mod statement;
 pub mod txn;
 pub mod types;
+pub mod utility;
 pub mod value;
 
 use std::ops::ControlFlow;
@@ -127,6 +130,9 @@ pub trait Hooks: Send + Sync {
 
     /// A transaction ended (a statement's own, or a block's), committed or not.
     fn transaction_ended(&self, _committed: bool) {}
+
+    /// A savepoint of the open block was set, released or rolled back to (see [`txn::SubXact`]).
+    fn subtransaction(&self, _what: txn::SubXact) {}
 
     /// A notice or warning raised by the engine (sent after the statement).
     fn notice(&self, _notice: SqlError) {}

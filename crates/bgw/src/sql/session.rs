@@ -1,5 +1,5 @@
-//! PostgreSQL's session commands as text: `SET` / `SET LOCAL` / `SET SESSION` / `RESET` / `DISCARD ALL` parsed
-//! into a [`SessionCommand`], and `SHOW name` / `SHOW ALL` rewritten into the query that answers them (through
+//! PostgreSQL's session commands as text: `SET` / `SET LOCAL` / `SET SESSION` / `RESET` / `DISCARD ALL` /
+//! `SET TRANSACTION` / `SET SESSION CHARACTERISTICS` parsed into a [`SessionCommand`], and `SHOW name` / `SHOW ALL` rewritten into the query that answers them (through
 //! the backend's `current_setting` and `bgw_show_all` functions). What the settings are and whether a value is
 //! accepted is the caller's business; this module only reads the syntax.
 //!
@@ -16,10 +16,14 @@ pub enum SessionCommand {
     ResetAll,
     /// `DISCARD ALL`.
     DiscardAll,
+    /// `SET TRANSACTION modes`.
+    SetTransaction(super::utility::TxModes),
+    /// `SET SESSION CHARACTERISTICS AS TRANSACTION modes`.
+    SetSessionCharacteristics(super::utility::TxModes),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
+pub(crate) enum Tok {
     /// An unquoted word as written (names are folded by the caller).
     Word(String),
     /// A quoted identifier.
@@ -32,6 +36,12 @@ enum Tok {
 /// Tokens of the first statement of `sql` and how many bytes it takes (with its `;`); None on text this module
 /// does not read (an unterminated quote).
 fn tokens(sql: &str) -> Option<(Vec<Tok>, usize)> {
+    tokens_at(sql).map(|(toks, len)| (toks.into_iter().map(|(tok, _)| tok).collect(), len))
+}
+
+/// The same, each token with the byte offset where it starts (for a statement that holds another one, as
+/// `PREPARE name AS statement` does).
+pub(crate) fn tokens_at(sql: &str) -> Option<(Vec<(Tok, usize)>, usize)> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -63,30 +73,32 @@ fn tokens(sql: &str) -> Option<(Vec<Tok>, usize)> {
                         break;
                     }
                 }
-                out.push(if b == b'\'' { Tok::Str(text) } else { Tok::Ident(text) });
+                out.push((if b == b'\'' { Tok::Str(text) } else { Tok::Ident(text) }, i));
                 i = j;
             }
             b'=' | b',' => {
-                out.push(Tok::Sym(b as char));
+                out.push((Tok::Sym(b as char), i));
                 i += 1;
             }
             _ => {
                 let start = i;
                 while i < bytes.len()
-                    && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b'.' | b'$' | b'-' | b'+'))
+                    && (bytes[i].is_ascii_alphanumeric()
+                        || bytes[i] >= 0x80
+                        || matches!(bytes[i], b'_' | b'.' | b'$' | b'-' | b'+'))
                 {
                     i += 1;
                 }
                 if i == start {
                     // A symbol these commands do not use.
-                    out.push(Tok::Sym(b as char));
+                    out.push((Tok::Sym(b as char), start));
                     i += 1;
                     // Step over a whole multi-byte character.
                     while i < bytes.len() && !sql.is_char_boundary(i) {
                         i += 1;
                     }
                 } else {
-                    out.push(Tok::Word(sql[start..i].to_string()));
+                    out.push((Tok::Word(sql[start..i].to_string()), start));
                 }
             }
         }
@@ -94,12 +106,12 @@ fn tokens(sql: &str) -> Option<(Vec<Tok>, usize)> {
     Some((out, sql.len()))
 }
 
-fn is_kw(tok: Option<&Tok>, kw: &str) -> bool {
+pub(crate) fn is_kw(tok: Option<&Tok>, kw: &str) -> bool {
     matches!(tok, Some(Tok::Word(w)) if w.eq_ignore_ascii_case(kw))
 }
 
 /// A parameter name: an unquoted one is folded to lower case, as PostgreSQL does.
-fn name_of(tok: &Tok) -> Option<String> {
+pub(crate) fn name_of(tok: &Tok) -> Option<String> {
     match tok {
         Tok::Word(w) if !w.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') => {
             Some(w.to_ascii_lowercase())
@@ -114,10 +126,14 @@ fn name_of(tok: &Tok) -> Option<String> {
 pub fn is_session_statement(sql: &str) -> bool {
     let Some((toks, _)) = tokens(sql) else { return false };
     let first = toks.first();
-    // SET TRANSACTION / SET SESSION CHARACTERISTICS / SET CONSTRAINTS / SET ROLE... are not settings.
+    // SET CONSTRAINTS / SET ROLE / SET SESSION AUTHORIZATION are not settings; SET TRANSACTION and SET SESSION
+    // CHARACTERISTICS are the session's transaction modes.
     if is_kw(first, "SET") {
         let second = toks.get(1);
         let third = toks.get(2);
+        if is_kw(second, "TRANSACTION") || (is_kw(second, "SESSION") && is_kw(third, "CHARACTERISTICS")) {
+            return true;
+        }
         let skip = if is_kw(second, "SESSION") || is_kw(second, "LOCAL") { third } else { second };
         return !["TRANSACTION", "CHARACTERISTICS", "CONSTRAINTS", "ROLE", "SESSION"].iter().any(|k| is_kw(skip, k));
     }
@@ -136,6 +152,17 @@ pub fn parse(sql: &str) -> Option<(SessionCommand, usize)> {
     let mut it = toks.iter().peekable();
     let first = it.next()?;
     let command = if is_kw(Some(first), "SET") {
+        if is_kw(toks.get(1), "TRANSACTION") || is_kw(toks.get(2), "CHARACTERISTICS") {
+            let (session, modes) = super::utility::set_transaction(&toks[1..])?;
+            return Some((
+                if session {
+                    SessionCommand::SetSessionCharacteristics(modes)
+                } else {
+                    SessionCommand::SetTransaction(modes)
+                },
+                len,
+            ));
+        }
         let mut local = false;
         if is_kw(it.peek().copied(), "LOCAL") {
             local = true;
@@ -214,11 +241,13 @@ pub fn show_as_select(sql: &str) -> Option<(String, usize)> {
     }
     let name = match &toks[1..] {
         [one] if is_kw(Some(one), "ALL") => {
-            let select = "SELECT json_extract(value, '$[0]') AS name, json_extract(value, '$[1]') AS setting, \
-                          json_extract(value, '$[2]') AS description FROM json_each(bgw_show_all())";
-            return Some((select.to_string(), len));
+            return Some((SHOW_ALL.to_string(), len));
         }
         [time, zone] if is_kw(Some(time), "TIME") && is_kw(Some(zone), "ZONE") => "timezone".to_string(),
+        // pgjdbc's getTransactionIsolation.
+        [t, i, l] if is_kw(Some(t), "TRANSACTION") && is_kw(Some(i), "ISOLATION") && is_kw(Some(l), "LEVEL") => {
+            "transaction_isolation".to_string()
+        }
         [one] => name_of(one)?,
         _ => return None,
     };
@@ -226,6 +255,14 @@ pub fn show_as_select(sql: &str) -> Option<(String, usize)> {
     let column = bgw_show_column(&name).replace('"', "\"\"");
     Some((format!("SELECT current_setting('{quoted}') AS \"{column}\""), len))
 }
+
+/// Whether `sql` is a query [`show_as_select`] wrote (it reads settings only: no data).
+pub fn is_show_query(sql: &str) -> bool {
+    sql.starts_with("SELECT current_setting('") || sql.starts_with(SHOW_ALL)
+}
+
+const SHOW_ALL: &str = "SELECT json_extract(value, '$[0]') AS name, json_extract(value, '$[1]') AS setting, \
+                        json_extract(value, '$[2]') AS description FROM json_each(bgw_show_all())";
 
 /// The column name of `SHOW name`: PostgreSQL's spelling of the parameter's name.
 fn bgw_show_column(name: &str) -> String {
@@ -268,7 +305,15 @@ mod tests {
             assert_eq!(parse(bad), None, "{bad}");
         }
         assert!(is_session_statement("SET x"));
-        assert!(!is_session_statement("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"));
+        assert!(is_session_statement("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"));
+        let modes = crate::sql::utility::TxModes { read_only: Some(true), ..Default::default() };
+        assert_eq!(parse("SET TRANSACTION READ ONLY").unwrap().0, SessionCommand::SetTransaction(modes));
+        assert_eq!(
+            parse("set session characteristics as transaction read only").unwrap().0,
+            SessionCommand::SetSessionCharacteristics(modes)
+        );
+        assert_eq!(parse("SET TRANSACTION ISOLATION LEVEL READ WRITE"), None);
+        assert!(!is_session_statement("SET CONSTRAINTS ALL DEFERRED"));
         assert!(!is_session_statement("select 1"));
     }
 
@@ -279,6 +324,12 @@ mod tests {
             ("SELECT current_setting('datestyle') AS \"DateStyle\"".to_string(), 15)
         );
         assert!(show_as_select("SHOW ALL").unwrap().0.contains("bgw_show_all()"));
+        assert!(is_show_query(&show_as_select("SHOW ALL").unwrap().0));
+        assert_eq!(
+            show_as_select("SHOW TRANSACTION ISOLATION LEVEL").unwrap().0,
+            "SELECT current_setting('transaction_isolation') AS \"transaction_isolation\""
+        );
+        assert!(is_show_query(&show_as_select("show transaction_isolation").unwrap().0));
         assert_eq!(show_as_select("SELECT 1"), None);
     }
 }

@@ -31,9 +31,10 @@ impl Kind {
     pub fn writes(&self) -> bool {
         match self {
             Kind::Insert | Kind::Update | Kind::Delete => true,
-            Kind::Other(tag) => {
-                !matches!(tag.split(' ').next(), Some("SELECT" | "EXPLAIN" | "PRAGMA" | "VALUES" | "WITH"))
-            }
+            Kind::Other(tag) => !matches!(
+                tag.split(' ').next(),
+                Some("SELECT" | "EXPLAIN" | "PRAGMA" | "VALUES" | "WITH" | "SAVEPOINT" | "RELEASE")
+            ),
             Kind::Query | Kind::Begin | Kind::Commit | Kind::Rollback | Kind::RollbackTo | Kind::Catalog => false,
         }
     }
@@ -172,8 +173,10 @@ pub fn first_word(sql: &str) -> Option<String> {
 
 /// PostgreSQL's spellings of transaction control that SQLite does not know (`START TRANSACTION`, `BEGIN
 /// ISOLATION LEVEL ...`, `COMMIT WORK`, `ABORT`, ...): the SQLite statement to run instead, its kind, and how many
-/// bytes of `sql` the statement takes. None for anything else, SQLite's own spellings included.
-pub fn transaction_control(sql: &str) -> Option<(&'static str, Kind, usize)> {
+/// bytes of `sql` the statement takes. None for anything else, SQLite's own spellings included, and for a `BEGIN`
+/// with malformed modes (SQLite reports the syntax error). A `BEGIN` with transaction modes runs as SQLite's
+/// `BEGIN` with the modes in a comment, where [`super::utility::begin_statement_modes`] finds them.
+pub fn transaction_control(sql: &str) -> Option<(String, Kind, usize)> {
     const CONTROL: &[&str] = &["START", "BEGIN", "COMMIT", "END", "ABORT", "ROLLBACK"];
     let mut lexer = Lexer::new(sql);
     let mut words: Vec<String> = Vec::new();
@@ -197,17 +200,19 @@ pub fn transaction_control(sql: &str) -> Option<(&'static str, Kind, usize)> {
     let (first, modifiers) = words.split_first()?;
     let only = |allowed: &[&str]| modifiers.len() <= 1 && modifiers.iter().all(|w| allowed.contains(&w.as_str()));
     let (canonical, kind) = match first.as_str() {
-        "START" if modifiers.first().map(String::as_str) == Some("TRANSACTION") => ("BEGIN", Kind::Begin),
         "BEGIN" if only(&["DEFERRED", "IMMEDIATE", "EXCLUSIVE", "TRANSACTION"]) => return None,
         "BEGIN" if modifiers.len() == 2 && modifiers[1] == "TRANSACTION" && modifiers[0] != "WORK" => return None,
-        "BEGIN" => ("BEGIN", Kind::Begin),
+        "START" | "BEGIN" => {
+            let (modes, len) = super::utility::begin_modes(sql)?;
+            return Some((super::utility::begin_statement(&modes), Kind::Begin, len));
+        }
         "COMMIT" | "END" if only(&["TRANSACTION"]) => return None,
         "COMMIT" | "END" => ("COMMIT", Kind::Commit),
         "ROLLBACK" if modifiers.iter().any(|w| w == "TO") || only(&["TRANSACTION"]) => return None,
         "ROLLBACK" | "ABORT" => ("ROLLBACK", Kind::Rollback),
         _ => return None,
     };
-    Some((canonical, kind, end))
+    Some((canonical.to_string(), kind, end))
 }
 
 #[cfg(test)]
@@ -230,6 +235,8 @@ mod tests {
         assert_eq!(classify("rollback"), Kind::Rollback);
         assert_eq!(classify("rollback to savepoint a"), Kind::RollbackTo);
         assert_eq!(classify("savepoint a"), Kind::Other("SAVEPOINT".into()));
+        assert!(!classify("savepoint a").writes() && !classify("release a").writes());
+        assert!(classify("truncate t").writes());
         assert_eq!(classify("pragma table_info('t')"), Kind::Other("PRAGMA".into()));
         assert_eq!(classify("update t set a = 'begin'"), Kind::Update);
         assert_eq!(classify("with a as (delete from t returning *) select 1"), Kind::Query);
@@ -256,14 +263,20 @@ mod tests {
 
     #[test]
     fn postgres_transaction_spellings() {
-        assert_eq!(transaction_control("START TRANSACTION; SELECT 1"), Some(("BEGIN", Kind::Begin, 18)));
+        assert_eq!(transaction_control("START TRANSACTION; SELECT 1"), Some(("BEGIN".into(), Kind::Begin, 18)));
         let long = "start transaction isolation level serializable, read only";
-        assert_eq!(transaction_control(long), Some(("BEGIN", Kind::Begin, long.len())));
-        assert_eq!(transaction_control("BEGIN WORK").map(|t| t.0), Some("BEGIN"));
-        assert_eq!(transaction_control("begin isolation level read committed").map(|t| t.0), Some("BEGIN"));
-        assert_eq!(transaction_control("COMMIT WORK").map(|t| t.0), Some("COMMIT"));
-        assert_eq!(transaction_control("abort").map(|t| t.0), Some("ROLLBACK"));
-        assert_eq!(transaction_control("ROLLBACK WORK").map(|t| t.0), Some("ROLLBACK"));
+        let begin = "BEGIN /* ISOLATION LEVEL SERIALIZABLE, READ ONLY */".to_string();
+        assert_eq!(transaction_control(long), Some((begin, Kind::Begin, long.len())));
+        let text = |sql: &str| transaction_control(sql).map(|t| t.0);
+        assert_eq!(text("BEGIN WORK").as_deref(), Some("BEGIN"));
+        assert_eq!(
+            text("begin isolation level read committed").as_deref(),
+            Some("BEGIN /* ISOLATION LEVEL READ COMMITTED */")
+        );
+        assert_eq!(text("BEGIN ISOLATION LEVEL FOO"), None, "malformed modes: SQLite's syntax error");
+        assert_eq!(text("COMMIT WORK").as_deref(), Some("COMMIT"));
+        assert_eq!(text("abort").as_deref(), Some("ROLLBACK"));
+        assert_eq!(text("ROLLBACK WORK").as_deref(), Some("ROLLBACK"));
         // SQLite's own spellings go to SQLite.
         for sqlite in [
             "BEGIN",

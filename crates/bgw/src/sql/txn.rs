@@ -4,13 +4,17 @@
 //! refuses every statement (SQLSTATE 25P02) until the block ends; `COMMIT` (or `ROLLBACK`) then rolls back, and
 //! `ROLLBACK TO` a savepoint recovers the block. `COMMIT` or `ROLLBACK` outside a block and `BEGIN` inside one
 //! are warnings, not errors. [`Tracker`] keeps the failed flag the engine itself does not know, and [`gate`] says
-//! what a statement of a kind may do in a state. Both front-ends use them: client sessions for every statement,
+//! what a statement of a kind may do in a state. [`Savepoints`] keeps a block's savepoints by PostgreSQL's rules
+//! (names are case-sensitive identifiers, the same name may be used twice and the latest wins, none outside a
+//! block) and names them for the engine, whose own savepoint names are case-insensitive. Both front-ends use them: client sessions for every statement,
 //! SPI for its statements (it runs no transaction control through `SPI_execute`).
 //!
 //! Runs in: any process that runs SQL.
 
 use super::error::SqlError;
 use super::statement::Kind;
+use super::statement::Statement;
+use super::utility::{savepoint_command, SavepointCommand};
 
 /// Transaction state, as ReadyForQuery reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +117,137 @@ pub fn aborted() -> SqlError {
     SqlError::error("25P02", "current transaction is aborted, commands ignored until end of transaction block")
 }
 
+/// What a savepoint command did to the block's savepoints, as [`super::Hooks::subtransaction`] hears it.
+/// Savepoints are numbered from 0, the oldest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubXact {
+    /// Savepoint `n` was set (there are `n + 1` now).
+    Start(usize),
+    /// Savepoint `n` and the later ones were released (there are `n` now).
+    Release(usize),
+    /// The block went back to savepoint `n`, which stays (there are `n + 1` now).
+    RollbackTo(usize),
+}
+
+/// The first statement of `sql` as a savepoint command the engine runs through [`Savepoints`] (its text kept
+/// for [`savepoint_of`]), with its byte length; None for anything else.
+pub fn savepoint_statement(sql: &str) -> Option<(Statement, usize)> {
+    let (command, len) = savepoint_command(sql)?;
+    let kind = match command {
+        SavepointCommand::RollbackTo(_) => Kind::RollbackTo,
+        _ => Kind::Other(command.tag().to_string()),
+    };
+    let text = sql[..len].trim_end().trim_end_matches(';');
+    Some((Statement::bare(text, kind), len))
+}
+
+/// The savepoint command a statement from [`savepoint_statement`] holds.
+pub fn savepoint_of(statement: &Statement) -> Option<SavepointCommand> {
+    match &statement.kind {
+        Kind::RollbackTo => {}
+        Kind::Other(tag) if tag == "SAVEPOINT" || tag == "RELEASE" => {}
+        _ => return None,
+    }
+    savepoint_command(&statement.sql).map(|(command, _)| command)
+}
+
+/// PostgreSQL's transaction control that bgw does not do, with the error it answers instead of running something
+/// else: `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN` (0A000), two-phase commit (`PREPARE TRANSACTION`: 55000, as a
+/// PostgreSQL with `max_prepared_transactions = 0`; `COMMIT PREPARED` / `ROLLBACK PREPARED`: 42704, none exists).
+pub fn refused_transaction_control(sql: &str) -> Option<SqlError> {
+    let first = super::lexer::leading_words(sql).next()?;
+    if !matches!(first.as_str(), "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "PREPARE") {
+        return None;
+    }
+    let words: Vec<String> = super::lexer::leading_words(sql).collect();
+    let first = words.first()?.as_str();
+    let has = |w: &str| words.iter().any(|x| x == w);
+    match first {
+        "COMMIT" | "END" | "ROLLBACK" | "ABORT" if has("CHAIN") && !has("NO") && !has("TO") => {
+            let what = if matches!(first, "COMMIT" | "END") { "COMMIT" } else { "ROLLBACK" };
+            Some(SqlError::error("0A000", format!("{what} AND CHAIN is not supported")))
+        }
+        "PREPARE" if words.get(1).map(String::as_str) == Some("TRANSACTION") => {
+            Some(SqlError::error("55000", "prepared transactions are disabled"))
+        }
+        "COMMIT" | "ROLLBACK" if words.get(1).map(String::as_str) == Some("PREPARED") => {
+            let id = super::session::tokens_at(sql).and_then(|(toks, _)| {
+                toks.into_iter().find_map(|(t, _)| if let super::session::Tok::Str(s) = t { Some(s) } else { None })
+            });
+            Some(SqlError::error(
+                "42704",
+                format!("prepared transaction with identifier \"{}\" does not exist", id.unwrap_or_default()),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The savepoints of the open transaction block, oldest first.
+#[derive(Debug, Default, Clone)]
+pub struct Savepoints {
+    names: Vec<String>,
+}
+
+impl Savepoints {
+    /// The engine's name for savepoint `n`.
+    fn engine_name(n: usize) -> String {
+        format!("bgw_savepoint_{n}")
+    }
+
+    /// How many there are (0: the block's top level, PostgreSQL's top transaction).
+    pub fn depth(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The block ended: no savepoints.
+    pub fn clear(&mut self) {
+        self.names.clear();
+    }
+
+    /// What `command` takes: the engine's statement to run and what it does; PostgreSQL's errors outside a block
+    /// (25P01) and for an unknown name (3B001). Nothing changes until [`Savepoints::done`].
+    pub fn plan(&self, command: &SavepointCommand, in_block: bool) -> Result<(String, SubXact), SqlError> {
+        if !in_block {
+            let what = match command {
+                SavepointCommand::Savepoint(_) => "SAVEPOINT",
+                SavepointCommand::Release(_) => "RELEASE SAVEPOINT",
+                SavepointCommand::RollbackTo(_) => "ROLLBACK TO SAVEPOINT",
+            };
+            return Err(SqlError::error("25P01", format!("{what} can only be used in transaction blocks")));
+        }
+        let find = || {
+            self.names
+                .iter()
+                .rposition(|n| n == command.name())
+                .ok_or_else(|| SqlError::error("3B001", format!("savepoint \"{}\" does not exist", command.name())))
+        };
+        Ok(match command {
+            SavepointCommand::Savepoint(_) => {
+                let n = self.names.len();
+                (format!("SAVEPOINT {}", Self::engine_name(n)), SubXact::Start(n))
+            }
+            SavepointCommand::Release(_) => {
+                let n = find()?;
+                (format!("RELEASE {}", Self::engine_name(n)), SubXact::Release(n))
+            }
+            SavepointCommand::RollbackTo(_) => {
+                let n = find()?;
+                (format!("ROLLBACK TO {}", Self::engine_name(n)), SubXact::RollbackTo(n))
+            }
+        })
+    }
+
+    /// The engine ran what [`Savepoints::plan`] gave for `command`.
+    pub fn done(&mut self, command: &SavepointCommand, what: SubXact) {
+        match what {
+            SubXact::Start(_) => self.names.push(command.name().to_string()),
+            SubXact::Release(n) => self.names.truncate(n),
+            SubXact::RollbackTo(n) => self.names.truncate(n + 1),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +272,42 @@ mod tests {
         t.statement_done(false, &Kind::Query, false);
         assert!(t.take());
         assert_eq!(t.state(false), TxState::InBlock);
+    }
+
+    #[test]
+    fn refused_control() {
+        let code = |sql: &str| refused_transaction_control(sql).map(|e| e.code);
+        assert_eq!(code("COMMIT AND CHAIN"), Some("0A000"));
+        assert_eq!(code("rollback work and chain"), Some("0A000"));
+        assert_eq!(code("COMMIT AND NO CHAIN"), None);
+        assert_eq!(code("PREPARE TRANSACTION 'x'"), Some("55000"));
+        let err = refused_transaction_control("COMMIT PREPARED 'x'").unwrap();
+        assert_eq!(err.message, "prepared transaction with identifier \"x\" does not exist");
+        assert_eq!(code("COMMIT"), None);
+        assert_eq!(code("ROLLBACK TO chain"), None);
+    }
+
+    #[test]
+    fn savepoints_by_postgres_rules() {
+        let sp = |n: &str| SavepointCommand::Savepoint(n.into());
+        let mut s = Savepoints::default();
+        assert_eq!(s.plan(&sp("a"), false).unwrap_err().code, "25P01");
+        let err = s.plan(&SavepointCommand::Release("a".into()), false).unwrap_err();
+        assert_eq!(err.message, "RELEASE SAVEPOINT can only be used in transaction blocks");
+        for name in ["a", "A", "a", "b"] {
+            let (sql, what) = s.plan(&sp(name), true).unwrap();
+            assert!(sql.starts_with("SAVEPOINT bgw_savepoint_"));
+            s.done(&sp(name), what);
+        }
+        let back = SavepointCommand::RollbackTo("a".into());
+        assert_eq!(s.plan(&back, true).unwrap(), ("ROLLBACK TO bgw_savepoint_2".into(), SubXact::RollbackTo(2)));
+        s.done(&back, SubXact::RollbackTo(2));
+        assert_eq!(s.depth(), 3);
+        let release = SavepointCommand::Release("A".into());
+        let (_, what) = s.plan(&release, true).unwrap();
+        s.done(&release, what);
+        assert_eq!(s.depth(), 1);
+        let err = s.plan(&SavepointCommand::RollbackTo("b".into()), true).unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), ("3B001", "savepoint \"b\" does not exist"));
     }
 }

@@ -24,6 +24,7 @@ mod ffi;
 mod infer;
 #[allow(unsafe_code)] // rusqlite's virtual-table traits are unsafe to implement
 pub mod rows_table;
+mod truncate;
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -85,6 +86,8 @@ pub struct SqliteEngine {
     refused: Arc<Mutex<Option<SqlError>>>,
     /// Whether the hooks' pre-commit ran for the transaction now ending (set from SQLite's commit hook).
     pre_committed: Arc<std::sync::atomic::AtomicBool>,
+    /// The open block's savepoints (PostgreSQL's names; SQLite runs its own).
+    savepoints: super::txn::Savepoints,
 }
 
 impl SqliteEngine {
@@ -104,6 +107,7 @@ impl SqliteEngine {
             interrupted: Arc::default(),
             refused: Arc::default(),
             pre_committed: Arc::default(),
+            savepoints: Default::default(),
         }
     }
 
@@ -188,6 +192,15 @@ impl SqliteEngine {
                     let probe = ffi::probe(&self.conn, &select).map_err(|e| self.map_error(e.error))?;
                     let statement = probe.shape.map(|shape| self.analyse(&select, shape));
                     return Ok(statement.map(|s| (s, &rest[consumed.min(rest.len())..])));
+                }
+                if let Some(err) = super::txn::refused_transaction_control(first) {
+                    return Err(err);
+                }
+                if let Some((statement, consumed)) = super::txn::savepoint_statement(first) {
+                    return Ok(Some((statement, &rest[consumed.min(rest.len())..])));
+                }
+                if let Some((statement, consumed)) = truncate::prepare(&self.conn, first)? {
+                    return Ok(Some((statement, &rest[consumed.min(rest.len())..])));
                 }
                 if let Some((canonical, kind, consumed)) = transaction_control(rest) {
                     return Ok(Some((Statement::bare(canonical, kind), &rest[consumed.min(rest.len())..])));
@@ -424,6 +437,9 @@ impl Engine for SqliteEngine {
         // Forget any error a function raised outside a statement, and any interrupt that stopped nothing.
         let _ = self.hooks.take_function_error();
         let _ = take(&self.interrupted);
+        if self.conn.is_autocommit() {
+            self.savepoints.clear();
+        }
         let tag_only = |tag: &str| Ok(Completion { tag: tag.to_owned(), rows: 0, changes: 0 });
         match gate(self.tx_state(), &stmt.kind) {
             Gate::Run => {}
@@ -464,6 +480,12 @@ impl Engine for SqliteEngine {
         let mut result = if stmt.kind == Kind::Catalog {
             let in_block = self.tx_state() == TxState::InBlock;
             self.hooks.run_own_statement(&stmt.sql, in_block).map(|tag| Completion { tag, rows: 0, changes: 0 })
+        } else if let Some(command) =
+            super::txn::savepoint_of(stmt).filter(|_| self.options.postgres_transaction_spellings)
+        {
+            self.run_savepoint(&command)
+        } else if truncate::is_truncate(stmt) {
+            truncate::run(&self.conn, stmt).map_err(|e| self.map_error(e))
         } else {
             self.run(stmt, params, rows)
         };
@@ -571,6 +593,15 @@ impl SqliteEngine {
             }
             _ => err,
         }
+    }
+
+    /// Runs a savepoint command by PostgreSQL's rules (see [`super::txn::Savepoints`]) and tells the hooks.
+    fn run_savepoint(&mut self, command: &super::utility::SavepointCommand) -> Result<Completion, SqlError> {
+        let (sql, what) = self.savepoints.plan(command, !self.conn.is_autocommit())?;
+        self.conn.execute_batch(&sql).map_err(|e| self.map_error(e))?;
+        self.savepoints.done(command, what);
+        self.hooks.subtransaction(what);
+        Ok(Completion { tag: command.tag().to_owned(), rows: 0, changes: 0 })
     }
 
     /// Rolls back the block whose COMMIT failed (its pre-commit refused, or SQLite's COMMIT failed): the block
