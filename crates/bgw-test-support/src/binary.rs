@@ -15,6 +15,17 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The Python interpreter the driver tests use: the virtual environment `.ci/run` installs psycopg 3 and asyncpg
+/// into (`target/drivers/venv`), else `python3` from PATH.
+pub fn driver_python() -> PathBuf {
+    let venv = repo_root().join("target/drivers/venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
 /// `<target>/<profile>`, from the test executable's location.
 pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");

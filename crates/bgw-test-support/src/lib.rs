@@ -40,7 +40,7 @@ pub mod simple;
 pub mod wait;
 pub mod wire;
 
-pub use binary::{find_bgw, initdb, repo_root};
+pub use binary::{driver_python, find_bgw, initdb, repo_root};
 pub use c_module::{build_c_module, build_c_module_from_text, module_tempdir};
 pub use client::{free_tcp_port, os_user, tcp_client, unique_port};
 pub use endpoint::{Endpoint, Session};

@@ -368,10 +368,10 @@ fn copy_fail_binary_and_extended_protocol_on_the_wire() {
 
 // ---------- drivers ----------
 
-/// Whether python3 can import `module`. Missing is a failure when `CI` is set (CI installs the drivers), else the
+/// Whether the drivers' Python (see `driver_python`) can import `module`. Missing is a failure when `CI` is set (CI installs the drivers), else the
 /// caller skips its case with a printed reason.
 fn python_has(module: &str) -> bool {
-    let ok = Command::new("python3")
+    let ok = Command::new(driver_python())
         .args(["-c", &format!("import {module}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -389,7 +389,7 @@ fn python_has(module: &str) -> bool {
 
 /// Runs a Python script with the host's socket directory and port as arguments; its output (panics on failure).
 fn python(h: &Host, script: &str) -> String {
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(driver_python());
     cmd.arg("-c")
         .arg(script)
         .arg(h.data())

@@ -19,9 +19,16 @@ const SCHEMA: &str =
      created timestamptz, tags _text, flag bool, code int4 UNIQUE); \
      CREATE TABLE child (id int4 PRIMARY KEY, t_id int4 REFERENCES t (id), note text);";
 
+/// The same schema in PostgreSQL's spelling, for a host speaking PostgreSQL's dialect (the default).
+const PG_SCHEMA: &str =
+    "CREATE TABLE t (id integer PRIMARY KEY, name varchar(20) NOT NULL, price numeric(10,2) DEFAULT 0, \
+     created timestamptz, tags text[], flag boolean, code int4 UNIQUE); \
+     CREATE TABLE child (id int4 PRIMARY KEY, t_id int4 REFERENCES t (id), note text);";
+
 /// One entry of the fixture.
 struct Entry {
     name: String,
+    postgresql: String,
     sqlite: String,
     expected: Vec<String>,
 }
@@ -34,7 +41,12 @@ fn fixture() -> Vec<Entry> {
     let mut section = "";
     for line in text.lines() {
         if let Some(name) = line.strip_prefix("-- @@ name: ") {
-            current = Some(Entry { name: name.to_owned(), sqlite: String::new(), expected: Vec::new() });
+            current = Some(Entry {
+                name: name.to_owned(),
+                postgresql: String::new(),
+                sqlite: String::new(),
+                expected: Vec::new(),
+            });
             section = "";
         } else if let Some(marker) = line.strip_prefix("-- @@ ") {
             section = match marker {
@@ -50,6 +62,10 @@ fn fixture() -> Vec<Entry> {
             };
         } else if let Some(entry) = current.as_mut() {
             match section {
+                "postgresql" => {
+                    entry.postgresql.push_str(line);
+                    entry.postgresql.push('\n');
+                }
                 "sqlite" => {
                     entry.sqlite.push_str(line);
                     entry.sqlite.push('\n');
@@ -79,15 +95,32 @@ fn fill(text: &str) -> String {
 
 #[test]
 fn psql_and_pgjdbc_catalog_queries_give_postgresql_rows() {
+    // The queries as the clients send them, through the translator.
     let h = Host::start(Setup::new(BGW));
+    h.sql(PG_SCHEMA);
+    let failures = run_fixture(&h, |entry| &entry.postgresql);
+    assert!(failures.is_empty(), "{} entries differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn catalog_queries_in_sqlites_dialect_give_the_same_rows() {
+    // The catalogs under `sql_dialect = sqlite`, where clients must spell the same queries in SQLite's SQL.
+    let h = Host::start(Setup::new(BGW).conf("sql_dialect", "'sqlite'"));
     h.sql(SCHEMA);
+    let failures = run_fixture(&h, |entry| &entry.sqlite);
+    assert!(failures.is_empty(), "{} entries differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Runs each entry's text (`text` chooses which) and compares its rows; the differences.
+fn run_fixture(h: &Host, text: impl Fn(&Entry) -> &String) -> Vec<String> {
     let entries = fixture();
     assert!(entries.len() >= 30, "the fixture holds {} entries", entries.len());
     let mut failures = Vec::new();
     for entry in &entries {
-        assert!(!entry.sqlite.trim().is_empty(), "{}: no sqlite text", entry.name);
+        let sql = text(entry);
+        assert!(!sql.trim().is_empty(), "{}: no query text", entry.name);
         let expected: Vec<String> = entry.expected.iter().map(|r| fill(r)).collect();
-        match h.psql(&fill(&entry.sqlite)) {
+        match h.psql(&fill(sql)) {
             Ok(out) => {
                 let got: Vec<String> = out.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
                 if got != expected {
@@ -97,7 +130,7 @@ fn psql_and_pgjdbc_catalog_queries_give_postgresql_rows() {
             Err(err) => failures.push(format!("{}: {err}", entry.name)),
         }
     }
-    assert!(failures.is_empty(), "{} of {} entries differ:\n{}", failures.len(), entries.len(), failures.join("\n"));
+    failures
 }
 
 #[test]
@@ -141,7 +174,8 @@ fn catalog_columns_have_postgresql_types() {
 
 #[test]
 fn schemas_views_and_information_schema() {
-    let h = Host::start(Setup::new(BGW));
+    // The catalogs over a schema made in SQLite's spelling (the same model the translator's CREATE SCHEMA makes).
+    let h = Host::start(Setup::new(BGW).conf("sql_dialect", "'sqlite'"));
     h.sql(SCHEMA);
     // A schema as the translator will make one: a row of _pg_schemas and tables named `s.x`.
     h.sql(

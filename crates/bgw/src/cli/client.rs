@@ -79,7 +79,6 @@ pub fn ps(dir: &Path) -> Result<i32> {
 pub fn launch(dir: &Path, library: &str, function: &str, main_arg: i64, options: &serde_json::Value) -> Result<i32> {
     let mut c = connect(dir)?;
     let opts = options.to_string();
-    let main_arg = main_arg.to_string();
     let row = c.query_one("SELECT bgw_register($1, $2, $3, $4)", &[&library, &function, &main_arg, &opts])?;
     let handle: Option<String> = row.get(0);
     let handle = handle.ok_or_else(|| {

@@ -132,7 +132,8 @@ pub fn check_session_value(name: &str, value: GucValue) -> Result<GucValue, (&'s
     let invalid = |raw: &str| Err(("22023", format!("invalid value for parameter \"{name}\": \"{raw}\"")));
     match (name.to_ascii_lowercase().as_str(), &value) {
         ("client_encoding", GucValue::String(raw)) => {
-            let norm = raw.trim().to_ascii_uppercase().replace(['-', '_'], "");
+            // Clients may quote it (asyncpg sends `'utf-8'`), as PostgreSQL's parser allows.
+            let norm = raw.trim().trim_matches('\'').to_ascii_uppercase().replace(['-', '_'], "");
             match norm.as_str() {
                 "UTF8" | "UNICODE" => Ok(GucValue::String("UTF8".into())),
                 // No conversion at all, as PostgreSQL does for SQL_ASCII: what bgw does for UTF8 too.

@@ -66,6 +66,7 @@ pub enum PgType {
     Regclass,
     Regproc,
     Regtype,
+    Regnamespace,
     Int2Vector,
     OidVector,
     Unknown,
@@ -151,6 +152,7 @@ types! {
     Regclass 2205 "regclass" "regclass" 4 b'N' None;
     Regproc 24 "regproc" "regproc" 4 b'N' None;
     Regtype 2206 "regtype" "regtype" 4 b'N' None;
+    Regnamespace 4089 "regnamespace" "regnamespace" 4 b'N' None;
     Int2Vector 22 "int2vector" "int2vector" -1 b'A' None;
     OidVector 30 "oidvector" "oidvector" -1 b'A' None;
     Unknown 705 "unknown" "unknown" -2 b'X' None;
@@ -294,6 +296,7 @@ impl PgType {
             "regclass" => PgType::Regclass,
             "regproc" => PgType::Regproc,
             "regtype" => PgType::Regtype,
+            "regnamespace" => PgType::Regnamespace,
             "int2vector" => PgType::Int2Vector,
             "oidvector" => PgType::OidVector,
             "unknown" => PgType::Unknown,

@@ -46,13 +46,15 @@ fn fit_int(i: i64, to: PgType) -> Result<Value, SqlError> {
     let fits = match to {
         T::Int2 => i16::try_from(i).is_ok(),
         T::Int4 => i32::try_from(i).is_ok(),
-        T::Oid | T::Regclass | T::Regproc | T::Regtype => u32::try_from(i).is_ok() || i32::try_from(i).is_ok(),
+        T::Oid | T::Regclass | T::Regproc | T::Regtype | T::Regnamespace => {
+            u32::try_from(i).is_ok() || i32::try_from(i).is_ok()
+        }
         _ => true,
     };
     if !fits {
         return Err(int_out_of_range(to));
     }
-    if matches!(to, T::Oid | T::Regclass | T::Regproc | T::Regtype) && i < 0 {
+    if matches!(to, T::Oid | T::Regclass | T::Regproc | T::Regtype | T::Regnamespace) && i < 0 {
         return Ok(Value::Integer(i64::from(i as i32 as u32)));
     }
     Ok(Value::Integer(i))
@@ -175,11 +177,12 @@ fn convert(value: &Value, from: PgType, to: PgType, typmod: Typmod, explicit: bo
         (T::Bool, T::Int4) => Ok(Value::Integer(i64::from(int_of(value, T::Int8)? != 0))),
         (T::Int4, T::Bool) => Ok(Value::Integer(i64::from(int_of(value, from)? != 0))),
         // OIDs.
-        (T::Int2 | T::Int4 | T::Int8, T::Oid | T::Regclass | T::Regproc | T::Regtype)
-        | (T::Oid | T::Regclass | T::Regproc | T::Regtype, T::Oid | T::Regclass | T::Regproc | T::Regtype) => {
-            fit_int(int_of(value, T::Int8)?, to)
-        }
-        (T::Oid | T::Regclass | T::Regproc | T::Regtype, T::Int4 | T::Int8) => {
+        (T::Int2 | T::Int4 | T::Int8, T::Oid | T::Regclass | T::Regproc | T::Regtype | T::Regnamespace)
+        | (
+            T::Oid | T::Regclass | T::Regproc | T::Regtype | T::Regnamespace,
+            T::Oid | T::Regclass | T::Regproc | T::Regtype | T::Regnamespace,
+        ) => fit_int(int_of(value, T::Int8)?, to),
+        (T::Oid | T::Regclass | T::Regproc | T::Regtype | T::Regnamespace, T::Int4 | T::Int8) => {
             let oid = int_of(value, T::Int8)?;
             Ok(Value::Integer(if to == T::Int4 { i64::from(oid as u32 as i32) } else { oid }))
         }

@@ -41,13 +41,15 @@ pub fn parse_int(ty: PgType, text: &str) -> Result<i64, SqlError> {
         T::Int2 => i16::try_from(value).is_ok(),
         T::Int4 => i32::try_from(value).is_ok(),
         // oidin takes -2147483648..4294967295 (a negative number wraps).
-        T::Oid | T::Regclass | T::Regproc | T::Regtype => (i64::from(i32::MIN)..=i64::from(u32::MAX)).contains(&value),
+        T::Oid | T::Regclass | T::Regproc | T::Regtype | T::Regnamespace => {
+            (i64::from(i32::MIN)..=i64::from(u32::MAX)).contains(&value)
+        }
         _ => true,
     };
     if !fits {
         return Err(out_of_range());
     }
-    if matches!(ty, T::Oid | T::Regclass | T::Regproc | T::Regtype) && value < 0 {
+    if matches!(ty, T::Oid | T::Regclass | T::Regproc | T::Regtype | T::Regnamespace) && value < 0 {
         return Ok(i64::from(value as i32 as u32));
     }
     Ok(value)
@@ -268,7 +270,7 @@ pub(super) fn input(ty: PgType, text: &str, typmod: Typmod) -> Result<Value, Sql
     Ok(match ty {
         T::Bool => Value::Integer(parse_bool(text).ok_or_else(|| invalid_syntax(ty, text))?.into()),
         T::Int2 | T::Int4 | T::Int8 | T::Oid => Value::Integer(parse_int(ty, text)?),
-        T::Regclass | T::Regproc | T::Regtype => match parse_int(ty, text) {
+        T::Regclass | T::Regproc | T::Regtype | T::Regnamespace => match parse_int(ty, text) {
             Ok(oid) => Value::Integer(oid),
             Err(_) => {
                 return Err(SqlError::error(
@@ -344,7 +346,7 @@ pub(super) fn send(ty: PgType, value: &Value) -> Result<Vec<u8>, SqlError> {
         T::Int2 => i16::try_from(integer(ty, value)?).map_err(|_| out_of_range(ty))?.to_be_bytes().to_vec(),
         T::Int4 => i32::try_from(integer(ty, value)?).map_err(|_| out_of_range(ty))?.to_be_bytes().to_vec(),
         T::Int8 => integer(ty, value)?.to_be_bytes().to_vec(),
-        T::Oid | T::Regclass | T::Regproc | T::Regtype => {
+        T::Oid | T::Regclass | T::Regproc | T::Regtype | T::Regnamespace => {
             u32::try_from(integer(ty, value)?).map_err(|_| out_of_range(ty))?.to_be_bytes().to_vec()
         }
         T::Float4 => (float(ty, value)? as f32).to_be_bytes().to_vec(),
@@ -382,7 +384,7 @@ pub(super) fn recv(ty: PgType, bytes: &[u8]) -> Result<Value, SqlError> {
         }
         T::Int4 => Value::Integer(i32::from_be_bytes(bytes.try_into().map_err(|_| bad_binary(ty))?).into()),
         T::Int8 => Value::Integer(i64::from_be_bytes(bytes.try_into().map_err(|_| bad_binary(ty))?)),
-        T::Oid | T::Regclass | T::Regproc | T::Regtype => {
+        T::Oid | T::Regclass | T::Regproc | T::Regtype | T::Regnamespace => {
             Value::Integer(u32::from_be_bytes(bytes.try_into().map_err(|_| bad_binary(ty))?).into())
         }
         T::Float4 => Value::Real(f32::from_be_bytes(bytes.try_into().map_err(|_| bad_binary(ty))?).into()),

@@ -145,10 +145,8 @@ fn unique(conn: &Connection, d: &Diagnostics, err: &SqlError, params: &[Value]) 
         Writes::Rows { columns: targets, rows } => {
             let mut keys = Vec::new();
             for row in rows {
-                let exprs: Option<Vec<String>> = columns
-                    .iter()
-                    .map(|c| targets.iter().position(|t| t == c).map(|i| row[i].clone()))
-                    .collect();
+                let exprs: Option<Vec<String>> =
+                    columns.iter().map(|c| targets.iter().position(|t| t == c).map(|i| row[i].clone())).collect();
                 let values = eval(conn, &exprs?, None, params)?;
                 keys.push(values.into_iter().next()?);
             }
@@ -158,7 +156,9 @@ fn unique(conn: &Connection, d: &Diagnostics, err: &SqlError, params: &[Value]) 
             let exprs: Vec<String> = columns
                 .iter()
                 .map(|c| {
-                    sets.iter().find(|(s, _)| s == c).map_or_else(|| format!("{}.{}", quote(alias), quote(c)), |(_, e)| e.clone())
+                    sets.iter()
+                        .find(|(s, _)| s == c)
+                        .map_or_else(|| format!("{}.{}", quote(alias), quote(c)), |(_, e)| e.clone())
                 })
                 .collect();
             let from = format!(
@@ -197,9 +197,8 @@ fn not_null(conn: &Connection, d: &Diagnostics, err: &SqlError, params: &[Value]
         .and_then(|mut s| s.query_map([&d.sqlite_table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
         .ok()?;
     let types = column_types(conn, &d.sqlite_table);
-    let next_id: i64 = conn
-        .query_row("SELECT seq FROM sqlite_sequence WHERE name = ?1", [&d.sqlite_table], |r| r.get(0))
-        .unwrap_or(0);
+    let next_id: i64 =
+        conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = ?1", [&d.sqlite_table], |r| r.get(0)).unwrap_or(0);
     for (index, row) in rows.iter().enumerate() {
         let exprs: Vec<String> = info
             .iter()

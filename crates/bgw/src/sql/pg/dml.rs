@@ -254,7 +254,10 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
                     tx.diagnostics = Some(Diagnostics {
                         table: t.rel.alias.clone(),
                         sqlite_table: t.raw.clone(),
-                        writes: Writes::Rows { columns: cols.iter().map(|&i| t.rel.columns[i].0.clone()).collect(), rows: row_exprs },
+                        writes: Writes::Rows {
+                            columns: cols.iter().map(|&i| t.rel.columns[i].0.clone()).collect(),
+                            rows: row_exprs,
+                        },
                     });
                 }
                 _ => {
@@ -344,7 +347,11 @@ fn assignments(tx: &mut Translator<'_>, t: &Target, list: &[Assignment]) -> Resu
 }
 
 /// Each assignment: the column and the SQLite expression assigned to it.
-fn assignment_list(tx: &mut Translator<'_>, t: &Target, list: &[Assignment]) -> Result<Vec<(String, String)>, SqlError> {
+fn assignment_list(
+    tx: &mut Translator<'_>,
+    t: &Target,
+    list: &[Assignment],
+) -> Result<Vec<(String, String)>, SqlError> {
     let mut parts = Vec::new();
     for a in list {
         let AssignmentTarget::ColumnName(c) = &a.target else {

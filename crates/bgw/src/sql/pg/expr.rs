@@ -302,11 +302,40 @@ impl<'a> Translator<'a> {
                 let arg = self.expr(e)?;
                 super::functions::call_named(self, "floor", vec![arg])
             }
+            Expr::CompoundFieldAccess { root, access_chain } => {
+                let [sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Index { index })] =
+                    access_chain.as_slice()
+                else {
+                    return Err(unsupported("this field or slice access"));
+                };
+                let arr = self.expr(root)?;
+                let Some(element) = arr.ty.and_then(PgType::element) else {
+                    return Err(SqlError::error(
+                        "42804",
+                        format!(
+                            "cannot subscript type {} because it does not support subscripting",
+                            arr.ty.map_or("unknown", PgType::sql_name)
+                        ),
+                    ));
+                };
+                let i = self.expr(index)?;
+                let i = self.coerce(i, PgType::Int4)?;
+                // PostgreSQL's subscripts start at 1; NULL past the end.
+                Ok(Typed::new(
+                    format!(
+                        "(SELECT value FROM json_each(pg_array_json({}, '{}')) WHERE key = ({i}) - 1)",
+                        arr.sql,
+                        element.typname()
+                    ),
+                    element,
+                ))
+            }
             Expr::Tuple(_) => Err(unsupported("a row constructor")),
             Expr::Array(_) => Err(unsupported("an ARRAY constructor")),
             Expr::Interval(_) => Err(unsupported("an INTERVAL literal")),
             Expr::AtTimeZone { .. } => Err(unsupported("AT TIME ZONE")),
-            Expr::AnyOp { .. } | Expr::AllOp { .. } => Err(unsupported("ANY/ALL with an array")),
+            Expr::AnyOp { left, compare_op, right, .. } => self.any_all(left, compare_op, right, true),
+            Expr::AllOp { left, compare_op, right } => self.any_all(left, compare_op, right, false),
             Expr::SimilarTo { .. } => Err(unsupported("SIMILAR TO")),
             Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => Err(unsupported("* here")),
             other => Err(unsupported(format!("the expression \"{other}\""))),
@@ -426,6 +455,14 @@ impl<'a> Translator<'a> {
                 self.note_param(*n, to);
                 return Ok(e.sql.clone());
             }
+            (Lit::Str(text), None) if to == PgType::Regclass => return self.regclass_constant(text),
+            (Lit::Str(text), None) if to == PgType::Regnamespace => {
+                let name = text.trim().trim_matches('"');
+                if !self.cx.schema.schema_exists(name)? {
+                    return Err(SqlError::error("3F000", format!("schema \"{name}\" does not exist")));
+                }
+                return Ok(crate::sql::pg_catalog::namespace_oid(name).to_string());
+            }
             (Lit::Str(text), None) => return super::functions::constant_input(text, to, typmod, explicit),
             (_, Some(ty)) => ty,
             (_, None) => PgType::Text,
@@ -437,6 +474,8 @@ impl<'a> Translator<'a> {
         Ok(match (from, to) {
             (a, b) if a.is_integer() && b.is_integer() && width(a) <= width(b) => s.clone(),
             (a, PgType::Float8 | PgType::Float4) if a.is_integer() => format!("CAST({s} AS REAL)"),
+            // An integer is a numeric value as it is (held as an integer, printed the same).
+            (a, PgType::Numeric) if a.is_integer() && typmod < 0 => s.clone(),
             (PgType::Float4, PgType::Float8) => s.clone(),
             (PgType::Bool, PgType::Int4) => s.clone(),
             (PgType::Int4, PgType::Bool) => format!("({s} <> 0)"),
@@ -448,12 +487,78 @@ impl<'a> Translator<'a> {
                 s.clone()
             }
             (a, PgType::Oid) if a.is_integer() => s.clone(),
-            (PgType::Text | PgType::Varchar | PgType::Name | PgType::Bpchar | PgType::Oid, PgType::Regclass) => {
+            (PgType::Oid, PgType::Regclass) => s.clone(),
+            (PgType::Text | PgType::Varchar | PgType::Name | PgType::Bpchar, PgType::Regclass) => {
                 format!("pg_regclass({s})")
             }
-            (PgType::Regclass, PgType::Text) => format!("pg_regclass_name({s})"),
+            // The name of a relation by its OID: the catalog's own answer (its number when there is none).
+            (PgType::Regclass, t) if t.is_string() => {
+                format!("coalesce((SELECT relname FROM pg_class WHERE oid = {s}), CAST({s} AS TEXT))")
+            }
+            (PgType::Regtype, t) if t.is_string() => format!("format_type({s}, NULL)"),
+            (PgType::Oid | PgType::Regnamespace, PgType::Regnamespace) => s.clone(),
+            (PgType::Regnamespace, t) if t.is_string() => {
+                format!("coalesce((SELECT nspname FROM pg_namespace WHERE oid = {s}), CAST({s} AS TEXT))")
+            }
+            (t, PgType::Regnamespace) if t.is_string() => format!("pg_regnamespace({s})"),
+            (PgType::Regproc, t) if t.is_string() => {
+                format!("coalesce((SELECT proname FROM pg_proc WHERE oid = {s}), CAST({s} AS TEXT))")
+            }
             (a, b) => format!("pg_cast({s}, '{}', '{}', {typmod})", a.typname(), b.typname()),
         })
+    }
+
+    /// `'name'::regclass`: the relation's OID, looked up now (42P01 if there is none), as PostgreSQL does.
+    fn regclass_constant(&mut self, text: &str) -> Result<String, SqlError> {
+        if let Ok(oid) = text.trim().parse::<u32>() {
+            return Ok(oid.to_string());
+        }
+        let name = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+            .try_with_sql(text)
+            .and_then(|mut p| p.parse_object_name(false))
+            .map_err(|_| SqlError::error("42602", format!("invalid name syntax")))?;
+        let (schema, rel) = names::relation(&name)?;
+        let sqlite = super::schema::sqlite_name(schema.as_deref(), &rel);
+        if self.cx.schema.columns(&sqlite)?.is_none() {
+            return Err(SqlError::error("42P01", format!("relation \"{text}\" does not exist")));
+        }
+        Ok(crate::sql::pg_catalog::relation_oid(&sqlite).to_string())
+    }
+
+    /// `a = ANY (array | subquery)` and `a <> ALL (...)`: membership, with SQL's NULL rules (IN / NOT IN).
+    fn any_all(&mut self, left: &Expr, op: &BinaryOperator, right: &Expr, any: bool) -> Result<Typed, SqlError> {
+        let negated = match (op, any) {
+            (BinaryOperator::Eq, true) => false,
+            (BinaryOperator::NotEq, false) => true,
+            _ => return Err(unsupported(format!("{op} {}", if any { "ANY" } else { "ALL" }))),
+        };
+        let not = if negated { "NOT " } else { "" };
+        let a = self.expr(left)?;
+        if let Expr::Subquery(q) = right {
+            let sub = self.subquery(q)?;
+            let ty = sub.columns.first().and_then(|c| c.ty).or(a.ty).unwrap_or(PgType::Text);
+            self.check_comparable(ty)?;
+            let a = self.coerce(a, ty)?;
+            return Ok(Typed::new(format!("({a} {not}IN ({}))", sub.sql), PgType::Bool));
+        }
+        let arr = self.expr(right)?;
+        let (arr_sql, element) = match (arr.ty, &arr.lit) {
+            (Some(t), _) if t.is_array() || matches!(t, PgType::Int2Vector | PgType::OidVector) => {
+                (arr.sql.clone(), t.element().unwrap_or(PgType::Text))
+            }
+            (None, Lit::Str(_) | Lit::Param(_)) => {
+                let element = a.ty.unwrap_or(PgType::Text);
+                let array = element.array().ok_or_else(|| unsupported(format!("arrays of {}", element.sql_name())))?;
+                (self.cast(&arr, array, -1, false)?, element)
+            }
+            _ => return Err(SqlError::error("42809", format!("op ANY/ALL (array) requires array on right side"))),
+        };
+        self.check_comparable(element)?;
+        let a = self.coerce(a, element)?;
+        Ok(Typed::new(
+            format!("({a} {not}IN (SELECT value FROM json_each(pg_array_json({arr_sql}, '{}'))))", element.typname()),
+            PgType::Bool,
+        ))
     }
 
     fn postfix(&mut self, e: &Expr, op: &str) -> Result<Typed, SqlError> {
@@ -577,7 +682,25 @@ impl<'a> Translator<'a> {
             )
         })?;
         let (a, b) = (self.coerce(a, ty)?, self.coerce(b, ty)?);
-        let (a, b) = (self.key(ty, a)?, self.key(ty, b)?);
+        // Arrays of elements with one text form each are equal exactly when their texts are.
+        let text_equal = matches!(sym, "=" | "<>")
+            && ty.element().is_some_and(|e| {
+                matches!(
+                    e,
+                    PgType::Int2
+                        | PgType::Int4
+                        | PgType::Int8
+                        | PgType::Oid
+                        | PgType::Text
+                        | PgType::Varchar
+                        | PgType::Name
+                        | PgType::Char
+                        | PgType::Bool
+                        | PgType::Date
+                        | PgType::Uuid
+                )
+            });
+        let (a, b) = if text_equal { (a, b) } else { (self.key(ty, a)?, self.key(ty, b)?) };
         Ok(Typed::new(format!("({a} {sym} {b})"), PgType::Bool))
     }
 
@@ -773,7 +896,10 @@ pub(super) fn implicit(from: PgType, to: PgType) -> bool {
             | (Text | Varchar | Bpchar | Name, Text | Varchar | Name | Bpchar)
             | (Date, Timestamp | Timestamptz)
             | (Timestamp, Timestamptz)
-            | (Oid | Regclass | Regproc | Regtype, Oid | Int8)
+            | (
+                Oid | Regclass | Regproc | Regtype | Regnamespace,
+                Oid | Int8 | Regclass | Regproc | Regtype | Regnamespace
+            )
             | (Char, Text)
             | (Json, Jsonb)
     )

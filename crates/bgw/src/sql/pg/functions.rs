@@ -70,6 +70,22 @@ pub(super) fn call(tx: &mut Translator<'_>, f: &Function) -> Result<Typed, SqlEr
             }
             (Vec::new(), false, Vec::new(), false)
         }
+        FunctionArguments::Subquery(q) if name == "array" => {
+            // ARRAY(subquery): its rows as an array of its one column's type.
+            let sub = tx.subquery(q)?;
+            let [column] = sub.columns.as_slice() else {
+                return Err(SqlError::error("42601", "subquery must return only one column"));
+            };
+            let ty = column.ty.unwrap_or(PgType::Text);
+            let array = ty.array().ok_or_else(|| unsupported(format!("ARRAY() of {}", ty.sql_name())))?;
+            let sql = format!(
+                "(SELECT coalesce(pg_array_agg(_a.{}, '{}'), '{{}}') FROM ({}) AS _a)",
+                quote(&column.name),
+                ty.typname(),
+                sub.sql
+            );
+            return Ok(Typed::new(sql, array).named("array"));
+        }
         FunctionArguments::Subquery(_) => return Err(unsupported("a subquery as function arguments")),
         FunctionArguments::List(list) => {
             let mut order_by = Vec::new();
@@ -287,31 +303,48 @@ fn aggregate_call(
             let [a, sep] = <[Typed; 2]>::try_from(args.clone()).map_err(|_| no_function(name, &args))?;
             let a = tx.coerce(a, PgType::Text)?;
             let sep = tx.coerce(sep, PgType::Text)?;
-            let mut order = String::new();
-            if !order_by.is_empty() {
-                let mut keys = Vec::new();
-                for o in order_by {
-                    let t = tx.expr(&o.expr)?;
-                    let desc = o.options.sort == Some(sqlparser::ast::OrderBySort::Desc);
-                    let nulls_first = o.options.nulls_first.unwrap_or(desc);
-                    keys.push(format!(
-                        "{}{}{}",
-                        t.sql,
-                        if desc { " DESC" } else { "" },
-                        if nulls_first { " NULLS FIRST" } else { " NULLS LAST" }
-                    ));
-                }
-                order = format!(" ORDER BY {}", keys.join(", "));
-            }
+            let order = aggregate_order(tx, order_by)?;
             if distinct {
                 return Err(unsupported("string_agg(DISTINCT ...)"));
             }
             Typed::new(format!("group_concat({a}, {sep}{order}){filter_sql}"), PgType::Text)
         }
-        "array_agg" => return Err(unsupported("array_agg")),
+        "array_agg" => {
+            let a = one(&args)?;
+            let ty = a.ty.unwrap_or(PgType::Text);
+            let array = ty.array().ok_or_else(|| unsupported(format!("array_agg of {}", ty.sql_name())))?;
+            if distinct {
+                return Err(unsupported("array_agg(DISTINCT ...)"));
+            }
+            let order = aggregate_order(tx, order_by)?;
+            Typed::new(format!("pg_array_agg({}, '{}'{order}){filter_sql}", a.sql, ty.typname()), array)
+        }
         _ => return Err(no_function(name, &args)),
     };
     Ok(t.named(name))
+}
+
+/// An aggregate's ORDER BY clause (SQLite's, inside the call), NULLs placed as PostgreSQL places them.
+fn aggregate_order(tx: &mut Translator<'_>, order_by: &[sqlparser::ast::OrderByExpr]) -> Result<String, SqlError> {
+    if order_by.is_empty() {
+        return Ok(String::new());
+    }
+    let mut keys = Vec::new();
+    for o in order_by {
+        let t = tx.expr(&o.expr)?;
+        let sql = match t.ty {
+            Some(ty) => tx.key(ty, t.sql.clone())?,
+            None => t.sql.clone(),
+        };
+        let desc = o.options.sort == Some(sqlparser::ast::OrderBySort::Desc);
+        let nulls_first = o.options.nulls_first.unwrap_or(desc);
+        keys.push(format!(
+            "{sql}{}{}",
+            if desc { " DESC" } else { "" },
+            if nulls_first { " NULLS FIRST" } else { " NULLS LAST" }
+        ));
+    }
+    Ok(format!(" ORDER BY {}", keys.join(", ")))
 }
 
 /// A scalar function by name with translated arguments.
@@ -533,6 +566,42 @@ pub(super) fn call_named(tx: &mut Translator<'_>, name: &str, mut args: Vec<Type
             let e = tx.cast(&Typed::new(e, element), PgType::Text, -1, true)?;
             Typed::new(format!("pg_array_position({}, {e})", arr.sql), PgType::Int4)
         }
+        ("array_to_string", 2 | 3) => {
+            let arr = args.remove(0);
+            // An array, or text holding one (catalog columns of types the host does not have, like aclitem[]).
+            if !(arr.ty.is_some_and(PgType::is_array) || arr.ty == Some(PgType::Text)) {
+                return Err(no_function(name, &[arr]));
+            }
+            let mut rest = Vec::new();
+            for a in args {
+                rest.push(tx.coerce(a, PgType::Text)?);
+            }
+            Typed::new(format!("pg_array_to_string({}, {})", arr.sql, rest.join(", ")), PgType::Text)
+        }
+        ("array_upper" | "array_lower", 2) => {
+            let arr = args.remove(0);
+            if !arr.ty.is_some_and(|t| t.is_array() || matches!(t, PgType::Int2Vector | PgType::OidVector)) {
+                return Err(no_function(name, &[arr]));
+            }
+            let d = tx.coerce(args.remove(0), PgType::Int4)?;
+            let value = if name == "array_upper" { format!("pg_array_length({})", arr.sql) } else { "1".to_owned() };
+            Typed::new(format!("CASE WHEN {d} = 1 AND pg_array_length({}) > 0 THEN {value} END", arr.sql), PgType::Int4)
+        }
+        // A relation's partition ancestors: itself (the host has no partitioned tables).
+        ("pg_partition_ancestors", 1) => {
+            let r = tx.coerce(args.remove(0), PgType::Regclass)?;
+            Typed::new(r, PgType::Regclass)
+        }
+        // Definitions of objects the host never has (triggers, rules, extended statistics, partitions): asked only
+        // of rows the empty catalogs never return.
+        (
+            "pg_get_triggerdef"
+            | "pg_get_ruledef"
+            | "pg_get_statisticsobjdef_columns"
+            | "pg_get_partkeydef"
+            | "pg_get_partition_constraintdef",
+            _,
+        ) => Typed::new("CAST(NULL AS TEXT)", PgType::Text),
         ("array_length", 2) | ("cardinality", 1) => {
             let arr = args.remove(0);
             if !arr.ty.is_some_and(PgType::is_array) {
@@ -1197,6 +1266,54 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
             other => return Err(fail(SqlError::error("42883", format!("function {other} does not exist")))),
         })
     })?;
+    // pg_regclass(name): a relation's OID by its (possibly qualified) name, as the catalogs number it.
+    conn.create_scalar_function("pg_regclass", 1, flags(true), |ctx| {
+        let Some(text) = text_arg(ctx, 0)? else { return Ok(SqlValue::Null) };
+        let (schema, name) = match text.split_once('.') {
+            Some((s, n)) => (Some(s.trim_matches('"').to_owned()), n.trim_matches('"').to_owned()),
+            None => (None, text.trim_matches('"').to_owned()),
+        };
+        let sqlite = super::schema::sqlite_name(schema.as_deref(), &name);
+        Ok(SqlValue::Integer(i64::from(crate::sql::pg_catalog::relation_oid(&sqlite))))
+    })?;
+    conn.create_scalar_function("pg_array_to_string", -1, flags(true), |ctx| {
+        let (Some(arr), Some(sep)) = (text_arg(ctx, 0)?, text_arg(ctx, 1)?) else { return Ok(SqlValue::Null) };
+        let null = if ctx.len() > 2 { text_arg(ctx, 2)?.map(|c| c.into_owned()) } else { None };
+        let items = array_items(&arr).map_err(fail)?;
+        let parts: Vec<String> = items.into_iter().filter_map(|i| i.or_else(|| null.clone())).collect();
+        Ok(SqlValue::Text(parts.join(&sep)))
+    })?;
+    conn.create_aggregate_function("pg_array_agg", 2, flags(true), ArrayAgg)?;
+    // pg_array_json(array, element_typname): the elements as a JSON array of their stored values (json_each
+    // reads it), for ANY/ALL.
+    conn.create_scalar_function("pg_array_json", 2, flags(true), |ctx| {
+        let Some(arr) = text_arg(ctx, 0)? else { return Ok(SqlValue::Null) };
+        let ty = text_arg(ctx, 1)?.and_then(|t| PgType::from_name(&t)).unwrap_or(PgType::Text);
+        let items = if matches!(ty, PgType::Int2 | PgType::Oid) && !arr.starts_with('{') {
+            // int2vector / oidvector: numbers separated by blanks.
+            arr.split_whitespace().map(|i| Some(i.to_owned())).collect()
+        } else {
+            array_items(&arr).map_err(fail)?
+        };
+        let mut values = Vec::new();
+        for item in items {
+            values.push(match item {
+                None => serde_json::Value::Null,
+                Some(text) => match crate::sql::datum::input(ty, &text, -1).map_err(fail)? {
+                    crate::sql::value::Value::Integer(i) => serde_json::Value::from(i),
+                    crate::sql::value::Value::Real(f) => serde_json::Value::from(f),
+                    crate::sql::value::Value::Text(t) => serde_json::Value::from(t),
+                    crate::sql::value::Value::Null => serde_json::Value::Null,
+                    crate::sql::value::Value::Blob(_) => return Err(fail(unsupported("arrays of bytea in ANY"))),
+                },
+            });
+        }
+        Ok(SqlValue::Text(serde_json::Value::Array(values).to_string()))
+    })?;
+    conn.create_scalar_function("pg_regnamespace", 1, flags(true), |ctx| {
+        let Some(name) = text_arg(ctx, 0)? else { return Ok(SqlValue::Null) };
+        Ok(SqlValue::Integer(i64::from(crate::sql::pg_catalog::namespace_oid(name.trim_matches('"')))))
+    })?;
     conn.create_scalar_function("pg_array_position", 2, flags(true), |ctx| {
         let (Some(arr), Some(e)) = (text_arg(ctx, 0)?, text_arg(ctx, 1)?) else { return Ok(SqlValue::Null) };
         let items = array_items(&arr).map_err(fail)?;
@@ -1385,6 +1502,51 @@ fn array_items(text: &str) -> Result<Vec<Option<String>>, SqlError> {
         }
     }
     Ok(items)
+}
+
+/// `pg_array_agg(value, element_typname)`: the values as an array literal in PostgreSQL's text form (NULL when
+/// there are none, as array_agg).
+struct ArrayAgg;
+
+impl rusqlite::functions::Aggregate<(Vec<String>, PgType), Option<String>> for ArrayAgg {
+    fn init(&self, ctx: &mut FnContext<'_>) -> rusqlite::Result<(Vec<String>, PgType)> {
+        let ty = text_arg(ctx, 1)?.and_then(|t| PgType::from_name(&t)).unwrap_or(PgType::Text);
+        Ok((Vec::new(), ty))
+    }
+
+    fn step(&self, ctx: &mut FnContext<'_>, acc: &mut (Vec<String>, PgType)) -> rusqlite::Result<()> {
+        let value = crate::sql::value::Value::from(ctx.get_raw(0));
+        let item = match crate::sql::datum::output(acc.1, &value) {
+            None => "NULL".to_owned(),
+            Some(text) => quote_element(&text),
+        };
+        acc.0.push(item);
+        Ok(())
+    }
+
+    fn finalize(&self, _: &mut FnContext<'_>, acc: Option<(Vec<String>, PgType)>) -> rusqlite::Result<Option<String>> {
+        Ok(acc.map(|(items, _)| format!("{{{}}}", items.join(","))))
+    }
+}
+
+/// An array element as PostgreSQL writes it: quoted when empty, `NULL`-like, or holding a delimiter, quote,
+/// backslash, brace or blank.
+fn quote_element(text: &str) -> String {
+    let needs = text.is_empty()
+        || text.eq_ignore_ascii_case("null")
+        || text.chars().any(|c| matches!(c, ',' | '"' | '\\' | '{' | '}') || c.is_whitespace());
+    if !needs {
+        return text.to_owned();
+    }
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 fn compare(a: &SqlValue, b: &SqlValue) -> std::cmp::Ordering {

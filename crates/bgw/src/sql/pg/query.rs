@@ -25,9 +25,36 @@ pub(super) struct QueryOut {
 }
 
 impl Translator<'_> {
-    /// A statement-level query.
+    /// A statement-level query. Its result columns of the reg* types are sent as PostgreSQL prints them: the
+    /// object's name (looked up in the catalogs), not its number.
     pub fn top_query(&mut self, q: &Query) -> Result<QueryOut, SqlError> {
-        self.query(q)
+        let out = self.query(q)?;
+        let named = |ty: Option<PgType>| {
+            matches!(ty, Some(PgType::Regclass | PgType::Regtype | PgType::Regproc | PgType::Regnamespace))
+        };
+        if !out.columns.iter().any(|c| named(c.ty)) {
+            return Ok(out);
+        }
+        let mut items = Vec::new();
+        for (i, c) in out.columns.iter().enumerate() {
+            let col = format!("_q.column{}", i + 1);
+            let shown = match c.ty {
+                Some(PgType::Regclass) => format!("coalesce((SELECT relname FROM pg_class WHERE oid = {col}), {col})"),
+                Some(PgType::Regtype) => format!("coalesce(format_type({col}, NULL), {col})"),
+                Some(PgType::Regproc) => format!("coalesce((SELECT proname FROM pg_proc WHERE oid = {col}), {col})"),
+                Some(PgType::Regnamespace) => {
+                    format!("coalesce((SELECT nspname FROM pg_namespace WHERE oid = {col}), {col})")
+                }
+                _ => col,
+            };
+            items.push(format!("{shown} AS {}", quote(&c.name)));
+        }
+        // Positional names for the inner columns: result column names may repeat.
+        let renamed: Vec<String> = (1..=out.columns.len()).map(|i| format!("column{i}")).collect();
+        Ok(QueryOut {
+            sql: format!("WITH _q({}) AS ({}) SELECT {} FROM _q", renamed.join(", "), out.sql, items.join(", ")),
+            columns: out.columns,
+        })
     }
 
     /// A query anywhere (top level, subquery, CTE, INSERT ... SELECT).
@@ -146,7 +173,19 @@ impl Translator<'_> {
                     let ta = Typed { sql: String::new(), ty: a.ty, name: None, lit: Lit::No };
                     let tb = Typed { sql: String::new(), ty: b.ty, name: None, lit: Lit::No };
                     let ty = common_type(&[&ta, &tb])?;
-                    if a.ty.is_some() && b.ty.is_some() && a.ty != b.ty {
+                    // Branches of different types are fine where the values are held alike (strings; integers,
+                    // also as numeric or float8); anything else would need a conversion inside each branch.
+                    let held_alike = match (a.ty, b.ty) {
+                        (Some(x), Some(y)) => {
+                            x == y
+                                || (x.is_string() && y.is_string())
+                                || (x.is_integer() && y.is_integer())
+                                || (x.is_integer() && matches!(y, PgType::Numeric | PgType::Float8))
+                                || (y.is_integer() && matches!(x, PgType::Numeric | PgType::Float8))
+                        }
+                        _ => true,
+                    };
+                    if !held_alike {
                         // Differently typed branches would need a conversion inside each branch.
                         return Err(unsupported(format!(
                             "{word} of columns of types {} and {}",
@@ -228,7 +267,11 @@ impl Translator<'_> {
     fn select_in_scope(&mut self, s: &Select, order: Option<&OrderBy>) -> Result<QueryOut, SqlError> {
         let mut from_sql = Vec::new();
         for twj in &s.from {
-            from_sql.push(self.table_with_joins(twj)?);
+            let item = self.table_with_joins(twj)?;
+            // A FROM item folded into the query (a LATERAL subquery without FROM) leaves no text.
+            if !item.is_empty() {
+                from_sql.push(item);
+            }
         }
         let saved_outputs = std::mem::take(&mut self.outputs);
         // The select list.
@@ -524,7 +567,7 @@ impl Translator<'_> {
             } => {
                 if !with_hints.is_empty()
                     || version.is_some()
-                    || *with_ordinality
+                    || (*with_ordinality && args.is_none())
                     || !partitions.is_empty()
                     || json_path.is_some()
                     || sample.is_some()
@@ -533,7 +576,7 @@ impl Translator<'_> {
                     return Err(unsupported("this FROM clause"));
                 }
                 if let Some(args) = args {
-                    return self.table_function(name, &args.args, alias.as_ref());
+                    return self.table_function(name, &args.args, alias.as_ref(), *with_ordinality);
                 }
                 let (schema, rel_name) = names::relation(name)?;
                 let (mut rel, sqlite) = self.table(schema.as_deref(), &rel_name, alias.as_ref())?;
@@ -602,11 +645,11 @@ impl Translator<'_> {
                 Ok(sql)
             }
             TableFactor::Function { lateral: _, name, args, with_ordinality, alias } => {
-                if *with_ordinality {
+                if *with_ordinality && names::function(name)?.as_deref() != Some("pg_partition_ancestors") {
                     return Err(unsupported("WITH ORDINALITY"));
                 }
                 let args: Vec<sqlparser::ast::FunctionArg> = args.clone();
-                self.table_function(name, &args, alias.as_ref())
+                self.table_function(name, &args, alias.as_ref(), *with_ordinality)
             }
             TableFactor::NestedJoin { table_with_joins, alias } => {
                 if alias.is_some() {
@@ -704,8 +747,12 @@ impl Translator<'_> {
         name: &sqlparser::ast::ObjectName,
         args: &[sqlparser::ast::FunctionArg],
         alias: Option<&TableAlias>,
+        with_ordinality: bool,
     ) -> Result<String, SqlError> {
         let fname = names::function(name)?.unwrap_or_default();
+        if with_ordinality && fname != "pg_partition_ancestors" {
+            return Err(unsupported("WITH ORDINALITY"));
+        }
         let mut typed = Vec::new();
         for a in args {
             match a {
@@ -716,6 +763,23 @@ impl Translator<'_> {
             }
         }
         match fname.as_str() {
+            // A relation's partition ancestors: itself alone (the host has no partitioned tables), at depth 1.
+            "pg_partition_ancestors" if typed.len() == 1 => {
+                let r = self.coerce(typed.remove(0), PgType::Regclass)?;
+                let mut rel = Rel {
+                    alias: alias.map(|a| names::ident(&a.name)).unwrap_or_else(|| fname.clone()),
+                    columns: vec![("relid".into(), Some(PgType::Regclass)), ("ordinality".into(), Some(PgType::Int8))],
+                    exprs: Some(vec![r, "1".into()]),
+                };
+                if !with_ordinality {
+                    rel.columns.truncate(1);
+                }
+                if let Some(a) = alias {
+                    apply_column_aliases(&mut rel, a)?;
+                }
+                self.scopes.last_mut().expect("a scope").push(rel);
+                Ok(String::new())
+            }
             "generate_series" => {
                 if !(2..=3).contains(&typed.len()) {
                     return Err(SqlError::error("42883", "function generate_series does not exist"));
