@@ -222,7 +222,7 @@ fn chaos_keeps_every_promise() {
             move || {
                 client_loop(s, at, move |c| {
                     id += 1;
-                    c.execute("INSERT INTO acked (id) VALUES (CAST($1 AS INTEGER))", &[&id.to_string()])?;
+                    c.execute("INSERT INTO acked (id) VALUES ($1::int8)", &[&id])?;
                     s2.acked.lock().unwrap().push(id);
                     Ok(())
                 })

@@ -35,7 +35,7 @@ fn acknowledged_commits_survive_killed_backends_crashes_and_a_killed_postmaster(
             }
             i += 1;
             let c = client.as_mut().unwrap();
-            match c.execute("INSERT INTO c (id) VALUES (CAST($1 AS INTEGER))", &[&i.to_string()]) {
+            match c.execute("INSERT INTO c (id) VALUES ($1::int8)", &[&i]) {
                 Ok(_) => a.lock().unwrap().push(i),
                 Err(_) => client = None,
             }

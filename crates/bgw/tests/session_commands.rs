@@ -273,7 +273,7 @@ fn savepoints_follow_postgres() {
     // The same name twice: the latest is the one rolled back to or released.
     c.ok("DELETE FROM t; BEGIN; SAVEPOINT a; INSERT INTO t VALUES (10); SAVEPOINT a; INSERT INTO t VALUES (11)");
     c.ok("ROLLBACK TO a; RELEASE a");
-    assert_eq!(c.value("SELECT string_agg(x, ',') FROM t"), "10");
+    assert_eq!(c.value("SELECT string_agg(x::text, ',') FROM t"), "10");
     c.ok("ROLLBACK TO a; COMMIT");
     assert_eq!(c.value("SELECT count(*) FROM t"), "0");
 

@@ -285,12 +285,12 @@ fn parameter_descriptions_and_errors() {
         assert_eq!(answer.errors, [((*code).to_owned(), (*message).to_owned())], "{oid} {value:?}");
     }
 
-    // A result column nothing declares is typed by its values (an integer is int8: 8 bytes in binary).
+    // A literal's type is PostgreSQL's: `1` is int4 (4 bytes in binary).
     raw.parse("", "SELECT 1", &[]);
     raw.bind("", &[], &[], &[1]);
     raw.describe(b'P', "");
     raw.execute();
     let answer = raw.sync();
     assert!(answer.errors.is_empty(), "{answer:?}");
-    assert_eq!(answer.rows[0][0].as_ref().map(Vec::len), Some(8), "{answer:?}");
+    assert_eq!(answer.rows[0][0].as_ref().map(Vec::len), Some(4), "{answer:?}");
 }
