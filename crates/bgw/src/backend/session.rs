@@ -533,6 +533,11 @@ fn stream_simple(
         encoder: RowEncoder::new(),
         error: None,
     };
+    if statement.describe_first && statement.columns.iter().all(|c| c.ty.is_some()) {
+        // A query of relations whose columns' types are known before it runs: RowDescription goes first, as
+        // PostgreSQL sends it (before an error the first row may raise).
+        rows.describe();
+    }
     let done = engine.execute(statement, params, &mut |row| rows.row(row));
     // An error the rows raised that SQLite's interrupt check did not take (the statement ended first).
     let late = crate::process::interrupts::take_statement_error();

@@ -81,6 +81,12 @@ pub struct Statement {
     /// SQLite statements the engine runs before `sql`, in one transaction with it (see
     /// [`crate::sql::pg::Translated::before`]).
     pub before: Vec<String>,
+    /// SQLite statements the engine runs after `sql`, in the same transaction.
+    pub after: Vec<String>,
+    /// Whether a client is told the result columns before the statement runs (RowDescription first, so before an
+    /// error its rows raise), as PostgreSQL does for a query that reads relations; otherwise when the first rows
+    /// come (PostgreSQL evaluates a query without FROM while planning it: its errors come before any description).
+    pub describe_first: bool,
     /// What explains its constraint errors in PostgreSQL's words (translated statements that write).
     pub diagnostics: Option<std::sync::Arc<super::pg::diagnose::Diagnostics>>,
 }
@@ -99,6 +105,8 @@ impl Statement {
             param_types: Vec::new(),
             read_only: false,
             before: Vec::new(),
+            after: Vec::new(),
+            describe_first: false,
             diagnostics: None,
         }
     }

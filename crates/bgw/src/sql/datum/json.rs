@@ -215,12 +215,57 @@ fn syntax(_ty: PgType) -> SqlError {
 /// Parses JSON text (one value, blanks around).
 pub fn parse(text: &str, ty: PgType) -> Result<Json, SqlError> {
     let mut p = Parser { s: text.as_bytes(), at: 0 };
-    let value = p.value(0).ok_or_else(|| syntax(ty))?;
+    let value = p.value(0).ok_or_else(|| with_detail(syntax(ty), text))?;
     p.blank();
     if p.at != p.s.len() {
-        return Err(syntax(ty));
+        return Err(with_detail(syntax(ty), text));
     }
     Ok(value)
+}
+
+/// PostgreSQL's DETAIL for the commonest malformed inputs: a word that is no JSON token (`Token "bad" is
+/// invalid.`) or text that ends inside a value (`The input string ended unexpectedly.`); none otherwise.
+fn with_detail(err: SqlError, text: &str) -> SqlError {
+    // The first word that is neither a keyword, a number nor inside a string.
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut depth = 0i32;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'"' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            if i >= bytes.len() {
+                return err.with_detail("The input string ended unexpectedly.");
+            }
+            i += 1;
+            continue;
+        }
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.' || b == b'+' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b'-' | b'.' | b'+'))
+            {
+                i += 1;
+            }
+            let word = &text[start..i];
+            if !matches!(word, "true" | "false" | "null") && word.parse::<f64>().is_err() {
+                return err.with_detail(format!("Token \"{word}\" is invalid."));
+            }
+            continue;
+        }
+        match b {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth > 0 || text.trim().is_empty() {
+        return err.with_detail("The input string ended unexpectedly.");
+    }
+    err
 }
 
 /// A JSON string literal as PostgreSQL escapes it.

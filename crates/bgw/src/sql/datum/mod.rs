@@ -29,7 +29,7 @@ pub mod scalar;
 mod tests;
 
 pub use cast::{cast, cast_assign};
-pub use functions::{register, transaction_ended};
+pub use functions::{register, transaction_ended, transaction_now};
 pub use scalar::{float4_text, float_text};
 
 use super::error::SqlError;

@@ -39,6 +39,8 @@ struct Target {
     rel: Rel,
     decltypes: Vec<String>,
     identity_always: Vec<bool>,
+    /// The serial or identity key's column, if the table has one.
+    serial: Option<usize>,
 }
 
 fn target(tx: &mut Translator<'_>, name: &sqlparser::ast::ObjectName) -> Result<Target, SqlError> {
@@ -59,6 +61,7 @@ fn target(tx: &mut Translator<'_>, name: &sqlparser::ast::ObjectName) -> Result<
         rel: Rel { exprs: None, alias: rel_name, columns: columns.iter().map(|c| (c.name.clone(), c.ty)).collect() },
         decltypes: columns.iter().map(|c| c.decltype.clone()).collect(),
         identity_always: columns.iter().map(|c| c.identity_always).collect(),
+        serial: columns.iter().position(|c| c.serial),
     })
 }
 
@@ -215,9 +218,35 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
         }
         _ => cols,
     };
-    let col_list: Vec<String> = cols.iter().map(|&i| quote(&t.rel.columns[i].0)).collect();
+    // A serial key takes its values from the table's sequence as PostgreSQL's nextval() gives them: the next
+    // numbers after the sequence's last value, whatever keys were given explicitly; an explicit key leaves the
+    // sequence where it was (so a later default may meet it: 23505, as in PostgreSQL).
+    let seq = t.serial.map(|_| {
+        format!("coalesce((SELECT seq FROM sqlite_sequence WHERE name = {}), 0)", super::names::literal(&t.raw))
+    });
+    let serial_default = match (t.serial, &seq) {
+        (Some(si), Some(seq)) if !cols.contains(&si) => Some((si, seq.clone())),
+        (Some(_), Some(seq)) => {
+            let name = super::names::literal(&t.raw);
+            tx.before
+                .push("CREATE TEMP TABLE IF NOT EXISTS _pg_sequence_kept (name TEXT PRIMARY KEY, seq INTEGER)".into());
+            tx.before.push(format!("INSERT OR REPLACE INTO temp._pg_sequence_kept VALUES ({name}, {seq})"));
+            tx.after.push(format!(
+                "UPDATE sqlite_sequence SET seq = (SELECT seq FROM temp._pg_sequence_kept WHERE name = {name}) WHERE name = {name}"
+            ));
+            None
+        }
+        _ => None,
+    };
+    let mut col_list: Vec<String> = cols.iter().map(|&i| quote(&t.rel.columns[i].0)).collect();
+    if let Some((si, _)) = &serial_default {
+        col_list.push(quote(&t.rel.columns[*si].0));
+    }
     match ins.source.as_deref() {
-        None => sql.push_str(" DEFAULT VALUES"),
+        None => match &serial_default {
+            Some((_, seq)) => sql.push_str(&format!(" ({}) VALUES ({seq} + 1)", col_list.join(", "))),
+            None => sql.push_str(" DEFAULT VALUES"),
+        },
         Some(q) => {
             sql.push_str(&format!(" ({})", col_list.join(", ")));
             match q.body.as_ref() {
@@ -245,6 +274,9 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
                         if row.len() < cols.len() && !ins.columns.is_empty() {
                             tx.scopes.pop();
                             return Err(SqlError::error("42601", "INSERT has more target columns than expressions"));
+                        }
+                        if let Some((_, seq)) = &serial_default {
+                            items.push(format!("{seq} + {}", rows.len() + 1));
                         }
                         rows.push(format!("({})", items.join(", ")));
                         row_exprs.push(items);
@@ -279,9 +311,15 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
                     }
                     if out.columns.len() < cols.len() {
                         // Fewer columns than targets: the rest take their defaults.
-                        let used: Vec<String> =
+                        let mut used: Vec<String> =
                             cols.iter().take(out.columns.len()).map(|&i| quote(&t.rel.columns[i].0)).collect();
+                        if let Some((si, _)) = &serial_default {
+                            used.push(quote(&t.rel.columns[*si].0));
+                        }
                         sql = format!("INSERT INTO {} ({})", t.sqlite, used.join(", "));
+                    }
+                    if let Some((_, seq)) = &serial_default {
+                        items.push(format!("{seq} + row_number() OVER ()"));
                     }
                     // `WHERE true` keeps SQLite from reading a following ON CONFLICT as a join constraint.
                     sql.push_str(&format!(" SELECT {} FROM ({}) AS _s WHERE true", items.join(", "), out.sql));

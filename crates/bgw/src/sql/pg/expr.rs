@@ -70,6 +70,8 @@ pub(super) struct Translator<'a> {
     pub outputs: Vec<(String, Typed)>,
     /// Statements to run before the translated one (see [`super::Translated::before`]).
     pub before: Vec<String>,
+    /// Statements to run after the translated one (see [`super::Translated::after`]).
+    pub after: Vec<String>,
     /// What explains the statement's constraint errors (see [`super::diagnose`]).
     pub diagnostics: Option<super::diagnose::Diagnostics>,
 }
@@ -84,6 +86,7 @@ impl<'a> Translator<'a> {
             ctes: Vec::new(),
             outputs: Vec::new(),
             before: Vec::new(),
+            after: Vec::new(),
             diagnostics: None,
         }
     }

@@ -53,6 +53,12 @@ pub struct Translated {
     /// SQLite statements to run before `sqlite`, in the same transaction (a DROP of several tables, a table
     /// rebuilt to add its primary key).
     pub before: Vec<String>,
+    /// SQLite statements to run after it, in the same transaction (a serial key's sequence put back after
+    /// explicit values).
+    pub after: Vec<String>,
+    /// Whether the result columns are described before the statement runs (see
+    /// [`crate::sql::Statement::describe_first`]).
+    pub describe_first: bool,
     /// What explains the statement's constraint errors in PostgreSQL's words.
     pub diagnostics: Option<diagnose::Diagnostics>,
 }
@@ -92,6 +98,8 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
                 columns: Vec::new(),
                 param_types: Vec::new(),
                 before: Vec::new(),
+                after: Vec::new(),
+                describe_first: false,
                 diagnostics: None,
             }));
         }
@@ -102,6 +110,7 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
         return Err(SqlError::error("42601", "cannot translate more than one statement at a time"));
     };
     let mut tx = expr::Translator::new(cx);
+    let describe_first = matches!(statement, Ast::Query(q) if reads_relations(&q.body));
     let (sqlite, kind, columns) = match statement {
         Ast::Query(query) => {
             let out = tx.top_query(query)?;
@@ -113,8 +122,29 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
         other => ddl::statement(&mut tx, other)?,
     };
     let before = std::mem::take(&mut tx.before);
+    let after = std::mem::take(&mut tx.after);
     let diagnostics = tx.diagnostics.take();
-    Ok(Outcome::Run(Translated { sqlite, kind, columns, param_types: tx.into_param_types(), before, diagnostics }))
+    Ok(Outcome::Run(Translated {
+        sqlite,
+        kind,
+        columns,
+        param_types: tx.into_param_types(),
+        before,
+        after,
+        describe_first,
+        diagnostics,
+    }))
+}
+
+/// Whether a query's top level reads relations (a SELECT with FROM, or a set operation of such).
+fn reads_relations(body: &sqlparser::ast::SetExpr) -> bool {
+    use sqlparser::ast::SetExpr;
+    match body {
+        SetExpr::Select(s) => !s.from.is_empty(),
+        SetExpr::Query(q) => reads_relations(&q.body),
+        SetExpr::SetOperation { left, right, .. } => reads_relations(left) || reads_relations(right),
+        _ => false,
+    }
 }
 
 /// Splits off the first statement of `sql`: its text (without the `;`) and how many bytes it takes with the `;`.

@@ -31,6 +31,8 @@ pub struct Column {
     pub decltype: String,
     /// A `GENERATED ALWAYS AS IDENTITY` column: only its default may be inserted.
     pub identity_always: bool,
+    /// A serial or identity key: its values come from the table's sequence (SQLite's `sqlite_sequence` row).
+    pub serial: bool,
 }
 
 /// How a serial or identity key (SQLite's rowid, declared `INTEGER`) keeps its PostgreSQL type and kind in the
@@ -96,6 +98,7 @@ impl Schema for SqliteSchema<'_> {
                             name: c.name,
                             decltype,
                             identity_always: false,
+                            serial: false,
                         };
                         if column.decltype.eq_ignore_ascii_case("INTEGER") {
                             // A serial or identity key (a view's column too): its type and kind (see serial_clause).
@@ -110,6 +113,7 @@ impl Schema for SqliteSchema<'_> {
                                     _ => PgType::Int8,
                                 });
                                 column.identity_always = not_null;
+                                column.serial = true;
                             }
                         }
                         column

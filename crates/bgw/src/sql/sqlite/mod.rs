@@ -264,23 +264,30 @@ impl SqliteEngine {
             super::pg::Outcome::Run(t) => t,
             super::pg::Outcome::PassThrough => return Ok(None),
         };
-        if !translated.before.is_empty() || translated.sqlite.is_empty() {
-            // What runs before it may create what it needs: it is prepared when it runs.
-            return Ok(Some(Statement {
-                sql: translated.sqlite,
-                kind: translated.kind,
-                columns: translated.columns,
-                param_names: Vec::new(),
-                param_numbers: Vec::new(),
-                param_count: 0,
-                param_types: translated.param_types,
-                read_only: false,
-                before: translated.before,
-                diagnostics: translated.diagnostics.map(Arc::new),
-            }));
+        let bare = |translated: super::pg::Translated| Statement {
+            sql: translated.sqlite,
+            kind: translated.kind,
+            columns: translated.columns,
+            param_names: Vec::new(),
+            param_numbers: Vec::new(),
+            param_count: 0,
+            param_types: translated.param_types,
+            read_only: false,
+            before: translated.before,
+            after: translated.after,
+            describe_first: translated.describe_first,
+            diagnostics: translated.diagnostics.map(Arc::new),
+        };
+        if translated.sqlite.is_empty() {
+            return Ok(Some(bare(translated)));
         }
-        let probe = ffi::probe(&self.conn, &translated.sqlite).map_err(|e| self.map_error(e.error))?;
-        let Some(shape) = probe.shape else {
+        let shape = match ffi::probe(&self.conn, &translated.sqlite) {
+            Ok(probe) => probe.shape,
+            // What runs before it may create what it needs (CREATE SCHEMA's table): it is prepared when it runs.
+            Err(_) if !translated.before.is_empty() => return Ok(Some(bare(translated))),
+            Err(e) => return Err(self.map_error(e.error)),
+        };
+        let Some(shape) = shape else {
             return Err(SqlError::error("XX000", "the translated statement is empty"));
         };
         let mut statement = self.analyse(&translated.sqlite, shape);
@@ -291,6 +298,9 @@ impl SqliteEngine {
         statement.param_count = statement.param_count.max(translated.param_types.len());
         statement.param_types = translated.param_types;
         statement.diagnostics = translated.diagnostics.map(Arc::new);
+        statement.before = translated.before;
+        statement.after = translated.after;
+        statement.describe_first = translated.describe_first;
         Ok(Some(statement))
     }
 
@@ -325,6 +335,8 @@ impl SqliteEngine {
             param_types: Vec::new(),
             read_only,
             before: Vec::new(),
+            after: Vec::new(),
+            describe_first: false,
             diagnostics: None,
         }
     }
@@ -336,15 +348,19 @@ impl SqliteEngine {
         sink: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
     ) -> Result<Completion, SqlError> {
         self.check_now()?;
-        if !stmt.before.is_empty() {
-            // One transaction for the statements before it and the statement itself.
+        if !stmt.before.is_empty() || !stmt.after.is_empty() {
+            // One transaction for the statements before it, the statement itself and those after it.
             self.conn.execute_batch("SAVEPOINT _pg_statement").map_err(|e| self.map_error(e))?;
             let result = (|| {
                 for before in &stmt.before {
                     self.conn.execute_batch(before).map_err(|e| self.map_error(e))?;
                 }
-                let main = Statement { before: Vec::new(), ..stmt.clone() };
-                self.run(&main, params, sink)
+                let main = Statement { before: Vec::new(), after: Vec::new(), ..stmt.clone() };
+                let done = self.run(&main, params, sink)?;
+                for after in &stmt.after {
+                    self.conn.execute_batch(after).map_err(|e| self.map_error(e))?;
+                }
+                Ok(done)
             })();
             if result.is_err() {
                 let _ = self.conn.execute_batch("ROLLBACK TO _pg_statement");
@@ -434,6 +450,8 @@ impl Engine for SqliteEngine {
         params: &[Value],
         rows: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
     ) -> Result<Completion, SqlError> {
+        // now() is the transaction's start: at the latest, this statement's (read before anything runs).
+        let _ = crate::sql::datum::transaction_now();
         // Forget any error a function raised outside a statement, and any interrupt that stopped nothing.
         let _ = self.hooks.take_function_error();
         let _ = take(&self.interrupted);
