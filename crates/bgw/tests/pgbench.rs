@@ -72,7 +72,6 @@ fn pgbench_runs_on_postgres() {
 
 /// bgw beside PostgreSQL 15: the same runs, no failed transaction, the ratios printed.
 #[test]
-#[ignore = "issue 14: enabled when the translator lands"]
 fn bgw_runs_pgbench_like_postgres() {
     let seconds = std::env::var("PGBENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
     let pg = Postgres::start_with(&[("max_connections", "100")]);

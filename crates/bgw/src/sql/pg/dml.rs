@@ -79,10 +79,13 @@ fn assign(
     let assignable = match from {
         None => true,
         Some(f) => {
+            // PostgreSQL's assignment casts: among numbers, among strings, among dates and times.
+            let datetime = |t: PgType| matches!(t, PgType::Date | PgType::Timestamp | PgType::Timestamptz);
             f == ty
                 || super::expr::implicit(f, ty)
                 || (f.is_numeric() && ty.is_numeric())
                 || (f.is_string() && ty.is_string())
+                || (datetime(f) && datetime(ty))
         }
     };
     if !assignable {
