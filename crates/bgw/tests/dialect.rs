@@ -51,6 +51,10 @@ fn answers_are_postgres_answers() {
         ("SELECT coalesce(x::text, 'null') FROM (VALUES (2), (NULL), (1)) AS t(x) ORDER BY x DESC", "null\n2\n1"),
         ("SELECT '{\"a\": {\"b\": 2}}'::jsonb -> 'a' ->> 'b'", "2"),
         ("SELECT length(gen_random_uuid()::text)", "36"),
+        (
+            "CREATE TABLE nx (n numeric(12,3)); INSERT INTO nx VALUES (1236.5), (2); SELECT n FROM nx ORDER BY n",
+            "CREATE TABLE\nINSERT 0 2\n2.000\n1236.500",
+        ),
     ] {
         let got = h.psql(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         assert_eq!(got.strip_suffix('\n').unwrap_or(&got), expected, "{sql}");

@@ -100,7 +100,16 @@ fn assign(
         .with_hint("You will need to rewrite or cast the expression."));
     }
     if typmod >= 0 {
-        return tx.cast(&value, ty, typmod, false);
+        // A modifier (varchar(n), numeric(p,s)) applies to every value stored: PostgreSQL's assignment cast
+        // (22001 past varchar's length, numeric rounded to its scale).
+        return match (&value.lit, value.ty) {
+            (super::expr::Lit::Str(_), None) => tx.cast(&value, ty, typmod, false),
+            (super::expr::Lit::Null, _) => Ok("NULL".into()),
+            _ => {
+                let sql = tx.cast(&value, ty, -1, false)?;
+                Ok(format!("pg_cast_assign({sql}, '{0}', '{0}', {typmod})", ty.typname()))
+            }
+        };
     }
     match from {
         Some(f)

@@ -72,6 +72,8 @@ pub(super) struct Translator<'a> {
     pub before: Vec<String>,
     /// Statements to run after the translated one (see [`super::Translated::after`]).
     pub after: Vec<String>,
+    /// `_pg_expandarray(arg)` calls read as joins: the argument's text and the join's alias.
+    pub expansions: Vec<(String, String)>,
     /// What explains the statement's constraint errors (see [`super::diagnose`]).
     pub diagnostics: Option<super::diagnose::Diagnostics>,
 }
@@ -87,6 +89,7 @@ impl<'a> Translator<'a> {
             outputs: Vec::new(),
             before: Vec::new(),
             after: Vec::new(),
+            expansions: Vec::new(),
             diagnostics: None,
         }
     }
@@ -306,6 +309,9 @@ impl<'a> Translator<'a> {
                 super::functions::call_named(self, "floor", vec![arg])
             }
             Expr::CompoundFieldAccess { root, access_chain } => {
+                if let [sqlparser::ast::AccessExpr::Dot(Expr::Identifier(field))] = access_chain.as_slice() {
+                    return self.field(root, &names::ident(field));
+                }
                 let [sqlparser::ast::AccessExpr::Subscript(sqlparser::ast::Subscript::Index { index })] =
                     access_chain.as_slice()
                 else {
@@ -509,6 +515,34 @@ impl<'a> Translator<'a> {
             }
             (a, b) => format!("pg_cast({s}, '{}', '{}', {typmod})", a.typname(), b.typname()),
         })
+    }
+
+    /// `(composite).field`: a field of `_pg_expandarray(...)` (its element `x` or position `n`), or of a column
+    /// holding one (`(alias).x`).
+    fn field(&mut self, root: &Expr, field: &str) -> Result<Typed, SqlError> {
+        let mut inner = root;
+        while let Expr::Nested(e) = inner {
+            inner = e;
+        }
+        match inner {
+            Expr::Function(_) => {
+                let t = self.expr(inner)?;
+                if t.ty != Some(PgType::Record) {
+                    return Err(unsupported("field access on this value"));
+                }
+                match field {
+                    "x" => Ok(Typed::new(format!("{}.value", t.sql), PgType::Int2).named("x")),
+                    "n" => Ok(Typed::new(format!("({}.key + 1)", t.sql), PgType::Int4).named("n")),
+                    _ => Err(SqlError::error("42703", format!("column \"{field}\" not found in data type record"))),
+                }
+            }
+            Expr::Identifier(id) => self.column(None, &format!("{}.{field}", names::ident(id))),
+            Expr::CompoundIdentifier(ids) if ids.len() == 2 => {
+                let rel = names::ident(&ids[0]);
+                self.column(Some(&rel), &format!("{}.{field}", names::ident(&ids[1])))
+            }
+            _ => Err(unsupported("field access on this value")),
+        }
     }
 
     /// `'name'::regclass`: the relation's OID, looked up now (42P01 if there is none), as PostgreSQL does.

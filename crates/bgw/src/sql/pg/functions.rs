@@ -58,6 +58,20 @@ fn now_sql(ty: PgType) -> String {
 
 /// A function call.
 pub(super) fn call(tx: &mut Translator<'_>, f: &Function) -> Result<Typed, SqlError> {
+    if f.name.0.last().is_some_and(|p| p.to_string().eq_ignore_ascii_case("_pg_expandarray")) {
+        // Read as a join of the array's elements (see the select list's handling).
+        let key = match &f.args {
+            FunctionArguments::List(list) => match list.args.as_slice() {
+                [FunctionArg::Unnamed(FunctionArgExpr::Expr(a))] => a.to_string(),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
+        return match tx.expansions.iter().find(|(k, _)| *k == key) {
+            Some((_, alias)) => Ok(Typed::new(quote(alias), PgType::Record).named("_pg_expandarray")),
+            None => Err(unsupported("_pg_expandarray outside a select list")),
+        };
+    }
     let name = names::function(&f.name)?
         .ok_or_else(|| SqlError::error("42883", format!("function {} does not exist", f.name)))?;
     if !f.within_group.is_empty() || f.null_treatment.is_some() || !matches!(f.parameters, FunctionArguments::None) {
@@ -237,7 +251,7 @@ fn aggregate_call(
 ) -> Result<Typed, SqlError> {
     let d = if distinct { "DISTINCT " } else { "" };
     let filter_sql = filter.map(|f| format!(" FILTER (WHERE {f})")).unwrap_or_default();
-    if !order_by.is_empty() && name != "string_agg" {
+    if !order_by.is_empty() && name != "string_agg" && name != "array_agg" {
         return Err(unsupported(format!("ORDER BY in {name}()")));
     }
     let one = |args: &[Typed]| -> Result<Typed, SqlError> {

@@ -315,6 +315,30 @@ impl Translator<'_> {
                 from_sql.push(item);
             }
         }
+        // information_schema._pg_expandarray(a) in the select list (pgjdbc's getPrimaryKeys): a set-returning
+        // function whose rows are the array's elements and positions, read as a join of the array's elements.
+        for item in &s.projection {
+            let e = match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+                _ => continue,
+            };
+            for arg in expandarray_args(e) {
+                let key = arg.to_string();
+                if self.expansions.iter().any(|(k, _)| *k == key) {
+                    continue;
+                }
+                let t = self.expr(&arg)?;
+                let element = t.ty.and_then(PgType::element).unwrap_or(PgType::Int2);
+                let alias = format!("_x{}", self.expansions.len() + 1);
+                from_sql.push(format!(
+                    "json_each(pg_array_json({}, '{}')) AS {}",
+                    t.sql,
+                    element.typname(),
+                    quote(&alias)
+                ));
+                self.expansions.push((key, alias));
+            }
+        }
         let saved_outputs = std::mem::take(&mut self.outputs);
         // The select list.
         let mut items: Vec<(String, Typed)> = Vec::new();
@@ -329,6 +353,14 @@ impl Translator<'_> {
                 }
                 SelectItem::ExprWithAlias { expr, alias } => {
                     let t = self.expr(expr)?;
+                    if t.ty == Some(PgType::Record) {
+                        // _pg_expandarray's (x, n) as two columns `alias.x` and `alias.n`, read as `(alias).x`.
+                        let name = names::ident(alias);
+                        let source = t.sql.clone();
+                        items.push((format!("{name}.x"), Typed::new(format!("{source}.value"), PgType::Int2)));
+                        items.push((format!("{name}.n"), Typed::new(format!("({source}.key + 1)"), PgType::Int4)));
+                        continue;
+                    }
                     items.push((names::ident(alias), t));
                 }
                 SelectItem::Wildcard(opts) => {
@@ -868,6 +900,31 @@ impl Translator<'_> {
             )),
         }
     }
+}
+
+/// The arguments of the `_pg_expandarray(...)` calls in `e`.
+fn expandarray_args(e: &Expr) -> Vec<Expr> {
+    let mut found = Vec::new();
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Function(f)
+                if f.name.0.last().is_some_and(|p| p.to_string().eq_ignore_ascii_case("_pg_expandarray")) =>
+            {
+                if let sqlparser::ast::FunctionArguments::List(list) = &f.args {
+                    if let [sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(a))] =
+                        list.args.as_slice()
+                    {
+                        found.push(a.clone());
+                    }
+                }
+            }
+            Expr::Nested(inner) => stack.push(inner),
+            Expr::CompoundFieldAccess { root, .. } => stack.push(root),
+            _ => {}
+        }
+    }
+    found
 }
 
 /// `key` with PostgreSQL's ordering options: NULLs sort as if larger than any value (last ascending, first

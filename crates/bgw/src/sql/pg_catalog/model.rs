@@ -316,6 +316,62 @@ fn parse_create(sql: &str) -> Parsed {
 
 /// Whether column `column` of a `CREATE TABLE` text is declared `integer` in lower case (a serial or identity
 /// key, int4), as opposed to `INTEGER` (int8): SQLite's pragmas upper-case the type of a rowid key.
+/// The type of a serial or identity key the translator wrote (`"id" INTEGER PRIMARY KEY AUTOINCREMENT [COLLATE
+/// RTRIM | NOCASE]`, see `crate::sql::pg::schema::serial_clause`): int4, int2 or int8; None for another column.
+fn serial_key(sql: &str, column: &str) -> Option<PgType> {
+    let quoted = format!("\"{}\"", column.replace('"', "\"\""));
+    let at = sql.find(&format!("{quoted} INTEGER PRIMARY KEY AUTOINCREMENT"))?;
+    let rest = &sql[at + quoted.len()..];
+    let end = rest.find([',', ')']).unwrap_or(rest.len());
+    let def = &rest[..end];
+    Some(if def.contains("COLLATE RTRIM") {
+        PgType::Int4
+    } else if def.contains("COLLATE NOCASE") {
+        PgType::Int2
+    } else {
+        PgType::Int8
+    })
+}
+
+/// A column default as PostgreSQL's `pg_get_expr` prints it: without the translator's parentheses, a string
+/// constant with its type (`'none'::text`), a boolean as `true` / `false`.
+fn default_text(default: &str, ty: PgType) -> String {
+    let mut text = default.trim();
+    while text.starts_with('(') && text.ends_with(')') && balanced(&text[1..text.len() - 1]) {
+        text = text[1..text.len() - 1].trim();
+    }
+    if ty == PgType::Bool && (text == "1" || text == "0") {
+        return if text == "1" { "true" } else { "false" }.to_owned();
+    }
+    let is_string = text.len() >= 2
+        && text.starts_with('\'')
+        && text.ends_with('\'')
+        && !text[1..text.len() - 1].replace("''", "").contains('\'');
+    if is_string && !ty.is_numeric() {
+        return format!("{text}::{}", ty.sql_name());
+    }
+    text.to_owned()
+}
+
+fn balanced(text: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
 fn declared_lower_integer(sql: &str, column: &str) -> bool {
     use sqlparser::tokenizer::{Token, Tokenizer};
     let Ok(tokens) = Tokenizer::new(&SQLiteDialect {}, sql).tokenize() else { return false };
@@ -488,13 +544,23 @@ fn describe(
             }
             num += 1;
             let decltype = decltype.unwrap_or_default();
+            let serial = pk > 0 && decltype.eq_ignore_ascii_case("INTEGER") && serial_key(&table.sql, &name).is_some();
             let (ty, typmod) = if pk > 0 && decltype == "INTEGER" && declared_lower_integer(&table.sql, &name) {
                 (PgType::Int4, -1)
+            } else if let Some(ty) = serial_key(&table.sql, &name).filter(|_| pk > 0) {
+                (ty, -1)
             } else {
                 column_type(&decltype)
             };
             let generated = hidden == 2 || hidden == 3;
-            let default = if generated { parsed.generated.get(&name.to_ascii_lowercase()).cloned() } else { default };
+            let default = if generated {
+                parsed.generated.get(&name.to_ascii_lowercase()).cloned()
+            } else if serial {
+                // A serial key's default, as PostgreSQL shows it: its sequence's next value.
+                Some(format!("nextval('{}_{}_seq'::regclass)", table.name, name))
+            } else {
+                default.map(|d| default_text(&d, ty))
+            };
             if pk > 0 {
                 pk_columns.push((pk, num));
             }
