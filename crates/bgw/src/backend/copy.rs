@@ -792,6 +792,7 @@ fn copy_to(
                         name: name.clone(),
                         ty: ty.unwrap_or(PgType::Text),
                         format: FieldFormat::Binary,
+                        origin: (0, 0),
                     })
                     .collect()
             });

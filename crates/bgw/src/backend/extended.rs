@@ -102,14 +102,17 @@ impl Session {
             })
             .collect::<Result<Vec<Value>, SqlError>>()?;
         let statement_columns = prepared.statement.as_ref().map_or(&[][..], |s| &s.columns[..]);
+        let origins = prepared.statement.as_ref().map_or(&[][..], |s| &s.column_origins[..]);
         let result_formats = formats(&bind.result_column_format_codes, statement_columns.len(), "result")?;
         let columns = statement_columns
             .iter()
             .zip(result_formats)
-            .map(|(column, format)| WireColumn {
+            .enumerate()
+            .map(|(i, (column, format))| WireColumn {
                 name: column.name.clone(),
                 ty: column.ty.unwrap_or(PgType::Text),
                 format,
+                origin: origins.get(i).copied().flatten().unwrap_or((0, 0)),
             })
             .collect();
         self.portals.insert(portal_name, Portal { prepared, params, columns, state: PortalState::Ready });
@@ -135,10 +138,12 @@ impl Session {
                 let columns: Vec<WireColumn> = prepared.statement.as_ref().map_or_else(Vec::new, |s| {
                     s.columns
                         .iter()
-                        .map(|c| WireColumn {
+                        .enumerate()
+                        .map(|(i, c)| WireColumn {
                             name: c.name.clone(),
                             ty: c.ty.unwrap_or(PgType::Text),
                             format: FieldFormat::Text,
+                            origin: s.column_origins.get(i).copied().flatten().unwrap_or((0, 0)),
                         })
                         .collect()
                 });

@@ -153,6 +153,7 @@ impl SimpleRows<'_, '_> {
                 name: column.name.clone(),
                 ty: column.ty.unwrap_or_else(|| type_from_values(held.iter().filter_map(|row| row.get(i)))),
                 format: FieldFormat::Text,
+                origin: self.statement.column_origins.get(i).copied().flatten().unwrap_or((0, 0)),
             })
             .collect();
         self.output.push(PgWireBackendMessage::RowDescription(row_description(&columns)));

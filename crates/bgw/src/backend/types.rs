@@ -26,13 +26,25 @@ pub(crate) struct WireColumn {
     pub name: String,
     pub ty: PgType,
     pub format: FieldFormat,
+    /// The table's OID and the column's number, for a column that is a table's column (0, 0 otherwise).
+    pub origin: (u32, i16),
 }
 
 pub(crate) fn row_description(columns: &[WireColumn]) -> RowDescription {
     RowDescription::new(
         columns
             .iter()
-            .map(|c| FieldDescription::new(c.name.clone(), 0, 0, c.ty.oid(), c.ty.size(), -1, c.format.value()))
+            .map(|c| {
+                FieldDescription::new(
+                    c.name.clone(),
+                    c.origin.0 as i32,
+                    c.origin.1,
+                    c.ty.oid(),
+                    c.ty.size(),
+                    -1,
+                    c.format.value(),
+                )
+            })
             .collect(),
     )
 }
@@ -254,9 +266,9 @@ mod tests {
     #[test]
     fn binary_rows() {
         let columns = [
-            WireColumn { name: "a".into(), ty: PgType::Int4, format: FieldFormat::Binary },
-            WireColumn { name: "b".into(), ty: PgType::Numeric, format: FieldFormat::Text },
-            WireColumn { name: "c".into(), ty: PgType::Int8, format: FieldFormat::Binary },
+            WireColumn { name: "a".into(), ty: PgType::Int4, format: FieldFormat::Binary, origin: (0, 0) },
+            WireColumn { name: "b".into(), ty: PgType::Numeric, format: FieldFormat::Text, origin: (0, 0) },
+            WireColumn { name: "c".into(), ty: PgType::Int8, format: FieldFormat::Binary, origin: (0, 0) },
         ];
         let row =
             RowEncoder::new().encode(&[Value::Integer(3), Value::Text("1.50".into()), Value::Null], &columns).unwrap();

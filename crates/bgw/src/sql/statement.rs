@@ -87,6 +87,8 @@ pub struct Statement {
     /// error its rows raise), as PostgreSQL does for a query that reads relations; otherwise when the first rows
     /// come (PostgreSQL evaluates a query without FROM while planning it: its errors come before any description).
     pub describe_first: bool,
+    /// For each result column that is a table's column: the table's OID and the column's number (empty: none).
+    pub column_origins: Vec<Option<(u32, i16)>>,
     /// What explains its constraint errors in PostgreSQL's words (translated statements that write).
     pub diagnostics: Option<std::sync::Arc<super::pg::diagnose::Diagnostics>>,
 }
@@ -107,6 +109,7 @@ impl Statement {
             before: Vec::new(),
             after: Vec::new(),
             describe_first: false,
+            column_origins: Vec::new(),
             diagnostics: None,
         }
     }

@@ -25,6 +25,7 @@ mod dml;
 mod expr;
 pub mod functions;
 mod names;
+mod origins;
 mod query;
 pub mod schema;
 mod split;
@@ -56,6 +57,9 @@ pub struct Translated {
     /// SQLite statements to run after it, in the same transaction (a serial key's sequence put back after
     /// explicit values).
     pub after: Vec<String>,
+    /// For each result column that is a table's column: the table's OID and the column's number (RowDescription
+    /// carries them); empty when none is known.
+    pub origins: Vec<Option<(u32, i16)>>,
     /// Whether the result columns are described before the statement runs (see
     /// [`crate::sql::Statement::describe_first`]).
     pub describe_first: bool,
@@ -99,6 +103,7 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
                 param_types: Vec::new(),
                 before: Vec::new(),
                 after: Vec::new(),
+                origins: Vec::new(),
                 describe_first: false,
                 diagnostics: None,
             }));
@@ -111,6 +116,16 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
     };
     let mut tx = expr::Translator::new(cx);
     let describe_first = matches!(statement, Ast::Query(q) if reads_relations(&q.body));
+    let origins = match statement {
+        Ast::Query(q) if q.with.is_none() => origins::of_query(&q.body, cx.schema),
+        Ast::Insert(i) => match (&i.table, &i.returning) {
+            (sqlparser::ast::TableObject::TableName(name), Some(items)) => {
+                origins::of_returning(name, items, cx.schema)
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
     let (sqlite, kind, columns) = match statement {
         Ast::Query(query) => {
             let out = tx.top_query(query)?;
@@ -131,6 +146,7 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
         param_types: tx.into_param_types(),
         before,
         after,
+        origins,
         describe_first,
         diagnostics,
     }))

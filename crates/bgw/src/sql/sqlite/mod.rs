@@ -276,6 +276,7 @@ impl SqliteEngine {
             before: translated.before,
             after: translated.after,
             describe_first: translated.describe_first,
+            column_origins: translated.origins.clone(),
             diagnostics: translated.diagnostics.map(Arc::new),
         };
         if translated.sqlite.is_empty() {
@@ -301,6 +302,9 @@ impl SqliteEngine {
         statement.before = translated.before;
         statement.after = translated.after;
         statement.describe_first = translated.describe_first;
+        if translated.origins.len() == statement.columns.len() {
+            statement.column_origins = translated.origins;
+        }
         Ok(Some(statement))
     }
 
@@ -337,6 +341,7 @@ impl SqliteEngine {
             before: Vec::new(),
             after: Vec::new(),
             describe_first: false,
+            column_origins: Vec::new(),
             diagnostics: None,
         }
     }
