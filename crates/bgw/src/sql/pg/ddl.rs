@@ -32,7 +32,7 @@ pub(super) fn statement(tx: &mut Translator<'_>, st: &Statement) -> Result<Out, 
         Statement::CreateTable(ct) => create_table(tx, ct),
         Statement::CreateIndex(ci) => create_index(tx, ci),
         Statement::CreateView(cv) => {
-            if cv.materialized || cv.or_alter || !cv.columns.is_empty() || cv.cluster_by.len() > 0 {
+            if cv.materialized || cv.or_alter || !cv.columns.is_empty() || !cv.cluster_by.is_empty() {
                 return Err(unsupported("this form of CREATE VIEW"));
             }
             let (schema, name) = names::relation(&cv.name)?;
@@ -148,14 +148,14 @@ fn column_def(tx: &mut Translator<'_>, table: &str, col: &ColumnDef, table_pk: &
             ColumnOption::Default(e) => {
                 let t = tx.expr(e)?;
                 let v = match ty {
-                    Some(ty) => tx.coerce(t, ty).or_else(|_| {
-                        Err(SqlError::error(
+                    Some(ty) => tx.coerce(t, ty).map_err(|_| {
+                        SqlError::error(
                             "42804",
                             format!(
                                 "column \"{name}\" is of type {} but default expression is of another type",
                                 ty.sql_name()
                             ),
-                        ))
+                        )
                     })?,
                     None => t.sql,
                 };

@@ -173,7 +173,7 @@ fn unique(conn: &Connection, d: &Diagnostics, err: &SqlError, params: &[Value]) 
     };
     let mut seen: Vec<&Vec<Value>> = Vec::new();
     for key in &keys {
-        if key.iter().any(|v| *v == Value::Null) {
+        if key.contains(&Value::Null) {
             continue;
         }
         if seen.contains(&key) || exists(conn, &d.sqlite_table, &columns, key) {
@@ -255,7 +255,7 @@ fn foreign_key(conn: &Connection, d: &Diagnostics, params: &[Value]) -> Option<S
                         from.iter().map(|c| targets.iter().position(|t| t == c).map(|i| row[i].clone())).collect();
                     let Some(exprs) = exprs else { continue };
                     let values = eval(conn, &exprs, None, params)?.into_iter().next()?;
-                    if values.iter().any(|v| *v == Value::Null) {
+                    if values.contains(&Value::Null) {
                         continue;
                     }
                     let to = if to.iter().all(String::is_empty) { primary_key(conn, &parent) } else { to.clone() };

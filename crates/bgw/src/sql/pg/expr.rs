@@ -553,7 +553,7 @@ impl<'a> Translator<'a> {
         let name = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
             .try_with_sql(text)
             .and_then(|mut p| p.parse_object_name(false))
-            .map_err(|_| SqlError::error("42602", format!("invalid name syntax")))?;
+            .map_err(|_| SqlError::error("42602", "invalid name syntax"))?;
         let (schema, rel) = names::relation(&name)?;
         let sqlite = super::schema::sqlite_name(schema.as_deref(), &rel);
         if self.cx.schema.columns(&sqlite)?.is_none() {
@@ -588,7 +588,7 @@ impl<'a> Translator<'a> {
                 let array = element.array().ok_or_else(|| unsupported(format!("arrays of {}", element.sql_name())))?;
                 (self.cast(&arr, array, -1, false)?, element)
             }
-            _ => return Err(SqlError::error("42809", format!("op ANY/ALL (array) requires array on right side"))),
+            _ => return Err(SqlError::error("42809", "op ANY/ALL (array) requires array on right side")),
         };
         self.check_comparable(element)?;
         let a = self.coerce(a, element)?;
@@ -1002,11 +1002,9 @@ pub(super) fn data_type_of(dt: &DataType) -> Result<(PgType, i32), SqlError> {
         }
     };
     // float(p): p <= 24 is real.
-    if let (DataType::Float(info), PgType::Float8) = (dt, ty) {
-        if let sqlparser::ast::ExactNumberInfo::Precision(p) = info {
-            if *p <= 24 {
-                return Ok((PgType::Float4, -1));
-            }
+    if let (DataType::Float(sqlparser::ast::ExactNumberInfo::Precision(p)), PgType::Float8) = (dt, ty) {
+        if *p <= 24 {
+            return Ok((PgType::Float4, -1));
         }
     }
     Ok((ty, typmod))

@@ -84,7 +84,7 @@ pub struct Context<'a> {
 #[derive(Debug)]
 pub enum Outcome {
     /// Run this SQLite statement.
-    Run(Translated),
+    Run(Box<Translated>),
     /// Not the translator's: the caller runs the text as it is (the host's own statements: PRAGMA).
     PassThrough,
 }
@@ -96,7 +96,7 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
         Some("VACUUM") => {
             // SQLite's VACUUM rewrites the whole file; PostgreSQL's reclaims space and (with ANALYZE) gathers
             // statistics, which is what SQLite's ANALYZE does.
-            return Ok(Outcome::Run(Translated {
+            return Ok(Outcome::Run(Box::new(Translated {
                 sqlite: "ANALYZE".into(),
                 kind: Kind::Other("VACUUM".into()),
                 columns: Vec::new(),
@@ -106,7 +106,7 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
                 origins: Vec::new(),
                 describe_first: false,
                 diagnostics: None,
-            }));
+            })));
         }
         _ => {}
     }
@@ -139,7 +139,7 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
     let before = std::mem::take(&mut tx.before);
     let after = std::mem::take(&mut tx.after);
     let diagnostics = tx.diagnostics.take();
-    Ok(Outcome::Run(Translated {
+    Ok(Outcome::Run(Box::new(Translated {
         sqlite,
         kind,
         columns,
@@ -149,7 +149,7 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
         origins,
         describe_first,
         diagnostics,
-    }))
+    })))
 }
 
 /// Whether a query's top level reads relations (a SELECT with FROM, or a set operation of such).

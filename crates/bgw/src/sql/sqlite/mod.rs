@@ -261,7 +261,7 @@ impl SqliteEngine {
             database,
         };
         let translated = match super::pg::translate(text, &cx)? {
-            super::pg::Outcome::Run(t) => t,
+            super::pg::Outcome::Run(t) => *t,
             super::pg::Outcome::PassThrough => return Ok(None),
         };
         let bare = |translated: super::pg::Translated| Statement {
@@ -291,7 +291,9 @@ impl SqliteEngine {
         let Some(shape) = shape else {
             return Err(SqlError::error("XX000", "the translated statement is empty"));
         };
-        let mut statement = self.analyse(&translated.sqlite, shape);
+        // The translator types every column: no reading of SQLite's bytecode for it.
+        let infer = shape.names.len() != translated.columns.len();
+        let mut statement = self.analyse_with(&translated.sqlite, shape, infer);
         statement.kind = translated.kind;
         if statement.columns.len() == translated.columns.len() {
             statement.columns = translated.columns;
@@ -309,6 +311,10 @@ impl SqliteEngine {
     }
 
     fn analyse(&self, text: &str, shape: ffi::Shape) -> Statement {
+        self.analyse_with(text, shape, self.options.infer_types)
+    }
+
+    fn analyse_with(&self, text: &str, shape: ffi::Shape, infer: bool) -> Statement {
         let ffi::Shape { names, decltypes, param_names, read_only } = shape;
         let param_numbers: Vec<usize> = param_names
             .iter()
@@ -318,7 +324,7 @@ impl SqliteEngine {
         let param_count = param_numbers.iter().copied().max().unwrap_or(0);
         let mut types: Vec<Option<PgType>> =
             decltypes.iter().map(|d| d.as_deref().and_then(PgType::from_decltype)).collect();
-        if self.options.infer_types && types.iter().any(Option::is_none) {
+        if infer && types.iter().any(Option::is_none) {
             let hooks = &self.hooks;
             let inferred = infer::explain_types(&self.conn, text, names.len(), &|name| {
                 hooks.function_result_type(name).or_else(|| infer::builtin_result_type(name))
@@ -384,7 +390,8 @@ impl SqliteEngine {
             };
             return Ok(Completion { tag, rows: 0, changes: 0 });
         }
-        let mut prepared = self.conn.prepare(&stmt.sql).map_err(|e| self.map_error(e))?;
+        // Compiled once per text: a repeated statement (a prepared one, COPY's row insert) skips SQLite's parser.
+        let mut prepared = self.conn.prepare_cached(&stmt.sql).map_err(|e| self.map_error(e))?;
         let width = prepared.column_count();
         if width != stmt.columns.len() {
             return Err(SqlError::error("0A000", "cached plan must not change result type")
