@@ -91,6 +91,10 @@ impl Hooks for SessionHooks {
         functions::argument_types(name)
     }
 
+    fn in_recovery(&self) -> bool {
+        context::host().map(|h| h.read_only()).unwrap_or(false)
+    }
+
     fn session_identity(&self) -> (String, String) {
         (self.user.clone(), self.database.clone())
     }

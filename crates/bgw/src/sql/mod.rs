@@ -154,6 +154,11 @@ pub trait Hooks: Send + Sync {
         None
     }
 
+    /// Whether the host is in recovery (a standby not promoted yet): `pg_is_in_recovery()`.
+    fn in_recovery(&self) -> bool {
+        false
+    }
+
     /// The session's user and database (`current_user`, `current_database()`).
     fn session_identity(&self) -> (String, String) {
         (String::new(), String::new())

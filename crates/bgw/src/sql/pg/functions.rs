@@ -636,6 +636,7 @@ pub(super) fn call_named(tx: &mut Translator<'_>, name: &str, mut args: Vec<Type
             }
         }
         ("generate_series", 2 | 3) => return Err(unsupported("set-returning functions in the select list")),
+        ("pg_is_in_recovery", 0) => Typed::new(if tx.cx.in_recovery { "1" } else { "0" }, PgType::Bool),
         ("gen_random_uuid", 0) => Typed::new("pg_gen_random_uuid()", PgType::Uuid),
         ("pg_sleep", 1) => {
             let s = tx.coerce(args.remove(0), PgType::Float8)?;

@@ -78,6 +78,8 @@ pub struct Context<'a> {
     /// `current_user` and `current_database()`.
     pub user: String,
     pub database: String,
+    /// `pg_is_in_recovery()`.
+    pub in_recovery: bool,
 }
 
 /// What to do with the first statement of a string.

@@ -259,6 +259,7 @@ impl SqliteEngine {
             host_function_args: &host_function_args,
             user,
             database,
+            in_recovery: hooks.in_recovery(),
         };
         let translated = match super::pg::translate(text, &cx)? {
             super::pg::Outcome::Run(t) => *t,
