@@ -19,6 +19,7 @@
 //! - [`pg`]: the PostgreSQL dialect: each statement parsed, typed and translated into SQLite SQL, or refused.
 //! - [`pg_catalog`]: PostgreSQL's system catalogs and `information_schema`, computed from the schema and the host,
 //!   and the catalog functions clients call.
+//! - [`words`]: the tokens of the statements read before translation (session and utility statements).
 //! - [`interrupt`]: the check a caller gives its engine so that a cancel, a timeout or a termination ends a
 //!   running statement (or a wait for a lock) within milliseconds.
 //!
@@ -41,6 +42,7 @@ pub mod txn;
 pub mod types;
 pub mod utility;
 pub mod value;
+pub mod words;
 
 use std::ops::ControlFlow;
 

@@ -9,7 +9,7 @@
 //!
 //! Runs in: any process that runs SQL.
 
-use super::session::{is_kw, tokens_at, Tok};
+use super::words::{is_kw, tokens_at, Tok};
 
 /// An identifier as PostgreSQL reads it: an unquoted word folded to lower case (ASCII only, as PostgreSQL does
 /// for multi-byte encodings), a quoted one as written.
@@ -239,7 +239,7 @@ pub enum PreparedCommand {
 }
 
 /// Whether the first statement of `sql` is a `PREPARE` (not `PREPARE TRANSACTION`), `EXECUTE` or `DEALLOCATE`:
-/// its caller runs it, and reports [`super::session::syntax_error`] if [`prepared_command`] cannot read it.
+/// its caller runs it, and reports the session module's `syntax_error` if [`prepared_command`] cannot read it.
 pub fn is_prepared_command(sql: &str) -> bool {
     if !starts_with(sql, &["PREPARE", "EXECUTE", "DEALLOCATE"]) {
         return false;

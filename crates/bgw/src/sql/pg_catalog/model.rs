@@ -317,7 +317,7 @@ fn parse_create(sql: &str) -> Parsed {
 /// Whether column `column` of a `CREATE TABLE` text is declared `integer` in lower case (a serial or identity
 /// key, int4), as opposed to `INTEGER` (int8): SQLite's pragmas upper-case the type of a rowid key.
 /// The type of a serial or identity key the translator wrote (`"id" INTEGER PRIMARY KEY AUTOINCREMENT [COLLATE
-/// RTRIM | NOCASE]`, see `crate::sql::pg::schema::serial_clause`): int4, int2 or int8; None for another column.
+/// RTRIM | NOCASE]`, as the translator's serial_clause writes it): int4, int2 or int8; None for another column.
 fn serial_key(sql: &str, column: &str) -> Option<PgType> {
     let quoted = format!("\"{}\"", column.replace('"', "\"\""));
     let at = sql.find(&format!("{quoted} INTEGER PRIMARY KEY AUTOINCREMENT"))?;
