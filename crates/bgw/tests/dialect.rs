@@ -52,6 +52,11 @@ fn answers_are_postgres_answers() {
         ("SELECT '{\"a\": {\"b\": 2}}'::jsonb -> 'a' ->> 'b'", "2"),
         ("SELECT length(gen_random_uuid()::text)", "36"),
         (
+            "SELECT ARRAY[1, 2, 3], ARRAY['a', 'b c'], 2 = ANY(ARRAY[1, 2]), 5 <> ALL(ARRAY[1, 2])",
+            "{1,2,3}|{a,\"b c\"}|t|t",
+        ),
+        ("SELECT INTERVAL '1 day', '2024-01-31'::date + INTERVAL '1 day'", "1 day|2024-02-01 00:00:00"),
+        (
             "CREATE TABLE nx (n numeric(12,3)); INSERT INTO nx VALUES (1236.5), (2); SELECT n FROM nx ORDER BY n",
             "CREATE TABLE\nINSERT 0 2\n2.000\n1236.500",
         ),
@@ -117,7 +122,7 @@ fn errors_are_postgres_errors() {
     assert_eq!(code(c.simple_query("SELECT 1 +")), "42601");
     // What cannot be honoured is refused, naming the construct.
     assert_eq!(code(c.simple_query("SELECT DISTINCT ON (id) id FROM u")), "0A000");
-    assert_eq!(code(c.simple_query("SELECT ARRAY[1, 2]")), "0A000");
+    assert_eq!(code(c.simple_query("SELECT now() AT TIME ZONE 'UTC'")), "0A000");
     assert_eq!(code(c.simple_query("CREATE TABLE s2 (a serial, b int)")), "0A000");
     // SQLite's own dialect is not PostgreSQL's.
     assert_eq!(code(c.simple_query("SELECT randomblob(4)")), "42883");
@@ -142,6 +147,9 @@ fn schemas_and_ddl() {
     c.batch_execute("INSERT INTO p VALUES (2, 5) ON CONFLICT (k) DO UPDATE SET v = p.v + excluded.v").unwrap();
     c.batch_execute("INSERT INTO p VALUES (2, 5) ON CONFLICT (k) DO UPDATE SET v = p.v + excluded.v").unwrap();
     assert_eq!(h.sql("SELECT v FROM p WHERE k = 2"), "10");
+    c.batch_execute("CREATE TABLE src (k int, d int); INSERT INTO src VALUES (2, 7)").unwrap();
+    c.batch_execute("UPDATE p SET v = p.v + src.d FROM src WHERE p.k = src.k").unwrap();
+    assert_eq!(h.sql("SELECT v FROM p WHERE k = 2"), "17");
     c.batch_execute("DROP TABLE p, q").unwrap();
     assert_eq!(code(c.simple_query("SELECT * FROM q")), "42P01");
 }

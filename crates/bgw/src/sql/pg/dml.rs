@@ -445,21 +445,18 @@ pub(super) fn update(tx: &mut Translator<'_>, up: &Update) -> Result<Out, SqlErr
     let result = (|| {
         let mut from_sql = String::new();
         if let Some(from) = &up.from {
+            // UPDATE ... FROM: the other relations join the target's scope (SQLite's UPDATE FROM).
             let (UpdateTableFromKind::BeforeSet(items) | UpdateTableFromKind::AfterSet(items)) = from;
-            let q = sqlparser::ast::Query {
-                with: None,
-                body: Box::new(SetExpr::Select(Box::new(select_from(items.clone())))),
-                order_by: None,
-                limit_clause: None,
-                fetch: None,
-                locks: Vec::new(),
-                for_clause: None,
-                settings: None,
-                format_clause: None,
-                pipe_operators: Vec::new(),
-            };
-            let _ = q;
-            return Err(unsupported("UPDATE ... FROM"));
+            let mut parts = Vec::new();
+            for twj in items {
+                let item = tx.table_with_joins(twj)?;
+                if !item.is_empty() {
+                    parts.push(item);
+                }
+            }
+            if !parts.is_empty() {
+                from_sql = format!(" FROM {}", parts.join(", "));
+            }
         }
         let sets = assignment_list(tx, &t, &up.assignments)?;
         let set = sets.iter().map(|(c, v)| format!("{} = {v}", quote(c))).collect::<Vec<_>>().join(", ");
@@ -491,22 +488,6 @@ pub(super) fn update(tx: &mut Translator<'_>, up: &Update) -> Result<Out, SqlErr
     })();
     tx.scopes.pop();
     result
-}
-
-fn select_from(from: Vec<sqlparser::ast::TableWithJoins>) -> sqlparser::ast::Select {
-    let mut s: sqlparser::ast::Select =
-        match sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, "SELECT 1")
-            .ok()
-            .and_then(|mut v| v.pop())
-        {
-            Some(sqlparser::ast::Statement::Query(q)) => match *q.body {
-                SetExpr::Select(s) => *s,
-                _ => unreachable!("SELECT 1 is a select"),
-            },
-            _ => unreachable!("SELECT 1 parses"),
-        };
-    s.from = from;
-    s
 }
 
 pub(super) fn delete(tx: &mut Translator<'_>, del: &Delete) -> Result<Out, SqlError> {

@@ -329,19 +329,38 @@ impl<'a> Translator<'a> {
                 };
                 let i = self.expr(index)?;
                 let i = self.coerce(i, PgType::Int4)?;
-                // PostgreSQL's subscripts start at 1; NULL past the end.
-                Ok(Typed::new(
-                    format!(
-                        "(SELECT value FROM json_each(pg_array_json({}, '{}')) WHERE key = ({i}) - 1)",
-                        arr.sql,
-                        element.typname()
-                    ),
-                    element,
-                ))
+                // PostgreSQL's subscripts start at 1; NULL past the end. The column keeps the array's name.
+                let name = arr.name.clone();
+                Ok(Typed {
+                    name,
+                    ..Typed::new(
+                        format!(
+                            "(SELECT value FROM json_each(pg_array_json({}, '{}')) WHERE key = ({i}) - 1)",
+                            arr.sql,
+                            element.typname()
+                        ),
+                        element,
+                    )
+                })
             }
             Expr::Tuple(_) => Err(unsupported("a row constructor")),
-            Expr::Array(_) => Err(unsupported("an ARRAY constructor")),
-            Expr::Interval(_) => Err(unsupported("an INTERVAL literal")),
+            Expr::Array(array) => self.array_constructor(&array.elem),
+            Expr::Interval(iv) => {
+                // INTERVAL '1 day': the interval type's input, as a cast of the string.
+                if iv.leading_field.is_some()
+                    || iv.last_field.is_some()
+                    || iv.leading_precision.is_some()
+                    || iv.fractional_seconds_precision.is_some()
+                {
+                    return Err(unsupported("INTERVAL with fields or a precision"));
+                }
+                let e = self.expr(&iv.value)?;
+                if !matches!(e.lit, Lit::Str(_)) {
+                    return Err(unsupported("INTERVAL of a computed value"));
+                }
+                let sql = self.cast(&e, PgType::Interval, -1, true)?;
+                Ok(Typed::new(sql, PgType::Interval).named("interval"))
+            }
             Expr::AtTimeZone { .. } => Err(unsupported("AT TIME ZONE")),
             Expr::AnyOp { left, compare_op, right, .. } => self.any_all(left, compare_op, right, true),
             Expr::AllOp { left, compare_op, right } => self.any_all(left, compare_op, right, false),
@@ -515,6 +534,26 @@ impl<'a> Translator<'a> {
             }
             (a, b) => format!("pg_cast({s}, '{}', '{}', {typmod})", a.typname(), b.typname()),
         })
+    }
+
+    /// `ARRAY[a, b, ...]`: an array of the elements' common type, as PostgreSQL's array literal text.
+    fn array_constructor(&mut self, elements: &[Expr]) -> Result<Typed, SqlError> {
+        if elements.iter().any(|e| matches!(e, Expr::Array(_))) {
+            return Err(unsupported("multidimensional arrays"));
+        }
+        let items = elements.iter().map(|e| self.expr(e)).collect::<Result<Vec<_>, _>>()?;
+        if items.is_empty() {
+            return Err(SqlError::error("42P18", "cannot determine type of empty array")
+                .with_hint("Explicitly cast to the desired type, for example ARRAY[]::integer[]."));
+        }
+        let all: Vec<&Typed> = items.iter().collect();
+        let element = common_type(&all)?;
+        let array = element.array().ok_or_else(|| unsupported(format!("arrays of {}", element.sql_name())))?;
+        let mut parts = Vec::new();
+        for item in items {
+            parts.push(self.coerce(item, element)?);
+        }
+        Ok(Typed::new(format!("pg_array_build('{}', {})", element.typname(), parts.join(", ")), array).named("array"))
     }
 
     /// `(composite).field`: a field of `_pg_expandarray(...)` (its element `x` or position `n`), or of a column

@@ -1462,6 +1462,19 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         Ok(SqlValue::Text(parts.join(&sep)))
     })?;
     conn.create_aggregate_function("pg_array_agg", 2, flags(true), ArrayAgg)?;
+    // pg_array_build(element_typname, v1, v2, ...): ARRAY[v1, v2, ...] as PostgreSQL's array literal.
+    conn.create_scalar_function("pg_array_build", -1, flags(true), |ctx| {
+        let ty = text_arg(ctx, 0)?.and_then(|t| PgType::from_name(&t)).unwrap_or(PgType::Text);
+        let mut items = Vec::new();
+        for i in 1..ctx.len() {
+            let value = crate::sql::value::Value::from(ctx.get_raw(i));
+            items.push(match crate::sql::datum::output(ty, &value) {
+                None => "NULL".to_owned(),
+                Some(text) => quote_element(&text),
+            });
+        }
+        Ok(SqlValue::Text(format!("{{{}}}", items.join(","))))
+    })?;
     // pg_array_json(array, element_typname): the elements as a JSON array of their stored values (json_each
     // reads it), for ANY/ALL.
     conn.create_scalar_function("pg_array_json", 2, flags(true), |ctx| {

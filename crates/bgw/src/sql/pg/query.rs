@@ -578,7 +578,7 @@ impl Translator<'_> {
         }
     }
 
-    fn table_with_joins(&mut self, twj: &TableWithJoins) -> Result<String, SqlError> {
+    pub(super) fn table_with_joins(&mut self, twj: &TableWithJoins) -> Result<String, SqlError> {
         let mut sql = self.factor(&twj.relation)?;
         for join in &twj.joins {
             sql.push_str(&self.join(join)?);
