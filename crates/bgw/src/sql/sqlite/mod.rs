@@ -283,14 +283,18 @@ impl SqliteEngine {
         if translated.sqlite.is_empty() {
             return Ok(Some(bare(translated)));
         }
-        let shape = match ffi::probe(&self.conn, &translated.sqlite) {
-            Ok(probe) => probe.shape,
+        // Prepared into the connection's statement cache: the run that follows finds it there compiled (one
+        // compile per statement, not two).
+        let shape = match self.conn.prepare_cached(&translated.sqlite) {
+            Ok(stmt) => ffi::Shape {
+                names: stmt.column_names().into_iter().map(str::to_owned).collect(),
+                decltypes: stmt.columns().map(|c| c.decl_type().map(str::to_owned)).collect(),
+                param_names: (1..=stmt.parameter_count()).map(|i| stmt.parameter_name(i).map(str::to_owned)).collect(),
+                read_only: stmt.readonly(),
+            },
             // What runs before it may create what it needs (CREATE SCHEMA's table): it is prepared when it runs.
             Err(_) if !translated.before.is_empty() => return Ok(Some(bare(translated))),
-            Err(e) => return Err(self.map_error(e.error)),
-        };
-        let Some(shape) = shape else {
-            return Err(SqlError::error("XX000", "the translated statement is empty"));
+            Err(e) => return Err(self.map_error(e)),
         };
         // The translator types every column: no reading of SQLite's bytecode for it.
         let infer = shape.names.len() != translated.columns.len();
