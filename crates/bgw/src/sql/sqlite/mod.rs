@@ -287,7 +287,7 @@ impl SqliteEngine {
         // compile per statement, not two).
         let shape = match self.conn.prepare_cached(&translated.sqlite) {
             Ok(stmt) => ffi::Shape {
-                names: stmt.column_names().into_iter().map(str::to_owned).collect(),
+                names: stmt.column_names().map(str::to_owned).collect(),
                 decltypes: stmt.columns().map(|c| c.decl_type().map(str::to_owned)).collect(),
                 param_names: (1..=stmt.parameter_count()).map(|i| stmt.parameter_name(i).map(str::to_owned)).collect(),
                 read_only: stmt.readonly(),
