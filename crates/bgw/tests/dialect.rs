@@ -150,6 +150,9 @@ fn schemas_and_ddl() {
     c.batch_execute("CREATE TABLE src (k int, d int); INSERT INTO src VALUES (2, 7)").unwrap();
     c.batch_execute("UPDATE p SET v = p.v + src.d FROM src WHERE p.k = src.k").unwrap();
     assert_eq!(h.sql("SELECT v FROM p WHERE k = 2"), "17");
+    c.batch_execute("INSERT INTO p VALUES (3, 1), (4, 1); INSERT INTO src VALUES (4, 0)").unwrap();
+    c.batch_execute("DELETE FROM p USING src WHERE p.k = src.k AND src.d = 0").unwrap();
+    assert_eq!(h.sql("SELECT string_agg(k::text, ',' ORDER BY k) FROM p"), "1,2,3");
     c.batch_execute("DROP TABLE p, q").unwrap();
     assert_eq!(code(c.simple_query("SELECT * FROM q")), "42P01");
 }

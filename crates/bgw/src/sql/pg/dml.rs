@@ -491,13 +491,8 @@ pub(super) fn update(tx: &mut Translator<'_>, up: &Update) -> Result<Out, SqlErr
 }
 
 pub(super) fn delete(tx: &mut Translator<'_>, del: &Delete) -> Result<Out, SqlError> {
-    if !del.tables.is_empty()
-        || del.using.is_some()
-        || !del.order_by.is_empty()
-        || del.limit.is_some()
-        || del.output.is_some()
-    {
-        return Err(unsupported("this form of DELETE (USING)"));
+    if !del.tables.is_empty() || !del.order_by.is_empty() || del.limit.is_some() || del.output.is_some() {
+        return Err(unsupported("this form of DELETE"));
     }
     let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &del.from;
     let [twj] = from.as_slice() else {
@@ -523,9 +518,37 @@ pub(super) fn delete(tx: &mut Translator<'_>, del: &Delete) -> Result<Out, SqlEr
             None if t.sqlite != quote(&t.rel.alias) => sql.push_str(&format!(" AS {}", quote(&t.rel.alias))),
             None => {}
         }
-        if let Some(w) = &del.selection {
-            let c = tx.expr(w)?;
-            sql.push_str(&format!(" WHERE {}", tx.coerce(c, PgType::Bool)?));
+        match &del.using {
+            // DELETE ... USING: the rows of the target for which some row of the other relations meets the
+            // condition (SQLite has no USING: a correlated EXISTS over them, the same rows).
+            Some(using) => {
+                tx.scopes.push(Vec::new());
+                let inner = (|| {
+                    let mut items = Vec::new();
+                    for twj in using {
+                        let item = tx.table_with_joins(twj)?;
+                        if !item.is_empty() {
+                            items.push(item);
+                        }
+                    }
+                    let condition = match &del.selection {
+                        Some(w) => {
+                            let c = tx.expr(w)?;
+                            format!(" WHERE {}", tx.coerce(c, PgType::Bool)?)
+                        }
+                        None => String::new(),
+                    };
+                    Ok::<_, SqlError>(format!(" WHERE EXISTS (SELECT 1 FROM {}{condition})", items.join(", ")))
+                })();
+                tx.scopes.pop();
+                sql.push_str(&inner?);
+            }
+            None => {
+                if let Some(w) = &del.selection {
+                    let c = tx.expr(w)?;
+                    sql.push_str(&format!(" WHERE {}", tx.coerce(c, PgType::Bool)?));
+                }
+            }
         }
         tx.diagnostics = Some(Diagnostics {
             table: t.rel.alias.clone(),
