@@ -296,14 +296,17 @@ fn aggregate_call(
         "min" | "max" => {
             let a = one(&args)?;
             let ty = a.ty.unwrap_or(PgType::Text);
-            tx.check_comparable(ty)?;
+            if ty != PgType::Numeric {
+                tx.check_comparable(ty)?;
+            }
             if ty == PgType::Bool {
                 return Err(no_function(name, &args));
             }
             // min(text) serves every string type.
             let ty = if ty.is_string() { PgType::Text } else { ty };
             if ty == PgType::Numeric {
-                return Err(unsupported(format!("{name}(numeric)")));
+                // Numeric is held as text: compared by value, not by its text.
+                return Ok(Typed::new(format!("pg_numeric_{name}({}){filter_sql}", a.sql), ty).named(name));
             }
             Typed::new(format!("{name}({d}{}){filter_sql}", a.sql), ty)
         }
@@ -1462,6 +1465,8 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         Ok(SqlValue::Text(parts.join(&sep)))
     })?;
     conn.create_aggregate_function("pg_array_agg", 2, flags(true), ArrayAgg)?;
+    conn.create_aggregate_function("pg_numeric_max", 1, flags(true), NumericExtreme { max: true })?;
+    conn.create_aggregate_function("pg_numeric_min", 1, flags(true), NumericExtreme { max: false })?;
     // pg_array_build(element_typname, v1, v2, ...): ARRAY[v1, v2, ...] as PostgreSQL's array literal.
     conn.create_scalar_function("pg_array_build", -1, flags(true), |ctx| {
         let ty = text_arg(ctx, 0)?.and_then(|t| PgType::from_name(&t)).unwrap_or(PgType::Text);
@@ -1717,6 +1722,43 @@ impl rusqlite::functions::Aggregate<(Vec<String>, PgType), Option<String>> for A
 
     fn finalize(&self, _: &mut FnContext<'_>, acc: Option<(Vec<String>, PgType)>) -> rusqlite::Result<Option<String>> {
         Ok(acc.map(|(items, _)| format!("{{{}}}", items.join(","))))
+    }
+}
+
+/// `pg_numeric_max(x)` / `pg_numeric_min(x)`: the largest or smallest numeric value (held as text) by value.
+struct NumericExtreme {
+    max: bool,
+}
+
+impl rusqlite::functions::Aggregate<Option<(Vec<u8>, SqlValue)>, SqlValue> for NumericExtreme {
+    fn init(&self, _: &mut FnContext<'_>) -> rusqlite::Result<Option<(Vec<u8>, SqlValue)>> {
+        Ok(None)
+    }
+
+    fn step(&self, ctx: &mut FnContext<'_>, best: &mut Option<(Vec<u8>, SqlValue)>) -> rusqlite::Result<()> {
+        let value: SqlValue = ctx.get(0)?;
+        let text = match &value {
+            SqlValue::Null => return Ok(()),
+            SqlValue::Integer(i) => i.to_string(),
+            SqlValue::Real(f) => format!("{f:?}"),
+            SqlValue::Text(t) => t.clone(),
+            SqlValue::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+        };
+        let key = numeric_key(&text).ok_or_else(|| {
+            fail(SqlError::error("22P02", format!("invalid input syntax for type numeric: \"{text}\"")))
+        })?;
+        let better = match best {
+            None => true,
+            Some((k, _)) => (self.max && key > *k) || (!self.max && key < *k),
+        };
+        if better {
+            *best = Some((key, value));
+        }
+        Ok(())
+    }
+
+    fn finalize(&self, _: &mut FnContext<'_>, best: Option<Option<(Vec<u8>, SqlValue)>>) -> rusqlite::Result<SqlValue> {
+        Ok(best.flatten().map_or(SqlValue::Null, |(_, v)| v))
     }
 }
 
