@@ -43,6 +43,18 @@ struct Target {
     serial: Option<usize>,
 }
 
+impl Target {
+    /// ` AS alias` for the statement's target: the alias given, else the relation's name where SQLite's differs
+    /// (a table of another schema, `"s.t"`), so that `t.col` and `excluded` resolve as PostgreSQL resolves them.
+    fn alias_clause(&self, alias: Option<&str>) -> String {
+        match alias {
+            Some(a) => format!(" AS {}", quote(a)),
+            None if self.sqlite != quote(&self.rel.alias) => format!(" AS {}", quote(&self.rel.alias)),
+            None => String::new(),
+        }
+    }
+}
+
 fn target(tx: &mut Translator<'_>, name: &sqlparser::ast::ObjectName) -> Result<Target, SqlError> {
     let (schema, rel_name) = names::relation(name)?;
     if schema.as_deref() == Some("pg_catalog") || schema.as_deref() == Some("information_schema") {
@@ -216,12 +228,7 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
             .with_hint("Use OVERRIDING SYSTEM VALUE to override."));
         }
     }
-    let mut sql = format!("INSERT INTO {}", t.sqlite);
-    match &alias {
-        Some(a) => sql.push_str(&format!(" AS {}", quote(a))),
-        None if t.sqlite != quote(&t.rel.alias) => sql.push_str(&format!(" AS {}", quote(&t.rel.alias))),
-        None => {}
-    }
+    let mut sql = format!("INSERT INTO {}{}", t.sqlite, t.alias_clause(alias.as_deref()));
     // Without a column list, VALUES rows may be shorter than the table: the rest take their defaults.
     let cols: Vec<usize> = match ins.source.as_deref().map(|q| q.body.as_ref()) {
         Some(SetExpr::Values(values)) if ins.columns.is_empty() => {
@@ -328,7 +335,12 @@ pub(super) fn insert(tx: &mut Translator<'_>, ins: &Insert) -> Result<Out, SqlEr
                         if let Some((si, _)) = &serial_default {
                             used.push(quote(&t.rel.columns[*si].0));
                         }
-                        sql = format!("INSERT INTO {} ({})", t.sqlite, used.join(", "));
+                        sql = format!(
+                            "INSERT INTO {}{} ({})",
+                            t.sqlite,
+                            t.alias_clause(alias.as_deref()),
+                            used.join(", ")
+                        );
                     }
                     if let Some((_, seq)) = &serial_default {
                         items.push(format!("{seq} + row_number() OVER ()"));
@@ -460,12 +472,7 @@ pub(super) fn update(tx: &mut Translator<'_>, up: &Update) -> Result<Out, SqlErr
         }
         let sets = assignment_list(tx, &t, &up.assignments)?;
         let set = sets.iter().map(|(c, v)| format!("{} = {v}", quote(c))).collect::<Vec<_>>().join(", ");
-        let mut sql = format!("UPDATE {}", t.sqlite);
-        match &alias_name {
-            Some(a) => sql.push_str(&format!(" AS {}", quote(a))),
-            None if t.sqlite != quote(&t.rel.alias) => sql.push_str(&format!(" AS {}", quote(&t.rel.alias))),
-            None => {}
-        }
+        let mut sql = format!("UPDATE {}{}", t.sqlite, t.alias_clause(alias_name.as_deref()));
         sql.push_str(&format!(" SET {set}"));
         sql.push_str(&from_sql);
         from_sql.clear();
@@ -512,12 +519,7 @@ pub(super) fn delete(tx: &mut Translator<'_>, del: &Delete) -> Result<Out, SqlEr
     }
     tx.scopes.push(vec![rel]);
     let result = (|| {
-        let mut sql = format!("DELETE FROM {}", t.sqlite);
-        match &alias_name {
-            Some(a) => sql.push_str(&format!(" AS {}", quote(a))),
-            None if t.sqlite != quote(&t.rel.alias) => sql.push_str(&format!(" AS {}", quote(&t.rel.alias))),
-            None => {}
-        }
+        let mut sql = format!("DELETE FROM {}{}", t.sqlite, t.alias_clause(alias_name.as_deref()));
         match &del.using {
             // DELETE ... USING: the rows of the target for which some row of the other relations meets the
             // condition (SQLite has no USING: a correlated EXISTS over them, the same rows).

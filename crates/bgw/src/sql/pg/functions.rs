@@ -937,7 +937,13 @@ pub(super) fn arithmetic(tx: &mut Translator<'_>, a: Typed, op: &BinaryOperator,
             let ty = if width(x) >= width(y) { x } else { y };
             let ty = if ty == Int2 { Int2 } else { ty };
             let (sa, sb) = (tx.coerce(a, ty)?, tx.coerce(b, ty)?);
-            Ok(Typed::new(format!("pg_iop('{sym}', {sa}, {sb}, {})", width(ty)), ty))
+            // Division and remainder are sql::datum's (22012, and -min / -1 out of range); the rest pg_iop's.
+            let sql = match sym {
+                '/' => format!("pg_int_div({sa}, {sb}, '{}')", ty.typname()),
+                '%' => format!("pg_int_mod({sa}, {sb}, '{}')", ty.typname()),
+                _ => format!("pg_iop('{sym}', {sa}, {sb}, {})", width(ty)),
+            };
+            Ok(Typed::new(sql, ty))
         }
         (x, y)
             if x.is_numeric() && y.is_numeric() && (matches!(x, Float8 | Float4) || matches!(y, Float8 | Float4)) =>
@@ -948,7 +954,7 @@ pub(super) fn arithmetic(tx: &mut Translator<'_>, a: Typed, op: &BinaryOperator,
             let ty = if x == Float4 && y == Float4 { Float4 } else { Float8 };
             let (sa, sb) = (tx.coerce(a, ty)?, tx.coerce(b, ty)?);
             if sym == '/' {
-                Ok(Typed::new(format!("pg_fdiv({sa}, {sb})"), ty))
+                Ok(Typed::new(format!("pg_float_div({sa}, {sb})"), ty))
             } else {
                 Ok(Typed::new(format!("pg_fop('{sym}', {sa}, {sb})"), ty))
             }
@@ -1145,7 +1151,8 @@ fn out_of_range(bits: i64) -> SqlError {
 
 /// Adds the translator's SQL functions to `conn` (every client connection).
 pub fn register(conn: &Connection) -> rusqlite::Result<()> {
-    // pg_iop(op, a, b, bits): integer arithmetic with PostgreSQL's errors.
+    // pg_iop(op, a, b, bits): integer +, -, * and @ (absolute value) with PostgreSQL's overflow errors (division
+    // and remainder are sql::datum's pg_int_div / pg_int_mod).
     conn.create_scalar_function("pg_iop", 4, flags(true), |ctx| {
         let (a, b) = (ctx.get_raw(1), ctx.get_raw(2));
         if matches!(a, ValueRef::Null) || matches!(b, ValueRef::Null) {
@@ -1160,18 +1167,6 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
             "+" => x.checked_add(y),
             "-" => x.checked_sub(y),
             "*" => x.checked_mul(y),
-            "/" => {
-                if y == 0 {
-                    return Err(fail(SqlError::error("22012", "division by zero")));
-                }
-                x.checked_div(y)
-            }
-            "%" => {
-                if y == 0 {
-                    return Err(fail(SqlError::error("22012", "division by zero")));
-                }
-                Some(x.checked_rem(y).unwrap_or(0))
-            }
             "@" => y.checked_abs(),
             _ => None,
         };
@@ -1185,15 +1180,6 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
             return Err(fail(out_of_range(bits)));
         }
         Ok(SqlValue::Integer(r))
-    })?;
-    conn.create_scalar_function("pg_fdiv", 2, flags(true), |ctx| {
-        let (Some(a), Some(b)) = (float_of(ctx.get_raw(0)), float_of(ctx.get_raw(1))) else {
-            return Ok(SqlValue::Null);
-        };
-        if b == 0.0 {
-            return Err(fail(SqlError::error("22012", "division by zero")));
-        }
-        Ok(SqlValue::Real(a / b))
     })?;
     conn.create_scalar_function("pg_fop", 3, flags(true), |ctx| {
         let (Some(a), Some(b)) = (float_of(ctx.get_raw(1)), float_of(ctx.get_raw(2))) else {

@@ -206,7 +206,7 @@ impl SqliteEngine {
                     return Ok(Some((Statement::bare(canonical, kind), &rest[consumed.min(rest.len())..])));
                 }
             }
-            if self.options.postgres_dialect && !is_sqlite_transaction_control(first) {
+            if self.options.postgres_dialect && !super::statement::is_transaction_control(first) {
                 let Some((text, consumed)) = super::pg::first_statement(rest) else { return Ok(None) };
                 let remainder = &rest[consumed.min(rest.len())..];
                 let translated = self.translate(text).map_err(|mut err| {
@@ -650,12 +650,6 @@ impl SqliteEngine {
         self.hooks.transaction_ended(false);
         err
     }
-}
-
-/// Whether `sql` is transaction control in SQLite's own spelling (BEGIN, COMMIT, ROLLBACK [TO], SAVEPOINT,
-/// RELEASE), which the engine runs as it is.
-fn is_sqlite_transaction_control(sql: &str) -> bool {
-    super::statement::is_transaction_control(sql)
 }
 
 fn put(slot: &Mutex<Option<SqlError>>, err: SqlError) {
