@@ -22,7 +22,8 @@
 //!
 //! * `serve`: the session loop (startup, authentication, SIGTERM, the host's wake-ups);
 //!   `wire`: bytes and protocol messages; `session`: the state machine and the simple query protocol;
-//!   `extended`: the extended query protocol; `prepare`: SQL-level `PREPARE` / `EXECUTE` /
+//!   `extended`: the extended query protocol; `relay`: a session on a postgresql-engine database, passed
+//!   through to its server; `prepare`: SQL-level `PREPARE` / `EXECUTE` /
 //!   `DEALLOCATE`; `settings`: the session's settings and transaction modes; `scram`: SCRAM-SHA-256.
 //! * `database`: the session's database, the SQL layer's engine ([`crate::sql`]) with the backend's hooks;
 //!   `functions` and `views`: the SQL functions and views that ask the host; `catalog_source`: what the SQL
@@ -77,6 +78,7 @@ mod functions;
 mod options;
 mod portal;
 mod prepare;
+mod relay;
 mod scram;
 mod serve;
 mod session;

@@ -77,6 +77,20 @@ pub(crate) async fn run(stream: super::ClientStream, host: Rc<dyn HostServices>,
             Err(_elapsed) => return authentication_timed_out(),
         }
     }
+    if let Err(err) = super::session::admit(&wire, &*host, &parameters) {
+        return wire.fatal(err).await;
+    }
+    if let Some(connection) = host.remote_connection() {
+        // A database on a PostgreSQL server: the rest of the session is the server's.
+        let database = super::session::startup_names(&parameters).map(|(_, d)| d.to_owned()).unwrap_or_default();
+        drop(sigterm);
+        return match wire.into_parts().await {
+            Ok((client, pending)) => {
+                super::relay::run(client, pending, &*host, &parameters, &database, &connection).await
+            }
+            Err(_) => 0,
+        };
+    }
     let mut session = match Session::start(&wire, host, &parameters) {
         Ok(session) => session,
         Err(err) => return wire.fatal(err).await,

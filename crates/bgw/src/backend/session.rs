@@ -178,35 +178,48 @@ impl SimpleRows<'_, '_> {
     }
 }
 
+/// The role and database a startup packet names (the database defaults to the role's name).
+pub(super) fn startup_names(parameters: &HashMap<String, String>) -> Result<(&str, &str), SqlError> {
+    let user = parameters
+        .get("user")
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| SqlError::fatal("28000", "no PostgreSQL user name specified in startup packet"))?;
+    let database = parameters.get("database").filter(|d| !d.is_empty()).unwrap_or(user);
+    Ok((user, database))
+}
+
+/// Admits an authenticated client: the role may log in, the database exists and accepts connections (and is
+/// not being dropped). An error is FATAL.
+pub(super) fn admit(
+    wire: &Wire,
+    host: &dyn HostServices,
+    parameters: &HashMap<String, String>,
+) -> Result<(), SqlError> {
+    let (user, database) = startup_names(parameters)?;
+    if wire.is_tcp() {
+        // The password exchange has succeeded (see `serve::run`): the role and database checks remain.
+        host.authenticate_password(user, database)
+    } else {
+        let uid = crate::sys::user::peer_uid(wire.raw_fd())
+            .map_err(|err| SqlError::fatal("28000", format!("could not get peer credentials: {err}")))?;
+        host.authenticate_peer(uid, user, database)
+    }
+}
+
 impl Session {
-    /// Authenticates the client and greets it; an error is FATAL.
+    /// Greets an admitted client ([`admit`]) and starts its session; an error is FATAL.
     pub(super) fn start(
         wire: &Wire,
         host: Rc<dyn HostServices>,
         parameters: &HashMap<String, String>,
     ) -> Result<Session, SqlError> {
-        let user = parameters
-            .get("user")
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| SqlError::fatal("28000", "no PostgreSQL user name specified in startup packet"))?;
-        let database = parameters.get("database").filter(|d| !d.is_empty()).unwrap_or(user);
-        if wire.is_tcp() {
-            // The password exchange has succeeded (see `run`): the role and database checks remain.
-            host.authenticate_password(user, database)?;
-        } else {
-            let uid = crate::sys::user::peer_uid(wire.raw_fd())
-                .map_err(|err| SqlError::fatal("28000", format!("could not get peer credentials: {err}")))?;
-            host.authenticate_peer(uid, user, database)?;
-        }
+        let (user, database) = startup_names(parameters)?;
         // The startup packet's settings (an unknown or invalid one is FATAL, as in PostgreSQL).
         super::settings::start(&*host, parameters)?;
         // The startup packet's, or `options=-c application_name=...`.
         let application_name = super::settings::current_setting(&*host, "application_name").unwrap_or_default();
         let application_name = application_name.as_str();
         host.report_application_name(application_name);
-        if host.remote_connection().is_some() {
-            return Err(SqlError::fatal("0A000", "sessions on a postgresql-engine database are not relayed yet"));
-        }
         let engine = database::open(host.database_path().as_deref(), user, database)?;
 
         let mut out = vec![PgWireBackendMessage::Authentication(Authentication::Ok)];
@@ -557,7 +570,7 @@ fn stream_simple(
 
 /// A random nonzero cancel key for BackendKeyData, from the system's random source (a CancelRequest must name
 /// it with the pid; 0 means "no key" in the process entry).
-fn secret_key() -> Result<i32, SqlError> {
+pub(super) fn secret_key() -> Result<i32, SqlError> {
     use ring::rand::SecureRandom;
     let rng = ring::rand::SystemRandom::new();
     loop {

@@ -57,31 +57,57 @@ impl StartupEnd {
     }
 }
 
-/// The socket under a session.
-enum Stream {
+/// The socket under a session (the relay takes it over, see [`Wire::into_parts`]).
+pub(super) enum Stream {
     Unix(tokio::net::UnixStream),
     Tcp(tokio::net::TcpStream),
 }
 
-impl Stream {
-    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.read(buf).await,
-            Stream::Tcp(s) => s.read(buf).await,
+/// The client's socket, for the relay.
+pub(super) type ClientIo = Stream;
+
+impl tokio::io::AsyncRead for Stream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Unix(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Stream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Unix(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_write(cx, buf),
         }
     }
 
-    async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        match self {
-            Stream::Unix(s) => s.write_all(buf).await,
-            Stream::Tcp(s) => s.write_all(buf).await,
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Unix(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_flush(cx),
         }
     }
 
-    pub(super) async fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Stream::Unix(s) => s.flush().await,
-            Stream::Tcp(s) => s.flush().await,
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Unix(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_shutdown(cx),
         }
     }
 }
@@ -133,6 +159,14 @@ impl Wire {
             Stream::Unix(s) => s.as_raw_fd(),
             Stream::Tcp(s) => s.as_raw_fd(),
         }
+    }
+
+    /// Hands the socket over (to the relay) after sending what is queued: the socket and the bytes received but
+    /// not decoded yet.
+    pub(super) async fn into_parts(mut self) -> std::io::Result<(Stream, Vec<u8>)> {
+        self.flush().await?;
+        let pending = self.pending().to_vec();
+        Ok((self.stream, pending))
     }
 
     pub(super) fn is_tcp(&self) -> bool {
