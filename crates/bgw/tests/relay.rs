@@ -187,6 +187,34 @@ fn the_catalog_refuses_what_it_must_not_keep_and_logins_fail_with_the_reason() {
     assert!(!host.log().contains(PASSWORD));
 }
 
+#[test]
+fn a_crash_cycle_closes_every_relayed_session_and_the_server_rolls_back() {
+    let (host, pg, bgw) = setup();
+    let direct = pg.login();
+    direct.sql("app", &format!("CREATE TABLE t (v int); ALTER TABLE t OWNER TO {ROLE}"));
+    // Two relayed sessions with open transactions.
+    let mut a = bgw.client("app");
+    a.batch_execute("BEGIN; INSERT INTO t VALUES (1)").unwrap();
+    let mut b = bgw.client("app");
+    b.batch_execute("BEGIN; INSERT INTO t VALUES (2)").unwrap();
+    let backends = bgw.sql(
+        "postgres",
+        "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE datname = 'app' AND backend_type = 'client backend'",
+    );
+    let pids: Vec<i32> = backends.split_whitespace().map(|p| p.parse().unwrap()).collect();
+    assert_eq!(pids.len(), 2, "{backends}");
+    // SIGKILL of one relaying backend: a crash of a process attached to shared memory, so a crash cycle ends
+    // every other process too; the server sees both connections close and rolls both transactions back.
+    process::signal(pids[0], libc::SIGKILL);
+    host.wait_log("all server processes terminated; reinitializing");
+    assert!(b.simple_query("SELECT 1").is_err());
+    assert!(a.simple_query("SELECT 1").is_err());
+    wait_for(|| direct.sql("app", &format!("SELECT count(*) FROM pg_stat_activity WHERE usename = '{ROLE}'")) == "0");
+    assert_eq!(direct.sql("app", "SELECT count(*) FROM t"), "0");
+    // After the cycle the relay works again.
+    wait_for(|| bgw.psql("app", "SELECT 1").is_ok_and(|out| out == "1"));
+}
+
 /// Polls `cond` (a state another process reaches) until it holds, for at most a minute.
 fn wait_for(cond: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
