@@ -9,7 +9,7 @@
 //! worker and signals the registrant (if it asked, through `notify_pid`) when the worker starts and when it
 //! stops, which sets the registrant's latch. The waits below sleep on that latch: no polling.
 
-use crate::bgworker::handle::{Handle, Status};
+use crate::bgworker::handle::{ExitReason, Handle, Status};
 use crate::bgworker::slots::{PidState, RegisterOutcome};
 use crate::bgworker::types::{RegistrationError, WorkerSpec};
 use crate::latch::{self, WL_LATCH_SET, WL_POSTMASTER_DEATH, WL_TIMEOUT};
@@ -132,6 +132,35 @@ pub fn terminate_background_worker(h: Handle) -> Result<(), RegistrationError> {
         shm.signal_postmaster(pmsignal::BACKGROUND_WORKER_CHANGE);
     }
     Ok(())
+}
+
+/// Why the registration `h` names last ended a run (beyond the spec, which only says `BGWH_STOPPED`): the
+/// reason, when, and how often its worker was started. A registration that has not ended a run says
+/// [`ExitReason::None`]; a handle whose slot was reused by a later registration that has ended a run too says
+/// [`ExitReason::StaleHandle`] (its own reason is gone). `None` only when shared memory was being rewritten for
+/// every try (see [`crate::bgworker::exit_record`]).
+pub fn get_background_worker_exit_reason(
+    h: Handle,
+) -> Result<Option<crate::bgworker::exit_reason::BgwExitInfo>, RegistrationError> {
+    let shm = check_handle(h)?;
+    let Some(record) = shm.slot_status()[h.slot as usize].exit.read() else { return Ok(None) };
+    let info = |reason: ExitReason, record: &crate::bgworker::exit_record::ExitRecord| {
+        let (reason, detail) = reason.parts();
+        crate::bgworker::exit_reason::BgwExitInfo {
+            reason,
+            detail,
+            ended_at_us: record.ended_at_us,
+            starts: record.starts,
+        }
+    };
+    Ok(Some(if record.generation == h.generation {
+        info(ExitReason::from_parts(record.reason, record.detail), &record)
+    } else if record.generation > h.generation {
+        info(ExitReason::StaleHandle, &Default::default())
+    } else {
+        // The record is an earlier registration's: this one has not ended a run (nor started one).
+        info(ExitReason::None, &Default::default())
+    }))
 }
 
 /// The spec's `GetBackgroundWorkerTypeByPid`.

@@ -14,6 +14,12 @@ pub use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, AtomicU32, 
 
 pub use crate::sys::robust_mutex::ProcessLock;
 
+/// What a reader does before it retries a read that overlapped a write (loom's twin yields to the writer).
+#[inline]
+pub fn spin_hint() {
+    std::hint::spin_loop();
+}
+
 /// An `UnsafeCell` with loom's closure-based API.
 #[repr(transparent)]
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! Model-checks the worker slot hand-off protocol of `bgw` under loom.
 //!
-//! The protocol sources, `crates/bgw/src/bgworker/slots.rs` and `watch.rs`, are compiled here a second time with this crate's
+//! The protocol sources, `crates/bgw/src/bgworker/slots.rs`, `watch.rs` and `exit_record.rs`, are compiled here a second time with this crate's
 //! [`sync`] module standing in for the host's: loom's atomics, loom's cell and a loom mutex as the process-shared
 //! lock. The tests in `tests/` drive registrants, terminators, handle readers and the postmaster as loom threads,
 //! and loom explores their interleavings (including the weak-memory outcomes the orderings allow).
@@ -9,6 +9,11 @@ pub mod sync {
     //! The loom twin of `bgw::sync`.
     pub use loom::cell::UnsafeCell;
     pub use loom::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
+
+    /// The host's spin hint: under loom, a yield, so the writer a reader waits for gets to run.
+    pub fn spin_hint() {
+        loom::thread::yield_now();
+    }
 
     /// Stands in for the host's robust process-shared mutex.
     pub struct ProcessLock(loom::sync::Mutex<()>);
@@ -35,3 +40,6 @@ pub mod slots;
 
 #[path = "../../bgw/src/bgworker/watch.rs"]
 pub mod watch;
+
+#[path = "../../bgw/src/bgworker/exit_record.rs"]
+pub mod exit_record;

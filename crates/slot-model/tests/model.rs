@@ -395,3 +395,35 @@ fn corrupted_free_hints_are_verified() {
         assert_eq!(arr.view().read_slot(0).unwrap().payload, Reg { a: 1, b: 1, parallel: 0 });
     });
 }
+
+/// The exit record's sequence lock: a reader racing two writes of the postmaster sees one whole record (never a
+/// mix of two) or, only if every try overlapped a write, nothing.
+#[test]
+fn exit_records_are_never_torn() {
+    use slot_model::exit_record::{ExitCell, ExitRecord};
+    let record = |n: u64| ExitRecord {
+        generation: n,
+        reason: n as i32,
+        detail: -(n as i32),
+        ended_at_us: n as i64 * 1000,
+        starts: n as u32,
+    };
+    explore("a read between two writes", move || {
+        let cell = Arc::new(ExitCell::new());
+        cell.write(&record(1));
+        let writer = {
+            let cell = cell.clone();
+            thread::spawn(move || cell.write(&record(2)))
+        };
+        yield_point();
+        let seen = cell.read();
+        writer.join().unwrap();
+        match seen {
+            Some(r) => {
+                assert!(r == record(1) || r == record(2), "torn record {r:?}");
+                r == record(2)
+            }
+            None => false,
+        }
+    });
+}

@@ -9,6 +9,7 @@
 //! | `bgw_wait_for_startup(handle)`                             | pid, NULL if not yet started                 |
 //! | `bgw_wait_for_shutdown(handle)`                            | status text                                  |
 //! | `bgw_terminate(handle)`                                    | true                                         |
+//! | `bgw_exit_reason(handle)`                                  | why its last run ended, in words             |
 //! | `bgw_type_by_pid(pid)`                                     | worker type, NULL if none                    |
 //!
 //! and, as in PostgreSQL: `pg_backend_pid()`, `pg_reload_conf()`, `pg_cancel_backend(pid)`, `pg_terminate_backend(pid)`,
@@ -34,8 +35,16 @@ type SqlFn<T> = fn(&Context<'_>) -> Result<T, SqlError>;
 /// The functions that only read (or, for pg_notify, send what the session could send anyway). Not
 /// `current_setting`: a view or trigger one role plants would read a superuser-only parameter
 /// (`GUC_SUPERUSER_ONLY`) with the privileges of the superuser who sets it off.
-const INNOCUOUS: &[&str] =
-    &["bgw_status", "bgw_pid", "bgw_type_by_pid", "pg_backend_pid", "pg_postmaster_start_time", "version", "pg_notify"];
+const INNOCUOUS: &[&str] = &[
+    "bgw_status",
+    "bgw_pid",
+    "bgw_exit_reason",
+    "bgw_type_by_pid",
+    "pg_backend_pid",
+    "pg_postmaster_start_time",
+    "version",
+    "pg_notify",
+];
 
 /// Defines `f` as SQL function `name` taking each of `arities` arguments. A panic in `f` fails the statement
 /// with an internal error (XX000) that names the function.
@@ -138,6 +147,7 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     define(conn, "bgw_wait_for_startup", &[1], bgw_wait_for_startup)?;
     define(conn, "bgw_wait_for_shutdown", &[1], bgw_wait_for_shutdown)?;
     define(conn, "bgw_terminate", &[1], bgw_terminate)?;
+    define(conn, "bgw_exit_reason", &[1], bgw_exit_reason)?;
     define(conn, "bgw_type_by_pid", &[1], bgw_type_by_pid)?;
     define(conn, "pg_backend_pid", &[0], pg_backend_pid)?;
     define(conn, "pg_reload_conf", &[0], pg_reload_conf)?;
@@ -164,6 +174,7 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
         "pg_notify" => PgType::Void,
         "bgw_register"
         | "bgw_status"
+        | "bgw_exit_reason"
         | "bgw_wait_for_shutdown"
         | "bgw_type_by_pid"
         | "current_setting"
@@ -180,7 +191,12 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
 pub(crate) fn argument_types(name: &str) -> Option<Vec<PgType>> {
     Some(match name.to_ascii_lowercase().as_str() {
         "bgw_launch" | "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text],
-        "bgw_terminate" | "bgw_status" | "bgw_wait_for_startup" | "bgw_wait_for_shutdown" | "bgw_pid" => {
+        "bgw_terminate"
+        | "bgw_status"
+        | "bgw_wait_for_startup"
+        | "bgw_wait_for_shutdown"
+        | "bgw_pid"
+        | "bgw_exit_reason" => {
             vec![PgType::Text]
         }
         "pg_cancel_backend" | "pg_terminate_backend" | "bgw_type_by_pid" => vec![PgType::Int4],
@@ -326,6 +342,16 @@ fn bgw_terminate(ctx: &Context<'_>) -> Result<Option<bool>, SqlError> {
     let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
     context::host()?.terminate(handle)?;
     Ok(Some(true))
+}
+
+/// Why the registration's last run ended, in words ("exited with exit code 1", "terminated on request (exit
+/// code 1)", ...); "has not ended" while it has not; a stale handle says so.
+fn bgw_exit_reason(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {
+    let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
+    let info = context::host()?
+        .exit_reason(handle)?
+        .ok_or_else(|| SqlError::error("55000", "the exit record is being rewritten; try again"))?;
+    Ok(Some(crate::bgworker::handle::describe(&info)))
 }
 
 fn bgw_type_by_pid(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {

@@ -103,6 +103,13 @@ pub struct WorkerRow {
     pub notify_pid: Option<i32>,
     pub restart_count: i64,
     pub last_exit_code: Option<i32>,
+    /// How many times the registration's worker was started.
+    pub starts: i64,
+    /// Why its last run ended (`exit_code`, `signal`, `terminated`, ...) and in words, and when; None until a
+    /// run of this registration has ended.
+    pub last_exit_reason: Option<String>,
+    pub last_exit_description: Option<String>,
+    pub last_exit_at: Option<std::time::SystemTime>,
 }
 
 /// A SQL value crossing into or out of a module's SQL function.
@@ -162,6 +169,10 @@ pub trait HostServices {
     fn wait_for_startup(&self, handle: Handle) -> Result<Status, SqlError>;
     fn wait_for_shutdown(&self, handle: Handle) -> Result<Status, SqlError>;
     fn terminate(&self, handle: Handle) -> Result<(), SqlError>;
+    /// Why the registration `h` names last ended a run (`bgw_exit_reason`); None when it cannot be read now.
+    fn exit_reason(&self, _h: Handle) -> Result<Option<crate::bgworker::exit_reason::BgwExitInfo>, SqlError> {
+        Err(SqlError::error("0A000", "exit reasons are not available here"))
+    }
     fn type_by_pid(&self, pid: i32) -> Option<String>;
     fn backend_pid(&self) -> i32;
     /// pg_reload_conf(): signal the postmaster to reload.

@@ -251,6 +251,10 @@ impl HostServices for FakeHost {
                     notify_pid: w.notify_pid,
                     restart_count: 0,
                     last_exit_code: None,
+                    starts: 0,
+                    last_exit_reason: None,
+                    last_exit_description: None,
+                    last_exit_at: None,
                 }
             })
             .collect()

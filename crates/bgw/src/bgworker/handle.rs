@@ -37,3 +37,43 @@ impl std::str::FromStr for Handle {
 
 /// The spec's BgwHandleStatus, with the pid when started: defined once for host and SDK in `bgw-abi`.
 pub use bgw_abi::HandleStatus as Status;
+
+/// Why a registration's last run ended: defined once for host and SDK in `bgw-abi`.
+pub use crate::bgworker::exit_reason::ExitReason;
+
+/// A record in words, as `bgw_exit_reason` and `bgw ps` show it (PostgreSQL's LogChildExit wording where it
+/// has one).
+pub fn describe(info: &crate::bgworker::exit_reason::BgwExitInfo) -> String {
+    let reason = ExitReason::from_parts(info.reason, info.detail);
+    if reason == ExitReason::Terminated(i32::MIN) {
+        // Terminated while no process ran.
+        return if info.starts == 0 {
+            "terminated on request before it started".into()
+        } else {
+            "terminated on request while waiting to restart".into()
+        };
+    }
+    let status = |code: i32| {
+        if code < 0 {
+            format!("signal {}: {}", -code, crate::sys::signals::name(-code))
+        } else {
+            format!("exit code {code}")
+        }
+    };
+    match reason {
+        ExitReason::None => "has not ended".into(),
+        ExitReason::Code(c) => format!("exited with exit code {c}"),
+        ExitReason::Signal(s) => format!("was terminated by signal {s}: {}", crate::sys::signals::name(s)),
+        ExitReason::Terminated(code) => format!("terminated on request ({})", status(code)),
+        ExitReason::CrashCycle => "ended by a crash cycle (another process crashed)".into(),
+        ExitReason::ForkFailed(errno) => {
+            format!("could not be started: fork failed: {}", std::io::Error::from_raw_os_error(errno))
+        }
+        ExitReason::StartTimeout => "not ready within its start timeout".into(),
+        ExitReason::GaveUp => "its restart policy gave up".into(),
+        ExitReason::Shutdown => "ended by the host's shutdown".into(),
+        ExitReason::StaleHandle => {
+            "unknown: the handle is stale (its slot was reused by a later registration, which also ended)".into()
+        }
+    }
+}

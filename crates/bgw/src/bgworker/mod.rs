@@ -4,6 +4,8 @@
 //! - [`slots`]: the shared slot array and its lock-free hand-off protocol between children and the postmaster.
 //! - [`handle`]: a registration's handle and its status.
 //! - [`watch`]: processes waiting on handles they did not register, woken by the postmaster.
+//! - [`exit_record`]: why each slot's last run ended, published by the postmaster ([`exit_record::ExitCell`]),
+//!   (the words for a reason are [`handle::describe`]); [`exit_reason`]: the reason codes.
 //! - [`declared`]: workers declared in the data directory's `workers.toml`, registered statically at start.
 //!
 //! This is the protocol, not its callers: the dynamic API (registration from backends and workers, waiting and
@@ -11,6 +13,8 @@
 //! postmaster's side (adopting slots, launching, reaping, restarting) lives in `crate::postmaster`.
 
 pub mod declared;
+pub mod exit_reason;
+pub mod exit_record;
 pub mod handle;
 #[allow(unsafe_code)] // the payload of a shared slot: written and read through UnsafeCell
 pub mod slots;

@@ -58,11 +58,12 @@ pub fn ps(dir: &Path) -> Result<i32> {
         &mut c,
         "SELECT CASE WHEN slot >= 0 THEN slot || ':' || generation END, name, type, library || '.' || function, \
          pid, state, start_phase, \
-         coalesce(CAST(restart_interval AS TEXT), 'never'), restart_count, last_exit_code FROM bgw_workers ORDER BY slot",
+         coalesce(CAST(restart_interval AS TEXT), 'never'), starts, last_exit_description, \
+         substr(CAST(last_exit_at AS text), 1, 19) FROM bgw_workers ORDER BY slot",
     )?;
     println!("Background workers:");
     print_table(
-        &["HANDLE", "NAME", "TYPE", "ENTRY POINT", "PID", "STATE", "START", "RESTART", "RESTARTS", "LAST EXIT"],
+        &["HANDLE", "NAME", "TYPE", "ENTRY POINT", "PID", "STATE", "START", "RESTART", "STARTS", "LAST EXIT", "ENDED"],
         &workers,
     );
     let others = rows(

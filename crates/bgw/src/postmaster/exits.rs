@@ -73,9 +73,14 @@ impl Postmaster {
             ChildKind::Worker { slot } => {
                 // A never-restart or terminated worker is forgotten; one that exited with 1 waits out its
                 // interval on the timer heap (unless launches are off: shutdown or crash).
-                let launching = self.may_launch();
-                if let Some(name) = self.workers.worker_exited(self.shmem(), &self.children, slot, pid, exit, launching)
-                {
+                let ending = if self.fatal_error || self.phase == Phase::Crashed {
+                    super::workers::Ending::CrashCycle
+                } else if !self.may_launch() {
+                    super::workers::Ending::Shutdown
+                } else {
+                    super::workers::Ending::Running
+                };
+                if let Some(name) = self.workers.worker_exited(self.shmem(), &self.children, slot, pid, exit, ending) {
                     self.handle_child_crash(&name, pid, exit);
                 }
             }

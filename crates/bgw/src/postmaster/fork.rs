@@ -64,6 +64,7 @@ impl Postmaster {
                 Some(p) => Some(p),
                 None => {
                     elog::log("could not fork new process: no free process entry");
+                    self.last_fork_errno = libc::EAGAIN;
                     return None;
                 }
             },
@@ -123,6 +124,10 @@ impl Postmaster {
                 if let Some(p) = proc_no {
                     self.children.give_back_proc(p);
                 }
+                self.last_fork_errno = match &e {
+                    crate::sys::fork::ForkError::Fork(io) => io.raw_os_error().unwrap_or(libc::EAGAIN),
+                    crate::sys::fork::ForkError::MultiThreaded(_) => libc::EAGAIN,
+                };
                 elog::log(e.to_string());
                 None
             }

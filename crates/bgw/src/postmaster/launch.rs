@@ -41,7 +41,7 @@ impl Postmaster {
             match pid {
                 Some(pid) => self.workers.started(self.shmem(), &mut self.children, slot, pid),
                 None => {
-                    self.workers.start_failed(slot);
+                    self.workers.start_failed(slot, self.last_fork_errno);
                     workers::notify_slot_change(self.shmem(), &self.children, slot, 0);
                 }
             }

@@ -113,6 +113,8 @@ pub struct Postmaster {
     exit_watch: Option<ExitWatch>,
     /// Children without a pidfd; while there are any, SIGCHLD makes the postmaster ask about every child.
     unwatched: usize,
+    /// The errno of the last failed fork (a worker's exit record says it).
+    last_fork_errno: i32,
     /// Idle spare worker processes, and how many to keep (`worker_spare_processes`, at most max_worker_processes).
     spares: Spares,
     spare_target: usize,

@@ -163,6 +163,7 @@ impl Postmaster {
             standby,
             exit_watch,
             unwatched: 0,
+            last_fork_errno: 0,
             spares: Spares::default(),
             spare_target: 0,
             scratch: Scratch::default(),

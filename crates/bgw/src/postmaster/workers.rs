@@ -12,6 +12,8 @@
 
 use super::children::Children;
 use super::exits::{log_child_exit, ExitStatus};
+use crate::bgworker::exit_record::ExitRecord;
+use crate::bgworker::handle::ExitReason;
 use crate::bgworker::types::{BackgroundWorker, Restart, StartTime, WorkerSpec, BGWORKER_SHMEM_ACCESS};
 use crate::elog::{self, Level};
 use crate::shmem::Phase;
@@ -43,12 +45,24 @@ pub struct RegisteredWorker {
     launches: u32,
 }
 
+/// What the host was doing when a worker exited: it decides the exit's reason when the exit itself does not, and
+/// whether the worker may be restarted (only while `Running`: launches are off in a shutdown or a crash cycle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Running,
+    Shutdown,
+    CrashCycle,
+}
+
 /// The registered workers, by slot.
 pub struct Workers {
     /// In private memory (`crate::sys::private_memory`): the postmaster writes an entry at every launch.
     slots: allocator_api2::vec::Vec<Option<RegisteredWorker>, PrivateAlloc>,
     /// Each slot's latest generation, carried into a new segment after a crash so handles stay unique.
     generations: Vec<u64>,
+    /// Each slot's exit record (why its registration's last run ended), kept here too so that it survives the
+    /// slot's release and a crash cycle's new segment; published to the segment's [`crate::shmem::SlotStatus`].
+    exits: Vec<ExitRecord>,
     static_count: usize,
     dropped: Vec<String>,
     pending: VecDeque<u32>,
@@ -76,6 +90,7 @@ impl Workers {
                 slots
             },
             generations: vec![0; max_workers],
+            exits: vec![ExitRecord::default(); max_workers],
             static_count: 0,
             dropped: Vec::new(),
             pending: VecDeque::new(),
@@ -152,6 +167,7 @@ impl Workers {
             let generation = self.generations[i];
             let raw = rw.as_ref().map(|r| r.spec.to_raw_adopted());
             slots.init_slot(i as u32, raw.as_ref(), generation);
+            shm.slot_status()[i].exit.write(&self.exits[i]);
             if let Some(rw) = rw {
                 publish_notify(shm, i as u32, rw.spec.notify_pid);
                 publish_state(shm, i as u32, WorkerState::Registered);
@@ -253,14 +269,25 @@ impl Workers {
         shm.slots().report_pid(slot, pid);
         let status = &shm.slot_status()[slot as usize];
         status.restart_count.store(rw.launches.saturating_sub(1), Ordering::Relaxed);
+        let launches = rw.launches;
+        let record = &mut self.exits[slot as usize];
+        let generation = self.generations[slot as usize];
+        if record.generation != generation {
+            // A new registration in this slot: the previous one's record gives way.
+            *record = ExitRecord { generation, ..ExitRecord::default() };
+        }
+        record.starts = launches;
+        status.exit.write(record);
+        let rw = self.slots[slot as usize].as_mut().expect("checked above");
         publish_state(shm, slot, WorkerState::Running);
         notify_slot_change(shm, children, slot, rw.spec.notify_pid);
     }
 
-    /// fork() failed: try again after the restart interval (or give up on a never-restart worker).
-    pub fn start_failed(&mut self, slot: u32) {
+    /// fork() failed (with `errno`): try again after the restart interval (or give up on a never-restart worker).
+    pub fn start_failed(&mut self, slot: u32, errno: i32) {
         let Some(rw) = self.slots[slot as usize].as_mut() else { return };
         rw.crashed_at = Some(Instant::now());
+        self.record_end(slot, ExitReason::ForkFailed(errno));
         self.schedule_restart(slot);
     }
 
@@ -290,6 +317,7 @@ impl Workers {
                     } else {
                         // Never started (or waiting to restart): report it gone now.
                         let notify_pid = rw.spec.notify_pid;
+                        self.record_end(slot, ExitReason::Terminated(i32::MIN));
                         self.forget(slot);
                         notify_slot_change(shm, children, slot, notify_pid);
                     }
@@ -302,6 +330,7 @@ impl Workers {
             let notify_pid = if children.contains(spec.notify_pid) { spec.notify_pid } else { 0 };
             if copy.terminate {
                 // Terminated before we saw it: free the slot, and tell the registrant we did.
+                self.record_end(slot, ExitReason::Terminated(i32::MIN));
                 slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                 notify_slot_change(shm, children, slot, notify_pid);
                 continue;
@@ -347,14 +376,30 @@ impl Workers {
         slot: u32,
         pid: i32,
         exit: ExitStatus,
-        launching: bool,
+        ending: Ending,
     ) -> Option<String> {
+        // Launches are off during a shutdown and a crash cycle.
+        let launching = ending == Ending::Running;
         let Some(rw) = self.slots[slot as usize].as_mut().filter(|rw| rw.pid == pid) else {
             notify_slot_change(shm, children, slot, 0);
             return None;
         };
         let name = format!("background worker \"{}\"", rw.spec.display_type());
         shm.slot_status()[slot as usize].last_exit.store(exit.as_view_code(), Ordering::Relaxed);
+        let reason = if rw.terminate {
+            ExitReason::Terminated(exit.as_view_code())
+        } else if ending == Ending::CrashCycle {
+            ExitReason::CrashCycle
+        } else if ending == Ending::Shutdown {
+            ExitReason::Shutdown
+        } else {
+            match exit {
+                ExitStatus::Signal(s) => ExitReason::Signal(s),
+                other => ExitReason::Code(other.as_view_code()),
+            }
+        };
+        self.record_end(slot, reason);
+        let rw = self.slots[slot as usize].as_mut().expect("checked above");
         if exit.is_code(0) {
             // Zero exit status means terminate.
             rw.crashed_at = None;
@@ -381,6 +426,22 @@ impl Workers {
         log_child_exit(if exit.is_code(0) { Level::Debug1 } else { Level::Log }, &name, pid, exit);
         notify_slot_change(shm, children, slot, notify_pid);
         None
+    }
+
+    /// Records why `slot`'s run ended, here and in the segment.
+    fn record_end(&mut self, slot: u32, reason: ExitReason) {
+        let generation = self.generations[slot as usize];
+        let record = &mut self.exits[slot as usize];
+        if record.generation != generation {
+            *record = ExitRecord { generation, ..ExitRecord::default() };
+        }
+        let (code, detail) = reason.parts();
+        record.reason = code;
+        record.detail = detail;
+        record.ended_at_us = crate::elog::now_us();
+        if let Some(shm) = self.shm {
+            shm.slot_status()[slot as usize].exit.write(record);
+        }
     }
 
     fn schedule_restart(&mut self, slot: u32) {
@@ -565,7 +626,7 @@ mod tests {
         let state = || WorkerState::from_u32(shm.slot_status()[0].state.load(Ordering::Relaxed));
         assert_eq!(state(), WorkerState::Running);
         // During a shutdown (not launching) it stays registered, without a restart, and is not shown running.
-        assert_eq!(workers.worker_exited(shm, &children, 0, pid, ExitStatus::Code(1), false), None);
+        assert_eq!(workers.worker_exited(shm, &children, 0, pid, ExitStatus::Code(1), Ending::Shutdown), None);
         assert!(workers.slots[0].is_some());
         assert_eq!(state(), WorkerState::Registered);
     }

@@ -252,6 +252,10 @@ impl HostServices for ShmemHost {
         dynamic::terminate_background_worker(h).map_err(sql_error)
     }
 
+    fn exit_reason(&self, h: Handle) -> Result<Option<crate::bgworker::exit_reason::BgwExitInfo>, SqlError> {
+        dynamic::get_background_worker_exit_reason(h).map_err(sql_error)
+    }
+
     fn type_by_pid(&self, pid: i32) -> Option<String> {
         dynamic::get_background_worker_type_by_pid(pid)
     }

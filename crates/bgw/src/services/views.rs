@@ -3,6 +3,7 @@
 //! Runs in a backend process.
 
 use crate::backend::host::{ActivityRow, WorkerRow};
+use crate::bgworker::handle::ExitReason;
 use crate::bgworker::types::{flags_text, Restart, WorkerSpec};
 use crate::shmem::procs::ProcKind;
 use crate::shmem::{self, WorkerState};
@@ -108,6 +109,15 @@ pub fn workers() -> Vec<WorkerRow> {
         }
         let last = st.last_exit.load(Ordering::Relaxed);
         let notify = st.notify_pid.load(Ordering::Relaxed);
+        // The exit record, if it is this registration's.
+        let exit = st.exit.read().filter(|r| r.generation == copy.generation);
+        let ended = exit.filter(|r| r.reason != crate::bgworker::exit_reason::BGW_EXIT_NONE);
+        let info = ended.map(|r| crate::bgworker::exit_reason::BgwExitInfo {
+            reason: r.reason,
+            detail: r.detail,
+            ended_at_us: r.ended_at_us,
+            starts: r.starts,
+        });
         rows.push(WorkerRow {
             slot: i as i64,
             generation: copy.generation as i64,
@@ -127,6 +137,11 @@ pub fn workers() -> Vec<WorkerRow> {
             notify_pid: (notify > 0).then_some(notify),
             restart_count: st.restart_count.load(Ordering::Relaxed) as i64,
             last_exit_code: (last != i32::MIN).then_some(last),
+            starts: exit.map_or(0, |r| r.starts as i64),
+            last_exit_reason: info.map(|i| ExitReason::from_parts(i.reason, i.detail).kind().to_owned()),
+            last_exit_description: info.as_ref().map(crate::bgworker::handle::describe),
+            last_exit_at: info
+                .map(|i| std::time::UNIX_EPOCH + std::time::Duration::from_micros(i.ended_at_us.max(0) as u64)),
         });
     }
     for name in shm.header().dropped() {
@@ -146,6 +161,10 @@ pub fn workers() -> Vec<WorkerRow> {
             notify_pid: None,
             restart_count: 0,
             last_exit_code: None,
+            starts: 0,
+            last_exit_reason: None,
+            last_exit_description: None,
+            last_exit_at: None,
         });
     }
     rows

@@ -105,6 +105,9 @@ pub struct SlotStatus {
     /// Last exit code; i32::MIN = none yet; negative = killed by signal (-signo).
     pub last_exit: AtomicI32,
     pub notify_pid: AtomicI32,
+    /// Why the slot's last run ended, for the registration of the generation it names (the postmaster writes,
+    /// under the cell's sequence lock; see [`crate::bgworker::exit_record`]).
+    pub exit: crate::bgworker::exit_record::ExitCell,
 }
 
 /// Published worker states (the `state` column of `bgw_workers`).
