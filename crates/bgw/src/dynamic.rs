@@ -37,7 +37,7 @@ pub fn register_dynamic_background_worker(
     let mut spec = spec.clone();
     spec.sanity_check()?;
     check_entry(&spec)?;
-    let raw = spec.to_raw()?;
+    let raw = spec.to_slot()?;
     let max_parallel = shm.header().max_parallel_workers.load(Ordering::Relaxed);
     match shm.slots().register(&raw, max_parallel) {
         RegisterOutcome::Registered { slot, generation } => {
@@ -127,8 +127,19 @@ pub fn wait_for_background_worker_shutdown(h: Handle) -> Result<Status, Registra
 
 /// The spec's `TerminateBackgroundWorker`: safe on a stale handle (nothing happens).
 pub fn terminate_background_worker(h: Handle) -> Result<(), RegistrationError> {
+    terminate_with_grace(h, None)
+}
+
+/// `TerminateBackgroundWorker` with escalation (beyond the spec): SIGTERM, then SIGKILL if the worker is still
+/// running `grace_ms` after. The postmaster decides whether that kill is a crash (see `crate::postmaster`'s
+/// exits: it is not, if the worker held no host lock). Safe on a stale handle.
+pub fn terminate_background_worker_with_grace(h: Handle, grace_ms: u32) -> Result<(), RegistrationError> {
+    terminate_with_grace(h, Some(grace_ms))
+}
+
+fn terminate_with_grace(h: Handle, grace_ms: Option<u32>) -> Result<(), RegistrationError> {
     let shm = check_handle(h)?;
-    if shm.slots().request_terminate(h.slot, h.generation) {
+    if shm.slots().request_terminate(h.slot, h.generation, grace_ms) {
         shm.signal_postmaster(pmsignal::BACKGROUND_WORKER_CHANGE);
     }
     Ok(())
@@ -166,5 +177,5 @@ pub fn get_background_worker_exit_reason(
 /// The spec's `GetBackgroundWorkerTypeByPid`.
 pub fn get_background_worker_type_by_pid(pid: i32) -> Option<String> {
     let shm = shmem::attached()?;
-    shm.slots().find_by_pid(pid).map(|raw| WorkerSpec::sanitized_from(&raw).worker_type)
+    shm.slots().find_by_pid(pid).map(|raw| WorkerSpec::sanitized_from(&raw.worker).worker_type)
 }

@@ -88,3 +88,70 @@ fn a_crash_cycle_is_named_as_such_and_stale_handles_say_so() {
     let err = h.psql("SELECT bgw_exit_reason('99:1')").unwrap_err();
     assert!(err.contains("invalid background worker handle"), "{err}");
 }
+
+/// Termination with a grace period (issue 17, item 4): SIGTERM, then SIGKILL after the grace. A worker that held
+/// no host lock is "terminated", with no crash cycle; one that held a lock starts the crash cycle, as PostgreSQL
+/// would; one that stops in time is never killed.
+#[test]
+fn a_grace_period_ends_in_sigkill_and_a_crash_cycle_only_when_a_lock_was_held() {
+    let h = Host::start(Setup::new(BGW));
+    let bystander = register(&h, "sleeper", 0, r#"{"name": "bystander", "restart": 1}"#);
+    let bystander_pid = h.sql(&format!("SELECT bgw_wait_for_startup('{bystander}')"));
+
+    // Stops in time: never killed.
+    let polite = register(&h, "sleeper", 0, r#"{"name": "polite"}"#);
+    h.sql(&format!("SELECT bgw_wait_for_startup('{polite}')"));
+    h.sql(&format!("SELECT bgw_terminate('{polite}', interval '30 seconds')"));
+    assert_eq!(wait_ended(&h, &polite), "terminated on request (exit code 1)");
+
+    // Ignores SIGTERM, holds no lock: killed after its grace, not a crash.
+    let stubborn = register(&h, "stubborn", 0, r#"{"name": "stubborn"}"#);
+    let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{stubborn}')")).parse().unwrap();
+    h.wait_log(&format!("stubborn (PID {pid}) ignores SIGTERM"));
+    h.sql(&format!("SELECT bgw_terminate('{stubborn}', '300 ms')"));
+    assert_eq!(wait_ended(&h, &stubborn), "terminated on request (signal 9: Killed)");
+    let log = h.wait_log(&format!("(PID {pid}) did not exit within its termination grace period; sending SIGKILL"));
+    assert!(!log.contains("terminating any other active server processes"), "{log}");
+    assert_eq!(log.matches("sending SIGKILL").count(), 1, "only the stubborn worker was killed: {log}");
+    assert_eq!(h.sql(&format!("SELECT bgw_pid('{bystander}')")), bystander_pid, "the bystander survived");
+
+    // Ignores SIGTERM while holding a host lock: the kill starts the crash cycle.
+    let holder = register(&h, "stubborn", 1, r#"{"name": "holder"}"#);
+    let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{holder}')")).parse().unwrap();
+    h.wait_log(&format!("stubborn (PID {pid}) ignores SIGTERM and holds a host lock"));
+    h.sql(&format!("SELECT bgw_terminate('{holder}', '00:00:00.3')"));
+    h.wait_log(&format!("(PID {pid}) was killed after its grace period while holding a host lock"));
+    h.wait_log("all server processes terminated; reinitializing");
+    assert_eq!(wait_ended(&h, &bystander), "ended by a crash cycle (another process crashed)");
+    // Bad grace periods.
+    let err = h.psql(&format!("SELECT bgw_terminate('{bystander}', '-1 s')")).unwrap_err();
+    assert!(err.contains("out of range"), "{err}");
+}
+
+/// A fast shutdown no longer waits forever for a worker that ignores SIGTERM: after `shutdown_kill_timeout` it
+/// sends SIGKILL, and the host stops cleanly (no crash cycle, exit 0).
+#[test]
+fn a_fast_shutdown_kills_what_ignores_sigterm_after_its_timeout() {
+    let mut h = Host::start(Setup::new(BGW).conf("shutdown_kill_timeout", "500ms"));
+    let stubborn = register(&h, "stubborn", 0, r#"{"name": "stubborn"}"#);
+    let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{stubborn}')")).parse().unwrap();
+    h.wait_log(&format!("stubborn (PID {pid}) ignores SIGTERM"));
+    assert_eq!(h.stop(libc::SIGINT), Some(0));
+    let log = h.log();
+    assert!(log.contains("did not exit within shutdown_kill_timeout after SIGTERM; sending SIGKILL"), "{log}");
+    assert!(!log.contains("terminating any other active server processes"), "{log}");
+    assert!(log.contains("database system is shut down"), "{log}");
+    assert!(!alive(pid));
+}
+
+/// `bgw terminate HANDLE --grace 300ms` from the command line.
+#[test]
+fn the_command_line_terminates_with_a_grace_period() {
+    let h = Host::start(Setup::new(BGW));
+    let stubborn = register(&h, "stubborn", 0, r#"{"name": "stubborn"}"#);
+    let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{stubborn}')")).parse().unwrap();
+    h.wait_log(&format!("stubborn (PID {pid}) ignores SIGTERM"));
+    let out = h.bgw(&["terminate", &stubborn, "--grace", "300 ms"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(wait_ended(&h, &stubborn), "terminated on request (signal 9: Killed)");
+}

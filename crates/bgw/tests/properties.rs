@@ -333,6 +333,24 @@ fn raw_worker() -> impl Strategy<Value = BackgroundWorker> {
         })
 }
 
+/// A slot's registration of arbitrary bytes: the struct and the host's options.
+fn raw_slot() -> impl Strategy<Value = bgw::bgworker::options::SlotRegistration> {
+    (raw_worker(), prop::array::uniform6(any::<u32>()), prop::array::uniform6(any::<u32>())).prop_map(
+        |(worker, o, reserved)| bgw::bgworker::options::SlotRegistration {
+            worker,
+            options: bgw::bgworker::options::RawRunOptions {
+                backoff_initial_ms: o[0],
+                backoff_max_ms: o[1],
+                backoff_factor_milli: o[2],
+                backoff_jitter_milli: o[3],
+                give_up_restarts: o[4],
+                give_up_window_ms: o[5],
+                reserved,
+            },
+        },
+    )
+}
+
 /// A registration as a module or the SQL functions could ask for it, strings of any length.
 /// A string that usually fits a field of `max` bytes and sometimes does not.
 fn text(max: usize) -> impl Strategy<Value = String> {
@@ -368,6 +386,7 @@ fn spec() -> impl Strategy<Value = WorkerSpec> {
                 main_arg,
                 extra,
                 notify_pid,
+                options: Default::default(),
             }
         })
 }
@@ -565,10 +584,7 @@ fn the_postmaster_adopts_or_refuses_any_slot_contents_and_stays_consistent() {
             &prop::collection::vec(
                 // A raw struct from a spec that does not fit is one of arbitrary bytes too (no filtering: a
                 // million cases would exceed proptest's reject limit).
-                prop_oneof![
-                    raw_worker(),
-                    (spec(), raw_worker()).prop_map(|(spec, junk)| spec.to_raw().unwrap_or(junk))
-                ],
+                prop_oneof![raw_slot(), (spec(), raw_slot()).prop_map(|(spec, junk)| spec.to_slot().unwrap_or(junk))],
                 1..=SLOTS,
             ),
             |payloads| {
@@ -585,7 +601,7 @@ fn the_postmaster_adopts_or_refuses_any_slot_contents_and_stays_consistent() {
                 let mut adopted = Vec::new();
                 for (i, p) in payloads.iter().enumerate() {
                     let slot = i as u32;
-                    let mut expected = WorkerSpec::sanitized_from(p);
+                    let mut expected = WorkerSpec::sanitized_from_slot(p);
                     let acceptable = expected.sanity_check().is_ok() && expected.to_raw().is_ok();
                     let state =
                         WorkerState::from_u32(shm.slot_status()[i].state.load(std::sync::atomic::Ordering::Relaxed));
@@ -616,7 +632,7 @@ fn the_postmaster_adopts_or_refuses_any_slot_contents_and_stays_consistent() {
                 // Termination frees every adopted slot again, whatever it held.
                 for &slot in &adopted {
                     let generation = slots.read_slot(slot).map(|c| c.generation).unwrap_or(0);
-                    prop_assert!(slots.request_terminate(slot, generation));
+                    prop_assert!(slots.request_terminate(slot, generation, None));
                 }
                 workers.process_state_change(shm, &mut children, Phase::Run);
                 for i in 0..SLOTS as u32 {

@@ -207,8 +207,8 @@ fn terminate_reaches_the_postmaster_only_for_live_handles() {
         arr.view().drain_changed(|_| {});
         let a2 = arr.clone();
         let terminator = thread::spawn(move || {
-            assert!(!a2.view().request_terminate(slot, generation + 5));
-            assert!(a2.view().request_terminate(slot, generation));
+            assert!(!a2.view().request_terminate(slot, generation + 5, None));
+            assert!(a2.view().request_terminate(slot, generation, None));
         });
         yield_point();
         let mut flagged = false;
@@ -217,6 +217,39 @@ fn terminate_reaches_the_postmaster_only_for_live_handles() {
         terminator.join().unwrap();
         arr.view().drain_changed(|s| flagged |= s == slot && arr.view().terminate_requested(s));
         assert!(flagged, "the postmaster never saw the terminate request");
+        early
+    });
+}
+
+/// A termination's grace period is published with its request: once the postmaster sees the terminate flag, it
+/// sees the shortest grace asked for by every request it has seen, and a later, longer one never lengthens it.
+#[test]
+fn a_grace_period_travels_with_its_terminate_request() {
+    explore("the postmaster sees the second, shorter grace", || {
+        let arr = Array::new(1);
+        let RegisterOutcome::Registered { slot, generation } = arr.view().register(&Reg { a: 1, b: 1, parallel: 0 }, 8)
+        else {
+            panic!()
+        };
+        arr.view().drain_changed(|_| {});
+        let a2 = arr.clone();
+        let terminator = thread::spawn(move || {
+            a2.view().request_terminate(slot, generation, Some(5000));
+            a2.view().request_terminate(slot, generation, Some(100));
+            a2.view().request_terminate(slot, generation, Some(9000));
+        });
+        yield_point();
+        let mut shortest = None;
+        arr.view().drain_changed(|s| {
+            if arr.view().terminate_requested(s) {
+                shortest = arr.view().kill_after_ms(s);
+                assert!(shortest.is_some(), "a terminate request was seen without its grace");
+            }
+        });
+        let early = shortest == Some(100);
+        terminator.join().unwrap();
+        arr.view().drain_changed(|_| {});
+        assert_eq!(arr.view().kill_after_ms(slot), Some(100));
         early
     });
 }
@@ -232,7 +265,7 @@ fn parallel_counters_balance() {
         let registrant = thread::spawn(move || {
             let r = a2.view().register(&par, 1);
             if let RegisterOutcome::Registered { slot, generation } = r {
-                a2.view().request_terminate(slot, generation);
+                a2.view().request_terminate(slot, generation, None);
             }
             r
         });

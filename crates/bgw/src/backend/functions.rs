@@ -8,7 +8,7 @@
 //! | `bgw_pid(handle)`                                          | pid, NULL unless started                     |
 //! | `bgw_wait_for_startup(handle)`                             | pid, NULL if not yet started                 |
 //! | `bgw_wait_for_shutdown(handle)`                            | status text                                  |
-//! | `bgw_terminate(handle)`                                    | true                                         |
+//! | `bgw_terminate(handle [, grace])`                          | true (grace: SIGKILL after that long)        |
 //! | `bgw_exit_reason(handle)`                                  | why its last run ended, in words             |
 //! | `bgw_type_by_pid(pid)`                                     | worker type, NULL if none                    |
 //!
@@ -146,7 +146,7 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     define(conn, "bgw_pid", &[1], bgw_pid)?;
     define(conn, "bgw_wait_for_startup", &[1], bgw_wait_for_startup)?;
     define(conn, "bgw_wait_for_shutdown", &[1], bgw_wait_for_shutdown)?;
-    define(conn, "bgw_terminate", &[1], bgw_terminate)?;
+    define(conn, "bgw_terminate", &[1, 2], bgw_terminate)?;
     define(conn, "bgw_exit_reason", &[1], bgw_exit_reason)?;
     define(conn, "bgw_type_by_pid", &[1], bgw_type_by_pid)?;
     define(conn, "pg_backend_pid", &[0], pg_backend_pid)?;
@@ -191,12 +191,9 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
 pub(crate) fn argument_types(name: &str) -> Option<Vec<PgType>> {
     Some(match name.to_ascii_lowercase().as_str() {
         "bgw_launch" | "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text],
-        "bgw_terminate"
-        | "bgw_status"
-        | "bgw_wait_for_startup"
-        | "bgw_wait_for_shutdown"
-        | "bgw_pid"
-        | "bgw_exit_reason" => {
+        // The grace period is an interval (a parameter for it is one too: '300 ms' is its text).
+        "bgw_terminate" => vec![PgType::Text, PgType::Interval],
+        "bgw_status" | "bgw_wait_for_startup" | "bgw_wait_for_shutdown" | "bgw_pid" | "bgw_exit_reason" => {
             vec![PgType::Text]
         }
         "pg_cancel_backend" | "pg_terminate_backend" | "bgw_type_by_pid" => vec![PgType::Int4],
@@ -340,8 +337,38 @@ fn bgw_wait_for_shutdown(ctx: &Context<'_>) -> Result<Option<&'static str>, SqlE
 
 fn bgw_terminate(ctx: &Context<'_>) -> Result<Option<bool>, SqlError> {
     let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
-    context::host()?.terminate(handle)?;
+    if ctx.len() < 2 {
+        context::host()?.terminate(handle)?;
+        return Ok(Some(true));
+    }
+    let Some(grace_ms) = grace_arg(ctx, 1)? else { return Ok(None) };
+    context::host()?.terminate_with_grace(handle, grace_ms)?;
     Ok(Some(true))
+}
+
+/// A grace period: an interval (`'5 seconds'`, `'00:00:05'`, `interval '250 ms'`) or a number of seconds; in
+/// milliseconds. Negative or longer than 24 days (the host's timer range) is 22023.
+fn grace_arg(ctx: &Context<'_>, index: usize) -> Result<Option<u32>, SqlError> {
+    let seconds = match arg(ctx, index) {
+        ValueRef::Null => return Ok(None),
+        ValueRef::Integer(i) => i as f64,
+        ValueRef::Real(r) => r,
+        ValueRef::Text(t) => {
+            let text = String::from_utf8_lossy(t);
+            let interval = crate::sql::datum::datetime::parse_interval(&text)?;
+            if interval.months != 0 {
+                return Err(SqlError::error("22023", "a grace period cannot be given in months or years"));
+            }
+            interval.days as f64 * 86_400.0 + interval.micros as f64 / 1e6
+        }
+        ValueRef::Blob(_) => {
+            return Err(SqlError::error("42804", "a grace period is an interval or a number of seconds"))
+        }
+    };
+    if !(0.0..=(i32::MAX as f64 / 1000.0)).contains(&seconds) {
+        return Err(SqlError::error("22023", format!("grace period {seconds} s is out of range")));
+    }
+    Ok(Some((seconds * 1000.0).round() as u32))
 }
 
 /// Why the registration's last run ended, in words ("exited with exit code 1", "terminated on request (exit

@@ -169,6 +169,10 @@ pub trait HostServices {
     fn wait_for_startup(&self, handle: Handle) -> Result<Status, SqlError>;
     fn wait_for_shutdown(&self, handle: Handle) -> Result<Status, SqlError>;
     fn terminate(&self, handle: Handle) -> Result<(), SqlError>;
+    /// [`HostServices::terminate`], then SIGKILL if the worker is still running `grace_ms` after.
+    fn terminate_with_grace(&self, _handle: Handle, _grace_ms: u32) -> Result<(), SqlError> {
+        Err(SqlError::error("0A000", "terminating with a grace period is not available here"))
+    }
     /// Why the registration `h` names last ended a run (`bgw_exit_reason`); None when it cannot be read now.
     fn exit_reason(&self, _h: Handle) -> Result<Option<crate::bgworker::exit_reason::BgwExitInfo>, SqlError> {
         Err(SqlError::error("0A000", "exit reasons are not available here"))

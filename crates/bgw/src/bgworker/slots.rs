@@ -17,7 +17,13 @@
 //! | `generation`   | a registrant, holding the lock (+1)  | nobody                                                |
 //! | `pid`          | a registrant (`INVALID_PID`)         | the postmaster (started pid; 0 once stopped)          |
 //! | `terminate`    | a registrant (false)                 | any lock holder (false → true, once)                  |
+//! | `kill_after_ms`| a registrant (0)                     | a terminator holding the lock, before `terminate`: only lowered |
 //! | `in_use`       | a registrant: false → true, last     | the postmaster: true → false, last                    |
+//!
+//! `kill_after_ms` is a termination's grace period plus one (0: none, the spec's plain SIGTERM): a terminator
+//! that asks for one stores it before its Release store of `terminate` (true, again if it was already), so the
+//! postmaster, which loads `terminate` with Acquire before it reads `kill_after_ms`, sees the grace of every
+//! request it has seen. A later request can only shorten it.
 //!
 //! Publication: a registrant fills the slot and then stores `in_use = true` with Release; the postmaster loads
 //! `in_use` with Acquire before it reads anything else, so it sees a complete registration. Going the other way,
@@ -80,6 +86,8 @@ pub struct Slot<P> {
     in_use: AtomicBool,
     terminate: AtomicBool,
     pid: AtomicI32,
+    /// A termination's grace period in milliseconds plus one; 0: none (see the module docs).
+    kill_after_ms: AtomicU32,
     generation: AtomicU64,
     payload: UnsafeCell<P>,
 }
@@ -91,6 +99,7 @@ impl<P: SlotPayload> Slot<P> {
             in_use: AtomicBool::new(false),
             terminate: AtomicBool::new(false),
             pid: AtomicI32::new(0),
+            kill_after_ms: AtomicU32::new(0),
             generation: AtomicU64::new(0),
             payload: UnsafeCell::new(payload),
         }
@@ -309,6 +318,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
             let generation = slot.generation.load(Ordering::Relaxed).wrapping_add(1);
             slot.generation.store(generation, Ordering::Relaxed);
             slot.terminate.store(false, Ordering::Relaxed);
+            slot.kill_after_ms.store(0, Ordering::Relaxed);
             if parallel {
                 let n = self.header.parallel_register_count.load(Ordering::Relaxed);
                 self.header.parallel_register_count.store(n.wrapping_add(1), Ordering::Relaxed);
@@ -337,13 +347,21 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         }
     }
 
-    /// Asks the postmaster to terminate `(slot, generation)`. Returns whether the flag was set (false for a stale
-    /// handle, where nothing happens); the caller then signals the postmaster.
-    pub fn request_terminate(&self, slot: u32, generation: u64) -> bool {
+    /// Asks the postmaster to terminate `(slot, generation)`: SIGTERM, then, with a `grace_ms`, SIGKILL if the
+    /// worker is still running that long after. Returns whether the flag was set (false for a stale handle, where
+    /// nothing happens); the caller then signals the postmaster.
+    pub fn request_terminate(&self, slot: u32, generation: u64, grace_ms: Option<u32>) -> bool {
         let Some(s) = self.slots.get(slot as usize) else { return false };
         let guard = self.header.lock.lock();
         if s.generation.load(Ordering::Relaxed) != generation {
             return false;
+        }
+        if let Some(grace) = grace_ms {
+            let asked = grace.saturating_add(1);
+            let current = s.kill_after_ms.load(Ordering::Relaxed);
+            if current == 0 || asked < current {
+                s.kill_after_ms.store(asked, Ordering::Relaxed);
+            }
         }
         s.terminate.store(true, Ordering::Release);
         drop(guard);
@@ -431,6 +449,13 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         self.slots.get(slot as usize).is_some_and(|s| s.terminate.load(Ordering::Acquire))
     }
 
+    /// Postmaster, after [`SlotArray::terminate_requested`] said true: the shortest grace period asked for, if any
+    /// request asked for one.
+    pub fn kill_after_ms(&self, slot: u32) -> Option<u32> {
+        let v = self.slots.get(slot as usize)?.kill_after_ms.load(Ordering::Relaxed);
+        (v != 0).then(|| v - 1)
+    }
+
     /// Postmaster: publishes the pid of a started worker (or 0 after it exited).
     pub fn report_pid(&self, slot: u32, pid: i32) {
         if let Some(s) = self.slots.get(slot as usize) {
@@ -496,6 +521,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         s.pid.store(if payload.is_some() { INVALID_PID } else { 0 }, Ordering::Relaxed);
         s.generation.store(generation, Ordering::Relaxed);
         s.terminate.store(false, Ordering::Relaxed);
+        s.kill_after_ms.store(0, Ordering::Relaxed);
         s.in_use.store(payload.is_some(), Ordering::Release);
         if payload.is_none() {
             self.hint_free(slot as usize);

@@ -99,6 +99,8 @@ pub struct WorkerSpec {
     pub main_arg: usize,
     pub extra: Vec<u8>,
     pub notify_pid: i32,
+    /// Beyond the spec: restart policies (all off unless asked for).
+    pub options: super::options::RunOptions,
 }
 
 /// Why a registration was refused, with the SQLSTATE PostgreSQL would use.
@@ -188,6 +190,25 @@ impl WorkerSpec {
             main_arg: 0,
             extra: Vec::new(),
             notify_pid: 0,
+            options: super::options::RunOptions::default(),
+        }
+    }
+
+    /// What a slot holds for this spec; refuses any field that does not fit.
+    pub fn to_slot(&self) -> Result<super::options::SlotRegistration, RegistrationError> {
+        Ok(super::options::SlotRegistration { worker: self.to_raw()?, options: self.options.to_raw() })
+    }
+
+    /// [`WorkerSpec::to_slot`] for a spec the postmaster adopted (see [`WorkerSpec::to_raw_adopted`]).
+    pub fn to_slot_adopted(&self) -> super::options::SlotRegistration {
+        super::options::SlotRegistration { worker: self.to_raw_adopted(), options: self.options.to_raw() }
+    }
+
+    /// The postmaster's sanitized copy of a slot (see [`WorkerSpec::sanitized_from`]).
+    pub fn sanitized_from_slot(r: &super::options::SlotRegistration) -> WorkerSpec {
+        WorkerSpec {
+            options: super::options::RunOptions::sanitized_from(&r.options),
+            ..WorkerSpec::sanitized_from(&r.worker)
         }
     }
 
@@ -250,6 +271,7 @@ impl WorkerSpec {
             main_arg: w.bgw_main_arg,
             extra: w.bgw_extra.to_vec(),
             notify_pid: w.bgw_notify_pid,
+            options: super::options::RunOptions::default(),
         })
     }
 
@@ -268,6 +290,7 @@ impl WorkerSpec {
             main_arg: w.bgw_main_arg,
             extra: w.bgw_extra[..extra_len].to_vec(),
             notify_pid: w.bgw_notify_pid,
+            options: super::options::RunOptions::default(),
         }
     }
 
@@ -315,6 +338,12 @@ impl WorkerSpec {
         if self.restart != Restart::Never && self.has_flag(BGWORKER_CLASS_PARALLEL) {
             return Err(RegistrationError::invalid(format!(
                 "background worker \"{name}\": parallel workers may not be configured for restart"
+            )));
+        }
+        self.options.check(name)?;
+        if self.options.backoff.is_some() && self.restart == Restart::Never {
+            return Err(RegistrationError::invalid(format!(
+                "background worker \"{name}\": a restart backoff needs a restartable worker"
             )));
         }
         if self.worker_type.is_empty() {

@@ -96,10 +96,18 @@ pub fn launch(dir: &Path, library: &str, function: &str, main_arg: i64, options:
     }
 }
 
-/// `bgw terminate HANDLE`.
-pub fn terminate(dir: &Path, handle: &str) -> Result<i32> {
+/// `bgw terminate HANDLE [--grace INTERVAL]`.
+pub fn terminate(dir: &Path, handle: &str, grace: Option<&str>) -> Result<i32> {
     let mut c = connect(dir)?;
-    c.query_one("SELECT bgw_terminate($1)", &[&handle])?;
-    println!("termination requested for {handle}");
+    match grace {
+        None => c.query_one("SELECT bgw_terminate($1)", &[&handle])?,
+        Some(grace) => {
+            c.query_one("SELECT bgw_terminate($1, CAST(CAST($2 AS text) AS interval))", &[&handle, &grace])?
+        }
+    };
+    match grace {
+        None => println!("termination requested for {handle}"),
+        Some(grace) => println!("termination requested for {handle} (SIGKILL after {grace})"),
+    }
     Ok(0)
 }

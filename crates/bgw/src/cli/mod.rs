@@ -127,6 +127,9 @@ enum Command {
         #[command(flatten)]
         dir: DataDirArg,
         handle: String,
+        /// SIGKILL the worker if it is still running this long after SIGTERM (an interval: 5s, '500 ms')
+        #[arg(long)]
+        grace: Option<String>,
     },
 }
 
@@ -180,6 +183,6 @@ fn run(cli: Cli) -> Result<i32> {
             }
             client::launch(&dir.resolve(), &library, &function, main_arg, &serde_json::Value::Object(options))
         }
-        Command::Terminate { dir, handle } => client::terminate(&dir.resolve(), &handle),
+        Command::Terminate { dir, handle, grace } => client::terminate(&dir.resolve(), &handle, grace.as_deref()),
     }
 }

@@ -33,6 +33,15 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
         ),
         GucDef::bool("restart_after_crash", true, Sighup, "Reinitialize the server after a worker crash."),
         GucDef::int(
+            "shutdown_kill_timeout",
+            60_000,
+            0,
+            i32::MAX as i64,
+            Unit::Ms,
+            Sighup,
+            "Sets how long a fast shutdown waits for processes to exit after SIGTERM before it sends SIGKILL (0: forever).",
+        ),
+        GucDef::int(
             "worker_spare_processes",
             1,
             0,
@@ -180,7 +189,8 @@ mod tests {
             assert_eq!(s.get_int(timeout), Some(0), "{timeout}");
         }
         assert_eq!(s.get_int("backend_memory_limit"), Some(1024 * 1024));
-        assert_eq!(s.names().len(), 19);
+        assert_eq!(s.get_int("shutdown_kill_timeout"), Some(60_000));
+        assert_eq!(s.names().len(), 20);
         assert!(s.names().windows(2).all(|w| w[0] < w[1]));
         assert!(host_parameters(Path::new("/d")).iter().all(|d| !d.short_desc.is_empty()));
         assert_eq!(s.def("max_connections").unwrap().context, GucContext::Postmaster);

@@ -43,8 +43,10 @@ impl Postmaster {
             }
             _ => self.unwatched = self.unwatched.saturating_sub(1),
         }
+        let mut held_lock = false;
         if let (Some(p), Some(seg)) = (child.proc_no, &self.segment) {
             let entry = &seg.shmem().procs()[p as usize];
+            held_lock = entry.locks_held.load(Ordering::Relaxed) != 0;
             if child.kind == ChildKind::Backend {
                 seg.shmem().header().sessions.leave(entry, child.tcp);
             }
@@ -80,7 +82,8 @@ impl Postmaster {
                 } else {
                     super::workers::Ending::Running
                 };
-                if let Some(name) = self.workers.worker_exited(self.shmem(), &self.children, slot, pid, exit, ending) {
+                let ended = super::workers::WorkerExit { pid, status: exit, held_lock };
+                if let Some(name) = self.workers.worker_exited(self.shmem(), &self.children, slot, ended, ending) {
                     self.handle_child_crash(&name, pid, exit);
                 }
             }
@@ -91,6 +94,11 @@ impl Postmaster {
     /// reinitialize once all are gone.
     fn handle_child_crash(&mut self, what: &str, pid: i32, exit: ExitStatus) {
         if self.fatal_error || self.shutdown == Some(ShutdownMode::Immediate) {
+            return;
+        }
+        if self.shutdown_killed && exit == ExitStatus::Signal(libc::SIGKILL) {
+            // The shutdown's own SIGKILL (shutdown_kill_timeout): the host is stopping and discards shared memory.
+            log_child_exit(Level::Log, what, pid, exit);
             return;
         }
         log_child_exit(Level::Log, what, pid, exit);

@@ -115,6 +115,10 @@ pub struct Postmaster {
     unwatched: usize,
     /// The errno of the last failed fork (a worker's exit record says it).
     last_fork_errno: i32,
+    /// When a shutdown that has sent SIGTERM gives up waiting and sends SIGKILL (`shutdown_kill_timeout`).
+    shutdown_kill_at: Option<std::time::Instant>,
+    /// The shutdown has sent SIGKILL: the deaths that follow are not crashes.
+    shutdown_killed: bool,
     /// Idle spare worker processes, and how many to keep (`worker_spare_processes`, at most max_worker_processes).
     spares: Spares,
     spare_target: usize,

@@ -22,7 +22,10 @@ impl Postmaster {
             let timeout_ms = if self.workers.has_pending_launches() && self.may_launch() {
                 0
             } else {
-                self.workers.next_restart_delay_ms().unwrap_or(-1)
+                match (self.workers.next_timer_delay_ms(), self.shutdown_timeout_delay_ms()) {
+                    (Some(a), Some(b)) => a.min(b),
+                    (a, b) => a.or(b).unwrap_or(-1),
+                }
             };
             let accepting = self.shutdown.is_none() || self.shutdown == Some(ShutdownMode::Smart);
             let listening =
@@ -53,6 +56,9 @@ impl Postmaster {
                 }
             }
             self.scratch.pollfds = fds;
+            let now = std::time::Instant::now();
+            self.workers.process_kill_timers(now);
+            self.process_shutdown_timeout(now);
             if self.may_launch() {
                 let now = std::time::Instant::now();
                 self.workers.process_restart_timers(now, self.phase);

@@ -59,6 +59,36 @@ impl Postmaster {
         self.workers.cancel_pending();
         // (Spares were retired when the shutdown began, the only way here.)
         self.children.signal_all(sig, |c| c.kind != ChildKind::DeadEnd || sig == libc::SIGQUIT);
+        if sig == libc::SIGTERM && self.shutdown_kill_at.is_none() {
+            let ms = crate::process::setting_int("shutdown_kill_timeout");
+            if ms > 0 {
+                self.shutdown_kill_at = Some(std::time::Instant::now() + std::time::Duration::from_millis(ms as u64));
+            }
+        }
+    }
+
+    /// `shutdown_kill_timeout` has passed since the shutdown sent SIGTERM: SIGKILL what is left, instead of
+    /// waiting forever for a process that ignores SIGTERM. Their deaths end the shutdown; none is a crash (shared
+    /// memory is discarded with the host).
+    pub(super) fn process_shutdown_timeout(&mut self, now: std::time::Instant) {
+        let Some(at) = self.shutdown_kill_at else { return };
+        if now < at || self.shutdown_killed {
+            return;
+        }
+        self.shutdown_killed = true;
+        let left = self.children.len();
+        elog::log(format!(
+            "{left} process{} did not exit within shutdown_kill_timeout after SIGTERM; sending SIGKILL",
+            if left == 1 { "" } else { "es" }
+        ));
+        self.children.signal_all(libc::SIGKILL, |_| true);
+    }
+
+    /// Milliseconds until the shutdown's SIGKILL is due, if one is.
+    pub(super) fn shutdown_timeout_delay_ms(&self) -> Option<i64> {
+        let at = self.shutdown_kill_at.filter(|_| !self.shutdown_killed)?;
+        let left = at.saturating_duration_since(std::time::Instant::now());
+        Some(left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i64)
     }
 
     pub(super) fn finish_shutdown(&mut self) -> i32 {

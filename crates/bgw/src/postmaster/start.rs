@@ -164,6 +164,8 @@ impl Postmaster {
             exit_watch,
             unwatched: 0,
             last_fork_errno: 0,
+            shutdown_kill_at: None,
+            shutdown_killed: false,
             spares: Spares::default(),
             spare_target: 0,
             scratch: Scratch::default(),

@@ -43,6 +43,19 @@ pub struct RegisteredWorker {
     /// Distinguishes this registration from a later one in the same slot (stale timers are ignored).
     seq: u64,
     launches: u32,
+    /// When a termination's grace period ends (the SIGKILL then), if one was asked for.
+    kill_due: Option<Instant>,
+    /// The host sent SIGKILL after the grace period.
+    killed: bool,
+}
+
+/// How a worker's process ended, as the postmaster saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerExit {
+    pub pid: i32,
+    pub status: ExitStatus,
+    /// Whether it held (or was asking for) a host lock when it died (its process entry's count).
+    pub held_lock: bool,
 }
 
 /// What the host was doing when a worker exited: it decides the exit's reason when the exit itself does not, and
@@ -68,6 +81,8 @@ pub struct Workers {
     pending: VecDeque<u32>,
     waiting_phase: Vec<u32>,
     timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
+    /// Terminations' grace periods: when to SIGKILL which slot's worker (registration `seq`).
+    kill_timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
     next_seq: u64,
     shm: Option<&'static Shmem>,
 }
@@ -96,6 +111,7 @@ impl Workers {
             pending: VecDeque::new(),
             waiting_phase: Vec::new(),
             timers: BinaryHeap::new(),
+            kill_timers: BinaryHeap::new(),
             next_seq: 1,
             shm: None,
         }
@@ -111,6 +127,8 @@ impl Workers {
             queued: false,
             seq: self.next_seq,
             launches: 0,
+            kill_due: None,
+            killed: false,
         }
     }
 
@@ -165,7 +183,7 @@ impl Workers {
         let slots = shm.slots();
         for (i, rw) in self.slots.iter().enumerate() {
             let generation = self.generations[i];
-            let raw = rw.as_ref().map(|r| r.spec.to_raw_adopted());
+            let raw = rw.as_ref().map(|r| r.spec.to_slot_adopted());
             slots.init_slot(i as u32, raw.as_ref(), generation);
             shm.slot_status()[i].exit.write(&self.exits[i]);
             if let Some(rw) = rw {
@@ -308,8 +326,12 @@ impl Workers {
         for slot in changed {
             let i = slot as usize;
             if let Some(rw) = self.slots[i].as_mut() {
-                // The registration cannot change after adoption, but the terminate flag can be set.
-                if slots.terminate_requested(slot) && !rw.terminate {
+                // The registration cannot change after adoption, but the terminate flag can be set (and a
+                // grace period given or shortened).
+                if !slots.terminate_requested(slot) {
+                    continue;
+                }
+                if !rw.terminate {
                     rw.terminate = true;
                     if rw.pid != 0 {
                         crate::sys::signals::send(rw.pid, libc::SIGTERM);
@@ -320,13 +342,21 @@ impl Workers {
                         self.record_end(slot, ExitReason::Terminated(i32::MIN));
                         self.forget(slot);
                         notify_slot_change(shm, children, slot, notify_pid);
+                        continue;
+                    }
+                }
+                if let Some(grace) = slots.kill_after_ms(slot).filter(|_| rw.pid != 0 && !rw.killed) {
+                    let due = Instant::now() + Duration::from_millis(grace.into());
+                    if rw.kill_due.is_none_or(|d| due < d) {
+                        rw.kill_due = Some(due);
+                        self.kill_timers.push(Reverse((due, slot, rw.seq)));
                     }
                 }
                 continue;
             }
             let Some(copy) = slots.read_slot(slot) else { continue };
             self.generations[i] = copy.generation;
-            let mut spec = WorkerSpec::sanitized_from(&copy.payload);
+            let mut spec = WorkerSpec::sanitized_from_slot(&copy.payload);
             let notify_pid = if children.contains(spec.notify_pid) { spec.notify_pid } else { 0 };
             if copy.terminate {
                 // Terminated before we saw it: free the slot, and tell the registrant we did.
@@ -346,7 +376,7 @@ impl Workers {
                 continue;
             }
             if elog::enabled(Level::Debug1) {
-                let claimed = WorkerSpec::sanitized_from(&copy.payload).notify_pid;
+                let claimed = WorkerSpec::sanitized_from(&copy.payload.worker).notify_pid;
                 if claimed != 0 && notify_pid == 0 {
                     elog::debug1(format!("worker notification PID {claimed} is not valid"));
                 }
@@ -374,10 +404,10 @@ impl Workers {
         shm: &Shmem,
         children: &Children,
         slot: u32,
-        pid: i32,
-        exit: ExitStatus,
+        ended: WorkerExit,
         ending: Ending,
     ) -> Option<String> {
+        let WorkerExit { pid, status: exit, held_lock } = ended;
         // Launches are off during a shutdown and a crash cycle.
         let launching = ending == Ending::Running;
         let Some(rw) = self.slots[slot as usize].as_mut().filter(|rw| rw.pid == pid) else {
@@ -408,9 +438,22 @@ impl Workers {
             rw.crashed_at = Some(Instant::now());
         }
         rw.pid = 0;
+        rw.kill_due = None;
         if rw.spec.has_flag(BGWORKER_SHMEM_ACCESS) && !exit.is_code(0) && !exit.is_code(1) {
-            // Not reported as stopped: the crash cycle decides what happens to it.
-            return Some(name);
+            // A worker the host killed after its grace period is not a crash if it held no host lock: what it
+            // could have left half-written is then only its own (its process entry, cleared on exit, and its
+            // latch). Holding one, it may have left shared state inconsistent: the crash cycle runs, as
+            // PostgreSQL's would for any death by a signal.
+            let killed_clean = rw.killed && exit == ExitStatus::Signal(libc::SIGKILL) && !held_lock;
+            if !killed_clean {
+                if rw.killed {
+                    elog::log(format!(
+                        "{name} (PID {pid}) was killed after its grace period while holding a host lock"
+                    ));
+                }
+                // Not reported as stopped: the crash cycle decides what happens to it.
+                return Some(name);
+            }
         }
         let notify_pid = rw.spec.notify_pid;
         shm.slots().report_pid(slot, 0);
@@ -464,6 +507,26 @@ impl Workers {
         }
     }
 
+    /// SIGKILLs the workers whose termination grace period has passed.
+    pub fn process_kill_timers(&mut self, now: Instant) {
+        while let Some(Reverse((due, slot, seq))) = self.kill_timers.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.kill_timers.pop();
+            let Some(rw) = self.slots[slot as usize].as_mut() else { continue };
+            if rw.seq != seq || rw.pid == 0 || rw.killed || rw.kill_due != Some(due) {
+                continue;
+            }
+            rw.killed = true;
+            elog::log(format!(
+                "background worker \"{}\" (PID {}) did not exit within its termination grace period; sending SIGKILL",
+                rw.spec.name, rw.pid
+            ));
+            crate::sys::signals::send(rw.pid, libc::SIGKILL);
+        }
+    }
+
     /// Queues workers whose restart interval has passed.
     pub fn process_restart_timers(&mut self, now: Instant, phase: Phase) {
         while let Some(Reverse((due, slot, seq))) = self.timers.peek().copied() {
@@ -477,12 +540,16 @@ impl Workers {
         }
     }
 
-    /// Milliseconds until the next restart is due (rounded up), if any.
-    pub fn next_restart_delay_ms(&self) -> Option<i64> {
-        self.timers.peek().map(|Reverse((due, _, _))| {
-            let left = due.saturating_duration_since(Instant::now());
-            left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i64
-        })
+    /// Milliseconds until the next restart or grace-period kill is due (rounded up), if any.
+    pub fn next_timer_delay_ms(&self) -> Option<i64> {
+        let restart = self.timers.peek().map(|Reverse((due, _, _))| *due);
+        let kill = self.kill_timers.peek().map(|Reverse((due, _, _))| *due);
+        let due = match (restart, kill) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        let left = due.saturating_duration_since(Instant::now());
+        Some(left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i64)
     }
 
     /// A child exited: workers it asked to be notified about stop notifying it.
@@ -516,6 +583,7 @@ impl Workers {
         self.pending.clear();
         self.waiting_phase.clear();
         self.timers.clear();
+        self.kill_timers.clear();
         for slot in self.slots.iter_mut() {
             let keep = slot.as_ref().is_some_and(|rw| rw.spec.restart != Restart::Never && !rw.terminate);
             if !keep {
@@ -528,6 +596,8 @@ impl Workers {
                 rw.crashed_at = None;
                 rw.pid = 0;
                 rw.queued = false;
+                rw.kill_due = None;
+                rw.killed = false;
                 rw.spec.notify_pid = 0;
             }
         }
@@ -599,7 +669,19 @@ mod tests {
             bgw_extra: [0xff; BGW_EXTRALEN],
             bgw_notify_pid: 1,
         };
-        let good = WorkerSpec::new("fine", "bgw", "sleeper").to_raw().unwrap();
+        let junk = crate::bgworker::options::SlotRegistration {
+            worker: junk,
+            options: crate::bgworker::options::RawRunOptions {
+                backoff_initial_ms: u32::MAX,
+                backoff_max_ms: 1,
+                backoff_factor_milli: u32::MAX,
+                backoff_jitter_milli: u32::MAX,
+                give_up_restarts: u32::MAX,
+                give_up_window_ms: u32::MAX,
+                reserved: [u32::MAX; 6],
+            },
+        };
+        let good = WorkerSpec::new("fine", "bgw", "sleeper").to_slot().unwrap();
         assert!(matches!(shm.slots().register(&junk, 8), crate::bgworker::slots::RegisterOutcome::Registered { .. }));
         assert!(matches!(shm.slots().register(&good, 8), crate::bgworker::slots::RegisterOutcome::Registered { .. }));
         workers.process_state_change(shm, &mut children, Phase::Run);
@@ -618,7 +700,7 @@ mod tests {
         let shm = seg.shmem();
         let mut spec = WorkerSpec::new("r", "bgw", "sleeper");
         spec.restart = Restart::After { seconds: 5 };
-        shm.slots().register(&spec.to_raw().unwrap(), 8);
+        shm.slots().register(&spec.to_slot().unwrap(), 8);
         workers.process_state_change(shm, &mut children, Phase::Run);
         // A pid no process has (pid_max is at most 2^22), never signalled here: the worker has no notify pid.
         let pid = 1 << 23;
@@ -626,7 +708,16 @@ mod tests {
         let state = || WorkerState::from_u32(shm.slot_status()[0].state.load(Ordering::Relaxed));
         assert_eq!(state(), WorkerState::Running);
         // During a shutdown (not launching) it stays registered, without a restart, and is not shown running.
-        assert_eq!(workers.worker_exited(shm, &children, 0, pid, ExitStatus::Code(1), Ending::Shutdown), None);
+        assert_eq!(
+            workers.worker_exited(
+                shm,
+                &children,
+                0,
+                WorkerExit { pid, status: ExitStatus::Code(1), held_lock: false },
+                Ending::Shutdown
+            ),
+            None
+        );
         assert!(workers.slots[0].is_some());
         assert_eq!(state(), WorkerState::Registered);
     }
@@ -656,7 +747,7 @@ mod tests {
             let mut w = WorkerSpec::new(name, "bgw", "sleeper");
             w.restart = restart;
             w.notify_pid = registrant;
-            shm.slots().register(&w.to_raw().unwrap(), 8);
+            shm.slots().register(&w.to_slot().unwrap(), 8);
         };
         spec("kept", Restart::After { seconds: 60 });
         spec("never", Restart::Never);
@@ -687,7 +778,7 @@ mod tests {
         let shm = seg.shmem();
         let mut spec = WorkerSpec::new("n", "bgw", "sleeper");
         spec.notify_pid = 1; // init: not one of our children
-        shm.slots().register(&spec.to_raw().unwrap(), 8);
+        shm.slots().register(&spec.to_slot().unwrap(), 8);
         workers.process_state_change(shm, &mut children, Phase::Run);
         let rw = workers.slots[0].as_ref().unwrap();
         assert_eq!(rw.spec.notify_pid, 0);
@@ -698,7 +789,7 @@ mod tests {
     fn an_inconsistent_slot_count_is_logged_not_trusted() {
         let (seg, mut workers, mut children) = setup();
         let shm = seg.shmem();
-        shm.slots().register(&WorkerSpec::new("w", "bgw", "sleeper").to_raw().unwrap(), 8);
+        shm.slots().register(&WorkerSpec::new("w", "bgw", "sleeper").to_slot().unwrap(), 8);
         // The postmaster's own notion of the slot count differs from shared memory's.
         let mut other = Workers::new(3);
         other.process_state_change(shm, &mut children, Phase::Run);

@@ -49,6 +49,9 @@ pub fn is_child() -> bool {
 pub fn set_my_proc(proc_no: Option<u32>) {
     IS_CHILD.store(true, Ordering::Relaxed);
     MY_PROC.store(proc_no.map(|p| p as i64 + 1).unwrap_or(0), Ordering::Relaxed);
+    if let Some(entry) = my_proc() {
+        crate::sys::robust_mutex::count_holds_in(&entry.locks_held);
+    }
 }
 
 /// This child's process entry in shared memory, if it has one and is attached.

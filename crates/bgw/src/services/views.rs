@@ -73,7 +73,7 @@ pub fn activity(me: u32, sees_all: bool) -> Vec<ActivityRow> {
                 ProcKind::Worker => shm
                     .slots()
                     .copy_locked(s.worker_slot.max(0) as u32)
-                    .map(|(c, _)| WorkerSpec::sanitized_from(&c.payload).worker_type)
+                    .map(|(c, _)| WorkerSpec::sanitized_from(&c.payload.worker).worker_type)
                     .unwrap_or_else(|| "background worker".to_string()),
                 ProcKind::Free => "unknown".to_string(),
             };
@@ -101,7 +101,7 @@ pub fn workers() -> Vec<WorkerRow> {
     let mut rows = Vec::new();
     for i in 0..slots.len() as u32 {
         let Some((copy, pid)) = slots.copy_locked(i) else { continue };
-        let spec = WorkerSpec::sanitized_from(&copy.payload);
+        let spec = WorkerSpec::sanitized_from_slot(&copy.payload);
         let st = &status[i as usize];
         let mut state = WorkerState::from_u32(st.state.load(Ordering::Relaxed));
         if state == WorkerState::Free {

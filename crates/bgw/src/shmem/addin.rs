@@ -66,6 +66,12 @@ impl AddinHeader {
         self.capacity.store(capacity as u64, Ordering::Relaxed);
     }
 
+    /// Fault injection (the `stubborn` test worker): takes the directory's lock and never gives it back; the
+    /// process holds it until it dies.
+    pub fn leak_lock(&self) {
+        std::mem::forget(self.lock.lock());
+    }
+
     fn data(&self) -> *mut u8 {
         // SAFETY: the data space starts right after the header, rounded up to ALIGN, within the segment (the
         // layout reserved region_size(capacity) bytes for this header and its data).

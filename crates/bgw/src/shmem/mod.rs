@@ -22,8 +22,9 @@ pub mod notify;
 pub mod phase;
 pub mod procs;
 
+use crate::bgworker::options::SlotRegistration;
 use crate::bgworker::slots::{bitmap_words, ArrayHeader, Bitmaps, Slot, SlotArray};
-use crate::bgworker::types::{BackgroundWorker, BGW_MAXLEN};
+use crate::bgworker::types::BGW_MAXLEN;
 use crate::bgworker::watch::WatchList;
 use crate::sync::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use crate::sys::shm::SharedMapping;
@@ -185,7 +186,7 @@ impl Layout {
         let header = 0;
         let array_header = align(header + std::mem::size_of::<ShmemHeader>());
         let slots = align(array_header + std::mem::size_of::<ArrayHeader>());
-        let changed = align(slots + max_workers * std::mem::size_of::<Slot<BackgroundWorker>>());
+        let changed = align(slots + max_workers * std::mem::size_of::<Slot<SlotRegistration>>());
         let summary = align(changed + changed_words * 8);
         let free = align(summary + summary_words * 8);
         let free_summary = align(free + changed_words * 8);
@@ -240,7 +241,7 @@ impl Shmem {
     }
 
     /// The worker slot array.
-    pub fn slots(&self) -> SlotArray<'_, BackgroundWorker> {
+    pub fn slots(&self) -> SlotArray<'_, SlotRegistration> {
         let (cw, sw) = bitmap_words(self.layout.max_workers);
         // SAFETY: each part lies within the mapping at an aligned offset computed by Layout for these lengths; the
         // types consist of atomics, a robust lock and UnsafeCell payloads governed by the slot protocol.
@@ -248,7 +249,7 @@ impl Shmem {
             SlotArray::new(
                 &*self.part::<ArrayHeader>(self.layout.array_header),
                 std::slice::from_raw_parts(
-                    self.part::<Slot<BackgroundWorker>>(self.layout.slots),
+                    self.part::<Slot<SlotRegistration>>(self.layout.slots),
                     self.layout.max_workers,
                 ),
                 Bitmaps {

@@ -60,6 +60,9 @@ impl ProcKind {
 #[repr(C)]
 pub struct ProcEntry {
     pub pid: AtomicI32,
+    /// How many host locks the process holds or is asking for (its own counter: see
+    /// `crate::sys::robust_mutex`); read by the postmaster after the process died.
+    pub locks_held: AtomicU32,
     pub kind: AtomicU32,
     /// The worker's slot, for workers; -1 otherwise.
     pub worker_slot: AtomicI32,
@@ -137,6 +140,7 @@ impl ProcEntry {
         self.kind.store(kind as u32, Ordering::Relaxed);
         self.worker_slot.store(worker_slot, Ordering::Relaxed);
         self.start_us.store(start_us, Ordering::Relaxed);
+        self.locks_held.store(0, Ordering::Relaxed);
     }
 
     /// The owner: report activity.

@@ -6,9 +6,45 @@
 //! the slot protocol guarantees by publishing a slot with a single `in_use` store at the end.
 //!
 //! Only children take this lock; the postmaster never does (see `crate::bgworker::slots`).
+//!
+//! Every lock of this kind a child takes is counted in a counter of its own in shared memory (its process
+//! entry's, registered with [`count_holds_in`]): raised before it asks for the lock, lowered after it gave the
+//! lock back, so the count is nonzero wherever the process may hold one (while it waits for one too). The
+//! postmaster reads it after the process died: a worker the host killed while the count was zero held no host
+//! lock, so the shared state it could have left half-updated is only its own (see the grace period of
+//! `crate::postmaster`'s termination).
 
 use bgw_macros::hot;
 use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+
+/// This process's count of host locks held (or being asked for); null before [`count_holds_in`].
+static HELD: AtomicPtr<AtomicU32> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Counts this process's holds of every [`ProcessLock`] (and the other host locks that call [`hold_begins`]) in
+/// `counter`, which lives in shared memory as long as the process does. Set once, right after the fork.
+pub fn count_holds_in(counter: &'static AtomicU32) {
+    counter.store(0, Ordering::Relaxed);
+    HELD.store(counter as *const AtomicU32 as *mut AtomicU32, Ordering::Relaxed);
+}
+
+/// A host lock is about to be asked for.
+#[hot]
+pub fn hold_begins() {
+    // SAFETY: HELD is null or points at a counter in shared memory that outlives this process's use of it.
+    if let Some(counter) = unsafe { HELD.load(Ordering::Relaxed).as_ref() } {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A host lock was given back.
+#[hot]
+pub fn hold_ends() {
+    // SAFETY: as in `hold_begins`.
+    if let Some(counter) = unsafe { HELD.load(Ordering::Relaxed).as_ref() } {
+        counter.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// A robust, process-shared mutex living in shared memory. Create it in place with [`ProcessLock::init`].
 #[repr(C)]
@@ -49,6 +85,7 @@ impl ProcessLock {
     #[hot]
     pub fn lock(&self) -> ProcessLockGuard<'_> {
         let critical = super::alloc::CriticalSection::enter();
+        hold_begins();
         // SAFETY: the mutex was initialized by `init` in shared memory that outlives every child.
         let rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
         if rc == libc::EOWNERDEAD {
@@ -70,6 +107,7 @@ impl Drop for ProcessLockGuard<'_> {
     fn drop(&mut self) {
         // SAFETY: the guard exists only while this process holds the lock.
         unsafe { libc::pthread_mutex_unlock(self.lock.raw.get()) };
+        hold_ends();
     }
 }
 

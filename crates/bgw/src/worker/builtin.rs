@@ -13,6 +13,8 @@
 //! | `lock_holder` | —                | takes the workers' lock, never releases it, waits to be killed        |
 //! | `scribbler` | mode               | scribbles over shared memory (0: slots, counters, bitmaps, watchers, signal flags; 1: the slot count), wakes the postmaster, waits to be killed |
 //!
+//! | `stubborn`  | 0 or 1             | ignores SIGTERM and waits to be killed; with 1, holding a host lock (the named-memory directory's) |
+//!
 //! | `late_terminator` | milliseconds | keeps every signal blocked, sleeps that long, then terminates the worker whose handle (`slot:generation`) is its extra data, and exits 0 |
 //!
 //! `lock_holder`, `scribbler` and `late_terminator` are fault injection for the reliability tests (`tests/faults.rs`): what a child
@@ -43,7 +45,29 @@ pub static INTERNAL: &[(&str, WorkerMain)] = &[
     ("lock_holder", lock_holder),
     ("scribbler", scribbler),
     ("late_terminator", late_terminator),
+    ("stubborn", stubborn),
 ];
+
+/// Ignores SIGTERM (a worker that will not stop when asked) and waits to be killed; with main argument 1 it
+/// first takes a host lock (the named-memory directory's) and keeps it.
+fn stubborn(hold_lock: usize) {
+    crate::sys::signals::ignore(libc::SIGTERM);
+    background_worker_unblock_signals();
+    if hold_lock == 1 {
+        if let Some(shm) = crate::shmem::attached() {
+            shm.addin().leak_lock();
+        }
+    }
+    elog::log(format!(
+        "stubborn (PID {}) ignores SIGTERM{}",
+        std::process::id(),
+        if hold_lock == 1 { " and holds a host lock" } else { "" }
+    ));
+    loop {
+        latch::wait_latch(WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1);
+        latch::reset_latch();
+    }
+}
 
 fn noop(_: usize) {
     background_worker_unblock_signals();
@@ -258,7 +282,16 @@ fn scribbler(mode: usize) {
         for i in 0..n {
             let free = slots.read_slot(i).is_none();
             let pid = pids[i as usize % pids.len()];
-            slots.scribble_slot(i, &garbage(i), pid, u64::MAX - u64::from(i), free && i + 2 >= n);
+            let junk = crate::bgworker::options::SlotRegistration {
+                worker: garbage(i),
+                options: crate::bgworker::options::RawRunOptions {
+                    backoff_initial_ms: u32::MAX - i,
+                    backoff_factor_milli: u32::MAX,
+                    give_up_window_ms: i,
+                    ..Default::default()
+                },
+            };
+            slots.scribble_slot(i, &junk, pid, u64::MAX - u64::from(i), free && i + 2 >= n);
         }
         // Wrapping counters that say 4 parallel workers are active; after the three parallel-flagged garbage slots
         // the postmaster releases (in an array of 10), they say 1 is, while the view shows 2 (scribbled flags).
