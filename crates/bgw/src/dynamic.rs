@@ -145,6 +145,17 @@ fn terminate_with_grace(h: Handle, grace_ms: Option<u32>) -> Result<(), Registra
     Ok(())
 }
 
+/// Lets a worker its restart policy gave up on run again, and forgets its restart history (beyond the spec).
+/// Safe on a stale handle (nothing happens; returns false).
+pub fn reset_background_worker(h: Handle) -> Result<bool, RegistrationError> {
+    let shm = check_handle(h)?;
+    let done = shm.slots().request_reset(h.slot, h.generation);
+    if done {
+        shm.signal_postmaster(pmsignal::BACKGROUND_WORKER_CHANGE);
+    }
+    Ok(done)
+}
+
 /// Why the registration `h` names last ended a run (beyond the spec, which only says `BGWH_STOPPED`): the
 /// reason, when, and how often its worker was started. A registration that has not ended a run says
 /// [`ExitReason::None`]; a handle whose slot was reused by a later registration that has ended a run too says

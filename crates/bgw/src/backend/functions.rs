@@ -10,6 +10,7 @@
 //! | `bgw_wait_for_shutdown(handle)`                            | status text                                  |
 //! | `bgw_terminate(handle [, grace])`                          | true (grace: SIGKILL after that long)        |
 //! | `bgw_exit_reason(handle)`                                  | why its last run ended, in words             |
+//! | `bgw_reset(handle)`                                        | true; a worker given up on runs again        |
 //! | `bgw_type_by_pid(pid)`                                     | worker type, NULL if none                    |
 //!
 //! and, as in PostgreSQL: `pg_backend_pid()`, `pg_reload_conf()`, `pg_cancel_backend(pid)`, `pg_terminate_backend(pid)`,
@@ -148,6 +149,7 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     define(conn, "bgw_wait_for_shutdown", &[1], bgw_wait_for_shutdown)?;
     define(conn, "bgw_terminate", &[1, 2], bgw_terminate)?;
     define(conn, "bgw_exit_reason", &[1], bgw_exit_reason)?;
+    define(conn, "bgw_reset", &[1], bgw_reset)?;
     define(conn, "bgw_type_by_pid", &[1], bgw_type_by_pid)?;
     define(conn, "pg_backend_pid", &[0], pg_backend_pid)?;
     define(conn, "pg_reload_conf", &[0], pg_reload_conf)?;
@@ -170,7 +172,7 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
     }
     Some(match name.to_ascii_lowercase().as_str() {
         "bgw_launch" | "bgw_pid" | "bgw_wait_for_startup" | "pg_backend_pid" => PgType::Int4,
-        "bgw_terminate" | "pg_reload_conf" | "pg_cancel_backend" | "pg_terminate_backend" => PgType::Bool,
+        "bgw_terminate" | "bgw_reset" | "pg_reload_conf" | "pg_cancel_backend" | "pg_terminate_backend" => PgType::Bool,
         "pg_notify" => PgType::Void,
         "bgw_register"
         | "bgw_status"
@@ -193,7 +195,12 @@ pub(crate) fn argument_types(name: &str) -> Option<Vec<PgType>> {
         "bgw_launch" | "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text],
         // The grace period is an interval (a parameter for it is one too: '300 ms' is its text).
         "bgw_terminate" => vec![PgType::Text, PgType::Interval],
-        "bgw_status" | "bgw_wait_for_startup" | "bgw_wait_for_shutdown" | "bgw_pid" | "bgw_exit_reason" => {
+        "bgw_status"
+        | "bgw_wait_for_startup"
+        | "bgw_wait_for_shutdown"
+        | "bgw_pid"
+        | "bgw_exit_reason"
+        | "bgw_reset" => {
             vec![PgType::Text]
         }
         "pg_cancel_backend" | "pg_terminate_backend" | "bgw_type_by_pid" => vec![PgType::Int4],
@@ -369,6 +376,12 @@ fn grace_arg(ctx: &Context<'_>, index: usize) -> Result<Option<u32>, SqlError> {
         return Err(SqlError::error("22023", format!("grace period {seconds} s is out of range")));
     }
     Ok(Some((seconds * 1000.0).round() as u32))
+}
+
+/// Lets a worker its restart policy gave up on run again; false for a stale handle.
+fn bgw_reset(ctx: &Context<'_>) -> Result<Option<bool>, SqlError> {
+    let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
+    Ok(Some(context::host()?.reset(handle)?))
 }
 
 /// Why the registration's last run ended, in words ("exited with exit code 1", "terminated on request (exit

@@ -40,6 +40,8 @@ pub struct RegistrationRequest {
     pub extra: Vec<u8>,
     /// Whether the registering backend wants SIGUSR1 notifications (default true).
     pub notify: bool,
+    /// Beyond the spec: restart backoff and give-up rule (`"backoff"`, `"give_up"`).
+    pub options: crate::bgworker::options::RunOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -110,6 +112,8 @@ pub struct WorkerRow {
     pub last_exit_reason: Option<String>,
     pub last_exit_description: Option<String>,
     pub last_exit_at: Option<std::time::SystemTime>,
+    /// When a worker waiting to restart starts again.
+    pub next_start_at: Option<std::time::SystemTime>,
 }
 
 /// A SQL value crossing into or out of a module's SQL function.
@@ -172,6 +176,10 @@ pub trait HostServices {
     /// [`HostServices::terminate`], then SIGKILL if the worker is still running `grace_ms` after.
     fn terminate_with_grace(&self, _handle: Handle, _grace_ms: u32) -> Result<(), SqlError> {
         Err(SqlError::error("0A000", "terminating with a grace period is not available here"))
+    }
+    /// Lets a worker its restart policy gave up on run again (`bgw_reset`); false for a stale handle.
+    fn reset(&self, _h: Handle) -> Result<bool, SqlError> {
+        Err(SqlError::error("0A000", "resetting workers is not available here"))
     }
     /// Why the registration `h` names last ended a run (`bgw_exit_reason`); None when it cannot be read now.
     fn exit_reason(&self, _h: Handle) -> Result<Option<crate::bgworker::exit_reason::BgwExitInfo>, SqlError> {

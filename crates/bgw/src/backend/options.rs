@@ -21,7 +21,7 @@ use super::host::{RegistrationRequest, RequestFlags, SqlError, StartPhase};
 /// BGW_EXTRALEN: the most bytes `extra` may hold.
 pub const EXTRA_MAX_BYTES: usize = bgw_abi::BGW_EXTRALEN;
 
-const KNOWN_KEYS: &str = "name, type, restart, flags, start, extra, notify";
+const KNOWN_KEYS: &str = "name, type, restart, flags, start, extra, notify, backoff, give_up";
 
 /// Builds a registration request from the SQL arguments. `None` stands for SQL NULL: a NULL `main_arg` means 0
 /// and a NULL `options_json` means all defaults, but the library and function are required.
@@ -47,6 +47,7 @@ pub fn parse_registration(
         start: StartPhase::RecoveryFinished,
         extra: Vec::new(),
         notify: true,
+        options: Default::default(),
     };
     let Some(text) = options_json else {
         return Ok(req);
@@ -61,6 +62,18 @@ pub fn parse_registration(
             "start" => req.start = start_value(value)?,
             "extra" => req.extra = extra_value(value)?,
             "notify" => req.notify = bool_value(key, value)?,
+            "backoff" => {
+                let decl: crate::bgworker::options::BackoffDecl = serde_json::from_value(value.clone())
+                    .map_err(|e| invalid(format!("registration option \"backoff\": {e}")))?;
+                req.options.backoff =
+                    Some(decl.to_backoff().map_err(|m| invalid(format!("registration option \"backoff\": {m}")))?);
+            }
+            "give_up" => {
+                let decl: crate::bgworker::options::GiveUpDecl = serde_json::from_value(value.clone())
+                    .map_err(|e| invalid(format!("registration option \"give_up\": {e}")))?;
+                req.options.give_up =
+                    Some(decl.to_give_up().map_err(|m| invalid(format!("registration option \"give_up\": {m}")))?);
+            }
             other => {
                 return Err(invalid(format!("unrecognized registration option \"{}\"", shorten(other)))
                     .with_hint(format!("The options are: {KNOWN_KEYS}.")))

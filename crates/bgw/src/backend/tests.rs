@@ -255,6 +255,7 @@ impl HostServices for FakeHost {
                     last_exit_reason: None,
                     last_exit_description: None,
                     last_exit_at: None,
+                    next_start_at: None,
                 }
             })
             .collect()
@@ -720,7 +721,7 @@ fn views_read_the_host() {
     assert_eq!(sql(&server, "SELECT name FROM bgw_workers WHERE state = 'running' ORDER BY slot"), "first\nthree");
     assert_eq!(
         sql(&server, "SELECT * FROM bgw_workers WHERE slot = 0"),
-        format!("0|1|first|first|lib|one|0|shmem,database|recovery_finished|10|20000|running|{}|0||0|||", FIRST_PID)
+        format!("0|1|first|first|lib|one|0|shmem,database|recovery_finished|10|20000|running|{}|0||0||||", FIRST_PID)
     );
     assert_eq!(
         sql(

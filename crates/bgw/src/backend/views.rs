@@ -75,7 +75,7 @@ impl View for Workers {
     const SCHEMA: &'static CStr = c"CREATE TABLE x(slot INTEGER, generation INTEGER, name TEXT, \"type\" TEXT, \
         library TEXT, \"function\" TEXT, main_arg INTEGER, flags TEXT, start_phase TEXT, restart_interval INTEGER, \
         pid INT4, state TEXT, notify_pid INT4, restart_count INTEGER, last_exit_code INT4, starts INTEGER, \
-        last_exit_reason TEXT, last_exit_description TEXT, last_exit_at timestamptz)";
+        last_exit_reason TEXT, last_exit_description TEXT, last_exit_at timestamptz, next_start_at timestamptz)";
 
     fn rows(host: &dyn HostServices) -> Vec<Vec<Value>> {
         let int = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
@@ -102,6 +102,7 @@ impl View for Workers {
                     row.last_exit_reason.map_or(Value::Null, Value::Text),
                     row.last_exit_description.map_or(Value::Null, Value::Text),
                     row.last_exit_at.map_or(Value::Null, |t| Value::Text(timestamp_text(t))),
+                    row.next_start_at.map_or(Value::Null, |t| Value::Text(timestamp_text(t))),
                 ]
             })
             .collect()

@@ -55,6 +55,8 @@ struct Declared {
     restart: Option<RestartValue>,
     #[serde(default)]
     extra: String,
+    backoff: Option<super::options::BackoffDecl>,
+    give_up: Option<super::options::GiveUpDecl>,
 }
 
 fn default_library() -> String {
@@ -108,6 +110,12 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<WorkerSpec>, DeclaredError> {
             }
         };
         spec.extra = d.extra.into_bytes();
+        if let Some(b) = &d.backoff {
+            spec.options.backoff = Some(b.to_backoff().map_err(|m| invalid(format!("{which}: {m}")))?);
+        }
+        if let Some(g) = &d.give_up {
+            spec.options.give_up = Some(g.to_give_up().map_err(|m| invalid(format!("{which}: {m}")))?);
+        }
         specs.push(spec);
     }
     Ok(specs)
@@ -137,6 +145,8 @@ pub const DEMO: &str = r#"# Background workers registered when the host starts (
 #   start     "recovery_finished"   or "postmaster_start", "consistent_state"
 #   restart   60          seconds to wait before restarting after exit code 1, or "never"
 #   extra     ""          up to 128 bytes of text handed to the worker
+#   backoff   { initial = 1, max = 60, factor = 2, jitter = 0.1 }   restarts grow by the factor (seconds)
+#   give_up   { restarts = 5, within = 60 }   more restarts than that within the window: state failed
 # A worker that exits with 0 is unregistered; with 1, restarted after `restart`; anything else from a worker with
 # shared memory access is a crash, and the host restarts all its processes.
 

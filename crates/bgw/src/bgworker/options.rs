@@ -151,3 +151,107 @@ impl RunOptions {
         Some(Duration::from_secs_f64(grown.min(b.max.as_secs_f64())))
     }
 }
+
+/// `backoff = { initial = 1, max = 60, factor = 2, jitter = 0.1 }` (seconds; factor default 2, jitter default
+/// 0), as `workers.toml` and the SQL registration options (`"backoff": {...}`) write it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackoffDecl {
+    pub initial: f64,
+    pub max: f64,
+    #[serde(default = "default_factor")]
+    pub factor: f64,
+    #[serde(default)]
+    pub jitter: f64,
+}
+
+fn default_factor() -> f64 {
+    2.0
+}
+
+/// `give_up = { restarts = 5, within = 60 }` (seconds).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GiveUpDecl {
+    pub restarts: u32,
+    pub within: f64,
+}
+
+fn seconds(what: &str, s: f64) -> Result<Duration, String> {
+    if !s.is_finite() || s < 0.0 || s * 1000.0 > MAX_OPTION_MS as f64 {
+        return Err(format!("{what} must be a number of seconds between 0 and {}", MAX_OPTION_MS / 1000));
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+impl BackoffDecl {
+    pub fn to_backoff(&self) -> Result<Backoff, String> {
+        if !(1.0..=1000.0).contains(&self.factor) {
+            return Err("backoff factor must be between 1 and 1000".into());
+        }
+        if !(0.0..=1.0).contains(&self.jitter) {
+            return Err("backoff jitter must be between 0 and 1".into());
+        }
+        Ok(Backoff {
+            initial: seconds("backoff initial", self.initial)?,
+            max: seconds("backoff max", self.max)?,
+            factor_milli: (self.factor * 1000.0).round() as u32,
+            jitter_milli: (self.jitter * 1000.0).round() as u32,
+        })
+    }
+}
+
+impl GiveUpDecl {
+    pub fn to_give_up(&self) -> Result<GiveUp, String> {
+        Ok(GiveUp { restarts: self.restarts, window: seconds("give_up within", self.within)? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_survive_the_slot_and_any_bytes_are_bounded() {
+        let opts = RunOptions {
+            backoff: Some(Backoff {
+                initial: Duration::from_millis(200),
+                max: Duration::from_secs(2),
+                factor_milli: 2000,
+                jitter_milli: 100,
+            }),
+            give_up: Some(GiveUp { restarts: 3, window: Duration::from_secs(10) }),
+        };
+        assert_eq!(RunOptions::sanitized_from(&opts.to_raw()), opts);
+        assert_eq!(RunOptions::sanitized_from(&RawRunOptions::default()), RunOptions::default());
+        let junk = RawRunOptions {
+            backoff_initial_ms: u32::MAX,
+            backoff_max_ms: 0,
+            backoff_factor_milli: 0,
+            backoff_jitter_milli: u32::MAX,
+            give_up_restarts: u32::MAX,
+            give_up_window_ms: u32::MAX,
+            reserved: [7; 6],
+        };
+        let b = RunOptions::sanitized_from(&junk).backoff.unwrap();
+        assert!(b.initial <= b.max && b.factor_milli == 1000 && b.jitter_milli == 1000);
+        // The delays grow by the factor and stop at the maximum.
+        let delays: Vec<u128> = (1..=6).map(|n| opts.backoff_delay(n).unwrap().as_millis()).collect();
+        assert_eq!(delays, [200, 400, 800, 1600, 2000, 2000]);
+        assert!(RunOptions::default().backoff_delay(1).is_none());
+    }
+
+    #[test]
+    fn declarations_are_checked() {
+        let d: BackoffDecl = serde_json::from_str(r#"{"initial": 0.5, "max": 30}"#).unwrap();
+        let b = d.to_backoff().unwrap();
+        assert_eq!((b.initial, b.factor_milli, b.jitter_milli), (Duration::from_millis(500), 2000, 0));
+        assert!(serde_json::from_str::<BackoffDecl>(r#"{"initial": 1, "max": 2, "speed": 3}"#).is_err());
+        let bad: BackoffDecl = serde_json::from_str(r#"{"initial": 1, "max": 2, "factor": 0.5}"#).unwrap();
+        assert!(bad.to_backoff().unwrap_err().contains("factor"));
+        let g: GiveUpDecl = toml::from_str("restarts = 5\nwithin = 60").unwrap();
+        assert_eq!(g.to_give_up().unwrap(), GiveUp { restarts: 5, window: Duration::from_secs(60) });
+        let bad: GiveUpDecl = toml::from_str("restarts = 5\nwithin = -1").unwrap();
+        assert!(bad.to_give_up().is_err());
+    }
+}

@@ -18,12 +18,16 @@
 //! | `pid`          | a registrant (`INVALID_PID`)         | the postmaster (started pid; 0 once stopped)          |
 //! | `terminate`    | a registrant (false)                 | any lock holder (false → true, once)                  |
 //! | `kill_after_ms`| a registrant (0)                     | a terminator holding the lock, before `terminate`: only lowered |
+//! | `resets`       | a registrant (0)                     | any lock holder (+1 per `bgw_reset`)                  |
 //! | `in_use`       | a registrant: false → true, last     | the postmaster: true → false, last                    |
 //!
 //! `kill_after_ms` is a termination's grace period plus one (0: none, the spec's plain SIGTERM): a terminator
 //! that asks for one stores it before its Release store of `terminate` (true, again if it was already), so the
 //! postmaster, which loads `terminate` with Acquire before it reads `kill_after_ms`, sees the grace of every
 //! request it has seen. A later request can only shorten it.
+//!
+//! `resets` counts requests to let a worker its restart policy gave up on run again; the postmaster compares it
+//! with the count it last acted on (a change bit tells it to look), so a request is never lost or taken twice.
 //!
 //! Publication: a registrant fills the slot and then stores `in_use = true` with Release; the postmaster loads
 //! `in_use` with Acquire before it reads anything else, so it sees a complete registration. Going the other way,
@@ -88,6 +92,8 @@ pub struct Slot<P> {
     pid: AtomicI32,
     /// A termination's grace period in milliseconds plus one; 0: none (see the module docs).
     kill_after_ms: AtomicU32,
+    /// Reset requests, counted (see the module docs).
+    resets: AtomicU32,
     generation: AtomicU64,
     payload: UnsafeCell<P>,
 }
@@ -100,6 +106,7 @@ impl<P: SlotPayload> Slot<P> {
             terminate: AtomicBool::new(false),
             pid: AtomicI32::new(0),
             kill_after_ms: AtomicU32::new(0),
+            resets: AtomicU32::new(0),
             generation: AtomicU64::new(0),
             payload: UnsafeCell::new(payload),
         }
@@ -319,6 +326,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
             slot.generation.store(generation, Ordering::Relaxed);
             slot.terminate.store(false, Ordering::Relaxed);
             slot.kill_after_ms.store(0, Ordering::Relaxed);
+            slot.resets.store(0, Ordering::Relaxed);
             if parallel {
                 let n = self.header.parallel_register_count.load(Ordering::Relaxed);
                 self.header.parallel_register_count.store(n.wrapping_add(1), Ordering::Relaxed);
@@ -364,6 +372,21 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
             }
         }
         s.terminate.store(true, Ordering::Release);
+        drop(guard);
+        self.mark_changed(slot as usize);
+        true
+    }
+
+    /// Asks the postmaster to let `(slot, generation)` run again after its restart policy gave up (and to forget
+    /// its restart history). Returns false for a stale handle; the caller then signals the postmaster.
+    pub fn request_reset(&self, slot: u32, generation: u64) -> bool {
+        let Some(s) = self.slots.get(slot as usize) else { return false };
+        let guard = self.header.lock.lock();
+        if s.generation.load(Ordering::Relaxed) != generation || !s.in_use.load(Ordering::Acquire) {
+            return false;
+        }
+        let n = s.resets.load(Ordering::Relaxed);
+        s.resets.store(n.wrapping_add(1), Ordering::Release);
         drop(guard);
         self.mark_changed(slot as usize);
         true
@@ -449,6 +472,11 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         self.slots.get(slot as usize).is_some_and(|s| s.terminate.load(Ordering::Acquire))
     }
 
+    /// Postmaster: how many resets were requested for the slot (compare with the count last acted on).
+    pub fn resets(&self, slot: u32) -> u32 {
+        self.slots.get(slot as usize).map_or(0, |s| s.resets.load(Ordering::Acquire))
+    }
+
     /// Postmaster, after [`SlotArray::terminate_requested`] said true: the shortest grace period asked for, if any
     /// request asked for one.
     pub fn kill_after_ms(&self, slot: u32) -> Option<u32> {
@@ -522,6 +550,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         s.generation.store(generation, Ordering::Relaxed);
         s.terminate.store(false, Ordering::Relaxed);
         s.kill_after_ms.store(0, Ordering::Relaxed);
+        s.resets.store(0, Ordering::Relaxed);
         s.in_use.store(payload.is_some(), Ordering::Release);
         if payload.is_none() {
             self.hint_free(slot as usize);

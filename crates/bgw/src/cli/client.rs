@@ -59,11 +59,25 @@ pub fn ps(dir: &Path) -> Result<i32> {
         "SELECT CASE WHEN slot >= 0 THEN slot || ':' || generation END, name, type, library || '.' || function, \
          pid, state, start_phase, \
          coalesce(CAST(restart_interval AS TEXT), 'never'), starts, last_exit_description, \
-         substr(CAST(last_exit_at AS text), 1, 19) FROM bgw_workers ORDER BY slot",
+         substr(CAST(last_exit_at AS text), 1, 19), substr(CAST(next_start_at AS text), 1, 19) \
+         FROM bgw_workers ORDER BY slot",
     )?;
     println!("Background workers:");
     print_table(
-        &["HANDLE", "NAME", "TYPE", "ENTRY POINT", "PID", "STATE", "START", "RESTART", "STARTS", "LAST EXIT", "ENDED"],
+        &[
+            "HANDLE",
+            "NAME",
+            "TYPE",
+            "ENTRY POINT",
+            "PID",
+            "STATE",
+            "START",
+            "RESTART",
+            "STARTS",
+            "LAST EXIT",
+            "ENDED",
+            "NEXT START",
+        ],
         &workers,
     );
     let others = rows(
@@ -93,6 +107,18 @@ pub fn launch(dir: &Path, library: &str, function: &str, main_arg: i64, options:
             Ok(0)
         }
         None => Err(anyhow!("background worker with handle {handle} stopped before it started")),
+    }
+}
+
+/// `bgw reset HANDLE`.
+pub fn reset(dir: &Path, handle: &str) -> Result<i32> {
+    let mut c = connect(dir)?;
+    let row = c.query_one("SELECT bgw_reset($1)", &[&handle])?;
+    if row.get::<_, Option<bool>>(0) == Some(true) {
+        println!("reset requested for {handle}");
+        Ok(0)
+    } else {
+        Err(anyhow!("no background worker with handle {handle} (the handle is stale)"))
     }
 }
 

@@ -122,6 +122,12 @@ enum Command {
         #[arg(long)]
         extra: Option<String>,
     },
+    /// Let a worker its restart policy gave up on run again, by its handle (slot:generation)
+    Reset {
+        #[command(flatten)]
+        dir: DataDirArg,
+        handle: String,
+    },
     /// Terminate a dynamic worker by its handle (slot:generation)
     Terminate {
         #[command(flatten)]
@@ -183,6 +189,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             client::launch(&dir.resolve(), &library, &function, main_arg, &serde_json::Value::Object(options))
         }
+        Command::Reset { dir, handle } => client::reset(&dir.resolve(), &handle),
         Command::Terminate { dir, handle, grace } => client::terminate(&dir.resolve(), &handle, grace.as_deref()),
     }
 }

@@ -47,6 +47,16 @@ pub struct RegisteredWorker {
     kill_due: Option<Instant>,
     /// The host sent SIGKILL after the grace period.
     killed: bool,
+    /// When its current run started.
+    started_at: Option<Instant>,
+    /// Restarts scheduled within the give-up window (oldest first).
+    restart_times: VecDeque<Instant>,
+    /// Failed runs since the last one that lasted (the backoff's exponent).
+    failures_in_a_row: u32,
+    /// Its restart policy gave up on it (state `failed`) until a reset.
+    failed: bool,
+    /// The slot's reset count last acted on.
+    resets_seen: u32,
 }
 
 /// How a worker's process ended, as the postmaster saw it.
@@ -83,6 +93,8 @@ pub struct Workers {
     timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
     /// Terminations' grace periods: when to SIGKILL which slot's worker (registration `seq`).
     kill_timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
+    /// A small generator for the backoff's jitter (xorshift; no cryptographic use).
+    jitter_state: u64,
     next_seq: u64,
     shm: Option<&'static Shmem>,
 }
@@ -112,6 +124,7 @@ impl Workers {
             waiting_phase: Vec::new(),
             timers: BinaryHeap::new(),
             kill_timers: BinaryHeap::new(),
+            jitter_state: (std::process::id() as u64) << 32 | 0x9e37_79b9,
             next_seq: 1,
             shm: None,
         }
@@ -129,6 +142,11 @@ impl Workers {
             launches: 0,
             kill_due: None,
             killed: false,
+            started_at: None,
+            restart_times: VecDeque::new(),
+            failures_in_a_row: 0,
+            failed: false,
+            resets_seen: 0,
         }
     }
 
@@ -188,7 +206,7 @@ impl Workers {
             shm.slot_status()[i].exit.write(&self.exits[i]);
             if let Some(rw) = rw {
                 publish_notify(shm, i as u32, rw.spec.notify_pid);
-                publish_state(shm, i as u32, WorkerState::Registered);
+                publish_state(shm, i as u32, if rw.failed { WorkerState::Failed } else { WorkerState::Registered });
             }
         }
     }
@@ -204,7 +222,7 @@ impl Workers {
 
     fn enqueue(&mut self, slot: u32, phase: Phase) {
         let Some(rw) = self.slots[slot as usize].as_mut() else { return };
-        if rw.queued || rw.pid != 0 || rw.terminate {
+        if rw.queued || rw.pid != 0 || rw.terminate || rw.failed {
             return;
         }
         rw.queued = true;
@@ -283,10 +301,12 @@ impl Workers {
         elog::debug1_with(|| format!("starting background worker process \"{}\"", rw.spec.name));
         rw.pid = pid;
         rw.crashed_at = None;
+        rw.started_at = Some(Instant::now());
         rw.launches += 1;
         shm.slots().report_pid(slot, pid);
         let status = &shm.slot_status()[slot as usize];
         status.restart_count.store(rw.launches.saturating_sub(1), Ordering::Relaxed);
+        status.next_start_us.store(0, Ordering::Relaxed);
         let launches = rw.launches;
         let record = &mut self.exits[slot as usize];
         let generation = self.generations[slot as usize];
@@ -326,8 +346,23 @@ impl Workers {
         for slot in changed {
             let i = slot as usize;
             if let Some(rw) = self.slots[i].as_mut() {
-                // The registration cannot change after adoption, but the terminate flag can be set (and a
-                // grace period given or shortened).
+                // The registration cannot change after adoption, but a reset can be asked for, and the terminate
+                // flag set (and a grace period given or shortened).
+                let resets = slots.resets(slot);
+                if resets != rw.resets_seen {
+                    rw.resets_seen = resets;
+                    rw.restart_times.clear();
+                    rw.failures_in_a_row = 0;
+                    let revive = rw.pid == 0 && !rw.terminate;
+                    if rw.failed || revive {
+                        elog::log(format!("background worker \"{}\" was reset; starting it again", rw.spec.name));
+                    }
+                    rw.failed = false;
+                    if revive {
+                        self.enqueue(slot, phase);
+                    }
+                }
+                let Some(rw) = self.slots[i].as_mut() else { continue };
                 if !slots.terminate_requested(slot) {
                     continue;
                 }
@@ -439,6 +474,12 @@ impl Workers {
         }
         rw.pid = 0;
         rw.kill_due = None;
+        // A run that lasted at least the backoff's maximum was a success: the next failure starts over.
+        if let (Some(b), Some(t)) = (rw.spec.options.backoff, rw.started_at) {
+            if t.elapsed() >= b.max {
+                rw.failures_in_a_row = 0;
+            }
+        }
         if rw.spec.has_flag(BGWORKER_SHMEM_ACCESS) && !exit.is_code(0) && !exit.is_code(1) {
             // A worker the host killed after its grace period is not a crash if it held no host lock: what it
             // could have left half-written is then only its own (its process entry, cleared on exit, and its
@@ -498,10 +539,55 @@ impl Workers {
                 }
             }
             Restart::After { seconds } => {
-                let due = rw.crashed_at.unwrap_or_else(Instant::now) + Duration::from_secs(seconds.max(0) as u64);
+                let now = Instant::now();
+                if let Some(g) = rw.spec.options.give_up {
+                    while rw.restart_times.front().is_some_and(|t| now.duration_since(*t) >= g.window) {
+                        rw.restart_times.pop_front();
+                    }
+                    if rw.restart_times.len() as u32 >= g.restarts {
+                        // More restarts within the window than the policy allows: give up (OTP's intensity,
+                        // systemd's StartLimitBurst), until a reset.
+                        rw.failed = true;
+                        let notify_pid = rw.spec.notify_pid;
+                        elog::Report::new(
+                            Level::Log,
+                            format!("background worker \"{}\": gave up restarting it", rw.spec.name),
+                        )
+                        .detail(format!(
+                            "It was restarted {} times within {} s, the most its restart policy allows.",
+                            g.restarts,
+                            g.window.as_secs_f64()
+                        ))
+                        .hint("bgw_reset(handle) or `bgw reset HANDLE` lets it run again.")
+                        .emit();
+                        self.record_end(slot, ExitReason::GaveUp);
+                        if let Some(shm) = self.shm {
+                            publish_state(shm, slot, WorkerState::Failed);
+                            shm.slot_status()[slot as usize].next_start_us.store(0, Ordering::Relaxed);
+                        }
+                        if notify_pid != 0 {
+                            crate::sys::signals::send(notify_pid, libc::SIGUSR1);
+                        }
+                        return;
+                    }
+                    rw.restart_times.push_back(now);
+                }
+                rw.failures_in_a_row = rw.failures_in_a_row.saturating_add(1);
+                let delay = match (rw.spec.options.backoff_delay(rw.failures_in_a_row), rw.spec.options.backoff) {
+                    (Some(d), Some(b)) => {
+                        let x = next_jitter(&mut self.jitter_state);
+                        let spread = (x * 2.0 - 1.0) * (b.jitter_milli as f64 / 1000.0);
+                        Duration::from_secs_f64((d.as_secs_f64() * (1.0 + spread)).max(0.0))
+                    }
+                    _ => Duration::from_secs(seconds.max(0) as u64),
+                };
+                let rw = self.slots[slot as usize].as_mut().expect("checked above");
+                let due = rw.crashed_at.unwrap_or(now) + delay;
                 self.timers.push(Reverse((due, slot, rw.seq)));
                 if let Some(shm) = self.shm {
                     publish_state(shm, slot, WorkerState::WaitingRestart);
+                    let at = crate::elog::now_us() + due.saturating_duration_since(now).as_micros() as i64;
+                    shm.slot_status()[slot as usize].next_start_us.store(at, Ordering::Relaxed);
                 }
             }
         }
@@ -598,10 +684,22 @@ impl Workers {
                 rw.queued = false;
                 rw.kill_due = None;
                 rw.killed = false;
+                rw.started_at = None;
+                rw.resets_seen = 0;
                 rw.spec.notify_pid = 0;
             }
         }
     }
+}
+
+/// The next number in [0, 1) of the jitter generator (xorshift64*).
+fn next_jitter(state: &mut u64) -> f64 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn publish_state(shm: &Shmem, slot: u32, state: WorkerState) {

@@ -260,6 +260,14 @@ impl HostServices for ShmemHost {
         dynamic::terminate_background_worker_with_grace(h, grace_ms).map_err(sql_error)
     }
 
+    fn reset(&self, h: Handle) -> Result<bool, SqlError> {
+        if !self.is_superuser() {
+            return Err(SqlError::error("42501", "permission denied to reset background workers")
+                .with_hint("Only superusers may reset background workers."));
+        }
+        dynamic::reset_background_worker(h).map_err(sql_error)
+    }
+
     fn exit_reason(&self, h: Handle) -> Result<Option<crate::bgworker::exit_reason::BgwExitInfo>, SqlError> {
         dynamic::get_background_worker_exit_reason(h).map_err(sql_error)
     }

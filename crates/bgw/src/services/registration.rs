@@ -53,6 +53,7 @@ pub fn spec_from_request(req: &RegistrationRequest) -> WorkerSpec {
         StartPhase::RecoveryFinished => StartTime::RecoveryFinished,
     };
     spec.extra = req.extra.clone();
+    spec.options = req.options;
     spec.notify_pid = if req.notify { std::process::id() as i32 } else { 0 };
     spec
 }

@@ -142,6 +142,12 @@ pub fn workers() -> Vec<WorkerRow> {
             last_exit_description: info.as_ref().map(crate::bgworker::handle::describe),
             last_exit_at: info
                 .map(|i| std::time::UNIX_EPOCH + std::time::Duration::from_micros(i.ended_at_us.max(0) as u64)),
+            next_start_at: match st.next_start_us.load(Ordering::Relaxed) {
+                us if us > 0 && state == WorkerState::WaitingRestart => {
+                    Some(std::time::UNIX_EPOCH + std::time::Duration::from_micros(us as u64))
+                }
+                _ => None,
+            },
         });
     }
     for name in shm.header().dropped() {
@@ -165,6 +171,7 @@ pub fn workers() -> Vec<WorkerRow> {
             last_exit_reason: None,
             last_exit_description: None,
             last_exit_at: None,
+            next_start_at: None,
         });
     }
     rows

@@ -109,6 +109,8 @@ pub struct SlotStatus {
     /// Why the slot's last run ended, for the registration of the generation it names (the postmaster writes,
     /// under the cell's sequence lock; see [`crate::bgworker::exit_record`]).
     pub exit: crate::bgworker::exit_record::ExitCell,
+    /// When a worker waiting to restart starts again, microseconds since the Unix epoch (0: not waiting).
+    pub next_start_us: AtomicI64,
 }
 
 /// Published worker states (the `state` column of `bgw_workers`).
@@ -127,6 +129,8 @@ pub enum WorkerState {
     WaitingRestart = 5,
     /// Terminate requested; waiting for the process to exit.
     Terminating = 6,
+    /// Its restart policy gave up on it: not restarted until reset.
+    Failed = 7,
 }
 
 impl WorkerState {
@@ -138,6 +142,7 @@ impl WorkerState {
             4 => WorkerState::Running,
             5 => WorkerState::WaitingRestart,
             6 => WorkerState::Terminating,
+            7 => WorkerState::Failed,
             _ => WorkerState::Free,
         }
     }
@@ -150,6 +155,7 @@ impl WorkerState {
             WorkerState::Running => "running",
             WorkerState::WaitingRestart => "waiting_restart",
             WorkerState::Terminating => "terminating",
+            WorkerState::Failed => "failed",
         }
     }
 }
