@@ -34,13 +34,11 @@ fn connected_as() -> Option<(u32, u32)> {
     Some((entry.role_oid(), entry.database_oid()))
 }
 
-/// Whether `name` is one of PostgreSQL's function names (`pg_catalog`) rather than the host's own (`public`).
-fn schema_of(name: &str) -> &'static str {
-    if name.starts_with("bgw_") {
-        "public"
-    } else {
-        "pg_catalog"
-    }
+/// The schema of the backend's function `name`: `pg_catalog`, for PostgreSQL's and the host's own alike. The
+/// host's functions (`bgw_*`) and the modules' come with the host, in every database, as PostgreSQL's built-in
+/// functions do: they are not objects of one database, which `pg_dump` would write and a restore recreate.
+fn schema_of(_name: &str) -> &'static str {
+    "pg_catalog"
 }
 
 /// The backend's functions: name, argument types (one entry per argument count), result type.
@@ -187,7 +185,7 @@ impl CatalogSource for SessionCatalog {
                 .unwrap_or_default()
         };
         let mut out: Vec<SettingInfo> = Vec::new();
-        for def in crate::config::session_parameters() {
+        for def in settings::all_session_parameters() {
             if let Ok(shown) = settings::current_setting(&*host, &def.name) {
                 out.push(setting_info(&def, shown, None));
             }
@@ -222,7 +220,7 @@ impl CatalogSource for SessionCatalog {
             for f in host.module_functions() {
                 let result = super::functions::result_type(&f.name).unwrap_or(PgType::Text);
                 let args = vec![PgType::Text; usize::try_from(f.nargs).unwrap_or(0)];
-                all.push(FunctionInfo { schema: "public".into(), name: f.name, args, result });
+                all.push(FunctionInfo { schema: "pg_catalog".into(), name: f.name, args, result });
             }
         }
         all

@@ -81,7 +81,7 @@ const TIMEOUTS: [&str; 4] =
 /// `options=-c name=value`, ...): each is a session default, what `RESET` returns to, checked as `SET` checks it
 /// (an error is FATAL, as in PostgreSQL). `user`, `database` and `replication` are not settings.
 pub(super) fn start(host: &dyn HostServices, parameters: &HashMap<String, String>) -> Result<(), SqlError> {
-    STATE.with(|s| *s.borrow_mut() = State { defs: session_parameters(), ..State::default() });
+    STATE.with(|s| *s.borrow_mut() = State { defs: all_session_parameters(), ..State::default() });
     let mut given: Vec<(String, String)> = Vec::new();
     let mut names: Vec<&String> = parameters.keys().collect();
     names.sort();
@@ -160,6 +160,73 @@ pub(super) fn reported(reported: &[(String, String)]) {
     });
 }
 
+/// The session's parameters: [`session_parameters`] and those a dump script sets ([`restore_parameters`]).
+pub(super) fn all_session_parameters() -> Vec<GucDef> {
+    let mut defs = session_parameters();
+    defs.extend(restore_parameters());
+    defs
+}
+
+/// The parameters `pg_dump` sets in its session and writes at the top of a dump, with PostgreSQL's defaults. Each
+/// value the host can honour is accepted ([`check_restore_value`]): SQLite scans a table from its start whatever
+/// `synchronize_seqscans` says (PostgreSQL's "on" only permits a scan to start elsewhere); the host has no
+/// function bodies to check, no XML type, no row-security policies, one tablespace (`pg_default`, the `''`
+/// default) and one table access method (`heap`, as `pg_am` shows it).
+fn restore_parameters() -> Vec<GucDef> {
+    use GucContext::User;
+    vec![
+        GucDef::bool("synchronize_seqscans", true, User, "Enable synchronized sequential scans."),
+        GucDef::bool("check_function_bodies", true, User, "Check routine bodies during CREATE FUNCTION and CREATE PROCEDURE."),
+        GucDef::enumeration(
+            "xmloption",
+            "content",
+            &["content", "document"],
+            User,
+            "Sets whether XML data in implicit parsing and serialization operations is to be considered as documents or content fragments.",
+        ),
+        GucDef::bool("row_security", true, User, "Enable row security."),
+        GucDef::string(
+            "default_tablespace",
+            "",
+            User,
+            "Sets the default tablespace to create tables and indexes in.",
+        ),
+        GucDef::string(
+            "default_table_access_method",
+            "heap",
+            User,
+            "Sets the default table access method for new tables.",
+        ),
+        GucDef::bool("quote_all_identifiers", false, User, "When generating SQL fragments, quote all identifiers."),
+    ]
+}
+
+/// Checks a value of one of [`restore_parameters`] as PostgreSQL does (a tablespace or access method that does
+/// not exist is 22023 with PostgreSQL's detail).
+fn check_restore_value(name: &str, value: GucValue) -> Result<GucValue, SqlError> {
+    let invalid = |raw: &str, detail: String| {
+        SqlError::error("22023", format!("invalid value for parameter \"{name}\": \"{raw}\"")).with_detail(detail)
+    };
+    match (name.to_ascii_lowercase().as_str(), &value) {
+        ("default_tablespace", GucValue::String(raw)) if raw == "pg_global" => {
+            Err(crate::sql::pg::unsupported("default_tablespace \"pg_global\""))
+        }
+        ("default_tablespace", GucValue::String(raw)) if !matches!(raw.as_str(), "" | "pg_default") => {
+            Err(invalid(raw, format!("Tablespace \"{raw}\" does not exist.")))
+        }
+        ("quote_all_identifiers", GucValue::Bool(true)) => {
+            Err(crate::sql::pg::unsupported("quote_all_identifiers = on"))
+        }
+        ("default_table_access_method", GucValue::String(raw)) if raw != "heap" => {
+            if raw.is_empty() {
+                return Err(invalid(raw, "default_table_access_method cannot be empty.".into()));
+            }
+            Err(invalid(raw, format!("Table access method \"{raw}\" does not exist.")))
+        }
+        _ => Ok(value),
+    }
+}
+
 fn session_def(name: &str) -> Option<GucDef> {
     STATE.with(|s| s.borrow().defs.iter().find(|d| d.name.eq_ignore_ascii_case(name)).cloned())
 }
@@ -213,7 +280,9 @@ fn checked_value(
                     None => e,
                 }
             })?;
-            Some(check_session_value(&def.name, parsed).map_err(|(code, message)| SqlError::error(code, message))?)
+            let value =
+                check_session_value(&def.name, parsed).map_err(|(code, message)| SqlError::error(code, message))?;
+            Some(check_restore_value(&def.name, value)?)
         }
     };
     Ok((def, value))
@@ -422,7 +491,7 @@ pub(crate) fn run(host: &dyn HostServices, sql: &str, in_transaction_block: bool
     let Some((command, _)) = crate::sql::session::parse(sql) else {
         let words: Vec<String> = crate::sql::lexer::leading_words(sql).take(3).collect();
         if words == ["SET", "TRANSACTION", "SNAPSHOT"] {
-            return Err(SqlError::error("0A000", "SET TRANSACTION SNAPSHOT is not supported"));
+            return set_transaction_snapshot(sql, in_transaction_block);
         }
         return Err(crate::sql::session::syntax_error(sql));
     };
@@ -474,6 +543,40 @@ pub(crate) fn run(host: &dyn HostServices, sql: &str, in_transaction_block: bool
             Ok("SET".into())
         }
     }
+}
+
+/// `SET TRANSACTION SNAPSHOT 'id'`, with PostgreSQL's checks in PostgreSQL's order. The host exports no snapshot
+/// (`pg_export_snapshot` does not exist), so every identifier is one no transaction exported: 22023, as
+/// PostgreSQL answers for an identifier it does not know.
+fn set_transaction_snapshot(sql: &str, in_transaction_block: bool) -> Result<String, SqlError> {
+    let rest = sql.trim().trim_end_matches(';').trim_end();
+    let literal = Some(rest).and_then(|r| {
+        let lower = r.to_ascii_lowercase();
+        let at = lower.find("snapshot")? + "snapshot".len();
+        let lit = r[at..].trim();
+        let inner = lit.strip_prefix('\'')?.strip_suffix('\'')?;
+        (!inner.contains('\'')).then(|| inner.to_owned())
+    });
+    let Some(id) = literal else { return Err(crate::sql::session::syntax_error(sql)) };
+    if !in_transaction_block {
+        context::notice(SqlError::warning("25P01", "SET TRANSACTION can only be used in transaction blocks"));
+        return Ok("SET".into());
+    }
+    ensure_block();
+    let (block, queried) = STATE.with(|s| {
+        let s = s.borrow();
+        (s.block.clone().unwrap_or_else(default_block), s.queried)
+    });
+    if !matches!(block.isolation.as_str(), "serializable" | "repeatable read") {
+        return Err(SqlError::error(
+            "0A000",
+            "a snapshot-importing transaction must have isolation level SERIALIZABLE or REPEATABLE READ",
+        ));
+    }
+    if queried {
+        return Err(SqlError::error("25001", "SET TRANSACTION SNAPSHOT must be called before any query"));
+    }
+    Err(SqlError::error("22023", format!("invalid snapshot identifier: \"{id}\"")))
 }
 
 /// `set_config(name, value, is_local)`: the value now in effect.

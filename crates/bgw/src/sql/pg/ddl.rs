@@ -87,6 +87,7 @@ pub(super) fn statement(tx: &mut Translator<'_>, st: &Statement) -> Result<Out, 
         Statement::Analyze(_) => Ok(("ANALYZE".into(), other("ANALYZE"), Vec::new())),
         Statement::Explain { .. } | Statement::ExplainTable { .. } => Err(unsupported("EXPLAIN")),
         Statement::Truncate { .. } => Err(unsupported("TRUNCATE here")),
+        Statement::Lock(lock) => super::restore::lock(tx, lock),
         other_statement => {
             let text = other_statement.to_string();
             let words: Vec<&str> = text.split_whitespace().take(2).collect();

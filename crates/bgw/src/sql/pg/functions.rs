@@ -602,6 +602,23 @@ pub(super) fn call_named(tx: &mut Translator<'_>, name: &str, mut args: Vec<Type
             }
             Typed::new(format!("pg_array_to_string({}, {})", arr.sql, rest.join(", ")), PgType::Text)
         }
+        ("array_remove", 2) => {
+            let arr = args.remove(0);
+            let Some(element) = arr.ty.and_then(PgType::element) else {
+                return Err(no_function(name, &[arr, args.remove(0)]));
+            };
+            let e = tx.coerce(args.remove(0), element)?;
+            let ty = arr.ty.unwrap_or(PgType::TextArray);
+            Typed::new(
+                format!(
+                    "CASE WHEN {a} IS NOT NULL THEN (SELECT coalesce(pg_array_agg(_r.value, '{t}'), '{{}}') FROM \
+                     (SELECT value FROM json_each(pg_array_json({a}, '{t}')) WHERE value IS NOT ({e}) ORDER BY key) AS _r) END",
+                    a = arr.sql,
+                    t = element.typname()
+                ),
+                ty,
+            )
+        }
         ("array_upper" | "array_lower", 2) => {
             let arr = args.remove(0);
             if !arr.ty.is_some_and(|t| t.is_array() || matches!(t, PgType::Int2Vector | PgType::OidVector)) {

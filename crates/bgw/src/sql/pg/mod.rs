@@ -27,6 +27,7 @@ pub mod functions;
 mod names;
 mod origins;
 mod query;
+mod restore;
 pub mod schema;
 mod split;
 

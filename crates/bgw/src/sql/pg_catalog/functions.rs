@@ -19,7 +19,7 @@ use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
-use super::host::{all_functions, function_oid, role_name};
+use super::host::{all_functions, function_oid, role_name, role_names};
 use super::model::{self, Model};
 use super::{format, relation_oid, vtab, CatalogSource, FunctionInfo};
 use crate::sql::error::SqlError;
@@ -446,6 +446,54 @@ fn quote_ident(c: &Call) -> Result<Value, SqlError> {
     Ok(null_or(c.text(0), |t| Value::Text(format::quote_ident(&t))))
 }
 
+/// `quote_literal(text)`: the text as a string literal (an `E'...'` one when it holds a backslash).
+fn quote_literal(c: &Call) -> Result<Value, SqlError> {
+    Ok(null_or(c.text(0), |t| {
+        let body = t.replace('\'', "''");
+        Value::Text(if t.contains('\\') { format!("E'{}'", body.replace('\\', "\\\\")) } else { format!("'{body}'") })
+    }))
+}
+
+/// `acldefault(objtype, owner)`: the privileges an object of that kind owned by `owner` has when its ACL is
+/// NULL, as PostgreSQL 15 spells them (`aclitem[]` text).
+fn acldefault(c: &Call) -> Result<Value, SqlError> {
+    let (Some(kind), Some(owner)) = (c.text(0), c.int(1)?) else { return Ok(Value::Null) };
+    let owner = u32::try_from(owner).unwrap_or(0);
+    let name = role_names(c.source).into_iter().find(|(oid, _)| *oid == owner).map_or_else(
+        || owner.to_string(),
+        |(_, n)| {
+            if n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                n
+            } else {
+                format!("\"{}\"", n.replace('"', "\"\""))
+            }
+        },
+    );
+    let (public, own) = match kind.as_str() {
+        "c" => return Ok(Value::Text("{}".into())),
+        "r" => (None, "arwdDxt"),
+        "s" => (None, "rwU"),
+        "d" => (Some("Tc"), "CTc"),
+        "f" => (Some("X"), "X"),
+        "l" => (Some("U"), "U"),
+        "L" => (None, "rw"),
+        "n" => (None, "UC"),
+        "t" => (None, "C"),
+        "F" | "S" => (None, "U"),
+        "T" => (Some("U"), "U"),
+        "p" => (None, "sA"),
+        other => {
+            return Err(SqlError::error("XX000", format!("unrecognized objtype abbreviation: {other}")));
+        }
+    };
+    let mut items = Vec::new();
+    if let Some(p) = public {
+        items.push(format!("={p}/{name}"));
+    }
+    items.push(format!("{name}={own}/{name}"));
+    Ok(Value::Text(format!("{{{}}}", items.join(","))))
+}
+
 /// A catalog function: name, argument counts, argument types (for `pg_proc`), result type, body.
 type Definition = (&'static str, &'static [i32], &'static [PgType], PgType, Body);
 
@@ -480,6 +528,8 @@ const FUNCTIONS: &[Definition] = {
         ("pg_total_relation_size", &[1], &[T::Regclass], T::Int8, pg_total_relation_size),
         ("pg_relation_is_publishable", &[1], &[T::Regclass], T::Bool, pg_relation_is_publishable),
         ("quote_ident", &[1], &[T::Text], T::Text, quote_ident),
+        ("quote_literal", &[1], &[T::Text], T::Text, quote_literal),
+        ("acldefault", &[2], &[T::Char, T::Oid], T::Text, acldefault),
     ]
 };
 

@@ -403,6 +403,61 @@ pub(super) const ALL: &[Relation] = &[
         none,
         "oid oid, dictname name, dictnamespace oid, dictowner oid, dicttemplate oid, dictinitoption text"
     ),
+    // Operators, operator classes and families, casts, transforms and aggregates: the host defines none of its
+    // own (PostgreSQL's built-in ones are not listed).
+    relation!(
+        "pg_operator",
+        b'r',
+        None,
+        none,
+        "oid oid, oprname name, oprnamespace oid, oprowner oid, oprkind char, oprcanmerge bool, oprcanhash bool, \
+         oprleft oid, oprright oid, oprresult oid, oprcom oid, oprnegate oid, oprcode regproc, oprrest regproc, \
+         oprjoin regproc"
+    ),
+    relation!(
+        "pg_opclass",
+        b'r',
+        None,
+        none,
+        "oid oid, opcmethod oid, opcname name, opcnamespace oid, opcowner oid, opcfamily oid, opcintype oid, \
+         opcdefault bool, opckeytype oid"
+    ),
+    relation!("pg_opfamily", b'r', None, none, "oid oid, opfmethod oid, opfname name, opfnamespace oid, opfowner oid"),
+    relation!(
+        "pg_amop",
+        b'r',
+        None,
+        none,
+        "oid oid, amopfamily oid, amoplefttype oid, amoprighttype oid, amopstrategy int2, amoppurpose char, \
+         amopopr oid, amopmethod oid, amopsortfamily oid"
+    ),
+    relation!(
+        "pg_amproc",
+        b'r',
+        None,
+        none,
+        "oid oid, amprocfamily oid, amproclefttype oid, amprocrighttype oid, amprocnum int2, amproc regproc"
+    ),
+    relation!(
+        "pg_cast",
+        b'r',
+        None,
+        none,
+        "oid oid, castsource oid, casttarget oid, castfunc oid, castcontext char, castmethod char"
+    ),
+    relation!("pg_transform", b'r', None, none, "oid oid, trftype oid, trflang oid, trffromsql regproc, trftosql regproc"),
+    relation!(
+        "pg_aggregate",
+        b'r',
+        None,
+        none,
+        "aggfnoid regproc, aggkind char, aggnumdirectargs int2, aggtransfn regproc, aggfinalfn regproc, \
+         aggcombinefn regproc, aggserialfn regproc, aggdeserialfn regproc, aggmtransfn regproc, \
+         aggminvtransfn regproc, aggmfinalfn regproc, aggfinalextra bool, aggmfinalextra bool, aggfinalmodify char, \
+         aggmfinalmodify char, aggsortop oid, aggtranstype oid, aggtransspace int4, aggmtranstype oid, \
+         aggmtransspace int4, agginitval text, aggminitval text"
+    ),
+    relation!("pg_largeobject_metadata", b'r', None, none, "oid oid, lomowner oid, lomacl _aclitem"),
     relation!(
         "pg_ts_parser",
         b'r',
