@@ -814,6 +814,11 @@ impl Translator<'_> {
         let sqlite = sqlite_name(schema, name);
         let internal = sqlite.starts_with("_pg_") && schema != Some("pg_catalog");
         let columns = if internal { None } else { self.cx.schema.columns(&sqlite)? };
+        if columns.is_none() && !internal {
+            if let Some(found) = super::restore::sequence_relation(self, &sqlite, name)? {
+                return Ok(found);
+            }
+        }
         let Some(columns) = columns else {
             let shown = match schema {
                 Some(s) => format!("{s}.{name}"),

@@ -66,9 +66,9 @@ fn qualified(t: &Table) -> String {
 }
 
 /// The name of a referenced table as `pg_get_constraintdef` prints it: qualified unless it is in `public`.
-fn referenced_name(model: &Model, sqlite_name: &str) -> String {
+fn referenced_name(model: &Model, sqlite_name: &str, public_visible: bool) -> String {
     match model.table_by_sqlite_name(sqlite_name) {
-        Some(t) if t.schema != "public" => qualified(t),
+        Some(t) if t.schema != "public" || !public_visible => qualified(t),
         Some(t) => quote_ident(&t.name),
         None => quote_ident(sqlite_name),
     }
@@ -95,8 +95,18 @@ pub(super) fn where_clause(sql: &str) -> Option<String> {
 pub(super) fn view_body(sql: &str) -> Option<String> {
     let upper = sql.to_ascii_uppercase();
     let at = upper.find(" AS ").or_else(|| upper.find("\nAS "))?;
-    Some(sql[at + 4..].trim().to_owned())
+    let body = sql[at + 4..].trim();
+    // A view created from PostgreSQL's SQL keeps that text in a leading comment (see `sql::pg`'s CREATE VIEW).
+    if let Some(rest) = body.strip_prefix(PG_VIEW_TEXT) {
+        if let Some(end) = rest.find("*/") {
+            return Some(format!("{};", rest[..end].trim()));
+        }
+    }
+    Some(format!("{body};"))
 }
+
+/// The opening of the comment that holds a view's PostgreSQL text in its SQLite `CREATE VIEW`.
+pub const PG_VIEW_TEXT: &str = "/*pg:";
 
 /// The text of key `k` of index `index` of `t`.
 fn key_text(t: &Table, parsed: Option<&Vec<String>>, position: usize, key: &Key) -> String {
@@ -158,12 +168,12 @@ fn action(code: u8) -> Option<&'static str> {
     }
 }
 
-fn foreign_key_def(model: &Model, t: &Table, fk: &ForeignKey) -> String {
+fn foreign_key_def(model: &Model, t: &Table, fk: &ForeignKey, public_visible: bool) -> String {
     let referenced: Vec<String> = fk.referenced_columns.iter().map(|c| quote_ident(c)).collect();
     let mut def = format!(
         "FOREIGN KEY ({}) REFERENCES {}({})",
         column_list(t, fk.columns.iter().copied()),
-        referenced_name(model, &fk.referenced),
+        referenced_name(model, &fk.referenced, public_visible),
         referenced.join(", ")
     );
     if let Some(a) = action(fk.on_update) {
@@ -176,8 +186,9 @@ fn foreign_key_def(model: &Model, t: &Table, fk: &ForeignKey) -> String {
 }
 
 /// `pg_get_constraintdef(oid)`: `PRIMARY KEY (id)`, `UNIQUE (code)`, `FOREIGN KEY (t_id) REFERENCES t(id)`,
-/// `CHECK ((price > 0))`; None for an OID that is no constraint.
-pub(super) fn constraint_def(model: &Model, constraint: u32) -> Option<String> {
+/// `CHECK ((price > 0))`; None for an OID that is no constraint. A referenced table is qualified with its schema
+/// unless it is in `public` and `public_visible` (`public` is on the search path), as PostgreSQL does.
+pub(super) fn constraint_def(model: &Model, constraint: u32, public_visible: bool) -> Option<String> {
     for t in &model.tables {
         for i in &t.indexes {
             if i.constraint.as_ref().is_some_and(|(_, o)| *o == constraint) {
@@ -190,7 +201,7 @@ pub(super) fn constraint_def(model: &Model, constraint: u32) -> Option<String> {
             }
         }
         if let Some(fk) = t.foreign_keys.iter().find(|f| f.oid == constraint) {
-            return Some(foreign_key_def(model, t, fk));
+            return Some(foreign_key_def(model, t, fk, public_visible));
         }
         if let Some(check) = t.checks.iter().find(|c| c.oid == constraint) {
             return Some(format!("CHECK (({}))", check.expr));

@@ -208,7 +208,27 @@ fn pg_function_is_visible(c: &Call) -> Result<Value, SqlError> {
 }
 
 fn pg_get_expr(c: &Call) -> Result<Value, SqlError> {
-    Ok(null_or(c.text(0), Value::Text))
+    // A serial key's default names its sequence, qualified when `public` is not on the search path.
+    let visible = public_visible(c.source);
+    Ok(null_or(c.text(0), |text| Value::Text(if visible { text } else { qualify_nextval(&text) })))
+}
+
+/// `nextval('t_id_seq'::regclass)` as `nextval('public.t_id_seq'::regclass)` (a sequence of another schema is
+/// qualified already).
+pub(super) fn qualify_nextval(text: &str) -> String {
+    match text.strip_prefix("nextval('") {
+        Some(rest) if !rest.starts_with('"') && !rest.split('\'').next().unwrap_or("").contains('.') => {
+            format!("nextval('public.{rest}")
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// Whether schema `public` is on the session's search path (PostgreSQL qualifies the names of its relations in
+/// the texts it prints when it is not, as under `pg_dump`'s empty search path).
+pub(super) fn public_visible(source: &dyn CatalogSource) -> bool {
+    let path = source.setting("search_path").unwrap_or_else(|| "public".into());
+    path.split(',').any(|p| p.trim().trim_matches('"') == "public")
 }
 
 fn pg_get_indexdef(c: &Call) -> Result<Value, SqlError> {
@@ -225,7 +245,7 @@ fn pg_get_indexdef(c: &Call) -> Result<Value, SqlError> {
 fn pg_get_constraintdef(c: &Call) -> Result<Value, SqlError> {
     let Some(oid) = c.oid(0)? else { return Ok(Value::Null) };
     let model = c.model()?;
-    Ok(null_or(format::constraint_def(&model, oid), Value::Text))
+    Ok(null_or(format::constraint_def(&model, oid, public_visible(c.source)), Value::Text))
 }
 
 fn pg_get_viewdef(c: &Call) -> Result<Value, SqlError> {
