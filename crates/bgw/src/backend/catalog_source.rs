@@ -34,11 +34,13 @@ fn connected_as() -> Option<(u32, u32)> {
     Some((entry.role_oid(), entry.database_oid()))
 }
 
-/// The schema of the backend's function `name`: `pg_catalog`, for PostgreSQL's and the host's own alike. The
-/// host's functions (`bgw_*`) and the modules' come with the host, in every database, as PostgreSQL's built-in
-/// functions do: they are not objects of one database, which `pg_dump` would write and a restore recreate.
-fn schema_of(_name: &str) -> &'static str {
-    "pg_catalog"
+/// Whether `name` is one of PostgreSQL's function names (`pg_catalog`) rather than the host's own (`public`).
+fn schema_of(name: &str) -> &'static str {
+    if name.starts_with("bgw_") {
+        "public"
+    } else {
+        "pg_catalog"
+    }
 }
 
 /// The backend's functions: name, argument types (one entry per argument count), result type.
@@ -220,7 +222,7 @@ impl CatalogSource for SessionCatalog {
             for f in host.module_functions() {
                 let result = super::functions::result_type(&f.name).unwrap_or(PgType::Text);
                 let args = vec![PgType::Text; usize::try_from(f.nargs).unwrap_or(0)];
-                all.push(FunctionInfo { schema: "pg_catalog".into(), name: f.name, args, result });
+                all.push(FunctionInfo { schema: "public".into(), name: f.name, args, result });
             }
         }
         all

@@ -686,64 +686,12 @@ fn nextval_of(e: &sqlparser::ast::Expr) -> Option<String> {
 }
 
 /// A view's query in PostgreSQL's SQL, as a leading comment of its SQLite text (what `pg_get_viewdef` and
-/// `pg_views` show): its relations qualified with their schemas, as PostgreSQL prints them for `pg_dump`.
-/// Empty when the text cannot be kept in a comment.
-fn view_text(tx: &Translator<'_>, query: &sqlparser::ast::Query) -> Result<String, SqlError> {
-    use sqlparser::ast::{Ident, ObjectNamePart, SetExpr, TableFactor, TableWithJoins};
-    fn qualify_query(tx: &Translator<'_>, q: &mut sqlparser::ast::Query, ctes: &mut Vec<String>) -> Result<(), SqlError> {
-        if let Some(with) = &mut q.with {
-            for cte in &mut with.cte_tables {
-                qualify_query(tx, &mut cte.query, ctes)?;
-                ctes.push(names::ident(&cte.alias.name));
-            }
-        }
-        qualify_set(tx, &mut q.body, ctes)
-    }
-    fn qualify_set(tx: &Translator<'_>, e: &mut SetExpr, ctes: &mut Vec<String>) -> Result<(), SqlError> {
-        match e {
-            SetExpr::Select(s) => {
-                for f in &mut s.from {
-                    qualify_from(tx, f, ctes)?;
-                }
-            }
-            SetExpr::Query(q) => qualify_query(tx, q, ctes)?,
-            SetExpr::SetOperation { left, right, .. } => {
-                qualify_set(tx, left, ctes)?;
-                qualify_set(tx, right, ctes)?;
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-    fn qualify_from(tx: &Translator<'_>, f: &mut TableWithJoins, ctes: &mut Vec<String>) -> Result<(), SqlError> {
-        qualify_factor(tx, &mut f.relation, ctes)?;
-        for j in &mut f.joins {
-            qualify_factor(tx, &mut j.relation, ctes)?;
-        }
-        Ok(())
-    }
-    fn qualify_factor(tx: &Translator<'_>, f: &mut TableFactor, ctes: &mut Vec<String>) -> Result<(), SqlError> {
-        match f {
-            TableFactor::Table { name, .. } if name.0.len() == 1 => {
-                let bare = names::parts(name)?.join(".");
-                if !ctes.contains(&bare) {
-                    let schema = if crate::sql::pg_catalog::relation_names().any(|r| r == bare) {
-                        "pg_catalog"
-                    } else {
-                        "public"
-                    };
-                    name.0.insert(0, ObjectNamePart::Identifier(Ident::new(schema)));
-                }
-            }
-            TableFactor::Derived { subquery, .. } => qualify_query(tx, subquery, ctes)?,
-            TableFactor::NestedJoin { table_with_joins, .. } => qualify_from(tx, table_with_joins, ctes)?,
-            _ => {}
-        }
-        Ok(())
-    }
-    let mut q = query.clone();
-    qualify_query(tx, &mut q, &mut Vec::new())?;
-    let text = q.to_string();
+/// `pg_views` show, its relations qualified when `public` is not on the search path). Empty when the text
+/// cannot be kept in a comment.
+fn view_text(_tx: &Translator<'_>, query: &sqlparser::ast::Query) -> Result<String, SqlError> {
+    // Kept without the `public` / `pg_catalog` qualifiers, however it was written (a view restored from a dump
+    // names `public.t`), so that it reads the same whichever way it was created.
+    let text = crate::sql::pg_catalog::requalified(&query.to_string(), false);
     if text.contains("*/") || text.contains("/*") {
         return Ok(String::new());
     }

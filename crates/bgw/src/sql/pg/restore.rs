@@ -102,7 +102,11 @@ fn serial_of(tx: &Translator<'_>, sqlite: &str) -> Result<Option<(String, String
 
 /// A sequence as a relation (`SELECT last_value, is_called FROM s`, as `pg_dump` reads one): its columns and
 /// its SQLite text, or None if `sqlite` names no sequence.
-pub(super) fn sequence_relation(tx: &Translator<'_>, sqlite: &str, alias: &str) -> Result<Option<(Rel, String)>, SqlError> {
+pub(super) fn sequence_relation(
+    tx: &Translator<'_>,
+    sqlite: &str,
+    alias: &str,
+) -> Result<Option<(Rel, String)>, SqlError> {
     let sql = if let Some((table, _, _)) = serial_of(tx, sqlite)? {
         // A serial key's sequence is SQLite's `sqlite_sequence` row of its table (no row, or 0: never called).
         let t = literal(&table);
@@ -111,10 +115,7 @@ pub(super) fn sequence_relation(tx: &Translator<'_>, sqlite: &str, alias: &str) 
              0 AS log_cnt, EXISTS (SELECT 1 FROM main.sqlite_sequence WHERE name = {t} AND seq > 0) AS is_called)"
         )
     } else if pending(tx, sqlite)?.is_some() {
-        format!(
-            "(SELECT last_value, 0 AS log_cnt, is_called FROM main._pg_sequences WHERE name = {})",
-            literal(sqlite)
-        )
+        format!("(SELECT last_value, 0 AS log_cnt, is_called FROM main._pg_sequences WHERE name = {})", literal(sqlite))
     } else {
         return Ok(None);
     };
@@ -246,12 +247,18 @@ fn owned_by_statement(
     let (table_schema, table, column) = match parts.as_slice() {
         [t, c] => (None, t.clone(), c.clone()),
         [s, t, c] => (Some(s.clone()), t.clone(), c.clone()),
-        _ => return Err(SqlError::error("42601", "invalid OWNED BY option").with_hint("Specify OWNED BY table.column or OWNED BY NONE.")),
+        _ => {
+            return Err(SqlError::error("42601", "invalid OWNED BY option")
+                .with_hint("Specify OWNED BY table.column or OWNED BY NONE."))
+        }
     };
     let schema_of = |s: Option<&str>| s.unwrap_or("public").to_owned();
     let table_sqlite = sqlite_name(table_schema.as_deref(), &table);
     let Some(columns) = tx.cx.schema.columns(&table_sqlite)? else {
-        return Err(SqlError::error("42P01", format!("relation \"{}\" does not exist", parts[..parts.len() - 1].join("."))));
+        return Err(SqlError::error(
+            "42P01",
+            format!("relation \"{}\" does not exist", parts[..parts.len() - 1].join(".")),
+        ));
     };
     if schema_of(table_schema.as_deref()) != schema_of(schema) {
         return Err(SqlError::error("55000", "sequence must be in same schema as table it is linked to"));
@@ -339,10 +346,14 @@ fn alter_sequence(sql: &str, tx: &mut Translator<'_>) -> Result<Out, SqlError> {
         if if_exists {
             return Ok((String::new(), kind, Vec::new()));
         }
-        return Err(SqlError::error("42P01", format!("relation \"{}\" does not exist", names::parts(&name)?.join("."))));
+        return Err(SqlError::error(
+            "42P01",
+            format!("relation \"{}\" does not exist", names::parts(&name)?.join(".")),
+        ));
     }
     let statement = if p.parse_keywords(&[Keyword::OWNED, Keyword::BY]) {
-        let target = if p.parse_keyword(Keyword::NONE) { None } else { Some(p.parse_object_name(false).map_err(syntax)?) };
+        let target =
+            if p.parse_keyword(Keyword::NONE) { None } else { Some(p.parse_object_name(false).map_err(syntax)?) };
         end(&mut p, sql)?;
         match (&serial, target) {
             // A serial key's sequence is owned by its column: that is no change.
@@ -456,10 +467,17 @@ pub(super) fn setval(tx: &mut Translator<'_>, args: &[Expr]) -> Result<Typed, Sq
         return Err(unsupported("setval() of a computed sequence name"));
     };
     let value = int_literal(value).ok_or_else(|| unsupported("setval() of a computed value"))?;
-    let parts: Vec<String> = text.split('.').map(|p| {
-        let p = p.trim();
-        if let Some(q) = p.strip_prefix('"').and_then(|q| q.strip_suffix('"')) { q.replace("\"\"", "\"") } else { p.to_ascii_lowercase() }
-    }).collect();
+    let parts: Vec<String> = text
+        .split('.')
+        .map(|p| {
+            let p = p.trim();
+            if let Some(q) = p.strip_prefix('"').and_then(|q| q.strip_suffix('"')) {
+                q.replace("\"\"", "\"")
+            } else {
+                p.to_ascii_lowercase()
+            }
+        })
+        .collect();
     let (schema, seq) = match parts.as_slice() {
         [n] => (None, n.clone()),
         [s, n] => (Some(s.clone()), n.clone()),
@@ -545,10 +563,10 @@ pub(super) fn add_constraint(
     if matches!(added, Added::Key { primary: true, .. }) && info.iter().any(|(_, _, pk)| *pk > 0) {
         return Err(SqlError::error("42P16", format!("multiple primary keys for table \"{name}\" are not allowed")));
     }
-    let objects = tx.cx.schema.rows(
-        "SELECT type, name, sql FROM main.sqlite_schema WHERE tbl_name = ?1 AND sql IS NOT NULL",
-        &[sqlite],
-    )?;
+    let objects = tx
+        .cx
+        .schema
+        .rows("SELECT type, name, sql FROM main.sqlite_schema WHERE tbl_name = ?1 AND sql IS NOT NULL", &[sqlite])?;
     let Some(create) = objects.iter().find(|o| o[0].as_deref() == Some("table")).and_then(|o| o[2].clone()) else {
         return Err(unsupported(format!("adding a constraint to \"{name}\"")));
     };
@@ -603,7 +621,11 @@ pub(super) fn add_constraint(
                     }
                 }
                 let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
-                let (word, suffix) = if primary { ("PRIMARY KEY", "pkey".to_owned()) } else { ("UNIQUE", format!("{}_key", columns.join("_"))) };
+                let (word, suffix) = if primary {
+                    ("PRIMARY KEY", "pkey".to_owned())
+                } else {
+                    ("UNIQUE", format!("{}_key", columns.join("_")))
+                };
                 let default = if primary { format!("{name}_{suffix}") } else { format!("{name}_{suffix}") };
                 elements.push(format!("{}{word} ({})", named(default), cols.join(", ")));
             }

@@ -252,7 +252,7 @@ fn pg_get_viewdef(c: &Call) -> Result<Value, SqlError> {
     let Some(oid) = c.relation(0)? else { return Ok(Value::Null) };
     let model = c.model()?;
     Ok(match model.relation(oid) {
-        Some((t, None)) if t.kind == b'v' => null_or(format::view_body(&t.sql), Value::Text),
+        Some((t, None)) if t.kind == b'v' => null_or(format::view_body(&t.sql, public_visible(c.source)), Value::Text),
         _ => Value::Null,
     })
 }

@@ -50,7 +50,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-pub use format::PG_VIEW_TEXT;
+pub use format::{requalified, PG_VIEW_TEXT};
 pub use functions::function_type;
 
 use super::error::SqlError;

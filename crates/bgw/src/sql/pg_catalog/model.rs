@@ -502,7 +502,10 @@ pub(super) fn serial_sequences(model: &Model) -> Vec<(&Table, &Column)> {
         .iter()
         .filter(|t| t.kind == b'r' && !t.sql.is_empty())
         .flat_map(|t| {
-            t.columns.iter().filter(|c| c.default.as_deref().is_some_and(|d| d.starts_with("nextval("))).map(move |c| (t, c))
+            t.columns
+                .iter()
+                .filter(|c| c.default.as_deref().is_some_and(|d| d.starts_with("nextval(")))
+                .map(move |c| (t, c))
         })
         .collect()
 }

@@ -609,6 +609,7 @@ const PG_CLASS: u32 = 1259;
 const PG_ATTRDEF: u32 = 2604;
 const PG_REWRITE: u32 = 2618;
 const PG_NAMESPACE: u32 = 2615;
+const PG_PROC: u32 = 1255;
 
 /// The OID of a view's `_RETURN` rule.
 fn rule_oid(view: &Table) -> u32 {
@@ -622,7 +623,7 @@ fn attrdef_oid(t: &Table, num: i16) -> u32 {
 
 /// The dependencies `pg_dump` orders its output by: a serial key's sequence is owned by its column (`a`) and
 /// the column's default uses the sequence (`n`); a view's `_RETURN` rule belongs to the view (`i`) and uses the
-/// relations its query reads (`n`).
+/// relations its query reads (`n`); the host's functions in `public` are internal to it (`i`).
 fn depend_rows(env: &Env) -> Rows {
     let model = env.model()?;
     let dep = |classid: u32, objid: u32, refobjid: u32, refobjsubid: i16, deptype: u8| {
@@ -633,6 +634,20 @@ fn depend_rows(env: &Env) -> Rows {
         let seq = model::sequence_oid(&t.sqlite_name);
         rows.push(dep(PG_CLASS, seq, t.oid, c.num, b'a'));
         rows.push(dep(PG_ATTRDEF, attrdef_oid(t, c.num), seq, 0, b'n'));
+    }
+    // The host's and modules' functions in `public` come with the host, in every database: internal parts of
+    // the schema, not objects of the database (`pg_dump` skips functions with an internal dependency, as
+    // PostgreSQL's own internal functions).
+    for f in host::all_functions(env.source).iter().filter(|f| f.schema == "public") {
+        rows.push(vec![
+            oid(PG_PROC),
+            oid(host::function_oid(f)),
+            int(0),
+            oid(PG_NAMESPACE),
+            oid(super::PUBLIC_NAMESPACE),
+            int(0),
+            ch(b'i'),
+        ]);
     }
     for view in model.tables.iter().filter(|t| t.kind == b'v' && !t.sql.is_empty()) {
         let rule = rule_oid(view);
@@ -1027,12 +1042,18 @@ fn tables_rows(env: &Env) -> Rows {
 fn views_rows(env: &Env) -> Rows {
     let model = env.model()?;
     let owner = owner_name(env);
+    let visible = super::functions::public_visible(env.source);
     Ok(model
         .tables
         .iter()
         .filter(|t| t.kind == b'v')
         .map(|t| {
-            vec![text(t.schema.clone()), text(t.name.clone()), text(owner.clone()), opt_text(format::view_body(&t.sql))]
+            vec![
+                text(t.schema.clone()),
+                text(t.name.clone()),
+                text(owner.clone()),
+                opt_text(format::view_body(&t.sql, visible)),
+            ]
         })
         .collect())
 }

@@ -215,7 +215,10 @@ fn schemas_views_and_visibility() {
     let got = rows(&conn, "SELECT n.nspname, c.relname, c.relkind, pg_table_is_visible(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname IN ('u', 'v') ORDER BY 2");
     assert_eq!(flat(got), ["s|u|r|0", "public|v|v|1"]);
     assert_eq!(flat(rows(&conn, "SELECT current_schemas(1), current_schema()")), ["{pg_catalog,public}|public"]);
-    assert_eq!(flat(rows(&conn, &format!("SELECT pg_get_viewdef({})", relation_oid("v")))), ["SELECT id, name FROM t;"]);
+    assert_eq!(
+        flat(rows(&conn, &format!("SELECT pg_get_viewdef({})", relation_oid("v")))),
+        ["SELECT id, name FROM t;"]
+    );
 }
 
 #[test]
