@@ -626,7 +626,7 @@ pub(super) fn add_constraint(
                 } else {
                     ("UNIQUE", format!("{}_key", columns.join("_")))
                 };
-                let default = if primary { format!("{name}_{suffix}") } else { format!("{name}_{suffix}") };
+                let default = format!("{name}_{suffix}");
                 elements.push(format!("{}{word} ({})", named(default), cols.join(", ")));
             }
         }
