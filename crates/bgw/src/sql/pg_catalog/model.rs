@@ -605,7 +605,11 @@ fn describe(
             }
             num += 1;
             let decltype = decltype.unwrap_or_default();
-            let serial = pk > 0 && decltype.eq_ignore_ascii_case("INTEGER") && serial_key(&table.sql, &name).is_some();
+            // A serial key: the translator's spelling, or any AUTOINCREMENT rowid (a table made in SQLite's SQL).
+            let serial = pk > 0
+                && decltype.eq_ignore_ascii_case("INTEGER")
+                && (serial_key(&table.sql, &name).is_some()
+                    || table.sql.to_ascii_uppercase().contains("AUTOINCREMENT"));
             let (ty, typmod) = if pk > 0 && decltype == "INTEGER" && declared_lower_integer(&table.sql, &name) {
                 (PgType::Int4, -1)
             } else if let Some(ty) = serial_key(&table.sql, &name).filter(|_| pk > 0) {

@@ -309,7 +309,16 @@ fn autoincrement_tables_have_sequences() {
         &conn,
         "SELECT c.relname, c.relkind, s.seqtypid, s.seqstart FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid",
     );
-    assert_eq!(flat(got), ["s1_n_seq|S|20|1"]);
+    // The sequence has its column's type (`integer` is int4 here, as in PostgreSQL).
+    assert_eq!(flat(got), ["s1_n_seq|S|23|1"]);
+    // A serial key made by the translator has its sequence before any row is inserted, owned by its column.
+    conn.execute_batch("CREATE TABLE s2 (\"id\" INTEGER PRIMARY KEY AUTOINCREMENT COLLATE RTRIM, x text)").unwrap();
+    let got = rows(
+        &conn,
+        "SELECT c.relname, s.seqtypid, d.refobjsubid, d.deptype FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
+         JOIN pg_depend d ON d.objid = s.seqrelid WHERE c.relname = 's2_id_seq'",
+    );
+    assert_eq!(flat(got), ["s2_id_seq|23|1|a"]);
 }
 
 #[test]
