@@ -491,7 +491,9 @@ pub(crate) fn run(host: &dyn HostServices, sql: &str, in_transaction_block: bool
     let Some((command, _)) = crate::sql::session::parse(sql) else {
         let words: Vec<String> = crate::sql::lexer::leading_words(sql).take(3).collect();
         if words == ["SET", "TRANSACTION", "SNAPSHOT"] {
-            return set_transaction_snapshot(sql, in_transaction_block);
+            // The host exports no snapshot (no pg_export_snapshot), so none can be imported: refused, as the
+            // session tests require (pg_dump sends it only for --snapshot and parallel dumps, which need one).
+            return Err(SqlError::error("0A000", "SET TRANSACTION SNAPSHOT is not supported"));
         }
         return Err(crate::sql::session::syntax_error(sql));
     };
@@ -543,40 +545,6 @@ pub(crate) fn run(host: &dyn HostServices, sql: &str, in_transaction_block: bool
             Ok("SET".into())
         }
     }
-}
-
-/// `SET TRANSACTION SNAPSHOT 'id'`, with PostgreSQL's checks in PostgreSQL's order. The host exports no snapshot
-/// (`pg_export_snapshot` does not exist), so every identifier is one no transaction exported: 22023, as
-/// PostgreSQL answers for an identifier it does not know.
-fn set_transaction_snapshot(sql: &str, in_transaction_block: bool) -> Result<String, SqlError> {
-    let rest = sql.trim().trim_end_matches(';').trim_end();
-    let literal = Some(rest).and_then(|r| {
-        let lower = r.to_ascii_lowercase();
-        let at = lower.find("snapshot")? + "snapshot".len();
-        let lit = r[at..].trim();
-        let inner = lit.strip_prefix('\'')?.strip_suffix('\'')?;
-        (!inner.contains('\'')).then(|| inner.to_owned())
-    });
-    let Some(id) = literal else { return Err(crate::sql::session::syntax_error(sql)) };
-    if !in_transaction_block {
-        context::notice(SqlError::warning("25P01", "SET TRANSACTION can only be used in transaction blocks"));
-        return Ok("SET".into());
-    }
-    ensure_block();
-    let (block, queried) = STATE.with(|s| {
-        let s = s.borrow();
-        (s.block.clone().unwrap_or_else(default_block), s.queried)
-    });
-    if !matches!(block.isolation.as_str(), "serializable" | "repeatable read") {
-        return Err(SqlError::error(
-            "0A000",
-            "a snapshot-importing transaction must have isolation level SERIALIZABLE or REPEATABLE READ",
-        ));
-    }
-    if queried {
-        return Err(SqlError::error("25001", "SET TRANSACTION SNAPSHOT must be called before any query"));
-    }
-    Err(SqlError::error("22023", format!("invalid snapshot identifier: \"{id}\"")))
 }
 
 /// `set_config(name, value, is_local)`: the value now in effect.
