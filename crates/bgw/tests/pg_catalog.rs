@@ -228,7 +228,7 @@ fn schemas_views_and_information_schema() {
     assert_eq!(h.sql("SELECT schema_name FROM information_schema_schemata WHERE schema_name = 's'"), "s");
     assert_eq!(
         h.sql("SELECT current_schema(), pg_get_viewdef((SELECT oid FROM pg_class WHERE relname = 'v'))"),
-        "public|SELECT id, name FROM t"
+        "public|SELECT id, name FROM t;"
     );
     // Settings and the host's catalogs.
     assert_eq!(

@@ -187,7 +187,7 @@ impl CatalogSource for SessionCatalog {
                 .unwrap_or_default()
         };
         let mut out: Vec<SettingInfo> = Vec::new();
-        for def in crate::config::session_parameters() {
+        for def in settings::all_session_parameters() {
             if let Ok(shown) = settings::current_setting(&*host, &def.name) {
                 out.push(setting_info(&def, shown, None));
             }

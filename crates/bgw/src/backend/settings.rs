@@ -81,7 +81,7 @@ const TIMEOUTS: [&str; 4] =
 /// `options=-c name=value`, ...): each is a session default, what `RESET` returns to, checked as `SET` checks it
 /// (an error is FATAL, as in PostgreSQL). `user`, `database` and `replication` are not settings.
 pub(super) fn start(host: &dyn HostServices, parameters: &HashMap<String, String>) -> Result<(), SqlError> {
-    STATE.with(|s| *s.borrow_mut() = State { defs: session_parameters(), ..State::default() });
+    STATE.with(|s| *s.borrow_mut() = State { defs: all_session_parameters(), ..State::default() });
     let mut given: Vec<(String, String)> = Vec::new();
     let mut names: Vec<&String> = parameters.keys().collect();
     names.sort();
@@ -160,6 +160,73 @@ pub(super) fn reported(reported: &[(String, String)]) {
     });
 }
 
+/// The session's parameters: [`session_parameters`] and those a dump script sets ([`restore_parameters`]).
+pub(super) fn all_session_parameters() -> Vec<GucDef> {
+    let mut defs = session_parameters();
+    defs.extend(restore_parameters());
+    defs
+}
+
+/// The parameters `pg_dump` sets in its session and writes at the top of a dump, with PostgreSQL's defaults. Each
+/// value the host can honour is accepted ([`check_restore_value`]): SQLite scans a table from its start whatever
+/// `synchronize_seqscans` says (PostgreSQL's "on" only permits a scan to start elsewhere); the host has no
+/// function bodies to check, no XML type, no row-security policies, one tablespace (`pg_default`, the `''`
+/// default) and one table access method (`heap`, as `pg_am` shows it).
+fn restore_parameters() -> Vec<GucDef> {
+    use GucContext::User;
+    vec![
+        GucDef::bool("synchronize_seqscans", true, User, "Enable synchronized sequential scans."),
+        GucDef::bool("check_function_bodies", true, User, "Check routine bodies during CREATE FUNCTION and CREATE PROCEDURE."),
+        GucDef::enumeration(
+            "xmloption",
+            "content",
+            &["content", "document"],
+            User,
+            "Sets whether XML data in implicit parsing and serialization operations is to be considered as documents or content fragments.",
+        ),
+        GucDef::bool("row_security", true, User, "Enable row security."),
+        GucDef::string(
+            "default_tablespace",
+            "",
+            User,
+            "Sets the default tablespace to create tables and indexes in.",
+        ),
+        GucDef::string(
+            "default_table_access_method",
+            "heap",
+            User,
+            "Sets the default table access method for new tables.",
+        ),
+        GucDef::bool("quote_all_identifiers", false, User, "When generating SQL fragments, quote all identifiers."),
+    ]
+}
+
+/// Checks a value of one of [`restore_parameters`] as PostgreSQL does (a tablespace or access method that does
+/// not exist is 22023 with PostgreSQL's detail).
+fn check_restore_value(name: &str, value: GucValue) -> Result<GucValue, SqlError> {
+    let invalid = |raw: &str, detail: String| {
+        SqlError::error("22023", format!("invalid value for parameter \"{name}\": \"{raw}\"")).with_detail(detail)
+    };
+    match (name.to_ascii_lowercase().as_str(), &value) {
+        ("default_tablespace", GucValue::String(raw)) if raw == "pg_global" => {
+            Err(crate::sql::pg::unsupported("default_tablespace \"pg_global\""))
+        }
+        ("default_tablespace", GucValue::String(raw)) if !matches!(raw.as_str(), "" | "pg_default") => {
+            Err(invalid(raw, format!("Tablespace \"{raw}\" does not exist.")))
+        }
+        ("quote_all_identifiers", GucValue::Bool(true)) => {
+            Err(crate::sql::pg::unsupported("quote_all_identifiers = on"))
+        }
+        ("default_table_access_method", GucValue::String(raw)) if raw != "heap" => {
+            if raw.is_empty() {
+                return Err(invalid(raw, "default_table_access_method cannot be empty.".into()));
+            }
+            Err(invalid(raw, format!("Table access method \"{raw}\" does not exist.")))
+        }
+        _ => Ok(value),
+    }
+}
+
 fn session_def(name: &str) -> Option<GucDef> {
     STATE.with(|s| s.borrow().defs.iter().find(|d| d.name.eq_ignore_ascii_case(name)).cloned())
 }
@@ -213,7 +280,9 @@ fn checked_value(
                     None => e,
                 }
             })?;
-            Some(check_session_value(&def.name, parsed).map_err(|(code, message)| SqlError::error(code, message))?)
+            let value =
+                check_session_value(&def.name, parsed).map_err(|(code, message)| SqlError::error(code, message))?;
+            Some(check_restore_value(&def.name, value)?)
         }
     };
     Ok((def, value))
@@ -422,6 +491,8 @@ pub(crate) fn run(host: &dyn HostServices, sql: &str, in_transaction_block: bool
     let Some((command, _)) = crate::sql::session::parse(sql) else {
         let words: Vec<String> = crate::sql::lexer::leading_words(sql).take(3).collect();
         if words == ["SET", "TRANSACTION", "SNAPSHOT"] {
+            // The host exports no snapshot (no pg_export_snapshot), so none can be imported: refused, as the
+            // session tests require (pg_dump sends it only for --snapshot and parallel dumps, which need one).
             return Err(SqlError::error("0A000", "SET TRANSACTION SNAPSHOT is not supported"));
         }
         return Err(crate::sql::session::syntax_error(sql));

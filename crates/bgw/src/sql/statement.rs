@@ -33,7 +33,7 @@ impl Kind {
             Kind::Insert | Kind::Update | Kind::Delete => true,
             Kind::Other(tag) => !matches!(
                 tag.split(' ').next(),
-                Some("SELECT" | "EXPLAIN" | "PRAGMA" | "VALUES" | "WITH" | "SAVEPOINT" | "RELEASE")
+                Some("SELECT" | "EXPLAIN" | "PRAGMA" | "VALUES" | "WITH" | "SAVEPOINT" | "RELEASE" | "LOCK")
             ),
             Kind::Query | Kind::Begin | Kind::Commit | Kind::Rollback | Kind::RollbackTo | Kind::Catalog => false,
         }

@@ -37,6 +37,7 @@ pub(super) fn statement(tx: &mut Translator<'_>, st: &Statement) -> Result<Out, 
             }
             let (schema, name) = names::relation(&cv.name)?;
             let out = tx.query(&cv.query)?;
+            let pg_text = view_text(tx, &cv.query)?;
             let sqlite = sqlite_name(schema.as_deref(), &name);
             let mut sql = String::from("CREATE ");
             if cv.temporary {
@@ -46,7 +47,7 @@ pub(super) fn statement(tx: &mut Translator<'_>, st: &Statement) -> Result<Out, 
                 tx.before.push(format!("DROP VIEW IF EXISTS {}", quote(&sqlite)));
             }
             sql.push_str(&format!(
-                "VIEW {}{} AS {}",
+                "VIEW {}{} AS {pg_text}{}",
                 if cv.if_not_exists { "IF NOT EXISTS " } else { "" },
                 quote(&sqlite),
                 out.sql
@@ -84,9 +85,38 @@ pub(super) fn statement(tx: &mut Translator<'_>, st: &Statement) -> Result<Out, 
             Ok((format!("INSERT INTO _pg_schemas VALUES ({}, 10)", literal(&name)), other("CREATE SCHEMA"), Vec::new()))
         }
         Statement::AlterTable(at) => alter_table(tx, at),
+        Statement::CreateSequence { temporary, if_not_exists, name, data_type, sequence_options, owned_by } => {
+            super::restore::create_sequence(
+                tx,
+                *temporary,
+                *if_not_exists,
+                name,
+                data_type.as_ref(),
+                sequence_options,
+                owned_by.as_ref(),
+            )
+        }
+        Statement::AlterSchema(alter) => {
+            let name = names::parts(&alter.name)?.join(".");
+            let [sqlparser::ast::AlterSchemaOperation::OwnerTo { owner: sqlparser::ast::Owner::Ident(role) }] =
+                alter.operations.as_slice()
+            else {
+                return Err(unsupported("this form of ALTER SCHEMA"));
+            };
+            if !tx.cx.schema.schema_exists(&name)? {
+                return Err(SqlError::error("3F000", format!("schema \"{name}\" does not exist")));
+            }
+            let owner = match name.as_str() {
+                "public" => crate::sql::pg_catalog::PG_DATABASE_OWNER,
+                _ => crate::sql::pg_catalog::BOOTSTRAP_SUPERUSER,
+            };
+            super::restore::check_owner(tx, &names::ident(role), owner, "schema")?;
+            Ok((String::new(), other("ALTER SCHEMA"), Vec::new()))
+        }
         Statement::Analyze(_) => Ok(("ANALYZE".into(), other("ANALYZE"), Vec::new())),
         Statement::Explain { .. } | Statement::ExplainTable { .. } => Err(unsupported("EXPLAIN")),
         Statement::Truncate { .. } => Err(unsupported("TRUNCATE here")),
+        Statement::Lock(lock) => super::restore::lock(tx, lock),
         other_statement => {
             let text = other_statement.to_string();
             let words: Vec<&str> = text.split_whitespace().take(2).collect();
@@ -489,6 +519,20 @@ fn finish(tx: &mut Translator<'_>, mut stmts: Vec<String>, tag: &str) -> Result<
 fn alter_table(tx: &mut Translator<'_>, at: &sqlparser::ast::AlterTable) -> Result<Out, SqlError> {
     let (schema, name) = names::relation(&at.name)?;
     let sqlite = sqlite_name(schema.as_deref(), &name);
+    if let [AlterTableOperation::OwnerTo { new_owner: sqlparser::ast::Owner::Ident(role) }] = at.operations.as_slice() {
+        // The owner of a table, view or sequence (pg_dump writes ALTER TABLE for all three).
+        let text = format!("ALTER SEQUENCE {} OWNER TO {}", at.name, role);
+        if tx.cx.schema.columns(&sqlite)?.is_none() {
+            if let Some(done) = super::restore::by_text(&text, tx) {
+                return done.map(|(sql, _, cols)| (sql, other("ALTER TABLE"), cols));
+            }
+        }
+        let owner = crate::sql::pg_catalog::BOOTSTRAP_SUPERUSER;
+        if tx.cx.schema.columns(&sqlite)?.is_some() {
+            super::restore::check_owner(tx, &names::ident(role), owner, "relation")?;
+            return Ok((String::new(), other("ALTER TABLE"), Vec::new()));
+        }
+    }
     if tx.cx.schema.columns(&sqlite)?.is_none() {
         if at.if_exists {
             return Ok((String::new(), other("ALTER TABLE"), Vec::new()));
@@ -545,9 +589,63 @@ fn alter_table(tx: &mut Translator<'_>, at: &sqlparser::ast::AlterTable) -> Resu
                 format!("ALTER TABLE {} RENAME TO {}", quote(&sqlite), quote(&sqlite_name(schema.as_deref(), &target)))
             }
             AlterTableOperation::AddConstraint { constraint: TableConstraint::PrimaryKey(pk), .. } => {
+                if !pk.include.is_empty() || !pk.index_options.is_empty() || pk.characteristics.is_some() {
+                    return Err(unsupported("this form of PRIMARY KEY"));
+                }
                 let cols: Vec<String> =
                     pk.columns.iter().map(|ic| index_column_name(&ic.column.expr)).collect::<Result<_, _>>()?;
-                return add_primary_key(tx, &sqlite, &name, &cols);
+                let constraint = pk.name.as_ref().map(names::ident);
+                let added = super::restore::Added::Key { primary: true, columns: cols };
+                return super::restore::add_constraint(tx, &sqlite, &name, constraint.as_deref(), added);
+            }
+            AlterTableOperation::AddConstraint { constraint: TableConstraint::Unique(u), .. } => {
+                if !u.include.is_empty()
+                    || !u.index_options.is_empty()
+                    || u.characteristics.is_some()
+                    || u.nulls_distinct != sqlparser::ast::NullsDistinctOption::None
+                {
+                    return Err(unsupported("this form of UNIQUE"));
+                }
+                let cols: Vec<String> =
+                    u.columns.iter().map(|ic| index_column_name(&ic.column.expr)).collect::<Result<_, _>>()?;
+                let constraint = u.name.as_ref().map(names::ident);
+                let added = super::restore::Added::Key { primary: false, columns: cols };
+                return super::restore::add_constraint(tx, &sqlite, &name, constraint.as_deref(), added);
+            }
+            AlterTableOperation::AddConstraint { constraint: TableConstraint::ForeignKey(fk), .. } => {
+                if fk.match_kind.is_some() || fk.characteristics.is_some() {
+                    return Err(unsupported("this form of FOREIGN KEY"));
+                }
+                let cols: Vec<String> = fk.columns.iter().map(names::ident).collect();
+                let (ref_schema, rel) = names::relation(&fk.foreign_table)?;
+                let referenced = sqlite_name(ref_schema.as_deref(), &rel);
+                if tx.cx.schema.columns(&referenced)?.is_none() {
+                    return Err(SqlError::error("42P01", format!("relation \"{rel}\" does not exist")));
+                }
+                let mut references = format!("REFERENCES {}", quote(&referenced));
+                if !fk.referred_columns.is_empty() {
+                    let rc: Vec<String> = fk.referred_columns.iter().map(|c| quote(&names::ident(c))).collect();
+                    references.push_str(&format!(" ({})", rc.join(", ")));
+                }
+                if let Some(a) = &fk.on_delete {
+                    references.push_str(&format!(" ON DELETE {}", referential(a)));
+                }
+                if let Some(a) = &fk.on_update {
+                    references.push_str(&format!(" ON UPDATE {}", referential(a)));
+                }
+                let constraint = fk.name.as_ref().map(names::ident);
+                let added = super::restore::Added::Foreign { columns: cols, references };
+                return super::restore::add_constraint(tx, &sqlite, &name, constraint.as_deref(), added);
+            }
+            AlterTableOperation::AlterColumn {
+                column_name,
+                op: sqlparser::ast::AlterColumnOperation::SetDefault { value },
+            } => {
+                let Some(sequence) = nextval_of(value) else {
+                    return Err(unsupported("ALTER COLUMN ... SET DEFAULT of anything but a sequence's nextval()"));
+                };
+                let column = names::ident(column_name);
+                return super::restore::set_default_nextval(tx, &sqlite, &column, &sequence);
             }
             _ => return Err(unsupported(format!("ALTER TABLE {op}").split(' ').take(4).collect::<Vec<_>>().join(" "))),
         };
@@ -565,40 +663,37 @@ fn column_def_for_add(tx: &mut Translator<'_>, table: &str, col: &ColumnDef) -> 
     Ok(d)
 }
 
-/// ALTER TABLE ... ADD PRIMARY KEY: SQLite cannot add one, so the table is rebuilt with it (its rows, indexes
-/// and declared types kept), as SQLite's documentation describes; NULLs and duplicates fail it as PostgreSQL's.
-fn add_primary_key(tx: &mut Translator<'_>, sqlite: &str, name: &str, cols: &[String]) -> Result<Out, SqlError> {
-    let Some(existing) = tx.cx.schema.columns(sqlite)? else {
-        return Err(SqlError::error("42P01", format!("relation \"{name}\" does not exist")));
+/// The sequence name of a `nextval('name'[::regclass])` default.
+fn nextval_of(e: &sqlparser::ast::Expr) -> Option<String> {
+    use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value};
+    let Expr::Function(f) = e else { return None };
+    if !f.name.0.last().is_some_and(|p| p.to_string().eq_ignore_ascii_case("nextval")) {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else { return None };
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] = list.args.as_slice() else { return None };
+    let arg = match arg {
+        Expr::Cast { expr, .. } => expr.as_ref(),
+        other => other,
     };
-    let info = tx.cx.schema.table_info(sqlite)?;
-    if info.iter().any(|(_, _, pk)| *pk > 0) {
-        return Err(SqlError::error("42P16", format!("multiple primary keys for table \"{name}\" are not allowed")));
+    match arg {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s.to_ascii_lowercase()),
+            _ => None,
+        },
+        _ => None,
     }
-    let not_null = |column: &str| info.iter().any(|(n, nn, _)| n == column && *nn);
-    for c in cols {
-        if !existing.iter().any(|e| e.name == *c) {
-            return Err(SqlError::error("42703", format!("column \"{c}\" of relation \"{name}\" does not exist")));
-        }
+}
+
+/// A view's query in PostgreSQL's SQL, as a leading comment of its SQLite text (what `pg_get_viewdef` and
+/// `pg_views` show, its relations qualified when `public` is not on the search path). Empty when the text
+/// cannot be kept in a comment.
+fn view_text(_tx: &Translator<'_>, query: &sqlparser::ast::Query) -> Result<String, SqlError> {
+    // Kept without the `public` / `pg_catalog` qualifiers, however it was written (a view restored from a dump
+    // names `public.t`), so that it reads the same whichever way it was created.
+    let text = crate::sql::pg_catalog::requalified(&query.to_string(), false);
+    if text.contains("*/") || text.contains("/*") {
+        return Ok(String::new());
     }
-    let defs: Vec<String> = existing
-        .iter()
-        .map(|c| {
-            let not_null = not_null(&c.name) || cols.contains(&c.name);
-            format!("{} {}{}", quote(&c.name), c.decltype, if not_null { " NOT NULL" } else { "" })
-        })
-        .collect();
-    let key: Vec<String> = cols.iter().map(|c| quote(c)).collect();
-    let all: Vec<String> = existing.iter().map(|c| quote(&c.name)).collect();
-    let temp = format!("_pg_rebuild_{name}");
-    tx.before.push(format!("CREATE TABLE {} ({}, PRIMARY KEY ({}))", quote(&temp), defs.join(", "), key.join(", ")));
-    tx.before.push(format!(
-        "INSERT INTO {} ({}) SELECT {} FROM {}",
-        quote(&temp),
-        all.join(", "),
-        all.join(", "),
-        quote(sqlite)
-    ));
-    tx.before.push(format!("DROP TABLE {}", quote(sqlite)));
-    Ok((format!("ALTER TABLE {} RENAME TO {}", quote(&temp), quote(sqlite)), other("ALTER TABLE"), Vec::new()))
+    Ok(format!("{}{text}*/ ", crate::sql::pg_catalog::PG_VIEW_TEXT))
 }

@@ -76,6 +76,8 @@ pub(super) struct Translator<'a> {
     pub expansions: Vec<(String, String)>,
     /// What explains the statement's constraint errors (see [`super::diagnose`]).
     pub diagnostics: Option<super::diagnose::Diagnostics>,
+    /// The relations of the FROM items read so far, by alias: their OIDs, for the system column `tableoid`.
+    pub table_oids: Vec<(String, u32)>,
 }
 
 impl<'a> Translator<'a> {
@@ -91,6 +93,7 @@ impl<'a> Translator<'a> {
             after: Vec::new(),
             expansions: Vec::new(),
             diagnostics: None,
+            table_oids: Vec::new(),
         }
     }
 
@@ -318,6 +321,12 @@ impl<'a> Translator<'a> {
                     return Err(unsupported("this field or slice access"));
                 };
                 let arr = self.expr(root)?;
+                if arr.ty == Some(PgType::Name) {
+                    // A name is a fixed-length array of "char", subscripted from 0.
+                    let i = self.expr(index)?;
+                    let i = self.coerce(i, PgType::Int4)?;
+                    return Ok(Typed::new(format!("substr({}, ({i}) + 1, 1)", arr.sql), PgType::Char));
+                }
                 let Some(element) = arr.ty.and_then(PgType::element) else {
                     return Err(SqlError::error(
                         "42804",
@@ -408,6 +417,11 @@ impl<'a> Translator<'a> {
                 break;
             }
         }
+        if found.is_none() && name == "tableoid" {
+            if let Some(t) = self.tableoid(rel) {
+                return Ok(t);
+            }
+        }
         match found {
             Some(mut t) => {
                 if t.ty.is_none() {
@@ -425,6 +439,23 @@ impl<'a> Translator<'a> {
                 None => Err(SqlError::error("42703", format!("column \"{name}\" does not exist"))),
             },
         }
+    }
+
+    /// The system column `tableoid` of relation `rel` (or of the one relation of the innermost scope that has
+    /// one): the relation's OID, a constant for a FROM item that is a table, view or catalog.
+    fn tableoid(&self, rel: Option<&str>) -> Option<Typed> {
+        let oid_of = |alias: &str| self.table_oids.iter().rev().find(|(a, _)| a == alias).map(|(_, oid)| *oid);
+        let oid = match rel {
+            Some(r) => oid_of(r)?,
+            None => self.scopes.iter().rev().find_map(|scope| {
+                let found: Vec<u32> = scope.iter().filter_map(|r| oid_of(&r.alias)).collect();
+                match found.as_slice() {
+                    [one] => Some(*one),
+                    _ => None,
+                }
+            })?,
+        };
+        Some(Typed::new(oid.to_string(), PgType::Oid).named("tableoid"))
     }
 
     fn value(&mut self, v: &AstValue) -> Result<Typed, SqlError> {

@@ -74,6 +74,18 @@ pub(super) fn call(tx: &mut Translator<'_>, f: &Function) -> Result<Typed, SqlEr
     }
     let name = names::function(&f.name)?
         .ok_or_else(|| SqlError::error("42883", format!("function {} does not exist", f.name)))?;
+    if name == "setval" {
+        let FunctionArguments::List(list) = &f.args else { return Err(unsupported("this form of setval()")) };
+        let args: Vec<sqlparser::ast::Expr> = list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Ok(e.clone()),
+                _ => Err(unsupported("this form of setval()")),
+            })
+            .collect::<Result<_, _>>()?;
+        return super::restore::setval(tx, &args);
+    }
     if !f.within_group.is_empty() || f.null_treatment.is_some() || !matches!(f.parameters, FunctionArguments::None) {
         return Err(unsupported(format!("this form of {name}()")));
     }
@@ -579,7 +591,8 @@ pub(super) fn call_named(tx: &mut Translator<'_>, name: &str, mut args: Vec<Type
         ("current_schema", 0) => Typed::new("'public'", PgType::Name),
         ("current_schemas", 1) => {
             let b = tx.coerce(args.remove(0), PgType::Bool)?;
-            Typed::new(format!("CASE WHEN {b} THEN '{{pg_catalog,public}}' ELSE '{{public}}' END"), PgType::NameArray)
+            // The catalog function: the session's search path as it is now (empty under pg_dump's).
+            Typed::new(format!("current_schemas({b})"), PgType::NameArray)
         }
         ("array_position", 2) => {
             let arr = args.remove(0);
@@ -601,6 +614,23 @@ pub(super) fn call_named(tx: &mut Translator<'_>, name: &str, mut args: Vec<Type
                 rest.push(tx.coerce(a, PgType::Text)?);
             }
             Typed::new(format!("pg_array_to_string({}, {})", arr.sql, rest.join(", ")), PgType::Text)
+        }
+        ("array_remove", 2) => {
+            let arr = args.remove(0);
+            let Some(element) = arr.ty.and_then(PgType::element) else {
+                return Err(no_function(name, &[arr, args.remove(0)]));
+            };
+            let e = tx.coerce(args.remove(0), element)?;
+            let ty = arr.ty.unwrap_or(PgType::TextArray);
+            Typed::new(
+                format!(
+                    "CASE WHEN {a} IS NOT NULL THEN (SELECT coalesce(pg_array_agg(_r.value, '{t}'), '{{}}') FROM \
+                     (SELECT value FROM json_each(pg_array_json({a}, '{t}')) WHERE value IS NOT ({e}) ORDER BY key) AS _r) END",
+                    a = arr.sql,
+                    t = element.typname()
+                ),
+                ty,
+            )
         }
         ("array_upper" | "array_lower", 2) => {
             let arr = args.remove(0);

@@ -27,6 +27,7 @@ pub mod functions;
 mod names;
 mod origins;
 mod query;
+mod restore;
 pub mod schema;
 mod split;
 
@@ -112,11 +113,26 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
         }
         _ => {}
     }
+    let mut tx = expr::Translator::new(cx);
+    if let Some(done) = restore::by_text(sql, &mut tx) {
+        // Statements sqlparser does not parse (ALTER SEQUENCE): read from their text.
+        let (sqlite, kind, columns) = done?;
+        return Ok(Outcome::Run(Box::new(Translated {
+            sqlite,
+            kind,
+            columns,
+            param_types: Vec::new(),
+            before: std::mem::take(&mut tx.before),
+            after: std::mem::take(&mut tx.after),
+            origins: Vec::new(),
+            describe_first: false,
+            diagnostics: None,
+        })));
+    }
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, &e))?;
     let [statement] = statements.as_slice() else {
         return Err(SqlError::error("42601", "cannot translate more than one statement at a time"));
     };
-    let mut tx = expr::Translator::new(cx);
     let describe_first = matches!(statement, Ast::Query(q) if reads_relations(&q.body));
     let origins = match statement {
         Ast::Query(q) if q.with.is_none() => origins::of_query(&q.body, cx.schema),

@@ -221,6 +221,7 @@ impl Translator<'_> {
                         (Some(x), Some(y)) => {
                             x == y
                                 || (x.is_string() && y.is_string())
+                                || (is_oid_like(x) && is_oid_like(y))
                                 || (x.is_integer() && y.is_integer())
                                 || (x.is_integer() && matches!(y, PgType::Numeric | PgType::Float8))
                                 || (y.is_integer() && matches!(x, PgType::Numeric | PgType::Float8))
@@ -655,6 +656,11 @@ impl Translator<'_> {
                 let (schema, rel_name) = names::relation(name)?;
                 let (mut rel, sqlite) = self.table(schema.as_deref(), &rel_name, alias.as_ref())?;
                 let alias_name = alias.as_ref().map(|a| names::ident(&a.name)).unwrap_or(rel_name.clone());
+                if sqlite.starts_with('"') {
+                    let oid =
+                        crate::sql::pg_catalog::relation_oid(&super::schema::sqlite_name(schema.as_deref(), &rel_name));
+                    self.table_oids.push((alias_name.clone(), oid));
+                }
                 rel.alias = alias_name.clone();
                 let originals: Vec<String> = rel.columns.iter().map(|(n, _)| n.clone()).collect();
                 if let Some(a) = alias {
@@ -731,7 +737,14 @@ impl Translator<'_> {
                 }
                 Ok(format!("({})", self.table_with_joins(table_with_joins)?))
             }
-            TableFactor::UNNEST { .. } => Err(unsupported("UNNEST")),
+            TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_offset_alias: None,
+                with_ordinality: false,
+            } if array_exprs.len() == 1 => self.unnest(&array_exprs[0], alias.as_ref()),
+            TableFactor::UNNEST { .. } => Err(unsupported("this form of UNNEST")),
             _ => Err(unsupported("this FROM item")),
         }
     }
@@ -801,6 +814,11 @@ impl Translator<'_> {
         let sqlite = sqlite_name(schema, name);
         let internal = sqlite.starts_with("_pg_") && schema != Some("pg_catalog");
         let columns = if internal { None } else { self.cx.schema.columns(&sqlite)? };
+        if columns.is_none() && !internal {
+            if let Some(found) = super::restore::sequence_relation(self, &sqlite, name)? {
+                return Ok(found);
+            }
+        }
         let Some(columns) = columns else {
             let shown = match schema {
                 Some(s) => format!("{s}.{name}"),
@@ -814,6 +832,46 @@ impl Translator<'_> {
             columns: columns.iter().map(|c| (c.name.clone(), c.ty)).collect(),
         };
         Ok((rel, quote(&sqlite)))
+    }
+
+    /// `unnest(array) [AS alias[(column)]]` in FROM: the array's elements in order, one row each.
+    fn unnest(&mut self, array: &Expr, alias: Option<&TableAlias>) -> Result<String, SqlError> {
+        let t = self.expr(array)?;
+        let element = match t.ty {
+            Some(ty) if ty.is_array() => ty.element().unwrap_or(PgType::Text),
+            Some(PgType::Unknown) | None => return Err(unsupported("unnest of an untyped literal")),
+            Some(other) => {
+                return Err(SqlError::error("42883", format!("function unnest({}) does not exist", other.sql_name())))
+            }
+        };
+        let alias_name = alias.map(|a| names::ident(&a.name)).unwrap_or_else(|| "unnest".to_owned());
+        let col = match alias {
+            Some(a) if !a.columns.is_empty() => names::ident(&a.columns[0].name),
+            Some(_) => alias_name.clone(),
+            None => "unnest".to_owned(),
+        };
+        if alias.is_some_and(|a| a.columns.len() > 1) {
+            return Err(SqlError::error(
+                "42601",
+                format!(
+                    "table \"{alias_name}\" has 1 columns available but {} columns specified",
+                    alias.map_or(0, |a| a.columns.len())
+                ),
+            ));
+        }
+        let sql = format!(
+            "(SELECT value AS {} FROM json_each(pg_array_json({}, '{}')) ORDER BY key) AS {}",
+            quote(&col),
+            t.sql,
+            element.typname(),
+            quote(&alias_name)
+        );
+        self.scopes.last_mut().expect("a scope").push(Rel {
+            exprs: None,
+            alias: alias_name,
+            columns: vec![(col, Some(element))],
+        });
+        Ok(sql)
     }
 
     fn table_function(
@@ -892,6 +950,32 @@ impl Translator<'_> {
                 });
                 Ok(sql)
             }
+            // A `name=value` options array (reloptions, attoptions, ...) as rows of (option_name, option_value).
+            "pg_options_to_table" if typed.len() == 1 => {
+                let arr = self.coerce(typed.remove(0), PgType::TextArray)?;
+                let alias_name = alias.map(|a| names::ident(&a.name)).unwrap_or_else(|| fname.clone());
+                let mut rel = Rel {
+                    exprs: None,
+                    alias: alias_name.clone(),
+                    columns: vec![
+                        ("option_name".into(), Some(PgType::Text)),
+                        ("option_value".into(), Some(PgType::Text)),
+                    ],
+                };
+                if let Some(a) = alias {
+                    apply_column_aliases(&mut rel, a)?;
+                }
+                let sql = format!(
+                    "(SELECT CASE WHEN instr(value, '=') > 0 THEN substr(value, 1, instr(value, '=') - 1) ELSE value END AS {}, \
+                     CASE WHEN instr(value, '=') > 0 THEN substr(value, instr(value, '=') + 1) END AS {} \
+                     FROM json_each(pg_array_json({arr}, 'text')) ORDER BY key) AS {}",
+                    quote(&rel.columns[0].0),
+                    quote(&rel.columns[1].0),
+                    quote(&alias_name)
+                );
+                self.scopes.last_mut().expect("a scope").push(rel);
+                Ok(sql)
+            }
             other if super::functions::is_postgres_function(other) => {
                 Err(unsupported(format!("function {other}() in FROM")))
             }
@@ -900,6 +984,11 @@ impl Translator<'_> {
             )),
         }
     }
+}
+
+/// `oid` and the `reg*` types: all held as the OID's integer.
+fn is_oid_like(ty: PgType) -> bool {
+    matches!(ty, PgType::Oid | PgType::Regclass | PgType::Regproc | PgType::Regtype | PgType::Regnamespace)
 }
 
 /// The arguments of the `_pg_expandarray(...)` calls in `e`.

@@ -59,6 +59,12 @@ pub trait Schema {
 
     /// Whether schema `name` exists (public, pg_catalog and information_schema always do).
     fn schema_exists(&self, name: &str) -> Result<bool, SqlError>;
+
+    /// The rows of a query of the schema or of the host's internal tables, each value as text (reads the
+    /// database: for DDL and the restore statements of [`super::restore`] only).
+    fn rows(&self, _sql: &str, _args: &[&str]) -> Result<Vec<Vec<Option<String>>>, SqlError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The SQLite name of relation `name` in schema `schema` (None: not qualified).
@@ -132,6 +138,28 @@ impl Schema for SqliteSchema<'_> {
             .map_err(crate::sql::sqlite::from_rusqlite)?;
         let rows = stmt
             .query_map([sqlite_name], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? != 0, row.get::<_, i64>(2)? as u32)))
+            .map_err(crate::sql::sqlite::from_rusqlite)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(crate::sql::sqlite::from_rusqlite)
+    }
+
+    fn rows(&self, sql: &str, args: &[&str]) -> Result<Vec<Vec<Option<String>>>, SqlError> {
+        let mut stmt = self.conn.prepare(sql).map_err(crate::sql::sqlite::from_rusqlite)?;
+        let width = stmt.column_count();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |row| {
+                (0..width)
+                    .map(|i| {
+                        Ok(match row.get_ref(i)? {
+                            rusqlite::types::ValueRef::Null => None,
+                            rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                            rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                                Some(String::from_utf8_lossy(t).into_owned())
+                            }
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .map_err(crate::sql::sqlite::from_rusqlite)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(crate::sql::sqlite::from_rusqlite)
     }

@@ -66,9 +66,9 @@ fn qualified(t: &Table) -> String {
 }
 
 /// The name of a referenced table as `pg_get_constraintdef` prints it: qualified unless it is in `public`.
-fn referenced_name(model: &Model, sqlite_name: &str) -> String {
+fn referenced_name(model: &Model, sqlite_name: &str, public_visible: bool) -> String {
     match model.table_by_sqlite_name(sqlite_name) {
-        Some(t) if t.schema != "public" => qualified(t),
+        Some(t) if t.schema != "public" || !public_visible => qualified(t),
         Some(t) => quote_ident(&t.name),
         None => quote_ident(sqlite_name),
     }
@@ -92,11 +92,85 @@ pub(super) fn where_clause(sql: &str) -> Option<String> {
 }
 
 /// The text of a view's query (what follows `AS` in its `CREATE VIEW` text).
-pub(super) fn view_body(sql: &str) -> Option<String> {
+pub(super) fn view_body(sql: &str, public_visible: bool) -> Option<String> {
     let upper = sql.to_ascii_uppercase();
     let at = upper.find(" AS ").or_else(|| upper.find("\nAS "))?;
-    Some(sql[at + 4..].trim().to_owned())
+    let body = sql[at + 4..].trim();
+    // A view created from PostgreSQL's SQL keeps that text in a leading comment (see `sql::pg`'s CREATE VIEW).
+    if let Some(rest) = body.strip_prefix(PG_VIEW_TEXT) {
+        if let Some(end) = rest.find("*/") {
+            let text = rest[..end].trim();
+            let text = if public_visible { text.to_owned() } else { requalified(text, true) };
+            return Some(format!("{text};"));
+        }
+    }
+    Some(format!("{body};"))
 }
+
+/// A query's text with the relations of its FROM items qualified with their schemas (`public.t`,
+/// `pg_catalog.pg_class`: `qualify`), as PostgreSQL prints a view when `public` is not on the search path
+/// (under `pg_dump`), or with those two schemas' names taken off (the form a view's text is kept in).
+/// Relations inside expressions' subqueries stay as written.
+pub fn requalified(text: &str, qualify: bool) -> String {
+    use sqlparser::ast::{Ident, ObjectNamePart, Query, SetExpr, TableFactor, TableWithJoins};
+    use sqlparser::dialect::PostgreSqlDialect;
+    fn query(q: &mut Query, ctes: &mut Vec<String>, qualify: bool) {
+        if let Some(with) = &mut q.with {
+            for cte in &mut with.cte_tables {
+                query(&mut cte.query, ctes, qualify);
+                ctes.push(cte.alias.name.value.to_lowercase());
+            }
+        }
+        set_expr(&mut q.body, ctes, qualify);
+    }
+    fn set_expr(e: &mut SetExpr, ctes: &mut Vec<String>, qualify: bool) {
+        match e {
+            SetExpr::Select(s) => s.from.iter_mut().for_each(|f| from(f, ctes, qualify)),
+            SetExpr::Query(q) => query(q, ctes, qualify),
+            SetExpr::SetOperation { left, right, .. } => {
+                set_expr(left, ctes, qualify);
+                set_expr(right, ctes, qualify);
+            }
+            _ => {}
+        }
+    }
+    fn from(f: &mut TableWithJoins, ctes: &mut Vec<String>, qualify: bool) {
+        factor(&mut f.relation, ctes, qualify);
+        for j in &mut f.joins {
+            factor(&mut j.relation, ctes, qualify);
+        }
+    }
+    fn factor(f: &mut TableFactor, ctes: &mut Vec<String>, qualify: bool) {
+        match f {
+            TableFactor::Table { name, args: None, .. } if !qualify && name.0.len() == 2 => {
+                let schema = name.0[0].as_ident().map(|i| i.value.to_lowercase());
+                if matches!(schema.as_deref(), Some("public" | "pg_catalog")) {
+                    name.0.remove(0);
+                }
+            }
+            TableFactor::Table { name, args: None, .. } if qualify && name.0.len() == 1 => {
+                let Some(ident) = name.0[0].as_ident() else { return };
+                let bare = if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() };
+                if ctes.contains(&bare) {
+                    return;
+                }
+                let schema = if super::relations::ALL.iter().any(|r| r.name == bare) { "pg_catalog" } else { "public" };
+                name.0.insert(0, ObjectNamePart::Identifier(Ident::new(schema)));
+            }
+            TableFactor::Derived { subquery, .. } => query(subquery, ctes, qualify),
+            TableFactor::NestedJoin { table_with_joins, .. } => from(table_with_joins, ctes, qualify),
+            _ => {}
+        }
+    }
+    let Ok(statements) = Parser::parse_sql(&PostgreSqlDialect {}, text) else { return text.to_owned() };
+    let [Statement::Query(q)] = statements.as_slice() else { return text.to_owned() };
+    let mut q = q.clone();
+    query(&mut q, &mut Vec::new(), qualify);
+    q.to_string()
+}
+
+/// The opening of the comment that holds a view's PostgreSQL text in its SQLite `CREATE VIEW`.
+pub const PG_VIEW_TEXT: &str = "/*pg:";
 
 /// The text of key `k` of index `index` of `t`.
 fn key_text(t: &Table, parsed: Option<&Vec<String>>, position: usize, key: &Key) -> String {
@@ -158,12 +232,12 @@ fn action(code: u8) -> Option<&'static str> {
     }
 }
 
-fn foreign_key_def(model: &Model, t: &Table, fk: &ForeignKey) -> String {
+fn foreign_key_def(model: &Model, t: &Table, fk: &ForeignKey, public_visible: bool) -> String {
     let referenced: Vec<String> = fk.referenced_columns.iter().map(|c| quote_ident(c)).collect();
     let mut def = format!(
         "FOREIGN KEY ({}) REFERENCES {}({})",
         column_list(t, fk.columns.iter().copied()),
-        referenced_name(model, &fk.referenced),
+        referenced_name(model, &fk.referenced, public_visible),
         referenced.join(", ")
     );
     if let Some(a) = action(fk.on_update) {
@@ -176,8 +250,9 @@ fn foreign_key_def(model: &Model, t: &Table, fk: &ForeignKey) -> String {
 }
 
 /// `pg_get_constraintdef(oid)`: `PRIMARY KEY (id)`, `UNIQUE (code)`, `FOREIGN KEY (t_id) REFERENCES t(id)`,
-/// `CHECK ((price > 0))`; None for an OID that is no constraint.
-pub(super) fn constraint_def(model: &Model, constraint: u32) -> Option<String> {
+/// `CHECK ((price > 0))`; None for an OID that is no constraint. A referenced table is qualified with its schema
+/// unless it is in `public` and `public_visible` (`public` is on the search path), as PostgreSQL does.
+pub(super) fn constraint_def(model: &Model, constraint: u32, public_visible: bool) -> Option<String> {
     for t in &model.tables {
         for i in &t.indexes {
             if i.constraint.as_ref().is_some_and(|(_, o)| *o == constraint) {
@@ -190,7 +265,7 @@ pub(super) fn constraint_def(model: &Model, constraint: u32) -> Option<String> {
             }
         }
         if let Some(fk) = t.foreign_keys.iter().find(|f| f.oid == constraint) {
-            return Some(foreign_key_def(model, t, fk));
+            return Some(foreign_key_def(model, t, fk, public_visible));
         }
         if let Some(check) = t.checks.iter().find(|c| c.oid == constraint) {
             return Some(format!("CHECK (({}))", check.expr));

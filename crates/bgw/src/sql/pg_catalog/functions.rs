@@ -19,7 +19,7 @@ use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
-use super::host::{all_functions, function_oid, role_name};
+use super::host::{all_functions, function_oid, role_name, role_names};
 use super::model::{self, Model};
 use super::{format, relation_oid, vtab, CatalogSource, FunctionInfo};
 use crate::sql::error::SqlError;
@@ -208,7 +208,27 @@ fn pg_function_is_visible(c: &Call) -> Result<Value, SqlError> {
 }
 
 fn pg_get_expr(c: &Call) -> Result<Value, SqlError> {
-    Ok(null_or(c.text(0), Value::Text))
+    // A serial key's default names its sequence, qualified when `public` is not on the search path.
+    let visible = public_visible(c.source);
+    Ok(null_or(c.text(0), |text| Value::Text(if visible { text } else { qualify_nextval(&text) })))
+}
+
+/// `nextval('t_id_seq'::regclass)` as `nextval('public.t_id_seq'::regclass)` (a sequence of another schema is
+/// qualified already).
+pub(super) fn qualify_nextval(text: &str) -> String {
+    match text.strip_prefix("nextval('") {
+        Some(rest) if !rest.starts_with('"') && !rest.split('\'').next().unwrap_or("").contains('.') => {
+            format!("nextval('public.{rest}")
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// Whether schema `public` is on the session's search path (PostgreSQL qualifies the names of its relations in
+/// the texts it prints when it is not, as under `pg_dump`'s empty search path).
+pub(super) fn public_visible(source: &dyn CatalogSource) -> bool {
+    let path = source.setting("search_path").unwrap_or_else(|| "public".into());
+    path.split(',').any(|p| p.trim().trim_matches('"') == "public")
 }
 
 fn pg_get_indexdef(c: &Call) -> Result<Value, SqlError> {
@@ -225,14 +245,14 @@ fn pg_get_indexdef(c: &Call) -> Result<Value, SqlError> {
 fn pg_get_constraintdef(c: &Call) -> Result<Value, SqlError> {
     let Some(oid) = c.oid(0)? else { return Ok(Value::Null) };
     let model = c.model()?;
-    Ok(null_or(format::constraint_def(&model, oid), Value::Text))
+    Ok(null_or(format::constraint_def(&model, oid, public_visible(c.source)), Value::Text))
 }
 
 fn pg_get_viewdef(c: &Call) -> Result<Value, SqlError> {
     let Some(oid) = c.relation(0)? else { return Ok(Value::Null) };
     let model = c.model()?;
     Ok(match model.relation(oid) {
-        Some((t, None)) if t.kind == b'v' => null_or(format::view_body(&t.sql), Value::Text),
+        Some((t, None)) if t.kind == b'v' => null_or(format::view_body(&t.sql, public_visible(c.source)), Value::Text),
         _ => Value::Null,
     })
 }
@@ -446,6 +466,54 @@ fn quote_ident(c: &Call) -> Result<Value, SqlError> {
     Ok(null_or(c.text(0), |t| Value::Text(format::quote_ident(&t))))
 }
 
+/// `quote_literal(text)`: the text as a string literal (an `E'...'` one when it holds a backslash).
+fn quote_literal(c: &Call) -> Result<Value, SqlError> {
+    Ok(null_or(c.text(0), |t| {
+        let body = t.replace('\'', "''");
+        Value::Text(if t.contains('\\') { format!("E'{}'", body.replace('\\', "\\\\")) } else { format!("'{body}'") })
+    }))
+}
+
+/// `acldefault(objtype, owner)`: the privileges an object of that kind owned by `owner` has when its ACL is
+/// NULL, as PostgreSQL 15 spells them (`aclitem[]` text).
+fn acldefault(c: &Call) -> Result<Value, SqlError> {
+    let (Some(kind), Some(owner)) = (c.text(0), c.int(1)?) else { return Ok(Value::Null) };
+    let owner = u32::try_from(owner).unwrap_or(0);
+    let name = role_names(c.source).into_iter().find(|(oid, _)| *oid == owner).map_or_else(
+        || owner.to_string(),
+        |(_, n)| {
+            if n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                n
+            } else {
+                format!("\"{}\"", n.replace('"', "\"\""))
+            }
+        },
+    );
+    let (public, own) = match kind.as_str() {
+        "c" => return Ok(Value::Text("{}".into())),
+        "r" => (None, "arwdDxt"),
+        "s" => (None, "rwU"),
+        "d" => (Some("Tc"), "CTc"),
+        "f" => (Some("X"), "X"),
+        "l" => (Some("U"), "U"),
+        "L" => (None, "rw"),
+        "n" => (None, "UC"),
+        "t" => (None, "C"),
+        "F" | "S" => (None, "U"),
+        "T" => (Some("U"), "U"),
+        "p" => (None, "sA"),
+        other => {
+            return Err(SqlError::error("XX000", format!("unrecognized objtype abbreviation: {other}")));
+        }
+    };
+    let mut items = Vec::new();
+    if let Some(p) = public {
+        items.push(format!("={p}/{name}"));
+    }
+    items.push(format!("{name}={own}/{name}"));
+    Ok(Value::Text(format!("{{{}}}", items.join(","))))
+}
+
 /// A catalog function: name, argument counts, argument types (for `pg_proc`), result type, body.
 type Definition = (&'static str, &'static [i32], &'static [PgType], PgType, Body);
 
@@ -480,6 +548,8 @@ const FUNCTIONS: &[Definition] = {
         ("pg_total_relation_size", &[1], &[T::Regclass], T::Int8, pg_total_relation_size),
         ("pg_relation_is_publishable", &[1], &[T::Regclass], T::Bool, pg_relation_is_publishable),
         ("quote_ident", &[1], &[T::Text], T::Text, quote_ident),
+        ("quote_literal", &[1], &[T::Text], T::Text, quote_literal),
+        ("acldefault", &[2], &[T::Char, T::Oid], T::Text, acldefault),
     ]
 };
 

@@ -27,6 +27,11 @@ pub(super) fn roles(source: &dyn CatalogSource) -> Vec<RoleInfo> {
 }
 
 /// The name of role `role`, as `pg_get_userbyid` gives it.
+/// Every role's OID and name.
+pub(super) fn role_names(source: &dyn CatalogSource) -> Vec<(u32, String)> {
+    roles(source).into_iter().map(|r| (r.oid, r.name)).collect()
+}
+
 pub(super) fn role_name(source: &dyn CatalogSource, role: u32) -> String {
     roles(source).into_iter().find(|r| r.oid == role).map_or_else(|| format!("unknown (OID={role})"), |r| r.name)
 }

@@ -50,6 +50,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
+pub use format::{requalified, PG_VIEW_TEXT};
 pub use functions::function_type;
 
 use super::error::SqlError;
@@ -171,7 +172,11 @@ const CATALOG_OIDS: &[(&str, u32)] = &[
     ("pg_sequence", 2224),
     ("pg_foreign_data_wrapper", 2328),
     ("pg_shdescription", 2396),
+    ("pg_aggregate", 2600),
     ("pg_am", 2601),
+    ("pg_amop", 2602),
+    ("pg_amproc", 2603),
+    ("pg_cast", 2605),
     ("pg_attrdef", 2604),
     ("pg_constraint", 2606),
     ("pg_conversion", 2607),
@@ -181,8 +186,12 @@ const CATALOG_OIDS: &[(&str, u32)] = &[
     ("pg_inherits", 2611),
     ("pg_language", 2612),
     ("pg_namespace", 2615),
+    ("pg_opclass", 2616),
+    ("pg_operator", 2617),
     ("pg_rewrite", 2618),
     ("pg_trigger", 2620),
+    ("pg_opfamily", 2753),
+    ("pg_largeobject_metadata", 2995),
     ("pg_extension", 3079),
     ("pg_foreign_table", 3118),
     ("pg_policy", 3256),
@@ -193,6 +202,7 @@ const CATALOG_OIDS: &[(&str, u32)] = &[
     ("pg_event_trigger", 3466),
     ("pg_enum", 3501),
     ("pg_range", 3541),
+    ("pg_transform", 3576),
     ("pg_shseclabel", 3592),
     ("pg_seclabel", 3596),
     ("pg_ts_dict", 3600),

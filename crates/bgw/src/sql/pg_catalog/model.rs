@@ -495,22 +495,83 @@ pub(super) fn read(conn: &Connection) -> rusqlite::Result<Rc<Model>> {
     Ok(model)
 }
 
-/// `sqlite_sequence`: each AUTOINCREMENT table's SQLite name, its primary key column and its last rowid.
-pub(super) fn sequences(conn: &Connection) -> rusqlite::Result<Vec<(String, String, i64)>> {
-    let exists: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM main.sqlite_schema WHERE type = 'table' AND name = 'sqlite_sequence'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !exists {
-        return Ok(Vec::new());
+/// The serial keys (each with its sequence, as PostgreSQL's serial columns have one): the table and the column.
+pub(super) fn serial_sequences(model: &Model) -> Vec<(&Table, &Column)> {
+    model
+        .tables
+        .iter()
+        .filter(|t| t.kind == b'r' && !t.sql.is_empty())
+        .flat_map(|t| {
+            t.columns
+                .iter()
+                .filter(|c| c.default.as_deref().is_some_and(|d| d.starts_with("nextval(")))
+                .map(move |c| (t, c))
+        })
+        .collect()
+}
+
+/// The name of a serial key's sequence, as PostgreSQL names a serial column's: `t_id_seq`.
+pub(super) fn sequence_name(t: &Table, c: &Column) -> String {
+    format!("{}_{}_seq", t.name, c.name)
+}
+
+/// The largest value of a sequence of type `ty` (its default MAXVALUE).
+pub(super) fn sequence_max(ty: PgType) -> i64 {
+    match ty {
+        PgType::Int2 => i64::from(i16::MAX),
+        PgType::Int4 => i64::from(i32::MAX),
+        _ => i64::MAX,
     }
-    let mut stmt = conn.prepare(
-        "SELECT s.name, coalesce((SELECT x.name FROM pragma_table_xinfo(s.name, 'main') x WHERE x.pk = 1), 'id'), \
-         s.seq FROM main.sqlite_sequence s ORDER BY s.name",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<i64>>(2)?.unwrap_or(0))))?;
-    rows.collect()
+}
+
+/// The SQLite names of the relations a view's SQLite query reads (its FROM items, subqueries and CTEs
+/// included; those of subqueries inside expressions are not seen).
+pub(super) fn view_reads(sql: &str) -> Vec<String> {
+    use sqlparser::ast::{Query, SetExpr, TableFactor, TableWithJoins};
+    fn query(q: &Query, out: &mut Vec<String>) {
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                query(&cte.query, out);
+            }
+        }
+        set_expr(&q.body, out);
+    }
+    fn set_expr(e: &SetExpr, out: &mut Vec<String>) {
+        match e {
+            SetExpr::Select(s) => s.from.iter().for_each(|f| from(f, out)),
+            SetExpr::Query(q) => query(q, out),
+            SetExpr::SetOperation { left, right, .. } => {
+                set_expr(left, out);
+                set_expr(right, out);
+            }
+            _ => {}
+        }
+    }
+    fn from(f: &TableWithJoins, out: &mut Vec<String>) {
+        factor(&f.relation, out);
+        f.joins.iter().for_each(|j| factor(&j.relation, out));
+    }
+    fn factor(f: &TableFactor, out: &mut Vec<String>) {
+        match f {
+            TableFactor::Table { name, .. } => {
+                if let Some(last) = name.0.last().and_then(|p| p.as_ident()) {
+                    out.push(last.value.clone());
+                }
+            }
+            TableFactor::Derived { subquery, .. } => query(subquery, out),
+            TableFactor::NestedJoin { table_with_joins, .. } => from(table_with_joins, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(statements) = Parser::parse_sql(&SQLiteDialect {}, sql) {
+        if let Some(Statement::CreateView(view)) = statements.first() {
+            query(&view.query, &mut out);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Reads a table's columns, indexes, keys and checks.
@@ -544,7 +605,11 @@ fn describe(
             }
             num += 1;
             let decltype = decltype.unwrap_or_default();
-            let serial = pk > 0 && decltype.eq_ignore_ascii_case("INTEGER") && serial_key(&table.sql, &name).is_some();
+            // A serial key: the translator's spelling, or any AUTOINCREMENT rowid (a table made in SQLite's SQL).
+            let serial = pk > 0
+                && decltype.eq_ignore_ascii_case("INTEGER")
+                && (serial_key(&table.sql, &name).is_some()
+                    || table.sql.to_ascii_uppercase().contains("AUTOINCREMENT"));
             let (ty, typmod) = if pk > 0 && decltype == "INTEGER" && declared_lower_integer(&table.sql, &name) {
                 (PgType::Int4, -1)
             } else if let Some(ty) = serial_key(&table.sql, &name).filter(|_| pk > 0) {
@@ -557,7 +622,8 @@ fn describe(
                 parsed.generated.get(&name.to_ascii_lowercase()).cloned()
             } else if serial {
                 // A serial key's default, as PostgreSQL shows it: its sequence's next value.
-                Some(format!("nextval('{}_{}_seq'::regclass)", table.name, name))
+                let schema = if table.schema == "public" { String::new() } else { format!("{}.", table.schema) };
+                Some(format!("nextval('{schema}{}_{}_seq'::regclass)", table.name, name))
             } else {
                 default.map(|d| default_text(&d, ty))
             };

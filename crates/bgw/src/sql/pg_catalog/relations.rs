@@ -247,7 +247,13 @@ pub(super) const ALL: &[Relation] = &[
         "oid oid, extname name, extowner oid, extnamespace oid, extrelocatable bool, extversion text, \
          extconfig _oid, extcondition _text"
     ),
-    relation!("pg_description", b'r', None, none, "objoid oid, classoid oid, objsubid int4, description text"),
+    relation!(
+        "pg_description",
+        b'r',
+        None,
+        description_rows,
+        "objoid oid, classoid oid, objsubid int4, description text"
+    ),
     relation!("pg_shdescription", b'r', None, none, "objoid oid, classoid oid, description text"),
     relation!("pg_inherits", b'r', None, none, "inhrelid oid, inhparent oid, inhseqno int4, inhdetachpending bool"),
     relation!(
@@ -320,14 +326,14 @@ pub(super) const ALL: &[Relation] = &[
         "pg_depend",
         b'r',
         None,
-        none,
+        depend_rows,
         "classid oid, objid oid, objsubid int4, refclassid oid, refobjid oid, refobjsubid int4, deptype char"
     ),
     relation!(
         "pg_rewrite",
         b'r',
         None,
-        none,
+        rewrite_rows,
         "oid oid, rulename name, ev_class oid, ev_type char, ev_enabled char, is_instead bool, \
          ev_qual pg_node_tree, ev_action pg_node_tree"
     ),
@@ -350,7 +356,7 @@ pub(super) const ALL: &[Relation] = &[
         "pg_init_privs",
         b'r',
         None,
-        none,
+        init_privs_rows,
         "objoid oid, classoid oid, objsubid int4, privtype char, initprivs _aclitem"
     ),
     relation!("pg_seclabel", b'r', None, none, "objoid oid, classoid oid, objsubid int4, provider text, label text"),
@@ -403,6 +409,61 @@ pub(super) const ALL: &[Relation] = &[
         none,
         "oid oid, dictname name, dictnamespace oid, dictowner oid, dicttemplate oid, dictinitoption text"
     ),
+    // Operators, operator classes and families, casts, transforms and aggregates: the host defines none of its
+    // own (PostgreSQL's built-in ones are not listed).
+    relation!(
+        "pg_operator",
+        b'r',
+        None,
+        none,
+        "oid oid, oprname name, oprnamespace oid, oprowner oid, oprkind char, oprcanmerge bool, oprcanhash bool, \
+         oprleft oid, oprright oid, oprresult oid, oprcom oid, oprnegate oid, oprcode regproc, oprrest regproc, \
+         oprjoin regproc"
+    ),
+    relation!(
+        "pg_opclass",
+        b'r',
+        None,
+        none,
+        "oid oid, opcmethod oid, opcname name, opcnamespace oid, opcowner oid, opcfamily oid, opcintype oid, \
+         opcdefault bool, opckeytype oid"
+    ),
+    relation!("pg_opfamily", b'r', None, none, "oid oid, opfmethod oid, opfname name, opfnamespace oid, opfowner oid"),
+    relation!(
+        "pg_amop",
+        b'r',
+        None,
+        none,
+        "oid oid, amopfamily oid, amoplefttype oid, amoprighttype oid, amopstrategy int2, amoppurpose char, \
+         amopopr oid, amopmethod oid, amopsortfamily oid"
+    ),
+    relation!(
+        "pg_amproc",
+        b'r',
+        None,
+        none,
+        "oid oid, amprocfamily oid, amproclefttype oid, amprocrighttype oid, amprocnum int2, amproc regproc"
+    ),
+    relation!(
+        "pg_cast",
+        b'r',
+        None,
+        none,
+        "oid oid, castsource oid, casttarget oid, castfunc oid, castcontext char, castmethod char"
+    ),
+    relation!("pg_transform", b'r', None, none, "oid oid, trftype oid, trflang oid, trffromsql regproc, trftosql regproc"),
+    relation!(
+        "pg_aggregate",
+        b'r',
+        None,
+        none,
+        "aggfnoid regproc, aggkind char, aggnumdirectargs int2, aggtransfn regproc, aggfinalfn regproc, \
+         aggcombinefn regproc, aggserialfn regproc, aggdeserialfn regproc, aggmtransfn regproc, \
+         aggminvtransfn regproc, aggmfinalfn regproc, aggfinalextra bool, aggmfinalextra bool, aggfinalmodify char, \
+         aggmfinalmodify char, aggsortop oid, aggtranstype oid, aggtransspace int4, aggmtranstype oid, \
+         aggmtransspace int4, agginitval text, aggminitval text"
+    ),
+    relation!("pg_largeobject_metadata", b'r', None, none, "oid oid, lomowner oid, lomacl _aclitem"),
     relation!(
         "pg_ts_parser",
         b'r',
@@ -530,7 +591,97 @@ fn wanted(env: &Env, oid: u32) -> bool {
 
 fn namespace_rows(env: &Env) -> Rows {
     let namespaces = model::namespaces(env.conn).map_err(crate::sql::sqlite::from_rusqlite)?;
-    Ok(namespaces.into_iter().map(|n| vec![oid(n.oid), text(n.name), oid(n.owner), NULL]).collect())
+    Ok(namespaces
+        .into_iter()
+        .map(|n| {
+            let acl = if n.name == "public" { text(PUBLIC_ACL) } else { NULL };
+            vec![oid(n.oid), text(n.name), oid(n.owner), acl]
+        })
+        .collect())
+}
+
+/// The privileges of schema `public` (PostgreSQL 15's, from initdb: its owner may use and create, everyone may
+/// use it).
+const PUBLIC_ACL: &str = "{pg_database_owner=UC/pg_database_owner,=U/pg_database_owner}";
+
+/// `pg_class`, `pg_attrdef` and `pg_rewrite`'s own OIDs, as `classid` / `refclassid`.
+const PG_CLASS: u32 = 1259;
+const PG_ATTRDEF: u32 = 2604;
+const PG_REWRITE: u32 = 2618;
+const PG_NAMESPACE: u32 = 2615;
+const PG_PROC: u32 = 1255;
+
+/// The OID of a view's `_RETURN` rule.
+fn rule_oid(view: &Table) -> u32 {
+    super::hashed_oid(format!("rule\0{}", view.sqlite_name).as_bytes())
+}
+
+/// The OID of a column's default.
+fn attrdef_oid(t: &Table, num: i16) -> u32 {
+    super::hashed_oid(format!("attrdef\0{}\0{}", t.sqlite_name, num).as_bytes())
+}
+
+/// The dependencies `pg_dump` orders its output by: a serial key's sequence is owned by its column (`a`) and
+/// the column's default uses the sequence (`n`); a view's `_RETURN` rule belongs to the view (`i`) and uses the
+/// relations its query reads (`n`); the host's functions in `public` are internal to it (`i`).
+fn depend_rows(env: &Env) -> Rows {
+    let model = env.model()?;
+    let dep = |classid: u32, objid: u32, refobjid: u32, refobjsubid: i16, deptype: u8| {
+        vec![oid(classid), oid(objid), int(0), oid(PG_CLASS), oid(refobjid), int(refobjsubid), ch(deptype)]
+    };
+    let mut rows = Vec::new();
+    for (t, c) in model::serial_sequences(&model) {
+        let seq = model::sequence_oid(&t.sqlite_name);
+        rows.push(dep(PG_CLASS, seq, t.oid, c.num, b'a'));
+        rows.push(dep(PG_ATTRDEF, attrdef_oid(t, c.num), seq, 0, b'n'));
+    }
+    // The host's and modules' functions in `public` come with the host, in every database: internal parts of
+    // the schema, not objects of the database (`pg_dump` skips functions with an internal dependency, as
+    // PostgreSQL's own internal functions).
+    for f in host::all_functions(env.source).iter().filter(|f| f.schema == "public") {
+        rows.push(vec![
+            oid(PG_PROC),
+            oid(host::function_oid(f)),
+            int(0),
+            oid(PG_NAMESPACE),
+            oid(super::PUBLIC_NAMESPACE),
+            int(0),
+            ch(b'i'),
+        ]);
+    }
+    for view in model.tables.iter().filter(|t| t.kind == b'v' && !t.sql.is_empty()) {
+        let rule = rule_oid(view);
+        rows.push(dep(PG_REWRITE, rule, view.oid, 0, b'i'));
+        for read in model::view_reads(&view.sql) {
+            if let Some(t) = model.table_by_sqlite_name(&read).filter(|t| t.oid != view.oid && !t.sql.is_empty()) {
+                rows.push(dep(PG_REWRITE, rule, t.oid, 0, b'n'));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Each user view's `_RETURN` rule (its query is not shown: `pg_node_tree` is PostgreSQL's internal form).
+fn rewrite_rows(env: &Env) -> Rows {
+    let model = env.model()?;
+    Ok(model
+        .tables
+        .iter()
+        .filter(|t| t.kind == b'v' && !t.sql.is_empty())
+        .map(|v| {
+            vec![oid(rule_oid(v)), text("_RETURN"), oid(v.oid), ch(b'1'), ch(b'O'), boolean(true), text("<>"), NULL]
+        })
+        .collect())
+}
+
+/// The one comment the host has: schema `public`'s, as initdb gives it.
+fn description_rows(_env: &Env) -> Rows {
+    Ok(vec![vec![oid(super::PUBLIC_NAMESPACE), oid(PG_NAMESPACE), int(0), text("standard public schema")]])
+}
+
+/// The initial privileges of schema `public` (those of initdb, which `pg_dump` compares with).
+fn init_privs_rows(_env: &Env) -> Rows {
+    Ok(vec![vec![oid(super::PUBLIC_NAMESPACE), oid(PG_NAMESPACE), int(0), ch(b'i'), text(PUBLIC_ACL)]])
 }
 
 fn class_row(t: &Table) -> Vec<Value> {
@@ -599,16 +750,15 @@ fn class_rows(env: &Env) -> Rows {
             rows.push(row);
         }
     }
-    // The sequences of AUTOINCREMENT tables, named as PostgreSQL names a serial column's.
-    for (table, column, _) in model::sequences(env.conn).map_err(crate::sql::sqlite::from_rusqlite)? {
-        let Some(t) = model.table_by_sqlite_name(&table) else { continue };
-        let seq_oid = model::sequence_oid(&table);
+    // The sequences of serial keys, named as PostgreSQL names a serial column's.
+    for (t, column) in model::serial_sequences(&model) {
+        let seq_oid = model::sequence_oid(&t.sqlite_name);
         if !wanted(env, seq_oid) {
             continue;
         }
         let mut row = class_row(t);
         row[0] = oid(seq_oid);
-        row[1] = text(format!("{}_{column}_seq", t.name));
+        row[1] = text(model::sequence_name(t, column));
         row[6] = oid(0);
         row[7] = oid(seq_oid);
         row[13] = boolean(false);
@@ -636,7 +786,7 @@ fn attribute_row(relation: u32, c: &model::Column, attnum: i16, table_column: bo
         oid(relation),
         text(c.name.clone()),
         oid(c.ty.oid()),
-        int(if table_column { -1 } else { 0 }),
+        int(-1),
         int(len),
         int(attnum),
         int(i32::from(c.ty.is_array())),
@@ -704,8 +854,7 @@ fn attrdef_rows(env: &Env) -> Rows {
     for t in model.tables.iter().filter(|t| wanted(env, t.oid)) {
         for c in &t.columns {
             if let Some(default) = &c.default {
-                let def_oid = super::hashed_oid(format!("attrdef\0{}\0{}", t.sqlite_name, c.num).as_bytes());
-                rows.push(vec![oid(def_oid), oid(t.oid), int(c.num), text(default.clone())]);
+                rows.push(vec![oid(attrdef_oid(t, c.num)), oid(t.oid), int(c.num), text(default.clone())]);
             }
         }
     }
@@ -846,16 +995,16 @@ pub(super) fn referenced_index<'m>(model: &'m Model, table: &str, attnums: &[i16
 }
 
 fn sequence_rows(env: &Env) -> Rows {
-    let sequences = model::sequences(env.conn).map_err(crate::sql::sqlite::from_rusqlite)?;
-    Ok(sequences
-        .iter()
-        .map(|(table, _, _)| {
+    let model = env.model()?;
+    Ok(model::serial_sequences(&model)
+        .into_iter()
+        .map(|(t, c)| {
             vec![
-                oid(model::sequence_oid(table)),
-                oid(PgType::Int8.oid()),
+                oid(model::sequence_oid(&t.sqlite_name)),
+                oid(c.ty.oid()),
                 int(1),
                 int(1),
-                int(i64::MAX),
+                int(model::sequence_max(c.ty)),
                 int(1),
                 int(1),
                 boolean(false),
@@ -893,12 +1042,18 @@ fn tables_rows(env: &Env) -> Rows {
 fn views_rows(env: &Env) -> Rows {
     let model = env.model()?;
     let owner = owner_name(env);
+    let visible = super::functions::public_visible(env.source);
     Ok(model
         .tables
         .iter()
         .filter(|t| t.kind == b'v')
         .map(|t| {
-            vec![text(t.schema.clone()), text(t.name.clone()), text(owner.clone()), opt_text(format::view_body(&t.sql))]
+            vec![
+                text(t.schema.clone()),
+                text(t.name.clone()),
+                text(owner.clone()),
+                opt_text(format::view_body(&t.sql, visible)),
+            ]
         })
         .collect())
 }

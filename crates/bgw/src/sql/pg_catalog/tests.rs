@@ -215,7 +215,10 @@ fn schemas_views_and_visibility() {
     let got = rows(&conn, "SELECT n.nspname, c.relname, c.relkind, pg_table_is_visible(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname IN ('u', 'v') ORDER BY 2");
     assert_eq!(flat(got), ["s|u|r|0", "public|v|v|1"]);
     assert_eq!(flat(rows(&conn, "SELECT current_schemas(1), current_schema()")), ["{pg_catalog,public}|public"]);
-    assert_eq!(flat(rows(&conn, &format!("SELECT pg_get_viewdef({})", relation_oid("v")))), ["SELECT id, name FROM t"]);
+    assert_eq!(
+        flat(rows(&conn, &format!("SELECT pg_get_viewdef({})", relation_oid("v")))),
+        ["SELECT id, name FROM t;"]
+    );
 }
 
 #[test]
@@ -306,7 +309,16 @@ fn autoincrement_tables_have_sequences() {
         &conn,
         "SELECT c.relname, c.relkind, s.seqtypid, s.seqstart FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid",
     );
-    assert_eq!(flat(got), ["s1_n_seq|S|20|1"]);
+    // The sequence has its column's type (`integer` is int4 here, as in PostgreSQL).
+    assert_eq!(flat(got), ["s1_n_seq|S|23|1"]);
+    // A serial key made by the translator has its sequence before any row is inserted, owned by its column.
+    conn.execute_batch("CREATE TABLE s2 (\"id\" INTEGER PRIMARY KEY AUTOINCREMENT COLLATE RTRIM, x text)").unwrap();
+    let got = rows(
+        &conn,
+        "SELECT c.relname, s.seqtypid, d.refobjsubid, d.deptype FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
+         JOIN pg_depend d ON d.objid = s.seqrelid WHERE c.relname = 's2_id_seq'",
+    );
+    assert_eq!(flat(got), ["s2_id_seq|23|1|a"]);
 }
 
 #[test]
