@@ -54,6 +54,17 @@ fn sessions_on_a_postgresql_engine_database_run_on_the_server() {
     let (host, pg, bgw) = setup();
     let direct = pg.login();
 
+    // `\l+` on the host lists the database with its engine and where it lives (never a password).
+    let mut list = bgw.command("psql", "postgres");
+    list.args(["-X", "-c", "\\l+"]);
+    let out = pg15::Login::run(&mut list, Duration::from_secs(60));
+    let listed = String::from_utf8(out.stdout).unwrap() + &String::from_utf8_lossy(&out.stderr);
+    let line = listed.lines().find(|l| l.trim_start().starts_with("app ")).unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        line.contains(&format!("engine postgresql: host=127.0.0.1 port={} dbname=app user={ROLE}", pg.port)),
+        "{line}"
+    );
+
     // The session is the server's: its version, its role, its catalogs.
     let who =
         bgw.sql("app", "SELECT current_user || ' ' || current_database() || ' ' || split_part(version(), ' ', 2)");

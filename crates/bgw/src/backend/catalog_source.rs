@@ -157,6 +157,22 @@ impl CatalogSource for SessionCatalog {
                 name: d.name,
                 owner: crate::catalog::BOOTSTRAP_SUPERUSER_OID,
                 allow_connections: d.allow_connections,
+                size: match &d.engine {
+                    crate::catalog::DatabaseEngine::Sqlite => {
+                        let file = crate::catalog::database_path(crate::process::data_dir(), d.oid);
+                        let len = |suffix: &str| {
+                            std::fs::metadata(format!("{}{suffix}", file.display())).map_or(0, |m| m.len() as i64)
+                        };
+                        Some(len("") + len("-wal"))
+                    }
+                    crate::catalog::DatabaseEngine::Postgresql { .. } => None,
+                },
+                description: match &d.engine {
+                    crate::catalog::DatabaseEngine::Sqlite => None,
+                    crate::catalog::DatabaseEngine::Postgresql { connection } => {
+                        Some(format!("engine postgresql: {connection}"))
+                    }
+                },
             })
             .collect()
     }

@@ -261,6 +261,92 @@ fn no_description(_: &Call) -> Result<Value, SqlError> {
     Ok(Value::Null)
 }
 
+/// A shared object's comment: a database's says where a database on a PostgreSQL server lives (its engine and
+/// connection string); nothing else has one.
+fn shobj_description(c: &Call) -> Result<Value, SqlError> {
+    let Some(oid) = c.oid(0)? else { return Ok(Value::Null) };
+    if c.text(1).as_deref() != Some("pg_database") {
+        return Ok(Value::Null);
+    }
+    let databases = c.source.databases();
+    Ok(null_or(databases.into_iter().find(|d| d.oid == oid).and_then(|d| d.description), Value::Text))
+}
+
+/// `pg_has_role(role, privilege)`: whether the current user has the role's privileges (MEMBER, USAGE): a
+/// superuser has every role's; anyone has their own. The host has no role membership besides.
+fn pg_has_role(c: &Call) -> Result<Value, SqlError> {
+    let (Some(role), Some(privilege)) = (c.text(0), c.text(1)) else { return Ok(Value::Null) };
+    for p in privilege.split(',') {
+        let p = p.trim().to_ascii_uppercase();
+        let p = p.strip_suffix(" WITH ADMIN OPTION").or(p.strip_suffix(" WITH GRANT OPTION")).unwrap_or(&p);
+        if !["MEMBER", "USAGE", "SET"].contains(&p) {
+            return Err(SqlError::error("22023", format!("unrecognized privilege type: \"{}\"", p.to_lowercase())));
+        }
+    }
+    let roles = c.source.roles();
+    if !roles.iter().any(|r| r.name == role) && !role.starts_with("pg_") {
+        return Err(SqlError::error("42704", format!("role \"{role}\" does not exist")));
+    }
+    Ok(Value::Integer(i64::from(c.source.is_superuser() || role == c.source.current_user())))
+}
+
+/// `pg_database_size(name)`: the database's files (NULL for a database on a PostgreSQL server: ask the server).
+fn pg_database_size(c: &Call) -> Result<Value, SqlError> {
+    let Some(name) = c.text(0) else { return Ok(Value::Null) };
+    let databases = c.source.databases();
+    let Some(db) = databases.into_iter().find(|d| d.name == name) else {
+        return Err(SqlError::error("3D000", format!("database \"{name}\" does not exist")));
+    };
+    Ok(null_or(db.size, Value::Integer))
+}
+
+/// `pg_size_pretty(bigint)`, PostgreSQL 15's units and rounding: bytes below 10 kB, then kB, MB, GB, TB, PB,
+/// each rounded half away from zero.
+fn pg_size_pretty(c: &Call) -> Result<Value, SqlError> {
+    let Some(size) = c.int(0)? else { return Ok(Value::Null) };
+    Ok(Value::Text(size_pretty(size)))
+}
+
+fn size_pretty(size: i64) -> String {
+    const LIMIT: i64 = 10 * 1024;
+    if size.abs() < LIMIT {
+        return format!("{size} bytes");
+    }
+    let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    // One extra bit kept for the rounding; divisions truncate toward zero, as PostgreSQL's.
+    let mut value = size / 512;
+    for unit in ["kB", "MB", "GB", "TB"] {
+        if value.abs() < LIMIT * 2 - 1 {
+            return format!("{} {unit}", half_rounded(value));
+        }
+        value /= 1024;
+    }
+    format!("{} PB", half_rounded(value))
+}
+
+#[cfg(test)]
+#[test]
+fn sizes_are_pretty_as_postgresql_prints_them() {
+    // From PostgreSQL 15: SELECT pg_size_pretty(x) for these x.
+    for (x, want) in [
+        (0, "0 bytes"),
+        (10239, "10239 bytes"),
+        (10240, "10 kB"),
+        (-10240, "-10 kB"),
+        (1_000_000, "977 kB"),
+        (-1_000_000, "-977 kB"),
+        (-10_485_248, "-10 MB"),
+        (10_485_248, "10 MB"),
+        (10_485_760, "10 MB"),
+        (1_000_000_000, "954 MB"),
+        (1_000_000_000_000, "931 GB"),
+        (1_000_000_000_000_000, "909 TB"),
+        (i64::MAX, "8192 PB"),
+    ] {
+        assert_eq!(size_pretty(x), want, "{x}");
+    }
+}
+
 fn pg_encoding_to_char(c: &Call) -> Result<Value, SqlError> {
     Ok(null_or(c.int(0)?, |e| {
         Value::Text(
@@ -532,7 +618,10 @@ const FUNCTIONS: &[Definition] = {
         ("pg_get_viewdef", &[1, 2], &[T::Oid], T::Text, pg_get_viewdef),
         ("obj_description", &[1, 2], &[T::Oid, T::Name], T::Text, no_description),
         ("col_description", &[2], &[T::Oid, T::Int4], T::Text, no_description),
-        ("shobj_description", &[2], &[T::Oid, T::Name], T::Text, no_description),
+        ("shobj_description", &[2], &[T::Oid, T::Name], T::Text, shobj_description),
+        ("pg_has_role", &[2], &[T::Name, T::Text], T::Bool, pg_has_role),
+        ("pg_database_size", &[1], &[T::Name], T::Int8, pg_database_size),
+        ("pg_size_pretty", &[1], &[T::Int8], T::Text, pg_size_pretty),
         ("pg_encoding_to_char", &[1], &[T::Int4], T::Name, pg_encoding_to_char),
         ("has_table_privilege", &[2, 3], &[T::Text, T::Text], T::Bool, has_table_privilege),
         ("has_schema_privilege", &[2, 3], &[T::Text, T::Text], T::Bool, has_schema_privilege),

@@ -78,6 +78,11 @@ pub struct DatabaseInfo {
     pub owner: u32,
     pub allow_connections: bool,
     pub is_template: bool,
+    /// Its comment (`shobj_description`, psql's `\l+`): where a database on a PostgreSQL server lives.
+    pub description: Option<String>,
+    /// Its size in bytes on disk (`pg_database_size`); None when the host cannot tell (a database on a
+    /// PostgreSQL server).
+    pub size: Option<i64>,
 }
 
 /// A role, as `pg_roles` / `pg_authid` show it (never its password).

@@ -19,7 +19,15 @@ impl CatalogSource for Fake {
         true
     }
     fn databases(&self) -> Vec<DatabaseInfo> {
-        vec![DatabaseInfo { oid: 5, name: "postgres".into(), owner: 10, allow_connections: true, is_template: false }]
+        vec![DatabaseInfo {
+            oid: 5,
+            name: "postgres".into(),
+            owner: 10,
+            allow_connections: true,
+            is_template: false,
+            description: None,
+            size: None,
+        }]
     }
     fn roles(&self) -> Vec<RoleInfo> {
         vec![RoleInfo { oid: 10, name: "alice".into(), superuser: true, can_login: true }]
