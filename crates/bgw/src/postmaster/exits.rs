@@ -103,6 +103,7 @@ impl Postmaster {
         }
         log_child_exit(Level::Log, what, pid, exit);
         elog::log("terminating any other active server processes");
+        crate::sys::sd_notify::notify("STATUS=a process crashed: restarting every process");
         self.fatal_error = true;
         self.phase = Phase::Crashed;
         self.publish_phase();

@@ -118,6 +118,10 @@ impl Postmaster {
 
     fn process_reload(&mut self) {
         elog::log("received SIGHUP, reloading configuration files");
+        crate::sys::sd_notify::notify(&format!(
+            "RELOADING=1\nSTATUS=reloading configuration files\nMONOTONIC_USEC={}",
+            crate::sys::sd_notify::monotonic_usec()
+        ));
         crate::process::reload_config();
         if let Some(seg) = &self.segment {
             let mpw = crate::process::setting_int("max_parallel_workers").clamp(0, u32::MAX as i64) as u32;
@@ -129,5 +133,8 @@ impl Postmaster {
         self.spare_target = self.configured_spares();
         self.spares.retire_all(true);
         self.children.signal_all(libc::SIGHUP, |c| !matches!(c.kind, ChildKind::DeadEnd | ChildKind::Spare));
+        if self.shutdown.is_none() && matches!(self.phase, Phase::Run | Phase::HotStandby) {
+            crate::sys::sd_notify::notify("READY=1\nSTATUS=ready to accept connections");
+        }
     }
 }

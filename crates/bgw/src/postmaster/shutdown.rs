@@ -34,6 +34,11 @@ impl Postmaster {
 
     pub(super) fn begin_shutdown(&mut self, mode: ShutdownMode) {
         self.shutdown = Some(mode);
+        crate::sys::sd_notify::notify(match mode {
+            ShutdownMode::Smart => "STOPPING=1\nSTATUS=smart shutdown: waiting for clients to leave",
+            ShutdownMode::Fast => "STOPPING=1\nSTATUS=fast shutdown: stopping every process",
+            ShutdownMode::Immediate => "STOPPING=1\nSTATUS=immediate shutdown",
+        });
         self.spares.retire_all(false);
         if let Some(f) = self.pid_file.as_mut() {
             f.set_status("stopping");

@@ -66,12 +66,14 @@ impl Postmaster {
                 if let Some(f) = self.pid_file.as_mut() {
                     f.set_status("ready");
                 }
+                crate::sys::sd_notify::notify("READY=1\nSTATUS=ready to accept connections");
             }
             Phase::HotStandby => {
                 elog::log("database system is ready to accept read-only connections");
                 if let Some(f) = self.pid_file.as_mut() {
                     f.set_status("standby");
                 }
+                crate::sys::sd_notify::notify("READY=1\nSTATUS=ready to accept read-only connections (standby)");
             }
             _ => {}
         }

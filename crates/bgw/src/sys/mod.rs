@@ -33,6 +33,7 @@ pub mod proctitle;
 pub mod raw;
 pub mod robust_mutex;
 pub mod rseq;
+pub mod sd_notify;
 pub mod shm;
 pub mod signals;
 pub mod user;
