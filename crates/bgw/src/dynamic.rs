@@ -9,7 +9,7 @@
 //! worker and signals the registrant (if it asked, through `notify_pid`) when the worker starts and when it
 //! stops, which sets the registrant's latch. The waits below sleep on that latch: no polling.
 
-use crate::bgworker::handle::{ExitReason, Handle, Status};
+use crate::bgworker::handle::{ExitReason, Handle, ReadyWait, Status};
 use crate::bgworker::slots::{PidState, RegisterOutcome};
 use crate::bgworker::types::{RegistrationError, WorkerSpec};
 use crate::latch::{self, WL_LATCH_SET, WL_POSTMASTER_DEATH, WL_TIMEOUT};
@@ -113,6 +113,78 @@ fn wait_until_watched(h: Handle, done: impl Fn(Status) -> bool, watched: bool) -
         }
         latch::reset_latch();
     }
+}
+
+/// Reports that the calling worker is ready (beyond the spec; `BackgroundWorkerReportReady`): its state becomes
+/// `ready`, and whoever waits for that is woken. Only a worker attached to shared memory can.
+pub fn report_ready() -> Result<(), RegistrationError> {
+    let shm = shmem::attached().ok_or_else(not_attached)?;
+    let slot = crate::process::my_proc()
+        .map(|p| p.worker_slot.load(Ordering::Relaxed))
+        .filter(|&s| s >= 0)
+        .ok_or_else(|| RegistrationError {
+            sqlstate: "55000",
+            message: "only a background worker can report that it is ready".into(),
+            detail: None,
+            hint: None,
+        })?;
+    if shm.slots().report_ready(slot as u32, std::process::id() as i32) {
+        shm.signal_postmaster(pmsignal::BACKGROUND_WORKER_CHANGE);
+    }
+    Ok(())
+}
+
+/// Waits until the worker `h` names reports ready (beyond the spec; `WaitForBackgroundWorkerReady`), it stops,
+/// or `timeout` (None: forever) passes. Sleeps on the latch like the spec's waits.
+pub fn wait_for_background_worker_ready(
+    h: Handle,
+    timeout: Option<std::time::Duration>,
+) -> Result<ReadyWait, RegistrationError> {
+    let shm = check_handle(h)?;
+    let me = std::process::id() as i32;
+    let watchers = shm.watchers(h.slot);
+    let token = watchers.and_then(|w| w.add(me, |pid| !crate::sys::process::exists(pid)));
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let result = (|| loop {
+        if crate::process::termination_pending() {
+            return Err(RegistrationError {
+                sqlstate: "57P01",
+                message: "terminating connection due to administrator command".into(),
+                detail: None,
+                hint: None,
+            });
+        }
+        if let Some(pid) = shm.slots().ready(h.slot, h.generation) {
+            return Ok(ReadyWait::Ready(pid));
+        }
+        if get_background_worker_pid(h)? == Status::Stopped {
+            return Ok(ReadyWait::Stopped);
+        }
+        let mut events = WL_LATCH_SET | WL_POSTMASTER_DEATH;
+        let mut wait_ms = -1;
+        if token.is_none() {
+            events |= WL_TIMEOUT;
+            wait_ms = UNWATCHED_RECHECK_MS;
+        }
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(ReadyWait::NotReady);
+            }
+            let left_ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i64;
+            events |= WL_TIMEOUT;
+            wait_ms = if wait_ms < 0 { left_ms } else { wait_ms.min(left_ms) };
+        }
+        let rc = latch::wait_latch(events, wait_ms);
+        if rc & WL_POSTMASTER_DEATH != 0 {
+            return Ok(ReadyWait::PostmasterDied);
+        }
+        latch::reset_latch();
+    })();
+    if let (Some(w), Some(t)) = (watchers, token) {
+        w.remove(t, me);
+    }
+    result
 }
 
 /// The spec's `WaitForBackgroundWorkerStartup`: never returns NotYetStarted.

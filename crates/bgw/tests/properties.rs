@@ -335,7 +335,7 @@ fn raw_worker() -> impl Strategy<Value = BackgroundWorker> {
 
 /// A slot's registration of arbitrary bytes: the struct and the host's options.
 fn raw_slot() -> impl Strategy<Value = bgw::bgworker::options::SlotRegistration> {
-    (raw_worker(), prop::array::uniform6(any::<u32>()), prop::array::uniform6(any::<u32>())).prop_map(
+    (raw_worker(), prop::array::uniform7(any::<u32>()), prop::array::uniform5(any::<u32>())).prop_map(
         |(worker, o, reserved)| bgw::bgworker::options::SlotRegistration {
             worker,
             options: bgw::bgworker::options::RawRunOptions {
@@ -345,6 +345,7 @@ fn raw_slot() -> impl Strategy<Value = bgw::bgworker::options::SlotRegistration>
                 backoff_jitter_milli: o[3],
                 give_up_restarts: o[4],
                 give_up_window_ms: o[5],
+                start_timeout_ms: o[6],
                 reserved,
             },
         },

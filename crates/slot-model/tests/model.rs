@@ -460,3 +460,35 @@ fn exit_records_are_never_torn() {
         }
     });
 }
+
+/// A worker's readiness report and a reset request reach the postmaster through the change bits: whenever it
+/// drains, a report it has been told about is visible, and each reset is counted once.
+#[test]
+fn readiness_and_resets_reach_the_postmaster() {
+    explore("the postmaster sees the report in its first drain", || {
+        let arr = Array::new(2);
+        let RegisterOutcome::Registered { slot, generation } = arr.view().register(&Reg { a: 5, b: 5, parallel: 0 }, 8)
+        else {
+            panic!()
+        };
+        arr.view().drain_changed(|_| {});
+        arr.view().clear_ready(slot);
+        arr.view().report_pid(slot, 4242);
+        let a2 = arr.clone();
+        let worker = thread::spawn(move || {
+            assert!(a2.view().report_ready(slot, 4242));
+            assert!(a2.view().request_reset(slot, generation));
+            assert!(!a2.view().request_reset(slot, generation + 1));
+        });
+        yield_point();
+        let mut seen = false;
+        arr.view().drain_changed(|s| seen |= s == slot && arr.view().ready_pid(s) == 4242);
+        let early = seen;
+        worker.join().unwrap();
+        arr.view().drain_changed(|s| seen |= s == slot && arr.view().ready_pid(s) == 4242);
+        assert!(seen, "the postmaster never saw the report");
+        assert_eq!(arr.view().ready(slot, generation), Some(4242));
+        assert_eq!(arr.view().resets(slot), 1);
+        early
+    });
+}

@@ -11,6 +11,7 @@
 //! | `bgw_terminate(handle [, grace])`                          | true (grace: SIGKILL after that long)        |
 //! | `bgw_exit_reason(handle)`                                  | why its last run ended, in words             |
 //! | `bgw_reset(handle)`                                        | true; a worker given up on runs again        |
+//! | `bgw_wait_for_ready(handle [, timeout])`                   | pid once ready; NULL if not by the timeout   |
 //! | `bgw_type_by_pid(pid)`                                     | worker type, NULL if none                    |
 //!
 //! and, as in PostgreSQL: `pg_backend_pid()`, `pg_reload_conf()`, `pg_cancel_backend(pid)`, `pg_terminate_backend(pid)`,
@@ -150,6 +151,7 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     define(conn, "bgw_terminate", &[1, 2], bgw_terminate)?;
     define(conn, "bgw_exit_reason", &[1], bgw_exit_reason)?;
     define(conn, "bgw_reset", &[1], bgw_reset)?;
+    define(conn, "bgw_wait_for_ready", &[1, 2], bgw_wait_for_ready)?;
     define(conn, "bgw_type_by_pid", &[1], bgw_type_by_pid)?;
     define(conn, "pg_backend_pid", &[0], pg_backend_pid)?;
     define(conn, "pg_reload_conf", &[0], pg_reload_conf)?;
@@ -171,7 +173,7 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
         return Some(t);
     }
     Some(match name.to_ascii_lowercase().as_str() {
-        "bgw_launch" | "bgw_pid" | "bgw_wait_for_startup" | "pg_backend_pid" => PgType::Int4,
+        "bgw_launch" | "bgw_pid" | "bgw_wait_for_startup" | "bgw_wait_for_ready" | "pg_backend_pid" => PgType::Int4,
         "bgw_terminate" | "bgw_reset" | "pg_reload_conf" | "pg_cancel_backend" | "pg_terminate_backend" => PgType::Bool,
         "pg_notify" => PgType::Void,
         "bgw_register"
@@ -194,7 +196,7 @@ pub(crate) fn argument_types(name: &str) -> Option<Vec<PgType>> {
     Some(match name.to_ascii_lowercase().as_str() {
         "bgw_launch" | "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text],
         // The grace period is an interval (a parameter for it is one too: '300 ms' is its text).
-        "bgw_terminate" => vec![PgType::Text, PgType::Interval],
+        "bgw_terminate" | "bgw_wait_for_ready" => vec![PgType::Text, PgType::Interval],
         "bgw_status"
         | "bgw_wait_for_startup"
         | "bgw_wait_for_shutdown"
@@ -305,6 +307,10 @@ fn bgw_launch(ctx: &Context<'_>) -> Result<i64, SqlError> {
     })?;
     let name = if req.name.is_empty() { &req.function } else { &req.name };
     match host.wait_for_startup(handle)? {
+        Status::Started(_) if req.wait_ready => {
+            let pid = ready_result(host.wait_for_ready(handle, None)?, name)?;
+            pid.ok_or_else(|| SqlError::error("55000", format!("background worker \"{name}\" is not ready")))
+        }
         Status::Started(pid) => Ok(pid.into()),
         Status::Stopped => Err(stopped(name)),
         Status::PostmasterDied => Err(postmaster_died()),
@@ -376,6 +382,33 @@ fn grace_arg(ctx: &Context<'_>, index: usize) -> Result<Option<u32>, SqlError> {
         return Err(SqlError::error("22023", format!("grace period {seconds} s is out of range")));
     }
     Ok(Some((seconds * 1000.0).round() as u32))
+}
+
+/// Waits until the worker reports ready: its pid; NULL if the timeout (an interval) passed first; an error if it
+/// stopped first.
+fn bgw_wait_for_ready(ctx: &Context<'_>) -> Result<Option<i64>, SqlError> {
+    let Some(handle) = handle_arg(ctx, 0)? else { return Ok(None) };
+    let timeout = match ctx.len() {
+        n if n >= 2 => match grace_arg(ctx, 1)? {
+            Some(ms) => Some(std::time::Duration::from_millis(ms.into())),
+            None => return Ok(None),
+        },
+        _ => None,
+    };
+    ready_result(context::host()?.wait_for_ready(handle, timeout)?, &worker_name(handle))
+}
+
+fn ready_result(wait: crate::bgworker::handle::ReadyWait, name: &str) -> Result<Option<i64>, SqlError> {
+    use crate::bgworker::handle::ReadyWait;
+    match wait {
+        ReadyWait::Ready(pid) => Ok(Some(pid.into())),
+        ReadyWait::NotReady => Ok(None),
+        ReadyWait::Stopped => {
+            Err(SqlError::error("55000", format!("background worker \"{name}\" stopped before it was ready"))
+                .with_hint("Its exit reason (bgw_exit_reason) says why."))
+        }
+        ReadyWait::PostmasterDied => Err(postmaster_died()),
+    }
 }
 
 /// Lets a worker its restart policy gave up on run again; false for a stale handle.

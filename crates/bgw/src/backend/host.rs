@@ -40,8 +40,11 @@ pub struct RegistrationRequest {
     pub extra: Vec<u8>,
     /// Whether the registering backend wants SIGUSR1 notifications (default true).
     pub notify: bool,
-    /// Beyond the spec: restart backoff and give-up rule (`"backoff"`, `"give_up"`).
+    /// Beyond the spec: restart backoff, give-up rule, start timeout (`"backoff"`, `"give_up"`,
+    /// `"start_timeout"`).
     pub options: crate::bgworker::options::RunOptions,
+    /// `bgw_launch`: wait until the worker reports ready, not only until it started (`"wait": "ready"`).
+    pub wait_ready: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -176,6 +179,14 @@ pub trait HostServices {
     /// [`HostServices::terminate`], then SIGKILL if the worker is still running `grace_ms` after.
     fn terminate_with_grace(&self, _handle: Handle, _grace_ms: u32) -> Result<(), SqlError> {
         Err(SqlError::error("0A000", "terminating with a grace period is not available here"))
+    }
+    /// Waits until the worker reports ready, stops, or `timeout` passes (`bgw_wait_for_ready`).
+    fn wait_for_ready(
+        &self,
+        _h: Handle,
+        _timeout: Option<std::time::Duration>,
+    ) -> Result<crate::bgworker::handle::ReadyWait, SqlError> {
+        Err(SqlError::error("0A000", "waiting for readiness is not available here"))
     }
     /// Lets a worker its restart policy gave up on run again (`bgw_reset`); false for a stale handle.
     fn reset(&self, _h: Handle) -> Result<bool, SqlError> {

@@ -21,7 +21,7 @@ use super::host::{RegistrationRequest, RequestFlags, SqlError, StartPhase};
 /// BGW_EXTRALEN: the most bytes `extra` may hold.
 pub const EXTRA_MAX_BYTES: usize = bgw_abi::BGW_EXTRALEN;
 
-const KNOWN_KEYS: &str = "name, type, restart, flags, start, extra, notify, backoff, give_up";
+const KNOWN_KEYS: &str = "name, type, restart, flags, start, extra, notify, backoff, give_up, start_timeout, wait";
 
 /// Builds a registration request from the SQL arguments. `None` stands for SQL NULL: a NULL `main_arg` means 0
 /// and a NULL `options_json` means all defaults, but the library and function are required.
@@ -48,6 +48,7 @@ pub fn parse_registration(
         extra: Vec::new(),
         notify: true,
         options: Default::default(),
+        wait_ready: false,
     };
     let Some(text) = options_json else {
         return Ok(req);
@@ -67,6 +68,25 @@ pub fn parse_registration(
                     .map_err(|e| invalid(format!("registration option \"backoff\": {e}")))?;
                 req.options.backoff =
                     Some(decl.to_backoff().map_err(|m| invalid(format!("registration option \"backoff\": {m}")))?);
+            }
+            "start_timeout" => {
+                let seconds = value.as_f64().ok_or_else(|| wrong_type(key, "a number of seconds", value))?;
+                req.options.start_timeout = Some(
+                    crate::bgworker::options::start_timeout(seconds)
+                        .map_err(|m| invalid(format!("registration option \"start_timeout\": {m}")))?,
+                );
+            }
+            "wait" => {
+                req.wait_ready = match string_value(key, value)? {
+                    "ready" => true,
+                    "started" => false,
+                    other => {
+                        return Err(invalid(format!(
+                            "registration option \"wait\" must be \"started\" or \"ready\", not \"{}\"",
+                            shorten(other)
+                        )))
+                    }
+                }
             }
             "give_up" => {
                 let decl: crate::bgworker::options::GiveUpDecl = serde_json::from_value(value.clone())

@@ -57,6 +57,7 @@ struct Declared {
     extra: String,
     backoff: Option<super::options::BackoffDecl>,
     give_up: Option<super::options::GiveUpDecl>,
+    start_timeout: Option<f64>,
 }
 
 fn default_library() -> String {
@@ -113,6 +114,10 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<WorkerSpec>, DeclaredError> {
         if let Some(b) = &d.backoff {
             spec.options.backoff = Some(b.to_backoff().map_err(|m| invalid(format!("{which}: {m}")))?);
         }
+        if let Some(t) = d.start_timeout {
+            spec.options.start_timeout =
+                Some(super::options::start_timeout(t).map_err(|m| invalid(format!("{which}: {m}")))?);
+        }
         if let Some(g) = &d.give_up {
             spec.options.give_up = Some(g.to_give_up().map_err(|m| invalid(format!("{which}: {m}")))?);
         }
@@ -147,6 +152,7 @@ pub const DEMO: &str = r#"# Background workers registered when the host starts (
 #   extra     ""          up to 128 bytes of text handed to the worker
 #   backoff   { initial = 1, max = 60, factor = 2, jitter = 0.1 }   restarts grow by the factor (seconds)
 #   give_up   { restarts = 5, within = 60 }   more restarts than that within the window: state failed
+#   start_timeout 30   seconds to report ready (BackgroundWorkerReportReady) before it is ended as a failed start
 # A worker that exits with 0 is unregistered; with 1, restarted after `restart`; anything else from a worker with
 # shared memory access is a crash, and the host restarts all its processes.
 

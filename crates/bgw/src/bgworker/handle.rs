@@ -38,6 +38,18 @@ impl std::str::FromStr for Handle {
 /// The spec's BgwHandleStatus, with the pid when started: defined once for host and SDK in `bgw-abi`.
 pub use bgw_abi::HandleStatus as Status;
 
+/// What a wait for a worker's readiness found (beyond the spec: `WaitForBackgroundWorkerReady`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadyWait {
+    /// Running and ready, with this pid.
+    Ready(i32),
+    /// Not ready when the timeout ended (running, or not started yet).
+    NotReady,
+    /// It stopped (or the handle is stale) before it reported ready.
+    Stopped,
+    PostmasterDied,
+}
+
 /// Why a registration's last run ended: defined once for host and SDK in `bgw-abi`.
 pub use crate::bgworker::exit_reason::ExitReason;
 

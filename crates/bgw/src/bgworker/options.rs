@@ -36,6 +36,8 @@ pub struct GiveUp {
 pub struct RunOptions {
     pub backoff: Option<Backoff>,
     pub give_up: Option<GiveUp>,
+    /// Not ready this long after its start: a failed start (terminated, counted by the restart policy).
+    pub start_timeout: Option<Duration>,
 }
 
 /// The longest duration an option takes (the host's timers count in u32 milliseconds).
@@ -53,8 +55,9 @@ pub struct RawRunOptions {
     pub backoff_jitter_milli: u32,
     pub give_up_restarts: u32,
     pub give_up_window_ms: u32,
+    pub start_timeout_ms: u32,
     /// Reserved for options to come (zero).
-    pub reserved: [u32; 6],
+    pub reserved: [u32; 5],
 }
 
 /// What a slot holds: the spec's struct and the host's own options.
@@ -90,6 +93,9 @@ impl RunOptions {
             raw.give_up_restarts = g.restarts;
             raw.give_up_window_ms = ms(g.window).max(1);
         }
+        if let Some(t) = self.start_timeout {
+            raw.start_timeout_ms = ms(t).max(1);
+        }
         raw
     }
 
@@ -108,7 +114,9 @@ impl RunOptions {
             restarts: raw.give_up_restarts,
             window: Duration::from_millis(raw.give_up_window_ms.min(MAX_OPTION_MS as u32) as u64),
         });
-        RunOptions { backoff, give_up }
+        let start_timeout = (raw.start_timeout_ms != 0)
+            .then(|| Duration::from_millis(raw.start_timeout_ms.min(MAX_OPTION_MS as u32) as u64));
+        RunOptions { backoff, give_up, start_timeout }
     }
 
     /// Checks what a registrant asked for, with the spec's style of messages.
@@ -138,6 +146,9 @@ impl RunOptions {
             if g.window.is_zero() || g.window > Duration::from_millis(MAX_OPTION_MS) {
                 return Err(invalid("invalid give-up window"));
             }
+        }
+        if self.start_timeout.is_some_and(|t| t.is_zero() || t > Duration::from_millis(MAX_OPTION_MS)) {
+            return Err(invalid("invalid start timeout"));
         }
         Ok(())
     }
@@ -175,6 +186,15 @@ fn default_factor() -> f64 {
 pub struct GiveUpDecl {
     pub restarts: u32,
     pub within: f64,
+}
+
+/// A start timeout in seconds, as the options write it.
+pub fn start_timeout(s: f64) -> Result<Duration, String> {
+    let d = seconds("start_timeout", s)?;
+    if d.is_zero() {
+        return Err("start_timeout must be more than 0 seconds".into());
+    }
+    Ok(d)
 }
 
 fn seconds(what: &str, s: f64) -> Result<Duration, String> {
@@ -221,6 +241,7 @@ mod tests {
                 jitter_milli: 100,
             }),
             give_up: Some(GiveUp { restarts: 3, window: Duration::from_secs(10) }),
+            start_timeout: Some(Duration::from_millis(1500)),
         };
         assert_eq!(RunOptions::sanitized_from(&opts.to_raw()), opts);
         assert_eq!(RunOptions::sanitized_from(&RawRunOptions::default()), RunOptions::default());
@@ -231,7 +252,8 @@ mod tests {
             backoff_jitter_milli: u32::MAX,
             give_up_restarts: u32::MAX,
             give_up_window_ms: u32::MAX,
-            reserved: [7; 6],
+            start_timeout_ms: u32::MAX,
+            reserved: [7; 5],
         };
         let b = RunOptions::sanitized_from(&junk).backoff.unwrap();
         assert!(b.initial <= b.max && b.factor_milli == 1000 && b.jitter_milli == 1000);

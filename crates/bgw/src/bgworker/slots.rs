@@ -19,12 +19,17 @@
 //! | `terminate`    | a registrant (false)                 | any lock holder (false → true, once)                  |
 //! | `kill_after_ms`| a registrant (0)                     | a terminator holding the lock, before `terminate`: only lowered |
 //! | `resets`       | a registrant (0)                     | any lock holder (+1 per `bgw_reset`)                  |
+//! | `ready_pid`    | a registrant (0)                     | the postmaster (0, before each launch); the running worker, holding the lock (its pid) |
 //! | `in_use`       | a registrant: false → true, last     | the postmaster: true → false, last                    |
 //!
 //! `kill_after_ms` is a termination's grace period plus one (0: none, the spec's plain SIGTERM): a terminator
 //! that asks for one stores it before its Release store of `terminate` (true, again if it was already), so the
 //! postmaster, which loads `terminate` with Acquire before it reads `kill_after_ms`, sees the grace of every
 //! request it has seen. A later request can only shorten it.
+//!
+//! `ready_pid` says the worker reported ready: the worker stores its own pid under the lock, after the postmaster
+//! cleared the field before forking it (so a report of the previous run never counts for the next); readers
+//! compare it with the published `pid`, so a value from an earlier process of the slot never reads as ready.
 //!
 //! `resets` counts requests to let a worker its restart policy gave up on run again; the postmaster compares it
 //! with the count it last acted on (a change bit tells it to look), so a request is never lost or taken twice.
@@ -94,6 +99,8 @@ pub struct Slot<P> {
     kill_after_ms: AtomicU32,
     /// Reset requests, counted (see the module docs).
     resets: AtomicU32,
+    /// The pid of the running worker once it reported ready; 0 before (see the module docs).
+    ready_pid: AtomicI32,
     generation: AtomicU64,
     payload: UnsafeCell<P>,
 }
@@ -107,6 +114,7 @@ impl<P: SlotPayload> Slot<P> {
             pid: AtomicI32::new(0),
             kill_after_ms: AtomicU32::new(0),
             resets: AtomicU32::new(0),
+            ready_pid: AtomicI32::new(0),
             generation: AtomicU64::new(0),
             payload: UnsafeCell::new(payload),
         }
@@ -327,6 +335,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
             slot.terminate.store(false, Ordering::Relaxed);
             slot.kill_after_ms.store(0, Ordering::Relaxed);
             slot.resets.store(0, Ordering::Relaxed);
+            slot.ready_pid.store(0, Ordering::Relaxed);
             if parallel {
                 let n = self.header.parallel_register_count.load(Ordering::Relaxed);
                 self.header.parallel_register_count.store(n.wrapping_add(1), Ordering::Relaxed);
@@ -390,6 +399,30 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         drop(guard);
         self.mark_changed(slot as usize);
         true
+    }
+
+    /// The running worker of `slot` (whose pid is `pid`) reports ready; false if the slot does not hold it.
+    pub fn report_ready(&self, slot: u32, pid: i32) -> bool {
+        let Some(s) = self.slots.get(slot as usize) else { return false };
+        let guard = self.header.lock.lock();
+        if !s.in_use.load(Ordering::Acquire) {
+            return false;
+        }
+        s.ready_pid.store(pid, Ordering::Release);
+        drop(guard);
+        self.mark_changed(slot as usize);
+        true
+    }
+
+    /// Whether the registration `(slot, generation)` is running and has reported ready: its pid if so.
+    pub fn ready(&self, slot: u32, generation: u64) -> Option<i32> {
+        let s = self.slots.get(slot as usize)?;
+        let _guard = self.header.lock.lock();
+        if s.generation.load(Ordering::Relaxed) != generation || !s.in_use.load(Ordering::Acquire) {
+            return None;
+        }
+        let pid = s.pid.load(Ordering::Acquire);
+        (pid > 0 && s.ready_pid.load(Ordering::Acquire) == pid).then_some(pid)
     }
 
     /// Finds the running worker with `pid` and returns a copy of its payload (read under the lock).
@@ -472,6 +505,18 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         self.slots.get(slot as usize).is_some_and(|s| s.terminate.load(Ordering::Acquire))
     }
 
+    /// Postmaster: the pid that reported ready in `slot` (0: none since the last launch).
+    pub fn ready_pid(&self, slot: u32) -> i32 {
+        self.slots.get(slot as usize).map_or(0, |s| s.ready_pid.load(Ordering::Acquire))
+    }
+
+    /// Postmaster, before it launches `slot`'s worker: forgets the previous run's report.
+    pub fn clear_ready(&self, slot: u32) {
+        if let Some(s) = self.slots.get(slot as usize) {
+            s.ready_pid.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Postmaster: how many resets were requested for the slot (compare with the count last acted on).
     pub fn resets(&self, slot: u32) -> u32 {
         self.slots.get(slot as usize).map_or(0, |s| s.resets.load(Ordering::Acquire))
@@ -551,6 +596,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         s.terminate.store(false, Ordering::Relaxed);
         s.kill_after_ms.store(0, Ordering::Relaxed);
         s.resets.store(0, Ordering::Relaxed);
+        s.ready_pid.store(0, Ordering::Relaxed);
         s.in_use.store(payload.is_some(), Ordering::Release);
         if payload.is_none() {
             self.hint_free(slot as usize);

@@ -28,6 +28,8 @@ impl Postmaster {
             // would wait behind the worker's start-up. Not while more launches are queued: then the postmaster's
             // next fork is what everyone waits for.
             let yield_first = !self.workers.has_pending_launches();
+            // The previous run's readiness report never counts for this one.
+            self.shmem().slots().clear_ready(slot);
             let pid = match self.spares.take() {
                 Some(spare) => self.assign_spare(spare, slot, shmem_flag, yield_first),
                 None => None,

@@ -57,6 +57,12 @@ pub struct RegisteredWorker {
     failed: bool,
     /// The slot's reset count last acted on.
     resets_seen: u32,
+    /// The current run reported ready.
+    ready: bool,
+    /// When the current run's start timeout ends, if it has one and is not ready yet.
+    start_due: Option<Instant>,
+    /// The current run missed its start timeout (the host is ending it).
+    start_timed_out: bool,
 }
 
 /// How a worker's process ended, as the postmaster saw it.
@@ -67,6 +73,9 @@ pub struct WorkerExit {
     /// Whether it held (or was asking for) a host lock when it died (its process entry's count).
     pub held_lock: bool,
 }
+
+/// How long a worker that missed its start timeout has to exit after SIGTERM before SIGKILL.
+const START_TIMEOUT_GRACE: Duration = Duration::from_secs(5);
 
 /// What the host was doing when a worker exited: it decides the exit's reason when the exit itself does not, and
 /// whether the worker may be restarted (only while `Running`: launches are off in a shutdown or a crash cycle).
@@ -93,6 +102,8 @@ pub struct Workers {
     timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
     /// Terminations' grace periods: when to SIGKILL which slot's worker (registration `seq`).
     kill_timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
+    /// Start timeouts: when which slot's worker (registration `seq`) must have reported ready.
+    start_timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
     /// A small generator for the backoff's jitter (xorshift; no cryptographic use).
     jitter_state: u64,
     next_seq: u64,
@@ -124,6 +135,7 @@ impl Workers {
             waiting_phase: Vec::new(),
             timers: BinaryHeap::new(),
             kill_timers: BinaryHeap::new(),
+            start_timers: BinaryHeap::new(),
             jitter_state: (std::process::id() as u64) << 32 | 0x9e37_79b9,
             next_seq: 1,
             shm: None,
@@ -147,6 +159,9 @@ impl Workers {
             failures_in_a_row: 0,
             failed: false,
             resets_seen: 0,
+            ready: false,
+            start_due: None,
+            start_timed_out: false,
         }
     }
 
@@ -302,6 +317,13 @@ impl Workers {
         rw.pid = pid;
         rw.crashed_at = None;
         rw.started_at = Some(Instant::now());
+        rw.ready = false;
+        rw.start_timed_out = false;
+        rw.start_due = rw.spec.options.start_timeout.map(|t| Instant::now() + t);
+        if let Some(due) = rw.start_due {
+            self.start_timers.push(Reverse((due, slot, rw.seq)));
+        }
+        let rw = self.slots[slot as usize].as_mut().expect("checked above");
         rw.launches += 1;
         shm.slots().report_pid(slot, pid);
         let status = &shm.slot_status()[slot as usize];
@@ -363,6 +385,14 @@ impl Workers {
                     }
                 }
                 let Some(rw) = self.slots[i].as_mut() else { continue };
+                let ready_pid = slots.ready_pid(slot);
+                if ready_pid != 0 && ready_pid == rw.pid && !rw.ready && !rw.start_timed_out {
+                    rw.ready = true;
+                    rw.start_due = None;
+                    elog::debug1_with(|| format!("background worker \"{}\" reported ready", rw.spec.name));
+                    publish_state(shm, slot, WorkerState::Ready);
+                    notify_slot_change(shm, children, slot, rw.spec.notify_pid);
+                }
                 if !slots.terminate_requested(slot) {
                     continue;
                 }
@@ -449,10 +479,15 @@ impl Workers {
             notify_slot_change(shm, children, slot, 0);
             return None;
         };
+        let timed_out = std::mem::take(&mut rw.start_timed_out);
+        rw.ready = false;
+        rw.start_due = None;
         let name = format!("background worker \"{}\"", rw.spec.display_type());
         shm.slot_status()[slot as usize].last_exit.store(exit.as_view_code(), Ordering::Relaxed);
         let reason = if rw.terminate {
             ExitReason::Terminated(exit.as_view_code())
+        } else if timed_out {
+            ExitReason::StartTimeout
         } else if ending == Ending::CrashCycle {
             ExitReason::CrashCycle
         } else if ending == Ending::Shutdown {
@@ -593,8 +628,40 @@ impl Workers {
         }
     }
 
-    /// SIGKILLs the workers whose termination grace period has passed.
+    /// Ends the workers that missed their start timeout (SIGTERM, SIGKILL after a grace period); a failed
+    /// start, counted by the restart policy like any other.
+    fn process_start_timers(&mut self, now: Instant) {
+        while let Some(Reverse((due, slot, seq))) = self.start_timers.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.start_timers.pop();
+            let Some(rw) = self.slots[slot as usize].as_mut() else { continue };
+            if rw.seq != seq || rw.pid == 0 || rw.ready || rw.start_due != Some(due) {
+                continue;
+            }
+            rw.start_timed_out = true;
+            rw.start_due = None;
+            let timeout = rw.spec.options.start_timeout.unwrap_or_default();
+            elog::log(format!(
+                "background worker \"{}\" (PID {}) did not report ready within its start timeout of {} s; terminating it",
+                rw.spec.name,
+                rw.pid,
+                timeout.as_secs_f64()
+            ));
+            crate::sys::signals::send(rw.pid, libc::SIGTERM);
+            let kill_at = now + START_TIMEOUT_GRACE;
+            if rw.kill_due.is_none_or(|d| kill_at < d) {
+                rw.kill_due = Some(kill_at);
+                self.kill_timers.push(Reverse((kill_at, slot, rw.seq)));
+            }
+        }
+    }
+
+    /// SIGKILLs the workers whose termination grace period has passed (and ends those past their start
+    /// timeout).
     pub fn process_kill_timers(&mut self, now: Instant) {
+        self.process_start_timers(now);
         while let Some(Reverse((due, slot, seq))) = self.kill_timers.peek().copied() {
             if due > now {
                 break;
@@ -628,12 +695,10 @@ impl Workers {
 
     /// Milliseconds until the next restart or grace-period kill is due (rounded up), if any.
     pub fn next_timer_delay_ms(&self) -> Option<i64> {
-        let restart = self.timers.peek().map(|Reverse((due, _, _))| *due);
-        let kill = self.kill_timers.peek().map(|Reverse((due, _, _))| *due);
-        let due = match (restart, kill) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => a.or(b)?,
-        };
+        let due = [&self.timers, &self.kill_timers, &self.start_timers]
+            .into_iter()
+            .filter_map(|heap| heap.peek().map(|Reverse((due, _, _))| *due))
+            .min()?;
         let left = due.saturating_duration_since(Instant::now());
         Some(left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i64)
     }
@@ -670,6 +735,7 @@ impl Workers {
         self.waiting_phase.clear();
         self.timers.clear();
         self.kill_timers.clear();
+        self.start_timers.clear();
         for slot in self.slots.iter_mut() {
             let keep = slot.as_ref().is_some_and(|rw| rw.spec.restart != Restart::Never && !rw.terminate);
             if !keep {
@@ -686,6 +752,9 @@ impl Workers {
                 rw.killed = false;
                 rw.started_at = None;
                 rw.resets_seen = 0;
+                rw.ready = false;
+                rw.start_due = None;
+                rw.start_timed_out = false;
                 rw.spec.notify_pid = 0;
             }
         }
@@ -776,7 +845,8 @@ mod tests {
                 backoff_jitter_milli: u32::MAX,
                 give_up_restarts: u32::MAX,
                 give_up_window_ms: u32::MAX,
-                reserved: [u32::MAX; 6],
+                start_timeout_ms: u32::MAX,
+                reserved: [u32::MAX; 5],
             },
         };
         let good = WorkerSpec::new("fine", "bgw", "sleeper").to_slot().unwrap();

@@ -260,6 +260,14 @@ impl HostServices for ShmemHost {
         dynamic::terminate_background_worker_with_grace(h, grace_ms).map_err(sql_error)
     }
 
+    fn wait_for_ready(
+        &self,
+        h: Handle,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<crate::bgworker::handle::ReadyWait, SqlError> {
+        dynamic::wait_for_background_worker_ready(h, timeout).map_err(sql_error)
+    }
+
     fn reset(&self, h: Handle) -> Result<bool, SqlError> {
         if !self.is_superuser() {
             return Err(SqlError::error("42501", "permission denied to reset background workers")

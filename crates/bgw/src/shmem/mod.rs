@@ -131,6 +131,8 @@ pub enum WorkerState {
     Terminating = 6,
     /// Its restart policy gave up on it: not restarted until reset.
     Failed = 7,
+    /// Running, and it reported ready.
+    Ready = 8,
 }
 
 impl WorkerState {
@@ -143,6 +145,7 @@ impl WorkerState {
             5 => WorkerState::WaitingRestart,
             6 => WorkerState::Terminating,
             7 => WorkerState::Failed,
+            8 => WorkerState::Ready,
             _ => WorkerState::Free,
         }
     }
@@ -156,6 +159,7 @@ impl WorkerState {
             WorkerState::WaitingRestart => "waiting_restart",
             WorkerState::Terminating => "terminating",
             WorkerState::Failed => "failed",
+            WorkerState::Ready => "ready",
         }
     }
 }

@@ -13,6 +13,7 @@
 //! | `lock_holder` | —                | takes the workers' lock, never releases it, waits to be killed        |
 //! | `scribbler` | mode               | scribbles over shared memory (0: slots, counters, bitmaps, watchers, signal flags; 1: the slot count), wakes the postmaster, waits to be killed |
 //!
+//! | `ready_after` | milliseconds     | reports ready (`BackgroundWorkerReportReady`) after that long, then waits to be terminated |
 //! | `stubborn`  | 0 or 1             | ignores SIGTERM and waits to be killed; with 1, holding a host lock (the named-memory directory's) |
 //!
 //! | `late_terminator` | milliseconds | keeps every signal blocked, sleeps that long, then terminates the worker whose handle (`slot:generation`) is its extra data, and exits 0 |
@@ -46,7 +47,26 @@ pub static INTERNAL: &[(&str, WorkerMain)] = &[
     ("scribbler", scribbler),
     ("late_terminator", late_terminator),
     ("stubborn", stubborn),
+    ("ready_after", ready_after),
 ];
+
+/// Starts up for `ms` milliseconds (a latch wait), reports ready, then waits until terminated.
+fn ready_after(ms: usize) {
+    background_worker_unblock_signals();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms as u64);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        latch::wait_latch(WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left.as_millis().max(1) as i64);
+        latch::reset_latch();
+    }
+    if let Err(e) = dynamic::report_ready() {
+        elog::warning(e.message);
+    }
+    idle_forever();
+}
 
 /// Ignores SIGTERM (a worker that will not stop when asked) and waits to be killed; with main argument 1 it
 /// first takes a host lock (the named-memory directory's) and keeps it.
