@@ -335,7 +335,7 @@ fn raw_worker() -> impl Strategy<Value = BackgroundWorker> {
 
 /// A slot's registration of arbitrary bytes: the struct and the host's options.
 fn raw_slot() -> impl Strategy<Value = bgw::bgworker::options::SlotRegistration> {
-    (raw_worker(), prop::array::uniform7(any::<u32>()), prop::array::uniform5(any::<u32>())).prop_map(
+    (raw_worker(), prop::array::uniform8(any::<u32>()), prop::array::uniform4(any::<u32>())).prop_map(
         |(worker, o, reserved)| bgw::bgworker::options::SlotRegistration {
             worker,
             options: bgw::bgworker::options::RawRunOptions {
@@ -346,6 +346,7 @@ fn raw_slot() -> impl Strategy<Value = bgw::bgworker::options::SlotRegistration>
                 give_up_restarts: o[4],
                 give_up_window_ms: o[5],
                 start_timeout_ms: o[6],
+                bound_pid: o[7] as i32,
                 reserved,
             },
         },
@@ -603,7 +604,10 @@ fn the_postmaster_adopts_or_refuses_any_slot_contents_and_stays_consistent() {
                 for (i, p) in payloads.iter().enumerate() {
                     let slot = i as u32;
                     let mut expected = WorkerSpec::sanitized_from_slot(p);
-                    let acceptable = expected.sanity_check().is_ok() && expected.to_raw().is_ok();
+                    // A worker bound to a registrant that is not one of the postmaster's children (there are none
+                    // here) is not started.
+                    let acceptable =
+                        expected.sanity_check().is_ok() && expected.to_raw().is_ok() && expected.options.bound_pid == 0;
                     let state =
                         WorkerState::from_u32(shm.slot_status()[i].state.load(std::sync::atomic::Ordering::Relaxed));
                     match slots.read_slot(slot) {

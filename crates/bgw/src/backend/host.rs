@@ -45,6 +45,8 @@ pub struct RegistrationRequest {
     pub options: crate::bgworker::options::RunOptions,
     /// `bgw_launch`: wait until the worker reports ready, not only until it started (`"wait": "ready"`).
     pub wait_ready: bool,
+    /// Bound to the registering session: terminated when it ends (`"bind": "registrant"`).
+    pub bind_registrant: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

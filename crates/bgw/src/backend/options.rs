@@ -21,7 +21,8 @@ use super::host::{RegistrationRequest, RequestFlags, SqlError, StartPhase};
 /// BGW_EXTRALEN: the most bytes `extra` may hold.
 pub const EXTRA_MAX_BYTES: usize = bgw_abi::BGW_EXTRALEN;
 
-const KNOWN_KEYS: &str = "name, type, restart, flags, start, extra, notify, backoff, give_up, start_timeout, wait";
+const KNOWN_KEYS: &str =
+    "name, type, restart, flags, start, extra, notify, backoff, give_up, start_timeout, wait, bind";
 
 /// Builds a registration request from the SQL arguments. `None` stands for SQL NULL: a NULL `main_arg` means 0
 /// and a NULL `options_json` means all defaults, but the library and function are required.
@@ -49,6 +50,7 @@ pub fn parse_registration(
         notify: true,
         options: Default::default(),
         wait_ready: false,
+        bind_registrant: false,
     };
     let Some(text) = options_json else {
         return Ok(req);
@@ -75,6 +77,18 @@ pub fn parse_registration(
                     crate::bgworker::options::start_timeout(seconds)
                         .map_err(|m| invalid(format!("registration option \"start_timeout\": {m}")))?,
                 );
+            }
+            "bind" => {
+                req.bind_registrant = match string_value(key, value)? {
+                    "registrant" => true,
+                    "none" => false,
+                    other => {
+                        return Err(invalid(format!(
+                            "registration option \"bind\" must be \"registrant\" or \"none\", not \"{}\"",
+                            shorten(other)
+                        )))
+                    }
+                }
             }
             "wait" => {
                 req.wait_ready = match string_value(key, value)? {

@@ -38,6 +38,9 @@ pub struct RunOptions {
     pub give_up: Option<GiveUp>,
     /// Not ready this long after its start: a failed start (terminated, counted by the restart policy).
     pub start_timeout: Option<Duration>,
+    /// Bound to its registrant (systemd's `BindsTo`, an OTP link): the pid of the process that registered it,
+    /// whose exit terminates it; 0: not bound.
+    pub bound_pid: i32,
 }
 
 /// The longest duration an option takes (the host's timers count in u32 milliseconds).
@@ -56,8 +59,10 @@ pub struct RawRunOptions {
     pub give_up_restarts: u32,
     pub give_up_window_ms: u32,
     pub start_timeout_ms: u32,
+    /// The registrant's pid when the worker is bound to it (0: not bound).
+    pub bound_pid: i32,
     /// Reserved for options to come (zero).
-    pub reserved: [u32; 5],
+    pub reserved: [u32; 4],
 }
 
 /// What a slot holds: the spec's struct and the host's own options.
@@ -96,6 +101,7 @@ impl RunOptions {
         if let Some(t) = self.start_timeout {
             raw.start_timeout_ms = ms(t).max(1);
         }
+        raw.bound_pid = self.bound_pid.max(0);
         raw
     }
 
@@ -116,7 +122,7 @@ impl RunOptions {
         });
         let start_timeout = (raw.start_timeout_ms != 0)
             .then(|| Duration::from_millis(raw.start_timeout_ms.min(MAX_OPTION_MS as u32) as u64));
-        RunOptions { backoff, give_up, start_timeout }
+        RunOptions { backoff, give_up, start_timeout, bound_pid: raw.bound_pid.max(0) }
     }
 
     /// Checks what a registrant asked for, with the spec's style of messages.
@@ -242,6 +248,7 @@ mod tests {
             }),
             give_up: Some(GiveUp { restarts: 3, window: Duration::from_secs(10) }),
             start_timeout: Some(Duration::from_millis(1500)),
+            bound_pid: 77,
         };
         assert_eq!(RunOptions::sanitized_from(&opts.to_raw()), opts);
         assert_eq!(RunOptions::sanitized_from(&RawRunOptions::default()), RunOptions::default());
@@ -253,7 +260,8 @@ mod tests {
             give_up_restarts: u32::MAX,
             give_up_window_ms: u32::MAX,
             start_timeout_ms: u32::MAX,
-            reserved: [7; 5],
+            bound_pid: -5,
+            reserved: [7; 4],
         };
         let b = RunOptions::sanitized_from(&junk).backoff.unwrap();
         assert!(b.initial <= b.max && b.factor_milli == 1000 && b.jitter_milli == 1000);

@@ -40,6 +40,8 @@ pub struct Child {
     /// Slots whose workers notify this child; cleared when it exits (the spec's
     /// BackgroundWorkerStopNotifications, without a scan over every worker).
     pub notify_slots: SlotSet,
+    /// Slots whose workers are bound to this child (terminated when it exits).
+    pub bound_slots: SlotSet,
     /// Whether the postmaster's exit watch reports this child's exit (false: found through SIGCHLD).
     pub watched: bool,
     /// A backend whose client came over TCP (false: the Unix socket, or not a backend).

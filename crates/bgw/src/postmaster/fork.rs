@@ -113,6 +113,7 @@ impl Postmaster {
                         proc_no,
                         shmem,
                         notify_slots: Default::default(),
+                        bound_slots: Default::default(),
                         watched,
                         tcp: false,
                         evicted: false,

@@ -440,6 +440,23 @@ impl Workers {
                 notify_slot_change(shm, children, slot, notify_pid);
                 continue;
             }
+            let bound = spec.options.bound_pid;
+            if bound != 0 && !children.contains(bound) {
+                // Bound to a registrant that is gone already (or never was one of ours): it must not run.
+                elog::log(format!(
+                    "background worker \"{}\": its registrant (PID {bound}) has exited; not starting it",
+                    spec.name
+                ));
+                self.record_end(slot, ExitReason::Terminated(i32::MIN));
+                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                notify_slot_change(shm, children, slot, notify_pid);
+                continue;
+            }
+            if bound != 0 {
+                if let Some(c) = children.get_mut(bound) {
+                    c.bound_slots.insert(slot);
+                }
+            }
             if elog::enabled(Level::Debug1) {
                 let claimed = WorkerSpec::sanitized_from(&copy.payload.worker).notify_pid;
                 if claimed != 0 && notify_pid == 0 {
@@ -703,6 +720,37 @@ impl Workers {
         Some(left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i64)
     }
 
+    /// A registrant exited: the workers bound to it (and still registered by it) are terminated, as by
+    /// `TerminateBackgroundWorker`.
+    pub fn registrant_exited(
+        &mut self,
+        shm: &Shmem,
+        children: &Children,
+        pid: i32,
+        bound_slots: &super::children::SlotSet,
+    ) {
+        for &slot in bound_slots {
+            let Some(rw) = self.slots[slot as usize].as_mut() else { continue };
+            if rw.spec.options.bound_pid != pid || rw.terminate {
+                continue;
+            }
+            rw.terminate = true;
+            elog::log(format!(
+                "background worker \"{}\": its registrant (PID {pid}) exited; terminating it",
+                rw.spec.name
+            ));
+            if rw.pid != 0 {
+                crate::sys::signals::send(rw.pid, libc::SIGTERM);
+                publish_state(shm, slot, WorkerState::Terminating);
+            } else {
+                let notify_pid = rw.spec.notify_pid;
+                self.record_end(slot, ExitReason::Terminated(i32::MIN));
+                self.forget(slot);
+                notify_slot_change(shm, children, slot, notify_pid);
+            }
+        }
+    }
+
     /// A child exited: workers it asked to be notified about stop notifying it.
     pub fn stop_notifications(&mut self, pid: i32, notify_slots: &super::children::SlotSet, shm: Option<&Shmem>) {
         for &slot in notify_slots {
@@ -737,7 +785,10 @@ impl Workers {
         self.kill_timers.clear();
         self.start_timers.clear();
         for slot in self.slots.iter_mut() {
-            let keep = slot.as_ref().is_some_and(|rw| rw.spec.restart != Restart::Never && !rw.terminate);
+            // Workers bound to a registrant go with it: every registrant died in the crash.
+            let keep = slot
+                .as_ref()
+                .is_some_and(|rw| rw.spec.restart != Restart::Never && !rw.terminate && rw.spec.options.bound_pid == 0);
             if !keep {
                 if let Some(rw) = slot.take() {
                     elog::debug1_with(|| format!("unregistering background worker \"{}\"", rw.spec.name));
@@ -846,7 +897,8 @@ mod tests {
                 give_up_restarts: u32::MAX,
                 give_up_window_ms: u32::MAX,
                 start_timeout_ms: u32::MAX,
-                reserved: [u32::MAX; 5],
+                bound_pid: -1,
+                reserved: [u32::MAX; 4],
             },
         };
         let good = WorkerSpec::new("fine", "bgw", "sleeper").to_slot().unwrap();
@@ -906,6 +958,7 @@ mod tests {
                 proc_no: None,
                 shmem: true,
                 notify_slots: Default::default(),
+                bound_slots: Default::default(),
                 watched: true,
                 tcp: false,
                 evicted: false,

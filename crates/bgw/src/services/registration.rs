@@ -54,6 +54,9 @@ pub fn spec_from_request(req: &RegistrationRequest) -> WorkerSpec {
     };
     spec.extra = req.extra.clone();
     spec.options = req.options;
+    if req.bind_registrant {
+        spec.options.bound_pid = std::process::id() as i32;
+    }
     spec.notify_pid = if req.notify { std::process::id() as i32 } else { 0 };
     spec
 }
