@@ -91,6 +91,10 @@ pub struct Statement {
     pub column_origins: Vec<Option<(u32, i16)>>,
     /// What explains its constraint errors in PostgreSQL's words (translated statements that write).
     pub diagnostics: Option<std::sync::Arc<super::pg::diagnose::Diagnostics>>,
+    /// The values of the engine's parameters that are the statement's own literals (SQLite's `?1`, `?2`, ... of
+    /// a translated query whose integer literals became parameters, see [`crate::sql::pg::translate_with_literals`]);
+    /// such a statement has no `$n` parameters.
+    pub literals: Vec<super::value::Value>,
 }
 
 impl Statement {
@@ -111,6 +115,7 @@ impl Statement {
             describe_first: false,
             column_origins: Vec::new(),
             diagnostics: None,
+            literals: Vec::new(),
         }
     }
 }

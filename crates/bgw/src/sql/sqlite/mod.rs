@@ -18,6 +18,7 @@
 //!
 //! Runs in: a backend process (the session's database) and a background worker (its SPI connection).
 
+mod cache;
 mod errors;
 #[allow(unsafe_code)] // SQLite calls rusqlite does not wrap (the authorizer, defensive mode)
 mod ffi;
@@ -26,6 +27,7 @@ mod infer;
 pub mod rows_table;
 mod truncate;
 
+use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -88,6 +90,10 @@ pub struct SqliteEngine {
     pre_committed: Arc<std::sync::atomic::AtomicBool>,
     /// The open block's savepoints (PostgreSQL's names; SQLite runs its own).
     savepoints: super::txn::Savepoints,
+    /// Translated queries by shape (see [`cache`]).
+    cache: RefCell<cache::TranslationCache>,
+    /// The schema version the last [`SqliteEngine::stamp`] read.
+    schema_version: Cell<Option<i64>>,
 }
 
 impl SqliteEngine {
@@ -108,6 +114,8 @@ impl SqliteEngine {
             refused: Arc::default(),
             pre_committed: Arc::default(),
             savepoints: Default::default(),
+            cache: RefCell::default(),
+            schema_version: Cell::new(None),
         }
     }
 
@@ -175,6 +183,9 @@ impl SqliteEngine {
     fn prepare_first<'a>(&self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
         let mut rest = sql;
         loop {
+            if let Some(hit) = self.cached(rest)? {
+                return Ok(Some(hit));
+            }
             if super::lexer::is_blank(rest) {
                 return Ok(None);
             }
@@ -209,7 +220,10 @@ impl SqliteEngine {
             if self.options.postgres_dialect && !super::statement::is_transaction_control(first) {
                 let Some((text, consumed)) = super::pg::first_statement(rest) else { return Ok(None) };
                 let remainder = &rest[consumed.min(rest.len())..];
-                let translated = self.translate(text).map_err(|mut err| {
+                // The statement's shape, for the cache, when its text is the whole first statement of `rest`.
+                let shape =
+                    super::lexer::shape(rest).filter(|shape| shape.len == consumed && text.as_ptr() == rest.as_ptr());
+                let translated = self.translate(text, shape).map_err(|mut err| {
                     // The statement's `;` is where PostgreSQL's parser stops.
                     if err.message == "syntax error at end of input"
                         && rest[..consumed.min(rest.len())].trim_end().ends_with(';')
@@ -245,12 +259,63 @@ impl SqliteEngine {
         }
     }
 
+    /// The statement at the start of `rest` from the translation cache, with the rest of the string, if it is
+    /// there (see [`cache`]).
+    fn cached<'a>(&self, rest: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
+        if !self.options.postgres_dialect || self.cache.borrow().is_empty() {
+            return Ok(None);
+        }
+        let Some(shape) = super::lexer::shape(rest) else { return Ok(None) };
+        if !self.cache.borrow().contains(&shape) {
+            return Ok(None);
+        }
+        // Only queries are kept: reading the schema's version here is no earlier than the query's own read.
+        let stamp = self.stamp()?;
+        let mut cache = self.cache.borrow_mut();
+        cache.validate(&stamp);
+        Ok(cache.lookup(rest, &shape).map(|statement| (statement, &rest[shape.len.min(rest.len())..])))
+    }
+
+    /// What a translation depends on besides its text, now.
+    fn stamp(&self) -> Result<cache::Stamp, SqlError> {
+        let schema_version = self
+            .conn
+            .prepare_cached("PRAGMA schema_version")
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)))
+            .map_err(|e| self.map_error(e))?;
+        if self.schema_version.replace(Some(schema_version)) != Some(schema_version) {
+            // Another session changed the schema: SQLite reloads its copy of it when a statement that reads a table
+            // starts (the pragma does not), and the translator must see the new one.
+            self.conn
+                .prepare_cached("SELECT 1 FROM sqlite_master LIMIT 1")
+                .and_then(|mut stmt| stmt.exists([]))
+                .map_err(|e| self.map_error(e))?;
+        }
+        Ok(cache::Stamp {
+            schema_version,
+            in_recovery: self.hooks.in_recovery(),
+            identity: self.hooks.session_identity(),
+        })
+    }
+
     /// Translates one PostgreSQL statement (without its `;`) into the SQLite statement that runs it; None for a
-    /// statement the translator leaves as it is.
-    fn translate(&self, text: &str) -> Result<Option<Statement>, SqlError> {
-        let schema = super::pg::schema::SqliteSchema::new(&self.conn);
+    /// statement the translator leaves as it is. With its `shape` (the statement is then the start of its text),
+    /// a query's integer literals may become parameters and the translation is kept in the cache.
+    fn translate(&self, text: &str, shape: Option<super::lexer::Shape>) -> Result<Option<Statement>, SqlError> {
+        // Queries only (see cache): a query's first word is SELECT, VALUES or TABLE.
+        let shape = shape.filter(|_| {
+            matches!(super::lexer::leading_words(text).next().as_deref(), Some("SELECT" | "VALUES" | "TABLE"))
+        });
+        let stamp = match shape {
+            Some(_) => Some(self.stamp()?),
+            None => None,
+        };
+        let schema = Watched { inner: super::pg::schema::SqliteSchema::new(&self.conn), more: Cell::new(false) };
         let hooks = &self.hooks;
-        let (user, database) = hooks.session_identity();
+        let (user, database) = match &stamp {
+            Some(stamp) => stamp.identity.clone(),
+            None => hooks.session_identity(),
+        };
         let host_function = |name: &str| hooks.function_result_type(name);
         let host_function_args = |name: &str| hooks.function_argument_types(name);
         let cx = super::pg::Context {
@@ -259,12 +324,40 @@ impl SqliteEngine {
             host_function_args: &host_function_args,
             user,
             database,
-            in_recovery: hooks.in_recovery(),
+            in_recovery: stamp.as_ref().map_or_else(|| hooks.in_recovery(), |s| s.in_recovery),
         };
-        let translated = match super::pg::translate(text, &cx)? {
-            super::pg::Outcome::Run(t) => *t,
-            super::pg::Outcome::PassThrough => return Ok(None),
+        let literals: Vec<super::pg::LiteralAt<'_>> = shape.as_ref().map_or_else(Vec::new, |shape| {
+            shape
+                .literals
+                .iter()
+                .map(|l| super::pg::LiteralAt { line: l.line, column: l.column, digits: &text[l.start..l.end] })
+                .collect()
+        });
+        let (translated, slots) = match super::pg::translate_with_literals(text, &cx, &literals)? {
+            (super::pg::Outcome::Run(t), slots) => (*t, slots),
+            (super::pg::Outcome::PassThrough, _) => return Ok(None),
         };
+        let keep = stamp.zip(shape).filter(|_| translated.kind == Kind::Query && !schema.more.get());
+        let values = slots
+            .iter()
+            .map(|&k| literals.get(k).and_then(|l| l.digits.parse::<i64>().ok()).map_or(Value::Null, Value::Integer))
+            .collect();
+        let statement = self.translated(translated, values)?;
+        if let (Some((stamp, shape)), Some(statement)) = (keep, &statement) {
+            if statement.read_only && statement.before.is_empty() && statement.after.is_empty() {
+                self.cache.borrow_mut().insert(stamp, text, shape, statement, &slots);
+            }
+        }
+        Ok(statement)
+    }
+
+    /// The engine's statement for a translation whose parameters `?1`, `?2`, ... (if any) are its literals
+    /// `literals`.
+    fn translated(
+        &self,
+        translated: super::pg::Translated,
+        literals: Vec<Value>,
+    ) -> Result<Option<Statement>, SqlError> {
         let bare = |translated: super::pg::Translated| Statement {
             sql: translated.sqlite,
             kind: translated.kind,
@@ -279,6 +372,7 @@ impl SqliteEngine {
             describe_first: translated.describe_first,
             column_origins: translated.origins.clone(),
             diagnostics: translated.diagnostics.map(Arc::new),
+            literals: Vec::new(),
         };
         if translated.sqlite.is_empty() {
             return Ok(Some(bare(translated)));
@@ -311,6 +405,13 @@ impl SqliteEngine {
         statement.describe_first = translated.describe_first;
         if translated.origins.len() == statement.columns.len() {
             statement.column_origins = translated.origins;
+        }
+        if !literals.is_empty() {
+            // Its parameters are its own literals, not `$n` ones a client gives.
+            statement.param_names.clear();
+            statement.param_numbers.clear();
+            statement.param_count = statement.param_types.len();
+            statement.literals = literals;
         }
         Ok(Some(statement))
     }
@@ -354,6 +455,7 @@ impl SqliteEngine {
             describe_first: false,
             column_origins: Vec::new(),
             diagnostics: None,
+            literals: Vec::new(),
         }
     }
 
@@ -404,6 +506,10 @@ impl SqliteEngine {
         }
         for (position, number) in stmt.param_numbers.iter().enumerate() {
             let value = params.get(number.wrapping_sub(1)).unwrap_or(&Value::Null);
+            prepared.raw_bind_parameter(position + 1, value).map_err(|e| self.map_error(e))?;
+        }
+        // A translated query's literals that became parameters (a parameter the SQL does not use is not bound).
+        for (position, value) in stmt.literals.iter().enumerate().take(prepared.parameter_count()) {
             prepared.raw_bind_parameter(position + 1, value).map_err(|e| self.map_error(e))?;
         }
         let mut delivered = 0u64;
@@ -467,6 +573,11 @@ impl Engine for SqliteEngine {
         params: &[Value],
         rows: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
     ) -> Result<Completion, SqlError> {
+        if !matches!(stmt.kind, Kind::Query | Kind::Insert | Kind::Update | Kind::Delete | Kind::Begin | Kind::Commit) {
+            // DDL, a rollback, a session command, ...: what the cached translations were made under may come back
+            // with the same schema version and another schema (see cache).
+            self.cache.get_mut().clear();
+        }
         // now() is the transaction's start: at the latest, this statement's (read before anything runs).
         let _ = crate::sql::datum::transaction_now();
         // Forget any error a function raised outside a statement, and any interrupt that stopped nothing.
@@ -574,6 +685,7 @@ impl Engine for SqliteEngine {
     }
 
     fn rollback(&mut self) -> Result<(), SqlError> {
+        self.cache.get_mut().clear();
         crate::sql::datum::transaction_ended();
         self.tx.reset();
         if self.conn.is_autocommit() {
@@ -642,6 +754,7 @@ impl SqliteEngine {
     /// Rolls back the block whose COMMIT failed (its pre-commit refused, or SQLite's COMMIT failed): the block
     /// ends, its transaction did not commit; returns the error.
     fn roll_back_refused(&mut self, err: SqlError) -> SqlError {
+        self.cache.get_mut().clear();
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
@@ -662,6 +775,29 @@ fn take(slot: &Mutex<Option<SqlError>>) -> Option<SqlError> {
 
 #[cfg(test)]
 mod tests;
+
+/// The translator's schema, noting whether the translation read more than relations' columns (table details, or
+/// which schemas exist: rows, which no schema version tells): such a translation is not kept (see [`cache`]).
+struct Watched<'c> {
+    inner: super::pg::schema::SqliteSchema<'c>,
+    more: Cell<bool>,
+}
+
+impl super::pg::schema::Schema for Watched<'_> {
+    fn columns(&self, sqlite_name: &str) -> Result<Option<Arc<Vec<super::pg::schema::Column>>>, SqlError> {
+        self.inner.columns(sqlite_name)
+    }
+
+    fn table_info(&self, sqlite_name: &str) -> Result<Vec<(String, bool, u32)>, SqlError> {
+        self.more.set(true);
+        self.inner.table_info(sqlite_name)
+    }
+
+    fn schema_exists(&self, name: &str) -> Result<bool, SqlError> {
+        self.more.set(true);
+        self.inner.schema_exists(name)
+    }
+}
 
 /// The columns of relation `name` (a table, view or virtual table) with their declared types, learned by preparing
 /// a query of it without running it: no read transaction starts (inside a deferred transaction block a read would
