@@ -58,6 +58,10 @@ pub struct ColumnInfo {
     pub ty: Option<PgType>,
 }
 
+/// The command tag of a run that did not happen because the statement changed under it (see
+/// [`super::Engine::prepare_simple`]).
+pub const REPLAN: &str = "\0replan";
+
 /// One analysed statement, as an engine's `prepare` returns it.
 #[derive(Debug, Clone)]
 pub struct Statement {
@@ -95,6 +99,10 @@ pub struct Statement {
     /// a translated query whose integer literals became parameters, see [`crate::sql::pg::translate_with_literals`]);
     /// such a statement has no `$n` parameters.
     pub literals: Vec<super::value::Value>,
+    /// For a statement from the engine's translation cache whose schema is checked when it runs (in the read
+    /// transaction it runs in, after its first step): the schema version its translation was made under and the
+    /// PostgreSQL text it translates, translated again if the version changed.
+    pub schema_check: Option<(i64, std::sync::Arc<str>)>,
 }
 
 impl Statement {
@@ -116,6 +124,7 @@ impl Statement {
             column_origins: Vec::new(),
             diagnostics: None,
             literals: Vec::new(),
+            schema_check: None,
         }
     }
 }

@@ -48,6 +48,9 @@ enum Literal {
 #[derive(Debug)]
 struct Entry {
     statement: Statement,
+    /// Whether its schema version may be checked when it runs rather than before (see
+    /// [`TranslationCache::lookup`]): its SQL calls no function, so its first step has no effect to undo.
+    checked_when_run: bool,
     literals: Vec<Literal>,
     /// For each parameter `?j` of the statement, the literal it takes.
     slots: Vec<usize>,
@@ -58,6 +61,27 @@ struct Entry {
 pub(super) struct TranslationCache {
     entries: HashMap<String, Entry>,
     stamp: Option<Stamp>,
+}
+
+/// Whether SQLite SQL may call a function (or anything else whose effect a second run would repeat): any `(`
+/// after a name or a quoted name, except after the keywords that open a parenthesis without calling anything.
+/// Errs towards yes (a string holding `x(` counts).
+pub(super) fn calls_functions(sql: &str) -> bool {
+    const OPENERS: &[&str] = &["WHERE", "AND", "OR", "NOT", "ON", "IN", "SELECT", "FROM", "BY", "HAVING", "WHEN"];
+    let bytes = sql.as_bytes();
+    bytes.iter().enumerate().filter(|(_, &b)| b == b'(').any(|(at, _)| {
+        let before = sql[..at].trim_end();
+        match before.as_bytes().last() {
+            Some(b) if b.is_ascii_alphanumeric() || *b == b'_' => {
+                let word = before.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
+                let quoted = before[..before.len() - word.len()].ends_with(['"', '`', ']']);
+                quoted || !OPENERS.iter().any(|k| k.eq_ignore_ascii_case(word))
+            }
+            Some(b'"' | b'`' | b']' | b'\'') => true,
+            Some(b) => *b >= 0x80,
+            None => false,
+        }
+    })
 }
 
 /// The type PostgreSQL gives an integer literal: int4 in its range, else int8; None past int8 (numeric).
@@ -74,6 +98,16 @@ impl TranslationCache {
     /// Whether a statement of this shape may be here (a lookup still checks its literals).
     pub fn contains(&self, shape: &Shape) -> bool {
         self.entries.contains_key(&shape.key)
+    }
+
+    /// The stamp the entries were made under.
+    pub fn stamp(&self) -> Option<&Stamp> {
+        self.stamp.as_ref()
+    }
+
+    /// Whether the entry for `shape` may have its schema version checked when it runs (see [`Self::lookup`]).
+    pub fn checked_when_run(&self, shape: &Shape) -> bool {
+        self.entries.get(&shape.key).is_some_and(|entry| entry.checked_when_run)
     }
 
     /// Empties the cache if `stamp` is not the one its entries were made under.
@@ -137,9 +171,10 @@ impl TranslationCache {
                 _ => Literal::Inline(digits.to_owned()),
             });
         }
-        let statement = Statement { literals: Vec::new(), ..statement.clone() };
+        let statement = Statement { literals: Vec::new(), schema_check: None, ..statement.clone() };
         self.stamp = Some(stamp);
-        self.entries.insert(shape.key, Entry { statement, literals, slots: slots.to_vec() });
+        let checked_when_run = !calls_functions(&statement.sql);
+        self.entries.insert(shape.key, Entry { statement, checked_when_run, literals, slots: slots.to_vec() });
     }
 }
 
@@ -243,5 +278,60 @@ mod tests {
         assert!(!cached);
         assert_eq!(rows, [[Value::Integer(1), Value::Integer(2)]]);
         query(&mut e, "COMMIT").unwrap();
+    }
+
+    /// A statement prepared for the simple protocol, run: its rows, or None for a run the engine asked to replan.
+    fn simple(engine: &mut SqliteEngine, sql: &str) -> Option<Vec<Vec<Value>>> {
+        let (statement, _) = engine.prepare_simple(sql).unwrap().expect("a statement");
+        let mut rows = Vec::new();
+        let done = engine
+            .execute(&statement, &[], &mut |row| {
+                rows.push(row);
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+        (done.tag != crate::sql::statement::REPLAN).then_some(rows)
+    }
+
+    #[test]
+    fn the_simple_protocol_checks_the_schema_when_the_query_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let mut e = open(&path);
+        let mut other = open(&path);
+        query(&mut e, "CREATE TABLE t (a int, b text)").unwrap();
+        query(&mut e, "INSERT INTO t VALUES (1, 'x'), (2, 'y')").unwrap();
+        assert_eq!(simple(&mut e, "SELECT * FROM t WHERE a = 1").unwrap().len(), 1);
+        let (hit, _) = e.prepare_simple("SELECT * FROM t WHERE a = 2").unwrap().unwrap();
+        assert!(hit.schema_check.is_some() && hit.literals == [Value::Integer(2)]);
+        // Another session's DDL that leaves the result as it was: translated again as the query runs.
+        query(&mut other, "CREATE TABLE u (a int)").unwrap();
+        assert_eq!(
+            simple(&mut e, "SELECT * FROM t WHERE a = 2"),
+            Some(vec![vec![Value::Integer(2), Value::Text("y".into())]])
+        );
+        // One that changes it: no rows, and the caller prepares it again.
+        query(&mut other, "ALTER TABLE t ADD COLUMN c int").unwrap();
+        assert_eq!(simple(&mut e, "SELECT * FROM t WHERE a = 2"), None);
+        assert_eq!(query(&mut e, "SELECT * FROM t WHERE a = 2").unwrap().0[0].len(), 3);
+        // One that drops the relation: the error comes from that prepare.
+        simple(&mut e, "SELECT * FROM t WHERE a = 1").unwrap();
+        query(&mut other, "DROP TABLE t").unwrap();
+        assert_eq!(simple(&mut e, "SELECT * FROM t WHERE a = 1"), None);
+        assert_eq!(query(&mut e, "SELECT * FROM t WHERE a = 1").unwrap_err().code, "42P01");
+    }
+
+    #[test]
+    fn function_calls_are_found() {
+        for (sql, calls) in [
+            ("SELECT \"abalance\" FROM \"pgbench_accounts\" WHERE (\"aid\" = ?1)", false),
+            ("SELECT a FROM t WHERE (a IN (1, 2)) AND NOT (b = 1)", false),
+            ("SELECT pg_cast(a, 'int4', 'text', -1) FROM t", true),
+            ("SELECT count (*) FROM t", true),
+            ("SELECT \"f\"(1)", true),
+            ("SELECT CAST(a AS REAL) FROM t", true),
+        ] {
+            assert_eq!(super::calls_functions(sql), calls, "{sql}");
+        }
     }
 }

@@ -68,6 +68,9 @@ impl Options {
         Options { postgres_transaction_spellings: false, infer_types: false, postgres_dialect: false };
 }
 
+/// How much of a session's database file SQLite reads through a memory map.
+const MMAP_BYTES: i64 = 256 << 20;
+
 /// No hooks: a connection whose caller needs nothing of the engine but SQL.
 struct NoHooks;
 impl Hooks for NoHooks {}
@@ -92,6 +95,9 @@ pub struct SqliteEngine {
     savepoints: super::txn::Savepoints,
     /// Translated queries by shape (see [`cache`]).
     cache: RefCell<cache::TranslationCache>,
+    /// Whether the statement being prepared is run at once by a caller that handles [`super::statement::REPLAN`]
+    /// (see [`Engine::prepare_simple`]).
+    simple: Cell<bool>,
     /// The schema version the last [`SqliteEngine::stamp`] read.
     schema_version: Cell<Option<i64>>,
 }
@@ -116,6 +122,7 @@ impl SqliteEngine {
             savepoints: Default::default(),
             cache: RefCell::default(),
             schema_version: Cell::new(None),
+            simple: Cell::new(false),
         }
     }
 
@@ -150,6 +157,9 @@ impl SqliteEngine {
             Some(p) => crate::catalog::open_database_file(p)?,
             None => Connection::open_in_memory()?,
         };
+        // Pages read through a memory map of the file (the system's page cache, shared by every session) rather
+        // than a read call each into this connection's own cache.
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         sandbox(&conn)?;
         crate::sql::datum::register(&conn)?;
         setup(&conn)?;
@@ -269,11 +279,64 @@ impl SqliteEngine {
         if !self.cache.borrow().contains(&shape) {
             return Ok(None);
         }
+        let remainder = &rest[shape.len.min(rest.len())..];
+        if self.simple.get() && self.cache.borrow().checked_when_run(&shape) {
+            // The session's part of the stamp now; the schema's when the statement runs, in its own read transaction
+            // (see `run`): no transaction of its own for the check.
+            let (in_recovery, identity) = (self.hooks.in_recovery(), self.hooks.session_identity());
+            let cache = self.cache.borrow();
+            let Some(stamp) = cache.stamp().filter(|s| s.in_recovery == in_recovery && s.identity == identity) else {
+                return Ok(None);
+            };
+            return Ok(cache.lookup(rest, &shape).map(|mut statement| {
+                let text = &rest[..shape.len.min(rest.len())];
+                statement.schema_check = Some((stamp.schema_version, text.strip_suffix(';').unwrap_or(text).into()));
+                (statement, remainder)
+            }));
+        }
         // Only queries are kept: reading the schema's version here is no earlier than the query's own read.
         let stamp = self.stamp()?;
         let mut cache = self.cache.borrow_mut();
         cache.validate(&stamp);
-        Ok(cache.lookup(rest, &shape).map(|statement| (statement, &rest[shape.len.min(rest.len())..])))
+        Ok(cache.lookup(rest, &shape).map(|statement| (statement, remainder)))
+    }
+
+    /// Whether the schema changed since the translation of `stmt` was made, if it is one to check (see
+    /// [`Statement::schema_check`]); reads the version in the transaction the statement runs in.
+    fn schema_changed(&self, stmt: &Statement) -> Result<bool, SqlError> {
+        let Some((version, _)) = &stmt.schema_check else { return Ok(false) };
+        let now = self
+            .conn
+            .prepare_cached("PRAGMA schema_version")
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)))
+            .map_err(|e| self.map_error(e))?;
+        Ok(now != *version)
+    }
+
+    /// Runs the statement a cached translation of `stmt`'s text would have been, after the schema changed under
+    /// it: translated again (and kept), with the result columns the client was told of.
+    fn run_translated_again(
+        &self,
+        stmt: &Statement,
+        params: &[Value],
+        sink: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
+    ) -> Result<Completion, SqlError> {
+        self.cache.borrow_mut().clear();
+        let Some((_, text)) = &stmt.schema_check else { return Err(SqlError::error("XX000", "no text to translate")) };
+        let replan = || Ok(Completion { tag: super::statement::REPLAN.to_owned(), rows: 0, changes: 0 });
+        // An error is the caller's to report from its own prepare (before any description of the result).
+        let Ok(fresh) = self.translate(text, super::lexer::shape(text)) else { return replan() };
+        match fresh {
+            Some(fresh)
+                if fresh.columns == stmt.columns
+                    && fresh.column_origins == stmt.column_origins
+                    && fresh.describe_first == stmt.describe_first =>
+            {
+                self.run(&fresh, params, sink)
+            }
+            // The caller describes the result when the first row comes (see Engine::prepare_simple): none came.
+            _ => replan(),
+        }
     }
 
     /// What a translation depends on besides its text, now.
@@ -373,6 +436,7 @@ impl SqliteEngine {
             column_origins: translated.origins.clone(),
             diagnostics: translated.diagnostics.map(Arc::new),
             literals: Vec::new(),
+            schema_check: None,
         };
         if translated.sqlite.is_empty() {
             return Ok(Some(bare(translated)));
@@ -456,6 +520,7 @@ impl SqliteEngine {
             column_origins: Vec::new(),
             diagnostics: None,
             literals: Vec::new(),
+            schema_check: None,
         }
     }
 
@@ -513,9 +578,24 @@ impl SqliteEngine {
             prepared.raw_bind_parameter(position + 1, value).map_err(|e| self.map_error(e))?;
         }
         let mut delivered = 0u64;
+        let mut first = stmt.schema_check.is_some();
         {
             let mut rows = prepared.raw_query();
-            while let Some(row) = rows.next().map_err(|e| self.explain(stmt, params, self.map_error(e)))? {
+            loop {
+                let step = rows.next();
+                if first {
+                    first = false;
+                    // After the first step, in the read transaction it began (or after the statement ended or
+                    // failed: versions only grow): whether the translation it runs is the schema's.
+                    let interrupted = self.interrupted.lock().map_or(true, |slot| slot.is_some());
+                    if !interrupted && self.schema_changed(stmt)? {
+                        drop(step);
+                        drop(rows);
+                        let _ = self.hooks.take_function_error();
+                        return self.run_translated_again(stmt, params, sink);
+                    }
+                }
+                let Some(row) = step.map_err(|e| self.explain(stmt, params, self.map_error(e)))? else { break };
                 if width > 0 {
                     let mut values = Vec::with_capacity(width);
                     for i in 0..width {
@@ -557,6 +637,13 @@ impl Engine for SqliteEngine {
 
     fn fail_transaction(&mut self) {
         self.tx.fail();
+    }
+
+    fn prepare_simple<'a>(&mut self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
+        self.simple.set(true);
+        let result = self.prepare(sql);
+        self.simple.set(false);
+        result
     }
 
     fn prepare<'a>(&mut self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
