@@ -347,8 +347,9 @@ impl SqliteEngine {
             .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)))
             .map_err(|e| self.map_error(e))?;
         if self.schema_version.replace(Some(schema_version)) != Some(schema_version) {
-            // Another session changed the schema: SQLite reloads its copy of it when a statement that reads a table
-            // starts (the pragma does not), and the translator must see the new one.
+            // Another session may have changed the schema (or this is the first look since the connection loaded
+            // it): SQLite reloads its copy when a statement that reads a table starts (the pragma does not), and
+            // the translator must see the current one.
             self.conn
                 .prepare_cached("SELECT 1 FROM sqlite_master LIMIT 1")
                 .and_then(|mut stmt| stmt.exists([]))
