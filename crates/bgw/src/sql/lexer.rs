@@ -106,7 +106,24 @@ impl Iterator for Lexer<'_> {
 
 /// True if `sql` holds no statement: only blanks, comments and semicolons.
 pub fn is_blank(sql: &str) -> bool {
-    Lexer::new(sql).all(|(_, token)| token == Token::Symbol(b';'))
+    // The lexer's rules for blanks and comments, without making the first word a token (every query string is
+    // looked at here).
+    let bytes = sql.as_bytes();
+    let mut lexer = Lexer::new(sql);
+    while let Some(&byte) = bytes.get(lexer.pos) {
+        let next = bytes.get(lexer.pos + 1).copied();
+        match byte {
+            b';' => lexer.pos += 1,
+            b if b.is_ascii_whitespace() => lexer.pos += 1,
+            b'-' if next == Some(b'-') => lexer.skip_until(b"\n"),
+            b'/' if next == Some(b'*') => {
+                lexer.pos += 2;
+                lexer.skip_until(b"*/");
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// How many bytes the first statement of `sql` takes, up to and including its `;`, when this lexer can tell for
