@@ -101,7 +101,7 @@ impl<'a> Translator<'a> {
         }
     }
 
-    /// `typed`, the translation of `ast`, as a parameter `?j` bound to the literal's value when it run, if `ast` is
+    /// `typed`, the translation of `ast`, as a parameter `?j` bound to the literal's value when it runs, if `ast` is
     /// one of the statement's integer literals (see [`super::LiteralAt`]) and it is used as a value of its own type
     /// `ty` (int4 or int8): then the translation of the statement is the same for any other literal of that type
     /// in its place, which is what lets the engine keep it for the statement's shape. Only the plain expression

@@ -401,7 +401,11 @@ impl SqliteEngine {
             (super::pg::Outcome::Run(t), slots) => (*t, slots),
             (super::pg::Outcome::PassThrough, _) => return Ok(None),
         };
-        let keep = stamp.zip(shape).filter(|_| translated.kind == Kind::Query && !schema.more.get());
+        let keep = stamp.zip(shape).filter(|(_, shape)| {
+            translated.kind == Kind::Query
+                && !schema.more.get()
+                && same_with_other_literals(text, shape, &slots, &translated, &cx)
+        });
         let values = slots
             .iter()
             .map(|&k| literals.get(k).and_then(|l| l.digits.parse::<i64>().ok()).map_or(Value::Null, Value::Integer))
@@ -863,6 +867,60 @@ fn take(slot: &Mutex<Option<SqlError>>) -> Option<SqlError> {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether `text` (of shape `shape`) translates to the same as `translated` with other values (of the same type) in
+/// the literals that became its parameters `slots`: a place in the translator that read such a literal's value
+/// besides the comparison that made it a parameter would show here, and the translation is then not kept.
+fn same_with_other_literals(
+    text: &str,
+    shape: &super::lexer::Shape,
+    slots: &[usize],
+    translated: &super::pg::Translated,
+    cx: &super::pg::Context<'_>,
+) -> bool {
+    if slots.is_empty() {
+        return true;
+    }
+    let mut variant = String::with_capacity(text.len() + 8 * slots.len());
+    let mut copied = 0;
+    for (k, literal) in shape.literals.iter().enumerate() {
+        if !slots.contains(&k) {
+            continue;
+        }
+        let digits = &text[literal.start..literal.end];
+        let other = match (digits.parse::<i64>().map(|v| i32::try_from(v).is_ok()), digits) {
+            (Ok(true), "1000003") => "1000033",
+            (Ok(true), _) => "1000003",
+            (Ok(false), "9000000000000000007") => "9000000000000000077",
+            (Ok(false), _) => "9000000000000000007",
+            (Err(_), _) => return false,
+        };
+        variant.push_str(&text[copied..literal.start]);
+        variant.push_str(other);
+        copied = literal.end;
+    }
+    variant.push_str(&text[copied..]);
+    let Some(other_shape) = super::lexer::shape(&variant).filter(|s| s.key == shape.key) else { return false };
+    let literals: Vec<super::pg::LiteralAt<'_>> = other_shape
+        .literals
+        .iter()
+        .map(|l| super::pg::LiteralAt { line: l.line, column: l.column, digits: &variant[l.start..l.end] })
+        .collect();
+    match super::pg::translate_with_literals(&variant, cx, &literals) {
+        Ok((super::pg::Outcome::Run(other), other_slots)) => {
+            other_slots == slots
+                && other.sqlite == translated.sqlite
+                && other.kind == translated.kind
+                && other.columns == translated.columns
+                && other.param_types == translated.param_types
+                && other.origins == translated.origins
+                && other.describe_first == translated.describe_first
+                && other.before.is_empty()
+                && other.after.is_empty()
+        }
+        _ => false,
+    }
+}
 
 /// The translator's schema, noting whether the translation read more than relations' columns (table details, or
 /// which schemas exist: rows, which no schema version tells): such a translation is not kept (see [`cache`]).
