@@ -7,7 +7,8 @@
 //!   [`crate::sql::pg::translate_with_literals`]: only integers used as plain values of their own type) match any
 //!   literal of the same type (int4 or int8 by its range); every other literal matches only its own digits.
 //! - Only successful translations of read-only queries are kept (an error is reported again by a new
-//!   translation), and only those that read nothing but the relations' columns.
+//!   translation), only those that read nothing but the relations' columns, and only those that come out the same
+//!   when translated again with other values in their parameterised literals (the engine checks on a miss).
 //! - Everything a translation depends on besides its text is in the [`Stamp`] it was made under (SQLite's
 //!   schema version, which another session's DDL changes too; the session's identity and recovery state); a
 //!   lookup under another stamp empties the cache. The engine also empties it after any statement that may change
