@@ -120,6 +120,8 @@ struct SimpleRows<'s, 'o> {
     held_bytes: usize,
     encoder: RowEncoder,
     error: Option<SqlError>,
+    /// Describe the columns when the first row comes (not holding rows to type them).
+    describe_at_first_row: bool,
 }
 
 impl SimpleRows<'_, '_> {
@@ -128,7 +130,10 @@ impl SimpleRows<'_, '_> {
             // The statement is ending with that error (see `send`); the rows it still reads are dropped.
             return ControlFlow::Continue(());
         }
-        if self.columns.is_none() {
+        if self.columns.is_none() && self.describe_at_first_row {
+            self.describe();
+            self.send(&row);
+        } else if self.columns.is_none() {
             self.held_bytes += row_bytes(&row);
             self.held.push(row);
             if self.held.len() < HOLD_ROWS && self.held_bytes < HOLD_BYTES {
@@ -422,7 +427,7 @@ impl Session {
             } else {
                 let host = self.host.clone();
                 self.run_statement(query, |engine, output| {
-                    let Some((statement, remainder)) = engine.prepare(rest)? else {
+                    let Some((statement, remainder)) = engine.prepare_simple(rest)? else {
                         return Ok(None);
                     };
                     if let Some(n) = statement.param_numbers.first() {
@@ -432,7 +437,12 @@ impl Session {
                         }
                         return Err(SqlError::error("42P02", format!("there is no parameter ${n}")));
                     }
-                    let tag = run_streaming(&*host, engine, &statement, &[], output, None)?;
+                    let mut tag = run_streaming(&*host, engine, &statement, &[], output, None)?;
+                    if tag == crate::sql::statement::REPLAN {
+                        // A cached translation the schema changed under, with other result columns: afresh.
+                        let Some((statement, _)) = engine.prepare(rest)? else { return Ok(None) };
+                        tag = run_streaming(&*host, engine, &statement, &[], output, None)?;
+                    }
                     Ok(Some((tag, remainder.len())))
                 })
             };
@@ -549,15 +559,27 @@ fn stream_simple(
         held_bytes: 0,
         encoder: RowEncoder::new(),
         error: None,
+        describe_at_first_row: false,
     };
     if statement.describe_first && statement.columns.iter().all(|c| c.ty.is_some()) {
         // A query of relations whose columns' types are known before it runs: RowDescription goes first, as
-        // PostgreSQL sends it (before an error the first row may raise).
-        rows.describe();
+        // PostgreSQL sends it (before an error the first row may raise). A statement the engine may replan
+        // (see Engine::prepare_simple) is described at its first row or its end: the same order of messages.
+        if statement.schema_check.is_some() {
+            rows.describe_at_first_row = true;
+        } else {
+            rows.describe();
+        }
     }
     let done = engine.execute(statement, params, &mut |row| rows.row(row));
     // An error the rows raised that SQLite's interrupt check did not take (the statement ended first).
     let late = crate::process::interrupts::take_statement_error();
+    if matches!(&done, Ok(done) if done.tag == crate::sql::statement::REPLAN) {
+        return Ok(crate::sql::statement::REPLAN.to_owned());
+    }
+    if rows.columns.is_none() && rows.describe_at_first_row {
+        rows.describe();
+    }
     let done = done?;
     if rows.columns.is_none() && !statement.columns.is_empty() {
         rows.describe();

@@ -106,7 +106,24 @@ impl Iterator for Lexer<'_> {
 
 /// True if `sql` holds no statement: only blanks, comments and semicolons.
 pub fn is_blank(sql: &str) -> bool {
-    Lexer::new(sql).all(|(_, token)| token == Token::Symbol(b';'))
+    // The lexer's rules for blanks and comments, without making the first word a token (every query string is
+    // looked at here).
+    let bytes = sql.as_bytes();
+    let mut lexer = Lexer::new(sql);
+    while let Some(&byte) = bytes.get(lexer.pos) {
+        let next = bytes.get(lexer.pos + 1).copied();
+        match byte {
+            b';' => lexer.pos += 1,
+            b if b.is_ascii_whitespace() => lexer.pos += 1,
+            b'-' if next == Some(b'-') => lexer.skip_until(b"\n"),
+            b'/' if next == Some(b'*') => {
+                lexer.pos += 2;
+                lexer.skip_until(b"*/");
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// How many bytes the first statement of `sql` takes, up to and including its `;`, when this lexer can tell for
@@ -130,6 +147,120 @@ pub fn leading_words(sql: &str) -> impl Iterator<Item = String> + '_ {
         Token::Word(word) if depth == 0 => Some(word),
         _ => None,
     })
+}
+
+/// An integer literal of a statement's text, as [`shape`] finds it: its bytes and where it starts as sqlparser
+/// counts (1-based line and column in characters), so that the translator can tell which AST literal it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntLiteral {
+    pub start: usize,
+    pub end: usize,
+    pub line: u64,
+    pub column: u64,
+}
+
+/// The shape of the first statement of a PostgreSQL query string: its text with every unsigned integer literal
+/// (a run of digits that is a whole token) taken out, the literals, and how many bytes the statement takes with
+/// its `;`. The text is `key` with each `\0` replaced by the next literal's digits, so two statements with the
+/// same key differ only in those digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    pub key: String,
+    pub literals: Vec<IntLiteral>,
+    /// Bytes of the first statement, with its `;` if it has one.
+    pub len: usize,
+}
+
+/// The [`Shape`] of the first statement of `sql`, read in one pass; None where this lexer cannot be sure of
+/// PostgreSQL's tokens (a `$`, a backslash, a `/*` comment, which may nest, a NUL) or the statement is blank.
+pub fn shape(sql: &str) -> Option<Shape> {
+    let bytes = sql.as_bytes();
+    let mut key = String::with_capacity(sql.len());
+    let mut literals = Vec::new();
+    let (mut pos, mut copied) = (0, 0);
+    let (mut line, mut line_start) = (1u64, 0usize);
+    let mut blank = true;
+    let column = |line_start: usize, at: usize| 1 + sql[line_start..at].chars().count() as u64;
+    let end = loop {
+        let Some(&byte) = bytes.get(pos) else { break pos };
+        let next = bytes.get(pos + 1).copied();
+        match byte {
+            b'$' | b'\\' | 0 => return None,
+            b'/' if next == Some(b'*') => return None,
+            b';' => break pos + 1,
+            b'\n' => {
+                pos += 1;
+                line += 1;
+                line_start = pos;
+            }
+            b if b.is_ascii_whitespace() => pos += 1,
+            b'-' if next == Some(b'-') => {
+                while pos < bytes.len() && bytes[pos] != b'\n' {
+                    pos += 1;
+                }
+            }
+            b'\'' | b'"' => {
+                blank = false;
+                pos += 1;
+                loop {
+                    match bytes.get(pos) {
+                        None => return None,
+                        Some(&b) if b == byte && bytes.get(pos + 1) == Some(&byte) => pos += 2,
+                        Some(&b) if b == byte => break,
+                        Some(b'\\') => return None,
+                        Some(b'\n') => {
+                            pos += 1;
+                            line += 1;
+                            line_start = pos;
+                        }
+                        Some(_) => pos += 1,
+                    }
+                }
+                pos += 1;
+            }
+            b if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 => {
+                blank = false;
+                while pos < bytes.len()
+                    && (bytes[pos].is_ascii_alphanumeric() || bytes[pos] == b'_' || bytes[pos] >= 0x80)
+                {
+                    pos += 1;
+                }
+            }
+            b if b.is_ascii_digit() => {
+                blank = false;
+                let start = pos;
+                while pos < bytes.len() && bytes[pos].is_ascii_digit() {
+                    pos += 1;
+                }
+                let after = bytes.get(pos).copied();
+                let joined = after.is_some_and(|a| a.is_ascii_alphanumeric() || a == b'_' || a == b'.' || a >= 0x80)
+                    || (start > 0 && bytes[start - 1] == b'.');
+                if !joined {
+                    key.push_str(&sql[copied..start]);
+                    key.push('\0');
+                    copied = pos;
+                    literals.push(IntLiteral { start, end: pos, line, column: column(line_start, start) });
+                } else {
+                    // A number with a fraction, an exponent or a suffix: part of the key as written.
+                    while pos < bytes.len()
+                        && (bytes[pos].is_ascii_alphanumeric() || bytes[pos] == b'.' || bytes[pos] == b'_')
+                    {
+                        pos += 1;
+                    }
+                }
+            }
+            _ => {
+                blank = false;
+                pos += 1;
+            }
+        }
+    };
+    if blank {
+        return None;
+    }
+    let body_end = if end > 0 && bytes[end - 1] == b';' { end - 1 } else { end };
+    key.push_str(&sql[copied..body_end]);
+    Some(Shape { key, literals, len: end })
 }
 
 #[cfg(test)]
@@ -163,5 +294,20 @@ mod tests {
         let words: Vec<String> = leading_words("with a(x) as (select 1) /* c */ insert into 't'; delete").collect();
         assert_eq!(words, ["WITH", "A", "AS", "INSERT", "INTO"]);
         assert_eq!(leading_words("  -- only\n").count(), 0);
+    }
+    #[test]
+    fn shapes_take_integer_literals_out() {
+        let s = shape("SELECT abalance FROM pgbench_accounts WHERE aid = 12345; SELECT 2").unwrap();
+        assert_eq!(s.key, "SELECT abalance FROM pgbench_accounts WHERE aid = \0");
+        assert_eq!(s.len, 56);
+        assert_eq!(s.literals, [IntLiteral { start: 50, end: 55, line: 1, column: 51 }]);
+        let other = shape("SELECT abalance FROM pgbench_accounts WHERE aid = 7").unwrap();
+        assert_eq!(other.key, s.key);
+        let s = shape("select 'a1''2', \"x3\", t1.c, 1.5, 2e3, .5, 7\n  -- 8\n, é, 9").unwrap();
+        assert_eq!(s.key, "select 'a1''2', \"x3\", t1.c, 1.5, 2e3, .5, \0\n  -- 8\n, é, \0");
+        assert_eq!((s.literals[1].line, s.literals[1].column), (3, 6));
+        for unsure in ["select $1", "select E'\\n'", "select /* 1 */ 2", "  ; select 1", "select 'open"] {
+            assert_eq!(shape(unsure), None, "{unsure}");
+        }
     }
 }

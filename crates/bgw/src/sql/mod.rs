@@ -69,6 +69,13 @@ pub trait Engine {
     /// the transaction block, if there is one.
     fn prepare<'a>(&mut self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError>;
 
+    /// [`Engine::prepare`] for a statement the caller runs at once (the simple query protocol), describing its
+    /// result columns no earlier than its first row or its end: the engine may leave a check to the run, which
+    /// may then end with the tag [`statement::REPLAN`] and no rows (prepare it again with [`Engine::prepare`]).
+    fn prepare_simple<'a>(&mut self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
+        self.prepare(sql)
+    }
+
     /// Runs `stmt` with `params` (`params[n - 1]` is `$n`; missing ones are NULL), under PostgreSQL's transaction
     /// rules. Each result row goes to `rows` as soon as it is read (only for a statement with result columns);
     /// `rows` returns `Break` to stop reading.

@@ -30,9 +30,18 @@ fn tokens(sql: &str) -> Option<(Vec<Tok>, usize)> {
     tokens_at(sql).map(|(toks, len)| (toks.into_iter().map(|(tok, _)| tok).collect(), len))
 }
 
+/// Whether the first word of `sql` (upper-cased) is one of `words`: one token read, not the statement.
+fn first_word_is(sql: &str, words: &[&str]) -> bool {
+    super::lexer::leading_words(sql).next().is_some_and(|w| words.contains(&w.as_str()))
+}
+
 /// Whether the first statement of `sql` is one this module reads (SET/RESET/DISCARD ALL, SHOW), by its first
 /// word: the caller claims it, and a syntax error in it is this module's to report.
 pub fn is_session_statement(sql: &str) -> bool {
+    // Its first word, before reading the whole statement: every statement comes through here.
+    if !first_word_is(sql, &["SET", "RESET", "DISCARD"]) {
+        return false;
+    }
     let Some((toks, _)) = tokens(sql) else { return false };
     let first = toks.first();
     // SET CONSTRAINTS / SET ROLE / SET SESSION AUTHORIZATION are not settings; SET TRANSACTION and SET SESSION
@@ -144,6 +153,9 @@ pub fn parse(sql: &str) -> Option<(SessionCommand, usize)> {
 /// `SHOW name` / `SHOW ALL` / `SHOW TIME ZONE` as the query that answers it, with the statement's byte length;
 /// None for anything else.
 pub fn show_as_select(sql: &str) -> Option<(String, usize)> {
+    if !first_word_is(sql, &["SHOW"]) {
+        return None;
+    }
     let (toks, len) = tokens(sql)?;
     if !is_kw(toks.first(), "SHOW") {
         return None;

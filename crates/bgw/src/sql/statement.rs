@@ -58,6 +58,10 @@ pub struct ColumnInfo {
     pub ty: Option<PgType>,
 }
 
+/// The command tag of a run that did not happen because the statement changed under it (see
+/// [`super::Engine::prepare_simple`]).
+pub const REPLAN: &str = "\0replan";
+
 /// One analysed statement, as an engine's `prepare` returns it.
 #[derive(Debug, Clone)]
 pub struct Statement {
@@ -91,6 +95,14 @@ pub struct Statement {
     pub column_origins: Vec<Option<(u32, i16)>>,
     /// What explains its constraint errors in PostgreSQL's words (translated statements that write).
     pub diagnostics: Option<std::sync::Arc<super::pg::diagnose::Diagnostics>>,
+    /// The values of the engine's parameters that are the statement's own literals (SQLite's `?1`, `?2`, ... of
+    /// a translated query whose integer literals became parameters, see [`crate::sql::pg::translate_with_literals`]);
+    /// such a statement has no `$n` parameters.
+    pub literals: Vec<super::value::Value>,
+    /// For a statement from the engine's translation cache whose schema is checked when it runs (in the read
+    /// transaction it runs in, after its first step): the schema version its translation was made under and the
+    /// PostgreSQL text it translates, translated again if the version changed.
+    pub schema_check: Option<(i64, std::sync::Arc<str>)>,
 }
 
 impl Statement {
@@ -111,6 +123,8 @@ impl Statement {
             describe_first: false,
             column_origins: Vec::new(),
             diagnostics: None,
+            literals: Vec::new(),
+            schema_check: None,
         }
     }
 }

@@ -78,6 +78,11 @@ pub(super) struct Translator<'a> {
     pub diagnostics: Option<super::diagnose::Diagnostics>,
     /// The relations of the FROM items read so far, by alias: their OIDs, for the system column `tableoid`.
     pub table_oids: Vec<(String, u32)>,
+    /// The integer literals of the statement's text that may become parameters (see [`Translator::literal_param`]);
+    /// empty: none may.
+    pub literals: &'a [super::LiteralAt<'a>],
+    /// The literals that became parameters: `?j` in the output is literal `slots[j - 1]` of `literals`.
+    pub slots: Vec<usize>,
 }
 
 impl<'a> Translator<'a> {
@@ -94,7 +99,33 @@ impl<'a> Translator<'a> {
             expansions: Vec::new(),
             diagnostics: None,
             table_oids: Vec::new(),
+            literals: &[],
+            slots: Vec::new(),
         }
+    }
+
+    /// `typed`, the translation of `ast`, as a parameter `?j` bound to the literal's value when it runs, if `ast` is
+    /// one of the statement's integer literals (see [`super::LiteralAt`]) and it is used as a value of its own type
+    /// `ty` (int4 or int8): then the translation of the statement is the same for any other literal of that type
+    /// in its place, which is what lets the engine keep it for the statement's shape. Only the plain expression
+    /// paths call this (comparisons); any other use of a literal (an ordinal, a LIMIT, a typed literal, a value
+    /// folded or checked) leaves it inlined, and the engine's cache then keys on its digits.
+    fn literal_param(&mut self, ast: &Expr, typed: Typed, ty: PgType) -> Typed {
+        let Expr::Value(value) = ast else { return typed };
+        let AstValue::Number(digits, false) = &value.value else { return typed };
+        if !matches!(ty, PgType::Int4 | PgType::Int8) || typed.ty != Some(ty) || typed.lit != Lit::No {
+            return typed;
+        }
+        let start = value.span.start;
+        let Some(index) = self
+            .literals
+            .iter()
+            .position(|l| l.line == start.line && l.column == start.column && l.digits == digits.as_str())
+        else {
+            return typed;
+        };
+        self.slots.push(index);
+        Typed { sql: format!("?{}", self.slots.len()), ..typed }
     }
 
     pub fn into_param_types(self) -> Vec<Option<PgType>> {
@@ -788,6 +819,7 @@ impl<'a> Translator<'a> {
                 "No operator matches the given name and argument types. You might need to add explicit type casts.",
             )
         })?;
+        let (a, b) = (self.literal_param(left, a, ty), self.literal_param(right, b, ty));
         let (a, b) = (self.coerce(a, ty)?, self.coerce(b, ty)?);
         // Arrays of elements with one text form each are equal exactly when their texts are.
         let text_equal = matches!(sym, "=" | "<>")

@@ -83,6 +83,15 @@ pub struct Context<'a> {
     pub in_recovery: bool,
 }
 
+/// One integer literal of the statement's text that the translator may turn into a parameter: where it starts
+/// (sqlparser's 1-based line and column, in characters) and its digits (see [`crate::sql::lexer::shape`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LiteralAt<'a> {
+    pub line: u64,
+    pub column: u64,
+    pub digits: &'a str,
+}
+
 /// What to do with the first statement of a string.
 #[derive(Debug)]
 pub enum Outcome {
@@ -94,22 +103,37 @@ pub enum Outcome {
 
 /// Translates `sql`, which holds exactly one statement (without its `;`).
 pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
+    translate_with_literals(sql, cx, &[]).map(|(outcome, _)| outcome)
+}
+
+/// [`translate`], letting the query's integer `literals` used as plain values of their own type (int4, int8)
+/// become parameters `?1`, `?2`, ...: with them, which literal each parameter takes (an index into `literals`).
+/// Only a query (SELECT, VALUES, ...) with nothing to run before or after it and no diagnostics gets them;
+/// everything else comes back as [`translate`] gives it, with no parameters.
+pub fn translate_with_literals(
+    sql: &str,
+    cx: &Context<'_>,
+    literals: &[LiteralAt<'_>],
+) -> Result<(Outcome, Vec<usize>), SqlError> {
     match split::first_keyword(sql).as_deref() {
-        Some("PRAGMA") => return Ok(Outcome::PassThrough),
+        Some("PRAGMA") => return Ok((Outcome::PassThrough, Vec::new())),
         Some("VACUUM") => {
             // SQLite's VACUUM rewrites the whole file; PostgreSQL's reclaims space and (with ANALYZE) gathers
             // statistics, which is what SQLite's ANALYZE does.
-            return Ok(Outcome::Run(Box::new(Translated {
-                sqlite: "ANALYZE".into(),
-                kind: Kind::Other("VACUUM".into()),
-                columns: Vec::new(),
-                param_types: Vec::new(),
-                before: Vec::new(),
-                after: Vec::new(),
-                origins: Vec::new(),
-                describe_first: false,
-                diagnostics: None,
-            })));
+            return Ok((
+                Outcome::Run(Box::new(Translated {
+                    sqlite: "ANALYZE".into(),
+                    kind: Kind::Other("VACUUM".into()),
+                    columns: Vec::new(),
+                    param_types: Vec::new(),
+                    before: Vec::new(),
+                    after: Vec::new(),
+                    origins: Vec::new(),
+                    describe_first: false,
+                    diagnostics: None,
+                })),
+                Vec::new(),
+            ));
         }
         _ => {}
     }
@@ -117,22 +141,28 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
     if let Some(done) = restore::by_text(sql, &mut tx) {
         // Statements sqlparser does not parse (ALTER SEQUENCE): read from their text.
         let (sqlite, kind, columns) = done?;
-        return Ok(Outcome::Run(Box::new(Translated {
-            sqlite,
-            kind,
-            columns,
-            param_types: Vec::new(),
-            before: std::mem::take(&mut tx.before),
-            after: std::mem::take(&mut tx.after),
-            origins: Vec::new(),
-            describe_first: false,
-            diagnostics: None,
-        })));
+        return Ok((
+            Outcome::Run(Box::new(Translated {
+                sqlite,
+                kind,
+                columns,
+                param_types: Vec::new(),
+                before: std::mem::take(&mut tx.before),
+                after: std::mem::take(&mut tx.after),
+                origins: Vec::new(),
+                describe_first: false,
+                diagnostics: None,
+            })),
+            Vec::new(),
+        ));
     }
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, &e))?;
     let [statement] = statements.as_slice() else {
         return Err(SqlError::error("42601", "cannot translate more than one statement at a time"));
     };
+    if matches!(statement, Ast::Query(_)) {
+        tx.literals = literals;
+    }
     let describe_first = matches!(statement, Ast::Query(q) if reads_relations(&q.body));
     let origins = match statement {
         Ast::Query(q) if q.with.is_none() => origins::of_query(&q.body, cx.schema),
@@ -157,7 +187,12 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
     let before = std::mem::take(&mut tx.before);
     let after = std::mem::take(&mut tx.after);
     let diagnostics = tx.diagnostics.take();
-    Ok(Outcome::Run(Box::new(Translated {
+    if !tx.slots.is_empty() && (!before.is_empty() || !after.is_empty() || diagnostics.is_some()) {
+        // SQL run on its own (before, after, diagnostics) binds no literal: this statement gets none.
+        return translate_with_literals(sql, cx, &[]);
+    }
+    let slots = std::mem::take(&mut tx.slots);
+    let translated = Outcome::Run(Box::new(Translated {
         sqlite,
         kind,
         columns,
@@ -167,7 +202,8 @@ pub fn translate(sql: &str, cx: &Context<'_>) -> Result<Outcome, SqlError> {
         origins,
         describe_first,
         diagnostics,
-    })))
+    }));
+    Ok((translated, slots))
 }
 
 /// Whether a query's top level reads relations (a SELECT with FROM, or a set operation of such).

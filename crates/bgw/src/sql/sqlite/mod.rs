@@ -18,6 +18,7 @@
 //!
 //! Runs in: a backend process (the session's database) and a background worker (its SPI connection).
 
+mod cache;
 mod errors;
 #[allow(unsafe_code)] // SQLite calls rusqlite does not wrap (the authorizer, defensive mode)
 mod ffi;
@@ -26,6 +27,7 @@ mod infer;
 pub mod rows_table;
 mod truncate;
 
+use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -66,6 +68,9 @@ impl Options {
         Options { postgres_transaction_spellings: false, infer_types: false, postgres_dialect: false };
 }
 
+/// How much of a session's database file SQLite reads through a memory map.
+const MMAP_BYTES: i64 = 256 << 20;
+
 /// No hooks: a connection whose caller needs nothing of the engine but SQL.
 struct NoHooks;
 impl Hooks for NoHooks {}
@@ -88,6 +93,13 @@ pub struct SqliteEngine {
     pre_committed: Arc<std::sync::atomic::AtomicBool>,
     /// The open block's savepoints (PostgreSQL's names; SQLite runs its own).
     savepoints: super::txn::Savepoints,
+    /// Translated queries by shape (see [`cache`]).
+    cache: RefCell<cache::TranslationCache>,
+    /// Whether the statement being prepared is run at once by a caller that handles [`super::statement::REPLAN`]
+    /// (see [`Engine::prepare_simple`]).
+    simple: Cell<bool>,
+    /// The schema version the last [`SqliteEngine::stamp`] read.
+    schema_version: Cell<Option<i64>>,
 }
 
 impl SqliteEngine {
@@ -108,6 +120,9 @@ impl SqliteEngine {
             refused: Arc::default(),
             pre_committed: Arc::default(),
             savepoints: Default::default(),
+            cache: RefCell::default(),
+            schema_version: Cell::new(None),
+            simple: Cell::new(false),
         }
     }
 
@@ -142,6 +157,9 @@ impl SqliteEngine {
             Some(p) => crate::catalog::open_database_file(p)?,
             None => Connection::open_in_memory()?,
         };
+        // Pages read through a memory map of the file (the system's page cache, shared by every session) rather
+        // than a read call each into this connection's own cache.
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         sandbox(&conn)?;
         crate::sql::datum::register(&conn)?;
         setup(&conn)?;
@@ -175,6 +193,9 @@ impl SqliteEngine {
     fn prepare_first<'a>(&self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
         let mut rest = sql;
         loop {
+            if let Some(hit) = self.cached(rest)? {
+                return Ok(Some(hit));
+            }
             if super::lexer::is_blank(rest) {
                 return Ok(None);
             }
@@ -209,7 +230,10 @@ impl SqliteEngine {
             if self.options.postgres_dialect && !super::statement::is_transaction_control(first) {
                 let Some((text, consumed)) = super::pg::first_statement(rest) else { return Ok(None) };
                 let remainder = &rest[consumed.min(rest.len())..];
-                let translated = self.translate(text).map_err(|mut err| {
+                // The statement's shape, for the cache, when its text is the whole first statement of `rest`.
+                let shape =
+                    super::lexer::shape(rest).filter(|shape| shape.len == consumed && text.as_ptr() == rest.as_ptr());
+                let translated = self.translate(text, shape).map_err(|mut err| {
                     // The statement's `;` is where PostgreSQL's parser stops.
                     if err.message == "syntax error at end of input"
                         && rest[..consumed.min(rest.len())].trim_end().ends_with(';')
@@ -245,12 +269,117 @@ impl SqliteEngine {
         }
     }
 
+    /// The statement at the start of `rest` from the translation cache, with the rest of the string, if it is
+    /// there (see [`cache`]).
+    fn cached<'a>(&self, rest: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
+        if !self.options.postgres_dialect || self.cache.borrow().is_empty() {
+            return Ok(None);
+        }
+        let Some(shape) = super::lexer::shape(rest) else { return Ok(None) };
+        if !self.cache.borrow().contains(&shape) {
+            return Ok(None);
+        }
+        let remainder = &rest[shape.len.min(rest.len())..];
+        if self.simple.get() && self.cache.borrow().checked_when_run(&shape) {
+            // The session's part of the stamp now; the schema's when the statement runs, in its own read transaction
+            // (see `run`): no transaction of its own for the check.
+            let (in_recovery, identity) = (self.hooks.in_recovery(), self.hooks.session_identity());
+            let cache = self.cache.borrow();
+            let Some(stamp) = cache.stamp().filter(|s| s.in_recovery == in_recovery && s.identity == identity) else {
+                return Ok(None);
+            };
+            return Ok(cache.lookup(rest, &shape).map(|mut statement| {
+                let text = &rest[..shape.len.min(rest.len())];
+                statement.schema_check = Some((stamp.schema_version, text.strip_suffix(';').unwrap_or(text).into()));
+                (statement, remainder)
+            }));
+        }
+        // Only queries are kept: reading the schema's version here is no earlier than the query's own read.
+        let stamp = self.stamp()?;
+        let mut cache = self.cache.borrow_mut();
+        cache.validate(&stamp);
+        Ok(cache.lookup(rest, &shape).map(|statement| (statement, remainder)))
+    }
+
+    /// Whether the schema changed since the translation of `stmt` was made, if it is one to check (see
+    /// [`Statement::schema_check`]); reads the version in the transaction the statement runs in.
+    fn schema_changed(&self, stmt: &Statement) -> Result<bool, SqlError> {
+        let Some((version, _)) = &stmt.schema_check else { return Ok(false) };
+        let now = self
+            .conn
+            .prepare_cached("PRAGMA schema_version")
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)))
+            .map_err(|e| self.map_error(e))?;
+        Ok(now != *version)
+    }
+
+    /// Runs the statement a cached translation of `stmt`'s text would have been, after the schema changed under
+    /// it: translated again (and kept), with the result columns the client was told of.
+    fn run_translated_again(
+        &self,
+        stmt: &Statement,
+        params: &[Value],
+        sink: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
+    ) -> Result<Completion, SqlError> {
+        self.cache.borrow_mut().clear();
+        let Some((_, text)) = &stmt.schema_check else { return Err(SqlError::error("XX000", "no text to translate")) };
+        let replan = || Ok(Completion { tag: super::statement::REPLAN.to_owned(), rows: 0, changes: 0 });
+        // An error is the caller's to report from its own prepare (before any description of the result).
+        let Ok(fresh) = self.translate(text, super::lexer::shape(text)) else { return replan() };
+        match fresh {
+            Some(fresh)
+                if fresh.columns == stmt.columns
+                    && fresh.column_origins == stmt.column_origins
+                    && fresh.describe_first == stmt.describe_first =>
+            {
+                self.run(&fresh, params, sink)
+            }
+            // The caller describes the result when the first row comes (see Engine::prepare_simple): none came.
+            _ => replan(),
+        }
+    }
+
+    /// What a translation depends on besides its text, now.
+    fn stamp(&self) -> Result<cache::Stamp, SqlError> {
+        let schema_version = self
+            .conn
+            .prepare_cached("PRAGMA schema_version")
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)))
+            .map_err(|e| self.map_error(e))?;
+        if self.schema_version.replace(Some(schema_version)) != Some(schema_version) {
+            // Another session may have changed the schema (or this is the first look since the connection loaded
+            // it): SQLite reloads its copy when a statement that reads a table starts (the pragma does not), and
+            // the translator must see the current one.
+            self.conn
+                .prepare_cached("SELECT 1 FROM sqlite_master LIMIT 1")
+                .and_then(|mut stmt| stmt.exists([]))
+                .map_err(|e| self.map_error(e))?;
+        }
+        Ok(cache::Stamp {
+            schema_version,
+            in_recovery: self.hooks.in_recovery(),
+            identity: self.hooks.session_identity(),
+        })
+    }
+
     /// Translates one PostgreSQL statement (without its `;`) into the SQLite statement that runs it; None for a
-    /// statement the translator leaves as it is.
-    fn translate(&self, text: &str) -> Result<Option<Statement>, SqlError> {
-        let schema = super::pg::schema::SqliteSchema::new(&self.conn);
+    /// statement the translator leaves as it is. With its `shape` (the statement is then the start of its text),
+    /// a query's integer literals may become parameters and the translation is kept in the cache.
+    fn translate(&self, text: &str, shape: Option<super::lexer::Shape>) -> Result<Option<Statement>, SqlError> {
+        // Queries only (see cache): a query's first word is SELECT, VALUES or TABLE.
+        let shape = shape.filter(|_| {
+            matches!(super::lexer::leading_words(text).next().as_deref(), Some("SELECT" | "VALUES" | "TABLE"))
+        });
+        let stamp = match shape {
+            Some(_) => Some(self.stamp()?),
+            None => None,
+        };
+        let schema = Watched { inner: super::pg::schema::SqliteSchema::new(&self.conn), more: Cell::new(false) };
         let hooks = &self.hooks;
-        let (user, database) = hooks.session_identity();
+        let (user, database) = match &stamp {
+            Some(stamp) => stamp.identity.clone(),
+            None => hooks.session_identity(),
+        };
         let host_function = |name: &str| hooks.function_result_type(name);
         let host_function_args = |name: &str| hooks.function_argument_types(name);
         let cx = super::pg::Context {
@@ -259,12 +388,44 @@ impl SqliteEngine {
             host_function_args: &host_function_args,
             user,
             database,
-            in_recovery: hooks.in_recovery(),
+            in_recovery: stamp.as_ref().map_or_else(|| hooks.in_recovery(), |s| s.in_recovery),
         };
-        let translated = match super::pg::translate(text, &cx)? {
-            super::pg::Outcome::Run(t) => *t,
-            super::pg::Outcome::PassThrough => return Ok(None),
+        let literals: Vec<super::pg::LiteralAt<'_>> = shape.as_ref().map_or_else(Vec::new, |shape| {
+            shape
+                .literals
+                .iter()
+                .map(|l| super::pg::LiteralAt { line: l.line, column: l.column, digits: &text[l.start..l.end] })
+                .collect()
+        });
+        let (translated, slots) = match super::pg::translate_with_literals(text, &cx, &literals)? {
+            (super::pg::Outcome::Run(t), slots) => (*t, slots),
+            (super::pg::Outcome::PassThrough, _) => return Ok(None),
         };
+        let keep = stamp.zip(shape).filter(|(_, shape)| {
+            translated.kind == Kind::Query
+                && !schema.more.get()
+                && same_with_other_literals(text, shape, &slots, &translated, &cx)
+        });
+        let values = slots
+            .iter()
+            .map(|&k| literals.get(k).and_then(|l| l.digits.parse::<i64>().ok()).map_or(Value::Null, Value::Integer))
+            .collect();
+        let statement = self.translated(translated, values)?;
+        if let (Some((stamp, shape)), Some(statement)) = (keep, &statement) {
+            if statement.read_only && statement.before.is_empty() && statement.after.is_empty() {
+                self.cache.borrow_mut().insert(stamp, text, shape, statement, &slots);
+            }
+        }
+        Ok(statement)
+    }
+
+    /// The engine's statement for a translation whose parameters `?1`, `?2`, ... (if any) are its literals
+    /// `literals`.
+    fn translated(
+        &self,
+        translated: super::pg::Translated,
+        literals: Vec<Value>,
+    ) -> Result<Option<Statement>, SqlError> {
         let bare = |translated: super::pg::Translated| Statement {
             sql: translated.sqlite,
             kind: translated.kind,
@@ -279,6 +440,8 @@ impl SqliteEngine {
             describe_first: translated.describe_first,
             column_origins: translated.origins.clone(),
             diagnostics: translated.diagnostics.map(Arc::new),
+            literals: Vec::new(),
+            schema_check: None,
         };
         if translated.sqlite.is_empty() {
             return Ok(Some(bare(translated)));
@@ -311,6 +474,13 @@ impl SqliteEngine {
         statement.describe_first = translated.describe_first;
         if translated.origins.len() == statement.columns.len() {
             statement.column_origins = translated.origins;
+        }
+        if !literals.is_empty() {
+            // Its parameters are its own literals, not `$n` ones a client gives.
+            statement.param_names.clear();
+            statement.param_numbers.clear();
+            statement.param_count = statement.param_types.len();
+            statement.literals = literals;
         }
         Ok(Some(statement))
     }
@@ -354,6 +524,8 @@ impl SqliteEngine {
             describe_first: false,
             column_origins: Vec::new(),
             diagnostics: None,
+            literals: Vec::new(),
+            schema_check: None,
         }
     }
 
@@ -406,10 +578,29 @@ impl SqliteEngine {
             let value = params.get(number.wrapping_sub(1)).unwrap_or(&Value::Null);
             prepared.raw_bind_parameter(position + 1, value).map_err(|e| self.map_error(e))?;
         }
+        // A translated query's literals that became parameters (a parameter the SQL does not use is not bound).
+        for (position, value) in stmt.literals.iter().enumerate().take(prepared.parameter_count()) {
+            prepared.raw_bind_parameter(position + 1, value).map_err(|e| self.map_error(e))?;
+        }
         let mut delivered = 0u64;
+        let mut first = stmt.schema_check.is_some();
         {
             let mut rows = prepared.raw_query();
-            while let Some(row) = rows.next().map_err(|e| self.explain(stmt, params, self.map_error(e)))? {
+            loop {
+                let step = rows.next();
+                if first {
+                    first = false;
+                    // After the first step, in the read transaction it began (or after the statement ended or
+                    // failed: versions only grow): whether the translation it runs is the schema's.
+                    let interrupted = self.interrupted.lock().map_or(true, |slot| slot.is_some());
+                    if !interrupted && self.schema_changed(stmt)? {
+                        drop(step);
+                        drop(rows);
+                        let _ = self.hooks.take_function_error();
+                        return self.run_translated_again(stmt, params, sink);
+                    }
+                }
+                let Some(row) = step.map_err(|e| self.explain(stmt, params, self.map_error(e)))? else { break };
                 if width > 0 {
                     let mut values = Vec::with_capacity(width);
                     for i in 0..width {
@@ -453,6 +644,13 @@ impl Engine for SqliteEngine {
         self.tx.fail();
     }
 
+    fn prepare_simple<'a>(&mut self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
+        self.simple.set(true);
+        let result = self.prepare(sql);
+        self.simple.set(false);
+        result
+    }
+
     fn prepare<'a>(&mut self, sql: &'a str) -> Result<Option<(Statement, &'a str)>, SqlError> {
         let result = self.prepare_first(sql);
         if result.is_err() {
@@ -467,6 +665,11 @@ impl Engine for SqliteEngine {
         params: &[Value],
         rows: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
     ) -> Result<Completion, SqlError> {
+        if !matches!(stmt.kind, Kind::Query | Kind::Insert | Kind::Update | Kind::Delete | Kind::Begin | Kind::Commit) {
+            // DDL, a rollback, a session command, ...: what the cached translations were made under may come back
+            // with the same schema version and another schema (see cache).
+            self.cache.get_mut().clear();
+        }
         // now() is the transaction's start: at the latest, this statement's (read before anything runs).
         let _ = crate::sql::datum::transaction_now();
         // Forget any error a function raised outside a statement, and any interrupt that stopped nothing.
@@ -574,6 +777,7 @@ impl Engine for SqliteEngine {
     }
 
     fn rollback(&mut self) -> Result<(), SqlError> {
+        self.cache.get_mut().clear();
         crate::sql::datum::transaction_ended();
         self.tx.reset();
         if self.conn.is_autocommit() {
@@ -642,6 +846,7 @@ impl SqliteEngine {
     /// Rolls back the block whose COMMIT failed (its pre-commit refused, or SQLite's COMMIT failed): the block
     /// ends, its transaction did not commit; returns the error.
     fn roll_back_refused(&mut self, err: SqlError) -> SqlError {
+        self.cache.get_mut().clear();
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
@@ -662,6 +867,83 @@ fn take(slot: &Mutex<Option<SqlError>>) -> Option<SqlError> {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether `text` (of shape `shape`) translates to the same as `translated` with other values (of the same type) in
+/// the literals that became its parameters `slots`: a place in the translator that read such a literal's value
+/// besides the comparison that made it a parameter would show here, and the translation is then not kept.
+fn same_with_other_literals(
+    text: &str,
+    shape: &super::lexer::Shape,
+    slots: &[usize],
+    translated: &super::pg::Translated,
+    cx: &super::pg::Context<'_>,
+) -> bool {
+    if slots.is_empty() {
+        return true;
+    }
+    let mut variant = String::with_capacity(text.len() + 8 * slots.len());
+    let mut copied = 0;
+    for (k, literal) in shape.literals.iter().enumerate() {
+        if !slots.contains(&k) {
+            continue;
+        }
+        let digits = &text[literal.start..literal.end];
+        let other = match (digits.parse::<i64>().map(|v| i32::try_from(v).is_ok()), digits) {
+            (Ok(true), "1000003") => "1000033",
+            (Ok(true), _) => "1000003",
+            (Ok(false), "9000000000000000007") => "9000000000000000077",
+            (Ok(false), _) => "9000000000000000007",
+            (Err(_), _) => return false,
+        };
+        variant.push_str(&text[copied..literal.start]);
+        variant.push_str(other);
+        copied = literal.end;
+    }
+    variant.push_str(&text[copied..]);
+    let Some(other_shape) = super::lexer::shape(&variant).filter(|s| s.key == shape.key) else { return false };
+    let literals: Vec<super::pg::LiteralAt<'_>> = other_shape
+        .literals
+        .iter()
+        .map(|l| super::pg::LiteralAt { line: l.line, column: l.column, digits: &variant[l.start..l.end] })
+        .collect();
+    match super::pg::translate_with_literals(&variant, cx, &literals) {
+        Ok((super::pg::Outcome::Run(other), other_slots)) => {
+            other_slots == slots
+                && other.sqlite == translated.sqlite
+                && other.kind == translated.kind
+                && other.columns == translated.columns
+                && other.param_types == translated.param_types
+                && other.origins == translated.origins
+                && other.describe_first == translated.describe_first
+                && other.before.is_empty()
+                && other.after.is_empty()
+        }
+        _ => false,
+    }
+}
+
+/// The translator's schema, noting whether the translation read more than relations' columns (table details, or
+/// which schemas exist: rows, which no schema version tells): such a translation is not kept (see [`cache`]).
+struct Watched<'c> {
+    inner: super::pg::schema::SqliteSchema<'c>,
+    more: Cell<bool>,
+}
+
+impl super::pg::schema::Schema for Watched<'_> {
+    fn columns(&self, sqlite_name: &str) -> Result<Option<Arc<Vec<super::pg::schema::Column>>>, SqlError> {
+        self.inner.columns(sqlite_name)
+    }
+
+    fn table_info(&self, sqlite_name: &str) -> Result<Vec<(String, bool, u32)>, SqlError> {
+        self.more.set(true);
+        self.inner.table_info(sqlite_name)
+    }
+
+    fn schema_exists(&self, name: &str) -> Result<bool, SqlError> {
+        self.more.set(true);
+        self.inner.schema_exists(name)
+    }
+}
 
 /// The columns of relation `name` (a table, view or virtual table) with their declared types, learned by preparing
 /// a query of it without running it: no read transaction starts (inside a deferred transaction block a read would
