@@ -62,9 +62,7 @@ pub trait Schema {
 
     /// The rows of a query of the schema or of the host's internal tables, each value as text (reads the
     /// database: for DDL and the restore statements of [`super::restore`] only).
-    fn rows(&self, _sql: &str, _args: &[&str]) -> Result<Vec<Vec<Option<String>>>, SqlError> {
-        Ok(Vec::new())
-    }
+    fn rows(&self, sql: &str, args: &[&str]) -> Result<Vec<Vec<Option<String>>>, SqlError>;
 }
 
 /// The SQLite name of relation `name` in schema `schema` (None: not qualified).

@@ -943,6 +943,11 @@ impl super::pg::schema::Schema for Watched<'_> {
         self.more.set(true);
         self.inner.schema_exists(name)
     }
+
+    fn rows(&self, sql: &str, args: &[&str]) -> Result<Vec<Vec<Option<String>>>, SqlError> {
+        self.more.set(true);
+        self.inner.rows(sql, args)
+    }
 }
 
 /// The columns of relation `name` (a table, view or virtual table) with their declared types, learned by preparing
