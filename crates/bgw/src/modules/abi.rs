@@ -150,9 +150,18 @@ pub(crate) fn text_borrowed<'a>(p: *const c_char) -> std::borrow::Cow<'a, str> {
     }
 }
 
-/// Emits a report and applies its level's exit behaviour: an ERROR inside a module's SQL function fails the
-/// statement (the session goes on); otherwise ERROR and FATAL end the process, PANIC aborts.
+/// Emits a report and applies its level's exit behaviour: an ERROR while a handler is active (a module's
+/// `PG_TRY`, or the trap around a module's SQL function or `_PG_init`) jumps to it; otherwise ERROR and FATAL end
+/// the process (exit callbacks first), PANIC aborts.
 pub(crate) fn finish(level: c_int, message: String, detail: Option<String>, hint: Option<String>) {
+    finish_coded(level, None, message, detail, hint)
+}
+
+fn finish_coded(level: c_int, sqlstate: Option<&str>, message: String, detail: Option<String>, hint: Option<String>) {
+    if level == ERROR && super::trap::in_call() {
+        // Everything this frame owns moves into `throw`, which jumps back to the handler.
+        super::trap::throw(sqlstate.unwrap_or("XX000"), message, detail, hint);
+    }
     let mut r = elog::Report::new(level_of(level), message.clone());
     if let Some(d) = &detail {
         r = r.detail(d.clone());
@@ -161,10 +170,6 @@ pub(crate) fn finish(level: c_int, message: String, detail: Option<String>, hint
         r = r.hint(h.clone());
     }
     r.emit();
-    if level == ERROR && super::trap::in_call() {
-        // Everything this frame owns moves into `throw`, which jumps back to the SQL function's trap.
-        super::trap::throw(message, detail, hint);
-    }
     if level >= ERROR {
         if let Some(module) = super::loader::loading_module() {
             elog::Report::new(Level::Fatal, format!("could not load library \"{module}\": its _PG_init failed"))
@@ -175,8 +180,70 @@ pub(crate) fn finish(level: c_int, message: String, detail: Option<String>, hint
         if level >= PANIC {
             std::process::abort();
         }
+        run_exit_callbacks(1);
         crate::process::exit(1);
     }
+}
+
+extern "C" {
+    fn bgw_run_exit_callbacks(code: c_int);
+}
+
+/// Runs the modules' exit callbacks (`before_shmem_exit`, `on_shmem_exit`, `on_proc_exit`), once: the host's
+/// own ways out of a process call this as `proc_exit` does.
+pub(crate) fn run_exit_callbacks(code: c_int) {
+    // SAFETY: the C part's function; it empties each list as it runs it, so a second call runs nothing.
+    unsafe { bgw_run_exit_callbacks(code) };
+}
+
+fn optional_text(p: *const c_char) -> Option<String> {
+    (!p.is_null()).then(|| text(p))
+}
+
+/// For `pg_elog.c`: whether a report at `level` would be logged (`errstart` skips the message otherwise).
+#[no_mangle]
+pub extern "C" fn bgw_report_elevel_enabled(level: c_int) -> bool {
+    elog::enabled(level_of(level))
+}
+
+/// For `pg_elog.c`: a report no handler catches. Logs it and applies its level (see [`finish`]).
+#[no_mangle]
+pub extern "C" fn bgw_report_finish(
+    level: c_int,
+    sqlstate: *const c_char,
+    message: *const c_char,
+    detail: *const c_char,
+    hint: *const c_char,
+    _context: *const c_char,
+) {
+    let state = optional_text(sqlstate);
+    finish_coded(level, state.as_deref(), text(message), optional_text(detail), optional_text(hint));
+}
+
+/// For `pg_elog.c`'s `EmitErrorReport`: logs a report at its level without ending anything.
+#[no_mangle]
+pub extern "C" fn bgw_report_log(
+    level: c_int,
+    _sqlstate: *const c_char,
+    message: *const c_char,
+    detail: *const c_char,
+    hint: *const c_char,
+    _context: *const c_char,
+) {
+    let mut r = elog::Report::new(level_of(level), text(message));
+    if let Some(d) = optional_text(detail) {
+        r = r.detail(d);
+    }
+    if let Some(h) = optional_text(hint) {
+        r = r.hint(h);
+    }
+    r.emit();
+}
+
+/// For `pg_ipc.c`'s `proc_exit`: ends the process with `code` (its exit callbacks have run).
+#[no_mangle]
+pub extern "C" fn bgw_process_exit(code: c_int) -> ! {
+    crate::process::exit(code)
 }
 
 /// An ERROR raised by the host on a module's behalf.
