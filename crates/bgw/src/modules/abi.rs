@@ -86,6 +86,39 @@ pub unsafe fn init_process_globals() {
         std::ptr::addr_of_mut!(MyProcPid).write(std::process::id() as c_int);
         std::ptr::addr_of_mut!(MyLatch).write(std::ptr::addr_of_mut!(MY_LATCH_OBJECT) as *mut Latch);
     }
+    init_c_globals();
+}
+
+extern "C" {
+    fn bgw_init_c_globals(
+        under_postmaster: bool,
+        attached: bool,
+        data_dir: *const c_char,
+        exec_path: *const c_char,
+        pkglib: *const c_char,
+        postmaster_start_us: i64,
+    );
+}
+
+/// The process globals of `miscadmin.h` the C part keeps (see `pg_misc.c`).
+fn init_c_globals() {
+    let c = |s: String| std::ffi::CString::new(s).unwrap_or_default();
+    let data_dir = c(crate::process::data_dir().display().to_string());
+    let exe = c(std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+    let pkglib = c(super::loader::libdir().display().to_string());
+    let shm = crate::shmem::attached();
+    let start = shm.map_or(0, |s| s.header().start_time_us.load(std::sync::atomic::Ordering::Relaxed));
+    // SAFETY: NUL-terminated strings the C side copies; called while the process is single-threaded.
+    unsafe {
+        bgw_init_c_globals(
+            crate::process::is_child(),
+            shm.is_some(),
+            data_dir.as_ptr(),
+            exe.as_ptr(),
+            pkglib.as_ptr(),
+            start,
+        )
+    };
 }
 
 fn flag_set(flag: *mut sig_atomic_t, value: sig_atomic_t) {
@@ -155,6 +188,11 @@ pub(crate) fn text_borrowed<'a>(p: *const c_char) -> std::borrow::Cow<'a, str> {
 /// the process (exit callbacks first), PANIC aborts.
 pub(crate) fn finish(level: c_int, message: String, detail: Option<String>, hint: Option<String>) {
     finish_coded(level, None, message, detail, hint)
+}
+
+/// [`finish`] with a SQLSTATE (what a handler and the client see).
+pub(crate) fn finish_with_code(level: c_int, sqlstate: &str, message: String) {
+    finish_coded(level, Some(sqlstate), message, None, None)
 }
 
 fn finish_coded(level: c_int, sqlstate: Option<&str>, message: String, detail: Option<String>, hint: Option<String>) {
@@ -476,6 +514,7 @@ pub extern "C" fn BackgroundWorkerInitializeConnection(dbname: *const c_char, us
     };
     let user = if username.is_null() { RoleTarget::Bootstrap } else { RoleTarget::Name(text(username)) };
     connect_or_die(crate::spi::connection::initialize_connection(db, user, flags));
+    super::server::refresh_my_database_id();
 }
 
 /// The spec's `BackgroundWorkerInitializeConnectionByOid`: as `BackgroundWorkerInitializeConnection`, by oid
@@ -486,6 +525,7 @@ pub extern "C" fn BackgroundWorkerInitializeConnectionByOid(dboid: u32, useroid:
     let db = if dboid == 0 { DbTarget::None } else { DbTarget::Oid(dboid) };
     let user = if useroid == 0 { RoleTarget::Bootstrap } else { RoleTarget::Oid(useroid) };
     connect_or_die(crate::spi::connection::initialize_connection(db, user, flags));
+    super::server::refresh_my_database_id();
 }
 
 /// A refused connection is FATAL in a worker (an ERROR where no worker is running).

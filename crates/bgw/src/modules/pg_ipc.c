@@ -13,6 +13,7 @@
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
 
 #define MAX_EXIT_CALLBACKS 20
 
@@ -101,6 +102,8 @@ bgw_run_exit_callbacks(int code)
 	/* An ERROR in a callback must not jump into code that is gone: it ends the process (see pg_elog.c). */
 	PG_exception_stack = NULL;
 	error_context_stack = NULL;
+	/* Locks first, as PostgreSQL's abort does: no exit that is not a crash leaves one held (pg_lwlock.c). */
+	LWLockReleaseAll();
 	run(&before_shmem, code);
 	run(&on_shmem, code);
 	shmem_exit_inprogress = false;

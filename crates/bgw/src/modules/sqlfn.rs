@@ -125,6 +125,7 @@ fn call(name: &str, d: Defined, args: &[SqlArg]) -> Result<SqlArg, SqlError> {
         .collect();
     let mut result = BgwSqlValue { kind: BGW_SQL_NULL, int8: 0, float8: 0.0, text: std::ptr::null() };
     // `values` (and the texts they point to) live until after the call.
+    super::server::refresh_my_database_id();
     let outcome = trap::call_sql_function(d.f, &values, &mut result);
     drop(values);
     drop(texts);
