@@ -216,3 +216,366 @@ fn everything_the_include_tree_declares_is_exported_by_bgw() {
     let missing: Vec<&String> = names.iter().filter(|n| !host.contains(*n)).collect();
     assert!(missing.is_empty(), "declared in include/ without BGW_NOT_IMPLEMENTED but not exported: {missing:?}");
 }
+
+/// A module written against the server API as a PostgreSQL extension would be (only the SQL functions are
+/// defined through bgw/bgw.h), preloaded by the tests below.
+const EXT_API: &str = r#"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "postgres.h"
+#include "bgw/bgw.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "commands/dbcommands.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+PGDLLEXPORT void ext_worker_main(Datum arg);
+
+typedef struct ExtShared
+{
+	int64 counter;
+} ExtShared;
+
+static ExtShared *ext_shared = NULL;
+static shmem_request_hook_type prev_request_hook = NULL;
+static shmem_startup_hook_type prev_startup_hook = NULL;
+
+static void
+ext_request(void)
+{
+	if (prev_request_hook)
+		prev_request_hook();
+	RequestAddinShmemSpace(sizeof(ExtShared));
+	RequestNamedLWLockTranche("ext_api", 2);
+}
+
+static void
+ext_startup(void)
+{
+	bool found;
+
+	if (prev_startup_hook)
+		prev_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ext_shared = ShmemInitStruct("ext_api state", sizeof(ExtShared), &found);
+	if (!found)
+		ext_shared->counter = 1000;
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static int
+result_text(BgwSqlValue *result, char *text)
+{
+	bgw_sql_result_text(result, text);
+	return 0;
+}
+
+/* Memory contexts, palloc and StringInfo. */
+static int
+ext_memory(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "ext", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext child = AllocSetContextCreate(cxt, "ext child", ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	StringInfoData buf;
+	StringInfo other = makeStringInfo();
+	char *p = palloc0(100);
+	Size before, after, child_before;
+	int i;
+	bool zeroed = true;
+
+	for (i = 0; i < 100; i++)
+		zeroed = zeroed && p[i] == 0;
+	p = repalloc(p, 5000);
+	(void) MemoryContextAlloc(child, 300);
+	before = MemoryContextMemAllocated(cxt, true);
+	child_before = MemoryContextMemAllocated(child, false);
+	initStringInfo(&buf);
+	for (i = 0; i < 1000; i++)
+		appendStringInfo(&buf, "%d,", i);
+	appendStringInfoChar(other, 'x');
+	appendStringInfoString(other, pstrdup("yz"));
+	appendStringInfoSpaces(other, 2);
+	appendBinaryStringInfo(other, "ab", 2);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(child);
+	after = MemoryContextMemAllocated(child, false);
+	{
+		char *out = psprintf("zeroed=%d len=%d tail=%s other=[%s] all>=5300:%d child=%zu->%zu current=%d %s %s %s %s",
+							 zeroed, buf.len, buf.data + buf.len - 8, other->data, before >= 5300, child_before, after,
+							 CurrentMemoryContext == old, quote_identifier("abc"), quote_identifier("select"),
+							 quote_identifier("Mixed\"Case"), quote_literal_cstr("it's"));
+		bgw_sql_result_text(result, out);
+		pfree(out);
+	}
+	MemoryContextDelete(cxt);
+	return 0;
+}
+
+/* PG_TRY, PG_CATCH, PG_FINALLY, CopyErrorData. */
+static int finally_ran = 0;
+
+static int
+ext_try(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	MemoryContext old = CurrentMemoryContext;
+	char *caught = NULL;
+
+	PG_TRY();
+	{
+		PG_TRY();
+		{
+			ereport(ERROR, (errcode(ERRCODE_DIVISION_BY_ZERO), errmsg("inner %d", (int) args[0].int8),
+							errdetail("the detail"), errhint("the hint")));
+		}
+		PG_FINALLY();
+		{
+			finally_ran++;
+		}
+		PG_END_TRY();
+	}
+	PG_CATCH();
+	{
+		ErrorData *e;
+
+		MemoryContextSwitchTo(old);
+		e = CopyErrorData();
+		FlushErrorState();
+		caught = psprintf("%s|%s|%s|%s|finally=%d", unpack_sql_state(e->sqlerrcode), e->message, e->detail,
+						  e->hint, finally_ran);
+		FreeErrorData(e);
+	}
+	PG_END_TRY();
+	return result_text(result, caught);
+}
+
+/* An ERROR that reaches the host: the statement fails with its SQLSTATE. */
+static int
+ext_raise(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_RESOURCES), errmsg("could not start background process"),
+					errhint("More details may be available in the server log.")));
+	return 0;
+}
+
+/* PG_RE_THROW out of a PG_CATCH reaches the host too. */
+static int
+ext_rethrow(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	PG_TRY();
+	{
+		elog(ERROR, "thrown %s", "once");
+	}
+	PG_CATCH();
+	{
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return 0;
+}
+
+static int
+ext_identity(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	char *db = get_database_name(MyDatabaseId);
+
+	return result_text(result, psprintf("%s su=%d dboid=%d roleoid=%d", db, superuser(),
+										get_database_oid("postgres", false) == MyDatabaseId,
+										get_role_oid(GetUserNameFromId(GetUserId(), false), false) == GetUserId()));
+}
+
+static int
+ext_missing_db(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	(void) get_database_oid("no_such_db", false);
+	return 0;
+}
+
+/* The shared counter, under the tranche's first lock. */
+static int
+ext_bump(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	LWLockPadded *locks = GetNamedLWLockTranche("ext_api");
+	int64 v;
+	int i;
+
+	for (i = 0; i < args[0].int8; i++)
+	{
+		LWLockAcquire(&locks[0].lock, LW_EXCLUSIVE);
+		v = ++ext_shared->counter;
+		LWLockRelease(&locks[0].lock);
+	}
+	LWLockAcquire(&locks[1].lock, LW_SHARED);
+	v = ext_shared->counter;
+	LWLockRelease(&locks[1].lock);
+	result->kind = BGW_SQL_INT8;
+	result->int8 = v;
+	return 0;
+}
+
+static int
+ext_time(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	TimestampTz a = GetCurrentTimestamp();
+	TimestampTz b = TimestampTzPlusMilliseconds(a, 1500);
+	long secs;
+	int usecs;
+
+	TimestampDifference(a, b, &secs, &usecs);
+	return result_text(result, psprintf("%ld %d %ld %d %d", secs, usecs, TimestampDifferenceMilliseconds(a, b),
+										TimestampDifferenceExceeds(a, b, 1500), TimestampDifferenceExceeds(a, b, 1501)));
+}
+
+static void
+ext_on_proc_exit(int code, Datum arg)
+{
+	elog(LOG, "ext_api on_proc_exit %d %d", code, DatumGetInt32(arg));
+}
+
+static void
+ext_before_shmem_exit(int code, Datum arg)
+{
+	elog(LOG, "ext_api before_shmem_exit %d %d", code, DatumGetInt32(arg));
+}
+
+void
+ext_worker_main(Datum arg)
+{
+	int mode = DatumGetInt32(arg);
+
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+	on_proc_exit(ext_on_proc_exit, Int32GetDatum(7));
+	before_shmem_exit(ext_before_shmem_exit, Int32GetDatum(8));
+	pgstat_report_appname("ext_api app");
+	pgstat_report_activity(STATE_RUNNING, "ext_api is busy");
+	if (mode == 1)
+		elog(ERROR, "ext_api worker error outside PG_TRY");
+	while (!ShutdownRequestPending)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	elog(LOG, "ext_api worker shutting down");
+	proc_exit(0);
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_request_hook = shmem_request_hook;
+	shmem_request_hook = ext_request;
+	prev_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ext_startup;
+	bgw_define_sql_function("ext_memory", 0, BGW_SQL_TEXT, 0, ext_memory);
+	bgw_define_sql_function("ext_try", 1, BGW_SQL_TEXT, 0, ext_try);
+	bgw_define_sql_function("ext_raise", 0, BGW_SQL_TEXT, 0, ext_raise);
+	bgw_define_sql_function("ext_rethrow", 0, BGW_SQL_TEXT, 0, ext_rethrow);
+	bgw_define_sql_function("ext_identity", 0, BGW_SQL_TEXT, 0, ext_identity);
+	bgw_define_sql_function("ext_missing_db", 0, BGW_SQL_TEXT, 0, ext_missing_db);
+	bgw_define_sql_function("ext_bump", 1, BGW_SQL_INT8, 0, ext_bump);
+	bgw_define_sql_function("ext_time", 0, BGW_SQL_TEXT, 0, ext_time);
+}
+"#;
+
+fn ext_api_host() -> (tempfile::TempDir, Host) {
+    let dir = module_tempdir();
+    build_c_module_from_text(dir.path(), "ext_api", EXT_API);
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()).conf("shared_preload_libraries", "'ext_api'"));
+    (dir, h)
+}
+
+#[test]
+fn memory_contexts_stringinfo_and_quoting_behave_as_postgresqls() {
+    let (_dir, h) = ext_api_host();
+    let out = h.sql("SELECT ext_memory()");
+    assert_eq!(
+        out,
+        "zeroed=1 len=3890 tail=998,999, other=[xyz  ab] all>=5300:1 child=300->0 current=1 abc \"select\" \
+         \"Mixed\"\"Case\" 'it''s'"
+    );
+    // Timestamps: differences as PostgreSQL computes them.
+    assert_eq!(h.sql("SELECT ext_time()"), "1 500000 1500 1 0");
+}
+
+#[test]
+fn errors_carry_their_sqlstate_and_pg_try_catches_them() {
+    let (_dir, h) = ext_api_host();
+    // Caught inside the function: the nested PG_FINALLY ran, the error's fields are the ereport's; the session
+    // goes on (a second call in it sees the first's FINALLY too).
+    assert_eq!(
+        h.sql("SELECT ext_try(7); SELECT ext_try(8)"),
+        "22012|inner 7|the detail|the hint|finally=1\n22012|inner 8|the detail|the hint|finally=2"
+    );
+    // Not caught: the statement fails with the SQLSTATE, message and hint; the session goes on.
+    let mut c = h.client();
+    let e = c.simple_query("SELECT ext_raise()").unwrap_err();
+    let db = e.as_db_error().unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(db.code().code(), "53000");
+    assert_eq!(db.message(), "could not start background process");
+    assert_eq!(db.hint(), Some("More details may be available in the server log."));
+    let e = c.simple_query("SELECT ext_rethrow()").unwrap_err();
+    let db = e.as_db_error().unwrap();
+    assert_eq!((db.code().code(), db.message()), ("XX000", "thrown once"));
+    let e = c.simple_query("SELECT ext_missing_db()").unwrap_err();
+    let db = e.as_db_error().unwrap();
+    assert_eq!((db.code().code(), db.message()), ("3D000", "database \"no_such_db\" does not exist"));
+    let rows = c.simple_query("SELECT 1").unwrap();
+    assert!(!rows.is_empty());
+}
+
+#[test]
+fn identity_and_shared_memory_with_named_lwlocks() {
+    let (_dir, h) = ext_api_host();
+    assert_eq!(h.sql("SELECT ext_identity()"), "postgres su=1 dboid=1 roleoid=1");
+    // shmem_startup_hook initialized the counter under AddinShmemInitLock; the tranche's locks guard it.
+    assert_eq!(h.sql("SELECT ext_bump(5)"), "1005");
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let e = h.endpoint();
+            std::thread::spawn(move || e.psql("SELECT ext_bump(200)"))
+        })
+        .collect();
+    for t in handles {
+        t.join().unwrap().unwrap().unwrap();
+    }
+    assert_eq!(h.sql("SELECT ext_bump(0)"), "1805");
+}
+
+#[test]
+fn workers_report_activity_and_run_exit_callbacks_in_order() {
+    let (_dir, h) = ext_api_host();
+    let pid = h.launch("ext_api", "ext_worker_main", 0, r#"{"name": "ext busy"}"#);
+    let row = h
+        .wait_sql(&format!("SELECT state, query, application_name FROM pg_stat_activity WHERE pid = {pid}"), |o| {
+            o.starts_with("active|")
+        });
+    assert_eq!(row, "active|ext_api is busy|ext_api app");
+    h.sql(&format!("SELECT pg_terminate_backend({pid})"));
+    let log = h.wait_log("ext_api on_proc_exit 0 7");
+    let shutdown = log.find("ext_api worker shutting down").unwrap();
+    let before = log.find("ext_api before_shmem_exit 0 8").unwrap();
+    let after = log.find("ext_api on_proc_exit 0 7").unwrap();
+    assert!(shutdown < before && before < after, "{log}");
+    // An ERROR outside PG_TRY in a worker: logged, exit code 1, the exit callbacks run with code 1.
+    let pid = h.launch("ext_api", "ext_worker_main", 1, r#"{"name": "ext failing"}"#);
+    h.wait_log("ext_api worker error outside PG_TRY");
+    h.wait_log(&format!("(PID {pid}) exited with exit code 1"));
+    h.wait_log("ext_api on_proc_exit 1 7");
+}
