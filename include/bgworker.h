@@ -21,6 +21,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "bgw/bgw.h"
+#include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"

@@ -7,6 +7,7 @@
 #define BGW_BGW_BGW_H
 
 #include "postgres.h"
+#include "fmgr.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +44,19 @@ extern void bgw_sql_result_text(BgwSqlValue *result, const char *text);
 /* Reports an error without jumping (for callers that must not longjmp, such as Rust): call it, then return a
  * non-zero value from the function. sqlstate is five characters (NULL: XX000); hint may be NULL. */
 extern void bgw_sql_error(const char *sqlstate, const char *message, const char *hint);
+
+/*
+ * A SQL function with PostgreSQL's version-1 calling convention (fmgr.h: PG_FUNCTION_INFO_V1, PG_GETARG_*,
+ * PG_RETURN_*): name(argtypes) returns rettype, the types given by oid (catalog/pg_type_d.h): BOOLOID, INT2OID,
+ * INT4OID, INT8OID, OIDOID, FLOAT4OID, FLOAT8OID, TEXTOID, VARCHAROID (a text argument arrives as a text
+ * varlena, a text result is read from one). A strict function is not called when an argument is NULL (its result
+ * is NULL), as CREATE FUNCTION ... STRICT; a non-strict one reads PG_ARGISNULL. Each call runs in a fresh memory
+ * context, deleted after it (what it pallocs there is freed), and in the error trap (ereport(ERROR) fails the
+ * statement with its SQLSTATE). The result column's type is the nearest of bgw's module-function types:
+ * int8 for the integer types and oid, float8 for the float types, bool, text.
+ */
+extern void bgw_define_function_v1(const char *name, int nargs, const Oid *argtypes, Oid rettype, bool strict,
+								   PGFunction fn);
 
 /* ---------- SPI results as text ---------- */
 

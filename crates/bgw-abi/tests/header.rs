@@ -239,6 +239,8 @@ const C_ONLY_HEADERS: &[(&str, &str)] = &[
     ("commands/dbcommands.h", "functions on names and oids"),
     ("utils/acl.h", "a function on names and oids"),
     ("tcop/utility.h", "includes postgres.h only"),
+    ("catalog/pg_type.h", "includes pg_type_d.h"),
+    ("catalog/pg_type_d.h", "type oids for C code; the host's own type oids are PgType's (crate::sql::types)"),
     ("tcop/tcopprot.h", "one signal handler"),
 ];
 
@@ -359,6 +361,7 @@ const HEADER_ONLY_TYPEDEFS: &[(&str, &str)] = &[
     ("GucRealAssignHook", "hooks reach the host as GucHook"),
     ("GucStringAssignHook", "hooks reach the host as GucHook"),
     ("GucEnumAssignHook", "hooks reach the host as GucHook"),
+    ("PGFunction", "a version-1 function: the host passes it to C (sqlfn_trap.c) as an untyped pointer"),
     ("HeapTuple", "the datum-level SPI, declared and not implemented yet (BGW_NOT_IMPLEMENTED)"),
     ("TupleDesc", "the datum-level SPI, not implemented yet"),
     ("SPIPlanPtr", "the datum-level SPI, not implemented yet"),

@@ -238,8 +238,46 @@ const EXT_API: &str = r#"
 #include "commands/dbcommands.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "catalog/pg_type.h"
 
 PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(ext_v1_add);
+PG_FUNCTION_INFO_V1(ext_v1_greet);
+PG_FUNCTION_INFO_V1(ext_v1_half);
+
+/* Version-1 functions, as an extension's C file has them. */
+Datum
+ext_v1_add(PG_FUNCTION_ARGS)
+{
+	int32 a = PG_GETARG_INT32(0);
+	int64 b = PG_GETARG_INT64(1);
+
+	PG_RETURN_INT64(a + b);
+}
+
+Datum
+ext_v1_greet(PG_FUNCTION_ARGS)
+{
+	text *t;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_TEXT_P(cstring_to_text("nobody"));
+	t = PG_GETARG_TEXT_PP(0);
+	if (VARSIZE_ANY_EXHDR(t) == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("hello %s (%d bytes)", text_to_cstring(t), (int) VARSIZE_ANY_EXHDR(t))));
+}
+
+Datum
+ext_v1_half(PG_FUNCTION_ARGS)
+{
+	float8 x = PG_GETARG_FLOAT8(0);
+
+	if (x < 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("negative: %g", x)));
+	PG_RETURN_FLOAT8(x / 2);
+}
 
 void _PG_init(void);
 PGDLLEXPORT void ext_worker_main(Datum arg);
@@ -491,6 +529,15 @@ _PG_init(void)
 	bgw_define_sql_function("ext_missing_db", 0, BGW_SQL_TEXT, 0, ext_missing_db);
 	bgw_define_sql_function("ext_bump", 1, BGW_SQL_INT8, 0, ext_bump);
 	bgw_define_sql_function("ext_time", 0, BGW_SQL_TEXT, 0, ext_time);
+	{
+		Oid add[] = {INT4OID, INT8OID};
+		Oid greet[] = {TEXTOID};
+		Oid half[] = {FLOAT8OID};
+
+		bgw_define_function_v1("ext_v1_add", 2, add, INT8OID, true, ext_v1_add);
+		bgw_define_function_v1("ext_v1_greet", 1, greet, TEXTOID, false, ext_v1_greet);
+		bgw_define_function_v1("ext_v1_half", 1, half, FLOAT8OID, true, ext_v1_half);
+	}
 }
 "#;
 
@@ -578,4 +625,23 @@ fn workers_report_activity_and_run_exit_callbacks_in_order() {
     h.wait_log("ext_api worker error outside PG_TRY");
     h.wait_log(&format!("(PID {pid}) exited with exit code 1"));
     h.wait_log("ext_api on_proc_exit 1 7");
+}
+
+#[test]
+fn version_1_functions_get_datums_and_return_them() {
+    let (_dir, h) = ext_api_host();
+    assert_eq!(h.sql("SELECT ext_v1_add(2, 40)"), "42");
+    assert_eq!(
+        h.sql("SELECT ext_v1_greet('bob'), ext_v1_greet(NULL), ext_v1_greet('') IS NULL"),
+        "hello bob (3 bytes)|nobody|t"
+    );
+    // Strict: a NULL argument gives NULL without a call.
+    assert_eq!(h.sql("SELECT ext_v1_half(5), ext_v1_half(NULL) IS NULL"), "2.5|t");
+    let mut c = h.client();
+    let e = c.simple_query("SELECT ext_v1_add(3000000000, 1)").unwrap_err();
+    let db = e.as_db_error().unwrap_or_else(|| panic!("{e}"));
+    assert_eq!((db.code().code(), db.message()), ("22003", "integer out of range"));
+    let e = c.simple_query("SELECT ext_v1_half(-1)").unwrap_err();
+    let db = e.as_db_error().unwrap_or_else(|| panic!("{e}"));
+    assert_eq!((db.code().code(), db.message()), ("22023", "negative: -1"));
 }

@@ -9,17 +9,13 @@
  * frames between the module and a throw by the host hold nothing that needs dropping at that moment (the host
  * moves the error out of them first), as Rust requires of frames a longjmp skips.
  */
-#include <setjmp.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/memutils.h"
 
 typedef struct BgwSqlValue BgwSqlValue;
 typedef int (*bgw_sql_function)(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
-typedef struct ErrorContextCallback ErrorContextCallback;
-
-extern sigjmp_buf *PG_exception_stack;
-extern ErrorContextCallback *error_context_stack;
 
 int
 bgw_sqlfn_trap_call(bgw_sql_function fn, int nargs, const BgwSqlValue *args, BgwSqlValue *result, int *raised)
@@ -44,16 +40,26 @@ bgw_sqlfn_trap_call(bgw_sql_function fn, int nargs, const BgwSqlValue *args, Bgw
 	return rc;
 }
 
-/* The same trap around a call with the version-1 convention (fmgr.h): Datum fn(FunctionCallInfo). */
-uintptr_t
-bgw_trap_call_v1(uintptr_t (*fn)(void *fcinfo), void *fcinfo, int *raised)
+/* The same trap around a call with the version-1 convention (fmgr.h): builds the call's FunctionCallInfo in
+ * the current memory context from nargs values and null flags, calls fn, and reports whether the result is NULL. */
+Datum
+bgw_trap_call_v1(PGFunction fn, int nargs, const Datum *values, const bool *nulls, bool *isnull, int *raised)
 {
 	sigjmp_buf here;
 	sigjmp_buf *saved = PG_exception_stack;
 	ErrorContextCallback *saved_context = error_context_stack;
-	uintptr_t rc;
+	FunctionCallInfo fcinfo = palloc0(SizeForFunctionCallInfo(nargs));
+	Datum rc;
+	int i;
 
+	fcinfo->nargs = (short) nargs;
+	for (i = 0; i < nargs; i++)
+	{
+		fcinfo->args[i].value = values[i];
+		fcinfo->args[i].isnull = nulls[i];
+	}
 	*raised = 0;
+	*isnull = false;
 	if (sigsetjmp(here, 1) != 0)
 	{
 		PG_exception_stack = saved;
@@ -65,7 +71,26 @@ bgw_trap_call_v1(uintptr_t (*fn)(void *fcinfo), void *fcinfo, int *raised)
 	rc = fn(fcinfo);
 	PG_exception_stack = saved;
 	error_context_stack = saved_context;
+	*isnull = fcinfo->isnull;
 	return rc;
+}
+
+/* A fresh memory context for one call into a module, made current; *old receives the previous one. */
+MemoryContext
+bgw_begin_call(MemoryContext *old)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "ExprContext", ALLOCSET_DEFAULT_SIZES);
+
+	*old = MemoryContextSwitchTo(cxt);
+	return cxt;
+}
+
+/* Ends a call: the previous context is current again and the call's context is deleted. */
+void
+bgw_end_call(MemoryContext cxt, MemoryContext old)
+{
+	CurrentMemoryContext = old;
+	MemoryContextDelete(cxt);
 }
 
 /* The same trap around a call without arguments (a library's _PG_init loaded outside preload). */

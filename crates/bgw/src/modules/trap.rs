@@ -24,10 +24,15 @@ extern "C" {
         raised: *mut c_int,
     ) -> c_int;
     fn bgw_trap_call_v1(
-        f: unsafe extern "C" fn(*mut c_void) -> usize,
-        fcinfo: *mut c_void,
+        f: *const c_void,
+        nargs: c_int,
+        values: *const usize,
+        nulls: *const bool,
+        isnull: *mut bool,
         raised: *mut c_int,
     ) -> usize;
+    fn bgw_begin_call(old: *mut *mut c_void) -> *mut c_void;
+    fn bgw_end_call(cxt: *mut c_void, old: *mut c_void);
     fn bgw_trap_call_void(f: unsafe extern "C" fn()) -> c_int;
     fn bgw_error_handler_active() -> c_int;
     fn bgw_prepare_error(sqlstate: *const c_char, message: *const c_char, detail: *const c_char, hint: *const c_char);
@@ -79,18 +84,42 @@ pub fn call_trapped(f: unsafe extern "C" fn()) -> Result<(), SqlError> {
     Err(take_raised().unwrap_or_else(|| SqlError::error("XX000", "error")))
 }
 
-/// Calls a version-1 function (`Datum f(FunctionCallInfo)`) inside the trap: `Err` if it raised an ERROR.
+/// Calls a version-1 function (`Datum f(FunctionCallInfo)`) with `values` and `nulls` inside the trap:
+/// `Ok((datum, isnull))`, or `Err` if it raised an ERROR. Run it between [`begin_call`] and [`end_call`]: the
+/// call's FunctionCallInfo (and what the function pallocs) lives in the call's context.
 ///
 /// # Safety
-/// `f` must be a function with that signature and `fcinfo` a valid `FunctionCallInfoBaseData` for it.
-pub unsafe fn call_v1(f: unsafe extern "C" fn(*mut c_void) -> usize, fcinfo: *mut c_void) -> Result<usize, SqlError> {
-    let mut raised: c_int = 0;
-    // SAFETY: the caller's contract; `raised` is a valid out-parameter.
-    let d = unsafe { bgw_trap_call_v1(f, fcinfo, &mut raised) };
+/// `f` must be a version-1 function taking `values.len()` arguments of the types the datums hold.
+pub unsafe fn call_v1(f: *const c_void, values: &[usize], nulls: &[bool]) -> Result<(usize, bool), SqlError> {
+    let (mut raised, mut isnull): (c_int, bool) = (0, false);
+    take_raised();
+    // SAFETY: the caller's contract; the slices have values.len() elements; out-parameters are valid.
+    let d = unsafe {
+        bgw_trap_call_v1(f, values.len() as c_int, values.as_ptr(), nulls.as_ptr(), &mut isnull, &mut raised)
+    };
     if raised != 0 {
         return Err(take_raised().unwrap_or_else(|| SqlError::error("XX000", "error")));
     }
-    Ok(d)
+    Ok((d, isnull))
+}
+
+/// A call into a module begins: a fresh memory context is current (PostgreSQL's per-call context).
+pub struct CallContext {
+    cxt: *mut c_void,
+    old: *mut c_void,
+}
+
+pub fn begin_call() -> CallContext {
+    let mut old = std::ptr::null_mut();
+    // SAFETY: the C part's function; `old` is a valid out-parameter.
+    let cxt = unsafe { bgw_begin_call(&mut old) };
+    CallContext { cxt, old }
+}
+
+/// The call ends: the previous context is current again and everything allocated in the call's is freed.
+pub fn end_call(c: CallContext) {
+    // SAFETY: the pair begin_call returned, ended once (the value is consumed).
+    unsafe { bgw_end_call(c.cxt, c.old) };
 }
 
 /// Records `e` as the error of the SQL function running now (reported by return code, without a jump).
