@@ -239,8 +239,33 @@ const EXT_API: &str = r#"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "catalog/pg_type.h"
+#include "utils/guc.h"
 
 PG_MODULE_MAGIC;
+
+static int ext_even = 2;
+
+static bool
+check_even(int *newval, void **extra, GucSource source)
+{
+	if (*newval == 98)
+		*newval = 100; /* a check hook may adjust the value */
+	return *newval % 2 == 0;
+}
+
+static void
+assign_even(int newval, void *extra)
+{
+	elog(LOG, "ext_api.even assigned %d in %d", newval, MyProcPid);
+}
+
+static int
+ext_even_value(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	result->kind = BGW_SQL_INT8;
+	result->int8 = ext_even;
+	return 0;
+}
 
 PG_FUNCTION_INFO_V1(ext_v1_add);
 PG_FUNCTION_INFO_V1(ext_v1_greet);
@@ -517,6 +542,10 @@ _PG_init(void)
 {
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+	DefineCustomIntVariable("ext_api.even", "An even number.", NULL, &ext_even, 2, 0, 100, PGC_SIGHUP, 0,
+							check_even, assign_even, NULL);
+	MarkGUCPrefixReserved("ext_api");
+	bgw_define_sql_function("ext_even", 0, BGW_SQL_INT8, 0, ext_even_value);
 	prev_request_hook = shmem_request_hook;
 	shmem_request_hook = ext_request;
 	prev_startup_hook = shmem_startup_hook;
@@ -542,9 +571,13 @@ _PG_init(void)
 "#;
 
 fn ext_api_host() -> (tempfile::TempDir, Host) {
+    ext_api_host_with(|s| s)
+}
+
+fn ext_api_host_with(f: impl FnOnce(Setup) -> Setup) -> (tempfile::TempDir, Host) {
     let dir = module_tempdir();
     build_c_module_from_text(dir.path(), "ext_api", EXT_API);
-    let h = Host::start(Setup::new(BGW).library_path(dir.path()).conf("shared_preload_libraries", "'ext_api'"));
+    let h = Host::start(f(Setup::new(BGW).library_path(dir.path()).conf("shared_preload_libraries", "'ext_api'")));
     (dir, h)
 }
 
@@ -644,4 +677,26 @@ fn version_1_functions_get_datums_and_return_them() {
     let e = c.simple_query("SELECT ext_v1_half(-1)").unwrap_err();
     let db = e.as_db_error().unwrap_or_else(|| panic!("{e}"));
     assert_eq!((db.code().code(), db.message()), ("22023", "negative: -1"));
+}
+
+#[test]
+fn check_and_assign_hooks_run_when_a_parameter_changes() {
+    let (_dir, h) = ext_api_host_with(|s| s.conf("ext_api.even", "4"));
+    h.wait_log(&format!("ext_api.even assigned 4 in {}", h.pid()));
+    assert_eq!(h.sql("SELECT ext_even()"), "4");
+    let conf = h.data().join("bgworker.conf");
+    let set = |v: &str| {
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str(&format!("ext_api.even = {v}\n"));
+        std::fs::write(&conf, text).unwrap();
+        h.bgw(&["reload"]);
+    };
+    // Refused by the check hook: a WARNING, and the variable keeps its value.
+    set("5");
+    h.wait_log("invalid value for parameter \"ext_api.even\": \"5\"");
+    assert_eq!(h.sql("SELECT ext_even()"), "4");
+    // Adjusted by the check hook, then assigned.
+    set("98");
+    h.wait_log(&format!("ext_api.even assigned 100 in {}", h.pid()));
+    assert_eq!(h.sql("SELECT ext_even()"), "100");
 }
