@@ -700,3 +700,31 @@ fn check_and_assign_hooks_run_when_a_parameter_changes() {
     h.wait_log(&format!("ext_api.even assigned 100 in {}", h.pid()));
     assert_eq!(h.sql("SELECT ext_even()"), "100");
 }
+
+#[test]
+fn a_module_built_against_postgresqls_own_headers_is_refused_at_load() {
+    let dir = module_tempdir();
+    let source = dir.path().join("pgmod.c");
+    std::fs::write(
+        &source,
+        "#include \"postgres.h\"\n#include \"fmgr.h\"\nPG_MODULE_MAGIC;\nPGDLLEXPORT void pgmod_main(Datum arg);\n\
+         void pgmod_main(Datum arg) { (void) arg; }\n",
+    )
+    .unwrap();
+    let server = pg_config(Path::new("pg_config"), "--includedir-server");
+    let out = Command::new("cc")
+        .args(["-shared", "-fPIC", "-I", &server])
+        .arg(&source)
+        .arg("-o")
+        .arg(dir.path().join("pgmod.so"))
+        .output()
+        .expect("cc");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
+    let err = h.psql("SELECT bgw_register('pgmod', 'pgmod_main', 0)").unwrap_err();
+    assert!(err.contains("incompatible library") && err.contains("ABI mismatch"), "{err}");
+    assert!(err.contains("library has \"PostgreSQL\""), "{err}");
+    // The same source built with bgw's tree loads.
+    build_c_module(&source, dir.path(), "pgmod");
+    h.sql("SELECT bgw_register('pgmod', 'pgmod_main', 0) IS NOT NULL");
+}
