@@ -527,6 +527,13 @@ ext_worker_main(Datum arg)
 	pgstat_report_activity(STATE_RUNNING, "ext_api is busy");
 	if (mode == 1)
 		elog(ERROR, "ext_api worker error outside PG_TRY");
+	if (mode == 2)
+	{
+		/* Dies holding a lock without going through proc_exit (as a crash would, but with exit code 0). */
+		LWLockAcquire(&GetNamedLWLockTranche("ext_api")[0].lock, LW_EXCLUSIVE);
+		elog(LOG, "ext_api worker holds the lock");
+		_exit(0);
+	}
 	while (!ShutdownRequestPending)
 	{
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
@@ -727,4 +734,18 @@ fn a_module_built_against_postgresqls_own_headers_is_refused_at_load() {
     // The same source built with bgw's tree loads.
     build_c_module(&source, dir.path(), "pgmod");
     h.sql("SELECT bgw_register('pgmod', 'pgmod_main', 0) IS NOT NULL");
+}
+
+#[test]
+fn a_process_that_dies_holding_an_lwlock_makes_its_waiter_crash_the_host() {
+    let (_dir, h) = ext_api_host();
+    assert_eq!(h.sql("SELECT ext_bump(1)"), "1001");
+    h.launch("ext_api", "ext_worker_main", 2, r#"{"name": "ext holder"}"#);
+    h.wait_log("ext_api worker holds the lock");
+    // The next taker finds the holder gone: PANIC, and the postmaster's crash-and-restart cycle resets shared
+    // memory (the counter starts again from the startup hook's value).
+    let _ = h.psql("SELECT ext_bump(1)");
+    h.wait_log("which died without releasing it");
+    let after = h.wait_sql("SELECT ext_bump(1)", |o| !o.is_empty());
+    assert_eq!(after, "1001");
 }

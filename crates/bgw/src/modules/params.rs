@@ -221,10 +221,13 @@ fn write(c: &mut Custom, value: &GucValue) {
 /// of [`crate::process::on_reload`], registered with the first parameter a module defines).
 pub fn sync_all() {
     let mut custom = CUSTOM.lock().unwrap_or_else(|e| e.into_inner());
-    let settings = crate::process::settings();
-    let Some(settings) = settings.as_ref() else { return };
-    for c in custom.iter_mut() {
-        if let Some(v) = settings.get(&c.name).cloned() {
+    // The values first: the settings' lock is not held while the modules' hooks run.
+    let values: Vec<Option<GucValue>> = {
+        let settings = crate::process::settings();
+        custom.iter().map(|c| settings.as_ref().and_then(|s| s.get(&c.name).cloned())).collect()
+    };
+    for (c, v) in custom.iter_mut().zip(values) {
+        if let Some(v) = v {
             store(c, &v, PGC_S_FILE);
         }
     }
@@ -257,7 +260,9 @@ fn define(def: GucDef, target: Target, hooks: [*const c_void; 3]) {
         assign: hooks[1],
         applied: None,
     };
-    if let Some(v) = crate::process::settings().as_ref().and_then(|s| s.get(&name).cloned()) {
+    // Read first: the settings' lock must not be held while the module's hooks run.
+    let configured = crate::process::settings().as_ref().and_then(|s| s.get(&name).cloned());
+    if let Some(v) = configured {
         store(&mut c, &v, PGC_S_FILE);
     }
     CUSTOM.lock().unwrap_or_else(|e| e.into_inner()).push(c);

@@ -109,14 +109,21 @@ fn palloc_text(s: &str) -> *mut c_char {
     unsafe { pstrdup(c.as_ptr()) }
 }
 
+/// Raises `message` as an ERROR with `sqlstate`. The callers own nothing else at that point: an ERROR may jump
+/// (to a module's `PG_TRY` or the trap around its SQL function) over their frames.
+fn raise(sqlstate: &'static str, message: String) {
+    super::abi::finish_with_code(ERROR, sqlstate, message);
+}
+
 /// PostgreSQL's `GetUserNameFromId`: the role's name, palloc'd; an ERROR if there is none (NULL with noerr).
 #[no_mangle]
 pub extern "C" fn GetUserNameFromId(roleid: Oid, noerr: bool) -> *mut c_char {
-    match catalog().and_then(|c| c.role_by_oid(roleid).ok().flatten()) {
-        Some(r) => palloc_text(&r.name),
+    let name = catalog().and_then(|c| c.role_by_oid(roleid).ok().flatten()).map(|r| r.name);
+    match name {
+        Some(n) => palloc_text(&n),
         None if noerr => std::ptr::null_mut(),
         None => {
-            finish(ERROR, format!("invalid role OID: {roleid}"), None, None);
+            raise("42704", format!("invalid role OID: {roleid}"));
             std::ptr::null_mut()
         }
     }
@@ -125,12 +132,17 @@ pub extern "C" fn GetUserNameFromId(roleid: Oid, noerr: bool) -> *mut c_char {
 /// PostgreSQL's `get_role_oid`: the role's oid; InvalidOid or an ERROR 42704 if there is none.
 #[no_mangle]
 pub extern "C" fn get_role_oid(rolname: *const c_char, missing_ok: bool) -> Oid {
-    let name = text(rolname);
-    match catalog().and_then(|c| c.role(&name).ok().flatten()) {
-        Some(r) => r.oid,
-        None if missing_ok => 0,
-        None => {
-            super::abi::finish_with_code(ERROR, "42704", format!("role \"{name}\" does not exist"));
+    let found = {
+        let name = text(rolname);
+        catalog().and_then(|c| c.role(&name).ok().flatten()).map(|r| r.oid).ok_or(name)
+    };
+    match found {
+        Ok(oid) => oid,
+        Err(_) if missing_ok => 0,
+        Err(name) => {
+            let message = format!("role \"{name}\" does not exist");
+            drop(name);
+            raise("42704", message);
             0
         }
     }
@@ -139,12 +151,17 @@ pub extern "C" fn get_role_oid(rolname: *const c_char, missing_ok: bool) -> Oid 
 /// PostgreSQL's `get_database_oid`: the database's oid; InvalidOid or an ERROR 3D000 if there is none.
 #[no_mangle]
 pub extern "C" fn get_database_oid(dbname: *const c_char, missing_ok: bool) -> Oid {
-    let name = text(dbname);
-    match catalog().and_then(|c| c.database(&name).ok().flatten()) {
-        Some(d) => d.oid,
-        None if missing_ok => 0,
-        None => {
-            super::abi::finish_with_code(ERROR, "3D000", format!("database \"{name}\" does not exist"));
+    let found = {
+        let name = text(dbname);
+        catalog().and_then(|c| c.database(&name).ok().flatten()).map(|d| d.oid).ok_or(name)
+    };
+    match found {
+        Ok(oid) => oid,
+        Err(_) if missing_ok => 0,
+        Err(name) => {
+            let message = format!("database \"{name}\" does not exist");
+            drop(name);
+            raise("3D000", message);
             0
         }
     }
