@@ -13,7 +13,7 @@
 
 #![allow(non_upper_case_globals, non_snake_case, clippy::not_unsafe_ptr_arg_deref)]
 
-use super::abi::{finish, text};
+use super::abi::text;
 use bgw_abi::{
     BackendState, Oid, ERROR, STATE_DISABLED, STATE_FASTPATH, STATE_IDLE, STATE_IDLEINTRANSACTION,
     STATE_IDLEINTRANSACTION_ABORTED, STATE_RUNNING,
