@@ -1,12 +1,14 @@
 /*
  * bgw_bench: the benchmark module, one C source for two hosts.
  *
- * Built with PGXS for PostgreSQL 15 (BGW_BENCH_FOR_POSTGRES defined, see Makefile) and with
- * `cc -shared -fPIC -I include` against bgw's include/bgworker.h. Everything that is timed (registration, the waits,
- * termination) is written once, against the API the two hosts share: RegisterDynamicBackgroundWorker,
- * WaitForBackgroundWorkerStartup/Shutdown, TerminateBackgroundWorker, latches. Only the glue differs: how a SQL
- * function receives its argument and returns text, how a preloaded module asks for shared memory (PostgreSQL 15
- * wants a shmem_request_hook), and how a handle is freed.
+ * Built with PGXS for PostgreSQL 15 and, from the same source with no #ifdef for the host, against bgw's server
+ * include tree (bgw's pg_config and PGXS, or `cc -shared -fPIC -I include`). Everything is written once, against
+ * PostgreSQL's server API, which bgw implements: RegisterDynamicBackgroundWorker, WaitForBackgroundWorkerStartup/
+ * Shutdown, TerminateBackgroundWorker, latches, palloc, shmem_request_hook with AddinShmemInitLock, version-1
+ * SQL functions. One difference remains, decided at run time: PostgreSQL makes the SQL functions callable with
+ * CREATE FUNCTION ... LANGUAGE C (the driver runs it); bgw, until its CREATE FUNCTION for C functions exists,
+ * has the module define them in _PG_init with bgw_define_function_v1, which the module declares weak and calls
+ * only where it exists (it does not on PostgreSQL).
  *
  * Loaded through shared_preload_libraries, _PG_init registers bgw_bench.static_workers static workers (default 4)
  * that record their pid in a small named shared-memory array and wait on their latch; they restart after 1 s, or at
@@ -24,7 +26,6 @@
  *                                    returns the time it took
  *   bgw_bench_static_pids()          the static workers' pids as recorded in shared memory ("0" while not started)
  */
-#ifdef BGW_BENCH_FOR_POSTGRES
 #include "postgres.h"
 
 #include "fmgr.h"
@@ -37,11 +38,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/wait_event.h"
-#else
-#include "bgworker.h"
-
-#include <stdlib.h>
-#endif
 
 #include <string.h>
 #include <time.h>
@@ -63,17 +59,9 @@ PGDLLEXPORT void bgw_bench_static(Datum main_arg);
 
 static int bench_static_workers = 4;
 
-/* ---------- the hosts' differences ---------- */
-
-#ifdef BGW_BENCH_FOR_POSTGRES
 #define bench_free_handle(h) pfree(h)
 #define bench_alloc(n) palloc(n)
 #define bench_free(p) pfree(p)
-#else
-#define bench_free_handle(h) free(h)
-#define bench_alloc(n) malloc(n)
-#define bench_free(p) free(p)
-#endif
 
 static BenchShared *
 bench_shared(void)
@@ -81,15 +69,11 @@ bench_shared(void)
 	bool found;
 	BenchShared *shared;
 
-#ifdef BGW_BENCH_FOR_POSTGRES
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-#endif
 	shared = (BenchShared *) ShmemInitStruct("bgw_bench static pids", sizeof(BenchShared), &found);
 	if (!found)
 		memset(shared, 0, sizeof(*shared));
-#ifdef BGW_BENCH_FOR_POSTGRES
 	LWLockRelease(AddinShmemInitLock);
-#endif
 	return shared;
 }
 
@@ -340,11 +324,9 @@ bgw_bench_static(Datum main_arg)
 /* ---------- SQL glue ---------- */
 
 /*
- * BENCH_SQL_FUNCTION(name, call) defines the SQL function `name` for the host being built: `call` may use `arg`,
- * the function's integer argument (0 when it has none), and returns the text buffer to hand back.
+ * BENCH_SQL_FUNCTION(name, call) defines the version-1 SQL function `name`: `call` may use `arg`, the function's
+ * integer argument (0 when it has none), and returns the palloc'ed text to hand back.
  */
-#ifdef BGW_BENCH_FOR_POSTGRES
-
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 
 static void
@@ -373,25 +355,9 @@ text_result(char *buf)
 		return text_result(call); \
 	}
 
-#else
-
-static int
-text_result(BgwSqlValue *result, char *buf)
-{
-	bgw_sql_result_text(result, buf);
-	free(buf);
-	return 0;
-}
-
-#define BENCH_SQL_FUNCTION(name, call) \
-	static int sql_##name(int nargs, const BgwSqlValue *args, BgwSqlValue *result) \
-	{ \
-		int arg = (nargs > 0 && args[0].kind == BGW_SQL_INT8) ? (int) args[0].int8 : 0; \
-		(void) arg; \
-		return text_result(result, call); \
-	}
-
-#endif
+/* bgw's way to define a C function for SQL (absent on PostgreSQL, where the weak reference stays NULL). */
+extern void bgw_define_function_v1(const char *name, int nargs, const Oid *argtypes, Oid rettype, bool strict,
+								   PGFunction fn) __attribute__((weak));
 
 BENCH_SQL_FUNCTION(bgw_bench_launch_to_started, run_launch_to_started(arg))
 BENCH_SQL_FUNCTION(bgw_bench_launch_full_cycle, run_launch_full_cycle(arg))
@@ -413,20 +379,20 @@ _PG_init(void)
 							4, 0, BENCH_MAX_STATIC, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("bgw_bench");
 
-#ifdef BGW_BENCH_FOR_POSTGRES
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = bench_shmem_request;
-#else
-	RequestAddinShmemSpace(sizeof(BenchShared));
-#define DEFINE(name, nargs, flags) bgw_define_sql_function(#name, nargs, BGW_SQL_TEXT, flags, sql_##name)
-	DEFINE(bgw_bench_launch_to_started, 1, BGW_SQLFN_SUPERUSER);
-	DEFINE(bgw_bench_launch_full_cycle, 1, BGW_SQLFN_SUPERUSER);
-	DEFINE(bgw_bench_burst, 1, BGW_SQLFN_SUPERUSER);
-	DEFINE(bgw_bench_terminate_latency, 1, BGW_SQLFN_SUPERUSER);
-	DEFINE(bgw_bench_start_idle, 1, BGW_SQLFN_SUPERUSER);
-	DEFINE(bgw_bench_static_pids, 0, 0);
-#undef DEFINE
-#endif
+	if (bgw_define_function_v1 != NULL)
+	{
+		/* int4 (INT4OID = 23) arguments, text (TEXTOID = 25) results, strict: as the driver's CREATE FUNCTION. */
+		const Oid int_arg[] = {23};
+
+		bgw_define_function_v1("bgw_bench_launch_to_started", 1, int_arg, 25, true, bgw_bench_launch_to_started);
+		bgw_define_function_v1("bgw_bench_launch_full_cycle", 1, int_arg, 25, true, bgw_bench_launch_full_cycle);
+		bgw_define_function_v1("bgw_bench_burst", 1, int_arg, 25, true, bgw_bench_burst);
+		bgw_define_function_v1("bgw_bench_terminate_latency", 1, int_arg, 25, true, bgw_bench_terminate_latency);
+		bgw_define_function_v1("bgw_bench_start_idle", 1, int_arg, 25, true, bgw_bench_start_idle);
+		bgw_define_function_v1("bgw_bench_static_pids", 0, NULL, 25, true, bgw_bench_static_pids);
+	}
 
 	for (i = 0; i < bench_static_workers; i++)
 	{

@@ -10,12 +10,26 @@
 //!   `#[hot]` (`bgw_macros::hot`: the `.text.hot.bgw_worker` section; see `crate::worker`); this makes lld gather all `.text.hot.*`
 //!   input sections into one `.text.hot` output section instead of leaving each where its object file puts it.
 //!   GNU ld's default script gathers them anyway (it warns that it ignores the option).
-//! - `src/modules/sqlfn_trap.c`: the setjmp-based trap that lets `ereport(ERROR)` in a module's SQL function
-//!   fail the statement without ending the backend.
+//! - `src/modules/*.c`: the host's C part, PostgreSQL's server API where C is the natural language for it
+//!   (variadic formatting, `sigsetjmp`/`siglongjmp` error recovery that must only cross C frames, memory
+//!   contexts): `pg_elog.c` (ereport, PG_TRY), `pg_memory.c` (palloc, StringInfo, text, quoting), `pg_ipc.c`
+//!   (proc_exit and its callbacks), `pg_misc.c` (process globals, timestamps), `pg_lwlock.c` (LWLocks), `sqlfn_trap.c` (the trap around a module's SQL function). They are compiled
+//!   against the server include tree (`include/`) and linked whole (`+whole-archive`): nothing in Rust calls most
+//!   of these functions, modules do, so the linker must keep them all for `-rdynamic` to export.
 fn main() {
     println!("cargo:rustc-link-arg-bins=-rdynamic");
     println!("cargo:rustc-link-arg-bins=-no-pie");
     println!("cargo:rustc-link-arg-bins=-Wl,-z,keep-text-section-prefix");
-    println!("cargo:rerun-if-changed=src/modules/sqlfn_trap.c");
-    cc::Build::new().file("src/modules/sqlfn_trap.c").warnings(true).compile("bgw_sqlfn_trap");
+    let sources = ["sqlfn_trap.c", "pg_elog.c", "pg_memory.c", "pg_ipc.c", "pg_misc.c", "pg_lwlock.c"];
+    for s in sources {
+        println!("cargo:rerun-if-changed=src/modules/{s}");
+    }
+    println!("cargo:rerun-if-changed=../../include");
+    cc::Build::new()
+        .files(sources.iter().map(|s| format!("src/modules/{s}")))
+        .include("../../include")
+        .flag("-std=gnu11")
+        .warnings(true)
+        .link_lib_modifier("+whole-archive")
+        .compile("bgw_c_part");
 }

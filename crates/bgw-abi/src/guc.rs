@@ -24,12 +24,49 @@ pub const GUC_UNIT_MIN: c_int = 0x30000;
 /// A parameter only superusers may examine (`current_setting`, `SHOW`): PostgreSQL 15's value.
 pub const GUC_SUPERUSER_ONLY: c_int = 0x0100;
 
-/// A check hook of a custom parameter: not supported by bgw, always NULL.
-pub type GucCheckHook = *mut c_void;
-/// An assign hook: not supported, always NULL.
-pub type GucAssignHook = *mut c_void;
-/// A show hook: not supported, always NULL.
-pub type GucShowHook = *mut c_void;
+/// `GucSource`: where a value comes from (a C enum, so an `int`), as a check hook is told.
+pub type GucSource = c_int;
+pub const PGC_S_DEFAULT: GucSource = 0;
+pub const PGC_S_DYNAMIC_DEFAULT: GucSource = 1;
+pub const PGC_S_ENV_VAR: GucSource = 2;
+pub const PGC_S_FILE: GucSource = 3;
+pub const PGC_S_ARGV: GucSource = 4;
+pub const PGC_S_GLOBAL: GucSource = 5;
+pub const PGC_S_DATABASE: GucSource = 6;
+pub const PGC_S_USER: GucSource = 7;
+pub const PGC_S_DATABASE_USER: GucSource = 8;
+pub const PGC_S_CLIENT: GucSource = 9;
+pub const PGC_S_OVERRIDE: GucSource = 10;
+pub const PGC_S_INTERACTIVE: GucSource = 11;
+pub const PGC_S_TEST: GucSource = 12;
+pub const PGC_S_SESSION: GucSource = 13;
+
+/// Flags of a parameter other than its unit (PostgreSQL 15's values); bgw acts on `GUC_SUPERUSER_ONLY` only.
+pub const GUC_LIST_INPUT: c_int = 0x0001;
+pub const GUC_LIST_QUOTE: c_int = 0x0002;
+pub const GUC_NO_SHOW_ALL: c_int = 0x0004;
+pub const GUC_NO_RESET_ALL: c_int = 0x0008;
+pub const GUC_REPORT: c_int = 0x0010;
+pub const GUC_NOT_IN_SAMPLE: c_int = 0x0020;
+pub const GUC_DISALLOW_IN_FILE: c_int = 0x0040;
+pub const GUC_CUSTOM_PLACEHOLDER: c_int = 0x0080;
+pub const GUC_IS_NAME: c_int = 0x0200;
+pub const GUC_NOT_WHILE_SEC_REST: c_int = 0x0400;
+pub const GUC_DISALLOW_IN_AUTO_FILE: c_int = 0x0800;
+pub const GUC_EXPLAIN: c_int = 0x100000;
+pub const GUC_RUNTIME_COMPUTED: c_int = 0x200000;
+/// Unit flags bgw does not support (a definition with one is refused).
+pub const GUC_UNIT_BLOCKS: c_int = 0x2000;
+pub const GUC_UNIT_XBLOCKS: c_int = 0x3000;
+pub const GUC_UNIT_MB: c_int = 0x4000;
+/// Both unit masks (PostgreSQL's `GUC_UNIT`).
+pub const GUC_UNIT: c_int = GUC_UNIT_MEMORY | GUC_UNIT_TIME;
+
+/// The hooks of a parameter, as the host receives them: C function pointers whose type depends on the
+/// parameter's type (`GucIntCheckHook`, ... in the header), or NULL.
+pub type GucHook = *const c_void;
+/// A show hook (`GucShowHook`): returns the text `SHOW` displays.
+pub type GucShowHook = Option<unsafe extern "C" fn() -> *const c_char>;
 
 /// PostgreSQL's `struct config_enum_entry`: one option of an enum parameter; a list ends with an entry whose
 /// name is NULL.
@@ -42,8 +79,7 @@ pub struct config_enum_entry {
     pub hidden: bool,
 }
 
-/// Not in the header: the mask of the memory unit flags (PostgreSQL's `GUC_UNIT_MEMORY`), which the host uses to
-/// read a definition's flags.
+/// The mask of the memory unit flags, which the host uses to read a definition's flags.
 pub const GUC_UNIT_MEMORY: c_int = 0xF000;
-/// Not in the header: the mask of the time unit flags (PostgreSQL's `GUC_UNIT_TIME`).
+/// The mask of the time unit flags.
 pub const GUC_UNIT_TIME: c_int = 0xF0000;

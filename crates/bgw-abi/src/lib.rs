@@ -1,6 +1,6 @@
 //! The C ABI between the `bgw` host and the modules it loads, defined once.
 //!
-//! Purpose: `include/bgworker.h` is the C truth of the boundary. This crate is its one Rust definition: every
+//! Purpose: `include/` (the server include tree, gathered by `include/bgworker.h`) is the C truth of the boundary. This crate is its one Rust definition: every
 //! `repr(C)` struct, opaque type, function-pointer type, flag, status code, length and level that crosses the
 //! boundary. The host (`crates/bgw`, which exports the functions) and the Rust SDK (`crates/bgw-sdk`, which calls
 //! them from a module) both use these definitions and keep no copies of their own.
@@ -17,7 +17,7 @@
 //!
 //! Layout of the crate, following the header's sections: [`types`] (Datum, Oid, pid_t), [`worker`] (the
 //! registration struct, its flags and start times, handles and their statuses), [`latch`] (wait events),
-//! [`guc`] (custom parameters), [`sqlfn`] (SQL functions of modules), [`spi`] (SPI result codes), [`elog`]
+//! [`guc`] (custom parameters), [`pgstat`] (activity states), [`sqlfn`] (SQL functions of modules), [`spi`] (SPI result codes), [`elog`]
 //! (message levels), [`rules`] (limits the header states in prose).
 //!
 //! Runs in: whatever process uses it (a definition crate; it has no code that does anything).
@@ -26,6 +26,7 @@
 pub mod elog;
 pub mod guc;
 pub mod latch;
+pub mod pgstat;
 pub mod rules;
 pub mod spi;
 pub mod sqlfn;
@@ -35,6 +36,7 @@ pub mod worker;
 pub use elog::*;
 pub use guc::*;
 pub use latch::*;
+pub use pgstat::*;
 pub use rules::*;
 pub use spi::*;
 pub use sqlfn::*;

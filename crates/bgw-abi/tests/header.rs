@@ -1,5 +1,11 @@
-//! `bgw-abi` against `include/bgworker.h`: the C compiler's view of every shared struct, type and constant must
-//! be the Rust one.
+//! `bgw-abi` against the server include tree (`include/`, gathered by `include/bgworker.h`): the C compiler's
+//! view of every shared struct, type and constant must be the Rust one.
+//!
+//! The tree has two kinds of headers. Those that declare what crosses between C and Rust (the worker API,
+//! latches, parameters, SPI, activity, bgw's own additions: [`ABI_HEADERS`]) are scanned for completeness as
+//! below. The others declare what C alone implements or uses (memory contexts, StringInfo, error recovery, varlena
+//! and Datum macros: the host's C part, `crates/bgw/src/modules/*.c`) and are listed with the reason. Every header
+//! of the tree must be one or the other, must be included by `bgworker.h`, and must compile on its own.
 //!
 //! The test writes a C program that includes the header and prints `sizeof`, `_Alignof` and, for each field,
 //! `offsetof` and `sizeof` of every struct in [`STRUCTS`], size and signedness of every type in [`TYPES`], and the
@@ -59,6 +65,15 @@ const CONSTANTS: &[Constant] = constants![
     WL_POSTMASTER_DEATH,
     WL_EXIT_ON_PM_DEATH,
     PG_WAIT_EXTENSION,
+    PG_WAIT_LWLOCK,
+    PG_WAIT_LOCK,
+    PG_WAIT_BUFFER_PIN,
+    PG_WAIT_ACTIVITY,
+    PG_WAIT_CLIENT,
+    PG_WAIT_IPC,
+    PG_WAIT_TIMEOUT,
+    PG_WAIT_IO,
+    PGINVALID_SOCKET,
     // guc
     PGC_INTERNAL,
     PGC_POSTMASTER,
@@ -73,6 +88,47 @@ const CONSTANTS: &[Constant] = constants![
     GUC_UNIT_S,
     GUC_UNIT_MIN,
     GUC_SUPERUSER_ONLY,
+    GUC_UNIT_MEMORY,
+    GUC_UNIT_TIME,
+    GUC_UNIT,
+    GUC_UNIT_BLOCKS,
+    GUC_UNIT_XBLOCKS,
+    GUC_UNIT_MB,
+    GUC_LIST_INPUT,
+    GUC_LIST_QUOTE,
+    GUC_NO_SHOW_ALL,
+    GUC_NO_RESET_ALL,
+    GUC_REPORT,
+    GUC_NOT_IN_SAMPLE,
+    GUC_DISALLOW_IN_FILE,
+    GUC_CUSTOM_PLACEHOLDER,
+    GUC_IS_NAME,
+    GUC_NOT_WHILE_SEC_REST,
+    GUC_DISALLOW_IN_AUTO_FILE,
+    GUC_EXPLAIN,
+    GUC_RUNTIME_COMPUTED,
+    PGC_S_DEFAULT,
+    PGC_S_DYNAMIC_DEFAULT,
+    PGC_S_ENV_VAR,
+    PGC_S_FILE,
+    PGC_S_ARGV,
+    PGC_S_GLOBAL,
+    PGC_S_DATABASE,
+    PGC_S_USER,
+    PGC_S_DATABASE_USER,
+    PGC_S_CLIENT,
+    PGC_S_OVERRIDE,
+    PGC_S_INTERACTIVE,
+    PGC_S_TEST,
+    PGC_S_SESSION,
+    // pgstat
+    STATE_UNDEFINED,
+    STATE_IDLE,
+    STATE_RUNNING,
+    STATE_IDLEINTRANSACTION,
+    STATE_FASTPATH,
+    STATE_IDLEINTRANSACTION_ABORTED,
+    STATE_DISABLED,
     // sqlfn
     BGW_SQL_NULL,
     BGW_SQL_INT8,
@@ -88,6 +144,11 @@ const CONSTANTS: &[Constant] = constants![
     SPI_ERROR_ARGUMENT,
     SPI_ERROR_PARAM,
     SPI_ERROR_TRANSACTION,
+    SPI_ERROR_NOATTRIBUTE,
+    SPI_ERROR_NOOUTFUNC,
+    SPI_ERROR_TYPUNKNOWN,
+    SPI_ERROR_REL_DUPLICATE,
+    SPI_ERROR_REL_NOT_FOUND,
     BGW_SPI_ERROR_STATEMENT,
     SPI_OK_CONNECT,
     SPI_OK_FINISH,
@@ -99,6 +160,14 @@ const CONSTANTS: &[Constant] = constants![
     SPI_OK_INSERT_RETURNING,
     SPI_OK_DELETE_RETURNING,
     SPI_OK_UPDATE_RETURNING,
+    SPI_OK_FETCH,
+    SPI_OK_SELINTO,
+    SPI_OK_CURSOR,
+    SPI_OK_REWRITTEN,
+    SPI_OK_REL_REGISTER,
+    SPI_OK_REL_UNREGISTER,
+    SPI_OK_TD_REGISTER,
+    SPI_OK_MERGE,
     // elog
     DEBUG5,
     DEBUG4,
@@ -119,18 +188,60 @@ const CONSTANTS: &[Constant] = constants![
 
 /// Constants of `bgw-abi` the header does not define, and why.
 const RUST_ONLY_CONSTANTS: &[(&str, &str)] = &[
-    ("GUC_UNIT_MEMORY", "a mask over the memory unit flags, which the host uses to read definitions"),
-    ("GUC_UNIT_TIME", "a mask over the time unit flags, which the host uses to read definitions"),
     ("BGW_MAX_RESTART_INTERVAL", "the spec's bound on bgw_restart_time; the header does not state it"),
     ("BGW_SQLFN_MAX_ARGS", "the host's bound on a SQL function's arguments; the header does not state it"),
 ];
 
 /// Object-like macros of the header that are not values, and why.
 const HEADER_ONLY_DEFINES: &[(&str, &str)] = &[
-    ("BGW_BGWORKER_H", "the include guard"),
-    ("PGDLLEXPORT", "a symbol-visibility attribute for C modules"),
-    ("PGDLLIMPORT", "an empty attribute kept for PostgreSQL sources"),
-    ("PG_MODULE_MAGIC", "a declaration kept so PostgreSQL sources compile; bgw needs no magic block"),
+    ("OID_MAX", "UINT_MAX: no Rust counterpart needed (u32::MAX)"),
+    ("GUC_QUALIFIER_SEPARATOR", "a character ('.'): the host's parameter names spell it"),
+];
+
+/// The headers of the tree that declare what crosses between C and Rust: scanned for completeness.
+const ABI_HEADERS: &[&str] = &[
+    "postgres_ext.h",
+    "postmaster/bgworker.h",
+    "storage/latch.h",
+    "utils/wait_event.h",
+    "utils/guc.h",
+    "utils/snapmgr.h",
+    "executor/spi.h",
+    "pgstat.h",
+    "bgw/bgw.h",
+];
+
+/// The other headers of the tree, and why nothing in them needs a Rust definition.
+const C_ONLY_HEADERS: &[(&str, &str)] = &[
+    ("bgworker.h", "includes the tree, declares nothing itself"),
+    ("c.h", "C's base types and macros; the integer types that cross are checked through TYPES"),
+    ("pg_config.h", "build facts (versions, sizes) for C sources; MAXPGPATH is checked through CONSTANTS"),
+    ("postgres.h", "Datum conversions and varlena macros, C only (Datum itself is checked through TYPES)"),
+    ("fmgr.h", "the version-1 calling convention: C structs the host's C part fills (modules/pg_fmgr.c)"),
+    ("miscadmin.h", "globals and functions whose C types are checked where they are defined (int, bool, Oid)"),
+    ("datatype/timestamp.h", "int64 timestamps and constants for C code"),
+    ("utils/timestamp.h", "functions on int64 timestamps"),
+    ("utils/elog.h", "levels checked through CONSTANTS; reports and PG_TRY are the host's C part (pg_elog.c)"),
+    ("utils/errcodes.h", "SQLSTATE constants packed by MAKE_SQLSTATE; the C part unpacks them to text"),
+    ("utils/palloc.h", "memory contexts: the host's C part (pg_memory.c)"),
+    ("utils/memutils.h", "memory contexts: the host's C part (pg_memory.c)"),
+    ("lib/stringinfo.h", "StringInfo: the host's C part (pg_memory.c)"),
+    ("utils/builtins.h", "text and quoting helpers: the host's C part (pg_memory.c)"),
+    ("storage/ipc.h", "exit callbacks: function pointers and Datums, no shared struct"),
+    ("storage/lwlock.h", "LWLocks live in shared memory and are used by C only (pg_lwlock.c)"),
+    ("storage/proc.h", "an opaque PGPROC"),
+    ("storage/procsignal.h", "one signal handler"),
+    ("storage/shmem.h", "functions on sizes and names"),
+    ("postmaster/interrupt.h", "sig_atomic_t flags (checked through TYPES) and signal handlers"),
+    ("access/xact.h", "functions without arguments"),
+    ("access/xlog.h", "one function"),
+    ("commands/async.h", "one function; NOTIFY_PAYLOAD_MAX_LENGTH is PostgreSQL's limit, enforced by the host"),
+    ("commands/dbcommands.h", "functions on names and oids"),
+    ("utils/acl.h", "a function on names and oids"),
+    ("tcop/utility.h", "includes postgres.h only"),
+    ("catalog/pg_type.h", "includes pg_type_d.h"),
+    ("catalog/pg_type_d.h", "type oids for C code; the host's own type oids are PgType's (crate::sql::types)"),
+    ("tcop/tcopprot.h", "one signal handler"),
 ];
 
 /// A struct: its C spelling, its Rust layout, and each field's name, Rust offset and Rust size.
@@ -230,21 +341,43 @@ fn types() -> Vec<Type> {
         pointer_type!("double", f64),
         pointer_type!("bgworker_main_type", Option<bgworker_main_type>),
         pointer_type!("bgw_sql_function", Option<bgw_sql_function>),
-        pointer_type!("GucCheckHook", GucCheckHook),
-        pointer_type!("GucAssignHook", GucAssignHook),
+        enum_type!("GucSource", GucSource),
+        enum_type!("BackendState", BackendState),
+        int_type!("pgsocket", pgsocket),
         pointer_type!("GucShowHook", GucShowHook),
         pointer_type!("Snapshot", Snapshot),
     ]
 }
 
-/// Typedefs of the header not in [`types`], and why.
+/// Typedefs of the scanned headers not in [`types`], and why.
 const HEADER_ONLY_TYPEDEFS: &[(&str, &str)] = &[
+    ("GucBoolCheckHook", "hooks reach the host as GucHook (an untyped pointer); C calls them"),
+    ("GucIntCheckHook", "hooks reach the host as GucHook"),
+    ("GucRealCheckHook", "hooks reach the host as GucHook"),
+    ("GucStringCheckHook", "hooks reach the host as GucHook"),
+    ("GucEnumCheckHook", "hooks reach the host as GucHook"),
+    ("GucBoolAssignHook", "hooks reach the host as GucHook"),
+    ("GucIntAssignHook", "hooks reach the host as GucHook"),
+    ("GucRealAssignHook", "hooks reach the host as GucHook"),
+    ("GucStringAssignHook", "hooks reach the host as GucHook"),
+    ("GucEnumAssignHook", "hooks reach the host as GucHook"),
+    ("PGFunction", "a version-1 function: the host passes it to C (sqlfn_trap.c) as an untyped pointer"),
+    ("HeapTuple", "the datum-level SPI, declared and not implemented yet (BGW_NOT_IMPLEMENTED)"),
+    ("TupleDesc", "the datum-level SPI, not implemented yet"),
+    ("SPIPlanPtr", "the datum-level SPI, not implemented yet"),
+    ("SPITupleTable", "the datum-level SPI, not implemented yet"),
     ("BackgroundWorker", "a struct: checked field by field"),
     ("BackgroundWorkerHandle", "a struct: checked field by field"),
     ("BgwSqlValue", "a struct: checked field by field"),
     ("Latch", "opaque: only pointers to it cross (bgw_abi::Latch)"),
     ("pqsigfunc", "host and SDK pass handlers as libc's sighandler_t, which also holds SIG_IGN and SIG_DFL"),
 ];
+
+/// Structs with a body in the scanned headers that do not cross yet, and why.
+const HEADER_ONLY_STRUCTS: &[(&str, &str)] = &[("SPITupleTable", "the datum-level SPI, not implemented yet")];
+
+/// Types of `bgw-abi` the header does not name, and why.
+const RUST_ONLY_TYPES: &[(&str, &str)] = &[("GucHook", "how the host receives any of the typed Guc*Hook pointers")];
 
 /// Types of `bgw-abi` that the header declares without a body (only pointers to them cross).
 const OPAQUE: &[&str] = &["Latch", "SnapshotData"];
@@ -335,11 +468,37 @@ fn rust_definitions_match_the_header() {
     assert!(wrong.is_empty(), "bgw-abi and include/bgworker.h differ:\n{}", wrong.join("\n"));
 }
 
-/// The header with its comments removed.
+/// Every header of the tree, as paths relative to `include/`.
+fn tree_headers() -> Vec<String> {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, base, out);
+            } else if path.extension().is_some_and(|e| e == "h") {
+                out.push(path.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let base = repo_file("include");
+    let mut out = Vec::new();
+    walk(&base, &base, &mut out);
+    out.sort();
+    out
+}
+
+/// The scanned headers, concatenated, with their comments removed.
 fn header_code() -> String {
-    let text = std::fs::read_to_string(repo_file("include/bgworker.h")).unwrap();
+    ABI_HEADERS
+        .iter()
+        .map(|h| strip_comments(&std::fs::read_to_string(repo_file(&format!("include/{h}"))).unwrap()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn strip_comments(text: &str) -> String {
     let mut out = String::new();
-    let mut rest = text.as_str();
+    let mut rest = text;
     while let Some(i) = rest.find("/*") {
         out += &rest[..i];
         let end = rest[i..].find("*/").expect("an unterminated comment") + i + 2;
@@ -409,6 +568,10 @@ fn scan_header() -> Header {
         let def = def.trim_start();
         let end = def.bytes().position(|b| !is_ident_byte(b)).unwrap_or(def.len());
         let (name, rest) = def.split_at(end);
+        if rest.trim().is_empty() || name.starts_with("BGW_") && name.ends_with("_H") {
+            // An include guard or an empty attribute macro (PGDLLIMPORT): no value to check.
+            continue;
+        }
         if rest.starts_with('(') {
             // Function-like: skip it with its continuation lines.
             let mut l = line;
@@ -514,6 +677,9 @@ fn every_header_definition_is_checked() {
     }
     let structs = structs();
     for (tag, fields) in &h.structs {
+        if HEADER_ONLY_STRUCTS.iter().any(|(n, _)| n == tag) {
+            continue;
+        }
         match structs.iter().find(|s| s.c_name == format!("struct {tag}")) {
             None => missing.push(format!("struct {tag}")),
             Some(s) => {
@@ -562,7 +728,7 @@ fn every_rust_definition_is_checked() {
     }
     let checked_types = self::types();
     for name in &types {
-        if !checked_types.iter().any(|t| t.c_name == name) {
+        if !checked_types.iter().any(|t| t.c_name == name) && !RUST_ONLY_TYPES.iter().any(|(n, _)| n == name) {
             missing.push(format!("pub type {name}"));
         }
     }
@@ -580,4 +746,60 @@ fn the_header_scan_sees_the_header() {
     assert_eq!(h.structs["BackgroundWorker"].len(), 10);
     assert!(h.typedefs.contains("bgw_sql_function") && h.typedefs.contains("BgwHandleStatus"));
     assert!(h.opaque.contains("Latch") && h.opaque.contains("SnapshotData"));
+}
+
+#[test]
+fn every_header_of_the_tree_is_classified_included_and_self_contained() {
+    let headers = tree_headers();
+    assert!(headers.len() >= 30, "the tree scan found only {headers:?}");
+    let mut wrong = Vec::new();
+    for h in &headers {
+        let abi = ABI_HEADERS.contains(&h.as_str());
+        let c_only = C_ONLY_HEADERS.iter().any(|(n, _)| n == h);
+        if abi == c_only {
+            wrong.push(format!("{h}: must be in exactly one of ABI_HEADERS and C_ONLY_HEADERS"));
+        }
+    }
+    for listed in ABI_HEADERS.iter().copied().chain(C_ONLY_HEADERS.iter().map(|(n, _)| *n)) {
+        if !headers.iter().any(|h| h == listed) {
+            wrong.push(format!("{listed}: listed but not in the tree"));
+        }
+    }
+    // bgworker.h includes every header (each one's include guard is defined after it), and each header compiles
+    // on its own (it includes what it uses).
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bgw-abi-tree");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut all = String::from("#include \"bgworker.h\"\n");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let compile = |source: &Path| {
+        Command::new(&cc)
+            .args(["-std=gnu11", "-Wall", "-Werror", "-fsyntax-only", "-I"])
+            .arg(repo_file("include"))
+            .arg(source)
+            .output()
+            .unwrap_or_else(|e| panic!("could not run the C compiler {cc:?}: {e}"))
+    };
+    for (i, h) in headers.iter().enumerate() {
+        let text = std::fs::read_to_string(repo_file(&format!("include/{h}"))).unwrap();
+        let guard = text
+            .lines()
+            .find_map(|l| l.strip_prefix("#ifndef "))
+            .unwrap_or_else(|| panic!("{h} has no include guard"))
+            .trim()
+            .to_string();
+        all += &format!("#ifndef {guard}\n#error \"bgworker.h does not include {h}\"\n#endif\n");
+        let alone = dir.join(format!("alone{i}.c"));
+        std::fs::write(&alone, format!("#include \"{h}\"\n")).unwrap();
+        let out = compile(&alone);
+        if !out.status.success() {
+            wrong.push(format!("{h} does not compile on its own:\n{}", String::from_utf8_lossy(&out.stderr)));
+        }
+    }
+    let source = dir.join("all.c");
+    std::fs::write(&source, all).unwrap();
+    let out = compile(&source);
+    if !out.status.success() {
+        wrong.push(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -1,5 +1,6 @@
 //! The `bgw` command line: server control (`initdb`, `start`, `stop`, `status`, `reload`, `promote`) and
-//! clients of the front door (`ps`, `launch`, `terminate`).
+//! clients of the front door (`ps`, `launch`, `terminate`), and `pg_config` for building extensions (also the
+//! whole program when it is called through a link named `pg_config`).
 //!
 //! Runs in the process the user starts. `start` becomes the postmaster (or, with `--detach`, starts one in the
 //! background and waits until it accepts connections); the others talk to a running postmaster through its lock
@@ -7,6 +8,7 @@
 
 mod client;
 mod control;
+mod pg_config;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -137,10 +139,20 @@ enum Command {
         #[arg(long)]
         grace: Option<String>,
     },
+    /// PostgreSQL's pg_config for extensions built for bgw (also: call bgw through a link named pg_config)
+    #[command(name = "pg_config", disable_help_flag = true)]
+    PgConfig {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        options: Vec<String>,
+    },
 }
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
+    if pg_config::called_as_pg_config() {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        return pg_config::run(&args);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -191,5 +203,6 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Reset { dir, handle } => client::reset(&dir.resolve(), &handle),
         Command::Terminate { dir, handle, grace } => client::terminate(&dir.resolve(), &handle, grace.as_deref()),
+        Command::PgConfig { options } => Ok(pg_config::run(&options)),
     }
 }

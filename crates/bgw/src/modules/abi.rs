@@ -86,6 +86,39 @@ pub unsafe fn init_process_globals() {
         std::ptr::addr_of_mut!(MyProcPid).write(std::process::id() as c_int);
         std::ptr::addr_of_mut!(MyLatch).write(std::ptr::addr_of_mut!(MY_LATCH_OBJECT) as *mut Latch);
     }
+    init_c_globals();
+}
+
+extern "C" {
+    fn bgw_init_c_globals(
+        under_postmaster: bool,
+        attached: bool,
+        data_dir: *const c_char,
+        exec_path: *const c_char,
+        pkglib: *const c_char,
+        postmaster_start_us: i64,
+    );
+}
+
+/// The process globals of `miscadmin.h` the C part keeps (see `pg_misc.c`).
+fn init_c_globals() {
+    let c = |s: String| std::ffi::CString::new(s).unwrap_or_default();
+    let data_dir = c(crate::process::data_dir().display().to_string());
+    let exe = c(std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+    let pkglib = c(super::loader::libdir().display().to_string());
+    let shm = crate::shmem::attached();
+    let start = shm.map_or(0, |s| s.header().start_time_us.load(std::sync::atomic::Ordering::Relaxed));
+    // SAFETY: NUL-terminated strings the C side copies; called while the process is single-threaded.
+    unsafe {
+        bgw_init_c_globals(
+            crate::process::is_child(),
+            shm.is_some(),
+            data_dir.as_ptr(),
+            exe.as_ptr(),
+            pkglib.as_ptr(),
+            start,
+        )
+    };
 }
 
 fn flag_set(flag: *mut sig_atomic_t, value: sig_atomic_t) {
@@ -150,9 +183,23 @@ pub(crate) fn text_borrowed<'a>(p: *const c_char) -> std::borrow::Cow<'a, str> {
     }
 }
 
-/// Emits a report and applies its level's exit behaviour: an ERROR inside a module's SQL function fails the
-/// statement (the session goes on); otherwise ERROR and FATAL end the process, PANIC aborts.
+/// Emits a report and applies its level's exit behaviour: an ERROR while a handler is active (a module's
+/// `PG_TRY`, or the trap around a module's SQL function or `_PG_init`) jumps to it; otherwise ERROR and FATAL end
+/// the process (exit callbacks first), PANIC aborts.
 pub(crate) fn finish(level: c_int, message: String, detail: Option<String>, hint: Option<String>) {
+    finish_coded(level, None, message, detail, hint)
+}
+
+/// [`finish`] with a SQLSTATE (what a handler and the client see).
+pub(crate) fn finish_with_code(level: c_int, sqlstate: &str, message: String) {
+    finish_coded(level, Some(sqlstate), message, None, None)
+}
+
+fn finish_coded(level: c_int, sqlstate: Option<&str>, message: String, detail: Option<String>, hint: Option<String>) {
+    if level == ERROR && super::trap::in_call() {
+        // Everything this frame owns moves into `throw`, which jumps back to the handler.
+        super::trap::throw(sqlstate.unwrap_or("XX000"), message, detail, hint);
+    }
     let mut r = elog::Report::new(level_of(level), message.clone());
     if let Some(d) = &detail {
         r = r.detail(d.clone());
@@ -161,10 +208,6 @@ pub(crate) fn finish(level: c_int, message: String, detail: Option<String>, hint
         r = r.hint(h.clone());
     }
     r.emit();
-    if level == ERROR && super::trap::in_call() {
-        // Everything this frame owns moves into `throw`, which jumps back to the SQL function's trap.
-        super::trap::throw(message, detail, hint);
-    }
     if level >= ERROR {
         if let Some(module) = super::loader::loading_module() {
             elog::Report::new(Level::Fatal, format!("could not load library \"{module}\": its _PG_init failed"))
@@ -175,8 +218,70 @@ pub(crate) fn finish(level: c_int, message: String, detail: Option<String>, hint
         if level >= PANIC {
             std::process::abort();
         }
+        run_exit_callbacks(1);
         crate::process::exit(1);
     }
+}
+
+extern "C" {
+    fn bgw_run_exit_callbacks(code: c_int);
+}
+
+/// Runs the modules' exit callbacks (`before_shmem_exit`, `on_shmem_exit`, `on_proc_exit`), once: the host's
+/// own ways out of a process call this as `proc_exit` does.
+pub(crate) fn run_exit_callbacks(code: c_int) {
+    // SAFETY: the C part's function; it empties each list as it runs it, so a second call runs nothing.
+    unsafe { bgw_run_exit_callbacks(code) };
+}
+
+fn optional_text(p: *const c_char) -> Option<String> {
+    (!p.is_null()).then(|| text(p))
+}
+
+/// For `pg_elog.c`: whether a report at `level` would be logged (`errstart` skips the message otherwise).
+#[no_mangle]
+pub extern "C" fn bgw_report_elevel_enabled(level: c_int) -> bool {
+    elog::enabled(level_of(level))
+}
+
+/// For `pg_elog.c`: a report no handler catches. Logs it and applies its level (see [`finish`]).
+#[no_mangle]
+pub extern "C" fn bgw_report_finish(
+    level: c_int,
+    sqlstate: *const c_char,
+    message: *const c_char,
+    detail: *const c_char,
+    hint: *const c_char,
+    _context: *const c_char,
+) {
+    let state = optional_text(sqlstate);
+    finish_coded(level, state.as_deref(), text(message), optional_text(detail), optional_text(hint));
+}
+
+/// For `pg_elog.c`'s `EmitErrorReport`: logs a report at its level without ending anything.
+#[no_mangle]
+pub extern "C" fn bgw_report_log(
+    level: c_int,
+    _sqlstate: *const c_char,
+    message: *const c_char,
+    detail: *const c_char,
+    hint: *const c_char,
+    _context: *const c_char,
+) {
+    let mut r = elog::Report::new(level_of(level), text(message));
+    if let Some(d) = optional_text(detail) {
+        r = r.detail(d);
+    }
+    if let Some(h) = optional_text(hint) {
+        r = r.hint(h);
+    }
+    r.emit();
+}
+
+/// For `pg_ipc.c`'s `proc_exit`: ends the process with `code` (its exit callbacks have run).
+#[no_mangle]
+pub extern "C" fn bgw_process_exit(code: c_int) -> ! {
+    crate::process::exit(code)
 }
 
 /// An ERROR raised by the host on a module's behalf.
@@ -409,6 +514,7 @@ pub extern "C" fn BackgroundWorkerInitializeConnection(dbname: *const c_char, us
     };
     let user = if username.is_null() { RoleTarget::Bootstrap } else { RoleTarget::Name(text(username)) };
     connect_or_die(crate::spi::connection::initialize_connection(db, user, flags));
+    super::server::refresh_my_database_id();
 }
 
 /// The spec's `BackgroundWorkerInitializeConnectionByOid`: as `BackgroundWorkerInitializeConnection`, by oid
@@ -419,6 +525,7 @@ pub extern "C" fn BackgroundWorkerInitializeConnectionByOid(dboid: u32, useroid:
     let db = if dboid == 0 { DbTarget::None } else { DbTarget::Oid(dboid) };
     let user = if useroid == 0 { RoleTarget::Bootstrap } else { RoleTarget::Oid(useroid) };
     connect_or_die(crate::spi::connection::initialize_connection(db, user, flags));
+    super::server::refresh_my_database_id();
 }
 
 /// A refused connection is FATAL in a worker (an ERROR where no worker is running).

@@ -39,6 +39,57 @@ pub enum LoadError {
     NoFunction { function: String, path: String },
     #[error("could not load library \"{path}\": its _PG_init failed: {message}")]
     Init { path: String, message: String },
+    /// The library's magic block (PG_MODULE_MAGIC) says it was built for another server: for PostgreSQL
+    /// itself, or another major version.
+    #[error("incompatible library \"{path}\": {what} ({detail})")]
+    Incompatible { path: String, what: &'static str, detail: String },
+}
+
+/// PostgreSQL's `Pg_magic_struct`, as `include/fmgr.h` lays it out (the same as PostgreSQL 15's).
+#[repr(C)]
+struct MagicBlock {
+    len: std::ffi::c_int,
+    version: std::ffi::c_int,
+    funcmaxargs: std::ffi::c_int,
+    indexmaxkeys: std::ffi::c_int,
+    namedatalen: std::ffi::c_int,
+    float8byval: std::ffi::c_int,
+    abi_extra: [u8; 32],
+}
+
+/// Checks the library's magic block, if it has one (modules written for bgw need none): it must have been built
+/// against bgw's include tree (ABI "bgw", PostgreSQL 15's API), not against PostgreSQL's own headers.
+fn check_magic(lib: &libloading::os::unix::Library, path: &Path) -> Result<(), LoadError> {
+    // SAFETY: looking up PostgreSQL's conventional symbol; used only as `const Pg_magic_struct *f(void)`.
+    let Ok(f) = (unsafe { lib.get::<unsafe extern "C" fn() -> *const MagicBlock>(b"Pg_magic_func\0") }) else {
+        return Ok(());
+    };
+    // SAFETY: the module's magic function returns a pointer to its static block (or NULL).
+    let block = unsafe { f() };
+    let incompatible = |what, detail| Err(LoadError::Incompatible { path: path.display().to_string(), what, detail });
+    if block.is_null() {
+        return incompatible("missing magic block", "Its magic function returned NULL.".into());
+    }
+    // SAFETY: non-NULL; the block is at least as long as it says, and we read only when its `len` covers ours.
+    let b = unsafe { &*block };
+    if (b.len as usize) < std::mem::size_of::<MagicBlock>() {
+        return incompatible("magic block mismatch", format!("Its magic block is {} bytes long.", b.len));
+    }
+    if b.version != 1500 {
+        return incompatible(
+            "version mismatch",
+            format!("Server is version 15, library is version {}.{}.", b.version / 100, b.version % 100),
+        );
+    }
+    let end = b.abi_extra.iter().position(|&c| c == 0).unwrap_or(b.abi_extra.len());
+    let abi = String::from_utf8_lossy(&b.abi_extra[..end]);
+    if abi != "bgw" {
+        return incompatible(
+            "ABI mismatch",
+            format!("Server has ABI \"bgw\", library has \"{abi}\" (build it with bgw's pg_config)."),
+        );
+    }
+    Ok(())
 }
 
 /// The host's library directory (`$libdir`).
@@ -109,6 +160,7 @@ pub fn open(path: &Path) -> Result<&'static libloading::os::unix::Library, LoadE
         .map_err(|e| LoadError::Load { path: path.display().to_string(), reason: dl_reason(&e) })?;
     let lib: &'static libloading::os::unix::Library = Box::leak(Box::new(lib));
     drop(guard);
+    check_magic(lib, path)?;
     // As PostgreSQL: a library's _PG_init runs once per process, when the library is first loaded into it
     // (children inherit what the postmaster preloaded, and do not run it again). While preloading, an error in
     // it stops start-up (see abi::finish); anywhere else it runs in the error trap, so that its ERROR fails the

@@ -12,14 +12,17 @@
 //! - [`params`]: custom parameters modules define (`DefineCustom*Variable`), kept current across reloads.
 //! - [`sqlfn`]: SQL functions modules define for backends, with PostgreSQL's ERROR semantics inside them.
 //! - [`trap`]: the error trap those calls (and `_PG_init`) run in, at the bottom of this folder.
-//!
-//! Still to come here: named shared memory for modules.
+//! - [`server`]: PostgreSQL's server API that needs the host's state (activity, identity, recovery).
+//! - The C part (`*.c`, compiled by build.rs against the server include tree `include/`): `pg_elog.c`
+//!   (ereport, PG_TRY), `pg_memory.c` (memory contexts, palloc, StringInfo, text, quoting), `pg_ipc.c`
+//!   (proc_exit and exit callbacks), `sqlfn_trap.c` (the trap).
 
 pub mod abi;
 pub mod entry;
 pub mod loader;
 pub mod params;
 pub mod preload;
+pub mod server;
 pub mod spi_abi;
 pub mod sqlfn;
 pub mod trap;

@@ -9,9 +9,14 @@
 //! The flag `GUC_SUPERUSER_ONLY` makes the value examinable by superusers only (`current_setting` by anyone else:
 //! 42501, PostgreSQL's message); the other non-unit flags are accepted and ignored.
 //!
-//! Check, assign and show hooks are not supported: a definition that passes one is an error. A bad value for a
-//! module's parameter while the host starts stops start-up (as any bad value does); later it is a WARNING and
-//! the parameter keeps its default.
+//! Check and assign hooks run as PostgreSQL runs them: whenever the module's variable is about to take a new
+//! value (at definition, with the default or the configured value, and after a reload that changes it), the check
+//! hook may accept it (possibly adjusting it in place), or refuse it: the variable keeps its value, with a WARNING
+//! "invalid value for parameter" (while the host starts, an error that stops start-up); then the variable is
+//! written and the assign hook is called with the value and the hook's `extra`. Show hooks are not supported
+//! (SHOW prints the stored value): a definition that passes one is an error. A bad value for a module's parameter
+//! while the host starts stops start-up (as any bad value does); later it is a WARNING and the parameter keeps
+//! its default.
 //!
 //! Runs in: the postmaster (during preload) and any child that calls into a module.
 
@@ -21,7 +26,7 @@ use super::abi::{finish_error, text};
 use crate::config::{GucContext, GucDef, GucValue, Unit};
 use bgw_abi::{
     config_enum_entry, GUC_SUPERUSER_ONLY, GUC_UNIT_BYTE, GUC_UNIT_KB, GUC_UNIT_MEMORY, GUC_UNIT_MIN, GUC_UNIT_MS,
-    GUC_UNIT_S, GUC_UNIT_TIME, PGC_POSTMASTER, WARNING,
+    GUC_UNIT_S, GUC_UNIT_TIME, PGC_POSTMASTER, PGC_S_FILE, WARNING,
 };
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
@@ -40,6 +45,11 @@ struct Custom {
     target: Target,
     /// The string the host last allocated for a string parameter (freed when replaced).
     allocated: *mut c_char,
+    /// The module's check and assign hooks (typed by the parameter's type), or NULL.
+    check: *const c_void,
+    assign: *const c_void,
+    /// The value last written into the variable (a hook runs only when it changes).
+    applied: Option<GucValue>,
 }
 
 // SAFETY: the raw pointers are addresses of module globals in this process; they are only dereferenced while
@@ -68,8 +78,117 @@ fn unit_of(name: &str, flags: c_int) -> Result<Unit, String> {
     })
 }
 
-/// Writes the current value of `c` into the module's variable.
-fn store(c: &mut Custom, value: &GucValue) {
+type CheckInt = unsafe extern "C" fn(*mut c_int, *mut *mut c_void, c_int) -> bool;
+type CheckBool = unsafe extern "C" fn(*mut bool, *mut *mut c_void, c_int) -> bool;
+type CheckReal = unsafe extern "C" fn(*mut f64, *mut *mut c_void, c_int) -> bool;
+type CheckStr = unsafe extern "C" fn(*mut *mut c_char, *mut *mut c_void, c_int) -> bool;
+type AssignInt = unsafe extern "C" fn(c_int, *mut c_void);
+type AssignBool = unsafe extern "C" fn(bool, *mut c_void);
+type AssignReal = unsafe extern "C" fn(f64, *mut c_void);
+type AssignStr = unsafe extern "C" fn(*const c_char, *mut c_void);
+
+/// A malloc'ed copy of `s` (the C side may free or replace it, as PostgreSQL's guc_malloc'ed strings).
+fn malloc_text(s: &str) -> *mut c_char {
+    let bytes = s.replace('\0', "");
+    // SAFETY: malloc of len + 1 bytes, filled and terminated below (NULL on failure is returned as is).
+    unsafe {
+        let new = libc::malloc(bytes.len() + 1) as *mut c_char;
+        if !new.is_null() {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const c_char, new, bytes.len());
+            new.add(bytes.len()).write(0);
+        }
+        new
+    }
+}
+
+/// Runs the check hook on `value` (adjusting it as the hook does); false if the hook refuses it.
+fn check(c: &Custom, value: &mut GucValue, extra: &mut *mut c_void, source: c_int) -> bool {
+    if c.check.is_null() {
+        return true;
+    }
+    // SAFETY: the hook is the module's, of the type its DefineCustom*Variable takes for this parameter's type
+    // (as in PostgreSQL); its arguments are valid for the call; a string passed in is malloc'ed, and the hook
+    // may free and replace it, as PostgreSQL's hooks may.
+    unsafe {
+        match (&c.target, value) {
+            (Target::Int(_) | Target::Enum(..), GucValue::Int(i)) => {
+                let mut v = (*i).clamp(c_int::MIN as i64, c_int::MAX as i64) as c_int;
+                let ok = std::mem::transmute::<*const c_void, CheckInt>(c.check)(&mut v, extra, source);
+                *i = v as i64;
+                ok
+            }
+            (Target::Enum(_, options), GucValue::Enum(name)) => {
+                let Some((_, mut v)) = options.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).cloned() else {
+                    return false;
+                };
+                let ok = std::mem::transmute::<*const c_void, CheckInt>(c.check)(&mut v, extra, source);
+                if let Some((n, _)) = options.iter().find(|(_, x)| *x == v) {
+                    *name = n.clone();
+                }
+                ok
+            }
+            (Target::Bool(_), GucValue::Bool(b)) => {
+                std::mem::transmute::<*const c_void, CheckBool>(c.check)(b, extra, source)
+            }
+            (Target::Real(_), GucValue::Real(r)) => {
+                std::mem::transmute::<*const c_void, CheckReal>(c.check)(r, extra, source)
+            }
+            (Target::Str(_), GucValue::String(s)) => {
+                let mut p = malloc_text(s);
+                let ok = std::mem::transmute::<*const c_void, CheckStr>(c.check)(&mut p, extra, source);
+                if !p.is_null() {
+                    *s = text(p);
+                    libc::free(p as *mut c_void);
+                }
+                ok
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Calls the assign hook with the value just written.
+fn assign(c: &Custom, extra: *mut c_void) {
+    if c.assign.is_null() {
+        return;
+    }
+    // SAFETY: as in `check`: the module's hook of the parameter type's signature; the variable was just written.
+    unsafe {
+        match &c.target {
+            Target::Int(p) | Target::Enum(p, _) => {
+                std::mem::transmute::<*const c_void, AssignInt>(c.assign)(p.read(), extra)
+            }
+            Target::Bool(p) => std::mem::transmute::<*const c_void, AssignBool>(c.assign)(p.read(), extra),
+            Target::Real(p) => std::mem::transmute::<*const c_void, AssignReal>(c.assign)(p.read(), extra),
+            Target::Str(p) => std::mem::transmute::<*const c_void, AssignStr>(c.assign)(p.read(), extra),
+        }
+    }
+}
+
+/// Writes `value` into the module's variable of `c`, through its hooks. `source` is the GucSource the check hook
+/// is told.
+fn store(c: &mut Custom, value: &GucValue, source: c_int) {
+    if c.applied.as_ref() == Some(value) {
+        return;
+    }
+    let mut candidate = value.clone();
+    let mut extra: *mut c_void = std::ptr::null_mut();
+    if !check(c, &mut candidate, &mut extra, source) {
+        let message = format!("invalid value for parameter \"{}\": \"{value}\"", c.name);
+        if super::loader::loading_module().is_some() {
+            finish_error(message);
+        } else {
+            super::abi::finish(WARNING, message, None, None);
+        }
+        return;
+    }
+    write(c, &candidate);
+    c.applied = Some(value.clone());
+    assign(c, extra);
+}
+
+/// Writes the value into the module's variable.
+fn write(c: &mut Custom, value: &GucValue) {
     // SAFETY: each pointer is the variable address the module passed when defining the parameter, of the type
     // the matching DefineCustom*Variable declares; modules are never unloaded, so it stays valid.
     unsafe {
@@ -78,13 +197,10 @@ fn store(c: &mut Custom, value: &GucValue) {
             (Target::Int(p), GucValue::Int(i)) => p.write((*i).clamp(c_int::MIN as i64, c_int::MAX as i64) as c_int),
             (Target::Real(p), GucValue::Real(r)) => p.write(*r),
             (Target::Str(p), GucValue::String(s)) => {
-                let bytes = s.replace('\0', "");
-                let new = libc::malloc(bytes.len() + 1) as *mut c_char;
+                let new = malloc_text(s);
                 if new.is_null() {
                     return;
                 }
-                std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const c_char, new, bytes.len());
-                new.add(bytes.len()).write(0);
                 p.write(new);
                 if !c.allocated.is_null() {
                     libc::free(c.allocated as *mut c_void);
@@ -105,11 +221,14 @@ fn store(c: &mut Custom, value: &GucValue) {
 /// of [`crate::process::on_reload`], registered with the first parameter a module defines).
 pub fn sync_all() {
     let mut custom = CUSTOM.lock().unwrap_or_else(|e| e.into_inner());
-    let settings = crate::process::settings();
-    let Some(settings) = settings.as_ref() else { return };
-    for c in custom.iter_mut() {
-        if let Some(v) = settings.get(&c.name).cloned() {
-            store(c, &v);
+    // The values first: the settings' lock is not held while the modules' hooks run.
+    let values: Vec<Option<GucValue>> = {
+        let settings = crate::process::settings();
+        custom.iter().map(|c| settings.as_ref().and_then(|s| s.get(&c.name).cloned())).collect()
+    };
+    for (c, v) in custom.iter_mut().zip(values) {
+        if let Some(v) = v {
+            store(c, &v, PGC_S_FILE);
         }
     }
 }
@@ -117,8 +236,8 @@ pub fn sync_all() {
 fn define(def: GucDef, target: Target, hooks: [*const c_void; 3]) {
     crate::process::on_reload(sync_all);
     let name = def.name.clone();
-    if hooks.iter().any(|h| !h.is_null()) {
-        finish_error(format!("parameter \"{name}\": check, assign and show hooks are not supported by bgw"));
+    if !hooks[2].is_null() {
+        finish_error(format!("parameter \"{name}\": show hooks are not supported by bgw"));
         return;
     }
     let result = {
@@ -133,9 +252,18 @@ fn define(def: GucDef, target: Target, hooks: [*const c_void; 3]) {
         }
         super::abi::finish(WARNING, e.to_string(), None, e.hint().map(str::to_string));
     }
-    let mut c = Custom { name: name.clone(), target, allocated: std::ptr::null_mut() };
-    if let Some(v) = crate::process::settings().as_ref().and_then(|s| s.get(&name).cloned()) {
-        store(&mut c, &v);
+    let mut c = Custom {
+        name: name.clone(),
+        target,
+        allocated: std::ptr::null_mut(),
+        check: hooks[0],
+        assign: hooks[1],
+        applied: None,
+    };
+    // Read first: the settings' lock must not be held while the module's hooks run.
+    let configured = crate::process::settings().as_ref().and_then(|s| s.get(&name).cloned());
+    if let Some(v) = configured {
+        store(&mut c, &v, PGC_S_FILE);
     }
     CUSTOM.lock().unwrap_or_else(|e| e.into_inner()).push(c);
 }

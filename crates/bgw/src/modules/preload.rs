@@ -15,6 +15,30 @@ fn set_loading(module: Option<String>) {
     unsafe { std::ptr::addr_of_mut!(super::abi::process_shared_preload_libraries_in_progress).write(in_progress) };
 }
 
+extern "C" {
+    static shmem_request_hook: Option<unsafe extern "C" fn()>;
+    static shmem_startup_hook: Option<unsafe extern "C" fn()>;
+    fn bgw_lwlock_request_space();
+    fn bgw_lwlock_shmem_startup();
+    fn bgw_set_preload_done();
+}
+
+/// After the postmaster creates (or, after a crash, re-creates) shared memory: attaches AddinShmemInitLock and
+/// runs the `shmem_startup_hook` chain modules installed, as PostgreSQL's postmaster does. An ERROR in a hook is
+/// FATAL here (the postmaster cannot go on with half-initialized module memory).
+pub fn shmem_startup() {
+    if crate::shmem::attached().is_none() {
+        return;
+    }
+    // SAFETY: C functions of the host's C part, in the single-threaded postmaster; the hook takes no arguments.
+    unsafe {
+        bgw_lwlock_shmem_startup();
+        if let Some(hook) = std::ptr::addr_of!(shmem_startup_hook).read() {
+            hook();
+        }
+    }
+}
+
 /// Why preloading failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -38,6 +62,18 @@ pub fn process_shared_preload_libraries(list: &str) -> Result<Vec<WorkerSpec>, P
         opened.map_err(|e| PreloadError(e.to_string()))?;
         crate::elog::debug1(format!("loaded library \"{}\"", path.display()));
     }
+    // PostgreSQL 15's order: every library's _PG_init, then the shmem_request_hook chain they installed, while
+    // requests are still accepted; the space of AddinShmemInitLock is requested with them.
+    set_loading(Some("shmem_request_hook".into()));
+    // SAFETY: C functions of the host's C part; the hook (if a module set one) takes no arguments.
+    unsafe {
+        bgw_lwlock_request_space();
+        if let Some(hook) = std::ptr::addr_of!(shmem_request_hook).read() {
+            hook();
+        }
+        bgw_set_preload_done();
+    }
+    set_loading(None);
     let registered = std::mem::take(&mut *super::abi::PRELOAD_REGISTRATIONS.lock().unwrap_or_else(|e| e.into_inner()));
     let entries: Vec<(&str, &str)> = registered.iter().map(|w| (w.library.as_str(), w.function.as_str())).collect();
     loader::prime(&entries);

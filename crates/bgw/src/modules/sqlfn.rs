@@ -1,8 +1,10 @@
 //! SQL functions defined by modules (`bgw_define_sql_function`), callable from every backend.
 //!
 //! A module defines its functions in `_PG_init` while it is preloaded, so every backend (forked from the
-//! postmaster) inherits the table; the backend registers them in each session's SQLite database. A function gets
-//! its arguments as [`BgwSqlValue`]s and fills in its result. `ereport(ERROR)` inside it fails the statement with
+//! postmaster) inherits the table; the backend registers them in each session's SQLite database. A function of
+//! bgw's convention gets its arguments as [`BgwSqlValue`]s and fills in its result; one of PostgreSQL's
+//! version-1 convention (`bgw_define_function_v1`) gets Datums of the types it was defined with (by oid) and
+//! returns one. Each call runs in a memory context of its own, deleted after the call. `ereport(ERROR)` inside it fails the statement with
 //! that message and the session goes on, as in PostgreSQL: the call runs inside the trap of `sqlfn_trap.c`.
 //!
 //! A function defined with `BGW_SQLFN_SUPERUSER` may only be called by superusers: anyone else gets PostgreSQL's
@@ -22,9 +24,18 @@ use bgw_abi::{
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
 
+/// How a defined function is called.
+#[derive(Clone, Copy)]
+enum Callable {
+    /// bgw's convention (`bgw_define_sql_function`).
+    Bgw(bgw_sql_function),
+    /// PostgreSQL's version-1 convention (`bgw_define_function_v1`): argument and result types by oid.
+    V1 { f: usize, argtypes: [u32; BGW_SQLFN_MAX_ARGS as usize], rettype: u32, strict: bool },
+}
+
 #[derive(Clone, Copy)]
 struct Defined {
-    f: bgw_sql_function,
+    f: Callable,
     nargs: c_int,
     result: SqlResultType,
     flags: c_int,
@@ -93,11 +104,176 @@ pub extern "C" fn bgw_define_sql_function(
     };
     let mut table = FUNCTIONS.lock().unwrap_or_else(|e| e.into_inner());
     table.retain(|(n, d)| !(n.eq_ignore_ascii_case(&name) && d.nargs == nargs));
-    table.push((name, Defined { f, nargs, result, flags }));
+    table.push((name, Defined { f: Callable::Bgw(f), nargs, result, flags }));
+}
+
+/// The type oids a version-1 function may take and return (PostgreSQL's numbers, catalog/pg_type_d.h).
+const BOOLOID: u32 = 16;
+const INT8OID: u32 = 20;
+const INT2OID: u32 = 21;
+const INT4OID: u32 = 23;
+const TEXTOID: u32 = 25;
+const OIDOID: u32 = 26;
+const FLOAT4OID: u32 = 700;
+const FLOAT8OID: u32 = 701;
+const VARCHAROID: u32 = 1043;
+
+fn v1_result_type(oid: u32) -> Option<SqlResultType> {
+    Some(match oid {
+        BOOLOID => SqlResultType::Bool,
+        INT2OID | INT4OID | INT8OID | OIDOID => SqlResultType::Int8,
+        FLOAT4OID | FLOAT8OID => SqlResultType::Float8,
+        TEXTOID | VARCHAROID => SqlResultType::Text,
+        _ => return None,
+    })
+}
+
+/// Defines a SQL function with PostgreSQL's version-1 calling convention (see bgw/bgw.h). Call it in `_PG_init`.
+#[no_mangle]
+pub extern "C" fn bgw_define_function_v1(
+    name: *const c_char,
+    nargs: c_int,
+    argtypes: *const u32,
+    rettype: u32,
+    strict: bool,
+    fn_: *const c_void,
+) {
+    let name = text(name);
+    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let mut types = [0u32; BGW_SQLFN_MAX_ARGS as usize];
+    let nargs_ok = (0..=BGW_SQLFN_MAX_ARGS).contains(&nargs) && (nargs == 0 || !argtypes.is_null());
+    if nargs_ok {
+        for (i, t) in types.iter_mut().enumerate().take(nargs as usize) {
+            // SAFETY: by the API's contract argtypes has nargs entries (checked non-NULL above).
+            *t = unsafe { argtypes.add(i).read() };
+        }
+    }
+    let args_ok = types[..nargs.clamp(0, BGW_SQLFN_MAX_ARGS) as usize].iter().all(|t| v1_result_type(*t).is_some());
+    let (Some(result), true, true, true, false) = (v1_result_type(rettype), valid, nargs_ok, args_ok, fn_.is_null())
+    else {
+        super::abi::finish_error(format!(
+            "invalid SQL function definition \"{name}\" ({nargs} arguments, result type {rettype})"
+        ));
+        return;
+    };
+    let mut table = FUNCTIONS.lock().unwrap_or_else(|e| e.into_inner());
+    table.retain(|(n, d)| !(n.eq_ignore_ascii_case(&name) && d.nargs == nargs));
+    let f = Callable::V1 { f: fn_ as usize, argtypes: types, rettype, strict };
+    table.push((name, Defined { f, nargs, result, flags: 0 }));
+}
+
+extern "C" {
+    fn cstring_to_text_with_len(s: *const c_char, len: c_int) -> *mut c_void;
+}
+
+/// An argument as the datum of type `oid`, or the error PostgreSQL would give converting it.
+fn to_datum(arg: &SqlArg, oid: u32) -> Result<usize, SqlError> {
+    let int = |v: i64, min: i64, max: i64, what: &str| {
+        if (min..=max).contains(&v) {
+            Ok(v as usize)
+        } else {
+            Err(SqlError::error("22003", format!("{what} out of range")))
+        }
+    };
+    let parse_int = |t: &str, what: &str| {
+        t.trim()
+            .parse::<i64>()
+            .map_err(|_| SqlError::error("22P02", format!("invalid input syntax for type {what}: \"{t}\"")))
+    };
+    Ok(match (oid, arg) {
+        (BOOLOID, SqlArg::Bool(b)) => *b as usize,
+        (BOOLOID, SqlArg::Int(i)) => (*i != 0) as usize,
+        (INT2OID, SqlArg::Int(i)) => int(*i, i16::MIN as i64, i16::MAX as i64, "smallint")? as i16 as isize as usize,
+        (INT4OID, SqlArg::Int(i)) => int(*i, i32::MIN as i64, i32::MAX as i64, "integer")? as i32 as isize as usize,
+        (INT8OID, SqlArg::Int(i)) => *i as usize,
+        (OIDOID, SqlArg::Int(i)) => int(*i, 0, u32::MAX as i64, "OID")?,
+        (INT2OID, SqlArg::Text(t)) => to_datum(&SqlArg::Int(parse_int(t, "smallint")?), oid)?,
+        (INT4OID, SqlArg::Text(t)) => to_datum(&SqlArg::Int(parse_int(t, "integer")?), oid)?,
+        (INT8OID, SqlArg::Text(t)) => parse_int(t, "bigint")? as usize,
+        (FLOAT4OID, SqlArg::Real(r)) => (*r as f32).to_bits() as usize,
+        (FLOAT4OID, SqlArg::Int(i)) => (*i as f32).to_bits() as usize,
+        (FLOAT8OID, SqlArg::Real(r)) => r.to_bits() as usize,
+        (FLOAT8OID, SqlArg::Int(i)) => (*i as f64).to_bits() as usize,
+        (TEXTOID | VARCHAROID, a) => {
+            let t = match a {
+                SqlArg::Text(t) => t.clone(),
+                SqlArg::Int(i) => i.to_string(),
+                SqlArg::Real(r) => r.to_string(),
+                SqlArg::Bool(b) => if *b { "true" } else { "false" }.to_string(),
+                SqlArg::Null => String::new(),
+            };
+            // SAFETY: a pointer and length of valid bytes; the varlena is palloc'd in the call's context (an
+            // out-of-memory ERROR would end the process here: no handler is active outside the trap).
+            unsafe { cstring_to_text_with_len(t.as_ptr() as *const c_char, t.len() as c_int) as usize }
+        }
+        (_, a) => {
+            return Err(SqlError::error("42883", format!("cannot pass {a:?} as an argument of type oid {oid}")));
+        }
+    })
+}
+
+/// The result datum of type `oid` as a value.
+fn from_datum(d: usize, oid: u32) -> SqlArg {
+    match oid {
+        BOOLOID => SqlArg::Bool(d != 0),
+        INT2OID => SqlArg::Int(d as i16 as i64),
+        INT4OID => SqlArg::Int(d as i32 as i64),
+        INT8OID => SqlArg::Int(d as i64),
+        OIDOID => SqlArg::Int(d as u32 as i64),
+        FLOAT4OID => SqlArg::Real(f32::from_bits(d as u32) as f64),
+        FLOAT8OID => SqlArg::Real(f64::from_bits(d as u64)),
+        _ if d == 0 => SqlArg::Null,
+        _ => {
+            // SAFETY: a text result is a pointer to a varlena with a 4-byte header (all bgw makes, see c.h); its
+            // total length is the header word >> 2, and it lives in the call's context until end_call.
+            let bytes = unsafe {
+                let header = (d as *const u32).read_unaligned();
+                let len = ((header >> 2) & 0x3FFF_FFFF) as usize;
+                std::slice::from_raw_parts((d as *const u8).add(4), len.saturating_sub(4))
+            };
+            SqlArg::Text(String::from_utf8_lossy(bytes).into_owned())
+        }
+    }
+}
+
+/// Calls a version-1 function inside a call context of its own.
+fn call_v1(f: usize, argtypes: &[u32], rettype: u32, strict: bool, args: &[SqlArg]) -> Result<SqlArg, SqlError> {
+    if strict && args.iter().any(|a| matches!(a, SqlArg::Null)) {
+        return Ok(SqlArg::Null);
+    }
+    let call = trap::begin_call();
+    let datums: Result<Vec<usize>, SqlError> = args
+        .iter()
+        .zip(argtypes)
+        .map(|(a, t)| if matches!(a, SqlArg::Null) { Ok(0) } else { to_datum(a, *t) })
+        .collect();
+    let outcome = datums.and_then(|values| {
+        let nulls: Vec<bool> = args.iter().map(|a| matches!(a, SqlArg::Null)).collect();
+        super::server::refresh_my_database_id();
+        // SAFETY: `f` is the module's version-1 function, defined with these argument types.
+        unsafe { trap::call_v1(f as *const c_void, &values, &nulls) }
+    });
+    let result = outcome.map(|(d, isnull)| if isnull { SqlArg::Null } else { from_datum(d, rettype) });
+    trap::end_call(call);
+    result
 }
 
 /// Calls a module function with `args` inside the trap.
 fn call(name: &str, d: Defined, args: &[SqlArg]) -> Result<SqlArg, SqlError> {
+    let f = match d.f {
+        Callable::Bgw(f) => f,
+        Callable::V1 { f, argtypes, rettype, strict } => {
+            return call_v1(f, &argtypes[..d.nargs as usize], rettype, strict, args);
+        }
+    };
+    let call = trap::begin_call();
+    let outcome = call_bgw(name, f, args);
+    trap::end_call(call);
+    outcome
+}
+
+/// Calls a function of bgw's convention with `args` inside the trap.
+fn call_bgw(name: &str, f: bgw_sql_function, args: &[SqlArg]) -> Result<SqlArg, SqlError> {
     // Texts must outlive the call: keep the CStrings here.
     let texts: Vec<Option<std::ffi::CString>> = args
         .iter()
@@ -125,7 +301,8 @@ fn call(name: &str, d: Defined, args: &[SqlArg]) -> Result<SqlArg, SqlError> {
         .collect();
     let mut result = BgwSqlValue { kind: BGW_SQL_NULL, int8: 0, float8: 0.0, text: std::ptr::null() };
     // `values` (and the texts they point to) live until after the call.
-    let outcome = trap::call_sql_function(d.f, &values, &mut result);
+    super::server::refresh_my_database_id();
+    let outcome = trap::call_sql_function(f, &values, &mut result);
     drop(values);
     drop(texts);
     let rc = match outcome {

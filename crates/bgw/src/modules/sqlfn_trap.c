@@ -1,52 +1,96 @@
 /*
- * The error trap around a module's SQL function (compiled into the host by build.rs).
+ * The error trap around a module's SQL function or _PG_init (compiled into the host by build.rs).
  *
- * ereport(ERROR) inside a SQL function must fail the statement and let the session go on, as in PostgreSQL. C has
- * no exceptions, so the host calls the module's function through bgw_sqlfn_trap_call, which sets a jump point;
- * when the function raises an ERROR, the host records the error and calls bgw_sqlfn_trap_throw, which jumps back
- * here. The Rust frames between the module and the throw hold nothing that needs dropping at that moment (the
- * host moves the error out of them first), as Rust requires of frames a longjmp skips.
+ * ereport(ERROR) inside a SQL function must fail the statement and let the session go on, as in PostgreSQL. The
+ * host calls the module's function through bgw_sqlfn_trap_call, which is a PG_TRY in all but name: it sets
+ * PG_exception_stack (utils/elog.h) to its own jump point, so an ERROR raised by the module (pg_elog.c's
+ * errfinish) or by the host on its behalf (bgw_throw_error) jumps back here, and the current error is then read
+ * with bgw_current_error and flushed. A module's own PG_TRY inside the function nests inside this one. The Rust
+ * frames between the module and a throw by the host hold nothing that needs dropping at that moment (the host
+ * moves the error out of them first), as Rust requires of frames a longjmp skips.
  */
-#include <setjmp.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/memutils.h"
 
 typedef struct BgwSqlValue BgwSqlValue;
 typedef int (*bgw_sql_function)(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
-
-static sigjmp_buf *current_trap = NULL;
 
 int
 bgw_sqlfn_trap_call(bgw_sql_function fn, int nargs, const BgwSqlValue *args, BgwSqlValue *result, int *raised)
 {
 	sigjmp_buf here;
-	sigjmp_buf *saved = current_trap;
+	sigjmp_buf *saved = PG_exception_stack;
+	ErrorContextCallback *saved_context = error_context_stack;
 	int rc = 0;
 
 	*raised = 0;
 	if (sigsetjmp(here, 1) != 0)
 	{
-		current_trap = saved;
+		PG_exception_stack = saved;
+		error_context_stack = saved_context;
 		*raised = 1;
 		return -1;
 	}
-	current_trap = &here;
+	PG_exception_stack = &here;
 	rc = fn(nargs, args, result);
-	current_trap = saved;
+	PG_exception_stack = saved;
+	error_context_stack = saved_context;
 	return rc;
 }
 
-int
-bgw_sqlfn_trap_active(void)
+/* The same trap around a call with the version-1 convention (fmgr.h): builds the call's FunctionCallInfo in
+ * the current memory context from nargs values and null flags, calls fn, and reports whether the result is NULL. */
+Datum
+bgw_trap_call_v1(PGFunction fn, int nargs, const Datum *values, const bool *nulls, bool *isnull, int *raised)
 {
-	return current_trap != NULL;
+	sigjmp_buf here;
+	sigjmp_buf *saved = PG_exception_stack;
+	ErrorContextCallback *saved_context = error_context_stack;
+	FunctionCallInfo fcinfo = palloc0(SizeForFunctionCallInfo(nargs));
+	Datum rc;
+	int i;
+
+	fcinfo->nargs = (short) nargs;
+	for (i = 0; i < nargs; i++)
+	{
+		fcinfo->args[i].value = values[i];
+		fcinfo->args[i].isnull = nulls[i];
+	}
+	*raised = 0;
+	*isnull = false;
+	if (sigsetjmp(here, 1) != 0)
+	{
+		PG_exception_stack = saved;
+		error_context_stack = saved_context;
+		*raised = 1;
+		return 0;
+	}
+	PG_exception_stack = &here;
+	rc = fn(fcinfo);
+	PG_exception_stack = saved;
+	error_context_stack = saved_context;
+	*isnull = fcinfo->isnull;
+	return rc;
 }
 
-void
-bgw_sqlfn_trap_throw(void)
+/* A fresh memory context for one call into a module, made current; *old receives the previous one. */
+MemoryContext
+bgw_begin_call(MemoryContext *old)
 {
-	if (current_trap != NULL)
-		siglongjmp(*current_trap, 1);
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "ExprContext", ALLOCSET_DEFAULT_SIZES);
+
+	*old = MemoryContextSwitchTo(cxt);
+	return cxt;
+}
+
+/* Ends a call: the previous context is current again and the call's context is deleted. */
+void
+bgw_end_call(MemoryContext cxt, MemoryContext old)
+{
+	CurrentMemoryContext = old;
+	MemoryContextDelete(cxt);
 }
 
 /* The same trap around a call without arguments (a library's _PG_init loaded outside preload). */
@@ -54,15 +98,18 @@ int
 bgw_trap_call_void(void (*fn)(void))
 {
 	sigjmp_buf here;
-	sigjmp_buf *saved = current_trap;
+	sigjmp_buf *saved = PG_exception_stack;
+	ErrorContextCallback *saved_context = error_context_stack;
 
 	if (sigsetjmp(here, 1) != 0)
 	{
-		current_trap = saved;
+		PG_exception_stack = saved;
+		error_context_stack = saved_context;
 		return 1;
 	}
-	current_trap = &here;
+	PG_exception_stack = &here;
 	fn();
-	current_trap = saved;
+	PG_exception_stack = saved;
+	error_context_stack = saved_context;
 	return 0;
 }

@@ -201,6 +201,7 @@ impl Postmaster {
         }
         self.workers.install_in_segment(shm);
         self.segment = Some(seg);
+        crate::modules::preload::shmem_startup();
         self.publish_phase();
         Ok(())
     }

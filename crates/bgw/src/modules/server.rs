@@ -1,0 +1,246 @@
+//! PostgreSQL's server API that needs the host's state: activity reporting (`pgstat.h`), identity (`miscadmin.h`,
+//! `utils/acl.h`, `commands/dbcommands.h`), recovery state (`access/xlog.h`), waiting on a socket
+//! (`storage/latch.h`), the standard handlers of `postmaster/interrupt.h` and `storage/procsignal.h`.
+//!
+//! What C implements alone (memory, StringInfo, errors, exit callbacks, timestamps) is in this folder's `.c` files;
+//! these functions are `extern "C"` under PostgreSQL's names, declared in the include tree.
+//!
+//! Identity comes from this process's entry in shared memory: the role and database a backend's session or a
+//! connected worker announced. `MyDatabaseId` is a variable in PostgreSQL; bgw sets it when a worker connects
+//! (`BackgroundWorkerInitializeConnection*`) and before each call into a module's SQL function in a backend.
+//!
+//! Runs in: any process that calls into a module.
+
+#![allow(non_upper_case_globals, non_snake_case, clippy::not_unsafe_ptr_arg_deref)]
+
+use super::abi::text;
+use bgw_abi::{
+    BackendState, Oid, ERROR, STATE_DISABLED, STATE_FASTPATH, STATE_IDLE, STATE_IDLEINTRANSACTION,
+    STATE_IDLEINTRANSACTION_ABORTED, STATE_RUNNING,
+};
+use std::ffi::{c_char, c_int, c_long};
+
+/// PostgreSQL's `MyDatabaseId`: the connected database (InvalidOid before a connection).
+#[no_mangle]
+pub static mut MyDatabaseId: Oid = 0;
+
+/// Refreshes `MyDatabaseId` from this process's announced connection.
+pub fn refresh_my_database_id() {
+    let oid = crate::process::my_proc().map_or(0, |p| p.database_oid());
+    // SAFETY: a plain store to a C-visible global, from the one thread that calls into modules.
+    unsafe { std::ptr::addr_of_mut!(MyDatabaseId).write(oid) };
+}
+
+/// PostgreSQL's `pgstat_report_activity`: what pg_stat_activity shows for this process. The query text is kept
+/// when `cmd_str` is NULL.
+#[no_mangle]
+pub extern "C" fn pgstat_report_activity(state: BackendState, cmd_str: *const c_char) {
+    let Some(p) = crate::process::my_proc() else { return };
+    let state = match state {
+        STATE_IDLE => "idle",
+        STATE_RUNNING => "active",
+        STATE_IDLEINTRANSACTION => "idle in transaction",
+        STATE_FASTPATH => "fastpath function call",
+        STATE_IDLEINTRANSACTION_ABORTED => "idle in transaction (aborted)",
+        STATE_DISABLED => "disabled",
+        _ => "",
+    };
+    let query = (!cmd_str.is_null()).then(|| text(cmd_str));
+    p.report(None, Some(state), query.as_deref());
+}
+
+/// PostgreSQL's `pgstat_report_appname`: pg_stat_activity.application_name of this process.
+#[no_mangle]
+pub extern "C" fn pgstat_report_appname(appname: *const c_char) {
+    if let Some(p) = crate::process::my_proc() {
+        p.report(Some(&text(appname)), None, None);
+    }
+}
+
+/// PostgreSQL's `pgstat_report_stat`: bgw keeps no statistics counters; returns 0 (nothing pending).
+#[no_mangle]
+pub extern "C" fn pgstat_report_stat(_force: bool) -> c_long {
+    0
+}
+
+/// PostgreSQL's `GetUserId`: the role of this session or connected worker (InvalidOid before it connects).
+#[no_mangle]
+pub extern "C" fn GetUserId() -> Oid {
+    crate::process::my_proc().map_or(0, |p| p.role_oid())
+}
+
+/// PostgreSQL's `GetSessionUserId` (bgw has no SET ROLE: the same as `GetUserId`).
+#[no_mangle]
+pub extern "C" fn GetSessionUserId() -> Oid {
+    GetUserId()
+}
+
+/// PostgreSQL's `GetAuthenticatedUserId` (the same as `GetUserId`).
+#[no_mangle]
+pub extern "C" fn GetAuthenticatedUserId() -> Oid {
+    GetUserId()
+}
+
+fn catalog() -> Option<crate::catalog::Catalog> {
+    crate::catalog::Catalog::open(crate::process::data_dir()).ok()
+}
+
+/// PostgreSQL's `superuser_arg`: whether the role `roleid` is a superuser (false for no such role).
+#[no_mangle]
+pub extern "C" fn superuser_arg(roleid: Oid) -> bool {
+    catalog().and_then(|c| c.role_by_oid(roleid).ok().flatten()).is_some_and(|r| r.superuser)
+}
+
+/// PostgreSQL's `superuser`: whether the current role is a superuser.
+#[no_mangle]
+pub extern "C" fn superuser() -> bool {
+    superuser_arg(GetUserId())
+}
+
+extern "C" {
+    fn pstrdup(s: *const c_char) -> *mut c_char;
+}
+
+/// A palloc'd copy of `s` (CurrentMemoryContext).
+fn palloc_text(s: &str) -> *mut c_char {
+    let c = std::ffi::CString::new(s.replace('\0', "")).unwrap_or_default();
+    // SAFETY: a NUL-terminated string; pstrdup copies it (an out-of-memory ERROR jumps from C, and `c` is the only
+    // owned value here: it leaks then, as memory does when PostgreSQL's palloc fails).
+    unsafe { pstrdup(c.as_ptr()) }
+}
+
+/// Raises `message` as an ERROR with `sqlstate`. The callers own nothing else at that point: an ERROR may jump
+/// (to a module's `PG_TRY` or the trap around its SQL function) over their frames.
+fn raise(sqlstate: &'static str, message: String) {
+    super::abi::finish_with_code(ERROR, sqlstate, message);
+}
+
+/// PostgreSQL's `GetUserNameFromId`: the role's name, palloc'd; an ERROR if there is none (NULL with noerr).
+#[no_mangle]
+pub extern "C" fn GetUserNameFromId(roleid: Oid, noerr: bool) -> *mut c_char {
+    let name = catalog().and_then(|c| c.role_by_oid(roleid).ok().flatten()).map(|r| r.name);
+    match name {
+        Some(n) => palloc_text(&n),
+        None if noerr => std::ptr::null_mut(),
+        None => {
+            raise("42704", format!("invalid role OID: {roleid}"));
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// PostgreSQL's `get_role_oid`: the role's oid; InvalidOid or an ERROR 42704 if there is none.
+#[no_mangle]
+pub extern "C" fn get_role_oid(rolname: *const c_char, missing_ok: bool) -> Oid {
+    let found = {
+        let name = text(rolname);
+        catalog().and_then(|c| c.role(&name).ok().flatten()).map(|r| r.oid).ok_or(name)
+    };
+    match found {
+        Ok(oid) => oid,
+        Err(_) if missing_ok => 0,
+        Err(name) => {
+            let message = format!("role \"{name}\" does not exist");
+            drop(name);
+            raise("42704", message);
+            0
+        }
+    }
+}
+
+/// PostgreSQL's `get_database_oid`: the database's oid; InvalidOid or an ERROR 3D000 if there is none.
+#[no_mangle]
+pub extern "C" fn get_database_oid(dbname: *const c_char, missing_ok: bool) -> Oid {
+    let found = {
+        let name = text(dbname);
+        catalog().and_then(|c| c.database(&name).ok().flatten()).map(|d| d.oid).ok_or(name)
+    };
+    match found {
+        Ok(oid) => oid,
+        Err(_) if missing_ok => 0,
+        Err(name) => {
+            let message = format!("database \"{name}\" does not exist");
+            drop(name);
+            raise("3D000", message);
+            0
+        }
+    }
+}
+
+/// PostgreSQL's `get_database_name`: the database's name, palloc'd, or NULL if there is none.
+#[no_mangle]
+pub extern "C" fn get_database_name(dbid: Oid) -> *mut c_char {
+    match catalog().and_then(|c| c.database_by_oid(dbid).ok().flatten()) {
+        Some(d) => palloc_text(&d.name),
+        None => std::ptr::null_mut(),
+    }
+}
+
+/// PostgreSQL's `RecoveryInProgress`: true while the host is a standby not yet promoted.
+#[no_mangle]
+pub extern "C" fn RecoveryInProgress() -> bool {
+    use std::sync::atomic::Ordering;
+    crate::shmem::attached()
+        .is_some_and(|s| s.header().phase.load(Ordering::Acquire) == crate::shmem::Phase::HotStandby as u32)
+}
+
+/// PostgreSQL's `WaitLatchOrSocket` on this process's latch: also wakes when `sock` is readable or writeable
+/// (as `wakeEvents` asks). Returns the WL_* bits that happened.
+#[no_mangle]
+pub extern "C" fn WaitLatchOrSocket(
+    _latch: *mut bgw_abi::Latch,
+    wake_events: c_int,
+    sock: c_int,
+    timeout: c_long,
+    _wait_event_info: u32,
+) -> c_int {
+    #[allow(clippy::useless_conversion)] // c_long is i64 here, i32 on 32-bit targets
+    let timeout = i64::from(timeout);
+    let socket = (sock >= 0).then_some(sock);
+    crate::latch::wait_latch_or_socket(wake_events as u32, socket, timeout) as c_int
+}
+
+/// PostgreSQL's `procsignal_sigusr1_handler`: sets the latch (what bgw's own SIGUSR1 uses need of a module).
+#[no_mangle]
+pub extern "C" fn procsignal_sigusr1_handler(_signo: c_int) {
+    crate::sys::signals::preserving_errno(crate::latch::set_latch);
+}
+
+/// PostgreSQL's `SignalHandlerForCrashExit`: exits at once with code 2 (for SIGQUIT).
+#[no_mangle]
+pub extern "C" fn SignalHandlerForCrashExit(_signo: c_int) {
+    crate::process::exit(2)
+}
+
+/// PostgreSQL's `HandleMainLoopInterrupts`: reloads the configuration after SIGHUP, ends the process (exit 0,
+/// after the exit callbacks) after a shutdown request.
+#[no_mangle]
+pub extern "C" fn HandleMainLoopInterrupts() {
+    let reload = std::ptr::addr_of_mut!(super::abi::ConfigReloadPending);
+    let shutdown = std::ptr::addr_of!(super::abi::ShutdownRequestPending);
+    // SAFETY: volatile accesses of sig_atomic_t globals.
+    unsafe {
+        if reload.read_volatile() != 0 {
+            reload.write_volatile(0);
+            crate::process::reload_config();
+        }
+        if shutdown.read_volatile() != 0 {
+            super::abi::run_exit_callbacks(0);
+            crate::process::exit(0);
+        }
+    }
+}
+
+/// `pg_lwlock.c`: an LWLock is about to be taken (or waited for): counted with the host's own locks (see
+/// `crate::sys::robust_mutex`), so that a worker killed after its termination grace period while holding one
+/// starts the crash cycle.
+#[no_mangle]
+pub extern "C" fn bgw_lock_hold_begins() {
+    crate::sys::robust_mutex::hold_begins();
+}
+
+/// `pg_lwlock.c`: an LWLock was released (or a conditional acquire failed).
+#[no_mangle]
+pub extern "C" fn bgw_lock_hold_ends() {
+    crate::sys::robust_mutex::hold_ends();
+}

@@ -1,0 +1,97 @@
+/*
+ * bgw/bgw.h: what bgw offers beyond PostgreSQL's server API: SQL functions defined by a module, SPI results as
+ * text, the latch of another process, and logging without formatting (for callers that are not C, such as the
+ * Rust SDK).
+ */
+#ifndef BGW_BGW_BGW_H
+#define BGW_BGW_BGW_H
+
+#include "postgres.h"
+#include "fmgr.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------- SQL functions for backends ---------- */
+
+/*
+ * A module defines SQL functions in _PG_init; every client session can call them. Arguments arrive as
+ * BgwSqlValues (SQL NULL is BGW_SQL_NULL); fill in *result (use bgw_sql_result_text for text) and return 0.
+ * ereport(ERROR) inside the function fails the statement with that SQLSTATE and message and the session goes
+ * on, as in PostgreSQL. BGW_SQLFN_SUPERUSER marks functions only superusers may call (anyone else gets
+ * "permission denied for function", SQLSTATE 42501, and the function does not run).
+ */
+#define BGW_SQL_NULL 0
+#define BGW_SQL_INT8 1
+#define BGW_SQL_FLOAT8 2
+#define BGW_SQL_TEXT 3
+#define BGW_SQL_BOOL 4
+#define BGW_SQLFN_SUPERUSER 0x1
+
+typedef struct BgwSqlValue
+{
+	int kind;         /* BGW_SQL_* */
+	int64_t int8;     /* INT8 and BOOL (0/1); also set for FLOAT8 arguments, truncated */
+	double float8;    /* FLOAT8; also set for INT8 arguments */
+	const char *text; /* TEXT: NUL-terminated, the host's (arguments) */
+} BgwSqlValue;
+
+typedef int (*bgw_sql_function)(int nargs, const BgwSqlValue *args, BgwSqlValue *result);
+extern void bgw_define_sql_function(const char *name, int nargs, int result_type, int flags, bgw_sql_function fn);
+/* Sets a text result; the host copies it. */
+extern void bgw_sql_result_text(BgwSqlValue *result, const char *text);
+/* Reports an error without jumping (for callers that must not longjmp, such as Rust): call it, then return a
+ * non-zero value from the function. sqlstate is five characters (NULL: XX000); hint may be NULL. */
+extern void bgw_sql_error(const char *sqlstate, const char *message, const char *hint);
+
+/*
+ * A SQL function with PostgreSQL's version-1 calling convention (fmgr.h: PG_FUNCTION_INFO_V1, PG_GETARG_*,
+ * PG_RETURN_*): name(argtypes) returns rettype, the types given by oid (catalog/pg_type_d.h): BOOLOID, INT2OID,
+ * INT4OID, INT8OID, OIDOID, FLOAT4OID, FLOAT8OID, TEXTOID, VARCHAROID (a text argument arrives as a text
+ * varlena, a text result is read from one). A strict function is not called when an argument is NULL (its result
+ * is NULL), as CREATE FUNCTION ... STRICT; a non-strict one reads PG_ARGISNULL. Each call runs in a fresh memory
+ * context, deleted after it (what it pallocs there is freed), and in the error trap (ereport(ERROR) fails the
+ * statement with its SQLSTATE). The result column's type is the nearest of bgw's module-function types:
+ * int8 for the integer types and oid, float8 for the float types, bool, text.
+ */
+extern void bgw_define_function_v1(const char *name, int nargs, const Oid *argtypes, Oid rettype, bool strict,
+								   PGFunction fn);
+
+/* ---------- SPI results as text ---------- */
+
+#define BGW_SPI_ERROR_STATEMENT (-100) /* bgw: the statement failed; see bgw_spi_error_message() */
+
+/* values[i] is $(i+1) as text; a NULL entry is SQL NULL. */
+extern int bgw_spi_execute_params(const char *src, int nparams, const char *const *values, bool read_only,
+								  long count);
+/* The last result: columns numbered from 1, rows from 0; a value is NULL for SQL NULL. Every pointer returned is
+ * the host's and stays valid until the next SPI call. */
+extern int bgw_spi_nfields(void);
+extern const char *bgw_spi_fname(int col);
+extern const char *bgw_spi_getvalue(uint64_t row, int col);
+extern const char *bgw_spi_error_message(void);
+
+/* ---------- latches of other processes ---------- */
+
+/* Sets the latch of another process of the host. */
+extern bool bgw_set_latch_pid(pid_t pid);
+
+/* ---------- logging without formatting ---------- */
+
+#define BGW_MESSAGE_MAX 1024
+
+/* elog(elevel, "%s", message). */
+extern void bgw_elog(int elevel, const char *message);
+/* ereport in steps: bgw_errstart, then any of bgw_errmsg / bgw_errdetail / bgw_errhint, then bgw_errfinish. */
+extern void bgw_errstart(int elevel);
+extern int bgw_errmsg(const char *message);
+extern int bgw_errdetail(const char *detail);
+extern int bgw_errhint(const char *hint);
+extern void bgw_errfinish(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BGW_BGW_BGW_H */
