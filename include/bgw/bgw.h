@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "postmaster/bgworker.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -71,6 +72,47 @@ extern int bgw_spi_nfields(void);
 extern const char *bgw_spi_fname(int col);
 extern const char *bgw_spi_getvalue(uint64_t row, int col);
 extern const char *bgw_spi_error_message(void);
+
+/* ---------- supervision beyond PostgreSQL ---------- */
+
+/*
+ * Readiness: a worker reports that it is ready (its state in bgw_workers becomes "ready"); a registrant waits for
+ * it. WaitForBackgroundWorkerReady returns BGWH_STARTED once the worker is ready (*pidp set), BGWH_NOT_YET_STARTED
+ * if it is not ready when timeout_ms passes (-1: wait as long as it takes), BGWH_STOPPED if it stopped first,
+ * BGWH_POSTMASTER_DIED.
+ */
+extern void BackgroundWorkerReportReady(void);
+extern BgwHandleStatus WaitForBackgroundWorkerReady(BackgroundWorkerHandle *handle, pid_t *pidp, int timeout_ms);
+
+/* TerminateBackgroundWorker, then SIGKILL if the worker still runs grace_ms later (see README: which kill is a
+ * crash). */
+extern void TerminateBackgroundWorkerWithGrace(BackgroundWorkerHandle *handle, int grace_ms);
+
+/* Lets a worker its restart policy gave up on run again; false for a stale handle. */
+extern bool ResetBackgroundWorker(BackgroundWorkerHandle *handle);
+
+/* Why the registration's last run ended. */
+#define BGW_EXIT_NONE 0         /* it has not ended a run */
+#define BGW_EXIT_CODE 1         /* exited by itself; detail: the exit code */
+#define BGW_EXIT_SIGNAL 2       /* a signal from outside; detail: the signal number */
+#define BGW_EXIT_TERMINATED 3   /* on request; detail: exit code, -signal, or INT_MIN when no process ran */
+#define BGW_EXIT_CRASH_CYCLE 4  /* ended by a crash cycle */
+#define BGW_EXIT_FORK_FAILED 5  /* could not be forked; detail: errno */
+#define BGW_EXIT_START_TIMEOUT 6 /* not ready within its start timeout */
+#define BGW_EXIT_GAVE_UP 7      /* its restart policy gave up */
+#define BGW_EXIT_SHUTDOWN 8     /* ended by the host's shutdown */
+#define BGW_EXIT_STALE_HANDLE 9 /* the slot holds a later registration that ended too: unknown */
+
+typedef struct BgwExitInfo
+{
+	int reason;          /* BGW_EXIT_* */
+	int detail;
+	int64_t ended_at_us; /* when the run ended, microseconds since the Unix epoch; 0: it has not */
+	uint32_t starts;     /* how many times it was started */
+} BgwExitInfo;
+
+/* Fills *info; false if the record could not be read (being rewritten over and over: try again). */
+extern bool GetBackgroundWorkerExitReason(BackgroundWorkerHandle *handle, BgwExitInfo *info);
 
 /* ---------- latches of other processes ---------- */
 

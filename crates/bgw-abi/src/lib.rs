@@ -24,6 +24,7 @@
 #![no_std]
 
 pub mod elog;
+pub mod exit;
 pub mod guc;
 pub mod latch;
 pub mod pgstat;
@@ -34,6 +35,7 @@ pub mod types;
 pub mod worker;
 
 pub use elog::*;
+pub use exit::*;
 pub use guc::*;
 pub use latch::*;
 pub use pgstat::*;

@@ -57,6 +57,17 @@ const CONSTANTS: &[Constant] = constants![
     BGWH_POSTMASTER_DIED,
     BGWORKER_BYPASS_ALLOWCONN,
     BGWORKER_BYPASS_ROLELOGINCHECK,
+    // exit reasons (bgw/bgw.h)
+    BGW_EXIT_NONE,
+    BGW_EXIT_CODE,
+    BGW_EXIT_SIGNAL,
+    BGW_EXIT_TERMINATED,
+    BGW_EXIT_CRASH_CYCLE,
+    BGW_EXIT_FORK_FAILED,
+    BGW_EXIT_START_TIMEOUT,
+    BGW_EXIT_GAVE_UP,
+    BGW_EXIT_SHUTDOWN,
+    BGW_EXIT_STALE_HANDLE,
     // latch
     WL_LATCH_SET,
     WL_SOCKET_READABLE,
@@ -290,6 +301,7 @@ fn structs() -> Vec<Struct> {
         layout!("struct BackgroundWorkerHandle", BackgroundWorkerHandle, [slot, generation]),
         layout!("struct config_enum_entry", config_enum_entry, [name, val, hidden]),
         layout!("struct BgwSqlValue", BgwSqlValue, [kind, int8, float8, text]),
+        layout!("struct BgwExitInfo", BgwExitInfo, [reason, detail, ended_at_us, starts]),
     ]
 }
 
@@ -369,6 +381,7 @@ const HEADER_ONLY_TYPEDEFS: &[(&str, &str)] = &[
     ("BackgroundWorker", "a struct: checked field by field"),
     ("BackgroundWorkerHandle", "a struct: checked field by field"),
     ("BgwSqlValue", "a struct: checked field by field"),
+    ("BgwExitInfo", "a struct: checked field by field"),
     ("Latch", "opaque: only pointers to it cross (bgw_abi::Latch)"),
     ("pqsigfunc", "host and SDK pass handlers as libc's sighandler_t, which also holds SIG_IGN and SIG_DFL"),
 ];

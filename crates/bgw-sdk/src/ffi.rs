@@ -50,6 +50,15 @@ unsafe extern "C" {
     fn WaitForBackgroundWorkerShutdown(handle: *mut BackgroundWorkerHandle) -> BgwHandleStatus;
     fn GetBackgroundWorkerTypeByPid(pid: pid_t) -> *const c_char;
     fn TerminateBackgroundWorker(handle: *mut BackgroundWorkerHandle);
+    fn BackgroundWorkerReportReady();
+    fn WaitForBackgroundWorkerReady(
+        handle: *mut BackgroundWorkerHandle,
+        pidp: *mut pid_t,
+        timeout_ms: c_int,
+    ) -> BgwHandleStatus;
+    fn TerminateBackgroundWorkerWithGrace(handle: *mut BackgroundWorkerHandle, grace_ms: c_int);
+    fn ResetBackgroundWorker(handle: *mut BackgroundWorkerHandle) -> bool;
+    fn GetBackgroundWorkerExitReason(handle: *mut BackgroundWorkerHandle, info: *mut bgw_abi::BgwExitInfo) -> bool;
     static MyBgworkerEntry: *mut BackgroundWorker;
     static process_shared_preload_libraries_in_progress: bool;
     fn BackgroundWorkerBlockSignals();
@@ -243,6 +252,43 @@ pub fn terminate_background_worker(handle: BackgroundWorkerHandle) {
     let mut h = handle;
     // SAFETY: a temporary handle on the stack, valid for the call.
     unsafe { TerminateBackgroundWorker(&mut h) }
+}
+
+/// `BackgroundWorkerReportReady`.
+pub fn background_worker_report_ready() {
+    // SAFETY: no arguments; the host checks that the caller is a worker.
+    unsafe { BackgroundWorkerReportReady() }
+}
+
+/// `WaitForBackgroundWorkerReady`: the raw status code and, when ready, the pid.
+pub fn wait_for_background_worker_ready(handle: BackgroundWorkerHandle, timeout_ms: c_int) -> (BgwHandleStatus, pid_t) {
+    let mut h = handle;
+    let mut pid: pid_t = 0;
+    // SAFETY: as in get_background_worker_pid.
+    let rc = unsafe { WaitForBackgroundWorkerReady(&mut h, &mut pid, timeout_ms) };
+    (rc, pid)
+}
+
+/// `TerminateBackgroundWorkerWithGrace`.
+pub fn terminate_background_worker_with_grace(handle: BackgroundWorkerHandle, grace_ms: c_int) {
+    let mut h = handle;
+    // SAFETY: a temporary handle on the stack, valid for the call.
+    unsafe { TerminateBackgroundWorkerWithGrace(&mut h, grace_ms) }
+}
+
+/// `ResetBackgroundWorker`.
+pub fn reset_background_worker(handle: BackgroundWorkerHandle) -> bool {
+    let mut h = handle;
+    // SAFETY: a temporary handle on the stack, valid for the call.
+    unsafe { ResetBackgroundWorker(&mut h) }
+}
+
+/// `GetBackgroundWorkerExitReason`: the record, or None when the host could not read it.
+pub fn background_worker_exit_reason(handle: BackgroundWorkerHandle) -> Option<bgw_abi::BgwExitInfo> {
+    let mut h = handle;
+    let mut info = bgw_abi::BgwExitInfo::default();
+    // SAFETY: a temporary handle and an out-parameter on the stack, valid for the call.
+    unsafe { GetBackgroundWorkerExitReason(&mut h, &mut info) }.then_some(info)
 }
 
 /// `GetBackgroundWorkerTypeByPid`, copied out of the host's static buffer at once.

@@ -40,6 +40,19 @@ pub struct Handle {
 /// defined once in `bgw-abi`.
 pub use bgw_abi::HandleStatus as Status;
 
+/// Why a registration's last run ended; the host's own type, defined once in `bgw-abi`.
+pub use bgw_abi::ExitReason;
+
+/// What [`Handle::exit_reason`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    pub reason: ExitReason,
+    /// When the run ended (None: it has not).
+    pub ended_at: Option<std::time::SystemTime>,
+    /// How many times the worker was started.
+    pub starts: u32,
+}
+
 /// The status a host call returned, or the error for a code the C API does not define.
 fn status_from_c(code: i32, pid: i32) -> Result<Status, Error> {
     Status::from_c(code, pid).ok_or(Error::UnknownStatus(code))
@@ -84,6 +97,40 @@ impl Handle {
     pub fn terminate(self) -> Result<(), Error> {
         ffi::terminate_background_worker(self.to_c()?);
         Ok(())
+    }
+
+    /// Waits until the worker reports ready (`WaitForBackgroundWorkerReady`; beyond PostgreSQL): `Started(pid)`
+    /// once ready, `NotYetStarted` if `timeout` (None: no limit) passed first, `Stopped` if it stopped first,
+    /// `PostmasterDied`.
+    pub fn wait_for_ready(self, timeout: Option<std::time::Duration>) -> Result<Status, Error> {
+        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        let (code, pid) = ffi::wait_for_background_worker_ready(self.to_c()?, ms);
+        status_from_c(code, pid)
+    }
+
+    /// [`terminate`](Handle::terminate), then SIGKILL if the worker still runs `grace` later
+    /// (`TerminateBackgroundWorkerWithGrace`; beyond PostgreSQL).
+    pub fn terminate_with_grace(self, grace: std::time::Duration) -> Result<(), Error> {
+        let ms = grace.as_millis().min(i32::MAX as u128) as i32;
+        ffi::terminate_background_worker_with_grace(self.to_c()?, ms);
+        Ok(())
+    }
+
+    /// Lets a worker its restart policy gave up on run again (`ResetBackgroundWorker`); false for a stale handle.
+    pub fn reset(self) -> Result<bool, Error> {
+        Ok(ffi::reset_background_worker(self.to_c()?))
+    }
+
+    /// Why the registration's last run ended (`GetBackgroundWorkerExitReason`; beyond PostgreSQL): the reason
+    /// ([`ExitReason::StaleHandle`] for a handle whose slot a later registration reused and ended), when, and
+    /// how often the worker was started. None when the host could not read the record just now.
+    pub fn exit_reason(self) -> Result<Option<ExitInfo>, Error> {
+        Ok(ffi::background_worker_exit_reason(self.to_c()?).map(|i| ExitInfo {
+            reason: ExitReason::from_parts(i.reason, i.detail),
+            ended_at: (i.ended_at_us > 0)
+                .then(|| std::time::UNIX_EPOCH + std::time::Duration::from_micros(i.ended_at_us as u64)),
+            starts: i.starts,
+        }))
     }
 
     /// [`wait_for_startup`](Handle::wait_for_startup) as a future any executor can await.

@@ -137,7 +137,13 @@ pub fn preloading() -> bool {
 pub use elog::{Level, Report};
 pub use entry::{exit, InitFn, MainArg, WorkerFn};
 pub use error::{Error, Field};
-pub use handle::{Handle, Status, WaitFuture};
+pub use handle::{ExitInfo, ExitReason, Handle, Status, WaitFuture};
+
+/// Reports that this worker is ready (`BackgroundWorkerReportReady`; beyond PostgreSQL): its state becomes
+/// `ready` and whoever waits for that ([`Handle::wait_for_ready`], SQL `bgw_wait_for_ready`) is woken.
+pub fn ready() {
+    ffi::background_worker_report_ready();
+}
 pub use latch::{postmaster_is_alive, reset_latch, set_latch, set_latch_of, wait_latch, WaitEvents, WaitResult};
 pub use registration::{
     my_registration, BackgroundWorkerBuilder, ConnectionFlags, Flags, Registration, Restart, StartPhase,

@@ -64,7 +64,20 @@ fn init() -> Result<(), bgw_sdk::Error> {
         .register_static()
 }
 
-bgw_sdk::worker_main!(noop, exit_with, sleeper, crasher, spawner, ticker, panicker, async_waiter, bad_name, notifier);
+bgw_sdk::worker_main!(
+    noop,
+    exit_with,
+    sleeper,
+    crasher,
+    spawner,
+    ticker,
+    panicker,
+    async_waiter,
+    bad_name,
+    notifier,
+    ready_sleeper,
+    supervisor
+);
 
 /// The running worker's name, type and library (library: this module's, as the host loaded it).
 fn me() -> (String, String, String) {
@@ -232,6 +245,46 @@ fn async_waiter(_: MainArg) -> Result<(), String> {
         Ok(Status::Stopped) => bgw_sdk::log!("async_waiter \"{me}\": sleeper with PID {pid} stopped"),
         other => return Err(format!("async_waiter \"{me}\": the sleeper did not stop: {other:?}")),
     }
+    Ok(())
+}
+
+/// Reports ready after 100 ms (`bgw_sdk::ready`), then sleeps until terminated.
+fn ready_sleeper(_: MainArg) {
+    Signals::install();
+    let (_, worker_type, _) = me();
+    bgw_sdk::wait_latch(WaitEvents::LATCH_SET, Some(Duration::from_millis(100)));
+    bgw_sdk::reset_latch();
+    bgw_sdk::ready();
+    idle_until_terminated(&worker_type);
+}
+
+/// The SDK's calls beyond PostgreSQL: registers a `ready_sleeper`, waits for it to be ready (a short wait first,
+/// which times out), terminates it with a grace period and reads its exit reason, logging each answer.
+fn supervisor(_: MainArg) -> Result<(), String> {
+    bgw_sdk::unblock_signals();
+    let (me, _, library) = me();
+    let handle = BackgroundWorkerBuilder::new(format!("{me} child"))
+        .worker_type("ready_sleeper")
+        .library(library)
+        .function("ready_sleeper")
+        .restart(Restart::Never)
+        .notify_self()
+        .register_dynamic()
+        .map_err(|e| e.to_string())?
+        .ok_or("no free background worker slot")?;
+    let early = handle.wait_for_ready(Some(Duration::from_millis(10))).map_err(|e| e.to_string())?;
+    bgw_sdk::log!("supervisor \"{me}\": early wait {}", early.as_str());
+    let ready = handle.wait_for_ready(None).map_err(|e| e.to_string())?;
+    bgw_sdk::log!("supervisor \"{me}\": {ready:?}");
+    handle.terminate_with_grace(Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    handle.wait_for_shutdown().map_err(|e| e.to_string())?;
+    let info = handle.exit_reason().map_err(|e| e.to_string())?.ok_or("no exit record")?;
+    bgw_sdk::log!(
+        "supervisor \"{me}\": exit {:?}, started {} time(s), ended {}",
+        info.reason,
+        info.starts,
+        info.ended_at.is_some()
+    );
     Ok(())
 }
 

@@ -156,6 +156,18 @@ fn an_async_waiter_awaits_startup_and_shutdown() {
 }
 
 #[test]
+fn the_sdk_waits_for_readiness_terminates_with_grace_and_reads_the_exit_reason() {
+    let h = Host::start(MODULE.setup());
+    let handle = register(&h, "supervisor", 0, r#"{"name":"sv"}"#);
+    wait_shutdown(&h, &handle);
+    let log = h.wait_log("supervisor \"sv\": exit");
+    assert!(log.contains("supervisor \"sv\": early wait not_yet_started"), "{log}");
+    assert!(log.contains("supervisor \"sv\": Started("), "{log}");
+    // The ready_sleeper's SIGTERM handler ends it with exit code 1 (PostgreSQL's bgworker_die).
+    assert!(log.contains("supervisor \"sv\": exit Terminated(1), started 1 time(s), ended true"), "{log}");
+}
+
+#[test]
 fn a_panic_is_an_error_and_exit_1_without_a_crash() {
     let h = Host::start(MODULE.setup());
     let handle = register(&h, "panicker", 0, r#"{"name":"oops"}"#);

@@ -4,6 +4,9 @@
 //! returns NULL), a start timeout ends a worker that does not get there (a failed start: exit reason
 //! "start_timeout", restarted by its policy), and a worker that stops first is an error for the waiter.
 //!
+//! The same through the C ABI (`BackgroundWorkerReportReady`, `WaitForBackgroundWorkerReady`,
+//! `TerminateBackgroundWorkerWithGrace`, `GetBackgroundWorkerExitReason`) from a module of the test's own.
+//!
 //! Every host is stopped when its test ends, failed or not (the harness's `Host` kills its process group on drop).
 
 use bgw_test_support::*;
@@ -60,4 +63,82 @@ fn a_start_timeout_ends_a_worker_that_is_not_ready_in_time() {
     let fine = register(&h, "ready_after", 50, r#"{"name": "fine", "start_timeout": 30}"#);
     h.sql(&format!("SELECT bgw_wait_for_ready('{fine}')"));
     assert!(!h.log().contains("\"fine\" (PID"), "{}", h.log());
+}
+
+/// The C calls beyond the spec, from a module: a worker reports ready with `BackgroundWorkerReportReady`; another
+/// registers it, waits with `WaitForBackgroundWorkerReady`, ends it with `TerminateBackgroundWorkerWithGrace` and
+/// reads `GetBackgroundWorkerExitReason`, logging what it saw.
+const SUPERVISE_MODULE: &str = r#"
+#include "bgworker.h"
+#include <string.h>
+#include <unistd.h>
+
+PG_MODULE_MAGIC;
+
+void ready_main(Datum arg);
+void supervisor_main(Datum arg);
+
+void
+ready_main(Datum arg)
+{
+	(void) arg;
+	BackgroundWorkerUnblockSignals();
+	usleep(100 * 1000);
+	BackgroundWorkerReportReady();
+	for (;;)
+	{
+		int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1, PG_WAIT_EXTENSION);
+		(void) rc;
+		ResetLatch(MyLatch);
+	}
+}
+
+void
+supervisor_main(Datum arg)
+{
+	BackgroundWorker w;
+	BackgroundWorkerHandle *h;
+	pid_t pid = 0;
+	BgwHandleStatus st;
+	BgwExitInfo info;
+
+	(void) arg;
+	BackgroundWorkerUnblockSignals();
+	memset(&w, 0, sizeof(w));
+	snprintf(w.bgw_name, BGW_MAXLEN, "readied");
+	snprintf(w.bgw_type, BGW_MAXLEN, "readied");
+	snprintf(w.bgw_library_name, MAXPGPATH, "supervise");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "ready_main");
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;
+	w.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&w, &h))
+		elog(FATAL, "could not register");
+	st = WaitForBackgroundWorkerReady(h, &pid, 10);
+	elog(LOG, "supervisor: early wait %d", (int) st);
+	st = WaitForBackgroundWorkerReady(h, &pid, -1);
+	elog(LOG, "supervisor: ready %d pid %d", (int) st, (int) pid);
+	TerminateBackgroundWorkerWithGrace(h, 2000);
+	st = WaitForBackgroundWorkerShutdown(h);
+	if (!GetBackgroundWorkerExitReason(h, &info))
+		elog(FATAL, "no exit record");
+	elog(LOG, "supervisor: exit reason %d detail %d starts %u ended %d", info.reason, info.detail, info.starts,
+		 info.ended_at_us > 0);
+	proc_exit(0);
+}
+"#;
+
+#[test]
+fn the_c_calls_report_wait_terminate_and_explain() {
+    let dir = module_tempdir();
+    build_c_module_from_text(dir.path(), "supervise", SUPERVISE_MODULE);
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
+    h.sql("SELECT bgw_register('supervise', 'supervisor_main', 0, '{\"name\": \"supervisor\"}')");
+    // BGWH_NOT_YET_STARTED (1) for the short wait, then BGWH_STARTED (0) with the pid, then the reason:
+    // BGW_EXIT_TERMINATED (3), detail exit code 1, started once.
+    let log = h.wait_log("supervisor: exit reason");
+    assert!(log.contains("supervisor: early wait 1"), "{log}");
+    assert!(log.contains("supervisor: ready 0 pid "), "{log}");
+    assert!(log.contains("supervisor: exit reason 3 detail 1 starts 1 ended 1"), "{log}");
 }

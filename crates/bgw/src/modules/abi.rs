@@ -483,6 +483,62 @@ pub extern "C" fn TerminateBackgroundWorker(handle: *mut BackgroundWorkerHandle)
     dynamic::terminate_background_worker(handle_of(handle)).unwrap_or_else(|e| raise(e));
 }
 
+/// Beyond the spec: `BackgroundWorkerReportReady` (see `include/bgw/bgw.h`).
+#[no_mangle]
+pub extern "C" fn BackgroundWorkerReportReady() {
+    dynamic::report_ready().unwrap_or_else(|e| raise(e));
+}
+
+/// Beyond the spec: `WaitForBackgroundWorkerReady`: BGWH_STARTED once ready, BGWH_NOT_YET_STARTED when the timeout
+/// (milliseconds; negative: none) passes first, BGWH_STOPPED, BGWH_POSTMASTER_DIED.
+#[no_mangle]
+pub extern "C" fn WaitForBackgroundWorkerReady(
+    handle: *mut BackgroundWorkerHandle,
+    pidp: *mut libc::pid_t,
+    timeout_ms: c_int,
+) -> BgwHandleStatus {
+    use crate::bgworker::handle::ReadyWait;
+    let timeout = (timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64));
+    let wait = dynamic::wait_for_background_worker_ready(handle_of(handle), timeout).unwrap_or_else(|e| raise(e));
+    let status = match wait {
+        ReadyWait::Ready(pid) => Status::Started(pid),
+        ReadyWait::NotReady => Status::NotYetStarted,
+        ReadyWait::Stopped => Status::Stopped,
+        ReadyWait::PostmasterDied => Status::PostmasterDied,
+    };
+    status_code(status, pidp)
+}
+
+/// Beyond the spec: `TerminateBackgroundWorkerWithGrace`: SIGTERM, then SIGKILL after `grace_ms`.
+#[no_mangle]
+pub extern "C" fn TerminateBackgroundWorkerWithGrace(handle: *mut BackgroundWorkerHandle, grace_ms: c_int) {
+    dynamic::terminate_background_worker_with_grace(handle_of(handle), grace_ms.max(0) as u32)
+        .unwrap_or_else(|e| raise(e));
+}
+
+/// Beyond the spec: `ResetBackgroundWorker`: a worker its restart policy gave up on runs again.
+#[no_mangle]
+pub extern "C" fn ResetBackgroundWorker(handle: *mut BackgroundWorkerHandle) -> bool {
+    dynamic::reset_background_worker(handle_of(handle)).unwrap_or_else(|e| raise(e))
+}
+
+/// Beyond the spec: `GetBackgroundWorkerExitReason`: why the registration's last run ended.
+#[no_mangle]
+pub extern "C" fn GetBackgroundWorkerExitReason(
+    handle: *mut BackgroundWorkerHandle,
+    info: *mut bgw_abi::BgwExitInfo,
+) -> bool {
+    let found = dynamic::get_background_worker_exit_reason(handle_of(handle)).unwrap_or_else(|e| raise(e));
+    match (found, info.is_null()) {
+        (Some(found), false) => {
+            // SAFETY: the caller's out-parameter, non-null, a BgwExitInfo by the header's declaration.
+            unsafe { info.write(found) };
+            true
+        }
+        _ => false,
+    }
+}
+
 thread_local! {
     static TYPE_BUFFER: RefCell<[u8; crate::bgworker::types::BGW_MAXLEN]> =
         const { RefCell::new([0; crate::bgworker::types::BGW_MAXLEN]) };
