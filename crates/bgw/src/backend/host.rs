@@ -193,6 +193,12 @@ pub trait HostServices {
     fn database_path(&self) -> Option<std::path::PathBuf> {
         None
     }
+
+    /// The connection string of the session's database when that database is on a PostgreSQL server: the
+    /// session is then relayed to the server (see `relay`). None for an embedded database.
+    fn remote_connection(&self) -> Option<String> {
+        None
+    }
     /// Whether sessions are read-only now (the host is a standby that has not been promoted).
     fn read_only(&self) -> bool {
         false

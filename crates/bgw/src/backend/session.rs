@@ -204,6 +204,9 @@ impl Session {
         let application_name = super::settings::current_setting(&*host, "application_name").unwrap_or_default();
         let application_name = application_name.as_str();
         host.report_application_name(application_name);
+        if host.remote_connection().is_some() {
+            return Err(SqlError::fatal("0A000", "sessions on a postgresql-engine database are not relayed yet"));
+        }
         let engine = database::open(host.database_path().as_deref(), user, database)?;
 
         let mut out = vec![PgWireBackendMessage::Authentication(Authentication::Ok)];

@@ -1,7 +1,8 @@
 //! Catalog commands: `CREATE/ALTER/DROP DATABASE` and `CREATE/ALTER/DROP ROLE` (also spelled `USER`), parsed
 //! with the `sqlparser` crate's PostgreSQL dialect. Whole statements are parsed by sqlparser where its grammar
 //! has them (roles, `CREATE DATABASE name`, `DROP`); the database options it lacks (`[WITH] ALLOW_CONNECTIONS
-//! [=] bool`) are read with its parser's own token-level primitives. Nothing here runs the commands: see
+//! [=] bool`, `ENGINE [=] sqlite | postgresql`, `CONNECTION [=] 'conninfo'`) are read with its parser's own
+//! token-level primitives. Nothing here runs the commands: see
 //! `crate::services` for privileges and execution.
 //!
 //! Runs in: backends.
@@ -17,11 +18,11 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 pub enum CatalogCommand {
     CreateDatabase {
         name: String,
-        allow_connections: bool,
+        options: DatabaseOptions,
     },
     AlterDatabase {
         name: String,
-        allow_connections: bool,
+        options: DatabaseOptions,
     },
     DropDatabase {
         name: String,
@@ -49,6 +50,16 @@ pub enum CatalogCommand {
         channel: String,
         payload: String,
     },
+}
+
+/// The database options a command gives (None: not mentioned).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatabaseOptions {
+    pub allow_connections: Option<bool>,
+    /// The engine's name as written, lower-cased (`sqlite`, `postgresql`; checked by the command).
+    pub engine: Option<String>,
+    /// A postgresql-engine database's connection string.
+    pub connection: Option<String>,
 }
 
 /// The role options a command gives (None: not mentioned).
@@ -167,31 +178,47 @@ fn string_literal(expr: &sqlparser::ast::Expr) -> Result<String, String> {
     }
 }
 
-/// `[WITH] ALLOW_CONNECTIONS [=] bool` (the only database option this host has), at the parser's position.
-fn parse_allow_connections(parser: &mut Parser<'_>) -> Result<Option<bool>, String> {
+/// `[WITH] option [=] value ...` of CREATE/ALTER DATABASE, at the parser's position, to the end of the
+/// statement: `ALLOW_CONNECTIONS` bool, `ENGINE` name, `CONNECTION` string.
+fn parse_database_options(parser: &mut Parser<'_>) -> Result<DatabaseOptions, String> {
     let _ = parser.parse_keyword(Keyword::WITH);
-    if parser.peek_token().token == Token::EOF || parser.peek_token().token == Token::SemiColon {
-        return Ok(None);
+    let mut options = DatabaseOptions::default();
+    loop {
+        let _ = parser.consume_token(&Token::SemiColon);
+        if parser.peek_token().token == Token::EOF {
+            return Ok(options);
+        }
+        let option = parser.parse_identifier().map_err(|e| e.to_string())?.value.to_ascii_lowercase();
+        let _ = parser.consume_token(&Token::Eq);
+        let value = parser.next_token().token;
+        match option.as_str() {
+            "allow_connections" => {
+                options.allow_connections = Some(match &value {
+                    Token::Word(w) => match w.value.to_ascii_lowercase().as_str() {
+                        "true" | "on" | "yes" => true,
+                        "false" | "off" | "no" => false,
+                        other => return Err(format!("allow_connections requires a Boolean value, not \"{other}\"")),
+                    },
+                    Token::Number(n, _) if n == "1" || n == "0" => n == "1",
+                    other => return Err(format!("allow_connections requires a Boolean value, not \"{other}\"")),
+                })
+            }
+            "engine" => {
+                options.engine = Some(match value {
+                    Token::Word(w) => w.value.to_ascii_lowercase(),
+                    Token::SingleQuotedString(s) => s.to_ascii_lowercase(),
+                    other => return Err(format!("syntax error at or near \"{other}\"")),
+                })
+            }
+            "connection" => {
+                options.connection = Some(match value {
+                    Token::SingleQuotedString(s) => s,
+                    other => return Err(format!("connection requires a string value, not \"{other}\"")),
+                })
+            }
+            other => return Err(format!("option \"{other}\" not recognized")),
+        }
     }
-    let option = parser.parse_identifier().map_err(|e| e.to_string())?;
-    if !option.value.eq_ignore_ascii_case("allow_connections") {
-        return Err(format!("option \"{}\" not recognized", option.value.to_lowercase()));
-    }
-    let _ = parser.consume_token(&Token::Eq);
-    let value = match parser.next_token().token {
-        Token::Word(w) => match w.value.to_ascii_lowercase().as_str() {
-            "true" | "on" | "yes" => true,
-            "false" | "off" | "no" => false,
-            other => return Err(format!("allow_connections requires a Boolean value, not \"{other}\"")),
-        },
-        Token::Number(n, _) if n == "1" || n == "0" => n == "1",
-        other => return Err(format!("allow_connections requires a Boolean value, not \"{other}\"")),
-    };
-    let _ = parser.consume_token(&Token::SemiColon);
-    if parser.peek_token().token != Token::EOF {
-        return Err(format!("syntax error at or near \"{}\"", parser.peek_token().token));
-    }
-    Ok(Some(value))
 }
 
 /// Parses a catalog command (see [`is_catalog_command`]). Errors are the message of a syntax error (42601).
@@ -209,12 +236,14 @@ pub fn parse(sql: &str) -> Result<CatalogCommand, String> {
         }
         parser.expect_keyword(Keyword::DATABASE).map_err(|e| e.to_string())?;
         let name = object_name(&parser.parse_object_name(false).map_err(|e| e.to_string())?)?;
-        let allow = parse_allow_connections(&mut parser)?;
+        let options = parse_database_options(&mut parser)?;
         return Ok(if alter {
-            let allow_connections = allow.ok_or("ALTER DATABASE needs an option (ALLOW_CONNECTIONS)")?;
-            CatalogCommand::AlterDatabase { name, allow_connections }
+            if options == DatabaseOptions::default() {
+                return Err("ALTER DATABASE needs an option (ALLOW_CONNECTIONS, CONNECTION)".into());
+            }
+            CatalogCommand::AlterDatabase { name, options }
         } else {
-            CatalogCommand::CreateDatabase { name, allow_connections: allow.unwrap_or(true) }
+            CatalogCommand::CreateDatabase { name, options }
         });
     }
     // PostgreSQL's CREATE/ALTER USER are CREATE/ALTER ROLE (CREATE USER implying LOGIN, below); sqlparser reads
@@ -358,16 +387,33 @@ mod tests {
     fn parses_database_commands() {
         assert_eq!(
             parse("CREATE DATABASE Foo").unwrap(),
-            CatalogCommand::CreateDatabase { name: "foo".into(), allow_connections: true }
+            CatalogCommand::CreateDatabase { name: "foo".into(), options: DatabaseOptions::default() }
         );
+        let no_connections = DatabaseOptions { allow_connections: Some(false), ..Default::default() };
         assert_eq!(
             parse("CREATE DATABASE \"Foo\" WITH ALLOW_CONNECTIONS false").unwrap(),
-            CatalogCommand::CreateDatabase { name: "Foo".into(), allow_connections: false }
+            CatalogCommand::CreateDatabase { name: "Foo".into(), options: no_connections }
         );
+        let connections = DatabaseOptions { allow_connections: Some(true), ..Default::default() };
         assert_eq!(
             parse("ALTER DATABASE foo ALLOW_CONNECTIONS = true;").unwrap(),
-            CatalogCommand::AlterDatabase { name: "foo".into(), allow_connections: true }
+            CatalogCommand::AlterDatabase { name: "foo".into(), options: connections }
         );
+        let remote = DatabaseOptions {
+            allow_connections: None,
+            engine: Some("postgresql".into()),
+            connection: Some("host=h dbname=app".into()),
+        };
+        assert_eq!(
+            parse("CREATE DATABASE app WITH ENGINE = PostgreSQL CONNECTION = 'host=h dbname=app'").unwrap(),
+            CatalogCommand::CreateDatabase { name: "app".into(), options: remote }
+        );
+        let moved = DatabaseOptions { connection: Some("host=other".into()), ..Default::default() };
+        assert_eq!(
+            parse("ALTER DATABASE app CONNECTION 'host=other'").unwrap(),
+            CatalogCommand::AlterDatabase { name: "app".into(), options: moved }
+        );
+        assert!(parse("CREATE DATABASE app CONNECTION host").is_err());
         assert_eq!(
             parse("DROP DATABASE IF EXISTS foo").unwrap(),
             CatalogCommand::DropDatabase { name: "foo".into(), if_exists: true }

@@ -7,9 +7,16 @@
 //! does it accept connections). Every query here takes its values as parameters, never by formatting SQL. Beside
 //! it, [`secret`] keeps the server secret password authentication derives mock salts from.
 //!
+//! Each database has an engine ([`DatabaseEngine`]): `sqlite`, its data in the file `base/<oid>.db` (the
+//! default), or `postgresql`, its data on a PostgreSQL server (or anything speaking its protocol) that the
+//! catalog names with a libpq connection string, never holding a password; [`remote`] reads that string and the
+//! host's password file. Creating, altering or dropping such a database changes only this catalog, never the
+//! server's data.
+//!
 //! Runs in: `bgw initdb`, the postmaster at start, backends at connection.
 
 pub mod ddl;
+pub mod remote;
 pub mod scram;
 pub mod secret;
 
@@ -46,6 +53,47 @@ pub struct Database {
     pub oid: u32,
     pub name: String,
     pub allow_connections: bool,
+    pub engine: DatabaseEngine,
+}
+
+/// Where a database's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseEngine {
+    /// The SQLite file `base/<oid>.db` in the data directory.
+    Sqlite,
+    /// A PostgreSQL server: `connection` is a libpq connection string (keyword/value or URI) without a password
+    /// ([`remote::server_config`] adds it from the password file).
+    Postgresql { connection: String },
+}
+
+impl DatabaseEngine {
+    /// The engine's name as SQL spells it (`ENGINE = sqlite`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DatabaseEngine::Sqlite => "sqlite",
+            DatabaseEngine::Postgresql { .. } => "postgresql",
+        }
+    }
+
+    fn from_columns(engine: &str, connection: Option<String>) -> DatabaseEngine {
+        match (engine, connection) {
+            ("postgresql", Some(connection)) => DatabaseEngine::Postgresql { connection },
+            _ => DatabaseEngine::Sqlite,
+        }
+    }
+}
+
+/// The columns a [`Database`] is read from, in [`database_row`]'s order.
+const DATABASE_COLUMNS: &str = "oid, name, allow_connections, engine, connection";
+
+fn database_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Database> {
+    let engine: String = r.get(3)?;
+    Ok(Database {
+        oid: r.get(0)?,
+        name: r.get(1)?,
+        allow_connections: r.get(2)?,
+        engine: DatabaseEngine::from_columns(&engine, r.get(4)?),
+    })
 }
 
 /// `global/catalog.db` in `data_dir`.
@@ -98,7 +146,9 @@ pub fn create(data_dir: &Path, superuser: &str) -> Result<(), CatalogError> {
          CREATE TABLE databases (
              oid INTEGER PRIMARY KEY,
              name TEXT NOT NULL UNIQUE,
-             allow_connections INTEGER NOT NULL
+             allow_connections INTEGER NOT NULL,
+             engine TEXT NOT NULL DEFAULT 'sqlite',
+             connection TEXT
          );",
     )
     .map_err(&err)?;
@@ -118,6 +168,27 @@ pub fn create(data_dir: &Path, superuser: &str) -> Result<(), CatalogError> {
     for oid in [TEMPLATE1_OID, POSTGRES_OID] {
         let p = database_path(data_dir, oid);
         open_database_file(&p).map_err(sqlite_err(&p))?;
+    }
+    Ok(())
+}
+
+/// Brings a catalog made by an earlier version up to this one's columns (databases' engines). Run by the
+/// postmaster at start, before any backend reads the catalog.
+pub fn upgrade(data_dir: &Path) -> Result<(), CatalogError> {
+    let path = catalog_path(data_dir);
+    let err = sqlite_err(&path);
+    let conn = open_database_file(&path).map_err(&err)?;
+    let has_engine: bool = conn
+        .query_row("SELECT count(*) FROM pragma_table_info('databases') WHERE name = 'engine'", [], |r| r.get(0))
+        .map_err(&err)?;
+    if !has_engine {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE databases ADD COLUMN engine TEXT NOT NULL DEFAULT 'sqlite';
+             ALTER TABLE databases ADD COLUMN connection TEXT;
+             COMMIT;",
+        )
+        .map_err(&err)?;
     }
     Ok(())
 }
@@ -165,33 +236,38 @@ impl Catalog {
 
     pub fn database_by_oid(&self, oid: u32) -> Result<Option<Database>, CatalogError> {
         self.conn
-            .query_row("SELECT oid, name, allow_connections FROM databases WHERE oid = ?1", params![oid], |r| {
-                Ok(Database { oid: r.get(0)?, name: r.get(1)?, allow_connections: r.get(2)? })
-            })
+            .query_row(&format!("SELECT {DATABASE_COLUMNS} FROM databases WHERE oid = ?1"), params![oid], database_row)
             .optional()
             .map_err(sqlite_err(&self.path))
     }
 
-    /// Adds a database (its file is created too). Returns its oid. The name must be new (the caller checked;
-    /// the unique constraint guards against a race).
+    /// Adds a database (a sqlite-engine database's file is created too; a postgresql-engine one has none).
+    /// Returns its oid. The name must be new (the caller checked; the unique constraint guards against a race).
     pub fn create_database(
         &mut self,
         data_dir: &Path,
         name: &str,
         allow_connections: bool,
+        engine: &DatabaseEngine,
     ) -> Result<u32, CatalogError> {
         let err = sqlite_err(&self.path);
         let tx = self.conn.savepoint().map_err(&err)?; // nests in a command's transaction
         let oid: u32 = tx
             .query_row("SELECT max(16384, coalesce(max(oid), 0) + 1) FROM databases", [], |r| r.get(0))
             .map_err(&err)?;
+        let connection = match engine {
+            DatabaseEngine::Sqlite => None,
+            DatabaseEngine::Postgresql { connection } => Some(connection.as_str()),
+        };
         tx.execute(
-            "INSERT INTO databases (oid, name, allow_connections) VALUES (?1, ?2, ?3)",
-            params![oid, name, allow_connections],
+            "INSERT INTO databases (oid, name, allow_connections, engine, connection) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![oid, name, allow_connections, engine.name(), connection],
         )
         .map_err(&err)?;
-        let file = database_path(data_dir, oid);
-        open_database_file(&file).map_err(sqlite_err(&file))?;
+        if *engine == DatabaseEngine::Sqlite {
+            let file = database_path(data_dir, oid);
+            open_database_file(&file).map_err(sqlite_err(&file))?;
+        }
         tx.commit().map_err(&err)?;
         Ok(oid)
     }
@@ -204,12 +280,26 @@ impl Catalog {
         Ok(n > 0)
     }
 
-    /// Removes a database from the catalog and deletes its files.
+    /// Points a postgresql-engine database at another connection string (the server's data is not touched).
+    pub fn set_connection(&self, oid: u32, connection: &str) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "UPDATE databases SET connection = ?2 WHERE oid = ?1 AND engine = 'postgresql'",
+                params![oid, connection],
+            )
+            .map_err(sqlite_err(&self.path))?;
+        Ok(())
+    }
+
+    /// Removes a database from the catalog and deletes its files (a postgresql-engine database has none: the
+    /// server's data stays where it is).
     pub fn drop_database(&self, data_dir: &Path, db: &Database) -> Result<(), CatalogError> {
         self.conn.execute("DELETE FROM databases WHERE oid = ?1", params![db.oid]).map_err(sqlite_err(&self.path))?;
-        let file = database_path(data_dir, db.oid);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        if db.engine == DatabaseEngine::Sqlite {
+            let file = database_path(data_dir, db.oid);
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
         }
         Ok(())
     }
@@ -286,18 +376,18 @@ impl Catalog {
     pub fn databases(&self) -> Result<Vec<Database>, CatalogError> {
         let err = sqlite_err(&self.path);
         let mut stmt =
-            self.conn.prepare("SELECT oid, name, allow_connections FROM databases ORDER BY oid").map_err(&err)?;
-        let rows = stmt
-            .query_map([], |r| Ok(Database { oid: r.get(0)?, name: r.get(1)?, allow_connections: r.get(2)? }))
-            .map_err(&err)?;
+            self.conn.prepare(&format!("SELECT {DATABASE_COLUMNS} FROM databases ORDER BY oid")).map_err(&err)?;
+        let rows = stmt.query_map([], database_row).map_err(&err)?;
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
     pub fn database(&self, name: &str) -> Result<Option<Database>, CatalogError> {
         self.conn
-            .query_row("SELECT oid, name, allow_connections FROM databases WHERE name = ?1", params![name], |r| {
-                Ok(Database { oid: r.get(0)?, name: r.get(1)?, allow_connections: r.get(2)? })
-            })
+            .query_row(
+                &format!("SELECT {DATABASE_COLUMNS} FROM databases WHERE name = ?1"),
+                params![name],
+                database_row,
+            )
             .optional()
             .map_err(sqlite_err(&self.path))
     }

@@ -59,6 +59,38 @@ impl Drop for DropMark {
     }
 }
 
+/// The engine CREATE DATABASE's options ask for: `sqlite` (the default) or `postgresql` with a connection string
+/// the catalog may keep.
+fn database_engine(options: &crate::catalog::ddl::DatabaseOptions) -> Result<crate::catalog::DatabaseEngine, SqlError> {
+    use crate::catalog::DatabaseEngine;
+    match (options.engine.as_deref(), &options.connection) {
+        (None | Some("sqlite"), None) => Ok(DatabaseEngine::Sqlite),
+        (None | Some("sqlite"), Some(_)) => {
+            Err(SqlError::error("22023", "the sqlite engine takes no connection string")
+                .with_hint("Use ENGINE = postgresql for a database on a PostgreSQL server."))
+        }
+        (Some("postgresql"), Some(connection)) => {
+            check_connection(connection)?;
+            Ok(DatabaseEngine::Postgresql { connection: connection.clone() })
+        }
+        (Some("postgresql"), None) => Err(SqlError::error("22023", "the postgresql engine needs a connection string")
+            .with_hint("Add CONNECTION = 'host=... port=... dbname=... user=...'.")),
+        (Some(other), _) => Err(SqlError::error("22023", format!("database engine \"{other}\" does not exist"))
+            .with_hint("The engines are sqlite and postgresql.")),
+    }
+}
+
+/// A connection string checked as the catalog may keep it (no password: that goes in the password file).
+fn check_connection(connection: &str) -> Result<(), SqlError> {
+    crate::catalog::remote::check_connection(connection).map(drop).map_err(|e| {
+        let err = SqlError::error(e.sqlstate(), e.to_string());
+        match e.hint() {
+            Some(hint) => err.with_hint(hint),
+            None => err,
+        }
+    })
+}
+
 /// CREATE/ALTER/DROP DATABASE and ROLE: privileges, PostgreSQL's checks and messages, then the catalog.
 pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_block: bool) -> Result<String, SqlError> {
     use crate::catalog::ddl::{parse, CatalogCommand};
@@ -98,21 +130,39 @@ pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_bl
     let superuser = host.is_superuser();
     let denied = |m: String| SqlError::error("42501", m);
     match &cmd {
-        CatalogCommand::CreateDatabase { name, allow_connections } => {
+        CatalogCommand::CreateDatabase { name, options } => {
             if !superuser {
                 return Err(denied("permission denied to create database".into()));
             }
+            let engine = database_engine(options)?;
             if cat.database(name).map_err(internal)?.is_some() {
                 return Err(SqlError::error("42P04", format!("database \"{name}\" already exists")));
             }
-            cat.create_database(data_dir, name, *allow_connections).map_err(internal)?;
+            cat.create_database(data_dir, name, options.allow_connections.unwrap_or(true), &engine)
+                .map_err(internal)?;
         }
-        CatalogCommand::AlterDatabase { name, allow_connections } => {
+        CatalogCommand::AlterDatabase { name, options } => {
             if !superuser {
                 return Err(denied(format!("must be owner of database {name}")));
             }
-            if !cat.set_allow_connections(name, *allow_connections).map_err(internal)? {
+            let Some(db) = cat.database(name).map_err(internal)? else {
                 return Err(SqlError::error("3D000", format!("database \"{name}\" does not exist")));
+            };
+            if options.engine.as_deref().is_some_and(|e| e != db.engine.name()) {
+                return Err(SqlError::error("0A000", "changing the engine of a database is not supported"));
+            }
+            if let Some(connection) = &options.connection {
+                if db.engine == crate::catalog::DatabaseEngine::Sqlite {
+                    return Err(SqlError::error(
+                        "22023",
+                        format!("database \"{name}\" has the sqlite engine, which takes no connection string"),
+                    ));
+                }
+                check_connection(connection)?;
+                cat.set_connection(db.oid, connection).map_err(internal)?;
+            }
+            if let Some(allow) = options.allow_connections {
+                cat.set_allow_connections(name, allow).map_err(internal)?;
             }
         }
         CatalogCommand::DropDatabase { name, if_exists } => {

@@ -18,6 +18,8 @@ pub struct ShmemHost {
     pub(super) notices: RefCell<Vec<SqlError>>,
     /// The connected database's file, once the connection checks passed.
     pub(super) database_path: RefCell<Option<std::path::PathBuf>>,
+    /// The connection string of the session's database when it is on a PostgreSQL server (the session is relayed).
+    pub(super) remote_connection: RefCell<Option<String>>,
     /// The database and role the session connected as.
     pub(super) connected_as: RefCell<Option<(String, String)>>,
     /// The connected database's oid (notifications are per database).
@@ -42,6 +44,7 @@ impl Default for ShmemHost {
         ShmemHost {
             notices: RefCell::new(Vec::new()),
             database_path: RefCell::new(None),
+            remote_connection: RefCell::new(None),
             connected_as: RefCell::new(None),
             db_oid: std::cell::Cell::new(0),
             role_oid: std::cell::Cell::new(0),
@@ -115,7 +118,14 @@ impl ShmemHost {
                 }
             }
         }
-        *self.database_path.borrow_mut() = Some(crate::catalog::database_path(data_dir, db.oid));
+        match &db.engine {
+            crate::catalog::DatabaseEngine::Sqlite => {
+                *self.database_path.borrow_mut() = Some(crate::catalog::database_path(data_dir, db.oid));
+            }
+            crate::catalog::DatabaseEngine::Postgresql { connection } => {
+                *self.remote_connection.borrow_mut() = Some(connection.clone());
+            }
+        }
         *self.connected_as.borrow_mut() = Some((db.name.clone(), role.name.clone()));
         self.db_oid.set(db.oid);
         self.role_oid.set(role.oid);
@@ -190,6 +200,10 @@ impl HostServices for ShmemHost {
 
     fn database_path(&self) -> Option<std::path::PathBuf> {
         self.database_path.borrow().clone()
+    }
+
+    fn remote_connection(&self) -> Option<String> {
+        self.remote_connection.borrow().clone()
     }
 
     fn read_only(&self) -> bool {

@@ -493,7 +493,12 @@ mod tests {
         let mut s = State::new();
         s.set_session(Session {
             role: Role { oid: 10, name: "boss".into(), superuser: true, can_login: true },
-            database: Some(Database { oid: 5, name: "postgres".into(), allow_connections: true }),
+            database: Some(Database {
+                oid: 5,
+                name: "postgres".into(),
+                allow_connections: true,
+                engine: crate::catalog::DatabaseEngine::Sqlite,
+            }),
             conn: Some(SqliteEngine::new(conn, crate::sql::sqlite::Options::SPI)),
         });
         s
