@@ -16,9 +16,10 @@
 //! statement ends with the interrupt's error). Dropping the engine says goodbye to the server (Terminate); a
 //! process killed without it leaves the server to roll back what it had open.
 //!
-//! The session settings the engine sets at connect (unless the connection's `options` name them) are the ones
-//! [`crate::sql::datum`] prints values with: `TimeZone` UTC, `DateStyle` ISO, `IntervalStyle` postgres,
-//! `extra_float_digits` 1.
+//! The session settings the engine sets at connect are the ones [`crate::sql::datum`] prints values with:
+//! `TimeZone` UTC, `DateStyle` ISO, `IntervalStyle` postgres (unless the connection's `options` name them: the
+//! server reports these, and while they differ date/time values are read as the server's text), and always
+//! `extra_float_digits` 1 and `bytea_output` hex (not reported: a statement that changes them is refused, 0A000).
 //!
 //! Runs in: a background worker process (SPI on a postgresql-engine database); never in the postmaster, which
 //! runs no threads and no runtimes.
@@ -42,9 +43,34 @@ use super::{Completion, Engine, Hooks, SqlError, Value};
 /// How often the interrupt check runs while a call waits for the server.
 pub const CHECK_EVERY: Duration = Duration::from_millis(10);
 
-/// The session settings set at connect, as `options` (`-c name=value`).
-const SESSION_SETTINGS: [(&str, &str); 4] =
-    [("TimeZone", "UTC"), ("DateStyle", "ISO"), ("IntervalStyle", "postgres"), ("extra_float_digits", "1")];
+/// The session settings set at connect, as `options` (`-c name=value`), unless the connection's own options set
+/// them: the server reports changes of these, and values whose text depends on them are read as text while they
+/// differ ([`values::depends_on_settings`]).
+const REPORTED_SETTINGS: [(&str, &str); 3] = [("TimeZone", "UTC"), ("DateStyle", "ISO"), ("IntervalStyle", "postgres")];
+
+/// The session settings always set at connect (the server does not report changes of these, so SPI refuses
+/// statements that change them: see [`changes_fixed_settings`]).
+const FIXED_SETTINGS: [(&str, &str); 2] = [("extra_float_digits", "1"), ("bytea_output", "hex")];
+
+/// Whether the server's reported settings are the ones [`crate::sql::datum`] prints with.
+fn settings_match(
+    connection: &tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+) -> bool {
+    connection.parameter("TimeZone").is_some_and(|tz| matches!(tz, "UTC" | "Etc/UTC"))
+        && connection.parameter("DateStyle").is_some_and(|d| d.starts_with("ISO"))
+        && connection.parameter("IntervalStyle").is_some_and(|i| i == "postgres")
+}
+
+/// Whether statement `sql` changes a setting the server does not report (`SET extra_float_digits`,
+/// `set_config('bytea_output', ...)`, `RESET ALL`), which would change how values print unseen.
+fn changes_fixed_settings(kind: &Kind, sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    let names = FIXED_SETTINGS.iter().any(|(name, _)| lower.contains(name));
+    let setting = matches!(kind, Kind::Other(tag) if tag == "SET" || tag == "RESET")
+        || lower.contains("set_config")
+        || lower.contains("pg_catalog.set_config");
+    (names && setting) || (matches!(kind, Kind::Other(tag) if tag == "RESET") && lower.contains(" all"))
+}
 
 /// How a prepared statement's results are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +104,8 @@ pub struct PostgresEngine {
     in_block: bool,
     failed: bool,
     prepared: Option<Prepared>,
+    /// Whether the session's reported settings are still the engine's (kept by the connection task).
+    settings: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PostgresEngine {
@@ -117,8 +145,16 @@ impl PostgresEngine {
         });
         let (client, mut connection) = connected?;
         let (notice_tx, notices) = mpsc::unbounded_channel();
+        let settings = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(settings_match(&connection)));
+        let seen = settings.clone();
         let task = runtime.spawn(async move {
-            while let Some(message) = futures::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            let mut next = futures::future::poll_fn(|cx| {
+                let polled = connection.poll_message(cx);
+                // ParameterStatus messages are taken in by the poll: the flag is current before any row after them.
+                seen.store(settings_match(&connection), std::sync::atomic::Ordering::Relaxed);
+                polled
+            });
+            while let Some(message) = (&mut next).await {
                 match message {
                     Ok(AsyncMessage::Notice(notice)) => {
                         let _ = notice_tx.send(notice);
@@ -140,6 +176,7 @@ impl PostgresEngine {
             in_block: false,
             failed: false,
             prepared: None,
+            settings,
         })
     }
 
@@ -223,6 +260,13 @@ impl PostgresEngine {
             let prepared = Prepared { sql: sql.to_owned(), statement: None, plan: Plan::Control };
             return Ok((Statement::bare(sql, kind), prepared));
         }
+        if changes_fixed_settings(&kind, sql) {
+            let names = FIXED_SETTINGS.map(|(name, _)| name).join(" and ");
+            return Err(SqlError::error(
+                "0A000",
+                format!("changing {names} is not supported on a postgresql-engine database"),
+            ));
+        }
         let Some(client) = self.client.take() else { return Err(errors::connection_lost()) };
         let done = self.wait(async { client.prepare(sql).await.map_err(|e| errors::from_client(&e)) });
         self.client = Some(client);
@@ -234,12 +278,15 @@ impl PostgresEngine {
             }
         };
         let params = server.params().len();
-        let plan = if server.columns().iter().all(|c| values::decodable(c.type_())) {
+        let settings = self.settings.load(std::sync::atomic::Ordering::Relaxed);
+        let readable =
+            |ty: &tokio_postgres::types::Type| values::decodable(ty) && (settings || !values::depends_on_settings(ty));
+        let plan = if server.columns().iter().all(|c| readable(c.type_())) {
             Plan::Extended
         } else if params == 0 {
             Plan::Simple
         } else {
-            let ty = server.columns().iter().find(|c| !values::decodable(c.type_())).map(|c| c.type_().name());
+            let ty = server.columns().iter().find(|c| !readable(c.type_())).map(|c| c.type_().name());
             return Err(SqlError::error(
                 "0A000",
                 format!(
@@ -268,14 +315,19 @@ impl PostgresEngine {
     }
 }
 
-/// Whether a statement of `kind` only reads (for SPI's read-only executions): queries (without a row lock) and
-/// the utility statements that show things. The server decides what a statement does; this is the statement's
-/// kind.
+/// Whether a statement of `kind` only reads (for SPI's read-only executions): queries without a row lock or a
+/// data-modifying `WITH`, and the utility statements that show things. The server decides what a statement does;
+/// this reads the statement's words, and errs on the side of refusing (a query whose text names one of those
+/// words in a string is treated as one that writes).
 fn reads_only(kind: &Kind, sql: &str) -> bool {
     match kind {
         Kind::Query => {
             let upper = sql.to_ascii_uppercase();
-            !upper.contains(" FOR UPDATE") && !upper.contains(" FOR SHARE") && !upper.contains(" FOR NO KEY")
+            let words: Vec<&str> = upper.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+            let locks = words.windows(2).any(|w| w[0] == "FOR" && matches!(w[1], "UPDATE" | "SHARE" | "NO" | "KEY"));
+            let modifies = words.first().is_some_and(|w| w.is_empty() || *w == "WITH")
+                && words.iter().any(|w| matches!(*w, "INSERT" | "UPDATE" | "DELETE" | "MERGE"));
+            !locks && !modifies
         }
         Kind::Other(tag) => matches!(tag.as_str(), "SHOW" | "EXPLAIN" | "VALUES" | "TABLE"),
         _ => false,
@@ -287,13 +339,12 @@ fn with_session_settings(config: &tokio_postgres::Config) -> tokio_postgres::Con
     let mut config = config.clone();
     let mut options = config.get_options().unwrap_or_default().to_owned();
     let lower = options.to_ascii_lowercase();
-    for (name, value) in SESSION_SETTINGS {
-        if !lower.contains(&name.to_ascii_lowercase()) {
-            if !options.is_empty() {
-                options.push(' ');
-            }
-            options.push_str(&format!("-c {name}={value}"));
+    let unset = REPORTED_SETTINGS.into_iter().filter(|(name, _)| !lower.contains(&name.to_ascii_lowercase()));
+    for (name, value) in unset.chain(FIXED_SETTINGS) {
+        if !options.is_empty() {
+            options.push(' ');
         }
+        options.push_str(&format!("-c {name}={value}"));
     }
     config.options(options);
     config
@@ -490,3 +541,34 @@ impl Drop for PostgresEngine {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    #[test]
+    fn what_reads_only() {
+        assert!(reads_only(&Kind::Query, "SELECT * FROM t WHERE a = 'x'"));
+        assert!(!reads_only(&Kind::Query, "SELECT * FROM t FOR UPDATE SKIP LOCKED"));
+        assert!(!reads_only(&Kind::Query, "with d as (delete from t returning *) select * from d"));
+        assert!(reads_only(&Kind::Query, "WITH a AS (SELECT 1) SELECT * FROM a"));
+        assert!(reads_only(&Kind::Other("SHOW".into()), "SHOW TimeZone"));
+        assert!(!reads_only(&Kind::Insert, "INSERT INTO t VALUES (1)"));
+        assert!(!reads_only(&Kind::Other("CREATE TABLE".into()), "CREATE TABLE t (a int)"));
+    }
+
+    #[test]
+    fn settings_are_added_unless_set() {
+        let mut c = tokio_postgres::Config::new();
+        c.options("-c TimeZone=Europe/Paris");
+        let c = with_session_settings(&c);
+        let options = c.get_options().unwrap();
+        assert!(options.starts_with("-c TimeZone=Europe/Paris -c DateStyle=ISO"), "{options}");
+        assert!(!options.contains("TimeZone=UTC") && options.ends_with("-c bytea_output=hex"), "{options}");
+        assert!(changes_fixed_settings(&Kind::Other("SET".into()), "SET extra_float_digits = 0"));
+        assert!(changes_fixed_settings(&Kind::Query, "SELECT set_config('bytea_output', 'escape', false)"));
+        assert!(changes_fixed_settings(&Kind::Other("RESET".into()), "RESET ALL"));
+        assert!(!changes_fixed_settings(&Kind::Other("SET".into()), "SET TimeZone = 'Europe/Paris'"));
+        assert!(!changes_fixed_settings(&Kind::Query, "SELECT 'extra_float_digits'"));
+    }
+}

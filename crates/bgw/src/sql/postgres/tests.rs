@@ -66,6 +66,17 @@ fn statements_types_errors_transactions_notices() {
     let t = text_of(&mut e, "SELECT '10.0.0.1/8'::inet, '[1,5)'::int4range, 'pg_class'::regclass, row(1, 'a')");
     assert_eq!(t, vec![Some("10.0.0.1/8"), Some("[1,5)"), Some("pg_class"), Some("(1,a)")]);
 
+    // A session setting that changes how values print: the server reports it, and values read as its text.
+    run(&mut e, "SET TimeZone = 'Europe/Paris'", &[]).unwrap();
+    let t = text_of(&mut e, "SELECT '2024-01-02 03:04:05+00'::timestamptz, 1.5::float8");
+    assert_eq!(t, vec![Some("2024-01-02 04:04:05+01"), Some("1.5")]);
+    let err = run(&mut e, "SELECT $1::timestamptz", &[Value::Text("2024-01-02".into())]).unwrap_err();
+    assert_eq!(err.code, "0A000");
+    run(&mut e, "RESET TimeZone", &[]).unwrap();
+    let t = text_of(&mut e, "SELECT '2024-01-02 03:04:05+00'::timestamptz");
+    assert_eq!(t, vec![Some("2024-01-02 03:04:05+00")]);
+    assert_eq!(run(&mut e, "SET extra_float_digits = 0", &[]).unwrap_err().code, "0A000");
+
     // Statements, parameters in text format, rows, counts.
     run(&mut e, "CREATE TABLE t (id int PRIMARY KEY, v text, n numeric(10,2))", &[]).unwrap();
     let (stmt, rest) = e.prepare("INSERT INTO t VALUES ($1, $2, $3); SELECT 1").unwrap().unwrap();

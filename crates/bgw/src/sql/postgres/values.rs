@@ -2,7 +2,9 @@
 //! input function of the parameter's type reads them, as it reads a literal), results come back in the binary
 //! format (the only one the client asks for) and are printed with [`crate::sql::datum`]'s output functions, the
 //! text PostgreSQL 15 prints with the session settings the engine sets at connect (`TimeZone` UTC, `DateStyle`
-//! ISO, `IntervalStyle` postgres, `extra_float_digits` 1). A result type [`datum`](crate::sql::datum) cannot
+//! ISO, `IntervalStyle` postgres, `extra_float_digits` 1, `bytea_output` hex). While the session's `TimeZone`,
+//! `DateStyle` or `IntervalStyle` differ from those (the connection's options or a `SET` chose others: the server
+//! reports each change), the date/time types ([`depends_on_settings`]) are read as the server's text too. A result type [`datum`](crate::sql::datum) cannot
 //! decode (a composite, a range, a type of an extension, `regclass`) is not guessed at: [`decodable`] says so
 //! before the statement runs, and the engine reads such a result through the simple protocol, whose rows are the
 //! server's own text.
@@ -81,6 +83,18 @@ pub fn decodable(ty: &Type) -> bool {
     }
 }
 
+/// Whether the text of a value of server type `ty` depends on the session's `TimeZone`, `DateStyle` or
+/// `IntervalStyle` (the date/time types, and arrays of them).
+pub fn depends_on_settings(ty: &Type) -> bool {
+    match ty.kind() {
+        Kind::Domain(base) => depends_on_settings(base),
+        _ => PgType::from_oid(ty.oid()).is_some_and(|t| {
+            let element = t.element().filter(|_| t.is_array()).unwrap_or(t);
+            matches!(element, PgType::Date | PgType::Time | PgType::Timestamp | PgType::Timestamptz | PgType::Interval)
+        }),
+    }
+}
+
 /// One result value, printed as PostgreSQL's output function prints it.
 pub struct Cell(pub Option<String>);
 
@@ -118,6 +132,8 @@ mod tests {
         assert!(decodable(&Type::TEXT_ARRAY) && decodable(&Type::JSONB) && decodable(&Type::VOID));
         assert!(!decodable(&Type::REGCLASS) && !decodable(&Type::RECORD) && !decodable(&Type::INET));
         assert!(!decodable(&Type::INT4_RANGE) && !decodable(&Type::POINT));
+        assert!(depends_on_settings(&Type::TIMESTAMPTZ_ARRAY) && depends_on_settings(&Type::DATE));
+        assert!(!depends_on_settings(&Type::FLOAT8) && !depends_on_settings(&Type::TEXT));
         let cell = Cell::from_sql(&Type::INT8, &42i64.to_be_bytes()).unwrap();
         assert_eq!(cell.0.as_deref(), Some("42"));
         let cell = Cell::from_sql(&Type::FLOAT8, &1e100f64.to_be_bytes()).unwrap();
