@@ -260,6 +260,13 @@ impl PostgresEngine {
             let prepared = Prepared { sql: sql.to_owned(), statement: None, plan: Plan::Control };
             return Ok((Statement::bare(sql, kind), prepared));
         }
+        if matches!(&kind, Kind::Other(tag) if tag == "COPY") {
+            let upper = sql.to_ascii_uppercase();
+            if upper.contains("STDIN") || upper.contains("STDOUT") {
+                // The copy sub-protocol has no place here (PostgreSQL's SPI refuses it too: SPI_ERROR_COPY).
+                return Err(SqlError::error("0A000", "COPY to or from the client is not supported here"));
+            }
+        }
         if changes_fixed_settings(&kind, sql) {
             let names = FIXED_SETTINGS.map(|(name, _)| name).join(" and ");
             return Err(SqlError::error(

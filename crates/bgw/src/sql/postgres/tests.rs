@@ -76,6 +76,7 @@ fn statements_types_errors_transactions_notices() {
     let t = text_of(&mut e, "SELECT '2024-01-02 03:04:05+00'::timestamptz");
     assert_eq!(t, vec![Some("2024-01-02 03:04:05+00")]);
     assert_eq!(run(&mut e, "SET extra_float_digits = 0", &[]).unwrap_err().code, "0A000");
+    assert_eq!(run(&mut e, "COPY (SELECT 1) TO STDOUT", &[]).unwrap_err().code, "0A000");
 
     // Statements, parameters in text format, rows, counts.
     run(&mut e, "CREATE TABLE t (id int PRIMARY KEY, v text, n numeric(10,2))", &[]).unwrap();
