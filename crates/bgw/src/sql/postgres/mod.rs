@@ -193,23 +193,30 @@ impl PostgresEngine {
         let out = self.runtime.block_on(async {
             tokio::pin!(fut);
             let mut interrupted: Option<SqlError> = None;
+            let mut canceling = None;
             let mut tick = tokio::time::interval(CHECK_EVERY);
-            loop {
+            let done = loop {
                 tokio::select! {
-                    done = &mut fut => return match (done, interrupted) {
-                        (Err(_), Some(interrupt)) => Err(interrupt),
-                        (done, _) => done,
-                    },
+                    done = &mut fut => break done,
                     _ = tick.tick(), if check.is_some() && interrupted.is_none() => {
                         if let Some(Err(e)) = check.map(|c| c(Wait::Running)) {
                             interrupted = Some(e);
                             let cancel = cancel.clone();
-                            tokio::spawn(async move {
+                            canceling = Some(tokio::spawn(async move {
                                 let _ = cancel.cancel_query(NoTls).await;
-                            });
+                            }));
                         }
                     }
                 }
+            };
+            // A cancel request still on its way when the statement ended is delivered before the next statement
+            // is sent (the server ignores one that finds its session idle).
+            if let Some(task) = canceling {
+                let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+            }
+            match (done, interrupted) {
+                (Err(_), Some(interrupt)) => Err(interrupt),
+                (done, _) => done,
             }
         });
         while let Ok(notice) = self.notices.try_recv() {
