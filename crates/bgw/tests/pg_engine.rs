@@ -199,3 +199,25 @@ fn server_restart_mid_transaction_is_08006_and_kill_9_commits_nothing() {
     assert_eq!(server.sql("postgres", "SELECT count(*) FROM pge_held"), "0");
     assert_no_password(&h, TEST_PASSWORD);
 }
+
+#[test]
+fn a_termination_of_the_worker_ends_its_statement_on_the_server() {
+    let pg = Postgres::start();
+    let dir = module_dir();
+    let h = host_on(&pg, dir.path());
+    let server = pg.login();
+    let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(600)' AND state = 'active'";
+    // pg_terminate_backend of the worker (SIGTERM) while its SPI call waits for the server: the engine sends the
+    // server a cancel request, the statement ends there, and the worker ends as SIGTERM ends it (FATAL, exit 1).
+    let pid = h.launch("c_pg_engine", "c_pg_engine_sleep", 0, &options("sleeper", "app", r#""never""#));
+    h.wait_log("c_pg_engine sleeper: sleeping");
+    wait_until("the statement runs on the server", || server.sql("postgres", sleeping) == "1");
+    h.sql(&format!("SELECT pg_terminate_backend({pid})"));
+    h.wait_exited_1(pid);
+    wait_until("the server's statement ended", || server.sql("postgres", sleeping) == "0");
+    let log = h.log();
+    assert!(log.contains("FATAL:  terminating background worker \"sleeper\" due to administrator command"), "{log}");
+    assert!(!log.contains("c_pg_engine sleeper: sleep returned"), "the worker ended in the call:\n{log}");
+    let canceled = "canceling statement due to user request";
+    assert!(pg.log().contains(canceled), "the server canceled the statement:\n{}", pg.log());
+}

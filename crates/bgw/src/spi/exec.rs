@@ -223,6 +223,7 @@ impl State {
         }
         let database = self.database_oid();
         let remote = self.remote();
+        let _on_server = super::OnServer::new(remote);
         let Some(engine) = self.engine_mut() else {
             return self.fail(SPI_ERROR_UNCONNECTED, "this process has no database connection");
         };
@@ -272,6 +273,7 @@ impl State {
     /// outside one. Needs a database connection (notifications are sent within a database).
     pub fn notify(&mut self, channel: &str, payload: &str) -> Result<(), String> {
         let remote = self.remote();
+        let _on_server = super::OnServer::new(remote);
         let Some(engine) = self.engine_mut() else {
             return Err("cannot send a notification: this process is not connected to a database".into());
         };
@@ -309,6 +311,7 @@ impl State {
     /// Returns an error text if the transaction could not begin.
     pub fn start_transaction(&mut self) -> Result<(), String> {
         self.clear();
+        let _on_server = super::OnServer::new(self.remote());
         let Some(engine) = self.engine_mut() else { return Ok(()) };
         if engine.tx_state() != txn::TxState::Idle {
             return Ok(());
@@ -322,6 +325,7 @@ impl State {
     pub fn commit(&mut self) -> Result<bool, String> {
         self.clear();
         let database = if self.remote() { None } else { self.database_oid() };
+        let _on_server = super::OnServer::new(self.remote());
         let Some(engine) = self.engine_mut() else { return Ok(false) };
         let failed = engine.transaction_failed();
         if engine.tx_state() == txn::TxState::Idle {
@@ -361,6 +365,7 @@ impl State {
     /// `AbortCurrentTransaction`: rolls the open transaction back, if any.
     pub fn abort(&mut self) {
         self.clear();
+        let _on_server = super::OnServer::new(self.remote());
         super::notify::transaction_ended(false, None);
         if let Some(engine) = self.engine_mut() {
             let _ = engine.rollback();

@@ -161,3 +161,22 @@ c_pg_engine_bench(Datum arg)
 	for (;;)
 		nap(1000);
 }
+
+/* Runs SELECT pg_sleep(600) through SPI on the server; logs how it ended, then ends if it was terminated. */
+void c_pg_engine_sleep(Datum arg);
+void
+c_pg_engine_sleep(Datum arg)
+{
+	const char *who = MyBgworkerEntry->bgw_name;
+	int ret;
+
+	(void) arg;
+	connect_to_extra();
+	SPI_connect();
+	elog(LOG, "c_pg_engine %s: sleeping", who);
+	ret = SPI_execute("SELECT pg_sleep(600)", true, 0);
+	elog(LOG, "c_pg_engine %s: sleep returned %d: %s", who, ret, or_null(bgw_spi_error_message()));
+	CHECK_FOR_INTERRUPTS();
+	for (;;)
+		nap(1000);
+}
