@@ -4,7 +4,8 @@
 //! client LISTENing on the server itself, the server down or refusing the login at connect (FATAL with the
 //! server's reason, the restart rule, no crash cycle), the server restarted mid-transaction (08006, the worker
 //! exits as coded), kill -9 of workers mid-transaction (nothing of theirs committed), a termination while a
-//! statement runs on the server (canceled there first), and the password never in the log or the catalog. Every host and server is stopped when its test ends, also when it fails.
+//! statement runs on the server (canceled there first), and the password never in the log or the catalog.
+//! Every host and server is stopped when its test ends, also when it fails.
 
 use bgw_test_support::*;
 use postgres::fallible_iterator::FallibleIterator;
