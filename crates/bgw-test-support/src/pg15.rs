@@ -163,15 +163,39 @@ impl Postgres {
             text.push_str(&format!("{k} = {v}\n"));
         }
         std::fs::write(data.join("postgresql.conf"), text).unwrap();
-        let log = std::fs::File::create(pg.log_path()).unwrap();
+        std::fs::File::create(pg.log_path()).unwrap();
         if let Some((uid, gid)) = pg.run_as {
             std::os::unix::fs::chown(pg.log_path(), Some(uid), Some(gid)).unwrap();
         }
-        let mut cmd = pg.command(&pg_program("postgres"));
-        cmd.arg("-D").arg(&data).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
-        pg.child = Some(contained(&mut cmd).spawn().expect("PostgreSQL 15 must be installed (.ci/run)"));
-        pg.wait_ready();
+        pg.launch();
         pg
+    }
+
+    /// Starts the server on its data directory (appending to its log) and waits until it accepts connections.
+    fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new().append(true).open(self.log_path()).unwrap();
+        let mut cmd = self.command(&pg_program("postgres"));
+        cmd.arg("-D")
+            .arg(self.dir.path().join("data"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        self.child = Some(contained(&mut cmd).spawn().expect("PostgreSQL 15 must be installed (.ci/run)"));
+        self.wait_ready();
+    }
+
+    /// Stops the server (fast shutdown: its sessions end, their open transactions roll back) and starts it again
+    /// on the same data directory and port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// Starts a server that [`stop`](Self::stop) stopped, on the same data directory and port.
+    pub fn start_again(&mut self) {
+        if self.child.is_none() {
+            self.launch();
+        }
     }
 
     fn command(&self, program: &Path) -> Command {

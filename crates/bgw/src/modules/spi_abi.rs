@@ -12,7 +12,7 @@
 #![allow(non_upper_case_globals, non_snake_case, clippy::not_unsafe_ptr_arg_deref)]
 
 use super::abi::{finish, text};
-use bgw_abi::{SnapshotData, ERROR, WARNING};
+use bgw_abi::{SnapshotData, ERROR, FATAL, WARNING};
 use std::ffi::{c_char, c_int, c_long};
 
 /// PostgreSQL's `SPI_processed`: rows returned or affected by the last `SPI_execute`.
@@ -39,12 +39,26 @@ pub extern "C" fn SPI_finish() -> c_int {
     crate::spi::state().spi_finish()
 }
 
+/// A SIGTERM that arrived while an SPI call waited for a PostgreSQL server (`crate::spi::waiting_for_server`):
+/// the statement has been canceled there, and the worker ends now as the signal would have ended it.
+fn end_if_terminated() {
+    if crate::process::termination_pending() {
+        if let Some(spec) = crate::process::my_worker::my_spec() {
+            let message =
+                format!("terminating background worker \"{}\" due to administrator command", spec.display_type());
+            finish(FATAL, message, None, None);
+        }
+    }
+}
+
 fn execute(src: *const c_char, params: Option<Vec<Option<String>>>, read_only: bool, count: c_long) -> c_int {
     let src = (!src.is_null()).then(|| text(src));
     let mut state = crate::spi::state();
     #[allow(clippy::useless_conversion)] // c_long is i64 here, i32 on 32-bit targets
     let rc = state.execute(src.as_deref(), params.as_deref(), read_only, i64::from(count));
     set_processed(state.processed());
+    drop(state);
+    end_if_terminated();
     rc
 }
 
@@ -116,6 +130,7 @@ pub extern "C" fn bgw_spi_error_message() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn StartTransactionCommand() {
     let outcome = crate::spi::state().start_transaction();
+    end_if_terminated();
     if let Err(message) = outcome {
         finish(ERROR, message, None, None);
     }
@@ -129,6 +144,7 @@ pub extern "C" fn CommitTransactionCommand() {
     let failed = state.transaction_failed();
     let outcome = state.commit();
     drop(state);
+    end_if_terminated();
     match outcome {
         Err(message) => finish(ERROR, message, None, None),
         Ok(false) if failed => finish(
@@ -145,6 +161,7 @@ pub extern "C" fn CommitTransactionCommand() {
 #[no_mangle]
 pub extern "C" fn AbortCurrentTransaction() {
     crate::spi::state().abort();
+    end_if_terminated();
 }
 
 /// PostgreSQL's `Async_Notify`: NOTIFY `channel` with `payload` (NULL is empty), sent when the open transaction
@@ -156,6 +173,7 @@ pub extern "C" fn Async_Notify(channel: *const c_char, payload: *const c_char) {
     let channel = text(channel).unwrap_or_default();
     let payload = text(payload).unwrap_or_default();
     let outcome = crate::spi::state().notify(&channel, &payload);
+    end_if_terminated();
     if let Err(message) = outcome {
         finish(ERROR, message, None, None);
     }

@@ -87,6 +87,13 @@ pub fn install_backend_signals() {
     signals::install(libc::SIGINT, interrupts::handle_sigint, &[]);
 }
 
+/// Asks this process to end, as SIGTERM does in a backend: a worker's SIGTERM handler calls it while a statement
+/// of the worker runs on a PostgreSQL server, whose interrupt check then cancels it there before the worker ends.
+/// Async-signal-safe.
+pub fn request_termination() {
+    TERMINATE_PENDING.store(true, Ordering::SeqCst);
+}
+
 /// Whether SIGTERM asked this backend to end.
 pub fn termination_pending() -> bool {
     TERMINATE_PENDING.load(Ordering::SeqCst)

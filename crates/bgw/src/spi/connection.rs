@@ -5,8 +5,10 @@
 //! client connection's, in PostgreSQL's order (the role, then the database) and with its messages; the flags
 //! `BGWORKER_BYPASS_ROLELOGINCHECK` and `BGWORKER_BYPASS_ALLOWCONN` skip the login and the allow-connections
 //! checks. Every failure is FATAL for the caller (the worker ends with exit code 1 and its restart rule
-//! applies). On success the database file is opened the host's way and the connection is reported in
-//! `pg_stat_activity`.
+//! applies). On success the database is opened with its engine ([`SpiEngine`]): a sqlite-engine database's file
+//! the host's way, a postgresql-engine database's server with [`crate::catalog::remote::server_config`] (the
+//! password from the host's password file; a server that is down or refuses the login is a FATAL with its
+//! reason), and the connection is reported in `pg_stat_activity`.
 //!
 //! Runs in: a background worker process.
 
@@ -56,12 +58,41 @@ impl ConnectError {
     }
 }
 
-/// A worker's connection: who it is, where it is, and the open database file.
+/// A worker's connection: who it is, where it is, and the open database.
 pub struct Session {
     pub role: Role,
     pub database: Option<Database>,
     /// The database, as the SQL layer's engine sees it (SPI runs its statements there).
-    pub conn: Option<crate::sql::sqlite::SqliteEngine>,
+    pub conn: Option<SpiEngine>,
+}
+
+/// The engine of a worker's database: SPI runs on either through [`SpiEngine::engine`], one code path.
+pub enum SpiEngine {
+    /// The database's SQLite file.
+    Sqlite(crate::sql::sqlite::SqliteEngine),
+    /// A connection to the database's PostgreSQL server.
+    Postgres(Box<crate::sql::postgres::PostgresEngine>),
+}
+
+impl SpiEngine {
+    pub fn engine(&mut self) -> &mut dyn crate::sql::Engine {
+        match self {
+            SpiEngine::Sqlite(e) => e,
+            SpiEngine::Postgres(e) => e.as_mut(),
+        }
+    }
+
+    pub fn engine_ref(&self) -> &dyn crate::sql::Engine {
+        match self {
+            SpiEngine::Sqlite(e) => e,
+            SpiEngine::Postgres(e) => e.as_ref(),
+        }
+    }
+
+    /// Whether the database is a server's (its transactions and notifications are the server's).
+    pub fn is_remote(&self) -> bool {
+        matches!(self, SpiEngine::Postgres(_))
+    }
 }
 
 /// The catalog checks: the role, then the database, as a client connection makes them, minus what `flags`
@@ -122,25 +153,42 @@ pub fn open(data_dir: &Path, db: &DbTarget, user: &RoleTarget, flags: u32) -> Re
     drop(catalog);
     let conn = match &database {
         None => None,
-        Some(d) => {
-            let path = catalog::database_path(data_dir, d.oid);
-            let conn = catalog::open_database_file(&path).map_err(|e| {
-                ConnectError::fatal(format!(
-                    "could not open database \"{}\" (file \"{}\"): {e}",
-                    d.name,
-                    path.display()
-                ))
-            })?;
-            super::notify::register_function(&conn)
-                .map_err(|e| ConnectError::fatal(format!("could not set up database \"{}\": {e}", d.name)))?;
-            Some(crate::sql::sqlite::SqliteEngine::with_hooks(
-                conn,
-                crate::sql::sqlite::Options::SPI,
-                Box::new(super::notify::CommitHooks),
-            ))
-        }
+        Some(d) => Some(open_engine(data_dir, d)?),
     };
     Ok(Session { role, database, conn })
+}
+
+/// Opens database `d` with its engine.
+fn open_engine(data_dir: &Path, d: &Database) -> Result<SpiEngine, ConnectError> {
+    if let catalog::DatabaseEngine::Postgresql { connection } = &d.engine {
+        let refused = |reason: String| {
+            ConnectError::fatal(format!("could not connect to the server of database \"{}\": {reason}", d.name))
+        };
+        let config = catalog::remote::server_config(data_dir, connection).map_err(|e| refused(e.to_string()))?;
+        let engine = crate::sql::postgres::PostgresEngine::connect_checked(
+            &config,
+            Box::new(super::notify::ServerHooks),
+            Some(crate::process::interrupts::check_sql),
+        )
+        .map_err(|e| {
+            let mut err = refused(e.message);
+            err.detail = e.detail;
+            err.hint = e.hint;
+            err
+        })?;
+        return Ok(SpiEngine::Postgres(Box::new(engine)));
+    }
+    let path = catalog::database_path(data_dir, d.oid);
+    let conn = catalog::open_database_file(&path).map_err(|e| {
+        ConnectError::fatal(format!("could not open database \"{}\" (file \"{}\"): {e}", d.name, path.display()))
+    })?;
+    super::notify::register_function(&conn)
+        .map_err(|e| ConnectError::fatal(format!("could not set up database \"{}\": {e}", d.name)))?;
+    Ok(SpiEngine::Sqlite(crate::sql::sqlite::SqliteEngine::with_hooks(
+        conn,
+        crate::sql::sqlite::Options::SPI,
+        Box::new(super::notify::CommitHooks),
+    )))
 }
 
 /// Publishes the connection by oid in this process's entry, race-free against a `DROP DATABASE` (the handshake
@@ -265,7 +313,7 @@ mod tests {
     fn open_connects_to_the_database_file() {
         let (t, _c) = setup();
         let s = open(t.path(), &DbTarget::Name("postgres".into()), &RoleTarget::Bootstrap, 0).unwrap();
-        let engine = s.conn.unwrap();
+        let Some(SpiEngine::Sqlite(engine)) = s.conn else { panic!("a sqlite engine") };
         engine.connection().execute_batch("CREATE TABLE x (a)").unwrap();
         let other = rusqlite::Connection::open(catalog::database_path(t.path(), catalog::POSTGRES_OID)).unwrap();
         let n: i64 = other.query_row("SELECT count(*) FROM x", [], |r| r.get(0)).unwrap();

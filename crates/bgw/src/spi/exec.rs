@@ -5,8 +5,9 @@
 //! [`super::codes`]) and records an error text instead of raising; the C layer hands out pointers into the last
 //! result, valid until the next SPI call replaces it.
 //!
-//! SQL goes to the SQL layer's engine ([`crate::sql::Engine`], SQLite with
-//! [`Options::SPI`](crate::sql::sqlite::Options::SPI)): the lexer, statement kinds, parameter numbering, the
+//! SQL goes to the SQL layer's engine ([`crate::sql::Engine`]: SQLite with
+//! [`Options::SPI`](crate::sql::sqlite::Options::SPI) on a sqlite-engine database, a connection to the server on a
+//! postgresql-engine one, through the same code): the lexer, statement kinds, parameter numbering, the
 //! failed-transaction rule and SQLSTATEs are the ones client sessions use; what is SPI's own is here: result codes,
 //! text results, the row count limit, read-only executions (refused by what the statement does, not by its kind),
 //! strict parameters, and no transaction control through `SPI_execute`. A source string may hold several statements
@@ -17,6 +18,11 @@
 //! statement commits by itself. After a failed statement inside a transaction the transaction is *failed*, as
 //! PostgreSQL's would be: further statements are refused and committing rolls back.
 //!
+//! On a postgresql-engine database the statements, their errors, transactions (the API's begin, commit and
+//! rollback are the server's `BEGIN`, `COMMIT`, `ROLLBACK`) and notifications (`NOTIFY`, `pg_notify`,
+//! `Async_Notify` as `SELECT pg_notify($1, $2)`) are the server's, with its semantics; only `LISTEN` is refused
+//! here, as PostgreSQL refuses it in a background process.
+//!
 //! Runs in: a background worker process.
 
 use std::ffi::{c_char, CString};
@@ -24,7 +30,6 @@ use std::ops::ControlFlow;
 
 use super::codes::*;
 use super::connection::Session;
-use crate::sql::sqlite::SqliteEngine;
 use crate::sql::statement::{self, first_word, is_transaction_control, param_number};
 use crate::sql::{txn, Engine, SqlError, Value};
 
@@ -129,21 +134,29 @@ impl State {
         self.session.as_ref().and_then(|s| s.database.as_ref()).map(|d| d.oid)
     }
 
-    fn engine(&self) -> Option<&SqliteEngine> {
-        self.session.as_ref().and_then(|s| s.conn.as_ref())
+    fn engine(&self) -> Option<&dyn Engine> {
+        self.session.as_ref().and_then(|s| s.conn.as_ref()).map(|c| c.engine_ref())
     }
 
-    fn engine_mut(&mut self) -> Option<&mut SqliteEngine> {
-        self.session.as_mut().and_then(|s| s.conn.as_mut())
+    fn engine_mut(&mut self) -> Option<&mut dyn Engine> {
+        self.session.as_mut().and_then(|s| s.conn.as_mut()).map(|c| c.engine())
+    }
+
+    /// Whether the connected database is a server's (its notifications are the server's).
+    fn remote(&self) -> bool {
+        self.session.as_ref().and_then(|s| s.conn.as_ref()).is_some_and(|c| c.is_remote())
     }
 
     pub fn set_session(&mut self, mut session: Session) {
-        if let Some(engine) = session.conn.as_mut() {
-            crate::sql::sqlite::set_memory_limit(
-                crate::process::setting_int("backend_memory_limit").saturating_mul(1024),
-            );
-            // A running statement stops for a lock wait past lock_timeout, and for the process's pending interrupts.
-            engine.set_interrupt_check(crate::process::interrupts::check_sql);
+        if let Some(conn) = session.conn.as_mut() {
+            if !conn.is_remote() {
+                crate::sql::sqlite::set_memory_limit(
+                    crate::process::setting_int("backend_memory_limit").saturating_mul(1024),
+                );
+            }
+            // A running statement stops for a lock wait past lock_timeout, and for the process's pending interrupts
+            // (on a server: a cancel request for the running statement).
+            conn.engine().set_interrupt_check(crate::process::interrupts::check_sql);
         }
         self.session = Some(session);
     }
@@ -209,18 +222,27 @@ impl State {
             return self.fail(BGW_SPI_ERROR_STATEMENT, txn::aborted().message);
         }
         let database = self.database_oid();
+        let remote = self.remote();
+        let _on_server = super::OnServer::new(remote);
         let Some(engine) = self.engine_mut() else {
             return self.fail(SPI_ERROR_UNCONNECTED, "this process has no database connection");
         };
         let in_tx = engine.tx_state() != txn::TxState::Idle;
-        let mut outcome = match super::notify::run_statement(src) {
+        // On a server NOTIFY is the server's; LISTEN is refused as PostgreSQL refuses it in a background process.
+        let own = if remote {
+            (first_word(src).as_deref() == Some("LISTEN"))
+                .then(|| Err("cannot execute LISTEN within a background process".to_string()))
+        } else {
+            super::notify::run_statement(src)
+        };
+        let mut outcome = match own {
             Some(_) if read_only => {
                 Err((BGW_SPI_ERROR_STATEMENT, "NOTIFY is not allowed in a read-only execution".to_string()))
             }
             Some(done) => {
                 done.map(|()| (SPI_OK_UTILITY, 0, ResultSet::default())).map_err(|m| (BGW_SPI_ERROR_STATEMENT, m))
             }
-            None => run(engine, src, params, read_only, count as u64),
+            None => run(engine, src, params, read_only, count as u64, remote),
         };
         if let Err((BGW_SPI_ERROR_STATEMENT, _)) = outcome {
             if in_tx {
@@ -229,7 +251,7 @@ impl State {
         }
         // Outside a transaction the statement was its own: its notifications go (or are dropped) now, after their
         // pre-commit (SQLite's commit of a statement that wrote ran it already, through the engine's hooks).
-        if !in_tx {
+        if !in_tx && !remote {
             if outcome.is_ok() {
                 if let Err(message) = super::notify::pre_commit() {
                     outcome = Err((BGW_SPI_ERROR_STATEMENT, message));
@@ -250,9 +272,21 @@ impl State {
     /// `Async_Notify`, the direct call: queues a notification in the open transaction, or sends it at once
     /// outside one. Needs a database connection (notifications are sent within a database).
     pub fn notify(&mut self, channel: &str, payload: &str) -> Result<(), String> {
-        let Some(engine) = self.engine() else {
+        let remote = self.remote();
+        let _on_server = super::OnServer::new(remote);
+        let Some(engine) = self.engine_mut() else {
             return Err("cannot send a notification: this process is not connected to a database".into());
         };
+        if remote {
+            // The server's NOTIFY, in the open transaction (or its own).
+            let (stmt, _) = engine
+                .prepare("SELECT pg_notify($1, $2)")
+                .map_err(|e| e.message)?
+                .ok_or_else(|| "could not prepare pg_notify".to_string())?;
+            let values = [Value::Text(channel.into()), Value::Text(payload.into())];
+            let done = engine.execute(&stmt, &values, &mut |_| ControlFlow::Continue(()));
+            return done.map(|_| ()).map_err(|e| e.message);
+        }
         let in_tx = engine.tx_state() != txn::TxState::Idle;
         super::notify::queue(channel, payload)?;
         if !in_tx {
@@ -277,6 +311,7 @@ impl State {
     /// Returns an error text if the transaction could not begin.
     pub fn start_transaction(&mut self) -> Result<(), String> {
         self.clear();
+        let _on_server = super::OnServer::new(self.remote());
         let Some(engine) = self.engine_mut() else { return Ok(()) };
         if engine.tx_state() != txn::TxState::Idle {
             return Ok(());
@@ -289,7 +324,8 @@ impl State {
     /// transaction is then rolled back).
     pub fn commit(&mut self) -> Result<bool, String> {
         self.clear();
-        let database = self.database_oid();
+        let database = if self.remote() { None } else { self.database_oid() };
+        let _on_server = super::OnServer::new(self.remote());
         let Some(engine) = self.engine_mut() else { return Ok(false) };
         let failed = engine.transaction_failed();
         if engine.tx_state() == txn::TxState::Idle {
@@ -329,6 +365,7 @@ impl State {
     /// `AbortCurrentTransaction`: rolls the open transaction back, if any.
     pub fn abort(&mut self) {
         self.clear();
+        let _on_server = super::OnServer::new(self.remote());
         super::notify::transaction_ended(false, None);
         if let Some(engine) = self.engine_mut() {
             let _ = engine.rollback();
@@ -376,11 +413,12 @@ impl State {
 
 /// Runs every statement of `src`; the last one's code, processed count and result.
 fn run(
-    engine: &mut SqliteEngine,
+    engine: &mut dyn Engine,
     src: &str,
     params: Option<&[Option<String>]>,
     read_only: bool,
     count: u64,
+    remote: bool,
 ) -> Result<(i32, u64, ResultSet), Failure> {
     // Spellings SQLite does not know (START TRANSACTION, ABORT) would otherwise be syntax errors.
     if is_transaction_control(src) {
@@ -389,7 +427,13 @@ fn run(
     let mut rest = src;
     let mut last = (SPI_OK_UTILITY, 0, ResultSet::default());
     loop {
-        let prepared = engine.prepare(rest).map_err(|e| statement_error(e, rest))?;
+        let prepared = engine.prepare(rest).map_err(|e| {
+            if remote {
+                (BGW_SPI_ERROR_STATEMENT, e.message)
+            } else {
+                statement_error(e, rest)
+            }
+        })?;
         let Some((stmt, tail)) = prepared else { break };
         rest = tail;
         let kind = kind_of(&stmt.kind);
@@ -499,7 +543,10 @@ mod tests {
                 allow_connections: true,
                 engine: crate::catalog::DatabaseEngine::Sqlite,
             }),
-            conn: Some(SqliteEngine::new(conn, crate::sql::sqlite::Options::SPI)),
+            conn: Some(super::super::connection::SpiEngine::Sqlite(crate::sql::sqlite::SqliteEngine::new(
+                conn,
+                crate::sql::sqlite::Options::SPI,
+            ))),
         });
         s
     }
@@ -623,5 +670,78 @@ mod tests {
         assert_eq!(s.commit(), Ok(false), "a failed transaction rolls back");
         assert_eq!(count(), 1);
         assert_eq!(s.execute(Some("SELECT 1"), None, false, 0), SPI_OK_SELECT);
+    }
+}
+
+/// SPI on a postgresql-engine database: the same State, statements on a real PostgreSQL 15.
+#[cfg(test)]
+mod server_tests {
+    use super::*;
+    use crate::catalog::{Database, DatabaseEngine, Role};
+    use crate::spi::connection::SpiEngine;
+    use bgw_test_support::pg15::Postgres;
+
+    fn state_on(pg: &Postgres) -> State {
+        let login = pg.login();
+        let mut config = tokio_postgres::Config::new();
+        config.host(&login.host).port(login.port).user(&login.user).password(&login.password).dbname("postgres");
+        let engine =
+            crate::sql::postgres::PostgresEngine::connect(&config, Box::new(crate::spi::notify::ServerHooks)).unwrap();
+        let mut s = State::new();
+        s.set_session(Session {
+            role: Role { oid: 10, name: "boss".into(), superuser: true, can_login: true },
+            database: Some(Database {
+                oid: 16384,
+                name: "app".into(),
+                allow_connections: true,
+                engine: DatabaseEngine::Postgresql { connection: String::new() },
+            }),
+            conn: Some(SpiEngine::Postgres(Box::new(engine))),
+        });
+        s
+    }
+
+    #[test]
+    fn a_transaction_failed_by_spi_rolls_back_and_the_next_one_works() {
+        let pg = Postgres::start();
+        let mut s = state_on(&pg);
+        let mut other = pg.login().client("postgres");
+        let count = |c: &mut postgres::Client| c.query_one("SELECT count(*) FROM t", &[]).unwrap().get::<_, i64>(0);
+        assert_eq!(s.spi_connect(), SPI_OK_CONNECT);
+        assert_eq!(s.execute(Some("CREATE TABLE t (a int UNIQUE)"), None, false, 0), SPI_OK_UTILITY);
+        s.start_transaction().unwrap();
+        assert_eq!(s.execute(Some("INSERT INTO t VALUES (1)"), None, false, 0), SPI_OK_INSERT);
+        // Refused by SPI itself (not the server): the transaction is failed all the same.
+        assert_eq!(s.execute(Some("INSERT INTO t VALUES (2)"), None, true, 0), BGW_SPI_ERROR_STATEMENT);
+        assert!(s.transaction_failed());
+        assert_eq!(s.commit(), Ok(false));
+        assert_eq!(count(&mut other), 0);
+        s.start_transaction().unwrap();
+        assert_eq!(s.execute(Some("INSERT INTO t VALUES (3)"), None, false, 0), SPI_OK_INSERT);
+        assert_eq!(s.execute(Some("INSERT INTO t VALUES (3)"), None, false, 0), BGW_SPI_ERROR_STATEMENT);
+        assert!(text_of(&s).contains("duplicate key value violates unique constraint \"t_a_key\""));
+        assert_eq!(s.commit(), Ok(false));
+        s.start_transaction().unwrap();
+        assert_eq!(s.execute(Some("INSERT INTO t VALUES (4)"), None, false, 0), SPI_OK_INSERT);
+        s.notify("c", "p").unwrap();
+        assert_eq!(s.commit(), Ok(true));
+        assert_eq!(count(&mut other), 1);
+        // Outside a transaction every statement is its own.
+        assert_eq!(s.execute(Some("INSERT INTO t VALUES (5) RETURNING a"), None, false, 0), SPI_OK_INSERT_RETURNING);
+        assert_eq!(s.processed(), 1);
+        assert_eq!(count(&mut other), 2);
+        assert_eq!(s.execute(Some("SELECT a FROM t ORDER BY a"), None, true, 1), SPI_OK_SELECT);
+        assert_eq!(s.processed(), 1);
+        assert_eq!(s.execute(Some("SELECT 1; COMMIT"), None, false, 0), SPI_ERROR_TRANSACTION);
+        // The server types the parameters: one it cannot is its error.
+        assert_eq!(s.execute(Some("SELECT $2"), Some(&[Some("a".into())]), false, 0), BGW_SPI_ERROR_STATEMENT);
+        assert_eq!(text_of(&s), "could not determine data type of parameter $1");
+        assert_eq!(s.execute(Some("SELECT $1::int + 1"), Some(&[Some("41".into())]), false, 0), SPI_OK_SELECT);
+        assert_eq!(s.execute(Some("SELECT $1::int, $2::text"), Some(&[Some("1".into())]), false, 0), SPI_ERROR_PARAM);
+        assert_eq!(text_of(&s), "there is no parameter $2");
+    }
+
+    fn text_of(s: &State) -> String {
+        s.error_text().unwrap_or_default()
     }
 }

@@ -26,9 +26,40 @@ pub mod codes {
     };
 }
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 static STATE: Mutex<exec::State> = Mutex::new(exec::State::new());
+
+/// Set while this process waits for a PostgreSQL server (an SPI call on a postgresql-engine database).
+static ON_SERVER: AtomicBool = AtomicBool::new(false);
+
+/// Whether an SPI call of this process is waiting for its PostgreSQL server: a SIGTERM then asks for termination
+/// instead of exiting at once, so that the statement is canceled on the server first (otherwise it would run on,
+/// and commit if it was its own transaction). Async-signal-safe.
+pub fn waiting_for_server() -> bool {
+    ON_SERVER.load(Ordering::SeqCst)
+}
+
+/// Marks an SPI call on a server for as long as the guard lives.
+pub(crate) struct OnServer(bool);
+
+impl OnServer {
+    pub(crate) fn new(remote: bool) -> OnServer {
+        if remote {
+            ON_SERVER.store(true, Ordering::SeqCst);
+        }
+        OnServer(remote)
+    }
+}
+
+impl Drop for OnServer {
+    fn drop(&mut self) {
+        if self.0 {
+            ON_SERVER.store(false, Ordering::SeqCst);
+        }
+    }
+}
 
 /// This process's connection and SPI state.
 pub fn state() -> MutexGuard<'static, exec::State> {

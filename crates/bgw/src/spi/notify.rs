@@ -39,6 +39,18 @@ impl crate::sql::Hooks for CommitHooks {
     }
 }
 
+/// The hooks of a worker's connection to a PostgreSQL server: notifications are the server's (NOTIFY runs there),
+/// and its warnings go to the log, as a PostgreSQL worker's do (notices are below the log's default level).
+pub struct ServerHooks;
+
+impl crate::sql::Hooks for ServerHooks {
+    fn notice(&self, notice: crate::sql::SqlError) {
+        if notice.severity == crate::sql::Severity::Warning {
+            crate::elog::report(crate::elog::Level::Warning, notice.message);
+        }
+    }
+}
+
 /// The transaction (or the statement outside one) ended: publishes the pending notifications if it committed
 /// into database `db`, and drops them otherwise.
 pub fn transaction_ended(committed: bool, db: Option<u32>) {

@@ -5,8 +5,8 @@
 //!   run), `execute` it with parameters (rows handed to the caller one by one), the transaction state, and the
 //!   transaction commands SPI issues by API. [`Hooks`] are what a caller adds to its engine (statements it runs
 //!   itself, read-only mode, notices, the end of a transaction, its SQL functions' errors and result types).
-//! - [`sqlite`]: the SQLite engine (rusqlite), the first implementation; a PostgreSQL engine will follow behind
-//!   the same interface.
+//! - [`sqlite`]: the SQLite engine (rusqlite), the default; [`postgres`]: the postgresql engine, the same
+//!   interface over a connection to a PostgreSQL server (a worker's SPI on a postgresql-engine database).
 //! - [`lexer`]: splitting SQL text into tokens, blank detection; [`statement`]: statement kinds, PostgreSQL's
 //!   transaction-control spellings, `$n` parameter numbering, the analysed [`Statement`].
 //! - [`txn`]: PostgreSQL's transaction rules (the failed-transaction rule, 25P02, savepoints) on top of an
@@ -35,6 +35,7 @@ pub mod interrupt;
 pub mod lexer;
 pub mod pg;
 pub mod pg_catalog;
+pub mod postgres;
 pub mod session;
 pub mod sqlite;
 pub mod statement;

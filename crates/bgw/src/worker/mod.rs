@@ -7,7 +7,8 @@
 //! an ERROR: logged, exit 1.
 //!
 //! Default signal handling, as the spec's:
-//! - SIGTERM: FATAL "terminating background worker \"%s\" due to administrator command", exit 1.
+//! - SIGTERM: FATAL "terminating background worker \"%s\" due to administrator command", exit 1 (while an SPI
+//!   call waits for a PostgreSQL server, once the server has canceled its statement).
 //! - SIGQUIT: `_exit(2)` at once (shared memory may be corrupt; the postmaster treats it as a crash).
 //! - SIGHUP: sets a flag ([`take_config_reload_request`]) and the latch; the worker reloads when it chooses.
 //! - SIGUSR1: sets the latch (notifications from the postmaster arrive this way).
@@ -40,6 +41,13 @@ static GOT_SIGHUP: AtomicBool = AtomicBool::new(false);
 
 #[hot]
 extern "C" fn handle_sigterm(_: libc::c_int) {
+    if crate::spi::waiting_for_server() {
+        // A statement runs on a PostgreSQL server: its interrupt check cancels it there, then the SPI call ends the
+        // worker with the same FATAL (crate::modules::spi_abi).
+        crate::process::request_termination();
+        crate::sys::signals::preserving_errno(crate::latch::set_latch);
+        return;
+    }
     signals::block_all_but(0);
     if let Some(entry) = my_bgworker_entry() {
         if elog::enabled(Level::Fatal) {
