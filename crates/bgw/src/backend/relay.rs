@@ -33,22 +33,19 @@ use std::time::Duration;
 use bytes::BytesMut;
 use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
 use postgres_protocol::message::frontend;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_postgres::config::Host;
 
 use super::host::{HostServices, SqlError};
-use super::wire::{fatal_bytes, ClientIo};
+use super::wire::{fatal_bytes, ClientIo, Stream};
 
 /// How long connecting to the server and logging in there may take, unless the connection string sets
 /// `connect_timeout`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The server's end of the relay.
-enum ServerIo {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
-}
+/// The server's end of the relay: a socket like the client's.
+type ServerIo = Stream;
 
 /// Where the server is, as libpq names it in its messages.
 struct Address {
@@ -71,11 +68,11 @@ impl Address {
             Host::Tcp(name) => {
                 let stream = tokio::net::TcpStream::connect((name.as_str(), self.port)).await?;
                 let _ = stream.set_nodelay(true);
-                Ok(ServerIo::Tcp(stream))
+                Ok(Stream::Tcp(stream))
             }
             Host::Unix(dir) => {
                 let path = dir.join(format!(".s.PGSQL.{}", self.port));
-                Ok(ServerIo::Unix(tokio::net::UnixStream::connect(path).await?))
+                Ok(Stream::Unix(tokio::net::UnixStream::connect(path).await?))
             }
         }
     }
@@ -452,50 +449,4 @@ async fn fatal(client: &mut ClientIo, err: SqlError) -> i32 {
     let _ = client.write_all(&fatal_bytes(&err)).await;
     let _ = client.flush().await;
     1
-}
-
-impl AsyncRead for ServerIo {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ServerIo::Tcp(s) => std::pin::Pin::new(s).poll_read(cx, buf),
-            ServerIo::Unix(s) => std::pin::Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for ServerIo {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            ServerIo::Tcp(s) => std::pin::Pin::new(s).poll_write(cx, buf),
-            ServerIo::Unix(s) => std::pin::Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ServerIo::Tcp(s) => std::pin::Pin::new(s).poll_flush(cx),
-            ServerIo::Unix(s) => std::pin::Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ServerIo::Tcp(s) => std::pin::Pin::new(s).poll_shutdown(cx),
-            ServerIo::Unix(s) => std::pin::Pin::new(s).poll_shutdown(cx),
-        }
-    }
 }

@@ -57,7 +57,8 @@ impl StartupEnd {
     }
 }
 
-/// The socket under a session (the relay takes it over, see [`Wire::into_parts`]).
+/// A socket: the client's under a session (the relay takes it over, see [`Wire::into_parts`]), or the relay's
+/// connection to a server.
 pub(super) enum Stream {
     Unix(tokio::net::UnixStream),
     Tcp(tokio::net::TcpStream),

@@ -648,11 +648,7 @@ impl Workers {
     /// Ends the workers that missed their start timeout (SIGTERM, SIGKILL after a grace period); a failed
     /// start, counted by the restart policy like any other.
     fn process_start_timers(&mut self, now: Instant) {
-        while let Some(Reverse((due, slot, seq))) = self.start_timers.peek().copied() {
-            if due > now {
-                break;
-            }
-            self.start_timers.pop();
+        while let Some((due, slot, seq)) = pop_due(&mut self.start_timers, now) {
             let Some(rw) = self.slots[slot as usize].as_mut() else { continue };
             if rw.seq != seq || rw.pid == 0 || rw.ready || rw.start_due != Some(due) {
                 continue;
@@ -679,11 +675,7 @@ impl Workers {
     /// timeout).
     pub fn process_kill_timers(&mut self, now: Instant) {
         self.process_start_timers(now);
-        while let Some(Reverse((due, slot, seq))) = self.kill_timers.peek().copied() {
-            if due > now {
-                break;
-            }
-            self.kill_timers.pop();
+        while let Some((due, slot, seq)) = pop_due(&mut self.kill_timers, now) {
             let Some(rw) = self.slots[slot as usize].as_mut() else { continue };
             if rw.seq != seq || rw.pid == 0 || rw.killed || rw.kill_due != Some(due) {
                 continue;
@@ -699,11 +691,7 @@ impl Workers {
 
     /// Queues workers whose restart interval has passed.
     pub fn process_restart_timers(&mut self, now: Instant, phase: Phase) {
-        while let Some(Reverse((due, slot, seq))) = self.timers.peek().copied() {
-            if due > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some((_, slot, seq)) = pop_due(&mut self.timers, now) {
             if self.slots[slot as usize].as_ref().is_some_and(|rw| rw.seq == seq && rw.pid == 0) {
                 self.enqueue(slot, phase);
             }
@@ -809,6 +797,14 @@ impl Workers {
                 rw.spec.notify_pid = 0;
             }
         }
+    }
+}
+
+/// The earliest timer of `heap` if it is due at `now`, taken off the heap.
+fn pop_due(heap: &mut BinaryHeap<Reverse<(Instant, u32, u64)>>, now: Instant) -> Option<(Instant, u32, u64)> {
+    match heap.peek() {
+        Some(Reverse((due, _, _))) if *due <= now => heap.pop().map(|Reverse(t)| t),
+        _ => None,
     }
 }
 

@@ -69,7 +69,7 @@ pub struct Session {
 /// The engine of a worker's database: SPI runs on either through [`SpiEngine::engine`], one code path.
 pub enum SpiEngine {
     /// The database's SQLite file.
-    Sqlite(crate::sql::sqlite::SqliteEngine),
+    Sqlite(Box<crate::sql::sqlite::SqliteEngine>),
     /// A connection to the database's PostgreSQL server.
     Postgres(Box<crate::sql::postgres::PostgresEngine>),
 }
@@ -77,14 +77,14 @@ pub enum SpiEngine {
 impl SpiEngine {
     pub fn engine(&mut self) -> &mut dyn crate::sql::Engine {
         match self {
-            SpiEngine::Sqlite(e) => e,
+            SpiEngine::Sqlite(e) => e.as_mut(),
             SpiEngine::Postgres(e) => e.as_mut(),
         }
     }
 
     pub fn engine_ref(&self) -> &dyn crate::sql::Engine {
         match self {
-            SpiEngine::Sqlite(e) => e,
+            SpiEngine::Sqlite(e) => e.as_ref(),
             SpiEngine::Postgres(e) => e.as_ref(),
         }
     }
@@ -184,11 +184,11 @@ fn open_engine(data_dir: &Path, d: &Database) -> Result<SpiEngine, ConnectError>
     })?;
     super::notify::register_function(&conn)
         .map_err(|e| ConnectError::fatal(format!("could not set up database \"{}\": {e}", d.name)))?;
-    Ok(SpiEngine::Sqlite(crate::sql::sqlite::SqliteEngine::with_hooks(
+    Ok(SpiEngine::Sqlite(Box::new(crate::sql::sqlite::SqliteEngine::with_hooks(
         conn,
         crate::sql::sqlite::Options::SPI,
         Box::new(super::notify::CommitHooks),
-    )))
+    ))))
 }
 
 /// Publishes the connection by oid in this process's entry, race-free against a `DROP DATABASE` (the handshake

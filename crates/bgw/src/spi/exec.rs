@@ -543,10 +543,10 @@ mod tests {
                 allow_connections: true,
                 engine: crate::catalog::DatabaseEngine::Sqlite,
             }),
-            conn: Some(super::super::connection::SpiEngine::Sqlite(crate::sql::sqlite::SqliteEngine::new(
+            conn: Some(super::super::connection::SpiEngine::Sqlite(Box::new(crate::sql::sqlite::SqliteEngine::new(
                 conn,
                 crate::sql::sqlite::Options::SPI,
-            ))),
+            )))),
         });
         s
     }

@@ -53,15 +53,7 @@ pub static INTERNAL: &[(&str, WorkerMain)] = &[
 /// Starts up for `ms` milliseconds (a latch wait), reports ready, then waits until terminated.
 fn ready_after(ms: usize) {
     background_worker_unblock_signals();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms as u64);
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        latch::wait_latch(WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left.as_millis().max(1) as i64);
-        latch::reset_latch();
-    }
+    sleep_on_latch(ms);
     if let Err(e) = dynamic::report_ready() {
         elog::warning(e.message);
     }
@@ -122,6 +114,19 @@ fn sleeper(arg: usize) {
     idle_forever();
 }
 
+/// Sleeps `ms` milliseconds on the latch (other wake-ups are slept through; postmaster death ends the worker).
+fn sleep_on_latch(ms: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms as u64);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        latch::wait_latch(WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left.as_millis().max(1) as i64);
+        latch::reset_latch();
+    }
+}
+
 fn panicker(_: usize) {
     background_worker_unblock_signals();
     panic!("panicker worker panicked on purpose");
@@ -129,15 +134,7 @@ fn panicker(_: usize) {
 
 fn crasher(ms: usize) {
     background_worker_unblock_signals();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms as u64);
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        latch::wait_latch(WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left.as_millis() as i64);
-        latch::reset_latch();
-    }
+    sleep_on_latch(ms);
     crate::sys::signals::send(std::process::id() as i32, libc::SIGKILL);
 }
 
