@@ -334,9 +334,9 @@ fn raw_worker() -> impl Strategy<Value = BackgroundWorker> {
 }
 
 /// A slot's registration of arbitrary bytes: the struct and the host's options.
-fn raw_slot() -> impl Strategy<Value = bgw::bgworker::options::SlotRegistration> {
+fn raw_slot() -> impl Strategy<Value = bgw::bgworker::types::SlotRegistration> {
     (raw_worker(), prop::array::uniform8(any::<u32>()), prop::array::uniform4(any::<u32>())).prop_map(
-        |(worker, o, reserved)| bgw::bgworker::options::SlotRegistration {
+        |(worker, o, reserved)| bgw::bgworker::types::SlotRegistration {
             worker,
             options: bgw::bgworker::options::RawRunOptions {
                 backoff_initial_ms: o[0],

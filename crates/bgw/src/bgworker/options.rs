@@ -1,6 +1,6 @@
-//! A registration's options beyond the spec's struct (restart policies, start timeouts): their safe form
-//! ([`RunOptions`]) and the plain-data form a slot carries beside the spec's `BackgroundWorker`
-//! ([`SlotRegistration`]).
+//! A registration's options beyond the spec's struct (restart policies, start timeouts, binding): their safe
+//! form ([`RunOptions`]) and the plain-data form a slot carries beside the spec's `BackgroundWorker`
+//! ([`RawRunOptions`], in `super::types::SlotRegistration`).
 //!
 //! Every field's zero means "as the spec does": a registration that asks for none of these behaves exactly as
 //! PostgreSQL's (a fixed restart interval, no start timeout, never giving up). The postmaster reads the
@@ -9,7 +9,6 @@
 //!
 //! Runs in: every process (registrants build it, the postmaster adopts it, views show it).
 
-use super::types::BackgroundWorker;
 use std::time::Duration;
 
 /// Exponential backoff between restarts: the first restart after `initial`, each next one `factor` times
@@ -65,21 +64,6 @@ pub struct RawRunOptions {
     pub reserved: [u32; 4],
 }
 
-/// What a slot holds: the spec's struct and the host's own options.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct SlotRegistration {
-    pub worker: BackgroundWorker,
-    pub options: RawRunOptions,
-}
-
-// SAFETY: a BackgroundWorker (integers and byte arrays) and integers: every bit pattern is a valid value.
-unsafe impl super::slots::SlotPayload for SlotRegistration {
-    fn is_parallel(&self) -> bool {
-        self.worker.bgw_flags & super::types::BGWORKER_CLASS_PARALLEL != 0
-    }
-}
-
 fn ms(d: Duration) -> u32 {
     d.as_millis().min(MAX_OPTION_MS as u128) as u32
 }
@@ -125,14 +109,10 @@ impl RunOptions {
         RunOptions { backoff, give_up, start_timeout, bound_pid: raw.bound_pid.max(0) }
     }
 
-    /// Checks what a registrant asked for, with the spec's style of messages.
-    pub fn check(&self, name: &str) -> Result<(), super::types::RegistrationError> {
-        let invalid = |what: &str| super::types::RegistrationError {
-            sqlstate: "22023",
-            message: format!("background worker \"{name}\": {what}"),
-            detail: None,
-            hint: None,
-        };
+    /// Checks what a registrant asked for: what is wrong, in the words of the spec's messages (the caller
+    /// prefixes the worker's name).
+    pub fn check(&self) -> Result<(), String> {
+        let invalid = |what: &str| what.to_owned();
         if let Some(b) = self.backoff {
             let max = Duration::from_millis(MAX_OPTION_MS);
             if b.initial.is_zero() || b.initial > max || b.max > max {

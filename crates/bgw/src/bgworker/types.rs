@@ -29,6 +29,21 @@ unsafe impl super::slots::SlotPayload for BackgroundWorker {
     }
 }
 
+/// What a slot holds: the spec's struct and the host's own options.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SlotRegistration {
+    pub worker: BackgroundWorker,
+    pub options: super::options::RawRunOptions,
+}
+
+// SAFETY: a BackgroundWorker (integers and byte arrays) and integers: every bit pattern is a valid value.
+unsafe impl super::slots::SlotPayload for SlotRegistration {
+    fn is_parallel(&self) -> bool {
+        self.worker.bgw_flags & super::types::BGWORKER_CLASS_PARALLEL != 0
+    }
+}
+
 /// The spec's `BgWorkerStartTime`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StartTime {
@@ -195,17 +210,17 @@ impl WorkerSpec {
     }
 
     /// What a slot holds for this spec; refuses any field that does not fit.
-    pub fn to_slot(&self) -> Result<super::options::SlotRegistration, RegistrationError> {
-        Ok(super::options::SlotRegistration { worker: self.to_raw()?, options: self.options.to_raw() })
+    pub fn to_slot(&self) -> Result<SlotRegistration, RegistrationError> {
+        Ok(SlotRegistration { worker: self.to_raw()?, options: self.options.to_raw() })
     }
 
     /// [`WorkerSpec::to_slot`] for a spec the postmaster adopted (see [`WorkerSpec::to_raw_adopted`]).
-    pub fn to_slot_adopted(&self) -> super::options::SlotRegistration {
-        super::options::SlotRegistration { worker: self.to_raw_adopted(), options: self.options.to_raw() }
+    pub fn to_slot_adopted(&self) -> SlotRegistration {
+        SlotRegistration { worker: self.to_raw_adopted(), options: self.options.to_raw() }
     }
 
     /// The postmaster's sanitized copy of a slot (see [`WorkerSpec::sanitized_from`]).
-    pub fn sanitized_from_slot(r: &super::options::SlotRegistration) -> WorkerSpec {
+    pub fn sanitized_from_slot(r: &SlotRegistration) -> WorkerSpec {
         WorkerSpec {
             options: super::options::RunOptions::sanitized_from(&r.options),
             ..WorkerSpec::sanitized_from(&r.worker)
@@ -340,7 +355,9 @@ impl WorkerSpec {
                 "background worker \"{name}\": parallel workers may not be configured for restart"
             )));
         }
-        self.options.check(name)?;
+        self.options
+            .check()
+            .map_err(|what| RegistrationError::invalid(format!("background worker \"{name}\": {what}")))?;
         if self.options.backoff.is_some() && self.restart == Restart::Never {
             return Err(RegistrationError::invalid(format!(
                 "background worker \"{name}\": a restart backoff needs a restartable worker"

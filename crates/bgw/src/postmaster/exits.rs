@@ -81,13 +81,13 @@ impl Postmaster {
                 // A never-restart or terminated worker is forgotten; one that exited with 1 waits out its
                 // interval on the timer heap (unless launches are off: shutdown or crash).
                 let ending = if self.fatal_error || self.phase == Phase::Crashed {
-                    super::workers::Ending::CrashCycle
+                    Ending::CrashCycle
                 } else if !self.may_launch() {
-                    super::workers::Ending::Shutdown
+                    Ending::Shutdown
                 } else {
-                    super::workers::Ending::Running
+                    Ending::Running
                 };
-                let ended = super::workers::WorkerExit { pid, status: exit, held_lock };
+                let ended = WorkerExit { pid, status: exit, held_lock };
                 if let Some(name) = self.workers.worker_exited(self.shmem(), &self.children, slot, ended, ending) {
                     self.handle_child_crash(&name, pid, exit);
                 }
@@ -184,6 +184,24 @@ impl ExitStatus {
             ExitStatus::Other(s) => s,
         }
     }
+}
+
+/// How a worker's process ended, as the postmaster saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerExit {
+    pub pid: i32,
+    pub status: ExitStatus,
+    /// Whether it held (or was asking for) a host lock when it died (its process entry's count).
+    pub held_lock: bool,
+}
+
+/// What the host was doing when a worker exited: it decides the exit's reason when the exit itself does not, and
+/// whether the worker may be restarted (only while `Running`: launches are off in a shutdown or a crash cycle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Running,
+    Shutdown,
+    CrashCycle,
 }
 
 /// The spec's LogChildExit wording.

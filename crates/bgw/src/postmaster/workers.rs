@@ -11,7 +11,7 @@
 //! re-checked with the spec's sanity rules: a corrupted slot can make its own worker fail, never the postmaster.
 
 use super::children::Children;
-use super::exits::{log_child_exit, ExitStatus};
+use super::exits::{log_child_exit, Ending, ExitStatus, WorkerExit};
 use crate::bgworker::exit_record::ExitRecord;
 use crate::bgworker::handle::ExitReason;
 use crate::bgworker::types::{BackgroundWorker, Restart, StartTime, WorkerSpec, BGWORKER_SHMEM_ACCESS};
@@ -65,26 +65,8 @@ pub struct RegisteredWorker {
     start_timed_out: bool,
 }
 
-/// How a worker's process ended, as the postmaster saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WorkerExit {
-    pub pid: i32,
-    pub status: ExitStatus,
-    /// Whether it held (or was asking for) a host lock when it died (its process entry's count).
-    pub held_lock: bool,
-}
-
 /// How long a worker that missed its start timeout has to exit after SIGTERM before SIGKILL.
 const START_TIMEOUT_GRACE: Duration = Duration::from_secs(5);
-
-/// What the host was doing when a worker exited: it decides the exit's reason when the exit itself does not, and
-/// whether the worker may be restarted (only while `Running`: launches are off in a shutdown or a crash cycle).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    Running,
-    Shutdown,
-    CrashCycle,
-}
 
 /// The registered workers, by slot.
 pub struct Workers {
@@ -883,7 +865,7 @@ mod tests {
             bgw_extra: [0xff; BGW_EXTRALEN],
             bgw_notify_pid: 1,
         };
-        let junk = crate::bgworker::options::SlotRegistration {
+        let junk = crate::bgworker::types::SlotRegistration {
             worker: junk,
             options: crate::bgworker::options::RawRunOptions {
                 backoff_initial_ms: u32::MAX,

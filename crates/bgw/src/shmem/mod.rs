@@ -22,8 +22,8 @@ pub mod notify;
 pub mod phase;
 pub mod procs;
 
-use crate::bgworker::options::SlotRegistration;
 use crate::bgworker::slots::{bitmap_words, ArrayHeader, Bitmaps, Slot, SlotArray};
+use crate::bgworker::types::SlotRegistration;
 use crate::bgworker::types::BGW_MAXLEN;
 use crate::bgworker::watch::WatchList;
 use crate::sync::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};

@@ -299,7 +299,7 @@ fn scribbler(mode: usize) {
         for i in 0..n {
             let free = slots.read_slot(i).is_none();
             let pid = pids[i as usize % pids.len()];
-            let junk = crate::bgworker::options::SlotRegistration {
+            let junk = crate::bgworker::types::SlotRegistration {
                 worker: garbage(i),
                 options: crate::bgworker::options::RawRunOptions {
                     backoff_initial_ms: u32::MAX - i,
