@@ -33,7 +33,7 @@
 //!
 //! Denied here (`#![deny(unsafe_code)]`) and allowed, by name, only where a module cannot do without it: [`sys`]
 //! (the operating system), [`shmem`] (typed views of the shared segment), [`modules`] (the C ABI), the slot payload
-//! (`bgworker::slots`, `bgworker::types`, `bgworker::options`), a worker's `MyBgworkerEntry` storage (`process::my_worker`), a forked
+//! (`bgworker::slots`, `bgworker::types`), a worker's `MyBgworkerEntry` storage (`process::my_worker`), a forked
 //! child's first steps (`worker::forked`), one `unsafe impl` of a plain pipe message (`worker::spare`), and SQLite's
 //! FFI (`sql::sqlite`). Every block has a `// SAFETY:` comment (clippy's `undocumented_unsafe_blocks`, denied).
 //! Functions on a worker's start-up path are marked `#[hot]` (`bgw_macros::hot`), which writes their code

@@ -6,7 +6,7 @@
 //! - [`watch`]: processes waiting on handles they did not register, woken by the postmaster.
 //! - [`exit_record`]: why each slot's last run ended, published by the postmaster ([`exit_record::ExitCell`]),
 //!   (the words for a reason are [`handle::describe`]); [`exit_reason`]: the reason codes.
-//! - [`options`]: a registration's options beyond the spec's struct (restart policies), and what a slot holds.
+//! - [`options`]: a registration's options beyond the spec's struct (restart policies, start timeouts, binding).
 //! - [`declared`]: workers declared in the data directory's `workers.toml`, registered statically at start.
 //!
 //! This is the protocol, not its callers: the dynamic API (registration from backends and workers, waiting and
@@ -17,7 +17,6 @@ pub mod declared;
 pub mod exit_reason;
 pub mod exit_record;
 pub mod handle;
-#[allow(unsafe_code)] // what a slot holds: a plain-data slot payload
 pub mod options;
 #[allow(unsafe_code)] // the payload of a shared slot: written and read through UnsafeCell
 pub mod slots;
