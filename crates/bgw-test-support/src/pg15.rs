@@ -171,6 +171,42 @@ impl Postgres {
         pg
     }
 
+    /// A hot standby of `primary` (pg_basebackup over the primary's Unix socket, streaming replication), started
+    /// on a port of its own and accepting (read-only) connections.
+    pub fn standby_of(primary: &Postgres) -> Postgres {
+        let dir = tempfile::Builder::new().prefix("bgwpgs").tempdir_in("/tmp").unwrap();
+        let run_as = primary.run_as;
+        if let Some((uid, gid)) = run_as {
+            let st = Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(dir.path()).status().unwrap();
+            assert!(st.success(), "chown of {} failed", dir.path().display());
+        }
+        let mut pg = Postgres { dir, port: crate::free_tcp_port(), child: None, run_as };
+        let data = pg.dir.path().join("data");
+        let mut backup = pg.command(&pg_program("pg_basebackup"));
+        backup
+            .arg("-h")
+            .arg(primary.dir.path())
+            .arg("-p")
+            .arg(primary.port.to_string())
+            .args(["-U", TEST_USER, "-X", "stream", "-R", "--no-sync", "-D"])
+            .arg(&data);
+        let out = backup.output().unwrap();
+        assert!(out.status.success(), "pg_basebackup failed: {}", String::from_utf8_lossy(&out.stderr));
+        let mut text = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+        text.push_str(&format!(
+            "\n# bgw-test-support: the standby\nport = {}\nunix_socket_directories = '{}'\nhot_standby = on\n",
+            pg.port,
+            pg.dir.path().display()
+        ));
+        std::fs::write(data.join("postgresql.conf"), text).unwrap();
+        std::fs::File::create(pg.log_path()).unwrap();
+        if let Some((uid, gid)) = pg.run_as {
+            std::os::unix::fs::chown(pg.log_path(), Some(uid), Some(gid)).unwrap();
+        }
+        pg.launch();
+        pg
+    }
+
     /// Starts the server on its data directory (appending to its log) and waits until it accepts connections.
     fn launch(&mut self) {
         let log = std::fs::OpenOptions::new().append(true).open(self.log_path()).unwrap();

@@ -222,3 +222,38 @@ fn a_termination_of_the_worker_ends_its_statement_on_the_server() {
     let canceled = "canceling statement due to user request";
     assert!(pg.log().contains(canceled), "the server canceled the statement:\n{}", pg.log());
 }
+
+/// A postgresql-engine database on a hot standby is as read-only as the server makes it: through the relay a
+/// client reads and gets the server's own 25006 for a write; a bgw host in standby mode runs a
+/// `consistent_state` worker against it (read-only SPI works).
+#[test]
+fn a_database_on_a_hot_standby_is_as_read_only_as_the_server_makes_it() {
+    let primary = Postgres::start();
+    primary.login().sql("postgres", "CREATE TABLE hot (v int); INSERT INTO hot VALUES (1), (2)");
+    let standby = Postgres::standby_of(&primary);
+    let replica = standby.login();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while replica.psql("postgres", "SELECT count(*) FROM hot").ok().as_deref() != Some("2") {
+        assert!(std::time::Instant::now() < deadline, "the standby never caught up:\n{}", standby.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let dir = module_dir();
+    let mut h = Host::start(Setup::new(BGW).tcp().library_path(dir.path()));
+    let bgw = bgw_login(&h);
+    write_pgpass(&h, &[format!("127.0.0.1:{}:postgres:{TEST_USER}:{TEST_PASSWORD}", standby.port)]);
+    create_remote(&h, "ro", standby.port, "postgres");
+    // The host itself restarts as a standby (its catalog is read-only there: the database was made before).
+    assert_eq!(h.stop(libc::SIGINT), Some(0));
+    std::fs::write(h.data().join("standby.signal"), "").unwrap();
+    h.launch_postmaster(&[]);
+    h.wait_log("database system is ready to accept read-only connections");
+    // Clients, through the relay: reads work, a write gets the server's refusal.
+    assert_eq!(bgw.sql("ro", "SELECT pg_is_in_recovery(), count(*) FROM hot"), "t|2");
+    let err = bgw.psql("ro", "INSERT INTO hot VALUES (3)").unwrap_err();
+    assert!(err.contains("cannot execute INSERT in a read-only transaction"), "{err}");
+    // A consistent_state worker of the standby host runs against it.
+    let options = r#"{"name": "reader", "extra": "ro", "flags": ["shmem", "database"], "start": "consistent_state"}"#;
+    h.sql(&format!("SELECT bgw_register('c_pg_engine', 'c_pg_engine_bench', 50, '{options}')"));
+    h.wait_log("c_pg_engine reader: bench 50 statements in");
+    assert_eq!(primary.login().sql("postgres", "SELECT count(*) FROM hot"), "2");
+}
