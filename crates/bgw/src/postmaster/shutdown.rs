@@ -40,6 +40,9 @@ impl Postmaster {
             ShutdownMode::Immediate => "STOPPING=1\nSTATUS=immediate shutdown",
         });
         self.spares.retire_all(false);
+        if let Some(seg) = &self.segment {
+            self.workers.shutdown_began(seg.shmem(), &self.children);
+        }
         if let Some(f) = self.pid_file.as_mut() {
             f.set_status("stopping");
         }

@@ -86,6 +86,8 @@ pub struct Workers {
     kill_timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
     /// Start timeouts: when which slot's worker (registration `seq`) must have reported ready.
     start_timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
+    /// False once a shutdown began: new registrations are refused (PostgreSQL 14's rule).
+    shutting_down: bool,
     /// A small generator for the backoff's jitter (xorshift; no cryptographic use).
     jitter_state: u64,
     next_seq: u64,
@@ -118,6 +120,7 @@ impl Workers {
             timers: BinaryHeap::new(),
             kill_timers: BinaryHeap::new(),
             start_timers: BinaryHeap::new(),
+            shutting_down: false,
             jitter_state: (std::process::id() as u64) << 32 | 0x9e37_79b9,
             next_seq: 1,
             shm: None,
@@ -260,6 +263,24 @@ impl Workers {
             }
         }
         None
+    }
+
+    /// A shutdown began (PostgreSQL 14's rules): dynamic registrations that have not started and whose registrant
+    /// waits for them (a notify pid) are forgotten, and their registrants told, so that no waiter hangs; from now
+    /// on new registrations are refused the same way.
+    pub fn shutdown_began(&mut self, shm: &Shmem, children: &Children) {
+        self.shutting_down = true;
+        for slot in 0..self.slots.len() as u32 {
+            let Some(rw) = self.slots[slot as usize].as_ref() else { continue };
+            if rw.pid != 0 || rw.spec.notify_pid == 0 {
+                continue;
+            }
+            let notify_pid = rw.spec.notify_pid;
+            elog::debug1_with(|| format!("forgetting unstarted background worker \"{}\": shutting down", rw.spec.name));
+            self.record_end(slot, ExitReason::Shutdown);
+            self.forget(slot);
+            notify_slot_change(shm, children, slot, notify_pid);
+        }
     }
 
     /// Launches are off (shutdown or crash): empty the queue and the timers.
@@ -408,6 +429,14 @@ impl Workers {
             if copy.terminate {
                 // Terminated before we saw it: free the slot, and tell the registrant we did.
                 self.record_end(slot, ExitReason::Terminated(i32::MIN));
+                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                notify_slot_change(shm, children, slot, notify_pid);
+                continue;
+            }
+            if self.shutting_down {
+                // Registered after the shutdown began: refused (the registrant's wait ends, stopped).
+                elog::debug1(format!("refusing background worker \"{}\": the host is shutting down", spec.name));
+                self.record_end(slot, ExitReason::Shutdown);
                 slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                 notify_slot_change(shm, children, slot, notify_pid);
                 continue;
