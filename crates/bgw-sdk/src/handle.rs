@@ -11,7 +11,7 @@
 //!   shared memory) are ERRORs in the host, which end the calling worker, as in C.
 //! - A stale handle (its slot reused by a later registration) reads as [`Status::Stopped`].
 //!
-//! Awaitable waits ([`Handle::startup`], [`Handle::shutdown`]) need no async runtime: the first poll starts a
+//! Awaitable waits ([`Handle::startup`], [`Handle::ready`], [`Handle::shutdown`]) need no async runtime: the first poll starts a
 //! helper thread that makes the host's blocking wait, stores the result and wakes the task. The host keeps one
 //! latch per process and its waits sleep on it, so while such a future is pending no other thread of the worker
 //! should wait on the latch (call [`wait_latch`](crate::wait_latch) or another blocking handle wait) at the same
@@ -138,6 +138,12 @@ impl Handle {
         WaitFuture { handle: self, kind: WaitKind::Startup, shared: None }
     }
 
+    /// [`wait_for_ready`](Handle::wait_for_ready) (without a timeout) as a future any executor can await:
+    /// `Started(pid)` once the worker reported ready, `Stopped` if it stopped first.
+    pub fn ready(self) -> WaitFuture {
+        WaitFuture { handle: self, kind: WaitKind::Ready, shared: None }
+    }
+
     /// [`wait_for_shutdown`](Handle::wait_for_shutdown) as a future any executor can await.
     pub fn shutdown(self) -> WaitFuture {
         WaitFuture { handle: self, kind: WaitKind::Shutdown, shared: None }
@@ -174,6 +180,7 @@ impl FromStr for Handle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WaitKind {
     Startup,
+    Ready,
     Shutdown,
 }
 
@@ -236,6 +243,7 @@ impl Future for WaitFuture {
         let spawned = std::thread::Builder::new().name("bgw-handle-wait".into()).spawn(move || {
             let result = match kind {
                 WaitKind::Startup => handle.wait_for_startup(),
+                WaitKind::Ready => handle.wait_for_ready(None),
                 WaitKind::Shutdown => handle.wait_for_shutdown(),
             };
             let waker = {

@@ -274,7 +274,8 @@ fn supervisor(_: MainArg) -> Result<(), String> {
         .ok_or("no free background worker slot")?;
     let early = handle.wait_for_ready(Some(Duration::from_millis(10))).map_err(|e| e.to_string())?;
     bgw_sdk::log!("supervisor \"{me}\": early wait {}", early.as_str());
-    let ready = handle.wait_for_ready(None).map_err(|e| e.to_string())?;
+    // Awaited, as from an async runtime (the future needs none).
+    let ready = block_on(handle.ready()).map_err(|e| e.to_string())?;
     bgw_sdk::log!("supervisor \"{me}\": {ready:?}");
     handle.terminate_with_grace(Duration::from_secs(2)).map_err(|e| e.to_string())?;
     handle.wait_for_shutdown().map_err(|e| e.to_string())?;
