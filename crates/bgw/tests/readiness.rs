@@ -33,6 +33,16 @@ fn started_is_not_ready_and_waits_tell_them_apart() {
     let pid = h.sql(r#"SELECT bgw_launch('bgw', 'ready_after', 200, '{"name": "quick", "wait": "ready"}')"#);
     assert_eq!(h.sql("SELECT pid, state FROM bgw_workers WHERE name = 'quick'"), format!("{pid}|ready"));
 
+    // PostgreSQL's named notation: `wait => 'ready'`, the parameters left out taking their defaults.
+    let pid = h.sql("SELECT bgw_launch('bgw', 'ready_after', 100, '{\"name\": \"named\"}', wait => 'ready')");
+    assert_eq!(h.sql("SELECT pid, state FROM bgw_workers WHERE name = 'named'"), format!("{pid}|ready"));
+    let pid = h.sql("SELECT bgw_launch(function => 'ready_after', library => 'bgw', main_arg => 100, wait => 'ready')");
+    assert_eq!(h.sql(&format!("SELECT state FROM bgw_workers WHERE pid = {pid}")), "ready");
+    let err = h.psql("SELECT bgw_launch('bgw', 'sleeper', wait => 'ready', wait => 'ready')").unwrap_err();
+    assert!(err.contains("argument name \"wait\" used more than once"), "{err}");
+    let err = h.psql("SELECT bgw_launch('bgw', 'sleeper', hurry => true)").unwrap_err();
+    assert!(err.contains("42883") || err.contains("does not exist"), "{err}");
+
     // A worker that stops before it is ready is an error for its waiter, pointing at the exit reason.
     let gone = register(&h, "exit_with", 1, r#"{"name": "gone", "flags": []}"#);
     let err = h.psql(&format!("SELECT bgw_wait_for_ready('{gone}')")).unwrap_err();

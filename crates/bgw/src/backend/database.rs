@@ -91,6 +91,10 @@ impl Hooks for SessionHooks {
         functions::argument_types(name)
     }
 
+    fn function_parameter_names(&self, name: &str) -> Option<Vec<&'static str>> {
+        functions::parameter_names(name)
+    }
+
     fn in_recovery(&self) -> bool {
         context::host().map(|h| h.read_only()).unwrap_or(false)
     }

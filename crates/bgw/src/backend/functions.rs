@@ -3,7 +3,7 @@
 //! | function                                                   | result                                       |
 //! |------------------------------------------------------------|----------------------------------------------|
 //! | `bgw_register(library, function [, main_arg [, options]])` | handle (`slot:generation`); NULL: no slot    |
-//! | `bgw_launch(library, function [, main_arg [, options]])`   | pid of the started worker                    |
+//! | `bgw_launch(library, function [, main_arg [, options [, wait]]])` | pid of the started (or ready) worker  |
 //! | `bgw_status(handle)`                                       | `not_yet_started`, `started`, `stopped`, ... |
 //! | `bgw_pid(handle)`                                          | pid, NULL unless started                     |
 //! | `bgw_wait_for_startup(handle)`                             | pid, NULL if not yet started                 |
@@ -143,7 +143,7 @@ fn register_module_functions(conn: &Connection) -> rusqlite::Result<()> {
 pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     register_module_functions(conn)?;
     define(conn, "bgw_register", &[2, 3, 4], bgw_register)?;
-    define(conn, "bgw_launch", &[2, 3, 4], bgw_launch)?;
+    define(conn, "bgw_launch", &[2, 3, 4, 5], bgw_launch)?;
     define(conn, "bgw_status", &[1], bgw_status)?;
     define(conn, "bgw_pid", &[1], bgw_pid)?;
     define(conn, "bgw_wait_for_startup", &[1], bgw_wait_for_startup)?;
@@ -190,11 +190,23 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
     })
 }
 
+/// The parameter names of the backend's functions that take named arguments (PostgreSQL's `name => value`).
+pub(crate) fn parameter_names(name: &str) -> Option<Vec<&'static str>> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "bgw_launch" => vec!["library", "function", "main_arg", "options", "wait"],
+        "bgw_register" => vec!["library", "function", "main_arg", "options"],
+        "bgw_terminate" => vec!["handle", "grace"],
+        "bgw_wait_for_ready" => vec!["handle", "timeout"],
+        _ => return None,
+    })
+}
+
 /// The argument types of the backend's functions whose arguments are typed (a parameter passed to one is
 /// described with them).
 pub(crate) fn argument_types(name: &str) -> Option<Vec<PgType>> {
     Some(match name.to_ascii_lowercase().as_str() {
-        "bgw_launch" | "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text],
+        "bgw_launch" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text, PgType::Text],
+        "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text],
         // The grace period is an interval (a parameter for it is one too: '300 ms' is its text).
         "bgw_terminate" | "bgw_wait_for_ready" => vec![PgType::Text, PgType::Interval],
         "bgw_status"
@@ -299,7 +311,15 @@ fn bgw_register(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {
 }
 
 fn bgw_launch(ctx: &Context<'_>) -> Result<i64, SqlError> {
-    let req = registration(ctx)?;
+    let mut req = registration(ctx)?;
+    // The fifth argument, `wait => 'ready'` (or 'started'), as the options' "wait".
+    match text_arg(ctx, 4)?.as_deref() {
+        None | Some("started") => {}
+        Some("ready") => req.wait_ready = true,
+        Some(other) => {
+            return Err(SqlError::error("22023", format!("wait must be \"started\" or \"ready\", not \"{other}\"")))
+        }
+    }
     let host = context::host()?;
     let handle = host.register(&req)?.ok_or_else(|| {
         SqlError::error("53400", "could not register background process")

@@ -164,6 +164,11 @@ pub trait Hooks: Send + Sync {
         None
     }
 
+    /// The parameter names one of the caller's SQL functions declares, if it does (`f(name => value)`).
+    fn function_parameter_names(&self, _name: &str) -> Option<Vec<&'static str>> {
+        None
+    }
+
     /// Whether the host is in recovery (a standby not promoted yet): `pg_is_in_recovery()`.
     fn in_recovery(&self) -> bool {
         false

@@ -124,12 +124,46 @@ pub(super) fn call(tx: &mut Translator<'_>, f: &Function) -> Result<Typed, SqlEr
             let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
             let mut args = Vec::new();
             let mut star = false;
+            // PostgreSQL's named notation (`name => value`), for the host's functions that name their parameters:
+            // each argument goes to its parameter's position; parameters left out in between are NULL, which
+            // these functions take as "the default".
+            let params = (tx.cx.host_function_params)(&name);
+            let mut named: Vec<(usize, Typed)> = Vec::new();
             for a in &list.args {
                 match a {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => args.push(tx.expr(e)?),
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) if named.is_empty() => args.push(tx.expr(e)?),
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(_)) => {
+                        return Err(SqlError::error("42601", "positional argument cannot follow named argument"))
+                    }
                     FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => star = true,
+                    FunctionArg::Named { name: param, arg: FunctionArgExpr::Expr(e), .. }
+                    | FunctionArg::ExprNamed {
+                        name: sqlparser::ast::Expr::Identifier(param),
+                        arg: FunctionArgExpr::Expr(e),
+                        ..
+                    } if params.is_some() => {
+                        let wanted =
+                            if param.quote_style.is_some() { param.value.clone() } else { param.value.to_lowercase() };
+                        let Some(at) = params.as_ref().and_then(|p| p.iter().position(|n| *n == wanted)) else {
+                            return Err(no_function(&name, &args));
+                        };
+                        if at < args.len() || named.iter().any(|(i, _)| *i == at) {
+                            return Err(SqlError::error(
+                                "42601",
+                                format!("argument name \"{wanted}\" used more than once"),
+                            ));
+                        }
+                        named.push((at, tx.expr(e)?));
+                    }
                     _ => return Err(unsupported(format!("named arguments in {name}()"))),
                 }
+            }
+            named.sort_by_key(|(i, _)| *i);
+            for (at, value) in named {
+                while args.len() < at {
+                    args.push(Typed { sql: "NULL".into(), ty: None, name: None, lit: super::expr::Lit::Null });
+                }
+                args.push(value);
             }
             (args, distinct, order_by, star)
         }

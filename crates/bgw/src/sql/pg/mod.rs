@@ -76,6 +76,8 @@ pub struct Context<'a> {
     pub host_function: &'a dyn Fn(&str) -> Option<PgType>,
     /// The argument types of a host SQL function, where it declares them (a parameter passed to it takes them).
     pub host_function_args: &'a dyn Fn(&str) -> Option<Vec<PgType>>,
+    /// The parameter names of a host SQL function, where it declares them (PostgreSQL's named notation).
+    pub host_function_params: &'a dyn Fn(&str) -> Option<Vec<&'static str>>,
     /// `current_user` and `current_database()`.
     pub user: String,
     pub database: String,

@@ -382,10 +382,12 @@ impl SqliteEngine {
         };
         let host_function = |name: &str| hooks.function_result_type(name);
         let host_function_args = |name: &str| hooks.function_argument_types(name);
+        let host_function_params = |name: &str| hooks.function_parameter_names(name);
         let cx = super::pg::Context {
             schema: &schema,
             host_function: &host_function,
             host_function_args: &host_function_args,
+            host_function_params: &host_function_params,
             user,
             database,
             in_recovery: stamp.as_ref().map_or_else(|| hooks.in_recovery(), |s| s.in_recovery),
