@@ -21,7 +21,13 @@ const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 const PENDING: &[&str] = &["SPI_getbinval", "SPI_tuptable"];
 
 fn testdata() -> PathBuf {
-    repo_root().join("../shared/testdata/worker_spi")
+    let dir = repo_root().join("../shared/testdata/worker_spi");
+    assert!(
+        dir.join("worker_spi.c").is_file(),
+        "the test input {} is missing: the checkout must sit beside ../shared (the project's layout)",
+        dir.display()
+    );
+    dir
 }
 
 /// A temporary installation: `bin/pg_config` is a link to the `bgw` executable, so `pg_config` reports
