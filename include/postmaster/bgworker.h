@@ -17,6 +17,8 @@ extern "C" {
 #define BGWORKER_SHMEM_ACCESS 0x0001
 #define BGWORKER_BACKEND_DATABASE_CONNECTION 0x0002
 #define BGWORKER_CLASS_PARALLEL 0x0010
+/* PostgreSQL 19: DROP DATABASE terminates the worker instead of waiting for it (needs the two flags above). */
+#define BGWORKER_INTERRUPTIBLE 0x0004
 
 typedef void (*bgworker_main_type)(Datum main_arg);
 

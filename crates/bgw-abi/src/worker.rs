@@ -17,6 +17,9 @@ pub const BGWORKER_SHMEM_ACCESS: c_int = 0x0001;
 pub const BGWORKER_BACKEND_DATABASE_CONNECTION: c_int = 0x0002;
 /// `bgw_flags`: a parallel worker (counts against `max_parallel_workers`, must not restart).
 pub const BGWORKER_CLASS_PARALLEL: c_int = 0x0010;
+/// `bgw_flags` (PostgreSQL 19): the worker may be terminated when its database is dropped (DROP DATABASE ends
+/// it instead of waiting for it); needs `BGWORKER_SHMEM_ACCESS` and `BGWORKER_BACKEND_DATABASE_CONNECTION`.
+pub const BGWORKER_INTERRUPTIBLE: c_int = 0x0004;
 
 /// `BgWorkerStartTime`: when the postmaster starts a worker (a C enum, so an `int`).
 pub type BgWorkerStartTime = c_int;

@@ -44,6 +44,7 @@ const CONSTANTS: &[Constant] = constants![
     BGWORKER_SHMEM_ACCESS,
     BGWORKER_BACKEND_DATABASE_CONNECTION,
     BGWORKER_CLASS_PARALLEL,
+    BGWORKER_INTERRUPTIBLE,
     BgWorkerStart_PostmasterStart,
     BgWorkerStart_ConsistentState,
     BgWorkerStart_RecoveryFinished,

@@ -54,6 +54,8 @@ pub struct RequestFlags {
     pub shmem: bool,
     pub database: bool,
     pub parallel: bool,
+    /// PostgreSQL 19's `BGWORKER_INTERRUPTIBLE`: DROP DATABASE terminates it.
+    pub interruptible: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

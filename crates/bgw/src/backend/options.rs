@@ -44,7 +44,7 @@ pub fn parse_registration(
         name: String::new(),
         worker_type: String::new(),
         restart_seconds: None,
-        flags: RequestFlags { shmem: true, database: false, parallel: false },
+        flags: RequestFlags { shmem: true, database: false, parallel: false, interruptible: false },
         start: StartPhase::RecoveryFinished,
         extra: Vec::new(),
         notify: true,
@@ -187,12 +187,13 @@ fn flags_value(value: &Value) -> Result<RequestFlags, SqlError> {
             Some("shmem") => flags.shmem = true,
             Some("database") => flags.database = true,
             Some("parallel") => flags.parallel = true,
+            Some("interruptible") => flags.interruptible = true,
             Some(other) => {
                 return Err(invalid(format!(
                     "unrecognized flag \"{}\" in registration option \"flags\"",
                     shorten(other)
                 ))
-                .with_hint("The flags are: shmem, database, parallel."))
+                .with_hint("The flags are: shmem, database, interruptible, parallel."))
             }
             None => return Err(wrong_type("flags", "an array of strings", value)),
         }
@@ -254,7 +255,7 @@ mod tests {
         assert_eq!(req.name, "");
         assert_eq!(req.worker_type, "");
         assert_eq!(req.restart_seconds, None);
-        assert_eq!(req.flags, RequestFlags { shmem: true, database: false, parallel: false });
+        assert_eq!(req.flags, RequestFlags { shmem: true, database: false, parallel: false, interruptible: false });
         assert_eq!(req.start, StartPhase::RecoveryFinished);
         assert!(req.extra.is_empty());
         assert!(req.notify);
@@ -277,7 +278,7 @@ mod tests {
         assert_eq!(req.name, "n1");
         assert_eq!(req.worker_type, "t1");
         assert_eq!(req.restart_seconds, Some(5));
-        assert_eq!(req.flags, RequestFlags { shmem: false, database: true, parallel: true });
+        assert_eq!(req.flags, RequestFlags { shmem: false, database: true, parallel: true, interruptible: false });
         assert_eq!(req.start, StartPhase::PostmasterStart);
         assert_eq!(req.extra, b"hello");
         assert!(!req.notify);
@@ -302,11 +303,11 @@ mod tests {
         assert_eq!(parse(r#"{"flags": []}"#).unwrap().flags, RequestFlags::default());
         assert_eq!(
             parse(r#"{"flags": ["shmem", "shmem"]}"#).unwrap().flags,
-            RequestFlags { shmem: true, database: false, parallel: false }
+            RequestFlags { shmem: true, database: false, parallel: false, interruptible: false }
         );
         assert_eq!(
             parse(r#"{"flags": ["shmem", "database", "parallel"]}"#).unwrap().flags,
-            RequestFlags { shmem: true, database: true, parallel: true }
+            RequestFlags { shmem: true, database: true, parallel: true, interruptible: false }
         );
         let e = err(r#"{"flags": ["shmem", "network"]}"#);
         assert_eq!(e.code, "22023");

@@ -12,12 +12,14 @@
 //! build them).
 
 pub use bgw_abi::{
-    BackgroundWorker, BGWORKER_BACKEND_DATABASE_CONNECTION, BGWORKER_CLASS_PARALLEL, BGWORKER_SHMEM_ACCESS,
-    BGW_DEFAULT_RESTART_INTERVAL, BGW_EXTRALEN, BGW_MAXLEN, BGW_MAX_RESTART_INTERVAL, BGW_NEVER_RESTART, MAXPGPATH,
+    BackgroundWorker, BGWORKER_BACKEND_DATABASE_CONNECTION, BGWORKER_CLASS_PARALLEL, BGWORKER_INTERRUPTIBLE,
+    BGWORKER_SHMEM_ACCESS, BGW_DEFAULT_RESTART_INTERVAL, BGW_EXTRALEN, BGW_MAXLEN, BGW_MAX_RESTART_INTERVAL,
+    BGW_NEVER_RESTART, MAXPGPATH,
 };
 use bgw_macros::hot;
 
-const KNOWN_FLAGS: i32 = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION | BGWORKER_CLASS_PARALLEL;
+const KNOWN_FLAGS: i32 =
+    BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION | BGWORKER_CLASS_PARALLEL | BGWORKER_INTERRUPTIBLE;
 
 /// The name of the internal library (the spec's "postgres").
 pub const INTERNAL_LIBRARY: &str = "bgw";
@@ -350,6 +352,11 @@ impl WorkerSpec {
                 )));
             }
         }
+        if self.has_flag(BGWORKER_INTERRUPTIBLE) && !self.has_flag(BGWORKER_BACKEND_DATABASE_CONNECTION) {
+            return Err(RegistrationError::invalid(format!(
+                "background worker \"{name}\": cannot make background workers interruptible without database access"
+            )));
+        }
         if self.restart != Restart::Never && self.has_flag(BGWORKER_CLASS_PARALLEL) {
             return Err(RegistrationError::invalid(format!(
                 "background worker \"{name}\": parallel workers may not be configured for restart"
@@ -383,6 +390,9 @@ pub fn flags_text(flags: i32) -> String {
     }
     if flags & BGWORKER_BACKEND_DATABASE_CONNECTION != 0 {
         words.push("database".to_string());
+    }
+    if flags & BGWORKER_INTERRUPTIBLE != 0 {
+        words.push("interruptible".to_string());
     }
     if flags & BGWORKER_CLASS_PARALLEL != 0 {
         words.push("parallel".to_string());

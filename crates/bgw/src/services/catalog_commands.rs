@@ -36,6 +36,24 @@ fn sessions_using(oid: u32) -> usize {
     n
 }
 
+/// PostgreSQL 19's rule for `BGWORKER_INTERRUPTIBLE` workers: DROP DATABASE terminates those connected to the
+/// database (as TerminateBackgroundWorker: they are not restarted) instead of waiting for them; the others are
+/// waited for as before. Not a hot path: every process entry is looked at once.
+fn terminate_interruptible_workers(oid: u32) {
+    let Some(shm) = shmem::attached() else { return };
+    for entry in shm.procs() {
+        let slot = entry.worker_slot.load(crate::sync::Ordering::Relaxed);
+        if entry.pid.load(crate::sync::Ordering::Acquire) <= 0 || slot < 0 || entry.database_oid() != oid {
+            continue;
+        }
+        let Some((copy, _)) = shm.slots().copy_locked(slot as u32) else { continue };
+        if copy.payload.worker.bgw_flags & crate::bgworker::types::BGWORKER_INTERRUPTIBLE != 0 {
+            let handle = crate::bgworker::handle::Handle { slot: slot as u32, generation: copy.generation };
+            let _ = crate::dynamic::terminate_background_worker(handle);
+        }
+    }
+}
+
 /// This process's mark "database `oid` is being dropped" in its process entry, for as long as the value lives
 /// (the protocol: [`crate::shmem::procs::ProcEntry::begin_drop`]). Made while the catalog's write lock is held,
 /// and dropped after the catalog commits or the command fails.
@@ -182,6 +200,7 @@ pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_bl
             // Mark the drop, then count: a process connecting meanwhile either is counted or sees the mark
             // (and is refused with 3D000); one connecting after the commit no longer finds the database.
             let mark = DropMark::new(db.oid);
+            terminate_interruptible_workers(db.oid);
             let others = sessions_using(db.oid);
             if others > 0 {
                 let detail = if others == 1 {

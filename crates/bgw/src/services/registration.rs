@@ -46,6 +46,9 @@ pub fn spec_from_request(req: &RegistrationRequest) -> WorkerSpec {
     if req.flags.parallel {
         flags |= BGWORKER_CLASS_PARALLEL;
     }
+    if req.flags.interruptible {
+        flags |= crate::bgworker::types::BGWORKER_INTERRUPTIBLE;
+    }
     spec.flags = flags;
     spec.start_time = match req.start {
         StartPhase::PostmasterStart => StartTime::PostmasterStart,
