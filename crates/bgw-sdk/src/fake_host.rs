@@ -92,6 +92,46 @@ extern "C" fn WaitForBackgroundWorkerStartup(handle: *mut BackgroundWorkerHandle
     0
 }
 
+/// Takes a moment, then reports the worker ready as started, pid 2000 + slot.
+#[unsafe(no_mangle)]
+extern "C" fn WaitForBackgroundWorkerReady(
+    handle: *mut BackgroundWorkerHandle,
+    pidp: *mut libc::pid_t,
+    _timeout_ms: c_int,
+) -> c_int {
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // SAFETY: the SDK passes a valid handle and out-parameter.
+    unsafe { pidp.write(2000 + handle.read().slot) };
+    0
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn BackgroundWorkerReportReady() {}
+
+#[unsafe(no_mangle)]
+extern "C" fn TerminateBackgroundWorkerWithGrace(handle: *mut BackgroundWorkerHandle, _grace_ms: c_int) {
+    // SAFETY: the SDK passes a valid handle.
+    TERMINATED.lock().unwrap().push(unsafe { handle.read() }.slot);
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn ResetBackgroundWorker(_handle: *mut BackgroundWorkerHandle) -> bool {
+    true
+}
+
+/// A worker that exited with code 1 after one start.
+#[unsafe(no_mangle)]
+extern "C" fn GetBackgroundWorkerExitReason(
+    _handle: *mut BackgroundWorkerHandle,
+    info: *mut bgw_abi::BgwExitInfo,
+) -> bool {
+    // SAFETY: the SDK passes a valid out-parameter.
+    unsafe {
+        info.write(bgw_abi::BgwExitInfo { reason: bgw_abi::BGW_EXIT_CODE, detail: 1, ended_at_us: 1, starts: 1 })
+    };
+    true
+}
+
 /// Takes a moment, then reports the worker stopped.
 #[unsafe(no_mangle)]
 extern "C" fn WaitForBackgroundWorkerShutdown(_handle: *mut BackgroundWorkerHandle) -> c_int {

@@ -94,6 +94,13 @@ fn handle_calls_map_the_hosts_answers() {
     assert!(matches!(h(u32::MAX, 1).status(), Err(Error::InvalidHandle { .. })));
     assert_eq!(worker_type_by_pid(1001).as_deref(), Some("fake type"));
     assert_eq!(worker_type_by_pid(1), None);
+    // Beyond the spec: readiness, grace, reset, exit reasons.
+    assert_eq!(h(9, 1).wait_for_ready(Some(std::time::Duration::from_millis(5))), Ok(Status::Started(2009)));
+    h(32, 1).terminate_with_grace(std::time::Duration::from_secs(1)).unwrap();
+    assert!(fake_host::TERMINATED.lock().unwrap().contains(&32));
+    assert_eq!(h(9, 1).reset(), Ok(true));
+    let info = h(9, 1).exit_reason().unwrap().unwrap();
+    assert_eq!((info.reason, info.starts, info.ended_at.is_some()), (crate::ExitReason::Code(1), 1, true));
 }
 
 #[test]
@@ -103,6 +110,8 @@ fn handles_can_be_awaited() {
     assert!(wakes >= 1, "the helper thread woke the task");
     let (status, _) = block_on(Handle { slot: 3, generation: 1 }.shutdown());
     assert_eq!(status, Ok(Status::Stopped));
+    let (status, _) = block_on(Handle { slot: 6, generation: 1 }.ready());
+    assert_eq!(status, Ok(Status::Started(2006)));
     // Several at once, each on its own thread.
     let (both, _) = block_on(async {
         let a = Handle { slot: 4, generation: 1 }.startup();

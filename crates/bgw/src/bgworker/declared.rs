@@ -68,16 +68,17 @@ fn default_library() -> String {
 pub fn parse_flags(words: &[String]) -> Result<i32, String> {
     let mut flags = 0;
     for w in words {
-        flags |=
-            match w.as_str() {
-                "shmem" => BGWORKER_SHMEM_ACCESS,
-                "database" => BGWORKER_BACKEND_DATABASE_CONNECTION,
-                "parallel" => BGWORKER_CLASS_PARALLEL,
-                "interruptible" => super::types::BGWORKER_INTERRUPTIBLE,
-                other => return Err(format!(
+        flags |= match w.as_str() {
+            "shmem" => BGWORKER_SHMEM_ACCESS,
+            "database" => BGWORKER_BACKEND_DATABASE_CONNECTION,
+            "parallel" => BGWORKER_CLASS_PARALLEL,
+            "interruptible" => super::types::BGWORKER_INTERRUPTIBLE,
+            other => {
+                return Err(format!(
                     "unknown flag \"{other}\" (expected \"shmem\", \"database\", \"interruptible\" or \"parallel\")"
-                )),
-            };
+                ))
+            }
+        };
     }
     Ok(flags)
 }

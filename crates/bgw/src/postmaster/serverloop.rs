@@ -127,6 +127,7 @@ impl Postmaster {
             let mpw = crate::process::setting_int("max_parallel_workers").clamp(0, u32::MAX as i64) as u32;
             seg.shmem().header().max_parallel_workers.store(mpw, Ordering::Relaxed);
         }
+        self.workers.set_quotas(&crate::process::setting_text("worker_type_quota").unwrap_or_default());
         // dynamic_library_path may have changed: entry points are looked up again.
         self.scratch.primed.clear();
         // Spares hold the old configuration: replace them.

@@ -84,6 +84,7 @@ impl Postmaster {
         let from_modules = crate::modules::preload::process_shared_preload_libraries(&preload)
             .map_err(|e| StartError::new(e.to_string()))?;
         let mut workers = Workers::new(max_workers);
+        workers.set_quotas(&crate::process::setting_text("worker_type_quota").unwrap_or_default());
         for spec in from_modules {
             workers.register_static(spec);
         }

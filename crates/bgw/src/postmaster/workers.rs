@@ -88,6 +88,12 @@ pub struct Workers {
     start_timers: BinaryHeap<Reverse<(Instant, u32, u64)>>,
     /// False once a shutdown began: new registrations are refused (PostgreSQL 14's rule).
     shutting_down: bool,
+    /// `worker_type_quota`: at most this many running workers of a type.
+    quotas: std::collections::HashMap<String, u32>,
+    /// Running workers by type (only types with a quota are counted).
+    running_by_type: std::collections::HashMap<String, u32>,
+    /// Queued workers held back by their type's quota, by type, first come first served.
+    quota_waiting: std::collections::HashMap<String, VecDeque<u32>>,
     /// A small generator for the backoff's jitter (xorshift; no cryptographic use).
     jitter_state: u64,
     next_seq: u64,
@@ -121,6 +127,9 @@ impl Workers {
             kill_timers: BinaryHeap::new(),
             start_timers: BinaryHeap::new(),
             shutting_down: false,
+            quotas: Default::default(),
+            running_by_type: Default::default(),
+            quota_waiting: Default::default(),
             jitter_state: (std::process::id() as u64) << 32 | 0x9e37_79b9,
             next_seq: 1,
             shm: None,
@@ -253,16 +262,72 @@ impl Workers {
         !self.pending.is_empty()
     }
 
-    /// The next worker to launch, if any may start in this phase.
+    /// The next worker to launch, if any may start in this phase. A worker whose type is at its quota waits
+    /// (still queued) until one of its type exits.
     pub fn next_launch(&mut self, phase: Phase) -> Option<u32> {
         while let Some(slot) = self.pending.pop_front() {
             let Some(rw) = self.slots[slot as usize].as_mut() else { continue };
-            rw.queued = false;
             if rw.pid == 0 && !rw.terminate && eligible(rw.spec.start_time, phase) {
+                if let Some(&quota) = self.quotas.get(&rw.spec.worker_type) {
+                    if self.running_by_type.get(&rw.spec.worker_type).copied().unwrap_or(0) >= quota {
+                        self.quota_waiting.entry(rw.spec.worker_type.clone()).or_default().push_back(slot);
+                        if let Some(shm) = self.shm {
+                            publish_state(shm, slot, WorkerState::WaitingQuota);
+                        }
+                        continue;
+                    }
+                }
+                rw.queued = false;
                 return Some(slot);
             }
+            rw.queued = false;
         }
         None
+    }
+
+    /// `worker_type_quota` (re)read: `type=N` pairs separated by commas. Workers held back by a quota that is
+    /// now higher (or gone) are queued again. A malformed entry is logged and ignored.
+    pub fn set_quotas(&mut self, text: &str) {
+        let mut quotas = std::collections::HashMap::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            match item.rsplit_once('=').and_then(|(t, n)| Some((t.trim(), n.trim().parse::<u32>().ok()?))) {
+                Some((ty, n)) if !ty.is_empty() => {
+                    quotas.insert(ty.to_owned(), n);
+                }
+                _ => elog::log(format!("worker_type_quota: ignoring \"{item}\" (expected type=N)")),
+            }
+        }
+        self.quotas = quotas;
+        // Count the running workers of the types with a quota (a reload may add one for a type already running).
+        self.running_by_type.clear();
+        for rw in self.slots.iter().flatten() {
+            if rw.pid != 0 && self.quotas.contains_key(&rw.spec.worker_type) {
+                *self.running_by_type.entry(rw.spec.worker_type.clone()).or_default() += 1;
+            }
+        }
+        let types: Vec<String> = self.quota_waiting.keys().cloned().collect();
+        for ty in types {
+            self.release_quota_waiters(&ty);
+        }
+    }
+
+    /// Queues again the workers of type `ty` its quota now lets run (in arrival order).
+    fn release_quota_waiters(&mut self, ty: &str) {
+        let quota = self.quotas.get(ty).copied();
+        let running = self.running_by_type.get(ty).copied().unwrap_or(0);
+        let mut room = quota.map_or(u32::MAX, |q| q.saturating_sub(running));
+        let Some(waiting) = self.quota_waiting.get_mut(ty) else { return };
+        while room > 0 {
+            let Some(slot) = waiting.pop_front() else { break };
+            room -= 1;
+            self.pending.push_back(slot);
+            if let Some(shm) = self.shm {
+                publish_state(shm, slot, WorkerState::Pending);
+            }
+        }
+        if waiting.is_empty() {
+            self.quota_waiting.remove(ty);
+        }
     }
 
     /// A shutdown began (PostgreSQL 14's rules): dynamic registrations that have not started and whose registrant
@@ -285,7 +350,8 @@ impl Workers {
 
     /// Launches are off (shutdown or crash): empty the queue and the timers.
     pub fn cancel_pending(&mut self) {
-        for slot in self.pending.drain(..).chain(self.waiting_phase.drain(..)) {
+        let held: Vec<u32> = self.quota_waiting.drain().flat_map(|(_, q)| q).collect();
+        for slot in self.pending.drain(..).chain(self.waiting_phase.drain(..)).chain(held) {
             if let Some(rw) = self.slots[slot as usize].as_mut() {
                 rw.queued = false;
             }
@@ -320,6 +386,10 @@ impl Workers {
         rw.pid = pid;
         rw.crashed_at = None;
         rw.started_at = Some(Instant::now());
+        if self.quotas.contains_key(&rw.spec.worker_type) {
+            *self.running_by_type.entry(rw.spec.worker_type.clone()).or_default() += 1;
+        }
+        let rw = self.slots[slot as usize].as_mut().expect("checked above");
         rw.ready = false;
         rw.start_timed_out = false;
         rw.start_due = rw.spec.options.start_timeout.map(|t| Instant::now() + t);
@@ -507,6 +577,12 @@ impl Workers {
             notify_slot_change(shm, children, slot, 0);
             return None;
         };
+        if let Some(n) = self.running_by_type.get_mut(&rw.spec.worker_type) {
+            *n = n.saturating_sub(1);
+            let ty = rw.spec.worker_type.clone();
+            self.release_quota_waiters(&ty);
+        }
+        let rw = self.slots[slot as usize].as_mut()?;
         let timed_out = std::mem::take(&mut rw.start_timed_out);
         rw.ready = false;
         rw.start_due = None;
@@ -783,6 +859,8 @@ impl Workers {
         self.timers.clear();
         self.kill_timers.clear();
         self.start_timers.clear();
+        self.running_by_type.clear();
+        self.quota_waiting.clear();
         for slot in self.slots.iter_mut() {
             // Workers bound to a registrant go with it: every registrant died in the crash.
             let keep = slot

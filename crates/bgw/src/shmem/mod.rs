@@ -133,6 +133,8 @@ pub enum WorkerState {
     Failed = 7,
     /// Running, and it reported ready.
     Ready = 8,
+    /// Queued, waiting for a worker of its type to exit (`worker_type_quota`).
+    WaitingQuota = 9,
 }
 
 impl WorkerState {
@@ -146,6 +148,7 @@ impl WorkerState {
             6 => WorkerState::Terminating,
             7 => WorkerState::Failed,
             8 => WorkerState::Ready,
+            9 => WorkerState::WaitingQuota,
             _ => WorkerState::Free,
         }
     }
@@ -160,6 +163,7 @@ impl WorkerState {
             WorkerState::Terminating => "terminating",
             WorkerState::Failed => "failed",
             WorkerState::Ready => "ready",
+            WorkerState::WaitingQuota => "waiting_quota",
         }
     }
 }
