@@ -16,6 +16,16 @@ use crate::latch::{self, WL_LATCH_SET, WL_POSTMASTER_DEATH, WL_TIMEOUT};
 use crate::shmem::{self, pmsignal};
 use crate::sync::Ordering;
 
+/// The error a wait ends with when this process is asked to terminate.
+fn terminating() -> RegistrationError {
+    RegistrationError {
+        sqlstate: "57P01",
+        message: "terminating connection due to administrator command".into(),
+        detail: None,
+        hint: None,
+    }
+}
+
 fn not_attached() -> RegistrationError {
     RegistrationError {
         sqlstate: "55000",
@@ -96,12 +106,7 @@ fn wait_until_watched(h: Handle, done: impl Fn(Status) -> bool, watched: bool) -
     };
     loop {
         if crate::process::termination_pending() {
-            return Err(RegistrationError {
-                sqlstate: "57P01",
-                message: "terminating connection due to administrator command".into(),
-                detail: None,
-                hint: None,
-            });
+            return Err(terminating());
         }
         let status = get_background_worker_pid(h)?;
         if done(status) {
@@ -147,12 +152,7 @@ pub fn wait_for_background_worker_ready(
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     let result = (|| loop {
         if crate::process::termination_pending() {
-            return Err(RegistrationError {
-                sqlstate: "57P01",
-                message: "terminating connection due to administrator command".into(),
-                detail: None,
-                hint: None,
-            });
+            return Err(terminating());
         }
         if let Some(pid) = shm.slots().ready(h.slot, h.generation) {
             return Ok(ReadyWait::Ready(pid));

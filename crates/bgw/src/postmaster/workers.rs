@@ -469,20 +469,11 @@ impl Workers {
                 if !slots.terminate_requested(slot) {
                     continue;
                 }
-                if !rw.terminate {
-                    rw.terminate = true;
-                    if rw.pid != 0 {
-                        crate::sys::signals::send(rw.pid, libc::SIGTERM);
-                        publish_state(shm, slot, WorkerState::Terminating);
-                    } else {
-                        // Never started (or waiting to restart): report it gone now.
-                        let notify_pid = rw.spec.notify_pid;
-                        self.record_end(slot, ExitReason::Terminated(i32::MIN));
-                        self.forget(slot);
-                        notify_slot_change(shm, children, slot, notify_pid);
-                        continue;
-                    }
+                if !rw.terminate && !self.terminate(shm, children, slot) {
+                    // Never started (or waiting to restart): reported gone already.
+                    continue;
                 }
+                let Some(rw) = self.slots[i].as_mut() else { continue };
                 if let Some(grace) = slots.kill_after_ms(slot).filter(|_| rw.pid != 0 && !rw.killed) {
                     let due = Instant::now() + Duration::from_millis(grace.into());
                     if rw.kill_due.is_none_or(|d| due < d) {
@@ -809,21 +800,30 @@ impl Workers {
             if rw.spec.options.bound_pid != pid || rw.terminate {
                 continue;
             }
-            rw.terminate = true;
             elog::log(format!(
                 "background worker \"{}\": its registrant (PID {pid}) exited; terminating it",
                 rw.spec.name
             ));
-            if rw.pid != 0 {
-                crate::sys::signals::send(rw.pid, libc::SIGTERM);
-                publish_state(shm, slot, WorkerState::Terminating);
-            } else {
-                let notify_pid = rw.spec.notify_pid;
-                self.record_end(slot, ExitReason::Terminated(i32::MIN));
-                self.forget(slot);
-                notify_slot_change(shm, children, slot, notify_pid);
-            }
+            self.terminate(shm, children, slot);
         }
+    }
+
+    /// The spec's termination of an adopted worker: SIGTERM if it runs (true: it is still registered, state
+    /// `terminating`); otherwise (never started, or waiting to restart) it is forgotten and reported gone at once
+    /// (false).
+    fn terminate(&mut self, shm: &Shmem, children: &Children, slot: u32) -> bool {
+        let Some(rw) = self.slots[slot as usize].as_mut() else { return false };
+        rw.terminate = true;
+        if rw.pid != 0 {
+            crate::sys::signals::send(rw.pid, libc::SIGTERM);
+            publish_state(shm, slot, WorkerState::Terminating);
+            return true;
+        }
+        let notify_pid = rw.spec.notify_pid;
+        self.record_end(slot, ExitReason::Terminated(i32::MIN));
+        self.forget(slot);
+        notify_slot_change(shm, children, slot, notify_pid);
+        false
     }
 
     /// A child exited: workers it asked to be notified about stop notifying it.
