@@ -156,3 +156,16 @@ fn schemas_and_ddl() {
     c.batch_execute("DROP TABLE p, q").unwrap();
     assert_eq!(code(c.simple_query("SELECT * FROM q")), "42P01");
 }
+
+/// pg_stat_activity shows a statement as the client wrote it, also over the extended protocol (not the SQLite
+/// translation), as PostgreSQL does.
+#[test]
+fn pg_stat_activity_shows_the_clients_text() {
+    let h = host();
+    let mut c = h.client();
+    let sql = "SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid() AND $1::int4 = 1";
+    let row = c.query_one(sql, &[&1i32]).unwrap();
+    assert_eq!(row.get::<_, String>(0), sql);
+    let simple = "SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()";
+    assert_eq!(h.sql(simple), simple);
+}

@@ -63,7 +63,7 @@ impl Session {
         };
         let count = statement.as_ref().map_or(0, |s| s.param_count).max(parse.type_oids.len());
         let param_oids = (0..count).map(|i| parse.type_oids.get(i).copied().unwrap_or(0)).collect();
-        self.statements.insert(name, Rc::new(Prepared { statement, param_oids }));
+        self.statements.insert(name, Rc::new(Prepared { statement, param_oids, text: parse.query }));
         self.out.push(PgWireBackendMessage::ParseComplete(ParseComplete::new()));
         Ok(())
     }
@@ -207,7 +207,8 @@ impl Session {
             let columns = portal.columns.clone();
             let host = self.host.clone();
             // The first `limit` rows are sent as they come; a row-limited Execute keeps the rest for the next one.
-            let text = statement.sql.clone();
+            // pg_stat_activity shows the client's text, as PostgreSQL's does, not its translation.
+            let text = portal.prepared.text.clone();
             let executed = self.run_statement(&text, |engine, output| {
                 // `EXECUTE name (arguments)`: its prepared statement runs, with the portal's row limit.
                 let resolved;

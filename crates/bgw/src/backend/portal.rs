@@ -15,6 +15,8 @@ pub(super) struct Prepared {
     pub(super) statement: Option<Statement>,
     /// Parameter type OIDs as the client gave them (0: unspecified), one per parameter.
     pub(super) param_oids: Vec<u32>,
+    /// The statement as the client wrote it (what `pg_stat_activity.query` shows while it runs).
+    pub(super) text: String,
 }
 
 pub(super) enum PortalState {

@@ -221,7 +221,7 @@ fn prepare(engine: &mut dyn Engine, text: &str, types: &[String]) -> Result<Prep
             })
         })
         .collect();
-    Ok(Prepared { statement, param_oids })
+    Ok(Prepared { statement, param_oids, text: text.to_owned() })
 }
 
 /// `EXECUTE`'s arguments evaluated and converted to the statement's parameter types (42601 for a wrong count,
