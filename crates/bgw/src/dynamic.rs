@@ -85,39 +85,67 @@ pub fn get_background_worker_pid(h: Handle) -> Result<Status, RegistrationError>
 const UNWATCHED_RECHECK_MS: i64 = 50;
 
 fn wait_until(h: Handle, done: impl Fn(Status) -> bool) -> Result<Status, RegistrationError> {
+    let waited = wait_for(h, None, || {
+        let status = get_background_worker_pid(h)?;
+        Ok(done(status).then_some(status))
+    })?;
+    Ok(match waited {
+        Waited::Found(status) => status,
+        // No deadline was given: only the postmaster's death ends the wait otherwise.
+        Waited::TimedOut | Waited::PostmasterDied => Status::PostmasterDied,
+    })
+}
+
+/// The one wait on a handle (the spec's waits and readiness): sleeps on the latch until `check` answers, the
+/// `deadline` passes or the postmaster dies ([`Waited`]); a termination request ends it with 57P01. The
+/// registrant is woken by the spec's bgw_notify_pid, anyone else through the slot's watch list; only a waiter
+/// that found the list full re-checks on a timeout.
+fn wait_for<T>(
+    h: Handle,
+    deadline: Option<std::time::Instant>,
+    check: impl Fn() -> Result<Option<T>, RegistrationError>,
+) -> Result<Waited<T>, RegistrationError> {
     let shm = check_handle(h)?;
     let me = std::process::id() as i32;
     let watchers = shm.watchers(h.slot);
     let token = watchers.and_then(|w| w.add(me, |pid| !crate::sys::process::exists(pid)));
-    let result = wait_until_watched(h, done, token.is_some());
+    let result = (|| loop {
+        if crate::process::termination_pending() {
+            return Err(terminating());
+        }
+        if let Some(found) = check()? {
+            return Ok(Waited::Found(found));
+        }
+        let (mut events, mut wait_ms) = (WL_LATCH_SET | WL_POSTMASTER_DEATH, -1);
+        if token.is_none() {
+            events |= WL_TIMEOUT;
+            wait_ms = UNWATCHED_RECHECK_MS;
+        }
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(Waited::TimedOut);
+            }
+            let left_ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i64;
+            events |= WL_TIMEOUT;
+            wait_ms = if wait_ms < 0 { left_ms } else { wait_ms.min(left_ms) };
+        }
+        if latch::wait_latch(events, wait_ms) & WL_POSTMASTER_DEATH != 0 {
+            return Ok(Waited::PostmasterDied);
+        }
+        latch::reset_latch();
+    })();
     if let (Some(w), Some(t)) = (watchers, token) {
         w.remove(t, me);
     }
     result
 }
 
-fn wait_until_watched(h: Handle, done: impl Fn(Status) -> bool, watched: bool) -> Result<Status, RegistrationError> {
-    // The registrant is notified by the spec's bgw_notify_pid; anyone else through the slot's watch list. Only a
-    // waiter that found the list full re-checks on a timeout.
-    let (events, timeout) = if watched {
-        (WL_LATCH_SET | WL_POSTMASTER_DEATH, -1)
-    } else {
-        (WL_LATCH_SET | WL_POSTMASTER_DEATH | WL_TIMEOUT, UNWATCHED_RECHECK_MS)
-    };
-    loop {
-        if crate::process::termination_pending() {
-            return Err(terminating());
-        }
-        let status = get_background_worker_pid(h)?;
-        if done(status) {
-            return Ok(status);
-        }
-        let rc = latch::wait_latch(events, timeout);
-        if rc & WL_POSTMASTER_DEATH != 0 {
-            return Ok(Status::PostmasterDied);
-        }
-        latch::reset_latch();
-    }
+/// How [`wait_for`] ended.
+enum Waited<T> {
+    Found(T),
+    TimedOut,
+    PostmasterDied,
 }
 
 /// Reports that the calling worker is ready (beyond the spec; `BackgroundWorkerReportReady`): its state becomes
@@ -146,45 +174,18 @@ pub fn wait_for_background_worker_ready(
     timeout: Option<std::time::Duration>,
 ) -> Result<ReadyWait, RegistrationError> {
     let shm = check_handle(h)?;
-    let me = std::process::id() as i32;
-    let watchers = shm.watchers(h.slot);
-    let token = watchers.and_then(|w| w.add(me, |pid| !crate::sys::process::exists(pid)));
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
-    let result = (|| loop {
-        if crate::process::termination_pending() {
-            return Err(terminating());
-        }
+    let waited = wait_for(h, deadline, || {
         if let Some(pid) = shm.slots().ready(h.slot, h.generation) {
-            return Ok(ReadyWait::Ready(pid));
+            return Ok(Some(ReadyWait::Ready(pid)));
         }
-        if get_background_worker_pid(h)? == Status::Stopped {
-            return Ok(ReadyWait::Stopped);
-        }
-        let mut events = WL_LATCH_SET | WL_POSTMASTER_DEATH;
-        let mut wait_ms = -1;
-        if token.is_none() {
-            events |= WL_TIMEOUT;
-            wait_ms = UNWATCHED_RECHECK_MS;
-        }
-        if let Some(deadline) = deadline {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Ok(ReadyWait::NotReady);
-            }
-            let left_ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i64;
-            events |= WL_TIMEOUT;
-            wait_ms = if wait_ms < 0 { left_ms } else { wait_ms.min(left_ms) };
-        }
-        let rc = latch::wait_latch(events, wait_ms);
-        if rc & WL_POSTMASTER_DEATH != 0 {
-            return Ok(ReadyWait::PostmasterDied);
-        }
-        latch::reset_latch();
-    })();
-    if let (Some(w), Some(t)) = (watchers, token) {
-        w.remove(t, me);
-    }
-    result
+        Ok((get_background_worker_pid(h)? == Status::Stopped).then_some(ReadyWait::Stopped))
+    })?;
+    Ok(match waited {
+        Waited::Found(w) => w,
+        Waited::TimedOut => ReadyWait::NotReady,
+        Waited::PostmasterDied => ReadyWait::PostmasterDied,
+    })
 }
 
 /// The spec's `WaitForBackgroundWorkerStartup`: never returns NotYetStarted.

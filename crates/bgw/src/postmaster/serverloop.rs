@@ -60,7 +60,6 @@ impl Postmaster {
             self.workers.process_kill_timers(now);
             self.process_shutdown_timeout(now);
             if self.may_launch() {
-                let now = std::time::Instant::now();
                 self.workers.process_restart_timers(now, self.phase);
                 self.launch_pending_workers();
                 self.refill_spares();

@@ -32,9 +32,10 @@ impl Postmaster {
             let superuser = crate::sys::user::os_user_name().unwrap_or_else(|| "postgres".into());
             crate::catalog::create(&data_dir, &superuser).map_err(|e| StartError::new(e.to_string()))?;
             elog::log(format!("created the catalog, with bootstrap superuser \"{superuser}\""));
+        } else {
+            // A catalog made by an earlier version gets this one's columns before any backend reads it.
+            crate::catalog::upgrade(&data_dir).map_err(|e| StartError::new(e.to_string()))?;
         }
-        // A catalog made by an earlier version gets this one's columns before any backend reads it.
-        crate::catalog::upgrade(&data_dir).map_err(|e| StartError::new(e.to_string()))?;
         // A data directory made before the server secret existed gets one now, before any backend needs it.
         crate::catalog::secret::ensure_secret(&data_dir).map_err(|e| {
             StartError::new(format!(

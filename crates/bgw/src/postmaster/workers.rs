@@ -268,7 +268,9 @@ impl Workers {
         while let Some(slot) = self.pending.pop_front() {
             let Some(rw) = self.slots[slot as usize].as_mut() else { continue };
             if rw.pid == 0 && !rw.terminate && eligible(rw.spec.start_time, phase) {
-                if let Some(&quota) = self.quotas.get(&rw.spec.worker_type) {
+                // (No quota configured, the usual case: no hashing on the launch path.)
+                if let Some(&quota) = (!self.quotas.is_empty()).then(|| self.quotas.get(&rw.spec.worker_type)).flatten()
+                {
                     if self.running_by_type.get(&rw.spec.worker_type).copied().unwrap_or(0) >= quota {
                         self.quota_waiting.entry(rw.spec.worker_type.clone()).or_default().push_back(slot);
                         if let Some(shm) = self.shm {
@@ -386,7 +388,7 @@ impl Workers {
         rw.pid = pid;
         rw.crashed_at = None;
         rw.started_at = Some(Instant::now());
-        if self.quotas.contains_key(&rw.spec.worker_type) {
+        if !self.quotas.is_empty() && self.quotas.contains_key(&rw.spec.worker_type) {
             *self.running_by_type.entry(rw.spec.worker_type.clone()).or_default() += 1;
         }
         let rw = self.slots[slot as usize].as_mut().expect("checked above");
@@ -568,7 +570,9 @@ impl Workers {
             notify_slot_change(shm, children, slot, 0);
             return None;
         };
-        if let Some(n) = self.running_by_type.get_mut(&rw.spec.worker_type) {
+        if let Some(n) =
+            (!self.running_by_type.is_empty()).then(|| self.running_by_type.get_mut(&rw.spec.worker_type)).flatten()
+        {
             *n = n.saturating_sub(1);
             let ty = rw.spec.worker_type.clone();
             self.release_quota_waiters(&ty);
