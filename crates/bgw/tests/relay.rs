@@ -11,7 +11,7 @@
 //! process groups on drop).
 
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bgw_test_support::pg15::{bgw_login, Postgres};
 use bgw_test_support::*;
@@ -132,8 +132,10 @@ fn sessions_on_a_postgresql_engine_database_run_on_the_server() {
     let err = doomed.simple_query("SELECT 1").unwrap_err();
     let code = err.code().map(|c| c.code().to_owned());
     assert!(code.as_deref() == Some("57P01") || err.is_closed(), "{err}");
-    wait_for(|| direct.sql("app", "SELECT count(*) FROM jobs WHERE (payload->>'n')::int < 0") == "0");
-    wait_for(|| {
+    wait_until("the server to roll the terminated session back", || {
+        direct.sql("app", "SELECT count(*) FROM jobs WHERE (payload->>'n')::int < 0") == "0"
+    });
+    wait_until("the server's session of the terminated client to end", || {
         direct.sql(
             "app",
             &format!(
@@ -220,17 +222,10 @@ fn a_crash_cycle_closes_every_relayed_session_and_the_server_rolls_back() {
     host.wait_log("all server processes terminated; reinitializing");
     assert!(b.simple_query("SELECT 1").is_err());
     assert!(a.simple_query("SELECT 1").is_err());
-    wait_for(|| direct.sql("app", &format!("SELECT count(*) FROM pg_stat_activity WHERE usename = '{ROLE}'")) == "0");
+    wait_until("the server's sessions to end", || {
+        direct.sql("app", &format!("SELECT count(*) FROM pg_stat_activity WHERE usename = '{ROLE}'")) == "0"
+    });
     assert_eq!(direct.sql("app", "SELECT count(*) FROM t"), "0");
     // After the cycle the relay works again.
-    wait_for(|| bgw.psql("app", "SELECT 1").is_ok_and(|out| out == "1"));
-}
-
-/// Polls `cond` (a state another process reaches) until it holds, for at most a minute.
-fn wait_for(cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(Instant::now() < deadline, "condition not reached within a minute");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("the relay after the crash cycle", || bgw.psql("app", "SELECT 1").is_ok_and(|out| out == "1"));
 }

@@ -55,6 +55,23 @@ impl Target {
     }
 }
 
+/// UPDATE's or DELETE's target, under its alias if it has one, pushed as the statement's scope (the caller pops
+/// it); with the alias.
+fn enter_target(
+    tx: &mut Translator<'_>,
+    name: &sqlparser::ast::ObjectName,
+    alias: Option<&sqlparser::ast::TableAlias>,
+) -> Result<(Target, Option<String>), SqlError> {
+    let t = target(tx, name)?;
+    let mut rel = t.rel.clone();
+    let alias_name = alias.map(|a| names::ident(&a.name));
+    if let Some(a) = &alias_name {
+        rel.alias = a.clone();
+    }
+    tx.scopes.push(vec![rel]);
+    Ok((t, alias_name))
+}
+
 fn target(tx: &mut Translator<'_>, name: &sqlparser::ast::ObjectName) -> Result<Target, SqlError> {
     let (schema, rel_name) = names::relation(name)?;
     if schema.as_deref() == Some("pg_catalog") || schema.as_deref() == Some("information_schema") {
@@ -447,13 +464,7 @@ pub(super) fn update(tx: &mut Translator<'_>, up: &Update) -> Result<Out, SqlErr
     let TableFactor::Table { name, alias, .. } = &up.table.relation else {
         return Err(unsupported("UPDATE of this relation"));
     };
-    let t = target(tx, name)?;
-    let mut rel = t.rel.clone();
-    let alias_name = alias.as_ref().map(|a| names::ident(&a.name));
-    if let Some(a) = &alias_name {
-        rel.alias = a.clone();
-    }
-    tx.scopes.push(vec![rel]);
+    let (t, alias_name) = enter_target(tx, name, alias.as_ref())?;
     let result = (|| {
         let mut from_sql = String::new();
         if let Some(from) = &up.from {
@@ -511,13 +522,7 @@ pub(super) fn delete(tx: &mut Translator<'_>, del: &Delete) -> Result<Out, SqlEr
     let TableFactor::Table { name, alias, .. } = &twj.relation else {
         return Err(unsupported("DELETE from this relation"));
     };
-    let t = target(tx, name)?;
-    let mut rel = t.rel.clone();
-    let alias_name = alias.as_ref().map(|a| names::ident(&a.name));
-    if let Some(a) = &alias_name {
-        rel.alias = a.clone();
-    }
-    tx.scopes.push(vec![rel]);
+    let (t, alias_name) = enter_target(tx, name, alias.as_ref())?;
     let result = (|| {
         let mut sql = format!("DELETE FROM {}{}", t.sqlite, t.alias_clause(alias_name.as_deref()));
         match &del.using {

@@ -23,7 +23,7 @@ use rusqlite::Connection;
 
 use super::relations::{Env, Relation, ALL};
 use super::CatalogSource;
-use crate::sql::value::Value;
+use crate::sql::sqlite::rows_table::Scan;
 
 /// What a registration of the module carries: the relation and where host data comes from.
 pub(super) struct Aux {
@@ -112,7 +112,7 @@ unsafe impl<'vtab> VTab<'vtab> for CatalogTable {
     }
 
     fn open(&'vtab mut self) -> rusqlite::Result<CatalogCursor<'vtab>> {
-        Ok(CatalogCursor { base: ffi::sqlite3_vtab_cursor::default(), table: self, rows: Vec::new(), at: 0 })
+        Ok(CatalogCursor { base: ffi::sqlite3_vtab_cursor::default(), table: self, scan: Scan::default() })
     }
 }
 
@@ -122,15 +122,13 @@ pub(super) struct CatalogCursor<'vtab> {
     /// SQLite's part; must come first.
     base: ffi::sqlite3_vtab_cursor,
     table: &'vtab CatalogTable,
-    rows: Vec<Vec<Value>>,
-    at: usize,
+    scan: Scan,
 }
 
 // SAFETY: `CatalogCursor` is `repr(C)` with the `sqlite3_vtab_cursor` first, as rusqlite requires.
 unsafe impl VTabCursor for CatalogCursor<'_> {
     fn filter(&mut self, idx_num: c_int, _idx_str: Option<&str>, args: &Filters<'_>) -> rusqlite::Result<()> {
-        self.at = 0;
-        self.rows = Vec::new();
+        self.scan.start(Vec::new());
         let mut only = None;
         if idx_num == BY_KEY && !args.is_empty() {
             match args.get::<rusqlite::types::Value>(0)? {
@@ -153,7 +151,7 @@ unsafe impl VTabCursor for CatalogCursor<'_> {
         drop(conn);
         match computed {
             Ok(Ok(rows)) => {
-                self.rows = rows;
+                self.scan.start(rows);
                 Ok(())
             }
             Ok(Err(err)) => {
@@ -165,21 +163,20 @@ unsafe impl VTabCursor for CatalogCursor<'_> {
     }
 
     fn next(&mut self) -> rusqlite::Result<()> {
-        self.at += 1;
+        self.scan.next();
         Ok(())
     }
 
     fn eof(&self) -> bool {
-        self.at >= self.rows.len()
+        self.scan.eof()
     }
 
     fn column(&self, ctx: &mut Context, column: c_int) -> rusqlite::Result<()> {
-        let value = usize::try_from(column).ok().and_then(|c| self.rows.get(self.at)?.get(c));
-        ctx.set_result(value.unwrap_or(&Value::Null))
+        self.scan.column(ctx, column)
     }
 
     fn rowid(&self) -> rusqlite::Result<i64> {
-        Ok(self.at as i64 + 1)
+        Ok(self.scan.rowid())
     }
 }
 

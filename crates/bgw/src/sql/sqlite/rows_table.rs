@@ -62,8 +62,7 @@ unsafe impl<'vtab, S: RowSource + 'vtab> VTab<'vtab> for RowsTable<S> {
         Ok(RowsCursor {
             base: ffi::sqlite3_vtab_cursor::default(),
             fetch: S::rows,
-            rows: Vec::new(),
-            at: 0,
+            scan: Scan::default(),
             table: PhantomData,
         })
     }
@@ -75,36 +74,67 @@ pub struct RowsCursor<'vtab> {
     /// SQLite's part; must come first.
     base: ffi::sqlite3_vtab_cursor,
     fetch: fn() -> rusqlite::Result<Vec<Vec<Value>>>,
+    scan: Scan,
+    table: PhantomData<&'vtab ()>,
+}
+
+/// The rows of one scan of a table of computed rows and the position in them: what every such cursor
+/// (this module's, `pg_catalog`'s) moves through the same way.
+#[derive(Default)]
+pub struct Scan {
     rows: Vec<Vec<Value>>,
     at: usize,
-    table: PhantomData<&'vtab ()>,
+}
+
+impl Scan {
+    /// A new scan of `rows` (none after a failed computation).
+    pub fn start(&mut self, rows: Vec<Vec<Value>>) {
+        self.rows = rows;
+        self.at = 0;
+    }
+
+    pub fn next(&mut self) {
+        self.at += 1;
+    }
+
+    pub fn eof(&self) -> bool {
+        self.at >= self.rows.len()
+    }
+
+    /// The current row's value of `column` (NULL past the row's end) as the result of `ctx`.
+    pub fn column(&self, ctx: &mut Context, column: c_int) -> rusqlite::Result<()> {
+        let value = usize::try_from(column).ok().and_then(|c| self.rows.get(self.at)?.get(c));
+        ctx.set_result(value.unwrap_or(&Value::Null))
+    }
+
+    pub fn rowid(&self) -> i64 {
+        self.at as i64 + 1
+    }
 }
 
 // SAFETY: `RowsCursor` is `repr(C)` with the `sqlite3_vtab_cursor` first, as rusqlite requires.
 unsafe impl VTabCursor for RowsCursor<'_> {
     fn filter(&mut self, _idx_num: c_int, _idx_str: Option<&str>, _args: &Filters<'_>) -> rusqlite::Result<()> {
-        self.at = 0;
         // A failed fetch leaves an empty scan behind.
-        self.rows = Vec::new();
-        self.rows = (self.fetch)()?;
+        self.scan.start(Vec::new());
+        self.scan.start((self.fetch)()?);
         Ok(())
     }
 
     fn next(&mut self) -> rusqlite::Result<()> {
-        self.at += 1;
+        self.scan.next();
         Ok(())
     }
 
     fn eof(&self) -> bool {
-        self.at >= self.rows.len()
+        self.scan.eof()
     }
 
     fn column(&self, ctx: &mut Context, column: c_int) -> rusqlite::Result<()> {
-        let value = usize::try_from(column).ok().and_then(|c| self.rows.get(self.at)?.get(c));
-        ctx.set_result(value.unwrap_or(&Value::Null))
+        self.scan.column(ctx, column)
     }
 
     fn rowid(&self) -> rusqlite::Result<i64> {
-        Ok(self.at as i64 + 1)
+        Ok(self.scan.rowid())
     }
 }
