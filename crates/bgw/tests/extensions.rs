@@ -265,6 +265,15 @@ assign_even(int newval, void *extra)
 	elog(LOG, "ext_api.even assigned %d in %d", newval, MyProcPid);
 }
 
+static const char *
+show_even(void)
+{
+	static char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d (even)", ext_even);
+	return buf;
+}
+
 static int
 ext_even_value(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
 {
@@ -533,6 +542,11 @@ ext_worker_main(Datum arg)
 	pgstat_report_activity(STATE_RUNNING, "ext_api is busy");
 	if (mode == 1)
 		elog(ERROR, "ext_api worker error outside PG_TRY");
+	if (mode == 3)
+	{
+		elog(LOG, "ext_api worker returns");
+		return;
+	}
 	if (mode == 2)
 	{
 		/* Dies holding a lock without going through proc_exit (as a crash would, but with exit code 0). */
@@ -556,7 +570,7 @@ _PG_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	DefineCustomIntVariable("ext_api.even", "An even number.", NULL, &ext_even, 2, 0, 100, PGC_SIGHUP, 0,
-							check_even, assign_even, NULL);
+							check_even, assign_even, show_even);
 	MarkGUCPrefixReserved("ext_api");
 	bgw_define_sql_function("ext_even", 0, BGW_SQL_INT8, 0, ext_even_value);
 	prev_request_hook = shmem_request_hook;
@@ -671,6 +685,17 @@ fn workers_report_activity_and_run_exit_callbacks_in_order() {
     h.wait_log("ext_api worker error outside PG_TRY");
     h.wait_log(&format!("(PID {pid}) exited with exit code 1"));
     h.wait_log("ext_api on_proc_exit 1 7");
+    // An entry point that returns: exit code 0, the exit callbacks run with code 0 (PostgreSQL's proc_exit(0)).
+    // (Registered, not launched: it may be gone before a wait for its start-up would see it running.)
+    h.register("ext_api", "ext_worker_main", 3, r#"{"name": "ext returning"}"#);
+    h.wait_log("background worker \"ext returning\" (PID");
+    let log = h.wait_log_count("ext_api on_proc_exit 0 7", 2);
+    let exit = log.lines().find(|l| l.contains("\"ext returning\" (PID")).unwrap();
+    assert!(exit.ends_with("exited with exit code 0"), "{exit}");
+    let returned = log.find("ext_api worker returns").unwrap();
+    let before = log[returned..].find("ext_api before_shmem_exit 0 8").map(|i| i + returned);
+    let after = log[returned..].find("ext_api on_proc_exit 0 7").map(|i| i + returned);
+    assert!(matches!((before, after), (Some(b), Some(a)) if b < a), "{log}");
 }
 
 #[test]
@@ -697,6 +722,12 @@ fn check_and_assign_hooks_run_when_a_parameter_changes() {
     let (_dir, h) = ext_api_host_with(|s| s.conf("ext_api.even", "4"));
     h.wait_log(&format!("ext_api.even assigned 4 in {}", h.pid()));
     assert_eq!(h.sql("SELECT ext_even()"), "4");
+    // The show hook gives what SHOW, current_setting() and pg_settings display.
+    assert_eq!(h.sql("SHOW ext_api.even"), "4 (even)");
+    assert_eq!(
+        h.sql("SELECT current_setting('ext_api.even'), setting FROM pg_settings WHERE name = 'ext_api.even'"),
+        "4 (even)|4 (even)"
+    );
     let conf = h.data().join("bgworker.conf");
     let set = |v: &str| {
         let mut text = std::fs::read_to_string(&conf).unwrap();

@@ -13,8 +13,9 @@
 //! value (at definition, with the default or the configured value, and after a reload that changes it), the check
 //! hook may accept it (possibly adjusting it in place), or refuse it: the variable keeps its value, with a WARNING
 //! "invalid value for parameter" (while the host starts, an error that stops start-up); then the variable is
-//! written and the assign hook is called with the value and the hook's `extra`. Show hooks are not supported
-//! (SHOW prints the stored value): a definition that passes one is an error. A bad value for a module's parameter
+//! written and the assign hook is called with the value and the hook's `extra`. A show hook, as PostgreSQL's, gives
+//! the text `SHOW`, `current_setting()` and `pg_settings.setting` display instead of the stored value (it runs in
+//! the process that answers, on the module's variable as that process has it). A bad value for a module's parameter
 //! while the host starts stops start-up (as any bad value does); later it is a WARNING and the parameter keeps
 //! its default.
 //!
@@ -48,6 +49,8 @@ struct Custom {
     /// The module's check and assign hooks (typed by the parameter's type), or NULL.
     check: *const c_void,
     assign: *const c_void,
+    /// The module's show hook, or NULL.
+    show: *const c_void,
     /// The value last written into the variable (a hook runs only when it changes).
     applied: Option<GucValue>,
 }
@@ -236,10 +239,6 @@ pub fn sync_all() {
 fn define(def: GucDef, target: Target, hooks: [*const c_void; 3]) {
     crate::process::on_reload(sync_all);
     let name = def.name.clone();
-    if !hooks[2].is_null() {
-        finish_error(format!("parameter \"{name}\": show hooks are not supported by bgw"));
-        return;
-    }
     let result = {
         let mut guard = crate::process::settings();
         let settings = guard.get_or_insert_with(|| crate::config::Settings::new(Vec::new()));
@@ -258,6 +257,7 @@ fn define(def: GucDef, target: Target, hooks: [*const c_void; 3]) {
         allocated: std::ptr::null_mut(),
         check: hooks[0],
         assign: hooks[1],
+        show: hooks[2],
         applied: None,
     };
     // Read first: the settings' lock must not be held while the module's hooks run.
@@ -266,6 +266,26 @@ fn define(def: GucDef, target: Target, hooks: [*const c_void; 3]) {
         store(&mut c, &v, PGC_S_FILE);
     }
     CUSTOM.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+}
+
+/// PostgreSQL's `GucShowHook`: the text to display for the parameter.
+type ShowHook = unsafe extern "C" fn() -> *const c_char;
+
+/// The text a module's show hook gives for its parameter `name` (None: the parameter has no show hook, or is not
+/// a module's; the stored value is shown). The hook runs without the registry's lock held.
+pub fn shown_by_hook(name: &str) -> Option<String> {
+    let hook = {
+        let custom = CUSTOM.lock().unwrap_or_else(|e| e.into_inner());
+        let c = custom.iter().find(|c| c.name.eq_ignore_ascii_case(name))?;
+        if c.show.is_null() {
+            return None;
+        }
+        c.show
+    };
+    // SAFETY: the module's GucShowHook (as PostgreSQL's: no arguments, a string it keeps ownership of, typically a
+    // static buffer), given at definition and valid for the process's life (modules are never unloaded).
+    let shown = unsafe { std::mem::transmute::<*const c_void, ShowHook>(hook)() };
+    Some(if shown.is_null() { String::new() } else { text(shown) })
 }
 
 /// The checks every definition starts with: a name, and a variable to store the value in.

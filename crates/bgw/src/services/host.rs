@@ -318,6 +318,9 @@ impl HostServices for ShmemHost {
                 format!("must be superuser or have privileges of pg_read_all_settings to examine \"{name}\""),
             ));
         }
+        if let Some(shown) = crate::modules::params::shown_by_hook(name) {
+            return Ok(shown);
+        }
         crate::process::setting_text(name)
             .ok_or_else(|| SqlError::error("42704", format!("unrecognized configuration parameter \"{name}\"")))
     }

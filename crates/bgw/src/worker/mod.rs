@@ -161,11 +161,14 @@ pub fn start_background_worker(raw: BackgroundWorker, found: Option<entry::Entry
         }
     };
     let arg = entry.bgw_main_arg;
-    match std::panic::catch_unwind(move || main.call(arg)) {
-        Ok(()) => crate::process::exit(0),
-        // The panic hook has logged it as an ERROR.
-        Err(_) => crate::process::exit(1),
-    }
+    // An entry point that returns ends the worker as PostgreSQL's `proc_exit(0)` after it: the modules' exit
+    // callbacks run (with code 1 after a panic, which the panic hook has logged as an ERROR).
+    let code = match std::panic::catch_unwind(move || main.call(arg)) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    };
+    crate::modules::abi::run_exit_callbacks(code);
+    crate::process::exit(code)
 }
 
 /// Sets the title `bgw: <name>` (the name made ASCII-safe as [`crate::bgworker::types::WorkerSpec::sanitized_from`] does).
