@@ -20,8 +20,13 @@
  *   bgw_bench_launch_to_started(n)   register a worker that returns at once, wait for its start; n times
  *   bgw_bench_launch_full_cycle(n)   register it, wait for its shutdown; n times
  *   bgw_bench_burst(k)               register k latch-waiting workers, wait until all started ("start_ns"), then
- *                                    terminate all and wait until all stopped ("terminate_ns"): "start_ns terminate_ns"
+ *                                    terminate all and wait until all stopped ("terminate_ns"); then, for the
+ *                                    timeline, when each worker's main function began, from the first
+ *                                    registration: "start_ns terminate_ns began_1 ... began_k"
  *   bgw_bench_terminate_latency(n)   start a latch-waiting worker (not timed), terminate it, wait for its shutdown
+ *   bgw_bench_terminate_to_wake(n)   start a worker with its own SIGTERM handler and wait until it waits (not timed);
+ *                                    time from the TerminateBackgroundWorker call to the handler's first instruction
+ *                                    (CLOCK_MONOTONIC is one clock for every process); n times
  *   bgw_bench_start_idle(k)          start k latch-waiting workers and leave them running (for the scale scenario);
  *                                    returns the time it took
  *   bgw_bench_static_pids()          the static workers' pids as recorded in shared memory ("0" while not started)
@@ -39,23 +44,36 @@
 #include "utils/guc.h"
 #include "utils/wait_event.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
 PG_MODULE_MAGIC;
 
 #define BENCH_MAX_STATIC 64
+#define BENCH_MAX_BURST 1024
 
+/*
+ * Shared by the backend that runs a scenario and its workers. Hand-off: a worker writes only its own entry
+ * (static_pids[index], began_ns[index - 1], or woke_ns/waiting_pid for the one relay worker alive at a time) with
+ * an atomic store; the backend reads them with atomic loads after WaitForBackgroundWorkerStartup/Shutdown or while
+ * polling for a pid, and zeroes them before it launches the workers that write them.
+ */
 typedef struct BenchShared
 {
 	int nstatic;
 	pid_t static_pids[BENCH_MAX_STATIC];
+	int64_t woke_ns;
+	pid_t waiting_pid;
+	int64_t began_ns[BENCH_MAX_BURST];
 } BenchShared;
 
 void _PG_init(void);
 PGDLLEXPORT void bgw_bench_noop(Datum main_arg);
 PGDLLEXPORT void bgw_bench_idle(Datum main_arg);
 PGDLLEXPORT void bgw_bench_static(Datum main_arg);
+PGDLLEXPORT void bgw_bench_relay(Datum main_arg);
 
 static int bench_static_workers = 4;
 
@@ -120,17 +138,23 @@ fill_worker(BackgroundWorker *worker, const char *function, int restart, Datum a
 }
 
 static BackgroundWorkerHandle *
-launch(const char *function)
+launch_arg(const char *function, Datum arg)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 
-	fill_worker(&worker, function, BGW_NEVER_RESTART, (Datum) 0);
+	fill_worker(&worker, function, BGW_NEVER_RESTART, arg);
 	worker.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		ereport(ERROR, (errmsg("could not register background process"),
 						errhint("You may need to increase max_worker_processes.")));
 	return handle;
+}
+
+static BackgroundWorkerHandle *
+launch(const char *function)
+{
+	return launch_arg(function, (Datum) 0);
 }
 
 static void
@@ -204,13 +228,19 @@ static char *
 run_burst(int k)
 {
 	BackgroundWorkerHandle **handles = bench_alloc(sizeof(*handles) * (k > 0 ? k : 1));
-	int64_t samples[2];
+	BenchShared *shared = bench_shared();
+	int64_t *samples = bench_alloc(sizeof(int64_t) * (2 + (k > 0 ? k : 1)));
 	int64_t t0;
+	int64_t start_t0;
+	char *text;
 	int i;
 
-	t0 = now_ns();
+	for (i = 0; i < k && i < BENCH_MAX_BURST; i++)
+		__atomic_store_n(&shared->began_ns[i], 0, __ATOMIC_SEQ_CST);
+	t0 = start_t0 = now_ns();
+	/* Worker i + 1 records when its main function began (0: no record, beyond BENCH_MAX_BURST). */
 	for (i = 0; i < k; i++)
-		handles[i] = launch("bgw_bench_idle");
+		handles[i] = launch_arg("bgw_bench_idle", Int32GetDatum(i < BENCH_MAX_BURST ? i + 1 : 0));
 	for (i = 0; i < k; i++)
 		wait_started(handles[i], false);
 	samples[0] = now_ns() - t0;
@@ -222,10 +252,23 @@ run_burst(int k)
 		wait_stopped(handles[i]);
 	samples[1] = now_ns() - t0;
 
+	/*
+	 * Read after every worker has stopped: a worker is "started" once its pid is published, possibly before its
+	 * main function runs, but it records before it unblocks signals, so before a termination can end it.
+	 */
+	for (i = 0; i < k; i++)
+	{
+		int64_t began = i < BENCH_MAX_BURST ? __atomic_load_n(&shared->began_ns[i], __ATOMIC_SEQ_CST) : 0;
+
+		samples[2 + i] = began > 0 ? began - start_t0 : -1;
+	}
+
 	for (i = 0; i < k; i++)
 		bench_free_handle(handles[i]);
 	bench_free(handles);
-	return samples_text(samples, 2);
+	text = samples_text(samples, 2 + k);
+	bench_free(samples);
+	return text;
 }
 
 static char *
@@ -245,6 +288,47 @@ run_terminate_latency(int n)
 		TerminateBackgroundWorker(handle);
 		wait_stopped(handle);
 		samples[i] = now_ns() - t0;
+		bench_free_handle(handle);
+	}
+	text = samples_text(samples, n);
+	bench_free(samples);
+	return text;
+}
+
+static char *
+run_terminate_to_wake(int n)
+{
+	BenchShared *shared = bench_shared();
+	int64_t *samples = bench_alloc(sizeof(int64_t) * (n > 0 ? n : 1));
+	char *text;
+	int i;
+
+	for (i = 0; i < n; i++)
+	{
+		BackgroundWorkerHandle *handle;
+		pid_t pid;
+		int64_t t0;
+		int64_t woke;
+
+		__atomic_store_n(&shared->woke_ns, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&shared->waiting_pid, 0, __ATOMIC_SEQ_CST);
+		handle = launch("bgw_bench_relay");
+		if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+			ereport(ERROR, (errmsg("could not start background process")));
+		/* Not timed: until the worker has its handler installed and sleeps on its latch. */
+		while (__atomic_load_n(&shared->waiting_pid, __ATOMIC_SEQ_CST) != pid)
+		{
+			struct timespec pause = {0, 20000};
+
+			nanosleep(&pause, NULL);
+		}
+		t0 = now_ns();
+		TerminateBackgroundWorker(handle);
+		wait_stopped(handle);
+		woke = __atomic_load_n(&shared->woke_ns, __ATOMIC_SEQ_CST);
+		if (woke == 0)
+			ereport(ERROR, (errmsg("the worker's SIGTERM handler did not run")));
+		samples[i] = woke - t0;
 		bench_free_handle(handle);
 	}
 	text = samples_text(samples, n);
@@ -307,8 +391,42 @@ idle_loop(void)
 void
 bgw_bench_idle(Datum main_arg)
 {
-	(void) main_arg;
+	int index = DatumGetInt32(main_arg);
+
+	if (index > 0 && index <= BENCH_MAX_BURST)
+		__atomic_store_n(&bench_shared()->began_ns[index - 1], now_ns(), __ATOMIC_SEQ_CST);
 	idle_loop();
+}
+
+/* The relay worker: its own SIGTERM handler records when it ran (the first thing it does), then the worker exits. */
+static volatile sig_atomic_t relay_terminated = 0;
+static BenchShared *relay_shared = NULL;
+
+static void
+relay_sigterm(SIGNAL_ARGS)
+{
+	int save_errno = errno;
+
+	__atomic_store_n(&relay_shared->woke_ns, now_ns(), __ATOMIC_SEQ_CST);
+	relay_terminated = 1;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+void
+bgw_bench_relay(Datum main_arg)
+{
+	(void) main_arg;
+	relay_shared = bench_shared();
+	pqsignal(SIGTERM, relay_sigterm);
+	BackgroundWorkerUnblockSignals();
+	__atomic_store_n(&relay_shared->waiting_pid, MyProcPid, __ATOMIC_SEQ_CST);
+	while (!relay_terminated)
+	{
+		WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, 0, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	proc_exit(0);
 }
 
 void
@@ -363,6 +481,7 @@ BENCH_SQL_FUNCTION(bgw_bench_launch_to_started, run_launch_to_started(arg))
 BENCH_SQL_FUNCTION(bgw_bench_launch_full_cycle, run_launch_full_cycle(arg))
 BENCH_SQL_FUNCTION(bgw_bench_burst, run_burst(arg))
 BENCH_SQL_FUNCTION(bgw_bench_terminate_latency, run_terminate_latency(arg))
+BENCH_SQL_FUNCTION(bgw_bench_terminate_to_wake, run_terminate_to_wake(arg))
 BENCH_SQL_FUNCTION(bgw_bench_start_idle, run_start_idle(arg))
 BENCH_SQL_FUNCTION(bgw_bench_static_pids, run_static_pids())
 
@@ -390,6 +509,7 @@ _PG_init(void)
 		bgw_define_function_v1("bgw_bench_launch_full_cycle", 1, int_arg, 25, true, bgw_bench_launch_full_cycle);
 		bgw_define_function_v1("bgw_bench_burst", 1, int_arg, 25, true, bgw_bench_burst);
 		bgw_define_function_v1("bgw_bench_terminate_latency", 1, int_arg, 25, true, bgw_bench_terminate_latency);
+		bgw_define_function_v1("bgw_bench_terminate_to_wake", 1, int_arg, 25, true, bgw_bench_terminate_to_wake);
 		bgw_define_function_v1("bgw_bench_start_idle", 1, int_arg, 25, true, bgw_bench_start_idle);
 		bgw_define_function_v1("bgw_bench_static_pids", 0, NULL, 25, true, bgw_bench_static_pids);
 	}

@@ -256,6 +256,7 @@ impl Host {
                 ("bgw_bench_launch_full_cycle", "int"),
                 ("bgw_bench_burst", "int"),
                 ("bgw_bench_terminate_latency", "int"),
+                ("bgw_bench_terminate_to_wake", "int"),
                 ("bgw_bench_start_idle", "int"),
                 ("bgw_bench_static_pids", ""),
             ] {

@@ -11,6 +11,7 @@
 
 pub mod build;
 pub mod hosts;
+pub mod plots;
 pub mod report;
 pub mod scenarios;
 
@@ -30,6 +31,8 @@ pub struct Counts {
     pub bursts: Vec<usize>,
     pub burst_repeats: usize,
     pub terminate_latency: usize,
+    /// Samples of the relay: TerminateBackgroundWorker -> the worker's SIGTERM handler runs.
+    pub terminate_to_wake: usize,
     pub crash_restart: usize,
     pub idle_secs: u64,
     /// max_worker_processes for scenarios 1-6.
@@ -50,12 +53,15 @@ impl Counts {
             bursts: vec![64, 256],
             burst_repeats: 6,
             terminate_latency: 500,
+            terminate_to_wake: 500,
             crash_restart: 10,
             idle_secs: 10,
             max_worker_processes: 300,
-            scale_max_worker_processes: 10_000,
-            scale_busy: 5_000,
-            scale_on_postgres: true,
+            scale_max_worker_processes: 50_000,
+            scale_busy: 25_000,
+            // PostgreSQL needs minutes per thousand workers at this size (its launch scans every slot): its scale
+            // figures are a reference run with --pg-scale.
+            scale_on_postgres: false,
         }
     }
 
@@ -68,6 +74,7 @@ impl Counts {
             bursts: vec![4, 8],
             burst_repeats: 2,
             terminate_latency: 6,
+            terminate_to_wake: 6,
             crash_restart: 2,
             idle_secs: 1,
             max_worker_processes: 40,
@@ -192,16 +199,32 @@ fn run_in(opts: &Options, work: &std::path::Path) -> Result<Report> {
         run.alternate(&both, "terminate_latency", c.rounds, |h, _| {
             scenarios::timed_in_backend(h, "bgw_bench_terminate_latency", per(c.terminate_latency))
         })?;
-        // For reference, bgw as PostgreSQL works: every worker forked when it is launched (no spare process).
-        run.say("bgw without spare processes");
-        bgw.set_spare_processes(0)?;
-        for (scenario, function, n) in [
-            ("launch_to_started", "bgw_bench_launch_to_started", c.launch_to_started),
-            ("launch_full_cycle", "bgw_bench_launch_full_cycle", c.launch_full_cycle),
-            ("terminate_latency", "bgw_bench_terminate_latency", c.terminate_latency),
-        ] {
-            let values = scenarios::timed_in_backend(&bgw, function, n as i64)?;
-            run.records.push(Record { scenario: format!("{scenario}_no_spares"), host: Kind::Bgw, round: 0, values });
+        run.say("terminate_to_worker_wake");
+        run.alternate(&both, "terminate_to_worker_wake", c.rounds, |h, _| {
+            scenarios::timed_in_backend(h, "bgw_bench_terminate_to_wake", per(c.terminate_to_wake))
+        })?;
+        // bgw as PostgreSQL works: every worker forked when it is launched (no spare process), alternated with the
+        // default settings in the same minutes (the target: the default is never slower).
+        run.say("bgw with and without spare processes");
+        for round in 0..c.rounds {
+            for spares in [0, 1] {
+                bgw.set_spare_processes(spares)?;
+                for (scenario, function, n) in [
+                    ("launch_to_started", "bgw_bench_launch_to_started", c.launch_to_started),
+                    ("launch_full_cycle", "bgw_bench_launch_full_cycle", c.launch_full_cycle),
+                    ("terminate_latency", "bgw_bench_terminate_latency", c.terminate_latency),
+                    ("terminate_to_worker_wake", "bgw_bench_terminate_to_wake", c.terminate_to_wake),
+                ] {
+                    let values = scenarios::timed_in_backend(&bgw, function, per(n))?;
+                    let suffix = if spares == 0 { "no_spares" } else { "spares_ab" };
+                    run.records.push(Record {
+                        scenario: format!("{scenario}_{suffix}"),
+                        host: Kind::Bgw,
+                        round,
+                        values,
+                    });
+                }
+            }
         }
         bgw.set_spare_processes(1)?;
         run.say("crash_restart");
@@ -251,12 +274,41 @@ fn run_in(opts: &Options, work: &std::path::Path) -> Result<Report> {
             h.start()?;
             postmasters.push(h.postmaster_pid());
             let n = c.launch_to_started as i64;
-            let none = scenarios::timed_in_backend(h, "bgw_bench_launch_to_started", n)?;
+            let pm = h.postmaster_pid();
+            let (none, cpu) =
+                scenarios::with_cpu(pm, || scenarios::timed_in_backend(h, "bgw_bench_launch_to_started", n))?;
             run.records.push(Record { scenario: "scale_launch_none_busy".into(), host: kind, round: 0, values: none });
-            let took = scenarios::timed_in_backend(h, "bgw_bench_start_idle", c.scale_busy as i64)?;
-            run.records.push(Record { scenario: "scale_start_busy".into(), host: kind, round: 0, values: took });
-            let busy = scenarios::timed_in_backend(h, "bgw_bench_launch_to_started", n)?;
+            run.records.push(Record {
+                scenario: "scale_cpu_per_launch_none_ns".into(),
+                host: kind,
+                round: 0,
+                values: vec![cpu / n],
+            });
+            // Started in batches of 1,000 (one call each), so that no single statement runs for minutes.
+            let mut left = c.scale_busy;
+            let mut took = 0;
+            while left > 0 {
+                let batch = left.min(1_000);
+                took += scenarios::timed_in_backend(h, "bgw_bench_start_idle", batch as i64)?.iter().sum::<i64>();
+                left -= batch;
+            }
+            run.records.push(Record { scenario: "scale_start_busy".into(), host: kind, round: 0, values: vec![took] });
+            let (busy, cpu) =
+                scenarios::with_cpu(pm, || scenarios::timed_in_backend(h, "bgw_bench_launch_to_started", n))?;
             run.records.push(Record { scenario: "scale_launch_busy".into(), host: kind, round: 0, values: busy });
+            run.records.push(Record {
+                scenario: "scale_cpu_per_launch_busy_ns".into(),
+                host: kind,
+                round: 0,
+                values: vec![cpu / n],
+            });
+            let rss = scenarios::rss_kb(pm)?;
+            run.records.push(Record {
+                scenario: "scale_postmaster_rss_kb".into(),
+                host: kind,
+                round: 0,
+                values: vec![rss],
+            });
             h.stop()
         })();
         match (outcome, kind) {

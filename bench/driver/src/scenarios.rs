@@ -94,3 +94,22 @@ pub fn idle_end(begin: (i32, i64, i64)) -> Result<Idle> {
         worker_pss_kb: proc_field(&rollup, "Pss")?,
     })
 }
+
+/// The CPU time (nanoseconds) process `pid` used while `f` ran, with what `f` returned.
+pub fn with_cpu<T>(pid: i32, f: impl FnOnce() -> Result<T>) -> Result<(T, i64)> {
+    let before = cpu_ns(pid)?;
+    let out = f()?;
+    Ok((out, cpu_ns(pid)? - before))
+}
+
+/// The CPU time `pid` has used, in nanoseconds (the first field of /proc/PID/schedstat: time on a CPU, at the
+/// scheduler's resolution, not the clock tick's).
+pub fn cpu_ns(pid: i32) -> Result<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))?;
+    Ok(stat.split_whitespace().next().unwrap_or("0").parse()?)
+}
+
+/// The resident set of `pid` (VmRSS, kB).
+pub fn rss_kb(pid: i32) -> Result<i64> {
+    status_field(pid, "VmRSS")
+}

@@ -35,6 +35,7 @@ fn every_scenario_runs_on_both_hosts() {
         ("launch_to_started", per(counts.launch_to_started)),
         ("launch_full_cycle", per(counts.launch_full_cycle)),
         ("terminate_latency", per(counts.terminate_latency)),
+        ("terminate_to_worker_wake", per(counts.terminate_to_wake)),
         ("crash_restart", counts.crash_restart),
         ("scale_launch_none_busy", counts.launch_to_started),
         ("scale_launch_busy", counts.launch_to_started),
@@ -46,23 +47,40 @@ fn every_scenario_runs_on_both_hosts() {
         }
     }
     for (scenario, n) in [
-        ("launch_to_started_no_spares", counts.launch_to_started),
-        ("launch_full_cycle_no_spares", counts.launch_full_cycle),
-        ("terminate_latency_no_spares", counts.terminate_latency),
+        ("launch_to_started", counts.launch_to_started),
+        ("launch_full_cycle", counts.launch_full_cycle),
+        ("terminate_latency", counts.terminate_latency),
+        ("terminate_to_worker_wake", counts.terminate_to_wake),
     ] {
-        let v = report.samples(scenario, Kind::Bgw);
-        assert_eq!(v.len(), n, "{scenario}: {v:?}");
-        assert!(v.iter().all(|&x| x > 0), "{scenario}: {v:?}");
+        for suffix in ["no_spares", "spares_ab"] {
+            let scenario = format!("{scenario}_{suffix}");
+            let v = report.samples(&scenario, Kind::Bgw);
+            assert_eq!(v.len(), per(n), "{scenario}: {v:?}");
+            assert!(v.iter().all(|&x| x > 0), "{scenario}: {v:?}");
+        }
     }
     for k in &counts.bursts {
         for host in [Kind::Postgres, Kind::Bgw] {
-            let v = report.samples(&format!("burst_{k}"), host);
-            assert_eq!(v.len(), 2 * counts.burst_repeats, "burst {k} on {host:?}");
+            // Each repetition: the start and terminate times, then when each of the k workers began (all of them:
+            // a started idle worker has begun its main function by the time it has been terminated).
+            let runs: Vec<_> =
+                report.records.iter().filter(|r| r.scenario == format!("burst_{k}") && r.host == host).collect();
+            assert_eq!(runs.len(), counts.burst_repeats, "burst {k} on {host:?}");
+            for r in runs {
+                assert_eq!(r.values.len(), 2 + k, "burst {k} on {host:?}: {:?}", r.values);
+                assert!(r.values.iter().all(|&x| x > 0), "burst {k} on {host:?}: {:?}", r.values);
+            }
         }
     }
-    // Every row of the table has both figures (the idle ones too), and the files are written.
+    assert_eq!(report.burst_round_ratios(&format!("burst_{}", counts.bursts[1])).len(), counts.burst_repeats);
+    // Every row of the table has its figures (the idle ones too; bgw's own ratios have no PostgreSQL figure), and
+    // the files are written, the pictures among them.
     for row in &report.rows {
-        assert!(row.pg.is_some() && row.bgw.is_some(), "row without figures: {row:?}\n{table}");
+        assert!(row.bgw.is_some() && (row.pg.is_some() || row.unit == "x"), "row without figures: {row:?}\n{table}");
+    }
+    for picture in ["latency.svg", "burst.svg"] {
+        let svg = std::fs::read_to_string(out.path().join(picture)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("bgw") && svg.contains("PostgreSQL"), "{picture}: {svg}");
     }
     let csv = std::fs::read_to_string(out.path().join("samples.csv")).unwrap();
     assert!(csv.lines().count() > 50, "{csv}");
