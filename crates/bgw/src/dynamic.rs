@@ -10,7 +10,7 @@
 //! stops, which sets the registrant's latch. The waits below sleep on that latch: no polling.
 
 use crate::bgworker::handle::{ExitReason, Handle, ReadyWait, Status};
-use crate::bgworker::slots::{PidState, RegisterOutcome};
+use crate::bgworker::slots::{DirectTerminate, PidState, RegisterOutcome};
 use crate::bgworker::types::{RegistrationError, WorkerSpec};
 use crate::latch::{self, WL_LATCH_SET, WL_POSTMASTER_DEATH, WL_TIMEOUT};
 use crate::shmem::{self, pmsignal};
@@ -212,6 +212,27 @@ pub fn terminate_background_worker_with_grace(h: Handle, grace_ms: u32) -> Resul
 
 fn terminate_with_grace(h: Handle, grace_ms: Option<u32>) -> Result<(), RegistrationError> {
     let shm = check_handle(h)?;
+    if grace_ms.is_none() {
+        // A running worker is signalled from here, through a pidfd, instead of through the postmaster (one
+        // wake-up and one signal fewer between the call and the worker's handler); the postmaster learns of the
+        // request at its next wake-up, at the latest the worker's exit (see `bgworker::slots` on `signal_pid`).
+        let slots = shm.slots();
+        match slots.request_terminate_direct(h.slot, h.generation) {
+            DirectTerminate::Stale | DirectTerminate::Done => {}
+            DirectTerminate::Postmaster => shm.signal_postmaster(pmsignal::BACKGROUND_WORKER_CHANGE),
+            DirectTerminate::Signal(pid) => {
+                let sent = crate::sys::pidfd::signal_checked(pid, libc::SIGTERM, || {
+                    slots.may_signal(h.slot, h.generation, pid)
+                });
+                if sent.is_err() {
+                    // No descriptor to spare, say: the postmaster signals it, as the spec's relay does.
+                    slots.unclaim_signal(h.slot, h.generation, pid);
+                    shm.signal_postmaster(pmsignal::BACKGROUND_WORKER_CHANGE);
+                }
+            }
+        }
+        return Ok(());
+    }
     if shm.slots().request_terminate(h.slot, h.generation, grace_ms) {
         shm.signal_postmaster(pmsignal::BACKGROUND_WORKER_CHANGE);
     }

@@ -492,3 +492,46 @@ fn readiness_and_resets_reach_the_postmaster() {
         early
     });
 }
+
+/// A terminator that signals the worker itself never signals a reaped (and so possibly reused) pid: the postmaster
+/// withdraws `signal_pid` before it reaps, and the terminator checks it after opening its pidfd (modelled by
+/// reading whether the reap had happened). And the postmaster, when it sees the request, sees that the worker was
+/// signalled already, so it does not signal it twice.
+#[test]
+fn a_direct_terminate_never_signals_a_reaped_pid() {
+    explore("the terminator signals the worker before its exit", || {
+        let arr = Array::new(1);
+        let RegisterOutcome::Registered { slot, generation } = arr.view().register(&Reg { a: 2, b: 2, parallel: 0 }, 8)
+        else {
+            panic!()
+        };
+        arr.view().drain_changed(|_| {});
+        arr.view().report_pid(slot, 777);
+        let reaped = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let (a2, r2) = (arr.clone(), reaped.clone());
+        let terminator = thread::spawn(move || match a2.view().request_terminate_direct(slot, generation) {
+            DirectTerminate::Signal(pid) => {
+                assert_eq!(pid, 777);
+                // pidfd_open: names the worker if and only if it has not been reaped yet.
+                let opened_on_reaped = r2.load(loom::sync::atomic::Ordering::SeqCst);
+                let may = a2.view().may_signal(slot, generation, pid);
+                assert!(!(may && opened_on_reaped), "a pidfd opened after the reap passed the check");
+                may
+            }
+            DirectTerminate::Postmaster => false,
+            other => panic!("unexpected {other:?}"),
+        });
+        // The worker exits; the postmaster withdraws the pid, then reaps.
+        yield_point();
+        arr.view().unpublish_signal_pid(slot);
+        reaped.store(true, loom::sync::atomic::Ordering::SeqCst);
+        let signalled = terminator.join().unwrap();
+        let mut seen = false;
+        arr.view().drain_changed(|s| seen |= s == slot && arr.view().terminate_requested(s));
+        assert!(seen, "the postmaster never saw the terminate request");
+        if signalled {
+            assert_eq!(arr.view().signalled_pid(slot), 777, "the postmaster would signal it a second time");
+        }
+        signalled
+    });
+}

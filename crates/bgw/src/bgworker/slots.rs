@@ -20,6 +20,8 @@
 //! | `kill_after_ms`| a registrant (0)                     | a terminator holding the lock, before `terminate`: only lowered |
 //! | `resets`       | a registrant (0)                     | any lock holder (+1 per `bgw_reset`)                  |
 //! | `ready_pid`    | a registrant (0)                     | the postmaster (0, before each launch); the running worker, holding the lock (its pid) |
+//! | `signal_pid`   | nobody (0, left by the postmaster)   | the postmaster: the started pid; 0 *before* it reaps that process |
+//! | `signalled_pid`| a registrant (0)                     | a terminator holding the lock: the pid it signals itself, once |
 //! | `in_use`       | a registrant: false → true, last     | the postmaster: true → false, last                    |
 //!
 //! `kill_after_ms` is a termination's grace period plus one (0: none, the spec's plain SIGTERM): a terminator
@@ -30,6 +32,15 @@
 //! `ready_pid` says the worker reported ready: the worker stores its own pid under the lock, after the postmaster
 //! cleared the field before forking it (so a report of the previous run never counts for the next); readers
 //! compare it with the published `pid`, so a value from an earlier process of the slot never reads as ready.
+//!
+//! `signal_pid` lets a terminator signal the running worker itself instead of relaying through the postmaster
+//! (which costs a wake-up of the postmaster and a second signal). The danger is a reused pid: the worker exits, the
+//! postmaster reaps it, another process gets the pid. The postmaster therefore stores 0 (SeqCst) *before* it
+//! reaps the process, and a terminator opens a pidfd for the pid and only then checks (SeqCst) that `signal_pid`
+//! and `generation` still name it: if they do, the reap had not happened when the pidfd was opened, so the pidfd
+//! names the worker (alive, or a zombie that ignores the signal), and the signal goes through the pidfd, never to
+//! a pid that may have been reused. `signalled_pid` records that the worker got its SIGTERM that way, so the
+//! postmaster, acting on `terminate`, does not send a second one (the spec signals once per registration).
 //!
 //! `resets` counts requests to let a worker its restart policy gave up on run again; the postmaster compares it
 //! with the count it last acted on (a change bit tells it to look), so a request is never lost or taken twice.
@@ -76,6 +87,19 @@
 
 use crate::sync::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering, ProcessLock, UnsafeCell};
 
+/// What a terminator does after [`SlotArray::request_terminate_direct`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirectTerminate {
+    /// The handle names no registration any more: nothing happens.
+    Stale,
+    /// Not running (not started yet, or between runs): the postmaster acts on the flag; signal it.
+    Postmaster,
+    /// Signal this pid through a pidfd, checking [`SlotArray::may_signal`] after opening it.
+    Signal(i32),
+    /// The worker was signalled already (by an earlier request): nothing more to do.
+    Done,
+}
+
 /// `pid` of a slot whose worker has not been started yet.
 pub const INVALID_PID: i32 = -1;
 
@@ -101,6 +125,10 @@ pub struct Slot<P> {
     resets: AtomicU32,
     /// The pid of the running worker once it reported ready; 0 before (see the module docs).
     ready_pid: AtomicI32,
+    /// The started worker's pid while it may be signalled directly; 0 before the postmaster reaps it.
+    signal_pid: AtomicI32,
+    /// The pid a terminator signalled itself (0: none); see the module docs.
+    signalled_pid: AtomicI32,
     generation: AtomicU64,
     payload: UnsafeCell<P>,
 }
@@ -115,6 +143,8 @@ impl<P: SlotPayload> Slot<P> {
             kill_after_ms: AtomicU32::new(0),
             resets: AtomicU32::new(0),
             ready_pid: AtomicI32::new(0),
+            signal_pid: AtomicI32::new(0),
+            signalled_pid: AtomicI32::new(0),
             generation: AtomicU64::new(0),
             payload: UnsafeCell::new(payload),
         }
@@ -336,6 +366,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
             slot.kill_after_ms.store(0, Ordering::Relaxed);
             slot.resets.store(0, Ordering::Relaxed);
             slot.ready_pid.store(0, Ordering::Relaxed);
+            slot.signalled_pid.store(0, Ordering::Relaxed);
             if parallel {
                 let n = self.header.parallel_register_count.load(Ordering::Relaxed);
                 self.header.parallel_register_count.store(n.wrapping_add(1), Ordering::Relaxed);
@@ -384,6 +415,61 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         drop(guard);
         self.mark_changed(slot as usize);
         true
+    }
+
+    /// `TerminateBackgroundWorker` without a grace period, signalling the worker directly when it runs: sets
+    /// `terminate` (and the change bit; the caller need not signal the postmaster, which learns of it at its next
+    /// wake-up, at the latest the worker's exit) and says what the caller must do. See the module docs.
+    pub fn request_terminate_direct(&self, slot: u32, generation: u64) -> DirectTerminate {
+        let Some(s) = self.slots.get(slot as usize) else { return DirectTerminate::Stale };
+        let guard = self.header.lock.lock();
+        if s.generation.load(Ordering::Relaxed) != generation {
+            return DirectTerminate::Stale;
+        }
+        s.terminate.store(true, Ordering::Release);
+        let pid = s.signal_pid.load(Ordering::SeqCst);
+        let outcome = if pid <= 0 {
+            DirectTerminate::Postmaster
+        } else if s.signalled_pid.load(Ordering::Relaxed) == pid {
+            DirectTerminate::Done
+        } else {
+            s.signalled_pid.store(pid, Ordering::Relaxed);
+            DirectTerminate::Signal(pid)
+        };
+        drop(guard);
+        self.mark_changed(slot as usize);
+        outcome
+    }
+
+    /// A terminator holding a pidfd it opened for `pid`: whether `(slot, generation)`'s worker is still that
+    /// process, not yet reaped (so the pidfd names it). See the module docs.
+    pub fn may_signal(&self, slot: u32, generation: u64, pid: i32) -> bool {
+        let Some(s) = self.slots.get(slot as usize) else { return false };
+        s.signal_pid.load(Ordering::SeqCst) == pid && s.generation.load(Ordering::SeqCst) == generation
+    }
+
+    /// A terminator that could not signal `pid` itself (after [`DirectTerminate::Signal`]): leaves the signal to
+    /// the postmaster. The caller then signals the postmaster.
+    pub fn unclaim_signal(&self, slot: u32, generation: u64, pid: i32) {
+        let Some(s) = self.slots.get(slot as usize) else { return };
+        let guard = self.header.lock.lock();
+        if s.generation.load(Ordering::Relaxed) == generation && s.signalled_pid.load(Ordering::Relaxed) == pid {
+            s.signalled_pid.store(0, Ordering::Relaxed);
+        }
+        drop(guard);
+        self.mark_changed(slot as usize);
+    }
+
+    /// Postmaster: the pid a terminator signalled itself in `slot` (0: none).
+    pub fn signalled_pid(&self, slot: u32) -> i32 {
+        self.slots.get(slot as usize).map_or(0, |s| s.signalled_pid.load(Ordering::Relaxed))
+    }
+
+    /// Postmaster, before it reaps `slot`'s worker: the pid may no longer be signalled directly.
+    pub fn unpublish_signal_pid(&self, slot: u32) {
+        if let Some(s) = self.slots.get(slot as usize) {
+            s.signal_pid.store(0, Ordering::SeqCst);
+        }
     }
 
     /// Asks the postmaster to let `(slot, generation)` run again after its restart policy gave up (and to forget
@@ -532,6 +618,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
     /// Postmaster: publishes the pid of a started worker (or 0 after it exited).
     pub fn report_pid(&self, slot: u32, pid: i32) {
         if let Some(s) = self.slots.get(slot as usize) {
+            s.signal_pid.store(pid.max(0), Ordering::SeqCst);
             s.pid.store(pid, Ordering::Release);
         }
     }

@@ -189,6 +189,11 @@ impl Children {
         self.by_pid.get_mut(&pid)
     }
 
+    /// The kind of child `pid` is, if it is one.
+    pub fn kind_of(&self, pid: i32) -> Option<ChildKind> {
+        self.by_pid.get(&pid).map(|c| c.kind)
+    }
+
     /// Whether `pid` is one of our children (the only processes the postmaster ever signals).
     pub fn contains(&self, pid: i32) -> bool {
         pid > 0 && self.by_pid.contains_key(&pid)

@@ -19,6 +19,7 @@ impl Postmaster {
             w.exited(&mut exited);
         }
         for &pid in &exited {
+            self.before_reaping(pid);
             if let Some((pid, status)) = crate::sys::process::try_reap(pid) {
                 self.child_exited(pid, status);
             }
@@ -28,8 +29,27 @@ impl Postmaster {
 
     /// Reaps every exited child, asking the kernel about all of them (SIGCHLD, for children without a pidfd).
     pub(super) fn process_child_exits(&mut self) {
+        // Each exited child is seen first without being reaped, so that its pid stays its own until
+        // `before_reaping` has run.
+        while let Some(pid) = crate::sys::process::peek_exited() {
+            self.before_reaping(pid);
+            match crate::sys::process::try_reap(pid) {
+                Some((pid, status)) => self.child_exited(pid, status),
+                None => break,
+            }
+        }
         while let Some((pid, status)) = crate::sys::process::try_reap(-1) {
             self.child_exited(pid, status);
+        }
+    }
+
+    /// What must happen while an exited child's pid still names it (a zombie, not yet reaped): a worker's pid is
+    /// withdrawn from the terminators that signal it directly (see `crate::bgworker::slots` on `signal_pid`).
+    fn before_reaping(&mut self, pid: i32) {
+        if let (Some(super::children::ChildKind::Worker { slot }), Some(seg)) =
+            (self.children.kind_of(pid), &self.segment)
+        {
+            seg.shmem().slots().unpublish_signal_pid(slot);
         }
     }
 

@@ -578,6 +578,10 @@ impl Workers {
             self.release_quota_waiters(&ty);
         }
         let rw = self.slots[slot as usize].as_mut()?;
+        // A terminator that signalled the worker itself may not have woken us yet: its request counts.
+        if !rw.terminate && shm.slots().terminate_requested(slot) {
+            rw.terminate = true;
+        }
         let timed_out = std::mem::take(&mut rw.start_timed_out);
         rw.ready = false;
         rw.start_due = None;
@@ -819,7 +823,10 @@ impl Workers {
         let Some(rw) = self.slots[slot as usize].as_mut() else { return false };
         rw.terminate = true;
         if rw.pid != 0 {
-            crate::sys::signals::send(rw.pid, libc::SIGTERM);
+            // Unless the terminator signalled it itself (see `bgworker::slots` on `signal_pid`).
+            if shm.slots().signalled_pid(slot) != rw.pid {
+                crate::sys::signals::send(rw.pid, libc::SIGTERM);
+            }
             publish_state(shm, slot, WorkerState::Terminating);
             return true;
         }

@@ -68,6 +68,21 @@ pub fn spawn_detached_with(cmd: &mut std::process::Command, inherit: std::os::fd
     }
 }
 
+/// The pid of a child that has exited, without reaping it (it stays a zombie, its pid its own, until
+/// [`try_reap`]); None when no child has exited.
+pub fn peek_exited() -> Option<i32> {
+    // SAFETY: a zeroed siginfo_t is a valid out-parameter for waitid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid with WNOHANG | WNOWAIT and a valid siginfo pointer; it reaps nothing.
+    let r = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: waitid filled in the child's fields (si_pid is 0 when no child has exited).
+    let pid = unsafe { info.si_pid() };
+    (pid > 0).then_some(pid)
+}
+
 /// Reaps `pid` (any child if `pid` is -1) if it has exited, without waiting: `Some((pid, wait status))`, or None
 /// when no such child has exited (or there is none).
 pub fn try_reap(pid: i32) -> Option<(i32, i32)> {
