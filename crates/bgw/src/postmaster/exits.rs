@@ -43,6 +43,27 @@ impl Postmaster {
         }
     }
 
+    /// Children whose exits the exit watch can no longer report (it lost their registrations): found through
+    /// SIGCHLD from now on. Almost always nothing to do.
+    pub(super) fn absorb_lost_watches(&mut self) {
+        let Some(w) = self.exit_watch.as_mut() else { return };
+        let lost = w.take_lost();
+        if lost.is_empty() {
+            return;
+        }
+        for pid in lost {
+            if let Some(child) = self.children.get_mut(pid) {
+                if child.watched {
+                    child.watched = false;
+                    self.unwatched += 1;
+                }
+            }
+        }
+        // Some may have exited already, their SIGCHLD consumed while they were watched: the main loop looks again
+        // (at its next turn, not in the middle of the fork or exit that found them).
+        crate::sys::signals::send(std::process::id() as i32, libc::SIGCHLD);
+    }
+
     /// What must happen while an exited child's pid still names it (a zombie, not yet reaped): a worker's pid is
     /// withdrawn from the terminators that signal it directly (see `crate::bgworker::slots` on `signal_pid`).
     fn before_reaping(&mut self, pid: i32) {
@@ -60,6 +81,7 @@ impl Postmaster {
             (true, Some(w)) => {
                 let children = &self.children;
                 w.reaped(|p| children.contains(p));
+                self.absorb_lost_watches();
             }
             _ => self.unwatched = self.unwatched.saturating_sub(1),
         }

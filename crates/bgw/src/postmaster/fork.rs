@@ -106,6 +106,7 @@ impl Postmaster {
                 if !watched {
                     self.unwatched += 1;
                 }
+                self.absorb_lost_watches();
                 self.children.insert(
                     pid,
                     Child {

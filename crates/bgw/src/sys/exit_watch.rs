@@ -20,10 +20,17 @@
 //! - [`ExitWatch::reaped`]: the caller reaped one of them. Its file stays parked until the next reclaim, which
 //!   takes every parked message back, closes the files of children no longer alive (their registrations go with
 //!   them) and parks the rest again, 253 to a message. Reclaims run when the dead outnumber the live (and at
-//!   least 64 are dead) or when the park is full, so each costs time proportional to what it frees.
+//!   least 64 are dead) or when the park is full, so each costs time proportional to what it frees. A reclaim
+//!   takes the messages back one at a time and parks what it keeps as soon as it has a full message, so the
+//!   descriptor table never holds more than two messages' worth, however many children there are (with tens of
+//!   thousands of children, taking everything back at once would exceed `RLIMIT_NOFILE`: the kernel then closes
+//!   the descriptors it cannot install, and with them their registrations).
 //!
 //! If anything fails (no pidfd on this kernel, out of descriptors, the park refuses), `watch` returns false and
-//! the caller falls back to SIGCHLD and `waitpid(-1)` for that child; nothing is lost.
+//! the caller falls back to SIGCHLD and `waitpid(-1)` for that child. If a reclaim loses a descriptor anyway (the
+//! kernel truncated a message it gave back), the pids whose registrations went with it are reported by
+//! [`ExitWatch::take_lost`], and the caller watches those children through SIGCHLD from then on: nothing is
+//! lost.
 
 use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType};
 use std::io::IoSliceMut;
@@ -53,6 +60,10 @@ pub struct ExitWatch {
     parked_dead: usize,
     /// Pidfds the park refused even after a reclaim: kept here (in the descriptor table) until the next reclaim.
     held: Vec<(i32, OwnedFd)>,
+    /// Messages in the park.
+    parked_messages: usize,
+    /// Live children whose registrations a reclaim lost (see the module docs), for [`ExitWatch::take_lost`].
+    lost: Vec<i32>,
 }
 
 impl ExitWatch {
@@ -80,7 +91,16 @@ impl ExitWatch {
             None,
             SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         )?;
-        Ok(ExitWatch { epoll, park_tx, park_rx, parked_live: 0, parked_dead: 0, held: Vec::new() })
+        Ok(ExitWatch {
+            epoll,
+            park_tx,
+            park_rx,
+            parked_live: 0,
+            parked_dead: 0,
+            held: Vec::new(),
+            parked_messages: 0,
+            lost: Vec::new(),
+        })
     }
 
     /// The descriptors a child must close (the postmaster's alone).
@@ -106,7 +126,7 @@ impl ExitWatch {
         }
         let one = (pid.to_ne_bytes(), [fd.as_raw_fd()]);
         match self.park::<ONE_CONTROL_WORDS>(&one.0, &one.1) {
-            Ok(()) => {}
+            Ok(()) => self.parked_messages += 1,
             Err(nix::Error::EAGAIN) | Err(nix::Error::ENOBUFS) => {
                 self.reclaim(&is_live);
                 if self.park::<ONE_CONTROL_WORDS>(&one.0, &one.1).is_err() {
@@ -114,6 +134,7 @@ impl ExitWatch {
                     self.held.push((pid, fd));
                     return true;
                 }
+                self.parked_messages += 1;
             }
             Err(_) => {
                 // Refused for good (the kernel's limit on descriptors in flight): not watched.
@@ -146,6 +167,12 @@ impl ExitWatch {
         if n > 0 {
             out.extend(events[..n as usize].iter().map(|e| e.u64 as u32 as i32));
         }
+    }
+
+    /// Live children whose exits this watch can no longer report (a reclaim lost their registrations): the caller
+    /// must find their exits through SIGCHLD. Empty almost always.
+    pub fn take_lost(&mut self) -> Vec<i32> {
+        std::mem::take(&mut self.lost)
     }
 
     /// How many pidfds are parked (live and dead) and held in the descriptor table.
@@ -186,18 +213,34 @@ impl ExitWatch {
         Ok(())
     }
 
-    /// Takes every parked message back, closes the files of children no longer alive, parks the rest again.
+    /// [`ExitWatch::park`] of a full-size message, counted.
+    fn park_chunk(&mut self, chunk: &[(i32, OwnedFd)]) -> nix::Result<()> {
+        let pids: Vec<u8> = chunk.iter().flat_map(|(p, _)| p.to_ne_bytes()).collect();
+        let fds: Vec<RawFd> = chunk.iter().map(|(_, f)| f.as_raw_fd()).collect();
+        self.park::<CONTROL_WORDS>(&pids, &fds)?;
+        self.parked_messages += 1;
+        Ok(())
+    }
+
+    /// Takes every parked message back, closes the files of children no longer alive, parks the rest again: one
+    /// message at a time, parking what it keeps as soon as a message is full (see the module docs).
     /// Out of line: its buffers would otherwise widen the frame of every watch.
     #[cold]
     #[inline(never)]
     fn reclaim(&mut self, is_live: &impl Fn(i32) -> bool) {
-        let mut keep: Vec<(i32, OwnedFd)> = std::mem::take(&mut self.held);
-        loop {
+        let mut keep: Vec<(i32, OwnedFd)> = Vec::with_capacity(2 * PER_MESSAGE);
+        let held = std::mem::take(&mut self.held);
+        let mut live = held.len();
+        keep.extend(held);
+        // The messages there now, oldest first; what is parked again goes behind them.
+        let messages = std::mem::take(&mut self.parked_messages);
+        for _ in 0..messages {
             let mut data = [0u8; PER_MESSAGE * 4];
             let mut space = nix::cmsg_space!([RawFd; PER_MESSAGE]);
             let mut iov = [IoSliceMut::new(&mut data)];
             let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
-            let (len, fds) = match recvmsg::<()>(self.park_rx.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+            let (len, fds, truncated) = match recvmsg::<()>(self.park_rx.as_raw_fd(), &mut iov, Some(&mut space), flags)
+            {
                 Ok(msg) => {
                     let mut fds = Vec::new();
                     if let Ok(cmsgs) = msg.cmsgs() {
@@ -207,37 +250,44 @@ impl ExitWatch {
                             }
                         }
                     }
-                    (msg.bytes, fds)
+                    (msg.bytes, fds, msg.flags.contains(MsgFlags::MSG_CTRUNC))
                 }
                 Err(_) => break, // empty (EAGAIN)
             };
-            for (i, raw) in fds.into_iter().enumerate() {
+            let pids: Vec<i32> = data[..len.min(data.len())]
+                .chunks_exact(4)
+                .map(|b| i32::from_ne_bytes(b.try_into().unwrap_or([0; 4])))
+                .collect();
+            let installed = fds.len();
+            for (pid, raw) in pids.iter().copied().zip(fds) {
                 // SAFETY: a descriptor the kernel just installed for us (SCM_RIGHTS); we own it.
                 let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-                let pid = match data.get(i * 4..i * 4 + 4) {
-                    Some(b) if i * 4 + 4 <= len => i32::from_ne_bytes(b.try_into().unwrap_or([0; 4])),
-                    _ => 0,
-                };
                 if pid > 0 && is_live(pid) {
                     keep.push((pid, fd));
+                    live += 1;
                 }
                 // otherwise `fd` closes here: its child was reaped, the file and its registration go
             }
-        }
-        self.parked_live = keep.len();
-        self.parked_dead = 0;
-        while !keep.is_empty() {
-            let rest = keep.split_off(keep.len().min(PER_MESSAGE));
-            let chunk = std::mem::replace(&mut keep, rest);
-            let pids: Vec<u8> = chunk.iter().flat_map(|(p, _)| p.to_ne_bytes()).collect();
-            let fds: Vec<RawFd> = chunk.iter().map(|(_, f)| f.as_raw_fd()).collect();
-            if self.park::<CONTROL_WORDS>(&pids, &fds).is_err() {
-                // The park is full even after taking everything back: hold these in our table until the next
-                // reclaim (correct, only a little dearer at fork).
-                self.held.extend(chunk);
+            if truncated || installed < pids.len() {
+                // The kernel could not install them all and closed the rest: their exits will not be reported.
+                self.lost.extend(pids[installed.min(pids.len())..].iter().copied().filter(|&p| p > 0 && is_live(p)));
             }
-            // otherwise our copies close here; the parked ones keep the files alive
+            while keep.len() >= PER_MESSAGE {
+                let rest = keep.split_off(PER_MESSAGE);
+                let chunk = std::mem::replace(&mut keep, rest);
+                if self.park_chunk(&chunk).is_err() {
+                    // Refused even now: hold these in our table until the next reclaim (correct, only a little
+                    // dearer at fork).
+                    self.held.extend(chunk);
+                }
+                // otherwise our copies close here; the parked ones keep the files alive
+            }
         }
+        if !keep.is_empty() && self.park_chunk(&keep).is_err() {
+            self.held.extend(keep);
+        }
+        self.parked_live = live;
+        self.parked_dead = 0;
     }
 }
 
