@@ -15,6 +15,8 @@
 //!   acknowledged commits a guard test checks after its attack.
 //! - [`client`] (the OS user, ports, TCP clients with a password) and [`wire`] (the protocol's framing, for
 //!   tests that speak it by hand).
+//! - [`pgxs`]: extensions built with their own Makefiles through PGXS and bgw's `pg_config`, into a temporary
+//!   [`Installation`].
 //! - [`pg15`]: the reference server, a throwaway PostgreSQL 15 cluster ([`Postgres`]), and [`Login`], the one way
 //!   (TCP and a password) the comparison tests reach it and a bgw host alike; [`simple`]: a simple-query client
 //!   that keeps each statement's answer as the server sent it (column type OIDs, text rows, SQLSTATE).
@@ -34,6 +36,7 @@ pub mod host;
 pub mod ledger;
 pub mod module;
 pub mod pg15;
+pub mod pgxs;
 pub mod process;
 pub mod reliability;
 pub mod simple;
@@ -48,6 +51,7 @@ pub use host::{Host, Setup};
 pub use ledger::Ledger;
 pub use module::Module;
 pub use pg15::{bgw_login, pg_program, Login, Postgres, PG_BINDIR, TEST_PASSWORD, TEST_USER};
+pub use pgxs::Installation;
 pub use process::{
     alive, children_of, cmdline, group_members, is_root, kill_group, output_within, signal, stat, try_signal,
     GroupGuard,
