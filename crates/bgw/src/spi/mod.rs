@@ -13,6 +13,7 @@
 //! Runs in: a background worker process (a backend that calls these gets "not connected" answers).
 
 pub mod connection;
+pub mod datums;
 pub mod exec;
 pub mod notify;
 
