@@ -595,7 +595,10 @@ fn run(
             .map_err(|e| (BGW_SPI_ERROR_STATEMENT, e.message, e.code))?;
         let returning = !columns.is_empty();
         let (code, processed) = match kind {
-            Kind::Select => (SPI_OK_SELECT, rows.len() as u64),
+            Kind::Select if returning => (SPI_OK_SELECT, rows.len() as u64),
+            // A query without result columns is a SELECT INTO (on a server; SQLite has none): its rows went to
+            // the new table.
+            Kind::Select => (SPI_OK_SELINTO, done.tag.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0)),
             Kind::Insert if returning => (SPI_OK_INSERT_RETURNING, rows.len() as u64),
             Kind::Update if returning => (SPI_OK_UPDATE_RETURNING, rows.len() as u64),
             Kind::Delete if returning => (SPI_OK_DELETE_RETURNING, rows.len() as u64),
@@ -905,7 +908,7 @@ mod code_tests {
                 (SPI_OK_SELECT, 1)
             );
             assert_eq!(run(s, "SELECT 1 AS a, 2 AS b INTO TEMP selinto UNION ALL SELECT 3, 4"), (SPI_OK_SELINTO, 2));
-            assert_eq!(run(s, "CREATE TEMP TABLE cta AS SELECT 1 AS a"), (SPI_OK_UTILITY, 1));
+            assert_eq!(run(s, "CREATE TEMP TABLE cta AS SELECT 1 AS a").0, SPI_OK_UTILITY);
             assert_eq!(run(s, "SHOW TimeZone"), (SPI_OK_UTILITY, 1));
         } else {
             assert_eq!(
