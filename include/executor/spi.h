@@ -148,6 +148,15 @@ extern void *SPI_repalloc(void *pointer, Size size);
 extern void SPI_pfree(void *pointer);
 extern const char *SPI_result_code_string(int code);
 
+/* Cursors: declared, not implemented (a module calling them compiles with a warning and fails to load). */
+typedef struct PortalData *Portal;
+extern Portal SPI_cursor_open(const char *name, SPIPlanPtr plan, Datum *Values, const char *Nulls,
+							  bool read_only) BGW_NOT_IMPLEMENTED;
+extern Portal SPI_cursor_find(const char *name) BGW_NOT_IMPLEMENTED;
+extern void SPI_cursor_fetch(Portal portal, bool forward, long count) BGW_NOT_IMPLEMENTED;
+extern void SPI_cursor_move(Portal portal, bool forward, long count) BGW_NOT_IMPLEMENTED;
+extern void SPI_cursor_close(Portal portal) BGW_NOT_IMPLEMENTED;
+
 #ifdef __cplusplus
 }
 #endif

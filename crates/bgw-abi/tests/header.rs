@@ -382,6 +382,7 @@ const HEADER_ONLY_TYPEDEFS: &[(&str, &str)] = &[
     ("Form_pg_attribute", "the datum-level SPI: made in C (pg_spi.c)"),
     ("SPIPlanPtr", "the datum-level SPI: made and read in C (pg_spi.c), opaque to modules"),
     ("SPITupleTable", "the datum-level SPI: made in C (pg_spi.c)"),
+    ("Portal", "SPI cursors: declared, not implemented (BGW_NOT_IMPLEMENTED)"),
     ("BackgroundWorker", "a struct: checked field by field"),
     ("BackgroundWorkerHandle", "a struct: checked field by field"),
     ("BgwSqlValue", "a struct: checked field by field"),

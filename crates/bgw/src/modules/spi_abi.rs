@@ -89,7 +89,10 @@ pub extern "C" fn bgw_spi_x_execute(
         for i in 0..usize::try_from(nargs).unwrap_or(0) {
             // SAFETY: pg_spi.c passes `nargs` arguments whose data pointers are alive for this call.
             let a = unsafe { &*args.add(i) };
-            let bytes = (!a.data.is_null()).then(|| unsafe { std::slice::from_raw_parts(a.data, a.len) });
+            let bytes = (!a.data.is_null()).then(|| {
+                // SAFETY: `data` points at `len` bytes of the caller's datum, alive for this call.
+                unsafe { std::slice::from_raw_parts(a.data, a.len) }
+            });
             let value = if a.isnull {
                 Ok(crate::sql::Value::Null)
             } else {

@@ -1,18 +1,20 @@
-//! SPI on a worker's connection: statements, text results, transactions.
+//! SPI on a worker's connection: statements, results, transactions.
 //!
 //! The state of a process is one [`State`]: its connection (a [`Session`], once connected), how deep its
 //! `SPI_connect`s are, the last result and the last error. Every operation returns a PostgreSQL SPI code (see
-//! [`super::codes`]) and records an error text instead of raising; the C layer hands out pointers into the last
-//! result, valid until the next SPI call replaces it.
+//! [`super::codes`]) and records an error text and SQLSTATE instead of raising (the C side raises them for
+//! PostgreSQL's names); the C layer hands out pointers into the last result, valid until the next SPI call
+//! replaces it. A result keeps its rows as text (bgw's `bgw_spi_getvalue`) and as the engine's values with the
+//! columns' types, from which [`ResultSet::table`] makes the datums of `SPI_tuptable` when C asks for them.
 //!
 //! SQL goes to the SQL layer's engine ([`crate::sql::Engine`]: SQLite with
 //! [`Options::SPI`](crate::sql::sqlite::Options::SPI) on a sqlite-engine database, a connection to the server on a
 //! postgresql-engine one, through the same code): the lexer, statement kinds, parameter numbering, the
 //! failed-transaction rule and SQLSTATEs are the ones client sessions use; what is SPI's own is here: result codes,
-//! text results, the row count limit, read-only executions (refused by what the statement does, not by its kind),
+//! results, the row count limit, read-only executions (refused by what the statement does, not by its kind),
 //! strict parameters, and no transaction control through `SPI_execute`. A source string may hold several statements
-//! (run in order; the last one's result is kept). Parameters are `$1`, `$2`, ... (or `?1`, `?`), bound as text, SQL
-//! NULL for absent values. Transactions are the engine's: `StartTransactionCommand` begins one with `BEGIN IMMEDIATE`
+//! (run in order; the last one's result is kept). Parameters are `$1`, `$2`, ... (or `?1`, `?`), bound as text
+//! (or as the values `SPI_execute_with_args` converts its datums to), SQL NULL for absent values. Transactions are the engine's: `StartTransactionCommand` begins one with `BEGIN IMMEDIATE`
 //! (taking the database's write lock at once, waiting up to the busy timeout for other writers, so that a later write
 //! cannot fail on a snapshot that went stale), `CommitTransactionCommand` commits it. Outside a transaction every
 //! statement commits by itself. After a failed statement inside a transaction the transaction is *failed*, as
