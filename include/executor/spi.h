@@ -15,8 +15,8 @@
  *
  * Results: SPI_processed, and for a statement that returns rows SPI_tuptable (else NULL): tupdesc (natts and
  * the attributes' attname, atttypid, attlen, attbyval), vals (numvals rows) for SPI_getbinval, SPI_getvalue, ...
- * Datums of bool, int2, int4, int8, float4, float8, oid, "char", date, timestamp, timestamptz (by value, PostgreSQL's
- * representation), text, varchar, bpchar, bytea (varlena) and name (NameData); SPI_getbinval of any other type
+ * Datums of bool, int2, int4, int8, float4, float8, oid, "char", date, time, timestamp, timestamptz (by value,
+ * PostgreSQL's representation), text, varchar, bpchar, bytea (varlena) and name (NameData); SPI_getbinval of any other type
  * (numeric, json, arrays, interval, ...) raises ERROR 0A000 naming it: read it with SPI_getvalue (text in
  * PostgreSQL's output format). Arguments of SPI_execute_with_args / SPI_execute_plan take the same types. On an
  * embedded database a column's type is its declared type, or for an expression the storage class of its first

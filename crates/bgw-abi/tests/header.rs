@@ -233,6 +233,7 @@ const C_ONLY_HEADERS: &[(&str, &str)] = &[
     ("miscadmin.h", "globals and functions whose C types are checked where they are defined (int, bool, Oid)"),
     ("datatype/timestamp.h", "int64 timestamps and constants for C code"),
     ("utils/timestamp.h", "functions on int64 timestamps"),
+    ("utils/date.h", "the date and time datums (int32 and int64) for C code"),
     ("utils/elog.h", "levels checked through CONSTANTS; reports and PG_TRY are the host's C part (pg_elog.c)"),
     ("utils/errcodes.h", "SQLSTATE constants packed by MAKE_SQLSTATE; the C part unpacks them to text"),
     ("utils/palloc.h", "memory contexts: the host's C part (pg_memory.c)"),

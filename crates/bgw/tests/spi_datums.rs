@@ -179,6 +179,24 @@ sd_main(Datum arg)
 	connect_to_extra();
 	values_of(v);
 
+	/* A transaction's memory: TopTransactionContext is current inside it and freed at its end, as in PostgreSQL;
+	 * SPI_connect's context is current while connected. */
+	StartTransactionCommand();
+	{
+		bool in_top = CurrentMemoryContext == TopTransactionContext;
+		bool in_proc;
+		bool back;
+
+		(void) palloc(100);
+		SPI_connect();
+		in_proc = CurrentMemoryContext != TopTransactionContext;
+		SPI_finish();
+		back = CurrentMemoryContext == TopTransactionContext;
+		CommitTransactionCommand();
+		elog(LOG, "sd: transaction memory %d %d %d %d %d", in_top, in_proc, back,
+			 CurrentMemoryContext == TopMemoryContext, MemoryContextMemAllocated(TopTransactionContext, true) == 0);
+	}
+
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -326,6 +344,7 @@ fn options(name: &str, db: &str) -> String {
 /// The lines every engine must log, in order of the checks.
 fn check_common(log: &str) {
     let has = |text: &str| assert!(log.contains(&format!("sd: {text}")), "missing \"sd: {text}\"\nlog:\n{log}");
+    has("transaction memory 1 1 1 1 1");
     has("create SPI_OK_UTILITY");
     has("insert SPI_OK_INSERT processed 1 tuptable NULL");
     has("insert nulls SPI_OK_INSERT");

@@ -2,8 +2,8 @@
 //! PostgreSQL's output format (`SPI_getvalue`), and argument datums to SQL values (`SPI_execute_with_args`).
 //!
 //! Types given as datums, as a 64-bit PostgreSQL gives them: by value `bool`, `int2`, `int4`, `int8`, `float4`,
-//! `float8`, `oid`, `"char"`, `date` (days since 2000-01-01), `timestamp` and `timestamptz` (microseconds since
-//! 2000-01-01 00:00, UTC for timestamptz); by reference `text`, `varchar`, `bpchar` and `bytea` as a varlena (a
+//! `float8`, `oid`, `"char"`, `date` (days since 2000-01-01), `time` (microseconds since midnight), `timestamp` and
+//! `timestamptz` (microseconds since 2000-01-01 00:00, UTC for timestamptz); by reference `text`, `varchar`, `bpchar` and `bytea` as a varlena (a
 //! 4-byte header), `name` as a `NameData` (64 bytes, NUL-padded). Any other type (numeric, json, arrays,
 //! interval, ...) has no datum here: [`Datum::Unsupported`], which `SPI_getbinval` raises as 0A000 (its text is
 //! there through `SPI_getvalue`); a datum is never a different type's.
@@ -67,6 +67,7 @@ pub fn supported(ty: PgType) -> bool {
             | T::Oid
             | T::Char
             | T::Date
+            | T::Time
             | T::Timestamp
             | T::Timestamptz
             | T::Text
@@ -150,6 +151,7 @@ fn from_text(ty: PgType, text: &str) -> Result<Datum, SqlError> {
         T::Float8 => Datum::ByValue(scalar::parse_float(ty, text)?.to_bits() as i64),
         T::Char => Datum::ByValue(i64::from(text.as_bytes().first().copied().unwrap_or(0) as i8)),
         T::Date => Datum::ByValue(i64::from(datetime::parse_date(text)?)),
+        T::Time => Datum::ByValue(datetime::parse_time(text)?),
         T::Timestamp | T::Timestamptz => Datum::ByValue(datetime::parse_timestamp(ty, text)?),
         T::Text | T::Varchar | T::Bpchar => Datum::ByRef(varlena(text.as_bytes())),
         T::Bytea => Datum::ByRef(varlena(&scalar::parse_bytea(text)?)),
@@ -191,6 +193,7 @@ pub fn argument(typid: u32, word: i64, bytes: Option<&[u8]>) -> Result<Value, Sq
         T::Float8 => Value::Real(f64::from_bits(word as u64)),
         T::Char => Value::Text(char::from(word as u8).to_string()),
         T::Date => Value::Text(datetime::date_text(word as i32)),
+        T::Time => Value::Text(datetime::time_text(word)),
         T::Timestamp => Value::Text(datetime::timestamp_text(word, false)),
         T::Timestamptz => Value::Text(datetime::timestamp_text(word, true)),
         T::Text | T::Varchar | T::Bpchar | T::Name => Value::Text(text(bytes)?),
@@ -227,6 +230,8 @@ mod tests {
         assert_eq!(column_type(None, false, [Value::Null, Value::Integer(1)].iter()), Some(PgType::Int8));
         assert_eq!(argument(23, -1i32 as u32 as i64, None).unwrap(), Value::Integer(-1));
         assert_eq!(argument(1082, 1, None).unwrap(), Value::Text("2000-01-02".into()));
+        assert_eq!(word(cell(Some(PgType::Time), &Value::Text("00:00:01.5".into()), false)), 1_500_000);
+        assert_eq!(argument(1083, 1_500_000, None).unwrap(), Value::Text("00:00:01.5".into()));
         assert!(argument(1700, 0, None).is_err());
     }
 }
