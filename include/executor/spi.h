@@ -26,8 +26,10 @@
  * SPI_getvalue's live there; SPI_palloc allocates in the context current before SPI_connect); each SPI_tuptable
  * lives until SPI_freetuptable or SPI_finish. A connection made inside a transaction ends with it (a WARNING if
  * it was left open at commit); one made outside a transaction (bgw allows it) lives on until SPI_finish.
- * SPI_prepare keeps the text and argument types (the statement is checked when it runs); SPI_keepplan keeps a
- * plan past SPI_finish. Not implemented: cursors, SPI_execute_plan_with_paramlist.
+ * SPI_prepare checks every statement at once (a syntax error or a missing table raises its ERROR there, as
+ * PostgreSQL's parse analysis does) and keeps the text and argument types; SPI_execute_plan runs it as
+ * SPI_execute_with_args does. SPI_keepplan keeps a plan past SPI_finish. Not implemented: cursors,
+ * SPI_execute_plan_with_paramlist.
  */
 #ifndef BGW_EXECUTOR_SPI_H
 #define BGW_EXECUTOR_SPI_H

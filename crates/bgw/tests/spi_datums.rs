@@ -157,6 +157,14 @@ in_failed_transaction(void)
 }
 
 static void
+prepare_missing_table(void)
+{
+	Oid t = INT4OID;
+
+	(void) SPI_prepare("SELECT a FROM sd_nowhere WHERE a = $1", 1, &t);
+}
+
+static void
 missing_parameter(void)
 {
 	SPI_execute("SELECT $1", true, 0);
@@ -291,15 +299,28 @@ sd_main(Datum arg)
 			 DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
 			 SPI_getargcount(plan));
 	}
-	expect_error("getbinval numeric", getbinval_numeric);
-	expect_error("numeric argument", numeric_argument);
-	expect_error("missing parameter", missing_parameter);
 	kept = SPI_palloc(16);
 	strcpy(kept, "kept");
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
 	elog(LOG, "sd: after finish %s", kept);
+
+	/* Every ERROR fails its transaction: each in its own, aborted after. */
+	{
+		static const char *what[] = {"getbinval numeric", "numeric argument", "missing parameter",
+									 "prepare missing table"};
+		void (*f[])(void) = {getbinval_numeric, numeric_argument, missing_parameter, prepare_missing_table};
+
+		for (int i = 0; i < 4; i++)
+		{
+			StartTransactionCommand();
+			SPI_connect();
+			expect_error(what[i], f[i]);
+			expect_error("after it", in_failed_transaction);
+			AbortCurrentTransaction();
+		}
+	}
 
 	/* A failing statement raises; the transaction is then failed until AbortCurrentTransaction. */
 	StartTransactionCommand();
@@ -379,6 +400,12 @@ fn check_common(log: &str) {
     has("getbinval numeric raised 0A000: SPI_getbinval cannot return a value of type numeric as a datum in bgw");
     has("numeric argument raised 0A000: an SPI argument of type numeric is not supported");
     has("missing parameter raised 42P02: there is no parameter $1");
+    has("prepare missing table raised 42P01: ");
+    assert_eq!(
+        log.matches("sd: after it raised 25P02: current transaction is aborted").count(),
+        4,
+        "every ERROR fails its transaction\n{log}"
+    );
     has("after finish kept");
     has("duplicate raised 23505: ");
     has("in failed transaction raised 25P02: current transaction is aborted, commands ignored until end of transaction block");

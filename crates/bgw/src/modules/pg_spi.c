@@ -6,6 +6,9 @@
  * which returns a code and never jumps; an ERROR is raised here, in C, so that its jump to the module's PG_TRY
  * (or to the end of the worker, when there is none) crosses only C frames.
  *
+ * Every ERROR raised here fails the open transaction first (as any ERROR does in PostgreSQL): after a PG_CATCH,
+ * further statements are refused with 25P02 until AbortCurrentTransaction.
+ *
  * Memory: every SPI_connect pushes a frame with its own context ("SPI Proc"), current until SPI_finish pops the
  * frame, restores the context current before and deletes the frame's context. Each result with rows becomes
  * an SPITupleTable in a child context of the frame's ("SPI TupTable"): a HeapTuple is a row of cells (the
@@ -48,11 +51,13 @@ extern int bgw_spi_x_connect(bool *in_transaction);
 extern int bgw_spi_x_finish(void);
 extern int bgw_spi_x_execute(const char *src, int nargs, const BgwSpiArg *args, bool with_args, bool read_only,
 							 long count);
+extern int bgw_spi_x_prepare(const char *src);
 extern void bgw_spi_x_error(const char **sqlstate, const char **message);
 extern bool bgw_spi_x_shape(int *ncols, uint64 *nrows);
 extern bool bgw_spi_x_column(int col, const char **name, Oid *typid, int16 *typlen, bool *byval);
 extern bool bgw_spi_x_cell(uint64 row, int col, BgwSpiCell *cell);
 extern bool bgw_spi_x_type_name(Oid typid, bool sql, char *buf, size_t len);
+extern void bgw_spi_x_fail_transaction(void);
 
 SPITupleTable *SPI_tuptable = NULL;
 int SPI_result = 0;
@@ -179,6 +184,7 @@ raise_statement_error(void)
 	int code = ERRCODE_INTERNAL_ERROR;
 
 	bgw_spi_x_error(&sqlstate, &message);
+	bgw_spi_x_fail_transaction();
 	if (sqlstate != NULL && strlen(sqlstate) == 5)
 		code = MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2], sqlstate[3], sqlstate[4]);
 	ereport(ERROR, (errcode(code), errmsg_internal("%s", message ? message : "SPI statement failed")));
@@ -342,6 +348,7 @@ SPI_prepare(const char *src, int nargs, Oid *argtypes)
 	MemoryContext cxt;
 	MemoryContext old;
 	SPIPlanPtr plan;
+	int rc;
 
 	SPI_result = 0;
 	if (src == NULL || nargs < 0 || (nargs > 0 && argtypes == NULL))
@@ -352,6 +359,14 @@ SPI_prepare(const char *src, int nargs, Oid *argtypes)
 	if (nframes == 0)
 	{
 		SPI_result = SPI_ERROR_UNCONNECTED;
+		return NULL;
+	}
+	rc = bgw_spi_x_prepare(src);
+	if (rc == BGW_SPI_ERROR_STATEMENT || rc == SPI_ERROR_PARAM)
+		raise_statement_error();
+	if (rc < 0)
+	{
+		SPI_result = rc;
 		return NULL;
 	}
 	cxt = AllocSetContextCreate(frames[nframes - 1].proc, "SPI Plan", ALLOCSET_DEFAULT_SIZES);
@@ -473,6 +488,7 @@ SPI_getbinval(HeapTuple tuple, TupleDesc tupdesc, int fnumber, bool *isnull)
 
 		if (!bgw_spi_x_type_name(typid, true, name, sizeof(name)))
 			snprintf(name, sizeof(name), "with OID %u", typid);
+		bgw_spi_x_fail_transaction();
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						errmsg("SPI_getbinval cannot return a value of type %s as a datum in bgw", name),
 						errdetail("Column \"%s\" is of type %s.", NameStr(TupleDescAttr(tupdesc, fnumber - 1)->attname),
@@ -480,9 +496,12 @@ SPI_getbinval(HeapTuple tuple, TupleDesc tupdesc, int fnumber, bool *isnull)
 						errhint("Use SPI_getvalue to read the value as text.")));
 	}
 	if (v->kind == 4)
+	{
+		bgw_spi_x_fail_transaction();
 		ereport(ERROR, (errcode(MAKE_SQLSTATE(v->sqlstate[0], v->sqlstate[1], v->sqlstate[2], v->sqlstate[3],
 											  v->sqlstate[4])),
 						errmsg_internal("%s", v->message)));
+	}
 	return v->isnull ? (Datum) 0 : v->value;
 }
 

@@ -117,6 +117,23 @@ pub extern "C" fn bgw_spi_x_execute(
     rc
 }
 
+/// `SPI_prepare`'s Rust half: checks every statement of `src` without running it; 0 or a failure code (the C
+/// side raises BGW_SPI_ERROR_STATEMENT as an ERROR).
+#[no_mangle]
+pub extern "C" fn bgw_spi_x_prepare(src: *const c_char) -> c_int {
+    let src = text(src);
+    let rc = crate::spi::state().check(&src);
+    end_if_terminated();
+    rc
+}
+
+/// Fails the open transaction (pg_spi.c calls it before raising an ERROR): further statements are refused until
+/// it is rolled back, as after any ERROR in PostgreSQL.
+#[no_mangle]
+pub extern "C" fn bgw_spi_x_fail_transaction() {
+    crate::spi::state().fail_transaction();
+}
+
 /// The last error's SQLSTATE and text (pointers valid until the next SPI call).
 #[no_mangle]
 pub extern "C" fn bgw_spi_x_error(sqlstate: *mut *const c_char, message: *mut *const c_char) {

@@ -401,6 +401,61 @@ impl State {
         self.fail(SPI_ERROR_ARGUMENT, message)
     }
 
+    /// `SPI_prepare`'s check: the engine prepares every statement of `src` without running it (a syntax error, a
+    /// missing table, a transaction statement are reported now, as PostgreSQL's parse analysis reports them).
+    /// 0, or a failure code as [`State::execute`]'s; a failure inside a transaction fails it.
+    pub fn check(&mut self, src: &str) -> i32 {
+        self.clear();
+        if self.depth == 0 {
+            return self.fail(SPI_ERROR_UNCONNECTED, "SPI_prepare called without SPI_connect");
+        }
+        if self.engine().is_some_and(|e| e.transaction_failed()) {
+            let e = txn::aborted();
+            return self.fail_coded(BGW_SPI_ERROR_STATEMENT, e.message, e.code);
+        }
+        if is_transaction_control(src) {
+            let (code, message, sqlstate) = transaction_refused();
+            return self.fail_coded(code, message, sqlstate);
+        }
+        let remote = self.remote();
+        let _on_server = super::OnServer::new(remote);
+        let Some(engine) = self.engine_mut() else {
+            return self.fail(SPI_ERROR_UNCONNECTED, "this process has no database connection");
+        };
+        let in_tx = engine.tx_state() != txn::TxState::Idle;
+        let mut rest = src;
+        let failure = loop {
+            match engine.prepare(rest) {
+                Ok(Some((stmt, tail))) if is_transaction_control(&stmt.sql) => {
+                    let _ = tail;
+                    break Some(transaction_refused());
+                }
+                Ok(Some((_, tail))) => rest = tail,
+                Ok(None) => break None,
+                Err(e) if remote => break Some((BGW_SPI_ERROR_STATEMENT, e.message, e.code)),
+                Err(e) => break Some(statement_error(e, rest)),
+            }
+        };
+        match failure {
+            None => 0,
+            Some((code, message, sqlstate)) => {
+                if in_tx && code == BGW_SPI_ERROR_STATEMENT {
+                    engine.fail_transaction();
+                }
+                self.fail_coded(code, message, sqlstate)
+            }
+        }
+    }
+
+    /// Fails the open transaction, if any (an ERROR was raised in it): committing rolls back.
+    pub fn fail_transaction(&mut self) {
+        if let Some(engine) = self.engine_mut() {
+            if engine.tx_state() != txn::TxState::Idle {
+                engine.fail_transaction();
+            }
+        }
+    }
+
     /// An SPI call refused before it ran a statement (an argument it cannot convert), with `e`'s SQLSTATE.
     pub fn refuse_statement(&mut self, e: SqlError) -> i32 {
         self.clear();
