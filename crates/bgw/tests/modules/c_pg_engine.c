@@ -3,6 +3,9 @@
  *
  * The registration's extra data is the database name. Every worker logs what it sees as
  * "c_pg_engine <name>: ...".
+ *
+ * Statements go through bgw's return-code API (bgw_spi_execute, bgw_spi_execute_params): what is checked here is
+ * the code and text of each failure, which PostgreSQL's SPI_execute would raise as an ERROR instead.
  */
 #include "bgworker.h"
 
@@ -53,7 +56,7 @@ c_pg_engine_main(Datum arg)
 	StartTransactionCommand();
 	SPI_connect();
 	ret = bgw_spi_execute("CREATE TABLE IF NOT EXISTS pge_t (id serial PRIMARY KEY, who text, n numeric(10,2), at date)",
-					  false, 0);
+						  false, 0);
 	elog(LOG, "c_pg_engine %s: create returned %d", who, ret);
 	values[0] = who;
 	values[1] = "2.345";

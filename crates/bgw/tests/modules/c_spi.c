@@ -3,6 +3,9 @@
  *
  * The registration's extra data names the target, "database;user" (c_spi_main) or "dboid;useroid"
  * (c_spi_by_oid); an empty part means NULL (InvalidOid). The main argument is the connection flags.
+ *
+ * Statements go through bgw's return-code API (bgw_spi_execute, bgw_spi_execute_params): what is checked here is
+ * the code and text of each failure, which PostgreSQL's SPI_execute would raise as an ERROR instead.
  */
 #include "bgworker.h"
 
