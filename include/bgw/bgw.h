@@ -59,10 +59,15 @@ extern void bgw_sql_error(const char *sqlstate, const char *message, const char 
 extern void bgw_define_function_v1(const char *name, int nargs, const Oid *argtypes, Oid rettype, bool strict,
 								   PGFunction fn);
 
-/* ---------- SPI results as text ---------- */
+/* ---------- SPI with return codes, results as text ---------- */
 
+/* bgw's SPI calls never raise: where PostgreSQL's SPI_execute raises an ERROR (executor/spi.h) they return
+ * BGW_SPI_ERROR_STATEMENT, and bgw_spi_error_message() / bgw_spi_error_sqlstate() say why. Inside a transaction
+ * the transaction is then failed (AbortCurrentTransaction; CommitTransactionCommand rolls it back). */
 #define BGW_SPI_ERROR_STATEMENT (-100) /* bgw: the statement failed; see bgw_spi_error_message() */
 
+/* SPI_execute, returning every failure as a code. */
+extern int bgw_spi_execute(const char *src, bool read_only, long count);
 /* values[i] is $(i+1) as text; a NULL entry is SQL NULL. */
 extern int bgw_spi_execute_params(const char *src, int nparams, const char *const *values, bool read_only,
 								  long count);
@@ -72,6 +77,8 @@ extern int bgw_spi_nfields(void);
 extern const char *bgw_spi_fname(int col);
 extern const char *bgw_spi_getvalue(uint64_t row, int col);
 extern const char *bgw_spi_error_message(void);
+/* The SQLSTATE of the last SPI error ("00000" after a success). */
+extern const char *bgw_spi_error_sqlstate(void);
 
 /* ---------- supervision beyond PostgreSQL ---------- */
 

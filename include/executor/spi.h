@@ -1,20 +1,35 @@
 /*
- * executor/spi.h: SQL from a connected worker (the Server Programming Interface).
+ * executor/spi.h: SQL from a connected worker (the Server Programming Interface), with PostgreSQL's names,
+ * types and semantics.
  *
- * PostgreSQL's names and codes. Today results and parameters cross as text (SPI_processed, and the text
- * accessors bgw_spi_* of bgw/bgw.h); the datum-level API (SPI_tuptable, SPI_getbinval, SPI_getvalue, prepared
- * plans, ...) is declared below and marked BGW_NOT_IMPLEMENTED: a source calling it compiles with a warning
- * naming it, and the module then fails to load with the loader naming the missing symbol.
+ * The SQL is the connected database's: SQLite's on an embedded database, the server's on a postgresql-engine
+ * database. As in PostgreSQL, SPI_execute, SPI_exec, SPI_execute_with_args and SPI_execute_plan RAISE an ERROR
+ * for a statement that fails (a syntax error, a constraint violation, a write with read_only = true, a statement
+ * in a failed transaction, a missing parameter: SQLSTATE 42P02), with the statement's SQLSTATE and message: catch
+ * it with PG_TRY (then AbortCurrentTransaction: the transaction is failed), or the background worker ends with
+ * exit code 1 after logging it. They return SPI_ERROR_UNCONNECTED before SPI_connect, SPI_ERROR_ARGUMENT for a
+ * NULL command or a negative count, SPI_ERROR_PARAM for missing argument arrays and SPI_ERROR_TRANSACTION for
+ * transaction statements (BEGIN, COMMIT, ...). bgw's own bgw_spi_execute / bgw_spi_execute_params (bgw/bgw.h)
+ * return every failure as a code instead. A source string may hold several statements: they run in order and the
+ * last one's result is kept; tcount limits the rows kept (0: all).
  *
- * The SQL is the connected database's: PostgreSQL's SQL translated for an embedded database, or the server's on
- * a postgresql-engine database. Errors are return codes, never a jump: where PostgreSQL would raise an ERROR (a
- * syntax error, a constraint violation, a write with read_only = true) SPI_execute returns
- * BGW_SPI_ERROR_STATEMENT and bgw_spi_error_message() says why. After such a failure inside a transaction the
- * transaction is failed, as in PostgreSQL: further statements are refused until AbortCurrentTransaction
- * (CommitTransactionCommand then rolls back, with a WARNING). SPI_connect returns SPI_ERROR_CONNECT in a process
- * without a database connection; SPI_execute before SPI_connect returns SPI_ERROR_UNCONNECTED. Transaction
- * statements (BEGIN, COMMIT, ...) given to SPI_execute return SPI_ERROR_TRANSACTION. A source string may hold
- * several statements: they run in order and the last one's result is kept. count limits the rows kept (0: all).
+ * Results: SPI_processed, and for a statement that returns rows SPI_tuptable (else NULL): tupdesc (natts and
+ * the attributes' attname, atttypid, attlen, attbyval), vals (numvals rows) for SPI_getbinval, SPI_getvalue, ...
+ * Datums of bool, int2, int4, int8, float4, float8, oid, "char", date, time, timestamp, timestamptz (by value,
+ * PostgreSQL's representation), text, varchar, bpchar, bytea (varlena) and name (NameData); SPI_getbinval of any other type
+ * (numeric, json, arrays, interval, ...) raises ERROR 0A000 naming it: read it with SPI_getvalue (text in
+ * PostgreSQL's output format). Arguments of SPI_execute_with_args / SPI_execute_plan take the same types. On an
+ * embedded database a column's type is its declared type, or for an expression the storage class of its first
+ * non-NULL value (integer int8, real float8, text text, blob bytea).
+ *
+ * Memory as in PostgreSQL: SPI_connect makes a context current that SPI_finish deletes (palloc'd results such as
+ * SPI_getvalue's live there; SPI_palloc allocates in the context current before SPI_connect); each SPI_tuptable
+ * lives until SPI_freetuptable or SPI_finish. A connection made inside a transaction ends with it (a WARNING if
+ * it was left open at commit); one made outside a transaction (bgw allows it) lives on until SPI_finish.
+ * SPI_prepare checks every statement at once (a syntax error or a missing table raises its ERROR there, as
+ * PostgreSQL's parse analysis does) and keeps the text and argument types; SPI_execute_plan runs it as
+ * SPI_execute_with_args does. SPI_keepplan keeps a plan past SPI_finish. Not implemented: cursors,
+ * SPI_execute_plan_with_paramlist.
  */
 #ifndef BGW_EXECUTOR_SPI_H
 #define BGW_EXECUTOR_SPI_H
@@ -63,17 +78,44 @@ extern "C" {
 
 /* Rows returned (SELECT, ... RETURNING) or affected (INSERT, UPDATE, DELETE) by the last statement. */
 extern PGDLLIMPORT uint64 SPI_processed;
-extern PGDLLIMPORT int SPI_result BGW_NOT_IMPLEMENTED_VAR;
+/* Set by the calls that return a pointer or an OID (SPI_fname, SPI_getbinval, ...): 0 or SPI_ERROR_NOATTRIBUTE. */
+extern PGDLLIMPORT int SPI_result;
 
 extern int SPI_connect(void);
 extern int SPI_finish(void);
 extern int SPI_execute(const char *src, bool read_only, long tcount);
 extern int SPI_exec(const char *src, long tcount); /* SPI_execute(src, false, tcount) */
 
-/* ---------- the datum-level API: declared, not implemented yet ---------- */
+/* A result's columns: PostgreSQL's attribute fields that extensions read (not its full catalog row). */
+typedef struct FormData_pg_attribute
+{
+	Oid attrelid;
+	NameData attname;
+	Oid atttypid;
+	int16 attlen;
+	int16 attnum;
+	int32 atttypmod;
+	bool attbyval;
+	char attalign;
+	bool attnotnull;
+	bool attisdropped;
+} FormData_pg_attribute;
+typedef FormData_pg_attribute *Form_pg_attribute;
 
-typedef struct HeapTupleData *HeapTuple;
+typedef struct TupleDescData
+{
+	int natts;
+	Oid tdtypeid;
+	int32 tdtypmod;
+	int tdrefcount;
+	void *constr;
+	FormData_pg_attribute attrs[FLEXIBLE_ARRAY_MEMBER];
+} TupleDescData;
 typedef struct TupleDescData *TupleDesc;
+#define TupleDescAttr(tupdesc, i) (&(tupdesc)->attrs[(i)])
+
+/* A row of a result: opaque (read it with SPI_getbinval / SPI_getvalue). */
+typedef struct HeapTupleData *HeapTuple;
 typedef struct _SPI_plan *SPIPlanPtr;
 
 typedef struct SPITupleTable
@@ -85,23 +127,37 @@ typedef struct SPITupleTable
 	MemoryContext tuptabcxt;
 } SPITupleTable;
 
-extern PGDLLIMPORT SPITupleTable *SPI_tuptable BGW_NOT_IMPLEMENTED_VAR;
-extern Datum SPI_getbinval(HeapTuple tuple, TupleDesc tupdesc, int fnumber, bool *isnull) BGW_NOT_IMPLEMENTED;
-extern char *SPI_getvalue(HeapTuple tuple, TupleDesc tupdesc, int fnumber) BGW_NOT_IMPLEMENTED;
-extern char *SPI_fname(TupleDesc tupdesc, int fnumber) BGW_NOT_IMPLEMENTED;
-extern int SPI_fnumber(TupleDesc tupdesc, const char *fname) BGW_NOT_IMPLEMENTED;
-extern char *SPI_gettype(TupleDesc tupdesc, int fnumber) BGW_NOT_IMPLEMENTED;
-extern Oid SPI_gettypeid(TupleDesc tupdesc, int fnumber) BGW_NOT_IMPLEMENTED;
+extern PGDLLIMPORT SPITupleTable *SPI_tuptable;
+extern Datum SPI_getbinval(HeapTuple tuple, TupleDesc tupdesc, int fnumber, bool *isnull);
+extern char *SPI_getvalue(HeapTuple tuple, TupleDesc tupdesc, int fnumber);
+extern char *SPI_fname(TupleDesc tupdesc, int fnumber);
+extern int SPI_fnumber(TupleDesc tupdesc, const char *fname);
+extern char *SPI_gettype(TupleDesc tupdesc, int fnumber);
+extern Oid SPI_gettypeid(TupleDesc tupdesc, int fnumber);
 extern int SPI_execute_with_args(const char *src, int nargs, Oid *argtypes, Datum *Values, const char *Nulls,
-								 bool read_only, long tcount) BGW_NOT_IMPLEMENTED;
-extern SPIPlanPtr SPI_prepare(const char *src, int nargs, Oid *argtypes) BGW_NOT_IMPLEMENTED;
-extern int SPI_execute_plan(SPIPlanPtr plan, Datum *Values, const char *Nulls, bool read_only,
-							long tcount) BGW_NOT_IMPLEMENTED;
-extern int SPI_keepplan(SPIPlanPtr plan) BGW_NOT_IMPLEMENTED;
-extern int SPI_freeplan(SPIPlanPtr plan) BGW_NOT_IMPLEMENTED;
-extern void SPI_freetuptable(SPITupleTable *tuptable) BGW_NOT_IMPLEMENTED;
-extern void *SPI_palloc(Size size) BGW_NOT_IMPLEMENTED;
-extern const char *SPI_result_code_string(int code) BGW_NOT_IMPLEMENTED;
+								 bool read_only, long tcount);
+extern SPIPlanPtr SPI_prepare(const char *src, int nargs, Oid *argtypes);
+extern int SPI_execute_plan(SPIPlanPtr plan, Datum *Values, const char *Nulls, bool read_only, long tcount);
+extern int SPI_execp(SPIPlanPtr plan, Datum *Values, const char *Nulls, long tcount);
+extern int SPI_keepplan(SPIPlanPtr plan);
+extern SPIPlanPtr SPI_saveplan(SPIPlanPtr plan);
+extern int SPI_freeplan(SPIPlanPtr plan);
+extern int SPI_getargcount(SPIPlanPtr plan);
+extern Oid SPI_getargtypeid(SPIPlanPtr plan, int argIndex);
+extern void SPI_freetuptable(SPITupleTable *tuptable);
+extern void *SPI_palloc(Size size);
+extern void *SPI_repalloc(void *pointer, Size size);
+extern void SPI_pfree(void *pointer);
+extern const char *SPI_result_code_string(int code);
+
+/* Cursors: declared, not implemented (a module calling them compiles with a warning and fails to load). */
+typedef struct PortalData *Portal;
+extern Portal SPI_cursor_open(const char *name, SPIPlanPtr plan, Datum *Values, const char *Nulls,
+							  bool read_only) BGW_NOT_IMPLEMENTED;
+extern Portal SPI_cursor_find(const char *name) BGW_NOT_IMPLEMENTED;
+extern void SPI_cursor_fetch(Portal portal, bool forward, long count) BGW_NOT_IMPLEMENTED;
+extern void SPI_cursor_move(Portal portal, bool forward, long count) BGW_NOT_IMPLEMENTED;
+extern void SPI_cursor_close(Portal portal) BGW_NOT_IMPLEMENTED;
 
 #ifdef __cplusplus
 }

@@ -6,9 +6,10 @@
  * each chunk with malloc). MemoryContextReset frees everything allocated in a context and deletes its children;
  * MemoryContextDelete also removes the context itself. Reset callbacks run before a reset or delete.
  *
- * Unlike PostgreSQL, TopTransactionContext and CurTransactionContext are not reset when a worker's transaction
- * ends in this version (they are long-lived children of TopMemoryContext); ErrorContext holds the copy of an
- * error being handled.
+ * As in PostgreSQL, StartTransactionCommand makes TopTransactionContext (CurTransactionContext is the same
+ * context) the current one, and the end of the transaction (CommitTransactionCommand, AbortCurrentTransaction)
+ * switches back to TopMemoryContext and frees what was allocated in it; ErrorContext holds the copy of an error
+ * being handled.
  */
 #ifndef BGW_UTILS_MEMUTILS_H
 #define BGW_UTILS_MEMUTILS_H

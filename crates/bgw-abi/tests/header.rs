@@ -233,6 +233,7 @@ const C_ONLY_HEADERS: &[(&str, &str)] = &[
     ("miscadmin.h", "globals and functions whose C types are checked where they are defined (int, bool, Oid)"),
     ("datatype/timestamp.h", "int64 timestamps and constants for C code"),
     ("utils/timestamp.h", "functions on int64 timestamps"),
+    ("utils/date.h", "the date and time datums (int32 and int64) for C code"),
     ("utils/elog.h", "levels checked through CONSTANTS; reports and PG_TRY are the host's C part (pg_elog.c)"),
     ("utils/errcodes.h", "SQLSTATE constants packed by MAKE_SQLSTATE; the C part unpacks them to text"),
     ("utils/palloc.h", "memory contexts: the host's C part (pg_memory.c)"),
@@ -375,10 +376,14 @@ const HEADER_ONLY_TYPEDEFS: &[(&str, &str)] = &[
     ("GucStringAssignHook", "hooks reach the host as GucHook"),
     ("GucEnumAssignHook", "hooks reach the host as GucHook"),
     ("PGFunction", "a version-1 function: the host passes it to C (sqlfn_trap.c) as an untyped pointer"),
-    ("HeapTuple", "the datum-level SPI, declared and not implemented yet (BGW_NOT_IMPLEMENTED)"),
-    ("TupleDesc", "the datum-level SPI, not implemented yet"),
-    ("SPIPlanPtr", "the datum-level SPI, not implemented yet"),
-    ("SPITupleTable", "the datum-level SPI, not implemented yet"),
+    ("HeapTuple", "the datum-level SPI: made and read in C (pg_spi.c), opaque to modules"),
+    ("TupleDesc", "the datum-level SPI: made in C (pg_spi.c)"),
+    ("TupleDescData", "the datum-level SPI: made in C (pg_spi.c)"),
+    ("FormData_pg_attribute", "the datum-level SPI: made in C (pg_spi.c)"),
+    ("Form_pg_attribute", "the datum-level SPI: made in C (pg_spi.c)"),
+    ("SPIPlanPtr", "the datum-level SPI: made and read in C (pg_spi.c), opaque to modules"),
+    ("SPITupleTable", "the datum-level SPI: made in C (pg_spi.c)"),
+    ("Portal", "SPI cursors: declared, not implemented (BGW_NOT_IMPLEMENTED)"),
     ("BackgroundWorker", "a struct: checked field by field"),
     ("BackgroundWorkerHandle", "a struct: checked field by field"),
     ("BgwSqlValue", "a struct: checked field by field"),
@@ -388,7 +393,11 @@ const HEADER_ONLY_TYPEDEFS: &[(&str, &str)] = &[
 ];
 
 /// Structs with a body in the scanned headers that do not cross yet, and why.
-const HEADER_ONLY_STRUCTS: &[(&str, &str)] = &[("SPITupleTable", "the datum-level SPI, not implemented yet")];
+const HEADER_ONLY_STRUCTS: &[(&str, &str)] = &[
+    ("SPITupleTable", "the datum-level SPI: made in C (pg_spi.c), never crosses to Rust"),
+    ("TupleDescData", "the datum-level SPI: made in C (pg_spi.c), never crosses to Rust"),
+    ("FormData_pg_attribute", "the datum-level SPI: made in C (pg_spi.c), never crosses to Rust"),
+];
 
 /// Types of `bgw-abi` the header does not name, and why.
 const RUST_ONLY_TYPES: &[(&str, &str)] = &[("GucHook", "how the host receives any of the typed Guc*Hook pointers")];

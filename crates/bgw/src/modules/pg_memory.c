@@ -384,6 +384,34 @@ MemoryContextDelete(MemoryContext context)
 	free(context);
 }
 
+/* ---------- a worker's transaction (called by the host's StartTransactionCommand and friends) ---------- */
+
+static bool in_transaction = false;
+
+/* A transaction began: allocations go to TopTransactionContext (CurTransactionContext is the same), as after
+ * PostgreSQL's StartTransactionCommand. */
+void
+bgw_transaction_memory_begin(void)
+{
+	if (in_transaction)
+		return;
+	in_transaction = true;
+	CurrentMemoryContext = TopTransactionContext;
+}
+
+/* The transaction ended (committed or rolled back): back in TopMemoryContext, and what lived in the
+ * transaction's contexts (their chunks and child contexts) is freed, as PostgreSQL does at the end of a
+ * transaction. */
+void
+bgw_transaction_memory_end(void)
+{
+	if (!in_transaction)
+		return;
+	in_transaction = false;
+	CurrentMemoryContext = TopMemoryContext;
+	MemoryContextReset(TopTransactionContext);
+}
+
 void
 MemoryContextSetParent(MemoryContext context, MemoryContext new_parent)
 {

@@ -1,18 +1,20 @@
-//! SPI on a worker's connection: statements, text results, transactions.
+//! SPI on a worker's connection: statements, results, transactions.
 //!
 //! The state of a process is one [`State`]: its connection (a [`Session`], once connected), how deep its
 //! `SPI_connect`s are, the last result and the last error. Every operation returns a PostgreSQL SPI code (see
-//! [`super::codes`]) and records an error text instead of raising; the C layer hands out pointers into the last
-//! result, valid until the next SPI call replaces it.
+//! [`super::codes`]) and records an error text and SQLSTATE instead of raising (the C side raises them for
+//! PostgreSQL's names); the C layer hands out pointers into the last result, valid until the next SPI call
+//! replaces it. A result keeps its rows as text (bgw's `bgw_spi_getvalue`) and as the engine's values with the
+//! columns' types, from which [`ResultSet::table`] makes the datums of `SPI_tuptable` when C asks for them.
 //!
 //! SQL goes to the SQL layer's engine ([`crate::sql::Engine`]: SQLite with
 //! [`Options::SPI`](crate::sql::sqlite::Options::SPI) on a sqlite-engine database, a connection to the server on a
 //! postgresql-engine one, through the same code): the lexer, statement kinds, parameter numbering, the
 //! failed-transaction rule and SQLSTATEs are the ones client sessions use; what is SPI's own is here: result codes,
-//! text results, the row count limit, read-only executions (refused by what the statement does, not by its kind),
+//! results, the row count limit, read-only executions (refused by what the statement does, not by its kind),
 //! strict parameters, and no transaction control through `SPI_execute`. A source string may hold several statements
-//! (run in order; the last one's result is kept). Parameters are `$1`, `$2`, ... (or `?1`, `?`), bound as text, SQL
-//! NULL for absent values. Transactions are the engine's: `StartTransactionCommand` begins one with `BEGIN IMMEDIATE`
+//! (run in order; the last one's result is kept). Parameters are `$1`, `$2`, ... (or `?1`, `?`), bound as text
+//! (or as the values `SPI_execute_with_args` converts its datums to), SQL NULL for absent values. Transactions are the engine's: `StartTransactionCommand` begins one with `BEGIN IMMEDIATE`
 //! (taking the database's write lock at once, waiting up to the busy timeout for other writers, so that a later write
 //! cannot fail on a snapshot that went stale), `CommitTransactionCommand` commits it. Outside a transaction every
 //! statement commits by itself. After a failed statement inside a transaction the transaction is *failed*, as
@@ -30,14 +32,77 @@ use std::ops::ControlFlow;
 
 use super::codes::*;
 use super::connection::Session;
+use super::datums::{self, Cell};
 use crate::sql::statement::{self, first_word, is_transaction_control, param_number};
+use crate::sql::types::PgType;
 use crate::sql::{txn, Engine, SqlError, Value};
 
-/// A statement's result: column names and rows, as text (None is SQL NULL).
+/// A statement's result: column names and rows, as text (None is SQL NULL), and the rows' values with the
+/// columns' types, from which [`ResultSet::table`] makes the datums of `SPI_tuptable` when asked.
 #[derive(Debug, Default)]
 pub struct ResultSet {
     pub columns: Vec<CString>,
     pub rows: Vec<Vec<Option<CString>>>,
+    /// The engine's type of each column (None: it does not say, or a server type bgw does not know).
+    types: Vec<Option<PgType>>,
+    values: Vec<Vec<Value>>,
+    /// Whether the values are a server's (its output text) rather than SQLite's stored values.
+    remote: bool,
+    table: Option<Table>,
+}
+
+/// A result as `SPI_tuptable` shows it: typed columns and cells with datums.
+#[derive(Debug)]
+pub struct Table {
+    pub columns: Vec<Column>,
+    pub cells: Vec<Vec<Cell>>,
+}
+
+/// A column of [`Table`]: PostgreSQL's attribute fields.
+#[derive(Debug)]
+pub struct Column {
+    pub name: CString,
+    /// `atttypid` (InvalidOid for a server type bgw does not know).
+    pub typid: u32,
+    pub typname: CString,
+    pub typlen: i16,
+    pub byval: bool,
+}
+
+impl ResultSet {
+    /// Whether the statement returned rows (a query, `... RETURNING`): `SPI_tuptable` is set.
+    pub fn has_tuples(&self) -> bool {
+        !self.columns.is_empty()
+    }
+
+    /// The result with datums (made on the first call).
+    pub fn table(&mut self) -> &Table {
+        let remote = self.remote;
+        let (values, columns, types) = (&self.values, &self.columns, &self.types);
+        self.table.get_or_insert_with(|| {
+            let types: Vec<Option<PgType>> = types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| datums::column_type(*t, remote, values.iter().filter_map(|r| r.get(i))))
+                .collect();
+            let columns = columns
+                .iter()
+                .zip(&types)
+                .map(|(name, ty)| Column {
+                    name: name.clone(),
+                    typid: ty.map_or(0, |t| t.oid()),
+                    typname: datums::c_text(ty.map_or("unknown", |t| t.typname())),
+                    typlen: ty.map_or(-1, |t| t.size()),
+                    byval: ty.is_some_and(datums::by_value),
+                })
+                .collect();
+            let cells = values
+                .iter()
+                .map(|row| row.iter().zip(&types).map(|(v, ty)| datums::cell(*ty, v, remote)).collect())
+                .collect();
+            Table { columns, cells }
+        })
+    }
 }
 
 /// This process's connection and SPI state.
@@ -47,6 +112,8 @@ pub struct State {
     result: ResultSet,
     processed: u64,
     error: Option<CString>,
+    /// The SQLSTATE of the last error (what the PostgreSQL-named calls raise it with).
+    sqlstate: &'static str,
 }
 
 impl Default for State {
@@ -111,17 +178,25 @@ fn kind_of(kind: &statement::Kind) -> Kind {
     }
 }
 
-/// An SPI failure: its code and text.
-type Failure = (i32, String);
+/// An SPI failure: its code, text and SQLSTATE.
+type Failure = (i32, String, &'static str);
 
 impl State {
     pub const fn new() -> State {
         State {
             session: None,
             depth: 0,
-            result: ResultSet { columns: Vec::new(), rows: Vec::new() },
+            result: ResultSet {
+                columns: Vec::new(),
+                rows: Vec::new(),
+                types: Vec::new(),
+                values: Vec::new(),
+                remote: false,
+                table: None,
+            },
             processed: 0,
             error: None,
+            sqlstate: "00000",
         }
     }
 
@@ -162,7 +237,17 @@ impl State {
     }
 
     fn fail(&mut self, code: i32, message: impl Into<String>) -> i32 {
+        let sqlstate = match code {
+            SPI_ERROR_PARAM => "42P02",
+            SPI_ERROR_TRANSACTION => "0A000",
+            _ => "XX000",
+        };
+        self.fail_coded(code, message, sqlstate)
+    }
+
+    fn fail_coded(&mut self, code: i32, message: impl Into<String>, sqlstate: &'static str) -> i32 {
         self.error = Some(c_text(&message.into()));
+        self.sqlstate = sqlstate;
         code
     }
 
@@ -170,6 +255,7 @@ impl State {
         self.result = ResultSet::default();
         self.processed = 0;
         self.error = None;
+        self.sqlstate = "00000";
     }
 
     /// `SPI_connect`: needs a connection to a database.
@@ -202,7 +288,7 @@ impl State {
         SPI_OK_FINISH
     }
 
-    /// `SPI_execute` (no parameters) and `bgw_spi_execute_params` (`Some`: `$n` is `params[n-1]`).
+    /// `SPI_execute` (no parameters) and `bgw_spi_execute_params` (`Some`: `$n` is `params[n-1]`, text).
     pub fn execute(
         &mut self,
         src: Option<&str>,
@@ -210,6 +296,13 @@ impl State {
         read_only: bool,
         count: i64,
     ) -> i32 {
+        let values: Option<Vec<Value>> =
+            params.map(|p| p.iter().map(|t| t.as_ref().map_or(Value::Null, |t| Value::Text(t.clone()))).collect());
+        self.execute_values(src, values.as_deref(), read_only, count)
+    }
+
+    /// [`State::execute`] with parameters as SQL values (`SPI_execute_with_args` converts its datums to them).
+    pub fn execute_values(&mut self, src: Option<&str>, params: Option<&[Value]>, read_only: bool, count: i64) -> i32 {
         self.clear();
         if self.depth == 0 {
             return self.fail(SPI_ERROR_UNCONNECTED, "SPI_execute called without SPI_connect");
@@ -219,7 +312,8 @@ impl State {
             return self.fail(SPI_ERROR_ARGUMENT, format!("SPI_execute: count must not be negative (got {count})"));
         }
         if self.engine().is_some_and(|e| e.transaction_failed()) {
-            return self.fail(BGW_SPI_ERROR_STATEMENT, txn::aborted().message);
+            let e = txn::aborted();
+            return self.fail_coded(BGW_SPI_ERROR_STATEMENT, e.message, e.code);
         }
         let database = self.database_oid();
         let remote = self.remote();
@@ -231,20 +325,20 @@ impl State {
         // On a server NOTIFY is the server's; LISTEN is refused as PostgreSQL refuses it in a background process.
         let own = if remote {
             (first_word(src).as_deref() == Some("LISTEN"))
-                .then(|| Err("cannot execute LISTEN within a background process".to_string()))
+                .then(|| Err(("cannot execute LISTEN within a background process".to_string(), "0A000")))
         } else {
-            super::notify::run_statement(src)
+            super::notify::run_statement(src).map(|r| r.map_err(|m| (m, "22023")))
         };
         let mut outcome = match own {
             Some(_) if read_only => {
-                Err((BGW_SPI_ERROR_STATEMENT, "NOTIFY is not allowed in a read-only execution".to_string()))
+                Err((BGW_SPI_ERROR_STATEMENT, "NOTIFY is not allowed in a read-only execution".to_string(), "0A000"))
             }
-            Some(done) => {
-                done.map(|()| (SPI_OK_UTILITY, 0, ResultSet::default())).map_err(|m| (BGW_SPI_ERROR_STATEMENT, m))
-            }
+            Some(done) => done
+                .map(|()| (SPI_OK_UTILITY, 0, ResultSet::default()))
+                .map_err(|(m, state)| (BGW_SPI_ERROR_STATEMENT, m, state)),
             None => run(engine, src, params, read_only, count as u64, remote),
         };
-        if let Err((BGW_SPI_ERROR_STATEMENT, _)) = outcome {
+        if let Err((BGW_SPI_ERROR_STATEMENT, ..)) = outcome {
             if in_tx {
                 engine.fail_transaction();
             }
@@ -254,7 +348,7 @@ impl State {
         if !in_tx && !remote {
             if outcome.is_ok() {
                 if let Err(message) = super::notify::pre_commit() {
-                    outcome = Err((BGW_SPI_ERROR_STATEMENT, message));
+                    outcome = Err((BGW_SPI_ERROR_STATEMENT, message, "54000"));
                 }
             }
             super::notify::transaction_ended(outcome.is_ok(), database);
@@ -265,7 +359,7 @@ impl State {
                 self.processed = processed;
                 code
             }
-            Err((code, message)) => self.fail(code, message),
+            Err((code, message, sqlstate)) => self.fail_coded(code, message, sqlstate),
         }
     }
 
@@ -305,6 +399,75 @@ impl State {
             return self.fail(SPI_ERROR_UNCONNECTED, "SPI_execute called without SPI_connect");
         }
         self.fail(SPI_ERROR_ARGUMENT, message)
+    }
+
+    /// `SPI_prepare`'s check: the engine prepares every statement of `src` without running it (a syntax error, a
+    /// missing table, a transaction statement are reported now, as PostgreSQL's parse analysis reports them).
+    /// 0, or a failure code as [`State::execute`]'s; a failure inside a transaction fails it.
+    pub fn check(&mut self, src: &str) -> i32 {
+        self.clear();
+        if self.depth == 0 {
+            return self.fail(SPI_ERROR_UNCONNECTED, "SPI_prepare called without SPI_connect");
+        }
+        if self.engine().is_some_and(|e| e.transaction_failed()) {
+            let e = txn::aborted();
+            return self.fail_coded(BGW_SPI_ERROR_STATEMENT, e.message, e.code);
+        }
+        if is_transaction_control(src) {
+            let (code, message, sqlstate) = transaction_refused();
+            return self.fail_coded(code, message, sqlstate);
+        }
+        let remote = self.remote();
+        let _on_server = super::OnServer::new(remote);
+        let Some(engine) = self.engine_mut() else {
+            return self.fail(SPI_ERROR_UNCONNECTED, "this process has no database connection");
+        };
+        let in_tx = engine.tx_state() != txn::TxState::Idle;
+        let mut rest = src;
+        let failure = loop {
+            match engine.prepare(rest) {
+                Ok(Some((stmt, tail))) if is_transaction_control(&stmt.sql) => {
+                    let _ = tail;
+                    break Some(transaction_refused());
+                }
+                Ok(Some((_, tail))) => rest = tail,
+                Ok(None) => break None,
+                Err(e) if remote => break Some((BGW_SPI_ERROR_STATEMENT, e.message, e.code)),
+                Err(e) => break Some(statement_error(e, rest)),
+            }
+        };
+        match failure {
+            None => 0,
+            Some((code, message, sqlstate)) => {
+                if in_tx && code == BGW_SPI_ERROR_STATEMENT {
+                    engine.fail_transaction();
+                }
+                self.fail_coded(code, message, sqlstate)
+            }
+        }
+    }
+
+    /// Fails the open transaction, if any (an ERROR was raised in it): committing rolls back.
+    pub fn fail_transaction(&mut self) {
+        if let Some(engine) = self.engine_mut() {
+            if engine.tx_state() != txn::TxState::Idle {
+                engine.fail_transaction();
+            }
+        }
+    }
+
+    /// An SPI call refused before it ran a statement (an argument it cannot convert), with `e`'s SQLSTATE.
+    pub fn refuse_statement(&mut self, e: SqlError) -> i32 {
+        self.clear();
+        if self.depth == 0 {
+            return self.fail(SPI_ERROR_UNCONNECTED, "SPI_execute called without SPI_connect");
+        }
+        self.fail_coded(BGW_SPI_ERROR_STATEMENT, e.message, e.code)
+    }
+
+    /// Whether a transaction is open on the connection.
+    pub fn in_transaction(&self) -> bool {
+        self.engine().is_some_and(|e| e.tx_state() != txn::TxState::Idle)
     }
 
     /// `StartTransactionCommand`: begins a transaction on the connection, if there is one and none is open.
@@ -405,6 +568,20 @@ impl State {
         self.error.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
     }
 
+    /// The last error's SQLSTATE ("00000" after a success).
+    pub fn error_sqlstate(&self) -> &'static str {
+        self.sqlstate
+    }
+
+    /// The result with datums, if the last statement returned rows.
+    pub fn table(&mut self) -> Option<&Table> {
+        if self.result.has_tuples() {
+            Some(self.result.table())
+        } else {
+            None
+        }
+    }
+
     /// The last error's text (for Rust callers).
     pub fn error_text(&self) -> Option<String> {
         self.error.as_ref().map(|s| s.to_string_lossy().into_owned())
@@ -415,7 +592,7 @@ impl State {
 fn run(
     engine: &mut dyn Engine,
     src: &str,
-    params: Option<&[Option<String>]>,
+    params: Option<&[Value]>,
     read_only: bool,
     count: u64,
     remote: bool,
@@ -429,7 +606,7 @@ fn run(
     loop {
         let prepared = engine.prepare(rest).map_err(|e| {
             if remote {
-                (BGW_SPI_ERROR_STATEMENT, e.message)
+                (BGW_SPI_ERROR_STATEMENT, e.message, e.code)
             } else {
                 statement_error(e, rest)
             }
@@ -444,6 +621,7 @@ fn run(
             return Err((
                 BGW_SPI_ERROR_STATEMENT,
                 format!("{} is not allowed in a read-only execution", kind_word(kind, &stmt.sql)),
+                "0A000",
             ));
         }
         // Every parameter must be numbered and supplied; `values[n - 1]` is `$n`.
@@ -451,40 +629,41 @@ fn run(
             let n = match name {
                 None => position + 1,
                 Some(name) => param_number(Some(name)).ok_or_else(|| {
-                    (SPI_ERROR_PARAM, format!("parameter \"{name}\" is not supported: use $1, $2, ..."))
+                    (SPI_ERROR_PARAM, format!("parameter \"{name}\" is not supported: use $1, $2, ..."), "42P02")
                 })?,
             };
             if params.and_then(|p| p.get(n - 1)).is_none() {
-                return Err((SPI_ERROR_PARAM, format!("there is no parameter ${n}")));
+                return Err((SPI_ERROR_PARAM, format!("there is no parameter ${n}"), "42P02"));
             }
         }
-        let values: Vec<Value> = params
-            .unwrap_or_default()
-            .iter()
-            .take(stmt.param_count)
-            .map(|p| p.as_ref().map_or(Value::Null, |text| Value::Text(text.clone())))
-            .collect();
+        let values: Vec<Value> = params.unwrap_or_default().iter().take(stmt.param_count).cloned().collect();
         let columns: Vec<CString> = stmt.columns.iter().map(|c| c_text(&c.name)).collect();
         let mut rows = Vec::new();
+        let mut kept = Vec::new();
         let done = engine
             .execute(&stmt, &values, &mut |row| {
                 if count > 0 && rows.len() as u64 >= count {
                     return ControlFlow::Break(());
                 }
                 rows.push(row.iter().map(value_text).collect());
+                kept.push(row);
                 ControlFlow::Continue(())
             })
-            .map_err(|e| (BGW_SPI_ERROR_STATEMENT, e.message))?;
+            .map_err(|e| (BGW_SPI_ERROR_STATEMENT, e.message, e.code))?;
         let returning = !columns.is_empty();
         let (code, processed) = match kind {
-            Kind::Select => (SPI_OK_SELECT, rows.len() as u64),
+            Kind::Select if returning => (SPI_OK_SELECT, rows.len() as u64),
+            // A query without result columns is a SELECT INTO (on a server; SQLite has none): its rows went to
+            // the new table.
+            Kind::Select => (SPI_OK_SELINTO, done.tag.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0)),
             Kind::Insert if returning => (SPI_OK_INSERT_RETURNING, rows.len() as u64),
             Kind::Update if returning => (SPI_OK_UPDATE_RETURNING, rows.len() as u64),
             Kind::Delete if returning => (SPI_OK_DELETE_RETURNING, rows.len() as u64),
             Kind::Insert | Kind::Update | Kind::Delete => (kind_code(kind), done.changes),
             Kind::Utility | Kind::Transaction => (SPI_OK_UTILITY, rows.len() as u64),
         };
-        last = (code, processed, ResultSet { columns, rows });
+        let types = stmt.columns.iter().map(|c| c.ty).collect();
+        last = (code, processed, ResultSet { columns, rows, types, values: kept, remote, table: None });
     }
     Ok(last)
 }
@@ -505,7 +684,7 @@ fn statement_error(err: SqlError, sql: &str) -> Failure {
         Some(offset) => format!("{} in {sql} at offset {offset}", err.message),
         None => err.message,
     };
-    (BGW_SPI_ERROR_STATEMENT, message)
+    (BGW_SPI_ERROR_STATEMENT, message, err.code)
 }
 
 fn transaction_refused() -> Failure {
@@ -514,6 +693,7 @@ fn transaction_refused() -> Failure {
         "transaction control statements cannot be run through SPI_execute: use StartTransactionCommand, \
          CommitTransactionCommand and AbortCurrentTransaction"
             .into(),
+        "0A000",
     )
 }
 
@@ -533,7 +713,7 @@ mod tests {
     use crate::catalog::{Database, Role};
     use std::ffi::CStr;
 
-    fn state_on(conn: rusqlite::Connection) -> State {
+    pub(super) fn state_on(conn: rusqlite::Connection) -> State {
         let mut s = State::new();
         s.set_session(Session {
             role: Role { oid: 10, name: "boss".into(), superuser: true, can_login: true },
@@ -681,7 +861,7 @@ mod server_tests {
     use crate::spi::connection::SpiEngine;
     use bgw_test_support::pg15::Postgres;
 
-    fn state_on(pg: &Postgres) -> State {
+    pub(super) fn state_on(pg: &Postgres) -> State {
         let login = pg.login();
         let mut config = tokio_postgres::Config::new();
         config.host(&login.host).port(login.port).user(&login.user).password(&login.password).dbname("postgres");
@@ -743,5 +923,72 @@ mod server_tests {
 
     fn text_of(s: &State) -> String {
         s.error_text().unwrap_or_default()
+    }
+}
+
+/// Result codes as PostgreSQL's SPI gives them, checked on a real PostgreSQL 15 and on SQLite.
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+
+    /// The statements and PostgreSQL's codes and SPI_processed for them.
+    fn check(s: &mut State, server: bool) {
+        let run = |s: &mut State, sql: &str| (s.execute(Some(sql), None, false, 0), s.processed());
+        assert_eq!(s.spi_connect(), SPI_OK_CONNECT);
+        run(s, "DROP TABLE IF EXISTS counted");
+        assert_eq!(run(s, "CREATE TABLE counted (type text, value int4)"), (SPI_OK_UTILITY, 0));
+        assert_eq!(run(s, "INSERT INTO counted VALUES ('total', 0), ('delta', 2), ('delta', 3)"), (SPI_OK_INSERT, 3));
+        assert_eq!(run(s, "INSERT INTO counted VALUES ('x', 1) RETURNING value"), (SPI_OK_INSERT_RETURNING, 1));
+        assert_eq!(run(s, "UPDATE counted SET value = value WHERE type = 'x'"), (SPI_OK_UPDATE, 1));
+        assert_eq!(run(s, "DELETE FROM counted WHERE type = 'x' RETURNING value"), (SPI_OK_DELETE_RETURNING, 1));
+        assert_eq!(run(s, "WITH a AS (SELECT 1) SELECT * FROM a"), (SPI_OK_SELECT, 1));
+        assert_eq!(run(s, "WITH a AS (SELECT 5 AS v) INSERT INTO counted SELECT 'y', v FROM a"), (SPI_OK_INSERT, 1));
+        assert_eq!(
+            run(s, "WITH a AS (SELECT 'y' AS t) DELETE FROM counted WHERE type IN (SELECT t FROM a)"),
+            (SPI_OK_DELETE, 1)
+        );
+        if server {
+            // worker_spi's statement: the main statement after WITH is an UPDATE ... RETURNING.
+            assert_eq!(
+                run(
+                    s,
+                    "WITH deleted AS (DELETE FROM counted WHERE type = 'delta' RETURNING value), \
+                     total AS (SELECT coalesce(sum(value), 0) as sum FROM deleted) \
+                     UPDATE counted SET value = counted.value + total.sum FROM total WHERE type = 'total' \
+                     RETURNING counted.value"
+                ),
+                (SPI_OK_UPDATE_RETURNING, 1)
+            );
+            assert_eq!(text_at(s), Some("5".into()));
+            assert_eq!(
+                run(s, "WITH d AS (DELETE FROM counted RETURNING *) SELECT count(*) FROM d"),
+                (SPI_OK_SELECT, 1)
+            );
+            assert_eq!(run(s, "SELECT 1 AS a, 2 AS b INTO TEMP selinto UNION ALL SELECT 3, 4"), (SPI_OK_SELINTO, 2));
+            assert_eq!(run(s, "CREATE TEMP TABLE cta AS SELECT 1 AS a").0, SPI_OK_UTILITY);
+            assert_eq!(run(s, "SHOW TimeZone"), (SPI_OK_UTILITY, 1));
+        } else {
+            assert_eq!(
+                run(s, "WITH a AS (SELECT 2 AS v) UPDATE counted SET value = value + 1 WHERE value = (SELECT v FROM a) RETURNING value"),
+                (SPI_OK_UPDATE_RETURNING, 1)
+            );
+        }
+    }
+
+    fn text_at(s: &State) -> Option<String> {
+        s.result.rows.first()?.first()?.as_ref().map(|c| c.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn codes_on_sqlite() {
+        let mut s = super::tests::state_on(rusqlite::Connection::open_in_memory().unwrap());
+        check(&mut s, false);
+    }
+
+    #[test]
+    fn codes_on_postgresql() {
+        let pg = bgw_test_support::pg15::Postgres::start();
+        let mut s = super::server_tests::state_on(&pg);
+        check(&mut s, true);
     }
 }

@@ -3,16 +3,18 @@
 //! - [`connection`]: `BackgroundWorkerInitializeConnection[ByOid]`: the checks a worker's connection makes (the
 //!   same as a client's, with PostgreSQL's messages, minus what the bypass flags skip), the database file it
 //!   opens, and the process-global state that holds it.
-//! - [`exec`]: SPI on that connection: `SPI_connect` / `SPI_finish`, statements with text parameters and text
-//!   results, and transactions (`StartTransactionCommand` and friends) as SQLite transactions.
+//! - [`exec`]: SPI on that connection: `SPI_connect` / `SPI_finish`, statements with parameters, results (text,
+//!   and typed values for `SPI_tuptable`), and transactions (`StartTransactionCommand` and friends).
+//! - [`datums`]: results as PostgreSQL's datums and output text, argument datums as SQL values.
 //!
 //! The C exports live in `crate::modules::spi_abi` (and the two connection functions in `crate::modules::abi`);
-//! this module holds the logic, which returns values and error texts instead of raising: SPI functions report
-//! errors by return code, as a C caller without `longjmp` needs.
+//! PostgreSQL's SPI names are C (`modules/pg_spi.c`), which raises the ERRORs PostgreSQL raises. This module
+//! holds the logic, which returns codes, values and error texts with their SQLSTATEs instead of raising.
 //!
 //! Runs in: a background worker process (a backend that calls these gets "not connected" answers).
 
 pub mod connection;
+pub mod datums;
 pub mod exec;
 pub mod notify;
 
@@ -21,8 +23,8 @@ pub mod codes {
     pub use bgw_abi::{
         BGW_SPI_ERROR_STATEMENT, SPI_ERROR_ARGUMENT, SPI_ERROR_CONNECT, SPI_ERROR_COPY, SPI_ERROR_OPUNKNOWN,
         SPI_ERROR_PARAM, SPI_ERROR_TRANSACTION, SPI_ERROR_UNCONNECTED, SPI_OK_CONNECT, SPI_OK_DELETE,
-        SPI_OK_DELETE_RETURNING, SPI_OK_FINISH, SPI_OK_INSERT, SPI_OK_INSERT_RETURNING, SPI_OK_SELECT, SPI_OK_UPDATE,
-        SPI_OK_UPDATE_RETURNING, SPI_OK_UTILITY,
+        SPI_OK_DELETE_RETURNING, SPI_OK_FINISH, SPI_OK_INSERT, SPI_OK_INSERT_RETURNING, SPI_OK_SELECT, SPI_OK_SELINTO,
+        SPI_OK_UPDATE, SPI_OK_UPDATE_RETURNING, SPI_OK_UTILITY,
     };
 }
 

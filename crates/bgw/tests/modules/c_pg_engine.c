@@ -3,6 +3,9 @@
  *
  * The registration's extra data is the database name. Every worker logs what it sees as
  * "c_pg_engine <name>: ...".
+ *
+ * Statements go through bgw's return-code API (bgw_spi_execute, bgw_spi_execute_params): what is checked here is
+ * the code and text of each failure, which PostgreSQL's SPI_execute would raise as an ERROR instead.
  */
 #include "bgworker.h"
 
@@ -52,8 +55,8 @@ c_pg_engine_main(Datum arg)
 	connect_to_extra();
 	StartTransactionCommand();
 	SPI_connect();
-	ret = SPI_execute("CREATE TABLE IF NOT EXISTS pge_t (id serial PRIMARY KEY, who text, n numeric(10,2), at date)",
-					  false, 0);
+	ret = bgw_spi_execute("CREATE TABLE IF NOT EXISTS pge_t (id serial PRIMARY KEY, who text, n numeric(10,2), at date)",
+						  false, 0);
 	elog(LOG, "c_pg_engine %s: create returned %d", who, ret);
 	values[0] = who;
 	values[1] = "2.345";
@@ -68,10 +71,10 @@ c_pg_engine_main(Datum arg)
 	for (i = 0; i < SPI_processed; i++)
 		elog(LOG, "c_pg_engine %s: row %llu: %s|%s|%s", who, (unsigned long long) i, or_null(bgw_spi_getvalue(i, 2)),
 			 or_null(bgw_spi_getvalue(i, 3)), or_null(bgw_spi_getvalue(i, 4)));
-	ret = SPI_execute("SELECT version()", true, 0);
+	ret = bgw_spi_execute("SELECT version()", true, 0);
 	elog(LOG, "c_pg_engine %s: version returned %d: %s", who, ret, or_null(bgw_spi_getvalue(0, 1)));
 	Async_Notify("pge_channel", "from Async_Notify");
-	ret = SPI_execute("NOTIFY pge_channel, 'from NOTIFY'", false, 0);
+	ret = bgw_spi_execute("NOTIFY pge_channel, 'from NOTIFY'", false, 0);
 	elog(LOG, "c_pg_engine %s: notify returned %d", who, ret);
 	values[0] = "pge_channel";
 	values[1] = "from pg_notify";
@@ -82,20 +85,20 @@ c_pg_engine_main(Datum arg)
 
 	/* Outside a transaction: refusals that fail nothing. */
 	SPI_connect();
-	ret = SPI_execute("INSERT INTO pge_t (who) VALUES ('read only')", true, 0);
+	ret = bgw_spi_execute("INSERT INTO pge_t (who) VALUES ('read only')", true, 0);
 	elog(LOG, "c_pg_engine %s: read-only insert returned %d: %s", who, ret, or_null(bgw_spi_error_message()));
-	ret = SPI_execute("LISTEN pge_channel", false, 0);
+	ret = bgw_spi_execute("LISTEN pge_channel", false, 0);
 	elog(LOG, "c_pg_engine %s: listen returned %d: %s", who, ret, or_null(bgw_spi_error_message()));
 	SPI_finish();
 
 	/* A failed statement fails the server's transaction: the next is refused, the commit rolls back. */
 	StartTransactionCommand();
 	SPI_connect();
-	ret = SPI_execute("INSERT INTO pge_t (who) VALUES ('rolled back')", false, 0);
+	ret = bgw_spi_execute("INSERT INTO pge_t (who) VALUES ('rolled back')", false, 0);
 	elog(LOG, "c_pg_engine %s: insert in the failing transaction returned %d", who, ret);
-	ret = SPI_execute("SELECT 1/0", false, 0);
+	ret = bgw_spi_execute("SELECT 1/0", false, 0);
 	elog(LOG, "c_pg_engine %s: division returned %d: %s", who, ret, or_null(bgw_spi_error_message()));
-	ret = SPI_execute("SELECT 1", false, 0);
+	ret = bgw_spi_execute("SELECT 1", false, 0);
 	elog(LOG, "c_pg_engine %s: after the error returned %d: %s", who, ret, or_null(bgw_spi_error_message()));
 	SPI_finish();
 	AbortCurrentTransaction();
@@ -119,7 +122,7 @@ c_pg_engine_hold(Datum arg)
 	(void) arg;
 	connect_to_extra();
 	SPI_connect();
-	ret = SPI_execute("CREATE TABLE IF NOT EXISTS pge_held (who text)", false, 0);
+	ret = bgw_spi_execute("CREATE TABLE IF NOT EXISTS pge_held (who text)", false, 0);
 	StartTransactionCommand();
 	values[0] = who;
 	ret = bgw_spi_execute_params("INSERT INTO pge_held VALUES ('held by ' || $1)", 1, values, false, 0);
@@ -127,7 +130,7 @@ c_pg_engine_hold(Datum arg)
 	for (;;)
 	{
 		nap(50);
-		ret = SPI_execute("SELECT 1", true, 0);
+		ret = bgw_spi_execute("SELECT 1", true, 0);
 		if (ret != SPI_OK_SELECT)
 		{
 			elog(LOG, "c_pg_engine %s: statement failed (%d): %s", who, ret, or_null(bgw_spi_error_message()));
@@ -149,10 +152,10 @@ c_pg_engine_bench(Datum arg)
 
 	connect_to_extra();
 	SPI_connect();
-	(void) SPI_execute("SELECT 1", true, 0);
+	(void) bgw_spi_execute("SELECT 1", true, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < n; i++)
-		if (SPI_execute("SELECT 1", true, 0) != SPI_OK_SELECT)
+		if (bgw_spi_execute("SELECT 1", true, 0) != SPI_OK_SELECT)
 			elog(FATAL, "c_pg_engine %s: SELECT 1 failed: %s", who, or_null(bgw_spi_error_message()));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	SPI_finish();
@@ -174,7 +177,7 @@ c_pg_engine_sleep(Datum arg)
 	connect_to_extra();
 	SPI_connect();
 	elog(LOG, "c_pg_engine %s: sleeping", who);
-	ret = SPI_execute("SELECT pg_sleep(600)", true, 0);
+	ret = bgw_spi_execute("SELECT pg_sleep(600)", true, 0);
 	elog(LOG, "c_pg_engine %s: sleep returned %d: %s", who, ret, or_null(bgw_spi_error_message()));
 	CHECK_FOR_INTERRUPTS();
 	for (;;)

@@ -3,6 +3,9 @@
  *
  * The registration's extra data names the target, "database;user" (c_spi_main) or "dboid;useroid"
  * (c_spi_by_oid); an empty part means NULL (InvalidOid). The main argument is the connection flags.
+ *
+ * Statements go through bgw's return-code API (bgw_spi_execute, bgw_spi_execute_params): what is checked here is
+ * the code and text of each failure, which PostgreSQL's SPI_execute would raise as an ERROR instead.
  */
 #include "bgworker.h"
 
@@ -65,7 +68,7 @@ workload(void)
 		return;
 	}
 	PushActiveSnapshot(GetTransactionSnapshot());
-	ret = SPI_execute("CREATE TABLE IF NOT EXISTS spi_t (id INTEGER PRIMARY KEY, who TEXT, note TEXT)", false, 0);
+	ret = bgw_spi_execute("CREATE TABLE IF NOT EXISTS spi_t (id INTEGER PRIMARY KEY, who TEXT, note TEXT)", false, 0);
 	if (ret != SPI_OK_UTILITY)
 		elog(ERROR, "c_spi %s: CREATE TABLE returned %d: %s", who, ret, or_null(bgw_spi_error_message()));
 	values[0] = who;
@@ -144,35 +147,35 @@ c_spi_errors(Datum arg)
 	(void) arg;
 	report("before connection", SPI_connect());
 	BackgroundWorkerInitializeConnection("postgres", NULL, 0);
-	report("unconnected", SPI_execute("SELECT 1", true, 0));
+	report("unconnected", bgw_spi_execute("SELECT 1", true, 0));
 	report("connect", SPI_connect());
-	report("begin", SPI_execute("BEGIN", false, 0));
-	report("commit", SPI_execute("SELECT 1; COMMIT", false, 0));
-	report("null", SPI_execute(NULL, false, 0));
-	report("negative count", SPI_execute("SELECT 1", false, -1));
-	report("syntax", SPI_execute("SELEC 1", false, 0));
+	report("begin", bgw_spi_execute("BEGIN", false, 0));
+	report("commit", bgw_spi_execute("SELECT 1; COMMIT", false, 0));
+	report("null", bgw_spi_execute(NULL, false, 0));
+	report("negative count", bgw_spi_execute("SELECT 1", false, -1));
+	report("syntax", bgw_spi_execute("SELEC 1", false, 0));
 	report("missing param", bgw_spi_execute_params("SELECT $1, $2", 1, one, true, 0));
 	report("null values", bgw_spi_execute_params("SELECT $1", 1, NULL, true, 0));
-	SPI_execute("CREATE TABLE IF NOT EXISTS spi_e (a INTEGER UNIQUE)", false, 0);
-	report("read only", SPI_execute("INSERT INTO spi_e VALUES (1)", true, 0));
-	report("limited", SPI_execute("SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3", true, 2));
+	bgw_spi_execute("CREATE TABLE IF NOT EXISTS spi_e (a INTEGER UNIQUE)", false, 0);
+	report("read only", bgw_spi_execute("INSERT INTO spi_e VALUES (1)", true, 0));
+	report("limited", bgw_spi_execute("SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3", true, 2));
 	elog(LOG, "c_spi errors: limited processed %llu", (unsigned long long) SPI_processed);
 	/* A failed statement fails the transaction; committing it rolls back. */
 	StartTransactionCommand();
-	report("insert", SPI_execute("INSERT INTO spi_e VALUES (1)", false, 0));
-	report("duplicate", SPI_execute("INSERT INTO spi_e VALUES (1)", false, 0));
-	report("in failed transaction", SPI_execute("SELECT 1", true, 0));
+	report("insert", bgw_spi_execute("INSERT INTO spi_e VALUES (1)", false, 0));
+	report("duplicate", bgw_spi_execute("INSERT INTO spi_e VALUES (1)", false, 0));
+	report("in failed transaction", bgw_spi_execute("SELECT 1", true, 0));
 	CommitTransactionCommand();
-	report("after rollback", SPI_execute("SELECT count(*) FROM spi_e", true, 0));
+	report("after rollback", bgw_spi_execute("SELECT count(*) FROM spi_e", true, 0));
 	elog(LOG, "c_spi errors: rows after rollback %s", or_null(bgw_spi_getvalue(0, 1)));
 	/* Abort, then commit for real. */
 	StartTransactionCommand();
-	SPI_execute("INSERT INTO spi_e VALUES (2)", false, 0);
+	bgw_spi_execute("INSERT INTO spi_e VALUES (2)", false, 0);
 	AbortCurrentTransaction();
 	StartTransactionCommand();
-	SPI_execute("INSERT INTO spi_e VALUES (3)", false, 0);
+	bgw_spi_execute("INSERT INTO spi_e VALUES (3)", false, 0);
 	CommitTransactionCommand();
-	SPI_execute("SELECT group_concat(a) FROM spi_e", true, 0);
+	bgw_spi_execute("SELECT group_concat(a) FROM spi_e", true, 0);
 	elog(LOG, "c_spi errors: rows at the end %s", or_null(bgw_spi_getvalue(0, 1)));
 	report("finish", SPI_finish());
 	report("finish again", SPI_finish());
@@ -193,7 +196,7 @@ c_spi_writer(Datum arg)
 	for (i = 0; i < n; i++)
 	{
 		StartTransactionCommand();
-		ret = SPI_execute("INSERT INTO interleave (src) VALUES ('worker')", false, 0);
+		ret = bgw_spi_execute("INSERT INTO interleave (src) VALUES ('worker')", false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "c_spi writer: insert %d returned %d: %s", i, ret, or_null(bgw_spi_error_message()));
 		CommitTransactionCommand();
@@ -215,18 +218,18 @@ c_spi_notify(Datum arg)
 	(void) arg;
 	BackgroundWorkerInitializeConnection("postgres", NULL, 0);
 	SPI_connect();
-	ret = SPI_execute("LISTEN workers", false, 0);
+	ret = bgw_spi_execute("LISTEN workers", false, 0);
 	elog(LOG, "c_spi notify: listen=%d %s", ret, or_null(bgw_spi_error_message()));
 	StartTransactionCommand();
-	SPI_execute("NOTIFY workers, 'in a transaction'", false, 0);
-	SPI_execute("SELECT pg_notify('workers', 'by function')", false, 0);
+	bgw_spi_execute("NOTIFY workers, 'in a transaction'", false, 0);
+	bgw_spi_execute("SELECT pg_notify('workers', 'by function')", false, 0);
 	Async_Notify("workers", "direct");
 	CommitTransactionCommand();
 	StartTransactionCommand();
-	SPI_execute("NOTIFY workers, 'rolled back'", false, 0);
+	bgw_spi_execute("NOTIFY workers, 'rolled back'", false, 0);
 	Async_Notify("workers", "rolled back too");
 	AbortCurrentTransaction();
-	SPI_execute("NOTIFY workers, 'on its own'", false, 0);
+	bgw_spi_execute("NOTIFY workers, 'on its own'", false, 0);
 	SPI_finish();
 	elog(LOG, "c_spi notify: sent");
 	Async_Notify("", "x");
@@ -246,11 +249,11 @@ c_spi_notify_full(Datum arg)
 	(void) arg;
 	BackgroundWorkerInitializeConnection("postgres", NULL, 0);
 	SPI_connect();
-	ret = SPI_execute("INSERT INTO spi_full SELECT 2 WHERE pg_notify('workers', 'own') IS NULL", false, 0);
+	ret = bgw_spi_execute("INSERT INTO spi_full SELECT 2 WHERE pg_notify('workers', 'own') IS NULL", false, 0);
 	elog(LOG, "c_spi notify_full: insert=%d %s", ret, or_null(bgw_spi_error_message()));
 	StartTransactionCommand();
-	SPI_execute("INSERT INTO spi_full VALUES (1)", false, 0);
-	SPI_execute("NOTIFY workers, 'no room'", false, 0);
+	bgw_spi_execute("INSERT INTO spi_full VALUES (1)", false, 0);
+	bgw_spi_execute("NOTIFY workers, 'no room'", false, 0);
 	elog(LOG, "c_spi notify_full: committing");
 	CommitTransactionCommand();
 	elog(LOG, "c_spi notify_full: committed (wrong)");
