@@ -569,7 +569,7 @@ pub extern "C" fn BackgroundWorkerInitializeConnection(dbname: *const c_char, us
         d => DbTarget::Name(d),
     };
     let user = if username.is_null() { RoleTarget::Bootstrap } else { RoleTarget::Name(text(username)) };
-    connect_or_die(crate::spi::connection::initialize_connection(db, user, flags));
+    connect_or_die(crate::spi::connection::initialize_connection(db, user, flags, spi_sql()));
     super::server::refresh_my_database_id();
 }
 
@@ -580,8 +580,21 @@ pub extern "C" fn BackgroundWorkerInitializeConnectionByOid(dboid: u32, useroid:
     use crate::spi::connection::{DbTarget, RoleTarget};
     let db = if dboid == 0 { DbTarget::None } else { DbTarget::Oid(dboid) };
     let user = if useroid == 0 { RoleTarget::Bootstrap } else { RoleTarget::Oid(useroid) };
-    connect_or_die(crate::spi::connection::initialize_connection(db, user, flags));
+    connect_or_die(crate::spi::connection::initialize_connection(db, user, flags, spi_sql()));
     super::server::refresh_my_database_id();
+}
+
+/// The SQL this worker's SPI speaks on an embedded database: PostgreSQL's (translated, as client sessions speak
+/// it with `sql_dialect = postgresql`) for a worker of an extension written for PostgreSQL (its library has a
+/// magic block: built against the server include tree), SQLite's for modules written for bgw, as before.
+fn spi_sql() -> crate::spi::connection::SpiSql {
+    use crate::spi::connection::SpiSql;
+    let extension = crate::process::my_worker::my_spec().is_some_and(|s| super::loader::has_magic_block(&s.library));
+    if extension && crate::process::setting_text("sql_dialect").as_deref() != Some("sqlite") {
+        SpiSql::Postgres
+    } else {
+        SpiSql::Sqlite
+    }
 }
 
 /// A refused connection is FATAL in a worker (an ERROR where no worker is running).

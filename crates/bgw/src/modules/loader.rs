@@ -185,6 +185,17 @@ fn dl_reason(e: &libloading::Error) -> String {
     e.to_string()
 }
 
+/// Whether `library`, already open in this process, was built against the server include tree (it has
+/// PostgreSQL's magic block, `PG_MODULE_MAGIC`): an extension written for PostgreSQL, whose SPI expects
+/// PostgreSQL's SQL. False for a library that is not open, and for modules written for bgw (they need no block).
+pub fn has_magic_block(library: &str) -> bool {
+    let Ok(path) = resolve(library) else { return false };
+    let open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(lib) = open.as_ref().and_then(|m| m.get(&path).copied()) else { return false };
+    // SAFETY: only checks that the conventional symbol exists; it is not called.
+    unsafe { lib.get::<*const std::ffi::c_void>(b"Pg_magic_func\0") }.is_ok()
+}
+
 /// Finds `function` in `library` (resolving and opening it) and returns its address.
 #[hot]
 pub fn lookup(library: &str, function: &str) -> Result<*const std::ffi::c_void, LoadError> {

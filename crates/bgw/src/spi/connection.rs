@@ -147,19 +147,25 @@ pub fn check(
 }
 
 /// Checks and opens a connection (no registration or once-only rules: see [`initialize_connection`]).
-pub fn open(data_dir: &Path, db: &DbTarget, user: &RoleTarget, flags: u32) -> Result<Session, ConnectError> {
+pub fn open(
+    data_dir: &Path,
+    db: &DbTarget,
+    user: &RoleTarget,
+    flags: u32,
+    sql: SpiSql,
+) -> Result<Session, ConnectError> {
     let catalog = Catalog::open(data_dir).map_err(|e| ConnectError::fatal(e.to_string()))?;
     let (role, database) = check(&catalog, db, user, flags)?;
     drop(catalog);
     let conn = match &database {
         None => None,
-        Some(d) => Some(open_engine(data_dir, d)?),
+        Some(d) => Some(open_engine(data_dir, d, sql)?),
     };
     Ok(Session { role, database, conn })
 }
 
 /// Opens database `d` with its engine.
-fn open_engine(data_dir: &Path, d: &Database) -> Result<SpiEngine, ConnectError> {
+fn open_engine(data_dir: &Path, d: &Database, sql: SpiSql) -> Result<SpiEngine, ConnectError> {
     if let catalog::DatabaseEngine::Postgresql { connection } = &d.engine {
         let refused = |reason: String| {
             ConnectError::fatal(format!("could not connect to the server of database \"{}\": {reason}", d.name))
@@ -186,9 +192,22 @@ fn open_engine(data_dir: &Path, d: &Database) -> Result<SpiEngine, ConnectError>
         .map_err(|e| ConnectError::fatal(format!("could not set up database \"{}\": {e}", d.name)))?;
     Ok(SpiEngine::Sqlite(Box::new(crate::sql::sqlite::SqliteEngine::with_hooks(
         conn,
-        crate::sql::sqlite::Options::SPI,
+        match sql {
+            SpiSql::Sqlite => crate::sql::sqlite::Options::SPI,
+            SpiSql::Postgres => crate::sql::sqlite::Options::SPI_POSTGRES,
+        },
         Box::new(super::notify::CommitHooks),
     ))))
+}
+
+/// The SQL a worker's SPI speaks on an embedded database (a postgresql-engine database always speaks its
+/// server's): the caller decides (see `crate::modules::abi` on which workers speak which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpiSql {
+    /// SQLite's own SQL, untyped results (modules written for bgw).
+    Sqlite,
+    /// PostgreSQL's SQL, translated as a client session's is (extensions written for PostgreSQL).
+    Postgres,
 }
 
 /// Publishes the connection by oid in this process's entry, race-free against a `DROP DATABASE` (the handshake
@@ -220,7 +239,7 @@ fn announce(data_dir: &Path, session: &Session) -> Result<(), ConnectError> {
 /// The spec's `BackgroundWorkerInitializeConnection[ByOid]` in this process: checks that the running worker
 /// asked for a database connection at registration and has not connected yet, connects, reports the connection
 /// and keeps it for SPI.
-pub fn initialize_connection(db: DbTarget, user: RoleTarget, flags: u32) -> Result<(), ConnectError> {
+pub fn initialize_connection(db: DbTarget, user: RoleTarget, flags: u32, sql: SpiSql) -> Result<(), ConnectError> {
     let Some(spec) = crate::process::my_worker::my_spec() else {
         return Err(ConnectError {
             fatal: false,
@@ -245,7 +264,7 @@ pub fn initialize_connection(db: DbTarget, user: RoleTarget, flags: u32) -> Resu
         ))
         .detail(format!("It is connected to {where_} as role \"{}\".", existing.role.name)));
     }
-    let session = open(crate::process::data_dir(), &db, &user, flags)?;
+    let session = open(crate::process::data_dir(), &db, &user, flags, sql)?;
     let datname = session.database.as_ref().map(|d| d.name.clone()).unwrap_or_default();
     announce(crate::process::data_dir(), &session)?;
     crate::elog::report(
