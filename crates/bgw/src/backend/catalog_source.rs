@@ -241,10 +241,22 @@ impl CatalogSource for SessionCatalog {
                 all.push(FunctionInfo { schema: "public".into(), name: f.name, args, result });
             }
         }
+        for f in super::extension::registry::registered() {
+            all.retain(|x| x.name != f.name);
+        }
+        for f in super::extension::registry::registered() {
+            let result = PgType::from_oid(f.rettype).unwrap_or(PgType::Void);
+            let args = f.argtypes.iter().map(|o| PgType::from_oid(*o).unwrap_or(PgType::Text)).collect();
+            all.push(FunctionInfo { schema: f.schema, name: f.name, args, result });
+        }
         all
     }
 
     fn function_failed(&self, err: &SqlError) {
         let _ = context::fail(err.clone());
+    }
+
+    fn available_extensions(&self) -> Vec<crate::sql::pg_catalog::AvailableExtension> {
+        super::extension::available()
     }
 }

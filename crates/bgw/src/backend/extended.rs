@@ -43,6 +43,8 @@ impl Session {
         if !name.is_empty() && self.statements.contains_key(&name) {
             return Err(SqlError::error("42P05", format!("prepared statement \"{name}\" already exists")));
         }
+        // C functions another session created or dropped since (see super::extension::registry).
+        super::extension::before_statement(&*self.engine);
         let statement = if crate::sql::utility::is_prepared_command(&parse.query) {
             // SQL-level PREPARE / EXECUTE / DEALLOCATE: run by the session at Execute.
             Some(self.parse_prepared_command(&parse.query)?)

@@ -33,6 +33,7 @@
 //!
 //! Runs in: a backend process (each client connection installs the catalogs on its SQLite connection).
 
+mod extensions;
 mod fixed;
 mod format;
 mod functions;
@@ -49,6 +50,8 @@ mod tests;
 use std::sync::Arc;
 
 use rusqlite::Connection;
+
+pub use extensions::{extension_oid, AvailableExtension};
 
 pub use format::{requalified, PG_VIEW_TEXT};
 pub use functions::function_type;
@@ -147,6 +150,10 @@ pub trait CatalogSource: Send + Sync {
     fn functions(&self) -> Vec<FunctionInfo>;
     /// A catalog function failed with `err`: the caller keeps it whole (SQLite keeps only the message).
     fn function_failed(&self, _err: &SqlError) {}
+    /// The extensions the share directory holds (`pg_available_extensions`).
+    fn available_extensions(&self) -> Vec<AvailableExtension> {
+        Vec::new()
+    }
 }
 
 /// Installs the catalogs and the catalog functions on `conn` (a client session's connection).

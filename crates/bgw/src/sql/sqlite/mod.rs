@@ -823,6 +823,10 @@ impl Engine for SqliteEngine {
             true
         }));
     }
+
+    fn sqlite_connection(&self) -> Option<&Connection> {
+        Some(&self.conn)
+    }
 }
 
 impl SqliteEngine {
