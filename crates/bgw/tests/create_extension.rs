@@ -430,7 +430,6 @@ type Notice = (String, String, String, Option<String>, Option<String>);
 fn messages_of_c_functions_reach_the_client() {
     let inst = build_test_extension();
     let h = Host::start(setup(inst.path()));
-    h.sql("CREATE EXTENSION bgw_ext_test");
     let notices: Arc<Mutex<Vec<Notice>>> = Arc::default();
     let seen = notices.clone();
     let mut config = h.client_config(&os_user(), "postgres");
@@ -444,6 +443,8 @@ fn messages_of_c_functions_reach_the_client() {
         ))
     });
     let mut client = config.connect(postgres::NoTls).unwrap();
+    // Over the extended protocol too (Parse, Bind, Execute).
+    assert_eq!(client.execute("CREATE EXTENSION bgw_ext_test", &[]).unwrap(), 0);
     assert_eq!(client.query_one("SELECT ext_notice(4)", &[]).unwrap().get::<_, i32>(0), 4);
     let got = std::mem::take(&mut *notices.lock().unwrap());
     assert_eq!(

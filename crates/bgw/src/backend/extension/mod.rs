@@ -56,7 +56,7 @@ pub(crate) fn run(host: &dyn HostServices, engine: &mut dyn Engine, sql: &str) -
             if !superuser {
                 Err(SqlError::error("42501", "permission denied for language c"))
             } else {
-                in_transaction(engine, |engine| create_function(engine, &f, None))
+                in_transaction(engine, |engine| create_function(engine, &f, None, "public"))
                     .map(|()| "CREATE FUNCTION".to_string())
             }
         }
@@ -197,7 +197,7 @@ fn create_extension(
             SqlError::error("58P01", format!("could not open file \"{}\" for reading: {err}", path.display()))
         })?;
         let script = control::prepare_script(&c, &text, &schema);
-        run_script(engine, &script, &e.name)?;
+        run_script(engine, &script, &e.name, &schema)?;
     }
     let conn = conn(engine)?;
     for (kind, name) in relations(conn)? {
@@ -215,7 +215,7 @@ fn create_extension(
 }
 
 /// Runs an extension's script, statement by statement, in the current transaction.
-fn run_script(engine: &mut dyn Engine, script: &str, extension: &str) -> Result<(), SqlError> {
+fn run_script(engine: &mut dyn Engine, script: &str, extension: &str, schema: &str) -> Result<(), SqlError> {
     let mut rest = script;
     while !crate::sql::lexer::is_blank(rest) {
         let Some((text, consumed)) = crate::sql::pg::first_statement(rest) else { break };
@@ -225,7 +225,7 @@ fn run_script(engine: &mut dyn Engine, script: &str, extension: &str) -> Result<
         }
         if is_extension_statement(text) {
             match parse::parse(text)? {
-                ExtensionStatement::CreateFunction(f) => create_function(engine, &f, Some(extension))?,
+                ExtensionStatement::CreateFunction(f) => create_function(engine, &f, Some(extension), schema)?,
                 _ => {
                     return Err(SqlError::error(
                         "0A000",
@@ -274,10 +274,17 @@ fn c_type(name: &str, result: bool) -> Result<u32, SqlError> {
     }
 }
 
-fn create_function(engine: &mut dyn Engine, f: &CFunction, extension: Option<&str>) -> Result<(), SqlError> {
+/// CREATE FUNCTION ... LANGUAGE C; an unqualified name goes to `schema` (an extension's script creates its
+/// functions in the extension's schema, as PostgreSQL's search_path during the script does).
+fn create_function(
+    engine: &mut dyn Engine,
+    f: &CFunction,
+    extension: Option<&str>,
+    schema: &str,
+) -> Result<(), SqlError> {
     let argtypes = f.args.iter().map(|a| c_type(a, false)).collect::<Result<Vec<u32>, _>>()?;
     let rettype = c_type(&f.returns, true)?;
-    let schema = f.schema.clone().unwrap_or_else(|| "public".into());
+    let schema = f.schema.clone().unwrap_or_else(|| schema.to_string());
     let conn = conn(engine)?;
     if !schema_exists(conn, &schema) {
         return Err(SqlError::error("3F000", format!("schema \"{schema}\" does not exist")));
@@ -496,4 +503,21 @@ pub(crate) fn available() -> Vec<crate::sql::pg_catalog::AvailableExtension> {
             })
         })
         .collect()
+}
+
+/// The kind an extension statement is kept with by the extended protocol's Parse (run at Execute).
+const KIND: &str = "EXTENSION STATEMENT";
+
+/// The statement a Parse of an extension statement keeps: its text, to run at Execute.
+pub(crate) fn parsed_statement(query: &str) -> Result<crate::sql::Statement, SqlError> {
+    let (text, consumed) = crate::sql::pg::first_statement(query).unwrap_or((query, query.len()));
+    if !crate::sql::lexer::is_blank(&query[consumed.min(query.len())..]) {
+        return Err(SqlError::error("42601", "cannot insert multiple commands into a prepared statement"));
+    }
+    Ok(crate::sql::Statement::bare(text, crate::sql::Kind::Other(KIND.to_string())))
+}
+
+/// Whether `statement` was kept by [`parsed_statement`].
+pub(crate) fn is_extension_kind(statement: &crate::sql::Statement) -> bool {
+    matches!(&statement.kind, crate::sql::Kind::Other(k) if k == KIND)
 }
