@@ -286,6 +286,11 @@ fn create_extension_registers_c_functions_for_every_session_until_dropped() {
     assert!(dx.contains("bgw_ext_test|1.1|public|bgw extension test"), "{dx}");
     let df = h.sql("\\df ext_add");
     assert_eq!(df, "public|ext_add|integer|integer, integer|func");
+    let proc = h.sql(
+        "SELECT l.lanname, p.proisstrict, p.provolatile, p.prosrc, p.probin FROM pg_proc p \
+         JOIN pg_language l ON l.oid = p.prolang WHERE p.proname = 'ext_greet'",
+    );
+    assert_eq!(proc, "c|t|i|ext_greet|$libdir/bgw_ext_test");
     let available = h.sql(
         "SELECT name, default_version, installed_version, comment FROM pg_available_extensions WHERE name = 'bgw_ext_test'",
     );

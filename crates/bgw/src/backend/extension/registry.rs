@@ -9,7 +9,7 @@
 //! transaction ends, in case it rolled back); every other session compares SQLite's `PRAGMA data_version` (which
 //! changes when another connection commits to the file) before each statement and re-reads the table when it
 //! changed. Registration compares the rows with what is registered: functions gone are removed from the
-//! connection, new ones are loaded (their library opened in this process) and defined.
+//! connection, new ones are defined; a function's library is opened in this process at its first call.
 //!
 //! Runs in: a backend process.
 
@@ -71,10 +71,10 @@ pub(crate) struct ExtensionRow {
     pub requires: Vec<String>,
 }
 
-/// A C function registered in this session.
+/// A C function registered in this session; its library is loaded at its first call, as PostgreSQL's.
 struct Registered {
     row: CFunctionRow,
-    call: ModuleCall,
+    call: Option<ModuleCall>,
 }
 
 thread_local! {
@@ -161,7 +161,8 @@ pub(crate) fn changed() {
 /// Brings this session's registered C functions up to date with the catalog, if it may have changed (a change of
 /// this session's, or a commit by another connection). Called before each statement.
 pub(crate) fn sync(conn: &Connection) -> Result<(), SqlError> {
-    let version: Option<i64> = conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok();
+    let version: Option<i64> =
+        conn.prepare_cached("PRAGMA data_version").and_then(|mut s| s.query_row([], |r| r.get(0))).ok();
     let dirty = DIRTY.with(Cell::get);
     if !dirty && version.is_some() && DATA_VERSION.with(Cell::get) == version {
         return Ok(());
@@ -194,17 +195,8 @@ fn apply(conn: &Connection, rows: Vec<CFunctionRow>) -> Result<(), SqlError> {
         if REGISTERED.with(|r| r.borrow().iter().any(|x| x.row == row)) {
             continue;
         }
-        let call = match context::host()
-            .and_then(|h| h.c_function(&row.library, &row.symbol, &row.argtypes, row.rettype, row.strict))
-        {
-            Ok(call) => call,
-            Err(e) => {
-                // The library is gone or no longer loads: calling the function says why.
-                std::rc::Rc::new(move |_: &[SqlArg]| Err(e.clone()))
-            }
-        };
         define(conn, &row)?;
-        REGISTERED.with(|r| r.borrow_mut().push(Registered { row, call }));
+        REGISTERED.with(|r| r.borrow_mut().push(Registered { row, call: None }));
     }
     Ok(())
 }
@@ -219,14 +211,7 @@ fn define(conn: &Connection, row: &CFunctionRow) -> Result<(), SqlError> {
             let args = (0..ctx.len())
                 .map(|i| crate::backend::functions::module_arg(ctx.get_raw(i)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let call = REGISTERED
-                .with(|r| {
-                    r.borrow()
-                        .iter()
-                        .find(|x| x.row.name == name && x.row.argtypes.len() == nargs)
-                        .map(|x| x.call.clone())
-                })
-                .ok_or_else(|| SqlError::error("42883", format!("function {name} does not exist")))?;
+            let call = callable(&name, nargs)?;
             Ok(match call(&args)? {
                 SqlArg::Null => rusqlite::types::Value::Null,
                 SqlArg::Int(i) => rusqlite::types::Value::Integer(i),
@@ -244,6 +229,28 @@ fn define(conn: &Connection, row: &CFunctionRow) -> Result<(), SqlError> {
         }
     })
     .map_err(internal)
+}
+
+/// How to call the registered C function `name` of `nargs` arguments: its library loaded (and its symbol
+/// checked) at the first call in this session; a library that no longer loads fails the call with why.
+fn callable(name: &str, nargs: usize) -> Result<ModuleCall, SqlError> {
+    let found = REGISTERED.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|x| x.row.name == name && x.row.argtypes.len() == nargs)
+            .map(|x| (x.row.clone(), x.call.clone()))
+    });
+    let (row, call) = found.ok_or_else(|| SqlError::error("42883", format!("function {name} does not exist")))?;
+    if let Some(call) = call {
+        return Ok(call);
+    }
+    let call = context::host()?.c_function(&row.library, &row.symbol, &row.argtypes, row.rettype, row.strict)?;
+    REGISTERED.with(|r| {
+        if let Some(x) = r.borrow_mut().iter_mut().find(|x| x.row == row) {
+            x.call = Some(call.clone());
+        }
+    });
+    Ok(call)
 }
 
 /// The result type of a C function registered in this session, for the translator.

@@ -651,6 +651,7 @@ pub(super) fn catalog_functions() -> Vec<FunctionInfo> {
             name: (*name).into(),
             args: args.to_vec(),
             result: *result,
+            c: None,
         })
         .collect()
 }

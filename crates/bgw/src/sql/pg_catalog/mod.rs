@@ -126,6 +126,20 @@ pub struct FunctionInfo {
     pub name: String,
     pub args: Vec<PgType>,
     pub result: PgType,
+    /// For a function of CREATE FUNCTION ... LANGUAGE C: what `pg_proc` says of it beyond the above.
+    pub c: Option<CFunctionDetails>,
+}
+
+/// `pg_proc`'s columns of a C function (`prolang` is 13, `c`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CFunctionDetails {
+    pub strict: bool,
+    /// `v`, `s` or `i`.
+    pub volatility: u8,
+    /// `prosrc`: the link symbol.
+    pub symbol: String,
+    /// `probin`: the library as written.
+    pub library: String,
 }
 
 /// What the catalogs need from the session and the host (the backend implements it).
