@@ -284,6 +284,13 @@ fn create_extension_registers_c_functions_for_every_session_until_dropped() {
     // \dx and \df list them, with PostgreSQL's columns.
     let dx = h.sql("\\dx");
     assert!(dx.contains("bgw_ext_test|1.1|public|bgw extension test"), "{dx}");
+    // \dx+ lists its members (pg_depend's `e` rows, pg_describe_object), as PostgreSQL's.
+    let members = h.sql("\\dx+ bgw_ext_test");
+    assert_eq!(
+        members,
+        "function ext_add(integer,integer)\nfunction ext_fail()\nfunction ext_greet(text)\n\
+         function ext_launch(integer)\nfunction ext_notice(integer)\nsequence ext_log_id_seq\ntable ext_log"
+    );
     let df = h.sql("\\df ext_add");
     assert_eq!(df, "public|ext_add|integer|integer, integer|func");
     let proc = h.sql(

@@ -253,6 +253,7 @@ impl CatalogSource for SessionCatalog {
                 volatility: f.volatility.bytes().next().unwrap_or(b'v'),
                 symbol: f.symbol,
                 library: f.library,
+                extension: f.extension,
             };
             all.push(FunctionInfo { schema: f.schema, name: f.name, args, result, c: Some(c) });
         }

@@ -7,7 +7,8 @@
 
 use rusqlite::Connection;
 
-use super::relations::{boolean, oid, opt_text, text, Env, Rows, NULL};
+use super::model::Model;
+use super::relations::{boolean, ch, int, oid, opt_text, text, Env, Rows, NULL};
 use super::{hashed_oid, namespace_oid, BOOTSTRAP_SUPERUSER};
 use crate::sql::value::Value;
 
@@ -128,4 +129,34 @@ pub(super) fn available_version_rows(env: &Env) -> Rows {
         }
     }
     Ok(out)
+}
+
+/// `pg_depend` rows saying what each extension's members are (deptype `e`): the C functions its scripts created
+/// and the relations they created (as the backend recorded them in `_pg_extension_member`).
+pub(super) fn member_depend_rows(env: &Env, model: &Model) -> Vec<Vec<Value>> {
+    let member = |classid: u32, objid: u32, extension: &str| {
+        vec![oid(classid), oid(objid), int(0), oid(3079), oid(extension_oid(extension)), int(0), ch(b'e')]
+    };
+    let mut rows = Vec::new();
+    for f in super::host::all_functions(env.source) {
+        if let Some(ext) = f.c.as_ref().and_then(|c| c.extension.as_deref()) {
+            rows.push(member(1255, super::host::function_oid(&f), ext));
+        }
+    }
+    let Ok(mut stmt) = env.conn.prepare("SELECT extension, name FROM _pg_extension_member") else {
+        return rows;
+    };
+    let members: Vec<(String, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map(|rows| rows.flatten().collect()).unwrap_or_default();
+    let serials = super::model::serial_sequences(model);
+    for (ext, name) in members {
+        if let Some(t) = model.table_by_sqlite_name(&name) {
+            rows.push(member(1259, t.oid, &ext));
+            // A serial column's sequence is a member too, as PostgreSQL's.
+            if serials.iter().any(|(s, _)| s.oid == t.oid) {
+                rows.push(member(1259, super::model::sequence_oid(&t.sqlite_name), &ext));
+            }
+        }
+    }
+    rows
 }

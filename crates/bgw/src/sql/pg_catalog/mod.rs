@@ -140,6 +140,8 @@ pub struct CFunctionDetails {
     pub symbol: String,
     /// `probin`: the library as written.
     pub library: String,
+    /// The extension whose script created it, if one did (`pg_depend` says it is a member).
+    pub extension: Option<String>,
 }
 
 /// What the catalogs need from the session and the host (the backend implements it).

@@ -653,7 +653,9 @@ fn depend_rows(env: &Env) -> Rows {
     // The host's and modules' functions in `public` come with the host, in every database: internal parts of
     // the schema, not objects of the database (`pg_dump` skips functions with an internal dependency, as
     // PostgreSQL's own internal functions).
-    for f in host::all_functions(env.source).iter().filter(|f| f.schema == "public") {
+    // C functions (CREATE FUNCTION ... LANGUAGE C) are the database's own: members of their extension, if any.
+    rows.extend(super::extensions::member_depend_rows(env, &model));
+    for f in host::all_functions(env.source).iter().filter(|f| f.schema == "public" && f.c.is_none()) {
         rows.push(vec![
             oid(PG_PROC),
             oid(host::function_oid(f)),
