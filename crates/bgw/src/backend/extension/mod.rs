@@ -475,9 +475,12 @@ fn drop_extensions(
     registry::sync(conn)
 }
 
-/// Before each statement: this session's C functions brought up to date with the database's catalog.
+/// Before each statement outside a transaction: this session's C functions brought up to date with the
+/// database's catalog. Not inside one: reading the catalog there would take the transaction's snapshot before its
+/// first statement does (a later write could then not upgrade it, SQLite's busy snapshot); a block sees the
+/// functions of its own session's changes, and the others' from its next statement after it ends.
 pub(crate) fn before_statement(engine: &dyn Engine) {
-    if let Some(conn) = engine.sqlite_connection() {
+    if let Some(conn) = engine.sqlite_connection().filter(|c| c.is_autocommit()) {
         let _ = registry::sync(conn);
     }
 }

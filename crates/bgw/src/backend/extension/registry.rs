@@ -7,9 +7,10 @@
 //!
 //! How sessions learn of a change: the session that makes it re-registers at once (and again after its
 //! transaction ends, in case it rolled back); every other session compares SQLite's `PRAGMA data_version` (which
-//! changes when another connection commits to the file) before each statement and re-reads the table when it
-//! changed. Registration compares the rows with what is registered: functions gone are removed from the
-//! connection, new ones are defined; a function's library is opened in this process at its first call.
+//! changes when another connection commits to the file) before each statement outside a transaction block and
+//! re-reads the table when it changed. Registration compares the rows with what is registered: functions gone
+//! are removed from the connection, new ones are defined; a function's library is opened in this process at its
+//! first call.
 //!
 //! Runs in: a backend process.
 
