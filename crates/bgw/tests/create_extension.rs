@@ -385,6 +385,13 @@ fn create_extension_errors_are_postgresqls() {
     let err = h.psql("BEGIN; CREATE EXTENSION bgw_ext_bad; COMMIT;").unwrap_err();
     assert!(code_of(&err) == "0A000", "{err}");
 
+    // A CREATE EXTENSION rolled back leaves nothing, in the session that made it too.
+    let mut c = h.client();
+    c.batch_execute("BEGIN; CREATE EXTENSION bgw_ext_test; SELECT ext_add(1, 2); ROLLBACK").unwrap();
+    let err = c.query_one("SELECT ext_add(1, 2)", &[]).unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42883"), "{err}");
+    assert_eq!(c.query_one("SELECT count(*) FROM pg_extension", &[]).unwrap().get::<_, i64>(0), 0);
+
     // ALTER EXTENSION is refused.
     let err = h.psql("ALTER EXTENSION bgw_ext_test UPDATE").unwrap_err();
     assert!(err.contains("0A000"), "{err}");
