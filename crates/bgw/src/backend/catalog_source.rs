@@ -232,19 +232,39 @@ impl CatalogSource for SessionCatalog {
                 name: name.into(),
                 args,
                 result,
+                c: None,
             })
             .collect();
         if let Ok(host) = context::host() {
             for f in host.module_functions() {
                 let result = super::functions::result_type(&f.name).unwrap_or(PgType::Text);
                 let args = vec![PgType::Text; usize::try_from(f.nargs).unwrap_or(0)];
-                all.push(FunctionInfo { schema: "public".into(), name: f.name, args, result });
+                all.push(FunctionInfo { schema: "public".into(), name: f.name, args, result, c: None });
             }
+        }
+        for f in super::extension::registry::registered() {
+            all.retain(|x| x.name != f.name);
+        }
+        for f in super::extension::registry::registered() {
+            let result = PgType::from_oid(f.rettype).unwrap_or(PgType::Void);
+            let args = f.argtypes.iter().map(|o| PgType::from_oid(*o).unwrap_or(PgType::Text)).collect();
+            let c = crate::sql::pg_catalog::CFunctionDetails {
+                strict: f.strict,
+                volatility: f.volatility.bytes().next().unwrap_or(b'v'),
+                symbol: f.symbol,
+                library: f.library,
+                extension: f.extension,
+            };
+            all.push(FunctionInfo { schema: f.schema, name: f.name, args, result, c: Some(c) });
         }
         all
     }
 
     fn function_failed(&self, err: &SqlError) {
         let _ = context::fail(err.clone());
+    }
+
+    fn available_extensions(&self) -> Vec<crate::sql::pg_catalog::AvailableExtension> {
+        super::extension::available()
     }
 }

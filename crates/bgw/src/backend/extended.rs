@@ -43,9 +43,14 @@ impl Session {
         if !name.is_empty() && self.statements.contains_key(&name) {
             return Err(SqlError::error("42P05", format!("prepared statement \"{name}\" already exists")));
         }
+        // C functions another session created or dropped since (see super::extension::registry).
+        super::extension::before_statement(&*self.engine);
         let statement = if crate::sql::utility::is_prepared_command(&parse.query) {
             // SQL-level PREPARE / EXECUTE / DEALLOCATE: run by the session at Execute.
             Some(self.parse_prepared_command(&parse.query)?)
+        } else if super::extension::is_extension_statement(&parse.query) {
+            // Run by the session at Execute (see super::extension).
+            Some(super::extension::parsed_statement(&parse.query)?)
         } else {
             let prepared = super::copy::prepare(&parse.query).unwrap_or_else(|| self.engine.prepare(&parse.query));
             match prepared? {
@@ -194,6 +199,15 @@ impl Session {
             if super::copy::is_copy_statement(&statement) {
                 portal.state = PortalState::Done;
                 return self.copy_portal(&statement.sql);
+            }
+            if super::extension::is_extension_kind(&statement) {
+                portal.state = PortalState::Done;
+                let host = self.host.clone();
+                let text = portal.prepared.text.clone();
+                let tag =
+                    self.run_statement(&text, |engine, _| super::extension::run(&*host, engine, &statement.sql))?;
+                self.out.push(PgWireBackendMessage::CommandComplete(CommandComplete::new(tag)));
+                return Ok(());
             }
             let execute = self.portal_execute(&statement);
             if execute.is_none() && super::prepare::is_prepared_command_statement(&statement) {

@@ -81,7 +81,7 @@ thread_local! {
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-fn module_arg(v: ValueRef<'_>) -> Result<SqlArg, SqlError> {
+pub(crate) fn module_arg(v: ValueRef<'_>) -> Result<SqlArg, SqlError> {
     Ok(match v {
         ValueRef::Null => SqlArg::Null,
         ValueRef::Integer(i) => SqlArg::Int(i),
@@ -169,6 +169,9 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
 /// The PostgreSQL type of what function `name` returns, for the backend's functions (a module's first) whose
 /// result type does not depend on their arguments; SQLite's built-in functions are the SQL layer's business.
 pub(crate) fn result_type(name: &str) -> Option<PgType> {
+    if let Some(t) = super::extension::registry::result_type(name) {
+        return Some(t);
+    }
     if let Some(t) = MODULE_RESULT_TYPES.with(|m| m.borrow().get(&name.to_ascii_lowercase()).copied()) {
         return Some(t);
     }
@@ -204,6 +207,9 @@ pub(crate) fn parameter_names(name: &str) -> Option<Vec<&'static str>> {
 /// The argument types of the backend's functions whose arguments are typed (a parameter passed to one is
 /// described with them).
 pub(crate) fn argument_types(name: &str) -> Option<Vec<PgType>> {
+    if let Some(t) = super::extension::registry::argument_types(name) {
+        return Some(t);
+    }
     Some(match name.to_ascii_lowercase().as_str() {
         "bgw_launch" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text, PgType::Text],
         "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text],

@@ -280,4 +280,16 @@ pub trait HostServices {
     fn module_functions(&self) -> Vec<ModuleFunction> {
         Vec::new()
     }
+    /// A C function of CREATE FUNCTION ... LANGUAGE C: its library loaded (RTLD_NOW) and its version-1 symbol
+    /// checked, as PostgreSQL's `load_external_function`; how to call it with arguments of `argtypes` (oids).
+    fn c_function(
+        &self,
+        _library: &str,
+        _symbol: &str,
+        _argtypes: &[u32],
+        _rettype: u32,
+        _strict: bool,
+    ) -> Result<ModuleCall, SqlError> {
+        Err(SqlError::error("0A000", "C functions are not supported here"))
+    }
 }

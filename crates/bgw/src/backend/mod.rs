@@ -74,6 +74,7 @@ mod context;
 mod copy;
 mod database;
 mod extended;
+mod extension;
 mod functions;
 mod options;
 mod portal;

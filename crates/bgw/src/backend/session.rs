@@ -361,6 +361,7 @@ impl Session {
         }
         self.host.absorb_config_reload();
         self.host.report_state("active", query);
+        super::extension::before_statement(&*self.engine);
         super::settings::statement_starts(self.engine.tx_state() != TxState::Idle);
         crate::process::interrupts::start_statement(crate::process::interrupts::timeout_setting("statement_timeout"));
         Ok(())
@@ -421,7 +422,14 @@ impl Session {
                     super::copy::Step::Waiting => return,
                 }
             }
-            let step = if crate::sql::utility::is_prepared_command(rest) {
+            let step = if super::extension::is_extension_statement(rest) {
+                // CREATE/DROP EXTENSION, CREATE/DROP FUNCTION ... LANGUAGE C: the backend's (see super::extension).
+                let (text, consumed) = crate::sql::pg::first_statement(rest).unwrap_or((rest, rest.len()));
+                let host = self.host.clone();
+                let remaining = rest.len() - consumed.min(rest.len());
+                self.run_statement(query, |engine, _| super::extension::run(&*host, engine, text))
+                    .map(|tag| Some((tag, remaining)))
+            } else if crate::sql::utility::is_prepared_command(rest) {
                 // SQL-level PREPARE / EXECUTE / DEALLOCATE: the session's prepared statements.
                 self.prepared_command(query, rest, None).map(|(tag, len)| Some((tag, rest.len() - len.min(rest.len()))))
             } else {

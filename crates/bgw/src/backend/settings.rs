@@ -704,6 +704,7 @@ pub(super) fn sends_notice(severity: crate::sql::Severity) -> bool {
         _ => "notice".to_string(),
     });
     match severity {
+        Severity::Info => true,
         Severity::Notice => !matches!(level.as_str(), "warning" | "error"),
         Severity::Warning => level != "error",
         Severity::Error | Severity::Fatal => true,

@@ -457,9 +457,13 @@ pub(super) fn error_response(err: &SqlError) -> ErrorResponse {
     error_info(err, severity).into()
 }
 
-/// A NoticeResponse for `notice`: NOTICE or WARNING.
+/// A NoticeResponse for `notice`: INFO, NOTICE or WARNING.
 pub(super) fn notice_response(notice: &SqlError) -> NoticeResponse {
-    let severity = if notice.severity == Severity::Notice { "NOTICE" } else { "WARNING" };
+    let severity = match notice.severity {
+        Severity::Info => "INFO",
+        Severity::Notice => "NOTICE",
+        _ => "WARNING",
+    };
     error_info(notice, severity).into()
 }
 

@@ -115,6 +115,12 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
         ),
         GucDef::string("shared_preload_libraries", "", Postmaster, "Libraries to load into the server at start."),
         GucDef::string("dynamic_library_path", "$libdir", Sighup, "Search path for dynamically loadable modules."),
+        GucDef::string(
+            "extension_control_path",
+            "$system",
+            Sighup,
+            "A path to search for extensions, specifically extension control files (name.control).",
+        ),
         GucDef::int(
             "backend_memory_limit",
             1024 * 1024,
@@ -197,7 +203,8 @@ mod tests {
         assert_eq!(s.get_int("backend_memory_limit"), Some(1024 * 1024));
         assert_eq!(s.get_int("shutdown_kill_timeout"), Some(60_000));
         assert_eq!(s.show("worker_type_quota").as_deref(), Some(""));
-        assert_eq!(s.names().len(), 21);
+        assert_eq!(s.get_str("extension_control_path"), Some("$system"));
+        assert_eq!(s.names().len(), 22);
         assert!(s.names().windows(2).all(|w| w[0] < w[1]));
         assert!(host_parameters(Path::new("/d")).iter().all(|d| !d.short_desc.is_empty()));
         assert_eq!(s.def("max_connections").unwrap().context, GucContext::Postmaster);

@@ -200,6 +200,10 @@ fn finish_coded(level: c_int, sqlstate: Option<&str>, message: String, detail: O
         // Everything this frame owns moves into `throw`, which jumps back to the handler.
         super::trap::throw(sqlstate.unwrap_or("XX000"), message, detail, hint);
     }
+    if level < ERROR {
+        // INFO, NOTICE and WARNING in a SQL function also go to its client (see sqlfn::to_client).
+        super::sqlfn::to_client(level, sqlstate, &message, detail.as_deref(), hint.as_deref());
+    }
     let mut r = elog::Report::new(level_of(level), message.clone());
     if let Some(d) = &detail {
         r = r.detail(d.clone());
@@ -241,7 +245,7 @@ fn optional_text(p: *const c_char) -> Option<String> {
 /// For `pg_elog.c`: whether a report at `level` would be logged (`errstart` skips the message otherwise).
 #[no_mangle]
 pub extern "C" fn bgw_report_elevel_enabled(level: c_int) -> bool {
-    elog::enabled(level_of(level))
+    elog::enabled(level_of(level)) || super::sqlfn::reaches_client(level)
 }
 
 /// For `pg_elog.c`: a report no handler catches. Logs it and applies its level (see [`finish`]).

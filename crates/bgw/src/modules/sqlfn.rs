@@ -43,6 +43,57 @@ struct Defined {
 
 static FUNCTIONS: Mutex<Vec<(String, Defined)>> = Mutex::new(Vec::new());
 
+thread_local! {
+    /// INFO, NOTICE and WARNING reports raised inside SQL function calls, for the session to send its client.
+    static CLIENT_NOTICES: std::cell::RefCell<Vec<SqlError>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// SQLSTATEs of reports, kept for the life of the process (an error's code is a `&'static str`): few distinct.
+static CODES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+fn static_code(code: &str) -> &'static str {
+    if !(code.len() == 5 && code.bytes().all(|b| b.is_ascii_alphanumeric())) {
+        return "XX000";
+    }
+    let mut codes = CODES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = codes.iter().find(|c| **c == code) {
+        return c;
+    }
+    let leaked: &'static str = Box::leak(code.to_string().into_boxed_str());
+    codes.push(leaked);
+    leaked
+}
+
+/// Whether a report at `level` (PostgreSQL's elevel) goes to a client now: INFO, NOTICE or WARNING raised inside
+/// a SQL function's call (whatever `log_min_messages` says; `client_min_messages` is applied when it is sent).
+pub(super) fn reaches_client(level: c_int) -> bool {
+    use bgw_abi::{INFO, NOTICE, WARNING};
+    (level == INFO || level == NOTICE || level == WARNING) && trap::in_call()
+}
+
+/// Queues a report for the client of the SQL function being called, if it [`reaches_client`].
+pub(super) fn to_client(level: c_int, sqlstate: Option<&str>, message: &str, detail: Option<&str>, hint: Option<&str>) {
+    use bgw_abi::{INFO, NOTICE};
+    if !reaches_client(level) {
+        return;
+    }
+    let (severity, default) = match level {
+        INFO => (crate::backend::host::Severity::Info, "00000"),
+        NOTICE => (crate::backend::host::Severity::Notice, "00000"),
+        _ => (crate::backend::host::Severity::Warning, "01000"),
+    };
+    let mut e = SqlError::error(static_code(sqlstate.unwrap_or(default)), message);
+    e.severity = severity;
+    e.detail = detail.map(str::to_string);
+    e.hint = hint.map(str::to_string);
+    CLIENT_NOTICES.with(|n| n.borrow_mut().push(e));
+}
+
+/// The reports SQL functions raised for the client since the last call.
+pub fn take_client_notices() -> Vec<SqlError> {
+    CLIENT_NOTICES.with(|n| std::mem::take(&mut *n.borrow_mut()))
+}
+
 /// Records the error a SQL function reports by returning non-zero (the way for code that must not jump, such as
 /// Rust: `ereport(ERROR)` jumps over the caller's frames). Outside a SQL function call it does nothing.
 #[no_mangle]
@@ -117,6 +168,7 @@ const OIDOID: u32 = 26;
 const FLOAT4OID: u32 = 700;
 const FLOAT8OID: u32 = 701;
 const VARCHAROID: u32 = 1043;
+const VOIDOID: u32 = 2278;
 
 fn v1_result_type(oid: u32) -> Option<SqlResultType> {
     Some(match oid {
@@ -126,6 +178,101 @@ fn v1_result_type(oid: u32) -> Option<SqlResultType> {
         TEXTOID | VARCHAROID => SqlResultType::Text,
         _ => return None,
     })
+}
+
+/// Whether a C function may take (or, with `result`, return) values of type `oid` (void: results only).
+pub fn c_type_supported(oid: u32, result: bool) -> bool {
+    v1_result_type(oid).is_some() || (result && oid == VOIDOID)
+}
+
+/// The file a C function's library name stands for, as PostgreSQL's `load_external_function` finds it: a leading
+/// `$libdir` is the host's library directory; a name without a `/` is searched along `dynamic_library_path`;
+/// `.so` is tried after the name as given.
+fn library_file(name: &str) -> Result<std::path::PathBuf, SqlError> {
+    let expanded = match name.strip_prefix("$libdir") {
+        Some(rest) => format!("{}{rest}", super::loader::libdir().display()),
+        None => name.to_string(),
+    };
+    let missing = || SqlError::error("58P01", format!("could not access file \"{name}\": No such file or directory"));
+    if !expanded.contains('/') {
+        return super::loader::resolve(&expanded).map_err(|_| missing());
+    }
+    let path = std::path::PathBuf::from(&expanded);
+    if path.is_file() {
+        return Ok(path);
+    }
+    let with_so = std::path::PathBuf::from(format!("{expanded}.so"));
+    if with_so.is_file() {
+        return Ok(with_so);
+    }
+    // Beyond PostgreSQL: `$libdir/x` not in the host's library directory is searched for along
+    // `dynamic_library_path` (an installation whose `bgw` is a link to the executable elsewhere).
+    match name.strip_prefix("$libdir/") {
+        Some(rest) if !rest.contains('/') => super::loader::resolve(rest).map_err(|_| missing()),
+        _ => Err(missing()),
+    }
+}
+
+/// PostgreSQL's `Pg_finfo_record`.
+#[repr(C)]
+struct FinfoRecord {
+    api_version: c_int,
+}
+
+/// The version-1 function `symbol` of library `library` (loaded now, RTLD_NOW, running its `_PG_init` once), as
+/// CREATE FUNCTION ... LANGUAGE C checks it: the library exists and loads, the symbol exists, and its
+/// `pg_finfo_<symbol>` says version 1. Returns how to call it with arguments of `argtypes` (oids).
+pub fn c_function(
+    library: &str,
+    symbol: &str,
+    argtypes: &[u32],
+    rettype: u32,
+    strict: bool,
+) -> Result<crate::backend::host::ModuleCall, SqlError> {
+    if argtypes.len() > BGW_SQLFN_MAX_ARGS as usize {
+        return Err(SqlError::error(
+            "54023",
+            format!("functions cannot have more than {BGW_SQLFN_MAX_ARGS} arguments"),
+        ));
+    }
+    let path = library_file(library)?;
+    let lib = super::loader::open(&path).map_err(|e| SqlError::error("58P01", e.to_string()))?;
+    let shown = path.display().to_string();
+    let sym = |name: &str| -> Option<*const c_void> {
+        let mut bytes = name.as_bytes().to_vec();
+        bytes.push(0);
+        // SAFETY: only the symbol's address is taken here.
+        unsafe { lib.get::<*const c_void>(&bytes) }.ok().map(|s| *s).filter(|p| !p.is_null())
+    };
+    let f = sym(symbol)
+        .ok_or_else(|| SqlError::error("42883", format!("could not find function \"{symbol}\" in file \"{shown}\"")))?;
+    let info = sym(&format!("pg_finfo_{symbol}")).ok_or_else(|| {
+        let mut e = SqlError::error("42P13", format!("could not find function information for function \"{symbol}\""));
+        e.hint = Some("SQL-callable functions need an accompanying PG_FUNCTION_INFO_V1(funcname).".into());
+        e
+    })?;
+    // SAFETY: PG_FUNCTION_INFO_V1 defines pg_finfo_<symbol> as `const Pg_finfo_record *(void)`, returning a
+    // static record.
+    let version = unsafe {
+        let info: extern "C" fn() -> *const FinfoRecord = std::mem::transmute(info);
+        let record = info();
+        if record.is_null() {
+            0
+        } else {
+            (*record).api_version
+        }
+    };
+    if version != 1 {
+        return Err(SqlError::error(
+            "XX000",
+            format!("unrecognized API version {version} reported by info function \"pg_finfo_{symbol}\""),
+        ));
+    }
+    let mut types = [0u32; BGW_SQLFN_MAX_ARGS as usize];
+    types[..argtypes.len()].copy_from_slice(argtypes);
+    let n = argtypes.len();
+    let f = f as usize;
+    Ok(std::rc::Rc::new(move |args: &[SqlArg]| call_v1(f, &types[..n], rettype, strict, args)))
 }
 
 /// Defines a SQL function with PostgreSQL's version-1 calling convention (see bgw/bgw.h). Call it in `_PG_init`.
@@ -222,6 +369,7 @@ fn from_datum(d: usize, oid: u32) -> SqlArg {
         OIDOID => SqlArg::Int(d as u32 as i64),
         FLOAT4OID => SqlArg::Real(f32::from_bits(d as u32) as f64),
         FLOAT8OID => SqlArg::Real(f64::from_bits(d as u64)),
+        VOIDOID => SqlArg::Null,
         _ if d == 0 => SqlArg::Null,
         _ => {
             // SAFETY: a text result is a pointer to a varlena with a 4-byte header (all bgw makes, see c.h); its

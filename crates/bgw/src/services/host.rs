@@ -350,7 +350,10 @@ impl HostServices for ShmemHost {
     }
 
     fn take_notices(&self) -> Vec<SqlError> {
-        std::mem::take(&mut self.notices.borrow_mut())
+        let mut notices = std::mem::take(&mut *self.notices.borrow_mut());
+        // What modules' SQL functions reported with ereport(INFO | NOTICE | WARNING).
+        notices.extend(crate::modules::sqlfn::take_client_notices());
+        notices
     }
 
     fn termination_requested(&self) -> bool {
@@ -413,6 +416,17 @@ impl HostServices for ShmemHost {
 
     fn module_functions(&self) -> Vec<crate::backend::host::ModuleFunction> {
         crate::modules::sqlfn::module_functions(self.superuser.get())
+    }
+
+    fn c_function(
+        &self,
+        library: &str,
+        symbol: &str,
+        argtypes: &[u32],
+        rettype: u32,
+        strict: bool,
+    ) -> Result<crate::backend::host::ModuleCall, SqlError> {
+        crate::modules::sqlfn::c_function(library, symbol, argtypes, rettype, strict)
     }
 }
 

@@ -26,6 +26,8 @@ pub struct SqlError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
+    /// PostgreSQL's INFO: always sent to the client, whatever `client_min_messages` says.
+    Info,
     Notice,
     Warning,
     Error,

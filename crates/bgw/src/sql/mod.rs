@@ -110,6 +110,12 @@ pub trait Engine {
     /// lock, it ends the statement with the error it returns (see [`interrupt`]). Without one, a statement runs
     /// to its end and a lock wait lasts up to the connection's busy timeout.
     fn set_interrupt_check(&mut self, check: interrupt::CheckInterrupts);
+
+    /// The SQLite connection underneath, for an engine on an embedded database (the backend keeps a database's
+    /// extension catalog in it, inside the engine's transaction); None for other engines.
+    fn sqlite_connection(&self) -> Option<&rusqlite::Connection> {
+        None
+    }
 }
 
 /// What a caller adds to its engine; every method has a default that adds nothing.

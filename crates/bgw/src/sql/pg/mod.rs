@@ -14,6 +14,7 @@
 //! - `dml`: INSERT (ON CONFLICT, RETURNING), UPDATE, DELETE.
 //! - `ddl`: CREATE TABLE (PostgreSQL types kept as declared types, serial and identity keys), indexes, views,
 //!   schemas, DROP, ALTER TABLE.
+//! - [`extension`]: CREATE/DROP EXTENSION and CREATE/DROP FUNCTION ... LANGUAGE C, parsed (the backend runs them).
 //! - `functions`: PostgreSQL's functions and operators mapped onto SQLite's or onto the host's own SQL functions
 //!   ([`register`] adds those to a connection).
 //!
@@ -23,6 +24,7 @@ mod ddl;
 pub mod diagnose;
 mod dml;
 mod expr;
+pub mod extension;
 pub mod functions;
 mod names;
 mod origins;

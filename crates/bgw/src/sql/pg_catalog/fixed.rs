@@ -142,15 +142,19 @@ pub(super) fn tablespace_rows(_: &Env) -> Rows {
 }
 
 pub(super) fn language_rows(_: &Env) -> Rows {
-    Ok(vec![vec![
-        oid(12),
-        text("internal"),
-        oid(BOOTSTRAP_SUPERUSER),
-        boolean(false),
-        boolean(false),
-        oid(0),
-        oid(0),
-        oid(0),
-        NULL,
-    ]])
+    // `internal` (the host's functions) and `c` (CREATE FUNCTION ... LANGUAGE C), with PostgreSQL's OIDs.
+    let language = |id: u32, name: &str, validator: u32| {
+        vec![
+            oid(id),
+            text(name),
+            oid(BOOTSTRAP_SUPERUSER),
+            boolean(false),
+            boolean(false),
+            oid(0),
+            oid(0),
+            oid(validator),
+            NULL,
+        ]
+    };
+    Ok(vec![language(12, "internal", 0), language(13, "c", 0)])
 }

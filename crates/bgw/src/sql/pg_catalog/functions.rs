@@ -261,6 +261,39 @@ fn no_description(_: &Call) -> Result<Value, SqlError> {
     Ok(Value::Null)
 }
 
+/// `pg_describe_object(classid, objid, objsubid)`, for functions and relations (what `\dx+` lists): `function
+/// f(integer,text)`, `table t`, `view s.v`; NULL for other objects.
+fn pg_describe_object(call: &Call) -> Result<Value, SqlError> {
+    let (Some(class), Some(object)) = (call.oid(0)?, call.oid(1)?) else { return Ok(Value::Null) };
+    let qualified = |schema: &str, name: &str| {
+        if schema == "public" || schema == "pg_catalog" {
+            name.to_string()
+        } else {
+            format!("{schema}.{name}")
+        }
+    };
+    Ok(match class {
+        1255 => all_functions(call.source).into_iter().find(|f| function_oid(f) == object).map_or(Value::Null, |f| {
+            let args: Vec<&str> = f.args.iter().map(|a| a.sql_name()).collect();
+            Value::Text(format!("function {}({})", qualified(&f.schema, &f.name), args.join(",")))
+        }),
+        1259 => {
+            let model = call.model()?;
+            if let Some(t) = model.tables.iter().find(|t| t.oid == object) {
+                let kind = if t.kind == b'v' { "view" } else { "table" };
+                Value::Text(format!("{kind} {}", qualified(&t.schema, &t.name)))
+            } else if let Some((t, c)) =
+                model::serial_sequences(&model).into_iter().find(|(t, _)| model::sequence_oid(&t.sqlite_name) == object)
+            {
+                Value::Text(format!("sequence {}", qualified(&t.schema, &model::sequence_name(t, c))))
+            } else {
+                Value::Null
+            }
+        }
+        _ => Value::Null,
+    })
+}
+
 /// A shared object's comment: a database's says where a database on a PostgreSQL server lives (its engine and
 /// connection string); nothing else has one.
 fn shobj_description(c: &Call) -> Result<Value, SqlError> {
@@ -616,6 +649,7 @@ const FUNCTIONS: &[Definition] = {
         ("pg_get_indexdef", &[1, 3], &[T::Oid], T::Text, pg_get_indexdef),
         ("pg_get_constraintdef", &[1, 2], &[T::Oid], T::Text, pg_get_constraintdef),
         ("pg_get_viewdef", &[1, 2], &[T::Oid], T::Text, pg_get_viewdef),
+        ("pg_describe_object", &[3], &[T::Oid, T::Oid, T::Int4], T::Text, pg_describe_object),
         ("obj_description", &[1, 2], &[T::Oid, T::Name], T::Text, no_description),
         ("col_description", &[2], &[T::Oid, T::Int4], T::Text, no_description),
         ("shobj_description", &[2], &[T::Oid, T::Name], T::Text, shobj_description),
@@ -651,6 +685,7 @@ pub(super) fn catalog_functions() -> Vec<FunctionInfo> {
             name: (*name).into(),
             args: args.to_vec(),
             result: *result,
+            c: None,
         })
         .collect()
 }

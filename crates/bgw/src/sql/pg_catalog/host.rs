@@ -210,12 +210,19 @@ pub(super) fn proc_rows(env: &Env) -> Rows {
         .into_iter()
         .filter(|f| env.only.is_none_or(|o| o == i64::from(function_oid(f))))
         .map(|f| {
+            // A C function (CREATE FUNCTION ... LANGUAGE C): language c, its strictness and volatility, its
+            // symbol and library; the host's own functions are `internal`.
+            let (lang, strict, volatility) = f.c.as_ref().map_or((12, false, b'v'), |c| (13, c.strict, c.volatility));
+            let (src, bin) = match &f.c {
+                Some(c) => (text(c.symbol.clone()), text(c.library.clone())),
+                None => (text(f.name.clone()), NULL),
+            };
             vec![
                 oid(function_oid(&f)),
                 text(f.name.clone()),
                 oid(namespace_oid(&f.schema)),
                 oid(BOOTSTRAP_SUPERUSER),
-                oid(12),
+                oid(lang),
                 Value::Real(1.0),
                 Value::Real(0.0),
                 oid(0),
@@ -223,9 +230,9 @@ pub(super) fn proc_rows(env: &Env) -> Rows {
                 ch(b'f'),
                 boolean(false),
                 boolean(false),
+                boolean(strict),
                 boolean(false),
-                boolean(false),
-                ch(b'v'),
+                ch(volatility),
                 ch(b'u'),
                 int(i64::try_from(f.args.len()).unwrap_or(0)),
                 int(0),
@@ -236,8 +243,8 @@ pub(super) fn proc_rows(env: &Env) -> Rows {
                 NULL,
                 NULL,
                 NULL,
-                text(f.name),
-                NULL,
+                src,
+                bin,
                 NULL,
                 NULL,
                 NULL,

@@ -33,6 +33,7 @@
 //!
 //! Runs in: a backend process (each client connection installs the catalogs on its SQLite connection).
 
+mod extensions;
 mod fixed;
 mod format;
 mod functions;
@@ -49,6 +50,8 @@ mod tests;
 use std::sync::Arc;
 
 use rusqlite::Connection;
+
+pub use extensions::{extension_oid, AvailableExtension};
 
 pub use format::{requalified, PG_VIEW_TEXT};
 pub use functions::function_type;
@@ -123,6 +126,22 @@ pub struct FunctionInfo {
     pub name: String,
     pub args: Vec<PgType>,
     pub result: PgType,
+    /// For a function of CREATE FUNCTION ... LANGUAGE C: what `pg_proc` says of it beyond the above.
+    pub c: Option<CFunctionDetails>,
+}
+
+/// `pg_proc`'s columns of a C function (`prolang` is 13, `c`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CFunctionDetails {
+    pub strict: bool,
+    /// `v`, `s` or `i`.
+    pub volatility: u8,
+    /// `prosrc`: the link symbol.
+    pub symbol: String,
+    /// `probin`: the library as written.
+    pub library: String,
+    /// The extension whose script created it, if one did (`pg_depend` says it is a member).
+    pub extension: Option<String>,
 }
 
 /// What the catalogs need from the session and the host (the backend implements it).
@@ -147,6 +166,10 @@ pub trait CatalogSource: Send + Sync {
     fn functions(&self) -> Vec<FunctionInfo>;
     /// A catalog function failed with `err`: the caller keeps it whole (SQLite keeps only the message).
     fn function_failed(&self, _err: &SqlError) {}
+    /// The extensions the share directory holds (`pg_available_extensions`).
+    fn available_extensions(&self) -> Vec<AvailableExtension> {
+        Vec::new()
+    }
 }
 
 /// Installs the catalogs and the catalog functions on `conn` (a client session's connection).

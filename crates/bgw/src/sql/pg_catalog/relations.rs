@@ -243,7 +243,7 @@ pub(super) const ALL: &[Relation] = &[
         "pg_extension",
         b'r',
         None,
-        none,
+        super::extensions::extension_rows,
         "oid oid, extname name, extowner oid, extnamespace oid, extrelocatable bool, extversion text, \
          extconfig _oid, extcondition _text"
     ),
@@ -253,6 +253,21 @@ pub(super) const ALL: &[Relation] = &[
         None,
         description_rows,
         "objoid oid, classoid oid, objsubid int4, description text"
+    ),
+    relation!(
+        "pg_available_extensions",
+        b'v',
+        None,
+        super::extensions::available_rows,
+        "name name, default_version text, installed_version text, comment text"
+    ),
+    relation!(
+        "pg_available_extension_versions",
+        b'v',
+        None,
+        super::extensions::available_version_rows,
+        "name name, version text, installed bool, superuser bool, trusted bool, relocatable bool, schema name, \
+         requires _name, comment text"
     ),
     relation!("pg_shdescription", b'r', None, none, "objoid oid, classoid oid, description text"),
     relation!("pg_inherits", b'r', None, none, "inhrelid oid, inhparent oid, inhseqno int4, inhdetachpending bool"),
@@ -638,7 +653,9 @@ fn depend_rows(env: &Env) -> Rows {
     // The host's and modules' functions in `public` come with the host, in every database: internal parts of
     // the schema, not objects of the database (`pg_dump` skips functions with an internal dependency, as
     // PostgreSQL's own internal functions).
-    for f in host::all_functions(env.source).iter().filter(|f| f.schema == "public") {
+    // C functions (CREATE FUNCTION ... LANGUAGE C) are the database's own: members of their extension, if any.
+    rows.extend(super::extensions::member_depend_rows(env, &model));
+    for f in host::all_functions(env.source).iter().filter(|f| f.schema == "public" && f.c.is_none()) {
         rows.push(vec![
             oid(PG_PROC),
             oid(host::function_oid(f)),
@@ -675,8 +692,10 @@ fn rewrite_rows(env: &Env) -> Rows {
 }
 
 /// The one comment the host has: schema `public`'s, as initdb gives it.
-fn description_rows(_env: &Env) -> Rows {
-    Ok(vec![vec![oid(super::PUBLIC_NAMESPACE), oid(PG_NAMESPACE), int(0), text("standard public schema")]])
+fn description_rows(env: &Env) -> Rows {
+    let mut rows = vec![vec![oid(super::PUBLIC_NAMESPACE), oid(PG_NAMESPACE), int(0), text("standard public schema")]];
+    rows.extend(super::extensions::description_rows(env.conn));
+    Ok(rows)
 }
 
 /// The initial privileges of schema `public` (those of initdb, which `pg_dump` compares with).

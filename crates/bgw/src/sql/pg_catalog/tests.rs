@@ -48,6 +48,7 @@ impl CatalogSource for Fake {
             name: "bgw_status".into(),
             args: vec![PgType::Text],
             result: PgType::Text,
+            c: None,
         }]
     }
 }

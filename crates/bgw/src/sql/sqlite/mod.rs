@@ -825,6 +825,10 @@ impl Engine for SqliteEngine {
             true
         }));
     }
+
+    fn sqlite_connection(&self) -> Option<&Connection> {
+        Some(&self.conn)
+    }
 }
 
 impl SqliteEngine {
