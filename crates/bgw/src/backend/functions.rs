@@ -2,8 +2,8 @@
 //!
 //! | function                                                   | result                                       |
 //! |------------------------------------------------------------|----------------------------------------------|
-//! | `bgw_register(library, function [, main_arg [, options]])` | handle (`slot:generation`); NULL: no slot    |
-//! | `bgw_launch(library, function [, main_arg [, options [, wait]]])` | pid of the started (or ready) worker  |
+//! | `bgw_register(library, function [, main_arg [, options [, wait]]])` | handle (`slot:generation`); NULL: no slot (within `wait`, an interval: queued for one) |
+//! | `bgw_launch(library, function [, main_arg [, options [, wait [, wait_slot]]]])` | pid of the started (or ready) worker  |
 //! | `bgw_status(handle)`                                       | `not_yet_started`, `started`, `stopped`, ... |
 //! | `bgw_pid(handle)`                                          | pid, NULL unless started                     |
 //! | `bgw_wait_for_startup(handle)`                             | pid, NULL if not yet started                 |
@@ -142,8 +142,8 @@ fn register_module_functions(conn: &Connection) -> rusqlite::Result<()> {
 /// Defines the backend's functions on `conn`.
 pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     register_module_functions(conn)?;
-    define(conn, "bgw_register", &[2, 3, 4], bgw_register)?;
-    define(conn, "bgw_launch", &[2, 3, 4, 5], bgw_launch)?;
+    define(conn, "bgw_register", &[2, 3, 4, 5], bgw_register)?;
+    define(conn, "bgw_launch", &[2, 3, 4, 5, 6], bgw_launch)?;
     define(conn, "bgw_status", &[1], bgw_status)?;
     define(conn, "bgw_pid", &[1], bgw_pid)?;
     define(conn, "bgw_wait_for_startup", &[1], bgw_wait_for_startup)?;
@@ -193,8 +193,8 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
 /// The parameter names of the backend's functions that take named arguments (PostgreSQL's `name => value`).
 pub(crate) fn parameter_names(name: &str) -> Option<Vec<&'static str>> {
     Some(match name.to_ascii_lowercase().as_str() {
-        "bgw_launch" => vec!["library", "function", "main_arg", "options", "wait"],
-        "bgw_register" => vec!["library", "function", "main_arg", "options"],
+        "bgw_launch" => vec!["library", "function", "main_arg", "options", "wait", "wait_slot"],
+        "bgw_register" => vec!["library", "function", "main_arg", "options", "wait"],
         "bgw_terminate" => vec!["handle", "grace"],
         "bgw_wait_for_ready" => vec!["handle", "timeout"],
         _ => return None,
@@ -205,8 +205,8 @@ pub(crate) fn parameter_names(name: &str) -> Option<Vec<&'static str>> {
 /// described with them).
 pub(crate) fn argument_types(name: &str) -> Option<Vec<PgType>> {
     Some(match name.to_ascii_lowercase().as_str() {
-        "bgw_launch" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text, PgType::Text],
-        "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text],
+        "bgw_launch" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text, PgType::Text, PgType::Interval],
+        "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text, PgType::Interval],
         // The grace period is an interval (a parameter for it is one too: '300 ms' is its text).
         "bgw_terminate" | "bgw_wait_for_ready" => vec![PgType::Text, PgType::Interval],
         "bgw_status"
@@ -305,13 +305,24 @@ fn worker_name(handle: Handle) -> String {
         .unwrap_or_else(|| handle.to_string())
 }
 
+/// A wait for a free slot (`bgw_register`'s `wait`, `bgw_launch`'s `wait_slot`): an interval; absent or NULL:
+/// no wait (the spec's answer at once).
+fn wait_slot_arg(ctx: &Context<'_>, index: usize) -> Result<Option<std::time::Duration>, SqlError> {
+    if ctx.len() <= index {
+        return Ok(None);
+    }
+    Ok(grace_arg(ctx, index)?.map(|ms| std::time::Duration::from_millis(ms.into())))
+}
+
 fn bgw_register(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {
-    let req = registration(ctx)?;
+    let mut req = registration(ctx)?;
+    req.wait_slot = wait_slot_arg(ctx, 4)?;
     Ok(context::host()?.register(&req)?.map(|handle| handle.to_string()))
 }
 
 fn bgw_launch(ctx: &Context<'_>) -> Result<i64, SqlError> {
     let mut req = registration(ctx)?;
+    req.wait_slot = wait_slot_arg(ctx, 5)?;
     // The fifth argument, `wait => 'ready'` (or 'started'), as the options' "wait".
     match text_arg(ctx, 4)?.as_deref() {
         None | Some("started") => {}

@@ -47,6 +47,8 @@ pub struct RegistrationRequest {
     pub wait_ready: bool,
     /// Bound to the registering session: terminated when it ends (`"bind": "registrant"`).
     pub bind_registrant: bool,
+    /// Wait this long for a free slot instead of failing at once (`bgw_register(..., wait => interval)`).
+    pub wait_slot: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -51,6 +51,7 @@ pub fn parse_registration(
         options: Default::default(),
         wait_ready: false,
         bind_registrant: false,
+        wait_slot: None,
     };
     let Some(text) = options_json else {
         return Ok(req);

@@ -56,6 +56,10 @@ impl Postmaster {
                 }
             }
             self.scratch.pollfds = fds;
+            if let Some(seg) = &self.segment {
+                // Registrations waiting for a slot: O(1) when there are none.
+                self.workers.serve_waiters(seg.shmem(), &self.children);
+            }
             let now = std::time::Instant::now();
             self.workers.process_kill_timers(now);
             self.process_shutdown_timeout(now);

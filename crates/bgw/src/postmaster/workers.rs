@@ -94,6 +94,9 @@ pub struct Workers {
     running_by_type: std::collections::HashMap<String, u32>,
     /// Queued workers held back by their type's quota, by type, first come first served.
     quota_waiting: std::collections::HashMap<String, VecDeque<u32>>,
+    /// Waiting registrations the postmaster promised room to and whose registrant has not collected it yet, by
+    /// pid (see [`crate::bgworker::wait_queue`]): if that registrant dies first, the promise is taken back.
+    promised: std::collections::HashMap<i32, u64>,
     /// A small generator for the backoff's jitter (xorshift; no cryptographic use).
     jitter_state: u64,
     next_seq: u64,
@@ -130,6 +133,7 @@ impl Workers {
             quotas: Default::default(),
             running_by_type: Default::default(),
             quota_waiting: Default::default(),
+            promised: Default::default(),
             jitter_state: (std::process::id() as u64) << 32 | 0x9e37_79b9,
             next_seq: 1,
             shm: None,
@@ -347,6 +351,52 @@ impl Workers {
             self.record_end(slot, ExitReason::Shutdown);
             self.forget(slot);
             notify_slot_change(shm, children, slot, notify_pid);
+        }
+    }
+
+    /// Hands room to waiting registrations (see [`crate::bgworker::wait_queue`]), oldest first, while the
+    /// occupancy is below the limit; passes the waits that ended; refuses every wait once a shutdown began and
+    /// the waits of registrants that are gone. O(1) when no one waits (two loads); otherwise proportional to the
+    /// waits it passes.
+    pub fn serve_waiters(&mut self, shm: &Shmem, children: &Children) {
+        use crate::bgworker::wait_queue::Found;
+        let queue = shm.wait_queue();
+        let (mut head, tail) = queue.bounds();
+        if head == tail {
+            return;
+        }
+        let slots = shm.slots();
+        while head != tail {
+            if let Found::Waiting(pid) = queue.peek(head) {
+                if self.shutting_down || !children.contains(pid) {
+                    if queue.refuse(head) {
+                        notify(children, pid);
+                    }
+                } else if !slots.header().promise_room() {
+                    break;
+                } else if queue.grant(head) {
+                    self.promised.insert(pid, head);
+                    notify(children, pid);
+                } else {
+                    // It cancelled meanwhile.
+                    slots.header().withdraw_promise();
+                }
+            }
+            head = head.wrapping_add(1);
+        }
+        queue.set_head(head);
+    }
+
+    /// A child exited: a promise of room it did not collect is taken back (the next waiter gets it).
+    pub fn waiter_exited(&mut self, shm: &Shmem, pid: i32) {
+        if self.promised.is_empty() {
+            return;
+        }
+        if let Some(ticket) = self.promised.remove(&pid) {
+            if shm.wait_queue().reclaim(ticket) {
+                elog::debug1(format!("taking back the background worker slot promised to PID {pid}: it exited"));
+                shm.slots().header().withdraw_promise();
+            }
         }
     }
 
@@ -865,6 +915,7 @@ impl Workers {
         self.start_timers.clear();
         self.running_by_type.clear();
         self.quota_waiting.clear();
+        self.promised.clear();
         for slot in self.slots.iter_mut() {
             // Workers bound to a registrant go with it: every registrant died in the crash.
             let keep = slot
