@@ -423,7 +423,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         &self,
         payload: &P,
         max_parallel_workers: u32,
-        queue: &crate::bgworker::wait_queue::WaitQueue<'_>,
+        queue: &super::wait_queue::WaitQueue<'_>,
         pid: i32,
     ) -> Enqueued {
         let _guard = self.header.lock.lock();
