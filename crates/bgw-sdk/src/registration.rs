@@ -45,6 +45,9 @@ impl Flags {
     pub const DATABASE: Flags = Flags(ffi::BGWORKER_BACKEND_DATABASE_CONNECTION);
     /// `BGWORKER_CLASS_PARALLEL`: counts against `max_parallel_workers`; must not restart.
     pub const PARALLEL: Flags = Flags(ffi::BGWORKER_CLASS_PARALLEL);
+    /// `BGWORKER_BIND_REGISTRANT` (beyond PostgreSQL): a dynamic worker terminated when the process that
+    /// registered it exits (see [`BackgroundWorkerBuilder::bind_to_registrant`]).
+    pub const BIND_REGISTRANT: Flags = Flags(bgw_abi::BGWORKER_BIND_REGISTRANT);
 
     /// No flags: the worker detaches from shared memory when it starts.
     pub const fn empty() -> Flags {
@@ -56,7 +59,7 @@ impl Flags {
     }
     /// Flags from a C value; None if it has bits the SDK does not know.
     pub const fn from_bits(bits: i32) -> Option<Flags> {
-        if bits & !(Self::SHMEM.0 | Self::DATABASE.0 | Self::PARALLEL.0) == 0 {
+        if bits & !(Self::SHMEM.0 | Self::DATABASE.0 | Self::PARALLEL.0 | Self::BIND_REGISTRANT.0) == 0 {
             Some(Flags(bits))
         } else {
             None
@@ -325,6 +328,14 @@ impl BackgroundWorkerBuilder {
         self.extra = extra.to_vec();
         self
     }
+    /// Binds the worker to its registrant (beyond PostgreSQL; `BGWORKER_BIND_REGISTRANT`): the host terminates
+    /// it when the process that registers it exits (systemd's `BindsTo`, an OTP link). Dynamic registrations
+    /// only: the host refuses a static registration that asks for it.
+    pub fn bind_to_registrant(mut self) -> Self {
+        self.flags = self.flags | Flags::BIND_REGISTRANT;
+        self
+    }
+
     /// Signal the registering process (with SIGUSR1, which sets its latch) when the worker starts and stops. The
     /// pid is taken when `register_*` is called. Needed to wait on the handle efficiently from the registrant.
     pub fn notify_self(mut self) -> Self {
@@ -398,6 +409,16 @@ impl BackgroundWorkerBuilder {
     pub fn register_dynamic(self) -> Result<Option<Handle>, Error> {
         let raw = self.to_raw(std::process::id() as i32)?;
         Ok(ffi::register_dynamic_background_worker(&raw).map(Handle::from_c))
+    }
+
+    /// Registers a dynamic worker, waiting up to `timeout` (None: as long as it takes) for a free slot when none
+    /// is free (`RegisterDynamicBackgroundWorkerWait`, beyond PostgreSQL): registrations that wait get slots
+    /// first come first served; `Ok(None)` when none came in time (or the host began to shut down). A wait that
+    /// ends without a slot leaves the queue: nothing is started for it later.
+    pub fn register_dynamic_wait(self, timeout: Option<std::time::Duration>) -> Result<Option<Handle>, Error> {
+        let raw = self.to_raw(std::process::id() as i32)?;
+        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        Ok(ffi::register_dynamic_background_worker_wait(&raw, ms).map(Handle::from_c))
     }
 }
 
@@ -647,5 +668,32 @@ mod tests {
         let r = Registration::from_raw(&raw);
         assert_eq!(r.name.len(), 96);
         assert_eq!(r.extra_until_nul().len(), 128);
+    }
+}
+
+#[cfg(test)]
+mod wait_and_bind_tests {
+    use super::*;
+    use crate::fake_host;
+
+    #[test]
+    fn a_waiting_registration_passes_its_timeout_and_binding_to_the_host() {
+        let h = BackgroundWorkerBuilder::new("waits")
+            .library("lib")
+            .function("f")
+            .main_arg(3)
+            .bind_to_registrant()
+            .register_dynamic_wait(Some(std::time::Duration::from_millis(250)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(h, Handle { slot: 3, generation: 7 });
+        let raw = fake_host::registered("waits").unwrap();
+        // The fake host records the timeout in the restart time.
+        assert_eq!(raw.bgw_restart_time, 250);
+        assert_eq!(raw.bgw_flags, bgw_abi::BGWORKER_SHMEM_ACCESS | bgw_abi::BGWORKER_BIND_REGISTRANT);
+        assert_eq!(Flags::from_bits(raw.bgw_flags), Some(Flags::SHMEM | Flags::BIND_REGISTRANT));
+        // Forever is -1; no slot in time is None.
+        let none = BackgroundWorkerBuilder::new("full").library("l").function("f").register_dynamic_wait(None);
+        assert_eq!(none, Ok(None));
     }
 }

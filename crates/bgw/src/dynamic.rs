@@ -46,6 +46,7 @@ pub fn register_dynamic_background_worker(
     let shm = shmem::attached().ok_or_else(not_attached)?;
     let mut spec = spec.clone();
     spec.sanity_check()?;
+    bind_if_asked(&mut spec);
     check_entry(&spec)?;
     let raw = spec.to_slot()?;
     let max_parallel = shm.header().max_parallel_workers.load(Ordering::Relaxed);
@@ -75,6 +76,7 @@ pub fn register_dynamic_background_worker_wait(
     let shm = shmem::attached().ok_or_else(not_attached)?;
     let mut spec = spec.clone();
     spec.sanity_check()?;
+    bind_if_asked(&mut spec);
     check_entry(&spec)?;
     let raw = spec.to_slot()?;
     let max_parallel = shm.header().max_parallel_workers.load(Ordering::Relaxed);
@@ -153,6 +155,15 @@ fn interrupted(i: crate::process::interrupts::Interrupt) -> RegistrationError {
         Interrupt::StatementTimeout => ("57014", "canceling statement due to statement timeout"),
     };
     RegistrationError { sqlstate, message: message.into(), detail: None, hint: None }
+}
+
+/// `BGWORKER_BIND_REGISTRANT` (beyond the spec): the worker is bound to this process, the registrant, and is
+/// terminated when it exits (the postmaster acts on the registration's bound pid, as for SQL's
+/// `"bind": "registrant"`).
+fn bind_if_asked(spec: &mut WorkerSpec) {
+    if spec.has_flag(crate::bgworker::types::BGWORKER_BIND_REGISTRANT) {
+        spec.options.bound_pid = std::process::id() as i32;
+    }
 }
 
 fn check_handle(h: Handle) -> Result<&'static shmem::Shmem, RegistrationError> {

@@ -178,6 +178,13 @@ impl Workers {
             ));
             return;
         }
+        if spec.has_flag(crate::bgworker::types::BGWORKER_BIND_REGISTRANT) {
+            elog::log(format!(
+                "background worker \"{}\": only dynamic background workers can be bound to their registrant",
+                spec.name
+            ));
+            return;
+        }
         // A registration the C struct cannot hold is refused as such, whether or not a slot would be left for it.
         if let Err(e) = spec.to_raw() {
             elog::log(e.message);
