@@ -78,6 +78,8 @@ pub struct Workers {
     /// slot's release and a crash cycle's new segment; published to the segment's [`crate::shmem::SlotStatus`].
     exits: Vec<ExitRecord>,
     static_count: usize,
+    /// `max_worker_processes`: how many slots may be used at once (at most the slot count, `max_worker_slots`).
+    limit: usize,
     dropped: Vec<String>,
     pending: VecDeque<u32>,
     waiting_phase: Vec<u32>,
@@ -123,6 +125,7 @@ impl Workers {
             generations: vec![0; max_workers],
             exits: vec![ExitRecord::default(); max_workers],
             static_count: 0,
+            limit: max_workers,
             dropped: Vec::new(),
             pending: VecDeque::new(),
             waiting_phase: Vec::new(),
@@ -190,7 +193,7 @@ impl Workers {
             elog::log(e.message);
             return;
         }
-        let max = self.slots.len();
+        let max = self.limit;
         self.static_count += 1;
         if self.static_count > max {
             elog::Report::new(Level::Log, "too many background workers")
@@ -208,6 +211,22 @@ impl Workers {
         let rw = self.new_registered(spec);
         let slot = self.slots.iter().position(|s| s.is_none()).expect("a free slot exists below the static count");
         self.slots[slot] = Some(rw);
+    }
+
+    /// `max_worker_processes` (at start, and after a reload): how many slots may be used at once, at most the
+    /// slot count. Lowering it terminates no one: registrations are refused (or wait) until enough workers left.
+    /// Published to the slot array's limit (see `crate::bgworker::slots`, "Capacity"), so no registration counts
+    /// slots.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.min(self.slots.len());
+        if let Some(shm) = self.shm {
+            shm.slots().header().set_limit(self.limit as u32);
+        }
+    }
+
+    /// See [`Workers::set_limit`].
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
     /// Names of static workers dropped for lack of slots.
