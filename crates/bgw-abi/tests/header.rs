@@ -46,6 +46,7 @@ const CONSTANTS: &[Constant] = constants![
     BGWORKER_CLASS_PARALLEL,
     BGWORKER_INTERRUPTIBLE,
     BGWORKER_BIND_REGISTRANT,
+    BGWORKER_DIE_AT_INTERRUPTS,
     BgWorkerStart_PostmasterStart,
     BgWorkerStart_ConsistentState,
     BgWorkerStart_RecoveryFinished,

@@ -48,6 +48,9 @@ impl Flags {
     /// `BGWORKER_BIND_REGISTRANT` (beyond PostgreSQL): a dynamic worker terminated when the process that
     /// registered it exits (see [`BackgroundWorkerBuilder::bind_to_registrant`]).
     pub const BIND_REGISTRANT: Flags = Flags(bgw_abi::BGWORKER_BIND_REGISTRANT);
+    /// `BGWORKER_DIE_AT_INTERRUPTS` (PostgreSQL 19's `die()`): SIGTERM sets a flag the worker acts on at its next
+    /// interrupt check instead of ending it at once.
+    pub const DIE_AT_INTERRUPTS: Flags = Flags(bgw_abi::BGWORKER_DIE_AT_INTERRUPTS);
 
     /// No flags: the worker detaches from shared memory when it starts.
     pub const fn empty() -> Flags {
@@ -59,7 +62,14 @@ impl Flags {
     }
     /// Flags from a C value; None if it has bits the SDK does not know.
     pub const fn from_bits(bits: i32) -> Option<Flags> {
-        if bits & !(Self::SHMEM.0 | Self::DATABASE.0 | Self::PARALLEL.0 | Self::BIND_REGISTRANT.0) == 0 {
+        if bits
+            & !(Self::SHMEM.0
+                | Self::DATABASE.0
+                | Self::PARALLEL.0
+                | Self::BIND_REGISTRANT.0
+                | Self::DIE_AT_INTERRUPTS.0)
+            == 0
+        {
             Some(Flags(bits))
         } else {
             None
