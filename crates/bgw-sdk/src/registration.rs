@@ -342,7 +342,7 @@ impl BackgroundWorkerBuilder {
     /// it when the process that registers it exits (systemd's `BindsTo`, an OTP link). Dynamic registrations
     /// only: the host refuses a static registration that asks for it.
     pub fn bind_to_registrant(mut self) -> Self {
-        self.flags = self.flags | Flags::BIND_REGISTRANT;
+        self.flags |= Flags::BIND_REGISTRANT;
         self
     }
 

@@ -163,7 +163,7 @@ fn a_worker_bound_to_its_sdk_registrant_ends_with_it() {
     let child = h.wait_worker_pid("bd child");
     h.sql(&format!("SELECT bgw_terminate('{handle}')"));
     wait_shutdown(&h, &handle);
-    h.wait_log(&format!("background worker \"bd child\": its registrant (PID"));
+    h.wait_log("background worker \"bd child\": its registrant (PID");
     h.wait_sql("SELECT count(*) FROM bgw_workers WHERE name = 'bd child'", |n| n == "0");
     h.wait_log(&format!("(PID {child}) exited"));
 }
