@@ -49,6 +49,7 @@ fn capacity_grows_and_shrinks_on_reload_up_to_the_ceiling() {
             .map(|r| r.get::<_, Option<String>>(0))
             .map_err(|e| e.to_string())
     });
+    h.wait_log("background worker \"queued\" waits for a free slot");
     // Grow to 4: the waiter and one more registration get slots, without a restart.
     reload_with(&h, 4, 1);
     h.wait_sql("SHOW max_worker_processes", |v| v == "4");

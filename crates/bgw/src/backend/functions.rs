@@ -311,7 +311,7 @@ fn wait_slot_arg(ctx: &Context<'_>, index: usize) -> Result<Option<std::time::Du
     if ctx.len() <= index {
         return Ok(None);
     }
-    Ok(grace_arg(ctx, index)?.map(|ms| std::time::Duration::from_millis(ms.into())))
+    Ok(duration_arg(ctx, index, "wait for a slot")?.map(|ms| std::time::Duration::from_millis(ms.into())))
 }
 
 fn bgw_register(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {
@@ -393,6 +393,11 @@ fn bgw_terminate(ctx: &Context<'_>) -> Result<Option<bool>, SqlError> {
 /// A grace period: an interval (`'5 seconds'`, `'00:00:05'`, `interval '250 ms'`) or a number of seconds; in
 /// milliseconds. Negative or longer than 24 days (the host's timer range) is 22023.
 fn grace_arg(ctx: &Context<'_>, index: usize) -> Result<Option<u32>, SqlError> {
+    duration_arg(ctx, index, "grace period")
+}
+
+/// A duration argument (`what` names it in errors), as [`grace_arg`] describes.
+fn duration_arg(ctx: &Context<'_>, index: usize, what: &str) -> Result<Option<u32>, SqlError> {
     let seconds = match arg(ctx, index) {
         ValueRef::Null => return Ok(None),
         ValueRef::Integer(i) => i as f64,
@@ -401,16 +406,16 @@ fn grace_arg(ctx: &Context<'_>, index: usize) -> Result<Option<u32>, SqlError> {
             let text = String::from_utf8_lossy(t);
             let interval = crate::sql::datum::datetime::parse_interval(&text)?;
             if interval.months != 0 {
-                return Err(SqlError::error("22023", "a grace period cannot be given in months or years"));
+                return Err(SqlError::error("22023", format!("a {what} cannot be given in months or years")));
             }
             interval.days as f64 * 86_400.0 + interval.micros as f64 / 1e6
         }
         ValueRef::Blob(_) => {
-            return Err(SqlError::error("42804", "a grace period is an interval or a number of seconds"))
+            return Err(SqlError::error("42804", format!("a {what} is an interval or a number of seconds")))
         }
     };
     if !(0.0..=(i32::MAX as f64 / 1000.0)).contains(&seconds) {
-        return Err(SqlError::error("22023", format!("grace period {seconds} s is out of range")));
+        return Err(SqlError::error("22023", format!("{what} {seconds} s is out of range")));
     }
     Ok(Some((seconds * 1000.0).round() as u32))
 }
