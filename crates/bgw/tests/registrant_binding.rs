@@ -1,7 +1,7 @@
 //! Registrant binding and queued registration through the C ABI (issue 17, items 5 and 6): a C worker registers a
 //! child with `BGWORKER_BIND_REGISTRANT` through `RegisterDynamicBackgroundWorkerWait`; with every slot taken a
 //! short wait answers false, a long one gets the slot that frees; when the C worker exits, the host terminates the
-//! child. (The SDK's `bind_to_registrant` and
+//! child; a static registration that asks for the binding is refused. (The SDK's `bind_to_registrant` and
 //! `register_dynamic_wait` are tested with the `bgw_testing` module, crates/bgw-testing/tests/module.rs.)
 //!
 //! Every host is stopped when its test ends, failed or not (the harness's `Host` kills its process group on drop).
@@ -76,4 +76,46 @@ fn a_c_worker_waits_for_a_slot_and_its_bound_child_ends_with_it() {
     h.wait_log("background worker \"bound child\": its registrant (PID");
     h.wait_log(&format!("(PID {child}) exited"));
     h.wait_sql("SELECT count(*) FROM bgw_workers", |n| n == "0");
+}
+
+/// A preloaded module registers a static worker asking for the binding: there is no registrant to bind it to, so
+/// the registration is refused and logged (as the spec refuses a static worker that asks for notifications).
+const STATIC_MODULE: &str = r#"
+#include "bgworker.h"
+#include <string.h>
+
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+void idle_main(Datum arg);
+
+void
+idle_main(Datum arg)
+{
+	(void) arg;
+}
+
+void
+_PG_init(void)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	snprintf(w.bgw_name, BGW_MAXLEN, "static bound");
+	snprintf(w.bgw_library_name, MAXPGPATH, "staticbind");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "idle_main");
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BIND_REGISTRANT;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = BGW_NEVER_RESTART;
+	RegisterBackgroundWorker(&w);
+}
+"#;
+
+#[test]
+fn a_static_registration_cannot_be_bound_to_a_registrant() {
+    let dir = module_tempdir();
+    build_c_module_from_text(dir.path(), "staticbind", STATIC_MODULE);
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()).conf("shared_preload_libraries", "'staticbind'"));
+    h.wait_log("background worker \"static bound\": only dynamic background workers can be bound to their registrant");
+    assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'static bound'"), "0");
 }
