@@ -430,6 +430,81 @@ impl BackgroundWorkerBuilder {
         let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
         Ok(ffi::register_dynamic_background_worker_wait(&raw, ms).map(Handle::from_c))
     }
+
+    /// [`register_dynamic_wait`](Self::register_dynamic_wait) as a future any executor can await (no runtime
+    /// needed): the first poll starts a helper thread that makes the host's blocking wait, as the handle's
+    /// awaitable waits do (see [`Handle`]'s module docs for the one-latch rule). A registration the SDK refuses
+    /// fails on the first poll, without a thread.
+    pub fn register_dynamic_wait_async(
+        self,
+        timeout: Option<std::time::Duration>,
+    ) -> impl std::future::Future<Output = Result<Option<Handle>, Error>> + Send {
+        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        RegisterFuture { raw: Some(self.to_raw(std::process::id() as i32)), ms, shared: None }
+    }
+}
+
+/// What [`BackgroundWorkerBuilder::register_dynamic_wait_async`] returns.
+struct RegisterFuture {
+    /// The registration (or the SDK's refusal), until the first poll takes it.
+    raw: Option<Result<ffi::BackgroundWorker, Error>>,
+    ms: i32,
+    shared: Option<std::sync::Arc<std::sync::Mutex<RegisterShared>>>,
+}
+
+/// What the helper thread and the future share.
+#[derive(Default)]
+struct RegisterShared {
+    result: Option<Option<Handle>>,
+    waker: Option<std::task::Waker>,
+}
+
+impl std::future::Future for RegisterFuture {
+    type Output = Result<Option<Handle>, Error>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Some(shared) = &this.shared {
+            let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(r) = s.result.take() {
+                return Poll::Ready(Ok(r));
+            }
+            match &s.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => s.waker = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        }
+        let raw = match this.raw.take() {
+            Some(Ok(raw)) => raw,
+            Some(Err(e)) => return Poll::Ready(Err(e)),
+            None => return Poll::Ready(Err(Error::Thread("polled after completion".into()))),
+        };
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(RegisterShared {
+            result: None,
+            waker: Some(cx.waker().clone()),
+        }));
+        let (ms, theirs) = (this.ms, std::sync::Arc::clone(&shared));
+        let spawned = std::thread::Builder::new().name("bgw-register-wait".into()).spawn(move || {
+            let result = ffi::register_dynamic_background_worker_wait(&raw, ms).map(Handle::from_c);
+            let waker = {
+                let mut s = theirs.lock().unwrap_or_else(|e| e.into_inner());
+                s.result = Some(result);
+                s.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        });
+        match spawned {
+            Ok(_) => {
+                this.shared = Some(shared);
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(Error::Thread(e.to_string()))),
+        }
+    }
 }
 
 /// Copies `value` into a C field, refusing what does not fit (the field keeps a terminating NUL).
@@ -705,5 +780,36 @@ mod wait_and_bind_tests {
         // Forever is -1; no slot in time is None.
         let none = BackgroundWorkerBuilder::new("full").library("l").function("f").register_dynamic_wait(None);
         assert_eq!(none, Ok(None));
+    }
+
+    #[test]
+    fn a_waiting_registration_can_be_awaited() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Wake, Waker};
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        fn block_on<F: Future>(f: F) -> F::Output {
+            let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+            let mut cx = Context::from_waker(&waker);
+            let mut f = std::pin::pin!(f);
+            loop {
+                if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                    return v;
+                }
+                std::thread::park();
+            }
+        }
+        let b = BackgroundWorkerBuilder::new("awaited").library("lib").function("f").main_arg(4);
+        let h = block_on(b.register_dynamic_wait_async(Some(std::time::Duration::from_millis(90))));
+        assert_eq!(h, Ok(Some(Handle { slot: 4, generation: 7 })));
+        assert_eq!(fake_host::registered("awaited").unwrap().bgw_restart_time, 90);
+        // Refused by the SDK: on the first poll, without calling the host.
+        let long = "z".repeat(200);
+        let refused = block_on(BackgroundWorkerBuilder::new(long.as_str()).register_dynamic_wait_async(None));
+        assert!(refused.is_err());
     }
 }

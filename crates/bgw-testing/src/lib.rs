@@ -292,7 +292,7 @@ fn supervisor(_: MainArg) -> Result<(), String> {
 }
 
 /// Registers a `sleeper` bound to this worker (`bind_to_registrant`), waiting up to 10 s for a free slot
-/// (`register_dynamic_wait`), logs the child's pid once it runs, then sleeps until terminated: the host then
+/// (`register_dynamic_wait_async`, awaited), logs the child's pid once it runs, then sleeps until terminated: the host then
 /// terminates the child too.
 fn binder(_: MainArg) -> Result<(), String> {
     Signals::install();
@@ -304,8 +304,9 @@ fn binder(_: MainArg) -> Result<(), String> {
         .function("sleeper")
         .restart(Restart::Never)
         .notify_self()
-        .bind_to_registrant()
-        .register_dynamic_wait(Some(Duration::from_secs(10)))
+        .bind_to_registrant();
+    // Awaited (the SDK's future for a waiting registration), as from an async runtime.
+    let handle = block_on(handle.register_dynamic_wait_async(Some(Duration::from_secs(10))))
         .map_err(|e| e.to_string())?
         .ok_or("no free background worker slot within 10 s")?;
     match handle.wait_for_startup().map_err(|e| e.to_string())? {

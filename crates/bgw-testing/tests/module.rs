@@ -156,9 +156,13 @@ fn an_async_waiter_awaits_startup_and_shutdown() {
 }
 
 #[test]
-fn a_worker_bound_to_its_sdk_registrant_ends_with_it() {
-    let h = Host::start(MODULE.setup());
+fn a_worker_bound_to_its_sdk_registrant_waits_for_a_slot_and_ends_with_it() {
+    let h = Host::start(MODULE.setup().conf("max_worker_processes", "2"));
+    // The binder's child waits (the SDK's awaited waiting registration) until the blocker's slot frees.
+    let blocker = h.register("bgw", "sleeper", 0, r#"{"name":"blocker"}"#);
     let handle = register(&h, "binder", 0, r#"{"name":"bd"}"#);
+    h.wait_log("background worker \"bd child\" waits for a free slot");
+    h.sql(&format!("SELECT bgw_terminate('{blocker}')"));
     h.wait_log("binder \"bd\": child started with pid");
     let child = h.wait_worker_pid("bd child");
     h.sql(&format!("SELECT bgw_terminate('{handle}')"));
