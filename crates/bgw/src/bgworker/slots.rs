@@ -690,7 +690,18 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
 
     /// Postmaster: gives a slot back. `parallel` comes from the postmaster's own sanitized copy.
     pub fn release(&self, slot: u32, parallel: bool) {
-        let Some(s) = self.slots.get(slot as usize) else { return };
+        self.release_inner(slot, parallel, false);
+    }
+
+    /// Postmaster: gives a slot back while registrations wait for one: its room becomes a promise for the next
+    /// waiter in the same step (used − 1, promised + 1), so that no registrant that does not wait takes it
+    /// first. True if it did; false (a plain release) if the limit, lowered by a reload, leaves no room.
+    pub fn release_for_waiter(&self, slot: u32, parallel: bool) -> bool {
+        self.release_inner(slot, parallel, true)
+    }
+
+    fn release_inner(&self, slot: u32, parallel: bool, for_waiter: bool) -> bool {
+        let Some(s) = self.slots.get(slot as usize) else { return false };
         if parallel {
             let n = self.header.parallel_terminate_count.load(Ordering::Relaxed);
             self.header.parallel_terminate_count.store(n.wrapping_add(1), Ordering::Release);
@@ -698,8 +709,14 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         s.pid.store(0, Ordering::Relaxed);
         // Last: after this a registrant may reuse the slot.
         s.in_use.store(false, Ordering::Release);
-        self.header.give_back_used();
+        let limit = self.header.limit.load(Ordering::SeqCst);
+        let promised = for_waiter
+            && self.header.update_occupancy(|u, r| (u > 0 && u.saturating_add(r) <= limit).then(|| (u - 1, r + 1)));
+        if !promised {
+            self.header.give_back_used();
+        }
         self.hint_free(slot as usize);
+        promised
     }
 
     // ----- fault injection: what a dying or rogue child can do (the host's `lock_holder` and `scribbler` test

@@ -30,7 +30,10 @@
 //!
 //! A registration waits while `head != tail` even if a slot happens to be free: those ahead of it come first.
 //! The room a promise stands for is counted in the slot array's occupancy (see [`super::slots`], "Capacity"),
-//! so no registrant that does not wait can take it: a granted waiter registers without competition.
+//! so no registrant that does not wait can take it: a granted waiter registers without competition. A slot the
+//! postmaster releases while registrations wait turns its room into a promise in the same step
+//! (`SlotArray::release_for_waiter`), so a registration that does not wait cannot slip in between the release and
+//! the grant either; a promise no one is left to take is withdrawn.
 //!
 //! # What the postmaster must tolerate
 //!

@@ -99,6 +99,9 @@ pub struct Workers {
     /// Waiting registrations the postmaster promised room to and whose registrant has not collected it yet, by
     /// pid (see [`crate::bgworker::wait_queue`]): if that registrant dies first, the promise is taken back.
     promised: std::collections::HashMap<i32, u64>,
+    /// Rooms released slots promised to waiting registrations, not yet handed to one (see
+    /// [`Workers::release_slot`]).
+    prepromised: u32,
     /// A small generator for the backoff's jitter (xorshift; no cryptographic use).
     jitter_state: u64,
     next_seq: u64,
@@ -137,6 +140,7 @@ impl Workers {
             running_by_type: Default::default(),
             quota_waiting: Default::default(),
             promised: Default::default(),
+            prepromised: 0,
             jitter_state: (std::process::id() as u64) << 32 | 0x9e37_79b9,
             next_seq: 1,
             shm: None,
@@ -398,7 +402,7 @@ impl Workers {
                     if queue.refuse(head) {
                         notify(children, pid);
                     }
-                } else if !slots.header().promise_room() {
+                } else if !self.take_prepromised() && !slots.header().promise_room() {
                     break;
                 } else if queue.grant(head) {
                     self.promised.insert(pid, head);
@@ -411,6 +415,30 @@ impl Workers {
             head = head.wrapping_add(1);
         }
         queue.set_head(head);
+        // Rooms promised by releases that found no one left to take them (every wait had ended) go back.
+        for _ in 0..std::mem::take(&mut self.prepromised) {
+            slots.header().withdraw_promise();
+        }
+    }
+
+    /// Takes one of the rooms a release promised to waiters ([`Workers::release_slot`]), if any.
+    fn take_prepromised(&mut self) -> bool {
+        let some = self.prepromised > 0;
+        self.prepromised = self.prepromised.saturating_sub(1);
+        some
+    }
+
+    /// Gives a slot back; while registrations wait (O(1) to know), its room is promised to the next of them in
+    /// the same step, and [`Workers::serve_waiters`] hands that promise on.
+    fn release_slot(&mut self, shm: &Shmem, slot: u32, parallel: bool) {
+        let (head, tail) = shm.wait_queue().bounds();
+        if head != tail {
+            if shm.slots().release_for_waiter(slot, parallel) {
+                self.prepromised += 1;
+            }
+        } else {
+            shm.slots().release(slot, parallel);
+        }
     }
 
     /// A child exited: a promise of room it did not collect is taken back (the next waiter gets it).
@@ -568,7 +596,7 @@ impl Workers {
             if copy.terminate {
                 // Terminated before we saw it: free the slot, and tell the registrant we did.
                 self.record_end(slot, ExitReason::Terminated(i32::MIN));
-                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                self.release_slot(shm, slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                 notify_slot_change(shm, children, slot, notify_pid);
                 continue;
             }
@@ -576,7 +604,7 @@ impl Workers {
                 // Registered after the shutdown began: refused (the registrant's wait ends, stopped).
                 elog::debug1(format!("refusing background worker \"{}\": the host is shutting down", spec.name));
                 self.record_end(slot, ExitReason::Shutdown);
-                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                self.release_slot(shm, slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                 notify_slot_change(shm, children, slot, notify_pid);
                 continue;
             }
@@ -586,7 +614,7 @@ impl Workers {
             });
             if let Err(e) = checked {
                 elog::log(format!("ignoring background worker registration in slot {slot}: {}", e.message));
-                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                self.release_slot(shm, slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                 notify_slot_change(shm, children, slot, notify_pid);
                 continue;
             }
@@ -598,7 +626,7 @@ impl Workers {
                     spec.name
                 ));
                 self.record_end(slot, ExitReason::Terminated(i32::MIN));
-                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                self.release_slot(shm, slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                 notify_slot_change(shm, children, slot, notify_pid);
                 continue;
             }
@@ -924,7 +952,7 @@ impl Workers {
     fn forget(&mut self, slot: u32) {
         let Some(rw) = self.slots[slot as usize].take() else { return };
         if let Some(shm) = self.shm {
-            shm.slots().release(slot, rw.spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+            self.release_slot(shm, slot, rw.spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
             publish_state(shm, slot, WorkerState::Free);
         }
         elog::debug1_with(|| format!("unregistering background worker \"{}\"", rw.spec.name));
@@ -942,6 +970,7 @@ impl Workers {
         self.running_by_type.clear();
         self.quota_waiting.clear();
         self.promised.clear();
+        self.prepromised = 0;
         for slot in self.slots.iter_mut() {
             // Workers bound to a registrant go with it: every registrant died in the crash.
             let keep = slot
