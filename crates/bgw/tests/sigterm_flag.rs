@@ -1,5 +1,5 @@
 //! PostgreSQL 19's `die()` as a flag (issue 17, item 7): a worker registered with `BGWORKER_DIE_AT_INTERRUPTS`
-//! (workers.toml flag "die_at_interrupts") is not ended by SIGTERM at once: the default handler sets
+//! (flag "die_at_interrupts" in workers.toml or bgw_register's options) is not ended by SIGTERM at once: the default handler sets
 //! `ProcDiePending`, `InterruptPending` and the latch, and the worker ends at its next `CHECK_FOR_INTERRUPTS()`
 //! with FATAL "terminating background worker \"%s\" due to administrator command". A registration that does not
 //! ask for it keeps the spec's handler, which ends the worker inside the signal handler.
@@ -80,4 +80,21 @@ restart = "never"
         assert!(log.contains(&format!("background worker \"{name} type\" (PID")), "{log}");
     }
     assert_eq!(h.sql("SELECT count(*) FROM bgw_workers"), "0");
+}
+
+#[test]
+fn sql_registrations_ask_for_it_with_a_flag() {
+    let dir = module_tempdir();
+    build_c_module_from_text(dir.path(), "waiter", MODULE);
+    let h = Host::start(Setup::new(BGW).library_path(dir.path()));
+    let handle = h.sql(
+        "SELECT bgw_register('waiter', 'waiter_main', 0, \
+         '{\"name\": \"sql deferred\", \"flags\": [\"shmem\", \"die_at_interrupts\"]}')",
+    );
+    h.wait_log("waiter \"sql deferred\": started");
+    h.sql(&format!("SELECT bgw_terminate('{handle}')"));
+    h.sql(&format!("SELECT bgw_wait_for_shutdown('{handle}')"));
+    let log = h.log();
+    assert!(log.contains("waiter \"sql deferred\": woke, die pending 1"), "{log}");
+    assert!(log.contains("terminating background worker \"sql deferred\" due to administrator command"), "{log}");
 }

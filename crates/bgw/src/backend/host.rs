@@ -58,6 +58,8 @@ pub struct RequestFlags {
     pub parallel: bool,
     /// PostgreSQL 19's `BGWORKER_INTERRUPTIBLE`: DROP DATABASE terminates it.
     pub interruptible: bool,
+    /// `BGWORKER_DIE_AT_INTERRUPTS`: SIGTERM is a flag acted on at CHECK_FOR_INTERRUPTS (PostgreSQL 19's `die()`).
+    pub die_at_interrupts: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
