@@ -1,8 +1,8 @@
 //! PostgreSQL 19's `die()` as a flag (issue 17, item 7): a worker registered with `BGWORKER_DIE_AT_INTERRUPTS`
-//! (flag "die_at_interrupts" in workers.toml or bgw_register's options) is not ended by SIGTERM at once: the default handler sets
-//! `ProcDiePending`, `InterruptPending` and the latch, and the worker ends at its next `CHECK_FOR_INTERRUPTS()`
-//! with FATAL "terminating background worker \"%s\" due to administrator command". A registration that does not
-//! ask for it keeps the spec's handler, which ends the worker inside the signal handler.
+//! (flag "die_at_interrupts" in workers.toml or in bgw_register's options) is not ended by SIGTERM at once: the
+//! default handler sets `ProcDiePending`, `InterruptPending` and the latch, and the worker ends at its next
+//! `CHECK_FOR_INTERRUPTS()` with FATAL "terminating background worker \"%s\" due to administrator command". A
+//! registration that does not ask for it keeps the spec's handler, which ends the worker inside the signal handler.
 //!
 //! Every host is stopped when its test ends, failed or not (the harness's `Host` kills its process group on drop).
 

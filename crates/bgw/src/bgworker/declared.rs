@@ -1,10 +1,10 @@
 //! Declared workers: `workers.toml` in the data directory lists workers to register statically at start.
 //!
-//! Each `[[worker]]` table has the same fields as a dynamic registration: `name` (required), `library`
-//! (default "bgw"), `function` (required), `main_arg` (integer, default 0), `type`, `flags` (array of "shmem",
-//! "database", "parallel", "interruptible", "die_at_interrupts"; default ["shmem"]), `start` ("postmaster_start", "consistent_state",
-//! "recovery_finished"; default "recovery_finished"), `restart` (seconds, or "never"; default 60, the spec's
-//! default interval) and `extra` (text, at most 128 bytes). Like a systemd unit or a supervisord program, with the
+//! Each `[[worker]]` table has the same fields as a dynamic registration: `name` (required), `library` (default "bgw"),
+//! `function` (required), `main_arg` (integer, default 0), `type`, `flags` (array of "shmem", "database", "parallel",
+//! "interruptible", "die_at_interrupts"; default ["shmem"]), `start` ("postmaster_start", "consistent_state",
+//! "recovery_finished"; default "recovery_finished"), `restart` (seconds, or "never"; default 60, the spec's default
+//! interval) and `extra` (text, at most 128 bytes). Like a systemd unit or a supervisord program, with the
 //! spec's semantics. Runs in the postmaster at start, before shared memory exists.
 
 use super::types::{

@@ -10,11 +10,11 @@
 //! A ring of `capacity` entries; position `p` (a ticket, counting up forever) lives in entry `p % capacity`. Each
 //! entry is one word, `ticket << 2 | state`, and the waiter's pid:
 //!
-//! | state     | set by                                                         | left by                           |
-//! |-----------|----------------------------------------------------------------|-----------------------------------|
-//! | `FREE`    | anyone ending a wait (below)                                   | a registrant enqueueing           |
-//! | `WAITING` | a registrant, holding the slots' lock, at `tail`               | the postmaster (grant or drop), the waiter (cancel) |
-//! | `GRANTED` | the postmaster: room was promised to this waiter               | the waiter (collects or cancels); the postmaster if the waiter died |
+//! - `FREE`: set by anyone ending a wait (below); left by a registrant enqueueing.
+//! - `WAITING`: set by a registrant, holding the slots' lock, at `tail`; left by the postmaster (grant or drop)
+//!   or the waiter (cancel).
+//! - `GRANTED`: set by the postmaster (room was promised to this waiter); left by the waiter (collects or
+//!   cancels), or by the postmaster if the waiter died.
 //!
 //! Every change of state is a compare-and-swap on the whole word, ticket included, so whoever ends a wait first
 //! wins and the loser sees it: a waiter that cancels at the moment the postmaster grants either cancels a
