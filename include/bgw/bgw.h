@@ -91,6 +91,15 @@ extern const char *bgw_spi_error_sqlstate(void);
 extern void BackgroundWorkerReportReady(void);
 extern BgwHandleStatus WaitForBackgroundWorkerReady(BackgroundWorkerHandle *handle, pid_t *pidp, int timeout_ms);
 
+/*
+ * Queued registration: as RegisterDynamicBackgroundWorker, but when no slot is free waits up to timeout_ms (-1: as
+ * long as it takes) for one, first come first served among the waiting registrations; false if none came in time
+ * (or a shutdown began). A cancel or termination request ends the wait with its ERROR; a wait that ends without a
+ * slot leaves the queue (nothing is started for it later).
+ */
+extern bool RegisterDynamicBackgroundWorkerWait(BackgroundWorker *worker, BackgroundWorkerHandle **handle,
+												int timeout_ms);
+
 /* TerminateBackgroundWorker, then SIGKILL if the worker still runs grace_ms later (see README: which kill is a
  * crash). */
 extern void TerminateBackgroundWorkerWithGrace(BackgroundWorkerHandle *handle, int grace_ms);

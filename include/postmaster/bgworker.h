@@ -19,6 +19,10 @@ extern "C" {
 #define BGWORKER_CLASS_PARALLEL 0x0010
 /* PostgreSQL 19: DROP DATABASE terminates the worker instead of waiting for it (needs the two flags above). */
 #define BGWORKER_INTERRUPTIBLE 0x0004
+/* bgw, beyond PostgreSQL: a dynamic worker terminated when the process that registered it exits. */
+#define BGWORKER_BIND_REGISTRANT 0x1000
+/* bgw, PostgreSQL 19's die(): SIGTERM sets ProcDiePending; the worker ends at its next CHECK_FOR_INTERRUPTS(). */
+#define BGWORKER_DIE_AT_INTERRUPTS 0x2000
 
 typedef void (*bgworker_main_type)(Datum main_arg);
 

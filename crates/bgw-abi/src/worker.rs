@@ -20,6 +20,13 @@ pub const BGWORKER_CLASS_PARALLEL: c_int = 0x0010;
 /// `bgw_flags` (PostgreSQL 19): the worker may be terminated when its database is dropped (DROP DATABASE ends
 /// it instead of waiting for it); needs `BGWORKER_SHMEM_ACCESS` and `BGWORKER_BACKEND_DATABASE_CONNECTION`.
 pub const BGWORKER_INTERRUPTIBLE: c_int = 0x0004;
+/// `bgw_flags` (bgw's own, beyond PostgreSQL): a dynamic worker bound to its registrant, terminated when the
+/// process that registered it exits (systemd's `BindsTo`, an OTP link). Only for dynamic registrations.
+pub const BGWORKER_BIND_REGISTRANT: c_int = 0x1000;
+/// `bgw_flags` (PostgreSQL 19's `die()`, asked for): the default SIGTERM handler only sets `ProcDiePending` and
+/// `InterruptPending` and the latch; the worker ends at its next `CHECK_FOR_INTERRUPTS()` (FATAL "terminating
+/// background worker ... due to administrator command"). Without it, the spec's handler ends the worker at once.
+pub const BGWORKER_DIE_AT_INTERRUPTS: c_int = 0x2000;
 
 /// `BgWorkerStartTime`: when the postmaster starts a worker (a C enum, so an `int`).
 pub type BgWorkerStartTime = c_int;

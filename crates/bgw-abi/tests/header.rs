@@ -45,6 +45,8 @@ const CONSTANTS: &[Constant] = constants![
     BGWORKER_BACKEND_DATABASE_CONNECTION,
     BGWORKER_CLASS_PARALLEL,
     BGWORKER_INTERRUPTIBLE,
+    BGWORKER_BIND_REGISTRANT,
+    BGWORKER_DIE_AT_INTERRUPTS,
     BgWorkerStart_PostmasterStart,
     BgWorkerStart_ConsistentState,
     BgWorkerStart_RecoveryFinished,

@@ -64,6 +64,18 @@ extern "C" fn RegisterDynamicBackgroundWorker(
     true
 }
 
+/// As `RegisterDynamicBackgroundWorker`; the timeout is recorded in the worker's restart time (for the tests).
+#[unsafe(no_mangle)]
+extern "C" fn RegisterDynamicBackgroundWorkerWait(
+    worker: *mut BackgroundWorker,
+    handle: *mut *mut BackgroundWorkerHandle,
+    timeout_ms: c_int,
+) -> bool {
+    // SAFETY: the SDK passes a valid registration.
+    unsafe { (*worker).bgw_restart_time = timeout_ms };
+    RegisterDynamicBackgroundWorker(worker, handle)
+}
+
 /// Status by generation: 1 started (pid 1000 + slot), 2 stopped, 3 not yet started, 4 postmaster died,
 /// anything else an unknown code.
 #[unsafe(no_mangle)]

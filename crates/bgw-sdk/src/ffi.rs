@@ -43,6 +43,11 @@ pub use bgw_abi::{BgWorkerStart_ConsistentState, BgWorkerStart_PostmasterStart, 
 #[allow(non_upper_case_globals, non_snake_case)]
 unsafe extern "C" {
     fn RegisterBackgroundWorker(worker: *mut BackgroundWorker);
+    fn RegisterDynamicBackgroundWorkerWait(
+        worker: *mut BackgroundWorker,
+        handle: *mut *mut BackgroundWorkerHandle,
+        timeout_ms: c_int,
+    ) -> bool;
     fn RegisterDynamicBackgroundWorker(worker: *mut BackgroundWorker, handle: *mut *mut BackgroundWorkerHandle)
         -> bool;
     fn GetBackgroundWorkerPid(handle: *mut BackgroundWorkerHandle, pidp: *mut pid_t) -> BgwHandleStatus;
@@ -206,10 +211,31 @@ pub fn preloading() -> bool {
 /// `RegisterDynamicBackgroundWorker(worker, &handle)`: Some(handle) on success, None when no slot is free.
 /// A registration the host refuses is an ERROR in the host, which ends the calling process.
 pub fn register_dynamic_background_worker(worker: &BackgroundWorker) -> Option<BackgroundWorkerHandle> {
+    register_with(worker, |w, out| {
+        // SAFETY: a valid registration and a valid out-pointer, both live across the call.
+        unsafe { RegisterDynamicBackgroundWorker(w, out) }
+    })
+}
+
+/// `RegisterDynamicBackgroundWorkerWait(worker, &handle, timeout_ms)` (beyond PostgreSQL): waits up to
+/// `timeout_ms` (-1: as long as it takes) for a free slot; None when none came in time.
+pub fn register_dynamic_background_worker_wait(
+    worker: &BackgroundWorker,
+    timeout_ms: c_int,
+) -> Option<BackgroundWorkerHandle> {
+    register_with(worker, |w, out| {
+        // SAFETY: a valid registration and a valid out-pointer, both live across the call.
+        unsafe { RegisterDynamicBackgroundWorkerWait(w, out, timeout_ms) }
+    })
+}
+
+fn register_with(
+    worker: &BackgroundWorker,
+    call: impl FnOnce(*mut BackgroundWorker, *mut *mut BackgroundWorkerHandle) -> bool,
+) -> Option<BackgroundWorkerHandle> {
     let mut copy = *worker;
     let mut out: *mut BackgroundWorkerHandle = std::ptr::null_mut();
-    // SAFETY: a valid registration and a valid out-pointer, both live across the call.
-    let ok = unsafe { RegisterDynamicBackgroundWorker(&mut copy, &mut out) };
+    let ok = call(&mut copy, &mut out);
     if !ok || out.is_null() {
         return None;
     }

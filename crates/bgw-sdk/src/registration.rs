@@ -45,6 +45,12 @@ impl Flags {
     pub const DATABASE: Flags = Flags(ffi::BGWORKER_BACKEND_DATABASE_CONNECTION);
     /// `BGWORKER_CLASS_PARALLEL`: counts against `max_parallel_workers`; must not restart.
     pub const PARALLEL: Flags = Flags(ffi::BGWORKER_CLASS_PARALLEL);
+    /// `BGWORKER_BIND_REGISTRANT` (beyond PostgreSQL): a dynamic worker terminated when the process that
+    /// registered it exits (see [`BackgroundWorkerBuilder::bind_to_registrant`]).
+    pub const BIND_REGISTRANT: Flags = Flags(bgw_abi::BGWORKER_BIND_REGISTRANT);
+    /// `BGWORKER_DIE_AT_INTERRUPTS` (PostgreSQL 19's `die()`): SIGTERM sets a flag the worker acts on at its next
+    /// interrupt check instead of ending it at once.
+    pub const DIE_AT_INTERRUPTS: Flags = Flags(bgw_abi::BGWORKER_DIE_AT_INTERRUPTS);
 
     /// No flags: the worker detaches from shared memory when it starts.
     pub const fn empty() -> Flags {
@@ -56,7 +62,14 @@ impl Flags {
     }
     /// Flags from a C value; None if it has bits the SDK does not know.
     pub const fn from_bits(bits: i32) -> Option<Flags> {
-        if bits & !(Self::SHMEM.0 | Self::DATABASE.0 | Self::PARALLEL.0) == 0 {
+        if bits
+            & !(Self::SHMEM.0
+                | Self::DATABASE.0
+                | Self::PARALLEL.0
+                | Self::BIND_REGISTRANT.0
+                | Self::DIE_AT_INTERRUPTS.0)
+            == 0
+        {
             Some(Flags(bits))
         } else {
             None
@@ -325,6 +338,14 @@ impl BackgroundWorkerBuilder {
         self.extra = extra.to_vec();
         self
     }
+    /// Binds the worker to its registrant (beyond PostgreSQL; `BGWORKER_BIND_REGISTRANT`): the host terminates
+    /// it when the process that registers it exits (systemd's `BindsTo`, an OTP link). Dynamic registrations
+    /// only: the host refuses a static registration that asks for it.
+    pub fn bind_to_registrant(mut self) -> Self {
+        self.flags |= Flags::BIND_REGISTRANT;
+        self
+    }
+
     /// Signal the registering process (with SIGUSR1, which sets its latch) when the worker starts and stops. The
     /// pid is taken when `register_*` is called. Needed to wait on the handle efficiently from the registrant.
     pub fn notify_self(mut self) -> Self {
@@ -398,6 +419,91 @@ impl BackgroundWorkerBuilder {
     pub fn register_dynamic(self) -> Result<Option<Handle>, Error> {
         let raw = self.to_raw(std::process::id() as i32)?;
         Ok(ffi::register_dynamic_background_worker(&raw).map(Handle::from_c))
+    }
+
+    /// Registers a dynamic worker, waiting up to `timeout` (None: as long as it takes) for a free slot when none
+    /// is free (`RegisterDynamicBackgroundWorkerWait`, beyond PostgreSQL): registrations that wait get slots
+    /// first come first served; `Ok(None)` when none came in time (or the host began to shut down). A wait that
+    /// ends without a slot leaves the queue: nothing is started for it later.
+    pub fn register_dynamic_wait(self, timeout: Option<std::time::Duration>) -> Result<Option<Handle>, Error> {
+        let raw = self.to_raw(std::process::id() as i32)?;
+        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        Ok(ffi::register_dynamic_background_worker_wait(&raw, ms).map(Handle::from_c))
+    }
+
+    /// [`register_dynamic_wait`](Self::register_dynamic_wait) as a future any executor can await (no runtime
+    /// needed): the first poll starts a helper thread that makes the host's blocking wait, as the handle's
+    /// awaitable waits do (see [`Handle`]'s module docs for the one-latch rule). A registration the SDK refuses
+    /// fails on the first poll, without a thread.
+    pub fn register_dynamic_wait_async(
+        self,
+        timeout: Option<std::time::Duration>,
+    ) -> impl std::future::Future<Output = Result<Option<Handle>, Error>> + Send {
+        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        RegisterFuture { raw: Some(self.to_raw(std::process::id() as i32)), ms, shared: None }
+    }
+}
+
+/// What [`BackgroundWorkerBuilder::register_dynamic_wait_async`] returns.
+struct RegisterFuture {
+    /// The registration (or the SDK's refusal), until the first poll takes it.
+    raw: Option<Result<ffi::BackgroundWorker, Error>>,
+    ms: i32,
+    shared: Option<std::sync::Arc<std::sync::Mutex<RegisterShared>>>,
+}
+
+/// What the helper thread and the future share.
+#[derive(Default)]
+struct RegisterShared {
+    result: Option<Option<Handle>>,
+    waker: Option<std::task::Waker>,
+}
+
+impl std::future::Future for RegisterFuture {
+    type Output = Result<Option<Handle>, Error>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Some(shared) = &this.shared {
+            let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(r) = s.result.take() {
+                return Poll::Ready(Ok(r));
+            }
+            match &s.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => s.waker = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        }
+        let raw = match this.raw.take() {
+            Some(Ok(raw)) => raw,
+            Some(Err(e)) => return Poll::Ready(Err(e)),
+            None => return Poll::Ready(Err(Error::Thread("polled after completion".into()))),
+        };
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(RegisterShared {
+            result: None,
+            waker: Some(cx.waker().clone()),
+        }));
+        let (ms, theirs) = (this.ms, std::sync::Arc::clone(&shared));
+        let spawned = std::thread::Builder::new().name("bgw-register-wait".into()).spawn(move || {
+            let result = ffi::register_dynamic_background_worker_wait(&raw, ms).map(Handle::from_c);
+            let waker = {
+                let mut s = theirs.lock().unwrap_or_else(|e| e.into_inner());
+                s.result = Some(result);
+                s.waker.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        });
+        match spawned {
+            Ok(_) => {
+                this.shared = Some(shared);
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(Error::Thread(e.to_string()))),
+        }
     }
 }
 
@@ -647,5 +753,63 @@ mod tests {
         let r = Registration::from_raw(&raw);
         assert_eq!(r.name.len(), 96);
         assert_eq!(r.extra_until_nul().len(), 128);
+    }
+}
+
+#[cfg(test)]
+mod wait_and_bind_tests {
+    use super::*;
+    use crate::fake_host;
+
+    #[test]
+    fn a_waiting_registration_passes_its_timeout_and_binding_to_the_host() {
+        let h = BackgroundWorkerBuilder::new("waits")
+            .library("lib")
+            .function("f")
+            .main_arg(3)
+            .bind_to_registrant()
+            .register_dynamic_wait(Some(std::time::Duration::from_millis(250)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(h, Handle { slot: 3, generation: 7 });
+        let raw = fake_host::registered("waits").unwrap();
+        // The fake host records the timeout in the restart time.
+        assert_eq!(raw.bgw_restart_time, 250);
+        assert_eq!(raw.bgw_flags, bgw_abi::BGWORKER_SHMEM_ACCESS | bgw_abi::BGWORKER_BIND_REGISTRANT);
+        assert_eq!(Flags::from_bits(raw.bgw_flags), Some(Flags::SHMEM | Flags::BIND_REGISTRANT));
+        // Forever is -1; no slot in time is None.
+        let none = BackgroundWorkerBuilder::new("full").library("l").function("f").register_dynamic_wait(None);
+        assert_eq!(none, Ok(None));
+    }
+
+    #[test]
+    fn a_waiting_registration_can_be_awaited() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Wake, Waker};
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        fn block_on<F: Future>(f: F) -> F::Output {
+            let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+            let mut cx = Context::from_waker(&waker);
+            let mut f = std::pin::pin!(f);
+            loop {
+                if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                    return v;
+                }
+                std::thread::park();
+            }
+        }
+        let b = BackgroundWorkerBuilder::new("awaited").library("lib").function("f").main_arg(4);
+        let h = block_on(b.register_dynamic_wait_async(Some(std::time::Duration::from_millis(90))));
+        assert_eq!(h, Ok(Some(Handle { slot: 4, generation: 7 })));
+        assert_eq!(fake_host::registered("awaited").unwrap().bgw_restart_time, 90);
+        // Refused by the SDK: on the first poll, without calling the host.
+        let long = "z".repeat(200);
+        let refused = block_on(BackgroundWorkerBuilder::new(long.as_str()).register_dynamic_wait_async(None));
+        assert!(refused.is_err());
     }
 }

@@ -32,6 +32,9 @@ pub struct Setup {
     pub env: Vec<(String, String)>,
     /// A module crate to install on the host's library path.
     pub module: Option<Module>,
+    /// Run the postmaster as this OS user (tests run as root; a limit such as RLIMIT_NPROC binds only others):
+    /// the host's directory is given to that user.
+    pub os_user: Option<String>,
 }
 
 impl Setup {
@@ -45,7 +48,13 @@ impl Setup {
             port: None,
             env: Vec::new(),
             module: None,
+            os_user: None,
         }
+    }
+    /// Runs the postmaster as the OS user `user` (for example `nobody`) instead of the test's (root).
+    pub fn os_user(mut self, user: &str) -> Self {
+        self.os_user = Some(user.to_string());
+        self
     }
     pub fn conf(mut self, name: &str, value: &str) -> Self {
         self.conf.push((name.to_string(), value.to_string()));
@@ -95,6 +104,8 @@ pub struct Host {
     pub log_path: PathBuf,
     bin: PathBuf,
     env: Vec<(String, String)>,
+    /// (uid, gid) the postmaster runs as, if not the test's.
+    run_as: Option<(u32, u32)>,
 }
 
 impl Host {
@@ -121,7 +132,12 @@ impl Host {
         }
         std::fs::write(data.join("bgworker.conf"), conf).unwrap();
         let log_path = dir.path().join("server.log");
-        Host { dir, port, child: None, log_path, bin: setup.bin.clone(), env: setup.env.clone() }
+        let run_as = setup.os_user.as_deref().map(|user| {
+            let ids = user_ids(user);
+            chown_tree(dir.path(), ids);
+            ids
+        });
+        Host { dir, port, child: None, log_path, bin: setup.bin.clone(), env: setup.env.clone(), run_as }
     }
 
     /// Starts a host and waits until it accepts connections.
@@ -156,6 +172,10 @@ impl Host {
             .stderr(log);
         for (k, v) in &self.env {
             cmd.env(k, v);
+        }
+        if let Some((uid, gid)) = self.run_as {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(uid).gid(gid);
         }
         self.child = Some(contained(&mut cmd).spawn().unwrap());
     }
@@ -334,6 +354,30 @@ impl Drop for Host {
         if let Some(mut c) = self.child.take() {
             kill_group(c.id() as i32);
             let _ = c.wait();
+        }
+    }
+}
+
+/// (uid, gid) of the OS user `user`.
+fn user_ids(user: &str) -> (u32, u32) {
+    let name = std::ffi::CString::new(user).unwrap();
+    // SAFETY: getpwnam with a NUL-terminated name; the returned record is read at once (tests are the only caller
+    // of getpwnam in this process, and a race would only give another user's ids).
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    assert!(!pw.is_null(), "no OS user {user:?}");
+    // SAFETY: non-null, points to the C library's static record.
+    unsafe { ((*pw).pw_uid, (*pw).pw_gid) }
+}
+
+/// Gives `dir` and everything under it to (uid, gid).
+fn chown_tree(dir: &Path, (uid, gid): (u32, u32)) {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && !path.is_symlink() {
+            chown_tree(&path, (uid, gid));
+        } else {
+            std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).unwrap();
         }
     }
 }

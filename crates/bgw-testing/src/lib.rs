@@ -16,6 +16,7 @@
 //! | `async_waiter` | —             | registers a sleeper, awaits its start-up, terminates it, awaits its exit   |
 //! | `bad_name`     | —             | tries to register a worker with a 200-byte name and logs the SDK's error   |
 //! | `notifier`     | —             | connects to `postgres`, sends NOTIFYs on channel `sdk` (see the function)  |
+//! | `binder`       | —             | registers a `sleeper` bound to itself (waiting up to 10 s for a slot), logs its pid, sleeps |
 //!
 //! `_PG_init` (run when the module is in `shared_preload_libraries`) registers a static `ticker` named
 //! "rust ticker" (every 200 ms, restart after 5 s). It registers under the library name `bgw_testing`: install the
@@ -76,7 +77,8 @@ bgw_sdk::worker_main!(
     bad_name,
     notifier,
     ready_sleeper,
-    supervisor
+    supervisor,
+    binder
 );
 
 /// The running worker's name, type and library (library: this module's, as the host loaded it).
@@ -287,6 +289,31 @@ fn supervisor(_: MainArg) -> Result<(), String> {
         info.ended_at.is_some()
     );
     Ok(())
+}
+
+/// Registers a `sleeper` bound to this worker (`bind_to_registrant`), waiting up to 10 s for a free slot
+/// (`register_dynamic_wait_async`, awaited), logs the child's pid once it runs, then sleeps until terminated: the host then
+/// terminates the child too.
+fn binder(_: MainArg) -> Result<(), String> {
+    Signals::install();
+    bgw_sdk::unblock_signals();
+    let (me, worker_type, library) = me();
+    let handle = BackgroundWorkerBuilder::new(format!("{me} child"))
+        .worker_type("bound_sleeper")
+        .library(library)
+        .function("sleeper")
+        .restart(Restart::Never)
+        .notify_self()
+        .bind_to_registrant();
+    // Awaited (the SDK's future for a waiting registration), as from an async runtime.
+    let handle = block_on(handle.register_dynamic_wait_async(Some(Duration::from_secs(10))))
+        .map_err(|e| e.to_string())?
+        .ok_or("no free background worker slot within 10 s")?;
+    match handle.wait_for_startup().map_err(|e| e.to_string())? {
+        Status::Started(pid) => bgw_sdk::log!("binder \"{me}\": child started with pid {pid}"),
+        other => return Err(format!("the child did not start: {other:?}")),
+    }
+    idle_until_terminated(&worker_type)
 }
 
 fn bad_name(_: MainArg) {

@@ -156,6 +156,23 @@ fn an_async_waiter_awaits_startup_and_shutdown() {
 }
 
 #[test]
+fn a_worker_bound_to_its_sdk_registrant_waits_for_a_slot_and_ends_with_it() {
+    let h = Host::start(MODULE.setup().conf("max_worker_processes", "2"));
+    // The binder's child waits (the SDK's awaited waiting registration) until the blocker's slot frees.
+    let blocker = h.register("bgw", "sleeper", 0, r#"{"name":"blocker"}"#);
+    let handle = register(&h, "binder", 0, r#"{"name":"bd"}"#);
+    h.wait_log("background worker \"bd child\" waits for a free slot");
+    h.sql(&format!("SELECT bgw_terminate('{blocker}')"));
+    h.wait_log("binder \"bd\": child started with pid");
+    let child = h.wait_worker_pid("bd child");
+    h.sql(&format!("SELECT bgw_terminate('{handle}')"));
+    wait_shutdown(&h, &handle);
+    h.wait_log("background worker \"bd child\": its registrant (PID");
+    h.wait_sql("SELECT count(*) FROM bgw_workers WHERE name = 'bd child'", |n| n == "0");
+    h.wait_log(&format!("(PID {child}) exited"));
+}
+
+#[test]
 fn the_sdk_waits_for_readiness_terminates_with_grace_and_reads_the_exit_reason() {
     let h = Host::start(MODULE.setup());
     let handle = register(&h, "supervisor", 0, r#"{"name":"sv"}"#);

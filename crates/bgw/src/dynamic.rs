@@ -46,6 +46,7 @@ pub fn register_dynamic_background_worker(
     let shm = shmem::attached().ok_or_else(not_attached)?;
     let mut spec = spec.clone();
     spec.sanity_check()?;
+    bind_if_asked(&mut spec);
     check_entry(&spec)?;
     let raw = spec.to_slot()?;
     let max_parallel = shm.header().max_parallel_workers.load(Ordering::Relaxed);
@@ -55,6 +56,113 @@ pub fn register_dynamic_background_worker(
             Ok(Some(Handle { slot, generation }))
         }
         RegisterOutcome::NoFreeSlot | RegisterOutcome::ParallelLimit => Ok(None),
+    }
+}
+
+/// `RegisterDynamicBackgroundWorker` that waits for a free slot (beyond the spec;
+/// `RegisterDynamicBackgroundWorkerWait`): registers at once if a slot is free and no one waits already,
+/// otherwise queues behind the registrations waiting already (first come first served; see
+/// [`crate::bgworker::wait_queue`]) until the postmaster hands it the room of a slot that frees, or `timeout`
+/// (None: forever) passes: Ok(None) then, as when a shutdown began or the postmaster died. A cancel, a statement
+/// timeout or a termination request ends the wait with its error. Whichever way the wait ends without a slot, the
+/// registration leaves the queue and is never started later. Parallel workers do not wait (the spec's answer).
+pub fn register_dynamic_background_worker_wait(
+    spec: &WorkerSpec,
+    check_entry: fn(&WorkerSpec) -> Result<(), RegistrationError>,
+    timeout: Option<std::time::Duration>,
+) -> Result<Option<Handle>, RegistrationError> {
+    use crate::bgworker::slots::Enqueued;
+    use crate::bgworker::wait_queue::{Cancelled, Ticket};
+    let shm = shmem::attached().ok_or_else(not_attached)?;
+    let mut spec = spec.clone();
+    spec.sanity_check()?;
+    bind_if_asked(&mut spec);
+    check_entry(&spec)?;
+    let raw = spec.to_slot()?;
+    let max_parallel = shm.header().max_parallel_workers.load(Ordering::Relaxed);
+    let queue = shm.wait_queue();
+    let slots = shm.slots();
+    let registered = |outcome: RegisterOutcome| {
+        shm.signal_postmaster(pmsignal::BACKGROUND_WORKER_CHANGE);
+        match outcome {
+            RegisterOutcome::Registered { slot, generation } => Ok(Some(Handle { slot, generation })),
+            RegisterOutcome::NoFreeSlot | RegisterOutcome::ParallelLimit => Ok(None),
+        }
+    };
+    let ticket = match slots.register_or_enqueue(&raw, max_parallel, &queue, std::process::id() as i32) {
+        Enqueued::Done(outcome) => return registered(outcome),
+        Enqueued::QueueFull => {
+            return Err(RegistrationError {
+                sqlstate: "53000",
+                message: "too many registrations are waiting for a background worker slot".into(),
+                detail: None,
+                hint: Some("You may need to increase \"max_worker_processes\".".into()),
+            })
+        }
+        Enqueued::Queued(ticket) => ticket,
+    };
+    crate::elog::debug1(format!("background worker \"{}\" waits for a free slot", spec.name));
+    shm.signal_postmaster(pmsignal::BACKGROUND_WORKER_CHANGE);
+    let leave = || {
+        if queue.cancel(ticket) == Cancelled::HadPromise {
+            slots.withdraw_promise();
+        }
+        // The postmaster passes the entry (and hands a withdrawn promise to the next waiter).
+        shm.signal_postmaster(pmsignal::BACKGROUND_WORKER_CHANGE);
+    };
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    loop {
+        match queue.ticket(ticket) {
+            Ticket::Granted if queue.collect(ticket) => return registered(slots.register_promised(&raw, max_parallel)),
+            Ticket::Waiting => {}
+            Ticket::Granted | Ticket::Refused => return Ok(None),
+        }
+        if let Some(interrupt) = crate::process::interrupts::pending() {
+            leave();
+            return Err(interrupted(interrupt));
+        }
+        let now = std::time::Instant::now();
+        let statement_deadline = crate::process::interrupts::statement_deadline();
+        if statement_deadline.is_some_and(|d| now >= d) {
+            leave();
+            return Err(interrupted(crate::process::interrupts::Interrupt::StatementTimeout));
+        }
+        if deadline.is_some_and(|d| now >= d) {
+            leave();
+            // The promise may have come just now: then it was given back above, and the wait timed out.
+            return Ok(None);
+        }
+        let (mut events, mut wait_ms) = (WL_LATCH_SET | WL_POSTMASTER_DEATH, -1i64);
+        if let Some(d) = [deadline, statement_deadline].into_iter().flatten().min() {
+            events |= WL_TIMEOUT;
+            wait_ms = d.saturating_duration_since(now).as_micros().div_ceil(1000).min(i32::MAX as u128) as i64;
+        }
+        if latch::wait_latch(events, wait_ms) & WL_POSTMASTER_DEATH != 0 {
+            leave();
+            return Ok(None);
+        }
+        latch::reset_latch();
+    }
+}
+
+/// The error a wait ends with for an interrupt (PostgreSQL's words).
+fn interrupted(i: crate::process::interrupts::Interrupt) -> RegistrationError {
+    use crate::process::interrupts::Interrupt;
+    let (sqlstate, message) = match i {
+        Interrupt::Terminate => return terminating(),
+        Interrupt::ConnectionLost => ("08006", "connection to client lost"),
+        Interrupt::Cancel => ("57014", "canceling statement due to user request"),
+        Interrupt::StatementTimeout => ("57014", "canceling statement due to statement timeout"),
+    };
+    RegistrationError { sqlstate, message: message.into(), detail: None, hint: None }
+}
+
+/// `BGWORKER_BIND_REGISTRANT` (beyond the spec): the worker is bound to this process, the registrant, and is
+/// terminated when it exits (the postmaster acts on the registration's bound pid, as for SQL's
+/// `"bind": "registrant"`).
+fn bind_if_asked(spec: &mut WorkerSpec) {
+    if spec.has_flag(crate::bgworker::types::BGWORKER_BIND_REGISTRANT) {
+        spec.options.bound_pid = std::process::id() as i32;
     }
 }
 

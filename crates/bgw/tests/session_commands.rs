@@ -632,10 +632,12 @@ fn startup_packet_settings() {
         (vec![("options", "-c foo=1")], "42704", "unrecognized configuration parameter \"foo\""),
         (vec![("extra_float_digits", "9")], "22023", ""),
         (
-            vec![("max_worker_processes", "3")],
+            vec![("max_connections", "3")],
             "55P02",
-            "parameter \"max_worker_processes\" cannot be changed without restarting the server",
+            "parameter \"max_connections\" cannot be changed without restarting the server",
         ),
+        // Reloadable (up to max_worker_slots), as PostgreSQL answers for a SIGHUP parameter at connection start.
+        (vec![("max_worker_processes", "3")], "55P02", "parameter \"max_worker_processes\" cannot be changed now"),
         (vec![("TimeZone", "Europe/Paris")], "0A000", ""),
         (vec![("options", "-x")], "42601", ""),
     ] {

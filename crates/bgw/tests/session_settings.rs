@@ -152,10 +152,14 @@ fn errors_have_postgres_sqlstates() {
     }
     let err = c.batch_execute("SET restart_after_crash = off").unwrap_err();
     assert_eq!(err.as_db_error().unwrap().message(), "parameter \"restart_after_crash\" cannot be changed now");
+    // (max_worker_processes is reloadable now, up to max_worker_slots: "cannot be changed now", as for
+    // restart_after_crash; max_connections still needs a restart.)
     let err = c.batch_execute("SET max_worker_processes = 3").unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().message(), "parameter \"max_worker_processes\" cannot be changed now");
+    let err = c.batch_execute("SET max_connections = 3").unwrap_err();
     assert_eq!(
         err.as_db_error().unwrap().message(),
-        "parameter \"max_worker_processes\" cannot be changed without restarting the server"
+        "parameter \"max_connections\" cannot be changed without restarting the server"
     );
     let err = c.batch_execute("SET foo = 1").unwrap_err();
     assert_eq!(err.as_db_error().unwrap().message(), "unrecognized configuration parameter \"foo\"");

@@ -535,3 +535,77 @@ fn a_direct_terminate_never_signals_a_reaped_pid() {
         signalled
     });
 }
+
+/// A queued registration (`wait_queue`): a slot frees while its waiter gives up. Whoever ends the wait first wins:
+/// either the waiter left before the grant (the postmaster's grant fails and it withdraws its promise), or it
+/// finds the grant and gives the promise back; either way no promise is left over and the room is free again.
+/// When the waiter does not give up, it collects the promise and registers in the freed slot.
+#[test]
+fn a_promise_is_never_lost_or_left_over() {
+    use slot_model::wait_queue::*;
+    for gives_up in [true, false] {
+        explore("a waiter and the postmaster race to end a wait", move || {
+            let arr = Array::new(1);
+            let qh = Arc::new(QueueHeader::new());
+            let entries = Arc::new((0..2).map(|_| WaitEntry::new()).collect::<Vec<_>>());
+            let busy = Reg { a: 1, b: 1, parallel: 0 };
+            assert!(matches!(arr.view().register(&busy, 8), RegisterOutcome::Registered { .. }));
+            let ticket = {
+                let q = WaitQueue::new(&qh, &entries);
+                match arr.view().register_or_enqueue(&Reg { a: 2, b: 2, parallel: 0 }, 8, &q, 42) {
+                    Enqueued::Queued(t) => t,
+                    other => panic!("expected to wait, got {other:?}"),
+                }
+            };
+            let (a2, q2, e2) = (arr.clone(), qh.clone(), entries.clone());
+            let waiter = thread::spawn(move || {
+                let q = WaitQueue::new(&q2, &e2);
+                if gives_up {
+                    if q.cancel(ticket) == Cancelled::HadPromise {
+                        a2.view().withdraw_promise();
+                        return true;
+                    }
+                    return false;
+                }
+                loop {
+                    match q.ticket(ticket) {
+                        Ticket::Granted if q.collect(ticket) => {
+                            let out = a2.view().register_promised(&Reg { a: 2, b: 2, parallel: 0 }, 8);
+                            assert!(matches!(out, RegisterOutcome::Registered { .. }), "{out:?}");
+                            return true;
+                        }
+                        Ticket::Waiting => thread::yield_now(),
+                        other => panic!("the wait ended without a slot: {other:?}"),
+                    }
+                }
+            });
+            // The postmaster: the busy worker exits while a registration waits, so the slot's room becomes a
+            // promise in the same step; then the oldest waiter is served (or the promise withdrawn).
+            let q = WaitQueue::new(&qh, &entries);
+            let (head, tail) = q.bounds();
+            assert_eq!((head, tail), (0, 1));
+            assert!(arr.view().release_for_waiter(0, false), "the freed room is promised");
+            let mut granted = false;
+            if let Found::Waiting(pid) = q.peek(head) {
+                assert_eq!(pid, 42);
+                granted = q.grant(head);
+            }
+            if !granted {
+                arr.header.withdraw_promise();
+            }
+            q.set_head(head + 1);
+            let waiter_won = waiter.join().unwrap();
+            let (used, promised) = arr.header.occupancy();
+            assert_eq!(promised, 0, "a promise was left over");
+            if gives_up {
+                assert_eq!(used, 0);
+                // The interesting case: the grant came first and the waiter gave it back.
+                granted && waiter_won
+            } else {
+                assert_eq!(used, 1);
+                assert!(arr.view().read_slot(0).is_some_and(|c| c.payload.a == 2));
+                waiter_won
+            }
+        });
+    }
+}

@@ -2,8 +2,8 @@
 //!
 //! | function                                                   | result                                       |
 //! |------------------------------------------------------------|----------------------------------------------|
-//! | `bgw_register(library, function [, main_arg [, options]])` | handle (`slot:generation`); NULL: no slot    |
-//! | `bgw_launch(library, function [, main_arg [, options [, wait]]])` | pid of the started (or ready) worker  |
+//! | `bgw_register(library, function [, main_arg [, options [, wait]]])` | handle (`slot:generation`); NULL: no slot (within `wait`, an interval: queued for one) |
+//! | `bgw_launch(library, function [, main_arg [, options [, wait [, wait_slot]]]])` | pid of the started (or ready) worker  |
 //! | `bgw_status(handle)`                                       | `not_yet_started`, `started`, `stopped`, ... |
 //! | `bgw_pid(handle)`                                          | pid, NULL unless started                     |
 //! | `bgw_wait_for_startup(handle)`                             | pid, NULL if not yet started                 |
@@ -142,8 +142,8 @@ fn register_module_functions(conn: &Connection) -> rusqlite::Result<()> {
 /// Defines the backend's functions on `conn`.
 pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     register_module_functions(conn)?;
-    define(conn, "bgw_register", &[2, 3, 4], bgw_register)?;
-    define(conn, "bgw_launch", &[2, 3, 4, 5], bgw_launch)?;
+    define(conn, "bgw_register", &[2, 3, 4, 5], bgw_register)?;
+    define(conn, "bgw_launch", &[2, 3, 4, 5, 6], bgw_launch)?;
     define(conn, "bgw_status", &[1], bgw_status)?;
     define(conn, "bgw_pid", &[1], bgw_pid)?;
     define(conn, "bgw_wait_for_startup", &[1], bgw_wait_for_startup)?;
@@ -196,8 +196,8 @@ pub(crate) fn result_type(name: &str) -> Option<PgType> {
 /// The parameter names of the backend's functions that take named arguments (PostgreSQL's `name => value`).
 pub(crate) fn parameter_names(name: &str) -> Option<Vec<&'static str>> {
     Some(match name.to_ascii_lowercase().as_str() {
-        "bgw_launch" => vec!["library", "function", "main_arg", "options", "wait"],
-        "bgw_register" => vec!["library", "function", "main_arg", "options"],
+        "bgw_launch" => vec!["library", "function", "main_arg", "options", "wait", "wait_slot"],
+        "bgw_register" => vec!["library", "function", "main_arg", "options", "wait"],
         "bgw_terminate" => vec!["handle", "grace"],
         "bgw_wait_for_ready" => vec!["handle", "timeout"],
         _ => return None,
@@ -211,8 +211,8 @@ pub(crate) fn argument_types(name: &str) -> Option<Vec<PgType>> {
         return Some(t);
     }
     Some(match name.to_ascii_lowercase().as_str() {
-        "bgw_launch" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text, PgType::Text],
-        "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text],
+        "bgw_launch" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text, PgType::Text, PgType::Interval],
+        "bgw_register" => vec![PgType::Text, PgType::Text, PgType::Int8, PgType::Text, PgType::Interval],
         // The grace period is an interval (a parameter for it is one too: '300 ms' is its text).
         "bgw_terminate" | "bgw_wait_for_ready" => vec![PgType::Text, PgType::Interval],
         "bgw_status"
@@ -311,13 +311,24 @@ fn worker_name(handle: Handle) -> String {
         .unwrap_or_else(|| handle.to_string())
 }
 
+/// A wait for a free slot (`bgw_register`'s `wait`, `bgw_launch`'s `wait_slot`): an interval; absent or NULL:
+/// no wait (the spec's answer at once).
+fn wait_slot_arg(ctx: &Context<'_>, index: usize) -> Result<Option<std::time::Duration>, SqlError> {
+    if ctx.len() <= index {
+        return Ok(None);
+    }
+    Ok(duration_arg(ctx, index, "wait for a slot")?.map(|ms| std::time::Duration::from_millis(ms.into())))
+}
+
 fn bgw_register(ctx: &Context<'_>) -> Result<Option<String>, SqlError> {
-    let req = registration(ctx)?;
+    let mut req = registration(ctx)?;
+    req.wait_slot = wait_slot_arg(ctx, 4)?;
     Ok(context::host()?.register(&req)?.map(|handle| handle.to_string()))
 }
 
 fn bgw_launch(ctx: &Context<'_>) -> Result<i64, SqlError> {
     let mut req = registration(ctx)?;
+    req.wait_slot = wait_slot_arg(ctx, 5)?;
     // The fifth argument, `wait => 'ready'` (or 'started'), as the options' "wait".
     match text_arg(ctx, 4)?.as_deref() {
         None | Some("started") => {}
@@ -388,6 +399,11 @@ fn bgw_terminate(ctx: &Context<'_>) -> Result<Option<bool>, SqlError> {
 /// A grace period: an interval (`'5 seconds'`, `'00:00:05'`, `interval '250 ms'`) or a number of seconds; in
 /// milliseconds. Negative or longer than 24 days (the host's timer range) is 22023.
 fn grace_arg(ctx: &Context<'_>, index: usize) -> Result<Option<u32>, SqlError> {
+    duration_arg(ctx, index, "grace period")
+}
+
+/// A duration argument (`what` names it in errors), as [`grace_arg`] describes.
+fn duration_arg(ctx: &Context<'_>, index: usize, what: &str) -> Result<Option<u32>, SqlError> {
     let seconds = match arg(ctx, index) {
         ValueRef::Null => return Ok(None),
         ValueRef::Integer(i) => i as f64,
@@ -396,16 +412,16 @@ fn grace_arg(ctx: &Context<'_>, index: usize) -> Result<Option<u32>, SqlError> {
             let text = String::from_utf8_lossy(t);
             let interval = crate::sql::datum::datetime::parse_interval(&text)?;
             if interval.months != 0 {
-                return Err(SqlError::error("22023", "a grace period cannot be given in months or years"));
+                return Err(SqlError::error("22023", format!("a {what} cannot be given in months or years")));
             }
             interval.days as f64 * 86_400.0 + interval.micros as f64 / 1e6
         }
         ValueRef::Blob(_) => {
-            return Err(SqlError::error("42804", "a grace period is an interval or a number of seconds"))
+            return Err(SqlError::error("42804", format!("a {what} is an interval or a number of seconds")))
         }
     };
     if !(0.0..=(i32::MAX as f64 / 1000.0)).contains(&seconds) {
-        return Err(SqlError::error("22023", format!("grace period {seconds} s is out of range")));
+        return Err(SqlError::error("22023", format!("{what} {seconds} s is out of range")));
     }
     Ok(Some((seconds * 1000.0).round() as u32))
 }

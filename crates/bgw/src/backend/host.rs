@@ -47,6 +47,8 @@ pub struct RegistrationRequest {
     pub wait_ready: bool,
     /// Bound to the registering session: terminated when it ends (`"bind": "registrant"`).
     pub bind_registrant: bool,
+    /// Wait this long for a free slot instead of failing at once (`bgw_register(..., wait => interval)`).
+    pub wait_slot: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,6 +58,8 @@ pub struct RequestFlags {
     pub parallel: bool,
     /// PostgreSQL 19's `BGWORKER_INTERRUPTIBLE`: DROP DATABASE terminates it.
     pub interruptible: bool,
+    /// `BGWORKER_DIE_AT_INTERRUPTS`: SIGTERM is a flag acted on at CHECK_FOR_INTERRUPTS (PostgreSQL 19's `die()`).
+    pub die_at_interrupts: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -44,13 +44,20 @@ pub fn parse_registration(
         name: String::new(),
         worker_type: String::new(),
         restart_seconds: None,
-        flags: RequestFlags { shmem: true, database: false, parallel: false, interruptible: false },
+        flags: RequestFlags {
+            shmem: true,
+            database: false,
+            parallel: false,
+            interruptible: false,
+            die_at_interrupts: false,
+        },
         start: StartPhase::RecoveryFinished,
         extra: Vec::new(),
         notify: true,
         options: Default::default(),
         wait_ready: false,
         bind_registrant: false,
+        wait_slot: None,
     };
     let Some(text) = options_json else {
         return Ok(req);
@@ -188,12 +195,13 @@ fn flags_value(value: &Value) -> Result<RequestFlags, SqlError> {
             Some("database") => flags.database = true,
             Some("parallel") => flags.parallel = true,
             Some("interruptible") => flags.interruptible = true,
+            Some("die_at_interrupts") => flags.die_at_interrupts = true,
             Some(other) => {
                 return Err(invalid(format!(
                     "unrecognized flag \"{}\" in registration option \"flags\"",
                     shorten(other)
                 ))
-                .with_hint("The flags are: shmem, database, interruptible, parallel."))
+                .with_hint("The flags are: shmem, database, interruptible, parallel, die_at_interrupts."))
             }
             None => return Err(wrong_type("flags", "an array of strings", value)),
         }
@@ -255,7 +263,16 @@ mod tests {
         assert_eq!(req.name, "");
         assert_eq!(req.worker_type, "");
         assert_eq!(req.restart_seconds, None);
-        assert_eq!(req.flags, RequestFlags { shmem: true, database: false, parallel: false, interruptible: false });
+        assert_eq!(
+            req.flags,
+            RequestFlags {
+                shmem: true,
+                database: false,
+                parallel: false,
+                interruptible: false,
+                die_at_interrupts: false
+            }
+        );
         assert_eq!(req.start, StartPhase::RecoveryFinished);
         assert!(req.extra.is_empty());
         assert!(req.notify);
@@ -278,7 +295,16 @@ mod tests {
         assert_eq!(req.name, "n1");
         assert_eq!(req.worker_type, "t1");
         assert_eq!(req.restart_seconds, Some(5));
-        assert_eq!(req.flags, RequestFlags { shmem: false, database: true, parallel: true, interruptible: false });
+        assert_eq!(
+            req.flags,
+            RequestFlags {
+                shmem: false,
+                database: true,
+                parallel: true,
+                interruptible: false,
+                die_at_interrupts: false
+            }
+        );
         assert_eq!(req.start, StartPhase::PostmasterStart);
         assert_eq!(req.extra, b"hello");
         assert!(!req.notify);
@@ -303,11 +329,23 @@ mod tests {
         assert_eq!(parse(r#"{"flags": []}"#).unwrap().flags, RequestFlags::default());
         assert_eq!(
             parse(r#"{"flags": ["shmem", "shmem"]}"#).unwrap().flags,
-            RequestFlags { shmem: true, database: false, parallel: false, interruptible: false }
+            RequestFlags {
+                shmem: true,
+                database: false,
+                parallel: false,
+                interruptible: false,
+                die_at_interrupts: false
+            }
         );
         assert_eq!(
             parse(r#"{"flags": ["shmem", "database", "parallel"]}"#).unwrap().flags,
-            RequestFlags { shmem: true, database: true, parallel: true, interruptible: false }
+            RequestFlags {
+                shmem: true,
+                database: true,
+                parallel: true,
+                interruptible: false,
+                die_at_interrupts: false
+            }
         );
         let e = err(r#"{"flags": ["shmem", "network"]}"#);
         assert_eq!(e.code, "22023");

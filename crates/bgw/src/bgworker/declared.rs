@@ -1,10 +1,10 @@
 //! Declared workers: `workers.toml` in the data directory lists workers to register statically at start.
 //!
-//! Each `[[worker]]` table has the same fields as a dynamic registration: `name` (required), `library`
-//! (default "bgw"), `function` (required), `main_arg` (integer, default 0), `type`, `flags` (array of "shmem",
-//! "database", "parallel"; default ["shmem"]), `start` ("postmaster_start", "consistent_state",
-//! "recovery_finished"; default "recovery_finished"), `restart` (seconds, or "never"; default 60, the spec's
-//! default interval) and `extra` (text, at most 128 bytes). Like a systemd unit or a supervisord program, with the
+//! Each `[[worker]]` table has the same fields as a dynamic registration: `name` (required), `library` (default "bgw"),
+//! `function` (required), `main_arg` (integer, default 0), `type`, `flags` (array of "shmem", "database", "parallel",
+//! "interruptible", "die_at_interrupts"; default ["shmem"]), `start` ("postmaster_start", "consistent_state",
+//! "recovery_finished"; default "recovery_finished"), `restart` (seconds, or "never"; default 60, the spec's default
+//! interval) and `extra` (text, at most 128 bytes). Like a systemd unit or a supervisord program, with the
 //! spec's semantics. Runs in the postmaster at start, before shared memory exists.
 
 use super::types::{
@@ -73,9 +73,11 @@ pub fn parse_flags(words: &[String]) -> Result<i32, String> {
             "database" => BGWORKER_BACKEND_DATABASE_CONNECTION,
             "parallel" => BGWORKER_CLASS_PARALLEL,
             "interruptible" => super::types::BGWORKER_INTERRUPTIBLE,
+            "die_at_interrupts" => super::types::BGWORKER_DIE_AT_INTERRUPTS,
             other => {
                 return Err(format!(
-                    "unknown flag \"{other}\" (expected \"shmem\", \"database\", \"interruptible\" or \"parallel\")"
+                    "unknown flag \"{other}\" (expected \"shmem\", \"database\", \"interruptible\", \
+                     \"die_at_interrupts\" or \"parallel\")"
                 ))
             }
         };

@@ -79,7 +79,10 @@ pub fn describe(info: &crate::bgworker::exit_reason::BgwExitInfo) -> String {
         ExitReason::Terminated(code) => format!("terminated on request ({})", status(code)),
         ExitReason::CrashCycle => "ended by a crash cycle (another process crashed)".into(),
         ExitReason::ForkFailed(errno) => {
-            format!("could not be started: fork failed: {}", std::io::Error::from_raw_os_error(errno))
+            // The C library's words, as PostgreSQL's %m (without Rust's " (os error N)"), and the number.
+            let text = std::io::Error::from_raw_os_error(errno).to_string();
+            let words = text.rsplit_once(" (os error ").map_or(text.as_str(), |(w, _)| w);
+            format!("could not be started: fork failed: {words} (errno {errno})")
         }
         ExitReason::StartTimeout => "not ready within its start timeout".into(),
         ExitReason::GaveUp => "its restart policy gave up".into(),

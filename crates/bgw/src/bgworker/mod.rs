@@ -3,6 +3,7 @@
 //! - [`types`]: the spec's `BackgroundWorker`, flags, start phases, restart rule, and the sanity checks.
 //! - [`slots`]: the shared slot array and its lock-free hand-off protocol between children and the postmaster.
 //! - [`handle`]: a registration's handle and its status.
+//! - [`wait_queue`]: registrations waiting for a free slot, first come first served.
 //! - [`watch`]: processes waiting on handles they did not register, woken by the postmaster.
 //! - [`exit_record`]: why each slot's last run ended, published by the postmaster ([`exit_record::ExitCell`]),
 //!   (the words for a reason are [`handle::describe`]); [`exit_reason`]: the reason codes.
@@ -22,4 +23,5 @@ pub mod options;
 pub mod slots;
 #[allow(unsafe_code)] // the registration as a slot payload
 pub mod types;
+pub mod wait_queue;
 pub mod watch;

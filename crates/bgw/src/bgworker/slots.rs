@@ -24,6 +24,8 @@
 //! | `signalled_pid`| a registrant (0)                     | a terminator holding the lock: the pid it signals itself, once |
 //! | `in_use`       | a registrant: false → true, last     | the postmaster: true → false, last                    |
 //!
+//! The header's `occupancy` and `limit` are described under "Capacity" below.
+//!
 //! `kill_after_ms` is a termination's grace period plus one (0: none, the spec's plain SIGTERM): a terminator
 //! that asks for one stores it before its Release store of `terminate` (true, again if it was already), so the
 //! postmaster, which loads `terminate` with Acquire before it reads `kill_after_ms`, sees the grace of every
@@ -78,6 +80,19 @@
 //! time, never a wrong answer. When a registrant clears a summary bit because the word looked empty, it re-reads
 //! the word and restores the bit if the postmaster set a free bit meanwhile (both sides use SeqCst), so hints are
 //! not lost in that race either.
+//!
+//! # Capacity
+//!
+//! `occupancy` packs two counts in one word: slots in use (low half) and slots promised to queued registrants
+//! (high half, see [`super::wait_queue`]); `limit` is how many may be in use at once (`max_worker_processes`,
+//! which a reload may change up to the slot count fixed at start). Every change is a compare-and-swap of the
+//! whole word, so the two counts move together: a registrant (under the lock) adds a used slot only if used +
+//! promised stays below `limit`, or turns a promise it collected into a used slot; the postmaster (no lock)
+//! subtracts a used slot when it releases one, and promises room to a waiter only if used + promised stays below
+//! `limit`; a waiter that cannot use its promise withdraws it. No one ever scans the slots to count them, and a
+//! lowered limit only refuses new registrations (and promises) until enough workers left. The counts are hints
+//! of the same kind as the free bitmaps: a registrant still verifies `in_use` before it takes a slot, so a
+//! corrupted count can refuse a registration, never hand out a used slot.
 //!
 //! # Parallel workers
 //!
@@ -157,6 +172,10 @@ pub struct ArrayHeader {
     total_slots: AtomicU32,
     parallel_register_count: AtomicU32,
     parallel_terminate_count: AtomicU32,
+    /// Used slots (low 32 bits) and slots promised to queued registrants (high 32 bits); see "Capacity".
+    occupancy: AtomicU64,
+    /// How many slots may be used at once: `max_worker_processes`, at most `total_slots` (see "Capacity").
+    limit: AtomicU32,
     lock: ProcessLock,
 }
 
@@ -167,6 +186,8 @@ impl ArrayHeader {
             total_slots: AtomicU32::new(total),
             parallel_register_count: AtomicU32::new(0),
             parallel_terminate_count: AtomicU32::new(0),
+            occupancy: AtomicU64::new(0),
+            limit: AtomicU32::new(total),
             lock: ProcessLock::new(),
         };
         h.lock.init();
@@ -185,9 +206,78 @@ impl ArrayHeader {
         self.total_slots.store(total, Ordering::Relaxed);
         self.parallel_register_count.store(0, Ordering::Relaxed);
         self.parallel_terminate_count.store(0, Ordering::Relaxed);
+        self.occupancy.store(0, Ordering::Relaxed);
+        self.limit.store(total, Ordering::Relaxed);
         self.lock.init();
     }
 
+    /// Postmaster: how many slots may be used at once from now on (`max_worker_processes` after a reload; at most
+    /// the slot count). Lowering it never frees a slot: registrations are refused until enough workers left.
+    pub fn set_limit(&self, limit: u32) {
+        self.limit.store(limit.min(self.total_slots.load(Ordering::Relaxed)), Ordering::SeqCst);
+    }
+
+    /// The current limit (see [`ArrayHeader::set_limit`]).
+    pub fn limit(&self) -> u32 {
+        self.limit.load(Ordering::SeqCst)
+    }
+
+    /// (used, promised to queued registrants) slots, read racily (for views and checks).
+    pub fn occupancy(&self) -> (u32, u32) {
+        split(self.occupancy.load(Ordering::SeqCst))
+    }
+
+    /// Changes the occupancy word by `f` (used, reserved) -> Some(new) atomically; false if `f` refused.
+    fn update_occupancy(&self, f: impl Fn(u32, u32) -> Option<(u32, u32)>) -> bool {
+        let mut cur = self.occupancy.load(Ordering::SeqCst);
+        loop {
+            let (used, reserved) = split(cur);
+            let Some((u, r)) = f(used, reserved) else { return false };
+            match self.occupancy.compare_exchange_weak(cur, join(u, r), Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// A registrant takes room for one slot if used + promised stays below the limit.
+    fn take_room(&self) -> bool {
+        let limit = self.limit.load(Ordering::SeqCst);
+        self.update_occupancy(|u, r| (u.saturating_add(r) < limit).then(|| (u + 1, r)))
+    }
+
+    /// A registrant holding a promise turns it into a used slot.
+    fn use_promise(&self) {
+        self.update_occupancy(|u, r| Some((u.saturating_add(1), r.saturating_sub(1))));
+    }
+
+    /// Gives one slot's room back (a release, or a registrant that found no slot after all).
+    fn give_back_used(&self) {
+        self.update_occupancy(|u, r| Some((u.saturating_sub(1), r)));
+    }
+
+    /// Postmaster: promises room for one slot to the next queued registrant, if used + promised is below the
+    /// limit.
+    pub fn promise_room(&self) -> bool {
+        let limit = self.limit.load(Ordering::SeqCst);
+        self.update_occupancy(|u, r| (u.saturating_add(r) < limit).then(|| (u, r + 1)))
+    }
+
+    /// Takes back a promise (its registrant cancelled or died before it used it).
+    pub fn withdraw_promise(&self) {
+        self.update_occupancy(|u, r| Some((u, r.saturating_sub(1))));
+    }
+}
+
+fn split(word: u64) -> (u32, u32) {
+    (word as u32, (word >> 32) as u32)
+}
+
+fn join(used: u32, reserved: u32) -> u64 {
+    u64::from(used) | u64::from(reserved) << 32
+}
+
+impl ArrayHeader {
     /// The slot count as stored in shared memory: the postmaster compares it with its own and distrusts the array
     /// if they differ.
     pub fn total_slots(&self) -> u32 {
@@ -211,6 +301,17 @@ pub enum RegisterOutcome {
     NoFreeSlot,
     /// `max_parallel_workers` parallel workers are active already.
     ParallelLimit,
+}
+
+/// The result of [`SlotArray::register_or_enqueue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Registered (or refused for a reason waiting cannot help: the parallel limit).
+    Done(RegisterOutcome),
+    /// Waiting with this ticket.
+    Queued(u64),
+    /// No room in the queue either.
+    QueueFull,
 }
 
 /// What a handle's slot says, read under the lock.
@@ -342,42 +443,93 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
 
     /// Registers `payload` in the first free slot. The caller then signals the postmaster.
     pub fn register(&self, payload: &P, max_parallel_workers: u32) -> RegisterOutcome {
+        let _guard = self.header.lock.lock();
+        self.register_locked(payload, max_parallel_workers, false)
+    }
+
+    /// Registers `payload`, or, if no slot is free or registrants wait already, queues `pid`'s registration
+    /// (see [`super::wait_queue`]). Parallel workers are never queued. The caller then signals the postmaster.
+    pub fn register_or_enqueue(
+        &self,
+        payload: &P,
+        max_parallel_workers: u32,
+        queue: &super::wait_queue::WaitQueue<'_>,
+        pid: i32,
+    ) -> Enqueued {
+        let _guard = self.header.lock.lock();
+        if payload.is_parallel() || !queue.has_waiters() {
+            match self.register_locked(payload, max_parallel_workers, false) {
+                RegisterOutcome::NoFreeSlot if !payload.is_parallel() => {}
+                outcome => return Enqueued::Done(outcome),
+            }
+        }
+        match queue.enqueue(pid) {
+            Some(ticket) => Enqueued::Queued(ticket),
+            None => Enqueued::QueueFull,
+        }
+    }
+
+    /// Registers `payload` with the room the postmaster promised to this registrant (it collected the promise
+    /// from its ticket). The caller then signals the postmaster.
+    pub fn register_promised(&self, payload: &P, max_parallel_workers: u32) -> RegisterOutcome {
+        let _guard = self.header.lock.lock();
+        self.register_locked(payload, max_parallel_workers, true)
+    }
+
+    fn register_locked(&self, payload: &P, max_parallel_workers: u32, promised: bool) -> RegisterOutcome {
         let parallel = payload.is_parallel();
-        let guard = self.header.lock.lock();
         if parallel {
             // Our view of the terminate count may be stale; that only means we refuse as if we had come a little
             // earlier. The postmaster cannot take the lock, so nothing better is possible.
             let registered = self.header.parallel_register_count.load(Ordering::Relaxed);
             let terminated = self.header.parallel_terminate_count.load(Ordering::Acquire);
             if registered.wrapping_sub(terminated) >= max_parallel_workers {
+                if promised {
+                    self.header.withdraw_promise();
+                }
                 return RegisterOutcome::ParallelLimit;
             }
         }
-        if let Some(i) = self.find_free_slot() {
-            let slot = &self.slots[i];
-            self.clear_free_hint(i);
-            // SAFETY: the slot is free and we hold the lock: no one else writes the payload, and the postmaster
-            // reads it only after it sees `in_use` true, which we store last.
-            slot.payload.with_mut(|p| unsafe { p.write(*payload) });
-            slot.pid.store(INVALID_PID, Ordering::Relaxed);
-            let generation = slot.generation.load(Ordering::Relaxed).wrapping_add(1);
-            slot.generation.store(generation, Ordering::Relaxed);
-            slot.terminate.store(false, Ordering::Relaxed);
-            slot.kill_after_ms.store(0, Ordering::Relaxed);
-            slot.resets.store(0, Ordering::Relaxed);
-            slot.ready_pid.store(0, Ordering::Relaxed);
-            slot.signalled_pid.store(0, Ordering::Relaxed);
-            if parallel {
-                let n = self.header.parallel_register_count.load(Ordering::Relaxed);
-                self.header.parallel_register_count.store(n.wrapping_add(1), Ordering::Relaxed);
+        let Some(i) = self.find_free_slot() else {
+            if promised {
+                self.header.withdraw_promise();
             }
-            // Publish: everything above happens-before the postmaster's Acquire load of in_use.
-            slot.in_use.store(true, Ordering::Release);
-            drop(guard);
-            self.mark_changed(i);
-            return RegisterOutcome::Registered { slot: i as u32, generation };
+            return RegisterOutcome::NoFreeSlot;
+        };
+        if promised {
+            self.header.use_promise();
+        } else if !self.header.take_room() {
+            // A slot is free but the limit (max_worker_processes, lowered by a reload, or rooms promised to
+            // queued registrants) says no.
+            return RegisterOutcome::NoFreeSlot;
         }
-        RegisterOutcome::NoFreeSlot
+        let slot = &self.slots[i];
+        self.clear_free_hint(i);
+        // SAFETY: the slot is free and we hold the lock: no one else writes the payload, and the postmaster
+        // reads it only after it sees `in_use` true, which we store last.
+        slot.payload.with_mut(|p| unsafe { p.write(*payload) });
+        slot.pid.store(INVALID_PID, Ordering::Relaxed);
+        let generation = slot.generation.load(Ordering::Relaxed).wrapping_add(1);
+        slot.generation.store(generation, Ordering::Relaxed);
+        slot.terminate.store(false, Ordering::Relaxed);
+        slot.kill_after_ms.store(0, Ordering::Relaxed);
+        slot.resets.store(0, Ordering::Relaxed);
+        slot.ready_pid.store(0, Ordering::Relaxed);
+        slot.signalled_pid.store(0, Ordering::Relaxed);
+        if parallel {
+            let n = self.header.parallel_register_count.load(Ordering::Relaxed);
+            self.header.parallel_register_count.store(n.wrapping_add(1), Ordering::Relaxed);
+        }
+        // Publish: everything above happens-before the postmaster's Acquire load of in_use.
+        slot.in_use.store(true, Ordering::Release);
+        self.mark_changed(i);
+        RegisterOutcome::Registered { slot: i as u32, generation }
+    }
+
+    /// A waiting registrant whose promise it cannot use any more (it cancelled after the grant) gives it back;
+    /// the caller then signals the postmaster, which promises the room to the next waiter.
+    pub fn withdraw_promise(&self) {
+        self.header.withdraw_promise();
     }
 
     /// The state of the registration `(slot, generation)`.
@@ -625,7 +777,18 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
 
     /// Postmaster: gives a slot back. `parallel` comes from the postmaster's own sanitized copy.
     pub fn release(&self, slot: u32, parallel: bool) {
-        let Some(s) = self.slots.get(slot as usize) else { return };
+        self.release_inner(slot, parallel, false);
+    }
+
+    /// Postmaster: gives a slot back while registrations wait for one: its room becomes a promise for the next
+    /// waiter in the same step (used − 1, promised + 1), so that no registrant that does not wait takes it
+    /// first. True if it did; false (a plain release) if the limit, lowered by a reload, leaves no room.
+    pub fn release_for_waiter(&self, slot: u32, parallel: bool) -> bool {
+        self.release_inner(slot, parallel, true)
+    }
+
+    fn release_inner(&self, slot: u32, parallel: bool, for_waiter: bool) -> bool {
+        let Some(s) = self.slots.get(slot as usize) else { return false };
         if parallel {
             let n = self.header.parallel_terminate_count.load(Ordering::Relaxed);
             self.header.parallel_terminate_count.store(n.wrapping_add(1), Ordering::Release);
@@ -633,7 +796,14 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         s.pid.store(0, Ordering::Relaxed);
         // Last: after this a registrant may reuse the slot.
         s.in_use.store(false, Ordering::Release);
+        let limit = self.header.limit.load(Ordering::SeqCst);
+        let promised = for_waiter
+            && self.header.update_occupancy(|u, r| (u > 0 && u.saturating_add(r) <= limit).then(|| (u - 1, r + 1)));
+        if !promised {
+            self.header.give_back_used();
+        }
         self.hint_free(slot as usize);
+        promised
     }
 
     // ----- fault injection: what a dying or rogue child can do (the host's `lock_holder` and `scribbler` test
@@ -687,6 +857,8 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
         s.in_use.store(payload.is_some(), Ordering::Release);
         if payload.is_none() {
             self.hint_free(slot as usize);
+        } else {
+            self.header.update_occupancy(|u, r| Some((u.saturating_add(1), r)));
         }
     }
 }

@@ -19,8 +19,18 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
             0,
             262_143,
             Unit::None,
+            Sighup,
+            "Maximum number of concurrent background worker processes (reloadable up to max_worker_slots).",
+        ),
+        GucDef::int(
+            "max_worker_slots",
+            -1,
+            -1,
+            262_143,
+            Unit::None,
             Postmaster,
-            "Maximum number of concurrent background worker processes.",
+            "Background worker slots allocated at start: the most max_worker_processes can be raised to by a \
+             reload (-1: max_worker_processes).",
         ),
         GucDef::int(
             "max_parallel_workers",
@@ -204,7 +214,10 @@ mod tests {
         assert_eq!(s.get_int("shutdown_kill_timeout"), Some(60_000));
         assert_eq!(s.show("worker_type_quota").as_deref(), Some(""));
         assert_eq!(s.get_str("extension_control_path"), Some("$system"));
-        assert_eq!(s.names().len(), 22);
+        assert_eq!(s.names().len(), 23);
+        assert_eq!(s.get_int("max_worker_slots"), Some(-1));
+        assert_eq!(s.def("max_worker_slots").unwrap().context, GucContext::Postmaster);
+        assert_eq!(s.def("max_worker_processes").unwrap().context, GucContext::Sighup);
         assert!(s.names().windows(2).all(|w| w[0] < w[1]));
         assert!(host_parameters(Path::new("/d")).iter().all(|d| !d.short_desc.is_empty()));
         assert_eq!(s.def("max_connections").unwrap().context, GucContext::Postmaster);

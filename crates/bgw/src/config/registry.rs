@@ -201,6 +201,17 @@ impl Settings {
         self.entries.values().map(|e| e.def.name.as_str()).collect()
     }
 
+    /// Lowers the largest value an integer parameter accepts from now on (at reload too: a larger value is then
+    /// refused with PostgreSQL's out-of-range wording). The postmaster uses it at start for a parameter whose
+    /// ceiling another parameter fixes (`max_worker_processes` up to `max_worker_slots`).
+    pub fn limit_int_max(&mut self, name: &str, max: i64) {
+        if let Some(e) = self.entries.get_mut(&name.to_ascii_lowercase()) {
+            if let super::GucKind::Int { max: m, .. } = &mut e.def.kind {
+                *m = (*m).min(max);
+            }
+        }
+    }
+
     /// The definition of a parameter.
     pub fn def(&self, name: &str) -> Option<&GucDef> {
         self.entries.get(&name.to_ascii_lowercase()).map(|e| &e.def)

@@ -408,6 +408,28 @@ pub extern "C" fn RegisterDynamicBackgroundWorker(
         Ok(spec) => dynamic::register_dynamic_background_worker(&spec, super::entry::check_entry),
         Err(e) => Err(e),
     };
+    registered(outcome, handle)
+}
+
+/// Beyond the spec: `RegisterDynamicBackgroundWorkerWait(worker, &handle, timeout_ms)`: as
+/// `RegisterDynamicBackgroundWorker`, but waits up to `timeout_ms` (-1: as long as it takes) for a free slot,
+/// first come first served; false if none came in time (or a shutdown began). A cancel or termination request
+/// ends the wait with its ERROR.
+#[no_mangle]
+pub extern "C" fn RegisterDynamicBackgroundWorkerWait(
+    worker: *mut BackgroundWorker,
+    handle: *mut *mut BackgroundWorkerHandle,
+    timeout_ms: c_int,
+) -> bool {
+    let timeout = (timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64));
+    let outcome = match spec_from_c(worker) {
+        Ok(spec) => dynamic::register_dynamic_background_worker_wait(&spec, super::entry::check_entry, timeout),
+        Err(e) => Err(e),
+    };
+    registered(outcome, handle)
+}
+
+fn registered(outcome: Result<Option<Handle>, RegistrationError>, handle: *mut *mut BackgroundWorkerHandle) -> bool {
     match outcome {
         Ok(Some(h)) => {
             if !handle.is_null() {

@@ -98,6 +98,9 @@ impl Postmaster {
             self.children.give_back_proc(p);
         }
         self.workers.stop_notifications(pid, &child.notify_slots, self.segment.as_ref().map(|s| s.shmem()));
+        if let Some(seg) = &self.segment {
+            self.workers.waiter_exited(seg.shmem(), pid);
+        }
         if !child.bound_slots.is_empty() {
             if let Some(seg) = &self.segment {
                 self.workers.registrant_exited(seg.shmem(), &self.children, pid, &child.bound_slots);

@@ -130,9 +130,25 @@ impl Postmaster {
                     crate::sys::fork::ForkError::Fork(io) => io.raw_os_error().unwrap_or(libc::EAGAIN),
                     crate::sys::fork::ForkError::MultiThreaded(_) => libc::EAGAIN,
                 };
-                elog::log(e.to_string());
+                match (&e, kind) {
+                    // PostgreSQL 17's wording (the spec's was "could not fork worker process: %m").
+                    (crate::sys::fork::ForkError::Fork(_), ChildKind::Worker { .. }) => elog::log(format!(
+                        "could not fork background worker process: {}",
+                        errno_text(self.last_fork_errno)
+                    )),
+                    _ => elog::log(e.to_string()),
+                }
                 None
             }
         }
+    }
+}
+
+/// The C library's text for `errno` (what PostgreSQL's `%m` prints), without Rust's " (os error N)".
+fn errno_text(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    match text.rsplit_once(" (os error ") {
+        Some((words, _)) => words.to_string(),
+        None => text,
     }
 }

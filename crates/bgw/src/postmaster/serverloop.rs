@@ -56,6 +56,10 @@ impl Postmaster {
                 }
             }
             self.scratch.pollfds = fds;
+            if let Some(seg) = &self.segment {
+                // Registrations waiting for a slot: O(1) when there are none.
+                self.workers.serve_waiters(seg.shmem(), &self.children);
+            }
             let now = std::time::Instant::now();
             self.workers.process_kill_timers(now);
             self.process_shutdown_timeout(now);
@@ -127,6 +131,8 @@ impl Postmaster {
             seg.shmem().header().max_parallel_workers.store(mpw, Ordering::Relaxed);
         }
         self.workers.set_quotas(&crate::process::setting_text("worker_type_quota").unwrap_or_default());
+        // max_worker_processes may have grown (waiting registrations are served in the loop) or shrunk.
+        self.workers.set_limit(crate::process::setting_int("max_worker_processes").max(0) as usize);
         // dynamic_library_path may have changed: entry points are looked up again.
         self.scratch.primed.clear();
         // Spares hold the old configuration: replace them.

@@ -55,7 +55,20 @@ impl Postmaster {
             }
             err
         })?;
-        let max_workers = settings.get_int("max_worker_processes").unwrap_or(8).max(0) as usize;
+        // The slot array is allocated for `max_worker_slots` (the ceiling, fixed at start); `max_worker_processes`
+        // limits how many are used and may change at reload up to it (PostgreSQL 18's autovacuum_worker_slots and
+        // autovacuum_max_workers).
+        let worker_limit = settings.get_int("max_worker_processes").unwrap_or(8).max(0);
+        let max_workers = match settings.get_int("max_worker_slots").unwrap_or(-1) {
+            n if n < 0 => worker_limit,
+            n if n < worker_limit => {
+                return Err(StartError::new(format!(
+                    "max_worker_processes ({worker_limit}) must be less than or equal to max_worker_slots ({n})"
+                )))
+            }
+            n => n,
+        } as usize;
+        settings.limit_int_max("max_worker_processes", max_workers as i64);
         let max_connections = settings.get_int("max_connections").unwrap_or(100).max(1) as usize;
         let reserved = settings.get_int("superuser_reserved_connections").unwrap_or(3).max(0) as usize;
         if reserved >= max_connections {
@@ -85,6 +98,7 @@ impl Postmaster {
         let from_modules = crate::modules::preload::process_shared_preload_libraries(&preload)
             .map_err(|e| StartError::new(e.to_string()))?;
         let mut workers = Workers::new(max_workers);
+        workers.set_limit(worker_limit as usize);
         workers.set_quotas(&crate::process::setting_text("worker_type_quota").unwrap_or_default());
         for spec in from_modules {
             workers.register_static(spec);
@@ -201,6 +215,7 @@ impl Postmaster {
         for name in self.workers.dropped_names() {
             shm.header().record_dropped(name);
         }
+        shm.slots().header().set_limit(self.workers.limit() as u32);
         self.workers.install_in_segment(shm);
         self.segment = Some(seg);
         crate::modules::preload::shmem_startup();

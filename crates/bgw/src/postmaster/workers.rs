@@ -78,6 +78,8 @@ pub struct Workers {
     /// slot's release and a crash cycle's new segment; published to the segment's [`crate::shmem::SlotStatus`].
     exits: Vec<ExitRecord>,
     static_count: usize,
+    /// `max_worker_processes`: how many slots may be used at once (at most the slot count, `max_worker_slots`).
+    limit: usize,
     dropped: Vec<String>,
     pending: VecDeque<u32>,
     waiting_phase: Vec<u32>,
@@ -94,6 +96,12 @@ pub struct Workers {
     running_by_type: std::collections::HashMap<String, u32>,
     /// Queued workers held back by their type's quota, by type, first come first served.
     quota_waiting: std::collections::HashMap<String, VecDeque<u32>>,
+    /// Waiting registrations the postmaster promised room to and whose registrant has not collected it yet, by
+    /// pid (see [`crate::bgworker::wait_queue`]): if that registrant dies first, the promise is taken back.
+    promised: std::collections::HashMap<i32, u64>,
+    /// Rooms released slots promised to waiting registrations, not yet handed to one (see
+    /// [`Workers::release_slot`]).
+    prepromised: u32,
     /// A small generator for the backoff's jitter (xorshift; no cryptographic use).
     jitter_state: u64,
     next_seq: u64,
@@ -120,6 +128,7 @@ impl Workers {
             generations: vec![0; max_workers],
             exits: vec![ExitRecord::default(); max_workers],
             static_count: 0,
+            limit: max_workers,
             dropped: Vec::new(),
             pending: VecDeque::new(),
             waiting_phase: Vec::new(),
@@ -130,6 +139,8 @@ impl Workers {
             quotas: Default::default(),
             running_by_type: Default::default(),
             quota_waiting: Default::default(),
+            promised: Default::default(),
+            prepromised: 0,
             jitter_state: (std::process::id() as u64) << 32 | 0x9e37_79b9,
             next_seq: 1,
             shm: None,
@@ -174,12 +185,19 @@ impl Workers {
             ));
             return;
         }
+        if spec.has_flag(crate::bgworker::types::BGWORKER_BIND_REGISTRANT) {
+            elog::log(format!(
+                "background worker \"{}\": only dynamic background workers can be bound to their registrant",
+                spec.name
+            ));
+            return;
+        }
         // A registration the C struct cannot hold is refused as such, whether or not a slot would be left for it.
         if let Err(e) = spec.to_raw() {
             elog::log(e.message);
             return;
         }
-        let max = self.slots.len();
+        let max = self.limit;
         self.static_count += 1;
         if self.static_count > max {
             elog::Report::new(Level::Log, "too many background workers")
@@ -197,6 +215,22 @@ impl Workers {
         let rw = self.new_registered(spec);
         let slot = self.slots.iter().position(|s| s.is_none()).expect("a free slot exists below the static count");
         self.slots[slot] = Some(rw);
+    }
+
+    /// `max_worker_processes` (at start, and after a reload): how many slots may be used at once, at most the
+    /// slot count. Lowering it terminates no one: registrations are refused (or wait) until enough workers left.
+    /// Published to the slot array's limit (see `crate::bgworker::slots`, "Capacity"), so no registration counts
+    /// slots.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.min(self.slots.len());
+        if let Some(shm) = self.shm {
+            shm.slots().header().set_limit(self.limit as u32);
+        }
+    }
+
+    /// See [`Workers::set_limit`].
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
     /// Names of static workers dropped for lack of slots.
@@ -350,6 +384,76 @@ impl Workers {
         }
     }
 
+    /// Hands room to waiting registrations (see [`crate::bgworker::wait_queue`]), oldest first, while the
+    /// occupancy is below the limit; passes the waits that ended; refuses every wait once a shutdown began and
+    /// the waits of registrants that are gone. O(1) when no one waits (two loads); otherwise proportional to the
+    /// waits it passes.
+    pub fn serve_waiters(&mut self, shm: &Shmem, children: &Children) {
+        use crate::bgworker::wait_queue::Found;
+        let queue = shm.wait_queue();
+        let (mut head, tail) = queue.bounds();
+        if head == tail {
+            return;
+        }
+        let slots = shm.slots();
+        while head != tail {
+            if let Found::Waiting(pid) = queue.peek(head) {
+                if self.shutting_down || !children.contains(pid) {
+                    if queue.refuse(head) {
+                        notify(children, pid);
+                    }
+                } else if !self.take_prepromised() && !slots.header().promise_room() {
+                    break;
+                } else if queue.grant(head) {
+                    self.promised.insert(pid, head);
+                    notify(children, pid);
+                } else {
+                    // It cancelled meanwhile.
+                    slots.header().withdraw_promise();
+                }
+            }
+            head = head.wrapping_add(1);
+        }
+        queue.set_head(head);
+        // Rooms promised by releases that found no one left to take them (every wait had ended) go back.
+        for _ in 0..std::mem::take(&mut self.prepromised) {
+            slots.header().withdraw_promise();
+        }
+    }
+
+    /// Takes one of the rooms a release promised to waiters ([`Workers::release_slot`]), if any.
+    fn take_prepromised(&mut self) -> bool {
+        let some = self.prepromised > 0;
+        self.prepromised = self.prepromised.saturating_sub(1);
+        some
+    }
+
+    /// Gives a slot back; while registrations wait (O(1) to know), its room is promised to the next of them in
+    /// the same step, and [`Workers::serve_waiters`] hands that promise on.
+    fn release_slot(&mut self, shm: &Shmem, slot: u32, parallel: bool) {
+        let (head, tail) = shm.wait_queue().bounds();
+        if head != tail {
+            if shm.slots().release_for_waiter(slot, parallel) {
+                self.prepromised += 1;
+            }
+        } else {
+            shm.slots().release(slot, parallel);
+        }
+    }
+
+    /// A child exited: a promise of room it did not collect is taken back (the next waiter gets it).
+    pub fn waiter_exited(&mut self, shm: &Shmem, pid: i32) {
+        if self.promised.is_empty() {
+            return;
+        }
+        if let Some(ticket) = self.promised.remove(&pid) {
+            if shm.wait_queue().reclaim(ticket) {
+                elog::debug1(format!("taking back the background worker slot promised to PID {pid}: it exited"));
+                shm.slots().header().withdraw_promise();
+            }
+        }
+    }
+
     /// Launches are off (shutdown or crash): empty the queue and the timers.
     pub fn cancel_pending(&mut self) {
         let held: Vec<u32> = self.quota_waiting.drain().flat_map(|(_, q)| q).collect();
@@ -492,7 +596,7 @@ impl Workers {
             if copy.terminate {
                 // Terminated before we saw it: free the slot, and tell the registrant we did.
                 self.record_end(slot, ExitReason::Terminated(i32::MIN));
-                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                self.release_slot(shm, slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                 notify_slot_change(shm, children, slot, notify_pid);
                 continue;
             }
@@ -500,7 +604,7 @@ impl Workers {
                 // Registered after the shutdown began: refused (the registrant's wait ends, stopped).
                 elog::debug1(format!("refusing background worker \"{}\": the host is shutting down", spec.name));
                 self.record_end(slot, ExitReason::Shutdown);
-                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                self.release_slot(shm, slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                 notify_slot_change(shm, children, slot, notify_pid);
                 continue;
             }
@@ -510,7 +614,7 @@ impl Workers {
             });
             if let Err(e) = checked {
                 elog::log(format!("ignoring background worker registration in slot {slot}: {}", e.message));
-                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                self.release_slot(shm, slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                 notify_slot_change(shm, children, slot, notify_pid);
                 continue;
             }
@@ -522,7 +626,7 @@ impl Workers {
                     spec.name
                 ));
                 self.record_end(slot, ExitReason::Terminated(i32::MIN));
-                slots.release(slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+                self.release_slot(shm, slot, spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
                 notify_slot_change(shm, children, slot, notify_pid);
                 continue;
             }
@@ -855,7 +959,7 @@ impl Workers {
     fn forget(&mut self, slot: u32) {
         let Some(rw) = self.slots[slot as usize].take() else { return };
         if let Some(shm) = self.shm {
-            shm.slots().release(slot, rw.spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
+            self.release_slot(shm, slot, rw.spec.has_flag(crate::bgworker::types::BGWORKER_CLASS_PARALLEL));
             publish_state(shm, slot, WorkerState::Free);
         }
         elog::debug1_with(|| format!("unregistering background worker \"{}\"", rw.spec.name));
@@ -872,6 +976,8 @@ impl Workers {
         self.start_timers.clear();
         self.running_by_type.clear();
         self.quota_waiting.clear();
+        self.promised.clear();
+        self.prepromised = 0;
         for slot in self.slots.iter_mut() {
             // Workers bound to a registrant go with it: every registrant died in the crash.
             let keep = slot

@@ -87,6 +87,12 @@ pub fn start_statement(timeout: Option<Duration>) {
     DEADLINE_US.store(deadline, Ordering::SeqCst);
 }
 
+/// When the running statement's `statement_timeout` ends, if it has one (for waits that sleep on the latch).
+pub fn statement_deadline() -> Option<Instant> {
+    let deadline = DEADLINE_US.load(Ordering::SeqCst);
+    (deadline != 0).then(|| epoch() + Duration::from_micros(deadline - 1))
+}
+
 /// The statement ended: no deadline until the next one.
 pub fn end_statement() {
     DEADLINE_US.store(0, Ordering::SeqCst);

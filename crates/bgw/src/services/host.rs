@@ -229,7 +229,15 @@ impl HostServices for ShmemHost {
                 .with_hint("Only superusers may register workers with an arbitrary library and function."));
         }
         let spec = spec_from_request(req);
-        dynamic::register_dynamic_background_worker(&spec, crate::modules::entry::check_entry).map_err(sql_error)
+        match req.wait_slot {
+            Some(timeout) => dynamic::register_dynamic_background_worker_wait(
+                &spec,
+                crate::modules::entry::check_entry,
+                Some(timeout),
+            ),
+            None => dynamic::register_dynamic_background_worker(&spec, crate::modules::entry::check_entry),
+        }
+        .map_err(sql_error)
     }
 
     fn status(&self, h: Handle) -> Result<Status, SqlError> {

@@ -49,6 +49,9 @@ pub fn spec_from_request(req: &RegistrationRequest) -> WorkerSpec {
     if req.flags.interruptible {
         flags |= crate::bgworker::types::BGWORKER_INTERRUPTIBLE;
     }
+    if req.flags.die_at_interrupts {
+        flags |= crate::bgworker::types::BGWORKER_DIE_AT_INTERRUPTS;
+    }
     spec.flags = flags;
     spec.start_time = match req.start {
         StartPhase::PostmasterStart => StartTime::PostmasterStart,

@@ -11,7 +11,8 @@
 //! 2. The worker slot array ([`crate::bgworker::slots`]): its header, `max_worker_processes` slots, change and
 //!    free-slot bitmaps.
 //! 3. [`SlotStatus`] per slot: what the postmaster publishes about each registered worker for `bgw_workers`.
-//! 4. A [`WatchList`] per slot: processes waiting on a handle they did not register.
+//! 4. A [`WatchList`] per slot: processes waiting on a handle they did not register; then the queue of
+//!    registrations waiting for a free slot ([`crate::bgworker::wait_queue`]).
 //! 5. [`ProcEntry`] per child process (backends, workers, the startup process): pid, kind, activity; the data
 //!    behind `pg_stat_activity`.
 //!
@@ -25,6 +26,7 @@ pub mod procs;
 use crate::bgworker::slots::{bitmap_words, ArrayHeader, Bitmaps, Slot, SlotArray};
 use crate::bgworker::types::SlotRegistration;
 use crate::bgworker::types::BGW_MAXLEN;
+use crate::bgworker::wait_queue::{QueueHeader, WaitEntry, WaitQueue};
 use crate::bgworker::watch::WatchList;
 use crate::sync::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use crate::sys::shm::SharedMapping;
@@ -182,12 +184,20 @@ pub struct Layout {
     free_summary: usize,
     status: usize,
     watchers: usize,
+    wait_queue: usize,
+    wait_entries: usize,
     procs: usize,
     addin: usize,
     notify: usize,
     /// Bytes of data space for modules' named areas.
     pub addin_capacity: usize,
     pub total: usize,
+}
+
+/// Entries of the wait queue: every process may wait once, and as many positions again may hold waits that ended
+/// but were not yet passed by the postmaster.
+fn wait_capacity(max_procs: usize) -> usize {
+    max_procs.max(8) * 2
 }
 
 fn align(x: usize) -> usize {
@@ -206,7 +216,9 @@ impl Layout {
         let free_summary = align(free + changed_words * 8);
         let status = align(free_summary + summary_words * 8);
         let watchers = align(status + max_workers * std::mem::size_of::<SlotStatus>());
-        let procs = align(watchers + max_workers * std::mem::size_of::<WatchList>());
+        let wait_queue = align(watchers + max_workers * std::mem::size_of::<WatchList>());
+        let wait_entries = align(wait_queue + std::mem::size_of::<QueueHeader>());
+        let procs = align(wait_entries + wait_capacity(max_procs) * std::mem::size_of::<WaitEntry>());
         let addin = align(procs + max_procs * std::mem::size_of::<ProcEntry>());
         let notify = align(addin + addin::region_size(addin_capacity));
         let total = align(notify + std::mem::size_of::<notify::NotifyQueue>());
@@ -222,6 +234,8 @@ impl Layout {
             free_summary,
             status,
             watchers,
+            wait_queue,
+            wait_entries,
             procs,
             addin,
             notify,
@@ -289,6 +303,20 @@ impl Shmem {
             std::slice::from_raw_parts(self.part::<WatchList>(self.layout.watchers), self.layout.max_workers)
         };
         all.get(slot as usize)
+    }
+
+    /// Registrations waiting for a free slot (see [`crate::bgworker::wait_queue`]).
+    pub fn wait_queue(&self) -> WaitQueue<'_> {
+        // SAFETY: as in `slots`; the header and entries are atomics, and zeroed memory is an empty queue.
+        unsafe {
+            WaitQueue::new(
+                &*self.part::<QueueHeader>(self.layout.wait_queue),
+                std::slice::from_raw_parts(
+                    self.part::<WaitEntry>(self.layout.wait_entries),
+                    wait_capacity(self.layout.max_procs),
+                ),
+            )
+        }
     }
 
     /// The directory of modules' named areas.

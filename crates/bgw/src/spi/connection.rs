@@ -331,13 +331,13 @@ mod tests {
     #[test]
     fn open_connects_to_the_database_file() {
         let (t, _c) = setup();
-        let s = open(t.path(), &DbTarget::Name("postgres".into()), &RoleTarget::Bootstrap, 0).unwrap();
+        let s = open(t.path(), &DbTarget::Name("postgres".into()), &RoleTarget::Bootstrap, 0, SpiSql::Sqlite).unwrap();
         let Some(SpiEngine::Sqlite(engine)) = s.conn else { panic!("a sqlite engine") };
         engine.connection().execute_batch("CREATE TABLE x (a)").unwrap();
         let other = rusqlite::Connection::open(catalog::database_path(t.path(), catalog::POSTGRES_OID)).unwrap();
         let n: i64 = other.query_row("SELECT count(*) FROM x", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0);
-        let s = open(t.path(), &DbTarget::None, &RoleTarget::Bootstrap, 0).unwrap();
+        let s = open(t.path(), &DbTarget::None, &RoleTarget::Bootstrap, 0, SpiSql::Sqlite).unwrap();
         assert!(s.conn.is_none() && s.database.is_none());
     }
 }

@@ -8,7 +8,9 @@
 //!
 //! Default signal handling, as the spec's:
 //! - SIGTERM: FATAL "terminating background worker \"%s\" due to administrator command", exit 1 (while an SPI
-//!   call waits for a PostgreSQL server, once the server has canceled its statement).
+//!   call waits for a PostgreSQL server, once the server has canceled its statement). A registration with
+//!   `BGWORKER_DIE_AT_INTERRUPTS` gets PostgreSQL 19's `die()` instead: a flag, acted on (with the same FATAL) at
+//!   the worker's next `CHECK_FOR_INTERRUPTS()`.
 //! - SIGQUIT: `_exit(2)` at once (shared memory may be corrupt; the postmaster treats it as a crash).
 //! - SIGHUP: sets a flag ([`take_config_reload_request`]) and the latch; the worker reloads when it chooses.
 //! - SIGUSR1: sets the latch (notifications from the postmaster arrive this way).
@@ -40,12 +42,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static GOT_SIGHUP: AtomicBool = AtomicBool::new(false);
 
 #[hot]
-extern "C" fn handle_sigterm(_: libc::c_int) {
+extern "C" fn handle_sigterm(signo: libc::c_int) {
     if crate::spi::waiting_for_server() {
         // A statement runs on a PostgreSQL server: its interrupt check cancels it there, then the SPI call ends the
         // worker with the same FATAL (crate::modules::spi_abi).
         crate::process::request_termination();
         crate::sys::signals::preserving_errno(crate::latch::set_latch);
+        return;
+    }
+    if my_bgworker_entry().is_some_and(|e| e.bgw_flags & crate::bgworker::types::BGWORKER_DIE_AT_INTERRUPTS != 0) {
+        // PostgreSQL 19's die(), asked for by the registration: a flag the next CHECK_FOR_INTERRUPTS() acts on.
+        crate::modules::abi::die(signo);
         return;
     }
     signals::block_all_but(0);
