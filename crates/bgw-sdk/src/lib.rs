@@ -111,6 +111,9 @@
 // 3. `elog` (logging), then `entry` (worker entry points and `_PG_init`) and `sql` (SQL functions), which log;
 // 4. the rest of the API (`handle`, `latch`, `registration`, `params`, `shmem`, `signals`, `spi`), on `ffi`,
 //    `error` and the modules above.
+// The attribute macros name the SDK `::bgw_sdk`, in the SDK's own tests too.
+extern crate self as bgw_sdk;
+
 mod catch;
 mod ctext;
 pub mod elog;
@@ -135,6 +138,14 @@ pub fn preloading() -> bool {
 }
 
 pub use elog::{Level, Report};
+
+/// `#[bgw_sdk::sql_function]`: makes a typed safe Rust function a SQL function, defined with
+/// [`sql::define`]; see [`sql::FromSqlArg`] and [`sql::IntoSqlValue`] for the types.
+pub use bgw_sdk_macros::sql_function;
+/// `#[bgw_sdk::worker]`: exports a safe Rust function as a worker entry point (no `extern "C"`); see
+/// [`worker_main!`] for what the entry point does, and the `bgw-sdk-macros` crate for the accepted signatures
+/// (no argument, [`MainArg`], `usize`, or a typed argument read with [`arg`]).
+pub use bgw_sdk_macros::worker;
 pub use entry::{exit, InitFn, MainArg, WorkerFn};
 pub use error::{Error, Field};
 pub use handle::{ExitInfo, ExitReason, Handle, Status, WaitFuture};
