@@ -131,6 +131,7 @@ mod signals;
 pub mod spi;
 pub mod sql;
 mod sqlcall;
+pub mod value;
 
 /// Whether the host is preloading this module right now (static registration is only possible then).
 pub fn preloading() -> bool {

@@ -106,3 +106,59 @@ fn demo_panic(s: &str) -> bool {
 fn demo_small(x: i16) -> i32 {
     i32::from(x) * 2
 }
+
+// ---------- typed SPI values ----------
+
+/// Connects to `postgres`, writes a row with typed parameters and reads it back typed, logging each value and
+/// each typed error (read by `tests/sdk_spi.rs`).
+#[bgw_sdk::worker]
+fn typed_spi() -> Result<(), bgw_sdk::spi::SpiError> {
+    use bgw_sdk::spi::{self, Spi};
+    spi::connect(Some("postgres"), None, bgw_sdk::ConnectionFlags::empty());
+    let mut spi = Spi::connect()?;
+    spi.transaction(|spi| {
+        spi.execute(
+            "CREATE TABLE typed (i2 int2, i4 int4, i8 int8, r4 float4, r8 float8, b bool, t text, n text, by bytea)",
+            &[],
+        )?;
+        spi.query(
+            // The bytea as a literal: the host's SPI stores a text parameter into a bytea column as its text.
+            "INSERT INTO typed VALUES ($1, $2, $3, $4, $5, $6, $7, $8, X'0001FF')",
+            &[&-7i16, &70000i32, &9_000_000_000i64, &1.5f32, &f64::INFINITY, &true, &"h\u{e9}llo", &None::<&str>],
+        )?;
+        Ok::<_, spi::SpiError>(())
+    })?;
+    let r = spi.execute("SELECT * FROM typed", &[])?;
+    let row = r.row(0).expect("one row");
+    bgw_sdk::log!(
+        "typed_spi: {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+        row.get::<i16>("i2"),
+        row.get::<i32>(1),
+        row.get::<i64>("i8"),
+        row.get::<f32>("r4"),
+        row.get::<f64>("r8"),
+        row.get::<bool>("b"),
+        row.get::<String>("t"),
+        row.get::<Option<String>>("n"),
+        row.get::<Vec<u8>>("by"),
+    );
+    bgw_sdk::log!(
+        "typed_spi errors: {} | {} | {}",
+        row.get::<String>("n").unwrap_err(),
+        row.get::<i16>("i4").unwrap_err(),
+        row.get::<i64>("missing").unwrap_err(),
+    );
+    // SPI speaks SQLite's dialect: the special floats go in as typed parameters.
+    spi.execute("CREATE TABLE floats (nan float8, ninf float8, big float8, f bool)", &[])?;
+    spi.query("INSERT INTO floats VALUES ($1, $2, $3, $4)", &[&f64::NAN, &f64::NEG_INFINITY, &1e100f64, &false])?;
+    let r = spi.execute("SELECT * FROM floats", &[])?;
+    let row = r.row(0).expect("one row");
+    bgw_sdk::log!(
+        "typed_spi floats: {:?} {:?} {:?} {:?}",
+        row.get::<f64>("nan").map(f64::is_nan),
+        row.get::<f64>("ninf"),
+        row.get::<f64>("big"),
+        row.get::<bool>("f"),
+    );
+    Ok(())
+}
