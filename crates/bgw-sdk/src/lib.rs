@@ -11,6 +11,10 @@
 //!   `catch_unwind` (a panic is an ERROR in the server log and exit code 1, never an abort);
 //! - [`BackgroundWorkerBuilder`] registers workers (static or dynamic), refusing with an [`Error`] anything that
 //!   would not fit the C struct instead of truncating it;
+//! - [`BackgroundWorkerBuilder::arg`] attaches a typed (serde) argument of up to 8 KB encoded, read by the worker
+//!   with [`arg()`] or as the parameter of a `#[worker]` function;
+//! - [`worker`] and [`sql_function`] are attribute macros: entry points and typed SQL functions with no
+//!   `extern "C"`;
 //! - [`Handle`] follows a dynamic worker (status, blocking and awaitable waits, termination) and travels between
 //!   processes as text `slot:generation`;
 //! - [`wait_latch`] and friends sleep and wake; [`Signals`] installs PostgreSQL's flag-setting handlers;
@@ -114,6 +118,7 @@
 // The attribute macros name the SDK `::bgw_sdk`, in the SDK's own tests too.
 extern crate self as bgw_sdk;
 
+pub mod arg;
 mod catch;
 mod ctext;
 pub mod elog;
@@ -138,6 +143,7 @@ pub fn preloading() -> bool {
     ffi::preloading()
 }
 
+pub use arg::{arg, ArgError};
 pub use elog::{Level, Report};
 
 /// `#[bgw_sdk::sql_function]`: makes a typed safe Rust function a SQL function, defined with

@@ -264,6 +264,8 @@ pub struct BackgroundWorkerBuilder {
     restart: Restart,
     main_arg: usize,
     extra: Vec<u8>,
+    /// The encoded typed argument, or why it could not be encoded (reported when registering).
+    arg: Option<Result<Vec<u8>, Error>>,
     notify: Notify,
 }
 
@@ -281,6 +283,7 @@ impl BackgroundWorkerBuilder {
             restart: Restart::default(),
             main_arg: 0,
             extra: Vec::new(),
+            arg: None,
             notify: Notify::Nobody,
         }
     }
@@ -325,6 +328,14 @@ impl BackgroundWorkerBuilder {
         self.extra = extra.to_vec();
         self
     }
+    /// A typed argument: any serde value, encoded (postcard) into at most
+    /// [`MAX_ARG_BYTES`](crate::arg::MAX_ARG_BYTES) bytes, which the worker reads with [`crate::arg`] (or as the
+    /// parameter of a `#[bgw_sdk::worker]` function). Far more than [`Self::extra`]'s 128 bytes; see
+    /// [`crate::arg`] for where the host keeps it. Too large or not encodable: an error when registering.
+    pub fn arg<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        self.arg = Some(crate::arg::encode(value));
+        self
+    }
     /// Signal the registering process (with SIGUSR1, which sets its latch) when the worker starts and stops. The
     /// pid is taken when `register_*` is called. Needed to wait on the handle efficiently from the registrant.
     pub fn notify_self(mut self) -> Self {
@@ -339,7 +350,16 @@ impl BackgroundWorkerBuilder {
 
     /// Checks everything the SDK can check without the host.
     pub fn validate(&self) -> Result<(), Error> {
-        self.to_raw(0).map(|_| ())
+        self.to_raw(0)?;
+        self.encoded_arg().map(|_| ())
+    }
+
+    fn encoded_arg(&self) -> Result<Option<&[u8]>, Error> {
+        match &self.arg {
+            None => Ok(None),
+            Some(Ok(bytes)) => Ok(Some(bytes)),
+            Some(Err(e)) => Err(e.clone()),
+        }
     }
 
     /// The C registration, or why it cannot be made. `my_pid` stands for the registrant.
@@ -383,8 +403,12 @@ impl BackgroundWorkerBuilder {
     /// be registered in `shared_preload_libraries` and ignores the registration (there is no error to return).
     pub fn register_static(self) -> Result<(), Error> {
         let raw = self.to_raw(std::process::id() as i32)?;
+        let arg = self.encoded_arg()?;
         if !ffi::preloading() {
             return Err(Error::NotPreloading);
+        }
+        if let Some(arg) = arg {
+            crate::arg::keep_static(&self.name, arg.to_vec());
         }
         ffi::register_background_worker(&raw);
         Ok(())
@@ -397,7 +421,11 @@ impl BackgroundWorkerBuilder {
     /// as in C: a library or function the host cannot find, or a caller not attached to shared memory.
     pub fn register_dynamic(self) -> Result<Option<Handle>, Error> {
         let raw = self.to_raw(std::process::id() as i32)?;
-        Ok(ffi::register_dynamic_background_worker(&raw).map(Handle::from_c))
+        let handle = match self.encoded_arg()? {
+            Some(arg) => ffi::register_dynamic_with_arg(&raw, arg),
+            None => ffi::register_dynamic_background_worker(&raw),
+        };
+        Ok(handle.map(Handle::from_c))
     }
 }
 

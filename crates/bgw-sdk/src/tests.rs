@@ -463,3 +463,30 @@ fn spi_connects_runs_statements_and_transactions() {
         ]
     );
 }
+
+#[test]
+fn a_typed_argument_goes_to_the_host_encoded_and_an_oversize_one_never_does() {
+    let payload: Vec<u64> = (0..500).collect();
+    let h = BackgroundWorkerBuilder::new("with arg")
+        .library("m")
+        .function("f")
+        .main_arg(3)
+        .arg(&payload)
+        .register_dynamic()
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.to_string(), "3:7");
+    let sent = fake_host::ARGS.lock().unwrap().iter().find(|(n, _)| n == "with arg").cloned().unwrap();
+    assert_eq!(postcard::from_bytes::<Vec<u64>>(&sent.1).unwrap(), payload);
+    let e = BackgroundWorkerBuilder::new("too big")
+        .library("m")
+        .function("f")
+        .arg(&"z".repeat(9000))
+        .register_dynamic()
+        .unwrap_err();
+    assert_eq!(e.to_string(), "background worker argument is too large (9002 bytes encoded; at most 8192)");
+    assert!(!fake_host::ARGS.lock().unwrap().iter().any(|(n, _)| n == "too big"));
+    assert!(!fake_host::REGISTERED.lock().unwrap().iter().any(|w| w.bgw_name.starts_with(b"too big")));
+    // Outside a worker there is no argument to read.
+    assert_eq!(crate::arg::<u32>(), Err(crate::ArgError::NotAWorker));
+}

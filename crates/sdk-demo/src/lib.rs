@@ -6,7 +6,8 @@
 #![deny(unsafe_code)]
 
 use bgw_sdk::sql::SqlError;
-use bgw_sdk::MainArg;
+use bgw_sdk::{BackgroundWorkerBuilder, MainArg, Restart};
+use serde::{Deserialize, Serialize};
 
 bgw_sdk::module_init!(|| -> Result<(), bgw_sdk::Error> {
     if bgw_sdk::preloading() {
@@ -19,6 +20,15 @@ bgw_sdk::module_init!(|| -> Result<(), bgw_sdk::Error> {
         bgw_sdk::sql::define::<parse_int>()?;
         bgw_sdk::sql::define::<demo_panic>()?;
         bgw_sdk::sql::define::<demo_small>()?;
+        bgw_sdk::sql::define::<demo_launch_with_arg>()?;
+        bgw_sdk::sql::define::<demo_launch_without_arg>()?;
+        // A static worker with a typed argument (kept in this module's memory, inherited by the worker).
+        BackgroundWorkerBuilder::new("static typed")
+            .library("sdk_demo")
+            .function("typed_arg_worker")
+            .restart(Restart::Never)
+            .arg(&JobArgs::new(99, 100))
+            .register_static()?;
     }
     Ok(())
 });
@@ -161,4 +171,60 @@ fn typed_spi() -> Result<(), bgw_sdk::spi::SpiError> {
         row.get::<bool>("f"),
     );
     Ok(())
+}
+
+// ---------- typed arguments ----------
+
+/// A typed argument larger than `bgw_extra`: the worker checks that it arrived intact.
+#[derive(Serialize, Deserialize, Debug)]
+struct JobArgs {
+    id: i64,
+    payload: String,
+    checksum: u64,
+}
+
+impl JobArgs {
+    fn new(id: i64, size: usize) -> JobArgs {
+        let payload: String = (0..size).map(|i| char::from(b'a' + ((i as i64 + id) % 26) as u8)).collect();
+        let checksum = Self::sum(&payload);
+        JobArgs { id, payload, checksum }
+    }
+    fn sum(payload: &str) -> u64 {
+        payload.bytes().enumerate().map(|(i, b)| (i as u64 + 1) * u64::from(b)).sum()
+    }
+}
+
+/// Takes its typed argument as its parameter (the attribute reads it with `bgw_sdk::arg`).
+#[bgw_sdk::worker]
+fn typed_arg_worker(args: JobArgs) -> Result<(), String> {
+    if JobArgs::sum(&args.payload) != args.checksum {
+        return Err(format!("typed_arg_worker: job {} arrived corrupted", args.id));
+    }
+    bgw_sdk::log!("typed_arg_worker: job {} intact, payload {} bytes", args.id, args.payload.len());
+    Ok(())
+}
+
+/// Registers `typed_arg_worker` named `name` with a job of `size` payload bytes; its handle.
+#[bgw_sdk::sql_function]
+fn demo_launch_with_arg(name: &str, id: i64, size: i64) -> Result<Option<String>, SqlError> {
+    let handle = BackgroundWorkerBuilder::new(name)
+        .library("sdk_demo")
+        .function("typed_arg_worker")
+        .restart(Restart::Never)
+        .arg(&JobArgs::new(id, size.max(0) as usize))
+        .register_dynamic()
+        .map_err(|e| SqlError::new("54000", e.to_string()))?;
+    Ok(handle.map(|h| h.to_string()))
+}
+
+/// Registers `typed_arg_worker` named `name` without an argument; its handle.
+#[bgw_sdk::sql_function]
+fn demo_launch_without_arg(name: &str) -> Result<Option<String>, SqlError> {
+    let handle = BackgroundWorkerBuilder::new(name)
+        .library("sdk_demo")
+        .function("typed_arg_worker")
+        .restart(Restart::Never)
+        .register_dynamic()
+        .map_err(|e| SqlError::internal(e.to_string()))?;
+    Ok(handle.map(|h| h.to_string()))
 }

@@ -1,6 +1,6 @@
 //! Model-checks the worker slot hand-off protocol of `bgw` under loom.
 //!
-//! The protocol sources, `crates/bgw/src/bgworker/slots.rs`, `watch.rs` and `exit_record.rs`, are compiled here a second time with this crate's
+//! The protocol sources, `crates/bgw/src/bgworker/slots.rs`, `watch.rs`, `exit_record.rs` and `args.rs`, are compiled here a second time with this crate's
 //! [`sync`] module standing in for the host's: loom's atomics, loom's cell and a loom mutex as the process-shared
 //! lock. The tests in `tests/` drive registrants, terminators, handle readers and the postmaster as loom threads,
 //! and loom explores their interleavings (including the weak-memory outcomes the orderings allow).
@@ -43,3 +43,6 @@ pub mod watch;
 
 #[path = "../../bgw/src/bgworker/exit_record.rs"]
 pub mod exit_record;
+
+#[path = "../../bgw/src/bgworker/args.rs"]
+pub mod args;

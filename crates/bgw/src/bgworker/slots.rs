@@ -312,6 +312,17 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
 
     /// Registers `payload` in the first free slot. The caller then signals the postmaster.
     pub fn register(&self, payload: &P, max_parallel_workers: u32) -> RegisterOutcome {
+        self.register_with(payload, max_parallel_workers, |_, _| {})
+    }
+
+    /// [`Self::register`], calling `fill(slot, generation)` under the lock before the slot is published: what it
+    /// writes for the registration (its typed argument, `super::args`) is published with it.
+    pub fn register_with(
+        &self,
+        payload: &P,
+        max_parallel_workers: u32,
+        fill: impl FnOnce(u32, u64),
+    ) -> RegisterOutcome {
         let parallel = payload.is_parallel();
         let guard = self.header.lock.lock();
         if parallel {
@@ -340,6 +351,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
                 let n = self.header.parallel_register_count.load(Ordering::Relaxed);
                 self.header.parallel_register_count.store(n.wrapping_add(1), Ordering::Relaxed);
             }
+            fill(i as u32, generation);
             // Publish: everything above happens-before the postmaster's Acquire load of in_use.
             slot.in_use.store(true, Ordering::Release);
             drop(guard);
