@@ -140,7 +140,8 @@ extern void bgw_errfinish(void);
 /*
  * RegisterDynamicBackgroundWorker with an argument: len bytes at arg go with the registration, in shared memory,
  * for its worker to read with bgw_worker_arg; they are freed with the slot. An argument longer than
- * BGW_MAX_ARG_BYTES is an ERROR (54000) and takes no slot. Returns false when no slot is free.
+ * BGW_MAX_ARG_BYTES is an ERROR (54000) and takes no slot (its bytes are not read), a NULL arg with a non-zero
+ * len an ERROR (22004). Returns false when no slot is free.
  */
 extern bool bgw_register_dynamic_with_arg(BackgroundWorker *worker, BackgroundWorkerHandle **handle,
 										  const void *arg, size_t len);

@@ -102,6 +102,9 @@ pub enum Error {
     /// A typed argument longer than `BGW_MAX_ARG_BYTES` once encoded.
     #[error("background worker argument is too large ({len} bytes encoded; at most {max})")]
     ArgTooLarge { len: usize, max: usize },
+    /// A typed argument for a dynamic worker without `Flags::SHMEM`, which could not read it.
+    #[error("a dynamic background worker needs shared-memory access (Flags::SHMEM) to read its argument")]
+    ArgWithoutShmem,
     /// A typed argument serde could not encode.
     #[error("could not encode the background worker argument: {0}")]
     ArgEncode(String),

@@ -422,6 +422,7 @@ impl BackgroundWorkerBuilder {
     pub fn register_dynamic(self) -> Result<Option<Handle>, Error> {
         let raw = self.to_raw(std::process::id() as i32)?;
         let handle = match self.encoded_arg()? {
+            Some(_) if !self.flags.contains(Flags::SHMEM) => return Err(Error::ArgWithoutShmem),
             Some(arg) => ffi::register_dynamic_with_arg(&raw, arg),
             None => ffi::register_dynamic_background_worker(&raw),
         };

@@ -487,6 +487,8 @@ fn a_typed_argument_goes_to_the_host_encoded_and_an_oversize_one_never_does() {
     assert_eq!(e.to_string(), "background worker argument is too large (9002 bytes encoded; at most 8192)");
     assert!(!fake_host::ARGS.lock().unwrap().iter().any(|(n, _)| n == "too big"));
     assert!(!fake_host::REGISTERED.lock().unwrap().iter().any(|w| w.bgw_name.starts_with(b"too big")));
+    let e = BackgroundWorkerBuilder::new("no shmem").library("m").function("f").flags(Flags::empty()).arg(&1u8);
+    assert_eq!(e.register_dynamic(), Err(Error::ArgWithoutShmem));
     // Outside a worker there is no argument to read.
     assert_eq!(crate::arg::<u32>(), Err(crate::ArgError::NotAWorker));
 }

@@ -77,17 +77,23 @@ pub fn register_dynamic_background_worker_with_arg(
     }
 }
 
-fn check_arg(arg: &[u8]) -> Result<(), RegistrationError> {
+/// Whether an argument of `len` bytes fits (54000 if not).
+pub fn check_arg_len(len: usize) -> Result<(), RegistrationError> {
     use crate::bgworker::args::{ArgEntry, MAX_ARG_BYTES};
-    if !ArgEntry::<MAX_ARG_BYTES>::fits(arg.len()) {
+    if !ArgEntry::<MAX_ARG_BYTES>::fits(len) {
         return Err(RegistrationError {
             sqlstate: "54000",
-            message: format!("background worker argument is too large ({} bytes; at most {MAX_ARG_BYTES})", arg.len()),
+            message: format!("background worker argument is too large ({len} bytes; at most {MAX_ARG_BYTES})"),
             detail: None,
             hint: Some("Pass a larger argument through a table or named shared memory.".into()),
         });
     }
-    if crate::bgworker::arg_area::entry(0).is_none() {
+    Ok(())
+}
+
+fn check_arg(arg: &[u8]) -> Result<(), RegistrationError> {
+    check_arg_len(arg.len())?;
+    if !crate::bgworker::arg_area::available() {
         return Err(RegistrationError {
             sqlstate: "55000",
             message: "background worker arguments are not available in this process".into(),

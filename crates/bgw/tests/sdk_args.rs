@@ -2,7 +2,8 @@
 //! `bgw_register_dynamic_with_arg` / `bgw_worker_arg` and its per-slot argument area) with the real host: a
 //! 4 KB argument reaches the worker intact, an oversize one is refused with a clear error, slots reused many
 //! times each give their worker its own argument (never an earlier registration's), and a static worker
-//! registered in `_PG_init` gets its argument too.
+//! registered in `_PG_init` gets its argument too. The C ABI itself (`tests/modules/c_args.c`): the host refuses
+//! an oversize argument with 54000.
 
 use bgw_test_support::*;
 
@@ -49,4 +50,28 @@ fn reused_slots_give_each_worker_its_own_argument_or_none() {
     let log = h.wait_log("background worker \"no arg\" (PID");
     assert!(log.contains("ERROR:  background worker \"no arg\" was registered without an argument"), "{log}");
     assert!(!log.contains("arrived corrupted"), "{log}");
+}
+
+#[test]
+fn the_c_abi_carries_arguments_and_refuses_oversize_ones() {
+    let dir = module_tempdir();
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules");
+    build_c_module(&tests.join("c_args.c"), dir.path(), "c_args");
+    let h = Host::start(Setup::new(find_bgw()).library_path(dir.path()).conf("shared_preload_libraries", "'c_args'"));
+    for (name, size) in [("c 8k", 8192), ("c empty", 0)] {
+        let handle = h.sql(&format!("SELECT c_args_launch('{name}', {size})"));
+        wait_stopped(&h, &handle);
+        h.wait_log(&format!("background worker \"{name}\" (PID"));
+    }
+    let log = h.log();
+    assert!(log.contains("c_args_worker: argument, 8192 bytes (expected 8192), 0 wrong"), "{log}");
+    assert!(log.contains("c_args_worker: argument, 0 bytes (expected 0), 0 wrong"), "{log}");
+    let e = h.psql("SELECT c_args_launch('c big', 8193)").unwrap_err();
+    assert!(
+        e.contains("54000") && e.contains("background worker argument is too large (8193 bytes; at most 8192)"),
+        "{e}"
+    );
+    assert_eq!(h.sql("SELECT count(*) FROM bgw_workers WHERE name = 'c big'"), "0");
+    // The session goes on.
+    assert_eq!(h.sql("SELECT 1"), "1");
 }

@@ -3,48 +3,69 @@
 //!
 //! Which process runs this code: the postmaster creates the area once ([`create`]), before it forks anything;
 //! every child inherits the mapping across `fork` and reaches it through [`entry`]. The area is not re-created
-//! in a crash cycle (entries are tied to generations, which keep growing), and it stays mapped in workers without
-//! shared-memory access, which only read their own entry through the host's `bgw_worker_arg`.
+//! in a crash cycle (entries are tied to generations, which keep growing). Workers without shared-memory access
+//! unmap it together with the segment ([`detach`], called by `crate::shmem::detach`).
 //!
 //! Size: `max_worker_processes` × [`MAX_ARG_BYTES`] (plus 16 bytes each) of address space; pages are backed only
 //! when an argument is written into them.
 
 use super::args::{ArgEntry, MAX_ARG_BYTES};
 use crate::sys::shm::SharedMapping;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-struct Area {
-    mapping: SharedMapping,
-    count: usize,
-}
+/// The mapping, owned here so that [`detach`] can unmap it (None before [`create`] and after [`detach`]).
+static MAPPING: Mutex<Option<Owned>> = Mutex::new(None);
 
-// SAFETY: the mapping is only reached as `&ArgEntry`s, whose shared access follows the protocol of
-// `super::args` (atomics, and bytes written only under the slot array's lock while the slot is free).
-unsafe impl Sync for Area {}
-// SAFETY: as above; the mapping itself is a plain range of shared memory.
-unsafe impl Send for Area {}
+/// The mapping as a value a static may hold.
+struct Owned(#[allow(dead_code)] SharedMapping);
 
-static AREA: OnceLock<Area> = OnceLock::new();
+// SAFETY: a range of shared memory has no thread affinity; it is only reached through `entry`'s references, whose
+// shared access follows the protocol of `super::args`, and unmapped by `detach` in a single-threaded process.
+unsafe impl Send for Owned {}
+/// The first entry (null: no area in this process), and how many entries there are: what [`entry`] reads without
+/// the mutex. Set once by [`create`] before any child exists; cleared by [`detach`] before the unmapping.
+static BASE: AtomicPtr<ArgEntry> = AtomicPtr::new(std::ptr::null_mut());
+static COUNT: AtomicUsize = AtomicUsize::new(0);
 
 /// Creates the area for `max_workers` slots (postmaster, before the first fork; later calls keep the first area).
 pub fn create(max_workers: usize) -> std::io::Result<()> {
-    if AREA.get().is_some() {
+    let mut mapping = MAPPING.lock().unwrap_or_else(|e| e.into_inner());
+    if mapping.is_some() {
         return Ok(());
     }
-    let mapping = SharedMapping::new(max_workers.max(1) * std::mem::size_of::<ArgEntry>())?;
-    let _ = AREA.set(Area { mapping, count: max_workers });
+    let m = SharedMapping::new(max_workers.max(1) * std::mem::size_of::<ArgEntry>())?;
+    COUNT.store(max_workers, Ordering::Relaxed);
+    BASE.store(m.as_ptr() as *mut ArgEntry, Ordering::Release);
+    *mapping = Some(Owned(m));
     Ok(())
 }
 
-/// The argument entry of `slot`; None without an area (outside the host's processes) or for a slot beyond it.
+/// Whether this process has the area.
+pub fn available() -> bool {
+    !BASE.load(Ordering::Acquire).is_null()
+}
+
+/// Unmaps the area in this process (a worker without shared-memory access, at start, with the segment): from
+/// then on [`entry`] finds nothing. Single-threaded callers only (a freshly forked worker). On the worker
+/// start-up path (`#[hot]`).
+#[bgw_macros::hot]
+pub fn detach() {
+    BASE.store(std::ptr::null_mut(), Ordering::Release);
+    drop(MAPPING.lock().unwrap_or_else(|e| e.into_inner()).take());
+}
+
+/// The argument entry of `slot`; None without an area (outside the host's processes, or detached) or for a slot
+/// beyond it.
 pub fn entry(slot: u32) -> Option<&'static ArgEntry> {
-    let area = AREA.get()?;
-    if slot as usize >= area.count {
+    let base = BASE.load(Ordering::Acquire);
+    if base.is_null() || slot as usize >= COUNT.load(Ordering::Relaxed) {
         return None;
     }
     // SAFETY: the mapping is page-aligned (enough for ArgEntry), zero-filled (a valid, empty ArgEntry) and holds
-    // `count` entries; it lives in a static and is never unmapped, so the reference is valid for 'static.
-    Some(unsafe { &*(area.mapping.as_ptr() as *const ArgEntry).add(slot as usize) })
+    // COUNT entries. It is unmapped only by `detach`, in a single-threaded worker that holds no entry reference
+    // (it detaches before running any module code), so the reference is valid for as long as it is used.
+    Some(unsafe { &*base.add(slot as usize) })
 }
 
 /// The largest argument ([`MAX_ARG_BYTES`]).

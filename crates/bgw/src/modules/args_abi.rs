@@ -12,6 +12,15 @@ use crate::dynamic;
 use bgw_abi::{BackgroundWorkerHandle, ERROR};
 use std::ffi::c_void;
 
+fn null_arg() -> RegistrationError {
+    RegistrationError {
+        sqlstate: "22004",
+        message: "background worker argument is NULL but its length is not 0".into(),
+        detail: None,
+        hint: None,
+    }
+}
+
 fn raise(e: RegistrationError) -> ! {
     finish_coded(ERROR, Some(e.sqlstate), e.message, e.detail, e.hint);
     crate::process::exit(1)
@@ -31,13 +40,21 @@ pub extern "C" fn bgw_register_dynamic_with_arg(
     // Everything owned is dropped before an error is raised: an ERROR in a SQL function jumps over this frame.
     let outcome = match spec_from_c(worker) {
         Ok(spec) => {
-            let bytes: &[u8] = if arg.is_null() || len == 0 {
-                &[]
+            if let Err(e) = dynamic::check_arg_len(len) {
+                // Refused by its length alone (the bytes are not read).
+                Err(e)
+            } else if arg.is_null() && len > 0 {
+                Err(null_arg())
             } else {
-                // SAFETY: by the call's contract `arg` points at `len` readable bytes for the duration of the call.
-                unsafe { std::slice::from_raw_parts(arg as *const u8, len) }
-            };
-            dynamic::register_dynamic_background_worker_with_arg(&spec, super::entry::check_entry, Some(bytes))
+                let bytes: &[u8] = if len == 0 {
+                    &[]
+                } else {
+                    // SAFETY: by the call's contract `arg` points at `len` readable bytes for the duration of the
+                    // call; non-null, checked above.
+                    unsafe { std::slice::from_raw_parts(arg as *const u8, len) }
+                };
+                dynamic::register_dynamic_background_worker_with_arg(&spec, super::entry::check_entry, Some(bytes))
+            }
         }
         Err(e) => Err(e),
     };
