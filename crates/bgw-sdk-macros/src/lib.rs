@@ -6,7 +6,7 @@
 //! errors become the host's errors; nothing here runs in the host.
 //!
 //! - `#[worker]` on `fn name(arg) [-> ()|Result<(), E>]` keeps the function and exports the C entry point
-//!   `void name(Datum)` the host finds by name (the [`worker_main!`] expansion). The argument may be absent, a
+//!   `void name(Datum)` the host finds by name (what `bgw_sdk::worker_main!` expands to). The argument may be absent, a
 //!   `MainArg` or `usize` (the registration's Datum), or any other type `T: serde::de::DeserializeOwned`: the
 //!   typed argument the registrant attached (`bgw_sdk::arg::<T>()`); a missing or undecodable one is an ERROR.
 //! - `#[sql_function]` (options `name = "sql_name"`, `superuser`) on `fn name(a: A, ...) -> R` keeps the
@@ -16,8 +16,6 @@
 //!   a non-`Option` argument makes the result NULL without calling the function (PostgreSQL's STRICT). The
 //!   result is a `bgw_sdk::sql::IntoSqlValue` type or `Result` of one: an `Err` of `SqlError` keeps its
 //!   SQLSTATE; any other `E: Display` fails the statement with SQLSTATE P0001 (PL/pgSQL's RAISE EXCEPTION).
-//!
-//! [`worker_main!`]: https://docs.rs/bgw-sdk
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;

@@ -1,5 +1,5 @@
 //! Typed arguments larger than `bgw_extra`: [`BackgroundWorkerBuilder::arg`](crate::BackgroundWorkerBuilder::arg)
-//! attaches any `serde::Serialize` value to a registration, and the worker reads it back with [`arg`] (or takes
+//! attaches any `serde::Serialize` value to a registration, and the worker reads it back with [`arg()`] (or takes
 //! it as the parameter of a `#[bgw_sdk::worker]` function).
 //!
 //! Encoding: postcard (serde's compact binary format), at most [`MAX_ARG_BYTES`] encoded bytes. Where the bytes

@@ -151,7 +151,7 @@ pub use elog::{Level, Report};
 pub use bgw_sdk_macros::sql_function;
 /// `#[bgw_sdk::worker]`: exports a safe Rust function as a worker entry point (no `extern "C"`); see
 /// [`worker_main!`] for what the entry point does, and the `bgw-sdk-macros` crate for the accepted signatures
-/// (no argument, [`MainArg`], `usize`, or a typed argument read with [`arg`]).
+/// (no argument, [`MainArg`], `usize`, or a typed argument read with [`arg()`]).
 pub use bgw_sdk_macros::worker;
 pub use entry::{exit, InitFn, MainArg, WorkerFn};
 pub use error::{Error, Field};

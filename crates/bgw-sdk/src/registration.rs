@@ -329,9 +329,9 @@ impl BackgroundWorkerBuilder {
         self
     }
     /// A typed argument: any serde value, encoded (postcard) into at most
-    /// [`MAX_ARG_BYTES`](crate::arg::MAX_ARG_BYTES) bytes, which the worker reads with [`crate::arg`] (or as the
+    /// [`MAX_ARG_BYTES`](crate::arg::MAX_ARG_BYTES) bytes, which the worker reads with [`crate::arg()`] (or as the
     /// parameter of a `#[bgw_sdk::worker]` function). Far more than [`Self::extra`]'s 128 bytes; see
-    /// [`crate::arg`] for where the host keeps it. Too large or not encodable: an error when registering.
+    /// [`mod@crate::arg`] for where the host keeps it. Too large or not encodable: an error when registering.
     pub fn arg<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
         self.arg = Some(crate::arg::encode(value));
         self
