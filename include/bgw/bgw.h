@@ -1,7 +1,7 @@
 /*
  * bgw/bgw.h: what bgw offers beyond PostgreSQL's server API: SQL functions defined by a module, SPI results as
- * text, the latch of another process, and logging without formatting (for callers that are not C, such as the
- * Rust SDK).
+ * text, the latch of another process, typed arguments of registrations, and logging without formatting (for
+ * callers that are not C, such as the Rust SDK).
  */
 #ifndef BGW_BGW_BGW_H
 #define BGW_BGW_BGW_H
@@ -147,6 +147,26 @@ extern int bgw_errmsg(const char *message);
 extern int bgw_errdetail(const char *detail);
 extern int bgw_errhint(const char *hint);
 extern void bgw_errfinish(void);
+
+/* ---------- typed arguments of registrations ---------- */
+
+/* The most bytes an argument may hold (more than bgw_extra's BGW_EXTRALEN). */
+#define BGW_MAX_ARG_BYTES 8192
+
+/*
+ * RegisterDynamicBackgroundWorker with an argument: len bytes at arg go with the registration, in shared memory,
+ * for its worker to read with bgw_worker_arg; they are freed with the slot. An argument longer than
+ * BGW_MAX_ARG_BYTES is an ERROR (54000) and takes no slot (its bytes are not read), a NULL arg with a non-zero
+ * len an ERROR (22004). Returns false when no slot is free.
+ */
+extern bool bgw_register_dynamic_with_arg(BackgroundWorker *worker, BackgroundWorkerHandle **handle,
+										  const void *arg, size_t len);
+
+/*
+ * In a worker with shared-memory access: a malloc'ed copy of its registration's argument (free it), its length in
+ * *len; NULL and *len = 0 when it has none. ERROR (55000) in any other process.
+ */
+extern void *bgw_worker_arg(size_t *len);
 
 #ifdef __cplusplus
 }

@@ -18,11 +18,12 @@
 //! Layout of the crate, following the header's sections: [`types`] (Datum, Oid, pid_t), [`worker`] (the
 //! registration struct, its flags and start times, handles and their statuses), [`latch`] (wait events),
 //! [`guc`] (custom parameters), [`pgstat`] (activity states), [`sqlfn`] (SQL functions of modules), [`spi`] (SPI result codes), [`elog`]
-//! (message levels), [`rules`] (limits the header states in prose).
+//! (message levels), [`rules`] (limits the header states in prose), [`args`] (typed arguments of registrations).
 //!
 //! Runs in: whatever process uses it (a definition crate; it has no code that does anything).
 #![no_std]
 
+pub mod args;
 pub mod elog;
 pub mod exit;
 pub mod guc;
@@ -34,6 +35,7 @@ pub mod sqlfn;
 pub mod types;
 pub mod worker;
 
+pub use args::*;
 pub use elog::*;
 pub use exit::*;
 pub use guc::*;

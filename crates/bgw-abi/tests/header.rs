@@ -198,6 +198,8 @@ const CONSTANTS: &[Constant] = constants![
     FATAL,
     PANIC,
     BGW_MESSAGE_MAX,
+    // typed arguments (bgw/bgw.h)
+    BGW_MAX_ARG_BYTES,
 ];
 
 /// Constants of `bgw-abi` the header does not define, and why.

@@ -117,6 +117,25 @@ impl<E: Display, F: FnOnce(usize) -> Result<(), E>> WorkerFn<markers::TakesUsize
     }
 }
 
+/// What a `#[worker]` function may return: `()` or `Result<(), E>` with `E: Display` (an `Err` is the ERROR
+/// message to log).
+pub trait WorkerReturn {
+    /// `Err` is the ERROR message to log.
+    fn into_worker_result(self) -> Result<(), String>;
+}
+
+impl WorkerReturn for () {
+    fn into_worker_result(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E: Display> WorkerReturn for Result<(), E> {
+    fn into_worker_result(self) -> Result<(), String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
 /// How a Rust function can serve as a module's `_PG_init`: `fn()` or `fn() -> Result<(), E>` with `E: Display`.
 pub trait InitFn<Marker> {
     /// Runs the initializer; `Err` is the ERROR message to log.

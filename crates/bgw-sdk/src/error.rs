@@ -99,6 +99,19 @@ pub enum Error {
     /// The shared area's address does not suit the type (the host aligns areas to 64 bytes).
     #[error("shared memory area \"{name}\" is not aligned to {align} bytes")]
     ShmemAlignment { name: String, align: usize },
+    /// A typed argument longer than `BGW_MAX_ARG_BYTES` once encoded.
+    #[error("background worker argument is too large ({len} bytes encoded; at most {max})")]
+    ArgTooLarge { len: usize, max: usize },
+    /// A typed argument for a dynamic worker without `Flags::SHMEM`, which could not read it.
+    #[error("a dynamic background worker needs shared-memory access (Flags::SHMEM) to read its argument")]
+    ArgWithoutShmem,
+    /// A typed argument with a registration that waits for a free slot (not supported: the argument is attached
+    /// when a slot is taken at once).
+    #[error("a registration that waits for a free slot cannot carry a typed argument")]
+    ArgWithWait,
+    /// A typed argument serde could not encode.
+    #[error("could not encode the background worker argument: {0}")]
+    ArgEncode(String),
     /// A SQL function definition the host would refuse.
     #[error("invalid SQL function \"{name}\": {reason}")]
     InvalidSqlFunction { name: String, reason: String },

@@ -76,6 +76,31 @@ extern "C" fn RegisterDynamicBackgroundWorkerWait(
     RegisterDynamicBackgroundWorker(worker, handle)
 }
 
+/// The arguments `bgw_register_dynamic_with_arg` received, by registration name.
+pub static ARGS: Mutex<Vec<(String, Vec<u8>)>> = Mutex::new(Vec::new());
+
+/// Records the argument, then registers as `RegisterDynamicBackgroundWorker` does.
+#[unsafe(no_mangle)]
+extern "C" fn bgw_register_dynamic_with_arg(
+    worker: *mut BackgroundWorker,
+    handle: *mut *mut BackgroundWorkerHandle,
+    arg: *const c_void,
+    len: usize,
+) -> bool {
+    // SAFETY: the SDK passes a valid registration and `len` readable bytes.
+    let (w, bytes) = unsafe { (worker.read(), std::slice::from_raw_parts(arg as *const u8, len).to_vec()) };
+    ARGS.lock().unwrap().push((field(&w.bgw_name).to_string(), bytes));
+    RegisterDynamicBackgroundWorker(worker, handle)
+}
+
+/// No worker runs in the stand-in: no argument.
+#[unsafe(no_mangle)]
+extern "C" fn bgw_worker_arg(len: *mut usize) -> *mut c_void {
+    // SAFETY: the SDK passes a valid out-parameter.
+    unsafe { len.write(0) };
+    std::ptr::null_mut()
+}
+
 /// Status by generation: 1 started (pid 1000 + slot), 2 stopped, 3 not yet started, 4 postmaster died,
 /// anything else an unknown code.
 #[unsafe(no_mangle)]

@@ -31,12 +31,12 @@ pub use bgw_abi::{
     bgw_sql_function, config_enum_entry, pid_t, sig_atomic_t, BackgroundWorker, BackgroundWorkerHandle,
     BgwHandleStatus, BgwSqlValue, Latch, BGWORKER_BACKEND_DATABASE_CONNECTION, BGWORKER_BYPASS_ALLOWCONN,
     BGWORKER_BYPASS_ROLELOGINCHECK, BGWORKER_CLASS_PARALLEL, BGWORKER_SHMEM_ACCESS, BGW_DEFAULT_RESTART_INTERVAL,
-    BGW_EXTRALEN, BGW_MAXLEN, BGW_MAX_RESTART_INTERVAL, BGW_NEVER_RESTART, BGW_SPI_ERROR_STATEMENT, BGW_SQLFN_MAX_ARGS,
-    BGW_SQLFN_SUPERUSER, BGW_SQL_BOOL, BGW_SQL_FLOAT8, BGW_SQL_INT8, BGW_SQL_NULL, BGW_SQL_TEXT, DEBUG1, DEBUG2,
-    DEBUG3, DEBUG4, DEBUG5, ERROR, FATAL, GUC_UNIT_BYTE, GUC_UNIT_KB, GUC_UNIT_MIN, GUC_UNIT_MS, GUC_UNIT_S, INFO, LOG,
-    MAXPGPATH, NOTICE, PGC_POSTMASTER, PGC_SIGHUP, PG_WAIT_EXTENSION, SPI_ERROR_ARGUMENT, SPI_ERROR_CONNECT,
-    SPI_ERROR_PARAM, SPI_ERROR_TRANSACTION, SPI_ERROR_UNCONNECTED, WARNING, WL_EXIT_ON_PM_DEATH, WL_LATCH_SET,
-    WL_POSTMASTER_DEATH, WL_TIMEOUT,
+    BGW_EXTRALEN, BGW_MAXLEN, BGW_MAX_ARG_BYTES, BGW_MAX_RESTART_INTERVAL, BGW_NEVER_RESTART, BGW_SPI_ERROR_STATEMENT,
+    BGW_SQLFN_MAX_ARGS, BGW_SQLFN_SUPERUSER, BGW_SQL_BOOL, BGW_SQL_FLOAT8, BGW_SQL_INT8, BGW_SQL_NULL, BGW_SQL_TEXT,
+    DEBUG1, DEBUG2, DEBUG3, DEBUG4, DEBUG5, ERROR, FATAL, GUC_UNIT_BYTE, GUC_UNIT_KB, GUC_UNIT_MIN, GUC_UNIT_MS,
+    GUC_UNIT_S, INFO, LOG, MAXPGPATH, NOTICE, PGC_POSTMASTER, PGC_SIGHUP, PG_WAIT_EXTENSION, SPI_ERROR_ARGUMENT,
+    SPI_ERROR_CONNECT, SPI_ERROR_PARAM, SPI_ERROR_TRANSACTION, SPI_ERROR_UNCONNECTED, WARNING, WL_EXIT_ON_PM_DEATH,
+    WL_LATCH_SET, WL_POSTMASTER_DEATH, WL_TIMEOUT,
 };
 pub use bgw_abi::{BgWorkerStart_ConsistentState, BgWorkerStart_PostmasterStart, BgWorkerStart_RecoveryFinished};
 
@@ -74,6 +74,13 @@ unsafe extern "C" {
     fn SetLatch(latch: *mut Latch);
     fn ResetLatch(latch: *mut Latch);
     fn bgw_set_latch_pid(pid: pid_t) -> bool;
+    fn bgw_register_dynamic_with_arg(
+        worker: *mut BackgroundWorker,
+        handle: *mut *mut BackgroundWorkerHandle,
+        arg: *const libc::c_void,
+        len: usize,
+    ) -> bool;
+    fn bgw_worker_arg(len: *mut usize) -> *mut libc::c_void;
     fn PostmasterIsAlive() -> bool;
 
     fn pqsignal(signo: c_int, func: libc::sighandler_t) -> libc::sighandler_t;
@@ -246,6 +253,40 @@ fn register_with(
         libc::free(out as *mut libc::c_void);
         Some(handle)
     }
+}
+
+/// `bgw_register_dynamic_with_arg(worker, &handle, arg, len)`: as [`register_dynamic_background_worker`], with
+/// `arg` attached (the caller checked its length against `BGW_MAX_ARG_BYTES`).
+pub fn register_dynamic_with_arg(worker: &BackgroundWorker, arg: &[u8]) -> Option<BackgroundWorkerHandle> {
+    let mut copy = *worker;
+    let mut out: *mut BackgroundWorkerHandle = std::ptr::null_mut();
+    // SAFETY: a valid registration, a valid out-pointer and `arg.len()` readable bytes, all live across the call.
+    let ok = unsafe { bgw_register_dynamic_with_arg(&mut copy, &mut out, arg.as_ptr().cast(), arg.len()) };
+    if !ok || out.is_null() {
+        return None;
+    }
+    // SAFETY: as in register_dynamic_background_worker: a malloc'ed handle, copied, then freed.
+    unsafe {
+        let handle = out.read();
+        libc::free(out as *mut libc::c_void);
+        Some(handle)
+    }
+}
+
+/// `bgw_worker_arg`: a copy of this worker's argument, None when its registration has none. (In a process that
+/// is not a worker with shared-memory access the host raises an ERROR: the caller checks first.)
+pub fn worker_arg() -> Option<Vec<u8>> {
+    let mut len = 0usize;
+    // SAFETY: an out-parameter valid for the call.
+    let p = unsafe { bgw_worker_arg(&mut len) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the host returned a malloc'ed block of `len` bytes (at least one byte allocated), ours to free.
+    let bytes = unsafe { std::slice::from_raw_parts(p as *const u8, len) }.to_vec();
+    // SAFETY: the block came from the C allocator; freed once.
+    unsafe { libc::free(p) };
+    Some(bytes)
 }
 
 /// `GetBackgroundWorkerPid`: the raw status code and, when started, the pid.

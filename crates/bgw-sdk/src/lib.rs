@@ -11,6 +11,10 @@
 //!   `catch_unwind` (a panic is an ERROR in the server log and exit code 1, never an abort);
 //! - [`BackgroundWorkerBuilder`] registers workers (static or dynamic), refusing with an [`Error`] anything that
 //!   would not fit the C struct instead of truncating it;
+//! - [`BackgroundWorkerBuilder::arg`] attaches a typed (serde) argument of up to 8 KB encoded, read by the worker
+//!   with [`arg()`] or as the parameter of a `#[worker]` function;
+//! - [`worker`] and [`sql_function`] are attribute macros: entry points and typed SQL functions with no
+//!   `extern "C"`;
 //! - [`Handle`] follows a dynamic worker (status, blocking and awaitable waits, termination) and travels between
 //!   processes as text `slot:generation`;
 //! - [`wait_latch`] and friends sleep and wake; [`Signals`] installs PostgreSQL's flag-setting handlers;
@@ -111,6 +115,10 @@
 // 3. `elog` (logging), then `entry` (worker entry points and `_PG_init`) and `sql` (SQL functions), which log;
 // 4. the rest of the API (`handle`, `latch`, `registration`, `params`, `shmem`, `signals`, `spi`), on `ffi`,
 //    `error` and the modules above.
+// The attribute macros name the SDK `::bgw_sdk`, in the SDK's own tests too.
+extern crate self as bgw_sdk;
+
+pub mod arg;
 mod catch;
 mod ctext;
 pub mod elog;
@@ -128,13 +136,23 @@ mod signals;
 pub mod spi;
 pub mod sql;
 mod sqlcall;
+pub mod value;
 
 /// Whether the host is preloading this module right now (static registration is only possible then).
 pub fn preloading() -> bool {
     ffi::preloading()
 }
 
+pub use arg::{arg, ArgError};
 pub use elog::{Level, Report};
+
+/// `#[bgw_sdk::sql_function]`: makes a typed safe Rust function a SQL function, defined with
+/// [`sql::define`]; see [`sql::FromSqlArg`] and [`sql::IntoSqlValue`] for the types.
+pub use bgw_sdk_macros::sql_function;
+/// `#[bgw_sdk::worker]`: exports a safe Rust function as a worker entry point (no `extern "C"`); see
+/// [`worker_main!`] for what the entry point does, and the `bgw-sdk-macros` crate for the accepted signatures
+/// (no argument, [`MainArg`], `usize`, or a typed argument read with [`arg()`]).
+pub use bgw_sdk_macros::worker;
 pub use entry::{exit, InitFn, MainArg, WorkerFn};
 pub use error::{Error, Field};
 pub use handle::{ExitInfo, ExitReason, Handle, Status, WaitFuture};

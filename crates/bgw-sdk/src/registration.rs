@@ -277,6 +277,8 @@ pub struct BackgroundWorkerBuilder {
     restart: Restart,
     main_arg: usize,
     extra: Vec<u8>,
+    /// The encoded typed argument, or why it could not be encoded (reported when registering).
+    arg: Option<Result<Vec<u8>, Error>>,
     notify: Notify,
 }
 
@@ -294,6 +296,7 @@ impl BackgroundWorkerBuilder {
             restart: Restart::default(),
             main_arg: 0,
             extra: Vec::new(),
+            arg: None,
             notify: Notify::Nobody,
         }
     }
@@ -346,6 +349,14 @@ impl BackgroundWorkerBuilder {
         self
     }
 
+    /// A typed argument: any serde value, encoded (postcard) into at most
+    /// [`MAX_ARG_BYTES`](crate::arg::MAX_ARG_BYTES) bytes, which the worker reads with [`crate::arg()`] (or as the
+    /// parameter of a `#[bgw_sdk::worker]` function). Far more than [`Self::extra`]'s 128 bytes; see
+    /// [`mod@crate::arg`] for where the host keeps it. Too large or not encodable: an error when registering.
+    pub fn arg<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        self.arg = Some(crate::arg::encode(value));
+        self
+    }
     /// Signal the registering process (with SIGUSR1, which sets its latch) when the worker starts and stops. The
     /// pid is taken when `register_*` is called. Needed to wait on the handle efficiently from the registrant.
     pub fn notify_self(mut self) -> Self {
@@ -360,7 +371,16 @@ impl BackgroundWorkerBuilder {
 
     /// Checks everything the SDK can check without the host.
     pub fn validate(&self) -> Result<(), Error> {
-        self.to_raw(0).map(|_| ())
+        self.to_raw(0)?;
+        self.encoded_arg().map(|_| ())
+    }
+
+    fn encoded_arg(&self) -> Result<Option<&[u8]>, Error> {
+        match &self.arg {
+            None => Ok(None),
+            Some(Ok(bytes)) => Ok(Some(bytes)),
+            Some(Err(e)) => Err(e.clone()),
+        }
     }
 
     /// The C registration, or why it cannot be made. `my_pid` stands for the registrant.
@@ -404,8 +424,12 @@ impl BackgroundWorkerBuilder {
     /// be registered in `shared_preload_libraries` and ignores the registration (there is no error to return).
     pub fn register_static(self) -> Result<(), Error> {
         let raw = self.to_raw(std::process::id() as i32)?;
+        let arg = self.encoded_arg()?;
         if !ffi::preloading() {
             return Err(Error::NotPreloading);
+        }
+        if let Some(arg) = arg {
+            crate::arg::keep_static(&self.name, arg.to_vec());
         }
         ffi::register_background_worker(&raw);
         Ok(())
@@ -418,7 +442,12 @@ impl BackgroundWorkerBuilder {
     /// as in C: a library or function the host cannot find, or a caller not attached to shared memory.
     pub fn register_dynamic(self) -> Result<Option<Handle>, Error> {
         let raw = self.to_raw(std::process::id() as i32)?;
-        Ok(ffi::register_dynamic_background_worker(&raw).map(Handle::from_c))
+        let handle = match self.encoded_arg()? {
+            Some(_) if !self.flags.contains(Flags::SHMEM) => return Err(Error::ArgWithoutShmem),
+            Some(arg) => ffi::register_dynamic_with_arg(&raw, arg),
+            None => ffi::register_dynamic_background_worker(&raw),
+        };
+        Ok(handle.map(Handle::from_c))
     }
 
     /// Registers a dynamic worker, waiting up to `timeout` (None: as long as it takes) for a free slot when none
@@ -427,6 +456,9 @@ impl BackgroundWorkerBuilder {
     /// ends without a slot leaves the queue: nothing is started for it later.
     pub fn register_dynamic_wait(self, timeout: Option<std::time::Duration>) -> Result<Option<Handle>, Error> {
         let raw = self.to_raw(std::process::id() as i32)?;
+        if self.arg.is_some() {
+            return Err(Error::ArgWithWait);
+        }
         let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
         Ok(ffi::register_dynamic_background_worker_wait(&raw, ms).map(Handle::from_c))
     }
@@ -440,7 +472,8 @@ impl BackgroundWorkerBuilder {
         timeout: Option<std::time::Duration>,
     ) -> impl std::future::Future<Output = Result<Option<Handle>, Error>> + Send {
         let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
-        RegisterFuture { raw: Some(self.to_raw(std::process::id() as i32)), ms, shared: None }
+        let raw = if self.arg.is_some() { Err(Error::ArgWithWait) } else { self.to_raw(std::process::id() as i32) };
+        RegisterFuture { raw: Some(raw), ms, shared: None }
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! A worker registered with [`crate::Flags::DATABASE`] connects once, to a database of the host (or to none) as
 //! a role; then [`Spi::connect`] gives a handle to run SQL (SQLite's dialect, parameters `$1`, `$2`, ... as text)
-//! and read results as text, and [`Spi::transaction`] runs a closure in a transaction that commits when it
+//! and read results as text or typed ([`SpiResult::row`], [`Row::get`]: `row.get::<i64>("total")`, with a
+//! [`ValueError`] naming the column when the value is NULL or not of the type), with typed parameters through
+//! [`Spi::query`]; [`Spi::transaction`] runs a closure in a transaction that commits when it
 //! returns `Ok` and rolls back when it returns `Err`.
 //!
 //! Errors of SPI are values ([`SpiError`]), never a jump: the host's SPI functions return codes. What ends the
@@ -30,6 +32,7 @@
 
 use crate::ffi;
 use crate::registration::ConnectionFlags;
+pub use crate::value::{ColumnIndex, FromSpiValue, Row, ToSpiParam, ValueError};
 use std::ffi::CString;
 use std::marker::PhantomData;
 
@@ -127,6 +130,25 @@ impl SpiResult {
     pub fn value(&self, row: usize, col: usize) -> Option<&str> {
         self.rows.get(row)?.get(col)?.as_deref()
     }
+
+    /// Row `i` (from 0), for typed reads: `r.row(0)?.get::<i64>("total")`.
+    pub fn row(&self, i: usize) -> Option<Row<'_>> {
+        Some(Row { columns: &self.columns, values: self.rows.get(i)? })
+    }
+
+    /// The rows, for typed reads.
+    pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
+        self.rows.iter().map(|values| Row { columns: &self.columns, values })
+    }
+
+    /// The one value of a one-row result, typed (`SELECT count(*) ...`): no row is
+    /// [`ValueError::NoSuchColumn`] for column 0.
+    pub fn scalar<'r, T: FromSpiValue<'r>>(&'r self) -> Result<T, ValueError> {
+        match self.row(0) {
+            Some(r) => r.get(0),
+            None => Err(ValueError::NoSuchColumn { column: "0 (no row)".into() }),
+        }
+    }
 }
 
 /// An SPI connection (`SPI_connect` .. `SPI_finish`, which dropping it calls).
@@ -155,6 +177,14 @@ impl Spi {
     /// `params[0]`; None is SQL NULL).
     pub fn execute(&mut self, sql: &str, params: &[Option<&str>]) -> Result<SpiResult, SpiError> {
         self.run(sql, params, false)
+    }
+
+    /// As [`Spi::execute`] with typed parameters, each sent in PostgreSQL's text input form ([`ToSpiParam`]):
+    /// `spi.query("INSERT INTO t VALUES ($1, $2)", &[&42i64, &"x"])`.
+    pub fn query(&mut self, sql: &str, params: &[&dyn ToSpiParam]) -> Result<SpiResult, SpiError> {
+        let texts: Vec<Option<String>> = params.iter().map(|p| p.to_spi_param()).collect();
+        let refs: Vec<Option<&str>> = texts.iter().map(Option::as_deref).collect();
+        self.run(sql, &refs, false)
     }
 
     /// As [`Spi::execute`], refusing statements that write (`read_only` of `SPI_execute`).

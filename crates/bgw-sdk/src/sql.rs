@@ -315,6 +315,158 @@ where
     Ok(())
 }
 
+/// A SQL function made by `#[bgw_sdk::sql_function]` (the attribute implements this for a type named like the
+/// Rust function); define it in `_PG_init` with [`define`].
+pub trait SqlFunction: 'static {
+    /// The SQL name.
+    const NAME: &'static str;
+    const NARGS: usize;
+    const RESULT: ResultType;
+    const FLAGS: FunctionFlags;
+    /// Converts the arguments, calls the Rust function and converts its result.
+    fn call(args: &[SqlValue]) -> Result<SqlValue, SqlError>;
+}
+
+/// Defines the SQL function `F` made by `#[bgw_sdk::sql_function]` (see [`define_function`] for the rules).
+///
+/// ```no_run
+/// #[bgw_sdk::sql_function]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// bgw_sdk::module_init!(|| -> Result<(), bgw_sdk::Error> {
+///     if bgw_sdk::preloading() {
+///         bgw_sdk::sql::define::<add>()?;
+///     }
+///     Ok(())
+/// });
+/// # fn main() {}
+/// ```
+pub fn define<F: SqlFunction>() -> Result<(), Error> {
+    define_function(F::NAME, F::NARGS, F::RESULT, F::FLAGS, |args: &[SqlValue]| F::call(args))
+}
+
+/// An argument type of a `#[bgw_sdk::sql_function]`: `i16`, `i32`, `i64`, `f32`, `f64`, `bool`, `String`, `&str`,
+/// or `Option` of one (which receives NULL as None).
+pub trait FromSqlArg<'a>: Sized {
+    /// The argument from its SQL value: `Ok(None)` for a NULL given to a non-`Option` type (the function then
+    /// returns NULL without being called, as PostgreSQL's STRICT functions do); an error (42804) for a value of
+    /// another type or out of range. `function`, `position` (from 1) and `name` are for the message.
+    fn from_sql_arg(v: &'a SqlValue, function: &str, position: usize, name: &str) -> Result<Option<Self>, SqlError>;
+}
+
+fn mismatch(v: &SqlValue, function: &str, position: usize, name: &str, wanted: &str) -> SqlError {
+    SqlError::new(
+        "42804",
+        format!("argument {position} ({name}) of function {function} must be {wanted}, not {}", v.kind_name()),
+    )
+}
+
+macro_rules! int_arg {
+    ($($t:ty => $wanted:literal),*) => {$(
+        impl<'a> FromSqlArg<'a> for $t {
+            fn from_sql_arg(v: &'a SqlValue, function: &str, position: usize, name: &str) -> Result<Option<Self>, SqlError> {
+                match v {
+                    SqlValue::Null => Ok(None),
+                    SqlValue::Int(i) => <$t>::try_from(*i).map(Some).map_err(|_| {
+                        SqlError::new("22003", format!("{} out of range", $wanted))
+                    }),
+                    other => Err(mismatch(other, function, position, name, $wanted)),
+                }
+            }
+        }
+    )*};
+}
+int_arg!(i16 => "smallint", i32 => "integer", i64 => "bigint");
+
+impl<'a> FromSqlArg<'a> for f64 {
+    fn from_sql_arg(v: &'a SqlValue, function: &str, position: usize, name: &str) -> Result<Option<Self>, SqlError> {
+        match v {
+            SqlValue::Null => Ok(None),
+            SqlValue::Real(r) => Ok(Some(*r)),
+            SqlValue::Int(i) => Ok(Some(*i as f64)),
+            // A numeric (`1.5`) reaches a module as its text.
+            SqlValue::Text(t) if t.trim().parse::<f64>().is_ok() => Ok(t.trim().parse().ok()),
+            other => Err(mismatch(other, function, position, name, "double precision")),
+        }
+    }
+}
+
+impl<'a> FromSqlArg<'a> for f32 {
+    fn from_sql_arg(v: &'a SqlValue, function: &str, position: usize, name: &str) -> Result<Option<Self>, SqlError> {
+        Ok(f64::from_sql_arg(v, function, position, name)?.map(|r| r as f32))
+    }
+}
+
+impl<'a> FromSqlArg<'a> for bool {
+    fn from_sql_arg(v: &'a SqlValue, function: &str, position: usize, name: &str) -> Result<Option<Self>, SqlError> {
+        match v {
+            SqlValue::Null => Ok(None),
+            SqlValue::Bool(b) => Ok(Some(*b)),
+            other => Err(mismatch(other, function, position, name, "boolean")),
+        }
+    }
+}
+
+impl<'a> FromSqlArg<'a> for &'a str {
+    fn from_sql_arg(v: &'a SqlValue, function: &str, position: usize, name: &str) -> Result<Option<Self>, SqlError> {
+        match v {
+            SqlValue::Null => Ok(None),
+            SqlValue::Text(t) => Ok(Some(t)),
+            other => Err(mismatch(other, function, position, name, "text")),
+        }
+    }
+}
+
+impl<'a> FromSqlArg<'a> for String {
+    fn from_sql_arg(v: &'a SqlValue, function: &str, position: usize, name: &str) -> Result<Option<Self>, SqlError> {
+        Ok(<&str>::from_sql_arg(v, function, position, name)?.map(str::to_string))
+    }
+}
+
+impl<'a, T: FromSqlArg<'a>> FromSqlArg<'a> for Option<T> {
+    fn from_sql_arg(v: &'a SqlValue, function: &str, position: usize, name: &str) -> Result<Option<Self>, SqlError> {
+        Ok(Some(T::from_sql_arg(v, function, position, name)?))
+    }
+}
+
+/// A result type of a `#[bgw_sdk::sql_function]`: integers, floats, `bool`, `String`, `&str`, or `Option` of one
+/// (None is NULL).
+pub trait IntoSqlValue {
+    /// The declared result type.
+    const RESULT: ResultType;
+    fn into_sql_value(self) -> SqlValue;
+}
+
+macro_rules! into_value {
+    ($($t:ty => $kind:ident, $variant:ident, $conv:expr;)*) => {$(
+        impl IntoSqlValue for $t {
+            const RESULT: ResultType = ResultType::$kind;
+            fn into_sql_value(self) -> SqlValue {
+                SqlValue::$variant($conv(self))
+            }
+        }
+    )*};
+}
+into_value! {
+    i16 => Int, Int, i64::from;
+    i32 => Int, Int, i64::from;
+    i64 => Int, Int, std::convert::identity;
+    f32 => Real, Real, f64::from;
+    f64 => Real, Real, std::convert::identity;
+    bool => Bool, Bool, std::convert::identity;
+    String => Text, Text, std::convert::identity;
+    &str => Text, Text, str::to_string;
+}
+
+impl<T: IntoSqlValue> IntoSqlValue for Option<T> {
+    const RESULT: ResultType = T::RESULT;
+    fn into_sql_value(self) -> SqlValue {
+        self.map_or(SqlValue::Null, T::into_sql_value)
+    }
+}
+
 fn check_function_name(name: &str) -> Result<(), Error> {
     let mut chars = name.chars();
     let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -413,6 +565,48 @@ mod tests {
         assert_eq!(ResultType::Int.accept(SqlValue::Null), Ok(SqlValue::Null));
         assert_eq!(ResultType::Int.accept(SqlValue::Text("x".into())), Err(SqlValue::Text("x".into())));
         assert_eq!(ResultType::Bool.accept(SqlValue::Bool(false)), Ok(SqlValue::Bool(false)));
+    }
+
+    #[crate::sql_function(name = "typed_add")]
+    fn add(a: i64, b: Option<i32>, s: &str) -> Result<String, std::fmt::Error> {
+        if s == "fail" {
+            return Err(std::fmt::Error);
+        }
+        Ok(format!("{s}{}", a + i64::from(b.unwrap_or(0))))
+    }
+
+    #[test]
+    fn the_attribute_converts_arguments_and_results() {
+        assert_eq!(<add as SqlFunction>::NAME, "typed_add");
+        assert_eq!(<add as SqlFunction>::NARGS, 3);
+        assert_eq!(<add as SqlFunction>::RESULT, ResultType::Text);
+        let t = |s: &str| SqlValue::Text(s.into());
+        assert_eq!(add::call(&[SqlValue::Int(1), SqlValue::Int(2), t("=")]), Ok(t("=3")));
+        assert_eq!(add::call(&[SqlValue::Int(1), SqlValue::Null, t("=")]), Ok(t("=1")));
+        assert_eq!(add::call(&[SqlValue::Null, SqlValue::Int(2), t("=")]), Ok(SqlValue::Null));
+        let e = add::call(&[SqlValue::Int(1), SqlValue::Int(1), t("fail")]).unwrap_err();
+        assert_eq!(
+            (e.sqlstate.as_str(), e.message.as_str()),
+            ("P0001", "an error occurred when formatting an argument")
+        );
+        let e = add::call(&[SqlValue::Int(1), SqlValue::Int(1 << 40), t("")]).unwrap_err();
+        assert_eq!((e.sqlstate.as_str(), e.message.as_str()), ("22003", "integer out of range"));
+        let e = add::call(&[t("x"), SqlValue::Int(1), t("")]).unwrap_err();
+        assert_eq!(e.message, "argument 1 (a) of function typed_add must be bigint, not text");
+        assert_eq!(add(1, None, "x"), Ok("x1".to_string()));
+    }
+
+    #[test]
+    fn argument_types() {
+        let f = |v: SqlValue| f64::from_sql_arg(&v, "f", 1, "x").map_err(|e| e.sqlstate);
+        assert_eq!(f(SqlValue::Text("-1.5".into())), Ok(Some(-1.5)));
+        assert_eq!(f(SqlValue::Int(2)), Ok(Some(2.0)));
+        assert_eq!(f(SqlValue::Null), Ok(None));
+        assert_eq!(f(SqlValue::Bool(true)), Err("42804".to_string()));
+        assert_eq!(Option::<bool>::from_sql_arg(&SqlValue::Null, "f", 1, "x"), Ok(Some(None)));
+        assert_eq!(Some(3i16).into_sql_value(), SqlValue::Int(3));
+        assert_eq!(None::<f32>.into_sql_value(), SqlValue::Null);
+        assert_eq!(<Option<bool> as IntoSqlValue>::RESULT, ResultType::Bool);
     }
 
     #[test]

@@ -428,6 +428,14 @@ fn spi_connects_runs_statements_and_transactions() {
     assert_eq!(r.rows, vec![vec![Some("1".to_string()), None], vec![Some("7".to_string()), Some("x".to_string())]]);
     assert_eq!(r.value(1, 1), Some("x"));
     assert_eq!(r.value(0, 1), None);
+    // Typed reads of the same result.
+    assert_eq!(r.row(1).unwrap().get::<i64>("a"), Ok(7));
+    assert_eq!(r.row(0).unwrap().get::<Option<String>>("b"), Ok(None));
+    assert_eq!(r.scalar::<i32>(), Ok(1));
+    assert!(matches!(r.row(0).unwrap().get::<String>(1), Err(spi::ValueError::Null { .. })));
+    assert_eq!(r.iter().map(|row| row.get::<i64>(0).unwrap()).sum::<i64>(), 8);
+    let r = s.query("SELECT $1", &[&-5i64, &None::<i32>, &true, &"x"]).unwrap();
+    assert_eq!(r.row(1).unwrap().get::<i64>(0), Ok(-5));
     let n = s.transaction(|s| s.execute("INSERT INTO t VALUES ($1, $2)", &[None, Some("b")]).map(|r| r.processed));
     assert_eq!(n, Ok(3));
     let e = s.transaction(|s| s.execute("FAIL", &[])).unwrap_err();
@@ -443,6 +451,7 @@ fn spi_connects_runs_statements_and_transactions() {
             "connect 5 0 3",
             "spi_connect",
             "execute SELECT a, b FROM t WHERE a = $1 [\"7\"] ro",
+            "execute SELECT $1 [\"-5\", \"NULL\", \"t\", \"x\"] rw",
             "start",
             "execute INSERT INTO t VALUES ($1, $2) [\"NULL\", \"b\"] rw",
             "commit",
@@ -453,4 +462,33 @@ fn spi_connects_runs_statements_and_transactions() {
             "finish",
         ]
     );
+}
+
+#[test]
+fn a_typed_argument_goes_to_the_host_encoded_and_an_oversize_one_never_does() {
+    let payload: Vec<u64> = (0..500).collect();
+    let h = BackgroundWorkerBuilder::new("with arg")
+        .library("m")
+        .function("f")
+        .main_arg(3)
+        .arg(&payload)
+        .register_dynamic()
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.to_string(), "3:7");
+    let sent = fake_host::ARGS.lock().unwrap().iter().find(|(n, _)| n == "with arg").cloned().unwrap();
+    assert_eq!(postcard::from_bytes::<Vec<u64>>(&sent.1).unwrap(), payload);
+    let e = BackgroundWorkerBuilder::new("too big")
+        .library("m")
+        .function("f")
+        .arg(&"z".repeat(9000))
+        .register_dynamic()
+        .unwrap_err();
+    assert_eq!(e.to_string(), "background worker argument is too large (9002 bytes encoded; at most 8192)");
+    assert!(!fake_host::ARGS.lock().unwrap().iter().any(|(n, _)| n == "too big"));
+    assert!(!fake_host::REGISTERED.lock().unwrap().iter().any(|w| w.bgw_name.starts_with(b"too big")));
+    let e = BackgroundWorkerBuilder::new("no shmem").library("m").function("f").flags(Flags::empty()).arg(&1u8);
+    assert_eq!(e.register_dynamic(), Err(Error::ArgWithoutShmem));
+    // Outside a worker there is no argument to read.
+    assert_eq!(crate::arg::<u32>(), Err(crate::ArgError::NotAWorker));
 }

@@ -43,14 +43,33 @@ pub fn register_dynamic_background_worker(
     spec: &WorkerSpec,
     check_entry: fn(&WorkerSpec) -> Result<(), RegistrationError>,
 ) -> Result<Option<Handle>, RegistrationError> {
+    register_dynamic_background_worker_with_arg(spec, check_entry, None)
+}
+
+/// [`register_dynamic_background_worker`] with a typed argument: `arg`'s bytes are attached to the registration
+/// (beyond the spec; [`crate::bgworker::args`]), for its worker to read with [`my_arg`]. An argument longer than
+/// [`crate::bgworker::args::MAX_ARG_BYTES`] is refused (54000) before a slot is taken.
+pub fn register_dynamic_background_worker_with_arg(
+    spec: &WorkerSpec,
+    check_entry: fn(&WorkerSpec) -> Result<(), RegistrationError>,
+    arg: Option<&[u8]>,
+) -> Result<Option<Handle>, RegistrationError> {
     let shm = shmem::attached().ok_or_else(not_attached)?;
     let mut spec = spec.clone();
     spec.sanity_check()?;
     bind_if_asked(&mut spec);
     check_entry(&spec)?;
+    if let Some(arg) = arg {
+        check_arg(arg)?;
+    }
     let raw = spec.to_slot()?;
     let max_parallel = shm.header().max_parallel_workers.load(Ordering::Relaxed);
-    match shm.slots().register(&raw, max_parallel) {
+    let fill = |slot: u32, generation: u64| {
+        if let (Some(arg), Some(entry)) = (arg, crate::bgworker::arg_area::entry(slot)) {
+            entry.write(generation, arg);
+        }
+    };
+    match shm.slots().register_with(&raw, max_parallel, fill) {
         RegisterOutcome::Registered { slot, generation } => {
             shm.signal_postmaster(pmsignal::BACKGROUND_WORKER_CHANGE);
             Ok(Some(Handle { slot, generation }))
@@ -164,6 +183,55 @@ fn bind_if_asked(spec: &mut WorkerSpec) {
     if spec.has_flag(crate::bgworker::types::BGWORKER_BIND_REGISTRANT) {
         spec.options.bound_pid = std::process::id() as i32;
     }
+}
+
+/// Whether an argument of `len` bytes fits (54000 if not).
+pub fn check_arg_len(len: usize) -> Result<(), RegistrationError> {
+    use crate::bgworker::args::{ArgEntry, MAX_ARG_BYTES};
+    if !ArgEntry::<MAX_ARG_BYTES>::fits(len) {
+        return Err(RegistrationError {
+            sqlstate: "54000",
+            message: format!("background worker argument is too large ({len} bytes; at most {MAX_ARG_BYTES})"),
+            detail: None,
+            hint: Some("Pass a larger argument through a table or named shared memory.".into()),
+        });
+    }
+    Ok(())
+}
+
+fn check_arg(arg: &[u8]) -> Result<(), RegistrationError> {
+    check_arg_len(arg.len())?;
+    if !crate::bgworker::arg_area::available() {
+        return Err(RegistrationError {
+            sqlstate: "55000",
+            message: "background worker arguments are not available in this process".into(),
+            detail: None,
+            hint: None,
+        });
+    }
+    Ok(())
+}
+
+/// The typed argument attached to this worker's registration (beyond the spec): None when it has none. Only a
+/// worker with shared-memory access knows its slot (55000 otherwise).
+pub fn my_arg() -> Result<Option<Vec<u8>>, RegistrationError> {
+    let only_workers = || RegistrationError {
+        sqlstate: "55000",
+        message: "only a background worker with shared-memory access can read its argument".into(),
+        detail: None,
+        hint: Some("Register the worker with the \"shmem\" flag (BGWORKER_SHMEM_ACCESS).".into()),
+    };
+    let shm = shmem::attached().ok_or_else(only_workers)?;
+    let slot = crate::process::my_proc()
+        .map(|p| p.worker_slot.load(Ordering::Relaxed))
+        .filter(|&s| s >= 0)
+        .ok_or_else(only_workers)? as u32;
+    // Our own slot is in use while we run: its generation is our registration's.
+    let Some(copy) = shm.slots().read_slot(slot) else { return Ok(None) };
+    Ok(match crate::bgworker::arg_area::entry(slot).map(|e| e.read(copy.generation)) {
+        Some(crate::bgworker::args::ArgRead::Bytes(b)) => Some(b),
+        _ => None,
+    })
 }
 
 fn check_handle(h: Handle) -> Result<&'static shmem::Shmem, RegistrationError> {

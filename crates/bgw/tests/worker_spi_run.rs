@@ -76,9 +76,9 @@ fn exercise(h: &mut Host, sql: &dyn Fn(&Host, &str) -> String) {
     h.sql("CREATE EXTENSION worker_spi");
     let pid: i32 = h.sql("SELECT worker_spi_launch(3)").parse().unwrap();
     assert!(pid > 0);
-    h.wait_log("worker_spi dynamic worker 3 initialized with schema3.counted");
+    h.wait_log("worker_spi worker 3 initialized with schema3.counted");
     sql_on(h, "INSERT INTO schema3.counted VALUES ('total', 1), ('delta', 2)");
-    h.wait_log("worker_spi dynamic worker 3: count in schema3.counted is now 3");
+    h.wait_log("worker_spi worker 3: count in schema3.counted is now 3");
 
     // `bgw terminate` ends it (worker_spi's SIGTERM handler ends its loop; proc_exit(1)); it is not restarted.
     let handle = h.sql(&format!("SELECT slot || ':' || generation FROM bgw_workers WHERE pid = {pid}"));

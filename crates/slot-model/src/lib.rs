@@ -1,6 +1,7 @@
 //! Model-checks the worker slot hand-off protocol of `bgw` under loom.
 //!
-//! The protocol sources, `crates/bgw/src/bgworker/slots.rs`, `watch.rs`, `exit_record.rs` and `wait_queue.rs`, are compiled here a second time with this crate's
+//! The protocol sources, `crates/bgw/src/bgworker/slots.rs`, `watch.rs`, `exit_record.rs`, `wait_queue.rs` and
+//! `args.rs`, are compiled here a second time with this crate's
 //! [`sync`] module standing in for the host's: loom's atomics, loom's cell and a loom mutex as the process-shared
 //! lock. The tests in `tests/` drive registrants, terminators, handle readers and the postmaster as loom threads,
 //! and loom explores their interleavings (including the weak-memory outcomes the orderings allow).
@@ -46,3 +47,6 @@ pub mod exit_record;
 
 #[path = "../../bgw/src/bgworker/wait_queue.rs"]
 pub mod wait_queue;
+
+#[path = "../../bgw/src/bgworker/args.rs"]
+pub mod args;

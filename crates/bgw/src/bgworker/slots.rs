@@ -443,8 +443,19 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
 
     /// Registers `payload` in the first free slot. The caller then signals the postmaster.
     pub fn register(&self, payload: &P, max_parallel_workers: u32) -> RegisterOutcome {
+        self.register_with(payload, max_parallel_workers, |_, _| {})
+    }
+
+    /// [`Self::register`], calling `fill(slot, generation)` under the lock before the slot is published: what it
+    /// writes for the registration (its typed argument, `super::args`) is published with it.
+    pub fn register_with(
+        &self,
+        payload: &P,
+        max_parallel_workers: u32,
+        fill: impl FnOnce(u32, u64),
+    ) -> RegisterOutcome {
         let _guard = self.header.lock.lock();
-        self.register_locked(payload, max_parallel_workers, false)
+        self.register_locked(payload, max_parallel_workers, false, fill)
     }
 
     /// Registers `payload`, or, if no slot is free or registrants wait already, queues `pid`'s registration
@@ -458,7 +469,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
     ) -> Enqueued {
         let _guard = self.header.lock.lock();
         if payload.is_parallel() || !queue.has_waiters() {
-            match self.register_locked(payload, max_parallel_workers, false) {
+            match self.register_locked(payload, max_parallel_workers, false, |_, _| {}) {
                 RegisterOutcome::NoFreeSlot if !payload.is_parallel() => {}
                 outcome => return Enqueued::Done(outcome),
             }
@@ -473,10 +484,16 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
     /// from its ticket). The caller then signals the postmaster.
     pub fn register_promised(&self, payload: &P, max_parallel_workers: u32) -> RegisterOutcome {
         let _guard = self.header.lock.lock();
-        self.register_locked(payload, max_parallel_workers, true)
+        self.register_locked(payload, max_parallel_workers, true, |_, _| {})
     }
 
-    fn register_locked(&self, payload: &P, max_parallel_workers: u32, promised: bool) -> RegisterOutcome {
+    fn register_locked(
+        &self,
+        payload: &P,
+        max_parallel_workers: u32,
+        promised: bool,
+        fill: impl FnOnce(u32, u64),
+    ) -> RegisterOutcome {
         let parallel = payload.is_parallel();
         if parallel {
             // Our view of the terminate count may be stale; that only means we refuse as if we had come a little
@@ -520,6 +537,7 @@ impl<'a, P: SlotPayload> SlotArray<'a, P> {
             let n = self.header.parallel_register_count.load(Ordering::Relaxed);
             self.header.parallel_register_count.store(n.wrapping_add(1), Ordering::Relaxed);
         }
+        fill(i as u32, generation);
         // Publish: everything above happens-before the postmaster's Acquire load of in_use.
         slot.in_use.store(true, Ordering::Release);
         self.mark_changed(i);

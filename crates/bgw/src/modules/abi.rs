@@ -195,7 +195,13 @@ pub(crate) fn finish_with_code(level: c_int, sqlstate: &str, message: String) {
     finish_coded(level, Some(sqlstate), message, None, None)
 }
 
-fn finish_coded(level: c_int, sqlstate: Option<&str>, message: String, detail: Option<String>, hint: Option<String>) {
+pub(crate) fn finish_coded(
+    level: c_int,
+    sqlstate: Option<&str>,
+    message: String,
+    detail: Option<String>,
+    hint: Option<String>,
+) {
     if level == ERROR && super::trap::in_call() {
         // Everything this frame owns moves into `throw`, which jumps back to the handler.
         super::trap::throw(sqlstate.unwrap_or("XX000"), message, detail, hint);
@@ -356,7 +362,7 @@ pub extern "C" fn bgw_errfinish() {
 
 // ----- registration and handles -----
 
-fn spec_from_c(worker: *const BackgroundWorker) -> Result<WorkerSpec, RegistrationError> {
+pub(crate) fn spec_from_c(worker: *const BackgroundWorker) -> Result<WorkerSpec, RegistrationError> {
     if worker.is_null() {
         return Err(RegistrationError {
             sqlstate: "22004",

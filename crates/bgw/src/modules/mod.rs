@@ -9,6 +9,7 @@
 //! - [`abi`]: the spec's API, exported by the `bgw` executable under the spec's names (declared for C in
 //!   `include/bgworker.h`). Modules import these symbols from the running host; they never link a copy of it.
 //!
+//! - [`args_abi`]: typed arguments of registrations (beyond the spec): attach and read.
 //! - [`params`]: custom parameters modules define (`DefineCustom*Variable`), kept current across reloads.
 //! - [`sqlfn`]: SQL functions modules define for backends, with PostgreSQL's ERROR semantics inside them.
 //! - [`trap`]: the error trap those calls (and `_PG_init`) run in, at the bottom of this folder.
@@ -18,6 +19,7 @@
 //!   (proc_exit and exit callbacks), `sqlfn_trap.c` (the trap).
 
 pub mod abi;
+pub mod args_abi;
 pub mod entry;
 pub mod loader;
 pub mod params;

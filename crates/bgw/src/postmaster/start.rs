@@ -207,6 +207,8 @@ impl Postmaster {
         self.segment = None;
         let seg = Segment::create(self.max_workers, self.max_procs, self.addin_bytes, self.pid, self.start_time_us)
             .map_err(|e| io_err("could not create shared memory segment", e))?;
+        crate::bgworker::arg_area::create(self.max_workers)
+            .map_err(|e| io_err("could not create the background worker argument area", e))?;
         let shm = seg.shmem();
         shm.header().max_parallel_workers.store(
             crate::process::setting_int("max_parallel_workers").clamp(0, u32::MAX as i64) as u32,

@@ -373,6 +373,8 @@ pub fn detach() {
         // mapping; the range is the whole mapping this process inherited.
         unsafe { libc::munmap(s.base as *mut libc::c_void, s.layout.total) };
     }
+    // The registrations' arguments are shared memory too.
+    crate::bgworker::arg_area::detach();
 }
 
 impl Segment {
