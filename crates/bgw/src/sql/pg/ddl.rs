@@ -70,6 +70,19 @@ pub(super) fn statement(tx: &mut Translator<'_>, st: &Statement) -> Result<Out, 
                 }
                 sqlparser::ast::SchemaName::UnnamedAuthorization(id) => names::ident(id),
             };
+            if let sqlparser::ast::SchemaName::NamedAuthorization(_, role)
+            | sqlparser::ast::SchemaName::UnnamedAuthorization(role) = schema_name
+            {
+                // PostgreSQL looks the role up first; the schema's owner is the bootstrap superuser (`nspowner`).
+                let role = names::ident(role);
+                let found = tx.cx.schema.rows("SELECT oid FROM pg_roles WHERE rolname = ?1", &[&role])?;
+                let Some(oid) = found.first().and_then(|r| r[0].as_deref()).and_then(|o| o.parse::<u32>().ok()) else {
+                    return Err(SqlError::error("42704", format!("role \"{role}\" does not exist")));
+                };
+                if oid != crate::sql::pg_catalog::BOOTSTRAP_SUPERUSER {
+                    return Err(unsupported("CREATE SCHEMA AUTHORIZATION of another role than the superuser"));
+                }
+            }
             if name.starts_with("pg_") {
                 return Err(SqlError::error("42939", format!("unacceptable schema name \"{name}\""))
                     .with_detail("The prefix \"pg_\" is reserved for system schemas."));
@@ -317,7 +330,8 @@ fn create_table(tx: &mut Translator<'_>, ct: &CreateTable) -> Result<Out, SqlErr
     // The columns are in scope for CHECK constraints.
     let rel = super::expr::Rel {
         exprs: None,
-        alias: name.clone(),
+        // SQLite's name: a CHECK's column references are qualified with it (a table of another schema is `"s.t"`).
+        alias: sqlite.clone(),
         columns: ct
             .columns
             .iter()

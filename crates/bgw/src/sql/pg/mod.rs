@@ -30,6 +30,7 @@ mod query;
 mod restore;
 pub mod schema;
 mod split;
+mod steps;
 
 use sqlparser::ast::Statement as Ast;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -37,6 +38,7 @@ use sqlparser::parser::Parser;
 
 pub use functions::register;
 use schema::Schema;
+pub use steps::{Capture, Element, Steps};
 
 use super::error::SqlError;
 use super::statement::{ColumnInfo, Kind};
@@ -66,6 +68,9 @@ pub struct Translated {
     pub describe_first: bool,
     /// What explains the statement's constraint errors in PostgreSQL's words.
     pub diagnostics: Option<diagnose::Diagnostics>,
+    /// What runs besides `sqlite`, in its savepoint (CREATE SCHEMA's elements, data-modifying CTEs): see
+    /// [`Steps`].
+    pub steps: Steps,
 }
 
 /// What the translator needs to know besides the schema.
@@ -83,6 +88,8 @@ pub struct Context<'a> {
     pub database: String,
     /// `pg_is_in_recovery()`.
     pub in_recovery: bool,
+    /// The schema unqualified relation names resolve in first (an element of CREATE SCHEMA being translated).
+    pub search_schema: Option<String>,
 }
 
 /// One integer literal of the statement's text that the translator may turn into a parameter: where it starts
@@ -133,6 +140,7 @@ pub fn translate_with_literals(
                     origins: Vec::new(),
                     describe_first: false,
                     diagnostics: None,
+                    steps: Steps::default(),
                 })),
                 Vec::new(),
             ));
@@ -154,14 +162,27 @@ pub fn translate_with_literals(
                 origins: Vec::new(),
                 describe_first: false,
                 diagnostics: None,
+                steps: Steps::default(),
             })),
             Vec::new(),
         ));
     }
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, &e))?;
+    let mut statements = if steps::is_create_schema(sql) {
+        let (head, elements) = steps::parse_create_schema(sql)?;
+        if !elements.is_empty() {
+            return create_schema_with_elements(&mut tx, &head, elements);
+        }
+        vec![head]
+    } else {
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, &e))?
+    };
+    if let (Some(schema), [statement]) = (&cx.search_schema, statements.as_mut_slice()) {
+        steps::resolve_in(statement, schema, cx)?;
+    }
     let [statement] = statements.as_slice() else {
         return Err(SqlError::error("42601", "cannot translate more than one statement at a time"));
     };
+    let mut captures = Vec::new();
     if matches!(statement, Ast::Query(_)) {
         tx.literals = literals;
     }
@@ -177,6 +198,14 @@ pub fn translate_with_literals(
         _ => Vec::new(),
     };
     let (sqlite, kind, columns) = match statement {
+        Ast::Query(query) if steps::is_writing_with(query) => match tx.writing_cte(query) {
+            Ok(Some(out)) => (out.sql, Kind::Query, out.columns),
+            Err(e) if e.code != "0A000" => return Err(e),
+            _ => {
+                tx = expr::Translator::new(cx);
+                steps::writing_with(&mut tx, query, &mut captures)?
+            }
+        },
         Ast::Query(query) => {
             let out = tx.top_query(query)?;
             (out.sql, Kind::Query, out.columns)
@@ -204,8 +233,46 @@ pub fn translate_with_literals(
         origins,
         describe_first,
         diagnostics,
+        steps: Steps { captures, elements: Vec::new() },
     }));
     Ok((translated, slots))
+}
+
+/// `CREATE SCHEMA name element ...`: the schema's creation, its elements as steps.
+fn create_schema_with_elements(
+    tx: &mut expr::Translator<'_>,
+    head: &Ast,
+    elements: Vec<Ast>,
+) -> Result<(Outcome, Vec<usize>), SqlError> {
+    let Ast::CreateSchema { schema_name, if_not_exists, .. } = head else {
+        return Err(SqlError::error("42601", "syntax error at or near \"CREATE\""));
+    };
+    if *if_not_exists {
+        return Err(SqlError::error("0A000", "CREATE SCHEMA IF NOT EXISTS cannot include schema elements"));
+    }
+    let (sqlite, kind, columns) = ddl::statement(tx, head)?;
+    let name = match schema_name {
+        sqlparser::ast::SchemaName::Simple(n) | sqlparser::ast::SchemaName::NamedAuthorization(n, _) => {
+            names::parts(n)?.join(".")
+        }
+        sqlparser::ast::SchemaName::UnnamedAuthorization(id) => names::ident(id),
+    };
+    let elements = steps::schema_elements(&name, elements)?;
+    Ok((
+        Outcome::Run(Box::new(Translated {
+            sqlite,
+            kind,
+            columns,
+            param_types: Vec::new(),
+            before: std::mem::take(&mut tx.before),
+            after: std::mem::take(&mut tx.after),
+            origins: Vec::new(),
+            describe_first: false,
+            diagnostics: None,
+            steps: Steps { captures: Vec::new(), elements },
+        })),
+        Vec::new(),
+    ))
 }
 
 /// Whether a query's top level reads relations (a SELECT with FROM, or a set operation of such).
@@ -242,6 +309,11 @@ fn syntax_error(sql: &str, err: &sqlparser::parser::ParserError) -> SqlError {
         None => format!("syntax error: {text}"),
     };
     SqlError::error("42601", message)
+}
+
+/// `name` quoted as an SQLite identifier.
+pub fn quote_name(name: &str) -> String {
+    names::quote(name)
 }
 
 /// 0A000 naming what is not supported.

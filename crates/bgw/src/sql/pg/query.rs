@@ -144,7 +144,7 @@ impl Translator<'_> {
 
     /// `WITH x AS (INSERT | UPDATE | DELETE ... RETURNING ...) SELECT * FROM x`: the statement's RETURNING rows
     /// (SQLite has no data-modifying CTEs; this form is the statement itself). None for any other query.
-    fn writing_cte(&mut self, q: &Query) -> Result<Option<QueryOut>, SqlError> {
+    pub(super) fn writing_cte(&mut self, q: &Query) -> Result<Option<QueryOut>, SqlError> {
         let Some(with) = &q.with else { return Ok(None) };
         let [cte] = with.cte_tables.as_slice() else { return Ok(None) };
         let statement = match cte.query.body.as_ref() {
@@ -176,7 +176,7 @@ impl Translator<'_> {
             _ => return Err(unsupported("this statement in WITH")),
         };
         if columns.is_empty() {
-            return Err(SqlError::error("42P10", format!("WITH query \"{name}\" does not have a RETURNING clause")));
+            return Err(SqlError::error("0A000", format!("WITH query \"{name}\" does not have a RETURNING clause")));
         }
         Ok(Some(QueryOut { sql, columns }))
     }
