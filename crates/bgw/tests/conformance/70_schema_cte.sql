@@ -57,6 +57,12 @@ SELECT count(*) FROM cte_log WHERE id = 9;
 WITH d AS (DELETE FROM cte_log) SELECT * FROM d;
 SELECT * FROM cte_src ORDER BY id;
 SELECT * FROM cte_log ORDER BY id, v;
+BEGIN READ ONLY;
+WITH d AS (DELETE FROM cte_log RETURNING *) SELECT * FROM d;
+ROLLBACK;
+SELECT * FROM (WITH d AS (DELETE FROM cte_log RETURNING *) SELECT * FROM d) s;
+WITH d AS (DELETE FROM cte_log RETURNING *) SELECT * FROM nope;
+SELECT count(*) FROM cte_log;
 -- Refused (0A000): a part reading a table a data-modifying CTE changes (PostgreSQL reads it as before the
 -- change), two on one table, an INSERT into the table, a DELETE of rows that may be the CTE's.
 WITH d AS (DELETE FROM cte_log RETURNING *) SELECT (SELECT count(*) FROM cte_log), count(*) FROM d;

@@ -198,14 +198,7 @@ pub fn translate_with_literals(
         _ => Vec::new(),
     };
     let (sqlite, kind, columns) = match statement {
-        Ast::Query(query) if steps::is_writing_with(query) => match tx.writing_cte(query) {
-            Ok(Some(out)) => (out.sql, Kind::Query, out.columns),
-            Err(e) if e.code != "0A000" => return Err(e),
-            _ => {
-                tx = expr::Translator::new(cx);
-                steps::writing_with(&mut tx, query, &mut captures)?
-            }
-        },
+        Ast::Query(query) if steps::is_writing_with(query) => steps::writing_with(&mut tx, query, &mut captures)?,
         Ast::Query(query) => {
             let out = tx.top_query(query)?;
             (out.sql, Kind::Query, out.columns)

@@ -457,6 +457,11 @@ impl SqliteEngine {
         if translated.sqlite.is_empty() {
             return Ok(Some(bare(translated)));
         }
+        if !translated.steps.captures.is_empty() && self.hooks.read_only() {
+            // PostgreSQL's check comes before the result is described (see execute for a state changed since).
+            let command = if translated.kind == Kind::Query { "SELECT".into() } else { translated.kind.command_name() };
+            return Err(SqlError::error("25006", format!("cannot execute {command} in a read-only transaction")));
+        }
         // The tables that keep data-modifying CTEs' rows, which the statement reads (see pg::Steps).
         for capture in &translated.steps.captures {
             if let Some(create) = capture.create_table() {
@@ -784,11 +789,16 @@ impl Engine for SqliteEngine {
             ffi::as_engine(|| self.conn.pragma_update(None, "query_only", read_only)).map_err(|e| self.map_error(e))?;
             self.read_only = read_only;
         }
-        if read_only && stmt.kind.writes() {
+        // A statement with data-modifying CTEs writes whatever its kind (PostgreSQL names its main command).
+        let writes = stmt.kind.writes() || !stmt.steps.captures.is_empty();
+        if read_only && writes {
             self.tx.statement_failed(self.conn.is_autocommit());
             return Err(SqlError::error(
                 "25006",
-                format!("cannot execute {} in a read-only transaction", stmt.kind.command_name()),
+                format!(
+                    "cannot execute {} in a read-only transaction",
+                    if stmt.kind == Kind::Query { "SELECT".into() } else { stmt.kind.command_name() }
+                ),
             ));
         }
         let was_autocommit = self.conn.is_autocommit();
