@@ -13,6 +13,21 @@ SELECT type, value FROM schema1.counted ORDER BY type;
 INSERT INTO schema1.counted VALUES ('total', 1);
 INSERT INTO schema1.counted VALUES ('delta', 1), ('delta', 1);
 SELECT count(*) FROM schema1.counted WHERE type = 'delta';
+INSERT INTO schema1.counted VALUES ('bogus', 1);
+UPDATE schema1.counted SET type = 'other' WHERE type = 'delta';
+-- CHECK constraints named as PostgreSQL names them, its message and the failing row.
+CREATE TABLE ck (a int CHECK (a > 0), b text CONSTRAINT named CHECK (b <> 'x'), c int, CHECK (c > a), CHECK (c < 100), CHECK (1 = 1), CONSTRAINT tn CHECK (c <> 50));
+INSERT INTO ck VALUES (0, 'y', 5);
+INSERT INTO ck VALUES (1, 'x', 5);
+INSERT INTO ck (a, c) VALUES (1, 0);
+INSERT INTO ck (a, c) VALUES (1, 100);
+INSERT INTO ck VALUES (1, 'a', 50);
+INSERT INTO ck VALUES (1, 'a', 5), (1, 'b', 0);
+INSERT INTO ck VALUES (1, 'a', 5);
+UPDATE ck SET a = -1;
+SELECT conname FROM pg_constraint WHERE conrelid = 'ck'::regclass ORDER BY 1;
+ALTER TABLE ck ADD COLUMN d int CHECK (d > 0);
+INSERT INTO ck (a, c, d) VALUES (1, 5, 0);
 -- Elements: PostgreSQL's order (sequences, tables, views, indexes), names resolved in the new schema.
 CREATE SCHEMA cs_b CREATE VIEW v AS SELECT a FROM t CREATE TABLE t (a int) CREATE INDEX ON t (a) CREATE SEQUENCE sq;
 INSERT INTO cs_b.t VALUES (1), (2);

@@ -223,7 +223,10 @@ fn column_def(tx: &mut Translator<'_>, table: &str, col: &ColumnDef, table_pk: &
             }
             ColumnOption::Check(c) => {
                 let e = check_expr(tx, table, &c.expr)?;
-                parts.push(format!("CHECK ({e})"));
+                // Named as PostgreSQL names it, so that SQLite's error names it too (see diagnose).
+                let given = opt.name.as_ref().or(c.name.as_ref()).map(names::ident);
+                let constraint = given.unwrap_or_else(|| format!("{table}_{name}_check"));
+                parts.push(format!("CONSTRAINT {} CHECK ({e})", quote(&constraint)));
             }
             ColumnOption::Generated { generated_as, generation_expr: None, .. } => {
                 match generated_as {
@@ -271,6 +274,33 @@ fn column_def(tx: &mut Translator<'_>, table: &str, col: &ColumnDef, table_pk: &
 
 fn join_parts(parts: &[String]) -> String {
     parts.iter().map(|p| format!(" {p}")).collect()
+}
+
+/// PostgreSQL's name for a table's CHECK constraint: `t_col_check` when its expression names one column,
+/// `t_check` otherwise, numbered when the table's definitions `defs` already hold that name.
+fn check_name(table: &str, e: &sqlparser::ast::Expr, defs: &[String]) -> String {
+    let mut columns: Vec<String> = Vec::new();
+    let _ = sqlparser::ast::visit_expressions(e, |x| {
+        if let sqlparser::ast::Expr::Identifier(id) = x {
+            let column = names::ident(id);
+            if !columns.contains(&column) {
+                columns.push(column);
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    let base = match columns.as_slice() {
+        [column] => format!("{table}_{column}_check"),
+        _ => format!("{table}_check"),
+    };
+    let taken = |n: &str| defs.iter().any(|d| d.contains(&format!("CONSTRAINT {} ", quote(n))));
+    let mut candidate = base.clone();
+    let mut n = 0;
+    while taken(&candidate) {
+        n += 1;
+        candidate = format!("{base}{n}");
+    }
+    candidate
 }
 
 fn check_expr(tx: &mut Translator<'_>, _table: &str, e: &sqlparser::ast::Expr) -> Result<String, SqlError> {
@@ -390,7 +420,11 @@ fn create_table(tx: &mut Translator<'_>, ct: &CreateTable) -> Result<Out, SqlErr
                 }
                 TableConstraint::Check(ch) => {
                     let e = check_expr(tx, &name, &ch.expr)?;
-                    defs.push(format!("CHECK ({e})"));
+                    let constraint = match &ch.name {
+                        Some(given) => names::ident(given),
+                        None => check_name(&name, &ch.expr, &defs),
+                    };
+                    defs.push(format!("CONSTRAINT {} CHECK ({e})", quote(&constraint)));
                 }
                 _ => return Err(unsupported("this table constraint")),
             }
@@ -567,6 +601,11 @@ fn alter_table(tx: &mut Translator<'_>, at: &sqlparser::ast::AlterTable) -> Resu
                 let col = names::ident(&column_def.name);
                 if *if_not_exists && tx.cx.schema.columns(&sqlite)?.is_some_and(|c| c.iter().any(|c| c.name == col)) {
                     return Ok((String::new(), other("ALTER TABLE"), Vec::new()));
+                }
+                // The new column is in scope for its own CHECK, qualified with SQLite's name of the table.
+                if let Some(rel) = tx.scopes.last_mut().and_then(|scope| scope.first_mut()) {
+                    rel.alias = sqlite.clone();
+                    rel.columns.push((col.clone(), decltype(&column_def.data_type).ok().and_then(|d| d.1)));
                 }
                 let def = column_def_for_add(tx, &name, column_def)?;
                 format!("ALTER TABLE {} ADD COLUMN {def}", quote(&sqlite))

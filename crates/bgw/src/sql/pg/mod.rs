@@ -186,7 +186,9 @@ pub fn translate_with_literals(
     if matches!(statement, Ast::Query(_)) {
         tx.literals = literals;
     }
-    let describe_first = matches!(statement, Ast::Query(q) if reads_relations(&q.body));
+    // A statement with data-modifying CTEs runs to completion before its result is described (PostgreSQL's
+    // portal keeps its rows first): its errors come before any description.
+    let describe_first = matches!(statement, Ast::Query(q) if reads_relations(&q.body) && !steps::is_writing_with(q));
     let origins = match statement {
         Ast::Query(q) if q.with.is_none() => origins::of_query(&q.body, cx.schema),
         Ast::Insert(i) => match (&i.table, &i.returning) {

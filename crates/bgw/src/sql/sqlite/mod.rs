@@ -571,7 +571,7 @@ impl SqliteEngine {
             _ => None,
         };
         let explain = |err: SqlError| match &capture.diagnostics {
-            Some(d) if matches!(err.code, "23505" | "23502" | "23503") => {
+            Some(d) if matches!(err.code, "23505" | "23502" | "23503" | "23514") => {
                 super::pg::diagnose::explain(&self.conn, d, &err, params).unwrap_or(err)
             }
             _ => err,
@@ -922,7 +922,7 @@ impl SqliteEngine {
     /// PostgreSQL's words for a constraint error of a translated statement (see [`super::pg::diagnose`]).
     fn explain(&self, stmt: &Statement, params: &[Value], err: SqlError) -> SqlError {
         match &stmt.diagnostics {
-            Some(d) if matches!(err.code, "23505" | "23502" | "23503") => {
+            Some(d) if matches!(err.code, "23505" | "23502" | "23503" | "23514") => {
                 super::pg::diagnose::explain(&self.conn, d, &err, params).unwrap_or(err)
             }
             _ => err,
