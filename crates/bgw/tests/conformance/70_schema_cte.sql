@@ -3,6 +3,7 @@
 select count(*) from pg_namespace where nspname = 'schema1';
 CREATE SCHEMA "schema1" CREATE TABLE "counted" (type text CHECK (type IN ('total', 'delta')), value integer) CREATE UNIQUE INDEX "counted_unique_total" ON "counted" (type) WHERE type = 'total';
 select count(*) from pg_namespace where nspname = 'schema1';
+SELECT schemaname, tablename, indexname FROM pg_indexes WHERE schemaname = 'schema1';
 INSERT INTO schema1.counted VALUES ('total', 0);
 INSERT INTO schema1.counted VALUES ('delta', 5), ('delta', 7);
 WITH deleted AS (DELETE FROM "schema1"."counted" WHERE type = 'delta' RETURNING value), total AS (SELECT coalesce(sum(value), 0) as sum FROM deleted) UPDATE "schema1"."counted" SET value = "counted".value + total.sum FROM total WHERE type = 'total' RETURNING "counted".value;
