@@ -66,6 +66,8 @@ impl Options {
     /// A worker's SPI: SQLite's spellings, untyped (text) results.
     pub const SPI: Options =
         Options { postgres_transaction_spellings: false, infer_types: false, postgres_dialect: false };
+    /// A worker's SPI speaking PostgreSQL's SQL (what an extension written for PostgreSQL sends).
+    pub const SPI_POSTGRES: Options = Options { postgres_dialect: true, ..Options::SPI };
 }
 
 /// How much of a session's database file SQLite reads through a memory map.
