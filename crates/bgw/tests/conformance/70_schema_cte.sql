@@ -29,6 +29,12 @@ UPDATE ck SET a = -1;
 SELECT conname FROM pg_constraint WHERE conrelid = 'ck'::regclass ORDER BY 1;
 ALTER TABLE ck ADD COLUMN d int CHECK (d > 0);
 INSERT INTO ck (a, c, d) VALUES (1, 5, 0);
+-- worker_spi's text exactly (tabs, no space before the index element), for its second worker, and its fold as
+-- quote_identifier leaves the names.
+CREATE SCHEMA "schema2" CREATE TABLE "counted" (		type text CHECK (type IN ('total', 'delta')), 		value	integer)CREATE UNIQUE INDEX "counted_unique_total" ON "counted" (type) WHERE type = 'total';
+INSERT INTO schema2.counted VALUES ('total', 1), ('delta', 2);
+WITH deleted AS (DELETE FROM schema2.counted WHERE type = 'delta' RETURNING value), total AS (SELECT coalesce(sum(value), 0) as sum FROM deleted) UPDATE schema2.counted SET value = counted.value + total.sum FROM total WHERE type = 'total' RETURNING counted.value;
+SELECT * FROM schema2.counted;
 -- Elements: PostgreSQL's order (sequences, tables, views, indexes), names resolved in the new schema.
 CREATE SCHEMA cs_b CREATE VIEW v AS SELECT a FROM t CREATE TABLE t (a int) CREATE INDEX ON t (a) CREATE SEQUENCE sq;
 INSERT INTO cs_b.t VALUES (1), (2);
