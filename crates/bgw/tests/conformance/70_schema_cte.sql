@@ -56,6 +56,21 @@ SELECT count(*) FROM pg_namespace WHERE nspname = 'cs_e';
 SELECT count(*) FROM pg_class WHERE relname = 'cs_e.t' OR relname = 't' AND relnamespace = 'public'::regnamespace;
 CREATE SCHEMA cs_e CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql;
 CREATE SCHEMA schema1 CREATE TABLE t (a int);
+-- Partial indexes: the predicate as PostgreSQL prints it (plain and pretty).
+SELECT indexdef FROM pg_indexes WHERE schemaname = 'schema1';
+CREATE TABLE pi (a int, b text, f boolean, n numeric, d int8);
+CREATE INDEX pi1 ON pi (a) WHERE a > 0;
+CREATE INDEX pi2 ON pi (a) WHERE a > 0 AND b IS NULL;
+CREATE UNIQUE INDEX pi3 ON pi (a) WHERE b = 'total';
+CREATE INDEX pi5 ON pi (a) WHERE f;
+CREATE INDEX pi6 ON pi (a) WHERE NOT f;
+CREATE INDEX pi8 ON pi (a) WHERE a > 0 OR b IS NOT NULL AND a < 5;
+CREATE INDEX pi9 ON pi (a) WHERE d > 5;
+CREATE INDEX pi11 ON pi (a) WHERE n > 1.5;
+CREATE INDEX pi12 ON pi (a) WHERE f = true;
+SELECT indexname, indexdef, pg_get_indexdef(indexname::regclass, 0, true) FROM pg_indexes WHERE tablename = 'pi' ORDER BY 1;
+INSERT INTO pi (a, b) VALUES (1, 'total'), (2, 'other'), (1, 'other');
+INSERT INTO pi (a, b) VALUES (1, 'total');
 -- Data-modifying statements in WITH.
 CREATE TABLE cte_src (id int PRIMARY KEY, v int);
 CREATE TABLE cte_log (id int, v int);

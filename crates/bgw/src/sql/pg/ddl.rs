@@ -470,6 +470,7 @@ fn create_index(tx: &mut Translator<'_>, ci: &CreateIndex) -> Result<Out, SqlErr
     let (mut rel, sqlite_table) = tx.table(schema.as_deref(), &table, None)?;
     // SQLite allows no qualified column names in index expressions.
     rel.exprs = Some(rel.columns.iter().map(|(c, _)| quote(c)).collect());
+    let pg_columns = rel.columns.clone();
     tx.scopes.push(vec![rel]);
     let result = (|| {
         let mut cols = Vec::new();
@@ -500,7 +501,11 @@ fn create_index(tx: &mut Translator<'_>, ci: &CreateIndex) -> Result<Out, SqlErr
         );
         if let Some(p) = &ci.predicate {
             let t = tx.expr(p)?;
-            sql.push_str(&format!(" WHERE {}", tx.coerce(t, PgType::Bool)?));
+            // PostgreSQL's text of the predicate, for the catalogs (see deparse), where it can be told.
+            let pg_text = super::deparse::predicate(p, &pg_columns)
+                .map(|(plain, pretty)| format!("{}{plain}\n{pretty}*/ ", crate::sql::pg_catalog::PG_VIEW_TEXT))
+                .unwrap_or_default();
+            sql.push_str(&format!(" WHERE {pg_text}{}", tx.coerce(t, PgType::Bool)?));
         }
         Ok((sql, other("CREATE INDEX"), Vec::new()))
     })();

@@ -20,6 +20,7 @@
 //! Runs in: a backend process (a client session's engine).
 
 mod ddl;
+mod deparse;
 pub mod diagnose;
 mod dml;
 mod expr;
