@@ -45,8 +45,8 @@ INSERT INTO cs_c.p VALUES (1, 'one');
 INSERT INTO cs_c.c VALUES (1, 1);
 CREATE SCHEMA cs_d CREATE TABLE cs_d.t (a int);
 SELECT count(*) FROM cs_d.t;
--- Errors: PostgreSQL's, and nothing of a failed CREATE SCHEMA stays.
-CREATE SCHEMA IF NOT EXISTS cs_e CREATE TABLE t (a int);
+-- Errors: PostgreSQL's, and nothing of a failed CREATE SCHEMA stays (PostgreSQL's own 0A000 answers are in
+-- tests/worker_spi_sql.rs: the corpus holds none).
 CREATE SCHEMA cs_e CREATE TABLE other.t (a int);
 CREATE SCHEMA cs_e CREATE INDEX i ON cs_b.t (a);
 CREATE SCHEMA cs_e CREATE TABLE t (a int) CREATE TABLE t (b int);
@@ -91,13 +91,11 @@ WITH d AS (INSERT INTO cte_log VALUES (1/0, 1) RETURNING *) INSERT INTO cte_src 
 SELECT count(*) FROM cte_src WHERE id = 9;
 WITH d AS (INSERT INTO cte_log VALUES (9, 9) RETURNING *) INSERT INTO cte_src VALUES (1, 1);
 SELECT count(*) FROM cte_log WHERE id = 9;
-WITH d AS (DELETE FROM cte_log) SELECT * FROM d;
 SELECT * FROM cte_src ORDER BY id;
 SELECT * FROM cte_log ORDER BY id, v;
 BEGIN READ ONLY;
 WITH d AS (DELETE FROM cte_log RETURNING *) SELECT * FROM d;
 ROLLBACK;
-SELECT * FROM (WITH d AS (DELETE FROM cte_log RETURNING *) SELECT * FROM d) s;
 WITH d AS (DELETE FROM cte_log RETURNING *) SELECT * FROM nope;
 SELECT count(*) FROM cte_log;
 -- Refused (0A000): a part reading a table a data-modifying CTE changes (PostgreSQL reads it as before the

@@ -184,7 +184,8 @@ pub fn translate_with_literals(
         return Err(SqlError::error("42601", "cannot translate more than one statement at a time"));
     };
     let mut captures = Vec::new();
-    if matches!(statement, Ast::Query(_)) {
+    // (A statement with steps binds no literal: its steps take the statement's parameters.)
+    if matches!(statement, Ast::Query(q) if !steps::is_writing_with(q)) {
         tx.literals = literals;
     }
     // A statement with data-modifying CTEs runs to completion before its result is described (PostgreSQL's
