@@ -103,6 +103,8 @@ pub struct Statement {
     /// transaction it runs in, after its first step): the schema version its translation was made under and the
     /// PostgreSQL text it translates, translated again if the version changed.
     pub schema_check: Option<(i64, std::sync::Arc<str>)>,
+    /// What runs besides `sql` in its savepoint (see [`crate::sql::pg::Steps`]).
+    pub steps: super::pg::Steps,
 }
 
 impl Statement {
@@ -125,6 +127,7 @@ impl Statement {
             diagnostics: None,
             literals: Vec::new(),
             schema_check: None,
+            steps: Default::default(),
         }
     }
 }

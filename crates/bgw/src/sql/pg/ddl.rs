@@ -70,6 +70,19 @@ pub(super) fn statement(tx: &mut Translator<'_>, st: &Statement) -> Result<Out, 
                 }
                 sqlparser::ast::SchemaName::UnnamedAuthorization(id) => names::ident(id),
             };
+            if let sqlparser::ast::SchemaName::NamedAuthorization(_, role)
+            | sqlparser::ast::SchemaName::UnnamedAuthorization(role) = schema_name
+            {
+                // PostgreSQL looks the role up first; the schema's owner is the bootstrap superuser (`nspowner`).
+                let role = names::ident(role);
+                let found = tx.cx.schema.rows("SELECT oid FROM pg_roles WHERE rolname = ?1", &[&role])?;
+                let Some(oid) = found.first().and_then(|r| r[0].as_deref()).and_then(|o| o.parse::<u32>().ok()) else {
+                    return Err(SqlError::error("42704", format!("role \"{role}\" does not exist")));
+                };
+                if oid != crate::sql::pg_catalog::BOOTSTRAP_SUPERUSER {
+                    return Err(unsupported("CREATE SCHEMA AUTHORIZATION of another role than the superuser"));
+                }
+            }
             if name.starts_with("pg_") {
                 return Err(SqlError::error("42939", format!("unacceptable schema name \"{name}\""))
                     .with_detail("The prefix \"pg_\" is reserved for system schemas."));
@@ -210,7 +223,10 @@ fn column_def(tx: &mut Translator<'_>, table: &str, col: &ColumnDef, table_pk: &
             }
             ColumnOption::Check(c) => {
                 let e = check_expr(tx, table, &c.expr)?;
-                parts.push(format!("CHECK ({e})"));
+                // Named as PostgreSQL names it, so that SQLite's error names it too (see diagnose).
+                let given = opt.name.as_ref().or(c.name.as_ref()).map(names::ident);
+                let constraint = given.unwrap_or_else(|| format!("{table}_{name}_check"));
+                parts.push(format!("CONSTRAINT {} CHECK ({e})", quote(&constraint)));
             }
             ColumnOption::Generated { generated_as, generation_expr: None, .. } => {
                 match generated_as {
@@ -258,6 +274,33 @@ fn column_def(tx: &mut Translator<'_>, table: &str, col: &ColumnDef, table_pk: &
 
 fn join_parts(parts: &[String]) -> String {
     parts.iter().map(|p| format!(" {p}")).collect()
+}
+
+/// PostgreSQL's name for a table's CHECK constraint: `t_col_check` when its expression names one column,
+/// `t_check` otherwise, numbered when the table's definitions `defs` already hold that name.
+fn check_name(table: &str, e: &sqlparser::ast::Expr, defs: &[String]) -> String {
+    let mut columns: Vec<String> = Vec::new();
+    let _ = sqlparser::ast::visit_expressions(e, |x| {
+        if let sqlparser::ast::Expr::Identifier(id) = x {
+            let column = names::ident(id);
+            if !columns.contains(&column) {
+                columns.push(column);
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    let base = match columns.as_slice() {
+        [column] => format!("{table}_{column}_check"),
+        _ => format!("{table}_check"),
+    };
+    let taken = |n: &str| defs.iter().any(|d| d.contains(&format!("CONSTRAINT {} ", quote(n))));
+    let mut candidate = base.clone();
+    let mut n = 0;
+    while taken(&candidate) {
+        n += 1;
+        candidate = format!("{base}{n}");
+    }
+    candidate
 }
 
 fn check_expr(tx: &mut Translator<'_>, _table: &str, e: &sqlparser::ast::Expr) -> Result<String, SqlError> {
@@ -317,7 +360,8 @@ fn create_table(tx: &mut Translator<'_>, ct: &CreateTable) -> Result<Out, SqlErr
     // The columns are in scope for CHECK constraints.
     let rel = super::expr::Rel {
         exprs: None,
-        alias: name.clone(),
+        // SQLite's name: a CHECK's column references are qualified with it (a table of another schema is `"s.t"`).
+        alias: sqlite.clone(),
         columns: ct
             .columns
             .iter()
@@ -376,7 +420,11 @@ fn create_table(tx: &mut Translator<'_>, ct: &CreateTable) -> Result<Out, SqlErr
                 }
                 TableConstraint::Check(ch) => {
                     let e = check_expr(tx, &name, &ch.expr)?;
-                    defs.push(format!("CHECK ({e})"));
+                    let constraint = match &ch.name {
+                        Some(given) => names::ident(given),
+                        None => check_name(&name, &ch.expr, &defs),
+                    };
+                    defs.push(format!("CONSTRAINT {} CHECK ({e})", quote(&constraint)));
                 }
                 _ => return Err(unsupported("this table constraint")),
             }
@@ -422,6 +470,7 @@ fn create_index(tx: &mut Translator<'_>, ci: &CreateIndex) -> Result<Out, SqlErr
     let (mut rel, sqlite_table) = tx.table(schema.as_deref(), &table, None)?;
     // SQLite allows no qualified column names in index expressions.
     rel.exprs = Some(rel.columns.iter().map(|(c, _)| quote(c)).collect());
+    let pg_columns = rel.columns.clone();
     tx.scopes.push(vec![rel]);
     let result = (|| {
         let mut cols = Vec::new();
@@ -452,7 +501,11 @@ fn create_index(tx: &mut Translator<'_>, ci: &CreateIndex) -> Result<Out, SqlErr
         );
         if let Some(p) = &ci.predicate {
             let t = tx.expr(p)?;
-            sql.push_str(&format!(" WHERE {}", tx.coerce(t, PgType::Bool)?));
+            // PostgreSQL's text of the predicate, for the catalogs (see deparse), where it can be told.
+            let pg_text = super::deparse::predicate(p, &pg_columns)
+                .map(|(plain, pretty)| format!("{}{plain}\n{pretty}*/ ", crate::sql::pg_catalog::PG_VIEW_TEXT))
+                .unwrap_or_default();
+            sql.push_str(&format!(" WHERE {pg_text}{}", tx.coerce(t, PgType::Bool)?));
         }
         Ok((sql, other("CREATE INDEX"), Vec::new()))
     })();
@@ -553,6 +606,11 @@ fn alter_table(tx: &mut Translator<'_>, at: &sqlparser::ast::AlterTable) -> Resu
                 let col = names::ident(&column_def.name);
                 if *if_not_exists && tx.cx.schema.columns(&sqlite)?.is_some_and(|c| c.iter().any(|c| c.name == col)) {
                     return Ok((String::new(), other("ALTER TABLE"), Vec::new()));
+                }
+                // The new column is in scope for its own CHECK, qualified with SQLite's name of the table.
+                if let Some(rel) = tx.scopes.last_mut().and_then(|scope| scope.first_mut()) {
+                    rel.alias = sqlite.clone();
+                    rel.columns.push((col.clone(), decltype(&column_def.data_type).ok().and_then(|d| d.1)));
                 }
                 let def = column_def_for_add(tx, &name, column_def)?;
                 format!("ALTER TABLE {} ADD COLUMN {def}", quote(&sqlite))

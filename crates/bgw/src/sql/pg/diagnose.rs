@@ -45,8 +45,136 @@ pub fn explain(conn: &Connection, d: &Diagnostics, err: &SqlError, params: &[Val
         "23505" => unique(conn, d, err, params),
         "23502" => not_null(conn, d, err, params),
         "23503" => foreign_key(conn, d, params),
+        "23514" => check(conn, d, err, params),
         _ => None,
     }
+}
+
+/// A CHECK constraint (named at CREATE TABLE as PostgreSQL names it: SQLite's message names it): PostgreSQL's
+/// message, and the failing row where the statement inserts one row.
+fn check(conn: &Connection, d: &Diagnostics, err: &SqlError, params: &[Value]) -> Option<SqlError> {
+    let (_, name) = err.message.split_once("CHECK constraint failed: ")?;
+    if name.contains(' ') || name.contains('(') {
+        // An expression: a constraint made before constraints were named.
+        return None;
+    }
+    let base =
+        SqlError::error("23514", format!("new row for relation \"{}\" violates check constraint \"{name}\"", d.table));
+    let types = column_types(conn, &d.sqlite_table);
+    let show = |(names, values): (Vec<String>, Vec<Value>)| {
+        let shown: Vec<String> = names.iter().zip(&values).map(|(n, v)| shown(v, type_of(&types, n))).collect();
+        format!("Failing row contains ({}).", shown.join(", "))
+    };
+    // The rows the statement wrote (each column's name and value).
+    let candidates: Vec<(Vec<String>, Vec<Value>)> = match &d.writes {
+        Writes::Rows { columns: targets, rows } => {
+            if let [row] = rows.as_slice() {
+                return Some(match failing_row(conn, d, targets, row, 0, params) {
+                    Some(found) => base.with_detail(show(found)),
+                    None => base,
+                });
+            }
+            let mut all = Vec::new();
+            for (index, row) in rows.iter().enumerate() {
+                let Some(found) = failing_row(conn, d, targets, row, index, params) else { return Some(base) };
+                all.push(found);
+            }
+            all
+        }
+        Writes::Update { alias, sets, filter } => {
+            let names: Vec<String> = types.iter().map(|(n, _)| n.clone()).collect();
+            let exprs: Vec<String> = names
+                .iter()
+                .map(|c| {
+                    sets.iter()
+                        .find(|(s, _)| s == c)
+                        .map_or_else(|| format!("{}.{}", quote(alias), quote(c)), |(_, e)| e.clone())
+                })
+                .collect();
+            let from = format!(
+                " FROM {} AS {}{}",
+                quote(&d.sqlite_table),
+                quote(alias),
+                filter.as_ref().map(|f| format!(" WHERE {f}")).unwrap_or_default()
+            );
+            let Some(rows) = eval(conn, &exprs, Some(&from), params) else { return Some(base) };
+            rows.into_iter().map(|values| (names.clone(), values)).collect()
+        }
+        _ => return Some(base),
+    };
+    // The first row whose values fail the constraint's expression (read from the table's definition).
+    let Some(expr) = check_text(conn, &d.sqlite_table, name) else { return Some(base) };
+    for (names, values) in candidates {
+        let cols: Vec<String> =
+            names.iter().enumerate().map(|(i, n)| format!("?{} AS \"{}\"", i + 1, n.replace('"', "\"\""))).collect();
+        let sql = format!(
+            "SELECT NOT ({expr}) FROM (SELECT {}) AS \"{}\"",
+            cols.join(", "),
+            d.sqlite_table.replace('"', "\"\"")
+        );
+        let fails: Option<bool> = conn
+            .prepare(&sql)
+            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0)))
+            .ok()?;
+        if fails == Some(true) {
+            return Some(base.with_detail(show((names, values))));
+        }
+    }
+    Some(base)
+}
+
+/// The expression of CHECK constraint `name` of `sqlite_table`, from its `CREATE TABLE` text.
+fn check_text(conn: &Connection, sqlite_table: &str, name: &str) -> Option<String> {
+    let sql: String = conn
+        .query_row("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1", [sqlite_table], |r| r.get(0))
+        .ok()?;
+    let marker = format!("CONSTRAINT \"{}\" CHECK (", name.replace('"', "\"\""));
+    let start = sql.find(&marker)? + marker.len();
+    let (mut depth, mut quote) = (1usize, None::<char>);
+    for (i, ch) in sql[start..].char_indices() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(ch),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(sql[start..start + i].to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The `index`-th row an INSERT writes: every column's name and value, with its default where the statement gave
+/// none.
+fn failing_row(
+    conn: &Connection,
+    d: &Diagnostics,
+    targets: &[String],
+    row: &[String],
+    index: usize,
+    params: &[Value],
+) -> Option<(Vec<String>, Vec<Value>)> {
+    let info: Vec<(String, Option<String>, bool)> = conn
+        .prepare("SELECT name, dflt_value, pk > 0 AND lower(type) = 'integer' FROM pragma_table_info(?1) ORDER BY cid")
+        .and_then(|mut s| s.query_map([&d.sqlite_table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
+        .ok()?;
+    let next_id: i64 =
+        conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = ?1", [&d.sqlite_table], |r| r.get(0)).unwrap_or(0);
+    let exprs: Vec<String> = info
+        .iter()
+        .map(|(name, default, rowid)| match targets.iter().position(|t| t == name) {
+            Some(i) => row[i].clone(),
+            None if *rowid => (next_id + 1 + index as i64).to_string(),
+            None => default.clone().map_or_else(|| "NULL".to_owned(), |e| format!("({e})")),
+        })
+        .collect();
+    let values = eval(conn, &exprs, None, params)?.into_iter().next()?;
+    Some((info.into_iter().map(|(n, _, _)| n).collect(), values))
 }
 
 /// The columns SQLite's message names (`UNIQUE constraint failed: t.a, t.b`).

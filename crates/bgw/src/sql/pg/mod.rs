@@ -21,6 +21,7 @@
 //! Runs in: a backend process (a client session's engine).
 
 mod ddl;
+mod deparse;
 pub mod diagnose;
 mod dml;
 mod expr;
@@ -32,6 +33,7 @@ mod query;
 mod restore;
 pub mod schema;
 mod split;
+mod steps;
 
 use sqlparser::ast::Statement as Ast;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -39,6 +41,7 @@ use sqlparser::parser::Parser;
 
 pub use functions::register;
 use schema::Schema;
+pub use steps::{Capture, Element, Steps};
 
 use super::error::SqlError;
 use super::statement::{ColumnInfo, Kind};
@@ -68,6 +71,9 @@ pub struct Translated {
     pub describe_first: bool,
     /// What explains the statement's constraint errors in PostgreSQL's words.
     pub diagnostics: Option<diagnose::Diagnostics>,
+    /// What runs besides `sqlite`, in its savepoint (CREATE SCHEMA's elements, data-modifying CTEs): see
+    /// [`Steps`].
+    pub steps: Steps,
 }
 
 /// What the translator needs to know besides the schema.
@@ -85,6 +91,8 @@ pub struct Context<'a> {
     pub database: String,
     /// `pg_is_in_recovery()`.
     pub in_recovery: bool,
+    /// The schema unqualified relation names resolve in first (an element of CREATE SCHEMA being translated).
+    pub search_schema: Option<String>,
 }
 
 /// One integer literal of the statement's text that the translator may turn into a parameter: where it starts
@@ -135,6 +143,7 @@ pub fn translate_with_literals(
                     origins: Vec::new(),
                     describe_first: false,
                     diagnostics: None,
+                    steps: Steps::default(),
                 })),
                 Vec::new(),
             ));
@@ -156,18 +165,34 @@ pub fn translate_with_literals(
                 origins: Vec::new(),
                 describe_first: false,
                 diagnostics: None,
+                steps: Steps::default(),
             })),
             Vec::new(),
         ));
     }
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, &e))?;
+    let mut statements = if steps::is_create_schema(sql) {
+        let (head, elements) = steps::parse_create_schema(sql)?;
+        if !elements.is_empty() {
+            return create_schema_with_elements(&mut tx, &head, elements);
+        }
+        vec![head]
+    } else {
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, &e))?
+    };
+    if let (Some(schema), [statement]) = (&cx.search_schema, statements.as_mut_slice()) {
+        steps::resolve_in(statement, schema, cx)?;
+    }
     let [statement] = statements.as_slice() else {
         return Err(SqlError::error("42601", "cannot translate more than one statement at a time"));
     };
-    if matches!(statement, Ast::Query(_)) {
+    let mut captures = Vec::new();
+    // (A statement with steps binds no literal: its steps take the statement's parameters.)
+    if matches!(statement, Ast::Query(q) if !steps::is_writing_with(q)) {
         tx.literals = literals;
     }
-    let describe_first = matches!(statement, Ast::Query(q) if reads_relations(&q.body));
+    // A statement with data-modifying CTEs runs to completion before its result is described (PostgreSQL's
+    // portal keeps its rows first): its errors come before any description.
+    let describe_first = matches!(statement, Ast::Query(q) if reads_relations(&q.body) && !steps::is_writing_with(q));
     let origins = match statement {
         Ast::Query(q) if q.with.is_none() => origins::of_query(&q.body, cx.schema),
         Ast::Insert(i) => match (&i.table, &i.returning) {
@@ -179,6 +204,7 @@ pub fn translate_with_literals(
         _ => Vec::new(),
     };
     let (sqlite, kind, columns) = match statement {
+        Ast::Query(query) if steps::is_writing_with(query) => steps::writing_with(&mut tx, query, &mut captures)?,
         Ast::Query(query) => {
             let out = tx.top_query(query)?;
             (out.sql, Kind::Query, out.columns)
@@ -206,8 +232,46 @@ pub fn translate_with_literals(
         origins,
         describe_first,
         diagnostics,
+        steps: Steps { captures, elements: Vec::new() },
     }));
     Ok((translated, slots))
+}
+
+/// `CREATE SCHEMA name element ...`: the schema's creation, its elements as steps.
+fn create_schema_with_elements(
+    tx: &mut expr::Translator<'_>,
+    head: &Ast,
+    elements: Vec<Ast>,
+) -> Result<(Outcome, Vec<usize>), SqlError> {
+    let Ast::CreateSchema { schema_name, if_not_exists, .. } = head else {
+        return Err(SqlError::error("42601", "syntax error at or near \"CREATE\""));
+    };
+    if *if_not_exists {
+        return Err(SqlError::error("0A000", "CREATE SCHEMA IF NOT EXISTS cannot include schema elements"));
+    }
+    let (sqlite, kind, columns) = ddl::statement(tx, head)?;
+    let name = match schema_name {
+        sqlparser::ast::SchemaName::Simple(n) | sqlparser::ast::SchemaName::NamedAuthorization(n, _) => {
+            names::parts(n)?.join(".")
+        }
+        sqlparser::ast::SchemaName::UnnamedAuthorization(id) => names::ident(id),
+    };
+    let elements = steps::schema_elements(&name, elements)?;
+    Ok((
+        Outcome::Run(Box::new(Translated {
+            sqlite,
+            kind,
+            columns,
+            param_types: Vec::new(),
+            before: std::mem::take(&mut tx.before),
+            after: std::mem::take(&mut tx.after),
+            origins: Vec::new(),
+            describe_first: false,
+            diagnostics: None,
+            steps: Steps { captures: Vec::new(), elements },
+        })),
+        Vec::new(),
+    ))
 }
 
 /// Whether a query's top level reads relations (a SELECT with FROM, or a set operation of such).
@@ -244,6 +308,11 @@ fn syntax_error(sql: &str, err: &sqlparser::parser::ParserError) -> SqlError {
         None => format!("syntax error: {text}"),
     };
     SqlError::error("42601", message)
+}
+
+/// `name` quoted as an SQLite identifier.
+pub fn quote_name(name: &str) -> String {
+    names::quote(name)
 }
 
 /// 0A000 naming what is not supported.

@@ -65,8 +65,15 @@ impl Translator<'_> {
         if q.for_clause.is_some() || q.settings.is_some() || q.format_clause.is_some() || !q.pipe_operators.is_empty() {
             return Err(unsupported("this query clause"));
         }
-        if let Some(out) = self.writing_cte(q)? {
-            return Ok(out);
+        if let Some(with) = &q.with {
+            // A data-modifying CTE at the top level is the translator's entry point's (see steps).
+            let writes = |b: &SetExpr| matches!(b, SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_));
+            if with.cte_tables.iter().any(|c| writes(&c.query.body)) {
+                return Err(SqlError::error(
+                    "0A000",
+                    "WITH clause containing a data-modifying statement must be at the top level",
+                ));
+            }
         }
         let saved_ctes = self.ctes.len();
         let mut sql = String::new();
@@ -140,45 +147,6 @@ impl Translator<'_> {
         }
         self.ctes.truncate(saved_ctes);
         Ok(QueryOut { sql, columns: body.columns })
-    }
-
-    /// `WITH x AS (INSERT | UPDATE | DELETE ... RETURNING ...) SELECT * FROM x`: the statement's RETURNING rows
-    /// (SQLite has no data-modifying CTEs; this form is the statement itself). None for any other query.
-    fn writing_cte(&mut self, q: &Query) -> Result<Option<QueryOut>, SqlError> {
-        let Some(with) = &q.with else { return Ok(None) };
-        let [cte] = with.cte_tables.as_slice() else { return Ok(None) };
-        let statement = match cte.query.body.as_ref() {
-            SetExpr::Insert(st) | SetExpr::Update(st) | SetExpr::Delete(st) => st,
-            _ => return Ok(None),
-        };
-        let SetExpr::Select(select) = q.body.as_ref() else {
-            return Err(unsupported("a data-modifying statement in WITH read by anything but SELECT * FROM it"));
-        };
-        let name = names::ident(&cte.alias.name);
-        let reads_it = matches!(select.projection.as_slice(), [SelectItem::Wildcard(_)])
-            && select.selection.is_none()
-            && select.having.is_none()
-            && select.distinct.is_none()
-            && matches!(&select.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty())
-            && q.order_by.is_none()
-            && q.limit_clause.is_none()
-            && cte.alias.columns.is_empty()
-            && matches!(select.from.as_slice(), [twj] if twj.joins.is_empty()
-                && matches!(&twj.relation, TableFactor::Table { name: n, alias: None, args: None, .. }
-                    if names::parts(n).ok().as_deref() == Some(std::slice::from_ref(&name))));
-        if !reads_it {
-            return Err(unsupported("a data-modifying statement in WITH read by anything but SELECT * FROM it"));
-        }
-        let (sql, _, columns) = match statement {
-            sqlparser::ast::Statement::Insert(i) => super::dml::insert(self, i)?,
-            sqlparser::ast::Statement::Update(u) => super::dml::update(self, u)?,
-            sqlparser::ast::Statement::Delete(d) => super::dml::delete(self, d)?,
-            _ => return Err(unsupported("this statement in WITH")),
-        };
-        if columns.is_empty() {
-            return Err(SqlError::error("42P10", format!("WITH query \"{name}\" does not have a RETURNING clause")));
-        }
-        Ok(Some(QueryOut { sql, columns }))
     }
 
     fn set_expr(&mut self, body: &SetExpr, order: Option<&OrderBy>) -> Result<QueryOut, SqlError> {

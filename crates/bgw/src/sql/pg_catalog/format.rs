@@ -86,6 +86,15 @@ fn parse_index(sql: &str) -> Option<(Vec<String>, Option<String>)> {
     }
 }
 
+/// PostgreSQL's texts (plain, pretty) of a partial index's predicate, kept in a comment of its `CREATE INDEX`
+/// text (`WHERE /*pg:plain\npretty*/ ...`).
+fn pg_predicate(sql: &str) -> Option<(String, String)> {
+    let start = sql.find(&format!("WHERE {PG_VIEW_TEXT}"))? + "WHERE ".len() + PG_VIEW_TEXT.len();
+    let end = start + sql[start..].find("*/")?;
+    let (plain, pretty) = sql[start..end].split_once('\n')?;
+    Some((plain.to_owned(), pretty.to_owned()))
+}
+
 /// The `WHERE` condition of a partial index's `CREATE INDEX` text.
 pub(super) fn where_clause(sql: &str) -> Option<String> {
     parse_index(sql).and_then(|(_, predicate)| predicate)
@@ -204,7 +213,11 @@ pub(super) fn index_def(t: &Table, index: usize, column: i64, pretty: bool) -> S
         let key = usize::try_from(column - 1).ok().and_then(|c| keys.get(c));
         return key.map(|k| k.trim_end_matches(" DESC").to_owned()).unwrap_or_default();
     }
-    let predicate = parsed.and_then(|p| p.1).map(|p| format!(" WHERE ({p})")).unwrap_or_default();
+    let predicate = match i.sql.as_deref().and_then(pg_predicate) {
+        // PostgreSQL's own text, kept by the translator where it could tell it.
+        Some((plain, nice)) => format!(" WHERE {}", if pretty { nice } else { plain }),
+        None => parsed.and_then(|p| p.1).map(|p| format!(" WHERE ({p})")).unwrap_or_default(),
+    };
     format!(
         "CREATE {}INDEX {} ON {} USING btree ({}){predicate}",
         if i.unique { "UNIQUE " } else { "" },

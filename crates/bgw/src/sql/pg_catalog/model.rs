@@ -688,7 +688,12 @@ fn describe(
                 .unwrap_or_else(|| format!("{}_{}_key", table.name, cols.join("_")));
             (name.clone(), Some((name.clone(), constraint_oid(&table.sqlite_name, &name))))
         } else {
-            let (_, name) = split_name(&sqlite_index, &[]);
+            // An index of a table of schema `s` is SQLite's `"s.i"`: PostgreSQL's name is `i`.
+            let prefix = format!("{}.", table.schema);
+            let name = match sqlite_index.strip_prefix(&prefix) {
+                Some(name) if table.schema != "public" && !name.is_empty() => name.to_owned(),
+                _ => split_name(&sqlite_index, &[]).1,
+            };
             (name, None)
         };
         let sql = objects.iter().find(|o| o.0 == "index" && o.1 == sqlite_index).and_then(|o| o.3.clone());

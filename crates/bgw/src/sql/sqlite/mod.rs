@@ -66,7 +66,8 @@ impl Options {
     /// A worker's SPI: SQLite's spellings, untyped (text) results.
     pub const SPI: Options =
         Options { postgres_transaction_spellings: false, infer_types: false, postgres_dialect: false };
-    /// A worker's SPI speaking PostgreSQL's SQL (an extension written for PostgreSQL): as a client session's.
+    /// A worker's SPI speaking PostgreSQL's SQL (an extension written for PostgreSQL):
+    /// as a client session's, typed results included (its datums have PostgreSQL's types).
     pub const SPI_POSTGRES: Options = Options::CLIENT_POSTGRES;
 }
 
@@ -102,6 +103,8 @@ pub struct SqliteEngine {
     simple: Cell<bool>,
     /// The schema version the last [`SqliteEngine::stamp`] read.
     schema_version: Cell<Option<i64>>,
+    /// The schema unqualified names resolve in first while an element of CREATE SCHEMA is translated.
+    search_schema: RefCell<Option<String>>,
 }
 
 impl SqliteEngine {
@@ -125,6 +128,7 @@ impl SqliteEngine {
             cache: RefCell::default(),
             schema_version: Cell::new(None),
             simple: Cell::new(false),
+            search_schema: RefCell::default(),
         }
     }
 
@@ -393,6 +397,7 @@ impl SqliteEngine {
             user,
             database,
             in_recovery: stamp.as_ref().map_or_else(|| hooks.in_recovery(), |s| s.in_recovery),
+            search_schema: self.search_schema.borrow().clone(),
         };
         let literals: Vec<super::pg::LiteralAt<'_>> = shape.as_ref().map_or_else(Vec::new, |shape| {
             shape
@@ -416,7 +421,11 @@ impl SqliteEngine {
             .collect();
         let statement = self.translated(translated, values)?;
         if let (Some((stamp, shape)), Some(statement)) = (keep, &statement) {
-            if statement.read_only && statement.before.is_empty() && statement.after.is_empty() {
+            if statement.read_only
+                && statement.before.is_empty()
+                && statement.after.is_empty()
+                && statement.steps.is_empty()
+            {
                 self.cache.borrow_mut().insert(stamp, text, shape, statement, &slots);
             }
         }
@@ -446,9 +455,21 @@ impl SqliteEngine {
             diagnostics: translated.diagnostics.map(Arc::new),
             literals: Vec::new(),
             schema_check: None,
+            steps: translated.steps.clone(),
         };
         if translated.sqlite.is_empty() {
             return Ok(Some(bare(translated)));
+        }
+        if !translated.steps.captures.is_empty() && self.hooks.read_only() {
+            // PostgreSQL's check comes before the result is described (see execute for a state changed since).
+            let command = if translated.kind == Kind::Query { "SELECT".into() } else { translated.kind.command_name() };
+            return Err(SqlError::error("25006", format!("cannot execute {command} in a read-only transaction")));
+        }
+        // The tables that keep data-modifying CTEs' rows, which the statement reads (see pg::Steps).
+        for capture in &translated.steps.captures {
+            if let Some(create) = capture.create_table() {
+                self.conn.execute_batch(&create).map_err(|e| self.map_error(e))?;
+            }
         }
         // Prepared into the connection's statement cache: the run that follows finds it there compiled (one
         // compile per statement, not two).
@@ -476,6 +497,10 @@ impl SqliteEngine {
         statement.before = translated.before;
         statement.after = translated.after;
         statement.describe_first = translated.describe_first;
+        if !translated.steps.is_empty() {
+            statement.read_only = false;
+        }
+        statement.steps = translated.steps;
         if translated.origins.len() == statement.columns.len() {
             statement.column_origins = translated.origins;
         }
@@ -530,7 +555,58 @@ impl SqliteEngine {
             diagnostics: None,
             literals: Vec::new(),
             schema_check: None,
+            steps: Default::default(),
         }
+    }
+
+    /// Runs a data-modifying CTE's statement, keeping its RETURNING rows in its table (see pg::Steps).
+    fn run_capture(&self, capture: &super::pg::Capture, params: &[Value]) -> Result<(), SqlError> {
+        self.check_now()?;
+        let mut insert = match (capture.create_table(), &capture.table) {
+            (Some(create), Some((table, width))) => {
+                let table = super::pg::quote_name(table);
+                self.conn.execute_batch(&create).map_err(|e| self.map_error(e))?;
+                self.conn.execute_batch(&format!("DELETE FROM temp.{table}")).map_err(|e| self.map_error(e))?;
+                let marks: Vec<String> = (1..=*width).map(|i| format!("?{i}")).collect();
+                let sql = format!("INSERT INTO temp.{table} VALUES ({})", marks.join(", "));
+                Some(self.conn.prepare_cached(&sql).map_err(|e| self.map_error(e))?)
+            }
+            _ => None,
+        };
+        let explain = |err: SqlError| match &capture.diagnostics {
+            Some(d) if matches!(err.code, "23505" | "23502" | "23503" | "23514") => {
+                super::pg::diagnose::explain(&self.conn, d, &err, params).unwrap_or(err)
+            }
+            _ => err,
+        };
+        let mut prepared = self.conn.prepare_cached(&capture.sqlite).map_err(|e| self.map_error(e))?;
+        for position in 1..=prepared.parameter_count() {
+            let number = super::statement::param_number(prepared.parameter_name(position)).unwrap_or(position);
+            let value = params.get(number.wrapping_sub(1)).unwrap_or(&Value::Null);
+            prepared.raw_bind_parameter(position, value).map_err(|e| self.map_error(e))?;
+        }
+        let width = prepared.column_count();
+        let mut rows = prepared.raw_query();
+        while let Some(row) = rows.next().map_err(|e| explain(self.map_error(e)))? {
+            if let Some(insert) = insert.as_mut() {
+                for i in 0..width {
+                    let value = Value::from(row.get_ref(i).map_err(|e| self.map_error(e))?);
+                    insert.raw_bind_parameter(i + 1, &value).map_err(|e| self.map_error(e))?;
+                }
+                insert.raw_execute().map_err(|e| self.map_error(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Translates and runs an element of CREATE SCHEMA, unqualified names resolved in its schema first.
+    fn run_element(&self, element: &super::pg::Element) -> Result<(), SqlError> {
+        self.check_now()?;
+        self.search_schema.replace(Some(element.schema.clone()));
+        let translated = self.translate(&element.text, None);
+        self.search_schema.replace(None);
+        let Some(statement) = translated? else { return Ok(()) };
+        self.run(&statement, &[], &mut |_| ControlFlow::Continue(())).map(|_| ())
     }
 
     fn run(
@@ -540,15 +616,28 @@ impl SqliteEngine {
         sink: &mut dyn FnMut(Vec<Value>) -> ControlFlow<()>,
     ) -> Result<Completion, SqlError> {
         self.check_now()?;
-        if !stmt.before.is_empty() || !stmt.after.is_empty() {
+        if !stmt.before.is_empty() || !stmt.after.is_empty() || !stmt.steps.is_empty() {
             // One transaction for the statements before it, the statement itself and those after it.
             self.conn.execute_batch("SAVEPOINT _pg_statement").map_err(|e| self.map_error(e))?;
             let result = (|| {
                 for before in &stmt.before {
                     self.conn.execute_batch(before).map_err(|e| self.map_error(e))?;
                 }
-                let main = Statement { before: Vec::new(), after: Vec::new(), ..stmt.clone() };
+                for capture in &stmt.steps.captures {
+                    self.run_capture(capture, params)?;
+                }
+                let main =
+                    Statement { before: Vec::new(), after: Vec::new(), steps: Default::default(), ..stmt.clone() };
                 let done = self.run(&main, params, sink)?;
+                for element in &stmt.steps.elements {
+                    self.run_element(element)?;
+                }
+                for capture in &stmt.steps.captures {
+                    if let Some((table, _)) = &capture.table {
+                        let clear = format!("DELETE FROM temp.{}", super::pg::quote_name(table));
+                        self.conn.execute_batch(&clear).map_err(|e| self.map_error(e))?;
+                    }
+                }
                 for after in &stmt.after {
                     self.conn.execute_batch(after).map_err(|e| self.map_error(e))?;
                 }
@@ -703,11 +792,16 @@ impl Engine for SqliteEngine {
             ffi::as_engine(|| self.conn.pragma_update(None, "query_only", read_only)).map_err(|e| self.map_error(e))?;
             self.read_only = read_only;
         }
-        if read_only && stmt.kind.writes() {
+        // A statement with data-modifying CTEs writes whatever its kind (PostgreSQL names its main command).
+        let writes = stmt.kind.writes() || !stmt.steps.captures.is_empty();
+        if read_only && writes {
             self.tx.statement_failed(self.conn.is_autocommit());
             return Err(SqlError::error(
                 "25006",
-                format!("cannot execute {} in a read-only transaction", stmt.kind.command_name()),
+                format!(
+                    "cannot execute {} in a read-only transaction",
+                    if stmt.kind == Kind::Query { "SELECT".into() } else { stmt.kind.command_name() }
+                ),
             ));
         }
         let was_autocommit = self.conn.is_autocommit();
@@ -835,7 +929,7 @@ impl SqliteEngine {
     /// PostgreSQL's words for a constraint error of a translated statement (see [`super::pg::diagnose`]).
     fn explain(&self, stmt: &Statement, params: &[Value], err: SqlError) -> SqlError {
         match &stmt.diagnostics {
-            Some(d) if matches!(err.code, "23505" | "23502" | "23503") => {
+            Some(d) if matches!(err.code, "23505" | "23502" | "23503" | "23514") => {
                 super::pg::diagnose::explain(&self.conn, d, &err, params).unwrap_or(err)
             }
             _ => err,

@@ -191,3 +191,43 @@ fn postgres_transaction_rules() {
     assert_eq!(run(&mut e, "COMMIT").unwrap().tag, "COMMIT");
     assert_eq!(run(&mut e, "SELECT count(*) FROM t").unwrap().rows.unwrap()[0][0], Value::Integer(1));
 }
+
+/// worker_spi's statements through an SPI engine speaking PostgreSQL's SQL (the path `spi::exec` takes): the
+/// schema with its elements, then the deltas folded into the total by the data-modifying CTE, iteration after
+/// iteration; a failing fold leaves the deltas where they were.
+#[test]
+fn worker_spi_statements_through_spi() {
+    let conn = SqliteEngine::open_sandboxed(None, |_| Ok(())).unwrap();
+    let mut e = SqliteEngine::new(conn, Options::SPI_POSTGRES);
+    run(
+        &mut e,
+        "CREATE SCHEMA \"schema1\" CREATE TABLE \"counted\" (type text CHECK (type IN ('total', 'delta')), value \
+         integer) CREATE UNIQUE INDEX \"counted_unique_total\" ON \"counted\" (type) WHERE type = 'total'",
+    )
+    .unwrap();
+    run(&mut e, "INSERT INTO schema1.counted VALUES ('total', 0)").unwrap();
+    let fold = "WITH deleted AS (DELETE FROM \"schema1\".\"counted\" WHERE type = 'delta' RETURNING value), total AS \
+                (SELECT coalesce(sum(value), 0) as sum FROM deleted) UPDATE \"schema1\".\"counted\" SET value = \
+                \"counted\".value + total.sum FROM total WHERE type = 'total' RETURNING \"counted\".value";
+    let mut expected = 0;
+    for i in 1..=3 {
+        run(&mut e, "BEGIN").unwrap();
+        for d in 1..=i {
+            let (stmt, _) = e.prepare("INSERT INTO schema1.counted VALUES ('delta', $1)").unwrap().unwrap();
+            execute(&mut e, &stmt, &[Value::Integer(d)]).unwrap();
+            expected += d;
+        }
+        let done = run(&mut e, fold).unwrap();
+        assert_eq!(done.tag, "UPDATE 1");
+        assert_eq!(done.rows, Some(vec![vec![Value::Integer(expected)]]));
+        run(&mut e, "COMMIT").unwrap();
+    }
+    let left = run(&mut e, "SELECT count(*) FROM schema1.counted WHERE type = 'delta'").unwrap();
+    assert_eq!(left.rows, Some(vec![vec![Value::Integer(0)]]));
+    // The fold's UPDATE fails (the CHECK): the CTE's DELETE does not stay.
+    run(&mut e, "INSERT INTO schema1.counted VALUES ('delta', 1)").unwrap();
+    let bad = fold.replace("SET value = ", "SET type = 'bad', value = ");
+    assert_eq!(run(&mut e, &bad).unwrap_err().code, "23514");
+    let left = run(&mut e, "SELECT count(*) FROM schema1.counted WHERE type = 'delta'").unwrap();
+    assert_eq!(left.rows, Some(vec![vec![Value::Integer(1)]]));
+}
