@@ -43,6 +43,13 @@ static int more_naptime = 10;
 static bool more_flag = false;
 static double more_ratio = 0.5;
 static char *more_label = NULL;
+static int more_level = 1;
+
+static void
+assign_level(int newval, void *extra)
+{
+	elog(LOG, "more_api.level assigned %d", newval);
+}
 
 static int
 result_text(BgwSqlValue *result, const char *text)
@@ -223,6 +230,15 @@ more_config(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
 										varname ? varname : "(null)"));
 }
 
+/* SetConfigOption(name, value) from a superuser context; the value GetConfigOption reads back, and the module's
+ * variable. */
+static int
+more_set(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
+{
+	SetConfigOption(args[0].text, args[1].kind == BGW_SQL_NULL ? NULL : args[1].text, PGC_SUSET, PGC_S_SESSION);
+	return result_text(result, psprintf("%s var=%d", GetConfigOption(args[0].text, false, false), more_level));
+}
+
 static int
 more_wait_events(int nargs, const BgwSqlValue *args, BgwSqlValue *result)
 {
@@ -358,7 +374,10 @@ _PG_init(void)
 							 NULL, NULL);
 	DefineCustomStringVariable("more_api.label", "A label.", NULL, &more_label, "plain", PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("more_api.level", "A level.", NULL, &more_level, 1, 0, 10, PGC_SUSET, 0, NULL,
+							assign_level, NULL);
 	MarkGUCPrefixReserved("more_api");
+	bgw_define_sql_function("more_set", 2, BGW_SQL_TEXT, 0, more_set);
 	bgw_define_sql_function("more_list", 0, BGW_SQL_TEXT, 0, more_list);
 	bgw_define_sql_function("more_split", 2, BGW_SQL_TEXT, 0, more_split);
 	bgw_define_sql_function("more_strings", 0, BGW_SQL_TEXT, 0, more_strings);
@@ -396,6 +415,8 @@ fn lists_behave_as_postgresqls() {
 #[test]
 fn strings_split_as_postgresql_splits_them() {
     let (_dir, h) = more_api_host();
+    // The cases were checked against PostgreSQL 15 (its search_path goes through SplitIdentifierString:
+    // set_config('search_path', ...) and current_schemas(false), or "List syntax is invalid.").
     let split = |kind: i32, s: &str| h.sql(&format!("SELECT more_split({kind}, '{}')", s.replace('\'', "''")));
     // Identifiers: unquoted ones downcased, quoted ones kept (a doubled quote is one), whitespace around items.
     assert_eq!(split(0, r#" Foo , "Bar""Baz" ,baz "#), r#"[foo][Bar"Baz][baz]3"#);
@@ -471,6 +492,27 @@ fn configuration_values_and_custom_wait_events() {
     let e = c.simple_query("SELECT more_config_strict('no_such_param', 1)").unwrap_err();
     let db = e.as_db_error().unwrap_or_else(|| panic!("{e}"));
     assert_eq!((db.code().code(), db.message()), ("42704", "unrecognized configuration parameter \"no_such_param\""));
+    // SetConfigOption: a module's parameter (its variable written, its assign hook run) and the host's, read
+    // back in the same session; PostgreSQL's refusals by context and for a bad value.
+    assert_eq!(h.sql("SELECT more_set('more_api.level', '7'); SHOW more_api.level"), "7 var=7\n7");
+    h.wait_log("more_api.level assigned 7");
+    assert_eq!(h.sql("SELECT more_set('more_api.level', NULL)"), "1 var=1");
+    assert_eq!(h.sql("SELECT more_set('statement_timeout', '5s')"), "5000 var=1");
+    for (name, value, code, message) in [
+        (
+            "max_connections",
+            "50",
+            "55P02",
+            "parameter \"max_connections\" cannot be changed without restarting the server",
+        ),
+        ("authentication_timeout", "5", "55P02", "parameter \"authentication_timeout\" cannot be changed now"),
+        ("more_api.level", "abc", "22023", "invalid value for parameter \"more_api.level\": \"abc\""),
+        ("no_such_param", "1", "42704", "unrecognized configuration parameter \"no_such_param\""),
+    ] {
+        let e = c.simple_query(&format!("SELECT more_set('{name}', '{value}')")).unwrap_err();
+        let db = e.as_db_error().unwrap_or_else(|| panic!("{e}"));
+        assert_eq!((db.code().code(), db.message()), (code, message));
+    }
     // PostgreSQL 17's custom wait events: extension class, one id per name.
     assert_eq!(h.sql("SELECT more_wait_events()"), "a=0x07000001 b=0x07000002 same=1 class=1");
 }

@@ -273,17 +273,6 @@ fn kept_text(value: String) -> *const c_char {
     p
 }
 
-/// A real as C's `%g`, as PostgreSQL's GetConfigOption prints one.
-fn format_g(v: f64) -> String {
-    let mut buf = [0 as c_char; 64];
-    // SAFETY: a bounded buffer, a constant format with one double argument.
-    let n = unsafe { libc::snprintf(buf.as_mut_ptr(), buf.len(), c"%g".as_ptr(), v) };
-    if n <= 0 {
-        return v.to_string();
-    }
-    text(buf.as_ptr())
-}
-
 /// What `GetConfigOption*` found for `name`: the raw and the displayed value, or why not.
 enum Lookup {
     Found { name: String, raw: String, shown: String },
@@ -297,13 +286,8 @@ fn look_up_setting(name: &str, check_privilege: bool) -> Lookup {
         let Some(s) = settings.as_ref() else { return Lookup::Missing };
         let superuser_only = s.def(name).is_some_and(|d| d.superuser_only);
         let canonical = s.def(name).map_or_else(|| name.to_ascii_lowercase(), |d| d.name.clone());
-        let raw = match s.get(name) {
-            Some(crate::config::GucValue::Bool(b)) => Some(if *b { "on".to_string() } else { "off".to_string() }),
-            Some(crate::config::GucValue::Int(i)) => Some(i.to_string()),
-            Some(crate::config::GucValue::Real(r)) => Some(format_g(*r)),
-            Some(crate::config::GucValue::String(v)) | Some(crate::config::GucValue::Enum(v)) => Some(v.clone()),
-            None => s.show(name),
-        };
+        // The value without a unit (on/off, base-unit integers, %g reals); a placeholder's raw text.
+        let raw = s.get(name).map(|v| v.to_string()).or_else(|| s.show(name));
         raw.map(|raw| (canonical, raw, s.show(name).unwrap_or_default(), superuser_only))
     };
     // The settings' lock is released: superuser() and a show hook may take others.
@@ -404,5 +388,64 @@ pub extern "C" fn WaitEventExtensionNew(wait_event_name: *const c_char) -> u32 {
             raise("54000", "too many custom wait events".to_string());
             0
         }
+    }
+}
+
+/// PostgreSQL's `SetConfigOption`: sets a parameter (the host's or a module's) in this process, as PostgreSQL's
+/// context rules allow (`context` is the caller's: a parameter of a stricter context is an ERROR 55P02, a
+/// superuser-only one set from a user context 42501; a module's reloadable parameter, whose PostgreSQL context bgw
+/// does not keep, may be set from any context). The value is kept across reloads; a module's variable is written
+/// through its hooks. `value` NULL sets the default. An unknown name is an ERROR 42704 (PostgreSQL would
+/// make a placeholder for a dotted one).
+#[no_mangle]
+pub extern "C" fn SetConfigOption(
+    name: *const c_char,
+    value: *const c_char,
+    context: bgw_abi::GucContext,
+    _source: bgw_abi::GucSource,
+) {
+    use crate::config::GucContext as C;
+    use bgw_abi::{PGC_BACKEND, PGC_INTERNAL, PGC_POSTMASTER, PGC_SIGHUP, PGC_USERSET};
+    let name = text(name);
+    let outcome = {
+        let mut settings = crate::process::settings();
+        match settings.as_mut().and_then(|s| s.def(&name).cloned().map(|d| (s, d))) {
+            None => Err(("42704", format!("unrecognized configuration parameter \"{name}\""))),
+            Some((s, def)) => {
+                // A module's parameter (a dotted name) is Sighup in bgw whatever its PostgreSQL context was
+                // (README: no per-session SET of them): only restart-only and internal ones are refused.
+                let module_reloadable = def.name.contains('.') && def.context != C::Postmaster;
+                let refused = match def.context {
+                    _ if module_reloadable => None,
+                    C::Internal if context != PGC_INTERNAL => {
+                        Some(("55P02", format!("parameter \"{}\" cannot be changed", def.name)))
+                    }
+                    C::Postmaster if context != PGC_POSTMASTER => Some((
+                        "55P02",
+                        format!("parameter \"{}\" cannot be changed without restarting the server", def.name),
+                    )),
+                    C::Sighup if context != PGC_SIGHUP && context != PGC_POSTMASTER => {
+                        Some(("55P02", format!("parameter \"{}\" cannot be changed now", def.name)))
+                    }
+                    C::Superuser if context == PGC_USERSET || context == PGC_BACKEND => {
+                        Some(("42501", format!("permission denied to set parameter \"{}\"", def.name)))
+                    }
+                    _ => None,
+                };
+                match refused {
+                    Some(r) => Err(r),
+                    None => {
+                        let raw = if value.is_null() { def.default.to_string() } else { text(value) };
+                        s.set_in_process(&def.name, &raw).map_err(|e| ("22023", e.to_string()))
+                    }
+                }
+            }
+        }
+    };
+    // The settings' lock is released before a module's hooks run or an ERROR jumps.
+    drop(name);
+    match outcome {
+        Ok(()) => super::params::sync_all(),
+        Err((sqlstate, message)) => raise(sqlstate, message),
     }
 }
