@@ -269,6 +269,20 @@ mod tests {
     }
 
     #[test]
+    fn a_value_set_in_process_holds_across_reloads() {
+        let mut s = host();
+        s.load_initial(&items("max_parallel_workers = 4"), &[]).unwrap();
+        s.set_in_process("MAX_PARALLEL_WORKERS", "2").unwrap();
+        assert_eq!(s.get_int("max_parallel_workers"), Some(2));
+        let _ = s.reload(Ok(items("max_parallel_workers = 6")));
+        assert_eq!(s.get_int("max_parallel_workers"), Some(2));
+        // A bad value or an unknown name changes nothing.
+        assert!(s.set_in_process("max_parallel_workers", "many").is_err());
+        assert!(s.set_in_process("no_such", "1").is_err());
+        assert_eq!(s.get_int("max_parallel_workers"), Some(2));
+    }
+
+    #[test]
     fn placeholders_are_kept_and_applied_on_define() {
         let mut s = host();
         s.load_initial(&items("worker_spi.naptime = 10s\nworker_spi.database = 'db'\nother.x = 1"), &[]).unwrap();
