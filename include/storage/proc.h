@@ -4,8 +4,8 @@
  * bgw's PGPROC is its own small struct, not PostgreSQL's: it has procLatch (the process's latch: MyLatch is
  * &MyProc->procLatch, so WaitLatch, SetLatch and ResetLatch on either are the same), pid, databaseId and roleId
  * (InvalidOid until a worker connects; a backend's session's). PostgreSQL's other PGPROC fields are absent, so a
- * source that reads one fails to compile naming it. MyProc is non-NULL in processes attached to shared memory (a
- * worker with BGWORKER_SHMEM_ACCESS, a backend) and NULL elsewhere (the postmaster, a worker without it); it is
+ * source that reads one fails to compile naming it. MyProc is NULL in the postmaster (as PostgreSQL's) and set in
+ * every child, backends and workers (unlike PostgreSQL's, also in a worker without BGWORKER_SHMEM_ACCESS); it is
  * this process's entry only: bgw has no array of other processes' PGPROCs.
  */
 #ifndef BGW_STORAGE_PROC_H

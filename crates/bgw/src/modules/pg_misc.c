@@ -29,7 +29,7 @@ char pkglib_path[MAXPGPATH] = "";
 bool process_shared_preload_libraries_done = false;
 
 /* This process's PGPROC (bgw's own, storage/proc.h): its procLatch is MyLatch in every process; MyProc points at it
- * while the process is attached to shared memory. */
+ * in processes attached to shared memory when they start (every child; not the postmaster before it creates it). */
 static PGPROC my_proc;
 PGPROC *MyProc = NULL;
 
