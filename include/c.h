@@ -188,4 +188,6 @@ extern pqsigfunc pqsignal(int signo, pqsigfunc func);
 }
 #endif
 
+#include "port.h"
+
 #endif /* BGW_C_H */

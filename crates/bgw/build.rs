@@ -14,14 +14,25 @@
 //!   (variadic formatting, `sigsetjmp`/`siglongjmp` error recovery that must only cross C frames, memory
 //!   contexts): `pg_elog.c` (ereport, PG_TRY), `pg_memory.c` (palloc, StringInfo, text, quoting), `pg_ipc.c`
 //!   (proc_exit and its callbacks), `pg_misc.c` (process globals, timestamps), `pg_lwlock.c` (LWLocks), `pg_spi.c` (SPI with PostgreSQL's
-//!   names: datums, and statements that raise their ERROR), `sqlfn_trap.c` (the trap around a module's SQL function). They are compiled
+//!   names: datums, and statements that raise their ERROR), `pg_list.c` (List), `pg_varlena.c` (splitting strings into Lists, port.h's
+//!   string helpers), `sqlfn_trap.c` (the trap around a module's SQL function). They are compiled
 //!   against the server include tree (`include/`) and linked whole (`+whole-archive`): nothing in Rust calls most
 //!   of these functions, modules do, so the linker must keep them all for `-rdynamic` to export.
 fn main() {
     println!("cargo:rustc-link-arg-bins=-rdynamic");
     println!("cargo:rustc-link-arg-bins=-no-pie");
     println!("cargo:rustc-link-arg-bins=-Wl,-z,keep-text-section-prefix");
-    let sources = ["sqlfn_trap.c", "pg_elog.c", "pg_memory.c", "pg_ipc.c", "pg_misc.c", "pg_lwlock.c", "pg_spi.c"];
+    let sources = [
+        "sqlfn_trap.c",
+        "pg_elog.c",
+        "pg_memory.c",
+        "pg_ipc.c",
+        "pg_misc.c",
+        "pg_lwlock.c",
+        "pg_list.c",
+        "pg_varlena.c",
+        "pg_spi.c",
+    ];
     for s in sources {
         println!("cargo:rerun-if-changed=src/modules/{s}");
     }

@@ -1,9 +1,11 @@
 /*
  * storage/latch.h: waiting on the process latch.
  *
- * Every process has one latch, MyLatch; SetLatch from a signal handler or another process (bgw_set_latch_pid in
- * bgw/bgw.h) wakes a WaitLatch. Only MyLatch can be named: bgw does not share Latch objects between processes
- * (PGPROC's latch is not exposed).
+ * Every process has one latch, MyLatch, which is &MyProc->procLatch (storage/proc.h); SetLatch from a signal
+ * handler or another process (bgw_set_latch_pid in bgw/bgw.h) wakes a WaitLatch. Whatever Latch is passed, the
+ * functions act on this process's latch: bgw does not share Latch objects between processes, and a Latch's state
+ * is kept by the host, not in the struct (so a source reading PostgreSQL's is_set or owner_pid fails to compile
+ * naming the field; InitLatch and OwnLatch are not provided).
  */
 #ifndef BGW_STORAGE_LATCH_H
 #define BGW_STORAGE_LATCH_H
@@ -14,7 +16,11 @@
 extern "C" {
 #endif
 
-typedef struct Latch Latch;
+/* The host keeps the latch's state; the struct only gives the latch an address (in PGPROC). */
+typedef struct Latch
+{
+	int bgw_reserved;
+} Latch;
 
 #define WL_LATCH_SET (1 << 0)
 #define WL_SOCKET_READABLE (1 << 1)

@@ -120,6 +120,25 @@ extern void DefineCustomEnumVariable(const char *name, const char *short_desc, c
 extern void MarkGUCPrefixReserved(const char *className);
 #define EmitWarningsOnPlaceholders(className) MarkGUCPrefixReserved(className)
 
+/* The value of a parameter (the host's or a module's) as text: on/off, an integer in its base unit (no unit
+ * name), a real as %g, a string, an enum's name. NULL if there is none and missing_ok, else an ERROR 42704
+ * (unrecognized configuration parameter); with restrict_privileged, a GUC_SUPERUSER_ONLY parameter is an ERROR
+ * 42501 for a role that is not superuser. The string stays valid for the process's life. */
+extern const char *GetConfigOption(const char *name, bool missing_ok, bool restrict_privileged);
+/* The value as SHOW displays it (with its unit, or the module's show hook's text), palloc'd; *varname (if not
+ * NULL) is set to the parameter's name. Errors as GetConfigOption's, privileges always checked. */
+extern char *GetConfigOptionByName(const char *name, const char **varname, bool missing_ok);
+/* The value after a reset: bgw gives the configured value (file, -c or default), as GetConfigOption. */
+extern const char *GetConfigOptionResetString(const char *name);
+
+/* Sets a parameter (the host's or a module's) in this process, with PostgreSQL's context rules (context is the
+ * caller's: a parameter of a stricter context is an ERROR 55P02, a superuser one set from PGC_USERSET or
+ * PGC_BACKEND 42501; a module's reloadable parameter may be set from any context, bgw not keeping its
+ * PostgreSQL context); a bad value is an ERROR 22023; value NULL sets the default. The value holds across reloads
+ * (source is accepted and ignored); a module's variable is written through its check and assign hooks. An
+ * unknown name is an ERROR 42704 (PostgreSQL makes a placeholder for an unknown dotted name). */
+extern void SetConfigOption(const char *name, const char *value, GucContext context, GucSource source);
+
 /* Re-reads the configuration file (context is PGC_SIGHUP in workers: only reloadable parameters change). */
 extern void ProcessConfigFile(GucContext context);
 

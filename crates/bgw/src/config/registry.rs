@@ -122,6 +122,27 @@ impl Settings {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// Sets a defined parameter in this process's registry (PostgreSQL's `SetConfigOption`, for modules): the
+    /// value is validated, applied, and kept as an override, so a reload does not undo it. The caller checks the
+    /// parameter's context. An unknown name or a bad value is an error and changes nothing.
+    pub fn set_in_process(&mut self, name: &str, raw: &str) -> Result<(), ConfigError> {
+        let key = name.to_ascii_lowercase();
+        let Some(entry) = self.entries.get_mut(&key) else {
+            return Err(ConfigError::Parameter {
+                name: name.to_string(),
+                message: format!("unrecognized configuration parameter \"{name}\""),
+                hint: None,
+                file: None,
+                line: None,
+            });
+        };
+        entry.value = entry.def.parse_value(raw)?;
+        entry.source = GucSource::CommandLine;
+        self.overrides.retain(|(n, _)| *n != key);
+        self.overrides.push((key, raw.to_string()));
+        Ok(())
+    }
+
     /// Removes and returns the names of placeholders under `prefix.` (PostgreSQL's MarkGUCPrefixReserved: a
     /// module claims its prefix, and settings under it that it did not define are mistakes).
     /// Later reloads report undefined names under the prefix instead of keeping them.
@@ -256,6 +277,20 @@ mod tests {
         assert_eq!(s.show("r").as_deref(), Some("0.5"));
         s.load_initial(&[], &[("r".into(), "0.125".into())]).unwrap();
         assert_eq!(s.get_real("R"), Some(0.125));
+    }
+
+    #[test]
+    fn a_value_set_in_process_holds_across_reloads() {
+        let mut s = host();
+        s.load_initial(&items("max_parallel_workers = 4"), &[]).unwrap();
+        s.set_in_process("MAX_PARALLEL_WORKERS", "2").unwrap();
+        assert_eq!(s.get_int("max_parallel_workers"), Some(2));
+        let _ = s.reload(Ok(items("max_parallel_workers = 6")));
+        assert_eq!(s.get_int("max_parallel_workers"), Some(2));
+        // A bad value or an unknown name changes nothing.
+        assert!(s.set_in_process("max_parallel_workers", "many").is_err());
+        assert!(s.set_in_process("no_such", "1").is_err());
+        assert_eq!(s.get_int("max_parallel_workers"), Some(2));
     }
 
     #[test]

@@ -58,9 +58,7 @@ pub static mut InterruptPending: sig_atomic_t = 0;
 #[no_mangle]
 pub static mut ProcDiePending: sig_atomic_t = 0;
 
-static mut MY_LATCH_OBJECT: [u8; 1] = [0];
-
-/// PostgreSQL's `MyLatch`: this process's latch.
+/// PostgreSQL's `MyLatch`: this process's latch, `&MyProc->procLatch` (`pg_misc.c` owns the struct).
 #[no_mangle]
 pub static mut MyLatch: *mut Latch = std::ptr::null_mut();
 
@@ -84,12 +82,14 @@ pub unsafe fn init_process_globals() {
     // SAFETY: the caller guarantees a single thread, so nothing reads these globals while they are written.
     unsafe {
         std::ptr::addr_of_mut!(MyProcPid).write(std::process::id() as c_int);
-        std::ptr::addr_of_mut!(MyLatch).write(std::ptr::addr_of_mut!(MY_LATCH_OBJECT) as *mut Latch);
+        std::ptr::addr_of_mut!(MyLatch).write(bgw_proc_latch());
     }
     init_c_globals();
 }
 
 extern "C" {
+    /// `pg_misc.c`: the address of `MyProc->procLatch`.
+    fn bgw_proc_latch() -> *mut Latch;
     fn bgw_init_c_globals(
         under_postmaster: bool,
         attached: bool,

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include <time.h>
+#include <unistd.h>
 
 #include "miscadmin.h"
 #include "storage/proc.h"
@@ -27,8 +28,9 @@ char my_exec_path[MAXPGPATH] = "";
 char pkglib_path[MAXPGPATH] = "";
 bool process_shared_preload_libraries_done = false;
 
-/* bgw has no PGPROC; MyProc points at this while the process is attached to shared memory (non-NULL, opaque). */
-static char my_proc_token;
+/* This process's PGPROC (bgw's own, storage/proc.h): its procLatch is MyLatch in every process; MyProc points at it
+ * in processes attached to shared memory when they start (every child; not the postmaster before it creates it). */
+static PGPROC my_proc;
 PGPROC *MyProc = NULL;
 
 #define SECS_BETWEEN_EPOCHS ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
@@ -152,7 +154,10 @@ bgw_init_c_globals(bool under_postmaster, bool attached, const char *data_dir, c
 		snprintf(my_exec_path, sizeof(my_exec_path), "%s", exec_path);
 	if (pkglib != NULL)
 		snprintf(pkglib_path, sizeof(pkglib_path), "%s", pkglib);
-	MyProc = attached ? (PGPROC *) &my_proc_token : NULL;
+	my_proc.pid = (int) getpid();
+	my_proc.databaseId = InvalidOid;
+	my_proc.roleId = InvalidOid;
+	MyProc = attached ? &my_proc : NULL;
 	if (postmaster_start_us != 0)
 		PgStartTime = postmaster_start_us - SECS_BETWEEN_EPOCHS * USECS_PER_SEC;
 	else if (!under_postmaster)
@@ -164,4 +169,19 @@ void
 bgw_set_preload_done(void)
 {
 	process_shared_preload_libraries_done = true;
+}
+
+/* The process's latch: the host publishes it as MyLatch. */
+Latch *
+bgw_proc_latch(void)
+{
+	return &my_proc.procLatch;
+}
+
+/* The host announces the connected database and role (a worker's connection, a backend's session). */
+void
+bgw_proc_set_identity(Oid database, Oid role)
+{
+	my_proc.databaseId = database;
+	my_proc.roleId = role;
 }

@@ -24,11 +24,20 @@ use std::ffi::{c_char, c_int, c_long};
 #[no_mangle]
 pub static mut MyDatabaseId: Oid = 0;
 
-/// Refreshes `MyDatabaseId` from this process's announced connection.
+extern "C" {
+    /// `pg_misc.c`: sets `MyProc->databaseId` and `MyProc->roleId`.
+    fn bgw_proc_set_identity(database: Oid, role: Oid);
+}
+
+/// Refreshes `MyDatabaseId` (and `MyProc`'s database and role) from this process's announced connection.
 pub fn refresh_my_database_id() {
-    let oid = crate::process::my_proc().map_or(0, |p| p.database_oid());
-    // SAFETY: a plain store to a C-visible global, from the one thread that calls into modules.
-    unsafe { std::ptr::addr_of_mut!(MyDatabaseId).write(oid) };
+    let (oid, role) = crate::process::my_proc().map_or((0, 0), |p| (p.database_oid(), p.role_oid()));
+    // SAFETY: a plain store to a C-visible global, and a C function storing two integers, from the one thread that
+    // calls into modules.
+    unsafe {
+        std::ptr::addr_of_mut!(MyDatabaseId).write(oid);
+        bgw_proc_set_identity(oid, role);
+    }
 }
 
 /// PostgreSQL's `pgstat_report_activity`: what pg_stat_activity shows for this process. The query text is kept
@@ -243,4 +252,200 @@ pub extern "C" fn bgw_lock_hold_begins() {
 #[no_mangle]
 pub extern "C" fn bgw_lock_hold_ends() {
     crate::sys::robust_mutex::hold_ends();
+}
+
+// ----- configuration values (utils/guc.h) -----
+
+/// Strings `GetConfigOption` returned, kept for the process's life (PostgreSQL's stay valid until the parameter
+/// changes; these never move). Bounded by the distinct values a process reads.
+static CONFIG_STRINGS: std::sync::Mutex<std::collections::BTreeSet<std::ffi::CString>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// `value` as a C string that stays valid for the process's life.
+fn kept_text(value: String) -> *const c_char {
+    let c = std::ffi::CString::new(value.replace('\0', "")).unwrap_or_default();
+    let mut kept = CONFIG_STRINGS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = kept.get(&c) {
+        return k.as_ptr();
+    }
+    let p = c.as_ptr();
+    kept.insert(c);
+    p
+}
+
+/// What `GetConfigOption*` found for `name`: the raw and the displayed value, or why not.
+enum Lookup {
+    Found { name: String, raw: String, shown: String },
+    Missing,
+    Denied,
+}
+
+fn look_up_setting(name: &str, check_privilege: bool) -> Lookup {
+    let found = {
+        let settings = crate::process::settings();
+        let Some(s) = settings.as_ref() else { return Lookup::Missing };
+        let superuser_only = s.def(name).is_some_and(|d| d.superuser_only);
+        let canonical = s.def(name).map_or_else(|| name.to_ascii_lowercase(), |d| d.name.clone());
+        // The value without a unit (on/off, base-unit integers, %g reals); a placeholder's raw text.
+        let raw = s.get(name).map(|v| v.to_string()).or_else(|| s.show(name));
+        raw.map(|raw| (canonical, raw, s.show(name).unwrap_or_default(), superuser_only))
+    };
+    // The settings' lock is released: superuser() and a show hook may take others.
+    let Some((name, raw, shown, superuser_only)) = found else { return Lookup::Missing };
+    if check_privilege && superuser_only && !superuser() {
+        return Lookup::Denied;
+    }
+    let shown = super::params::shown_by_hook(&name).unwrap_or(shown);
+    Lookup::Found { name, raw, shown }
+}
+
+/// Raises PostgreSQL's error for a parameter that cannot be read (`Lookup::Missing` or `Lookup::Denied`).
+fn lookup_error(lookup: Lookup, name: String) {
+    match lookup {
+        Lookup::Denied => raise(
+            "42501",
+            format!("must be superuser or have privileges of pg_read_all_settings to examine \"{name}\""),
+        ),
+        _ => raise("42704", format!("unrecognized configuration parameter \"{name}\"")),
+    }
+}
+
+/// PostgreSQL's `GetConfigOption`: the parameter's value as text (see utils/guc.h), valid for the process's life.
+#[no_mangle]
+pub extern "C" fn GetConfigOption(name: *const c_char, missing_ok: bool, restrict_privileged: bool) -> *const c_char {
+    let name = text(name);
+    match look_up_setting(&name, restrict_privileged) {
+        Lookup::Found { raw, .. } => kept_text(raw),
+        Lookup::Missing if missing_ok => std::ptr::null(),
+        other => {
+            lookup_error(other, name);
+            std::ptr::null()
+        }
+    }
+}
+
+/// PostgreSQL's `GetConfigOptionResetString`: bgw has no per-process SET of these, so the current value.
+#[no_mangle]
+pub extern "C" fn GetConfigOptionResetString(name: *const c_char) -> *const c_char {
+    GetConfigOption(name, false, false)
+}
+
+/// PostgreSQL's `GetConfigOptionByName`: the value as SHOW displays it, palloc'd; `*varname` its name.
+#[no_mangle]
+pub extern "C" fn GetConfigOptionByName(
+    name: *const c_char,
+    varname: *mut *const c_char,
+    missing_ok: bool,
+) -> *mut c_char {
+    let name = text(name);
+    match look_up_setting(&name, true) {
+        Lookup::Found { name, shown, .. } => {
+            if !varname.is_null() {
+                // SAFETY: the caller's pointer to a `const char *`, checked for NULL.
+                unsafe { varname.write(kept_text(name)) };
+            }
+            palloc_text(&shown)
+        }
+        Lookup::Missing if missing_ok => {
+            if !varname.is_null() {
+                // SAFETY: as above.
+                unsafe { varname.write(std::ptr::null()) };
+            }
+            std::ptr::null_mut()
+        }
+        other => {
+            lookup_error(other, name);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+// ----- custom wait events (utils/wait_event.h, PostgreSQL 17) -----
+
+/// The names `WaitEventExtensionNew` gave ids to in this process; the id is the index plus
+/// `WAIT_EVENT_EXTENSION_FIRST_USER_DEFINED` (1).
+static WAIT_EVENT_NAMES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// PostgreSQL 17's `WaitEventExtensionNew`: the extension-class wait event named `wait_event_name` (the same
+/// name, the same event, in this process).
+#[no_mangle]
+pub extern "C" fn WaitEventExtensionNew(wait_event_name: *const c_char) -> u32 {
+    let name = text(wait_event_name);
+    let id = {
+        let mut names = WAIT_EVENT_NAMES.lock().unwrap_or_else(|e| e.into_inner());
+        match names.iter().position(|n| *n == name) {
+            Some(i) => Some(i + 1),
+            None if names.len() < 0xFFFF => {
+                names.push(name);
+                Some(names.len())
+            }
+            None => None,
+        }
+    };
+    match id {
+        Some(id) => bgw_abi::PG_WAIT_EXTENSION | id as u32,
+        None => {
+            raise("54000", "too many custom wait events".to_string());
+            0
+        }
+    }
+}
+
+/// PostgreSQL's `SetConfigOption`: sets a parameter (the host's or a module's) in this process, as PostgreSQL's
+/// context rules allow (`context` is the caller's: a parameter of a stricter context is an ERROR 55P02, a
+/// superuser-only one set from a user context 42501; a module's reloadable parameter, whose PostgreSQL context bgw
+/// does not keep, may be set from any context). The value is kept across reloads; a module's variable is written
+/// through its hooks. `value` NULL sets the default. An unknown name is an ERROR 42704 (PostgreSQL would
+/// make a placeholder for a dotted one).
+#[no_mangle]
+pub extern "C" fn SetConfigOption(
+    name: *const c_char,
+    value: *const c_char,
+    context: bgw_abi::GucContext,
+    _source: bgw_abi::GucSource,
+) {
+    use crate::config::GucContext as C;
+    use bgw_abi::{PGC_BACKEND, PGC_INTERNAL, PGC_POSTMASTER, PGC_SIGHUP, PGC_USERSET};
+    let name = text(name);
+    let outcome = {
+        let mut settings = crate::process::settings();
+        match settings.as_mut().and_then(|s| s.def(&name).cloned().map(|d| (s, d))) {
+            None => Err(("42704", format!("unrecognized configuration parameter \"{name}\""))),
+            Some((s, def)) => {
+                // A module's parameter (a dotted name) is Sighup in bgw whatever its PostgreSQL context was
+                // (README: no per-session SET of them): only restart-only and internal ones are refused.
+                let module_reloadable = def.name.contains('.') && def.context != C::Postmaster;
+                let refused = match def.context {
+                    _ if module_reloadable => None,
+                    C::Internal if context != PGC_INTERNAL => {
+                        Some(("55P02", format!("parameter \"{}\" cannot be changed", def.name)))
+                    }
+                    C::Postmaster if context != PGC_POSTMASTER => Some((
+                        "55P02",
+                        format!("parameter \"{}\" cannot be changed without restarting the server", def.name),
+                    )),
+                    C::Sighup if context != PGC_SIGHUP && context != PGC_POSTMASTER => {
+                        Some(("55P02", format!("parameter \"{}\" cannot be changed now", def.name)))
+                    }
+                    C::Superuser if context == PGC_USERSET || context == PGC_BACKEND => {
+                        Some(("42501", format!("permission denied to set parameter \"{}\"", def.name)))
+                    }
+                    _ => None,
+                };
+                match refused {
+                    Some(r) => Err(r),
+                    None => {
+                        let raw = if value.is_null() { def.default.to_string() } else { text(value) };
+                        s.set_in_process(&def.name, &raw).map_err(|e| ("22023", e.to_string()))
+                    }
+                }
+            }
+        }
+    };
+    // The settings' lock is released before a module's hooks run or an ERROR jumps.
+    drop(name);
+    match outcome {
+        Ok(()) => super::params::sync_all(),
+        Err((sqlstate, message)) => raise(sqlstate, message),
+    }
 }
