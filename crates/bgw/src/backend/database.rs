@@ -104,6 +104,14 @@ impl Hooks for SessionHooks {
     }
 }
 
+/// What a worker's SPI connection speaking PostgreSQL's SQL adds to the translator's functions: the catalogs and
+/// the host's views, as a session's connection has them (the host's SQL functions, which act for a client
+/// session, are not among them).
+pub fn setup_for_spi(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    views::register(conn)?;
+    catalog_source::install(conn)
+}
+
 /// The session's database (the file at `path`, or a fresh in-memory one), sandboxed, with the backend's
 /// functions and views.
 pub(crate) fn open(path: Option<&Path>, user: &str, database: &str) -> Result<Box<dyn Engine>, SqlError> {

@@ -101,6 +101,10 @@ pub use host::{
 };
 pub use options::parse_registration;
 
+/// A worker's SPI connection speaking PostgreSQL's SQL gets the catalogs and views a session's has (the postmaster
+/// gives this to `crate::spi::connection::set_postgres_sql_setup`).
+pub use database::setup_for_spi;
+
 /// A client's connection: the Unix socket (peer authentication) or TCP (SCRAM-SHA-256 password authentication).
 pub enum ClientStream {
     Unix(UnixStream),

@@ -148,6 +148,7 @@ struct Primed {
 pub fn run(opts: StartOptions) -> Result<i32, StartError> {
     // The internal library's built-in workers, before any fork (every child inherits the table).
     crate::modules::entry::set_builtin_functions(crate::worker::builtin::INTERNAL);
+    crate::spi::connection::set_postgres_sql_setup(crate::backend::setup_for_spi);
     // The postmaster's state lives in memory its children do not inherit (sys::private_memory): it changes after
     // every fork (the exit watch, the spare pool, the loop's buffers), and on pages shared with the last child each
     // change was a copy-on-write fault. Children get what they need from the caller of each fork instead.

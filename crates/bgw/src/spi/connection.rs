@@ -185,7 +185,18 @@ fn open_engine(data_dir: &Path, d: &Database, sql: SpiSql) -> Result<SpiEngine, 
         return Ok(SpiEngine::Postgres(Box::new(engine)));
     }
     let path = catalog::database_path(data_dir, d.oid);
-    let conn = catalog::open_database_file(&path).map_err(|e| {
+    let conn = match sql {
+        SpiSql::Sqlite => catalog::open_database_file(&path),
+        // PostgreSQL's SQL needs what a client session's connection has: the translator's SQL functions and the
+        // catalogs (pg_namespace, pg_class, ...), set up as a session's are (see [`set_postgres_sql_setup`]).
+        SpiSql::Postgres => {
+            crate::sql::sqlite::SqliteEngine::open_sandboxed(Some(&path), |conn| match POSTGRES_SQL_SETUP.get() {
+                Some(setup) => setup(conn),
+                None => Ok(()),
+            })
+        }
+    }
+    .map_err(|e| {
         ConnectError::fatal(format!("could not open database \"{}\" (file \"{}\"): {e}", d.name, path.display()))
     })?;
     super::notify::register_function(&conn)
@@ -198,6 +209,17 @@ fn open_engine(data_dir: &Path, d: &Database, sql: SpiSql) -> Result<SpiEngine, 
         },
         Box::new(super::notify::CommitHooks),
     ))))
+}
+
+/// What a connection speaking PostgreSQL's SQL gets besides the translator's own functions: the catalogs and the
+/// host's views, as a client session's connection has them. They belong to a higher layer (the backend's), which
+/// gives them once, before the first fork ([`set_postgres_sql_setup`]); every worker inherits it.
+static POSTGRES_SQL_SETUP: std::sync::OnceLock<fn(&rusqlite::Connection) -> rusqlite::Result<()>> =
+    std::sync::OnceLock::new();
+
+/// Sets up [`SpiSql::Postgres`] connections with `setup` (the postmaster, at start). Later calls are ignored.
+pub fn set_postgres_sql_setup(setup: fn(&rusqlite::Connection) -> rusqlite::Result<()>) {
+    let _ = POSTGRES_SQL_SETUP.set(setup);
 }
 
 /// The SQL a worker's SPI speaks on an embedded database (a postgresql-engine database always speaks its
