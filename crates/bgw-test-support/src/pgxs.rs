@@ -43,11 +43,18 @@ impl Installation {
         let name = src.file_name().expect("an extension directory");
         let copy = self.dir.path().join("src").join(name);
         copy_dir(src, &copy);
+        self.make_install(&copy);
+        copy
+    }
+
+    /// Runs `make USE_PGXS=1 PG_CONFIG=<this installation's> install` in `dir`. Panics with make's output if it
+    /// fails.
+    pub fn make_install(&self, dir: &Path) {
         let out = Command::new("make")
             .arg("USE_PGXS=1")
             .arg(format!("PG_CONFIG={}", self.pg_config().display()))
             .arg("install")
-            .current_dir(&copy)
+            .current_dir(dir)
             .output()
             .expect("make is needed to build extensions");
         assert!(
@@ -56,7 +63,6 @@ impl Installation {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        copy
     }
 }
 

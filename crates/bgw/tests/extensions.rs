@@ -3,8 +3,8 @@
 //!
 //! `worker_spi` (PostgreSQL's sample, `../shared/testdata/worker_spi/`) is copied to a temporary directory and
 //! built with `make USE_PGXS=1 PG_CONFIG=<a pg_config link to bgw> install` into a temporary installation;
-//! nothing of it is changed. Its references to the server must all resolve against the `bgw` executable
-//! ([`PENDING`] lists what does not yet: nothing), and it loads as it is.
+//! nothing of it is changed. Its references to the server must all resolve against the `bgw` executable, and it
+//! loads as it is (`tests/worker_spi_run.rs` runs it).
 //!
 //! The server API that is not SPI is exercised by small C modules of this file's own, built with
 //! `bgw_test_support::build_c_module_from_text` against the include tree.
@@ -16,10 +16,6 @@ use std::process::Command;
 /// The `bgw` executable cargo built for these tests.
 const BGW: &str = env!("CARGO_BIN_EXE_bgw");
 
-/// Server symbols worker_spi uses that bgw declares but does not implement yet: none (the datum-level SPI landed;
-/// the load test below loads worker_spi as it is).
-const PENDING: &[&str] = &[];
-
 fn testdata() -> PathBuf {
     let dir = repo_root().join("../shared/testdata/worker_spi");
     assert!(
@@ -28,24 +24,6 @@ fn testdata() -> PathBuf {
         dir.display()
     );
     dir
-}
-
-/// A temporary installation: `bin/pg_config` is a link to the `bgw` executable, so `pg_config` reports
-/// `lib/bgw` and `share/bgw` of this directory.
-fn installation() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::Builder::new().prefix("bgwx").tempdir_in("/tmp").unwrap();
-    std::fs::create_dir(dir.path().join("bin")).unwrap();
-    let pg_config = dir.path().join("bin/pg_config");
-    std::os::unix::fs::symlink(BGW, &pg_config).unwrap();
-    (dir, pg_config)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
 }
 
 /// Every file of `dir` with its bytes.
@@ -67,34 +45,26 @@ fn pg_config(pg_config: &Path, option: &str) -> String {
 }
 
 /// Builds and installs worker_spi from an unmodified copy; the installation and the library's path.
-fn build_worker_spi() -> (tempfile::TempDir, PathBuf) {
-    let (inst, pg_config) = installation();
-    let src = inst.path().join("src/worker_spi");
-    copy_dir(&testdata(), &src);
-    let before = contents(&src);
-    let out = Command::new("make")
-        .arg("USE_PGXS=1")
-        .arg(format!("PG_CONFIG={}", pg_config.display()))
-        .arg("install")
-        .current_dir(&src)
-        .output()
-        .expect("make is needed to build extensions");
-    assert!(out.status.success(), "make install failed:\n{}\n{}", stdout(&out), stderr(&out));
+fn build_worker_spi() -> (Installation, PathBuf) {
+    let inst = Installation::new(Path::new(BGW));
+    let copy = inst.build(&testdata());
     // Nothing of the extension's own files changed (the build only added files).
-    let after: Vec<_> = contents(&src).into_iter().filter(|(name, _)| before.iter().any(|(b, _)| b == name)).collect();
+    let before = contents(&testdata());
+    let after: Vec<_> = contents(&copy).into_iter().filter(|(name, _)| before.iter().any(|(b, _)| b == name)).collect();
     assert_eq!(before, after, "the build changed the extension's files");
-    let lib = inst.path().join("lib/bgw/worker_spi.so");
+    let lib = inst.lib_dir().join("worker_spi.so");
     assert!(lib.is_file(), "make install did not install {}", lib.display());
     for f in ["worker_spi.control", "worker_spi--1.0.sql"] {
-        assert!(inst.path().join("share/bgw/extension").join(f).is_file(), "{f} not installed");
+        assert!(inst.share_dir().join("extension").join(f).is_file(), "{f} not installed");
     }
     (inst, lib)
 }
 
 #[test]
 fn pg_config_answers_as_postgresqls_for_its_installation() {
-    let (inst, pg_config) = installation();
-    let root = inst.path().display().to_string();
+    let inst = Installation::new(Path::new(BGW));
+    let pg_config = inst.pg_config();
+    let root = inst.dir.path().display().to_string();
     assert_eq!(self::pg_config(&pg_config, "--pkglibdir"), format!("{root}/lib/bgw"));
     assert_eq!(self::pg_config(&pg_config, "--sharedir"), format!("{root}/share/bgw"));
     assert_eq!(self::pg_config(&pg_config, "--bindir"), format!("{root}/bin"));
@@ -118,7 +88,7 @@ fn pg_config_answers_as_postgresqls_for_its_installation() {
 }
 
 #[test]
-fn worker_spi_builds_unmodified_with_pgxs_and_only_pending_spi_is_unresolved() {
+fn worker_spi_builds_unmodified_with_pgxs_and_every_reference_resolves() {
     let (_inst, lib) = build_worker_spi();
     let out = Command::new("nm").args(["-D", "--undefined-only"]).arg(&lib).output().expect("nm is needed");
     let imported: Vec<String> = stdout(&out)
@@ -139,11 +109,7 @@ fn worker_spi_builds_unmodified_with_pgxs_and_only_pending_spi_is_unresolved() {
         .map(|s| s.split('@').next().unwrap().to_string())
         .collect();
     let unresolved: Vec<&String> = imported.iter().filter(|s| !host.contains(*s) && !versioned.contains(s)).collect();
-    let mut expected: Vec<&str> = PENDING.to_vec();
-    expected.sort();
-    let mut got: Vec<&str> = unresolved.iter().map(|s| s.as_str()).collect();
-    got.sort();
-    assert_eq!(got, expected, "worker_spi's references bgw does not export (besides libc's)");
+    assert!(unresolved.is_empty(), "worker_spi's references bgw does not export (besides libc's): {unresolved:?}");
     for s in ["palloc", "pstrdup", "initStringInfo", "appendStringInfo", "quote_identifier", "errstart", "proc_exit"] {
         assert!(imported.iter().any(|i| i == s) && host.contains(s), "{s}");
     }
@@ -152,7 +118,7 @@ fn worker_spi_builds_unmodified_with_pgxs_and_only_pending_spi_is_unresolved() {
 #[test]
 fn worker_spi_loads_as_it_is() {
     let (inst, _lib) = build_worker_spi();
-    let h = Host::start(Setup::new(BGW).library_path(&inst.path().join("lib/bgw")));
+    let h = Host::start(Setup::new(BGW).library_path(&inst.lib_dir()));
     // Registering a worker checks its entry point at once: the library is loaded with RTLD_NOW, so every symbol
     // it references resolves.
     let out = h.psql(r#"SELECT bgw_register('worker_spi', 'worker_spi_main', 1, '{"restart": "never"}')"#);
