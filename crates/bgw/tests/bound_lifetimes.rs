@@ -36,9 +36,9 @@ fn a_worker_bound_to_its_session_ends_with_it() {
     assert!(err.contains("\"bind\" must be \"registrant\" or \"none\""), "{err}");
 }
 
-/// PostgreSQL 19's `BGWORKER_INTERRUPTIBLE` (`"interruptible"` in the flags): DROP DATABASE terminates such a
-/// worker connected to the database instead of waiting for it (and failing with 55006 if it stays); a worker
-/// without the flag is waited for, as before.
+/// PostgreSQL 19's `BGWORKER_INTERRUPTIBLE` (`"interruptible"` in the flags): DROP DATABASE (and ALTER DATABASE
+/// ... RENAME TO) terminates such a worker connected to the database instead of waiting for it (and failing with
+/// 55006 if it stays); a worker without the flag is waited for, as before.
 #[test]
 fn an_interruptible_worker_ends_when_its_database_is_dropped() {
     let dir = module_tempdir();
@@ -70,4 +70,22 @@ fn an_interruptible_worker_ends_when_its_database_is_dropped() {
     let err =
         h.psql(r#"SELECT bgw_register('bgw', 'sleeper', 0, '{"flags": ["shmem", "interruptible"]}')"#).unwrap_err();
     assert!(err.contains("cannot make background workers interruptible without database access"), "{err}");
+
+    // Renaming a database: the same rules (PostgreSQL 19 terminates interruptible workers for a rename too).
+    h.sql("CREATE DATABASE moving");
+    let mover = launch("mover", "moving", r#""shmem", "database", "interruptible""#);
+    assert_eq!(h.sql("ALTER DATABASE moving RENAME TO moved"), "ALTER DATABASE");
+    assert_eq!(
+        h.wait_sql(&format!("SELECT bgw_exit_reason('{mover}')"), |r| r != "has not ended"),
+        "terminated on request (exit code 1)"
+    );
+    assert_eq!(h.sql("SELECT datname FROM pg_database WHERE datname LIKE 'mov%'"), "moved");
+    let err = h.psql("ALTER DATABASE held RENAME TO elsewhere").unwrap_err();
+    assert!(err.contains("database \"held\" is being accessed by other users"), "{err}");
+    let err = h.psql("ALTER DATABASE postgres RENAME TO other").unwrap_err();
+    assert!(err.contains("current database cannot be renamed"), "{err}");
+    let err = h.psql("ALTER DATABASE moved RENAME TO held").unwrap_err();
+    assert!(err.contains("database \"held\" already exists"), "{err}");
+    let err = h.psql("ALTER DATABASE nowhere RENAME TO somewhere").unwrap_err();
+    assert!(err.contains("database \"nowhere\" does not exist"), "{err}");
 }

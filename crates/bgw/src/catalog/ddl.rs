@@ -28,6 +28,11 @@ pub enum CatalogCommand {
         name: String,
         if_exists: bool,
     },
+    /// `ALTER DATABASE name RENAME TO new_name`.
+    RenameDatabase {
+        name: String,
+        new_name: String,
+    },
     CreateRole {
         name: String,
         options: RoleOptions,
@@ -78,6 +83,7 @@ impl CatalogCommand {
             CatalogCommand::CreateDatabase { .. } => "CREATE DATABASE",
             CatalogCommand::AlterDatabase { .. } => "ALTER DATABASE",
             CatalogCommand::DropDatabase { .. } => "DROP DATABASE",
+            CatalogCommand::RenameDatabase { .. } => "ALTER DATABASE",
             CatalogCommand::CreateRole { .. } => "CREATE ROLE",
             CatalogCommand::AlterRole { .. } => "ALTER ROLE",
             CatalogCommand::DropRole { .. } => "DROP ROLE",
@@ -236,6 +242,14 @@ pub fn parse(sql: &str) -> Result<CatalogCommand, String> {
         }
         parser.expect_keyword(Keyword::DATABASE).map_err(|e| e.to_string())?;
         let name = object_name(&parser.parse_object_name(false).map_err(|e| e.to_string())?)?;
+        if alter && parser.parse_keywords(&[Keyword::RENAME, Keyword::TO]) {
+            let new_name = object_name(&parser.parse_object_name(false).map_err(|e| e.to_string())?)?;
+            let _ = parser.consume_token(&Token::SemiColon);
+            if parser.peek_token().token != Token::EOF {
+                return Err(format!("syntax error at or near \"{}\"", parser.peek_token().token));
+            }
+            return Ok(CatalogCommand::RenameDatabase { name, new_name });
+        }
         let options = parse_database_options(&mut parser)?;
         return Ok(if alter {
             if options == DatabaseOptions::default() {
@@ -420,6 +434,11 @@ mod tests {
         );
         assert!(parse("CREATE DATABASE foo WITH OWNER bob").unwrap_err().contains("option \"owner\" not recognized"));
         assert!(parse("ALTER DATABASE foo").is_err());
+        assert_eq!(
+            parse("ALTER DATABASE foo RENAME TO \"Bar\";").unwrap(),
+            CatalogCommand::RenameDatabase { name: "foo".into(), new_name: "Bar".into() }
+        );
+        assert!(parse("ALTER DATABASE foo RENAME TO bar baz").is_err());
         assert!(parse("CREATE DATABASE foo ALLOW_CONNECTIONS maybe").is_err());
         assert!(parse("CREATE DATABASE a.b").is_err());
     }

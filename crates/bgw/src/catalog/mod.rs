@@ -280,6 +280,14 @@ impl Catalog {
         Ok(n > 0)
     }
 
+    /// Renames database `oid` (its file is named by oid, so only the catalog changes).
+    pub fn rename_database(&self, oid: u32, new_name: &str) -> Result<(), CatalogError> {
+        self.conn
+            .execute("UPDATE databases SET name = ?2 WHERE oid = ?1", params![oid, new_name])
+            .map_err(sqlite_err(&self.path))?;
+        Ok(())
+    }
+
     /// Points a postgresql-engine database at another connection string (the server's data is not touched).
     pub fn set_connection(&self, oid: u32, connection: &str) -> Result<(), CatalogError> {
         self.conn

@@ -216,6 +216,38 @@ pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_bl
             drop(mark);
             return Ok(cmd.tag().to_string());
         }
+        CatalogCommand::RenameDatabase { name, new_name } => {
+            if !superuser {
+                return Err(denied(format!("must be owner of database {name}")));
+            }
+            let Some(db) = cat.database(name).map_err(internal)? else {
+                return Err(SqlError::error("3D000", format!("database \"{name}\" does not exist")));
+            };
+            if cat.database(new_name).map_err(internal)?.is_some() {
+                return Err(SqlError::error("42P04", format!("database \"{new_name}\" already exists")));
+            }
+            if db.oid == host.db_oid.get() {
+                return Err(SqlError::error("0A000", "current database cannot be renamed"));
+            }
+            // As DROP DATABASE: no process may be connected to it (PostgreSQL 19 terminates the interruptible
+            // workers first); connections arriving meanwhile are refused under the mark.
+            let mark = DropMark::new(db.oid);
+            terminate_interruptible_workers(db.oid);
+            let others = sessions_using(db.oid);
+            if others > 0 {
+                let detail = if others == 1 {
+                    "There is 1 other session using the database.".to_string()
+                } else {
+                    format!("There are {others} other sessions using the database.")
+                };
+                return Err(SqlError::error("55006", format!("database \"{name}\" is being accessed by other users"))
+                    .with_detail(detail));
+            }
+            cat.rename_database(db.oid, new_name).map_err(internal)?;
+            cat.commit().map_err(internal)?;
+            drop(mark);
+            return Ok(cmd.tag().to_string());
+        }
         CatalogCommand::CreateRole { name, options } => {
             if !superuser {
                 return Err(denied("permission denied to create role".into()));
