@@ -648,9 +648,12 @@ fn workers_report_activity_and_run_exit_callbacks_in_order() {
     let after = log.find("ext_api on_proc_exit 0 7").unwrap();
     assert!(shutdown < before && before < after, "{log}");
     // An ERROR outside PG_TRY in a worker: logged, exit code 1, the exit callbacks run with code 1.
-    let pid = h.launch("ext_api", "ext_worker_main", 1, r#"{"name": "ext failing"}"#);
+    // (Registered, not launched: it may be gone before a wait for its start-up would see it running.)
+    h.register("ext_api", "ext_worker_main", 1, r#"{"name": "ext failing"}"#);
     h.wait_log("ext_api worker error outside PG_TRY");
-    h.wait_log(&format!("(PID {pid}) exited with exit code 1"));
+    let log = h.wait_log("background worker \"ext failing\" (PID");
+    let exit = log.lines().find(|l| l.contains("\"ext failing\" (PID")).unwrap();
+    assert!(exit.ends_with("exited with exit code 1"), "{exit}");
     h.wait_log("ext_api on_proc_exit 1 7");
     // An entry point that returns: exit code 0, the exit callbacks run with code 0 (PostgreSQL's proc_exit(0)).
     // (Registered, not launched: it may be gone before a wait for its start-up would see it running.)
@@ -744,8 +747,10 @@ fn a_module_built_against_postgresqls_own_headers_is_refused_at_load() {
 fn a_process_that_dies_holding_an_lwlock_makes_its_waiter_crash_the_host() {
     let (_dir, h) = ext_api_host();
     assert_eq!(h.sql("SELECT ext_bump(1)"), "1001");
-    h.launch("ext_api", "ext_worker_main", 2, r#"{"name": "ext holder"}"#);
+    // Registered, not launched: it exits at once, possibly before a wait for its start-up would see it running.
+    h.register("ext_api", "ext_worker_main", 2, r#"{"name": "ext holder"}"#);
     h.wait_log("ext_api worker holds the lock");
+    h.wait_log("background worker \"ext holder\" (PID");
     // The next taker finds the holder gone: PANIC, and the postmaster's crash-and-restart cycle resets shared
     // memory (the counter starts again from the startup hook's value).
     let _ = h.psql("SELECT ext_bump(1)");
