@@ -415,8 +415,11 @@ fn check_common(log: &str) {
 
 /// The uncaught ERROR ends the worker with exit code 1, logged.
 fn check_uncaught(h: &Host, missing_table: &str) {
-    let pid = h.launch("spi_datums", "sd_uncaught_main", 0, &options("sdu", "sdb"));
-    let log = h.wait_log(&format!("(PID {pid}) exited with exit code 1"));
+    // Registered, not launched: it ends at once, possibly before a wait for its start-up would see it running.
+    h.register("spi_datums", "sd_uncaught_main", 0, &options("sdu", "sdb"));
+    let log = h.wait_log("background worker \"sdu\" (PID");
+    let exit = log.lines().find(|l| l.contains("background worker \"sdu\" (PID")).unwrap();
+    assert!(exit.ends_with("exited with exit code 1"), "{exit}");
     assert!(log.contains(&format!("ERROR:  {missing_table}")), "{log}");
     assert!(!log.contains("sd: not reached"), "{log}");
 }
