@@ -5,10 +5,7 @@
  * include tree (bgw's pg_config and PGXS, or `cc -shared -fPIC -I include`). Everything is written once, against
  * PostgreSQL's server API, which bgw implements: RegisterDynamicBackgroundWorker, WaitForBackgroundWorkerStartup/
  * Shutdown, TerminateBackgroundWorker, latches, palloc, shmem_request_hook with AddinShmemInitLock, version-1
- * SQL functions. One difference remains, decided at run time: PostgreSQL makes the SQL functions callable with
- * CREATE FUNCTION ... LANGUAGE C (the driver runs it); bgw, until its CREATE FUNCTION for C functions exists,
- * has the module define them in _PG_init with bgw_define_function_v1, which the module declares weak and calls
- * only where it exists (it does not on PostgreSQL).
+ * SQL functions, which the driver creates on both hosts alike with CREATE FUNCTION ... LANGUAGE C.
  *
  * Loaded through shared_preload_libraries, _PG_init registers bgw_bench.static_workers static workers (default 4)
  * that record their pid in a small named shared-memory array and wait on their latch; they restart after 1 s, or at
@@ -473,10 +470,6 @@ text_result(char *buf)
 		return text_result(call); \
 	}
 
-/* bgw's way to define a C function for SQL (absent on PostgreSQL, where the weak reference stays NULL). */
-extern void bgw_define_function_v1(const char *name, int nargs, const Oid *argtypes, Oid rettype, bool strict,
-								   PGFunction fn) __attribute__((weak));
-
 BENCH_SQL_FUNCTION(bgw_bench_launch_to_started, run_launch_to_started(arg))
 BENCH_SQL_FUNCTION(bgw_bench_launch_full_cycle, run_launch_full_cycle(arg))
 BENCH_SQL_FUNCTION(bgw_bench_burst, run_burst(arg))
@@ -500,20 +493,6 @@ _PG_init(void)
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = bench_shmem_request;
-	if (bgw_define_function_v1 != NULL)
-	{
-		/* int4 (INT4OID = 23) arguments, text (TEXTOID = 25) results, strict: as the driver's CREATE FUNCTION. */
-		const Oid int_arg[] = {23};
-
-		bgw_define_function_v1("bgw_bench_launch_to_started", 1, int_arg, 25, true, bgw_bench_launch_to_started);
-		bgw_define_function_v1("bgw_bench_launch_full_cycle", 1, int_arg, 25, true, bgw_bench_launch_full_cycle);
-		bgw_define_function_v1("bgw_bench_burst", 1, int_arg, 25, true, bgw_bench_burst);
-		bgw_define_function_v1("bgw_bench_terminate_latency", 1, int_arg, 25, true, bgw_bench_terminate_latency);
-		bgw_define_function_v1("bgw_bench_terminate_to_wake", 1, int_arg, 25, true, bgw_bench_terminate_to_wake);
-		bgw_define_function_v1("bgw_bench_start_idle", 1, int_arg, 25, true, bgw_bench_start_idle);
-		bgw_define_function_v1("bgw_bench_static_pids", 0, NULL, 25, true, bgw_bench_static_pids);
-	}
-
 	for (i = 0; i < bench_static_workers; i++)
 	{
 		fill_worker(&worker, "bgw_bench_static", 1, Int32GetDatum(i));

@@ -247,25 +247,23 @@ impl Host {
         Ok(Client::connect(&self.conninfo(), NoTls)?)
     }
 
-    /// Makes the benchmark functions callable: PostgreSQL needs CREATE FUNCTION (once: they stay in the
-    /// catalog); bgw's module defines its functions when it is preloaded.
+    /// Makes the benchmark functions callable: CREATE FUNCTION ... LANGUAGE C on both hosts (once: they stay in
+    /// the catalog).
     fn install_functions(&self, c: &mut Client) -> Result<()> {
-        if self.kind == Kind::Postgres {
-            for (name, args) in [
-                ("bgw_bench_launch_to_started", "int"),
-                ("bgw_bench_launch_full_cycle", "int"),
-                ("bgw_bench_burst", "int"),
-                ("bgw_bench_terminate_latency", "int"),
-                ("bgw_bench_terminate_to_wake", "int"),
-                ("bgw_bench_start_idle", "int"),
-                ("bgw_bench_static_pids", ""),
-            ] {
-                let sql = format!(
-                    "CREATE OR REPLACE FUNCTION {name}({args}) RETURNS text AS 'bgw_bench', '{name}' \
-                     LANGUAGE C STRICT VOLATILE"
-                );
-                c.batch_execute(&sql).map_err(|e| db_error(e, &sql))?;
-            }
+        for (name, args) in [
+            ("bgw_bench_launch_to_started", "int"),
+            ("bgw_bench_launch_full_cycle", "int"),
+            ("bgw_bench_burst", "int"),
+            ("bgw_bench_terminate_latency", "int"),
+            ("bgw_bench_terminate_to_wake", "int"),
+            ("bgw_bench_start_idle", "int"),
+            ("bgw_bench_static_pids", ""),
+        ] {
+            let sql = format!(
+                "CREATE OR REPLACE FUNCTION {name}({args}) RETURNS text AS 'bgw_bench', '{name}' \
+                 LANGUAGE C STRICT VOLATILE"
+            );
+            c.batch_execute(&sql).map_err(|e| db_error(e, &sql))?;
         }
         Ok(())
     }
