@@ -26,8 +26,12 @@
 //!   thousands of children, taking everything back at once would exceed `RLIMIT_NOFILE`: the kernel then closes
 //!   the descriptors it cannot install, and with them their registrations).
 //!
-//! If anything fails (no pidfd on this kernel, out of descriptors, the park refuses), `watch` returns false and
-//! the caller falls back to SIGCHLD and `waitpid(-1)` for that child. If a reclaim loses a descriptor anyway (the
+//! When the park refuses for good (the kernel's limit on descriptors in flight, `RLIMIT_NOFILE` for a process
+//! without CAP_SYS_RESOURCE: tens of thousands of children), pidfds are held in the descriptor table instead, up
+//! to that same limit less a reserve: each costs every fork a reference, far less than what SIGCHLD's
+//! `waitpid(-1)` costs every exit (a walk over every child). If anything else fails (no pidfd on this kernel, no
+//! room left anywhere), `watch` returns false and the caller falls back to SIGCHLD and `waitpid(-1)` for that
+//! child. If a reclaim loses a descriptor anyway (the
 //! kernel truncated a message it gave back), the pids whose registrations went with it are reported by
 //! [`ExitWatch::take_lost`], and the caller watches those children through SIGCHLD from then on: nothing is
 //! lost.
@@ -50,6 +54,9 @@ const CONTROL_WORDS: usize = control_words(PER_MESSAGE);
 const ONE_CONTROL_WORDS: usize = control_words(1);
 /// Reclaim once at least this many parked files belong to reaped children (and they outnumber the live ones).
 const RECLAIM_AT: usize = 64;
+/// Descriptors left free in the postmaster's table when pidfds are held there: its own (sockets, pipes, files
+/// it opens) and a reclaim's two messages.
+const HOLD_RESERVE: usize = 1024 + 2 * PER_MESSAGE;
 
 /// The epoll set of children's pidfds and the park that keeps them alive.
 pub struct ExitWatch {
@@ -64,6 +71,9 @@ pub struct ExitWatch {
     parked_messages: usize,
     /// Live children whose registrations a reclaim lost (see the module docs), for [`ExitWatch::take_lost`].
     lost: Vec<i32>,
+    /// How many pidfds may be held in the descriptor table (the soft `RLIMIT_NOFILE`, less a reserve for the
+    /// postmaster's own descriptors and a reclaim's two messages).
+    hold_limit: usize,
 }
 
 impl ExitWatch {
@@ -71,13 +81,16 @@ impl ExitWatch {
     /// descriptors against it.
     pub fn new() -> std::io::Result<ExitWatch> {
         // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
-        unsafe {
+        let nofile = unsafe {
             let mut lim: libc::rlimit = std::mem::zeroed();
             if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
                 lim.rlim_cur = lim.rlim_max;
                 libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
             }
-        }
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+            lim.rlim_cur
+        };
+        let hold_limit = (nofile.min(1 << 24) as usize).saturating_sub(HOLD_RESERVE);
         // SAFETY: epoll_create1 returns a new descriptor or -1.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
@@ -100,6 +113,7 @@ impl ExitWatch {
             held: Vec::new(),
             parked_messages: 0,
             lost: Vec::new(),
+            hold_limit,
         })
     }
 
@@ -130,23 +144,39 @@ impl ExitWatch {
             Err(nix::Error::EAGAIN) | Err(nix::Error::ENOBUFS) => {
                 self.reclaim(&is_live);
                 if self.park::<ONE_CONTROL_WORDS>(&one.0, &one.1).is_err() {
+                    if self.held.len() >= self.hold_limit {
+                        self.unregister(&fd);
+                        return false;
+                    }
                     self.parked_live += 1;
                     self.held.push((pid, fd));
                     return true;
                 }
                 self.parked_messages += 1;
             }
+            Err(_) if self.held.len() < self.hold_limit => {
+                // Refused for good (the kernel's limit on descriptors in flight, `RLIMIT_NOFILE` for a process
+                // without CAP_SYS_RESOURCE): held in our table instead, which costs each fork a reference per held
+                // descriptor, far less than the walk over every child that SIGCHLD's `waitpid(-1)` would cost
+                // each exit.
+                self.parked_live += 1;
+                self.held.push((pid, fd));
+                return true;
+            }
             Err(_) => {
-                // Refused for good (the kernel's limit on descriptors in flight): not watched.
-                // SAFETY: removing the registration made above; a null event is allowed for EPOLL_CTL_DEL.
-                unsafe {
-                    libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd.as_raw_fd(), std::ptr::null_mut())
-                };
+                // Refused for good and no room in our table either: not watched.
+                self.unregister(&fd);
                 return false;
             }
         }
         self.parked_live += 1;
         true // `fd` closes here; the parked copy keeps the file, and with it the registration, alive
+    }
+
+    /// Removes `fd`'s registration (a child that will not be watched after all).
+    fn unregister(&self, fd: &OwnedFd) {
+        // SAFETY: removing a registration of our epoll set; a null event is allowed for EPOLL_CTL_DEL.
+        unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd.as_raw_fd(), std::ptr::null_mut()) };
     }
 
     /// A watched child was reaped: its parked file is freed at a later reclaim.
