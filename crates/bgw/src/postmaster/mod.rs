@@ -153,6 +153,9 @@ pub fn run(opts: StartOptions) -> Result<i32, StartError> {
     // every fork (the exit watch, the spare pool, the loop's buffers), and on pages shared with the last child each
     // change was a copy-on-write fault. Children get what they need from the caller of each fork instead.
     let mut pm = allocator_api2::boxed::Box::new_in(Postmaster::start(opts)?, crate::sys::private_memory::PrivateAlloc);
+    // Start-up ran code and read constants the main loop never touches again: their mappings go (the pages stay
+    // in the page cache, shared with the children).
+    crate::sys::text::release_startup_text();
     Ok(pm.main_loop())
 }
 

@@ -20,6 +20,7 @@
 //! - [`rseq`]: taking the postmaster out of glibc's restartable-sequences registration.
 //! - [`process`]: whether a pid exists; leaving this process at once.
 //! - [`user`]: the OS user's name.
+//! - [`text`]: releasing the postmaster's mappings of code only its start-up ran.
 
 pub mod alloc;
 pub mod exit_watch;
@@ -36,4 +37,5 @@ pub mod rseq;
 pub mod sd_notify;
 pub mod shm;
 pub mod signals;
+pub mod text;
 pub mod user;
