@@ -103,6 +103,9 @@ impl Postmaster {
         }
         self.spares.refilled();
         while self.spares.idle_count() < self.spare_target {
+            // The worker just handed to a spare and its registrant are waking: let them have the CPU first (on two
+            // CPUs, a replacement forked at once delayed the worker's own signal handling by ~100 us).
+            crate::sys::raw::yield_cpu();
             let (read, write) = match crate::sys::message_pipe::create() {
                 Ok(p) => p,
                 Err(e) => {
