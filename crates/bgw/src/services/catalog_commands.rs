@@ -36,6 +36,27 @@ fn sessions_using(oid: u32) -> usize {
     n
 }
 
+/// What DROP DATABASE and ALTER DATABASE ... RENAME need first: no other process connected to database `oid`
+/// (`name`). Marks the database, terminates its interruptible workers (PostgreSQL 19's rule), then counts: a
+/// process connecting meanwhile either is counted or sees the mark (and is refused with 3D000); one connecting
+/// after the command commits no longer finds the database under its old name. The mark lasts as long as the
+/// returned guard. 55006 with PostgreSQL's message if others stay.
+fn no_one_connected(name: &str, oid: u32) -> Result<DropMark, SqlError> {
+    let mark = DropMark::new(oid);
+    terminate_interruptible_workers(oid);
+    let others = sessions_using(oid);
+    if others > 0 {
+        let detail = if others == 1 {
+            "There is 1 other session using the database.".to_string()
+        } else {
+            format!("There are {others} other sessions using the database.")
+        };
+        return Err(SqlError::error("55006", format!("database \"{name}\" is being accessed by other users"))
+            .with_detail(detail));
+    }
+    Ok(mark)
+}
+
 /// PostgreSQL 19's rule for `BGWORKER_INTERRUPTIBLE` workers: DROP DATABASE terminates those connected to the
 /// database (as TerminateBackgroundWorker: they are not restarted) instead of waiting for them; the others are
 /// waited for as before. Not a hot path: every process entry is looked at once.
@@ -197,20 +218,7 @@ pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_bl
             if db.oid == host.db_oid.get() {
                 return Err(SqlError::error("55006", "cannot drop the currently open database"));
             }
-            // Mark the drop, then count: a process connecting meanwhile either is counted or sees the mark
-            // (and is refused with 3D000); one connecting after the commit no longer finds the database.
-            let mark = DropMark::new(db.oid);
-            terminate_interruptible_workers(db.oid);
-            let others = sessions_using(db.oid);
-            if others > 0 {
-                let detail = if others == 1 {
-                    "There is 1 other session using the database.".to_string()
-                } else {
-                    format!("There are {others} other sessions using the database.")
-                };
-                return Err(SqlError::error("55006", format!("database \"{name}\" is being accessed by other users"))
-                    .with_detail(detail));
-            }
+            let mark = no_one_connected(name, db.oid)?;
             cat.drop_database(data_dir, &db).map_err(internal)?;
             cat.commit().map_err(internal)?;
             drop(mark);
@@ -229,20 +237,8 @@ pub(super) fn run_catalog_command(host: &ShmemHost, sql: &str, in_transaction_bl
             if db.oid == host.db_oid.get() {
                 return Err(SqlError::error("0A000", "current database cannot be renamed"));
             }
-            // As DROP DATABASE: no process may be connected to it (PostgreSQL 19 terminates the interruptible
-            // workers first); connections arriving meanwhile are refused under the mark.
-            let mark = DropMark::new(db.oid);
-            terminate_interruptible_workers(db.oid);
-            let others = sessions_using(db.oid);
-            if others > 0 {
-                let detail = if others == 1 {
-                    "There is 1 other session using the database.".to_string()
-                } else {
-                    format!("There are {others} other sessions using the database.")
-                };
-                return Err(SqlError::error("55006", format!("database \"{name}\" is being accessed by other users"))
-                    .with_detail(detail));
-            }
+            // As DROP DATABASE: no process may be connected to it.
+            let mark = no_one_connected(name, db.oid)?;
             cat.rename_database(db.oid, new_name).map_err(internal)?;
             cat.commit().map_err(internal)?;
             drop(mark);
