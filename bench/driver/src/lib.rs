@@ -328,5 +328,6 @@ fn run_in(opts: &Options, work: &std::path::Path) -> Result<Report> {
     report.postmasters = postmasters;
     report.notes.extend(notes);
     report.write(&opts.out)?;
+    plots::write(&report, &opts.out)?;
     Ok(report)
 }

@@ -84,6 +84,15 @@ pub fn latency(report: &Report, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Draws both pictures of `report` into `out` (`latency.svg`, and `burst.svg` for the largest burst).
+pub fn write(report: &Report, out: &Path) -> Result<()> {
+    latency(report, &out.join("latency.svg"))?;
+    if let Some(&k) = report.bursts.iter().max() {
+        burst(report, &format!("burst_{k}"), k, &out.join("burst.svg"))?;
+    }
+    Ok(())
+}
+
 /// `burst.svg`: for burst `scenario` (values: start, terminate, then when each worker began, ns from the first
 /// registration; -1 unknown), workers begun over time, one line per repetition of each host.
 pub fn burst(report: &Report, scenario: &str, k: usize, path: &Path) -> Result<()> {

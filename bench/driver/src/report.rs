@@ -350,10 +350,6 @@ impl Report {
         }
         std::fs::write(out.join("samples.csv"), csv)?;
         std::fs::write(out.join("results.txt"), self.table())?;
-        crate::plots::latency(self, &out.join("latency.svg"))?;
-        if let Some(&k) = self.bursts.iter().max() {
-            crate::plots::burst(self, &format!("burst_{k}"), k, &out.join("burst.svg"))?;
-        }
         Ok(())
     }
 }
