@@ -81,19 +81,6 @@ thread_local! {
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-pub(crate) fn module_arg(v: ValueRef<'_>) -> Result<SqlArg, SqlError> {
-    Ok(match v {
-        ValueRef::Null => SqlArg::Null,
-        ValueRef::Integer(i) => SqlArg::Int(i),
-        ValueRef::Real(f) => SqlArg::Real(f),
-        ValueRef::Text(b) | ValueRef::Blob(b) => SqlArg::Text(
-            std::str::from_utf8(b)
-                .map_err(|_| SqlError::error("22021", "invalid byte sequence for encoding \"UTF8\""))?
-                .to_owned(),
-        ),
-    })
-}
-
 /// Defines the SQL functions that loaded modules declared (the host lists them) on `conn`.
 fn register_module_functions(conn: &Connection) -> rusqlite::Result<()> {
     let Ok(host) = context::host() else { return Ok(()) };
@@ -111,7 +98,8 @@ fn register_module_functions(conn: &Connection) -> rusqlite::Result<()> {
         let nargs = f.nargs;
         conn.create_scalar_function(f.name.as_str(), f.nargs, FunctionFlags::SQLITE_UTF8, move |ctx| {
             let run = || -> Result<rusqlite::types::Value, SqlError> {
-                let args = (0..ctx.len()).map(|i| module_arg(ctx.get_raw(i))).collect::<Result<Vec<_>, _>>()?;
+                let args =
+                    (0..ctx.len()).map(|i| SqlArg::from_sqlite(ctx.get_raw(i))).collect::<Result<Vec<_>, _>>()?;
                 let host = context::host()?;
                 let f = host
                     .module_functions()

@@ -137,6 +137,23 @@ pub enum SqlArg {
     Bool(bool),
 }
 
+impl SqlArg {
+    /// A SQLite value as a module function's argument (text must be UTF-8: 22021 otherwise).
+    pub(crate) fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> Result<SqlArg, SqlError> {
+        use rusqlite::types::ValueRef;
+        Ok(match v {
+            ValueRef::Null => SqlArg::Null,
+            ValueRef::Integer(i) => SqlArg::Int(i),
+            ValueRef::Real(f) => SqlArg::Real(f),
+            ValueRef::Text(b) | ValueRef::Blob(b) => SqlArg::Text(
+                std::str::from_utf8(b)
+                    .map_err(|_| SqlError::error("22021", "invalid byte sequence for encoding \"UTF8\""))?
+                    .to_owned(),
+            ),
+        })
+    }
+}
+
 /// The declared result type of a module's SQL function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SqlResultType {

@@ -210,7 +210,7 @@ fn define(conn: &Connection, row: &CFunctionRow) -> Result<(), SqlError> {
     conn.create_scalar_function(row.name.as_str(), i32::try_from(nargs).unwrap_or(0), flags, move |ctx| {
         let run = || -> Result<rusqlite::types::Value, SqlError> {
             let args = (0..ctx.len())
-                .map(|i| crate::backend::functions::module_arg(ctx.get_raw(i)))
+                .map(|i| crate::backend::host::SqlArg::from_sqlite(ctx.get_raw(i)))
                 .collect::<Result<Vec<_>, _>>()?;
             let call = callable(&name, nargs)?;
             Ok(match call(&args)? {
