@@ -50,7 +50,7 @@ fn an_exited_child_is_reported_once_and_by_pid() {
     // SAFETY: reaping our own child.
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) }, pid);
     assert_eq!(libc::WEXITSTATUS(status), 7);
-    w.reaped(|_| false);
+    w.reaped(pid, |_| false);
     out.clear();
     w.exited(&mut out);
     assert!(out.is_empty(), "one-shot: reported once");
@@ -110,7 +110,7 @@ fn live_children_survive_reclaims_and_are_still_reported() {
         // SAFETY: waiting for our own child.
         assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
         live.remove(&pid);
-        w.reaped(|q| live.contains(&q));
+        w.reaped(pid, |q| live.contains(&q));
     }
     assert!(open_fds() <= before + 8, "a descriptor per live child: {} open, {before} before", open_fds());
     // Drain the stale one-shot events of the children reaped above.
@@ -148,7 +148,7 @@ fn reap_reported(w: &mut ExitWatch, live: &mut HashSet<i32>) -> usize {
         // SAFETY: reaping our own child.
         assert_eq!(unsafe { libc::waitpid(p, &mut status, libc::WNOHANG) }, p);
         assert!(live.remove(&p), "pid {p} reported twice");
-        w.reaped(|q| live.contains(&q));
+        w.reaped(p, |q| live.contains(&q));
     }
     out.len()
 }

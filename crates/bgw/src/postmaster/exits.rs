@@ -31,14 +31,10 @@ impl Postmaster {
     pub(super) fn process_child_exits(&mut self) {
         // Each exited child is seen first without being reaped, so that its pid stays its own until
         // `before_reaping` has run.
+        // (One walk over the children per exit, and one to find there is none left: no second pass.)
         while let Some(pid) = crate::sys::process::peek_exited() {
             self.before_reaping(pid);
-            match crate::sys::process::try_reap(pid) {
-                Some((pid, status)) => self.child_exited(pid, status),
-                None => break,
-            }
-        }
-        while let Some((pid, status)) = crate::sys::process::try_reap(-1) {
+            let Some((pid, status)) = crate::sys::process::try_reap(pid) else { break };
             self.child_exited(pid, status);
         }
     }
@@ -80,7 +76,7 @@ impl Postmaster {
         match (child.watched, self.exit_watch.as_mut()) {
             (true, Some(w)) => {
                 let children = &self.children;
-                w.reaped(|p| children.contains(p));
+                w.reaped(pid, |p| children.contains(p));
                 self.absorb_lost_watches();
             }
             _ => self.unwatched = self.unwatched.saturating_sub(1),

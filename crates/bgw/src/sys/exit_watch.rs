@@ -179,9 +179,17 @@ impl ExitWatch {
         unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd.as_raw_fd(), std::ptr::null_mut()) };
     }
 
-    /// A watched child was reaped: its parked file is freed at a later reclaim.
-    pub fn reaped(&mut self, is_live: impl Fn(i32) -> bool) {
+    /// A watched child, `pid`, was reaped: its parked file is freed at a later reclaim; one held in our table is
+    /// closed now (held pidfds exist only past the in-flight limit, so the search is over a non-empty list only
+    /// then), so that dead children's descriptors never fill the table.
+    pub fn reaped(&mut self, pid: i32, is_live: impl Fn(i32) -> bool) {
         self.parked_live = self.parked_live.saturating_sub(1);
+        if !self.held.is_empty() {
+            if let Some(i) = self.held.iter().position(|(p, _)| *p == pid) {
+                self.held.swap_remove(i);
+                return;
+            }
+        }
         self.parked_dead += 1;
         if self.parked_dead >= RECLAIM_AT && self.parked_dead >= self.parked_live {
             self.reclaim(&is_live);
