@@ -73,52 +73,51 @@ pub fn set_my_bgworker_entry(entry: *mut BackgroundWorker) {
     }
 }
 
-/// Sets `MyProcPid` and `MyLatch` for this process.
+/// Sets `MyProcPid`, `MyLatch` and the C part's per-process globals for this process.
 ///
 /// # Safety
 /// Call while the process is single-threaded (at the start of a child, or in the postmaster before preload).
 #[hot]
 pub unsafe fn init_process_globals() {
+    let pid = crate::sys::raw::getpid();
     // SAFETY: the caller guarantees a single thread, so nothing reads these globals while they are written.
     unsafe {
-        std::ptr::addr_of_mut!(MyProcPid).write(std::process::id() as c_int);
+        std::ptr::addr_of_mut!(MyProcPid).write(pid);
         std::ptr::addr_of_mut!(MyLatch).write(bgw_proc_latch());
     }
-    init_c_globals();
+    init_c_paths_once();
+    let shm = crate::shmem::attached();
+    let start = shm.map_or(0, |s| s.header().start_time_us.load(std::sync::atomic::Ordering::Relaxed));
+    // SAFETY: plain values; called while the process is single-threaded.
+    unsafe { bgw_init_c_process(crate::process::is_child(), shm.is_some(), pid, start) };
 }
 
 extern "C" {
     /// `pg_misc.c`: the address of `MyProc->procLatch`.
     fn bgw_proc_latch() -> *mut Latch;
-    fn bgw_init_c_globals(
-        under_postmaster: bool,
-        attached: bool,
-        data_dir: *const c_char,
-        exec_path: *const c_char,
-        pkglib: *const c_char,
-        postmaster_start_us: i64,
-    );
+    fn bgw_init_c_paths(data_dir: *const c_char, exec_path: *const c_char, pkglib: *const c_char);
+    fn bgw_init_c_process(under_postmaster: bool, attached: bool, pid: c_int, postmaster_start_us: i64);
 }
 
-/// The process globals of `miscadmin.h` the C part keeps (see `pg_misc.c`).
-fn init_c_globals() {
+/// Whether this process (or the process it was forked from) has given the C part its paths.
+static C_PATHS_SET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The paths of `miscadmin.h` the C part keeps (`DataDir`, `my_exec_path`, `pkglib_path`; see `pg_misc.c`): the
+/// same for the postmaster and every child, so set once in the postmaster before preloading, and inherited by every
+/// fork. A child that found them unset (never, under a postmaster) sets them itself. Finding the executable reads
+/// `/proc/self/exe` and formats three strings: done in every new child, that was a third of a worker's start-up.
+fn init_c_paths_once() {
+    use std::sync::atomic::Ordering;
+    if C_PATHS_SET.load(Ordering::Relaxed) {
+        return;
+    }
     let c = |s: String| std::ffi::CString::new(s).unwrap_or_default();
     let data_dir = c(crate::process::data_dir().display().to_string());
     let exe = c(std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
     let pkglib = c(super::loader::libdir().display().to_string());
-    let shm = crate::shmem::attached();
-    let start = shm.map_or(0, |s| s.header().start_time_us.load(std::sync::atomic::Ordering::Relaxed));
     // SAFETY: NUL-terminated strings the C side copies; called while the process is single-threaded.
-    unsafe {
-        bgw_init_c_globals(
-            crate::process::is_child(),
-            shm.is_some(),
-            data_dir.as_ptr(),
-            exe.as_ptr(),
-            pkglib.as_ptr(),
-            start,
-        )
-    };
+    unsafe { bgw_init_c_paths(data_dir.as_ptr(), exe.as_ptr(), pkglib.as_ptr()) };
+    C_PATHS_SET.store(true, Ordering::Relaxed);
 }
 
 fn flag_set(flag: *mut sig_atomic_t, value: sig_atomic_t) {

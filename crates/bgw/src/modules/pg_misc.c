@@ -2,9 +2,10 @@
  * Process globals, timestamps and shared-memory size arithmetic for modules (miscadmin.h, utils/timestamp.h,
  * storage/shmem.h, storage/proc.h).
  *
- * Compiled into the host by build.rs. The host sets the process globals through bgw_init_c_globals when a
- * process starts (the postmaster before preloading, every child after fork): its start time, whether it runs
- * under the postmaster, the data directory and the executable's paths.
+ * Compiled into the host by build.rs. The host sets the paths (the data directory, the executable's) once in the
+ * postmaster through bgw_init_c_paths, and the per-process globals (start time, pid, whether it runs under the
+ * postmaster) through bgw_init_c_process when a process starts (the postmaster before preloading, every child
+ * after fork).
  *
  * Runs in: any process that calls into a module.
  */
@@ -33,9 +34,15 @@ bool process_shared_preload_libraries_done = false;
 static PGPROC my_proc;
 PGPROC *MyProc = NULL;
 
+/*
+ * What every new child runs before its body: placed with the host's worker start-up code (the `.text.hot` output
+ * section, see crates/bgw/build.rs), so that a starting worker maps no separate block of code for it.
+ */
+#define BGW_START_UP_CODE __attribute__((section(".text.hot.bgw_c")))
+
 #define SECS_BETWEEN_EPOCHS ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
 
-TimestampTz
+BGW_START_UP_CODE TimestampTz
 GetCurrentTimestamp(void)
 {
 	struct timespec ts;
@@ -50,7 +57,7 @@ time_t_to_timestamptz(pg_time_t tm)
 	return ((int64) tm - SECS_BETWEEN_EPOCHS) * USECS_PER_SEC;
 }
 
-pg_time_t
+BGW_START_UP_CODE pg_time_t
 timestamptz_to_time_t(TimestampTz t)
 {
 	return (pg_time_t) (t / USECS_PER_SEC + SECS_BETWEEN_EPOCHS);
@@ -137,24 +144,24 @@ mul_size(Size s1, Size s2)
 	return result;
 }
 
-/* Called by the host when a process starts (see the file comment). */
+/* Called by the host once, in the postmaster before preloading (children inherit what it sets). */
 void
-bgw_init_c_globals(bool under_postmaster, bool attached, const char *data_dir, const char *exec_path,
-				   const char *pkglib, int64 postmaster_start_us)
+bgw_init_c_paths(const char *data_dir, const char *exec_path, const char *pkglib)
+{
+	free(DataDir);
+	DataDir = strdup(data_dir);
+	snprintf(my_exec_path, sizeof(my_exec_path), "%s", exec_path);
+	snprintf(pkglib_path, sizeof(pkglib_path), "%s", pkglib);
+}
+
+/* Called by the host when a process starts (the postmaster before preloading, every child after fork). */
+BGW_START_UP_CODE void
+bgw_init_c_process(bool under_postmaster, bool attached, int pid, int64 postmaster_start_us)
 {
 	MyStartTimestamp = GetCurrentTimestamp();
 	MyStartTime = timestamptz_to_time_t(MyStartTimestamp);
 	IsUnderPostmaster = under_postmaster;
-	if (data_dir != NULL)
-	{
-		free(DataDir);
-		DataDir = strdup(data_dir);
-	}
-	if (exec_path != NULL)
-		snprintf(my_exec_path, sizeof(my_exec_path), "%s", exec_path);
-	if (pkglib != NULL)
-		snprintf(pkglib_path, sizeof(pkglib_path), "%s", pkglib);
-	my_proc.pid = (int) getpid();
+	my_proc.pid = pid;
 	my_proc.databaseId = InvalidOid;
 	my_proc.roleId = InvalidOid;
 	MyProc = attached ? &my_proc : NULL;
@@ -172,7 +179,7 @@ bgw_set_preload_done(void)
 }
 
 /* The process's latch: the host publishes it as MyLatch. */
-Latch *
+BGW_START_UP_CODE Latch *
 bgw_proc_latch(void)
 {
 	return &my_proc.procLatch;

@@ -90,6 +90,13 @@ pub fn parent_pid() -> i32 {
     unsafe { libc::syscall(libc::SYS_getppid) as i32 }
 }
 
+/// This process's pid.
+#[hot]
+pub fn getpid() -> i32 {
+    // SAFETY: getpid has no arguments and no preconditions.
+    unsafe { libc::syscall(libc::SYS_getpid) as i32 }
+}
+
 /// Gives up the CPU once (a scheduling hint).
 #[hot]
 pub fn yield_cpu() {
