@@ -125,6 +125,7 @@ impl Run<'_> {
         for round in 0..times {
             for host in hosts {
                 let values = each(host, round).with_context(|| format!("{scenario} on {}", host.kind.label()))?;
+                scenarios::settle();
                 self.records.push(Record { scenario: scenario.to_string(), host: host.kind, round, values });
             }
         }
@@ -216,6 +217,7 @@ fn run_in(opts: &Options, work: &std::path::Path) -> Result<Report> {
                     ("terminate_to_worker_wake", "bgw_bench_terminate_to_wake", c.terminate_to_wake),
                 ] {
                     let values = scenarios::timed_in_backend(&bgw, function, per(n))?;
+                    scenarios::settle();
                     let suffix = if spares == 0 { "no_spares" } else { "spares_ab" };
                     run.records.push(Record {
                         scenario: format!("{scenario}_{suffix}"),

@@ -113,3 +113,26 @@ pub fn cpu_ns(pid: i32) -> Result<i64> {
 pub fn rss_kb(pid: i32) -> Result<i64> {
     status_field(pid, "VmRSS")
 }
+
+/// Waits until the machine is quiet again after a measurement (at least 90 % of every CPU idle over 20 ms, for at
+/// most 2 s): work a host does after a call returns (a PostgreSQL backend's exit, bgw refilling its spare pool once
+/// quiet) must not run during the other host's measurement. Called after every call on either host alike.
+pub fn settle() {
+    fn idle_and_total() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().next()?;
+        let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+        // user nice system idle iowait irq softirq steal
+        let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+        Some((idle, v.iter().take(8).sum()))
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        let Some((i0, t0)) = idle_and_total() else { return };
+        std::thread::sleep(Duration::from_millis(20));
+        let Some((i1, t1)) = idle_and_total() else { return };
+        if t1 > t0 && (i1 - i0) * 10 >= (t1 - t0) * 9 {
+            return;
+        }
+    }
+}

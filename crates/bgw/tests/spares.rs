@@ -192,3 +192,71 @@ fn a_promotion_replaces_the_spare_forked_in_standby() {
     let pid: i32 = h.sql(&format!("SELECT bgw_wait_for_startup('{handle}')")).parse().unwrap();
     assert_eq!(pid, spare);
 }
+
+/// Registers `n` sleepers while the postmaster is stopped (through a session opened before), so that it finds
+/// them all queued at once when it continues: a burst whose shape does not depend on how fast this machine is.
+/// Their pids.
+fn burst(h: &Host, prefix: &str, n: usize) -> Vec<i32> {
+    let mut client = h.client();
+    h.signal(SIGSTOP);
+    let handles: Vec<String> = (0..n)
+        .map(|i| {
+            let sql = format!(r#"SELECT bgw_register('bgw', 'sleeper', 1, '{{"name": "{prefix}{i}"}}')::text"#);
+            client.query_one(sql.as_str(), &[]).unwrap().get(0)
+        })
+        .collect();
+    h.signal(SIGCONT);
+    handles
+        .iter()
+        .map(|handle| {
+            let sql = format!("SELECT bgw_wait_for_startup('{handle}')::int");
+            client.query_one(sql.as_str(), &[]).unwrap().get::<_, i32>(0)
+        })
+        .collect()
+}
+
+#[test]
+fn after_a_burst_the_pool_grows_to_its_size_and_serves_the_next_burst_without_forks() {
+    let h = Host::start(Setup::new(BGW).conf("max_worker_processes", "40").conf("max_spare_worker_processes", "6"));
+    let floor = wait_spares(&h, 1);
+    // Ten launches found one spare: the host was short of nine. Once quiet, the pool is refilled to that, bounded
+    // by max_spare_worker_processes.
+    let first = burst(&h, "a", 10);
+    assert!(first.contains(&floor[0]), "the first launch took the idle spare");
+    let pool = wait_spares(&h, 6);
+    // The pool stays at its size (no spare is forked beyond it).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(spares(&h).len(), 6, "the pool does not grow beyond max_spare_worker_processes");
+    // The next burst of six is served by the pool: every worker is one of its spares, running its registration.
+    let second = burst(&h, "b", 6);
+    let mut sorted = second.clone();
+    sorted.sort();
+    let mut expected = pool.clone();
+    expected.sort();
+    assert_eq!(sorted, expected, "each worker of the second burst was an idle spare");
+    for (i, pid) in second.iter().enumerate() {
+        wait_until("the worker's title", || cmdline(*pid) == format!("bgw: b{i}"));
+    }
+    // A reload retires the spares and the pool forgets its size: the floor alone is forked again.
+    reload_with(&h, "log_min_messages = warning\n");
+    wait_until("the floor alone", || {
+        let now = spares(&h);
+        now.len() == 1 && !pool.contains(&now[0])
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(spares(&h).len(), 1, "the pool was forgotten");
+}
+
+#[test]
+fn launches_one_after_another_do_not_grow_the_pool() {
+    let h = Host::start(Setup::new(BGW).conf("max_worker_processes", "40"));
+    wait_spares(&h, 1);
+    for i in 0..8 {
+        let handle = register_sleeper(&h, &format!("s{i}"));
+        h.sql(&format!("SELECT bgw_wait_for_startup('{handle}')"));
+        // The floor's refill keeps up: each launch finds a spare.
+        wait_spares(&h, 1);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(spares(&h).len(), 1, "a burst of one keeps the floor alone");
+}

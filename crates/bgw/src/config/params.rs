@@ -8,6 +8,12 @@ use std::path::Path;
 /// many process entries the postmaster reserves for spares at start (see `crate::postmaster::spares`).
 pub const MAX_SPARES: usize = 8;
 
+/// `max_spare_worker_processes`' default: the spare pool grows, after a burst of launches, to the burst's size up
+/// to this many (see `crate::postmaster::spares`).
+pub const DEFAULT_SPARE_POOL_MAX: i64 = 256;
+/// `max_spare_worker_processes`' upper bound.
+pub const MAX_SPARE_POOL: usize = 4096;
+
 /// The host's built-in parameters. `unix_socket_directories` defaults to
 /// `data_dir`.
 pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
@@ -59,6 +65,15 @@ pub fn host_parameters(data_dir: &Path) -> Vec<GucDef> {
             Unit::None,
             Sighup,
             "Number of idle processes forked ahead of need, to start background workers without a fork.",
+        ),
+        GucDef::int(
+            "max_spare_worker_processes",
+            DEFAULT_SPARE_POOL_MAX,
+            0,
+            MAX_SPARE_POOL as i64,
+            Unit::None,
+            Postmaster,
+            "Most idle processes the spare pool grows to after a burst of worker launches (0: only worker_spare_processes).",
         ),
         GucDef::int(
             "max_connections",
@@ -200,6 +215,7 @@ mod tests {
         assert_eq!(s.get_str("shared_preload_libraries"), Some(""));
         assert_eq!(s.get_str("dynamic_library_path"), Some("$libdir"));
         assert_eq!(s.get_int("worker_spare_processes"), Some(1));
+        assert_eq!(s.get_int("max_spare_worker_processes"), Some(256));
         assert_eq!(s.def("worker_spare_processes").unwrap().context, GucContext::Sighup);
         assert_eq!(s.get("bgw_launches_per_iteration"), None);
         assert_eq!(s.get_int("superuser_reserved_connections"), Some(3));

@@ -30,7 +30,7 @@ impl Postmaster {
             let yield_first = !self.workers.has_pending_launches();
             // The previous run's readiness report never counts for this one.
             self.shmem().slots().clear_ready(slot);
-            let pid = match self.spares.take() {
+            let pid = match self.spares.take(std::time::Instant::now()) {
                 Some(spare) => self.assign_spare(spare, slot, shmem_flag, yield_first),
                 None => None,
             };
@@ -96,34 +96,59 @@ impl Postmaster {
         n.min(self.max_workers)
     }
 
-    /// Forks spares up to the configured number, when one was consumed or retired and nothing waits to launch.
+    /// Forks spares: up to the floor (`worker_spare_processes`) when one was consumed or retired and nothing waits
+    /// to launch; beyond it, up to the last burst's size, once the host is quiet, a batch per loop iteration (see
+    /// `spares` for the rules).
     pub(super) fn refill_spares(&mut self) {
-        if !self.spares.refill_wanted() || self.workers.has_pending_launches() || !self.may_launch() {
+        if self.workers.has_pending_launches() || !self.may_launch() {
             return;
         }
-        self.spares.refilled();
-        while self.spares.idle_count() < self.spare_target {
-            // The worker just handed to a spare and its registrant are waking: let them have the CPU first (on two
-            // CPUs, a replacement forked at once delayed the worker's own signal handling by ~100 us).
-            crate::sys::raw::yield_cpu();
-            let (read, write) = match crate::sys::message_pipe::create() {
-                Ok(p) => p,
-                Err(e) => {
-                    elog::log(format!("could not create pipe for spare worker process: {e}"));
+        if self.spares.refill_wanted() {
+            self.spares.refilled();
+            while self.spares.idle_count() < self.spare_target {
+                // The worker just handed to a spare and its registrant are waking: let them have the CPU first (on
+                // two CPUs, a replacement forked at once delayed the worker's own signal handling by ~100 us).
+                crate::sys::raw::yield_cpu();
+                if !self.fork_spare() {
                     return;
                 }
-            };
-            let assignments = read.as_raw_fd();
-            let keep = [write.as_raw_fd()];
-            let Some(pid) =
-                self.fork_child_closing(ChildKind::Spare, false, &keep, assignments, |assignments, _, death| {
-                    crate::worker::spare::run(assignments, death)
-                })
-            else {
-                return;
-            };
-            drop(read);
-            self.spares.add(IdleSpare { pid, assign: write });
+            }
         }
+        // No floor, no pool: `worker_spare_processes = 0` turns spares off altogether.
+        let max = if self.spare_target == 0 { 0 } else { self.spare_pool_max.min(self.max_workers) };
+        if let Some(want) = self.spares.pool_refill_due(std::time::Instant::now(), max) {
+            for _ in 0..spares::REFILL_BATCH {
+                if self.spares.idle_count() >= want {
+                    break;
+                }
+                if !self.fork_spare() {
+                    self.spares.pool_refill_failed();
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Forks one idle spare into the pool. False if it could not be forked (logged).
+    fn fork_spare(&mut self) -> bool {
+        let (read, write) = match crate::sys::message_pipe::create() {
+            Ok(p) => p,
+            Err(e) => {
+                elog::log(format!("could not create pipe for spare worker process: {e}"));
+                return false;
+            }
+        };
+        let assignments = read.as_raw_fd();
+        let keep = [write.as_raw_fd()];
+        let Some(pid) =
+            self.fork_child_closing(ChildKind::Spare, false, &keep, assignments, |assignments, _, death| {
+                crate::worker::spare::run(assignments, death)
+            })
+        else {
+            return false;
+        };
+        drop(read);
+        self.spares.add(IdleSpare { pid, assign: write });
+        true
     }
 }

@@ -122,6 +122,8 @@ pub struct Postmaster {
     /// Idle spare worker processes, and how many to keep (`worker_spare_processes`, at most max_worker_processes).
     spares: Spares,
     spare_target: usize,
+    /// `max_spare_worker_processes` (fixed at start: process entries are reserved for it).
+    spare_pool_max: usize,
     /// Buffers the loop reuses instead of allocating per event (every heap page the postmaster writes between two
     /// forks is a copy-on-write fault, so the launch path allocates nothing it can avoid).
     scratch: Scratch,

@@ -22,10 +22,15 @@ impl Postmaster {
             let timeout_ms = if self.workers.has_pending_launches() && self.may_launch() {
                 0
             } else {
-                match (self.workers.next_timer_delay_ms(), self.shutdown_timeout_delay_ms()) {
-                    (Some(a), Some(b)) => a.min(b),
-                    (a, b) => a.or(b).unwrap_or(-1),
-                }
+                // The spare pool waits for the host to be quiet (a deadline only while a burst or a refill is in
+                // progress: see spares.rs).
+                let spares =
+                    if self.may_launch() { self.spares.quiet_delay_ms(std::time::Instant::now()) } else { None };
+                [self.workers.next_timer_delay_ms(), self.shutdown_timeout_delay_ms(), spares]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(-1)
             };
             let accepting = self.shutdown.is_none() || self.shutdown == Some(ShutdownMode::Smart);
             let listening =

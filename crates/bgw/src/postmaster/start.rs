@@ -86,11 +86,13 @@ impl Postmaster {
         let start_time_us = elog::now_us();
         // Processes: backends (authenticated ones, and on TCP and on the Unix socket those not yet authenticated
         // and those evicted and not yet exited, see sockets.rs), workers, the startup process, spare workers.
+        // Spares: the floor (at most MAX_SPARES) and the pool that grows after bursts.
+        let spare_pool_max = crate::process::setting_int("max_spare_worker_processes").max(0) as usize;
         let max_procs = max_connections
             + 4 * super::sockets::unauthenticated_cap(max_connections)
             + max_workers
             + 1
-            + spares::MAX_SPARES;
+            + spare_pool_max.max(spares::MAX_SPARES);
 
         // Modules first: each preloaded library's _PG_init runs once, before anything else exists, so a module
         // that fails stops start-up cleanly. Then static registration: modules' workers, then declared ones.
@@ -184,6 +186,7 @@ impl Postmaster {
             shutdown_killed: false,
             spares: Spares::default(),
             spare_target: 0,
+            spare_pool_max,
             scratch: Scratch::default(),
         };
         pm.spare_target = pm.configured_spares();

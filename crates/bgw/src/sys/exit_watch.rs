@@ -66,9 +66,11 @@ pub struct ExitWatch {
     parked_live: usize,
     parked_dead: usize,
     /// Pidfds the park refused even after a reclaim: kept here (in the descriptor table) until the next reclaim.
-    held: Vec<(i32, OwnedFd)>,
+    held: std::collections::HashMap<i32, OwnedFd>,
     /// Messages in the park.
     parked_messages: usize,
+    /// Of those, messages of one descriptor (a watch's; a reclaim packs them into full messages).
+    parked_singles: usize,
     /// Live children whose registrations a reclaim lost (see the module docs), for [`ExitWatch::take_lost`].
     lost: Vec<i32>,
     /// How many pidfds may be held in the descriptor table (the soft `RLIMIT_NOFILE`, less a reserve for the
@@ -110,8 +112,9 @@ impl ExitWatch {
             park_rx,
             parked_live: 0,
             parked_dead: 0,
-            held: Vec::new(),
+            held: std::collections::HashMap::new(),
             parked_messages: 0,
+            parked_singles: 0,
             lost: Vec::new(),
             hold_limit,
         })
@@ -140,8 +143,16 @@ impl ExitWatch {
         }
         let one = (pid.to_ne_bytes(), [fd.as_raw_fd()]);
         match self.park::<ONE_CONTROL_WORDS>(&one.0, &one.1) {
-            Ok(()) => self.parked_messages += 1,
-            Err(nix::Error::EAGAIN) | Err(nix::Error::ENOBUFS) => {
+            Ok(()) => {
+                self.parked_messages += 1;
+                self.parked_singles += 1;
+            }
+            Err(nix::Error::EAGAIN) | Err(nix::Error::ENOBUFS)
+                if self.reclaim_pays() || self.held.len() >= self.hold_limit =>
+            {
+                // The park's queue is full. A reclaim (which costs time proportional to everything parked) frees
+                // the dead children's files and packs the single-descriptor messages 253 to one: worth it only
+                // when that frees a fair share of the park, or when our table has no room left.
                 self.reclaim(&is_live);
                 if self.park::<ONE_CONTROL_WORDS>(&one.0, &one.1).is_err() {
                     if self.held.len() >= self.hold_limit {
@@ -149,10 +160,17 @@ impl ExitWatch {
                         return false;
                     }
                     self.parked_live += 1;
-                    self.held.push((pid, fd));
+                    self.held.insert(pid, fd);
                     return true;
                 }
                 self.parked_messages += 1;
+                self.parked_singles += 1;
+            }
+            Err(nix::Error::EAGAIN) | Err(nix::Error::ENOBUFS) => {
+                // The queue is full and a reclaim would not pay yet: held in our table until the next one.
+                self.parked_live += 1;
+                self.held.insert(pid, fd);
+                return true;
             }
             Err(_) if self.held.len() < self.hold_limit => {
                 // Refused for good (the kernel's limit on descriptors in flight, `RLIMIT_NOFILE` for a process
@@ -160,7 +178,7 @@ impl ExitWatch {
                 // descriptor, far less than the walk over every child that SIGCHLD's `waitpid(-1)` would cost
                 // each exit.
                 self.parked_live += 1;
-                self.held.push((pid, fd));
+                self.held.insert(pid, fd);
                 return true;
             }
             Err(_) => {
@@ -173,6 +191,16 @@ impl ExitWatch {
         true // `fd` closes here; the parked copy keeps the file, and with it the registration, alive
     }
 
+    /// Whether a reclaim now would free at least an eighth of what it handles (dead children's files, and
+    /// single-descriptor messages packed into full ones), so that its cost, proportional to everything parked
+    /// and held, is spread over at least that many watches. With tens of thousands of children running, a reclaim
+    /// at every watch was most of the postmaster's time per launch.
+    fn reclaim_pays(&self) -> bool {
+        let total = self.parked_live + self.parked_dead + self.held.len();
+        let freed = self.parked_dead + self.parked_singles;
+        freed >= RECLAIM_AT && freed * 8 >= total
+    }
+
     /// Removes `fd`'s registration (a child that will not be watched after all).
     fn unregister(&self, fd: &OwnedFd) {
         // SAFETY: removing a registration of our epoll set; a null event is allowed for EPOLL_CTL_DEL.
@@ -180,15 +208,11 @@ impl ExitWatch {
     }
 
     /// A watched child, `pid`, was reaped: its parked file is freed at a later reclaim; one held in our table is
-    /// closed now (held pidfds exist only past the in-flight limit, so the search is over a non-empty list only
-    /// then), so that dead children's descriptors never fill the table.
+    /// closed now (found by pid, in constant time), so that dead children's descriptors never fill the table.
     pub fn reaped(&mut self, pid: i32, is_live: impl Fn(i32) -> bool) {
         self.parked_live = self.parked_live.saturating_sub(1);
-        if !self.held.is_empty() {
-            if let Some(i) = self.held.iter().position(|(p, _)| *p == pid) {
-                self.held.swap_remove(i);
-                return;
-            }
+        if !self.held.is_empty() && self.held.remove(&pid).is_some() {
+            return;
         }
         self.parked_dead += 1;
         if self.parked_dead >= RECLAIM_AT && self.parked_dead >= self.parked_live {
@@ -326,6 +350,7 @@ impl ExitWatch {
         }
         self.parked_live = live;
         self.parked_dead = 0;
+        self.parked_singles = 0;
     }
 }
 
