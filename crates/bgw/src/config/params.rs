@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(s.get_int("shutdown_kill_timeout"), Some(60_000));
         assert_eq!(s.show("worker_type_quota").as_deref(), Some(""));
         assert_eq!(s.get_str("extension_control_path"), Some("$system"));
-        assert_eq!(s.names().len(), 23);
+        assert_eq!(s.names().len(), 24);
         assert_eq!(s.get_int("max_worker_slots"), Some(-1));
         assert_eq!(s.def("max_worker_slots").unwrap().context, GucContext::Postmaster);
         assert_eq!(s.def("max_worker_processes").unwrap().context, GucContext::Sighup);

@@ -30,7 +30,10 @@ impl Postmaster {
             let yield_first = !self.workers.has_pending_launches();
             // The previous run's readiness report never counts for this one.
             self.shmem().slots().clear_ready(slot);
-            let pid = match self.spares.take(std::time::Instant::now()) {
+            // Only dynamic workers' launches make bursts the pool learns from (static workers start once, and
+            // restart one by one on their timers).
+            let counts = !self.workers.is_static(slot);
+            let pid = match self.spares.take(std::time::Instant::now(), counts) {
                 Some(spare) => self.assign_spare(spare, slot, shmem_flag, yield_first),
                 None => None,
             };

@@ -61,12 +61,14 @@ pub struct Spares {
 impl Spares {
     /// A spare to assign, if one is idle. Every launch asks for a refill, whether or not it found a spare: that is
     /// also how a spare that died idle is replaced, one fork per launch at most (never in a loop). Every launch
-    /// counts in the burst in progress.
-    pub fn take(&mut self, now: Instant) -> Option<IdleSpare> {
+    /// of a dynamic worker (`counts`) counts in the burst in progress.
+    pub fn take(&mut self, now: Instant, counts: bool) -> Option<IdleSpare> {
         self.refill_wanted = true;
-        self.short += 1;
-        self.burst = self.burst.max(self.short);
-        self.last_activity = Some(now);
+        if counts {
+            self.short += 1;
+            self.burst = self.burst.max(self.short);
+            self.last_activity = Some(now);
+        }
         self.idle.pop()
     }
 
@@ -82,7 +84,7 @@ impl Spares {
     pub fn quiet_delay_ms(&self, now: Instant) -> Option<i64> {
         let last = self.last_activity?;
         let left = (last + QUIET).saturating_duration_since(now);
-        Some(left.as_millis() as i64 + i64::from(left.subsec_micros() % 1000 != 0))
+        Some(left.as_millis() as i64 + i64::from(!left.subsec_micros().is_multiple_of(1000)))
     }
 
     /// Once the host is quiet: closes the burst in progress (the pool's size becomes its size, at most `max`) and
@@ -168,13 +170,13 @@ mod tests {
         let mut s = Spares::default();
         assert!(!s.refill_wanted());
         let t = Instant::now();
-        assert!(s.take(t).is_none());
+        assert!(s.take(t, true).is_none());
         assert!(s.refill_wanted(), "a launch found no spare");
         s.refilled();
         s.add(spare(10));
         s.add(spare(11));
         assert_eq!(s.fds().count(), 2);
-        assert_eq!(s.take(t).unwrap().pid, 11);
+        assert_eq!(s.take(t, true).unwrap().pid, 11);
         assert!(s.refill_wanted());
         s.refilled();
         s.forget(10);
@@ -192,7 +194,7 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(s.quiet_delay_ms(t0), None, "an idle host has no timer");
         for i in 0..5 {
-            s.take(t0 + Duration::from_millis(i));
+            s.take(t0 + Duration::from_millis(i), true);
         }
         let last = t0 + Duration::from_millis(4);
         s.note_exit(last + Duration::from_millis(10));
@@ -211,27 +213,33 @@ mod tests {
         let t3 = quiet + Duration::from_millis(100);
         let mut s2 = Spares::default();
         for i in 0..10 {
-            s2.take(t3);
+            s2.take(t3, true);
             s2.add(spare(100 + i));
         }
         assert_eq!(s2.pool_refill_due(t3 + QUIET, 100), None, "the floor's spare is there");
         assert_eq!(s2.pool, 1);
+        // Static workers' launches are no burst.
+        let mut s3 = Spares::default();
+        for _ in 0..4 {
+            s3.take(t3, false);
+        }
+        assert_eq!(s3.quiet_delay_ms(t3), None);
         // A burst of one: the pool is refilled to one (the two left idle stay).
         let t1 = quiet + Duration::from_secs(1);
-        assert_eq!(s.take(t1).unwrap().pid, 3);
+        assert_eq!(s.take(t1, true).unwrap().pid, 3);
         assert_eq!(s.pool_refill_due(t1 + QUIET, 3), None);
         assert_eq!(s.idle_count(), 2);
         // A failed fork stops the refill until the next burst.
         let t2 = t1 + Duration::from_secs(1);
         for _ in 0..3 {
-            s.take(t2);
+            s.take(t2, true);
         }
         assert_eq!(s.pool_refill_due(t2 + QUIET, 10), Some(3));
         s.pool_refill_failed();
         assert_eq!(s.quiet_delay_ms(t2 + QUIET), None);
         // Retiring forgets the pool.
         for _ in 0..3 {
-            s.take(t2);
+            s.take(t2, true);
         }
         s.retire_all(true);
         assert_eq!(s.quiet_delay_ms(t2), None);

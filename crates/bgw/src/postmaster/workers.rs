@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 /// worker reads it from its own copy of that heap (see `crate::sys::fork::Inherited`) and builds its C struct.
 pub struct RegisteredWorker {
     pub spec: Box<WorkerSpec>,
+    /// Registered at start-up (RegisterBackgroundWorker), not by a running process.
+    is_static: bool,
     /// Running pid, or 0.
     pub pid: i32,
     /// When it last exited with a non-zero code (the spec's rw_crashed_at).
@@ -151,6 +153,7 @@ impl Workers {
         self.next_seq += 1;
         RegisteredWorker {
             spec: Box::new(spec),
+            is_static: false,
             pid: 0,
             crashed_at: None,
             terminate: false,
@@ -212,7 +215,8 @@ impl Workers {
             self.dropped.push(spec.name);
             return;
         }
-        let rw = self.new_registered(spec);
+        let mut rw = self.new_registered(spec);
+        rw.is_static = true;
         let slot = self.slots.iter().position(|s| s.is_none()).expect("a free slot exists below the static count");
         self.slots[slot] = Some(rw);
     }
@@ -479,6 +483,11 @@ impl Workers {
     pub fn entry_names(&self, slot: u32) -> Option<(&str, &str)> {
         let r = self.slots[slot as usize].as_ref()?;
         Some((r.spec.library.as_str(), r.spec.function.as_str()))
+    }
+
+    /// Whether a slot's worker was registered at start-up (a static worker).
+    pub fn is_static(&self, slot: u32) -> bool {
+        self.slots[slot as usize].as_ref().is_some_and(|r| r.is_static)
     }
 
     pub fn has_shmem(&self, slot: u32) -> bool {
