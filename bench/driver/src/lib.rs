@@ -275,6 +275,9 @@ fn run_in(opts: &Options, work: &std::path::Path) -> Result<Report> {
             h.configure(&scaled)?;
             h.start()?;
             postmasters.push(h.postmaster_pid());
+            // As at the start of the run: a warm-up (not recorded) and a quiet machine before the first figure.
+            scenarios::timed_in_backend(h, "bgw_bench_launch_full_cycle", 5)?;
+            scenarios::settle();
             let n = c.launch_to_started as i64;
             let pm = h.postmaster_pid();
             let (none, cpu) =

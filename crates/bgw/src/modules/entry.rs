@@ -38,6 +38,33 @@ impl EntryPoint {
     }
 }
 
+impl EntryPoint {
+    /// A loadable module's entry point as the address it has in the postmaster, to hand to a spare worker process
+    /// (see [`EntryPoint::from_postmaster_address`]); None for an internal function.
+    pub fn external_address(self) -> Option<usize> {
+        match self {
+            EntryPoint::External(f) => Some(f as usize),
+            EntryPoint::Internal(_) => None,
+        }
+    }
+
+    /// The entry point at `address` (non-zero), found by the postmaster in a module it had loaded.
+    ///
+    /// # Safety
+    /// The caller is a child forked from the postmaster after every library the postmaster had loaded when it
+    /// found `address` (the postmaster passes it only when its count of loaded libraries is the one it had when it
+    /// forked the child: `crate::modules::loader::loaded_count`), so the same code is mapped at the same address
+    /// here, and it is the function the registration names.
+    #[hot]
+    pub unsafe fn from_postmaster_address(address: usize) -> Option<EntryPoint> {
+        if address == 0 {
+            return None;
+        }
+        // SAFETY: a non-zero address of a `void f(Datum)` function mapped in this process (the caller's contract).
+        Some(EntryPoint::External(unsafe { std::mem::transmute::<usize, ExternalMain>(address) }))
+    }
+}
+
 /// Why an entry point could not be found.
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {

@@ -268,6 +268,11 @@ pub fn lookup_loaded(library: &str, function: &str) -> Option<*const std::ffi::c
     }
 }
 
+/// How many libraries this process has opened (they stay open: the count only grows).
+pub fn loaded_count() -> usize {
+    OPEN.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or(0, |m| m.len())
+}
+
 /// [`lookup_loaded`] for each of `entries`, for what it remembers.
 pub fn prime(entries: &[(&str, &str)]) {
     for &(library, function) in entries {

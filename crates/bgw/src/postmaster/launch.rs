@@ -34,7 +34,7 @@ impl Postmaster {
             // restart one by one on their timers).
             let counts = !self.workers.is_static(slot);
             let pid = match self.spares.take(std::time::Instant::now(), counts) {
-                Some(spare) => self.assign_spare(spare, slot, shmem_flag, yield_first),
+                Some(spare) => self.assign_spare(spare, slot, shmem_flag, yield_first, found),
                 None => None,
             };
             let pid = pid.or_else(|| {
@@ -71,14 +71,27 @@ impl Postmaster {
     /// could not take it (it died idle): the caller forks instead. Out of line: the 1.5 KB registration it sends
     /// would otherwise sit in the launch loop's frame, and widen the stack every fork's path writes.
     #[inline(never)]
-    fn assign_spare(&mut self, spare: IdleSpare, slot: u32, shmem: bool, yield_first: bool) -> Option<i32> {
+    fn assign_spare(
+        &mut self,
+        spare: IdleSpare,
+        slot: u32,
+        shmem: bool,
+        yield_first: bool,
+        found: Option<crate::modules::entry::EntryPoint>,
+    ) -> Option<i32> {
         let worker = self.workers.raw(slot);
         let proc_no = self.children.get_mut(spare.pid)?.proc_no;
         let procs = self.shmem().procs();
         if let Some(p) = proc_no {
             procs[p as usize].prepare(crate::shmem::procs::ProcKind::Worker, slot as i32, elog::now_us());
         }
-        let msg = crate::worker::spare::Assignment { yield_first: yield_first as u32, worker };
+        // The entry point travels when the spare has every library it is in (none loaded since its fork): the
+        // spare then need not search `dynamic_library_path` and call dlsym itself.
+        let entry = found
+            .and_then(|e| e.external_address())
+            .filter(|_| spare.libraries == crate::modules::loader::loaded_count())
+            .unwrap_or(0);
+        let msg = crate::worker::spare::Assignment { yield_first: yield_first as u32, entry, worker };
         if let Err(e) = crate::sys::message_pipe::send(spare.assign.as_fd(), &msg) {
             elog::debug1_with(|| format!("could not hand a worker to spare worker process {}: {e}", spare.pid));
             if let Some(p) = proc_no {
@@ -151,7 +164,8 @@ impl Postmaster {
             return false;
         };
         drop(read);
-        self.spares.add(IdleSpare { pid, assign: write });
+        let libraries = crate::modules::loader::loaded_count();
+        self.spares.add(IdleSpare { pid, assign: write, libraries });
         true
     }
 }

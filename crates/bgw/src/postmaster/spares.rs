@@ -39,6 +39,9 @@ pub struct IdleSpare {
     pub pid: i32,
     /// The write end of its assignment pipe (non-blocking). Dropping it retires the spare.
     pub assign: OwnedFd,
+    /// How many libraries the postmaster had loaded when it forked the spare (an entry point found in them is at
+    /// the same address in the spare).
+    pub libraries: usize,
 }
 
 /// The idle spares and how many there should be.
@@ -162,7 +165,7 @@ mod tests {
 
     fn spare(pid: i32) -> IdleSpare {
         let (_r, w) = crate::sys::message_pipe::create().unwrap();
-        IdleSpare { pid, assign: w }
+        IdleSpare { pid, assign: w, libraries: 0 }
     }
 
     #[test]

@@ -37,13 +37,16 @@ use std::os::fd::RawFd;
 pub struct Assignment {
     /// Non-zero: give the CPU to someone else once before starting (see the postmaster's launch loop).
     pub yield_first: u32,
+    /// The worker's entry point as the postmaster found it in a module loaded before this spare was forked (so
+    /// mapped here at the same address), or 0: the spare looks it up itself.
+    pub entry: usize,
     /// The registration, as the worker will see it in `MyBgworkerEntry`.
     pub worker: BackgroundWorker,
 }
 
 const _: () = assert!(std::mem::size_of::<Assignment>() <= libc::PIPE_BUF);
 
-// SAFETY: repr(C), an integer and a BackgroundWorker (integers and byte arrays only, valid for every bit pattern:
+// SAFETY: repr(C), integers and a BackgroundWorker (integers and byte arrays only, valid for every bit pattern:
 // the same property that lets a registration live in a shared slot), smaller than PIPE_BUF (asserted above).
 #[allow(unsafe_code)]
 unsafe impl PlainMessage for Assignment {}
@@ -58,6 +61,8 @@ pub fn run(assignments: RawFd, postmaster_death: RawFd) -> ! {
         crate::process::exit(0)
     };
     message_pipe::close(assignments);
-    // The entry point is looked up here: a spare may be older than what the postmaster has found since.
-    super::enter_worker(assignment.worker, None, assignment.yield_first != 0, postmaster_death)
+    // SAFETY: the postmaster sends a non-zero address only when it had loaded no library since this spare's fork
+    // (the contract of from_postmaster_address); otherwise the entry point is looked up here.
+    let found = unsafe { crate::modules::entry::EntryPoint::from_postmaster_address(assignment.entry) };
+    super::enter_worker(assignment.worker, found, assignment.yield_first != 0, postmaster_death)
 }
