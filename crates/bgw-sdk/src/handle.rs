@@ -26,8 +26,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 /// A dynamic worker's handle: its slot and the slot's generation at registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -135,18 +134,18 @@ impl Handle {
 
     /// [`wait_for_startup`](Handle::wait_for_startup) as a future any executor can await.
     pub fn startup(self) -> WaitFuture {
-        WaitFuture { handle: self, kind: WaitKind::Startup, shared: None }
+        WaitFuture { handle: self, kind: WaitKind::Startup, call: None }
     }
 
     /// [`wait_for_ready`](Handle::wait_for_ready) (without a timeout) as a future any executor can await:
     /// `Started(pid)` once the worker reported ready, `Stopped` if it stopped first.
     pub fn ready(self) -> WaitFuture {
-        WaitFuture { handle: self, kind: WaitKind::Ready, shared: None }
+        WaitFuture { handle: self, kind: WaitKind::Ready, call: None }
     }
 
     /// [`wait_for_shutdown`](Handle::wait_for_shutdown) as a future any executor can await.
     pub fn shutdown(self) -> WaitFuture {
-        WaitFuture { handle: self, kind: WaitKind::Shutdown, shared: None }
+        WaitFuture { handle: self, kind: WaitKind::Shutdown, call: None }
     }
 }
 
@@ -184,21 +183,15 @@ enum WaitKind {
     Shutdown,
 }
 
-/// What the helper thread and the future share.
-#[derive(Default)]
-struct Shared {
-    result: Option<Result<Status, Error>>,
-    waker: Option<Waker>,
-}
-
 /// A wait for a worker's start-up or shutdown that can be awaited ([`Handle::startup`], [`Handle::shutdown`]).
 ///
-/// Output: the same as the blocking wait. The wait starts on the first poll, in a helper thread.
+/// Output: the same as the blocking wait. The wait starts on the first poll, in a helper thread
+/// (`crate::on_thread`).
 #[must_use = "futures do nothing unless polled"]
 pub struct WaitFuture {
     handle: Handle,
     kind: WaitKind,
-    shared: Option<Arc<Mutex<Shared>>>,
+    call: Option<crate::on_thread::OnThread<Result<Status, Error>>>,
 }
 
 impl WaitFuture {
@@ -213,7 +206,7 @@ impl fmt::Debug for WaitFuture {
         f.debug_struct("WaitFuture")
             .field("handle", &self.handle)
             .field("kind", &self.kind)
-            .field("started", &self.shared.is_some())
+            .field("started", &self.call.as_ref().is_some_and(|c| c.started()))
             .finish()
     }
 }
@@ -223,44 +216,23 @@ impl Future for WaitFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        if let Some(shared) = &this.shared {
-            let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(r) = s.result.take() {
-                return Poll::Ready(r);
+        if this.call.is_none() {
+            // First poll: check the handle here, so a bad one fails without a thread.
+            if let Err(e) = this.handle.to_c() {
+                return Poll::Ready(Err(e));
             }
-            match &s.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => s.waker = Some(cx.waker().clone()),
-            }
-            return Poll::Pending;
-        }
-        // First poll: check the handle here, so a bad one fails without a thread.
-        if let Err(e) = this.handle.to_c() {
-            return Poll::Ready(Err(e));
-        }
-        let shared = Arc::new(Mutex::new(Shared { result: None, waker: Some(cx.waker().clone()) }));
-        let (handle, kind, theirs) = (this.handle, this.kind, Arc::clone(&shared));
-        let spawned = std::thread::Builder::new().name("bgw-handle-wait".into()).spawn(move || {
-            let result = match kind {
+            let (handle, kind) = (this.handle, this.kind);
+            this.call = Some(crate::on_thread::OnThread::new("bgw-handle-wait", move || match kind {
                 WaitKind::Startup => handle.wait_for_startup(),
                 WaitKind::Ready => handle.wait_for_ready(None),
                 WaitKind::Shutdown => handle.wait_for_shutdown(),
-            };
-            let waker = {
-                let mut s = theirs.lock().unwrap_or_else(|e| e.into_inner());
-                s.result = Some(result);
-                s.waker.take()
-            };
-            if let Some(w) = waker {
-                w.wake();
-            }
-        });
-        match spawned {
-            Ok(_) => {
-                this.shared = Some(shared);
-                Poll::Pending
-            }
-            Err(e) => Poll::Ready(Err(Error::Thread(e.to_string()))),
+            }));
+        }
+        match this.call.as_mut().map(|c| c.poll(cx)) {
+            Some(Poll::Ready(Ok(r))) => Poll::Ready(r),
+            Some(Poll::Ready(Err(e))) => Poll::Ready(Err(e)),
+            Some(Poll::Pending) => Poll::Pending,
+            None => Poll::Ready(Err(Error::Thread("polled after completion".into()))),
         }
     }
 }
@@ -315,7 +287,7 @@ mod tests {
             Err(Error::InvalidHandle { reason: "the slot number is out of range", .. })
         ));
         // A bad handle fails on the first poll, without calling the host.
-        let waker = Waker::noop();
+        let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
         let mut f = Handle { slot: u32::MAX, generation: 0 }.shutdown();
         assert!(matches!(Pin::new(&mut f).poll(&mut cx), Poll::Ready(Err(Error::InvalidHandle { .. }))));

@@ -129,6 +129,7 @@ mod fake_host;
 mod ffi;
 mod handle;
 mod latch;
+mod on_thread;
 pub mod params;
 mod registration;
 pub mod shmem;

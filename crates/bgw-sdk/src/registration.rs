@@ -473,7 +473,7 @@ impl BackgroundWorkerBuilder {
     ) -> impl std::future::Future<Output = Result<Option<Handle>, Error>> + Send {
         let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
         let raw = if self.arg.is_some() { Err(Error::ArgWithWait) } else { self.to_raw(std::process::id() as i32) };
-        RegisterFuture { raw: Some(raw), ms, shared: None }
+        RegisterFuture { raw: Some(raw), ms, call: None }
     }
 }
 
@@ -482,60 +482,29 @@ struct RegisterFuture {
     /// The registration (or the SDK's refusal), until the first poll takes it.
     raw: Option<Result<ffi::BackgroundWorker, Error>>,
     ms: i32,
-    shared: Option<std::sync::Arc<std::sync::Mutex<RegisterShared>>>,
-}
-
-/// What the helper thread and the future share.
-#[derive(Default)]
-struct RegisterShared {
-    result: Option<Option<Handle>>,
-    waker: Option<std::task::Waker>,
+    call: Option<crate::on_thread::OnThread<Option<Handle>>>,
 }
 
 impl std::future::Future for RegisterFuture {
     type Output = Result<Option<Handle>, Error>;
 
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        use std::task::Poll;
         let this = &mut *self;
-        if let Some(shared) = &this.shared {
-            let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(r) = s.result.take() {
-                return Poll::Ready(Ok(r));
-            }
-            match &s.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => s.waker = Some(cx.waker().clone()),
-            }
-            return Poll::Pending;
-        }
-        let raw = match this.raw.take() {
-            Some(Ok(raw)) => raw,
-            Some(Err(e)) => return Poll::Ready(Err(e)),
-            None => return Poll::Ready(Err(Error::Thread("polled after completion".into()))),
-        };
-        let shared = std::sync::Arc::new(std::sync::Mutex::new(RegisterShared {
-            result: None,
-            waker: Some(cx.waker().clone()),
-        }));
-        let (ms, theirs) = (this.ms, std::sync::Arc::clone(&shared));
-        let spawned = std::thread::Builder::new().name("bgw-register-wait".into()).spawn(move || {
-            let result = ffi::register_dynamic_background_worker_wait(&raw, ms).map(Handle::from_c);
-            let waker = {
-                let mut s = theirs.lock().unwrap_or_else(|e| e.into_inner());
-                s.result = Some(result);
-                s.waker.take()
+        if this.call.is_none() {
+            // First poll: a registration the SDK refuses fails here, without a thread.
+            let raw = match this.raw.take() {
+                Some(Ok(raw)) => raw,
+                Some(Err(e)) => return std::task::Poll::Ready(Err(e)),
+                None => return std::task::Poll::Ready(Err(Error::Thread("polled after completion".into()))),
             };
-            if let Some(w) = waker {
-                w.wake();
-            }
-        });
-        match spawned {
-            Ok(_) => {
-                this.shared = Some(shared);
-                Poll::Pending
-            }
-            Err(e) => Poll::Ready(Err(Error::Thread(e.to_string()))),
+            let ms = this.ms;
+            this.call = Some(crate::on_thread::OnThread::new("bgw-register-wait", move || {
+                ffi::register_dynamic_background_worker_wait(&raw, ms).map(Handle::from_c)
+            }));
+        }
+        match this.call.as_mut() {
+            Some(call) => call.poll(cx),
+            None => std::task::Poll::Ready(Err(Error::Thread("polled after completion".into()))),
         }
     }
 }
