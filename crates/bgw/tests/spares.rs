@@ -227,8 +227,15 @@ fn after_a_burst_the_pool_grows_to_its_size_and_serves_the_next_burst_without_fo
     // The pool stays at its size (no spare is forked beyond it).
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(spares(&h).len(), 6, "the pool does not grow beyond max_spare_worker_processes");
-    // The next burst of six is served by the pool: every worker is one of its spares, running its registration.
-    let second = burst(&h, "b", 6);
+    // A pool spare that dies idle is not replaced until the next burst (dying spares never make a fork loop).
+    let victim = pool[0];
+    signal(victim, SIGKILL);
+    wait_until("the killed spare gone", || !spares(&h).contains(&victim));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pool = spares(&h);
+    assert_eq!(pool.len(), 5, "no replacement for a spare that died idle: {pool:?}");
+    // The next burst of five is served by the pool: every worker is one of its spares, running its registration.
+    let second = burst(&h, "b", 5);
     let mut sorted = second.clone();
     sorted.sort();
     let mut expected = pool.clone();

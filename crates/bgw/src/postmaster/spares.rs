@@ -17,7 +17,8 @@
 //!   iteration (a registration arriving meanwhile is served between two batches), so the forks never compete
 //!   with a burst or with the workers it started. A burst as large as the last one is then served by handing out
 //!   idle spares, with no fork on its path. A smaller burst lowers the size the pool is refilled to (idle spares
-//!   beyond it stay until they are used or retired); a failed fork ends the refill until the next burst, and
+//!   beyond it stay until they are used or retired); a failed fork or an idle spare's death ends the refill until
+//!   the next burst (spares dying as they start never make it a loop of forks), and
 //!   retiring the spares (a reload, a crash cycle, a shutdown) makes the pool forget its size.
 //!   The main loop's only timer for this is the quiet deadline, armed by a launch or an exit and gone once the
 //!   pool is full: an idle host never wakes for it.
@@ -122,9 +123,12 @@ impl Spares {
         self.short = self.short.saturating_sub(1);
     }
 
-    /// Forgets a spare that exited while idle (its pipe is closed here).
+    /// Forgets a spare that exited while idle (its pipe is closed here). The pool is not refilled for it (nor
+    /// beyond what is idle now) until the next burst: spares that die as soon as they are forked must not make
+    /// the refill a loop of forks.
     pub fn forget(&mut self, pid: i32) {
         self.idle.retain(|s| s.pid != pid);
+        self.pool = self.pool.min(self.idle.len());
     }
 
     /// Retires every idle spare: each reads end-of-file and exits 0. With `refill`, the floor is refilled at once;
@@ -240,6 +244,18 @@ mod tests {
         assert_eq!(s.pool_refill_due(t2 + QUIET, 10), Some(3));
         s.pool_refill_failed();
         assert_eq!(s.quiet_delay_ms(t2 + QUIET), None);
+        // A spare that died idle stops the refill until the next burst.
+        let t4 = t2 + Duration::from_secs(1);
+        let mut s4 = Spares::default();
+        for _ in 0..4 {
+            s4.take(t4, true);
+        }
+        assert_eq!(s4.pool_refill_due(t4 + QUIET, 10), Some(4));
+        s4.add(spare(200));
+        s4.add(spare(201));
+        s4.forget(200);
+        assert_eq!(s4.pool_refill_due(t4 + QUIET, 10), None, "no refill for a spare that died");
+        assert_eq!(s4.quiet_delay_ms(t4 + QUIET), None);
         // Retiring forgets the pool.
         for _ in 0..3 {
             s.take(t2, true);
