@@ -155,37 +155,14 @@ impl ExitWatch {
                 // when that frees a fair share of the park, or when our table has no room left.
                 self.reclaim(&is_live);
                 if self.park::<ONE_CONTROL_WORDS>(&one.0, &one.1).is_err() {
-                    if self.held.len() >= self.hold_limit {
-                        self.unregister(&fd);
-                        return false;
-                    }
-                    self.parked_live += 1;
-                    self.held.insert(pid, fd);
-                    return true;
+                    return self.hold(pid, fd);
                 }
                 self.parked_messages += 1;
                 self.parked_singles += 1;
             }
-            Err(nix::Error::EAGAIN) | Err(nix::Error::ENOBUFS) => {
-                // The queue is full and a reclaim would not pay yet: held in our table until the next one.
-                self.parked_live += 1;
-                self.held.insert(pid, fd);
-                return true;
-            }
-            Err(_) if self.held.len() < self.hold_limit => {
-                // Refused for good (the kernel's limit on descriptors in flight, `RLIMIT_NOFILE` for a process
-                // without CAP_SYS_RESOURCE): held in our table instead, which costs each fork a reference per held
-                // descriptor, far less than the walk over every child that SIGCHLD's `waitpid(-1)` would cost
-                // each exit.
-                self.parked_live += 1;
-                self.held.insert(pid, fd);
-                return true;
-            }
-            Err(_) => {
-                // Refused for good and no room in our table either: not watched.
-                self.unregister(&fd);
-                return false;
-            }
+            // The queue is full and a reclaim would not pay yet, or the park refuses for good (the kernel's limit
+            // on descriptors in flight, `RLIMIT_NOFILE` for a process without CAP_SYS_RESOURCE): held in our table.
+            Err(_) => return self.hold(pid, fd),
         }
         self.parked_live += 1;
         true // `fd` closes here; the parked copy keeps the file, and with it the registration, alive
@@ -199,6 +176,19 @@ impl ExitWatch {
         let total = self.parked_live + self.parked_dead + self.held.len();
         let freed = self.parked_dead + self.parked_singles;
         freed >= RECLAIM_AT && freed * 8 >= total
+    }
+
+    /// Keeps `pid`'s pidfd in our descriptor table, which costs each fork a reference per held descriptor, far less
+    /// than the walk over every child that SIGCHLD's `waitpid(-1)` would cost each exit. False (the registration
+    /// removed, the child not watched) when the table has no room left for it.
+    fn hold(&mut self, pid: i32, fd: OwnedFd) -> bool {
+        if self.held.len() >= self.hold_limit {
+            self.unregister(&fd);
+            return false;
+        }
+        self.parked_live += 1;
+        self.held.insert(pid, fd);
+        true
     }
 
     /// Removes `fd`'s registration (a child that will not be watched after all).
