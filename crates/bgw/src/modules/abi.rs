@@ -62,15 +62,13 @@ pub static mut ProcDiePending: sig_atomic_t = 0;
 #[no_mangle]
 pub static mut MyLatch: *mut Latch = std::ptr::null_mut();
 
-/// Called in a worker at start: publishes its registration and identity to C.
+/// Called in a worker at start: publishes its registration to C (the process globals were set when the process
+/// began: `crate::worker::forked::enter_child`, and again by a spare when it becomes a worker).
 #[hot]
 pub fn set_my_bgworker_entry(entry: *mut BackgroundWorker) {
     // SAFETY: the worker process is single-threaded at this point (fresh from fork, before the entry point runs);
-    // nothing reads these globals concurrently.
-    unsafe {
-        std::ptr::addr_of_mut!(MyBgworkerEntry).write(entry);
-        init_process_globals();
-    }
+    // nothing reads this global concurrently.
+    unsafe { std::ptr::addr_of_mut!(MyBgworkerEntry).write(entry) };
 }
 
 /// Sets `MyProcPid`, `MyLatch` and the C part's per-process globals for this process.

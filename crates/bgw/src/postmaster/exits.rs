@@ -119,7 +119,7 @@ impl Postmaster {
                 }
             }
             ChildKind::Worker { slot } => {
-                self.spares.note_exit(std::time::Instant::now());
+                self.spares.note_exit(std::time::Instant::now);
                 // A never-restart or terminated worker is forgotten; one that exited with 1 waits out its
                 // interval on the timer heap (unless launches are off: shutdown or crash).
                 let ending = if self.fatal_error || self.phase == Phase::Crashed {

@@ -33,7 +33,7 @@ impl Postmaster {
             // Only dynamic workers' launches make bursts the pool learns from (static workers start once, and
             // restart one by one on their timers).
             let counts = !self.workers.is_static(slot);
-            let pid = match self.spares.take(std::time::Instant::now(), counts) {
+            let pid = match self.spares.take(counts, std::time::Instant::now) {
                 Some(spare) => self.assign_spare(spare, slot, shmem_flag, yield_first, found),
                 None => None,
             };

@@ -24,8 +24,7 @@ impl Postmaster {
             } else {
                 // The spare pool waits for the host to be quiet (a deadline only while a burst or a refill is in
                 // progress: see spares.rs).
-                let spares =
-                    if self.may_launch() { self.spares.quiet_delay_ms(std::time::Instant::now()) } else { None };
+                let spares = if self.may_launch() { self.spares.quiet_delay_ms(std::time::Instant::now) } else { None };
                 [self.workers.next_timer_delay_ms(), self.shutdown_timeout_delay_ms(), spares]
                     .into_iter()
                     .flatten()

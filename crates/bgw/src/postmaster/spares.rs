@@ -66,28 +66,29 @@ impl Spares {
     /// A spare to assign, if one is idle. Every launch asks for a refill, whether or not it found a spare: that is
     /// also how a spare that died idle is replaced, one fork per launch at most (never in a loop). Every launch
     /// of a dynamic worker (`counts`) counts in the burst in progress.
-    pub fn take(&mut self, now: Instant, counts: bool) -> Option<IdleSpare> {
+    /// `now` is called only for such a launch.
+    pub fn take(&mut self, counts: bool, now: impl FnOnce() -> Instant) -> Option<IdleSpare> {
         self.refill_wanted = true;
         if counts {
             self.short += 1;
             self.burst = self.burst.max(self.short);
-            self.last_activity = Some(now);
+            self.last_activity = Some(now());
         }
         self.idle.pop()
     }
 
-    /// A worker exited: the host is not quiet yet (only noted while it matters).
-    pub fn note_exit(&mut self, now: Instant) {
+    /// A worker exited: the host is not quiet yet (only noted while it matters: `now` is called only then).
+    pub fn note_exit(&mut self, now: impl FnOnce() -> Instant) {
         if self.last_activity.is_some() {
-            self.last_activity = Some(now);
+            self.last_activity = Some(now());
         }
     }
 
     /// Milliseconds until the host counts as quiet (0: it is, and a burst must be closed or the pool refilled);
-    /// None when nothing waits for quiet. The main loop sleeps at most this long.
-    pub fn quiet_delay_ms(&self, now: Instant) -> Option<i64> {
+    /// None when nothing waits for quiet (and `now` is not called). The main loop sleeps at most this long.
+    pub fn quiet_delay_ms(&self, now: impl FnOnce() -> Instant) -> Option<i64> {
         let last = self.last_activity?;
-        let left = (last + QUIET).saturating_duration_since(now);
+        let left = (last + QUIET).saturating_duration_since(now());
         Some(left.as_millis() as i64 + i64::from(!left.subsec_micros().is_multiple_of(1000)))
     }
 
@@ -177,13 +178,13 @@ mod tests {
         let mut s = Spares::default();
         assert!(!s.refill_wanted());
         let t = Instant::now();
-        assert!(s.take(t, true).is_none());
+        assert!(s.take(true, || t).is_none());
         assert!(s.refill_wanted(), "a launch found no spare");
         s.refilled();
         s.add(spare(10));
         s.add(spare(11));
         assert_eq!(s.fds().count(), 2);
-        assert_eq!(s.take(t, true).unwrap().pid, 11);
+        assert_eq!(s.take(true, || t).unwrap().pid, 11);
         assert!(s.refill_wanted());
         s.refilled();
         s.forget(10);
@@ -199,28 +200,28 @@ mod tests {
     fn the_pool_grows_to_the_last_burst_once_quiet() {
         let mut s = Spares::default();
         let t0 = Instant::now();
-        assert_eq!(s.quiet_delay_ms(t0), None, "an idle host has no timer");
+        assert_eq!(s.quiet_delay_ms(|| t0), None, "an idle host has no timer");
         for i in 0..5 {
-            s.take(t0 + Duration::from_millis(i), true);
+            s.take(true, || t0 + Duration::from_millis(i));
         }
         let last = t0 + Duration::from_millis(4);
-        s.note_exit(last + Duration::from_millis(10));
+        s.note_exit(|| last + Duration::from_millis(10));
         let busy = last + Duration::from_millis(15);
-        assert_eq!(s.quiet_delay_ms(busy), Some(15), "an exit kept the burst going");
+        assert_eq!(s.quiet_delay_ms(|| busy), Some(15), "an exit kept the burst going");
         assert_eq!(s.pool_refill_due(busy, 100), None);
         let quiet = last + Duration::from_millis(30);
-        assert_eq!(s.quiet_delay_ms(quiet), Some(0));
+        assert_eq!(s.quiet_delay_ms(|| quiet), Some(0));
         assert_eq!(s.pool_refill_due(quiet, 3), Some(3), "bounded by the maximum");
         s.add(spare(1));
         s.add(spare(2));
         s.add(spare(3));
         assert_eq!(s.pool_refill_due(quiet, 3), None);
-        assert_eq!(s.quiet_delay_ms(quiet), None, "a full pool waits for nothing");
+        assert_eq!(s.quiet_delay_ms(|| quiet), None, "a full pool waits for nothing");
         // Launches one after another, each followed by the floor's refill: a burst of one.
         let t3 = quiet + Duration::from_millis(100);
         let mut s2 = Spares::default();
         for i in 0..10 {
-            s2.take(t3, true);
+            s2.take(true, || t3);
             s2.add(spare(100 + i));
         }
         assert_eq!(s2.pool_refill_due(t3 + QUIET, 100), None, "the floor's spare is there");
@@ -228,40 +229,41 @@ mod tests {
         // Static workers' launches are no burst.
         let mut s3 = Spares::default();
         for _ in 0..4 {
-            s3.take(t3, false);
+            s3.take(false, || panic!("no clock is read for a static worker's launch"));
         }
-        assert_eq!(s3.quiet_delay_ms(t3), None);
+        s3.note_exit(|| panic!("no clock is read for an exit while nothing waits for quiet"));
+        assert_eq!(s3.quiet_delay_ms(|| t3), None);
         // A burst of one: the pool is refilled to one (the two left idle stay).
         let t1 = quiet + Duration::from_secs(1);
-        assert_eq!(s.take(t1, true).unwrap().pid, 3);
+        assert_eq!(s.take(true, || t1).unwrap().pid, 3);
         assert_eq!(s.pool_refill_due(t1 + QUIET, 3), None);
         assert_eq!(s.idle_count(), 2);
         // A failed fork stops the refill until the next burst.
         let t2 = t1 + Duration::from_secs(1);
         for _ in 0..3 {
-            s.take(t2, true);
+            s.take(true, || t2);
         }
         assert_eq!(s.pool_refill_due(t2 + QUIET, 10), Some(3));
         s.pool_refill_failed();
-        assert_eq!(s.quiet_delay_ms(t2 + QUIET), None);
+        assert_eq!(s.quiet_delay_ms(|| t2 + QUIET), None);
         // A spare that died idle stops the refill until the next burst.
         let t4 = t2 + Duration::from_secs(1);
         let mut s4 = Spares::default();
         for _ in 0..4 {
-            s4.take(t4, true);
+            s4.take(true, || t4);
         }
         assert_eq!(s4.pool_refill_due(t4 + QUIET, 10), Some(4));
         s4.add(spare(200));
         s4.add(spare(201));
         s4.forget(200);
         assert_eq!(s4.pool_refill_due(t4 + QUIET, 10), None, "no refill for a spare that died");
-        assert_eq!(s4.quiet_delay_ms(t4 + QUIET), None);
+        assert_eq!(s4.quiet_delay_ms(|| t4 + QUIET), None);
         // Retiring forgets the pool.
         for _ in 0..3 {
-            s.take(t2, true);
+            s.take(true, || t2);
         }
         s.retire_all(true);
-        assert_eq!(s.quiet_delay_ms(t2), None);
+        assert_eq!(s.quiet_delay_ms(|| t2), None);
         assert_eq!(s.pool_refill_due(t2 + QUIET, 10), None);
     }
 }

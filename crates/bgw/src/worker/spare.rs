@@ -61,6 +61,9 @@ pub fn run(assignments: RawFd, postmaster_death: RawFd) -> ! {
         crate::process::exit(0)
     };
     message_pipe::close(assignments);
+    // The worker starts now, not when the spare was forked: its start time (MyStartTime) is this moment's.
+    // SAFETY: the spare is single-threaded.
+    unsafe { crate::modules::abi::init_process_globals() };
     // SAFETY: the postmaster sends a non-zero address only when it had loaded no library since this spare's fork
     // (the contract of from_postmaster_address); otherwise the entry point is looked up here.
     let found = unsafe { crate::modules::entry::EntryPoint::from_postmaster_address(assignment.entry) };
